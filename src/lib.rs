@@ -5,9 +5,24 @@
 //! integer codes → lossless backend → a checksummed, versioned frame. Decoding needs only the
 //! frame bytes.
 
+pub mod allocation;
+pub mod backend;
+pub mod config;
+pub mod decoder;
+pub mod encoder;
 pub mod error;
-
-pub use error::{Error, ErrorKind, Result};
+pub mod feedback;
+pub mod format;
+pub mod fsutil;
+pub mod metrics;
+pub mod pack;
+pub mod quant;
 pub mod stats;
 
+pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy};
+pub use decoder::{decompress, decompress_into, decompress_with_limits, Decoded};
+pub use encoder::{Compressed, Encoder, Report};
+pub use error::{Error, ErrorKind, Result};
+pub use feedback::ErrorFeedback;
+pub use format::{compress_bound, peek, DecodeLimits, FrameInfo, FORMAT_VERSION};
 pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};

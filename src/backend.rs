@@ -1,0 +1,72 @@
+//! Lossless backends applied to the packed code stream: `store` (none) and `deflate`
+//! (miniz_oxide, the original prototype's choice). Decoding is bounded by the size the frame
+//! declares, so a hostile payload cannot make the decoder allocate more than that.
+
+use crate::config::BackendKind;
+use crate::error::{Error, Result};
+
+/// Backend identifiers as stored in the frame header. Never renumbered.
+pub const BACKEND_STORE: u8 = 0;
+pub const BACKEND_DEFLATE: u8 = 1;
+
+/// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
+/// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
+pub const MAX_DEFLATE_RATIO: u64 = 1040;
+
+pub fn backend_id(kind: BackendKind) -> u8 {
+    match kind {
+        BackendKind::Store => BACKEND_STORE,
+        BackendKind::Deflate => BACKEND_DEFLATE,
+    }
+}
+
+pub fn backend_name(id: u8) -> &'static str {
+    match id {
+        BACKEND_STORE => "store",
+        BACKEND_DEFLATE => "deflate",
+        _ => "unknown",
+    }
+}
+
+/// Encodes `raw` with the backend `id`.
+pub fn encode(id: u8, level: u8, raw: &[u8]) -> Vec<u8> {
+    match id {
+        BACKEND_DEFLATE => miniz_oxide::deflate::compress_to_vec(raw, level.min(10)),
+        _ => raw.to_vec(),
+    }
+}
+
+/// Checks that a payload of `payload_len` bytes can plausibly expand to `raw_len` bytes.
+pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
+    match id {
+        BACKEND_STORE if payload_len != raw_len => Err(Error::corrupt(format!(
+            "stored payload is {payload_len} bytes but the frame declares {raw_len}"
+        ))),
+        BACKEND_DEFLATE if raw_len > payload_len.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024) => {
+            Err(Error::corrupt(format!(
+                "deflate payload of {payload_len} bytes cannot expand to the declared {raw_len} bytes"
+            )))
+        }
+        BACKEND_STORE | BACKEND_DEFLATE => Ok(()),
+        other => Err(Error::corrupt(format!("unknown backend id {other}"))),
+    }
+}
+
+/// Decodes `payload` into exactly `raw_len` bytes.
+pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    check_sizes(id, payload.len() as u64, raw_len as u64)?;
+    match id {
+        BACKEND_DEFLATE => {
+            let out = miniz_oxide::inflate::decompress_to_vec_with_limit(payload, raw_len)
+                .map_err(|e| Error::corrupt(format!("deflate payload is invalid: {:?}", e.status)))?;
+            if out.len() != raw_len {
+                return Err(Error::corrupt(format!(
+                    "deflate payload decodes to {} bytes, the frame declares {raw_len}",
+                    out.len()
+                )));
+            }
+            Ok(out)
+        }
+        _ => Ok(payload.to_vec()),
+    }
+}

@@ -1,0 +1,419 @@
+//! The encoder: tensor → frame bytes plus a report. It orchestrates the steps; the work lives
+//! in `quant` (codes), `pack` (bytes), `backend` (lossless stage) and `format` (the frame).
+//!
+//! Modes (see [`Mode`]):
+//! - `Adaptive`: the original's scheme — per-channel precision from a bit allocation
+//!   (predictor output), magnitude pruning, range quantization per channel.
+//! - `RelativeL2(ε)`: guarantees ‖x − x̂‖₂ ≤ ε‖x‖₂. One step for the whole tensor, searched so
+//!   that the error measured on the decoder's own reconstruction meets ε at the largest step.
+//! - `MaxAbs(e)`: guarantees |x − x̂| ≤ e for every value (step 2e; the rare value that float
+//!   rounding would push past e is stored verbatim).
+//! - `Lossless`: the bits of every value, byte-plane shuffled, through the backend.
+//!
+//! Whatever the mode, a frame never exceeds [`compress_bound`]: if the lossy frame would be
+//! larger than storing the raw values, a stored lossless frame is written instead.
+
+use std::time::Instant;
+
+use crate::allocation::channel_bits;
+use crate::backend;
+use crate::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, FrameParts, MAX_RANK};
+use crate::metrics::cpu_time_seconds;
+use crate::pack;
+use crate::quant::{self, ChannelParams};
+use crate::stats::{channel_count, check_shape};
+
+/// What a compression did, for logging, the scheduler and the CAQ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub input_bytes: usize,
+    pub output_bytes: usize,
+    /// input_bytes / output_bytes (0 for an empty tensor).
+    pub ratio: f64,
+    pub bits_per_value: f64,
+    /// Fraction of all values that pruning set to zero (non-zero values only count).
+    pub dropped_ratio: f64,
+    /// Precision used per channel: the allocated bits (adaptive), or log2 of the number of
+    /// code levels the channel spans (error-bounded modes), or 32 (lossless).
+    pub bits_per_channel: Vec<f64>,
+    /// CPU time of the calling thread spent in the call.
+    pub cpu_seconds: f64,
+    /// Compression-Accuracy Quotient: ratio / (cpu_seconds + 1).
+    pub caq: f64,
+    /// Frame mode actually written (`format::MODE_*`; lossless when the fallback applied).
+    pub mode: u8,
+    /// Values stored verbatim (non-finite values kept, rounding outliers).
+    pub exceptions: usize,
+    /// The uniform quantization step (error-bounded modes), else 0.
+    pub step: f64,
+}
+
+/// Compressed bytes plus the report of how they were made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compressed {
+    pub bytes: Vec<u8>,
+    pub report: Report,
+}
+
+/// A configured encoder. Cheap to create; holds no buffers between calls. `&Encoder` may be
+/// shared across threads (compress takes `&self`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoder {
+    config: EncoderConfig,
+}
+
+/// The quantized form of a tensor, before packing.
+struct Quantized {
+    mode: u8,
+    params: ChannelParams,
+    codes: Vec<u32>,
+    exceptions: Vec<(u64, f32)>,
+    n_pruned: u64,
+    target: f64,
+    bits_per_channel: Vec<f64>,
+}
+
+impl Encoder {
+    pub fn new(config: EncoderConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Encoder { config })
+    }
+
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// Sets the pruning threshold (the scheduler's output), in (0, 1).
+    pub fn set_threshold(&mut self, threshold: f64) -> Result<()> {
+        let mut c = self.config.clone();
+        c.threshold = threshold;
+        c.validate()?;
+        self.config = c;
+        Ok(())
+    }
+
+    pub fn set_mode(&mut self, mode: Mode) -> Result<()> {
+        let mut c = self.config.clone();
+        c.mode = mode;
+        c.validate()?;
+        self.config = c;
+        Ok(())
+    }
+
+    /// Compresses a C-contiguous float32 tensor of `shape` (rank ≤ 8). `allocation` (adaptive
+    /// mode only) is the predictor's output: `None` (full precision), one value for the whole
+    /// tensor, or one per channel.
+    pub fn compress(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Compressed> {
+        let cpu0 = cpu_time_seconds();
+        let wall0 = Instant::now();
+        let n = check_shape(data.len(), shape)?;
+        if shape.len() > MAX_RANK {
+            return Err(Error::invalid_argument(format!("rank {} exceeds the maximum {MAX_RANK}", shape.len())));
+        }
+        if channel_count(shape) > u32::MAX as usize {
+            return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
+        }
+        let non_finite = self.scan_non_finite(data)?;
+        // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place.
+        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty())
+            .then(|| data.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect());
+        let values = cleaned.as_deref().unwrap_or(data);
+
+        let quantized = match self.config.mode {
+            Mode::Lossless => None,
+            Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
+            Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
+            Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e),
+        };
+        let mut bytes = None;
+        let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
+        if let Some(mut q) = quantized {
+            q.exceptions.extend(non_finite.iter().copied());
+            q.exceptions.sort_unstable_by_key(|e| e.0);
+            let frame = self.write_quantized(&q, shape);
+            if frame.len() <= format::compress_bound(n) {
+                let step = match &q.params {
+                    ChannelParams::Uniform { step, .. } => *step,
+                    ChannelParams::Range { .. } => 0.0,
+                };
+                report_fields = (q.mode, q.bits_per_channel, q.n_pruned, q.exceptions.len(), step);
+                bytes = Some(frame);
+            }
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => {
+                // Lossless: requested, or the fallback when a lossy frame would not pay.
+                let requested = matches!(self.config.mode, Mode::Lossless);
+                let backend_id = if requested { backend::backend_id(self.config.backend) } else { backend::BACKEND_STORE };
+                let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);
+                if frame.len() > format::compress_bound(n) {
+                    lossless_frame(data, shape, backend::BACKEND_STORE, 0)
+                } else {
+                    frame
+                }
+            }
+        };
+        let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
+        let (mode, bits_per_channel, n_pruned, exceptions, step) = report_fields;
+        let input_bytes = n * 4;
+        let ratio = if n == 0 { 0.0 } else { input_bytes as f64 / bytes.len() as f64 };
+        let report = Report {
+            input_bytes,
+            output_bytes: bytes.len(),
+            ratio,
+            bits_per_value: if n == 0 { 0.0 } else { 8.0 * bytes.len() as f64 / n as f64 },
+            dropped_ratio: if n == 0 { 0.0 } else { n_pruned as f64 / n as f64 },
+            bits_per_channel,
+            cpu_seconds,
+            caq: ratio / (cpu_seconds + 1.0),
+            mode,
+            exceptions,
+            step,
+        };
+        Ok(Compressed { bytes, report })
+    }
+
+    /// Like [`Encoder::compress`], writing into a caller buffer; returns the report (whose
+    /// `output_bytes` is the frame length). `out` sized with `compress_bound(n)` always fits.
+    pub fn compress_into(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, out: &mut [u8]) -> Result<Report> {
+        let c = self.compress(data, shape, allocation)?;
+        if c.bytes.len() > out.len() {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("the frame needs {} bytes, the buffer holds {}", c.bytes.len(), out.len()),
+            ));
+        }
+        out[..c.bytes.len()].copy_from_slice(&c.bytes);
+        Ok(c.report)
+    }
+
+    fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {
+        let Some(first) = data.iter().position(|v| !v.is_finite()) else {
+            return Ok(Vec::new());
+        };
+        match self.config.non_finite {
+            NonFinitePolicy::Refuse => Err(Error::new(
+                ErrorKind::NonFinite,
+                format!(
+                    "value at index {first} is {} (set non_finite: keep to store such values exactly)",
+                    data[first]
+                ),
+            )),
+            NonFinitePolicy::Keep => Ok(data
+                .iter()
+                .enumerate()
+                .skip(first)
+                .filter(|(_, v)| !v.is_finite())
+                .map(|(i, &v)| (i as u64, v))
+                .collect()),
+        }
+    }
+
+    fn quantize_adaptive(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Quantized> {
+        let channels = channel_count(shape);
+        let bits = channel_bits(allocation, channels, &self.config)?;
+        let prune = quant::prune_decision(data, self.config.threshold, self.config.max_drop_ratio)?;
+        let (params, codes) = quantize_range(data, channels, &bits, prune.magnitude_threshold);
+        Ok(Quantized {
+            mode: format::MODE_ADAPTIVE,
+            params,
+            codes,
+            exceptions: Vec::new(),
+            n_pruned: prune.pruned as u64,
+            target: 0.0,
+            bits_per_channel: bits,
+        })
+    }
+
+    /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
+    fn quantize_relative(&self, data: &[f32], shape: &[usize], eps: f64, wall0: &Instant) -> Result<Option<Quantized>> {
+        let step = match search_relative_step(data, eps, || {
+            if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
+                Err(Error::new(ErrorKind::Timeout, format!("compression exceeded timeout_seconds = {}", self.config.timeout_seconds)))
+            } else {
+                Ok(())
+            }
+        })? {
+            Some(s) => s,
+            None => return Ok(None),
+        };
+        let mut q = match quantize_uniform(data, shape, step, None, eps) {
+            Some(q) => q,
+            None => return Ok(None),
+        };
+        q.mode = format::MODE_RELATIVE_L2;
+        Ok(Some(q))
+    }
+
+    fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
+        let max_code = q.codes.iter().copied().max().unwrap_or(0);
+        let width = pack::width_for(max_code);
+        let mut raw = Vec::new();
+        pack::pack(&q.codes, width, &mut raw);
+        let backend_id = backend::backend_id(self.config.backend);
+        let payload = backend::encode(backend_id, self.config.deflate_level, &raw);
+        let params = format::encode_params(&q.params);
+        format::write_frame(&FrameParts {
+            mode: q.mode,
+            backend: backend_id,
+            code_width: width,
+            shape,
+            target: q.target,
+            n_pruned: q.n_pruned,
+            params: &params,
+            exceptions: &q.exceptions,
+            raw_len: raw.len() as u64,
+            payload: &payload,
+        })
+    }
+}
+
+/// Range-quantizes every channel with its precision, pruning |x| ≤ `prune_at` to zero.
+fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) -> (ChannelParams, Vec<u32>) {
+    let mut codes = vec![0u32; data.len()];
+    let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
+    if channels > 0 {
+        let per = data.len() / channels;
+        let mut scratch = vec![0f32; per];
+        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
+            for (s, &x) in scratch.iter_mut().zip(xs) {
+                *s = if x.abs() <= prune_at { 0.0 } else { x };
+            }
+            let (l, st) = quant::quantize_range_channel(&scratch, bits[c], us);
+            lo.push(l);
+            step.push(st);
+        }
+    }
+    (ChannelParams::Range { lo, step }, codes)
+}
+
+/// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
+/// arithmetic; `None` when a code does not fit the exact-integer range.
+fn uniform_error_sq(data: &[f32], step: f64) -> Option<f64> {
+    let inv = 1.0 / step;
+    let mut err = 0.0f64;
+    for &x in data {
+        let q = quant::uniform_code(x, inv)?;
+        let d = x as f64 - ((q as f64 * step) as f32) as f64;
+        err += d * d;
+    }
+    Some(err)
+}
+
+/// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
+/// lossless. `check` is called once per pass (time budget).
+pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+    let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
+    for &x in data {
+        norm_sq += x as f64 * x as f64;
+        nonzero += (x != 0.0) as usize;
+        max_abs = max_abs.max(x.abs());
+    }
+    if nonzero == 0 {
+        return Ok(Some(1.0));
+    }
+    let target = eps * norm_sq.sqrt();
+    // Uniform rounding error has RMS step/√12 per non-zero value: the first guess.
+    let mut s = (target * (12.0 / nonzero as f64).sqrt()).min(4.0 * max_abs as f64).max(f64::MIN_POSITIVE * 1e10);
+    let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
+    for _ in 0..60 {
+        check()?;
+        let e = match uniform_error_sq(data, s) {
+            Some(e) => e.sqrt(),
+            None => return Ok(ok),
+        };
+        if e <= target {
+            ok = Some(ok.map_or(s, |o: f64| o.max(s)));
+        } else {
+            bad = Some(bad.map_or(s, |b: f64| b.min(s)));
+        }
+        match (ok, bad) {
+            (Some(o), Some(b)) if b / o < 1.002 => break,
+            (Some(o), None) if o >= 4.0 * max_abs as f64 => break,
+            _ => {}
+        }
+        // The error grows about linearly with the step: aim just below the target.
+        let mut next = if e > 0.0 { s * (target / e) * 0.999 } else { s * 2.0 };
+        if let (Some(o), Some(b)) = (ok, bad) {
+            if !(next > o && next < b) {
+                next = (o * b).sqrt();
+            }
+        } else if let Some(b) = bad {
+            next = next.min(b * 0.5);
+        }
+        if !(next.is_finite() && next > 0.0) {
+            break;
+        }
+        s = next;
+    }
+    Ok(ok)
+}
+
+/// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
+/// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
+/// span more than 2^32 levels (the caller falls back to lossless).
+fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64) -> Option<Quantized> {
+    let channels = channel_count(shape);
+    let inv = 1.0 / step;
+    let mut codes = vec![0u32; data.len()];
+    let mut qmin = Vec::with_capacity(channels);
+    let mut bits_per_channel = Vec::with_capacity(channels);
+    let mut exceptions = Vec::new();
+    if channels > 0 {
+        let per = data.len() / channels;
+        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            for &x in xs {
+                let q = quant::uniform_code(x, inv)?;
+                lo = lo.min(q);
+                hi = hi.max(q);
+            }
+            if (hi - lo) as u64 > u32::MAX as u64 {
+                return None;
+            }
+            for (k, (u, &x)) in us.iter_mut().zip(xs).enumerate() {
+                let q = quant::uniform_code(x, inv)?;
+                *u = (q - lo) as u32;
+                if let Some(e) = max_abs {
+                    let xr = (q as f64 * step) as f32;
+                    if (x as f64 - xr as f64).abs() > e {
+                        exceptions.push(((c * per + k) as u64, x));
+                    }
+                }
+            }
+            qmin.push(lo);
+            bits_per_channel.push(((hi - lo) as f64 + 1.0).log2());
+        }
+    }
+    Some(Quantized {
+        mode: format::MODE_MAX_ABS,
+        params: ChannelParams::Uniform { step, qmin },
+        codes,
+        exceptions,
+        n_pruned: 0,
+        target,
+        bits_per_channel,
+    })
+}
+
+fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
+    let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
+    let mut raw = Vec::with_capacity(data.len() * 4);
+    pack::pack(&bits, 4, &mut raw);
+    let payload = backend::encode(backend_id, level, &raw);
+    format::write_frame(&FrameParts {
+        mode: format::MODE_LOSSLESS,
+        backend: backend_id,
+        code_width: 4,
+        shape,
+        target: 0.0,
+        n_pruned: 0,
+        params: &[],
+        exceptions: &[],
+        raw_len: raw.len() as u64,
+        payload: &payload,
+    })
+}

@@ -1,0 +1,478 @@
+//! The frame: alcm's byte format (documented in `docs/FORMAT.md`, keep the two in step).
+//!
+//! Little-endian, fixed layout, CRC-32 over everything before the trailer. Every length is
+//! checked against the bytes actually present before anything is allocated, so a truncated,
+//! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::quant::ChannelParams;
+use crate::stats::channel_count;
+
+pub const MAGIC: [u8; 4] = *b"ALCM";
+/// Version of the byte format (independent of the library version).
+pub const FORMAT_VERSION: u8 = 1;
+pub const MAX_RANK: usize = 8;
+pub const DTYPE_F32: u8 = 1;
+
+pub const MODE_ADAPTIVE: u8 = 0;
+pub const MODE_RELATIVE_L2: u8 = 1;
+pub const MODE_MAX_ABS: u8 = 2;
+pub const MODE_LOSSLESS: u8 = 3;
+
+/// Flag bit: the frame carries an exception list (values stored verbatim).
+pub const FLAG_EXCEPTIONS: u8 = 1;
+
+/// Upper bound of everything in a frame except the 4 bytes per value of the worst case: fixed
+/// fields (16), shape (8 × 8), target, pruned count, section lengths and sizes (52), CRC (4).
+/// Also the size of the largest fixed header plus CRC: [`peek`] needs at most
+/// `FRAME_OVERHEAD_MAX − 4` bytes.
+pub const FRAME_OVERHEAD_MAX: usize = 16 + 8 * MAX_RANK + 52 + 4;
+
+/// Default largest number of values a frame may declare before the decoder refuses it
+/// (2^32 values = 16 GiB of float32). Configurable per call with [`DecodeLimits`].
+pub const DEFAULT_MAX_VALUES: u64 = 1 << 32;
+
+/// Limits the decoder enforces before allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_values: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_values: DEFAULT_MAX_VALUES }
+    }
+}
+
+/// Worst-case size of a frame holding `n_values` float32 values: the encoder falls back to a
+/// stored lossless frame whenever a lossy one would be larger, so no output exceeds this.
+pub fn compress_bound(n_values: usize) -> usize {
+    n_values.saturating_mul(4).saturating_add(FRAME_OVERHEAD_MAX)
+}
+
+/// What a frame header says, read without decoding the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameInfo {
+    pub format_version: u8,
+    pub mode: u8,
+    pub backend: u8,
+    pub flags: u8,
+    pub dtype: u8,
+    pub code_width: u8,
+    pub shape: Vec<usize>,
+    pub n_values: u64,
+    pub n_channels: u64,
+    /// The error target the frame was encoded for (relative L2 or max abs); 0 otherwise.
+    pub target: f64,
+    /// Non-zero values set to zero by pruning.
+    pub n_pruned: u64,
+    pub n_exceptions: u64,
+    /// Size of the packed code stream before the backend.
+    pub raw_len: u64,
+    pub payload_len: u64,
+    /// Total size of the frame in bytes (header + payload + CRC).
+    pub frame_len: u64,
+    // Offsets of the sections, for the decoder.
+    pub(crate) params_range: (usize, usize),
+    pub(crate) exceptions_range: (usize, usize),
+    pub(crate) payload_offset: usize,
+}
+
+/// The parts of a frame, as the encoder assembles them.
+pub struct FrameParts<'a> {
+    pub mode: u8,
+    pub backend: u8,
+    pub code_width: u8,
+    pub shape: &'a [usize],
+    pub target: f64,
+    pub n_pruned: u64,
+    pub params: &'a [u8],
+    pub exceptions: &'a [(u64, f32)],
+    pub raw_len: u64,
+    pub payload: &'a [u8],
+}
+
+pub fn write_frame(p: &FrameParts) -> Vec<u8> {
+    let exc = encode_exceptions(p.exceptions);
+    let mut out = Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + p.payload.len());
+    out.extend_from_slice(&MAGIC);
+    let flags = if p.exceptions.is_empty() { 0 } else { FLAG_EXCEPTIONS };
+    out.extend_from_slice(&[FORMAT_VERSION, p.mode, p.backend, flags, DTYPE_F32, p.shape.len() as u8, p.code_width, 0]);
+    out.extend_from_slice(&(channel_count(p.shape) as u32).to_le_bytes());
+    for &d in p.shape {
+        out.extend_from_slice(&(d as u64).to_le_bytes());
+    }
+    out.extend_from_slice(&p.target.to_le_bytes());
+    out.extend_from_slice(&p.n_pruned.to_le_bytes());
+    out.extend_from_slice(&(p.params.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(p.exceptions.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(exc.len() as u64).to_le_bytes());
+    out.extend_from_slice(&p.raw_len.to_le_bytes());
+    out.extend_from_slice(&(p.payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(p.params);
+    out.extend_from_slice(&exc);
+    out.extend_from_slice(p.payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Bounds-checked little-endian reader.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        Reader { bytes, pos: 0, what }
+    }
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(Error::truncated(format!(
+                "{} ends at byte {} but {} more bytes are needed at offset {}",
+                self.what,
+                self.bytes.len(),
+                n,
+                self.pos
+            )));
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4])))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or([0; 8])))
+    }
+    pub(crate) fn f32(&mut self) -> Result<f32> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+    pub(crate) fn f64(&mut self) -> Result<f64> {
+        Ok(f64::from_bits(self.u64()?))
+    }
+    /// Unsigned LEB128, at most 10 bytes.
+    pub(crate) fn varint(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                break;
+            }
+            v |= ((b & 0x7F) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Error::corrupt(format!("{}: varint longer than 64 bits at offset {}", self.what, self.pos)))
+    }
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Parses and checks the header of `bytes`. With `full`, also requires the frame to be
+/// complete (exactly `bytes.len()` long); without, only the header must be present.
+fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
+    if bytes.len() < 4 {
+        return Err(Error::truncated(format!("{} bytes is shorter than the frame magic", bytes.len())));
+    }
+    if bytes[..4] != MAGIC {
+        return Err(Error::new(ErrorKind::BadMagic, "input does not start with the alcm magic \"ALCM\""));
+    }
+    let mut r = Reader::new(bytes, "frame");
+    r.take(4)?;
+    let format_version = r.u8()?;
+    if format_version != FORMAT_VERSION {
+        return Err(Error::new(
+            ErrorKind::FormatVersion,
+            format!("frame format version {format_version} is not supported (this library reads version {FORMAT_VERSION})"),
+        ));
+    }
+    let mode = r.u8()?;
+    let backend = r.u8()?;
+    let flags = r.u8()?;
+    let dtype = r.u8()?;
+    let rank = r.u8()? as usize;
+    let code_width = r.u8()?;
+    let reserved = r.u8()?;
+    if mode > MODE_LOSSLESS {
+        return Err(Error::corrupt(format!("unknown mode id {mode}")));
+    }
+    if flags & !FLAG_EXCEPTIONS != 0 || reserved != 0 {
+        return Err(Error::corrupt(format!("unknown flag bits {flags:#04x} / reserved byte {reserved}")));
+    }
+    if dtype != DTYPE_F32 {
+        return Err(Error::corrupt(format!("unknown dtype id {dtype}")));
+    }
+    if rank > MAX_RANK {
+        return Err(Error::corrupt(format!("rank {rank} exceeds the maximum {MAX_RANK}")));
+    }
+    if !matches!(code_width, 1 | 2 | 4) || (mode == MODE_LOSSLESS && code_width != 4) {
+        return Err(Error::corrupt(format!("code width {code_width} is invalid for mode {mode}")));
+    }
+    let n_channels = r.u32()? as u64;
+    let mut shape = Vec::with_capacity(rank);
+    let mut n_values: u64 = 1;
+    for _ in 0..rank {
+        let d = r.u64()?;
+        n_values = n_values
+            .checked_mul(d)
+            .ok_or_else(|| Error::too_large("the declared shape's element count overflows 64 bits"))?;
+        shape.push(usize::try_from(d).map_err(|_| Error::too_large(format!("dimension {d} exceeds usize")))?);
+    }
+    if usize::try_from(n_values).is_err() {
+        return Err(Error::too_large(format!("{n_values} values exceed this platform's address space")));
+    }
+    let expected_channels = channel_count(&shape) as u64;
+    if n_channels != expected_channels {
+        return Err(Error::corrupt(format!(
+            "frame declares {n_channels} channels, its shape {shape:?} has {expected_channels}"
+        )));
+    }
+    let target = r.f64()?;
+    if !target.is_finite() || target < 0.0 {
+        return Err(Error::corrupt(format!("error target {target} is invalid")));
+    }
+    let n_pruned = r.u64()?;
+    if n_pruned > n_values {
+        return Err(Error::corrupt("more pruned values than values"));
+    }
+    let params_len = r.u32()? as u64;
+    let n_exceptions = r.u64()?;
+    let exc_len = r.u64()?;
+    let raw_len = r.u64()?;
+    let payload_len = r.u64()?;
+    if (flags & FLAG_EXCEPTIONS == 0) != (n_exceptions == 0) || n_exceptions > n_values {
+        return Err(Error::corrupt(format!("exception count {n_exceptions} is inconsistent")));
+    }
+    let expected_raw = n_values.checked_mul(code_width as u64).ok_or_else(|| Error::too_large("code stream size overflows"))?;
+    if raw_len != expected_raw {
+        return Err(Error::corrupt(format!(
+            "code stream declared as {raw_len} bytes, {n_values} values of width {code_width} need {expected_raw}"
+        )));
+    }
+    crate::backend::check_sizes(backend, payload_len, raw_len)?;
+    // Everything above is the fixed-size header: peek needs no more than that.
+    let too_long = || Error::corrupt("section lengths overflow");
+    let p0 = r.pos() as u64;
+    let e0 = p0.checked_add(params_len).ok_or_else(too_long)?;
+    let payload_offset = e0.checked_add(exc_len).ok_or_else(too_long)?;
+    let frame_len = payload_offset.checked_add(payload_len).and_then(|v| v.checked_add(4)).ok_or_else(too_long)?;
+    let as_usize = |v: u64| usize::try_from(v).map_err(|_| too_long());
+    let (p0, e0, payload_offset) = (as_usize(p0)?, as_usize(e0)?, as_usize(payload_offset)?);
+    let exc_len = as_usize(exc_len)?;
+    let params_len = as_usize(params_len)?;
+    if full {
+        if (bytes.len() as u64) < frame_len {
+            return Err(Error::truncated(format!(
+                "frame is {frame_len} bytes but only {} are present",
+                bytes.len()
+            )));
+        }
+        if bytes.len() as u64 > frame_len {
+            return Err(Error::corrupt(format!(
+                "{} unexpected bytes after the {frame_len}-byte frame",
+                bytes.len() as u64 - frame_len
+            )));
+        }
+    }
+    Ok(FrameInfo {
+        format_version,
+        mode,
+        backend,
+        flags,
+        dtype,
+        code_width,
+        shape,
+        n_values,
+        n_channels,
+        target,
+        n_pruned,
+        n_exceptions,
+        raw_len,
+        payload_len,
+        frame_len,
+        params_range: (p0, p0 + params_len),
+        exceptions_range: (e0, e0 + exc_len),
+        payload_offset,
+    })
+}
+
+/// Reads the header: shape, sizes, mode, without decoding or checksumming the payload.
+/// `bytes` may be just a prefix of the frame, as long as it holds the whole header.
+pub fn peek(bytes: &[u8]) -> Result<FrameInfo> {
+    parse_header(bytes, false)
+}
+
+/// Parses the header of a complete frame, checks the limits, and verifies the checksum.
+pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInfo> {
+    let info = parse_header(bytes, true)?;
+    if info.n_values > limits.max_values {
+        return Err(Error::too_large(format!(
+            "frame declares {} values, more than the limit of {}",
+            info.n_values, limits.max_values
+        )));
+    }
+    let body = &bytes[..bytes.len() - 4];
+    let stored = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap_or([0; 4]));
+    let actual = crc32fast::hash(body);
+    if stored != actual {
+        return Err(Error::new(
+            ErrorKind::Checksum,
+            format!("checksum mismatch: frame says {stored:#010x}, bytes give {actual:#010x}"),
+        ));
+    }
+    Ok(info)
+}
+
+/// Serializes the per-channel parameters of a frame.
+pub fn encode_params(p: &ChannelParams) -> Vec<u8> {
+    let mut out = Vec::new();
+    match p {
+        ChannelParams::Range { lo, step } => {
+            for (l, s) in lo.iter().zip(step) {
+                out.extend_from_slice(&l.to_le_bytes());
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+        ChannelParams::Uniform { step, qmin } => {
+            out.extend_from_slice(&step.to_le_bytes());
+            for &q in qmin {
+                put_varint(&mut out, zigzag(q));
+            }
+        }
+    }
+    out
+}
+
+/// Largest |code| of a uniform frame: integers beyond 2^53 are not exact in f64.
+const MAX_UNIFORM_CODE: i64 = 1 << 53;
+
+pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<ChannelParams>> {
+    let c = info.n_channels as usize;
+    let mut r = Reader::new(bytes, "channel parameters");
+    let params = match info.mode {
+        MODE_LOSSLESS => None,
+        MODE_ADAPTIVE => {
+            if bytes.len() != c * 8 {
+                return Err(Error::corrupt(format!("channel table is {} bytes, {c} channels need {}", bytes.len(), c * 8)));
+            }
+            let (mut lo, mut step) = (Vec::with_capacity(c), Vec::with_capacity(c));
+            for i in 0..c {
+                let (l, s) = (r.f32()?, r.f32()?);
+                if !l.is_finite() || !s.is_finite() || s < 0.0 {
+                    return Err(Error::corrupt(format!("channel {i}: invalid range parameters lo={l} step={s}")));
+                }
+                lo.push(l);
+                step.push(s);
+            }
+            Some(ChannelParams::Range { lo, step })
+        }
+        _ => {
+            let step = r.f64()?;
+            if !(step.is_finite() && step > 0.0) {
+                return Err(Error::corrupt(format!("invalid quantization step {step}")));
+            }
+            // Each varint takes at least one byte: the count is bounded by the section size.
+            if c > r.remaining() {
+                return Err(Error::truncated(format!("channel table too short for {c} channels")));
+            }
+            let mut qmin = Vec::with_capacity(c);
+            for i in 0..c {
+                let q = unzigzag(r.varint()?);
+                if q.abs() > MAX_UNIFORM_CODE {
+                    return Err(Error::corrupt(format!("channel {i}: code offset {q} out of range")));
+                }
+                qmin.push(q);
+            }
+            if r.remaining() != 0 {
+                return Err(Error::corrupt("trailing bytes in the channel table"));
+            }
+            Some(ChannelParams::Uniform { step, qmin })
+        }
+    };
+    Ok(params)
+}
+
+fn encode_exceptions(exc: &[(u64, f32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(exc.len() * 6);
+    let mut prev = 0u64;
+    for (k, &(i, v)) in exc.iter().enumerate() {
+        put_varint(&mut out, if k == 0 { i } else { i - prev });
+        out.extend_from_slice(&v.to_bits().to_le_bytes());
+        prev = i;
+    }
+    out
+}
+
+/// Decodes the exception list: strictly increasing indices below `n_values`.
+pub(crate) fn decode_exceptions(info: &FrameInfo, bytes: &[u8]) -> Result<Vec<(usize, f32)>> {
+    let n = info.n_exceptions as usize;
+    // Each exception takes at least 5 bytes: the count is bounded by the section size.
+    if n > bytes.len() / 5 {
+        return Err(Error::truncated(format!("exception section too short for {n} entries")));
+    }
+    let mut r = Reader::new(bytes, "exceptions");
+    let mut out = Vec::with_capacity(n);
+    let mut idx = 0u64;
+    for k in 0..n {
+        let d = r.varint()?;
+        if k > 0 && d == 0 {
+            return Err(Error::corrupt("exception indices are not strictly increasing"));
+        }
+        idx = if k == 0 { d } else { idx.checked_add(d).ok_or_else(|| Error::corrupt("exception index overflows"))? };
+        if idx >= info.n_values {
+            return Err(Error::corrupt(format!("exception index {idx} is outside the {} values", info.n_values)));
+        }
+        out.push((idx as usize, r.f32()?));
+    }
+    if r.remaining() != 0 {
+        return Err(Error::corrupt("trailing bytes in the exception section"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_and_zigzag_round_trip() {
+        for v in [0i64, 1, -1, 63, -64, 1 << 40, -(1 << 53), i64::MAX, i64::MIN] {
+            let mut b = Vec::new();
+            put_varint(&mut b, zigzag(v));
+            let mut r = Reader::new(&b, "t");
+            assert_eq!(unzigzag(r.varint().unwrap()), v);
+        }
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+        let mut r = Reader::new(&[0xFF; 11], "t");
+        assert!(r.varint().is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! Integer codes ↔ bytes. Codes are written with the smallest byte width (1, 2 or 4) that holds
+//! the largest code, as byte planes (all low bytes, then all second bytes, ...): the high planes
+//! of small codes are long runs of zeros that the backend squeezes to almost nothing, which a
+//! plain little-endian interleaving would hide from a byte-oriented coder like deflate.
+
+use crate::error::{Error, Result};
+
+/// Smallest byte width (1, 2 or 4) holding `max_code`.
+pub fn width_for(max_code: u32) -> u8 {
+    if max_code <= 0xFF {
+        1
+    } else if max_code <= 0xFFFF {
+        2
+    } else {
+        4
+    }
+}
+
+/// Appends `codes` to `out` as `width` byte planes.
+pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
+    let n = codes.len();
+    let start = out.len();
+    out.resize(start + n * width as usize, 0);
+    let dst = &mut out[start..];
+    match width {
+        1 => dst.iter_mut().zip(codes).for_each(|(d, &u)| *d = u as u8),
+        _ => {
+            for plane in 0..width as usize {
+                let shift = 8 * plane as u32;
+                let p = &mut dst[plane * n..(plane + 1) * n];
+                p.iter_mut().zip(codes).for_each(|(d, &u)| *d = (u >> shift) as u8);
+            }
+        }
+    }
+}
+
+/// Reads `codes.len()` codes of `width` bytes laid out as planes.
+pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
+    let n = codes.len();
+    if !matches!(width, 1 | 2 | 4) {
+        return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
+    }
+    if bytes.len() != n * width as usize {
+        return Err(Error::corrupt(format!(
+            "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
+            bytes.len(),
+            n * width as usize,
+            n,
+            width
+        )));
+    }
+    codes.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = b as u32);
+    for plane in 1..width as usize {
+        let shift = 8 * plane as u32;
+        let p = &bytes[plane * n..(plane + 1) * n];
+        codes.iter_mut().zip(p).for_each(|(u, &b)| *u |= (b as u32) << shift);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planes_round_trip_and_layout() {
+        let codes = [0x0102u32, 0x0304, 0x05];
+        let mut out = Vec::new();
+        pack(&codes, 2, &mut out);
+        assert_eq!(out, vec![0x02, 0x04, 0x05, 0x01, 0x03, 0x00]);
+        let mut back = [0u32; 3];
+        unpack(&out, 2, &mut back).unwrap();
+        assert_eq!(back, codes);
+        assert!(unpack(&out[..5], 2, &mut back).is_err());
+        assert_eq!(width_for(255), 1);
+        assert_eq!(width_for(256), 2);
+        assert_eq!(width_for(70000), 4);
+    }
+}

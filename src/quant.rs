@@ -1,0 +1,222 @@
+//! Quantization and pruning: float values → unsigned integer codes and back.
+//!
+//! Two code layouts, one decode formula `x̂ = (base_c + u · step_c) as f32` per channel `c`:
+//! - **Range** (adaptive mode): each channel gets `lo_c` = its minimum and
+//!   `step_c = (hi_c − lo_c) / (2^b_c − 1)` from its real-valued precision `b_c`, so
+//!   `u = round((x − lo_c)/step_c) ∈ [0, 2^b_c − 1]`. The step follows the channel's spread and
+//!   its bit budget (never its mean, GUIDE §2): one more bit halves the error bound `step_c/2`.
+//! - **Uniform** (error-bounded modes): one step `Δ` for the tensor, `q = round(x/Δ)`, and per
+//!   channel the smallest code `qmin_c`, so `u = q − qmin_c`. A single step is what minimises the
+//!   size for a given total squared error (reverse water-filling), and zero stays exactly zero.
+//!
+//! The encoder reconstructs through [`dequantize`], the very function the decoder runs, so every
+//! error it measures or guarantees is the error the user will see.
+
+use crate::error::{Error, Result};
+
+/// Per-channel quantization parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelParams {
+    /// Adaptive mode: per channel minimum and step (both f32 as stored in the frame).
+    Range { lo: Vec<f32>, step: Vec<f32> },
+    /// Error-bounded modes: one step for all channels and each channel's smallest code.
+    Uniform { step: f64, qmin: Vec<i64> },
+}
+
+impl ChannelParams {
+    pub fn channels(&self) -> usize {
+        match self {
+            ChannelParams::Range { lo, .. } => lo.len(),
+            ChannelParams::Uniform { qmin, .. } => qmin.len(),
+        }
+    }
+
+    /// `(base, step)` of channel `c` in f64: `x̂ = (base + u·step) as f32`.
+    #[inline]
+    fn affine(&self, c: usize) -> (f64, f64) {
+        match self {
+            ChannelParams::Range { lo, step } => (lo[c] as f64, step[c] as f64),
+            ChannelParams::Uniform { step, qmin } => (qmin[c] as f64 * step, *step),
+        }
+    }
+}
+
+/// Reconstructs values from codes: `out[i] = (base_c + codes[i]·step_c) as f32`, channel by
+/// channel. `codes.len()` must equal `out.len()` and be a multiple of the channel count.
+pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
+    let channels = params.channels();
+    if channels == 0 || out.is_empty() {
+        return;
+    }
+    let per = out.len() / channels;
+    for (c, (oc, uc)) in out.chunks_exact_mut(per).zip(codes.chunks_exact(per)).enumerate() {
+        let (base, step) = params.affine(c);
+        match params {
+            // Uniform codes are exact integers q = qmin + u: multiply once so 0 decodes to 0.
+            ChannelParams::Uniform { qmin, .. } => {
+                let q0 = qmin[c];
+                for (o, &u) in oc.iter_mut().zip(uc) {
+                    *o = ((q0 + u as i64) as f64 * step) as f32;
+                }
+            }
+            ChannelParams::Range { .. } => {
+                for (o, &u) in oc.iter_mut().zip(uc) {
+                    *o = (base + u as f64 * step) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Largest code of a range-quantized channel with real-valued precision `bits`.
+pub fn range_levels(bits: f64) -> f64 {
+    (bits.exp2() - 1.0).max(1.0)
+}
+
+/// Range-quantizes one channel (values already pruned) with precision `bits`: returns
+/// `(lo, step)` and writes the codes.
+pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &v in values {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if values.is_empty() || hi <= lo {
+        codes.iter_mut().for_each(|u| *u = 0);
+        return (if values.is_empty() { 0.0 } else { lo }, 0.0);
+    }
+    let levels = range_levels(bits);
+    let step = ((hi as f64 - lo as f64) / levels) as f32;
+    if step <= 0.0 || !step.is_finite() {
+        // The range is below f32 resolution of a step: every value sits on lo or hi.
+        codes.iter_mut().for_each(|u| *u = 0);
+        return (lo, 0.0);
+    }
+    let inv = 1.0 / step as f64;
+    let max_code = levels.round();
+    for (u, &v) in codes.iter_mut().zip(values) {
+        let q = ((v as f64 - lo as f64) * inv).round().clamp(0.0, max_code);
+        *u = q as u32;
+    }
+    (lo, step)
+}
+
+/// Uniform quantization code of one value: `round(x/Δ)` as an integer, or `None` when it does
+/// not fit the 53-bit exact-integer range of f64 (the caller stores such a value losslessly).
+#[inline]
+pub fn uniform_code(x: f32, inv_step: f64) -> Option<i64> {
+    let q = (x as f64 * inv_step).round();
+    if q.abs() < 9.0e15 {
+        Some(q as i64)
+    } else {
+        None
+    }
+}
+
+/// Linear-interpolated percentile (numpy's default method) of `values`, `p` in [0, 100].
+/// Reorders `values`. Returns 0 for an empty slice.
+pub fn percentile(values: &mut [f32], p: f64) -> f32 {
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let pos = (p.clamp(0.0, 100.0) / 100.0) * (n - 1) as f64;
+    let k = pos.floor() as usize;
+    let frac = pos - k as f64;
+    let (_, &mut a, rest) = values.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
+    if frac == 0.0 || rest.is_empty() {
+        return a;
+    }
+    // The next order statistic is the minimum of the upper part.
+    let b = rest.iter().copied().fold(f32::INFINITY, f32::min);
+    (a as f64 + frac * (b as f64 - a as f64)) as f32
+}
+
+/// Outcome of the pruning rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PruneDecision {
+    /// Values with |x| ≤ threshold become zero (a threshold < 0 prunes nothing).
+    pub magnitude_threshold: f32,
+    /// Number of non-zero values that pruning sets to zero.
+    pub pruned: usize,
+}
+
+/// The prototype's pruning rule (GUIDE §1), over the **non-zero** magnitudes: t = the
+/// `threshold·100`-th percentile of |x| (x ≠ 0); prune |x| ≤ t; if that prunes more than
+/// `max_drop_ratio` of the non-zero values, t = the `max_drop_ratio·100`-th percentile instead.
+///
+/// Exact zeros are left out of the percentile on purpose: real gradients hold 21–43 % exact
+/// zeros (dead ReLU units, constant inputs), and over all values the rule would give t = 0 and
+/// prune nothing at any threshold the scheduler can reach.
+pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Result<PruneDecision> {
+    if !(threshold > 0.0 && threshold < 1.0) || !(0.0..1.0).contains(&max_drop_ratio) {
+        return Err(Error::invalid_argument(format!(
+            "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
+        )));
+    }
+    let mut mags: Vec<f32> = data.iter().filter(|v| **v != 0.0 && v.is_finite()).map(|v| v.abs()).collect();
+    let nz = mags.len();
+    if nz == 0 {
+        return Ok(PruneDecision { magnitude_threshold: -1.0, pruned: 0 });
+    }
+    let count_le = |t: f32| data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t).count();
+    let mut t = percentile(&mut mags, threshold * 100.0);
+    let mut pruned = count_le(t);
+    if pruned as f64 > max_drop_ratio * nz as f64 {
+        t = percentile(&mut mags, max_drop_ratio * 100.0);
+        pruned = count_le(t);
+        if pruned as f64 > max_drop_ratio * nz as f64 {
+            // Ties at the percentile (many equal magnitudes): prune strictly below it instead,
+            // so the max drop ratio always holds.
+            let below = data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t).count();
+            let t2 = mags.iter().copied().filter(|m| *m < t).fold(-1.0f32, f32::max);
+            return Ok(PruneDecision { magnitude_threshold: t2, pruned: below });
+        }
+    }
+    Ok(PruneDecision { magnitude_threshold: t, pruned })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        // numpy.percentile([1, 2, 3, 4], 25) = 1.75; 50 → 2.5; 100 → 4
+        let mut v = [4.0, 1.0, 3.0, 2.0];
+        assert_eq!(percentile(&mut v, 25.0), 1.75);
+        assert_eq!(percentile(&mut v, 50.0), 2.5);
+        assert_eq!(percentile(&mut v, 100.0), 4.0);
+        assert_eq!(percentile(&mut v, 0.0), 1.0);
+    }
+
+    #[test]
+    fn range_codes_fit_bits_and_error_is_half_step() {
+        let vals: Vec<f32> = (0..1000).map(|i| ((i as f32) * 0.37).sin()).collect();
+        for bits in [4.0, 5.5, 8.0] {
+            let mut codes = vec![0u32; vals.len()];
+            let (lo, step) = quantize_range_channel(&vals, bits, &mut codes);
+            assert!(codes.iter().all(|&u| (u as f64) <= range_levels(bits).round()));
+            let p = ChannelParams::Range { lo: vec![lo], step: vec![step] };
+            let mut out = vec![0f32; vals.len()];
+            dequantize(&p, &codes, &mut out);
+            let max_err = vals.iter().zip(&out).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(max_err <= step * 0.5 * 1.0001 + 1e-7, "bits {bits}: {max_err} > {}", step / 2.0);
+        }
+    }
+
+    #[test]
+    fn pruning_respects_max_drop_ratio_and_ignores_zeros() {
+        // 4 zeros, then magnitudes 1..=8: 10th percentile of [1..8] = 1.7 → prunes 1 (12.5 %)
+        let mut data = vec![0.0f32; 4];
+        data.extend((1..=8).map(|i| i as f32));
+        let d = prune_decision(&data, 0.10, 0.25).unwrap();
+        assert_eq!(d.pruned, 1);
+        assert!((d.magnitude_threshold - 1.7).abs() < 1e-6);
+        // 50 % requested: capped at the 25th percentile = 2.75 → prunes 1, 2 (25 %)
+        let d = prune_decision(&data, 0.5, 0.25).unwrap();
+        assert_eq!(d.pruned, 2);
+        assert!(prune_decision(&data, 0.0, 0.25).is_err());
+        assert_eq!(prune_decision(&[0.0; 5], 0.1, 0.25).unwrap().pruned, 0);
+    }
+}
