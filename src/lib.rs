@@ -11,3 +11,12 @@ pub use error::{Error, ErrorKind, Result};
 pub mod stats;
 
 pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};
+pub mod scheduler;
+
+pub use scheduler::{Scheduler, SchedulerConfig, SchedulerStats};
+pub mod metrics;
+
+pub use metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
+pub mod config;
+
+pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
