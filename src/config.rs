@@ -185,7 +185,10 @@ impl PredictorConfig {
             ));
         }
         if self.epochs < 1 {
-            return Err(Error::config("model.epochs", format!("must be >= 1, got {}", self.epochs)));
+            return Err(Error::config(
+                "model.epochs",
+                format!("must be >= 1, got {}", self.epochs),
+            ));
         }
         if !(self.decay > 0.0 && self.decay < 1.0) {
             return Err(Error::config(
@@ -224,7 +227,12 @@ impl PredictorConfig {
                                 cfg.epochs = get_uint(v, &path, ">= 1", usize::MAX as u64)? as usize
                             }
                             "seed" => cfg.seed = get_uint(v, &path, "0..=2^64-1", u64::MAX)?,
-                            _ => return Err(unknown_key(&path, "type, hidden_size, learning_rate, epochs, seed")),
+                            _ => {
+                                return Err(unknown_key(
+                                    &path,
+                                    "type, hidden_size, learning_rate, epochs, seed",
+                                ))
+                            }
                         }
                     }
                 }
@@ -329,10 +337,12 @@ impl EncoderConfig {
                         let path = format!("quantization.{k}");
                         match k.as_str() {
                             "base_precision" => {
-                                cfg.base_precision = get_uint(v, &path, "min_precision..=16", 16)? as u32
+                                cfg.base_precision =
+                                    get_uint(v, &path, "min_precision..=16", 16)? as u32
                             }
                             "min_precision" => {
-                                cfg.min_precision = get_uint(v, &path, "1..=base_precision", 16)? as u32
+                                cfg.min_precision =
+                                    get_uint(v, &path, "1..=base_precision", 16)? as u32
                             }
                             _ => return Err(unknown_key(&path, "base_precision, min_precision")),
                         }
@@ -428,7 +438,8 @@ fn parse_mode(value: Node) -> Result<Mode> {
                     _ => return Err(unknown_key(&path, "type, target")),
                 }
             }
-            let ty = ty.ok_or_else(|| Error::config("mode.type", format!("is required: {TYPES}")))?;
+            let ty =
+                ty.ok_or_else(|| Error::config("mode.type", format!("is required: {TYPES}")))?;
             (ty, target)
         }
     };
@@ -441,7 +452,10 @@ fn parse_mode(value: Node) -> Result<Mode> {
         "relative_l2" => Mode::RelativeL2(need(target, "0 < target < 1")?),
         "max_abs" => Mode::MaxAbs(need(target, "a finite number > 0")?),
         other => {
-            return Err(Error::config("mode.type", format!("must be one of {TYPES}, got {other:?}")))
+            return Err(Error::config(
+                "mode.type",
+                format!("must be one of {TYPES}, got {other:?}"),
+            ))
         }
     };
     if matches!(mode, Mode::Adaptive | Mode::Lossless) && target.is_some() {
@@ -515,7 +529,9 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
         Ok(Node::Int(v))
     }
     fn visit_u128<E: serde::de::Error>(self, v: u128) -> std::result::Result<Node, E> {
-        i128::try_from(v).map(Node::Int).map_err(|_| E::custom("integer too large"))
+        i128::try_from(v)
+            .map(Node::Int)
+            .map_err(|_| E::custom("integer too large"))
     }
     fn visit_f64<E>(self, v: f64) -> std::result::Result<Node, E> {
         Ok(Node::Float(v))
@@ -535,14 +551,20 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Node, D::Error> {
         serde::Deserialize::deserialize(d)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Node, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Node, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Node>()? {
             items.push(item);
         }
         Ok(Node::Seq(items))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Node, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Node, A::Error> {
         use serde::de::Error as _;
         let mut entries: Vec<(String, Node)> = Vec::new();
         while let Some(key) = map.next_key::<Node>()? {
@@ -585,7 +607,10 @@ fn root_map(s: &str) -> Result<Vec<(String, Node)>> {
         Node::Null => Ok(Vec::new()),
         other => Err(Error::new(
             ErrorKind::InvalidConfig,
-            format!("the document must be a mapping of keys, got {}", other.describe()),
+            format!(
+                "the document must be a mapping of keys, got {}",
+                other.describe()
+            ),
         )),
     }
 }
@@ -595,7 +620,10 @@ fn section(node: Node, key: &str) -> Result<Vec<(String, Node)>> {
     match node {
         Node::Map(m) => Ok(m),
         Node::Null => Ok(Vec::new()),
-        other => Err(Error::config(key, format!("expected a mapping, got {}", other.describe()))),
+        other => Err(Error::config(
+            key,
+            format!("expected a mapping, got {}", other.describe()),
+        )),
     }
 }
 
@@ -662,7 +690,10 @@ mod tests {
         assert_eq!(a[2], ("d".into(), Node::Str("x".into())));
         assert_eq!(a[3], ("e".into(), Node::Bool(true)));
         assert_eq!(a[4], ("f".into(), Node::Null));
-        assert_eq!(a[5], ("g".into(), Node::Seq(vec![Node::Int(1), Node::Int(2)])));
+        assert_eq!(
+            a[5],
+            ("g".into(), Node::Seq(vec![Node::Int(1), Node::Int(2)]))
+        );
     }
 
     #[test]
@@ -673,7 +704,10 @@ mod tests {
 
     #[test]
     fn empty_documents_are_defaults() {
-        assert_eq!(EncoderConfig::from_yaml_str("").unwrap(), EncoderConfig::default());
+        assert_eq!(
+            EncoderConfig::from_yaml_str("").unwrap(),
+            EncoderConfig::default()
+        );
         assert_eq!(
             PredictorConfig::from_yaml_str("# nothing\n---\n").unwrap(),
             PredictorConfig::default()

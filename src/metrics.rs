@@ -88,7 +88,14 @@ pub fn error_metrics(original: &[f32], reconstructed: &[f32]) -> Result<ErrorMet
     } else {
         f64::NEG_INFINITY
     };
-    Ok(ErrorMetrics { mse, mae: ae / nf, rel_l2, max_abs: max_e, psnr, snr })
+    Ok(ErrorMetrics {
+        mse,
+        mae: ae / nf,
+        rel_l2,
+        max_abs: max_e,
+        psnr,
+        snr,
+    })
 }
 
 /// The compression-accuracy quotient of the original: `compression_ratio / (cpu_seconds + 1)`.
@@ -113,14 +120,20 @@ pub fn caq(compression_ratio: f64, cpu_seconds: f64) -> Result<f64> {
 /// error.
 pub fn variance_percent(values: &[f64]) -> Result<f64> {
     if values.is_empty() {
-        return Err(Error::invalid_argument("variance_percent needs at least one value"));
+        return Err(Error::invalid_argument(
+            "variance_percent needs at least one value",
+        ));
     }
     if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("value {i} is not finite ({v})")));
+        return Err(Error::invalid_argument(format!(
+            "value {i} is not finite ({v})"
+        )));
     }
     let (lo, hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     if !(mean > 0.0 && mean.is_finite()) {
         return Err(Error::invalid_argument(format!(
@@ -135,7 +148,10 @@ pub fn variance_percent(values: &[f64]) -> Result<f64> {
 /// the work in between, unaffected by other threads or processes. Returns 0 if the clock is
 /// unavailable (never on Linux or macOS).
 pub fn cpu_time_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes into it.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
@@ -162,7 +178,7 @@ mod tests {
         assert!(close(m.mae, 0.375));
         assert!(close(m.max_abs, 1.0));
         assert!(close(m.rel_l2, (1.25f64 / 30.0).sqrt())); // 0.2041241452
-        // range = 3: psnr = 10 log10(9 / 0.3125) = 10 log10(28.8) = 14.5939...
+                                                           // range = 3: psnr = 10 log10(9 / 0.3125) = 10 log10(28.8) = 14.5939...
         assert!(close(m.psnr, 10.0 * 28.8f64.log10()));
         assert!((m.psnr - 14.593_924_877_592_308).abs() < 1e-9);
         // snr = 10 log10(30 / 1.25) = 10 log10(24) = 13.8021...
@@ -228,7 +244,11 @@ mod tests {
             (1.0, f64::NAN),
             (1.0, f64::INFINITY),
         ] {
-            assert_eq!(caq(r, s).unwrap_err().kind(), ErrorKind::InvalidArgument, "{r} {s}");
+            assert_eq!(
+                caq(r, s).unwrap_err().kind(),
+                ErrorKind::InvalidArgument,
+                "{r} {s}"
+            );
         }
     }
 
@@ -239,8 +259,17 @@ mod tests {
         // [1.5, 1.52, 1.48]: 0.04 / 1.5 * 100 = 2.6667
         assert!((variance_percent(&[1.5, 1.52, 1.48]).unwrap() - 8.0 / 3.0).abs() < 1e-12);
         assert_eq!(variance_percent(&[4.0]).unwrap(), 0.0);
-        for bad in [&[][..], &[1.0, f64::NAN][..], &[f64::INFINITY][..], &[-1.0, 1.0][..], &[-2.0][..]] {
-            assert_eq!(variance_percent(bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        for bad in [
+            &[][..],
+            &[1.0, f64::NAN][..],
+            &[f64::INFINITY][..],
+            &[-1.0, 1.0][..],
+            &[-2.0][..],
+        ] {
+            assert_eq!(
+                variance_percent(bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
         }
     }
 

@@ -292,7 +292,10 @@ mod tests {
     fn trend_uses_only_the_window() {
         // window 3: scores 10, 1, 2, 3. The full history falls (3 - 10 < 0) but the window
         // [1, 2, 3] rises (3 - 1 = 2 > 0), so the last update must multiply by decay.
-        let cfg = SchedulerConfig { window: 3, ..Default::default() };
+        let cfg = SchedulerConfig {
+            window: 3,
+            ..Default::default()
+        };
         let mut s = Scheduler::new(cfg).unwrap();
         let t1 = s.update(10.0).unwrap(); // 1 score: unchanged
         assert_eq!(t1, 0.01);
@@ -311,7 +314,10 @@ mod tests {
 
     #[test]
     fn reset_returns_to_configured_initial_threshold() {
-        let cfg = SchedulerConfig { initial_threshold: 0.05, ..Default::default() };
+        let cfg = SchedulerConfig {
+            initial_threshold: 0.05,
+            ..Default::default()
+        };
         let mut s = Scheduler::new(cfg).unwrap();
         assert_eq!(s.threshold(), 0.05);
         s.update(1.0).unwrap();
@@ -346,22 +352,68 @@ mod tests {
     #[test]
     fn config_validation_names_keys() {
         let cases: Vec<(SchedulerConfig, &str)> = vec![
-            (SchedulerConfig { decay: 1.0, ..Default::default() }, "scheduler.decay"),
-            (SchedulerConfig { decay: 0.0, ..Default::default() }, "scheduler.decay"),
-            (SchedulerConfig { decay: f64::NAN, ..Default::default() }, "scheduler.decay"),
-            (SchedulerConfig { window: 1, ..Default::default() }, "scheduler.window"),
-            (SchedulerConfig { min_threshold: 0.0, ..Default::default() }, "scheduler.min_threshold"),
-            (SchedulerConfig { max_threshold: 1.0, ..Default::default() }, "scheduler.max_threshold"),
             (
-                SchedulerConfig { min_threshold: 0.05, max_threshold: 0.02, ..Default::default() },
+                SchedulerConfig {
+                    decay: 1.0,
+                    ..Default::default()
+                },
+                "scheduler.decay",
+            ),
+            (
+                SchedulerConfig {
+                    decay: 0.0,
+                    ..Default::default()
+                },
+                "scheduler.decay",
+            ),
+            (
+                SchedulerConfig {
+                    decay: f64::NAN,
+                    ..Default::default()
+                },
+                "scheduler.decay",
+            ),
+            (
+                SchedulerConfig {
+                    window: 1,
+                    ..Default::default()
+                },
+                "scheduler.window",
+            ),
+            (
+                SchedulerConfig {
+                    min_threshold: 0.0,
+                    ..Default::default()
+                },
+                "scheduler.min_threshold",
+            ),
+            (
+                SchedulerConfig {
+                    max_threshold: 1.0,
+                    ..Default::default()
+                },
                 "scheduler.max_threshold",
             ),
             (
-                SchedulerConfig { initial_threshold: 0.5, ..Default::default() },
+                SchedulerConfig {
+                    min_threshold: 0.05,
+                    max_threshold: 0.02,
+                    ..Default::default()
+                },
+                "scheduler.max_threshold",
+            ),
+            (
+                SchedulerConfig {
+                    initial_threshold: 0.5,
+                    ..Default::default()
+                },
                 "scheduler.initial_threshold",
             ),
             (
-                SchedulerConfig { initial_threshold: 0.0001, ..Default::default() },
+                SchedulerConfig {
+                    initial_threshold: 0.0001,
+                    ..Default::default()
+                },
                 "scheduler.initial_threshold",
             ),
         ];

@@ -48,24 +48,52 @@ pruning: {threshold_init: 0.01, max_drop_ratio: 0.25}
 backend: "bridge"
 timeout_seconds: 300
 "#;
-    assert_eq!(PredictorConfig::from_yaml_str(entropy).unwrap(), PredictorConfig::default());
-    assert_eq!(EncoderConfig::from_yaml_str(encoder).unwrap(), EncoderConfig::default());
+    assert_eq!(
+        PredictorConfig::from_yaml_str(entropy).unwrap(),
+        PredictorConfig::default()
+    );
+    assert_eq!(
+        EncoderConfig::from_yaml_str(encoder).unwrap(),
+        EncoderConfig::default()
+    );
 }
 
 #[test]
 fn every_key_is_optional() {
-    assert_eq!(PredictorConfig::from_yaml_str("").unwrap(), PredictorConfig::default());
-    assert_eq!(EncoderConfig::from_yaml_str("{}").unwrap(), EncoderConfig::default());
+    assert_eq!(
+        PredictorConfig::from_yaml_str("").unwrap(),
+        PredictorConfig::default()
+    );
+    assert_eq!(
+        EncoderConfig::from_yaml_str("{}").unwrap(),
+        EncoderConfig::default()
+    );
     let c = PredictorConfig::from_yaml_str("model: {epochs: 3}").unwrap();
-    assert_eq!(c, PredictorConfig { epochs: 3, ..Default::default() });
+    assert_eq!(
+        c,
+        PredictorConfig {
+            epochs: 3,
+            ..Default::default()
+        }
+    );
     let c = EncoderConfig::from_yaml_str("pruning:\n  max_drop_ratio: 0\n").unwrap();
-    assert_eq!(c, EncoderConfig { max_drop_ratio: 0.0, ..Default::default() });
+    assert_eq!(
+        c,
+        EncoderConfig {
+            max_drop_ratio: 0.0,
+            ..Default::default()
+        }
+    );
 }
 
 fn assert_config_err(result: Result<impl std::fmt::Debug, alcm::Error>, key: &str, yaml: &str) {
     let e = result.expect_err(yaml);
     assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{yaml}: {e}");
-    assert!(e.message().contains(key), "{yaml}: message {:?} does not name {key}", e.message());
+    assert!(
+        e.message().contains(key),
+        "{yaml}: message {:?} does not name {key}",
+        e.message()
+    );
 }
 
 fn pred_err(yaml: &str, key: &str) {
@@ -93,7 +121,10 @@ fn predictor_invalid_values_name_the_key() {
     pred_err("scheduler: {min_bits: 0}", "scheduler.min_bits");
     pred_err("scheduler: {min_bits: 0.95}", "scheduler.max_bits"); // min > default max
     pred_err("scheduler: {max_bits: 1.0}", "scheduler.max_bits");
-    pred_err("scheduler: {min_bits: 0.5, max_bits: 0.5}", "scheduler.max_bits");
+    pred_err(
+        "scheduler: {min_bits: 0.5, max_bits: 0.5}",
+        "scheduler.max_bits",
+    );
     pred_err("offline_only: \"yes\"", "offline_only");
 }
 
@@ -107,11 +138,26 @@ fn predictor_range_messages_state_the_range() {
 
 #[test]
 fn encoder_invalid_values_name_the_key() {
-    enc_err("quantization: {base_precision: 17}", "quantization.base_precision");
-    enc_err("quantization: {base_precision: 0, min_precision: 0}", "quantization.base_precision");
-    enc_err("quantization: {min_precision: 0}", "quantization.min_precision");
-    enc_err("quantization: {min_precision: 9}", "quantization.min_precision"); // > base 8
-    enc_err("quantization: {min_precision: 4.5}", "quantization.min_precision");
+    enc_err(
+        "quantization: {base_precision: 17}",
+        "quantization.base_precision",
+    );
+    enc_err(
+        "quantization: {base_precision: 0, min_precision: 0}",
+        "quantization.base_precision",
+    );
+    enc_err(
+        "quantization: {min_precision: 0}",
+        "quantization.min_precision",
+    );
+    enc_err(
+        "quantization: {min_precision: 9}",
+        "quantization.min_precision",
+    ); // > base 8
+    enc_err(
+        "quantization: {min_precision: 4.5}",
+        "quantization.min_precision",
+    );
     enc_err("pruning: {threshold_init: 0}", "pruning.threshold_init");
     enc_err("pruning: {threshold_init: 1}", "pruning.threshold_init");
     enc_err("pruning: {max_drop_ratio: 1.0}", "pruning.max_drop_ratio");
@@ -126,7 +172,10 @@ fn encoder_invalid_values_name_the_key() {
     enc_err("non_finite: \"ignore\"", "non_finite");
     enc_err("allocation: {min_bits: 0}", "allocation.min_bits");
     enc_err("allocation: {max_bits: 1.5}", "allocation.max_bits");
-    enc_err("allocation: {min_bits: 0.6, max_bits: 0.4}", "allocation.max_bits");
+    enc_err(
+        "allocation: {min_bits: 0.6, max_bits: 0.4}",
+        "allocation.max_bits",
+    );
 }
 
 #[test]
@@ -157,8 +206,14 @@ fn wrong_types_are_invalid_config_naming_the_key() {
     pred_err("model: {type: 1}", "model.type");
     pred_err("model: 5", "model");
     pred_err("scheduler: [0.95]", "scheduler");
-    enc_err("quantization: {base_precision: \"eight\"}", "quantization.base_precision");
-    enc_err("pruning: {threshold_init: \"0.01\"}", "pruning.threshold_init");
+    enc_err(
+        "quantization: {base_precision: \"eight\"}",
+        "quantization.base_precision",
+    );
+    enc_err(
+        "pruning: {threshold_init: \"0.01\"}",
+        "pruning.threshold_init",
+    );
     enc_err("timeout_seconds: \"300\"", "timeout_seconds");
     enc_err("timeout_seconds: [300]", "timeout_seconds");
     let e = EncoderConfig::from_yaml_str("timeout_seconds: \"300\"").unwrap_err();
@@ -167,7 +222,12 @@ fn wrong_types_are_invalid_config_naming_the_key() {
 
 #[test]
 fn malformed_documents_are_invalid_config() {
-    for yaml in ["model: {hidden_size: 64", "- 1\n- 2\n", "\"just a string\"", "a: 1\na: 2\n"] {
+    for yaml in [
+        "model: {hidden_size: 64",
+        "- 1\n- 2\n",
+        "\"just a string\"",
+        "a: 1\na: 2\n",
+    ] {
         let e = PredictorConfig::from_yaml_str(yaml).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{yaml}");
     }
@@ -190,11 +250,23 @@ fn mode_extension() {
     assert_eq!(load("mode: {type: adaptive}"), Mode::Adaptive);
     assert_eq!(load("mode: lossless"), Mode::Lossless);
     assert_eq!(load("mode: {type: lossless}"), Mode::Lossless);
-    assert_eq!(load("mode: {type: relative_l2, target: 0.01}"), Mode::RelativeL2(0.01));
-    assert_eq!(load("mode: {type: relative_l2, target: 1e-3}"), Mode::RelativeL2(1e-3));
-    assert_eq!(load("mode: {type: max_abs, target: 0.5}"), Mode::MaxAbs(0.5));
+    assert_eq!(
+        load("mode: {type: relative_l2, target: 0.01}"),
+        Mode::RelativeL2(0.01)
+    );
+    assert_eq!(
+        load("mode: {type: relative_l2, target: 1e-3}"),
+        Mode::RelativeL2(1e-3)
+    );
+    assert_eq!(
+        load("mode: {type: max_abs, target: 0.5}"),
+        Mode::MaxAbs(0.5)
+    );
     assert_eq!(load("mode: {type: max_abs, target: 2}"), Mode::MaxAbs(2.0));
-    assert_eq!(load("mode:\n  type: max_abs\n  target: 1.5e-4\n"), Mode::MaxAbs(1.5e-4));
+    assert_eq!(
+        load("mode:\n  type: max_abs\n  target: 1.5e-4\n"),
+        Mode::MaxAbs(1.5e-4)
+    );
 
     enc_err("mode: {type: relative_l2}", "mode.target");
     enc_err("mode: relative_l2", "mode.target");
@@ -224,11 +296,20 @@ fn other_extensions() {
 
 #[test]
 fn validate_on_struct_values() {
-    let c = EncoderConfig { deflate_level: 11, ..Default::default() };
+    let c = EncoderConfig {
+        deflate_level: 11,
+        ..Default::default()
+    };
     assert_config_err(c.validate(), "backend_level", "struct");
-    let c = EncoderConfig { mode: Mode::RelativeL2(1.5), ..Default::default() };
+    let c = EncoderConfig {
+        mode: Mode::RelativeL2(1.5),
+        ..Default::default()
+    };
     assert_config_err(c.validate(), "mode.target", "struct");
-    let p = PredictorConfig { hidden_size: 0, ..Default::default() };
+    let p = PredictorConfig {
+        hidden_size: 0,
+        ..Default::default()
+    };
     assert_config_err(p.validate(), "model.hidden_size", "struct");
     EncoderConfig::default().validate().unwrap();
     PredictorConfig::default().validate().unwrap();

@@ -18,8 +18,17 @@ fn data_dir() -> PathBuf {
 /// format). Local to this test on purpose: it checks the library against an independent reader.
 fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(bytes.len() >= 10 && &bytes[..6] == b"\x93NUMPY", "{}: not .npy", path.display());
-    assert_eq!((bytes[6], bytes[7]), (1, 0), "{}: only format 1.0", path.display());
+    assert!(
+        bytes.len() >= 10 && &bytes[..6] == b"\x93NUMPY",
+        "{}: not .npy",
+        path.display()
+    );
+    assert_eq!(
+        (bytes[6], bytes[7]),
+        (1, 0),
+        "{}: only format 1.0",
+        path.display()
+    );
     let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
     assert!(header.contains("'descr': '<f4'"), "{header}");
@@ -50,7 +59,9 @@ fn case(name: &str) -> (Vec<usize>, Vec<f32>) {
         "one_two_three_four" => (vec![4], vec![1.0, 2.0, 3.0, 4.0]),
         "matrix_3x4_zero_row" => (
             vec![3, 4],
-            vec![1.0, -2.0, 3.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.25, -8.0, 1e-7],
+            vec![
+                1.0, -2.0, 3.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.25, -8.0, 1e-7,
+            ],
         ),
         _ => panic!("unknown case {name}"),
     }
@@ -92,7 +103,12 @@ fn check(what: &str, got: &TensorStats, want: &Row) -> f64 {
     assert_eq!(got.count, want.numel, "{what}: count");
     let [mean, var, std, skew, kurt, sparsity, _] = want.v;
     let tols = [
-        ("mean", got.mean, mean, 1e-9 * mean.abs() + 1e-9 * std + 1e-12),
+        (
+            "mean",
+            got.mean,
+            mean,
+            1e-9 * mean.abs() + 1e-9 * std + 1e-12,
+        ),
         ("var", got.var, var, 1e-9 * var.abs()),
         ("std", got.std, std, 1e-9 * std.abs()),
         ("skew", got.skew, skew, 1e-7 * skew.abs() + 1e-12),
@@ -127,8 +143,15 @@ fn stats_agree_with_numpy() {
                 read_npy_f32(&data_dir().join(name))
             }
         };
-        let whole = rows.iter().find(|r| r.channel == -1).expect("whole-tensor row");
-        worst = worst.max(check(&format!("{name} (whole)"), &tensor_stats(&data), whole));
+        let whole = rows
+            .iter()
+            .find(|r| r.channel == -1)
+            .expect("whole-tensor row");
+        worst = worst.max(check(
+            &format!("{name} (whole)"),
+            &tensor_stats(&data),
+            whole,
+        ));
 
         let per = channel_stats(&data, &shape).unwrap();
         let want: Vec<&Row> = rows.iter().filter(|r| r.channel >= 0).collect();
