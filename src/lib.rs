@@ -17,12 +17,15 @@ pub mod fsutil;
 pub mod metrics;
 pub mod pack;
 pub mod quant;
+pub mod scheduler;
 pub mod stats;
 
-pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy};
+pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
 pub use decoder::{decompress, decompress_into, decompress_with_limits, Decoded};
 pub use encoder::{Compressed, Encoder, Report};
 pub use error::{Error, ErrorKind, Result};
 pub use feedback::ErrorFeedback;
 pub use format::{compress_bound, peek, DecodeLimits, FrameInfo, FORMAT_VERSION};
+pub use metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
+pub use scheduler::{Scheduler, SchedulerConfig, SchedulerStats};
 pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};
