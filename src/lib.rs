@@ -15,6 +15,7 @@ pub mod feedback;
 pub mod format;
 pub mod fsutil;
 pub mod metrics;
+pub mod npy;
 pub mod pack;
 pub mod quant;
 pub mod scheduler;
