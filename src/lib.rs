@@ -11,3 +11,9 @@ pub use error::{Error, ErrorKind, Result};
 pub mod stats;
 
 pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};
+pub mod npy;
+
+pub use npy::{
+    npy_bytes_f32, npy_bytes_f64, npy_bytes_i64, parse_npy, read_npy, read_npy_f32, write_npy_f32,
+    NpyArray, NpyData,
+};
