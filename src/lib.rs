@@ -17,3 +17,6 @@ pub use npy::{
     npy_bytes_f32, npy_bytes_f64, npy_bytes_i64, parse_npy, read_npy, read_npy_f32, write_npy_f32,
     NpyArray, NpyData,
 };
+pub mod npz;
+
+pub use npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};

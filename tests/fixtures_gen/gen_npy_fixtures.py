@@ -39,3 +39,13 @@ a = np.load(p("grad_step00001_fc3.bias.npy"))
 with open(p("grad_step00001_fc3.bias.txt"), "w") as f:
     f.write(" ".join(repr(float(x)) for x in a.ravel()) + "\n")
 print("numpy", np.__version__, "fixtures written to", os.path.abspath(OUT))
+
+# .npz archives: numpy.savez (stored, entries written with force_zip64=True) and
+# numpy.savez_compressed (deflate).
+members = dict(
+    weights=(np.arange(12, dtype=np.float32) * np.float32(0.5) - np.float32(3)).reshape(3, 4),
+    count=np.array(64, dtype=np.int64),
+    scale=np.array([0.2, 0.9], dtype=np.float64),
+)
+np.savez(p("savez_stored.npz"), **members)
+np.savez_compressed(p("savez_compressed.npz"), **members)
