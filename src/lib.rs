@@ -20,3 +20,6 @@ pub use npy::{
 pub mod npz;
 
 pub use npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
+pub mod predictor;
+
+pub use predictor::{Normalization, Predictor};
