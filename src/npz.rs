@@ -538,4 +538,77 @@ mod tests {
         ]);
         assert_eq!(read_npz(&b).unwrap_err().kind(), ErrorKind::Corrupt);
     }
+
+    /// One stored entry whose central-directory sizes and offset live only in a ZIP64 extra
+    /// field, found through a ZIP64 end record (what zipfile writes for > 4 GiB archives).
+    fn zip64_archive(data: &[u8]) -> Vec<u8> {
+        let name = b"big.npy";
+        let crc = crc32fast::hash(data);
+        let mut out = Vec::new();
+        out.extend_from_slice(&SIG_LOCAL.to_le_bytes());
+        out.extend_from_slice(&[45, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&[0xff; 8]);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(&[1, 0, 16, 0]);
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(data);
+        let cd_offset = out.len() as u64;
+        out.extend_from_slice(&SIG_CENTRAL.to_le_bytes());
+        out.extend_from_slice(&[45, 3, 45, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&[0xff; 8]);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&28u16.to_le_bytes());
+        out.extend_from_slice(&[0; 10]);
+        out.extend_from_slice(&[0xff; 4]);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&[1, 0, 24, 0]);
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        let cd_size = out.len() as u64 - cd_offset;
+        let z = out.len() as u64;
+        out.extend_from_slice(&SIG_ZIP64_EOCD.to_le_bytes());
+        out.extend_from_slice(&44u64.to_le_bytes());
+        out.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&1u64.to_le_bytes());
+        out.extend_from_slice(&1u64.to_le_bytes());
+        out.extend_from_slice(&cd_size.to_le_bytes());
+        out.extend_from_slice(&cd_offset.to_le_bytes());
+        out.extend_from_slice(&SIG_ZIP64_LOCATOR.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&z.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&SIG_EOCD.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        out.extend_from_slice(&[0xff; 8]);
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    #[test]
+    fn zip64_central_directory_and_end_record() {
+        let data = npy_bytes_f32(&[3], &[1.0, 2.0, 3.0]);
+        let b = zip64_archive(&data);
+        let r = read_npz(&b).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, "big");
+        assert_eq!(r[0].1.data, NpyData::F32(vec![1.0, 2.0, 3.0]));
+        // Python's zipfile and numpy.load read this layout (checked while developing).
+        // Hostile variants:
+        for n in 0..b.len() {
+            assert!(read_npz(&b[..n]).is_err(), "prefix {n}");
+        }
+        for i in 0..b.len() {
+            for x in [0x00u8, 0xff, 0x7f] {
+                let mut c = b.clone();
+                c[i] = x;
+                let _ = read_npz(&c);
+            }
+        }
+    }
 }
