@@ -30,3 +30,15 @@ pub use format::{compress_bound, peek, DecodeLimits, FrameInfo, FORMAT_VERSION};
 pub use metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerStats};
 pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};
+pub mod npy;
+
+pub use npy::{
+    npy_bytes_f32, npy_bytes_f64, npy_bytes_i64, parse_npy, read_npy, read_npy_f32, write_npy_f32,
+    NpyArray, NpyData,
+};
+pub mod npz;
+
+pub use npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
+pub mod predictor;
+
+pub use predictor::{Normalization, Predictor};
