@@ -15,7 +15,6 @@ pub mod feedback;
 pub mod format;
 pub mod fsutil;
 pub mod metrics;
-pub mod npy;
 pub mod pack;
 pub mod quant;
 pub mod scheduler;

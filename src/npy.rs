@@ -620,40 +620,10 @@ pub fn npy_bytes_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
-/// disk, then renamed over `path`. On error the temporary file is removed.
-pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid_argument(format!("{}: not a file path", path.display())))?;
-    let tmp_name = format!(
-        ".{}.tmp.{}.{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
 /// Writes a `<f4` `.npy` file atomically (temporary file + rename).
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     crate::stats::check_shape(data.len(), shape)?;
-    atomic_write(path, &npy_bytes_f32(shape, data))
+    crate::fsutil::write_atomic(path, &npy_bytes_f32(shape, data))
 }
 
 #[cfg(test)]

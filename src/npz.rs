@@ -21,7 +21,7 @@
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::npy::{atomic_write, parse_npy, NpyArray};
+use crate::npy::{parse_npy, NpyArray};
 
 /// Largest uncompressed entry accepted by the reader (4 GiB).
 pub const MAX_ENTRY_SIZE: u64 = 1 << 32;
@@ -480,7 +480,7 @@ pub fn npz_bytes(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// Writes [`npz_bytes`] to `path` atomically (temporary file + rename).
 pub fn write_npz_file(path: &Path, entries: &[(&str, Vec<u8>)]) -> Result<()> {
-    atomic_write(path, &npz_bytes(entries))
+    crate::fsutil::write_atomic(path, &npz_bytes(entries))
 }
 
 #[cfg(test)]

@@ -606,7 +606,7 @@ impl Predictor {
 
     /// Saves the model atomically (temporary file + rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::npy::atomic_write(path, &self.to_npz_bytes())
+        crate::fsutil::write_atomic(path, &self.to_npz_bytes())
     }
 
     /// Loads a model file written by [`Predictor::save`] or by the original prototype.
