@@ -8,6 +8,9 @@
 
 use crate::config::EncoderConfig;
 use crate::error::{Error, Result};
+use crate::predictor::Predictor;
+use crate::quant::{self, ChannelParams};
+use crate::stats::{channel_count, channel_stats, check_shape};
 
 /// Precision (bits) for an allocation `a` under `cfg`.
 pub fn bits_for_allocation(a: f64, cfg: &EncoderConfig) -> f64 {
@@ -40,4 +43,162 @@ pub fn channel_bits(allocation: Option<&[f64]>, channels: usize, cfg: &EncoderCo
             }
         }
     }
+}
+
+/// Squared L2 error against `original` of one channel whose `pruned` values are
+/// range-quantized at `bits`, measured on the decoder's own reconstruction.
+fn channel_error_sq(original: &[f32], pruned: &[f32], bits: f64, codes: &mut [u32], out: &mut [f32]) -> f64 {
+    let (lo, step) = quant::quantize_range_channel(pruned, bits, codes);
+    let p = ChannelParams::Range { lo: vec![lo], step: vec![step] };
+    quant::dequantize(&p, codes, out);
+    original.iter().zip(out.iter()).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum()
+}
+
+/// Bisection steps of the allocation search: 2^-30 of the allocation range, far finer than
+/// anything the predictor resolves.
+const SEARCH_STEPS: usize = 30;
+
+/// The measured allocation a tensor needs: for each channel, the smallest allocation in
+/// `[min_bits, max_bits]` whose adaptive encoding (with `cfg`'s pruning) gives that channel a
+/// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
+/// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more) gets
+/// `max_bits`; an all-zero channel gets `min_bits`.
+pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+    if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
+        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
+    }
+    let n = check_shape(data.len(), shape)?;
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
+    }
+    let channels = channel_count(shape);
+    if channels == 0 {
+        return Ok(Vec::new());
+    }
+    let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
+    let per = n / channels;
+    let (mut pruned, mut codes, mut out) = (vec![0f32; per], vec![0u32; per], vec![0f32; per]);
+    let mut result = Vec::with_capacity(channels);
+    for xs in data.chunks_exact(per) {
+        let norm_sq: f64 = xs.iter().map(|v| *v as f64 * *v as f64).sum();
+        if norm_sq == 0.0 {
+            result.push(cfg.min_bits);
+            continue;
+        }
+        for (p, &x) in pruned.iter_mut().zip(xs) {
+            *p = if x.abs() <= prune.magnitude_threshold { 0.0 } else { x };
+        }
+        let limit = target_rel_error * target_rel_error * norm_sq;
+        let meets = |a: f64, codes: &mut [u32], out: &mut [f32]| {
+            channel_error_sq(xs, &pruned, bits_for_allocation(a, cfg), codes, out) <= limit
+        };
+        let (mut lo, mut hi) = (cfg.min_bits, cfg.max_bits);
+        if meets(lo, &mut codes, &mut out) {
+            result.push(lo);
+            continue;
+        }
+        if !meets(hi, &mut codes, &mut out) {
+            result.push(hi);
+            continue;
+        }
+        for _ in 0..SEARCH_STEPS {
+            let mid = 0.5 * (lo + hi);
+            if meets(mid, &mut codes, &mut out) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        result.push(hi);
+    }
+    Ok(result)
+}
+
+/// The smallest single allocation for the whole tensor whose adaptive encoding meets
+/// `target_rel_error` (relative L2 over the tensor), found by bisection; `max_bits` when even
+/// that misses the target.
+pub fn empirical_bit_allocation(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<f64> {
+    if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
+        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
+    }
+    let n = check_shape(data.len(), shape)?;
+    let channels = channel_count(shape);
+    let norm_sq: f64 = data.iter().map(|v| *v as f64 * *v as f64).sum();
+    if channels == 0 || norm_sq == 0.0 {
+        return Ok(cfg.min_bits);
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
+    }
+    let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
+    let per = n / channels;
+    let (mut pruned, mut codes, mut out) = (vec![0f32; per], vec![0u32; per], vec![0f32; per]);
+    let mut err_at = |a: f64| {
+        let bits = bits_for_allocation(a, cfg);
+        let mut err = 0.0;
+        for xs in data.chunks_exact(per) {
+            for (p, &x) in pruned.iter_mut().zip(xs) {
+                *p = if x.abs() <= prune.magnitude_threshold { 0.0 } else { x };
+            }
+            err += channel_error_sq(xs, &pruned, bits, &mut codes, &mut out);
+        }
+        err
+    };
+    let limit = target_rel_error * target_rel_error * norm_sq;
+    let (mut lo, mut hi) = (cfg.min_bits, cfg.max_bits);
+    if err_at(lo) <= limit {
+        return Ok(lo);
+    }
+    if err_at(hi) > limit {
+        return Ok(hi);
+    }
+    for _ in 0..SEARCH_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if err_at(mid) <= limit {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// Predictor training pairs: one per channel, features = the channel's statistics, target =
+/// its measured allocation for `target_rel_error`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainingSet {
+    pub features: Vec<[f64; 6]>,
+    pub targets: Vec<f64>,
+}
+
+impl TrainingSet {
+    /// Adds every channel of one tensor.
+    pub fn add_tensor(&mut self, data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<()> {
+        let targets = empirical_channel_allocations(data, shape, target_rel_error, cfg)?;
+        let stats = channel_stats(data, shape)?;
+        self.features.extend(stats.iter().map(|s| s.features()));
+        self.targets.extend(targets);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+}
+
+/// Mean squared error of `predictor` on `set`, and of always predicting `mean_target` (the
+/// baseline a useful predictor must beat).
+pub fn evaluate(predictor: &Predictor, set: &TrainingSet, mean_target: f64) -> (f64, f64) {
+    let n = set.len().max(1) as f64;
+    let mut mse = 0.0;
+    let mut base = 0.0;
+    for (f, t) in set.features.iter().zip(&set.targets) {
+        mse += (predictor.forward(f) - t).powi(2);
+        base += (mean_target - t).powi(2);
+    }
+    (mse / n, base / n)
 }

@@ -20,6 +20,7 @@ pub mod quant;
 pub mod scheduler;
 pub mod stats;
 
+pub use allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
 pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
 pub use decoder::{decompress, decompress_into, decompress_with_limits, Decoded};
 pub use encoder::{Compressed, Encoder, Report};
