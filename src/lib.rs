@@ -6,6 +6,7 @@
 //! frame bytes.
 
 pub mod error;
+pub mod ffi;
 
 pub use error::{Error, ErrorKind, Result};
 pub mod stats;
