@@ -154,10 +154,8 @@ mod tests {
         let (_, buf) = read(1);
         assert_eq!(&buf, b"\0");
         // SAFETY: a NULL buffer is never written, whatever the length.
-        assert_eq!(
-            unsafe { alcm_last_error_message(std::ptr::null_mut(), 10) },
-            full
-        );
+        let n = unsafe { alcm_last_error_message(std::ptr::null_mut(), 10) };
+        assert_eq!(n, full);
         clear_last_error();
         let (n, buf) = read(4);
         assert_eq!((n, buf[0]), (0, 0));
