@@ -58,34 +58,39 @@ pub enum alcm_status {
     ALCM_ERR_INTERNAL = 901,
 }
 
+const ALL_STATUSES: [alcm_status; 19] = [
+    alcm_status::ALCM_OK,
+    alcm_status::ALCM_ERR_NULL_POINTER,
+    alcm_status::ALCM_ERR_INVALID_ARGUMENT,
+    alcm_status::ALCM_ERR_INVALID_CONFIG,
+    alcm_status::ALCM_ERR_NON_FINITE,
+    alcm_status::ALCM_ERR_BUFFER_TOO_SMALL,
+    alcm_status::ALCM_ERR_INVALID_HANDLE,
+    alcm_status::ALCM_ERR_INVALID_UTF8,
+    alcm_status::ALCM_ERR_TRUNCATED,
+    alcm_status::ALCM_ERR_CORRUPT,
+    alcm_status::ALCM_ERR_CHECKSUM,
+    alcm_status::ALCM_ERR_BAD_MAGIC,
+    alcm_status::ALCM_ERR_FORMAT_VERSION,
+    alcm_status::ALCM_ERR_TOO_LARGE,
+    alcm_status::ALCM_ERR_IO,
+    alcm_status::ALCM_ERR_INVALID_MODEL,
+    alcm_status::ALCM_ERR_TIMEOUT,
+    alcm_status::ALCM_ERR_PANIC,
+    alcm_status::ALCM_ERR_INTERNAL,
+];
+
 impl alcm_status {
-    /// Every status, in numeric order (for tests and `alcm_status_string`).
-    pub const ALL: [alcm_status; 19] = [
-        alcm_status::ALCM_OK,
-        alcm_status::ALCM_ERR_NULL_POINTER,
-        alcm_status::ALCM_ERR_INVALID_ARGUMENT,
-        alcm_status::ALCM_ERR_INVALID_CONFIG,
-        alcm_status::ALCM_ERR_NON_FINITE,
-        alcm_status::ALCM_ERR_BUFFER_TOO_SMALL,
-        alcm_status::ALCM_ERR_INVALID_HANDLE,
-        alcm_status::ALCM_ERR_INVALID_UTF8,
-        alcm_status::ALCM_ERR_TRUNCATED,
-        alcm_status::ALCM_ERR_CORRUPT,
-        alcm_status::ALCM_ERR_CHECKSUM,
-        alcm_status::ALCM_ERR_BAD_MAGIC,
-        alcm_status::ALCM_ERR_FORMAT_VERSION,
-        alcm_status::ALCM_ERR_TOO_LARGE,
-        alcm_status::ALCM_ERR_IO,
-        alcm_status::ALCM_ERR_INVALID_MODEL,
-        alcm_status::ALCM_ERR_TIMEOUT,
-        alcm_status::ALCM_ERR_PANIC,
-        alcm_status::ALCM_ERR_INTERNAL,
-    ];
+    /// Every status, in numeric order.
+    pub fn all() -> &'static [alcm_status] {
+        &ALL_STATUSES
+    }
 
     /// The status with this number, if any (C passes plain integers; never transmute them).
     pub fn from_u32(code: u32) -> Option<alcm_status> {
-        Self::ALL.iter().copied().find(|s| *s as u32 == code)
+        ALL_STATUSES.iter().copied().find(|s| *s as u32 == code)
     }
+
 
     /// The static, NUL-terminated description `"ALCM_ERR_X: text\0"`.
     fn describe_nul(self) -> &'static str {
@@ -172,12 +177,12 @@ mod tests {
 
     #[test]
     fn numbers_are_the_documented_ones_and_unique() {
-        let nums: Vec<u32> = alcm_status::ALL.iter().map(|s| *s as u32).collect();
+        let nums: Vec<u32> = alcm_status::all().iter().map(|s| *s as u32).collect();
         assert_eq!(
             nums,
             [0, 1, 2, 3, 4, 5, 6, 7, 100, 101, 102, 103, 104, 105, 200, 201, 202, 900, 901]
         );
-        for s in alcm_status::ALL {
+        for &s in alcm_status::all() {
             assert_eq!(alcm_status::from_u32(s as u32), Some(s));
         }
         assert_eq!(alcm_status::from_u32(8), None);
@@ -185,7 +190,7 @@ mod tests {
 
     #[test]
     fn strings_are_static_prefixed_and_nul_terminated() {
-        for s in alcm_status::ALL {
+        for &s in alcm_status::all() {
             // SAFETY: alcm_status_string returns a pointer to a static NUL-terminated string.
             let c = unsafe { CStr::from_ptr(alcm_status_string(s as u32)) };
             let text = c.to_str().unwrap();
