@@ -154,7 +154,8 @@ enum alcm_status
      */
     ALCM_ERR_TIMEOUT = 202,
     /**
-     * alcm panicked (a bug); the call had no effect on its outputs. Please report it.
+     * alcm panicked (a bug; please report it). Out-parameters were not written; a mutable
+     * handle passed to the call may be left in an unspecified state but can still be freed.
      */
     ALCM_ERR_PANIC = 900,
     /**

@@ -18,6 +18,36 @@
 //! }
 //! ```
 //!
+//! A handle type (the pattern for encoders, predictors, schedulers) is a zero-sized marker
+//! struct named as in C (cbindgen emits it as an incomplete `typedef struct alcm_x alcm_x;`)
+//! plus an [`OpaqueHandle`] impl; constructor and `*_free` are one screen:
+//!
+//! ```ignore
+//! /// An encoder. Create with alcm_encoder_new, free with alcm_encoder_free.
+//! pub struct alcm_encoder { _private: [u8; 0] }
+//! // SAFETY: the tag is unique among handle types.
+//! unsafe impl OpaqueHandle for alcm_encoder {
+//!     type Inner = crate::Encoder;
+//!     const MAGIC: u64 = u64::from_be_bytes(*b"alcmENC1");
+//!     const NAME: &'static str = "alcm_encoder";
+//! }
+//! #[no_mangle]
+//! pub unsafe extern "C" fn alcm_encoder_new(cfg: *const alcm_config,
+//!                                           out: *mut *mut alcm_encoder) -> alcm_status {
+//!     ffi_status("alcm_encoder_new", || {
+//!         // SAFETY: the caller upholds the documented contract.
+//!         let (cfg, out) = unsafe { (handle_ref(cfg, "cfg")?, out_ptr(out, "out")?) };
+//!         out.write(box_handle(crate::Encoder::new(cfg.clone())?));
+//!         Ok(())
+//!     })
+//! }
+//! #[no_mangle]
+//! pub unsafe extern "C" fn alcm_encoder_free(enc: *mut alcm_encoder) {
+//!     // SAFETY: the caller upholds the documented contract; NULL is a no-op.
+//!     ffi_void("alcm_encoder_free", || unsafe { free_handle(enc) })
+//! }
+//! ```
+//!
 //! Conventions (repeated in the header preamble, `cbindgen.toml`):
 //! * every fallible function returns [`alcm_status`]; `ALCM_OK` is 0;
 //! * out-parameters are written only on success (the one documented exception is

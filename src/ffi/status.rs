@@ -52,7 +52,8 @@ pub enum alcm_status {
     ALCM_ERR_INVALID_MODEL = 201,
     /// The configured time budget was exceeded.
     ALCM_ERR_TIMEOUT = 202,
-    /// alcm panicked (a bug); the call had no effect on its outputs. Please report it.
+    /// alcm panicked (a bug; please report it). Out-parameters were not written; a mutable
+    /// handle passed to the call may be left in an unspecified state but can still be freed.
     ALCM_ERR_PANIC = 900,
     /// An internal invariant failed (a bug). Please report it.
     ALCM_ERR_INTERNAL = 901,
@@ -186,6 +187,7 @@ mod tests {
             assert_eq!(alcm_status::from_u32(s as u32), Some(s));
         }
         assert_eq!(alcm_status::from_u32(8), None);
+        assert_eq!(std::mem::size_of::<alcm_status>(), 4);
     }
 
     #[test]
