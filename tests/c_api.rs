@@ -62,10 +62,16 @@ fn c_tests() -> Vec<PathBuf> {
 }
 
 fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{what} failed ({}):\n{cmd:?}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{cmd:?}\n{stdout}\n{stderr}",
+        out.status
+    );
     stdout
 }
 
@@ -74,19 +80,32 @@ fn build_and_run(shared: bool) {
     let lib = lib_dir();
     for src in c_tests() {
         let stem = src.file_stem().unwrap().to_str().unwrap();
-        let exe = out_dir().join(format!("{stem}-{}", if shared { "shared" } else { "static" }));
+        let exe = out_dir().join(format!(
+            "{stem}-{}",
+            if shared { "shared" } else { "static" }
+        ));
         let mut cmd = Command::new(cc());
-        cmd.args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-g"])
-            .arg("-I")
-            .arg(root().join("include"))
-            .arg("-I")
-            .arg(root().join("tests/c"));
+        cmd.args([
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("tests/c"));
         if cfg!(feature = "test-panic") {
             cmd.arg("-DALCM_TEST_PANIC");
         }
         cmd.arg(&src).arg("-o").arg(&exe);
         if shared {
-            cmd.arg("-L").arg(&lib).arg("-lalcm").arg(format!("-Wl,-rpath,{}", lib.display()));
+            cmd.arg("-L")
+                .arg(&lib)
+                .arg("-lalcm")
+                .arg(format!("-Wl,-rpath,{}", lib.display()));
         } else {
             cmd.arg(lib.join("libalcm.a"));
         }
@@ -94,7 +113,11 @@ fn build_and_run(shared: bool) {
         run_ok(&mut cmd, &format!("compiling {}", src.display()));
         let stdout = run_ok(&mut Command::new(&exe), &format!("running {stem}"));
         assert!(stdout.contains(" passed, 0 failed"), "{stem}: {stdout}");
-        eprintln!("{stem} ({}): {}", if shared { "shared" } else { "static" }, stdout.trim());
+        eprintln!(
+            "{stem} ({}): {}",
+            if shared { "shared" } else { "static" },
+            stdout.trim()
+        );
     }
 }
 
@@ -109,7 +132,10 @@ fn c_tests_pass_linked_dynamically() {
 }
 
 fn compile_header(compiler: &str, std: &str, ext: &str, extra: &[&str]) {
-    let src = out_dir().join(format!("header_check_{}.{ext}", std.replace(['+', '='], "_")));
+    let src = out_dir().join(format!(
+        "header_check_{}.{ext}",
+        std.replace(['+', '='], "_")
+    ));
     std::fs::write(
         &src,
         "#include \"alcm.h\"\n#include \"alcm.h\" /* include guard */\n\

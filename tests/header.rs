@@ -63,7 +63,10 @@ fn bless_cbindgen_toml(path: &Path) {
             out.push('\n');
         }
     }
-    assert!(done, "cbindgen.toml has no #define ALCM_VERSION_ lines in after_includes");
+    assert!(
+        done,
+        "cbindgen.toml has no #define ALCM_VERSION_ lines in after_includes"
+    );
     if out != text {
         fs::write(path, out).unwrap();
     }
@@ -150,11 +153,17 @@ fn versions_agree_cargo_header_runtime() {
     assert_eq!(num("ALCM_VERSION_MINOR"), mi);
     assert_eq!(num("ALCM_VERSION_PATCH"), pa);
     assert_eq!(num("ALCM_VERSION_NUMBER"), ma * 10000 + mi * 100 + pa);
-    assert_eq!(header_define(&header, "ALCM_VERSION_STRING"), format!("\"{v}\""));
+    assert_eq!(
+        header_define(&header, "ALCM_VERSION_STRING"),
+        format!("\"{v}\"")
+    );
     assert_eq!(alcm::ffi::alcm_version_number(), ma * 10000 + mi * 100 + pa);
     // SAFETY: alcm_version_string returns a static NUL-terminated string.
     let s = unsafe { std::ffi::CStr::from_ptr(alcm::ffi::alcm_version_string()) };
     assert_eq!(s.to_str().unwrap(), v);
     assert_eq!(num("ALCM_FORMAT_VERSION"), alcm::ffi::alcm_format_version());
-    assert_eq!(alcm::ffi::ALCM_FORMAT_VERSION, alcm::ffi::alcm_format_version());
+    assert_eq!(
+        alcm::ffi::ALCM_FORMAT_VERSION,
+        alcm::ffi::alcm_format_version()
+    );
 }

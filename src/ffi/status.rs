@@ -92,7 +92,6 @@ impl alcm_status {
         ALL_STATUSES.iter().copied().find(|s| *s as u32 == code)
     }
 
-
     /// The static, NUL-terminated description `"ALCM_ERR_X: text\0"`.
     fn describe_nul(self) -> &'static str {
         use alcm_status::*;
