@@ -12,6 +12,7 @@ pub mod decoder;
 pub mod encoder;
 pub mod error;
 pub mod feedback;
+pub mod ffi;
 pub mod format;
 pub mod fsutil;
 pub mod metrics;
