@@ -172,6 +172,194 @@ typedef uint32_t alcm_status;
 #endif // __cplusplus
 
 /**
+ * An encoder: configuration only, no buffers between calls. Create with alcm_encoder_new (or
+ * from YAML), free with alcm_encoder_free. Setters need exclusive access; compress takes a
+ * const pointer, so one configured encoder may serve several threads at once.
+ */
+typedef struct alcm_encoder alcm_encoder;
+
+/**
+ * Error-feedback state of one tensor (the residual carried to the next step). Exclusive
+ * access per call; may move between threads.
+ */
+typedef struct alcm_feedback alcm_feedback;
+
+/**
+ * The neural entropy predictor (6 statistics -> H ReLU -> 1 sigmoid, scaled to
+ * [min_bits, max_bits]). Prediction takes a const pointer: one predictor may be shared
+ * read-only by many threads. Training needs exclusive access.
+ */
+typedef struct alcm_predictor alcm_predictor;
+
+/**
+ * The CAQ-driven pruning-threshold scheduler. Exclusive access per call.
+ */
+typedef struct alcm_scheduler alcm_scheduler;
+
+/**
+ * Encoder mode (as stored in the frame): `ALCM_MODE_*`.
+ */
+typedef uint32_t alcm_mode;
+
+/**
+ * Lossless backend applied to the packed codes: `ALCM_BACKEND_*`.
+ */
+typedef uint32_t alcm_backend;
+
+/**
+ * What to do with NaN/Inf input: `ALCM_NON_FINITE_*`.
+ */
+typedef uint32_t alcm_non_finite;
+
+/**
+ * What one compression did. Output only; fields may be added at the end in a major version.
+ */
+typedef struct alcm_report {
+    /**
+     * Size of the float32 input (4 bytes per value).
+     */
+    uint64_t input_bytes;
+    /**
+     * Size of the frame written.
+     */
+    uint64_t output_bytes;
+    /**
+     * input_bytes / output_bytes (0 for an empty tensor).
+     */
+    double ratio;
+    /**
+     * 8 * output_bytes / values.
+     */
+    double bits_per_value;
+    /**
+     * Fraction of the values that pruning set to zero (adaptive mode).
+     */
+    double dropped_ratio;
+    /**
+     * CPU time of the calling thread spent in the call, in seconds.
+     */
+    double cpu_seconds;
+    /**
+     * Compression-Accuracy Quotient: ratio / (cpu_seconds + 1).
+     */
+    double caq;
+    /**
+     * The uniform quantization step (error-bounded modes), else 0.
+     */
+    double step;
+    /**
+     * Mode of the frame written (ALCM_MODE_*); lossless when the size fallback applied.
+     */
+    uint32_t mode;
+    /**
+     * Values stored verbatim (kept NaN/Inf, rounding outliers).
+     */
+    uint64_t exceptions;
+} alcm_report;
+
+/**
+ * What a frame header says (alcm_peek).
+ */
+typedef struct alcm_frame_info {
+    /**
+     * Byte-format version of the frame (see ALCM_FORMAT_VERSION).
+     */
+    uint32_t format_version;
+    /**
+     * ALCM_MODE_* the frame was written in.
+     */
+    uint32_t mode;
+    /**
+     * ALCM_BACKEND_* of the payload.
+     */
+    uint32_t backend;
+    /**
+     * Number of dimensions; shape[rank..] are 0.
+     */
+    uint32_t rank;
+    /**
+     * The tensor's dimensions.
+     */
+    uint64_t shape[8];
+    /**
+     * Number of values (product of the shape).
+     */
+    uint64_t n_values;
+    /**
+     * Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
+     */
+    uint64_t n_channels;
+    /**
+     * The error target the frame was encoded for (relative L2 or max abs), else 0.
+     */
+    double target;
+    /**
+     * Total size of the frame in bytes.
+     */
+    uint64_t frame_len;
+    /**
+     * Values stored verbatim.
+     */
+    uint64_t n_exceptions;
+} alcm_frame_info;
+
+/**
+ * Reconstruction error of a decoded tensor against the original.
+ */
+typedef struct alcm_metrics {
+    /**
+     * Mean squared error.
+     */
+    double mse;
+    /**
+     * Mean absolute error.
+     */
+    double mae;
+    /**
+     * ||x - x'||_2 / ||x||_2 (0 when both are zero).
+     */
+    double rel_l2;
+    /**
+     * max |x_i - x'_i|.
+     */
+    double max_abs;
+    /**
+     * 10 log10(range^2 / MSE) in dB, range = max - min of the original (+inf when exact).
+     */
+    double psnr;
+    /**
+     * 10 log10(sum x^2 / sum (x - x')^2) in dB (+inf when exact).
+     */
+    double snr;
+} alcm_metrics;
+
+/**
+ * Scheduler state, written by alcm_scheduler_stats. The window's scores come from alcm_scheduler_window.
+ */
+typedef struct alcm_scheduler_info {
+    /**
+     * Number of updates since creation or reset.
+     */
+    uint64_t step;
+    /**
+     * Current pruning threshold.
+     */
+    double threshold;
+    /**
+     * Mean CAQ of the window (0 when empty).
+     */
+    double mean_caq;
+    /**
+     * Newest minus oldest CAQ of the window (0 with fewer than 2 scores).
+     */
+    double trend;
+    /**
+     * Number of scores in the window.
+     */
+    uint64_t window_len;
+} alcm_scheduler_info;
+
+/**
  * Statistics of a tensor or channel (the predictor's six features plus the count).
  * Moments are accumulated in double precision.
  */
@@ -206,9 +394,259 @@ typedef struct alcm_stats {
     uint64_t count;
 } alcm_stats;
 
+/**
+ * The original's scheme: per-channel precision from a bit allocation, pruning.
+ */
+#define ALCM_MODE_ADAPTIVE 0
+
+/**
+ * Guarantees ||x - x'||_2 <= target * ||x||_2 (target in (0, 1)).
+ */
+#define ALCM_MODE_RELATIVE_L2 1
+
+/**
+ * Guarantees |x_i - x'_i| <= target for every value (target > 0).
+ */
+#define ALCM_MODE_MAX_ABS 2
+
+/**
+ * Bit-exact.
+ */
+#define ALCM_MODE_LOSSLESS 3
+
+/**
+ * No entropy coding.
+ */
+#define ALCM_BACKEND_STORE 0
+
+/**
+ * Deflate (the original prototype's backend; the default).
+ */
+#define ALCM_BACKEND_DEFLATE 1
+
+/**
+ * Refuse the tensor with ALCM_ERR_NON_FINITE (the default).
+ */
+#define ALCM_NON_FINITE_REFUSE 0
+
+/**
+ * Store NaN/Inf values exactly; the rest is compressed as usual.
+ */
+#define ALCM_NON_FINITE_KEEP 1
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Worst-case frame size for `n_values` floats: a `dst` buffer of this size always suffices.
+ * Saturates at SIZE_MAX. Thread-safe, cannot fail.
+ */
+size_t alcm_compress_bound(size_t n_values);
+
+/**
+ * Creates an encoder with the defaults of the original encoder_config.yaml (adaptive mode,
+ * precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, deflate level 6,
+ * non-finite values refused). `*out` is written only on success.
+ *
+ * # Safety
+ * `out` points to a writable `alcm_encoder*`.
+ */
+alcm_status alcm_encoder_new(struct alcm_encoder **out);
+
+/**
+ * Creates an encoder from a YAML file in the original encoder_config.yaml schema (plus alcm's
+ * optional keys). ALCM_ERR_IO if unreadable, ALCM_ERR_INVALID_CONFIG (message names the key)
+ * if a value is invalid.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+ */
+alcm_status alcm_encoder_from_yaml_file(const char *path, struct alcm_encoder **out);
+
+/**
+ * Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
+ *
+ * # Safety
+ * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+ */
+alcm_status alcm_encoder_from_yaml_string(const char *yaml, struct alcm_encoder **out);
+
+/**
+ * Frees an encoder. NULL is a no-op.
+ *
+ * # Safety
+ * `enc` is NULL or a live handle from alcm_encoder_*; it is not used afterwards.
+ */
+void alcm_encoder_free(struct alcm_encoder *enc);
+
+/**
+ * Sets the pruning threshold (a percentile fraction in (0, 1); the scheduler's output).
+ * On error the encoder is unchanged.
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_threshold(struct alcm_encoder *enc, double threshold);
+
+/**
+ * Sets the mode and its target: relative L2 error in (0, 1) for ALCM_MODE_RELATIVE_L2, max
+ * absolute error > 0 for ALCM_MODE_MAX_ABS; ignored for the other modes. On error the encoder
+ * is unchanged.
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_mode(struct alcm_encoder *enc, alcm_mode mode, double target);
+
+/**
+ * Sets the backend (ALCM_BACKEND_*) and, for deflate, its level 0..10.
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_backend(struct alcm_encoder *enc,
+                                     alcm_backend backend,
+                                     uint32_t level);
+
+/**
+ * Sets the precision range of adaptive mode: 1 <= min_precision <= base_precision <= 16.
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_precision(struct alcm_encoder *enc,
+                                       uint32_t min_precision,
+                                       uint32_t base_precision);
+
+/**
+ * Sets the largest fraction of non-zero values pruning may drop, in [0, 1).
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_max_drop_ratio(struct alcm_encoder *enc, double max_drop_ratio);
+
+/**
+ * Sets the policy for NaN/Inf input (ALCM_NON_FINITE_*).
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_non_finite(struct alcm_encoder *enc, alcm_non_finite policy);
+
+/**
+ * Compresses the tensor `(data, rank, shape)` into `dst` (capacity `dst_capacity` bytes; size it
+ * with alcm_compress_bound). `allocation` (adaptive mode; may be NULL with `allocation_len` 0
+ * for full precision) holds 1 value for the whole tensor or one per channel, in
+ * [min_bits, max_bits] (the predictor's output). On success writes the frame length to
+ * `*dst_len` and, if `report` is non-NULL, the report.
+ *
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch),
+ * ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message names the index),
+ * ALCM_ERR_BUFFER_TOO_SMALL, ALCM_ERR_TIMEOUT.
+ *
+ * # Safety
+ * `enc` is a live encoder handle; the tensor and allocation arrays are readable for the given
+ * sizes; `dst` is writable for `dst_capacity` bytes and does not overlap the inputs.
+ */
+alcm_status alcm_encoder_compress(const struct alcm_encoder *enc,
+                                  const float *data,
+                                  size_t rank,
+                                  const size_t *shape,
+                                  const double *allocation,
+                                  size_t allocation_len,
+                                  uint8_t *dst,
+                                  size_t dst_capacity,
+                                  size_t *dst_len,
+                                  struct alcm_report *report);
+
+/**
+ * Reads a frame header (at least the first ALCM_FRAME_HEADER_MAX bytes, or the whole frame)
+ * without decoding or checksumming the payload. `*info` is written only on success.
+ *
+ * # Safety
+ * `src` is readable for `src_len` bytes; `info` points to a writable alcm_frame_info.
+ */
+alcm_status alcm_peek(const uint8_t *src, size_t src_len, struct alcm_frame_info *info);
+
+/**
+ * Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
+ * least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`
+ * values is ever allocated. On success writes the value count to `*n_values`.
+ *
+ * Errors: ALCM_ERR_BAD_MAGIC, ALCM_ERR_FORMAT_VERSION, ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT,
+ * ALCM_ERR_CHECKSUM, ALCM_ERR_BUFFER_TOO_SMALL. On error, `dst` may hold partial output.
+ *
+ * # Safety
+ * `src` is readable for `src_len` bytes; `dst` is writable for `dst_capacity` floats and does
+ * not overlap `src`.
+ */
+alcm_status alcm_decompress(const uint8_t *src,
+                            size_t src_len,
+                            float *dst,
+                            size_t dst_capacity,
+                            size_t *n_values);
+
+/**
+ * Creates error-feedback state (a zero residual) for tensors of `shape`.
+ *
+ * # Safety
+ * `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
+ */
+alcm_status alcm_feedback_new(size_t rank, const size_t *shape, struct alcm_feedback **out);
+
+/**
+ * Compresses `gradient + residual` (n_values floats, the state's shape) into `dst` and keeps the
+ * new residual; arguments as alcm_encoder_compress. On error the residual is unchanged.
+ *
+ * # Safety
+ * `fb` is a live feedback handle used by no other thread during the call; `enc` a live encoder;
+ * arrays readable/writable for the given sizes.
+ */
+alcm_status alcm_feedback_compress(struct alcm_feedback *fb,
+                                   const struct alcm_encoder *enc,
+                                   const float *gradient,
+                                   size_t n_values,
+                                   const double *allocation,
+                                   size_t allocation_len,
+                                   uint8_t *dst,
+                                   size_t dst_capacity,
+                                   size_t *dst_len,
+                                   struct alcm_report *report);
+
+/**
+ * Sets the residual to zero.
+ *
+ * # Safety
+ * `fb` is a live feedback handle, not used concurrently.
+ */
+alcm_status alcm_feedback_reset(struct alcm_feedback *fb);
+
+/**
+ * Saves the state to `path` atomically (temporary file + rename).
+ *
+ * # Safety
+ * `fb` is a live feedback handle; `path` a NUL-terminated string.
+ */
+alcm_status alcm_feedback_save(const struct alcm_feedback *fb, const char *path);
+
+/**
+ * Loads a state saved by alcm_feedback_save. A truncated or foreign file gives
+ * ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `out` is writable.
+ */
+alcm_status alcm_feedback_load(const char *path, struct alcm_feedback **out);
+
+/**
+ * Frees feedback state. NULL is a no-op.
+ *
+ * # Safety
+ * `fb` is NULL or a live handle; it is not used afterwards.
+ */
+void alcm_feedback_free(struct alcm_feedback *fb);
 
 /**
  * Copies the calling thread's last error message into `buf` as a NUL-terminated string and
@@ -225,6 +663,249 @@ extern "C" {
  * `buf` must be NULL or point to `buf_len` writable bytes.
  */
 size_t alcm_last_error_message(char *buf, size_t buf_len);
+
+/**
+ * Computes the error metrics of `reconstructed` against `original` (both `n` floats).
+ *
+ * # Safety
+ * Both arrays are readable for `n` floats; `out` is writable.
+ */
+alcm_status alcm_error_metrics(const float *original,
+                               const float *reconstructed,
+                               size_t n,
+                               struct alcm_metrics *out);
+
+/**
+ * CAQ = compression_ratio / (cpu_seconds + 1). ALCM_ERR_INVALID_ARGUMENT unless ratio > 0 and
+ * cpu_seconds >= 0, both finite.
+ *
+ * # Safety
+ * `out` is writable.
+ */
+alcm_status alcm_caq(double compression_ratio, double cpu_seconds, double *out);
+
+/**
+ * Run-to-run variance in percent: (max - min) / mean * 100 over `n` values (n >= 1, mean > 0).
+ *
+ * # Safety
+ * `values` is readable for `n` doubles; `out` is writable.
+ */
+alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
+
+/**
+ * Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights
+ * on every platform). hidden_size in 1..65536, min_bits < max_bits, learning_rate > 0.
+ *
+ * # Safety
+ * `out` points to a writable `alcm_predictor*`.
+ */
+alcm_status alcm_predictor_new(size_t hidden_size,
+                               double min_bits,
+                               double max_bits,
+                               double learning_rate,
+                               uint64_t seed,
+                               struct alcm_predictor **out);
+
+/**
+ * Creates a predictor from a YAML file in the original entropy_config.yaml schema.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+ */
+alcm_status alcm_predictor_from_yaml_file(const char *path, struct alcm_predictor **out);
+
+/**
+ * Creates a predictor from YAML text (entropy_config.yaml schema).
+ *
+ * # Safety
+ * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+ */
+alcm_status alcm_predictor_from_yaml_string(const char *yaml, struct alcm_predictor **out);
+
+/**
+ * Trains by per-sample SGD on the MSE for `epochs` passes. `features` holds `n` rows of 6
+ * doubles ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats),
+ * `targets` n allocations. If `loss_history` is non-NULL it receives `epochs` mean losses.
+ * A model without feature normalisation fits it on these features first.
+ *
+ * # Safety
+ * `p` is a live predictor not used by any other thread during the call; `features` readable
+ * for 6*n doubles, `targets` for n, `loss_history` (if non-NULL) writable for `epochs`.
+ */
+alcm_status alcm_predictor_train(struct alcm_predictor *p,
+                                 const double *features,
+                                 const double *targets,
+                                 size_t n,
+                                 size_t epochs,
+                                 double *loss_history);
+
+/**
+ * Runs the network on one feature vector (6 doubles) and writes the allocation to `*out`.
+ *
+ * # Safety
+ * `p` is a live predictor; `features` readable for 6 doubles; `out` writable.
+ */
+alcm_status alcm_predictor_forward(const struct alcm_predictor *p,
+                                   const double *features,
+                                   double *out);
+
+/**
+ * Predicts one allocation for the whole tensor.
+ *
+ * # Safety
+ * `p` is a live predictor; the tensor readable; `out` writable.
+ */
+alcm_status alcm_predictor_predict(const struct alcm_predictor *p,
+                                   const float *data,
+                                   size_t rank,
+                                   const size_t *shape,
+                                   double *out);
+
+/**
+ * Predicts one allocation per channel (the "entropy map"; alcm_channel_count gives the
+ * count). `out` holds `out_len` doubles; ALCM_ERR_BUFFER_TOO_SMALL if fewer than the channel
+ * count. On success writes the count to `*n_channels`.
+ *
+ * # Safety
+ * `p` is a live predictor; the tensor readable; `out` writable for `out_len` doubles.
+ */
+alcm_status alcm_predictor_predict_channels(const struct alcm_predictor *p,
+                                            const float *data,
+                                            size_t rank,
+                                            const size_t *shape,
+                                            double *out,
+                                            size_t out_len,
+                                            size_t *n_channels);
+
+/**
+ * Saves the model as .npz (keys W1, b1, W2, b2, hidden_size, min_bits, max_bits, plus alcm's
+ * normalisation), atomically; numpy.load opens it.
+ *
+ * # Safety
+ * `p` is a live predictor; `path` a NUL-terminated string.
+ */
+alcm_status alcm_predictor_save(const struct alcm_predictor *p, const char *path);
+
+/**
+ * Loads a model saved by alcm_predictor_save or by the original Python prototype.
+ * ALCM_ERR_INVALID_MODEL for a truncated or foreign file.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string; `out` writable.
+ */
+alcm_status alcm_predictor_load(const char *path, struct alcm_predictor **out);
+
+/**
+ * Frees a predictor. NULL is a no-op.
+ *
+ * # Safety
+ * `p` is NULL or a live handle; it is not used afterwards.
+ */
+void alcm_predictor_free(struct alcm_predictor *p);
+
+/**
+ * The measured allocation of a tensor: the smallest single allocation whose adaptive encoding
+ * with `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The
+ * training target the predictor learns.
+ *
+ * # Safety
+ * `enc` is a live encoder; the tensor readable; `out` writable.
+ */
+alcm_status alcm_empirical_allocation(const struct alcm_encoder *enc,
+                                      const float *data,
+                                      size_t rank,
+                                      const size_t *shape,
+                                      double target_rel_error,
+                                      double *out);
+
+/**
+ * The measured allocation of each channel for `target_rel_error` (per-channel relative L2);
+ * `out` holds `out_len` doubles (at least the channel count). Writes the count to
+ * `*n_channels` on success.
+ *
+ * # Safety
+ * `enc` is a live encoder; the tensor readable; `out` writable for `out_len` doubles.
+ */
+alcm_status alcm_empirical_channel_allocations(const struct alcm_encoder *enc,
+                                               const float *data,
+                                               size_t rank,
+                                               const size_t *shape,
+                                               double target_rel_error,
+                                               double *out,
+                                               size_t out_len,
+                                               size_t *n_channels);
+
+/**
+ * Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
+ * window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
+ * 0 < min <= initial <= max < 1.
+ *
+ * # Safety
+ * `out` points to a writable `alcm_scheduler*`.
+ */
+alcm_status alcm_scheduler_new(double initial_threshold,
+                               double decay,
+                               size_t window,
+                               double min_threshold,
+                               double max_threshold,
+                               struct alcm_scheduler **out);
+
+/**
+ * Feeds one CAQ score (finite, >= 0) and writes the new pruning threshold to `*threshold`.
+ * On error the state is unchanged.
+ *
+ * # Safety
+ * `s` is a live scheduler, not used concurrently; `threshold` writable.
+ */
+alcm_status alcm_scheduler_update(struct alcm_scheduler *s, double caq, double *threshold);
+
+/**
+ * Writes the scheduler's state to `*out`.
+ *
+ * # Safety
+ * `s` is a live scheduler; `out` writable.
+ */
+alcm_status alcm_scheduler_stats(const struct alcm_scheduler *s, struct alcm_scheduler_info *out);
+
+/**
+ * Copies the window's CAQ scores (oldest first) into `out` (`out_len` doubles) and writes
+ * their count to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count.
+ *
+ * # Safety
+ * `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+ */
+alcm_status alcm_scheduler_window(const struct alcm_scheduler *s,
+                                  double *out,
+                                  size_t out_len,
+                                  size_t *n);
+
+/**
+ * Copies the threshold history (one per update, oldest first) into `out` and writes the count
+ * to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count (= step).
+ *
+ * # Safety
+ * `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+ */
+alcm_status alcm_scheduler_history(const struct alcm_scheduler *s,
+                                   double *out,
+                                   size_t out_len,
+                                   size_t *n);
+
+/**
+ * Returns the scheduler to its initial threshold with an empty window and history.
+ *
+ * # Safety
+ * `s` is a live scheduler, not used concurrently.
+ */
+alcm_status alcm_scheduler_reset(struct alcm_scheduler *s);
+
+/**
+ * Frees a scheduler. NULL is a no-op.
+ *
+ * # Safety
+ * `s` is NULL or a live handle; it is not used afterwards.
+ */
+void alcm_scheduler_free(struct alcm_scheduler *s);
 
 /**
  * Statistics of a whole tensor (any shape, flattened).

@@ -60,14 +60,21 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![allow(non_camel_case_types)]
 
+pub mod codec;
 pub mod error;
 pub mod handle;
+pub mod metrics;
+pub mod model;
 pub mod panic;
 pub mod stats;
 pub mod status;
 pub mod version;
 
+pub use codec::*;
+pub use metrics::*;
+pub use model::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_ref, in_slice, out_ptr,
