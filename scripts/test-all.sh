@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test of alcm from a fresh machine: installs what it needs (apt-get, pip), then
+# the Rust suite, clippy, the C tests under sanitizers and valgrind, the CMake/pkg-config
+# package, and the examples. This is the command README.md names and .ci/run calls.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+step() { printf '\n===== %s\n' "$*"; }
+
+step "system packages"
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v g++ >/dev/null || need+=(g++)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+echo "cmake $(cmake --version | head -1 | awk '{print $3}'), valgrind $(valgrind --version)"
+
+step "cargo test (Rust suite, header freshness, C tests linked static and shared)"
+cargo test --features test-panic 2>&1 | tee target/test-all-cargo.log | grep -E '^(test result|running|error)|FAILED|panicked' || true
+# tee hides cargo's exit status: check the log for failures explicitly.
+if grep -qE '^error|FAILED|test result: FAILED' target/test-all-cargo.log; then
+  echo "cargo test failed (full log: target/test-all-cargo.log)"; exit 1
+fi
+
+step "clippy"
+cargo clippy --all-targets --features test-panic -- -D warnings
+
+step "C tests under ASan/UBSan and valgrind"
+bash tests/c/run_sanitizers.sh
+
+step "release build, CMake install, find_package and pkg-config consumers"
+cargo build --release
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake -S cmake -B target/cmake-build -DALCM_LIB_DIR="$repo/target/release" -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+cmake --install target/cmake-build >/dev/null
+bash tests/cmake_consumer/run.sh "$prefix"
+
+step "main job (demo) and benchmark smoke run"
+cargo run --release --example adaptive_train -- --out target/demo-results.json
+cargo run --release --example train_predictor -- tests/data --epochs 30
+
+echo
+echo "all test stages passed"
