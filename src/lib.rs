@@ -43,3 +43,8 @@ pub use npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
 pub mod predictor;
 
 pub use predictor::{Normalization, Predictor};
+
+/// The README's Rust example is compiled and run as a doctest, so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
