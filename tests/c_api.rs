@@ -111,7 +111,14 @@ fn build_and_run(shared: bool) {
         }
         cmd.args(["-lpthread", "-ldl", "-lm"]);
         run_ok(&mut cmd, &format!("compiling {}", src.display()));
-        let stdout = run_ok(&mut Command::new(&exe), &format!("running {stem}"));
+        // cargo puts target/<profile> on LD_LIBRARY_PATH, which outranks the binary's RUNPATH:
+        // name the library directory under test first, or a stale libalcm.so built with other
+        // features could be loaded instead.
+        let mut run = Command::new(&exe);
+        let mut paths = vec![lib.clone()];
+        paths.extend(std::env::var_os("LD_LIBRARY_PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+        run.env("LD_LIBRARY_PATH", std::env::join_paths(paths).unwrap());
+        let stdout = run_ok(&mut run, &format!("running {stem}"));
         assert!(stdout.contains(" passed, 0 failed"), "{stem}: {stdout}");
         eprintln!(
             "{stem} ({}): {}",
