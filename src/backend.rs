@@ -1,6 +1,7 @@
 //! Lossless backends applied to the packed code stream: `store` (none), `deflate`
 //! (miniz_oxide, the original prototype's choice) and `rans` (a static order-0 rANS coder per
-//! byte plane, see [`crate::rans`] for its payload layout; the default). Decoding is bounded by the size the frame
+//! byte plane over codes folded around each channel's zero code; see [`crate::rans`] for the
+//! payload layout; the default). Decoding is bounded by the size the frame
 //! declares, so a hostile payload cannot make the decoder allocate more than that.
 
 use crate::config::BackendKind;
@@ -67,9 +68,7 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     match id {
         BACKEND_DEFLATE => {
             let out = miniz_oxide::inflate::decompress_to_vec_with_limit(payload, raw_len)
-                .map_err(|e| {
-                    Error::corrupt(format!("deflate payload is invalid: {:?}", e.status))
-                })?;
+                .map_err(|e| Error::corrupt(format!("deflate payload is invalid: {:?}", e.status)))?;
             if out.len() != raw_len {
                 return Err(Error::corrupt(format!(
                     "deflate payload decodes to {} bytes, the frame declares {raw_len}",

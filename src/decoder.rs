@@ -24,32 +24,16 @@ pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Dec
     let info = format::open_frame(bytes, limits)?;
     let mut data = vec![0f32; info.n_values as usize];
     decode_checked(bytes, &info, &mut data)?;
-    Ok(Decoded {
-        data,
-        shape: info.shape,
-    })
+    Ok(Decoded { data, shape: info.shape })
 }
 
 /// Decodes into a caller buffer of exactly the frame's value count (see [`format::peek`]).
 pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
-    let info = format::open_frame(
-        bytes,
-        &DecodeLimits {
-            max_values: u64::MAX,
-        },
-    )?;
+    let info = format::open_frame(bytes, &DecodeLimits { max_values: u64::MAX })?;
     if out.len() as u64 != info.n_values {
         return Err(Error::new(
-            if (out.len() as u64) < info.n_values {
-                ErrorKind::BufferTooSmall
-            } else {
-                ErrorKind::InvalidArgument
-            },
-            format!(
-                "the frame holds {} values, the output buffer {}",
-                info.n_values,
-                out.len()
-            ),
+            if (out.len() as u64) < info.n_values { ErrorKind::BufferTooSmall } else { ErrorKind::InvalidArgument },
+            format!("the frame holds {} values, the output buffer {}", info.n_values, out.len()),
         ));
     }
     decode_checked(bytes, &info, out)?;
@@ -58,10 +42,7 @@ pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
 
 fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32]) -> Result<()> {
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
-    let exceptions = format::decode_exceptions(
-        info,
-        &bytes[info.exceptions_range.0..info.exceptions_range.1],
-    )?;
+    let exceptions = format::decode_exceptions(info, &bytes[info.exceptions_range.0..info.exceptions_range.1])?;
     let payload = &bytes[info.payload_offset..info.payload_offset + info.payload_len as usize];
     let raw = backend::decode(info.backend, payload, info.raw_len as usize)?;
     let mut codes = vec![0u32; out.len()];
@@ -71,10 +52,7 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32]) -> Result<()>
         crate::rans::fold_codes(p, info.code_width, &mut codes, false);
     }
     match params {
-        None => out
-            .iter_mut()
-            .zip(&codes)
-            .for_each(|(o, &b)| *o = f32::from_bits(b)),
+        None => out.iter_mut().zip(&codes).for_each(|(o, &b)| *o = f32::from_bits(b)),
         Some(p) => quant::dequantize(&p, &codes, out),
     }
     for (i, v) in exceptions {

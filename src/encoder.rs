@@ -105,31 +105,20 @@ impl Encoder {
     /// Compresses a C-contiguous float32 tensor of `shape` (rank ≤ 8). `allocation` (adaptive
     /// mode only) is the predictor's output: `None` (full precision), one value for the whole
     /// tensor, or one per channel.
-    pub fn compress(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        allocation: Option<&[f64]>,
-    ) -> Result<Compressed> {
+    pub fn compress(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Compressed> {
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
         let n = check_shape(data.len(), shape)?;
         if shape.len() > MAX_RANK {
-            return Err(Error::invalid_argument(format!(
-                "rank {} exceeds the maximum {MAX_RANK}",
-                shape.len()
-            )));
+            return Err(Error::invalid_argument(format!("rank {} exceeds the maximum {MAX_RANK}", shape.len())));
         }
         if channel_count(shape) > u32::MAX as usize {
             return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
         }
         let non_finite = self.scan_non_finite(data)?;
         // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place.
-        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty()).then(|| {
-            data.iter()
-                .map(|&v| if v.is_finite() { v } else { 0.0 })
-                .collect()
-        });
+        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty())
+            .then(|| data.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect());
         let values = cleaned.as_deref().unwrap_or(data);
 
         let quantized = match self.config.mode {
@@ -139,13 +128,7 @@ impl Encoder {
             Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e),
         };
         let mut bytes = None;
-        let mut report_fields = (
-            format::MODE_LOSSLESS,
-            vec![32.0; channel_count(shape)],
-            0u64,
-            0usize,
-            0.0,
-        );
+        let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
         if let Some(mut q) = quantized {
             q.exceptions.extend(non_finite.iter().copied());
             q.exceptions.sort_unstable_by_key(|e| e.0);
@@ -155,13 +138,7 @@ impl Encoder {
                     ChannelParams::Uniform { step, .. } => *step,
                     ChannelParams::Range { .. } => 0.0,
                 };
-                report_fields = (
-                    q.mode,
-                    q.bits_per_channel,
-                    q.n_pruned,
-                    q.exceptions.len(),
-                    step,
-                );
+                report_fields = (q.mode, q.bits_per_channel, q.n_pruned, q.exceptions.len(), step);
                 bytes = Some(frame);
             }
         }
@@ -170,11 +147,7 @@ impl Encoder {
             None => {
                 // Lossless: requested, or the fallback when a lossy frame would not pay.
                 let requested = matches!(self.config.mode, Mode::Lossless);
-                let backend_id = if requested {
-                    backend::backend_id(self.config.backend)
-                } else {
-                    backend::BACKEND_STORE
-                };
+                let backend_id = if requested { backend::backend_id(self.config.backend) } else { backend::BACKEND_STORE };
                 let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);
                 if frame.len() > format::compress_bound(n) {
                     lossless_frame(data, shape, backend::BACKEND_STORE, 0)
@@ -186,25 +159,13 @@ impl Encoder {
         let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
         let (mode, bits_per_channel, n_pruned, exceptions, step) = report_fields;
         let input_bytes = n * 4;
-        let ratio = if n == 0 {
-            0.0
-        } else {
-            input_bytes as f64 / bytes.len() as f64
-        };
+        let ratio = if n == 0 { 0.0 } else { input_bytes as f64 / bytes.len() as f64 };
         let report = Report {
             input_bytes,
             output_bytes: bytes.len(),
             ratio,
-            bits_per_value: if n == 0 {
-                0.0
-            } else {
-                8.0 * bytes.len() as f64 / n as f64
-            },
-            dropped_ratio: if n == 0 {
-                0.0
-            } else {
-                n_pruned as f64 / n as f64
-            },
+            bits_per_value: if n == 0 { 0.0 } else { 8.0 * bytes.len() as f64 / n as f64 },
+            dropped_ratio: if n == 0 { 0.0 } else { n_pruned as f64 / n as f64 },
             bits_per_channel,
             cpu_seconds,
             caq: ratio / (cpu_seconds + 1.0),
@@ -217,22 +178,12 @@ impl Encoder {
 
     /// Like [`Encoder::compress`], writing into a caller buffer; returns the report (whose
     /// `output_bytes` is the frame length). `out` sized with `compress_bound(n)` always fits.
-    pub fn compress_into(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        allocation: Option<&[f64]>,
-        out: &mut [u8],
-    ) -> Result<Report> {
+    pub fn compress_into(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, out: &mut [u8]) -> Result<Report> {
         let c = self.compress(data, shape, allocation)?;
         if c.bytes.len() > out.len() {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
-                format!(
-                    "the frame needs {} bytes, the buffer holds {}",
-                    c.bytes.len(),
-                    out.len()
-                ),
+                format!("the frame needs {} bytes, the buffer holds {}", c.bytes.len(), out.len()),
             ));
         }
         out[..c.bytes.len()].copy_from_slice(&c.bytes);
@@ -261,12 +212,7 @@ impl Encoder {
         }
     }
 
-    fn quantize_adaptive(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        allocation: Option<&[f64]>,
-    ) -> Result<Quantized> {
+    fn quantize_adaptive(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Quantized> {
         let channels = channel_count(shape);
         let bits = channel_bits(allocation, channels, &self.config)?;
         let prune = quant::prune_decision(data, self.config.threshold, self.config.max_drop_ratio)?;
@@ -283,22 +229,10 @@ impl Encoder {
     }
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
-    fn quantize_relative(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        eps: f64,
-        wall0: &Instant,
-    ) -> Result<Option<Quantized>> {
+    fn quantize_relative(&self, data: &[f32], shape: &[usize], eps: f64, wall0: &Instant) -> Result<Option<Quantized>> {
         let step = match search_relative_step(data, eps, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "compression exceeded timeout_seconds = {}",
-                        self.config.timeout_seconds
-                    ),
-                ))
+                Err(Error::new(ErrorKind::Timeout, format!("compression exceeded timeout_seconds = {}", self.config.timeout_seconds)))
             } else {
                 Ok(())
             }
@@ -345,22 +279,13 @@ impl Encoder {
 }
 
 /// Range-quantizes every channel with its precision, pruning |x| ≤ `prune_at` to zero.
-fn quantize_range(
-    data: &[f32],
-    channels: usize,
-    bits: &[f64],
-    prune_at: f32,
-) -> (ChannelParams, Vec<u32>) {
+fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) -> (ChannelParams, Vec<u32>) {
     let mut codes = vec![0u32; data.len()];
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
     if channels > 0 {
         let per = data.len() / channels;
         let mut scratch = vec![0f32; per];
-        for (c, (xs, us)) in data
-            .chunks_exact(per)
-            .zip(codes.chunks_exact_mut(per))
-            .enumerate()
-        {
+        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
             for (s, &x) in scratch.iter_mut().zip(xs) {
                 *s = if x.abs() <= prune_at { 0.0 } else { x };
             }
@@ -387,11 +312,7 @@ fn uniform_error_sq(data: &[f32], step: f64) -> Option<f64> {
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget).
-pub(crate) fn search_relative_step(
-    data: &[f32],
-    eps: f64,
-    mut check: impl FnMut() -> Result<()>,
-) -> Result<Option<f64>> {
+pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
     let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
     for &x in data {
         norm_sq += x as f64 * x as f64;
@@ -403,9 +324,7 @@ pub(crate) fn search_relative_step(
     }
     let target = eps * norm_sq.sqrt();
     // Uniform rounding error has RMS step/√12 per non-zero value: the first guess.
-    let mut s = (target * (12.0 / nonzero as f64).sqrt())
-        .min(4.0 * max_abs as f64)
-        .max(f64::MIN_POSITIVE * 1e10);
+    let mut s = (target * (12.0 / nonzero as f64).sqrt()).min(4.0 * max_abs as f64).max(f64::MIN_POSITIVE * 1e10);
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
     for _ in 0..60 {
         check()?;
@@ -424,11 +343,7 @@ pub(crate) fn search_relative_step(
             _ => {}
         }
         // The error grows about linearly with the step: aim just below the target.
-        let mut next = if e > 0.0 {
-            s * (target / e) * 0.999
-        } else {
-            s * 2.0
-        };
+        let mut next = if e > 0.0 { s * (target / e) * 0.999 } else { s * 2.0 };
         if let (Some(o), Some(b)) = (ok, bad) {
             if !(next > o && next < b) {
                 next = (o * b).sqrt();
@@ -447,13 +362,7 @@ pub(crate) fn search_relative_step(
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-fn quantize_uniform(
-    data: &[f32],
-    shape: &[usize],
-    step: f64,
-    max_abs: Option<f64>,
-    target: f64,
-) -> Option<Quantized> {
+fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64) -> Option<Quantized> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = vec![0u32; data.len()];
@@ -462,11 +371,7 @@ fn quantize_uniform(
     let mut exceptions = Vec::new();
     if channels > 0 {
         let per = data.len() / channels;
-        for (c, (xs, us)) in data
-            .chunks_exact(per)
-            .zip(codes.chunks_exact_mut(per))
-            .enumerate()
-        {
+        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
             for &x in xs {
                 let q = quant::uniform_code(x, inv)?;

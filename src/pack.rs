@@ -28,9 +28,7 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
             for plane in 0..width as usize {
                 let shift = 8 * plane as u32;
                 let p = &mut dst[plane * n..(plane + 1) * n];
-                p.iter_mut()
-                    .zip(codes)
-                    .for_each(|(d, &u)| *d = (u >> shift) as u8);
+                p.iter_mut().zip(codes).for_each(|(d, &u)| *d = (u >> shift) as u8);
             }
         }
     }
@@ -40,9 +38,7 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
 pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
     let n = codes.len();
     if !matches!(width, 1 | 2 | 4) {
-        return Err(Error::corrupt(format!(
-            "code width {width} is not 1, 2 or 4"
-        )));
+        return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
     }
     if bytes.len() != n * width as usize {
         return Err(Error::corrupt(format!(
@@ -53,17 +49,11 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
             width
         )));
     }
-    codes
-        .iter_mut()
-        .zip(&bytes[..n])
-        .for_each(|(u, &b)| *u = b as u32);
+    codes.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = b as u32);
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;
         let p = &bytes[plane * n..(plane + 1) * n];
-        codes
-            .iter_mut()
-            .zip(p)
-            .for_each(|(u, &b)| *u |= (b as u32) << shift);
+        codes.iter_mut().zip(p).for_each(|(u, &b)| *u |= (b as u32) << shift);
     }
     Ok(())
 }

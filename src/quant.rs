@@ -49,11 +49,7 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
         return;
     }
     let per = out.len() / channels;
-    for (c, (oc, uc)) in out
-        .chunks_exact_mut(per)
-        .zip(codes.chunks_exact(per))
-        .enumerate()
-    {
+    for (c, (oc, uc)) in out.chunks_exact_mut(per).zip(codes.chunks_exact(per)).enumerate() {
         let (base, step) = params.affine(c);
         match params {
             // Uniform codes are exact integers q = qmin + u: multiply once so 0 decodes to 0.
@@ -158,23 +154,12 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    let mut mags: Vec<f32> = data
-        .iter()
-        .filter(|v| **v != 0.0 && v.is_finite())
-        .map(|v| v.abs())
-        .collect();
+    let mut mags: Vec<f32> = data.iter().filter(|v| **v != 0.0 && v.is_finite()).map(|v| v.abs()).collect();
     let nz = mags.len();
     if nz == 0 {
-        return Ok(PruneDecision {
-            magnitude_threshold: -1.0,
-            pruned: 0,
-        });
+        return Ok(PruneDecision { magnitude_threshold: -1.0, pruned: 0 });
     }
-    let count_le = |t: f32| {
-        data.iter()
-            .filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t)
-            .count()
-    };
+    let count_le = |t: f32| data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t).count();
     let mut t = percentile(&mut mags, threshold * 100.0);
     let mut pruned = count_le(t);
     if pruned as f64 > max_drop_ratio * nz as f64 {
@@ -183,25 +168,12 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
         if pruned as f64 > max_drop_ratio * nz as f64 {
             // Ties at the percentile (many equal magnitudes): prune strictly below it instead,
             // so the max drop ratio always holds.
-            let below = data
-                .iter()
-                .filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t)
-                .count();
-            let t2 = mags
-                .iter()
-                .copied()
-                .filter(|m| *m < t)
-                .fold(-1.0f32, f32::max);
-            return Ok(PruneDecision {
-                magnitude_threshold: t2,
-                pruned: below,
-            });
+            let below = data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t).count();
+            let t2 = mags.iter().copied().filter(|m| *m < t).fold(-1.0f32, f32::max);
+            return Ok(PruneDecision { magnitude_threshold: t2, pruned: below });
         }
     }
-    Ok(PruneDecision {
-        magnitude_threshold: t,
-        pruned,
-    })
+    Ok(PruneDecision { magnitude_threshold: t, pruned })
 }
 
 #[cfg(test)]
@@ -224,25 +196,12 @@ mod tests {
         for bits in [4.0, 5.5, 8.0] {
             let mut codes = vec![0u32; vals.len()];
             let (lo, step) = quantize_range_channel(&vals, bits, &mut codes);
-            assert!(codes
-                .iter()
-                .all(|&u| (u as f64) <= range_levels(bits).round()));
-            let p = ChannelParams::Range {
-                lo: vec![lo],
-                step: vec![step],
-            };
+            assert!(codes.iter().all(|&u| (u as f64) <= range_levels(bits).round()));
+            let p = ChannelParams::Range { lo: vec![lo], step: vec![step] };
             let mut out = vec![0f32; vals.len()];
             dequantize(&p, &codes, &mut out);
-            let max_err = vals
-                .iter()
-                .zip(&out)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                max_err <= step * 0.5 * 1.0001 + 1e-7,
-                "bits {bits}: {max_err} > {}",
-                step / 2.0
-            );
+            let max_err = vals.iter().zip(&out).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(max_err <= step * 0.5 * 1.0001 + 1e-7, "bits {bits}: {max_err} > {}", step / 2.0);
         }
     }
 
