@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use alcm::{decompress, npy::read_npy_f32, Encoder, EncoderConfig, Mode};
+use alcm::{decompress, npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 
 struct Row {
     file: String,
@@ -114,15 +114,24 @@ fn main() {
     find_npy(&dir, &mut files);
     files.sort();
     let kinds = kinds(&dir);
-    let codecs: Vec<(&str, Option<Mode>)> = vec![
+    // alcm rows use the default backend (rANS); the `-dfl` rows the same mode with deflate-6,
+    // the original's backend, side by side.
+    let (r, d) = (BackendKind::Rans, BackendKind::Deflate);
+    let codecs: Vec<(&str, Option<(Mode, BackendKind)>)> = vec![
         ("deflate6-raw", None),
-        ("alcm-default", Some(Mode::Adaptive)),
-        ("alcm-rel1e-1", Some(Mode::RelativeL2(1e-1))),
-        ("alcm-rel1e-2", Some(Mode::RelativeL2(1e-2))),
-        ("alcm-rel1e-3", Some(Mode::RelativeL2(1e-3))),
+        ("alcm-default", Some((Mode::Adaptive, r))),
+        ("alcm-def-dfl", Some((Mode::Adaptive, d))),
+        ("alcm-rel1e-1", Some((Mode::RelativeL2(1e-1), r))),
+        ("alcm-1e-1-dfl", Some((Mode::RelativeL2(1e-1), d))),
+        ("alcm-rel1e-2", Some((Mode::RelativeL2(1e-2), r))),
+        ("alcm-1e-2-dfl", Some((Mode::RelativeL2(1e-2), d))),
+        ("alcm-rel1e-3", Some((Mode::RelativeL2(1e-3), r))),
+        ("alcm-1e-3-dfl", Some((Mode::RelativeL2(1e-3), d))),
+        ("alcm-lossless", Some((Mode::Lossless, r))),
+        ("alcm-lossl-dfl", Some((Mode::Lossless, d))),
     ];
     println!("alcm bench on {} ({} tensors), single thread", dir.display(), files.len());
-    println!("{:<58} {:>8} {:<13} {:>7} {:>10} {:>10} {:>9} {:>9}", "tensor", "values", "codec", "bits/v", "rel L2", "max err", "comp MB/s", "dec MB/s");
+    println!("{:<58} {:>8} {:<14} {:>7} {:>10} {:>10} {:>9} {:>9}", "tensor", "values", "codec", "bits/v", "rel L2", "max err", "comp MB/s", "dec MB/s");
     let mut rows = Vec::new();
     for path in &files {
         let (x, shape) = match read_npy_f32(path) {
@@ -151,8 +160,8 @@ fn main() {
                     });
                     Row { file: name.clone(), kind: kind.clone(), n: x.len(), codec: codec.to_string(), bits: 8.0 * comp.len() as f64 / x.len() as f64, rel: 0.0, max: 0.0, c_mbs, d_mbs }
                 }
-                Some(m) => {
-                    let enc = Encoder::new(EncoderConfig { mode: *m, ..Default::default() }).unwrap();
+                Some((m, backend)) => {
+                    let enc = Encoder::new(EncoderConfig { mode: *m, backend: *backend, ..Default::default() }).unwrap();
                     let c = enc.compress(&x, &shape, None).unwrap();
                     let d = decompress(&c.bytes).unwrap();
                     let (rel, max) = errors(&x, &d.data);
@@ -165,7 +174,7 @@ fn main() {
                     Row { file: name.clone(), kind: kind.clone(), n: x.len(), codec: codec.to_string(), bits: c.report.bits_per_value, rel, max, c_mbs, d_mbs }
                 }
             };
-            println!("{:<58} {:>8} {:<13} {:>7.3} {:>10.3e} {:>10.3e} {:>9.1} {:>9.1}", row.file, row.n, row.codec, row.bits, row.rel, row.max, row.c_mbs, row.d_mbs);
+            println!("{:<58} {:>8} {:<14} {:>7.3} {:>10.3e} {:>10.3e} {:>9.1} {:>9.1}", row.file, row.n, row.codec, row.bits, row.rel, row.max, row.c_mbs, row.d_mbs);
             rows.push(row);
         }
     }
@@ -181,7 +190,7 @@ fn main() {
             }
             let bits = median(sel.iter().map(|r| r.bits).collect());
             println!(
-                "    {:<13} {:>7.3} bits/v ({:>5.3}x)  rel {:>9.3e}  comp {:>8.1} MB/s  dec {:>8.1} MB/s  [{} tensors]",
+                "    {:<14} {:>7.3} bits/v ({:>5.3}x)  rel {:>9.3e}  comp {:>8.1} MB/s  dec {:>8.1} MB/s  [{} tensors]",
                 codec,
                 bits,
                 bits / base_m,

@@ -1,5 +1,7 @@
-//! Lossless backends applied to the packed code stream: `store` (none) and `deflate`
-//! (miniz_oxide, the original prototype's choice). Decoding is bounded by the size the frame
+//! Lossless backends applied to the packed code stream: `store` (none), `deflate`
+//! (miniz_oxide, the original prototype's choice) and `rans` (a static order-0 rANS coder per
+//! byte plane over codes folded around each channel's zero code; see [`crate::rans`] for the
+//! payload layout; the default). Decoding is bounded by the size the frame
 //! declares, so a hostile payload cannot make the decoder allocate more than that.
 
 use crate::config::BackendKind;
@@ -8,6 +10,7 @@ use crate::error::{Error, Result};
 /// Backend identifiers as stored in the frame header. Never renumbered.
 pub const BACKEND_STORE: u8 = 0;
 pub const BACKEND_DEFLATE: u8 = 1;
+pub const BACKEND_RANS: u8 = 2;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
 /// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
@@ -17,6 +20,7 @@ pub fn backend_id(kind: BackendKind) -> u8 {
     match kind {
         BackendKind::Store => BACKEND_STORE,
         BackendKind::Deflate => BACKEND_DEFLATE,
+        BackendKind::Rans => BACKEND_RANS,
     }
 }
 
@@ -24,14 +28,17 @@ pub fn backend_name(id: u8) -> &'static str {
     match id {
         BACKEND_STORE => "store",
         BACKEND_DEFLATE => "deflate",
+        BACKEND_RANS => "rans",
         _ => "unknown",
     }
 }
 
-/// Encodes `raw` with the backend `id`.
-pub fn encode(id: u8, level: u8, raw: &[u8]) -> Vec<u8> {
+/// Encodes `raw` with the backend `id`. `planes` is the number of byte planes `raw` holds (the
+/// code width; rANS models each plane separately, the other backends ignore it).
+pub fn encode(id: u8, level: u8, raw: &[u8], planes: u8) -> Vec<u8> {
     match id {
         BACKEND_DEFLATE => miniz_oxide::deflate::compress_to_vec(raw, level.min(10)),
+        BACKEND_RANS => crate::rans::encode(raw, planes),
         _ => raw.to_vec(),
     }
 }
@@ -47,7 +54,10 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
                 "deflate payload of {payload_len} bytes cannot expand to the declared {raw_len} bytes"
             )))
         }
-        BACKEND_STORE | BACKEND_DEFLATE => Ok(()),
+        // A constant plane costs 2 bytes whatever its length: rANS has no useful ratio bound;
+        // the frame's value count (checked against the decode limits) bounds the allocation.
+        BACKEND_RANS if payload_len == 0 && raw_len > 0 => Err(Error::corrupt("empty rANS payload")),
+        BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS => Ok(()),
         other => Err(Error::corrupt(format!("unknown backend id {other}"))),
     }
 }
@@ -67,6 +77,7 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             }
             Ok(out)
         }
+        BACKEND_RANS => crate::rans::decode(payload, raw_len),
         _ => Ok(payload.to_vec()),
     }
 }

@@ -18,7 +18,7 @@
 //! ```yaml
 //! quantization: {base_precision: 8, min_precision: 4}
 //! pruning: {threshold_init: 0.01, max_drop_ratio: 0.25}
-//! backend: "bridge"            # bridge (= default, deflate) | deflate | store
+//! backend: "bridge"            # bridge (= default, rans) | rans | deflate | store
 //! backend_level: 6             # deflate level 0..=10          (alcm extension)
 //! timeout_seconds: 300
 //! mode: {type: adaptive}       # adaptive | relative_l2 | max_abs | lossless, + target (alcm)
@@ -78,8 +78,11 @@ impl Default for PredictorConfig {
 pub enum BackendKind {
     /// No compression (bytes stored as they are).
     Store,
-    /// Deflate. The default; the original's `"bridge"` maps here.
+    /// Deflate (miniz_oxide), the original prototype's backend.
     Deflate,
+    /// Static rANS per byte plane ([`crate::rans`]). The default; the original's `"bridge"`
+    /// (= "the default backend") maps here.
+    Rans,
 }
 
 /// What the encoder aims for.
@@ -115,7 +118,7 @@ pub struct EncoderConfig {
     pub threshold: f64,
     /// Largest fraction of values pruning may drop, in [0, 1) (`pruning.max_drop_ratio`, 0.25).
     pub max_drop_ratio: f64,
-    /// Lossless backend (`backend`, default deflate; "bridge" means the default).
+    /// Lossless backend (`backend`, default rans; "bridge" means the default).
     pub backend: BackendKind,
     /// Deflate level 0..=10 (`backend_level`, default 6).
     pub deflate_level: u8,
@@ -138,7 +141,7 @@ impl Default for EncoderConfig {
             min_precision: 4,
             threshold: 0.01,
             max_drop_ratio: 0.25,
-            backend: BackendKind::Deflate,
+            backend: BackendKind::Rans,
             deflate_level: 6,
             timeout_seconds: 300.0,
             mode: Mode::Adaptive,
@@ -359,9 +362,10 @@ impl EncoderConfig {
                     }
                 }
                 "backend" => {
-                    let allowed = "\"bridge\", \"deflate\" or \"store\"";
+                    let allowed = "\"bridge\", \"rans\", \"deflate\" or \"store\"";
                     cfg.backend = match get_str(value, "backend", allowed)?.as_str() {
-                        "bridge" | "deflate" => BackendKind::Deflate,
+                        "bridge" | "rans" => BackendKind::Rans,
+                        "deflate" => BackendKind::Deflate,
                         "store" => BackendKind::Store,
                         other => {
                             return Err(Error::config(

@@ -48,6 +48,9 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32]) -> Result<()>
     let mut codes = vec![0u32; out.len()];
     pack::unpack(&raw, info.code_width, &mut codes)?;
     drop(raw);
+    if let (Some(p), backend::BACKEND_RANS) = (&params, info.backend) {
+        crate::rans::fold_codes(p, info.code_width, &mut codes, false);
+    }
     match params {
         None => out.iter_mut().zip(&codes).for_each(|(o, &b)| *o = f32::from_bits(b)),
         Some(p) => quant::dequantize(&p, &codes, out),

@@ -251,10 +251,17 @@ impl Encoder {
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let max_code = q.codes.iter().copied().max().unwrap_or(0);
         let width = pack::width_for(max_code);
-        let mut raw = Vec::new();
-        pack::pack(&q.codes, width, &mut raw);
         let backend_id = backend::backend_id(self.config.backend);
-        let payload = backend::encode(backend_id, self.config.deflate_level, &raw);
+        let mut raw = Vec::new();
+        if backend_id == backend::BACKEND_RANS {
+            // rANS frames carry the codes folded around each channel's zero code (rans.rs).
+            let mut folded = q.codes.clone();
+            crate::rans::fold_codes(&q.params, width, &mut folded, true);
+            pack::pack(&folded, width, &mut raw);
+        } else {
+            pack::pack(&q.codes, width, &mut raw);
+        }
+        let payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
             mode: q.mode,
@@ -291,12 +298,15 @@ fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) ->
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(data: &[f32], step: f64) -> Option<f64> {
+fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32) -> Option<f64> {
     let inv = 1.0 / step;
+    // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
+    // per value; `uniform_code` applies the same test.
+    quant::uniform_code(max_abs, inv)?;
     let mut err = 0.0f64;
     for &x in data {
-        let q = quant::uniform_code(x, inv)?;
-        let d = x as f64 - ((q as f64 * step) as f32) as f64;
+        let q = (x as f64 * inv).round();
+        let d = x as f64 - ((q * step) as f32) as f64;
         err += d * d;
     }
     Some(err)
@@ -305,6 +315,20 @@ fn uniform_error_sq(data: &[f32], step: f64) -> Option<f64> {
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget).
 pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+    // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
+    // run the full search from that estimate; only full-data passes decide the result.
+    const SUB: usize = 1 << 16;
+    let guess = if data.len() >= 4 * SUB {
+        let stride = data.len() / SUB;
+        let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
+        search_from(&sub, eps, None, &mut check)?
+    } else {
+        None
+    };
+    search_from(data, eps, guess, &mut check)
+}
+
+fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
     let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
     for &x in data {
         norm_sq += x as f64 * x as f64;
@@ -316,11 +340,14 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut
     }
     let target = eps * norm_sq.sqrt();
     // Uniform rounding error has RMS step/√12 per non-zero value: the first guess.
-    let mut s = (target * (12.0 / nonzero as f64).sqrt()).min(4.0 * max_abs as f64).max(f64::MIN_POSITIVE * 1e10);
+    let mut s = guess
+        .unwrap_or(target * (12.0 / nonzero as f64).sqrt())
+        .min(4.0 * max_abs as f64)
+        .max(f64::MIN_POSITIVE * 1e10);
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
     for _ in 0..60 {
         check()?;
-        let e = match uniform_error_sq(data, s) {
+        let e = match uniform_error_sq(data, s, max_abs) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
@@ -336,12 +363,17 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut
         }
         // The error grows about linearly with the step: aim just below the target.
         let mut next = if e > 0.0 { s * (target / e) * 0.999 } else { s * 2.0 };
-        if let (Some(o), Some(b)) = (ok, bad) {
-            if !(next > o && next < b) {
-                next = (o * b).sqrt();
+        // The error is a step function of the step: the secant alone can creep towards a jump
+        // by ever smaller increments (seen: 60 passes), so every pass must make real progress.
+        match (ok, bad) {
+            (Some(o), Some(b)) => {
+                if !(next > o * 1.0005 && next < b / 1.0005) {
+                    next = (o * b).sqrt();
+                }
             }
-        } else if let Some(b) = bad {
-            next = next.min(b * 0.5);
+            (Some(o), None) => next = next.max(o * 1.0019),
+            (None, Some(b)) => next = next.min(b * 0.5),
+            (None, None) => {}
         }
         if !(next.is_finite() && next > 0.0) {
             break;
@@ -401,7 +433,7 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
     let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
     let mut raw = Vec::with_capacity(data.len() * 4);
     pack::pack(&bits, 4, &mut raw);
-    let payload = backend::encode(backend_id, level, &raw);
+    let payload = backend::encode(backend_id, level, &raw, 4);
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,
         backend: backend_id,

@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod metrics;
 pub mod pack;
 pub mod quant;
+pub mod rans;
 pub mod scheduler;
 pub mod stats;
 

@@ -28,7 +28,7 @@ fn shipped_encoder_config_is_the_default() {
     assert_eq!(c, EncoderConfig::default());
     assert_eq!((c.base_precision, c.min_precision), (8, 4));
     assert_eq!((c.threshold, c.max_drop_ratio), (0.01, 0.25));
-    assert_eq!(c.backend, BackendKind::Deflate);
+    assert_eq!(c.backend, BackendKind::Rans);
     assert_eq!(c.deflate_level, 6);
     assert_eq!(c.timeout_seconds, 300.0);
     assert_eq!(c.mode, Mode::Adaptive);
@@ -236,8 +236,9 @@ fn malformed_documents_are_invalid_config() {
 #[test]
 fn backend_names() {
     let load = |s: &str| EncoderConfig::from_yaml_str(s).unwrap();
-    assert_eq!(load("backend: \"bridge\"").backend, BackendKind::Deflate);
-    assert_eq!(load("backend: bridge").backend, BackendKind::Deflate);
+    assert_eq!(load("backend: \"bridge\"").backend, BackendKind::Rans);
+    assert_eq!(load("backend: bridge").backend, BackendKind::Rans);
+    assert_eq!(load("backend: rans").backend, BackendKind::Rans);
     assert_eq!(load("backend: deflate").backend, BackendKind::Deflate);
     assert_eq!(load("backend: store").backend, BackendKind::Store);
     assert_eq!(load("backend_level: 0").deflate_level, 0);
