@@ -43,7 +43,7 @@ bash tests/cmake_consumer/run.sh "$prefix"
 
 step "main job (demo) and benchmark smoke run"
 cargo run --release --example adaptive_train -- --out target/demo-results.json
-cargo run --release --example train_predictor -- tests/data --epochs 30
+cargo run --release --example bench -- tests/data > target/bench-smoke.txt && tail -18 target/bench-smoke.txt
 
 echo
 echo "all test stages passed"

@@ -28,8 +28,10 @@ pub const ALCM_MODE_LOSSLESS: alcm_mode = 3;
 pub type alcm_backend = u32;
 /// No entropy coding.
 pub const ALCM_BACKEND_STORE: alcm_backend = 0;
-/// Deflate (the original prototype's backend; the default).
+/// Deflate (the original prototype's backend).
 pub const ALCM_BACKEND_DEFLATE: alcm_backend = 1;
+/// Static rANS over byte planes (the default: smaller and faster than deflate on codes).
+pub const ALCM_BACKEND_RANS: alcm_backend = 2;
 
 /// What to do with NaN/Inf input: `ALCM_NON_FINITE_*`.
 #[allow(non_camel_case_types)]
@@ -145,8 +147,8 @@ pub extern "C" fn alcm_compress_bound(n_values: usize) -> usize {
 }
 
 /// Creates an encoder with the defaults of the original encoder_config.yaml (adaptive mode,
-/// precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, deflate level 6,
-/// non-finite values refused). `*out` is written only on success.
+/// precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, the default backend
+/// ALCM_BACKEND_RANS, non-finite values refused). `*out` is written only on success.
 ///
 /// # Safety
 /// `out` points to a writable `alcm_encoder*`.
@@ -253,7 +255,7 @@ pub unsafe extern "C" fn alcm_encoder_set_mode(enc: *mut alcm_encoder, mode: alc
     })
 }
 
-/// Sets the backend (ALCM_BACKEND_*) and, for deflate, its level 0..10.
+/// Sets the backend (ALCM_BACKEND_*) and, for deflate, its level 0..10 (ignored otherwise).
 ///
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
@@ -263,6 +265,7 @@ pub unsafe extern "C" fn alcm_encoder_set_backend(enc: *mut alcm_encoder, backen
         let kind = match backend {
             ALCM_BACKEND_STORE => BackendKind::Store,
             ALCM_BACKEND_DEFLATE => BackendKind::Deflate,
+            ALCM_BACKEND_RANS => BackendKind::Rans,
             other => return Err(FfiError::invalid_argument(format!("unknown backend {other}"))),
         };
         if level > 10 {
