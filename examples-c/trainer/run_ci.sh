@@ -22,6 +22,7 @@ set -euo pipefail
 prefix=$(cd "${1:?usage: run_ci.sh <alcm install prefix>}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 work=${WORK_DIR:-$(mktemp -d)}
+mkdir -p "$work"
 max_gap=${MAX_GAP:-3}
 epochs=${EPOCHS:-3}
 
