@@ -1,0 +1,985 @@
+// alcm trainer: data-parallel MLP training on the digits data set with gradients compressed by
+// alcm (C ABI, static library), exchanged over MPI (or simulated in one process), plus
+// compressed checkpoints. See README.md in this directory.
+//
+// Workers: --workers P in total. Under MPI with N ranks each rank hosts P/N workers (normally
+// 1); without MPI (or with one rank) one process hosts all P workers and simulates the
+// exchange. Every worker holds its own model replica and optimizer state; all replicas apply
+// the same averaged gradient, and at the end their bytes are compared.
+#include <alcm.h>
+
+#ifdef ALCM_TRAINER_MPI
+#include <mpi.h>
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// ---------------------------------------------------------------- alcm error handling
+void check(alcm_status st, const char *what) {
+  if (st == ALCM_OK) return;
+  char msg[512];
+  alcm_last_error_message(msg, sizeof msg);
+  std::string m = std::string(what) + ": " + alcm_status_string(st) + " (" + msg + ")";
+  throw std::runtime_error(m);
+}
+
+// ---------------------------------------------------------------- communication
+struct Comm {
+  int rank = 0, size = 1;
+  bool mpi = false;
+
+  void allreduce_sum(float *x, size_t n) const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+#else
+    (void)x; (void)n;
+#endif
+  }
+  void allreduce_sum(double *x, size_t n) const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+#else
+    (void)x; (void)n;
+#endif
+  }
+  // Sizes first (MPI_Allgather), then the bytes (MPI_Allgatherv); returns the concatenation
+  // in rank order.
+  std::vector<uint8_t> allgatherv(const std::vector<uint8_t> &mine) const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) {
+      int n = (int)mine.size();
+      std::vector<int> counts(size), displs(size);
+      MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+      int total = 0;
+      for (int r = 0; r < size; ++r) { displs[r] = total; total += counts[r]; }
+      std::vector<uint8_t> all(total);
+      MPI_Allgatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE,
+                     MPI_COMM_WORLD);
+      return all;
+    }
+#endif
+    return mine;
+  }
+  std::vector<uint64_t> allgather_u64(const std::vector<uint64_t> &mine) const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) {
+      std::vector<uint64_t> all(mine.size() * size);
+      MPI_Allgather(mine.data(), (int)mine.size(), MPI_UINT64_T, all.data(), (int)mine.size(),
+                    MPI_UINT64_T, MPI_COMM_WORLD);
+      return all;
+    }
+#endif
+    return mine;
+  }
+  void barrier() const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+  }
+};
+
+// ---------------------------------------------------------------- .npy loader (<f4, <i4)
+template <typename T>
+std::vector<T> load_npy(const std::string &path, const char *descr, std::vector<size_t> &shape) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  char magic[6];
+  f.read(magic, 6);
+  if (!f || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw std::runtime_error(path + ": not .npy");
+  unsigned char ver[2];
+  f.read((char *)ver, 2);
+  uint32_t hlen = 0;
+  if (ver[0] == 1) {
+    unsigned char b[2];
+    f.read((char *)b, 2);
+    hlen = b[0] | (b[1] << 8);
+  } else {
+    unsigned char b[4];
+    f.read((char *)b, 4);
+    hlen = b[0] | (b[1] << 8) | (b[2] << 16) | ((uint32_t)b[3] << 24);
+  }
+  std::string header(hlen, '\0');
+  f.read(&header[0], hlen);
+  if (!f) throw std::runtime_error(path + ": truncated header");
+  if (header.find(std::string("'descr': '") + descr + "'") == std::string::npos)
+    throw std::runtime_error(path + ": dtype is not " + descr);
+  if (header.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": fortran order not supported");
+  size_t p = header.find("'shape': (");
+  if (p == std::string::npos) throw std::runtime_error(path + ": no shape");
+  p += 10;
+  size_t q = header.find(')', p);
+  shape.clear();
+  std::stringstream ss(header.substr(p, q - p));
+  std::string tok;
+  size_t n = 1;
+  while (std::getline(ss, tok, ',')) {
+    if (tok.find_first_not_of(' ') == std::string::npos) continue;
+    size_t d = std::stoull(tok);
+    shape.push_back(d);
+    n *= d;
+  }
+  std::vector<T> out(n);
+  f.read((char *)out.data(), (std::streamsize)(n * sizeof(T)));
+  if (!f) throw std::runtime_error(path + ": truncated data");
+  return out;  // little-endian host assumed (x86-64, aarch64)
+}
+
+// ---------------------------------------------------------------- deterministic RNG
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull) {}
+  uint64_t next() {  // splitmix64
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }  // [0,1)
+};
+
+// ---------------------------------------------------------------- the model
+// Weights are stored [out, in] row-major, so a weight gradient's channels (alcm's first axis)
+// are output units: rows scale with the back-propagated delta.
+const int kSizes[4] = {64, 256, 128, 10};
+const int kTensors = 6;  // W1 b1 W2 b2 W3 b3
+const char *kNames[kTensors] = {"W1", "b1", "W2", "b2", "W3", "b3"};
+
+struct Model {
+  std::vector<float> p[kTensors];  // parameters
+  std::vector<float> m[kTensors], v[kTensors];  // Adam moments
+  uint64_t t = 0;  // Adam step
+
+  static std::vector<size_t> shape(int k) {
+    int l = k / 2;
+    if (k % 2 == 0) return {(size_t)kSizes[l + 1], (size_t)kSizes[l]};
+    return {(size_t)kSizes[l + 1]};
+  }
+  static size_t count(int k) {
+    size_t n = 1;
+    for (size_t d : shape(k)) n *= d;
+    return n;
+  }
+  static size_t n_params() {
+    size_t n = 0;
+    for (int k = 0; k < kTensors; ++k) n += count(k);
+    return n;
+  }
+  void init(uint64_t seed) {
+    Rng rng(seed);
+    for (int k = 0; k < kTensors; ++k) {
+      size_t n = count(k);
+      p[k].assign(n, 0.0f);
+      m[k].assign(n, 0.0f);
+      v[k].assign(n, 0.0f);
+      if (k % 2 == 0) {  // He-uniform
+        double fan_in = (double)kSizes[k / 2];
+        double lim = std::sqrt(6.0 / fan_in);
+        for (auto &w : p[k]) w = (float)((2.0 * rng.uniform() - 1.0) * lim);
+      }
+    }
+    t = 0;
+  }
+  uint64_t hash() const {  // FNV-1a over parameters and optimizer state
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](const std::vector<float> &x) {
+      const unsigned char *b = (const unsigned char *)x.data();
+      for (size_t i = 0; i < x.size() * 4; ++i) { h ^= b[i]; h *= 1099511628211ull; }
+    };
+    for (int k = 0; k < kTensors; ++k) { mix(p[k]); mix(m[k]); mix(v[k]); }
+    h ^= t;
+    return h;
+  }
+};
+
+struct Data {
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  size_t n = 0;
+};
+
+// Forward + backward over samples idx[0..n): writes the mean gradient into g, returns the sum
+// of the losses.
+double grad_batch(const Model &M, const Data &D, const int *idx, size_t n, std::vector<float> g[kTensors]) {
+  for (int k = 0; k < kTensors; ++k) g[k].assign(Model::count(k), 0.0f);
+  const int H1 = kSizes[1], H2 = kSizes[2], I = kSizes[0], O = kSizes[3];
+  std::vector<float> h1(H1), h2(H2), z(O), d3(O), d2(H2), d1(H1);
+  double loss = 0.0;
+  const float inv = 1.0f / (float)n;
+  for (size_t s = 0; s < n; ++s) {
+    const float *x = &D.x[(size_t)idx[s] * I];
+    int y = D.y[idx[s]];
+    for (int j = 0; j < H1; ++j) {
+      float a = M.p[1][j];
+      const float *w = &M.p[0][(size_t)j * I];
+      for (int i = 0; i < I; ++i) a += w[i] * x[i];
+      h1[j] = a > 0 ? a : 0;
+    }
+    for (int j = 0; j < H2; ++j) {
+      float a = M.p[3][j];
+      const float *w = &M.p[2][(size_t)j * H1];
+      for (int i = 0; i < H1; ++i) a += w[i] * h1[i];
+      h2[j] = a > 0 ? a : 0;
+    }
+    float zmax = -1e30f;
+    for (int j = 0; j < O; ++j) {
+      float a = M.p[5][j];
+      const float *w = &M.p[4][(size_t)j * H2];
+      for (int i = 0; i < H2; ++i) a += w[i] * h2[i];
+      z[j] = a;
+      zmax = std::max(zmax, a);
+    }
+    double se = 0;
+    for (int j = 0; j < O; ++j) se += std::exp((double)(z[j] - zmax));
+    for (int j = 0; j < O; ++j) d3[j] = (float)(std::exp((double)(z[j] - zmax)) / se);
+    loss += -((double)(z[y] - zmax) - std::log(se));
+    d3[y] -= 1.0f;
+    for (int j = 0; j < O; ++j) d3[j] *= inv;
+    // layer 3
+    std::fill(d2.begin(), d2.end(), 0.0f);
+    for (int j = 0; j < O; ++j) {
+      float dj = d3[j];
+      g[5][j] += dj;
+      float *gw = &g[4][(size_t)j * H2];
+      const float *w = &M.p[4][(size_t)j * H2];
+      for (int i = 0; i < H2; ++i) { gw[i] += dj * h2[i]; d2[i] += dj * w[i]; }
+    }
+    for (int i = 0; i < H2; ++i) if (h2[i] <= 0) d2[i] = 0;
+    std::fill(d1.begin(), d1.end(), 0.0f);
+    for (int j = 0; j < H2; ++j) {
+      float dj = d2[j];
+      if (dj == 0.0f) continue;
+      g[3][j] += dj;
+      float *gw = &g[2][(size_t)j * H1];
+      const float *w = &M.p[2][(size_t)j * H1];
+      for (int i = 0; i < H1; ++i) { gw[i] += dj * h1[i]; d1[i] += dj * w[i]; }
+    }
+    for (int i = 0; i < H1; ++i) if (h1[i] <= 0) d1[i] = 0;
+    for (int j = 0; j < H1; ++j) {
+      float dj = d1[j];
+      if (dj == 0.0f) continue;
+      g[1][j] += dj;
+      float *gw = &g[0][(size_t)j * I];
+      for (int i = 0; i < I; ++i) gw[i] += dj * x[i];
+    }
+  }
+  return loss;
+}
+
+double accuracy(const Model &M, const Data &D) {
+  const int H1 = kSizes[1], H2 = kSizes[2], I = kSizes[0], O = kSizes[3];
+  std::vector<float> h1(H1), h2(H2);
+  size_t correct = 0;
+  for (size_t s = 0; s < D.n; ++s) {
+    const float *x = &D.x[s * I];
+    for (int j = 0; j < H1; ++j) {
+      float a = M.p[1][j];
+      for (int i = 0; i < I; ++i) a += M.p[0][(size_t)j * I + i] * x[i];
+      h1[j] = a > 0 ? a : 0;
+    }
+    for (int j = 0; j < H2; ++j) {
+      float a = M.p[3][j];
+      for (int i = 0; i < H1; ++i) a += M.p[2][(size_t)j * H1 + i] * h1[i];
+      h2[j] = a > 0 ? a : 0;
+    }
+    int best = 0;
+    float bz = -1e30f;
+    for (int j = 0; j < O; ++j) {
+      float a = M.p[5][j];
+      for (int i = 0; i < H2; ++i) a += M.p[4][(size_t)j * H2 + i] * h2[i];
+      if (a > bz) { bz = a; best = j; }
+    }
+    correct += (best == D.y[s]);
+  }
+  return 100.0 * (double)correct / (double)D.n;
+}
+
+struct Adam {
+  float lr = 2e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  void step(Model &M, const std::vector<float> g[kTensors]) const {
+    M.t += 1;
+    const float c1 = 1.0f - std::pow(b1, (float)M.t), c2 = 1.0f - std::pow(b2, (float)M.t);
+    for (int k = 0; k < kTensors; ++k)
+      for (size_t i = 0; i < M.p[k].size(); ++i) {
+        float gi = g[k][i];
+        M.m[k][i] = b1 * M.m[k][i] + (1 - b1) * gi;
+        M.v[k][i] = b2 * M.v[k][i] + (1 - b2) * gi * gi;
+        M.p[k][i] -= lr * (M.m[k][i] / c1) / (std::sqrt(M.v[k][i] / c2) + eps);
+      }
+  }
+};
+
+// ---------------------------------------------------------------- modes and workers
+enum class Mode { None, Original, Aggressive, AggressiveNoFb };
+const char *mode_name(Mode m) {
+  switch (m) {
+    case Mode::None: return "none";
+    case Mode::Original: return "original";
+    case Mode::Aggressive: return "aggressive";
+    case Mode::AggressiveNoFb: return "aggressive-nofb";
+  }
+  return "?";
+}
+Mode parse_mode(const std::string &s) {
+  if (s == "none") return Mode::None;
+  if (s == "original") return Mode::Original;
+  if (s == "aggressive") return Mode::Aggressive;
+  if (s == "aggressive-nofb") return Mode::AggressiveNoFb;
+  throw std::runtime_error("unknown mode " + s);
+}
+
+struct Options {
+  int workers = 2, epochs = 3, batch = 32;
+  std::vector<uint64_t> seeds = {1};
+  std::vector<Mode> modes = {Mode::None, Mode::Original, Mode::Aggressive, Mode::AggressiveNoFb};
+  double aggressive_target = 0.4;   // relative L2 per tensor and step
+  double original_target = 0.1;     // relative L2 target of the predictor's training allocations
+  double lr = 2e-3;
+  std::string data_dir = "data", csv, ckpt = "trainer_ckpt.alcm";
+  double max_gap = -1;              // fail if |acc(none) - acc(original|aggressive)| > max_gap
+  bool checkpoint = true;
+};
+
+// One simulated or real worker's alcm state.
+struct Worker {
+  Model model;
+  alcm_encoder *enc = nullptr;
+  alcm_predictor *pred = nullptr;
+  alcm_scheduler *sched = nullptr;
+  alcm_feedback *fb[kTensors] = {};
+  std::vector<float> grad[kTensors];
+  std::vector<uint8_t> frames;  // this step's frames, concatenated
+  bool predictor_trained = false;
+  ~Worker() {
+    alcm_encoder_free(enc);
+    alcm_predictor_free(pred);
+    alcm_scheduler_free(sched);
+    for (auto *f : fb) alcm_feedback_free(f);
+  }
+};
+
+struct EpochStats {
+  double train_loss = 0, test_acc = 0, bytes_per_step = 0, ratio = 0, mean_caq = 0, threshold = 0,
+         alcm_share = 0, step_ms = 0, cum_bytes = 0;
+};
+
+struct Run {
+  const Options &opt;
+  const Comm &comm;
+  const Data &train, &test;
+  Mode mode;
+  uint64_t seed;
+  int local = 1;  // workers hosted by this process
+  std::vector<std::unique_ptr<Worker>> W;
+  Adam adam;
+  double cum_bytes = 0;
+
+  Run(const Options &o, const Comm &c, const Data &tr, const Data &te, Mode m, uint64_t s)
+      : opt(o), comm(c), train(tr), test(te), mode(m), seed(s) {
+    local = opt.workers / comm.size;
+    adam.lr = (float)opt.lr;
+    for (int l = 0; l < local; ++l) {
+      auto w = std::make_unique<Worker>();
+      w->model.init(seed);
+      if (mode != Mode::None) {
+        check(alcm_encoder_new(&w->enc), "alcm_encoder_new");
+        if (mode == Mode::Original) {
+          // The original's configuration: adaptive encoder (precision 4..8, pruning threshold
+          // 0.01, max drop 0.25, deflate), per-channel allocation from the predictor (hidden
+          // 64, bits 0.2..0.9, lr 0.001), scheduler (0.01, decay 0.95, window 5, [0.001, 0.1]).
+          int gw = comm.rank * local + l;
+          check(alcm_predictor_new(64, 0.2, 0.9, 0.001, seed * 1000 + (uint64_t)gw, &w->pred),
+                "alcm_predictor_new");
+          check(alcm_scheduler_new(0.01, 0.95, 5, 0.001, 0.1, &w->sched), "alcm_scheduler_new");
+          check(alcm_encoder_set_threshold(w->enc, 0.01), "alcm_encoder_set_threshold");
+        } else {
+          check(alcm_encoder_set_mode(w->enc, ALCM_MODE_RELATIVE_L2, opt.aggressive_target),
+                "alcm_encoder_set_mode");
+        }
+        if (mode == Mode::Aggressive)
+          for (int k = 0; k < kTensors; ++k) {
+            auto sh = Model::shape(k);
+            check(alcm_feedback_new(sh.size(), sh.data(), &w->fb[k]), "alcm_feedback_new");
+          }
+      }
+      W.push_back(std::move(w));
+    }
+  }
+
+  // The predictor learns the measured allocation (per channel, relative L2 opt.original_target
+  // under the encoder's settings) of the worker's first gradients: alcm's form of the
+  // original's "train the predictor on small gradients, then predict".
+  void train_predictor(Worker &w) {
+    std::vector<double> feats, targets;
+    for (int k = 0; k < kTensors; ++k) {
+      auto sh = Model::shape(k);
+      size_t nc = 0;
+      check(alcm_channel_count(sh.size(), sh.data(), &nc), "alcm_channel_count");
+      std::vector<alcm_stats> st(nc);
+      check(alcm_channel_stats(w.grad[k].data(), sh.size(), sh.data(), st.data(), nc, &nc),
+            "alcm_channel_stats");
+      std::vector<double> alloc(nc);
+      check(alcm_empirical_channel_allocations(w.enc, w.grad[k].data(), sh.size(), sh.data(),
+                                               opt.original_target, alloc.data(), nc, &nc),
+            "alcm_empirical_channel_allocations");
+      for (size_t c = 0; c < nc; ++c) {
+        const alcm_stats &s = st[c];
+        double f[6] = {s.mean, s.var, s.std, s.skew, s.kurtosis, s.sparsity};
+        feats.insert(feats.end(), f, f + 6);
+        targets.push_back(alloc[c]);
+      }
+    }
+    check(alcm_predictor_train(w.pred, feats.data(), targets.data(), targets.size(), 10, nullptr),
+          "alcm_predictor_train");
+  }
+
+  // Compresses one worker's gradients into w.frames; returns seconds spent in alcm and adds
+  // the reports' CAQ to caq_sum / caq_n.
+  double compress_worker(Worker &w, double &caq_sum, size_t &caq_n) {
+    auto t0 = Clock::now();
+    if (mode == Mode::Original && !w.predictor_trained) {
+      train_predictor(w);
+      w.predictor_trained = true;
+    }
+    w.frames.clear();
+    for (int k = 0; k < kTensors; ++k) {
+      auto sh = Model::shape(k);
+      size_t n = Model::count(k);
+      size_t off = w.frames.size();
+      size_t bound = alcm_compress_bound(n);
+      w.frames.resize(off + bound);
+      size_t len = 0;
+      alcm_report rep;
+      std::vector<double> alloc;
+      const double *ap = nullptr;
+      if (mode == Mode::Original) {
+        size_t nc = 0;
+        check(alcm_channel_count(sh.size(), sh.data(), &nc), "alcm_channel_count");
+        alloc.resize(nc);
+        check(alcm_predictor_predict_channels(w.pred, w.grad[k].data(), sh.size(), sh.data(),
+                                              alloc.data(), nc, &nc),
+              "alcm_predictor_predict_channels");
+        ap = alloc.data();
+      }
+      if (w.fb[k]) {
+        check(alcm_feedback_compress(w.fb[k], w.enc, w.grad[k].data(), n, ap, alloc.size(),
+                                     w.frames.data() + off, bound, &len, &rep),
+              "alcm_feedback_compress");
+      } else {
+        check(alcm_encoder_compress(w.enc, w.grad[k].data(), sh.size(), sh.data(), ap, alloc.size(),
+                                    w.frames.data() + off, bound, &len, &rep),
+              "alcm_encoder_compress");
+      }
+      w.frames.resize(off + len);
+      caq_sum += rep.caq;
+      caq_n += 1;
+    }
+    return seconds_since(t0);
+  }
+
+  EpochStats epoch(int e, Mode step_mode) {
+    EpochStats es;
+    const int P = opt.workers, B = opt.batch, shard = B / P;
+    // Same permutation on every rank: seeded by (seed, epoch).
+    std::vector<int> perm(train.n);
+    for (size_t i = 0; i < train.n; ++i) perm[i] = (int)i;
+    Rng rng(seed * 7919 + (uint64_t)e + 1);
+    for (size_t i = train.n - 1; i > 0; --i) std::swap(perm[i], perm[rng.next() % (i + 1)]);
+    const size_t steps = train.n / (size_t)B;
+    const size_t N = Model::n_params();
+    double loss_sum = 0, alcm_s = 0, total_s = 0, bytes = 0, caq_sum = 0;
+    size_t caq_n = 0;
+    std::vector<float> avg[kTensors], tmp;
+    for (size_t st = 0; st < steps; ++st) {
+      auto t0 = Clock::now();
+      double step_alcm = 0, loss = 0;
+      for (int l = 0; l < local; ++l) {
+        int gw = comm.rank * local + l;
+        const int *idx = &perm[st * B + (size_t)gw * shard];
+        loss += grad_batch(W[l]->model, train, idx, (size_t)shard, W[l]->grad);
+      }
+      for (int k = 0; k < kTensors; ++k) avg[k].assign(Model::count(k), 0.0f);
+      if (step_mode == Mode::None) {
+        std::vector<float> flat(N, 0.0f);
+        for (int l = 0; l < local; ++l) {
+          size_t o = 0;
+          for (int k = 0; k < kTensors; ++k)
+            for (float g : W[l]->grad[k]) flat[o++] += g;
+        }
+        comm.allreduce_sum(flat.data(), N);
+        size_t o = 0;
+        for (int k = 0; k < kTensors; ++k)
+          for (auto &a : avg[k]) a = flat[o++] / (float)P;
+        bytes += 4.0 * (double)N;
+      } else {
+        std::vector<uint8_t> mine;
+        for (int l = 0; l < local; ++l) {
+          step_alcm += compress_worker(*W[l], caq_sum, caq_n);
+          mine.insert(mine.end(), W[l]->frames.begin(), W[l]->frames.end());
+        }
+        std::vector<uint8_t> all = comm.allgatherv(mine);
+        // Per worker: its frames plus the 4-byte size announcement of the allgather.
+        bytes += (double)all.size() / P + 4.0;
+        auto t1 = Clock::now();
+        size_t off = 0;
+        for (int w = 0; w < P; ++w)
+          for (int k = 0; k < kTensors; ++k) {
+            alcm_frame_info info;
+            check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
+            size_t n = Model::count(k), got = 0;
+            if (info.n_values != n) throw std::runtime_error("frame of unexpected size");
+            tmp.resize(n);
+            check(alcm_decompress(all.data() + off, (size_t)info.frame_len, tmp.data(), n, &got),
+                  "alcm_decompress");
+            for (size_t i = 0; i < n; ++i) avg[k][i] += tmp[i];
+            off += (size_t)info.frame_len;
+          }
+        if (off != all.size()) throw std::runtime_error("trailing bytes after the frames");
+        for (int k = 0; k < kTensors; ++k)
+          for (auto &a : avg[k]) a /= (float)P;
+        // Decoding is done once per process; with L simulated workers it would be done by each
+        // of them, so it counts L times in their share.
+        step_alcm += seconds_since(t1) * local;
+      }
+      for (int l = 0; l < local; ++l) adam.step(W[l]->model, avg);
+      double lsum[1] = {loss};
+      comm.allreduce_sum(lsum, 1);
+      loss_sum += lsum[0] / (double)B;
+      double dt = seconds_since(t0);
+      // Per-worker wall time: with L simulated workers the process does L workers' compute.
+      total_s += dt;
+      alcm_s += step_alcm;
+    }
+    es.train_loss = loss_sum / (double)steps;
+    es.test_acc = accuracy(W[0]->model, test);
+    es.bytes_per_step = bytes / (double)steps;
+    es.ratio = 4.0 * (double)N / es.bytes_per_step;
+    cum_bytes += bytes;
+    es.cum_bytes = cum_bytes;
+    es.alcm_share = total_s > 0 ? alcm_s / total_s : 0;
+    es.step_ms = 1000.0 * total_s / (double)steps / local;
+    // Mean CAQ over all workers' compress calls of the epoch (identical on all ranks).
+    double c[2] = {caq_sum, (double)caq_n};
+    comm.allreduce_sum(c, 2);
+    es.mean_caq = c[1] > 0 ? c[0] / c[1] : 0;
+    if (step_mode == Mode::Original) {
+      double thr = 0;
+      for (int l = 0; l < local; ++l) {
+        check(alcm_scheduler_update(W[l]->sched, es.mean_caq, &thr), "alcm_scheduler_update");
+        check(alcm_encoder_set_threshold(W[l]->enc, thr), "alcm_encoder_set_threshold");
+      }
+      es.threshold = thr;
+    }
+    return es;
+  }
+
+  // True when every replica on every rank holds the same bytes.
+  bool replicas_identical() const {
+    std::vector<uint64_t> h;
+    for (auto &w : W) h.push_back(w->model.hash());
+    auto all = comm.allgather_u64(h);
+    for (auto x : all)
+      if (x != all[0]) return false;
+    return true;
+  }
+};
+
+// ---------------------------------------------------------------- compressed checkpoints
+// File layout (little-endian): "ALCMCKPT" | u32 version (1) | u64 adam step | u32 count |
+// count x (u32 name length | name bytes | u64 frame length | alcm frame).
+//
+// Weights: ALCM_MODE_LOSSLESS (bit-exact) or ALCM_MODE_MAX_ABS at a tiny bound.
+// Adam moments, two schemes:
+//  - "raw": m and v each as ALCM_MODE_RELATIVE_L2 at a target. The bound is on the whole
+//    tensor's L2 norm, so the many small entries of v are rounded to 0; Adam then divides by
+//    sqrt(0) + eps and the resumed run takes huge steps (measured: accuracy collapses).
+//  - "adam": stored in the geometry Adam uses them in: u = m / (sqrt(v) + eps) (the update
+//    direction, |u| <~ 1) with ALCM_MODE_MAX_ABS, and log(v + 1e-30) with ALCM_MODE_MAX_ABS
+//    (a per-element relative bound on v). Loading inverts both.
+enum class MomentScheme { Lossless, RawRelL2, AdamGeometry };
+struct CkptPolicy {
+  const char *label;
+  uint32_t weight_mode;
+  double weight_target;  // max-abs bound when weight_mode is ALCM_MODE_MAX_ABS
+  MomentScheme moments;
+  double m_target;  // RawRelL2: rel-L2 of m and v; AdamGeometry: max-abs of u
+  double v_target;  // AdamGeometry: max-abs of log v
+};
+const float kAdamEps = 1e-8f;
+const double kLogFloor = 1e-30;
+
+size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy &pol) {
+  alcm_encoder *we = nullptr, *me = nullptr, *ve = nullptr;
+  check(alcm_encoder_new(&we), "alcm_encoder_new");
+  check(alcm_encoder_new(&me), "alcm_encoder_new");
+  check(alcm_encoder_new(&ve), "alcm_encoder_new");
+  check(alcm_encoder_set_mode(we, pol.weight_mode, pol.weight_target), "alcm_encoder_set_mode");
+  switch (pol.moments) {
+    case MomentScheme::Lossless:
+      check(alcm_encoder_set_mode(me, ALCM_MODE_LOSSLESS, 0), "alcm_encoder_set_mode");
+      check(alcm_encoder_set_mode(ve, ALCM_MODE_LOSSLESS, 0), "alcm_encoder_set_mode");
+      break;
+    case MomentScheme::RawRelL2:
+      check(alcm_encoder_set_mode(me, ALCM_MODE_RELATIVE_L2, pol.m_target), "alcm_encoder_set_mode");
+      check(alcm_encoder_set_mode(ve, ALCM_MODE_RELATIVE_L2, pol.m_target), "alcm_encoder_set_mode");
+      break;
+    case MomentScheme::AdamGeometry:
+      check(alcm_encoder_set_mode(me, ALCM_MODE_MAX_ABS, pol.m_target), "alcm_encoder_set_mode");
+      check(alcm_encoder_set_mode(ve, ALCM_MODE_MAX_ABS, pol.v_target), "alcm_encoder_set_mode");
+      break;
+  }
+  const bool geo = pol.moments == MomentScheme::AdamGeometry;
+  std::string out("ALCMCKPT", 8);
+  auto put = [&out](const void *p, size_t n) { out.append((const char *)p, n); };
+  uint32_t version = 1, count = 3 * kTensors;
+  put(&version, 4);
+  put(&M.t, 8);
+  put(&count, 4);
+  std::vector<float> x;
+  for (int part = 0; part < 3; ++part)
+    for (int k = 0; k < kTensors; ++k) {
+      const size_t n = M.p[k].size();
+      std::string prefix;
+      if (part == 0) { x = M.p[k]; prefix = "param/"; }
+      else if (part == 1 && !geo) { x = M.m[k]; prefix = "adam_m/"; }
+      else if (part == 2 && !geo) { x = M.v[k]; prefix = "adam_v/"; }
+      else if (part == 1) {
+        x.resize(n);
+        for (size_t i = 0; i < n; ++i) x[i] = M.m[k][i] / (std::sqrt(M.v[k][i]) + kAdamEps);
+        prefix = "adam_u/";
+      } else {
+        x.resize(n);
+        for (size_t i = 0; i < n; ++i) x[i] = (float)std::log((double)M.v[k][i] + kLogFloor);
+        prefix = "adam_logv/";
+      }
+      std::string name = prefix + kNames[k];
+      auto sh = Model::shape(k);
+      std::vector<uint8_t> frame(alcm_compress_bound(n));
+      size_t len = 0;
+      alcm_encoder *e = part == 0 ? we : part == 1 ? me : ve;
+      check(alcm_encoder_compress(e, x.data(), sh.size(), sh.data(), nullptr, 0, frame.data(), frame.size(),
+                                  &len, nullptr),
+            "alcm_encoder_compress (checkpoint)");
+      uint32_t nl = (uint32_t)name.size();
+      uint64_t fl = len;
+      put(&nl, 4);
+      put(name.data(), nl);
+      put(&fl, 8);
+      put(frame.data(), len);
+    }
+  alcm_encoder_free(we);
+  alcm_encoder_free(me);
+  alcm_encoder_free(ve);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f.write(out.data(), (std::streamsize)out.size());
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp);
+  return out.size();
+}
+
+void load_checkpoint(Model &M, const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t off = 0;
+  auto get = [&](void *p, size_t n) {
+    if (n > b.size() - off) throw std::runtime_error(path + ": truncated checkpoint");
+    std::memcpy(p, b.data() + off, n);
+    off += n;
+  };
+  char magic[8];
+  get(magic, 8);
+  if (std::memcmp(magic, "ALCMCKPT", 8) != 0) throw std::runtime_error(path + ": not a checkpoint");
+  uint32_t version = 0, count = 0;
+  get(&version, 4);
+  if (version != 1) throw std::runtime_error(path + ": unknown checkpoint version");
+  get(&M.t, 8);
+  get(&count, 4);
+  std::vector<float> u[kTensors];  // adam_u, turned into m once v is known
+  std::map<std::string, std::vector<float> *> dst;
+  for (int k = 0; k < kTensors; ++k) {
+    u[k].clear();
+    dst[std::string("param/") + kNames[k]] = &M.p[k];
+    dst[std::string("adam_m/") + kNames[k]] = &M.m[k];
+    dst[std::string("adam_v/") + kNames[k]] = &M.v[k];
+    dst[std::string("adam_logv/") + kNames[k]] = &M.v[k];
+    u[k].resize(M.p[k].size());
+    dst[std::string("adam_u/") + kNames[k]] = &u[k];
+  }
+  bool geo = false;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t nl = 0;
+    get(&nl, 4);
+    if (nl > 256) throw std::runtime_error(path + ": bad name length");
+    std::string name(nl, '\0');
+    get(&name[0], nl);
+    uint64_t fl = 0;
+    get(&fl, 8);
+    if (fl > b.size() - off) throw std::runtime_error(path + ": truncated frame");
+    auto it = dst.find(name);
+    if (it == dst.end()) throw std::runtime_error(path + ": unknown tensor " + name);
+    std::vector<float> &x = *it->second;
+    size_t got = 0;
+    check(alcm_decompress((const uint8_t *)b.data() + off, (size_t)fl, x.data(), x.size(), &got),
+          "alcm_decompress (checkpoint)");
+    if (got != x.size()) throw std::runtime_error(path + ": tensor " + name + " has the wrong size");
+    if (name.rfind("adam_logv/", 0) == 0) {
+      geo = true;
+      for (auto &v : x) v = (float)std::max(0.0, std::exp((double)v) - kLogFloor);
+    }
+    off += fl;
+  }
+  if (geo)
+    for (int k = 0; k < kTensors; ++k)
+      for (size_t i = 0; i < u[k].size(); ++i) M.m[k][i] = u[k][i] * (std::sqrt(M.v[k][i]) + kAdamEps);
+}
+
+// ---------------------------------------------------------------- main
+std::vector<std::string> split(const std::string &s, char c) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string t;
+  while (std::getline(ss, t, c)) if (!t.empty()) out.push_back(t);
+  return out;
+}
+
+void usage() {
+  std::printf(
+      "usage: trainer [--workers P] [--epochs E] [--batch B] [--seeds 1,2,3] [--lr X]\n"
+      "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
+      "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
+      "               [--no-checkpoint] [--max-gap POINTS]\n");
+}
+
+int real_main(int argc, char **argv, const Comm &comm) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--workers") opt.workers = std::stoi(val());
+    else if (a == "--epochs") opt.epochs = std::stoi(val());
+    else if (a == "--batch") opt.batch = std::stoi(val());
+    else if (a == "--lr") opt.lr = std::stod(val());
+    else if (a == "--seeds") { opt.seeds.clear(); for (auto &s : split(val(), ',')) opt.seeds.push_back(std::stoull(s)); }
+    else if (a == "--modes") { opt.modes.clear(); for (auto &s : split(val(), ',')) opt.modes.push_back(parse_mode(s)); }
+    else if (a == "--target") opt.aggressive_target = std::stod(val());
+    else if (a == "--original-target") opt.original_target = std::stod(val());
+    else if (a == "--data") opt.data_dir = val();
+    else if (a == "--csv") opt.csv = val();
+    else if (a == "--ckpt") opt.ckpt = val();
+    else if (a == "--no-checkpoint") opt.checkpoint = false;
+    else if (a == "--max-gap") opt.max_gap = std::stod(val());
+    else if (a == "-h" || a == "--help") { if (comm.rank == 0) usage(); return 0; }
+    else throw std::runtime_error("unknown option " + a);
+  }
+  if (opt.workers < 1 || opt.workers % comm.size != 0)
+    throw std::runtime_error("--workers must be a positive multiple of the number of MPI ranks");
+  if (opt.batch % opt.workers != 0) throw std::runtime_error("--batch must be a multiple of --workers");
+  if (alcm_version_number() != ALCM_VERSION_NUMBER) throw std::runtime_error("alcm header/library mismatch");
+  const bool root = comm.rank == 0;
+
+  Data train, test;
+  std::vector<size_t> sh;
+  train.x = load_npy<float>(opt.data_dir + "/digits_train_x.npy", "<f4", sh);
+  train.n = sh[0];
+  train.y = load_npy<int32_t>(opt.data_dir + "/digits_train_y.npy", "<i4", sh);
+  test.x = load_npy<float>(opt.data_dir + "/digits_test_x.npy", "<f4", sh);
+  test.n = sh[0];
+  test.y = load_npy<int32_t>(opt.data_dir + "/digits_test_y.npy", "<i4", sh);
+
+  const size_t N = Model::n_params();
+  if (root)
+    std::printf("alcm %s | MLP 64-256-128-10 (%zu parameters) | %d workers (%d MPI rank%s, %d per process%s)"
+                " | batch %d, %d epochs, Adam lr %g | aggressive target %g\n",
+                alcm_version_string(), N, opt.workers, comm.size, comm.size > 1 ? "s" : "",
+                opt.workers / comm.size, comm.size == 1 && opt.workers > 1 ? ", simulated exchange" : "",
+                opt.batch, opt.epochs, opt.lr, opt.aggressive_target);
+
+  FILE *csv = nullptr;
+  if (root && !opt.csv.empty()) {
+    csv = std::fopen(opt.csv.c_str(), "w");
+    if (!csv) throw std::runtime_error("cannot write " + opt.csv);
+    std::fprintf(csv, "seed,mode,epoch,train_loss,test_acc,bytes_per_step,ratio,cum_bytes,mean_caq,"
+                      "threshold,alcm_time_share,step_ms\n");
+  }
+
+  struct Final { double acc = 0, bytes = 0, ratio = 0, caq = 0, share = 0; int n = 0; };
+  std::map<int, Final> finals;
+  bool all_identical = true;
+  struct CkptResult { std::string label; double size = 0, raw = 0, acc_loaded = 0, acc_resumed = 0, acc_ref = 0, acc_before = 0; int n = 0; };
+  std::vector<CkptResult> ckres;
+
+  for (uint64_t seed : opt.seeds) {
+    for (Mode mode : opt.modes) {
+      Run run(opt, comm, train, test, mode, seed);
+      EpochStats es;
+      double share_sum = 0;
+      if (root)
+        std::printf("\n[seed %llu] mode %s\n%5s %10s %9s %12s %8s %9s %9s %8s %8s\n", (unsigned long long)seed,
+                    mode_name(mode), "epoch", "loss", "test_acc", "bytes/step", "ratio", "mean_CAQ", "threshold",
+                    "alcm_%", "ms/step");
+      for (int e = 0; e < opt.epochs; ++e) {
+        es = run.epoch(e, mode);
+        share_sum += es.alcm_share;
+        if (root) {
+          std::printf("%5d %10.4f %8.2f%% %12.0f %7.1fx %9.3f %9.5f %7.1f%% %8.2f\n", e + 1, es.train_loss,
+                      es.test_acc, es.bytes_per_step, es.ratio, es.mean_caq, es.threshold, 100 * es.alcm_share,
+                      es.step_ms);
+          if (csv)
+            std::fprintf(csv, "%llu,%s,%d,%.6f,%.4f,%.1f,%.4f,%.1f,%.5f,%.6f,%.5f,%.4f\n",
+                         (unsigned long long)seed, mode_name(mode), e + 1, es.train_loss, es.test_acc,
+                         es.bytes_per_step, es.ratio, es.cum_bytes, es.mean_caq, es.threshold, es.alcm_share,
+                         es.step_ms);
+        }
+      }
+      bool same = run.replicas_identical();
+      all_identical = all_identical && same;
+      if (root)
+        std::printf("replicas bit-identical across %d workers: %s (hash %016llx)\n", opt.workers,
+                    same ? "yes" : "NO", (unsigned long long)run.W[0]->model.hash());
+      Final &f = finals[(int)mode];
+      f.acc += es.test_acc;
+      f.bytes += es.bytes_per_step;
+      f.ratio += es.ratio;
+      f.caq += es.mean_caq;
+      f.share += share_sum / opt.epochs;
+      f.n += 1;
+
+      // Checkpoints of the uncompressed run: save, resume, train one more epoch; compare with
+      // the run that continues without the checkpoint.
+      if (mode == Mode::None && opt.checkpoint) {
+        const CkptPolicy pols[] = {
+            {"all lossless", ALCM_MODE_LOSSLESS, 0, MomentScheme::Lossless, 0, 0},
+            {"weights lossless, m and v rel-L2 1e-3", ALCM_MODE_LOSSLESS, 0, MomentScheme::RawRelL2, 1e-3, 0},
+            {"weights lossless, u max-abs 1e-3, log v max-abs 1e-2", ALCM_MODE_LOSSLESS, 0,
+             MomentScheme::AdamGeometry, 1e-3, 1e-2},
+            {"weights max-abs 1e-5, u max-abs 1e-2, log v max-abs 5e-2", ALCM_MODE_MAX_ABS, 1e-5,
+             MomentScheme::AdamGeometry, 1e-2, 5e-2},
+            {"weights max-abs 1e-4, u max-abs 5e-2, log v max-abs 2e-1", ALCM_MODE_MAX_ABS, 1e-4,
+             MomentScheme::AdamGeometry, 5e-2, 2e-1},
+        };
+        double acc_before = es.test_acc;
+        Run ref(opt, comm, train, test, Mode::None, seed);
+        for (auto &w : ref.W) w->model = run.W[0]->model;
+        double acc_ref = ref.epoch(opt.epochs, Mode::None).test_acc;
+        for (size_t pi = 0; pi < sizeof pols / sizeof pols[0]; ++pi) {
+          const CkptPolicy &pol = pols[pi];
+          size_t size = 0;
+          if (root) size = save_checkpoint(run.W[0]->model, opt.ckpt, pol);
+          comm.barrier();
+          Run res(opt, comm, train, test, Mode::None, seed);
+          for (auto &w : res.W) load_checkpoint(w->model, opt.ckpt);
+          double acc_loaded = accuracy(res.W[0]->model, test);
+          double acc_resumed = res.epoch(opt.epochs, Mode::None).test_acc;
+          bool same_res = res.replicas_identical();
+          all_identical = all_identical && same_res;
+          // A fully lossless checkpoint must resume bit-exactly: same bytes as the run that
+          // never stopped.
+          if (pol.weight_mode == ALCM_MODE_LOSSLESS && pol.moments == MomentScheme::Lossless) {
+            bool exact = res.W[0]->model.hash() == ref.W[0]->model.hash();
+            if (root) std::printf("lossless checkpoint resumes bit-exactly: %s\n", exact ? "yes" : "NO");
+            all_identical = all_identical && exact;
+          }
+          if (ckres.size() <= pi) ckres.push_back({pol.label});
+          CkptResult &cr = ckres[pi];
+          double raw = 3.0 * 4.0 * (double)N;
+          cr.size += (double)size; cr.raw += raw; cr.acc_before += acc_before; cr.acc_loaded += acc_loaded;
+          cr.acc_resumed += acc_resumed; cr.acc_ref += acc_ref; cr.n += 1;
+          if (root)
+            std::printf("checkpoint [%s]: %zu bytes vs %.0f raw float32 (%.2fx smaller); test acc %.2f%% before "
+                        "save, %.2f%% after load; +1 epoch: resumed %.2f%% vs uninterrupted %.2f%%; replicas "
+                        "identical: %s\n",
+                        pol.label, size, raw, raw / (double)size, acc_before, acc_loaded, acc_resumed, acc_ref,
+                        same_res ? "yes" : "NO");
+          comm.barrier();
+        }
+      }
+    }
+  }
+  if (csv) std::fclose(csv);
+
+  bool ok = all_identical;
+  if (root) {
+    std::printf("\n== final table (epoch %d, mean over %zu seed%s; bytes per worker per step)\n", opt.epochs,
+                opt.seeds.size(), opt.seeds.size() > 1 ? "s" : "");
+    std::printf("%-16s %9s %12s %9s %9s %8s\n", "mode", "test_acc", "bytes/step", "ratio", "mean_CAQ", "alcm_%");
+    for (Mode m : opt.modes) {
+      Final &f = finals[(int)m];
+      std::printf("%-16s %8.2f%% %12.0f %8.1fx %9.3f %7.1f%%\n", mode_name(m), f.acc / f.n, f.bytes / f.n,
+                  f.ratio / f.n, f.caq / f.n, 100 * f.share / f.n);
+    }
+    for (auto &cr : ckres)
+      std::printf("checkpoint [%s]: %.1fx smaller than raw float32; +1 epoch after resume %.2f%% vs "
+                  "uninterrupted %.2f%% (after load %.2f%%, before save %.2f%%)\n",
+                  cr.label.c_str(), cr.raw / cr.size, cr.acc_resumed / cr.n, cr.acc_ref / cr.n,
+                  cr.acc_loaded / cr.n, cr.acc_before / cr.n);
+    std::printf("all replicas bit-identical: %s\n", all_identical ? "yes" : "NO");
+    if (opt.max_gap >= 0 && finals.count((int)Mode::None)) {
+      double base = finals[(int)Mode::None].acc / finals[(int)Mode::None].n;
+      for (Mode m : {Mode::Original, Mode::Aggressive}) {
+        if (!finals.count((int)m)) continue;
+        double acc = finals[(int)m].acc / finals[(int)m].n;
+        bool pass = base - acc <= opt.max_gap;
+        std::printf("check: %s %.2f%% vs none %.2f%% (gap %.2f, allowed %.2f): %s\n", mode_name(m), acc, base,
+                    base - acc, opt.max_gap, pass ? "ok" : "FAIL");
+        ok = ok && pass;
+      }
+    }
+  }
+  int okv = ok ? 1 : 0;
+#ifdef ALCM_TRAINER_MPI
+  if (comm.mpi && comm.size > 1) MPI_Bcast(&okv, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+  return okv ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Comm comm;
+#ifdef ALCM_TRAINER_MPI
+  MPI_Init(&argc, &argv);
+  comm.mpi = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &comm.size);
+#endif
+  int rc = 1;
+  try {
+    rc = real_main(argc, argv, comm);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "trainer (rank %d): error: %s\n", comm.rank, e.what());
+#ifdef ALCM_TRAINER_MPI
+    MPI_Abort(MPI_COMM_WORLD, 2);
+#endif
+    rc = 2;
+  }
+#ifdef ALCM_TRAINER_MPI
+  MPI_Finalize();
+#endif
+  return rc;
+}
