@@ -13,6 +13,7 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v g++ >/dev/null || need+=(g++)
+command -v mpirun >/dev/null && command -v mpicxx >/dev/null || need+=(openmpi-bin libopenmpi-dev)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -40,6 +41,9 @@ trap 'rm -rf "$prefix"' EXIT
 cmake -S cmake -B target/cmake-build -DALCM_LIB_DIR="$repo/target/release" -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
 cmake --install target/cmake-build >/dev/null
 bash tests/cmake_consumer/run.sh "$prefix"
+
+step "C++ data-parallel trainer over MPI (2 ranks, short run; accuracy gap and bit-identical ranks checked)"
+bash examples-c/trainer/run_ci.sh "$prefix"
 
 step "main job (demo) and benchmark smoke run"
 cargo run --release --example adaptive_train -- --out target/demo-results.json
