@@ -27,6 +27,8 @@ concurrently, mutating ones (setters, ``train``, ``update``, ``close``) run excl
 
 from __future__ import annotations
 
+import atexit
+import collections
 import ctypes
 import os
 import threading
@@ -86,9 +88,9 @@ class AlcmError(Exception):
         self.name = STATUS_NAMES.get(self.status, f"ALCM_STATUS_{self.status}")
         self.message = message
         self.function = function
-        where = f"{function}: " if function else ""
-        super().__init__(f"{where}{self.name} ({self.status}): {message}" if message
-                         else f"{where}{self.name} ({self.status})")
+        # the library's message starts with the function name already
+        super().__init__(f"{self.name} ({self.status}): {message}" if message
+                         else f"{self.name} ({self.status}) in {function}")
 
 
 class ArgumentError(AlcmError, ValueError):
@@ -128,6 +130,8 @@ def _check(status: int, function: str) -> None:
 
 
 def _call(name: str, *args) -> None:
+    if _pending_frees:
+        _drain_frees()
     _check(getattr(_L(), name)(*args), name)
 
 
@@ -327,10 +331,30 @@ class _Guard:
             l._cond.notify_all()
 
 
+# Finalizers never call alcm_*_free directly: libalcm's free functions clear the calling
+# thread's last error message, and Python's garbage collector can run a finalizer on this thread
+# between a failing call and the alcm_last_error_message that reads its message (seen in
+# practice: the message came back empty). So finalizers queue the handle, and the queue is
+# drained right before the next fallible call (which clears the message anyway) or by close().
+_pending_frees: "collections.deque" = collections.deque()
+
+
 def _free(free_name: str, ptr: int) -> None:
+    _pending_frees.append((free_name, ptr))
+
+
+def _drain_frees() -> None:
     lib = _c._lib
-    if lib is not None:
-        getattr(lib, free_name)(ptr)
+    while _pending_frees:
+        try:
+            name, ptr = _pending_frees.popleft()
+        except IndexError:  # another thread emptied it
+            return
+        if lib is not None:
+            getattr(lib, name)(ptr)
+
+
+atexit.register(_drain_frees)
 
 
 class _Handle:
@@ -357,7 +381,8 @@ class _Handle:
         with self._rw.write():
             if self._ptr is not None:
                 self._ptr = None
-                self._finalizer()
+                self._finalizer()   # queues the free (and disarms the finalizer)
+                _drain_frees()      # then frees it now
 
     @property
     def closed(self) -> bool:
