@@ -150,10 +150,9 @@ def parse_julia(text: str) -> dict:
                 continue
             if a.startswith(";"):
                 break
-            am = re.search(r"::\s*(.+)$", a, flags=re.S)
-            if not am:
+            if "::" not in a:
                 raise ValueError(f"@ccall {name}: argument {a!r} has no type annotation")
-            types.append(re.sub(r"\s+", "", am.group(1)))
+            types.append(re.sub(r"\s+", "", a.rsplit("::", 1)[1]))
         calls.setdefault(name, []).append((ret, types))
     return calls
 
