@@ -31,7 +31,7 @@ feedback compression) need exclusive access (use a lock of your own).
 module ALCM
 
 export AlcmError, Encoder, Predictor, ErrorFeedback, Scheduler, Report, FrameInfo, Metrics,
-       Stats, SchedulerInfo, compress, decompress, peek, compress_bound, tensor_stats,
+       Stats, SchedulerInfo, compress, decompress, frame_info, compress_bound, tensor_stats,
        channel_stats, channel_count, metrics, caq, variance_percent, empirical_allocation,
        empirical_channel_allocations, set_threshold!, set_mode!, set_backend!, set_precision!,
        set_max_drop_ratio!, set_non_finite!, train!, predict, predict_channels, forward, save,
@@ -468,13 +468,20 @@ end
 
 compress_bound(n::Integer) = Int(alcm_compress_bound(n))
 
-"""    peek(frame) -> FrameInfo (the raw C struct; `shape` is in C order)"""
+"""
+    ALCM.peek(frame) -> FrameInfo   (also exported as `frame_info`)
+
+Reads a frame header (alcm_peek): the raw C struct, `shape` in C order (`julia_size(info)`
+gives the Julia size). Not exported under this name because `Base.peek` exists.
+"""
 function peek(frame::AbstractVector{UInt8})
     src = frame isa Vector{UInt8} ? frame : Vector{UInt8}(frame)
     info = Ref{FrameInfo}()
     GC.@preserve src checked(() -> alcm_peek(pointer(src), length(src), info))
     return info[]
 end
+
+const frame_info = peek
 
 """The Julia size of a frame's tensor (the reversed C shape)."""
 julia_size(info::FrameInfo) = Tuple(Int(info.shape[i]) for i in Int(info.rank):-1:1)

@@ -51,14 +51,14 @@ relerr(x, y) = (n = sqrt(sum(abs2, Float64.(x))); n == 0 ? 0.0 : sqrt(sum(abs2, 
         t = m > 0 ? m * 1e-3 : 1e-6
         y = decompress(compress(x; mode=:max_abs, target=t))
         @test maximum(abs.(Float64.(x) .- Float64.(y))) <= t
-        info = peek(compress(x))
+        info = frame_info(compress(x))
         @test ALCM.julia_size(info) == size(x)
     end
 
     @testset "shape convention" begin
         x = Float32[1 2 3; 4 5 6]            # Julia 2×3 == C tensor (3, 2): 3 channels
         frame = compress(x; mode=:lossless)
-        info = peek(frame)
+        info = ALCM.peek(frame)
         @test info.rank == 2 && info.shape[1] == 3 && info.shape[2] == 2
         @test info.n_channels == 3 == channel_count(x)
         @test decompress(frame) == x
@@ -76,7 +76,7 @@ relerr(x, y) = (n = sqrt(sum(abs2, Float64.(x))); n == 0 ? 0.0 : sqrt(sum(abs2, 
         enc = Encoder(; mode=:relative_l2, target=1e-3, backend=:store)
         frame, rep = compress(enc, x)
         @test rep.output_bytes == length(frame) && rep.ratio > 1
-        @test ALCM.BACKEND_NAMES[peek(frame).backend] == :store
+        @test ALCM.BACKEND_NAMES[frame_info(frame).backend] == :store
         close(enc); close(enc)
         @test_throws ArgumentError compress(enc, x)
         enc2 = Encoder(joinpath(REPO, "configs", "encoder_config.yaml"))
