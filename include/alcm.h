@@ -23,7 +23,8 @@
  *  - alcm_last_error_message() copies a message for the most recent fallible call made on the
  *    CALLING THREAD. It is thread-local: no call on another thread changes it. Every fallible
  *    call clears it on entry and sets it on failure, so it is empty after ALCM_OK. Infallible
- *    getters (versions, alcm_status_string, alcm_last_error_message) leave it unchanged.
+ *    getters (versions, alcm_status_string, alcm_last_error_message) and every *_free function
+ *    leave it unchanged, so a finalizer freeing a handle never erases a pending message.
  *
  * THREAD SAFETY
  *  - Functions without a handle argument are thread-safe.
@@ -54,6 +55,12 @@
 #define ALCM_VERSION_NUMBER 100
 #define ALCM_VERSION_STRING "0.1.0"
 
+
+/**
+ * The most bytes alcm_peek needs: the largest fixed frame header (16 + 8 * 8 + 52).
+ * A literal so that cbindgen can emit it; a test checks it against the format module.
+ */
+#define ALCM_FRAME_HEADER_MAX 132
 
 /**
  * The highest tensor rank the C API accepts.
@@ -98,7 +105,8 @@ enum alcm_status
      */
     ALCM_ERR_INVALID_ARGUMENT = 2,
     /**
-     * A configuration value is out of its allowed range or unknown.
+     * A configuration value (YAML, or an encoder/scheduler setter) is out of its allowed
+     * range. An unknown enum number (mode, backend, policy) is ALCM_ERR_INVALID_ARGUMENT.
      */
     ALCM_ERR_INVALID_CONFIG = 3,
     /**

@@ -42,6 +42,12 @@ cmake -S cmake -B target/cmake-build -DALCM_LIB_DIR="$repo/target/release" -DCMA
 cmake --install target/cmake-build >/dev/null
 bash tests/cmake_consumer/run.sh "$prefix"
 
+step "C++ RAII binding (find_package consumer)"
+bash bindings/cpp/run_test.sh "$prefix"
+
+step "Python binding (pip install bindings/python; pytest incl. the Julia wrapper coverage check)"
+ALCM_SKIP_CPP=1 bash bindings/python/run_tests.sh
+
 step "C++ data-parallel trainer over MPI (2 ranks, short run; accuracy gap and bit-identical ranks checked)"
 bash examples-c/trainer/run_ci.sh "$prefix"
 

@@ -335,6 +335,12 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(enc: *mut alcm_encoder, pol
     })
 }
 
+#[cfg(test)]
+#[test]
+fn frame_header_max_matches_the_format() {
+    assert_eq!(ALCM_FRAME_HEADER_MAX, crate::format::FRAME_OVERHEAD_MAX - 4);
+}
+
 /// Writes a frame of `n` bytes into `dst`, then sets `*dst_len` and (if non-NULL) `*report`.
 fn finish(
     bytes: &[u8],
@@ -435,8 +441,9 @@ pub unsafe extern "C" fn alcm_peek(src: *const u8, src_len: usize, info: *mut al
     })
 }
 
-/// The most bytes alcm_peek needs: the largest fixed frame header.
-pub const ALCM_FRAME_HEADER_MAX: usize = crate::format::FRAME_OVERHEAD_MAX - 4;
+/// The most bytes alcm_peek needs: the largest fixed frame header (16 + 8 * 8 + 52).
+/// A literal so that cbindgen can emit it; a test checks it against the format module.
+pub const ALCM_FRAME_HEADER_MAX: usize = 132;
 
 /// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
 /// least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`

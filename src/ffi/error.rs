@@ -7,7 +7,8 @@
 //!   **clears** the message when it starts and sets it when it fails. So after `ALCM_OK` the
 //!   message is empty, and after an error it names the function and what was wrong.
 //! * Infallible getters (`alcm_version_*`, `alcm_status_string`, `alcm_last_error_message`
-//!   itself) leave it untouched, so the message can be read after looking up the status text.
+//!   itself) and every `*_free` leave it untouched, so the message can be read after looking up
+//!   the status text, and a finalizer that frees a handle never erases it.
 
 use std::cell::RefCell;
 use std::os::raw::c_char;

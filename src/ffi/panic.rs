@@ -75,13 +75,16 @@ where
     }
 }
 
-/// For `void` exports (`*_free`): like [`ffi_status`] but the status is dropped; failures are
-/// visible only through `alcm_last_error_message`.
+/// For `void` exports (`*_free`): runs the body under the panic guard and leaves the calling
+/// thread's last-error message untouched, success or failure. Language finalizers (Python,
+/// Julia) free handles at arbitrary moments, e.g. between a failing call and the caller's read
+/// of its message; a free must never erase or replace that message.
 pub fn ffi_void<F>(function: &'static str, body: F)
 where
     F: FnOnce() -> FfiResult<()>,
 {
-    let _ = ffi_status(function, body);
+    let _ = function;
+    let _ = catch_unwind(AssertUnwindSafe(body));
 }
 
 /// For getters that cannot fail: returns the body's value, or `on_panic` (and sets the message)

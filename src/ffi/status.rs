@@ -24,7 +24,8 @@ pub enum alcm_status {
     ALCM_ERR_NULL_POINTER = 1,
     /// An argument is out of range or inconsistent (shape/data mismatch, rank > ALCM_MAX_RANK, ...).
     ALCM_ERR_INVALID_ARGUMENT = 2,
-    /// A configuration value is out of its allowed range or unknown.
+    /// A configuration value (YAML, or an encoder/scheduler setter) is out of its allowed
+    /// range. An unknown enum number (mode, backend, policy) is ALCM_ERR_INVALID_ARGUMENT.
     ALCM_ERR_INVALID_CONFIG = 3,
     /// The input tensor holds NaN or ±Inf and the policy says refuse.
     ALCM_ERR_NON_FINITE = 4,
