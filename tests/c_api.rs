@@ -111,7 +111,11 @@ fn build_and_run(shared: bool) {
         }
         cmd.args(["-lpthread", "-ldl", "-lm"]);
         run_ok(&mut cmd, &format!("compiling {}", src.display()));
-        let stdout = run_ok(&mut Command::new(&exe), &format!("running {stem}"));
+        // The C tests find tests/data and configs/ through ALCM_TEST_DATA_DIR (the repo root).
+        let stdout = run_ok(
+            Command::new(&exe).env("ALCM_TEST_DATA_DIR", root()),
+            &format!("running {stem}"),
+        );
         assert!(stdout.contains(" passed, 0 failed"), "{stem}: {stdout}");
         eprintln!(
             "{stem} ({}): {}",
