@@ -56,6 +56,11 @@
 
 
 /**
+ * The most bytes alcm_peek needs: the largest fixed frame header.
+ */
+#define ALCM_FRAME_HEADER_MAX 132
+
+/**
  * The highest tensor rank the C API accepts.
  */
 #define ALCM_MAX_RANK 8

@@ -433,7 +433,10 @@ pub unsafe extern "C" fn alcm_peek(src: *const u8, src_len: usize, info: *mut al
 }
 
 /// The most bytes alcm_peek needs: the largest fixed frame header.
-pub const ALCM_FRAME_HEADER_MAX: usize = crate::format::FRAME_OVERHEAD_MAX - 4;
+// A literal, not `FRAME_OVERHEAD_MAX - 4`: cbindgen cannot evaluate a path expression and
+// silently left the macro out of alcm.h. The assertion keeps the two in step.
+pub const ALCM_FRAME_HEADER_MAX: usize = 132;
+const _: () = assert!(ALCM_FRAME_HEADER_MAX == crate::format::FRAME_OVERHEAD_MAX - 4);
 
 /// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
 /// least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`

@@ -12,6 +12,13 @@
 
 #include "alcm.h"
 
+/* Helpers below are static and may be unused by a given test file. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TEST_HELPER static __attribute__((unused))
+#else
+#define TEST_HELPER static
+#endif
+
 static int alcm_test_passed = 0;
 static int alcm_test_failed = 0;
 
@@ -73,18 +80,11 @@ static int alcm_test_failed = 0;
 
 /* The calling thread's last error message (static buffer; tests are single-threaded except
  * where they say otherwise). */
-static const char *last_error(void) {
+TEST_HELPER const char *last_error(void) {
     static char buf[512];
     alcm_last_error_message(buf, sizeof buf);
     return buf;
 }
-
-/* Helpers below are static and may be unused by a given test file. */
-#if defined(__GNUC__) || defined(__clang__)
-#define TEST_HELPER static __attribute__((unused))
-#else
-#define TEST_HELPER static
-#endif
 
 /* ---- Test data and temporary files ------------------------------------------------------ */
 

@@ -392,6 +392,10 @@ static void test_decompress_errors(void) {
     CHECK_STATUS(alcm_peek(frame, 3, &info), ALCM_ERR_TRUNCATED);
     CHECK_STATUS(alcm_peek(frame, 20, &info), ALCM_ERR_TRUNCATED);
     CHECK(memcmp(&info, &sentinel, sizeof info) == 0);
+    /* ALCM_FRAME_HEADER_MAX bytes always suffice for peek. */
+    CHECK(len > ALCM_FRAME_HEADER_MAX);
+    CHECK_STATUS(alcm_peek(frame, ALCM_FRAME_HEADER_MAX, &info), ALCM_OK);
+    CHECK(info.n_values == t.n && info.frame_len == len && info.mode == ALCM_MODE_RELATIVE_L2);
     CHECK_STATUS(alcm_decompress(frame, len - 1, out, t.n, &n_out), ALCM_ERR_TRUNCATED);
     CHECK_STATUS(alcm_decompress(frame, len / 2, out, t.n, &n_out), ALCM_ERR_TRUNCATED);
     for (i = 0; i < len; i += 7) {
