@@ -57,8 +57,7 @@
 
 
 /**
- * The most bytes alcm_peek needs: the largest fixed frame header (16 + 8 * 8 + 52).
- * A literal so that cbindgen can emit it; a test checks it against the format module.
+ * The most bytes alcm_peek needs: the largest fixed frame header.
  */
 #define ALCM_FRAME_HEADER_MAX 132
 

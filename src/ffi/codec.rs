@@ -335,12 +335,6 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(enc: *mut alcm_encoder, pol
     })
 }
 
-#[cfg(test)]
-#[test]
-fn frame_header_max_matches_the_format() {
-    assert_eq!(ALCM_FRAME_HEADER_MAX, crate::format::FRAME_OVERHEAD_MAX - 4);
-}
-
 /// Writes a frame of `n` bytes into `dst`, then sets `*dst_len` and (if non-NULL) `*report`.
 fn finish(
     bytes: &[u8],
@@ -441,9 +435,11 @@ pub unsafe extern "C" fn alcm_peek(src: *const u8, src_len: usize, info: *mut al
     })
 }
 
-/// The most bytes alcm_peek needs: the largest fixed frame header (16 + 8 * 8 + 52).
-/// A literal so that cbindgen can emit it; a test checks it against the format module.
+/// The most bytes alcm_peek needs: the largest fixed frame header.
+// A literal, not `FRAME_OVERHEAD_MAX - 4`: cbindgen cannot evaluate a path expression and
+// silently left the macro out of alcm.h. The assertion keeps the two in step.
 pub const ALCM_FRAME_HEADER_MAX: usize = 132;
+const _: () = assert!(ALCM_FRAME_HEADER_MAX == crate::format::FRAME_OVERHEAD_MAX - 4);
 
 /// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
 /// least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`
