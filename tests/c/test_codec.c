@@ -149,7 +149,8 @@ static void test_encoder_setters(void) {
     CHECK_STATUS(alcm_encoder_set_backend(enc, ALCM_BACKEND_STORE, 0), ALCM_OK);
     CHECK_STATUS(alcm_encoder_set_backend(enc, ALCM_BACKEND_DEFLATE, 10), ALCM_OK);
     CHECK_STATUS(alcm_encoder_set_backend(enc, ALCM_BACKEND_DEFLATE, 11), ALCM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(alcm_encoder_set_backend(enc, 2, 6), ALCM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(alcm_encoder_set_backend(enc, ALCM_BACKEND_RANS, 6), ALCM_OK);
+    CHECK_STATUS(alcm_encoder_set_backend(enc, 99, 6), ALCM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(alcm_encoder_set_backend(NULL, ALCM_BACKEND_STORE, 0), ALCM_ERR_NULL_POINTER);
     CHECK_STATUS(alcm_encoder_set_precision(enc, 2, 12), ALCM_OK);
     CHECK_STATUS(alcm_encoder_set_precision(enc, 0, 8), ALCM_ERR_INVALID_CONFIG);
@@ -184,9 +185,9 @@ static void test_round_trip_every_mode(void) {
 
     /* Lossless: bit-exact, both backends. */
     {
-        const alcm_backend backends[2] = {ALCM_BACKEND_STORE, ALCM_BACKEND_DEFLATE};
+        const alcm_backend backends[3] = {ALCM_BACKEND_STORE, ALCM_BACKEND_DEFLATE, ALCM_BACKEND_RANS};
         int b;
-        for (b = 0; b < 2; b++) {
+        for (b = 0; b < 3; b++) {
             CHECK_STATUS(alcm_encoder_set_mode(enc, ALCM_MODE_LOSSLESS, 0), ALCM_OK);
             CHECK_STATUS(alcm_encoder_set_backend(enc, backends[b], 6), ALCM_OK);
             frame = compress_tensor(enc, &t, NULL, 0, &len, &rep);
