@@ -42,6 +42,9 @@ cmake -S cmake -B target/cmake-build -DALCM_LIB_DIR="$repo/target/release" -DCMA
 cmake --install target/cmake-build >/dev/null
 bash tests/cmake_consumer/run.sh "$prefix"
 
+step "C and C++ examples (examples-c: compress a real tensor; train + schedule)"
+bash examples-c/run.sh "$prefix"
+
 step "C++ RAII binding (find_package consumer)"
 bash bindings/cpp/run_test.sh "$prefix"
 
