@@ -10,6 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use alcm::{decompress, npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 
 struct Row {
@@ -24,18 +27,6 @@ struct Row {
     d_mbs: f64,
 }
 
-fn find_npy(dir: &Path, out: &mut Vec<PathBuf>) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                find_npy(&p, out);
-            } else if p.extension().is_some_and(|x| x == "npy") {
-                out.push(p);
-            }
-        }
-    }
-}
 
 /// Kind of each tensor from MANIFEST.tsv beside the data, else from the file name.
 fn kinds(dir: &Path) -> BTreeMap<String, String> {
@@ -74,16 +65,6 @@ fn time_mbs(bytes: usize, mut f: impl FnMut()) -> f64 {
     bytes as f64 / best.max(1e-9) / 1e6
 }
 
-fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
-    let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        let d = *x as f64 - *y as f64;
-        num += d * d;
-        den += *x as f64 * *x as f64;
-        max = max.max(d.abs());
-    }
-    (if den > 0.0 { (num / den).sqrt() } else { 0.0 }, max)
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -106,13 +87,8 @@ fn main() {
             dir = Some(PathBuf::from(a));
         }
     }
-    let dir = dir.unwrap_or_else(|| {
-        let shared = PathBuf::from("../shared/data");
-        if shared.is_dir() { shared } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data") }
-    });
-    let mut files = Vec::new();
-    find_npy(&dir, &mut files);
-    files.sort();
+    let dir = common::data_dir(dir);
+    let files = common::find_npy(&dir);
     let kinds = kinds(&dir);
     // alcm rows use the default backend (rANS); the `-dfl` rows the same mode with deflate-6,
     // the original's backend, side by side.
@@ -164,7 +140,7 @@ fn main() {
                     let enc = Encoder::new(EncoderConfig { mode: *m, backend: *backend, ..Default::default() }).unwrap();
                     let c = enc.compress(&x, &shape, None).unwrap();
                     let d = decompress(&c.bytes).unwrap();
-                    let (rel, max) = errors(&x, &d.data);
+                    let (rel, max) = common::errors(&x, &d.data);
                     let c_mbs = time_mbs(nbytes, || {
                         std::hint::black_box(enc.compress(&x, &shape, None).unwrap());
                     });

@@ -6,35 +6,17 @@
 //! cargo run --release --example predictor_vs_oracle -- [DIR] [--target 0.02] [--epochs 30]
 //! DIR defaults to ../shared/data (falls back to tests/data); split as in train_predictor.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+#[path = "common/mod.rs"]
+mod common;
 
 use alcm::allocation::empirical_channel_allocations;
 use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
 use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
 
-fn find_npy(dir: &Path, out: &mut Vec<PathBuf>) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if !matches!(p.file_name().and_then(|n| n.to_str()), Some("digits" | "fixtures" | "golden")) {
-                    find_npy(&p, out);
-                }
-            } else if p.extension().is_some_and(|x| x == "npy") {
-                out.push(p);
-            }
-        }
-    }
-}
 
-fn held_out(p: &Path) -> bool {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in p.file_name().unwrap().to_string_lossy().bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    h & 1 == 1
-}
 
 fn main() -> alcm::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,20 +30,15 @@ fn main() -> alcm::Result<()> {
         }
         i += 1;
     }
-    let dir = dir.unwrap_or_else(|| {
-        let s = PathBuf::from("../shared/data");
-        if s.is_dir() { s } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data") }
-    });
-    let mut files = Vec::new();
-    find_npy(&dir, &mut files);
-    files.sort();
+    let dir = common::data_dir(dir);
+    let files = common::find_npy(&dir);
     let cfg = EncoderConfig::default();
     let enc = Encoder::new(cfg.clone())?;
     let mut train = TrainingSet::default();
     let mut test = Vec::new();
     for f in &files {
         let (x, shape) = read_npy_f32(f)?;
-        if held_out(f) {
+        if common::held_out(f) {
             test.push((f.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
         } else {
             train.add_tensor(&x, &shape, target, &cfg)?;

@@ -6,35 +6,16 @@
 //! DIR defaults to ../shared/data (falls back to tests/data). The split is by file name:
 //! a file goes to the held-out set when a stable hash of its name is odd.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+#[path = "common/mod.rs"]
+mod common;
 
 use alcm::allocation::evaluate;
 use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
 use alcm::{EncoderConfig, PredictorConfig, TrainingSet};
 
-fn find_npy(dir: &Path, out: &mut Vec<PathBuf>) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                find_npy(&p, out);
-            } else if p.extension().is_some_and(|x| x == "npy") && !p.components().any(|c| c.as_os_str() == "digits" || c.as_os_str() == "fixtures" || c.as_os_str() == "golden") {
-                out.push(p);
-            }
-        }
-    }
-}
-
-/// FNV-1a of the file name: a split that does not depend on directory order.
-fn held_out(p: &Path) -> bool {
-    let name = p.file_name().unwrap().to_string_lossy();
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in name.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    h & 1 == 1
-}
 
 fn main() -> alcm::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,18 +30,13 @@ fn main() -> alcm::Result<()> {
         }
         i += 1;
     }
-    let dir = dir.unwrap_or_else(|| {
-        let shared = PathBuf::from("../shared/data");
-        if shared.is_dir() { shared } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data") }
-    });
-    let mut files = Vec::new();
-    find_npy(&dir, &mut files);
-    files.sort();
+    let dir = common::data_dir(dir);
+    let files = common::find_npy(&dir);
     let cfg = EncoderConfig::default();
     let (mut train, mut test) = (TrainingSet::default(), TrainingSet::default());
     for f in &files {
         let (x, shape) = read_npy_f32(f)?;
-        let set = if held_out(f) { &mut test } else { &mut train };
+        let set = if common::held_out(f) { &mut test } else { &mut train };
         set.add_tensor(&x, &shape, target, &cfg)?;
     }
     let pc = PredictorConfig::default();

@@ -203,14 +203,14 @@ pub unsafe extern "C" fn alcm_encoder_free(enc: *mut alcm_encoder) {
 }
 
 /// Applies `change` to a copy of the encoder's configuration and keeps it only if valid.
-unsafe fn reconfigure(
-    enc: *mut alcm_encoder,
-    change: impl FnOnce(&mut EncoderConfig) -> Result<(), FfiError>,
-) -> Result<(), FfiError> {
+///
+/// # Safety
+/// `enc` is NULL or a live encoder handle not used concurrently.
+unsafe fn reconfigure(enc: *mut alcm_encoder, change: impl FnOnce(&mut EncoderConfig)) -> Result<(), FfiError> {
     // SAFETY: forwarded contract of the calling export.
     let e = unsafe { handle_mut(enc, "enc")? };
     let mut cfg = e.config().clone();
-    change(&mut cfg)?;
+    change(&mut cfg);
     *e = Encoder::new(cfg)?;
     Ok(())
 }
@@ -224,10 +224,7 @@ unsafe fn reconfigure(
 pub unsafe extern "C" fn alcm_encoder_set_threshold(enc: *mut alcm_encoder, threshold: f64) -> alcm_status {
     ffi_status("alcm_encoder_set_threshold", || {
         // SAFETY: forwarded contract.
-        unsafe { reconfigure(enc, |c| {
-            c.threshold = threshold;
-            Ok(())
-        }) }
+        unsafe { reconfigure(enc, |c| c.threshold = threshold) }
     })
 }
 
@@ -248,10 +245,7 @@ pub unsafe extern "C" fn alcm_encoder_set_mode(enc: *mut alcm_encoder, mode: alc
             other => return Err(FfiError::invalid_argument(format!("unknown mode {other}"))),
         };
         // SAFETY: forwarded contract.
-        unsafe { reconfigure(enc, |c| {
-            c.mode = mode;
-            Ok(())
-        }) }
+        unsafe { reconfigure(enc, |c| c.mode = mode) }
     })
 }
 
@@ -276,7 +270,6 @@ pub unsafe extern "C" fn alcm_encoder_set_backend(enc: *mut alcm_encoder, backen
             reconfigure(enc, |c| {
                 c.backend = kind;
                 c.deflate_level = level as u8;
-                Ok(())
             })
         }
     })
@@ -294,7 +287,6 @@ pub unsafe extern "C" fn alcm_encoder_set_precision(enc: *mut alcm_encoder, min_
             reconfigure(enc, |c| {
                 c.min_precision = min_precision;
                 c.base_precision = base_precision;
-                Ok(())
             })
         }
     })
@@ -308,10 +300,7 @@ pub unsafe extern "C" fn alcm_encoder_set_precision(enc: *mut alcm_encoder, min_
 pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(enc: *mut alcm_encoder, max_drop_ratio: f64) -> alcm_status {
     ffi_status("alcm_encoder_set_max_drop_ratio", || {
         // SAFETY: forwarded contract.
-        unsafe { reconfigure(enc, |c| {
-            c.max_drop_ratio = max_drop_ratio;
-            Ok(())
-        }) }
+        unsafe { reconfigure(enc, |c| c.max_drop_ratio = max_drop_ratio) }
     })
 }
 
@@ -328,10 +317,7 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(enc: *mut alcm_encoder, pol
             other => return Err(FfiError::invalid_argument(format!("unknown non-finite policy {other}"))),
         };
         // SAFETY: forwarded contract.
-        unsafe { reconfigure(enc, |c| {
-            c.non_finite = p;
-            Ok(())
-        }) }
+        unsafe { reconfigure(enc, |c| c.non_finite = p) }
     })
 }
 

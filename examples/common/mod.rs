@@ -1,0 +1,60 @@
+//! Helpers shared by the examples (included with `#[path = "common/mod.rs"] mod common;`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The data directory an example runs on: the given one, else ../shared/data when present,
+/// else the repository's own tests/data.
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
+        let shared = PathBuf::from("../shared/data");
+        if shared.is_dir() {
+            shared
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+        }
+    })
+}
+
+/// Every tensor `.npy` below `dir`, sorted; skips the digits data set and test fixtures.
+pub fn find_npy(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if !matches!(p.file_name().and_then(|n| n.to_str()), Some("digits" | "fixtures" | "golden")) {
+                    walk(&p, out);
+                }
+            } else if p.extension().is_some_and(|x| x == "npy") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The predictor examples' train/held-out split: held out when the FNV-1a hash of the file
+/// name is odd (independent of directory order).
+pub fn held_out(p: &Path) -> bool {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h & 1 == 1
+}
+
+/// Relative L2 error and max absolute error of `b` against `a`, in f64.
+pub fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
+    let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        let d = *x as f64 - *y as f64;
+        num += d * d;
+        den += *x as f64 * *x as f64;
+        max = max.max(d.abs());
+    }
+    (if den > 0.0 { (num / den).sqrt() } else { 0.0 }, max)
+}
