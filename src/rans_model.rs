@@ -36,8 +36,8 @@
 //!         LSB first)
 //! u32 W, then W × u16 words: words 0..8 are the four final rANS states (high half first)
 //! ```
-//! The coded values (those of non-zero rows and columns) are taken in C order; coded value `t`
-//! uses rANS state `t mod 4` for all of its symbols, in this order: the magnitude symbol, after
+//! The coded values (those of non-zero rows and columns) are taken in C order; the value in
+//! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
 //! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
 //! sign (when `m > 0` and the mode is not 1: symbol 0 (freq f) = as predicted, 1 = opposite).
 //! rANS as in backend 2: 32-bit states, L = 2^16, 16-bit renormalisation, total 2^12. The
@@ -76,6 +76,10 @@ struct Table {
 
 struct Tables {
     t: Vec<Table>,
+    /// Decoder: table `t`, slot `x` → `(symbol << 24) | (cum << 12) | freq` at `t·M + x`.
+    slots: Vec<u32>,
+    /// `a + b` (0..=510) → `(table, low bits)`.
+    pick: Vec<(u16, u8)>,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -180,7 +184,24 @@ fn build_tables() -> Tables {
         probs.push(if esc > 0.0 { esc } else { 0.0 });
         t.push(build_table(&probs));
     }
-    Tables { t }
+    let mut slots = Vec::with_capacity(N_TABLES * M as usize);
+    for tab in &t {
+        for &sym in &tab.lut {
+            let sy = sym as usize;
+            slots.push(((sym as u32) << 24) | (tab.cum[sy] << 12) | tab.freq[sy]);
+        }
+    }
+    let pick = (0..511u32)
+        .map(|ab| {
+            let k = (ab as i32 - 224).clamp(0, K_MAX);
+            let (ti, s) = if k < DIRECT as i32 { (k as usize, 0) } else {
+                let s = (k - 57) / 8;
+                (DIRECT + (k - 8 * s - 57) as usize, s as u32)
+            };
+            (ti as u16, s as u8)
+        })
+        .collect();
+    Tables { t, slots, pick }
 }
 
 /// CRC-32 of every table's frequencies (u16 little-endian, table after table): pins the tables.
@@ -275,11 +296,38 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     }
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
-    let a: Vec<u8> = row_ms.iter().map(|&s| if s == 0.0 { 0 } else { scale_code(s / cols as f64) }).collect();
-    let b: Vec<u8> = col_ms
-        .iter()
-        .map(|&s| if s == 0.0 { 0 } else { scale_code(s / rows as f64 / mean_all) })
-        .collect();
+    // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
+    // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
+    // c_j² = mean_i q²/r_i².
+    let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
+    let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
+    let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    for _ in 0..2 {
+        let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
+        for (r, row) in r2.iter_mut().zip(q.chunks_exact(cols)) {
+            if *r > 0.0 {
+                let s: f64 = row.iter().zip(&inv_c).map(|(&v, &ic)| (v as f64) * (v as f64) * ic).sum();
+                *r = s / nz_cols;
+            }
+        }
+        let mut acc = vec![0f64; cols];
+        for (&r, row) in r2.iter().zip(q.chunks_exact(cols)) {
+            if r > 0.0 {
+                let ir = 1.0 / r;
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += (v as f64) * (v as f64) * ir;
+                }
+            }
+        }
+        for (c, a) in c2.iter_mut().zip(acc) {
+            if *c > 0.0 {
+                *c = a / nz_rows;
+            }
+        }
+    }
+    let a: Vec<u8> = r2.iter().map(|&v| scale_code(v)).collect();
+    let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
 
     // Sign model.
     let (mode, f, row_neg, col_neg) = if !any_neg {
@@ -322,10 +370,6 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         push_bits(&col_neg, &mut out);
     }
 
-    // Coded value count, for the lane assignment.
-    let coded_cols = b.iter().filter(|&&x| x != 0).count();
-    let coded_rows = a.iter().filter(|&&x| x != 0).count();
-    let mut t = coded_rows * coded_cols;
     let tabs = tables();
     let mut words: Vec<u16> = Vec::with_capacity(n / 4 + 16);
     let mut x = [L; LANES];
@@ -341,7 +385,6 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
             if b[j] == 0 {
                 continue;
             }
-            t -= 1;
             let v = row[j];
             let m = v.unsigned_abs();
             let (ti, s) = table_for(a[i], b[j]);
@@ -367,7 +410,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
                 ops[no] = if (v < 0) == pred_neg { agree_op } else { disagree_op };
                 no += 1;
             }
-            let lane = &mut x[t % LANES];
+            let lane = &mut x[j % LANES];
             for op in ops[..no].iter().rev() {
                 put(lane, *op, &mut words);
             }
@@ -464,15 +507,16 @@ impl Dec<'_> {
         }
         Ok(v)
     }
+    /// One magnitude symbol with the table whose slots start at `base` (`slots.len()` is a
+    /// multiple of M, `base` a multiple of M below it).
     #[inline(always)]
-    fn table(&mut self, x: &mut u32, t: &Table) -> Result<u32> {
+    fn table(&mut self, x: &mut u32, slots: &[u32], base: usize) -> Result<u32> {
         let v = *x;
         let slot = v & (M - 1);
-        let s = t.lut[slot as usize] as usize;
-        // Every slot maps to a symbol of the table (frequencies sum to M).
-        let (f, c) = (t.freq[s], t.cum[s]);
+        let e = slots[base + slot as usize];
+        let (f, c) = (e & (M - 1), (e >> 12) & (M - 1));
         *x = self.renorm(f * (v >> SCALE_BITS) + slot - c)?;
-        Ok(s as u32)
+        Ok(e >> 24)
     }
     #[inline(always)]
     fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
@@ -559,7 +603,7 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     }
     let mut d = Dec { words, pos: 4 * LANES };
     let tabs = tables();
-    let mut t = 0usize;
+    let slots = &tabs.slots[..];
     for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
         let q0 = qmin[i];
         let zero_u = u_of(0, q0, max_u)?;
@@ -567,29 +611,29 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
             orow.fill(zero_u);
             continue;
         }
-        let ai = a[i];
+        let ai = a[i] as usize;
         let rneg = mode == SIGN_SVD && bit(rs, i);
-        for (j, o) in orow.iter_mut().enumerate() {
+        let [mut x0, mut x1, mut x2, mut x3] = x;
+        // One value of column j with state `lane`.
+        let mut one = |lane: &mut u32, j: usize, o: &mut u32| -> Result<()> {
             let bj = b[j];
             if bj == 0 {
                 *o = zero_u;
-                continue;
+                return Ok(());
             }
-            let lane = &mut x[t % LANES];
-            t += 1;
-            let (ti, s) = table_for(ai, bj);
-            let tab = &tabs.t[ti];
-            let sym = d.table(lane, tab)?;
+            let (ti, s) = tabs.pick[ai + bj as usize];
+            let (ti, s) = (ti as usize, s as u32);
+            let sym = d.table(lane, slots, ti * M as usize)?;
             let mut hi = sym as u64;
-            if sym == tab.esc {
+            if sym == tabs.t[ti].esc {
                 let nb = d.uniform(lane, 6)?;
                 if nb > MAX_ESC_BITS {
                     return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
                 }
-                hi = d.uniform_wide(lane, nb)? + tab.esc as u64;
-            }
-            if hi >> (60 - s.min(60)) != 0 {
-                return Err(Error::corrupt("rANS-model code magnitude out of range"));
+                hi = d.uniform_wide(lane, nb)? + sym as u64;
+                if hi >> (60 - s.min(60)) != 0 {
+                    return Err(Error::corrupt("rANS-model code magnitude out of range"));
+                }
             }
             let mut m = hi << s;
             if s > 0 {
@@ -604,7 +648,23 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
                 }
             }
             *o = u_of(q, q0, max_u)?;
+            Ok(())
+        };
+        let mut chunks = orow.chunks_exact_mut(LANES);
+        let mut j = 0;
+        for c in &mut chunks {
+            one(&mut x0, j, &mut c[0])?;
+            one(&mut x1, j + 1, &mut c[1])?;
+            one(&mut x2, j + 2, &mut c[2])?;
+            one(&mut x3, j + 3, &mut c[3])?;
+            j += LANES;
         }
+        let rem = chunks.into_remainder();
+        let lanes = [&mut x0, &mut x1, &mut x2, &mut x3];
+        for ((o, lane), jj) in rem.iter_mut().zip(lanes).zip(j..) {
+            one(lane, jj, o)?;
+        }
+        x = [x0, x1, x2, x3];
     }
     if x != [L; LANES] || d.pos != words.len() {
         return Err(Error::corrupt("rANS-model payload does not decode to its initial state (corrupt payload)"));
