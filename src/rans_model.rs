@@ -606,9 +606,10 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     let slots = &tabs.slots[..];
     for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
         let q0 = qmin[i];
-        let zero_u = u_of(0, q0, max_u)?;
+        // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
+        let zero_u = u_of(0, q0, max_u);
         if a[i] == 0 {
-            orow.fill(zero_u);
+            orow.fill(zero_u?);
             continue;
         }
         let ai = a[i] as usize;
@@ -618,7 +619,7 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
         let mut one = |lane: &mut u32, j: usize, o: &mut u32| -> Result<()> {
             let bj = b[j];
             if bj == 0 {
-                *o = zero_u;
+                *o = zero_u.clone()?;
                 return Ok(());
             }
             let (ti, s) = tabs.pick[ai + bj as usize];
@@ -695,4 +696,41 @@ pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -
         q.extend(row.iter().map(|&u| q0 + u as i64));
     }
     encode(&q, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(q: &[i64], rows: usize) {
+        let p = encode(q, rows).unwrap();
+        let cols = q.len() / rows;
+        let qmin: Vec<i64> = q.chunks_exact(cols).map(|r| *r.iter().min().unwrap()).collect();
+        let mut out = vec![0u32; q.len()];
+        decode(&p, &qmin, 4, &mut out).unwrap();
+        for (k, (&u, &v)) in out.iter().zip(q).enumerate() {
+            assert_eq!(qmin[k / cols] + u as i64, v, "value {k}");
+        }
+    }
+
+    #[test]
+    fn synthetic_round_trips() {
+        let mut s = 3u64;
+        let mut rnd = move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (rows, cols, scale) in [(3, 5, 1.0), (8, 8, 0.1), (16, 12, 100.0), (5, 8, 1e3), (5, 8, 1e5), (5, 7, 1e3), (5, 8, 1e6), (5, 7, 1e6), (4, 4, 3e9)] {
+            let q: Vec<i64> = (0..rows * cols).map(|_| ((rnd() - 0.3) * scale).round() as i64).collect();
+            check(&q, rows);
+            let q2: Vec<i64> = q.iter().map(|v| v.abs()).collect();
+            check(&q2, rows);
+        }
+        // An outlier far beyond the table: escapes.
+        let mut q = vec![0i64; 64];
+        q[5] = 1;
+        q[9] = -2;
+        q[17] = (1 << 32) - 3;
+        check(&q, 8);
+    }
 }
