@@ -391,7 +391,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
             let tab = &tabs.t[ti];
             let hi = m >> s;
             let mut no: usize;
-            if hi <= tab.esc as u64 - 1 {
+            if hi < tab.esc as u64 {
                 let h = hi as usize;
                 ops[0] = Op { freq: tab.freq[h], cum: tab.cum[h] };
                 no = 1;
