@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 pub const BACKEND_STORE: u8 = 0;
 pub const BACKEND_DEFLATE: u8 = 1;
 pub const BACKEND_RANS: u8 = 2;
+/// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
+/// chosen per tensor by the encoder when smaller than backend 2; see [`crate::rans_model`]).
+pub const BACKEND_RANS_MODEL: u8 = 3;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
 /// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
@@ -29,6 +32,7 @@ pub fn backend_name(id: u8) -> &'static str {
         BACKEND_STORE => "store",
         BACKEND_DEFLATE => "deflate",
         BACKEND_RANS => "rans",
+        BACKEND_RANS_MODEL => "rans-model",
         _ => "unknown",
     }
 }
@@ -57,7 +61,8 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
         // A constant plane costs 2 bytes whatever its length: rANS has no useful ratio bound;
         // the frame's value count (checked against the decode limits) bounds the allocation.
         BACKEND_RANS if payload_len == 0 && raw_len > 0 => Err(Error::corrupt("empty rANS payload")),
-        BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS => Ok(()),
+        BACKEND_RANS_MODEL if payload_len == 0 && raw_len > 0 => Err(Error::corrupt("empty rANS-model payload")),
+        BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL => Ok(()),
         other => Err(Error::corrupt(format!("unknown backend id {other}"))),
     }
 }
@@ -78,6 +83,8 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             Ok(out)
         }
         BACKEND_RANS => crate::rans::decode(payload, raw_len),
+        // Decoded straight into codes by the decoder (it needs the channel parameters).
+        BACKEND_RANS_MODEL => Err(Error::corrupt("rANS-model payload outside an error-bounded frame")),
         _ => Ok(payload.to_vec()),
     }
 }

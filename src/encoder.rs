@@ -261,7 +261,17 @@ impl Encoder {
         } else {
             pack::pack(&q.codes, width, &mut raw);
         }
-        let payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
+        let mut payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
+        let mut backend_id = backend_id;
+        // --- rank-1 parametric model (backend 3): written when smaller; see rans_model.rs ---
+        if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
+            if let Some(model) = crate::rans_model::encode_frame_codes(&q.params, &q.codes) {
+                if model.len() < payload.len() {
+                    payload = model;
+                    backend_id = backend::BACKEND_RANS_MODEL;
+                }
+            }
+        }
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
             mode: q.mode,

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pack;
 pub mod quant;
 pub mod rans;
+pub mod rans_model;
 pub mod scheduler;
 pub mod stats;
 

@@ -1,0 +1,736 @@
+//! Parametric (rank-1 Gaussian) entropy model for the error-bounded modes: backend id 3
+//! (`BACKEND_RANS_MODEL`).
+//!
+//! The frame's codes are `q = qmin_c + u = round(x/Δ)`. The tensor is viewed as `R` rows (the
+//! frame's channels) × `C = n/R` columns, and each code is modelled as a discretised zero-mean
+//! Gaussian with `σ_ij = r_i · c_j` (GUIDE §6): the row and column scales are sent as 8-bit
+//! log-scale codes (`σ = 2^((a_i + b_j − 256)/8)`; code 0 flags an all-zero row or column, whose
+//! values are not coded at all). `|q|` is coded with one of 73 static tables chosen by
+//! `k = a_i + b_j − 224` (one table per 1/8 octave of σ), the sign with a binary model: against
+//! `+` (plain), not at all (non-negative tensors such as Adam's `exp_avg_sq`: the one-sided
+//! model), or against `sign(u_i · v_j)` of the top singular pair (three power iterations; the
+//! signs of `u` and `v` are sent as bitmaps).
+//!
+//! The tables are built by a fixed routine using only IEEE-754 `+ − × ÷` and rounding (a
+//! hand-written `exp`, Simpson integration, integer normalisation), so they are the same bytes
+//! on every platform; [`table_checksum`] is asserted in the tests.
+//!
+//! # Tables
+//! `σ_k = 2^((k − 32)/8)`. For `k ≤ 64` (σ ≤ 16) table `k` codes `m = |q|` directly: symbol
+//! `m` for `m ≤ cap_k = min(250, ⌈7σ⌉ + 1)`, symbol `cap_k + 1` = escape. For `k > 64` the
+//! value is split: `s = (k − 57) div 8` low bits of `m` are coded uniformly and `h = m >> s`
+//! with bucket table `65 + (k − 8s − 57)` (σ' = σ_{k−8s} ∈ (8, 16]). Probabilities of a
+//! direct table: `P(0) = H(0.5/σ)`, `P(m) = H((m+0.5)/σ) − H((m−0.5)/σ)`; of a bucket table
+//! `P(h) = H((h+1)/σ') − H(h/σ')`; escape = the rest; `H(z) = P(|X| < z)`, `X ~ N(0, 1)`.
+//! Each probability times 2^40, rounded, at least 1, is normalised to a total of 2^12 by
+//! `rans::normalize`. After an escape, 6 uniform bits give `nb ≤ 56` and `nb` uniform bits
+//! (in 8-bit pieces, low first) give `h − cap − 1`.
+//!
+//! # Payload layout (little-endian)
+//! ```text
+//! u8  kind = 1
+//! u8  sign mode: 0 = sign coded against +, 1 = no sign (every code ≥ 0), 2 = against sign(u_i v_j)
+//! u16 f (modes 0, 2): P(sign equals the prediction) = f / 4096, 1 ≤ f ≤ 4095
+//! R × u8 row scale codes a_i, C × u8 column scale codes b_j (0 = all-zero row/column)
+//! mode 2: ⌈R/8⌉ bytes of row sign bits, ⌈C/8⌉ bytes of column sign bits (bit set = negative,
+//!         LSB first)
+//! u32 W, then W × u16 words: words 0..8 are the four final rANS states (high half first)
+//! ```
+//! The coded values (those of non-zero rows and columns) are taken in C order; the value in
+//! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
+//! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
+//! sign (when `m > 0` and the mode is not 1: symbol 0 (freq f) = as predicted, 1 = opposite).
+//! rANS as in backend 2: 32-bit states, L = 2^16, 16-bit renormalisation, total 2^12. The
+//! decoder checks that the states return to L and that every word is consumed.
+
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+const SCALE_BITS: u32 = 12;
+const M: u32 = 1 << SCALE_BITS;
+const L: u32 = 1 << 16;
+const LANES: usize = 4;
+
+/// Direct tables k = 0..=64, bucket tables 65..=72.
+const DIRECT: usize = 65;
+const N_TABLES: usize = DIRECT + 8;
+/// Largest table index before splitting: s ≤ 30.
+const K_MAX: i32 = 64 + 8 * 30;
+const MAX_CAP: usize = 250;
+const MAX_ESC_BITS: u32 = 56;
+
+pub const KIND_RANK1: u8 = 1;
+pub const SIGN_PLAIN: u8 = 0;
+pub const SIGN_NONE: u8 = 1;
+pub const SIGN_SVD: u8 = 2;
+
+struct Table {
+    /// Escape symbol (= cap + 1); symbols 0..=esc.
+    esc: u32,
+    freq: Vec<u32>,
+    cum: Vec<u32>,
+    /// slot → symbol.
+    lut: Vec<u8>,
+}
+
+struct Tables {
+    t: Vec<Table>,
+    /// Decoder: table `t`, slot `x` → `(symbol << 24) | (cum << 12) | freq` at `t·M + x`.
+    slots: Vec<u32>,
+    /// `a + b` (0..=510) → `(table, low bits)`.
+    pick: Vec<(u16, u8)>,
+}
+
+static TABLES: OnceLock<Tables> = OnceLock::new();
+
+fn tables() -> &'static Tables {
+    TABLES.get_or_init(build_tables)
+}
+
+/// exp(y) for -800 < y ≤ 0 with basic IEEE operations only (deterministic everywhere).
+fn det_exp(y: f64) -> f64 {
+    if y < -700.0 {
+        return 0.0;
+    }
+    const LN2: f64 = std::f64::consts::LN_2;
+    let n = (y / LN2).round();
+    let r = y - n * LN2;
+    let mut s = 1.0f64;
+    let mut k = 20.0f64;
+    while k >= 1.0 {
+        s = 1.0 + s * r / k;
+        k -= 1.0;
+    }
+    let e = (1023 + n as i64) as u64;
+    s * f64::from_bits(e << 52)
+}
+
+/// ∫_a^b φ(t) dt · 2 (φ the standard normal density): P(a ≤ |X| < b), 0 ≤ a ≤ b, by composite
+/// Simpson with ≥ 64 subintervals per unit.
+fn half_normal_mass(a: f64, b: f64) -> f64 {
+    let b = if b > 40.0 { 40.0 } else { b };
+    if b <= a {
+        return 0.0;
+    }
+    let width = b - a;
+    let mut n = (width * 64.0).ceil() as i64;
+    n = n.max(8);
+    if n % 2 == 1 {
+        n += 1;
+    }
+    let h = width / n as f64;
+    let f = |t: f64| det_exp(-0.5 * t * t);
+    let mut s = f(a) + f(b);
+    for i in 1..n {
+        let t = a + i as f64 * h;
+        s += if i % 2 == 1 { 4.0 * f(t) } else { 2.0 * f(t) };
+    }
+    // 2/√(2π)
+    s * h / 3.0 * 0.797_884_560_802_865_4
+}
+
+fn sigma_of(k: usize) -> f64 {
+    // 2^((k − 32)/8) by repeated multiplication with a fixed constant: deterministic.
+    const R8: f64 = 1.090_507_732_665_257_7; // 2^(1/8)
+    let mut s = 1.0f64 / 16.0;
+    for _ in 0..k {
+        s *= R8;
+    }
+    s
+}
+
+fn build_table(probs: &[f64]) -> Table {
+    let mut counts = [0u64; 256];
+    for (c, &p) in counts.iter_mut().zip(probs) {
+        let v = (p * (1u64 << 40) as f64).round();
+        *c = if v < 1.0 { 1 } else { v as u64 };
+    }
+    let f256 = crate::rans::normalize(&counts);
+    let nsym = probs.len();
+    let freq: Vec<u32> = f256[..nsym].to_vec();
+    let mut cum = Vec::with_capacity(nsym);
+    let mut lut = vec![0u8; M as usize];
+    let mut acc = 0u32;
+    for (s, &f) in freq.iter().enumerate() {
+        cum.push(acc);
+        lut[acc as usize..(acc + f) as usize].fill(s as u8);
+        acc += f;
+    }
+    debug_assert_eq!(acc, M);
+    Table { esc: (nsym - 1) as u32, freq, cum, lut }
+}
+
+fn build_tables() -> Tables {
+    let mut t = Vec::with_capacity(N_TABLES);
+    for k in 0..N_TABLES {
+        let (sigma, bucket) = if k < DIRECT { (sigma_of(k), false) } else { (sigma_of(k - DIRECT + 57), true) };
+        let cap = ((7.0 * sigma).ceil() as usize + 1).min(MAX_CAP);
+        let mut probs = Vec::with_capacity(cap + 2);
+        let mut total = 0.0;
+        for m in 0..=cap {
+            let (a, b) = if bucket {
+                (m as f64 / sigma, (m + 1) as f64 / sigma)
+            } else if m == 0 {
+                (0.0, 0.5 / sigma)
+            } else {
+                ((m as f64 - 0.5) / sigma, (m as f64 + 0.5) / sigma)
+            };
+            let p = half_normal_mass(a, b);
+            total += p;
+            probs.push(p);
+        }
+        let esc = 1.0 - total;
+        probs.push(if esc > 0.0 { esc } else { 0.0 });
+        t.push(build_table(&probs));
+    }
+    let mut slots = Vec::with_capacity(N_TABLES * M as usize);
+    for tab in &t {
+        for &sym in &tab.lut {
+            let sy = sym as usize;
+            slots.push(((sym as u32) << 24) | (tab.cum[sy] << 12) | tab.freq[sy]);
+        }
+    }
+    let pick = (0..511u32)
+        .map(|ab| {
+            let k = (ab as i32 - 224).clamp(0, K_MAX);
+            let (ti, s) = if k < DIRECT as i32 { (k as usize, 0) } else {
+                let s = (k - 57) / 8;
+                (DIRECT + (k - 8 * s - 57) as usize, s as u32)
+            };
+            (ti as u16, s as u8)
+        })
+        .collect();
+    Tables { t, slots, pick }
+}
+
+/// CRC-32 of every table's frequencies (u16 little-endian, table after table): pins the tables.
+pub fn table_checksum() -> u32 {
+    let mut bytes = Vec::new();
+    for t in &tables().t {
+        bytes.extend_from_slice(&(t.freq.len() as u16).to_le_bytes());
+        for &f in &t.freq {
+            bytes.extend_from_slice(&(f as u16).to_le_bytes());
+        }
+    }
+    crc32fast::hash(&bytes)
+}
+
+/// Table index and number of uniformly coded low bits for the scale codes `a`, `b` (both ≥ 1).
+#[inline(always)]
+fn table_for(a: u8, b: u8) -> (usize, u32) {
+    let k = (a as i32 + b as i32 - 224).clamp(0, K_MAX);
+    if k < DIRECT as i32 {
+        (k as usize, 0)
+    } else {
+        let s = (k - 57) / 8;
+        (DIRECT + (k - 8 * s - 57) as usize, s as u32)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoder
+
+#[derive(Clone, Copy)]
+struct Op {
+    freq: u32,
+    cum: u32,
+}
+
+#[inline(always)]
+fn put(x: &mut u32, op: Op, words: &mut Vec<u16>) {
+    let mut v = *x;
+    if v >= op.freq << (32 - SCALE_BITS) {
+        words.push(v as u16);
+        v >>= 16;
+    }
+    *x = ((v / op.freq) << SCALE_BITS) + (v % op.freq) + op.cum;
+}
+
+#[inline(always)]
+fn uniform_op(v: u32, bits: u32) -> Op {
+    Op { freq: M >> bits, cum: v << (SCALE_BITS - bits) }
+}
+
+/// Pushes the ops of `bits` uniform bits of `v` (8-bit pieces, low first).
+#[inline(always)]
+fn uniform_ops(mut v: u64, mut bits: u32, ops: &mut [Op; 16], n: &mut usize) {
+    while bits > 0 {
+        let b = bits.min(8);
+        ops[*n] = uniform_op((v & ((1 << b) - 1)) as u32, b);
+        *n += 1;
+        v >>= b;
+        bits -= b;
+    }
+}
+
+fn scale_code(ms: f64) -> u8 {
+    // 8·log2(√ms) + 128 = 4·log2(ms) + 128
+    if ms <= 0.0 {
+        return 0;
+    }
+    (4.0 * ms.log2() + 128.0).round().clamp(1.0, 255.0) as u8
+}
+
+/// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
+/// Returns `None` when the model does not apply (no values, rows not dividing).
+pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
+    let n = q.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    // Row and column mean squares.
+    let mut row_ms = vec![0f64; rows];
+    let mut col_ms = vec![0f64; cols];
+    let mut any_neg = false;
+    for (rm, row) in row_ms.iter_mut().zip(q.chunks_exact(cols)) {
+        let mut s = 0.0;
+        for (cm, &v) in col_ms.iter_mut().zip(row) {
+            let v2 = (v as f64) * (v as f64);
+            s += v2;
+            *cm += v2;
+            any_neg |= v < 0;
+        }
+        *rm = s;
+    }
+    let total: f64 = row_ms.iter().sum();
+    let mean_all = total / n as f64;
+    // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
+    // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
+    // c_j² = mean_i q²/r_i².
+    let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
+    let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
+    let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    for _ in 0..2 {
+        let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
+        for (r, row) in r2.iter_mut().zip(q.chunks_exact(cols)) {
+            if *r > 0.0 {
+                let s: f64 = row.iter().zip(&inv_c).map(|(&v, &ic)| (v as f64) * (v as f64) * ic).sum();
+                *r = s / nz_cols;
+            }
+        }
+        let mut acc = vec![0f64; cols];
+        for (&r, row) in r2.iter().zip(q.chunks_exact(cols)) {
+            if r > 0.0 {
+                let ir = 1.0 / r;
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += (v as f64) * (v as f64) * ir;
+                }
+            }
+        }
+        for (c, a) in c2.iter_mut().zip(acc) {
+            if *c > 0.0 {
+                *c = a / nz_rows;
+            }
+        }
+    }
+    let a: Vec<u8> = r2.iter().map(|&v| scale_code(v)).collect();
+    let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
+
+    // Sign model.
+    let (mode, f, row_neg, col_neg) = if !any_neg {
+        (SIGN_NONE, 0u32, Vec::new(), Vec::new())
+    } else {
+        let (u, v) = top_singular_signs(q, rows, cols);
+        let (mut pos, mut nz, mut agree) = (0u64, 0u64, 0u64);
+        for (i, row) in q.chunks_exact(cols).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                if x != 0 {
+                    nz += 1;
+                    pos += (x > 0) as u64;
+                    agree += ((x < 0) == (u[i] != v[j])) as u64;
+                }
+            }
+        }
+        let h = |k: u64| {
+            let p = k as f64 / nz.max(1) as f64;
+            let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * p.log2() };
+            nz as f64 * (e(p) + e(1.0 - p))
+        };
+        let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
+        if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
+            (SIGN_SVD, freq(agree), u, v)
+        } else {
+            (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
+        }
+    };
+
+    let mut out = Vec::with_capacity(n / 2 + rows + cols + 64);
+    out.push(KIND_RANK1);
+    out.push(mode);
+    if mode != SIGN_NONE {
+        out.extend_from_slice(&(f as u16).to_le_bytes());
+    }
+    out.extend_from_slice(&a);
+    out.extend_from_slice(&b);
+    if mode == SIGN_SVD {
+        push_bits(&row_neg, &mut out);
+        push_bits(&col_neg, &mut out);
+    }
+
+    let tabs = tables();
+    let mut words: Vec<u16> = Vec::with_capacity(n / 4 + 16);
+    let mut x = [L; LANES];
+    let agree_op = Op { freq: f.max(1), cum: 0 };
+    let disagree_op = Op { freq: M - f.min(M - 1), cum: f };
+    let mut ops = [Op { freq: M, cum: 0 }; 16];
+    for i in (0..rows).rev() {
+        if a[i] == 0 {
+            continue;
+        }
+        let row = &q[i * cols..(i + 1) * cols];
+        for j in (0..cols).rev() {
+            if b[j] == 0 {
+                continue;
+            }
+            let v = row[j];
+            let m = v.unsigned_abs();
+            let (ti, s) = table_for(a[i], b[j]);
+            let tab = &tabs.t[ti];
+            let hi = m >> s;
+            let mut no: usize;
+            if hi < tab.esc as u64 {
+                let h = hi as usize;
+                ops[0] = Op { freq: tab.freq[h], cum: tab.cum[h] };
+                no = 1;
+            } else {
+                let e = tab.esc as usize;
+                ops[0] = Op { freq: tab.freq[e], cum: tab.cum[e] };
+                let extra = hi - tab.esc as u64;
+                let nb = 64 - extra.leading_zeros();
+                ops[1] = uniform_op(nb, 6);
+                no = 2;
+                uniform_ops(extra, nb, &mut ops, &mut no);
+            }
+            uniform_ops(m & ((1u64 << s) - 1), s, &mut ops, &mut no);
+            if m != 0 && mode != SIGN_NONE {
+                let pred_neg = mode == SIGN_SVD && (row_neg[i] != col_neg[j]);
+                ops[no] = if (v < 0) == pred_neg { agree_op } else { disagree_op };
+                no += 1;
+            }
+            let lane = &mut x[j % LANES];
+            for op in ops[..no].iter().rev() {
+                put(lane, *op, &mut words);
+            }
+        }
+    }
+    for j in (0..LANES).rev() {
+        words.push(x[j] as u16);
+        words.push((x[j] >> 16) as u16);
+    }
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.reserve(words.len() * 2);
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    Some(out)
+}
+
+fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
+    for c in bits.chunks(8) {
+        let mut byte = 0u8;
+        for (k, &b) in c.iter().enumerate() {
+            byte |= (b as u8) << k;
+        }
+        out.push(byte);
+    }
+}
+
+/// Signs (true = negative) of the top singular pair of `q`, by three power iterations
+/// (each one pass: u_i = row_i · v, v' += u_i · row_i).
+fn top_singular_signs(q: &[i64], rows: usize, cols: usize) -> (Vec<bool>, Vec<bool>) {
+    let mut v = vec![1f64; cols];
+    let mut u = vec![0f64; rows];
+    for _ in 0..3 {
+        let mut nv = vec![0f64; cols];
+        for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
+            let mut s = 0.0;
+            for (&x, &vj) in row.iter().zip(&v) {
+                s += x as f64 * vj;
+            }
+            *ui = s;
+            if s != 0.0 {
+                for (nvj, &x) in nv.iter_mut().zip(row) {
+                    *nvj += s * x as f64;
+                }
+            }
+        }
+        let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            break;
+        }
+        nv.iter_mut().for_each(|x| *x /= norm);
+        v = nv;
+    }
+    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoder
+
+struct Rd<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, k: usize) -> Result<&'a [u8]> {
+        if self.b.len() - self.pos < k {
+            return Err(Error::truncated(format!("rANS-model payload ends early ({k} more bytes needed)")));
+        }
+        let s = &self.b[self.pos..self.pos + k];
+        self.pos += k;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+}
+
+struct Dec<'a> {
+    words: &'a [u8],
+    pos: usize,
+}
+
+impl Dec<'_> {
+    #[inline(always)]
+    fn renorm(&mut self, mut v: u32) -> Result<u32> {
+        if v < L {
+            let w = self
+                .words
+                .get(self.pos..self.pos + 2)
+                .ok_or_else(|| Error::truncated("rANS-model word stream ends early"))?;
+            v = (v << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+            self.pos += 2;
+        }
+        Ok(v)
+    }
+    /// One magnitude symbol with the table whose slots start at `base` (`slots.len()` is a
+    /// multiple of M, `base` a multiple of M below it).
+    #[inline(always)]
+    fn table(&mut self, x: &mut u32, slots: &[u32], base: usize) -> Result<u32> {
+        let v = *x;
+        let slot = v & (M - 1);
+        let e = slots[base + slot as usize];
+        let (f, c) = (e & (M - 1), (e >> 12) & (M - 1));
+        *x = self.renorm(f * (v >> SCALE_BITS) + slot - c)?;
+        Ok(e >> 24)
+    }
+    #[inline(always)]
+    fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
+        let v = *x;
+        let slot = v & (M - 1);
+        let sym = slot >> (SCALE_BITS - bits);
+        let f = M >> bits;
+        *x = self.renorm(f * (v >> SCALE_BITS) + slot - (sym << (SCALE_BITS - bits)))?;
+        Ok(sym)
+    }
+    fn uniform_wide(&mut self, x: &mut u32, mut bits: u32) -> Result<u64> {
+        let (mut v, mut shift) = (0u64, 0u32);
+        while bits > 0 {
+            let b = bits.min(8);
+            v |= (self.uniform(x, b)? as u64) << shift;
+            shift += b;
+            bits -= b;
+        }
+        Ok(v)
+    }
+    #[inline(always)]
+    fn binary(&mut self, x: &mut u32, f: u32) -> Result<bool> {
+        let v = *x;
+        let slot = v & (M - 1);
+        let (bit, fr, c) = if slot < f { (false, f, 0) } else { (true, M - f, f) };
+        *x = self.renorm(fr * (v >> SCALE_BITS) + slot - c)?;
+        Ok(bit)
+    }
+}
+
+fn read_bits<'a>(r: &mut Rd<'a>, n: usize) -> Result<&'a [u8]> {
+    r.take(n.div_ceil(8))
+}
+
+#[inline(always)]
+fn bit(bytes: &[u8], i: usize) -> bool {
+    bytes[i / 8] >> (i % 8) & 1 != 0
+}
+
+/// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
+/// rows), checking that each code fits `width` bytes.
+pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
+    let rows = qmin.len();
+    let n = out.len();
+    if rows == 0 || n % rows != 0 || n == 0 {
+        return Err(Error::corrupt("rANS-model payload for a tensor without rows"));
+    }
+    let cols = n / rows;
+    let mut r = Rd { b: payload, pos: 0 };
+    if r.u8()? != KIND_RANK1 {
+        return Err(Error::corrupt("unknown rANS-model kind"));
+    }
+    let mode = r.u8()?;
+    if mode > SIGN_SVD {
+        return Err(Error::corrupt(format!("unknown rANS-model sign mode {mode}")));
+    }
+    let f = if mode != SIGN_NONE {
+        let b = r.take(2)?;
+        let f = u16::from_le_bytes([b[0], b[1]]) as u32;
+        if !(1..M).contains(&f) {
+            return Err(Error::corrupt(format!("sign frequency {f} out of range")));
+        }
+        f
+    } else {
+        0
+    };
+    let a = r.take(rows)?;
+    let b = r.take(cols)?;
+    let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
+    let wb = r.take(4)?;
+    let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
+    if w < 2 * LANES {
+        return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+    }
+    let words = r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?;
+    if r.pos != payload.len() {
+        return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
+    }
+    let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+    let mut x = [0u32; LANES];
+    for (j, s) in x.iter_mut().enumerate() {
+        let bb = &words[4 * j..4 * j + 4];
+        *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16 | u16::from_le_bytes([bb[2], bb[3]]) as u32;
+    }
+    let mut d = Dec { words, pos: 4 * LANES };
+    let tabs = tables();
+    let slots = &tabs.slots[..];
+    for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
+        let q0 = qmin[i];
+        // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
+        let zero_u = u_of(0, q0, max_u);
+        if a[i] == 0 {
+            orow.fill(zero_u?);
+            continue;
+        }
+        let ai = a[i] as usize;
+        let rneg = mode == SIGN_SVD && bit(rs, i);
+        let [mut x0, mut x1, mut x2, mut x3] = x;
+        // One value of column j with state `lane`.
+        let mut one = |lane: &mut u32, j: usize, o: &mut u32| -> Result<()> {
+            let bj = b[j];
+            if bj == 0 {
+                *o = zero_u.clone()?;
+                return Ok(());
+            }
+            let (ti, s) = tabs.pick[ai + bj as usize];
+            let (ti, s) = (ti as usize, s as u32);
+            let sym = d.table(lane, slots, ti * M as usize)?;
+            let mut hi = sym as u64;
+            if sym == tabs.t[ti].esc {
+                let nb = d.uniform(lane, 6)?;
+                if nb > MAX_ESC_BITS {
+                    return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
+                }
+                hi = d.uniform_wide(lane, nb)? + sym as u64;
+                if hi >> (60 - s.min(60)) != 0 {
+                    return Err(Error::corrupt("rANS-model code magnitude out of range"));
+                }
+            }
+            let mut m = hi << s;
+            if s > 0 {
+                m |= d.uniform_wide(lane, s)?;
+            }
+            let mut q = m as i64;
+            if m != 0 && mode != SIGN_NONE {
+                let pred_neg = mode == SIGN_SVD && (rneg != bit(cs, j));
+                let flip = d.binary(lane, f)?;
+                if pred_neg != flip {
+                    q = -q;
+                }
+            }
+            *o = u_of(q, q0, max_u)?;
+            Ok(())
+        };
+        let mut chunks = orow.chunks_exact_mut(LANES);
+        let mut j = 0;
+        for c in &mut chunks {
+            one(&mut x0, j, &mut c[0])?;
+            one(&mut x1, j + 1, &mut c[1])?;
+            one(&mut x2, j + 2, &mut c[2])?;
+            one(&mut x3, j + 3, &mut c[3])?;
+            j += LANES;
+        }
+        let rem = chunks.into_remainder();
+        let lanes = [&mut x0, &mut x1, &mut x2, &mut x3];
+        for ((o, lane), jj) in rem.iter_mut().zip(lanes).zip(j..) {
+            one(lane, jj, o)?;
+        }
+        x = [x0, x1, x2, x3];
+    }
+    if x != [L; LANES] || d.pos != words.len() {
+        return Err(Error::corrupt("rANS-model payload does not decode to its initial state (corrupt payload)"));
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
+    match q.checked_sub(q0) {
+        Some(u) if u >= 0 && (u as u64) <= max_u => Ok(u as u32),
+        _ => Err(Error::corrupt("rANS-model code outside the channel's code range")),
+    }
+}
+
+/// The model payload for a frame's codes (uniform parameters only): `q = qmin_c + u`.
+pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -> Option<Vec<u8>> {
+    let crate::quant::ChannelParams::Uniform { qmin, .. } = params else {
+        return None;
+    };
+    let rows = qmin.len();
+    if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
+        return None;
+    }
+    let cols = codes.len() / rows;
+    let mut q = Vec::with_capacity(codes.len());
+    for (row, &q0) in codes.chunks_exact(cols).zip(qmin) {
+        q.extend(row.iter().map(|&u| q0 + u as i64));
+    }
+    encode(&q, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(q: &[i64], rows: usize) {
+        let p = encode(q, rows).unwrap();
+        let cols = q.len() / rows;
+        let qmin: Vec<i64> = q.chunks_exact(cols).map(|r| *r.iter().min().unwrap()).collect();
+        let mut out = vec![0u32; q.len()];
+        decode(&p, &qmin, 4, &mut out).unwrap();
+        for (k, (&u, &v)) in out.iter().zip(q).enumerate() {
+            assert_eq!(qmin[k / cols] + u as i64, v, "value {k}");
+        }
+    }
+
+    #[test]
+    fn synthetic_round_trips() {
+        let mut s = 3u64;
+        let mut rnd = move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (rows, cols, scale) in [(3, 5, 1.0), (8, 8, 0.1), (16, 12, 100.0), (5, 8, 1e3), (5, 8, 1e5), (5, 7, 1e3), (5, 8, 1e6), (5, 7, 1e6), (4, 4, 3e9)] {
+            let q: Vec<i64> = (0..rows * cols).map(|_| ((rnd() - 0.3) * scale).round() as i64).collect();
+            check(&q, rows);
+            let q2: Vec<i64> = q.iter().map(|v| v.abs()).collect();
+            check(&q2, rows);
+        }
+        // An outlier far beyond the table: escapes.
+        let mut q = vec![0i64; 64];
+        q[5] = 1;
+        q[9] = -2;
+        q[17] = (1 << 32) - 3;
+        check(&q, 8);
+    }
+}
