@@ -1,0 +1,26 @@
+//! Any bytes → decompress: a typed error or a tensor whose size matches its shape; never a
+//! panic, never an allocation beyond the (small) limit given here.
+#![no_main]
+use alcm::{decompress_into, decompress_with_limits, peek, DecodeLimits};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let limits = DecodeLimits { max_values: 1 << 24 };
+    match decompress_with_limits(data, &limits) {
+        Ok(d) => {
+            let n: usize = d.shape.iter().product();
+            assert_eq!(n, d.data.len());
+            // A frame that decodes also peeks, and agrees.
+            let info = peek(data).expect("decodable frame must peek");
+            assert_eq!(info.shape, d.shape);
+            assert_eq!(info.frame_len as usize, data.len());
+            // decompress_into gives the same values, bit for bit.
+            let mut out = vec![0f32; n];
+            decompress_into(data, &mut out).expect("decompress_into must agree");
+            assert!(out.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        Err(e) => {
+            assert!(!e.message().is_empty());
+        }
+    }
+});
