@@ -275,8 +275,7 @@ impl Encoder {
 fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) -> (ChannelParams, Vec<u32>) {
     let mut codes = vec![0u32; data.len()];
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
-    if channels > 0 {
-        let per = data.len() / channels;
+    if let Some(per) = data.len().checked_div(channels) {
         let mut scratch = vec![0f32; per];
         for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
             for (s, &x) in scratch.iter_mut().zip(xs) {
@@ -362,8 +361,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
     let mut qmin = Vec::with_capacity(channels);
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
-    if channels > 0 {
-        let per = data.len() / channels;
+    if let Some(per) = data.len().checked_div(channels) {
         for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
             for &x in xs {

@@ -159,7 +159,7 @@ pub struct PruneDecision {
 /// zeros (dead ReLU units, constant inputs), and over all values the rule would give t = 0 and
 /// prune nothing at any threshold the scheduler can reach.
 pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Result<PruneDecision> {
-    if !(threshold > 0.0 && threshold < 1.0) || !(0.0..1.0).contains(&max_drop_ratio) {
+    if !(threshold > 0.0 && threshold < 1.0 && (0.0..1.0).contains(&max_drop_ratio)) {
         return Err(Error::invalid_argument(format!(
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
