@@ -125,7 +125,9 @@ impl Encoder {
             Mode::Lossless => None,
             Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
             Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
-            Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e),
+            // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
+            // that large maps every f32 to code 0, which meets such a bound).
+            Mode::MaxAbs(e) => quantize_uniform(values, shape, (2.0 * e).min(f64::MAX), Some(e), e),
         };
         let mut bytes = None;
         let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);

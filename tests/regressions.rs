@@ -85,3 +85,20 @@ fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
         bounds::check_bound(&cfg, &x, &[2, 4], None, &d).unwrap();
     }
 }
+
+/// roundtrip target, found by reading the input layout for extreme bounds (the fuzz input
+/// inline is what the target would need): `MaxAbs(e)` with e > f64::MAX / 2 (any finite e is a
+/// valid config) made the step 2e = +∞, which the encoder wrote and its own decoder then
+/// refused ("invalid quantization step inf") — an undecodable frame from a valid call.
+/// Fix (src/encoder.rs, compress): the max-abs step is min(2e, f64::MAX).
+#[test]
+fn roundtrip_max_abs_bound_near_f64_max() {
+    // mode byte 0x81 (max_abs, raw f64 bound follows), e = 1e308; the rest zero: a 0-d tensor.
+    replay(&[0x81, 0xa0, 0xc8, 0xeb, 0x85, 0xf3, 0xcc, 0xe1, 0x7f]);
+    for e in [1e308, f64::MAX, 9e307, 1e300, 1e39] {
+        let cfg = EncoderConfig { mode: Mode::MaxAbs(e), ..Default::default() };
+        let x = [1.0f32, -2.0, 3e38, 0.0, f32::MIN, f32::from_bits(1)];
+        let d = decompress(&Encoder::new(cfg.clone()).unwrap().compress(&x, &[6], None).unwrap().bytes).unwrap();
+        bounds::check_bound(&cfg, &x, &[6], None, &d).unwrap();
+    }
+}
