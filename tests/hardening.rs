@@ -168,3 +168,19 @@ fn truncated_or_foreign_files_give_typed_errors() {
     assert_eq!(ErrorFeedback::load(&dir.join("nope.state")).unwrap_err().kind(), ErrorKind::Io);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A state file with a valid checksum but a NaN/Inf residual (never written by alcm) is refused:
+/// loaded, it would make every following step fail with NonFinite.
+#[test]
+fn state_with_non_finite_residual_is_refused() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut b = ErrorFeedback::new(&[2]).unwrap().to_bytes();
+        let n = b.len();
+        b[n - 8..n - 4].copy_from_slice(&bad.to_le_bytes());
+        let crc = crc32fast::hash(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        let e = ErrorFeedback::from_bytes(&b).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidModel, "{e}");
+        assert!(e.message().contains("residual value 1"), "{e}");
+    }
+}
