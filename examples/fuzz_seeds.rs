@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use alcm::{npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback, Mode, NonFinitePolicy, Predictor};
+use alcm::{npy::read_npy_f32, npy_bytes_f64, npy_bytes_i64, BackendKind, Encoder, EncoderConfig, ErrorFeedback, Mode, NonFinitePolicy, Predictor};
 
 fn put(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("fuzz/corpus").join(target);
@@ -71,6 +71,35 @@ fn main() {
     put("predictor_model", "proto_model.npz", &fs::read("tests/data/fixtures/proto_model.npz").unwrap());
     put("predictor_model", "savez_stored.npz", &fs::read("tests/data/fixtures/savez_stored.npz").unwrap());
     put("predictor_model", "alcm_h4.npz", &Predictor::new(4, 0.2, 0.9, 0.001, 1).unwrap().to_npz_bytes());
+    // Structure-aware model seeds (0xA1 + [key][len u16][npy]...; see the target).
+    for (name, norm) in [("struct_h3.bin", false), ("struct_h3_norm.bin", true)] {
+        let mut p = Predictor::new(3, 0.2, 0.9, 0.01, 5).unwrap();
+        if norm {
+            p.fit_normalization(&[[0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2], [0.0, 1e-6, 1e-3, -0.5, 9.0, 0.4]]).unwrap();
+        }
+        let mut members: Vec<(u8, Vec<u8>)> = vec![
+            (0, npy_bytes_f64(&[6, 3], p.w1())),
+            (1, npy_bytes_f64(&[3], p.b1())),
+            (2, npy_bytes_f64(&[3, 1], p.w2())),
+            (3, npy_bytes_f64(&[1], &[p.b2()])),
+            (4, npy_bytes_i64(&[], &[3])),
+            (5, npy_bytes_f64(&[], &[0.2])),
+            (6, npy_bytes_f64(&[], &[0.9])),
+            (9, npy_bytes_f64(&[], &[0.01])),
+            (10, npy_bytes_i64(&[], &[1])),
+        ];
+        if let Some(n) = p.normalization() {
+            members.push((7, npy_bytes_f64(&[6], &n.mean)));
+            members.push((8, npy_bytes_f64(&[6], &n.std)));
+        }
+        let mut b = vec![0xA1u8];
+        for (k, m) in members {
+            b.push(k);
+            b.extend_from_slice(&(m.len() as u16).to_le_bytes());
+            b.extend_from_slice(&m);
+        }
+        put("predictor_model", name, &b);
+    }
     let enc = Encoder::new(EncoderConfig { mode: Mode::RelativeL2(0.05), ..Default::default() }).unwrap();
     for (name, shape) in [("s2x3", vec![2usize, 3]), ("s0", vec![]), ("s4x0", vec![4, 0])] {
         let mut ef = ErrorFeedback::new(&shape).unwrap();

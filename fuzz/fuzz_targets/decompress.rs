@@ -1,10 +1,21 @@
 //! Any bytes → decompress: a typed error or a tensor whose size matches its shape; never a
 //! panic, never an allocation beyond the (small) limit given here.
+//!
+//! The trailing CRC-32 is recomputed over the mutated bytes first: otherwise almost every
+//! mutation stops at the checksum and the parser behind it is never explored. (The checksum
+//! check itself is covered by tests/codec.rs's every-bit-flip test.)
 #![no_main]
 use alcm::{decompress_into, decompress_with_limits, peek, DecodeLimits};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|raw: &[u8]| {
+    let mut fixed = raw.to_vec();
+    if fixed.len() >= 8 {
+        let n = fixed.len();
+        let crc = crc32fast::hash(&fixed[..n - 4]);
+        fixed[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    }
+    let data = &fixed[..];
     let limits = DecodeLimits { max_values: 1 << 24 };
     match decompress_with_limits(data, &limits) {
         Ok(d) => {
