@@ -37,6 +37,11 @@ pub fn backend_name(id: u8) -> &'static str {
     }
 }
 
+/// Whether `payload_len` bytes may legitimately stand for `raw_len` bytes of code stream.
+pub fn expansion_ok(payload_len: u64, raw_len: u64) -> bool {
+    raw_len <= payload_len.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024)
+}
+
 /// Encodes `raw` with the backend `id`. `planes` is the number of byte planes `raw` holds (the
 /// code width; rANS models each plane separately, the other backends ignore it).
 pub fn encode(id: u8, level: u8, raw: &[u8], planes: u8) -> Vec<u8> {
@@ -53,15 +58,15 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
         BACKEND_STORE if payload_len != raw_len => Err(Error::corrupt(format!(
             "stored payload is {payload_len} bytes but the frame declares {raw_len}"
         ))),
-        BACKEND_DEFLATE if raw_len > payload_len.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024) => {
+        // Every compressing backend is held to deflate's expansion bound, so the decoder can size
+        // what it allocates from the bytes it was given. Deflate cannot exceed it; the encoder
+        // writes a deflate payload instead of an rANS one that would (a huge constant tensor).
+        BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL if !expansion_ok(payload_len, raw_len) => {
             Err(Error::corrupt(format!(
-                "deflate payload of {payload_len} bytes cannot expand to the declared {raw_len} bytes"
+                "a {} payload of {payload_len} bytes cannot expand to the declared {raw_len} bytes",
+                backend_name(id)
             )))
         }
-        // A constant plane costs 2 bytes whatever its length: rANS has no useful ratio bound;
-        // the frame's value count (checked against the decode limits) bounds the allocation.
-        BACKEND_RANS if payload_len == 0 && raw_len > 0 => Err(Error::corrupt("empty rANS payload")),
-        BACKEND_RANS_MODEL if payload_len == 0 && raw_len > 0 => Err(Error::corrupt("empty rANS-model payload")),
         BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL => Ok(()),
         other => Err(Error::corrupt(format!("unknown backend id {other}"))),
     }

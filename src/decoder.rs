@@ -22,7 +22,13 @@ pub fn decompress(bytes: &[u8]) -> Result<Decoded> {
 /// Decodes a frame, refusing frames that declare more than `limits.max_values` values.
 pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded> {
     let info = format::open_frame(bytes, limits)?;
-    let mut data = vec![0f32; info.n_values as usize];
+    // The size is already bounded by the limits and by the payload (backend::check_sizes);
+    // an allocation the system still cannot satisfy is an error, never an abort.
+    let n = info.n_values as usize;
+    let mut data = Vec::new();
+    data.try_reserve_exact(n)
+        .map_err(|_| Error::too_large(format!("cannot allocate {n} output values")))?;
+    data.resize(n, 0f32);
     decode_checked(bytes, &info, &mut data)?;
     Ok(Decoded { data, shape: info.shape })
 }

@@ -125,7 +125,9 @@ impl Encoder {
             Mode::Lossless => None,
             Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
             Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
-            Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e),
+            // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
+            // that large maps every f32 to code 0, which meets such a bound).
+            Mode::MaxAbs(e) => quantize_uniform(values, shape, (2.0 * e).min(f64::MAX), Some(e), e),
         };
         let mut bytes = None;
         let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
@@ -271,6 +273,13 @@ impl Encoder {
                     backend_id = backend::BACKEND_RANS_MODEL;
                 }
             }
+        }
+        if !backend::expansion_ok(payload.len() as u64, raw.len() as u64) {
+            // Keep the decoder's allocation bound (backend::check_sizes): deflate, unfolded.
+            raw.clear();
+            pack::pack(&q.codes, width, &mut raw);
+            payload = backend::encode(backend::BACKEND_DEFLATE, self.config.deflate_level, &raw, width);
+            backend_id = backend::BACKEND_DEFLATE;
         }
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
@@ -443,7 +452,13 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
     let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
     let mut raw = Vec::with_capacity(data.len() * 4);
     pack::pack(&bits, 4, &mut raw);
-    let payload = backend::encode(backend_id, level, &raw, 4);
+    let mut payload = backend::encode(backend_id, level, &raw, 4);
+    let mut backend_id = backend_id;
+    if !backend::expansion_ok(payload.len() as u64, raw.len() as u64) {
+        // Keep the decoder's allocation bound (backend::check_sizes).
+        payload = backend::encode(backend::BACKEND_DEFLATE, level, &raw, 4);
+        backend_id = backend::BACKEND_DEFLATE;
+    }
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,
         backend: backend_id,

@@ -112,7 +112,11 @@ impl ErrorFeedback {
         if n.checked_mul(4) != Some(r.remaining() as u64) {
             return Err(bad(format!("state declares {n} values but holds {} bytes of them", r.remaining())));
         }
-        let residual = r.take(r.remaining())?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let residual: Vec<f32> = r.take(r.remaining())?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        // `compress` never keeps a non-finite residual; one in a file would poison every step.
+        if let Some(i) = residual.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("residual value {i} is {} (a state never holds NaN or Inf)", residual[i])));
+        }
         Ok(ErrorFeedback { shape, residual })
     }
 

@@ -60,8 +60,12 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
                 }
             }
             ChannelParams::Range { .. } => {
+                // Saturate: the top code of a channel reaching f32::MAX may land a rounding of
+                // the stored step beyond it, which `as f32` would turn into +∞ (the value it
+                // stands for is ≤ f32::MAX, so saturating keeps it within step/2).
+                let m = f32::MAX as f64;
                 for (o, &u) in oc.iter_mut().zip(uc) {
-                    *o = (base + u as f64 * step) as f32;
+                    *o = (base + u as f64 * step).clamp(-m, m) as f32;
                 }
             }
         }
@@ -86,14 +90,20 @@ pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (
         return (if values.is_empty() { 0.0 } else { lo }, 0.0);
     }
     let levels = range_levels(bits);
-    let step = ((hi as f64 - lo as f64) / levels) as f32;
-    if step <= 0.0 || !step.is_finite() {
-        // The range is below f32 resolution of a step: every value sits on lo or hi.
+    let range = hi as f64 - lo as f64;
+    // A subnormal step loses relative precision when stored as f32 (it may even round to 0):
+    // keep at least the smallest positive f32, and let the top code follow the stored step
+    // rather than `levels`, so every value stays within step/2 (for normal steps the two
+    // agree and nothing changes).
+    let step = ((range / levels) as f32).max(f32::from_bits(1));
+    if !step.is_finite() {
+        // A range beyond f32::MAX at < 1.6 bits: the step is not representable. Every value
+        // decodes to lo (documented in docs/SECURITY.md; unreachable at ≥ 2 bits).
         codes.iter_mut().for_each(|u| *u = 0);
         return (lo, 0.0);
     }
     let inv = 1.0 / step as f64;
-    let max_code = levels.round();
+    let max_code = levels.round().max((range * inv).round());
     for (u, &v) in codes.iter_mut().zip(values) {
         let q = ((v as f64 - lo as f64) * inv).round().clamp(0.0, max_code);
         *u = q as u32;

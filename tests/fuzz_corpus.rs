@@ -1,0 +1,84 @@
+//! Replays the committed fuzz corpora (fuzz/corpus/<target>/) through the same checks as the
+//! fuzz targets, without libFuzzer: the CI side of fuzzing ("the corpora still pass").
+//! A short live smoke run needs cargo-fuzz: `fuzz/run.sh 30`.
+
+#[path = "common/bounds.rs"]
+mod bounds;
+#[path = "common/roundtrip_case.rs"]
+mod roundtrip_case;
+
+use std::path::Path;
+
+use alcm::{
+    decompress_into, decompress_with_limits, parse_npy, peek, DecodeLimits, EncoderConfig, ErrorFeedback, ErrorKind,
+    Predictor, PredictorConfig,
+};
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "empty corpus {target}");
+    v
+}
+
+#[test]
+fn decompress_and_peek_corpora() {
+    let mut decoded = 0;
+    for (name, b) in corpus("decompress") {
+        if let Ok(d) = decompress_with_limits(&b, &DecodeLimits { max_values: 1 << 24 }) {
+            decoded += 1;
+            assert_eq!(peek(&b).unwrap().shape, d.shape, "{name}");
+            let mut out = vec![0f32; d.data.len()];
+            decompress_into(&b, &mut out).unwrap();
+            assert!(out.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits()), "{name}");
+        }
+    }
+    assert!(decoded >= 50, "the seed frames must decode ({decoded})");
+    for (name, b) in corpus("peek") {
+        if let Ok(info) = peek(&b) {
+            assert_eq!(info.shape.iter().product::<usize>() as u64, info.n_values, "{name}");
+        }
+    }
+}
+
+#[test]
+fn parser_corpora() {
+    for (name, b) in corpus("yaml_config") {
+        let Ok(s) = std::str::from_utf8(&b) else { continue };
+        for k in [EncoderConfig::from_yaml_str(s).err(), PredictorConfig::from_yaml_str(s).err()].into_iter().flatten() {
+            assert_eq!(k.kind(), ErrorKind::InvalidConfig, "{name}");
+        }
+    }
+    for (name, b) in corpus("predictor_model") {
+        match Predictor::from_npz_bytes(&b) {
+            Ok(p) => assert!(p.forward(&[0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2]).is_finite(), "{name}"),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidModel, "{name}"),
+        }
+    }
+    for (name, b) in corpus("feedback_state") {
+        if let Ok(s) = ErrorFeedback::from_bytes(&b) {
+            assert_eq!(s.to_bytes(), b, "{name}");
+        }
+    }
+    for (name, b) in corpus("npy") {
+        if let Ok(a) = parse_npy(&b) {
+            assert_eq!(a.shape.iter().product::<usize>(), a.len(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn roundtrip_corpus() {
+    for (name, b) in corpus("roundtrip") {
+        if let Some(case) = roundtrip_case::decode(&b) {
+            if let Err(m) = roundtrip_case::run(&case) {
+                panic!("{name}: {m}");
+            }
+        }
+    }
+}
