@@ -34,6 +34,10 @@ fn main() {
         let c = enc.compress(x, shape, alloc).unwrap();
         let d = decompress(&c.bytes).unwrap();
         let stem = format!("v{FORMAT_VERSION}_{name}");
+        if out.join(format!("{stem}.alcm")).exists() {
+            println!("{stem}: kept (golden frames are never overwritten)");
+            return;
+        }
         std::fs::write(out.join(format!("{stem}.alcm")), &c.bytes).unwrap();
         write_npy_f32(&out.join(format!("{stem}.decoded.npy")), &d.shape, &d.data).unwrap();
         println!("{stem}: {} values, {} bytes, mode {}", x.len(), c.bytes.len(), c.report.mode);
@@ -41,7 +45,7 @@ fn main() {
     for (tname, path, with_store) in tensors {
         let (x, shape) = read_npy_f32(Path::new(path)).unwrap();
         for (mname, mode) in modes {
-            for (bname, backend) in [("deflate", BackendKind::Deflate), ("store", BackendKind::Store)] {
+            for (bname, backend) in [("deflate", BackendKind::Deflate), ("store", BackendKind::Store), ("rans", BackendKind::Rans)] {
                 if backend == BackendKind::Store && !with_store {
                     continue;
                 }

@@ -22,7 +22,7 @@ fn golden() -> Vec<(String, Vec<u8>)> {
 #[test]
 fn golden_frames_decode_bit_exactly() {
     let frames = golden();
-    assert!(frames.len() >= 17, "golden frames missing: {}", frames.len());
+    assert!(frames.len() >= 25, "golden frames missing: {}", frames.len());
     let mut seen = std::collections::BTreeSet::new();
     for (name, bytes) in &frames {
         let info = peek(bytes).unwrap();
@@ -36,11 +36,15 @@ fn golden_frames_decode_bit_exactly() {
             assert_eq!(a.to_bits(), b.to_bits(), "{name}: value {i} decodes to {a:e}, golden {b:e}");
         }
     }
-    // Every mode with both backends is covered (and frames with exceptions).
+    // Every mode with store, deflate and rANS is covered, the rank-1 model (backend 3) in both
+    // error-bounded modes, and frames with exceptions.
     for mode in 0..4u8 {
-        for backend in 0..2u8 {
+        for backend in 0..3u8 {
             assert!(seen.contains(&(mode, backend)), "no golden frame for mode {mode} backend {backend}");
         }
+    }
+    for mode in [1u8, 2] {
+        assert!(seen.contains(&(mode, 3)), "no golden frame for mode {mode} backend 3");
     }
     assert!(frames.iter().any(|(_, b)| peek(b).unwrap().n_exceptions > 0));
 }
