@@ -69,10 +69,10 @@ fn mode() -> impl Strategy<Value = Mode> {
 }
 
 fn config() -> impl Strategy<Value = EncoderConfig> {
-    (mode(), any::<bool>(), 1u32..=16, 0u32..16, 0.001f64..0.999, 0.0f64..0.99).prop_map(
-        |(mode, store, base, min, threshold, max_drop_ratio)| EncoderConfig {
+    (mode(), 0u8..3, 1u32..=16, 0u32..16, 0.001f64..0.999, 0.0f64..0.99).prop_map(
+        |(mode, backend, base, min, threshold, max_drop_ratio)| EncoderConfig {
             mode,
-            backend: if store { BackendKind::Store } else { BackendKind::Deflate },
+            backend: [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans][backend as usize],
             base_precision: base,
             min_precision: 1 + min % base,
             threshold,

@@ -61,7 +61,7 @@ pub fn decode(data: &[u8]) -> Option<Case> {
     let min = 1 + (b.u8() as u32 % base);
     let cfg = EncoderConfig {
         mode,
-        backend: if flags & 1 == 0 { BackendKind::Deflate } else { BackendKind::Store },
+        backend: [BackendKind::Deflate, BackendKind::Store, BackendKind::Rans][(flags as usize & 1) + (flags as usize >> 2 & 1)],
         non_finite: if flags & 2 == 0 { NonFinitePolicy::Refuse } else { NonFinitePolicy::Keep },
         deflate_level: b.u8() % 11,
         base_precision: base,
