@@ -251,27 +251,41 @@ impl Encoder {
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let max_code = q.codes.iter().copied().max().unwrap_or(0);
         let width = pack::width_for(max_code);
-        let backend_id = backend::backend_id(self.config.backend);
-        let mut raw = Vec::new();
-        if backend_id == backend::BACKEND_RANS {
-            // rANS frames carry the codes folded around each channel's zero code (rans.rs).
-            let mut folded = q.codes.clone();
-            crate::rans::fold_codes(&q.params, width, &mut folded, true);
-            pack::pack(&folded, width, &mut raw);
-        } else {
-            pack::pack(&q.codes, width, &mut raw);
-        }
-        let mut payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
-        let mut backend_id = backend_id;
+        let mut backend_id = backend::backend_id(self.config.backend);
+        let raw_len = q.codes.len() * width as usize;
         // --- rank-1 parametric model (backend 3): written when smaller; see rans_model.rs ---
+        // It is built first; when it is below the order-0 entropy bound of the codes, the
+        // backend-2 payload cannot be smaller and is not built at all.
+        let mut model = None;
         if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
-            if let Some(model) = crate::rans_model::encode_frame_codes(&q.params, &q.codes) {
-                if model.len() < payload.len() {
-                    payload = model;
-                    backend_id = backend::BACKEND_RANS_MODEL;
-                }
-            }
+            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes);
         }
+        let skip_order0 = match &model {
+            Some(m) => (m.len() as f64) < 0.995 * crate::rans::order0_bound_bytes(&q.params, width, &q.codes),
+            None => false,
+        };
+        let payload = if skip_order0 {
+            backend_id = backend::BACKEND_RANS_MODEL;
+            model.take().unwrap_or_default()
+        } else {
+            let mut raw = Vec::new();
+            if backend_id == backend::BACKEND_RANS {
+                // rANS frames carry the codes folded around each channel's zero code (rans.rs).
+                let mut folded = q.codes.clone();
+                crate::rans::fold_codes(&q.params, width, &mut folded, true);
+                pack::pack(&folded, width, &mut raw);
+            } else {
+                pack::pack(&q.codes, width, &mut raw);
+            }
+            let payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
+            match model {
+                Some(m) if m.len() < payload.len() => {
+                    backend_id = backend::BACKEND_RANS_MODEL;
+                    m
+                }
+                _ => payload,
+            }
+        };
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
             mode: q.mode,
@@ -282,7 +296,7 @@ impl Encoder {
             n_pruned: q.n_pruned,
             params: &params,
             exceptions: &q.exceptions,
-            raw_len: raw.len() as u64,
+            raw_len: raw_len as u64,
             payload: &payload,
         })
     }
@@ -313,13 +327,24 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32) -> Option<f64> {
     // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
     // per value; `uniform_code` applies the same test.
     quant::uniform_code(max_abs, inv)?;
-    let mut err = 0.0f64;
-    for &x in data {
-        let q = (x as f64 * inv).round();
+    let e = |x: f32| {
+        let q = quant::round_half_away(x as f64 * inv);
         let d = x as f64 - ((q * step) as f32) as f64;
-        err += d * d;
+        d * d
+    };
+    // Four partial sums in a fixed order (deterministic; breaks the add latency chain).
+    let mut acc = [0.0f64; 4];
+    let chunks = data.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += e(c[k]);
+        }
     }
-    Some(err)
+    for (k, &x) in rest.iter().enumerate() {
+        acc[k] += e(x);
+    }
+    Some((acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
@@ -329,7 +354,11 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut
     // run the full search from that estimate; only full-data passes decide the result.
     const SUB: usize = 1 << 16;
     let guess = if data.len() >= 4 * SUB {
-        let stride = data.len() / SUB;
+        // A prime stride, so that the sample does not align with the rows' period.
+        let mut stride = data.len() / SUB;
+        while (2..stride).take_while(|d| d * d <= stride).any(|d| stride % d == 0) {
+            stride += 1;
+        }
         let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
         search_from(&sub, eps, None, &mut check)?
     } else {
@@ -339,12 +368,21 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut
 }
 
 fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
-    let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
-    for &x in data {
-        norm_sq += x as f64 * x as f64;
+    let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], 0usize, 0.0f32);
+    let chunks = data.chunks_exact(4);
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        acc[k] += x as f64 * x as f64;
         nonzero += (x != 0.0) as usize;
         max_abs = max_abs.max(x.abs());
     }
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += c[k] as f64 * c[k] as f64;
+            nonzero += (c[k] != 0.0) as usize;
+            max_abs = max_abs.max(c[k].abs());
+        }
+    }
+    let norm_sq = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     if nonzero == 0 {
         return Ok(Some(1.0));
     }
@@ -355,14 +393,28 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
         .min(4.0 * max_abs as f64)
         .max(f64::MIN_POSITIVE * 1e10);
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
+    let mut prev: Option<(f64, f64)> = None;
+    // Deterministic ln/exp (basic IEEE operations): the chosen step must be the same everywhere.
+    let (ln, exp) = (quant::det_ln, crate::rans_model::det_exp);
     for _ in 0..60 {
         check()?;
         let e = match uniform_error_sq(data, s, max_abs) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
+        // Local model e ∝ s^p, p from the last two passes (1 at first): the error grows more
+        // slowly than the step when many values round to zero.
+        let p = match prev {
+            Some((ps, pe)) if pe > 0.0 && e > 0.0 && ps != s && pe != e => (ln(e / pe) / ln(s / ps)).clamp(0.1, 2.0),
+            _ => 1.0,
+        };
+        prev = Some((s, e));
         if e <= target {
             ok = Some(ok.map_or(s, |o: f64| o.max(s)));
+            // An accepted step predicted within 0.2 % of the largest one: done.
+            if ok == Some(s) && (e >= target || ln(target / e) / p <= 0.002) {
+                break;
+            }
         } else {
             bad = Some(bad.map_or(s, |b: f64| b.min(s)));
         }
@@ -371,8 +423,8 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
             (Some(o), None) if o >= 4.0 * max_abs as f64 => break,
             _ => {}
         }
-        // The error grows about linearly with the step: aim just below the target.
-        let mut next = if e > 0.0 { s * (target / e) * 0.999 } else { s * 2.0 };
+        // Aim just below the target.
+        let mut next = if e > 0.0 { s * exp(ln(0.9995 * target / e) / p) } else { s * 2.0 };
         // The error is a step function of the step: the secant alone can creep towards a jump
         // by ever smaller increments (seen: 60 passes), so every pass must make real progress.
         match (ok, bad) {
@@ -382,7 +434,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
                 }
             }
             (Some(o), None) => next = next.max(o * 1.0019),
-            (None, Some(b)) => next = next.min(b * 0.5),
+            (None, Some(b)) => next = next.min(b * 0.999),
             (None, None) => {}
         }
         if !(next.is_finite() && next > 0.0) {
@@ -404,20 +456,24 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
     if let Some(per) = data.len().checked_div(channels) {
+        // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
+        let mut qs = vec![0i64; per];
         for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for &x in xs {
+            for (qv, &x) in qs.iter_mut().zip(xs) {
                 let q = quant::uniform_code(x, inv)?;
                 lo = lo.min(q);
                 hi = hi.max(q);
+                *qv = q;
             }
             if (hi - lo) as u64 > u32::MAX as u64 {
                 return None;
             }
-            for (k, (u, &x)) in us.iter_mut().zip(xs).enumerate() {
-                let q = quant::uniform_code(x, inv)?;
+            for (u, &q) in us.iter_mut().zip(&qs) {
                 *u = (q - lo) as u32;
-                if let Some(e) = max_abs {
+            }
+            if let Some(e) = max_abs {
+                for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
                     let xr = (q as f64 * step) as f32;
                     if (x as f64 - xr as f64).abs() > e {
                         exceptions.push(((c * per + k) as u64, x));

@@ -474,6 +474,53 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
     }
 }
 
+/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
+/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
+/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
+/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
+/// basic IEEE operations only (the encoder's choice must be the same on every platform).
+pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32]) -> f64 {
+    let channels = params.channels();
+    if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        return 0.0;
+    }
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = codes.len() / channels;
+    let planes = width.clamp(1, 4) as usize;
+    let mut h = vec![[0u32; 256]; planes];
+    for (chunk, z) in codes.chunks_exact(per).zip(zero_codes(params, width)) {
+        let m = z.min(r_max - z);
+        match planes {
+            1 => {
+                let h0 = &mut h[0];
+                for &u in chunk {
+                    h0[(fold_one(u, z, m) & 0xFF) as usize] += 1;
+                }
+            }
+            _ => {
+                for &u in chunk {
+                    let f = fold_one(u, z, m);
+                    for (p, hp) in h.iter_mut().enumerate() {
+                        hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
+                    }
+                }
+            }
+        }
+    }
+    let n = codes.len() as f64;
+    let ln_n = crate::quant::det_ln(n);
+    let mut bits = 0.0f64;
+    for hp in &h {
+        for &c in hp.iter() {
+            if c > 0 {
+                let c = c as f64;
+                bits += c * (ln_n - crate::quant::det_ln(c));
+            }
+        }
+    }
+    bits / std::f64::consts::LN_2 / 8.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

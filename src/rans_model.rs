@@ -88,8 +88,9 @@ fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
-/// exp(y) for -800 < y ≤ 0 with basic IEEE operations only (deterministic everywhere).
-fn det_exp(y: f64) -> f64 {
+/// exp(y) for -700 ≤ y < 700 with basic IEEE operations only (deterministic everywhere);
+/// 0 below −700.
+pub(crate) fn det_exp(y: f64) -> f64 {
     if y < -700.0 {
         return 0.0;
     }
@@ -273,54 +274,137 @@ fn scale_code(ms: f64) -> u8 {
 }
 
 /// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
-/// Returns `None` when the model does not apply (no values, rows not dividing).
+/// Returns `None` when the model does not apply (no values, rows not dividing, a row spanning
+/// more than 2^32 codes).
 pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
     }
     let cols = n / rows;
-    // Row and column mean squares.
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
+        }
+        qmin.push(lo);
+    }
+    encode_codes(&codes, &qmin)
+}
+
+/// Dot product with four partial sums in a fixed order (deterministic on every platform).
+#[inline(always)]
+fn dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[k] += x as f64 * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² with four partial sums in a fixed order.
+#[inline(always)]
+fn sumsq4(a: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let c = a.chunks_exact(4);
+    for (k, &x) in c.remainder().iter().enumerate() {
+        acc[k] += x as f64 * x as f64;
+    }
+    for x in c {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * x[k] as f64;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² · b_j with four partial sums in a fixed order.
+#[inline(always)]
+fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            let v = x[k] as f64;
+            acc[k] += v * v * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        let v = x as f64;
+        acc[k] += v * v * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
+/// smallest code of row `i`) with the rank-1 model.
+fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
+    let n = codes.len();
+    let rows = qmin.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    // Pass 1: the codes as f32 (exact below 2^24; beyond, only the scale and sign estimates
+    // see the rounding), row and column sums of squares, sign counts.
+    let mut qf = vec![0f32; n];
     let mut row_ms = vec![0f64; rows];
     let mut col_ms = vec![0f64; cols];
-    let mut any_neg = false;
-    for (rm, row) in row_ms.iter_mut().zip(q.chunks_exact(cols)) {
-        let mut s = 0.0;
-        for (cm, &v) in col_ms.iter_mut().zip(row) {
-            let v2 = (v as f64) * (v as f64);
-            s += v2;
-            *cm += v2;
-            any_neg |= v < 0;
+    // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
+    let any_neg = qmin.iter().any(|&q0| q0 < 0);
+    let (mut pos, mut nz) = (0u64, 0u64);
+    for ((rm, (fr, ur)), &q0) in row_ms.iter_mut().zip(qf.chunks_exact_mut(cols).zip(codes.chunks_exact(cols))).zip(qmin) {
+        let (mut rp, mut rz) = (0u32, 0u32);
+        for (f, &u) in fr.iter_mut().zip(ur) {
+            let q = q0 + u as i64;
+            *f = q as f32;
+            rp += (q > 0) as u32;
+            rz += (q != 0) as u32;
         }
-        *rm = s;
+        pos += rp as u64;
+        nz += rz as u64;
+        for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
+            let v = f as f64;
+            *cm += v * v;
+        }
+        *rm = sumsq4(fr);
     }
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
     // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
     // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
-    // c_j² = mean_i q²/r_i².
+    // c_j² = mean_i q²/r_i² (one pass each: the column sums use the new row scale at once).
     let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
     let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
     let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    let mut acc = vec![0f64; cols];
     for _ in 0..2 {
         let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
-        for (r, row) in r2.iter_mut().zip(q.chunks_exact(cols)) {
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for (r, row) in r2.iter_mut().zip(qf.chunks_exact(cols)) {
             if *r > 0.0 {
-                let s: f64 = row.iter().zip(&inv_c).map(|(&v, &ic)| (v as f64) * (v as f64) * ic).sum();
-                *r = s / nz_cols;
-            }
-        }
-        let mut acc = vec![0f64; cols];
-        for (&r, row) in r2.iter().zip(q.chunks_exact(cols)) {
-            if r > 0.0 {
-                let ir = 1.0 / r;
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += (v as f64) * (v as f64) * ir;
+                *r = sq_dot4(row, &inv_c) / nz_cols;
+                if *r > 0.0 {
+                    let ir = 1.0 / *r;
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        let v = v as f64;
+                        *a += v * v * ir;
+                    }
                 }
             }
         }
-        for (c, a) in c2.iter_mut().zip(acc) {
+        for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
                 *c = a / nz_rows;
             }
@@ -333,17 +417,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     let (mode, f, row_neg, col_neg) = if !any_neg {
         (SIGN_NONE, 0u32, Vec::new(), Vec::new())
     } else {
-        let (u, v) = top_singular_signs(q, rows, cols);
-        let (mut pos, mut nz, mut agree) = (0u64, 0u64, 0u64);
-        for (i, row) in q.chunks_exact(cols).enumerate() {
-            for (j, &x) in row.iter().enumerate() {
-                if x != 0 {
-                    nz += 1;
-                    pos += (x > 0) as u64;
-                    agree += ((x < 0) == (u[i] != v[j])) as u64;
-                }
-            }
-        }
+        let (u, v, agree) = top_singular_signs(&qf, rows, cols);
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
             let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * p.log2() };
@@ -380,12 +454,13 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         if a[i] == 0 {
             continue;
         }
-        let row = &q[i * cols..(i + 1) * cols];
+        let row = &codes[i * cols..(i + 1) * cols];
+        let q0 = qmin[i];
         for j in (0..cols).rev() {
             if b[j] == 0 {
                 continue;
             }
-            let v = row[j];
+            let v = q0 + row[j] as i64;
             let m = v.unsigned_abs();
             let (ti, s) = table_for(a[i], b[j]);
             let tab = &tabs.t[ti];
@@ -438,18 +513,18 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
     }
 }
 
-/// Signs (true = negative) of the top singular pair of `q`, by three power iterations
-/// (each one pass: u_i = row_i · v, v' += u_i · row_i).
-fn top_singular_signs(q: &[i64], rows: usize, cols: usize) -> (Vec<bool>, Vec<bool>) {
+/// Signs (true = negative) of the top singular pair of `q` by power iteration, and how many
+/// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
+/// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
+/// agreements against that same `v` (a consistent pair; no further update of `v`).
+fn top_singular_signs(q: &[f32], rows: usize, cols: usize) -> (Vec<bool>, Vec<bool>, u64) {
     let mut v = vec![1f64; cols];
     let mut u = vec![0f64; rows];
-    for _ in 0..3 {
-        let mut nv = vec![0f64; cols];
+    let mut nv = vec![0f64; cols];
+    for _ in 0..2 {
+        nv.iter_mut().for_each(|x| *x = 0.0);
         for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
-            let mut s = 0.0;
-            for (&x, &vj) in row.iter().zip(&v) {
-                s += x as f64 * vj;
-            }
+            let s = dot4(row, &v);
             *ui = s;
             if s != 0.0 {
                 for (nvj, &x) in nv.iter_mut().zip(row) {
@@ -461,10 +536,26 @@ fn top_singular_signs(q: &[i64], rows: usize, cols: usize) -> (Vec<bool>, Vec<bo
         if !(norm > 0.0 && norm.is_finite()) {
             break;
         }
-        nv.iter_mut().for_each(|x| *x /= norm);
-        v = nv;
+        for (vj, &x) in v.iter_mut().zip(&nv) {
+            *vj = x / norm;
+        }
     }
-    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect())
+    // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
+    let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
+    let mut agree = 0u64;
+    for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
+        let s = dot4(row, &v);
+        *ui = s;
+        let us = if s < 0.0 { -1.0f32 } else { 1.0 };
+        // x·sign(u)·sign(v) > 0: the prediction holds; x < 0 with both signs "+" counted as a
+        // disagreement, exactly `(x < 0) == (u_neg != v_neg)` for x ≠ 0.
+        let mut a = 0u32;
+        for (&x, &sv) in row.iter().zip(&vs) {
+            a += (x * us * sv > 0.0) as u32;
+        }
+        agree += a as u64;
+    }
+    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect(), agree)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,12 +781,7 @@ pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    let cols = codes.len() / rows;
-    let mut q = Vec::with_capacity(codes.len());
-    for (row, &q0) in codes.chunks_exact(cols).zip(qmin) {
-        q.extend(row.iter().map(|&u| q0 + u as i64));
-    }
-    encode(&q, rows)
+    encode_codes(codes, qmin)
 }
 
 #[cfg(test)]
