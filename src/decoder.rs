@@ -44,16 +44,22 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32]) -> Result<()>
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
     let exceptions = format::decode_exceptions(info, &bytes[info.exceptions_range.0..info.exceptions_range.1])?;
     let payload = &bytes[info.payload_offset..info.payload_offset + info.payload_len as usize];
-    let mut codes = vec![0u32; out.len()];
-    // --- backend 3 (rank-1 parametric model): decodes straight to codes, see rans_model.rs ---
+    // --- backend 3 (rank-1 parametric model): decodes straight to values (dequantisation
+    // fused into the decode loop), see rans_model.rs ---
     if info.backend == backend::BACKEND_RANS_MODEL {
         match &params {
-            Some(quant::ChannelParams::Uniform { qmin, .. }) if !codes.is_empty() => {
-                crate::rans_model::decode(payload, qmin, info.code_width, &mut codes)?
+            Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
+                crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out)?
             }
             _ => return Err(Error::corrupt("rANS-model backend in a frame without uniform codes")),
         }
-    } else {
+        for (i, v) in exceptions {
+            out[i] = v;
+        }
+        return Ok(());
+    }
+    let mut codes = vec![0u32; out.len()];
+    {
         let raw = backend::decode(info.backend, payload, info.raw_len as usize)?;
         pack::unpack(&raw, info.code_width, &mut codes)?;
     }

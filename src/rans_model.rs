@@ -76,10 +76,20 @@ struct Table {
 
 struct Tables {
     t: Vec<Table>,
-    /// Decoder: table `t`, slot `x` → `(symbol << 24) | (cum << 12) | freq` at `t·M + x`.
-    slots: Vec<u32>,
-    /// `a + b` (0..=510) → `(table, low bits)`.
-    pick: Vec<(u16, u8)>,
+    /// Decoder: table `t`, slot `x` → symbol at `t·M + x` (u8: 299 KiB for all 73 tables, a
+    /// quarter of a u32 slot table, so it mostly stays in L2).
+    lut: Vec<u8>,
+    /// Decoder: table `t`, symbol `m` → `(cum << 13) | freq` at `t·256 + m`.
+    fc: Vec<u32>,
+    /// `a + b` (0..=510) → table, low bits, escape symbol.
+    pick: Vec<Pick>,
+}
+
+#[derive(Clone, Copy)]
+struct Pick {
+    ti: u16,
+    s: u8,
+    esc: u8,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -185,11 +195,12 @@ fn build_tables() -> Tables {
         probs.push(if esc > 0.0 { esc } else { 0.0 });
         t.push(build_table(&probs));
     }
-    let mut slots = Vec::with_capacity(N_TABLES * M as usize);
-    for tab in &t {
-        for &sym in &tab.lut {
-            let sy = sym as usize;
-            slots.push(((sym as u32) << 24) | (tab.cum[sy] << 12) | tab.freq[sy]);
+    let mut lut = Vec::with_capacity(N_TABLES * M as usize);
+    let mut fc = vec![0u32; N_TABLES * 256];
+    for (ti, tab) in t.iter().enumerate() {
+        lut.extend_from_slice(&tab.lut);
+        for (sy, (&f, &c)) in tab.freq.iter().zip(&tab.cum).enumerate() {
+            fc[ti * 256 + sy] = (c << 13) | f;
         }
     }
     let pick = (0..511u32)
@@ -199,10 +210,10 @@ fn build_tables() -> Tables {
                 let s = (k - 57) / 8;
                 (DIRECT + (k - 8 * s - 57) as usize, s as u32)
             };
-            (ti as u16, s as u8)
+            Pick { ti: ti as u16, s: s as u8, esc: t[ti].esc as u8 }
         })
         .collect();
-    Tables { t, slots, pick }
+    Tables { t, lut, fc, pick }
 }
 
 /// CRC-32 of every table's frequencies (u16 little-endian, table after table): pins the tables.
@@ -586,28 +597,32 @@ struct Dec<'a> {
 }
 
 impl Dec<'_> {
+    /// Renormalisation without a data-dependent branch: the next word is read whenever it
+    /// exists and taken (with the position advanced) only when the state is below L, so the
+    /// CPU does not mispredict on the ~random need for a word. A missing word that is needed
+    /// is a truncated stream.
     #[inline(always)]
-    fn renorm(&mut self, mut v: u32) -> Result<u32> {
-        if v < L {
-            let w = self
-                .words
-                .get(self.pos..self.pos + 2)
-                .ok_or_else(|| Error::truncated("rANS-model word stream ends early"))?;
-            v = (v << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
-            self.pos += 2;
-        }
-        Ok(v)
+    fn renorm(&mut self, v: u32) -> Result<u32> {
+        let need = v < L;
+        let w = match self.words.get(self.pos..self.pos + 2) {
+            Some(w) => u16::from_le_bytes([w[0], w[1]]) as u32,
+            None if need => return Err(Error::truncated("rANS-model word stream ends early")),
+            None => 0,
+        };
+        let shift = if need { 16 } else { 0 };
+        self.pos += 2 * need as usize;
+        Ok(if need { (v << shift) | w } else { v })
     }
-    /// One magnitude symbol with the table whose slots start at `base` (`slots.len()` is a
-    /// multiple of M, `base` a multiple of M below it).
+    /// One magnitude symbol with table `ti` (< N_TABLES).
     #[inline(always)]
-    fn table(&mut self, x: &mut u32, slots: &[u32], base: usize) -> Result<u32> {
+    fn table(&mut self, x: &mut u32, tabs: &Tables, ti: usize) -> Result<u32> {
         let v = *x;
         let slot = v & (M - 1);
-        let e = slots[base + slot as usize];
-        let (f, c) = (e & (M - 1), (e >> 12) & (M - 1));
+        let sym = tabs.lut[ti * M as usize + slot as usize] as u32;
+        let e = tabs.fc[ti * 256 + sym as usize];
+        let (f, c) = (e & ((1 << 13) - 1), e >> 13);
         *x = self.renorm(f * (v >> SCALE_BITS) + slot - c)?;
-        Ok(e >> 24)
+        Ok(sym)
     }
     #[inline(always)]
     fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
@@ -618,6 +633,7 @@ impl Dec<'_> {
         *x = self.renorm(f * (v >> SCALE_BITS) + slot - (sym << (SCALE_BITS - bits)))?;
         Ok(sym)
     }
+    #[inline(always)]
     fn uniform_wide(&mut self, x: &mut u32, mut bits: u32) -> Result<u64> {
         let (mut v, mut shift) = (0u64, 0u32);
         while bits > 0 {
@@ -632,7 +648,10 @@ impl Dec<'_> {
     fn binary(&mut self, x: &mut u32, f: u32) -> Result<bool> {
         let v = *x;
         let slot = v & (M - 1);
-        let (bit, fr, c) = if slot < f { (false, f, 0) } else { (true, M - f, f) };
+        let bit = slot >= f;
+        // Selects, not branches: the sign is close to a coin flip.
+        let fr = if bit { M - f } else { f };
+        let c = if bit { f } else { 0 };
         *x = self.renorm(fr * (v >> SCALE_BITS) + slot - c)?;
         Ok(bit)
     }
@@ -650,6 +669,72 @@ fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
+    decode_with(payload, qmin, width, out, |_, u| u)
+}
+
+/// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
+/// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
+/// The code range checks are those of [`decode`].
+pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32]) -> Result<()> {
+    decode_with(payload, qmin, width, out, |q, _| (q as f64 * step) as f32)
+}
+
+/// The high part of a magnitude after an escape symbol `sym` (rare).
+#[cold]
+#[inline(never)]
+fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
+    let nb = d.uniform(lane, 6)?;
+    if nb > MAX_ESC_BITS {
+        return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
+    }
+    let hi = d.uniform_wide(lane, nb)? + sym as u64;
+    if hi >> (60 - s.min(60)) != 0 {
+        return Err(Error::corrupt("rANS-model code magnitude out of range"));
+    }
+    Ok(hi)
+}
+
+/// What decoding one value of a row needs.
+struct RowCtx<'a> {
+    picks: &'a [Pick],
+    b: &'a [u8],
+    cneg: &'a [bool],
+    rneg: bool,
+    mode: u8,
+    f: u32,
+    q0: i64,
+    max_u: u64,
+    zero_u: Result<u32>,
+}
+
+impl RowCtx<'_> {
+    /// One value of column `j` with state `lane`.
+    #[inline(always)]
+    fn value<T>(&self, d: &mut Dec, lane: &mut u32, j: usize, conv: &impl Fn(i64, u32) -> T) -> Result<T> {
+        let bj = self.b[j];
+        if bj == 0 {
+            return Ok(conv(0, self.zero_u.clone()?));
+        }
+        let p = self.picks[bj as usize];
+        let sym = d.table(lane, tables(), p.ti as usize)?;
+        let s = p.s as u32;
+        let hi = if sym < p.esc as u32 { sym as u64 } else { escape_tail(d, lane, sym, s)? };
+        let mut m = hi << s;
+        if s > 0 {
+            // s ≤ 30 low bits, in 8-bit pieces, low first.
+            m |= d.uniform_wide(lane, s)?;
+        }
+        let mut q = m as i64;
+        if m != 0 && self.mode != SIGN_NONE {
+            let flip = d.binary(lane, self.f)?;
+            let neg = -(((self.rneg != self.cneg[j]) != flip) as i64);
+            q = (q ^ neg) - neg;
+        }
+        Ok(conv(q, u_of(q, self.q0, self.max_u)?))
+    }
+}
+
+fn decode_with<T: Copy>(payload: &[u8], qmin: &[i64], width: u8, out: &mut [T], conv: impl Fn(i64, u32) -> T) -> Result<()> {
     let rows = qmin.len();
     let n = out.len();
     if rows == 0 || n % rows != 0 || n == 0 {
@@ -694,52 +779,22 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     }
     let mut d = Dec { words, pos: 4 * LANES };
     let tabs = tables();
-    let slots = &tabs.slots[..];
+    // Per column: the predicted-negative bit of the column (mode 2), else 0.
+    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
     for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
         let q0 = qmin[i];
         // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
         let zero_u = u_of(0, q0, max_u);
         if a[i] == 0 {
-            orow.fill(zero_u?);
+            orow.fill(conv(0, zero_u?));
             continue;
         }
-        let ai = a[i] as usize;
+        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
         let rneg = mode == SIGN_SVD && bit(rs, i);
         let [mut x0, mut x1, mut x2, mut x3] = x;
-        // One value of column j with state `lane`.
-        let mut one = |lane: &mut u32, j: usize, o: &mut u32| -> Result<()> {
-            let bj = b[j];
-            if bj == 0 {
-                *o = zero_u.clone()?;
-                return Ok(());
-            }
-            let (ti, s) = tabs.pick[ai + bj as usize];
-            let (ti, s) = (ti as usize, s as u32);
-            let sym = d.table(lane, slots, ti * M as usize)?;
-            let mut hi = sym as u64;
-            if sym == tabs.t[ti].esc {
-                let nb = d.uniform(lane, 6)?;
-                if nb > MAX_ESC_BITS {
-                    return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
-                }
-                hi = d.uniform_wide(lane, nb)? + sym as u64;
-                if hi >> (60 - s.min(60)) != 0 {
-                    return Err(Error::corrupt("rANS-model code magnitude out of range"));
-                }
-            }
-            let mut m = hi << s;
-            if s > 0 {
-                m |= d.uniform_wide(lane, s)?;
-            }
-            let mut q = m as i64;
-            if m != 0 && mode != SIGN_NONE {
-                let pred_neg = mode == SIGN_SVD && (rneg != bit(cs, j));
-                let flip = d.binary(lane, f)?;
-                if pred_neg != flip {
-                    q = -q;
-                }
-            }
-            *o = u_of(q, q0, max_u)?;
+        let row = RowCtx { picks, b, cneg: &cneg, rneg, mode, f, q0, max_u, zero_u };
+        let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
+            *o = row.value(&mut d, lane, j, &conv)?;
             Ok(())
         };
         let mut chunks = orow.chunks_exact_mut(LANES);
