@@ -125,7 +125,7 @@ impl Encoder {
             Mode::Lossless => None,
             Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
             Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
-            Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e),
+            Mode::MaxAbs(e) => quantize_uniform(values, shape, 2.0 * e, Some(e), e, self.config.threads),
         };
         let mut bytes = None;
         let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
@@ -230,7 +230,7 @@ impl Encoder {
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
     fn quantize_relative(&self, data: &[f32], shape: &[usize], eps: f64, wall0: &Instant) -> Result<Option<Quantized>> {
-        let step = match search_relative_step(data, eps, || {
+        let step = match search_relative_step(data, eps, self.config.threads, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(ErrorKind::Timeout, format!("compression exceeded timeout_seconds = {}", self.config.timeout_seconds)))
             } else {
@@ -240,7 +240,7 @@ impl Encoder {
             Some(s) => s,
             None => return Ok(None),
         };
-        let mut q = match quantize_uniform(data, shape, step, None, eps) {
+        let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
             Some(q) => q,
             None => return Ok(None),
         };
@@ -258,10 +258,10 @@ impl Encoder {
         // backend-2 payload cannot be smaller and is not built at all.
         let mut model = None;
         if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
-            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes);
+            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes, self.config.threads);
         }
         let skip_order0 = match &model {
-            Some(m) => (m.len() as f64) < 0.995 * crate::rans::order0_bound_bytes(&q.params, width, &q.codes),
+            Some(m) => (m.len() as f64) < 0.995 * crate::rans::order0_bound_bytes(&q.params, width, &q.codes, self.config.threads),
             None => false,
         };
         let payload = if skip_order0 {
@@ -322,7 +322,7 @@ fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) ->
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32) -> Option<f64> {
+fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Option<f64> {
     let inv = 1.0 / step;
     // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
     // per value; `uniform_code` applies the same test.
@@ -332,24 +332,32 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32) -> Option<f64> {
         let d = x as f64 - ((q * step) as f32) as f64;
         d * d
     };
-    // Four partial sums in a fixed order (deterministic; breaks the add latency chain).
-    let mut acc = [0.0f64; 4];
-    let chunks = data.chunks_exact(4);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            acc[k] += e(c[k]);
+    // Fixed blocks of SUM_BLOCK values, four partial sums in each (breaks the add latency
+    // chain), blocks added in order: deterministic whatever the thread count.
+    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+        let mut acc = [0.0f64; 4];
+        let chunks = block.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..4 {
+                acc[k] += e(c[k]);
+            }
         }
-    }
-    for (k, &x) in rest.iter().enumerate() {
-        acc[k] += e(x);
-    }
-    Some((acc[0] + acc[1]) + (acc[2] + acc[3]))
+        for (k, &x) in rest.iter().enumerate() {
+            acc[k] += e(x);
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    });
+    Some(parts.into_iter().sum())
 }
+
+/// Values per block of the error sums (fixed, so the sums do not depend on the thread count).
+const SUM_BLOCK: usize = 1 << 16;
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget).
-pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
     const SUB: usize = 1 << 16;
@@ -360,29 +368,38 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut
             stride += 1;
         }
         let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
-        search_from(&sub, eps, None, &mut check)?
+        search_from(&sub, eps, None, 1, &mut check)?
     } else {
         None
     };
-    search_from(data, eps, guess, &mut check)
+    search_from(data, eps, guess, threads, &mut check)
 }
 
-fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
-    let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], 0usize, 0.0f32);
-    let chunks = data.chunks_exact(4);
-    for (k, &x) in chunks.remainder().iter().enumerate() {
-        acc[k] += x as f64 * x as f64;
-        nonzero += (x != 0.0) as usize;
-        max_abs = max_abs.max(x.abs());
-    }
-    for c in chunks {
-        for k in 0..4 {
-            acc[k] += c[k] as f64 * c[k] as f64;
-            nonzero += (c[k] != 0.0) as usize;
-            max_abs = max_abs.max(c[k].abs());
+fn search_from(data: &[f32], eps: f64, guess: Option<f64>, threads: usize, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+        let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], 0usize, 0.0f32);
+        let chunks = block.chunks_exact(4);
+        for (k, &x) in chunks.remainder().iter().enumerate() {
+            acc[k] += x as f64 * x as f64;
+            nonzero += (x != 0.0) as usize;
+            max_abs = max_abs.max(x.abs());
         }
+        for c in chunks {
+            for k in 0..4 {
+                acc[k] += c[k] as f64 * c[k] as f64;
+                nonzero += (c[k] != 0.0) as usize;
+                max_abs = max_abs.max(c[k].abs());
+            }
+        }
+        ((acc[0] + acc[1]) + (acc[2] + acc[3]), nonzero, max_abs)
+    });
+    let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
+    for (a, z, m) in parts {
+        norm_sq += a;
+        nonzero += z;
+        max_abs = max_abs.max(m);
     }
-    let norm_sq = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     if nonzero == 0 {
         return Ok(Some(1.0));
     }
@@ -398,7 +415,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
     let (ln, exp) = (quant::det_ln, crate::rans_model::det_exp);
     for _ in 0..60 {
         check()?;
-        let e = match uniform_error_sq(data, s, max_abs) {
+        let e = match uniform_error_sq(data, s, max_abs, threads) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
@@ -448,7 +465,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64) -> Option<Quantized> {
+fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64, threads: usize) -> Option<Quantized> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = vec![0u32; data.len()];
@@ -456,32 +473,46 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
     if let Some(per) = data.len().checked_div(channels) {
-        // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
-        let mut qs = vec![0i64; per];
-        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for (qv, &x) in qs.iter_mut().zip(xs) {
-                let q = quant::uniform_code(x, inv)?;
-                lo = lo.min(q);
-                hi = hi.max(q);
-                *qv = q;
-            }
-            if (hi - lo) as u64 > u32::MAX as u64 {
-                return None;
-            }
-            for (u, &q) in us.iter_mut().zip(&qs) {
-                *u = (q - lo) as u32;
-            }
-            if let Some(e) = max_abs {
-                for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
-                    let xr = (q as f64 * step) as f32;
-                    if (x as f64 - xr as f64).abs() > e {
-                        exceptions.push(((c * per + k) as u64, x));
+        // Blocks of channels (any partition gives the same codes), one per work item.
+        let cpb = crate::rans_model::rows_per_block(channels, per);
+        let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
+            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new());
+            // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
+            let mut qs = vec![0i64; per];
+            for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
+                let c = k * cpb + ci;
+                let xs = &data[c * per..(c + 1) * per];
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                for (qv, &x) in qs.iter_mut().zip(xs) {
+                    let q = quant::uniform_code(x, inv)?;
+                    lo = lo.min(q);
+                    hi = hi.max(q);
+                    *qv = q;
+                }
+                if (hi - lo) as u64 > u32::MAX as u64 {
+                    return None;
+                }
+                for (u, &q) in us.iter_mut().zip(&qs) {
+                    *u = (q - lo) as u32;
+                }
+                if let Some(e) = max_abs {
+                    for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
+                        let xr = (q as f64 * step) as f32;
+                        if (x as f64 - xr as f64).abs() > e {
+                            out.2.push(((c * per + k) as u64, x));
+                        }
                     }
                 }
+                out.0.push(lo);
+                out.1.push(((hi - lo) as f64 + 1.0).log2());
             }
-            qmin.push(lo);
-            bits_per_channel.push(((hi - lo) as f64 + 1.0).log2());
+            Some(out)
+        });
+        for p in parts {
+            let (q, b, e) = p?;
+            qmin.extend(q);
+            bits_per_channel.extend(b);
+            exceptions.extend(e);
         }
     }
     Some(Quantized {

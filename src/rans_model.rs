@@ -36,6 +36,9 @@
 //!         LSB first)
 //! u32 W, then W × u16 words: words 0..8 are the four final rANS states (high half first)
 //! ```
+//! Kind 2 (tensors of ≥ 2^19 values): the same up to the sign bitmaps, then `u32
+//! rows_per_block` (≥ 1) and, for each of the ⌈R / rows_per_block⌉ blocks of consecutive rows,
+//! its own `u32 W, W × u16 words` as above (own states; coded and checked independently).
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
 //! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
@@ -61,6 +64,8 @@ const MAX_CAP: usize = 250;
 const MAX_ESC_BITS: u32 = 56;
 
 pub const KIND_RANK1: u8 = 1;
+/// Kind 1 with the rows cut into independent blocks, each with its own rANS states and words.
+pub const KIND_RANK1_BLOCKS: u8 = 2;
 pub const SIGN_PLAIN: u8 = 0;
 pub const SIGN_NONE: u8 = 1;
 pub const SIGN_SVD: u8 = 2;
@@ -302,7 +307,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         }
         qmin.push(lo);
     }
-    encode_codes(&codes, &qmin)
+    encode_codes(&codes, &qmin, 1)
 }
 
 /// Dot product with four partial sums in a fixed order (deterministic on every platform).
@@ -357,39 +362,78 @@ fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
+/// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
+pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
+    if rows.saturating_mul(cols) < 1 << 19 {
+        rows.max(1)
+    } else {
+        (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows.max(1))
+    }
+}
+
+/// Adds per-block column vectors in block order (deterministic whatever the thread count).
+fn sum_cols(parts: Vec<Vec<f64>>, cols: usize) -> Vec<f64> {
+    let mut acc = vec![0f64; cols];
+    for p in parts {
+        for (a, v) in acc.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+    acc
+}
+
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
-/// smallest code of row `i`) with the rank-1 model.
-fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
+/// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
+fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> {
     let n = codes.len();
     let rows = qmin.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
     }
     let cols = n / rows;
+    let rpb = rows_per_block(rows, cols);
+    let n_blocks = rows.div_ceil(rpb);
+    let block_len = rpb * cols;
     // Pass 1: the codes as f32 (exact below 2^24; beyond, only the scale and sign estimates
     // see the rounding), row and column sums of squares, sign counts.
     let mut qf = vec![0f32; n];
-    let mut row_ms = vec![0f64; rows];
-    let mut col_ms = vec![0f64; cols];
     // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
     let any_neg = qmin.iter().any(|&q0| q0 < 0);
+    let parts = crate::par::map_chunks_mut(threads, &mut qf, block_len, |k, fb| {
+        let mut row_ms = Vec::with_capacity(rpb);
+        let mut col_ms = vec![0f64; cols];
+        let (mut pos, mut nz) = (0u64, 0u64);
+        let ub = &codes[k * block_len..k * block_len + fb.len()];
+        for ((fr, ur), &q0) in fb.chunks_exact_mut(cols).zip(ub.chunks_exact(cols)).zip(&qmin[k * rpb..]) {
+            let (mut rp, mut rz) = (0u32, 0u32);
+            for (f, &u) in fr.iter_mut().zip(ur) {
+                let q = q0 + u as i64;
+                *f = q as f32;
+                rp += (q > 0) as u32;
+                rz += (q != 0) as u32;
+            }
+            pos += rp as u64;
+            nz += rz as u64;
+            for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
+                let v = f as f64;
+                *cm += v * v;
+            }
+            row_ms.push(sumsq4(fr));
+        }
+        (row_ms, col_ms, pos, nz)
+    });
     let (mut pos, mut nz) = (0u64, 0u64);
-    for ((rm, (fr, ur)), &q0) in row_ms.iter_mut().zip(qf.chunks_exact_mut(cols).zip(codes.chunks_exact(cols))).zip(qmin) {
-        let (mut rp, mut rz) = (0u32, 0u32);
-        for (f, &u) in fr.iter_mut().zip(ur) {
-            let q = q0 + u as i64;
-            *f = q as f32;
-            rp += (q > 0) as u32;
-            rz += (q != 0) as u32;
-        }
-        pos += rp as u64;
-        nz += rz as u64;
-        for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
-            let v = f as f64;
-            *cm += v * v;
-        }
-        *rm = sumsq4(fr);
+    let mut row_ms = Vec::with_capacity(rows);
+    let mut col_parts = Vec::with_capacity(n_blocks);
+    for (r, c, p, z) in parts {
+        row_ms.extend(r);
+        col_parts.push(c);
+        pos += p;
+        nz += z;
     }
+    let col_ms = sum_cols(col_parts, cols);
+    let qf = &qf[..];
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
     // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
@@ -399,22 +443,25 @@ fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
     let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
     let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
-    let mut acc = vec![0f64; cols];
     for _ in 0..2 {
         let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
-        acc.iter_mut().for_each(|a| *a = 0.0);
-        for (r, row) in r2.iter_mut().zip(qf.chunks_exact(cols)) {
-            if *r > 0.0 {
-                *r = sq_dot4(row, &inv_c) / nz_cols;
+        let parts = crate::par::map_chunks_mut(threads, &mut r2, rpb, |k, rb| {
+            let mut acc = vec![0f64; cols];
+            for (r, row) in rb.iter_mut().zip(qf[k * block_len..].chunks_exact(cols)) {
                 if *r > 0.0 {
-                    let ir = 1.0 / *r;
-                    for (a, &v) in acc.iter_mut().zip(row) {
-                        let v = v as f64;
-                        *a += v * v * ir;
+                    *r = sq_dot4(row, &inv_c) / nz_cols;
+                    if *r > 0.0 {
+                        let ir = 1.0 / *r;
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            let v = v as f64;
+                            *a += v * v * ir;
+                        }
                     }
                 }
             }
-        }
+            acc
+        });
+        let acc = sum_cols(parts, cols);
         for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
                 *c = a / nz_rows;
@@ -428,7 +475,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
     let (mode, f, row_neg, col_neg) = if !any_neg {
         (SIGN_NONE, 0u32, Vec::new(), Vec::new())
     } else {
-        let (u, v, agree) = top_singular_signs(&qf, rows, cols);
+        let (u, v, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
             let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * p.log2() };
@@ -455,13 +502,46 @@ fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
         push_bits(&col_neg, &mut out);
     }
 
+    if n_blocks > 1 {
+        out[0] = KIND_RANK1_BLOCKS;
+        out.extend_from_slice(&(rpb as u32).to_le_bytes());
+    }
+    let streams = crate::par::map(threads, n_blocks, |k| {
+        let r0 = k * rpb;
+        let r1 = (r0 + rpb).min(rows);
+        encode_rows(codes, qmin, cols, r0..r1, &a, &b, mode, f, &row_neg, &col_neg)
+    });
+    for words in streams {
+        out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+        out.reserve(words.len() * 2);
+        for w in words.iter().rev() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    Some(out)
+}
+
+/// The rANS words of rows `range` (one block; its own four states), in production order.
+#[allow(clippy::too_many_arguments)]
+fn encode_rows(
+    codes: &[u32],
+    qmin: &[i64],
+    cols: usize,
+    range: std::ops::Range<usize>,
+    a: &[u8],
+    b: &[u8],
+    mode: u8,
+    f: u32,
+    row_neg: &[bool],
+    col_neg: &[bool],
+) -> Vec<u16> {
     let tabs = tables();
-    let mut words: Vec<u16> = Vec::with_capacity(n / 4 + 16);
+    let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut x = [L; LANES];
     let agree_op = Op { freq: f.max(1), cum: 0 };
     let disagree_op = Op { freq: M - f.min(M - 1), cum: f };
     let mut ops = [Op { freq: M, cum: 0 }; 16];
-    for i in (0..rows).rev() {
+    for i in range.rev() {
         if a[i] == 0 {
             continue;
         }
@@ -506,12 +586,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64]) -> Option<Vec<u8>> {
         words.push(x[j] as u16);
         words.push((x[j] >> 16) as u16);
     }
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.reserve(words.len() * 2);
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    Some(out)
+    words
 }
 
 fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
@@ -528,21 +603,25 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
 /// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
 /// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
 /// agreements against that same `v` (a consistent pair; no further update of `v`).
-fn top_singular_signs(q: &[f32], rows: usize, cols: usize) -> (Vec<bool>, Vec<bool>, u64) {
+fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
     let mut v = vec![1f64; cols];
     let mut u = vec![0f64; rows];
-    let mut nv = vec![0f64; cols];
     for _ in 0..2 {
-        nv.iter_mut().for_each(|x| *x = 0.0);
-        for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
-            let s = dot4(row, &v);
-            *ui = s;
-            if s != 0.0 {
-                for (nvj, &x) in nv.iter_mut().zip(row) {
-                    *nvj += s * x as f64;
+        let vr = &v;
+        let parts = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
+            let mut nv = vec![0f64; cols];
+            for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
+                let s = dot4(row, vr);
+                *ui = s;
+                if s != 0.0 {
+                    for (nvj, &x) in nv.iter_mut().zip(row) {
+                        *nvj += s * x as f64;
+                    }
                 }
             }
-        }
+            nv
+        });
+        let nv = sum_cols(parts, cols);
         let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
         if !(norm > 0.0 && norm.is_finite()) {
             break;
@@ -553,19 +632,24 @@ fn top_singular_signs(q: &[f32], rows: usize, cols: usize) -> (Vec<bool>, Vec<bo
     }
     // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
     let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
-    let mut agree = 0u64;
-    for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
-        let s = dot4(row, &v);
-        *ui = s;
-        let us = if s < 0.0 { -1.0f32 } else { 1.0 };
-        // x·sign(u)·sign(v) > 0: the prediction holds; x < 0 with both signs "+" counted as a
-        // disagreement, exactly `(x < 0) == (u_neg != v_neg)` for x ≠ 0.
-        let mut a = 0u32;
-        for (&x, &sv) in row.iter().zip(&vs) {
-            a += (x * us * sv > 0.0) as u32;
+    let vr = &v;
+    let agrees = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
+        let mut agree = 0u64;
+        for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
+            let s = dot4(row, vr);
+            *ui = s;
+            let us = if s < 0.0 { -1.0f32 } else { 1.0 };
+            // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
+            // for x ≠ 0.
+            let mut a = 0u32;
+            for (&x, &sv) in row.iter().zip(&vs) {
+                a += (x * us * sv > 0.0) as u32;
+            }
+            agree += a as u64;
         }
-        agree += a as u64;
-    }
+        agree
+    });
+    let agree = agrees.into_iter().sum();
     (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect(), agree)
 }
 
@@ -669,14 +753,15 @@ fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, |_, u| u)
+    decode_with(payload, qmin, width, out, 1, |_, u| u)
 }
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
 /// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
 /// The code range checks are those of [`decode`].
-pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, |q, _| (q as f64 * step) as f32)
+/// The blocks of a kind-2 payload are decoded on up to `threads` threads.
+pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32], threads: usize) -> Result<()> {
+    decode_with(payload, qmin, width, out, threads, |q, _| (q as f64 * step) as f32)
 }
 
 /// The high part of a magnitude after an escape symbol `sym` (rare).
@@ -734,7 +819,26 @@ impl RowCtx<'_> {
     }
 }
 
-fn decode_with<T: Copy>(payload: &[u8], qmin: &[i64], width: u8, out: &mut [T], conv: impl Fn(i64, u32) -> T) -> Result<()> {
+/// The parsed side information of a payload.
+struct Head<'a> {
+    mode: u8,
+    f: u32,
+    a: &'a [u8],
+    b: &'a [u8],
+    rs: &'a [u8],
+    /// Per column: predicted negative (sign mode 2), else false.
+    cneg: Vec<bool>,
+    max_u: u64,
+}
+
+fn decode_with<T: Copy + Send>(
+    payload: &[u8],
+    qmin: &[i64],
+    width: u8,
+    out: &mut [T],
+    threads: usize,
+    conv: impl Fn(i64, u32) -> T + Sync,
+) -> Result<()> {
     let rows = qmin.len();
     let n = out.len();
     if rows == 0 || n % rows != 0 || n == 0 {
@@ -742,7 +846,8 @@ fn decode_with<T: Copy>(payload: &[u8], qmin: &[i64], width: u8, out: &mut [T], 
     }
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
-    if r.u8()? != KIND_RANK1 {
+    let kind = r.u8()?;
+    if kind != KIND_RANK1 && kind != KIND_RANK1_BLOCKS {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
     let mode = r.u8()?;
@@ -762,16 +867,41 @@ fn decode_with<T: Copy>(payload: &[u8], qmin: &[i64], width: u8, out: &mut [T], 
     let a = r.take(rows)?;
     let b = r.take(cols)?;
     let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
-    let wb = r.take(4)?;
-    let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
-    if w < 2 * LANES {
-        return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS {
+        let v = r.take(4)?;
+        let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
+        if v == 0 {
+            return Err(Error::corrupt("rANS-model block of 0 rows"));
+        }
+        v.min(rows)
+    } else {
+        rows
+    };
+    // Every block's word stream (at most `rows` blocks: bounded by the declared shape).
+    let n_blocks = rows.div_ceil(rows_per_block);
+    let mut streams = Vec::with_capacity(n_blocks);
+    for _ in 0..n_blocks {
+        let wb = r.take(4)?;
+        let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
+        if w < 2 * LANES {
+            return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+        }
+        streams.push(r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?);
     }
-    let words = r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?;
     if r.pos != payload.len() {
         return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
     }
     let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
+    let head = Head { mode, f, a, b, rs, cneg, max_u };
+    let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
+        decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
+    });
+    results.into_iter().collect()
+}
+
+/// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream.
+fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out: &mut [T], cols: usize, conv: &impl Fn(i64, u32) -> T) -> Result<()> {
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let bb = &words[4 * j..4 * j + 4];
@@ -779,22 +909,21 @@ fn decode_with<T: Copy>(payload: &[u8], qmin: &[i64], width: u8, out: &mut [T], 
     }
     let mut d = Dec { words, pos: 4 * LANES };
     let tabs = tables();
-    // Per column: the predicted-negative bit of the column (mode 2), else 0.
-    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
-    for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
+    let (mode, f, max_u, b) = (h.mode, h.f, h.max_u, h.b);
+    for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
         // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
         let zero_u = u_of(0, q0, max_u);
-        if a[i] == 0 {
+        if h.a[i] == 0 {
             orow.fill(conv(0, zero_u?));
             continue;
         }
-        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
-        let rneg = mode == SIGN_SVD && bit(rs, i);
+        let picks = &tabs.pick[h.a[i] as usize..h.a[i] as usize + 256];
+        let rneg = mode == SIGN_SVD && bit(h.rs, i);
         let [mut x0, mut x1, mut x2, mut x3] = x;
-        let row = RowCtx { picks, b, cneg: &cneg, rneg, mode, f, q0, max_u, zero_u };
+        let row = RowCtx { picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
         let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
-            *o = row.value(&mut d, lane, j, &conv)?;
+            *o = row.value(&mut d, lane, j, conv)?;
             Ok(())
         };
         let mut chunks = orow.chunks_exact_mut(LANES);
@@ -828,7 +957,7 @@ fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
 }
 
 /// The model payload for a frame's codes (uniform parameters only): `q = qmin_c + u`.
-pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -> Option<Vec<u8>> {
+pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], threads: usize) -> Option<Vec<u8>> {
     let crate::quant::ChannelParams::Uniform { qmin, .. } = params else {
         return None;
     };
@@ -836,7 +965,7 @@ pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    encode_codes(codes, qmin)
+    encode_codes(codes, qmin, threads)
 }
 
 #[cfg(test)]
