@@ -328,7 +328,8 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     // per value; `uniform_code` applies the same test.
     quant::uniform_code(max_abs, inv)?;
     let e = |x: f32| {
-        let q = quant::round_half_away(x as f64 * inv);
+        // |x·inv| ≤ max_abs·inv < 9e15 (checked above): the integer is exact in f64.
+        let q = quant::round_to_i64(x as f64 * inv) as f64;
         let d = x as f64 - ((q * step) as f32) as f64;
         d * d
     };

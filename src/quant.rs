@@ -105,9 +105,10 @@ pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (
 /// not fit the 53-bit exact-integer range of f64 (the caller stores such a value losslessly).
 #[inline]
 pub fn uniform_code(x: f32, inv_step: f64) -> Option<i64> {
-    let q = round_half_away(x as f64 * inv_step);
-    if q.abs() < 9.0e15 {
-        Some(q as i64)
+    let y = x as f64 * inv_step;
+    // |round(y)| < 9e15 ⇔ |y| < 9e15 (9e15 is an integer); NaN fails the test too.
+    if y.abs() < 9.0e15 {
+        Some(round_to_i64(y))
     } else {
         None
     }
@@ -151,6 +152,16 @@ pub(crate) fn det_ln(x: f64) -> f64 {
         i -= 2.0;
     }
     2.0 * z * sum + k as f64 * std::f64::consts::LN_2
+}
+
+/// `y.round() as i64` (half away from zero) for `|y| < 2^62`, without branches: adding the
+/// largest double below ½ with the sign of `y` and truncating gives the same integer for every
+/// such `y` (the addition rounds to the next integer exactly when the fraction is ≥ ½; from
+/// 2^52 on, `y` is an integer and the addition leaves it or its truncation unchanged).
+/// Basic IEEE operations only; tested against `f64::round` below.
+#[inline(always)]
+pub fn round_to_i64(y: f64) -> i64 {
+    (y + 0.499_999_999_999_999_94f64.copysign(y)) as i64
 }
 
 /// Linear-interpolated percentile (numpy's default method) of `values`, `p` in [0, 100].
@@ -239,6 +250,15 @@ mod tests {
         }
         for v in specials {
             assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{v:e}");
+            if v.abs() < 4.6e18 {
+                assert_eq!(round_to_i64(v), v.round() as i64, "{v:e}");
+                let (n, h) = (v.floor(), v.floor() + 0.5);
+                for w in [n, h, f64::from_bits(h.to_bits() + 1), f64::from_bits(h.to_bits().wrapping_sub(1))] {
+                    if w.abs() < 4.6e18 {
+                        assert_eq!(round_to_i64(w), w.round() as i64, "{w:e}");
+                    }
+                }
+            }
         }
         assert!(round_half_away(f64::NAN).is_nan());
     }
