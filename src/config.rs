@@ -24,6 +24,7 @@
 //! mode: {type: adaptive}       # adaptive | relative_l2 | max_abs | lossless, + target (alcm)
 //! non_finite: refuse           # refuse | keep                  (alcm extension)
 //! allocation: {min_bits: 0.2, max_bits: 0.9}                   # (alcm extension)
+//! threads: 1                   # 1..=64 threads per call       (alcm extension)
 //! ```
 //! Every key is optional (missing keys take the defaults); unknown keys are errors, so a typo is
 //! never silently ignored. `model.seed`, `backend_level`, `mode`, `non_finite` and `allocation`
@@ -132,6 +133,10 @@ pub struct EncoderConfig {
     pub min_bits: f64,
     /// Upper end of the allocation, min_bits < max_bits < 1 (`allocation.max_bits`, 0.9).
     pub max_bits: f64,
+    /// Threads one compression may use, 1..=64 (`threads`, default 1). The error-bounded
+    /// modes split large tensors into fixed blocks of rows; the frame bytes do not depend on
+    /// this setting.
+    pub threads: usize,
 }
 
 impl Default for EncoderConfig {
@@ -148,6 +153,7 @@ impl Default for EncoderConfig {
             non_finite: NonFinitePolicy::Refuse,
             min_bits: 0.2,
             max_bits: 0.9,
+            threads: 1,
         }
     }
 }
@@ -305,6 +311,9 @@ impl EncoderConfig {
                 format!("must be in 0..=10, got {}", self.deflate_level),
             ));
         }
+        if !(1..=64).contains(&self.threads) {
+            return Err(Error::config("threads", format!("must be in 1..=64, got {}", self.threads)));
+        }
         if !(self.timeout_seconds.is_finite() && self.timeout_seconds > 0.0) {
             return Err(Error::config(
                 "timeout_seconds",
@@ -382,6 +391,7 @@ impl EncoderConfig {
                     cfg.timeout_seconds = get_f64(value, "timeout_seconds", "a finite number > 0")?
                 }
                 "mode" => cfg.mode = parse_mode(value)?,
+                "threads" => cfg.threads = get_uint(value, "threads", "1..=64", 64)? as usize,
                 "non_finite" => {
                     let allowed = "\"refuse\" or \"keep\"";
                     cfg.non_finite = match get_str(value, "non_finite", allowed)?.as_str() {
@@ -409,7 +419,7 @@ impl EncoderConfig {
                     return Err(unknown_key(
                         &key,
                         "quantization, pruning, backend, backend_level, timeout_seconds, mode, \
-                         non_finite, allocation",
+                         non_finite, allocation, threads",
                     ))
                 }
             }

@@ -21,6 +21,13 @@ pub fn decompress(bytes: &[u8]) -> Result<Decoded> {
 
 /// Decodes a frame, refusing frames that declare more than `limits.max_values` values.
 pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded> {
+    decompress_with_threads(bytes, limits, 1)
+}
+
+/// Like [`decompress_with_limits`], decoding the independent blocks of a large tensor's frame
+/// (rank-1 model payloads of kind 2, see docs/FORMAT.md) on up to `threads` threads. The
+/// result does not depend on `threads`.
+pub fn decompress_with_threads(bytes: &[u8], limits: &DecodeLimits, threads: usize) -> Result<Decoded> {
     let info = format::open_frame(bytes, limits)?;
     // The size is already bounded by the limits and by the payload (backend::check_sizes);
     // an allocation the system still cannot satisfy is an error, never an abort.
@@ -29,7 +36,7 @@ pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Dec
     data.try_reserve_exact(n)
         .map_err(|_| Error::too_large(format!("cannot allocate {n} output values")))?;
     data.resize(n, 0f32);
-    decode_checked(bytes, &info, &mut data)?;
+    decode_checked(bytes, &info, &mut data, threads)?;
     Ok(Decoded { data, shape: info.shape })
 }
 
@@ -42,24 +49,30 @@ pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
             format!("the frame holds {} values, the output buffer {}", info.n_values, out.len()),
         ));
     }
-    decode_checked(bytes, &info, out)?;
+    decode_checked(bytes, &info, out, 1)?;
     Ok(info)
 }
 
-fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32]) -> Result<()> {
+fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usize) -> Result<()> {
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
     let exceptions = format::decode_exceptions(info, &bytes[info.exceptions_range.0..info.exceptions_range.1])?;
     let payload = &bytes[info.payload_offset..info.payload_offset + info.payload_len as usize];
-    let mut codes = vec![0u32; out.len()];
-    // --- backend 3 (rank-1 parametric model): decodes straight to codes, see rans_model.rs ---
+    // --- backend 3 (rank-1 parametric model): decodes straight to values (dequantisation
+    // fused into the decode loop), see rans_model.rs ---
     if info.backend == backend::BACKEND_RANS_MODEL {
         match &params {
-            Some(quant::ChannelParams::Uniform { qmin, .. }) if !codes.is_empty() => {
-                crate::rans_model::decode(payload, qmin, info.code_width, &mut codes)?
+            Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
+                crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
             }
             _ => return Err(Error::corrupt("rANS-model backend in a frame without uniform codes")),
         }
-    } else {
+        for (i, v) in exceptions {
+            out[i] = v;
+        }
+        return Ok(());
+    }
+    let mut codes = vec![0u32; out.len()];
+    {
         let raw = backend::decode(info.backend, payload, info.raw_len as usize)?;
         pack::unpack(&raw, info.code_width, &mut codes)?;
     }

@@ -127,7 +127,7 @@ impl Encoder {
             Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
-            Mode::MaxAbs(e) => quantize_uniform(values, shape, (2.0 * e).min(f64::MAX), Some(e), e),
+            Mode::MaxAbs(e) => quantize_uniform(values, shape, (2.0 * e).min(f64::MAX), Some(e), e, self.config.threads),
         };
         let mut bytes = None;
         let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
@@ -232,7 +232,7 @@ impl Encoder {
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
     fn quantize_relative(&self, data: &[f32], shape: &[usize], eps: f64, wall0: &Instant) -> Result<Option<Quantized>> {
-        let step = match search_relative_step(data, eps, || {
+        let step = match search_relative_step(data, eps, self.config.threads, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(ErrorKind::Timeout, format!("compression exceeded timeout_seconds = {}", self.config.timeout_seconds)))
             } else {
@@ -242,7 +242,7 @@ impl Encoder {
             Some(s) => s,
             None => return Ok(None),
         };
-        let mut q = match quantize_uniform(data, shape, step, None, eps) {
+        let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
             Some(q) => q,
             None => return Ok(None),
         };
@@ -253,30 +253,45 @@ impl Encoder {
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let max_code = q.codes.iter().copied().max().unwrap_or(0);
         let width = pack::width_for(max_code);
-        let backend_id = backend::backend_id(self.config.backend);
-        let mut raw = Vec::new();
-        if backend_id == backend::BACKEND_RANS {
-            // rANS frames carry the codes folded around each channel's zero code (rans.rs).
-            let mut folded = q.codes.clone();
-            crate::rans::fold_codes(&q.params, width, &mut folded, true);
-            pack::pack(&folded, width, &mut raw);
-        } else {
-            pack::pack(&q.codes, width, &mut raw);
-        }
-        let mut payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
-        let mut backend_id = backend_id;
+        let mut backend_id = backend::backend_id(self.config.backend);
+        let raw_len = q.codes.len() * width as usize;
         // --- rank-1 parametric model (backend 3): written when smaller; see rans_model.rs ---
+        // It is built first; when it is below the order-0 entropy bound of the codes, the
+        // backend-2 payload cannot be smaller and is not built at all.
+        let mut model = None;
         if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
-            if let Some(model) = crate::rans_model::encode_frame_codes(&q.params, &q.codes) {
-                if model.len() < payload.len() {
-                    payload = model;
-                    backend_id = backend::BACKEND_RANS_MODEL;
-                }
-            }
+            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes, self.config.threads);
         }
-        if !backend::expansion_ok(payload.len() as u64, raw.len() as u64) {
+        let skip_order0 = match &model {
+            Some(m) => (m.len() as f64) < 0.995 * crate::rans::order0_bound_bytes(&q.params, width, &q.codes, self.config.threads),
+            None => false,
+        };
+        let payload = if skip_order0 {
+            backend_id = backend::BACKEND_RANS_MODEL;
+            model.take().unwrap_or_default()
+        } else {
+            let mut raw = Vec::new();
+            if backend_id == backend::BACKEND_RANS {
+                // rANS frames carry the codes folded around each channel's zero code (rans.rs).
+                let mut folded = q.codes.clone();
+                crate::rans::fold_codes(&q.params, width, &mut folded, true);
+                pack::pack(&folded, width, &mut raw);
+            } else {
+                pack::pack(&q.codes, width, &mut raw);
+            }
+            let payload = backend::encode(backend_id, self.config.deflate_level, &raw, width);
+            match model {
+                Some(m) if m.len() < payload.len() => {
+                    backend_id = backend::BACKEND_RANS_MODEL;
+                    m
+                }
+                _ => payload,
+            }
+        };
+        let mut payload = payload;
+        if !backend::expansion_ok(payload.len() as u64, raw_len as u64) {
             // Keep the decoder's allocation bound (backend::check_sizes): deflate, unfolded.
-            raw.clear();
+            let mut raw = Vec::new();
             pack::pack(&q.codes, width, &mut raw);
             payload = backend::encode(backend::BACKEND_DEFLATE, self.config.deflate_level, &raw, width);
             backend_id = backend::BACKEND_DEFLATE;
@@ -291,7 +306,7 @@ impl Encoder {
             n_pruned: q.n_pruned,
             params: &params,
             exceptions: &q.exceptions,
-            raw_len: raw.len() as u64,
+            raw_len: raw_len as u64,
             payload: &payload,
         })
     }
@@ -317,42 +332,84 @@ fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) ->
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32) -> Option<f64> {
+fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Option<f64> {
     let inv = 1.0 / step;
     // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
     // per value; `uniform_code` applies the same test.
     quant::uniform_code(max_abs, inv)?;
-    let mut err = 0.0f64;
-    for &x in data {
-        let q = (x as f64 * inv).round();
+    let e = |x: f32| {
+        // |x·inv| ≤ max_abs·inv < 9e15 (checked above): the integer is exact in f64.
+        let q = quant::round_to_i64(x as f64 * inv) as f64;
         let d = x as f64 - ((q * step) as f32) as f64;
-        err += d * d;
-    }
-    Some(err)
+        d * d
+    };
+    // Fixed blocks of SUM_BLOCK values, four partial sums in each (breaks the add latency
+    // chain), blocks added in order: deterministic whatever the thread count.
+    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+        let mut acc = [0.0f64; 4];
+        let chunks = block.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..4 {
+                acc[k] += e(c[k]);
+            }
+        }
+        for (k, &x) in rest.iter().enumerate() {
+            acc[k] += e(x);
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    });
+    Some(parts.into_iter().sum())
 }
+
+/// Values per block of the error sums (fixed, so the sums do not depend on the thread count).
+const SUM_BLOCK: usize = 1 << 16;
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget).
-pub(crate) fn search_relative_step(data: &[f32], eps: f64, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
     const SUB: usize = 1 << 16;
     let guess = if data.len() >= 4 * SUB {
-        let stride = data.len() / SUB;
+        // A prime stride, so that the sample does not align with the rows' period.
+        let mut stride = data.len() / SUB;
+        while (2..stride).take_while(|d| d * d <= stride).any(|d| stride % d == 0) {
+            stride += 1;
+        }
         let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
-        search_from(&sub, eps, None, &mut check)?
+        search_from(&sub, eps, None, 1, &mut check)?
     } else {
         None
     };
-    search_from(data, eps, guess, &mut check)
+    search_from(data, eps, guess, threads, &mut check)
 }
 
-fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+fn search_from(data: &[f32], eps: f64, guess: Option<f64>, threads: usize, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+        let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], 0usize, 0.0f32);
+        let chunks = block.chunks_exact(4);
+        for (k, &x) in chunks.remainder().iter().enumerate() {
+            acc[k] += x as f64 * x as f64;
+            nonzero += (x != 0.0) as usize;
+            max_abs = max_abs.max(x.abs());
+        }
+        for c in chunks {
+            for k in 0..4 {
+                acc[k] += c[k] as f64 * c[k] as f64;
+                nonzero += (c[k] != 0.0) as usize;
+                max_abs = max_abs.max(c[k].abs());
+            }
+        }
+        ((acc[0] + acc[1]) + (acc[2] + acc[3]), nonzero, max_abs)
+    });
     let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
-    for &x in data {
-        norm_sq += x as f64 * x as f64;
-        nonzero += (x != 0.0) as usize;
-        max_abs = max_abs.max(x.abs());
+    for (a, z, m) in parts {
+        norm_sq += a;
+        nonzero += z;
+        max_abs = max_abs.max(m);
     }
     if nonzero == 0 {
         return Ok(Some(1.0));
@@ -364,14 +421,28 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
         .min(4.0 * max_abs as f64)
         .max(f64::MIN_POSITIVE * 1e10);
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
+    let mut prev: Option<(f64, f64)> = None;
+    // Deterministic ln/exp (basic IEEE operations): the chosen step must be the same everywhere.
+    let (ln, exp) = (quant::det_ln, crate::rans_model::det_exp);
     for _ in 0..60 {
         check()?;
-        let e = match uniform_error_sq(data, s, max_abs) {
+        let e = match uniform_error_sq(data, s, max_abs, threads) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
+        // Local model e ∝ s^p, p from the last two passes (1 at first): the error grows more
+        // slowly than the step when many values round to zero.
+        let p = match prev {
+            Some((ps, pe)) if pe > 0.0 && e > 0.0 && ps != s && pe != e => (ln(e / pe) / ln(s / ps)).clamp(0.1, 2.0),
+            _ => 1.0,
+        };
+        prev = Some((s, e));
         if e <= target {
             ok = Some(ok.map_or(s, |o: f64| o.max(s)));
+            // An accepted step predicted within 0.2 % of the largest one: done.
+            if ok == Some(s) && (e >= target || ln(target / e) / p <= 0.002) {
+                break;
+            }
         } else {
             bad = Some(bad.map_or(s, |b: f64| b.min(s)));
         }
@@ -380,8 +451,8 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
             (Some(o), None) if o >= 4.0 * max_abs as f64 => break,
             _ => {}
         }
-        // The error grows about linearly with the step: aim just below the target.
-        let mut next = if e > 0.0 { s * (target / e) * 0.999 } else { s * 2.0 };
+        // Aim just below the target.
+        let mut next = if e > 0.0 { s * exp(ln(0.9995 * target / e) / p) } else { s * 2.0 };
         // The error is a step function of the step: the secant alone can creep towards a jump
         // by ever smaller increments (seen: 60 passes), so every pass must make real progress.
         match (ok, bad) {
@@ -391,7 +462,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
                 }
             }
             (Some(o), None) => next = next.max(o * 1.0019),
-            (None, Some(b)) => next = next.min(b * 0.5),
+            (None, Some(b)) => next = next.min(b * 0.999),
             (None, None) => {}
         }
         if !(next.is_finite() && next > 0.0) {
@@ -405,7 +476,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, check: &mut impl FnMu
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64) -> Option<Quantized> {
+fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64, threads: usize) -> Option<Quantized> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = vec![0u32; data.len()];
@@ -413,28 +484,46 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
     if let Some(per) = data.len().checked_div(channels) {
-        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for &x in xs {
-                let q = quant::uniform_code(x, inv)?;
-                lo = lo.min(q);
-                hi = hi.max(q);
-            }
-            if (hi - lo) as u64 > u32::MAX as u64 {
-                return None;
-            }
-            for (k, (u, &x)) in us.iter_mut().zip(xs).enumerate() {
-                let q = quant::uniform_code(x, inv)?;
-                *u = (q - lo) as u32;
+        // Blocks of channels (any partition gives the same codes), one per work item.
+        let cpb = crate::rans_model::rows_per_block(channels, per);
+        let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
+            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new());
+            // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
+            let mut qs = vec![0i64; per];
+            for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
+                let c = k * cpb + ci;
+                let xs = &data[c * per..(c + 1) * per];
+                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                for (qv, &x) in qs.iter_mut().zip(xs) {
+                    let q = quant::uniform_code(x, inv)?;
+                    lo = lo.min(q);
+                    hi = hi.max(q);
+                    *qv = q;
+                }
+                if (hi - lo) as u64 > u32::MAX as u64 {
+                    return None;
+                }
+                for (u, &q) in us.iter_mut().zip(&qs) {
+                    *u = (q - lo) as u32;
+                }
                 if let Some(e) = max_abs {
-                    let xr = (q as f64 * step) as f32;
-                    if (x as f64 - xr as f64).abs() > e {
-                        exceptions.push(((c * per + k) as u64, x));
+                    for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
+                        let xr = (q as f64 * step) as f32;
+                        if (x as f64 - xr as f64).abs() > e {
+                            out.2.push(((c * per + k) as u64, x));
+                        }
                     }
                 }
+                out.0.push(lo);
+                out.1.push(((hi - lo) as f64 + 1.0).log2());
             }
-            qmin.push(lo);
-            bits_per_channel.push(((hi - lo) as f64 + 1.0).log2());
+            Some(out)
+        });
+        for p in parts {
+            let (q, b, e) = p?;
+            qmin.extend(q);
+            bits_per_channel.extend(b);
+            exceptions.extend(e);
         }
     }
     Some(Quantized {

@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod format;
 pub mod fsutil;
 pub mod metrics;
+mod par;
 pub mod pack;
 pub mod quant;
 pub mod rans;
@@ -25,7 +26,7 @@ pub mod stats;
 
 pub use allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
 pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
-pub use decoder::{decompress, decompress_into, decompress_with_limits, Decoded};
+pub use decoder::{decompress, decompress_into, decompress_with_limits, decompress_with_threads, Decoded};
 pub use encoder::{Compressed, Encoder, Report};
 pub use error::{Error, ErrorKind, Result};
 pub use feedback::ErrorFeedback;

@@ -115,12 +115,63 @@ pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (
 /// not fit the 53-bit exact-integer range of f64 (the caller stores such a value losslessly).
 #[inline]
 pub fn uniform_code(x: f32, inv_step: f64) -> Option<i64> {
-    let q = (x as f64 * inv_step).round();
-    if q.abs() < 9.0e15 {
-        Some(q as i64)
+    let y = x as f64 * inv_step;
+    // |round(y)| < 9e15 ⇔ |y| < 9e15 (9e15 is an integer); NaN fails the test too.
+    if y.abs() < 9.0e15 {
+        Some(round_to_i64(y))
     } else {
         None
     }
+}
+
+/// `y.round()` (half away from zero), bit for bit, without the libm call that `f64::round` is
+/// on baseline x86-64: truncation (`cvttsd2si`) and one exact subtraction — the fraction
+/// `t − ⌊t⌋` of a non-negative `t < 2^52` is exact (Sterbenz), so the comparison with 0.5 is
+/// the same decision `round` makes. Values with `|y| ≥ 2^52` (and NaN) are already integers
+/// (or NaN) and pass through. Only IEEE basic operations: the same result on every platform.
+#[inline(always)]
+pub fn round_half_away(y: f64) -> f64 {
+    let t = y.abs();
+    if t.is_nan() || t >= 4_503_599_627_370_496.0 {
+        return y;
+    }
+    let i = (t as i64) as f64;
+    let r = if t - i >= 0.5 { i + 1.0 } else { i };
+    r.copysign(y)
+}
+
+/// ln(x) for finite x > 0 with basic IEEE operations only (deterministic everywhere; used by
+/// the encoder's step search, whose result must be the same bytes on every platform). Accurate
+/// to a few ulps; subnormal inputs are treated as the smallest normal.
+pub(crate) fn det_ln(x: f64) -> f64 {
+    let x = x.max(f64::MIN_POSITIVE);
+    let bits = x.to_bits();
+    let mut k = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        k += 1;
+    }
+    // m ∈ [√½, √2]: ln m = 2·atanh(z), z = (m − 1)/(m + 1), |z| < 0.172.
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    let mut sum = 0.0f64;
+    let mut i = 23.0f64;
+    while i >= 1.0 {
+        sum = 1.0 / i + z2 * sum;
+        i -= 2.0;
+    }
+    2.0 * z * sum + k as f64 * std::f64::consts::LN_2
+}
+
+/// `y.round() as i64` (half away from zero) for `|y| < 2^62`, without branches: adding the
+/// largest double below ½ with the sign of `y` and truncating gives the same integer for every
+/// such `y` (the addition rounds to the next integer exactly when the fraction is ≥ ½; from
+/// 2^52 on, `y` is an integer and the addition leaves it or its truncation unchanged).
+/// Basic IEEE operations only; tested against `f64::round` below.
+#[inline(always)]
+pub fn round_to_i64(y: f64) -> i64 {
+    (y + 0.499_999_999_999_999_94f64.copysign(y)) as i64
 }
 
 /// Linear-interpolated percentile (numpy's default method) of `values`, `p` in [0, 100].
@@ -189,6 +240,46 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_half_away_is_bit_identical_to_round() {
+        let mut s = 7u64;
+        let mut specials = vec![0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994,
+            4503599627370495.5, -4503599627370495.5, 4503599627370496.0, 9.0e15, 1e300, -1e300, f64::MIN_POSITIVE,
+            f64::INFINITY, f64::NEG_INFINITY, 1.0 - f64::EPSILON / 2.0, 0.5 + f64::EPSILON];
+        for _ in 0..200_000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let bits = s ^ (s >> 29);
+            let v = f64::from_bits(bits);
+            if v.is_finite() {
+                specials.push(v);
+            }
+            let scale = [1.0, 10.0, 1e3, 1e6, 1e12, 1e16][(s >> 60) as usize % 6];
+            specials.push(((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * scale);
+            specials.push((s >> 40) as f64 + 0.5);
+        }
+        for v in specials {
+            assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{v:e}");
+            if v.abs() < 4.6e18 {
+                assert_eq!(round_to_i64(v), v.round() as i64, "{v:e}");
+                let (n, h) = (v.floor(), v.floor() + 0.5);
+                for w in [n, h, f64::from_bits(h.to_bits() + 1), f64::from_bits(h.to_bits().wrapping_sub(1))] {
+                    if w.abs() < 4.6e18 {
+                        assert_eq!(round_to_i64(w), w.round() as i64, "{w:e}");
+                    }
+                }
+            }
+        }
+        assert!(round_half_away(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn det_ln_matches_ln() {
+        for &x in &[1e-300, 1e-5, 0.3, 0.999, 1.0, 1.0001, 1.5, 2.0, 3.7, 1e10, 1e300] {
+            let (a, b) = (det_ln(x), x.ln());
+            assert!((a - b).abs() <= 1e-14 * b.abs().max(1.0), "{x}: {a} vs {b}");
+        }
+    }
 
     #[test]
     fn percentile_matches_numpy_linear() {

@@ -474,6 +474,68 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
     }
 }
 
+/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
+/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
+/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
+/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
+/// basic IEEE operations only (the encoder's choice must be the same on every platform).
+pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> f64 {
+    let channels = params.channels();
+    if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        return 0.0;
+    }
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = codes.len() / channels;
+    let planes = width.clamp(1, 4) as usize;
+    let zs = zero_codes(params, width);
+    // Integer counts: any partition into blocks of channels gives the same histograms.
+    let cpb = crate::rans_model::rows_per_block(channels, per);
+    let parts = crate::par::map(threads, channels.div_ceil(cpb), |k| {
+        let mut h = vec![[0u32; 256]; planes];
+        let c1 = ((k + 1) * cpb).min(channels);
+        for (chunk, &z) in codes[k * cpb * per..c1 * per].chunks_exact(per).zip(&zs[k * cpb..c1]) {
+            let m = z.min(r_max - z);
+            match planes {
+                1 => {
+                    let h0 = &mut h[0];
+                    for &u in chunk {
+                        h0[(fold_one(u, z, m) & 0xFF) as usize] += 1;
+                    }
+                }
+                _ => {
+                    for &u in chunk {
+                        let f = fold_one(u, z, m);
+                        for (p, hp) in h.iter_mut().enumerate() {
+                            hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        h
+    });
+    let mut h = vec![[0u64; 256]; planes];
+    for part in parts {
+        for (hp, pp) in h.iter_mut().zip(part) {
+            for (a, b) in hp.iter_mut().zip(pp) {
+                *a += b as u64;
+            }
+        }
+    }
+    let n = codes.len() as f64;
+    let ln_n = crate::quant::det_ln(n);
+    let mut bits = 0.0f64;
+    for hp in &h {
+        for &c in hp.iter() {
+            if c > 0 {
+                let c = c as f64;
+                bits += c * (ln_n - crate::quant::det_ln(c));
+            }
+        }
+    }
+    bits / std::f64::consts::LN_2 / 8.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,9 @@
 //!         LSB first)
 //! u32 W, then W × u16 words: words 0..8 are the four final rANS states (high half first)
 //! ```
+//! Kind 2 (tensors of ≥ 2^19 values): the same up to the sign bitmaps, then `u32
+//! rows_per_block` (≥ 1) and, for each of the ⌈R / rows_per_block⌉ blocks of consecutive rows,
+//! its own `u32 W, W × u16 words` as above (own states; coded and checked independently).
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
 //! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
@@ -61,6 +64,8 @@ const MAX_CAP: usize = 250;
 const MAX_ESC_BITS: u32 = 56;
 
 pub const KIND_RANK1: u8 = 1;
+/// Kind 1 with the rows cut into independent blocks, each with its own rANS states and words.
+pub const KIND_RANK1_BLOCKS: u8 = 2;
 pub const SIGN_PLAIN: u8 = 0;
 pub const SIGN_NONE: u8 = 1;
 pub const SIGN_SVD: u8 = 2;
@@ -76,10 +81,20 @@ struct Table {
 
 struct Tables {
     t: Vec<Table>,
-    /// Decoder: table `t`, slot `x` → `(symbol << 24) | (cum << 12) | freq` at `t·M + x`.
-    slots: Vec<u32>,
-    /// `a + b` (0..=510) → `(table, low bits)`.
-    pick: Vec<(u16, u8)>,
+    /// Decoder: table `t`, slot `x` → symbol at `t·M + x` (u8: 299 KiB for all 73 tables, a
+    /// quarter of a u32 slot table, so it mostly stays in L2).
+    lut: Vec<u8>,
+    /// Decoder: table `t`, symbol `m` → `(cum << 13) | freq` at `t·256 + m`.
+    fc: Vec<u32>,
+    /// `a + b` (0..=510) → table, low bits, escape symbol.
+    pick: Vec<Pick>,
+}
+
+#[derive(Clone, Copy)]
+struct Pick {
+    ti: u16,
+    s: u8,
+    esc: u8,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -88,8 +103,9 @@ fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
-/// exp(y) for -800 < y ≤ 0 with basic IEEE operations only (deterministic everywhere).
-fn det_exp(y: f64) -> f64 {
+/// exp(y) for -700 ≤ y < 700 with basic IEEE operations only (deterministic everywhere);
+/// 0 below −700.
+pub(crate) fn det_exp(y: f64) -> f64 {
     if y < -700.0 {
         return 0.0;
     }
@@ -184,11 +200,12 @@ fn build_tables() -> Tables {
         probs.push(if esc > 0.0 { esc } else { 0.0 });
         t.push(build_table(&probs));
     }
-    let mut slots = Vec::with_capacity(N_TABLES * M as usize);
-    for tab in &t {
-        for &sym in &tab.lut {
-            let sy = sym as usize;
-            slots.push(((sym as u32) << 24) | (tab.cum[sy] << 12) | tab.freq[sy]);
+    let mut lut = Vec::with_capacity(N_TABLES * M as usize);
+    let mut fc = vec![0u32; N_TABLES * 256];
+    for (ti, tab) in t.iter().enumerate() {
+        lut.extend_from_slice(&tab.lut);
+        for (sy, (&f, &c)) in tab.freq.iter().zip(&tab.cum).enumerate() {
+            fc[ti * 256 + sy] = (c << 13) | f;
         }
     }
     let pick = (0..511u32)
@@ -198,10 +215,10 @@ fn build_tables() -> Tables {
                 let s = (k - 57) / 8;
                 (DIRECT + (k - 8 * s - 57) as usize, s as u32)
             };
-            (ti as u16, s as u8)
+            Pick { ti: ti as u16, s: s as u8, esc: t[ti].esc as u8 }
         })
         .collect();
-    Tables { t, slots, pick }
+    Tables { t, lut, fc, pick }
 }
 
 /// CRC-32 of every table's frequencies (u16 little-endian, table after table): pins the tables.
@@ -273,54 +290,179 @@ fn scale_code(ms: f64) -> u8 {
 }
 
 /// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
-/// Returns `None` when the model does not apply (no values, rows not dividing).
+/// Returns `None` when the model does not apply (no values, rows not dividing, a row spanning
+/// more than 2^32 codes).
 pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
     }
     let cols = n / rows;
-    // Row and column mean squares.
-    let mut row_ms = vec![0f64; rows];
-    let mut col_ms = vec![0f64; cols];
-    let mut any_neg = false;
-    for (rm, row) in row_ms.iter_mut().zip(q.chunks_exact(cols)) {
-        let mut s = 0.0;
-        for (cm, &v) in col_ms.iter_mut().zip(row) {
-            let v2 = (v as f64) * (v as f64);
-            s += v2;
-            *cm += v2;
-            any_neg |= v < 0;
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
         }
-        *rm = s;
+        qmin.push(lo);
     }
+    encode_codes(&codes, &qmin, 1)
+}
+
+/// Dot product with four partial sums in a fixed order (deterministic on every platform).
+#[inline(always)]
+fn dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[k] += x as f64 * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² with four partial sums in a fixed order.
+#[inline(always)]
+fn sumsq4(a: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let c = a.chunks_exact(4);
+    for (k, &x) in c.remainder().iter().enumerate() {
+        acc[k] += x as f64 * x as f64;
+    }
+    for x in c {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * x[k] as f64;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² · b_j with four partial sums in a fixed order.
+#[inline(always)]
+fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            let v = x[k] as f64;
+            acc[k] += v * v * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        let v = x as f64;
+        acc[k] += v * v * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
+/// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
+pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
+    if rows.saturating_mul(cols) < 1 << 19 {
+        rows.max(1)
+    } else {
+        (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows.max(1))
+    }
+}
+
+/// Adds per-block column vectors in block order (deterministic whatever the thread count).
+fn sum_cols(parts: Vec<Vec<f64>>, cols: usize) -> Vec<f64> {
+    let mut acc = vec![0f64; cols];
+    for p in parts {
+        for (a, v) in acc.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+    acc
+}
+
+/// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
+/// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
+fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> {
+    let n = codes.len();
+    let rows = qmin.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let rpb = rows_per_block(rows, cols);
+    let n_blocks = rows.div_ceil(rpb);
+    let block_len = rpb * cols;
+    // Pass 1: the codes as f32 (exact below 2^24; beyond, only the scale and sign estimates
+    // see the rounding), row and column sums of squares, sign counts.
+    let mut qf = vec![0f32; n];
+    // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
+    let any_neg = qmin.iter().any(|&q0| q0 < 0);
+    let parts = crate::par::map_chunks_mut(threads, &mut qf, block_len, |k, fb| {
+        let mut row_ms = Vec::with_capacity(rpb);
+        let mut col_ms = vec![0f64; cols];
+        let (mut pos, mut nz) = (0u64, 0u64);
+        let ub = &codes[k * block_len..k * block_len + fb.len()];
+        for ((fr, ur), &q0) in fb.chunks_exact_mut(cols).zip(ub.chunks_exact(cols)).zip(&qmin[k * rpb..]) {
+            let (mut rp, mut rz) = (0u32, 0u32);
+            for (f, &u) in fr.iter_mut().zip(ur) {
+                let q = q0 + u as i64;
+                *f = q as f32;
+                rp += (q > 0) as u32;
+                rz += (q != 0) as u32;
+            }
+            pos += rp as u64;
+            nz += rz as u64;
+            for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
+                let v = f as f64;
+                *cm += v * v;
+            }
+            row_ms.push(sumsq4(fr));
+        }
+        (row_ms, col_ms, pos, nz)
+    });
+    let (mut pos, mut nz) = (0u64, 0u64);
+    let mut row_ms = Vec::with_capacity(rows);
+    let mut col_parts = Vec::with_capacity(n_blocks);
+    for (r, c, p, z) in parts {
+        row_ms.extend(r);
+        col_parts.push(c);
+        pos += p;
+        nz += z;
+    }
+    let col_ms = sum_cols(col_parts, cols);
+    let qf = &qf[..];
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
     // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
     // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
-    // c_j² = mean_i q²/r_i².
+    // c_j² = mean_i q²/r_i² (one pass each: the column sums use the new row scale at once).
     let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
     let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
     let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     for _ in 0..2 {
         let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
-        for (r, row) in r2.iter_mut().zip(q.chunks_exact(cols)) {
-            if *r > 0.0 {
-                let s: f64 = row.iter().zip(&inv_c).map(|(&v, &ic)| (v as f64) * (v as f64) * ic).sum();
-                *r = s / nz_cols;
-            }
-        }
-        let mut acc = vec![0f64; cols];
-        for (&r, row) in r2.iter().zip(q.chunks_exact(cols)) {
-            if r > 0.0 {
-                let ir = 1.0 / r;
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += (v as f64) * (v as f64) * ir;
+        let parts = crate::par::map_chunks_mut(threads, &mut r2, rpb, |k, rb| {
+            let mut acc = vec![0f64; cols];
+            for (r, row) in rb.iter_mut().zip(qf[k * block_len..].chunks_exact(cols)) {
+                if *r > 0.0 {
+                    *r = sq_dot4(row, &inv_c) / nz_cols;
+                    if *r > 0.0 {
+                        let ir = 1.0 / *r;
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            let v = v as f64;
+                            *a += v * v * ir;
+                        }
+                    }
                 }
             }
-        }
-        for (c, a) in c2.iter_mut().zip(acc) {
+            acc
+        });
+        let acc = sum_cols(parts, cols);
+        for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
                 *c = a / nz_rows;
             }
@@ -333,17 +475,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     let (mode, f, row_neg, col_neg) = if !any_neg {
         (SIGN_NONE, 0u32, Vec::new(), Vec::new())
     } else {
-        let (u, v) = top_singular_signs(q, rows, cols);
-        let (mut pos, mut nz, mut agree) = (0u64, 0u64, 0u64);
-        for (i, row) in q.chunks_exact(cols).enumerate() {
-            for (j, &x) in row.iter().enumerate() {
-                if x != 0 {
-                    nz += 1;
-                    pos += (x > 0) as u64;
-                    agree += ((x < 0) == (u[i] != v[j])) as u64;
-                }
-            }
-        }
+        let (u, v, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
             let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * p.log2() };
@@ -370,22 +502,56 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         push_bits(&col_neg, &mut out);
     }
 
+    if n_blocks > 1 {
+        out[0] = KIND_RANK1_BLOCKS;
+        out.extend_from_slice(&(rpb as u32).to_le_bytes());
+    }
+    let streams = crate::par::map(threads, n_blocks, |k| {
+        let r0 = k * rpb;
+        let r1 = (r0 + rpb).min(rows);
+        encode_rows(codes, qmin, cols, r0..r1, &a, &b, mode, f, &row_neg, &col_neg)
+    });
+    for words in streams {
+        out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+        out.reserve(words.len() * 2);
+        for w in words.iter().rev() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    Some(out)
+}
+
+/// The rANS words of rows `range` (one block; its own four states), in production order.
+#[allow(clippy::too_many_arguments)]
+fn encode_rows(
+    codes: &[u32],
+    qmin: &[i64],
+    cols: usize,
+    range: std::ops::Range<usize>,
+    a: &[u8],
+    b: &[u8],
+    mode: u8,
+    f: u32,
+    row_neg: &[bool],
+    col_neg: &[bool],
+) -> Vec<u16> {
     let tabs = tables();
-    let mut words: Vec<u16> = Vec::with_capacity(n / 4 + 16);
+    let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut x = [L; LANES];
     let agree_op = Op { freq: f.max(1), cum: 0 };
     let disagree_op = Op { freq: M - f.min(M - 1), cum: f };
     let mut ops = [Op { freq: M, cum: 0 }; 16];
-    for i in (0..rows).rev() {
+    for i in range.rev() {
         if a[i] == 0 {
             continue;
         }
-        let row = &q[i * cols..(i + 1) * cols];
+        let row = &codes[i * cols..(i + 1) * cols];
+        let q0 = qmin[i];
         for j in (0..cols).rev() {
             if b[j] == 0 {
                 continue;
             }
-            let v = row[j];
+            let v = q0 + row[j] as i64;
             let m = v.unsigned_abs();
             let (ti, s) = table_for(a[i], b[j]);
             let tab = &tabs.t[ti];
@@ -420,12 +586,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         words.push(x[j] as u16);
         words.push((x[j] >> 16) as u16);
     }
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.reserve(words.len() * 2);
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    Some(out)
+    words
 }
 
 fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
@@ -438,33 +599,58 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
     }
 }
 
-/// Signs (true = negative) of the top singular pair of `q`, by three power iterations
-/// (each one pass: u_i = row_i · v, v' += u_i · row_i).
-fn top_singular_signs(q: &[i64], rows: usize, cols: usize) -> (Vec<bool>, Vec<bool>) {
+/// Signs (true = negative) of the top singular pair of `q` by power iteration, and how many
+/// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
+/// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
+/// agreements against that same `v` (a consistent pair; no further update of `v`).
+fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
     let mut v = vec![1f64; cols];
     let mut u = vec![0f64; rows];
-    for _ in 0..3 {
-        let mut nv = vec![0f64; cols];
-        for (ui, row) in u.iter_mut().zip(q.chunks_exact(cols)) {
-            let mut s = 0.0;
-            for (&x, &vj) in row.iter().zip(&v) {
-                s += x as f64 * vj;
-            }
-            *ui = s;
-            if s != 0.0 {
-                for (nvj, &x) in nv.iter_mut().zip(row) {
-                    *nvj += s * x as f64;
+    for _ in 0..2 {
+        let vr = &v;
+        let parts = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
+            let mut nv = vec![0f64; cols];
+            for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
+                let s = dot4(row, vr);
+                *ui = s;
+                if s != 0.0 {
+                    for (nvj, &x) in nv.iter_mut().zip(row) {
+                        *nvj += s * x as f64;
+                    }
                 }
             }
-        }
+            nv
+        });
+        let nv = sum_cols(parts, cols);
         let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
         if !(norm > 0.0 && norm.is_finite()) {
             break;
         }
-        nv.iter_mut().for_each(|x| *x /= norm);
-        v = nv;
+        for (vj, &x) in v.iter_mut().zip(&nv) {
+            *vj = x / norm;
+        }
     }
-    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect())
+    // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
+    let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
+    let vr = &v;
+    let agrees = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
+        let mut agree = 0u64;
+        for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
+            let s = dot4(row, vr);
+            *ui = s;
+            let us = if s < 0.0 { -1.0f32 } else { 1.0 };
+            // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
+            // for x ≠ 0.
+            let mut a = 0u32;
+            for (&x, &sv) in row.iter().zip(&vs) {
+                a += (x * us * sv > 0.0) as u32;
+            }
+            agree += a as u64;
+        }
+        agree
+    });
+    let agree = agrees.into_iter().sum();
+    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect(), agree)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,28 +681,32 @@ struct Dec<'a> {
 }
 
 impl Dec<'_> {
+    /// Renormalisation without a data-dependent branch: the next word is read whenever it
+    /// exists and taken (with the position advanced) only when the state is below L, so the
+    /// CPU does not mispredict on the ~random need for a word. A missing word that is needed
+    /// is a truncated stream.
     #[inline(always)]
-    fn renorm(&mut self, mut v: u32) -> Result<u32> {
-        if v < L {
-            let w = self
-                .words
-                .get(self.pos..self.pos + 2)
-                .ok_or_else(|| Error::truncated("rANS-model word stream ends early"))?;
-            v = (v << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
-            self.pos += 2;
-        }
-        Ok(v)
+    fn renorm(&mut self, v: u32) -> Result<u32> {
+        let need = v < L;
+        let w = match self.words.get(self.pos..self.pos + 2) {
+            Some(w) => u16::from_le_bytes([w[0], w[1]]) as u32,
+            None if need => return Err(Error::truncated("rANS-model word stream ends early")),
+            None => 0,
+        };
+        let shift = if need { 16 } else { 0 };
+        self.pos += 2 * need as usize;
+        Ok(if need { (v << shift) | w } else { v })
     }
-    /// One magnitude symbol with the table whose slots start at `base` (`slots.len()` is a
-    /// multiple of M, `base` a multiple of M below it).
+    /// One magnitude symbol with table `ti` (< N_TABLES).
     #[inline(always)]
-    fn table(&mut self, x: &mut u32, slots: &[u32], base: usize) -> Result<u32> {
+    fn table(&mut self, x: &mut u32, tabs: &Tables, ti: usize) -> Result<u32> {
         let v = *x;
         let slot = v & (M - 1);
-        let e = slots[base + slot as usize];
-        let (f, c) = (e & (M - 1), (e >> 12) & (M - 1));
+        let sym = tabs.lut[ti * M as usize + slot as usize] as u32;
+        let e = tabs.fc[ti * 256 + sym as usize];
+        let (f, c) = (e & ((1 << 13) - 1), e >> 13);
         *x = self.renorm(f * (v >> SCALE_BITS) + slot - c)?;
-        Ok(e >> 24)
+        Ok(sym)
     }
     #[inline(always)]
     fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
@@ -527,6 +717,7 @@ impl Dec<'_> {
         *x = self.renorm(f * (v >> SCALE_BITS) + slot - (sym << (SCALE_BITS - bits)))?;
         Ok(sym)
     }
+    #[inline(always)]
     fn uniform_wide(&mut self, x: &mut u32, mut bits: u32) -> Result<u64> {
         let (mut v, mut shift) = (0u64, 0u32);
         while bits > 0 {
@@ -541,7 +732,10 @@ impl Dec<'_> {
     fn binary(&mut self, x: &mut u32, f: u32) -> Result<bool> {
         let v = *x;
         let slot = v & (M - 1);
-        let (bit, fr, c) = if slot < f { (false, f, 0) } else { (true, M - f, f) };
+        let bit = slot >= f;
+        // Selects, not branches: the sign is close to a coin flip.
+        let fr = if bit { M - f } else { f };
+        let c = if bit { f } else { 0 };
         *x = self.renorm(fr * (v >> SCALE_BITS) + slot - c)?;
         Ok(bit)
     }
@@ -559,6 +753,92 @@ fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
+    decode_with(payload, qmin, width, out, 1, |_, u| u)
+}
+
+/// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
+/// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
+/// The code range checks are those of [`decode`].
+/// The blocks of a kind-2 payload are decoded on up to `threads` threads.
+pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32], threads: usize) -> Result<()> {
+    decode_with(payload, qmin, width, out, threads, |q, _| (q as f64 * step) as f32)
+}
+
+/// The high part of a magnitude after an escape symbol `sym` (rare).
+#[cold]
+#[inline(never)]
+fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
+    let nb = d.uniform(lane, 6)?;
+    if nb > MAX_ESC_BITS {
+        return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
+    }
+    let hi = d.uniform_wide(lane, nb)? + sym as u64;
+    if hi >> (60 - s.min(60)) != 0 {
+        return Err(Error::corrupt("rANS-model code magnitude out of range"));
+    }
+    Ok(hi)
+}
+
+/// What decoding one value of a row needs.
+struct RowCtx<'a> {
+    picks: &'a [Pick],
+    b: &'a [u8],
+    cneg: &'a [bool],
+    rneg: bool,
+    mode: u8,
+    f: u32,
+    q0: i64,
+    max_u: u64,
+    zero_u: Result<u32>,
+}
+
+impl RowCtx<'_> {
+    /// One value of column `j` with state `lane`.
+    #[inline(always)]
+    fn value<T>(&self, d: &mut Dec, lane: &mut u32, j: usize, conv: &impl Fn(i64, u32) -> T) -> Result<T> {
+        let bj = self.b[j];
+        if bj == 0 {
+            return Ok(conv(0, self.zero_u.clone()?));
+        }
+        let p = self.picks[bj as usize];
+        let sym = d.table(lane, tables(), p.ti as usize)?;
+        let s = p.s as u32;
+        let hi = if sym < p.esc as u32 { sym as u64 } else { escape_tail(d, lane, sym, s)? };
+        let mut m = hi << s;
+        if s > 0 {
+            // s ≤ 30 low bits, in 8-bit pieces, low first.
+            m |= d.uniform_wide(lane, s)?;
+        }
+        let mut q = m as i64;
+        if m != 0 && self.mode != SIGN_NONE {
+            let flip = d.binary(lane, self.f)?;
+            let neg = -(((self.rneg != self.cneg[j]) != flip) as i64);
+            q = (q ^ neg) - neg;
+        }
+        Ok(conv(q, u_of(q, self.q0, self.max_u)?))
+    }
+}
+
+/// The parsed side information of a payload.
+struct Head<'a> {
+    mode: u8,
+    f: u32,
+    a: &'a [u8],
+    b: &'a [u8],
+    rs: &'a [u8],
+    /// Per column: predicted negative (sign mode 2), else false.
+    cneg: Vec<bool>,
+    max_u: u64,
+}
+
+fn decode_with<T: Copy + Send>(
+    payload: &[u8],
+    qmin: &[i64],
+    width: u8,
+    out: &mut [T],
+    threads: usize,
+    conv: impl Fn(i64, u32) -> T + Sync,
+) -> Result<()> {
     let rows = qmin.len();
     let n = out.len();
     if rows == 0 || n % rows != 0 || n == 0 {
@@ -566,7 +846,8 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     }
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
-    if r.u8()? != KIND_RANK1 {
+    let kind = r.u8()?;
+    if kind != KIND_RANK1 && kind != KIND_RANK1_BLOCKS {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
     let mode = r.u8()?;
@@ -586,16 +867,41 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     let a = r.take(rows)?;
     let b = r.take(cols)?;
     let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
-    let wb = r.take(4)?;
-    let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
-    if w < 2 * LANES {
-        return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS {
+        let v = r.take(4)?;
+        let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
+        if v == 0 {
+            return Err(Error::corrupt("rANS-model block of 0 rows"));
+        }
+        v.min(rows)
+    } else {
+        rows
+    };
+    // Every block's word stream (at most `rows` blocks: bounded by the declared shape).
+    let n_blocks = rows.div_ceil(rows_per_block);
+    let mut streams = Vec::with_capacity(n_blocks);
+    for _ in 0..n_blocks {
+        let wb = r.take(4)?;
+        let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
+        if w < 2 * LANES {
+            return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+        }
+        streams.push(r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?);
     }
-    let words = r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?;
     if r.pos != payload.len() {
         return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
     }
     let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
+    let head = Head { mode, f, a, b, rs, cneg, max_u };
+    let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
+        decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
+    });
+    results.into_iter().collect()
+}
+
+/// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream.
+fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out: &mut [T], cols: usize, conv: &impl Fn(i64, u32) -> T) -> Result<()> {
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let bb = &words[4 * j..4 * j + 4];
@@ -603,52 +909,21 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     }
     let mut d = Dec { words, pos: 4 * LANES };
     let tabs = tables();
-    let slots = &tabs.slots[..];
-    for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
+    let (mode, f, max_u, b) = (h.mode, h.f, h.max_u, h.b);
+    for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
         // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
         let zero_u = u_of(0, q0, max_u);
-        if a[i] == 0 {
-            orow.fill(zero_u?);
+        if h.a[i] == 0 {
+            orow.fill(conv(0, zero_u?));
             continue;
         }
-        let ai = a[i] as usize;
-        let rneg = mode == SIGN_SVD && bit(rs, i);
+        let picks = &tabs.pick[h.a[i] as usize..h.a[i] as usize + 256];
+        let rneg = mode == SIGN_SVD && bit(h.rs, i);
         let [mut x0, mut x1, mut x2, mut x3] = x;
-        // One value of column j with state `lane`.
-        let mut one = |lane: &mut u32, j: usize, o: &mut u32| -> Result<()> {
-            let bj = b[j];
-            if bj == 0 {
-                *o = zero_u.clone()?;
-                return Ok(());
-            }
-            let (ti, s) = tabs.pick[ai + bj as usize];
-            let (ti, s) = (ti as usize, s as u32);
-            let sym = d.table(lane, slots, ti * M as usize)?;
-            let mut hi = sym as u64;
-            if sym == tabs.t[ti].esc {
-                let nb = d.uniform(lane, 6)?;
-                if nb > MAX_ESC_BITS {
-                    return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
-                }
-                hi = d.uniform_wide(lane, nb)? + sym as u64;
-                if hi >> (60 - s.min(60)) != 0 {
-                    return Err(Error::corrupt("rANS-model code magnitude out of range"));
-                }
-            }
-            let mut m = hi << s;
-            if s > 0 {
-                m |= d.uniform_wide(lane, s)?;
-            }
-            let mut q = m as i64;
-            if m != 0 && mode != SIGN_NONE {
-                let pred_neg = mode == SIGN_SVD && (rneg != bit(cs, j));
-                let flip = d.binary(lane, f)?;
-                if pred_neg != flip {
-                    q = -q;
-                }
-            }
-            *o = u_of(q, q0, max_u)?;
+        let row = RowCtx { picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
+        let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
+            *o = row.value(&mut d, lane, j, conv)?;
             Ok(())
         };
         let mut chunks = orow.chunks_exact_mut(LANES);
@@ -682,7 +957,7 @@ fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
 }
 
 /// The model payload for a frame's codes (uniform parameters only): `q = qmin_c + u`.
-pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -> Option<Vec<u8>> {
+pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], threads: usize) -> Option<Vec<u8>> {
     let crate::quant::ChannelParams::Uniform { qmin, .. } = params else {
         return None;
     };
@@ -690,12 +965,7 @@ pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32]) -
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    let cols = codes.len() / rows;
-    let mut q = Vec::with_capacity(codes.len());
-    for (row, &q0) in codes.chunks_exact(cols).zip(qmin) {
-        q.extend(row.iter().map(|&u| q0 + u as i64));
-    }
-    encode(&q, rows)
+    encode_codes(codes, qmin, threads)
 }
 
 #[cfg(test)]

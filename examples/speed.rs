@@ -1,0 +1,101 @@
+//! Speed on large tensors (issue 4 target 2): single-thread compress/decompress MB/s and bits
+//! per value of the relative-L2 mode on every tensor of ≥ 1 M values of the data directory plus
+//! two synthetic 1024 × 1024 tensors (a rank-1-scaled "gradient" and an i.i.d. Gaussian
+//! "weight"), at 1e-1, 1e-2 and 1e-3.
+//!
+//! cargo run --release --example speed -- [DIR] [--min VALUES] [--threads T]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[path = "common/mod.rs"]
+mod common;
+
+use alcm::{decompress, decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
+
+fn best_secs(mut f: impl FnMut()) -> f64 {
+    let mut best = f64::INFINITY;
+    let start = Instant::now();
+    let mut reps = 0;
+    while reps < 3 || (start.elapsed().as_secs_f64() < 0.5 && reps < 50) {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+        reps += 1;
+    }
+    best
+}
+
+fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
+    let (r, c) = (1024usize, 1024usize);
+    let mut s = seed;
+    let mut rnd = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut gauss = move || {
+        let (u, v) = (rnd(), rnd());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    };
+    let rs: Vec<f64> = (0..r).map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 }).collect();
+    let cs: Vec<f64> = (0..c).map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 }).collect();
+    let mut x = Vec::with_capacity(r * c);
+    for ri in &rs {
+        for cj in &cs {
+            x.push((gauss() * ri * cj * 1e-3) as f32);
+        }
+    }
+    (x, vec![r, c])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut dir = None;
+    let mut min = 1usize << 20;
+    let mut threads = 1usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--min" => min = it.next().and_then(|v| v.parse().ok()).unwrap_or(min),
+            "--threads" => threads = it.next().and_then(|v| v.parse().ok()).unwrap_or(1),
+            _ => dir = Some(PathBuf::from(a)),
+        }
+    }
+    let dir = common::data_dir(dir);
+    let mut tensors: Vec<(String, Vec<f32>, Vec<usize>)> = vec![];
+    for p in common::find_npy(&dir) {
+        if let Ok((x, shape)) = read_npy_f32(&p) {
+            if x.len() >= min && x.iter().all(|v| v.is_finite()) {
+                tensors.push((p.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
+            }
+        }
+    }
+    let (g, gs) = synthetic(1, true);
+    tensors.push(("synthetic rank-1 gradient 1024x1024".into(), g, gs));
+    let (w, ws) = synthetic(2, false);
+    tensors.push(("synthetic gaussian weight 1024x1024".into(), w, ws));
+    println!("{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10}", "tensor", "values", "eps", "bits/v", "backend", "comp MB/s", "dec MB/s");
+    for (name, x, shape) in &tensors {
+        for eps in [1e-1, 1e-2, 1e-3] {
+            let cfg = EncoderConfig { mode: Mode::RelativeL2(eps), threads, ..Default::default() };
+            let enc = Encoder::new(cfg.clone()).unwrap();
+            let c = enc.compress(x, shape, None).unwrap();
+            let d = decompress(&c.bytes).unwrap();
+            let d2 = decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap();
+            assert!(d.data.iter().zip(&d2.data).all(|(a, b)| a.to_bits() == b.to_bits()));
+            let c1 = Encoder::new(EncoderConfig { threads: 1, ..cfg.clone() }).unwrap().compress(x, shape, None).unwrap();
+            assert_eq!(c1.bytes, c.bytes, "frame bytes depend on the thread count");
+            let (rel, _) = common::errors(x, &d.data);
+            assert!(rel <= eps, "{name}: error {rel} > {eps}");
+            let mb = x.len() as f64 * 4.0 / 1e6;
+            let tc = best_secs(|| {
+                std::hint::black_box(enc.compress(x, shape, None).unwrap());
+            });
+            let td = best_secs(|| {
+                std::hint::black_box(decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap());
+            });
+            let backend = alcm::peek(&c.bytes).map(|i| i.backend).unwrap_or(0);
+            println!("{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1}", name, x.len(), eps, c.report.bits_per_value, backend, mb / tc, mb / td);
+        }
+    }
+}
