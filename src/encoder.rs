@@ -423,7 +423,7 @@ fn search_from(data: &[f32], eps: f64, guess: Option<f64>, threads: usize, check
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
     let mut prev: Option<(f64, f64)> = None;
     // Deterministic ln/exp (basic IEEE operations): the chosen step must be the same everywhere.
-    let (ln, exp) = (quant::det_ln, crate::rans_model::det_exp);
+    let (ln, exp) = (crate::detmath::det_ln, crate::detmath::det_exp);
     for _ in 0..60 {
         check()?;
         let e = match uniform_error_sq(data, s, max_abs, threads) {

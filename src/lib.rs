@@ -9,6 +9,7 @@ pub mod allocation;
 pub mod backend;
 pub mod config;
 pub mod decoder;
+pub mod detmath;
 pub mod encoder;
 pub mod error;
 pub mod feedback;

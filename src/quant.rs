@@ -74,7 +74,7 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
 
 /// Largest code of a range-quantized channel with real-valued precision `bits`.
 pub fn range_levels(bits: f64) -> f64 {
-    (bits.exp2() - 1.0).max(1.0)
+    (crate::detmath::det_exp2(bits) - 1.0).max(1.0)
 }
 
 /// Range-quantizes one channel (values already pruned) with precision `bits`: returns
@@ -140,29 +140,6 @@ pub fn round_half_away(y: f64) -> f64 {
     r.copysign(y)
 }
 
-/// ln(x) for finite x > 0 with basic IEEE operations only (deterministic everywhere; used by
-/// the encoder's step search, whose result must be the same bytes on every platform). Accurate
-/// to a few ulps; subnormal inputs are treated as the smallest normal.
-pub(crate) fn det_ln(x: f64) -> f64 {
-    let x = x.max(f64::MIN_POSITIVE);
-    let bits = x.to_bits();
-    let mut k = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
-    if m > std::f64::consts::SQRT_2 {
-        m *= 0.5;
-        k += 1;
-    }
-    // m ∈ [√½, √2]: ln m = 2·atanh(z), z = (m − 1)/(m + 1), |z| < 0.172.
-    let z = (m - 1.0) / (m + 1.0);
-    let z2 = z * z;
-    let mut sum = 0.0f64;
-    let mut i = 23.0f64;
-    while i >= 1.0 {
-        sum = 1.0 / i + z2 * sum;
-        i -= 2.0;
-    }
-    2.0 * z * sum + k as f64 * std::f64::consts::LN_2
-}
 
 /// `y.round() as i64` (half away from zero) for `|y| < 2^62`, without branches: adding the
 /// largest double below ½ with the sign of `y` and truncating gives the same integer for every
@@ -273,13 +250,6 @@ mod tests {
         assert!(round_half_away(f64::NAN).is_nan());
     }
 
-    #[test]
-    fn det_ln_matches_ln() {
-        for &x in &[1e-300, 1e-5, 0.3, 0.999, 1.0, 1.0001, 1.5, 2.0, 3.7, 1e10, 1e300] {
-            let (a, b) = (det_ln(x), x.ln());
-            assert!((a - b).abs() <= 1e-14 * b.abs().max(1.0), "{x}: {a} vs {b}");
-        }
-    }
 
     #[test]
     fn percentile_matches_numpy_linear() {

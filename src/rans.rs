@@ -523,13 +523,13 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
         }
     }
     let n = codes.len() as f64;
-    let ln_n = crate::quant::det_ln(n);
+    let ln_n = crate::detmath::det_ln(n);
     let mut bits = 0.0f64;
     for hp in &h {
         for &c in hp.iter() {
             if c > 0 {
                 let c = c as f64;
-                bits += c * (ln_n - crate::quant::det_ln(c));
+                bits += c * (ln_n - crate::detmath::det_ln(c));
             }
         }
     }

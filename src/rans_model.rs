@@ -103,24 +103,6 @@ fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
-/// exp(y) for -700 ≤ y < 700 with basic IEEE operations only (deterministic everywhere);
-/// 0 below −700.
-pub(crate) fn det_exp(y: f64) -> f64 {
-    if y < -700.0 {
-        return 0.0;
-    }
-    const LN2: f64 = std::f64::consts::LN_2;
-    let n = (y / LN2).round();
-    let r = y - n * LN2;
-    let mut s = 1.0f64;
-    let mut k = 20.0f64;
-    while k >= 1.0 {
-        s = 1.0 + s * r / k;
-        k -= 1.0;
-    }
-    let e = (1023 + n as i64) as u64;
-    s * f64::from_bits(e << 52)
-}
 
 /// ∫_a^b φ(t) dt · 2 (φ the standard normal density): P(a ≤ |X| < b), 0 ≤ a ≤ b, by composite
 /// Simpson with ≥ 64 subintervals per unit.
@@ -136,7 +118,7 @@ fn half_normal_mass(a: f64, b: f64) -> f64 {
         n += 1;
     }
     let h = width / n as f64;
-    let f = |t: f64| det_exp(-0.5 * t * t);
+    let f = |t: f64| crate::detmath::det_exp(-0.5 * t * t);
     let mut s = f(a) + f(b);
     for i in 1..n {
         let t = a + i as f64 * h;
@@ -286,7 +268,7 @@ fn scale_code(ms: f64) -> u8 {
     if ms <= 0.0 {
         return 0;
     }
-    (4.0 * ms.log2() + 128.0).round().clamp(1.0, 255.0) as u8
+    (4.0 * crate::detmath::det_log2(ms) + 128.0).round().clamp(1.0, 255.0) as u8
 }
 
 /// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
@@ -478,7 +460,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
         let (u, v, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
-            let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * p.log2() };
+            let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
             nz as f64 * (e(p) + e(1.0 - p))
         };
         let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
