@@ -59,6 +59,10 @@ fn main() {
         let enc = Encoder::new(EncoderConfig::default()).unwrap();
         write(format!("{tname}_adaptive_perchannel_deflate"), &enc, &x, &shape, Some(&alloc));
     }
+    // Adaptive mode through the rank-1 model (backend 3): a 256-channel weight gradient.
+    let (x, shape) = read_npy_f32(Path::new("tests/data/gradients/grad_step00100_fc1.weight.npy")).unwrap();
+    let enc = Encoder::new(EncoderConfig::default()).unwrap();
+    write("fc1weight_adaptive_rans".to_string(), &enc, &x, &shape, Some(&[0.3]));
     // Kept non-finite values (exception list) in every lossy mode.
     let (mut x, shape) = read_npy_f32(Path::new("tests/data/gradients/grad_step00010_fc2.bias.npy")).unwrap();
     x[3] = f32::NAN;

@@ -64,7 +64,15 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
             Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
             }
-            _ => return Err(Error::corrupt("rANS-model backend in a frame without uniform codes")),
+            // Adaptive frames: codes relative to each channel's zero code, then the usual
+            // range dequantization.
+            Some(p @ quant::ChannelParams::Range { .. }) if !out.is_empty() => {
+                let mut codes = vec![0u32; out.len()];
+                let qmin = crate::rans_model::frame_qmin(p, info.code_width);
+                crate::rans_model::decode(payload, &qmin, info.code_width, &mut codes)?;
+                quant::dequantize(p, &codes, out);
+            }
+            _ => return Err(Error::corrupt("rANS-model backend in a frame without quantized codes")),
         }
         for (i, v) in exceptions {
             out[i] = v;

@@ -260,7 +260,7 @@ impl Encoder {
         // backend-2 payload cannot be smaller and is not built at all.
         let mut model = None;
         if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
-            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes, self.config.threads);
+            model = crate::rans_model::encode_frame_codes(&q.params, &q.codes, width, self.config.threads);
         }
         let skip_order0 = match &model {
             Some(m) => (m.len() as f64) < 0.995 * crate::rans::order0_bound_bytes(&q.params, width, &q.codes, self.config.threads),

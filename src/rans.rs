@@ -413,7 +413,8 @@ fn decode_symbols(words: &[u8], out: &mut [u8], lut: &[u32; M as usize]) -> Resu
 }
 
 /// Zero code of every channel (see the module doc), clamped to the `width`-byte code range.
-fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
+/// Each channel's zero code: the code that reconstructs 0 (clamped to the width's range).
+pub(crate) fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
     let r_max = if width >= 4 { u32::MAX as i64 } else { (1i64 << (8 * width as u32)) - 1 };
     match params {
         ChannelParams::Uniform { qmin, .. } => qmin.iter().map(|&q| q.saturating_neg().clamp(0, r_max) as u32).collect(),

@@ -1,4 +1,5 @@
-//! Parametric (rank-1 Gaussian) entropy model for the error-bounded modes: backend id 3
+//! Parametric (rank-1 Gaussian) entropy model for the lossy modes (adaptive frames code the
+//! channels relative to their zero code, see `frame_qmin`): backend id 3
 //! (`BACKEND_RANS_MODEL`).
 //!
 //! The frame's codes are `q = qmin_c + u = round(x/Δ)`. The tensor is viewed as `R` rows (the
@@ -939,15 +940,25 @@ fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
 }
 
 /// The model payload for a frame's codes (uniform parameters only): `q = qmin_c + u`.
-pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], threads: usize) -> Option<Vec<u8>> {
-    let crate::quant::ChannelParams::Uniform { qmin, .. } = params else {
-        return None;
-    };
+pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], width: u8, threads: usize) -> Option<Vec<u8>> {
+    let qmin = frame_qmin(params, width);
     let rows = qmin.len();
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    encode_codes(codes, qmin, threads)
+    encode_codes(codes, &qmin, threads)
+}
+
+/// The signed offset of each row's codes, `q = qmin_c + u`: the uniform modes' smallest code,
+/// or, in adaptive mode, minus the channel's zero code (so that q = 0 reconstructs ≈ 0 and the
+/// zero-mean model applies to range-quantized channels too).
+pub fn frame_qmin(params: &crate::quant::ChannelParams, width: u8) -> Vec<i64> {
+    match params {
+        crate::quant::ChannelParams::Uniform { qmin, .. } => qmin.clone(),
+        crate::quant::ChannelParams::Range { .. } => {
+            crate::rans::zero_codes(params, width).into_iter().map(|z| -(z as i64)).collect()
+        }
+    }
 }
 
 #[cfg(test)]
