@@ -3,26 +3,14 @@
 //! (same codes), deterministic bytes, typed errors on truncated/corrupted payloads, and the
 //! model tables pinned by a checksum.
 
-use std::path::{Path, PathBuf};
+#[path = "common/data.rs"]
+mod data;
+use data::data_files;
+
 
 use alcm::backend::{BACKEND_RANS, BACKEND_RANS_MODEL};
 use alcm::{decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
 
-fn data_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for sub in ["gradients", "weights"] {
-        for e in std::fs::read_dir(root.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "npy") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 20);
-    out
-}
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     let (mut num, mut den) = (0.0f64, 0.0f64);

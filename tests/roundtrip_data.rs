@@ -1,25 +1,14 @@
 //! Round trip of every real tensor shipped in tests/data, in every mode, with the promised
 //! bound checked against an error computed here (not by the library's metrics).
 
+#[path = "common/data.rs"]
+mod data;
+use data::data_files;
+
 use std::path::{Path, PathBuf};
 
 use alcm::{decompress, npy::read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, Mode};
 
-fn data_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for sub in ["gradients", "weights"] {
-        for e in std::fs::read_dir(root.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "npy") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 20, "tests/data should hold the shipped tensors");
-    out
-}
 
 fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
     let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
