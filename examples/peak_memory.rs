@@ -3,51 +3,14 @@
 //! process high-water mark (VmHWM) for comparison. Figures are documented in docs/SECURITY.md.
 //!
 //!     cargo run --release --example peak_memory [N]     # default N = 16 Mi values (64 MiB)
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
 use alcm::{compress_bound, decompress, Encoder, EncoderConfig, Mode, NonFinitePolicy};
 
-struct Counting;
-static CUR: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = System.alloc(l);
-        if !p.is_null() {
-            let c = CUR.fetch_add(l.size(), SeqCst) + l.size();
-            PEAK.fetch_max(c, SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        CUR.fetch_sub(l.size(), SeqCst);
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let q = System.realloc(p, l, new);
-        if !q.is_null() {
-            if new > l.size() {
-                let c = CUR.fetch_add(new - l.size(), SeqCst) + new - l.size();
-                PEAK.fetch_max(c, SeqCst);
-            } else {
-                CUR.fetch_sub(l.size() - new, SeqCst);
-            }
-        }
-        q
-    }
-}
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{peak_of, Counting};
 
 #[global_allocator]
 static A: Counting = Counting;
-
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CUR.load(SeqCst);
-    PEAK.store(base, SeqCst);
-    let r = f();
-    (r, PEAK.load(SeqCst) - base)
-}
 
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

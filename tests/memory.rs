@@ -4,40 +4,14 @@
 //! allocator measures the peak heap of each decode attempt (one #[test] only, so no other test
 //! of this binary allocates concurrently).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
 use alcm::{decompress, decompress_into, decompress_with_limits, peek, DecodeLimits, Encoder, EncoderConfig, ErrorKind, Mode};
 
-struct Counting;
-static CUR: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = System.alloc(l);
-        if !p.is_null() {
-            let c = CUR.fetch_add(l.size(), SeqCst) + l.size();
-            PEAK.fetch_max(c, SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        CUR.fetch_sub(l.size(), SeqCst);
-        System.dealloc(p, l)
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{peak_of, Counting};
 
 #[global_allocator]
 static A: Counting = Counting;
-
-/// Peak heap growth (bytes) while running `f`.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CUR.load(SeqCst);
-    PEAK.store(base, SeqCst);
-    let r = f();
-    (r, PEAK.load(SeqCst) - base)
-}
 
 /// A frame header declaring `shape`, with the given mode/backend/width, section lengths and
 /// payload, and a valid CRC.
