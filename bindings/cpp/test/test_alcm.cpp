@@ -103,6 +103,32 @@ int main(int argc, char** argv) {
     CHECK(info.rank == 2 && info.shape[0] == 256 && info.n_channels == 256 && info.frame_len == a.bytes.size());
   }
 
+  // Thread control: same bytes and values for every thread count; invalid counts refused.
+  {
+    std::vector<float> big(1024 * 512);
+    std::uint64_t s = 99;
+    for (std::size_t i = 0; i < big.size(); ++i) {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      big[i] = float((double(s >> 11) / 9007199254740992.0 - 0.5) * (1.0 + double(i / 512 % 29)) * 1e-3);
+    }
+    const alcm::Shape shape{1024, 512};
+    alcm::Encoder one;
+    one.set_mode(ALCM_MODE_RELATIVE_L2, 1e-2);
+    auto ref = one.compress(big, shape).bytes;
+    auto y = alcm::decompress(ref);
+    for (std::uint32_t t : {2u, 3u, std::uint32_t(ALCM_MAX_THREADS)}) {
+      alcm::Encoder e;
+      e.set_mode(ALCM_MODE_RELATIVE_L2, 1e-2).set_threads(t);
+      CHECK(e.compress(big, shape).bytes == ref);
+      auto z = alcm::decompress(ref, t);
+      CHECK(z.shape == shape && std::memcmp(z.data.data(), y.data.data(), 4 * y.data.size()) == 0);
+    }
+    CHECK(throws_status([] { alcm::Encoder().set_threads(0); }) == "ALCM_ERR_INVALID_CONFIG");
+    CHECK(throws_status([] { alcm::Encoder().set_threads(ALCM_MAX_THREADS + 1); }) == "ALCM_ERR_INVALID_CONFIG");
+    CHECK(throws_status([&] { alcm::decompress(ref, 0); }) == "ALCM_ERR_INVALID_ARGUMENT");
+    CHECK(throws_status([&] { alcm::decompress(ref, ALCM_MAX_THREADS + 1); }) == "ALCM_ERR_INVALID_ARGUMENT");
+  }
+
   // Move semantics: the moved-from object is empty, the moved-to one works.
   {
     alcm::Encoder a;
