@@ -883,6 +883,30 @@ alcm_status alcm_empirical_channel_allocations(const struct alcm_encoder *enc,
                                                size_t *n_channels);
 
 /**
+ * Caps the predicted error of each channel: raises every value of `allocation` (one per
+ * channel, `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels'
+ * output) in place to at least the allocation that a closed-form error model (step²/12 per
+ * value plus the pruned energy, from the channel's range, norm and pruning under `enc`'s
+ * settings) needs for `target_rel_error` (relative L2); values already above stay. One pass
+ * over the data, no search (docs/PERFORMANCE.md, "The learned part"). `allocation` is
+ * written only on success.
+ *
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (length is not the channel count,
+ * a non-finite allocation, target not finite and > 0), ALCM_ERR_NON_FINITE (NaN/Inf data).
+ *
+ * # Safety
+ * `enc` is a live encoder; the tensor readable; `allocation` readable and writable for
+ * `allocation_len` doubles and not overlapping the tensor.
+ */
+alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
+                                           const float *data,
+                                           size_t rank,
+                                           const size_t *shape,
+                                           double target_rel_error,
+                                           double *allocation,
+                                           size_t allocation_len);
+
+/**
  * Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
  * window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
  * 0 < min <= initial <= max < 1.

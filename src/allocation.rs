@@ -260,8 +260,12 @@ pub fn modelled_channel_allocations(data: &[f32], shape: &[usize], target_rel_er
 /// is when the model needs less. The predictor sees only scale-free moments of a channel, so
 /// it cannot tell a channel whose range is stretched by a few outliers (a coarse step for the
 /// bulk of the values) from a compact one; the model sees the range, the pruned energy and
-/// the norm, which are exactly what the range quantizer's error depends on.
+/// the norm, which are exactly what the range quantizer's error depends on. On error
+/// (non-finite allocation or data, wrong length, bad target) `allocation` is unchanged.
 pub fn guard_channel_allocations(allocation: &mut [f64], data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<()> {
+    if let Some(i) = allocation.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid_argument(format!("allocation[{i}] = {} is not finite", allocation[i])));
+    }
     let need = modelled_channel_allocations(data, shape, target_rel_error, cfg)?;
     if need.len() != allocation.len() {
         return Err(Error::invalid_argument(format!(
@@ -271,7 +275,6 @@ pub fn guard_channel_allocations(allocation: &mut [f64], data: &[f32], shape: &[
         )));
     }
     for (a, m) in allocation.iter_mut().zip(need) {
-        // NaN never comes out of the predictor; max keeps the model's value if it did.
         *a = a.max(m);
     }
     Ok(())

@@ -95,6 +95,8 @@ fn error_model_matches_a_hand_computed_channel() {
     assert_eq!(a, vec![cfg.min_bits; 2]);
     // Wrong length, bad target, non-finite data are errors.
     assert!(guard_channel_allocations(&mut [0.5, 0.5], &x, &[1001], 0.01, &cfg).is_err());
+    let mut nan = [f64::NAN];
+    assert!(guard_channel_allocations(&mut nan, &x, &[1001], 0.01, &cfg).is_err());
     assert!(modelled_channel_allocations(&x, &[1001], 0.0, &cfg).is_err());
     assert!(modelled_channel_allocations(&[f32::NAN], &[1], 0.01, &cfg).is_err());
 }

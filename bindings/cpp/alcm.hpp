@@ -167,6 +167,16 @@ class Encoder {
   }
   std::vector<double> empirical_channel_allocations(const std::vector<float>& data, const Shape& shape,
                                                     double target) const;
+  /// `allocation` (one value per channel) with each value raised to at least what the
+  /// closed-form error model needs for relative L2 `target` (alcm_guard_channel_allocations).
+  std::vector<double> guard_channel_allocations(const std::vector<float>& data, const Shape& shape,
+                                                std::vector<double> allocation, double target) const {
+    detail::check_size(data.size(), shape);
+    detail::check(alcm_guard_channel_allocations(h_.get(), data.data(), shape.size(),
+                                                 shape.empty() ? nullptr : shape.data(), target,
+                                                 allocation.empty() ? nullptr : allocation.data(), allocation.size()));
+    return allocation;
+  }
 
   alcm_encoder* get() const { return h_.get(); }
 

@@ -2,6 +2,7 @@
 //   alcm_cpp_test <repo>/tests/data
 #include "alcm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -188,6 +189,20 @@ int main(int argc, char** argv) {
   {
     alcm::Encoder enc;
     auto targets = enc.empirical_channel_allocations(x.data, x.shape, 1e-2);
+    // The guard: an all-minimum allocation raised until the decoded error meets 2e-2 (x1.25).
+    auto guarded = enc.guard_channel_allocations(x.data, x.shape, std::vector<double>(256, 0.2), 2e-2);
+    CHECK(guarded.size() == 256 && *std::min_element(guarded.begin(), guarded.end()) >= 0.2);
+    {
+      auto z = alcm::decompress(enc.compress(x.data, x.shape, guarded).bytes);
+      double num = 0, den = 0;
+      for (std::size_t i = 0; i < x.data.size(); ++i) {
+        num += std::pow(double(x.data[i]) - z.data[i], 2);
+        den += std::pow(double(x.data[i]), 2);
+      }
+      CHECK(std::sqrt(num / den) <= 1.25 * 2e-2);
+    }
+    CHECK(throws_status([&] { enc.guard_channel_allocations(x.data, x.shape, std::vector<double>(3, 0.5), 2e-2); }) ==
+          "ALCM_ERR_INVALID_ARGUMENT");
     auto cs = alcm::channel_stats(x.data, x.shape);
     CHECK(cs.size() == 256 && targets.size() == 256 && cs[0].count == 64);
     std::vector<double> feats;

@@ -57,7 +57,8 @@ __all__ = [
     "Encoder", "Predictor", "ErrorFeedback", "Scheduler",
     "compress", "decompress", "peek", "compress_bound", "stats", "channel_stats",
     "channel_count", "stats_features", "metrics", "caq", "variance_percent",
-    "empirical_allocation", "empirical_channel_allocations", "version", "version_number",
+    "empirical_allocation", "empirical_channel_allocations", "guard_channel_allocations",
+    "version", "version_number",
     "format_version", "status_string", "load_library",
     "MODES", "BACKENDS", "ALCM_MAX_RANK", "ALCM_FORMAT_VERSION", "ALCM_FRAME_HEADER_MAX",
     "ALCM_MAX_THREADS",
@@ -529,6 +530,18 @@ class Encoder(_Handle):
                   float(target_rel_error), out, out.size, ctypes.byref(n))
         return out[: n.value].copy()
 
+    def guard_channel_allocations(self, array, allocation, target_rel_error: float) -> np.ndarray:
+        """A copy of ``allocation`` (one value per channel, e.g. ``Predictor.predict_channels``)
+        with each value raised to at least what the closed-form error model needs for
+        ``target_rel_error`` with this encoder's settings (alcm_guard_channel_allocations)."""
+        a = _as_f32(array)
+        rank, shape = _shape(a)
+        out = _as_f64(allocation, "allocation").ravel().copy()
+        with self._rw.read():
+            _call("alcm_guard_channel_allocations", self._handle(), a, rank, shape,
+                  float(target_rel_error), out if out.size else None, out.size)
+        return out
+
 
 def _enum(value, table, what) -> int:
     if isinstance(value, str):
@@ -896,6 +909,14 @@ def empirical_channel_allocations(array, target_rel_error: float,
         return encoder.empirical_channel_allocations(array, target_rel_error)
     with Encoder() as enc:
         return enc.empirical_channel_allocations(array, target_rel_error)
+
+
+def guard_channel_allocations(array, allocation, target_rel_error: float,
+                              encoder: Optional[Encoder] = None) -> np.ndarray:
+    if encoder is not None:
+        return encoder.guard_channel_allocations(array, allocation, target_rel_error)
+    with Encoder() as enc:
+        return enc.guard_channel_allocations(array, allocation, target_rel_error)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -207,6 +207,8 @@ PROTOTYPES = {
     "alcm_empirical_allocation": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double, p_double]),
     "alcm_empirical_channel_allocations": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double,
                                                       f64_out, c_size_t, p_size_t]),
+    "alcm_guard_channel_allocations": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double,
+                                                  f64_out, c_size_t]),
     "alcm_scheduler_new": (c_status, [c_double, c_double, c_size_t, c_double, c_double, c_handle_out]),
     "alcm_scheduler_update": (c_status, [c_handle, c_double, p_double]),
     "alcm_scheduler_stats": (c_status, [c_handle, ctypes.POINTER(SchedulerInfo)]),

@@ -86,6 +86,14 @@ def test_invalid_argument_and_config(grad):
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.caq, 0.0, 1.0)
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.variance_percent, [])
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.empirical_allocation, grad, 0.0)
+    ones = np.full(grad.shape[0], 0.5)
+    e = _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones[:-1], 0.02)
+    assert "channels" in e.message
+    _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones, 0.0)
+    _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones * np.nan, 0.02)
+    bad = grad.copy()
+    bad[0, 0] = np.inf
+    _raises("ALCM_ERR_NON_FINITE", alcm.guard_channel_allocations, bad, ones, 0.02)
 
 
 def test_bad_frames(grad):

@@ -33,7 +33,7 @@ module ALCM
 export AlcmError, Encoder, Predictor, ErrorFeedback, Scheduler, Report, FrameInfo, Metrics,
        Stats, SchedulerInfo, compress, decompress, frame_info, compress_bound, tensor_stats,
        channel_stats, channel_count, metrics, caq, variance_percent, empirical_allocation,
-       empirical_channel_allocations, set_threshold!, set_mode!, set_backend!, set_precision!,
+       empirical_channel_allocations, guard_channel_allocations, set_threshold!, set_mode!, set_backend!, set_precision!,
        set_max_drop_ratio!, set_non_finite!, set_threads!, train!, predict, predict_channels, forward, save,
        load_predictor, load_feedback, update!, scheduler_stats, window, history, reset!,
        with_handle
@@ -266,6 +266,10 @@ alcm_empirical_channel_allocations(enc, data, rank, shape, target, out, out_len,
     @ccall libalcm.alcm_empirical_channel_allocations(enc::Ptr{Cvoid}, data::Ptr{Cfloat},
         rank::Csize_t, shape::Ptr{Csize_t}, target::Cdouble, out::Ptr{Cdouble}, out_len::Csize_t,
         n::Ref{Csize_t})::alcm_status
+alcm_guard_channel_allocations(enc, data, rank, shape, target, alloc, alloc_len) =
+    @ccall libalcm.alcm_guard_channel_allocations(enc::Ptr{Cvoid}, data::Ptr{Cfloat},
+        rank::Csize_t, shape::Ptr{Csize_t}, target::Cdouble, alloc::Ptr{Cdouble},
+        alloc_len::Csize_t)::alcm_status
 alcm_scheduler_new(init, decay, win, mint, maxt, out) =
     @ccall libalcm.alcm_scheduler_new(init::Cdouble, decay::Cdouble, win::Csize_t, mint::Cdouble,
         maxt::Cdouble, out::Ref{Ptr{Cvoid}})::alcm_status
@@ -540,6 +544,21 @@ function empirical_channel_allocations(enc::Encoder, x, target_rel_error)
     GC.@preserve a shape out checked(() -> alcm_empirical_channel_allocations(handle(enc), pointer(a),
         length(shape), shape_ptr(shape), target_rel_error, pointer(out), length(out), n))
     return out[1:n[]]
+end
+
+"""
+    guard_channel_allocations(enc, x, allocation, target_rel_error) -> Vector{Float64}
+
+A copy of `allocation` (one value per channel, e.g. `predict_channels`) with each value raised
+to at least what the closed-form error model needs for `target_rel_error` under `enc`'s
+settings (alcm_guard_channel_allocations).
+"""
+function guard_channel_allocations(enc::Encoder, x, allocation, target_rel_error)
+    a = f32(x); check_rank(a); shape = cshape(a)
+    out = Float64[Float64(v) for v in allocation]
+    GC.@preserve a shape out checked(() -> alcm_guard_channel_allocations(handle(enc), pointer(a),
+        length(shape), shape_ptr(shape), target_rel_error, dptr(out), length(out)))
+    return out
 end
 
 # ---- Error feedback -----------------------------------------------------------------------

@@ -161,6 +161,19 @@ relerr(x, y) = (n = sqrt(sum(abs2, Float64.(x))); n == 0 ? 0.0 : sqrt(sum(abs2, 
         @test isnan(y[3])
     end
 
+    @testset "allocation guard" begin
+        x = read_npy(joinpath(DATA, "gradients", "grad_step00100_fc1.weight.npy"))
+        enc = Encoder()
+        low = fill(0.2, channel_count(x))
+        g = guard_channel_allocations(enc, x, low, 2e-2)
+        @test all(low .== 0.2) && all(g .>= 0.2) && any(g .> 0.2)
+        y = decompress(compress(enc, x; allocation=g)[1])
+        @test sqrt(sum(abs2, Float64.(x) .- y) / sum(abs2, Float64.(x))) <= 1.25 * 2e-2
+        e = try guard_channel_allocations(enc, x, low[1:end-1], 2e-2); nothing catch err; err end
+        @test e isa AlcmError && e.name == "ALCM_ERR_INVALID_ARGUMENT"
+        close(enc)
+    end
+
     @testset "thread count" begin
         # 2^19 values (block-split payload); bytes and values must not depend on the count.
         x = Float32.(randn(512, 1024) .* exp.(randn(512)) .* 1e-3)
