@@ -57,6 +57,11 @@
 
 
 /**
+ * Largest thread count alcm_encoder_set_threads and alcm_decompress_with_threads accept.
+ */
+#define ALCM_MAX_THREADS 64
+
+/**
  * The most bytes alcm_peek needs: the largest fixed frame header.
  */
 #define ALCM_FRAME_HEADER_MAX 132
@@ -548,6 +553,18 @@ alcm_status alcm_encoder_set_max_drop_ratio(struct alcm_encoder *enc, double max
 alcm_status alcm_encoder_set_non_finite(struct alcm_encoder *enc, alcm_non_finite policy);
 
 /**
+ * Sets how many threads one compression may use, 1..ALCM_MAX_THREADS (default 1). The
+ * error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are
+ * the same for every thread count. Threads are started per call and joined before it returns.
+ * On error (ALCM_ERR_INVALID_CONFIG for 0 or more than ALCM_MAX_THREADS) the encoder is
+ * unchanged.
+ *
+ * # Safety
+ * `enc` is a live encoder handle, not used concurrently.
+ */
+alcm_status alcm_encoder_set_threads(struct alcm_encoder *enc, uint32_t threads);
+
+/**
  * Compresses the tensor `(data, rank, shape)` into `dst` (capacity `dst_capacity` bytes; size it
  * with alcm_compress_bound). `allocation` (adaptive mode; may be NULL with `allocation_len` 0
  * for full precision) holds 1 value for the whole tensor or one per channel, in
@@ -599,6 +616,24 @@ alcm_status alcm_decompress(const uint8_t *src,
                             float *dst,
                             size_t dst_capacity,
                             size_t *n_values);
+
+/**
+ * Like alcm_decompress, decoding the independent blocks of a large frame (payload kind 2,
+ * docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on
+ * one thread. The decoded values are the same for every thread count.
+ *
+ * Errors: those of alcm_decompress, and ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or
+ * more than ALCM_MAX_THREADS (checked first; `dst` and `*n_values` are then untouched).
+ *
+ * # Safety
+ * As alcm_decompress.
+ */
+alcm_status alcm_decompress_with_threads(const uint8_t *src,
+                                         size_t src_len,
+                                         float *dst,
+                                         size_t dst_capacity,
+                                         uint32_t threads,
+                                         size_t *n_values);
 
 /**
  * Creates error-feedback state (a zero residual) for tensors of `shape`.
@@ -846,6 +881,30 @@ alcm_status alcm_empirical_channel_allocations(const struct alcm_encoder *enc,
                                                double *out,
                                                size_t out_len,
                                                size_t *n_channels);
+
+/**
+ * Caps the predicted error of each channel: raises every value of `allocation` (one per
+ * channel, `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels'
+ * output) in place to at least the allocation that a closed-form error model (step²/12 per
+ * value plus the pruned energy, from the channel's range, norm and pruning under `enc`'s
+ * settings) needs for `target_rel_error` (relative L2); values already above stay. One pass
+ * over the data, no search (docs/PERFORMANCE.md, "The learned part"). `allocation` is
+ * written only on success.
+ *
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (length is not the channel count,
+ * a non-finite allocation, target not finite and > 0), ALCM_ERR_NON_FINITE (NaN/Inf data).
+ *
+ * # Safety
+ * `enc` is a live encoder; the tensor readable; `allocation` readable and writable for
+ * `allocation_len` doubles and not overlapping the tensor.
+ */
+alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
+                                           const float *data,
+                                           size_t rank,
+                                           const size_t *shape,
+                                           double target_rel_error,
+                                           double *allocation,
+                                           size_t allocation_len);
 
 /**
  * Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,

@@ -61,8 +61,8 @@ const SEARCH_STEPS: usize = 30;
 /// The measured allocation a tensor needs: for each channel, the smallest allocation in
 /// `[min_bits, max_bits]` whose adaptive encoding (with `cfg`'s pruning) gives that channel a
 /// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
-/// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more) gets
-/// `max_bits`; an all-zero channel gets `min_bits`.
+/// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more, or
+/// a range so wide that `base_precision` bits are too coarse) gets `max_bits`; an all-zero channel gets `min_bits`.
 pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
     if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
         return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
@@ -161,6 +161,123 @@ pub fn empirical_bit_allocation(data: &[f32], shape: &[usize], target_rel_error:
         }
     }
     Ok(hi)
+}
+
+/// What the error model needs of one channel, gathered in one pass over its values with the
+/// tensor's pruning applied (the encoder computes the same quantities to quantize).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ChannelErrorStats {
+    /// Values in the channel.
+    n: f64,
+    /// max − min of the pruned values: the span the range quantizer divides into steps.
+    range: f64,
+    /// Σ x² of the original values.
+    norm_sq: f64,
+    /// Σ x² of the values pruning sets to zero.
+    pruned_sq: f64,
+}
+
+fn channel_error_stats(xs: &[f32], prune_at: f32) -> ChannelErrorStats {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut norm_sq, mut pruned_sq) = (0.0f64, 0.0f64);
+    for &x in xs {
+        let v = x as f64;
+        let sq = v * v;
+        norm_sq += sq;
+        let kept = if x.abs() <= prune_at {
+            pruned_sq += sq;
+            0.0
+        } else {
+            v
+        };
+        lo = lo.min(kept);
+        hi = hi.max(kept);
+    }
+    let range = if hi > lo { hi - lo } else { 0.0 };
+    ChannelErrorStats { n: xs.len() as f64, range, norm_sq, pruned_sq }
+}
+
+/// The allocation that the closed-form error model says a channel needs for
+/// `target_rel_error`, without quantizing anything.
+///
+/// Model: with step `d = range / (2^bits − 1)`, every value — kept or pruned to zero — lands
+/// on a grid point with an error that is spread evenly over one step, `d²/12` on average, and a
+/// pruned value `x` additionally loses `x²` (the rounding offset of zero is independent of
+/// the sign of `x`, so the cross term averages out). The squared error is therefore
+/// `n·d²/12 + Σ_pruned x²`; the largest step that keeps it within `ε²·‖x‖²` is
+/// `d = sqrt(12·(ε²‖x‖² − Σ_pruned x²)/n)`, so `bits = log2(range/d + 1)`.
+/// A channel that pruning alone puts over the target gets `max_bits` (as the search does);
+/// one that decodes exactly at any precision (all zero, or constant after pruning) and meets
+/// the target gets `min_bits`.
+fn modelled_allocation(s: &ChannelErrorStats, target_rel_error: f64, cfg: &EncoderConfig) -> f64 {
+    let budget = target_rel_error * target_rel_error * s.norm_sq - s.pruned_sq;
+    if s.norm_sq == 0.0 || (s.range == 0.0 && budget >= 0.0) {
+        return cfg.min_bits;
+    }
+    if budget <= 0.0 {
+        return cfg.max_bits;
+    }
+    let step = (12.0 * budget / s.n).sqrt();
+    let bits = crate::detmath::det_log2(s.range / step + 1.0);
+    // Below `min_precision` / above `base_precision` the mapping clamps (the quantizer cannot
+    // go there); bits is finite because budget > 0 makes step > 0.
+    if bits >= cfg.base_precision as f64 {
+        cfg.max_bits
+    } else {
+        allocation_for_bits(bits, cfg)
+    }
+}
+
+fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -> Result<usize> {
+    if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
+        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
+    }
+    let n = check_shape(data.len(), shape)?;
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
+    }
+    Ok(n)
+}
+
+/// Per-channel allocations from the closed-form error model alone (see
+/// [`guard_channel_allocations`]): one pass over the data, no quantization, no search.
+pub fn modelled_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+    let n = check_target_and_data(data, shape, target_rel_error)?;
+    let channels = channel_count(shape);
+    if channels == 0 {
+        return Ok(Vec::new());
+    }
+    let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
+    Ok(data
+        .chunks_exact(n / channels)
+        .map(|xs| modelled_allocation(&channel_error_stats(xs, prune.magnitude_threshold), target_rel_error, cfg))
+        .collect())
+}
+
+/// Caps each channel's predicted error: raises every allocation in `allocation` (one per
+/// channel, e.g. [`Predictor::predict_channels`]) to at least what the closed-form error model
+/// of [`modelled_channel_allocations`] needs for `target_rel_error`, and leaves it where it
+/// is when the model needs less. The predictor sees only scale-free moments of a channel, so
+/// it cannot tell a channel whose range is stretched by a few outliers (a coarse step for the
+/// bulk of the values) from a compact one; the model sees the range, the pruned energy and
+/// the norm, which are exactly what the range quantizer's error depends on. On error
+/// (non-finite allocation or data, wrong length, bad target) `allocation` is unchanged.
+pub fn guard_channel_allocations(allocation: &mut [f64], data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<()> {
+    if let Some(i) = allocation.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid_argument(format!("allocation[{i}] = {} is not finite", allocation[i])));
+    }
+    let need = modelled_channel_allocations(data, shape, target_rel_error, cfg)?;
+    if need.len() != allocation.len() {
+        return Err(Error::invalid_argument(format!(
+            "allocation has {} values; the tensor has {} channels",
+            allocation.len(),
+            need.len()
+        )));
+    }
+    for (a, m) in allocation.iter_mut().zip(need) {
+        *a = a.max(m);
+    }
+    Ok(())
 }
 
 /// Predictor training pairs: one per channel, features = the channel's statistics, target =

@@ -42,6 +42,12 @@ pub fn decompress_with_threads(bytes: &[u8], limits: &DecodeLimits, threads: usi
 
 /// Decodes into a caller buffer of exactly the frame's value count (see [`format::peek`]).
 pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
+    decompress_into_with_threads(bytes, out, 1)
+}
+
+/// Like [`decompress_into`], decoding a large frame's independent blocks on up to `threads`
+/// threads (as [`decompress_with_threads`]); the result does not depend on `threads`.
+pub fn decompress_into_with_threads(bytes: &[u8], out: &mut [f32], threads: usize) -> Result<FrameInfo> {
     let info = format::open_frame(bytes, &DecodeLimits { max_values: u64::MAX })?;
     if out.len() as u64 != info.n_values {
         return Err(Error::new(
@@ -49,7 +55,7 @@ pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
             format!("the frame holds {} values, the output buffer {}", info.n_values, out.len()),
         ));
     }
-    decode_checked(bytes, &info, out, 1)?;
+    decode_checked(bytes, &info, out, threads)?;
     Ok(info)
 }
 

@@ -106,6 +106,26 @@ impl Encoder {
     /// mode only) is the predictor's output: `None` (full precision), one value for the whole
     /// tensor, or one per channel.
     pub fn compress(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Compressed> {
+        self.compress_impl(data, shape, allocation, None)
+    }
+
+    /// Like [`Encoder::compress`], and writes to `reconstruction` (one value per input value)
+    /// exactly what [`crate::decompress`] will return for the frame, bit for bit: the encoder
+    /// dequantizes its own codes with the decoder's function ([`quant::dequantize`]) and
+    /// applies the same verbatim values, so callers that need `x − decode(frame)` (error
+    /// feedback) skip decoding the frame. On error `reconstruction` is left unchanged.
+    pub fn compress_reconstructed(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, reconstruction: &mut [f32]) -> Result<Compressed> {
+        if reconstruction.len() != data.len() {
+            return Err(Error::invalid_argument(format!(
+                "the reconstruction buffer holds {} values, the tensor {}",
+                reconstruction.len(),
+                data.len()
+            )));
+        }
+        self.compress_impl(data, shape, allocation, Some(reconstruction))
+    }
+
+    fn compress_impl(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, mut reconstruction: Option<&mut [f32]>) -> Result<Compressed> {
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
         let n = check_shape(data.len(), shape)?;
@@ -140,6 +160,12 @@ impl Encoder {
                     ChannelParams::Uniform { step, .. } => *step,
                     ChannelParams::Range { .. } => 0.0,
                 };
+                if let Some(r) = reconstruction.as_deref_mut() {
+                    quant::dequantize(&q.params, &q.codes, r);
+                    for &(i, v) in &q.exceptions {
+                        r[i as usize] = v;
+                    }
+                }
                 report_fields = (q.mode, q.bits_per_channel, q.n_pruned, q.exceptions.len(), step);
                 bytes = Some(frame);
             }
@@ -148,6 +174,9 @@ impl Encoder {
             Some(b) => b,
             None => {
                 // Lossless: requested, or the fallback when a lossy frame would not pay.
+                if let Some(r) = reconstruction {
+                    r.copy_from_slice(data);
+                }
                 let requested = matches!(self.config.mode, Mode::Lossless);
                 let backend_id = if requested { backend::backend_id(self.config.backend) } else { backend::BACKEND_STORE };
                 let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);

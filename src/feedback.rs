@@ -2,14 +2,14 @@
 //!
 //! Each step compresses `g + r` (the new gradient plus what earlier steps failed to send) and
 //! keeps `r ← (g + r) − decode(frame)`, so the error of one step is sent in the next instead of
-//! being lost (the technique of 1-bit SGD, Deep Gradient Compression, PowerSGD).
+//! being lost (the technique of 1-bit SGD, Deep Gradient Compression, PowerSGD). `decode(frame)`
+//! comes from the encoder ([`Encoder::compress_reconstructed`]), bit-identical to decoding.
 //!
 //! State file (little-endian): magic `ALCMEF`, version u8 (1), rank u8, shape (rank × u64),
 //! the residual as float32, CRC-32 of everything before it. Saved atomically (temp + rename).
 
 use std::path::Path;
 
-use crate::decoder::decompress;
 use crate::encoder::{Compressed, Encoder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Reader, MAX_RANK};
@@ -51,11 +51,12 @@ impl ErrorFeedback {
     pub fn compress(&mut self, encoder: &Encoder, gradient: &[f32], allocation: Option<&[f64]>) -> Result<Compressed> {
         check_shape(gradient.len(), &self.shape)?;
         let corrected: Vec<f32> = gradient.iter().zip(&self.residual).map(|(g, r)| g + r).collect();
-        let out = encoder.compress(&corrected, &self.shape, allocation)?;
-        let decoded = decompress(&out.bytes)?;
-        for ((r, x), y) in self.residual.iter_mut().zip(&corrected).zip(&decoded.data) {
+        // The encoder writes what the decoder will return into the residual buffer (only on
+        // success), so the frame is never decoded here.
+        let out = encoder.compress_reconstructed(&corrected, &self.shape, allocation, &mut self.residual)?;
+        for (r, x) in self.residual.iter_mut().zip(&corrected) {
             // A kept non-finite value is sent exactly; never let it poison the residual.
-            let d = x - y;
+            let d = x - *r;
             *r = if d.is_finite() { d } else { 0.0 };
         }
         Ok(out)

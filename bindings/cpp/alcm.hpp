@@ -138,6 +138,8 @@ class Encoder {
   }
   Encoder& set_max_drop_ratio(double r) { detail::check(alcm_encoder_set_max_drop_ratio(h_.get(), r)); return *this; }
   Encoder& set_non_finite(alcm_non_finite p) { detail::check(alcm_encoder_set_non_finite(h_.get(), p)); return *this; }
+  /// Threads one compression may use, 1..ALCM_MAX_THREADS; the bytes do not depend on it.
+  Encoder& set_threads(std::uint32_t threads) { detail::check(alcm_encoder_set_threads(h_.get(), threads)); return *this; }
 
   /// Compresses (data, n_values) of `shape`; allocation: empty, one value, or one per channel.
   Compressed compress(const float* data, std::size_t n_values, const Shape& shape,
@@ -165,6 +167,16 @@ class Encoder {
   }
   std::vector<double> empirical_channel_allocations(const std::vector<float>& data, const Shape& shape,
                                                     double target) const;
+  /// `allocation` (one value per channel) with each value raised to at least what the
+  /// closed-form error model needs for relative L2 `target` (alcm_guard_channel_allocations).
+  std::vector<double> guard_channel_allocations(const std::vector<float>& data, const Shape& shape,
+                                                std::vector<double> allocation, double target) const {
+    detail::check_size(data.size(), shape);
+    detail::check(alcm_guard_channel_allocations(h_.get(), data.data(), shape.size(),
+                                                 shape.empty() ? nullptr : shape.data(), target,
+                                                 allocation.empty() ? nullptr : allocation.data(), allocation.size()));
+    return allocation;
+  }
 
   alcm_encoder* get() const { return h_.get(); }
 
@@ -212,18 +224,26 @@ struct Tensor {
   Shape shape;
 };
 
-/// Decodes a complete frame (values and shape).
-inline Tensor decompress(const std::uint8_t* src, std::size_t len) {
+/// Decodes a complete frame (values and shape). `threads` > 1 decodes a large frame's
+/// independent blocks in parallel (alcm_decompress_with_threads, 1..ALCM_MAX_THREADS); the
+/// values do not depend on it.
+inline Tensor decompress(const std::uint8_t* src, std::size_t len, std::uint32_t threads = 1) {
   alcm_frame_info info = peek(src, len);
   Tensor t;
   t.shape.assign(info.shape, info.shape + info.rank);
   t.data.resize(static_cast<std::size_t>(info.n_values));
   std::size_t n = 0;
-  detail::check(alcm_decompress(src, len, t.data.data(), t.data.size(), &n));
+  if (threads == 1) {
+    detail::check(alcm_decompress(src, len, t.data.data(), t.data.size(), &n));
+  } else {
+    detail::check(alcm_decompress_with_threads(src, len, t.data.data(), t.data.size(), threads, &n));
+  }
   t.data.resize(n);
   return t;
 }
-inline Tensor decompress(const std::vector<std::uint8_t>& frame) { return decompress(frame.data(), frame.size()); }
+inline Tensor decompress(const std::vector<std::uint8_t>& frame, std::uint32_t threads = 1) {
+  return decompress(frame.data(), frame.size(), threads);
+}
 
 /// Error-feedback state for gradients of one shape.
 class ErrorFeedback {

@@ -321,6 +321,25 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(enc: *mut alcm_encoder, pol
     })
 }
 
+/// Largest thread count alcm_encoder_set_threads and alcm_decompress_with_threads accept.
+pub const ALCM_MAX_THREADS: u32 = 64;
+
+/// Sets how many threads one compression may use, 1..ALCM_MAX_THREADS (default 1). The
+/// error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are
+/// the same for every thread count. Threads are started per call and joined before it returns.
+/// On error (ALCM_ERR_INVALID_CONFIG for 0 or more than ALCM_MAX_THREADS) the encoder is
+/// unchanged.
+///
+/// # Safety
+/// `enc` is a live encoder handle, not used concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_encoder_set_threads(enc: *mut alcm_encoder, threads: u32) -> alcm_status {
+    ffi_status("alcm_encoder_set_threads", || {
+        // SAFETY: forwarded contract.
+        unsafe { reconfigure(enc, |c| c.threads = threads as usize) }
+    })
+}
+
 /// Writes a frame of `n` bytes into `dst`, then sets `*dst_len` and (if non-NULL) `*report`.
 fn finish(
     bytes: &[u8],
@@ -446,27 +465,70 @@ pub unsafe extern "C" fn alcm_decompress(
     n_values: *mut usize,
 ) -> alcm_status {
     ffi_status("alcm_decompress", || {
-        // SAFETY: the caller upholds the documented contract.
-        let (src, n_out) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(n_values, "n_values")?) };
-        let info = crate::peek(src)?;
-        if info.n_values > dst_capacity as u64 {
-            return Err(FfiError::buffer_too_small(format!(
-                "the frame holds {} values, dst holds {dst_capacity}",
-                info.n_values
-            )));
+        // SAFETY: forwarded contract.
+        unsafe { decompress_impl(src, src_len, dst, dst_capacity, 1, n_values) }
+    })
+}
+
+/// The body of alcm_decompress and alcm_decompress_with_threads.
+///
+/// # Safety
+/// The contract of alcm_decompress.
+unsafe fn decompress_impl(
+    src: *const u8,
+    src_len: usize,
+    dst: *mut f32,
+    dst_capacity: usize,
+    threads: usize,
+    n_values: *mut usize,
+) -> Result<(), FfiError> {
+    // SAFETY: the caller upholds the documented contract.
+    let (src, n_out) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(n_values, "n_values")?) };
+    let info = crate::peek(src)?;
+    if info.n_values > dst_capacity as u64 {
+        return Err(FfiError::buffer_too_small(format!(
+            "the frame holds {} values, dst holds {dst_capacity}",
+            info.n_values
+        )));
+    }
+    let n = info.n_values as usize;
+    // SAFETY: the caller promises `dst_capacity` >= n writable floats.
+    let mut dst = unsafe { out_slice(dst, n, "dst")? };
+    let buf = dst.as_uninit();
+    for v in buf.iter_mut() {
+        v.write(0.0);
+    }
+    // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), n) };
+    crate::decompress_into_with_threads(src, out, threads)?;
+    n_out.write(n);
+    Ok(())
+}
+
+/// Like alcm_decompress, decoding the independent blocks of a large frame (payload kind 2,
+/// docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on
+/// one thread. The decoded values are the same for every thread count.
+///
+/// Errors: those of alcm_decompress, and ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or
+/// more than ALCM_MAX_THREADS (checked first; `dst` and `*n_values` are then untouched).
+///
+/// # Safety
+/// As alcm_decompress.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_decompress_with_threads(
+    src: *const u8,
+    src_len: usize,
+    dst: *mut f32,
+    dst_capacity: usize,
+    threads: u32,
+    n_values: *mut usize,
+) -> alcm_status {
+    ffi_status("alcm_decompress_with_threads", || {
+        if !(1..=ALCM_MAX_THREADS).contains(&threads) {
+            return Err(FfiError::invalid_argument(format!("threads must be in 1..={ALCM_MAX_THREADS}, got {threads}")));
         }
-        let n = info.n_values as usize;
-        // SAFETY: the caller promises `dst_capacity` >= n writable floats.
-        let mut dst = unsafe { out_slice(dst, n, "dst")? };
-        let buf = dst.as_uninit();
-        for v in buf.iter_mut() {
-            v.write(0.0);
-        }
-        // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
-        let out = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), n) };
-        crate::decompress_into(src, out)?;
-        n_out.write(n);
-        Ok(())
+        // SAFETY: forwarded contract.
+        unsafe { decompress_impl(src, src_len, dst, dst_capacity, threads as usize, n_values) }
     })
 }
 

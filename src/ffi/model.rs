@@ -7,7 +7,7 @@ use super::error::FfiError;
 use super::handle::{box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice, tensor_view, OpaqueHandle};
 use super::panic::{ffi_status, ffi_void};
 use super::status::alcm_status;
-use crate::allocation::{empirical_bit_allocation, empirical_channel_allocations};
+use crate::allocation::{empirical_bit_allocation, empirical_channel_allocations, guard_channel_allocations};
 use crate::predictor::Predictor;
 use crate::{PredictorConfig, Scheduler, SchedulerConfig};
 
@@ -291,6 +291,44 @@ pub unsafe extern "C" fn alcm_empirical_channel_allocations(
         };
         let v = empirical_channel_allocations(t.data, &t.shape, target_rel_error, e.config())?;
         n_out.write(out.write_from(&v)?);
+        Ok(())
+    })
+}
+
+/// Caps the predicted error of each channel: raises every value of `allocation` (one per
+/// channel, `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels'
+/// output) in place to at least the allocation that a closed-form error model (step²/12 per
+/// value plus the pruned energy, from the channel's range, norm and pruning under `enc`'s
+/// settings) needs for `target_rel_error` (relative L2); values already above stay. One pass
+/// over the data, no search (docs/PERFORMANCE.md, "The learned part"). `allocation` is
+/// written only on success.
+///
+/// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (length is not the channel count,
+/// a non-finite allocation, target not finite and > 0), ALCM_ERR_NON_FINITE (NaN/Inf data).
+///
+/// # Safety
+/// `enc` is a live encoder; the tensor readable; `allocation` readable and writable for
+/// `allocation_len` doubles and not overlapping the tensor.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_guard_channel_allocations(
+    enc: *const alcm_encoder,
+    data: *const f32,
+    rank: usize,
+    shape: *const usize,
+    target_rel_error: f64,
+    allocation: *mut f64,
+    allocation_len: usize,
+) -> alcm_status {
+    ffi_status("alcm_guard_channel_allocations", || {
+        // SAFETY: the caller upholds the documented contract; the input view of `allocation`
+        // is copied and dropped before the output view of the same memory is made.
+        let (e, t, mut alloc) = unsafe {
+            (handle_ref(enc, "enc")?, tensor_view(data, rank, shape)?, in_slice(allocation.cast_const(), allocation_len, "allocation")?.to_vec())
+        };
+        guard_channel_allocations(&mut alloc, t.data, &t.shape, target_rel_error, e.config())?;
+        // SAFETY: as above.
+        let out = unsafe { out_slice(allocation, allocation_len, "allocation")? };
+        out.write_from(&alloc)?;
         Ok(())
     })
 }

@@ -1,5 +1,5 @@
 /* C API tests of the models: predictor (new, YAML, train, forward, predict, save, load),
- * measured allocations, scheduler (hand-worked CAQ sequence, stats, window, history, reset).
+ * measured allocations, the allocation guard, scheduler (hand-worked CAQ sequence, stats, window, history, reset).
  * Built and run by `cargo test --test c_api` (and tests/c/run_sanitizers.sh); needs
  * ALCM_TEST_DATA_DIR = the repository root. */
 #include <stdint.h>
@@ -305,6 +305,66 @@ static void test_empirical_allocations(void) {
     npy_free(&t);
 }
 
+/* The guard raises a too-low allocation until the decoded error (measured here) meets the
+ * target, keeps a high one, and leaves the array untouched on every error. */
+static void test_guard_channel_allocations(void) {
+    npy_tensor t = load_tensor("tests/data/gradients/grad_step00100_fc3.weight.npy");
+    alcm_encoder *enc = NULL;
+    double low[10], high[10], keep[10];
+    size_t len = 0, n_out = 0, i;
+    size_t cap = alcm_compress_bound(t.n);
+    uint8_t *dst = (uint8_t *)malloc(cap);
+    float *back = (float *)malloc(t.n * sizeof(float));
+    int raised = 0, same = 1;
+
+    CHECK(t.rank == 2 && t.shape[0] == 10);
+    CHECK_STATUS(alcm_encoder_new(&enc), ALCM_OK);
+    for (i = 0; i < 10; i++) {
+        low[i] = 0.2;
+        high[i] = 0.9;
+    }
+    /* Unguarded, the lowest allocation misses 2e-2 by far. */
+    CHECK_STATUS(alcm_encoder_compress(enc, t.data, t.rank, t.shape, low, 10, dst, cap, &len, NULL), ALCM_OK);
+    CHECK_STATUS(alcm_decompress(dst, len, back, t.n, &n_out), ALCM_OK);
+    CHECK(rel_l2_error(t.data, back, t.n) > 1.25 * 0.02);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, low, 10), ALCM_OK);
+    for (i = 0; i < 10; i++) {
+        CHECK(low[i] >= 0.2 && low[i] <= 0.9);
+        if (low[i] > 0.2) raised++;
+    }
+    CHECK(raised > 0);
+    CHECK_STATUS(alcm_encoder_compress(enc, t.data, t.rank, t.shape, low, 10, dst, cap, &len, NULL), ALCM_OK);
+    CHECK_STATUS(alcm_decompress(dst, len, back, t.n, &n_out), ALCM_OK);
+    CHECK(rel_l2_error(t.data, back, t.n) <= 1.25 * 0.02);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, high, 10), ALCM_OK);
+    for (i = 0; i < 10; i++) same = same && high[i] == 0.9;
+    CHECK(same);
+
+    /* Errors: nothing written. */
+    memcpy(keep, low, sizeof keep);
+    CHECK_STATUS(alcm_guard_channel_allocations(NULL, t.data, t.rank, t.shape, 0.02, low, 10), ALCM_ERR_NULL_POINTER);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, NULL, t.rank, t.shape, 0.02, low, 10), ALCM_ERR_NULL_POINTER);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, NULL, 10), ALCM_ERR_NULL_POINTER);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, low, 9), ALCM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(last_error(), "channels") != NULL);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.0, low, 10), ALCM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, INFINITY, low, 10), ALCM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(alcm_guard_channel_allocations((const alcm_encoder *)&t, t.data, t.rank, t.shape, 0.02, low, 10),
+                 ALCM_ERR_INVALID_HANDLE);
+    CHECK(memcmp(keep, low, sizeof keep) == 0);
+    low[3] = NAN;
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, low, 10), ALCM_ERR_INVALID_ARGUMENT);
+    CHECK(isnan(low[3]));
+    low[3] = keep[3];
+    t.data[5] = NAN;
+    CHECK_STATUS(alcm_guard_channel_allocations(enc, t.data, t.rank, t.shape, 0.02, low, 10), ALCM_ERR_NON_FINITE);
+    CHECK(memcmp(keep, low, sizeof keep) == 0);
+    free(dst);
+    free(back);
+    alcm_encoder_free(enc);
+    npy_free(&t);
+}
+
 /* ---- scheduler ---------------------------------------------------------------------------- */
 
 /* GUIDE §1, worked by hand with the defaults (0.01, decay 0.95, window 5, clip [0.001, 0.1]):
@@ -443,6 +503,7 @@ int main(void) {
     RUN(test_predictor_new_and_yaml);
     RUN(test_predictor_train_predict_save_load);
     RUN(test_empirical_allocations);
+    RUN(test_guard_channel_allocations);
     RUN(test_scheduler_hand_worked);
     RUN(test_scheduler_clip_and_config);
     return FINISH();

@@ -2,6 +2,7 @@
 //   alcm_cpp_test <repo>/tests/data
 #include "alcm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -103,6 +104,32 @@ int main(int argc, char** argv) {
     CHECK(info.rank == 2 && info.shape[0] == 256 && info.n_channels == 256 && info.frame_len == a.bytes.size());
   }
 
+  // Thread control: same bytes and values for every thread count; invalid counts refused.
+  {
+    std::vector<float> big(1024 * 512);
+    std::uint64_t s = 99;
+    for (std::size_t i = 0; i < big.size(); ++i) {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      big[i] = float((double(s >> 11) / 9007199254740992.0 - 0.5) * (1.0 + double(i / 512 % 29)) * 1e-3);
+    }
+    const alcm::Shape shape{1024, 512};
+    alcm::Encoder one;
+    one.set_mode(ALCM_MODE_RELATIVE_L2, 1e-2);
+    auto ref = one.compress(big, shape).bytes;
+    auto y = alcm::decompress(ref);
+    for (std::uint32_t t : {2u, 3u, std::uint32_t(ALCM_MAX_THREADS)}) {
+      alcm::Encoder e;
+      e.set_mode(ALCM_MODE_RELATIVE_L2, 1e-2).set_threads(t);
+      CHECK(e.compress(big, shape).bytes == ref);
+      auto z = alcm::decompress(ref, t);
+      CHECK(z.shape == shape && std::memcmp(z.data.data(), y.data.data(), 4 * y.data.size()) == 0);
+    }
+    CHECK(throws_status([] { alcm::Encoder().set_threads(0); }) == "ALCM_ERR_INVALID_CONFIG");
+    CHECK(throws_status([] { alcm::Encoder().set_threads(ALCM_MAX_THREADS + 1); }) == "ALCM_ERR_INVALID_CONFIG");
+    CHECK(throws_status([&] { alcm::decompress(ref, 0); }) == "ALCM_ERR_INVALID_ARGUMENT");
+    CHECK(throws_status([&] { alcm::decompress(ref, ALCM_MAX_THREADS + 1); }) == "ALCM_ERR_INVALID_ARGUMENT");
+  }
+
   // Move semantics: the moved-from object is empty, the moved-to one works.
   {
     alcm::Encoder a;
@@ -162,6 +189,20 @@ int main(int argc, char** argv) {
   {
     alcm::Encoder enc;
     auto targets = enc.empirical_channel_allocations(x.data, x.shape, 1e-2);
+    // The guard: an all-minimum allocation raised until the decoded error meets 2e-2 (x1.25).
+    auto guarded = enc.guard_channel_allocations(x.data, x.shape, std::vector<double>(256, 0.2), 2e-2);
+    CHECK(guarded.size() == 256 && *std::min_element(guarded.begin(), guarded.end()) >= 0.2);
+    {
+      auto z = alcm::decompress(enc.compress(x.data, x.shape, guarded).bytes);
+      double num = 0, den = 0;
+      for (std::size_t i = 0; i < x.data.size(); ++i) {
+        num += std::pow(double(x.data[i]) - z.data[i], 2);
+        den += std::pow(double(x.data[i]), 2);
+      }
+      CHECK(std::sqrt(num / den) <= 1.25 * 2e-2);
+    }
+    CHECK(throws_status([&] { enc.guard_channel_allocations(x.data, x.shape, std::vector<double>(3, 0.5), 2e-2); }) ==
+          "ALCM_ERR_INVALID_ARGUMENT");
     auto cs = alcm::channel_stats(x.data, x.shape);
     CHECK(cs.size() == 256 && targets.size() == 256 && cs[0].count == 64);
     std::vector<double> feats;

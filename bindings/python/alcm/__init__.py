@@ -43,6 +43,7 @@ from ._lib import (
     ALCM_FORMAT_VERSION,
     ALCM_FRAME_HEADER_MAX,
     ALCM_MAX_RANK,
+    ALCM_MAX_THREADS,
     LibraryNotFoundError,
     STATS_DTYPE,
     STATUS_NAMES,
@@ -56,9 +57,11 @@ __all__ = [
     "Encoder", "Predictor", "ErrorFeedback", "Scheduler",
     "compress", "decompress", "peek", "compress_bound", "stats", "channel_stats",
     "channel_count", "stats_features", "metrics", "caq", "variance_percent",
-    "empirical_allocation", "empirical_channel_allocations", "version", "version_number",
+    "empirical_allocation", "empirical_channel_allocations", "guard_channel_allocations",
+    "version", "version_number",
     "format_version", "status_string", "load_library",
     "MODES", "BACKENDS", "ALCM_MAX_RANK", "ALCM_FORMAT_VERSION", "ALCM_FRAME_HEADER_MAX",
+    "ALCM_MAX_THREADS",
 ]
 
 MODES = {"adaptive": 0, "relative_l2": 1, "max_abs": 2, "lossless": 3}
@@ -415,25 +418,25 @@ class Encoder(_Handle):
     pruning threshold 0.01, max drop ratio 0.25, deflate level 6, non-finite values refused.
 
     ``Encoder(mode=..., target=..., backend=..., level=..., threshold=..., precision=(min, base),
-    max_drop_ratio=..., non_finite=...)`` applies the setters to the defaults."""
+    max_drop_ratio=..., non_finite=..., threads=...)`` applies the setters to the defaults."""
 
     _free_fn = "alcm_encoder_free"
     _kind = "encoder"
 
     def __init__(self, mode=None, target=None, *, backend=None, level=6, threshold=None,
-                 precision=None, max_drop_ratio=None, non_finite=None):
+                 precision=None, max_drop_ratio=None, non_finite=None, threads=None):
         out = ctypes.c_void_p()
         _call("alcm_encoder_new", ctypes.byref(out))
         self._adopt(out)
         try:
             self._configure(mode, target, backend, level, threshold, precision, max_drop_ratio,
-                            non_finite)
+                            non_finite, threads)
         except BaseException:
             self.close()
             raise
 
     def _configure(self, mode, target, backend, level, threshold, precision, max_drop_ratio,
-                   non_finite):
+                   non_finite, threads=None):
         if mode is not None:
             self.set_mode(mode, target)
         elif target is not None:
@@ -448,6 +451,8 @@ class Encoder(_Handle):
             self.set_max_drop_ratio(max_drop_ratio)
         if non_finite is not None:
             self.set_non_finite(non_finite)
+        if threads is not None:
+            self.set_threads(threads)
 
     @classmethod
     def from_yaml_file(cls, path) -> "Encoder":
@@ -486,6 +491,11 @@ class Encoder(_Handle):
     def set_non_finite(self, policy: Union[str, int]) -> "Encoder":
         return self._set("alcm_encoder_set_non_finite", _enum(policy, NON_FINITE, "non_finite"))
 
+    def set_threads(self, threads: int) -> "Encoder":
+        """Threads one compression may use, 1..ALCM_MAX_THREADS (default 1); the frame bytes
+        do not depend on it."""
+        return self._set("alcm_encoder_set_threads", _u32(threads, "threads"))
+
     def compress(self, array, allocation=None) -> Tuple[bytes, Report]:
         """Compresses a tensor; returns (frame bytes, report). ``allocation`` (adaptive mode):
         None (full precision), one value, or one per channel (the predictor's output)."""
@@ -520,6 +530,18 @@ class Encoder(_Handle):
                   float(target_rel_error), out, out.size, ctypes.byref(n))
         return out[: n.value].copy()
 
+    def guard_channel_allocations(self, array, allocation, target_rel_error: float) -> np.ndarray:
+        """A copy of ``allocation`` (one value per channel, e.g. ``Predictor.predict_channels``)
+        with each value raised to at least what the closed-form error model needs for
+        ``target_rel_error`` with this encoder's settings (alcm_guard_channel_allocations)."""
+        a = _as_f32(array)
+        rank, shape = _shape(a)
+        out = _as_f64(allocation, "allocation").ravel().copy()
+        with self._rw.read():
+            _call("alcm_guard_channel_allocations", self._handle(), a, rank, shape,
+                  float(target_rel_error), out if out.size else None, out.size)
+        return out
+
 
 def _enum(value, table, what) -> int:
     if isinstance(value, str):
@@ -551,20 +573,25 @@ def compress_bound(n_values: int) -> int:
 
 def compress(array, mode: Union[str, int, None] = None, target: Optional[float] = None,
              backend: Union[str, int, None] = None, allocation=None,
-             encoder: Optional[Encoder] = None, *, level: int = 6, non_finite=None) -> bytes:
+             encoder: Optional[Encoder] = None, *, level: int = 6, non_finite=None,
+             threads: Optional[int] = None) -> bytes:
     """Compresses a tensor to an alcm frame (bytes).
 
     Either pass ``encoder`` (a configured :class:`Encoder`) or the settings: ``mode`` one of
     ``"adaptive"`` (default), ``"relative_l2"`` (``target`` in (0, 1): ||x-x'||_2 <= target
     ||x||_2), ``"max_abs"`` (``target`` > 0: |x_i-x'_i| <= target), ``"lossless"``; ``backend``
     ``"deflate"`` (default, ``level`` 0..10) or ``"store"``; ``non_finite`` ``"refuse"``
-    (default) or ``"keep"``. ``allocation`` is the adaptive mode's bit allocation.
+    (default) or ``"keep"``; ``threads`` 1..ALCM_MAX_THREADS (the bytes do not depend on it).
+    ``allocation`` is the adaptive mode's bit allocation.
     """
     if encoder is not None:
-        if mode is not None or target is not None or backend is not None or non_finite is not None:
-            raise ValueError("give either encoder= or mode/target/backend/non_finite, not both")
+        if (mode is not None or target is not None or backend is not None or non_finite is not None
+                or threads is not None):
+            raise ValueError("give either encoder= or mode/target/backend/non_finite/threads, "
+                             "not both")
         return encoder.compress(array, allocation)[0]
-    with Encoder(mode, target, backend=backend, level=level, non_finite=non_finite) as enc:
+    with Encoder(mode, target, backend=backend, level=level, non_finite=non_finite,
+                 threads=threads) as enc:
         return enc.compress(array, allocation)[0]
 
 
@@ -586,13 +613,19 @@ def peek(data) -> FrameInfo:
     )
 
 
-def decompress(data) -> np.ndarray:
-    """Decodes a complete frame into a new float32 array of the stored shape."""
+def decompress(data, threads: Optional[int] = None) -> np.ndarray:
+    """Decodes a complete frame into a new float32 array of the stored shape. ``threads``
+    (1..ALCM_MAX_THREADS) decodes a large frame's independent blocks in parallel
+    (alcm_decompress_with_threads); the values do not depend on it."""
     src = _src_bytes(data)
     info = peek(src)
     out = np.empty(info.shape, dtype=np.float32)
     n = ctypes.c_size_t()
-    _call("alcm_decompress", src, src.size, out.reshape(-1), out.size, ctypes.byref(n))
+    if threads is None:
+        _call("alcm_decompress", src, src.size, out.reshape(-1), out.size, ctypes.byref(n))
+    else:
+        _call("alcm_decompress_with_threads", src, src.size, out.reshape(-1), out.size,
+              _u32(threads, "threads"), ctypes.byref(n))
     if n.value != out.size:  # pragma: no cover - would be a library bug
         raise InternalError(901, f"decoded {n.value} values, header says {out.size}",
                             "alcm_decompress")
@@ -876,6 +909,14 @@ def empirical_channel_allocations(array, target_rel_error: float,
         return encoder.empirical_channel_allocations(array, target_rel_error)
     with Encoder() as enc:
         return enc.empirical_channel_allocations(array, target_rel_error)
+
+
+def guard_channel_allocations(array, allocation, target_rel_error: float,
+                              encoder: Optional[Encoder] = None) -> np.ndarray:
+    if encoder is not None:
+        return encoder.guard_channel_allocations(array, allocation, target_rel_error)
+    with Encoder() as enc:
+        return enc.guard_channel_allocations(array, allocation, target_rel_error)
 
 
 # ---------------------------------------------------------------------------------------------

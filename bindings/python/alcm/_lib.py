@@ -27,6 +27,7 @@ ALCM_VERSION_STRING = "0.1.0"
 # Documented in alcm.h but not emitted by cbindgen (see docs/BINDINGS.md, "known issues"):
 # src/ffi/codec.rs computes it as format::FRAME_OVERHEAD_MAX - 4 = 16 + 8*8 + 52 + 4 - 4.
 ALCM_FRAME_HEADER_MAX = 132
+ALCM_MAX_THREADS = 64
 
 ALCM_MODE_ADAPTIVE = 0
 ALCM_MODE_RELATIVE_L2 = 1
@@ -174,10 +175,13 @@ PROTOTYPES = {
     "alcm_encoder_set_precision": (c_status, [c_handle, c_uint32, c_uint32]),
     "alcm_encoder_set_max_drop_ratio": (c_status, [c_handle, c_double]),
     "alcm_encoder_set_non_finite": (c_status, [c_handle, c_uint32]),
+    "alcm_encoder_set_threads": (c_status, [c_handle, c_uint32]),
     "alcm_encoder_compress": (c_status, [c_handle, f32_in, c_size_t, shape_in, f64_in, c_size_t,
                                          u8_out, c_size_t, p_size_t, p_report]),
     "alcm_peek": (c_status, [u8_in, c_size_t, ctypes.POINTER(FrameInfo)]),
     "alcm_decompress": (c_status, [u8_in, c_size_t, f32_out, c_size_t, p_size_t]),
+    "alcm_decompress_with_threads": (c_status, [u8_in, c_size_t, f32_out, c_size_t, c_uint32,
+                                                p_size_t]),
     "alcm_feedback_new": (c_status, [c_size_t, shape_in, c_handle_out]),
     "alcm_feedback_compress": (c_status, [c_handle, c_handle, f32_in, c_size_t, f64_in, c_size_t,
                                           u8_out, c_size_t, p_size_t, p_report]),
@@ -203,6 +207,8 @@ PROTOTYPES = {
     "alcm_empirical_allocation": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double, p_double]),
     "alcm_empirical_channel_allocations": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double,
                                                       f64_out, c_size_t, p_size_t]),
+    "alcm_guard_channel_allocations": (c_status, [c_handle, f32_in, c_size_t, shape_in, c_double,
+                                                  f64_out, c_size_t]),
     "alcm_scheduler_new": (c_status, [c_double, c_double, c_size_t, c_double, c_double, c_handle_out]),
     "alcm_scheduler_update": (c_status, [c_handle, c_double, p_double]),
     "alcm_scheduler_stats": (c_status, [c_handle, ctypes.POINTER(SchedulerInfo)]),

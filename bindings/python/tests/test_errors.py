@@ -67,6 +67,18 @@ def test_invalid_argument_and_config(grad):
     _raises("ALCM_ERR_INVALID_CONFIG", alcm.Encoder().set_max_drop_ratio, 1.0)
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.Encoder().set_backend, 7)
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.Encoder().set_non_finite, 9)
+    _raises("ALCM_ERR_INVALID_CONFIG", alcm.Encoder().set_threads, 0)
+    _raises("ALCM_ERR_INVALID_CONFIG", alcm.Encoder().set_threads, alcm.ALCM_MAX_THREADS + 1)
+    _raises("ALCM_ERR_INVALID_CONFIG", alcm.Encoder, threads=0)
+    _raises("ALCM_ERR_INVALID_CONFIG", alcm.compress, grad, threads=65)
+    frame = alcm.compress(grad, mode="relative_l2", target=1e-2)
+    e = _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.decompress, frame, threads=0)
+    assert "threads" in e.message
+    _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.decompress, frame, threads=alcm.ALCM_MAX_THREADS + 1)
+    with pytest.raises(ValueError):
+        alcm.Encoder().set_threads(-1)                   # does not fit uint32 (Python check)
+    with pytest.raises(ValueError):
+        alcm.compress(grad, encoder=alcm.Encoder(), threads=2)
     _raises("ALCM_ERR_INVALID_CONFIG", alcm.Encoder.from_yaml_string, "quantization:\n  base_precision: 99\n")
     _raises("ALCM_ERR_INVALID_CONFIG", alcm.Scheduler, decay=1.5)
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.Predictor, hidden_size=0)
@@ -74,6 +86,14 @@ def test_invalid_argument_and_config(grad):
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.caq, 0.0, 1.0)
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.variance_percent, [])
     _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.empirical_allocation, grad, 0.0)
+    ones = np.full(grad.shape[0], 0.5)
+    e = _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones[:-1], 0.02)
+    assert "channels" in e.message
+    _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones, 0.0)
+    _raises("ALCM_ERR_INVALID_ARGUMENT", alcm.guard_channel_allocations, grad, ones * np.nan, 0.02)
+    bad = grad.copy()
+    bad[0, 0] = np.inf
+    _raises("ALCM_ERR_NON_FINITE", alcm.guard_channel_allocations, bad, ones, 0.02)
 
 
 def test_bad_frames(grad):
@@ -85,6 +105,8 @@ def test_bad_frames(grad):
     flipped[len(frame) // 2] ^= 0x40
     e = _raises("ALCM_ERR_CHECKSUM", alcm.decompress, bytes(flipped))
     assert isinstance(e, alcm.DataError) and isinstance(e, ValueError)
+    _raises("ALCM_ERR_CHECKSUM", alcm.decompress, bytes(flipped), threads=2)
+    _raises("ALCM_ERR_TRUNCATED", alcm.decompress, frame[:-7], threads=2)
     newer = bytearray(frame)
     newer[4] = 99
     _raises("ALCM_ERR_FORMAT_VERSION", alcm.peek, bytes(newer))

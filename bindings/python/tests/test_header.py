@@ -38,7 +38,7 @@ def _ctypes_ok(ctype, decl):
 
 def test_every_header_function_is_declared_with_matching_types(repo):
     funcs = check_coverage.parse_header((repo / "include" / "alcm.h").read_text())
-    assert len(funcs) == 50
+    assert len(funcs) == 53
     assert set(funcs) == set(_lib.PROTOTYPES), set(funcs) ^ set(_lib.PROTOTYPES)
     lib = alcm.load_library()
     for name, (ret, params) in funcs.items():
@@ -57,7 +57,7 @@ def test_constants_match_header(repo):
     for k in ["ALCM_MAX_RANK", "ALCM_MAX_ELEMENTS", "ALCM_FORMAT_VERSION", "ALCM_MODE_ADAPTIVE",
               "ALCM_MODE_RELATIVE_L2", "ALCM_MODE_MAX_ABS", "ALCM_MODE_LOSSLESS",
               "ALCM_BACKEND_STORE", "ALCM_BACKEND_DEFLATE", "ALCM_NON_FINITE_REFUSE",
-              "ALCM_NON_FINITE_KEEP"]:
+              "ALCM_NON_FINITE_KEEP", "ALCM_MAX_THREADS"]:
         assert int(defines[k]) == getattr(_lib, k), k
     assert defines["ALCM_VERSION_STRING"].strip('"') == _lib.ALCM_VERSION_STRING == alcm.version()
     statuses = dict((n, int(v)) for n, v in re.findall(r"\b(ALCM_(?:OK|ERR_\w+)) = (\d+)", h))

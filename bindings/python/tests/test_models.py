@@ -46,6 +46,27 @@ def test_predictor_trained_from_python(tmp_path, grad):
             assert q.forward(f[0]) == p.forward(f[0])
 
 
+def test_guarded_predictor_meets_the_target(grad):
+    # An untrained predictor's allocations, guarded for 2e-2: the error measured here with
+    # numpy on the decoded values is within 1.25x the target; the input array is not modified.
+    target = 2e-2
+    with alcm.Predictor(seed=3) as p, alcm.Encoder() as enc:
+        alloc = np.full(grad.shape[0], 0.2)
+        x64 = grad.astype(np.float64)
+        unguarded = alcm.decompress(enc.compress(grad, allocation=alloc)[0])
+        assert np.linalg.norm(x64 - unguarded) / np.linalg.norm(x64) > 1.25 * target
+        guarded = enc.guard_channel_allocations(grad, alloc, target)
+        assert (alloc == 0.2).all() and guarded.shape == alloc.shape
+        assert ((guarded >= 0.2) & (guarded <= 0.9)).all() and (guarded > 0.2).any()
+        y = alcm.decompress(enc.compress(grad, allocation=guarded)[0])
+        assert np.linalg.norm(x64 - y) / np.linalg.norm(x64) <= 1.25 * target
+        pred = p.predict_channels(grad)
+        g2 = alcm.guard_channel_allocations(grad, pred, target)
+        assert (g2 >= pred).all() and (g2 >= guarded - 1e-15).all()
+        assert np.array_equal(alcm.guard_channel_allocations(grad, np.full(grad.shape[0], 0.9), target),
+                              np.full(grad.shape[0], 0.9))
+
+
 def test_predictor_is_deterministic_per_seed(grad):
     a, b, c = alcm.Predictor(seed=1), alcm.Predictor.new(seed=1), alcm.Predictor(seed=2)
     assert a.predict(grad) == b.predict(grad) != c.predict(grad)

@@ -71,3 +71,38 @@ def test_setters_and_compress_concurrently_do_not_race():
     with ThreadPoolExecutor(max_workers=8) as ex:
         assert all(f in (None, ref) for f in ex.map(work, range(200)))
     enc.close()
+
+
+def _synthetic(rows=1024, cols=512, seed=5):
+    # 2^19 values: large enough for the block-split payload that threads work on.
+    rng = np.random.default_rng(seed)
+    scale = np.outer(np.exp(rng.normal(0, 1.5, rows)), np.exp(rng.normal(0, 1, cols)))
+    return (rng.standard_normal((rows, cols)) * scale * 1e-3).astype(np.float32)
+
+
+def test_thread_count_does_not_change_bytes_or_values():
+    x = _synthetic()
+    for mode, target in [("relative_l2", 1e-2), ("max_abs", 1e-5), ("adaptive", None)]:
+        ref = alcm.compress(x, mode, target)
+        y_ref = alcm.decompress(ref)
+        for t in [2, 3, alcm.ALCM_MAX_THREADS]:
+            with alcm.Encoder(mode, target, threads=t) as enc:
+                assert enc.compress(x)[0] == ref
+            assert alcm.compress(x, mode, target, threads=t) == ref
+            y = alcm.decompress(ref, threads=t)
+            assert y.dtype == np.float32 and y.shape == x.shape
+            assert y.tobytes() == y_ref.tobytes()
+        if mode == "relative_l2":
+            err = np.linalg.norm(x.astype(np.float64) - y_ref) / np.linalg.norm(x.astype(np.float64))
+            assert err <= target
+    # set_threads chains and a failed set keeps the encoder usable and unchanged.
+    enc = alcm.Encoder("relative_l2", 1e-2).set_threads(2)
+    frame = enc.compress(x)[0]
+    try:
+        enc.set_threads(0)
+    except alcm.AlcmError as e:
+        assert e.name == "ALCM_ERR_INVALID_CONFIG" and "threads" in e.message
+    else:
+        raise AssertionError("threads = 0 accepted")
+    assert enc.compress(x)[0] == frame
+    enc.close()

@@ -33,8 +33,8 @@ module ALCM
 export AlcmError, Encoder, Predictor, ErrorFeedback, Scheduler, Report, FrameInfo, Metrics,
        Stats, SchedulerInfo, compress, decompress, frame_info, compress_bound, tensor_stats,
        channel_stats, channel_count, metrics, caq, variance_percent, empirical_allocation,
-       empirical_channel_allocations, set_threshold!, set_mode!, set_backend!, set_precision!,
-       set_max_drop_ratio!, set_non_finite!, train!, predict, predict_channels, forward, save,
+       empirical_channel_allocations, guard_channel_allocations, set_threshold!, set_mode!, set_backend!, set_precision!,
+       set_max_drop_ratio!, set_non_finite!, set_threads!, train!, predict, predict_channels, forward, save,
        load_predictor, load_feedback, update!, scheduler_stats, window, history, reset!,
        with_handle
 
@@ -55,6 +55,7 @@ const ALCM_MAX_RANK = 8
 const ALCM_FORMAT_VERSION = 1
 const ALCM_VERSION_STRING = "0.1.0"
 const ALCM_FRAME_HEADER_MAX = 132   # documented in alcm.h but not emitted there (see docs)
+const ALCM_MAX_THREADS = 64
 
 const ALCM_MODE_ADAPTIVE = UInt32(0)
 const ALCM_MODE_RELATIVE_L2 = UInt32(1)
@@ -204,6 +205,8 @@ alcm_encoder_set_max_drop_ratio(enc, r) =
     @ccall libalcm.alcm_encoder_set_max_drop_ratio(enc::Ptr{Cvoid}, r::Cdouble)::alcm_status
 alcm_encoder_set_non_finite(enc, policy) =
     @ccall libalcm.alcm_encoder_set_non_finite(enc::Ptr{Cvoid}, policy::UInt32)::alcm_status
+alcm_encoder_set_threads(enc, threads) =
+    @ccall libalcm.alcm_encoder_set_threads(enc::Ptr{Cvoid}, threads::UInt32)::alcm_status
 alcm_encoder_compress(enc, data, rank, shape, alloc, alloc_len, dst, cap, dst_len, report) =
     @ccall libalcm.alcm_encoder_compress(enc::Ptr{Cvoid}, data::Ptr{Cfloat}, rank::Csize_t,
         shape::Ptr{Csize_t}, alloc::Ptr{Cdouble}, alloc_len::Csize_t, dst::Ptr{UInt8},
@@ -213,6 +216,9 @@ alcm_peek(src, len, info) =
 alcm_decompress(src, len, dst, cap, n) =
     @ccall libalcm.alcm_decompress(src::Ptr{UInt8}, len::Csize_t, dst::Ptr{Cfloat}, cap::Csize_t,
         n::Ref{Csize_t})::alcm_status
+alcm_decompress_with_threads(src, len, dst, cap, threads, n) =
+    @ccall libalcm.alcm_decompress_with_threads(src::Ptr{UInt8}, len::Csize_t, dst::Ptr{Cfloat},
+        cap::Csize_t, threads::UInt32, n::Ref{Csize_t})::alcm_status
 alcm_feedback_new(rank, shape, out) =
     @ccall libalcm.alcm_feedback_new(rank::Csize_t, shape::Ptr{Csize_t}, out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_feedback_compress(fb, enc, grad, n, alloc, alloc_len, dst, cap, dst_len, report) =
@@ -260,6 +266,10 @@ alcm_empirical_channel_allocations(enc, data, rank, shape, target, out, out_len,
     @ccall libalcm.alcm_empirical_channel_allocations(enc::Ptr{Cvoid}, data::Ptr{Cfloat},
         rank::Csize_t, shape::Ptr{Csize_t}, target::Cdouble, out::Ptr{Cdouble}, out_len::Csize_t,
         n::Ref{Csize_t})::alcm_status
+alcm_guard_channel_allocations(enc, data, rank, shape, target, alloc, alloc_len) =
+    @ccall libalcm.alcm_guard_channel_allocations(enc::Ptr{Cvoid}, data::Ptr{Cfloat},
+        rank::Csize_t, shape::Ptr{Csize_t}, target::Cdouble, alloc::Ptr{Cdouble},
+        alloc_len::Csize_t)::alcm_status
 alcm_scheduler_new(init, decay, win, mint, maxt, out) =
     @ccall libalcm.alcm_scheduler_new(init::Cdouble, decay::Cdouble, win::Csize_t, mint::Cdouble,
         maxt::Cdouble, out::Ref{Ptr{Cvoid}})::alcm_status
@@ -323,6 +333,11 @@ dptr(v::Vector{Float64}) = isempty(v) ? Ptr{Cdouble}(C_NULL) : pointer(v)
 enumval(x::Symbol, table, what) = haskey(table, x) ? table[x] :
     throw(ArgumentError("unknown $what :$x; expected one of $(sort(collect(keys(table))))"))
 enumval(x::Integer, table, what) = UInt32(x)
+# A uint32_t argument: out of range is an ArgumentError here, not an InexactError in @ccall.
+function u32(v::Integer, what)
+    0 <= v <= typemax(UInt32) || throw(ArgumentError("$what = $v does not fit UInt32"))
+    return UInt32(v)
+end
 
 # -------------------------------------------------------------------------------------------
 # Handles.
@@ -384,15 +399,16 @@ end
 # ---- Encoder ------------------------------------------------------------------------------
 """
     Encoder(; mode=nothing, target=nothing, backend=nothing, level=6, threshold=nothing,
-            precision=nothing, max_drop_ratio=nothing, non_finite=nothing)
+            precision=nothing, max_drop_ratio=nothing, non_finite=nothing, threads=nothing)
 
 An encoder with alcm's defaults (adaptive mode, 4..8 bits, threshold 0.01, max drop 0.25,
 deflate level 6, non-finite refused), then the given settings. `mode` is one of `:adaptive`,
 `:relative_l2`, `:max_abs`, `:lossless`; `backend` `:deflate` or `:store`; `non_finite`
-`:refuse` or `:keep`; `precision` a `(min, base)` tuple.
+`:refuse` or `:keep`; `precision` a `(min, base)` tuple; `threads` 1..ALCM_MAX_THREADS per
+compression (the bytes do not depend on it).
 """
 function Encoder(; mode=nothing, target=nothing, backend=nothing, level=6, threshold=nothing,
-                 precision=nothing, max_drop_ratio=nothing, non_finite=nothing)
+                 precision=nothing, max_drop_ratio=nothing, non_finite=nothing, threads=nothing)
     enc = adopt(Encoder, out -> alcm_encoder_new(out))
     try
         mode === nothing || set_mode!(enc, mode, target)
@@ -401,6 +417,7 @@ function Encoder(; mode=nothing, target=nothing, backend=nothing, level=6, thres
         precision === nothing || set_precision!(enc, precision[1], precision[2])
         max_drop_ratio === nothing || set_max_drop_ratio!(enc, max_drop_ratio)
         non_finite === nothing || set_non_finite!(enc, non_finite)
+        threads === nothing || set_threads!(enc, threads)
     catch
         close(enc)
         rethrow()
@@ -429,6 +446,9 @@ set_precision!(e::Encoder, minp, basep) =
 set_max_drop_ratio!(e::Encoder, r) = (checked(() -> alcm_encoder_set_max_drop_ratio(handle(e), r)); e)
 set_non_finite!(e::Encoder, p) =
     (checked(() -> alcm_encoder_set_non_finite(handle(e), enumval(p, NON_FINITE, "non_finite"))); e)
+"""    set_threads!(enc, threads) -- threads one compression may use, 1..ALCM_MAX_THREADS."""
+set_threads!(e::Encoder, t::Integer) =
+    (checked(() -> alcm_encoder_set_threads(handle(e), u32(t, "threads"))); e)
 
 """
     compress(enc::Encoder, x; allocation=nothing) -> (Vector{UInt8}, Report)
@@ -454,11 +474,12 @@ end
 
 """
     compress(x; mode=:adaptive, target=nothing, backend=:deflate, level=6, allocation=nothing,
-             non_finite=:refuse) -> Vector{UInt8}
+             non_finite=:refuse, threads=1) -> Vector{UInt8}
 """
 function compress(x; mode=nothing, target=nothing, backend=nothing, level=6, allocation=nothing,
-                  non_finite=nothing)
-    enc = Encoder(; mode=mode, target=target, backend=backend, level=level, non_finite=non_finite)
+                  non_finite=nothing, threads=nothing)
+    enc = Encoder(; mode=mode, target=target, backend=backend, level=level, non_finite=non_finite,
+                  threads=threads)
     try
         return compress(enc, x; allocation=allocation)[1]
     finally
@@ -487,16 +508,24 @@ const frame_info = peek
 julia_size(info::FrameInfo) = Tuple(Int(info.shape[i]) for i in Int(info.rank):-1:1)
 
 """
-    decompress(frame) -> Array{Float32}
+    decompress(frame; threads=nothing) -> Array{Float32}
 
 Decodes a complete frame into a new array of the stored shape (reversed, see the module doc).
+`threads` (1..ALCM_MAX_THREADS) decodes a large frame's independent blocks in parallel
+(alcm_decompress_with_threads); the values do not depend on it.
 """
-function decompress(frame::AbstractVector{UInt8})
+function decompress(frame::AbstractVector{UInt8}; threads=nothing)
     src = frame isa Vector{UInt8} ? frame : Vector{UInt8}(frame)
     info = peek(src)
     out = Array{Float32}(undef, julia_size(info)...)
     n = Ref{Csize_t}(0)
-    GC.@preserve src out checked(() -> alcm_decompress(pointer(src), length(src), pointer(out), length(out), n))
+    if threads === nothing
+        GC.@preserve src out checked(() -> alcm_decompress(pointer(src), length(src), pointer(out), length(out), n))
+    else
+        t = u32(threads, "threads")
+        GC.@preserve src out checked(() -> alcm_decompress_with_threads(pointer(src), length(src),
+                                                                       pointer(out), length(out), t, n))
+    end
     return out
 end
 
@@ -515,6 +544,21 @@ function empirical_channel_allocations(enc::Encoder, x, target_rel_error)
     GC.@preserve a shape out checked(() -> alcm_empirical_channel_allocations(handle(enc), pointer(a),
         length(shape), shape_ptr(shape), target_rel_error, pointer(out), length(out), n))
     return out[1:n[]]
+end
+
+"""
+    guard_channel_allocations(enc, x, allocation, target_rel_error) -> Vector{Float64}
+
+A copy of `allocation` (one value per channel, e.g. `predict_channels`) with each value raised
+to at least what the closed-form error model needs for `target_rel_error` under `enc`'s
+settings (alcm_guard_channel_allocations).
+"""
+function guard_channel_allocations(enc::Encoder, x, allocation, target_rel_error)
+    a = f32(x); check_rank(a); shape = cshape(a)
+    out = Float64[Float64(v) for v in allocation]
+    GC.@preserve a shape out checked(() -> alcm_guard_channel_allocations(handle(enc), pointer(a),
+        length(shape), shape_ptr(shape), target_rel_error, dptr(out), length(out)))
+    return out
 end
 
 # ---- Error feedback -----------------------------------------------------------------------

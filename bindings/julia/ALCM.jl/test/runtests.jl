@@ -161,6 +161,38 @@ relerr(x, y) = (n = sqrt(sum(abs2, Float64.(x))); n == 0 ? 0.0 : sqrt(sum(abs2, 
         @test isnan(y[3])
     end
 
+    @testset "allocation guard" begin
+        x = read_npy(joinpath(DATA, "gradients", "grad_step00100_fc1.weight.npy"))
+        enc = Encoder()
+        low = fill(0.2, channel_count(x))
+        g = guard_channel_allocations(enc, x, low, 2e-2)
+        @test all(low .== 0.2) && all(g .>= 0.2) && any(g .> 0.2)
+        y = decompress(compress(enc, x; allocation=g)[1])
+        @test sqrt(sum(abs2, Float64.(x) .- y) / sum(abs2, Float64.(x))) <= 1.25 * 2e-2
+        e = try guard_channel_allocations(enc, x, low[1:end-1], 2e-2); nothing catch err; err end
+        @test e isa AlcmError && e.name == "ALCM_ERR_INVALID_ARGUMENT"
+        close(enc)
+    end
+
+    @testset "thread count" begin
+        # 2^19 values (block-split payload); bytes and values must not depend on the count.
+        x = Float32.(randn(512, 1024) .* exp.(randn(512)) .* 1e-3)
+        ref = compress(x; mode=:relative_l2, target=1e-2)
+        y = decompress(ref)
+        for t in (2, 3, ALCM.ALCM_MAX_THREADS)
+            @test compress(x; mode=:relative_l2, target=1e-2, threads=t) == ref
+            enc = set_threads!(Encoder(; mode=:relative_l2, target=1e-2), t)
+            @test compress(enc, x)[1] == ref
+            close(enc)
+            @test reinterpret(UInt32, decompress(ref; threads=t)) == reinterpret(UInt32, y)
+        end
+        e = try set_threads!(Encoder(), 0); nothing catch err; err end
+        @test e isa AlcmError && e.name == "ALCM_ERR_INVALID_CONFIG"
+        e = try decompress(ref; threads=ALCM.ALCM_MAX_THREADS + 1); nothing catch err; err end
+        @test e isa AlcmError && e.name == "ALCM_ERR_INVALID_ARGUMENT"
+        @test_throws ArgumentError set_threads!(Encoder(), -1)
+    end
+
     @testset "threads" begin
         xs = [read_npy(f) for f in npy_files()]
         enc = Encoder(; mode=:relative_l2, target=1e-3)
