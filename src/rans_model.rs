@@ -216,52 +216,105 @@ pub fn table_checksum() -> u32 {
     crc32fast::hash(&bytes)
 }
 
-/// Table index and number of uniformly coded low bits for the scale codes `a`, `b` (both ≥ 1).
-#[inline(always)]
-fn table_for(a: u8, b: u8) -> (usize, u32) {
-    let k = (a as i32 + b as i32 - 224).clamp(0, K_MAX);
-    if k < DIRECT as i32 {
-        (k as usize, 0)
-    } else {
-        let s = (k - 57) / 8;
-        (DIRECT + (k - 8 * s - 57) as usize, s as u32)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-#[derive(Clone, Copy)]
-struct Op {
-    freq: u32,
-    cum: u32,
+/// One encoder symbol: the state transition `x → (x / freq)·M + x mod freq + cum` by an exact
+/// reciprocal multiplication instead of a 32-bit division (Lemire, Kaser, Kurz 2019: with
+/// `rcp = ⌈2^64 / freq⌉`, `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as
+/// `x + bias + q·(M − freq)`. `freq = 1` (no 64-bit reciprocal) uses `rcp = 2^64 − 1`, which
+/// gives `q = x − 1`, and `bias = cum + M − 1` to compensate (ryg_rans' trick).
+#[derive(Clone, Copy, Default)]
+struct EncSym {
+    rcp: u64,
+    /// Renormalise (emit 16 bits) when the state is ≥ this: `freq · 2^(32 − SCALE_BITS)`.
+    x_max: u32,
+    bias: u32,
+    cmpl: u32,
 }
 
-#[inline(always)]
-fn put(x: &mut u32, op: Op, words: &mut Vec<u16>) {
-    let mut v = *x;
-    if v >= op.freq << (32 - SCALE_BITS) {
-        words.push(v as u16);
-        v >>= 16;
+impl EncSym {
+    fn new(freq: u32, cum: u32) -> EncSym {
+        debug_assert!((1..=M).contains(&freq));
+        let (rcp, bias) = if freq == 1 { (u64::MAX, cum + M - 1) } else { (u64::MAX / freq as u64 + 1, cum) };
+        // freq = M (a certain symbol) would need x_max = 2^32: never renormalise.
+        let x_max = if freq >= M { u32::MAX } else { freq << (32 - SCALE_BITS) };
+        EncSym { rcp, x_max, bias, cmpl: M - freq }
     }
-    *x = ((v / op.freq) << SCALE_BITS) + (v % op.freq) + op.cum;
 }
 
-#[inline(always)]
-fn uniform_op(v: u32, bits: u32) -> Op {
-    Op { freq: M >> bits, cum: v << (SCALE_BITS - bits) }
+/// Encoder symbols of every table, `t · 256 + symbol` (built once, from the shared tables).
+fn enc_syms() -> &'static [EncSym] {
+    static ENC: OnceLock<Vec<EncSym>> = OnceLock::new();
+    ENC.get_or_init(|| {
+        let mut e = vec![EncSym::default(); N_TABLES * 256];
+        for (ti, t) in tables().t.iter().enumerate() {
+            for (sy, (&f, &c)) in t.freq.iter().zip(&t.cum).enumerate() {
+                e[ti * 256 + sy] = EncSym::new(f, c);
+            }
+        }
+        e
+    })
 }
 
-/// Pushes the ops of `bits` uniform bits of `v` (8-bit pieces, low first).
-#[inline(always)]
-fn uniform_ops(mut v: u64, mut bits: u32, ops: &mut [Op; 16], n: &mut usize) {
-    while bits > 0 {
-        let b = bits.min(8);
-        ops[*n] = uniform_op((v & ((1 << b) - 1)) as u32, b);
-        *n += 1;
-        v >>= b;
-        bits -= b;
+/// Word buffer of one run of columns: each `put` writes a word unconditionally and advances
+/// by 0 or 1 (no branch on the ~random renormalisation decision).
+struct WordBuf {
+    buf: Vec<u16>,
+    pos: usize,
+}
+
+impl WordBuf {
+    #[inline(always)]
+    fn put(&mut self, x: &mut u32, e: &EncSym) {
+        let v = *x;
+        let emit = v >= e.x_max;
+        self.buf[self.pos] = v as u16;
+        self.pos += emit as usize;
+        let v = if emit { v >> 16 } else { v };
+        let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
+        *x = v + e.bias + q * e.cmpl;
     }
+    /// `bits ≤ 8` uniform bits `val`: frequency `M >> bits`, a power of two.
+    #[inline(always)]
+    fn put_uniform(&mut self, x: &mut u32, val: u32, bits: u32) {
+        let v = *x;
+        debug_assert!((1..=8).contains(&bits));
+        let emit = v >= 1u32 << (32 - bits);
+        self.buf[self.pos] = v as u16;
+        self.pos += emit as usize;
+        let v = if emit { v >> 16 } else { v };
+        let sh = SCALE_BITS - bits;
+        *x = ((v >> sh) << SCALE_BITS) + (v & ((1 << sh) - 1)) + (val << sh);
+    }
+    /// `bits ≤ 64` uniform bits of `v` in 8-bit pieces, low first (so put high first).
+    #[inline(always)]
+    fn put_uniform_wide(&mut self, x: &mut u32, v: u64, bits: u32) {
+        let full = bits / 8;
+        let rem = bits % 8;
+        if rem > 0 {
+            self.put_uniform(x, ((v >> (8 * full)) & ((1 << rem) - 1)) as u32, rem);
+        }
+        for k in (0..full).rev() {
+            self.put_uniform(x, ((v >> (8 * k)) & 0xFF) as u32, 8);
+        }
+    }
+}
+
+/// Most words one coded value can produce: magnitude, escape length, ≤ 7 escape pieces,
+/// ≤ 4 low-bit pieces, sign (each put emits at most one word).
+const MAX_WORDS_PER_VALUE: usize = 14;
+/// Columns per run of the word buffer (bounds its size to 28 KiB).
+const RUN: usize = 1024;
+
+/// Escape symbol and the high part of an escaped magnitude (rare): `extra = hi − esc`.
+#[cold]
+#[inline(never)]
+fn put_escape(wb: &mut WordBuf, lane: &mut u32, esc: &EncSym, extra: u64) {
+    let nb = 64 - extra.leading_zeros();
+    wb.put_uniform_wide(lane, extra, nb);
+    wb.put_uniform(lane, nb, 6);
+    wb.put(lane, esc);
 }
 
 fn scale_code(ms: f64) -> u8 {
@@ -519,50 +572,55 @@ fn encode_rows(
     col_neg: &[bool],
 ) -> Vec<u16> {
     let tabs = tables();
+    let syms = enc_syms();
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
+    let mut wb = WordBuf { buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE], pos: 0 };
     let mut x = [L; LANES];
-    let agree_op = Op { freq: f.max(1), cum: 0 };
-    let disagree_op = Op { freq: M - f.min(M - 1), cum: f };
-    let mut ops = [Op { freq: M, cum: 0 }; 16];
+    // Sign symbols: [agrees with the prediction, disagrees]; f = 0 (no sign coded) unused.
+    let sign_syms = [EncSym::new(f.clamp(1, M - 1), 0), EncSym::new(M - f.clamp(1, M - 1), f.clamp(1, M - 1))];
+    let code_sign = mode != SIGN_NONE;
+    // Per column: the predicted sign of u_i·v_j is negative iff row_neg[i] != col_neg[j].
+    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && col_neg[j]).collect();
     for i in range.rev() {
         if a[i] == 0 {
             continue;
         }
         let row = &codes[i * cols..(i + 1) * cols];
         let q0 = qmin[i];
-        for j in (0..cols).rev() {
-            if b[j] == 0 {
-                continue;
+        let rneg = mode == SIGN_SVD && row_neg[i];
+        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
+        let mut j1 = cols;
+        while j1 > 0 {
+            let j0 = j1.saturating_sub(RUN);
+            wb.pos = 0;
+            for j in (j0..j1).rev() {
+                let bj = b[j];
+                if bj == 0 {
+                    continue;
+                }
+                let v = q0 + row[j] as i64;
+                let m = v.unsigned_abs();
+                let p = picks[bj as usize];
+                let s = p.s as u32;
+                let hi = m >> s;
+                let lane = &mut x[j % LANES];
+                if m != 0 && code_sign {
+                    // Sign symbol 0 = as predicted.
+                    let flip = (v < 0) != (rneg != cneg[j]);
+                    wb.put(lane, &sign_syms[flip as usize]);
+                }
+                if s > 0 {
+                    wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
+                }
+                let base = p.ti as usize * 256;
+                if hi < p.esc as u64 {
+                    wb.put(lane, &syms[base + hi as usize]);
+                } else {
+                    put_escape(&mut wb, lane, &syms[base + p.esc as usize], hi - p.esc as u64);
+                }
             }
-            let v = q0 + row[j] as i64;
-            let m = v.unsigned_abs();
-            let (ti, s) = table_for(a[i], b[j]);
-            let tab = &tabs.t[ti];
-            let hi = m >> s;
-            let mut no: usize;
-            if hi < tab.esc as u64 {
-                let h = hi as usize;
-                ops[0] = Op { freq: tab.freq[h], cum: tab.cum[h] };
-                no = 1;
-            } else {
-                let e = tab.esc as usize;
-                ops[0] = Op { freq: tab.freq[e], cum: tab.cum[e] };
-                let extra = hi - tab.esc as u64;
-                let nb = 64 - extra.leading_zeros();
-                ops[1] = uniform_op(nb, 6);
-                no = 2;
-                uniform_ops(extra, nb, &mut ops, &mut no);
-            }
-            uniform_ops(m & ((1u64 << s) - 1), s, &mut ops, &mut no);
-            if m != 0 && mode != SIGN_NONE {
-                let pred_neg = mode == SIGN_SVD && (row_neg[i] != col_neg[j]);
-                ops[no] = if (v < 0) == pred_neg { agree_op } else { disagree_op };
-                no += 1;
-            }
-            let lane = &mut x[j % LANES];
-            for op in ops[..no].iter().rev() {
-                put(lane, *op, &mut words);
-            }
+            words.extend_from_slice(&wb.buf[..wb.pos]);
+            j1 = j0;
         }
     }
     for j in (0..LANES).rev() {
