@@ -557,6 +557,49 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
     Some(out)
 }
 
+/// What encoding one value of a row needs.
+struct RowEnc<'a> {
+    row: &'a [u32],
+    b: &'a [u8],
+    cneg: &'a [bool],
+    picks: &'a [Pick],
+    syms: &'a [EncSym],
+    sign_syms: &'a [EncSym; 2],
+    q0: i64,
+    rneg: bool,
+    code_sign: bool,
+}
+
+impl RowEnc<'_> {
+    /// One coded value of column `j` on state `lane` (all of its symbols, last first).
+    #[inline(always)]
+    fn value(&self, wb: &mut WordBuf, lane: &mut u32, j: usize) {
+        let bj = self.b[j];
+        if bj == 0 {
+            return;
+        }
+        let v = self.q0 + self.row[j] as i64;
+        let m = v.unsigned_abs();
+        let p = self.picks[bj as usize];
+        let s = p.s as u32;
+        let hi = m >> s;
+        if m != 0 && self.code_sign {
+            // Sign symbol 0 = as predicted.
+            let flip = (v < 0) != (self.rneg != self.cneg[j]);
+            wb.put(lane, &self.sign_syms[flip as usize]);
+        }
+        if s > 0 {
+            wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
+        }
+        let base = p.ti as usize * 256;
+        if hi < p.esc as u64 {
+            wb.put(lane, &self.syms[base + hi as usize]);
+        } else {
+            put_escape(wb, lane, &self.syms[base + p.esc as usize], hi - p.esc as u64);
+        }
+    }
+}
+
 /// The rANS words of rows `range` (one block; its own four states), in production order.
 #[allow(clippy::too_many_arguments)]
 fn encode_rows(
@@ -575,12 +618,12 @@ fn encode_rows(
     let syms = enc_syms();
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut wb = WordBuf { buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE], pos: 0 };
-    let mut x = [L; LANES];
     // Sign symbols: [agrees with the prediction, disagrees]; f = 0 (no sign coded) unused.
     let sign_syms = [EncSym::new(f.clamp(1, M - 1), 0), EncSym::new(M - f.clamp(1, M - 1), f.clamp(1, M - 1))];
     let code_sign = mode != SIGN_NONE;
     // Per column: the predicted sign of u_i·v_j is negative iff row_neg[i] != col_neg[j].
     let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && col_neg[j]).collect();
+    let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
     for i in range.rev() {
         if a[i] == 0 {
             continue;
@@ -589,40 +632,34 @@ fn encode_rows(
         let q0 = qmin[i];
         let rneg = mode == SIGN_SVD && row_neg[i];
         let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
+        let ctx = RowEnc { row, b, cneg: &cneg, picks, syms, sign_syms: &sign_syms, q0, rneg, code_sign };
+        // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
+        // four states stay in registers, column j on state j mod 4.
         let mut j1 = cols;
         while j1 > 0 {
-            let j0 = j1.saturating_sub(RUN);
+            let j0 = (j1 - 1) / RUN * RUN;
             wb.pos = 0;
-            for j in (j0..j1).rev() {
-                let bj = b[j];
-                if bj == 0 {
-                    continue;
-                }
-                let v = q0 + row[j] as i64;
-                let m = v.unsigned_abs();
-                let p = picks[bj as usize];
-                let s = p.s as u32;
-                let hi = m >> s;
-                let lane = &mut x[j % LANES];
-                if m != 0 && code_sign {
-                    // Sign symbol 0 = as predicted.
-                    let flip = (v < 0) != (rneg != cneg[j]);
-                    wb.put(lane, &sign_syms[flip as usize]);
-                }
-                if s > 0 {
-                    wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
-                }
-                let base = p.ti as usize * 256;
-                if hi < p.esc as u64 {
-                    wb.put(lane, &syms[base + hi as usize]);
-                } else {
-                    put_escape(&mut wb, lane, &syms[base + p.esc as usize], hi - p.esc as u64);
-                }
+            let body = j0 + (j1 - j0) / LANES * LANES;
+            for j in (body..j1).rev() {
+                let lane = match j % LANES {
+                    0 => &mut x0,
+                    1 => &mut x1,
+                    2 => &mut x2,
+                    _ => &mut x3,
+                };
+                ctx.value(&mut wb, lane, j);
+            }
+            for j in (j0..body).step_by(LANES).rev() {
+                ctx.value(&mut wb, &mut x3, j + 3);
+                ctx.value(&mut wb, &mut x2, j + 2);
+                ctx.value(&mut wb, &mut x1, j + 1);
+                ctx.value(&mut wb, &mut x0, j);
             }
             words.extend_from_slice(&wb.buf[..wb.pos]);
             j1 = j0;
         }
     }
+    let x = [x0, x1, x2, x3];
     for j in (0..LANES).rev() {
         words.push(x[j] as u16);
         words.push((x[j] >> 16) as u16);
