@@ -337,28 +337,10 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
     // per value; `uniform_code` applies the same test.
     quant::uniform_code(max_abs, inv)?;
-    let e = |x: f32| {
-        // |x·inv| ≤ max_abs·inv < 9e15 (checked above): the integer is exact in f64.
-        let q = quant::round_to_i64(x as f64 * inv) as f64;
-        let d = x as f64 - ((q * step) as f32) as f64;
-        d * d
-    };
-    // Fixed blocks of SUM_BLOCK values, four partial sums in each (breaks the add latency
-    // chain), blocks added in order: deterministic whatever the thread count.
+    // Fixed blocks of SUM_BLOCK values (quant::error_sq_block: four partial sums), blocks
+    // added in order: deterministic whatever the thread count and the instruction set.
     let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
-        let mut acc = [0.0f64; 4];
-        let chunks = block.chunks_exact(4);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for k in 0..4 {
-                acc[k] += e(c[k]);
-            }
-        }
-        for (k, &x) in rest.iter().enumerate() {
-            acc[k] += e(x);
-        }
-        (acc[0] + acc[1]) + (acc[2] + acc[3])
+        quant::error_sq_block(&data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())], inv, step)
     });
     Some(parts.into_iter().sum())
 }
@@ -388,22 +370,7 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut c
 
 fn search_from(data: &[f32], eps: f64, guess: Option<f64>, threads: usize, check: &mut impl FnMut() -> Result<()>) -> Result<Option<f64>> {
     let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
-        let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], 0usize, 0.0f32);
-        let chunks = block.chunks_exact(4);
-        for (k, &x) in chunks.remainder().iter().enumerate() {
-            acc[k] += x as f64 * x as f64;
-            nonzero += (x != 0.0) as usize;
-            max_abs = max_abs.max(x.abs());
-        }
-        for c in chunks {
-            for k in 0..4 {
-                acc[k] += c[k] as f64 * c[k] as f64;
-                nonzero += (c[k] != 0.0) as usize;
-                max_abs = max_abs.max(c[k].abs());
-            }
-        }
-        ((acc[0] + acc[1]) + (acc[2] + acc[3]), nonzero, max_abs)
+        quant::norm_stats_block(&data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())])
     });
     let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
     for (a, z, m) in parts {
@@ -488,32 +455,27 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         let cpb = crate::rans_model::rows_per_block(channels, per);
         let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
             let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new());
-            // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
-            let mut qs = vec![0i64; per];
+            // One pass per channel into a row buffer of codes (exact integers in f64), then
+            // `u = q − lo` in cache; both loops vectorise.
+            let mut qs = vec![0f64; per];
             for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
                 let c = k * cpb + ci;
                 let xs = &data[c * per..(c + 1) * per];
-                let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-                for (qv, &x) in qs.iter_mut().zip(xs) {
-                    let q = quant::uniform_code(x, inv)?;
-                    lo = lo.min(q);
-                    hi = hi.max(q);
-                    *qv = q;
-                }
-                if (hi - lo) as u64 > u32::MAX as u64 {
+                let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, &mut qs);
+                // The exact-integer range of `uniform_code` (also rejects NaN).
+                if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
                     return None;
                 }
-                for (u, &q) in us.iter_mut().zip(&qs) {
-                    *u = (q - lo) as u32;
-                }
+                quant::offset_codes(&qs, lo, us);
                 if let Some(e) = max_abs {
                     for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
-                        let xr = (q as f64 * step) as f32;
+                        let xr = (q * step) as f32;
                         if (x as f64 - xr as f64).abs() > e {
                             out.2.push(((c * per + k) as u64, x));
                         }
                     }
                 }
+                let (lo, hi) = (lo as i64, hi as i64);
                 out.0.push(lo);
                 out.1.push(((hi - lo) as f64 + 1.0).log2());
             }
