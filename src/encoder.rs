@@ -273,9 +273,7 @@ impl Encoder {
             let mut raw = Vec::new();
             if backend_id == backend::BACKEND_RANS {
                 // rANS frames carry the codes folded around each channel's zero code (rans.rs).
-                let mut folded = q.codes.clone();
-                crate::rans::fold_codes(&q.params, width, &mut folded, true);
-                pack::pack(&folded, width, &mut raw);
+                crate::rans::pack_folded(&q.params, width, &q.codes, &mut raw);
             } else {
                 pack::pack(&q.codes, width, &mut raw);
             }

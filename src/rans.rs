@@ -486,6 +486,39 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
     }
 }
 
+/// Appends the folded codes (`fold_codes` forward) as `width` byte planes, exactly as
+/// `pack::pack` of a folded copy would, without making that copy (encoder peak memory).
+pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut Vec<u8>) {
+    let channels = params.channels();
+    if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        crate::pack::pack(codes, width, out);
+        return;
+    }
+    let n = codes.len();
+    let w = width as usize;
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = n / channels;
+    let start = out.len();
+    out.resize(start + n * w, 0);
+    let dst = &mut out[start..];
+    for (c, (chunk, z)) in codes.chunks_exact(per).zip(zero_codes(params, width)).enumerate() {
+        // z = m = 0 is the identity for fold_branchless too (fold_codes skips it).
+        let m = z.min(r_max - z);
+        if w == 1 {
+            for (d, &u) in dst[c * per..(c + 1) * per].iter_mut().zip(chunk) {
+                *d = fold_branchless(u, z, m) as u8;
+            }
+        } else {
+            for (i, &u) in chunk.iter().enumerate() {
+                let f = fold_branchless(u, z, m);
+                for p in 0..w {
+                    dst[p * n + c * per + i] = (f >> (8 * p)) as u8;
+                }
+            }
+        }
+    }
+}
+
 /// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
 /// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
 /// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
@@ -662,6 +695,23 @@ mod tests {
             let (u, z) = (u.min(r_max), z.min(r_max));
             let m = z.min(r_max - z);
             assert_eq!(fold_branchless(u, z, m), fold_one(u, z, m), "u {u} z {z} m {m}");
+        }
+    }
+
+    #[test]
+    fn pack_folded_equals_fold_then_pack() {
+        let mut s = 3u64;
+        for (width, channels, per) in [(1u8, 3usize, 7usize), (2, 4, 5), (4, 2, 9), (1, 1, 1)] {
+            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+            let codes: Vec<u32> = (0..channels * per).map(|_| (lcg(&mut s) % (r_max + 1)) as u32).collect();
+            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1)) as i64)).collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let mut folded = codes.clone();
+            fold_codes(&p, width, &mut folded, true);
+            let (mut a, mut b) = (vec![9u8], vec![9u8]);
+            crate::pack::pack(&folded, width, &mut a);
+            pack_folded(&p, width, &codes, &mut b);
+            assert_eq!(a, b, "width {width}");
         }
     }
 

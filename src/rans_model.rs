@@ -408,6 +408,16 @@ pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
     }
 }
 
+/// One row of codes as f32, `(qmin_i + u) as f32`: through f64, where `qmin_i + u` is exact
+/// (|q| < 2^53), so the rounding to f32 is the same as from the integer; vectorisable.
+#[inline(always)]
+fn row_f32(codes: &[u32], q0: i64, out: &mut [f32]) {
+    let q0 = q0 as f64;
+    for (o, &u) in out.iter_mut().zip(codes) {
+        *o = (q0 + u as f64) as f32;
+    }
+}
+
 /// Adds per-block column vectors in block order (deterministic whatever the thread count).
 fn sum_cols(parts: Vec<Vec<f64>>, cols: usize) -> Vec<f64> {
     let mut acc = vec![0f64; cols];
@@ -430,24 +440,23 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
     let cols = n / rows;
     let rpb = rows_per_block(rows, cols);
     let n_blocks = rows.div_ceil(rpb);
-    let block_len = rpb * cols;
-    // Pass 1: the codes as f32 (exact below 2^24; beyond, only the scale and sign estimates
-    // see the rounding), row and column sums of squares, sign counts.
-    let mut qf = vec![0f32; n];
+    // Pass 1: row and column sums of squares and sign counts of the codes as f32 (exact below
+    // 2^24; beyond, only the scale and sign estimates see the rounding). The f32 codes are
+    // made one row at a time in every pass (`row_f32`), never for the whole tensor (memory).
     // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
     let any_neg = qmin.iter().any(|&q0| q0 < 0);
-    let parts = crate::par::map_chunks_mut(threads, &mut qf, block_len, |k, fb| {
+    let parts = crate::par::map(threads, n_blocks, |k| {
         let mut row_ms = Vec::with_capacity(rpb);
         let mut col_ms = vec![0f64; cols];
+        let mut fr = vec![0f32; cols];
         let (mut pos, mut nz) = (0u64, 0u64);
-        let ub = &codes[k * block_len..k * block_len + fb.len()];
-        for ((fr, ur), &q0) in fb.chunks_exact_mut(cols).zip(ub.chunks_exact(cols)).zip(&qmin[k * rpb..]) {
+        for i in k * rpb..((k + 1) * rpb).min(rows) {
+            let q0 = qmin[i];
+            row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
             let (mut rp, mut rz) = (0u32, 0u32);
-            for (f, &u) in fr.iter_mut().zip(ur) {
-                let q = q0 + u as i64;
-                *f = q as f32;
-                rp += (q > 0) as u32;
-                rz += (q != 0) as u32;
+            for &f in &fr {
+                rp += (f > 0.0) as u32;
+                rz += (f != 0.0) as u32;
             }
             pos += rp as u64;
             nz += rz as u64;
@@ -455,7 +464,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
                 let v = f as f64;
                 *cm += v * v;
             }
-            row_ms.push(sumsq4(fr));
+            row_ms.push(sumsq4(&fr));
         }
         (row_ms, col_ms, pos, nz)
     });
@@ -469,7 +478,6 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
         nz += z;
     }
     let col_ms = sum_cols(col_parts, cols);
-    let qf = &qf[..];
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
     // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
@@ -483,8 +491,11 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
         let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
         let parts = crate::par::map_chunks_mut(threads, &mut r2, rpb, |k, rb| {
             let mut acc = vec![0f64; cols];
-            for (r, row) in rb.iter_mut().zip(qf[k * block_len..].chunks_exact(cols)) {
+            let mut row = vec![0f32; cols];
+            for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                 if *r > 0.0 {
+                    row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                    let row = &row[..];
                     *r = sq_dot4(row, &inv_c) / nz_cols;
                     if *r > 0.0 {
                         let ir = 1.0 / *r;
@@ -511,7 +522,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
     let (mode, f, row_neg, col_neg) = if !any_neg {
         (SIGN_NONE, 0u32, Vec::new(), Vec::new())
     } else {
-        let (u, v, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
+        let (u, v, agree) = top_singular_signs(codes, qmin, cols, rpb, threads);
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
             let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
@@ -681,18 +692,21 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
 /// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
 /// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
 /// agreements against that same `v` (a consistent pair; no further update of `v`).
-fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
+fn top_singular_signs(codes: &[u32], qmin: &[i64], cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
     let mut v = vec![1f64; cols];
+    let rows = qmin.len();
     let mut u = vec![0f64; rows];
     for _ in 0..2 {
         let vr = &v;
         let parts = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
             let mut nv = vec![0f64; cols];
-            for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
-                let s = dot4(row, vr);
+            let mut row = vec![0f32; cols];
+            for (i, ui) in (k * rpb..).zip(ub.iter_mut()) {
+                row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                let s = dot4(&row, vr);
                 *ui = s;
                 if s != 0.0 {
-                    for (nvj, &x) in nv.iter_mut().zip(row) {
+                    for (nvj, &x) in nv.iter_mut().zip(&row) {
                         *nvj += s * x as f64;
                     }
                 }
@@ -713,8 +727,10 @@ fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: 
     let vr = &v;
     let agrees = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
         let mut agree = 0u64;
-        for (ui, row) in ub.iter_mut().zip(q[k * rpb * cols..].chunks_exact(cols)) {
-            let s = dot4(row, vr);
+        let mut row = vec![0f32; cols];
+        for (i, ui) in (k * rpb..).zip(ub.iter_mut()) {
+            row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+            let s = dot4(&row, vr);
             *ui = s;
             let us = if s < 0.0 { -1.0f32 } else { 1.0 };
             // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
