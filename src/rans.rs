@@ -211,23 +211,35 @@ fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Per-symbol encoder entry: frequency and the state bound for renormalisation.
+/// Per-symbol encoder entry: the state bound for renormalisation and an exact reciprocal of
+/// the frequency, as in the model's encoder (`rans_model::EncSym`): `⌊v / freq⌋` is
+/// `⌊v · rcp / 2^64⌋` with `rcp = ⌈2^64 / freq⌉` for every 32-bit `v` (Lemire et al.), and the
+/// new state `v + bias + q · (M − freq)`; `freq = 1` uses `rcp = 2^64 − 1` (`q = v − 1`) and
+/// `bias = cum + M − 1`.
 #[derive(Clone, Copy, Default)]
 struct EncSym {
-    freq: u32,
-    cum: u32,
+    rcp: u64,
     x_max: u32,
+    bias: u32,
+    cmpl: u32,
 }
 
+/// Writes the word unconditionally at `pos` and advances by 0 or 1 (no branch on the ~random
+/// renormalisation decision); `buf` holds WORDS_PER_RUN words, `pos` stays below (the mask
+/// only spares the bounds check).
 #[inline(always)]
-fn enc_put(x: &mut u32, e: EncSym, words: &mut Vec<u16>) {
-    let mut v = *x;
-    if v >= e.x_max {
-        words.push(v as u16);
-        v >>= 16;
-    }
-    *x = ((v / e.freq) << SCALE_BITS) + (v % e.freq) + e.cum;
+fn enc_put(x: &mut u32, e: EncSym, buf: &mut [u16; WORDS_PER_RUN], pos: &mut usize) {
+    let v = *x;
+    let emit = v >= e.x_max;
+    buf[*pos & (WORDS_PER_RUN - 1)] = v as u16;
+    *pos += emit as usize;
+    let v = if emit { v >> 16 } else { v };
+    let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
+    *x = v + e.bias + q * e.cmpl;
 }
+
+/// Symbols per run of the word buffer (each symbol emits at most one word).
+const WORDS_PER_RUN: usize = 1 << 13;
 
 /// Codes `data` (last symbol first) and returns the words in the order they were produced;
 /// the caller writes them reversed, so the final states come first.
@@ -235,28 +247,39 @@ fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> 
     let mut tab = [EncSym::default(); 256];
     for s in 0..256 {
         if freq[s] > 0 {
-            // freq < M, so x_max = freq · 2^(32 − SCALE_BITS) < 2^32.
-            tab[s] = EncSym {
-                freq: freq[s],
-                cum: cum[s],
-                x_max: freq[s] << (32 - SCALE_BITS),
-            };
+            // 1 ≤ freq < M, so x_max = freq · 2^(32 − SCALE_BITS) < 2^32.
+            let f = freq[s];
+            let (rcp, bias) = if f == 1 { (u64::MAX, cum[s] + M - 1) } else { (u64::MAX / f as u64 + 1, cum[s]) };
+            tab[s] = EncSym { rcp, x_max: f << (32 - SCALE_BITS), bias, cmpl: M - f };
         }
     }
     let n = data.len();
     // Each symbol emits at most one word; typical output is well below that.
     let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
+    let mut buf = Box::new([0u16; WORDS_PER_RUN]);
     let mut x = [L; LANES];
     let body = n - n % LANES;
+    let mut pos = 0;
     for i in (body..n).rev() {
-        enc_put(&mut x[i % LANES], tab[data[i] as usize], &mut words);
+        enc_put(&mut x[i % LANES], tab[data[i] as usize], &mut buf, &mut pos);
     }
-    for c in data[..body].chunks_exact(LANES).rev() {
-        enc_put(&mut x[3], tab[c[3] as usize], &mut words);
-        enc_put(&mut x[2], tab[c[2] as usize], &mut words);
-        enc_put(&mut x[1], tab[c[1] as usize], &mut words);
-        enc_put(&mut x[0], tab[c[0] as usize], &mut words);
+    words.extend_from_slice(&buf[..pos]);
+    // Runs of WORDS_PER_RUN symbols (a multiple of LANES) from the end, four states in locals.
+    let [mut x0, mut x1, mut x2, mut x3] = x;
+    let mut end = body;
+    while end > 0 {
+        let start = end.saturating_sub(WORDS_PER_RUN);
+        let mut pos = 0;
+        for c in data[start..end].chunks_exact(LANES).rev() {
+            enc_put(&mut x3, tab[c[3] as usize], &mut buf, &mut pos);
+            enc_put(&mut x2, tab[c[2] as usize], &mut buf, &mut pos);
+            enc_put(&mut x1, tab[c[1] as usize], &mut buf, &mut pos);
+            enc_put(&mut x0, tab[c[0] as usize], &mut buf, &mut pos);
+        }
+        words.extend_from_slice(&buf[..pos]);
+        end = start;
     }
+    let x = [x0, x1, x2, x3];
     for j in (0..LANES).rev() {
         words.push(x[j] as u16);
         words.push((x[j] >> 16) as u16);
