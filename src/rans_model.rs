@@ -804,7 +804,8 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
     }
 }
 
-/// Signs (true = negative) of the top singular pair of `q` by power iteration, and how many
+/// Signs (true = negative) of the top singular pair of `q = qmin_i + u` (rows as f32, one at a
+/// time) by power iteration, and how many
 /// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
 /// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
 /// agreements against that same `v` (a consistent pair; no further update of `v`).
