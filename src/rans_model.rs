@@ -465,10 +465,16 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
     // made one row at a time in every pass (`row_f32`), never for the whole tensor (memory).
     // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
     let any_neg = qmin.iter().any(|&q0| q0 < 0);
+    // Signed tensors: the sign model's power iteration (see `PowerIteration`) shares these
+    // three passes: its first step (v = 1) needs nothing else, the second and the final
+    // agreement count run inside the two ML passes. Each sum keeps its own order: the same
+    // results as separate passes.
+    let ones = vec![1f64; cols];
     let parts = crate::par::map(threads, n_blocks, |k| {
         let mut row_ms = Vec::with_capacity(rpb);
         let mut col_ms = vec![0f64; cols];
         let mut fr = vec![0f32; cols];
+        let mut pi = PiBlock::new(any_neg, cols, rpb);
         let (mut pos, mut nz) = (0u64, 0u64);
         for i in k * rpb..((k + 1) * rpb).min(rows) {
             let q0 = qmin[i];
@@ -485,17 +491,24 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
                 *cm += v * v;
             }
             row_ms.push(sumsq4(&fr));
+            pi.power_row(&fr, &ones);
         }
-        (row_ms, col_ms, pos, nz)
+        (row_ms, col_ms, pos, nz, pi)
     });
     let (mut pos, mut nz) = (0u64, 0u64);
     let mut row_ms = Vec::with_capacity(rows);
     let mut col_parts = Vec::with_capacity(n_blocks);
-    for (r, c, p, z) in parts {
+    let mut pis = Vec::with_capacity(n_blocks);
+    for (r, c, p, z, pi) in parts {
         row_ms.extend(r);
         col_parts.push(c);
         pos += p;
         nz += z;
+        pis.push(pi);
+    }
+    let mut power = PowerIteration { v: ones.clone(), stopped: false };
+    if any_neg {
+        power.step(pis, cols);
     }
     let col_ms = sum_cols(col_parts, cols);
     let total: f64 = row_ms.iter().sum();
@@ -507,14 +520,28 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
     let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
     let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
-    for _ in 0..2 {
+    let mut signs = None;
+    for it in 0..2 {
         let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
+        // Pass 2: the second power step (unless the first stopped); pass 3: the agreements.
+        let (do_power, do_agree) = (any_neg && it == 0 && !power.stopped, any_neg && it == 1);
+        let vr = &power.v;
+        // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
+        let vs: Vec<f32> = if do_agree { vr.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect() } else { Vec::new() };
         let parts = crate::par::map_chunks_mut(threads, &mut r2, rpb, |k, rb| {
             let mut acc = vec![0f64; cols];
             let mut row = vec![0f32; cols];
+            let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
             for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
-                if *r > 0.0 {
+                if *r > 0.0 || do_power || do_agree {
                     row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                }
+                if do_power {
+                    pi.power_row(&row, vr);
+                } else if do_agree {
+                    pi.agree_row(&row, vr, &vs);
+                }
+                if *r > 0.0 {
                     let row = &row[..];
                     *r = sq_dot4(row, &inv_c) / nz_cols;
                     if *r > 0.0 {
@@ -526,9 +553,15 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
                     }
                 }
             }
-            acc
+            (acc, pi)
         });
-        let acc = sum_cols(parts, cols);
+        let (accs, pis): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        if do_power {
+            power.step(pis, cols);
+        } else if do_agree {
+            signs = Some(power.signs(pis));
+        }
+        let acc = sum_cols(accs, cols);
         for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
                 *c = a / nz_rows;
@@ -539,20 +572,20 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
     let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
 
     // Sign model.
-    let (mode, f, row_neg, col_neg) = if !any_neg {
-        (SIGN_NONE, 0u32, Vec::new(), Vec::new())
-    } else {
-        let (u, v, agree) = top_singular_signs(codes, qmin, cols, rpb, threads);
-        let h = |k: u64| {
-            let p = k as f64 / nz.max(1) as f64;
-            let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
-            nz as f64 * (e(p) + e(1.0 - p))
-        };
-        let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
-        if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
-            (SIGN_SVD, freq(agree), u, v)
-        } else {
-            (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
+    let (mode, f, row_neg, col_neg) = match signs {
+        None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),
+        Some((u, v, agree)) => {
+            let h = |k: u64| {
+                let p = k as f64 / nz.max(1) as f64;
+                let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
+                nz as f64 * (e(p) + e(1.0 - p))
+            };
+            let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
+            if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
+                (SIGN_SVD, freq(agree), u, v)
+            } else {
+                (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
+            }
         }
     };
 
@@ -804,64 +837,85 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
     }
 }
 
-/// Signs (true = negative) of the top singular pair of `q = qmin_i + u` (rows as f32, one at a
-/// time) by power iteration, and how many
-/// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
-/// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
-/// agreements against that same `v` (a consistent pair; no further update of `v`).
-fn top_singular_signs(codes: &[u32], qmin: &[i64], cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
-    let mut v = vec![1f64; cols];
-    let rows = qmin.len();
-    let mut u = vec![0f64; rows];
-    for _ in 0..2 {
-        let vr = &v;
-        let parts = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
-            let mut nv = vec![0f64; cols];
-            let mut row = vec![0f32; cols];
-            for (i, ui) in (k * rpb..).zip(ub.iter_mut()) {
-                row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
-                let s = dot4(&row, vr);
-                *ui = s;
-                if s != 0.0 {
-                    for (nvj, &x) in nv.iter_mut().zip(&row) {
-                        *nvj += s * x as f64;
-                    }
-                }
-            }
-            nv
-        });
-        let nv = sum_cols(parts, cols);
+/// Signs (true = negative) of the top singular pair of `q = qmin_i + u` by power iteration,
+/// and how many non-zero codes have the sign of `u_i · v_j`: two iterations from `v = 1` (each
+/// one pass: `u_i = row_i · v`, `v' += u_i · row_i`, then `v = v' / |v'|`; a zero or non-finite
+/// `|v'|` stops the iteration), then a pass computes `u = A v` and counts the agreements
+/// against that same `v` (a consistent pair). The passes run inside `plan_codes`' statistics
+/// passes, block by block (`PiBlock`), the blocks' sums added in order.
+struct PowerIteration {
+    v: Vec<f64>,
+    stopped: bool,
+}
+
+impl PowerIteration {
+    fn step(&mut self, blocks: Vec<PiBlock>, cols: usize) {
+        if self.stopped {
+            return;
+        }
+        let nv = sum_cols(blocks.into_iter().map(|b| b.nv).collect(), cols);
         let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
         if !(norm > 0.0 && norm.is_finite()) {
-            break;
+            self.stopped = true;
+            return;
         }
-        for (vj, &x) in v.iter_mut().zip(&nv) {
+        for (vj, &x) in self.v.iter_mut().zip(&nv) {
             *vj = x / norm;
         }
     }
-    // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
-    let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
-    let vr = &v;
-    let agrees = crate::par::map_chunks_mut(threads, &mut u, rpb, |k, ub| {
-        let mut agree = 0u64;
-        let mut row = vec![0f32; cols];
-        for (i, ui) in (k * rpb..).zip(ub.iter_mut()) {
-            row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
-            let s = dot4(&row, vr);
-            *ui = s;
-            let us = if s < 0.0 { -1.0f32 } else { 1.0 };
-            // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
-            // for x ≠ 0.
-            let mut a = 0u32;
-            for (&x, &sv) in row.iter().zip(&vs) {
-                a += (x * us * sv > 0.0) as u32;
-            }
-            agree += a as u64;
+
+    fn signs(&self, blocks: Vec<PiBlock>) -> (Vec<bool>, Vec<bool>, u64) {
+        let agree = blocks.iter().map(|b| b.agree).sum();
+        let u: Vec<bool> = blocks.iter().flat_map(|b| b.u.iter().map(|&x| x < 0.0)).collect();
+        (u, self.v.iter().map(|&x| x < 0.0).collect(), agree)
+    }
+}
+
+/// One block's part of a power-iteration pass.
+struct PiBlock {
+    u: Vec<f64>,
+    nv: Vec<f64>,
+    agree: u64,
+}
+
+impl PiBlock {
+    fn new(active: bool, cols: usize, rows: usize) -> PiBlock {
+        if active {
+            PiBlock { u: Vec::with_capacity(rows), nv: vec![0f64; cols], agree: 0 }
+        } else {
+            PiBlock { u: Vec::new(), nv: Vec::new(), agree: 0 }
         }
-        agree
-    });
-    let agree = agrees.into_iter().sum();
-    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect(), agree)
+    }
+
+    /// `u_i = row · v`, `v' += u_i · row` (no-op when inactive).
+    #[inline(always)]
+    fn power_row(&mut self, row: &[f32], v: &[f64]) {
+        if self.nv.is_empty() {
+            return;
+        }
+        let s = dot4(row, v);
+        self.u.push(s);
+        if s != 0.0 {
+            for (nvj, &x) in self.nv.iter_mut().zip(row) {
+                *nvj += s * x as f64;
+            }
+        }
+    }
+
+    /// `u_i = row · v` and the agreements of the row's signs with `sign(u_i)·sign(v_j)`.
+    #[inline(always)]
+    fn agree_row(&mut self, row: &[f32], v: &[f64], vs: &[f32]) {
+        let s = dot4(row, v);
+        self.u.push(s);
+        let us = if s < 0.0 { -1.0f32 } else { 1.0 };
+        // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
+        // for x ≠ 0.
+        let mut a = 0u32;
+        for (&x, &sv) in row.iter().zip(vs) {
+            a += (x * us * sv > 0.0) as u32;
+        }
+        self.agree += a as u64;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
