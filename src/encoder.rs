@@ -271,13 +271,13 @@ impl Encoder {
         };
         let bound = || crate::rans::order0_bound_bytes(&q.params, width, &q.codes, threads);
         let order0 = || {
-            let mut raw = Vec::new();
             if backend_id == backend::BACKEND_RANS {
-                // rANS frames carry the codes folded around each channel's zero code (rans.rs).
-                crate::rans::pack_folded(&q.params, width, &q.codes, &mut raw);
-            } else {
-                pack::pack(&q.codes, width, &mut raw);
+                // rANS frames carry the codes folded around each channel's zero code (rans.rs),
+                // coded one byte plane at a time (no packed copy of all planes).
+                return crate::rans::encode_folded(&q.params, width, &q.codes);
             }
+            let mut raw = Vec::new();
+            pack::pack(&q.codes, width, &mut raw);
             backend::encode(backend_id, self.config.deflate_level, &raw, width)
         };
         let payload = match plan {

@@ -71,6 +71,34 @@ pub fn encode(raw: &[u8], planes: u8) -> Vec<u8> {
     out
 }
 
+/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`), producing one plane
+/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload.
+pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32]) -> Vec<u8> {
+    let channels = params.channels();
+    if !matches!(width, 1 | 2 | 4) || channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        let mut raw = Vec::new();
+        pack_folded(params, width, codes, &mut raw);
+        return encode(&raw, width);
+    }
+    let n = codes.len();
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = n / channels;
+    let zs = zero_codes(params, width);
+    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
+    out.push(width);
+    let mut plane = vec![0u8; n];
+    for p in 0..width as u32 {
+        for ((dst, chunk), &z) in plane.chunks_exact_mut(per).zip(codes.chunks_exact(per)).zip(&zs) {
+            let m = z.min(r_max - z);
+            for (d, &u) in dst.iter_mut().zip(chunk) {
+                *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
+            }
+        }
+        encode_plane(&plane, &mut out);
+    }
+    out
+}
+
 /// Decodes a payload into exactly `raw_len` bytes.
 pub fn decode(payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let mut r = Cursor { b: payload, pos: 0 };
@@ -735,6 +763,27 @@ mod tests {
             crate::pack::pack(&folded, width, &mut a);
             pack_folded(&p, width, &codes, &mut b);
             assert_eq!(a, b, "width {width}");
+        }
+    }
+
+    #[test]
+    fn encode_folded_equals_pack_then_encode() {
+        let mut s = 17u64;
+        for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
+            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+            // Mostly small codes around each channel's zero, some spread over the whole range.
+            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64)).collect();
+            let codes: Vec<u32> = (0..channels * per)
+                .map(|k| {
+                    let r = lcg(&mut s);
+                    let z = (-qmin[k / per]) as u64;
+                    (if r % 7 == 0 { (r >> 8) % (r_max + 1) } else { (z + (r >> 8) % 5).min(r_max) }) as u32
+                })
+                .collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let mut raw = Vec::new();
+            pack_folded(&p, width, &codes, &mut raw);
+            assert_eq!(encode_folded(&p, width, &codes), encode(&raw, width), "width {width}");
         }
     }
 
