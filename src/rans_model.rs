@@ -418,15 +418,27 @@ fn row_f32(codes: &[u32], q0: i64, out: &mut [f32]) {
     }
 }
 
-/// Adds per-block column vectors in block order (deterministic whatever the thread count).
-fn sum_cols(parts: Vec<Vec<f64>>, cols: usize) -> Vec<f64> {
-    let mut acc = vec![0f64; cols];
-    for p in parts {
-        for (a, v) in acc.iter_mut().zip(p) {
-            *a += v;
-        }
+/// `acc += v` element-wise (`v` empty: nothing). Called on the blocks' column vectors in block
+/// order, so the sums are the same whatever the thread count.
+fn add_cols(acc: &mut [f64], v: &[f64]) {
+    for (a, &x) in acc.iter_mut().zip(v) {
+        *a += x;
     }
-    acc
+}
+
+/// `f(k)` for the blocks `k in 0..n_blocks` on up to `threads` threads, a few blocks at a time,
+/// each result handed to `sink` in block order: the blocks' column vectors are added as they
+/// come rather than all held at once (memory O(threads · cols), not O(blocks · cols)).
+fn for_blocks<T: Send>(threads: usize, n_blocks: usize, f: impl Fn(usize) -> T + Sync, mut sink: impl FnMut(T)) {
+    let group = 4 * threads.max(1);
+    let mut k0 = 0;
+    while k0 < n_blocks {
+        let k1 = (k0 + group).min(n_blocks);
+        for r in crate::par::map(threads, k1 - k0, |i| f(k0 + i)) {
+            sink(r);
+        }
+        k0 = k1;
+    }
 }
 
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
@@ -470,47 +482,50 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
     // agreement count run inside the two ML passes. Each sum keeps its own order: the same
     // results as separate passes.
     let ones = vec![1f64; cols];
-    let parts = crate::par::map(threads, n_blocks, |k| {
-        let mut row_ms = Vec::with_capacity(rpb);
-        let mut col_ms = vec![0f64; cols];
-        let mut fr = vec![0f32; cols];
-        let mut pi = PiBlock::new(any_neg, cols, rpb);
-        let (mut pos, mut nz) = (0u64, 0u64);
-        for i in k * rpb..((k + 1) * rpb).min(rows) {
-            let q0 = qmin[i];
-            row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
-            let (mut rp, mut rz) = (0u32, 0u32);
-            for &f in &fr {
-                rp += (f > 0.0) as u32;
-                rz += (f != 0.0) as u32;
-            }
-            pos += rp as u64;
-            nz += rz as u64;
-            for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
-                let v = f as f64;
-                *cm += v * v;
-            }
-            row_ms.push(sumsq4(&fr));
-            pi.power_row(&fr, &ones);
-        }
-        (row_ms, col_ms, pos, nz, pi)
-    });
     let (mut pos, mut nz) = (0u64, 0u64);
     let mut row_ms = Vec::with_capacity(rows);
-    let mut col_parts = Vec::with_capacity(n_blocks);
-    let mut pis = Vec::with_capacity(n_blocks);
-    for (r, c, p, z, pi) in parts {
-        row_ms.extend(r);
-        col_parts.push(c);
-        pos += p;
-        nz += z;
-        pis.push(pi);
-    }
+    let mut col_ms = vec![0f64; cols];
+    let mut nv = vec![0f64; if any_neg { cols } else { 0 }];
+    for_blocks(
+        threads,
+        n_blocks,
+        |k| {
+            let mut row_ms = Vec::with_capacity(rpb);
+            let mut col_ms = vec![0f64; cols];
+            let mut fr = vec![0f32; cols];
+            let mut pi = PiBlock::new(any_neg, cols, rpb);
+            let (mut pos, mut nz) = (0u64, 0u64);
+            for i in k * rpb..((k + 1) * rpb).min(rows) {
+                let q0 = qmin[i];
+                row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
+                let (mut rp, mut rz) = (0u32, 0u32);
+                for &f in &fr {
+                    rp += (f > 0.0) as u32;
+                    rz += (f != 0.0) as u32;
+                }
+                pos += rp as u64;
+                nz += rz as u64;
+                for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
+                    let v = f as f64;
+                    *cm += v * v;
+                }
+                row_ms.push(sumsq4(&fr));
+                pi.power_row(&fr, &ones);
+            }
+            (row_ms, col_ms, pos, nz, pi)
+        },
+        |(r, c, p, z, pi)| {
+            row_ms.extend(r);
+            add_cols(&mut col_ms, &c);
+            pos += p;
+            nz += z;
+            add_cols(&mut nv, &pi.nv);
+        },
+    );
     let mut power = PowerIteration { v: ones.clone(), stopped: false };
     if any_neg {
-        power.step(pis, cols);
+        power.step(&nv);
     }
-    let col_ms = sum_cols(col_parts, cols);
     let total: f64 = row_ms.iter().sum();
     let mean_all = total / n as f64;
     // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
@@ -528,40 +543,56 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
         let vr = &power.v;
         // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
         let vs: Vec<f32> = if do_agree { vr.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect() } else { Vec::new() };
-        let parts = crate::par::map_chunks_mut(threads, &mut r2, rpb, |k, rb| {
-            let mut acc = vec![0f64; cols];
-            let mut row = vec![0f32; cols];
-            let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
-            for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
-                if *r > 0.0 || do_power || do_agree {
-                    row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
-                }
-                if do_power {
-                    pi.power_row(&row, vr);
-                } else if do_agree {
-                    pi.agree_row(&row, vr, &vs);
-                }
-                if *r > 0.0 {
-                    let row = &row[..];
-                    *r = sq_dot4(row, &inv_c) / nz_cols;
+        let mut acc = vec![0f64; cols];
+        let mut nv = vec![0f64; if do_power { cols } else { 0 }];
+        let (mut u, mut agree) = (Vec::with_capacity(if do_agree { rows } else { 0 }), 0u64);
+        let mut r2_new = Vec::with_capacity(rows);
+        let r2_old = &r2;
+        for_blocks(
+            threads,
+            n_blocks,
+            |k| {
+                let mut acc = vec![0f64; cols];
+                let mut row = vec![0f32; cols];
+                let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
+                let mut rb = r2_old[k * rpb..((k + 1) * rpb).min(rows)].to_vec();
+                for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
+                    if *r > 0.0 || do_power || do_agree {
+                        row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                    }
+                    if do_power {
+                        pi.power_row(&row, vr);
+                    } else if do_agree {
+                        pi.agree_row(&row, vr, &vs);
+                    }
                     if *r > 0.0 {
-                        let ir = 1.0 / *r;
-                        for (a, &v) in acc.iter_mut().zip(row) {
-                            let v = v as f64;
-                            *a += v * v * ir;
+                        let row = &row[..];
+                        *r = sq_dot4(row, &inv_c) / nz_cols;
+                        if *r > 0.0 {
+                            let ir = 1.0 / *r;
+                            for (a, &v) in acc.iter_mut().zip(row) {
+                                let v = v as f64;
+                                *a += v * v * ir;
+                            }
                         }
                     }
                 }
-            }
-            (acc, pi)
-        });
-        let (accs, pis): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+                (rb, acc, pi)
+            },
+            |(rb, a, pi)| {
+                r2_new.extend(rb);
+                add_cols(&mut acc, &a);
+                add_cols(&mut nv, &pi.nv);
+                u.extend(pi.u);
+                agree += pi.agree;
+            },
+        );
+        r2 = r2_new;
         if do_power {
-            power.step(pis, cols);
+            power.step(&nv);
         } else if do_agree {
-            signs = Some(power.signs(pis));
+            signs = Some(power.signs(&u, agree));
         }
-        let acc = sum_cols(accs, cols);
         for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
                 *c = a / nz_rows;
@@ -849,25 +880,24 @@ struct PowerIteration {
 }
 
 impl PowerIteration {
-    fn step(&mut self, blocks: Vec<PiBlock>, cols: usize) {
+    /// `v = v' / |v'|` from the pass's `v'` (added over the blocks in order).
+    fn step(&mut self, nv: &[f64]) {
         if self.stopped {
             return;
         }
-        let nv = sum_cols(blocks.into_iter().map(|b| b.nv).collect(), cols);
         let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
         if !(norm > 0.0 && norm.is_finite()) {
             self.stopped = true;
             return;
         }
-        for (vj, &x) in self.v.iter_mut().zip(&nv) {
+        for (vj, &x) in self.v.iter_mut().zip(nv) {
             *vj = x / norm;
         }
     }
 
-    fn signs(&self, blocks: Vec<PiBlock>) -> (Vec<bool>, Vec<bool>, u64) {
-        let agree = blocks.iter().map(|b| b.agree).sum();
-        let u: Vec<bool> = blocks.iter().flat_map(|b| b.u.iter().map(|&x| x < 0.0)).collect();
-        (u, self.v.iter().map(|&x| x < 0.0).collect(), agree)
+    /// Row signs, column signs and agreements from the final pass's `u` and count.
+    fn signs(&self, u: &[f64], agree: u64) -> (Vec<bool>, Vec<bool>, u64) {
+        (u.iter().map(|&x| x < 0.0).collect(), self.v.iter().map(|&x| x < 0.0).collect(), agree)
     }
 }
 
