@@ -151,6 +151,157 @@ pub fn round_to_i64(y: f64) -> i64 {
     (y + 0.499_999_999_999_999_94f64.copysign(y)) as i64
 }
 
+/// 2^52: from here on every f64 is an integer.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+
+/// `y.round()` (half away from zero) for `|y| < 2^53`, with additions, comparisons and selects
+/// only, so that loops over it vectorise (baseline x86-64 has no packed truncation):
+/// `(t + 2^52) − 2^52` rounds `t = |y| < 2^52` to the nearest integer, ties to even, exactly;
+/// a tie that went down (`t − r = ½`, exact) goes up instead; from 2^52 on `t` is an integer.
+/// Basic IEEE operations only; tested against `f64::round` below.
+#[inline(always)]
+pub fn round_away_f64(y: f64) -> f64 {
+    let t = y.abs();
+    let r = (t + TWO52) - TWO52;
+    let r = if t - r == 0.5 { r + 1.0 } else { r };
+    let r = if t >= TWO52 { t } else { r };
+    r.copysign(y)
+}
+
+/// See [`uniform_codes_f64`]; vectorisable (see [`round_away_f64`]).
+#[inline(always)]
+fn uniform_codes_f64_generic(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, f64, f64) {
+    let (mut lo, mut hi, mut big) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4], [0.0f64; 4]);
+    let mut cx = xs.chunks_exact(4);
+    let mut cq = q.chunks_exact_mut(4);
+    for (c, o) in (&mut cx).zip(&mut cq) {
+        for k in 0..4 {
+            let y = c[k] as f64 * inv_step;
+            // |y| < 9e15 is checked by the caller on `big`; NaN never reaches here (cleaned).
+            let r = round_away_f64(y);
+            o[k] = r;
+            lo[k] = if r < lo[k] { r } else { lo[k] };
+            hi[k] = if r > hi[k] { r } else { hi[k] };
+            // NaN (0 · ∞ when 1/Δ overflows) propagates into `big`, which the caller rejects.
+            let a = y.abs();
+            big[k] = if a <= big[k] { big[k] } else { a };
+        }
+    }
+    for (&x, o) in cx.remainder().iter().zip(cq.into_remainder()) {
+        let y = x as f64 * inv_step;
+        let r = round_away_f64(y);
+        *o = r;
+        lo[0] = lo[0].min(r);
+        hi[0] = hi[0].max(r);
+        let a = y.abs();
+        big[0] = if a <= big[0] { big[0] } else { a };
+    }
+    let m = |a: [f64; 4], f: fn(f64, f64) -> f64| f(f(a[0], a[1]), f(a[2], a[3]));
+    let nan_max = |a: f64, b: f64| if a <= b { b } else { a };
+    (m(lo, f64::min), m(hi, f64::max), m(big, nan_max))
+}
+
+/// The low 32 bits of `(q − lo) + 2^52` are the integer `q − lo < 2^32` (vectorisable, unlike
+/// an f64 → u32 conversion).
+#[inline(always)]
+fn offset_codes_generic(q: &[f64], lo: f64, u: &mut [u32]) {
+    for (o, &v) in u.iter_mut().zip(q) {
+        *o = ((v - lo) + TWO52).to_bits() as u32;
+    }
+}
+
+/// Defines `pub fn $name` running `$generic` compiled with AVX2 enabled when the CPU has it.
+/// Only the instruction selection changes (wider vectors of the same IEEE operations in the
+/// same order; Rust never fuses a multiply and an add), so the results are identical.
+macro_rules! wide_simd {
+    ($(#[$doc:meta])* $name:ident => $generic:ident ($($a:ident : $t:ty),*) -> $r:ty) => {
+        $(#[$doc])*
+        pub fn $name($($a: $t),*) -> $r {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($a: $t),*) -> $r {
+                    $generic($($a),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            $generic($($a),*)
+        }
+    };
+}
+
+wide_simd! {
+    /// Uniform codes of one channel: `q = round(x/Δ)` (as f64, exact) into `q`; returns the
+    /// smallest and largest code and the largest `|x/Δ|` (NaN if any is NaN; the caller
+    /// rejects anything but `< 9e15`, the exact-integer limit of [`uniform_code`]).
+    uniform_codes_f64 => uniform_codes_f64_generic(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, f64, f64)
+}
+
+wide_simd! {
+    /// `u = q − lo` as u32 for integer-valued f64 with `0 ≤ q − lo < 2^32`.
+    offset_codes => offset_codes_generic(q: &[f64], lo: f64, u: &mut [u32]) -> ()
+}
+
+/// Σ (x − x̂)² over `block` with step `step` (`inv = 1/step`), x̂ the decoder's reconstruction
+/// `(q·Δ) as f32`, in four partial sums (the lanes of the vectorised loop) added in a fixed
+/// order. Every `|x·inv|` must be < 9e15 (the caller checks the largest).
+#[inline(always)]
+fn error_sq_block_generic(block: &[f32], inv: f64, step: f64) -> f64 {
+    let e = |x: f32| {
+        let q = round_away_f64(x as f64 * inv);
+        let d = x as f64 - ((q * step) as f32) as f64;
+        d * d
+    };
+    let mut acc = [0.0f64; 4];
+    let chunks = block.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += e(c[k]);
+        }
+    }
+    for (k, &x) in rest.iter().enumerate() {
+        acc[k] += e(x);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+wide_simd! {
+    /// See `error_sq_block_generic`.
+    error_sq_block => error_sq_block_generic(block: &[f32], inv: f64, step: f64) -> f64
+}
+
+/// `(Σ x², number of non-zero values, max |x|)` of finite values: four partial sums (the
+/// remainder first), per-lane counts and maxima (compare and select, so the loop vectorises;
+/// the maximum does not depend on the order).
+#[inline(always)]
+fn norm_stats_block_generic(block: &[f32]) -> (f64, usize, f32) {
+    let (mut acc, mut nonzero, mut max_abs) = ([0.0f64; 4], [0u64; 4], [0.0f32; 4]);
+    let chunks = block.chunks_exact(4);
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        acc[k] += x as f64 * x as f64;
+        nonzero[k] += (x != 0.0) as u64;
+        max_abs[k] = if x.abs() > max_abs[k] { x.abs() } else { max_abs[k] };
+    }
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += c[k] as f64 * c[k] as f64;
+            nonzero[k] += (c[k] != 0.0) as u64;
+            max_abs[k] = if c[k].abs() > max_abs[k] { c[k].abs() } else { max_abs[k] };
+        }
+    }
+    let m = max_abs[0].max(max_abs[1]).max(max_abs[2].max(max_abs[3]));
+    ((acc[0] + acc[1]) + (acc[2] + acc[3]), nonzero.iter().sum::<u64>() as usize, m)
+}
+
+wide_simd! {
+    /// See `norm_stats_block_generic`.
+    norm_stats_block => norm_stats_block_generic(block: &[f32]) -> (f64, usize, f32)
+}
+
 /// Linear-interpolated percentile (numpy's default method) of `values`, `p` in [0, 100].
 /// Reorders `values`. Returns 0 for an empty slice.
 pub fn percentile(values: &mut [f32], p: f64) -> f32 {
@@ -248,6 +399,39 @@ mod tests {
             }
         }
         assert!(round_half_away(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn vectorisable_rounding_and_offsets_are_exact() {
+        let mut s = 5u64;
+        let mut ys = vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, TWO52 - 0.5, -(TWO52 - 0.5),
+            TWO52, TWO52 + 1.0, 8.99e15, -8.99e15, 1e-300];
+        for _ in 0..200_000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let scale = [1.0, 10.0, 1e3, 1e6, 1e12, 8e15][(s >> 60) as usize % 6];
+            let y = ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0 * scale;
+            ys.push(y);
+            ys.push(y.floor() + 0.5);
+            ys.push(f64::from_bits((y.floor() + 0.5).to_bits() + 1));
+        }
+        for &y in &ys {
+            assert_eq!(round_away_f64(y), y.round(), "{y:e}");
+        }
+        // The block kernel against the scalar code path, with a remainder of 3.
+        let xs: Vec<f32> = (0..1003).map(|i| ((i as f32) * 0.731).sin() * 37.0).collect();
+        let inv = 1.0 / 0.0173;
+        let mut q = vec![0f64; xs.len()];
+        let (lo, hi, big) = uniform_codes_f64(&xs, inv, &mut q);
+        let qi: Vec<i64> = xs.iter().map(|&x| uniform_code(x, inv).unwrap()).collect();
+        assert!(q.iter().zip(&qi).all(|(&a, &b)| a == b as f64));
+        assert_eq!((lo, hi), (*qi.iter().min().unwrap() as f64, *qi.iter().max().unwrap() as f64));
+        assert_eq!(big, xs.iter().map(|&x| (x as f64 * inv).abs()).fold(0.0, f64::max));
+        let mut u = vec![0u32; xs.len()];
+        offset_codes(&q, lo, &mut u);
+        assert!(u.iter().zip(&qi).all(|(&a, &b)| a as i64 == b - lo as i64));
+        let big_q = [lo, lo + 4_294_967_295.0];
+        offset_codes(&big_q, lo, &mut u[..2]);
+        assert_eq!(&u[..2], &[0, u32::MAX]);
     }
 
 

@@ -71,6 +71,34 @@ pub fn encode(raw: &[u8], planes: u8) -> Vec<u8> {
     out
 }
 
+/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`), producing one plane
+/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload.
+pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32]) -> Vec<u8> {
+    let channels = params.channels();
+    if !matches!(width, 1 | 2 | 4) || channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        let mut raw = Vec::new();
+        pack_folded(params, width, codes, &mut raw);
+        return encode(&raw, width);
+    }
+    let n = codes.len();
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = n / channels;
+    let zs = zero_codes(params, width);
+    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
+    out.push(width);
+    let mut plane = vec![0u8; n];
+    for p in 0..width as u32 {
+        for ((dst, chunk), &z) in plane.chunks_exact_mut(per).zip(codes.chunks_exact(per)).zip(&zs) {
+            let m = z.min(r_max - z);
+            for (d, &u) in dst.iter_mut().zip(chunk) {
+                *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
+            }
+        }
+        encode_plane(&plane, &mut out);
+    }
+    out
+}
+
 /// Decodes a payload into exactly `raw_len` bytes.
 pub fn decode(payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let mut r = Cursor { b: payload, pos: 0 };
@@ -211,23 +239,35 @@ fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Per-symbol encoder entry: frequency and the state bound for renormalisation.
+/// Per-symbol encoder entry: the state bound for renormalisation and an exact reciprocal of
+/// the frequency, as in the model's encoder (`rans_model::EncSym`): `⌊v / freq⌋` is
+/// `⌊v · rcp / 2^64⌋` with `rcp = ⌈2^64 / freq⌉` for every 32-bit `v` (Lemire et al.), and the
+/// new state `v + bias + q · (M − freq)`; `freq = 1` uses `rcp = 2^64 − 1` (`q = v − 1`) and
+/// `bias = cum + M − 1`.
 #[derive(Clone, Copy, Default)]
 struct EncSym {
-    freq: u32,
-    cum: u32,
+    rcp: u64,
     x_max: u32,
+    bias: u32,
+    cmpl: u32,
 }
 
+/// Writes the word unconditionally at `pos` and advances by 0 or 1 (no branch on the ~random
+/// renormalisation decision); `buf` holds WORDS_PER_RUN words, `pos` stays below (the mask
+/// only spares the bounds check).
 #[inline(always)]
-fn enc_put(x: &mut u32, e: EncSym, words: &mut Vec<u16>) {
-    let mut v = *x;
-    if v >= e.x_max {
-        words.push(v as u16);
-        v >>= 16;
-    }
-    *x = ((v / e.freq) << SCALE_BITS) + (v % e.freq) + e.cum;
+fn enc_put(x: &mut u32, e: EncSym, buf: &mut [u16; WORDS_PER_RUN], pos: &mut usize) {
+    let v = *x;
+    let emit = v >= e.x_max;
+    buf[*pos & (WORDS_PER_RUN - 1)] = v as u16;
+    *pos += emit as usize;
+    let v = if emit { v >> 16 } else { v };
+    let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
+    *x = v + e.bias + q * e.cmpl;
 }
+
+/// Symbols per run of the word buffer (each symbol emits at most one word).
+const WORDS_PER_RUN: usize = 1 << 13;
 
 /// Codes `data` (last symbol first) and returns the words in the order they were produced;
 /// the caller writes them reversed, so the final states come first.
@@ -235,28 +275,39 @@ fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> 
     let mut tab = [EncSym::default(); 256];
     for s in 0..256 {
         if freq[s] > 0 {
-            // freq < M, so x_max = freq · 2^(32 − SCALE_BITS) < 2^32.
-            tab[s] = EncSym {
-                freq: freq[s],
-                cum: cum[s],
-                x_max: freq[s] << (32 - SCALE_BITS),
-            };
+            // 1 ≤ freq < M, so x_max = freq · 2^(32 − SCALE_BITS) < 2^32.
+            let f = freq[s];
+            let (rcp, bias) = if f == 1 { (u64::MAX, cum[s] + M - 1) } else { (u64::MAX / f as u64 + 1, cum[s]) };
+            tab[s] = EncSym { rcp, x_max: f << (32 - SCALE_BITS), bias, cmpl: M - f };
         }
     }
     let n = data.len();
     // Each symbol emits at most one word; typical output is well below that.
     let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
+    let mut buf = Box::new([0u16; WORDS_PER_RUN]);
     let mut x = [L; LANES];
     let body = n - n % LANES;
+    let mut pos = 0;
     for i in (body..n).rev() {
-        enc_put(&mut x[i % LANES], tab[data[i] as usize], &mut words);
+        enc_put(&mut x[i % LANES], tab[data[i] as usize], &mut buf, &mut pos);
     }
-    for c in data[..body].chunks_exact(LANES).rev() {
-        enc_put(&mut x[3], tab[c[3] as usize], &mut words);
-        enc_put(&mut x[2], tab[c[2] as usize], &mut words);
-        enc_put(&mut x[1], tab[c[1] as usize], &mut words);
-        enc_put(&mut x[0], tab[c[0] as usize], &mut words);
+    words.extend_from_slice(&buf[..pos]);
+    // Runs of WORDS_PER_RUN symbols (a multiple of LANES) from the end, four states in locals.
+    let [mut x0, mut x1, mut x2, mut x3] = x;
+    let mut end = body;
+    while end > 0 {
+        let start = end.saturating_sub(WORDS_PER_RUN);
+        let mut pos = 0;
+        for c in data[start..end].chunks_exact(LANES).rev() {
+            enc_put(&mut x3, tab[c[3] as usize], &mut buf, &mut pos);
+            enc_put(&mut x2, tab[c[2] as usize], &mut buf, &mut pos);
+            enc_put(&mut x1, tab[c[1] as usize], &mut buf, &mut pos);
+            enc_put(&mut x0, tab[c[0] as usize], &mut buf, &mut pos);
+        }
+        words.extend_from_slice(&buf[..pos]);
+        end = start;
     }
+    let x = [x0, x1, x2, x3];
     for j in (0..LANES).rev() {
         words.push(x[j] as u16);
         words.push((x[j] >> 16) as u16);
@@ -429,7 +480,7 @@ pub(crate) fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
     }
 }
 
-#[inline(always)]
+#[cfg(test)]
 fn fold_one(u: u32, z: u32, m: u32) -> u32 {
     if u > z {
         let d = u - z;
@@ -438,6 +489,17 @@ fn fold_one(u: u32, z: u32, m: u32) -> u32 {
         let d = z - u;
         if d <= m { 2 * d } else { m + d }
     }
+}
+
+/// [`fold_one`] with selects instead of branches: the sign of a code is close to a coin
+/// flip, so the branchy form mispredicts on about half of the values.
+#[inline(always)]
+fn fold_branchless(u: u32, z: u32, m: u32) -> u32 {
+    let up = u > z;
+    let d = if up { u.wrapping_sub(z) } else { z.wrapping_sub(u) };
+    let small = d.wrapping_mul(2).wrapping_sub(up as u32);
+    let big = m.wrapping_add(d);
+    if d <= m { small } else { big }
 }
 
 #[inline(always)]
@@ -467,10 +529,43 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
             continue; // identity: s = u
         }
         if forward {
-            chunk.iter_mut().for_each(|u| *u = fold_one(*u, z, m));
+            chunk.iter_mut().for_each(|u| *u = fold_branchless(*u, z, m));
         } else {
             let up = z < r_max - z;
             chunk.iter_mut().for_each(|s| *s = unfold_one((*s).min(r_max), z, m, up));
+        }
+    }
+}
+
+/// Appends the folded codes (`fold_codes` forward) as `width` byte planes, exactly as
+/// `pack::pack` of a folded copy would, without making that copy (encoder peak memory).
+pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut Vec<u8>) {
+    let channels = params.channels();
+    if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+        crate::pack::pack(codes, width, out);
+        return;
+    }
+    let n = codes.len();
+    let w = width as usize;
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let per = n / channels;
+    let start = out.len();
+    out.resize(start + n * w, 0);
+    let dst = &mut out[start..];
+    for (c, (chunk, z)) in codes.chunks_exact(per).zip(zero_codes(params, width)).enumerate() {
+        // z = m = 0 is the identity for fold_branchless too (fold_codes skips it).
+        let m = z.min(r_max - z);
+        if w == 1 {
+            for (d, &u) in dst[c * per..(c + 1) * per].iter_mut().zip(chunk) {
+                *d = fold_branchless(u, z, m) as u8;
+            }
+        } else {
+            for (i, &u) in chunk.iter().enumerate() {
+                let f = fold_branchless(u, z, m);
+                for p in 0..w {
+                    dst[p * n + c * per + i] = (f >> (8 * p)) as u8;
+                }
+            }
         }
     }
 }
@@ -498,14 +593,25 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
             let m = z.min(r_max - z);
             match planes {
                 1 => {
-                    let h0 = &mut h[0];
-                    for &u in chunk {
-                        h0[(fold_one(u, z, m) & 0xFF) as usize] += 1;
+                    // Four sub-histograms: runs of one code (zeros mostly) would otherwise
+                    // serialise on the same counter's store → load.
+                    let mut h4 = [[0u32; 256]; 4];
+                    let mut c4 = chunk.chunks_exact(4);
+                    for c in &mut c4 {
+                        for k in 0..4 {
+                            h4[k][(fold_branchless(c[k], z, m) & 0xFF) as usize] += 1;
+                        }
+                    }
+                    for &u in c4.remainder() {
+                        h4[0][(fold_branchless(u, z, m) & 0xFF) as usize] += 1;
+                    }
+                    for (s, a) in h[0].iter_mut().enumerate() {
+                        *a += h4[0][s] + h4[1][s] + h4[2][s] + h4[3][s];
                     }
                 }
                 _ => {
                     for &u in chunk {
-                        let f = fold_one(u, z, m);
+                        let f = fold_branchless(u, z, m);
                         for (p, hp) in h.iter_mut().enumerate() {
                             hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
                         }
@@ -625,6 +731,59 @@ mod tests {
                 assert!(f[s] < M);
             }
             assert_eq!(f, normalize(&c));
+        }
+    }
+
+    #[test]
+    fn branchless_fold_equals_fold() {
+        let mut s = 11u64;
+        let edges = [0u32, 1, 2, 127, 128, 255, 256, 65535, 65536, u32::MAX / 2, u32::MAX - 1, u32::MAX];
+        for _ in 0..100_000 {
+            let r = lcg(&mut s);
+            let pick = |k: u32| if k % 3 == 0 { edges[(k / 3) as usize % edges.len()] } else { k };
+            let (u, z) = (pick(r as u32), pick((r >> 32) as u32));
+            let r_max = [255u32, 65535, u32::MAX][(r >> 5) as usize % 3];
+            let (u, z) = (u.min(r_max), z.min(r_max));
+            let m = z.min(r_max - z);
+            assert_eq!(fold_branchless(u, z, m), fold_one(u, z, m), "u {u} z {z} m {m}");
+        }
+    }
+
+    #[test]
+    fn pack_folded_equals_fold_then_pack() {
+        let mut s = 3u64;
+        for (width, channels, per) in [(1u8, 3usize, 7usize), (2, 4, 5), (4, 2, 9), (1, 1, 1)] {
+            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+            let codes: Vec<u32> = (0..channels * per).map(|_| (lcg(&mut s) % (r_max + 1)) as u32).collect();
+            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1)) as i64)).collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let mut folded = codes.clone();
+            fold_codes(&p, width, &mut folded, true);
+            let (mut a, mut b) = (vec![9u8], vec![9u8]);
+            crate::pack::pack(&folded, width, &mut a);
+            pack_folded(&p, width, &codes, &mut b);
+            assert_eq!(a, b, "width {width}");
+        }
+    }
+
+    #[test]
+    fn encode_folded_equals_pack_then_encode() {
+        let mut s = 17u64;
+        for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
+            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+            // Mostly small codes around each channel's zero, some spread over the whole range.
+            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64)).collect();
+            let codes: Vec<u32> = (0..channels * per)
+                .map(|k| {
+                    let r = lcg(&mut s);
+                    let z = (-qmin[k / per]) as u64;
+                    (if r % 7 == 0 { (r >> 8) % (r_max + 1) } else { (z + (r >> 8) % 5).min(r_max) }) as u32
+                })
+                .collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let mut raw = Vec::new();
+            pack_folded(&p, width, &codes, &mut raw);
+            assert_eq!(encode_folded(&p, width, &codes), encode(&raw, width), "width {width}");
         }
     }
 
