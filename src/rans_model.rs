@@ -717,6 +717,12 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     decode_with(payload, qmin, width, out, 1, |_, u| u)
 }
 
+/// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
+/// by the decoder without a code buffer.
+pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32]) -> Result<()> {
+    decode_with(payload, qmin, width, out, 1, |_, u| f32::from_bits(u))
+}
+
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
 /// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
 /// The code range checks are those of [`decode`].
