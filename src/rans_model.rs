@@ -873,10 +873,9 @@ fn renorm_fast(v: u32, words: &[u8], pos: &mut usize) -> u32 {
     if need { (v << 16) | w } else { v }
 }
 
-/// One coded value `q` of the fast path: magnitude symbol with the pick's table, `s ≤ 8` low
-/// bits in one uniform step (an identity step when `s = 0`), the sign step only when `m ≠ 0`
-/// (a select, not a branch: `m = 0` is frequent and unpredictable). Escapes and `s > 8` go
-/// out of line. `pred_neg`: the sign prediction (sign mode 2), else false.
+/// One coded value `q` of the fast path: magnitude symbol with the pick's table, the `s` low
+/// bits (one uniform step when `s ≤ 8`), the sign step only when `m ≠ 0`. Escapes go out of
+/// line. `pred_neg`: the sign prediction (sign mode 2), else false.
 #[inline(always)]
 fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DPick, pred_neg: bool, f: u32) -> Result<i64> {
     let v = *x;
@@ -897,7 +896,18 @@ fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DP
         *x = renorm_fast(((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
         (slot >> sh) as u64
     } else {
-        low_bits_wide(x, words, pos, s)?
+        // Wide scales (adaptive frames of many-bit channels): 8-bit pieces, low first.
+        let (mut v, mut shift, mut bits) = (0u64, 0u32, s);
+        while bits > 0 {
+            let b = bits.min(8);
+            let slot = *x & (M - 1);
+            let sh = SCALE_BITS - b;
+            *x = renorm_fast(((*x >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
+            v |= ((slot >> sh) as u64) << shift;
+            shift += b;
+            bits -= b;
+        }
+        v
     };
     let m = (hi << s) | lo;
     if MODE == SIGN_NONE || m == 0 {
@@ -911,16 +921,6 @@ fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DP
     *x = renorm_fast(fr * (v >> SCALE_BITS) + slot - c, words, pos);
     let neg = -((pred_neg != flip) as i64);
     Ok(((m as i64) ^ neg) - neg)
-}
-
-/// `s > 8` low bits (very wide scales), in 8-bit pieces, low first.
-#[cold]
-#[inline(never)]
-fn low_bits_wide(x: &mut u32, words: &[u8], pos: &mut usize, s: u32) -> Result<u64> {
-    let mut d = Dec { words, pos: 2 * *pos };
-    let r = d.uniform_wide(x, s);
-    *pos = d.pos / 2;
-    r
 }
 
 /// [`escape_tail`] from the fast path's position (in words).
