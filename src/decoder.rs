@@ -68,7 +68,7 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
             // as f32 bits), then the usual range dequantization in place.
             Some(p @ quant::ChannelParams::Range { .. }) if !out.is_empty() => {
                 let qmin = crate::rans_model::frame_qmin(p, info.code_width);
-                crate::rans_model::decode_code_bits(payload, &qmin, info.code_width, out)?;
+                crate::rans_model::decode_code_bits(payload, &qmin, info.code_width, out, threads)?;
                 dequantize_bits(p, info.code_width, false, out);
             }
             _ => return Err(Error::corrupt("rANS-model backend in a frame without quantized codes")),

@@ -718,9 +718,10 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
 }
 
 /// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
-/// by the decoder without a code buffer.
-pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, 1, |_, u| f32::from_bits(u))
+/// by the decoder without a code buffer; the blocks of a kind-2 payload on up to `threads`
+/// threads.
+pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32], threads: usize) -> Result<()> {
+    decode_with(payload, qmin, width, out, threads, |_, u| f32::from_bits(u))
 }
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
