@@ -70,13 +70,12 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
             Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
             }
-            // Adaptive frames: codes relative to each channel's zero code, then the usual
-            // range dequantization.
+            // Adaptive frames: codes relative to each channel's zero code (decoded into `out`
+            // as f32 bits), then the usual range dequantization in place.
             Some(p @ quant::ChannelParams::Range { .. }) if !out.is_empty() => {
-                let mut codes = vec![0u32; out.len()];
                 let qmin = crate::rans_model::frame_qmin(p, info.code_width);
-                crate::rans_model::decode(payload, &qmin, info.code_width, &mut codes)?;
-                quant::dequantize(p, &codes, out);
+                crate::rans_model::decode_code_bits(payload, &qmin, info.code_width, out, threads)?;
+                dequantize_bits(p, info.code_width, false, out);
             }
             _ => return Err(Error::corrupt("rANS-model backend in a frame without quantized codes")),
         }
@@ -85,20 +84,116 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
         }
         return Ok(());
     }
-    let mut codes = vec![0u32; out.len()];
-    {
-        let raw = backend::decode(info.backend, payload, info.raw_len as usize)?;
-        pack::unpack(&raw, info.code_width, &mut codes)?;
+    // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
+    // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
+    backend::check_sizes(info.backend, payload.len() as u64, info.raw_len)?;
+    if info.raw_len != out.len() as u64 * info.code_width as u64 {
+        return Err(Error::corrupt(format!(
+            "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
+            info.raw_len,
+            out.len() as u64 * info.code_width as u64,
+            out.len(),
+            info.code_width
+        )));
     }
-    if let (Some(p), backend::BACKEND_RANS) = (&params, info.backend) {
-        crate::rans::fold_codes(p, info.code_width, &mut codes, false);
+    match info.backend {
+        backend::BACKEND_RANS => crate::rans::decode_code_bits(payload, info.code_width, out)?,
+        backend::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
+        _ => pack::unpack_bits(&backend::decode(info.backend, payload, info.raw_len as usize)?, info.code_width, out)?,
     }
-    match params {
-        None => out.iter_mut().zip(&codes).for_each(|(o, &b)| *o = f32::from_bits(b)),
-        Some(p) => quant::dequantize(&p, &codes, out),
+    if let Some(p) = &params {
+        dequantize_bits(p, info.code_width, info.backend == backend::BACKEND_RANS, out);
     }
     for (i, v) in exceptions {
         out[i] = v;
     }
     Ok(())
+}
+
+/// Replaces the codes held as f32 bits in `out` (`f32::from_bits(code)`) by their values:
+/// `rans::fold_codes` undone first when `unfold` (backend 2), then `quant::dequantize` — the
+/// same arithmetic, fused into one pass over the buffer.
+fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut [f32]) {
+    let channels = p.channels();
+    if channels == 0 || out.len() % channels != 0 || out.len() < channels {
+        // Not produced by `format::open_frame` (the channel count comes from the shape); kept
+        // exact with the two separate passes and a code buffer.
+        let mut codes: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+        if unfold {
+            crate::rans::fold_codes(p, width, &mut codes, false);
+        }
+        out.fill(0.0);
+        quant::dequantize(p, &codes, out);
+        return;
+    }
+    let per = out.len() / channels;
+    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let zeros = if unfold { crate::rans::zero_codes(p, width) } else { vec![0; channels] };
+    for (c, (oc, &z)) in out.chunks_exact_mut(per).zip(&zeros).enumerate() {
+        let m = z.min(r_max - z);
+        let up = z < r_max - z;
+        let identity = !unfold || (m == 0 && z == 0);
+        let code = |v: f32| {
+            let s = v.to_bits();
+            if identity { s } else { unfold_bf(s.min(r_max), z, m, up) }
+        };
+        let (base, step) = p.affine(c);
+        match p {
+            // As `quant::dequantize`: uniform codes are exact integers q = qmin + u.
+            quant::ChannelParams::Uniform { qmin, .. } => {
+                let q0 = qmin[c];
+                oc.iter_mut().for_each(|o| *o = ((q0 + code(*o) as i64) as f64 * step) as f32);
+            }
+            quant::ChannelParams::Range { .. } => {
+                let mx = f32::MAX as f64;
+                oc.iter_mut().for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);
+            }
+        }
+    }
+}
+
+/// `rans::unfold_one` without the branch on the parity of `s` (the sign of the value, a coin
+/// flip: mispredicted half the time): `s ≤ 2m` → `z + (s/2 + 1)` for odd `s`, `z − s/2` for
+/// even `s`; beyond, one-sided.
+#[inline(always)]
+fn unfold_bf(s: u32, z: u32, m: u32, up: bool) -> u32 {
+    let odd = s & 1;
+    let d = (s >> 1) + odd;
+    let neg = odd.wrapping_sub(1); // all ones for even s
+    let near = z.wrapping_add((d ^ neg).wrapping_sub(neg));
+    let far = if up { z.wrapping_add(s.wrapping_sub(m)) } else { z.wrapping_sub(s.wrapping_sub(m)) };
+    if s <= 2 * m { near } else { far }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_free_unfold_equals_the_reference() {
+        // Every (s, z) of 1-byte codes, and a spread of 2- and 4-byte ones.
+        let mut cases = vec![];
+        for z in 0..=255u32 {
+            for s in 0..=255u32 {
+                cases.push((s, z, 255u32));
+            }
+        }
+        let mut r = 1u64;
+        for _ in 0..200_000 {
+            r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let r_max = if r >> 63 == 0 { 65535u32 } else { u32::MAX };
+            let z = ((r >> 20) as u32) & r_max;
+            let s = match (r >> 8) % 3 {
+                0 => ((r >> 32) as u32) & 63,
+                1 => ((r >> 32) as u32) & r_max,
+                _ => r_max - (((r >> 32) as u32) & 63),
+            };
+            cases.push((s, z, r_max));
+        }
+        for (s, z, r_max) in cases {
+            let m = z.min(r_max - z);
+            let up = z < r_max - z;
+            assert_eq!(unfold_bf(s, z, m, up), crate::rans::unfold_one(s, z, m, up), "s={s} z={z} r_max={r_max}");
+        }
+    }
 }

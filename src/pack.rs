@@ -58,6 +58,31 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
     Ok(())
 }
 
+/// [`unpack`] into codes held as `f32` bits (`f32::from_bits(code)`): the decoder unpacks
+/// into its output buffer and dequantizes in place, without a code buffer.
+pub fn unpack_bits(bytes: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
+    let n = out.len();
+    if !matches!(width, 1 | 2 | 4) {
+        return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
+    }
+    if bytes.len() != n * width as usize {
+        return Err(Error::corrupt(format!(
+            "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
+            bytes.len(),
+            n * width as usize,
+            n,
+            width
+        )));
+    }
+    out.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = f32::from_bits(b as u32));
+    for plane in 1..width as usize {
+        let shift = 8 * plane as u32;
+        let p = &bytes[plane * n..(plane + 1) * n];
+        out.iter_mut().zip(p).for_each(|(u, &b)| *u = f32::from_bits(u.to_bits() | (b as u32) << shift));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ impl ChannelParams {
 
     /// `(base, step)` of channel `c` in f64: `x̂ = (base + u·step) as f32`.
     #[inline]
-    fn affine(&self, c: usize) -> (f64, f64) {
+    pub(crate) fn affine(&self, c: usize) -> (f64, f64) {
         match self {
             ChannelParams::Range { lo, step } => (lo[c] as f64, step[c] as f64),
             ChannelParams::Uniform { step, qmin } => (qmin[c] as f64 * step, *step),

@@ -112,7 +112,7 @@ pub fn decode(payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let mut out = vec![0u8; raw_len];
     let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
     for p in 0..planes as usize {
-        decode_plane(&mut r, &mut out[p * n..(p + 1) * n], &mut lut)?;
+        decode_plane(&mut r, &mut out[p * n..(p + 1) * n], &mut lut, |_, b| b)?;
     }
     if r.pos != payload.len() {
         return Err(Error::corrupt(format!(
@@ -121,6 +121,35 @@ pub fn decode(payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
         )));
     }
     Ok(out)
+}
+
+/// Decodes a payload of `out.len()` codes of `width` bytes straight into `out`, each code's
+/// bits held as an `f32` (`f32::from_bits(code)`), with no intermediate byte or code buffer
+/// when the payload has one plane per code byte (what the encoder writes); any other plane
+/// count goes through [`decode`] and `pack::unpack_bits`. Same checks and errors as
+/// [`decode`] of `out.len() · width` bytes.
+pub fn decode_code_bits(payload: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
+    let raw_len = out.len() * width as usize;
+    if payload.first() != Some(&width) || !matches!(width, 1 | 2 | 4) {
+        let raw = decode(payload, raw_len)?;
+        return crate::pack::unpack_bits(&raw, width, out);
+    }
+    let mut r = Cursor { b: payload, pos: 1 };
+    let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
+    for p in 0..width as u32 {
+        if p == 0 {
+            decode_plane(&mut r, out, &mut lut, |_, b| f32::from_bits(b as u32))?;
+        } else {
+            decode_plane(&mut r, out, &mut lut, move |o: f32, b| f32::from_bits(o.to_bits() | (b as u32) << (8 * p)))?;
+        }
+    }
+    if r.pos != payload.len() {
+        return Err(Error::corrupt(format!(
+            "{} unexpected bytes after the rANS payload",
+            payload.len() - r.pos
+        )));
+    }
+    Ok(())
 }
 
 /// Byte histogram with four sub-histograms (breaks store-to-load dependencies on runs).
@@ -341,15 +370,18 @@ impl Cursor<'_> {
     }
 }
 
-fn decode_plane(r: &mut Cursor, out: &mut [u8], lut: &mut [u32; M as usize]) -> Result<()> {
+/// Decodes one plane into `out`, combining each decoded byte `b` with its slot as
+/// `put(old, b)` (a byte array: `b`; a code array: `b` in the plane's byte of the code).
+fn decode_plane<O: Copy>(r: &mut Cursor, out: &mut [O], lut: &mut [u32; M as usize], put: impl Fn(O, u8) -> O + Copy) -> Result<()> {
     match r.u8()? {
         PLANE_STORED => {
-            out.copy_from_slice(r.take(out.len())?);
+            let bytes = r.take(out.len())?;
+            out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = put(*o, b));
             Ok(())
         }
         PLANE_CONSTANT => {
             let s = r.u8()?;
-            out.fill(s);
+            out.iter_mut().for_each(|o| *o = put(*o, s));
             Ok(())
         }
         PLANE_RANS => {
@@ -413,7 +445,7 @@ fn decode_plane(r: &mut Cursor, out: &mut [u8], lut: &mut [u32; M as usize]) -> 
                 )));
             }
             let words = r.take(2 * w)?;
-            decode_symbols(words, out, lut)
+            decode_symbols(words, out, lut, put)
         }
         k => Err(Error::corrupt(format!("unknown rANS plane kind {k}"))),
     }
@@ -437,7 +469,7 @@ fn dec_get(x: &mut u32, lut: &[u32; M as usize], words: &[u8], pos: &mut usize) 
     Ok((e >> 24) as u8)
 }
 
-fn decode_symbols(words: &[u8], out: &mut [u8], lut: &[u32; M as usize]) -> Result<()> {
+fn decode_symbols<O: Copy>(words: &[u8], out: &mut [O], lut: &[u32; M as usize], put: impl Fn(O, u8) -> O) -> Result<()> {
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let b = &words[4 * j..4 * j + 4];
@@ -447,13 +479,13 @@ fn decode_symbols(words: &[u8], out: &mut [u8], lut: &[u32; M as usize]) -> Resu
     let mut pos = 4 * LANES;
     let mut chunks = out.chunks_exact_mut(LANES);
     for c in &mut chunks {
-        c[0] = dec_get(&mut x[0], lut, words, &mut pos)?;
-        c[1] = dec_get(&mut x[1], lut, words, &mut pos)?;
-        c[2] = dec_get(&mut x[2], lut, words, &mut pos)?;
-        c[3] = dec_get(&mut x[3], lut, words, &mut pos)?;
+        c[0] = put(c[0], dec_get(&mut x[0], lut, words, &mut pos)?);
+        c[1] = put(c[1], dec_get(&mut x[1], lut, words, &mut pos)?);
+        c[2] = put(c[2], dec_get(&mut x[2], lut, words, &mut pos)?);
+        c[3] = put(c[3], dec_get(&mut x[3], lut, words, &mut pos)?);
     }
     for (j, o) in chunks.into_remainder().iter_mut().enumerate() {
-        *o = dec_get(&mut x[j], lut, words, &mut pos)?;
+        *o = put(*o, dec_get(&mut x[j], lut, words, &mut pos)?);
     }
     if x != [L; LANES] || pos != words.len() {
         return Err(Error::corrupt(
@@ -503,7 +535,7 @@ fn fold_branchless(u: u32, z: u32, m: u32) -> u32 {
 }
 
 #[inline(always)]
-fn unfold_one(s: u32, z: u32, m: u32, up: bool) -> u32 {
+pub(crate) fn unfold_one(s: u32, z: u32, m: u32, up: bool) -> u32 {
     if s <= 2 * m {
         if s & 1 == 1 { z.wrapping_add(s / 2 + 1) } else { z.wrapping_sub(s / 2) }
     } else if up {

@@ -992,17 +992,6 @@ impl Dec<'_> {
         self.pos += 2 * need as usize;
         Ok(if need { (v << shift) | w } else { v })
     }
-    /// One magnitude symbol with table `ti` (< N_TABLES).
-    #[inline(always)]
-    fn table(&mut self, x: &mut u32, tabs: &Tables, ti: usize) -> Result<u32> {
-        let v = *x;
-        let slot = v & (M - 1);
-        let sym = tabs.lut[ti * M as usize + slot as usize] as u32;
-        let e = tabs.fc[ti * 256 + sym as usize];
-        let (f, c) = (e & ((1 << 13) - 1), e >> 13);
-        *x = self.renorm(f * (v >> SCALE_BITS) + slot - c)?;
-        Ok(sym)
-    }
     #[inline(always)]
     fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
         let v = *x;
@@ -1023,17 +1012,6 @@ impl Dec<'_> {
         }
         Ok(v)
     }
-    #[inline(always)]
-    fn binary(&mut self, x: &mut u32, f: u32) -> Result<bool> {
-        let v = *x;
-        let slot = v & (M - 1);
-        let bit = slot >= f;
-        // Selects, not branches: the sign is close to a coin flip.
-        let fr = if bit { M - f } else { f };
-        let c = if bit { f } else { 0 };
-        *x = self.renorm(fr * (v >> SCALE_BITS) + slot - c)?;
-        Ok(bit)
-    }
 }
 
 fn read_bits<'a>(r: &mut Rd<'a>, n: usize) -> Result<&'a [u8]> {
@@ -1049,6 +1027,13 @@ fn bit(bytes: &[u8], i: usize) -> bool {
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
     decode_with(payload, qmin, width, out, 1, |_, u| u)
+}
+
+/// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
+/// by the decoder without a code buffer; the blocks of a kind-2 payload on up to `threads`
+/// threads.
+pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32], threads: usize) -> Result<()> {
+    decode_with(payload, qmin, width, out, threads, |_, u| f32::from_bits(u))
 }
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
@@ -1072,46 +1057,6 @@ fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
         return Err(Error::corrupt("rANS-model code magnitude out of range"));
     }
     Ok(hi)
-}
-
-/// What decoding one value of a row needs.
-struct RowCtx<'a> {
-    picks: &'a [Pick],
-    b: &'a [u8],
-    cneg: &'a [bool],
-    rneg: bool,
-    mode: u8,
-    f: u32,
-    q0: i64,
-    max_u: u64,
-    zero_u: Result<u32>,
-}
-
-impl RowCtx<'_> {
-    /// One value of column `j` with state `lane`.
-    #[inline(always)]
-    fn value<T>(&self, d: &mut Dec, lane: &mut u32, j: usize, conv: &impl Fn(i64, u32) -> T) -> Result<T> {
-        let bj = self.b[j];
-        if bj == 0 {
-            return Ok(conv(0, self.zero_u.clone()?));
-        }
-        let p = self.picks[bj as usize];
-        let sym = d.table(lane, tables(), p.ti as usize)?;
-        let s = p.s as u32;
-        let hi = if sym < p.esc as u32 { sym as u64 } else { escape_tail(d, lane, sym, s)? };
-        let mut m = hi << s;
-        if s > 0 {
-            // s ≤ 30 low bits, in 8-bit pieces, low first.
-            m |= d.uniform_wide(lane, s)?;
-        }
-        let mut q = m as i64;
-        if m != 0 && self.mode != SIGN_NONE {
-            let flip = d.binary(lane, self.f)?;
-            let neg = -(((self.rneg != self.cneg[j]) != flip) as i64);
-            q = (q ^ neg) - neg;
-        }
-        Ok(conv(q, u_of(q, self.q0, self.max_u)?))
-    }
 }
 
 /// The parsed side information of a payload.
@@ -1195,50 +1140,209 @@ fn decode_with<T: Copy + Send>(
     results.into_iter().collect()
 }
 
+/// The decoder's view of a [`Pick`]: the table's slot → symbol map and its `(cum << 13) |
+/// freq` entries by reference, so the hot loop does no index arithmetic or bounds checks.
+#[derive(Clone, Copy)]
+struct DPick {
+    lut: &'static [u8; M as usize],
+    fc: &'static [u32; 256],
+    s: u32,
+    esc: u32,
+}
+
+static DPICKS: OnceLock<Vec<DPick>> = OnceLock::new();
+
+/// `a + b` (0..=510) → [`DPick`].
+fn dpicks() -> &'static [DPick] {
+    DPICKS.get_or_init(|| {
+        let t = tables();
+        t.pick
+            .iter()
+            .map(|p| {
+                let ti = p.ti as usize;
+                let lut = t.lut[ti * M as usize..][..M as usize].try_into().expect("a table of M slots");
+                let fc = t.fc[ti * 256..][..256].try_into().expect("a table of 256 symbols");
+                DPick { lut, fc, s: p.s as u32, esc: p.esc as u32 }
+            })
+            .collect()
+    })
+}
+
+/// Renormalisation of the fast path: the next word is taken (the position, in words,
+/// advanced) only when the state is below L. A missing word reads as 0 and the position
+/// still advances, so a truncated stream shows as `2·pos > words.len()`, checked at the end of
+/// the block and before reporting any other error, and the hot path has no error exit. (The
+/// compiler emits a branch around the load; it is mostly predicted. Forcing selects instead
+/// measured slower: it makes every step wait for the word position, i.e. for all earlier
+/// lanes.)
+#[inline(always)]
+fn renorm_fast(v: u32, words: &[u8], pos: &mut usize) -> u32 {
+    let need = v < L;
+    let w = match words.get(2 * *pos..2 * *pos + 2) {
+        Some(&[a, b]) => u16::from_le_bytes([a, b]) as u32,
+        _ => 0,
+    };
+    *pos += need as usize;
+    if need { (v << 16) | w } else { v }
+}
+
+/// One coded value `q` of the fast path: magnitude symbol with the pick's table, the `s` low
+/// bits (one uniform step when `s ≤ 8`), the sign step only when `m ≠ 0`. Escapes go out of
+/// line. `pred_neg`: the sign prediction (sign mode 2), else false.
+#[inline(always)]
+fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DPick, pred_neg: bool, f: u32) -> Result<i64> {
+    let v = *x;
+    let slot = v & (M - 1);
+    let sym = p.lut[slot as usize] as u32;
+    let e = p.fc[sym as usize & 255];
+    let (fr, c) = (e & ((1 << 13) - 1), e >> 13);
+    *x = renorm_fast(fr * (v >> SCALE_BITS) + slot - c, words, pos);
+    let s = p.s;
+    let hi = if sym < p.esc { sym as u64 } else { escape_cold(x, words, pos, sym, s)? };
+    let lo = if s == 0 {
+        0
+    } else if s <= 8 {
+        let v = *x;
+        let slot = v & (M - 1);
+        let sh = SCALE_BITS - s;
+        // f = M >> s = 2^sh, cum = sym << sh: the state loses the s bits above the low sh.
+        *x = renorm_fast(((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
+        (slot >> sh) as u64
+    } else {
+        // Wide scales (adaptive frames of many-bit channels): 8-bit pieces, low first.
+        let (mut v, mut shift, mut bits) = (0u64, 0u32, s);
+        while bits > 0 {
+            let b = bits.min(8);
+            let slot = *x & (M - 1);
+            let sh = SCALE_BITS - b;
+            *x = renorm_fast(((*x >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
+            v |= ((slot >> sh) as u64) << shift;
+            shift += b;
+            bits -= b;
+        }
+        v
+    };
+    let m = (hi << s) | lo;
+    if MODE == SIGN_NONE || m == 0 {
+        return Ok(m as i64);
+    }
+    let v = *x;
+    let slot = v & (M - 1);
+    let flip = slot >= f;
+    let fr = if flip { M - f } else { f };
+    let c = if flip { f } else { 0 };
+    *x = renorm_fast(fr * (v >> SCALE_BITS) + slot - c, words, pos);
+    let neg = -((pred_neg != flip) as i64);
+    Ok(((m as i64) ^ neg) - neg)
+}
+
+/// [`escape_tail`] from the fast path's position (in words).
+#[cold]
+#[inline(never)]
+fn escape_cold(x: &mut u32, words: &[u8], pos: &mut usize, sym: u32, s: u32) -> Result<u64> {
+    let mut d = Dec { words, pos: 2 * *pos };
+    let r = escape_tail(&mut d, x, sym, s);
+    *pos = d.pos / 2;
+    r
+}
+
 /// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream.
 fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out: &mut [T], cols: usize, conv: &impl Fn(i64, u32) -> T) -> Result<()> {
+    match h.mode {
+        SIGN_PLAIN => decode_block_mode::<SIGN_PLAIN, T>(h, words, qmin, row0, out, cols, conv),
+        SIGN_NONE => decode_block_mode::<SIGN_NONE, T>(h, words, qmin, row0, out, cols, conv),
+        _ => decode_block_mode::<SIGN_SVD, T>(h, words, qmin, row0, out, cols, conv),
+    }
+}
+
+fn decode_block_mode<const MODE: u8, T: Copy>(
+    h: &Head,
+    words: &[u8],
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+) -> Result<()> {
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let bb = &words[4 * j..4 * j + 4];
         *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16 | u16::from_le_bytes([bb[2], bb[3]]) as u32;
     }
-    let mut d = Dec { words, pos: 4 * LANES };
-    let tabs = tables();
-    let (mode, f, max_u, b) = (h.mode, h.f, h.max_u, h.b);
+    let mut pos = 2 * LANES;
+    // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
+    rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, conv).map_err(|e| {
+        if pos > words.len() / 2 { Error::truncated("rANS-model word stream ends early") } else { e }
+    })?;
+    if pos > words.len() / 2 {
+        return Err(Error::truncated("rANS-model word stream ends early"));
+    }
+    if x != [L; LANES] || pos != words.len() / 2 {
+        return Err(Error::corrupt("rANS-model payload does not decode to its initial state (corrupt payload)"));
+    }
+    Ok(())
+}
+
+/// The rows of [`decode_block_mode`]: `x` and `pos` are left where decoding stopped.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn rows_mode<const MODE: u8, T: Copy>(
+    h: &Head,
+    words: &[u8],
+    pos: &mut usize,
+    x: &mut [u32; LANES],
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+) -> Result<()> {
+    let dp = dpicks();
+    let (f, max_u, b) = (h.f, h.max_u, &h.b[..cols]);
+    let cneg = &h.cneg[..cols];
     for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
-        // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
-        let zero_u = u_of(0, q0, max_u);
         if h.a[i] == 0 {
-            orow.fill(conv(0, zero_u?));
+            // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
+            orow.fill(conv(0, u_of(0, q0, max_u)?));
             continue;
         }
-        let picks = &tabs.pick[h.a[i] as usize..h.a[i] as usize + 256];
-        let rneg = mode == SIGN_SVD && bit(h.rs, i);
-        let [mut x0, mut x1, mut x2, mut x3] = x;
-        let row = RowCtx { picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
-        let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
-            *o = row.value(&mut d, lane, j, conv)?;
-            Ok(())
-        };
+        let picks: &[DPick; 256] = dp[h.a[i] as usize..][..256].try_into().expect("256 picks");
+        let rneg = MODE == SIGN_SVD && bit(h.rs, i);
+        let [mut x0, mut x1, mut x2, mut x3] = *x;
+        // Range of the row's codes, checked once at the end of the row (every `q` between
+        // these extremes is then within the channel's code range).
+        let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
+        // A macro, not a closure: the closure was not inlined (a call per value).
+        macro_rules! one {
+            ($lane:expr, $bj:expr, $cn:expr, $o:expr) => {{
+                let bj: u8 = $bj;
+                let q = if bj == 0 {
+                    0
+                } else {
+                    value_fast::<MODE>($lane, words, pos, &picks[bj as usize], MODE == SIGN_SVD && (rneg != $cn), f)?
+                };
+                qlo = qlo.min(q);
+                qhi = qhi.max(q);
+                *$o = conv(q, q.wrapping_sub(q0) as u32);
+            }};
+        }
         let mut chunks = orow.chunks_exact_mut(LANES);
-        let mut j = 0;
-        for c in &mut chunks {
-            one(&mut x0, j, &mut c[0])?;
-            one(&mut x1, j + 1, &mut c[1])?;
-            one(&mut x2, j + 2, &mut c[2])?;
-            one(&mut x3, j + 3, &mut c[3])?;
-            j += LANES;
+        let mut bc = b.chunks_exact(LANES);
+        let mut cc = cneg.chunks_exact(LANES);
+        for ((c, bq), cn) in (&mut chunks).zip(&mut bc).zip(&mut cc) {
+            one!(&mut x0, bq[0], cn[0], &mut c[0]);
+            one!(&mut x1, bq[1], cn[1], &mut c[1]);
+            one!(&mut x2, bq[2], cn[2], &mut c[2]);
+            one!(&mut x3, bq[3], cn[3], &mut c[3]);
         }
-        let rem = chunks.into_remainder();
         let lanes = [&mut x0, &mut x1, &mut x2, &mut x3];
-        for ((o, lane), jj) in rem.iter_mut().zip(lanes).zip(j..) {
-            one(lane, jj, o)?;
+        for (((o, lane), &bj), &cn) in chunks.into_remainder().iter_mut().zip(lanes).zip(bc.remainder()).zip(cc.remainder()) {
+            one!(lane, bj, cn, o);
         }
-        x = [x0, x1, x2, x3];
-    }
-    if x != [L; LANES] || d.pos != words.len() {
-        return Err(Error::corrupt("rANS-model payload does not decode to its initial state (corrupt payload)"));
+        *x = [x0, x1, x2, x3];
+        u_of(qlo, q0, max_u)?;
+        u_of(qhi, q0, max_u)?;
     }
     Ok(())
 }
