@@ -305,6 +305,7 @@ impl Encoder {
             target: q.target,
             n_pruned: q.n_pruned,
             params: &params,
+            shared_qmin: format::shares_qmin(&q.params),
             exceptions: &q.exceptions,
             raw_len: raw_len as u64,
             payload: &payload,
@@ -487,7 +488,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         // Blocks of channels (any partition gives the same codes), one per work item.
         let cpb = crate::rans_model::rows_per_block(channels, per);
         let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
-            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new());
+            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new(), i64::MIN);
             // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
             let mut qs = vec![0i64; per];
             for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
@@ -516,15 +517,19 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
                 }
                 out.0.push(lo);
                 out.1.push(((hi - lo) as f64 + 1.0).log2());
+                out.3 = out.3.max(hi);
             }
             Some(out)
         });
+        let mut hi = i64::MIN;
         for p in parts {
-            let (q, b, e) = p?;
+            let (q, b, e, h) = p?;
             qmin.extend(q);
             bits_per_channel.extend(b);
             exceptions.extend(e);
+            hi = hi.max(h);
         }
+        share_qmin(&mut qmin, &mut codes, per, hi);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -535,6 +540,31 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         target,
         bits_per_channel,
     })
+}
+
+/// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
+/// code stream, so the frame stores one `qmin` instead of one per channel
+/// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code. The codes `q = qmin_c + u`, hence
+/// the reconstruction, are unchanged.
+fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64) {
+    let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
+    if lo == q_max || per == 0 {
+        return;
+    }
+    let widest = codes.iter().copied().max().unwrap_or(0);
+    match u32::try_from(hi - lo) {
+        Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
+        _ => return,
+    }
+    for (q0, us) in qmin.iter_mut().zip(codes.chunks_exact_mut(per)) {
+        let d = (*q0 - lo) as u32;
+        if d != 0 {
+            for u in us {
+                *u += d;
+            }
+        }
+        *q0 = lo;
+    }
 }
 
 fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
@@ -556,6 +586,7 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
         target: 0.0,
         n_pruned: 0,
         params: &[],
+        shared_qmin: false,
         exceptions: &[],
         raw_len: raw.len() as u64,
         payload: &payload,
