@@ -21,6 +21,7 @@ mod par;
 pub mod pack;
 pub mod quant;
 pub mod rans;
+pub mod rans_family;
 pub mod rans_model;
 pub mod scheduler;
 pub mod stats;

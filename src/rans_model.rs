@@ -40,6 +40,21 @@
 //! Kind 2 (tensors of ≥ 2^19 values): the same up to the sign bitmaps, then `u32
 //! rows_per_block` (≥ 1) and, for each of the ⌈R / rows_per_block⌉ blocks of consecutive rows,
 //! its own `u32 W, W × u16 words` as above (own states; coded and checked independently).
+//!
+//! Kinds 3 and 4 (written by the encoder since the shape families; kinds 1–2 still decode):
+//! ```text
+//! u8  kind = 3 (one stream, as kind 1) or 4 (row blocks, as kind 2)
+//! u8  family: 0 = the Gaussian tables above, 1–2 = a generalised Gaussian (`rans_family.rs`)
+//! u8  sign mode, u16 f (modes 0, 2)      as kind 1
+//! row scale codes, then column scale codes, each packed: u8 base (≥ 1), u8 bits (≤ 8), then
+//!     ⌈count · bits / 8⌉ bytes of `bits`-bit fields, LSB first; field 0 = code 0, field k ≥ 1 =
+//!     code base + k − 1 (≤ 255)
+//! the rest as kind 1 (sign bitmaps, words) or kind 2 (sign bitmaps, rows_per_block, blocks)
+//! ```
+//! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
+//! pick; only `H` differs); the encoder chooses the family per tensor
+//! (`rans_family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
+//!
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
 //! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
@@ -67,21 +82,28 @@ const MAX_ESC_BITS: u32 = 56;
 pub const KIND_RANK1: u8 = 1;
 /// Kind 1 with the rows cut into independent blocks, each with its own rANS states and words.
 pub const KIND_RANK1_BLOCKS: u8 = 2;
+/// Kind 1 with a shape family (`rans_family.rs`) and packed scale codes.
+pub const KIND_SHAPED: u8 = 3;
+/// Kind 3 with independent row blocks, as kind 2.
+pub const KIND_SHAPED_BLOCKS: u8 = 4;
 pub const SIGN_PLAIN: u8 = 0;
 pub const SIGN_NONE: u8 = 1;
 pub const SIGN_SVD: u8 = 2;
 
-struct Table {
+pub(crate) struct Table {
     /// Escape symbol (= cap + 1); symbols 0..=esc.
-    esc: u32,
-    freq: Vec<u32>,
+    pub(crate) esc: u32,
+    pub(crate) freq: Vec<u32>,
     cum: Vec<u32>,
     /// slot → symbol.
     lut: Vec<u8>,
 }
 
-struct Tables {
-    t: Vec<Table>,
+/// One table set (73 tables): the Gaussian of kinds 1–2, or a shape family of kinds 3–4
+/// (`rans_family.rs`). The pick (table index, low bits, escape symbol per `a + b`) is the same
+/// for every set: it depends on the scale alone.
+pub(crate) struct Tables {
+    pub(crate) t: Vec<Table>,
     /// Decoder: table `t`, slot `x` → symbol at `t·M + x` (u8: 299 KiB for all 73 tables, a
     /// quarter of a u32 slot table, so it mostly stays in L2).
     lut: Vec<u8>,
@@ -100,7 +122,7 @@ struct Pick {
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
 
-fn tables() -> &'static Tables {
+pub(crate) fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
@@ -161,6 +183,12 @@ fn build_table(probs: &[f64]) -> Table {
 }
 
 fn build_tables() -> Tables {
+    build_tables_with(&half_normal_mass)
+}
+
+/// The 73 tables for a magnitude distribution given by `mass(a, b) = P(a ≤ |X| < b)` of the
+/// unit-scale variable (see the module docs for how the tables sample it).
+pub(crate) fn build_tables_with(mass: &dyn Fn(f64, f64) -> f64) -> Tables {
     let mut t = Vec::with_capacity(N_TABLES);
     for k in 0..N_TABLES {
         let (sigma, bucket) = if k < DIRECT { (sigma_of(k), false) } else { (sigma_of(k - DIRECT + 57), true) };
@@ -175,7 +203,7 @@ fn build_tables() -> Tables {
             } else {
                 ((m as f64 - 0.5) / sigma, (m as f64 + 0.5) / sigma)
             };
-            let p = half_normal_mass(a, b);
+            let p = mass(a, b);
             total += p;
             probs.push(p);
         }
@@ -218,7 +246,7 @@ pub fn table_checksum() -> u32 {
 
 /// Table index and number of uniformly coded low bits for the scale codes `a`, `b` (both ≥ 1).
 #[inline(always)]
-fn table_for(a: u8, b: u8) -> (usize, u32) {
+pub(crate) fn table_for(a: u8, b: u8) -> (usize, u32) {
     let k = (a as i32 + b as i32 - 224).clamp(0, K_MAX);
     if k < DIRECT as i32 {
         (k as usize, 0)
@@ -276,6 +304,12 @@ fn scale_code(ms: f64) -> u8 {
 /// Returns `None` when the model does not apply (no values, rows not dividing, a row spanning
 /// more than 2^32 codes).
 pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
+    encode_family(q, rows, None)
+}
+
+/// [`encode`] with the shape family forced (`Some(f)`, `f` < `rans_family::FAMILIES`) or
+/// chosen by the encoder (`None`).
+pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
@@ -290,7 +324,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         }
         qmin.push(lo);
     }
-    encode_codes(&codes, &qmin, 1)
+    encode_codes(&codes, &qmin, 1, family)
 }
 
 /// Dot product with four partial sums in a fixed order (deterministic on every platform).
@@ -368,7 +402,7 @@ fn sum_cols(parts: Vec<Vec<f64>>, cols: usize) -> Vec<f64> {
 
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
 /// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
-fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> {
+fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -> Option<Vec<u8>> {
     let n = codes.len();
     let rows = qmin.len();
     if n == 0 || rows == 0 || n % rows != 0 {
@@ -472,27 +506,33 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
         }
     };
 
+    let family = match family {
+        Some(f) if f < crate::rans_family::FAMILIES => f,
+        Some(_) => return None,
+        None => crate::rans_family::choose(codes, qmin, cols, &a, &b),
+    };
+    let tabs = crate::rans_family::family_tables(family);
     let mut out = Vec::with_capacity(n / 2 + rows + cols + 64);
-    out.push(KIND_RANK1);
+    out.push(if n_blocks > 1 { KIND_SHAPED_BLOCKS } else { KIND_SHAPED });
+    out.push(family);
     out.push(mode);
     if mode != SIGN_NONE {
         out.extend_from_slice(&(f as u16).to_le_bytes());
     }
-    out.extend_from_slice(&a);
-    out.extend_from_slice(&b);
+    crate::rans_family::push_scale_codes(&a, &mut out);
+    crate::rans_family::push_scale_codes(&b, &mut out);
     if mode == SIGN_SVD {
         push_bits(&row_neg, &mut out);
         push_bits(&col_neg, &mut out);
     }
 
     if n_blocks > 1 {
-        out[0] = KIND_RANK1_BLOCKS;
         out.extend_from_slice(&(rpb as u32).to_le_bytes());
     }
     let streams = crate::par::map(threads, n_blocks, |k| {
         let r0 = k * rpb;
         let r1 = (r0 + rpb).min(rows);
-        encode_rows(codes, qmin, cols, r0..r1, &a, &b, mode, f, &row_neg, &col_neg)
+        encode_rows(tabs, codes, qmin, cols, r0..r1, &a, &b, mode, f, &row_neg, &col_neg)
     });
     for words in streams {
         out.extend_from_slice(&(words.len() as u32).to_le_bytes());
@@ -507,6 +547,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> 
 /// The rANS words of rows `range` (one block; its own four states), in production order.
 #[allow(clippy::too_many_arguments)]
 fn encode_rows(
+    tabs: &Tables,
     codes: &[u32],
     qmin: &[i64],
     cols: usize,
@@ -518,7 +559,6 @@ fn encode_rows(
     row_neg: &[bool],
     col_neg: &[bool],
 ) -> Vec<u16> {
-    let tabs = tables();
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut x = [L; LANES];
     let agree_op = Op { freq: f.max(1), cum: 0 };
@@ -764,6 +804,7 @@ fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
 
 /// What decoding one value of a row needs.
 struct RowCtx<'a> {
+    tabs: &'a Tables,
     picks: &'a [Pick],
     b: &'a [u8],
     cneg: &'a [bool],
@@ -784,7 +825,7 @@ impl RowCtx<'_> {
             return Ok(conv(0, self.zero_u.clone()?));
         }
         let p = self.picks[bj as usize];
-        let sym = d.table(lane, tables(), p.ti as usize)?;
+        let sym = d.table(lane, self.tabs, p.ti as usize)?;
         let s = p.s as u32;
         let hi = if sym < p.esc as u32 { sym as u64 } else { escape_tail(d, lane, sym, s)? };
         let mut m = hi << s;
@@ -804,6 +845,8 @@ impl RowCtx<'_> {
 
 /// The parsed side information of a payload.
 struct Head<'a> {
+    /// The payload's table set (kinds 1–2: the Gaussian).
+    tabs: &'static Tables,
     mode: u8,
     f: u32,
     a: &'a [u8],
@@ -830,8 +873,13 @@ fn decode_with<T: Copy + Send>(
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
     let kind = r.u8()?;
-    if kind != KIND_RANK1 && kind != KIND_RANK1_BLOCKS {
+    if !(KIND_RANK1..=KIND_SHAPED_BLOCKS).contains(&kind) {
         return Err(Error::corrupt("unknown rANS-model kind"));
+    }
+    let shaped = kind >= KIND_SHAPED;
+    let family = if shaped { r.u8()? } else { 0 };
+    if family >= crate::rans_family::FAMILIES {
+        return Err(Error::corrupt(format!("unknown rANS-model shape family {family}")));
     }
     let mode = r.u8()?;
     if mode > SIGN_SVD {
@@ -847,10 +895,20 @@ fn decode_with<T: Copy + Send>(
     } else {
         0
     };
-    let a = r.take(rows)?;
-    let b = r.take(cols)?;
+    let (a_packed, b_packed);
+    let (a, b) = if shaped {
+        let (v, used) = crate::rans_family::read_scale_codes(&payload[r.pos..], rows)?;
+        r.pos += used;
+        a_packed = v;
+        let (v, used) = crate::rans_family::read_scale_codes(&payload[r.pos..], cols)?;
+        r.pos += used;
+        b_packed = v;
+        (&a_packed[..], &b_packed[..])
+    } else {
+        (r.take(rows)?, r.take(cols)?)
+    };
     let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
-    let rows_per_block = if kind == KIND_RANK1_BLOCKS {
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS {
         let v = r.take(4)?;
         let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
         if v == 0 {
@@ -876,7 +934,7 @@ fn decode_with<T: Copy + Send>(
     }
     let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
     let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
-    let head = Head { mode, f, a, b, rs, cneg, max_u };
+    let head = Head { tabs: crate::rans_family::family_tables(family), mode, f, a, b, rs, cneg, max_u };
     let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
         decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
     });
@@ -891,7 +949,7 @@ fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out:
         *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16 | u16::from_le_bytes([bb[2], bb[3]]) as u32;
     }
     let mut d = Dec { words, pos: 4 * LANES };
-    let tabs = tables();
+    let tabs = h.tabs;
     let (mode, f, max_u, b) = (h.mode, h.f, h.max_u, h.b);
     for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
@@ -904,7 +962,7 @@ fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out:
         let picks = &tabs.pick[h.a[i] as usize..h.a[i] as usize + 256];
         let rneg = mode == SIGN_SVD && bit(h.rs, i);
         let [mut x0, mut x1, mut x2, mut x3] = x;
-        let row = RowCtx { picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
+        let row = RowCtx { tabs, picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
         let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
             *o = row.value(&mut d, lane, j, conv)?;
             Ok(())
@@ -946,7 +1004,7 @@ pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], w
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    encode_codes(codes, &qmin, threads)
+    encode_codes(codes, &qmin, threads, None)
 }
 
 /// The signed offset of each row's codes, `q = qmin_c + u`: the uniform modes' smallest code,
