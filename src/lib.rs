@@ -23,6 +23,7 @@ pub mod quant;
 pub mod rans;
 pub mod rans_family;
 pub mod rans_model;
+pub mod rans_sign;
 pub mod scheduler;
 pub mod stats;
 

@@ -45,12 +45,17 @@
 //! ```text
 //! u8  kind = 3 (one stream, as kind 1) or 4 (row blocks, as kind 2)
 //! u8  family: 0 = the Gaussian tables above, 1–2 = a generalised Gaussian (`rans_family.rs`)
-//! u8  sign mode, u16 f (modes 0, 2)      as kind 1
+//! u8  sign mode: 0, 1, 2 as kind 1, or 3 = against sign(u_i v_j) with sign classes
+//! u16 f (modes 0, 2) as kind 1; mode 3: 7 × u16 f_0..f_6 (each 1..=4095)
 //! row scale codes, then column scale codes, each packed: u8 base (≥ 1), u8 bits (≤ 8), then
 //!     ⌈count · bits / 8⌉ bytes of `bits`-bit fields, LSB first; field 0 = code 0, field k ≥ 1 =
 //!     code base + k − 1 (≤ 255)
-//! the rest as kind 1 (sign bitmaps, words) or kind 2 (sign bitmaps, rows_per_block, blocks)
+//! modes 2, 3: the row and column sign bitmaps as kind 1
+//! mode 3: ⌈R/4⌉ bytes of 2-bit row classes, ⌈C/4⌉ bytes of 2-bit column classes (LSB first)
+//! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
 //! ```
+//! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
+//! (`rans_sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
 //! pick; only `H` differs); the encoder chooses the family per tensor
 //! (`rans_family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
@@ -89,6 +94,8 @@ pub const KIND_SHAPED_BLOCKS: u8 = 4;
 pub const SIGN_PLAIN: u8 = 0;
 pub const SIGN_NONE: u8 = 1;
 pub const SIGN_SVD: u8 = 2;
+/// Kinds 3–4 only: as [`SIGN_SVD`] with a probability per row + column class (`rans_sign.rs`).
+pub const SIGN_CLASSES: u8 = 3;
 
 pub(crate) struct Table {
     /// Escape symbol (= cap + 1); symbols 0..=esc.
@@ -489,10 +496,13 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>)
     let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
 
     // Sign model.
+    let mut classes = None;
     let (mode, f, row_neg, col_neg) = if !any_neg {
         (SIGN_NONE, 0u32, Vec::new(), Vec::new())
     } else {
-        let (u, v, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
+        let (uf, vf, agree) = top_singular_signs(qf, rows, cols, rpb, threads);
+        let u: Vec<bool> = uf.iter().map(|&x| x < 0.0).collect();
+        let v: Vec<bool> = vf.iter().map(|&x| x < 0.0).collect();
         let h = |k: u64| {
             let p = k as f64 / nz.max(1) as f64;
             let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
@@ -500,7 +510,11 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>)
         };
         let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
         if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
-            (SIGN_SVD, freq(agree), u, v)
+            let sc = crate::rans_sign::sign_classes(qf, cols, &uf, &vf, &r2, &c2);
+            if sc.bits < h(agree) {
+                classes = Some(sc);
+            }
+            (if classes.is_some() { SIGN_CLASSES } else { SIGN_SVD }, freq(agree), u, v)
         } else {
             (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
         }
@@ -516,15 +530,29 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>)
     out.push(if n_blocks > 1 { KIND_SHAPED_BLOCKS } else { KIND_SHAPED });
     out.push(family);
     out.push(mode);
-    if mode != SIGN_NONE {
+    // Sign probability per row class + column class (one class, 0, unless mode 3).
+    let fs = classes.as_ref().map_or([f; crate::rans_sign::BINS], |c| c.freq);
+    if mode == SIGN_CLASSES {
+        for &fb in &fs {
+            out.extend_from_slice(&(fb as u16).to_le_bytes());
+        }
+    } else if mode != SIGN_NONE {
         out.extend_from_slice(&(f as u16).to_le_bytes());
     }
     crate::rans_family::push_scale_codes(&a, &mut out);
     crate::rans_family::push_scale_codes(&b, &mut out);
-    if mode == SIGN_SVD {
+    if mode >= SIGN_SVD {
         push_bits(&row_neg, &mut out);
         push_bits(&col_neg, &mut out);
     }
+    let (rcls, ccls) = match classes {
+        Some(c) => {
+            crate::rans_sign::push_classes(&c.rows, &mut out);
+            crate::rans_sign::push_classes(&c.cols, &mut out);
+            (c.rows, c.cols)
+        }
+        None => (vec![0; rows], vec![0; cols]),
+    };
 
     if n_blocks > 1 {
         out.extend_from_slice(&(rpb as u32).to_le_bytes());
@@ -532,7 +560,7 @@ fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>)
     let streams = crate::par::map(threads, n_blocks, |k| {
         let r0 = k * rpb;
         let r1 = (r0 + rpb).min(rows);
-        encode_rows(tabs, codes, qmin, cols, r0..r1, &a, &b, mode, f, &row_neg, &col_neg)
+        encode_rows(tabs, codes, qmin, cols, r0..r1, &a, &b, mode, &fs, (&rcls, &ccls), &row_neg, &col_neg)
     });
     for words in streams {
         out.extend_from_slice(&(words.len() as u32).to_le_bytes());
@@ -555,14 +583,15 @@ fn encode_rows(
     a: &[u8],
     b: &[u8],
     mode: u8,
-    f: u32,
+    fs: &[u32; crate::rans_sign::BINS],
+    (rcls, ccls): (&[u8], &[u8]),
     row_neg: &[bool],
     col_neg: &[bool],
 ) -> Vec<u16> {
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut x = [L; LANES];
-    let agree_op = Op { freq: f.max(1), cum: 0 };
-    let disagree_op = Op { freq: M - f.min(M - 1), cum: f };
+    // (agree, disagree) ops per class sum.
+    let sign_ops = fs.map(|f| (Op { freq: f.max(1), cum: 0 }, Op { freq: M - f.min(M - 1), cum: f }));
     let mut ops = [Op { freq: M, cum: 0 }; 16];
     for i in range.rev() {
         if a[i] == 0 {
@@ -570,6 +599,7 @@ fn encode_rows(
         }
         let row = &codes[i * cols..(i + 1) * cols];
         let q0 = qmin[i];
+        let row_ops = &sign_ops[rcls[i] as usize..];
         for j in (0..cols).rev() {
             if b[j] == 0 {
                 continue;
@@ -595,7 +625,8 @@ fn encode_rows(
             }
             uniform_ops(m & ((1u64 << s) - 1), s, &mut ops, &mut no);
             if m != 0 && mode != SIGN_NONE {
-                let pred_neg = mode == SIGN_SVD && (row_neg[i] != col_neg[j]);
+                let pred_neg = mode >= SIGN_SVD && (row_neg[i] != col_neg[j]);
+                let (agree_op, disagree_op) = row_ops[ccls[j] as usize];
                 ops[no] = if (v < 0) == pred_neg { agree_op } else { disagree_op };
                 no += 1;
             }
@@ -626,7 +657,7 @@ fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
 /// non-zero codes have the sign of `u_i · v_j`. Two full iterations (each one pass:
 /// u_i = row_i · v, v' += u_i · row_i), then a third pass computes `u = A v` and counts the
 /// agreements against that same `v` (a consistent pair; no further update of `v`).
-fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: usize) -> (Vec<bool>, Vec<bool>, u64) {
+fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: usize) -> (Vec<f64>, Vec<f64>, u64) {
     let mut v = vec![1f64; cols];
     let mut u = vec![0f64; rows];
     for _ in 0..2 {
@@ -673,7 +704,7 @@ fn top_singular_signs(q: &[f32], rows: usize, cols: usize, rpb: usize, threads: 
         agree
     });
     let agree = agrees.into_iter().sum();
-    (u.iter().map(|&x| x < 0.0).collect(), v.iter().map(|&x| x < 0.0).collect(), agree)
+    (u, v, agree)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,7 +841,9 @@ struct RowCtx<'a> {
     cneg: &'a [bool],
     rneg: bool,
     mode: u8,
-    f: u32,
+    /// Sign probability per column class (the row's class sums).
+    fr: [u32; 4],
+    ccls: &'a [u8],
     q0: i64,
     max_u: u64,
     zero_u: Result<u32>,
@@ -835,7 +868,7 @@ impl RowCtx<'_> {
         }
         let mut q = m as i64;
         if m != 0 && self.mode != SIGN_NONE {
-            let flip = d.binary(lane, self.f)?;
+            let flip = d.binary(lane, self.fr[self.ccls[j] as usize & 3])?;
             let neg = -(((self.rneg != self.cneg[j]) != flip) as i64);
             q = (q ^ neg) - neg;
         }
@@ -848,12 +881,15 @@ struct Head<'a> {
     /// The payload's table set (kinds 1–2: the Gaussian).
     tabs: &'static Tables,
     mode: u8,
-    f: u32,
+    fs: [u32; crate::rans_sign::BINS],
     a: &'a [u8],
     b: &'a [u8],
     rs: &'a [u8],
     /// Per column: predicted negative (sign mode 2), else false.
     cneg: Vec<bool>,
+    /// Sign mode 3: packed row classes, per-column classes (else empty, all zero).
+    rcls: &'a [u8],
+    ccls: Vec<u8>,
     max_u: u64,
 }
 
@@ -882,19 +918,26 @@ fn decode_with<T: Copy + Send>(
         return Err(Error::corrupt(format!("unknown rANS-model shape family {family}")));
     }
     let mode = r.u8()?;
-    if mode > SIGN_SVD {
+    if mode > if shaped { SIGN_CLASSES } else { SIGN_SVD } {
         return Err(Error::corrupt(format!("unknown rANS-model sign mode {mode}")));
     }
-    let f = if mode != SIGN_NONE {
+    let mut fs = [0u32; crate::rans_sign::BINS];
+    let n_f = match mode {
+        SIGN_NONE => 0,
+        SIGN_CLASSES => crate::rans_sign::BINS,
+        _ => 1,
+    };
+    for slot in fs.iter_mut().take(n_f) {
         let b = r.take(2)?;
         let f = u16::from_le_bytes([b[0], b[1]]) as u32;
         if !(1..M).contains(&f) {
             return Err(Error::corrupt(format!("sign frequency {f} out of range")));
         }
-        f
-    } else {
-        0
-    };
+        *slot = f;
+    }
+    if n_f == 1 {
+        fs = [fs[0]; crate::rans_sign::BINS];
+    }
     let (a_packed, b_packed);
     let (a, b) = if shaped {
         let (v, used) = crate::rans_family::read_scale_codes(&payload[r.pos..], rows)?;
@@ -907,7 +950,14 @@ fn decode_with<T: Copy + Send>(
     } else {
         (r.take(rows)?, r.take(cols)?)
     };
-    let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
+    let (rs, cs) = if mode >= SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
+    let (rcls, ccls) = if mode == SIGN_CLASSES {
+        let rc = r.take(rows.div_ceil(4))?;
+        let cc = r.take(cols.div_ceil(4))?;
+        (rc, (0..cols).map(|j| crate::rans_sign::class_at(cc, j)).collect())
+    } else {
+        (&[][..], vec![0u8; cols])
+    };
     let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS {
         let v = r.take(4)?;
         let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
@@ -933,8 +983,8 @@ fn decode_with<T: Copy + Send>(
         return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
     }
     let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
-    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
-    let head = Head { tabs: crate::rans_family::family_tables(family), mode, f, a, b, rs, cneg, max_u };
+    let cneg: Vec<bool> = (0..cols).map(|j| mode >= SIGN_SVD && bit(cs, j)).collect();
+    let head = Head { tabs: crate::rans_family::family_tables(family), mode, fs, a, b, rs, cneg, rcls, ccls, max_u };
     let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
         decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
     });
@@ -950,7 +1000,7 @@ fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out:
     }
     let mut d = Dec { words, pos: 4 * LANES };
     let tabs = h.tabs;
-    let (mode, f, max_u, b) = (h.mode, h.f, h.max_u, h.b);
+    let (mode, fs, max_u, b) = (h.mode, h.fs, h.max_u, h.b);
     for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
         // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
@@ -960,9 +1010,11 @@ fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out:
             continue;
         }
         let picks = &tabs.pick[h.a[i] as usize..h.a[i] as usize + 256];
-        let rneg = mode == SIGN_SVD && bit(h.rs, i);
+        let rneg = mode >= SIGN_SVD && bit(h.rs, i);
+        let rc = if mode == SIGN_CLASSES { crate::rans_sign::class_at(h.rcls, i) as usize } else { 0 };
+        let fr = [fs[rc], fs[rc + 1], fs[rc + 2], fs[rc + 3]];
         let [mut x0, mut x1, mut x2, mut x3] = x;
-        let row = RowCtx { tabs, picks, b, cneg: &h.cneg, rneg, mode, f, q0, max_u, zero_u };
+        let row = RowCtx { tabs, picks, b, cneg: &h.cneg, rneg, mode, fr, ccls: &h.ccls, q0, max_u, zero_u };
         let mut one = |lane: &mut u32, j: usize, o: &mut T| -> Result<()> {
             *o = row.value(&mut d, lane, j, conv)?;
             Ok(())

@@ -355,7 +355,11 @@ fn hostile_shaped_payloads_are_rejected() {
         assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
     }
     // Scale-code headers: base 0, more than 8 bits, or a bit count that runs past the end.
-    let sc = if p[2] == alcm::rans_model::SIGN_NONE { 3 } else { 5 };
+    let sc = match p[2] {
+        alcm::rans_model::SIGN_NONE => 3,
+        alcm::rans_model::SIGN_CLASSES => 3 + 2 * alcm::rans_sign::BINS,
+        _ => 5,
+    };
     for (off, v) in [(0, 0u8), (1, 9), (1, 255), (1, 8)] {
         let mut f = p.clone();
         f[sc + off] = v;
@@ -375,4 +379,47 @@ fn hostile_shaped_payloads_are_rejected() {
         f[0] = k;
         assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
     }
+}
+
+#[test]
+fn sign_classes_round_trip_and_reject_damage() {
+    use alcm::rans_model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
+    let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
+    let mut with_classes = 0;
+    for path in data_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (x, shape) = read_npy_f32(&path).unwrap();
+        if !name.starts_with("grad") || shape.len() < 2 || x.len() < 1024 {
+            continue;
+        }
+        let rows = shape[0];
+        let cols = x.len() / rows;
+        for eps in [1e-1, 1e-2, 1e-3] {
+            let (q, qmin) = real_codes(&x, rows, eps);
+            let p = encode_family(&q, rows, None).unwrap();
+            if p[2] != SIGN_CLASSES {
+                continue;
+            }
+            with_classes += 1;
+            let mut u = vec![0u32; q.len()];
+            decode(&p, &qmin, 4, &mut u).unwrap();
+            assert!(u.iter().zip(&q).enumerate().all(|(k, (&uk, &qk))| qmin[k / cols] + uk as i64 == qk), "{name} at {eps}");
+            // Seven u16 probabilities follow the mode byte; 0 is out of range.
+            for bin in 0..7 {
+                let mut f = p.clone();
+                f[3 + 2 * bin] = 0;
+                f[4 + 2 * bin] = 0;
+                assert_eq!(decode(&f, &qmin, 4, &mut u).unwrap_err().kind(), ErrorKind::Corrupt);
+            }
+            for cut in (0..p.len()).step_by(7) {
+                assert!(typed(decode(&p[..cut], &qmin, 4, &mut u).unwrap_err()));
+            }
+            // Mode 3 does not exist in kind 1.
+            let mut f = p.clone();
+            f.remove(1);
+            f[0] = KIND_RANK1;
+            assert!(typed(decode(&f, &qmin, 4, &mut u).unwrap_err()));
+        }
+    }
+    assert!(with_classes >= 2, "sign classes should pay on some shipped gradients ({with_classes})");
 }
