@@ -488,7 +488,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         // Blocks of channels (any partition gives the same codes), one per work item.
         let cpb = crate::rans_model::rows_per_block(channels, per);
         let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
-            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new(), i64::MIN);
+            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new(), (i64::MIN, 0u64));
             // One pass per channel into a row buffer of signed codes, then `u = q − lo` in cache.
             let mut qs = vec![0i64; per];
             for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
@@ -517,19 +517,21 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
                 }
                 out.0.push(lo);
                 out.1.push(((hi - lo) as f64 + 1.0).log2());
-                out.3 = out.3.max(hi);
+                let (top, wide) = out.3;
+                out.3 = (top.max(hi), wide.max((hi - lo) as u64));
             }
             Some(out)
         });
-        let mut hi = i64::MIN;
+        let (mut hi, mut widest) = (i64::MIN, 0u64);
         for p in parts {
-            let (q, b, e, h) = p?;
+            let (q, b, e, (h, w)) = p?;
             qmin.extend(q);
             bits_per_channel.extend(b);
             exceptions.extend(e);
             hi = hi.max(h);
+            widest = widest.max(w);
         }
-        share_qmin(&mut qmin, &mut codes, per, hi);
+        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -544,14 +546,13 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
 
 /// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
 /// code stream, so the frame stores one `qmin` instead of one per channel
-/// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code. The codes `q = qmin_c + u`, hence
-/// the reconstruction, are unchanged.
-fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64) {
+/// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
+/// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
+fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32) {
     let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
     if lo == q_max || per == 0 {
         return;
     }
-    let widest = codes.iter().copied().max().unwrap_or(0);
     match u32::try_from(hi - lo) {
         Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
         _ => return,

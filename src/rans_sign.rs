@@ -14,6 +14,8 @@ use crate::detmath::det_log2;
 /// Number of sign probabilities (class sums 0..=6).
 pub const BINS: usize = 7;
 
+const SAMPLE: usize = 1 << 15;
+
 pub(crate) struct SignClasses {
     pub rows: Vec<u8>,
     pub cols: Vec<u8>,
@@ -46,14 +48,16 @@ pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
 }
 
 /// Classes, probabilities and estimated cost for the codes `qf` (row-major, `cols` per row,
-/// as f32) with singular vectors `u`, `v` and squared scales `r2`, `c2`. Deterministic: one
-/// pass with integer counts.
+/// as f32) with singular vectors `u`, `v` and squared scales `r2`, `c2`. Deterministic: integer
+/// counts over every `⌊R·C / 2^15⌋`-th row.
 pub(crate) fn sign_classes(qf: &[f32], cols: usize, u: &[f64], v: &[f64], r2: &[f64], c2: &[f64]) -> SignClasses {
     let rows_c = classes(u, r2);
     let cols_c = classes(v, c2);
     let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
-    for ((row, &ui), &rc) in qf.chunks_exact(cols).zip(u).zip(&rows_c) {
+    // Counted on every `stride`-th row (about 2^15 values): the probabilities need no more.
+    let stride = (qf.len() / SAMPLE).max(1);
+    for ((row, &ui), &rc) in qf.chunks_exact(cols).zip(u).zip(&rows_c).step_by(stride) {
         let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
         let (mut ag, mut n) = ([0u32; 4], [0u32; 4]);
         for ((&x, &sv), &cc) in row.iter().zip(&vs).zip(&cols_c) {
@@ -67,13 +71,17 @@ pub(crate) fn sign_classes(qf: &[f32], cols: usize, u: &[f64], v: &[f64], r2: &[
         }
     }
     let mut freq = [2048u32; BINS];
-    let mut bits = (2 * (u.len() + v.len()) + 16 * (BINS - 1)) as f64;
+    let mut bits = 0.0;
     for b in 0..BINS {
         if nz[b] > 0 {
             freq[b] = ((agree[b] as f64 / nz[b] as f64 * 4096.0).round() as u32).clamp(1, 4095);
         }
         bits += binary_bits(agree[b], nz[b]);
     }
+    // Scaled from the sampled rows to the tensor, plus the side information.
+    let rows_seen = qf.len().checked_div(cols).unwrap_or(0).div_ceil(stride).max(1);
+    let rows = qf.len().checked_div(cols).unwrap_or(0);
+    bits = bits * rows as f64 / rows_seen as f64 + (2 * (u.len() + v.len()) + 16 * (BINS - 1)) as f64;
     SignClasses { rows: rows_c, cols: cols_c, freq, bits }
 }
 
