@@ -120,10 +120,11 @@ pub(crate) fn choose(codes: &[u32], qmin: &[i64], cols: usize, a: &[u8], b: &[u8
             hist[ti * 256 + sym] += 1;
         }
     }
+    let used: Vec<(usize, f64)> = hist.iter().enumerate().filter(|(_, &h)| h > 0).map(|(i, &h)| (i, h as f64)).collect();
     let mut best = (f64::INFINITY, 0u8);
     for f in 0..FAMILIES {
         let c = costs(f);
-        let bits: f64 = hist.iter().zip(c).filter(|(&h, _)| h > 0).map(|(&h, &c)| h as f64 * c).sum();
+        let bits: f64 = used.iter().map(|&(i, h)| h * c[i]).sum();
         if bits < best.0 {
             best = (bits, f);
         }

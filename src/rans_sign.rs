@@ -53,21 +53,25 @@ pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
 pub(crate) fn sign_classes(qf: &[f32], cols: usize, u: &[f64], v: &[f64], r2: &[f64], c2: &[f64]) -> SignClasses {
     let rows_c = classes(u, r2);
     let cols_c = classes(v, c2);
-    let vs: Vec<f32> = v.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect();
+    // Per column class k, the predicted sign ±1 where the column has class k, else 0: each
+    // (row, class) count is then a branch-free, vectorisable reduction.
+    let vsk: Vec<Vec<f32>> = (0..4u8)
+        .map(|k| v.iter().zip(&cols_c).map(|(&x, &c)| if c != k { 0.0 } else if x < 0.0 { -1.0 } else { 1.0 }).collect())
+        .collect();
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
     // Counted on every `stride`-th row (about 2^15 values): the probabilities need no more.
     let stride = (qf.len() / SAMPLE).max(1);
     for ((row, &ui), &rc) in qf.chunks_exact(cols).zip(u).zip(&rows_c).step_by(stride) {
         let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
-        let (mut ag, mut n) = ([0u32; 4], [0u32; 4]);
-        for ((&x, &sv), &cc) in row.iter().zip(&vs).zip(&cols_c) {
-            let k = cc as usize & 3;
-            ag[k] += (x * us * sv > 0.0) as u32;
-            n[k] += (x != 0.0) as u32;
-        }
-        for k in 0..4 {
-            agree[rc as usize + k] += ag[k] as u64;
-            nz[rc as usize + k] += n[k] as u64;
+        for (k, vk) in vsk.iter().enumerate() {
+            let (mut ag, mut n) = (0u32, 0u32);
+            for (&x, &sv) in row.iter().zip(vk) {
+                let p = x * sv;
+                ag += (p * us > 0.0) as u32;
+                n += (p != 0.0) as u32;
+            }
+            agree[rc as usize + k] += ag as u64;
+            nz[rc as usize + k] += n as u64;
         }
     }
     let mut freq = [2048u32; BINS];
