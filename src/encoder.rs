@@ -361,6 +361,7 @@ impl Encoder {
             target: q.target,
             n_pruned: q.n_pruned,
             params: &params,
+            shared_qmin: format::shares_qmin(&q.params),
             exceptions: &q.exceptions,
             raw_len: raw_len as u64,
             payload: &payload,
@@ -534,7 +535,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         // Blocks of channels (any partition gives the same codes), one per work item.
         let cpb = crate::rans_model::rows_per_block(channels, per);
         let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
-            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new());
+            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new(), (i64::MIN, 0u64));
             // One pass per channel into a row buffer of codes (exact integers in f64), then
             // `u = q − lo` in cache; both loops vectorise.
             let mut qs = vec![0f64; per];
@@ -558,15 +559,21 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
                 let (lo, hi) = (lo as i64, hi as i64);
                 out.0.push(lo);
                 out.1.push(((hi - lo) as f64 + 1.0).log2());
+                let (top, wide) = out.3;
+                out.3 = (top.max(hi), wide.max((hi - lo) as u64));
             }
             Some(out)
         });
+        let (mut hi, mut widest) = (i64::MIN, 0u64);
         for p in parts {
-            let (q, b, e) = p?;
+            let (q, b, e, (h, w)) = p?;
             qmin.extend(q);
             bits_per_channel.extend(b);
             exceptions.extend(e);
+            hi = hi.max(h);
+            widest = widest.max(w);
         }
+        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -577,6 +584,30 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         target,
         bits_per_channel,
     })
+}
+
+/// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
+/// code stream, so the frame stores one `qmin` instead of one per channel
+/// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
+/// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
+fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32) {
+    let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
+    if lo == q_max || per == 0 {
+        return;
+    }
+    match u32::try_from(hi - lo) {
+        Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
+        _ => return,
+    }
+    for (q0, us) in qmin.iter_mut().zip(codes.chunks_exact_mut(per)) {
+        let d = (*q0 - lo) as u32;
+        if d != 0 {
+            for u in us {
+                *u += d;
+            }
+        }
+        *q0 = lo;
+    }
 }
 
 fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
@@ -598,6 +629,7 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
         target: 0.0,
         n_pruned: 0,
         params: &[],
+        shared_qmin: false,
         exceptions: &[],
         raw_len: raw.len() as u64,
         payload: &payload,

@@ -21,7 +21,9 @@ mod par;
 pub mod pack;
 pub mod quant;
 pub mod rans;
+pub mod rans_family;
 pub mod rans_model;
+pub mod rans_sign;
 pub mod scheduler;
 pub mod stats;
 

@@ -40,6 +40,26 @@
 //! Kind 2 (tensors of ≥ 2^19 values): the same up to the sign bitmaps, then `u32
 //! rows_per_block` (≥ 1) and, for each of the ⌈R / rows_per_block⌉ blocks of consecutive rows,
 //! its own `u32 W, W × u16 words` as above (own states; coded and checked independently).
+//!
+//! Kinds 3 and 4 (written by the encoder since the shape families; kinds 1–2 still decode):
+//! ```text
+//! u8  kind = 3 (one stream, as kind 1) or 4 (row blocks, as kind 2)
+//! u8  family: 0 = the Gaussian tables above, 1–2 = a generalised Gaussian (`rans_family.rs`)
+//! u8  sign mode: 0, 1, 2 as kind 1, or 3 = against sign(u_i v_j) with sign classes
+//! u16 f (modes 0, 2) as kind 1; mode 3: 7 × u16 f_0..f_6 (each 1..=4095)
+//! row scale codes, then column scale codes, each packed: u8 base (≥ 1), u8 bits (≤ 8), then
+//!     ⌈count · bits / 8⌉ bytes of `bits`-bit fields, LSB first; field 0 = code 0, field k ≥ 1 =
+//!     code base + k − 1 (≤ 255)
+//! modes 2, 3: the row and column sign bitmaps as kind 1
+//! mode 3: ⌈R/4⌉ bytes of 2-bit row classes, ⌈C/4⌉ bytes of 2-bit column classes (LSB first)
+//! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
+//! ```
+//! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
+//! (`rans_sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
+//! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
+//! pick; only `H` differs); the encoder chooses the family per tensor
+//! (`rans_family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
+//!
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
 //! an escape the 6-bit `nb` and its pieces, the `s` low bits (8-bit pieces, low first), then the
@@ -70,37 +90,48 @@ pub const KIND_RANK1_BLOCKS: u8 = 2;
 pub const SIGN_PLAIN: u8 = 0;
 pub const SIGN_NONE: u8 = 1;
 pub const SIGN_SVD: u8 = 2;
+/// Kind 1 with a shape family (`rans_family.rs`) and packed scale codes.
+pub const KIND_SHAPED: u8 = 3;
+/// Kind 3 with independent row blocks, as kind 2.
+pub const KIND_SHAPED_BLOCKS: u8 = 4;
+/// Kinds 3–4 only: as [`SIGN_SVD`] with a probability per row + column class (`rans_sign.rs`).
+pub const SIGN_CLASSES: u8 = 3;
+/// Sign probabilities of [`SIGN_CLASSES`] (class sums 0..=6).
+const BINS: usize = crate::rans_sign::BINS;
 
-struct Table {
+pub(crate) struct Table {
     /// Escape symbol (= cap + 1); symbols 0..=esc.
-    esc: u32,
-    freq: Vec<u32>,
+    pub(crate) esc: u32,
+    pub(crate) freq: Vec<u32>,
     cum: Vec<u32>,
     /// slot → symbol.
     lut: Vec<u8>,
 }
 
-struct Tables {
-    t: Vec<Table>,
+/// One table set (73 tables): the Gaussian of kinds 1–2, or a shape family of kinds 3–4
+/// (`rans_family.rs`). The pick (table index, low bits, escape symbol per `a + b`) is the same
+/// for every set: it depends on the scale alone.
+pub(crate) struct Tables {
+    pub(crate) t: Vec<Table>,
     /// Decoder: table `t`, slot `x` → symbol at `t·M + x` (u8: 299 KiB for all 73 tables, a
     /// quarter of a u32 slot table, so it mostly stays in L2).
     lut: Vec<u8>,
     /// Decoder: table `t`, symbol `m` → `(cum << 13) | freq` at `t·256 + m`.
     fc: Vec<u32>,
     /// `a + b` (0..=510) → table, low bits, escape symbol.
-    pick: Vec<Pick>,
+    pub(crate) pick: Vec<Pick>,
 }
 
 #[derive(Clone, Copy)]
-struct Pick {
-    ti: u16,
-    s: u8,
-    esc: u8,
+pub(crate) struct Pick {
+    pub(crate) ti: u16,
+    pub(crate) s: u8,
+    pub(crate) esc: u8,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
 
-fn tables() -> &'static Tables {
+pub(crate) fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
@@ -161,6 +192,12 @@ fn build_table(probs: &[f64]) -> Table {
 }
 
 fn build_tables() -> Tables {
+    build_tables_with(&half_normal_mass)
+}
+
+/// The 73 tables for a magnitude distribution given by `mass(a, b) = P(a ≤ |X| < b)` of the
+/// unit-scale variable (see the module docs for how the tables sample it).
+pub(crate) fn build_tables_with(mass: &dyn Fn(f64, f64) -> f64) -> Tables {
     let mut t = Vec::with_capacity(N_TABLES);
     for k in 0..N_TABLES {
         let (sigma, bucket) = if k < DIRECT { (sigma_of(k), false) } else { (sigma_of(k - DIRECT + 57), true) };
@@ -175,7 +212,7 @@ fn build_tables() -> Tables {
             } else {
                 ((m as f64 - 0.5) / sigma, (m as f64 + 0.5) / sigma)
             };
-            let p = half_normal_mass(a, b);
+            let p = mass(a, b);
             total += p;
             probs.push(p);
         }
@@ -243,12 +280,20 @@ impl EncSym {
     }
 }
 
-/// Encoder symbols of every table, `t · 256 + symbol` (built once, from the shared tables).
-fn enc_syms() -> &'static [EncSym] {
-    static ENC: OnceLock<Vec<EncSym>> = OnceLock::new();
-    ENC.get_or_init(|| {
+/// Number of table sets (shape families, `rans_family.rs`; 0 = the Gaussian).
+const N_FAMILIES: usize = crate::rans_family::FAMILIES as usize;
+
+/// Something derived from the table set of `family`, built on first use.
+fn per_family<T>(cells: &'static [OnceLock<T>; N_FAMILIES], family: u8, build: impl FnOnce(&'static Tables) -> T) -> &'static T {
+    cells[family as usize].get_or_init(|| build(crate::rans_family::family_tables(family)))
+}
+
+/// Encoder symbols of every table of `family`, `t · 256 + symbol` (built once).
+fn enc_syms(family: u8) -> &'static [EncSym] {
+    static ENC: [OnceLock<Vec<EncSym>>; N_FAMILIES] = [const { OnceLock::new() }; N_FAMILIES];
+    per_family::<Vec<EncSym>>(&ENC, family, |tabs| {
         let mut e = vec![EncSym::default(); N_TABLES * 256];
-        for (ti, t) in tables().t.iter().enumerate() {
+        for (ti, t) in tabs.t.iter().enumerate() {
             for (sy, (&f, &c)) in t.freq.iter().zip(&t.cum).enumerate() {
                 e[ti * 256 + sy] = EncSym::new(f, c);
             }
@@ -329,6 +374,12 @@ fn scale_code(ms: f64) -> u8 {
 /// Returns `None` when the model does not apply (no values, rows not dividing, a row spanning
 /// more than 2^32 codes).
 pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
+    encode_family(q, rows, None)
+}
+
+/// [`encode`] with the shape family forced (`Some(f)`, `f` < `rans_family::FAMILIES`) or
+/// chosen by the encoder (`None`).
+pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
@@ -343,7 +394,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
         }
         qmin.push(lo);
     }
-    encode_codes(&codes, &qmin, 1)
+    encode_codes(&codes, &qmin, 1, family)
 }
 
 /// Dot product with four partial sums in a fixed order (deterministic on every platform).
@@ -411,7 +462,7 @@ pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
 /// One row of codes as f32, `(qmin_i + u) as f32`: through f64, where `qmin_i + u` is exact
 /// (|q| < 2^53), so the rounding to f32 is the same as from the integer; vectorisable.
 #[inline(always)]
-fn row_f32(codes: &[u32], q0: i64, out: &mut [f32]) {
+pub(crate) fn row_f32(codes: &[u32], q0: i64, out: &mut [f32]) {
     let q0 = q0 as f64;
     for (o, &u) in out.iter_mut().zip(codes) {
         *o = (q0 + u as f64) as f32;
@@ -443,8 +494,8 @@ fn for_blocks<T: Send>(threads: usize, n_blocks: usize, f: impl Fn(usize) -> T +
 
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
 /// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
-fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<Vec<u8>> {
-    Some(plan_codes(codes, qmin, threads)?.encode(codes, qmin, threads))
+fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    Some(plan_codes(codes, qmin, threads, family)?.encode(codes, qmin, threads))
 }
 
 /// The model's side information for a tensor (scales, sign model): everything but the rANS
@@ -456,14 +507,24 @@ pub(crate) struct ModelPlan {
     rpb: usize,
     a: Vec<u8>,
     b: Vec<u8>,
+    /// Shape family (table set, `rans_family.rs`).
+    family: u8,
     mode: u8,
-    f: u32,
+    /// P(sign as predicted) · M per class sum (all equal unless the mode is [`SIGN_CLASSES`]).
+    fs: [u32; BINS],
     row_neg: Vec<bool>,
     col_neg: Vec<bool>,
+    /// Sign classes of the rows and columns (all 0 unless the mode is [`SIGN_CLASSES`]).
+    rcls: Vec<u8>,
+    ccls: Vec<u8>,
 }
 
-/// The statistics passes of [`encode_codes`]: `None` when the model does not apply.
-fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> {
+/// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
+/// forced `family` does not exist).
+fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -> Option<ModelPlan> {
+    if family.is_some_and(|f| f >= crate::rans_family::FAMILIES) {
+        return None;
+    }
     let n = codes.len();
     let rows = qmin.len();
     if n == 0 || rows == 0 || n % rows != 0 {
@@ -591,7 +652,7 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
         if do_power {
             power.step(&nv);
         } else if do_agree {
-            signs = Some(power.signs(&u, agree));
+            signs = Some((std::mem::take(&mut u), agree));
         }
         for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
@@ -602,42 +663,63 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize) -> Option<ModelPlan> 
     let a: Vec<u8> = r2.iter().map(|&v| scale_code(v)).collect();
     let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
 
-    // Sign model.
+    // Sign model: plain, against the top singular pair, or against it with sign classes
+    // (`rans_sign.rs`) when their estimate beats one probability.
+    let mut classes = None;
     let (mode, f, row_neg, col_neg) = match signs {
         None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),
-        Some((u, v, agree)) => {
-            let h = |k: u64| {
-                let p = k as f64 / nz.max(1) as f64;
-                let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * crate::detmath::det_log2(p) };
-                nz as f64 * (e(p) + e(1.0 - p))
-            };
+        Some((uf, agree)) => {
+            let h = |k: u64| crate::rans_sign::binary_bits(k, nz);
             let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
             if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
-                (SIGN_SVD, freq(agree), u, v)
+                let sc = crate::rans_sign::sign_classes(codes, qmin, cols, &uf, &power.v, &r2, &c2);
+                if sc.bits < h(agree) {
+                    classes = Some(sc);
+                }
+                let (u, v) = power.signs(&uf);
+                (if classes.is_some() { SIGN_CLASSES } else { SIGN_SVD }, freq(agree), u, v)
             } else {
                 (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
             }
         }
     };
+    let (fs, rcls, ccls) = match classes {
+        Some(c) => (c.freq, c.rows, c.cols),
+        None => ([f; BINS], vec![0; rows], vec![0; cols]),
+    };
+    let family = match family {
+        Some(f) => f,
+        None => crate::rans_family::choose(codes, qmin, cols, &a, &b),
+    };
 
-    Some(ModelPlan { rows, cols, rpb, a, b, mode, f, row_neg, col_neg })
+    Some(ModelPlan { rows, cols, rpb, a, b, family, mode, fs, row_neg, col_neg, rcls, ccls })
 }
 
 impl ModelPlan {
-    /// The payload header: kind, sign mode and frequency, scale codes, sign bitmaps, rows per
-    /// block (kind 2).
+    /// The payload header (kinds 3–4): kind, family, sign mode and frequencies, packed scale
+    /// codes, sign bitmaps, sign classes, rows per block (kind 4).
     fn header(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
-        out.push(if self.n_blocks() > 1 { KIND_RANK1_BLOCKS } else { KIND_RANK1 });
+        out.push(if self.n_blocks() > 1 { KIND_SHAPED_BLOCKS } else { KIND_SHAPED });
+        out.push(self.family);
         out.push(self.mode);
-        if self.mode != SIGN_NONE {
-            out.extend_from_slice(&(self.f as u16).to_le_bytes());
+        let n_f = match self.mode {
+            SIGN_NONE => 0,
+            SIGN_CLASSES => BINS,
+            _ => 1,
+        };
+        for &f in &self.fs[..n_f] {
+            out.extend_from_slice(&(f as u16).to_le_bytes());
         }
-        out.extend_from_slice(&self.a);
-        out.extend_from_slice(&self.b);
-        if self.mode == SIGN_SVD {
+        crate::rans_family::push_scale_codes(&self.a, &mut out);
+        crate::rans_family::push_scale_codes(&self.b, &mut out);
+        if self.mode >= SIGN_SVD {
             push_bits(&self.row_neg, &mut out);
             push_bits(&self.col_neg, &mut out);
+        }
+        if self.mode == SIGN_CLASSES {
+            crate::rans_sign::push_classes(&self.rcls, &mut out);
+            crate::rans_sign::push_classes(&self.ccls, &mut out);
         }
         if self.n_blocks() > 1 {
             out.extend_from_slice(&(self.rpb as u32).to_le_bytes());
@@ -649,15 +731,21 @@ impl ModelPlan {
         self.rows.div_ceil(self.rpb)
     }
 
+    /// Per column: the predicted sign of `u_i·v_j` is negative iff the row's bit differs from
+    /// this (false unless the mode predicts signs from the singular pair).
+    fn col_pred_neg(&self) -> Vec<bool> {
+        (0..self.cols).map(|j| self.mode >= SIGN_SVD && self.col_neg[j]).collect()
+    }
+
     /// The payload (codes and `qmin` as given to [`plan_codes`]).
     pub(crate) fn encode(&self, codes: &[u32], qmin: &[i64], threads: usize) -> Vec<u8> {
-        let (rows, cols, rpb) = (self.rows, self.cols, self.rpb);
+        let (rows, rpb) = (self.rows, self.rpb);
         let mut out = self.header();
         out.reserve(codes.len() / 2);
         let streams = crate::par::map(threads, self.n_blocks(), |k| {
             let r0 = k * rpb;
             let r1 = (r0 + rpb).min(rows);
-            encode_rows(codes, qmin, cols, r0..r1, &self.a, &self.b, self.mode, self.f, &self.row_neg, &self.col_neg)
+            encode_rows(self, codes, qmin, r0..r1)
         });
         for words in streams {
             out.extend_from_slice(&(words.len() as u32).to_le_bytes());
@@ -682,13 +770,15 @@ impl ModelPlan {
     pub(crate) fn ideal_bytes(&self, codes: &[u32], qmin: &[i64], threads: usize, row_step: usize) -> f64 {
         let (rows, cols, rpb) = (self.rows, self.cols, self.rpb);
         let tabs = tables();
-        let costs = sym_costs();
+        let costs = sym_costs(self.family);
         let cost_of = |f: u32| (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
-        let fc = self.f.clamp(1, M - 1);
-        // Sign: [as predicted, opposite, not coded].
-        let sign_cost = [cost_of(fc), cost_of(M - fc), 0];
+        // Sign, per class sum: [as predicted, opposite, not coded].
+        let sign_cost = self.fs.map(|f| {
+            let fc = f.clamp(1, M - 1);
+            [cost_of(fc), cost_of(M - fc), 0]
+        });
         let code_sign = self.mode != SIGN_NONE;
-        let cneg: Vec<bool> = (0..cols).map(|j| self.mode == SIGN_SVD && self.col_neg[j]).collect();
+        let cneg = self.col_pred_neg();
         let parts = crate::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             for i in k * rpb..((k + 1) * rpb).min(rows) {
@@ -698,9 +788,10 @@ impl ModelPlan {
                 }
                 let picks = &tabs.pick[ai as usize..ai as usize + 256];
                 let row = &codes[i * cols..(i + 1) * cols];
-                let (q0, rneg) = (qmin[i], self.mode == SIGN_SVD && self.row_neg[i]);
+                let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
+                let row_sign = &sign_cost[self.rcls[i] as usize..];
                 let mut acc = 0u64;
-                for ((&u, &bj), &cn) in row.iter().zip(&self.b).zip(&cneg) {
+                for (((&u, &bj), &cn), &cc) in row.iter().zip(&self.b).zip(&cneg).zip(&self.ccls) {
                     if bj == 0 {
                         continue;
                     }
@@ -710,7 +801,7 @@ impl ModelPlan {
                     let s = p.s as u32;
                     let hi = m >> s;
                     let flip = (v < 0) != (rneg != cn);
-                    acc += sign_cost[if m != 0 && code_sign { flip as usize } else { 2 }];
+                    acc += row_sign[cc as usize][if m != 0 && code_sign { flip as usize } else { 2 }];
                     acc += (s as u64) * COST_ONE;
                     let base = p.ti as usize * 256;
                     acc += if hi < p.esc as u64 {
@@ -734,12 +825,13 @@ impl ModelPlan {
 /// Fixed-point unit of the symbol costs (bits · 2^16).
 const COST_ONE: u64 = 1 << 16;
 
-/// `log2(M / freq) · 2^16` of every table symbol, `t · 256 + symbol` (det_log2: deterministic).
-fn sym_costs() -> &'static [u64] {
-    static COSTS: OnceLock<Vec<u64>> = OnceLock::new();
-    COSTS.get_or_init(|| {
+/// `log2(M / freq) · 2^16` of every table symbol of `family`, `t · 256 + symbol` (det_log2:
+/// deterministic).
+pub(crate) fn sym_costs(family: u8) -> &'static [u64] {
+    static COSTS: [OnceLock<Vec<u64>>; N_FAMILIES] = [const { OnceLock::new() }; N_FAMILIES];
+    per_family::<Vec<u64>>(&COSTS, family, |tabs| {
         let mut c = vec![0u64; N_TABLES * 256];
-        for (ti, t) in tables().t.iter().enumerate() {
+        for (ti, t) in tabs.t.iter().enumerate() {
             for (sy, &f) in t.freq.iter().enumerate() {
                 c[ti * 256 + sy] = (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
             }
@@ -755,7 +847,10 @@ struct RowEnc<'a> {
     cneg: &'a [bool],
     picks: &'a [Pick],
     syms: &'a [EncSym],
-    sign_syms: &'a [EncSym; 2],
+    /// Sign symbols [agrees with the prediction, disagrees] per column class, from the row's
+    /// class on (`class_i + class_j` indexes the plan's probabilities).
+    sign_syms: &'a [[EncSym; 2]],
+    ccls: &'a [u8],
     q0: i64,
     rneg: bool,
     code_sign: bool,
@@ -777,7 +872,7 @@ impl RowEnc<'_> {
         if m != 0 && self.code_sign {
             // Sign symbol 0 = as predicted.
             let flip = (v < 0) != (self.rneg != self.cneg[j]);
-            wb.put(lane, &self.sign_syms[flip as usize]);
+            wb.put(lane, &self.sign_syms[self.ccls[j] as usize][flip as usize]);
         }
         if s > 0 {
             wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
@@ -793,27 +888,20 @@ impl RowEnc<'_> {
 
 /// The rANS words of rows `range` (one block; its own four states), in production order.
 #[allow(clippy::too_many_arguments)]
-fn encode_rows(
-    codes: &[u32],
-    qmin: &[i64],
-    cols: usize,
-    range: std::ops::Range<usize>,
-    a: &[u8],
-    b: &[u8],
-    mode: u8,
-    f: u32,
-    row_neg: &[bool],
-    col_neg: &[bool],
-) -> Vec<u16> {
+fn encode_rows(plan: &ModelPlan, codes: &[u32], qmin: &[i64], range: std::ops::Range<usize>) -> Vec<u16> {
+    let (cols, a, b) = (plan.cols, &plan.a, &plan.b[..]);
     let tabs = tables();
-    let syms = enc_syms();
+    let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
     let mut wb = WordBuf { buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE], pos: 0 };
-    // Sign symbols: [agrees with the prediction, disagrees]; f = 0 (no sign coded) unused.
-    let sign_syms = [EncSym::new(f.clamp(1, M - 1), 0), EncSym::new(M - f.clamp(1, M - 1), f.clamp(1, M - 1))];
-    let code_sign = mode != SIGN_NONE;
-    // Per column: the predicted sign of u_i·v_j is negative iff row_neg[i] != col_neg[j].
-    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && col_neg[j]).collect();
+    // Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no sign
+    // is coded.
+    let sign_syms = plan.fs.map(|f| {
+        let f = f.clamp(1, M - 1);
+        [EncSym::new(f, 0), EncSym::new(M - f, f)]
+    });
+    let code_sign = plan.mode != SIGN_NONE;
+    let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
     for i in range.rev() {
         if a[i] == 0 {
@@ -821,9 +909,10 @@ fn encode_rows(
         }
         let row = &codes[i * cols..(i + 1) * cols];
         let q0 = qmin[i];
-        let rneg = mode == SIGN_SVD && row_neg[i];
+        let rneg = plan.mode >= SIGN_SVD && plan.row_neg[i];
         let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
-        let ctx = RowEnc { row, b, cneg: &cneg, picks, syms, sign_syms: &sign_syms, q0, rneg, code_sign };
+        let sign_syms = &sign_syms[plan.rcls[i] as usize..];
+        let ctx = RowEnc { row, b, cneg: &cneg, picks, syms, sign_syms, ccls: &plan.ccls, q0, rneg, code_sign };
         // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
         // four states stay in registers, column j on state j mod 4.
         let mut j1 = cols;
@@ -895,9 +984,9 @@ impl PowerIteration {
         }
     }
 
-    /// Row signs, column signs and agreements from the final pass's `u` and count.
-    fn signs(&self, u: &[f64], agree: u64) -> (Vec<bool>, Vec<bool>, u64) {
-        (u.iter().map(|&x| x < 0.0).collect(), self.v.iter().map(|&x| x < 0.0).collect(), agree)
+    /// Row and column signs (true = negative) from the final pass's `u` and this `v`.
+    fn signs(&self, u: &[f64]) -> (Vec<bool>, Vec<bool>) {
+        (u.iter().map(|&x| x < 0.0).collect(), self.v.iter().map(|&x| x < 0.0).collect())
     }
 }
 
@@ -1061,13 +1150,19 @@ fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
 
 /// The parsed side information of a payload.
 struct Head<'a> {
+    /// Shape family (table set; kinds 1–2: 0, the Gaussian).
+    family: u8,
     mode: u8,
-    f: u32,
+    /// P(sign as predicted) · M per class sum (all equal unless sign mode 3).
+    fs: [u32; BINS],
     a: &'a [u8],
     b: &'a [u8],
     rs: &'a [u8],
-    /// Per column: predicted negative (sign mode 2), else false.
+    /// Per column: predicted negative (sign modes 2, 3), else false.
     cneg: Vec<bool>,
+    /// Sign mode 3: the packed row classes and the column classes (else empty, all 0).
+    rcls: &'a [u8],
+    ccls: Vec<u8>,
     max_u: u64,
 }
 
@@ -1087,27 +1182,56 @@ fn decode_with<T: Copy + Send>(
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
     let kind = r.u8()?;
-    if kind != KIND_RANK1 && kind != KIND_RANK1_BLOCKS {
+    if !(KIND_RANK1..=KIND_SHAPED_BLOCKS).contains(&kind) {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
+    let shaped = kind >= KIND_SHAPED;
+    let family = if shaped { r.u8()? } else { 0 };
+    if family >= crate::rans_family::FAMILIES {
+        return Err(Error::corrupt(format!("unknown rANS-model shape family {family}")));
+    }
     let mode = r.u8()?;
-    if mode > SIGN_SVD {
+    if mode > if shaped { SIGN_CLASSES } else { SIGN_SVD } {
         return Err(Error::corrupt(format!("unknown rANS-model sign mode {mode}")));
     }
-    let f = if mode != SIGN_NONE {
+    let mut fs = [0u32; BINS];
+    let n_f = match mode {
+        SIGN_NONE => 0,
+        SIGN_CLASSES => BINS,
+        _ => 1,
+    };
+    for slot in fs.iter_mut().take(n_f) {
         let b = r.take(2)?;
         let f = u16::from_le_bytes([b[0], b[1]]) as u32;
         if !(1..M).contains(&f) {
             return Err(Error::corrupt(format!("sign frequency {f} out of range")));
         }
-        f
+        *slot = f;
+    }
+    if n_f == 1 {
+        fs = [fs[0]; BINS];
+    }
+    let (a_packed, b_packed);
+    let (a, b) = if shaped {
+        let (v, used) = crate::rans_family::read_scale_codes(&payload[r.pos..], rows)?;
+        r.pos += used;
+        a_packed = v;
+        let (v, used) = crate::rans_family::read_scale_codes(&payload[r.pos..], cols)?;
+        r.pos += used;
+        b_packed = v;
+        (&a_packed[..], &b_packed[..])
     } else {
-        0
+        (r.take(rows)?, r.take(cols)?)
     };
-    let a = r.take(rows)?;
-    let b = r.take(cols)?;
-    let (rs, cs) = if mode == SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
-    let rows_per_block = if kind == KIND_RANK1_BLOCKS {
+    let (rs, cs) = if mode >= SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
+    let (rcls, ccls) = if mode == SIGN_CLASSES {
+        let rc = r.take(rows.div_ceil(4))?;
+        let cc = r.take(cols.div_ceil(4))?;
+        (rc, (0..cols).map(|j| crate::rans_sign::class_at(cc, j)).collect())
+    } else {
+        (&[][..], vec![0u8; cols])
+    };
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS {
         let v = r.take(4)?;
         let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
         if v == 0 {
@@ -1132,8 +1256,8 @@ fn decode_with<T: Copy + Send>(
         return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
     }
     let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
-    let cneg: Vec<bool> = (0..cols).map(|j| mode == SIGN_SVD && bit(cs, j)).collect();
-    let head = Head { mode, f, a, b, rs, cneg, max_u };
+    let cneg: Vec<bool> = (0..cols).map(|j| mode >= SIGN_SVD && bit(cs, j)).collect();
+    let head = Head { family, mode, fs, a, b, rs, cneg, rcls, ccls, max_u };
     let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
         decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
     });
@@ -1150,12 +1274,10 @@ struct DPick {
     esc: u32,
 }
 
-static DPICKS: OnceLock<Vec<DPick>> = OnceLock::new();
-
-/// `a + b` (0..=510) → [`DPick`].
-fn dpicks() -> &'static [DPick] {
-    DPICKS.get_or_init(|| {
-        let t = tables();
+/// `a + b` (0..=510) → [`DPick`] of the table set of `family`.
+fn dpicks(family: u8) -> &'static [DPick] {
+    static DPICKS: [OnceLock<Vec<DPick>>; N_FAMILIES] = [const { OnceLock::new() }; N_FAMILIES];
+    per_family::<Vec<DPick>>(&DPICKS, family, |t| {
         t.pick
             .iter()
             .map(|p| {
@@ -1251,7 +1373,8 @@ fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out:
     match h.mode {
         SIGN_PLAIN => decode_block_mode::<SIGN_PLAIN, T>(h, words, qmin, row0, out, cols, conv),
         SIGN_NONE => decode_block_mode::<SIGN_NONE, T>(h, words, qmin, row0, out, cols, conv),
-        _ => decode_block_mode::<SIGN_SVD, T>(h, words, qmin, row0, out, cols, conv),
+        SIGN_SVD => decode_block_mode::<SIGN_SVD, T>(h, words, qmin, row0, out, cols, conv),
+        _ => decode_block_mode::<SIGN_CLASSES, T>(h, words, qmin, row0, out, cols, conv),
     }
 }
 
@@ -1297,9 +1420,12 @@ fn rows_mode<const MODE: u8, T: Copy>(
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
 ) -> Result<()> {
-    let dp = dpicks();
-    let (f, max_u, b) = (h.f, h.max_u, &h.b[..cols]);
+    let dp = dpicks(h.family);
+    let (max_u, b) = (h.max_u, &h.b[..cols]);
     let cneg = &h.cneg[..cols];
+    let ccls = &h.ccls[..cols];
+    // Sign predicted from the singular pair (modes 2 and 3).
+    let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
     for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
         if h.a[i] == 0 {
@@ -1308,19 +1434,23 @@ fn rows_mode<const MODE: u8, T: Copy>(
             continue;
         }
         let picks: &[DPick; 256] = dp[h.a[i] as usize..][..256].try_into().expect("256 picks");
-        let rneg = MODE == SIGN_SVD && bit(h.rs, i);
+        let rneg = svd && bit(h.rs, i);
+        // The row's sign probabilities per column class (mode 3), else all `fs[0]`.
+        let rc = if MODE == SIGN_CLASSES { crate::rans_sign::class_at(h.rcls, i) as usize } else { 0 };
+        let fr = [h.fs[rc], h.fs[rc + 1], h.fs[rc + 2], h.fs[rc + 3]];
         let [mut x0, mut x1, mut x2, mut x3] = *x;
         // Range of the row's codes, checked once at the end of the row (every `q` between
         // these extremes is then within the channel's code range).
         let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
         // A macro, not a closure: the closure was not inlined (a call per value).
         macro_rules! one {
-            ($lane:expr, $bj:expr, $cn:expr, $o:expr) => {{
+            ($lane:expr, $bj:expr, $cn:expr, $cl:expr, $o:expr) => {{
                 let bj: u8 = $bj;
                 let q = if bj == 0 {
                     0
                 } else {
-                    value_fast::<MODE>($lane, words, pos, &picks[bj as usize], MODE == SIGN_SVD && (rneg != $cn), f)?
+                    let f = if MODE == SIGN_CLASSES { fr[$cl as usize & 3] } else { fr[0] };
+                    value_fast::<MODE>($lane, words, pos, &picks[bj as usize], svd && (rneg != $cn), f)?
                 };
                 qlo = qlo.min(q);
                 qhi = qhi.max(q);
@@ -1330,15 +1460,17 @@ fn rows_mode<const MODE: u8, T: Copy>(
         let mut chunks = orow.chunks_exact_mut(LANES);
         let mut bc = b.chunks_exact(LANES);
         let mut cc = cneg.chunks_exact(LANES);
-        for ((c, bq), cn) in (&mut chunks).zip(&mut bc).zip(&mut cc) {
-            one!(&mut x0, bq[0], cn[0], &mut c[0]);
-            one!(&mut x1, bq[1], cn[1], &mut c[1]);
-            one!(&mut x2, bq[2], cn[2], &mut c[2]);
-            one!(&mut x3, bq[3], cn[3], &mut c[3]);
+        let mut kc = ccls.chunks_exact(LANES);
+        for (((c, bq), cn), kl) in (&mut chunks).zip(&mut bc).zip(&mut cc).zip(&mut kc) {
+            one!(&mut x0, bq[0], cn[0], kl[0], &mut c[0]);
+            one!(&mut x1, bq[1], cn[1], kl[1], &mut c[1]);
+            one!(&mut x2, bq[2], cn[2], kl[2], &mut c[2]);
+            one!(&mut x3, bq[3], cn[3], kl[3], &mut c[3]);
         }
         let lanes = [&mut x0, &mut x1, &mut x2, &mut x3];
-        for (((o, lane), &bj), &cn) in chunks.into_remainder().iter_mut().zip(lanes).zip(bc.remainder()).zip(cc.remainder()) {
-            one!(lane, bj, cn, o);
+        let rest = chunks.into_remainder().iter_mut().zip(lanes).zip(bc.remainder()).zip(cc.remainder()).zip(kc.remainder());
+        for ((((o, lane), &bj), &cn), &kl) in rest {
+            one!(lane, bj, cn, kl, o);
         }
         *x = [x0, x1, x2, x3];
         u_of(qlo, q0, max_u)?;
@@ -1369,7 +1501,7 @@ pub(crate) fn plan_frame_codes(params: &crate::quant::ChannelParams, codes: &[u3
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
         return None;
     }
-    Some((plan_codes(codes, &qmin, threads)?, qmin))
+    Some((plan_codes(codes, &qmin, threads, None)?, qmin))
 }
 
 /// The signed offset of each row's codes, `q = qmin_c + u`: the uniform modes' smallest code,
@@ -1420,7 +1552,7 @@ mod tests {
         q[777] = 1 << 40;
         let qmin: Vec<i64> = q.chunks_exact(cols).map(|r| *r.iter().min().unwrap()).collect();
         let codes: Vec<u32> = q.iter().enumerate().map(|(k, &v)| (v - qmin[k / cols]) as u32).collect();
-        let plan = plan_codes(&codes, &qmin, 1).unwrap();
+        let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         let real = plan.encode(&codes, &qmin, 2).len() as f64;
         let ideal = plan.ideal_bytes(&codes, &qmin, 2, 1);
         assert!((real / ideal - 1.0).abs() < 1e-3, "payload {real} vs ideal {ideal}");

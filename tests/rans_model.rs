@@ -183,7 +183,7 @@ fn blocked_frames_are_thread_independent_and_checked() {
     let info = peek(&f1).unwrap();
     assert_eq!(info.backend, BACKEND_RANS_MODEL);
     let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-    assert_eq!(f1[p0], alcm::rans_model::KIND_RANK1_BLOCKS);
+    assert_eq!(f1[p0], alcm::rans_model::KIND_SHAPED_BLOCKS);
     let d1 = decompress(&f1).unwrap();
     assert!(rel_l2(&x, &d1.data) <= 1e-2);
     for t in [2, 3, 8] {
@@ -206,4 +206,220 @@ fn blocked_frames_are_thread_independent_and_checked() {
     for cut in [p0 + 1, p0 + 5, (p0 + n) / 2, n - 1] {
         assert!(decompress(&f1[..cut]).is_err());
     }
+}
+
+/// Codes of a real tensor at a uniform step for relative error ≈ `eps` (q = round(x/step)),
+/// and the row minima.
+fn real_codes(x: &[f32], rows: usize, eps: f64) -> (Vec<i64>, Vec<i64>) {
+    let rms = (x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / x.len() as f64).sqrt();
+    let step = (eps * rms * 12f64.sqrt()).max(1e-30);
+    let q: Vec<i64> = x.iter().map(|&v| (v as f64 / step).round() as i64).collect();
+    let qmin = q.chunks_exact(q.len() / rows).map(|r| *r.iter().min().unwrap()).collect();
+    (q, qmin)
+}
+
+#[test]
+fn shape_family_tables_are_pinned() {
+    // Family 0 is the Gaussian of kinds 1-2; families 1-2 the generalised Gaussians
+    // (src/rans_family.rs). Values computed once on x86-64 Linux when the families were
+    // introduced; never update them without a new payload kind.
+    use alcm::rans_family::family_checksum;
+    assert_eq!(family_checksum(0), TABLE_CRC);
+    assert_eq!(family_checksum(1), FAMILY1_CRC, "{:#010x}", family_checksum(1));
+    assert_eq!(family_checksum(2), FAMILY2_CRC, "{:#010x}", family_checksum(2));
+}
+
+const FAMILY1_CRC: u32 = 0xe1e9_c6f5;
+const FAMILY2_CRC: u32 = 0xca62_ac71;
+
+#[test]
+fn every_family_round_trips_real_tensors() {
+    let mut tested = 0;
+    for path in data_files() {
+        let (x, shape) = read_npy_f32(&path).unwrap();
+        if shape.len() < 2 || x.len() < 256 {
+            continue;
+        }
+        let rows = shape[0];
+        for eps in [1e-1, 1e-2, 1e-3] {
+            let (q, qmin) = real_codes(&x, rows, eps);
+            let mut sizes = Vec::new();
+            for fam in 0..alcm::rans_family::FAMILIES {
+                let p = alcm::rans_model::encode_family(&q, rows, Some(fam)).unwrap();
+                assert_eq!((p[0], p[1]), (alcm::rans_model::KIND_SHAPED, fam));
+                let mut u = vec![0u32; q.len()];
+                alcm::rans_model::decode(&p, &qmin, 4, &mut u).unwrap();
+                let cols = q.len() / rows;
+                for (k, (&uk, &qk)) in u.iter().zip(&q).enumerate() {
+                    assert_eq!(qmin[k / cols] + uk as i64, qk, "{path:?} family {fam} at {eps}: value {k}");
+                }
+                sizes.push(p.len());
+            }
+            // The encoder's own choice is one of them, and never the largest by more than
+            // its estimate's error (a sampled histogram of the magnitude symbols).
+            let chosen = alcm::rans_model::encode_family(&q, rows, None).unwrap();
+            assert_eq!(chosen.len(), sizes[chosen[1] as usize]);
+            let best = *sizes.iter().min().unwrap();
+            assert!(chosen.len() as f64 <= best as f64 * 1.01 + 16.0, "{path:?} at {eps}: {sizes:?} chose {}", chosen[1]);
+            assert!(alcm::rans_model::encode_family(&q, rows, Some(alcm::rans_family::FAMILIES)).is_none());
+            tested += 1;
+        }
+    }
+    assert!(tested >= 20, "{tested}");
+}
+
+#[test]
+fn gradients_choose_a_lighter_tailed_family() {
+    // Measured on ../shared/data (src/rans_family.rs): given the rank-1 scales, gradient codes
+    // are lighter-tailed than a Gaussian, so most shipped gradients pick family 1 or 2.
+    let (mut light, mut total) = (0, 0);
+    for path in data_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (x, shape) = read_npy_f32(&path).unwrap();
+        if !name.starts_with("grad") || shape.len() < 2 || x.len() < 4096 {
+            continue;
+        }
+        for eps in [1e-2, 1e-3] {
+            let (q, _) = real_codes(&x, shape[0], eps);
+            let p = alcm::rans_model::encode_family(&q, shape[0], None).unwrap();
+            light += (p[1] > 0) as usize;
+            total += 1;
+        }
+    }
+    assert!(total >= 2 && light * 2 > total, "{light} of {total}");
+}
+
+/// Rewrites a kind-4 payload of family 0 into the kind-2 layout of the module docs (no family
+/// byte, one byte per scale code).
+fn as_kind2(p: &[u8], rows: usize, cols: usize) -> Vec<u8> {
+    fn unpack(b: &[u8], len: usize) -> (Vec<u8>, usize) {
+        let (base, bits) = (b[0] as u32, b[1] as usize);
+        let mut v = Vec::new();
+        for i in 0..len {
+            let mut field = 0u32;
+            for k in 0..bits {
+                let bit = i * bits + k;
+                field |= ((b[2 + bit / 8] >> (bit % 8)) as u32 & 1) << k;
+            }
+            v.push(if field == 0 { 0 } else { (base + field - 1) as u8 });
+        }
+        (v, 2 + (len * bits).div_ceil(8))
+    }
+    assert_eq!((p[0], p[1]), (alcm::rans_model::KIND_SHAPED_BLOCKS, 0));
+    let mode = p[2];
+    let mut out = vec![alcm::rans_model::KIND_RANK1_BLOCKS, mode];
+    let mut pos = 3;
+    if mode != alcm::rans_model::SIGN_NONE {
+        out.extend_from_slice(&p[3..5]);
+        pos = 5;
+    }
+    let (a, used) = unpack(&p[pos..], rows);
+    pos += used;
+    let (b, used) = unpack(&p[pos..], cols);
+    pos += used;
+    out.extend_from_slice(&a);
+    out.extend_from_slice(&b);
+    out.extend_from_slice(&p[pos..]);
+    out
+}
+
+#[test]
+fn legacy_kind_2_still_decodes() {
+    let (rows, cols) = (640, 1024);
+    let x = synthetic(rows, cols, 5);
+    let (q, qmin) = real_codes(&x, rows, 1e-2);
+    let p4 = alcm::rans_model::encode_family(&q, rows, Some(0)).unwrap();
+    let p2 = as_kind2(&p4, rows, cols);
+    let (mut u4, mut u2) = (vec![0u32; q.len()], vec![0u32; q.len()]);
+    alcm::rans_model::decode(&p4, &qmin, 4, &mut u4).unwrap();
+    alcm::rans_model::decode(&p2, &qmin, 4, &mut u2).unwrap();
+    assert_eq!(u4, u2);
+    assert!(u2.iter().zip(&q).enumerate().all(|(k, (&u, &qk))| qmin[k / cols] + u as i64 == qk));
+    // Kind 2 with family tables is not a thing: a family byte there is read as the sign mode.
+    let mut bad = p4.clone();
+    bad[0] = alcm::rans_model::KIND_RANK1_BLOCKS;
+    assert!(alcm::rans_model::decode(&bad, &qmin, 4, &mut u2).is_err());
+}
+
+#[test]
+fn hostile_shaped_payloads_are_rejected() {
+    let x = synthetic(48, 80, 3);
+    let (q, qmin) = real_codes(&x, 48, 1e-2);
+    let p = alcm::rans_model::encode_family(&q, 48, Some(1)).unwrap();
+    let mut out = vec![0u32; q.len()];
+    let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
+    // Unknown family.
+    for fam in [alcm::rans_family::FAMILIES, 200, 255] {
+        let mut f = p.clone();
+        f[1] = fam;
+        assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
+    }
+    // Scale-code headers: base 0, more than 8 bits, or a bit count that runs past the end.
+    let sc = match p[2] {
+        alcm::rans_model::SIGN_NONE => 3,
+        alcm::rans_model::SIGN_CLASSES => 3 + 2 * alcm::rans_sign::BINS,
+        _ => 5,
+    };
+    for (off, v) in [(0, 0u8), (1, 9), (1, 255), (1, 8)] {
+        let mut f = p.clone();
+        f[sc + off] = v;
+        if let Err(e) = alcm::rans_model::decode(&f, &qmin, 4, &mut out) {
+            assert!(typed(e.clone()), "{e}");
+        } else {
+            panic!("scale-code header byte {off} = {v} accepted");
+        }
+    }
+    // Every truncation.
+    for cut in 0..p.len() {
+        assert!(typed(alcm::rans_model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()));
+    }
+    // Unknown kinds.
+    for k in [0u8, 5, 255] {
+        let mut f = p.clone();
+        f[0] = k;
+        assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
+    }
+}
+
+#[test]
+fn sign_classes_round_trip_and_reject_damage() {
+    use alcm::rans_model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
+    let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
+    let mut with_classes = 0;
+    for path in data_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (x, shape) = read_npy_f32(&path).unwrap();
+        if !name.starts_with("grad") || shape.len() < 2 || x.len() < 1024 {
+            continue;
+        }
+        let rows = shape[0];
+        let cols = x.len() / rows;
+        for eps in [1e-1, 1e-2, 1e-3] {
+            let (q, qmin) = real_codes(&x, rows, eps);
+            let p = encode_family(&q, rows, None).unwrap();
+            if p[2] != SIGN_CLASSES {
+                continue;
+            }
+            with_classes += 1;
+            let mut u = vec![0u32; q.len()];
+            decode(&p, &qmin, 4, &mut u).unwrap();
+            assert!(u.iter().zip(&q).enumerate().all(|(k, (&uk, &qk))| qmin[k / cols] + uk as i64 == qk), "{name} at {eps}");
+            // Seven u16 probabilities follow the mode byte; 0 is out of range.
+            for bin in 0..7 {
+                let mut f = p.clone();
+                f[3 + 2 * bin] = 0;
+                f[4 + 2 * bin] = 0;
+                assert_eq!(decode(&f, &qmin, 4, &mut u).unwrap_err().kind(), ErrorKind::Corrupt);
+            }
+            for cut in (0..p.len()).step_by(7) {
+                assert!(typed(decode(&p[..cut], &qmin, 4, &mut u).unwrap_err()));
+            }
+            // Mode 3 does not exist in kind 1.
+            let mut f = p.clone();
+            f.remove(1);
+            f[0] = KIND_RANK1;
+            assert!(typed(decode(&f, &qmin, 4, &mut u).unwrap_err()));
+        }
+    }
+    assert!(with_classes >= 2, "sign classes should pay on some shipped gradients ({with_classes})");
 }
