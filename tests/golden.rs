@@ -218,11 +218,11 @@ fn version_2_features_in_a_version_1_frame_are_corrupt() {
         if flags & 2 != 0 {
             flagged += 1;
             assert_eq!(peek(&f).unwrap_err().kind(), ErrorKind::Corrupt, "{name}");
-            assert_eq!(decompress(&f).unwrap_err().kind(), ErrorKind::Corrupt, "{name}");
+            assert_eq!(decompress(&f).err().map(|e| e.kind()), Some(ErrorKind::Corrupt), "{name}");
         } else if backend == 3 && payload[0] >= 3 {
             kind3_unflagged += 1;
             assert_eq!(peek(&f).unwrap().format_version, 1, "{name}");
-            assert_eq!(decompress(&f).unwrap_err().kind(), ErrorKind::Corrupt, "{name}");
+            assert_eq!(decompress(&f).err().map(|e| e.kind()), Some(ErrorKind::Corrupt), "{name}");
         }
     }
     assert!(flagged > 0 && kind3_unflagged > 0);
