@@ -7,35 +7,17 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
+#[path = "../examples/common/mod.rs"]
+mod common;
+
 use alcm::quant::{self, ChannelParams};
 use alcm::{decompress, Encoder, EncoderConfig, Mode};
 
 const R: usize = 1024;
 const C: usize = 1024;
 
-fn tensor() -> Vec<f32> {
-    let mut s = 1u64;
-    let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    let mut gauss = move || {
-        let (u, v) = (rnd(), rnd());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    };
-    let rs: Vec<f64> = (0..R).map(|_| (gauss() * 1.5).exp()).collect();
-    let cs: Vec<f64> = (0..C).map(|_| gauss().exp()).collect();
-    let mut x = Vec::with_capacity(R * C);
-    for r in &rs {
-        for c in &cs {
-            x.push((gauss() * r * c * 1e-3) as f32);
-        }
-    }
-    x
-}
-
 fn benches(cr: &mut Criterion) {
-    let x = tensor();
+    let (x, _) = common::synthetic(1, true);
     let shape = [R, C];
     let enc = Encoder::new(EncoderConfig { mode: Mode::RelativeL2(1e-2), ..Default::default() }).unwrap();
     let frame = enc.compress(&x, &shape, None).unwrap();

@@ -15,28 +15,6 @@ mod common;
 
 use alcm::{decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
 
-fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
-    let (r, c) = (1024usize, 1024usize);
-    let mut s = seed;
-    let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    let mut gauss = move || {
-        let (u, v) = (rnd(), rnd());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    };
-    let rs: Vec<f64> = (0..r).map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 }).collect();
-    let cs: Vec<f64> = (0..c).map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 }).collect();
-    let mut x = Vec::with_capacity(r * c);
-    for ri in &rs {
-        for cj in &cs {
-            x.push((gauss() * ri * cj * 1e-3) as f32);
-        }
-    }
-    (x, vec![r, c])
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = PathBuf::from(&args[1]);
@@ -49,9 +27,9 @@ fn main() {
                 tensors.push((p.file_stem().unwrap().to_string_lossy().into_owned(), x, shape));
             }
         }
-        let (g, gs) = synthetic(1, true);
+        let (g, gs) = common::synthetic(1, true);
         tensors.push(("synth_gradient".into(), g, gs));
-        let (w, ws) = synthetic(2, false);
+        let (w, ws) = common::synthetic(2, false);
         tensors.push(("synth_gaussian".into(), w, ws));
         for (name, x, shape) in &tensors {
             let finite = x.iter().all(|v| v.is_finite());

@@ -26,28 +26,6 @@ fn best_secs(mut f: impl FnMut()) -> f64 {
     best
 }
 
-fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
-    let (r, c) = (1024usize, 1024usize);
-    let mut s = seed;
-    let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    let mut gauss = move || {
-        let (u, v) = (rnd(), rnd());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    };
-    let rs: Vec<f64> = (0..r).map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 }).collect();
-    let cs: Vec<f64> = (0..c).map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 }).collect();
-    let mut x = Vec::with_capacity(r * c);
-    for ri in &rs {
-        for cj in &cs {
-            x.push((gauss() * ri * cj * 1e-3) as f32);
-        }
-    }
-    (x, vec![r, c])
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut dir = None;
@@ -70,9 +48,9 @@ fn main() {
             }
         }
     }
-    let (g, gs) = synthetic(1, true);
+    let (g, gs) = common::synthetic(1, true);
     tensors.push(("synthetic rank-1 gradient 1024x1024".into(), g, gs));
-    let (w, ws) = synthetic(2, false);
+    let (w, ws) = common::synthetic(2, false);
     tensors.push(("synthetic gaussian weight 1024x1024".into(), w, ws));
     println!("{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10}", "tensor", "values", "eps", "bits/v", "backend", "comp MB/s", "dec MB/s");
     for (name, x, shape) in &tensors {

@@ -34,9 +34,8 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// Reads `codes.len()` codes of `width` bytes laid out as planes.
-pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
-    let n = codes.len();
+/// The plane stream of `n` codes of `width` bytes must be exactly `n · width` bytes.
+fn check_planes(bytes: &[u8], width: u8, n: usize) -> Result<()> {
     if !matches!(width, 1 | 2 | 4) {
         return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
     }
@@ -49,6 +48,13 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
             width
         )));
     }
+    Ok(())
+}
+
+/// Reads `codes.len()` codes of `width` bytes laid out as planes.
+pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
+    let n = codes.len();
+    check_planes(bytes, width, n)?;
     codes.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = b as u32);
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;
@@ -62,18 +68,7 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
 /// into its output buffer and dequantizes in place, without a code buffer.
 pub fn unpack_bits(bytes: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
     let n = out.len();
-    if !matches!(width, 1 | 2 | 4) {
-        return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
-    }
-    if bytes.len() != n * width as usize {
-        return Err(Error::corrupt(format!(
-            "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
-            bytes.len(),
-            n * width as usize,
-            n,
-            width
-        )));
-    }
+    check_planes(bytes, width, n)?;
     out.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = f32::from_bits(b as u32));
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;

@@ -268,17 +268,29 @@ fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Per-symbol encoder entry: the state bound for renormalisation and an exact reciprocal of
-/// the frequency, as in the model's encoder (`rans_model::EncSym`): `⌊v / freq⌋` is
-/// `⌊v · rcp / 2^64⌋` with `rcp = ⌈2^64 / freq⌉` for every 32-bit `v` (Lemire et al.), and the
-/// new state `v + bias + q · (M − freq)`; `freq = 1` uses `rcp = 2^64 − 1` (`q = v − 1`) and
-/// `bias = cum + M − 1`.
+/// Per-symbol encoder entry (shared with the model's encoder, `rans_model.rs`): the state
+/// transition `x → (x / freq)·M + x mod freq + cum` by an exact reciprocal multiplication
+/// instead of a 32-bit division (Lemire, Kaser, Kurz 2019: with `rcp = ⌈2^64 / freq⌉`,
+/// `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as `x + bias + q·(M − freq)`.
+/// `freq = 1` (no 64-bit reciprocal) uses `rcp = 2^64 − 1`, which gives `q = x − 1`, and
+/// `bias = cum + M − 1` to compensate (ryg_rans' trick).
 #[derive(Clone, Copy, Default)]
-struct EncSym {
-    rcp: u64,
-    x_max: u32,
-    bias: u32,
-    cmpl: u32,
+pub(crate) struct EncSym {
+    pub(crate) rcp: u64,
+    /// Renormalise (emit 16 bits) when the state is ≥ this: `freq · 2^(32 − SCALE_BITS)`.
+    pub(crate) x_max: u32,
+    pub(crate) bias: u32,
+    pub(crate) cmpl: u32,
+}
+
+impl EncSym {
+    pub(crate) fn new(freq: u32, cum: u32) -> EncSym {
+        debug_assert!((1..=M).contains(&freq));
+        let (rcp, bias) = if freq == 1 { (u64::MAX, cum + M - 1) } else { (u64::MAX / freq as u64 + 1, cum) };
+        // freq = M (a certain symbol) would need x_max = 2^32: never renormalise.
+        let x_max = if freq >= M { u32::MAX } else { freq << (32 - SCALE_BITS) };
+        EncSym { rcp, x_max, bias, cmpl: M - freq }
+    }
 }
 
 /// Writes the word unconditionally at `pos` and advances by 0 or 1 (no branch on the ~random
@@ -304,10 +316,7 @@ fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> 
     let mut tab = [EncSym::default(); 256];
     for s in 0..256 {
         if freq[s] > 0 {
-            // 1 ≤ freq < M, so x_max = freq · 2^(32 − SCALE_BITS) < 2^32.
-            let f = freq[s];
-            let (rcp, bias) = if f == 1 { (u64::MAX, cum[s] + M - 1) } else { (u64::MAX / f as u64 + 1, cum[s]) };
-            tab[s] = EncSym { rcp, x_max: f << (32 - SCALE_BITS), bias, cmpl: M - f };
+            tab[s] = EncSym::new(freq[s], cum[s]);
         }
     }
     let n = data.len();

@@ -71,6 +71,7 @@
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
+use crate::rans::EncSym;
 
 const SCALE_BITS: u32 = 12;
 const M: u32 = 1 << SCALE_BITS;
@@ -136,11 +137,10 @@ pub(crate) fn tables() -> &'static Tables {
     TABLES.get_or_init(build_tables)
 }
 
-
-/// ∫_a^b φ(t) dt · 2 (φ the standard normal density): P(a ≤ |X| < b), 0 ≤ a ≤ b, by composite
-/// Simpson with ≥ 64 subintervals per unit.
-fn half_normal_mass(a: f64, b: f64) -> f64 {
-    let b = if b > 40.0 { 40.0 } else { b };
+/// ∫_a^b f(t) dt by composite Simpson with ≥ 64 subintervals per unit of `t` (at least 8):
+/// the one integration rule of every table set (Gaussian here, the shape families in
+/// `rans_family.rs`), IEEE `+ − × ÷` only.
+pub(crate) fn simpson(a: f64, b: f64, f: impl Fn(f64) -> f64) -> f64 {
     if b <= a {
         return 0.0;
     }
@@ -151,14 +151,19 @@ fn half_normal_mass(a: f64, b: f64) -> f64 {
         n += 1;
     }
     let h = width / n as f64;
-    let f = |t: f64| crate::detmath::det_exp(-0.5 * t * t);
     let mut s = f(a) + f(b);
     for i in 1..n {
         let t = a + i as f64 * h;
         s += if i % 2 == 1 { 4.0 * f(t) } else { 2.0 * f(t) };
     }
+    s * h / 3.0
+}
+
+/// ∫_a^b φ(t) dt · 2 (φ the standard normal density): P(a ≤ |X| < b), 0 ≤ a ≤ b.
+fn half_normal_mass(a: f64, b: f64) -> f64 {
+    let b = if b > 40.0 { 40.0 } else { b };
     // 2/√(2π)
-    s * h / 3.0 * 0.797_884_560_802_865_4
+    simpson(a, b, |t| crate::detmath::det_exp(-0.5 * t * t)) * 0.797_884_560_802_865_4
 }
 
 fn sigma_of(k: usize) -> f64 {
@@ -256,30 +261,6 @@ pub fn table_checksum() -> u32 {
 
 // ---------------------------------------------------------------------------------------------
 // Encoder
-
-/// One encoder symbol: the state transition `x → (x / freq)·M + x mod freq + cum` by an exact
-/// reciprocal multiplication instead of a 32-bit division (Lemire, Kaser, Kurz 2019: with
-/// `rcp = ⌈2^64 / freq⌉`, `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as
-/// `x + bias + q·(M − freq)`. `freq = 1` (no 64-bit reciprocal) uses `rcp = 2^64 − 1`, which
-/// gives `q = x − 1`, and `bias = cum + M − 1` to compensate (ryg_rans' trick).
-#[derive(Clone, Copy, Default)]
-struct EncSym {
-    rcp: u64,
-    /// Renormalise (emit 16 bits) when the state is ≥ this: `freq · 2^(32 − SCALE_BITS)`.
-    x_max: u32,
-    bias: u32,
-    cmpl: u32,
-}
-
-impl EncSym {
-    fn new(freq: u32, cum: u32) -> EncSym {
-        debug_assert!((1..=M).contains(&freq));
-        let (rcp, bias) = if freq == 1 { (u64::MAX, cum + M - 1) } else { (u64::MAX / freq as u64 + 1, cum) };
-        // freq = M (a certain symbol) would need x_max = 2^32: never renormalise.
-        let x_max = if freq >= M { u32::MAX } else { freq << (32 - SCALE_BITS) };
-        EncSym { rcp, x_max, bias, cmpl: M - freq }
-    }
-}
 
 /// Number of table sets (shape families, `rans_family.rs`; 0 = the Gaussian).
 const N_FAMILIES: usize = crate::rans_family::FAMILIES as usize;

@@ -58,3 +58,29 @@ pub fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
     }
     (if den > 0.0 { (num / den).sqrt() } else { 0.0 }, max)
 }
+
+/// A deterministic synthetic 1024 × 1024 tensor: Gaussian values times log-normal row and
+/// column scales (`rank1`: a gradient-like tensor, whose heavy tails come from the scales) or
+/// i.i.d. Gaussian (a weight-like tensor), all × 1e-3. Shared by the speed examples and the
+/// criterion benches so that their figures are on the same data.
+pub fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
+    let (r, c) = (1024usize, 1024usize);
+    let mut s = seed;
+    let mut rnd = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut gauss = move || {
+        let (u, v) = (rnd(), rnd());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    };
+    let rs: Vec<f64> = (0..r).map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 }).collect();
+    let cs: Vec<f64> = (0..c).map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 }).collect();
+    let mut x = Vec::with_capacity(r * c);
+    for ri in &rs {
+        for cj in &cs {
+            x.push((gauss() * ri * cj * 1e-3) as f32);
+        }
+    }
+    (x, vec![r, c])
+}
