@@ -78,10 +78,11 @@
 #define ALCM_MAX_ELEMENTS 1099511627776
 
 /**
- * Version of the frame format this library writes (and the newest it reads). Independent of
- * the library version. (When `src/format.rs` lands, a test asserts this equals its constant.)
+ * Version of the frame format this library writes (and the newest it reads; it reads every
+ * version from 1 up). Independent of the library version. Version 2 added the shared code
+ * offset flag and rANS-model payload kinds 3-4 (docs/FORMAT.md, "Version history").
  */
-#define ALCM_FORMAT_VERSION 1
+#define ALCM_FORMAT_VERSION 2
 
 /**
  * Result of every fallible alcm function. `ALCM_OK` (0) means success; every other value is an

@@ -66,6 +66,11 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
     // --- backend 3 (rank-1 parametric model): decodes straight to values (dequantisation
     // fused into the decode loop), see rans_model.rs ---
     if info.backend == backend::BACKEND_RANS_MODEL {
+        // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
+        // altered, not written by a newer library (the payload decoder itself is versionless).
+        if info.format_version < 2 && payload.first().is_some_and(|&k| k >= crate::rans_model::KIND_SHAPED) {
+            return Err(Error::corrupt(format!("rANS-model payload kind {} in a version-1 frame", payload[0])));
+        }
         match &params {
             Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out, threads)?

@@ -9,8 +9,12 @@ use crate::quant::ChannelParams;
 use crate::stats::channel_count;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
-/// Version of the byte format (independent of the library version).
-pub const FORMAT_VERSION: u8 = 1;
+/// Version of the byte format (independent of the library version) that the encoder writes.
+/// The decoder reads every version from [`OLDEST_FORMAT_VERSION`] up to this one (docs/FORMAT.md,
+/// "Version history"): version 2 added [`FLAG_SHARED_QMIN`] and rANS-model payload kinds 3–4.
+pub const FORMAT_VERSION: u8 = 2;
+/// Oldest byte-format version the decoder reads.
+pub const OLDEST_FORMAT_VERSION: u8 = 1;
 pub const MAX_RANK: usize = 8;
 pub const DTYPE_F32: u8 = 1;
 
@@ -21,9 +25,9 @@ pub const MODE_LOSSLESS: u8 = 3;
 
 /// Flag bit: the frame carries an exception list (values stored verbatim).
 pub const FLAG_EXCEPTIONS: u8 = 1;
-/// Flag bit (error-bounded modes only): every channel has the same code offset `qmin`, stored
-/// once instead of once per channel (it cost 1–2 bytes per channel: 0.1–0.25 bits/value on a
-/// 256 × 64 tensor).
+/// Flag bit (error-bounded modes only; format version ≥ 2): every channel has the same code
+/// offset `qmin`, stored once instead of once per channel (it cost 1–2 bytes per channel:
+/// 0.1–0.25 bits/value on a 256 × 64 tensor).
 pub const FLAG_SHARED_QMIN: u8 = 2;
 
 /// Upper bound of everything in a frame except the 4 bytes per value of the worst case: fixed
@@ -214,10 +218,12 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     let mut r = Reader::new(bytes, "frame");
     r.take(4)?;
     let format_version = r.u8()?;
-    if format_version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format_version) {
         return Err(Error::new(
             ErrorKind::FormatVersion,
-            format!("frame format version {format_version} is not supported (this library reads version {FORMAT_VERSION})"),
+            format!(
+                "frame format version {format_version} is not supported (this library reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
+            ),
         ));
     }
     let mode = r.u8()?;
@@ -276,6 +282,10 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     let payload_len = r.u64()?;
     if flags & FLAG_SHARED_QMIN != 0 && !matches!(mode, MODE_RELATIVE_L2 | MODE_MAX_ABS) {
         return Err(Error::corrupt(format!("shared code offset flag in mode {mode}")));
+    }
+    // Version-1 writers never set it: such a frame was altered, not written by a newer library.
+    if flags & FLAG_SHARED_QMIN != 0 && format_version < 2 {
+        return Err(Error::corrupt("shared code offset flag in a version-1 frame"));
     }
     if (flags & FLAG_EXCEPTIONS == 0) != (n_exceptions == 0) || n_exceptions > n_values {
         return Err(Error::corrupt(format!("exception count {n_exceptions} is inconsistent")));

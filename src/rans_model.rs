@@ -41,7 +41,8 @@
 //! rows_per_block` (≥ 1) and, for each of the ⌈R / rows_per_block⌉ blocks of consecutive rows,
 //! its own `u32 W, W × u16 words` as above (own states; coded and checked independently).
 //!
-//! Kinds 3 and 4 (written by the encoder since the shape families; kinds 1–2 still decode):
+//! Kinds 3 and 4 (format version ≥ 2; written by the encoder since the shape families; kinds 1–2
+//! still decode; a version-1 frame with kind 3 or 4 is refused by the decoder as corrupt):
 //! ```text
 //! u8  kind = 3 (one stream, as kind 1) or 4 (row blocks, as kind 2)
 //! u8  family: 0 = the Gaussian tables above, 1–2 = a generalised Gaussian (`rans_family.rs`)

@@ -5,7 +5,7 @@
 //!   `alcm_version_string()`), taken from Cargo.toml; it changes with every release;
 //! * the **format version** (`ALCM_FORMAT_VERSION`, `alcm_format_version()`), the version of
 //!   the frame layout; it changes only when the bytes change, and a library decodes every
-//!   format version up to its own (newer ones give `ALCM_ERR_FORMAT_VERSION`).
+//!   format version from 1 up to its own (newer ones give `ALCM_ERR_FORMAT_VERSION`).
 //!
 //! The header macros are written by cbindgen from `after_includes` in `cbindgen.toml`;
 //! `tests/header.rs` checks that Cargo.toml, cbindgen.toml, the header and these getters agree.
@@ -14,9 +14,13 @@ use std::os::raw::c_char;
 
 use super::panic::ffi_infallible;
 
-/// Version of the frame format this library writes (and the newest it reads). Independent of
-/// the library version. (When `src/format.rs` lands, a test asserts this equals its constant.)
-pub const ALCM_FORMAT_VERSION: u32 = 1;
+/// Version of the frame format this library writes (and the newest it reads; it reads every
+/// version from 1 up). Independent of the library version. Version 2 added the shared code
+/// offset flag and rANS-model payload kinds 3-4 (docs/FORMAT.md, "Version history").
+pub const ALCM_FORMAT_VERSION: u32 = 2;
+
+// A literal for cbindgen's `#define`, held equal to the encoder's constant at compile time.
+const _: () = assert!(ALCM_FORMAT_VERSION == crate::format::FORMAT_VERSION as u32);
 
 const fn parse_u32(s: &str) -> u32 {
     let b = s.as_bytes();
@@ -69,6 +73,6 @@ mod tests {
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(alcm_version_number(), VERSION_NUMBER);
         assert_eq!(parse_u32("107"), 107);
-        assert_eq!(alcm_format_version(), 1);
+        assert_eq!(alcm_format_version(), 2);
     }
 }
