@@ -314,7 +314,7 @@ impl Encoder {
             None
         };
         let bound = || crate::rans::order0_bound_bytes(&q.params, width, &q.codes, threads);
-        let order0 = || {
+        let order0_on = |threads: usize| {
             if backend_id == backend::BACKEND_RANS {
                 // rANS frames carry the codes folded around each channel's zero code (rans.rs),
                 // coded one byte plane at a time (no packed copy of all planes).
@@ -324,6 +324,7 @@ impl Encoder {
             pack::pack(&q.codes, width, &mut raw);
             backend::encode(backend_id, self.config.deflate_level, &raw, width)
         };
+        let order0 = || order0_on(threads);
         let payload = match plan {
             None => order0(),
             Some((plan, qmin)) => {
@@ -344,8 +345,20 @@ impl Encoder {
                         }
                     }
                 } else {
-                    let p = order0();
-                    if plan.ideal_bytes(&q.codes, &qmin, threads, 1) < 1.001 * p.len() as f64 {
+                    // Both the order-0 payload and the model's exact ideal size are needed here:
+                    // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
+                    // pass instead of before it. The ideal size is an integer sum per block, the
+                    // same on any number of threads.
+                    let (p, ideal) = if threads > 1 {
+                        std::thread::scope(|s| {
+                            let h = s.spawn(|| order0_on(threads - 1));
+                            let ideal = plan.ideal_bytes(&q.codes, &qmin, 1, 1);
+                            (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), ideal)
+                        })
+                    } else {
+                        (order0(), plan.ideal_bytes(&q.codes, &qmin, 1, 1))
+                    };
+                    if ideal < 1.001 * p.len() as f64 {
                         let m = plan.encode(&q.codes, &qmin, threads);
                         if m.len() < p.len() {
                             backend_id = backend::BACKEND_RANS_MODEL;
