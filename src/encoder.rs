@@ -601,7 +601,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
             hi = hi.max(h);
             widest = widest.max(w);
         }
-        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32);
+        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -618,7 +618,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
 /// code stream, so the frame stores one `qmin` instead of one per channel
 /// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
 /// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
-fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32) {
+fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32, threads: usize) {
     let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
     if lo == q_max || per == 0 {
         return;
@@ -627,15 +627,21 @@ fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: 
         Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
         _ => return,
     }
-    for (q0, us) in qmin.iter_mut().zip(codes.chunks_exact_mut(per)) {
-        let d = (*q0 - lo) as u32;
-        if d != 0 {
-            for u in us {
-                *u += d;
+    // A pass over all codes: blocks of channels on the threads (integer adds, any split
+    // gives the same codes).
+    let cpb = crate::rans_model::rows_per_block(qmin.len(), per);
+    let qm: &[i64] = qmin;
+    crate::par::map_chunks_mut(threads, codes, cpb * per, |k, block| {
+        for (c, us) in block.chunks_exact_mut(per).enumerate() {
+            let d = (qm[k * cpb + c] - lo) as u32;
+            if d != 0 {
+                for u in us {
+                    *u += d;
+                }
             }
         }
-        *q0 = lo;
-    }
+    });
+    qmin.fill(lo);
 }
 
 fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
