@@ -222,7 +222,17 @@ impl Encoder {
     }
 
     fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {
-        let Some(first) = data.iter().position(|v| !v.is_finite()) else {
+        // Blocks tested on the threads (the common all-finite case costs one vectorised pass
+        // shared by the threads); the first non-finite index is then found in order.
+        let blocks = crate::par::map(self.config.threads, data.len().div_ceil(SUM_BLOCK), |k| {
+            // Exponent all ones: inf or NaN. A fold without early exit, so the loop vectorises.
+            let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+            block.iter().fold(false, |any, v| any | ((v.to_bits() & 0x7fff_ffff) >= 0x7f80_0000))
+        });
+        let Some(k) = blocks.iter().position(|&b| b) else {
+            return Ok(Vec::new());
+        };
+        let Some(first) = data.iter().skip(k * SUM_BLOCK).position(|v| !v.is_finite()).map(|i| i + k * SUM_BLOCK) else {
             return Ok(Vec::new());
         };
         match self.config.non_finite {
@@ -280,7 +290,13 @@ impl Encoder {
     }
 
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
-        let max_code = q.codes.iter().copied().max().unwrap_or(0);
+        let threads = self.config.threads;
+        let max_code = crate::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
+            q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())].iter().fold(0u32, |m, &u| m.max(u))
+        })
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         let width = pack::width_for(max_code);
         let mut backend_id = backend::backend_id(self.config.backend);
         let raw_len = q.codes.len() * width as usize;
@@ -292,23 +308,23 @@ impl Encoder {
         // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
         // of its ideal size (measured), so a skipped model would not have been smaller (checked
         // over the bench: the same choices, the same bytes as coding both).
-        let threads = self.config.threads;
         let plan = if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
             crate::rans_model::plan_frame_codes(&q.params, &q.codes, width, threads)
         } else {
             None
         };
         let bound = || crate::rans::order0_bound_bytes(&q.params, width, &q.codes, threads);
-        let order0 = || {
+        let order0_on = |threads: usize| {
             if backend_id == backend::BACKEND_RANS {
                 // rANS frames carry the codes folded around each channel's zero code (rans.rs),
                 // coded one byte plane at a time (no packed copy of all planes).
-                return crate::rans::encode_folded(&q.params, width, &q.codes);
+                return crate::rans::encode_folded(&q.params, width, &q.codes, threads);
             }
             let mut raw = Vec::new();
             pack::pack(&q.codes, width, &mut raw);
             backend::encode(backend_id, self.config.deflate_level, &raw, width)
         };
+        let order0 = || order0_on(threads);
         let payload = match plan {
             None => order0(),
             Some((plan, qmin)) => {
@@ -329,8 +345,20 @@ impl Encoder {
                         }
                     }
                 } else {
-                    let p = order0();
-                    if plan.ideal_bytes(&q.codes, &qmin, threads, 1) < 1.001 * p.len() as f64 {
+                    // Both the order-0 payload and the model's exact ideal size are needed here:
+                    // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
+                    // pass instead of before it. The ideal size is an integer sum per block, the
+                    // same on any number of threads.
+                    let (p, ideal) = if threads > 1 {
+                        std::thread::scope(|s| {
+                            let h = s.spawn(|| order0_on(threads - 1));
+                            let ideal = plan.ideal_bytes(&q.codes, &qmin, 1, 1);
+                            (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), ideal)
+                        })
+                    } else {
+                        (order0(), plan.ideal_bytes(&q.codes, &qmin, 1, 1))
+                    };
+                    if ideal < 1.001 * p.len() as f64 {
                         let m = plan.encode(&q.codes, &qmin, threads);
                         if m.len() < p.len() {
                             backend_id = backend::BACKEND_RANS_MODEL;
@@ -573,7 +601,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
             hi = hi.max(h);
             widest = widest.max(w);
         }
-        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32);
+        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -590,7 +618,7 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
 /// code stream, so the frame stores one `qmin` instead of one per channel
 /// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
 /// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
-fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32) {
+fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32, threads: usize) {
     let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
     if lo == q_max || per == 0 {
         return;
@@ -599,15 +627,21 @@ fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: 
         Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
         _ => return,
     }
-    for (q0, us) in qmin.iter_mut().zip(codes.chunks_exact_mut(per)) {
-        let d = (*q0 - lo) as u32;
-        if d != 0 {
-            for u in us {
-                *u += d;
+    // A pass over all codes: blocks of channels on the threads (integer adds, any split
+    // gives the same codes).
+    let cpb = crate::rans_model::rows_per_block(qmin.len(), per);
+    let qm: &[i64] = qmin;
+    crate::par::map_chunks_mut(threads, codes, cpb * per, |k, block| {
+        for (c, us) in block.chunks_exact_mut(per).enumerate() {
+            let d = (qm[k * cpb + c] - lo) as u32;
+            if d != 0 {
+                for u in us {
+                    *u += d;
+                }
             }
         }
-        *q0 = lo;
-    }
+    });
+    qmin.fill(lo);
 }
 
 fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {

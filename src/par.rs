@@ -12,14 +12,20 @@ pub(crate) fn map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sy
     let per = n.div_ceil(t);
     let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..t)
+        // The calling thread takes the first run itself: one spawn fewer per call (each costs a
+        // stack mapping and a clone, tens of µs), and it works instead of waiting.
+        let handles: Vec<_> = (1..t)
             .map(|k| {
                 let (lo, hi) = (k * per, ((k + 1) * per).min(n));
                 s.spawn(move || (lo..hi).map(f).collect::<Vec<T>>())
             })
             .collect();
+        let mut out: Vec<T> = (0..per.min(n)).map(f).collect();
         // A panic in a worker is re-raised here (the C ABI turns panics into an error code).
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
     })
 }
 
@@ -35,14 +41,19 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(threads: usize, data: &mut [U], c
     let per = n.div_ceil(t);
     let f = &f;
     std::thread::scope(|s| {
-        let mut rest = data;
-        let mut handles = Vec::with_capacity(t);
-        for k in 0..t {
+        let (first, mut rest) = data.split_at_mut((per * chunk).min(data.len()));
+        let mut handles = Vec::with_capacity(t - 1);
+        for k in 1..t {
             let take = (per * chunk).min(rest.len());
             let (mine, tail) = rest.split_at_mut(take);
             rest = tail;
             handles.push(s.spawn(move || mine.chunks_mut(chunk).enumerate().map(|(i, c)| f(k * per + i, c)).collect::<Vec<T>>()));
         }
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        // The first run on the calling thread (see `map`).
+        let mut out: Vec<T> = first.chunks_mut(chunk).enumerate().map(|(i, c)| f(i, c)).collect();
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
     })
 }

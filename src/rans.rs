@@ -72,8 +72,11 @@ pub fn encode(raw: &[u8], planes: u8) -> Vec<u8> {
 }
 
 /// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`), producing one plane
-/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload.
-pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32]) -> Vec<u8> {
+/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload. The
+/// planes are independent streams, so with `threads > 1` they are built and coded in
+/// parallel (each into its own buffer, concatenated in plane order: the same bytes); at most
+/// `threads` planes are alive at once.
+pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> Vec<u8> {
     let channels = params.channels();
     if !matches!(width, 1 | 2 | 4) || channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
         let mut raw = Vec::new();
@@ -84,17 +87,32 @@ pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32]) -> Vec<u8
     let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
     let per = n / channels;
     let zs = zero_codes(params, width);
-    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
-    out.push(width);
-    let mut plane = vec![0u8; n];
-    for p in 0..width as u32 {
+    let code_plane = |p: usize, plane: &mut [u8], out: &mut Vec<u8>| {
         for ((dst, chunk), &z) in plane.chunks_exact_mut(per).zip(codes.chunks_exact(per)).zip(&zs) {
             let m = z.min(r_max - z);
             for (d, &u) in dst.iter_mut().zip(chunk) {
                 *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
             }
         }
-        encode_plane(&plane, &mut out);
+        encode_plane(plane, out);
+    };
+    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
+    out.push(width);
+    if threads > 1 && width > 1 {
+        // One plane per work item; `par::map` hands each thread a contiguous run of planes.
+        let coded = crate::par::map(threads, width as usize, |p| {
+            let mut o = Vec::new();
+            code_plane(p, &mut vec![0u8; n], &mut o);
+            o
+        });
+        for c in coded {
+            out.extend_from_slice(&c);
+        }
+    } else {
+        let mut plane = vec![0u8; n];
+        for p in 0..width as usize {
+            code_plane(p, &mut plane, &mut out);
+        }
     }
     out
 }
@@ -824,7 +842,9 @@ mod tests {
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut raw = Vec::new();
             pack_folded(&p, width, &codes, &mut raw);
-            assert_eq!(encode_folded(&p, width, &codes), encode(&raw, width), "width {width}");
+            for threads in [1, 2, 3] {
+                assert_eq!(encode_folded(&p, width, &codes, threads), encode(&raw, width), "width {width}, {threads} threads");
+            }
         }
     }
 
