@@ -128,26 +128,8 @@ fn golden_frames_cover_each_version_s_features() {
     }
 }
 
-/// The kind-4 golden frame's tensor, as examples/make_golden.rs generates it (1024 × 512, odd
-/// rows zero, `r_i · c_j · g` with `g` from a 64-bit LCG).
-fn kind4_tensor() -> Vec<f32> {
-    let (rows, cols) = (1024usize, 512usize);
-    let mut s = 0x2545_f491_4f6c_dd1du64;
-    let mut uni = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (s >> 40) as f64 / (1u64 << 24) as f64
-    };
-    let mut x = vec![0f32; rows * cols];
-    for i in (0..rows).step_by(2) {
-        let r = 0.25 + (i % 13) as f64 * 0.125;
-        for j in 0..cols {
-            let c = 1e-3 * (1.0 + (j % 5) as f64 * 0.5);
-            let g = uni() + uni() + uni() + uni() - 2.0;
-            x[i * cols + j] = (r * c * g) as f32;
-        }
-    }
-    x
-}
+#[path = "common/kind4.rs"]
+mod kind4;
 
 /// The frame without a `.decoded.npy` still meets its error target against the tensor it was
 /// made from, and its zero rows decode to exact zeros.
@@ -156,7 +138,7 @@ fn kind4_golden_frame_meets_its_bound() {
     let bytes = std::fs::read(dir().join("v2_synth1024x512_rel1e-1_model.alcm")).unwrap();
     let d = decompress(&bytes).unwrap();
     assert_eq!(d.shape, vec![1024, 512]);
-    let x = kind4_tensor();
+    let (x, _) = kind4::kind4_tensor();
     let (mut err, mut norm) = (0f64, 0f64);
     for (a, b) in d.data.iter().zip(&x) {
         err += (*a as f64 - *b as f64).powi(2);
