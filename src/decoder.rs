@@ -92,15 +92,7 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
     // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
     // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
     backend::check_sizes(info.backend, payload.len() as u64, info.raw_len)?;
-    if info.raw_len != out.len() as u64 * info.code_width as u64 {
-        return Err(Error::corrupt(format!(
-            "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
-            info.raw_len,
-            out.len() as u64 * info.code_width as u64,
-            out.len(),
-            info.code_width
-        )));
-    }
+    pack::check_planes(info.raw_len, info.code_width, out.len())?;
     match info.backend {
         backend::BACKEND_RANS => crate::rans::decode_code_bits(payload, info.code_width, out)?,
         backend::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
@@ -140,7 +132,7 @@ fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut 
         let identity = !unfold || (m == 0 && z == 0);
         let code = |v: f32| {
             let s = v.to_bits();
-            if identity { s } else { unfold_bf(s.min(r_max), z, m, up) }
+            if identity { s } else { crate::rans::unfold_branchless(s.min(r_max), z, m, up) }
         };
         let (base, step) = p.affine(c);
         match p {
@@ -153,52 +145,6 @@ fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut 
                 let mx = f32::MAX as f64;
                 oc.iter_mut().for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);
             }
-        }
-    }
-}
-
-/// `rans::unfold_one` without the branch on the parity of `s` (the sign of the value, a coin
-/// flip: mispredicted half the time): `s ≤ 2m` → `z + (s/2 + 1)` for odd `s`, `z − s/2` for
-/// even `s`; beyond, one-sided.
-#[inline(always)]
-fn unfold_bf(s: u32, z: u32, m: u32, up: bool) -> u32 {
-    let odd = s & 1;
-    let d = (s >> 1) + odd;
-    let neg = odd.wrapping_sub(1); // all ones for even s
-    let near = z.wrapping_add((d ^ neg).wrapping_sub(neg));
-    let far = if up { z.wrapping_add(s.wrapping_sub(m)) } else { z.wrapping_sub(s.wrapping_sub(m)) };
-    if s <= 2 * m { near } else { far }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn branch_free_unfold_equals_the_reference() {
-        // Every (s, z) of 1-byte codes, and a spread of 2- and 4-byte ones.
-        let mut cases = vec![];
-        for z in 0..=255u32 {
-            for s in 0..=255u32 {
-                cases.push((s, z, 255u32));
-            }
-        }
-        let mut r = 1u64;
-        for _ in 0..200_000 {
-            r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let r_max = if r >> 63 == 0 { 65535u32 } else { u32::MAX };
-            let z = ((r >> 20) as u32) & r_max;
-            let s = match (r >> 8) % 3 {
-                0 => ((r >> 32) as u32) & 63,
-                1 => ((r >> 32) as u32) & r_max,
-                _ => r_max - (((r >> 32) as u32) & 63),
-            };
-            cases.push((s, z, r_max));
-        }
-        for (s, z, r_max) in cases {
-            let m = z.min(r_max - z);
-            let up = z < r_max - z;
-            assert_eq!(unfold_bf(s, z, m, up), crate::rans::unfold_one(s, z, m, up), "s={s} z={z} r_max={r_max}");
         }
     }
 }

@@ -325,25 +325,16 @@ impl Encoder {
             backend::encode(backend_id, self.config.deflate_level, &raw, width)
         };
         let order0 = || order0_on(threads);
-        let payload = match plan {
-            None => order0(),
+        // (payload, whether it is the model's): the model only when strictly smaller.
+        let smaller = |m: Vec<u8>, p: Vec<u8>| if m.len() < p.len() { (m, true) } else { (p, false) };
+        let (mut payload, is_model) = match plan {
+            None => (order0(), false),
             Some((plan, qmin)) => {
                 let b0 = bound();
                 // Which to build first: an estimate from every 16th row is enough.
                 if plan.ideal_bytes(&q.codes, &qmin, threads, 16) < b0 {
                     let m = plan.encode(&q.codes, &qmin, threads);
-                    if (m.len() as f64) < 0.995 * b0 {
-                        backend_id = backend::BACKEND_RANS_MODEL;
-                        m
-                    } else {
-                        let p = order0();
-                        if m.len() < p.len() {
-                            backend_id = backend::BACKEND_RANS_MODEL;
-                            m
-                        } else {
-                            p
-                        }
-                    }
+                    if (m.len() as f64) < 0.995 * b0 { (m, true) } else { smaller(m, order0()) }
                 } else {
                     // Both the order-0 payload and the model's exact ideal size are needed here:
                     // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
@@ -358,21 +349,13 @@ impl Encoder {
                     } else {
                         (order0(), plan.ideal_bytes(&q.codes, &qmin, 1, 1))
                     };
-                    if ideal < 1.001 * p.len() as f64 {
-                        let m = plan.encode(&q.codes, &qmin, threads);
-                        if m.len() < p.len() {
-                            backend_id = backend::BACKEND_RANS_MODEL;
-                            m
-                        } else {
-                            p
-                        }
-                    } else {
-                        p
-                    }
+                    if ideal < 1.001 * p.len() as f64 { smaller(plan.encode(&q.codes, &qmin, threads), p) } else { (p, false) }
                 }
             }
         };
-        let mut payload = payload;
+        if is_model {
+            backend_id = backend::BACKEND_RANS_MODEL;
+        }
         if !backend::expansion_ok(payload.len() as u64, raw_len as u64) {
             // Keep the decoder's allocation bound (backend::check_sizes): deflate, unfolded.
             let mut raw = Vec::new();

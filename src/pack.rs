@@ -34,16 +34,16 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// The plane stream of `n` codes of `width` bytes must be exactly `n · width` bytes.
-fn check_planes(bytes: &[u8], width: u8, n: usize) -> Result<()> {
+/// A plane stream of `len` bytes must hold exactly `n` codes of `width` (1, 2 or 4) bytes.
+pub(crate) fn check_planes(len: u64, width: u8, n: usize) -> Result<()> {
     if !matches!(width, 1 | 2 | 4) {
         return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
     }
-    if bytes.len() != n * width as usize {
+    if len != n as u64 * width as u64 {
         return Err(Error::corrupt(format!(
             "code stream holds {} bytes, expected {} ({} codes of {} bytes)",
-            bytes.len(),
-            n * width as usize,
+            len,
+            n as u64 * width as u64,
             n,
             width
         )));
@@ -54,7 +54,7 @@ fn check_planes(bytes: &[u8], width: u8, n: usize) -> Result<()> {
 /// Reads `codes.len()` codes of `width` bytes laid out as planes.
 pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
     let n = codes.len();
-    check_planes(bytes, width, n)?;
+    check_planes(bytes.len() as u64, width, n)?;
     codes.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = b as u32);
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;
@@ -68,7 +68,7 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
 /// into its output buffer and dequantizes in place, without a code buffer.
 pub fn unpack_bits(bytes: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
     let n = out.len();
-    check_planes(bytes, width, n)?;
+    check_planes(bytes.len() as u64, width, n)?;
     out.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = f32::from_bits(b as u32));
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;

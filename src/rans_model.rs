@@ -1041,50 +1041,6 @@ impl<'a> Rd<'a> {
     }
 }
 
-struct Dec<'a> {
-    words: &'a [u8],
-    pos: usize,
-}
-
-impl Dec<'_> {
-    /// Renormalisation without a data-dependent branch: the next word is read whenever it
-    /// exists and taken (with the position advanced) only when the state is below L, so the
-    /// CPU does not mispredict on the ~random need for a word. A missing word that is needed
-    /// is a truncated stream.
-    #[inline(always)]
-    fn renorm(&mut self, v: u32) -> Result<u32> {
-        let need = v < L;
-        let w = match self.words.get(self.pos..self.pos + 2) {
-            Some(w) => u16::from_le_bytes([w[0], w[1]]) as u32,
-            None if need => return Err(Error::truncated("rANS-model word stream ends early")),
-            None => 0,
-        };
-        let shift = if need { 16 } else { 0 };
-        self.pos += 2 * need as usize;
-        Ok(if need { (v << shift) | w } else { v })
-    }
-    #[inline(always)]
-    fn uniform(&mut self, x: &mut u32, bits: u32) -> Result<u32> {
-        let v = *x;
-        let slot = v & (M - 1);
-        let sym = slot >> (SCALE_BITS - bits);
-        let f = M >> bits;
-        *x = self.renorm(f * (v >> SCALE_BITS) + slot - (sym << (SCALE_BITS - bits)))?;
-        Ok(sym)
-    }
-    #[inline(always)]
-    fn uniform_wide(&mut self, x: &mut u32, mut bits: u32) -> Result<u64> {
-        let (mut v, mut shift) = (0u64, 0u32);
-        while bits > 0 {
-            let b = bits.min(8);
-            v |= (self.uniform(x, b)? as u64) << shift;
-            shift += b;
-            bits -= b;
-        }
-        Ok(v)
-    }
-}
-
 fn read_bits<'a>(r: &mut Rd<'a>, n: usize) -> Result<&'a [u8]> {
     r.take(n.div_ceil(8))
 }
@@ -1113,21 +1069,6 @@ pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32]
 /// The blocks of a kind-2 payload are decoded on up to `threads` threads.
 pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32], threads: usize) -> Result<()> {
     decode_with(payload, qmin, width, out, threads, |q, _| (q as f64 * step) as f32)
-}
-
-/// The high part of a magnitude after an escape symbol `sym` (rare).
-#[cold]
-#[inline(never)]
-fn escape_tail(d: &mut Dec, lane: &mut u32, sym: u32, s: u32) -> Result<u64> {
-    let nb = d.uniform(lane, 6)?;
-    if nb > MAX_ESC_BITS {
-        return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
-    }
-    let hi = d.uniform_wide(lane, nb)? + sym as u64;
-    if hi >> (60 - s.min(60)) != 0 {
-        return Err(Error::corrupt("rANS-model code magnitude out of range"));
-    }
-    Ok(hi)
 }
 
 /// The parsed side information of a payload.
@@ -1306,25 +1247,10 @@ fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DP
     let lo = if s == 0 {
         0
     } else if s <= 8 {
-        let v = *x;
-        let slot = v & (M - 1);
-        let sh = SCALE_BITS - s;
-        // f = M >> s = 2^sh, cum = sym << sh: the state loses the s bits above the low sh.
-        *x = renorm_fast(((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
-        (slot >> sh) as u64
+        uniform_fast(x, words, pos, s) as u64
     } else {
-        // Wide scales (adaptive frames of many-bit channels): 8-bit pieces, low first.
-        let (mut v, mut shift, mut bits) = (0u64, 0u32, s);
-        while bits > 0 {
-            let b = bits.min(8);
-            let slot = *x & (M - 1);
-            let sh = SCALE_BITS - b;
-            *x = renorm_fast(((*x >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
-            v |= ((slot >> sh) as u64) << shift;
-            shift += b;
-            bits -= b;
-        }
-        v
+        // Wide scales (adaptive frames of many-bit channels).
+        uniform_wide_fast(x, words, pos, s)
     };
     let m = (hi << s) | lo;
     if MODE == SIGN_NONE || m == 0 {
@@ -1340,14 +1266,44 @@ fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DP
     Ok(((m as i64) ^ neg) - neg)
 }
 
-/// [`escape_tail`] from the fast path's position (in words).
+/// `bits ≤ 8` uniform bits (frequency `M >> bits = 2^sh`, cum = `sym << sh`: the state loses
+/// the `bits` bits above its low `sh`), renormalised as [`renorm_fast`].
+#[inline(always)]
+fn uniform_fast(x: &mut u32, words: &[u8], pos: &mut usize, bits: u32) -> u32 {
+    let v = *x;
+    let slot = v & (M - 1);
+    let sh = SCALE_BITS - bits;
+    *x = renorm_fast(((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
+    slot >> sh
+}
+
+/// `bits ≤ 64` uniform bits in 8-bit pieces, low first.
+#[inline(always)]
+fn uniform_wide_fast(x: &mut u32, words: &[u8], pos: &mut usize, mut bits: u32) -> u64 {
+    let (mut v, mut shift) = (0u64, 0u32);
+    while bits > 0 {
+        let b = bits.min(8);
+        v |= (uniform_fast(x, words, pos, b) as u64) << shift;
+        shift += b;
+        bits -= b;
+    }
+    v
+}
+
+/// After an escape symbol `sym`: the 6-bit length `nb ≤ 56`, then `nb` bits of `hi − sym`
+/// (rare, so out of line). A truncated stream shows in `pos` as on the fast path.
 #[cold]
 #[inline(never)]
 fn escape_cold(x: &mut u32, words: &[u8], pos: &mut usize, sym: u32, s: u32) -> Result<u64> {
-    let mut d = Dec { words, pos: 2 * *pos };
-    let r = escape_tail(&mut d, x, sym, s);
-    *pos = d.pos / 2;
-    r
+    let nb = uniform_fast(x, words, pos, 6);
+    if nb > MAX_ESC_BITS {
+        return Err(Error::corrupt("rANS-model escape longer than 56 bits"));
+    }
+    let hi = uniform_wide_fast(x, words, pos, nb) + sym as u64;
+    if hi >> (60 - s.min(60)) != 0 {
+        return Err(Error::corrupt("rANS-model code magnitude out of range"));
+    }
+    Ok(hi)
 }
 
 /// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream.
