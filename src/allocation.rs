@@ -58,12 +58,9 @@ fn channel_error_sq(original: &[f32], pruned: &[f32], bits: f64, codes: &mut [u3
 /// anything the predictor resolves.
 const SEARCH_STEPS: usize = 30;
 
-/// The measured allocation a tensor needs: for each channel, the smallest allocation in
-/// `[min_bits, max_bits]` whose adaptive encoding (with `cfg`'s pruning) gives that channel a
-/// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
-/// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more, or
-/// a range so wide that `base_precision` bits are too coarse) gets `max_bits`; an all-zero channel gets `min_bits`.
-pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+/// The target must be finite and > 0, the shape match the data, every value be finite;
+/// returns the value count.
+fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -> Result<usize> {
     if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
         return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
     }
@@ -71,6 +68,16 @@ pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_e
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
     }
+    Ok(n)
+}
+
+/// The measured allocation a tensor needs: for each channel, the smallest allocation in
+/// `[min_bits, max_bits]` whose adaptive encoding (with `cfg`'s pruning) gives that channel a
+/// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
+/// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more, or
+/// a range so wide that `base_precision` bits are too coarse) gets `max_bits`; an all-zero channel gets `min_bits`.
+pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+    let n = check_target_and_data(data, shape, target_rel_error)?;
     let channels = channel_count(shape);
     if channels == 0 {
         return Ok(Vec::new());
@@ -226,17 +233,6 @@ fn modelled_allocation(s: &ChannelErrorStats, target_rel_error: f64, cfg: &Encod
     } else {
         allocation_for_bits(bits, cfg)
     }
-}
-
-fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -> Result<usize> {
-    if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
-        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
-    }
-    let n = check_shape(data.len(), shape)?;
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
-    }
-    Ok(n)
 }
 
 /// Per-channel allocations from the closed-form error model alone (see
