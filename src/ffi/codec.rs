@@ -505,7 +505,7 @@ unsafe fn decompress_impl(
     Ok(())
 }
 
-/// Like alcm_decompress, decoding the independent blocks of a large frame (payload kind 2,
+/// Like alcm_decompress, decoding the independent blocks of a large frame (payload kinds 2 and 4,
 /// docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on
 /// one thread. The decoded values are the same for every thread count.
 ///
