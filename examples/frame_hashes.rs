@@ -1,30 +1,77 @@
-//! One line per frame — tensor, mode, frame length, a hash of the frame bytes — for every
-//! tensor of ≥ 4096 finite values of the data directory plus the two synthetic 1024 × 1024
-//! tensors, in relative-L2 1e-1/1e-2/1e-3 and max-abs 1e-3. Diff the output of two builds (or
-//! two thread counts) to check that a speed change left the bytes alone:
+//! One line per frame — tensor, mode, backend, threads, frame length, a hash of the frame
+//! bytes — for every finite tensor of the data directory (default ../shared/data, else
+//! tests/data) and of tests/data, plus the two synthetic 1024 × 1024 tensors, in every mode
+//! (adaptive, relative L2 1e-1/1e-2/1e-3, max-abs 1e-3, lossless) and every backend, at 1 and
+//! 2 threads (or the thread counts given). Diff the output of two builds to check that a
+//! change left the bytes alone:
 //!
-//! cargo run --release --example frame_hashes -- [THREADS]
+//! cargo run --release --example frame_hashes -- [THREADS...]
 #[path = "common/mod.rs"]
 mod common;
-use alcm::{npy::read_npy_f32, Encoder, EncoderConfig, Mode};
+use alcm::{npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 fn main() {
-    let dir = common::data_dir(None);
     let mut ts: Vec<(String, Vec<f32>, Vec<usize>)> = vec![];
-    for p in common::find_npy(&dir) {
-        if let Ok((x, s)) = read_npy_f32(&p) {
-            if x.len() >= 4096 && x.iter().all(|v| v.is_finite()) { ts.push((p.display().to_string(), x, s)); }
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut dirs = vec![common::data_dir(None)];
+    if dirs[0] != own {
+        dirs.push(own);
+    }
+    for dir in &dirs {
+        for p in common::find_npy(dir) {
+            if let Ok((x, s)) = read_npy_f32(&p) {
+                if !x.is_empty() && x.iter().all(|v| v.is_finite()) {
+                    let name = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                    ts.push((name, x, s));
+                }
+            }
         }
     }
-    let (g, gs) = common::synthetic(1, true); ts.push(("grad".into(), g, gs));
-    let (w, ws) = common::synthetic(2, false); ts.push(("gauss".into(), w, ws));
-    let threads: usize = std::env::args().nth(1).map(|a| a.parse().unwrap()).unwrap_or(1);
+    let (g, gs) = common::synthetic(1, true);
+    ts.push(("grad".into(), g, gs));
+    let (w, ws) = common::synthetic(2, false);
+    ts.push(("gauss".into(), w, ws));
+    let mut threads: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("thread count"))
+        .collect();
+    if threads.is_empty() {
+        threads = vec![1, 2];
+    }
+    let modes = [
+        Mode::Adaptive,
+        Mode::RelativeL2(1e-1),
+        Mode::RelativeL2(1e-2),
+        Mode::RelativeL2(1e-3),
+        Mode::MaxAbs(1e-3),
+        Mode::Lossless,
+    ];
     for (name, x, s) in &ts {
-        for mode in [Mode::RelativeL2(1e-1), Mode::RelativeL2(1e-2), Mode::RelativeL2(1e-3), Mode::MaxAbs(1e-3)] {
-            let c = Encoder::new(EncoderConfig { mode, threads, ..Default::default() }).unwrap().compress(x, s, None).unwrap();
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            c.bytes.hash(&mut h);
-            println!("{name} {mode:?} {} {:016x}", c.bytes.len(), h.finish());
+        for mode in modes {
+            for backend in [BackendKind::Rans, BackendKind::Deflate, BackendKind::Store] {
+                // Store and deflate on the million-value tensors add minutes and test no new path.
+                if backend != BackendKind::Rans && x.len() > 300_000 {
+                    continue;
+                }
+                for &t in &threads {
+                    let cfg = EncoderConfig {
+                        mode,
+                        backend,
+                        threads: t,
+                        ..Default::default()
+                    };
+                    let line = match Encoder::new(cfg).and_then(|e| e.compress(x, s, None)) {
+                        Ok(c) => {
+                            let mut h = std::collections::hash_map::DefaultHasher::new();
+                            c.bytes.hash(&mut h);
+                            format!("{} {:016x}", c.bytes.len(), h.finish())
+                        }
+                        Err(e) => format!("error {:?}", e.kind()),
+                    };
+                    println!("{name} {mode:?} {backend:?} t{t} {line}");
+                }
+            }
         }
     }
 }
