@@ -19,20 +19,37 @@ const C: usize = 1024;
 fn benches(cr: &mut Criterion) {
     let (x, _) = common::synthetic(1, true);
     let shape = [R, C];
-    let enc = Encoder::new(EncoderConfig { mode: Mode::RelativeL2(1e-2), ..Default::default() }).unwrap();
+    let enc = Encoder::new(EncoderConfig {
+        mode: Mode::RelativeL2(1e-2),
+        ..Default::default()
+    })
+    .unwrap();
     let frame = enc.compress(&x, &shape, None).unwrap();
     let step = frame.report.step;
     // The codes of that step, per row (as the encoder makes them).
     let inv = 1.0 / step;
-    let q: Vec<i64> = x.iter().map(|&v| quant::uniform_code(v, inv).unwrap()).collect();
-    let qmin: Vec<i64> = q.chunks_exact(C).map(|r| *r.iter().min().unwrap()).collect();
-    let codes: Vec<u32> = q.chunks_exact(C).zip(&qmin).flat_map(|(r, &m)| r.iter().map(move |&v| (v - m) as u32)).collect();
+    let q: Vec<i64> = x
+        .iter()
+        .map(|&v| quant::uniform_code(v, inv).unwrap())
+        .collect();
+    let qmin: Vec<i64> = q
+        .chunks_exact(C)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
+    let codes: Vec<u32> = q
+        .chunks_exact(C)
+        .zip(&qmin)
+        .flat_map(|(r, &m)| r.iter().map(move |&v| (v - m) as u32))
+        .collect();
     let width = alcm::pack::width_for(*codes.iter().max().unwrap());
     let mut raw = Vec::new();
     alcm::pack::pack(&codes, width, &mut raw);
     let order0 = alcm::rans::encode(&raw, width);
     let model = alcm::rans_model::encode(&q, R).unwrap();
-    let params = ChannelParams::Uniform { step, qmin: qmin.clone() };
+    let params = ChannelParams::Uniform {
+        step,
+        qmin: qmin.clone(),
+    };
 
     let mut g = cr.benchmark_group("1M values, rel L2 1e-2");
     g.sample_size(10);
@@ -50,15 +67,27 @@ fn benches(cr: &mut Criterion) {
         let mut out = vec![0f32; x.len()];
         b.iter(|| quant::dequantize(&params, black_box(&codes), &mut out))
     });
-    g.bench_function("rANS order-0 encode", |b| b.iter(|| black_box(alcm::rans::encode(black_box(&raw), width))));
-    g.bench_function("rANS order-0 decode", |b| b.iter(|| black_box(alcm::rans::decode(black_box(&order0), raw.len()).unwrap())));
-    g.bench_function("rANS model encode", |b| b.iter(|| black_box(alcm::rans_model::encode(black_box(&q), R))));
+    g.bench_function("rANS order-0 encode", |b| {
+        b.iter(|| black_box(alcm::rans::encode(black_box(&raw), width)))
+    });
+    g.bench_function("rANS order-0 decode", |b| {
+        b.iter(|| black_box(alcm::rans::decode(black_box(&order0), raw.len()).unwrap()))
+    });
+    g.bench_function("rANS model encode", |b| {
+        b.iter(|| black_box(alcm::rans_model::encode(black_box(&q), R)))
+    });
     g.bench_function("rANS model decode to values", |b| {
         let mut out = vec![0f32; x.len()];
-        b.iter(|| alcm::rans_model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1).unwrap())
+        b.iter(|| {
+            alcm::rans_model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1).unwrap()
+        })
     });
-    g.bench_function("compress", |b| b.iter(|| black_box(enc.compress(black_box(&x), &shape, None).unwrap())));
-    g.bench_function("decompress", |b| b.iter(|| black_box(decompress(black_box(&frame.bytes)).unwrap())));
+    g.bench_function("compress", |b| {
+        b.iter(|| black_box(enc.compress(black_box(&x), &shape, None).unwrap()))
+    });
+    g.bench_function("decompress", |b| {
+        b.iter(|| black_box(decompress(black_box(&frame.bytes)).unwrap()))
+    });
     g.finish();
 }
 

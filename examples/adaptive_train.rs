@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
-use alcm::{cpu_time_seconds, decompress, error_metrics, variance_percent, Encoder, EncoderConfig, PredictorConfig, Scheduler, SchedulerConfig, TrainingSet};
+use alcm::{
+    cpu_time_seconds, decompress, error_metrics, variance_percent, Encoder, EncoderConfig,
+    PredictorConfig, Scheduler, SchedulerConfig, TrainingSet,
+};
 
 struct EpochRow {
     epoch: usize,
@@ -41,14 +44,28 @@ fn main() {
 fn run() -> alcm::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut dir, mut epochs, mut target, mut out) = (root.join("tests/data/gradients"), 10usize, 0.02f64, None);
+    let (mut dir, mut epochs, mut target, mut out) =
+        (root.join("tests/data/gradients"), 10usize, 0.02f64, None);
     let mut i = 0;
     while i < args.len() {
         let value = |i: usize| args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--epochs" => { epochs = value(i).parse().map_err(|_| alcm::Error::invalid_argument("--epochs takes a whole number"))?; i += 1; }
-            "--target" => { target = value(i).parse().map_err(|_| alcm::Error::invalid_argument("--target takes a number"))?; i += 1; }
-            "--out" => { out = Some(PathBuf::from(value(i))); i += 1; }
+            "--epochs" => {
+                epochs = value(i)
+                    .parse()
+                    .map_err(|_| alcm::Error::invalid_argument("--epochs takes a whole number"))?;
+                i += 1;
+            }
+            "--target" => {
+                target = value(i)
+                    .parse()
+                    .map_err(|_| alcm::Error::invalid_argument("--target takes a number"))?;
+                i += 1;
+            }
+            "--out" => {
+                out = Some(PathBuf::from(value(i)));
+                i += 1;
+            }
             other => dir = PathBuf::from(other),
         }
         i += 1;
@@ -62,9 +79,16 @@ fn run() -> alcm::Result<()> {
         .filter(|p| p.extension().is_some_and(|x| x == "npy"))
         .collect();
     files.sort();
-    let is_grad = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("grad"));
+    let is_grad = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("grad"))
+    };
     let grads: Vec<&PathBuf> = files.iter().filter(|p| is_grad(p)).collect();
-    let train_files: Vec<&PathBuf> = if grads.is_empty() { files.iter().collect() } else { grads };
+    let train_files: Vec<&PathBuf> = if grads.is_empty() {
+        files.iter().collect()
+    } else {
+        grads
+    };
     // Epoch tensors: the matrices (weight gradients) among them, in name order.
     let mut epoch_tensors = Vec::new();
     let mut set = TrainingSet::default();
@@ -72,15 +96,32 @@ fn run() -> alcm::Result<()> {
         let (x, shape) = read_npy_f32(f)?;
         set.add_tensor(&x, &shape, target, &ecfg)?;
         if shape.len() >= 2 {
-            epoch_tensors.push((f.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
+            epoch_tensors.push((
+                f.file_name().unwrap().to_string_lossy().into_owned(),
+                x,
+                shape,
+            ));
         }
     }
     if epoch_tensors.is_empty() {
-        return Err(alcm::Error::invalid_argument(format!("no matrix-shaped .npy tensors in {}", dir.display())));
+        return Err(alcm::Error::invalid_argument(format!(
+            "no matrix-shaped .npy tensors in {}",
+            dir.display()
+        )));
     }
 
-    println!("alcm adaptive experiment on {} ({} tensors)", dir.display(), train_files.len());
-    let mut predictor = Predictor::new(pcfg.hidden_size, pcfg.min_bits, pcfg.max_bits, pcfg.learning_rate, pcfg.seed)?;
+    println!(
+        "alcm adaptive experiment on {} ({} tensors)",
+        dir.display(),
+        train_files.len()
+    );
+    let mut predictor = Predictor::new(
+        pcfg.hidden_size,
+        pcfg.min_bits,
+        pcfg.max_bits,
+        pcfg.learning_rate,
+        pcfg.seed,
+    )?;
     let history = predictor.train(&set.features, &set.targets, pcfg.epochs)?;
     println!(
         "predictor: trained on {} channels (target relative L2 {target}), loss {:.5} -> {:.5}",
@@ -90,10 +131,22 @@ fn run() -> alcm::Result<()> {
     );
 
     let mut encoder = Encoder::new(ecfg.clone())?;
-    let mut scheduler = Scheduler::new(SchedulerConfig { initial_threshold: ecfg.threshold, decay: pcfg.decay, ..Default::default() })?;
+    let mut scheduler = Scheduler::new(SchedulerConfig {
+        initial_threshold: ecfg.threshold,
+        decay: pcfg.decay,
+        ..Default::default()
+    })?;
     println!(
         "\n{:>5}  {:<34} {:>12} {:>12} {:>8} {:>7} {:>10} {:>7} {:>10}",
-        "epoch", "tensor", "baseline CAQ", "adaptive CAQ", "gain %", "ratio", "rel error", "bits/v", "threshold"
+        "epoch",
+        "tensor",
+        "baseline CAQ",
+        "adaptive CAQ",
+        "gain %",
+        "ratio",
+        "rel error",
+        "bits/v",
+        "threshold"
     );
     let mut rows = Vec::new();
     for epoch in 1..=epochs {
@@ -129,19 +182,36 @@ fn run() -> alcm::Result<()> {
         };
         println!(
             "{:>5}  {:<34} {:>12.3} {:>12.3} {:>+8.1} {:>6.2}x {:>10.3e} {:>7.3} {:>10.5}",
-            row.epoch, row.tensor, row.baseline_caq, row.adaptive_caq, row.gain_pct, row.ratio, row.rel_error, row.bits_per_value, row.threshold
+            row.epoch,
+            row.tensor,
+            row.baseline_caq,
+            row.adaptive_caq,
+            row.gain_pct,
+            row.ratio,
+            row.rel_error,
+            row.bits_per_value,
+            row.threshold
         );
         rows.push(row);
     }
     let mean = |f: &dyn Fn(&EpochRow) -> f64| rows.iter().map(f).sum::<f64>() / rows.len() as f64;
-    let (mb, ma, mr, me, mbr) = (mean(&|r| r.baseline_caq), mean(&|r| r.adaptive_caq), mean(&|r| r.ratio), mean(&|r| r.rel_error), mean(&|r| r.baseline_ratio));
+    let (mb, ma, mr, me, mbr) = (
+        mean(&|r| r.baseline_caq),
+        mean(&|r| r.adaptive_caq),
+        mean(&|r| r.ratio),
+        mean(&|r| r.rel_error),
+        mean(&|r| r.baseline_ratio),
+    );
     let gain = (ma / mb - 1.0) * 100.0;
     let var = variance_percent(&rows.iter().map(|r| r.adaptive_caq).collect::<Vec<_>>())?;
     println!("\nmean baseline CAQ {mb:.3} (ratio {mbr:.2}x)   mean adaptive CAQ {ma:.3} (ratio {mr:.2}x)   gain {gain:+.1} %");
     println!("mean relative L2 error {me:.3e}   adaptive CAQ run-to-run variance {var:.1} %   final threshold {:.5}", scheduler.threshold());
 
     let out = out.unwrap_or_else(|| {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         PathBuf::from(format!("results/adaptive/run_{secs}.json"))
     });
     if let Some(parent) = out.parent() {

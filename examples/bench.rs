@@ -27,7 +27,6 @@ struct Row {
     d_mbs: f64,
 }
 
-
 /// Kind of each tensor from MANIFEST.tsv beside the data, else from the file name.
 fn kinds(dir: &Path) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
@@ -35,7 +34,10 @@ fn kinds(dir: &Path) -> BTreeMap<String, String> {
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split('\t').collect();
             if f.len() >= 2 {
-                let name = Path::new(f[0]).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = Path::new(f[0])
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 m.insert(name, f[1].to_string());
             }
         }
@@ -65,14 +67,17 @@ fn time_mbs(bytes: usize, mut f: impl FnMut()) -> f64 {
     bytes as f64 / best.max(1e-9) / 1e6
 }
 
-
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;
-    if v.len() % 2 == 1 { v[m] } else { 0.5 * (v[m - 1] + v[m]) }
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
 }
 
 fn main() {
@@ -106,8 +111,15 @@ fn main() {
         ("alcm-lossless", Some((Mode::Lossless, r))),
         ("alcm-lossl-dfl", Some((Mode::Lossless, d))),
     ];
-    println!("alcm bench on {} ({} tensors), single thread", dir.display(), files.len());
-    println!("{:<58} {:>8} {:<14} {:>7} {:>10} {:>10} {:>9} {:>9}", "tensor", "values", "codec", "bits/v", "rel L2", "max err", "comp MB/s", "dec MB/s");
+    println!(
+        "alcm bench on {} ({} tensors), single thread",
+        dir.display(),
+        files.len()
+    );
+    println!(
+        "{:<58} {:>8} {:<14} {:>7} {:>10} {:>10} {:>9} {:>9}",
+        "tensor", "values", "codec", "bits/v", "rel L2", "max err", "comp MB/s", "dec MB/s"
+    );
     let mut rows = Vec::new();
     for path in &files {
         let (x, shape) = match read_npy_f32(path) {
@@ -121,7 +133,13 @@ fn main() {
             continue;
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let kind = kinds.get(&name).cloned().unwrap_or_else(|| if name.starts_with("grad") { "gradient".into() } else { "weight".into() });
+        let kind = kinds.get(&name).cloned().unwrap_or_else(|| {
+            if name.starts_with("grad") {
+                "gradient".into()
+            } else {
+                "weight".into()
+            }
+        });
         let nbytes = x.len() * 4;
         for (codec, mode) in &codecs {
             let row = match mode {
@@ -132,12 +150,29 @@ fn main() {
                         std::hint::black_box(miniz_oxide::deflate::compress_to_vec(&raw, 6));
                     });
                     let d_mbs = time_mbs(nbytes, || {
-                        std::hint::black_box(miniz_oxide::inflate::decompress_to_vec(&comp).unwrap());
+                        std::hint::black_box(
+                            miniz_oxide::inflate::decompress_to_vec(&comp).unwrap(),
+                        );
                     });
-                    Row { file: name.clone(), kind: kind.clone(), n: x.len(), codec: codec.to_string(), bits: 8.0 * comp.len() as f64 / x.len() as f64, rel: 0.0, max: 0.0, c_mbs, d_mbs }
+                    Row {
+                        file: name.clone(),
+                        kind: kind.clone(),
+                        n: x.len(),
+                        codec: codec.to_string(),
+                        bits: 8.0 * comp.len() as f64 / x.len() as f64,
+                        rel: 0.0,
+                        max: 0.0,
+                        c_mbs,
+                        d_mbs,
+                    }
                 }
                 Some((m, backend)) => {
-                    let enc = Encoder::new(EncoderConfig { mode: *m, backend: *backend, ..Default::default() }).unwrap();
+                    let enc = Encoder::new(EncoderConfig {
+                        mode: *m,
+                        backend: *backend,
+                        ..Default::default()
+                    })
+                    .unwrap();
                     let c = enc.compress(&x, &shape, None).unwrap();
                     let d = decompress(&c.bytes).unwrap();
                     let (rel, max) = common::errors(&x, &d.data);
@@ -147,20 +182,40 @@ fn main() {
                     let d_mbs = time_mbs(nbytes, || {
                         std::hint::black_box(decompress(&c.bytes).unwrap());
                     });
-                    Row { file: name.clone(), kind: kind.clone(), n: x.len(), codec: codec.to_string(), bits: c.report.bits_per_value, rel, max, c_mbs, d_mbs }
+                    Row {
+                        file: name.clone(),
+                        kind: kind.clone(),
+                        n: x.len(),
+                        codec: codec.to_string(),
+                        bits: c.report.bits_per_value,
+                        rel,
+                        max,
+                        c_mbs,
+                        d_mbs,
+                    }
                 }
             };
-            println!("{:<58} {:>8} {:<14} {:>7.3} {:>10.3e} {:>10.3e} {:>9.1} {:>9.1}", row.file, row.n, row.codec, row.bits, row.rel, row.max, row.c_mbs, row.d_mbs);
+            println!(
+                "{:<58} {:>8} {:<14} {:>7.3} {:>10.3e} {:>10.3e} {:>9.1} {:>9.1}",
+                row.file, row.n, row.codec, row.bits, row.rel, row.max, row.c_mbs, row.d_mbs
+            );
             rows.push(row);
         }
     }
     println!("\nmedians over tensors with >= 4096 values (bits/value | rel L2 | compress MB/s | decompress MB/s; x = bits relative to deflate6-raw):");
     for g in ["gradients", "optimizer state", "weights+embeddings"] {
         println!("  {g}:");
-        let base: Vec<f64> = rows.iter().filter(|r| r.n >= 4096 && group(&r.kind) == g && r.codec == "deflate6-raw").map(|r| r.bits).collect();
+        let base: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.n >= 4096 && group(&r.kind) == g && r.codec == "deflate6-raw")
+            .map(|r| r.bits)
+            .collect();
         let base_m = median(base);
         for (codec, _) in &codecs {
-            let sel: Vec<&Row> = rows.iter().filter(|r| r.n >= 4096 && group(&r.kind) == g && r.codec == *codec).collect();
+            let sel: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.n >= 4096 && group(&r.kind) == g && r.codec == *codec)
+                .collect();
             if sel.is_empty() {
                 continue;
             }
@@ -182,9 +237,18 @@ fn main() {
             let _ = std::fs::create_dir_all(parent);
         }
         let mut f = std::fs::File::create(&p).expect("create csv");
-        writeln!(f, "file,kind,values,codec,bits_per_value,rel_l2,max_err,compress_mbs,decompress_mbs").unwrap();
+        writeln!(
+            f,
+            "file,kind,values,codec,bits_per_value,rel_l2,max_err,compress_mbs,decompress_mbs"
+        )
+        .unwrap();
         for r in &rows {
-            writeln!(f, "{},{},{},{},{:.6},{:.6e},{:.6e},{:.2},{:.2}", r.file, r.kind, r.n, r.codec, r.bits, r.rel, r.max, r.c_mbs, r.d_mbs).unwrap();
+            writeln!(
+                f,
+                "{},{},{},{},{:.6},{:.6e},{:.6e},{:.2},{:.2}",
+                r.file, r.kind, r.n, r.codec, r.bits, r.rel, r.max, r.c_mbs, r.d_mbs
+            )
+            .unwrap();
         }
         println!("wrote {p}");
     }

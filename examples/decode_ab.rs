@@ -13,18 +13,30 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
+use alcm::{
+    decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = PathBuf::from(&args[1]);
-    let opt = |k: &str, d: usize| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(d);
+    let opt = |k: &str, d: usize| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     if args[0] == "save" {
         std::fs::create_dir_all(&dir).unwrap();
         let mut tensors = vec![];
         for p in common::find_npy(&common::data_dir(None)) {
             if let Ok((x, shape)) = read_npy_f32(&p) {
-                tensors.push((p.file_stem().unwrap().to_string_lossy().into_owned(), x, shape));
+                tensors.push((
+                    p.file_stem().unwrap().to_string_lossy().into_owned(),
+                    x,
+                    shape,
+                ));
             }
         }
         let (g, gs) = common::synthetic(1, true);
@@ -41,10 +53,16 @@ fn main() {
                 ("maxabs", Mode::MaxAbs(1e-4)),
                 ("lossless", Mode::Lossless),
             ] {
-                let cfg = EncoderConfig { mode, non_finite: alcm::NonFinitePolicy::Keep, ..Default::default() };
+                let cfg = EncoderConfig {
+                    mode,
+                    non_finite: alcm::NonFinitePolicy::Keep,
+                    ..Default::default()
+                };
                 let _ = finite;
                 match Encoder::new(cfg).unwrap().compress(x, shape, None) {
-                    Ok(c) => std::fs::write(dir.join(format!("{name}.{tag}.alcm")), &c.bytes).unwrap(),
+                    Ok(c) => {
+                        std::fs::write(dir.join(format!("{name}.{tag}.alcm")), &c.bytes).unwrap()
+                    }
                     Err(e) => eprintln!("{name} {tag}: {e}"),
                 }
             }
@@ -56,7 +74,10 @@ fn main() {
         // `mutate DIR`: every frame of < 40 000 bytes: truncations and byte flips (CRC made
         // valid again) of its payload; prints the outcome (error kind or decoded CRC-32) to
         // compare the accept/reject behaviour of two builds.
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         let mut s = 7u64;
         for p in files {
@@ -66,13 +87,24 @@ fn main() {
             }
             let info = alcm::peek(&frame).unwrap();
             let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-            let outcome = |f: &[u8]| match decompress_with_threads(f, &DecodeLimits::default(), threads) {
-                Ok(d) => format!("{:08x}", crc32fast::hash(&d.data.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect::<Vec<u8>>())),
-                Err(e) => format!("{:?}", e.kind()),
-            };
+            let outcome =
+                |f: &[u8]| match decompress_with_threads(f, &DecodeLimits::default(), threads) {
+                    Ok(d) => format!(
+                        "{:08x}",
+                        crc32fast::hash(
+                            &d.data
+                                .iter()
+                                .flat_map(|v| v.to_bits().to_le_bytes())
+                                .collect::<Vec<u8>>()
+                        )
+                    ),
+                    Err(e) => format!("{:?}", e.kind()),
+                };
             let mut line = String::new();
             for _ in 0..60 {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let i = p0 + (s >> 33) as usize % (frame.len() - 4 - p0).max(1);
                 let mut f = frame.clone();
                 match (s >> 8) % 3 {
@@ -98,27 +130,44 @@ fn main() {
         // `loop FILE REPS`: decode one frame REPS times (for perf stat).
         let bytes = std::fs::read(&dir).unwrap();
         for _ in 0..opt("loop", 1).max(args[2].parse().unwrap_or(1)) {
-            std::hint::black_box(decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap());
+            std::hint::black_box(
+                decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap(),
+            );
         }
         return;
     }
     let min = opt("--min", 1 << 20);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for p in files {
         let bytes = std::fs::read(&p).unwrap();
         let d = decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap();
-        let raw: Vec<u8> = d.data.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+        let raw: Vec<u8> = d
+            .data
+            .iter()
+            .flat_map(|v| v.to_bits().to_le_bytes())
+            .collect();
         let crc = crc32fast::hash(&raw);
         let backend = alcm::peek(&bytes).map(|i| i.backend).unwrap_or(0);
-        let mut line = format!("{:<60} {:>9} b{} {:08x}", p.file_name().unwrap().to_string_lossy(), d.data.len(), backend, crc);
+        let mut line = format!(
+            "{:<60} {:>9} b{} {:08x}",
+            p.file_name().unwrap().to_string_lossy(),
+            d.data.len(),
+            backend,
+            crc
+        );
         if d.data.len() >= min {
             let mut best = f64::INFINITY;
             let start = Instant::now();
             let mut reps = 0;
             while reps < 5 || (start.elapsed().as_secs_f64() < 1.0 && reps < 50) {
                 let t = Instant::now();
-                std::hint::black_box(decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap());
+                std::hint::black_box(
+                    decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap(),
+                );
                 best = best.min(t.elapsed().as_secs_f64());
                 reps += 1;
             }

@@ -21,8 +21,15 @@ fn main() -> alcm::Result<()> {
     };
     let (g, shape) = common::synthetic(7, true);
     let mb = g.len() as f64 * 4.0 / 1e6;
-    for (name, mode) in [("relative_l2 1e-2", Mode::RelativeL2(1e-2)), ("max_abs 1e-5", Mode::MaxAbs(1e-5)), ("adaptive", Mode::Adaptive)] {
-        let enc = Encoder::new(EncoderConfig { mode, ..Default::default() })?;
+    for (name, mode) in [
+        ("relative_l2 1e-2", Mode::RelativeL2(1e-2)),
+        ("max_abs 1e-5", Mode::MaxAbs(1e-5)),
+        ("adaptive", Mode::Adaptive),
+    ] {
+        let enc = Encoder::new(EncoderConfig {
+            mode,
+            ..Default::default()
+        })?;
         let mut ef = ErrorFeedback::new(&shape)?;
         let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
         let mut bits = 0.0;

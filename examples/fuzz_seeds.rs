@@ -6,7 +6,10 @@
 use std::fs;
 use std::path::Path;
 
-use alcm::{npy::read_npy_f32, npy_bytes_f64, npy_bytes_i64, BackendKind, Encoder, EncoderConfig, ErrorFeedback, Mode, NonFinitePolicy, Predictor};
+use alcm::{
+    npy::read_npy_f32, npy_bytes_f64, npy_bytes_i64, BackendKind, Encoder, EncoderConfig,
+    ErrorFeedback, Mode, NonFinitePolicy, Predictor,
+};
 
 fn put(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("fuzz/corpus").join(target);
@@ -33,16 +36,42 @@ fn main() {
     ];
     for path in tensors {
         let (data, shape) = read_npy_f32(Path::new(path)).unwrap();
-        let stem = Path::new(path).file_stem().unwrap().to_string_lossy().replace('.', "_");
+        let stem = Path::new(path)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replace('.', "_");
         // Only a slice of the larger tensors: keeps the seeds small.
-        let (data, shape) = if data.len() > 512 { (data[..4 * 128].to_vec(), vec![4, 128]) } else { (data, shape) };
+        let (data, shape) = if data.len() > 512 {
+            (data[..4 * 128].to_vec(), vec![4, 128])
+        } else {
+            (data, shape)
+        };
         for (mname, mode) in modes() {
-            for (bname, backend) in [("deflate", BackendKind::Deflate), ("store", BackendKind::Store)] {
-                let cfg = EncoderConfig { mode, backend, ..Default::default() };
-                let c = Encoder::new(cfg).unwrap().compress(&data, &shape, Some(&[0.5])).unwrap();
-                put("decompress", &format!("{stem}_{mname}_{bname}.alcm"), &c.bytes);
+            for (bname, backend) in [
+                ("deflate", BackendKind::Deflate),
+                ("store", BackendKind::Store),
+            ] {
+                let cfg = EncoderConfig {
+                    mode,
+                    backend,
+                    ..Default::default()
+                };
+                let c = Encoder::new(cfg)
+                    .unwrap()
+                    .compress(&data, &shape, Some(&[0.5]))
+                    .unwrap();
+                put(
+                    "decompress",
+                    &format!("{stem}_{mname}_{bname}.alcm"),
+                    &c.bytes,
+                );
                 if bname == "deflate" {
-                    put("peek", &format!("{stem}_{mname}.alcm"), &c.bytes[..c.bytes.len().min(200)]);
+                    put(
+                        "peek",
+                        &format!("{stem}_{mname}.alcm"),
+                        &c.bytes[..c.bytes.len().min(200)],
+                    );
                 }
             }
         }
@@ -53,29 +82,90 @@ fn main() {
     x[3] = f32::NAN;
     x[40] = f32::INFINITY;
     for (mname, mode) in modes() {
-        let cfg = EncoderConfig { mode, non_finite: NonFinitePolicy::Keep, ..Default::default() };
+        let cfg = EncoderConfig {
+            mode,
+            non_finite: NonFinitePolicy::Keep,
+            ..Default::default()
+        };
         let enc = Encoder::new(cfg).unwrap();
-        put("decompress", &format!("nonfinite_{mname}.alcm"), &enc.compress(&x, &[8, 8], None).unwrap().bytes);
-        put("decompress", &format!("empty_{mname}.alcm"), &enc.compress(&[], &[3, 0], None).unwrap().bytes);
-        put("decompress", &format!("scalar_{mname}.alcm"), &enc.compress(&[2.5], &[], None).unwrap().bytes);
+        put(
+            "decompress",
+            &format!("nonfinite_{mname}.alcm"),
+            &enc.compress(&x, &[8, 8], None).unwrap().bytes,
+        );
+        put(
+            "decompress",
+            &format!("empty_{mname}.alcm"),
+            &enc.compress(&[], &[3, 0], None).unwrap().bytes,
+        );
+        put(
+            "decompress",
+            &format!("scalar_{mname}.alcm"),
+            &enc.compress(&[2.5], &[], None).unwrap().bytes,
+        );
     }
     for f in ["configs/encoder_config.yaml", "configs/entropy_config.yaml"] {
-        put("yaml_config", Path::new(f).file_name().unwrap().to_str().unwrap(), &fs::read(f).unwrap());
+        put(
+            "yaml_config",
+            Path::new(f).file_name().unwrap().to_str().unwrap(),
+            &fs::read(f).unwrap(),
+        );
     }
-    put("yaml_config", "modes.yaml", b"mode: {type: relative_l2, target: 0.01}\nnon_finite: keep\nbackend: store\n");
-    put("yaml_config", "maxabs.yaml", b"mode: {type: max_abs, target: 1e-4}\nallocation: {min_bits: 0.1, max_bits: 0.95}\n");
+    put(
+        "yaml_config",
+        "modes.yaml",
+        b"mode: {type: relative_l2, target: 0.01}\nnon_finite: keep\nbackend: store\n",
+    );
+    put(
+        "yaml_config",
+        "maxabs.yaml",
+        b"mode: {type: max_abs, target: 1e-4}\nallocation: {min_bits: 0.1, max_bits: 0.95}\n",
+    );
     put("yaml_config", "model.yaml", b"model: {type: \"MLP\", hidden_size: 8, learning_rate: 0.01, epochs: 3, seed: 7}\nscheduler: {decay: 0.9}\n");
-    for f in ["f4_3x4", "f4_big_endian_3", "f4_empty_0x5", "f4_fortran_2x3", "f4_v2_2x2", "f4_v3_2x2", "f8_0d", "i8_2x3", "b1_4", "u1_3"] {
-        put("npy", &format!("{f}.npy"), &fs::read(format!("tests/data/fixtures/{f}.npy")).unwrap());
+    for f in [
+        "f4_3x4",
+        "f4_big_endian_3",
+        "f4_empty_0x5",
+        "f4_fortran_2x3",
+        "f4_v2_2x2",
+        "f4_v3_2x2",
+        "f8_0d",
+        "i8_2x3",
+        "b1_4",
+        "u1_3",
+    ] {
+        put(
+            "npy",
+            &format!("{f}.npy"),
+            &fs::read(format!("tests/data/fixtures/{f}.npy")).unwrap(),
+        );
     }
-    put("predictor_model", "proto_model.npz", &fs::read("tests/data/fixtures/proto_model.npz").unwrap());
-    put("predictor_model", "savez_stored.npz", &fs::read("tests/data/fixtures/savez_stored.npz").unwrap());
-    put("predictor_model", "alcm_h4.npz", &Predictor::new(4, 0.2, 0.9, 0.001, 1).unwrap().to_npz_bytes());
+    put(
+        "predictor_model",
+        "proto_model.npz",
+        &fs::read("tests/data/fixtures/proto_model.npz").unwrap(),
+    );
+    put(
+        "predictor_model",
+        "savez_stored.npz",
+        &fs::read("tests/data/fixtures/savez_stored.npz").unwrap(),
+    );
+    put(
+        "predictor_model",
+        "alcm_h4.npz",
+        &Predictor::new(4, 0.2, 0.9, 0.001, 1)
+            .unwrap()
+            .to_npz_bytes(),
+    );
     // Structure-aware model seeds (0xA1 + [key][len u16][npy]...; see the target).
     for (name, norm) in [("struct_h3.bin", false), ("struct_h3_norm.bin", true)] {
         let mut p = Predictor::new(3, 0.2, 0.9, 0.01, 5).unwrap();
         if norm {
-            p.fit_normalization(&[[0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2], [0.0, 1e-6, 1e-3, -0.5, 9.0, 0.4]]).unwrap();
+            p.fit_normalization(&[
+                [0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2],
+                [0.0, 1e-6, 1e-3, -0.5, 9.0, 0.4],
+            ])
+            .unwrap();
         }
         let mut members: Vec<(u8, Vec<u8>)> = vec![
             (0, npy_bytes_f64(&[6, 3], p.w1())),
@@ -100,8 +190,16 @@ fn main() {
         }
         put("predictor_model", name, &b);
     }
-    let enc = Encoder::new(EncoderConfig { mode: Mode::RelativeL2(0.05), ..Default::default() }).unwrap();
-    for (name, shape) in [("s2x3", vec![2usize, 3]), ("s0", vec![]), ("s4x0", vec![4, 0])] {
+    let enc = Encoder::new(EncoderConfig {
+        mode: Mode::RelativeL2(0.05),
+        ..Default::default()
+    })
+    .unwrap();
+    for (name, shape) in [
+        ("s2x3", vec![2usize, 3]),
+        ("s0", vec![]),
+        ("s4x0", vec![4, 0]),
+    ] {
         let mut ef = ErrorFeedback::new(&shape).unwrap();
         let n: usize = shape.iter().product();
         let g: Vec<f32> = (0..n).map(|i| i as f32 * 0.3 - 0.7).collect();
@@ -109,9 +207,14 @@ fn main() {
         put("feedback_state", &format!("{name}.state"), &ef.to_bytes());
     }
     // Roundtrip: the target reads a small header (mode, flags, precisions, ...) then values.
-    let (g, _) = read_npy_f32(Path::new("tests/data/gradients/grad_step00001_fc3.weight.npy")).unwrap();
+    let (g, _) = read_npy_f32(Path::new(
+        "tests/data/gradients/grad_step00001_fc3.weight.npy",
+    ))
+    .unwrap();
     for sel in 0u8..4 {
-        let mut b = vec![sel, 0, 7, 3, 6, 0x40, 0x00, 0x00, 0x40, 2, 4, 8, 1, 0x00, 0x80];
+        let mut b = vec![
+            sel, 0, 7, 3, 6, 0x40, 0x00, 0x00, 0x40, 2, 4, 8, 1, 0x00, 0x80,
+        ];
         b.extend(g[..32].iter().flat_map(|v| v.to_le_bytes()));
         put("roundtrip", &format!("mode{sel}.bin"), &b);
     }

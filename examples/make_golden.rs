@@ -17,7 +17,10 @@
 //! below are the ones whose natural choice covers each (printed, and checked by tests/golden.rs).
 use std::path::Path;
 
-use alcm::{decompress, npy::read_npy_f32, peek, write_npy_f32, BackendKind, Encoder, EncoderConfig, Mode, FORMAT_VERSION};
+use alcm::{
+    decompress, npy::read_npy_f32, peek, write_npy_f32, BackendKind, Encoder, EncoderConfig, Mode,
+    FORMAT_VERSION,
+};
 
 #[path = "../tests/common/kind4.rs"]
 mod kind4;
@@ -30,7 +33,11 @@ fn model_choice(frame: &[u8]) -> Option<(u8, u8, u8)> {
         return None;
     }
     let p = &frame[frame.len() - 4 - info.payload_len as usize..];
-    Some(if p[0] >= 3 { (p[0], p[1], p[2]) } else { (p[0], 0, p[1]) })
+    Some(if p[0] >= 3 {
+        (p[0], p[1], p[2])
+    } else {
+        (p[0], 0, p[1])
+    })
 }
 
 fn main() {
@@ -41,7 +48,12 @@ fn main() {
     let out = Path::new("tests/data/golden");
     std::fs::create_dir_all(out).unwrap();
     let write = |name: &str, mode: Mode, x: &[f32], shape: &[usize], alloc: Option<&[f64]>| {
-        let enc = Encoder::new(EncoderConfig { mode, backend: BackendKind::Rans, ..Default::default() }).unwrap();
+        let enc = Encoder::new(EncoderConfig {
+            mode,
+            backend: BackendKind::Rans,
+            ..Default::default()
+        })
+        .unwrap();
         let c = enc.compress(x, shape, alloc).unwrap();
         let d = decompress(&c.bytes).unwrap();
         let stem = format!("v{FORMAT_VERSION}_{name}");
@@ -55,7 +67,11 @@ fn main() {
         if d.data.len() <= 1 << 16 {
             write_npy_f32(&out.join(format!("{stem}.decoded.npy")), &d.shape, &d.data).unwrap();
         } else {
-            let bits: Vec<u8> = d.data.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+            let bits: Vec<u8> = d
+                .data
+                .iter()
+                .flat_map(|v| v.to_bits().to_le_bytes())
+                .collect();
             let text = format!("{} {:08x}\n", d.data.len(), crc32fast::hash(&bits));
             std::fs::write(out.join(format!("{stem}.decoded.crc32")), text).unwrap();
         }
@@ -70,19 +86,57 @@ fn main() {
     let alloc = Some(&[0.3][..]);
     // (tensor, name, mode): the natural choice each one gets is printed and pinned by the test.
     let cases: [(&str, &str, Mode); 8] = [
-        ("grad_step00001_fc3.weight", "grad1fc3w_rel1e-2", Mode::RelativeL2(1e-2)),
-        ("grad_step00001_fc3.weight", "grad1fc3w_maxabs1e-3", Mode::MaxAbs(1e-3)),
-        ("grad_step00010_fc3.weight", "grad10fc3w_maxabs1e-4", Mode::MaxAbs(1e-4)),
-        ("adam_exp_avg_sq_step02000_fc3.weight", "adamsqfc3w_rel1e-2", Mode::RelativeL2(1e-2)),
-        ("grad_step00100_fc3.weight", "grad100fc3w_maxabs1e-4", Mode::MaxAbs(1e-4)),
-        ("grad_step00100_fc1.weight", "grad100fc1w_rel1e-1", Mode::RelativeL2(1e-1)),
-        ("grad_step00010_fc3.weight", "grad10fc3w_adaptive", Mode::Adaptive),
-        ("grad_step00100_fc1.weight", "grad100fc1w_adaptive", Mode::Adaptive),
+        (
+            "grad_step00001_fc3.weight",
+            "grad1fc3w_rel1e-2",
+            Mode::RelativeL2(1e-2),
+        ),
+        (
+            "grad_step00001_fc3.weight",
+            "grad1fc3w_maxabs1e-3",
+            Mode::MaxAbs(1e-3),
+        ),
+        (
+            "grad_step00010_fc3.weight",
+            "grad10fc3w_maxabs1e-4",
+            Mode::MaxAbs(1e-4),
+        ),
+        (
+            "adam_exp_avg_sq_step02000_fc3.weight",
+            "adamsqfc3w_rel1e-2",
+            Mode::RelativeL2(1e-2),
+        ),
+        (
+            "grad_step00100_fc3.weight",
+            "grad100fc3w_maxabs1e-4",
+            Mode::MaxAbs(1e-4),
+        ),
+        (
+            "grad_step00100_fc1.weight",
+            "grad100fc1w_rel1e-1",
+            Mode::RelativeL2(1e-1),
+        ),
+        (
+            "grad_step00010_fc3.weight",
+            "grad10fc3w_adaptive",
+            Mode::Adaptive,
+        ),
+        (
+            "grad_step00100_fc1.weight",
+            "grad100fc1w_adaptive",
+            Mode::Adaptive,
+        ),
     ];
     for (file, name, mode) in cases {
         let (x, shape) = load(file);
         write(&format!("{name}_model"), mode, &x, &shape, alloc);
     }
     let (x, shape) = kind4_tensor();
-    write("synth1024x512_rel1e-1_model", Mode::RelativeL2(1e-1), &x, &shape, None);
+    write(
+        "synth1024x512_rel1e-1_model",
+        Mode::RelativeL2(1e-1),
+        &x,
+        &shape,
+        None,
+    );
 }

@@ -15,12 +15,19 @@ static A: Counting = Counting;
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        })
         .unwrap_or(0)
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(16 << 20);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(16 << 20);
     let channels = 256;
     let shape = [channels, n / channels];
     let n = channels * (n / channels);
@@ -32,12 +39,23 @@ fn main() {
             s ^= s >> 7;
             s ^= s << 17;
             let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            if i % 5 == 0 { 0.0 } else { (u * u * u * 1e-2) as f32 }
+            if i % 5 == 0 {
+                0.0
+            } else {
+                (u * u * u * 1e-2) as f32
+            }
         })
         .collect();
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
-    println!("N = {n} values ({:.1} MiB input), {channels} channels; compress_bound = {:.1} MiB", mib(4 * n), mib(compress_bound(n)));
-    println!("{:<26} {:>14} {:>14} {:>12} {:>16}", "mode", "compress peak", "decompress", "frame", "peak / input");
+    println!(
+        "N = {n} values ({:.1} MiB input), {channels} channels; compress_bound = {:.1} MiB",
+        mib(4 * n),
+        mib(compress_bound(n))
+    );
+    println!(
+        "{:<26} {:>14} {:>14} {:>12} {:>16}",
+        "mode", "compress peak", "decompress", "frame", "peak / input"
+    );
     let mut x_nf = x.clone();
     x_nf[12345] = f32::NAN;
     for (name, mode, keep) in [
@@ -49,7 +67,11 @@ fn main() {
     ] {
         let cfg = EncoderConfig {
             mode,
-            non_finite: if keep { NonFinitePolicy::Keep } else { NonFinitePolicy::Refuse },
+            non_finite: if keep {
+                NonFinitePolicy::Keep
+            } else {
+                NonFinitePolicy::Refuse
+            },
             ..Default::default()
         };
         let enc = Encoder::new(cfg).unwrap();
@@ -67,5 +89,8 @@ fn main() {
             dp as f64 / (4 * n) as f64
         );
     }
-    println!("VmHWM (whole process, incl. the input and its copy): {:.1} MiB", vm_hwm_kib() as f64 / 1024.0);
+    println!(
+        "VmHWM (whole process, incl. the input and its copy): {:.1} MiB",
+        vm_hwm_kib() as f64 / 1024.0
+    );
 }

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::allocation::{empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations};
+use alcm::allocation::{
+    empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
+};
 use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
 use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
@@ -24,8 +26,14 @@ fn main() -> alcm::Result<()> {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "--target" => { target = args[i + 1].parse().expect("number"); i += 1; }
-            "--epochs" => { epochs = args[i + 1].parse().expect("number"); i += 1; }
+            "--target" => {
+                target = args[i + 1].parse().expect("number");
+                i += 1;
+            }
+            "--epochs" => {
+                epochs = args[i + 1].parse().expect("number");
+                i += 1;
+            }
             d => dir = Some(PathBuf::from(d)),
         }
         i += 1;
@@ -39,17 +47,29 @@ fn main() -> alcm::Result<()> {
     for f in &files {
         let (x, shape) = read_npy_f32(f)?;
         if common::held_out(f) {
-            test.push((f.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
+            test.push((
+                f.file_name().unwrap().to_string_lossy().into_owned(),
+                x,
+                shape,
+            ));
         } else {
             train.add_tensor(&x, &shape, target, &cfg)?;
         }
     }
     let pc = PredictorConfig::default();
-    let mut p = Predictor::new(pc.hidden_size, pc.min_bits, pc.max_bits, pc.learning_rate, pc.seed)?;
+    let mut p = Predictor::new(
+        pc.hidden_size,
+        pc.min_bits,
+        pc.max_bits,
+        pc.learning_rate,
+        pc.seed,
+    )?;
     p.train(&train.features, &train.targets, epochs)?;
     let fixed = train.targets.iter().sum::<f64>() / train.len() as f64;
     println!("target relative L2 error {target}; trained on {} channels; fixed allocation = mean target {fixed:.4}", train.len());
-    println!("columns: bits/value and achieved relative L2 error of each way to choose the allocations");
+    println!(
+        "columns: bits/value and achieved relative L2 error of each way to choose the allocations"
+    );
     println!("  oracle  = per-channel search (empirical_channel_allocations)");
     println!("  mlp     = the predictor alone (predict_channels)");
     println!("  guarded = the predictor, raised to the closed-form error model (guard_channel_allocations)");
@@ -76,7 +96,13 @@ fn main() -> alcm::Result<()> {
         guard_channel_allocations(&mut guarded, x, shape, target, &cfg)?;
         let model = modelled_channel_allocations(x, shape, target, &cfg)?;
         let mut res = Vec::new();
-        for alloc in [&oracle[..], &mlp[..], &guarded[..], &model[..], &[fixed][..]] {
+        for alloc in [
+            &oracle[..],
+            &mlp[..],
+            &guarded[..],
+            &model[..],
+            &[fixed][..],
+        ] {
             let c = enc.compress(x, shape, Some(alloc))?;
             let d = decompress(&c.bytes)?;
             res.push((c.report.bits_per_value, error_metrics(x, &d.data)?.rel_l2));
@@ -93,9 +119,21 @@ fn main() -> alcm::Result<()> {
     }
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v[v.len() / 2]
+        }
     };
-    println!("\n{:<8} {:>18} {:>10} {:>22} {:>16} {:>16}", "choice", "bits/value (wtd)", "vs oracle", "median bits / oracle", "median err/tgt", "max err/tgt");
+    println!(
+        "\n{:<8} {:>18} {:>10} {:>22} {:>16} {:>16}",
+        "choice",
+        "bits/value (wtd)",
+        "vs oracle",
+        "median bits / oracle",
+        "median err/tgt",
+        "max err/tgt"
+    );
     for i in 0..k {
         let max = err_ratios[i].iter().copied().fold(f64::NAN, f64::max);
         println!(

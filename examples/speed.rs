@@ -11,7 +11,10 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{decompress, decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
+use alcm::{
+    decompress, decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig,
+    Mode,
+};
 
 fn best_secs(mut f: impl FnMut()) -> f64 {
     let mut best = f64::INFINITY;
@@ -44,7 +47,11 @@ fn main() {
     for p in common::find_npy(&dir) {
         if let Ok((x, shape)) = read_npy_f32(&p) {
             if x.len() >= min && x.iter().all(|v| v.is_finite()) {
-                tensors.push((p.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
+                tensors.push((
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    x,
+                    shape,
+                ));
             }
         }
     }
@@ -52,16 +59,33 @@ fn main() {
     tensors.push(("synthetic rank-1 gradient 1024x1024".into(), g, gs));
     let (w, ws) = common::synthetic(2, false);
     tensors.push(("synthetic gaussian weight 1024x1024".into(), w, ws));
-    println!("{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10}", "tensor", "values", "eps", "bits/v", "backend", "comp MB/s", "dec MB/s");
+    println!(
+        "{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10}",
+        "tensor", "values", "eps", "bits/v", "backend", "comp MB/s", "dec MB/s"
+    );
     for (name, x, shape) in &tensors {
         for eps in [1e-1, 1e-2, 1e-3] {
-            let cfg = EncoderConfig { mode: Mode::RelativeL2(eps), threads, ..Default::default() };
+            let cfg = EncoderConfig {
+                mode: Mode::RelativeL2(eps),
+                threads,
+                ..Default::default()
+            };
             let enc = Encoder::new(cfg.clone()).unwrap();
             let c = enc.compress(x, shape, None).unwrap();
             let d = decompress(&c.bytes).unwrap();
             let d2 = decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap();
-            assert!(d.data.iter().zip(&d2.data).all(|(a, b)| a.to_bits() == b.to_bits()));
-            let c1 = Encoder::new(EncoderConfig { threads: 1, ..cfg.clone() }).unwrap().compress(x, shape, None).unwrap();
+            assert!(d
+                .data
+                .iter()
+                .zip(&d2.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            let c1 = Encoder::new(EncoderConfig {
+                threads: 1,
+                ..cfg.clone()
+            })
+            .unwrap()
+            .compress(x, shape, None)
+            .unwrap();
             assert_eq!(c1.bytes, c.bytes, "frame bytes depend on the thread count");
             let (rel, _) = common::errors(x, &d.data);
             assert!(rel <= eps, "{name}: error {rel} > {eps}");
@@ -70,10 +94,21 @@ fn main() {
                 std::hint::black_box(enc.compress(x, shape, None).unwrap());
             });
             let td = best_secs(|| {
-                std::hint::black_box(decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap());
+                std::hint::black_box(
+                    decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap(),
+                );
             });
             let backend = alcm::peek(&c.bytes).map(|i| i.backend).unwrap_or(0);
-            println!("{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1}", name, x.len(), eps, c.report.bits_per_value, backend, mb / tc, mb / td);
+            println!(
+                "{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1}",
+                name,
+                x.len(),
+                eps,
+                c.report.bits_per_value,
+                backend,
+                mb / tc,
+                mb / td
+            );
         }
     }
 }

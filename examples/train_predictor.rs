@@ -16,16 +16,24 @@ use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
 use alcm::{EncoderConfig, PredictorConfig, TrainingSet};
 
-
 fn main() -> alcm::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut dir, mut target, mut epochs, mut save) = (None, 0.05f64, 10usize, None);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "--target" => { target = args[i + 1].parse().expect("--target takes a number"); i += 1; }
-            "--epochs" => { epochs = args[i + 1].parse().expect("--epochs takes a number"); i += 1; }
-            "--save" => { save = Some(PathBuf::from(&args[i + 1])); i += 1; }
+            "--target" => {
+                target = args[i + 1].parse().expect("--target takes a number");
+                i += 1;
+            }
+            "--epochs" => {
+                epochs = args[i + 1].parse().expect("--epochs takes a number");
+                i += 1;
+            }
+            "--save" => {
+                save = Some(PathBuf::from(&args[i + 1]));
+                i += 1;
+            }
             other => dir = Some(PathBuf::from(other)),
         }
         i += 1;
@@ -36,20 +44,48 @@ fn main() -> alcm::Result<()> {
     let (mut train, mut test) = (TrainingSet::default(), TrainingSet::default());
     for f in &files {
         let (x, shape) = read_npy_f32(f)?;
-        let set = if common::held_out(f) { &mut test } else { &mut train };
+        let set = if common::held_out(f) {
+            &mut test
+        } else {
+            &mut train
+        };
         set.add_tensor(&x, &shape, target, &cfg)?;
     }
     let pc = PredictorConfig::default();
-    let mut predictor = Predictor::new(pc.hidden_size, pc.min_bits, pc.max_bits, pc.learning_rate, pc.seed)?;
+    let mut predictor = Predictor::new(
+        pc.hidden_size,
+        pc.min_bits,
+        pc.max_bits,
+        pc.learning_rate,
+        pc.seed,
+    )?;
     let history = predictor.train(&train.features, &train.targets, epochs)?;
     let mean_target = train.targets.iter().sum::<f64>() / train.len().max(1) as f64;
     let (mse, base) = evaluate(&predictor, &test, mean_target);
     let (train_mse, train_base) = evaluate(&predictor, &train, mean_target);
-    println!("data: {} ({} files), target relative L2 error {target}", dir.display(), files.len());
-    println!("training channels: {}, held-out channels: {}", train.len(), test.len());
-    println!("loss per epoch: {}", history.iter().map(|l| format!("{l:.5}")).collect::<Vec<_>>().join(" "));
+    println!(
+        "data: {} ({} files), target relative L2 error {target}",
+        dir.display(),
+        files.len()
+    );
+    println!(
+        "training channels: {}, held-out channels: {}",
+        train.len(),
+        test.len()
+    );
+    println!(
+        "loss per epoch: {}",
+        history
+            .iter()
+            .map(|l| format!("{l:.5}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("train    MSE: predictor {train_mse:.6}  mean-target baseline {train_base:.6}");
-    println!("held-out MSE: predictor {mse:.6}  mean-target baseline {base:.6}  (ratio {:.3})", mse / base);
+    println!(
+        "held-out MSE: predictor {mse:.6}  mean-target baseline {base:.6}  (ratio {:.3})",
+        mse / base
+    );
     if let Some(p) = save {
         predictor.save(&p)?;
         println!("saved {}", p.display());

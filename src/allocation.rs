@@ -21,18 +21,29 @@ pub fn bits_for_allocation(a: f64, cfg: &EncoderConfig) -> f64 {
 /// Inverse of [`bits_for_allocation`] on `[min_precision, base_precision]`.
 pub fn allocation_for_bits(bits: f64, cfg: &EncoderConfig) -> f64 {
     let span = cfg.base_precision as f64 - cfg.min_precision as f64;
-    let t = if span > 0.0 { ((bits - cfg.min_precision as f64) / span).clamp(0.0, 1.0) } else { 1.0 };
+    let t = if span > 0.0 {
+        ((bits - cfg.min_precision as f64) / span).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
     cfg.min_bits + t * (cfg.max_bits - cfg.min_bits)
 }
 
 /// Per-channel precision for an optional allocation: `None` → `base_precision` everywhere
 /// (the safe choice), one value → broadcast, else one value per channel.
-pub fn channel_bits(allocation: Option<&[f64]>, channels: usize, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+pub fn channel_bits(
+    allocation: Option<&[f64]>,
+    channels: usize,
+    cfg: &EncoderConfig,
+) -> Result<Vec<f64>> {
     match allocation {
         None => Ok(vec![cfg.base_precision as f64; channels]),
         Some(a) => {
             if let Some(i) = a.iter().position(|v| !v.is_finite()) {
-                return Err(Error::invalid_argument(format!("allocation[{i}] = {} is not finite", a[i])));
+                return Err(Error::invalid_argument(format!(
+                    "allocation[{i}] = {} is not finite",
+                    a[i]
+                )));
             }
             match a.len() {
                 1 => Ok(vec![bits_for_allocation(a[0], cfg); channels]),
@@ -47,11 +58,24 @@ pub fn channel_bits(allocation: Option<&[f64]>, channels: usize, cfg: &EncoderCo
 
 /// Squared L2 error against `original` of one channel whose `pruned` values are
 /// range-quantized at `bits`, measured on the decoder's own reconstruction.
-fn channel_error_sq(original: &[f32], pruned: &[f32], bits: f64, codes: &mut [u32], out: &mut [f32]) -> f64 {
+fn channel_error_sq(
+    original: &[f32],
+    pruned: &[f32],
+    bits: f64,
+    codes: &mut [u32],
+    out: &mut [f32],
+) -> f64 {
     let (lo, step) = quant::quantize_range_channel(pruned, bits, codes);
-    let p = ChannelParams::Range { lo: vec![lo], step: vec![step] };
+    let p = ChannelParams::Range {
+        lo: vec![lo],
+        step: vec![step],
+    };
     quant::dequantize(&p, codes, out);
-    original.iter().zip(out.iter()).map(|(a, b)| (*a as f64 - *b as f64).powi(2)).sum()
+    original
+        .iter()
+        .zip(out.iter())
+        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+        .sum()
 }
 
 /// Bisection steps of the allocation search: 2^-30 of the allocation range, far finer than
@@ -62,11 +86,16 @@ const SEARCH_STEPS: usize = 30;
 /// returns the value count.
 fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -> Result<usize> {
     if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
-        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
+        return Err(Error::invalid_argument(format!(
+            "target relative error {target_rel_error} must be finite and > 0"
+        )));
     }
     let n = check_shape(data.len(), shape)?;
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
+        return Err(Error::new(
+            crate::ErrorKind::NonFinite,
+            format!("value at index {i} is {}", data[i]),
+        ));
     }
     Ok(n)
 }
@@ -76,7 +105,12 @@ fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -
 /// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
 /// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more, or
 /// a range so wide that `base_precision` bits are too coarse) gets `max_bits`; an all-zero channel gets `min_bits`.
-pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+pub fn empirical_channel_allocations(
+    data: &[f32],
+    shape: &[usize],
+    target_rel_error: f64,
+    cfg: &EncoderConfig,
+) -> Result<Vec<f64>> {
     let n = check_target_and_data(data, shape, target_rel_error)?;
     let channels = channel_count(shape);
     if channels == 0 {
@@ -93,7 +127,11 @@ pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_e
             continue;
         }
         for (p, &x) in pruned.iter_mut().zip(xs) {
-            *p = if x.abs() <= prune.magnitude_threshold { 0.0 } else { x };
+            *p = if x.abs() <= prune.magnitude_threshold {
+                0.0
+            } else {
+                x
+            };
         }
         let limit = target_rel_error * target_rel_error * norm_sq;
         let meets = |a: f64, codes: &mut [u32], out: &mut [f32]| {
@@ -124,9 +162,16 @@ pub fn empirical_channel_allocations(data: &[f32], shape: &[usize], target_rel_e
 /// The smallest single allocation for the whole tensor whose adaptive encoding meets
 /// `target_rel_error` (relative L2 over the tensor), found by bisection; `max_bits` when even
 /// that misses the target.
-pub fn empirical_bit_allocation(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<f64> {
+pub fn empirical_bit_allocation(
+    data: &[f32],
+    shape: &[usize],
+    target_rel_error: f64,
+    cfg: &EncoderConfig,
+) -> Result<f64> {
     if !(target_rel_error > 0.0 && target_rel_error.is_finite()) {
-        return Err(Error::invalid_argument(format!("target relative error {target_rel_error} must be finite and > 0")));
+        return Err(Error::invalid_argument(format!(
+            "target relative error {target_rel_error} must be finite and > 0"
+        )));
     }
     let n = check_shape(data.len(), shape)?;
     let channels = channel_count(shape);
@@ -135,7 +180,10 @@ pub fn empirical_bit_allocation(data: &[f32], shape: &[usize], target_rel_error:
         return Ok(cfg.min_bits);
     }
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::new(crate::ErrorKind::NonFinite, format!("value at index {i} is {}", data[i])));
+        return Err(Error::new(
+            crate::ErrorKind::NonFinite,
+            format!("value at index {i} is {}", data[i]),
+        ));
     }
     let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
     let per = n / channels;
@@ -145,7 +193,11 @@ pub fn empirical_bit_allocation(data: &[f32], shape: &[usize], target_rel_error:
         let mut err = 0.0;
         for xs in data.chunks_exact(per) {
             for (p, &x) in pruned.iter_mut().zip(xs) {
-                *p = if x.abs() <= prune.magnitude_threshold { 0.0 } else { x };
+                *p = if x.abs() <= prune.magnitude_threshold {
+                    0.0
+                } else {
+                    x
+                };
             }
             err += channel_error_sq(xs, &pruned, bits, &mut codes, &mut out);
         }
@@ -201,7 +253,12 @@ fn channel_error_stats(xs: &[f32], prune_at: f32) -> ChannelErrorStats {
         hi = hi.max(kept);
     }
     let range = if hi > lo { hi - lo } else { 0.0 };
-    ChannelErrorStats { n: xs.len() as f64, range, norm_sq, pruned_sq }
+    ChannelErrorStats {
+        n: xs.len() as f64,
+        range,
+        norm_sq,
+        pruned_sq,
+    }
 }
 
 /// The allocation that the closed-form error model says a channel needs for
@@ -237,7 +294,12 @@ fn modelled_allocation(s: &ChannelErrorStats, target_rel_error: f64, cfg: &Encod
 
 /// Per-channel allocations from the closed-form error model alone (see
 /// [`guard_channel_allocations`]): one pass over the data, no quantization, no search.
-pub fn modelled_channel_allocations(data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<Vec<f64>> {
+pub fn modelled_channel_allocations(
+    data: &[f32],
+    shape: &[usize],
+    target_rel_error: f64,
+    cfg: &EncoderConfig,
+) -> Result<Vec<f64>> {
     let n = check_target_and_data(data, shape, target_rel_error)?;
     let channels = channel_count(shape);
     if channels == 0 {
@@ -246,7 +308,13 @@ pub fn modelled_channel_allocations(data: &[f32], shape: &[usize], target_rel_er
     let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
     Ok(data
         .chunks_exact(n / channels)
-        .map(|xs| modelled_allocation(&channel_error_stats(xs, prune.magnitude_threshold), target_rel_error, cfg))
+        .map(|xs| {
+            modelled_allocation(
+                &channel_error_stats(xs, prune.magnitude_threshold),
+                target_rel_error,
+                cfg,
+            )
+        })
         .collect())
 }
 
@@ -258,9 +326,18 @@ pub fn modelled_channel_allocations(data: &[f32], shape: &[usize], target_rel_er
 /// bulk of the values) from a compact one; the model sees the range, the pruned energy and
 /// the norm, which are exactly what the range quantizer's error depends on. On error
 /// (non-finite allocation or data, wrong length, bad target) `allocation` is unchanged.
-pub fn guard_channel_allocations(allocation: &mut [f64], data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<()> {
+pub fn guard_channel_allocations(
+    allocation: &mut [f64],
+    data: &[f32],
+    shape: &[usize],
+    target_rel_error: f64,
+    cfg: &EncoderConfig,
+) -> Result<()> {
     if let Some(i) = allocation.iter().position(|v| !v.is_finite()) {
-        return Err(Error::invalid_argument(format!("allocation[{i}] = {} is not finite", allocation[i])));
+        return Err(Error::invalid_argument(format!(
+            "allocation[{i}] = {} is not finite",
+            allocation[i]
+        )));
     }
     let need = modelled_channel_allocations(data, shape, target_rel_error, cfg)?;
     if need.len() != allocation.len() {
@@ -286,7 +363,13 @@ pub struct TrainingSet {
 
 impl TrainingSet {
     /// Adds every channel of one tensor.
-    pub fn add_tensor(&mut self, data: &[f32], shape: &[usize], target_rel_error: f64, cfg: &EncoderConfig) -> Result<()> {
+    pub fn add_tensor(
+        &mut self,
+        data: &[f32],
+        shape: &[usize],
+        target_rel_error: f64,
+        cfg: &EncoderConfig,
+    ) -> Result<()> {
         let targets = empirical_channel_allocations(data, shape, target_rel_error, cfg)?;
         let stats = channel_stats(data, shape)?;
         self.features.extend(stats.iter().map(|s| s.features()));

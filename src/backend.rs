@@ -39,7 +39,10 @@ pub fn backend_name(id: u8) -> &'static str {
 
 /// Whether `payload_len` bytes may legitimately stand for `raw_len` bytes of code stream.
 pub fn expansion_ok(payload_len: u64, raw_len: u64) -> bool {
-    raw_len <= payload_len.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024)
+    raw_len
+        <= payload_len
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_add(1024)
 }
 
 /// Encodes `raw` with the backend `id`. `planes` is the number of byte planes `raw` holds (the
@@ -61,7 +64,9 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
         // Every compressing backend is held to deflate's expansion bound, so the decoder can size
         // what it allocates from the bytes it was given. Deflate cannot exceed it; the encoder
         // writes a deflate payload instead of an rANS one that would (a huge constant tensor).
-        BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL if !expansion_ok(payload_len, raw_len) => {
+        BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL
+            if !expansion_ok(payload_len, raw_len) =>
+        {
             Err(Error::corrupt(format!(
                 "a {} payload of {payload_len} bytes cannot expand to the declared {raw_len} bytes",
                 backend_name(id)
@@ -78,7 +83,9 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     match id {
         BACKEND_DEFLATE => {
             let out = miniz_oxide::inflate::decompress_to_vec_with_limit(payload, raw_len)
-                .map_err(|e| Error::corrupt(format!("deflate payload is invalid: {:?}", e.status)))?;
+                .map_err(|e| {
+                    Error::corrupt(format!("deflate payload is invalid: {:?}", e.status))
+                })?;
             if out.len() != raw_len {
                 return Err(Error::corrupt(format!(
                     "deflate payload decodes to {} bytes, the frame declares {raw_len}",
@@ -89,7 +96,9 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
         }
         BACKEND_RANS => crate::rans::decode(payload, raw_len),
         // Decoded straight into codes by the decoder (it needs the channel parameters).
-        BACKEND_RANS_MODEL => Err(Error::corrupt("rANS-model payload outside an error-bounded frame")),
+        BACKEND_RANS_MODEL => Err(Error::corrupt(
+            "rANS-model payload outside an error-bounded frame",
+        )),
         _ => Ok(payload.to_vec()),
     }
 }

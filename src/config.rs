@@ -312,7 +312,10 @@ impl EncoderConfig {
             ));
         }
         if !(1..=64).contains(&self.threads) {
-            return Err(Error::config("threads", format!("must be in 1..=64, got {}", self.threads)));
+            return Err(Error::config(
+                "threads",
+                format!("must be in 1..=64, got {}", self.threads),
+            ));
         }
         if !(self.timeout_seconds.is_finite() && self.timeout_seconds > 0.0) {
             return Err(Error::config(

@@ -27,7 +27,11 @@ pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Dec
 /// Like [`decompress_with_limits`], decoding the independent blocks of a large tensor's frame
 /// (rank-1 model payloads of kind 2, see docs/FORMAT.md) on up to `threads` threads. The
 /// result does not depend on `threads`.
-pub fn decompress_with_threads(bytes: &[u8], limits: &DecodeLimits, threads: usize) -> Result<Decoded> {
+pub fn decompress_with_threads(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    threads: usize,
+) -> Result<Decoded> {
     let info = format::open_frame(bytes, limits)?;
     // The size is already bounded by the limits and by the payload (backend::check_sizes);
     // an allocation the system still cannot satisfy is an error, never an abort.
@@ -37,7 +41,10 @@ pub fn decompress_with_threads(bytes: &[u8], limits: &DecodeLimits, threads: usi
         .map_err(|_| Error::too_large(format!("cannot allocate {n} output values")))?;
     data.resize(n, 0f32);
     decode_checked(bytes, &info, &mut data, threads)?;
-    Ok(Decoded { data, shape: info.shape })
+    Ok(Decoded {
+        data,
+        shape: info.shape,
+    })
 }
 
 /// Decodes into a caller buffer of exactly the frame's value count (see [`format::peek`]).
@@ -47,12 +54,29 @@ pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
 
 /// Like [`decompress_into`], decoding a large frame's independent blocks on up to `threads`
 /// threads (as [`decompress_with_threads`]); the result does not depend on `threads`.
-pub fn decompress_into_with_threads(bytes: &[u8], out: &mut [f32], threads: usize) -> Result<FrameInfo> {
-    let info = format::open_frame(bytes, &DecodeLimits { max_values: u64::MAX })?;
+pub fn decompress_into_with_threads(
+    bytes: &[u8],
+    out: &mut [f32],
+    threads: usize,
+) -> Result<FrameInfo> {
+    let info = format::open_frame(
+        bytes,
+        &DecodeLimits {
+            max_values: u64::MAX,
+        },
+    )?;
     if out.len() as u64 != info.n_values {
         return Err(Error::new(
-            if (out.len() as u64) < info.n_values { ErrorKind::BufferTooSmall } else { ErrorKind::InvalidArgument },
-            format!("the frame holds {} values, the output buffer {}", info.n_values, out.len()),
+            if (out.len() as u64) < info.n_values {
+                ErrorKind::BufferTooSmall
+            } else {
+                ErrorKind::InvalidArgument
+            },
+            format!(
+                "the frame holds {} values, the output buffer {}",
+                info.n_values,
+                out.len()
+            ),
         ));
     }
     decode_checked(bytes, &info, out, threads)?;
@@ -61,19 +85,36 @@ pub fn decompress_into_with_threads(bytes: &[u8], out: &mut [f32], threads: usiz
 
 fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usize) -> Result<()> {
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
-    let exceptions = format::decode_exceptions(info, &bytes[info.exceptions_range.0..info.exceptions_range.1])?;
+    let exceptions = format::decode_exceptions(
+        info,
+        &bytes[info.exceptions_range.0..info.exceptions_range.1],
+    )?;
     let payload = &bytes[info.payload_offset..info.payload_offset + info.payload_len as usize];
     // --- backend 3 (rank-1 parametric model): decodes straight to values (dequantisation
     // fused into the decode loop), see rans_model.rs ---
     if info.backend == backend::BACKEND_RANS_MODEL {
         // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
         // altered, not written by a newer library (the payload decoder itself is versionless).
-        if info.format_version < 2 && payload.first().is_some_and(|&k| k >= crate::rans_model::KIND_SHAPED) {
-            return Err(Error::corrupt(format!("rANS-model payload kind {} in a version-1 frame", payload[0])));
+        if info.format_version < 2
+            && payload
+                .first()
+                .is_some_and(|&k| k >= crate::rans_model::KIND_SHAPED)
+        {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload kind {} in a version-1 frame",
+                payload[0]
+            )));
         }
         match &params {
             Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
-                crate::rans_model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
+                crate::rans_model::decode_values(
+                    payload,
+                    qmin,
+                    *step,
+                    info.code_width,
+                    out,
+                    threads,
+                )?
             }
             // Adaptive frames: codes relative to each channel's zero code (decoded into `out`
             // as f32 bits), then the usual range dequantization in place.
@@ -82,7 +123,11 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
                 crate::rans_model::decode_code_bits(payload, &qmin, info.code_width, out, threads)?;
                 dequantize_bits(p, info.code_width, false, out);
             }
-            _ => return Err(Error::corrupt("rANS-model backend in a frame without quantized codes")),
+            _ => {
+                return Err(Error::corrupt(
+                    "rANS-model backend in a frame without quantized codes",
+                ))
+            }
         }
         for (i, v) in exceptions {
             out[i] = v;
@@ -96,10 +141,19 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
     match info.backend {
         backend::BACKEND_RANS => crate::rans::decode_code_bits(payload, info.code_width, out)?,
         backend::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
-        _ => pack::unpack_bits(&backend::decode(info.backend, payload, info.raw_len as usize)?, info.code_width, out)?,
+        _ => pack::unpack_bits(
+            &backend::decode(info.backend, payload, info.raw_len as usize)?,
+            info.code_width,
+            out,
+        )?,
     }
     if let Some(p) = &params {
-        dequantize_bits(p, info.code_width, info.backend == backend::BACKEND_RANS, out);
+        dequantize_bits(
+            p,
+            info.code_width,
+            info.backend == backend::BACKEND_RANS,
+            out,
+        );
     }
     for (i, v) in exceptions {
         out[i] = v;
@@ -124,26 +178,40 @@ fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut 
         return;
     }
     let per = out.len() / channels;
-    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
-    let zeros = if unfold { crate::rans::zero_codes(p, width) } else { vec![0; channels] };
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
+    let zeros = if unfold {
+        crate::rans::zero_codes(p, width)
+    } else {
+        vec![0; channels]
+    };
     for (c, (oc, &z)) in out.chunks_exact_mut(per).zip(&zeros).enumerate() {
         let m = z.min(r_max - z);
         let up = z < r_max - z;
         let identity = !unfold || (m == 0 && z == 0);
         let code = |v: f32| {
             let s = v.to_bits();
-            if identity { s } else { crate::rans::unfold_branchless(s.min(r_max), z, m, up) }
+            if identity {
+                s
+            } else {
+                crate::rans::unfold_branchless(s.min(r_max), z, m, up)
+            }
         };
         let (base, step) = p.affine(c);
         match p {
             // As `quant::dequantize`: uniform codes are exact integers q = qmin + u.
             quant::ChannelParams::Uniform { qmin, .. } => {
                 let q0 = qmin[c];
-                oc.iter_mut().for_each(|o| *o = ((q0 + code(*o) as i64) as f64 * step) as f32);
+                oc.iter_mut()
+                    .for_each(|o| *o = ((q0 + code(*o) as i64) as f64 * step) as f32);
             }
             quant::ChannelParams::Range { .. } => {
                 let mx = f32::MAX as f64;
-                oc.iter_mut().for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);
+                oc.iter_mut()
+                    .for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);
             }
         }
     }

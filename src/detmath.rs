@@ -89,7 +89,6 @@ pub fn det_ln(x: f64) -> f64 {
     ef * LN2_HI + (ef * LN2_LO + ln_m)
 }
 
-
 /// Deterministic log2 (= [`det_ln`] / ln 2).
 pub fn det_log2(x: f64) -> f64 {
     det_ln(x) / std::f64::consts::LN_2
@@ -102,7 +101,11 @@ pub fn det_exp2(x: f64) -> f64 {
     }
     let k = x.floor();
     let f = x - k;
-    let scale = if k >= -1022.0 { pow2i(k as i64) } else { return det_exp(x * std::f64::consts::LN_2) };
+    let scale = if k >= -1022.0 {
+        pow2i(k as i64)
+    } else {
+        return det_exp(x * std::f64::consts::LN_2);
+    };
     if f == 0.0 {
         scale
     } else {
@@ -118,7 +121,10 @@ mod tests {
     fn log2_and_exp2_match_libm_closely() {
         for i in -200..200 {
             let x = 1.37f64.powi(i);
-            assert!((det_log2(x) - x.log2()).abs() <= 1e-13 * (1.0 + x.log2().abs()), "{x}");
+            assert!(
+                (det_log2(x) - x.log2()).abs() <= 1e-13 * (1.0 + x.log2().abs()),
+                "{x}"
+            );
         }
         for i in 0..=160 {
             let b = i as f64 / 10.0;

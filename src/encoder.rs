@@ -105,7 +105,12 @@ impl Encoder {
     /// Compresses a C-contiguous float32 tensor of `shape` (rank ≤ 8). `allocation` (adaptive
     /// mode only) is the predictor's output: `None` (full precision), one value for the whole
     /// tensor, or one per channel.
-    pub fn compress(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Compressed> {
+    pub fn compress(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        allocation: Option<&[f64]>,
+    ) -> Result<Compressed> {
         self.compress_impl(data, shape, allocation, None)
     }
 
@@ -114,7 +119,13 @@ impl Encoder {
     /// dequantizes its own codes with the decoder's function ([`quant::dequantize`]) and
     /// applies the same verbatim values, so callers that need `x − decode(frame)` (error
     /// feedback) skip decoding the frame. On error `reconstruction` is left unchanged.
-    pub fn compress_reconstructed(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, reconstruction: &mut [f32]) -> Result<Compressed> {
+    pub fn compress_reconstructed(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        allocation: Option<&[f64]>,
+        reconstruction: &mut [f32],
+    ) -> Result<Compressed> {
         if reconstruction.len() != data.len() {
             return Err(Error::invalid_argument(format!(
                 "the reconstruction buffer holds {} values, the tensor {}",
@@ -125,20 +136,32 @@ impl Encoder {
         self.compress_impl(data, shape, allocation, Some(reconstruction))
     }
 
-    fn compress_impl(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, mut reconstruction: Option<&mut [f32]>) -> Result<Compressed> {
+    fn compress_impl(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        allocation: Option<&[f64]>,
+        mut reconstruction: Option<&mut [f32]>,
+    ) -> Result<Compressed> {
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
         let n = check_shape(data.len(), shape)?;
         if shape.len() > MAX_RANK {
-            return Err(Error::invalid_argument(format!("rank {} exceeds the maximum {MAX_RANK}", shape.len())));
+            return Err(Error::invalid_argument(format!(
+                "rank {} exceeds the maximum {MAX_RANK}",
+                shape.len()
+            )));
         }
         if channel_count(shape) > u32::MAX as usize {
             return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
         }
         let non_finite = self.scan_non_finite(data)?;
         // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place.
-        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty())
-            .then(|| data.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect());
+        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty()).then(|| {
+            data.iter()
+                .map(|&v| if v.is_finite() { v } else { 0.0 })
+                .collect()
+        });
         let values = cleaned.as_deref().unwrap_or(data);
 
         let quantized = match self.config.mode {
@@ -147,10 +170,23 @@ impl Encoder {
             Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
-            Mode::MaxAbs(e) => quantize_uniform(values, shape, (2.0 * e).min(f64::MAX), Some(e), e, self.config.threads),
+            Mode::MaxAbs(e) => quantize_uniform(
+                values,
+                shape,
+                (2.0 * e).min(f64::MAX),
+                Some(e),
+                e,
+                self.config.threads,
+            ),
         };
         let mut bytes = None;
-        let mut report_fields = (format::MODE_LOSSLESS, vec![32.0; channel_count(shape)], 0u64, 0usize, 0.0);
+        let mut report_fields = (
+            format::MODE_LOSSLESS,
+            vec![32.0; channel_count(shape)],
+            0u64,
+            0usize,
+            0.0,
+        );
         if let Some(mut q) = quantized {
             q.exceptions.extend(non_finite.iter().copied());
             q.exceptions.sort_unstable_by_key(|e| e.0);
@@ -166,7 +202,13 @@ impl Encoder {
                         r[i as usize] = v;
                     }
                 }
-                report_fields = (q.mode, q.bits_per_channel, q.n_pruned, q.exceptions.len(), step);
+                report_fields = (
+                    q.mode,
+                    q.bits_per_channel,
+                    q.n_pruned,
+                    q.exceptions.len(),
+                    step,
+                );
                 bytes = Some(frame);
             }
         }
@@ -178,7 +220,11 @@ impl Encoder {
                     r.copy_from_slice(data);
                 }
                 let requested = matches!(self.config.mode, Mode::Lossless);
-                let backend_id = if requested { backend::backend_id(self.config.backend) } else { backend::BACKEND_STORE };
+                let backend_id = if requested {
+                    backend::backend_id(self.config.backend)
+                } else {
+                    backend::BACKEND_STORE
+                };
                 let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);
                 if frame.len() > format::compress_bound(n) {
                     lossless_frame(data, shape, backend::BACKEND_STORE, 0)
@@ -190,13 +236,25 @@ impl Encoder {
         let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
         let (mode, bits_per_channel, n_pruned, exceptions, step) = report_fields;
         let input_bytes = n * 4;
-        let ratio = if n == 0 { 0.0 } else { input_bytes as f64 / bytes.len() as f64 };
+        let ratio = if n == 0 {
+            0.0
+        } else {
+            input_bytes as f64 / bytes.len() as f64
+        };
         let report = Report {
             input_bytes,
             output_bytes: bytes.len(),
             ratio,
-            bits_per_value: if n == 0 { 0.0 } else { 8.0 * bytes.len() as f64 / n as f64 },
-            dropped_ratio: if n == 0 { 0.0 } else { n_pruned as f64 / n as f64 },
+            bits_per_value: if n == 0 {
+                0.0
+            } else {
+                8.0 * bytes.len() as f64 / n as f64
+            },
+            dropped_ratio: if n == 0 {
+                0.0
+            } else {
+                n_pruned as f64 / n as f64
+            },
             bits_per_channel,
             cpu_seconds,
             caq: ratio / (cpu_seconds + 1.0),
@@ -209,12 +267,22 @@ impl Encoder {
 
     /// Like [`Encoder::compress`], writing into a caller buffer; returns the report (whose
     /// `output_bytes` is the frame length). `out` sized with `compress_bound(n)` always fits.
-    pub fn compress_into(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>, out: &mut [u8]) -> Result<Report> {
+    pub fn compress_into(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        allocation: Option<&[f64]>,
+        out: &mut [u8],
+    ) -> Result<Report> {
         let c = self.compress(data, shape, allocation)?;
         if c.bytes.len() > out.len() {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
-                format!("the frame needs {} bytes, the buffer holds {}", c.bytes.len(), out.len()),
+                format!(
+                    "the frame needs {} bytes, the buffer holds {}",
+                    c.bytes.len(),
+                    out.len()
+                ),
             ));
         }
         out[..c.bytes.len()].copy_from_slice(&c.bytes);
@@ -227,12 +295,19 @@ impl Encoder {
         let blocks = crate::par::map(self.config.threads, data.len().div_ceil(SUM_BLOCK), |k| {
             // Exponent all ones: inf or NaN. A fold without early exit, so the loop vectorises.
             let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
-            block.iter().fold(false, |any, v| any | ((v.to_bits() & 0x7fff_ffff) >= 0x7f80_0000))
+            block.iter().fold(false, |any, v| {
+                any | ((v.to_bits() & 0x7fff_ffff) >= 0x7f80_0000)
+            })
         });
         let Some(k) = blocks.iter().position(|&b| b) else {
             return Ok(Vec::new());
         };
-        let Some(first) = data.iter().skip(k * SUM_BLOCK).position(|v| !v.is_finite()).map(|i| i + k * SUM_BLOCK) else {
+        let Some(first) = data
+            .iter()
+            .skip(k * SUM_BLOCK)
+            .position(|v| !v.is_finite())
+            .map(|i| i + k * SUM_BLOCK)
+        else {
             return Ok(Vec::new());
         };
         match self.config.non_finite {
@@ -253,7 +328,12 @@ impl Encoder {
         }
     }
 
-    fn quantize_adaptive(&self, data: &[f32], shape: &[usize], allocation: Option<&[f64]>) -> Result<Quantized> {
+    fn quantize_adaptive(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        allocation: Option<&[f64]>,
+    ) -> Result<Quantized> {
         let channels = channel_count(shape);
         let bits = channel_bits(allocation, channels, &self.config)?;
         let prune = quant::prune_decision(data, self.config.threshold, self.config.max_drop_ratio)?;
@@ -270,10 +350,22 @@ impl Encoder {
     }
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
-    fn quantize_relative(&self, data: &[f32], shape: &[usize], eps: f64, wall0: &Instant) -> Result<Option<Quantized>> {
+    fn quantize_relative(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        eps: f64,
+        wall0: &Instant,
+    ) -> Result<Option<Quantized>> {
         let step = match search_relative_step(data, eps, self.config.threads, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
-                Err(Error::new(ErrorKind::Timeout, format!("compression exceeded timeout_seconds = {}", self.config.timeout_seconds)))
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "compression exceeded timeout_seconds = {}",
+                        self.config.timeout_seconds
+                    ),
+                ))
             } else {
                 Ok(())
             }
@@ -292,7 +384,9 @@ impl Encoder {
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let threads = self.config.threads;
         let max_code = crate::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
-            q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())].iter().fold(0u32, |m, &u| m.max(u))
+            q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())]
+                .iter()
+                .fold(0u32, |m, &u| m.max(u))
         })
         .into_iter()
         .max()
@@ -326,7 +420,13 @@ impl Encoder {
         };
         let order0 = || order0_on(threads);
         // (payload, whether it is the model's): the model only when strictly smaller.
-        let smaller = |m: Vec<u8>, p: Vec<u8>| if m.len() < p.len() { (m, true) } else { (p, false) };
+        let smaller = |m: Vec<u8>, p: Vec<u8>| {
+            if m.len() < p.len() {
+                (m, true)
+            } else {
+                (p, false)
+            }
+        };
         let (mut payload, is_model) = match plan {
             None => (order0(), false),
             Some((plan, qmin)) => {
@@ -334,7 +434,11 @@ impl Encoder {
                 // Which to build first: an estimate from every 16th row is enough.
                 if plan.ideal_bytes(&q.codes, &qmin, threads, 16) < b0 {
                     let m = plan.encode(&q.codes, &qmin, threads);
-                    if (m.len() as f64) < 0.995 * b0 { (m, true) } else { smaller(m, order0()) }
+                    if (m.len() as f64) < 0.995 * b0 {
+                        (m, true)
+                    } else {
+                        smaller(m, order0())
+                    }
                 } else {
                     // Both the order-0 payload and the model's exact ideal size are needed here:
                     // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
@@ -344,12 +448,19 @@ impl Encoder {
                         std::thread::scope(|s| {
                             let h = s.spawn(|| order0_on(threads - 1));
                             let ideal = plan.ideal_bytes(&q.codes, &qmin, 1, 1);
-                            (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), ideal)
+                            (
+                                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                                ideal,
+                            )
                         })
                     } else {
                         (order0(), plan.ideal_bytes(&q.codes, &qmin, 1, 1))
                     };
-                    if ideal < 1.001 * p.len() as f64 { smaller(plan.encode(&q.codes, &qmin, threads), p) } else { (p, false) }
+                    if ideal < 1.001 * p.len() as f64 {
+                        smaller(plan.encode(&q.codes, &qmin, threads), p)
+                    } else {
+                        (p, false)
+                    }
                 }
             }
         };
@@ -360,7 +471,12 @@ impl Encoder {
             // Keep the decoder's allocation bound (backend::check_sizes): deflate, unfolded.
             let mut raw = Vec::new();
             pack::pack(&q.codes, width, &mut raw);
-            payload = backend::encode(backend::BACKEND_DEFLATE, self.config.deflate_level, &raw, width);
+            payload = backend::encode(
+                backend::BACKEND_DEFLATE,
+                self.config.deflate_level,
+                &raw,
+                width,
+            );
             backend_id = backend::BACKEND_DEFLATE;
         }
         let params = format::encode_params(&q.params);
@@ -381,12 +497,21 @@ impl Encoder {
 }
 
 /// Range-quantizes every channel with its precision, pruning |x| ≤ `prune_at` to zero.
-fn quantize_range(data: &[f32], channels: usize, bits: &[f64], prune_at: f32) -> (ChannelParams, Vec<u32>) {
+fn quantize_range(
+    data: &[f32],
+    channels: usize,
+    bits: &[f64],
+    prune_at: f32,
+) -> (ChannelParams, Vec<u32>) {
     let mut codes = vec![0u32; data.len()];
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
     if let Some(per) = data.len().checked_div(channels) {
         let mut scratch = vec![0f32; per];
-        for (c, (xs, us)) in data.chunks_exact(per).zip(codes.chunks_exact_mut(per)).enumerate() {
+        for (c, (xs, us)) in data
+            .chunks_exact(per)
+            .zip(codes.chunks_exact_mut(per))
+            .enumerate()
+        {
             for (s, &x) in scratch.iter_mut().zip(xs) {
                 *s = if x.abs() <= prune_at { 0.0 } else { x };
             }
@@ -408,7 +533,11 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     // Fixed blocks of SUM_BLOCK values (quant::error_sq_block: four partial sums), blocks
     // added in order: deterministic whatever the thread count and the instruction set.
     let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        quant::error_sq_block(&data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())], inv, step)
+        quant::error_sq_block(
+            &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())],
+            inv,
+            step,
+        )
     });
     Some(parts.into_iter().sum())
 }
@@ -418,7 +547,12 @@ const SUM_BLOCK: usize = 1 << 16;
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget).
-pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut check: impl FnMut() -> Result<()>) -> Result<Option<f64>> {
+pub(crate) fn search_relative_step(
+    data: &[f32],
+    eps: f64,
+    threads: usize,
+    mut check: impl FnMut() -> Result<()>,
+) -> Result<Option<f64>> {
     let full = norm_stats(data, threads);
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
@@ -426,7 +560,10 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut c
     let guess = if data.len() >= 4 * SUB {
         // A prime stride, so that the sample does not align with the rows' period.
         let mut stride = data.len() / SUB;
-        while (2..stride).take_while(|d| d * d <= stride).any(|d| stride % d == 0) {
+        while (2..stride)
+            .take_while(|d| d * d <= stride)
+            .any(|d| stride % d == 0)
+        {
             stride += 1;
         }
         let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
@@ -440,7 +577,15 @@ pub(crate) fn search_relative_step(data: &[f32], eps: f64, threads: usize, mut c
     } else {
         None
     };
-    search_from(data, eps, full, full.0, guess.map(|g| g * 0.999), threads, &mut check)
+    search_from(
+        data,
+        eps,
+        full,
+        full.0,
+        guess.map(|g| g * 0.999),
+        threads,
+        &mut check,
+    )
 }
 
 /// `(Σ x², number of non-zero values, max |x|)`, blocks added in order.
@@ -492,7 +637,9 @@ fn search_from(
         // Local model e ∝ s^p, p from the last two passes (1 at first): the error grows more
         // slowly than the step when many values round to zero.
         let p = match prev {
-            Some((ps, pe)) if pe > 0.0 && e > 0.0 && ps != s && pe != e => (ln(e / pe) / ln(s / ps)).clamp(0.1, 2.0),
+            Some((ps, pe)) if pe > 0.0 && e > 0.0 && ps != s && pe != e => {
+                (ln(e / pe) / ln(s / ps)).clamp(0.1, 2.0)
+            }
             _ => 1.0,
         };
         prev = Some((s, e));
@@ -511,7 +658,11 @@ fn search_from(
             _ => {}
         }
         // Aim just below the target.
-        let mut next = if e > 0.0 { s * exp(ln(0.9995 * target / e) / p) } else { s * 2.0 };
+        let mut next = if e > 0.0 {
+            s * exp(ln(0.9995 * target / e) / p)
+        } else {
+            s * 2.0
+        };
         // The error is a step function of the step: the secant alone can creep towards a jump
         // by ever smaller increments (seen: 60 passes), so every pass must make real progress.
         match (ok, bad) {
@@ -535,7 +686,14 @@ fn search_from(
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f64>, target: f64, threads: usize) -> Option<Quantized> {
+fn quantize_uniform(
+    data: &[f32],
+    shape: &[usize],
+    step: f64,
+    max_abs: Option<f64>,
+    target: f64,
+    threads: usize,
+) -> Option<Quantized> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = vec![0u32; data.len()];
@@ -546,7 +704,12 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
         // Blocks of channels (any partition gives the same codes), one per work item.
         let cpb = crate::rans_model::rows_per_block(channels, per);
         let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
-            let mut out = (Vec::with_capacity(cpb), Vec::with_capacity(cpb), Vec::new(), (i64::MIN, 0u64));
+            let mut out = (
+                Vec::with_capacity(cpb),
+                Vec::with_capacity(cpb),
+                Vec::new(),
+                (i64::MIN, 0u64),
+            );
             // One pass per channel into a row buffer of codes (exact integers in f64), then
             // `u = q − lo` in cache; both loops vectorise.
             let mut qs = vec![0f64; per];
@@ -601,8 +764,17 @@ fn quantize_uniform(data: &[f32], shape: &[usize], step: f64, max_abs: Option<f6
 /// code stream, so the frame stores one `qmin` instead of one per channel
 /// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
 /// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
-fn share_qmin(qmin: &mut [i64], codes: &mut [u32], per: usize, hi: i64, widest: u32, threads: usize) {
-    let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else { return };
+fn share_qmin(
+    qmin: &mut [i64],
+    codes: &mut [u32],
+    per: usize,
+    hi: i64,
+    widest: u32,
+    threads: usize,
+) {
+    let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else {
+        return;
+    };
     if lo == q_max || per == 0 {
         return;
     }

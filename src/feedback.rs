@@ -29,13 +29,21 @@ pub struct ErrorFeedback {
 impl ErrorFeedback {
     pub fn new(shape: &[usize]) -> Result<Self> {
         if shape.len() > MAX_RANK {
-            return Err(Error::invalid_argument(format!("rank {} exceeds {MAX_RANK}", shape.len())));
+            return Err(Error::invalid_argument(format!(
+                "rank {} exceeds {MAX_RANK}",
+                shape.len()
+            )));
         }
         let mut n: usize = 1;
         for &d in shape {
-            n = n.checked_mul(d).ok_or_else(|| Error::invalid_argument("shape overflows"))?;
+            n = n
+                .checked_mul(d)
+                .ok_or_else(|| Error::invalid_argument("shape overflows"))?;
         }
-        Ok(ErrorFeedback { shape: shape.to_vec(), residual: vec![0.0; n] })
+        Ok(ErrorFeedback {
+            shape: shape.to_vec(),
+            residual: vec![0.0; n],
+        })
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -48,12 +56,26 @@ impl ErrorFeedback {
 
     /// Compresses `gradient + residual` and keeps the new residual. On error the residual is
     /// unchanged.
-    pub fn compress(&mut self, encoder: &Encoder, gradient: &[f32], allocation: Option<&[f64]>) -> Result<Compressed> {
+    pub fn compress(
+        &mut self,
+        encoder: &Encoder,
+        gradient: &[f32],
+        allocation: Option<&[f64]>,
+    ) -> Result<Compressed> {
         check_shape(gradient.len(), &self.shape)?;
-        let corrected: Vec<f32> = gradient.iter().zip(&self.residual).map(|(g, r)| g + r).collect();
+        let corrected: Vec<f32> = gradient
+            .iter()
+            .zip(&self.residual)
+            .map(|(g, r)| g + r)
+            .collect();
         // The encoder writes what the decoder will return into the residual buffer (only on
         // success), so the frame is never decoded here.
-        let out = encoder.compress_reconstructed(&corrected, &self.shape, allocation, &mut self.residual)?;
+        let out = encoder.compress_reconstructed(
+            &corrected,
+            &self.shape,
+            allocation,
+            &mut self.residual,
+        )?;
         for (r, x) in self.residual.iter_mut().zip(&corrected) {
             // A kept non-finite value is sent exactly; never let it poison the residual.
             let d = x - *r;
@@ -86,17 +108,25 @@ impl ErrorFeedback {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |m: String| Error::new(ErrorKind::InvalidModel, m);
         if bytes.len() < 12 || &bytes[..6] != STATE_MAGIC {
-            return Err(bad("not an alcm error-feedback state (magic ALCMEF missing)".into()));
+            return Err(bad(
+                "not an alcm error-feedback state (magic ALCMEF missing)".into(),
+            ));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
         if crc32fast::hash(body).to_le_bytes() != crc {
-            return Err(Error::new(ErrorKind::Checksum, "error-feedback state checksum mismatch"));
+            return Err(Error::new(
+                ErrorKind::Checksum,
+                "error-feedback state checksum mismatch",
+            ));
         }
         let mut r = Reader::new(body, "error-feedback state");
         r.take(6)?;
         let version = r.u8()?;
         if version != STATE_VERSION {
-            return Err(Error::new(ErrorKind::FormatVersion, format!("state version {version} is not supported")));
+            return Err(Error::new(
+                ErrorKind::FormatVersion,
+                format!("state version {version} is not supported"),
+            ));
         }
         let rank = r.u8()? as usize;
         if rank > MAX_RANK {
@@ -106,17 +136,29 @@ impl ErrorFeedback {
         let mut n: u64 = 1;
         for _ in 0..rank {
             let d = r.u64()?;
-            n = n.checked_mul(d).ok_or_else(|| bad("shape overflows".into()))?;
+            n = n
+                .checked_mul(d)
+                .ok_or_else(|| bad("shape overflows".into()))?;
             shape.push(d as usize);
         }
         // The residual must be exactly what remains: checked before allocating.
         if n.checked_mul(4) != Some(r.remaining() as u64) {
-            return Err(bad(format!("state declares {n} values but holds {} bytes of them", r.remaining())));
+            return Err(bad(format!(
+                "state declares {n} values but holds {} bytes of them",
+                r.remaining()
+            )));
         }
-        let residual: Vec<f32> = r.take(r.remaining())?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let residual: Vec<f32> = r
+            .take(r.remaining())?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         // `compress` never keeps a non-finite residual; one in a file would poison every step.
         if let Some(i) = residual.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!("residual value {i} is {} (a state never holds NaN or Inf)", residual[i])));
+            return Err(bad(format!(
+                "residual value {i} is {} (a state never holds NaN or Inf)",
+                residual[i]
+            )));
         }
         Ok(ErrorFeedback { shape, residual })
     }

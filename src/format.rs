@@ -48,14 +48,18 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_values: DEFAULT_MAX_VALUES }
+        DecodeLimits {
+            max_values: DEFAULT_MAX_VALUES,
+        }
     }
 }
 
 /// Worst-case size of a frame holding `n_values` float32 values: the encoder falls back to a
 /// stored lossless frame whenever a lossy one would be larger, so no output exceeds this.
 pub fn compress_bound(n_values: usize) -> usize {
-    n_values.saturating_mul(4).saturating_add(FRAME_OVERHEAD_MAX)
+    n_values
+        .saturating_mul(4)
+        .saturating_add(FRAME_OVERHEAD_MAX)
 }
 
 /// What a frame header says, read without decoding the payload.
@@ -104,10 +108,24 @@ pub struct FrameParts<'a> {
 
 pub fn write_frame(p: &FrameParts) -> Vec<u8> {
     let exc = encode_exceptions(p.exceptions);
-    let mut out = Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + p.payload.len());
+    let mut out =
+        Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + p.payload.len());
     out.extend_from_slice(&MAGIC);
-    let flags = if p.exceptions.is_empty() { 0 } else { FLAG_EXCEPTIONS } | if p.shared_qmin { FLAG_SHARED_QMIN } else { 0 };
-    out.extend_from_slice(&[FORMAT_VERSION, p.mode, p.backend, flags, DTYPE_F32, p.shape.len() as u8, p.code_width, 0]);
+    let flags = if p.exceptions.is_empty() {
+        0
+    } else {
+        FLAG_EXCEPTIONS
+    } | if p.shared_qmin { FLAG_SHARED_QMIN } else { 0 };
+    out.extend_from_slice(&[
+        FORMAT_VERSION,
+        p.mode,
+        p.backend,
+        flags,
+        DTYPE_F32,
+        p.shape.len() as u8,
+        p.code_width,
+        0,
+    ]);
     out.extend_from_slice(&(channel_count(p.shape) as u32).to_le_bytes());
     for &d in p.shape {
         out.extend_from_slice(&(d as u64).to_le_bytes());
@@ -136,7 +154,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
-        Reader { bytes, pos: 0, what }
+        Reader {
+            bytes,
+            pos: 0,
+            what,
+        }
     }
     pub(crate) fn pos(&self) -> usize {
         self.pos
@@ -162,10 +184,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     pub(crate) fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
     }
     pub(crate) fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
     }
     pub(crate) fn f32(&mut self) -> Result<f32> {
         Ok(f32::from_bits(self.u32()?))
@@ -186,7 +212,10 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(Error::corrupt(format!("{}: varint longer than 64 bits at offset {}", self.what, self.pos)))
+        Err(Error::corrupt(format!(
+            "{}: varint longer than 64 bits at offset {}",
+            self.what, self.pos
+        )))
     }
 }
 
@@ -210,10 +239,16 @@ fn unzigzag(u: u64) -> i64 {
 /// complete (exactly `bytes.len()` long); without, only the header must be present.
 fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     if bytes.len() < 4 {
-        return Err(Error::truncated(format!("{} bytes is shorter than the frame magic", bytes.len())));
+        return Err(Error::truncated(format!(
+            "{} bytes is shorter than the frame magic",
+            bytes.len()
+        )));
     }
     if bytes[..4] != MAGIC {
-        return Err(Error::new(ErrorKind::BadMagic, "input does not start with the alcm magic \"ALCM\""));
+        return Err(Error::new(
+            ErrorKind::BadMagic,
+            "input does not start with the alcm magic \"ALCM\"",
+        ));
     }
     let mut r = Reader::new(bytes, "frame");
     r.take(4)?;
@@ -237,29 +272,40 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
         return Err(Error::corrupt(format!("unknown mode id {mode}")));
     }
     if flags & !(FLAG_EXCEPTIONS | FLAG_SHARED_QMIN) != 0 || reserved != 0 {
-        return Err(Error::corrupt(format!("unknown flag bits {flags:#04x} / reserved byte {reserved}")));
+        return Err(Error::corrupt(format!(
+            "unknown flag bits {flags:#04x} / reserved byte {reserved}"
+        )));
     }
     if dtype != DTYPE_F32 {
         return Err(Error::corrupt(format!("unknown dtype id {dtype}")));
     }
     if rank > MAX_RANK {
-        return Err(Error::corrupt(format!("rank {rank} exceeds the maximum {MAX_RANK}")));
+        return Err(Error::corrupt(format!(
+            "rank {rank} exceeds the maximum {MAX_RANK}"
+        )));
     }
     if !matches!(code_width, 1 | 2 | 4) || (mode == MODE_LOSSLESS && code_width != 4) {
-        return Err(Error::corrupt(format!("code width {code_width} is invalid for mode {mode}")));
+        return Err(Error::corrupt(format!(
+            "code width {code_width} is invalid for mode {mode}"
+        )));
     }
     let n_channels = r.u32()? as u64;
     let mut shape = Vec::with_capacity(rank);
     let mut n_values: u64 = 1;
     for _ in 0..rank {
         let d = r.u64()?;
-        n_values = n_values
-            .checked_mul(d)
-            .ok_or_else(|| Error::too_large("the declared shape's element count overflows 64 bits"))?;
-        shape.push(usize::try_from(d).map_err(|_| Error::too_large(format!("dimension {d} exceeds usize")))?);
+        n_values = n_values.checked_mul(d).ok_or_else(|| {
+            Error::too_large("the declared shape's element count overflows 64 bits")
+        })?;
+        shape.push(
+            usize::try_from(d)
+                .map_err(|_| Error::too_large(format!("dimension {d} exceeds usize")))?,
+        );
     }
     if usize::try_from(n_values).is_err() {
-        return Err(Error::too_large(format!("{n_values} values exceed this platform's address space")));
+        return Err(Error::too_large(format!(
+            "{n_values} values exceed this platform's address space"
+        )));
     }
     let expected_channels = channel_count(&shape) as u64;
     if n_channels != expected_channels {
@@ -281,16 +327,24 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     let raw_len = r.u64()?;
     let payload_len = r.u64()?;
     if flags & FLAG_SHARED_QMIN != 0 && !matches!(mode, MODE_RELATIVE_L2 | MODE_MAX_ABS) {
-        return Err(Error::corrupt(format!("shared code offset flag in mode {mode}")));
+        return Err(Error::corrupt(format!(
+            "shared code offset flag in mode {mode}"
+        )));
     }
     // Version-1 writers never set it: such a frame was altered, not written by a newer library.
     if flags & FLAG_SHARED_QMIN != 0 && format_version < 2 {
-        return Err(Error::corrupt("shared code offset flag in a version-1 frame"));
+        return Err(Error::corrupt(
+            "shared code offset flag in a version-1 frame",
+        ));
     }
     if (flags & FLAG_EXCEPTIONS == 0) != (n_exceptions == 0) || n_exceptions > n_values {
-        return Err(Error::corrupt(format!("exception count {n_exceptions} is inconsistent")));
+        return Err(Error::corrupt(format!(
+            "exception count {n_exceptions} is inconsistent"
+        )));
     }
-    let expected_raw = n_values.checked_mul(code_width as u64).ok_or_else(|| Error::too_large("code stream size overflows"))?;
+    let expected_raw = n_values
+        .checked_mul(code_width as u64)
+        .ok_or_else(|| Error::too_large("code stream size overflows"))?;
     if raw_len != expected_raw {
         return Err(Error::corrupt(format!(
             "code stream declared as {raw_len} bytes, {n_values} values of width {code_width} need {expected_raw}"
@@ -302,7 +356,10 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     let p0 = r.pos() as u64;
     let e0 = p0.checked_add(params_len).ok_or_else(too_long)?;
     let payload_offset = e0.checked_add(exc_len).ok_or_else(too_long)?;
-    let frame_len = payload_offset.checked_add(payload_len).and_then(|v| v.checked_add(4)).ok_or_else(too_long)?;
+    let frame_len = payload_offset
+        .checked_add(payload_len)
+        .and_then(|v| v.checked_add(4))
+        .ok_or_else(too_long)?;
     let as_usize = |v: u64| usize::try_from(v).map_err(|_| too_long());
     let (p0, e0, payload_offset) = (as_usize(p0)?, as_usize(e0)?, as_usize(payload_offset)?);
     let exc_len = as_usize(exc_len)?;
@@ -374,7 +431,9 @@ pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInf
 /// parameters of ≥ 2 channels that all have the same `qmin`.
 pub fn shares_qmin(p: &ChannelParams) -> bool {
     match p {
-        ChannelParams::Uniform { qmin, .. } => qmin.len() >= 2 && qmin.iter().all(|&q| q == qmin[0]),
+        ChannelParams::Uniform { qmin, .. } => {
+            qmin.len() >= 2 && qmin.iter().all(|&q| q == qmin[0])
+        }
         ChannelParams::Range { .. } => false,
     }
 }
@@ -411,13 +470,19 @@ pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<Cha
         MODE_LOSSLESS => None,
         MODE_ADAPTIVE => {
             if bytes.len() != c * 8 {
-                return Err(Error::corrupt(format!("channel table is {} bytes, {c} channels need {}", bytes.len(), c * 8)));
+                return Err(Error::corrupt(format!(
+                    "channel table is {} bytes, {c} channels need {}",
+                    bytes.len(),
+                    c * 8
+                )));
             }
             let (mut lo, mut step) = (Vec::with_capacity(c), Vec::with_capacity(c));
             for i in 0..c {
                 let (l, s) = (r.f32()?, r.f32()?);
                 if !l.is_finite() || !s.is_finite() || s < 0.0 {
-                    return Err(Error::corrupt(format!("channel {i}: invalid range parameters lo={l} step={s}")));
+                    return Err(Error::corrupt(format!(
+                        "channel {i}: invalid range parameters lo={l} step={s}"
+                    )));
                 }
                 lo.push(l);
                 step.push(s);
@@ -435,16 +500,23 @@ pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<Cha
             let shared = info.flags & FLAG_SHARED_QMIN != 0;
             let stored = if shared { 1 } else { c };
             if shared && (c < 2 || c as u64 > info.n_values) {
-                return Err(Error::corrupt(format!("shared code offset for {c} channels of {} values", info.n_values)));
+                return Err(Error::corrupt(format!(
+                    "shared code offset for {c} channels of {} values",
+                    info.n_values
+                )));
             }
             if stored > r.remaining() {
-                return Err(Error::truncated(format!("channel table too short for {c} channels")));
+                return Err(Error::truncated(format!(
+                    "channel table too short for {c} channels"
+                )));
             }
             let mut qmin = Vec::with_capacity(c);
             for i in 0..stored {
                 let q = unzigzag(r.varint()?);
                 if q.abs() > MAX_UNIFORM_CODE {
-                    return Err(Error::corrupt(format!("channel {i}: code offset {q} out of range")));
+                    return Err(Error::corrupt(format!(
+                        "channel {i}: code offset {q} out of range"
+                    )));
                 }
                 qmin.push(q);
             }
@@ -476,7 +548,9 @@ pub(crate) fn decode_exceptions(info: &FrameInfo, bytes: &[u8]) -> Result<Vec<(u
     let n = info.n_exceptions as usize;
     // Each exception takes at least 5 bytes: the count is bounded by the section size.
     if n > bytes.len() / 5 {
-        return Err(Error::truncated(format!("exception section too short for {n} entries")));
+        return Err(Error::truncated(format!(
+            "exception section too short for {n} entries"
+        )));
     }
     let mut r = Reader::new(bytes, "exceptions");
     let mut out = Vec::with_capacity(n);
@@ -484,11 +558,21 @@ pub(crate) fn decode_exceptions(info: &FrameInfo, bytes: &[u8]) -> Result<Vec<(u
     for k in 0..n {
         let d = r.varint()?;
         if k > 0 && d == 0 {
-            return Err(Error::corrupt("exception indices are not strictly increasing"));
+            return Err(Error::corrupt(
+                "exception indices are not strictly increasing",
+            ));
         }
-        idx = if k == 0 { d } else { idx.checked_add(d).ok_or_else(|| Error::corrupt("exception index overflows"))? };
+        idx = if k == 0 {
+            d
+        } else {
+            idx.checked_add(d)
+                .ok_or_else(|| Error::corrupt("exception index overflows"))?
+        };
         if idx >= info.n_values {
-            return Err(Error::corrupt(format!("exception index {idx} is outside the {} values", info.n_values)));
+            return Err(Error::corrupt(format!(
+                "exception index {idx} is outside the {} values",
+                info.n_values
+            )));
         }
         out.push((idx as usize, r.f32()?));
     }
@@ -504,7 +588,17 @@ mod tests {
 
     #[test]
     fn varint_and_zigzag_round_trip() {
-        for v in [0i64, 1, -1, 63, -64, 1 << 40, -(1 << 53), i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            1 << 40,
+            -(1 << 53),
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut b = Vec::new();
             put_varint(&mut b, zigzag(v));
             let mut r = Reader::new(&b, "t");

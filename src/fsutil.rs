@@ -14,7 +14,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
     // Process and thread in the name: concurrent saves to one path never share a temp file.
-    let thread = format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
+    let thread =
+        format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
     tmp_name.push(format!(".tmp.{}.{thread}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let result = (|| {

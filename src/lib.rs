@@ -17,8 +17,8 @@ pub mod ffi;
 pub mod format;
 pub mod fsutil;
 pub mod metrics;
-mod par;
 pub mod pack;
+mod par;
 pub mod quant;
 pub mod rans;
 pub mod rans_family;
@@ -29,7 +29,10 @@ pub mod stats;
 
 pub use allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
 pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
-pub use decoder::{decompress, decompress_into, decompress_into_with_threads, decompress_with_limits, decompress_with_threads, Decoded};
+pub use decoder::{
+    decompress, decompress_into, decompress_into_with_threads, decompress_with_limits,
+    decompress_with_threads, Decoded,
+};
 pub use encoder::{Compressed, Encoder, Report};
 pub use error::{Error, ErrorKind, Result};
 pub use feedback::ErrorFeedback;

@@ -28,7 +28,9 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
             for plane in 0..width as usize {
                 let shift = 8 * plane as u32;
                 let p = &mut dst[plane * n..(plane + 1) * n];
-                p.iter_mut().zip(codes).for_each(|(d, &u)| *d = (u >> shift) as u8);
+                p.iter_mut()
+                    .zip(codes)
+                    .for_each(|(d, &u)| *d = (u >> shift) as u8);
             }
         }
     }
@@ -37,7 +39,9 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
 /// A plane stream of `len` bytes must hold exactly `n` codes of `width` (1, 2 or 4) bytes.
 pub(crate) fn check_planes(len: u64, width: u8, n: usize) -> Result<()> {
     if !matches!(width, 1 | 2 | 4) {
-        return Err(Error::corrupt(format!("code width {width} is not 1, 2 or 4")));
+        return Err(Error::corrupt(format!(
+            "code width {width} is not 1, 2 or 4"
+        )));
     }
     if len != n as u64 * width as u64 {
         return Err(Error::corrupt(format!(
@@ -55,11 +59,17 @@ pub(crate) fn check_planes(len: u64, width: u8, n: usize) -> Result<()> {
 pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
     let n = codes.len();
     check_planes(bytes.len() as u64, width, n)?;
-    codes.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = b as u32);
+    codes
+        .iter_mut()
+        .zip(&bytes[..n])
+        .for_each(|(u, &b)| *u = b as u32);
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;
         let p = &bytes[plane * n..(plane + 1) * n];
-        codes.iter_mut().zip(p).for_each(|(u, &b)| *u |= (b as u32) << shift);
+        codes
+            .iter_mut()
+            .zip(p)
+            .for_each(|(u, &b)| *u |= (b as u32) << shift);
     }
     Ok(())
 }
@@ -69,11 +79,15 @@ pub fn unpack(bytes: &[u8], width: u8, codes: &mut [u32]) -> Result<()> {
 pub fn unpack_bits(bytes: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
     let n = out.len();
     check_planes(bytes.len() as u64, width, n)?;
-    out.iter_mut().zip(&bytes[..n]).for_each(|(u, &b)| *u = f32::from_bits(b as u32));
+    out.iter_mut()
+        .zip(&bytes[..n])
+        .for_each(|(u, &b)| *u = f32::from_bits(b as u32));
     for plane in 1..width as usize {
         let shift = 8 * plane as u32;
         let p = &bytes[plane * n..(plane + 1) * n];
-        out.iter_mut().zip(p).for_each(|(u, &b)| *u = f32::from_bits(u.to_bits() | (b as u32) << shift));
+        out.iter_mut()
+            .zip(p)
+            .for_each(|(u, &b)| *u = f32::from_bits(u.to_bits() | (b as u32) << shift));
     }
     Ok(())
 }

@@ -31,12 +31,21 @@ pub(crate) fn map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sy
 
 /// `f(i, chunk_i)` over the chunks of `data` of `chunk` elements (the last may be shorter) on
 /// up to `threads` threads; results in order.
-pub(crate) fn map_chunks_mut<U: Send, T: Send>(threads: usize, data: &mut [U], chunk: usize, f: impl Fn(usize, &mut [U]) -> T + Sync) -> Vec<T> {
+pub(crate) fn map_chunks_mut<U: Send, T: Send>(
+    threads: usize,
+    data: &mut [U],
+    chunk: usize,
+    f: impl Fn(usize, &mut [U]) -> T + Sync,
+) -> Vec<T> {
     let chunk = chunk.max(1);
     let n = data.len().div_ceil(chunk);
     let t = threads.clamp(1, n.max(1));
     if t <= 1 {
-        return data.chunks_mut(chunk).enumerate().map(|(i, c)| f(i, c)).collect();
+        return data
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect();
     }
     let per = n.div_ceil(t);
     let f = &f;
@@ -47,10 +56,19 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(threads: usize, data: &mut [U], c
             let take = (per * chunk).min(rest.len());
             let (mine, tail) = rest.split_at_mut(take);
             rest = tail;
-            handles.push(s.spawn(move || mine.chunks_mut(chunk).enumerate().map(|(i, c)| f(k * per + i, c)).collect::<Vec<T>>()));
+            handles.push(s.spawn(move || {
+                mine.chunks_mut(chunk)
+                    .enumerate()
+                    .map(|(i, c)| f(k * per + i, c))
+                    .collect::<Vec<T>>()
+            }));
         }
         // The first run on the calling thread (see `map`).
-        let mut out: Vec<T> = first.chunks_mut(chunk).enumerate().map(|(i, c)| f(i, c)).collect();
+        let mut out: Vec<T> = first
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect();
         for h in handles {
             out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }

@@ -49,7 +49,11 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
         return;
     }
     let per = out.len() / channels;
-    for (c, (oc, uc)) in out.chunks_exact_mut(per).zip(codes.chunks_exact(per)).enumerate() {
+    for (c, (oc, uc)) in out
+        .chunks_exact_mut(per)
+        .zip(codes.chunks_exact(per))
+        .enumerate()
+    {
         let (base, step) = params.affine(c);
         match params {
             // Uniform codes are exact integers q = qmin + u: multiply once so 0 decodes to 0.
@@ -139,7 +143,6 @@ pub fn round_half_away(y: f64) -> f64 {
     let r = if t - i >= 0.5 { i + 1.0 } else { i };
     r.copysign(y)
 }
-
 
 /// `y.round() as i64` (half away from zero) for `|y| < 2^62`, without branches: adding the
 /// largest double below ½ with the sign of `y` and truncating gives the same integer for every
@@ -284,17 +287,29 @@ fn norm_stats_block_generic(block: &[f32]) -> (f64, usize, f32) {
     for (k, &x) in chunks.remainder().iter().enumerate() {
         acc[k] += x as f64 * x as f64;
         nonzero[k] += (x != 0.0) as u64;
-        max_abs[k] = if x.abs() > max_abs[k] { x.abs() } else { max_abs[k] };
+        max_abs[k] = if x.abs() > max_abs[k] {
+            x.abs()
+        } else {
+            max_abs[k]
+        };
     }
     for c in chunks {
         for k in 0..4 {
             acc[k] += c[k] as f64 * c[k] as f64;
             nonzero[k] += (c[k] != 0.0) as u64;
-            max_abs[k] = if c[k].abs() > max_abs[k] { c[k].abs() } else { max_abs[k] };
+            max_abs[k] = if c[k].abs() > max_abs[k] {
+                c[k].abs()
+            } else {
+                max_abs[k]
+            };
         }
     }
     let m = max_abs[0].max(max_abs[1]).max(max_abs[2].max(max_abs[3]));
-    ((acc[0] + acc[1]) + (acc[2] + acc[3]), nonzero.iter().sum::<u64>() as usize, m)
+    (
+        (acc[0] + acc[1]) + (acc[2] + acc[3]),
+        nonzero.iter().sum::<u64>() as usize,
+        m,
+    )
 }
 
 wide_simd! {
@@ -343,12 +358,23 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    let mut mags: Vec<f32> = data.iter().filter(|v| **v != 0.0 && v.is_finite()).map(|v| v.abs()).collect();
+    let mut mags: Vec<f32> = data
+        .iter()
+        .filter(|v| **v != 0.0 && v.is_finite())
+        .map(|v| v.abs())
+        .collect();
     let nz = mags.len();
     if nz == 0 {
-        return Ok(PruneDecision { magnitude_threshold: -1.0, pruned: 0 });
+        return Ok(PruneDecision {
+            magnitude_threshold: -1.0,
+            pruned: 0,
+        });
     }
-    let count_le = |t: f32| data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t).count();
+    let count_le = |t: f32| {
+        data.iter()
+            .filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t)
+            .count()
+    };
     let mut t = percentile(&mut mags, threshold * 100.0);
     let mut pruned = count_le(t);
     if pruned as f64 > max_drop_ratio * nz as f64 {
@@ -357,12 +383,25 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
         if pruned as f64 > max_drop_ratio * nz as f64 {
             // Ties at the percentile (many equal magnitudes): prune strictly below it instead,
             // so the max drop ratio always holds.
-            let below = data.iter().filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t).count();
-            let t2 = mags.iter().copied().filter(|m| *m < t).fold(-1.0f32, f32::max);
-            return Ok(PruneDecision { magnitude_threshold: t2, pruned: below });
+            let below = data
+                .iter()
+                .filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t)
+                .count();
+            let t2 = mags
+                .iter()
+                .copied()
+                .filter(|m| *m < t)
+                .fold(-1.0f32, f32::max);
+            return Ok(PruneDecision {
+                magnitude_threshold: t2,
+                pruned: below,
+            });
         }
     }
-    Ok(PruneDecision { magnitude_threshold: t, pruned })
+    Ok(PruneDecision {
+        magnitude_threshold: t,
+        pruned,
+    })
 }
 
 #[cfg(test)]
@@ -372,11 +411,32 @@ mod tests {
     #[test]
     fn round_half_away_is_bit_identical_to_round() {
         let mut s = 7u64;
-        let mut specials = vec![0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994,
-            4503599627370495.5, -4503599627370495.5, 4503599627370496.0, 9.0e15, 1e300, -1e300, f64::MIN_POSITIVE,
-            f64::INFINITY, f64::NEG_INFINITY, 1.0 - f64::EPSILON / 2.0, 0.5 + f64::EPSILON];
+        let mut specials = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            -4503599627370495.5,
+            4503599627370496.0,
+            9.0e15,
+            1e300,
+            -1e300,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0 - f64::EPSILON / 2.0,
+            0.5 + f64::EPSILON,
+        ];
         for _ in 0..200_000 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let bits = s ^ (s >> 29);
             let v = f64::from_bits(bits);
             if v.is_finite() {
@@ -391,7 +451,12 @@ mod tests {
             if v.abs() < 4.6e18 {
                 assert_eq!(round_to_i64(v), v.round() as i64, "{v:e}");
                 let (n, h) = (v.floor(), v.floor() + 0.5);
-                for w in [n, h, f64::from_bits(h.to_bits() + 1), f64::from_bits(h.to_bits().wrapping_sub(1))] {
+                for w in [
+                    n,
+                    h,
+                    f64::from_bits(h.to_bits() + 1),
+                    f64::from_bits(h.to_bits().wrapping_sub(1)),
+                ] {
                     if w.abs() < 4.6e18 {
                         assert_eq!(round_to_i64(w), w.round() as i64, "{w:e}");
                     }
@@ -404,10 +469,27 @@ mod tests {
     #[test]
     fn vectorisable_rounding_and_offsets_are_exact() {
         let mut s = 5u64;
-        let mut ys = vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, TWO52 - 0.5, -(TWO52 - 0.5),
-            TWO52, TWO52 + 1.0, 8.99e15, -8.99e15, 1e-300];
+        let mut ys = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            TWO52 - 0.5,
+            -(TWO52 - 0.5),
+            TWO52,
+            TWO52 + 1.0,
+            8.99e15,
+            -8.99e15,
+            1e-300,
+        ];
         for _ in 0..200_000 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let scale = [1.0, 10.0, 1e3, 1e6, 1e12, 8e15][(s >> 60) as usize % 6];
             let y = ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0 * scale;
             ys.push(y);
@@ -418,14 +500,27 @@ mod tests {
             assert_eq!(round_away_f64(y), y.round(), "{y:e}");
         }
         // The block kernel against the scalar code path, with a remainder of 3.
-        let xs: Vec<f32> = (0..1003).map(|i| ((i as f32) * 0.731).sin() * 37.0).collect();
+        let xs: Vec<f32> = (0..1003)
+            .map(|i| ((i as f32) * 0.731).sin() * 37.0)
+            .collect();
         let inv = 1.0 / 0.0173;
         let mut q = vec![0f64; xs.len()];
         let (lo, hi, big) = uniform_codes_f64(&xs, inv, &mut q);
         let qi: Vec<i64> = xs.iter().map(|&x| uniform_code(x, inv).unwrap()).collect();
         assert!(q.iter().zip(&qi).all(|(&a, &b)| a == b as f64));
-        assert_eq!((lo, hi), (*qi.iter().min().unwrap() as f64, *qi.iter().max().unwrap() as f64));
-        assert_eq!(big, xs.iter().map(|&x| (x as f64 * inv).abs()).fold(0.0, f64::max));
+        assert_eq!(
+            (lo, hi),
+            (
+                *qi.iter().min().unwrap() as f64,
+                *qi.iter().max().unwrap() as f64
+            )
+        );
+        assert_eq!(
+            big,
+            xs.iter()
+                .map(|&x| (x as f64 * inv).abs())
+                .fold(0.0, f64::max)
+        );
         let mut u = vec![0u32; xs.len()];
         offset_codes(&q, lo, &mut u);
         assert!(u.iter().zip(&qi).all(|(&a, &b)| a as i64 == b - lo as i64));
@@ -433,7 +528,6 @@ mod tests {
         offset_codes(&big_q, lo, &mut u[..2]);
         assert_eq!(&u[..2], &[0, u32::MAX]);
     }
-
 
     #[test]
     fn percentile_matches_numpy_linear() {
@@ -451,12 +545,25 @@ mod tests {
         for bits in [4.0, 5.5, 8.0] {
             let mut codes = vec![0u32; vals.len()];
             let (lo, step) = quantize_range_channel(&vals, bits, &mut codes);
-            assert!(codes.iter().all(|&u| (u as f64) <= range_levels(bits).round()));
-            let p = ChannelParams::Range { lo: vec![lo], step: vec![step] };
+            assert!(codes
+                .iter()
+                .all(|&u| (u as f64) <= range_levels(bits).round()));
+            let p = ChannelParams::Range {
+                lo: vec![lo],
+                step: vec![step],
+            };
             let mut out = vec![0f32; vals.len()];
             dequantize(&p, &codes, &mut out);
-            let max_err = vals.iter().zip(&out).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(max_err <= step * 0.5 * 1.0001 + 1e-7, "bits {bits}: {max_err} > {}", step / 2.0);
+            let max_err = vals
+                .iter()
+                .zip(&out)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                max_err <= step * 0.5 * 1.0001 + 1e-7,
+                "bits {bits}: {max_err} > {}",
+                step / 2.0
+            );
         }
     }
 

@@ -78,17 +78,29 @@ pub fn encode(raw: &[u8], planes: u8) -> Vec<u8> {
 /// `threads` planes are alive at once.
 pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> Vec<u8> {
     let channels = params.channels();
-    if !matches!(width, 1 | 2 | 4) || channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
+    if !matches!(width, 1 | 2 | 4)
+        || channels == 0
+        || codes.is_empty()
+        || codes.len() % channels != 0
+    {
         let mut raw = Vec::new();
         pack_folded(params, width, codes, &mut raw);
         return encode(&raw, width);
     }
     let n = codes.len();
-    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
     let per = n / channels;
     let zs = zero_codes(params, width);
     let code_plane = |p: usize, plane: &mut [u8], out: &mut Vec<u8>| {
-        for ((dst, chunk), &z) in plane.chunks_exact_mut(per).zip(codes.chunks_exact(per)).zip(&zs) {
+        for ((dst, chunk), &z) in plane
+            .chunks_exact_mut(per)
+            .zip(codes.chunks_exact(per))
+            .zip(&zs)
+        {
             let m = z.min(r_max - z);
             for (d, &u) in dst.iter_mut().zip(chunk) {
                 *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
@@ -158,7 +170,9 @@ pub fn decode_code_bits(payload: &[u8], width: u8, out: &mut [f32]) -> Result<()
         if p == 0 {
             decode_plane(&mut r, out, &mut lut, |_, b| f32::from_bits(b as u32))?;
         } else {
-            decode_plane(&mut r, out, &mut lut, move |o: f32, b| f32::from_bits(o.to_bits() | (b as u32) << (8 * p)))?;
+            decode_plane(&mut r, out, &mut lut, move |o: f32, b| {
+                f32::from_bits(o.to_bits() | (b as u32) << (8 * p))
+            })?;
         }
     }
     if r.pos != payload.len() {
@@ -304,10 +318,23 @@ pub(crate) struct EncSym {
 impl EncSym {
     pub(crate) fn new(freq: u32, cum: u32) -> EncSym {
         debug_assert!((1..=M).contains(&freq));
-        let (rcp, bias) = if freq == 1 { (u64::MAX, cum + M - 1) } else { (u64::MAX / freq as u64 + 1, cum) };
+        let (rcp, bias) = if freq == 1 {
+            (u64::MAX, cum + M - 1)
+        } else {
+            (u64::MAX / freq as u64 + 1, cum)
+        };
         // freq = M (a certain symbol) would need x_max = 2^32: never renormalise.
-        let x_max = if freq >= M { u32::MAX } else { freq << (32 - SCALE_BITS) };
-        EncSym { rcp, x_max, bias, cmpl: M - freq }
+        let x_max = if freq >= M {
+            u32::MAX
+        } else {
+            freq << (32 - SCALE_BITS)
+        };
+        EncSym {
+            rcp,
+            x_max,
+            bias,
+            cmpl: M - freq,
+        }
     }
 }
 
@@ -399,11 +426,18 @@ impl Cursor<'_> {
 
 /// Decodes one plane into `out`, combining each decoded byte `b` with its slot as
 /// `put(old, b)` (a byte array: `b`; a code array: `b` in the plane's byte of the code).
-fn decode_plane<O: Copy>(r: &mut Cursor, out: &mut [O], lut: &mut [u32; M as usize], put: impl Fn(O, u8) -> O + Copy) -> Result<()> {
+fn decode_plane<O: Copy>(
+    r: &mut Cursor,
+    out: &mut [O],
+    lut: &mut [u32; M as usize],
+    put: impl Fn(O, u8) -> O + Copy,
+) -> Result<()> {
     match r.u8()? {
         PLANE_STORED => {
             let bytes = r.take(out.len())?;
-            out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = put(*o, b));
+            out.iter_mut()
+                .zip(bytes)
+                .for_each(|(o, &b)| *o = put(*o, b));
             Ok(())
         }
         PLANE_CONSTANT => {
@@ -496,7 +530,12 @@ fn dec_get(x: &mut u32, lut: &[u32; M as usize], words: &[u8], pos: &mut usize) 
     Ok((e >> 24) as u8)
 }
 
-fn decode_symbols<O: Copy>(words: &[u8], out: &mut [O], lut: &[u32; M as usize], put: impl Fn(O, u8) -> O) -> Result<()> {
+fn decode_symbols<O: Copy>(
+    words: &[u8],
+    out: &mut [O],
+    lut: &[u32; M as usize],
+    put: impl Fn(O, u8) -> O,
+) -> Result<()> {
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let b = &words[4 * j..4 * j + 4];
@@ -525,15 +564,30 @@ fn decode_symbols<O: Copy>(words: &[u8], out: &mut [O], lut: &[u32; M as usize],
 /// Zero code of every channel (see the module doc), clamped to the `width`-byte code range.
 /// Each channel's zero code: the code that reconstructs 0 (clamped to the width's range).
 pub(crate) fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
-    let r_max = if width >= 4 { u32::MAX as i64 } else { (1i64 << (8 * width as u32)) - 1 };
+    let r_max = if width >= 4 {
+        u32::MAX as i64
+    } else {
+        (1i64 << (8 * width as u32)) - 1
+    };
     match params {
-        ChannelParams::Uniform { qmin, .. } => qmin.iter().map(|&q| q.saturating_neg().clamp(0, r_max) as u32).collect(),
+        ChannelParams::Uniform { qmin, .. } => qmin
+            .iter()
+            .map(|&q| q.saturating_neg().clamp(0, r_max) as u32)
+            .collect(),
         ChannelParams::Range { lo, step } => lo
             .iter()
             .zip(step)
             .map(|(&l, &s)| {
-                let z = if s > 0.0 { (-(l as f64) / s as f64).round() } else { 0.0 };
-                if z.is_finite() { (z.clamp(0.0, r_max as f64)) as u32 } else { 0 }
+                let z = if s > 0.0 {
+                    (-(l as f64) / s as f64).round()
+                } else {
+                    0.0
+                };
+                if z.is_finite() {
+                    (z.clamp(0.0, r_max as f64)) as u32
+                } else {
+                    0
+                }
             })
             .collect(),
     }
@@ -543,10 +597,18 @@ pub(crate) fn zero_codes(params: &ChannelParams, width: u8) -> Vec<u32> {
 fn fold_one(u: u32, z: u32, m: u32) -> u32 {
     if u > z {
         let d = u - z;
-        if d <= m { 2 * d - 1 } else { m + d }
+        if d <= m {
+            2 * d - 1
+        } else {
+            m + d
+        }
     } else {
         let d = z - u;
-        if d <= m { 2 * d } else { m + d }
+        if d <= m {
+            2 * d
+        } else {
+            m + d
+        }
     }
 }
 
@@ -555,10 +617,18 @@ fn fold_one(u: u32, z: u32, m: u32) -> u32 {
 #[inline(always)]
 fn fold_branchless(u: u32, z: u32, m: u32) -> u32 {
     let up = u > z;
-    let d = if up { u.wrapping_sub(z) } else { z.wrapping_sub(u) };
+    let d = if up {
+        u.wrapping_sub(z)
+    } else {
+        z.wrapping_sub(u)
+    };
     let small = d.wrapping_mul(2).wrapping_sub(up as u32);
     let big = m.wrapping_add(d);
-    if d <= m { small } else { big }
+    if d <= m {
+        small
+    } else {
+        big
+    }
 }
 
 /// [`unfold_one`] without the branch on the parity of `s` (the sign of the value, a coin
@@ -570,14 +640,26 @@ pub(crate) fn unfold_branchless(s: u32, z: u32, m: u32, up: bool) -> u32 {
     let d = (s >> 1) + odd;
     let neg = odd.wrapping_sub(1); // all ones for even s
     let near = z.wrapping_add((d ^ neg).wrapping_sub(neg));
-    let far = if up { z.wrapping_add(s.wrapping_sub(m)) } else { z.wrapping_sub(s.wrapping_sub(m)) };
-    if s <= 2 * m { near } else { far }
+    let far = if up {
+        z.wrapping_add(s.wrapping_sub(m))
+    } else {
+        z.wrapping_sub(s.wrapping_sub(m))
+    };
+    if s <= 2 * m {
+        near
+    } else {
+        far
+    }
 }
 
 #[cfg(test)]
 fn unfold_one(s: u32, z: u32, m: u32, up: bool) -> u32 {
     if s <= 2 * m {
-        if s & 1 == 1 { z.wrapping_add(s / 2 + 1) } else { z.wrapping_sub(s / 2) }
+        if s & 1 == 1 {
+            z.wrapping_add(s / 2 + 1)
+        } else {
+            z.wrapping_sub(s / 2)
+        }
     } else if up {
         z.wrapping_add(s - m)
     } else {
@@ -593,7 +675,11 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
         return;
     }
-    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
     let per = codes.len() / channels;
     for (chunk, z) in codes.chunks_exact_mut(per).zip(zero_codes(params, width)) {
         let m = z.min(r_max - z);
@@ -601,10 +687,14 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
             continue; // identity: s = u
         }
         if forward {
-            chunk.iter_mut().for_each(|u| *u = fold_branchless(*u, z, m));
+            chunk
+                .iter_mut()
+                .for_each(|u| *u = fold_branchless(*u, z, m));
         } else {
             let up = z < r_max - z;
-            chunk.iter_mut().for_each(|s| *s = unfold_branchless((*s).min(r_max), z, m, up));
+            chunk
+                .iter_mut()
+                .for_each(|s| *s = unfold_branchless((*s).min(r_max), z, m, up));
         }
     }
 }
@@ -619,12 +709,20 @@ pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut V
     }
     let n = codes.len();
     let w = width as usize;
-    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
     let per = n / channels;
     let start = out.len();
     out.resize(start + n * w, 0);
     let dst = &mut out[start..];
-    for (c, (chunk, z)) in codes.chunks_exact(per).zip(zero_codes(params, width)).enumerate() {
+    for (c, (chunk, z)) in codes
+        .chunks_exact(per)
+        .zip(zero_codes(params, width))
+        .enumerate()
+    {
         // z = m = 0 is the identity for fold_branchless too (fold_codes skips it).
         let m = z.min(r_max - z);
         if w == 1 {
@@ -652,7 +750,11 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
         return 0.0;
     }
-    let r_max: u32 = if width >= 4 { u32::MAX } else { (1u32 << (8 * width as u32)) - 1 };
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
     let per = codes.len() / channels;
     let planes = width.clamp(1, 4) as usize;
     let zs = zero_codes(params, width);
@@ -661,7 +763,10 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
     let parts = crate::par::map(threads, channels.div_ceil(cpb), |k| {
         let mut h = vec![[0u32; 256]; planes];
         let c1 = ((k + 1) * cpb).min(channels);
-        for (chunk, &z) in codes[k * cpb * per..c1 * per].chunks_exact(per).zip(&zs[k * cpb..c1]) {
+        for (chunk, &z) in codes[k * cpb * per..c1 * per]
+            .chunks_exact(per)
+            .zip(&zs[k * cpb..c1])
+        {
             let m = z.min(r_max - z);
             match planes {
                 1 => {
@@ -809,15 +914,38 @@ mod tests {
     #[test]
     fn branchless_fold_equals_fold() {
         let mut s = 11u64;
-        let edges = [0u32, 1, 2, 127, 128, 255, 256, 65535, 65536, u32::MAX / 2, u32::MAX - 1, u32::MAX];
+        let edges = [
+            0u32,
+            1,
+            2,
+            127,
+            128,
+            255,
+            256,
+            65535,
+            65536,
+            u32::MAX / 2,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
         for _ in 0..100_000 {
             let r = lcg(&mut s);
-            let pick = |k: u32| if k % 3 == 0 { edges[(k / 3) as usize % edges.len()] } else { k };
+            let pick = |k: u32| {
+                if k % 3 == 0 {
+                    edges[(k / 3) as usize % edges.len()]
+                } else {
+                    k
+                }
+            };
             let (u, z) = (pick(r as u32), pick((r >> 32) as u32));
             let r_max = [255u32, 65535, u32::MAX][(r >> 5) as usize % 3];
             let (u, z) = (u.min(r_max), z.min(r_max));
             let m = z.min(r_max - z);
-            assert_eq!(fold_branchless(u, z, m), fold_one(u, z, m), "u {u} z {z} m {m}");
+            assert_eq!(
+                fold_branchless(u, z, m),
+                fold_one(u, z, m),
+                "u {u} z {z} m {m}"
+            );
         }
     }
 
@@ -825,9 +953,17 @@ mod tests {
     fn pack_folded_equals_fold_then_pack() {
         let mut s = 3u64;
         for (width, channels, per) in [(1u8, 3usize, 7usize), (2, 4, 5), (4, 2, 9), (1, 1, 1)] {
-            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
-            let codes: Vec<u32> = (0..channels * per).map(|_| (lcg(&mut s) % (r_max + 1)) as u32).collect();
-            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1)) as i64)).collect();
+            let r_max = if width >= 4 {
+                u32::MAX as u64
+            } else {
+                (1u64 << (8 * width as u32)) - 1
+            };
+            let codes: Vec<u32> = (0..channels * per)
+                .map(|_| (lcg(&mut s) % (r_max + 1)) as u32)
+                .collect();
+            let qmin: Vec<i64> = (0..channels)
+                .map(|_| -((lcg(&mut s) % (r_max + 1)) as i64))
+                .collect();
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut folded = codes.clone();
             fold_codes(&p, width, &mut folded, true);
@@ -842,21 +978,35 @@ mod tests {
     fn encode_folded_equals_pack_then_encode() {
         let mut s = 17u64;
         for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
-            let r_max = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+            let r_max = if width >= 4 {
+                u32::MAX as u64
+            } else {
+                (1u64 << (8 * width as u32)) - 1
+            };
             // Mostly small codes around each channel's zero, some spread over the whole range.
-            let qmin: Vec<i64> = (0..channels).map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64)).collect();
+            let qmin: Vec<i64> = (0..channels)
+                .map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64))
+                .collect();
             let codes: Vec<u32> = (0..channels * per)
                 .map(|k| {
                     let r = lcg(&mut s);
                     let z = (-qmin[k / per]) as u64;
-                    (if r % 7 == 0 { (r >> 8) % (r_max + 1) } else { (z + (r >> 8) % 5).min(r_max) }) as u32
+                    (if r % 7 == 0 {
+                        (r >> 8) % (r_max + 1)
+                    } else {
+                        (z + (r >> 8) % 5).min(r_max)
+                    }) as u32
                 })
                 .collect();
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut raw = Vec::new();
             pack_folded(&p, width, &codes, &mut raw);
             for threads in [1, 2, 3] {
-                assert_eq!(encode_folded(&p, width, &codes, threads), encode(&raw, width), "width {width}, {threads} threads");
+                assert_eq!(
+                    encode_folded(&p, width, &codes, threads),
+                    encode(&raw, width),
+                    "width {width}, {threads} threads"
+                );
             }
         }
     }
@@ -866,7 +1016,10 @@ mod tests {
         for width in [1u8, 2] {
             let r = 1u32 << (8 * width as u32);
             for z in [0u32, 1, 5, r / 2 - 1, r / 2, r - 2, r - 1] {
-                let p = ChannelParams::Uniform { step: 1.0, qmin: vec![-(z as i64)] };
+                let p = ChannelParams::Uniform {
+                    step: 1.0,
+                    qmin: vec![-(z as i64)],
+                };
                 let mut codes: Vec<u32> = (0..r).collect();
                 fold_codes(&p, width, &mut codes, true);
                 let mut seen = vec![false; r as usize];
@@ -876,11 +1029,17 @@ mod tests {
                 }
                 assert_eq!(codes[z as usize], 0);
                 fold_codes(&p, width, &mut codes, false);
-                assert!(codes.iter().enumerate().all(|(i, &u)| u == i as u32), "width {width} z {z}");
+                assert!(
+                    codes.iter().enumerate().all(|(i, &u)| u == i as u32),
+                    "width {width} z {z}"
+                );
             }
         }
         // 4-byte codes near both ends.
-        let p = ChannelParams::Uniform { step: 1.0, qmin: vec![-7] };
+        let p = ChannelParams::Uniform {
+            step: 1.0,
+            qmin: vec![-7],
+        };
         let mut c = vec![0, 7, 8, 6, 100, u32::MAX, u32::MAX - 5];
         let orig = c.clone();
         fold_codes(&p, 4, &mut c, true);
@@ -893,20 +1052,45 @@ mod tests {
     fn real_tensor_codes_round_trip_through_frames() {
         use crate::{decompress, BackendKind, Encoder, EncoderConfig, Mode};
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gradients");
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.retain(|p| p.extension().is_some_and(|x| x == "npy"));
         files.sort();
         assert!(!files.is_empty());
         for path in files.iter().take(6) {
             let (x, shape) = crate::npy::read_npy_f32(path).unwrap();
-            for mode in [Mode::RelativeL2(1e-1), Mode::RelativeL2(1e-3), Mode::MaxAbs(1e-4), Mode::Adaptive, Mode::Lossless] {
-                let enc = Encoder::new(EncoderConfig { mode, backend: BackendKind::Rans, ..Default::default() }).unwrap();
+            for mode in [
+                Mode::RelativeL2(1e-1),
+                Mode::RelativeL2(1e-3),
+                Mode::MaxAbs(1e-4),
+                Mode::Adaptive,
+                Mode::Lossless,
+            ] {
+                let enc = Encoder::new(EncoderConfig {
+                    mode,
+                    backend: BackendKind::Rans,
+                    ..Default::default()
+                })
+                .unwrap();
                 let c = enc.compress(&x, &shape, None).unwrap();
                 let d = decompress(&c.bytes).unwrap();
-                let dfl = Encoder::new(EncoderConfig { mode, backend: BackendKind::Deflate, ..Default::default() }).unwrap();
+                let dfl = Encoder::new(EncoderConfig {
+                    mode,
+                    backend: BackendKind::Deflate,
+                    ..Default::default()
+                })
+                .unwrap();
                 let c2 = dfl.compress(&x, &shape, None).unwrap();
                 // Same quantization whatever the backend: identical reconstruction.
-                assert_eq!(d.data, decompress(&c2.bytes).unwrap().data, "{} {mode:?}", path.display());
+                assert_eq!(
+                    d.data,
+                    decompress(&c2.bytes).unwrap().data,
+                    "{} {mode:?}",
+                    path.display()
+                );
                 assert_eq!(c.bytes, enc.compress(&x, &shape, None).unwrap().bytes);
             }
         }
@@ -975,7 +1159,9 @@ mod tests {
         }
         let mut r = 1u64;
         for _ in 0..200_000 {
-            r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let r_max = if r >> 63 == 0 { 65535u32 } else { u32::MAX };
             let z = ((r >> 20) as u32) & r_max;
             let s = match (r >> 8) % 3 {
@@ -988,7 +1174,11 @@ mod tests {
         for (s, z, r_max) in cases {
             let m = z.min(r_max - z);
             let up = z < r_max - z;
-            assert_eq!(unfold_branchless(s, z, m, up), unfold_one(s, z, m, up), "s={s} z={z} r_max={r_max}");
+            assert_eq!(
+                unfold_branchless(s, z, m, up),
+                unfold_one(s, z, m, up),
+                "s={s} z={z} r_max={r_max}"
+            );
         }
     }
 }

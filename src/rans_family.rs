@@ -88,7 +88,12 @@ pub(crate) fn choose(codes: &[u32], qmin: &[i64], cols: usize, a: &[u8], b: &[u8
             hist[p.ti as usize * 256 + sym] += 1;
         }
     }
-    let used: Vec<(usize, u64)> = hist.iter().enumerate().filter(|(_, &h)| h > 0).map(|(i, &h)| (i, h as u64)).collect();
+    let used: Vec<(usize, u64)> = hist
+        .iter()
+        .enumerate()
+        .filter(|(_, &h)| h > 0)
+        .map(|(i, &h)| (i, h as u64))
+        .collect();
     // Fixed-point code lengths (`rans_model::sym_costs`): integer sums, exact and
     // order-independent.
     let mut best = (u64::MAX, 0u8);
@@ -121,7 +126,11 @@ pub fn family_checksum(f: u8) -> u32 {
 pub(crate) fn push_scale_codes(v: &[u8], out: &mut Vec<u8>) {
     let nz = v.iter().copied().filter(|&c| c > 0);
     let (lo, hi) = nz.fold((255u8, 0u8), |(l, h), c| (l.min(c), h.max(c)));
-    let (base, bits) = if hi == 0 { (1u8, 0u32) } else { (lo, 32 - ((hi - lo) as u32 + 1).leading_zeros()) };
+    let (base, bits) = if hi == 0 {
+        (1u8, 0u32)
+    } else {
+        (lo, 32 - ((hi - lo) as u32 + 1).leading_zeros())
+    };
     out.push(base);
     out.push(bits as u8);
     let (mut acc, mut n) = (0u32, 0u32);
@@ -150,7 +159,9 @@ pub(crate) fn read_scale_codes(bytes: &[u8], len: usize) -> crate::error::Result
     }
     let (base, bits) = (bytes[0] as u32, bytes[1] as u32);
     if base == 0 || bits > 8 {
-        return Err(Error::corrupt(format!("rANS-model scale codes: base {base}, {bits} bits")));
+        return Err(Error::corrupt(format!(
+            "rANS-model scale codes: base {base}, {bits} bits"
+        )));
     }
     let nbytes = (len as u64 * bits as u64).div_ceil(8);
     if nbytes > (bytes.len() - 2) as u64 {
@@ -171,7 +182,9 @@ pub(crate) fn read_scale_codes(bytes: &[u8], len: usize) -> crate::error::Result
         n -= bits;
         let c = if field == 0 { 0 } else { base + field - 1 };
         if c > 255 {
-            return Err(Error::corrupt(format!("rANS-model scale code {c} out of range")));
+            return Err(Error::corrupt(format!(
+                "rANS-model scale code {c} out of range"
+            )));
         }
         out.push(c as u8);
     }
@@ -184,7 +197,13 @@ mod tests {
 
     #[test]
     fn scale_codes_round_trip() {
-        for v in [vec![0u8; 5], vec![7; 3], vec![0, 1, 255, 128, 0], vec![100, 0, 101, 131, 99, 100, 0], (0..=255).collect()] {
+        for v in [
+            vec![0u8; 5],
+            vec![7; 3],
+            vec![0, 1, 255, 128, 0],
+            vec![100, 0, 101, 131, 99, 100, 0],
+            (0..=255).collect(),
+        ] {
             let mut out = Vec::new();
             push_scale_codes(&v, &mut out);
             let (back, used) = read_scale_codes(&out, v.len()).unwrap();

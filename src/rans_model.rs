@@ -194,7 +194,12 @@ fn build_table(probs: &[f64]) -> Table {
         acc += f;
     }
     debug_assert_eq!(acc, M);
-    Table { esc: (nsym - 1) as u32, freq, cum, lut }
+    Table {
+        esc: (nsym - 1) as u32,
+        freq,
+        cum,
+        lut,
+    }
 }
 
 fn build_tables() -> Tables {
@@ -206,7 +211,11 @@ fn build_tables() -> Tables {
 pub(crate) fn build_tables_with(mass: &dyn Fn(f64, f64) -> f64) -> Tables {
     let mut t = Vec::with_capacity(N_TABLES);
     for k in 0..N_TABLES {
-        let (sigma, bucket) = if k < DIRECT { (sigma_of(k), false) } else { (sigma_of(k - DIRECT + 57), true) };
+        let (sigma, bucket) = if k < DIRECT {
+            (sigma_of(k), false)
+        } else {
+            (sigma_of(k - DIRECT + 57), true)
+        };
         let cap = ((7.0 * sigma).ceil() as usize + 1).min(MAX_CAP);
         let mut probs = Vec::with_capacity(cap + 2);
         let mut total = 0.0;
@@ -237,11 +246,17 @@ pub(crate) fn build_tables_with(mass: &dyn Fn(f64, f64) -> f64) -> Tables {
     let pick = (0..511u32)
         .map(|ab| {
             let k = (ab as i32 - 224).clamp(0, K_MAX);
-            let (ti, s) = if k < DIRECT as i32 { (k as usize, 0) } else {
+            let (ti, s) = if k < DIRECT as i32 {
+                (k as usize, 0)
+            } else {
                 let s = (k - 57) / 8;
                 (DIRECT + (k - 8 * s - 57) as usize, s as u32)
             };
-            Pick { ti: ti as u16, s: s as u8, esc: t[ti].esc as u8 }
+            Pick {
+                ti: ti as u16,
+                s: s as u8,
+                esc: t[ti].esc as u8,
+            }
         })
         .collect();
     Tables { t, lut, fc, pick }
@@ -266,7 +281,11 @@ pub fn table_checksum() -> u32 {
 const N_FAMILIES: usize = crate::rans_family::FAMILIES as usize;
 
 /// Something derived from the table set of `family`, built on first use.
-fn per_family<T>(cells: &'static [OnceLock<T>; N_FAMILIES], family: u8, build: impl FnOnce(&'static Tables) -> T) -> &'static T {
+fn per_family<T>(
+    cells: &'static [OnceLock<T>; N_FAMILIES],
+    family: u8,
+    build: impl FnOnce(&'static Tables) -> T,
+) -> &'static T {
     cells[family as usize].get_or_init(|| build(crate::rans_family::family_tables(family)))
 }
 
@@ -349,7 +368,9 @@ fn scale_code(ms: f64) -> u8 {
     if ms <= 0.0 {
         return 0;
     }
-    (4.0 * crate::detmath::det_log2(ms) + 128.0).round().clamp(1.0, 255.0) as u8
+    (4.0 * crate::detmath::det_log2(ms) + 128.0)
+        .round()
+        .clamp(1.0, 255.0) as u8
 }
 
 /// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
@@ -462,7 +483,12 @@ fn add_cols(acc: &mut [f64], v: &[f64]) {
 /// `f(k)` for the blocks `k in 0..n_blocks` on up to `threads` threads, a few blocks at a time,
 /// each result handed to `sink` in block order: the blocks' column vectors are added as they
 /// come rather than all held at once (memory O(threads · cols), not O(blocks · cols)).
-fn for_blocks<T: Send>(threads: usize, n_blocks: usize, f: impl Fn(usize) -> T + Sync, mut sink: impl FnMut(T)) {
+fn for_blocks<T: Send>(
+    threads: usize,
+    n_blocks: usize,
+    f: impl Fn(usize) -> T + Sync,
+    mut sink: impl FnMut(T),
+) {
     let group = 4 * threads.max(1);
     let mut k0 = 0;
     while k0 < n_blocks {
@@ -476,7 +502,12 @@ fn for_blocks<T: Send>(threads: usize, n_blocks: usize, f: impl Fn(usize) -> T +
 
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
 /// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
-fn encode_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -> Option<Vec<u8>> {
+fn encode_codes(
+    codes: &[u32],
+    qmin: &[i64],
+    threads: usize,
+    family: Option<u8>,
+) -> Option<Vec<u8>> {
     Some(plan_codes(codes, qmin, threads, family)?.encode(codes, qmin, threads))
 }
 
@@ -503,7 +534,12 @@ pub(crate) struct ModelPlan {
 
 /// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
 /// forced `family` does not exist).
-fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -> Option<ModelPlan> {
+fn plan_codes(
+    codes: &[u32],
+    qmin: &[i64],
+    threads: usize,
+    family: Option<u8>,
+) -> Option<ModelPlan> {
     if family.is_some_and(|f| f >= crate::rans_family::FAMILIES) {
         return None;
     }
@@ -565,7 +601,10 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -
             add_cols(&mut nv, &pi.nv);
         },
     );
-    let mut power = PowerIteration { v: ones.clone(), stopped: false };
+    let mut power = PowerIteration {
+        v: ones.clone(),
+        stopped: false,
+    };
     if any_neg {
         power.step(&nv);
     }
@@ -575,17 +614,35 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -
     // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
     // c_j² = mean_i q²/r_i² (one pass each: the column sums use the new row scale at once).
     let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
-    let mut c2: Vec<f64> = col_ms.iter().map(|&s| if total > 0.0 { s / rows as f64 / mean_all } else { 0.0 }).collect();
+    let mut c2: Vec<f64> = col_ms
+        .iter()
+        .map(|&s| {
+            if total > 0.0 {
+                s / rows as f64 / mean_all
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let mut signs = None;
     for it in 0..2 {
-        let inv_c: Vec<f64> = c2.iter().map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 }).collect();
+        let inv_c: Vec<f64> = c2
+            .iter()
+            .map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 })
+            .collect();
         // Pass 2: the second power step (unless the first stopped); pass 3: the agreements.
         let (do_power, do_agree) = (any_neg && it == 0 && !power.stopped, any_neg && it == 1);
         let vr = &power.v;
         // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
-        let vs: Vec<f32> = if do_agree { vr.iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect() } else { Vec::new() };
+        let vs: Vec<f32> = if do_agree {
+            vr.iter()
+                .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut acc = vec![0f64; cols];
         let mut nv = vec![0f64; if do_power { cols } else { 0 }];
         let (mut u, mut agree) = (Vec::with_capacity(if do_agree { rows } else { 0 }), 0u64);
@@ -652,14 +709,24 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -
         None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),
         Some((uf, agree)) => {
             let h = |k: u64| crate::rans_sign::binary_bits(k, nz);
-            let freq = |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
+            let freq =
+                |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
             if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
                 let sc = crate::rans_sign::sign_classes(codes, qmin, cols, &uf, &power.v, &r2, &c2);
                 if sc.bits < h(agree) {
                     classes = Some(sc);
                 }
                 let (u, v) = power.signs(&uf);
-                (if classes.is_some() { SIGN_CLASSES } else { SIGN_SVD }, freq(agree), u, v)
+                (
+                    if classes.is_some() {
+                        SIGN_CLASSES
+                    } else {
+                        SIGN_SVD
+                    },
+                    freq(agree),
+                    u,
+                    v,
+                )
             } else {
                 (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
             }
@@ -674,7 +741,20 @@ fn plan_codes(codes: &[u32], qmin: &[i64], threads: usize, family: Option<u8>) -
         None => crate::rans_family::choose(codes, qmin, cols, &a, &b),
     };
 
-    Some(ModelPlan { rows, cols, rpb, a, b, family, mode, fs, row_neg, col_neg, rcls, ccls })
+    Some(ModelPlan {
+        rows,
+        cols,
+        rpb,
+        a,
+        b,
+        family,
+        mode,
+        fs,
+        row_neg,
+        col_neg,
+        rcls,
+        ccls,
+    })
 }
 
 impl ModelPlan {
@@ -682,7 +762,11 @@ impl ModelPlan {
     /// codes, sign bitmaps, sign classes, rows per block (kind 4).
     fn header(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
-        out.push(if self.n_blocks() > 1 { KIND_SHAPED_BLOCKS } else { KIND_SHAPED });
+        out.push(if self.n_blocks() > 1 {
+            KIND_SHAPED_BLOCKS
+        } else {
+            KIND_SHAPED
+        });
         out.push(self.family);
         out.push(self.mode);
         let n_f = match self.mode {
@@ -716,7 +800,9 @@ impl ModelPlan {
     /// Per column: the predicted sign of `u_i·v_j` is negative iff the row's bit differs from
     /// this (false unless the mode predicts signs from the singular pair).
     fn col_pred_neg(&self) -> Vec<bool> {
-        (0..self.cols).map(|j| self.mode >= SIGN_SVD && self.col_neg[j]).collect()
+        (0..self.cols)
+            .map(|j| self.mode >= SIGN_SVD && self.col_neg[j])
+            .collect()
     }
 
     /// The payload (codes and `qmin` as given to [`plan_codes`]).
@@ -749,11 +835,18 @@ impl ModelPlan {
     ///
     /// With `row_step > 1`, only every `row_step`-th row is costed and the sum scaled: an
     /// estimate (for deciding which payload to build first, never for a skip).
-    pub(crate) fn ideal_bytes(&self, codes: &[u32], qmin: &[i64], threads: usize, row_step: usize) -> f64 {
+    pub(crate) fn ideal_bytes(
+        &self,
+        codes: &[u32],
+        qmin: &[i64],
+        threads: usize,
+        row_step: usize,
+    ) -> f64 {
         let (rows, cols, rpb) = (self.rows, self.cols, self.rpb);
         let tabs = tables();
         let costs = sym_costs(self.family);
-        let cost_of = |f: u32| (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
+        let cost_of =
+            |f: u32| (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
         // Sign, per class sum: [as predicted, opposite, not coded].
         let sign_cost = self.fs.map(|f| {
             let fc = f.clamp(1, M - 1);
@@ -783,7 +876,11 @@ impl ModelPlan {
                     let s = p.s as u32;
                     let hi = m >> s;
                     let flip = (v < 0) != (rneg != cn);
-                    acc += row_sign[cc as usize][if m != 0 && code_sign { flip as usize } else { 2 }];
+                    acc += row_sign[cc as usize][if m != 0 && code_sign {
+                        flip as usize
+                    } else {
+                        2
+                    }];
                     acc += (s as u64) * COST_ONE;
                     let base = p.ti as usize * 256;
                     acc += if hi < p.esc as u64 {
@@ -798,7 +895,8 @@ impl ModelPlan {
             total
         });
         let sampled = rows.div_ceil(row_step.max(1));
-        let bits = parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
+        let bits =
+            parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
         // Per block: the word count and four 32-bit final states.
         self.header().len() as f64 + self.n_blocks() as f64 * 20.0 + bits / 8.0
     }
@@ -815,7 +913,8 @@ pub(crate) fn sym_costs(family: u8) -> &'static [u64] {
         let mut c = vec![0u64; N_TABLES * 256];
         for (ti, t) in tabs.t.iter().enumerate() {
             for (sy, &f) in t.freq.iter().enumerate() {
-                c[ti * 256 + sy] = (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
+                c[ti * 256 + sy] =
+                    (crate::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
             }
         }
         c
@@ -863,19 +962,32 @@ impl RowEnc<'_> {
         if hi < p.esc as u64 {
             wb.put(lane, &self.syms[base + hi as usize]);
         } else {
-            put_escape(wb, lane, &self.syms[base + p.esc as usize], hi - p.esc as u64);
+            put_escape(
+                wb,
+                lane,
+                &self.syms[base + p.esc as usize],
+                hi - p.esc as u64,
+            );
         }
     }
 }
 
 /// The rANS words of rows `range` (one block; its own four states), in production order.
 #[allow(clippy::too_many_arguments)]
-fn encode_rows(plan: &ModelPlan, codes: &[u32], qmin: &[i64], range: std::ops::Range<usize>) -> Vec<u16> {
+fn encode_rows(
+    plan: &ModelPlan,
+    codes: &[u32],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+) -> Vec<u16> {
     let (cols, a, b) = (plan.cols, &plan.a, &plan.b[..]);
     let tabs = tables();
     let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
-    let mut wb = WordBuf { buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE], pos: 0 };
+    let mut wb = WordBuf {
+        buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE],
+        pos: 0,
+    };
     // Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no sign
     // is coded.
     let sign_syms = plan.fs.map(|f| {
@@ -894,7 +1006,18 @@ fn encode_rows(plan: &ModelPlan, codes: &[u32], qmin: &[i64], range: std::ops::R
         let rneg = plan.mode >= SIGN_SVD && plan.row_neg[i];
         let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
         let sign_syms = &sign_syms[plan.rcls[i] as usize..];
-        let ctx = RowEnc { row, b, cneg: &cneg, picks, syms, sign_syms, ccls: &plan.ccls, q0, rneg, code_sign };
+        let ctx = RowEnc {
+            row,
+            b,
+            cneg: &cneg,
+            picks,
+            syms,
+            sign_syms,
+            ccls: &plan.ccls,
+            q0,
+            rneg,
+            code_sign,
+        };
         // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
         // four states stay in registers, column j on state j mod 4.
         let mut j1 = cols;
@@ -968,7 +1091,10 @@ impl PowerIteration {
 
     /// Row and column signs (true = negative) from the final pass's `u` and this `v`.
     fn signs(&self, u: &[f64]) -> (Vec<bool>, Vec<bool>) {
-        (u.iter().map(|&x| x < 0.0).collect(), self.v.iter().map(|&x| x < 0.0).collect())
+        (
+            u.iter().map(|&x| x < 0.0).collect(),
+            self.v.iter().map(|&x| x < 0.0).collect(),
+        )
     }
 }
 
@@ -982,9 +1108,17 @@ struct PiBlock {
 impl PiBlock {
     fn new(active: bool, cols: usize, rows: usize) -> PiBlock {
         if active {
-            PiBlock { u: Vec::with_capacity(rows), nv: vec![0f64; cols], agree: 0 }
+            PiBlock {
+                u: Vec::with_capacity(rows),
+                nv: vec![0f64; cols],
+                agree: 0,
+            }
         } else {
-            PiBlock { u: Vec::new(), nv: Vec::new(), agree: 0 }
+            PiBlock {
+                u: Vec::new(),
+                nv: Vec::new(),
+                agree: 0,
+            }
         }
     }
 
@@ -1030,7 +1164,9 @@ struct Rd<'a> {
 impl<'a> Rd<'a> {
     fn take(&mut self, k: usize) -> Result<&'a [u8]> {
         if self.b.len() - self.pos < k {
-            return Err(Error::truncated(format!("rANS-model payload ends early ({k} more bytes needed)")));
+            return Err(Error::truncated(format!(
+                "rANS-model payload ends early ({k} more bytes needed)"
+            )));
         }
         let s = &self.b[self.pos..self.pos + k];
         self.pos += k;
@@ -1059,7 +1195,13 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
 /// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
 /// by the decoder without a code buffer; the blocks of a kind-2 payload on up to `threads`
 /// threads.
-pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32], threads: usize) -> Result<()> {
+pub fn decode_code_bits(
+    payload: &[u8],
+    qmin: &[i64],
+    width: u8,
+    out: &mut [f32],
+    threads: usize,
+) -> Result<()> {
     decode_with(payload, qmin, width, out, threads, |_, u| f32::from_bits(u))
 }
 
@@ -1067,8 +1209,17 @@ pub fn decode_code_bits(payload: &[u8], qmin: &[i64], width: u8, out: &mut [f32]
 /// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
 /// The code range checks are those of [`decode`].
 /// The blocks of a kind-2 payload are decoded on up to `threads` threads.
-pub fn decode_values(payload: &[u8], qmin: &[i64], step: f64, width: u8, out: &mut [f32], threads: usize) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, |q, _| (q as f64 * step) as f32)
+pub fn decode_values(
+    payload: &[u8],
+    qmin: &[i64],
+    step: f64,
+    width: u8,
+    out: &mut [f32],
+    threads: usize,
+) -> Result<()> {
+    decode_with(payload, qmin, width, out, threads, |q, _| {
+        (q as f64 * step) as f32
+    })
 }
 
 /// The parsed side information of a payload.
@@ -1100,7 +1251,9 @@ fn decode_with<T: Copy + Send>(
     let rows = qmin.len();
     let n = out.len();
     if rows == 0 || n % rows != 0 || n == 0 {
-        return Err(Error::corrupt("rANS-model payload for a tensor without rows"));
+        return Err(Error::corrupt(
+            "rANS-model payload for a tensor without rows",
+        ));
     }
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
@@ -1111,11 +1264,15 @@ fn decode_with<T: Copy + Send>(
     let shaped = kind >= KIND_SHAPED;
     let family = if shaped { r.u8()? } else { 0 };
     if family >= crate::rans_family::FAMILIES {
-        return Err(Error::corrupt(format!("unknown rANS-model shape family {family}")));
+        return Err(Error::corrupt(format!(
+            "unknown rANS-model shape family {family}"
+        )));
     }
     let mode = r.u8()?;
     if mode > if shaped { SIGN_CLASSES } else { SIGN_SVD } {
-        return Err(Error::corrupt(format!("unknown rANS-model sign mode {mode}")));
+        return Err(Error::corrupt(format!(
+            "unknown rANS-model sign mode {mode}"
+        )));
     }
     let mut fs = [0u32; BINS];
     let n_f = match mode {
@@ -1146,11 +1303,20 @@ fn decode_with<T: Copy + Send>(
     } else {
         (r.take(rows)?, r.take(cols)?)
     };
-    let (rs, cs) = if mode >= SIGN_SVD { (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?) } else { (&[][..], &[][..]) };
+    let (rs, cs) = if mode >= SIGN_SVD {
+        (read_bits(&mut r, rows)?, read_bits(&mut r, cols)?)
+    } else {
+        (&[][..], &[][..])
+    };
     let (rcls, ccls) = if mode == SIGN_CLASSES {
         let rc = r.take(rows.div_ceil(4))?;
         let cc = r.take(cols.div_ceil(4))?;
-        (rc, (0..cols).map(|j| crate::rans_sign::class_at(cc, j)).collect())
+        (
+            rc,
+            (0..cols)
+                .map(|j| crate::rans_sign::class_at(cc, j))
+                .collect(),
+        )
     } else {
         (&[][..], vec![0u8; cols])
     };
@@ -1173,16 +1339,47 @@ fn decode_with<T: Copy + Send>(
         if w < 2 * LANES {
             return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
         }
-        streams.push(r.take(w.checked_mul(2).ok_or_else(|| Error::corrupt("word count overflows"))?)?);
+        streams.push(
+            r.take(
+                w.checked_mul(2)
+                    .ok_or_else(|| Error::corrupt("word count overflows"))?,
+            )?,
+        );
     }
     if r.pos != payload.len() {
-        return Err(Error::corrupt(format!("{} unexpected bytes after the rANS-model payload", payload.len() - r.pos)));
+        return Err(Error::corrupt(format!(
+            "{} unexpected bytes after the rANS-model payload",
+            payload.len() - r.pos
+        )));
     }
-    let max_u: u64 = if width >= 4 { u32::MAX as u64 } else { (1u64 << (8 * width as u32)) - 1 };
+    let max_u: u64 = if width >= 4 {
+        u32::MAX as u64
+    } else {
+        (1u64 << (8 * width as u32)) - 1
+    };
     let cneg: Vec<bool> = (0..cols).map(|j| mode >= SIGN_SVD && bit(cs, j)).collect();
-    let head = Head { family, mode, fs, a, b, rs, cneg, rcls, ccls, max_u };
+    let head = Head {
+        family,
+        mode,
+        fs,
+        a,
+        b,
+        rs,
+        cneg,
+        rcls,
+        ccls,
+        max_u,
+    };
     let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
-        decode_block(&head, streams[k], qmin, k * rows_per_block, block, cols, &conv)
+        decode_block(
+            &head,
+            streams[k],
+            qmin,
+            k * rows_per_block,
+            block,
+            cols,
+            &conv,
+        )
     });
     results.into_iter().collect()
 }
@@ -1205,9 +1402,18 @@ fn dpicks(family: u8) -> &'static [DPick] {
             .iter()
             .map(|p| {
                 let ti = p.ti as usize;
-                let lut = t.lut[ti * M as usize..][..M as usize].try_into().expect("a table of M slots");
-                let fc = t.fc[ti * 256..][..256].try_into().expect("a table of 256 symbols");
-                DPick { lut, fc, s: p.s as u32, esc: p.esc as u32 }
+                let lut = t.lut[ti * M as usize..][..M as usize]
+                    .try_into()
+                    .expect("a table of M slots");
+                let fc = t.fc[ti * 256..][..256]
+                    .try_into()
+                    .expect("a table of 256 symbols");
+                DPick {
+                    lut,
+                    fc,
+                    s: p.s as u32,
+                    esc: p.esc as u32,
+                }
             })
             .collect()
     })
@@ -1228,14 +1434,25 @@ fn renorm_fast(v: u32, words: &[u8], pos: &mut usize) -> u32 {
         _ => 0,
     };
     *pos += need as usize;
-    if need { (v << 16) | w } else { v }
+    if need {
+        (v << 16) | w
+    } else {
+        v
+    }
 }
 
 /// One coded value `q` of the fast path: magnitude symbol with the pick's table, the `s` low
 /// bits (one uniform step when `s ≤ 8`), the sign step only when `m ≠ 0`. Escapes go out of
 /// line. `pred_neg`: the sign prediction (sign mode 2), else false.
 #[inline(always)]
-fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DPick, pred_neg: bool, f: u32) -> Result<i64> {
+fn value_fast<const MODE: u8>(
+    x: &mut u32,
+    words: &[u8],
+    pos: &mut usize,
+    p: &DPick,
+    pred_neg: bool,
+    f: u32,
+) -> Result<i64> {
     let v = *x;
     let slot = v & (M - 1);
     let sym = p.lut[slot as usize] as u32;
@@ -1243,7 +1460,11 @@ fn value_fast<const MODE: u8>(x: &mut u32, words: &[u8], pos: &mut usize, p: &DP
     let (fr, c) = (e & ((1 << 13) - 1), e >> 13);
     *x = renorm_fast(fr * (v >> SCALE_BITS) + slot - c, words, pos);
     let s = p.s;
-    let hi = if sym < p.esc { sym as u64 } else { escape_cold(x, words, pos, sym, s)? };
+    let hi = if sym < p.esc {
+        sym as u64
+    } else {
+        escape_cold(x, words, pos, sym, s)?
+    };
     let lo = if s == 0 {
         0
     } else if s <= 8 {
@@ -1273,7 +1494,11 @@ fn uniform_fast(x: &mut u32, words: &[u8], pos: &mut usize, bits: u32) -> u32 {
     let v = *x;
     let slot = v & (M - 1);
     let sh = SCALE_BITS - bits;
-    *x = renorm_fast(((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)), words, pos);
+    *x = renorm_fast(
+        ((v >> SCALE_BITS) << sh) + (slot & ((1 << sh) - 1)),
+        words,
+        pos,
+    );
     slot >> sh
 }
 
@@ -1307,7 +1532,15 @@ fn escape_cold(x: &mut u32, words: &[u8], pos: &mut usize, sym: u32, s: u32) -> 
 }
 
 /// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream.
-fn decode_block<T: Copy>(h: &Head, words: &[u8], qmin: &[i64], row0: usize, out: &mut [T], cols: usize, conv: &impl Fn(i64, u32) -> T) -> Result<()> {
+fn decode_block<T: Copy>(
+    h: &Head,
+    words: &[u8],
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+) -> Result<()> {
     match h.mode {
         SIGN_PLAIN => decode_block_mode::<SIGN_PLAIN, T>(h, words, qmin, row0, out, cols, conv),
         SIGN_NONE => decode_block_mode::<SIGN_NONE, T>(h, words, qmin, row0, out, cols, conv),
@@ -1328,18 +1561,25 @@ fn decode_block_mode<const MODE: u8, T: Copy>(
     let mut x = [0u32; LANES];
     for (j, s) in x.iter_mut().enumerate() {
         let bb = &words[4 * j..4 * j + 4];
-        *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16 | u16::from_le_bytes([bb[2], bb[3]]) as u32;
+        *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16
+            | u16::from_le_bytes([bb[2], bb[3]]) as u32;
     }
     let mut pos = 2 * LANES;
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
     rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, conv).map_err(|e| {
-        if pos > words.len() / 2 { Error::truncated("rANS-model word stream ends early") } else { e }
+        if pos > words.len() / 2 {
+            Error::truncated("rANS-model word stream ends early")
+        } else {
+            e
+        }
     })?;
     if pos > words.len() / 2 {
         return Err(Error::truncated("rANS-model word stream ends early"));
     }
     if x != [L; LANES] || pos != words.len() / 2 {
-        return Err(Error::corrupt("rANS-model payload does not decode to its initial state (corrupt payload)"));
+        return Err(Error::corrupt(
+            "rANS-model payload does not decode to its initial state (corrupt payload)",
+        ));
     }
     Ok(())
 }
@@ -1374,7 +1614,11 @@ fn rows_mode<const MODE: u8, T: Copy>(
         let picks: &[DPick; 256] = dp[h.a[i] as usize..][..256].try_into().expect("256 picks");
         let rneg = svd && bit(h.rs, i);
         // The row's sign probabilities per column class (mode 3), else all `fs[0]`.
-        let rc = if MODE == SIGN_CLASSES { crate::rans_sign::class_at(h.rcls, i) as usize } else { 0 };
+        let rc = if MODE == SIGN_CLASSES {
+            crate::rans_sign::class_at(h.rcls, i) as usize
+        } else {
+            0
+        };
         let fr = [h.fs[rc], h.fs[rc + 1], h.fs[rc + 2], h.fs[rc + 3]];
         let [mut x0, mut x1, mut x2, mut x3] = *x;
         // Range of the row's codes, checked once at the end of the row (every `q` between
@@ -1387,8 +1631,19 @@ fn rows_mode<const MODE: u8, T: Copy>(
                 let q = if bj == 0 {
                     0
                 } else {
-                    let f = if MODE == SIGN_CLASSES { fr[$cl as usize & 3] } else { fr[0] };
-                    value_fast::<MODE>($lane, words, pos, &picks[bj as usize], svd && (rneg != $cn), f)?
+                    let f = if MODE == SIGN_CLASSES {
+                        fr[$cl as usize & 3]
+                    } else {
+                        fr[0]
+                    };
+                    value_fast::<MODE>(
+                        $lane,
+                        words,
+                        pos,
+                        &picks[bj as usize],
+                        svd && (rneg != $cn),
+                        f,
+                    )?
                 };
                 qlo = qlo.min(q);
                 qhi = qhi.max(q);
@@ -1406,7 +1661,13 @@ fn rows_mode<const MODE: u8, T: Copy>(
             one!(&mut x3, bq[3], cn[3], kl[3], &mut c[3]);
         }
         let lanes = [&mut x0, &mut x1, &mut x2, &mut x3];
-        let rest = chunks.into_remainder().iter_mut().zip(lanes).zip(bc.remainder()).zip(cc.remainder()).zip(kc.remainder());
+        let rest = chunks
+            .into_remainder()
+            .iter_mut()
+            .zip(lanes)
+            .zip(bc.remainder())
+            .zip(cc.remainder())
+            .zip(kc.remainder());
         for ((((o, lane), &bj), &cn), &kl) in rest {
             one!(lane, bj, cn, kl, o);
         }
@@ -1421,19 +1682,31 @@ fn rows_mode<const MODE: u8, T: Copy>(
 fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
     match q.checked_sub(q0) {
         Some(u) if u >= 0 && (u as u64) <= max_u => Ok(u as u32),
-        _ => Err(Error::corrupt("rANS-model code outside the channel's code range")),
+        _ => Err(Error::corrupt(
+            "rANS-model code outside the channel's code range",
+        )),
     }
 }
 
 /// The model payload for a frame's codes (uniform parameters only): `q = qmin_c + u`.
-pub fn encode_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], width: u8, threads: usize) -> Option<Vec<u8>> {
+pub fn encode_frame_codes(
+    params: &crate::quant::ChannelParams,
+    codes: &[u32],
+    width: u8,
+    threads: usize,
+) -> Option<Vec<u8>> {
     let (plan, qmin) = plan_frame_codes(params, codes, width, threads)?;
     Some(plan.encode(codes, &qmin, threads))
 }
 
 /// The model's plan for a frame's codes and the rows' offsets `qmin` it is to be used with
 /// (`ModelPlan::encode` / `ideal_bytes`); `None` when the model does not apply.
-pub(crate) fn plan_frame_codes(params: &crate::quant::ChannelParams, codes: &[u32], width: u8, threads: usize) -> Option<(ModelPlan, Vec<i64>)> {
+pub(crate) fn plan_frame_codes(
+    params: &crate::quant::ChannelParams,
+    codes: &[u32],
+    width: u8,
+    threads: usize,
+) -> Option<(ModelPlan, Vec<i64>)> {
     let qmin = frame_qmin(params, width);
     let rows = qmin.len();
     if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
@@ -1448,9 +1721,10 @@ pub(crate) fn plan_frame_codes(params: &crate::quant::ChannelParams, codes: &[u3
 pub fn frame_qmin(params: &crate::quant::ChannelParams, width: u8) -> Vec<i64> {
     match params {
         crate::quant::ChannelParams::Uniform { qmin, .. } => qmin.clone(),
-        crate::quant::ChannelParams::Range { .. } => {
-            crate::rans::zero_codes(params, width).into_iter().map(|z| -(z as i64)).collect()
-        }
+        crate::quant::ChannelParams::Range { .. } => crate::rans::zero_codes(params, width)
+            .into_iter()
+            .map(|z| -(z as i64))
+            .collect(),
     }
 }
 
@@ -1461,7 +1735,10 @@ mod tests {
     fn check(q: &[i64], rows: usize) {
         let p = encode(q, rows).unwrap();
         let cols = q.len() / rows;
-        let qmin: Vec<i64> = q.chunks_exact(cols).map(|r| *r.iter().min().unwrap()).collect();
+        let qmin: Vec<i64> = q
+            .chunks_exact(cols)
+            .map(|r| *r.iter().min().unwrap())
+            .collect();
         let mut out = vec![0u32; q.len()];
         decode(&p, &qmin, 4, &mut out).unwrap();
         for (k, (&u, &v)) in out.iter().zip(q).enumerate() {
@@ -1473,7 +1750,9 @@ mod tests {
     fn ideal_size_is_within_a_tenth_of_a_percent_of_the_payload() {
         let mut s = 9u64;
         let mut rnd = move || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
         // Rank-1 scaled Gaussian codes (Box-Muller), 600 x 1000 (two blocks), a few escapes.
@@ -1488,12 +1767,22 @@ mod tests {
             }
         }
         q[777] = 1 << 40;
-        let qmin: Vec<i64> = q.chunks_exact(cols).map(|r| *r.iter().min().unwrap()).collect();
-        let codes: Vec<u32> = q.iter().enumerate().map(|(k, &v)| (v - qmin[k / cols]) as u32).collect();
+        let qmin: Vec<i64> = q
+            .chunks_exact(cols)
+            .map(|r| *r.iter().min().unwrap())
+            .collect();
+        let codes: Vec<u32> = q
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+            .collect();
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         let real = plan.encode(&codes, &qmin, 2).len() as f64;
         let ideal = plan.ideal_bytes(&codes, &qmin, 2, 1);
-        assert!((real / ideal - 1.0).abs() < 1e-3, "payload {real} vs ideal {ideal}");
+        assert!(
+            (real / ideal - 1.0).abs() < 1e-3,
+            "payload {real} vs ideal {ideal}"
+        );
         // The row-sampled estimate is close too, and both are thread-count independent.
         let est = plan.ideal_bytes(&codes, &qmin, 1, 16);
         assert!((est / ideal - 1.0).abs() < 0.1, "estimate {est} vs {ideal}");
@@ -1504,11 +1793,25 @@ mod tests {
     fn synthetic_round_trips() {
         let mut s = 3u64;
         let mut rnd = move || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
-        for (rows, cols, scale) in [(3, 5, 1.0), (8, 8, 0.1), (16, 12, 100.0), (5, 8, 1e3), (5, 8, 1e5), (5, 7, 1e3), (5, 8, 1e6), (5, 7, 1e6), (4, 4, 3e9)] {
-            let q: Vec<i64> = (0..rows * cols).map(|_| ((rnd() - 0.3) * scale).round() as i64).collect();
+        for (rows, cols, scale) in [
+            (3, 5, 1.0),
+            (8, 8, 0.1),
+            (16, 12, 100.0),
+            (5, 8, 1e3),
+            (5, 8, 1e5),
+            (5, 7, 1e3),
+            (5, 8, 1e6),
+            (5, 7, 1e6),
+            (4, 4, 3e9),
+        ] {
+            let q: Vec<i64> = (0..rows * cols)
+                .map(|_| ((rnd() - 0.3) * scale).round() as i64)
+                .collect();
             check(&q, rows);
             let q2: Vec<i64> = q.iter().map(|v| v.abs()).collect();
             check(&q2, rows);

@@ -29,21 +29,42 @@ pub(crate) struct SignClasses {
 /// Half-octave classes of `log2(|w_k|) − log2(s2_k)/2` around their median (rows with
 /// `s2_k = 0` or `w_k = 0` get class 0).
 fn classes(w: &[f64], s2: &[f64]) -> Vec<u8> {
-    let l: Vec<Option<f64>> =
-        w.iter().zip(s2).map(|(&w, &s)| if w != 0.0 && s > 0.0 { Some(det_log2(w.abs()) - 0.5 * det_log2(s)) } else { None }).collect();
+    let l: Vec<Option<f64>> = w
+        .iter()
+        .zip(s2)
+        .map(|(&w, &s)| {
+            if w != 0.0 && s > 0.0 {
+                Some(det_log2(w.abs()) - 0.5 * det_log2(s))
+            } else {
+                None
+            }
+        })
+        .collect();
     let mut sorted: Vec<f64> = l.iter().flatten().copied().collect();
     if sorted.is_empty() {
         return vec![0; w.len()];
     }
     sorted.sort_by(|a, b| a.total_cmp(b));
     let med = sorted[sorted.len() / 2];
-    l.iter().map(|v| v.map_or(0, |x| ((2.0 * (x - med)).round() + 2.0).clamp(0.0, 3.0) as u8)).collect()
+    l.iter()
+        .map(|v| {
+            v.map_or(0, |x| {
+                ((2.0 * (x - med)).round() + 2.0).clamp(0.0, 3.0) as u8
+            })
+        })
+        .collect()
 }
 
 /// Binary entropy of `k` successes in `n`, in bits.
 pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
     let p = k as f64 / n.max(1) as f64;
-    let e = |p: f64| if p <= 0.0 || p >= 1.0 { 0.0 } else { -p * det_log2(p) };
+    let e = |p: f64| {
+        if p <= 0.0 || p >= 1.0 {
+            0.0
+        } else {
+            -p * det_log2(p)
+        }
+    };
     n as f64 * (e(p) + e(1.0 - p))
 }
 
@@ -51,19 +72,46 @@ pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
 /// per row; each sampled row taken as f32 like the model's statistics passes) with singular
 /// vectors `u`, `v` and squared scales `r2`, `c2`. Deterministic: integer counts over every
 /// `⌊R·C / 2^15⌋`-th row.
-pub(crate) fn sign_classes(codes: &[u32], qmin: &[i64], cols: usize, u: &[f64], v: &[f64], r2: &[f64], c2: &[f64]) -> SignClasses {
+pub(crate) fn sign_classes(
+    codes: &[u32],
+    qmin: &[i64],
+    cols: usize,
+    u: &[f64],
+    v: &[f64],
+    r2: &[f64],
+    c2: &[f64],
+) -> SignClasses {
     let rows_c = classes(u, r2);
     let cols_c = classes(v, c2);
     // Per column class k, the predicted sign ±1 where the column has class k, else 0: each
     // (row, class) count is then a branch-free, vectorisable reduction.
     let vsk: Vec<Vec<f32>> = (0..4u8)
-        .map(|k| v.iter().zip(&cols_c).map(|(&x, &c)| if c != k { 0.0 } else if x < 0.0 { -1.0 } else { 1.0 }).collect())
+        .map(|k| {
+            v.iter()
+                .zip(&cols_c)
+                .map(|(&x, &c)| {
+                    if c != k {
+                        0.0
+                    } else if x < 0.0 {
+                        -1.0
+                    } else {
+                        1.0
+                    }
+                })
+                .collect()
+        })
         .collect();
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
     // Counted on every `stride`-th row (about 2^15 values): the probabilities need no more.
     let stride = (codes.len() / SAMPLE).max(1);
     let mut row = vec![0f32; cols];
-    for (((us_row, &q0), &ui), &rc) in codes.chunks_exact(cols).zip(qmin).zip(u).zip(&rows_c).step_by(stride) {
+    for (((us_row, &q0), &ui), &rc) in codes
+        .chunks_exact(cols)
+        .zip(qmin)
+        .zip(u)
+        .zip(&rows_c)
+        .step_by(stride)
+    {
         crate::rans_model::row_f32(us_row, q0, &mut row);
         let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
         for (k, vk) in vsk.iter().enumerate() {
@@ -88,14 +136,24 @@ pub(crate) fn sign_classes(codes: &[u32], qmin: &[i64], cols: usize, u: &[f64], 
     // Scaled from the sampled rows to the tensor, plus the side information.
     let rows = codes.len().checked_div(cols).unwrap_or(0);
     let rows_seen = rows.div_ceil(stride).max(1);
-    bits = bits * rows as f64 / rows_seen as f64 + (2 * (u.len() + v.len()) + 16 * (BINS - 1)) as f64;
-    SignClasses { rows: rows_c, cols: cols_c, freq, bits }
+    bits =
+        bits * rows as f64 / rows_seen as f64 + (2 * (u.len() + v.len()) + 16 * (BINS - 1)) as f64;
+    SignClasses {
+        rows: rows_c,
+        cols: cols_c,
+        freq,
+        bits,
+    }
 }
 
 /// Appends 2-bit fields (LSB first), `⌈len / 4⌉` bytes.
 pub(crate) fn push_classes(c: &[u8], out: &mut Vec<u8>) {
     for ch in c.chunks(4) {
-        out.push(ch.iter().enumerate().fold(0u8, |acc, (k, &v)| acc | (v & 3) << (2 * k)));
+        out.push(
+            ch.iter()
+                .enumerate()
+                .fold(0u8, |acc, (k, &v)| acc | (v & 3) << (2 * k)),
+        );
     }
 }
 
@@ -136,6 +194,9 @@ mod tests {
         let mut out = Vec::new();
         push_classes(&[1, 3, 0, 2, 3], &mut out);
         assert_eq!(out, vec![0b10_00_11_01, 0b11]);
-        assert_eq!((0..5).map(|i| class_at(&out, i)).collect::<Vec<_>>(), vec![1, 3, 0, 2, 3]);
+        assert_eq!(
+            (0..5).map(|i| class_at(&out, i)).collect::<Vec<_>>(),
+            vec![1, 3, 0, 2, 3]
+        );
     }
 }

@@ -34,7 +34,14 @@ pub struct TensorStats {
 impl TensorStats {
     /// The predictor's feature vector `[mean, var, std, skew, kurtosis, sparsity]`.
     pub fn features(&self) -> [f64; 6] {
-        [self.mean, self.var, self.std, self.skew, self.kurtosis, self.sparsity]
+        [
+            self.mean,
+            self.var,
+            self.std,
+            self.skew,
+            self.kurtosis,
+            self.sparsity,
+        ]
     }
 }
 
@@ -44,7 +51,10 @@ impl TensorStats {
 pub fn tensor_stats(data: &[f32]) -> TensorStats {
     let n = data.len();
     if n == 0 {
-        return TensorStats { std: 1e-8, ..Default::default() };
+        return TensorStats {
+            std: 1e-8,
+            ..Default::default()
+        };
     }
     let shift = data[0] as f64;
     let (mut s1, mut s2, mut s3, mut s4) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
@@ -78,7 +88,15 @@ pub fn tensor_stats(data: &[f32]) -> TensorStats {
         // z = 0 for every value when the tensor is constant (up to the 1e-8 floor).
         (0.0, 0.0)
     };
-    TensorStats { mean, var, std, skew, kurtosis, sparsity: zeros as f64 / nf, count: n }
+    TensorStats {
+        mean,
+        var,
+        std,
+        skew,
+        kurtosis,
+        sparsity: zeros as f64 / nf,
+        count: n,
+    }
 }
 
 /// Number of channels of a tensor of this shape: the first dimension for rank ≥ 2, and 1 for a

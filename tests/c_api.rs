@@ -118,7 +118,11 @@ fn build_and_run(shared: bool) {
         // The C tests find tests/data and configs/ through ALCM_TEST_DATA_DIR (the repo root).
         run.env("ALCM_TEST_DATA_DIR", root());
         let mut paths = vec![lib.clone()];
-        paths.extend(std::env::var_os("LD_LIBRARY_PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+        paths.extend(
+            std::env::var_os("LD_LIBRARY_PATH")
+                .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
         run.env("LD_LIBRARY_PATH", std::env::join_paths(paths).unwrap());
         let stdout = run_ok(&mut run, &format!("running {stem}"));
         assert!(stdout.contains(" passed, 0 failed"), "{stem}: {stdout}");

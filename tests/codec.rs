@@ -2,8 +2,8 @@
 //! output is deterministic and within compress_bound, and damaged frames give typed errors.
 
 use alcm::{
-    compress_bound, decompress, decompress_into, decompress_with_limits, peek, DecodeLimits, Encoder, EncoderConfig,
-    ErrorKind, Mode, NonFinitePolicy,
+    compress_bound, decompress, decompress_into, decompress_with_limits, peek, DecodeLimits,
+    Encoder, EncoderConfig, ErrorKind, Mode, NonFinitePolicy,
 };
 
 /// Deterministic heavy-tailed test data (xorshift + a product of two uniforms, like a gradient).
@@ -27,30 +27,46 @@ fn synth(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn encoder(mode: Mode) -> Encoder {
-    Encoder::new(EncoderConfig { mode, ..Default::default() }).unwrap()
+    Encoder::new(EncoderConfig {
+        mode,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
     let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
     (num / den).sqrt()
 }
 
 fn max_abs(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
 fn relative_l2_bound_holds_and_is_tight() {
     let x = synth(64 * 48, 1);
     for eps in [1e-1, 1e-2, 1e-3, 1e-5] {
-        let c = encoder(Mode::RelativeL2(eps)).compress(&x, &[64, 48], None).unwrap();
+        let c = encoder(Mode::RelativeL2(eps))
+            .compress(&x, &[64, 48], None)
+            .unwrap();
         let d = decompress(&c.bytes).unwrap();
         assert_eq!(d.shape, vec![64, 48]);
         let e = rel_l2(&x, &d.data);
         assert!(e <= eps, "eps {eps}: achieved {e}");
         // The search takes the largest step that meets the target: not wastefully below it.
-        assert!(e > 0.8 * eps, "eps {eps}: achieved {e} is far below the target");
+        assert!(
+            e > 0.8 * eps,
+            "eps {eps}: achieved {e} is far below the target"
+        );
     }
 }
 
@@ -58,9 +74,15 @@ fn relative_l2_bound_holds_and_is_tight() {
 fn max_abs_bound_holds_for_every_value() {
     let x = synth(5000, 2);
     for e in [1e-3, 1e-5, 3e-7] {
-        let c = encoder(Mode::MaxAbs(e)).compress(&x, &[50, 100], None).unwrap();
+        let c = encoder(Mode::MaxAbs(e))
+            .compress(&x, &[50, 100], None)
+            .unwrap();
         let d = decompress(&c.bytes).unwrap();
-        assert!(max_abs(&x, &d.data) <= e, "bound {e}: max error {}", max_abs(&x, &d.data));
+        assert!(
+            max_abs(&x, &d.data) <= e,
+            "bound {e}: max error {}",
+            max_abs(&x, &d.data)
+        );
     }
 }
 
@@ -69,7 +91,9 @@ fn more_bits_means_less_error_in_adaptive_mode() {
     let x = synth(128 * 64, 3);
     let mut last = f64::INFINITY;
     for a in [0.2, 0.4, 0.6, 0.9] {
-        let c = encoder(Mode::Adaptive).compress(&x, &[128, 64], Some(&[a])).unwrap();
+        let c = encoder(Mode::Adaptive)
+            .compress(&x, &[128, 64], Some(&[a]))
+            .unwrap();
         let d = decompress(&c.bytes).unwrap();
         let e = rel_l2(&x, &d.data);
         assert!(e < last, "allocation {a}: error {e} not below {last}");
@@ -87,7 +111,10 @@ fn lossless_is_bit_exact_including_specials() {
     x[5] = 3.0e38;
     let c = encoder(Mode::Lossless).compress(&x, &[1000], None).unwrap();
     let d = decompress(&c.bytes).unwrap();
-    assert!(x.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(x
+        .iter()
+        .zip(&d.data)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
 }
 
 #[test]
@@ -100,12 +127,21 @@ fn output_is_deterministic_and_within_bound() {
             f32::from_bits((s >> 2) | 0x0080_0000)
         })
         .collect();
-    for mode in [Mode::Adaptive, Mode::RelativeL2(1e-6), Mode::MaxAbs(1e-30), Mode::Lossless] {
+    for mode in [
+        Mode::Adaptive,
+        Mode::RelativeL2(1e-6),
+        Mode::MaxAbs(1e-30),
+        Mode::Lossless,
+    ] {
         for x in [&synth(4096, 5), &noise] {
             let a = encoder(mode).compress(x, &[64, 64], None).unwrap();
             let b = encoder(mode).compress(x, &[64, 64], None).unwrap();
             assert_eq!(a.bytes, b.bytes, "{mode:?} not deterministic");
-            assert!(a.bytes.len() <= compress_bound(x.len()), "{mode:?}: {} > bound", a.bytes.len());
+            assert!(
+                a.bytes.len() <= compress_bound(x.len()),
+                "{mode:?}: {} > bound",
+                a.bytes.len()
+            );
             assert!(decompress(&a.bytes).is_ok());
         }
     }
@@ -113,8 +149,18 @@ fn output_is_deterministic_and_within_bound() {
 
 #[test]
 fn empty_scalar_and_zero_dim_tensors() {
-    for (data, shape) in [(vec![], vec![0usize]), (vec![], vec![7, 0, 3]), (vec![1.5f32], vec![]), (vec![0.0f32; 6], vec![2, 3])] {
-        for mode in [Mode::Adaptive, Mode::RelativeL2(1e-2), Mode::MaxAbs(1e-3), Mode::Lossless] {
+    for (data, shape) in [
+        (vec![], vec![0usize]),
+        (vec![], vec![7, 0, 3]),
+        (vec![1.5f32], vec![]),
+        (vec![0.0f32; 6], vec![2, 3]),
+    ] {
+        for mode in [
+            Mode::Adaptive,
+            Mode::RelativeL2(1e-2),
+            Mode::MaxAbs(1e-3),
+            Mode::Lossless,
+        ] {
             let c = encoder(mode).compress(&data, &shape, None).unwrap();
             let d = decompress(&c.bytes).unwrap();
             assert_eq!(d.shape, shape);
@@ -131,22 +177,35 @@ fn non_finite_refused_by_default_and_kept_exactly_on_request() {
     let mut x = synth(300, 6);
     x[17] = f32::NAN;
     x[200] = f32::NEG_INFINITY;
-    let err = encoder(Mode::RelativeL2(1e-2)).compress(&x, &[300], None).unwrap_err();
+    let err = encoder(Mode::RelativeL2(1e-2))
+        .compress(&x, &[300], None)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NonFinite);
     assert!(err.message().contains("index 17"), "{}", err.message());
     for mode in [Mode::Adaptive, Mode::RelativeL2(1e-2), Mode::MaxAbs(1e-4)] {
-        let enc = Encoder::new(EncoderConfig { mode, non_finite: NonFinitePolicy::Keep, ..Default::default() }).unwrap();
+        let enc = Encoder::new(EncoderConfig {
+            mode,
+            non_finite: NonFinitePolicy::Keep,
+            ..Default::default()
+        })
+        .unwrap();
         let d = decompress(&enc.compress(&x, &[300], None).unwrap().bytes).unwrap();
         assert!(d.data[17].is_nan());
         assert_eq!(d.data[200], f32::NEG_INFINITY);
-        assert!(d.data.iter().enumerate().all(|(i, v)| v.is_finite() || i == 17 || i == 200));
+        assert!(d
+            .data
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.is_finite() || i == 17 || i == 200));
     }
 }
 
 #[test]
 fn peek_reports_shape_without_decoding() {
     let x = synth(600, 7);
-    let c = encoder(Mode::RelativeL2(1e-2)).compress(&x, &[10, 6, 10], None).unwrap();
+    let c = encoder(Mode::RelativeL2(1e-2))
+        .compress(&x, &[10, 6, 10], None)
+        .unwrap();
     let info = peek(&c.bytes[..16 + 3 * 8 + 52]).unwrap();
     assert_eq!(info.shape, vec![10, 6, 10]);
     assert_eq!(info.n_values, 600);
@@ -156,18 +215,26 @@ fn peek_reports_shape_without_decoding() {
     let mut out = vec![0f32; 600];
     decompress_into(&c.bytes, &mut out).unwrap();
     let mut short = vec![0f32; 599];
-    assert_eq!(decompress_into(&c.bytes, &mut short).unwrap_err().kind(), ErrorKind::BufferTooSmall);
+    assert_eq!(
+        decompress_into(&c.bytes, &mut short).unwrap_err().kind(),
+        ErrorKind::BufferTooSmall
+    );
 }
 
 #[test]
 fn every_truncation_and_bit_flip_is_a_typed_error() {
     let x = synth(256, 8);
-    let c = encoder(Mode::Adaptive).compress(&x, &[16, 16], Some(&[0.5])).unwrap();
+    let c = encoder(Mode::Adaptive)
+        .compress(&x, &[16, 16], Some(&[0.5]))
+        .unwrap();
     let b = &c.bytes;
     for len in 0..b.len() {
         let e = decompress(&b[..len]).unwrap_err();
         assert!(
-            matches!(e.kind(), ErrorKind::Truncated | ErrorKind::BadMagic | ErrorKind::Corrupt),
+            matches!(
+                e.kind(),
+                ErrorKind::Truncated | ErrorKind::BadMagic | ErrorKind::Corrupt
+            ),
             "prefix {len}: {e}"
         );
     }
@@ -175,16 +242,25 @@ fn every_truncation_and_bit_flip_is_a_typed_error() {
         for bit in 0..8 {
             let mut m = b.clone();
             m[i] ^= 1 << bit;
-            assert!(decompress(&m).is_err(), "flip of byte {i} bit {bit} went unnoticed");
+            assert!(
+                decompress(&m).is_err(),
+                "flip of byte {i} bit {bit} went unnoticed"
+            );
         }
     }
     let mut extra = b.clone();
     extra.push(0);
     assert_eq!(decompress(&extra).unwrap_err().kind(), ErrorKind::Corrupt);
-    assert_eq!(decompress(b"garbage garbage garbage").unwrap_err().kind(), ErrorKind::BadMagic);
+    assert_eq!(
+        decompress(b"garbage garbage garbage").unwrap_err().kind(),
+        ErrorKind::BadMagic
+    );
     let mut newer = b.clone();
     newer[4] = alcm::FORMAT_VERSION + 1;
-    assert_eq!(decompress(&newer).unwrap_err().kind(), ErrorKind::FormatVersion);
+    assert_eq!(
+        decompress(&newer).unwrap_err().kind(),
+        ErrorKind::FormatVersion
+    );
 }
 
 /// A frame with a valid checksum that declares 2^40 values over a tiny payload must be refused
@@ -208,8 +284,17 @@ fn decompression_bomb_is_refused_before_allocation() {
     let crc = crc32fast_hash(&f);
     f.extend_from_slice(&crc.to_le_bytes());
     let e = decompress(&f).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::Corrupt), "{e}");
-    let e = decompress_with_limits(&f, &DecodeLimits { max_values: u64::MAX }).unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::Corrupt),
+        "{e}"
+    );
+    let e = decompress_with_limits(
+        &f,
+        &DecodeLimits {
+            max_values: u64::MAX,
+        },
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
 }
 
@@ -219,7 +304,11 @@ fn crc32fast_hash(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -5,7 +5,10 @@
 //! allocator measures the peak heap of each decode (one #[test] only, so no other test of this
 //! binary allocates concurrently).
 
-use alcm::{decompress, decompress_with_threads, peek, BackendKind, DecodeLimits, Encoder, EncoderConfig, Mode};
+use alcm::{
+    decompress, decompress_with_threads, peek, BackendKind, DecodeLimits, Encoder, EncoderConfig,
+    Mode,
+};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -21,14 +24,20 @@ fn decode_allocates_the_output_and_o_channels() {
     let (rows, cols) = (256usize, 2048usize);
     let mut s = 12345u64;
     let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64 - 0.5
     };
     let x: Vec<f32> = (0..rows * cols)
         .map(|i| {
             let (r, c) = (i / cols, i % cols);
             let v = rnd();
-            if i % 10 == 3 { 0.0 } else { (v * (1.0 + (r % 7) as f64) * (1.0 + (c % 5) as f64)) as f32 }
+            if i % 10 == 3 {
+                0.0
+            } else {
+                (v * (1.0 + (r % 7) as f64) * (1.0 + (c % 5) as f64)) as f32
+            }
         })
         .collect();
     let n = x.len();
@@ -42,20 +51,39 @@ fn decode_allocates_the_output_and_o_channels() {
         (Mode::RelativeL2(1e-2), BackendKind::Store),
         (Mode::Lossless, BackendKind::Store),
     ] {
-        let cfg = EncoderConfig { mode, backend, ..Default::default() };
-        let c = Encoder::new(cfg).unwrap().compress(&x, &[rows, cols], None).unwrap();
+        let cfg = EncoderConfig {
+            mode,
+            backend,
+            ..Default::default()
+        };
+        let c = Encoder::new(cfg)
+            .unwrap()
+            .compress(&x, &[rows, cols], None)
+            .unwrap();
         let id = peek(&c.bytes).unwrap().backend;
         backends.insert(id);
         // First decode builds the static model tables (allocated once per process).
         let reference = decompress(&c.bytes).unwrap();
         for threads in [1, 2] {
-            let (d, peak) = peak_of(|| decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap());
-            assert!(d.data.iter().zip(&reference.data).all(|(a, b)| a.to_bits() == b.to_bits()));
+            let (d, peak) = peak_of(|| {
+                decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap()
+            });
+            assert!(d
+                .data
+                .iter()
+                .zip(&reference.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
             // Output, the 16 KiB rANS slot table, and per-channel / per-column / per-block
             // vectors (≤ 64 bytes each).
             let budget = 4 * n + 16384 + 64 * (rows + cols) + 4096;
-            assert!(peak <= budget, "{mode:?} backend {id}, {threads} threads: decode peak {peak} > {budget} bytes");
+            assert!(
+                peak <= budget,
+                "{mode:?} backend {id}, {threads} threads: decode peak {peak} > {budget} bytes"
+            );
         }
     }
-    assert!(backends.contains(&2) && backends.contains(&3) && backends.contains(&0), "backends covered: {backends:?}");
+    assert!(
+        backends.contains(&2) && backends.contains(&3) && backends.contains(&0),
+        "backends covered: {backends:?}"
+    );
 }

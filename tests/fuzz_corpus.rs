@@ -10,16 +10,23 @@ mod roundtrip_case;
 use std::path::Path;
 
 use alcm::{
-    decompress_into, decompress_with_limits, parse_npy, peek, DecodeLimits, EncoderConfig, ErrorFeedback, ErrorKind,
-    Predictor, PredictorConfig,
+    decompress_into, decompress_with_limits, parse_npy, peek, DecodeLimits, EncoderConfig,
+    ErrorFeedback, ErrorKind, Predictor, PredictorConfig,
 };
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut v: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     v.sort();
     assert!(!v.is_empty(), "empty corpus {target}");
@@ -30,18 +37,32 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 fn decompress_and_peek_corpora() {
     let mut decoded = 0;
     for (name, b) in corpus("decompress") {
-        if let Ok(d) = decompress_with_limits(&b, &DecodeLimits { max_values: 1 << 24 }) {
+        if let Ok(d) = decompress_with_limits(
+            &b,
+            &DecodeLimits {
+                max_values: 1 << 24,
+            },
+        ) {
             decoded += 1;
             assert_eq!(peek(&b).unwrap().shape, d.shape, "{name}");
             let mut out = vec![0f32; d.data.len()];
             decompress_into(&b, &mut out).unwrap();
-            assert!(out.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits()), "{name}");
+            assert!(
+                out.iter()
+                    .zip(&d.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name}"
+            );
         }
     }
     assert!(decoded >= 50, "the seed frames must decode ({decoded})");
     for (name, b) in corpus("peek") {
         if let Ok(info) = peek(&b) {
-            assert_eq!(info.shape.iter().product::<usize>() as u64, info.n_values, "{name}");
+            assert_eq!(
+                info.shape.iter().product::<usize>() as u64,
+                info.n_values,
+                "{name}"
+            );
         }
     }
 }
@@ -49,14 +70,25 @@ fn decompress_and_peek_corpora() {
 #[test]
 fn parser_corpora() {
     for (name, b) in corpus("yaml_config") {
-        let Ok(s) = std::str::from_utf8(&b) else { continue };
-        for k in [EncoderConfig::from_yaml_str(s).err(), PredictorConfig::from_yaml_str(s).err()].into_iter().flatten() {
+        let Ok(s) = std::str::from_utf8(&b) else {
+            continue;
+        };
+        for k in [
+            EncoderConfig::from_yaml_str(s).err(),
+            PredictorConfig::from_yaml_str(s).err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             assert_eq!(k.kind(), ErrorKind::InvalidConfig, "{name}");
         }
     }
     for (name, b) in corpus("predictor_model") {
         match Predictor::from_npz_bytes(&b) {
-            Ok(p) => assert!(p.forward(&[0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2]).is_finite(), "{name}"),
+            Ok(p) => assert!(
+                p.forward(&[0.1, 1e-4, 1e-2, 0.5, 3.0, 0.2]).is_finite(),
+                "{name}"
+            ),
             Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidModel, "{name}"),
         }
     }

@@ -18,7 +18,12 @@ fn golden() -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "alcm"))
-        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -37,7 +42,13 @@ fn raw_fields(f: &[u8]) -> (u8, u8, u8, u8, &[u8]) {
     let rank = f[9] as usize;
     let at = 16 + 8 * rank + 44;
     let payload_len = u64::from_le_bytes(f[at..at + 8].try_into().unwrap()) as usize;
-    (f[4], f[5], f[6], f[7], &f[f.len() - 4 - payload_len..f.len() - 4])
+    (
+        f[4],
+        f[5],
+        f[6],
+        f[7],
+        &f[f.len() - 4 - payload_len..f.len() - 4],
+    )
 }
 
 /// (kind, family, sign mode) of a rANS-model payload (src/rans_model.rs: kinds 1–2 have no
@@ -55,7 +66,10 @@ fn golden_frames_decode_bit_exactly() {
     let frames = golden();
     let v1 = frames.iter().filter(|(n, _)| n.starts_with("v1_")).count();
     let v2 = frames.iter().filter(|(n, _)| n.starts_with("v2_")).count();
-    assert!(v1 >= 26 && v2 >= 9, "golden frames missing: {v1} of version 1, {v2} of version 2");
+    assert!(
+        v1 >= 26 && v2 >= 9,
+        "golden frames missing: {v1} of version 1, {v2} of version 2"
+    );
     let mut seen = BTreeSet::new();
     for (name, bytes) in &frames {
         let info = peek(bytes).unwrap();
@@ -67,7 +81,11 @@ fn golden_frames_decode_bit_exactly() {
             assert_eq!(d.shape, shape, "{name}");
             assert_eq!(d.data.len(), want.len(), "{name}");
             for (i, (a, b)) in d.data.iter().zip(&want).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "{name}: value {i} decodes to {a:e}, golden {b:e}");
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{name}: value {i} decodes to {a:e}, golden {b:e}"
+                );
             }
         } else {
             let text = std::fs::read_to_string(dir().join(format!("{name}.decoded.crc32")))
@@ -75,22 +93,38 @@ fn golden_frames_decode_bit_exactly() {
             let mut it = text.split_whitespace();
             let n: usize = it.next().unwrap().parse().unwrap();
             let crc = u32::from_str_radix(it.next().unwrap(), 16).unwrap();
-            let bits: Vec<u8> = d.data.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+            let bits: Vec<u8> = d
+                .data
+                .iter()
+                .flat_map(|v| v.to_bits().to_le_bytes())
+                .collect();
             assert_eq!(d.data.len(), n, "{name}");
-            assert_eq!(crc32fast::hash(&bits), crc, "{name}: decoded values differ from the golden ones");
+            assert_eq!(
+                crc32fast::hash(&bits),
+                crc,
+                "{name}: decoded values differ from the golden ones"
+            );
         }
     }
     // Every mode with store, deflate and rANS is covered, the rank-1 model (backend 3) in both
     // error-bounded modes, and frames with exceptions.
     for mode in 0..4u8 {
         for backend in 0..3u8 {
-            assert!(seen.contains(&(mode, backend)), "no golden frame for mode {mode} backend {backend}");
+            assert!(
+                seen.contains(&(mode, backend)),
+                "no golden frame for mode {mode} backend {backend}"
+            );
         }
     }
     for mode in [0u8, 1, 2] {
-        assert!(seen.contains(&(mode, 3)), "no golden frame for mode {mode} backend 3");
+        assert!(
+            seen.contains(&(mode, 3)),
+            "no golden frame for mode {mode} backend 3"
+        );
     }
-    assert!(frames.iter().any(|(_, b)| peek(b).unwrap().n_exceptions > 0));
+    assert!(frames
+        .iter()
+        .any(|(_, b)| peek(b).unwrap().n_exceptions > 0));
 }
 
 /// The version-2 frames cover what version 2 added, read from the bytes: payload kinds 3 and 4,
@@ -101,7 +135,11 @@ fn golden_frames_cover_each_version_s_features() {
     let mut v2 = BTreeSet::new();
     for (name, bytes) in golden() {
         let (version, mode, backend, flags, payload) = raw_fields(&bytes);
-        assert_eq!(Some(version), name[1..].split('_').next().and_then(|v| v.parse().ok()), "{name}");
+        assert_eq!(
+            Some(version),
+            name[1..].split('_').next().and_then(|v| v.parse().ok()),
+            "{name}"
+        );
         let shared = flags & 2 != 0;
         if version == 1 {
             assert!(!shared, "{name}");
@@ -146,7 +184,12 @@ fn kind4_golden_frame_meets_its_bound() {
     }
     let rel = (err / norm).sqrt();
     assert!(rel <= 0.1 && rel > 0.01, "relative L2 error {rel}");
-    assert!(d.data.chunks(512).skip(1).step_by(2).all(|r| r.iter().all(|v| v.to_bits() == 0)));
+    assert!(d
+        .data
+        .chunks(512)
+        .skip(1)
+        .step_by(2)
+        .all(|r| r.iter().all(|v| v.to_bits() == 0)));
 }
 
 #[test]
@@ -167,8 +210,16 @@ fn unknown_format_versions_are_refused() {
         let mut f = frame.clone();
         f[4] = v;
         let f = with_crc(f);
-        assert_eq!(decompress(&f).unwrap_err().kind(), ErrorKind::FormatVersion, "version {v}");
-        assert_eq!(peek(&f).unwrap_err().kind(), ErrorKind::FormatVersion, "version {v}");
+        assert_eq!(
+            decompress(&f).unwrap_err().kind(),
+            ErrorKind::FormatVersion,
+            "version {v}"
+        );
+        assert_eq!(
+            peek(&f).unwrap_err().kind(),
+            ErrorKind::FormatVersion,
+            "version {v}"
+        );
     }
 }
 
@@ -182,7 +233,13 @@ fn version_1_frames_relabelled_2_decode_the_same() {
         let a = decompress(&bytes).unwrap();
         let b = decompress(&with_crc(f)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(a.shape, b.shape, "{name}");
-        assert!(a.data.iter().zip(&b.data).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}");
+        assert!(
+            a.data
+                .iter()
+                .zip(&b.data)
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name}"
+        );
     }
 }
 
@@ -200,11 +257,19 @@ fn version_2_features_in_a_version_1_frame_are_corrupt() {
         if flags & 2 != 0 {
             flagged += 1;
             assert_eq!(peek(&f).unwrap_err().kind(), ErrorKind::Corrupt, "{name}");
-            assert_eq!(decompress(&f).err().map(|e| e.kind()), Some(ErrorKind::Corrupt), "{name}");
+            assert_eq!(
+                decompress(&f).err().map(|e| e.kind()),
+                Some(ErrorKind::Corrupt),
+                "{name}"
+            );
         } else if backend == 3 && payload[0] >= 3 {
             kind3_unflagged += 1;
             assert_eq!(peek(&f).unwrap().format_version, 1, "{name}");
-            assert_eq!(decompress(&f).err().map(|e| e.kind()), Some(ErrorKind::Corrupt), "{name}");
+            assert_eq!(
+                decompress(&f).err().map(|e| e.kind()),
+                Some(ErrorKind::Corrupt),
+                "{name}"
+            );
         }
     }
     assert!(flagged > 0 && kind3_unflagged > 0);

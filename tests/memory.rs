@@ -4,7 +4,10 @@
 //! allocator measures the peak heap of each decode attempt (one #[test] only, so no other test
 //! of this binary allocates concurrently).
 
-use alcm::{decompress, decompress_into, decompress_with_limits, peek, DecodeLimits, Encoder, EncoderConfig, ErrorKind, Mode};
+use alcm::{
+    decompress, decompress_into, decompress_with_limits, peek, DecodeLimits, Encoder,
+    EncoderConfig, ErrorKind, Mode,
+};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -15,11 +18,25 @@ static A: Counting = Counting;
 
 /// A frame header declaring `shape`, with the given mode/backend/width, section lengths and
 /// payload, and a valid CRC.
-fn frame(mode: u8, backend: u8, width: u8, shape: &[u64], raw_len: u64, params: &[u8], payload: &[u8]) -> Vec<u8> {
+fn frame(
+    mode: u8,
+    backend: u8,
+    width: u8,
+    shape: &[u64],
+    raw_len: u64,
+    params: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(b"ALCM");
     f.extend_from_slice(&[1, mode, backend, 0, 1, shape.len() as u8, width, 0]);
-    let channels = if shape.contains(&0) { 0 } else if shape.len() >= 2 { shape[0] } else { 1 };
+    let channels = if shape.contains(&0) {
+        0
+    } else if shape.len() >= 2 {
+        shape[0]
+    } else {
+        1
+    };
     f.extend_from_slice(&(channels as u32).to_le_bytes());
     for d in shape {
         f.extend_from_slice(&d.to_le_bytes());
@@ -46,21 +63,52 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
     let zeros = miniz_deflate(&vec![0u8; 1 << 16]);
     for backend in 0..=255u8 {
         for (mode, width) in [(0u8, 1u8), (1, 1), (2, 2), (3, 4)] {
-            for shape in [vec![n], vec![1 << 20, 1 << 20], vec![1, 1, 1, 1, 1, 1, 1, n]] {
+            for shape in [
+                vec![n],
+                vec![1 << 20, 1 << 20],
+                vec![1, 1, 1, 1, 1, 1, 1, n],
+            ] {
                 let params: Vec<u8> = match mode {
-                    0 => vec![0; 8 * (if shape.len() >= 2 { shape[0] as usize } else { 1 }).min(1 << 16)],
+                    0 => vec![
+                        0;
+                        8 * (if shape.len() >= 2 {
+                            shape[0] as usize
+                        } else {
+                            1
+                        })
+                        .min(1 << 16)
+                    ],
                     1 | 2 => [1e-3f64.to_le_bytes().to_vec(), vec![0; 1]].concat(),
                     _ => vec![],
                 };
-                let f = frame(mode, backend, width, &shape, n * width as u64, &params, &zeros);
-                for limits in [DecodeLimits::default(), DecodeLimits { max_values: u64::MAX }] {
+                let f = frame(
+                    mode,
+                    backend,
+                    width,
+                    &shape,
+                    n * width as u64,
+                    &params,
+                    &zeros,
+                );
+                for limits in [
+                    DecodeLimits::default(),
+                    DecodeLimits {
+                        max_values: u64::MAX,
+                    },
+                ] {
                     let (r, peak) = peak_of(|| decompress_with_limits(&f, &limits));
                     let e = r.expect_err("a bomb must not decode");
                     assert!(
-                        matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::Corrupt | ErrorKind::Truncated),
+                        matches!(
+                            e.kind(),
+                            ErrorKind::TooLarge | ErrorKind::Corrupt | ErrorKind::Truncated
+                        ),
                         "backend {backend} mode {mode} shape {shape:?}: {e}"
                     );
-                    assert!(peak < BUDGET, "backend {backend} mode {mode}: {peak} bytes allocated for a bomb");
+                    assert!(
+                        peak < BUDGET,
+                        "backend {backend} mode {mode}: {peak} bytes allocated for a bomb"
+                    );
                 }
                 let (r, peak) = peak_of(|| peek(&f));
                 assert!(peak < BUDGET);
@@ -81,28 +129,57 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
 
     // DecodeLimits is honoured exactly, before allocating.
     let x: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.01).sin()).collect();
-    for mode in [Mode::Adaptive, Mode::RelativeL2(1e-3), Mode::MaxAbs(1e-4), Mode::Lossless] {
-        let c = Encoder::new(EncoderConfig { mode, ..Default::default() }).unwrap().compress(&x, &[64, 64], None).unwrap();
+    for mode in [
+        Mode::Adaptive,
+        Mode::RelativeL2(1e-3),
+        Mode::MaxAbs(1e-4),
+        Mode::Lossless,
+    ] {
+        let c = Encoder::new(EncoderConfig {
+            mode,
+            ..Default::default()
+        })
+        .unwrap()
+        .compress(&x, &[64, 64], None)
+        .unwrap();
         assert!(decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 4096 }).is_ok());
-        let (r, peak) = peak_of(|| decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 4095 }));
+        let (r, peak) =
+            peak_of(|| decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 4095 }));
         assert_eq!(r.unwrap_err().kind(), ErrorKind::TooLarge);
         assert!(peak < 4096, "{peak} bytes allocated before refusing");
-        assert_eq!(decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 0 }).unwrap_err().kind(), ErrorKind::TooLarge);
+        assert_eq!(
+            decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 0 })
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TooLarge
+        );
         // decompress_into: the caller's buffer is the limit.
         let mut small = vec![0f32; 10];
-        assert_eq!(decompress_into(&c.bytes, &mut small).unwrap_err().kind(), ErrorKind::BufferTooSmall);
+        assert_eq!(
+            decompress_into(&c.bytes, &mut small).unwrap_err().kind(),
+            ErrorKind::BufferTooSmall
+        );
         // Decoding a real frame allocates about the output plus the code stream, plus fixed-size
         // decoding tables (the rANS slot tables, 16 KiB), no more.
         let (d, peak) = peak_of(|| decompress(&c.bytes).unwrap());
         assert_eq!(d.data.len(), 4096);
-        assert!(peak <= 4096 * (4 + 4 + 4) + 64 * 16 + 4096 + 16384, "mode {mode:?}: decode peak {peak} bytes");
+        assert!(
+            peak <= 4096 * (4 + 4 + 4) + 64 * 16 + 4096 + 16384,
+            "mode {mode:?}: decode peak {peak} bytes"
+        );
     }
 }
 
 fn miniz_deflate(b: &[u8]) -> Vec<u8> {
     // The library's own deflate backend, through a lossless frame of zeros: its payload.
     let x = vec![0f32; b.len() / 4];
-    let c = Encoder::new(EncoderConfig { mode: Mode::Lossless, ..Default::default() }).unwrap().compress(&x, &[x.len()], None).unwrap();
+    let c = Encoder::new(EncoderConfig {
+        mode: Mode::Lossless,
+        ..Default::default()
+    })
+    .unwrap()
+    .compress(&x, &[x.len()], None)
+    .unwrap();
     let info = peek(&c.bytes).unwrap();
     c.bytes[c.bytes.len() - 4 - info.payload_len as usize..c.bytes.len() - 4].to_vec()
 }

@@ -5,14 +5,20 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::allocation::{empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations};
+use alcm::allocation::{
+    empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
+};
 use alcm::npy::read_npy_f32;
 use alcm::predictor::Predictor;
 use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
 
 /// Relative L2 error computed here from the decoded values (not the library's metrics).
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
     let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
     (num / den).sqrt()
 }
@@ -20,7 +26,9 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
 fn data_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for sub in ["gradients", "weights"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(sub);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(sub);
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "npy") {
@@ -44,10 +52,18 @@ fn guarded_predictor_meets_the_target_on_held_out_tensors() {
             if i % 2 == 0 {
                 train.add_tensor(&x, &shape, target, &cfg).unwrap();
             } else if x.len() >= 1000 {
-                held_out.push((f.file_name().unwrap().to_string_lossy().into_owned(), x, shape));
+                held_out.push((
+                    f.file_name().unwrap().to_string_lossy().into_owned(),
+                    x,
+                    shape,
+                ));
             }
         }
-        assert!(held_out.len() >= 4, "only {} held-out tensors", held_out.len());
+        assert!(
+            held_out.len() >= 4,
+            "only {} held-out tensors",
+            held_out.len()
+        );
         let mut p = Predictor::new(64, cfg.min_bits, cfg.max_bits, 0.001, 42).unwrap();
         p.train(&train.features, &train.targets, 100).unwrap();
         let (mut bytes_guarded, mut bytes_oracle) = (0usize, 0usize);
@@ -56,15 +72,25 @@ fn guarded_predictor_meets_the_target_on_held_out_tensors() {
             guard_channel_allocations(&mut alloc, x, shape, target, &cfg).unwrap();
             let c = enc.compress(x, shape, Some(&alloc)).unwrap();
             let err = rel_l2(x, &decompress(&c.bytes).unwrap().data);
-            println!("target {target} {name}: {} bytes, error {err:.4e} ({:.3}x target)", c.bytes.len(), err / target);
-            assert!(err <= 1.25 * target, "target {target} {name}: error {err:.4e} > 1.25x target");
+            println!(
+                "target {target} {name}: {} bytes, error {err:.4e} ({:.3}x target)",
+                c.bytes.len(),
+                err / target
+            );
+            assert!(
+                err <= 1.25 * target,
+                "target {target} {name}: error {err:.4e} > 1.25x target"
+            );
             let oracle = empirical_channel_allocations(x, shape, target, &cfg).unwrap();
             bytes_oracle += enc.compress(x, shape, Some(&oracle)).unwrap().bytes.len();
             bytes_guarded += c.bytes.len();
         }
         let ratio = bytes_guarded as f64 / bytes_oracle as f64;
         println!("target {target}: guarded/oracle bytes {ratio:.4}");
-        assert!(ratio <= 1.05, "target {target}: guarded predictor needs {ratio:.4}x the oracle's bytes");
+        assert!(
+            ratio <= 1.05,
+            "target {target}: guarded predictor needs {ratio:.4}x the oracle's bytes"
+        );
     }
 }
 
@@ -75,9 +101,14 @@ fn error_model_matches_a_hand_computed_channel() {
     // Budget ε²‖x‖² − Σpruned x² = 1e-4·(1000 + 1e-6) − 1e-6; step d = sqrt(12·budget/1001)
     // = 0.0346235; bits = log2(2/d + 1) = 5.876865; allocation = 0.2 + (bits − 4)/4 · 0.7
     // = 0.528451 (numpy, in f64).
-    let mut x: Vec<f32> = (0..1000).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let mut x: Vec<f32> = (0..1000)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
     x.push(0.001);
-    let cfg = EncoderConfig { threshold: 0.0005, ..Default::default() };
+    let cfg = EncoderConfig {
+        threshold: 0.0005,
+        ..Default::default()
+    };
     let a = modelled_channel_allocations(&x, &[1001], 0.01, &cfg).unwrap();
     assert_eq!(a.len(), 1);
     assert!((a[0] - 0.528_451_378).abs() < 1e-8, "{}", a[0]);
@@ -114,8 +145,17 @@ fn error_model_alone_meets_the_target_within_the_bound() {
         }
         for target in [0.01, 0.02, 0.05, 0.1] {
             let a = modelled_channel_allocations(&x, &shape, target, &cfg).unwrap();
-            let err = rel_l2(&x, &decompress(&enc.compress(&x, &shape, Some(&a)).unwrap().bytes).unwrap().data);
-            assert!(err <= 1.25 * target, "{}: target {target}, error {err:.4e}", f.display());
+            let err = rel_l2(
+                &x,
+                &decompress(&enc.compress(&x, &shape, Some(&a)).unwrap().bytes)
+                    .unwrap()
+                    .data,
+            );
+            assert!(
+                err <= 1.25 * target,
+                "{}: target {target}, error {err:.4e}",
+                f.display()
+            );
         }
     }
 }

@@ -8,8 +8,8 @@
 mod bounds;
 
 use alcm::{
-    channel_stats, decompress, error_metrics, tensor_stats, BackendKind, Encoder, EncoderConfig, Mode,
-    NonFinitePolicy, Predictor,
+    channel_stats, decompress, error_metrics, tensor_stats, BackendKind, Encoder, EncoderConfig,
+    Mode, NonFinitePolicy, Predictor,
 };
 use proptest::prelude::*;
 
@@ -30,13 +30,15 @@ fn value() -> impl Strategy<Value = f32> {
 /// Shape of rank 0..=8 with small dimensions (0..=3, so zero-size ones are common) and at most
 /// 256 values.
 fn shape() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(prop_oneof![6 => 1usize..=3, 1 => Just(0usize)], 0..=8).prop_map(|mut s| {
-        while s.iter().product::<usize>() > 256 {
-            let i = s.iter().position(|&d| d > 1).unwrap();
-            s[i] -= 1;
-        }
-        s
-    })
+    prop::collection::vec(prop_oneof![6 => 1usize..=3, 1 => Just(0usize)], 0..=8).prop_map(
+        |mut s| {
+            while s.iter().product::<usize>() > 256 {
+                let i = s.iter().position(|&d| d > 1).unwrap();
+                s[i] -= 1;
+            }
+            s
+        },
+    )
 }
 
 /// Tensor in one of several flavours: random values, all zeros, constant channels, one value.
@@ -50,7 +52,9 @@ fn tensor() -> impl Strategy<Value = (Vec<f32>, Vec<usize>)> {
                 // constant channels: one value per leading index
                 let ch = if shape.len() >= 2 { shape[0].max(1) } else { 1 };
                 prop::collection::vec(value(), ch)
-                    .prop_map(move |vals| (0..n).map(|i| vals[(i * vals.len()) / n.max(1)]).collect())
+                    .prop_map(move |vals| {
+                        (0..n).map(|i| vals[(i * vals.len()) / n.max(1)]).collect()
+                    })
                     .boxed()
             }
             _ => prop::collection::vec(value(), n).boxed(),
@@ -69,17 +73,26 @@ fn mode() -> impl Strategy<Value = Mode> {
 }
 
 fn config() -> impl Strategy<Value = EncoderConfig> {
-    (mode(), 0u8..3, 1u32..=16, 0u32..16, 0.001f64..0.999, 0.0f64..0.99).prop_map(
-        |(mode, backend, base, min, threshold, max_drop_ratio)| EncoderConfig {
-            mode,
-            backend: [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans][backend as usize],
-            base_precision: base,
-            min_precision: 1 + min % base,
-            threshold,
-            max_drop_ratio,
-            ..Default::default()
-        },
+    (
+        mode(),
+        0u8..3,
+        1u32..=16,
+        0u32..16,
+        0.001f64..0.999,
+        0.0f64..0.99,
     )
+        .prop_map(
+            |(mode, backend, base, min, threshold, max_drop_ratio)| EncoderConfig {
+                mode,
+                backend: [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans]
+                    [backend as usize],
+                base_precision: base,
+                min_precision: 1 + min % base,
+                threshold,
+                max_drop_ratio,
+                ..Default::default()
+            },
+        )
 }
 
 fn all_finite(s: &alcm::TensorStats) -> bool {

@@ -7,10 +7,10 @@
 mod data;
 use data::data_files;
 
-
 use alcm::backend::{BACKEND_RANS, BACKEND_RANS_MODEL};
-use alcm::{decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
-
+use alcm::{
+    decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode,
+};
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     let (mut num, mut den) = (0.0f64, 0.0f64);
@@ -19,11 +19,20 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
         num += d * d;
         den += *x as f64 * *x as f64;
     }
-    if den > 0.0 { (num / den).sqrt() } else { num.sqrt() }
+    if den > 0.0 {
+        (num / den).sqrt()
+    } else {
+        num.sqrt()
+    }
 }
 
 fn encoder(mode: Mode, backend: BackendKind) -> Encoder {
-    Encoder::new(EncoderConfig { mode, backend, ..Default::default() }).unwrap()
+    Encoder::new(EncoderConfig {
+        mode,
+        backend,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 #[test]
@@ -33,33 +42,58 @@ fn every_tensor_round_trips_through_model_frames() {
         let (x, shape) = read_npy_f32(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         for eps in [1e-1, 1e-2, 1e-3] {
-            let c = encoder(Mode::RelativeL2(eps), BackendKind::Rans).compress(&x, &shape, None).unwrap();
+            let c = encoder(Mode::RelativeL2(eps), BackendKind::Rans)
+                .compress(&x, &shape, None)
+                .unwrap();
             let info = peek(&c.bytes).unwrap();
-            assert!(info.backend == BACKEND_RANS || info.backend == BACKEND_RANS_MODEL, "{name}");
+            assert!(
+                info.backend == BACKEND_RANS || info.backend == BACKEND_RANS_MODEL,
+                "{name}"
+            );
             model_frames += (info.backend == BACKEND_RANS_MODEL) as usize;
             let d = decompress(&c.bytes).unwrap();
             assert_eq!(d.shape, shape);
             let e = rel_l2(&x, &d.data);
             assert!(e <= eps, "{name} at {eps}: error {e}");
             // Same codes as the order-0 path: bit-identical reconstruction with deflate.
-            let c2 = encoder(Mode::RelativeL2(eps), BackendKind::Deflate).compress(&x, &shape, None).unwrap();
+            let c2 = encoder(Mode::RelativeL2(eps), BackendKind::Deflate)
+                .compress(&x, &shape, None)
+                .unwrap();
             let d2 = decompress(&c2.bytes).unwrap();
-            assert!(d.data.iter().zip(&d2.data).all(|(a, b)| a.to_bits() == b.to_bits()), "{name} at {eps}");
+            assert!(
+                d.data
+                    .iter()
+                    .zip(&d2.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name} at {eps}"
+            );
             // Max-abs mode takes the same path.
             let e_abs = 1e-3 * x.iter().fold(0f32, |m, v| m.max(v.abs())) as f64 + 1e-30;
-            let c3 = encoder(Mode::MaxAbs(e_abs), BackendKind::Rans).compress(&x, &shape, None).unwrap();
+            let c3 = encoder(Mode::MaxAbs(e_abs), BackendKind::Rans)
+                .compress(&x, &shape, None)
+                .unwrap();
             let d3 = decompress(&c3.bytes).unwrap();
-            assert!(x.iter().zip(&d3.data).all(|(a, b)| (*a as f64 - *b as f64).abs() <= e_abs), "{name}");
+            assert!(
+                x.iter()
+                    .zip(&d3.data)
+                    .all(|(a, b)| (*a as f64 - *b as f64).abs() <= e_abs),
+                "{name}"
+            );
         }
     }
-    assert!(model_frames >= 20, "the model should win on most rank-2 tensors ({model_frames})");
+    assert!(
+        model_frames >= 20,
+        "the model should win on most rank-2 tensors ({model_frames})"
+    );
 }
 
 /// A rank-2 tensor the model is chosen for: a gradient-like outer product plus noise.
 fn synthetic(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
     };
     let r: Vec<f64> = (0..rows).map(|_| rnd() * 4.0).collect();
@@ -75,7 +109,9 @@ fn synthetic(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
 
 fn model_frame(eps: f64) -> (Vec<f32>, Vec<u8>) {
     let x = synthetic(48, 80, 7);
-    let c = encoder(Mode::RelativeL2(eps), BackendKind::Rans).compress(&x, &[48, 80], None).unwrap();
+    let c = encoder(Mode::RelativeL2(eps), BackendKind::Rans)
+        .compress(&x, &[48, 80], None)
+        .unwrap();
     assert_eq!(peek(&c.bytes).unwrap().backend, BACKEND_RANS_MODEL);
     (x, c.bytes)
 }
@@ -84,7 +120,10 @@ fn model_frame(eps: f64) -> (Vec<f32>, Vec<u8>) {
 fn deterministic_bytes() {
     for eps in [1e-1, 1e-2, 1e-3] {
         let (x, a) = model_frame(eps);
-        let b = encoder(Mode::RelativeL2(eps), BackendKind::Rans).compress(&x, &[48, 80], None).unwrap().bytes;
+        let b = encoder(Mode::RelativeL2(eps), BackendKind::Rans)
+            .compress(&x, &[48, 80], None)
+            .unwrap()
+            .bytes;
         assert_eq!(a, b);
         let d1 = decompress(&a).unwrap();
         let d2 = decompress(&a).unwrap();
@@ -104,7 +143,12 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
     let (_, frame) = model_frame(1e-2);
     let info = peek(&frame).unwrap();
     let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-    let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated | ErrorKind::Checksum);
+    let typed = |e: alcm::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::Corrupt | ErrorKind::Truncated | ErrorKind::Checksum
+        )
+    };
     // Truncation of the frame.
     for cut in 0..frame.len() {
         assert!(decompress(&frame[..cut]).is_err());
@@ -126,7 +170,10 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
             }
         }
     }
-    assert!(errors > (frame.len() - 4 - p0) * 2, "most corruptions must be detected ({errors})");
+    assert!(
+        errors > (frame.len() - 4 - p0) * 2,
+        "most corruptions must be detected ({errors})"
+    );
     // Payload decoder called directly on truncated payloads.
     let payload = &frame[p0..frame.len() - 4];
     let qmin = vec![-1_000_000i64; 48];
@@ -157,7 +204,12 @@ fn model_tables_are_pinned() {
     // same frequencies. The value below was computed once on x86-64 Linux when the tables were
     // introduced; a change means frames written elsewhere would not decode: never update it
     // without a new backend id.
-    assert_eq!(alcm::rans_model::table_checksum(), TABLE_CRC, "{:#010x}", alcm::rans_model::table_checksum());
+    assert_eq!(
+        alcm::rans_model::table_checksum(),
+        TABLE_CRC,
+        "{:#010x}",
+        alcm::rans_model::table_checksum()
+    );
 }
 
 const TABLE_CRC: u32 = 0x3488_8184;
@@ -171,11 +223,15 @@ fn blocked_frames_are_thread_independent_and_checked() {
     let x = synthetic(rows, cols, 11);
     let shape = [rows, cols];
     let mk = |threads| {
-        Encoder::new(EncoderConfig { mode: Mode::RelativeL2(1e-2), threads, ..Default::default() })
-            .unwrap()
-            .compress(&x, &shape, None)
-            .unwrap()
-            .bytes
+        Encoder::new(EncoderConfig {
+            mode: Mode::RelativeL2(1e-2),
+            threads,
+            ..Default::default()
+        })
+        .unwrap()
+        .compress(&x, &shape, None)
+        .unwrap()
+        .bytes
     };
     let f1 = mk(1);
     assert_eq!(f1, mk(2));
@@ -188,10 +244,19 @@ fn blocked_frames_are_thread_independent_and_checked() {
     assert!(rel_l2(&x, &d1.data) <= 1e-2);
     for t in [2, 3, 8] {
         let dt = alcm::decompress_with_threads(&f1, &alcm::DecodeLimits::default(), t).unwrap();
-        assert!(d1.data.iter().zip(&dt.data).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(d1
+            .data
+            .iter()
+            .zip(&dt.data)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
     // Damage in the payload (CRC made valid): typed errors or another valid tensor, no panic.
-    let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated | ErrorKind::Checksum);
+    let typed = |e: alcm::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::Corrupt | ErrorKind::Truncated | ErrorKind::Checksum
+        )
+    };
     let n = f1.len() - 4;
     for i in (p0..n).step_by(((n - p0) / 97).max(1)) {
         let mut f = f1.clone();
@@ -213,8 +278,14 @@ fn blocked_frames_are_thread_independent_and_checked() {
 fn real_codes(x: &[f32], rows: usize, eps: f64) -> (Vec<i64>, Vec<i64>) {
     let rms = (x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / x.len() as f64).sqrt();
     let step = (eps * rms * 12f64.sqrt()).max(1e-30);
-    let q: Vec<i64> = x.iter().map(|&v| (v as f64 / step).round() as i64).collect();
-    let qmin = q.chunks_exact(q.len() / rows).map(|r| *r.iter().min().unwrap()).collect();
+    let q: Vec<i64> = x
+        .iter()
+        .map(|&v| (v as f64 / step).round() as i64)
+        .collect();
+    let qmin = q
+        .chunks_exact(q.len() / rows)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
     (q, qmin)
 }
 
@@ -225,8 +296,18 @@ fn shape_family_tables_are_pinned() {
     // introduced; never update them without a new payload kind.
     use alcm::rans_family::family_checksum;
     assert_eq!(family_checksum(0), TABLE_CRC);
-    assert_eq!(family_checksum(1), FAMILY1_CRC, "{:#010x}", family_checksum(1));
-    assert_eq!(family_checksum(2), FAMILY2_CRC, "{:#010x}", family_checksum(2));
+    assert_eq!(
+        family_checksum(1),
+        FAMILY1_CRC,
+        "{:#010x}",
+        family_checksum(1)
+    );
+    assert_eq!(
+        family_checksum(2),
+        FAMILY2_CRC,
+        "{:#010x}",
+        family_checksum(2)
+    );
 }
 
 const FAMILY1_CRC: u32 = 0xe1e9_c6f5;
@@ -251,7 +332,11 @@ fn every_family_round_trips_real_tensors() {
                 alcm::rans_model::decode(&p, &qmin, 4, &mut u).unwrap();
                 let cols = q.len() / rows;
                 for (k, (&uk, &qk)) in u.iter().zip(&q).enumerate() {
-                    assert_eq!(qmin[k / cols] + uk as i64, qk, "{path:?} family {fam} at {eps}: value {k}");
+                    assert_eq!(
+                        qmin[k / cols] + uk as i64,
+                        qk,
+                        "{path:?} family {fam} at {eps}: value {k}"
+                    );
                 }
                 sizes.push(p.len());
             }
@@ -260,8 +345,15 @@ fn every_family_round_trips_real_tensors() {
             let chosen = alcm::rans_model::encode_family(&q, rows, None).unwrap();
             assert_eq!(chosen.len(), sizes[chosen[1] as usize]);
             let best = *sizes.iter().min().unwrap();
-            assert!(chosen.len() as f64 <= best as f64 * 1.01 + 16.0, "{path:?} at {eps}: {sizes:?} chose {}", chosen[1]);
-            assert!(alcm::rans_model::encode_family(&q, rows, Some(alcm::rans_family::FAMILIES)).is_none());
+            assert!(
+                chosen.len() as f64 <= best as f64 * 1.01 + 16.0,
+                "{path:?} at {eps}: {sizes:?} chose {}",
+                chosen[1]
+            );
+            assert!(
+                alcm::rans_model::encode_family(&q, rows, Some(alcm::rans_family::FAMILIES))
+                    .is_none()
+            );
             tested += 1;
         }
     }
@@ -301,7 +393,11 @@ fn as_kind2(p: &[u8], rows: usize, cols: usize) -> Vec<u8> {
                 let bit = i * bits + k;
                 field |= ((b[2 + bit / 8] >> (bit % 8)) as u32 & 1) << k;
             }
-            v.push(if field == 0 { 0 } else { (base + field - 1) as u8 });
+            v.push(if field == 0 {
+                0
+            } else {
+                (base + field - 1) as u8
+            });
         }
         (v, 2 + (len * bits).div_ceil(8))
     }
@@ -334,7 +430,11 @@ fn legacy_kind_2_still_decodes() {
     alcm::rans_model::decode(&p4, &qmin, 4, &mut u4).unwrap();
     alcm::rans_model::decode(&p2, &qmin, 4, &mut u2).unwrap();
     assert_eq!(u4, u2);
-    assert!(u2.iter().zip(&q).enumerate().all(|(k, (&u, &qk))| qmin[k / cols] + u as i64 == qk));
+    assert!(u2
+        .iter()
+        .zip(&q)
+        .enumerate()
+        .all(|(k, (&u, &qk))| qmin[k / cols] + u as i64 == qk));
     // Kind 2 with family tables is not a thing: a family byte there is read as the sign mode.
     let mut bad = p4.clone();
     bad[0] = alcm::rans_model::KIND_RANK1_BLOCKS;
@@ -352,7 +452,12 @@ fn hostile_shaped_payloads_are_rejected() {
     for fam in [alcm::rans_family::FAMILIES, 200, 255] {
         let mut f = p.clone();
         f[1] = fam;
-        assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
+        assert_eq!(
+            alcm::rans_model::decode(&f, &qmin, 4, &mut out)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Corrupt
+        );
     }
     // Scale-code headers: base 0, more than 8 bits, or a bit count that runs past the end.
     let sc = match p[2] {
@@ -371,13 +476,20 @@ fn hostile_shaped_payloads_are_rejected() {
     }
     // Every truncation.
     for cut in 0..p.len() {
-        assert!(typed(alcm::rans_model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()));
+        assert!(typed(
+            alcm::rans_model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()
+        ));
     }
     // Unknown kinds.
     for k in [0u8, 5, 255] {
         let mut f = p.clone();
         f[0] = k;
-        assert_eq!(alcm::rans_model::decode(&f, &qmin, 4, &mut out).unwrap_err().kind(), ErrorKind::Corrupt);
+        assert_eq!(
+            alcm::rans_model::decode(&f, &qmin, 4, &mut out)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Corrupt
+        );
     }
 }
 
@@ -403,13 +515,22 @@ fn sign_classes_round_trip_and_reject_damage() {
             with_classes += 1;
             let mut u = vec![0u32; q.len()];
             decode(&p, &qmin, 4, &mut u).unwrap();
-            assert!(u.iter().zip(&q).enumerate().all(|(k, (&uk, &qk))| qmin[k / cols] + uk as i64 == qk), "{name} at {eps}");
+            assert!(
+                u.iter()
+                    .zip(&q)
+                    .enumerate()
+                    .all(|(k, (&uk, &qk))| qmin[k / cols] + uk as i64 == qk),
+                "{name} at {eps}"
+            );
             // Seven u16 probabilities follow the mode byte; 0 is out of range.
             for bin in 0..7 {
                 let mut f = p.clone();
                 f[3 + 2 * bin] = 0;
                 f[4 + 2 * bin] = 0;
-                assert_eq!(decode(&f, &qmin, 4, &mut u).unwrap_err().kind(), ErrorKind::Corrupt);
+                assert_eq!(
+                    decode(&f, &qmin, 4, &mut u).unwrap_err().kind(),
+                    ErrorKind::Corrupt
+                );
             }
             for cut in (0..p.len()).step_by(7) {
                 assert!(typed(decode(&p[..cut], &qmin, 4, &mut u).unwrap_err()));
@@ -421,5 +542,8 @@ fn sign_classes_round_trip_and_reject_damage() {
             assert!(typed(decode(&f, &qmin, 4, &mut u).unwrap_err()));
         }
     }
-    assert!(with_classes >= 2, "sign classes should pay on some shipped gradients ({with_classes})");
+    assert!(
+        with_classes >= 2,
+        "sign classes should pay on some shipped gradients ({with_classes})"
+    );
 }

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use alcm::{decompress, npy::read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, Mode};
 
-
 fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
     let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
     for (x, y) in a.iter().zip(b) {
@@ -18,7 +17,14 @@ fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
         den += *x as f64 * *x as f64;
         max = max.max(d.abs());
     }
-    (if den > 0.0 { (num / den).sqrt() } else { num.sqrt() }, max)
+    (
+        if den > 0.0 {
+            (num / den).sqrt()
+        } else {
+            num.sqrt()
+        },
+        max,
+    )
 }
 
 #[test]
@@ -36,7 +42,11 @@ fn every_tensor_every_mode_meets_its_bound() {
             Mode::Lossless,
         ];
         for mode in modes {
-            let enc = Encoder::new(EncoderConfig { mode, ..Default::default() }).unwrap();
+            let enc = Encoder::new(EncoderConfig {
+                mode,
+                ..Default::default()
+            })
+            .unwrap();
             let c = enc.compress(&x, &shape, None).unwrap();
             let d = decompress(&c.bytes).unwrap();
             assert_eq!(d.shape, shape, "{name} {mode:?}");
@@ -44,14 +54,23 @@ fn every_tensor_every_mode_meets_its_bound() {
             match mode {
                 Mode::RelativeL2(eps) => assert!(rel <= eps, "{name} {mode:?}: rel error {rel}"),
                 Mode::MaxAbs(e) => assert!(max <= e, "{name} {mode:?}: max error {max}"),
-                Mode::Lossless => assert!(x.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits())),
+                Mode::Lossless => assert!(x
+                    .iter()
+                    .zip(&d.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())),
                 // Full precision (8 bits over each channel's range) with the default pruning;
                 // on a 10-value tensor pruning one value already costs more than that.
-                Mode::Adaptive if x.len() >= 1000 => assert!(rel < 0.05, "{name} adaptive: rel error {rel}"),
+                Mode::Adaptive if x.len() >= 1000 => {
+                    assert!(rel < 0.05, "{name} adaptive: rel error {rel}")
+                }
                 Mode::Adaptive => assert!(rel < 0.5, "{name} adaptive: rel error {rel}"),
             }
             if x.len() >= 1000 && mode != Mode::Lossless {
-                assert!(c.report.ratio > 2.0, "{name} {mode:?}: ratio {}", c.report.ratio);
+                assert!(
+                    c.report.ratio > 2.0,
+                    "{name} {mode:?}: ratio {}",
+                    c.report.ratio
+                );
             }
         }
     }
@@ -62,18 +81,34 @@ fn every_tensor_every_mode_meets_its_bound() {
 #[test]
 fn error_feedback_keeps_the_accumulated_error_bounded() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gradients");
-    let files: Vec<PathBuf> = ["grad_step00001_fc3.weight.npy", "grad_step00010_fc3.weight.npy", "grad_step00100_fc3.weight.npy"]
-        .iter()
-        .map(|f| root.join(f))
-        .collect();
-    let enc = Encoder::new(EncoderConfig { mode: Mode::RelativeL2(0.3), ..Default::default() }).unwrap();
+    let files: Vec<PathBuf> = [
+        "grad_step00001_fc3.weight.npy",
+        "grad_step00010_fc3.weight.npy",
+        "grad_step00100_fc3.weight.npy",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    let enc = Encoder::new(EncoderConfig {
+        mode: Mode::RelativeL2(0.3),
+        ..Default::default()
+    })
+    .unwrap();
     let (g0, shape) = read_npy_f32(&files[0]).unwrap();
     let mut fb = ErrorFeedback::new(&shape).unwrap();
-    let (mut sum_true, mut sum_fb, mut sum_plain) = (vec![0f64; g0.len()], vec![0f64; g0.len()], vec![0f64; g0.len()]);
+    let (mut sum_true, mut sum_fb, mut sum_plain) = (
+        vec![0f64; g0.len()],
+        vec![0f64; g0.len()],
+        vec![0f64; g0.len()],
+    );
     for step in 0..12 {
         let (g, _) = read_npy_f32(&files[step % 3]).unwrap();
-        let with = decompress(&fb.compress(&enc, &g, None).unwrap().bytes).unwrap().data;
-        let without = decompress(&enc.compress(&g, &shape, None).unwrap().bytes).unwrap().data;
+        let with = decompress(&fb.compress(&enc, &g, None).unwrap().bytes)
+            .unwrap()
+            .data;
+        let without = decompress(&enc.compress(&g, &shape, None).unwrap().bytes)
+            .unwrap()
+            .data;
         for i in 0..g.len() {
             sum_true[i] += g[i] as f64;
             sum_fb[i] += with[i] as f64;
@@ -82,11 +117,25 @@ fn error_feedback_keeps_the_accumulated_error_bounded() {
         // Invariant: sum of decoded + residual = sum of true gradients (up to f32 rounding).
         for i in 0..g.len() {
             let lhs = sum_fb[i] + fb.residual()[i] as f64;
-            assert!((lhs - sum_true[i]).abs() <= 1e-5 * (1.0 + sum_true[i].abs()), "step {step} index {i}");
+            assert!(
+                (lhs - sum_true[i]).abs() <= 1e-5 * (1.0 + sum_true[i].abs()),
+                "step {step} index {i}"
+            );
         }
     }
-    let err = |s: &[f64]| s.iter().zip(&sum_true).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
-    assert!(err(&sum_fb) < 0.5 * err(&sum_plain), "feedback {} vs plain {}", err(&sum_fb), err(&sum_plain));
+    let err = |s: &[f64]| {
+        s.iter()
+            .zip(&sum_true)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    assert!(
+        err(&sum_fb) < 0.5 * err(&sum_plain),
+        "feedback {} vs plain {}",
+        err(&sum_fb),
+        err(&sum_plain)
+    );
     // Save → load keeps the residual exactly; a damaged file is refused.
     let dir = std::env::temp_dir().join(format!("alcm-fb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

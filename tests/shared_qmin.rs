@@ -9,10 +9,20 @@ mod data;
 use data::data_files;
 
 use alcm::format::{FLAG_EXCEPTIONS, FLAG_SHARED_QMIN};
-use alcm::{decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
+use alcm::{
+    decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode,
+};
 
 fn compress(x: &[f32], shape: &[usize], mode: Mode, backend: BackendKind) -> Vec<u8> {
-    Encoder::new(EncoderConfig { mode, backend, ..Default::default() }).unwrap().compress(x, shape, None).unwrap().bytes
+    Encoder::new(EncoderConfig {
+        mode,
+        backend,
+        ..Default::default()
+    })
+    .unwrap()
+    .compress(x, shape, None)
+    .unwrap()
+    .bytes
 }
 
 /// Offset and length of the channel-parameter section (fixed header layout of FORMAT.md).
@@ -60,14 +70,22 @@ fn shipped_rank2_tensors_use_one_offset_and_decode_to_round_x_over_step() {
             if info.flags & FLAG_SHARED_QMIN != 0 {
                 shared += 1;
                 let qmin = *codes.iter().min().unwrap();
-                assert_eq!(plen, 8 + zigzag_varint_len(qmin), "{name} at {eps}: one offset, the smallest code");
+                assert_eq!(
+                    plen,
+                    8 + zigzag_varint_len(qmin),
+                    "{name} at {eps}: one offset, the smallest code"
+                );
             } else {
                 // Per-channel form: a varint per channel.
                 assert!(plen >= 8 + shape[0], "{name} at {eps}");
             }
             let d = decompress(&frame).unwrap();
             for (k, (&q, &y)) in codes.iter().zip(&d.data).enumerate() {
-                assert_eq!(y.to_bits(), ((q as f64 * step) as f32).to_bits(), "{name} at {eps}: value {k}");
+                assert_eq!(
+                    y.to_bits(),
+                    ((q as f64 * step) as f32).to_bits(),
+                    "{name} at {eps}: value {k}"
+                );
             }
             let (mut num, mut den) = (0f64, 0f64);
             for (&a, &b) in x.iter().zip(&d.data) {
@@ -77,13 +95,18 @@ fn shipped_rank2_tensors_use_one_offset_and_decode_to_round_x_over_step() {
             assert!(num.sqrt() <= eps * den.sqrt(), "{name} at {eps}");
         }
     }
-    assert!(rank2 >= 30 && shared * 10 >= rank2 * 9, "the shared form should be the rule: {shared} of {rank2}");
+    assert!(
+        rank2 >= 30 && shared * 10 >= rank2 * 9,
+        "the shared form should be the rule: {shared} of {rank2}"
+    );
 }
 
 #[test]
 fn shared_offset_is_written_for_max_abs_and_deflate_too() {
     // Rows with different minima: -3.., -1.., 0.. (step 1 at bound 0.5).
-    let x: Vec<f32> = (0..64).map(|i| ((i % 16) as f32) - [3.0, 1.0, 0.0, 2.0][i / 16]).collect();
+    let x: Vec<f32> = (0..64)
+        .map(|i| ((i % 16) as f32) - [3.0, 1.0, 0.0, 2.0][i / 16])
+        .collect();
     for backend in [BackendKind::Deflate, BackendKind::Rans, BackendKind::Store] {
         let frame = compress(&x, &[4, 16], Mode::MaxAbs(0.5), backend);
         assert_ne!(peek(&frame).unwrap().flags & FLAG_SHARED_QMIN, 0);
@@ -96,7 +119,9 @@ fn shared_offset_is_written_for_max_abs_and_deflate_too() {
 
 #[test]
 fn flag_and_params_mismatches_are_rejected() {
-    let x: Vec<f32> = (0..64).map(|i| ((i % 16) as f32) - [3.0, 1.0, 0.0, 2.0][i / 16]).collect();
+    let x: Vec<f32> = (0..64)
+        .map(|i| ((i % 16) as f32) - [3.0, 1.0, 0.0, 2.0][i / 16])
+        .collect();
     let shared = compress(&x, &[4, 16], Mode::MaxAbs(0.5), BackendKind::Deflate);
     let flags_at = 7;
     assert_eq!(shared[flags_at] & FLAG_SHARED_QMIN, FLAG_SHARED_QMIN);
@@ -106,16 +131,26 @@ fn flag_and_params_mismatches_are_rejected() {
     f[flags_at] &= !FLAG_SHARED_QMIN;
     fix_crc(&mut f);
     let e = decompress(&f).unwrap_err().kind();
-    assert!(matches!(e, ErrorKind::Truncated | ErrorKind::Corrupt), "{e:?}");
+    assert!(
+        matches!(e, ErrorKind::Truncated | ErrorKind::Corrupt),
+        "{e:?}"
+    );
 
     // Flag set where the channels keep their own offsets: rows 0..=255 and -255..=0 fit one
     // byte each but not together, so the encoder keeps per-channel offsets; the flag then
     // leaves trailing bytes.
-    let wide: Vec<f32> = (0..256).map(|i| i as f32).chain((0..256).map(|i| -(i as f32))).collect();
+    let wide: Vec<f32> = (0..256)
+        .map(|i| i as f32)
+        .chain((0..256).map(|i| -(i as f32)))
+        .collect();
     let per = compress(&wide, &[2, 256], Mode::MaxAbs(0.5), BackendKind::Deflate);
     assert_eq!(peek(&per).unwrap().flags & FLAG_SHARED_QMIN, 0);
     assert_eq!(peek(&per).unwrap().code_width, 1);
-    assert_eq!(params_section(&per).1, 8 + 1 + 2, "qmin 0 and -255 as zigzag varints");
+    assert_eq!(
+        params_section(&per).1,
+        8 + 1 + 2,
+        "qmin 0 and -255 as zigzag varints"
+    );
     let mut f = per.clone();
     f[flags_at] |= FLAG_SHARED_QMIN;
     fix_crc(&mut f);
@@ -131,7 +166,12 @@ fn flag_and_params_mismatches_are_rejected() {
 
     // Flag on adaptive and lossless frames: refused at the header.
     for mode in [Mode::Lossless, Mode::Adaptive] {
-        let enc = Encoder::new(EncoderConfig { mode, backend: BackendKind::Deflate, ..Default::default() }).unwrap();
+        let enc = Encoder::new(EncoderConfig {
+            mode,
+            backend: BackendKind::Deflate,
+            ..Default::default()
+        })
+        .unwrap();
         let mut f = enc.compress(&x, &[4, 16], None).unwrap().bytes;
         f[flags_at] |= FLAG_SHARED_QMIN;
         fix_crc(&mut f);

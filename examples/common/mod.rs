@@ -19,11 +19,16 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
 /// Every tensor `.npy` below `dir`, sorted; skips the digits data set and test fixtures.
 pub fn find_npy(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                if !matches!(p.file_name().and_then(|n| n.to_str()), Some("digits" | "fixtures" | "golden")) {
+                if !matches!(
+                    p.file_name().and_then(|n| n.to_str()),
+                    Some("digits" | "fixtures" | "golden")
+                ) {
                     walk(&p, out);
                 }
             } else if p.extension().is_some_and(|x| x == "npy") {
@@ -41,7 +46,12 @@ pub fn find_npy(dir: &Path) -> Vec<PathBuf> {
 /// name is odd (independent of directory order).
 pub fn held_out(p: &Path) -> bool {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().bytes() {
+    for b in p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .bytes()
+    {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }
     h & 1 == 1
@@ -67,15 +77,21 @@ pub fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
     let (r, c) = (1024usize, 1024usize);
     let mut s = seed;
     let mut rnd = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
     let mut gauss = move || {
         let (u, v) = (rnd(), rnd());
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
     };
-    let rs: Vec<f64> = (0..r).map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 }).collect();
-    let cs: Vec<f64> = (0..c).map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 }).collect();
+    let rs: Vec<f64> = (0..r)
+        .map(|_| if rank1 { (gauss() * 1.5).exp() } else { 1.0 })
+        .collect();
+    let cs: Vec<f64> = (0..c)
+        .map(|_| if rank1 { (gauss() * 1.0).exp() } else { 1.0 })
+        .collect();
     let mut x = Vec::with_capacity(r * c);
     for ri in &rs {
         for cj in &cs {

@@ -4,8 +4,8 @@ use std::os::raw::c_char;
 
 use super::error::FfiError;
 use super::handle::{
-    box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice, tensor_view,
-    OpaqueHandle, ALCM_MAX_RANK,
+    box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
+    tensor_view, OpaqueHandle, ALCM_MAX_RANK,
 };
 use super::panic::{ffi_infallible, ffi_status, ffi_void};
 use super::status::alcm_status;
@@ -143,7 +143,9 @@ unsafe impl OpaqueHandle for alcm_feedback {
 /// Saturates at SIZE_MAX. Thread-safe, cannot fail.
 #[no_mangle]
 pub extern "C" fn alcm_compress_bound(n_values: usize) -> usize {
-    ffi_infallible("alcm_compress_bound", usize::MAX, || crate::compress_bound(n_values))
+    ffi_infallible("alcm_compress_bound", usize::MAX, || {
+        crate::compress_bound(n_values)
+    })
 }
 
 /// Creates an encoder with the defaults of the original encoder_config.yaml (adaptive mode,
@@ -169,11 +171,16 @@ pub unsafe extern "C" fn alcm_encoder_new(out: *mut *mut alcm_encoder) -> alcm_s
 /// # Safety
 /// `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_from_yaml_file(path: *const c_char, out: *mut *mut alcm_encoder) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_from_yaml_file(
+    path: *const c_char,
+    out: *mut *mut alcm_encoder,
+) -> alcm_status {
     ffi_status("alcm_encoder_from_yaml_file", || {
         // SAFETY: the caller upholds the documented contract.
         let (path, out) = unsafe { (c_path(path, "path")?, out_ptr(out, "out")?) };
-        out.write(box_handle(Encoder::new(EncoderConfig::from_yaml_file(path)?)?));
+        out.write(box_handle(Encoder::new(EncoderConfig::from_yaml_file(
+            path,
+        )?)?));
         Ok(())
     })
 }
@@ -183,11 +190,16 @@ pub unsafe extern "C" fn alcm_encoder_from_yaml_file(path: *const c_char, out: *
 /// # Safety
 /// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_from_yaml_string(yaml: *const c_char, out: *mut *mut alcm_encoder) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_from_yaml_string(
+    yaml: *const c_char,
+    out: *mut *mut alcm_encoder,
+) -> alcm_status {
     ffi_status("alcm_encoder_from_yaml_string", || {
         // SAFETY: the caller upholds the documented contract.
         let (yaml, out) = unsafe { (c_str(yaml, "yaml")?, out_ptr(out, "out")?) };
-        out.write(box_handle(Encoder::new(EncoderConfig::from_yaml_str(yaml)?)?));
+        out.write(box_handle(Encoder::new(EncoderConfig::from_yaml_str(
+            yaml,
+        )?)?));
         Ok(())
     })
 }
@@ -206,7 +218,10 @@ pub unsafe extern "C" fn alcm_encoder_free(enc: *mut alcm_encoder) {
 ///
 /// # Safety
 /// `enc` is NULL or a live encoder handle not used concurrently.
-unsafe fn reconfigure(enc: *mut alcm_encoder, change: impl FnOnce(&mut EncoderConfig)) -> Result<(), FfiError> {
+unsafe fn reconfigure(
+    enc: *mut alcm_encoder,
+    change: impl FnOnce(&mut EncoderConfig),
+) -> Result<(), FfiError> {
     // SAFETY: forwarded contract of the calling export.
     let e = unsafe { handle_mut(enc, "enc")? };
     let mut cfg = e.config().clone();
@@ -221,7 +236,10 @@ unsafe fn reconfigure(enc: *mut alcm_encoder, change: impl FnOnce(&mut EncoderCo
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_threshold(enc: *mut alcm_encoder, threshold: f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_threshold(
+    enc: *mut alcm_encoder,
+    threshold: f64,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_threshold", || {
         // SAFETY: forwarded contract.
         unsafe { reconfigure(enc, |c| c.threshold = threshold) }
@@ -235,7 +253,11 @@ pub unsafe extern "C" fn alcm_encoder_set_threshold(enc: *mut alcm_encoder, thre
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_mode(enc: *mut alcm_encoder, mode: alcm_mode, target: f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_mode(
+    enc: *mut alcm_encoder,
+    mode: alcm_mode,
+    target: f64,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_mode", || {
         let mode = match mode {
             ALCM_MODE_ADAPTIVE => Mode::Adaptive,
@@ -254,16 +276,26 @@ pub unsafe extern "C" fn alcm_encoder_set_mode(enc: *mut alcm_encoder, mode: alc
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_backend(enc: *mut alcm_encoder, backend: alcm_backend, level: u32) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_backend(
+    enc: *mut alcm_encoder,
+    backend: alcm_backend,
+    level: u32,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_backend", || {
         let kind = match backend {
             ALCM_BACKEND_STORE => BackendKind::Store,
             ALCM_BACKEND_DEFLATE => BackendKind::Deflate,
             ALCM_BACKEND_RANS => BackendKind::Rans,
-            other => return Err(FfiError::invalid_argument(format!("unknown backend {other}"))),
+            other => {
+                return Err(FfiError::invalid_argument(format!(
+                    "unknown backend {other}"
+                )))
+            }
         };
         if level > 10 {
-            return Err(FfiError::invalid_argument(format!("deflate level {level} is not in 0..=10")));
+            return Err(FfiError::invalid_argument(format!(
+                "deflate level {level} is not in 0..=10"
+            )));
         }
         // SAFETY: forwarded contract.
         unsafe {
@@ -280,7 +312,11 @@ pub unsafe extern "C" fn alcm_encoder_set_backend(enc: *mut alcm_encoder, backen
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_precision(enc: *mut alcm_encoder, min_precision: u32, base_precision: u32) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_precision(
+    enc: *mut alcm_encoder,
+    min_precision: u32,
+    base_precision: u32,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_precision", || {
         // SAFETY: forwarded contract.
         unsafe {
@@ -297,7 +333,10 @@ pub unsafe extern "C" fn alcm_encoder_set_precision(enc: *mut alcm_encoder, min_
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(enc: *mut alcm_encoder, max_drop_ratio: f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(
+    enc: *mut alcm_encoder,
+    max_drop_ratio: f64,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_max_drop_ratio", || {
         // SAFETY: forwarded contract.
         unsafe { reconfigure(enc, |c| c.max_drop_ratio = max_drop_ratio) }
@@ -309,12 +348,19 @@ pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(enc: *mut alcm_encoder,
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_non_finite(enc: *mut alcm_encoder, policy: alcm_non_finite) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_non_finite(
+    enc: *mut alcm_encoder,
+    policy: alcm_non_finite,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_non_finite", || {
         let p = match policy {
             ALCM_NON_FINITE_REFUSE => NonFinitePolicy::Refuse,
             ALCM_NON_FINITE_KEEP => NonFinitePolicy::Keep,
-            other => return Err(FfiError::invalid_argument(format!("unknown non-finite policy {other}"))),
+            other => {
+                return Err(FfiError::invalid_argument(format!(
+                    "unknown non-finite policy {other}"
+                )))
+            }
         };
         // SAFETY: forwarded contract.
         unsafe { reconfigure(enc, |c| c.non_finite = p) }
@@ -333,7 +379,10 @@ pub const ALCM_MAX_THREADS: u32 = 64;
 /// # Safety
 /// `enc` is a live encoder handle, not used concurrently.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_encoder_set_threads(enc: *mut alcm_encoder, threads: u32) -> alcm_status {
+pub unsafe extern "C" fn alcm_encoder_set_threads(
+    enc: *mut alcm_encoder,
+    threads: u32,
+) -> alcm_status {
     ffi_status("alcm_encoder_set_threads", || {
         // SAFETY: forwarded contract.
         unsafe { reconfigure(enc, |c| c.threads = threads as usize) }
@@ -403,7 +452,11 @@ pub unsafe extern "C" fn alcm_encoder_compress(
             )
         };
         // SAFETY: as above; `report` is optional.
-        let report_out = if report.is_null() { None } else { Some(unsafe { out_ptr(report, "report")? }) };
+        let report_out = if report.is_null() {
+            None
+        } else {
+            Some(unsafe { out_ptr(report, "report")? })
+        };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
         finish(&c.bytes, &c.report, dst, dst_len, report_out)
     })
@@ -415,7 +468,11 @@ pub unsafe extern "C" fn alcm_encoder_compress(
 /// # Safety
 /// `src` is readable for `src_len` bytes; `info` points to a writable alcm_frame_info.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_peek(src: *const u8, src_len: usize, info: *mut alcm_frame_info) -> alcm_status {
+pub unsafe extern "C" fn alcm_peek(
+    src: *const u8,
+    src_len: usize,
+    info: *mut alcm_frame_info,
+) -> alcm_status {
     ffi_status("alcm_peek", || {
         // SAFETY: the caller upholds the documented contract.
         let (src, info) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(info, "info")?) };
@@ -483,7 +540,12 @@ unsafe fn decompress_impl(
     n_values: *mut usize,
 ) -> Result<(), FfiError> {
     // SAFETY: the caller upholds the documented contract.
-    let (src, n_out) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(n_values, "n_values")?) };
+    let (src, n_out) = unsafe {
+        (
+            in_slice(src, src_len, "src")?,
+            out_ptr(n_values, "n_values")?,
+        )
+    };
     let info = crate::peek(src)?;
     if info.n_values > dst_capacity as u64 {
         return Err(FfiError::buffer_too_small(format!(
@@ -525,7 +587,9 @@ pub unsafe extern "C" fn alcm_decompress_with_threads(
 ) -> alcm_status {
     ffi_status("alcm_decompress_with_threads", || {
         if !(1..=ALCM_MAX_THREADS).contains(&threads) {
-            return Err(FfiError::invalid_argument(format!("threads must be in 1..={ALCM_MAX_THREADS}, got {threads}")));
+            return Err(FfiError::invalid_argument(format!(
+                "threads must be in 1..={ALCM_MAX_THREADS}, got {threads}"
+            )));
         }
         // SAFETY: forwarded contract.
         unsafe { decompress_impl(src, src_len, dst, dst_capacity, threads as usize, n_values) }
@@ -537,10 +601,16 @@ pub unsafe extern "C" fn alcm_decompress_with_threads(
 /// # Safety
 /// `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_feedback_new(rank: usize, shape: *const usize, out: *mut *mut alcm_feedback) -> alcm_status {
+pub unsafe extern "C" fn alcm_feedback_new(
+    rank: usize,
+    shape: *const usize,
+    out: *mut *mut alcm_feedback,
+) -> alcm_status {
     ffi_status("alcm_feedback_new", || {
         if rank > ALCM_MAX_RANK {
-            return Err(FfiError::invalid_argument(format!("rank {rank} exceeds ALCM_MAX_RANK")));
+            return Err(FfiError::invalid_argument(format!(
+                "rank {rank} exceeds ALCM_MAX_RANK"
+            )));
         }
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
@@ -585,7 +655,11 @@ pub unsafe extern "C" fn alcm_feedback_compress(
             )
         };
         // SAFETY: as above; `report` is optional.
-        let report_out = if report.is_null() { None } else { Some(unsafe { out_ptr(report, "report")? }) };
+        let report_out = if report.is_null() {
+            None
+        } else {
+            Some(unsafe { out_ptr(report, "report")? })
+        };
         if crate::compress_bound(n_values) > dst_capacity {
             // Checked first so that a too-small buffer never consumes the residual.
             return Err(FfiError::buffer_too_small(format!(
@@ -616,7 +690,10 @@ pub unsafe extern "C" fn alcm_feedback_reset(fb: *mut alcm_feedback) -> alcm_sta
 /// # Safety
 /// `fb` is a live feedback handle; `path` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_feedback_save(fb: *const alcm_feedback, path: *const c_char) -> alcm_status {
+pub unsafe extern "C" fn alcm_feedback_save(
+    fb: *const alcm_feedback,
+    path: *const c_char,
+) -> alcm_status {
     ffi_status("alcm_feedback_save", || {
         // SAFETY: the caller upholds the documented contract.
         let (fb, path) = unsafe { (handle_ref(fb, "fb")?, c_path(path, "path")?) };
@@ -630,7 +707,10 @@ pub unsafe extern "C" fn alcm_feedback_save(fb: *const alcm_feedback, path: *con
 /// # Safety
 /// `path` is a NUL-terminated string; `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_feedback_load(path: *const c_char, out: *mut *mut alcm_feedback) -> alcm_status {
+pub unsafe extern "C" fn alcm_feedback_load(
+    path: *const c_char,
+    out: *mut *mut alcm_feedback,
+) -> alcm_status {
     ffi_status("alcm_feedback_load", || {
         // SAFETY: the caller upholds the documented contract.
         let (path, out) = unsafe { (c_path(path, "path")?, out_ptr(out, "out")?) };

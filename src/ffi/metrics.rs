@@ -28,12 +28,30 @@ pub struct alcm_metrics {
 /// # Safety
 /// Both arrays are readable for `n` floats; `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_error_metrics(original: *const f32, reconstructed: *const f32, n: usize, out: *mut alcm_metrics) -> alcm_status {
+pub unsafe extern "C" fn alcm_error_metrics(
+    original: *const f32,
+    reconstructed: *const f32,
+    n: usize,
+    out: *mut alcm_metrics,
+) -> alcm_status {
     ffi_status("alcm_error_metrics", || {
         // SAFETY: the caller upholds the documented contract.
-        let (a, b, out) = unsafe { (in_slice(original, n, "original")?, in_slice(reconstructed, n, "reconstructed")?, out_ptr(out, "out")?) };
+        let (a, b, out) = unsafe {
+            (
+                in_slice(original, n, "original")?,
+                in_slice(reconstructed, n, "reconstructed")?,
+                out_ptr(out, "out")?,
+            )
+        };
         let m = crate::error_metrics(a, b)?;
-        out.write(alcm_metrics { mse: m.mse, mae: m.mae, rel_l2: m.rel_l2, max_abs: m.max_abs, psnr: m.psnr, snr: m.snr });
+        out.write(alcm_metrics {
+            mse: m.mse,
+            mae: m.mae,
+            rel_l2: m.rel_l2,
+            max_abs: m.max_abs,
+            psnr: m.psnr,
+            snr: m.snr,
+        });
         Ok(())
     })
 }
@@ -44,7 +62,11 @@ pub unsafe extern "C" fn alcm_error_metrics(original: *const f32, reconstructed:
 /// # Safety
 /// `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_caq(compression_ratio: f64, cpu_seconds: f64, out: *mut f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_caq(
+    compression_ratio: f64,
+    cpu_seconds: f64,
+    out: *mut f64,
+) -> alcm_status {
     ffi_status("alcm_caq", || {
         // SAFETY: the caller upholds the documented contract.
         let out = unsafe { out_ptr(out, "out")? };
@@ -58,7 +80,11 @@ pub unsafe extern "C" fn alcm_caq(compression_ratio: f64, cpu_seconds: f64, out:
 /// # Safety
 /// `values` is readable for `n` doubles; `out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_variance_percent(values: *const f64, n: usize, out: *mut f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_variance_percent(
+    values: *const f64,
+    n: usize,
+    out: *mut f64,
+) -> alcm_status {
     ffi_status("alcm_variance_percent", || {
         // SAFETY: the caller upholds the documented contract.
         let (v, out) = unsafe { (in_slice(values, n, "values")?, out_ptr(out, "out")?) };

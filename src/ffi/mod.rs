@@ -73,14 +73,14 @@ pub mod status;
 pub mod version;
 
 pub use codec::*;
-pub use metrics::*;
-pub use model::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_ref, in_slice, out_ptr,
     out_slice, tensor_view, OpaqueHandle, Out, OutSlice, TensorView, ALCM_MAX_ELEMENTS,
     ALCM_MAX_RANK,
 };
+pub use metrics::*;
+pub use model::*;
 pub use panic::{ffi_infallible, ffi_status, ffi_value, ffi_void};
 pub use stats::{alcm_channel_count, alcm_channel_stats, alcm_stats, alcm_tensor_stats};
 pub use status::{alcm_status, alcm_status_string};

@@ -4,10 +4,15 @@ use std::os::raw::c_char;
 
 use super::codec::alcm_encoder;
 use super::error::FfiError;
-use super::handle::{box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice, tensor_view, OpaqueHandle};
+use super::handle::{
+    box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
+    tensor_view, OpaqueHandle,
+};
 use super::panic::{ffi_status, ffi_void};
 use super::status::alcm_status;
-use crate::allocation::{empirical_bit_allocation, empirical_channel_allocations, guard_channel_allocations};
+use crate::allocation::{
+    empirical_bit_allocation, empirical_channel_allocations, guard_channel_allocations,
+};
 use crate::predictor::Predictor;
 use crate::{PredictorConfig, Scheduler, SchedulerConfig};
 
@@ -71,13 +76,25 @@ pub unsafe extern "C" fn alcm_predictor_new(
     ffi_status("alcm_predictor_new", || {
         // SAFETY: the caller upholds the documented contract.
         let out = unsafe { out_ptr(out, "out")? };
-        out.write(box_handle(Predictor::new(hidden_size, min_bits, max_bits, learning_rate, seed)?));
+        out.write(box_handle(Predictor::new(
+            hidden_size,
+            min_bits,
+            max_bits,
+            learning_rate,
+            seed,
+        )?));
         Ok(())
     })
 }
 
 fn from_config(c: &PredictorConfig) -> crate::Result<Predictor> {
-    Predictor::new(c.hidden_size, c.min_bits, c.max_bits, c.learning_rate, c.seed)
+    Predictor::new(
+        c.hidden_size,
+        c.min_bits,
+        c.max_bits,
+        c.learning_rate,
+        c.seed,
+    )
 }
 
 /// Creates a predictor from a YAML file in the original entropy_config.yaml schema.
@@ -85,11 +102,16 @@ fn from_config(c: &PredictorConfig) -> crate::Result<Predictor> {
 /// # Safety
 /// `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_predictor_from_yaml_file(path: *const c_char, out: *mut *mut alcm_predictor) -> alcm_status {
+pub unsafe extern "C" fn alcm_predictor_from_yaml_file(
+    path: *const c_char,
+    out: *mut *mut alcm_predictor,
+) -> alcm_status {
     ffi_status("alcm_predictor_from_yaml_file", || {
         // SAFETY: the caller upholds the documented contract.
         let (path, out) = unsafe { (c_path(path, "path")?, out_ptr(out, "out")?) };
-        out.write(box_handle(from_config(&PredictorConfig::from_yaml_file(path)?)?));
+        out.write(box_handle(from_config(&PredictorConfig::from_yaml_file(
+            path,
+        )?)?));
         Ok(())
     })
 }
@@ -99,11 +121,16 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_file(path: *const c_char, out:
 /// # Safety
 /// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_predictor_from_yaml_string(yaml: *const c_char, out: *mut *mut alcm_predictor) -> alcm_status {
+pub unsafe extern "C" fn alcm_predictor_from_yaml_string(
+    yaml: *const c_char,
+    out: *mut *mut alcm_predictor,
+) -> alcm_status {
     ffi_status("alcm_predictor_from_yaml_string", || {
         // SAFETY: the caller upholds the documented contract.
         let (yaml, out) = unsafe { (c_str(yaml, "yaml")?, out_ptr(out, "out")?) };
-        out.write(box_handle(from_config(&PredictorConfig::from_yaml_str(yaml)?)?));
+        out.write(box_handle(from_config(&PredictorConfig::from_yaml_str(
+            yaml,
+        )?)?));
         Ok(())
     })
 }
@@ -126,16 +153,27 @@ pub unsafe extern "C" fn alcm_predictor_train(
     loss_history: *mut f64,
 ) -> alcm_status {
     ffi_status("alcm_predictor_train", || {
-        let len6 = n.checked_mul(6).ok_or_else(|| FfiError::too_large("6 * n overflows"))?;
+        let len6 = n
+            .checked_mul(6)
+            .ok_or_else(|| FfiError::too_large("6 * n overflows"))?;
         // SAFETY: the caller upholds the documented contract.
-        let (p, f, t) = unsafe { (handle_mut(p, "p")?, in_slice(features, len6, "features")?, in_slice(targets, n, "targets")?) };
+        let (p, f, t) = unsafe {
+            (
+                handle_mut(p, "p")?,
+                in_slice(features, len6, "features")?,
+                in_slice(targets, n, "targets")?,
+            )
+        };
         let history_out = if loss_history.is_null() {
             None
         } else {
             // SAFETY: as above.
             Some(unsafe { out_slice(loss_history, epochs, "loss_history")? })
         };
-        let rows: Vec<[f64; 6]> = f.chunks_exact(6).map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]]).collect();
+        let rows: Vec<[f64; 6]> = f
+            .chunks_exact(6)
+            .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+            .collect();
         let history = p.train(&rows, t, epochs)?;
         if let Some(h) = history_out {
             h.write_from(&history)?;
@@ -149,10 +187,20 @@ pub unsafe extern "C" fn alcm_predictor_train(
 /// # Safety
 /// `p` is a live predictor; `features` readable for 6 doubles; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_predictor_forward(p: *const alcm_predictor, features: *const f64, out: *mut f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_predictor_forward(
+    p: *const alcm_predictor,
+    features: *const f64,
+    out: *mut f64,
+) -> alcm_status {
     ffi_status("alcm_predictor_forward", || {
         // SAFETY: the caller upholds the documented contract.
-        let (p, f, out) = unsafe { (handle_ref(p, "p")?, in_slice(features, 6, "features")?, out_ptr(out, "out")?) };
+        let (p, f, out) = unsafe {
+            (
+                handle_ref(p, "p")?,
+                in_slice(features, 6, "features")?,
+                out_ptr(out, "out")?,
+            )
+        };
         out.write(p.forward(&[f[0], f[1], f[2], f[3], f[4], f[5]]));
         Ok(())
     })
@@ -172,7 +220,13 @@ pub unsafe extern "C" fn alcm_predictor_predict(
 ) -> alcm_status {
     ffi_status("alcm_predictor_predict", || {
         // SAFETY: the caller upholds the documented contract.
-        let (p, t, out) = unsafe { (handle_ref(p, "p")?, tensor_view(data, rank, shape)?, out_ptr(out, "out")?) };
+        let (p, t, out) = unsafe {
+            (
+                handle_ref(p, "p")?,
+                tensor_view(data, rank, shape)?,
+                out_ptr(out, "out")?,
+            )
+        };
         out.write(p.predict_tensor(t.data));
         Ok(())
     })
@@ -197,7 +251,12 @@ pub unsafe extern "C" fn alcm_predictor_predict_channels(
     ffi_status("alcm_predictor_predict_channels", || {
         // SAFETY: the caller upholds the documented contract.
         let (p, t, out, n_out) = unsafe {
-            (handle_ref(p, "p")?, tensor_view(data, rank, shape)?, out_slice(out, out_len, "out")?, out_ptr(n_channels, "n_channels")?)
+            (
+                handle_ref(p, "p")?,
+                tensor_view(data, rank, shape)?,
+                out_slice(out, out_len, "out")?,
+                out_ptr(n_channels, "n_channels")?,
+            )
         };
         let v = p.predict_channels(t.data, &t.shape)?;
         n_out.write(out.write_from(&v)?);
@@ -211,7 +270,10 @@ pub unsafe extern "C" fn alcm_predictor_predict_channels(
 /// # Safety
 /// `p` is a live predictor; `path` a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_predictor_save(p: *const alcm_predictor, path: *const c_char) -> alcm_status {
+pub unsafe extern "C" fn alcm_predictor_save(
+    p: *const alcm_predictor,
+    path: *const c_char,
+) -> alcm_status {
     ffi_status("alcm_predictor_save", || {
         // SAFETY: the caller upholds the documented contract.
         let (p, path) = unsafe { (handle_ref(p, "p")?, c_path(path, "path")?) };
@@ -225,7 +287,10 @@ pub unsafe extern "C" fn alcm_predictor_save(p: *const alcm_predictor, path: *co
 /// # Safety
 /// `path` is a NUL-terminated string; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_predictor_load(path: *const c_char, out: *mut *mut alcm_predictor) -> alcm_status {
+pub unsafe extern "C" fn alcm_predictor_load(
+    path: *const c_char,
+    out: *mut *mut alcm_predictor,
+) -> alcm_status {
     ffi_status("alcm_predictor_load", || {
         // SAFETY: the caller upholds the documented contract.
         let (path, out) = unsafe { (c_path(path, "path")?, out_ptr(out, "out")?) };
@@ -261,8 +326,19 @@ pub unsafe extern "C" fn alcm_empirical_allocation(
 ) -> alcm_status {
     ffi_status("alcm_empirical_allocation", || {
         // SAFETY: the caller upholds the documented contract.
-        let (e, t, out) = unsafe { (handle_ref(enc, "enc")?, tensor_view(data, rank, shape)?, out_ptr(out, "out")?) };
-        out.write(empirical_bit_allocation(t.data, &t.shape, target_rel_error, e.config())?);
+        let (e, t, out) = unsafe {
+            (
+                handle_ref(enc, "enc")?,
+                tensor_view(data, rank, shape)?,
+                out_ptr(out, "out")?,
+            )
+        };
+        out.write(empirical_bit_allocation(
+            t.data,
+            &t.shape,
+            target_rel_error,
+            e.config(),
+        )?);
         Ok(())
     })
 }
@@ -287,7 +363,12 @@ pub unsafe extern "C" fn alcm_empirical_channel_allocations(
     ffi_status("alcm_empirical_channel_allocations", || {
         // SAFETY: the caller upholds the documented contract.
         let (e, t, out, n_out) = unsafe {
-            (handle_ref(enc, "enc")?, tensor_view(data, rank, shape)?, out_slice(out, out_len, "out")?, out_ptr(n_channels, "n_channels")?)
+            (
+                handle_ref(enc, "enc")?,
+                tensor_view(data, rank, shape)?,
+                out_slice(out, out_len, "out")?,
+                out_ptr(n_channels, "n_channels")?,
+            )
         };
         let v = empirical_channel_allocations(t.data, &t.shape, target_rel_error, e.config())?;
         n_out.write(out.write_from(&v)?);
@@ -323,7 +404,11 @@ pub unsafe extern "C" fn alcm_guard_channel_allocations(
         // SAFETY: the caller upholds the documented contract; the input view of `allocation`
         // is copied and dropped before the output view of the same memory is made.
         let (e, t, mut alloc) = unsafe {
-            (handle_ref(enc, "enc")?, tensor_view(data, rank, shape)?, in_slice(allocation.cast_const(), allocation_len, "allocation")?.to_vec())
+            (
+                handle_ref(enc, "enc")?,
+                tensor_view(data, rank, shape)?,
+                in_slice(allocation.cast_const(), allocation_len, "allocation")?.to_vec(),
+            )
         };
         guard_channel_allocations(&mut alloc, t.data, &t.shape, target_rel_error, e.config())?;
         // SAFETY: as above.
@@ -351,7 +436,13 @@ pub unsafe extern "C" fn alcm_scheduler_new(
     ffi_status("alcm_scheduler_new", || {
         // SAFETY: the caller upholds the documented contract.
         let out = unsafe { out_ptr(out, "out")? };
-        let cfg = SchedulerConfig { initial_threshold, decay, window, min_threshold, max_threshold };
+        let cfg = SchedulerConfig {
+            initial_threshold,
+            decay,
+            window,
+            min_threshold,
+            max_threshold,
+        };
         out.write(box_handle(Scheduler::new(cfg)?));
         Ok(())
     })
@@ -363,7 +454,11 @@ pub unsafe extern "C" fn alcm_scheduler_new(
 /// # Safety
 /// `s` is a live scheduler, not used concurrently; `threshold` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_scheduler_update(s: *mut alcm_scheduler, caq: f64, threshold: *mut f64) -> alcm_status {
+pub unsafe extern "C" fn alcm_scheduler_update(
+    s: *mut alcm_scheduler,
+    caq: f64,
+    threshold: *mut f64,
+) -> alcm_status {
     ffi_status("alcm_scheduler_update", || {
         // SAFETY: the caller upholds the documented contract.
         let (s, out) = unsafe { (handle_mut(s, "s")?, out_ptr(threshold, "threshold")?) };
@@ -377,7 +472,10 @@ pub unsafe extern "C" fn alcm_scheduler_update(s: *mut alcm_scheduler, caq: f64,
 /// # Safety
 /// `s` is a live scheduler; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_scheduler_stats(s: *const alcm_scheduler, out: *mut alcm_scheduler_info) -> alcm_status {
+pub unsafe extern "C" fn alcm_scheduler_stats(
+    s: *const alcm_scheduler,
+    out: *mut alcm_scheduler_info,
+) -> alcm_status {
     ffi_status("alcm_scheduler_stats", || {
         // SAFETY: the caller upholds the documented contract.
         let (s, out) = unsafe { (handle_ref(s, "s")?, out_ptr(out, "out")?) };
@@ -399,10 +497,21 @@ pub unsafe extern "C" fn alcm_scheduler_stats(s: *const alcm_scheduler, out: *mu
 /// # Safety
 /// `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_scheduler_window(s: *const alcm_scheduler, out: *mut f64, out_len: usize, n: *mut usize) -> alcm_status {
+pub unsafe extern "C" fn alcm_scheduler_window(
+    s: *const alcm_scheduler,
+    out: *mut f64,
+    out_len: usize,
+    n: *mut usize,
+) -> alcm_status {
     ffi_status("alcm_scheduler_window", || {
         // SAFETY: the caller upholds the documented contract.
-        let (s, out, n) = unsafe { (handle_ref(s, "s")?, out_slice(out, out_len, "out")?, out_ptr(n, "n")?) };
+        let (s, out, n) = unsafe {
+            (
+                handle_ref(s, "s")?,
+                out_slice(out, out_len, "out")?,
+                out_ptr(n, "n")?,
+            )
+        };
         n.write(out.write_from(&s.stats().window)?);
         Ok(())
     })
@@ -414,10 +523,21 @@ pub unsafe extern "C" fn alcm_scheduler_window(s: *const alcm_scheduler, out: *m
 /// # Safety
 /// `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
 #[no_mangle]
-pub unsafe extern "C" fn alcm_scheduler_history(s: *const alcm_scheduler, out: *mut f64, out_len: usize, n: *mut usize) -> alcm_status {
+pub unsafe extern "C" fn alcm_scheduler_history(
+    s: *const alcm_scheduler,
+    out: *mut f64,
+    out_len: usize,
+    n: *mut usize,
+) -> alcm_status {
     ffi_status("alcm_scheduler_history", || {
         // SAFETY: the caller upholds the documented contract.
-        let (s, out, n) = unsafe { (handle_ref(s, "s")?, out_slice(out, out_len, "out")?, out_ptr(n, "n")?) };
+        let (s, out, n) = unsafe {
+            (
+                handle_ref(s, "s")?,
+                out_slice(out, out_len, "out")?,
+                out_ptr(n, "n")?,
+            )
+        };
         n.write(out.write_from(s.history())?);
         Ok(())
     })

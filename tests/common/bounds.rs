@@ -19,10 +19,17 @@ pub fn check_bound(
     decoded: &Decoded,
 ) -> Result<(), String> {
     if decoded.shape != shape {
-        return Err(format!("shape {:?} came back as {:?}", shape, decoded.shape));
+        return Err(format!(
+            "shape {:?} came back as {:?}",
+            shape, decoded.shape
+        ));
     }
     if decoded.data.len() != input.len() {
-        return Err(format!("{} values came back as {}", input.len(), decoded.data.len()));
+        return Err(format!(
+            "{} values came back as {}",
+            input.len(),
+            decoded.data.len()
+        ));
     }
     for (i, (&x, &y)) in input.iter().zip(&decoded.data).enumerate() {
         if x.is_nan() && !y.is_nan() {
@@ -35,7 +42,10 @@ pub fn check_bound(
             return Err(format!("finite {x} at {i} came back as {y}"));
         }
     }
-    let clean: Vec<f32> = input.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect();
+    let clean: Vec<f32> = input
+        .iter()
+        .map(|&v| if v.is_finite() { v } else { 0.0 })
+        .collect();
     let out: Vec<f32> = input
         .iter()
         .zip(&decoded.data)
@@ -53,7 +63,9 @@ pub fn check_bound(
             for (i, (&x, &y)) in clean.iter().zip(&out).enumerate() {
                 let d = (x as f64 - y as f64).abs();
                 if d > e {
-                    return Err(format!("max_abs {e:e}: value {i} {x:e} came back as {y:e} (error {d:e})"));
+                    return Err(format!(
+                        "max_abs {e:e}: value {i} {x:e} came back as {y:e} (error {d:e})"
+                    ));
                 }
             }
         }
@@ -100,7 +112,11 @@ fn check_adaptive(
     let per = x.len() / channels;
     for (c, (xs, ys)) in x.chunks_exact(per).zip(y.chunks_exact(per)).enumerate() {
         let pruned = |v: f32| if v.abs() <= t { 0.0 } else { v };
-        let (lo, hi) = xs.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(pruned(v)), h.max(pruned(v))));
+        let (lo, hi) = xs
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                (l.min(pruned(v)), h.max(pruned(v)))
+            });
         let ideal = (hi as f64 - lo as f64) / range_levels(bits[c]);
         if ideal > f32::MAX as f64 {
             continue; // documented: a channel range beyond f32::MAX at < 1.6 bits is not bounded
@@ -108,7 +124,11 @@ fn check_adaptive(
         // The step is stored as f32: allow its rounding (one subnormal unit at worst).
         let half = 0.5 * (ideal * (1.0 + 1e-6) + 1.5e-45);
         for (k, (&a, &b)) in xs.iter().zip(ys).enumerate() {
-            let extra = if pruned(a) == 0.0 { a.abs() as f64 } else { 0.0 };
+            let extra = if pruned(a) == 0.0 {
+                a.abs() as f64
+            } else {
+                0.0
+            };
             let tol = half + extra + (b.abs() as f64) * f64::powi(2.0, -23) + 1.5e-45;
             let d = (a as f64 - b as f64).abs();
             if d > tol {

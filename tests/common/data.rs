@@ -16,6 +16,9 @@ pub fn data_files() -> Vec<PathBuf> {
         }
     }
     out.sort();
-    assert!(out.len() >= 20, "tests/data should hold the shipped tensors");
+    assert!(
+        out.len() >= 20,
+        "tests/data should hold the shipped tensors"
+    );
     out
 }

@@ -9,7 +9,9 @@ pub fn kind4_tensor() -> (Vec<f32>, Vec<usize>) {
     let (rows, cols) = (1024usize, 512usize);
     let mut s = 0x2545_f491_4f6c_dd1du64;
     let mut uni = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 40) as f64 / (1u64 << 24) as f64
     };
     let mut x = vec![0f32; rows * cols];

@@ -61,8 +61,13 @@ pub fn decode(data: &[u8]) -> Option<Case> {
     let min = 1 + (b.u8() as u32 % base);
     let cfg = EncoderConfig {
         mode,
-        backend: [BackendKind::Deflate, BackendKind::Store, BackendKind::Rans][(flags as usize & 1) + (flags as usize >> 2 & 1)],
-        non_finite: if flags & 2 == 0 { NonFinitePolicy::Refuse } else { NonFinitePolicy::Keep },
+        backend: [BackendKind::Deflate, BackendKind::Store, BackendKind::Rans]
+            [(flags as usize & 1) + (flags as usize >> 2 & 1)],
+        non_finite: if flags & 2 == 0 {
+            NonFinitePolicy::Refuse
+        } else {
+            NonFinitePolicy::Keep
+        },
         deflate_level: b.u8() % 11,
         base_precision: base,
         min_precision: min,
@@ -84,24 +89,44 @@ pub fn decode(data: &[u8]) -> Option<Case> {
         let v = f32::from_bits(u32::from_le_bytes([b.u8(), b.u8(), b.u8(), b.u8()]));
         // Finite values only (the non-finite policy has its own tests): repeat the previous
         // value instead, which also yields constant runs.
-        values.push(if v.is_finite() { v } else if i > 0 { values[i - 1] } else { 0.0 });
+        values.push(if v.is_finite() {
+            v
+        } else if i > 0 {
+            values[i - 1]
+        } else {
+            0.0
+        });
     }
     let channels = alcm::channel_count(&shape);
     let allocation = match alloc_sel % 3 {
         0 => None,
         1 => Some(vec![a0]),
-        _ => Some((0..channels).map(|c| (a0 + c as f64 * 0.37) % 1.0).collect()),
+        _ => Some(
+            (0..channels)
+                .map(|c| (a0 + c as f64 * 0.37) % 1.0)
+                .collect(),
+        ),
     };
-    Some(Case { cfg, values, shape, allocation })
+    Some(Case {
+        cfg,
+        values,
+        shape,
+        allocation,
+    })
 }
 
 /// Runs one case: compress, decompress, check the bound. `Err` describes a violation.
 pub fn run(case: &Case) -> Result<(), String> {
     let enc = alcm::Encoder::new(case.cfg.clone()).map_err(|e| format!("config: {e}"))?;
     let alloc = case.allocation.as_deref();
-    let c = enc.compress(&case.values, &case.shape, alloc).map_err(|e| format!("compress: {e}"))?;
+    let c = enc
+        .compress(&case.values, &case.shape, alloc)
+        .map_err(|e| format!("compress: {e}"))?;
     if c.bytes.len() > alcm::compress_bound(case.values.len()) {
-        return Err(format!("frame of {} bytes exceeds compress_bound", c.bytes.len()));
+        return Err(format!(
+            "frame of {} bytes exceeds compress_bound",
+            c.bytes.len()
+        ));
     }
     let d = alcm::decompress(&c.bytes).map_err(|e| format!("decompress of our own frame: {e}"))?;
     super::bounds::check_bound(&case.cfg, &case.values, &case.shape, alloc, &d)
