@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use alcm::{
-    decompress, npy::read_npy_f32, peek, write_npy_f32, BackendKind, Encoder, EncoderConfig, Mode,
+    decompress, peek, read_npy_f32, write_npy_f32, BackendKind, Encoder, EncoderConfig, Mode,
     FORMAT_VERSION,
 };
 

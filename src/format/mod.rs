@@ -4,9 +4,9 @@
 //! checked against the bytes actually present before anything is allocated, so a truncated,
 //! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
 
+use crate::codec::quant::ChannelParams;
 use crate::error::{Error, ErrorKind, Result};
-use crate::quant::ChannelParams;
-use crate::stats::channel_count;
+use crate::learn::stats::channel_count;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
@@ -350,7 +350,7 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
             "code stream declared as {raw_len} bytes, {n_values} values of width {code_width} need {expected_raw}"
         )));
     }
-    crate::backend::check_sizes(backend, payload_len, raw_len)?;
+    crate::entropy::check_sizes(backend, payload_len, raw_len)?;
     // Everything above is the fixed-size header: peek needs no more than that.
     let too_long = || Error::corrupt("section lengths overflow");
     let p0 = r.pos() as u64;
@@ -496,7 +496,7 @@ pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<Cha
             }
             // Each varint takes at least one byte: the count is bounded by the section size (the
             // shared form allocates `c` ≤ the frame's value count, itself bounded by
-            // `backend::check_sizes` and the decode limits).
+            // `entropy::check_sizes` and the decode limits).
             let shared = info.flags & FLAG_SHARED_QMIN != 0;
             let stored = if shared { 1 } else { c };
             if shared && (c < 2 || c as u64 > info.n_values) {

@@ -81,7 +81,7 @@ pub enum BackendKind {
     Store,
     /// Deflate (miniz_oxide), the original prototype's backend.
     Deflate,
-    /// Static rANS per byte plane ([`crate::rans`]). The default; the original's `"bridge"`
+    /// Static rANS per byte plane ([`crate::entropy::order0`]). The default; the original's `"bridge"`
     /// (= "the default backend") maps here.
     Rans,
 }

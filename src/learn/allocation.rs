@@ -6,11 +6,11 @@
 //! (base_p − min_p)`, with `a` clamped to `[min_bits, max_bits]`. Precision is real-valued so
 //! that the allocation → size relation is continuous (the step is `range / (2^bits − 1)`).
 
-use crate::config::EncoderConfig;
+use crate::codec::quant::{self, ChannelParams};
 use crate::error::{Error, Result};
-use crate::predictor::Predictor;
-use crate::quant::{self, ChannelParams};
-use crate::stats::{channel_count, channel_stats, check_shape};
+use crate::io::config::EncoderConfig;
+use crate::learn::predictor::Predictor;
+use crate::learn::stats::{channel_count, channel_stats, check_shape};
 
 /// Precision (bits) for an allocation `a` under `cfg`.
 pub fn bits_for_allocation(a: f64, cfg: &EncoderConfig) -> f64 {
@@ -282,7 +282,7 @@ fn modelled_allocation(s: &ChannelErrorStats, target_rel_error: f64, cfg: &Encod
         return cfg.max_bits;
     }
     let step = (12.0 * budget / s.n).sqrt();
-    let bits = crate::detmath::det_log2(s.range / step + 1.0);
+    let bits = crate::util::detmath::det_log2(s.range / step + 1.0);
     // Below `min_precision` / above `base_precision` the mapping clamps (the quantizer cannot
     // go there); bits is finite because budget > 0 makes step > 0.
     if bits >= cfg.base_precision as f64 {

@@ -78,7 +78,7 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
 
 /// Largest code of a range-quantized channel with real-valued precision `bits`.
 pub fn range_levels(bits: f64) -> f64 {
-    (crate::detmath::det_exp2(bits) - 1.0).max(1.0)
+    (crate::util::detmath::det_exp2(bits) - 1.0).max(1.0)
 }
 
 /// Range-quantizes one channel (values already pruned) with precision `bits`: returns
