@@ -41,9 +41,9 @@ fn benches(cr: &mut Criterion) {
         .zip(&qmin)
         .flat_map(|(r, &m)| r.iter().map(move |&v| (v - m) as u32))
         .collect();
-    let width = alcm::codec::pack::width_for(*codes.iter().max().unwrap());
+    let width = alcm::entropy::pack::width_for(*codes.iter().max().unwrap());
     let mut raw = Vec::new();
-    alcm::codec::pack::pack(&codes, width, &mut raw);
+    alcm::entropy::pack::pack(&codes, width, &mut raw);
     let order0 = alcm::entropy::order0::encode(&raw, width);
     let model = alcm::entropy::model::encode(&q, R).unwrap();
     let params = ChannelParams::Uniform {

@@ -14,15 +14,17 @@ pub mod io;
 pub mod learn;
 pub mod util;
 
+pub use codec::config::{EncoderConfig, Mode, NonFinitePolicy};
 pub use codec::decoder::{
     decompress, decompress_into, decompress_into_with_threads, decompress_with_limits,
     decompress_with_threads, Decoded,
 };
 pub use codec::encoder::{Compressed, Encoder, Report};
 pub use codec::feedback::ErrorFeedback;
+pub use entropy::BackendKind;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{compress_bound, peek, DecodeLimits, FrameInfo, FORMAT_VERSION};
-pub use io::config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
+pub use io::config::PredictorConfig;
 pub use learn::allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
 pub use learn::metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
 pub use learn::scheduler::{Scheduler, SchedulerConfig, SchedulerStats};

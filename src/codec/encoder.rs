@@ -15,16 +15,16 @@
 
 use std::time::Instant;
 
-use crate::codec::pack;
+use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
 use crate::codec::payload;
+use crate::codec::precision::channel_bits;
 use crate::codec::quant::{self, ChannelParams};
 use crate::entropy;
+use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, FrameParts, MAX_RANK};
-use crate::io::config::{EncoderConfig, Mode, NonFinitePolicy};
-use crate::learn::allocation::channel_bits;
-use crate::learn::metrics::cpu_time_seconds;
-use crate::learn::stats::{channel_count, check_shape};
+use crate::util::cputime::cpu_time_seconds;
+use crate::util::shape::{channel_count, check_shape};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]

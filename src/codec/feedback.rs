@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::codec::encoder::{Compressed, Encoder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Reader, MAX_RANK};
-use crate::learn::stats::check_shape;
+use crate::util::shape::check_shape;
 
 const STATE_MAGIC: &[u8; 6] = b"ALCMEF";
 const STATE_VERSION: u8 = 1;

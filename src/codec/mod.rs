@@ -3,10 +3,11 @@
 //! packing, and the payload choice each have their own file. Entropy coding itself lives in
 //! [`crate::entropy`], the byte layout of frames in [`crate::format`].
 
+pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod feedback;
 pub mod fold;
-pub mod pack;
 pub(crate) mod payload;
+pub mod precision;
 pub mod quant;

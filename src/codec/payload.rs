@@ -5,12 +5,12 @@
 //! and bytes.
 
 use crate::codec::fold;
-use crate::codec::pack;
 use crate::codec::quant::{self, ChannelParams};
+use crate::entropy::pack;
+use crate::entropy::BackendKind;
 use crate::entropy::{self, model::ModelPlan};
 use crate::error::{Error, Result};
 use crate::format::FrameInfo;
-use crate::io::config::BackendKind;
 
 /// Encodes the codes (`width` bytes each) of a frame with `backend`; returns the backend id
 /// actually written and the payload. `model_allowed`: the tensor has rows and columns for the

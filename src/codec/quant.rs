@@ -14,32 +14,7 @@
 
 use crate::error::{Error, Result};
 
-/// Per-channel quantization parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelParams {
-    /// Adaptive mode: per channel minimum and step (both f32 as stored in the frame).
-    Range { lo: Vec<f32>, step: Vec<f32> },
-    /// Error-bounded modes: one step for all channels and each channel's smallest code.
-    Uniform { step: f64, qmin: Vec<i64> },
-}
-
-impl ChannelParams {
-    pub fn channels(&self) -> usize {
-        match self {
-            ChannelParams::Range { lo, .. } => lo.len(),
-            ChannelParams::Uniform { qmin, .. } => qmin.len(),
-        }
-    }
-
-    /// `(base, step)` of channel `c` in f64: `x̂ = (base + u·step) as f32`.
-    #[inline]
-    pub(crate) fn affine(&self, c: usize) -> (f64, f64) {
-        match self {
-            ChannelParams::Range { lo, step } => (lo[c] as f64, step[c] as f64),
-            ChannelParams::Uniform { step, qmin } => (qmin[c] as f64 * step, *step),
-        }
-    }
-}
+pub use crate::format::params::ChannelParams;
 
 /// Reconstructs values from codes: `out[i] = (base_c + codes[i]·step_c) as f32`, channel by
 /// channel. `codes.len()` must equal `out.len()` and be a multiple of the channel count.

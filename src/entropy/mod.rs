@@ -6,10 +6,22 @@
 
 pub mod model;
 pub mod order0;
+pub mod pack;
 pub mod rans;
 
 use crate::error::{Error, Result};
-use crate::io::config::BackendKind;
+
+/// The lossless backend that codes the integer codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// No compression (bytes stored as they are).
+    Store,
+    /// Deflate (miniz_oxide), the original prototype's backend.
+    Deflate,
+    /// Static rANS per byte plane ([`crate::entropy::order0`]). The default; the original's `"bridge"`
+    /// (= "the default backend") maps here.
+    Rans,
+}
 
 /// Backend identifiers as stored in the frame header. Never renumbered.
 pub const BACKEND_STORE: u8 = 0;

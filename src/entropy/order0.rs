@@ -89,7 +89,7 @@ pub fn decode_code_bits(payload: &[u8], width: u8, out: &mut [f32]) -> Result<()
     let raw_len = out.len() * width as usize;
     if payload.first() != Some(&width) || !matches!(width, 1 | 2 | 4) {
         let raw = decode(payload, raw_len)?;
-        return crate::codec::pack::unpack_bits(&raw, width, out);
+        return crate::entropy::pack::unpack_bits(&raw, width, out);
     }
     let mut r = Cursor { b: payload, pos: 1 };
     let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
@@ -446,7 +446,7 @@ mod tests {
         // 65536 distinct 16-bit codes as two planes.
         let codes: Vec<u32> = (0..65536u32).collect();
         let mut raw = Vec::new();
-        crate::codec::pack::pack(&codes, 2, &mut raw);
+        crate::entropy::pack::pack(&codes, 2, &mut raw);
         round_trip(&raw, 2);
         // Two symbols, one very rare (frequency clamped to 1).
         let mut skew = vec![0u8; 1_000_000];
