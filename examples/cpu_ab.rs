@@ -28,11 +28,8 @@ fn main() {
         };
         let reps = (4_000_000 / x.len().max(1)).max(1);
         for eps in [1e-1, 1e-2, 1e-3] {
-            let enc = Encoder::new(EncoderConfig {
-                mode: Mode::RelativeL2(eps),
-                ..Default::default()
-            })
-            .unwrap();
+            let enc =
+                Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(eps))).unwrap();
             let mut bytes = Vec::new();
             let (mut bc, mut bd) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..5 {

@@ -26,10 +26,7 @@ fn main() -> alcm::Result<()> {
         ("max_abs 1e-5", Mode::MaxAbs(1e-5)),
         ("adaptive", Mode::Adaptive),
     ] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            ..Default::default()
-        })?;
+        let enc = Encoder::new(EncoderConfig::default().with_mode(mode))?;
         let mut ef = ErrorFeedback::new(&shape)?;
         let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
         let mut bits = 0.0;

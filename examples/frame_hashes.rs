@@ -55,12 +55,10 @@ fn main() {
                     continue;
                 }
                 for &t in &threads {
-                    let cfg = EncoderConfig {
-                        mode,
-                        backend,
-                        threads: t,
-                        ..Default::default()
-                    };
+                    let cfg = EncoderConfig::default()
+                        .with_mode(mode)
+                        .with_backend(backend)
+                        .with_threads(t);
                     let line = match Encoder::new(cfg).and_then(|e| e.compress(x, s, None)) {
                         Ok(c) => {
                             let mut h = std::collections::hash_map::DefaultHasher::new();

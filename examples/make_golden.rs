@@ -29,7 +29,7 @@ use kind4::kind4_tensor;
 /// (kind, family, sign mode) of a backend-3 frame, read from its payload bytes.
 fn model_choice(frame: &[u8]) -> Option<(u8, u8, u8)> {
     let info = peek(frame).unwrap();
-    if info.backend != 3 {
+    if info.backend.id() != 3 {
         return None;
     }
     let p = &frame[frame.len() - 4 - info.payload_len as usize..];
@@ -48,11 +48,11 @@ fn main() {
     let out = Path::new("tests/data/golden");
     std::fs::create_dir_all(out).unwrap();
     let write = |name: &str, mode: Mode, x: &[f32], shape: &[usize], alloc: Option<&[f64]>| {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            backend: BackendKind::Rans,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(BackendKind::Rans),
+        )
         .unwrap();
         let c = enc.compress(x, shape, alloc).unwrap();
         let d = decompress(&c.bytes).unwrap();
@@ -79,7 +79,7 @@ fn main() {
             "{stem}: {} values, {} bytes, mode {}, flags {flags}, (kind, family, sign mode) {choice:?}",
             x.len(),
             c.bytes.len(),
-            c.report.mode
+            c.report.mode.id()
         );
     };
     let load = |f: &str| read_npy_f32(Path::new(&format!("tests/data/gradients/{f}.npy"))).unwrap();

@@ -65,15 +65,13 @@ fn main() {
         ("lossless", Mode::Lossless, false),
         ("relative_l2 1e-2 + NaN kept", Mode::RelativeL2(1e-2), true),
     ] {
-        let cfg = EncoderConfig {
-            mode,
-            non_finite: if keep {
+        let cfg = EncoderConfig::default()
+            .with_mode(mode)
+            .with_non_finite(if keep {
                 NonFinitePolicy::Keep
             } else {
                 NonFinitePolicy::Refuse
-            },
-            ..Default::default()
-        };
+            });
         let enc = Encoder::new(cfg).unwrap();
         let input = if keep { &x_nf } else { &x };
         let (c, cp) = peak_of(|| enc.compress(input, &shape, None).unwrap());

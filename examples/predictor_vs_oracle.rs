@@ -13,12 +13,12 @@ use std::path::PathBuf;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::allocation::{
+use alcm::read_npy_f32;
+use alcm::Predictor;
+use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
+use alcm::{
     empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
 };
-use alcm::learn::predictor::Predictor;
-use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
 
 fn main() -> alcm::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -8,6 +8,7 @@ use std::fmt;
 /// What went wrong, coarse enough to branch on. New kinds may be added; existing ones are never
 /// renumbered in the C ABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A caller-supplied argument is out of range or inconsistent (shape/data mismatch, ...).
     InvalidArgument,

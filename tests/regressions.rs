@@ -32,17 +32,15 @@ fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
     ];
     replay(&RAW);
     // The same case written out:
-    let cfg = EncoderConfig {
-        base_precision: 16,
-        min_precision: 16,
-        threshold: 0.999,
-        max_drop_ratio: 0.99,
-        backend: BackendKind::Store,
-        deflate_level: 2,
-        mode: Mode::Adaptive,
-        non_finite: NonFinitePolicy::Keep,
-        ..Default::default()
-    };
+    let cfg = EncoderConfig::default()
+        .with_base_precision(16)
+        .with_min_precision(16)
+        .with_threshold(0.999)
+        .with_max_drop_ratio(0.99)
+        .with_backend(BackendKind::Store)
+        .with_deflate_level(2)
+        .with_mode(Mode::Adaptive)
+        .with_non_finite(NonFinitePolicy::Keep);
     let shape = [7usize, 7, 7];
     let mut x = vec![0f32; 343];
     x[5] = f32::from_bits(0x13aff); // 1.13e-40
@@ -80,11 +78,9 @@ fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
     replay(&RAW);
     // Written out: the extremes of f32 in one channel, at every precision.
     for bits in 2..=16u32 {
-        let cfg = EncoderConfig {
-            base_precision: bits,
-            min_precision: 1,
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default()
+            .with_base_precision(bits)
+            .with_min_precision(1);
         let x = [f32::MAX, -3e38, 1.0, f32::MAX, -1.7e38, 3e38, f32::MIN, 0.5];
         let d = decompress(
             &Encoder::new(cfg.clone())
@@ -108,10 +104,7 @@ fn roundtrip_max_abs_bound_near_f64_max() {
     // mode byte 0x81 (max_abs, raw f64 bound follows), e = 1e308; the rest zero: a 0-d tensor.
     replay(&[0x81, 0xa0, 0xc8, 0xeb, 0x85, 0xf3, 0xcc, 0xe1, 0x7f]);
     for e in [1e308, f64::MAX, 9e307, 1e300, 1e39] {
-        let cfg = EncoderConfig {
-            mode: Mode::MaxAbs(e),
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default().with_mode(Mode::MaxAbs(e));
         let x = [1.0f32, -2.0, 3e38, 0.0, f32::MIN, f32::from_bits(1)];
         let d = decompress(
             &Encoder::new(cfg.clone())
@@ -138,13 +131,10 @@ fn huge_constant_tensor_keeps_the_expansion_bound() {
         alcm::Mode::Adaptive,
         alcm::Mode::Lossless,
     ] {
-        let c = alcm::Encoder::new(alcm::EncoderConfig {
-            mode,
-            ..Default::default()
-        })
-        .unwrap()
-        .compress(&x, &[1024, 1024], None)
-        .unwrap();
+        let c = alcm::Encoder::new(alcm::EncoderConfig::default().with_mode(mode))
+            .unwrap()
+            .compress(&x, &[1024, 1024], None)
+            .unwrap();
         let info = alcm::peek(&c.bytes).unwrap();
         assert!(
             info.raw_len <= info.payload_len * 1040 + 1024,

@@ -22,7 +22,7 @@ use crate::codec::quant::{self, ChannelParams};
 use crate::entropy;
 use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, FrameParts, MAX_RANK};
+use crate::format::{self, FrameMode, FrameParts, MAX_RANK};
 use crate::util::cputime::cpu_time_seconds;
 use crate::util::shape::{channel_count, check_shape};
 
@@ -43,8 +43,8 @@ pub struct Report {
     pub cpu_seconds: f64,
     /// Compression-Accuracy Quotient: ratio / (cpu_seconds + 1).
     pub caq: f64,
-    /// Frame mode actually written (`format::MODE_*`; lossless when the fallback applied).
-    pub mode: u8,
+    /// Frame mode actually written (lossless when the size fallback applied).
+    pub mode: FrameMode,
     /// Values stored verbatim (non-finite values kept, rounding outliers).
     pub exceptions: usize,
     /// The uniform quantization step (error-bounded modes), else 0.
@@ -113,6 +113,36 @@ impl Encoder {
         allocation: Option<&[f64]>,
     ) -> Result<Compressed> {
         self.compress_impl(data, shape, allocation, None)
+    }
+
+    /// [`Encoder::compress`] of an n-dimensional array (any rank up to 8, any memory order: a
+    /// non-C-contiguous view is copied into C order first). Decode it back to an array with
+    /// [`crate::decompress_array`].
+    ///
+    /// ```
+    /// use alcm::{Encoder, EncoderConfig, Mode};
+    /// let x = ndarray::Array2::<f32>::from_shape_fn((64, 32), |(i, j)| ((i * 32 + j) as f32).sin());
+    /// let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(1e-2)))?;
+    /// let frame = enc.compress_array(x.view().into_dyn(), None)?;
+    /// let y = alcm::decompress_array(&frame.bytes)?;
+    /// assert_eq!(y.shape(), &[64, 32]);
+    /// # Ok::<(), alcm::Error>(())
+    /// ```
+    pub fn compress_array(
+        &self,
+        array: ndarray::ArrayViewD<'_, f32>,
+        allocation: Option<&[f64]>,
+    ) -> Result<Compressed> {
+        match array.as_slice() {
+            Some(s) => self.compress(s, array.shape(), allocation),
+            None => {
+                let owned = array.as_standard_layout();
+                let s = owned
+                    .as_slice()
+                    .ok_or_else(|| Error::invalid_argument("array is not C-contiguous"))?;
+                self.compress(s, array.shape(), allocation)
+            }
+        }
     }
 
     /// Like [`Encoder::compress`], and writes to `reconstruction` (one value per input value)
@@ -259,35 +289,11 @@ impl Encoder {
             bits_per_channel,
             cpu_seconds,
             caq: ratio / (cpu_seconds + 1.0),
-            mode,
+            mode: FrameMode::from_id(mode).unwrap_or(FrameMode::Lossless),
             exceptions,
             step,
         };
         Ok(Compressed { bytes, report })
-    }
-
-    /// Like [`Encoder::compress`], writing into a caller buffer; returns the report (whose
-    /// `output_bytes` is the frame length). `out` sized with `compress_bound(n)` always fits.
-    pub fn compress_into(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        allocation: Option<&[f64]>,
-        out: &mut [u8],
-    ) -> Result<Report> {
-        let c = self.compress(data, shape, allocation)?;
-        if c.bytes.len() > out.len() {
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!(
-                    "the frame needs {} bytes, the buffer holds {}",
-                    c.bytes.len(),
-                    out.len()
-                ),
-            ));
-        }
-        out[..c.bytes.len()].copy_from_slice(&c.bytes);
-        Ok(c.report)
     }
 
     fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {

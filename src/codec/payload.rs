@@ -36,19 +36,19 @@ pub(crate) fn encode(
     // of its ideal size (measured), so a skipped model would not have been smaller (checked
     // over the bench: the same choices, the same bytes as coding both).
     let plan = if backend_id == entropy::BACKEND_RANS && model_allowed {
-        plan_frame_codes(&params, &codes, width, threads)
+        plan_frame_codes(params, codes, width, threads)
     } else {
         None
     };
-    let bound = || fold::order0_bound_bytes(&params, width, &codes, threads);
+    let bound = || fold::order0_bound_bytes(params, width, codes, threads);
     let order0_on = |threads: usize| {
         if backend_id == entropy::BACKEND_RANS {
             // rANS frames carry the codes folded around each channel's zero code (rans.rs),
             // coded one byte plane at a time (no packed copy of all planes).
-            return fold::encode_folded(&params, width, &codes, threads);
+            return fold::encode_folded(params, width, codes, threads);
         }
         let mut raw = Vec::new();
-        pack::pack(&codes, width, &mut raw);
+        pack::pack(codes, width, &mut raw);
         entropy::encode(backend_id, level, &raw, width)
     };
     let order0 = || order0_on(threads);
@@ -65,8 +65,8 @@ pub(crate) fn encode(
         Some((plan, qmin)) => {
             let b0 = bound();
             // Which to build first: an estimate from every 16th row is enough.
-            if plan.ideal_bytes(&codes, &qmin, threads, 16) < b0 {
-                let m = plan.encode(&codes, &qmin, threads);
+            if plan.ideal_bytes(codes, &qmin, threads, 16) < b0 {
+                let m = plan.encode(codes, &qmin, threads);
                 if (m.len() as f64) < 0.995 * b0 {
                     (m, true)
                 } else {
@@ -80,17 +80,17 @@ pub(crate) fn encode(
                 let (p, ideal) = if threads > 1 {
                     std::thread::scope(|s| {
                         let h = s.spawn(|| order0_on(threads - 1));
-                        let ideal = plan.ideal_bytes(&codes, &qmin, 1, 1);
+                        let ideal = plan.ideal_bytes(codes, &qmin, 1, 1);
                         (
                             h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                             ideal,
                         )
                     })
                 } else {
-                    (order0(), plan.ideal_bytes(&codes, &qmin, 1, 1))
+                    (order0(), plan.ideal_bytes(codes, &qmin, 1, 1))
                 };
                 if ideal < 1.001 * p.len() as f64 {
-                    smaller(plan.encode(&codes, &qmin, threads), p)
+                    smaller(plan.encode(codes, &qmin, threads), p)
                 } else {
                     (p, false)
                 }
@@ -103,7 +103,7 @@ pub(crate) fn encode(
     if !entropy::expansion_ok(payload.len() as u64, raw_len as u64) {
         // Keep the decoder's allocation bound (entropy::check_sizes): deflate, unfolded.
         let mut raw = Vec::new();
-        pack::pack(&codes, width, &mut raw);
+        pack::pack(codes, width, &mut raw);
         payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width);
         backend_id = entropy::BACKEND_DEFLATE;
     }
@@ -153,7 +153,7 @@ pub(crate) fn decode(
 ) -> Result<()> {
     // Backend 3 (rank-1 parametric model) decodes straight to values (dequantisation fused
     // into the decode loop).
-    if info.backend == entropy::BACKEND_RANS_MODEL {
+    if info.backend == entropy::Backend::RansModel {
         // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
         // altered, not written by a newer library (the payload decoder itself is versionless).
         if info.format_version < 2
@@ -187,13 +187,13 @@ pub(crate) fn decode(
     }
     // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
     // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
-    entropy::check_sizes(info.backend, payload.len() as u64, info.raw_len)?;
+    entropy::check_sizes(info.backend.id(), payload.len() as u64, info.raw_len)?;
     pack::check_planes(info.raw_len, info.code_width, out.len())?;
     match info.backend {
-        entropy::BACKEND_RANS => entropy::order0::decode_code_bits(payload, info.code_width, out)?,
-        entropy::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
+        entropy::Backend::Rans => entropy::order0::decode_code_bits(payload, info.code_width, out)?,
+        entropy::Backend::Store => pack::unpack_bits(payload, info.code_width, out)?,
         _ => pack::unpack_bits(
-            &entropy::decode(info.backend, payload, info.raw_len as usize)?,
+            &entropy::decode(info.backend.id(), payload, info.raw_len as usize)?,
             info.code_width,
             out,
         )?,
@@ -202,7 +202,7 @@ pub(crate) fn decode(
         dequantize_bits(
             p,
             info.code_width,
-            info.backend == entropy::BACKEND_RANS,
+            info.backend == entropy::Backend::Rans,
             out,
         );
     }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 
 /// The lossless backend that codes the integer codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// No compression (bytes stored as they are).
     Store,
@@ -21,6 +22,48 @@ pub enum BackendKind {
     /// Static rANS per byte plane ([`crate::entropy::order0`]). The default; the original's `"bridge"`
     /// (= "the default backend") maps here.
     Rans,
+}
+
+/// The entropy coder of a frame's payload, as a frame records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Codes stored as they are.
+    Store,
+    /// Deflate of the packed codes.
+    Deflate,
+    /// Order-0 rANS per byte plane of the folded codes.
+    Rans,
+    /// The rank-1 parametric model with rANS (error-bounded modes, when smaller).
+    RansModel,
+}
+
+impl Backend {
+    /// The id stored in the frame (`ALCM_BACKEND_*` in the C header).
+    pub fn id(self) -> u8 {
+        match self {
+            Backend::Store => BACKEND_STORE,
+            Backend::Deflate => BACKEND_DEFLATE,
+            Backend::Rans => BACKEND_RANS,
+            Backend::RansModel => BACKEND_RANS_MODEL,
+        }
+    }
+
+    /// The backend of a stored id, `None` for an unknown one.
+    pub fn from_id(id: u8) -> Option<Backend> {
+        Some(match id {
+            BACKEND_STORE => Backend::Store,
+            BACKEND_DEFLATE => Backend::Deflate,
+            BACKEND_RANS => Backend::Rans,
+            BACKEND_RANS_MODEL => Backend::RansModel,
+            _ => return None,
+        })
+    }
+
+    /// A short lower-case name ("store", "deflate", "rans", "rans-model").
+    pub fn name(self) -> &'static str {
+        backend_name(self.id())
+    }
 }
 
 /// Backend identifiers as stored in the frame header. Never renumbered.

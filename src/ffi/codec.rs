@@ -79,7 +79,7 @@ impl From<&Report> for alcm_report {
             cpu_seconds: r.cpu_seconds,
             caq: r.caq,
             step: r.step,
-            mode: r.mode as u32,
+            mode: r.mode.id() as u32,
             exceptions: r.exceptions as u64,
         }
     }
@@ -451,10 +451,10 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
@@ -483,8 +483,8 @@ pub unsafe extern "C" fn alcm_peek(
         }
         info.write(alcm_frame_info {
             format_version: i.format_version as u32,
-            mode: i.mode as u32,
-            backend: i.backend as u32,
+            mode: i.mode.id() as u32,
+            backend: i.backend.id() as u32,
             rank: i.shape.len() as u32,
             shape,
             n_values: i.n_values,
@@ -562,7 +562,9 @@ unsafe fn decompress_impl(
     }
     // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
     let out = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), n) };
-    crate::decompress_into_with_threads(src, out, threads)?;
+    crate::DecodeOptions::default()
+        .with_threads(threads)
+        .decompress_into(src, out)?;
     n_out.write(n);
     Ok(())
 }
@@ -654,10 +656,10 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         if crate::compress_bound(n_values) > dst_capacity {

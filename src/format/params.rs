@@ -68,7 +68,7 @@ const MAX_UNIFORM_CODE: i64 = 1 << 53;
 pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<ChannelParams>> {
     let c = info.n_channels as usize;
     let mut r = Reader::new(bytes, "channel parameters");
-    let params = match info.mode {
+    let params = match info.mode.id() {
         MODE_LOSSLESS => None,
         MODE_ADAPTIVE => {
             if bytes.len() != c * 8 {
