@@ -5,6 +5,8 @@
 //! integer codes → lossless backend → a checksummed, versioned frame. Decoding needs only the
 //! frame bytes.
 
+#![warn(missing_docs)]
+
 // The stages, in the order data flows through them (docs/ARCHITECTURE.md). They are private:
 // the API is what this file re-exports.
 mod codec;

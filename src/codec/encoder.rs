@@ -29,10 +29,13 @@ use crate::util::shape::{channel_count, check_shape};
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// Size of the input in bytes (4 per value).
     pub input_bytes: usize,
+    /// Size of the frame in bytes.
     pub output_bytes: usize,
     /// input_bytes / output_bytes (0 for an empty tensor).
     pub ratio: f64,
+    /// Frame bits per input value (8 · output_bytes / values; 0 for an empty tensor).
     pub bits_per_value: f64,
     /// Fraction of all values that pruning set to zero (non-zero values only count).
     pub dropped_ratio: f64,
@@ -54,7 +57,9 @@ pub struct Report {
 /// Compressed bytes plus the report of how they were made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compressed {
+    /// The frame: everything [`crate::decompress`] needs.
     pub bytes: Vec<u8>,
+    /// How the frame was made.
     pub report: Report,
 }
 
@@ -77,11 +82,14 @@ struct Quantized {
 }
 
 impl Encoder {
+    /// An encoder with `config` (validated: an out-of-range setting is
+    /// [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) naming the key).
     pub fn new(config: EncoderConfig) -> Result<Self> {
         config.validate()?;
         Ok(Encoder { config })
     }
 
+    /// The settings in force.
     pub fn config(&self) -> &EncoderConfig {
         &self.config
     }
@@ -95,6 +103,7 @@ impl Encoder {
         Ok(())
     }
 
+    /// Sets the mode (validated as in [`Encoder::new`]; unchanged on error).
     pub fn set_mode(&mut self, mode: Mode) -> Result<()> {
         let mut c = self.config.clone();
         c.mode = mode;

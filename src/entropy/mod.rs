@@ -69,6 +69,7 @@ impl Backend {
 /// Backend identifiers as stored in the frame header. Never renumbered.
 pub const BACKEND_STORE: u8 = 0;
 pub const BACKEND_DEFLATE: u8 = 1;
+/// Backend 2: order-0 rANS per byte plane of the folded codes.
 pub const BACKEND_RANS: u8 = 2;
 /// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
 /// chosen per tensor by the encoder when smaller than backend 2; see [`crate::entropy::model`]).

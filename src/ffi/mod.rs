@@ -1,9 +1,9 @@
 //! The C ABI of alcm (`include/alcm.h`, generated from this module by cbindgen).
 //!
 //! This module has no logic of its own: every export converts C pointers into Rust values with
-//! the helpers of [`handle`], calls the Rust API, and converts the result back through the panic
-//! guard of [`panic`], which maps errors to an [`alcm_status`] plus a thread-local message
-//! ([`error`]). A new export is a few lines:
+//! the helpers of `handle`, calls the Rust API, and converts the result back through the panic
+//! guard of `panic`, which maps errors to an `alcm_status` plus a thread-local message
+//! (`error`). A new export is a few lines:
 //!
 //! ```ignore
 //! #[no_mangle]
@@ -20,7 +20,7 @@
 //!
 //! A handle type (the pattern for encoders, predictors, schedulers) is a zero-sized marker
 //! struct named as in C (cbindgen emits it as an incomplete `typedef struct alcm_x alcm_x;`)
-//! plus an [`OpaqueHandle`] impl; constructor and `*_free` are one screen:
+//! plus an `OpaqueHandle` impl; constructor and `*_free` are one screen:
 //!
 //! ```ignore
 //! /// An encoder. Create with alcm_encoder_new, free with alcm_encoder_free.
@@ -49,7 +49,7 @@
 //! ```
 //!
 //! Conventions (repeated in the header preamble, `cbindgen.toml`):
-//! * every fallible function returns [`alcm_status`]; `ALCM_OK` is 0;
+//! * every fallible function returns `alcm_status`; `ALCM_OK` is 0;
 //! * out-parameters are written only on success (the one documented exception is
 //!   `alcm_channel_stats`, which reports the needed count with `ALCM_ERR_BUFFER_TOO_SMALL`);
 //! * every pointer is NULL-checked; every `*_free` accepts NULL;

@@ -13,11 +13,12 @@ pub(crate) use params::*;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
-/// The decoder reads every version from [`OLDEST_FORMAT_VERSION`] up to this one (docs/FORMAT.md,
-/// "Version history"): version 2 added [`FLAG_SHARED_QMIN`] and rANS-model payload kinds 3–4.
+/// The decoder reads every version from `OLDEST_FORMAT_VERSION` (1) up to this one (docs/FORMAT.md,
+/// "Version history"): version 2 added the shared-qmin flag and rANS-model payload kinds 3–4.
 pub const FORMAT_VERSION: u8 = 2;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
+/// Most dimensions a tensor may have.
 pub const MAX_RANK: usize = 8;
 pub const DTYPE_F32: u8 = 1;
 
@@ -132,6 +133,7 @@ pub struct FrameInfo {
     pub n_exceptions: u64,
     /// Size of the packed code stream before the backend.
     pub raw_len: u64,
+    /// Size of the payload in bytes.
     pub payload_len: u64,
     /// Total size of the frame in bytes (header + payload + CRC).
     pub frame_len: u64,

@@ -40,7 +40,7 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     decode_with(payload, qmin, width, out, 1, |_, u| u)
 }
 
-/// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
+/// `decode` into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
 /// by the decoder without a code buffer; the blocks of a kind-2 payload on up to `threads`
 /// threads.
 pub fn decode_code_bits(
@@ -55,7 +55,7 @@ pub fn decode_code_bits(
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
 /// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
-/// The code range checks are those of [`decode`].
+/// The code range checks are those of `decode`.
 /// The blocks of a kind-2 payload are decoded on up to `threads` threads.
 pub fn decode_values(
     payload: &[u8],
