@@ -29,7 +29,7 @@ if grep -qE '^error|FAILED|test result: FAILED' target/test-all-cargo.log; then
 fi
 
 step "clippy, rustfmt, rustdoc (every public item documented, no broken links)"
-cargo clippy --all-targets --features test-panic -- -D warnings
+cargo clippy --workspace --all-targets --features alcm/test-panic -- -D warnings
 cargo fmt --check
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 

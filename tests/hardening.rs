@@ -97,7 +97,7 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The temp name fsutil::write_atomic uses on this thread (see src/fsutil.rs).
+/// The temp name fsutil::write_atomic uses on this thread (see src/util/fsutil.rs).
 fn temp_name_for(file: &str) -> String {
     let thread =
         format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");

@@ -1,4 +1,4 @@
-//! Backend 3 (rank-1 parametric model, `src/rans_model.rs`): full-frame round trips of every
+//! Backend 3 (rank-1 parametric model, `src/entropy/model/`): full-frame round trips of every
 //! shipped tensor with the bound checked, identical reconstructions to the order-0 backends
 //! (same codes), deterministic bytes, typed errors on truncated/corrupted payloads, and the
 //! model tables pinned by a checksum.
@@ -296,7 +296,7 @@ fn real_codes(x: &[f32], rows: usize, eps: f64) -> (Vec<i64>, Vec<i64>) {
 #[test]
 fn shape_family_tables_are_pinned() {
     // Family 0 is the Gaussian of kinds 1-2; families 1-2 the generalised Gaussians
-    // (src/rans_family.rs). Values computed once on x86-64 Linux when the families were
+    // (src/entropy/model/family.rs). Values computed once on x86-64 Linux when the families were
     // introduced; never update them without a new payload kind.
     use alcm::internals::model::family::family_checksum;
     assert_eq!(family_checksum(0), TABLE_CRC);
@@ -368,7 +368,7 @@ fn every_family_round_trips_real_tensors() {
 
 #[test]
 fn gradients_choose_a_lighter_tailed_family() {
-    // Measured on ../shared/data (src/rans_family.rs): given the rank-1 scales, gradient codes
+    // Measured on ../shared/data (src/entropy/model/family.rs): given the rank-1 scales, gradient codes
     // are lighter-tailed than a Gaussian, so most shipped gradients pick family 1 or 2.
     let (mut light, mut total) = (0, 0);
     for path in data_files() {

@@ -21,7 +21,7 @@ fn replay(raw: &[u8]) {
 /// 1.13e-40 / 65535 = 1.72e-45, which rounds to the smallest f32 (1.40e-45) when stored, so
 /// with the top code capped at 65535 the largest value came back as 9.18e-41 instead of
 /// 1.13e-40 — an error of 2.1e-41, four orders of magnitude beyond step/2.
-/// Fix (src/quant.rs, quantize_range_channel): the top code follows the stored step, and the
+/// Fix (src/codec/quant.rs, quantize_range_channel): the top code follows the stored step, and the
 /// step is at least the smallest positive f32 (it used to collapse to 0 for tinier ranges).
 #[test]
 fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
@@ -62,7 +62,7 @@ fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
 /// tests): a channel spanning [−1.7e38, f32::MAX] in adaptive mode. The stored f32 step is
 /// rounded up by a fraction of an ulp, so the top code reconstructed to f32::MAX + ε in f64,
 /// which `as f32` turned into +∞: a finite input came back infinite.
-/// Fix (src/quant.rs, dequantize, Range branch): saturate the reconstruction to ±f32::MAX
+/// Fix (src/codec/quant.rs, dequantize, Range branch): saturate the reconstruction to ±f32::MAX
 /// (the value it stands for is ≤ f32::MAX, so the error stays within step/2).
 #[test]
 fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
@@ -98,7 +98,7 @@ fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
 /// inline is what the target would need): `MaxAbs(e)` with e > f64::MAX / 2 (any finite e is a
 /// valid config) made the step 2e = +∞, which the encoder wrote and its own decoder then
 /// refused ("invalid quantization step inf") — an undecodable frame from a valid call.
-/// Fix (src/encoder.rs, compress): the max-abs step is min(2e, f64::MAX).
+/// Fix (src/codec/encoder.rs, compress): the max-abs step is min(2e, f64::MAX).
 #[test]
 fn roundtrip_max_abs_bound_near_f64_max() {
     // mode byte 0x81 (max_abs, raw f64 bound follows), e = 1e308; the rest zero: a 0-d tensor.

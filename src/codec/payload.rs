@@ -43,7 +43,7 @@ pub(crate) fn encode(
     let bound = || fold::order0_bound_bytes(params, width, codes, threads);
     let order0_on = |threads: usize| {
         if backend_id == entropy::BACKEND_RANS {
-            // rANS frames carry the codes folded around each channel's zero code (rans.rs),
+            // rANS frames carry the codes folded around each channel's zero code (fold.rs),
             // coded one byte plane at a time (no packed copy of all planes).
             return fold::encode_folded(params, width, codes, threads);
         }

@@ -50,7 +50,7 @@ pub(crate) fn normalize(counts: &[u64; 256]) -> [u32; 256] {
     freq
 }
 
-/// Per-symbol encoder entry (shared with the model's encoder, `rans_model.rs`): the state
+/// Per-symbol encoder entry (shared with the model's encoder, `entropy/model/`): the state
 /// transition `x → (x / freq)·M + x mod freq + cum` by an exact reciprocal multiplication
 /// instead of a 32-bit division (Lemire, Kaser, Kurz 2019: with `rcp = ⌈2^64 / freq⌉`,
 /// `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as `x + bias + q·(M − freq)`.

@@ -70,7 +70,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     encode_family(q, rows, None)
 }
 
-/// `encode` with the shape family forced (`Some(f)`, `f` < `rans_family::FAMILIES`) or
+/// `encode` with the shape family forced (`Some(f)`, `f` < `family::FAMILIES`) or
 /// chosen by the encoder (`None`).
 pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
     let n = q.len();

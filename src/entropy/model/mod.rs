@@ -59,7 +59,7 @@
 //! (`sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
 //! pick; only `H` differs); the encoder chooses the family per tensor
-//! (`rans_family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
+//! (`family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
 //!
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after

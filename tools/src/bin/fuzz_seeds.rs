@@ -2,7 +2,7 @@
 //! frames of tests/data tensors in every mode and backend, the shipped YAML configs, npy/npz
 //! fixtures, a model file and error-feedback states. Small on purpose (a few hundred KB).
 //!
-//!     cargo run --example fuzz_seeds
+//!     cargo run -p alcm-tools --bin fuzz_seeds
 use std::fs;
 use std::path::Path;
 

@@ -5,12 +5,12 @@
 //! also the predictor guarded by the closed-form error model (`guard_channel_allocations`) and
 //! that model alone (`modelled_channel_allocations`). Results: docs/PERFORMANCE.md.
 //!
-//! cargo run --release --example predictor_vs_oracle -- [DIR] [--target 0.02] [--epochs 30]
+//! cargo run --release -p alcm-tools --bin predictor_vs_oracle -- [DIR] [--target 0.02] [--epochs 30]
 //! DIR defaults to ../shared/data (falls back to tests/data); split as in train_predictor.
 
 use std::path::PathBuf;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::read_npy_f32;

@@ -4,13 +4,13 @@
 //! the decoded bytes (to compare two builds bit for bit) and, for frames of ≥ N values
 //! (default 1 Mi), the best-of decode MB/s.
 //!
-//!     cargo run --release --example decode_ab -- save /tmp/frames
-//!     cargo run --release --example decode_ab -- run /tmp/frames
+//!     cargo run --release -p alcm-tools --bin decode_ab -- save /tmp/frames
+//!     cargo run --release -p alcm-tools --bin decode_ab -- run /tmp/frames
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::{read_npy_f32, DecodeOptions, Encoder, EncoderConfig, Mode};

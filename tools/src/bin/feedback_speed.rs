@@ -4,11 +4,11 @@
 //! less), for the relative-L2 (1e-2), max-abs and adaptive modes. Each step feeds the residual
 //! forward, as a training loop does.
 //!
-//! cargo run --release --example feedback_speed [-- --reps 10]
+//! cargo run --release -p alcm-tools --bin feedback_speed [-- --reps 10]
 
 use std::time::Instant;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::{cpu_time_seconds, Encoder, EncoderConfig, ErrorFeedback, Mode};

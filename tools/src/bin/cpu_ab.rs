@@ -3,11 +3,11 @@
 //! time rather than wall clock, so two builds can be compared on a shared machine (run the two
 //! binaries alternately). Prints bits/value and MB/s of float32 input.
 //!
-//! cargo run --release --example cpu_ab -- [DIR]
+//! cargo run --release -p alcm-tools --bin cpu_ab -- [DIR]
 
 use std::path::PathBuf;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::{cpu_time_seconds, decompress, read_npy_f32, Encoder, EncoderConfig, Mode};

@@ -6,7 +6,7 @@
 //! Run ONLY when the format version changes (add the new frames beside the old, never
 //! overwrite: frames of every released version must keep decoding):
 //!
-//!     ALCM_WRITE_GOLDEN=1 cargo run --release --example make_golden
+//!     ALCM_WRITE_GOLDEN=1 cargo run --release -p alcm-tools --bin make_golden
 //!
 //! The version-1 set (`v1_*`: every mode × store/deflate/rANS, per-channel allocation, kept
 //! NaN/±Inf, the rank-1 model's kinds 1–2) was written by this example as of commit 8efdd82;
@@ -22,7 +22,7 @@ use alcm::{
     FORMAT_VERSION,
 };
 
-#[path = "../tests/common/kind4.rs"]
+#[path = "../../../tests/common/kind4.rs"]
 mod kind4;
 use kind4::kind4_tensor;
 
