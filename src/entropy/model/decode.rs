@@ -413,12 +413,7 @@ pub(super) fn decode_block_mode<const MODE: u8, T: Copy>(
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
 ) -> Result<()> {
-    let mut x = [0u32; LANES];
-    for (j, s) in x.iter_mut().enumerate() {
-        let bb = &words[4 * j..4 * j + 4];
-        *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16
-            | u16::from_le_bytes([bb[2], bb[3]]) as u32;
-    }
+    let mut x = crate::entropy::rans::read_states::<LANES>(words);
     let mut pos = 2 * LANES;
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
     rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, conv).map_err(|e| {
