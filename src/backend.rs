@@ -4,16 +4,18 @@
 //! payload layout; the default). Decoding is bounded by the size the frame
 //! declares, so a hostile payload cannot make the decoder allocate more than that.
 
+use crate::abi;
 use crate::config::BackendKind;
 use crate::error::{Error, Result};
 
-/// Backend identifiers as stored in the frame header. Never renumbered.
-pub const BACKEND_STORE: u8 = 0;
-pub const BACKEND_DEFLATE: u8 = 1;
-pub const BACKEND_RANS: u8 = 2;
+/// Backend identifiers as stored in the frame header. Never renumbered; the numbers (and their
+/// C names) are defined once in [`crate::abi`].
+pub const BACKEND_STORE: u8 = abi::ALCM_BACKEND_STORE as u8;
+pub const BACKEND_DEFLATE: u8 = abi::ALCM_BACKEND_DEFLATE as u8;
+pub const BACKEND_RANS: u8 = abi::ALCM_BACKEND_RANS as u8;
 /// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
 /// chosen per tensor by the encoder when smaller than backend 2; see [`crate::rans_model`]).
-pub const BACKEND_RANS_MODEL: u8 = 3;
+pub const BACKEND_RANS_MODEL: u8 = abi::ALCM_BACKEND_RANS_MODEL as u8;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
 /// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
@@ -100,5 +102,30 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             "rANS-model payload outside an error-bounded frame",
         )),
         _ => Ok(payload.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every backend id a frame may carry has its C constant (alcm_peek reports them all), and
+    /// the C header names no id the decoder would refuse.
+    #[test]
+    fn every_frame_backend_has_a_c_constant() {
+        let c_ids = [
+            abi::ALCM_BACKEND_STORE,
+            abi::ALCM_BACKEND_DEFLATE,
+            abi::ALCM_BACKEND_RANS,
+            abi::ALCM_BACKEND_RANS_MODEL,
+        ];
+        for id in 0..=u8::MAX {
+            let known = backend_name(id) != "unknown";
+            assert_eq!(known, c_ids.contains(&u32::from(id)), "backend id {id}");
+        }
+        // The selectable ones are exactly the BackendKind variants; 3 is chosen by the encoder.
+        let kinds = [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans];
+        let ids: Vec<u32> = kinds.iter().map(|&k| u32::from(backend_id(k))).collect();
+        assert_eq!(ids, [0, 1, 2]);
     }
 }

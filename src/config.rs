@@ -34,6 +34,9 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// Most threads one compression may use (`threads`); the C API's `ALCM_MAX_THREADS`.
+pub const MAX_THREADS: usize = crate::abi::ALCM_MAX_THREADS as usize;
+
 // ---------------------------------------------------------------------------------------------
 // Public types
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ pub struct EncoderConfig {
     pub min_bits: f64,
     /// Upper end of the allocation, min_bits < max_bits < 1 (`allocation.max_bits`, 0.9).
     pub max_bits: f64,
-    /// Threads one compression may use, 1..=64 (`threads`, default 1). The error-bounded
+    /// Threads one compression may use, 1..=[`MAX_THREADS`] (`threads`, default 1). The error-bounded
     /// modes split large tensors into fixed blocks of rows; the frame bytes do not depend on
     /// this setting.
     pub threads: usize,
@@ -311,10 +314,10 @@ impl EncoderConfig {
                 format!("must be in 0..=10, got {}", self.deflate_level),
             ));
         }
-        if !(1..=64).contains(&self.threads) {
+        if !(1..=MAX_THREADS).contains(&self.threads) {
             return Err(Error::config(
                 "threads",
-                format!("must be in 1..=64, got {}", self.threads),
+                format!("must be in 1..={MAX_THREADS}, got {}", self.threads),
             ));
         }
         if !(self.timeout_seconds.is_finite() && self.timeout_seconds > 0.0) {
@@ -394,7 +397,14 @@ impl EncoderConfig {
                     cfg.timeout_seconds = get_f64(value, "timeout_seconds", "a finite number > 0")?
                 }
                 "mode" => cfg.mode = parse_mode(value)?,
-                "threads" => cfg.threads = get_uint(value, "threads", "1..=64", 64)? as usize,
+                "threads" => {
+                    cfg.threads = get_uint(
+                        value,
+                        "threads",
+                        &format!("1..={MAX_THREADS}"),
+                        MAX_THREADS as u64,
+                    )? as usize
+                }
                 "non_finite" => {
                     let allowed = "\"refuse\" or \"keep\"";
                     cfg.non_finite = match get_str(value, "non_finite", allowed)?.as_str() {

@@ -5,6 +5,7 @@
 //! integer codes → lossless backend → a checksummed, versioned frame. Decoding needs only the
 //! frame bytes.
 
+pub(crate) mod abi;
 pub mod allocation;
 pub mod backend;
 pub mod config;

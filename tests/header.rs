@@ -1,5 +1,6 @@
 //! The committed header `include/alcm.h` must be exactly what the pinned cbindgen generates
-//! from `src/ffi/`, and every version number must agree with Cargo.toml.
+//! from `src/abi.rs` (ids and limits) and `src/ffi/` (types and functions), and every version
+//! number must agree with Cargo.toml.
 //!
 //! Regenerate after changing the C API or the version:
 //!     ALCM_BLESS_HEADER=1 cargo test --test header
@@ -102,6 +103,7 @@ fn generate() -> String {
     );
     let bindings = cbindgen::Builder::new()
         .with_config(config)
+        .with_src(root().join("src/abi.rs"))
         .with_src(root().join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen failed");

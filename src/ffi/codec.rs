@@ -5,41 +5,28 @@ use std::os::raw::c_char;
 use super::error::FfiError;
 use super::handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
-    tensor_view, OpaqueHandle, ALCM_MAX_RANK,
+    tensor_view, OpaqueHandle,
 };
 use super::panic::{ffi_infallible, ffi_status, ffi_void};
 use super::status::alcm_status;
+use crate::abi::{
+    ALCM_BACKEND_DEFLATE, ALCM_BACKEND_RANS, ALCM_BACKEND_STORE, ALCM_MAX_RANK, ALCM_MAX_THREADS,
+    ALCM_MODE_ADAPTIVE, ALCM_MODE_LOSSLESS, ALCM_MODE_MAX_ABS, ALCM_MODE_RELATIVE_L2,
+    ALCM_NON_FINITE_KEEP, ALCM_NON_FINITE_REFUSE,
+};
 use crate::{BackendKind, Encoder, EncoderConfig, ErrorFeedback, Mode, NonFinitePolicy, Report};
 
 /// Encoder mode (as stored in the frame): `ALCM_MODE_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_mode = u32;
-/// The original's scheme: per-channel precision from a bit allocation, pruning.
-pub const ALCM_MODE_ADAPTIVE: alcm_mode = 0;
-/// Guarantees ||x - x'||_2 <= target * ||x||_2 (target in (0, 1)).
-pub const ALCM_MODE_RELATIVE_L2: alcm_mode = 1;
-/// Guarantees |x_i - x'_i| <= target for every value (target > 0).
-pub const ALCM_MODE_MAX_ABS: alcm_mode = 2;
-/// Bit-exact.
-pub const ALCM_MODE_LOSSLESS: alcm_mode = 3;
 
 /// Lossless backend applied to the packed codes: `ALCM_BACKEND_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_backend = u32;
-/// No entropy coding.
-pub const ALCM_BACKEND_STORE: alcm_backend = 0;
-/// Deflate (the original prototype's backend).
-pub const ALCM_BACKEND_DEFLATE: alcm_backend = 1;
-/// Static rANS over byte planes (the default: smaller and faster than deflate on codes).
-pub const ALCM_BACKEND_RANS: alcm_backend = 2;
 
 /// What to do with NaN/Inf input: `ALCM_NON_FINITE_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_non_finite = u32;
-/// Refuse the tensor with ALCM_ERR_NON_FINITE (the default).
-pub const ALCM_NON_FINITE_REFUSE: alcm_non_finite = 0;
-/// Store NaN/Inf values exactly; the rest is compressed as usual.
-pub const ALCM_NON_FINITE_KEEP: alcm_non_finite = 1;
 
 /// What one compression did. Output only; fields may be added at the end in a major version.
 #[allow(non_camel_case_types)]
@@ -99,7 +86,7 @@ pub struct alcm_frame_info {
     /// Number of dimensions; shape[rank..] are 0.
     pub rank: u32,
     /// The tensor's dimensions.
-    pub shape: [u64; 8],
+    pub shape: [u64; ALCM_MAX_RANK],
     /// Number of values (product of the shape).
     pub n_values: u64,
     /// Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
@@ -367,9 +354,6 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(
     })
 }
 
-/// Largest thread count alcm_encoder_set_threads and alcm_decompress_with_threads accept.
-pub const ALCM_MAX_THREADS: u32 = 64;
-
 /// Sets how many threads one compression may use, 1..ALCM_MAX_THREADS (default 1). The
 /// error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are
 /// the same for every thread count. Threads are started per call and joined before it returns.
@@ -451,10 +435,10 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
@@ -477,7 +461,7 @@ pub unsafe extern "C" fn alcm_peek(
         // SAFETY: the caller upholds the documented contract.
         let (src, info) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(info, "info")?) };
         let i = crate::peek(src)?;
-        let mut shape = [0u64; 8];
+        let mut shape = [0u64; ALCM_MAX_RANK];
         for (d, s) in shape.iter_mut().zip(&i.shape) {
             *d = *s as u64;
         }
@@ -496,12 +480,6 @@ pub unsafe extern "C" fn alcm_peek(
         Ok(())
     })
 }
-
-/// The most bytes alcm_peek needs: the largest fixed frame header.
-// A literal, not `FRAME_OVERHEAD_MAX - 4`: cbindgen cannot evaluate a path expression and
-// silently left the macro out of alcm.h. The assertion keeps the two in step.
-pub const ALCM_FRAME_HEADER_MAX: usize = 132;
-const _: () = assert!(ALCM_FRAME_HEADER_MAX == crate::format::FRAME_OVERHEAD_MAX - 4);
 
 /// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
 /// least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`
@@ -615,7 +593,7 @@ pub unsafe extern "C" fn alcm_feedback_new(
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
         let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if n.map_or(true, |n| n > super::handle::ALCM_MAX_ELEMENTS as usize) {
+        if n.map_or(true, |n| n > crate::abi::ALCM_MAX_ELEMENTS as usize) {
             return Err(FfiError::too_large(format!("shape {shape:?} is too large")));
         }
         out.write(box_handle(ErrorFeedback::new(shape)?));
@@ -654,10 +632,10 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         if crate::compress_bound(n_values) > dst_capacity {

@@ -1,4 +1,4 @@
-//! The C ABI of alcm (`include/alcm.h`, generated from this module by cbindgen).
+//! The C ABI of alcm (`include/alcm.h`, generated from this module and `crate::abi` by cbindgen).
 //!
 //! This module has no logic of its own: every export converts C pointers into Rust values with
 //! the helpers of [`handle`], calls the Rust API, and converts the result back through the panic
@@ -55,8 +55,8 @@
 //! * every pointer is NULL-checked; every `*_free` accepts NULL;
 //! * no export unwinds into C: panics become `ALCM_ERR_PANIC`.
 //!
-//! cbindgen parses this module only (see `tests/header.rs`), so items of the Rust API never leak
-//! into the header; everything public here with a C name is part of the ABI.
+//! cbindgen parses this module and `crate::abi` only (see `tests/header.rs`), so items of the
+//! Rust API never leak into the header; everything public here with a C name is part of the ABI.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -76,17 +76,18 @@ pub use codec::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_ref, in_slice, out_ptr,
-    out_slice, tensor_view, OpaqueHandle, Out, OutSlice, TensorView, ALCM_MAX_ELEMENTS,
-    ALCM_MAX_RANK,
+    out_slice, tensor_view, OpaqueHandle, Out, OutSlice, TensorView,
 };
 pub use metrics::*;
 pub use model::*;
 pub use panic::{ffi_infallible, ffi_status, ffi_value, ffi_void};
 pub use stats::{alcm_channel_count, alcm_channel_stats, alcm_stats, alcm_tensor_stats};
 pub use status::{alcm_status, alcm_status_string};
-pub use version::{
-    alcm_format_version, alcm_version_number, alcm_version_string, ALCM_FORMAT_VERSION,
-};
+pub use version::{alcm_format_version, alcm_version_number, alcm_version_string};
+
+/// The ids and limits of the C ABI (modes, backends, element type, non-finite policies,
+/// `ALCM_MAX_*`, `ALCM_FORMAT_VERSION`), defined once in `crate::abi` and emitted from there.
+pub use crate::abi::*;
 
 #[cfg(feature = "test-panic")]
 pub use panic::alcm_debug_trigger_panic;

@@ -13,14 +13,7 @@
 use std::os::raw::c_char;
 
 use super::panic::ffi_infallible;
-
-/// Version of the frame format this library writes (and the newest it reads; it reads every
-/// version from 1 up). Independent of the library version. Version 2 added the shared code
-/// offset flag and rANS-model payload kinds 3-4 (docs/FORMAT.md, "Version history").
-pub const ALCM_FORMAT_VERSION: u32 = 2;
-
-// A literal for cbindgen's `#define`, held equal to the encoder's constant at compile time.
-const _: () = assert!(ALCM_FORMAT_VERSION == crate::format::FORMAT_VERSION as u32);
+use crate::abi::ALCM_FORMAT_VERSION;
 
 const fn parse_u32(s: &str) -> u32 {
     let b = s.as_bytes();
