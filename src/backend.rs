@@ -9,7 +9,7 @@ use crate::config::BackendKind;
 use crate::error::{Error, Result};
 
 /// Backend identifiers as stored in the frame header. Never renumbered; the numbers (and their
-/// C names) are defined once in [`crate::abi`].
+/// C names) are defined once in `crate::abi`.
 pub const BACKEND_STORE: u8 = abi::ALCM_BACKEND_STORE as u8;
 pub const BACKEND_DEFLATE: u8 = abi::ALCM_BACKEND_DEFLATE as u8;
 pub const BACKEND_RANS: u8 = abi::ALCM_BACKEND_RANS as u8;

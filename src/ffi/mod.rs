@@ -61,16 +61,32 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![allow(non_camel_case_types)]
+// The doc comment of an export is its documentation in include/alcm.h, read by C programmers:
+// its pointer contract is C prose ("Memory:", plus the header preamble's POINTERS section)
+// rather than a Rust `# Safety` heading, which would leak into the header 48 times. The
+// internal unsafe helpers (handle.rs, reconfigure, decompress_impl) keep their `# Safety`.
+#![allow(clippy::missing_safety_doc)]
+
+// Module order is header order: cbindgen emits the exports module by module, in the order
+// declared here, so each group below is one section of include/alcm.h (errors and versions,
+// codec and error feedback, predictor and scheduler, statistics and metrics). The blank lines
+// keep rustfmt from sorting them.
+pub mod status;
+
+pub mod error;
+
+pub mod version;
 
 pub mod codec;
-pub mod error;
-pub mod handle;
-pub mod metrics;
+
 pub mod model;
-pub mod panic;
+
 pub mod stats;
-pub mod status;
-pub mod version;
+
+pub mod metrics;
+
+pub mod handle;
+pub mod panic;
 
 pub use codec::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
