@@ -6,7 +6,7 @@ use crate::entropy::BackendKind;
 use crate::error::{Error, Result};
 
 /// Most threads one call may use (encoder and decoder alike).
-pub const MAX_THREADS: usize = 64;
+pub const MAX_THREADS: usize = crate::abi::ALCM_MAX_THREADS as usize;
 
 /// What the encoder aims for.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,6 +6,7 @@
 
 pub mod params;
 
+use crate::abi;
 use crate::entropy::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::util::shape::channel_count;
@@ -15,17 +16,19 @@ pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
 /// The decoder reads every version from `OLDEST_FORMAT_VERSION` (1) up to this one (docs/FORMAT.md,
 /// "Version history"): version 2 added the shared-qmin flag and rANS-model payload kinds 3–4.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = abi::ALCM_FORMAT_VERSION as u8;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
 /// Most dimensions a tensor may have.
-pub const MAX_RANK: usize = 8;
-pub const DTYPE_F32: u8 = 1;
+pub const MAX_RANK: usize = abi::ALCM_MAX_RANK;
+/// Element type id of float32, the one type frames hold.
+pub const DTYPE_F32: u8 = abi::ALCM_DTYPE_F32 as u8;
 
-pub const MODE_ADAPTIVE: u8 = 0;
-pub const MODE_RELATIVE_L2: u8 = 1;
-pub const MODE_MAX_ABS: u8 = 2;
-pub const MODE_LOSSLESS: u8 = 3;
+// The mode byte; the numbers (and their C names) are defined once in `crate::abi`.
+pub const MODE_ADAPTIVE: u8 = abi::ALCM_MODE_ADAPTIVE as u8;
+pub const MODE_RELATIVE_L2: u8 = abi::ALCM_MODE_RELATIVE_L2 as u8;
+pub const MODE_MAX_ABS: u8 = abi::ALCM_MODE_MAX_ABS as u8;
+pub const MODE_LOSSLESS: u8 = abi::ALCM_MODE_LOSSLESS as u8;
 
 /// Flag bit: the frame carries an exception list (values stored verbatim).
 pub const FLAG_EXCEPTIONS: u8 = 1;
@@ -39,6 +42,8 @@ pub const FLAG_SHARED_QMIN: u8 = 2;
 /// Also the size of the largest fixed header plus CRC: [`peek`] needs at most
 /// `FRAME_OVERHEAD_MAX − 4` bytes.
 pub const FRAME_OVERHEAD_MAX: usize = 16 + 8 * MAX_RANK + 52 + 4;
+// The C API publishes the header size as a literal (`abi`): keep the two in step.
+const _: () = assert!(abi::ALCM_FRAME_HEADER_MAX == FRAME_OVERHEAD_MAX - 4);
 
 /// Default largest number of values a frame may declare before the decoder refuses it
 /// (2^32 values = 16 GiB of float32). Configurable per call with [`DecodeLimits`].

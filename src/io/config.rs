@@ -32,7 +32,7 @@
 
 use std::path::Path;
 
-use crate::codec::config::{check_bits, EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::config::{check_bits, EncoderConfig, Mode, NonFinitePolicy, MAX_THREADS};
 use crate::entropy::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -240,7 +240,14 @@ impl EncoderConfig {
                     cfg.timeout_seconds = get_f64(value, "timeout_seconds", "a finite number > 0")?
                 }
                 "mode" => cfg.mode = parse_mode(value)?,
-                "threads" => cfg.threads = get_uint(value, "threads", "1..=64", 64)? as usize,
+                "threads" => {
+                    cfg.threads = get_uint(
+                        value,
+                        "threads",
+                        &format!("1..={MAX_THREADS}"),
+                        MAX_THREADS as u64,
+                    )? as usize
+                }
                 "non_finite" => {
                     let allowed = "\"refuse\" or \"keep\"";
                     cfg.non_finite = match get_str(value, "non_finite", allowed)?.as_str() {
