@@ -102,7 +102,8 @@ pub struct alcm_frame_info {
     pub shape: [u64; 8],
     /// Number of values (product of the shape).
     pub n_values: u64,
-    /// Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
+    /// Number of channels the frame declares: see `alcm_channel_count` (frames written before
+    /// dimensions of 1 were skipped declare `shape[0]` for rank >= 2).
     pub n_channels: u64,
     /// The error target the frame was encoded for (relative L2 or max abs), else 0.
     pub target: f64,
@@ -451,10 +452,10 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
@@ -654,10 +655,10 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         if crate::compress_bound(n_values) > dst_capacity {
