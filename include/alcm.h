@@ -299,7 +299,8 @@ typedef struct alcm_frame_info {
      */
     uint64_t n_values;
     /**
-     * Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
+     * Number of channels the frame declares: see `alcm_channel_count` (frames written before
+     * dimensions of 1 were skipped declare `shape[0]` for rank >= 2).
      */
     uint64_t n_channels;
     /**
@@ -1000,8 +1001,9 @@ alcm_status alcm_tensor_stats(const float *data,
                               struct alcm_stats *out);
 
 /**
- * The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a
- * scalar or vector, 0 for a tensor without elements. Written to `*n_channels_out` on success.
+ * The number of channels statistics are computed for: the first dimension other than 1 when
+ * at least two dimensions are other than 1, else 1 (a scalar or vector, also `(N, 1)`,
+ * `(1, N)`, `(N, 1, 1)`), 0 for a tensor without elements. Written to `*n_channels_out` on success.
  *
  * # Safety
  * `shape` points to `rank` values; `n_channels_out` to a writable `size_t`.
@@ -1009,7 +1011,8 @@ alcm_status alcm_tensor_stats(const float *data,
 alcm_status alcm_channel_count(size_t rank, const size_t *shape, size_t *n_channels_out);
 
 /**
- * Statistics of each channel (slices along the first axis; see `alcm_channel_count`).
+ * Statistics of each channel (slices along the first axis other than 1; see
+ * `alcm_channel_count`).
  *
  * Writes `n` structs to `out[0..n]` and `n` to `*n_channels_out`, where `n` is the channel
  * count. **Size query / exception to "outputs only on success":** when `out_len < n` nothing

@@ -23,7 +23,7 @@ use crate::format::{self, FrameParts, MAX_RANK};
 use crate::metrics::cpu_time_seconds;
 use crate::pack;
 use crate::quant::{self, ChannelParams};
-use crate::stats::{channel_count, check_shape};
+use crate::stats::{channel_count, check_shape, effective_rank};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
@@ -402,7 +402,8 @@ impl Encoder {
         // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
         // of its ideal size (measured), so a skipped model would not have been smaller (checked
         // over the bench: the same choices, the same bytes as coding both).
-        let plan = if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
+        // (Trivial dimensions do not count: `(N, 1)` is coded as `(N,)`, see `channel_count`.)
+        let plan = if backend_id == backend::BACKEND_RANS && effective_rank(shape) >= 2 {
             crate::rans_model::plan_frame_codes(&q.params, &q.codes, width, threads)
         } else {
             None

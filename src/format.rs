@@ -6,7 +6,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::quant::ChannelParams;
-use crate::stats::channel_count;
+use crate::stats::{channel_count, legacy_channel_count};
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
@@ -307,8 +307,10 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
             "{n_values} values exceed this platform's address space"
         )));
     }
+    // Frames written before trivial dimensions were skipped count channels along the first
+    // axis (`(N, 1)`: N channels); both layouts decode, the count tells which one it is.
     let expected_channels = channel_count(&shape) as u64;
-    if n_channels != expected_channels {
+    if n_channels != expected_channels && n_channels != legacy_channel_count(&shape) as u64 {
         return Err(Error::corrupt(format!(
             "frame declares {n_channels} channels, its shape {shape:?} has {expected_channels}"
         )));

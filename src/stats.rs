@@ -99,10 +99,25 @@ pub fn tensor_stats(data: &[f32]) -> TensorStats {
     }
 }
 
-/// Number of channels of a tensor of this shape: the first dimension for rank ≥ 2, and 1 for a
-/// scalar or vector (a per-value "channel" would carry more side information than data).
-/// A tensor with no values has no channels.
+/// Number of channels of a tensor of this shape: the first dimension other than 1 when at least
+/// two dimensions are other than 1, else 1 (a scalar or a vector, whatever its trivial
+/// dimensions). Dimensions of size 1 do not change the layout of the values, so they must not
+/// change the model: `(N,)`, `(N, 1)`, `(1, N)` and `(N, 1, 1)` are all one channel of N
+/// values, and `(1, M, K)` is M channels of K, like `(M, K)`. (A per-value "channel" would carry
+/// more side information than data.) A tensor with no values has no channels.
 pub fn channel_count(shape: &[usize]) -> usize {
+    let n: usize = shape.iter().product();
+    let mut dims = shape.iter().filter(|&&d| d != 1);
+    match (dims.next(), dims.next()) {
+        _ if n == 0 => 0,
+        (Some(&d), Some(_)) => d,
+        _ => 1,
+    }
+}
+
+/// The channel count of frames written before trivial dimensions were skipped (the first
+/// dimension for rank ≥ 2): the decoder still accepts it, so those frames keep decoding.
+pub(crate) fn legacy_channel_count(shape: &[usize]) -> usize {
     let n: usize = shape.iter().product();
     if n == 0 {
         0
@@ -111,6 +126,11 @@ pub fn channel_count(shape: &[usize]) -> usize {
     } else {
         1
     }
+}
+
+/// Number of dimensions other than 1: the rank the codec sees.
+pub(crate) fn effective_rank(shape: &[usize]) -> usize {
+    shape.iter().filter(|&&d| d != 1).count()
 }
 
 /// Checks that `data.len()` equals the product of `shape` (without overflow) and returns it.
@@ -129,7 +149,7 @@ pub fn check_shape(data_len: usize, shape: &[usize]) -> Result<usize> {
     Ok(n)
 }
 
-/// Statistics of each channel (a slice along the first axis; see [`channel_count`]).
+/// Statistics of each channel (a slice along the first axis other than 1; see [`channel_count`]).
 pub fn channel_stats(data: &[f32], shape: &[usize]) -> Result<Vec<TensorStats>> {
     let n = check_shape(data.len(), shape)?;
     let channels = channel_count(shape);
@@ -175,5 +195,35 @@ mod tests {
         assert_eq!(channel_stats(&data, &[4]).unwrap().len(), 1);
         assert!(channel_stats(&data, &[3]).is_err());
         assert_eq!(channel_count(&[5, 0, 3]), 0);
+    }
+
+    #[test]
+    fn trivial_dimensions_do_not_make_channels() {
+        for s in [
+            &[7][..],
+            &[7, 1],
+            &[1, 7],
+            &[7, 1, 1],
+            &[1, 1, 7],
+            &[1],
+            &[1, 1],
+            &[],
+        ] {
+            assert_eq!(channel_count(s), 1, "{s:?}");
+        }
+        assert_eq!(channel_count(&[3, 4]), 3);
+        assert_eq!(channel_count(&[1, 3, 4]), 3);
+        assert_eq!(channel_count(&[3, 1, 4]), 3);
+        assert_eq!(channel_count(&[1, 0]), 0);
+        assert_eq!(legacy_channel_count(&[7, 1]), 7);
+        assert_eq!(legacy_channel_count(&[1, 3, 4]), 1);
+        assert_eq!(effective_rank(&[7, 1, 1]), 1);
+        assert_eq!(effective_rank(&[1, 3, 4]), 2);
+        // The channels of (1, 3, 4) are the rows of (3, 4): same statistics.
+        let data: Vec<f32> = (0..12).map(|i| (i * i) as f32).collect();
+        assert_eq!(
+            channel_stats(&data, &[1, 3, 4]).unwrap(),
+            channel_stats(&data, &[3, 4]).unwrap()
+        );
     }
 }

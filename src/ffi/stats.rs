@@ -70,8 +70,9 @@ pub unsafe extern "C" fn alcm_tensor_stats(
     })
 }
 
-/// The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a
-/// scalar or vector, 0 for a tensor without elements. Written to `*n_channels_out` on success.
+/// The number of channels statistics are computed for: the first dimension other than 1 when
+/// at least two dimensions are other than 1, else 1 (a scalar or vector, also `(N, 1)`,
+/// `(1, N)`, `(N, 1, 1)`), 0 for a tensor without elements. Written to `*n_channels_out` on success.
 ///
 /// # Safety
 /// `shape` points to `rank` values; `n_channels_out` to a writable `size_t`.
@@ -108,7 +109,8 @@ pub unsafe extern "C" fn alcm_channel_count(
     })
 }
 
-/// Statistics of each channel (slices along the first axis; see `alcm_channel_count`).
+/// Statistics of each channel (slices along the first axis other than 1; see
+/// `alcm_channel_count`).
 ///
 /// Writes `n` structs to `out[0..n]` and `n` to `*n_channels_out`, where `n` is the channel
 /// count. **Size query / exception to "outputs only on success":** when `out_len < n` nothing
