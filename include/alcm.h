@@ -399,7 +399,8 @@ typedef struct alcm_frame_info {
      */
     uint64_t n_values;
     /**
-     * Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
+     * Number of channels the frame declares: see `alcm_channel_count` (frames written before
+     * dimensions of 1 were skipped declare `shape[0]` for rank >= 2).
      */
     uint64_t n_channels;
     /**
@@ -1269,8 +1270,9 @@ alcm_status alcm_tensor_stats(const float *data,
                               struct alcm_stats *out);
 
 /**
- * The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a scalar or
- * vector, 0 for a tensor without elements.
+ * The number of channels statistics are computed for: the first dimension other than 1 when
+ * at least two dimensions are other than 1, else 1 (a scalar or vector, also `(N, 1)`,
+ * `(1, N)`, `(N, 1, 1)`), 0 for a tensor without elements.
  *
  * Returns: ALCM_OK; `*n_channels_out` is written only on success.
  * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
@@ -1282,8 +1284,8 @@ alcm_status alcm_tensor_stats(const float *data,
 alcm_status alcm_channel_count(size_t rank, const size_t *shape, size_t *n_channels_out);
 
 /**
- * Statistics of each channel (slices along the first axis; see alcm_channel_count), tensor rules
- * as for alcm_tensor_stats.
+ * Statistics of each channel (slices along the first axis other than 1; see
+ * `alcm_channel_count`).
  *
  * Returns: ALCM_OK; `out[0..n]` holds the statistics and `*n_channels_out` the channel count `n`.
  * Size query, the one exception to "outputs only on success": when `out_len < n`, nothing is

@@ -60,5 +60,8 @@ step "main job (demo) and benchmark smoke run"
 cargo run --release --example adaptive_train -- --out target/demo-results.json
 cargo run --release --example bench -- tests/data > target/bench-smoke.txt && tail -18 target/bench-smoke.txt
 
+step "soak, short (8 threads compress, decompress and run error feedback for 15 s; fails if RSS grows > 16 MiB after warm-up or the heap keeps > 4 KiB after the threads end)"
+cargo run --release --example soak -- tests/data --seconds 15
+
 echo
 echo "all test stages passed"

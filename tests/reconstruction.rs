@@ -128,13 +128,18 @@ fn reconstruction_keeps_non_finite_values_and_the_lossless_fallback() {
         .unwrap();
         check(&enc, "non-finite", &x, &[64, 64]);
     }
-    // One value per channel: the adaptive parameters alone (8 bytes per channel) exceed the
+    // Two values per channel: the adaptive parameters alone (8 bytes per channel) equal the
     // raw bytes, so a stored lossless frame is written; the reconstruction is the input.
+    // ((1000, 1) is one channel of 1000 values: dimensions of 1 do not make channels.)
     let enc = Encoder::new(EncoderConfig::default()).unwrap();
     let rows: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.7).cos()).collect();
     assert_eq!(
-        check(&enc, "fallback", &rows, &[1000, 1]),
+        check(&enc, "fallback", &rows, &[500, 2]),
         alcm::FrameMode::Lossless.id()
+    );
+    assert_eq!(
+        check(&enc, "one channel", &rows, &[1000, 1]),
+        alcm::FrameMode::Adaptive.id()
     );
 }
 

@@ -629,6 +629,16 @@ struct CkptPolicy {
 const float kAdamEps = 1e-8f;
 const double kLogFloor = 1e-30;
 
+
+// Creates the directories above `path` (for --csv and --ckpt), so that an output path such as
+// build/full/results.csv works on a fresh checkout.
+static void make_parent_dirs(const std::string &path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) throw std::runtime_error("cannot create " + parent.string() + ": " + ec.message());
+}
+
 size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy &pol) {
   // The default path is under build/ (outputs never land in the source tree's root).
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -695,6 +705,7 @@ size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy
   alcm_encoder_free(me);
   alcm_encoder_free(ve);
   std::string tmp = path + ".tmp";
+  make_parent_dirs(path);
   {
     std::ofstream f(tmp, std::ios::binary);
     f.write(out.data(), (std::streamsize)out.size());
@@ -826,6 +837,7 @@ int real_main(int argc, char **argv, const Comm &comm) {
 
   FILE *csv = nullptr;
   if (root && !opt.csv.empty()) {
+    make_parent_dirs(opt.csv);
     csv = std::fopen(opt.csv.c_str(), "w");
     if (!csv) throw std::runtime_error("cannot write " + opt.csv);
     std::fprintf(csv, "seed,mode,epoch,train_loss,test_acc,bytes_per_step,ratio,cum_bytes,mean_caq,"

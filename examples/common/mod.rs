@@ -38,7 +38,7 @@ pub fn find_npy(dir: &Path) -> Vec<PathBuf> {
             if p.is_dir() {
                 if !matches!(
                     p.file_name().and_then(|n| n.to_str()),
-                    Some("digits" | "fixtures" | "golden")
+                    Some("digits" | "fixtures" | "golden" | "legacy_shape")
                 ) {
                     walk(&p, out);
                 }

@@ -24,7 +24,7 @@ use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, FrameMode, FrameParts, MAX_RANK};
 use crate::util::cputime::cpu_time_seconds;
-use crate::util::shape::{channel_count, check_shape};
+use crate::util::shape::{channel_count, check_shape, effective_rank};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
@@ -417,7 +417,8 @@ impl Encoder {
             self.config.backend,
             self.config.deflate_level,
             threads,
-            shape.len() >= 2,
+            // Trivial dimensions do not count: `(N, 1)` is coded as `(N,)` (see `channel_count`).
+            effective_rank(shape) >= 2,
         );
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {

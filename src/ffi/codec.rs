@@ -89,7 +89,8 @@ pub struct alcm_frame_info {
     pub shape: [u64; ALCM_MAX_RANK],
     /// Number of values (product of the shape).
     pub n_values: u64,
-    /// Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
+    /// Number of channels the frame declares: see `alcm_channel_count` (frames written before
+    /// dimensions of 1 were skipped declare `shape[0]` for rank >= 2).
     pub n_channels: u64,
     /// The error target the frame was encoded for (relative L2 or max abs), else 0.
     pub target: f64,

@@ -79,8 +79,9 @@ pub unsafe extern "C" fn alcm_tensor_stats(
     })
 }
 
-/// The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a scalar or
-/// vector, 0 for a tensor without elements.
+/// The number of channels statistics are computed for: the first dimension other than 1 when
+/// at least two dimensions are other than 1, else 1 (a scalar or vector, also `(N, 1)`,
+/// `(1, N)`, `(N, 1, 1)`), 0 for a tensor without elements.
 ///
 /// Returns: ALCM_OK; `*n_channels_out` is written only on success.
 /// Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
@@ -121,8 +122,8 @@ pub unsafe extern "C" fn alcm_channel_count(
     })
 }
 
-/// Statistics of each channel (slices along the first axis; see alcm_channel_count), tensor rules
-/// as for alcm_tensor_stats.
+/// Statistics of each channel (slices along the first axis other than 1; see
+/// `alcm_channel_count`).
 ///
 /// Returns: ALCM_OK; `out[0..n]` holds the statistics and `*n_channels_out` the channel count `n`.
 /// Size query, the one exception to "outputs only on success": when `out_len < n`, nothing is

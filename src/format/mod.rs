@@ -9,7 +9,7 @@ pub mod params;
 use crate::abi;
 use crate::entropy::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::util::shape::channel_count;
+use crate::util::shape::{channel_count, legacy_channel_count};
 pub(crate) use params::*;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
@@ -365,8 +365,10 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
             "{n_values} values exceed this platform's address space"
         )));
     }
+    // Frames written before trivial dimensions were skipped count channels along the first
+    // axis (`(N, 1)`: N channels); both layouts decode, the count tells which one it is.
     let expected_channels = channel_count(&shape) as u64;
-    if n_channels != expected_channels {
+    if n_channels != expected_channels && n_channels != legacy_channel_count(&shape) as u64 {
         return Err(Error::corrupt(format!(
             "frame declares {n_channels} channels, its shape {shape:?} has {expected_channels}"
         )));

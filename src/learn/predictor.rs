@@ -503,7 +503,7 @@ impl Predictor {
     }
 
     /// The per-channel entropy map: one prediction per slice along the first axis
-    /// (see [`crate::util::shape::channel_count`]); an empty tensor gives an empty vector.
+    /// other than 1 (see [`crate::channel_count`]); an empty tensor gives an empty vector.
     pub fn predict_channels(&self, data: &[f32], shape: &[usize]) -> Result<Vec<f64>> {
         Ok(channel_stats(data, shape)?
             .iter()

@@ -101,7 +101,7 @@ pub fn tensor_stats(data: &[f32]) -> TensorStats {
     }
 }
 
-/// Statistics of each channel (a slice along the first axis; see [`channel_count`]).
+/// Statistics of each channel (a slice along the first axis other than 1; see [`channel_count`]).
 pub fn channel_stats(data: &[f32], shape: &[usize]) -> Result<Vec<TensorStats>> {
     let n = check_shape(data.len(), shape)?;
     let channels = channel_count(shape);
@@ -147,5 +147,35 @@ mod tests {
         assert_eq!(channel_stats(&data, &[4]).unwrap().len(), 1);
         assert!(channel_stats(&data, &[3]).is_err());
         assert_eq!(channel_count(&[5, 0, 3]), 0);
+    }
+
+    #[test]
+    fn trivial_dimensions_do_not_make_channels() {
+        for s in [
+            &[7][..],
+            &[7, 1],
+            &[1, 7],
+            &[7, 1, 1],
+            &[1, 1, 7],
+            &[1],
+            &[1, 1],
+            &[],
+        ] {
+            assert_eq!(channel_count(s), 1, "{s:?}");
+        }
+        assert_eq!(channel_count(&[3, 4]), 3);
+        assert_eq!(channel_count(&[1, 3, 4]), 3);
+        assert_eq!(channel_count(&[3, 1, 4]), 3);
+        assert_eq!(channel_count(&[1, 0]), 0);
+        assert_eq!(crate::util::shape::legacy_channel_count(&[7, 1]), 7);
+        assert_eq!(crate::util::shape::legacy_channel_count(&[1, 3, 4]), 1);
+        assert_eq!(crate::util::shape::effective_rank(&[7, 1, 1]), 1);
+        assert_eq!(crate::util::shape::effective_rank(&[1, 3, 4]), 2);
+        // The channels of (1, 3, 4) are the rows of (3, 4): same statistics.
+        let data: Vec<f32> = (0..12).map(|i| (i * i) as f32).collect();
+        assert_eq!(
+            channel_stats(&data, &[1, 3, 4]).unwrap(),
+            channel_stats(&data, &[3, 4]).unwrap()
+        );
     }
 }

@@ -28,7 +28,7 @@ echo "== CMake consumer"
 cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$work/build" >/dev/null
 "$work/build/consumer_static"
-LD_LIBRARY_PATH="$prefix/lib" "$work/build/consumer_shared"
+"$work/build/consumer_shared"   # CMake's build-tree rpath finds libalcm.so
 "$work/build/consumer_default"
 if readelf -d "$work/build/consumer_static" | grep -q 'libalcm'; then
   echo "FAIL: consumer_static depends on libalcm.so" >&2
@@ -46,18 +46,56 @@ LD_LIBRARY_PATH="$prefix/lib" "$work/build-shared/consumer_default"
 
 echo "== pkg-config"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-pkg-config --exists --print-errors alcm
-echo "alcm.pc version $(pkg-config --modversion alcm)"
+pkg-config --exists --print-errors alcm alcm-static
+echo "alcm.pc version $(pkg-config --modversion alcm), alcm-static.pc $(pkg-config --modversion alcm-static)"
 cc=${CC:-gcc}
-# Static: link the archive itself plus the Libs.private system libraries.
-# shellcheck disable=SC2046
-"$cc" -std=c99 -Wall -Wextra -Werror "$here/main.c" -o "$work/pc_static" \
-  $(pkg-config --cflags alcm) "$(pkg-config --variable=libdir alcm)/libalcm.a" \
-  $(pkg-config --static --libs-only-l alcm | sed 's/-lalcm\b//') -lm
-"$work/pc_static"
-# Shared.
+needs_so() { readelf -d "$1" | grep -q 'NEEDED.*\[libalcm.so\]'; }
+# No LD_LIBRARY_PATH from here on: the programs must start as built.
+unset LD_LIBRARY_PATH
+# Shared (alcm.pc): the run path in Libs finds the library.
 # shellcheck disable=SC2046
 "$cc" -std=c99 -Wall -Wextra -Werror "$here/main.c" -o "$work/pc_shared" \
   $(pkg-config --cflags --libs alcm) -lm
-LD_LIBRARY_PATH="$prefix/lib" "$work/pc_shared"
+needs_so "$work/pc_shared" || { echo "FAIL: alcm.pc did not link libalcm.so" >&2; exit 1; }
+"$work/pc_shared"
+# Static (alcm-static.pc): the archive, no libalcm.so.
+# shellcheck disable=SC2046
+"$cc" -std=c99 -Wall -Wextra -Werror "$here/main.c" -o "$work/pc_static" \
+  $(pkg-config --cflags --libs alcm-static) -lm
+! needs_so "$work/pc_static" || { echo "FAIL: alcm-static.pc linked libalcm.so" >&2; exit 1; }
+"$work/pc_static"
+# Fully static (`cc -static` with `pkg-config --static --libs alcm`): libalcm.a and libc.a.
+if [[ -e "$("$cc" -print-file-name=libc.a)" && "$("$cc" -print-file-name=libc.a)" == /* ]]; then
+  # shellcheck disable=SC2046
+  "$cc" -static -std=c99 -Wall -Wextra -Werror "$here/main.c" -o "$work/pc_full_static" \
+    $(pkg-config --cflags --static --libs alcm) -lm 2>"$work/static.log" \
+    || { cat "$work/static.log"; exit 1; }
+  ! readelf -d "$work/pc_full_static" 2>/dev/null | grep -q NEEDED \
+    || { echo "FAIL: cc -static with alcm --static is not static" >&2; exit 1; }
+  "$work/pc_full_static"
+else
+  echo "(no libc.a: fully static link not tried)"
+fi
+
+echo "== the README's C example, compiled as C with the README's commands"
+readme="$repo/README.md"
+# The first ```c block of the README.
+awk '/^```c$/ {on=1; next} on && /^```$/ {exit} on {print}' "$readme" > "$work/app.c"
+grep -q 'alcm_encoder_compress' "$work/app.c" || { echo "FAIL: no C example in $readme" >&2; exit 1; }
+(
+  cd "$work"
+  # shellcheck disable=SC2046
+  "$cc" -std=c99 -Wall -Wextra -Werror app.c $(pkg-config --cflags --libs alcm) -o app_shared
+  # shellcheck disable=SC2046
+  "$cc" -std=c99 -Wall -Wextra -Werror app.c $(pkg-config --cflags --libs alcm-static) -o app_static
+  "$cc" -std=c99 -Wall -Wextra -Werror app.c -I"$prefix/include" "$prefix/lib/libalcm.a" \
+    -lpthread -ldl -lm -o app_by_hand
+  for p in app_shared app_static app_by_hand; do
+    out=$("./$p")
+    echo "$p: $out"
+    # Success, and y[4] (x[1][1] = 2.5) back within the max-abs bound 1e-3.
+    [[ $out == "ALCM_OK: "* ]] && awk -v s="${out##*= }" 'BEGIN {d = s - 2.5; exit !(d <= 1e-3 && d >= -1e-3)}' \
+      || { echo "FAIL: $p printed '$out'" >&2; exit 1; }
+  done
+)
 echo "cmake_consumer: all passed"

@@ -44,9 +44,16 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Peak heap growth (bytes) while running `f`.
+#[allow(dead_code)]
 pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let base = CUR.load(SeqCst);
     PEAK.store(base, SeqCst);
     let r = f();
     (r, PEAK.load(SeqCst) - base)
+}
+
+/// Bytes currently allocated through this allocator (all threads).
+#[allow(dead_code)]
+pub fn live_bytes() -> usize {
+    CUR.load(SeqCst)
 }

@@ -843,7 +843,8 @@ def stats(array) -> Stats:
 
 
 def channel_count(shape: Sequence[int]) -> int:
-    """Channels for a shape: shape[0] for rank >= 2, 1 for scalars/vectors, 0 when empty."""
+    """Channels for a shape: the first dimension other than 1 when two or more dimensions are
+    other than 1, else 1 (scalars, vectors, (N, 1), (1, N)); 0 when empty."""
     shp = tuple(int(d) for d in shape)
     if len(shp) > ALCM_MAX_RANK:
         raise ValueError(f"rank {len(shp)} exceeds ALCM_MAX_RANK ({ALCM_MAX_RANK})")
