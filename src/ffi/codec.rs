@@ -614,10 +614,7 @@ pub unsafe extern "C" fn alcm_feedback_new(
         }
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
-        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if n.map_or(true, |n| n > super::handle::ALCM_MAX_ELEMENTS as usize) {
-            return Err(FfiError::too_large(format!("shape {shape:?} is too large")));
-        }
+        // ErrorFeedback::new bounds the count (ALCM_MAX_ELEMENTS) and reserves fallibly.
         out.write(box_handle(ErrorFeedback::new(shape)?));
         Ok(())
     })
@@ -660,6 +657,9 @@ pub unsafe extern "C" fn alcm_feedback_compress(
         } else {
             Some(unsafe { out_ptr(report, "report")? })
         };
+        // The value count is the caller's mistake to report first (not a buffer too small
+        // for a count that is wrong anyway).
+        crate::stats::check_shape(g.len(), fb.shape())?;
         if crate::compress_bound(n_values) > dst_capacity {
             // Checked first so that a too-small buffer never consumes the residual.
             return Err(FfiError::buffer_too_small(format!(
