@@ -451,10 +451,10 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional and not NULL here.
             Some(unsafe { out_ptr(report, "report")? })
         };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
@@ -651,10 +651,10 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional and not NULL here.
             Some(unsafe { out_ptr(report, "report")? })
         };
         // The value count is the caller's mistake to report first (not a buffer too small
