@@ -8,7 +8,8 @@
 //!     (ulimit -v 2097152; /usr/bin/time -f "%e s %M KiB" \
 //!         target/release/examples/hostile_inputs yaml-alias 4000)
 //!
-//! Attacks (argument: size): yaml-alias N (a 1 MB anchor referenced N times), yaml-brackets
+//! Attacks (argument: size): yaml-alias N [LEN] (an anchor of LEN bytes, default 1 MB,
+//! referenced N times), yaml-brackets
 //! KB (nested `[`), yaml-braces KB (nested `{a: `), yaml-keys KB (distinct top-level keys),
 //! yaml-dashes KB (`- - - …` on one line), yaml-repeat KB PATTERN, yaml-file PATH, npz-bomb MB (a W1 member that inflates to that
 //! many MB), dev-zero, fifo, dir (each loader given that path), feedback-shape LOG2 (shape
@@ -22,7 +23,12 @@ fn yaml(kind: &str, size: usize) -> String {
     let kb = size * 1000;
     match kind {
         "yaml-alias" => {
-            let mut s = format!("x: &a \"{}\"\ny: [", "z".repeat(1_000_000));
+            // Anchor length: argument 3, default 1 MB (the attack).
+            let anchor = std::env::args()
+                .nth(3)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
+            let mut s = format!("x: &a \"{}\"\ny: [", "z".repeat(anchor));
             for i in 0..size {
                 s.push_str(if i == 0 { "*a" } else { ", *a" });
             }

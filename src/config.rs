@@ -794,7 +794,7 @@ fn get_str(node: Node, key: &str, allowed: &str) -> Result<String> {
 
 /// The text of a configuration file, read with the same cap as configuration strings.
 fn read_config_file(path: &Path) -> Result<String> {
-    let bytes = crate::fsutil::read_regular_file(path, MAX_CONFIG_BYTES as u64, "configuration")?;
+    let bytes = crate::fsutil::read_regular_file(path, MAX_CONFIG_BYTES as u64, "a configuration")?;
     String::from_utf8(bytes).map_err(|e| {
         Error::new(
             ErrorKind::InvalidConfig,

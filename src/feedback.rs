@@ -199,7 +199,7 @@ impl ErrorFeedback {
         let bytes = crate::fsutil::read_regular_file(
             path,
             MAX_STATE_FILE_BYTES,
-            "error-feedback state file",
+            "an error-feedback state",
         )?;
         Self::from_bytes(&bytes)
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Reads the whole of `path`, which must be a regular file of at most `max_len` bytes
-/// (`what` names the kind of file in messages).
+/// (`what`, e.g. "a model file", names it in messages).
 ///
 /// A loader is handed paths it did not choose: a FIFO would block it forever, `/dev/zero` or
 /// a growing file would feed it until memory runs out, and a huge file would be read whole
@@ -33,14 +33,14 @@ pub fn read_regular_file(path: &Path, max_len: u64, what: &str) -> Result<Vec<u8
         return Err(Error::new(
             ErrorKind::Io,
             format!(
-                "{}: not a regular file (a {what} is read from regular files only)",
+                "{}: not a regular file (only regular files are read as {what})",
                 path.display()
             ),
         ));
     }
     let too_large = |len: u64| {
         Error::too_large(format!(
-            "{}: {len} bytes or more, more than the {max_len} bytes a {what} may have",
+            "{}: {len} bytes or more, more than the {max_len} bytes allowed for {what}",
             path.display()
         ))
     };

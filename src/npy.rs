@@ -545,7 +545,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
 pub fn read_npy(path: &Path) -> Result<NpyArray> {
     // Regular files only (a FIFO would block, /dev/zero never end); no size cap beyond a
     // fallible reservation: data files are as large as their arrays.
-    let bytes = crate::fsutil::read_regular_file(path, u64::MAX, "npy file")?;
+    let bytes = crate::fsutil::read_regular_file(path, u64::MAX, "an npy file")?;
     parse_npy(&bytes)
         .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
 }

@@ -414,7 +414,7 @@ pub fn read_npz_limited(
 /// size reserved fallibly (`TooLarge` when memory is refused); no other cap, since data files
 /// are as large as their arrays.
 pub fn read_npz_file(path: &Path) -> Result<Vec<(String, NpyArray)>> {
-    let bytes = crate::fsutil::read_regular_file(path, u64::MAX, "npz file")?;
+    let bytes = crate::fsutil::read_regular_file(path, u64::MAX, "an npz file")?;
     read_npz(&bytes)
         .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
 }

@@ -573,7 +573,7 @@ impl Predictor {
     /// Loads a model file written by [`Predictor::save`] or by the original prototype: a
     /// regular file of at most [`MAX_MODEL_FILE_BYTES`] (`Io` otherwise, `TooLarge` above).
     pub fn load(path: &Path) -> Result<Predictor> {
-        let bytes = crate::fsutil::read_regular_file(path, MAX_MODEL_FILE_BYTES, "model file")?;
+        let bytes = crate::fsutil::read_regular_file(path, MAX_MODEL_FILE_BYTES, "a model file")?;
         Self::from_npz_bytes(&bytes)
             .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
     }
