@@ -474,8 +474,9 @@ alcm_status alcm_encoder_new(struct alcm_encoder **out);
 
 /**
  * Creates an encoder from a YAML file in the original encoder_config.yaml schema (plus alcm's
- * optional keys). ALCM_ERR_IO if unreadable, ALCM_ERR_INVALID_CONFIG (message names the key)
- * if a value is invalid.
+ * optional keys). ALCM_ERR_IO if unreadable or not a regular file, ALCM_ERR_TOO_LARGE above
+ * 64 KiB (checked before reading) or as for the string, ALCM_ERR_INVALID_CONFIG (message
+ * names the key) if a value is invalid.
  *
  * # Safety
  * `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
@@ -484,6 +485,9 @@ alcm_status alcm_encoder_from_yaml_file(const char *path, struct alcm_encoder **
 
 /**
  * Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
+ * ALCM_ERR_INVALID_CONFIG for an invalid value or text the parser refuses (more than 256
+ * `[`/`{`, nesting over 128); ALCM_ERR_TOO_LARGE for text over 64 KiB or a document whose
+ * aliases expand past 4096 values or 64 KiB of strings.
  *
  * # Safety
  * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
@@ -572,7 +576,8 @@ alcm_status alcm_encoder_set_threads(struct alcm_encoder *enc, uint32_t threads)
  * [min_bits, max_bits] (the predictor's output). On success writes the frame length to
  * `*dst_len` and, if `report` is non-NULL, the report.
  *
- * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch),
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch, an
+ * allocation value outside [min_bits, max_bits]: the message names the index),
  * ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message names the index),
  * ALCM_ERR_BUFFER_TOO_SMALL, ALCM_ERR_TIMEOUT.
  *
@@ -638,6 +643,8 @@ alcm_status alcm_decompress_with_threads(const uint8_t *src,
 
 /**
  * Creates error-feedback state (a zero residual) for tensors of `shape`.
+ * ALCM_ERR_INVALID_ARGUMENT for rank > ALCM_MAX_RANK; ALCM_ERR_TOO_LARGE for more than
+ * ALCM_MAX_ELEMENTS values or when the residual's memory cannot be had (never an abort).
  *
  * # Safety
  * `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
@@ -647,6 +654,8 @@ alcm_status alcm_feedback_new(size_t rank, const size_t *shape, struct alcm_feed
 /**
  * Compresses `gradient + residual` (n_values floats, the state's shape) into `dst` and keeps the
  * new residual; arguments as alcm_encoder_compress. On error the residual is unchanged.
+ * ALCM_ERR_INVALID_ARGUMENT when `n_values` is not the state's value count (checked before
+ * the buffer size); otherwise the errors of alcm_encoder_compress.
  *
  * # Safety
  * `fb` is a live feedback handle used by no other thread during the call; `enc` a live encoder;
@@ -681,7 +690,9 @@ alcm_status alcm_feedback_save(const struct alcm_feedback *fb, const char *path)
 
 /**
  * Loads a state saved by alcm_feedback_save. A truncated or foreign file gives
- * ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM.
+ * ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM; an unknown state version
+ * ALCM_ERR_FORMAT_VERSION; a path that is unreadable or not a regular file ALCM_ERR_IO; a
+ * file over 76 + 4·2^32 bytes ALCM_ERR_TOO_LARGE (checked before reading).
  *
  * # Safety
  * `path` is a NUL-terminated string; `out` is writable.
@@ -742,7 +753,8 @@ alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
 
 /**
  * Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights
- * on every platform). hidden_size in 1..65536, min_bits < max_bits, learning_rate > 0.
+ * on every platform). hidden_size in 1..65536, 0 <= min_bits < max_bits <= 1,
+ * learning_rate > 0 (finite); ALCM_ERR_INVALID_ARGUMENT otherwise.
  *
  * # Safety
  * `out` points to a writable `alcm_predictor*`.
@@ -755,7 +767,8 @@ alcm_status alcm_predictor_new(size_t hidden_size,
                                struct alcm_predictor **out);
 
 /**
- * Creates a predictor from a YAML file in the original entropy_config.yaml schema.
+ * Creates a predictor from a YAML file in the original entropy_config.yaml schema. Statuses as
+ * alcm_encoder_from_yaml_file.
  *
  * # Safety
  * `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
@@ -763,7 +776,8 @@ alcm_status alcm_predictor_new(size_t hidden_size,
 alcm_status alcm_predictor_from_yaml_file(const char *path, struct alcm_predictor **out);
 
 /**
- * Creates a predictor from YAML text (entropy_config.yaml schema).
+ * Creates a predictor from YAML text (entropy_config.yaml schema). Statuses as
+ * alcm_encoder_from_yaml_string.
  *
  * # Safety
  * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
@@ -775,6 +789,9 @@ alcm_status alcm_predictor_from_yaml_string(const char *yaml, struct alcm_predic
  * doubles ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats),
  * `targets` n allocations. If `loss_history` is non-NULL it receives `epochs` mean losses.
  * A model without feature normalisation fits it on these features first.
+ * ALCM_ERR_INVALID_ARGUMENT (the message names the row) for features no tensor has: a
+ * non-finite value, a negative var, std or kurtosis, a sparsity outside [0, 1], or values
+ * whose normalisation overflows; the model is then unchanged.
  *
  * # Safety
  * `p` is a live predictor not used by any other thread during the call; `features` readable
@@ -836,7 +853,10 @@ alcm_status alcm_predictor_save(const struct alcm_predictor *p, const char *path
 
 /**
  * Loads a model saved by alcm_predictor_save or by the original Python prototype.
- * ALCM_ERR_INVALID_MODEL for a truncated or foreign file.
+ * ALCM_ERR_INVALID_MODEL for a truncated or foreign file (a member that inflates past its
+ * npy header or over 4 MiB included, min_bits/max_bits outside 0 <= min < max <= 1);
+ * ALCM_ERR_IO if unreadable or not a regular file; ALCM_ERR_TOO_LARGE over 16 MiB (checked
+ * before reading).
  *
  * # Safety
  * `path` is a NUL-terminated string; `out` writable.
@@ -854,7 +874,8 @@ void alcm_predictor_free(struct alcm_predictor *p);
 /**
  * The measured allocation of a tensor: the smallest single allocation whose adaptive encoding
  * with `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The
- * training target the predictor learns.
+ * training target the predictor learns. ALCM_ERR_TIMEOUT once `enc`'s timeout_seconds
+ * have passed (checked between trial encodings).
  *
  * # Safety
  * `enc` is a live encoder; the tensor readable; `out` writable.
@@ -869,7 +890,7 @@ alcm_status alcm_empirical_allocation(const struct alcm_encoder *enc,
 /**
  * The measured allocation of each channel for `target_rel_error` (per-channel relative L2);
  * `out` holds `out_len` doubles (at least the channel count). Writes the count to
- * `*n_channels` on success.
+ * `*n_channels` on success. ALCM_ERR_TIMEOUT once `enc`'s timeout_seconds have passed.
  *
  * # Safety
  * `enc` is a live encoder; the tensor readable; `out` writable for `out_len` doubles.
@@ -909,8 +930,8 @@ alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
 
 /**
  * Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
- * window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
- * 0 < min <= initial <= max < 1.
+ * window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, 2 <= window <= 2^20 (nothing is
+ * reserved up front), 0 < min <= initial <= max < 1; ALCM_ERR_INVALID_CONFIG otherwise.
  *
  * # Safety
  * `out` points to a writable `alcm_scheduler*`.

@@ -148,6 +148,34 @@ fn shipped_configs_are_far_below_the_limits() {
     .unwrap();
 }
 
+#[test]
+fn docs_state_what_the_code_does() {
+    let _g = serial();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
+    // Finding 10: SECURITY.md said 4n + 140; the bound is 4n + 136 (FORMAT.md and the code).
+    assert_eq!(alcm::compress_bound(0), 136);
+    assert_eq!(alcm::compress_bound(1000), 4136);
+    for f in ["docs/SECURITY.md", "docs/FORMAT.md"] {
+        let text = read(f);
+        assert!(!text.contains("4n + 140"), "{f}");
+        assert!(
+            text.contains("4n + 136") || text.contains("4·n + 136"),
+            "{f} states the bound"
+        );
+    }
+    // The shipped config's comment said "bridge" means deflate; it gives rANS.
+    let yaml = read("configs/encoder_config.yaml");
+    let cfg = EncoderConfig::from_yaml_str(&yaml).unwrap();
+    assert!(yaml.contains("backend: \"bridge\""));
+    assert_eq!(cfg.backend, alcm::BackendKind::Rans);
+    let line = yaml.lines().find(|l| l.starts_with("backend:")).unwrap();
+    assert!(
+        line.contains("rans") && !line.contains("= default, deflate"),
+        "{line}"
+    );
+}
+
 // ----- Model files ----------------------------------------------------------------------------
 
 /// A deflated ZIP with one member `name` holding `data`, sizes and CRC all correct.

@@ -165,8 +165,9 @@ pub unsafe extern "C" fn alcm_encoder_new(out: *mut *mut alcm_encoder) -> alcm_s
 }
 
 /// Creates an encoder from a YAML file in the original encoder_config.yaml schema (plus alcm's
-/// optional keys). ALCM_ERR_IO if unreadable, ALCM_ERR_INVALID_CONFIG (message names the key)
-/// if a value is invalid.
+/// optional keys). ALCM_ERR_IO if unreadable or not a regular file, ALCM_ERR_TOO_LARGE above
+/// 64 KiB (checked before reading) or as for the string, ALCM_ERR_INVALID_CONFIG (message
+/// names the key) if a value is invalid.
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
@@ -186,6 +187,9 @@ pub unsafe extern "C" fn alcm_encoder_from_yaml_file(
 }
 
 /// Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
+/// ALCM_ERR_INVALID_CONFIG for an invalid value or text the parser refuses (more than 256
+/// `[`/`{`, nesting over 128); ALCM_ERR_TOO_LARGE for text over 64 KiB or a document whose
+/// aliases expand past 4096 values or 64 KiB of strings.
 ///
 /// # Safety
 /// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
@@ -420,7 +424,8 @@ fn finish(
 /// [min_bits, max_bits] (the predictor's output). On success writes the frame length to
 /// `*dst_len` and, if `report` is non-NULL, the report.
 ///
-/// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch),
+/// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch, an
+/// allocation value outside [min_bits, max_bits]: the message names the index),
 /// ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message names the index),
 /// ALCM_ERR_BUFFER_TOO_SMALL, ALCM_ERR_TIMEOUT.
 ///
@@ -597,6 +602,8 @@ pub unsafe extern "C" fn alcm_decompress_with_threads(
 }
 
 /// Creates error-feedback state (a zero residual) for tensors of `shape`.
+/// ALCM_ERR_INVALID_ARGUMENT for rank > ALCM_MAX_RANK; ALCM_ERR_TOO_LARGE for more than
+/// ALCM_MAX_ELEMENTS values or when the residual's memory cannot be had (never an abort).
 ///
 /// # Safety
 /// `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
@@ -622,6 +629,8 @@ pub unsafe extern "C" fn alcm_feedback_new(
 
 /// Compresses `gradient + residual` (n_values floats, the state's shape) into `dst` and keeps the
 /// new residual; arguments as alcm_encoder_compress. On error the residual is unchanged.
+/// ALCM_ERR_INVALID_ARGUMENT when `n_values` is not the state's value count (checked before
+/// the buffer size); otherwise the errors of alcm_encoder_compress.
 ///
 /// # Safety
 /// `fb` is a live feedback handle used by no other thread during the call; `enc` a live encoder;
@@ -702,7 +711,9 @@ pub unsafe extern "C" fn alcm_feedback_save(
 }
 
 /// Loads a state saved by alcm_feedback_save. A truncated or foreign file gives
-/// ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM.
+/// ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM; an unknown state version
+/// ALCM_ERR_FORMAT_VERSION; a path that is unreadable or not a regular file ALCM_ERR_IO; a
+/// file over 76 + 4·2^32 bytes ALCM_ERR_TOO_LARGE (checked before reading).
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `out` is writable.

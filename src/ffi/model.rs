@@ -60,7 +60,8 @@ pub struct alcm_scheduler_info {
 }
 
 /// Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights
-/// on every platform). hidden_size in 1..65536, min_bits < max_bits, learning_rate > 0.
+/// on every platform). hidden_size in 1..65536, 0 <= min_bits < max_bits <= 1,
+/// learning_rate > 0 (finite); ALCM_ERR_INVALID_ARGUMENT otherwise.
 ///
 /// # Safety
 /// `out` points to a writable `alcm_predictor*`.
@@ -97,7 +98,8 @@ fn from_config(c: &PredictorConfig) -> crate::Result<Predictor> {
     )
 }
 
-/// Creates a predictor from a YAML file in the original entropy_config.yaml schema.
+/// Creates a predictor from a YAML file in the original entropy_config.yaml schema. Statuses as
+/// alcm_encoder_from_yaml_file.
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
@@ -116,7 +118,8 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_file(
     })
 }
 
-/// Creates a predictor from YAML text (entropy_config.yaml schema).
+/// Creates a predictor from YAML text (entropy_config.yaml schema). Statuses as
+/// alcm_encoder_from_yaml_string.
 ///
 /// # Safety
 /// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
@@ -139,6 +142,9 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_string(
 /// doubles ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats),
 /// `targets` n allocations. If `loss_history` is non-NULL it receives `epochs` mean losses.
 /// A model without feature normalisation fits it on these features first.
+/// ALCM_ERR_INVALID_ARGUMENT (the message names the row) for features no tensor has: a
+/// non-finite value, a negative var, std or kurtosis, a sparsity outside [0, 1], or values
+/// whose normalisation overflows; the model is then unchanged.
 ///
 /// # Safety
 /// `p` is a live predictor not used by any other thread during the call; `features` readable
@@ -282,7 +288,10 @@ pub unsafe extern "C" fn alcm_predictor_save(
 }
 
 /// Loads a model saved by alcm_predictor_save or by the original Python prototype.
-/// ALCM_ERR_INVALID_MODEL for a truncated or foreign file.
+/// ALCM_ERR_INVALID_MODEL for a truncated or foreign file (a member that inflates past its
+/// npy header or over 4 MiB included, min_bits/max_bits outside 0 <= min < max <= 1);
+/// ALCM_ERR_IO if unreadable or not a regular file; ALCM_ERR_TOO_LARGE over 16 MiB (checked
+/// before reading).
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `out` writable.
@@ -311,7 +320,8 @@ pub unsafe extern "C" fn alcm_predictor_free(p: *mut alcm_predictor) {
 
 /// The measured allocation of a tensor: the smallest single allocation whose adaptive encoding
 /// with `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The
-/// training target the predictor learns.
+/// training target the predictor learns. ALCM_ERR_TIMEOUT once `enc`'s timeout_seconds
+/// have passed (checked between trial encodings).
 ///
 /// # Safety
 /// `enc` is a live encoder; the tensor readable; `out` writable.
@@ -345,7 +355,7 @@ pub unsafe extern "C" fn alcm_empirical_allocation(
 
 /// The measured allocation of each channel for `target_rel_error` (per-channel relative L2);
 /// `out` holds `out_len` doubles (at least the channel count). Writes the count to
-/// `*n_channels` on success.
+/// `*n_channels` on success. ALCM_ERR_TIMEOUT once `enc`'s timeout_seconds have passed.
 ///
 /// # Safety
 /// `enc` is a live encoder; the tensor readable; `out` writable for `out_len` doubles.
@@ -419,8 +429,8 @@ pub unsafe extern "C" fn alcm_guard_channel_allocations(
 }
 
 /// Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
-/// window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
-/// 0 < min <= initial <= max < 1.
+/// window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, 2 <= window <= 2^20 (nothing is
+/// reserved up front), 0 < min <= initial <= max < 1; ALCM_ERR_INVALID_CONFIG otherwise.
 ///
 /// # Safety
 /// `out` points to a writable `alcm_scheduler*`.
