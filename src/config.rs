@@ -509,9 +509,9 @@ pub const MAX_CONFIG_BYTES: usize = 64 << 10;
 
 /// Largest number of `[` and `{` in a configuration text (anywhere, quoted or not). The schema
 /// has no lists and a handful of flow mappings; the YAML scanner's cost per token grows with
-/// the flow nesting depth, so unbounded nesting made parsing quadratic (100 KB of `[` took
-/// 5 s). Counting every bracket, without trying to tell quoted ones apart, cannot be fooled
-/// by a stray quote.
+/// the flow nesting depth, so unbounded nesting made parsing quadratic (500 KB of `{a: `
+/// took over two minutes). Counting every bracket, without trying to tell quoted ones apart,
+/// cannot be fooled by a stray quote.
 pub const MAX_FLOW_BRACKETS: usize = 256;
 
 /// Largest number of YAML values (scalars, lists, mappings, keys included) a document may

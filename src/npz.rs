@@ -303,7 +303,7 @@ fn entry_data(b: &[u8], e: &Entry, max_member: u64) -> Result<Vec<u8>> {
             // Inflate the npy header alone first: the member must declare, in its own header,
             // exactly the size the archive declares, so a stream that inflates past what its
             // array needs stops at the header instead of at the archive's (much larger) claim.
-            let head = inflate_at_most(raw, limit.min(12 + MAX_HEADER_LEN), name)?;
+            let head = inflate_at_most(raw, limit.min(12 + MAX_HEADER_LEN), true, name)?;
             let declared = npy_declared_len(&head).map_err(|err| {
                 Error::new(
                     err.kind(),
@@ -315,12 +315,10 @@ fn entry_data(b: &[u8], e: &Entry, max_member: u64) -> Result<Vec<u8>> {
                     "npz: '{name}': its npy header declares {declared} bytes, the archive {limit}"
                 )));
             }
-            let out = if head.len() == limit {
-                head
-            } else {
-                drop(head);
-                inflate_at_most(raw, limit, name)?
-            };
+            drop(head);
+            // From the start again (the header is at most 64 KiB): a stream that goes on past
+            // the declared size is refused, even when the header alone filled it.
+            let out = inflate_at_most(raw, limit, false, name)?;
             if out.len() != limit {
                 return Err(Error::corrupt(format!(
                     "npz: '{name}': inflated to {} bytes, declared {limit}",
@@ -348,14 +346,16 @@ fn entry_data(b: &[u8], e: &Entry, max_member: u64) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// The first `limit` bytes a raw deflate stream inflates to (fewer if it ends sooner).
-fn inflate_at_most(raw: &[u8], limit: usize, name: &str) -> Result<Vec<u8>> {
+/// What a raw deflate stream inflates to, at most `limit` bytes (fewer if it ends sooner).
+/// A stream with more to give is cut at `limit` when `prefix` (reading a header), and is
+/// `Corrupt` otherwise (it inflates past its declared size).
+fn inflate_at_most(raw: &[u8], limit: usize, prefix: bool, name: &str) -> Result<Vec<u8>> {
     use miniz_oxide::inflate::{decompress_to_vec_with_limit, TINFLStatus};
     match decompress_to_vec_with_limit(raw, limit) {
         Ok(v) => Ok(v),
-        Err(err) if err.status == TINFLStatus::HasMoreOutput => Ok(err.output),
+        Err(err) if prefix && err.status == TINFLStatus::HasMoreOutput => Ok(err.output),
         Err(err) => Err(Error::corrupt(format!(
-            "npz: '{name}': deflate stream is invalid: {err}"
+            "npz: '{name}': deflate stream is invalid or inflates past its declared size: {err}"
         ))),
     }
 }

@@ -180,15 +180,21 @@ fn docs_state_what_the_code_does() {
 
 /// A deflated ZIP with one member `name` holding `data`, sizes and CRC all correct.
 fn deflated_npz(name: &str, data: &[u8]) -> Vec<u8> {
+    deflated_npz_claiming(name, data, data.len())
+}
+
+/// As [`deflated_npz`], but the archive declares (and the CRC covers) only the first
+/// `declared` bytes of what the stream inflates to.
+fn deflated_npz_claiming(name: &str, data: &[u8], declared: usize) -> Vec<u8> {
     let comp = miniz_oxide::deflate::compress_to_vec(data, 9);
-    let crc = crc32fast::hash(data);
+    let crc = crc32fast::hash(&data[..declared]);
     let name = format!("{name}.npy");
     let mut z = Vec::new();
     let common = |z: &mut Vec<u8>| {
         z.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]);
         z.extend_from_slice(&crc.to_le_bytes());
         z.extend_from_slice(&(comp.len() as u32).to_le_bytes());
-        z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        z.extend_from_slice(&(declared as u32).to_le_bytes());
         z.extend_from_slice(&(name.len() as u16).to_le_bytes());
         z.extend_from_slice(&0u16.to_le_bytes());
     };
@@ -230,7 +236,17 @@ fn npz_members_inflate_no_further_than_their_npy_header() {
     let (r, peak) = peak_of(|| Predictor::from_npz_bytes(&bomb));
     assert_eq!(r.unwrap_err().kind(), ErrorKind::InvalidModel);
     assert!(peak < MIB, "model reader: peak {peak} bytes");
-    // The committed fixture (tests/data/hostile, also used from C) gives the same.
+    // Header and archive agree and the CRC covers the declared bytes, but the stream goes on:
+    // inflation stops one byte past the declared size and the member is refused.
+    let mut data = npy_bytes_f64(&[6, 64], &[0.5; 384]);
+    let declared = data.len();
+    data.resize(declared + 4 * MIB, 7);
+    let (r, peak) = peak_of(|| read_npz(&deflated_npz_claiming("W1", &data, declared)));
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.message().contains("inflates past"), "{e}");
+    assert!(peak < 8 * MIB, "peak {peak} bytes"); // includes building the archive
+                                                  // The committed fixture (tests/data/hostile, also used from C) gives the same.
     let fixture = std::fs::read(hostile("model_w1_inflates_past_header.npz")).unwrap();
     let e = read_npz(&fixture).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
