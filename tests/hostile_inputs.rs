@@ -31,6 +31,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 const MIB: usize = 1 << 20;
+/// The counter is process-wide: the test harness's own threads allocate a few KB meanwhile.
+/// Far below what the refused sizes would take (the largest window reserved up front: 8 MiB).
+const NOISE: usize = 256 << 10;
 // The documented limits (docs/SECURITY.md §2), written out so that a change is deliberate.
 const MAX_CONFIG_BYTES: usize = 64 << 10;
 const MAX_MODEL_FILE_BYTES: u64 = 16 << 20;
@@ -439,7 +442,7 @@ fn constructor_arguments_are_bounded() {
     ] {
         let (r, peak) = peak_of(|| ErrorFeedback::new(&shape));
         assert_eq!(r.unwrap_err().kind(), ErrorKind::TooLarge, "{shape:?}");
-        assert!(peak < 4096);
+        assert!(peak < NOISE, "peak {peak}");
     }
     // Finding 7: window 2^63 panicked, 2^32 aborted, 10^8 allocated 800 MB up front.
     for window in [usize::MAX, 1 << 63, 1 << 32, 100_000_000, (1 << 20) + 1] {
@@ -451,7 +454,7 @@ fn constructor_arguments_are_bounded() {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{window}");
         assert!(e.message().contains("scheduler.window"), "{e}");
-        assert!(peak < 4096);
+        assert!(peak < NOISE, "peak {peak}");
     }
     // The largest window is accepted and allocates nothing up front; it still works.
     let cfg = SchedulerConfig {
@@ -460,7 +463,7 @@ fn constructor_arguments_are_bounded() {
     };
     let (s, peak) = peak_of(|| Scheduler::new(cfg));
     let mut s = s.unwrap();
-    assert!(peak < 4096, "peak {peak}");
+    assert!(peak < NOISE, "peak {peak}");
     s.update(1.0).unwrap();
     // A rising CAQ (1 → 2) makes the threshold more aggressive: 0.01 × 0.95.
     assert!((s.update(2.0).unwrap() - 0.0095).abs() < 1e-15);
