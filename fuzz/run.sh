@@ -13,7 +13,7 @@ set -u
 secs=${1:-60}
 shift 2>/dev/null || true
 cd "$(dirname "$0")"
-targets=${*:-"decompress peek yaml_config predictor_model feedback_state npy roundtrip"}
+targets=${*:-"decompress peek yaml_config predictor_model feedback_state npy roundtrip file_loaders"}
 export RUSTC_BOOTSTRAP=1
 status=0
 for t in $targets; do
@@ -22,7 +22,7 @@ for t in $targets; do
     start=$(date +%s)
     # -jobs=1: libFuzzer runs one worker process whose log goes to fuzz-0.log.
     cargo fuzz run "$t" "corpus-new/$t" "corpus/$t" -- \
-        -max_total_time="$secs" -jobs=1 -rss_limit_mb=2048 -max_len=65536 \
+        -max_total_time="$secs" -jobs=1 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=65536 \
         -print_final_stats=1 >"artifacts/$t/driver.log" 2>&1
     cat fuzz-0.log >"artifacts/$t/last-run.log" 2>/dev/null || cp "artifacts/$t/driver.log" "artifacts/$t/last-run.log"
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "artifacts/$t/last-run.log" | tail -1 | grep -o '[0-9]*$')

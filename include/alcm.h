@@ -601,9 +601,11 @@ alcm_status alcm_encoder_new(struct alcm_encoder **out);
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
- * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
- * or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the
- * message names the key).
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read,
+ * is not a regular file, or is not UTF-8 text), ALCM_ERR_TOO_LARGE (a file over 64 KiB, checked
+ * before reading; or a text beyond the limits of alcm_encoder_from_yaml_string),
+ * ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the message names the
+ * key).
  * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_encoder_free.
  * Threads: any thread.
@@ -611,11 +613,14 @@ alcm_status alcm_encoder_new(struct alcm_encoder **out);
 alcm_status alcm_encoder_from_yaml_file(const char *path, struct alcm_encoder **out);
 
 /**
- * Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
+ * Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file). A
+ * configuration is small: the text is capped before the parser sees it.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
- * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+ * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_TOO_LARGE (text over 64 KiB, or a
+ * document whose aliases expand past 4096 values or 64 KiB of strings), ALCM_ERR_INVALID_CONFIG
+ * (bad YAML, text the parser refuses (more than 256 `[`/`{`, nesting over 128), unknown key or
  * value out of range; the message names the key).
  * Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_encoder_free.
@@ -731,9 +736,10 @@ size_t alcm_compress_bound(size_t n_values);
  * describes it. Outputs are written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`enc`, `dst_len`; `data`, `shape`, `allocation`, `dst` when their
  * length is not 0), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
- * ALCM_MAX_RANK, allocation length neither 1 nor the channel count, non-finite allocation value,
- * more than 2^32 - 1 channels, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or
- * exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
+ * ALCM_MAX_RANK, allocation length neither 1 nor the channel count, an allocation value not finite
+ * or outside [min_bits, max_bits] (the message names the index), more than 2^32 - 1 channels,
+ * misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
+ * ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
  * names the index), ALCM_ERR_BUFFER_TOO_SMALL (the frame is longer than `dst_capacity`; never with
  * alcm_compress_bound), ALCM_ERR_TIMEOUT (the relative-L2 search ran out of the encoder's time
  * budget, YAML `timeout_seconds`).
@@ -816,11 +822,13 @@ alcm_status alcm_decompress_with_threads(const uint8_t *src,
  * --------------------------------------------------------------------------------------------
  *
  * Creates error-feedback state (a zero residual) for tensors of `shape`.
+ * ALCM_ERR_INVALID_ARGUMENT for rank > ALCM_MAX_RANK; ALCM_ERR_TOO_LARGE for more than
+ * ALCM_MAX_ELEMENTS values or when the residual's memory cannot be had (never an abort).
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
  * ALCM_ERR_NULL_POINTER (`out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the shape
- * overflows or exceeds ALCM_MAX_ELEMENTS).
+ * overflows or exceeds ALCM_MAX_ELEMENTS, or its residual cannot be allocated).
  * Memory: `shape` is borrowed for the call. `*out` (4 bytes per value of the shape) is owned by
  * the caller: free it with alcm_feedback_free.
  * Threads: any thread.
@@ -832,6 +840,7 @@ alcm_status alcm_feedback_new(size_t rank, const size_t *shape, struct alcm_feed
  * shape) with `enc` into `dst` and keeps the new residual; `allocation`, `dst`, `dst_len` and
  * `report` as for alcm_encoder_compress, except that `dst_capacity` must be at least
  * alcm_compress_bound(n_values).
+ * On error the residual is unchanged. The value count is checked before the buffer size.
  *
  * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
  * error the residual is unchanged and nothing is written.
@@ -884,9 +893,10 @@ alcm_status alcm_feedback_save(const struct alcm_feedback *fb, const char *path)
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
  * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
- * read), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, or inconsistent), ALCM_ERR_CHECKSUM
- * (the file was altered), ALCM_ERR_FORMAT_VERSION (written in a newer state version),
- * ALCM_ERR_TRUNCATED (a field runs past the end).
+ * read or is not a regular file), ALCM_ERR_TOO_LARGE (a file over 76 + 4 * 2^32 bytes, checked
+ * before reading), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, truncated under a valid
+ * checksum, or inconsistent), ALCM_ERR_CHECKSUM (the file was altered or cut),
+ * ALCM_ERR_FORMAT_VERSION (written in a newer state version).
  * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_feedback_free.
  * Threads: any thread.
@@ -916,8 +926,8 @@ void alcm_feedback_free(struct alcm_feedback *fb);
  * --------------------------------------------------------------------------------------------
  *
  * Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights on
- * every platform): hidden_size in 1..65536, finite min_bits < max_bits, learning_rate finite and >
- * 0.
+ * every platform): hidden_size in 1..65536, 0 <= min_bits < max_bits <= 1, learning_rate finite
+ * and > 0.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (a value out of range, `out`
@@ -933,12 +943,15 @@ alcm_status alcm_predictor_new(size_t hidden_size,
                                struct alcm_predictor **out);
 
 /**
- * Creates a predictor from a YAML file in the original entropy_config.yaml schema.
+ * Creates a predictor from a YAML file in the original entropy_config.yaml schema. Statuses as
+ * alcm_encoder_from_yaml_file.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
- * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
- * or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read,
+ * is not a regular file, or is not UTF-8 text), ALCM_ERR_TOO_LARGE (a file over 64 KiB, checked
+ * before reading, or text beyond the limits of alcm_encoder_from_yaml_string),
+ * ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
  * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_predictor_free.
  * Threads: any thread.
@@ -946,12 +959,14 @@ alcm_status alcm_predictor_new(size_t hidden_size,
 alcm_status alcm_predictor_from_yaml_file(const char *path, struct alcm_predictor **out);
 
 /**
- * Creates a predictor from YAML text (entropy_config.yaml schema).
+ * Creates a predictor from YAML text (entropy_config.yaml schema). Statuses as
+ * alcm_encoder_from_yaml_string.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
- * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
- * value out of range).
+ * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_TOO_LARGE (as for
+ * alcm_encoder_from_yaml_string), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of
+ * range).
  * Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_predictor_free.
  * Threads: any thread.
@@ -966,8 +981,10 @@ alcm_status alcm_predictor_from_yaml_string(const char *yaml, struct alcm_predic
  * Returns: ALCM_OK; if `loss_history` is non-NULL, it receives the `epochs` mean losses.
  * Errors: ALCM_ERR_TOO_LARGE (6 * `n` overflows; an array length beyond the address space),
  * ALCM_ERR_NULL_POINTER (`p`; `features`, `targets` when `n` is not 0), ALCM_ERR_INVALID_HANDLE
- * (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0, a non-finite feature or target, training diverged
- * (the weights are then restored), misaligned pointer).
+ * (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0; a non-finite feature or target; features no tensor
+ * has: a negative var, std or kurtosis, a sparsity outside [0, 1], values whose normalisation
+ * overflows (the message names the row; the model is unchanged); training diverged (the weights
+ * are then restored); misaligned pointer).
  * Memory: `features` (6 * `n` doubles) and `targets` (`n`) are borrowed for the call;
  * `loss_history` is NULL or `epochs` writable doubles.
  * Threads: exclusive: no other call may use `p` during this call.
@@ -1054,7 +1071,9 @@ alcm_status alcm_predictor_save(const struct alcm_predictor *p, const char *path
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
  * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
- * read), ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file).
+ * read or is not a regular file), ALCM_ERR_TOO_LARGE (a file over 16 MiB, checked before reading),
+ * ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file: a member that inflates past its
+ * npy header or over 4 MiB, min_bits/max_bits outside 0 <= min < max <= 1).
  * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_predictor_free.
  * Threads: any thread.
@@ -1079,7 +1098,8 @@ void alcm_predictor_free(struct alcm_predictor *p);
  * Errors: ALCM_ERR_NULL_POINTER (`enc`, `out`; `shape` when `rank` is not 0; `data` when the
  * tensor has elements), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
  * ALCM_MAX_RANK, `target_rel_error` not finite and > 0, misaligned pointer), ALCM_ERR_TOO_LARGE
- * (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data).
+ * (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data),
+ * ALCM_ERR_TIMEOUT (`enc`'s timeout_seconds passed; checked between trial encodings).
  * Memory: the tensor is borrowed for the call.
  * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
  * that take it as `const`.
@@ -1101,7 +1121,7 @@ alcm_status alcm_empirical_allocation(const struct alcm_encoder *enc,
  * ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `target_rel_error` not finite and > 0,
  * misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
  * ALCM_ERR_NON_FINITE (NaN/Inf in the data), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the
- * channel count; nothing is written).
+ * channel count; nothing is written), ALCM_ERR_TIMEOUT (`enc`'s timeout_seconds passed).
  * Memory: the tensor is borrowed for the call; `out` is caller memory.
  * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
  * that take it as `const`.
@@ -1155,8 +1175,8 @@ alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
  * --------------------------------------------------------------------------------------------
  *
  * Creates a scheduler. The original's values: initial_threshold 0.01, decay 0.95, window 5,
- * thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2 and 0 < min_threshold <=
- * initial_threshold <= max_threshold < 1.
+ * thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, 2 <= window <= 2^20 (nothing is
+ * reserved up front) and 0 < min_threshold <= initial_threshold <= max_threshold < 1.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned),

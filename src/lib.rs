@@ -48,12 +48,19 @@ pub use learn::stats::{channel_stats, tensor_stats, TensorStats};
 pub use util::cputime::cpu_time_seconds;
 pub use util::shape::channel_count;
 
+// --- Limits of the loaders and constructors (docs/SECURITY.md) ----------------------------
+pub use codec::feedback::{MAX_STATE_FILE_BYTES, MAX_STATE_VALUES};
+pub use io::config::{MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_EXPANDED_BYTES, MAX_FLOW_BRACKETS};
+pub use io::npz::MAX_ENTRY_SIZE;
+pub use learn::predictor::{MAX_HIDDEN, MAX_MODEL_FILE_BYTES, MAX_MODEL_MEMBER_BYTES};
+pub use learn::scheduler::MAX_WINDOW;
+
 // --- numpy files ---------------------------------------------------------------------------
 pub use io::npy::{
     npy_bytes_f32, npy_bytes_f64, npy_bytes_i64, parse_npy, read_npy, read_npy_f32, write_npy_f32,
     NpyArray, NpyData,
 };
-pub use io::npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
+pub use io::npz::{npz_bytes, read_npz, read_npz_file, read_npz_limited, write_npz_file};
 
 /// Not part of the API and without any stability promise: the internals that the test suite,
 /// the fuzz targets, the benches and the development tools (`tools/`) reach into.

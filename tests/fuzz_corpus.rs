@@ -4,15 +4,15 @@
 
 #[path = "common/bounds.rs"]
 mod bounds;
+#[path = "common/loader_case.rs"]
+#[allow(dead_code)] // each user needs only part of it
+mod loader_case;
 #[path = "common/roundtrip_case.rs"]
 mod roundtrip_case;
 
 use std::path::Path;
 
-use alcm::{
-    parse_npy, peek, DecodeOptions, EncoderConfig, ErrorFeedback, ErrorKind, Predictor,
-    PredictorConfig,
-};
+use alcm::{parse_npy, peek, DecodeOptions, ErrorFeedback, ErrorKind, Predictor};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,17 +70,8 @@ fn decompress_and_peek_corpora() {
 #[test]
 fn parser_corpora() {
     for (name, b) in corpus("yaml_config") {
-        let Ok(s) = std::str::from_utf8(&b) else {
-            continue;
-        };
-        for k in [
-            EncoderConfig::from_yaml_str(s).err(),
-            PredictorConfig::from_yaml_str(s).err(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            assert_eq!(k.kind(), ErrorKind::InvalidConfig, "{name}");
+        if let Some(text) = loader_case::yaml_text(&b) {
+            loader_case::check_yaml(&text).unwrap_or_else(|m| panic!("{name}: {m}"));
         }
     }
     for (name, b) in corpus("predictor_model") {
@@ -102,6 +93,17 @@ fn parser_corpora() {
             assert_eq!(a.shape.iter().product::<usize>(), a.len(), "{name}");
         }
     }
+}
+
+#[test]
+fn file_loaders_corpus() {
+    let dir = std::env::temp_dir().join(format!("alcm_fuzz_corpus_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, b) in corpus("file_loaders") {
+        loader_case::check_file_loaders(&b, &dir, b == [0xFE])
+            .unwrap_or_else(|m| panic!("{name}: {m}"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

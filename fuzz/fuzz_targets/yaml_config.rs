@@ -1,17 +1,19 @@
-//! Any text → both YAML configuration parsers: a typed InvalidConfig error or a config that
-//! validates.
+//! Any text → both YAML configuration parsers: a config that validates, `InvalidConfig`, or
+//! `TooLarge` exactly for text over the 64 KiB cap or a document whose aliases expand past
+//! the budget. Inputs starting with 0xFF are structure-aware (a head, a fragment repeated up
+//! to 128 KiB and a tail: anchors and aliases, nesting, many keys; tests/common/loader_case.rs).
+//! Run with `-malloc_limit_mb=64` to also hold the parser to bounded memory.
 #![no_main]
-use alcm::{EncoderConfig, ErrorKind, PredictorConfig};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../../tests/common/loader_case.rs"]
+#[allow(dead_code)] // each user needs only part of it
+mod loader_case;
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
-    match EncoderConfig::from_yaml_str(s) {
-        Ok(c) => c.validate().expect("a parsed encoder config validates"),
-        Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}"),
-    }
-    match PredictorConfig::from_yaml_str(s) {
-        Ok(c) => c.validate().expect("a parsed predictor config validates"),
-        Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}"),
+    if let Some(text) = loader_case::yaml_text(data) {
+        if let Err(m) = loader_case::check_yaml(&text) {
+            panic!("{m}");
+        }
     }
 });

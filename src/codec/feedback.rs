@@ -18,6 +18,14 @@ use crate::util::shape::check_shape;
 const STATE_MAGIC: &[u8; 6] = b"ALCMEF";
 const STATE_VERSION: u8 = 1;
 
+/// Largest number of values a state may hold (2^40, the C ABI's `ALCM_MAX_ELEMENTS`).
+pub const MAX_STATE_VALUES: u64 = 1 << 40;
+
+/// Largest state file [`ErrorFeedback::load`] reads: the header of a rank-8 state, 2^32
+/// residual values (`DEFAULT_MAX_VALUES`, the decoder's default value limit) and the CRC.
+/// A larger state can still be restored with [`ErrorFeedback::from_bytes`].
+pub const MAX_STATE_FILE_BYTES: u64 = 8 + 8 * MAX_RANK as u64 + 4 * (1 << 32) + 4;
+
 /// Residual state for one tensor of a fixed shape. Not shared between threads while in use
 /// (`compress` takes `&mut self`); may move between threads.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +35,9 @@ pub struct ErrorFeedback {
 }
 
 impl ErrorFeedback {
-    /// A zero residual for tensors of `shape` (at most 2^40 values).
+    /// A zero residual for tensors of `shape`: rank ≤ 8, at most [`MAX_STATE_VALUES`]
+    /// values (`TooLarge` above, or when the memory cannot be had: the residual is reserved
+    /// fallibly, so a huge shape is an error, never an abort).
     pub fn new(shape: &[usize]) -> Result<Self> {
         if shape.len() > MAX_RANK {
             return Err(Error::invalid_argument(format!(
@@ -35,15 +45,25 @@ impl ErrorFeedback {
                 shape.len()
             )));
         }
-        let mut n: usize = 1;
-        for &d in shape {
-            n = n
-                .checked_mul(d)
-                .ok_or_else(|| Error::invalid_argument("shape overflows"))?;
-        }
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n as u64 <= MAX_STATE_VALUES)
+            .ok_or_else(|| {
+                Error::too_large(format!(
+                    "shape {shape:?} holds more than {MAX_STATE_VALUES} values"
+                ))
+            })?;
+        let mut residual = Vec::new();
+        residual.try_reserve_exact(n).map_err(|_| {
+            Error::too_large(format!(
+                "cannot allocate the residual of shape {shape:?} ({n} values)"
+            ))
+        })?;
+        residual.resize(n, 0.0);
         Ok(ErrorFeedback {
             shape: shape.to_vec(),
-            residual: vec![0.0; n],
+            residual,
         })
     }
 
@@ -125,22 +145,25 @@ impl ErrorFeedback {
             ));
         }
         let mut r = Reader::new(body, "error-feedback state");
-        r.take(6)?;
-        let version = r.u8()?;
+        // A body that ends early passed the checksum, so it was written that way: a foreign
+        // or broken file (InvalidModel, as documented), not a cut-off frame (Truncated).
+        let foreign = |e: Error| bad(e.message().to_string());
+        r.take(6).map_err(foreign)?;
+        let version = r.u8().map_err(foreign)?;
         if version != STATE_VERSION {
             return Err(Error::new(
                 ErrorKind::FormatVersion,
                 format!("state version {version} is not supported"),
             ));
         }
-        let rank = r.u8()? as usize;
+        let rank = r.u8().map_err(foreign)? as usize;
         if rank > MAX_RANK {
             return Err(bad(format!("rank {rank} exceeds {MAX_RANK}")));
         }
         let mut shape = Vec::with_capacity(rank);
         let mut n: u64 = 1;
         for _ in 0..rank {
-            let d = r.u64()?;
+            let d = r.u64().map_err(foreign)?;
             n = n
                 .checked_mul(d)
                 .ok_or_else(|| bad("shape overflows".into()))?;
@@ -154,7 +177,8 @@ impl ErrorFeedback {
             )));
         }
         let residual: Vec<f32> = r
-            .take(r.remaining())?
+            .take(r.remaining())
+            .map_err(foreign)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
@@ -173,9 +197,14 @@ impl ErrorFeedback {
         crate::util::fsutil::write_atomic(path, &self.to_bytes())
     }
 
-    /// Reads a state file written by [`ErrorFeedback::save`].
+    /// Reads a state file written by [`ErrorFeedback::save`]: a regular file of at most
+    /// [`MAX_STATE_FILE_BYTES`] (`Io` otherwise, `TooLarge` above), then [`Self::from_bytes`].
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::util::fsutil::read_regular_file(
+            path,
+            MAX_STATE_FILE_BYTES,
+            "an error-feedback state",
+        )?;
         Self::from_bytes(&bytes)
     }
 }

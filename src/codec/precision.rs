@@ -19,11 +19,14 @@ pub fn allocation_for_bits(bits: f64, cfg: &EncoderConfig) -> f64 {
     } else {
         1.0
     };
-    cfg.min_bits + t * (cfg.max_bits - cfg.min_bits)
+    // Clamped: rounding of min + t·range must not leave the range the encoder accepts.
+    (cfg.min_bits + t * (cfg.max_bits - cfg.min_bits)).clamp(cfg.min_bits, cfg.max_bits)
 }
 
 /// Per-channel precision for an optional allocation: `None` → `base_precision` everywhere
-/// (the safe choice), one value → broadcast, else one value per channel.
+/// (the safe choice), one value → broadcast, else one value per channel. Every value must lie
+/// in `[cfg.min_bits, cfg.max_bits]` (`InvalidArgument` naming the index otherwise): a value
+/// outside was clamped silently before, hiding a predictor trained on another scale.
 pub fn channel_bits(
     allocation: Option<&[f64]>,
     channels: usize,
@@ -35,6 +38,14 @@ pub fn channel_bits(
             if let Some(i) = a.iter().position(|v| !v.is_finite()) {
                 return Err(Error::invalid_argument(format!(
                     "allocation[{i}] = {} is not finite",
+                    a[i]
+                )));
+            }
+            let (lo, hi) = (cfg.min_bits, cfg.max_bits);
+            if let Some(i) = a.iter().position(|v| !(lo..=hi).contains(v)) {
+                return Err(Error::invalid_argument(format!(
+                    "allocation[{i}] = {} is outside the encoder's allocation range [{lo}, {hi}] \
+                     (allocation.min_bits, allocation.max_bits)",
                     a[i]
                 )));
             }

@@ -162,9 +162,11 @@ pub unsafe extern "C" fn alcm_encoder_new(out: *mut *mut alcm_encoder) -> alcm_s
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
-/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
-/// or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the
-/// message names the key).
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read,
+/// is not a regular file, or is not UTF-8 text), ALCM_ERR_TOO_LARGE (a file over 64 KiB, checked
+/// before reading; or a text beyond the limits of alcm_encoder_from_yaml_string),
+/// ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the message names the
+/// key).
 /// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_encoder_free.
 /// Threads: any thread.
@@ -183,11 +185,14 @@ pub unsafe extern "C" fn alcm_encoder_from_yaml_file(
     })
 }
 
-/// Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
+/// Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file). A
+/// configuration is small: the text is capped before the parser sees it.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
-/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_TOO_LARGE (text over 64 KiB, or a
+/// document whose aliases expand past 4096 values or 64 KiB of strings), ALCM_ERR_INVALID_CONFIG
+/// (bad YAML, text the parser refuses (more than 256 `[`/`{`, nesting over 128), unknown key or
 /// value out of range; the message names the key).
 /// Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_encoder_free.
@@ -449,9 +454,10 @@ fn finish(
 /// describes it. Outputs are written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`enc`, `dst_len`; `data`, `shape`, `allocation`, `dst` when their
 /// length is not 0), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
-/// ALCM_MAX_RANK, allocation length neither 1 nor the channel count, non-finite allocation value,
-/// more than 2^32 - 1 channels, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or
-/// exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
+/// ALCM_MAX_RANK, allocation length neither 1 nor the channel count, an allocation value not finite
+/// or outside [min_bits, max_bits] (the message names the index), more than 2^32 - 1 channels,
+/// misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
+/// ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
 /// names the index), ALCM_ERR_BUFFER_TOO_SMALL (the frame is longer than `dst_capacity`; never with
 /// alcm_compress_bound), ALCM_ERR_TIMEOUT (the relative-L2 search ran out of the encoder's time
 /// budget, YAML `timeout_seconds`).
@@ -641,11 +647,13 @@ pub unsafe extern "C" fn alcm_decompress_with_threads(
 /// --------------------------------------------------------------------------------------------
 ///
 /// Creates error-feedback state (a zero residual) for tensors of `shape`.
+/// ALCM_ERR_INVALID_ARGUMENT for rank > ALCM_MAX_RANK; ALCM_ERR_TOO_LARGE for more than
+/// ALCM_MAX_ELEMENTS values or when the residual's memory cannot be had (never an abort).
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
 /// ALCM_ERR_NULL_POINTER (`out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the shape
-/// overflows or exceeds ALCM_MAX_ELEMENTS).
+/// overflows or exceeds ALCM_MAX_ELEMENTS, or its residual cannot be allocated).
 /// Memory: `shape` is borrowed for the call. `*out` (4 bytes per value of the shape) is owned by
 /// the caller: free it with alcm_feedback_free.
 /// Threads: any thread.
@@ -663,10 +671,7 @@ pub unsafe extern "C" fn alcm_feedback_new(
         }
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
-        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if n.map_or(true, |n| n > crate::abi::ALCM_MAX_ELEMENTS as usize) {
-            return Err(FfiError::too_large(format!("shape {shape:?} is too large")));
-        }
+        // ErrorFeedback::new bounds the count (ALCM_MAX_ELEMENTS) and reserves fallibly.
         out.write(box_handle(ErrorFeedback::new(shape)?));
         Ok(())
     })
@@ -676,6 +681,7 @@ pub unsafe extern "C" fn alcm_feedback_new(
 /// shape) with `enc` into `dst` and keeps the new residual; `allocation`, `dst`, `dst_len` and
 /// `report` as for alcm_encoder_compress, except that `dst_capacity` must be at least
 /// alcm_compress_bound(n_values).
+/// On error the residual is unchanged. The value count is checked before the buffer size.
 ///
 /// Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
 /// error the residual is unchanged and nothing is written.
@@ -718,6 +724,9 @@ pub unsafe extern "C" fn alcm_feedback_compress(
             // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
+        // The value count is the caller's mistake to report first (not a buffer too small
+        // for a count that is wrong anyway).
+        crate::util::shape::check_shape(g.len(), fb.shape())?;
         if crate::compress_bound(n_values) > dst_capacity {
             // Checked first so that a too-small buffer never consumes the residual.
             return Err(FfiError::buffer_too_small(format!(
@@ -771,9 +780,10 @@ pub unsafe extern "C" fn alcm_feedback_save(
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
 /// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
-/// read), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, or inconsistent), ALCM_ERR_CHECKSUM
-/// (the file was altered), ALCM_ERR_FORMAT_VERSION (written in a newer state version),
-/// ALCM_ERR_TRUNCATED (a field runs past the end).
+/// read or is not a regular file), ALCM_ERR_TOO_LARGE (a file over 76 + 4 * 2^32 bytes, checked
+/// before reading), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, truncated under a valid
+/// checksum, or inconsistent), ALCM_ERR_CHECKSUM (the file was altered or cut),
+/// ALCM_ERR_FORMAT_VERSION (written in a newer state version).
 /// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_feedback_free.
 /// Threads: any thread.

@@ -72,8 +72,8 @@ pub struct alcm_scheduler_info {
 /// --------------------------------------------------------------------------------------------
 ///
 /// Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights on
-/// every platform): hidden_size in 1..65536, finite min_bits < max_bits, learning_rate finite and >
-/// 0.
+/// every platform): hidden_size in 1..65536, 0 <= min_bits < max_bits <= 1, learning_rate finite
+/// and > 0.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (a value out of range, `out`
@@ -113,12 +113,15 @@ fn from_config(c: &PredictorConfig) -> crate::Result<Predictor> {
     )
 }
 
-/// Creates a predictor from a YAML file in the original entropy_config.yaml schema.
+/// Creates a predictor from a YAML file in the original entropy_config.yaml schema. Statuses as
+/// alcm_encoder_from_yaml_file.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
-/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
-/// or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read,
+/// is not a regular file, or is not UTF-8 text), ALCM_ERR_TOO_LARGE (a file over 64 KiB, checked
+/// before reading, or text beyond the limits of alcm_encoder_from_yaml_string),
+/// ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
 /// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_predictor_free.
 /// Threads: any thread.
@@ -137,12 +140,14 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_file(
     })
 }
 
-/// Creates a predictor from YAML text (entropy_config.yaml schema).
+/// Creates a predictor from YAML text (entropy_config.yaml schema). Statuses as
+/// alcm_encoder_from_yaml_string.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
-/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
-/// value out of range).
+/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_TOO_LARGE (as for
+/// alcm_encoder_from_yaml_string), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of
+/// range).
 /// Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_predictor_free.
 /// Threads: any thread.
@@ -168,8 +173,10 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_string(
 /// Returns: ALCM_OK; if `loss_history` is non-NULL, it receives the `epochs` mean losses.
 /// Errors: ALCM_ERR_TOO_LARGE (6 * `n` overflows; an array length beyond the address space),
 /// ALCM_ERR_NULL_POINTER (`p`; `features`, `targets` when `n` is not 0), ALCM_ERR_INVALID_HANDLE
-/// (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0, a non-finite feature or target, training diverged
-/// (the weights are then restored), misaligned pointer).
+/// (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0; a non-finite feature or target; features no tensor
+/// has: a negative var, std or kurtosis, a sparsity outside [0, 1], values whose normalisation
+/// overflows (the message names the row; the model is unchanged); training diverged (the weights
+/// are then restored); misaligned pointer).
 /// Memory: `features` (6 * `n` doubles) and `targets` (`n`) are borrowed for the call;
 /// `loss_history` is NULL or `epochs` writable doubles.
 /// Threads: exclusive: no other call may use `p` during this call.
@@ -338,7 +345,9 @@ pub unsafe extern "C" fn alcm_predictor_save(
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
 /// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
-/// read), ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file).
+/// read or is not a regular file), ALCM_ERR_TOO_LARGE (a file over 16 MiB, checked before reading),
+/// ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file: a member that inflates past its
+/// npy header or over 4 MiB, min_bits/max_bits outside 0 <= min < max <= 1).
 /// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_predictor_free.
 /// Threads: any thread.
@@ -374,7 +383,8 @@ pub unsafe extern "C" fn alcm_predictor_free(p: *mut alcm_predictor) {
 /// Errors: ALCM_ERR_NULL_POINTER (`enc`, `out`; `shape` when `rank` is not 0; `data` when the
 /// tensor has elements), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
 /// ALCM_MAX_RANK, `target_rel_error` not finite and > 0, misaligned pointer), ALCM_ERR_TOO_LARGE
-/// (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data).
+/// (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data),
+/// ALCM_ERR_TIMEOUT (`enc`'s timeout_seconds passed; checked between trial encodings).
 /// Memory: the tensor is borrowed for the call.
 /// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
 /// that take it as `const`.
@@ -415,7 +425,7 @@ pub unsafe extern "C" fn alcm_empirical_allocation(
 /// ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `target_rel_error` not finite and > 0,
 /// misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
 /// ALCM_ERR_NON_FINITE (NaN/Inf in the data), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the
-/// channel count; nothing is written).
+/// channel count; nothing is written), ALCM_ERR_TIMEOUT (`enc`'s timeout_seconds passed).
 /// Memory: the tensor is borrowed for the call; `out` is caller memory.
 /// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
 /// that take it as `const`.
@@ -503,8 +513,8 @@ pub unsafe extern "C" fn alcm_guard_channel_allocations(
 /// --------------------------------------------------------------------------------------------
 ///
 /// Creates a scheduler. The original's values: initial_threshold 0.01, decay 0.95, window 5,
-/// thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2 and 0 < min_threshold <=
-/// initial_threshold <= max_threshold < 1.
+/// thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, 2 <= window <= 2^20 (nothing is
+/// reserved up front) and 0 < min_threshold <= initial_threshold <= max_threshold < 1.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned),

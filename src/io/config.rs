@@ -179,10 +179,11 @@ impl PredictorConfig {
         Ok(cfg)
     }
 
-    /// Reads and parses a YAML file ([`ErrorKind::Io`] if it cannot be read).
+    /// Reads and parses a YAML file: a regular file of at most [`MAX_CONFIG_BYTES`]
+    /// ([`ErrorKind::Io`] if it cannot be read or is not a regular file, `TooLarge` above the
+    /// cap).
     pub fn from_yaml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_yaml_str(&text).map_err(|e| in_file(path, e))
+        Self::from_yaml_str(&read_config_file(path)?).map_err(|e| in_file(path, e))
     }
 }
 
@@ -284,10 +285,11 @@ impl EncoderConfig {
         Ok(cfg)
     }
 
-    /// Reads and parses a YAML file ([`ErrorKind::Io`] if it cannot be read).
+    /// Reads and parses a YAML file: a regular file of at most [`MAX_CONFIG_BYTES`]
+    /// ([`ErrorKind::Io`] if it cannot be read or is not a regular file, `TooLarge` above the
+    /// cap).
     pub fn from_yaml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_yaml_str(&text).map_err(|e| in_file(path, e))
+        Self::from_yaml_str(&read_config_file(path)?).map_err(|e| in_file(path, e))
     }
 }
 
@@ -353,9 +355,93 @@ enum Node {
     Map(Vec<(String, Node)>),
 }
 
-/// The only use of the YAML library (swap it here).
-fn parse_yaml(s: &str) -> std::result::Result<Node, String> {
-    serde_yaml::from_str::<Node>(s).map_err(|e| e.to_string())
+/// Largest configuration text accepted, in bytes (64 KiB). The shipped configs are a few
+/// hundred bytes; the cap bounds the parser's work before it starts (at 1 MiB, a line of
+/// `- - - …` still took 0.5 s and 200 MB before the parser refused its depth).
+pub const MAX_CONFIG_BYTES: usize = 64 << 10;
+
+/// Largest number of `[` and `{` in a configuration text (anywhere, quoted or not). The schema
+/// has no lists and a handful of flow mappings; the YAML scanner's cost per token grows with
+/// the flow nesting depth, so unbounded nesting made parsing quadratic (500 KB of `{a: `
+/// took over two minutes). Counting every bracket, without trying to tell quoted ones apart,
+/// cannot be fooled by a stray quote.
+pub const MAX_FLOW_BRACKETS: usize = 256;
+
+/// Largest number of YAML values (scalars, lists, mappings, keys included) a document may
+/// hold once its aliases are expanded. The full schema has about 30.
+pub const MAX_CONFIG_NODES: usize = 4096;
+
+/// Largest total of string bytes a document may hold once its aliases are expanded (a 1 MB
+/// anchor referenced 4000 times would otherwise become 4 GB of strings).
+pub const MAX_EXPANDED_BYTES: usize = MAX_CONFIG_BYTES;
+
+/// What one document may still allocate while it is turned into a [`Node`] tree: every value
+/// the YAML library hands over, alias expansions included, is charged here first.
+struct Budget {
+    nodes: std::cell::Cell<usize>,
+    bytes: std::cell::Cell<usize>,
+    /// Set when the budget runs out, so the error can be reported as `TooLarge`.
+    exceeded: std::cell::Cell<bool>,
+}
+
+impl Budget {
+    fn charge<E: serde::de::Error>(&self, bytes: usize) -> std::result::Result<(), E> {
+        let nodes = self.nodes.get();
+        let left = self.bytes.get();
+        if nodes == 0 || bytes > left {
+            self.exceeded.set(true);
+            return Err(E::custom(format!(
+                "the document expands (aliases included) to more than {MAX_CONFIG_NODES} \
+                 values or {MAX_EXPANDED_BYTES} bytes of strings"
+            )));
+        }
+        self.nodes.set(nodes - 1);
+        self.bytes.set(left - bytes);
+        Ok(())
+    }
+}
+
+/// Cheap checks of the raw text before the YAML library sees it: size and bracket count.
+fn check_text(s: &str) -> Result<()> {
+    if s.len() > MAX_CONFIG_BYTES {
+        return Err(Error::too_large(format!(
+            "configuration text of {} bytes exceeds the limit of {MAX_CONFIG_BYTES} bytes",
+            s.len()
+        )));
+    }
+    let brackets = s.bytes().filter(|&b| b == b'[' || b == b'{').count();
+    if brackets > MAX_FLOW_BRACKETS {
+        return Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "invalid YAML: {brackets} '[' or '{{' (at most {MAX_FLOW_BRACKETS}; a \
+                 configuration needs a few)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The only use of the YAML library (swap it here). Text is checked by [`check_text`] first;
+/// the tree is bounded by [`MAX_CONFIG_NODES`] and [`MAX_EXPANDED_BYTES`].
+fn parse_yaml(s: &str) -> Result<Node> {
+    use serde::de::DeserializeSeed;
+    check_text(s)?;
+    let budget = Budget {
+        nodes: std::cell::Cell::new(MAX_CONFIG_NODES),
+        bytes: std::cell::Cell::new(MAX_EXPANDED_BYTES),
+        exceeded: std::cell::Cell::new(false),
+    };
+    NodeSeed(&budget)
+        .deserialize(serde_yaml::Deserializer::from_str(s))
+        .map_err(|e| {
+            let kind = if budget.exceeded.get() {
+                ErrorKind::TooLarge
+            } else {
+                ErrorKind::InvalidConfig
+            };
+            Error::new(kind, format!("invalid YAML: {e}"))
+        })
 }
 
 impl Node {
@@ -372,61 +458,76 @@ impl Node {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Node {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
+/// Deserialises one [`Node`], charging the budget.
+struct NodeSeed<'b>(&'b Budget);
+
+impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Node;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Node, D::Error> {
+        d.deserialize_any(NodeVisitor(self.0))
     }
 }
 
-struct NodeVisitor;
+struct NodeVisitor<'b>(&'b Budget);
 
-impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+impl<'de> serde::de::Visitor<'de> for NodeVisitor<'_> {
     type Value = Node;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a YAML value")
     }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Node, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Node, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Int(v as i128))
     }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Node, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Int(v as i128))
     }
-    fn visit_i128<E>(self, v: i128) -> std::result::Result<Node, E> {
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Int(v))
     }
     fn visit_u128<E: serde::de::Error>(self, v: u128) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         i128::try_from(v)
             .map(Node::Int)
             .map_err(|_| E::custom("integer too large"))
     }
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Node, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Node, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Node, E> {
+        self.0.charge(v.len())?;
         Ok(Node::Str(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> std::result::Result<Node, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Node, E> {
+        self.0.charge(v.len())?;
         Ok(Node::Str(v))
     }
-    fn visit_unit<E>(self) -> std::result::Result<Node, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Null)
     }
-    fn visit_none<E>(self) -> std::result::Result<Node, E> {
+    fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Node, E> {
+        self.0.charge(0)?;
         Ok(Node::Null)
     }
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Node, D::Error> {
-        serde::Deserialize::deserialize(d)
+        serde::de::DeserializeSeed::deserialize(NodeSeed(self.0), d)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(
         self,
         mut seq: A,
     ) -> std::result::Result<Node, A::Error> {
+        self.0.charge(0)?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
+        while let Some(item) = seq.next_element_seed(NodeSeed(self.0))? {
             items.push(item);
         }
         Ok(Node::Seq(items))
@@ -436,8 +537,9 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
         mut map: A,
     ) -> std::result::Result<Node, A::Error> {
         use serde::de::Error as _;
+        self.0.charge(0)?;
         let mut entries: Vec<(String, Node)> = Vec::new();
-        while let Some(key) = map.next_key::<Node>()? {
+        while let Some(key) = map.next_key_seed(NodeSeed(self.0))? {
             let key = match key {
                 Node::Str(s) => s,
                 other => {
@@ -447,7 +549,8 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
                     )))
                 }
             };
-            let value = map.next_value::<Node>()?;
+            let value = map.next_value_seed(NodeSeed(self.0))?;
+            // Quadratic, but over at most MAX_CONFIG_NODES entries.
             if entries.iter().any(|(k, _)| *k == key) {
                 return Err(A::Error::custom(format!("duplicate key `{key}`")));
             }
@@ -463,6 +566,7 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
 
 /// The top-level mapping of a document. An empty document (or only comments) is an empty map.
 fn root_map(s: &str) -> Result<Vec<(String, Node)>> {
+    check_text(s)?;
     let has_content = s.lines().any(|l| {
         let t = l.trim();
         !t.is_empty() && !t.starts_with('#') && t != "---" && t != "..."
@@ -470,8 +574,7 @@ fn root_map(s: &str) -> Result<Vec<(String, Node)>> {
     if !has_content {
         return Ok(Vec::new());
     }
-    let node = parse_yaml(s)
-        .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("invalid YAML: {e}")))?;
+    let node = parse_yaml(s)?;
     match node {
         Node::Map(m) => Ok(m),
         Node::Null => Ok(Vec::new()),
@@ -540,6 +643,18 @@ fn get_str(node: Node, key: &str, allowed: &str) -> Result<String> {
             format!("expected a string ({allowed}), got {}", other.describe()),
         )),
     }
+}
+
+/// The text of a configuration file, read with the same cap as configuration strings.
+fn read_config_file(path: &Path) -> Result<String> {
+    let bytes =
+        crate::util::fsutil::read_regular_file(path, MAX_CONFIG_BYTES as u64, "a configuration")?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!("{}: not UTF-8 text ({e})", path.display()),
+        )
+    })
 }
 
 fn in_file(path: &Path, e: Error) -> Error {

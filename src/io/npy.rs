@@ -451,18 +451,34 @@ fn chunks<const N: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
     })
 }
 
-/// Parses a whole `.npy` file held in memory.
-pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
-    let h = parse_header(bytes)?;
+/// Bytes of data the header's shape and dtype declare (checked arithmetic).
+fn data_len(h: &Header) -> Result<usize> {
     let mut count: usize = 1;
     for &d in &h.shape {
         count = count
             .checked_mul(d)
             .ok_or_else(|| Error::too_large(format!("npy: shape {:?} overflows usize", h.shape)))?;
     }
-    let nbytes = count.checked_mul(h.kind.item_size()).ok_or_else(|| {
-        Error::too_large(format!("npy: shape {:?} overflows usize bytes", h.shape))
-    })?;
+    count
+        .checked_mul(h.kind.item_size())
+        .ok_or_else(|| Error::too_large(format!("npy: shape {:?} overflows usize bytes", h.shape)))
+}
+
+/// The total length (header + data) of the `.npy` file that starts with `prefix`, from its
+/// header alone: lets a container reader stop inflating a member at the size its header
+/// declares. `Truncated` when `prefix` ends inside the header (at most
+/// 12 + [`MAX_HEADER_LEN`] bytes are needed).
+pub fn npy_declared_len(prefix: &[u8]) -> Result<usize> {
+    let h = parse_header(prefix)?;
+    h.data_offset
+        .checked_add(data_len(&h)?)
+        .ok_or_else(|| Error::too_large(format!("npy: shape {:?} overflows usize bytes", h.shape)))
+}
+
+/// Parses a whole `.npy` file held in memory.
+pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
+    let h = parse_header(bytes)?;
+    let nbytes = data_len(&h)?;
     let raw = &bytes[h.data_offset..];
     if raw.len() < nbytes {
         return Err(Error::truncated(format!(
@@ -533,9 +549,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
     })
 }
 
-/// Reads and parses a `.npy` file.
+/// Reads and parses a `.npy` file (regular files only).
 pub fn read_npy(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // Regular files only (a FIFO would block, /dev/zero never end); no size cap beyond a
+    // fallible reservation: data files are as large as their arrays.
+    let bytes = crate::util::fsutil::read_regular_file(path, u64::MAX, "an npy file")?;
     parse_npy(&bytes)
         .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
 }

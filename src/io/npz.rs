@@ -8,8 +8,10 @@
 //! in `.npy` (and directories) are skipped; the returned names have the `.npy` suffix removed.
 //!
 //! Hostile input: all offsets and sizes are bounds-checked against the input, the declared
-//! uncompressed size of a deflated entry is bounded by [`MAX_ENTRY_SIZE`] and by the maximal
-//! deflate expansion of its compressed size, and inflation stops at the declared size. Nothing
+//! uncompressed size of a deflated entry is bounded by [`MAX_ENTRY_SIZE`] (or the caller's
+//! smaller cap, [`read_npz_limited`]) and by the maximal deflate expansion of its compressed
+//! size, must equal the size the member's own npy header declares (inflated and checked
+//! first), and inflation stops at that size. Nothing
 //! is allocated from a declared count before it is checked against the bytes present.
 //!
 //! Writing produces a stored (method 0) archive with CRC-32s and a fixed timestamp
@@ -21,7 +23,7 @@
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::io::npy::{parse_npy, NpyArray};
+use crate::io::npy::{npy_declared_len, parse_npy, NpyArray, MAX_HEADER_LEN};
 
 /// Largest uncompressed entry accepted by the reader (4 GiB).
 pub const MAX_ENTRY_SIZE: u64 = 1 << 32;
@@ -242,8 +244,9 @@ fn read_entries(b: &[u8]) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// The uncompressed bytes of one entry, CRC-checked.
-fn entry_data(b: &[u8], e: &Entry) -> Result<Vec<u8>> {
+/// The uncompressed bytes of one `.npy` entry, CRC-checked: at most `max_member` bytes, and
+/// exactly the length its npy header declares.
+fn entry_data(b: &[u8], e: &Entry, max_member: u64) -> Result<Vec<u8>> {
     let name = &e.name;
     let lo = to_usize(e.local_offset, "local header offset")?;
     if lo >= b.len() {
@@ -268,9 +271,10 @@ fn entry_data(b: &[u8], e: &Entry) -> Result<Vec<u8>> {
                 "npz: '{name}': data runs past the end of the archive"
             ))
         })?;
-    if e.size > MAX_ENTRY_SIZE {
+    let max = max_member.min(MAX_ENTRY_SIZE);
+    if e.size > max {
         return Err(Error::too_large(format!(
-            "npz: '{name}': declared size {} exceeds the limit of {MAX_ENTRY_SIZE} bytes",
+            "npz: '{name}': declared size {} exceeds the limit of {max} bytes",
             e.size
         )));
     }
@@ -296,9 +300,25 @@ fn entry_data(b: &[u8], e: &Entry) -> Result<Vec<u8>> {
                 )));
             }
             let limit = to_usize(e.size, "uncompressed size")?;
-            let out = miniz_oxide::inflate::decompress_to_vec_with_limit(raw, limit).map_err(|err| {
-                Error::corrupt(format!("npz: '{name}': deflate stream is invalid or exceeds its declared size: {err}"))
+            // Inflate the npy header alone first: the member must declare, in its own header,
+            // exactly the size the archive declares, so a stream that inflates past what its
+            // array needs stops at the header instead of at the archive's (much larger) claim.
+            let head = inflate_at_most(raw, limit.min(12 + MAX_HEADER_LEN), true, name)?;
+            let declared = npy_declared_len(&head).map_err(|err| {
+                Error::new(
+                    err.kind(),
+                    format!("npz member '{name}': {}", err.message()),
+                )
             })?;
+            if declared != limit {
+                return Err(Error::corrupt(format!(
+                    "npz: '{name}': its npy header declares {declared} bytes, the archive {limit}"
+                )));
+            }
+            drop(head);
+            // From the start again (the header is at most 64 KiB): a stream that goes on past
+            // the declared size is refused, even when the header alone filled it.
+            let out = inflate_at_most(raw, limit, false, name)?;
             if out.len() != limit {
                 return Err(Error::corrupt(format!(
                     "npz: '{name}': inflated to {} bytes, declared {limit}",
@@ -326,11 +346,40 @@ fn entry_data(b: &[u8], e: &Entry) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// What a raw deflate stream inflates to, at most `limit` bytes (fewer if it ends sooner).
+/// A stream with more to give is cut at `limit` when `prefix` (reading a header), and is
+/// `Corrupt` otherwise (it inflates past its declared size).
+fn inflate_at_most(raw: &[u8], limit: usize, prefix: bool, name: &str) -> Result<Vec<u8>> {
+    use miniz_oxide::inflate::{decompress_to_vec_with_limit, TINFLStatus};
+    match decompress_to_vec_with_limit(raw, limit) {
+        Ok(v) => Ok(v),
+        Err(err) if prefix && err.status == TINFLStatus::HasMoreOutput => Ok(err.output),
+        Err(err) => Err(Error::corrupt(format!(
+            "npz: '{name}': deflate stream is invalid or inflates past its declared size: {err}"
+        ))),
+    }
+}
+
 /// Reads every `.npy` member of an `.npz` archive held in memory, in central-directory order.
-/// Names are returned without the `.npy` suffix; other members are skipped.
+/// Names are returned without the `.npy` suffix; other members are skipped. Each member may
+/// hold up to [`MAX_ENTRY_SIZE`] bytes; in all they are bounded by deflate's expansion of the
+/// input (see [`read_npz_limited`] for tighter caps).
 pub fn read_npz(bytes: &[u8]) -> Result<Vec<(String, NpyArray)>> {
+    read_npz_limited(bytes, MAX_ENTRY_SIZE, u64::MAX)
+}
+
+/// [`read_npz`] with caps for callers that know how large their arrays can be: a member whose
+/// archive entry declares more than `max_member` bytes, or that would bring the members read
+/// so far above `max_total` bytes, is refused with `TooLarge` before it is inflated (many
+/// small members inflating to the cap each are stopped by the total).
+pub fn read_npz_limited(
+    bytes: &[u8],
+    max_member: u64,
+    max_total: u64,
+) -> Result<Vec<(String, NpyArray)>> {
     let entries = read_entries(bytes)?;
     let mut out: Vec<(String, NpyArray)> = Vec::with_capacity(entries.len());
+    let mut total: u64 = 0;
     for e in &entries {
         let Some(key) = e.name.strip_suffix(".npy") else {
             continue;
@@ -341,7 +390,15 @@ pub fn read_npz(bytes: &[u8]) -> Result<Vec<(String, NpyArray)>> {
                 e.name
             )));
         }
-        let data = entry_data(bytes, e)?;
+        total = total.saturating_add(e.size);
+        if total > max_total {
+            return Err(Error::too_large(format!(
+                "npz: members up to '{}' declare {total} bytes in all, more than the limit of \
+                 {max_total}",
+                e.name
+            )));
+        }
+        let data = entry_data(bytes, e, max_member)?;
         let arr = parse_npy(&data).map_err(|err| {
             Error::new(
                 err.kind(),
@@ -353,9 +410,11 @@ pub fn read_npz(bytes: &[u8]) -> Result<Vec<(String, NpyArray)>> {
     Ok(out)
 }
 
-/// Reads an `.npz` file (see [`read_npz`]).
+/// Reads an `.npz` file (see [`read_npz`]): a regular file only, read into a buffer of its
+/// size reserved fallibly (`TooLarge` when memory is refused); no other cap, since data files
+/// are as large as their arrays.
 pub fn read_npz_file(path: &Path) -> Result<Vec<(String, NpyArray)>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::util::fsutil::read_regular_file(path, u64::MAX, "an npz file")?;
     read_npz(&bytes)
         .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
 }

@@ -62,6 +62,7 @@ fn check_target_and_data(data: &[f32], shape: &[usize], target_rel_error: f64) -
 /// relative L2 error ≤ `target_rel_error`. Meeting the target per channel meets it for the
 /// tensor. A channel that misses the target even at `max_bits` (pruning alone costs more, or
 /// a range so wide that `base_precision` bits are too coarse) gets `max_bits`; an all-zero channel gets `min_bits`.
+/// Honours `cfg.timeout_seconds` (`Timeout`, checked before each channel's search).
 pub fn empirical_channel_allocations(
     data: &[f32],
     shape: &[usize],
@@ -77,7 +78,9 @@ pub fn empirical_channel_allocations(
     let per = n / channels;
     let (mut pruned, mut codes, mut out) = (vec![0f32; per], vec![0u32; per], vec![0f32; per]);
     let mut result = Vec::with_capacity(channels);
+    let start = std::time::Instant::now();
     for xs in data.chunks_exact(per) {
+        check_deadline(start, cfg, "empirical_channel_allocations")?;
         let norm_sq: f64 = xs.iter().map(|v| *v as f64 * *v as f64).sum();
         if norm_sq == 0.0 {
             result.push(cfg.min_bits);
@@ -116,9 +119,22 @@ pub fn empirical_channel_allocations(
     Ok(result)
 }
 
+/// Fails with [`crate::ErrorKind::Timeout`] once `cfg.timeout_seconds` have passed since
+/// `start` (checked between trial encodings, so a call overruns by at most one of them).
+fn check_deadline(start: std::time::Instant, cfg: &EncoderConfig, what: &str) -> Result<()> {
+    if start.elapsed().as_secs_f64() > cfg.timeout_seconds {
+        return Err(Error::new(
+            crate::ErrorKind::Timeout,
+            format!("{what} exceeded timeout_seconds = {}", cfg.timeout_seconds),
+        ));
+    }
+    Ok(())
+}
+
 /// The smallest single allocation for the whole tensor whose adaptive encoding meets
 /// `target_rel_error` (relative L2 over the tensor), found by bisection; `max_bits` when even
-/// that misses the target.
+/// that misses the target. Honours `cfg.timeout_seconds` (`Timeout`, checked after each of
+/// the up to 32 trial encodings of the whole tensor).
 pub fn empirical_bit_allocation(
     data: &[f32],
     shape: &[usize],
@@ -142,10 +158,12 @@ pub fn empirical_bit_allocation(
             format!("value at index {i} is {}", data[i]),
         ));
     }
+    let start = std::time::Instant::now();
     let prune = quant::prune_decision(data, cfg.threshold, cfg.max_drop_ratio)?;
     let per = n / channels;
     let (mut pruned, mut codes, mut out) = (vec![0f32; per], vec![0u32; per], vec![0f32; per]);
-    let mut err_at = |a: f64| {
+    let mut err_at = |a: f64| -> Result<f64> {
+        check_deadline(start, cfg, "empirical_bit_allocation")?;
         let bits = bits_for_allocation(a, cfg);
         let mut err = 0.0;
         for xs in data.chunks_exact(per) {
@@ -158,19 +176,19 @@ pub fn empirical_bit_allocation(
             }
             err += channel_error_sq(xs, &pruned, bits, &mut codes, &mut out);
         }
-        err
+        Ok(err)
     };
     let limit = target_rel_error * target_rel_error * norm_sq;
     let (mut lo, mut hi) = (cfg.min_bits, cfg.max_bits);
-    if err_at(lo) <= limit {
+    if err_at(lo)? <= limit {
         return Ok(lo);
     }
-    if err_at(hi) > limit {
+    if err_at(hi)? > limit {
         return Ok(hi);
     }
     for _ in 0..SEARCH_STEPS {
         let mid = 0.5 * (lo + hi);
-        if err_at(mid) <= limit {
+        if err_at(mid)? <= limit {
             hi = mid;
         } else {
             lo = mid;

@@ -43,7 +43,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::io::npy::{npy_bytes_f64, npy_bytes_i64, NpyArray, NpyData};
-use crate::io::npz::{npz_bytes, read_npz};
+use crate::io::npz::{npz_bytes, read_npz_limited};
 use crate::learn::stats::{channel_stats, tensor_stats};
 
 /// Number of input features.
@@ -54,6 +54,19 @@ pub const MAX_HIDDEN: usize = 65536;
 pub const NORM_CLAMP: f64 = 6.0;
 /// The model-file version written by this code.
 pub const MODEL_VERSION: i64 = 1;
+/// The allocation scale: `min_bits` and `max_bits` must satisfy
+/// `ALLOCATION_MIN <= min_bits < max_bits <= ALLOCATION_MAX` (the original's scale, on which
+/// the encoder's `allocation.min_bits`/`max_bits` also lie).
+pub const ALLOCATION_MIN: f64 = 0.0;
+/// See [`ALLOCATION_MIN`].
+pub const ALLOCATION_MAX: f64 = 1.0;
+/// Largest model file [`Predictor::load`] reads (16 MiB). A model of the largest hidden size
+/// (65536) stored as float64 is about 4.2 MB.
+pub const MAX_MODEL_FILE_BYTES: u64 = 16 << 20;
+/// Largest inflated member of a model file (4 MiB: W1 at the largest hidden size is 3 MiB of
+/// float64) and largest total of all members (16 MiB).
+pub const MAX_MODEL_MEMBER_BYTES: u64 = 4 << 20;
+const MAX_MODEL_TOTAL_BYTES: u64 = 16 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic elementary functions
@@ -158,7 +171,7 @@ impl Normalization {
                 "fit_normalization: no feature vectors",
             ));
         }
-        check_features_finite(features)?;
+        check_features(features)?;
         let t: Vec<[f64; N_FEATURES]> = features.iter().map(transform_features).collect();
         let n = t.len() as f64;
         let mut mean = [0.0; N_FEATURES];
@@ -167,6 +180,12 @@ impl Normalization {
             let m = t.iter().map(|v| v[k]).sum::<f64>() / n;
             let var = t.iter().map(|v| (v[k] - m) * (v[k] - m)).sum::<f64>() / n;
             let s = var.sqrt();
+            if !m.is_finite() {
+                return Err(Error::invalid_argument(format!(
+                    "fit_normalization: feature {k} transforms to a non-finite mean (a value too \
+                     large for its transform, e.g. |mean|/std above 1e308)"
+                )));
+            }
             mean[k] = m;
             std[k] = if s.is_finite() && s >= 1e-12 { s } else { 1.0 };
         }
@@ -188,12 +207,30 @@ impl Normalization {
     }
 }
 
-fn check_features_finite(features: &[[f64; N_FEATURES]]) -> Result<()> {
+/// Feature vectors must be what [`crate::stats`] can produce: finite, with var, std and
+/// kurtosis ≥ 0 and sparsity in [0, 1]. A negative variance made the fitted normalisation NaN,
+/// which saved fine and then could not be loaded.
+fn check_features(features: &[[f64; N_FEATURES]]) -> Result<()> {
+    const NAMES: [&str; N_FEATURES] = ["mean", "var", "std", "skew", "kurtosis", "sparsity"];
     for (i, f) in features.iter().enumerate() {
         if let Some(k) = f.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid_argument(format!(
-                "feature vector {i} has a non-finite component {k} ({})",
-                f[k]
+                "feature vector {i} has a non-finite {} (component {k}): {}",
+                NAMES[k], f[k]
+            )));
+        }
+        for k in [1, 2, 4] {
+            if f[k] < 0.0 {
+                return Err(Error::invalid_argument(format!(
+                    "feature vector {i} has a negative {} (component {k}): {}",
+                    NAMES[k], f[k]
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&f[5]) {
+            return Err(Error::invalid_argument(format!(
+                "feature vector {i} has sparsity {} outside [0, 1] (component 5)",
+                f[5]
             )));
         }
     }
@@ -231,9 +268,10 @@ fn validate_hparams(
             "hidden_size must be in 1..={MAX_HIDDEN}, got {hidden_size}"
         )));
     }
-    if !(min_bits.is_finite() && max_bits.is_finite() && min_bits < max_bits) {
+    // `!(a <= b)` so that NaN fails too.
+    if !(ALLOCATION_MIN <= min_bits && min_bits < max_bits && max_bits <= ALLOCATION_MAX) {
         return Err(Error::invalid_argument(format!(
-            "need finite min_bits < max_bits, got {min_bits} and {max_bits}"
+            "need {ALLOCATION_MIN} <= min_bits < max_bits <= {ALLOCATION_MAX}, got {min_bits} and {max_bits}"
         )));
     }
     if !(learning_rate.is_finite() && learning_rate > 0.0) {
@@ -418,7 +456,10 @@ impl Predictor {
             z += hj * w;
         }
         let s = det_sigmoid(z);
-        let out = self.min_bits + (self.max_bits - self.min_bits) * s;
+        // Rounding of min + range·s may land an ulp outside the range; the encoder refuses
+        // allocations outside [min_bits, max_bits], so never return one.
+        let out = (self.min_bits + (self.max_bits - self.min_bits) * s)
+            .clamp(self.min_bits, self.max_bits);
         Pass { x, a, h, s, out }
     }
 
@@ -448,7 +489,7 @@ impl Predictor {
                 targets.len()
             )));
         }
-        check_features_finite(features)?;
+        check_features(features)?;
         if let Some(i) = targets.iter().position(|t| !t.is_finite()) {
             return Err(Error::invalid_argument(format!(
                 "train: target {i} is not finite ({})",
@@ -539,17 +580,20 @@ impl Predictor {
         crate::util::fsutil::write_atomic(path, &self.to_npz_bytes())
     }
 
-    /// Loads a model file written by [`Predictor::save`] or by the original prototype.
+    /// Loads a model file written by [`Predictor::save`] or by the original prototype: a
+    /// regular file of at most [`MAX_MODEL_FILE_BYTES`] (`Io` otherwise, `TooLarge` above).
     pub fn load(path: &Path) -> Result<Predictor> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes =
+            crate::util::fsutil::read_regular_file(path, MAX_MODEL_FILE_BYTES, "a model file")?;
         Self::from_npz_bytes(&bytes)
             .map_err(|e| Error::new(e.kind(), format!("{}: {}", path.display(), e.message())))
     }
 
-    /// Parses model bytes (see [`Predictor::load`]). Every error is `InvalidModel`.
+    /// Parses model bytes (see [`Predictor::load`]). Every error is `InvalidModel`. No member
+    /// may inflate past [`MAX_MODEL_MEMBER_BYTES`], nor all of them past 16 MiB.
     pub fn from_npz_bytes(bytes: &[u8]) -> Result<Predictor> {
-        let members =
-            read_npz(bytes).map_err(|e| Error::model(format!("not a valid model archive: {e}")))?;
+        let members = read_npz_limited(bytes, MAX_MODEL_MEMBER_BYTES, MAX_MODEL_TOTAL_BYTES)
+            .map_err(|e| Error::model(format!("not a valid model archive: {e}")))?;
         let get = |key: &str| members.iter().find(|(k, _)| k == key).map(|(_, a)| a);
         let need =
             |key: &str| get(key).ok_or_else(|| Error::model(format!("model file lacks '{key}'")));

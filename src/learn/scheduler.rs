@@ -16,6 +16,11 @@ use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
 
+/// Largest accepted `window` (2^20 scores). The prototype used 5; the window grows as scores
+/// arrive (nothing is reserved from the setting up front), so this bounds what a long run
+/// keeps, not what `new` allocates.
+pub const MAX_WINDOW: usize = 1 << 20;
+
 /// Scheduler settings. Defaults are the prototype's; build with
 /// `SchedulerConfig::default().with_window(..)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +30,7 @@ pub struct SchedulerConfig {
     pub initial_threshold: f64,
     /// Multiplicative step, `0 < decay < 1` (default 0.95).
     pub decay: f64,
-    /// Number of recent CAQ scores the trend is computed over, `≥ 2` (default 5).
+    /// Number of recent CAQ scores the trend is computed over, `2..=MAX_WINDOW` (default 5).
     pub window: usize,
     /// Lower clip of the threshold (default 0.001).
     pub min_threshold: f64,
@@ -54,7 +59,7 @@ crate::util::with_setters!(SchedulerConfig {
 });
 
 impl SchedulerConfig {
-    /// Checks `0 < decay < 1`, `window ≥ 2` and `0 < min_threshold ≤ initial_threshold ≤
+    /// Checks `0 < decay < 1`, `2 ≤ window ≤ MAX_WINDOW` and `0 < min_threshold ≤ initial_threshold ≤
     /// max_threshold < 1`. Errors are [`crate::ErrorKind::InvalidConfig`] and name the key.
     pub fn validate(&self) -> Result<()> {
         if !(self.decay > 0.0 && self.decay < 1.0) {
@@ -63,10 +68,10 @@ impl SchedulerConfig {
                 format!("must be in (0, 1), got {}", self.decay),
             ));
         }
-        if self.window < 2 {
+        if !(2..=MAX_WINDOW).contains(&self.window) {
             return Err(Error::config(
                 "scheduler.window",
-                format!("must be >= 2, got {}", self.window),
+                format!("must be in 2..={MAX_WINDOW}, got {}", self.window),
             ));
         }
         if !(self.min_threshold > 0.0 && self.min_threshold < 1.0) {
@@ -135,7 +140,8 @@ impl Scheduler {
         Ok(Scheduler {
             threshold: config.initial_threshold,
             step: 0,
-            window: VecDeque::with_capacity(config.window),
+            // Grows with the scores: a huge `window` setting must not allocate up front.
+            window: VecDeque::new(),
             history: Vec::new(),
             config,
         })

@@ -1,9 +1,66 @@
-//! Crash-safe file writes shared by every `save`.
+//! File access shared by every loader and every `save`: bounded reads of regular files and
+//! crash-safe writes.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Reads the whole of `path`, which must be a regular file of at most `max_len` bytes
+/// (`what`, e.g. "a model file", names it in messages).
+///
+/// A loader is handed paths it did not choose: a FIFO would block it forever, `/dev/zero` or
+/// a growing file would feed it until memory runs out, and a huge file would be read whole
+/// before any check. So the file is opened without blocking (`O_NONBLOCK` on Unix; it has no
+/// effect on regular files), its type and size are checked on the open handle (not on the
+/// path, which could be swapped in between), the buffer is reserved fallibly, and the read
+/// stops after `max_len + 1` bytes whatever the file does meanwhile.
+///
+/// Errors: [`ErrorKind::Io`] when it cannot be opened or read or is not a regular file (a
+/// directory, FIFO, socket or device), [`ErrorKind::TooLarge`] when it holds more than
+/// `max_len` bytes.
+pub fn read_regular_file(path: &Path, max_len: u64, what: &str) -> Result<Vec<u8>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "{}: not a regular file (only regular files are read as {what})",
+                path.display()
+            ),
+        ));
+    }
+    let too_large = |len: u64| {
+        Error::too_large(format!(
+            "{}: {len} bytes or more, more than the {max_len} bytes allowed for {what}",
+            path.display()
+        ))
+    };
+    if meta.len() > max_len {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    let want = usize::try_from(meta.len()).map_err(|_| too_large(meta.len()))?;
+    bytes
+        .try_reserve_exact(want)
+        .map_err(|_| too_large(meta.len()))?;
+    // The file may grow after the check: never read more than one byte past the cap.
+    file.take(max_len.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max_len {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`, so
 /// readers see either the old file or the complete new one.
@@ -28,4 +85,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_files_only_and_capped() {
+        let dir = std::env::temp_dir().join(format!("alcm_fsutil_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("ten");
+        std::fs::write(&f, b"0123456789").unwrap();
+        assert_eq!(read_regular_file(&f, 10, "test").unwrap(), b"0123456789");
+        assert_eq!(
+            read_regular_file(&f, 9, "test").unwrap_err().kind(),
+            ErrorKind::TooLarge
+        );
+        let e = read_regular_file(&dir, 10, "test").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        #[cfg(unix)]
+        {
+            let e = read_regular_file("/dev/zero".as_ref(), 10, "test").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+            assert!(e.message().contains("not a regular file"), "{e}");
+        }
+        assert_eq!(
+            read_regular_file(&dir.join("missing"), 10, "test")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Io
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -98,12 +98,14 @@ pub fn decode(data: &[u8]) -> Option<Case> {
         });
     }
     let channels = alcm::channel_count(&shape);
+    // Allocations within the encoder's range (values outside are refused, issue 13).
+    let (lo, hi) = (cfg.min_bits, cfg.max_bits);
     let allocation = match alloc_sel % 3 {
         0 => None,
-        1 => Some(vec![a0]),
+        1 => Some(vec![lo + a0 * (hi - lo)]),
         _ => Some(
             (0..channels)
-                .map(|c| (a0 + c as f64 * 0.37) % 1.0)
+                .map(|c| lo + (a0 + c as f64 * 0.37) % 1.0 * (hi - lo))
                 .collect(),
         ),
     };

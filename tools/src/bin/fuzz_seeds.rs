@@ -4,6 +4,10 @@
 //!
 //!     cargo run -p alcm-tools --bin fuzz_seeds
 use std::fs;
+
+#[path = "../../../tests/common/loader_case.rs"]
+#[allow(dead_code)]
+mod loader_case;
 use std::path::Path;
 
 use alcm::{
@@ -198,6 +202,53 @@ fn main() {
         ef.compress(&enc, &g, None).unwrap();
         put("feedback_state", &format!("{name}.state"), &ef.to_bytes());
     }
+    // Structure-aware YAML seeds (0xFF + count, head, tail, repeated fragment): the attacks of
+    // issue 13 scaled to the text cap, and one over it.
+    let anchor = format!("x: &a \"{}\"\ny: [*a", "z".repeat(200));
+    for (name, count, head, tail, frag) in [
+        (
+            "alias_amplification.bin",
+            8000,
+            anchor.as_str(),
+            "]\n",
+            ", *a",
+        ),
+        ("nested_brackets.bin", 300, "", "", "["),
+        ("nested_braces.bin", 200, "", "", "{a: "),
+        ("many_values.bin", 9000, "a: [", "]\n", "1, "),
+        ("block_dashes.bin", 20000, "", "x\n", "- "),
+        ("over_the_cap.bin", 20000, "# ", "\n", "comment "),
+    ] {
+        put(
+            "yaml_config",
+            name,
+            &loader_case::yaml_seed(count, head, tail, frag),
+        );
+    }
+    // File loaders: one file of each kind, two hostile model files, and 0xFE (special files).
+    for (name, from) in [
+        ("encoder_config.yaml", "configs/encoder_config.yaml"),
+        ("entropy_config.yaml", "configs/entropy_config.yaml"),
+        ("proto_model.npz", "tests/data/fixtures/proto_model.npz"),
+        ("savez_stored.npz", "tests/data/fixtures/savez_stored.npz"),
+        ("f4_3x4.npy", "tests/data/fixtures/f4_3x4.npy"),
+        (
+            "model_w1_inflates_past_header.npz",
+            "tests/data/hostile/model_w1_inflates_past_header.npz",
+        ),
+        (
+            "model_min_bits_negative.npz",
+            "tests/data/hostile/model_min_bits_negative.npz",
+        ),
+    ] {
+        put("file_loaders", name, &fs::read(from).unwrap());
+    }
+    put(
+        "file_loaders",
+        "s2x3.state",
+        &fs::read("fuzz/corpus/feedback_state/s2x3.state").unwrap(),
+    );
+    put("file_loaders", "special.bin", &[0xFE]);
     // Roundtrip: the target reads a small header (mode, flags, precisions, ...) then values.
     let (g, _) = read_npy_f32(Path::new(
         "tests/data/gradients/grad_step00001_fc3.weight.npy",
