@@ -79,6 +79,8 @@ pub mod version;
 
 pub mod codec;
 
+pub mod feedback;
+
 pub mod model;
 
 pub mod stats;
@@ -90,6 +92,7 @@ pub mod panic;
 
 pub use codec::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
+pub use feedback::*;
 pub use handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_ref, in_slice, out_ptr,
     out_slice, tensor_view, OpaqueHandle, Out, OutSlice, TensorView,
