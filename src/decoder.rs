@@ -105,6 +105,17 @@ fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usiz
                 payload[0]
             )));
         }
+        // Likewise kind 5 (independent lane streams) came with version 3.
+        if info.format_version < 3
+            && payload
+                .first()
+                .is_some_and(|&k| k >= crate::rans_model::KIND_LANES_BLOCKS)
+        {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload kind {} in a version-{} frame",
+                payload[0], info.format_version
+            )));
+        }
         match &params {
             Some(quant::ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 crate::rans_model::decode_values(

@@ -11,8 +11,9 @@ use crate::stats::channel_count;
 pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
 /// The decoder reads every version from [`OLDEST_FORMAT_VERSION`] up to this one (docs/FORMAT.md,
-/// "Version history"): version 2 added [`FLAG_SHARED_QMIN`] and rANS-model payload kinds 3–4.
-pub const FORMAT_VERSION: u8 = 2;
+/// "Version history"): version 2 added [`FLAG_SHARED_QMIN`] and rANS-model payload kinds 3–4,
+/// version 3 rANS-model payload kind 5 (independent lane streams, `rans_lanes.rs`).
+pub const FORMAT_VERSION: u8 = 3;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
 pub const MAX_RANK: usize = 8;

@@ -22,6 +22,7 @@ mod par;
 pub mod quant;
 pub mod rans;
 pub mod rans_family;
+mod rans_lanes;
 pub mod rans_model;
 pub mod rans_sign;
 pub mod scheduler;

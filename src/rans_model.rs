@@ -55,6 +55,9 @@
 //! mode 3: ⌈R/4⌉ bytes of 2-bit row classes, ⌈C/4⌉ bytes of 2-bit column classes (LSB first)
 //! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
 //! ```
+//! Kind 5 (format version ≥ 3; written instead of kind 4): kind 4 with 16 independent lane
+//! streams per block, see `rans_lanes.rs`.
+//!
 //! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
 //! (`rans_sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
@@ -74,8 +77,8 @@ use crate::error::{Error, Result};
 use crate::rans::EncSym;
 
 const SCALE_BITS: u32 = 12;
-const M: u32 = 1 << SCALE_BITS;
-const L: u32 = 1 << 16;
+pub(crate) const M: u32 = 1 << SCALE_BITS;
+pub(crate) const L: u32 = 1 << 16;
 const LANES: usize = 4;
 
 /// Direct tables k = 0..=64, bucket tables 65..=72.
@@ -98,6 +101,8 @@ pub const KIND_SHAPED: u8 = 3;
 pub const KIND_SHAPED_BLOCKS: u8 = 4;
 /// Kinds 3–4 only: as [`SIGN_SVD`] with a probability per row + column class (`rans_sign.rs`).
 pub const SIGN_CLASSES: u8 = 3;
+/// Kind 4 with 16 independent lane streams per block (format version ≥ 3; `rans_lanes.rs`).
+pub const KIND_LANES_BLOCKS: u8 = 5;
 /// Sign probabilities of [`SIGN_CLASSES`] (class sums 0..=6).
 const BINS: usize = crate::rans_sign::BINS;
 
@@ -117,9 +122,9 @@ pub(crate) struct Tables {
     pub(crate) t: Vec<Table>,
     /// Decoder: table `t`, slot `x` → symbol at `t·M + x` (u8: 299 KiB for all 73 tables, a
     /// quarter of a u32 slot table, so it mostly stays in L2).
-    lut: Vec<u8>,
+    pub(crate) lut: Vec<u8>,
     /// Decoder: table `t`, symbol `m` → `(cum << 13) | freq` at `t·256 + m`.
-    fc: Vec<u32>,
+    pub(crate) fc: Vec<u32>,
     /// `a + b` (0..=510) → table, low bits, escape symbol.
     pub(crate) pick: Vec<Pick>,
 }
@@ -290,7 +295,7 @@ fn per_family<T>(
 }
 
 /// Encoder symbols of every table of `family`, `t · 256 + symbol` (built once).
-fn enc_syms(family: u8) -> &'static [EncSym] {
+pub(crate) fn enc_syms(family: u8) -> &'static [EncSym] {
     static ENC: [OnceLock<Vec<EncSym>>; N_FAMILIES] = [const { OnceLock::new() }; N_FAMILIES];
     per_family::<Vec<EncSym>>(&ENC, family, |tabs| {
         let mut e = vec![EncSym::default(); N_TABLES * 256];
@@ -305,9 +310,9 @@ fn enc_syms(family: u8) -> &'static [EncSym] {
 
 /// Word buffer of one run of columns: each `put` writes a word unconditionally and advances
 /// by 0 or 1 (no branch on the ~random renormalisation decision).
-struct WordBuf {
-    buf: Vec<u16>,
-    pos: usize,
+pub(crate) struct WordBuf {
+    pub(crate) buf: Vec<u16>,
+    pub(crate) pos: usize,
 }
 
 impl WordBuf {
@@ -349,7 +354,7 @@ impl WordBuf {
 
 /// Most words one coded value can produce: magnitude, escape length, ≤ 7 escape pieces,
 /// ≤ 4 low-bit pieces, sign (each put emits at most one word).
-const MAX_WORDS_PER_VALUE: usize = 14;
+pub(crate) const MAX_WORDS_PER_VALUE: usize = 14;
 /// Columns per run of the word buffer (bounds its size to 28 KiB).
 const RUN: usize = 1024;
 
@@ -398,6 +403,27 @@ pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u
         qmin.push(lo);
     }
     encode_codes(&codes, &qmin, 1, family)
+}
+
+/// [`encode_family`] as format version 2 wrote it: kind 4 where the encoder now writes kind 5
+/// (for tests of the kind-4 decoder, which keeps decoding version-2 frames).
+#[doc(hidden)]
+pub fn encode_family_v2(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    let n = q.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
+        }
+        qmin.push(lo);
+    }
+    Some(plan_codes(&codes, &qmin, 1, family)?.encode_as(&codes, &qmin, 1, false))
 }
 
 /// Dot product with four partial sums in a fixed order (deterministic on every platform).
@@ -516,12 +542,12 @@ fn encode_codes(
 /// estimates.
 pub(crate) struct ModelPlan {
     rows: usize,
-    cols: usize,
+    pub(crate) cols: usize,
     rpb: usize,
     a: Vec<u8>,
     b: Vec<u8>,
     /// Shape family (table set, `rans_family.rs`).
-    family: u8,
+    pub(crate) family: u8,
     mode: u8,
     /// P(sign as predicted) · M per class sum (all equal unless the mode is [`SIGN_CLASSES`]).
     fs: [u32; BINS],
@@ -758,14 +784,14 @@ fn plan_codes(
 }
 
 impl ModelPlan {
-    /// The payload header (kinds 3–4): kind, family, sign mode and frequencies, packed scale
-    /// codes, sign bitmaps, sign classes, rows per block (kind 4).
-    fn header(&self) -> Vec<u8> {
+    /// The payload header (kinds 3–5): kind, family, sign mode and frequencies, packed scale
+    /// codes, sign bitmaps, sign classes, rows per block (kinds 4–5; `lanes`: kind 5).
+    fn header(&self, lanes: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
-        out.push(if self.n_blocks() > 1 {
-            KIND_SHAPED_BLOCKS
-        } else {
-            KIND_SHAPED
+        out.push(match (self.n_blocks() > 1, lanes) {
+            (false, _) => KIND_SHAPED,
+            (true, false) => KIND_SHAPED_BLOCKS,
+            (true, true) => KIND_LANES_BLOCKS,
         });
         out.push(self.family);
         out.push(self.mode);
@@ -799,17 +825,34 @@ impl ModelPlan {
 
     /// Per column: the predicted sign of `u_i·v_j` is negative iff the row's bit differs from
     /// this (false unless the mode predicts signs from the singular pair).
-    fn col_pred_neg(&self) -> Vec<bool> {
+    pub(crate) fn col_pred_neg(&self) -> Vec<bool> {
         (0..self.cols)
             .map(|j| self.mode >= SIGN_SVD && self.col_neg[j])
             .collect()
     }
 
-    /// The payload (codes and `qmin` as given to [`plan_codes`]).
+    /// The payload (codes and `qmin` as given to [`plan_codes`]): kind 3, or kind 5 when
+    /// there are several blocks.
     pub(crate) fn encode(&self, codes: &[u32], qmin: &[i64], threads: usize) -> Vec<u8> {
+        self.encode_as(codes, qmin, threads, true)
+    }
+
+    /// [`encode`](ModelPlan::encode), writing kind 4 instead of 5 unless `lanes`.
+    fn encode_as(&self, codes: &[u32], qmin: &[i64], threads: usize, lanes: bool) -> Vec<u8> {
         let (rows, rpb) = (self.rows, self.rpb);
-        let mut out = self.header();
+        let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);
+        if lanes && self.n_blocks() > 1 {
+            // Kind 5: independent lane streams per block (rans_lanes.rs).
+            let streams = crate::par::map(threads, self.n_blocks(), |k| {
+                let r0 = k * rpb;
+                crate::rans_lanes::encode_rows(self, codes, qmin, r0..(r0 + rpb).min(rows))
+            });
+            for lanes in streams {
+                crate::rans_lanes::push_block(&lanes, &mut out);
+            }
+            return out;
+        }
         let streams = crate::par::map(threads, self.n_blocks(), |k| {
             let r0 = k * rpb;
             let r1 = (r0 + rpb).min(rows);
@@ -897,8 +940,14 @@ impl ModelPlan {
         let sampled = rows.div_ceil(row_step.max(1));
         let bits =
             parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
-        // Per block: the word count and four 32-bit final states.
-        self.header().len() as f64 + self.n_blocks() as f64 * 20.0 + bits / 8.0
+        // Per block: the word count and four 32-bit final states (kind 3), or 16 word counts
+        // and 16 final states (kind 5, several blocks).
+        let per_block = if self.n_blocks() > 1 {
+            8.0 * crate::rans_lanes::LANES as f64
+        } else {
+            20.0
+        };
+        self.header(true).len() as f64 + self.n_blocks() as f64 * per_block + bits / 8.0
     }
 }
 
@@ -922,7 +971,7 @@ pub(crate) fn sym_costs(family: u8) -> &'static [u64] {
 }
 
 /// What encoding one value of a row needs.
-struct RowEnc<'a> {
+pub(crate) struct RowEnc<'a> {
     row: &'a [u32],
     b: &'a [u8],
     cneg: &'a [bool],
@@ -940,7 +989,7 @@ struct RowEnc<'a> {
 impl RowEnc<'_> {
     /// One coded value of column `j` on state `lane` (all of its symbols, last first).
     #[inline(always)]
-    fn value(&self, wb: &mut WordBuf, lane: &mut u32, j: usize) {
+    pub(crate) fn value(&self, wb: &mut WordBuf, lane: &mut u32, j: usize) {
         let bj = self.b[j];
         if bj == 0 {
             return;
@@ -972,6 +1021,47 @@ impl RowEnc<'_> {
     }
 }
 
+impl ModelPlan {
+    /// Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no
+    /// sign is coded.
+    pub(crate) fn sign_syms(&self) -> [[EncSym; 2]; BINS] {
+        self.fs.map(|f| {
+            let f = f.clamp(1, M - 1);
+            [EncSym::new(f, 0), EncSym::new(M - f, f)]
+        })
+    }
+
+    /// What encoding the values of row `i` needs (`None`: an all-zero row, nothing coded).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn row_enc<'a>(
+        &'a self,
+        i: usize,
+        codes: &'a [u32],
+        qmin: &[i64],
+        cneg: &'a [bool],
+        syms: &'a [EncSym],
+        sign_syms: &'a [[EncSym; 2]; BINS],
+        tabs: &'a Tables,
+    ) -> Option<RowEnc<'a>> {
+        let (a, cols) = (&self.a, self.cols);
+        if a[i] == 0 {
+            return None;
+        }
+        Some(RowEnc {
+            row: &codes[i * cols..(i + 1) * cols],
+            b: &self.b,
+            cneg,
+            picks: &tabs.pick[a[i] as usize..a[i] as usize + 256],
+            syms,
+            sign_syms: &sign_syms[self.rcls[i] as usize..],
+            ccls: &self.ccls,
+            q0: qmin[i],
+            rneg: self.mode >= SIGN_SVD && self.row_neg[i],
+            code_sign: self.mode != SIGN_NONE,
+        })
+    }
+}
+
 /// The rANS words of rows `range` (one block; its own four states), in production order.
 #[allow(clippy::too_many_arguments)]
 fn encode_rows(
@@ -980,7 +1070,7 @@ fn encode_rows(
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<u16> {
-    let (cols, a, b) = (plan.cols, &plan.a, &plan.b[..]);
+    let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
@@ -988,35 +1078,12 @@ fn encode_rows(
         buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE],
         pos: 0,
     };
-    // Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no sign
-    // is coded.
-    let sign_syms = plan.fs.map(|f| {
-        let f = f.clamp(1, M - 1);
-        [EncSym::new(f, 0), EncSym::new(M - f, f)]
-    });
-    let code_sign = plan.mode != SIGN_NONE;
+    let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
     for i in range.rev() {
-        if a[i] == 0 {
+        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
             continue;
-        }
-        let row = &codes[i * cols..(i + 1) * cols];
-        let q0 = qmin[i];
-        let rneg = plan.mode >= SIGN_SVD && plan.row_neg[i];
-        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
-        let sign_syms = &sign_syms[plan.rcls[i] as usize..];
-        let ctx = RowEnc {
-            row,
-            b,
-            cneg: &cneg,
-            picks,
-            syms,
-            sign_syms,
-            ccls: &plan.ccls,
-            q0,
-            rneg,
-            code_sign,
         };
         // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
         // four states stay in registers, column j on state j mod 4.
@@ -1182,7 +1249,7 @@ fn read_bits<'a>(r: &mut Rd<'a>, n: usize) -> Result<&'a [u8]> {
 }
 
 #[inline(always)]
-fn bit(bytes: &[u8], i: usize) -> bool {
+pub(crate) fn bit(bytes: &[u8], i: usize) -> bool {
     bytes[i / 8] >> (i % 8) & 1 != 0
 }
 
@@ -1223,21 +1290,21 @@ pub fn decode_values(
 }
 
 /// The parsed side information of a payload.
-struct Head<'a> {
+pub(crate) struct Head<'a> {
     /// Shape family (table set; kinds 1–2: 0, the Gaussian).
-    family: u8,
-    mode: u8,
+    pub(crate) family: u8,
+    pub(crate) mode: u8,
     /// P(sign as predicted) · M per class sum (all equal unless sign mode 3).
-    fs: [u32; BINS],
-    a: &'a [u8],
-    b: &'a [u8],
-    rs: &'a [u8],
+    pub(crate) fs: [u32; BINS],
+    pub(crate) a: &'a [u8],
+    pub(crate) b: &'a [u8],
+    pub(crate) rs: &'a [u8],
     /// Per column: predicted negative (sign modes 2, 3), else false.
-    cneg: Vec<bool>,
+    pub(crate) cneg: Vec<bool>,
     /// Sign mode 3: the packed row classes and the column classes (else empty, all 0).
-    rcls: &'a [u8],
-    ccls: Vec<u8>,
-    max_u: u64,
+    pub(crate) rcls: &'a [u8],
+    pub(crate) ccls: Vec<u8>,
+    pub(crate) max_u: u64,
 }
 
 fn decode_with<T: Copy + Send>(
@@ -1258,7 +1325,7 @@ fn decode_with<T: Copy + Send>(
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
     let kind = r.u8()?;
-    if !(KIND_RANK1..=KIND_SHAPED_BLOCKS).contains(&kind) {
+    if !(KIND_RANK1..=KIND_LANES_BLOCKS).contains(&kind) {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
     let shaped = kind >= KIND_SHAPED;
@@ -1320,7 +1387,8 @@ fn decode_with<T: Copy + Send>(
     } else {
         (&[][..], vec![0u8; cols])
     };
-    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS {
+    let lanes = kind == KIND_LANES_BLOCKS;
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS || lanes {
         let v = r.take(4)?;
         let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
         if v == 0 {
@@ -1332,8 +1400,13 @@ fn decode_with<T: Copy + Send>(
     };
     // Every block's word stream (at most `rows` blocks: bounded by the declared shape).
     let n_blocks = rows.div_ceil(rows_per_block);
-    let mut streams = Vec::with_capacity(n_blocks);
+    let mut streams = Vec::with_capacity(if lanes { 0 } else { n_blocks });
+    let mut lane_blocks = Vec::with_capacity(if lanes { n_blocks } else { 0 });
     for _ in 0..n_blocks {
+        if lanes {
+            lane_blocks.push(crate::rans_lanes::read_block(payload, &mut r.pos)?);
+            continue;
+        }
         let wb = r.take(4)?;
         let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
         if w < 2 * LANES {
@@ -1370,7 +1443,20 @@ fn decode_with<T: Copy + Send>(
         ccls,
         max_u,
     };
+    let simd = crate::rans_lanes::have_avx2();
     let results = crate::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
+        if lanes {
+            return crate::rans_lanes::decode_block(
+                &head,
+                &lane_blocks[k],
+                qmin,
+                k * rows_per_block,
+                block,
+                cols,
+                &conv,
+                simd,
+            );
+        }
         decode_block(
             &head,
             streams[k],
@@ -1387,7 +1473,7 @@ fn decode_with<T: Copy + Send>(
 /// The decoder's view of a [`Pick`]: the table's slot → symbol map and its `(cum << 13) |
 /// freq` entries by reference, so the hot loop does no index arithmetic or bounds checks.
 #[derive(Clone, Copy)]
-struct DPick {
+pub(crate) struct DPick {
     lut: &'static [u8; M as usize],
     fc: &'static [u32; 256],
     s: u32,
@@ -1395,7 +1481,7 @@ struct DPick {
 }
 
 /// `a + b` (0..=510) → [`DPick`] of the table set of `family`.
-fn dpicks(family: u8) -> &'static [DPick] {
+pub(crate) fn dpicks(family: u8) -> &'static [DPick] {
     static DPICKS: [OnceLock<Vec<DPick>>; N_FAMILIES] = [const { OnceLock::new() }; N_FAMILIES];
     per_family::<Vec<DPick>>(&DPICKS, family, |t| {
         t.pick
@@ -1445,7 +1531,7 @@ fn renorm_fast(v: u32, words: &[u8], pos: &mut usize) -> u32 {
 /// bits (one uniform step when `s ≤ 8`), the sign step only when `m ≠ 0`. Escapes go out of
 /// line. `pred_neg`: the sign prediction (sign mode 2), else false.
 #[inline(always)]
-fn value_fast<const MODE: u8>(
+pub(crate) fn value_fast<const MODE: u8>(
     x: &mut u32,
     words: &[u8],
     pos: &mut usize,
@@ -1679,7 +1765,7 @@ fn rows_mode<const MODE: u8, T: Copy>(
 }
 
 #[inline(always)]
-fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
+pub(crate) fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
     match q.checked_sub(q0) {
         Some(u) if u >= 0 && (u as u64) <= max_u => Ok(u as u32),
         _ => Err(Error::corrupt(

@@ -16,8 +16,9 @@ use super::panic::ffi_infallible;
 
 /// Version of the frame format this library writes (and the newest it reads; it reads every
 /// version from 1 up). Independent of the library version. Version 2 added the shared code
-/// offset flag and rANS-model payload kinds 3-4 (docs/FORMAT.md, "Version history").
-pub const ALCM_FORMAT_VERSION: u32 = 2;
+/// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5 (docs/FORMAT.md,
+/// "Version history").
+pub const ALCM_FORMAT_VERSION: u32 = 3;
 
 // A literal for cbindgen's `#define`, held equal to the encoder's constant at compile time.
 const _: () = assert!(ALCM_FORMAT_VERSION == crate::format::FORMAT_VERSION as u32);
@@ -73,6 +74,6 @@ mod tests {
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(alcm_version_number(), VERSION_NUMBER);
         assert_eq!(parse_u32("107"), 107);
-        assert_eq!(alcm_format_version(), 2);
+        assert_eq!(alcm_format_version(), 3);
     }
 }

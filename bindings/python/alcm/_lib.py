@@ -22,7 +22,7 @@ from numpy.ctypeslib import ndpointer
 # Constants copied from include/alcm.h (the tests compare them with the header).
 ALCM_MAX_RANK = 8
 ALCM_MAX_ELEMENTS = 1099511627776
-ALCM_FORMAT_VERSION = 2
+ALCM_FORMAT_VERSION = 3
 ALCM_VERSION_STRING = "0.1.0"
 # Documented in alcm.h but not emitted by cbindgen (see docs/BINDINGS.md, "known issues"):
 # src/ffi/codec.rs computes it as format::FRAME_OVERHEAD_MAX - 4 = 16 + 8*8 + 52 + 4 - 4.

@@ -52,7 +52,7 @@ end
 const alcm_status = UInt32
 
 const ALCM_MAX_RANK = 8
-const ALCM_FORMAT_VERSION = 2
+const ALCM_FORMAT_VERSION = 3
 const ALCM_VERSION_STRING = "0.1.0"
 const ALCM_FRAME_HEADER_MAX = 132   # documented in alcm.h but not emitted there (see docs)
 const ALCM_MAX_THREADS = 64
