@@ -10,7 +10,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use alcm::quant::{self, ChannelParams};
+use alcm::codec::quant::{self, ChannelParams};
 use alcm::{decompress, Encoder, EncoderConfig, Mode};
 
 const R: usize = 1024;
@@ -41,11 +41,11 @@ fn benches(cr: &mut Criterion) {
         .zip(&qmin)
         .flat_map(|(r, &m)| r.iter().map(move |&v| (v - m) as u32))
         .collect();
-    let width = alcm::pack::width_for(*codes.iter().max().unwrap());
+    let width = alcm::entropy::pack::width_for(*codes.iter().max().unwrap());
     let mut raw = Vec::new();
-    alcm::pack::pack(&codes, width, &mut raw);
-    let order0 = alcm::rans::encode(&raw, width);
-    let model = alcm::rans_model::encode(&q, R).unwrap();
+    alcm::entropy::pack::pack(&codes, width, &mut raw);
+    let order0 = alcm::entropy::order0::encode(&raw, width);
+    let model = alcm::entropy::model::encode(&q, R).unwrap();
     let params = ChannelParams::Uniform {
         step,
         qmin: qmin.clone(),
@@ -68,18 +68,19 @@ fn benches(cr: &mut Criterion) {
         b.iter(|| quant::dequantize(&params, black_box(&codes), &mut out))
     });
     g.bench_function("rANS order-0 encode", |b| {
-        b.iter(|| black_box(alcm::rans::encode(black_box(&raw), width)))
+        b.iter(|| black_box(alcm::entropy::order0::encode(black_box(&raw), width)))
     });
     g.bench_function("rANS order-0 decode", |b| {
-        b.iter(|| black_box(alcm::rans::decode(black_box(&order0), raw.len()).unwrap()))
+        b.iter(|| black_box(alcm::entropy::order0::decode(black_box(&order0), raw.len()).unwrap()))
     });
     g.bench_function("rANS model encode", |b| {
-        b.iter(|| black_box(alcm::rans_model::encode(black_box(&q), R)))
+        b.iter(|| black_box(alcm::entropy::model::encode(black_box(&q), R)))
     });
     g.bench_function("rANS model decode to values", |b| {
         let mut out = vec![0f32; x.len()];
         b.iter(|| {
-            alcm::rans_model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1).unwrap()
+            alcm::entropy::model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1)
+                .unwrap()
         })
     });
     g.bench_function("compress", |b| {

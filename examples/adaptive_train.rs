@@ -14,8 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::npy::read_npy_f32;
-use alcm::predictor::Predictor;
+use alcm::io::npy::read_npy_f32;
+use alcm::learn::predictor::Predictor;
 use alcm::{
     cpu_time_seconds, decompress, error_metrics, variance_percent, Encoder, EncoderConfig,
     PredictorConfig, Scheduler, SchedulerConfig, TrainingSet,
@@ -233,7 +233,7 @@ fn run() -> alcm::Result<()> {
         history.iter().map(|l| format!("{l:.6}")).collect::<Vec<_>>().join(", "),
         epochs_json.join(",\n")
     );
-    alcm::fsutil::write_atomic(&out, json.as_bytes())?;
+    alcm::util::fsutil::write_atomic(&out, json.as_bytes())?;
     println!("results: {}", out.display());
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{decompress, npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
+use alcm::{decompress, read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 
 struct Row {
     file: String,

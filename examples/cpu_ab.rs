@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{cpu_time_seconds, decompress, npy::read_npy_f32, Encoder, EncoderConfig, Mode};
+use alcm::{cpu_time_seconds, decompress, read_npy_f32, Encoder, EncoderConfig, Mode};
 
 const FILES: [&str; 4] = [
     "weights/minilm_embeddings.word_embeddings.weight_rows1000-7143.npy",

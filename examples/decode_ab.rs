@@ -13,9 +13,7 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{
-    decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode,
-};
+use alcm::{decompress_with_threads, read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -8,7 +8,7 @@
 //! cargo run --release --example frame_hashes -- [THREADS...]
 #[path = "common/mod.rs"]
 mod common;
-use alcm::{npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
+use alcm::{read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 fn main() {

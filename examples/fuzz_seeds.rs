@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use alcm::{
-    npy::read_npy_f32, npy_bytes_f64, npy_bytes_i64, BackendKind, Encoder, EncoderConfig,
-    ErrorFeedback, Mode, NonFinitePolicy, Predictor,
+    npy_bytes_f64, npy_bytes_i64, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback,
+    Mode, NonFinitePolicy, Predictor,
 };
 
 fn put(target: &str, name: &str, bytes: &[u8]) {

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::allocation::{
+use alcm::io::npy::read_npy_f32;
+use alcm::learn::allocation::{
     empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
 };
-use alcm::npy::read_npy_f32;
-use alcm::predictor::Predictor;
+use alcm::learn::predictor::Predictor;
 use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
 
 fn main() -> alcm::Result<()> {

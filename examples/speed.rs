@@ -12,8 +12,7 @@ use std::time::Instant;
 mod common;
 
 use alcm::{
-    decompress, decompress_with_threads, npy::read_npy_f32, DecodeLimits, Encoder, EncoderConfig,
-    Mode,
+    decompress, decompress_with_threads, read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode,
 };
 
 fn best_secs(mut f: impl FnMut()) -> f64 {

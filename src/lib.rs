@@ -5,54 +5,39 @@
 //! integer codes → lossless backend → a checksummed, versioned frame. Decoding needs only the
 //! frame bytes.
 
-pub mod allocation;
-pub mod backend;
-pub mod config;
-pub mod decoder;
-pub mod detmath;
-pub mod encoder;
+pub mod codec;
+pub mod entropy;
 pub mod error;
-pub mod feedback;
 pub mod ffi;
 pub mod format;
-pub mod fsutil;
-pub mod metrics;
-pub mod pack;
-mod par;
-pub mod quant;
-pub mod rans;
-pub mod rans_family;
-mod rans_lanes;
-pub mod rans_model;
-pub mod rans_sign;
-pub mod scheduler;
-pub mod stats;
+pub mod io;
+pub mod learn;
+pub mod util;
 
-pub use allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
-pub use config::{BackendKind, EncoderConfig, Mode, NonFinitePolicy, PredictorConfig};
-pub use decoder::{
+pub use codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+pub use codec::decoder::{
     decompress, decompress_into, decompress_into_with_threads, decompress_with_limits,
     decompress_with_threads, Decoded,
 };
-pub use encoder::{Compressed, Encoder, Report};
+pub use codec::encoder::{Compressed, Encoder, Report};
+pub use codec::feedback::ErrorFeedback;
+pub use entropy::BackendKind;
 pub use error::{Error, ErrorKind, Result};
-pub use feedback::ErrorFeedback;
 pub use format::{compress_bound, peek, DecodeLimits, FrameInfo, FORMAT_VERSION};
-pub use metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
-pub use scheduler::{Scheduler, SchedulerConfig, SchedulerStats};
-pub use stats::{channel_count, channel_stats, tensor_stats, TensorStats};
-pub mod npy;
+pub use io::config::PredictorConfig;
+pub use learn::allocation::{empirical_bit_allocation, empirical_channel_allocations, TrainingSet};
+pub use learn::metrics::{caq, cpu_time_seconds, error_metrics, variance_percent, ErrorMetrics};
+pub use learn::scheduler::{Scheduler, SchedulerConfig, SchedulerStats};
+pub use learn::stats::{channel_count, channel_stats, tensor_stats, TensorStats};
 
-pub use npy::{
+pub use io::npy::{
     npy_bytes_f32, npy_bytes_f64, npy_bytes_i64, parse_npy, read_npy, read_npy_f32, write_npy_f32,
     NpyArray, NpyData,
 };
-pub mod npz;
 
-pub use npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
-pub mod predictor;
+pub use io::npz::{npz_bytes, read_npz, read_npz_file, write_npz_file};
 
-pub use predictor::{Normalization, Predictor};
+pub use learn::predictor::{Normalization, Predictor};
 
 /// The README's Rust example is compiled and run as a doctest, so it stays true.
 #[doc = include_str!("../README.md")]

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use alcm::{decompress, npy::read_npy_f32, peek, ErrorKind, FORMAT_VERSION};
+use alcm::{decompress, peek, read_npy_f32, ErrorKind, FORMAT_VERSION};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")

@@ -1,4 +1,4 @@
-//! Version-3 golden frames (payload kind 5, `src/rans_lanes.rs`): besides decoding bit-exactly
+//! Version-3 golden frames (payload kind 5, `src/entropy/model/lanes.rs`): besides decoding bit-exactly
 //! (tests/golden.rs checks every golden frame), each is kind 5, meets its error target against
 //! the tensor it was made from (regenerated here), and is corrupt when relabelled version 2.
 

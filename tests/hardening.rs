@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::{npy::read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode, Predictor};
+use alcm::{read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode, Predictor};
 
 fn tensors() -> Vec<(Vec<f32>, Vec<usize>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gradients");

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use alcm::allocation::{empirical_bit_allocation, empirical_channel_allocations, evaluate};
-use alcm::npy::read_npy_f32;
-use alcm::predictor::Predictor;
+use alcm::io::npy::read_npy_f32;
+use alcm::learn::allocation::{empirical_bit_allocation, empirical_channel_allocations, evaluate};
+use alcm::learn::predictor::Predictor;
 use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {

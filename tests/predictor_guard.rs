@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::allocation::{
+use alcm::io::npy::read_npy_f32;
+use alcm::learn::allocation::{
     empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
 };
-use alcm::npy::read_npy_f32;
-use alcm::predictor::Predictor;
+use alcm::learn::predictor::Predictor;
 use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
 
 /// Relative L2 error computed here from the decoded values (not the library's metrics).

@@ -7,10 +7,8 @@
 mod data;
 use data::data_files;
 
-use alcm::backend::{BACKEND_RANS, BACKEND_RANS_MODEL};
-use alcm::{
-    decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode,
-};
+use alcm::entropy::{BACKEND_RANS, BACKEND_RANS_MODEL};
+use alcm::{decompress, peek, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     let (mut num, mut den) = (0.0f64, 0.0f64);
@@ -179,7 +177,7 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
     let qmin = vec![-1_000_000i64; 48];
     let mut out = vec![0u32; 48 * 80];
     for cut in 0..payload.len() {
-        let e = alcm::rans_model::decode(&payload[..cut], &qmin, 4, &mut out).unwrap_err();
+        let e = alcm::entropy::model::decode(&payload[..cut], &qmin, 4, &mut out).unwrap_err();
         assert!(typed(e.clone()), "cut {cut}: {e}");
     }
     // Garbage payloads of random bytes.
@@ -192,7 +190,7 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
                     (s >> 56) as u8
                 })
                 .collect();
-            let _ = alcm::rans_model::decode(&junk, &qmin, 2, &mut out);
+            let _ = alcm::entropy::model::decode(&junk, &qmin, 2, &mut out);
         }
     }
 }
@@ -205,10 +203,10 @@ fn model_tables_are_pinned() {
     // introduced; a change means frames written elsewhere would not decode: never update it
     // without a new backend id.
     assert_eq!(
-        alcm::rans_model::table_checksum(),
+        alcm::entropy::model::table_checksum(),
         TABLE_CRC,
         "{:#010x}",
-        alcm::rans_model::table_checksum()
+        alcm::entropy::model::table_checksum()
     );
 }
 
@@ -239,7 +237,7 @@ fn blocked_frames_are_thread_independent_and_checked() {
     let info = peek(&f1).unwrap();
     assert_eq!(info.backend, BACKEND_RANS_MODEL);
     let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-    assert_eq!(f1[p0], alcm::rans_model::KIND_LANES_BLOCKS);
+    assert_eq!(f1[p0], alcm::entropy::model::KIND_LANES_BLOCKS);
     let d1 = decompress(&f1).unwrap();
     assert!(rel_l2(&x, &d1.data) <= 1e-2);
     for t in [2, 3, 8] {
@@ -294,7 +292,7 @@ fn shape_family_tables_are_pinned() {
     // Family 0 is the Gaussian of kinds 1-2; families 1-2 the generalised Gaussians
     // (src/rans_family.rs). Values computed once on x86-64 Linux when the families were
     // introduced; never update them without a new payload kind.
-    use alcm::rans_family::family_checksum;
+    use alcm::entropy::model::family::family_checksum;
     assert_eq!(family_checksum(0), TABLE_CRC);
     assert_eq!(
         family_checksum(1),
@@ -325,11 +323,11 @@ fn every_family_round_trips_real_tensors() {
         for eps in [1e-1, 1e-2, 1e-3] {
             let (q, qmin) = real_codes(&x, rows, eps);
             let mut sizes = Vec::new();
-            for fam in 0..alcm::rans_family::FAMILIES {
-                let p = alcm::rans_model::encode_family(&q, rows, Some(fam)).unwrap();
-                assert_eq!((p[0], p[1]), (alcm::rans_model::KIND_SHAPED, fam));
+            for fam in 0..alcm::entropy::model::family::FAMILIES {
+                let p = alcm::entropy::model::encode_family(&q, rows, Some(fam)).unwrap();
+                assert_eq!((p[0], p[1]), (alcm::entropy::model::KIND_SHAPED, fam));
                 let mut u = vec![0u32; q.len()];
-                alcm::rans_model::decode(&p, &qmin, 4, &mut u).unwrap();
+                alcm::entropy::model::decode(&p, &qmin, 4, &mut u).unwrap();
                 let cols = q.len() / rows;
                 for (k, (&uk, &qk)) in u.iter().zip(&q).enumerate() {
                     assert_eq!(
@@ -342,7 +340,7 @@ fn every_family_round_trips_real_tensors() {
             }
             // The encoder's own choice is one of them, and never the largest by more than
             // its estimate's error (a sampled histogram of the magnitude symbols).
-            let chosen = alcm::rans_model::encode_family(&q, rows, None).unwrap();
+            let chosen = alcm::entropy::model::encode_family(&q, rows, None).unwrap();
             assert_eq!(chosen.len(), sizes[chosen[1] as usize]);
             let best = *sizes.iter().min().unwrap();
             assert!(
@@ -350,10 +348,12 @@ fn every_family_round_trips_real_tensors() {
                 "{path:?} at {eps}: {sizes:?} chose {}",
                 chosen[1]
             );
-            assert!(
-                alcm::rans_model::encode_family(&q, rows, Some(alcm::rans_family::FAMILIES))
-                    .is_none()
-            );
+            assert!(alcm::entropy::model::encode_family(
+                &q,
+                rows,
+                Some(alcm::entropy::model::family::FAMILIES)
+            )
+            .is_none());
             tested += 1;
         }
     }
@@ -373,7 +373,7 @@ fn gradients_choose_a_lighter_tailed_family() {
         }
         for eps in [1e-2, 1e-3] {
             let (q, _) = real_codes(&x, shape[0], eps);
-            let p = alcm::rans_model::encode_family(&q, shape[0], None).unwrap();
+            let p = alcm::entropy::model::encode_family(&q, shape[0], None).unwrap();
             light += (p[1] > 0) as usize;
             total += 1;
         }
@@ -401,11 +401,11 @@ fn as_kind2(p: &[u8], rows: usize, cols: usize) -> Vec<u8> {
         }
         (v, 2 + (len * bits).div_ceil(8))
     }
-    assert_eq!((p[0], p[1]), (alcm::rans_model::KIND_SHAPED_BLOCKS, 0));
+    assert_eq!((p[0], p[1]), (alcm::entropy::model::KIND_SHAPED_BLOCKS, 0));
     let mode = p[2];
-    let mut out = vec![alcm::rans_model::KIND_RANK1_BLOCKS, mode];
+    let mut out = vec![alcm::entropy::model::KIND_RANK1_BLOCKS, mode];
     let mut pos = 3;
-    if mode != alcm::rans_model::SIGN_NONE {
+    if mode != alcm::entropy::model::SIGN_NONE {
         out.extend_from_slice(&p[3..5]);
         pos = 5;
     }
@@ -424,11 +424,11 @@ fn legacy_kind_2_still_decodes() {
     let (rows, cols) = (640, 1024);
     let x = synthetic(rows, cols, 5);
     let (q, qmin) = real_codes(&x, rows, 1e-2);
-    let p4 = alcm::rans_model::encode_family_v2(&q, rows, Some(0)).unwrap();
+    let p4 = alcm::entropy::model::encode_family_v2(&q, rows, Some(0)).unwrap();
     let p2 = as_kind2(&p4, rows, cols);
     let (mut u4, mut u2) = (vec![0u32; q.len()], vec![0u32; q.len()]);
-    alcm::rans_model::decode(&p4, &qmin, 4, &mut u4).unwrap();
-    alcm::rans_model::decode(&p2, &qmin, 4, &mut u2).unwrap();
+    alcm::entropy::model::decode(&p4, &qmin, 4, &mut u4).unwrap();
+    alcm::entropy::model::decode(&p2, &qmin, 4, &mut u2).unwrap();
     assert_eq!(u4, u2);
     assert!(u2
         .iter()
@@ -437,23 +437,23 @@ fn legacy_kind_2_still_decodes() {
         .all(|(k, (&u, &qk))| qmin[k / cols] + u as i64 == qk));
     // Kind 2 with family tables is not a thing: a family byte there is read as the sign mode.
     let mut bad = p4.clone();
-    bad[0] = alcm::rans_model::KIND_RANK1_BLOCKS;
-    assert!(alcm::rans_model::decode(&bad, &qmin, 4, &mut u2).is_err());
+    bad[0] = alcm::entropy::model::KIND_RANK1_BLOCKS;
+    assert!(alcm::entropy::model::decode(&bad, &qmin, 4, &mut u2).is_err());
 }
 
 #[test]
 fn hostile_shaped_payloads_are_rejected() {
     let x = synthetic(48, 80, 3);
     let (q, qmin) = real_codes(&x, 48, 1e-2);
-    let p = alcm::rans_model::encode_family(&q, 48, Some(1)).unwrap();
+    let p = alcm::entropy::model::encode_family(&q, 48, Some(1)).unwrap();
     let mut out = vec![0u32; q.len()];
     let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
     // Unknown family.
-    for fam in [alcm::rans_family::FAMILIES, 200, 255] {
+    for fam in [alcm::entropy::model::family::FAMILIES, 200, 255] {
         let mut f = p.clone();
         f[1] = fam;
         assert_eq!(
-            alcm::rans_model::decode(&f, &qmin, 4, &mut out)
+            alcm::entropy::model::decode(&f, &qmin, 4, &mut out)
                 .unwrap_err()
                 .kind(),
             ErrorKind::Corrupt
@@ -461,14 +461,14 @@ fn hostile_shaped_payloads_are_rejected() {
     }
     // Scale-code headers: base 0, more than 8 bits, or a bit count that runs past the end.
     let sc = match p[2] {
-        alcm::rans_model::SIGN_NONE => 3,
-        alcm::rans_model::SIGN_CLASSES => 3 + 2 * alcm::rans_sign::BINS,
+        alcm::entropy::model::SIGN_NONE => 3,
+        alcm::entropy::model::SIGN_CLASSES => 3 + 2 * alcm::entropy::model::sign::BINS,
         _ => 5,
     };
     for (off, v) in [(0, 0u8), (1, 9), (1, 255), (1, 8)] {
         let mut f = p.clone();
         f[sc + off] = v;
-        if let Err(e) = alcm::rans_model::decode(&f, &qmin, 4, &mut out) {
+        if let Err(e) = alcm::entropy::model::decode(&f, &qmin, 4, &mut out) {
             assert!(typed(e.clone()), "{e}");
         } else {
             panic!("scale-code header byte {off} = {v} accepted");
@@ -477,7 +477,7 @@ fn hostile_shaped_payloads_are_rejected() {
     // Every truncation.
     for cut in 0..p.len() {
         assert!(typed(
-            alcm::rans_model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()
+            alcm::entropy::model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()
         ));
     }
     // Unknown kinds.
@@ -485,7 +485,7 @@ fn hostile_shaped_payloads_are_rejected() {
         let mut f = p.clone();
         f[0] = k;
         assert_eq!(
-            alcm::rans_model::decode(&f, &qmin, 4, &mut out)
+            alcm::entropy::model::decode(&f, &qmin, 4, &mut out)
                 .unwrap_err()
                 .kind(),
             ErrorKind::Corrupt
@@ -495,7 +495,7 @@ fn hostile_shaped_payloads_are_rejected() {
 
 #[test]
 fn sign_classes_round_trip_and_reject_damage() {
-    use alcm::rans_model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
+    use alcm::entropy::model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
     let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
     let mut with_classes = 0;
     for path in data_files() {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use alcm::{
-    decompress, format, npy::read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback,
+    decompress, format, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback,
     ErrorKind, Mode, NonFinitePolicy,
 };
 

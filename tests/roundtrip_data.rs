@@ -7,7 +7,7 @@ use data::data_files;
 
 use std::path::{Path, PathBuf};
 
-use alcm::{decompress, npy::read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, Mode};
+use alcm::{decompress, read_npy_f32, Encoder, EncoderConfig, ErrorFeedback, Mode};
 
 fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
     let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);

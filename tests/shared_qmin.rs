@@ -9,9 +9,7 @@ mod data;
 use data::data_files;
 
 use alcm::format::{FLAG_EXCEPTIONS, FLAG_SHARED_QMIN};
-use alcm::{
-    decompress, npy::read_npy_f32, peek, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode,
-};
+use alcm::{decompress, peek, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
 
 fn compress(x: &[f32], shape: &[usize], mode: Mode, backend: BackendKind) -> Vec<u8> {
     Encoder::new(EncoderConfig {

@@ -10,10 +10,10 @@ use super::handle::{
 };
 use super::panic::{ffi_status, ffi_void};
 use super::status::alcm_status;
-use crate::allocation::{
+use crate::learn::allocation::{
     empirical_bit_allocation, empirical_channel_allocations, guard_channel_allocations,
 };
-use crate::predictor::Predictor;
+use crate::learn::predictor::Predictor;
 use crate::{PredictorConfig, Scheduler, SchedulerConfig};
 
 /// The neural entropy predictor (6 statistics -> H ReLU -> 1 sigmoid, scaled to

@@ -1,10 +1,10 @@
-//! Exports over `crate::stats`: whole-tensor and per-channel statistics.
+//! Exports over `crate::learn::stats`: whole-tensor and per-channel statistics.
 
 use super::error::FfiError;
 use super::handle::{in_slice, out_ptr, out_slice, tensor_view, ALCM_MAX_RANK};
 use super::panic::ffi_status;
 use super::status::alcm_status;
-use crate::stats::{channel_count, channel_stats, tensor_stats, TensorStats};
+use crate::learn::stats::{channel_count, channel_stats, tensor_stats, TensorStats};
 
 /// Statistics of a tensor or channel (the predictor's six features plus the count).
 /// Moments are accumulated in double precision.

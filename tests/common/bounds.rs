@@ -3,8 +3,8 @@
 //! (`#[path]`-included there), so the fuzzer and the test suite check the same thing.
 #![allow(dead_code)]
 
-use alcm::allocation::channel_bits;
-use alcm::quant::{prune_decision, range_levels};
+use alcm::codec::quant::{prune_decision, range_levels};
+use alcm::learn::allocation::channel_bits;
 use alcm::{channel_count, Decoded, EncoderConfig, Mode};
 
 /// Checks `decoded` against `input` under `cfg` (and the `allocation` given to compress).

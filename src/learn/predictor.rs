@@ -42,9 +42,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::npy::{npy_bytes_f64, npy_bytes_i64, NpyArray, NpyData};
-use crate::npz::{npz_bytes, read_npz};
-use crate::stats::{channel_stats, tensor_stats};
+use crate::io::npy::{npy_bytes_f64, npy_bytes_i64, NpyArray, NpyData};
+use crate::io::npz::{npz_bytes, read_npz};
+use crate::learn::stats::{channel_stats, tensor_stats};
 
 /// Number of input features.
 pub const N_FEATURES: usize = 6;
@@ -59,9 +59,9 @@ pub const MODEL_VERSION: i64 = 1;
 // Deterministic elementary functions
 // ---------------------------------------------------------------------------------------------
 
-pub use crate::detmath::{det_exp, det_ln};
+pub use crate::util::detmath::{det_exp, det_ln};
 #[cfg(test)]
-use crate::detmath::{LN2_HI, LN2_LO};
+use crate::util::detmath::{LN2_HI, LN2_LO};
 const LN2: f64 = std::f64::consts::LN_2;
 const LN10: f64 = std::f64::consts::LN_10;
 
@@ -493,7 +493,7 @@ impl Predictor {
     }
 
     /// The per-channel entropy map: one prediction per slice along the first axis
-    /// (see [`crate::stats::channel_count`]); an empty tensor gives an empty vector.
+    /// (see [`crate::util::shape::channel_count`]); an empty tensor gives an empty vector.
     pub fn predict_channels(&self, data: &[f32], shape: &[usize]) -> Result<Vec<f64>> {
         Ok(channel_stats(data, shape)?
             .iter()
@@ -526,7 +526,7 @@ impl Predictor {
 
     /// Saves the model atomically (temporary file + rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::fsutil::write_atomic(path, &self.to_npz_bytes())
+        crate::util::fsutil::write_atomic(path, &self.to_npz_bytes())
     }
 
     /// Loads a model file written by [`Predictor::save`] or by the original prototype.

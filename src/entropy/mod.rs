@@ -1,18 +1,34 @@
 //! Lossless backends applied to the packed code stream: `store` (none), `deflate`
 //! (miniz_oxide, the original prototype's choice) and `rans` (a static order-0 rANS coder per
-//! byte plane over codes folded around each channel's zero code; see [`crate::rans`] for the
+//! byte plane over codes folded around each channel's zero code; see [`crate::entropy::order0`] for the
 //! payload layout; the default). Decoding is bounded by the size the frame
 //! declares, so a hostile payload cannot make the decoder allocate more than that.
 
-use crate::config::BackendKind;
+pub mod model;
+pub mod order0;
+pub mod pack;
+pub mod rans;
+
 use crate::error::{Error, Result};
+
+/// The lossless backend that codes the integer codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// No compression (bytes stored as they are).
+    Store,
+    /// Deflate (miniz_oxide), the original prototype's backend.
+    Deflate,
+    /// Static rANS per byte plane ([`crate::entropy::order0`]). The default; the original's `"bridge"`
+    /// (= "the default backend") maps here.
+    Rans,
+}
 
 /// Backend identifiers as stored in the frame header. Never renumbered.
 pub const BACKEND_STORE: u8 = 0;
 pub const BACKEND_DEFLATE: u8 = 1;
 pub const BACKEND_RANS: u8 = 2;
 /// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
-/// chosen per tensor by the encoder when smaller than backend 2; see [`crate::rans_model`]).
+/// chosen per tensor by the encoder when smaller than backend 2; see [`crate::entropy::model`]).
 pub const BACKEND_RANS_MODEL: u8 = 3;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
@@ -50,7 +66,7 @@ pub fn expansion_ok(payload_len: u64, raw_len: u64) -> bool {
 pub fn encode(id: u8, level: u8, raw: &[u8], planes: u8) -> Vec<u8> {
     match id {
         BACKEND_DEFLATE => miniz_oxide::deflate::compress_to_vec(raw, level.min(10)),
-        BACKEND_RANS => crate::rans::encode(raw, planes),
+        BACKEND_RANS => crate::entropy::order0::encode(raw, planes),
         _ => raw.to_vec(),
     }
 }
@@ -94,7 +110,7 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             }
             Ok(out)
         }
-        BACKEND_RANS => crate::rans::decode(payload, raw_len),
+        BACKEND_RANS => crate::entropy::order0::decode(payload, raw_len),
         // Decoded straight into codes by the decoder (it needs the channel parameters).
         BACKEND_RANS_MODEL => Err(Error::corrupt(
             "rANS-model payload outside an error-bounded frame",

@@ -15,13 +15,8 @@
 //! are its final encoder state, high half first. The decoder checks that each lane returns to
 //! `L` and consumes exactly its words.
 
-use std::sync::OnceLock;
-
-use crate::error::{Error, Result};
-use crate::rans_model::{
-    dpicks, enc_syms, tables, u_of, value_fast, Head, ModelPlan, WordBuf, L, M,
-    MAX_WORDS_PER_VALUE, SIGN_CLASSES, SIGN_NONE, SIGN_SVD,
-};
+use super::decode::{bit, dpicks, u_of, value_fast, Head};
+use super::*;
 
 /// States (and word streams) per block.
 pub(crate) const LANES: usize = 16;
@@ -159,10 +154,10 @@ struct Flat {
 }
 
 fn flat(family: u8) -> &'static Flat {
-    const N: usize = crate::rans_family::FAMILIES as usize;
+    const N: usize = super::family::FAMILIES as usize;
     static FLAT: [OnceLock<Flat>; N] = [const { OnceLock::new() }; N];
     FLAT[family as usize].get_or_init(|| {
-        let t = crate::rans_family::family_tables(family);
+        let t = super::family::family_tables(family);
         let mut lut = t.lut.clone();
         lut.extend_from_slice(&[0; 4]);
         let pick = t
@@ -197,9 +192,7 @@ pub(crate) fn decode_block<T: Copy>(
     simd: bool,
 ) -> Result<()> {
     match h.mode {
-        crate::rans_model::SIGN_PLAIN => {
-            decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, simd)
-        }
+        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, simd),
         SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, conv, simd),
         SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, conv, simd),
         _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, conv, simd),
@@ -294,9 +287,9 @@ fn rows<const MODE: u8, T: Copy>(
             continue;
         }
         let picks = &dp[ai as usize..ai as usize + 256];
-        let rneg = svd && crate::rans_model::bit(h.rs, i);
+        let rneg = svd && bit(h.rs, i);
         let rc = if MODE == SIGN_CLASSES {
-            crate::rans_sign::class_at(h.rcls, i) as usize
+            sign::class_at(h.rcls, i) as usize
         } else {
             0
         };
@@ -589,8 +582,8 @@ pub(crate) static SCALAR_ONLY: std::sync::atomic::AtomicBool =
 
 #[cfg(test)]
 mod tests {
+    use super::super::{decode, encode};
     use super::*;
-    use crate::rans_model::{decode, encode};
     use std::sync::atomic::Ordering;
 
     /// Codes of a rank-1 scaled Gaussian (Box-Muller), `rows × cols`, with all-zero rows and
@@ -662,7 +655,7 @@ mod tests {
         ] {
             let q = codes(rows, cols, scale, signed, rows as u64);
             let p = encode(&q, rows).unwrap();
-            assert_eq!(p[0], crate::rans_model::KIND_LANES_BLOCKS, "{rows}x{cols}");
+            assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows}x{cols}");
             let qmin = qmin_of(&q, rows);
             let (a, b) = decode_both(&p, &qmin, q.len());
             let a = a.unwrap_or_else(|e| panic!("default {rows}x{cols}: {e}"));

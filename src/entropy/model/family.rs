@@ -18,7 +18,7 @@
 
 use std::sync::OnceLock;
 
-use crate::rans_model::{build_tables_with, simpson, sym_costs, tables, Tables};
+use crate::entropy::model::{build_tables_with, simpson, sym_costs, tables, Tables};
 
 /// Number of families, Gaussian included.
 pub const FAMILIES: u8 = 3;
@@ -33,7 +33,7 @@ fn density(t: f64, beta: u32, w: f64) -> f64 {
     for _ in 1..beta {
         p *= u;
     }
-    crate::detmath::det_exp(-p)
+    crate::util::detmath::det_exp(-p)
 }
 
 fn build(beta: u32, w: f64) -> Tables {
@@ -237,7 +237,7 @@ mod tests {
             let h = 8.0 * w / n as f64;
             for i in 0..n {
                 let t = (i as f64 + 0.5) * h;
-                m2 += t * t * crate::detmath::det_exp(-(t / w).powi(beta as i32)) * h;
+                m2 += t * t * crate::util::detmath::det_exp(-(t / w).powi(beta as i32)) * h;
             }
             let var = m2 / z;
             assert!((var - 0.9025).abs() < 2e-3, "beta {beta}: variance {var}");

@@ -15,15 +15,16 @@
 
 use std::time::Instant;
 
-use crate::allocation::channel_bits;
-use crate::backend;
-use crate::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::payload;
+use crate::codec::precision::channel_bits;
+use crate::codec::quant::{self, ChannelParams};
+use crate::entropy;
+use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, FrameParts, MAX_RANK};
-use crate::metrics::cpu_time_seconds;
-use crate::pack;
-use crate::quant::{self, ChannelParams};
-use crate::stats::{channel_count, check_shape};
+use crate::util::cputime::cpu_time_seconds;
+use crate::util::shape::{channel_count, check_shape};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,13 +222,13 @@ impl Encoder {
                 }
                 let requested = matches!(self.config.mode, Mode::Lossless);
                 let backend_id = if requested {
-                    backend::backend_id(self.config.backend)
+                    entropy::backend_id(self.config.backend)
                 } else {
-                    backend::BACKEND_STORE
+                    entropy::BACKEND_STORE
                 };
                 let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);
                 if frame.len() > format::compress_bound(n) {
-                    lossless_frame(data, shape, backend::BACKEND_STORE, 0)
+                    lossless_frame(data, shape, entropy::BACKEND_STORE, 0)
                 } else {
                     frame
                 }
@@ -292,13 +293,14 @@ impl Encoder {
     fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {
         // Blocks tested on the threads (the common all-finite case costs one vectorised pass
         // shared by the threads); the first non-finite index is then found in order.
-        let blocks = crate::par::map(self.config.threads, data.len().div_ceil(SUM_BLOCK), |k| {
-            // Exponent all ones: inf or NaN. A fold without early exit, so the loop vectorises.
-            let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
-            block.iter().fold(false, |any, v| {
-                any | ((v.to_bits() & 0x7fff_ffff) >= 0x7f80_0000)
-            })
-        });
+        let blocks =
+            crate::util::par::map(self.config.threads, data.len().div_ceil(SUM_BLOCK), |k| {
+                // Exponent all ones: inf or NaN. A fold without early exit, so the loop vectorises.
+                let block = &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())];
+                block.iter().fold(false, |any, v| {
+                    any | ((v.to_bits() & 0x7fff_ffff) >= 0x7f80_0000)
+                })
+            });
         let Some(k) = blocks.iter().position(|&b| b) else {
             return Ok(Vec::new());
         };
@@ -383,7 +385,7 @@ impl Encoder {
 
     fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
         let threads = self.config.threads;
-        let max_code = crate::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
+        let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
             q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())]
                 .iter()
                 .fold(0u32, |m, &u| m.max(u))
@@ -392,93 +394,16 @@ impl Encoder {
         .max()
         .unwrap_or(0);
         let width = pack::width_for(max_code);
-        let mut backend_id = backend::backend_id(self.config.backend);
         let raw_len = q.codes.len() * width as usize;
-        // --- rank-1 parametric model (backend 3): written when smaller; see rans_model.rs ---
-        // Its statistics come first. When its ideal size (a table lookup per value; estimated
-        // on every 16th row) is below the order-0 entropy bound of the codes, it is coded first, and when its payload is
-        // below that bound the backend-2 payload cannot be smaller and is not built at all.
-        // Otherwise the backend-2 payload is built first, and the model is coded only if its
-        // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
-        // of its ideal size (measured), so a skipped model would not have been smaller (checked
-        // over the bench: the same choices, the same bytes as coding both).
-        let plan = if backend_id == backend::BACKEND_RANS && shape.len() >= 2 {
-            crate::rans_model::plan_frame_codes(&q.params, &q.codes, width, threads)
-        } else {
-            None
-        };
-        let bound = || crate::rans::order0_bound_bytes(&q.params, width, &q.codes, threads);
-        let order0_on = |threads: usize| {
-            if backend_id == backend::BACKEND_RANS {
-                // rANS frames carry the codes folded around each channel's zero code (rans.rs),
-                // coded one byte plane at a time (no packed copy of all planes).
-                return crate::rans::encode_folded(&q.params, width, &q.codes, threads);
-            }
-            let mut raw = Vec::new();
-            pack::pack(&q.codes, width, &mut raw);
-            backend::encode(backend_id, self.config.deflate_level, &raw, width)
-        };
-        let order0 = || order0_on(threads);
-        // (payload, whether it is the model's): the model only when strictly smaller.
-        let smaller = |m: Vec<u8>, p: Vec<u8>| {
-            if m.len() < p.len() {
-                (m, true)
-            } else {
-                (p, false)
-            }
-        };
-        let (mut payload, is_model) = match plan {
-            None => (order0(), false),
-            Some((plan, qmin)) => {
-                let b0 = bound();
-                // Which to build first: an estimate from every 16th row is enough.
-                if plan.ideal_bytes(&q.codes, &qmin, threads, 16) < b0 {
-                    let m = plan.encode(&q.codes, &qmin, threads);
-                    if (m.len() as f64) < 0.995 * b0 {
-                        (m, true)
-                    } else {
-                        smaller(m, order0())
-                    }
-                } else {
-                    // Both the order-0 payload and the model's exact ideal size are needed here:
-                    // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
-                    // pass instead of before it. The ideal size is an integer sum per block, the
-                    // same on any number of threads.
-                    let (p, ideal) = if threads > 1 {
-                        std::thread::scope(|s| {
-                            let h = s.spawn(|| order0_on(threads - 1));
-                            let ideal = plan.ideal_bytes(&q.codes, &qmin, 1, 1);
-                            (
-                                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                                ideal,
-                            )
-                        })
-                    } else {
-                        (order0(), plan.ideal_bytes(&q.codes, &qmin, 1, 1))
-                    };
-                    if ideal < 1.001 * p.len() as f64 {
-                        smaller(plan.encode(&q.codes, &qmin, threads), p)
-                    } else {
-                        (p, false)
-                    }
-                }
-            }
-        };
-        if is_model {
-            backend_id = backend::BACKEND_RANS_MODEL;
-        }
-        if !backend::expansion_ok(payload.len() as u64, raw_len as u64) {
-            // Keep the decoder's allocation bound (backend::check_sizes): deflate, unfolded.
-            let mut raw = Vec::new();
-            pack::pack(&q.codes, width, &mut raw);
-            payload = backend::encode(
-                backend::BACKEND_DEFLATE,
-                self.config.deflate_level,
-                &raw,
-                width,
-            );
-            backend_id = backend::BACKEND_DEFLATE;
-        }
+        let (backend_id, payload) = payload::encode(
+            &q.params,
+            &q.codes,
+            width,
+            self.config.backend,
+            self.config.deflate_level,
+            threads,
+            shape.len() >= 2,
+        );
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
             mode: q.mode,
@@ -532,7 +457,7 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     quant::uniform_code(max_abs, inv)?;
     // Fixed blocks of SUM_BLOCK values (quant::error_sq_block: four partial sums), blocks
     // added in order: deterministic whatever the thread count and the instruction set.
-    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+    let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
         quant::error_sq_block(
             &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())],
             inv,
@@ -590,7 +515,7 @@ pub(crate) fn search_relative_step(
 
 /// `(Σ x², number of non-zero values, max |x|)`, blocks added in order.
 fn norm_stats(data: &[f32], threads: usize) -> (f64, usize, f32) {
-    let parts = crate::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+    let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
         quant::norm_stats_block(&data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())])
     });
     let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
@@ -627,7 +552,7 @@ fn search_from(
     let (mut ok, mut bad): (Option<f64>, Option<f64>) = (None, None);
     let mut prev: Option<(f64, f64)> = None;
     // Deterministic ln/exp (basic IEEE operations): the chosen step must be the same everywhere.
-    let (ln, exp) = (crate::detmath::det_ln, crate::detmath::det_exp);
+    let (ln, exp) = (crate::util::detmath::det_ln, crate::util::detmath::det_exp);
     for _ in 0..60 {
         check()?;
         let e = match uniform_error_sq(data, s, max_abs, threads) {
@@ -702,42 +627,43 @@ fn quantize_uniform(
     let mut exceptions = Vec::new();
     if let Some(per) = data.len().checked_div(channels) {
         // Blocks of channels (any partition gives the same codes), one per work item.
-        let cpb = crate::rans_model::rows_per_block(channels, per);
-        let parts = crate::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
-            let mut out = (
-                Vec::with_capacity(cpb),
-                Vec::with_capacity(cpb),
-                Vec::new(),
-                (i64::MIN, 0u64),
-            );
-            // One pass per channel into a row buffer of codes (exact integers in f64), then
-            // `u = q − lo` in cache; both loops vectorise.
-            let mut qs = vec![0f64; per];
-            for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
-                let c = k * cpb + ci;
-                let xs = &data[c * per..(c + 1) * per];
-                let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, &mut qs);
-                // The exact-integer range of `uniform_code` (also rejects NaN).
-                if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
-                    return None;
-                }
-                quant::offset_codes(&qs, lo, us);
-                if let Some(e) = max_abs {
-                    for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
-                        let xr = (q * step) as f32;
-                        if (x as f64 - xr as f64).abs() > e {
-                            out.2.push(((c * per + k) as u64, x));
+        let cpb = crate::entropy::model::rows_per_block(channels, per);
+        let parts =
+            crate::util::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
+                let mut out = (
+                    Vec::with_capacity(cpb),
+                    Vec::with_capacity(cpb),
+                    Vec::new(),
+                    (i64::MIN, 0u64),
+                );
+                // One pass per channel into a row buffer of codes (exact integers in f64), then
+                // `u = q − lo` in cache; both loops vectorise.
+                let mut qs = vec![0f64; per];
+                for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
+                    let c = k * cpb + ci;
+                    let xs = &data[c * per..(c + 1) * per];
+                    let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, &mut qs);
+                    // The exact-integer range of `uniform_code` (also rejects NaN).
+                    if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
+                        return None;
+                    }
+                    quant::offset_codes(&qs, lo, us);
+                    if let Some(e) = max_abs {
+                        for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
+                            let xr = (q * step) as f32;
+                            if (x as f64 - xr as f64).abs() > e {
+                                out.2.push(((c * per + k) as u64, x));
+                            }
                         }
                     }
+                    let (lo, hi) = (lo as i64, hi as i64);
+                    out.0.push(lo);
+                    out.1.push(((hi - lo) as f64 + 1.0).log2());
+                    let (top, wide) = out.3;
+                    out.3 = (top.max(hi), wide.max((hi - lo) as u64));
                 }
-                let (lo, hi) = (lo as i64, hi as i64);
-                out.0.push(lo);
-                out.1.push(((hi - lo) as f64 + 1.0).log2());
-                let (top, wide) = out.3;
-                out.3 = (top.max(hi), wide.max((hi - lo) as u64));
-            }
-            Some(out)
-        });
+                Some(out)
+            });
         let (mut hi, mut widest) = (i64::MIN, 0u64);
         for p in parts {
             let (q, b, e, (h, w)) = p?;
@@ -784,9 +710,9 @@ fn share_qmin(
     }
     // A pass over all codes: blocks of channels on the threads (integer adds, any split
     // gives the same codes).
-    let cpb = crate::rans_model::rows_per_block(qmin.len(), per);
+    let cpb = crate::entropy::model::rows_per_block(qmin.len(), per);
     let qm: &[i64] = qmin;
-    crate::par::map_chunks_mut(threads, codes, cpb * per, |k, block| {
+    crate::util::par::map_chunks_mut(threads, codes, cpb * per, |k, block| {
         for (c, us) in block.chunks_exact_mut(per).enumerate() {
             let d = (qm[k * cpb + c] - lo) as u32;
             if d != 0 {
@@ -803,12 +729,12 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
     let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
     let mut raw = Vec::with_capacity(data.len() * 4);
     pack::pack(&bits, 4, &mut raw);
-    let mut payload = backend::encode(backend_id, level, &raw, 4);
+    let mut payload = entropy::encode(backend_id, level, &raw, 4);
     let mut backend_id = backend_id;
-    if !backend::expansion_ok(payload.len() as u64, raw.len() as u64) {
-        // Keep the decoder's allocation bound (backend::check_sizes).
-        payload = backend::encode(backend::BACKEND_DEFLATE, level, &raw, 4);
-        backend_id = backend::BACKEND_DEFLATE;
+    if !entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
+        // Keep the decoder's allocation bound (entropy::check_sizes).
+        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, 4);
+        backend_id = entropy::BACKEND_DEFLATE;
     }
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,

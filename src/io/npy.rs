@@ -587,7 +587,7 @@ fn assert_shape(shape: &[usize], len: usize) {
 }
 
 /// The bytes of a `.npy` file (`<f4`). Panics if `shape` does not hold `data.len()` values
-/// (a programming error); use [`crate::stats::check_shape`] first for untrusted shapes.
+/// (a programming error); use [`crate::util::shape::check_shape`] first for untrusted shapes.
 pub fn npy_bytes_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     assert_shape(shape, data.len());
     let mut out = npy_header("<f4", shape);
@@ -622,8 +622,8 @@ pub fn npy_bytes_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
 
 /// Writes a `<f4` `.npy` file atomically (temporary file + rename).
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    crate::stats::check_shape(data.len(), shape)?;
-    crate::fsutil::write_atomic(path, &npy_bytes_f32(shape, data))
+    crate::util::shape::check_shape(data.len(), shape)?;
+    crate::util::fsutil::write_atomic(path, &npy_bytes_f32(shape, data))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! the gradients of `../shared/data`: 0.03–0.11 bits/value saved at 1e-3 with the classes and
 //! probabilities counted. The encoder uses it only when its estimate beats mode 2.
 
-use crate::detmath::det_log2;
+use crate::util::detmath::det_log2;
 
 /// Number of sign probabilities (class sums 0..=6).
 pub const BINS: usize = 7;
@@ -112,7 +112,7 @@ pub(crate) fn sign_classes(
         .zip(&rows_c)
         .step_by(stride)
     {
-        crate::rans_model::row_f32(us_row, q0, &mut row);
+        crate::entropy::model::row_f32(us_row, q0, &mut row);
         let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
         for (k, vk) in vsk.iter().enumerate() {
             let (mut ag, mut n) = (0u32, 0u32);

@@ -10,10 +10,10 @@
 
 use std::path::Path;
 
-use crate::encoder::{Compressed, Encoder};
+use crate::codec::encoder::{Compressed, Encoder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Reader, MAX_RANK};
-use crate::stats::check_shape;
+use crate::util::shape::check_shape;
 
 const STATE_MAGIC: &[u8; 6] = b"ALCMEF";
 const STATE_VERSION: u8 = 1;
@@ -165,7 +165,7 @@ impl ErrorFeedback {
 
     /// Writes the state atomically: a crash mid-save never leaves a truncated file behind.
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::fsutil::write_atomic(path, &self.to_bytes())
+        crate::util::fsutil::write_atomic(path, &self.to_bytes())
     }
 
     pub fn load(path: &Path) -> Result<Self> {

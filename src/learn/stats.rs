@@ -8,7 +8,8 @@
 //! which keeps the pass single while avoiding the catastrophic cancellation of plain Σx², Σx³
 //! for tensors whose mean is far from zero (biases, LayerNorm gains).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+pub use crate::util::shape::{channel_count, check_shape};
 
 /// Values with |x| below this count as zero for `sparsity` (the prototype's constant).
 pub const SPARSITY_EPS: f64 = 1e-6;
@@ -97,36 +98,6 @@ pub fn tensor_stats(data: &[f32]) -> TensorStats {
         sparsity: zeros as f64 / nf,
         count: n,
     }
-}
-
-/// Number of channels of a tensor of this shape: the first dimension for rank ≥ 2, and 1 for a
-/// scalar or vector (a per-value "channel" would carry more side information than data).
-/// A tensor with no values has no channels.
-pub fn channel_count(shape: &[usize]) -> usize {
-    let n: usize = shape.iter().product();
-    if n == 0 {
-        0
-    } else if shape.len() >= 2 {
-        shape[0]
-    } else {
-        1
-    }
-}
-
-/// Checks that `data.len()` equals the product of `shape` (without overflow) and returns it.
-pub fn check_shape(data_len: usize, shape: &[usize]) -> Result<usize> {
-    let mut n: usize = 1;
-    for &d in shape {
-        n = n
-            .checked_mul(d)
-            .ok_or_else(|| Error::invalid_argument(format!("shape {shape:?} overflows usize")))?;
-    }
-    if n != data_len {
-        return Err(Error::invalid_argument(format!(
-            "shape {shape:?} holds {n} values but the data has {data_len}"
-        )));
-    }
-    Ok(n)
 }
 
 /// Statistics of each channel (a slice along the first axis; see [`channel_count`]).

@@ -21,7 +21,7 @@
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::npy::{parse_npy, NpyArray};
+use crate::io::npy::{parse_npy, NpyArray};
 
 /// Largest uncompressed entry accepted by the reader (4 GiB).
 pub const MAX_ENTRY_SIZE: u64 = 1 << 32;
@@ -480,13 +480,13 @@ pub fn npz_bytes(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// Writes [`npz_bytes`] to `path` atomically (temporary file + rename).
 pub fn write_npz_file(path: &Path, entries: &[(&str, Vec<u8>)]) -> Result<()> {
-    crate::fsutil::write_atomic(path, &npz_bytes(entries))
+    crate::util::fsutil::write_atomic(path, &npz_bytes(entries))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::npy::{npy_bytes_f32, npy_bytes_i64, NpyData};
+    use crate::io::npy::{npy_bytes_f32, npy_bytes_i64, NpyData};
 
     fn sample() -> Vec<u8> {
         npz_bytes(&[

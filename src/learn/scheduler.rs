@@ -1,5 +1,5 @@
 //! The CAQ scheduler: adapts the pruning threshold to the trend of the compression-accuracy
-//! quotient (CAQ, see [`crate::metrics::caq`]).
+//! quotient (CAQ, see [`crate::learn::metrics::caq`]).
 //!
 //! Semantics follow the original prototype (GUIDE §1): `update(caq)` counts the step and pushes
 //! the score into a window of the last `window` scores. When the window holds at least two

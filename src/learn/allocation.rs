@@ -6,55 +6,12 @@
 //! (base_p − min_p)`, with `a` clamped to `[min_bits, max_bits]`. Precision is real-valued so
 //! that the allocation → size relation is continuous (the step is `range / (2^bits − 1)`).
 
-use crate::config::EncoderConfig;
+use crate::codec::config::EncoderConfig;
+pub use crate::codec::precision::{allocation_for_bits, bits_for_allocation, channel_bits};
+use crate::codec::quant::{self, ChannelParams};
 use crate::error::{Error, Result};
-use crate::predictor::Predictor;
-use crate::quant::{self, ChannelParams};
-use crate::stats::{channel_count, channel_stats, check_shape};
-
-/// Precision (bits) for an allocation `a` under `cfg`.
-pub fn bits_for_allocation(a: f64, cfg: &EncoderConfig) -> f64 {
-    let t = ((a - cfg.min_bits) / (cfg.max_bits - cfg.min_bits)).clamp(0.0, 1.0);
-    cfg.min_precision as f64 + t * (cfg.base_precision as f64 - cfg.min_precision as f64)
-}
-
-/// Inverse of [`bits_for_allocation`] on `[min_precision, base_precision]`.
-pub fn allocation_for_bits(bits: f64, cfg: &EncoderConfig) -> f64 {
-    let span = cfg.base_precision as f64 - cfg.min_precision as f64;
-    let t = if span > 0.0 {
-        ((bits - cfg.min_precision as f64) / span).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    cfg.min_bits + t * (cfg.max_bits - cfg.min_bits)
-}
-
-/// Per-channel precision for an optional allocation: `None` → `base_precision` everywhere
-/// (the safe choice), one value → broadcast, else one value per channel.
-pub fn channel_bits(
-    allocation: Option<&[f64]>,
-    channels: usize,
-    cfg: &EncoderConfig,
-) -> Result<Vec<f64>> {
-    match allocation {
-        None => Ok(vec![cfg.base_precision as f64; channels]),
-        Some(a) => {
-            if let Some(i) = a.iter().position(|v| !v.is_finite()) {
-                return Err(Error::invalid_argument(format!(
-                    "allocation[{i}] = {} is not finite",
-                    a[i]
-                )));
-            }
-            match a.len() {
-                1 => Ok(vec![bits_for_allocation(a[0], cfg); channels]),
-                len if len == channels => Ok(a.iter().map(|&v| bits_for_allocation(v, cfg)).collect()),
-                len => Err(Error::invalid_argument(format!(
-                    "allocation has {len} values; the tensor has {channels} channels (give 1 or {channels})"
-                ))),
-            }
-        }
-    }
-}
+use crate::learn::predictor::Predictor;
+use crate::learn::stats::{channel_count, channel_stats, check_shape};
 
 /// Squared L2 error against `original` of one channel whose `pruned` values are
 /// range-quantized at `bits`, measured on the decoder's own reconstruction.
@@ -282,7 +239,7 @@ fn modelled_allocation(s: &ChannelErrorStats, target_rel_error: f64, cfg: &Encod
         return cfg.max_bits;
     }
     let step = (12.0 * budget / s.n).sqrt();
-    let bits = crate::detmath::det_log2(s.range / step + 1.0);
+    let bits = crate::util::detmath::det_log2(s.range / step + 1.0);
     // Below `min_precision` / above `base_precision` the mapping clamps (the quantizer cannot
     // go there); bits is finite because budget > 0 makes step > 0.
     if bits >= cfg.base_precision as f64 {

@@ -1,0 +1,13 @@
+//! The codec: tensor → integer codes → payload → frame, and back. The encoder orchestrates
+//! (modes, pruning, step search, fallback to lossless); the quantizer, the code folding and
+//! packing, and the payload choice each have their own file. Entropy coding itself lives in
+//! [`crate::entropy`], the byte layout of frames in [`crate::format`].
+
+pub mod config;
+pub mod decoder;
+pub mod encoder;
+pub mod feedback;
+pub mod fold;
+pub(crate) mod payload;
+pub mod precision;
+pub mod quant;

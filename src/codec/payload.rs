@@ -1,0 +1,277 @@
+//! The payload of a frame's integer codes: which entropy coder writes it (the rank-1 model,
+//! order-0 rANS over folded byte planes, deflate or store — chosen by measured or bounded
+//! size), and the way back, decoding straight into the caller's output buffer. This is the one
+//! place where the codec meets [`crate::entropy`]: the encoder and decoder only see a backend id
+//! and bytes.
+
+use crate::codec::fold;
+use crate::codec::quant::{self, ChannelParams};
+use crate::entropy::pack;
+use crate::entropy::BackendKind;
+use crate::entropy::{self, model::ModelPlan};
+use crate::error::{Error, Result};
+use crate::format::FrameInfo;
+
+/// Encodes the codes (`width` bytes each) of a frame with `backend`; returns the backend id
+/// actually written and the payload. `model_allowed`: the tensor has rows and columns for the
+/// rank-1 model. The payload never exceeds the decoder's expansion bound
+/// ([`entropy::check_sizes`]).
+pub(crate) fn encode(
+    params: &ChannelParams,
+    codes: &[u32],
+    width: u8,
+    backend: BackendKind,
+    level: u8,
+    threads: usize,
+    model_allowed: bool,
+) -> (u8, Vec<u8>) {
+    let mut backend_id = entropy::backend_id(backend);
+    let raw_len = codes.len() * width as usize;
+    // The rank-1 parametric model (backend 3) is written when smaller (entropy::model).
+    // Its statistics come first. When its ideal size (a table lookup per value; estimated
+    // on every 16th row) is below the order-0 entropy bound of the codes, it is coded first, and when its payload is
+    // below that bound the backend-2 payload cannot be smaller and is not built at all.
+    // Otherwise the backend-2 payload is built first, and the model is coded only if its
+    // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
+    // of its ideal size (measured), so a skipped model would not have been smaller (checked
+    // over the bench: the same choices, the same bytes as coding both).
+    let plan = if backend_id == entropy::BACKEND_RANS && model_allowed {
+        plan_frame_codes(&params, &codes, width, threads)
+    } else {
+        None
+    };
+    let bound = || fold::order0_bound_bytes(&params, width, &codes, threads);
+    let order0_on = |threads: usize| {
+        if backend_id == entropy::BACKEND_RANS {
+            // rANS frames carry the codes folded around each channel's zero code (rans.rs),
+            // coded one byte plane at a time (no packed copy of all planes).
+            return fold::encode_folded(&params, width, &codes, threads);
+        }
+        let mut raw = Vec::new();
+        pack::pack(&codes, width, &mut raw);
+        entropy::encode(backend_id, level, &raw, width)
+    };
+    let order0 = || order0_on(threads);
+    // (payload, whether it is the model's): the model only when strictly smaller.
+    let smaller = |m: Vec<u8>, p: Vec<u8>| {
+        if m.len() < p.len() {
+            (m, true)
+        } else {
+            (p, false)
+        }
+    };
+    let (mut payload, is_model) = match plan {
+        None => (order0(), false),
+        Some((plan, qmin)) => {
+            let b0 = bound();
+            // Which to build first: an estimate from every 16th row is enough.
+            if plan.ideal_bytes(&codes, &qmin, threads, 16) < b0 {
+                let m = plan.encode(&codes, &qmin, threads);
+                if (m.len() as f64) < 0.995 * b0 {
+                    (m, true)
+                } else {
+                    smaller(m, order0())
+                }
+            } else {
+                // Both the order-0 payload and the model's exact ideal size are needed here:
+                // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
+                // pass instead of before it. The ideal size is an integer sum per block, the
+                // same on any number of threads.
+                let (p, ideal) = if threads > 1 {
+                    std::thread::scope(|s| {
+                        let h = s.spawn(|| order0_on(threads - 1));
+                        let ideal = plan.ideal_bytes(&codes, &qmin, 1, 1);
+                        (
+                            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                            ideal,
+                        )
+                    })
+                } else {
+                    (order0(), plan.ideal_bytes(&codes, &qmin, 1, 1))
+                };
+                if ideal < 1.001 * p.len() as f64 {
+                    smaller(plan.encode(&codes, &qmin, threads), p)
+                } else {
+                    (p, false)
+                }
+            }
+        }
+    };
+    if is_model {
+        backend_id = entropy::BACKEND_RANS_MODEL;
+    }
+    if !entropy::expansion_ok(payload.len() as u64, raw_len as u64) {
+        // Keep the decoder's allocation bound (entropy::check_sizes): deflate, unfolded.
+        let mut raw = Vec::new();
+        pack::pack(&codes, width, &mut raw);
+        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width);
+        backend_id = entropy::BACKEND_DEFLATE;
+    }
+    (backend_id, payload)
+}
+
+/// The model's plan for a frame's codes and the rows' offsets `qmin` it is to be used with
+/// (`ModelPlan::encode` / `ideal_bytes`); `None` when the model does not apply.
+fn plan_frame_codes(
+    params: &ChannelParams,
+    codes: &[u32],
+    width: u8,
+    threads: usize,
+) -> Option<(ModelPlan, Vec<i64>)> {
+    let qmin = frame_qmin(params, width);
+    let rows = qmin.len();
+    if rows == 0 || codes.is_empty() || codes.len() % rows != 0 {
+        return None;
+    }
+    Some((
+        entropy::model::plan_codes(codes, &qmin, threads, None)?,
+        qmin,
+    ))
+}
+
+/// The signed offset of each row's codes, `q = qmin_c + u`: the uniform modes' smallest code,
+/// or, in adaptive mode, minus the channel's zero code (so that q = 0 reconstructs ≈ 0 and the
+/// zero-mean model applies to range-quantized channels too).
+pub(crate) fn frame_qmin(params: &ChannelParams, width: u8) -> Vec<i64> {
+    match params {
+        ChannelParams::Uniform { qmin, .. } => qmin.clone(),
+        ChannelParams::Range { .. } => fold::zero_codes(params, width)
+            .into_iter()
+            .map(|z| -(z as i64))
+            .collect(),
+    }
+}
+
+/// Decodes the payload of a frame into `out` (one value per code) and dequantizes it with
+/// `params`; verbatim values (exceptions) are the caller's.
+pub(crate) fn decode(
+    info: &FrameInfo,
+    params: Option<&ChannelParams>,
+    payload: &[u8],
+    out: &mut [f32],
+    threads: usize,
+) -> Result<()> {
+    // Backend 3 (rank-1 parametric model) decodes straight to values (dequantisation fused
+    // into the decode loop).
+    if info.backend == entropy::BACKEND_RANS_MODEL {
+        // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
+        // altered, not written by a newer library (the payload decoder itself is versionless).
+        if info.format_version < 2
+            && payload
+                .first()
+                .is_some_and(|&k| k >= entropy::model::KIND_SHAPED)
+        {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload kind {} in a version-1 frame",
+                payload[0]
+            )));
+        }
+        // Likewise kind 5 (independent lane streams) came with version 3.
+        if info.format_version < 3
+            && payload
+                .first()
+                .is_some_and(|&k| k >= entropy::model::KIND_LANES_BLOCKS)
+        {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload kind {} in a version-{} frame",
+                payload[0], info.format_version
+            )));
+        }
+        match params {
+            Some(ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
+                entropy::model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
+            }
+            // Adaptive frames: codes relative to each channel's zero code (decoded into `out`
+            // as f32 bits), then the usual range dequantization in place.
+            Some(p @ ChannelParams::Range { .. }) if !out.is_empty() => {
+                let qmin = frame_qmin(p, info.code_width);
+                entropy::model::decode_code_bits(payload, &qmin, info.code_width, out, threads)?;
+                dequantize_bits(p, info.code_width, false, out);
+            }
+            _ => {
+                return Err(Error::corrupt(
+                    "rANS-model backend in a frame without quantized codes",
+                ))
+            }
+        }
+        return Ok(());
+    }
+    // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
+    // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
+    entropy::check_sizes(info.backend, payload.len() as u64, info.raw_len)?;
+    pack::check_planes(info.raw_len, info.code_width, out.len())?;
+    match info.backend {
+        entropy::BACKEND_RANS => entropy::order0::decode_code_bits(payload, info.code_width, out)?,
+        entropy::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
+        _ => pack::unpack_bits(
+            &entropy::decode(info.backend, payload, info.raw_len as usize)?,
+            info.code_width,
+            out,
+        )?,
+    }
+    if let Some(p) = params {
+        dequantize_bits(
+            p,
+            info.code_width,
+            info.backend == entropy::BACKEND_RANS,
+            out,
+        );
+    }
+    Ok(())
+}
+
+/// Replaces the codes held as f32 bits in `out` (`f32::from_bits(code)`) by their values:
+/// `fold::fold_codes` undone first when `unfold` (backend 2), then `quant::dequantize` — the
+/// same arithmetic, fused into one pass over the buffer.
+fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut [f32]) {
+    let channels = p.channels();
+    if channels == 0 || out.len() % channels != 0 || out.len() < channels {
+        // Not produced by `format::open_frame` (the channel count comes from the shape); kept
+        // exact with the two separate passes and a code buffer.
+        let mut codes: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+        if unfold {
+            fold::fold_codes(p, width, &mut codes, false);
+        }
+        out.fill(0.0);
+        quant::dequantize(p, &codes, out);
+        return;
+    }
+    let per = out.len() / channels;
+    let r_max: u32 = if width >= 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width as u32)) - 1
+    };
+    let zeros = if unfold {
+        fold::zero_codes(p, width)
+    } else {
+        vec![0; channels]
+    };
+    for (c, (oc, &z)) in out.chunks_exact_mut(per).zip(&zeros).enumerate() {
+        let m = z.min(r_max - z);
+        let up = z < r_max - z;
+        let identity = !unfold || (m == 0 && z == 0);
+        let code = |v: f32| {
+            let s = v.to_bits();
+            if identity {
+                s
+            } else {
+                fold::unfold_branchless(s.min(r_max), z, m, up)
+            }
+        };
+        let (base, step) = p.affine(c);
+        match p {
+            // As `quant::dequantize`: uniform codes are exact integers q = qmin + u.
+            quant::ChannelParams::Uniform { qmin, .. } => {
+                let q0 = qmin[c];
+                oc.iter_mut()
+                    .for_each(|o| *o = ((q0 + code(*o) as i64) as f64 * step) as f32);
+            }
+            quant::ChannelParams::Range { .. } => {
+                let mx = f32::MAX as f64;
+                oc.iter_mut()
+                    .for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);
+            }
+        }
+    }
+}

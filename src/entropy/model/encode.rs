@@ -1,0 +1,321 @@
+//! The model's rANS encoder: the rows of a block coded last to first into one word
+//! stream with four interleaved states (kinds 3–4), and the test-facing entry points.
+
+use super::*;
+
+/// Word buffer of one run of columns: each `put` writes a word unconditionally and advances
+/// by 0 or 1 (no branch on the ~random renormalisation decision).
+pub(super) struct WordBuf {
+    pub(super) buf: Vec<u16>,
+    pub(super) pos: usize,
+}
+
+impl WordBuf {
+    #[inline(always)]
+    pub(super) fn put(&mut self, x: &mut u32, e: &EncSym) {
+        let v = *x;
+        let emit = v >= e.x_max;
+        self.buf[self.pos] = v as u16;
+        self.pos += emit as usize;
+        let v = if emit { v >> 16 } else { v };
+        let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
+        *x = v + e.bias + q * e.cmpl;
+    }
+    /// `bits ≤ 8` uniform bits `val`: frequency `M >> bits`, a power of two.
+    #[inline(always)]
+    pub(super) fn put_uniform(&mut self, x: &mut u32, val: u32, bits: u32) {
+        let v = *x;
+        debug_assert!((1..=8).contains(&bits));
+        let emit = v >= 1u32 << (32 - bits);
+        self.buf[self.pos] = v as u16;
+        self.pos += emit as usize;
+        let v = if emit { v >> 16 } else { v };
+        let sh = SCALE_BITS - bits;
+        *x = ((v >> sh) << SCALE_BITS) + (v & ((1 << sh) - 1)) + (val << sh);
+    }
+    /// `bits ≤ 64` uniform bits of `v` in 8-bit pieces, low first (so put high first).
+    #[inline(always)]
+    pub(super) fn put_uniform_wide(&mut self, x: &mut u32, v: u64, bits: u32) {
+        let full = bits / 8;
+        let rem = bits % 8;
+        if rem > 0 {
+            self.put_uniform(x, ((v >> (8 * full)) & ((1 << rem) - 1)) as u32, rem);
+        }
+        for k in (0..full).rev() {
+            self.put_uniform(x, ((v >> (8 * k)) & 0xFF) as u32, 8);
+        }
+    }
+}
+
+/// Most words one coded value can produce: magnitude, escape length, ≤ 7 escape pieces,
+/// ≤ 4 low-bit pieces, sign (each put emits at most one word).
+pub(super) const MAX_WORDS_PER_VALUE: usize = 14;
+/// Columns per run of the word buffer (bounds its size to 28 KiB).
+pub(super) const RUN: usize = 1024;
+
+/// Escape symbol and the high part of an escaped magnitude (rare): `extra = hi − esc`.
+#[cold]
+#[inline(never)]
+pub(super) fn put_escape(wb: &mut WordBuf, lane: &mut u32, esc: &EncSym, extra: u64) {
+    let nb = 64 - extra.leading_zeros();
+    wb.put_uniform_wide(lane, extra, nb);
+    wb.put_uniform(lane, nb, 6);
+    wb.put(lane, esc);
+}
+
+/// Encodes signed codes `q` (row-major, `rows` × `q.len()/rows`) with the rank-1 model.
+/// Returns `None` when the model does not apply (no values, rows not dividing, a row spanning
+/// more than 2^32 codes).
+pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
+    encode_family(q, rows, None)
+}
+
+/// [`encode`] with the shape family forced (`Some(f)`, `f` < `rans_family::FAMILIES`) or
+/// chosen by the encoder (`None`).
+pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    let n = q.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
+        }
+        qmin.push(lo);
+    }
+    encode_codes(&codes, &qmin, 1, family)
+}
+
+/// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
+/// smallest code of row `i`) with the rank-1 model, using up to `threads` threads.
+pub(super) fn encode_codes(
+    codes: &[u32],
+    qmin: &[i64],
+    threads: usize,
+    family: Option<u8>,
+) -> Option<Vec<u8>> {
+    Some(plan_codes(codes, qmin, threads, family)?.encode(codes, qmin, threads))
+}
+
+impl ModelPlan {
+    /// The payload (codes and `qmin` as given to [`plan_codes`]): kind 3, or kind 5 when
+    /// there are several blocks.
+    pub(crate) fn encode(&self, codes: &[u32], qmin: &[i64], threads: usize) -> Vec<u8> {
+        self.encode_as(codes, qmin, threads, true)
+    }
+
+    /// [`encode`](ModelPlan::encode), writing kind 4 instead of 5 unless `lanes`.
+    fn encode_as(&self, codes: &[u32], qmin: &[i64], threads: usize, lanes: bool) -> Vec<u8> {
+        let (rows, rpb) = (self.rows, self.rpb);
+        let mut out = self.header(lanes);
+        out.reserve(codes.len() / 2);
+        if lanes && self.n_blocks() > 1 {
+            // Kind 5: independent lane streams per block (lanes.rs).
+            let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
+                let r0 = k * rpb;
+                lanes::encode_rows(self, codes, qmin, r0..(r0 + rpb).min(rows))
+            });
+            for lanes in streams {
+                lanes::push_block(&lanes, &mut out);
+            }
+            return out;
+        }
+        let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
+            let r0 = k * rpb;
+            let r1 = (r0 + rpb).min(rows);
+            encode_rows(self, codes, qmin, r0..r1)
+        });
+        for words in streams {
+            out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+            out.reserve(words.len() * 2);
+            for w in words.iter().rev() {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        out
+    }
+}
+
+impl ModelPlan {
+    /// Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no
+    /// sign is coded.
+    pub(super) fn sign_syms(&self) -> [[EncSym; 2]; BINS] {
+        self.fs.map(|f| {
+            let f = f.clamp(1, M - 1);
+            [EncSym::new(f, 0), EncSym::new(M - f, f)]
+        })
+    }
+
+    /// What encoding the values of row `i` needs (`None`: an all-zero row, nothing coded).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn row_enc<'a>(
+        &'a self,
+        i: usize,
+        codes: &'a [u32],
+        qmin: &[i64],
+        cneg: &'a [bool],
+        syms: &'a [EncSym],
+        sign_syms: &'a [[EncSym; 2]; BINS],
+        tabs: &'a Tables,
+    ) -> Option<RowEnc<'a>> {
+        let (a, cols) = (&self.a, self.cols);
+        if a[i] == 0 {
+            return None;
+        }
+        Some(RowEnc {
+            row: &codes[i * cols..(i + 1) * cols],
+            b: &self.b,
+            cneg,
+            picks: &tabs.pick[a[i] as usize..a[i] as usize + 256],
+            syms,
+            sign_syms: &sign_syms[self.rcls[i] as usize..],
+            ccls: &self.ccls,
+            q0: qmin[i],
+            rneg: self.mode >= SIGN_SVD && self.row_neg[i],
+            code_sign: self.mode != SIGN_NONE,
+        })
+    }
+}
+
+/// [`encode_family`] as format version 2 wrote it: kind 4 where the encoder now writes kind 5
+/// (for tests of the kind-4 decoder, which keeps decoding version-2 frames).
+#[doc(hidden)]
+pub fn encode_family_v2(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    let n = q.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
+        }
+        qmin.push(lo);
+    }
+    Some(plan_codes(&codes, &qmin, 1, family)?.encode_as(&codes, &qmin, 1, false))
+}
+
+/// What encoding one value of a row needs.
+pub(super) struct RowEnc<'a> {
+    pub(super) row: &'a [u32],
+    pub(super) b: &'a [u8],
+    pub(super) cneg: &'a [bool],
+    pub(super) picks: &'a [Pick],
+    pub(super) syms: &'a [EncSym],
+    /// Sign symbols [agrees with the prediction, disagrees] per column class, from the row's
+    /// class on (`class_i + class_j` indexes the plan's probabilities).
+    pub(super) sign_syms: &'a [[EncSym; 2]],
+    pub(super) ccls: &'a [u8],
+    pub(super) q0: i64,
+    pub(super) rneg: bool,
+    pub(super) code_sign: bool,
+}
+
+impl RowEnc<'_> {
+    /// One coded value of column `j` on state `lane` (all of its symbols, last first).
+    #[inline(always)]
+    pub(super) fn value(&self, wb: &mut WordBuf, lane: &mut u32, j: usize) {
+        let bj = self.b[j];
+        if bj == 0 {
+            return;
+        }
+        let v = self.q0 + self.row[j] as i64;
+        let m = v.unsigned_abs();
+        let p = self.picks[bj as usize];
+        let s = p.s as u32;
+        let hi = m >> s;
+        if m != 0 && self.code_sign {
+            // Sign symbol 0 = as predicted.
+            let flip = (v < 0) != (self.rneg != self.cneg[j]);
+            wb.put(lane, &self.sign_syms[self.ccls[j] as usize][flip as usize]);
+        }
+        if s > 0 {
+            wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
+        }
+        let base = p.ti as usize * 256;
+        if hi < p.esc as u64 {
+            wb.put(lane, &self.syms[base + hi as usize]);
+        } else {
+            put_escape(
+                wb,
+                lane,
+                &self.syms[base + p.esc as usize],
+                hi - p.esc as u64,
+            );
+        }
+    }
+}
+
+/// The rANS words of rows `range` (one block; its own four states), in production order.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn encode_rows(
+    plan: &ModelPlan,
+    codes: &[u32],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+) -> Vec<u16> {
+    let cols = plan.cols;
+    let tabs = tables();
+    let syms = enc_syms(plan.family);
+    let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
+    let mut wb = WordBuf {
+        buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE],
+        pos: 0,
+    };
+    let sign_syms = plan.sign_syms();
+    let cneg = plan.col_pred_neg();
+    let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
+    for i in range.rev() {
+        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
+            continue;
+        };
+        // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
+        // four states stay in registers, column j on state j mod 4.
+        let mut j1 = cols;
+        while j1 > 0 {
+            let j0 = (j1 - 1) / RUN * RUN;
+            wb.pos = 0;
+            let body = j0 + (j1 - j0) / LANES * LANES;
+            for j in (body..j1).rev() {
+                let lane = match j % LANES {
+                    0 => &mut x0,
+                    1 => &mut x1,
+                    2 => &mut x2,
+                    _ => &mut x3,
+                };
+                ctx.value(&mut wb, lane, j);
+            }
+            for j in (j0..body).step_by(LANES).rev() {
+                ctx.value(&mut wb, &mut x3, j + 3);
+                ctx.value(&mut wb, &mut x2, j + 2);
+                ctx.value(&mut wb, &mut x1, j + 1);
+                ctx.value(&mut wb, &mut x0, j);
+            }
+            words.extend_from_slice(&wb.buf[..wb.pos]);
+            j1 = j0;
+        }
+    }
+    let x = [x0, x1, x2, x3];
+    for j in (0..LANES).rev() {
+        words.push(x[j] as u16);
+        words.push((x[j] >> 16) as u16);
+    }
+    words
+}
+
+pub(super) fn push_bits(bits: &[bool], out: &mut Vec<u8>) {
+    for c in bits.chunks(8) {
+        let mut byte = 0u8;
+        for (k, &b) in c.iter().enumerate() {
+            byte |= (b as u8) << k;
+        }
+        out.push(byte);
+    }
+}

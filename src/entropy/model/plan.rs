@@ -1,0 +1,587 @@
+//! Fitting the model to a tensor's codes: the row and column scales, the shape family, the
+//! sign model (top singular pair by power iteration, sign classes), all in a few passes over
+//! the codes; and the payload size the plan would give (`ideal_bytes`).
+
+use super::*;
+
+pub(super) fn scale_code(ms: f64) -> u8 {
+    // 8·log2(√ms) + 128 = 4·log2(ms) + 128
+    if ms <= 0.0 {
+        return 0;
+    }
+    (4.0 * crate::util::detmath::det_log2(ms) + 128.0)
+        .round()
+        .clamp(1.0, 255.0) as u8
+}
+
+/// Dot product with four partial sums in a fixed order (deterministic on every platform).
+#[inline(always)]
+pub(super) fn dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[k] += x as f64 * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² with four partial sums in a fixed order.
+#[inline(always)]
+pub(super) fn sumsq4(a: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let c = a.chunks_exact(4);
+    for (k, &x) in c.remainder().iter().enumerate() {
+        acc[k] += x as f64 * x as f64;
+    }
+    for x in c {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * x[k] as f64;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Σ a_j² · b_j with four partial sums in a fixed order.
+#[inline(always)]
+pub(super) fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            let v = x[k] as f64;
+            acc[k] += v * v * y[k];
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        let v = x as f64;
+        acc[k] += v * v * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
+/// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
+pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
+    if rows.saturating_mul(cols) < 1 << 19 {
+        rows.max(1)
+    } else {
+        (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows.max(1))
+    }
+}
+
+/// One row of codes as f32, `(qmin_i + u) as f32`: through f64, where `qmin_i + u` is exact
+/// (|q| < 2^53), so the rounding to f32 is the same as from the integer; vectorisable.
+#[inline(always)]
+pub(crate) fn row_f32(codes: &[u32], q0: i64, out: &mut [f32]) {
+    let q0 = q0 as f64;
+    for (o, &u) in out.iter_mut().zip(codes) {
+        *o = (q0 + u as f64) as f32;
+    }
+}
+
+/// `acc += v` element-wise (`v` empty: nothing). Called on the blocks' column vectors in block
+/// order, so the sums are the same whatever the thread count.
+pub(super) fn add_cols(acc: &mut [f64], v: &[f64]) {
+    for (a, &x) in acc.iter_mut().zip(v) {
+        *a += x;
+    }
+}
+
+/// `f(k)` for the blocks `k in 0..n_blocks` on up to `threads` threads, a few blocks at a time,
+/// each result handed to `sink` in block order: the blocks' column vectors are added as they
+/// come rather than all held at once (memory O(threads · cols), not O(blocks · cols)).
+pub(super) fn for_blocks<T: Send>(
+    threads: usize,
+    n_blocks: usize,
+    f: impl Fn(usize) -> T + Sync,
+    mut sink: impl FnMut(T),
+) {
+    let group = 4 * threads.max(1);
+    let mut k0 = 0;
+    while k0 < n_blocks {
+        let k1 = (k0 + group).min(n_blocks);
+        for r in crate::util::par::map(threads, k1 - k0, |i| f(k0 + i)) {
+            sink(r);
+        }
+        k0 = k1;
+    }
+}
+
+/// The model's side information for a tensor (scales, sign model): everything but the rANS
+/// coding of the values, which [`ModelPlan::encode`] does and [`ModelPlan::ideal_bytes`]
+/// estimates.
+pub(crate) struct ModelPlan {
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) rpb: usize,
+    pub(super) a: Vec<u8>,
+    pub(super) b: Vec<u8>,
+    /// Shape family (table set, `rans_family.rs`).
+    pub(super) family: u8,
+    pub(super) mode: u8,
+    /// P(sign as predicted) · M per class sum (all equal unless the mode is [`SIGN_CLASSES`]).
+    pub(super) fs: [u32; BINS],
+    pub(super) row_neg: Vec<bool>,
+    pub(super) col_neg: Vec<bool>,
+    /// Sign classes of the rows and columns (all 0 unless the mode is [`SIGN_CLASSES`]).
+    pub(super) rcls: Vec<u8>,
+    pub(super) ccls: Vec<u8>,
+}
+
+/// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
+/// forced `family` does not exist).
+pub(crate) fn plan_codes(
+    codes: &[u32],
+    qmin: &[i64],
+    threads: usize,
+    family: Option<u8>,
+) -> Option<ModelPlan> {
+    if family.is_some_and(|f| f >= crate::entropy::model::family::FAMILIES) {
+        return None;
+    }
+    let n = codes.len();
+    let rows = qmin.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let rpb = rows_per_block(rows, cols);
+    let n_blocks = rows.div_ceil(rpb);
+    // Pass 1: row and column sums of squares and sign counts of the codes as f32 (exact below
+    // 2^24; beyond, only the scale and sign estimates see the rounding). The f32 codes are
+    // made one row at a time in every pass (`row_f32`), never for the whole tensor (memory).
+    // qmin_i is the row's smallest code: the tensor has a negative code iff some qmin_i < 0.
+    let any_neg = qmin.iter().any(|&q0| q0 < 0);
+    // Signed tensors: the sign model's power iteration (see `PowerIteration`) shares these
+    // three passes: its first step (v = 1) needs nothing else, the second and the final
+    // agreement count run inside the two ML passes. Each sum keeps its own order: the same
+    // results as separate passes.
+    let ones = vec![1f64; cols];
+    let (mut pos, mut nz) = (0u64, 0u64);
+    let mut row_ms = Vec::with_capacity(rows);
+    let mut col_ms = vec![0f64; cols];
+    let mut nv = vec![0f64; if any_neg { cols } else { 0 }];
+    for_blocks(
+        threads,
+        n_blocks,
+        |k| {
+            let mut row_ms = Vec::with_capacity(rpb);
+            let mut col_ms = vec![0f64; cols];
+            let mut fr = vec![0f32; cols];
+            let mut pi = PiBlock::new(any_neg, cols, rpb);
+            let (mut pos, mut nz) = (0u64, 0u64);
+            for i in k * rpb..((k + 1) * rpb).min(rows) {
+                let q0 = qmin[i];
+                row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
+                let (mut rp, mut rz) = (0u32, 0u32);
+                for &f in &fr {
+                    rp += (f > 0.0) as u32;
+                    rz += (f != 0.0) as u32;
+                }
+                pos += rp as u64;
+                nz += rz as u64;
+                for (cm, &f) in col_ms.iter_mut().zip(fr.iter()) {
+                    let v = f as f64;
+                    *cm += v * v;
+                }
+                row_ms.push(sumsq4(&fr));
+                pi.power_row(&fr, &ones);
+            }
+            (row_ms, col_ms, pos, nz, pi)
+        },
+        |(r, c, p, z, pi)| {
+            row_ms.extend(r);
+            add_cols(&mut col_ms, &c);
+            pos += p;
+            nz += z;
+            add_cols(&mut nv, &pi.nv);
+        },
+    );
+    let mut power = PowerIteration {
+        v: ones.clone(),
+        stopped: false,
+    };
+    if any_neg {
+        power.step(&nv);
+    }
+    let total: f64 = row_ms.iter().sum();
+    let mean_all = total / n as f64;
+    // One-pass factorisation (σ² = R_i·C_j/T), then two alternating maximum-likelihood passes
+    // for σ_ij = r_i·c_j over the non-zero rows and columns: r_i² = mean_j q²/c_j²,
+    // c_j² = mean_i q²/r_i² (one pass each: the column sums use the new row scale at once).
+    let mut r2: Vec<f64> = row_ms.iter().map(|&s| s / cols as f64).collect();
+    let mut c2: Vec<f64> = col_ms
+        .iter()
+        .map(|&s| {
+            if total > 0.0 {
+                s / rows as f64 / mean_all
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let nz_rows = r2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
+    let mut signs = None;
+    for it in 0..2 {
+        let inv_c: Vec<f64> = c2
+            .iter()
+            .map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 })
+            .collect();
+        // Pass 2: the second power step (unless the first stopped); pass 3: the agreements.
+        let (do_power, do_agree) = (any_neg && it == 0 && !power.stopped, any_neg && it == 1);
+        let vr = &power.v;
+        // +1 / −1 per column for the sign of v_j (0 for v_j = 0 counts as positive).
+        let vs: Vec<f32> = if do_agree {
+            vr.iter()
+                .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut acc = vec![0f64; cols];
+        let mut nv = vec![0f64; if do_power { cols } else { 0 }];
+        let (mut u, mut agree) = (Vec::with_capacity(if do_agree { rows } else { 0 }), 0u64);
+        let mut r2_new = Vec::with_capacity(rows);
+        let r2_old = &r2;
+        for_blocks(
+            threads,
+            n_blocks,
+            |k| {
+                let mut acc = vec![0f64; cols];
+                let mut row = vec![0f32; cols];
+                let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
+                let mut rb = r2_old[k * rpb..((k + 1) * rpb).min(rows)].to_vec();
+                for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
+                    if *r > 0.0 || do_power || do_agree {
+                        row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                    }
+                    if do_power {
+                        pi.power_row(&row, vr);
+                    } else if do_agree {
+                        pi.agree_row(&row, vr, &vs);
+                    }
+                    if *r > 0.0 {
+                        let row = &row[..];
+                        *r = sq_dot4(row, &inv_c) / nz_cols;
+                        if *r > 0.0 {
+                            let ir = 1.0 / *r;
+                            for (a, &v) in acc.iter_mut().zip(row) {
+                                let v = v as f64;
+                                *a += v * v * ir;
+                            }
+                        }
+                    }
+                }
+                (rb, acc, pi)
+            },
+            |(rb, a, pi)| {
+                r2_new.extend(rb);
+                add_cols(&mut acc, &a);
+                add_cols(&mut nv, &pi.nv);
+                u.extend(pi.u);
+                agree += pi.agree;
+            },
+        );
+        r2 = r2_new;
+        if do_power {
+            power.step(&nv);
+        } else if do_agree {
+            signs = Some((std::mem::take(&mut u), agree));
+        }
+        for (c, &a) in c2.iter_mut().zip(&acc) {
+            if *c > 0.0 {
+                *c = a / nz_rows;
+            }
+        }
+    }
+    let a: Vec<u8> = r2.iter().map(|&v| scale_code(v)).collect();
+    let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
+
+    // Sign model: plain, against the top singular pair, or against it with sign classes
+    // (`rans_sign.rs`) when their estimate beats one probability.
+    let mut classes = None;
+    let (mode, f, row_neg, col_neg) = match signs {
+        None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),
+        Some((uf, agree)) => {
+            let h = |k: u64| crate::entropy::model::sign::binary_bits(k, nz);
+            let freq =
+                |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
+            if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
+                let sc = crate::entropy::model::sign::sign_classes(
+                    codes, qmin, cols, &uf, &power.v, &r2, &c2,
+                );
+                if sc.bits < h(agree) {
+                    classes = Some(sc);
+                }
+                let (u, v) = power.signs(&uf);
+                (
+                    if classes.is_some() {
+                        SIGN_CLASSES
+                    } else {
+                        SIGN_SVD
+                    },
+                    freq(agree),
+                    u,
+                    v,
+                )
+            } else {
+                (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
+            }
+        }
+    };
+    let (fs, rcls, ccls) = match classes {
+        Some(c) => (c.freq, c.rows, c.cols),
+        None => ([f; BINS], vec![0; rows], vec![0; cols]),
+    };
+    let family = match family {
+        Some(f) => f,
+        None => crate::entropy::model::family::choose(codes, qmin, cols, &a, &b),
+    };
+
+    Some(ModelPlan {
+        rows,
+        cols,
+        rpb,
+        a,
+        b,
+        family,
+        mode,
+        fs,
+        row_neg,
+        col_neg,
+        rcls,
+        ccls,
+    })
+}
+
+impl ModelPlan {
+    /// The payload header (kinds 3–5): kind, family, sign mode and frequencies, packed scale
+    /// codes, sign bitmaps, sign classes, rows per block (kinds 4–5; `lanes`: kind 5).
+    pub(super) fn header(&self, lanes: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.rows + self.cols + 64);
+        out.push(match (self.n_blocks() > 1, lanes) {
+            (false, _) => KIND_SHAPED,
+            (true, false) => KIND_SHAPED_BLOCKS,
+            (true, true) => KIND_LANES_BLOCKS,
+        });
+        out.push(self.family);
+        out.push(self.mode);
+        let n_f = match self.mode {
+            SIGN_NONE => 0,
+            SIGN_CLASSES => BINS,
+            _ => 1,
+        };
+        for &f in &self.fs[..n_f] {
+            out.extend_from_slice(&(f as u16).to_le_bytes());
+        }
+        crate::entropy::model::family::push_scale_codes(&self.a, &mut out);
+        crate::entropy::model::family::push_scale_codes(&self.b, &mut out);
+        if self.mode >= SIGN_SVD {
+            push_bits(&self.row_neg, &mut out);
+            push_bits(&self.col_neg, &mut out);
+        }
+        if self.mode == SIGN_CLASSES {
+            crate::entropy::model::sign::push_classes(&self.rcls, &mut out);
+            crate::entropy::model::sign::push_classes(&self.ccls, &mut out);
+        }
+        if self.n_blocks() > 1 {
+            out.extend_from_slice(&(self.rpb as u32).to_le_bytes());
+        }
+        out
+    }
+
+    pub(super) fn n_blocks(&self) -> usize {
+        self.rows.div_ceil(self.rpb)
+    }
+
+    /// Per column: the predicted sign of `u_i·v_j` is negative iff the row's bit differs from
+    /// this (false unless the mode predicts signs from the singular pair).
+    pub(super) fn col_pred_neg(&self) -> Vec<bool> {
+        (0..self.cols)
+            .map(|j| self.mode >= SIGN_SVD && self.col_neg[j])
+            .collect()
+    }
+}
+
+impl ModelPlan {
+    /// The payload size in bytes if every symbol took exactly its information content
+    /// `log2(M / freq)` (header, word counts and final states included): what [`encode`]
+    /// produces up to the coder's small overhead, at the cost of a table lookup per value
+    /// instead of the rANS state updates. Integer sums of fixed-point costs from `det_log2`:
+    /// the same value on every platform and thread count.
+    ///
+    /// [`encode`]: ModelPlan::encode
+    ///
+    /// With `row_step > 1`, only every `row_step`-th row is costed and the sum scaled: an
+    /// estimate (for deciding which payload to build first, never for a skip).
+    pub(crate) fn ideal_bytes(
+        &self,
+        codes: &[u32],
+        qmin: &[i64],
+        threads: usize,
+        row_step: usize,
+    ) -> f64 {
+        let (rows, cols, rpb) = (self.rows, self.cols, self.rpb);
+        let tabs = tables();
+        let costs = sym_costs(self.family);
+        let cost_of =
+            |f: u32| (crate::util::detmath::det_log2(M as f64 / f as f64) * COST_ONE as f64) as u64;
+        // Sign, per class sum: [as predicted, opposite, not coded].
+        let sign_cost = self.fs.map(|f| {
+            let fc = f.clamp(1, M - 1);
+            [cost_of(fc), cost_of(M - fc), 0]
+        });
+        let code_sign = self.mode != SIGN_NONE;
+        let cneg = self.col_pred_neg();
+        let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
+            let mut total = 0u64;
+            for i in k * rpb..((k + 1) * rpb).min(rows) {
+                let ai = self.a[i];
+                if ai == 0 || i % row_step != 0 {
+                    continue;
+                }
+                let picks = &tabs.pick[ai as usize..ai as usize + 256];
+                let row = &codes[i * cols..(i + 1) * cols];
+                let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
+                let row_sign = &sign_cost[self.rcls[i] as usize..];
+                let mut acc = 0u64;
+                for (((&u, &bj), &cn), &cc) in row.iter().zip(&self.b).zip(&cneg).zip(&self.ccls) {
+                    if bj == 0 {
+                        continue;
+                    }
+                    let v = q0 + u as i64;
+                    let m = v.unsigned_abs();
+                    let p = picks[bj as usize];
+                    let s = p.s as u32;
+                    let hi = m >> s;
+                    let flip = (v < 0) != (rneg != cn);
+                    acc += row_sign[cc as usize][if m != 0 && code_sign {
+                        flip as usize
+                    } else {
+                        2
+                    }];
+                    acc += (s as u64) * COST_ONE;
+                    let base = p.ti as usize * 256;
+                    acc += if hi < p.esc as u64 {
+                        costs[base + hi as usize]
+                    } else {
+                        let nb = 64 - (hi - p.esc as u64).leading_zeros() as u64;
+                        costs[base + p.esc as usize] + (6 + nb) * COST_ONE
+                    };
+                }
+                total += acc;
+            }
+            total
+        });
+        let sampled = rows.div_ceil(row_step.max(1));
+        let bits =
+            parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
+        // Per block: the word count and four 32-bit final states (kind 3), or 16 word counts
+        // and 16 final states (kind 5, several blocks).
+        let per_block = if self.n_blocks() > 1 {
+            8.0 * lanes::LANES as f64
+        } else {
+            20.0
+        };
+        self.header(true).len() as f64 + self.n_blocks() as f64 * per_block + bits / 8.0
+    }
+}
+
+/// Signs (true = negative) of the top singular pair of `q = qmin_i + u` by power iteration,
+/// and how many non-zero codes have the sign of `u_i · v_j`: two iterations from `v = 1` (each
+/// one pass: `u_i = row_i · v`, `v' += u_i · row_i`, then `v = v' / |v'|`; a zero or non-finite
+/// `|v'|` stops the iteration), then a pass computes `u = A v` and counts the agreements
+/// against that same `v` (a consistent pair). The passes run inside `plan_codes`' statistics
+/// passes, block by block (`PiBlock`), the blocks' sums added in order.
+pub(super) struct PowerIteration {
+    pub(super) v: Vec<f64>,
+    pub(super) stopped: bool,
+}
+
+impl PowerIteration {
+    /// `v = v' / |v'|` from the pass's `v'` (added over the blocks in order).
+    pub(super) fn step(&mut self, nv: &[f64]) {
+        if self.stopped {
+            return;
+        }
+        let norm = nv.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            self.stopped = true;
+            return;
+        }
+        for (vj, &x) in self.v.iter_mut().zip(nv) {
+            *vj = x / norm;
+        }
+    }
+
+    /// Row and column signs (true = negative) from the final pass's `u` and this `v`.
+    pub(super) fn signs(&self, u: &[f64]) -> (Vec<bool>, Vec<bool>) {
+        (
+            u.iter().map(|&x| x < 0.0).collect(),
+            self.v.iter().map(|&x| x < 0.0).collect(),
+        )
+    }
+}
+
+/// One block's part of a power-iteration pass.
+pub(super) struct PiBlock {
+    pub(super) u: Vec<f64>,
+    pub(super) nv: Vec<f64>,
+    pub(super) agree: u64,
+}
+
+impl PiBlock {
+    pub(super) fn new(active: bool, cols: usize, rows: usize) -> PiBlock {
+        if active {
+            PiBlock {
+                u: Vec::with_capacity(rows),
+                nv: vec![0f64; cols],
+                agree: 0,
+            }
+        } else {
+            PiBlock {
+                u: Vec::new(),
+                nv: Vec::new(),
+                agree: 0,
+            }
+        }
+    }
+
+    /// `u_i = row · v`, `v' += u_i · row` (no-op when inactive).
+    #[inline(always)]
+    pub(super) fn power_row(&mut self, row: &[f32], v: &[f64]) {
+        if self.nv.is_empty() {
+            return;
+        }
+        let s = dot4(row, v);
+        self.u.push(s);
+        if s != 0.0 {
+            for (nvj, &x) in self.nv.iter_mut().zip(row) {
+                *nvj += s * x as f64;
+            }
+        }
+    }
+
+    /// `u_i = row · v` and the agreements of the row's signs with `sign(u_i)·sign(v_j)`.
+    #[inline(always)]
+    pub(super) fn agree_row(&mut self, row: &[f32], v: &[f64], vs: &[f32]) {
+        let s = dot4(row, v);
+        self.u.push(s);
+        let us = if s < 0.0 { -1.0f32 } else { 1.0 };
+        // x·sign(u)·sign(v) > 0: the prediction holds; exactly `(x < 0) == (u_neg != v_neg)`
+        // for x ≠ 0.
+        let mut a = 0u32;
+        for (&x, &sv) in row.iter().zip(vs) {
+            a += (x * us * sv > 0.0) as u32;
+        }
+        self.agree += a as u64;
+    }
+}

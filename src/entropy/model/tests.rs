@@ -1,0 +1,95 @@
+//! Round trips and pinned properties of the rank-1 model coder.
+
+use super::*;
+
+fn check(q: &[i64], rows: usize) {
+    let p = encode(q, rows).unwrap();
+    let cols = q.len() / rows;
+    let qmin: Vec<i64> = q
+        .chunks_exact(cols)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
+    let mut out = vec![0u32; q.len()];
+    decode(&p, &qmin, 4, &mut out).unwrap();
+    for (k, (&u, &v)) in out.iter().zip(q).enumerate() {
+        assert_eq!(qmin[k / cols] + u as i64, v, "value {k}");
+    }
+}
+
+#[test]
+fn ideal_size_is_within_a_tenth_of_a_percent_of_the_payload() {
+    let mut s = 9u64;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    // Rank-1 scaled Gaussian codes (Box-Muller), 600 x 1000 (two blocks), a few escapes.
+    let (rows, cols) = (600usize, 1000usize);
+    let rs: Vec<f64> = (0..rows).map(|_| (3.0 * rnd()).exp()).collect();
+    let cs: Vec<f64> = (0..cols).map(|_| (2.0 * rnd()).exp()).collect();
+    let mut q = Vec::with_capacity(rows * cols);
+    for r in &rs {
+        for c in &cs {
+            let g = (-2.0 * rnd().ln()).sqrt() * (std::f64::consts::TAU * rnd()).cos();
+            q.push((g * r * c).round() as i64);
+        }
+    }
+    q[777] = 1 << 40;
+    let qmin: Vec<i64> = q
+        .chunks_exact(cols)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
+    let codes: Vec<u32> = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+    let real = plan.encode(&codes, &qmin, 2).len() as f64;
+    let ideal = plan.ideal_bytes(&codes, &qmin, 2, 1);
+    assert!(
+        (real / ideal - 1.0).abs() < 1e-3,
+        "payload {real} vs ideal {ideal}"
+    );
+    // The row-sampled estimate is close too, and both are thread-count independent.
+    let est = plan.ideal_bytes(&codes, &qmin, 1, 16);
+    assert!((est / ideal - 1.0).abs() < 0.1, "estimate {est} vs {ideal}");
+    assert_eq!(ideal, plan.ideal_bytes(&codes, &qmin, 1, 1));
+}
+
+#[test]
+fn synthetic_round_trips() {
+    let mut s = 3u64;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for (rows, cols, scale) in [
+        (3, 5, 1.0),
+        (8, 8, 0.1),
+        (16, 12, 100.0),
+        (5, 8, 1e3),
+        (5, 8, 1e5),
+        (5, 7, 1e3),
+        (5, 8, 1e6),
+        (5, 7, 1e6),
+        (4, 4, 3e9),
+    ] {
+        let q: Vec<i64> = (0..rows * cols)
+            .map(|_| ((rnd() - 0.3) * scale).round() as i64)
+            .collect();
+        check(&q, rows);
+        let q2: Vec<i64> = q.iter().map(|v| v.abs()).collect();
+        check(&q2, rows);
+    }
+    // An outlier far beyond the table: escapes.
+    let mut q = vec![0i64; 64];
+    q[5] = 1;
+    q[9] = -2;
+    q[17] = (1 << 32) - 3;
+    check(&q, 8);
+}

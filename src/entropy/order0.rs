@@ -1,0 +1,553 @@
+//! Static (two-pass) rANS entropy coder over byte planes: backend id 2 (`BACKEND_RANS`).
+//!
+//! The packed code stream (see `pack`) is split into `planes` equal segments (the code width:
+//! plane 0 = all low bytes, plane 1 = all second bytes, ...). Each plane gets its own order-0
+//! model: the byte frequencies are counted, normalised deterministically (integer arithmetic
+//! only, so every platform writes the same bytes) to a total of `2^SCALE_BITS`, serialised in the
+//! payload, and the plane is coded with four interleaved 32-bit rANS states and 16-bit
+//! renormalisation (at most one 16-bit word in or out per symbol, so the loops are branch-light).
+//! Decoding looks up a `2^SCALE_BITS`-entry slot → (symbol, frequency, cumulative) table.
+//!
+//! # Payload layout (all little-endian)
+//! ```text
+//! u8  planes P (1..=8); the raw length must be a multiple of P, each plane holds raw_len/P bytes
+//! then for each plane, one of:
+//!   u8 0 (stored)    then the plane's bytes verbatim
+//!   u8 1 (constant)  u8 symbol                — every byte of the plane equals it
+//!   u8 2 (rANS)      u8 scale_bits (= 12)
+//!                    u8 lo, u8 hi             — symbols lo..=hi may occur (lo < hi)
+//!                    hi−lo+1 × LEB128 frequency (0 = absent), at least two non-zero,
+//!                             each < 2^scale_bits, summing to exactly 2^scale_bits
+//!                    u32 W                    — number of 16-bit words that follow
+//!                    W × u16                  — words 0..8 are the four final encoder states
+//!                                               (high half first), then renormalisation words
+//! ```
+//! Symbol `i` of a plane is coded with state `i mod 4`. The encoder starts every state at
+//! `L = 2^16` and codes the symbols last to first; the decoder reads the states, decodes first to
+//! last, and checks that all four states are back to `L` and all `W` words were consumed — an
+//! integrity check on top of the frame's CRC. Any byte string either decodes to exactly the
+//! declared length or yields a `Corrupt`/`Truncated` error; nothing is allocated beyond the
+//! declared raw length and a fixed 16 KiB table.
+
+use crate::entropy::rans::{normalize, EncSym, L, M, SCALE_BITS};
+use crate::error::{Error, Result};
+
+/// Interleaved states.
+const LANES: usize = 4;
+
+const PLANE_STORED: u8 = 0;
+const PLANE_CONSTANT: u8 = 1;
+const PLANE_RANS: u8 = 2;
+
+/// Encodes `raw` as `planes` byte planes. `planes` must divide `raw.len()` (1 is always valid);
+/// otherwise the stream is coded as one plane.
+pub fn encode(raw: &[u8], planes: u8) -> Vec<u8> {
+    let planes = if (1..=8).contains(&planes) && raw.len() % planes as usize == 0 {
+        planes
+    } else {
+        1
+    };
+    let n = raw.len() / planes as usize;
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    out.push(planes);
+    for p in 0..planes as usize {
+        encode_plane(&raw[p * n..(p + 1) * n], &mut out);
+    }
+    out
+}
+
+/// Decodes a payload into exactly `raw_len` bytes.
+pub fn decode(payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    let mut r = Cursor { b: payload, pos: 0 };
+    let planes = r.u8()?;
+    if !(1..=8).contains(&planes) || raw_len % planes as usize != 0 {
+        return Err(Error::corrupt(format!(
+            "rANS payload declares {planes} planes for {raw_len} bytes"
+        )));
+    }
+    let n = raw_len / planes as usize;
+    let mut out = vec![0u8; raw_len];
+    let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
+    for p in 0..planes as usize {
+        decode_plane(&mut r, &mut out[p * n..(p + 1) * n], &mut lut, |_, b| b)?;
+    }
+    if r.pos != payload.len() {
+        return Err(Error::corrupt(format!(
+            "{} unexpected bytes after the rANS payload",
+            payload.len() - r.pos
+        )));
+    }
+    Ok(out)
+}
+
+/// Decodes a payload of `out.len()` codes of `width` bytes straight into `out`, each code's
+/// bits held as an `f32` (`f32::from_bits(code)`), with no intermediate byte or code buffer
+/// when the payload has one plane per code byte (what the encoder writes); any other plane
+/// count goes through [`decode`] and `pack::unpack_bits`. Same checks and errors as
+/// [`decode`] of `out.len() · width` bytes.
+pub fn decode_code_bits(payload: &[u8], width: u8, out: &mut [f32]) -> Result<()> {
+    let raw_len = out.len() * width as usize;
+    if payload.first() != Some(&width) || !matches!(width, 1 | 2 | 4) {
+        let raw = decode(payload, raw_len)?;
+        return crate::entropy::pack::unpack_bits(&raw, width, out);
+    }
+    let mut r = Cursor { b: payload, pos: 1 };
+    let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
+    for p in 0..width as u32 {
+        if p == 0 {
+            decode_plane(&mut r, out, &mut lut, |_, b| f32::from_bits(b as u32))?;
+        } else {
+            decode_plane(&mut r, out, &mut lut, move |o: f32, b| {
+                f32::from_bits(o.to_bits() | (b as u32) << (8 * p))
+            })?;
+        }
+    }
+    if r.pos != payload.len() {
+        return Err(Error::corrupt(format!(
+            "{} unexpected bytes after the rANS payload",
+            payload.len() - r.pos
+        )));
+    }
+    Ok(())
+}
+
+/// Byte histogram with four sub-histograms (breaks store-to-load dependencies on runs).
+fn histogram(data: &[u8]) -> [u64; 256] {
+    let mut h = [[0u32; 256]; 4];
+    let mut total = [0u64; 256];
+    // Flush the u32 counters well before they can overflow.
+    for block in data.chunks(1 << 30) {
+        let mut chunks = block.chunks_exact(4);
+        for c in &mut chunks {
+            h[0][c[0] as usize] += 1;
+            h[1][c[1] as usize] += 1;
+            h[2][c[2] as usize] += 1;
+            h[3][c[3] as usize] += 1;
+        }
+        for &b in chunks.remainder() {
+            h[0][b as usize] += 1;
+        }
+        for s in 0..256 {
+            total[s] += (h[0][s] + h[1][s] + h[2][s] + h[3][s]) as u64;
+        }
+        h = [[0u32; 256]; 4];
+    }
+    total
+}
+
+pub(crate) fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
+    let n = data.len();
+    if n == 0 {
+        out.push(PLANE_STORED);
+        return;
+    }
+    let counts = histogram(data);
+    let distinct = counts.iter().filter(|&&c| c > 0).count();
+    if distinct == 1 {
+        out.push(PLANE_CONSTANT);
+        out.push(data[0]);
+        return;
+    }
+    let freq = normalize(&counts);
+    let mut cum = [0u32; 256];
+    let mut acc = 0;
+    for s in 0..256 {
+        cum[s] = acc;
+        acc += freq[s];
+    }
+    debug_assert_eq!(acc, M);
+    let start = out.len();
+    out.push(PLANE_RANS);
+    out.push(SCALE_BITS as u8);
+    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
+    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
+    out.push(lo as u8);
+    out.push(hi as u8);
+    for &f in &freq[lo..=hi] {
+        if f < 0x80 {
+            out.push(f as u8);
+        } else {
+            out.push((f & 0x7F) as u8 | 0x80);
+            out.push((f >> 7) as u8);
+        }
+    }
+    let words = encode_symbols(data, &freq, &cum);
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.reserve(words.len() * 2);
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    if out.len() - start > n {
+        // Incompressible: store the plane.
+        out.truncate(start);
+        out.push(PLANE_STORED);
+        out.extend_from_slice(data);
+    }
+}
+
+/// Writes the word unconditionally at `pos` and advances by 0 or 1 (no branch on the ~random
+/// renormalisation decision); `buf` holds WORDS_PER_RUN words, `pos` stays below (the mask
+/// only spares the bounds check).
+#[inline(always)]
+fn enc_put(x: &mut u32, e: EncSym, buf: &mut [u16; WORDS_PER_RUN], pos: &mut usize) {
+    let v = *x;
+    let emit = v >= e.x_max;
+    buf[*pos & (WORDS_PER_RUN - 1)] = v as u16;
+    *pos += emit as usize;
+    let v = if emit { v >> 16 } else { v };
+    let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
+    *x = v + e.bias + q * e.cmpl;
+}
+
+/// Symbols per run of the word buffer (each symbol emits at most one word).
+const WORDS_PER_RUN: usize = 1 << 13;
+
+/// Codes `data` (last symbol first) and returns the words in the order they were produced;
+/// the caller writes them reversed, so the final states come first.
+fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> {
+    let mut tab = [EncSym::default(); 256];
+    for s in 0..256 {
+        if freq[s] > 0 {
+            tab[s] = EncSym::new(freq[s], cum[s]);
+        }
+    }
+    let n = data.len();
+    // Each symbol emits at most one word; typical output is well below that.
+    let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
+    let mut buf = Box::new([0u16; WORDS_PER_RUN]);
+    let mut x = [L; LANES];
+    let body = n - n % LANES;
+    let mut pos = 0;
+    for i in (body..n).rev() {
+        enc_put(&mut x[i % LANES], tab[data[i] as usize], &mut buf, &mut pos);
+    }
+    words.extend_from_slice(&buf[..pos]);
+    // Runs of WORDS_PER_RUN symbols (a multiple of LANES) from the end, four states in locals.
+    let [mut x0, mut x1, mut x2, mut x3] = x;
+    let mut end = body;
+    while end > 0 {
+        let start = end.saturating_sub(WORDS_PER_RUN);
+        let mut pos = 0;
+        for c in data[start..end].chunks_exact(LANES).rev() {
+            enc_put(&mut x3, tab[c[3] as usize], &mut buf, &mut pos);
+            enc_put(&mut x2, tab[c[2] as usize], &mut buf, &mut pos);
+            enc_put(&mut x1, tab[c[1] as usize], &mut buf, &mut pos);
+            enc_put(&mut x0, tab[c[0] as usize], &mut buf, &mut pos);
+        }
+        words.extend_from_slice(&buf[..pos]);
+        end = start;
+    }
+    let x = [x0, x1, x2, x3];
+    for j in (0..LANES).rev() {
+        words.push(x[j] as u16);
+        words.push((x[j] >> 16) as u16);
+    }
+    words
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn u8(&mut self) -> Result<u8> {
+        let v = *self
+            .b
+            .get(self.pos)
+            .ok_or_else(|| Error::truncated("rANS payload ends early"))?;
+        self.pos += 1;
+        Ok(v)
+    }
+    fn take(&mut self, k: usize) -> Result<&[u8]> {
+        if self.b.len() - self.pos < k {
+            return Err(Error::truncated(format!(
+                "rANS payload ends early ({k} more bytes needed)"
+            )));
+        }
+        let s = &self.b[self.pos..self.pos + k];
+        self.pos += k;
+        Ok(s)
+    }
+}
+
+/// Decodes one plane into `out`, combining each decoded byte `b` with its slot as
+/// `put(old, b)` (a byte array: `b`; a code array: `b` in the plane's byte of the code).
+fn decode_plane<O: Copy>(
+    r: &mut Cursor,
+    out: &mut [O],
+    lut: &mut [u32; M as usize],
+    put: impl Fn(O, u8) -> O + Copy,
+) -> Result<()> {
+    match r.u8()? {
+        PLANE_STORED => {
+            let bytes = r.take(out.len())?;
+            out.iter_mut()
+                .zip(bytes)
+                .for_each(|(o, &b)| *o = put(*o, b));
+            Ok(())
+        }
+        PLANE_CONSTANT => {
+            let s = r.u8()?;
+            out.iter_mut().for_each(|o| *o = put(*o, s));
+            Ok(())
+        }
+        PLANE_RANS => {
+            let scale = r.u8()?;
+            if scale as u32 != SCALE_BITS {
+                return Err(Error::corrupt(format!(
+                    "rANS scale of {scale} bits is not supported"
+                )));
+            }
+            let lo = r.u8()? as usize;
+            let hi = r.u8()? as usize;
+            if hi <= lo {
+                return Err(Error::corrupt(
+                    "rANS table symbol range is empty or reversed",
+                ));
+            }
+            let mut freq = [0u32; 256];
+            let (mut sum, mut present) = (0u32, 0usize);
+            for f in &mut freq[lo..=hi] {
+                let b0 = r.u8()? as u32;
+                let v = if b0 & 0x80 != 0 {
+                    let b1 = r.u8()? as u32;
+                    if b1 == 0 || b1 >= 0x80 {
+                        return Err(Error::corrupt(
+                            "rANS table frequency is not a canonical 2-byte LEB128",
+                        ));
+                    }
+                    (b0 & 0x7F) | (b1 << 7)
+                } else {
+                    b0
+                };
+                if v >= M {
+                    return Err(Error::corrupt(format!(
+                        "rANS table frequency {v} is not below {M}"
+                    )));
+                }
+                *f = v;
+                sum += v;
+                present += (v > 0) as usize;
+            }
+            if sum != M || present < 2 {
+                return Err(Error::corrupt(format!(
+                    "rANS table frequencies sum to {sum} over {present} symbols, need {M} over at least 2"
+                )));
+            }
+            if out.is_empty() {
+                return Err(Error::corrupt("rANS plane holds no symbols"));
+            }
+            // slot → (symbol << 24) | (cum << 12) | freq; every slot maps to a present symbol.
+            let mut c = 0usize;
+            for (s, &f) in freq.iter().enumerate() {
+                let e = ((s as u32) << 24) | ((c as u32) << 12) | f;
+                lut[c..c + f as usize].fill(e);
+                c += f as usize;
+            }
+            let w = u32::from_le_bytes(r.take(4)?.try_into().unwrap_or([0; 4])) as usize;
+            if w < 2 * LANES || w > out.len() + 2 * LANES {
+                return Err(Error::corrupt(format!(
+                    "rANS plane declares {w} words for {} symbols",
+                    out.len()
+                )));
+            }
+            let words = r.take(2 * w)?;
+            decode_symbols(words, out, lut, put)
+        }
+        k => Err(Error::corrupt(format!("unknown rANS plane kind {k}"))),
+    }
+}
+
+#[inline(always)]
+fn dec_get(x: &mut u32, lut: &[u32; M as usize], words: &[u8], pos: &mut usize) -> Result<u8> {
+    let v = *x;
+    let e = lut[(v & (M - 1)) as usize];
+    let (freq, cum) = (e & (M - 1), (e >> 12) & (M - 1));
+    // freq · (v >> 12) ≤ 2^32 − 2^12 and (slot − cum) < freq ≤ 2^12: no overflow.
+    let mut v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
+    if v < L {
+        let w = words
+            .get(*pos..*pos + 2)
+            .ok_or_else(|| Error::truncated("rANS word stream ends early"))?;
+        v = (v << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+        *pos += 2;
+    }
+    *x = v;
+    Ok((e >> 24) as u8)
+}
+
+fn decode_symbols<O: Copy>(
+    words: &[u8],
+    out: &mut [O],
+    lut: &[u32; M as usize],
+    put: impl Fn(O, u8) -> O,
+) -> Result<()> {
+    let mut x = [0u32; LANES];
+    for (j, s) in x.iter_mut().enumerate() {
+        let b = &words[4 * j..4 * j + 4];
+        *s = (u16::from_le_bytes([b[0], b[1]]) as u32) << 16
+            | u16::from_le_bytes([b[2], b[3]]) as u32;
+    }
+    let mut pos = 4 * LANES;
+    let mut chunks = out.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        c[0] = put(c[0], dec_get(&mut x[0], lut, words, &mut pos)?);
+        c[1] = put(c[1], dec_get(&mut x[1], lut, words, &mut pos)?);
+        c[2] = put(c[2], dec_get(&mut x[2], lut, words, &mut pos)?);
+        c[3] = put(c[3], dec_get(&mut x[3], lut, words, &mut pos)?);
+    }
+    for (j, o) in chunks.into_remainder().iter_mut().enumerate() {
+        *o = put(*o, dec_get(&mut x[j], lut, words, &mut pos)?);
+    }
+    if x != [L; LANES] || pos != words.len() {
+        return Err(Error::corrupt(
+            "rANS plane does not decode to its initial state (corrupt payload)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    fn round_trip(raw: &[u8], planes: u8) -> Vec<u8> {
+        let enc = encode(raw, planes);
+        assert_eq!(
+            decode(&enc, raw.len()).unwrap(),
+            raw,
+            "planes {planes}, len {}",
+            raw.len()
+        );
+        enc
+    }
+
+    #[test]
+    fn edge_cases_round_trip() {
+        round_trip(&[], 1);
+        round_trip(&[], 4);
+        for n in 1..20 {
+            round_trip(&vec![7u8; n], 1);
+            let v: Vec<u8> = (0..n as u32).map(|i| (i % 3) as u8).collect();
+            round_trip(&v, 1);
+        }
+        let one = round_trip(&vec![42u8; 100_000], 1);
+        assert!(one.len() <= 4, "constant plane costs {} bytes", one.len());
+        let all: Vec<u8> = (0..=255u8).cycle().take(256 * 40).collect();
+        round_trip(&all, 1);
+        // 65536 distinct 16-bit codes as two planes.
+        let codes: Vec<u32> = (0..65536u32).collect();
+        let mut raw = Vec::new();
+        crate::entropy::pack::pack(&codes, 2, &mut raw);
+        round_trip(&raw, 2);
+        // Two symbols, one very rare (frequency clamped to 1).
+        let mut skew = vec![0u8; 1_000_000];
+        skew[123_456] = 1;
+        let e = round_trip(&skew, 1);
+        assert!(e.len() < 400, "skewed plane costs {} bytes", e.len());
+    }
+
+    #[test]
+    fn random_codes_round_trip_and_compress() {
+        let mut seed = 1;
+        for &n in &[1usize, 3, 4, 5, 7, 1000, 4097, 100_003] {
+            // Roughly Gaussian codes around 128.
+            let v: Vec<u8> = (0..n)
+                .map(|_| {
+                    let s: i64 = (0..4).map(|_| (lcg(&mut seed) % 16) as i64).sum();
+                    (98 + 2 * s) as u8
+                })
+                .collect();
+            let enc = round_trip(&v, 1);
+            if n > 10_000 {
+                assert!(enc.len() < n * 6 / 8, "{} bytes for {n}", enc.len());
+            }
+            let u: Vec<u8> = (0..n).map(|_| lcg(&mut seed) as u8).collect();
+            let enc = round_trip(&u, 1);
+            assert!(enc.len() <= n + 2);
+        }
+    }
+
+    #[test]
+    fn normalization_sums_and_is_deterministic() {
+        let mut seed = 9;
+        for _ in 0..200 {
+            let mut c = [0u64; 256];
+            let k = 2 + (lcg(&mut seed) % 255) as usize;
+            for _ in 0..k {
+                c[(lcg(&mut seed) % 256) as usize] +=
+                    1 + lcg(&mut seed) % 1_000_000 * (lcg(&mut seed) % 2);
+            }
+            if c.iter().filter(|&&v| v > 0).count() < 2 {
+                continue;
+            }
+            let f = normalize(&c);
+            assert_eq!(f.iter().sum::<u32>(), M);
+            for s in 0..256 {
+                assert_eq!(c[s] > 0, f[s] > 0);
+                assert!(f[s] < M);
+            }
+            assert_eq!(f, normalize(&c));
+        }
+    }
+
+    #[test]
+    fn deterministic_bytes() {
+        let v: Vec<u8> = (0..50_000u32)
+            .map(|i| (i.wrapping_mul(2654435761u32) >> 27) as u8)
+            .collect();
+        assert_eq!(encode(&v, 2), encode(&v, 2));
+    }
+
+    #[test]
+    fn truncations_and_corruptions_error_without_panic() {
+        let mut seed = 5;
+        let v: Vec<u8> = (0..3000)
+            .map(|_| ((lcg(&mut seed) % 7) * (lcg(&mut seed) % 5)) as u8)
+            .collect();
+        let enc = encode(&v, 2);
+        for cut in 0..enc.len() {
+            assert!(
+                decode(&enc[..cut], v.len()).is_err(),
+                "truncation at {cut} accepted"
+            );
+        }
+        let mut longer = enc.clone();
+        longer.push(0);
+        assert!(decode(&longer, v.len()).is_err());
+        assert!(decode(&enc, v.len() + 2).is_err());
+        let mut detected = 0;
+        let trials = 3000;
+        for _ in 0..trials {
+            let mut bad = enc.clone();
+            let k = 1 + lcg(&mut seed) as usize % 3;
+            for _ in 0..k {
+                let i = lcg(&mut seed) as usize % bad.len();
+                bad[i] ^= 1 + (lcg(&mut seed) % 255) as u8;
+            }
+            match decode(&bad, v.len()) {
+                Ok(out) => assert_eq!(out.len(), v.len()),
+                Err(_) => detected += 1,
+            }
+        }
+        // The state check catches nearly every corruption (the frame CRC catches the rest).
+        assert!(
+            detected * 100 >= trials * 95,
+            "only {detected}/{trials} corruptions detected"
+        );
+        // Pure garbage.
+        for len in 0..200 {
+            let g: Vec<u8> = (0..len).map(|_| lcg(&mut seed) as u8).collect();
+            let _ = decode(&g, 64);
+            let _ = decode(&g, 0);
+        }
+    }
+}
