@@ -10,7 +10,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use alcm::codec::quant::{self, ChannelParams};
+use alcm::internals::quant::{self, ChannelParams};
 use alcm::{decompress, Encoder, EncoderConfig, Mode};
 
 const R: usize = 1024;
@@ -19,11 +19,7 @@ const C: usize = 1024;
 fn benches(cr: &mut Criterion) {
     let (x, _) = common::synthetic(1, true);
     let shape = [R, C];
-    let enc = Encoder::new(EncoderConfig {
-        mode: Mode::RelativeL2(1e-2),
-        ..Default::default()
-    })
-    .unwrap();
+    let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(1e-2))).unwrap();
     let frame = enc.compress(&x, &shape, None).unwrap();
     let step = frame.report.step;
     // The codes of that step, per row (as the encoder makes them).
@@ -41,11 +37,11 @@ fn benches(cr: &mut Criterion) {
         .zip(&qmin)
         .flat_map(|(r, &m)| r.iter().map(move |&v| (v - m) as u32))
         .collect();
-    let width = alcm::entropy::pack::width_for(*codes.iter().max().unwrap());
+    let width = alcm::internals::pack::width_for(*codes.iter().max().unwrap());
     let mut raw = Vec::new();
-    alcm::entropy::pack::pack(&codes, width, &mut raw);
-    let order0 = alcm::entropy::order0::encode(&raw, width);
-    let model = alcm::entropy::model::encode(&q, R).unwrap();
+    alcm::internals::pack::pack(&codes, width, &mut raw);
+    let order0 = alcm::internals::order0::encode(&raw, width);
+    let model = alcm::internals::model::encode(&q, R).unwrap();
     let params = ChannelParams::Uniform {
         step,
         qmin: qmin.clone(),
@@ -68,18 +64,20 @@ fn benches(cr: &mut Criterion) {
         b.iter(|| quant::dequantize(&params, black_box(&codes), &mut out))
     });
     g.bench_function("rANS order-0 encode", |b| {
-        b.iter(|| black_box(alcm::entropy::order0::encode(black_box(&raw), width)))
+        b.iter(|| black_box(alcm::internals::order0::encode(black_box(&raw), width)))
     });
     g.bench_function("rANS order-0 decode", |b| {
-        b.iter(|| black_box(alcm::entropy::order0::decode(black_box(&order0), raw.len()).unwrap()))
+        b.iter(|| {
+            black_box(alcm::internals::order0::decode(black_box(&order0), raw.len()).unwrap())
+        })
     });
     g.bench_function("rANS model encode", |b| {
-        b.iter(|| black_box(alcm::entropy::model::encode(black_box(&q), R)))
+        b.iter(|| black_box(alcm::internals::model::encode(black_box(&q), R)))
     });
     g.bench_function("rANS model decode to values", |b| {
         let mut out = vec![0f32; x.len()];
         b.iter(|| {
-            alcm::entropy::model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1)
+            alcm::internals::model::decode_values(black_box(&model), &qmin, step, 4, &mut out, 1)
                 .unwrap()
         })
     });

@@ -14,8 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::predictor::Predictor;
+use alcm::read_npy_f32;
+use alcm::Predictor;
 use alcm::{
     cpu_time_seconds, decompress, error_metrics, variance_percent, Encoder, EncoderConfig,
     PredictorConfig, Scheduler, SchedulerConfig, TrainingSet,
@@ -131,11 +131,11 @@ fn run() -> alcm::Result<()> {
     );
 
     let mut encoder = Encoder::new(ecfg.clone())?;
-    let mut scheduler = Scheduler::new(SchedulerConfig {
-        initial_threshold: ecfg.threshold,
-        decay: pcfg.decay,
-        ..Default::default()
-    })?;
+    let mut scheduler = Scheduler::new(
+        SchedulerConfig::default()
+            .with_initial_threshold(ecfg.threshold)
+            .with_decay(pcfg.decay),
+    )?;
     println!(
         "\n{:>5}  {:<34} {:>12} {:>12} {:>8} {:>7} {:>10} {:>7} {:>10}",
         "epoch",
@@ -233,7 +233,7 @@ fn run() -> alcm::Result<()> {
         history.iter().map(|l| format!("{l:.6}")).collect::<Vec<_>>().join(", "),
         epochs_json.join(",\n")
     );
-    alcm::util::fsutil::write_atomic(&out, json.as_bytes())?;
+    alcm::internals::write_atomic(&out, json.as_bytes())?;
     println!("results: {}", out.display());
     Ok(())
 }

@@ -167,11 +167,11 @@ fn main() {
                     }
                 }
                 Some((m, backend)) => {
-                    let enc = Encoder::new(EncoderConfig {
-                        mode: *m,
-                        backend: *backend,
-                        ..Default::default()
-                    })
+                    let enc = Encoder::new(
+                        EncoderConfig::default()
+                            .with_mode(*m)
+                            .with_backend(*backend),
+                    )
                     .unwrap();
                     let c = enc.compress(&x, &shape, None).unwrap();
                     let d = decompress(&c.bytes).unwrap();

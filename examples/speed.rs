@@ -13,9 +13,7 @@ use std::time::Instant;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::{
-    decompress, decompress_with_threads, read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode,
-};
+use alcm::{decompress, read_npy_f32, DecodeOptions, Encoder, EncoderConfig, Mode};
 
 fn best_secs(mut f: impl FnMut()) -> f64 {
     let mut best = f64::INFINITY;
@@ -80,27 +78,25 @@ fn main() {
             std::hint::black_box(&mut dst);
         });
         for eps in [1e-1, 1e-2, 1e-3] {
-            let cfg = EncoderConfig {
-                mode: Mode::RelativeL2(eps),
-                threads,
-                ..Default::default()
-            };
+            let cfg = EncoderConfig::default()
+                .with_mode(Mode::RelativeL2(eps))
+                .with_threads(threads);
             let enc = Encoder::new(cfg.clone()).unwrap();
             let c = enc.compress(x, shape, None).unwrap();
             let d = decompress(&c.bytes).unwrap();
-            let d2 = decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap();
+            let d2 = DecodeOptions::default()
+                .with_threads(threads)
+                .decompress(&c.bytes)
+                .unwrap();
             assert!(d
                 .data
                 .iter()
                 .zip(&d2.data)
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
-            let c1 = Encoder::new(EncoderConfig {
-                threads: 1,
-                ..cfg.clone()
-            })
-            .unwrap()
-            .compress(x, shape, None)
-            .unwrap();
+            let c1 = Encoder::new(cfg.clone().with_threads(1))
+                .unwrap()
+                .compress(x, shape, None)
+                .unwrap();
             assert_eq!(c1.bytes, c.bytes, "frame bytes depend on the thread count");
             let (rel, _) = common::errors(x, &d.data);
             assert!(rel <= eps, "{name}: error {rel} > {eps}");
@@ -110,10 +106,13 @@ fn main() {
             });
             let td = best_secs(|| {
                 std::hint::black_box(
-                    decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap(),
+                    DecodeOptions::default()
+                        .with_threads(threads)
+                        .decompress(&c.bytes)
+                        .unwrap(),
                 );
             });
-            let backend = alcm::peek(&c.bytes).map(|i| i.backend).unwrap_or(0);
+            let backend = alcm::peek(&c.bytes).map(|i| i.backend.id()).unwrap_or(0);
             println!(
                 "{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1} {:>10.0} {:>8.3} {:>8.3}",
                 name,

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 #[path = "common/mod.rs"]
 mod common;
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::allocation::evaluate;
-use alcm::learn::predictor::Predictor;
+use alcm::internals::evaluate;
+use alcm::read_npy_f32;
+use alcm::Predictor;
 use alcm::{EncoderConfig, PredictorConfig, TrainingSet};
 
 fn main() -> alcm::Result<()> {

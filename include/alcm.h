@@ -1,23 +1,61 @@
 /*
  * alcm -- error-bounded compression of float32 ML tensors.  C API.
  *
+ * CONTENTS, in this order
+ *   Ids and limits   ALCM_VERSION_*, ALCM_MAX_*, ALCM_FRAME_HEADER_MAX, ALCM_FORMAT_VERSION,
+ *                    ALCM_MODE_*, ALCM_BACKEND_*, ALCM_DTYPE_F32, ALCM_NON_FINITE_*
+ *   Types            alcm_status (every status code), the opaque handles, the result structs
+ *   Functions, in sections that each open with a short introduction:
+ *     ERRORS AND VERSIONS        alcm_status_string, alcm_last_error_message, alcm_*version*
+ *     CODEC                      alcm_encoder_*, alcm_compress_bound, alcm_peek, alcm_decompress*
+ *     ERROR FEEDBACK             alcm_feedback_*
+ *     PREDICTOR AND ALLOCATIONS  alcm_predictor_*, alcm_empirical_*, alcm_guard_*
+ *     SCHEDULER                  alcm_scheduler_*
+ *     STATISTICS AND METRICS     alcm_tensor_stats, alcm_channel_*, alcm_error_metrics,
+ *                                alcm_caq, alcm_variance_percent
+ *
+ * HOW A FUNCTION IS DOCUMENTED
+ *   Returns:  what success means and what is then written.
+ *   Errors:   every status the function can return besides ALCM_OK, with its causes; any
+ *             fallible function may also return ALCM_ERR_PANIC (a bug in alcm), not listed.
+ *             (ALCM_ERR_INTERNAL is reserved for failed invariants; no function returns it.)
+ *   Memory:   what the caller lends and what it owns afterwards (see OWNERSHIP).
+ *   Threads:  its thread rule (see THREAD SAFETY).
+ *
  * API CONVENTIONS
  *  - Every fallible function returns alcm_status. ALCM_OK is 0; every other value is an error
  *    and alcm_status_string(status) describes it. Numbers are stable and never reused; treat
  *    unknown values as errors.
  *  - Out-parameters are written only on success (the one exception, the size query of
  *    alcm_channel_stats, is documented on that function).
- *  - Every pointer argument is checked: NULL where a value is required gives
- *    ALCM_ERR_NULL_POINTER. Array arguments may be NULL only when their length is 0.
- *  - Every *_free function accepts NULL (no-op). Handles carry a type tag checked on every
- *    call: a wrong-type or (best effort) already-freed handle gives ALCM_ERR_INVALID_HANDLE.
  *  - Output buffers are allocated by the caller; size compressed-output buffers with
  *    alcm_compress_bound().
  *  - Tensors are C-contiguous (row-major) float32 arrays described by (data, rank, shape),
- *    rank <= ALCM_MAX_RANK.
+ *    rank <= ALCM_MAX_RANK, at most ALCM_MAX_ELEMENTS values.
  *  - Strings (paths) are NUL-terminated UTF-8; invalid UTF-8 gives ALCM_ERR_INVALID_UTF8.
  *  - alcm never unwinds into C: an internal panic gives ALCM_ERR_PANIC and the process
  *    continues.
+ *
+ * POINTERS
+ *  - Every pointer argument is checked: NULL where a value is required gives
+ *    ALCM_ERR_NULL_POINTER; an array argument may be NULL only when its length is 0. A pointer
+ *    not aligned for its type gives ALCM_ERR_INVALID_ARGUMENT, an array length beyond the
+ *    address space ALCM_ERR_TOO_LARGE.
+ *  - A non-NULL pointer must point to memory valid for what the function documents: `n`
+ *    readable elements for an input array of length `n`, writable ones for an output, one
+ *    object for a struct or out-parameter, a NUL-terminated string for a `const char *`.
+ *    alcm cannot check this; violating it is undefined behaviour, as in any C library.
+ *  - Output memory must not overlap input memory of the same call (unless documented, as the
+ *    in-place `allocation` of alcm_guard_channel_allocations).
+ *  - Handles carry a type tag checked on every call: a wrong-type or (best effort) already
+ *    freed handle gives ALCM_ERR_INVALID_HANDLE. Every *_free function accepts NULL (no-op).
+ *
+ * OWNERSHIP
+ *  - alcm never keeps a pointer it was given: arrays, strings and handles passed in are
+ *    borrowed for the duration of the call only.
+ *  - A handle returned through `alcm_x **out` belongs to the caller, who frees it exactly once
+ *    with alcm_x_free. Nothing else alcm returns needs freeing: the strings of
+ *    alcm_status_string and alcm_version_string are static.
  *
  * ERROR MESSAGES
  *  - alcm_last_error_message() copies a message for the most recent fallible call made on the
@@ -29,9 +67,11 @@
  * THREAD SAFETY
  *  - Functions without a handle argument are thread-safe.
  *  - A handle passed as `const alcm_x *` is only read: the same handle may be used
- *    concurrently from several threads (e.g. one read-only predictor shared by all workers).
- *  - A handle passed as `alcm_x *` (encoders, schedulers, feedback state) needs exclusive
- *    access for the duration of the call; it may be moved between threads between calls.
+ *    concurrently from several threads (e.g. one read-only predictor shared by all workers,
+ *    one configured encoder compressing on every thread).
+ *  - A handle passed as `alcm_x *` (setters, training, scheduler updates, feedback state) needs
+ *    exclusive access for the duration of the call; it may be moved between threads between
+ *    calls.
  *  - *_free may be called on any thread, once no other call uses the handle.
  *
  * VERSIONS
@@ -45,7 +85,7 @@
 #ifndef ALCM_H
 #define ALCM_H
 
-/* Generated by cbindgen from src/ffi/ -- do not edit; see cbindgen.toml. */
+/* Generated by cbindgen from src/abi.rs and src/ffi/ -- do not edit; see cbindgen.toml. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,19 +97,20 @@
 
 
 /**
- * Largest thread count alcm_encoder_set_threads and alcm_decompress_with_threads accept.
+ * Highest tensor rank a frame can hold and the C API accepts.
+ */
+#define ALCM_MAX_RANK 8
+
+/**
+ * Largest thread count one compression (alcm_encoder_set_threads, YAML `threads`) or one
+ * decompression (alcm_decompress_with_threads) may use.
  */
 #define ALCM_MAX_THREADS 64
 
 /**
- * The most bytes alcm_peek needs: the largest fixed frame header.
+ * The most bytes alcm_peek needs: the largest fixed frame header (without the 4-byte CRC).
  */
 #define ALCM_FRAME_HEADER_MAX 132
-
-/**
- * The highest tensor rank the C API accepts.
- */
-#define ALCM_MAX_RANK 8
 
 /**
  * The most elements one tensor may hold at the C API (2^40, i.e. 4 TiB of float32; lower on
@@ -84,6 +125,65 @@
  * "Version history").
  */
 #define ALCM_FORMAT_VERSION 3
+
+/**
+ * Mode: the original's scheme, per-channel precision from a bit allocation, plus pruning.
+ */
+#define ALCM_MODE_ADAPTIVE 0
+
+/**
+ * Mode: guarantees ||x - x'||_2 <= target * ||x||_2 (target in (0, 1)).
+ */
+#define ALCM_MODE_RELATIVE_L2 1
+
+/**
+ * Mode: guarantees |x_i - x'_i| <= target for every value (target > 0).
+ */
+#define ALCM_MODE_MAX_ABS 2
+
+/**
+ * Mode: bit-exact.
+ */
+#define ALCM_MODE_LOSSLESS 3
+
+/**
+ * Backend: no entropy coding.
+ */
+#define ALCM_BACKEND_STORE 0
+
+/**
+ * Backend: deflate (the original prototype's backend), level 0..10.
+ */
+#define ALCM_BACKEND_DEFLATE 1
+
+/**
+ * Backend: static rANS over byte planes of the codes. The default (smaller and faster than
+ * deflate on codes).
+ */
+#define ALCM_BACKEND_RANS 2
+
+/**
+ * Backend, in frames only (alcm_peek reports it; it cannot be selected): rANS over a rank-1
+ * Gaussian model of the signed codes. With ALCM_BACKEND_RANS selected, the encoder writes it
+ * instead for a tensor of rank >= 2 whenever its payload is smaller (most lossy frames of real
+ * tensors), so a decoder must expect it.
+ */
+#define ALCM_BACKEND_RANS_MODEL 3
+
+/**
+ * Element type of every frame alcm writes and reads: IEEE 754 binary32 (C `float`).
+ */
+#define ALCM_DTYPE_F32 1
+
+/**
+ * NaN/Inf policy: refuse the tensor with ALCM_ERR_NON_FINITE (the default).
+ */
+#define ALCM_NON_FINITE_REFUSE 0
+
+/**
+ * NaN/Inf policy: store NaN/Inf values exactly; the rest is compressed as usual.
+ */
+#define ALCM_NON_FINITE_KEEP 1
 
 /**
  * Result of every fallible alcm function. `ALCM_OK` (0) means success; every other value is an
@@ -294,7 +394,7 @@ typedef struct alcm_frame_info {
     /**
      * The tensor's dimensions.
      */
-    uint64_t shape[8];
+    uint64_t shape[ALCM_MAX_RANK];
     /**
      * Number of values (product of the shape).
      */
@@ -316,36 +416,6 @@ typedef struct alcm_frame_info {
      */
     uint64_t n_exceptions;
 } alcm_frame_info;
-
-/**
- * Reconstruction error of a decoded tensor against the original.
- */
-typedef struct alcm_metrics {
-    /**
-     * Mean squared error.
-     */
-    double mse;
-    /**
-     * Mean absolute error.
-     */
-    double mae;
-    /**
-     * ||x - x'||_2 / ||x||_2 (0 when both are zero).
-     */
-    double rel_l2;
-    /**
-     * max |x_i - x'_i|.
-     */
-    double max_abs;
-    /**
-     * 10 log10(range^2 / MSE) in dB, range = max - min of the original (+inf when exact).
-     */
-    double psnr;
-    /**
-     * 10 log10(sum x^2 / sum (x - x')^2) in dB (+inf when exact).
-     */
-    double snr;
-} alcm_metrics;
 
 /**
  * Scheduler state, written by alcm_scheduler_stats. The window's scores come from alcm_scheduler_window.
@@ -409,120 +479,190 @@ typedef struct alcm_stats {
 } alcm_stats;
 
 /**
- * The original's scheme: per-channel precision from a bit allocation, pruning.
+ * Reconstruction error of a decoded tensor against the original.
  */
-#define ALCM_MODE_ADAPTIVE 0
-
-/**
- * Guarantees ||x - x'||_2 <= target * ||x||_2 (target in (0, 1)).
- */
-#define ALCM_MODE_RELATIVE_L2 1
-
-/**
- * Guarantees |x_i - x'_i| <= target for every value (target > 0).
- */
-#define ALCM_MODE_MAX_ABS 2
-
-/**
- * Bit-exact.
- */
-#define ALCM_MODE_LOSSLESS 3
-
-/**
- * No entropy coding.
- */
-#define ALCM_BACKEND_STORE 0
-
-/**
- * Deflate (the original prototype's backend).
- */
-#define ALCM_BACKEND_DEFLATE 1
-
-/**
- * Static rANS over byte planes (the default: smaller and faster than deflate on codes).
- */
-#define ALCM_BACKEND_RANS 2
-
-/**
- * Refuse the tensor with ALCM_ERR_NON_FINITE (the default).
- */
-#define ALCM_NON_FINITE_REFUSE 0
-
-/**
- * Store NaN/Inf values exactly; the rest is compressed as usual.
- */
-#define ALCM_NON_FINITE_KEEP 1
+typedef struct alcm_metrics {
+    /**
+     * Mean squared error.
+     */
+    double mse;
+    /**
+     * Mean absolute error.
+     */
+    double mae;
+    /**
+     * ||x - x'||_2 / ||x||_2 (0 when both are zero).
+     */
+    double rel_l2;
+    /**
+     * max |x_i - x'_i|.
+     */
+    double max_abs;
+    /**
+     * 10 log10(range^2 / MSE) in dB, range = max - min of the original (+inf when exact).
+     */
+    double psnr;
+    /**
+     * 10 log10(sum x^2 / sum (x - x')^2) in dB (+inf when exact).
+     */
+    double snr;
+} alcm_metrics;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Worst-case frame size for `n_values` floats: a `dst` buffer of this size always suffices.
- * Saturates at SIZE_MAX. Thread-safe, cannot fail.
+ * --------------------------------------------------------------------------------------------
+ * ERRORS AND VERSIONS
+ *
+ * Every fallible function returns an alcm_status; alcm_status_string names it and
+ * alcm_last_error_message says what was wrong in the failed call (thread-local). The version
+ * getters let a program compare the library it runs with the header it was compiled against.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
+ * A static, NUL-terminated description of a status code, e.g. `"ALCM_ERR_CHECKSUM: checksum
+ * mismatch"`, or `"unknown status"` for a number alcm does not know.
+ *
+ * Returns: never NULL; cannot fail.
+ * Memory: the string is static: never free it.
+ * Threads: any thread.
  */
-size_t alcm_compress_bound(size_t n_values);
+const char *alcm_status_string(uint32_t status);
 
 /**
- * Creates an encoder with the defaults of the original encoder_config.yaml (adaptive mode,
- * precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, the default backend
- * ALCM_BACKEND_RANS, non-finite values refused). `*out` is written only on success.
+ * Copies the calling thread's last error message into `buf` as a NUL-terminated string.
  *
- * # Safety
- * `out` points to a writable `alcm_encoder*`.
+ * Returns: the message's full length in bytes, excluding the NUL; 0 when the last fallible call on
+ * this thread succeeded, or none was made. At most `buf_len - 1` bytes are copied, so the message
+ * was truncated when the return value is `>= buf_len`: call again with `return + 1` bytes. When
+ * `buf_len` is 0 nothing is written (the size query). The message is UTF-8; truncation may cut a
+ * multi-byte character. Cannot fail.
+ * Memory: `buf` is NULL (then `buf_len` is ignored and nothing is written) or `buf_len` writable
+ * bytes owned by the caller.
+ * Threads: any thread; reads that thread's own message only.
+ */
+size_t alcm_last_error_message(char *buf, size_t buf_len);
+
+/**
+ * The library version as MAJOR*10000 + MINOR*100 + PATCH; compare it with `ALCM_VERSION_NUMBER` to
+ * detect a header/library mismatch at run time.
+ *
+ * Returns: the number; cannot fail.
+ * Threads: any thread.
+ */
+uint32_t alcm_version_number(void);
+
+/**
+ * The library version as a string, e.g. "0.1.0" (`ALCM_VERSION_STRING` of the matching header).
+ *
+ * Returns: never NULL; cannot fail.
+ * Memory: the string is static: never free it.
+ * Threads: any thread.
+ */
+const char *alcm_version_string(void);
+
+/**
+ * The frame format version this library writes, `ALCM_FORMAT_VERSION` of the matching header.
+ *
+ * Returns: the number; cannot fail.
+ * Threads: any thread.
+ */
+uint32_t alcm_format_version(void);
+
+/**
+ * --------------------------------------------------------------------------------------------
+ * CODEC
+ *
+ * An alcm_encoder holds settings only (mode, backend, precision, pruning, threads), no buffers:
+ * create one, configure it with the alcm_encoder_set_* setters, then compress any number of
+ * tensors with alcm_encoder_compress into a buffer of alcm_compress_bound bytes. The frame is
+ * self-describing: alcm_peek reads its header, alcm_decompress needs nothing but the bytes.
+ * Setters need exclusive access; compression takes a const encoder, so one configured encoder may
+ * serve several threads at once.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
+ * Creates an encoder with the defaults of the original encoder_config.yaml: adaptive mode,
+ * precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, the default backend
+ * ALCM_BACKEND_RANS (deflate level 6 if deflate is chosen), non-finite values refused, 1 thread.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+ * Memory: `*out` is a new encoder owned by the caller: free it with alcm_encoder_free.
+ * Threads: any thread.
  */
 alcm_status alcm_encoder_new(struct alcm_encoder **out);
 
 /**
  * Creates an encoder from a YAML file in the original encoder_config.yaml schema (plus alcm's
- * optional keys). ALCM_ERR_IO if unreadable, ALCM_ERR_INVALID_CONFIG (message names the key)
- * if a value is invalid.
+ * optional keys: mode, backend_level, non_finite, allocation, threads).
  *
- * # Safety
- * `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
+ * or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the
+ * message names the key).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_encoder_free.
+ * Threads: any thread.
  */
 alcm_status alcm_encoder_from_yaml_file(const char *path, struct alcm_encoder **out);
 
 /**
  * Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
  *
- * # Safety
- * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
+ * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+ * value out of range; the message names the key).
+ * Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_encoder_free.
+ * Threads: any thread.
  */
 alcm_status alcm_encoder_from_yaml_string(const char *yaml, struct alcm_encoder **out);
 
 /**
- * Frees an encoder. NULL is a no-op.
+ * Frees an encoder. NULL is a no-op; a handle that is not a live encoder is left alone.
  *
- * # Safety
- * `enc` is NULL or a live handle from alcm_encoder_*; it is not used afterwards.
+ * Memory: `enc` is NULL or an encoder from alcm_encoder_new / alcm_encoder_from_yaml_*, freed once
+ * and not used afterwards.
+ * Threads: any thread, once no other call uses `enc`.
  */
 void alcm_encoder_free(struct alcm_encoder *enc);
 
 /**
- * Sets the pruning threshold (a percentile fraction in (0, 1); the scheduler's output).
- * On error the encoder is unchanged.
+ * Sets the pruning threshold, a percentile fraction in (0, 1) (the scheduler's output).
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+ * (`threshold` not in (0, 1)).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_threshold(struct alcm_encoder *enc, double threshold);
 
 /**
- * Sets the mode and its target: relative L2 error in (0, 1) for ALCM_MODE_RELATIVE_L2, max
- * absolute error > 0 for ALCM_MODE_MAX_ABS; ignored for the other modes. On error the encoder
- * is unchanged.
+ * Sets the mode (ALCM_MODE_*) and its target: the relative L2 error in (0, 1) for
+ * ALCM_MODE_RELATIVE_L2, the max absolute error (> 0) for ALCM_MODE_MAX_ABS; `target` is ignored
+ * for the other modes.
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (unknown mode; checked first), ALCM_ERR_NULL_POINTER (`enc`),
+ * ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG (target out of range).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_mode(struct alcm_encoder *enc, alcm_mode mode, double target);
 
 /**
- * Sets the backend (ALCM_BACKEND_*) and, for deflate, its level 0..10 (ignored otherwise).
+ * Sets the backend: ALCM_BACKEND_RANS (the default), ALCM_BACKEND_DEFLATE or ALCM_BACKEND_STORE,
+ * and the deflate level 0..10 (validated for every backend, used by deflate only).
+ * ALCM_BACKEND_RANS_MODEL cannot be selected: the encoder chooses it by itself.
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (unknown or unselectable backend, `level` > 10; checked
+ * first), ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_backend(struct alcm_encoder *enc,
                                      alcm_backend backend,
@@ -531,55 +671,75 @@ alcm_status alcm_encoder_set_backend(struct alcm_encoder *enc,
 /**
  * Sets the precision range of adaptive mode: 1 <= min_precision <= base_precision <= 16.
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+ * (range violated).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_precision(struct alcm_encoder *enc,
                                        uint32_t min_precision,
                                        uint32_t base_precision);
 
 /**
- * Sets the largest fraction of non-zero values pruning may drop, in [0, 1).
+ * Sets the largest fraction of values pruning may drop, in [0, 1).
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+ * (not in [0, 1)).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_max_drop_ratio(struct alcm_encoder *enc, double max_drop_ratio);
 
 /**
  * Sets the policy for NaN/Inf input (ALCM_NON_FINITE_*).
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (unknown policy; checked first), ALCM_ERR_NULL_POINTER
+ * (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_non_finite(struct alcm_encoder *enc, alcm_non_finite policy);
 
 /**
  * Sets how many threads one compression may use, 1..ALCM_MAX_THREADS (default 1). The
- * error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are
- * the same for every thread count. Threads are started per call and joined before it returns.
- * On error (ALCM_ERR_INVALID_CONFIG for 0 or more than ALCM_MAX_THREADS) the encoder is
- * unchanged.
+ * error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are the same
+ * for every thread count. Threads are started per call and joined before it returns.
  *
- * # Safety
- * `enc` is a live encoder handle, not used concurrently.
+ * Returns: ALCM_OK. On error the encoder is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+ * (0 or more than ALCM_MAX_THREADS).
+ * Threads: exclusive: no other call may use `enc` during this call.
  */
 alcm_status alcm_encoder_set_threads(struct alcm_encoder *enc, uint32_t threads);
 
 /**
- * Compresses the tensor `(data, rank, shape)` into `dst` (capacity `dst_capacity` bytes; size it
- * with alcm_compress_bound). `allocation` (adaptive mode; may be NULL with `allocation_len` 0
- * for full precision) holds 1 value for the whole tensor or one per channel, in
- * [min_bits, max_bits] (the predictor's output). On success writes the frame length to
- * `*dst_len` and, if `report` is non-NULL, the report.
+ * Worst-case frame size for `n_values` floats: a `dst` buffer of this many bytes always suffices
+ * for alcm_encoder_compress and is what alcm_feedback_compress requires.
  *
- * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch),
- * ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message names the index),
- * ALCM_ERR_BUFFER_TOO_SMALL, ALCM_ERR_TIMEOUT.
+ * Returns: the bound, saturated at SIZE_MAX; cannot fail.
+ * Threads: any thread.
+ */
+size_t alcm_compress_bound(size_t n_values);
+
+/**
+ * Compresses the tensor `(data, rank, shape)` into `dst` (`dst_capacity` bytes; size it with
+ * alcm_compress_bound). `allocation` (adaptive mode; NULL with `allocation_len` 0 for full
+ * precision) holds 1 value for the whole tensor or one per channel, in [min_bits, max_bits] (the
+ * predictor's output); other modes ignore it.
  *
- * # Safety
- * `enc` is a live encoder handle; the tensor and allocation arrays are readable for the given
- * sizes; `dst` is writable for `dst_capacity` bytes and does not overlap the inputs.
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]` and, if `report` is non-NULL, `*report`
+ * describes it. Outputs are written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`, `dst_len`; `data`, `shape`, `allocation`, `dst` when their
+ * length is not 0), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
+ * ALCM_MAX_RANK, allocation length neither 1 nor the channel count, non-finite allocation value,
+ * more than 2^32 - 1 channels, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or
+ * exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
+ * names the index), ALCM_ERR_BUFFER_TOO_SMALL (the frame is longer than `dst_capacity`; never with
+ * alcm_compress_bound), ALCM_ERR_TIMEOUT (the relative-L2 search ran out of the encoder's time
+ * budget, YAML `timeout_seconds`).
+ * Memory: every input is borrowed for the call; `dst` must not overlap the inputs.
+ * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+ * that take it as `const`.
  */
 alcm_status alcm_encoder_compress(const struct alcm_encoder *enc,
                                   const float *data,
@@ -593,25 +753,32 @@ alcm_status alcm_encoder_compress(const struct alcm_encoder *enc,
                                   struct alcm_report *report);
 
 /**
- * Reads a frame header (at least the first ALCM_FRAME_HEADER_MAX bytes, or the whole frame)
- * without decoding or checksumming the payload. `*info` is written only on success.
+ * Reads a frame header from `src` (at least the first ALCM_FRAME_HEADER_MAX bytes, or the whole
+ * frame if shorter) without decoding or checksumming the payload.
  *
- * # Safety
- * `src` is readable for `src_len` bytes; `info` points to a writable alcm_frame_info.
+ * Returns: ALCM_OK; `*info` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`info`; `src` when `src_len` is not 0), ALCM_ERR_INVALID_ARGUMENT
+ * (`info` misaligned), ALCM_ERR_BAD_MAGIC (not an alcm frame), ALCM_ERR_FORMAT_VERSION (written by
+ * a newer format), ALCM_ERR_TRUNCATED (fewer bytes than the header), ALCM_ERR_CORRUPT (invalid
+ * header field), ALCM_ERR_TOO_LARGE (the declared shape overflows or exceeds the address space).
+ * Memory: `src` is borrowed for the call.
+ * Threads: any thread.
  */
 alcm_status alcm_peek(const uint8_t *src, size_t src_len, struct alcm_frame_info *info);
 
 /**
- * Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
- * least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`
- * values is ever allocated. On success writes the value count to `*n_values`.
+ * Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at least
+ * the frame's value count (alcm_peek gives it); nothing larger than that count is allocated.
  *
- * Errors: ALCM_ERR_BAD_MAGIC, ALCM_ERR_FORMAT_VERSION, ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT,
- * ALCM_ERR_CHECKSUM, ALCM_ERR_BUFFER_TOO_SMALL. On error, `dst` may hold partial output.
- *
- * # Safety
- * `src` is readable for `src_len` bytes; `dst` is writable for `dst_capacity` floats and does
- * not overlap `src`.
+ * Returns: ALCM_OK; `dst[0..*n_values]` holds the values, `*n_values` the count.
+ * Errors: ALCM_ERR_NULL_POINTER (`n_values`; `src` when `src_len` is not 0; `dst` when the frame
+ * holds values), ALCM_ERR_INVALID_ARGUMENT (misaligned `dst` or `n_values`), ALCM_ERR_BAD_MAGIC,
+ * ALCM_ERR_FORMAT_VERSION, ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT, ALCM_ERR_CHECKSUM (the bytes were
+ * altered), ALCM_ERR_TOO_LARGE (the declared shape overflows or exceeds the address space),
+ * ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` is below the value count). On error `dst` may hold
+ * partial output and `*n_values` is not written.
+ * Memory: `src` is borrowed for the call; `dst` must not overlap it.
+ * Threads: any thread.
  */
 alcm_status alcm_decompress(const uint8_t *src,
                             size_t src_len,
@@ -621,14 +788,14 @@ alcm_status alcm_decompress(const uint8_t *src,
 
 /**
  * Like alcm_decompress, decoding the independent blocks of a large frame (payload kinds 2 and 4,
- * docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on
- * one thread. The decoded values are the same for every thread count.
+ * docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on one
+ * thread. The decoded values are the same for every thread count.
  *
- * Errors: those of alcm_decompress, and ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or
- * more than ALCM_MAX_THREADS (checked first; `dst` and `*n_values` are then untouched).
- *
- * # Safety
- * As alcm_decompress.
+ * Returns: as alcm_decompress.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or more than ALCM_MAX_THREADS (checked
+ * first; `dst` and `*n_values` are then untouched), and those of alcm_decompress.
+ * Memory: as alcm_decompress.
+ * Threads: any thread.
  */
 alcm_status alcm_decompress_with_threads(const uint8_t *src,
                                          size_t src_len,
@@ -638,20 +805,44 @@ alcm_status alcm_decompress_with_threads(const uint8_t *src,
                                          size_t *n_values);
 
 /**
+ * --------------------------------------------------------------------------------------------
+ * ERROR FEEDBACK
+ *
+ * Gradient compression in a training loop: an alcm_feedback keeps, for one tensor, the residual of
+ * the previous step (what the decoder lost) and adds it to the next gradient before compressing,
+ * so that quantization error is delayed, never lost. One state per tensor; it can be saved and
+ * loaded with a checkpoint. Every call on a state needs exclusive access.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
  * Creates error-feedback state (a zero residual) for tensors of `shape`.
  *
- * # Safety
- * `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
+ * ALCM_ERR_NULL_POINTER (`out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the shape
+ * overflows or exceeds ALCM_MAX_ELEMENTS).
+ * Memory: `shape` is borrowed for the call. `*out` (4 bytes per value of the shape) is owned by
+ * the caller: free it with alcm_feedback_free.
+ * Threads: any thread.
  */
 alcm_status alcm_feedback_new(size_t rank, const size_t *shape, struct alcm_feedback **out);
 
 /**
- * Compresses `gradient + residual` (n_values floats, the state's shape) into `dst` and keeps the
- * new residual; arguments as alcm_encoder_compress. On error the residual is unchanged.
+ * Compresses `gradient + residual` (`n_values` floats, the state's value count, C order of its
+ * shape) with `enc` into `dst` and keeps the new residual; `allocation`, `dst`, `dst_len` and
+ * `report` as for alcm_encoder_compress, except that `dst_capacity` must be at least
+ * alcm_compress_bound(n_values).
  *
- * # Safety
- * `fb` is a live feedback handle used by no other thread during the call; `enc` a live encoder;
- * arrays readable/writable for the given sizes.
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+ * error the residual is unchanged and nothing is written.
+ * Errors: ALCM_ERR_NULL_POINTER (`fb`, `enc`, `dst_len`; `gradient`, `allocation`, `dst` when
+ * their length is not 0), ALCM_ERR_INVALID_HANDLE (`fb`, `enc`), ALCM_ERR_INVALID_ARGUMENT
+ * (`n_values` is not the state's value count, allocation as for alcm_encoder_compress, misaligned
+ * pointer), ALCM_ERR_TOO_LARGE (an array length beyond the address space),
+ * ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below alcm_compress_bound(n_values); checked before
+ * any work), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy), ALCM_ERR_TIMEOUT.
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `fb`; `enc` is only read and may be shared.
  */
 alcm_status alcm_feedback_compress(struct alcm_feedback *fb,
                                    const struct alcm_encoder *enc,
@@ -665,88 +856,74 @@ alcm_status alcm_feedback_compress(struct alcm_feedback *fb,
                                    struct alcm_report *report);
 
 /**
- * Sets the residual to zero.
+ * Sets the residual to zero (e.g. after a learning-rate reset or a restart).
  *
- * # Safety
- * `fb` is a live feedback handle, not used concurrently.
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`fb`), ALCM_ERR_INVALID_HANDLE (`fb`).
+ * Threads: exclusive: no other call may use `fb` during this call.
  */
 alcm_status alcm_feedback_reset(struct alcm_feedback *fb);
 
 /**
- * Saves the state to `path` atomically (temporary file + rename).
+ * Saves the state (shape and residual, checksummed) to `path` atomically (temporary file in the
+ * same directory, then rename).
  *
- * # Safety
- * `fb` is a live feedback handle; `path` a NUL-terminated string.
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`fb`, `path`), ALCM_ERR_INVALID_HANDLE (`fb`),
+ * ALCM_ERR_INVALID_UTF8 (`path`), ALCM_ERR_INVALID_ARGUMENT (empty `path`, or one that names no
+ * file), ALCM_ERR_IO (writing or renaming failed).
+ * Memory: `path` is borrowed for the call.
+ * Threads: `fb` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_feedback_save(const struct alcm_feedback *fb, const char *path);
 
 /**
- * Loads a state saved by alcm_feedback_save. A truncated or foreign file gives
- * ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM.
+ * Loads a state saved by alcm_feedback_save.
  *
- * # Safety
- * `path` is a NUL-terminated string; `out` is writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
+ * read), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, or inconsistent), ALCM_ERR_CHECKSUM
+ * (the file was altered), ALCM_ERR_FORMAT_VERSION (written in a newer state version),
+ * ALCM_ERR_TRUNCATED (a field runs past the end).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_feedback_free.
+ * Threads: any thread.
  */
 alcm_status alcm_feedback_load(const char *path, struct alcm_feedback **out);
 
 /**
- * Frees feedback state. NULL is a no-op.
+ * Frees feedback state. NULL is a no-op; a handle that is not live state is left alone.
  *
- * # Safety
- * `fb` is NULL or a live handle; it is not used afterwards.
+ * Memory: `fb` is NULL or a handle from alcm_feedback_new / alcm_feedback_load, freed once and not
+ * used afterwards.
+ * Threads: any thread, once no other call uses `fb`.
  */
 void alcm_feedback_free(struct alcm_feedback *fb);
 
 /**
- * Copies the calling thread's last error message into `buf` as a NUL-terminated string and
- * returns its full length in bytes, excluding the NUL (0 when the last fallible call on this
- * thread succeeded, or none was made).
+ * --------------------------------------------------------------------------------------------
+ * PREDICTOR AND ALLOCATIONS
  *
- * At most `buf_len - 1` bytes are copied, so the message is truncated when the return value
- * is `>= buf_len`; call again with a buffer of `return + 1` bytes to get all of it. `buf` may
- * be NULL only when `buf_len` is 0 (the size query); a NULL `buf` is never written. When
- * `buf_len` is 0 nothing is written. The message is thread-local (see the header preamble)
- * and is UTF-8; truncation may cut a multi-byte character.
+ * The neural entropy predictor maps the six statistics of a tensor or channel (alcm_stats) to a
+ * bit allocation in [min_bits, max_bits] for adaptive mode. It learns from measured targets:
+ * alcm_empirical_allocation / alcm_empirical_channel_allocations search the smallest allocation
+ * that meets an error target; alcm_guard_channel_allocations raises predicted allocations to what
+ * a closed-form error model needs. Prediction takes a const predictor (share one across threads);
+ * training needs exclusive access.
  *
- * # Safety
- * `buf` must be NULL or point to `buf_len` writable bytes.
- */
-size_t alcm_last_error_message(char *buf, size_t buf_len);
-
-/**
- * Computes the error metrics of `reconstructed` against `original` (both `n` floats).
+ * --------------------------------------------------------------------------------------------
  *
- * # Safety
- * Both arrays are readable for `n` floats; `out` is writable.
- */
-alcm_status alcm_error_metrics(const float *original,
-                               const float *reconstructed,
-                               size_t n,
-                               struct alcm_metrics *out);
-
-/**
- * CAQ = compression_ratio / (cpu_seconds + 1). ALCM_ERR_INVALID_ARGUMENT unless ratio > 0 and
- * cpu_seconds >= 0, both finite.
+ * Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights on
+ * every platform): hidden_size in 1..65536, finite min_bits < max_bits, learning_rate finite and >
+ * 0.
  *
- * # Safety
- * `out` is writable.
- */
-alcm_status alcm_caq(double compression_ratio, double cpu_seconds, double *out);
-
-/**
- * Run-to-run variance in percent: (max - min) / mean * 100 over `n` values (n >= 1, mean > 0).
- *
- * # Safety
- * `values` is readable for `n` doubles; `out` is writable.
- */
-alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
-
-/**
- * Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights
- * on every platform). hidden_size in 1..65536, min_bits < max_bits, learning_rate > 0.
- *
- * # Safety
- * `out` points to a writable `alcm_predictor*`.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (a value out of range, `out`
+ * misaligned).
+ * Memory: `*out` is owned by the caller: free it with alcm_predictor_free.
+ * Threads: any thread.
  */
 alcm_status alcm_predictor_new(size_t hidden_size,
                                double min_bits,
@@ -758,28 +935,42 @@ alcm_status alcm_predictor_new(size_t hidden_size,
 /**
  * Creates a predictor from a YAML file in the original entropy_config.yaml schema.
  *
- * # Safety
- * `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
+ * or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_predictor_free.
+ * Threads: any thread.
  */
 alcm_status alcm_predictor_from_yaml_file(const char *path, struct alcm_predictor **out);
 
 /**
  * Creates a predictor from YAML text (entropy_config.yaml schema).
  *
- * # Safety
- * `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
+ * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+ * value out of range).
+ * Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_predictor_free.
+ * Threads: any thread.
  */
 alcm_status alcm_predictor_from_yaml_string(const char *yaml, struct alcm_predictor **out);
 
 /**
- * Trains by per-sample SGD on the MSE for `epochs` passes. `features` holds `n` rows of 6
- * doubles ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats),
- * `targets` n allocations. If `loss_history` is non-NULL it receives `epochs` mean losses.
- * A model without feature normalisation fits it on these features first.
+ * Trains by per-sample SGD on the MSE for `epochs` passes. `features` holds `n` rows of 6 doubles
+ * ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats), `targets` `n`
+ * allocations. A model without feature normalisation fits it on these features first.
  *
- * # Safety
- * `p` is a live predictor not used by any other thread during the call; `features` readable
- * for 6*n doubles, `targets` for n, `loss_history` (if non-NULL) writable for `epochs`.
+ * Returns: ALCM_OK; if `loss_history` is non-NULL, it receives the `epochs` mean losses.
+ * Errors: ALCM_ERR_TOO_LARGE (6 * `n` overflows; an array length beyond the address space),
+ * ALCM_ERR_NULL_POINTER (`p`; `features`, `targets` when `n` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0, a non-finite feature or target, training diverged
+ * (the weights are then restored), misaligned pointer).
+ * Memory: `features` (6 * `n` doubles) and `targets` (`n`) are borrowed for the call;
+ * `loss_history` is NULL or `epochs` writable doubles.
+ * Threads: exclusive: no other call may use `p` during this call.
  */
 alcm_status alcm_predictor_train(struct alcm_predictor *p,
                                  const double *features,
@@ -791,18 +982,29 @@ alcm_status alcm_predictor_train(struct alcm_predictor *p,
 /**
  * Runs the network on one feature vector (6 doubles) and writes the allocation to `*out`.
  *
- * # Safety
- * `p` is a live predictor; `features` readable for 6 doubles; `out` writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`p`, `features`, `out`), ALCM_ERR_INVALID_HANDLE (`p`),
+ * ALCM_ERR_INVALID_ARGUMENT (misaligned pointer).
+ * Memory: `features` is borrowed for the call.
+ * Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_predictor_forward(const struct alcm_predictor *p,
                                    const double *features,
                                    double *out);
 
 /**
- * Predicts one allocation for the whole tensor.
+ * Predicts one allocation for the whole tensor `(data, rank, shape)` (its statistics, then the
+ * network).
  *
- * # Safety
- * `p` is a live predictor; the tensor readable; `out` writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`p`, `out`; `shape` when `rank` is not 0; `data` when the tensor
+ * has elements), ALCM_ERR_INVALID_HANDLE (`p`), ALCM_ERR_INVALID_ARGUMENT (rank above
+ * ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+ * ALCM_MAX_ELEMENTS).
+ * Memory: the tensor is borrowed for the call.
+ * Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_predictor_predict(const struct alcm_predictor *p,
                                    const float *data,
@@ -811,12 +1013,18 @@ alcm_status alcm_predictor_predict(const struct alcm_predictor *p,
                                    double *out);
 
 /**
- * Predicts one allocation per channel (the "entropy map"; alcm_channel_count gives the
- * count). `out` holds `out_len` doubles; ALCM_ERR_BUFFER_TOO_SMALL if fewer than the channel
- * count. On success writes the count to `*n_channels`.
+ * Predicts one allocation per channel (the "entropy map"; alcm_channel_count gives the count) into
+ * `out` (`out_len` doubles).
  *
- * # Safety
- * `p` is a live predictor; the tensor readable; `out` writable for `out_len` doubles.
+ * Returns: ALCM_OK; `out[0..*n_channels]` holds the allocations, `*n_channels` the count.
+ * Errors: ALCM_ERR_NULL_POINTER (`p`, `n_channels`; `out` when `out_len` is not 0; tensor pointers
+ * as for alcm_predictor_predict), ALCM_ERR_INVALID_HANDLE (`p`), ALCM_ERR_INVALID_ARGUMENT (rank
+ * above ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+ * ALCM_MAX_ELEMENTS; `out_len` beyond the address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len`
+ * below the channel count; nothing is written).
+ * Memory: the tensor is borrowed for the call; `out` is caller memory.
+ * Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_predictor_predict_channels(const struct alcm_predictor *p,
                                             const float *data,
@@ -828,37 +1036,53 @@ alcm_status alcm_predictor_predict_channels(const struct alcm_predictor *p,
 
 /**
  * Saves the model as .npz (keys W1, b1, W2, b2, hidden_size, min_bits, max_bits, plus alcm's
- * normalisation), atomically; numpy.load opens it.
+ * normalisation) atomically; numpy.load opens it.
  *
- * # Safety
- * `p` is a live predictor; `path` a NUL-terminated string.
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`p`, `path`), ALCM_ERR_INVALID_HANDLE (`p`),
+ * ALCM_ERR_INVALID_UTF8 (`path`), ALCM_ERR_INVALID_ARGUMENT (empty `path`, or one that names no
+ * file), ALCM_ERR_IO (writing or renaming failed).
+ * Memory: `path` is borrowed for the call.
+ * Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_predictor_save(const struct alcm_predictor *p, const char *path);
 
 /**
  * Loads a model saved by alcm_predictor_save or by the original Python prototype.
- * ALCM_ERR_INVALID_MODEL for a truncated or foreign file.
  *
- * # Safety
- * `path` is a NUL-terminated string; `out` writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
+ * read), ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_predictor_free.
+ * Threads: any thread.
  */
 alcm_status alcm_predictor_load(const char *path, struct alcm_predictor **out);
 
 /**
- * Frees a predictor. NULL is a no-op.
+ * Frees a predictor. NULL is a no-op; a handle that is not a live predictor is left alone.
  *
- * # Safety
- * `p` is NULL or a live handle; it is not used afterwards.
+ * Memory: `p` is NULL or a handle from alcm_predictor_new / _from_yaml_* / _load, freed once and
+ * not used afterwards.
+ * Threads: any thread, once no other call uses `p`.
  */
 void alcm_predictor_free(struct alcm_predictor *p);
 
 /**
- * The measured allocation of a tensor: the smallest single allocation whose adaptive encoding
- * with `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The
- * training target the predictor learns.
+ * The measured allocation of a tensor: the smallest single allocation whose adaptive encoding with
+ * `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The training target
+ * the predictor learns.
  *
- * # Safety
- * `enc` is a live encoder; the tensor readable; `out` writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`, `out`; `shape` when `rank` is not 0; `data` when the
+ * tensor has elements), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
+ * ALCM_MAX_RANK, `target_rel_error` not finite and > 0, misaligned pointer), ALCM_ERR_TOO_LARGE
+ * (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data).
+ * Memory: the tensor is borrowed for the call.
+ * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+ * that take it as `const`.
  */
 alcm_status alcm_empirical_allocation(const struct alcm_encoder *enc,
                                       const float *data,
@@ -868,12 +1092,19 @@ alcm_status alcm_empirical_allocation(const struct alcm_encoder *enc,
                                       double *out);
 
 /**
- * The measured allocation of each channel for `target_rel_error` (per-channel relative L2);
- * `out` holds `out_len` doubles (at least the channel count). Writes the count to
- * `*n_channels` on success.
+ * The measured allocation of each channel for `target_rel_error` (per-channel relative L2), into
+ * `out` (`out_len` doubles, at least the channel count).
  *
- * # Safety
- * `enc` is a live encoder; the tensor readable; `out` writable for `out_len` doubles.
+ * Returns: ALCM_OK; `out[0..*n_channels]` holds the allocations, `*n_channels` the count.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`, `n_channels`; `out` when `out_len` is not 0; tensor
+ * pointers as for alcm_empirical_allocation), ALCM_ERR_INVALID_HANDLE (`enc`),
+ * ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `target_rel_error` not finite and > 0,
+ * misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
+ * ALCM_ERR_NON_FINITE (NaN/Inf in the data), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the
+ * channel count; nothing is written).
+ * Memory: the tensor is borrowed for the call; `out` is caller memory.
+ * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+ * that take it as `const`.
  */
 alcm_status alcm_empirical_channel_allocations(const struct alcm_encoder *enc,
                                                const float *data,
@@ -885,20 +1116,24 @@ alcm_status alcm_empirical_channel_allocations(const struct alcm_encoder *enc,
                                                size_t *n_channels);
 
 /**
- * Caps the predicted error of each channel: raises every value of `allocation` (one per
- * channel, `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels'
- * output) in place to at least the allocation that a closed-form error model (step²/12 per
- * value plus the pruned energy, from the channel's range, norm and pruning under `enc`'s
- * settings) needs for `target_rel_error` (relative L2); values already above stay. One pass
- * over the data, no search (docs/PERFORMANCE.md, "The learned part"). `allocation` is
- * written only on success.
+ * Caps the predicted error of each channel: raises every value of `allocation` (one per channel,
+ * `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels' output) in place to
+ * at least the allocation that a closed-form error model (step^2/12 per value plus the pruned
+ * energy, from the channel's range, norm and pruning under `enc`'s settings) needs for
+ * `target_rel_error` (relative L2); values already above stay. One pass over the data, no search
+ * (docs/PERFORMANCE.md, "The learned part").
  *
- * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (length is not the channel count,
- * a non-finite allocation, target not finite and > 0), ALCM_ERR_NON_FINITE (NaN/Inf data).
- *
- * # Safety
- * `enc` is a live encoder; the tensor readable; `allocation` readable and writable for
- * `allocation_len` doubles and not overlapping the tensor.
+ * Returns: ALCM_OK; `allocation` is rewritten only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`enc`; `allocation` when `allocation_len` is not 0; tensor
+ * pointers as for alcm_empirical_allocation), ALCM_ERR_INVALID_HANDLE (`enc`),
+ * ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `allocation_len` is not the channel count,
+ * a non-finite allocation, `target_rel_error` not finite and > 0, misaligned pointer),
+ * ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE
+ * (NaN/Inf in the data).
+ * Memory: the tensor is borrowed for the call; `allocation` is caller memory, read and written,
+ * and must not overlap the tensor.
+ * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+ * that take it as `const`.
  */
 alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
                                            const float *data,
@@ -909,12 +1144,25 @@ alcm_status alcm_guard_channel_allocations(const struct alcm_encoder *enc,
                                            size_t allocation_len);
 
 /**
- * Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
- * window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
- * 0 < min <= initial <= max < 1.
+ * --------------------------------------------------------------------------------------------
+ * SCHEDULER
  *
- * # Safety
- * `out` points to a writable `alcm_scheduler*`.
+ * The compression scheduler moves the encoder's pruning threshold by the trend of the CAQ score
+ * (compression ratio / (CPU seconds + 1)) over a window of recent steps: feed each step's CAQ to
+ * alcm_scheduler_update and pass the returned threshold to alcm_encoder_set_threshold. Every call
+ * that changes a scheduler needs exclusive access.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
+ * Creates a scheduler. The original's values: initial_threshold 0.01, decay 0.95, window 5,
+ * thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2 and 0 < min_threshold <=
+ * initial_threshold <= max_threshold < 1.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned),
+ * ALCM_ERR_INVALID_CONFIG (a value out of range; the message names it).
+ * Memory: `*out` is owned by the caller: free it with alcm_scheduler_free.
+ * Threads: any thread.
  */
 alcm_status alcm_scheduler_new(double initial_threshold,
                                double decay,
@@ -925,27 +1173,35 @@ alcm_status alcm_scheduler_new(double initial_threshold,
 
 /**
  * Feeds one CAQ score (finite, >= 0) and writes the new pruning threshold to `*threshold`.
- * On error the state is unchanged.
  *
- * # Safety
- * `s` is a live scheduler, not used concurrently; `threshold` writable.
+ * Returns: ALCM_OK; `*threshold` is written only on success. On error the state is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`s`, `threshold`), ALCM_ERR_INVALID_HANDLE (`s`),
+ * ALCM_ERR_INVALID_ARGUMENT (`caq` negative or not finite, `threshold` misaligned).
+ * Threads: exclusive: no other call may use `s` during this call.
  */
 alcm_status alcm_scheduler_update(struct alcm_scheduler *s, double caq, double *threshold);
 
 /**
- * Writes the scheduler's state to `*out`.
+ * Writes the scheduler's state (step, threshold, mean CAQ and trend of the window) to `*out`.
  *
- * # Safety
- * `s` is a live scheduler; `out` writable.
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`s`, `out`), ALCM_ERR_INVALID_HANDLE (`s`),
+ * ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+ * Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_scheduler_stats(const struct alcm_scheduler *s, struct alcm_scheduler_info *out);
 
 /**
- * Copies the window's CAQ scores (oldest first) into `out` (`out_len` doubles) and writes
- * their count to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count.
+ * Copies the window's CAQ scores (oldest first) into `out` (`out_len` doubles) and writes their
+ * count to `*n`.
  *
- * # Safety
- * `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+ * Returns: ALCM_OK; outputs are written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`s`, `n`; `out` when `out_len` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`s`), ALCM_ERR_INVALID_ARGUMENT (misaligned pointer), ALCM_ERR_TOO_LARGE (`out_len` beyond the
+ * address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the count, at most the window size).
+ * Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_scheduler_window(const struct alcm_scheduler *s,
                                   double *out,
@@ -953,11 +1209,15 @@ alcm_status alcm_scheduler_window(const struct alcm_scheduler *s,
                                   size_t *n);
 
 /**
- * Copies the threshold history (one per update, oldest first) into `out` and writes the count
- * to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count (= step).
+ * Copies the threshold history (one per update since creation or reset, oldest first) into `out`
+ * (`out_len` doubles) and writes the count (= step) to `*n`.
  *
- * # Safety
- * `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+ * Returns: ALCM_OK; outputs are written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`s`, `n`; `out` when `out_len` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`s`), ALCM_ERR_INVALID_ARGUMENT (misaligned pointer), ALCM_ERR_TOO_LARGE (`out_len` beyond the
+ * address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the count).
+ * Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+ * take it as `const`.
  */
 alcm_status alcm_scheduler_history(const struct alcm_scheduler *s,
                                    double *out,
@@ -967,33 +1227,42 @@ alcm_status alcm_scheduler_history(const struct alcm_scheduler *s,
 /**
  * Returns the scheduler to its initial threshold with an empty window and history.
  *
- * # Safety
- * `s` is a live scheduler, not used concurrently.
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`s`), ALCM_ERR_INVALID_HANDLE (`s`).
+ * Threads: exclusive: no other call may use `s` during this call.
  */
 alcm_status alcm_scheduler_reset(struct alcm_scheduler *s);
 
 /**
- * Frees a scheduler. NULL is a no-op.
+ * Frees a scheduler. NULL is a no-op; a handle that is not a live scheduler is left alone.
  *
- * # Safety
- * `s` is NULL or a live handle; it is not used afterwards.
+ * Memory: `s` is NULL or a handle from alcm_scheduler_new, freed once and not used afterwards.
+ * Threads: any thread, once no other call uses `s`.
  */
 void alcm_scheduler_free(struct alcm_scheduler *s);
 
 /**
- * Statistics of a whole tensor (any shape, flattened).
+ * --------------------------------------------------------------------------------------------
+ * STATISTICS AND METRICS
  *
- * `data` holds the product of `shape[0..rank]` floats, C-contiguous; `rank` is at most
- * `ALCM_MAX_RANK`; `shape` may be NULL only when `rank` is 0 (a scalar); `data` may be NULL
- * only when the tensor has no elements (then all fields are 0 and `std` is 1e-8).
- * NaN/Inf propagate into the moments. `*out` is written only on success.
+ * The tensor statistics the predictor reads (mean, variance, std, skew, kurtosis, sparsity; whole
+ * tensor or per channel, a channel being a slice along the first axis), the reconstruction error
+ * of a decoded tensor, and the CAQ score and run-to-run variance of the original experiment.
+ * Functions without a handle: all are thread-safe.
  *
- * Returns `ALCM_OK`, `ALCM_ERR_NULL_POINTER`, `ALCM_ERR_INVALID_ARGUMENT` (rank, alignment)
- * or `ALCM_ERR_TOO_LARGE` (shape overflow). Thread-safe.
+ * --------------------------------------------------------------------------------------------
  *
- * # Safety
- * `shape` points to `rank` values, `data` to as many floats as the shape holds, and `out` to
- * a writable `alcm_stats`.
+ * Statistics of a whole tensor (any shape, flattened). `data` holds the product of
+ * `shape[0..rank]` floats, C-contiguous; `rank` is at most ALCM_MAX_RANK; `shape` may be NULL only
+ * when `rank` is 0 (a scalar); `data` may be NULL only when the tensor has no elements. An empty
+ * tensor gives all fields 0 and `std` 1e-8; NaN/Inf propagate into the moments.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`; `shape`, `data` as above), ALCM_ERR_INVALID_ARGUMENT (rank
+ * above ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+ * ALCM_MAX_ELEMENTS).
+ * Memory: the tensor is borrowed for the call.
+ * Threads: any thread.
  */
 alcm_status alcm_tensor_stats(const float *data,
                               size_t rank,
@@ -1001,27 +1270,33 @@ alcm_status alcm_tensor_stats(const float *data,
                               struct alcm_stats *out);
 
 /**
- * The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a
- * scalar or vector, 0 for a tensor without elements. Written to `*n_channels_out` on success.
+ * The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a scalar or
+ * vector, 0 for a tensor without elements.
  *
- * # Safety
- * `shape` points to `rank` values; `n_channels_out` to a writable `size_t`.
+ * Returns: ALCM_OK; `*n_channels_out` is written only on success.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
+ * ALCM_ERR_NULL_POINTER (`n_channels_out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the
+ * shape's product overflows size_t).
+ * Memory: `shape` is borrowed for the call.
+ * Threads: any thread.
  */
 alcm_status alcm_channel_count(size_t rank, const size_t *shape, size_t *n_channels_out);
 
 /**
- * Statistics of each channel (slices along the first axis; see `alcm_channel_count`).
+ * Statistics of each channel (slices along the first axis; see alcm_channel_count), tensor rules
+ * as for alcm_tensor_stats.
  *
- * Writes `n` structs to `out[0..n]` and `n` to `*n_channels_out`, where `n` is the channel
- * count. **Size query / exception to "outputs only on success":** when `out_len < n` nothing
- * is written to `out`, `*n_channels_out` is set to `n` and `ALCM_ERR_BUFFER_TOO_SMALL` is
- * returned; so `alcm_channel_stats(data, rank, shape, NULL, 0, &n)` asks for the count
- * (`alcm_channel_count` gives it without data). `out` may be NULL only when `out_len` is 0.
- * Other errors write nothing. Tensor rules as for `alcm_tensor_stats`. Thread-safe.
- *
- * # Safety
- * As `alcm_tensor_stats`; `out` points to `out_len` writable `alcm_stats` (or is NULL with
- * `out_len` 0); `n_channels_out` to a writable `size_t`.
+ * Returns: ALCM_OK; `out[0..n]` holds the statistics and `*n_channels_out` the channel count `n`.
+ * Size query, the one exception to "outputs only on success": when `out_len < n`, nothing is
+ * written to `out`, `*n_channels_out` is set to `n` and ALCM_ERR_BUFFER_TOO_SMALL is returned, so
+ * alcm_channel_stats(data, rank, shape, NULL, 0, &n) asks for the count (alcm_channel_count gives
+ * it without data). Other errors write nothing.
+ * Errors: ALCM_ERR_NULL_POINTER (`n_channels_out`; `out` when `out_len` is not 0; `shape`, `data`
+ * as for alcm_tensor_stats), ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, misaligned
+ * pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS; `out_len` beyond
+ * the address space), ALCM_ERR_BUFFER_TOO_SMALL (the size query above).
+ * Memory: the tensor is borrowed for the call; `out` is caller memory.
+ * Threads: any thread.
  */
 alcm_status alcm_channel_stats(const float *data,
                                size_t rank,
@@ -1031,29 +1306,41 @@ alcm_status alcm_channel_stats(const float *data,
                                size_t *n_channels_out);
 
 /**
- * A static, NUL-terminated description of a status code, e.g.
- * `"ALCM_ERR_CHECKSUM: checksum mismatch"`; `"unknown status"` for a number alcm does not
- * know. Never NULL; the string lives forever and must not be freed. Thread-safe.
+ * The reconstruction error of `reconstructed` against `original` (both `n` floats): MSE, MAE,
+ * relative L2, max abs, PSNR, SNR.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`; the arrays when `n` is not 0), ALCM_ERR_INVALID_ARGUMENT
+ * (misaligned pointer), ALCM_ERR_TOO_LARGE (`n` beyond the address space).
+ * Memory: both arrays are borrowed for the call.
+ * Threads: any thread.
  */
-const char *alcm_status_string(uint32_t status);
+alcm_status alcm_error_metrics(const float *original,
+                               const float *reconstructed,
+                               size_t n,
+                               struct alcm_metrics *out);
 
 /**
- * The library version as MAJOR*10000 + MINOR*100 + PATCH (compare with
- * `ALCM_VERSION_NUMBER` to detect a header/library mismatch at run time). Thread-safe.
+ * The Compression-Accuracy Quotient: compression_ratio / (cpu_seconds + 1).
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`compression_ratio` not finite
+ * and > 0, `cpu_seconds` not finite and >= 0, `out` misaligned).
+ * Threads: any thread.
  */
-uint32_t alcm_version_number(void);
+alcm_status alcm_caq(double compression_ratio, double cpu_seconds, double *out);
 
 /**
- * The library version as a static string, e.g. "0.1.0" (same as `ALCM_VERSION_STRING` of
- * the matching header). Never NULL; must not be freed. Thread-safe.
+ * Run-to-run variance in percent, (max - min) / mean * 100, over `n` values.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`; `values` when `n` is not 0), ALCM_ERR_INVALID_ARGUMENT
+ * (`n` is 0, a non-finite value, a mean not > 0, misaligned pointer), ALCM_ERR_TOO_LARGE (`n`
+ * beyond the address space).
+ * Memory: `values` is borrowed for the call.
+ * Threads: any thread.
  */
-const char *alcm_version_string(void);
-
-/**
- * The frame format version this library writes, `ALCM_FORMAT_VERSION` of the matching header.
- * Thread-safe.
- */
-uint32_t alcm_format_version(void);
+alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
 
 #ifdef __cplusplus
 }  // extern "C"

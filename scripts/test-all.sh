@@ -28,8 +28,10 @@ if grep -qE '^error|FAILED|test result: FAILED' target/test-all-cargo.log; then
   echo "cargo test failed (full log: target/test-all-cargo.log)"; exit 1
 fi
 
-step "clippy"
-cargo clippy --all-targets --features test-panic -- -D warnings
+step "clippy, rustfmt, rustdoc (every public item documented, no broken links)"
+cargo clippy --workspace --all-targets --features alcm/test-panic -- -D warnings
+cargo fmt --check
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 step "C tests under ASan/UBSan and valgrind"
 bash tests/c/run_sanitizers.sh

@@ -8,6 +8,7 @@ use std::fmt;
 /// What went wrong, coarse enough to branch on. New kinds may be added; existing ones are never
 /// renumbered in the C ABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A caller-supplied argument is out of range or inconsistent (shape/data mismatch, ...).
     InvalidArgument,
@@ -50,18 +51,22 @@ pub struct Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An error of `kind` with a message for people.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
         }
     }
+    /// What went wrong, to branch on.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+    /// What went wrong, for people.
     pub fn message(&self) -> &str {
         &self.message
     }
+    /// An [`ErrorKind::InvalidArgument`] error.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
     }
@@ -69,18 +74,23 @@ impl Error {
     pub fn config(key: &str, message: impl fmt::Display) -> Self {
         Self::new(ErrorKind::InvalidConfig, format!("{key}: {message}"))
     }
+    /// An [`ErrorKind::Corrupt`] error.
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Corrupt, message)
     }
+    /// An [`ErrorKind::Truncated`] error.
     pub fn truncated(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Truncated, message)
     }
+    /// An [`ErrorKind::TooLarge`] error.
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::TooLarge, message)
     }
+    /// An [`ErrorKind::InvalidModel`] error.
     pub fn model(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidModel, message)
     }
+    /// An [`ErrorKind::Io`] error naming the path.
     pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
         Self::new(ErrorKind::Io, format!("{}: {err}", path.display()))
     }

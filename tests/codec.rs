@@ -2,8 +2,8 @@
 //! output is deterministic and within compress_bound, and damaged frames give typed errors.
 
 use alcm::{
-    compress_bound, decompress, decompress_into, decompress_with_limits, peek, DecodeLimits,
-    Encoder, EncoderConfig, ErrorKind, Mode, NonFinitePolicy,
+    compress_bound, decompress, peek, DecodeOptions, Encoder, EncoderConfig, ErrorKind, Mode,
+    NonFinitePolicy,
 };
 
 /// Deterministic heavy-tailed test data (xorshift + a product of two uniforms, like a gradient).
@@ -27,11 +27,7 @@ fn synth(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn encoder(mode: Mode) -> Encoder {
-    Encoder::new(EncoderConfig {
-        mode,
-        ..Default::default()
-    })
-    .unwrap()
+    Encoder::new(EncoderConfig::default().with_mode(mode)).unwrap()
 }
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
@@ -183,11 +179,11 @@ fn non_finite_refused_by_default_and_kept_exactly_on_request() {
     assert_eq!(err.kind(), ErrorKind::NonFinite);
     assert!(err.message().contains("index 17"), "{}", err.message());
     for mode in [Mode::Adaptive, Mode::RelativeL2(1e-2), Mode::MaxAbs(1e-4)] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            non_finite: NonFinitePolicy::Keep,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_non_finite(NonFinitePolicy::Keep),
+        )
         .unwrap();
         let d = decompress(&enc.compress(&x, &[300], None).unwrap().bytes).unwrap();
         assert!(d.data[17].is_nan());
@@ -213,10 +209,15 @@ fn peek_reports_shape_without_decoding() {
     assert_eq!(info.frame_len, c.bytes.len() as u64);
     assert_eq!(info.target, 1e-2);
     let mut out = vec![0f32; 600];
-    decompress_into(&c.bytes, &mut out).unwrap();
+    DecodeOptions::default()
+        .decompress_into(&c.bytes, &mut out)
+        .unwrap();
     let mut short = vec![0f32; 599];
     assert_eq!(
-        decompress_into(&c.bytes, &mut short).unwrap_err().kind(),
+        DecodeOptions::default()
+            .decompress_into(&c.bytes, &mut short)
+            .unwrap_err()
+            .kind(),
         ErrorKind::BufferTooSmall
     );
 }
@@ -288,13 +289,10 @@ fn decompression_bomb_is_refused_before_allocation() {
         matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::Corrupt),
         "{e}"
     );
-    let e = decompress_with_limits(
-        &f,
-        &DecodeLimits {
-            max_values: u64::MAX,
-        },
-    )
-    .unwrap_err();
+    let e = DecodeOptions::default()
+        .with_max_values(u64::MAX)
+        .decompress(&f)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
 }
 
@@ -337,19 +335,19 @@ fn real_tensor_codes_round_trip_through_frames() {
             Mode::Adaptive,
             Mode::Lossless,
         ] {
-            let enc = Encoder::new(EncoderConfig {
-                mode,
-                backend: BackendKind::Rans,
-                ..Default::default()
-            })
+            let enc = Encoder::new(
+                EncoderConfig::default()
+                    .with_mode(mode)
+                    .with_backend(BackendKind::Rans),
+            )
             .unwrap();
             let c = enc.compress(&x, &shape, None).unwrap();
             let d = decompress(&c.bytes).unwrap();
-            let dfl = Encoder::new(EncoderConfig {
-                mode,
-                backend: BackendKind::Deflate,
-                ..Default::default()
-            })
+            let dfl = Encoder::new(
+                EncoderConfig::default()
+                    .with_mode(mode)
+                    .with_backend(BackendKind::Deflate),
+            )
             .unwrap();
             let c2 = dfl.compress(&x, &shape, None).unwrap();
             // Same quantization whatever the backend: identical reconstruction.

@@ -5,10 +5,7 @@
 //! allocator measures the peak heap of each decode (one #[test] only, so no other test of this
 //! binary allocates concurrently).
 
-use alcm::{
-    decompress, decompress_with_threads, peek, BackendKind, DecodeLimits, Encoder, EncoderConfig,
-    Mode,
-};
+use alcm::{decompress, peek, BackendKind, DecodeOptions, Encoder, EncoderConfig, Mode};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -51,22 +48,23 @@ fn decode_allocates_the_output_and_o_channels() {
         (Mode::RelativeL2(1e-2), BackendKind::Store),
         (Mode::Lossless, BackendKind::Store),
     ] {
-        let cfg = EncoderConfig {
-            mode,
-            backend,
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default()
+            .with_mode(mode)
+            .with_backend(backend);
         let c = Encoder::new(cfg)
             .unwrap()
             .compress(&x, &[rows, cols], None)
             .unwrap();
-        let id = peek(&c.bytes).unwrap().backend;
+        let id = peek(&c.bytes).unwrap().backend.id();
         backends.insert(id);
         // First decode builds the static model tables (allocated once per process).
         let reference = decompress(&c.bytes).unwrap();
         for threads in [1, 2] {
             let (d, peak) = peak_of(|| {
-                decompress_with_threads(&c.bytes, &DecodeLimits::default(), threads).unwrap()
+                DecodeOptions::default()
+                    .with_threads(threads)
+                    .decompress(&c.bytes)
+                    .unwrap()
             });
             assert!(d
                 .data

@@ -10,8 +10,8 @@ mod roundtrip_case;
 use std::path::Path;
 
 use alcm::{
-    decompress_into, decompress_with_limits, parse_npy, peek, DecodeLimits, EncoderConfig,
-    ErrorFeedback, ErrorKind, Predictor, PredictorConfig,
+    parse_npy, peek, DecodeOptions, EncoderConfig, ErrorFeedback, ErrorKind, Predictor,
+    PredictorConfig,
 };
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -37,16 +37,16 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 fn decompress_and_peek_corpora() {
     let mut decoded = 0;
     for (name, b) in corpus("decompress") {
-        if let Ok(d) = decompress_with_limits(
-            &b,
-            &DecodeLimits {
-                max_values: 1 << 24,
-            },
-        ) {
+        if let Ok(d) = DecodeOptions::default()
+            .with_max_values(1 << 24)
+            .decompress(&b)
+        {
             decoded += 1;
             assert_eq!(peek(&b).unwrap().shape, d.shape, "{name}");
             let mut out = vec![0f32; d.data.len()];
-            decompress_into(&b, &mut out).unwrap();
+            DecodeOptions::default()
+                .decompress_into(&b, &mut out)
+                .unwrap();
             assert!(
                 out.iter()
                     .zip(&d.data)

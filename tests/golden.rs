@@ -1,5 +1,5 @@
 //! Format compatibility: the golden frames under tests/data/golden/ (written once by
-//! `ALCM_WRITE_GOLDEN=1 cargo run --release --example make_golden`, only when the format version
+//! `ALCM_WRITE_GOLDEN=1 cargo run --release -p alcm-tools --bin make_golden`, only when the format version
 //! changes) must decode bit-exactly to their `.decoded.npy` (or, for a frame too large for that,
 //! the value count and CRC-32 in `.decoded.crc32`) forever. A failure here means a change
 //! altered how existing frames decode: fix the change, never the golden files.
@@ -51,7 +51,7 @@ fn raw_fields(f: &[u8]) -> (u8, u8, u8, u8, &[u8]) {
     )
 }
 
-/// (kind, family, sign mode) of a rANS-model payload (src/rans_model.rs: kinds 1–2 have no
+/// (kind, family, sign mode) of a rANS-model payload (src/entropy/model/: kinds 1–2 have no
 /// family byte, i.e. the Gaussian family 0).
 fn model_fields(p: &[u8]) -> (u8, u8, u8) {
     if p[0] >= 3 {
@@ -73,7 +73,7 @@ fn golden_frames_decode_bit_exactly() {
     let mut seen = BTreeSet::new();
     for (name, bytes) in &frames {
         let info = peek(bytes).unwrap();
-        seen.insert((info.mode, info.backend));
+        seen.insert((info.mode.id(), info.backend.id()));
         let d = decompress(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let npy = dir().join(format!("{name}.decoded.npy"));
         if npy.exists() {

@@ -32,11 +32,7 @@ fn work(
         Mode::MaxAbs(1e-5),
         Mode::Lossless,
     ];
-    let enc = Encoder::new(EncoderConfig {
-        mode: modes[worker % 4],
-        ..Default::default()
-    })
-    .unwrap();
+    let enc = Encoder::new(EncoderConfig::default().with_mode(modes[worker % 4])).unwrap();
     let mut fb: Vec<ErrorFeedback> = data
         .iter()
         .map(|(_, s)| ErrorFeedback::new(s).unwrap())
@@ -101,7 +97,7 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The temp name fsutil::write_atomic uses on this thread (see src/fsutil.rs).
+/// The temp name fsutil::write_atomic uses on this thread (see src/util/fsutil.rs).
 fn temp_name_for(file: &str) -> String {
     let thread =
         format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
@@ -117,11 +113,7 @@ fn failed_saves_leave_the_old_file_intact() {
     p.save(&model).unwrap();
     let mut ef = ErrorFeedback::new(&[3, 2]).unwrap();
     ef.compress(
-        &Encoder::new(EncoderConfig {
-            mode: Mode::RelativeL2(0.1),
-            ..Default::default()
-        })
-        .unwrap(),
+        &Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(0.1))).unwrap(),
         &[0.1, -0.4, 0.9, 1.3, -2.0, 0.05],
         None,
     )

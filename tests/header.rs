@@ -1,5 +1,6 @@
 //! The committed header `include/alcm.h` must be exactly what the pinned cbindgen generates
-//! from `src/ffi/`, and every version number must agree with Cargo.toml.
+//! from `src/abi.rs` (ids and limits) and `src/ffi/` (types and functions), and every version
+//! number must agree with Cargo.toml.
 //!
 //! Regenerate after changing the C API or the version:
 //!     ALCM_BLESS_HEADER=1 cargo test --test header
@@ -102,6 +103,7 @@ fn generate() -> String {
     );
     let bindings = cbindgen::Builder::new()
         .with_config(config)
+        .with_src(root().join("src/abi.rs"))
         .with_src(root().join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen failed");
@@ -166,4 +168,140 @@ fn versions_agree_cargo_header_runtime() {
         alcm::ffi::ALCM_FORMAT_VERSION,
         alcm::ffi::alcm_format_version()
     );
+}
+
+/// (doc comment, prototype) of every function of the header, in order.
+fn documented_functions(header: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut doc = String::new();
+    let mut in_doc = false;
+    let mut proto: Option<String> = None;
+    for line in header.lines() {
+        if let Some(p) = proto.as_mut() {
+            p.push_str(line.trim());
+            if line.trim_end().ends_with(';') {
+                out.push((std::mem::take(&mut doc), proto.take().unwrap()));
+            }
+            continue;
+        }
+        if line.starts_with("/**") {
+            in_doc = true;
+            doc.clear();
+        } else if in_doc {
+            if line.starts_with(" */") {
+                in_doc = false;
+            } else {
+                doc.push_str(line.strip_prefix(" *").unwrap_or(line).trim());
+                doc.push('\n');
+            }
+        } else if line.contains("alcm_") && line.contains('(') && !line.starts_with([' ', '#']) {
+            if line.trim_end().ends_with(';') {
+                out.push((std::mem::take(&mut doc), line.to_string()));
+            } else {
+                proto = Some(line.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Issue 11: every function says what it returns, which statuses it can return, and its thread
+/// rule; no Rust-only heading leaks into the C text; functions sit in their named sections.
+#[test]
+fn every_function_documents_returns_errors_memory_and_threads() {
+    let header = generated();
+    let funcs = documented_functions(header);
+    assert_eq!(funcs.len(), 53, "prototypes found: {}", funcs.len());
+    let statuses: Vec<&str> = header
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_suffix(',')
+                .and_then(|l| l.split(" = ").next())
+        })
+        .filter(|n| n.starts_with("ALCM_OK") || n.starts_with("ALCM_ERR_"))
+        .collect();
+    assert!(statuses.contains(&"ALCM_ERR_PANIC") && statuses.len() == 19);
+    let mut section = "";
+    for (doc, proto) in &funcs {
+        let name = proto
+            .split('(')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap();
+        let name = name.trim_start_matches('*');
+        for title in [
+            "ERRORS AND VERSIONS",
+            "CODEC",
+            "ERROR FEEDBACK",
+            "PREDICTOR AND ALLOCATIONS",
+            "SCHEDULER",
+            "STATISTICS AND METRICS",
+        ] {
+            if doc.lines().any(|l| l == title) {
+                section = title;
+            }
+        }
+        let expected = match name {
+            n if n.starts_with("alcm_feedback_") => "ERROR FEEDBACK",
+            n if n.starts_with("alcm_scheduler_") => "SCHEDULER",
+            n if n.starts_with("alcm_predictor_")
+                || n.starts_with("alcm_empirical_")
+                || n.starts_with("alcm_guard_") =>
+            {
+                "PREDICTOR AND ALLOCATIONS"
+            }
+            n if n.starts_with("alcm_encoder_")
+                || n.starts_with("alcm_decompress")
+                || ["alcm_compress_bound", "alcm_peek"].contains(&n) =>
+            {
+                "CODEC"
+            }
+            n if n.contains("stats")
+                || ["alcm_channel_count", "alcm_error_metrics", "alcm_caq"].contains(&n)
+                || n == "alcm_variance_percent" =>
+            {
+                "STATISTICS AND METRICS"
+            }
+            _ => "ERRORS AND VERSIONS",
+        };
+        assert_eq!(section, expected, "{name} is in the wrong section");
+        assert!(
+            !doc.contains("# Safety") && !doc.lines().any(|l| l.starts_with('#')),
+            "{name}"
+        );
+        let returns_status = proto.starts_with("alcm_status ");
+        let free = proto.starts_with("void ");
+        assert_eq!(
+            doc.contains("\nReturns: ") || doc.starts_with("Returns: "),
+            !free,
+            "{name}: Returns:"
+        );
+        assert_eq!(
+            doc.contains("\nErrors: "),
+            returns_status,
+            "{name}: Errors:"
+        );
+        assert!(doc.contains("\nThreads: "), "{name}: Threads:");
+        if proto.contains("**out") || free {
+            assert!(doc.contains("\nMemory: "), "{name}: Memory:");
+        }
+        if proto.contains("**out") {
+            assert!(doc.contains("_free"), "{name} names the free function");
+        }
+        // Every status named exists, and every status-returning function lists at least one.
+        let named: Vec<&str> = doc
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("ALCM_ERR_") || *w == "ALCM_OK")
+            .collect();
+        for n in &named {
+            assert!(statuses.contains(n), "{name} names unknown status {n}");
+        }
+        if returns_status {
+            assert!(named.iter().any(|n| n.starts_with("ALCM_ERR_")), "{name}");
+        }
+    }
+    assert_eq!(section, "STATISTICS AND METRICS", "sections out of order");
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::allocation::{empirical_bit_allocation, empirical_channel_allocations, evaluate};
-use alcm::learn::predictor::Predictor;
+use alcm::read_npy_f32;
+use alcm::Predictor;
 use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
+use alcm::{empirical_bit_allocation, empirical_channel_allocations, internals::evaluate};
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     let num: f64 = a

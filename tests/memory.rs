@@ -4,10 +4,7 @@
 //! allocator measures the peak heap of each decode attempt (one #[test] only, so no other test
 //! of this binary allocates concurrently).
 
-use alcm::{
-    decompress, decompress_into, decompress_with_limits, peek, DecodeLimits, Encoder,
-    EncoderConfig, ErrorKind, Mode,
-};
+use alcm::{decompress, peek, DecodeOptions, Encoder, EncoderConfig, ErrorKind, Mode};
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -91,12 +88,10 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
                     &zeros,
                 );
                 for limits in [
-                    DecodeLimits::default(),
-                    DecodeLimits {
-                        max_values: u64::MAX,
-                    },
+                    DecodeOptions::default(),
+                    DecodeOptions::default().with_max_values(u64::MAX),
                 ] {
-                    let (r, peak) = peak_of(|| decompress_with_limits(&f, &limits));
+                    let (r, peak) = peak_of(|| limits.decompress(&f));
                     let e = r.expect_err("a bomb must not decode");
                     assert!(
                         matches!(
@@ -135,20 +130,25 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
         Mode::MaxAbs(1e-4),
         Mode::Lossless,
     ] {
-        let c = Encoder::new(EncoderConfig {
-            mode,
-            ..Default::default()
-        })
-        .unwrap()
-        .compress(&x, &[64, 64], None)
-        .unwrap();
-        assert!(decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 4096 }).is_ok());
-        let (r, peak) =
-            peak_of(|| decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 4095 }));
+        let c = Encoder::new(EncoderConfig::default().with_mode(mode))
+            .unwrap()
+            .compress(&x, &[64, 64], None)
+            .unwrap();
+        assert!(DecodeOptions::default()
+            .with_max_values(4096)
+            .decompress(&c.bytes)
+            .is_ok());
+        let (r, peak) = peak_of(|| {
+            DecodeOptions::default()
+                .with_max_values(4095)
+                .decompress(&c.bytes)
+        });
         assert_eq!(r.unwrap_err().kind(), ErrorKind::TooLarge);
         assert!(peak < 4096, "{peak} bytes allocated before refusing");
         assert_eq!(
-            decompress_with_limits(&c.bytes, &DecodeLimits { max_values: 0 })
+            DecodeOptions::default()
+                .with_max_values(0)
+                .decompress(&c.bytes)
                 .unwrap_err()
                 .kind(),
             ErrorKind::TooLarge
@@ -156,7 +156,10 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
         // decompress_into: the caller's buffer is the limit.
         let mut small = vec![0f32; 10];
         assert_eq!(
-            decompress_into(&c.bytes, &mut small).unwrap_err().kind(),
+            DecodeOptions::default()
+                .decompress_into(&c.bytes, &mut small)
+                .unwrap_err()
+                .kind(),
             ErrorKind::BufferTooSmall
         );
         // Decoding a real frame allocates about the output plus the code stream, plus fixed-size
@@ -173,13 +176,10 @@ fn bombs_and_limits_never_allocate_what_they_declare() {
 fn miniz_deflate(b: &[u8]) -> Vec<u8> {
     // The library's own deflate backend, through a lossless frame of zeros: its payload.
     let x = vec![0f32; b.len() / 4];
-    let c = Encoder::new(EncoderConfig {
-        mode: Mode::Lossless,
-        ..Default::default()
-    })
-    .unwrap()
-    .compress(&x, &[x.len()], None)
-    .unwrap();
+    let c = Encoder::new(EncoderConfig::default().with_mode(Mode::Lossless))
+        .unwrap()
+        .compress(&x, &[x.len()], None)
+        .unwrap();
     let info = peek(&c.bytes).unwrap();
     c.bytes[c.bytes.len() - 4 - info.payload_len as usize..c.bytes.len() - 4].to_vec()
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use alcm::learn::predictor::{
+use alcm::internals::predictor::{
     det_asinh, det_exp, det_ln, det_log10, det_sigmoid, transform_features,
 };
 use alcm::{npy_bytes_f64, npy_bytes_i64, npz_bytes, read_npz_file, ErrorKind, NpyData, Predictor};
@@ -125,7 +125,7 @@ fn xavier_init_is_bounded_and_seeded() {
     assert_ne!(a.w1(), c.w1());
     // SplitMix64 reference value (seed 0, first output) from the published algorithm.
     assert_eq!(
-        alcm::learn::predictor::SplitMix64::new(0).next_u64(),
+        alcm::internals::predictor::SplitMix64::new(0).next_u64(),
         0xe220_a839_7b1d_cdaf
     );
 }

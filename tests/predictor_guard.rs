@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::allocation::{
+use alcm::read_npy_f32;
+use alcm::Predictor;
+use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
+use alcm::{
     empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
 };
-use alcm::learn::predictor::Predictor;
-use alcm::{decompress, Encoder, EncoderConfig, TrainingSet};
 
 /// Relative L2 error computed here from the decoded values (not the library's metrics).
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
@@ -105,10 +105,7 @@ fn error_model_matches_a_hand_computed_channel() {
         .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
         .collect();
     x.push(0.001);
-    let cfg = EncoderConfig {
-        threshold: 0.0005,
-        ..Default::default()
-    };
+    let cfg = EncoderConfig::default().with_threshold(0.0005);
     let a = modelled_channel_allocations(&x, &[1001], 0.01, &cfg).unwrap();
     assert_eq!(a.len(), 1);
     assert!((a[0] - 0.528_451_378).abs() < 1e-8, "{}", a[0]);

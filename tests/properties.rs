@@ -81,18 +81,17 @@ fn config() -> impl Strategy<Value = EncoderConfig> {
         0.001f64..0.999,
         0.0f64..0.99,
     )
-        .prop_map(
-            |(mode, backend, base, min, threshold, max_drop_ratio)| EncoderConfig {
-                mode,
-                backend: [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans]
-                    [backend as usize],
-                base_precision: base,
-                min_precision: 1 + min % base,
-                threshold,
-                max_drop_ratio,
-                ..Default::default()
-            },
-        )
+        .prop_map(|(mode, backend, base, min, threshold, max_drop_ratio)| {
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(
+                    [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans][backend as usize],
+                )
+                .with_base_precision(base)
+                .with_min_precision(1 + min % base)
+                .with_threshold(threshold)
+                .with_max_drop_ratio(max_drop_ratio)
+        })
 }
 
 fn all_finite(s: &alcm::TensorStats) -> bool {
@@ -128,7 +127,7 @@ proptest! {
         }
         let refuse = Encoder::new(cfg.clone()).unwrap();
         prop_assert_eq!(refuse.compress(&x, &shape, None).unwrap_err().kind(), alcm::ErrorKind::NonFinite);
-        let cfg = EncoderConfig { non_finite: NonFinitePolicy::Keep, ..cfg };
+        let cfg = cfg.with_non_finite(NonFinitePolicy::Keep);
         let d = decompress(&Encoder::new(cfg.clone()).unwrap().compress(&x, &shape, None).unwrap().bytes).unwrap();
         if let Err(m) = bounds::check_bound(&cfg, &x, &shape, None, &d) {
             return Err(TestCaseError::fail(format!("{m}\n{cfg:?} shape {shape:?}")));

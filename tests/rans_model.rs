@@ -1,4 +1,4 @@
-//! Backend 3 (rank-1 parametric model, `src/rans_model.rs`): full-frame round trips of every
+//! Backend 3 (rank-1 parametric model, `src/entropy/model/`): full-frame round trips of every
 //! shipped tensor with the bound checked, identical reconstructions to the order-0 backends
 //! (same codes), deterministic bytes, typed errors on truncated/corrupted payloads, and the
 //! model tables pinned by a checksum.
@@ -7,7 +7,7 @@
 mod data;
 use data::data_files;
 
-use alcm::entropy::{BACKEND_RANS, BACKEND_RANS_MODEL};
+use alcm::internals::{BACKEND_RANS, BACKEND_RANS_MODEL};
 use alcm::{decompress, peek, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
 
 fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
@@ -25,11 +25,11 @@ fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn encoder(mode: Mode, backend: BackendKind) -> Encoder {
-    Encoder::new(EncoderConfig {
-        mode,
-        backend,
-        ..Default::default()
-    })
+    Encoder::new(
+        EncoderConfig::default()
+            .with_mode(mode)
+            .with_backend(backend),
+    )
     .unwrap()
 }
 
@@ -45,10 +45,10 @@ fn every_tensor_round_trips_through_model_frames() {
                 .unwrap();
             let info = peek(&c.bytes).unwrap();
             assert!(
-                info.backend == BACKEND_RANS || info.backend == BACKEND_RANS_MODEL,
+                info.backend.id() == BACKEND_RANS || info.backend.id() == BACKEND_RANS_MODEL,
                 "{name}"
             );
-            model_frames += (info.backend == BACKEND_RANS_MODEL) as usize;
+            model_frames += (info.backend.id() == BACKEND_RANS_MODEL) as usize;
             let d = decompress(&c.bytes).unwrap();
             assert_eq!(d.shape, shape);
             let e = rel_l2(&x, &d.data);
@@ -110,7 +110,7 @@ fn model_frame(eps: f64) -> (Vec<f32>, Vec<u8>) {
     let c = encoder(Mode::RelativeL2(eps), BackendKind::Rans)
         .compress(&x, &[48, 80], None)
         .unwrap();
-    assert_eq!(peek(&c.bytes).unwrap().backend, BACKEND_RANS_MODEL);
+    assert_eq!(peek(&c.bytes).unwrap().backend.id(), BACKEND_RANS_MODEL);
     (x, c.bytes)
 }
 
@@ -177,7 +177,7 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
     let qmin = vec![-1_000_000i64; 48];
     let mut out = vec![0u32; 48 * 80];
     for cut in 0..payload.len() {
-        let e = alcm::entropy::model::decode(&payload[..cut], &qmin, 4, &mut out).unwrap_err();
+        let e = alcm::internals::model::decode(&payload[..cut], &qmin, 4, &mut out).unwrap_err();
         assert!(typed(e.clone()), "cut {cut}: {e}");
     }
     // Garbage payloads of random bytes.
@@ -190,7 +190,7 @@ fn truncated_or_corrupted_payloads_give_typed_errors() {
                     (s >> 56) as u8
                 })
                 .collect();
-            let _ = alcm::entropy::model::decode(&junk, &qmin, 2, &mut out);
+            let _ = alcm::internals::model::decode(&junk, &qmin, 2, &mut out);
         }
     }
 }
@@ -203,10 +203,10 @@ fn model_tables_are_pinned() {
     // introduced; a change means frames written elsewhere would not decode: never update it
     // without a new backend id.
     assert_eq!(
-        alcm::entropy::model::table_checksum(),
+        alcm::internals::model::table_checksum(),
         TABLE_CRC,
         "{:#010x}",
-        alcm::entropy::model::table_checksum()
+        alcm::internals::model::table_checksum()
     );
 }
 
@@ -221,11 +221,11 @@ fn blocked_frames_are_thread_independent_and_checked() {
     let x = synthetic(rows, cols, 11);
     let shape = [rows, cols];
     let mk = |threads| {
-        Encoder::new(EncoderConfig {
-            mode: Mode::RelativeL2(1e-2),
-            threads,
-            ..Default::default()
-        })
+        Encoder::new(
+            EncoderConfig::default()
+                .with_mode(Mode::RelativeL2(1e-2))
+                .with_threads(threads),
+        )
         .unwrap()
         .compress(&x, &shape, None)
         .unwrap()
@@ -235,13 +235,16 @@ fn blocked_frames_are_thread_independent_and_checked() {
     assert_eq!(f1, mk(2));
     assert_eq!(f1, mk(3));
     let info = peek(&f1).unwrap();
-    assert_eq!(info.backend, BACKEND_RANS_MODEL);
+    assert_eq!(info.backend.id(), BACKEND_RANS_MODEL);
     let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-    assert_eq!(f1[p0], alcm::entropy::model::KIND_LANES_BLOCKS);
+    assert_eq!(f1[p0], alcm::internals::model::KIND_LANES_BLOCKS);
     let d1 = decompress(&f1).unwrap();
     assert!(rel_l2(&x, &d1.data) <= 1e-2);
     for t in [2, 3, 8] {
-        let dt = alcm::decompress_with_threads(&f1, &alcm::DecodeLimits::default(), t).unwrap();
+        let dt = alcm::DecodeOptions::default()
+            .with_threads(t)
+            .decompress(&f1)
+            .unwrap();
         assert!(d1
             .data
             .iter()
@@ -261,7 +264,10 @@ fn blocked_frames_are_thread_independent_and_checked() {
         f[i] ^= 0x5A;
         fix_crc(&mut f);
         for t in [1, 2] {
-            if let Err(e) = alcm::decompress_with_threads(&f, &alcm::DecodeLimits::default(), t) {
+            if let Err(e) = alcm::DecodeOptions::default()
+                .with_threads(t)
+                .decompress(&f)
+            {
                 assert!(typed(e.clone()), "byte {i}: {e}");
             }
         }
@@ -290,9 +296,9 @@ fn real_codes(x: &[f32], rows: usize, eps: f64) -> (Vec<i64>, Vec<i64>) {
 #[test]
 fn shape_family_tables_are_pinned() {
     // Family 0 is the Gaussian of kinds 1-2; families 1-2 the generalised Gaussians
-    // (src/rans_family.rs). Values computed once on x86-64 Linux when the families were
+    // (src/entropy/model/family.rs). Values computed once on x86-64 Linux when the families were
     // introduced; never update them without a new payload kind.
-    use alcm::entropy::model::family::family_checksum;
+    use alcm::internals::model::family::family_checksum;
     assert_eq!(family_checksum(0), TABLE_CRC);
     assert_eq!(
         family_checksum(1),
@@ -323,11 +329,11 @@ fn every_family_round_trips_real_tensors() {
         for eps in [1e-1, 1e-2, 1e-3] {
             let (q, qmin) = real_codes(&x, rows, eps);
             let mut sizes = Vec::new();
-            for fam in 0..alcm::entropy::model::family::FAMILIES {
-                let p = alcm::entropy::model::encode_family(&q, rows, Some(fam)).unwrap();
-                assert_eq!((p[0], p[1]), (alcm::entropy::model::KIND_SHAPED, fam));
+            for fam in 0..alcm::internals::model::family::FAMILIES {
+                let p = alcm::internals::model::encode_family(&q, rows, Some(fam)).unwrap();
+                assert_eq!((p[0], p[1]), (alcm::internals::model::KIND_SHAPED, fam));
                 let mut u = vec![0u32; q.len()];
-                alcm::entropy::model::decode(&p, &qmin, 4, &mut u).unwrap();
+                alcm::internals::model::decode(&p, &qmin, 4, &mut u).unwrap();
                 let cols = q.len() / rows;
                 for (k, (&uk, &qk)) in u.iter().zip(&q).enumerate() {
                     assert_eq!(
@@ -340,7 +346,7 @@ fn every_family_round_trips_real_tensors() {
             }
             // The encoder's own choice is one of them, and never the largest by more than
             // its estimate's error (a sampled histogram of the magnitude symbols).
-            let chosen = alcm::entropy::model::encode_family(&q, rows, None).unwrap();
+            let chosen = alcm::internals::model::encode_family(&q, rows, None).unwrap();
             assert_eq!(chosen.len(), sizes[chosen[1] as usize]);
             let best = *sizes.iter().min().unwrap();
             assert!(
@@ -348,10 +354,10 @@ fn every_family_round_trips_real_tensors() {
                 "{path:?} at {eps}: {sizes:?} chose {}",
                 chosen[1]
             );
-            assert!(alcm::entropy::model::encode_family(
+            assert!(alcm::internals::model::encode_family(
                 &q,
                 rows,
-                Some(alcm::entropy::model::family::FAMILIES)
+                Some(alcm::internals::model::family::FAMILIES)
             )
             .is_none());
             tested += 1;
@@ -362,7 +368,7 @@ fn every_family_round_trips_real_tensors() {
 
 #[test]
 fn gradients_choose_a_lighter_tailed_family() {
-    // Measured on ../shared/data (src/rans_family.rs): given the rank-1 scales, gradient codes
+    // Measured on ../shared/data (src/entropy/model/family.rs): given the rank-1 scales, gradient codes
     // are lighter-tailed than a Gaussian, so most shipped gradients pick family 1 or 2.
     let (mut light, mut total) = (0, 0);
     for path in data_files() {
@@ -373,7 +379,7 @@ fn gradients_choose_a_lighter_tailed_family() {
         }
         for eps in [1e-2, 1e-3] {
             let (q, _) = real_codes(&x, shape[0], eps);
-            let p = alcm::entropy::model::encode_family(&q, shape[0], None).unwrap();
+            let p = alcm::internals::model::encode_family(&q, shape[0], None).unwrap();
             light += (p[1] > 0) as usize;
             total += 1;
         }
@@ -401,11 +407,14 @@ fn as_kind2(p: &[u8], rows: usize, cols: usize) -> Vec<u8> {
         }
         (v, 2 + (len * bits).div_ceil(8))
     }
-    assert_eq!((p[0], p[1]), (alcm::entropy::model::KIND_SHAPED_BLOCKS, 0));
+    assert_eq!(
+        (p[0], p[1]),
+        (alcm::internals::model::KIND_SHAPED_BLOCKS, 0)
+    );
     let mode = p[2];
-    let mut out = vec![alcm::entropy::model::KIND_RANK1_BLOCKS, mode];
+    let mut out = vec![alcm::internals::model::KIND_RANK1_BLOCKS, mode];
     let mut pos = 3;
-    if mode != alcm::entropy::model::SIGN_NONE {
+    if mode != alcm::internals::model::SIGN_NONE {
         out.extend_from_slice(&p[3..5]);
         pos = 5;
     }
@@ -424,11 +433,11 @@ fn legacy_kind_2_still_decodes() {
     let (rows, cols) = (640, 1024);
     let x = synthetic(rows, cols, 5);
     let (q, qmin) = real_codes(&x, rows, 1e-2);
-    let p4 = alcm::entropy::model::encode_family_v2(&q, rows, Some(0)).unwrap();
+    let p4 = alcm::internals::model::encode_family_v2(&q, rows, Some(0)).unwrap();
     let p2 = as_kind2(&p4, rows, cols);
     let (mut u4, mut u2) = (vec![0u32; q.len()], vec![0u32; q.len()]);
-    alcm::entropy::model::decode(&p4, &qmin, 4, &mut u4).unwrap();
-    alcm::entropy::model::decode(&p2, &qmin, 4, &mut u2).unwrap();
+    alcm::internals::model::decode(&p4, &qmin, 4, &mut u4).unwrap();
+    alcm::internals::model::decode(&p2, &qmin, 4, &mut u2).unwrap();
     assert_eq!(u4, u2);
     assert!(u2
         .iter()
@@ -437,23 +446,23 @@ fn legacy_kind_2_still_decodes() {
         .all(|(k, (&u, &qk))| qmin[k / cols] + u as i64 == qk));
     // Kind 2 with family tables is not a thing: a family byte there is read as the sign mode.
     let mut bad = p4.clone();
-    bad[0] = alcm::entropy::model::KIND_RANK1_BLOCKS;
-    assert!(alcm::entropy::model::decode(&bad, &qmin, 4, &mut u2).is_err());
+    bad[0] = alcm::internals::model::KIND_RANK1_BLOCKS;
+    assert!(alcm::internals::model::decode(&bad, &qmin, 4, &mut u2).is_err());
 }
 
 #[test]
 fn hostile_shaped_payloads_are_rejected() {
     let x = synthetic(48, 80, 3);
     let (q, qmin) = real_codes(&x, 48, 1e-2);
-    let p = alcm::entropy::model::encode_family(&q, 48, Some(1)).unwrap();
+    let p = alcm::internals::model::encode_family(&q, 48, Some(1)).unwrap();
     let mut out = vec![0u32; q.len()];
     let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
     // Unknown family.
-    for fam in [alcm::entropy::model::family::FAMILIES, 200, 255] {
+    for fam in [alcm::internals::model::family::FAMILIES, 200, 255] {
         let mut f = p.clone();
         f[1] = fam;
         assert_eq!(
-            alcm::entropy::model::decode(&f, &qmin, 4, &mut out)
+            alcm::internals::model::decode(&f, &qmin, 4, &mut out)
                 .unwrap_err()
                 .kind(),
             ErrorKind::Corrupt
@@ -461,14 +470,14 @@ fn hostile_shaped_payloads_are_rejected() {
     }
     // Scale-code headers: base 0, more than 8 bits, or a bit count that runs past the end.
     let sc = match p[2] {
-        alcm::entropy::model::SIGN_NONE => 3,
-        alcm::entropy::model::SIGN_CLASSES => 3 + 2 * alcm::entropy::model::sign::BINS,
+        alcm::internals::model::SIGN_NONE => 3,
+        alcm::internals::model::SIGN_CLASSES => 3 + 2 * alcm::internals::model::sign::BINS,
         _ => 5,
     };
     for (off, v) in [(0, 0u8), (1, 9), (1, 255), (1, 8)] {
         let mut f = p.clone();
         f[sc + off] = v;
-        if let Err(e) = alcm::entropy::model::decode(&f, &qmin, 4, &mut out) {
+        if let Err(e) = alcm::internals::model::decode(&f, &qmin, 4, &mut out) {
             assert!(typed(e.clone()), "{e}");
         } else {
             panic!("scale-code header byte {off} = {v} accepted");
@@ -477,7 +486,7 @@ fn hostile_shaped_payloads_are_rejected() {
     // Every truncation.
     for cut in 0..p.len() {
         assert!(typed(
-            alcm::entropy::model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()
+            alcm::internals::model::decode(&p[..cut], &qmin, 4, &mut out).unwrap_err()
         ));
     }
     // Unknown kinds.
@@ -485,7 +494,7 @@ fn hostile_shaped_payloads_are_rejected() {
         let mut f = p.clone();
         f[0] = k;
         assert_eq!(
-            alcm::entropy::model::decode(&f, &qmin, 4, &mut out)
+            alcm::internals::model::decode(&f, &qmin, 4, &mut out)
                 .unwrap_err()
                 .kind(),
             ErrorKind::Corrupt
@@ -495,7 +504,7 @@ fn hostile_shaped_payloads_are_rejected() {
 
 #[test]
 fn sign_classes_round_trip_and_reject_damage() {
-    use alcm::entropy::model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
+    use alcm::internals::model::{decode, encode_family, KIND_RANK1, SIGN_CLASSES};
     let typed = |e: alcm::Error| matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Truncated);
     let mut with_classes = 0;
     for path in data_files() {

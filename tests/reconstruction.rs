@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use alcm::{
-    decompress, format, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback,
-    ErrorKind, Mode, NonFinitePolicy,
+    decompress, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode,
+    NonFinitePolicy,
 };
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -61,7 +61,7 @@ fn check(enc: &Encoder, name: &str, x: &[f32], shape: &[usize]) -> u8 {
         enc.compress(x, shape, None).unwrap().bytes,
         "{name}"
     );
-    c.report.mode
+    c.report.mode.id()
 }
 
 #[test]
@@ -77,12 +77,12 @@ fn reconstruction_is_bit_identical_to_the_decoder() {
                 Mode::Lossless,
             ] {
                 for threads in [1, 2] {
-                    let enc = Encoder::new(EncoderConfig {
-                        mode,
-                        backend,
-                        threads,
-                        ..Default::default()
-                    })
+                    let enc = Encoder::new(
+                        EncoderConfig::default()
+                            .with_mode(mode)
+                            .with_backend(backend)
+                            .with_threads(threads),
+                    )
                     .unwrap();
                     check(&enc, &name, &x, &shape);
                 }
@@ -120,11 +120,11 @@ fn reconstruction_keeps_non_finite_values_and_the_lossless_fallback() {
         Mode::MaxAbs(1e-4),
         Mode::Lossless,
     ] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            non_finite: NonFinitePolicy::Keep,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_non_finite(NonFinitePolicy::Keep),
+        )
         .unwrap();
         check(&enc, "non-finite", &x, &[64, 64]);
     }
@@ -134,7 +134,7 @@ fn reconstruction_keeps_non_finite_values_and_the_lossless_fallback() {
     let rows: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.7).cos()).collect();
     assert_eq!(
         check(&enc, "fallback", &rows, &[1000, 1]),
-        format::MODE_LOSSLESS
+        alcm::FrameMode::Lossless.id()
     );
 }
 
@@ -164,11 +164,11 @@ fn feedback_residual_is_input_minus_the_decoded_frame() {
     )
     .unwrap();
     for mode in [Mode::Adaptive, Mode::RelativeL2(5e-2), Mode::MaxAbs(1e-4)] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            non_finite: NonFinitePolicy::Keep,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_non_finite(NonFinitePolicy::Keep),
+        )
         .unwrap();
         let mut fb = ErrorFeedback::new(&shape).unwrap();
         for step in 0..4 {

@@ -21,7 +21,7 @@ fn replay(raw: &[u8]) {
 /// 1.13e-40 / 65535 = 1.72e-45, which rounds to the smallest f32 (1.40e-45) when stored, so
 /// with the top code capped at 65535 the largest value came back as 9.18e-41 instead of
 /// 1.13e-40 — an error of 2.1e-41, four orders of magnitude beyond step/2.
-/// Fix (src/quant.rs, quantize_range_channel): the top code follows the stored step, and the
+/// Fix (src/codec/quant.rs, quantize_range_channel): the top code follows the stored step, and the
 /// step is at least the smallest positive f32 (it used to collapse to 0 for tinier ranges).
 #[test]
 fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
@@ -32,17 +32,15 @@ fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
     ];
     replay(&RAW);
     // The same case written out:
-    let cfg = EncoderConfig {
-        base_precision: 16,
-        min_precision: 16,
-        threshold: 0.999,
-        max_drop_ratio: 0.99,
-        backend: BackendKind::Store,
-        deflate_level: 2,
-        mode: Mode::Adaptive,
-        non_finite: NonFinitePolicy::Keep,
-        ..Default::default()
-    };
+    let cfg = EncoderConfig::default()
+        .with_base_precision(16)
+        .with_min_precision(16)
+        .with_threshold(0.999)
+        .with_max_drop_ratio(0.99)
+        .with_backend(BackendKind::Store)
+        .with_deflate_level(2)
+        .with_mode(Mode::Adaptive)
+        .with_non_finite(NonFinitePolicy::Keep);
     let shape = [7usize, 7, 7];
     let mut x = vec![0f32; 343];
     x[5] = f32::from_bits(0x13aff); // 1.13e-40
@@ -64,7 +62,7 @@ fn fuzz_roundtrip_subnormal_channel_range_adaptive() {
 /// tests): a channel spanning [−1.7e38, f32::MAX] in adaptive mode. The stored f32 step is
 /// rounded up by a fraction of an ulp, so the top code reconstructed to f32::MAX + ε in f64,
 /// which `as f32` turned into +∞: a finite input came back infinite.
-/// Fix (src/quant.rs, dequantize, Range branch): saturate the reconstruction to ±f32::MAX
+/// Fix (src/codec/quant.rs, dequantize, Range branch): saturate the reconstruction to ±f32::MAX
 /// (the value it stands for is ≤ f32::MAX, so the error stays within step/2).
 #[test]
 fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
@@ -80,11 +78,9 @@ fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
     replay(&RAW);
     // Written out: the extremes of f32 in one channel, at every precision.
     for bits in 2..=16u32 {
-        let cfg = EncoderConfig {
-            base_precision: bits,
-            min_precision: 1,
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default()
+            .with_base_precision(bits)
+            .with_min_precision(1);
         let x = [f32::MAX, -3e38, 1.0, f32::MAX, -1.7e38, 3e38, f32::MIN, 0.5];
         let d = decompress(
             &Encoder::new(cfg.clone())
@@ -102,16 +98,13 @@ fn fuzz_roundtrip_channel_reaching_f32_max_adaptive() {
 /// inline is what the target would need): `MaxAbs(e)` with e > f64::MAX / 2 (any finite e is a
 /// valid config) made the step 2e = +∞, which the encoder wrote and its own decoder then
 /// refused ("invalid quantization step inf") — an undecodable frame from a valid call.
-/// Fix (src/encoder.rs, compress): the max-abs step is min(2e, f64::MAX).
+/// Fix (src/codec/encoder.rs, compress): the max-abs step is min(2e, f64::MAX).
 #[test]
 fn roundtrip_max_abs_bound_near_f64_max() {
     // mode byte 0x81 (max_abs, raw f64 bound follows), e = 1e308; the rest zero: a 0-d tensor.
     replay(&[0x81, 0xa0, 0xc8, 0xeb, 0x85, 0xf3, 0xcc, 0xe1, 0x7f]);
     for e in [1e308, f64::MAX, 9e307, 1e300, 1e39] {
-        let cfg = EncoderConfig {
-            mode: Mode::MaxAbs(e),
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default().with_mode(Mode::MaxAbs(e));
         let x = [1.0f32, -2.0, 3e38, 0.0, f32::MIN, f32::from_bits(1)];
         let d = decompress(
             &Encoder::new(cfg.clone())
@@ -138,13 +131,10 @@ fn huge_constant_tensor_keeps_the_expansion_bound() {
         alcm::Mode::Adaptive,
         alcm::Mode::Lossless,
     ] {
-        let c = alcm::Encoder::new(alcm::EncoderConfig {
-            mode,
-            ..Default::default()
-        })
-        .unwrap()
-        .compress(&x, &[1024, 1024], None)
-        .unwrap();
+        let c = alcm::Encoder::new(alcm::EncoderConfig::default().with_mode(mode))
+            .unwrap()
+            .compress(&x, &[1024, 1024], None)
+            .unwrap();
         let info = alcm::peek(&c.bytes).unwrap();
         assert!(
             info.raw_len <= info.payload_len * 1040 + 1024,

@@ -8,15 +8,15 @@
 mod data;
 use data::data_files;
 
-use alcm::format::{FLAG_EXCEPTIONS, FLAG_SHARED_QMIN};
+use alcm::internals::{FLAG_EXCEPTIONS, FLAG_SHARED_QMIN};
 use alcm::{decompress, peek, read_npy_f32, BackendKind, Encoder, EncoderConfig, ErrorKind, Mode};
 
 fn compress(x: &[f32], shape: &[usize], mode: Mode, backend: BackendKind) -> Vec<u8> {
-    Encoder::new(EncoderConfig {
-        mode,
-        backend,
-        ..Default::default()
-    })
+    Encoder::new(
+        EncoderConfig::default()
+            .with_mode(mode)
+            .with_backend(backend),
+    )
     .unwrap()
     .compress(x, shape, None)
     .unwrap()
@@ -164,11 +164,11 @@ fn flag_and_params_mismatches_are_rejected() {
 
     // Flag on adaptive and lossless frames: refused at the header.
     for mode in [Mode::Lossless, Mode::Adaptive] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            backend: BackendKind::Deflate,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(BackendKind::Deflate),
+        )
         .unwrap();
         let mut f = enc.compress(&x, &[4, 16], None).unwrap().bytes;
         f[flags_at] |= FLAG_SHARED_QMIN;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Checks that bindings/julia/ALCM.jl/src/ALCM.jl wraps every function of include/alcm.h.
+"""Checks that bindings/julia/ALCM.jl/src/ALCM.jl wraps every function of include/alcm.h and
+copies every integer constant of it with the same value.
 
 A Julia toolchain cannot be installed on the build machines, so this parses both files:
 
 * the header: every function prototype (return type, name, parameter C types);
 * ALCM.jl: every ``@ccall lib.alcm_xxx(arg::T, ...)::R`` expression (``lib`` is ``libalcm``,
-  the library path constant).
+  the library path constant);
+* the header's ``#define ALCM_* <integer>`` lines (ids and limits) and ALCM.jl's
+  ``const ALCM_* = ...`` lines, which must agree name for name and value for value.
 
 It fails when a header function has no ``@ccall``, when a ``@ccall`` names a function the header
 does not declare, or when an argument count, an argument type or the return type disagrees with
@@ -157,6 +160,48 @@ def parse_julia(text: str) -> dict:
     return calls
 
 
+def header_constants(text: str) -> dict:
+    """name -> int for every ``#define ALCM_* <integer>`` of the header (the ids and limits;
+    the version string and the include guard are not integers and are left out)."""
+    out = {}
+    for name, value in re.findall(r"^#define (ALCM_\w+) (\S+)\s*$", text, flags=re.M):
+        m = re.fullmatch(r"(\d+)[uUlL]*", value)
+        if m:
+            out[name] = int(m.group(1))
+    return out
+
+
+def parse_julia_constants(text: str) -> dict:
+    """name -> int for every top-level ``const ALCM_X = n`` or ``= UInt32(n)`` of ALCM.jl."""
+    out = {}
+    for name, value in re.findall(r"^const (ALCM_\w+)\s*=\s*([^#\n]+)", text, flags=re.M):
+        v = value.strip()
+        m = re.fullmatch(r"(?:U?Int\d+|Csize_t|Cuint)\((\d+)\)|(\d+)", v)
+        if m:
+            out[name] = int(m.group(1) or m.group(2))
+    return out
+
+
+def check_constants(header_text: str, julia_text: str) -> list:
+    """Problems with ALCM.jl's copies of the header's integer constants: every ``#define`` must
+    have a ``const`` of the same value, and every ``const ALCM_*`` integer must be in the
+    header."""
+    h = header_constants(header_text)
+    j = parse_julia_constants(julia_text)
+    problems = []
+    if not h:
+        problems.append("no integer #define ALCM_* found in the header")
+    for name, value in h.items():
+        if name not in j:
+            problems.append(f"{name}: no const in ALCM.jl (header value {value})")
+        elif j[name] != value:
+            problems.append(f"{name}: ALCM.jl has {j[name]}, the header {value}")
+    for name in j:
+        if name not in h:
+            problems.append(f"{name}: const in ALCM.jl but not an integer #define of the header")
+    return problems
+
+
 def check(header_text: str, julia_text: str) -> list:
     """A list of problems (empty when the wrapper covers the header exactly)."""
     problems = []
@@ -187,12 +232,15 @@ def check(header_text: str, julia_text: str) -> list:
 
 def main(argv=None) -> int:
     problems = check(HEADER.read_text(), JULIA.read_text())
+    problems += check_constants(HEADER.read_text(), JULIA.read_text())
     for p in problems:
         print("FAIL:", p)
     if problems:
         return 1
     n = len(parse_header(HEADER.read_text()))
-    print(f"ALCM.jl wraps all {n} functions of alcm.h with matching argument counts and types")
+    k = len(header_constants(HEADER.read_text()))
+    print(f"ALCM.jl wraps all {n} functions of alcm.h with matching argument counts and types, "
+          f"and copies all {k} integer constants with the header's values")
     return 0
 
 

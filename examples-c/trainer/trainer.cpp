@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -355,7 +356,7 @@ struct Options {
   double aggressive_target = 0.4;   // relative L2 per tensor and step
   double original_target = 0.1;     // relative L2 target of the predictor's training allocations
   double lr = 2e-3;
-  std::string data_dir = "data", csv, ckpt = "trainer_ckpt.alcm";
+  std::string data_dir = "data", csv, ckpt = "build/trainer_ckpt.alcm";
   double max_gap = -1;              // fail if |acc(none) - acc(original|aggressive)| > max_gap
   bool checkpoint = true;
 };
@@ -629,6 +630,9 @@ const float kAdamEps = 1e-8f;
 const double kLogFloor = 1e-30;
 
 size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy &pol) {
+  // The default path is under build/ (outputs never land in the source tree's root).
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
   alcm_encoder *we = nullptr, *me = nullptr, *ve = nullptr;
   check(alcm_encoder_new(&we), "alcm_encoder_new");
   check(alcm_encoder_new(&me), "alcm_encoder_new");

@@ -3,6 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// The repository's root, for the examples and for the development tools (`tools/`, a crate
+/// of its own one level down) that include this file.
+pub fn repo_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if dir.join("src/lib.rs").is_file() {
+        dir
+    } else {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    }
+}
+
 /// The data directory an example runs on: the given one, else ../shared/data when present,
 /// else the repository's own tests/data.
 pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -11,7 +22,7 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
         if shared.is_dir() {
             shared
         } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+            repo_root().join("tests/data")
         }
     })
 }

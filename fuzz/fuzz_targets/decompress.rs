@@ -5,7 +5,7 @@
 //! mutation stops at the checksum and the parser behind it is never explored. (The checksum
 //! check itself is covered by tests/codec.rs's every-bit-flip test.)
 #![no_main]
-use alcm::{decompress_into, decompress_with_limits, peek, DecodeLimits};
+use alcm::{DecodeOptions, peek};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
@@ -16,8 +16,8 @@ fuzz_target!(|raw: &[u8]| {
         fixed[n - 4..].copy_from_slice(&crc.to_le_bytes());
     }
     let data = &fixed[..];
-    let limits = DecodeLimits { max_values: 1 << 24 };
-    match decompress_with_limits(data, &limits) {
+    let limits = DecodeOptions::default().with_max_values(1 << 24);
+    match limits.decompress(data) {
         Ok(d) => {
             let n: usize = d.shape.iter().product();
             assert_eq!(n, d.data.len());
@@ -27,7 +27,7 @@ fuzz_target!(|raw: &[u8]| {
             assert_eq!(info.frame_len as usize, data.len());
             // decompress_into gives the same values, bit for bit.
             let mut out = vec![0f32; n];
-            decompress_into(data, &mut out).expect("decompress_into must agree");
+            DecodeOptions::default().decompress_into(data, &mut out).expect("decompress_into must agree");
             assert!(out.iter().zip(&d.data).all(|(a, b)| a.to_bits() == b.to_bits()));
         }
         Err(e) => {

@@ -5,8 +5,12 @@
 use crate::entropy::BackendKind;
 use crate::error::{Error, Result};
 
+/// Most threads one call may use (encoder and decoder alike).
+pub const MAX_THREADS: usize = crate::abi::ALCM_MAX_THREADS as usize;
+
 /// What the encoder aims for.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Predictor-driven allocation (the original's behaviour).
     Adaptive,
@@ -20,6 +24,7 @@ pub enum Mode {
 
 /// What to do with NaN / ±Inf in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NonFinitePolicy {
     /// Fail with [`ErrorKind::NonFinite`](crate::ErrorKind::NonFinite) (default).
     Refuse,
@@ -27,8 +32,10 @@ pub enum NonFinitePolicy {
     Keep,
 }
 
-/// Settings of the gradient encoder (GUIDE §1 plus alcm extensions).
+/// Settings of the gradient encoder (GUIDE §1 plus alcm extensions). Build it with
+/// `EncoderConfig::default().with_mode(..)` (or from YAML, [`EncoderConfig::from_yaml_str`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EncoderConfig {
     /// Bits per value at full precision, min_precision..=16 (`quantization.base_precision`, 8).
     pub base_precision: u32,
@@ -134,10 +141,10 @@ impl EncoderConfig {
                 format!("must be in 0..=10, got {}", self.deflate_level),
             ));
         }
-        if !(1..=64).contains(&self.threads) {
+        if !(1..=MAX_THREADS).contains(&self.threads) {
             return Err(Error::config(
                 "threads",
-                format!("must be in 1..=64, got {}", self.threads),
+                format!("must be in 1..={MAX_THREADS}, got {}", self.threads),
             ));
         }
         if !(self.timeout_seconds.is_finite() && self.timeout_seconds > 0.0) {
@@ -164,3 +171,18 @@ impl EncoderConfig {
         check_bits(self.min_bits, self.max_bits, "allocation")
     }
 }
+
+crate::util::with_setters!(EncoderConfig {
+    base_precision: u32 => with_base_precision,
+    min_precision: u32 => with_min_precision,
+    threshold: f64 => with_threshold,
+    max_drop_ratio: f64 => with_max_drop_ratio,
+    backend: BackendKind => with_backend,
+    deflate_level: u8 => with_deflate_level,
+    timeout_seconds: f64 => with_timeout_seconds,
+    mode: Mode => with_mode,
+    non_finite: NonFinitePolicy => with_non_finite,
+    min_bits: f64 => with_min_bits,
+    max_bits: f64 => with_max_bits,
+    threads: usize => with_threads,
+});

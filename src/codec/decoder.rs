@@ -1,87 +1,133 @@
 //! The decoder: frame bytes → tensor. It needs nothing but the bytes; every size it allocates
 //! is checked against the frame header, the limits and the bytes present first.
 
+use crate::codec::config::MAX_THREADS;
 use crate::codec::payload;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, DecodeLimits, FrameInfo};
 
 /// A decoded tensor: C-contiguous values and their shape.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Decoded {
+    /// The values, C order.
     pub data: Vec<f32>,
+    /// The shape the frame records.
     pub shape: Vec<usize>,
 }
 
-/// Decodes a frame with the default limits.
-pub fn decompress(bytes: &[u8]) -> Result<Decoded> {
-    decompress_with_limits(bytes, &DecodeLimits::default())
+/// How to decode a frame: the size limit a frame must stay under before anything is
+/// allocated, and the threads a large frame's independent blocks may be decoded on. The result
+/// never depends on the thread count.
+///
+/// ```
+/// # let frame = alcm::Encoder::new(alcm::EncoderConfig::default())?.compress(&[1.0; 8], &[8], None)?.bytes;
+/// let decoded = alcm::DecodeOptions::default().with_threads(2).decompress(&frame)?;
+/// assert_eq!(decoded.shape, [8]);
+/// # Ok::<(), alcm::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecodeOptions {
+    /// Largest number of values a frame may declare (default 2^32); a frame declaring more is
+    /// refused with [`ErrorKind::TooLarge`] before any allocation. Not used by
+    /// [`DecodeOptions::decompress_into`], where the caller's buffer is the bound.
+    pub max_values: u64,
+    /// Threads (1..=[`MAX_THREADS`]) the independent blocks of a large frame are decoded on.
+    pub threads: usize,
 }
 
-/// Decodes a frame, refusing frames that declare more than `limits.max_values` values.
-pub fn decompress_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded> {
-    decompress_with_threads(bytes, limits, 1)
-}
-
-/// Like [`decompress_with_limits`], decoding the independent blocks of a large tensor's frame
-/// (rank-1 model payloads of kind 2, see docs/FORMAT.md) on up to `threads` threads. The
-/// result does not depend on `threads`.
-pub fn decompress_with_threads(
-    bytes: &[u8],
-    limits: &DecodeLimits,
-    threads: usize,
-) -> Result<Decoded> {
-    let info = format::open_frame(bytes, limits)?;
-    // The size is already bounded by the limits and by the payload (entropy::check_sizes);
-    // an allocation the system still cannot satisfy is an error, never an abort.
-    let n = info.n_values as usize;
-    let mut data = Vec::new();
-    data.try_reserve_exact(n)
-        .map_err(|_| Error::too_large(format!("cannot allocate {n} output values")))?;
-    data.resize(n, 0f32);
-    decode_checked(bytes, &info, &mut data, threads)?;
-    Ok(Decoded {
-        data,
-        shape: info.shape,
-    })
-}
-
-/// Decodes into a caller buffer of exactly the frame's value count (see [`format::peek`]).
-pub fn decompress_into(bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
-    decompress_into_with_threads(bytes, out, 1)
-}
-
-/// Like [`decompress_into`], decoding a large frame's independent blocks on up to `threads`
-/// threads (as [`decompress_with_threads`]); the result does not depend on `threads`.
-pub fn decompress_into_with_threads(
-    bytes: &[u8],
-    out: &mut [f32],
-    threads: usize,
-) -> Result<FrameInfo> {
-    let info = format::open_frame(
-        bytes,
-        &DecodeLimits {
-            max_values: u64::MAX,
-        },
-    )?;
-    if out.len() as u64 != info.n_values {
-        return Err(Error::new(
-            if (out.len() as u64) < info.n_values {
-                ErrorKind::BufferTooSmall
-            } else {
-                ErrorKind::InvalidArgument
-            },
-            format!(
-                "the frame holds {} values, the output buffer {}",
-                info.n_values,
-                out.len()
-            ),
-        ));
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            max_values: format::DEFAULT_MAX_VALUES,
+            threads: 1,
+        }
     }
-    decode_checked(bytes, &info, out, threads)?;
-    Ok(info)
+}
+
+crate::util::with_setters!(DecodeOptions {
+    max_values: u64 => with_max_values,
+    threads: usize => with_threads,
+});
+
+/// Decodes a frame with the default [`DecodeOptions`].
+pub fn decompress(bytes: &[u8]) -> Result<Decoded> {
+    DecodeOptions::default().decompress(bytes)
+}
+
+/// Decodes a frame with the default [`DecodeOptions`] into an n-dimensional array of the
+/// frame's shape.
+pub fn decompress_array(bytes: &[u8]) -> Result<ndarray::ArrayD<f32>> {
+    DecodeOptions::default().decompress_array(bytes)
+}
+
+impl DecodeOptions {
+    /// Decodes a frame into a new buffer.
+    pub fn decompress(&self, bytes: &[u8]) -> Result<Decoded> {
+        let info = format::open_frame(
+            bytes,
+            &DecodeLimits {
+                max_values: self.max_values,
+            },
+        )?;
+        // The size is already bounded by the limits and by the payload (entropy::check_sizes);
+        // an allocation the system still cannot satisfy is an error, never an abort.
+        let n = info.n_values as usize;
+        let mut data = Vec::new();
+        data.try_reserve_exact(n)
+            .map_err(|_| Error::too_large(format!("cannot allocate {n} output values")))?;
+        data.resize(n, 0f32);
+        decode_checked(bytes, &info, &mut data, self.threads)?;
+        Ok(Decoded {
+            data,
+            shape: info.shape,
+        })
+    }
+
+    /// Decodes a frame into an n-dimensional array of the frame's shape.
+    pub fn decompress_array(&self, bytes: &[u8]) -> Result<ndarray::ArrayD<f32>> {
+        let d = self.decompress(bytes)?;
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&d.shape), d.data)
+            .map_err(|e| Error::corrupt(format!("decoded values do not fit the shape: {e}")))
+    }
+
+    /// Decodes a frame into a caller buffer of exactly the frame's value count ([`crate::peek`]
+    /// gives it); returns the frame's header. A smaller buffer is
+    /// [`ErrorKind::BufferTooSmall`], a larger one [`ErrorKind::InvalidArgument`]; on error the
+    /// buffer's content is unspecified.
+    pub fn decompress_into(&self, bytes: &[u8], out: &mut [f32]) -> Result<FrameInfo> {
+        let info = format::open_frame(
+            bytes,
+            &DecodeLimits {
+                max_values: u64::MAX,
+            },
+        )?;
+        if out.len() as u64 != info.n_values {
+            return Err(Error::new(
+                if (out.len() as u64) < info.n_values {
+                    ErrorKind::BufferTooSmall
+                } else {
+                    ErrorKind::InvalidArgument
+                },
+                format!(
+                    "the frame holds {} values, the output buffer {}",
+                    info.n_values,
+                    out.len()
+                ),
+            ));
+        }
+        decode_checked(bytes, &info, out, self.threads)?;
+        Ok(info)
+    }
 }
 
 fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usize) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::invalid_argument(format!(
+            "threads must be in 1..={MAX_THREADS}, got {threads}"
+        )));
+    }
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
     let exceptions = format::decode_exceptions(
         info,

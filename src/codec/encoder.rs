@@ -22,17 +22,20 @@ use crate::codec::quant::{self, ChannelParams};
 use crate::entropy;
 use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, FrameParts, MAX_RANK};
+use crate::format::{self, FrameMode, FrameParts, MAX_RANK};
 use crate::util::cputime::cpu_time_seconds;
 use crate::util::shape::{channel_count, check_shape};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// Size of the input in bytes (4 per value).
     pub input_bytes: usize,
+    /// Size of the frame in bytes.
     pub output_bytes: usize,
     /// input_bytes / output_bytes (0 for an empty tensor).
     pub ratio: f64,
+    /// Frame bits per input value (8 · output_bytes / values; 0 for an empty tensor).
     pub bits_per_value: f64,
     /// Fraction of all values that pruning set to zero (non-zero values only count).
     pub dropped_ratio: f64,
@@ -43,8 +46,8 @@ pub struct Report {
     pub cpu_seconds: f64,
     /// Compression-Accuracy Quotient: ratio / (cpu_seconds + 1).
     pub caq: f64,
-    /// Frame mode actually written (`format::MODE_*`; lossless when the fallback applied).
-    pub mode: u8,
+    /// Frame mode actually written (lossless when the size fallback applied).
+    pub mode: FrameMode,
     /// Values stored verbatim (non-finite values kept, rounding outliers).
     pub exceptions: usize,
     /// The uniform quantization step (error-bounded modes), else 0.
@@ -54,7 +57,9 @@ pub struct Report {
 /// Compressed bytes plus the report of how they were made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compressed {
+    /// The frame: everything [`crate::decompress`] needs.
     pub bytes: Vec<u8>,
+    /// How the frame was made.
     pub report: Report,
 }
 
@@ -77,11 +82,14 @@ struct Quantized {
 }
 
 impl Encoder {
+    /// An encoder with `config` (validated: an out-of-range setting is
+    /// [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig) naming the key).
     pub fn new(config: EncoderConfig) -> Result<Self> {
         config.validate()?;
         Ok(Encoder { config })
     }
 
+    /// The settings in force.
     pub fn config(&self) -> &EncoderConfig {
         &self.config
     }
@@ -95,6 +103,7 @@ impl Encoder {
         Ok(())
     }
 
+    /// Sets the mode (validated as in [`Encoder::new`]; unchanged on error).
     pub fn set_mode(&mut self, mode: Mode) -> Result<()> {
         let mut c = self.config.clone();
         c.mode = mode;
@@ -113,6 +122,36 @@ impl Encoder {
         allocation: Option<&[f64]>,
     ) -> Result<Compressed> {
         self.compress_impl(data, shape, allocation, None)
+    }
+
+    /// [`Encoder::compress`] of an n-dimensional array (any rank up to 8, any memory order: a
+    /// non-C-contiguous view is copied into C order first). Decode it back to an array with
+    /// [`crate::decompress_array`].
+    ///
+    /// ```
+    /// use alcm::{Encoder, EncoderConfig, Mode};
+    /// let x = ndarray::Array2::<f32>::from_shape_fn((64, 32), |(i, j)| ((i * 32 + j) as f32).sin());
+    /// let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(1e-2)))?;
+    /// let frame = enc.compress_array(x.view().into_dyn(), None)?;
+    /// let y = alcm::decompress_array(&frame.bytes)?;
+    /// assert_eq!(y.shape(), &[64, 32]);
+    /// # Ok::<(), alcm::Error>(())
+    /// ```
+    pub fn compress_array(
+        &self,
+        array: ndarray::ArrayViewD<'_, f32>,
+        allocation: Option<&[f64]>,
+    ) -> Result<Compressed> {
+        match array.as_slice() {
+            Some(s) => self.compress(s, array.shape(), allocation),
+            None => {
+                let owned = array.as_standard_layout();
+                let s = owned
+                    .as_slice()
+                    .ok_or_else(|| Error::invalid_argument("array is not C-contiguous"))?;
+                self.compress(s, array.shape(), allocation)
+            }
+        }
     }
 
     /// Like [`Encoder::compress`], and writes to `reconstruction` (one value per input value)
@@ -259,35 +298,11 @@ impl Encoder {
             bits_per_channel,
             cpu_seconds,
             caq: ratio / (cpu_seconds + 1.0),
-            mode,
+            mode: FrameMode::from_id(mode).unwrap_or(FrameMode::Lossless),
             exceptions,
             step,
         };
         Ok(Compressed { bytes, report })
-    }
-
-    /// Like [`Encoder::compress`], writing into a caller buffer; returns the report (whose
-    /// `output_bytes` is the frame length). `out` sized with `compress_bound(n)` always fits.
-    pub fn compress_into(
-        &self,
-        data: &[f32],
-        shape: &[usize],
-        allocation: Option<&[f64]>,
-        out: &mut [u8],
-    ) -> Result<Report> {
-        let c = self.compress(data, shape, allocation)?;
-        if c.bytes.len() > out.len() {
-            return Err(Error::new(
-                ErrorKind::BufferTooSmall,
-                format!(
-                    "the frame needs {} bytes, the buffer holds {}",
-                    c.bytes.len(),
-                    out.len()
-                ),
-            ));
-        }
-        out[..c.bytes.len()].copy_from_slice(&c.bytes);
-        Ok(c.report)
     }
 
     fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {

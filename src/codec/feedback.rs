@@ -27,6 +27,7 @@ pub struct ErrorFeedback {
 }
 
 impl ErrorFeedback {
+    /// A zero residual for tensors of `shape` (at most 2^40 values).
     pub fn new(shape: &[usize]) -> Result<Self> {
         if shape.len() > MAX_RANK {
             return Err(Error::invalid_argument(format!(
@@ -46,10 +47,12 @@ impl ErrorFeedback {
         })
     }
 
+    /// The shape the residual belongs to.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// The residual carried to the next step: what the frames so far did not transmit.
     pub fn residual(&self) -> &[f32] {
         &self.residual
     }
@@ -89,6 +92,7 @@ impl ErrorFeedback {
         self.residual.iter_mut().for_each(|r| *r = 0.0);
     }
 
+    /// The state as bytes (magic, version, shape, residual, CRC-32): what [`ErrorFeedback::save`] writes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + 8 * self.shape.len() + 4 * self.residual.len());
         out.extend_from_slice(STATE_MAGIC);
@@ -105,6 +109,7 @@ impl ErrorFeedback {
         out
     }
 
+    /// Reads a state written by [`ErrorFeedback::to_bytes`]; corrupt or truncated bytes are errors.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |m: String| Error::new(ErrorKind::InvalidModel, m);
         if bytes.len() < 12 || &bytes[..6] != STATE_MAGIC {
@@ -168,6 +173,7 @@ impl ErrorFeedback {
         crate::util::fsutil::write_atomic(path, &self.to_bytes())
     }
 
+    /// Reads a state file written by [`ErrorFeedback::save`].
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes)

@@ -12,6 +12,17 @@ use crate::entropy::{self, model::ModelPlan};
 use crate::error::{Error, Result};
 use crate::format::FrameInfo;
 
+/// The model's size is first estimated on every 16th row: enough to decide which payload to
+/// build first, never to skip one.
+const ESTIMATE_ROW_STEP: usize = 16;
+/// A model payload this far below the order-0 entropy bound is kept without building the
+/// order-0 payload, which can be no smaller than the bound (the margin is a conservative one).
+const CLEARLY_BELOW_BOUND: f64 = 0.995;
+/// The model is coded only if its exact ideal size is within 0.1 % of the order-0 payload: its
+/// payload is within ±0.03 % of that ideal size (measured over the bench), so a model skipped
+/// here would not have been smaller.
+const MODEL_MAY_WIN: f64 = 1.001;
+
 /// Encodes the codes (`width` bytes each) of a frame with `backend`; returns the backend id
 /// actually written and the payload. `model_allowed`: the tensor has rows and columns for the
 /// rank-1 model. The payload never exceeds the decoder's expansion bound
@@ -36,19 +47,19 @@ pub(crate) fn encode(
     // of its ideal size (measured), so a skipped model would not have been smaller (checked
     // over the bench: the same choices, the same bytes as coding both).
     let plan = if backend_id == entropy::BACKEND_RANS && model_allowed {
-        plan_frame_codes(&params, &codes, width, threads)
+        plan_frame_codes(params, codes, width, threads)
     } else {
         None
     };
-    let bound = || fold::order0_bound_bytes(&params, width, &codes, threads);
+    let bound = || fold::order0_bound_bytes(params, width, codes, threads);
     let order0_on = |threads: usize| {
         if backend_id == entropy::BACKEND_RANS {
-            // rANS frames carry the codes folded around each channel's zero code (rans.rs),
+            // rANS frames carry the codes folded around each channel's zero code (fold.rs),
             // coded one byte plane at a time (no packed copy of all planes).
-            return fold::encode_folded(&params, width, &codes, threads);
+            return fold::encode_folded(params, width, codes, threads);
         }
         let mut raw = Vec::new();
-        pack::pack(&codes, width, &mut raw);
+        pack::pack(codes, width, &mut raw);
         entropy::encode(backend_id, level, &raw, width)
     };
     let order0 = || order0_on(threads);
@@ -65,9 +76,9 @@ pub(crate) fn encode(
         Some((plan, qmin)) => {
             let b0 = bound();
             // Which to build first: an estimate from every 16th row is enough.
-            if plan.ideal_bytes(&codes, &qmin, threads, 16) < b0 {
-                let m = plan.encode(&codes, &qmin, threads);
-                if (m.len() as f64) < 0.995 * b0 {
+            if plan.ideal_bytes(codes, &qmin, threads, ESTIMATE_ROW_STEP) < b0 {
+                let m = plan.encode(codes, &qmin, threads);
+                if (m.len() as f64) < CLEARLY_BELOW_BOUND * b0 {
                     (m, true)
                 } else {
                     smaller(m, order0())
@@ -80,17 +91,17 @@ pub(crate) fn encode(
                 let (p, ideal) = if threads > 1 {
                     std::thread::scope(|s| {
                         let h = s.spawn(|| order0_on(threads - 1));
-                        let ideal = plan.ideal_bytes(&codes, &qmin, 1, 1);
+                        let ideal = plan.ideal_bytes(codes, &qmin, 1, 1);
                         (
                             h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                             ideal,
                         )
                     })
                 } else {
-                    (order0(), plan.ideal_bytes(&codes, &qmin, 1, 1))
+                    (order0(), plan.ideal_bytes(codes, &qmin, 1, 1))
                 };
-                if ideal < 1.001 * p.len() as f64 {
-                    smaller(plan.encode(&codes, &qmin, threads), p)
+                if ideal < MODEL_MAY_WIN * p.len() as f64 {
+                    smaller(plan.encode(codes, &qmin, threads), p)
                 } else {
                     (p, false)
                 }
@@ -103,7 +114,7 @@ pub(crate) fn encode(
     if !entropy::expansion_ok(payload.len() as u64, raw_len as u64) {
         // Keep the decoder's allocation bound (entropy::check_sizes): deflate, unfolded.
         let mut raw = Vec::new();
-        pack::pack(&codes, width, &mut raw);
+        pack::pack(codes, width, &mut raw);
         payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width);
         backend_id = entropy::BACKEND_DEFLATE;
     }
@@ -153,7 +164,7 @@ pub(crate) fn decode(
 ) -> Result<()> {
     // Backend 3 (rank-1 parametric model) decodes straight to values (dequantisation fused
     // into the decode loop).
-    if info.backend == entropy::BACKEND_RANS_MODEL {
+    if info.backend == entropy::Backend::RansModel {
         // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
         // altered, not written by a newer library (the payload decoder itself is versionless).
         if info.format_version < 2
@@ -198,13 +209,13 @@ pub(crate) fn decode(
     }
     // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
     // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
-    entropy::check_sizes(info.backend, payload.len() as u64, info.raw_len)?;
+    entropy::check_sizes(info.backend.id(), payload.len() as u64, info.raw_len)?;
     pack::check_planes(info.raw_len, info.code_width, out.len())?;
     match info.backend {
-        entropy::BACKEND_RANS => entropy::order0::decode_code_bits(payload, info.code_width, out)?,
-        entropy::BACKEND_STORE => pack::unpack_bits(payload, info.code_width, out)?,
+        entropy::Backend::Rans => entropy::order0::decode_code_bits(payload, info.code_width, out)?,
+        entropy::Backend::Store => pack::unpack_bits(payload, info.code_width, out)?,
         _ => pack::unpack_bits(
-            &entropy::decode(info.backend, payload, info.raw_len as usize)?,
+            &entropy::decode(info.backend.id(), payload, info.raw_len as usize)?,
             info.code_width,
             out,
         )?,
@@ -213,7 +224,7 @@ pub(crate) fn decode(
         dequantize_bits(
             p,
             info.code_width,
-            info.backend == entropy::BACKEND_RANS,
+            info.backend == entropy::Backend::Rans,
             out,
         );
     }

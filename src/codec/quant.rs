@@ -103,22 +103,6 @@ pub fn uniform_code(x: f32, inv_step: f64) -> Option<i64> {
     }
 }
 
-/// `y.round()` (half away from zero), bit for bit, without the libm call that `f64::round` is
-/// on baseline x86-64: truncation (`cvttsd2si`) and one exact subtraction — the fraction
-/// `t − ⌊t⌋` of a non-negative `t < 2^52` is exact (Sterbenz), so the comparison with 0.5 is
-/// the same decision `round` makes. Values with `|y| ≥ 2^52` (and NaN) are already integers
-/// (or NaN) and pass through. Only IEEE basic operations: the same result on every platform.
-#[inline(always)]
-pub fn round_half_away(y: f64) -> f64 {
-    let t = y.abs();
-    if t.is_nan() || t >= 4_503_599_627_370_496.0 {
-        return y;
-    }
-    let i = (t as i64) as f64;
-    let r = if t - i >= 0.5 { i + 1.0 } else { i };
-    r.copysign(y)
-}
-
 /// `y.round() as i64` (half away from zero) for `|y| < 2^62`, without branches: adding the
 /// largest double below ½ with the sign of `y` and truncating gives the same integer for every
 /// such `y` (the addition rounds to the next integer exactly when the fraction is ≥ ½; from
@@ -384,7 +368,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_half_away_is_bit_identical_to_round() {
+    fn round_to_i64_equals_round() {
         let mut s = 7u64;
         let mut specials = vec![
             0.0,
@@ -422,7 +406,6 @@ mod tests {
             specials.push((s >> 40) as f64 + 0.5);
         }
         for v in specials {
-            assert_eq!(round_half_away(v).to_bits(), v.round().to_bits(), "{v:e}");
             if v.abs() < 4.6e18 {
                 assert_eq!(round_to_i64(v), v.round() as i64, "{v:e}");
                 let (n, h) = (v.floor(), v.floor() + 0.5);
@@ -438,7 +421,6 @@ mod tests {
                 }
             }
         }
-        assert!(round_half_away(f64::NAN).is_nan());
     }
 
     #[test]

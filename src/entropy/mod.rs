@@ -9,10 +9,12 @@ pub mod order0;
 pub mod pack;
 pub mod rans;
 
+use crate::abi;
 use crate::error::{Error, Result};
 
 /// The lossless backend that codes the integer codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// No compression (bytes stored as they are).
     Store,
@@ -23,13 +25,58 @@ pub enum BackendKind {
     Rans,
 }
 
-/// Backend identifiers as stored in the frame header. Never renumbered.
-pub const BACKEND_STORE: u8 = 0;
-pub const BACKEND_DEFLATE: u8 = 1;
-pub const BACKEND_RANS: u8 = 2;
+/// The entropy coder of a frame's payload, as a frame records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Codes stored as they are.
+    Store,
+    /// Deflate of the packed codes.
+    Deflate,
+    /// Order-0 rANS per byte plane of the folded codes.
+    Rans,
+    /// The rank-1 parametric model with rANS (error-bounded modes, when smaller).
+    RansModel,
+}
+
+impl Backend {
+    /// The id stored in the frame (`ALCM_BACKEND_*` in the C header).
+    pub fn id(self) -> u8 {
+        match self {
+            Backend::Store => BACKEND_STORE,
+            Backend::Deflate => BACKEND_DEFLATE,
+            Backend::Rans => BACKEND_RANS,
+            Backend::RansModel => BACKEND_RANS_MODEL,
+        }
+    }
+
+    /// The backend of a stored id, `None` for an unknown one.
+    pub fn from_id(id: u8) -> Option<Backend> {
+        Some(match id {
+            BACKEND_STORE => Backend::Store,
+            BACKEND_DEFLATE => Backend::Deflate,
+            BACKEND_RANS => Backend::Rans,
+            BACKEND_RANS_MODEL => Backend::RansModel,
+            _ => return None,
+        })
+    }
+
+    /// A short lower-case name ("store", "deflate", "rans", "rans-model").
+    pub fn name(self) -> &'static str {
+        backend_name(self.id())
+    }
+}
+
+/// Backend 0 as stored in the frame header: the codes stored. The numbers (and their C names)
+/// are defined once in `crate::abi`; never renumbered.
+pub const BACKEND_STORE: u8 = abi::ALCM_BACKEND_STORE as u8;
+/// Backend 1: deflate of the packed codes.
+pub const BACKEND_DEFLATE: u8 = abi::ALCM_BACKEND_DEFLATE as u8;
+/// Backend 2: order-0 rANS per byte plane of the folded codes.
+pub const BACKEND_RANS: u8 = abi::ALCM_BACKEND_RANS as u8;
 /// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
 /// chosen per tensor by the encoder when smaller than backend 2; see [`crate::entropy::model`]).
-pub const BACKEND_RANS_MODEL: u8 = 3;
+pub const BACKEND_RANS_MODEL: u8 = abi::ALCM_BACKEND_RANS_MODEL as u8;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
 /// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
@@ -116,5 +163,30 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             "rANS-model payload outside an error-bounded frame",
         )),
         _ => Ok(payload.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every backend id a frame may carry has its C constant (alcm_peek reports them all), and
+    /// the C header names no id the decoder would refuse.
+    #[test]
+    fn every_frame_backend_has_a_c_constant() {
+        let c_ids = [
+            abi::ALCM_BACKEND_STORE,
+            abi::ALCM_BACKEND_DEFLATE,
+            abi::ALCM_BACKEND_RANS,
+            abi::ALCM_BACKEND_RANS_MODEL,
+        ];
+        for id in 0..=u8::MAX {
+            let known = backend_name(id) != "unknown";
+            assert_eq!(known, c_ids.contains(&u32::from(id)), "backend id {id}");
+        }
+        // The selectable ones are exactly the BackendKind variants; 3 is chosen by the encoder.
+        let kinds = [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans];
+        let ids: Vec<u32> = kinds.iter().map(|&k| u32::from(backend_id(k))).collect();
+        assert_eq!(ids, [0, 1, 2]);
     }
 }

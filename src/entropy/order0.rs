@@ -29,7 +29,7 @@
 //! declared length or yields a `Corrupt`/`Truncated` error; nothing is allocated beyond the
 //! declared raw length and a fixed 16 KiB table.
 
-use crate::entropy::rans::{normalize, EncSym, L, M, SCALE_BITS};
+use crate::entropy::rans::{normalize, push_final_states, read_states, EncSym, L, M, SCALE_BITS};
 use crate::error::{Error, Result};
 
 /// Interleaved states.
@@ -190,13 +190,9 @@ pub(crate) fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
 /// only spares the bounds check).
 #[inline(always)]
 fn enc_put(x: &mut u32, e: EncSym, buf: &mut [u16; WORDS_PER_RUN], pos: &mut usize) {
-    let v = *x;
-    let emit = v >= e.x_max;
-    buf[*pos & (WORDS_PER_RUN - 1)] = v as u16;
+    let (word, emit) = e.step(x);
+    buf[*pos & (WORDS_PER_RUN - 1)] = word;
     *pos += emit as usize;
-    let v = if emit { v >> 16 } else { v };
-    let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
-    *x = v + e.bias + q * e.cmpl;
 }
 
 /// Symbols per run of the word buffer (each symbol emits at most one word).
@@ -237,11 +233,7 @@ fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> 
         words.extend_from_slice(&buf[..pos]);
         end = start;
     }
-    let x = [x0, x1, x2, x3];
-    for j in (0..LANES).rev() {
-        words.push(x[j] as u16);
-        words.push((x[j] >> 16) as u16);
-    }
+    push_final_states(&[x0, x1, x2, x3], &mut words);
     words
 }
 
@@ -383,12 +375,7 @@ fn decode_symbols<O: Copy>(
     lut: &[u32; M as usize],
     put: impl Fn(O, u8) -> O,
 ) -> Result<()> {
-    let mut x = [0u32; LANES];
-    for (j, s) in x.iter_mut().enumerate() {
-        let b = &words[4 * j..4 * j + 4];
-        *s = (u16::from_le_bytes([b[0], b[1]]) as u32) << 16
-            | u16::from_le_bytes([b[2], b[3]]) as u32;
-    }
+    let mut x = read_states::<LANES>(words);
     let mut pos = 4 * LANES;
     let mut chunks = out.chunks_exact_mut(LANES);
     for c in &mut chunks {

@@ -50,7 +50,7 @@ pub(crate) fn normalize(counts: &[u64; 256]) -> [u32; 256] {
     freq
 }
 
-/// Per-symbol encoder entry (shared with the model's encoder, `rans_model.rs`): the state
+/// Per-symbol encoder entry (shared with the model's encoder, `entropy/model/`): the state
 /// transition `x → (x / freq)·M + x mod freq + cum` by an exact reciprocal multiplication
 /// instead of a 32-bit division (Lemire, Kaser, Kurz 2019: with `rcp = ⌈2^64 / freq⌉`,
 /// `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as `x + bias + q·(M − freq)`.
@@ -86,4 +86,43 @@ impl EncSym {
             cmpl: M - freq,
         }
     }
+}
+
+impl EncSym {
+    /// Codes one symbol into state `x`: returns the word to emit (the state's low 16 bits) and
+    /// whether to emit it (renormalisation). Callers write the word unconditionally and advance
+    /// their position by the flag, so the ~random renormalisation decision costs no branch.
+    #[inline(always)]
+    pub(crate) fn step(&self, x: &mut u32) -> (u16, bool) {
+        let v = *x;
+        let emit = v >= self.x_max;
+        let word = v as u16;
+        let v = if emit { v >> 16 } else { v };
+        let q = ((v as u128 * self.rcp as u128) >> 64) as u32;
+        *x = v + self.bias + q * self.cmpl;
+        (word, emit)
+    }
+}
+
+/// Appends the final encoder states, last state first, each low half then high half: the
+/// caller writes the word stream reversed, so a stream starts with the states in lane order,
+/// high half first ([`read_states`]).
+pub(crate) fn push_final_states(x: &[u32], words: &mut Vec<u16>) {
+    for &s in x.iter().rev() {
+        words.push(s as u16);
+        words.push((s >> 16) as u16);
+    }
+}
+
+/// The initial decoder states from the first `4 · N` bytes of a word stream (written by
+/// [`push_final_states`]); the caller has checked that they are present.
+#[inline]
+pub(crate) fn read_states<const N: usize>(words: &[u8]) -> [u32; N] {
+    let mut x = [0u32; N];
+    for (j, s) in x.iter_mut().enumerate() {
+        let b = &words[4 * j..4 * j + 4];
+        *s = (u16::from_le_bytes([b[0], b[1]]) as u32) << 16
+            | u16::from_le_bytes([b[2], b[3]]) as u32;
+    }
+    x
 }

@@ -5,41 +5,28 @@ use std::os::raw::c_char;
 use super::error::FfiError;
 use super::handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
-    tensor_view, OpaqueHandle, ALCM_MAX_RANK,
+    tensor_view, OpaqueHandle,
 };
 use super::panic::{ffi_infallible, ffi_status, ffi_void};
 use super::status::alcm_status;
+use crate::abi::{
+    ALCM_BACKEND_DEFLATE, ALCM_BACKEND_RANS, ALCM_BACKEND_STORE, ALCM_MAX_RANK, ALCM_MAX_THREADS,
+    ALCM_MODE_ADAPTIVE, ALCM_MODE_LOSSLESS, ALCM_MODE_MAX_ABS, ALCM_MODE_RELATIVE_L2,
+    ALCM_NON_FINITE_KEEP, ALCM_NON_FINITE_REFUSE,
+};
 use crate::{BackendKind, Encoder, EncoderConfig, ErrorFeedback, Mode, NonFinitePolicy, Report};
 
 /// Encoder mode (as stored in the frame): `ALCM_MODE_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_mode = u32;
-/// The original's scheme: per-channel precision from a bit allocation, pruning.
-pub const ALCM_MODE_ADAPTIVE: alcm_mode = 0;
-/// Guarantees ||x - x'||_2 <= target * ||x||_2 (target in (0, 1)).
-pub const ALCM_MODE_RELATIVE_L2: alcm_mode = 1;
-/// Guarantees |x_i - x'_i| <= target for every value (target > 0).
-pub const ALCM_MODE_MAX_ABS: alcm_mode = 2;
-/// Bit-exact.
-pub const ALCM_MODE_LOSSLESS: alcm_mode = 3;
 
 /// Lossless backend applied to the packed codes: `ALCM_BACKEND_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_backend = u32;
-/// No entropy coding.
-pub const ALCM_BACKEND_STORE: alcm_backend = 0;
-/// Deflate (the original prototype's backend).
-pub const ALCM_BACKEND_DEFLATE: alcm_backend = 1;
-/// Static rANS over byte planes (the default: smaller and faster than deflate on codes).
-pub const ALCM_BACKEND_RANS: alcm_backend = 2;
 
 /// What to do with NaN/Inf input: `ALCM_NON_FINITE_*`.
 #[allow(non_camel_case_types)]
 pub type alcm_non_finite = u32;
-/// Refuse the tensor with ALCM_ERR_NON_FINITE (the default).
-pub const ALCM_NON_FINITE_REFUSE: alcm_non_finite = 0;
-/// Store NaN/Inf values exactly; the rest is compressed as usual.
-pub const ALCM_NON_FINITE_KEEP: alcm_non_finite = 1;
 
 /// What one compression did. Output only; fields may be added at the end in a major version.
 #[allow(non_camel_case_types)]
@@ -79,7 +66,7 @@ impl From<&Report> for alcm_report {
             cpu_seconds: r.cpu_seconds,
             caq: r.caq,
             step: r.step,
-            mode: r.mode as u32,
+            mode: r.mode.id() as u32,
             exceptions: r.exceptions as u64,
         }
     }
@@ -99,7 +86,7 @@ pub struct alcm_frame_info {
     /// Number of dimensions; shape[rank..] are 0.
     pub rank: u32,
     /// The tensor's dimensions.
-    pub shape: [u64; 8],
+    pub shape: [u64; ALCM_MAX_RANK],
     /// Number of values (product of the shape).
     pub n_values: u64,
     /// Number of channels (first dimension for rank >= 2, else 1; 0 when empty).
@@ -139,21 +126,26 @@ unsafe impl OpaqueHandle for alcm_feedback {
     const NAME: &'static str = "alcm_feedback";
 }
 
-/// Worst-case frame size for `n_values` floats: a `dst` buffer of this size always suffices.
-/// Saturates at SIZE_MAX. Thread-safe, cannot fail.
-#[no_mangle]
-pub extern "C" fn alcm_compress_bound(n_values: usize) -> usize {
-    ffi_infallible("alcm_compress_bound", usize::MAX, || {
-        crate::compress_bound(n_values)
-    })
-}
-
-/// Creates an encoder with the defaults of the original encoder_config.yaml (adaptive mode,
-/// precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, the default backend
-/// ALCM_BACKEND_RANS, non-finite values refused). `*out` is written only on success.
+/// --------------------------------------------------------------------------------------------
+/// CODEC
 ///
-/// # Safety
-/// `out` points to a writable `alcm_encoder*`.
+/// An alcm_encoder holds settings only (mode, backend, precision, pruning, threads), no buffers:
+/// create one, configure it with the alcm_encoder_set_* setters, then compress any number of
+/// tensors with alcm_encoder_compress into a buffer of alcm_compress_bound bytes. The frame is
+/// self-describing: alcm_peek reads its header, alcm_decompress needs nothing but the bytes.
+/// Setters need exclusive access; compression takes a const encoder, so one configured encoder may
+/// serve several threads at once.
+///
+/// --------------------------------------------------------------------------------------------
+///
+/// Creates an encoder with the defaults of the original encoder_config.yaml: adaptive mode,
+/// precision 4..8 bits, pruning threshold 0.01, max drop ratio 0.25, the default backend
+/// ALCM_BACKEND_RANS (deflate level 6 if deflate is chosen), non-finite values refused, 1 thread.
+///
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+/// Memory: `*out` is a new encoder owned by the caller: free it with alcm_encoder_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_new(out: *mut *mut alcm_encoder) -> alcm_status {
     ffi_status("alcm_encoder_new", || {
@@ -165,11 +157,16 @@ pub unsafe extern "C" fn alcm_encoder_new(out: *mut *mut alcm_encoder) -> alcm_s
 }
 
 /// Creates an encoder from a YAML file in the original encoder_config.yaml schema (plus alcm's
-/// optional keys). ALCM_ERR_IO if unreadable, ALCM_ERR_INVALID_CONFIG (message names the key)
-/// if a value is invalid.
+/// optional keys: mode, backend_level, non_finite, allocation, threads).
 ///
-/// # Safety
-/// `path` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
+/// or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range; the
+/// message names the key).
+/// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_encoder_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_from_yaml_file(
     path: *const c_char,
@@ -187,8 +184,13 @@ pub unsafe extern "C" fn alcm_encoder_from_yaml_file(
 
 /// Creates an encoder from YAML text (same schema as alcm_encoder_from_yaml_file).
 ///
-/// # Safety
-/// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_encoder*`.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
+/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+/// value out of range; the message names the key).
+/// Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_encoder_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_from_yaml_string(
     yaml: *const c_char,
@@ -204,10 +206,11 @@ pub unsafe extern "C" fn alcm_encoder_from_yaml_string(
     })
 }
 
-/// Frees an encoder. NULL is a no-op.
+/// Frees an encoder. NULL is a no-op; a handle that is not a live encoder is left alone.
 ///
-/// # Safety
-/// `enc` is NULL or a live handle from alcm_encoder_*; it is not used afterwards.
+/// Memory: `enc` is NULL or an encoder from alcm_encoder_new / alcm_encoder_from_yaml_*, freed once
+/// and not used afterwards.
+/// Threads: any thread, once no other call uses `enc`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_free(enc: *mut alcm_encoder) {
     // SAFETY: the caller upholds the documented contract; NULL is a no-op.
@@ -230,11 +233,12 @@ unsafe fn reconfigure(
     Ok(())
 }
 
-/// Sets the pruning threshold (a percentile fraction in (0, 1); the scheduler's output).
-/// On error the encoder is unchanged.
+/// Sets the pruning threshold, a percentile fraction in (0, 1) (the scheduler's output).
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+/// (`threshold` not in (0, 1)).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_threshold(
     enc: *mut alcm_encoder,
@@ -246,12 +250,14 @@ pub unsafe extern "C" fn alcm_encoder_set_threshold(
     })
 }
 
-/// Sets the mode and its target: relative L2 error in (0, 1) for ALCM_MODE_RELATIVE_L2, max
-/// absolute error > 0 for ALCM_MODE_MAX_ABS; ignored for the other modes. On error the encoder
-/// is unchanged.
+/// Sets the mode (ALCM_MODE_*) and its target: the relative L2 error in (0, 1) for
+/// ALCM_MODE_RELATIVE_L2, the max absolute error (> 0) for ALCM_MODE_MAX_ABS; `target` is ignored
+/// for the other modes.
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT (unknown mode; checked first), ALCM_ERR_NULL_POINTER (`enc`),
+/// ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG (target out of range).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_mode(
     enc: *mut alcm_encoder,
@@ -271,10 +277,14 @@ pub unsafe extern "C" fn alcm_encoder_set_mode(
     })
 }
 
-/// Sets the backend (ALCM_BACKEND_*) and, for deflate, its level 0..10 (ignored otherwise).
+/// Sets the backend: ALCM_BACKEND_RANS (the default), ALCM_BACKEND_DEFLATE or ALCM_BACKEND_STORE,
+/// and the deflate level 0..10 (validated for every backend, used by deflate only).
+/// ALCM_BACKEND_RANS_MODEL cannot be selected: the encoder chooses it by itself.
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT (unknown or unselectable backend, `level` > 10; checked
+/// first), ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_backend(
     enc: *mut alcm_encoder,
@@ -309,8 +319,10 @@ pub unsafe extern "C" fn alcm_encoder_set_backend(
 
 /// Sets the precision range of adaptive mode: 1 <= min_precision <= base_precision <= 16.
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+/// (range violated).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_precision(
     enc: *mut alcm_encoder,
@@ -328,10 +340,12 @@ pub unsafe extern "C" fn alcm_encoder_set_precision(
     })
 }
 
-/// Sets the largest fraction of non-zero values pruning may drop, in [0, 1).
+/// Sets the largest fraction of values pruning may drop, in [0, 1).
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+/// (not in [0, 1)).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(
     enc: *mut alcm_encoder,
@@ -345,8 +359,10 @@ pub unsafe extern "C" fn alcm_encoder_set_max_drop_ratio(
 
 /// Sets the policy for NaN/Inf input (ALCM_NON_FINITE_*).
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT (unknown policy; checked first), ALCM_ERR_NULL_POINTER
+/// (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_non_finite(
     enc: *mut alcm_encoder,
@@ -367,17 +383,14 @@ pub unsafe extern "C" fn alcm_encoder_set_non_finite(
     })
 }
 
-/// Largest thread count alcm_encoder_set_threads and alcm_decompress_with_threads accept.
-pub const ALCM_MAX_THREADS: u32 = 64;
-
 /// Sets how many threads one compression may use, 1..ALCM_MAX_THREADS (default 1). The
-/// error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are
-/// the same for every thread count. Threads are started per call and joined before it returns.
-/// On error (ALCM_ERR_INVALID_CONFIG for 0 or more than ALCM_MAX_THREADS) the encoder is
-/// unchanged.
+/// error-bounded modes split a large tensor into fixed blocks of rows; the frame bytes are the same
+/// for every thread count. Threads are started per call and joined before it returns.
 ///
-/// # Safety
-/// `enc` is a live encoder handle, not used concurrently.
+/// Returns: ALCM_OK. On error the encoder is unchanged.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_CONFIG
+/// (0 or more than ALCM_MAX_THREADS).
+/// Threads: exclusive: no other call may use `enc` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_set_threads(
     enc: *mut alcm_encoder,
@@ -386,6 +399,18 @@ pub unsafe extern "C" fn alcm_encoder_set_threads(
     ffi_status("alcm_encoder_set_threads", || {
         // SAFETY: forwarded contract.
         unsafe { reconfigure(enc, |c| c.threads = threads as usize) }
+    })
+}
+
+/// Worst-case frame size for `n_values` floats: a `dst` buffer of this many bytes always suffices
+/// for alcm_encoder_compress and is what alcm_feedback_compress requires.
+///
+/// Returns: the bound, saturated at SIZE_MAX; cannot fail.
+/// Threads: any thread.
+#[no_mangle]
+pub extern "C" fn alcm_compress_bound(n_values: usize) -> usize {
+    ffi_infallible("alcm_compress_bound", usize::MAX, || {
+        crate::compress_bound(n_values)
     })
 }
 
@@ -414,19 +439,24 @@ fn finish(
     Ok(())
 }
 
-/// Compresses the tensor `(data, rank, shape)` into `dst` (capacity `dst_capacity` bytes; size it
-/// with alcm_compress_bound). `allocation` (adaptive mode; may be NULL with `allocation_len` 0
-/// for full precision) holds 1 value for the whole tensor or one per channel, in
-/// [min_bits, max_bits] (the predictor's output). On success writes the frame length to
-/// `*dst_len` and, if `report` is non-NULL, the report.
+/// Compresses the tensor `(data, rank, shape)` into `dst` (`dst_capacity` bytes; size it with
+/// alcm_compress_bound). `allocation` (adaptive mode; NULL with `allocation_len` 0 for full
+/// precision) holds 1 value for the whole tensor or one per channel, in [min_bits, max_bits] (the
+/// predictor's output); other modes ignore it.
 ///
-/// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (shape/allocation mismatch),
-/// ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message names the index),
-/// ALCM_ERR_BUFFER_TOO_SMALL, ALCM_ERR_TIMEOUT.
-///
-/// # Safety
-/// `enc` is a live encoder handle; the tensor and allocation arrays are readable for the given
-/// sizes; `dst` is writable for `dst_capacity` bytes and does not overlap the inputs.
+/// Returns: ALCM_OK; the frame is in `dst[0..*dst_len]` and, if `report` is non-NULL, `*report`
+/// describes it. Outputs are written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`, `dst_len`; `data`, `shape`, `allocation`, `dst` when their
+/// length is not 0), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
+/// ALCM_MAX_RANK, allocation length neither 1 nor the channel count, non-finite allocation value,
+/// more than 2^32 - 1 channels, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or
+/// exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy; the message
+/// names the index), ALCM_ERR_BUFFER_TOO_SMALL (the frame is longer than `dst_capacity`; never with
+/// alcm_compress_bound), ALCM_ERR_TIMEOUT (the relative-L2 search ran out of the encoder's time
+/// budget, YAML `timeout_seconds`).
+/// Memory: every input is borrowed for the call; `dst` must not overlap the inputs.
+/// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+/// that take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_encoder_compress(
     enc: *const alcm_encoder,
@@ -451,10 +481,10 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
@@ -462,11 +492,16 @@ pub unsafe extern "C" fn alcm_encoder_compress(
     })
 }
 
-/// Reads a frame header (at least the first ALCM_FRAME_HEADER_MAX bytes, or the whole frame)
-/// without decoding or checksumming the payload. `*info` is written only on success.
+/// Reads a frame header from `src` (at least the first ALCM_FRAME_HEADER_MAX bytes, or the whole
+/// frame if shorter) without decoding or checksumming the payload.
 ///
-/// # Safety
-/// `src` is readable for `src_len` bytes; `info` points to a writable alcm_frame_info.
+/// Returns: ALCM_OK; `*info` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`info`; `src` when `src_len` is not 0), ALCM_ERR_INVALID_ARGUMENT
+/// (`info` misaligned), ALCM_ERR_BAD_MAGIC (not an alcm frame), ALCM_ERR_FORMAT_VERSION (written by
+/// a newer format), ALCM_ERR_TRUNCATED (fewer bytes than the header), ALCM_ERR_CORRUPT (invalid
+/// header field), ALCM_ERR_TOO_LARGE (the declared shape overflows or exceeds the address space).
+/// Memory: `src` is borrowed for the call.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_peek(
     src: *const u8,
@@ -477,14 +512,14 @@ pub unsafe extern "C" fn alcm_peek(
         // SAFETY: the caller upholds the documented contract.
         let (src, info) = unsafe { (in_slice(src, src_len, "src")?, out_ptr(info, "info")?) };
         let i = crate::peek(src)?;
-        let mut shape = [0u64; 8];
+        let mut shape = [0u64; ALCM_MAX_RANK];
         for (d, s) in shape.iter_mut().zip(&i.shape) {
             *d = *s as u64;
         }
         info.write(alcm_frame_info {
             format_version: i.format_version as u32,
-            mode: i.mode as u32,
-            backend: i.backend as u32,
+            mode: i.mode.id() as u32,
+            backend: i.backend.id() as u32,
             rank: i.shape.len() as u32,
             shape,
             n_values: i.n_values,
@@ -497,22 +532,18 @@ pub unsafe extern "C" fn alcm_peek(
     })
 }
 
-/// The most bytes alcm_peek needs: the largest fixed frame header.
-// A literal, not `FRAME_OVERHEAD_MAX - 4`: cbindgen cannot evaluate a path expression and
-// silently left the macro out of alcm.h. The assertion keeps the two in step.
-pub const ALCM_FRAME_HEADER_MAX: usize = 132;
-const _: () = assert!(ALCM_FRAME_HEADER_MAX == crate::format::FRAME_OVERHEAD_MAX - 4);
-
-/// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at
-/// least the frame's value count (`alcm_peek` gives it); nothing larger than `dst_capacity`
-/// values is ever allocated. On success writes the value count to `*n_values`.
+/// Decodes the complete frame `src` (exactly `src_len` bytes) into `dst`, which must hold at least
+/// the frame's value count (alcm_peek gives it); nothing larger than that count is allocated.
 ///
-/// Errors: ALCM_ERR_BAD_MAGIC, ALCM_ERR_FORMAT_VERSION, ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT,
-/// ALCM_ERR_CHECKSUM, ALCM_ERR_BUFFER_TOO_SMALL. On error, `dst` may hold partial output.
-///
-/// # Safety
-/// `src` is readable for `src_len` bytes; `dst` is writable for `dst_capacity` floats and does
-/// not overlap `src`.
+/// Returns: ALCM_OK; `dst[0..*n_values]` holds the values, `*n_values` the count.
+/// Errors: ALCM_ERR_NULL_POINTER (`n_values`; `src` when `src_len` is not 0; `dst` when the frame
+/// holds values), ALCM_ERR_INVALID_ARGUMENT (misaligned `dst` or `n_values`), ALCM_ERR_BAD_MAGIC,
+/// ALCM_ERR_FORMAT_VERSION, ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT, ALCM_ERR_CHECKSUM (the bytes were
+/// altered), ALCM_ERR_TOO_LARGE (the declared shape overflows or exceeds the address space),
+/// ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` is below the value count). On error `dst` may hold
+/// partial output and `*n_values` is not written.
+/// Memory: `src` is borrowed for the call; `dst` must not overlap it.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_decompress(
     src: *const u8,
@@ -562,20 +593,22 @@ unsafe fn decompress_impl(
     }
     // SAFETY: every element was initialised just above; MaybeUninit<f32> has f32's layout.
     let out = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), n) };
-    crate::decompress_into_with_threads(src, out, threads)?;
+    crate::DecodeOptions::default()
+        .with_threads(threads)
+        .decompress_into(src, out)?;
     n_out.write(n);
     Ok(())
 }
 
 /// Like alcm_decompress, decoding the independent blocks of a large frame (payload kinds 2 and 4,
-/// docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on
-/// one thread. The decoded values are the same for every thread count.
+/// docs/FORMAT.md) on up to `threads` threads, 1..ALCM_MAX_THREADS; other frames decode on one
+/// thread. The decoded values are the same for every thread count.
 ///
-/// Errors: those of alcm_decompress, and ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or
-/// more than ALCM_MAX_THREADS (checked first; `dst` and `*n_values` are then untouched).
-///
-/// # Safety
-/// As alcm_decompress.
+/// Returns: as alcm_decompress.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT for a thread count of 0 or more than ALCM_MAX_THREADS (checked
+/// first; `dst` and `*n_values` are then untouched), and those of alcm_decompress.
+/// Memory: as alcm_decompress.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_decompress_with_threads(
     src: *const u8,
@@ -596,10 +629,25 @@ pub unsafe extern "C" fn alcm_decompress_with_threads(
     })
 }
 
+/// --------------------------------------------------------------------------------------------
+/// ERROR FEEDBACK
+///
+/// Gradient compression in a training loop: an alcm_feedback keeps, for one tensor, the residual of
+/// the previous step (what the decoder lost) and adds it to the next gradient before compressing,
+/// so that quantization error is delayed, never lost. One state per tensor; it can be saved and
+/// loaded with a checkpoint. Every call on a state needs exclusive access.
+///
+/// --------------------------------------------------------------------------------------------
+///
 /// Creates error-feedback state (a zero residual) for tensors of `shape`.
 ///
-/// # Safety
-/// `shape` is readable for `rank` values (may be NULL when rank is 0); `out` is writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
+/// ALCM_ERR_NULL_POINTER (`out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the shape
+/// overflows or exceeds ALCM_MAX_ELEMENTS).
+/// Memory: `shape` is borrowed for the call. `*out` (4 bytes per value of the shape) is owned by
+/// the caller: free it with alcm_feedback_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_new(
     rank: usize,
@@ -615,7 +663,7 @@ pub unsafe extern "C" fn alcm_feedback_new(
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
         let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if n.map_or(true, |n| n > super::handle::ALCM_MAX_ELEMENTS as usize) {
+        if n.map_or(true, |n| n > crate::abi::ALCM_MAX_ELEMENTS as usize) {
             return Err(FfiError::too_large(format!("shape {shape:?} is too large")));
         }
         out.write(box_handle(ErrorFeedback::new(shape)?));
@@ -623,12 +671,21 @@ pub unsafe extern "C" fn alcm_feedback_new(
     })
 }
 
-/// Compresses `gradient + residual` (n_values floats, the state's shape) into `dst` and keeps the
-/// new residual; arguments as alcm_encoder_compress. On error the residual is unchanged.
+/// Compresses `gradient + residual` (`n_values` floats, the state's value count, C order of its
+/// shape) with `enc` into `dst` and keeps the new residual; `allocation`, `dst`, `dst_len` and
+/// `report` as for alcm_encoder_compress, except that `dst_capacity` must be at least
+/// alcm_compress_bound(n_values).
 ///
-/// # Safety
-/// `fb` is a live feedback handle used by no other thread during the call; `enc` a live encoder;
-/// arrays readable/writable for the given sizes.
+/// Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+/// error the residual is unchanged and nothing is written.
+/// Errors: ALCM_ERR_NULL_POINTER (`fb`, `enc`, `dst_len`; `gradient`, `allocation`, `dst` when
+/// their length is not 0), ALCM_ERR_INVALID_HANDLE (`fb`, `enc`), ALCM_ERR_INVALID_ARGUMENT
+/// (`n_values` is not the state's value count, allocation as for alcm_encoder_compress, misaligned
+/// pointer), ALCM_ERR_TOO_LARGE (an array length beyond the address space),
+/// ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below alcm_compress_bound(n_values); checked before
+/// any work), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy), ALCM_ERR_TIMEOUT.
+/// Memory: inputs are borrowed for the call; `dst` must not overlap them.
+/// Threads: exclusive use of `fb`; `enc` is only read and may be shared.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_compress(
     fb: *mut alcm_feedback,
@@ -654,10 +711,10 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        // SAFETY: as above; `report` is optional.
         let report_out = if report.is_null() {
             None
         } else {
+            // SAFETY: as above; `report` is optional.
             Some(unsafe { out_ptr(report, "report")? })
         };
         if crate::compress_bound(n_values) > dst_capacity {
@@ -672,10 +729,11 @@ pub unsafe extern "C" fn alcm_feedback_compress(
     })
 }
 
-/// Sets the residual to zero.
+/// Sets the residual to zero (e.g. after a learning-rate reset or a restart).
 ///
-/// # Safety
-/// `fb` is a live feedback handle, not used concurrently.
+/// Returns: ALCM_OK.
+/// Errors: ALCM_ERR_NULL_POINTER (`fb`), ALCM_ERR_INVALID_HANDLE (`fb`).
+/// Threads: exclusive: no other call may use `fb` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_reset(fb: *mut alcm_feedback) -> alcm_status {
     ffi_status("alcm_feedback_reset", || {
@@ -685,10 +743,16 @@ pub unsafe extern "C" fn alcm_feedback_reset(fb: *mut alcm_feedback) -> alcm_sta
     })
 }
 
-/// Saves the state to `path` atomically (temporary file + rename).
+/// Saves the state (shape and residual, checksummed) to `path` atomically (temporary file in the
+/// same directory, then rename).
 ///
-/// # Safety
-/// `fb` is a live feedback handle; `path` a NUL-terminated string.
+/// Returns: ALCM_OK.
+/// Errors: ALCM_ERR_NULL_POINTER (`fb`, `path`), ALCM_ERR_INVALID_HANDLE (`fb`),
+/// ALCM_ERR_INVALID_UTF8 (`path`), ALCM_ERR_INVALID_ARGUMENT (empty `path`, or one that names no
+/// file), ALCM_ERR_IO (writing or renaming failed).
+/// Memory: `path` is borrowed for the call.
+/// Threads: `fb` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_save(
     fb: *const alcm_feedback,
@@ -701,11 +765,17 @@ pub unsafe extern "C" fn alcm_feedback_save(
     })
 }
 
-/// Loads a state saved by alcm_feedback_save. A truncated or foreign file gives
-/// ALCM_ERR_INVALID_MODEL or ALCM_ERR_CHECKSUM.
+/// Loads a state saved by alcm_feedback_save.
 ///
-/// # Safety
-/// `path` is a NUL-terminated string; `out` is writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
+/// read), ALCM_ERR_INVALID_MODEL (not an alcm feedback state, or inconsistent), ALCM_ERR_CHECKSUM
+/// (the file was altered), ALCM_ERR_FORMAT_VERSION (written in a newer state version),
+/// ALCM_ERR_TRUNCATED (a field runs past the end).
+/// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_feedback_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_load(
     path: *const c_char,
@@ -719,10 +789,11 @@ pub unsafe extern "C" fn alcm_feedback_load(
     })
 }
 
-/// Frees feedback state. NULL is a no-op.
+/// Frees feedback state. NULL is a no-op; a handle that is not live state is left alone.
 ///
-/// # Safety
-/// `fb` is NULL or a live handle; it is not used afterwards.
+/// Memory: `fb` is NULL or a handle from alcm_feedback_new / alcm_feedback_load, freed once and not
+/// used afterwards.
+/// Threads: any thread, once no other call uses `fb`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_feedback_free(fb: *mut alcm_feedback) {
     // SAFETY: the caller upholds the documented contract; NULL is a no-op.

@@ -97,18 +97,16 @@ pub fn last_error() -> String {
         .unwrap_or_default()
 }
 
-/// Copies the calling thread's last error message into `buf` as a NUL-terminated string and
-/// returns its full length in bytes, excluding the NUL (0 when the last fallible call on this
-/// thread succeeded, or none was made).
+/// Copies the calling thread's last error message into `buf` as a NUL-terminated string.
 ///
-/// At most `buf_len - 1` bytes are copied, so the message is truncated when the return value
-/// is `>= buf_len`; call again with a buffer of `return + 1` bytes to get all of it. `buf` may
-/// be NULL only when `buf_len` is 0 (the size query); a NULL `buf` is never written. When
-/// `buf_len` is 0 nothing is written. The message is thread-local (see the header preamble)
-/// and is UTF-8; truncation may cut a multi-byte character.
-///
-/// # Safety
-/// `buf` must be NULL or point to `buf_len` writable bytes.
+/// Returns: the message's full length in bytes, excluding the NUL; 0 when the last fallible call on
+/// this thread succeeded, or none was made. At most `buf_len - 1` bytes are copied, so the message
+/// was truncated when the return value is `>= buf_len`: call again with `return + 1` bytes. When
+/// `buf_len` is 0 nothing is written (the size query). The message is UTF-8; truncation may cut a
+/// multi-byte character. Cannot fail.
+/// Memory: `buf` is NULL (then `buf_len` is ignored and nothing is written) or `buf_len` writable
+/// bytes owned by the caller.
+/// Threads: any thread; reads that thread's own message only.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_last_error_message(buf: *mut c_char, buf_len: usize) -> usize {
     // Never unwinds: no allocation, no indexing beyond checked bounds.

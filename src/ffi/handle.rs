@@ -23,13 +23,7 @@ use std::path::Path;
 
 use super::error::{FfiError, FfiResult};
 use super::status::alcm_status;
-
-/// The highest tensor rank the C API accepts.
-pub const ALCM_MAX_RANK: usize = 8;
-
-/// The most elements one tensor may hold at the C API (2^40, i.e. 4 TiB of float32; lower on
-/// 32-bit targets, where it is `PTRDIFF_MAX / 4`). Larger shapes give `ALCM_ERR_TOO_LARGE`.
-pub const ALCM_MAX_ELEMENTS: u64 = 1_099_511_627_776;
+use crate::abi::{ALCM_MAX_ELEMENTS, ALCM_MAX_RANK};
 
 fn max_elements() -> usize {
     let by_isize = isize::MAX as usize / size_of::<f32>();

@@ -23,10 +23,14 @@ pub struct alcm_metrics {
     pub snr: f64,
 }
 
-/// Computes the error metrics of `reconstructed` against `original` (both `n` floats).
+/// The reconstruction error of `reconstructed` against `original` (both `n` floats): MSE, MAE,
+/// relative L2, max abs, PSNR, SNR.
 ///
-/// # Safety
-/// Both arrays are readable for `n` floats; `out` is writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`; the arrays when `n` is not 0), ALCM_ERR_INVALID_ARGUMENT
+/// (misaligned pointer), ALCM_ERR_TOO_LARGE (`n` beyond the address space).
+/// Memory: both arrays are borrowed for the call.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_error_metrics(
     original: *const f32,
@@ -56,11 +60,12 @@ pub unsafe extern "C" fn alcm_error_metrics(
     })
 }
 
-/// CAQ = compression_ratio / (cpu_seconds + 1). ALCM_ERR_INVALID_ARGUMENT unless ratio > 0 and
-/// cpu_seconds >= 0, both finite.
+/// The Compression-Accuracy Quotient: compression_ratio / (cpu_seconds + 1).
 ///
-/// # Safety
-/// `out` is writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`compression_ratio` not finite
+/// and > 0, `cpu_seconds` not finite and >= 0, `out` misaligned).
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_caq(
     compression_ratio: f64,
@@ -75,10 +80,14 @@ pub unsafe extern "C" fn alcm_caq(
     })
 }
 
-/// Run-to-run variance in percent: (max - min) / mean * 100 over `n` values (n >= 1, mean > 0).
+/// Run-to-run variance in percent, (max - min) / mean * 100, over `n` values.
 ///
-/// # Safety
-/// `values` is readable for `n` doubles; `out` is writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`; `values` when `n` is not 0), ALCM_ERR_INVALID_ARGUMENT
+/// (`n` is 0, a non-finite value, a mean not > 0, misaligned pointer), ALCM_ERR_TOO_LARGE (`n`
+/// beyond the address space).
+/// Memory: `values` is borrowed for the call.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_variance_percent(
     values: *const f64,

@@ -59,11 +59,27 @@ pub struct alcm_scheduler_info {
     pub window_len: u64,
 }
 
-/// Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights
-/// on every platform). hidden_size in 1..65536, min_bits < max_bits, learning_rate > 0.
+/// --------------------------------------------------------------------------------------------
+/// PREDICTOR AND ALLOCATIONS
 ///
-/// # Safety
-/// `out` points to a writable `alcm_predictor*`.
+/// The neural entropy predictor maps the six statistics of a tensor or channel (alcm_stats) to a
+/// bit allocation in [min_bits, max_bits] for adaptive mode. It learns from measured targets:
+/// alcm_empirical_allocation / alcm_empirical_channel_allocations search the smallest allocation
+/// that meets an error target; alcm_guard_channel_allocations raises predicted allocations to what
+/// a closed-form error model needs. Prediction takes a const predictor (share one across threads);
+/// training needs exclusive access.
+///
+/// --------------------------------------------------------------------------------------------
+///
+/// Creates a predictor with Xavier-uniform weights drawn from `seed` (same seed, same weights on
+/// every platform): hidden_size in 1..65536, finite min_bits < max_bits, learning_rate finite and >
+/// 0.
+///
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (a value out of range, `out`
+/// misaligned).
+/// Memory: `*out` is owned by the caller: free it with alcm_predictor_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_new(
     hidden_size: usize,
@@ -99,8 +115,13 @@ fn from_config(c: &PredictorConfig) -> crate::Result<Predictor> {
 
 /// Creates a predictor from a YAML file in the original entropy_config.yaml schema.
 ///
-/// # Safety
-/// `path` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be read
+/// or is not UTF-8 text), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or value out of range).
+/// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_predictor_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_from_yaml_file(
     path: *const c_char,
@@ -118,8 +139,13 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_file(
 
 /// Creates a predictor from YAML text (entropy_config.yaml schema).
 ///
-/// # Safety
-/// `yaml` is a NUL-terminated string; `out` points to a writable `alcm_predictor*`.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`yaml`, `out`), ALCM_ERR_INVALID_UTF8 (`yaml`),
+/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned), ALCM_ERR_INVALID_CONFIG (bad YAML, unknown key or
+/// value out of range).
+/// Memory: `yaml` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_predictor_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_from_yaml_string(
     yaml: *const c_char,
@@ -135,14 +161,18 @@ pub unsafe extern "C" fn alcm_predictor_from_yaml_string(
     })
 }
 
-/// Trains by per-sample SGD on the MSE for `epochs` passes. `features` holds `n` rows of 6
-/// doubles ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats),
-/// `targets` n allocations. If `loss_history` is non-NULL it receives `epochs` mean losses.
-/// A model without feature normalisation fits it on these features first.
+/// Trains by per-sample SGD on the MSE for `epochs` passes. `features` holds `n` rows of 6 doubles
+/// ([mean, var, std, skew, kurtosis, sparsity], e.g. from alcm_channel_stats), `targets` `n`
+/// allocations. A model without feature normalisation fits it on these features first.
 ///
-/// # Safety
-/// `p` is a live predictor not used by any other thread during the call; `features` readable
-/// for 6*n doubles, `targets` for n, `loss_history` (if non-NULL) writable for `epochs`.
+/// Returns: ALCM_OK; if `loss_history` is non-NULL, it receives the `epochs` mean losses.
+/// Errors: ALCM_ERR_TOO_LARGE (6 * `n` overflows; an array length beyond the address space),
+/// ALCM_ERR_NULL_POINTER (`p`; `features`, `targets` when `n` is not 0), ALCM_ERR_INVALID_HANDLE
+/// (`p`), ALCM_ERR_INVALID_ARGUMENT (`n` is 0, a non-finite feature or target, training diverged
+/// (the weights are then restored), misaligned pointer).
+/// Memory: `features` (6 * `n` doubles) and `targets` (`n`) are borrowed for the call;
+/// `loss_history` is NULL or `epochs` writable doubles.
+/// Threads: exclusive: no other call may use `p` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_train(
     p: *mut alcm_predictor,
@@ -184,8 +214,12 @@ pub unsafe extern "C" fn alcm_predictor_train(
 
 /// Runs the network on one feature vector (6 doubles) and writes the allocation to `*out`.
 ///
-/// # Safety
-/// `p` is a live predictor; `features` readable for 6 doubles; `out` writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`p`, `features`, `out`), ALCM_ERR_INVALID_HANDLE (`p`),
+/// ALCM_ERR_INVALID_ARGUMENT (misaligned pointer).
+/// Memory: `features` is borrowed for the call.
+/// Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_forward(
     p: *const alcm_predictor,
@@ -206,10 +240,17 @@ pub unsafe extern "C" fn alcm_predictor_forward(
     })
 }
 
-/// Predicts one allocation for the whole tensor.
+/// Predicts one allocation for the whole tensor `(data, rank, shape)` (its statistics, then the
+/// network).
 ///
-/// # Safety
-/// `p` is a live predictor; the tensor readable; `out` writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`p`, `out`; `shape` when `rank` is not 0; `data` when the tensor
+/// has elements), ALCM_ERR_INVALID_HANDLE (`p`), ALCM_ERR_INVALID_ARGUMENT (rank above
+/// ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+/// ALCM_MAX_ELEMENTS).
+/// Memory: the tensor is borrowed for the call.
+/// Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_predict(
     p: *const alcm_predictor,
@@ -232,12 +273,18 @@ pub unsafe extern "C" fn alcm_predictor_predict(
     })
 }
 
-/// Predicts one allocation per channel (the "entropy map"; alcm_channel_count gives the
-/// count). `out` holds `out_len` doubles; ALCM_ERR_BUFFER_TOO_SMALL if fewer than the channel
-/// count. On success writes the count to `*n_channels`.
+/// Predicts one allocation per channel (the "entropy map"; alcm_channel_count gives the count) into
+/// `out` (`out_len` doubles).
 ///
-/// # Safety
-/// `p` is a live predictor; the tensor readable; `out` writable for `out_len` doubles.
+/// Returns: ALCM_OK; `out[0..*n_channels]` holds the allocations, `*n_channels` the count.
+/// Errors: ALCM_ERR_NULL_POINTER (`p`, `n_channels`; `out` when `out_len` is not 0; tensor pointers
+/// as for alcm_predictor_predict), ALCM_ERR_INVALID_HANDLE (`p`), ALCM_ERR_INVALID_ARGUMENT (rank
+/// above ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+/// ALCM_MAX_ELEMENTS; `out_len` beyond the address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len`
+/// below the channel count; nothing is written).
+/// Memory: the tensor is borrowed for the call; `out` is caller memory.
+/// Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_predict_channels(
     p: *const alcm_predictor,
@@ -265,10 +312,15 @@ pub unsafe extern "C" fn alcm_predictor_predict_channels(
 }
 
 /// Saves the model as .npz (keys W1, b1, W2, b2, hidden_size, min_bits, max_bits, plus alcm's
-/// normalisation), atomically; numpy.load opens it.
+/// normalisation) atomically; numpy.load opens it.
 ///
-/// # Safety
-/// `p` is a live predictor; `path` a NUL-terminated string.
+/// Returns: ALCM_OK.
+/// Errors: ALCM_ERR_NULL_POINTER (`p`, `path`), ALCM_ERR_INVALID_HANDLE (`p`),
+/// ALCM_ERR_INVALID_UTF8 (`path`), ALCM_ERR_INVALID_ARGUMENT (empty `path`, or one that names no
+/// file), ALCM_ERR_IO (writing or renaming failed).
+/// Memory: `path` is borrowed for the call.
+/// Threads: `p` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_save(
     p: *const alcm_predictor,
@@ -282,10 +334,14 @@ pub unsafe extern "C" fn alcm_predictor_save(
 }
 
 /// Loads a model saved by alcm_predictor_save or by the original Python prototype.
-/// ALCM_ERR_INVALID_MODEL for a truncated or foreign file.
 ///
-/// # Safety
-/// `path` is a NUL-terminated string; `out` writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
+/// read), ALCM_ERR_INVALID_MODEL (truncated, foreign or inconsistent file).
+/// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_predictor_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_load(
     path: *const c_char,
@@ -299,22 +355,29 @@ pub unsafe extern "C" fn alcm_predictor_load(
     })
 }
 
-/// Frees a predictor. NULL is a no-op.
+/// Frees a predictor. NULL is a no-op; a handle that is not a live predictor is left alone.
 ///
-/// # Safety
-/// `p` is NULL or a live handle; it is not used afterwards.
+/// Memory: `p` is NULL or a handle from alcm_predictor_new / _from_yaml_* / _load, freed once and
+/// not used afterwards.
+/// Threads: any thread, once no other call uses `p`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_predictor_free(p: *mut alcm_predictor) {
     // SAFETY: the caller upholds the documented contract; NULL is a no-op.
     ffi_void("alcm_predictor_free", || unsafe { free_handle(p) })
 }
 
-/// The measured allocation of a tensor: the smallest single allocation whose adaptive encoding
-/// with `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The
-/// training target the predictor learns.
+/// The measured allocation of a tensor: the smallest single allocation whose adaptive encoding with
+/// `enc`'s settings meets `target_rel_error` (relative L2), found by bisection. The training target
+/// the predictor learns.
 ///
-/// # Safety
-/// `enc` is a live encoder; the tensor readable; `out` writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`, `out`; `shape` when `rank` is not 0; `data` when the
+/// tensor has elements), ALCM_ERR_INVALID_HANDLE (`enc`), ALCM_ERR_INVALID_ARGUMENT (rank above
+/// ALCM_MAX_RANK, `target_rel_error` not finite and > 0, misaligned pointer), ALCM_ERR_TOO_LARGE
+/// (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE (NaN/Inf in the data).
+/// Memory: the tensor is borrowed for the call.
+/// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+/// that take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_empirical_allocation(
     enc: *const alcm_encoder,
@@ -343,12 +406,19 @@ pub unsafe extern "C" fn alcm_empirical_allocation(
     })
 }
 
-/// The measured allocation of each channel for `target_rel_error` (per-channel relative L2);
-/// `out` holds `out_len` doubles (at least the channel count). Writes the count to
-/// `*n_channels` on success.
+/// The measured allocation of each channel for `target_rel_error` (per-channel relative L2), into
+/// `out` (`out_len` doubles, at least the channel count).
 ///
-/// # Safety
-/// `enc` is a live encoder; the tensor readable; `out` writable for `out_len` doubles.
+/// Returns: ALCM_OK; `out[0..*n_channels]` holds the allocations, `*n_channels` the count.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`, `n_channels`; `out` when `out_len` is not 0; tensor
+/// pointers as for alcm_empirical_allocation), ALCM_ERR_INVALID_HANDLE (`enc`),
+/// ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `target_rel_error` not finite and > 0,
+/// misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS),
+/// ALCM_ERR_NON_FINITE (NaN/Inf in the data), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the
+/// channel count; nothing is written).
+/// Memory: the tensor is borrowed for the call; `out` is caller memory.
+/// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+/// that take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_empirical_channel_allocations(
     enc: *const alcm_encoder,
@@ -376,20 +446,24 @@ pub unsafe extern "C" fn alcm_empirical_channel_allocations(
     })
 }
 
-/// Caps the predicted error of each channel: raises every value of `allocation` (one per
-/// channel, `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels'
-/// output) in place to at least the allocation that a closed-form error model (step²/12 per
-/// value plus the pruned energy, from the channel's range, norm and pruning under `enc`'s
-/// settings) needs for `target_rel_error` (relative L2); values already above stay. One pass
-/// over the data, no search (docs/PERFORMANCE.md, "The learned part"). `allocation` is
-/// written only on success.
+/// Caps the predicted error of each channel: raises every value of `allocation` (one per channel,
+/// `allocation_len` = alcm_channel_count, e.g. alcm_predictor_predict_channels' output) in place to
+/// at least the allocation that a closed-form error model (step^2/12 per value plus the pruned
+/// energy, from the channel's range, norm and pruning under `enc`'s settings) needs for
+/// `target_rel_error` (relative L2); values already above stay. One pass over the data, no search
+/// (docs/PERFORMANCE.md, "The learned part").
 ///
-/// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_ARGUMENT (length is not the channel count,
-/// a non-finite allocation, target not finite and > 0), ALCM_ERR_NON_FINITE (NaN/Inf data).
-///
-/// # Safety
-/// `enc` is a live encoder; the tensor readable; `allocation` readable and writable for
-/// `allocation_len` doubles and not overlapping the tensor.
+/// Returns: ALCM_OK; `allocation` is rewritten only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`enc`; `allocation` when `allocation_len` is not 0; tensor
+/// pointers as for alcm_empirical_allocation), ALCM_ERR_INVALID_HANDLE (`enc`),
+/// ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `allocation_len` is not the channel count,
+/// a non-finite allocation, `target_rel_error` not finite and > 0, misaligned pointer),
+/// ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS), ALCM_ERR_NON_FINITE
+/// (NaN/Inf in the data).
+/// Memory: the tensor is borrowed for the call; `allocation` is caller memory, read and written,
+/// and must not overlap the tensor.
+/// Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+/// that take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_guard_channel_allocations(
     enc: *const alcm_encoder,
@@ -418,12 +492,25 @@ pub unsafe extern "C" fn alcm_guard_channel_allocations(
     })
 }
 
-/// Creates a scheduler. Defaults of the original: initial_threshold 0.01, decay 0.95,
-/// window 5, clip to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2,
-/// 0 < min <= initial <= max < 1.
+/// --------------------------------------------------------------------------------------------
+/// SCHEDULER
 ///
-/// # Safety
-/// `out` points to a writable `alcm_scheduler*`.
+/// The compression scheduler moves the encoder's pruning threshold by the trend of the CAQ score
+/// (compression ratio / (CPU seconds + 1)) over a window of recent steps: feed each step's CAQ to
+/// alcm_scheduler_update and pass the returned threshold to alcm_encoder_set_threshold. Every call
+/// that changes a scheduler needs exclusive access.
+///
+/// --------------------------------------------------------------------------------------------
+///
+/// Creates a scheduler. The original's values: initial_threshold 0.01, decay 0.95, window 5,
+/// thresholds clipped to [0.001, 0.1]. Requires 0 < decay < 1, window >= 2 and 0 < min_threshold <=
+/// initial_threshold <= max_threshold < 1.
+///
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned),
+/// ALCM_ERR_INVALID_CONFIG (a value out of range; the message names it).
+/// Memory: `*out` is owned by the caller: free it with alcm_scheduler_free.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_new(
     initial_threshold: f64,
@@ -449,10 +536,11 @@ pub unsafe extern "C" fn alcm_scheduler_new(
 }
 
 /// Feeds one CAQ score (finite, >= 0) and writes the new pruning threshold to `*threshold`.
-/// On error the state is unchanged.
 ///
-/// # Safety
-/// `s` is a live scheduler, not used concurrently; `threshold` writable.
+/// Returns: ALCM_OK; `*threshold` is written only on success. On error the state is unchanged.
+/// Errors: ALCM_ERR_NULL_POINTER (`s`, `threshold`), ALCM_ERR_INVALID_HANDLE (`s`),
+/// ALCM_ERR_INVALID_ARGUMENT (`caq` negative or not finite, `threshold` misaligned).
+/// Threads: exclusive: no other call may use `s` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_update(
     s: *mut alcm_scheduler,
@@ -467,10 +555,13 @@ pub unsafe extern "C" fn alcm_scheduler_update(
     })
 }
 
-/// Writes the scheduler's state to `*out`.
+/// Writes the scheduler's state (step, threshold, mean CAQ and trend of the window) to `*out`.
 ///
-/// # Safety
-/// `s` is a live scheduler; `out` writable.
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`s`, `out`), ALCM_ERR_INVALID_HANDLE (`s`),
+/// ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+/// Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_stats(
     s: *const alcm_scheduler,
@@ -491,11 +582,15 @@ pub unsafe extern "C" fn alcm_scheduler_stats(
     })
 }
 
-/// Copies the window's CAQ scores (oldest first) into `out` (`out_len` doubles) and writes
-/// their count to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count.
+/// Copies the window's CAQ scores (oldest first) into `out` (`out_len` doubles) and writes their
+/// count to `*n`.
 ///
-/// # Safety
-/// `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+/// Returns: ALCM_OK; outputs are written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`s`, `n`; `out` when `out_len` is not 0), ALCM_ERR_INVALID_HANDLE
+/// (`s`), ALCM_ERR_INVALID_ARGUMENT (misaligned pointer), ALCM_ERR_TOO_LARGE (`out_len` beyond the
+/// address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the count, at most the window size).
+/// Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_window(
     s: *const alcm_scheduler,
@@ -517,11 +612,15 @@ pub unsafe extern "C" fn alcm_scheduler_window(
     })
 }
 
-/// Copies the threshold history (one per update, oldest first) into `out` and writes the count
-/// to `*n`. ALCM_ERR_BUFFER_TOO_SMALL if `out_len` is smaller than the count (= step).
+/// Copies the threshold history (one per update since creation or reset, oldest first) into `out`
+/// (`out_len` doubles) and writes the count (= step) to `*n`.
 ///
-/// # Safety
-/// `s` is a live scheduler; `out` writable for `out_len` doubles; `n` writable.
+/// Returns: ALCM_OK; outputs are written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`s`, `n`; `out` when `out_len` is not 0), ALCM_ERR_INVALID_HANDLE
+/// (`s`), ALCM_ERR_INVALID_ARGUMENT (misaligned pointer), ALCM_ERR_TOO_LARGE (`out_len` beyond the
+/// address space), ALCM_ERR_BUFFER_TOO_SMALL (`out_len` below the count).
+/// Threads: `s` is only read: other threads may use the same handle at the same time in calls that
+/// take it as `const`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_history(
     s: *const alcm_scheduler,
@@ -545,8 +644,9 @@ pub unsafe extern "C" fn alcm_scheduler_history(
 
 /// Returns the scheduler to its initial threshold with an empty window and history.
 ///
-/// # Safety
-/// `s` is a live scheduler, not used concurrently.
+/// Returns: ALCM_OK.
+/// Errors: ALCM_ERR_NULL_POINTER (`s`), ALCM_ERR_INVALID_HANDLE (`s`).
+/// Threads: exclusive: no other call may use `s` during this call.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_reset(s: *mut alcm_scheduler) -> alcm_status {
     ffi_status("alcm_scheduler_reset", || {
@@ -556,10 +656,10 @@ pub unsafe extern "C" fn alcm_scheduler_reset(s: *mut alcm_scheduler) -> alcm_st
     })
 }
 
-/// Frees a scheduler. NULL is a no-op.
+/// Frees a scheduler. NULL is a no-op; a handle that is not a live scheduler is left alone.
 ///
-/// # Safety
-/// `s` is NULL or a live handle; it is not used afterwards.
+/// Memory: `s` is NULL or a handle from alcm_scheduler_new, freed once and not used afterwards.
+/// Threads: any thread, once no other call uses `s`.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_scheduler_free(s: *mut alcm_scheduler) {
     // SAFETY: the caller upholds the documented contract; NULL is a no-op.

@@ -1,9 +1,10 @@
 //! Exports over `crate::learn::stats`: whole-tensor and per-channel statistics.
 
 use super::error::FfiError;
-use super::handle::{in_slice, out_ptr, out_slice, tensor_view, ALCM_MAX_RANK};
+use super::handle::{in_slice, out_ptr, out_slice, tensor_view};
 use super::panic::ffi_status;
 use super::status::alcm_status;
+use crate::abi::ALCM_MAX_RANK;
 use crate::learn::stats::{channel_count, channel_stats, tensor_stats, TensorStats};
 
 /// Statistics of a tensor or channel (the predictor's six features plus the count).
@@ -42,19 +43,27 @@ impl From<TensorStats> for alcm_stats {
     }
 }
 
-/// Statistics of a whole tensor (any shape, flattened).
+/// --------------------------------------------------------------------------------------------
+/// STATISTICS AND METRICS
 ///
-/// `data` holds the product of `shape[0..rank]` floats, C-contiguous; `rank` is at most
-/// `ALCM_MAX_RANK`; `shape` may be NULL only when `rank` is 0 (a scalar); `data` may be NULL
-/// only when the tensor has no elements (then all fields are 0 and `std` is 1e-8).
-/// NaN/Inf propagate into the moments. `*out` is written only on success.
+/// The tensor statistics the predictor reads (mean, variance, std, skew, kurtosis, sparsity; whole
+/// tensor or per channel, a channel being a slice along the first axis), the reconstruction error
+/// of a decoded tensor, and the CAQ score and run-to-run variance of the original experiment.
+/// Functions without a handle: all are thread-safe.
 ///
-/// Returns `ALCM_OK`, `ALCM_ERR_NULL_POINTER`, `ALCM_ERR_INVALID_ARGUMENT` (rank, alignment)
-/// or `ALCM_ERR_TOO_LARGE` (shape overflow). Thread-safe.
+/// --------------------------------------------------------------------------------------------
 ///
-/// # Safety
-/// `shape` points to `rank` values, `data` to as many floats as the shape holds, and `out` to
-/// a writable `alcm_stats`.
+/// Statistics of a whole tensor (any shape, flattened). `data` holds the product of
+/// `shape[0..rank]` floats, C-contiguous; `rank` is at most ALCM_MAX_RANK; `shape` may be NULL only
+/// when `rank` is 0 (a scalar); `data` may be NULL only when the tensor has no elements. An empty
+/// tensor gives all fields 0 and `std` 1e-8; NaN/Inf propagate into the moments.
+///
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`out`; `shape`, `data` as above), ALCM_ERR_INVALID_ARGUMENT (rank
+/// above ALCM_MAX_RANK, misaligned pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds
+/// ALCM_MAX_ELEMENTS).
+/// Memory: the tensor is borrowed for the call.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_tensor_stats(
     data: *const f32,
@@ -70,11 +79,15 @@ pub unsafe extern "C" fn alcm_tensor_stats(
     })
 }
 
-/// The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a
-/// scalar or vector, 0 for a tensor without elements. Written to `*n_channels_out` on success.
+/// The number of channels statistics are computed for: `shape[0]` for rank >= 2, 1 for a scalar or
+/// vector, 0 for a tensor without elements.
 ///
-/// # Safety
-/// `shape` points to `rank` values; `n_channels_out` to a writable `size_t`.
+/// Returns: ALCM_OK; `*n_channels_out` is written only on success.
+/// Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK; checked first; misaligned pointer),
+/// ALCM_ERR_NULL_POINTER (`n_channels_out`; `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (the
+/// shape's product overflows size_t).
+/// Memory: `shape` is borrowed for the call.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_channel_count(
     rank: usize,
@@ -108,18 +121,20 @@ pub unsafe extern "C" fn alcm_channel_count(
     })
 }
 
-/// Statistics of each channel (slices along the first axis; see `alcm_channel_count`).
+/// Statistics of each channel (slices along the first axis; see alcm_channel_count), tensor rules
+/// as for alcm_tensor_stats.
 ///
-/// Writes `n` structs to `out[0..n]` and `n` to `*n_channels_out`, where `n` is the channel
-/// count. **Size query / exception to "outputs only on success":** when `out_len < n` nothing
-/// is written to `out`, `*n_channels_out` is set to `n` and `ALCM_ERR_BUFFER_TOO_SMALL` is
-/// returned; so `alcm_channel_stats(data, rank, shape, NULL, 0, &n)` asks for the count
-/// (`alcm_channel_count` gives it without data). `out` may be NULL only when `out_len` is 0.
-/// Other errors write nothing. Tensor rules as for `alcm_tensor_stats`. Thread-safe.
-///
-/// # Safety
-/// As `alcm_tensor_stats`; `out` points to `out_len` writable `alcm_stats` (or is NULL with
-/// `out_len` 0); `n_channels_out` to a writable `size_t`.
+/// Returns: ALCM_OK; `out[0..n]` holds the statistics and `*n_channels_out` the channel count `n`.
+/// Size query, the one exception to "outputs only on success": when `out_len < n`, nothing is
+/// written to `out`, `*n_channels_out` is set to `n` and ALCM_ERR_BUFFER_TOO_SMALL is returned, so
+/// alcm_channel_stats(data, rank, shape, NULL, 0, &n) asks for the count (alcm_channel_count gives
+/// it without data). Other errors write nothing.
+/// Errors: ALCM_ERR_NULL_POINTER (`n_channels_out`; `out` when `out_len` is not 0; `shape`, `data`
+/// as for alcm_tensor_stats), ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, misaligned
+/// pointer), ALCM_ERR_TOO_LARGE (the shape overflows or exceeds ALCM_MAX_ELEMENTS; `out_len` beyond
+/// the address space), ALCM_ERR_BUFFER_TOO_SMALL (the size query above).
+/// Memory: the tensor is borrowed for the call; `out` is caller memory.
+/// Threads: any thread.
 #[no_mangle]
 pub unsafe extern "C" fn alcm_channel_stats(
     data: *const f32,

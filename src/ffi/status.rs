@@ -159,9 +159,21 @@ impl From<ErrorKind> for alcm_status {
     }
 }
 
-/// A static, NUL-terminated description of a status code, e.g.
-/// `"ALCM_ERR_CHECKSUM: checksum mismatch"`; `"unknown status"` for a number alcm does not
-/// know. Never NULL; the string lives forever and must not be freed. Thread-safe.
+/// --------------------------------------------------------------------------------------------
+/// ERRORS AND VERSIONS
+///
+/// Every fallible function returns an alcm_status; alcm_status_string names it and
+/// alcm_last_error_message says what was wrong in the failed call (thread-local). The version
+/// getters let a program compare the library it runs with the header it was compiled against.
+///
+/// --------------------------------------------------------------------------------------------
+///
+/// A static, NUL-terminated description of a status code, e.g. `"ALCM_ERR_CHECKSUM: checksum
+/// mismatch"`, or `"unknown status"` for a number alcm does not know.
+///
+/// Returns: never NULL; cannot fail.
+/// Memory: the string is static: never free it.
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn alcm_status_string(status: u32) -> *const c_char {
     let s = match alcm_status::from_u32(status) {

@@ -13,15 +13,7 @@
 use std::os::raw::c_char;
 
 use super::panic::ffi_infallible;
-
-/// Version of the frame format this library writes (and the newest it reads; it reads every
-/// version from 1 up). Independent of the library version. Version 2 added the shared code
-/// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5 (docs/FORMAT.md,
-/// "Version history").
-pub const ALCM_FORMAT_VERSION: u32 = 3;
-
-// A literal for cbindgen's `#define`, held equal to the encoder's constant at compile time.
-const _: () = assert!(ALCM_FORMAT_VERSION == crate::format::FORMAT_VERSION as u32);
+use crate::abi::ALCM_FORMAT_VERSION;
 
 const fn parse_u32(s: &str) -> u32 {
     let b = s.as_bytes();
@@ -42,22 +34,30 @@ pub(crate) const VERSION_PATCH: u32 = parse_u32(env!("CARGO_PKG_VERSION_PATCH"))
 pub(crate) const VERSION_NUMBER: u32 = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH;
 const VERSION_STRING_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
-/// The library version as MAJOR*10000 + MINOR*100 + PATCH (compare with
-/// `ALCM_VERSION_NUMBER` to detect a header/library mismatch at run time). Thread-safe.
+/// The library version as MAJOR*10000 + MINOR*100 + PATCH; compare it with `ALCM_VERSION_NUMBER` to
+/// detect a header/library mismatch at run time.
+///
+/// Returns: the number; cannot fail.
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn alcm_version_number() -> u32 {
     ffi_infallible("alcm_version_number", 0, || VERSION_NUMBER)
 }
 
-/// The library version as a static string, e.g. "0.1.0" (same as `ALCM_VERSION_STRING` of
-/// the matching header). Never NULL; must not be freed. Thread-safe.
+/// The library version as a string, e.g. "0.1.0" (`ALCM_VERSION_STRING` of the matching header).
+///
+/// Returns: never NULL; cannot fail.
+/// Memory: the string is static: never free it.
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn alcm_version_string() -> *const c_char {
     VERSION_STRING_NUL.as_ptr().cast()
 }
 
 /// The frame format version this library writes, `ALCM_FORMAT_VERSION` of the matching header.
-/// Thread-safe.
+///
+/// Returns: the number; cannot fail.
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn alcm_format_version() -> u32 {
     ALCM_FORMAT_VERSION

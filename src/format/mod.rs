@@ -6,26 +6,30 @@
 
 pub mod params;
 
+use crate::abi;
+use crate::entropy::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::util::shape::channel_count;
-pub use params::ChannelParams;
 pub(crate) use params::*;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
 /// Version of the byte format (independent of the library version) that the encoder writes.
-/// The decoder reads every version from [`OLDEST_FORMAT_VERSION`] up to this one (docs/FORMAT.md,
-/// "Version history"): version 2 added [`FLAG_SHARED_QMIN`] and rANS-model payload kinds 3–4,
+/// The decoder reads every version from `OLDEST_FORMAT_VERSION` (1) up to this one (docs/FORMAT.md,
+/// "Version history"): version 2 added the shared-qmin flag and rANS-model payload kinds 3–4,
 /// version 3 rANS-model payload kind 5 (independent lane streams, `entropy/model/lanes.rs`).
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = abi::ALCM_FORMAT_VERSION as u8;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
-pub const MAX_RANK: usize = 8;
-pub const DTYPE_F32: u8 = 1;
+/// Most dimensions a tensor may have.
+pub const MAX_RANK: usize = abi::ALCM_MAX_RANK;
+/// Element type id of float32, the one type frames hold.
+pub const DTYPE_F32: u8 = abi::ALCM_DTYPE_F32 as u8;
 
-pub const MODE_ADAPTIVE: u8 = 0;
-pub const MODE_RELATIVE_L2: u8 = 1;
-pub const MODE_MAX_ABS: u8 = 2;
-pub const MODE_LOSSLESS: u8 = 3;
+// The mode byte; the numbers (and their C names) are defined once in `crate::abi`.
+pub const MODE_ADAPTIVE: u8 = abi::ALCM_MODE_ADAPTIVE as u8;
+pub const MODE_RELATIVE_L2: u8 = abi::ALCM_MODE_RELATIVE_L2 as u8;
+pub const MODE_MAX_ABS: u8 = abi::ALCM_MODE_MAX_ABS as u8;
+pub const MODE_LOSSLESS: u8 = abi::ALCM_MODE_LOSSLESS as u8;
 
 /// Flag bit: the frame carries an exception list (values stored verbatim).
 pub const FLAG_EXCEPTIONS: u8 = 1;
@@ -39,6 +43,8 @@ pub const FLAG_SHARED_QMIN: u8 = 2;
 /// Also the size of the largest fixed header plus CRC: [`peek`] needs at most
 /// `FRAME_OVERHEAD_MAX − 4` bytes.
 pub const FRAME_OVERHEAD_MAX: usize = 16 + 8 * MAX_RANK + 52 + 4;
+// The C API publishes the header size as a literal (`abi`): keep the two in step.
+const _: () = assert!(abi::ALCM_FRAME_HEADER_MAX == FRAME_OVERHEAD_MAX - 4);
 
 /// Default largest number of values a frame may declare before the decoder refuses it
 /// (2^32 values = 16 GiB of float32). Configurable per call with [`DecodeLimits`].
@@ -66,25 +72,74 @@ pub fn compress_bound(n_values: usize) -> usize {
         .saturating_add(FRAME_OVERHEAD_MAX)
 }
 
+/// The mode a frame was written in (what its error guarantee is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameMode {
+    /// Per-channel precision from an allocation (no guarantee beyond the per-channel step).
+    Adaptive,
+    /// ‖x − x̂‖₂ ≤ target · ‖x‖₂.
+    RelativeL2,
+    /// |x − x̂| ≤ target for every value.
+    MaxAbs,
+    /// Bit-exact.
+    Lossless,
+}
+
+impl FrameMode {
+    /// The id stored in the frame (`ALCM_MODE_*` in the C header).
+    pub fn id(self) -> u8 {
+        match self {
+            FrameMode::Adaptive => MODE_ADAPTIVE,
+            FrameMode::RelativeL2 => MODE_RELATIVE_L2,
+            FrameMode::MaxAbs => MODE_MAX_ABS,
+            FrameMode::Lossless => MODE_LOSSLESS,
+        }
+    }
+
+    /// The mode of a stored id, `None` for an unknown one.
+    pub fn from_id(id: u8) -> Option<FrameMode> {
+        Some(match id {
+            MODE_ADAPTIVE => FrameMode::Adaptive,
+            MODE_RELATIVE_L2 => FrameMode::RelativeL2,
+            MODE_MAX_ABS => FrameMode::MaxAbs,
+            MODE_LOSSLESS => FrameMode::Lossless,
+            _ => return None,
+        })
+    }
+}
+
 /// What a frame header says, read without decoding the payload.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FrameInfo {
+    /// Format version the frame was written in (1..=[`FORMAT_VERSION`]).
     pub format_version: u8,
-    pub mode: u8,
-    pub backend: u8,
+    /// Mode the frame was written in.
+    pub mode: FrameMode,
+    /// Entropy coder of the payload.
+    pub backend: Backend,
+    /// Header flags (`FLAG_*` of docs/FORMAT.md).
     pub flags: u8,
+    /// Element type id (1 = float32).
     pub dtype: u8,
+    /// Bytes per integer code (1, 2 or 4).
     pub code_width: u8,
+    /// Tensor shape, C order.
     pub shape: Vec<usize>,
+    /// Number of values (the product of the shape).
     pub n_values: u64,
+    /// Number of channels (slices along the first axis, see [`crate::channel_count`]).
     pub n_channels: u64,
     /// The error target the frame was encoded for (relative L2 or max abs); 0 otherwise.
     pub target: f64,
     /// Non-zero values set to zero by pruning.
     pub n_pruned: u64,
+    /// Number of values stored verbatim (non-finite values kept, rounding outliers).
     pub n_exceptions: u64,
     /// Size of the packed code stream before the backend.
     pub raw_len: u64,
+    /// Size of the payload in bytes.
     pub payload_len: u64,
     /// Total size of the frame in bytes (header + payload + CRC).
     pub frame_len: u64,
@@ -384,8 +439,11 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
     }
     Ok(FrameInfo {
         format_version,
-        mode,
-        backend,
+        // Both ids were checked above (the mode's range, the backend by `check_sizes`).
+        mode: FrameMode::from_id(mode)
+            .ok_or_else(|| Error::corrupt(format!("unknown mode id {mode}")))?,
+        backend: Backend::from_id(backend)
+            .ok_or_else(|| Error::corrupt(format!("unknown backend id {backend}")))?,
         flags,
         dtype,
         code_width,

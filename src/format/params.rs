@@ -7,12 +7,23 @@ use super::*;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChannelParams {
     /// Adaptive mode: per channel minimum and step (both f32 as stored in the frame).
-    Range { lo: Vec<f32>, step: Vec<f32> },
+    Range {
+        /// Per channel: the value of code 0.
+        lo: Vec<f32>,
+        /// Per channel: the value step between consecutive codes.
+        step: Vec<f32>,
+    },
     /// Error-bounded modes: one step for all channels and each channel's smallest code.
-    Uniform { step: f64, qmin: Vec<i64> },
+    Uniform {
+        /// The tensor's one step.
+        step: f64,
+        /// Per channel: the smallest code, so that `q = qmin + u`.
+        qmin: Vec<i64>,
+    },
 }
 
 impl ChannelParams {
+    /// Number of channels.
     pub fn channels(&self) -> usize {
         match self {
             ChannelParams::Range { lo, .. } => lo.len(),
@@ -68,7 +79,7 @@ const MAX_UNIFORM_CODE: i64 = 1 << 53;
 pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<ChannelParams>> {
     let c = info.n_channels as usize;
     let mut r = Reader::new(bytes, "channel parameters");
-    let params = match info.mode {
+    let params = match info.mode.id() {
         MODE_LOSSLESS => None,
         MODE_ADAPTIVE => {
             if bytes.len() != c * 8 {

@@ -32,7 +32,7 @@
 
 use std::path::Path;
 
-use crate::codec::config::{check_bits, EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::config::{check_bits, EncoderConfig, Mode, NonFinitePolicy, MAX_THREADS};
 use crate::entropy::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -40,8 +40,10 @@ use crate::error::{Error, ErrorKind, Result};
 // Public types
 // ---------------------------------------------------------------------------------------------
 
-/// Settings of the neural entropy predictor (GUIDE §1).
+/// Settings of the neural entropy predictor (GUIDE §1). Build with
+/// `PredictorConfig::default().with_epochs(..)` or from YAML ([`PredictorConfig::from_yaml_str`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PredictorConfig {
     /// Hidden units H of the MLP, 1..=65536 (YAML `model.hidden_size`, default 64).
     pub hidden_size: usize,
@@ -55,8 +57,6 @@ pub struct PredictorConfig {
     pub min_bits: f64,
     /// Upper end of the predicted allocation, min_bits < max_bits < 1 (`scheduler.max_bits`, 0.9).
     pub max_bits: f64,
-    /// Train offline only (`offline_only`, default true).
-    pub offline_only: bool,
     /// Seed of the weight initialisation (`model.seed`, default 42; alcm extension).
     pub seed: u64,
 }
@@ -70,11 +70,20 @@ impl Default for PredictorConfig {
             decay: 0.95,
             min_bits: 0.2,
             max_bits: 0.9,
-            offline_only: true,
             seed: 42,
         }
     }
 }
+
+crate::util::with_setters!(PredictorConfig {
+    hidden_size: usize => with_hidden_size,
+    learning_rate: f64 => with_learning_rate,
+    epochs: usize => with_epochs,
+    decay: f64 => with_decay,
+    min_bits: f64 => with_min_bits,
+    max_bits: f64 => with_max_bits,
+    seed: u64 => with_seed,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Validation
@@ -158,7 +167,11 @@ impl PredictorConfig {
                         }
                     }
                 }
-                "offline_only" => cfg.offline_only = get_bool(value, "offline_only")?,
+                // alcm never uses the network: the key of the original's schema is accepted as a
+                // boolean and has nothing to switch.
+                "offline_only" => {
+                    get_bool(value, "offline_only")?;
+                }
                 _ => return Err(unknown_key(&key, "model, scheduler, offline_only")),
             }
         }
@@ -227,7 +240,14 @@ impl EncoderConfig {
                     cfg.timeout_seconds = get_f64(value, "timeout_seconds", "a finite number > 0")?
                 }
                 "mode" => cfg.mode = parse_mode(value)?,
-                "threads" => cfg.threads = get_uint(value, "threads", "1..=64", 64)? as usize,
+                "threads" => {
+                    cfg.threads = get_uint(
+                        value,
+                        "threads",
+                        &format!("1..={MAX_THREADS}"),
+                        MAX_THREADS as u64,
+                    )? as usize
+                }
                 "non_finite" => {
                     let allowed = "\"refuse\" or \"keep\"";
                     cfg.non_finite = match get_str(value, "non_finite", allowed)?.as_str() {

@@ -38,18 +38,26 @@ const ARRAY_ALIGN: usize = 64;
 /// The values of an array, by dtype.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NpyData {
+    /// float32 (`<f4`).
     F32(Vec<f32>),
+    /// float64 (`<f8`).
     F64(Vec<f64>),
+    /// int32 (`<i4`).
     I32(Vec<i32>),
+    /// int64 (`<i8`).
     I64(Vec<i64>),
+    /// uint8 (`|u1`).
     U8(Vec<u8>),
+    /// bool (`|b1`).
     Bool(Vec<bool>),
 }
 
 /// A C-order array: its shape (empty for 0-d) and its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyArray {
+    /// Shape, C order.
     pub shape: Vec<usize>,
+    /// The values.
     pub data: NpyData,
 }
 
@@ -587,7 +595,7 @@ fn assert_shape(shape: &[usize], len: usize) {
 }
 
 /// The bytes of a `.npy` file (`<f4`). Panics if `shape` does not hold `data.len()` values
-/// (a programming error); use [`crate::util::shape::check_shape`] first for untrusted shapes.
+/// (a programming error); check untrusted shapes first.
 pub fn npy_bytes_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     assert_shape(shape, data.len());
     let mut out = npy_header("<f4", shape);

@@ -314,7 +314,9 @@ pub fn guard_channel_allocations(
 /// its measured allocation for `target_rel_error`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrainingSet {
+    /// One feature vector per sample ([`crate::TensorStats::features`]).
     pub features: Vec<[f64; 6]>,
+    /// The measured allocation of each sample.
     pub targets: Vec<f64>,
 }
 
@@ -334,10 +336,12 @@ impl TrainingSet {
         Ok(())
     }
 
+    /// Number of samples.
     pub fn len(&self) -> usize {
         self.targets.len()
     }
 
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
     }

@@ -143,12 +143,11 @@ pub fn variance_percent(values: &[f64]) -> Result<f64> {
     Ok((hi - lo) / mean * 100.0)
 }
 
-pub use crate::util::cputime::cpu_time_seconds;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use crate::util::cputime::cpu_time_seconds;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)

@@ -105,9 +105,11 @@ pub fn det_sigmoid(z: f64) -> f64 {
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -142,7 +144,9 @@ pub fn transform_features(f: &[f64; N_FEATURES]) -> [f64; N_FEATURES] {
 /// Per-feature z-scoring parameters, applied after [`transform_features`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Normalization {
+    /// Per-feature mean of the (transformed) training features.
     pub mean: [f64; N_FEATURES],
+    /// Per-feature standard deviation of the (transformed) training features.
     pub std: [f64; N_FEATURES],
 }
 
@@ -324,15 +328,19 @@ impl Predictor {
         })
     }
 
+    /// Hidden units H.
     pub fn hidden_size(&self) -> usize {
         self.hidden_size
     }
+    /// Lower end of the output allocation.
     pub fn min_bits(&self) -> f64 {
         self.min_bits
     }
+    /// Upper end of the output allocation.
     pub fn max_bits(&self) -> f64 {
         self.max_bits
     }
+    /// SGD learning rate.
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
     }
@@ -350,6 +358,7 @@ impl Predictor {
     pub fn w1(&self) -> &[f64] {
         &self.w1
     }
+    /// Hidden-layer biases (H).
     pub fn b1(&self) -> &[f64] {
         &self.b1
     }
@@ -357,6 +366,7 @@ impl Predictor {
     pub fn w2(&self) -> &[f64] {
         &self.w2
     }
+    /// Output bias.
     pub fn b2(&self) -> f64 {
         self.b2
     }

@@ -16,8 +16,10 @@ use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
 
-/// Scheduler settings. Defaults are the prototype's.
+/// Scheduler settings. Defaults are the prototype's; build with
+/// `SchedulerConfig::default().with_window(..)`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SchedulerConfig {
     /// Threshold before the first update and after `reset()` (default 0.01).
     pub initial_threshold: f64,
@@ -42,6 +44,14 @@ impl Default for SchedulerConfig {
         }
     }
 }
+
+crate::util::with_setters!(SchedulerConfig {
+    initial_threshold: f64 => with_initial_threshold,
+    decay: f64 => with_decay,
+    window: usize => with_window,
+    min_threshold: f64 => with_min_threshold,
+    max_threshold: f64 => with_max_threshold,
+});
 
 impl SchedulerConfig {
     /// Checks `0 < decay < 1`, `window ≥ 2` and `0 < min_threshold ≤ initial_threshold ≤

@@ -17,6 +17,7 @@ pub const SPARSITY_EPS: f64 = 1e-6;
 /// Statistics of one tensor or channel.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct TensorStats {
+    /// Mean of the values.
     pub mean: f64,
     /// Population variance.
     pub var: f64,

@@ -6,3 +6,23 @@ pub mod detmath;
 pub mod fsutil;
 pub(crate) mod par;
 pub mod shape;
+
+/// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that
+/// users build it as `Config::default().with_mode(..).with_threads(..)` and fields can be
+/// added without breaking them (a struct literal outside the crate would break).
+macro_rules! with_setters {
+    ($ty:ty { $($field:ident : $t:ty => $with:ident),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Returns the settings with [`", stringify!($field), "`](Self::",
+                    stringify!($field), ") set to the given value (checked when they are used).")]
+                #[must_use]
+                pub fn $with(mut self, $field: $t) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use with_setters;

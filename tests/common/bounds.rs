@@ -3,8 +3,8 @@
 //! (`#[path]`-included there), so the fuzzer and the test suite check the same thing.
 #![allow(dead_code)]
 
-use alcm::codec::quant::{prune_decision, range_levels};
-use alcm::learn::allocation::channel_bits;
+use alcm::channel_bits;
+use alcm::internals::quant::{prune_decision, range_levels};
 use alcm::{channel_count, Decoded, EncoderConfig, Mode};
 
 /// Checks `decoded` against `input` under `cfg` (and the `allocation` given to compress).
@@ -85,6 +85,7 @@ pub fn check_bound(
             }
         }
         Mode::Adaptive => check_adaptive(cfg, &clean, shape, allocation, &out)?,
+        other => return Err(format!("no bound written for mode {other:?}")),
     }
     Ok(())
 }

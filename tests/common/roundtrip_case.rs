@@ -59,22 +59,22 @@ pub fn decode(data: &[u8]) -> Option<Case> {
     let flags = b.u8();
     let base = 1 + (b.u8() % 16) as u32;
     let min = 1 + (b.u8() as u32 % base);
-    let cfg = EncoderConfig {
-        mode,
-        backend: [BackendKind::Deflate, BackendKind::Store, BackendKind::Rans]
-            [(flags as usize & 1) + (flags as usize >> 2 & 1)],
-        non_finite: if flags & 2 == 0 {
+    let cfg = EncoderConfig::default()
+        .with_mode(mode)
+        .with_backend(
+            [BackendKind::Deflate, BackendKind::Store, BackendKind::Rans]
+                [(flags as usize & 1) + (flags as usize >> 2 & 1)],
+        )
+        .with_non_finite(if flags & 2 == 0 {
             NonFinitePolicy::Refuse
         } else {
             NonFinitePolicy::Keep
-        },
-        deflate_level: b.u8() % 11,
-        base_precision: base,
-        min_precision: min,
-        threshold: (b.unit() * 0.998 + 0.001),
-        max_drop_ratio: b.unit() * 0.99,
-        ..Default::default()
-    };
+        })
+        .with_deflate_level(b.u8() % 11)
+        .with_base_precision(base)
+        .with_min_precision(min)
+        .with_threshold(b.unit() * 0.998 + 0.001)
+        .with_max_drop_ratio(b.unit() * 0.99);
     // Shape: rank 0..=5, dims 0..=7; at most 2048 values.
     let rank = (b.u8() % 6) as usize;
     let shape: Vec<usize> = (0..rank).map(|_| (b.u8() % 8) as usize).collect();

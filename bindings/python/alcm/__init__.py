@@ -64,11 +64,16 @@ __all__ = [
     "ALCM_MAX_THREADS",
 ]
 
-MODES = {"adaptive": 0, "relative_l2": 1, "max_abs": 2, "lossless": 3}
+MODES = {"adaptive": _c.ALCM_MODE_ADAPTIVE, "relative_l2": _c.ALCM_MODE_RELATIVE_L2,
+         "max_abs": _c.ALCM_MODE_MAX_ABS, "lossless": _c.ALCM_MODE_LOSSLESS}
 MODE_NAMES = {v: k for k, v in MODES.items()}
-BACKENDS = {"store": 0, "deflate": 1}
-BACKEND_NAMES = {v: k for k, v in BACKENDS.items()}
-NON_FINITE = {"refuse": 0, "keep": 1}
+# The backends an encoder can be set to; "rans" is the library's default.
+BACKENDS = {"rans": _c.ALCM_BACKEND_RANS, "deflate": _c.ALCM_BACKEND_DEFLATE,
+            "store": _c.ALCM_BACKEND_STORE}
+# Every backend a frame may report (peek): the encoder writes "rans_model" in place of "rans"
+# when the rank-1 model's payload is smaller; it cannot be selected.
+BACKEND_NAMES = {**{v: k for k, v in BACKENDS.items()}, _c.ALCM_BACKEND_RANS_MODEL: "rans_model"}
+NON_FINITE = {"refuse": _c.ALCM_NON_FINITE_REFUSE, "keep": _c.ALCM_NON_FINITE_KEEP}
 
 
 def load_library(path=None):
@@ -415,7 +420,8 @@ def _new_handle(cls, fn: str, *args):
 # Encoder.
 class Encoder(_Handle):
     """A configured encoder (alcm_encoder). Defaults: adaptive mode, precision 4..8 bits,
-    pruning threshold 0.01, max drop ratio 0.25, deflate level 6, non-finite values refused.
+    pruning threshold 0.01, max drop ratio 0.25, the ``"rans"`` backend (``level``, default 6,
+    applies to ``"deflate"`` only), non-finite values refused.
 
     ``Encoder(mode=..., target=..., backend=..., level=..., threshold=..., precision=(min, base),
     max_drop_ratio=..., non_finite=..., threads=...)`` applies the setters to the defaults."""
@@ -580,7 +586,7 @@ def compress(array, mode: Union[str, int, None] = None, target: Optional[float] 
     Either pass ``encoder`` (a configured :class:`Encoder`) or the settings: ``mode`` one of
     ``"adaptive"`` (default), ``"relative_l2"`` (``target`` in (0, 1): ||x-x'||_2 <= target
     ||x||_2), ``"max_abs"`` (``target`` > 0: |x_i-x'_i| <= target), ``"lossless"``; ``backend``
-    ``"deflate"`` (default, ``level`` 0..10) or ``"store"``; ``non_finite`` ``"refuse"``
+    ``"rans"`` (default), ``"deflate"`` (``level`` 0..10) or ``"store"``; ``non_finite`` ``"refuse"``
     (default) or ``"keep"``; ``threads`` 1..ALCM_MAX_THREADS (the bytes do not depend on it).
     ``allocation`` is the adaptive mode's bit allocation.
     """

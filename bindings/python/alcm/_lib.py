@@ -19,15 +19,19 @@ import numpy as np
 from numpy.ctypeslib import ndpointer
 
 # ---------------------------------------------------------------------------------------------
-# Constants copied from include/alcm.h (the tests compare them with the header).
+# Constants copied from include/alcm.h. tests/test_header.py checks both directions: every
+# numeric #define ALCM_* of the header has a constant here with the same value, and every
+# ALCM_* constant here is in the header.
 ALCM_MAX_RANK = 8
+ALCM_MAX_THREADS = 64
+ALCM_FRAME_HEADER_MAX = 132
 ALCM_MAX_ELEMENTS = 1099511627776
 ALCM_FORMAT_VERSION = 3
+ALCM_VERSION_MAJOR = 0
+ALCM_VERSION_MINOR = 1
+ALCM_VERSION_PATCH = 0
+ALCM_VERSION_NUMBER = 100
 ALCM_VERSION_STRING = "0.1.0"
-# Documented in alcm.h but not emitted by cbindgen (see docs/BINDINGS.md, "known issues"):
-# src/ffi/codec.rs computes it as format::FRAME_OVERHEAD_MAX - 4 = 16 + 8*8 + 52 + 4 - 4.
-ALCM_FRAME_HEADER_MAX = 132
-ALCM_MAX_THREADS = 64
 
 ALCM_MODE_ADAPTIVE = 0
 ALCM_MODE_RELATIVE_L2 = 1
@@ -35,6 +39,9 @@ ALCM_MODE_MAX_ABS = 2
 ALCM_MODE_LOSSLESS = 3
 ALCM_BACKEND_STORE = 0
 ALCM_BACKEND_DEFLATE = 1
+ALCM_BACKEND_RANS = 2
+ALCM_BACKEND_RANS_MODEL = 3   # in frames only (peek); cannot be selected
+ALCM_DTYPE_F32 = 1
 ALCM_NON_FINITE_REFUSE = 0
 ALCM_NON_FINITE_KEEP = 1
 

@@ -20,7 +20,7 @@ def _rel_l2(x, y):
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
-@pytest.mark.parametrize("backend", ["deflate", "store"])
+@pytest.mark.parametrize("backend", ["rans", "deflate", "store"])
 def test_lossless_is_bit_exact(path, backend):
     x = np.load(path)
     frame = alcm.compress(x, mode="lossless", backend=backend)
@@ -112,6 +112,27 @@ def test_non_finite_keep_policy():
     assert np.array_equal(x[~fin & ~np.isnan(x)], y[~fin & ~np.isnan(x)])
     assert np.abs(x[fin] - y[fin]).max() <= 1e-3
     assert alcm.peek(frame).n_exceptions >= 3
+
+
+def test_default_backend_is_rans_and_peek_names_every_backend(grad):
+    # The library's default backend is rANS: an encoder left at its default writes the same
+    # bytes as one set to "rans" explicitly, and different ones from deflate.
+    lossy = alcm.compress(grad, mode="relative_l2", target=1e-2)
+    assert lossy == alcm.compress(grad, mode="relative_l2", target=1e-2, backend="rans")
+    assert lossy != alcm.compress(grad, mode="relative_l2", target=1e-2, backend="deflate")
+    # On this rank-2 gradient the rank-1 model (backend 3) is smaller than plain rANS, so the
+    # frame reports it by name (not as the number "3"), and it decodes within the bound.
+    assert alcm.peek(lossy).backend == "rans_model"
+    back = alcm.decompress(lossy)
+    assert np.linalg.norm(back - grad) <= 1e-2 * np.linalg.norm(grad)
+    # A vector cannot use the rank-1 model: plain rANS.
+    assert alcm.peek(alcm.compress(grad.reshape(-1), mode="relative_l2", target=1e-2)).backend \
+        == "rans"
+    assert alcm.peek(alcm.compress(grad, mode="lossless", backend="deflate")).backend == "deflate"
+    # Backend 3 cannot be selected.
+    with pytest.raises(alcm.AlcmError) as e:
+        alcm.Encoder().set_backend(alcm._lib.ALCM_BACKEND_RANS_MODEL)
+    assert e.value.name == "ALCM_ERR_INVALID_ARGUMENT"
 
 
 def test_buffers_accepted_by_decompress(grad):

@@ -40,7 +40,7 @@ pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Resul
     decode_with(payload, qmin, width, out, 1, |_, u| u)
 }
 
-/// [`decode`] into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
+/// `decode` into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
 /// by the decoder without a code buffer; the blocks of a kind-2 payload on up to `threads`
 /// threads.
 pub fn decode_code_bits(
@@ -55,7 +55,7 @@ pub fn decode_code_bits(
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
 /// `quant::dequantize` for uniform codes (`q = qmin_c + u` exactly), fused into the decode loop.
-/// The code range checks are those of [`decode`].
+/// The code range checks are those of `decode`.
 /// The blocks of a kind-2 payload are decoded on up to `threads` threads.
 pub fn decode_values(
     payload: &[u8],
@@ -432,12 +432,7 @@ pub(super) fn decode_block_mode<const MODE: u8, T: Copy>(
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
 ) -> Result<()> {
-    let mut x = [0u32; LANES];
-    for (j, s) in x.iter_mut().enumerate() {
-        let bb = &words[4 * j..4 * j + 4];
-        *s = (u16::from_le_bytes([bb[0], bb[1]]) as u32) << 16
-            | u16::from_le_bytes([bb[2], bb[3]]) as u32;
-    }
+    let mut x = crate::entropy::rans::read_states::<LANES>(words);
     let mut pos = 2 * LANES;
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
     rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, conv).map_err(|e| {

@@ -13,13 +13,9 @@ pub(super) struct WordBuf {
 impl WordBuf {
     #[inline(always)]
     pub(super) fn put(&mut self, x: &mut u32, e: &EncSym) {
-        let v = *x;
-        let emit = v >= e.x_max;
-        self.buf[self.pos] = v as u16;
+        let (word, emit) = e.step(x);
+        self.buf[self.pos] = word;
         self.pos += emit as usize;
-        let v = if emit { v >> 16 } else { v };
-        let q = ((v as u128 * e.rcp as u128) >> 64) as u32;
-        *x = v + e.bias + q * e.cmpl;
     }
     /// `bits ≤ 8` uniform bits `val`: frequency `M >> bits`, a power of two.
     #[inline(always)]
@@ -70,7 +66,7 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
     encode_family(q, rows, None)
 }
 
-/// [`encode`] with the shape family forced (`Some(f)`, `f` < `rans_family::FAMILIES`) or
+/// `encode` with the shape family forced (`Some(f)`, `f` < `family::FAMILIES`) or
 /// chosen by the encoder (`None`).
 pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
     let n = q.len();
@@ -302,11 +298,7 @@ pub(super) fn encode_rows(
             j1 = j0;
         }
     }
-    let x = [x0, x1, x2, x3];
-    for j in (0..LANES).rev() {
-        words.push(x[j] as u16);
-        words.push((x[j] >> 16) as u16);
-    }
+    crate::entropy::rans::push_final_states(&[x0, x1, x2, x3], &mut words);
     words
 }
 

@@ -1,5 +1,5 @@
 //! Shape families of the rank-1 model's magnitude tables (payload kinds 3 and 4 of backend 3,
-//! `rans_model.rs`), and the encoder's per-tensor choice among them.
+//! `entropy/model/`), and the encoder's per-tensor choice among them.
 //!
 //! Measured on `../shared/data` (ideal code lengths, all side information counted): given the
 //! rank-1 scales, gradient and optimizer-state codes are *lighter*-tailed than a Gaussian —
@@ -10,7 +10,7 @@
 //! Family 0 is the Gaussian of kinds 1–2 (the same tables). Family `f ≥ 1` is the density
 //! `∝ exp(−|t/w_f|^β_f)` of the unit-scale value, `(β, w)` = (3, 1.554909) and (4, 1.634076):
 //! unit variance times 0.95 (the scale factor that fitted best). Its tables are built exactly
-//! like the Gaussian ones (module docs of `rans_model.rs`) with `H(z) = P(|X| < z)` of this
+//! like the Gaussian ones (module docs of `entropy/model/`) with `H(z) = P(|X| < z)` of this
 //! density: composite Simpson (≥ 64 subintervals per unit of `t`, at least 8) of
 //! `exp(−(t/w)^β)` over `[a, min(b, 8w)]`, divided by the same integral over `[0, 8w]`
 //! (`(t/w)^β` by repeated multiplication, `exp` = `detmath::det_exp`). Only IEEE `+ − × ÷`:

@@ -62,7 +62,7 @@
 //! (`sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
 //! pick; only `H` differs); the encoder chooses the family per tensor
-//! (`rans_family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
+//! (`family::choose`), and packing the scale codes saves 2–4 of their 8 bits.
 //!
 //! The coded values (those of non-zero rows and columns) are taken in C order; the value in
 //! column `j` uses rANS state `j mod 4` for all of its symbols, in this order: the magnitude symbol, after
@@ -108,11 +108,15 @@ const K_MAX: i32 = 64 + 8 * 30;
 const MAX_CAP: usize = 250;
 const MAX_ESC_BITS: u32 = 56;
 
+/// Payload kind 1: one stream, Gaussian tables, raw scale codes (format version 1).
 pub const KIND_RANK1: u8 = 1;
 /// Kind 1 with the rows cut into independent blocks, each with its own rANS states and words.
 pub const KIND_RANK1_BLOCKS: u8 = 2;
+/// Sign mode 0: the sign coded against `+`.
 pub const SIGN_PLAIN: u8 = 0;
+/// Sign mode 1: no sign (every code ≥ 0).
 pub const SIGN_NONE: u8 = 1;
+/// Sign mode 2: the sign coded against sign(u_i · v_j) of the top singular pair.
 pub const SIGN_SVD: u8 = 2;
 /// Kind 1 with a shape family (`family.rs`) and packed scale codes.
 pub const KIND_SHAPED: u8 = 3;

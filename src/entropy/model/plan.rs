@@ -123,7 +123,7 @@ pub(crate) struct ModelPlan {
     pub(super) rpb: usize,
     pub(super) a: Vec<u8>,
     pub(super) b: Vec<u8>,
-    /// Shape family (table set, `rans_family.rs`).
+    /// Shape family (table set, `family.rs`).
     pub(super) family: u8,
     pub(super) mode: u8,
     /// P(sign as predicted) · M per class sum (all equal unless the mode is [`SIGN_CLASSES`]).
@@ -306,7 +306,7 @@ pub(crate) fn plan_codes(
     let b: Vec<u8> = c2.iter().map(|&v| scale_code(v)).collect();
 
     // Sign model: plain, against the top singular pair, or against it with sign classes
-    // (`rans_sign.rs`) when their estimate beats one probability.
+    // (`sign.rs`) when their estimate beats one probability.
     let mut classes = None;
     let (mode, f, row_neg, col_neg) = match signs {
         None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),

@@ -1,4 +1,4 @@
-//! Sign classes of the rank-1 model (sign mode 3 of payload kinds 3–4, `rans_model.rs`).
+//! Sign classes of the rank-1 model (sign mode 3 of payload kinds 3–4, `entropy/model/`).
 //!
 //! Sign mode 2 predicts `sign(q_ij) = sign(u_i · v_j)` from the top singular pair with one
 //! probability. How often the prediction holds depends on how much of the value the rank-1

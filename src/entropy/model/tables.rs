@@ -14,7 +14,7 @@ pub(crate) struct Table {
 }
 
 /// One table set (73 tables): the Gaussian of kinds 1–2, or a shape family of kinds 3–4
-/// (`rans_family.rs`). The pick (table index, low bits, escape symbol per `a + b`) is the same
+/// (`family.rs`). The pick (table index, low bits, escape symbol per `a + b`) is the same
 /// for every set: it depends on the scale alone.
 pub(crate) struct Tables {
     pub(crate) t: Vec<Table>,
@@ -42,7 +42,7 @@ pub(crate) fn tables() -> &'static Tables {
 
 /// ∫_a^b f(t) dt by composite Simpson with ≥ 64 subintervals per unit of `t` (at least 8):
 /// the one integration rule of every table set (Gaussian here, the shape families in
-/// `rans_family.rs`), IEEE `+ − × ÷` only.
+/// `family.rs`), IEEE `+ − × ÷` only.
 pub(crate) fn simpson(a: f64, b: f64, f: impl Fn(f64) -> f64) -> f64 {
     if b <= a {
         return 0.0;
@@ -177,7 +177,7 @@ pub fn table_checksum() -> u32 {
     crc32fast::hash(&bytes)
 }
 
-/// Number of table sets (shape families, `rans_family.rs`; 0 = the Gaussian).
+/// Number of table sets (shape families, `family.rs`; 0 = the Gaussian).
 pub(super) const N_FAMILIES: usize = crate::entropy::model::family::FAMILIES as usize;
 
 /// Something derived from the table set of `family`, built on first use.

@@ -51,11 +51,19 @@ end
 
 const alcm_status = UInt32
 
-const ALCM_MAX_RANK = 8
-const ALCM_FORMAT_VERSION = 3
+# Copies of include/alcm.h's integer #defines; bindings/julia/check_coverage.py (run by the
+# Python test suite) checks every one against the header, in both directions.
+const ALCM_VERSION_MAJOR = 0
+const ALCM_VERSION_MINOR = 1
+const ALCM_VERSION_PATCH = 0
+const ALCM_VERSION_NUMBER = 100
 const ALCM_VERSION_STRING = "0.1.0"
-const ALCM_FRAME_HEADER_MAX = 132   # documented in alcm.h but not emitted there (see docs)
+
+const ALCM_MAX_RANK = 8
 const ALCM_MAX_THREADS = 64
+const ALCM_FRAME_HEADER_MAX = 132
+const ALCM_MAX_ELEMENTS = 1099511627776
+const ALCM_FORMAT_VERSION = 3
 
 const ALCM_MODE_ADAPTIVE = UInt32(0)
 const ALCM_MODE_RELATIVE_L2 = UInt32(1)
@@ -63,15 +71,23 @@ const ALCM_MODE_MAX_ABS = UInt32(2)
 const ALCM_MODE_LOSSLESS = UInt32(3)
 const ALCM_BACKEND_STORE = UInt32(0)
 const ALCM_BACKEND_DEFLATE = UInt32(1)
+const ALCM_BACKEND_RANS = UInt32(2)
+const ALCM_BACKEND_RANS_MODEL = UInt32(3)   # in frames only (peek); cannot be selected
+const ALCM_DTYPE_F32 = UInt32(1)
 const ALCM_NON_FINITE_REFUSE = UInt32(0)
 const ALCM_NON_FINITE_KEEP = UInt32(1)
 
 const MODES = Dict(:adaptive => ALCM_MODE_ADAPTIVE, :relative_l2 => ALCM_MODE_RELATIVE_L2,
                    :max_abs => ALCM_MODE_MAX_ABS, :lossless => ALCM_MODE_LOSSLESS)
-const BACKENDS = Dict(:store => ALCM_BACKEND_STORE, :deflate => ALCM_BACKEND_DEFLATE)
+# The backends an encoder can be set to; :rans is the library's default.
+const BACKENDS = Dict(:rans => ALCM_BACKEND_RANS, :deflate => ALCM_BACKEND_DEFLATE,
+                      :store => ALCM_BACKEND_STORE)
 const NON_FINITE = Dict(:refuse => ALCM_NON_FINITE_REFUSE, :keep => ALCM_NON_FINITE_KEEP)
 const MODE_NAMES = Dict(v => k for (k, v) in MODES)
-const BACKEND_NAMES = Dict(v => k for (k, v) in BACKENDS)
+# Every backend a frame may report (peek): the encoder writes :rans_model in place of :rans when
+# the rank-1 model's payload is smaller; it cannot be selected.
+const BACKEND_NAMES = merge(Dict(v => k for (k, v) in BACKENDS),
+                            Dict(ALCM_BACKEND_RANS_MODEL => :rans_model))
 
 const STATUS_NAMES = Dict{UInt32,String}(
     0 => "ALCM_OK", 1 => "ALCM_ERR_NULL_POINTER", 2 => "ALCM_ERR_INVALID_ARGUMENT",
@@ -402,8 +418,9 @@ end
             precision=nothing, max_drop_ratio=nothing, non_finite=nothing, threads=nothing)
 
 An encoder with alcm's defaults (adaptive mode, 4..8 bits, threshold 0.01, max drop 0.25,
-deflate level 6, non-finite refused), then the given settings. `mode` is one of `:adaptive`,
-`:relative_l2`, `:max_abs`, `:lossless`; `backend` `:deflate` or `:store`; `non_finite`
+the `:rans` backend, non-finite refused), then the given settings. `mode` is one of
+`:adaptive`, `:relative_l2`, `:max_abs`, `:lossless`; `backend` `:rans` (the default),
+`:deflate` (with `level` 0..10, default 6) or `:store`; `non_finite`
 `:refuse` or `:keep`; `precision` a `(min, base)` tuple; `threads` 1..ALCM_MAX_THREADS per
 compression (the bytes do not depend on it).
 """
@@ -473,8 +490,10 @@ function compress(enc::Encoder, x; allocation=nothing)
 end
 
 """
-    compress(x; mode=:adaptive, target=nothing, backend=:deflate, level=6, allocation=nothing,
+    compress(x; mode=:adaptive, target=nothing, backend=:rans, level=6, allocation=nothing,
              non_finite=:refuse, threads=1) -> Vector{UInt8}
+
+Compresses with a fresh `Encoder` (see its settings; `level` applies to `:deflate` only).
 """
 function compress(x; mode=nothing, target=nothing, backend=nothing, level=6, allocation=nothing,
                   non_finite=nothing, threads=nothing)

@@ -77,6 +77,12 @@ relerr(x, y) = (n = sqrt(sum(abs2, Float64.(x))); n == 0 ? 0.0 : sqrt(sum(abs2, 
         frame, rep = compress(enc, x)
         @test rep.output_bytes == length(frame) && rep.ratio > 1
         @test ALCM.BACKEND_NAMES[frame_info(frame).backend] == :store
+        # The default backend is rANS; on this rank-2 gradient the rank-1 model (backend 3,
+        # chosen by the encoder, never selectable) is smaller, so the frame reports it.
+        lossy = compress(x; mode=:relative_l2, target=1e-2)
+        @test lossy == compress(x; mode=:relative_l2, target=1e-2, backend=:rans)
+        @test ALCM.BACKEND_NAMES[frame_info(lossy).backend] == :rans_model
+        @test_throws AlcmError set_backend!(Encoder(), ALCM.ALCM_BACKEND_RANS_MODEL)
         close(enc); close(enc)
         @test_throws ArgumentError compress(enc, x)
         enc2 = Encoder(joinpath(REPO, "configs", "encoder_config.yaml"))

@@ -5,15 +5,14 @@
 //! 2 threads (or the thread counts given). Diff the output of two builds to check that a
 //! change left the bytes alone:
 //!
-//! cargo run --release --example frame_hashes -- [THREADS...]
-#[path = "common/mod.rs"]
+//! cargo run --release -p alcm-tools --bin frame_hashes -- [THREADS...]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 use alcm::{read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 fn main() {
     let mut ts: Vec<(String, Vec<f32>, Vec<usize>)> = vec![];
-    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let own = common::repo_root().join("tests/data");
     let mut dirs = vec![common::data_dir(None)];
     if dirs[0] != own {
         dirs.push(own);
@@ -55,12 +54,10 @@ fn main() {
                     continue;
                 }
                 for &t in &threads {
-                    let cfg = EncoderConfig {
-                        mode,
-                        backend,
-                        threads: t,
-                        ..Default::default()
-                    };
+                    let cfg = EncoderConfig::default()
+                        .with_mode(mode)
+                        .with_backend(backend)
+                        .with_threads(t);
                     let line = match Encoder::new(cfg).and_then(|e| e.compress(x, s, None)) {
                         Ok(c) => {
                             let mut h = std::collections::hash_map::DefaultHasher::new();

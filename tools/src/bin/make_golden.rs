@@ -6,7 +6,7 @@
 //! Run ONLY when the format version changes (add the new frames beside the old, never
 //! overwrite: frames of every released version must keep decoding):
 //!
-//!     ALCM_WRITE_GOLDEN=1 cargo run --release --example make_golden
+//!     ALCM_WRITE_GOLDEN=1 cargo run --release -p alcm-tools --bin make_golden
 //!
 //! The version-1 set (`v1_*`: every mode × store/deflate/rANS, per-channel allocation, kept
 //! NaN/±Inf, the rank-1 model's kinds 1–2) was written by this example as of commit 8efdd82,
@@ -23,14 +23,14 @@ use alcm::{
     decompress, peek, write_npy_f32, BackendKind, Encoder, EncoderConfig, Mode, FORMAT_VERSION,
 };
 
-#[path = "../tests/common/kind4.rs"]
+#[path = "../../../tests/common/kind4.rs"]
 mod kind4;
 use kind4::{kind4_tensor, kind5_signed_tensor};
 
 /// (kind, family, sign mode) of a backend-3 frame, read from its payload bytes.
 fn model_choice(frame: &[u8]) -> Option<(u8, u8, u8)> {
     let info = peek(frame).unwrap();
-    if info.backend != 3 {
+    if info.backend.id() != 3 {
         return None;
     }
     let p = &frame[frame.len() - 4 - info.payload_len as usize..];
@@ -49,11 +49,11 @@ fn main() {
     let out = Path::new("tests/data/golden");
     std::fs::create_dir_all(out).unwrap();
     let write = |name: &str, mode: Mode, x: &[f32], shape: &[usize], alloc: Option<&[f64]>| {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            backend: BackendKind::Rans,
-            ..Default::default()
-        })
+        let enc = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(BackendKind::Rans),
+        )
         .unwrap();
         let c = enc.compress(x, shape, alloc).unwrap();
         let d = decompress(&c.bytes).unwrap();
@@ -80,7 +80,7 @@ fn main() {
             "{stem}: {} values, {} bytes, mode {}, flags {flags}, (kind, family, sign mode) {choice:?}",
             x.len(),
             c.bytes.len(),
-            c.report.mode
+            c.report.mode.id()
         );
     };
     let (x, shape) = kind4_tensor();

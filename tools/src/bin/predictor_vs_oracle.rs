@@ -5,20 +5,20 @@
 //! also the predictor guarded by the closed-form error model (`guard_channel_allocations`) and
 //! that model alone (`modelled_channel_allocations`). Results: docs/PERFORMANCE.md.
 //!
-//! cargo run --release --example predictor_vs_oracle -- [DIR] [--target 0.02] [--epochs 30]
+//! cargo run --release -p alcm-tools --bin predictor_vs_oracle -- [DIR] [--target 0.02] [--epochs 30]
 //! DIR defaults to ../shared/data (falls back to tests/data); split as in train_predictor.
 
 use std::path::PathBuf;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
-use alcm::io::npy::read_npy_f32;
-use alcm::learn::allocation::{
+use alcm::read_npy_f32;
+use alcm::Predictor;
+use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
+use alcm::{
     empirical_channel_allocations, guard_channel_allocations, modelled_channel_allocations,
 };
-use alcm::learn::predictor::Predictor;
-use alcm::{decompress, error_metrics, Encoder, EncoderConfig, PredictorConfig, TrainingSet};
 
 fn main() -> alcm::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

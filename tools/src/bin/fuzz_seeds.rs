@@ -2,7 +2,7 @@
 //! frames of tests/data tensors in every mode and backend, the shipped YAML configs, npy/npz
 //! fixtures, a model file and error-feedback states. Small on purpose (a few hundred KB).
 //!
-//!     cargo run --example fuzz_seeds
+//!     cargo run -p alcm-tools --bin fuzz_seeds
 use std::fs;
 use std::path::Path;
 
@@ -52,11 +52,9 @@ fn main() {
                 ("deflate", BackendKind::Deflate),
                 ("store", BackendKind::Store),
             ] {
-                let cfg = EncoderConfig {
-                    mode,
-                    backend,
-                    ..Default::default()
-                };
+                let cfg = EncoderConfig::default()
+                    .with_mode(mode)
+                    .with_backend(backend);
                 let c = Encoder::new(cfg)
                     .unwrap()
                     .compress(&data, &shape, Some(&[0.5]))
@@ -82,11 +80,9 @@ fn main() {
     x[3] = f32::NAN;
     x[40] = f32::INFINITY;
     for (mname, mode) in modes() {
-        let cfg = EncoderConfig {
-            mode,
-            non_finite: NonFinitePolicy::Keep,
-            ..Default::default()
-        };
+        let cfg = EncoderConfig::default()
+            .with_mode(mode)
+            .with_non_finite(NonFinitePolicy::Keep);
         let enc = Encoder::new(cfg).unwrap();
         put(
             "decompress",
@@ -190,11 +186,7 @@ fn main() {
         }
         put("predictor_model", name, &b);
     }
-    let enc = Encoder::new(EncoderConfig {
-        mode: Mode::RelativeL2(0.05),
-        ..Default::default()
-    })
-    .unwrap();
+    let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(0.05))).unwrap();
     for (name, shape) in [
         ("s2x3", vec![2usize, 3]),
         ("s0", vec![]),
@@ -237,11 +229,11 @@ fn main() {
         ("rel1e-1", Mode::RelativeL2(1e-1)),
         ("adaptive", Mode::Adaptive),
     ] {
-        let c = Encoder::new(EncoderConfig {
-            mode,
-            backend: BackendKind::Rans,
-            ..Default::default()
-        })
+        let c = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(BackendKind::Rans),
+        )
         .unwrap()
         .compress(&x, &[rows, cols], Some(&[0.5]))
         .unwrap();

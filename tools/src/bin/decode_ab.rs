@@ -4,16 +4,16 @@
 //! the decoded bytes (to compare two builds bit for bit) and, for frames of ≥ N values
 //! (default 1 Mi), the best-of decode MB/s.
 //!
-//!     cargo run --release --example decode_ab -- save /tmp/frames
-//!     cargo run --release --example decode_ab -- run /tmp/frames
+//!     cargo run --release -p alcm-tools --bin decode_ab -- save /tmp/frames
+//!     cargo run --release -p alcm-tools --bin decode_ab -- run /tmp/frames
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
-use alcm::{decompress_with_threads, read_npy_f32, DecodeLimits, Encoder, EncoderConfig, Mode};
+use alcm::{read_npy_f32, DecodeOptions, Encoder, EncoderConfig, Mode};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,11 +51,9 @@ fn main() {
                 ("maxabs", Mode::MaxAbs(1e-4)),
                 ("lossless", Mode::Lossless),
             ] {
-                let cfg = EncoderConfig {
-                    mode,
-                    non_finite: alcm::NonFinitePolicy::Keep,
-                    ..Default::default()
-                };
+                let cfg = EncoderConfig::default()
+                    .with_mode(mode)
+                    .with_non_finite(alcm::NonFinitePolicy::Keep);
                 let _ = finite;
                 match Encoder::new(cfg).unwrap().compress(x, shape, None) {
                     Ok(c) => {
@@ -86,7 +84,7 @@ fn main() {
             let info = alcm::peek(&frame).unwrap();
             let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
             let outcome =
-                |f: &[u8]| match decompress_with_threads(f, &DecodeLimits::default(), threads) {
+                |f: &[u8]| match DecodeOptions::default().with_threads(threads).decompress(f) {
                     Ok(d) => format!(
                         "{:08x}",
                         crc32fast::hash(
@@ -129,7 +127,10 @@ fn main() {
         let bytes = std::fs::read(&dir).unwrap();
         for _ in 0..opt("loop", 1).max(args[2].parse().unwrap_or(1)) {
             std::hint::black_box(
-                decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap(),
+                DecodeOptions::default()
+                    .with_threads(threads)
+                    .decompress(&bytes)
+                    .unwrap(),
             );
         }
         return;
@@ -142,14 +143,17 @@ fn main() {
     files.sort();
     for p in files {
         let bytes = std::fs::read(&p).unwrap();
-        let d = decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap();
+        let d = DecodeOptions::default()
+            .with_threads(threads)
+            .decompress(&bytes)
+            .unwrap();
         let raw: Vec<u8> = d
             .data
             .iter()
             .flat_map(|v| v.to_bits().to_le_bytes())
             .collect();
         let crc = crc32fast::hash(&raw);
-        let backend = alcm::peek(&bytes).map(|i| i.backend).unwrap_or(0);
+        let backend = alcm::peek(&bytes).map(|i| i.backend.id()).unwrap_or(0);
         let mut line = format!(
             "{:<60} {:>9} b{} {:08x}",
             p.file_name().unwrap().to_string_lossy(),
@@ -164,7 +168,10 @@ fn main() {
             while reps < 5 || (start.elapsed().as_secs_f64() < 1.0 && reps < 50) {
                 let t = Instant::now();
                 std::hint::black_box(
-                    decompress_with_threads(&bytes, &DecodeLimits::default(), threads).unwrap(),
+                    DecodeOptions::default()
+                        .with_threads(threads)
+                        .decompress(&bytes)
+                        .unwrap(),
                 );
                 best = best.min(t.elapsed().as_secs_f64());
                 reps += 1;

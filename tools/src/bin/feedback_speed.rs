@@ -4,11 +4,11 @@
 //! less), for the relative-L2 (1e-2), max-abs and adaptive modes. Each step feeds the residual
 //! forward, as a training loop does.
 //!
-//! cargo run --release --example feedback_speed [-- --reps 10]
+//! cargo run --release -p alcm-tools --bin feedback_speed [-- --reps 10]
 
 use std::time::Instant;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::{cpu_time_seconds, Encoder, EncoderConfig, ErrorFeedback, Mode};
@@ -26,10 +26,7 @@ fn main() -> alcm::Result<()> {
         ("max_abs 1e-5", Mode::MaxAbs(1e-5)),
         ("adaptive", Mode::Adaptive),
     ] {
-        let enc = Encoder::new(EncoderConfig {
-            mode,
-            ..Default::default()
-        })?;
+        let enc = Encoder::new(EncoderConfig::default().with_mode(mode))?;
         let mut ef = ErrorFeedback::new(&shape)?;
         let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
         let mut bits = 0.0;

@@ -3,11 +3,11 @@
 //! time rather than wall clock, so two builds can be compared on a shared machine (run the two
 //! binaries alternately). Prints bits/value and MB/s of float32 input.
 //!
-//! cargo run --release --example cpu_ab -- [DIR]
+//! cargo run --release -p alcm-tools --bin cpu_ab -- [DIR]
 
 use std::path::PathBuf;
 
-#[path = "common/mod.rs"]
+#[path = "../../../examples/common/mod.rs"]
 mod common;
 
 use alcm::{cpu_time_seconds, decompress, read_npy_f32, Encoder, EncoderConfig, Mode};
@@ -28,11 +28,8 @@ fn main() {
         };
         let reps = (4_000_000 / x.len().max(1)).max(1);
         for eps in [1e-1, 1e-2, 1e-3] {
-            let enc = Encoder::new(EncoderConfig {
-                mode: Mode::RelativeL2(eps),
-                ..Default::default()
-            })
-            .unwrap();
+            let enc =
+                Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(eps))).unwrap();
             let mut bytes = Vec::new();
             let (mut bc, mut bd) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..5 {

@@ -2,10 +2,10 @@
 //! counting global allocator (exact bytes requested from the allocator, not RSS), and the
 //! process high-water mark (VmHWM) for comparison. Figures are documented in docs/SECURITY.md.
 //!
-//!     cargo run --release --example peak_memory [N]     # default N = 16 Mi values (64 MiB)
+//!     cargo run --release -p alcm-tools --bin peak_memory [N]     # default N = 16 Mi values (64 MiB)
 use alcm::{compress_bound, decompress, Encoder, EncoderConfig, Mode, NonFinitePolicy};
 
-#[path = "../tests/common/counting_alloc.rs"]
+#[path = "../../../tests/common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::{peak_of, Counting};
 
@@ -65,15 +65,13 @@ fn main() {
         ("lossless", Mode::Lossless, false),
         ("relative_l2 1e-2 + NaN kept", Mode::RelativeL2(1e-2), true),
     ] {
-        let cfg = EncoderConfig {
-            mode,
-            non_finite: if keep {
+        let cfg = EncoderConfig::default()
+            .with_mode(mode)
+            .with_non_finite(if keep {
                 NonFinitePolicy::Keep
             } else {
                 NonFinitePolicy::Refuse
-            },
-            ..Default::default()
-        };
+            });
         let enc = Encoder::new(cfg).unwrap();
         let input = if keep { &x_nf } else { &x };
         let (c, cp) = peak_of(|| enc.compress(input, &shape, None).unwrap());
