@@ -147,12 +147,14 @@ pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneB
 /// (`t·M + slot`, 4 bytes of padding so a 32-bit gather of the last byte stays inside), the
 /// `(cum << 13) | freq` entries (`t·256 + symbol`) and, per `a + b` (0..=510), `table | s << 8 |
 /// esc << 16`. Built once per process.
+#[cfg(target_arch = "x86_64")]
 struct Flat {
     lut: Vec<u8>,
     fc: Vec<u32>,
     pick: Vec<u32>,
 }
 
+#[cfg(target_arch = "x86_64")]
 fn flat(family: u8) -> &'static Flat {
     const N: usize = super::family::FAMILIES as usize;
     static FLAT: [OnceLock<Flat>; N] = [const { OnceLock::new() }; N];
@@ -273,7 +275,6 @@ fn rows<const MODE: u8, T: Copy>(
     simd: bool,
 ) -> Result<()> {
     let dp = dpicks(h.family);
-    let fl = flat(h.family);
     let b = &h.b[..cols];
     let cneg = &h.cneg[..cols];
     let ccls = &h.ccls[..cols];
@@ -320,7 +321,7 @@ fn rows<const MODE: u8, T: Copy>(
         if simd {
             let row = RowSimd {
                 w,
-                fl,
+                fl: flat(h.family),
                 ai,
                 b,
                 cneg,
