@@ -37,7 +37,7 @@ pub(super) fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, 1, |_, u| u)
+    decode_with(payload, qmin, width, out, 1, None, |_, u| u)
 }
 
 /// `decode` into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
@@ -50,7 +50,9 @@ pub fn decode_code_bits(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, |_, u| f32::from_bits(u))
+    decode_with(payload, qmin, width, out, threads, None, |_, u| {
+        f32::from_bits(u)
+    })
 }
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
@@ -65,7 +67,7 @@ pub fn decode_values(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, |q, _| {
+    decode_with(payload, qmin, width, out, threads, Some(step), |q, _| {
         (q as f64 * step) as f32
     })
 }
@@ -88,12 +90,14 @@ pub(super) struct Head<'a> {
     pub(super) max_u: u64,
 }
 
-pub(super) fn decode_with<T: Copy + Send>(
+/// `step`: `conv` is `(q as f64 * step) as f32` (kind 5 may then convert with vectors).
+pub(super) fn decode_with<T: Copy + Send + 'static>(
     payload: &[u8],
     qmin: &[i64],
     width: u8,
     out: &mut [T],
     threads: usize,
+    step: Option<f64>,
     conv: impl Fn(i64, u32) -> T + Sync,
 ) -> Result<()> {
     let rows = qmin.len();
@@ -237,6 +241,7 @@ pub(super) fn decode_with<T: Copy + Send>(
                     cols,
                     &conv,
                     simd,
+                    step,
                 );
             }
             decode_block(

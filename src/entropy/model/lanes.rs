@@ -183,7 +183,7 @@ struct Lanes {
 
 /// Decodes the rows `row0..` of one block (`out.len() / cols` rows) of a kind-5 payload.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn decode_block<T: Copy>(
+pub(crate) fn decode_block<T: Copy + 'static>(
     h: &Head,
     blk: &LaneBlock,
     qmin: &[i64],
@@ -192,12 +192,14 @@ pub(crate) fn decode_block<T: Copy>(
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
     simd: bool,
+    step: Option<f64>,
 ) -> Result<()> {
+    let s = (simd, step);
     match h.mode {
-        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, simd),
-        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, conv, simd),
-        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, conv, simd),
-        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, conv, simd),
+        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, s),
+        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, conv, s),
+        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, conv, s),
+        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, conv, s),
     }
 }
 
@@ -218,7 +220,7 @@ pub(crate) fn have_avx2() -> bool {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decode_block_mode<const MODE: u8, T: Copy>(
+fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
     h: &Head,
     blk: &LaneBlock,
     qmin: &[i64],
@@ -226,7 +228,7 @@ fn decode_block_mode<const MODE: u8, T: Copy>(
     out: &mut [T],
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
-    simd: bool,
+    (simd, step): (bool, Option<f64>),
 ) -> Result<()> {
     let w = blk.words;
     let word = |k: usize| u16::from_le_bytes([w[2 * k], w[2 * k + 1]]) as u32;
@@ -241,7 +243,7 @@ fn decode_block_mode<const MODE: u8, T: Copy>(
     // Gathers index words with u32 (and need ≥ 2 words to read 4 bytes).
     let simd = simd && w.len() / 2 <= u32::MAX as usize && w.len() >= 4;
     let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
-    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, conv, simd).map_err(|e| {
+    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, conv, simd, step).map_err(|e| {
         if truncated(&st) {
             Error::truncated("rANS-model lane word stream ends early")
         } else {
@@ -261,9 +263,9 @@ fn decode_block_mode<const MODE: u8, T: Copy>(
 
 /// The rows of a block: each row's codes `q` into a row buffer (vector groups of 8 columns
 /// where possible, the rest one value at a time on its lane), then the row's range check and
-/// conversion.
+/// conversion (with vectors when `conv` is `(q as f64 * step) as f32`).
 #[allow(clippy::too_many_arguments)]
-fn rows<const MODE: u8, T: Copy>(
+fn rows<const MODE: u8, T: Copy + 'static>(
     h: &Head,
     w: &[u8],
     st: &mut Lanes,
@@ -273,6 +275,7 @@ fn rows<const MODE: u8, T: Copy>(
     cols: usize,
     conv: &impl Fn(i64, u32) -> T,
     simd: bool,
+    step: Option<f64>,
 ) -> Result<()> {
     let dp = dpicks(h.family);
     let b = &h.b[..cols];
@@ -332,9 +335,22 @@ fn rows<const MODE: u8, T: Copy>(
             // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
             j = unsafe { row_avx2::<MODE>(&row, st, &mut qrow, &mut scalar)? };
         }
-        let _ = simd;
+        let _ = (simd, step);
         for (k, qk) in qrow.iter_mut().enumerate().skip(j) {
             *qk = scalar(st, k)?;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(step)) = (simd, step) {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+                // SAFETY: T is f32 (checked just above), so the slice is a slice of f32.
+                let o = unsafe { &mut *(orow as *mut [T] as *mut [f32]) };
+                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
+                if let Some((qlo, qhi)) = unsafe { values_avx2(&qrow, step, o) } {
+                    u_of(qlo, q0, h.max_u)?;
+                    u_of(qhi, q0, h.max_u)?;
+                    continue;
+                }
+            }
         }
         let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
         for (o, &q) in orow.iter_mut().zip(&qrow) {
@@ -346,6 +362,49 @@ fn rows<const MODE: u8, T: Copy>(
         u_of(qhi, q0, h.max_u)?;
     }
     Ok(())
+}
+
+/// `out[k] = (q[k] as f64 * step) as f32` four at a time, and the extremes of `q`; `None`
+/// (after writing values that must be rewritten) when some `|q| ≥ 2^51`, beyond the exact
+/// conversion used here (`q + 1.5·2^52` as the bits of a double, minus `1.5·2^52`). The
+/// products and their rounding to f32 are the scalar path's IEEE operations.
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn values_avx2(q: &[i64], step: f64, out: &mut [f32]) -> Option<(i64, i64)> {
+    use std::arch::x86_64::*;
+    const LIM: i64 = 1 << 51;
+    let magic = _mm256_set1_pd(6755399441055744.0);
+    let magic_i = _mm256_castpd_si256(magic);
+    let stepv = _mm256_set1_pd(step);
+    let mut vlo = _mm256_set1_epi64x(i64::MAX);
+    let mut vhi = _mm256_set1_epi64x(i64::MIN);
+    let n = q.len().min(out.len());
+    let n4 = n / 4 * 4;
+    let mut k = 0;
+    while k < n4 {
+        let v = _mm256_loadu_si256(q.as_ptr().add(k) as *const __m256i);
+        vlo = _mm256_blendv_epi8(vlo, v, _mm256_cmpgt_epi64(vlo, v));
+        vhi = _mm256_blendv_epi8(vhi, v, _mm256_cmpgt_epi64(v, vhi));
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_i)), magic);
+        _mm_storeu_ps(
+            out.as_mut_ptr().add(k),
+            _mm256_cvtpd_ps(_mm256_mul_pd(d, stepv)),
+        );
+        k += 4;
+    }
+    let (mut lo, mut hi) = ([0i64; 4], [0i64; 4]);
+    _mm256_storeu_si256(lo.as_mut_ptr() as *mut __m256i, vlo);
+    _mm256_storeu_si256(hi.as_mut_ptr() as *mut __m256i, vhi);
+    let (mut qlo, mut qhi) = (lo.into_iter().min()?, hi.into_iter().max()?);
+    for (o, &v) in out[n4..n].iter_mut().zip(&q[n4..n]) {
+        qlo = qlo.min(v);
+        qhi = qhi.max(v);
+        *o = (v as f64 * step) as f32;
+    }
+    (qlo >= -LIM && qhi < LIM).then_some((qlo, qhi))
 }
 
 /// What a vector group of a row needs.
@@ -701,6 +760,47 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 3, "{seen} version-3 golden frames");
+    }
+
+    /// The vector conversion gives the scalar `(q as f64 * step) as f32` bit for bit, and
+    /// declines rows with a code beyond ±2^51.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_values_equal_scalar_values() {
+        if !have_avx2() {
+            return;
+        }
+        let mut s = 1u64;
+        for (len, span) in [(1usize, 10i64), (7, 1000), (64, 1 << 20), (1003, 1 << 40)] {
+            let q: Vec<i64> = (0..len)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(99);
+                    (s >> 11) as i64 % (2 * span + 1) - span
+                })
+                .collect();
+            for step in [1e-3, 0.3, 7.77e-9, 1.0 / 3.0] {
+                let mut out = vec![0f32; len];
+                // SAFETY: AVX2 checked above.
+                let r = unsafe { values_avx2(&q, step, &mut out) };
+                let (lo, hi) = (*q.iter().min().unwrap(), *q.iter().max().unwrap());
+                assert_eq!(r, Some((lo, hi)));
+                for (o, &v) in out.iter().zip(&q) {
+                    assert_eq!(
+                        o.to_bits(),
+                        ((v as f64 * step) as f32).to_bits(),
+                        "{v} {step}"
+                    );
+                }
+            }
+        }
+        let mut out = vec![0f32; 5];
+        // SAFETY: AVX2 checked above.
+        let big = unsafe { values_avx2(&[0, 1, 1 << 51, 2, 3], 1.0, &mut out) };
+        assert_eq!(big, None);
+        // SAFETY: AVX2 checked above.
+        let small = unsafe { values_avx2(&[0, -(1 << 51), 2, 3, 4], 1.0, &mut out) };
+        assert_eq!(small, Some((-(1 << 51), 4)));
+        assert_eq!(out[1], -(2f32.powi(51)));
     }
 
     /// Damaged kind-5 payloads: both paths refuse them alike (truncation reported as such),
