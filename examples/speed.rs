@@ -1,7 +1,9 @@
 //! Speed on large tensors (issue 4 target 2): single-thread compress/decompress MB/s and bits
 //! per value of the relative-L2 mode on every tensor of ≥ 1 M values of the data directory plus
 //! two synthetic 1024 × 1024 tensors (a rank-1-scaled "gradient" and an i.i.d. Gaussian
-//! "weight"), at 1e-1, 1e-2 and 1e-3.
+//! "weight"), at 1e-1, 1e-2 and 1e-3. Each tensor's single-thread `memcpy` is timed in the same
+//! run (issue 12 target 6): `comp/cpy` and `dec/cpy` read each figure as a fraction of the
+//! machine's limit. (The ratios against SZ3 come from `python3 bench/compare.py`.)
 //!
 //! cargo run --release --example speed -- [DIR] [--min VALUES] [--threads T]
 
@@ -57,10 +59,24 @@ fn main() {
     let (w, ws) = common::synthetic(2, false);
     tensors.push(("synthetic gaussian weight 1024x1024".into(), w, ws));
     println!(
-        "{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10}",
-        "tensor", "values", "eps", "bits/v", "backend", "comp MB/s", "dec MB/s"
+        "{:<48} {:>9} {:>6} {:>7} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "tensor",
+        "values",
+        "eps",
+        "bits/v",
+        "backend",
+        "comp MB/s",
+        "dec MB/s",
+        "cpy MB/s",
+        "comp/cpy",
+        "dec/cpy"
     );
     for (name, x, shape) in &tensors {
+        let mut dst = vec![0f32; x.len()];
+        let tm = best_secs(|| {
+            dst.copy_from_slice(std::hint::black_box(x));
+            std::hint::black_box(&mut dst);
+        });
         for eps in [1e-1, 1e-2, 1e-3] {
             let cfg = EncoderConfig::default()
                 .with_mode(Mode::RelativeL2(eps))
@@ -98,14 +114,17 @@ fn main() {
             });
             let backend = alcm::peek(&c.bytes).map(|i| i.backend.id()).unwrap_or(0);
             println!(
-                "{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1}",
+                "{:<48} {:>9} {:>6.0e} {:>7.3} {:>8} {:>10.1} {:>10.1} {:>10.0} {:>8.3} {:>8.3}",
                 name,
                 x.len(),
                 eps,
                 c.report.bits_per_value,
                 backend,
                 mb / tc,
-                mb / td
+                mb / td,
+                mb / tm,
+                tm / tc,
+                tm / td
             );
         }
     }

@@ -121,9 +121,10 @@
 /**
  * Version of the frame format this library writes (and the newest it reads; it reads every
  * version from 1 up). Independent of the library version. Version 2 added the shared code
- * offset flag and rANS-model payload kinds 3-4 (docs/FORMAT.md, "Version history").
+ * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5 (docs/FORMAT.md,
+ * "Version history").
  */
-#define ALCM_FORMAT_VERSION 2
+#define ALCM_FORMAT_VERSION 3
 
 /**
  * Mode: the original's scheme, per-channel precision from a bit allocation, plus pruning.

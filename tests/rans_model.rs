@@ -237,7 +237,7 @@ fn blocked_frames_are_thread_independent_and_checked() {
     let info = peek(&f1).unwrap();
     assert_eq!(info.backend.id(), BACKEND_RANS_MODEL);
     let p0 = info.frame_len as usize - 4 - info.payload_len as usize;
-    assert_eq!(f1[p0], alcm::internals::model::KIND_SHAPED_BLOCKS);
+    assert_eq!(f1[p0], alcm::internals::model::KIND_LANES_BLOCKS);
     let d1 = decompress(&f1).unwrap();
     assert!(rel_l2(&x, &d1.data) <= 1e-2);
     for t in [2, 3, 8] {
@@ -433,7 +433,7 @@ fn legacy_kind_2_still_decodes() {
     let (rows, cols) = (640, 1024);
     let x = synthetic(rows, cols, 5);
     let (q, qmin) = real_codes(&x, rows, 1e-2);
-    let p4 = alcm::internals::model::encode_family(&q, rows, Some(0)).unwrap();
+    let p4 = alcm::internals::model::encode_family_v2(&q, rows, Some(0)).unwrap();
     let p2 = as_kind2(&p4, rows, cols);
     let (mut u4, mut u2) = (vec![0u32; q.len()], vec![0u32; q.len()]);
     alcm::internals::model::decode(&p4, &qmin, 4, &mut u4).unwrap();
@@ -490,7 +490,7 @@ fn hostile_shaped_payloads_are_rejected() {
         ));
     }
     // Unknown kinds.
-    for k in [0u8, 5, 255] {
+    for k in [0u8, 6, 255] {
         let mut f = p.clone();
         f[0] = k;
         assert_eq!(

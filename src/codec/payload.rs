@@ -177,6 +177,17 @@ pub(crate) fn decode(
                 payload[0]
             )));
         }
+        // Likewise kind 5 (independent lane streams) came with version 3.
+        if info.format_version < 3
+            && payload
+                .first()
+                .is_some_and(|&k| k >= entropy::model::KIND_LANES_BLOCKS)
+        {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload kind {} in a version-{} frame",
+                payload[0], info.format_version
+            )));
+        }
         match params {
             Some(ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 entropy::model::decode_values(payload, qmin, *step, info.code_width, out, threads)?

@@ -37,7 +37,7 @@ pub(super) fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, 1, |_, u| u)
+    decode_with(payload, qmin, width, out, 1, None, |_, u| u)
 }
 
 /// `decode` into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
@@ -50,7 +50,9 @@ pub fn decode_code_bits(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, |_, u| f32::from_bits(u))
+    decode_with(payload, qmin, width, out, threads, None, |_, u| {
+        f32::from_bits(u)
+    })
 }
 
 /// Decodes a payload straight to values, `x̂ = (q · step) as f32` — the same arithmetic as
@@ -65,7 +67,7 @@ pub fn decode_values(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, |q, _| {
+    decode_with(payload, qmin, width, out, threads, Some(step), |q, _| {
         (q as f64 * step) as f32
     })
 }
@@ -88,12 +90,14 @@ pub(super) struct Head<'a> {
     pub(super) max_u: u64,
 }
 
-pub(super) fn decode_with<T: Copy + Send>(
+/// `step`: `conv` is `(q as f64 * step) as f32` (kind 5 may then convert with vectors).
+pub(super) fn decode_with<T: Copy + Send + 'static>(
     payload: &[u8],
     qmin: &[i64],
     width: u8,
     out: &mut [T],
     threads: usize,
+    step: Option<f64>,
     conv: impl Fn(i64, u32) -> T + Sync,
 ) -> Result<()> {
     let rows = qmin.len();
@@ -106,7 +110,7 @@ pub(super) fn decode_with<T: Copy + Send>(
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
     let kind = r.u8()?;
-    if !(KIND_RANK1..=KIND_SHAPED_BLOCKS).contains(&kind) {
+    if !(KIND_RANK1..=KIND_LANES_BLOCKS).contains(&kind) {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
     let shaped = kind >= KIND_SHAPED;
@@ -168,7 +172,8 @@ pub(super) fn decode_with<T: Copy + Send>(
     } else {
         (&[][..], vec![0u8; cols])
     };
-    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS {
+    let lanes = kind == KIND_LANES_BLOCKS;
+    let rows_per_block = if kind == KIND_RANK1_BLOCKS || kind == KIND_SHAPED_BLOCKS || lanes {
         let v = r.take(4)?;
         let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
         if v == 0 {
@@ -180,8 +185,13 @@ pub(super) fn decode_with<T: Copy + Send>(
     };
     // Every block's word stream (at most `rows` blocks: bounded by the declared shape).
     let n_blocks = rows.div_ceil(rows_per_block);
-    let mut streams = Vec::with_capacity(n_blocks);
+    let mut streams = Vec::with_capacity(if lanes { 0 } else { n_blocks });
+    let mut lane_blocks = Vec::with_capacity(if lanes { n_blocks } else { 0 });
     for _ in 0..n_blocks {
+        if lanes {
+            lane_blocks.push(lanes::read_block(payload, &mut r.pos)?);
+            continue;
+        }
         let wb = r.take(4)?;
         let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
         if w < 2 * LANES {
@@ -218,8 +228,22 @@ pub(super) fn decode_with<T: Copy + Send>(
         ccls,
         max_u,
     };
+    let simd = lanes::have_avx2();
     let results =
         crate::util::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
+            if lanes {
+                return lanes::decode_block(
+                    &head,
+                    &lane_blocks[k],
+                    qmin,
+                    k * rows_per_block,
+                    block,
+                    cols,
+                    &conv,
+                    simd,
+                    step,
+                );
+            }
             decode_block(
                 &head,
                 streams[k],

@@ -98,11 +98,28 @@ pub(super) fn encode_codes(
 }
 
 impl ModelPlan {
-    /// The payload (codes and `qmin` as given to [`plan_codes`]).
+    /// The payload (codes and `qmin` as given to [`plan_codes`]): kind 3, or kind 5 when
+    /// there are several blocks.
     pub(crate) fn encode(&self, codes: &[u32], qmin: &[i64], threads: usize) -> Vec<u8> {
+        self.encode_as(codes, qmin, threads, true)
+    }
+
+    /// [`encode`](ModelPlan::encode), writing kind 4 instead of 5 unless `lanes`.
+    fn encode_as(&self, codes: &[u32], qmin: &[i64], threads: usize, lanes: bool) -> Vec<u8> {
         let (rows, rpb) = (self.rows, self.rpb);
-        let mut out = self.header();
+        let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);
+        if lanes && self.n_blocks() > 1 {
+            // Kind 5: independent lane streams per block (lanes.rs).
+            let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
+                let r0 = k * rpb;
+                lanes::encode_rows(self, codes, qmin, r0..(r0 + rpb).min(rows))
+            });
+            for lanes in streams {
+                lanes::push_block(&lanes, &mut out);
+            }
+            return out;
+        }
         let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
             let r0 = k * rpb;
             let r1 = (r0 + rpb).min(rows);
@@ -117,6 +134,68 @@ impl ModelPlan {
         }
         out
     }
+}
+
+impl ModelPlan {
+    /// Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no
+    /// sign is coded.
+    pub(super) fn sign_syms(&self) -> [[EncSym; 2]; BINS] {
+        self.fs.map(|f| {
+            let f = f.clamp(1, M - 1);
+            [EncSym::new(f, 0), EncSym::new(M - f, f)]
+        })
+    }
+
+    /// What encoding the values of row `i` needs (`None`: an all-zero row, nothing coded).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn row_enc<'a>(
+        &'a self,
+        i: usize,
+        codes: &'a [u32],
+        qmin: &[i64],
+        cneg: &'a [bool],
+        syms: &'a [EncSym],
+        sign_syms: &'a [[EncSym; 2]; BINS],
+        tabs: &'a Tables,
+    ) -> Option<RowEnc<'a>> {
+        let (a, cols) = (&self.a, self.cols);
+        if a[i] == 0 {
+            return None;
+        }
+        Some(RowEnc {
+            row: &codes[i * cols..(i + 1) * cols],
+            b: &self.b,
+            cneg,
+            picks: &tabs.pick[a[i] as usize..a[i] as usize + 256],
+            syms,
+            sign_syms: &sign_syms[self.rcls[i] as usize..],
+            ccls: &self.ccls,
+            q0: qmin[i],
+            rneg: self.mode >= SIGN_SVD && self.row_neg[i],
+            code_sign: self.mode != SIGN_NONE,
+        })
+    }
+}
+
+/// [`encode_family`] as format version 2 wrote it: kind 4 where the encoder now writes kind 5
+/// (for tests of the kind-4 decoder, which keeps decoding version-2 frames).
+#[doc(hidden)]
+pub fn encode_family_v2(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    let n = q.len();
+    if n == 0 || rows == 0 || n % rows != 0 {
+        return None;
+    }
+    let cols = n / rows;
+    let mut qmin = Vec::with_capacity(rows);
+    let mut codes = Vec::with_capacity(n);
+    for row in q.chunks_exact(cols) {
+        let lo = *row.iter().min()?;
+        for &v in row {
+            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
+        }
+        qmin.push(lo);
+    }
+    Some(plan_codes(&codes, &qmin, 1, family)?.encode_as(&codes, &qmin, 1, false))
 }
 
 /// What encoding one value of a row needs.
@@ -178,7 +257,7 @@ pub(super) fn encode_rows(
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<u16> {
-    let (cols, a, b) = (plan.cols, &plan.a, &plan.b[..]);
+    let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
@@ -186,35 +265,12 @@ pub(super) fn encode_rows(
         buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE],
         pos: 0,
     };
-    // Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no sign
-    // is coded.
-    let sign_syms = plan.fs.map(|f| {
-        let f = f.clamp(1, M - 1);
-        [EncSym::new(f, 0), EncSym::new(M - f, f)]
-    });
-    let code_sign = plan.mode != SIGN_NONE;
+    let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
     for i in range.rev() {
-        if a[i] == 0 {
+        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
             continue;
-        }
-        let row = &codes[i * cols..(i + 1) * cols];
-        let q0 = qmin[i];
-        let rneg = plan.mode >= SIGN_SVD && plan.row_neg[i];
-        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
-        let sign_syms = &sign_syms[plan.rcls[i] as usize..];
-        let ctx = RowEnc {
-            row,
-            b,
-            cneg: &cneg,
-            picks,
-            syms,
-            sign_syms,
-            ccls: &plan.ccls,
-            q0,
-            rneg,
-            code_sign,
         };
         // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the
         // four states stay in registers, column j on state j mod 4.

@@ -55,6 +55,9 @@
 //! mode 3: ⌈R/4⌉ bytes of 2-bit row classes, ⌈C/4⌉ bytes of 2-bit column classes (LSB first)
 //! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
 //! ```
+//! Kind 5 (format version ≥ 3; written instead of kind 4): kind 4 with 16 independent lane
+//! streams per block, see `lanes.rs`.
+//!
 //! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
 //! (`sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
@@ -71,6 +74,7 @@
 mod decode;
 mod encode;
 pub mod family;
+mod lanes;
 mod plan;
 pub mod sign;
 mod tables;
@@ -84,7 +88,7 @@ pub(crate) use plan::*;
 pub(crate) use tables::*;
 
 pub use decode::{decode, decode_code_bits, decode_values};
-pub use encode::{encode, encode_family};
+pub use encode::{encode, encode_family, encode_family_v2};
 pub use family::{family_checksum, FAMILIES};
 pub use tables::table_checksum;
 
@@ -120,5 +124,7 @@ pub const KIND_SHAPED: u8 = 3;
 pub const KIND_SHAPED_BLOCKS: u8 = 4;
 /// Kinds 3–4 only: as [`SIGN_SVD`] with a probability per row + column class (`sign.rs`).
 pub const SIGN_CLASSES: u8 = 3;
+/// Kind 4 with 16 independent lane streams per block (format version ≥ 3; `lanes.rs`).
+pub const KIND_LANES_BLOCKS: u8 = 5;
 /// Sign probabilities of [`SIGN_CLASSES`] (class sums 0..=6).
 const BINS: usize = sign::BINS;

@@ -363,14 +363,14 @@ pub(crate) fn plan_codes(
 }
 
 impl ModelPlan {
-    /// The payload header (kinds 3–4): kind, family, sign mode and frequencies, packed scale
-    /// codes, sign bitmaps, sign classes, rows per block (kind 4).
-    pub(super) fn header(&self) -> Vec<u8> {
+    /// The payload header (kinds 3–5): kind, family, sign mode and frequencies, packed scale
+    /// codes, sign bitmaps, sign classes, rows per block (kinds 4–5; `lanes`: kind 5).
+    pub(super) fn header(&self, lanes: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
-        out.push(if self.n_blocks() > 1 {
-            KIND_SHAPED_BLOCKS
-        } else {
-            KIND_SHAPED
+        out.push(match (self.n_blocks() > 1, lanes) {
+            (false, _) => KIND_SHAPED,
+            (true, false) => KIND_SHAPED_BLOCKS,
+            (true, true) => KIND_LANES_BLOCKS,
         });
         out.push(self.family);
         out.push(self.mode);
@@ -484,8 +484,14 @@ impl ModelPlan {
         let sampled = rows.div_ceil(row_step.max(1));
         let bits =
             parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
-        // Per block: the word count and four 32-bit final states.
-        self.header().len() as f64 + self.n_blocks() as f64 * 20.0 + bits / 8.0
+        // Per block: the word count and four 32-bit final states (kind 3), or 16 word counts
+        // and 16 final states (kind 5, several blocks).
+        let per_block = if self.n_blocks() > 1 {
+            8.0 * lanes::LANES as f64
+        } else {
+            20.0
+        };
+        self.header(true).len() as f64 + self.n_blocks() as f64 * per_block + bits / 8.0
     }
 }
 

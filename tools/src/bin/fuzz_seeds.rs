@@ -261,4 +261,33 @@ fn main() {
         b.extend(g[..32].iter().flat_map(|v| v.to_le_bytes()));
         put("roundtrip", &format!("mode{sel}.bin"), &b);
     }
+    // rANS-model frames of payload kind 5 (≥ 2^19 values: 16 independent lane streams per
+    // block), kept small by a tensor that is zero but for a few rows: the lane headers, the
+    // vector decoder and its scalar fallback (escapes, adaptive mode's wide low bits).
+    let (rows, cols) = (1024usize, 512usize);
+    let mut x = vec![0f32; rows * cols];
+    let mut s = 7u64;
+    for i in (0..rows).step_by(16) {
+        for j in 0..cols {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let g = ((s >> 40) as f64 / (1u64 << 24) as f64 - 0.5) * (1.0 + (j % 7) as f64);
+            x[i * cols + j] = if j == 77 { 40.0 } else { g as f32 };
+        }
+    }
+    for (mname, mode) in [
+        ("rel1e-1", Mode::RelativeL2(1e-1)),
+        ("adaptive", Mode::Adaptive),
+    ] {
+        let c = Encoder::new(
+            EncoderConfig::default()
+                .with_mode(mode)
+                .with_backend(BackendKind::Rans),
+        )
+        .unwrap()
+        .compress(&x, &[rows, cols], Some(&[0.5]))
+        .unwrap();
+        put("decompress", &format!("kind5_{mname}_rans.alcm"), &c.bytes);
+    }
 }

@@ -1,0 +1,838 @@
+//! Rank-1 model payload kind 5 (format version ≥ 3): the modelling of kind 4 (same tables,
+//! scale codes, sign modes, row blocks), coded on **16 independent rANS states per block, each
+//! with its own word stream**. The value in column `j` uses state `j mod 16` for all of its
+//! symbols (magnitude, escape, low bits, sign, in the order of kind 4).
+//!
+//! Why: with kind 4's four states sharing one word stream, each renormalisation waits for the
+//! word position of every earlier lane, and the decoder is one serial chain per block. Here a
+//! lane depends only on itself, so eight consecutive columns decode as one AVX2 vector (table
+//! lookups and word reads by gathers, renormalisation and the optional sign step by selects,
+//! two vectors in flight). The scalar path decodes the same lanes one value at a time and gives
+//! the same values; the encoder does not depend on the CPU.
+//!
+//! Block layout (after kind 4's `rows_per_block`): per block, 16 × `u32 W_l` (words of lane
+//! `l`, each ≥ 2), then the words of lane 0, lane 1, … (`u16` each); a lane's first two words
+//! are its final encoder state, high half first. The decoder checks that each lane returns to
+//! `L` and consumes exactly its words.
+
+use super::decode::{bit, dpicks, u_of, value_fast, Head};
+use super::*;
+
+/// States (and word streams) per block.
+pub(crate) const LANES: usize = 16;
+/// Columns per run of the encoder's word buffers (a multiple of [`LANES`]).
+const RUN: usize = 1024;
+
+/// The words of each lane of rows `range` (one block), each in decode order (final state
+/// first, high half first).
+pub(crate) fn encode_rows(
+    plan: &ModelPlan,
+    codes: &[u32],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+) -> Vec<Vec<u16>> {
+    let cols = plan.cols;
+    let tabs = tables();
+    let syms = enc_syms(plan.family);
+    let per_lane_run = RUN / LANES * MAX_WORDS_PER_VALUE;
+    let mut wbs: Vec<WordBuf> = (0..LANES)
+        .map(|_| WordBuf {
+            buf: vec![0u16; per_lane_run],
+            pos: 0,
+        })
+        .collect();
+    let mut words: Vec<Vec<u16>> = (0..LANES)
+        .map(|_| Vec::with_capacity(range.len() * cols / (4 * LANES) + 16))
+        .collect();
+    let sign_syms = plan.sign_syms();
+    let cneg = plan.col_pred_neg();
+    let mut x = [L; LANES];
+    for i in range.rev() {
+        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
+            continue;
+        };
+        let mut j1 = cols;
+        while j1 > 0 {
+            let j0 = (j1 - 1) / RUN * RUN;
+            for wb in wbs.iter_mut() {
+                wb.pos = 0;
+            }
+            let body = j0 + (j1 - j0) / LANES * LANES;
+            for j in (body..j1).rev() {
+                ctx.value(&mut wbs[j % LANES], &mut x[j % LANES], j);
+            }
+            // Lanes are independent: four at a time over the run (four state chains in
+            // registers, as kind 4's encoder), each lane's values still last first.
+            for g in (0..LANES).step_by(4) {
+                let [w0, w1, w2, w3] = &mut wbs[g..g + 4] else {
+                    unreachable!("four word buffers")
+                };
+                let [mut s0, mut s1, mut s2, mut s3] = [x[g], x[g + 1], x[g + 2], x[g + 3]];
+                for j in (j0..body).step_by(LANES).rev() {
+                    ctx.value(w3, &mut s3, j + g + 3);
+                    ctx.value(w2, &mut s2, j + g + 2);
+                    ctx.value(w1, &mut s1, j + g + 1);
+                    ctx.value(w0, &mut s0, j + g);
+                }
+                x[g..g + 4].copy_from_slice(&[s0, s1, s2, s3]);
+            }
+            for (w, wb) in words.iter_mut().zip(&wbs) {
+                w.extend_from_slice(&wb.buf[..wb.pos]);
+            }
+            j1 = j0;
+        }
+    }
+    for (w, &s) in words.iter_mut().zip(&x) {
+        w.push(s as u16);
+        w.push((s >> 16) as u16);
+        w.reverse();
+    }
+    words
+}
+
+/// Appends one block's lane streams (word counts, then the words).
+pub(crate) fn push_block(words: &[Vec<u16>], out: &mut Vec<u8>) {
+    for w in words {
+        out.extend_from_slice(&(w.len() as u32).to_le_bytes());
+    }
+    for w in words {
+        out.reserve(2 * w.len());
+        for &v in w {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// One block of a kind-5 payload as read: its words (all lanes, contiguous) and where each
+/// lane's words start and end (in words, relative to `words`).
+pub(crate) struct LaneBlock<'a> {
+    pub(crate) words: &'a [u8],
+    pub(crate) start: [usize; LANES],
+    pub(crate) end: [usize; LANES],
+}
+
+/// Reads one block's word counts and words from `payload[*pos..]` (bounded by the payload).
+pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneBlock<'a>> {
+    let short = || Error::truncated("rANS-model payload ends early (lane word counts)");
+    let counts = payload.get(*pos..*pos + 4 * LANES).ok_or_else(short)?;
+    *pos += 4 * LANES;
+    let (mut start, mut end) = ([0usize; LANES], [0usize; LANES]);
+    let mut total = 0usize;
+    for l in 0..LANES {
+        let c = &counts[4 * l..4 * l + 4];
+        let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+        if w < 2 {
+            return Err(Error::corrupt("rANS-model lane with fewer than 2 words"));
+        }
+        start[l] = total;
+        total = total
+            .checked_add(w)
+            .ok_or_else(|| Error::corrupt("word count overflows"))?;
+        end[l] = total;
+    }
+    let bytes = total
+        .checked_mul(2)
+        .ok_or_else(|| Error::corrupt("word count overflows"))?;
+    if payload.len() - *pos < bytes {
+        return Err(Error::truncated(format!(
+            "rANS-model payload ends early ({bytes} bytes of lane words needed)"
+        )));
+    }
+    let words = &payload[*pos..*pos + bytes];
+    *pos += bytes;
+    Ok(LaneBlock { words, start, end })
+}
+
+/// Per family, the decoder's tables laid out for gathers: the slot → symbol map of every table
+/// (`t·M + slot`, 4 bytes of padding so a 32-bit gather of the last byte stays inside), the
+/// `(cum << 13) | freq` entries (`t·256 + symbol`) and, per `a + b` (0..=510), `table | s << 8 |
+/// esc << 16`. Built once per process.
+#[cfg(target_arch = "x86_64")]
+struct Flat {
+    lut: Vec<u8>,
+    fc: Vec<u32>,
+    pick: Vec<u32>,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn flat(family: u8) -> &'static Flat {
+    const N: usize = super::family::FAMILIES as usize;
+    static FLAT: [OnceLock<Flat>; N] = [const { OnceLock::new() }; N];
+    FLAT[family as usize].get_or_init(|| {
+        let t = super::family::family_tables(family);
+        let mut lut = t.lut.clone();
+        lut.extend_from_slice(&[0; 4]);
+        let pick = t
+            .pick
+            .iter()
+            .map(|p| p.ti as u32 | (p.s as u32) << 8 | (p.esc as u32) << 16)
+            .collect();
+        Flat {
+            lut,
+            fc: t.fc.clone(),
+            pick,
+        }
+    })
+}
+
+/// The decoder's lane states: `x` and the absolute word position of each lane in its block.
+struct Lanes {
+    x: [u32; LANES],
+    pos: [usize; LANES],
+}
+
+/// Decodes the rows `row0..` of one block (`out.len() / cols` rows) of a kind-5 payload.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_block<T: Copy + 'static>(
+    h: &Head,
+    blk: &LaneBlock,
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+    simd: bool,
+    step: Option<f64>,
+) -> Result<()> {
+    let s = (simd, step);
+    match h.mode {
+        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, s),
+        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, conv, s),
+        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, conv, s),
+        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, conv, s),
+    }
+}
+
+/// Whether the AVX2 decoder runs on this CPU (the scalar one gives the same values).
+pub(crate) fn have_avx2() -> bool {
+    #[cfg(test)]
+    if SCALAR_ONLY.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
+    h: &Head,
+    blk: &LaneBlock,
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+    (simd, step): (bool, Option<f64>),
+) -> Result<()> {
+    let w = blk.words;
+    let word = |k: usize| u16::from_le_bytes([w[2 * k], w[2 * k + 1]]) as u32;
+    let mut st = Lanes {
+        x: [0; LANES],
+        pos: [0; LANES],
+    };
+    for l in 0..LANES {
+        st.x[l] = word(blk.start[l]) << 16 | word(blk.start[l] + 1);
+        st.pos[l] = blk.start[l] + 2;
+    }
+    // Gathers index words with u32 (and need ≥ 2 words to read 4 bytes).
+    let simd = simd && w.len() / 2 <= u32::MAX as usize && w.len() >= 4;
+    let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
+    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, conv, simd, step).map_err(|e| {
+        if truncated(&st) {
+            Error::truncated("rANS-model lane word stream ends early")
+        } else {
+            e
+        }
+    })?;
+    if truncated(&st) {
+        return Err(Error::truncated("rANS-model lane word stream ends early"));
+    }
+    if st.x != [L; LANES] || st.pos != blk.end {
+        return Err(Error::corrupt(
+            "rANS-model payload does not decode to its initial state (corrupt payload)",
+        ));
+    }
+    Ok(())
+}
+
+/// The rows of a block: each row's codes `q` into a row buffer (vector groups of 8 columns
+/// where possible, the rest one value at a time on its lane), then the row's range check and
+/// conversion (with vectors when `conv` is `(q as f64 * step) as f32`).
+#[allow(clippy::too_many_arguments)]
+fn rows<const MODE: u8, T: Copy + 'static>(
+    h: &Head,
+    w: &[u8],
+    st: &mut Lanes,
+    qmin: &[i64],
+    row0: usize,
+    out: &mut [T],
+    cols: usize,
+    conv: &impl Fn(i64, u32) -> T,
+    simd: bool,
+    step: Option<f64>,
+) -> Result<()> {
+    let dp = dpicks(h.family);
+    let b = &h.b[..cols];
+    let cneg = &h.cneg[..cols];
+    let ccls = &h.ccls[..cols];
+    let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
+    let mut qrow = vec![0i64; cols];
+    for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
+        let q0 = qmin[i];
+        let ai = h.a[i];
+        if ai == 0 {
+            orow.fill(conv(0, u_of(0, q0, h.max_u)?));
+            continue;
+        }
+        let picks = &dp[ai as usize..ai as usize + 256];
+        let rneg = svd && bit(h.rs, i);
+        let rc = if MODE == SIGN_CLASSES {
+            sign::class_at(h.rcls, i) as usize
+        } else {
+            0
+        };
+        let fr = [h.fs[rc], h.fs[rc + 1], h.fs[rc + 2], h.fs[rc + 3]];
+        // One value of column j on its lane, one symbol at a time.
+        let mut scalar = |st: &mut Lanes, j: usize| -> Result<i64> {
+            let bj = b[j];
+            if bj == 0 {
+                return Ok(0);
+            }
+            let l = j % LANES;
+            let f = if MODE == SIGN_CLASSES {
+                fr[ccls[j] as usize & 3]
+            } else {
+                fr[0]
+            };
+            value_fast::<MODE>(
+                &mut st.x[l],
+                w,
+                &mut st.pos[l],
+                &picks[bj as usize],
+                svd && (rneg != cneg[j]),
+                f,
+            )
+        };
+        let mut j = 0;
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            let row = RowSimd {
+                w,
+                fl: flat(h.family),
+                ai,
+                b,
+                cneg,
+                ccls,
+                fr,
+                rneg,
+            };
+            // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
+            j = unsafe { row_avx2::<MODE>(&row, st, &mut qrow, &mut scalar)? };
+        }
+        let _ = (simd, step);
+        for (k, qk) in qrow.iter_mut().enumerate().skip(j) {
+            *qk = scalar(st, k)?;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(step)) = (simd, step) {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+                // SAFETY: T is f32 (checked just above), so the slice is a slice of f32.
+                let o = unsafe { &mut *(orow as *mut [T] as *mut [f32]) };
+                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
+                if let Some((qlo, qhi)) = unsafe { values_avx2(&qrow, step, o) } {
+                    u_of(qlo, q0, h.max_u)?;
+                    u_of(qhi, q0, h.max_u)?;
+                    continue;
+                }
+            }
+        }
+        let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
+        for (o, &q) in orow.iter_mut().zip(&qrow) {
+            qlo = qlo.min(q);
+            qhi = qhi.max(q);
+            *o = conv(q, q.wrapping_sub(q0) as u32);
+        }
+        u_of(qlo, q0, h.max_u)?;
+        u_of(qhi, q0, h.max_u)?;
+    }
+    Ok(())
+}
+
+/// `out[k] = (q[k] as f64 * step) as f32` four at a time, and the extremes of `q`; `None`
+/// (after writing values that must be rewritten) when some `|q| ≥ 2^51`, beyond the exact
+/// conversion used here (`q + 1.5·2^52` as the bits of a double, minus `1.5·2^52`). The
+/// products and their rounding to f32 are the scalar path's IEEE operations.
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn values_avx2(q: &[i64], step: f64, out: &mut [f32]) -> Option<(i64, i64)> {
+    use std::arch::x86_64::*;
+    const LIM: i64 = 1 << 51;
+    let magic = _mm256_set1_pd(6755399441055744.0);
+    let magic_i = _mm256_castpd_si256(magic);
+    let stepv = _mm256_set1_pd(step);
+    let mut vlo = _mm256_set1_epi64x(i64::MAX);
+    let mut vhi = _mm256_set1_epi64x(i64::MIN);
+    let n = q.len().min(out.len());
+    let n4 = n / 4 * 4;
+    let mut k = 0;
+    while k < n4 {
+        let v = _mm256_loadu_si256(q.as_ptr().add(k) as *const __m256i);
+        vlo = _mm256_blendv_epi8(vlo, v, _mm256_cmpgt_epi64(vlo, v));
+        vhi = _mm256_blendv_epi8(vhi, v, _mm256_cmpgt_epi64(v, vhi));
+        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_i)), magic);
+        _mm_storeu_ps(
+            out.as_mut_ptr().add(k),
+            _mm256_cvtpd_ps(_mm256_mul_pd(d, stepv)),
+        );
+        k += 4;
+    }
+    let (mut lo, mut hi) = ([0i64; 4], [0i64; 4]);
+    _mm256_storeu_si256(lo.as_mut_ptr() as *mut __m256i, vlo);
+    _mm256_storeu_si256(hi.as_mut_ptr() as *mut __m256i, vhi);
+    let (mut qlo, mut qhi) = (lo.into_iter().min()?, hi.into_iter().max()?);
+    for (o, &v) in out[n4..n].iter_mut().zip(&q[n4..n]) {
+        qlo = qlo.min(v);
+        qhi = qhi.max(v);
+        *o = (v as f64 * step) as f32;
+    }
+    (qlo >= -LIM && qhi < LIM).then_some((qlo, qhi))
+}
+
+/// What a vector group of a row needs.
+#[cfg(target_arch = "x86_64")]
+struct RowSimd<'a> {
+    w: &'a [u8],
+    fl: &'a Flat,
+    ai: u8,
+    b: &'a [u8],
+    cneg: &'a [bool],
+    ccls: &'a [u8],
+    fr: [u32; 4],
+    rneg: bool,
+}
+
+/// Columns `j..j+8` (lanes `j mod 16 ..`, eight consecutive lanes) as one vector: the same
+/// steps as `value_fast`, each lane with its own word position; a lane of a zero column keeps
+/// its state. Returns `None`, having changed nothing, when a lane needs an escape or more than 8
+/// low bits (the caller decodes the group one value at a time).
+///
+/// # Safety
+/// AVX2 must be available. Every gather stays inside its slice: table indices are bounded by
+/// the table layout (`Flat`), word reads are clamped to the block's last word.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn group_avx2<const MODE: u8>(
+    r: &RowSimd,
+    x: std::arch::x86_64::__m256i,
+    p: std::arch::x86_64::__m256i,
+    j: usize,
+    q: &mut [i64],
+) -> Option<(std::arch::x86_64::__m256i, std::arch::x86_64::__m256i)> {
+    use std::arch::x86_64::*;
+    debug_assert!(j + 8 <= r.b.len() && q.len() == 8);
+    let zero = _mm256_setzero_si256();
+    let ones = _mm256_set1_epi32(-1);
+    let slot_mask = _mm256_set1_epi32(M as i32 - 1);
+    let sign_bit = _mm256_set1_epi32(i32::MIN);
+    let lim = _mm256_set1_epi32(L as i32 ^ i32::MIN);
+    let maxw = _mm256_set1_epi32((r.w.len() / 2 - 1) as i32);
+    let wbase = r.w.as_ptr() as *const i32;
+    // v < L (unsigned): take the lane's next word (clamped to the block's last word: a lane
+    // past its end is reported as truncated after the block whatever it read). Word k is the
+    // high half of the 4 bytes at word k − 1 (k ≥ 2: the states come first), so the read ends
+    // with the word.
+    let renorm = |v: __m256i, p: __m256i| -> (__m256i, __m256i) {
+        let need = _mm256_cmpgt_epi32(lim, _mm256_xor_si256(v, sign_bit));
+        let idx = _mm256_sub_epi32(_mm256_min_epu32(p, maxw), _mm256_set1_epi32(1));
+        let wd = _mm256_srli_epi32::<16>(_mm256_i32gather_epi32::<2>(wbase, idx));
+        let nv = _mm256_or_si256(_mm256_slli_epi32::<16>(v), wd);
+        (_mm256_blendv_epi8(v, nv, need), _mm256_sub_epi32(p, need))
+    };
+    let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j) as *const __m128i));
+    let act = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
+    let pk = _mm256_i32gather_epi32::<4>(
+        r.fl.pick.as_ptr() as *const i32,
+        _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
+    );
+    let ti = _mm256_and_si256(pk, _mm256_set1_epi32(0xFF));
+    let s = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), _mm256_set1_epi32(0xFF));
+    let esc = _mm256_srli_epi32::<16>(pk);
+    let wide = _mm256_and_si256(_mm256_cmpgt_epi32(s, _mm256_set1_epi32(8)), act);
+    if _mm256_movemask_epi8(wide) != 0 {
+        return None;
+    }
+    // Magnitude symbol.
+    let slot = _mm256_and_si256(x, slot_mask);
+    let sym = _mm256_and_si256(
+        _mm256_i32gather_epi32::<1>(
+            r.fl.lut.as_ptr() as *const i32,
+            _mm256_add_epi32(_mm256_slli_epi32::<12>(ti), slot),
+        ),
+        _mm256_set1_epi32(0xFF),
+    );
+    let is_esc = _mm256_and_si256(_mm256_xor_si256(_mm256_cmpgt_epi32(esc, sym), ones), act);
+    if _mm256_movemask_epi8(is_esc) != 0 {
+        return None;
+    }
+    let e = _mm256_i32gather_epi32::<4>(
+        r.fl.fc.as_ptr() as *const i32,
+        _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), sym),
+    );
+    let fr = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
+    let c = _mm256_srli_epi32::<13>(e);
+    let v = _mm256_sub_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x)), slot),
+        c,
+    );
+    let (v, p1) = renorm(v, p);
+    // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
+    let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s);
+    let slot = _mm256_and_si256(v, slot_mask);
+    let low = _mm256_sub_epi32(
+        _mm256_sllv_epi32(_mm256_set1_epi32(1), sh),
+        _mm256_set1_epi32(1),
+    );
+    let v = _mm256_add_epi32(
+        _mm256_sllv_epi32(_mm256_srli_epi32::<12>(v), sh),
+        _mm256_and_si256(slot, low),
+    );
+    let lo = _mm256_srlv_epi32(slot, sh);
+    let (v, p2) = renorm(v, p1);
+    let m = _mm256_or_si256(_mm256_sllv_epi32(sym, s), lo);
+    let (vf, pf, neg) = if MODE == SIGN_NONE {
+        (v, p2, zero)
+    } else {
+        let f = if MODE == SIGN_CLASSES {
+            let frv = _mm256_setr_epi32(
+                r.fr[0] as i32,
+                r.fr[1] as i32,
+                r.fr[2] as i32,
+                r.fr[3] as i32,
+                0,
+                0,
+                0,
+                0,
+            );
+            let cl = _mm256_and_si256(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.ccls.as_ptr().add(j) as *const __m128i)),
+                _mm256_set1_epi32(3),
+            );
+            _mm256_permutevar8x32_epi32(frv, cl)
+        } else {
+            _mm256_set1_epi32(r.fr[0] as i32)
+        };
+        let slot = _mm256_and_si256(v, slot_mask);
+        // slot ≥ f: the opposite of the prediction.
+        let flip = _mm256_xor_si256(_mm256_cmpgt_epi32(f, slot), ones);
+        let frs = _mm256_blendv_epi8(f, _mm256_sub_epi32(_mm256_set1_epi32(M as i32), f), flip);
+        let cs = _mm256_and_si256(f, flip);
+        let v2 = _mm256_sub_epi32(
+            _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v)), slot),
+            cs,
+        );
+        let (v2, p3) = renorm(v2, p2);
+        let nz = _mm256_xor_si256(_mm256_cmpeq_epi32(m, zero), ones);
+        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
+            // bool is one byte 0 or 1.
+            let cn =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.cneg.as_ptr().add(j) as *const __m128i));
+            let cn = _mm256_cmpgt_epi32(cn, zero);
+            if r.rneg {
+                _mm256_xor_si256(cn, ones)
+            } else {
+                cn
+            }
+        } else {
+            zero
+        };
+        (
+            _mm256_blendv_epi8(v, v2, nz),
+            _mm256_blendv_epi8(p2, p3, nz),
+            _mm256_and_si256(_mm256_xor_si256(flip, pred), nz),
+        )
+    };
+    let x = _mm256_blendv_epi8(x, vf, act);
+    let p = _mm256_blendv_epi8(p, pf, act);
+    let qv = _mm256_and_si256(_mm256_sub_epi32(_mm256_xor_si256(m, neg), neg), act);
+    _mm256_storeu_si256(
+        q.as_mut_ptr() as *mut __m256i,
+        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(qv)),
+    );
+    _mm256_storeu_si256(
+        q.as_mut_ptr().add(4) as *mut __m256i,
+        _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(qv)),
+    );
+    Some((x, p))
+}
+
+/// The vector groups of a row (columns `0..cols / 8 · 8`) with the 16 lane states held in two
+/// vectors; a group the vector step declines (escape, wide low bits) goes through `scalar`
+/// on the lane states. Returns the number of columns done.
+///
+/// # Safety
+/// AVX2 must be available; see [`group_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_avx2<const MODE: u8>(
+    r: &RowSimd,
+    st: &mut Lanes,
+    qrow: &mut [i64],
+    scalar: &mut dyn FnMut(&mut Lanes, usize) -> Result<i64>,
+) -> Result<usize> {
+    use std::arch::x86_64::*;
+    let load = |st: &Lanes, h: usize| {
+        let ps: [u32; 8] = std::array::from_fn(|k| st.pos[8 * h + k] as u32);
+        (
+            _mm256_loadu_si256(st.x.as_ptr().add(8 * h) as *const __m256i),
+            _mm256_loadu_si256(ps.as_ptr() as *const __m256i),
+        )
+    };
+    let store = |st: &mut Lanes, h: usize, x: __m256i, p: __m256i| {
+        let mut ps = [0u32; 8];
+        _mm256_storeu_si256(st.x.as_mut_ptr().add(8 * h) as *mut __m256i, x);
+        _mm256_storeu_si256(ps.as_mut_ptr() as *mut __m256i, p);
+        for (sp, &p) in st.pos[8 * h..8 * h + 8].iter_mut().zip(&ps) {
+            *sp = p as usize;
+        }
+    };
+    let (mut x0, mut p0) = load(st, 0);
+    let (mut x1, mut p1) = load(st, 1);
+    let cols8 = qrow.len() / 8 * 8;
+    let mut j = 0;
+    while j < cols8 {
+        let h = (j / 8) % 2;
+        let (x, p) = if h == 0 { (x0, p0) } else { (x1, p1) };
+        let (x, p) = match group_avx2::<MODE>(r, x, p, j, &mut qrow[j..j + 8]) {
+            Some(v) => v,
+            None => {
+                store(st, h, x, p);
+                for (k, qk) in qrow.iter_mut().enumerate().skip(j).take(8) {
+                    *qk = scalar(st, k)?;
+                }
+                load(st, h)
+            }
+        };
+        if h == 0 {
+            (x0, p0) = (x, p);
+        } else {
+            (x1, p1) = (x, p);
+        }
+        j += 8;
+    }
+    store(st, 0, x0, p0);
+    store(st, 1, x1, p1);
+    Ok(cols8)
+}
+
+/// Tests only: when set, [`have_avx2`] answers false, so the scalar path decodes (it gives
+/// the same values; other tests running meanwhile are unaffected but for speed).
+#[cfg(test)]
+pub(crate) static SCALAR_ONLY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode, encode};
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    /// Codes of a rank-1 scaled Gaussian (Box-Muller), `rows × cols`, with all-zero rows and
+    /// columns, a few escapes and, when `signed` is false, no negative value.
+    fn codes(rows: usize, cols: usize, scale: f64, signed: bool, seed: u64) -> Vec<i64> {
+        let mut s = seed;
+        let mut rnd = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let rs: Vec<f64> = (0..rows)
+            .map(|i| {
+                if i % 37 == 5 {
+                    0.0
+                } else {
+                    (2.0 * rnd()).exp()
+                }
+            })
+            .collect();
+        let cs: Vec<f64> = (0..cols)
+            .map(|j| {
+                if j % 29 == 3 {
+                    0.0
+                } else {
+                    (1.5 * rnd()).exp()
+                }
+            })
+            .collect();
+        let mut q = Vec::with_capacity(rows * cols);
+        for r in &rs {
+            for c in &cs {
+                let g = (-2.0 * rnd().ln()).sqrt() * (std::f64::consts::TAU * rnd()).cos();
+                let v = (g * r * c * scale).round() as i64;
+                q.push(if signed { v } else { v.abs() });
+            }
+        }
+        q[1234] = 1 << 28;
+        q[rows * cols - 7] = if signed { -(1 << 20) } else { 1 << 20 };
+        q
+    }
+
+    fn qmin_of(q: &[i64], rows: usize) -> Vec<i64> {
+        q.chunks_exact(q.len() / rows)
+            .map(|r| *r.iter().min().unwrap())
+            .collect()
+    }
+
+    fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> (Result<Vec<u32>>, Result<Vec<u32>>) {
+        let mut a = vec![0u32; n];
+        let ra = decode(p, qmin, 4, &mut a).map(|_| a);
+        SCALAR_ONLY.store(true, Ordering::SeqCst);
+        let mut b = vec![0u32; n];
+        let rb = decode(p, qmin, 4, &mut b).map(|_| b);
+        SCALAR_ONLY.store(false, Ordering::SeqCst);
+        (ra, rb)
+    }
+
+    /// Tensors of ≥ 2^19 values are written as kind 5 and decode to the codes they were made
+    /// from on both paths; widths not a multiple of 8 or 16 leave scalar tails in each row.
+    #[test]
+    fn kind5_round_trips_on_both_paths() {
+        for (rows, cols, scale, signed) in [
+            (1024usize, 512usize, 3.0, true),
+            (700, 777, 0.4, true),
+            (600, 1003, 40.0, false),
+            (4096, 130, 1.0, true),
+        ] {
+            let q = codes(rows, cols, scale, signed, rows as u64);
+            let p = encode(&q, rows).unwrap();
+            assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows}x{cols}");
+            let qmin = qmin_of(&q, rows);
+            let (a, b) = decode_both(&p, &qmin, q.len());
+            let a = a.unwrap_or_else(|e| panic!("default {rows}x{cols}: {e}"));
+            let b = b.unwrap_or_else(|e| panic!("scalar {rows}x{cols}: {e}"));
+            for (name, out) in [("default", a), ("scalar", b)] {
+                for (k, (&u, &v)) in out.iter().zip(&q).enumerate() {
+                    assert_eq!(
+                        qmin[k / cols] + u as i64,
+                        v,
+                        "{name} {rows}x{cols} value {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The version-3 golden frames decode to their pinned CRC-32 on the scalar path too (the
+    /// CRCs were written from the vector path on an AVX2 machine).
+    #[test]
+    fn golden_kind5_frames_decode_alike_on_the_scalar_path() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
+        let mut seen = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.starts_with("v3_") && name.ends_with(".alcm")) {
+                continue;
+            }
+            let want = std::fs::read_to_string(p.with_extension("decoded.crc32")).unwrap();
+            let bytes = std::fs::read(&p).unwrap();
+            SCALAR_ONLY.store(true, Ordering::SeqCst);
+            let d = crate::decompress(&bytes);
+            SCALAR_ONLY.store(false, Ordering::SeqCst);
+            let d = d.unwrap();
+            let bits: Vec<u8> = d
+                .data
+                .iter()
+                .flat_map(|v| v.to_bits().to_le_bytes())
+                .collect();
+            let got = format!("{} {:08x}", d.data.len(), crc32fast::hash(&bits));
+            assert_eq!(got, want.trim(), "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 3, "{seen} version-3 golden frames");
+    }
+
+    /// The vector conversion gives the scalar `(q as f64 * step) as f32` bit for bit, and
+    /// declines rows with a code beyond ±2^51.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_values_equal_scalar_values() {
+        if !have_avx2() {
+            return;
+        }
+        let mut s = 1u64;
+        for (len, span) in [(1usize, 10i64), (7, 1000), (64, 1 << 20), (1003, 1 << 40)] {
+            let q: Vec<i64> = (0..len)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(99);
+                    (s >> 11) as i64 % (2 * span + 1) - span
+                })
+                .collect();
+            for step in [1e-3, 0.3, 7.77e-9, 1.0 / 3.0] {
+                let mut out = vec![0f32; len];
+                // SAFETY: AVX2 checked above.
+                let r = unsafe { values_avx2(&q, step, &mut out) };
+                let (lo, hi) = (*q.iter().min().unwrap(), *q.iter().max().unwrap());
+                assert_eq!(r, Some((lo, hi)));
+                for (o, &v) in out.iter().zip(&q) {
+                    assert_eq!(
+                        o.to_bits(),
+                        ((v as f64 * step) as f32).to_bits(),
+                        "{v} {step}"
+                    );
+                }
+            }
+        }
+        let mut out = vec![0f32; 5];
+        // SAFETY: AVX2 checked above.
+        let big = unsafe { values_avx2(&[0, 1, 1 << 51, 2, 3], 1.0, &mut out) };
+        assert_eq!(big, None);
+        // SAFETY: AVX2 checked above.
+        let small = unsafe { values_avx2(&[0, -(1 << 51), 2, 3, 4], 1.0, &mut out) };
+        assert_eq!(small, Some((-(1 << 51), 4)));
+        assert_eq!(out[1], -(2f32.powi(51)));
+    }
+
+    /// Damaged kind-5 payloads: both paths refuse them alike (truncation reported as such),
+    /// never panic.
+    #[test]
+    fn kind5_damage_is_refused_alike_on_both_paths() {
+        let (rows, cols) = (1024usize, 520usize);
+        let q = codes(rows, cols, 2.0, true, 11);
+        let p = encode(&q, rows).unwrap();
+        let qmin = qmin_of(&q, rows);
+        let n = q.len();
+        let mut s = 5u64;
+        let mut refused = 0;
+        for t in 0..40 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let mut m = p.clone();
+            if t % 4 == 0 {
+                m.truncate(p.len() - 1 - (s >> 40) as usize % 1000);
+            } else {
+                let at = p.len() / 2 + (s >> 33) as usize % (p.len() / 2);
+                m[at] ^= 1 << ((s >> 20) % 8);
+            }
+            let (a, b) = decode_both(&m, &qmin, n);
+            match (a, b) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "mutation {t}"),
+                (Err(x), Err(y)) => {
+                    refused += 1;
+                    assert_eq!(x.kind(), y.kind(), "mutation {t}: {x} / {y}");
+                }
+                (x, y) => panic!("mutation {t}: {:?} / {:?}", x.err(), y.err()),
+            }
+        }
+        assert!(refused >= 30, "only {refused} of 40 mutations refused");
+    }
+}
