@@ -1,0 +1,195 @@
+//! Kind-5 lane coder: round trips, the scalar and AVX2 paths against each other, damaged payloads.
+
+use super::super::{decode, encode};
+use super::*;
+use std::sync::atomic::Ordering;
+
+/// Codes of a rank-1 scaled Gaussian (Box-Muller), `rows × cols`, with all-zero rows and
+/// columns, a few escapes and, when `signed` is false, no negative value.
+fn codes(rows: usize, cols: usize, scale: f64, signed: bool, seed: u64) -> Vec<i64> {
+    let mut s = seed;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let rs: Vec<f64> = (0..rows)
+        .map(|i| {
+            if i % 37 == 5 {
+                0.0
+            } else {
+                (2.0 * rnd()).exp()
+            }
+        })
+        .collect();
+    let cs: Vec<f64> = (0..cols)
+        .map(|j| {
+            if j % 29 == 3 {
+                0.0
+            } else {
+                (1.5 * rnd()).exp()
+            }
+        })
+        .collect();
+    let mut q = Vec::with_capacity(rows * cols);
+    for r in &rs {
+        for c in &cs {
+            let g = (-2.0 * rnd().ln()).sqrt() * (std::f64::consts::TAU * rnd()).cos();
+            let v = (g * r * c * scale).round() as i64;
+            q.push(if signed { v } else { v.abs() });
+        }
+    }
+    q[1234] = 1 << 28;
+    q[rows * cols - 7] = if signed { -(1 << 20) } else { 1 << 20 };
+    q
+}
+
+fn qmin_of(q: &[i64], rows: usize) -> Vec<i64> {
+    q.chunks_exact(q.len() / rows)
+        .map(|r| *r.iter().min().unwrap())
+        .collect()
+}
+
+fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> (Result<Vec<u32>>, Result<Vec<u32>>) {
+    let mut a = vec![0u32; n];
+    let ra = decode(p, qmin, 4, &mut a).map(|_| a);
+    SCALAR_ONLY.store(true, Ordering::SeqCst);
+    let mut b = vec![0u32; n];
+    let rb = decode(p, qmin, 4, &mut b).map(|_| b);
+    SCALAR_ONLY.store(false, Ordering::SeqCst);
+    (ra, rb)
+}
+
+/// Tensors of ≥ 2^19 values are written as kind 5 and decode to the codes they were made
+/// from on both paths; widths not a multiple of 8 or 16 leave scalar tails in each row.
+#[test]
+fn kind5_round_trips_on_both_paths() {
+    for (rows, cols, scale, signed) in [
+        (1024usize, 512usize, 3.0, true),
+        (700, 777, 0.4, true),
+        (600, 1003, 40.0, false),
+        (4096, 130, 1.0, true),
+    ] {
+        let q = codes(rows, cols, scale, signed, rows as u64);
+        let p = encode(&q, rows).unwrap();
+        assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows}x{cols}");
+        let qmin = qmin_of(&q, rows);
+        let (a, b) = decode_both(&p, &qmin, q.len());
+        let a = a.unwrap_or_else(|e| panic!("default {rows}x{cols}: {e}"));
+        let b = b.unwrap_or_else(|e| panic!("scalar {rows}x{cols}: {e}"));
+        for (name, out) in [("default", a), ("scalar", b)] {
+            for (k, (&u, &v)) in out.iter().zip(&q).enumerate() {
+                assert_eq!(
+                    qmin[k / cols] + u as i64,
+                    v,
+                    "{name} {rows}x{cols} value {k}"
+                );
+            }
+        }
+    }
+}
+
+/// The version-3 golden frames decode to their pinned CRC-32 on the scalar path too (the
+/// CRCs were written from the vector path on an AVX2 machine).
+#[test]
+fn golden_kind5_frames_decode_alike_on_the_scalar_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("v3_") && name.ends_with(".alcm")) {
+            continue;
+        }
+        let want = std::fs::read_to_string(p.with_extension("decoded.crc32")).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        SCALAR_ONLY.store(true, Ordering::SeqCst);
+        let d = crate::decompress(&bytes);
+        SCALAR_ONLY.store(false, Ordering::SeqCst);
+        let d = d.unwrap();
+        let bits: Vec<u8> = d
+            .data
+            .iter()
+            .flat_map(|v| v.to_bits().to_le_bytes())
+            .collect();
+        let got = format!("{} {:08x}", d.data.len(), crc32fast::hash(&bits));
+        assert_eq!(got, want.trim(), "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 3, "{seen} version-3 golden frames");
+}
+
+/// The vector conversion gives the scalar `(q as f64 * step) as f32` bit for bit, and
+/// declines rows with a code beyond ±2^51.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vector_values_equal_scalar_values() {
+    if !have_avx2() {
+        return;
+    }
+    let mut s = 1u64;
+    for (len, span) in [(1usize, 10i64), (7, 1000), (64, 1 << 20), (1003, 1 << 40)] {
+        let q: Vec<i64> = (0..len)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(99);
+                (s >> 11) as i64 % (2 * span + 1) - span
+            })
+            .collect();
+        for step in [1e-3, 0.3, 7.77e-9, 1.0 / 3.0] {
+            let mut out = vec![0f32; len];
+            // SAFETY: AVX2 checked above.
+            let r = unsafe { values_avx2(&q, step, &mut out) };
+            let (lo, hi) = (*q.iter().min().unwrap(), *q.iter().max().unwrap());
+            assert_eq!(r, Some((lo, hi)));
+            for (o, &v) in out.iter().zip(&q) {
+                assert_eq!(
+                    o.to_bits(),
+                    ((v as f64 * step) as f32).to_bits(),
+                    "{v} {step}"
+                );
+            }
+        }
+    }
+    let mut out = vec![0f32; 5];
+    // SAFETY: AVX2 checked above.
+    let big = unsafe { values_avx2(&[0, 1, 1 << 51, 2, 3], 1.0, &mut out) };
+    assert_eq!(big, None);
+    // SAFETY: AVX2 checked above.
+    let small = unsafe { values_avx2(&[0, -(1 << 51), 2, 3, 4], 1.0, &mut out) };
+    assert_eq!(small, Some((-(1 << 51), 4)));
+    assert_eq!(out[1], -(2f32.powi(51)));
+}
+
+/// Damaged kind-5 payloads: both paths refuse them alike (truncation reported as such),
+/// never panic.
+#[test]
+fn kind5_damage_is_refused_alike_on_both_paths() {
+    let (rows, cols) = (1024usize, 520usize);
+    let q = codes(rows, cols, 2.0, true, 11);
+    let p = encode(&q, rows).unwrap();
+    let qmin = qmin_of(&q, rows);
+    let n = q.len();
+    let mut s = 5u64;
+    let mut refused = 0;
+    for t in 0..40 {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let mut m = p.clone();
+        if t % 4 == 0 {
+            m.truncate(p.len() - 1 - (s >> 40) as usize % 1000);
+        } else {
+            let at = p.len() / 2 + (s >> 33) as usize % (p.len() / 2);
+            m[at] ^= 1 << ((s >> 20) % 8);
+        }
+        let (a, b) = decode_both(&m, &qmin, n);
+        match (a, b) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y, "mutation {t}"),
+            (Err(x), Err(y)) => {
+                refused += 1;
+                assert_eq!(x.kind(), y.kind(), "mutation {t}: {x} / {y}");
+            }
+            (x, y) => panic!("mutation {t}: {:?} / {:?}", x.err(), y.err()),
+        }
+    }
+    assert!(refused >= 30, "only {refused} of 40 mutations refused");
+}
