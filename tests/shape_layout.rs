@@ -3,38 +3,13 @@
 //! was N channels of one value each and cost 1.7–2× the bits of `(N,)` at relative L2 1e-2 and
 //! 1e-3 (and 6× in adaptive mode). Frames written that way must still decode.
 
+#[path = "../examples/common/mod.rs"]
+mod common;
 #[path = "common/data.rs"]
 mod data;
 
 use alcm::{decompress, peek, read_npy_f32, Encoder, EncoderConfig, Mode};
 use std::path::Path;
-
-fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
-    let (mut num, mut den, mut max) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        let d = *x as f64 - *y as f64;
-        num += d * d;
-        den += *x as f64 * *x as f64;
-        max = max.max(d.abs());
-    }
-    ((num / den).sqrt(), max)
-}
-
-fn gaussian(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    let mut rnd = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let (u, v) = (rnd(), rnd());
-            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos() * 1e-2) as f32
-        })
-        .collect()
-}
 
 /// Every shipped 1-D real tensor (biases, norms, bias gradients, their Adam moments), joined.
 fn real_vectors() -> Vec<f32> {
@@ -66,7 +41,7 @@ fn sizes(x: &[f32], mode: Mode) -> Vec<usize> {
             let c = enc.compress(x, shape, None).unwrap();
             let back = decompress(&c.bytes).unwrap();
             assert_eq!(&back.shape, shape);
-            let (rel, max) = errors(x, &back.data);
+            let (rel, max) = common::errors(x, &back.data);
             match mode {
                 Mode::RelativeL2(e) => assert!(rel <= e, "{mode:?} {shape:?}: {rel}"),
                 Mode::MaxAbs(e) => assert!(max <= e, "{mode:?} {shape:?}: {max}"),
@@ -101,7 +76,7 @@ fn trivial_dimensions_cost_only_their_header_bytes_on_real_vectors() {
 
 #[test]
 fn trivial_dimensions_cost_only_their_header_bytes_on_a_gaussian_vector() {
-    assert_same_but_header(&gaussian(6625, 7));
+    assert_same_but_header(&common::gaussian(6625, 7));
 }
 
 #[test]
@@ -152,7 +127,7 @@ fn frames_written_with_one_channel_per_row_still_decode() {
             .zip(&want)
             .all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(same && d.data.len() == want.len(), "{name}");
-        let (rel, max) = errors(&x, &d.data);
+        let (rel, max) = common::errors(&x, &d.data);
         match bound {
             Some((r, 0.0)) => assert!(rel <= r, "{name}: {rel}"),
             Some((_, m)) => assert!(max <= m, "{name}: {max}"),

@@ -111,3 +111,21 @@ pub fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
     }
     (x, vec![r, c])
 }
+
+/// `n` i.i.d. Gaussian values with standard deviation 1e-2 (Box-Muller over an LCG seeded with
+/// `seed`): a bias-like tensor where the data has none of the wanted size.
+pub fn gaussian(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let (u, v) = (rnd(), rnd());
+            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos() * 1e-2) as f32
+        })
+        .collect()
+}

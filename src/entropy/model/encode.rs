@@ -69,6 +69,14 @@ pub fn encode(q: &[i64], rows: usize) -> Option<Vec<u8>> {
 /// `encode` with the shape family forced (`Some(f)`, `f` < `family::FAMILIES`) or
 /// chosen by the encoder (`None`).
 pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
+    let (codes, qmin) = split_rows(q, rows)?;
+    encode_codes(&codes, &qmin, 1, family)
+}
+
+/// Signed codes `q` (`rows` rows) as the model codes them: each row's smallest code `qmin_i`
+/// and the offsets `u = q − qmin_i`; `None` when the model does not apply (no values, rows not
+/// dividing, a row spanning more than 2^32 codes).
+fn split_rows(q: &[i64], rows: usize) -> Option<(Vec<u32>, Vec<i64>)> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
@@ -83,7 +91,7 @@ pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u
         }
         qmin.push(lo);
     }
-    encode_codes(&codes, &qmin, 1, family)
+    Some((codes, qmin))
 }
 
 /// Encodes the frame codes `u` (row-major, `qmin.len()` rows; `q = qmin_i + u`, `qmin_i` the
@@ -181,20 +189,7 @@ impl ModelPlan {
 /// (for tests of the kind-4 decoder, which keeps decoding version-2 frames).
 #[doc(hidden)]
 pub fn encode_family_v2(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u8>> {
-    let n = q.len();
-    if n == 0 || rows == 0 || n % rows != 0 {
-        return None;
-    }
-    let cols = n / rows;
-    let mut qmin = Vec::with_capacity(rows);
-    let mut codes = Vec::with_capacity(n);
-    for row in q.chunks_exact(cols) {
-        let lo = *row.iter().min()?;
-        for &v in row {
-            codes.push(u32::try_from(v.checked_sub(lo)?).ok()?);
-        }
-        qmin.push(lo);
-    }
+    let (codes, qmin) = split_rows(q, rows)?;
     Some(plan_codes(&codes, &qmin, 1, family)?.encode_as(&codes, &qmin, 1, false))
 }
 

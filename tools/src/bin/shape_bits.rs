@@ -11,22 +11,6 @@ mod common;
 use alcm::{decompress, read_npy_f32, Encoder, EncoderConfig, Mode};
 use std::path::PathBuf;
 
-fn gaussian(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    let mut rnd = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| {
-            let (u, v) = (rnd(), rnd());
-            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos() * 1e-2) as f32
-        })
-        .collect()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = common::data_dir(args.next().map(PathBuf::from));
@@ -45,7 +29,10 @@ fn main() {
     let tensors = [
         (format!("{} real 1-D tensors joined", dir.display()), joined),
         (format!("{} (real bias)", largest.0), largest.1),
-        ("Gaussian 6625 values".to_string(), gaussian(6625, 7)),
+        (
+            "Gaussian 6625 values".to_string(),
+            common::gaussian(6625, 7),
+        ),
     ];
     let modes = [
         ("adaptive", Mode::Adaptive),
