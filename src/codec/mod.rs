@@ -11,3 +11,4 @@ pub mod fold;
 pub(crate) mod payload;
 pub mod precision;
 pub mod quant;
+mod quant_avx2;

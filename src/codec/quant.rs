@@ -114,7 +114,7 @@ pub fn round_to_i64(y: f64) -> i64 {
 }
 
 /// 2^52: from here on every f64 is an integer.
-const TWO52: f64 = 4_503_599_627_370_496.0;
+pub(super) const TWO52: f64 = 4_503_599_627_370_496.0;
 
 /// `y.round()` (half away from zero) for `|y| < 2^53`, with additions, comparisons and selects
 /// only, so that loops over it vectorise (baseline x86-64 has no packed truncation):
@@ -149,7 +149,21 @@ fn uniform_codes_f64_generic(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, 
             big[k] = if a <= big[k] { big[k] } else { a };
         }
     }
-    for (&x, o) in cx.remainder().iter().zip(cq.into_remainder()) {
+    uniform_codes_tail(cx.remainder(), inv_step, cq.into_remainder(), lo, hi, big)
+}
+
+/// The last `xs.len() < 4` values of [`uniform_codes_f64`] on lane 0, then the reduction of
+/// the four lanes' `(lo, hi, big)`.
+#[inline(always)]
+pub(super) fn uniform_codes_tail(
+    xs: &[f32],
+    inv_step: f64,
+    q: &mut [f64],
+    mut lo: [f64; 4],
+    mut hi: [f64; 4],
+    mut big: [f64; 4],
+) -> (f64, f64, f64) {
+    for (&x, o) in xs.iter().zip(q) {
         let y = x as f64 * inv_step;
         let r = round_away_f64(y);
         *o = r;
@@ -195,11 +209,17 @@ macro_rules! wide_simd {
     };
 }
 
-wide_simd! {
-    /// Uniform codes of one channel: `q = round(x/Δ)` (as f64, exact) into `q`; returns the
-    /// smallest and largest code and the largest `|x/Δ|` (NaN if any is NaN; the caller
-    /// rejects anything but `< 9e15`, the exact-integer limit of [`uniform_code`]).
-    uniform_codes_f64 => uniform_codes_f64_generic(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, f64, f64)
+/// Uniform codes of one channel: `q = round(x/Δ)` (as f64, exact) into `q`; returns the
+/// smallest and largest code and the largest `|x/Δ|` (NaN if any is NaN; the caller rejects
+/// anything but `< 9e15`, the exact-integer limit of [`uniform_code`]). Explicit AVX2 vectors
+/// when the CPU has them (`quant_avx2.rs`, the same results bit for bit).
+pub fn uniform_codes_f64(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { super::quant_avx2::uniform_codes_f64(xs, inv_step, q) };
+    }
+    uniform_codes_f64_generic(xs, inv_step, q)
 }
 
 wide_simd! {
@@ -207,16 +227,20 @@ wide_simd! {
     offset_codes => offset_codes_generic(q: &[f64], lo: f64, u: &mut [u32]) -> ()
 }
 
+/// `(x − x̂)²` of one value: x̂ = `(q·Δ) as f32`, `q` the code of `x` (`inv = 1/step`).
+#[inline(always)]
+pub(super) fn error_sq_one(x: f32, inv: f64, step: f64) -> f64 {
+    let q = round_away_f64(x as f64 * inv);
+    let d = x as f64 - ((q * step) as f32) as f64;
+    d * d
+}
+
 /// Σ (x − x̂)² over `block` with step `step` (`inv = 1/step`), x̂ the decoder's reconstruction
 /// `(q·Δ) as f32`, in four partial sums (the lanes of the vectorised loop) added in a fixed
 /// order. Every `|x·inv|` must be < 9e15 (the caller checks the largest).
 #[inline(always)]
 fn error_sq_block_generic(block: &[f32], inv: f64, step: f64) -> f64 {
-    let e = |x: f32| {
-        let q = round_away_f64(x as f64 * inv);
-        let d = x as f64 - ((q * step) as f32) as f64;
-        d * d
-    };
+    let e = |x: f32| error_sq_one(x, inv, step);
     let mut acc = [0.0f64; 4];
     let chunks = block.chunks_exact(4);
     let rest = chunks.remainder();
@@ -231,9 +255,15 @@ fn error_sq_block_generic(block: &[f32], inv: f64, step: f64) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-wide_simd! {
-    /// See `error_sq_block_generic`.
-    error_sq_block => error_sq_block_generic(block: &[f32], inv: f64, step: f64) -> f64
+/// See `error_sq_block_generic`: explicit AVX2 vectors when the CPU has them
+/// (`quant_avx2.rs`, the same sum bit for bit), else the scalar loop.
+pub fn error_sq_block(block: &[f32], inv: f64, step: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { super::quant_avx2::error_sq_block(block, inv, step) };
+    }
+    error_sq_block_generic(block, inv, step)
 }
 
 /// `(Σ x², number of non-zero values, max |x|)` of finite values: four partial sums (the
@@ -484,6 +514,71 @@ mod tests {
         let big_q = [lo, lo + 4_294_967_295.0];
         offset_codes(&big_q, lo, &mut u[..2]);
         assert_eq!(&u[..2], &[0, u32::MAX]);
+    }
+
+    /// The dispatched kernels (explicit AVX2 where the CPU has it) give the scalar loops'
+    /// results bit for bit: ties of the rounding, codes ≥ 2^52, signed zeros, every remainder
+    /// length, and a NaN `|x/Δ|` (1/Δ overflowed) kept or dropped by the same selects.
+    #[test]
+    fn simd_kernels_match_the_scalar_loops_bit_for_bit() {
+        let step = 0.25f64;
+        let mut xs: Vec<f32> = vec![0.0, -0.0, 0.125, -0.125, 0.375, -0.375, 1e-40, -1e-40];
+        let mut s = 11u64;
+        for _ in 0..4000 {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = ((s >> 40) % 2001) as f32 - 1000.0;
+            // Exact ties (k + ½)·Δ, their neighbours, and values of every magnitude.
+            xs.push((k + 0.5) * step as f32);
+            xs.push(f32::from_bits(((k + 0.5) * step as f32).to_bits() + 1));
+            let e = ((s >> 20) % 40) as i32 - 20;
+            xs.push(((s >> 11) as f32 / (1u64 << 53) as f32 - 0.5) * 2f32.powi(e));
+        }
+        for len in (0..12).chain([xs.len() - 1, xs.len()]) {
+            let b = &xs[..len];
+            let expect = error_sq_block_generic(b, 1.0 / step, step);
+            assert_eq!(
+                error_sq_block(b, 1.0 / step, step).to_bits(),
+                expect.to_bits()
+            );
+            // And against the sum written out: lane k takes values 4m + k, then the remainder.
+            let mut lanes = [0f64; 4];
+            let body = len / 4 * 4;
+            for (i, &x) in b[..body].iter().enumerate() {
+                let q = uniform_code(x, 1.0 / step).unwrap() as f64;
+                let d = x as f64 - ((q * step) as f32) as f64;
+                lanes[i % 4] += d * d;
+            }
+            for (k, &x) in b[body..].iter().enumerate() {
+                let q = uniform_code(x, 1.0 / step).unwrap() as f64;
+                let d = x as f64 - ((q * step) as f32) as f64;
+                lanes[k] += d * d;
+            }
+            assert_eq!(
+                expect.to_bits(),
+                ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])).to_bits()
+            );
+        }
+        // Codes beyond 2^52 (x/Δ large) and an overflowed 1/Δ (0·∞ = NaN).
+        let wide: Vec<f32> = vec![3e15, -3e15, 0.0, 1.0, -0.0, 2.5, 7.0, -1.5, 0.0];
+        let mut cases: Vec<(&[f32], f64)> = vec![(&wide, 2.0), (&wide[2..], 1.0)];
+        for len in 0..12 {
+            cases.push((&xs[..len], 1.0 / step));
+        }
+        cases.push((&xs, 1.0 / step));
+        let zeros = [0.0f32; 6];
+        cases.push((&zeros, f64::INFINITY));
+        cases.push((&zeros[..4], f64::INFINITY));
+        cases.push((&wide[2..8], f64::INFINITY));
+        for (b, inv) in cases {
+            let (mut q1, mut q2) = (vec![0f64; b.len()], vec![0f64; b.len()]);
+            let r1 = uniform_codes_f64(b, inv, &mut q1);
+            let r2 = uniform_codes_f64_generic(b, inv, &mut q2);
+            let bits = |r: (f64, f64, f64)| (r.0.to_bits(), r.1.to_bits(), r.2.to_bits());
+            assert_eq!(bits(r1), bits(r2), "{b:?} {inv}");
+            assert!(q1.iter().zip(&q2).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 
     #[test]
