@@ -410,6 +410,39 @@ mod tests {
         }
     }
 
+    /// Codes of `channels × per` values of `width` bytes and each channel's `qmin` (zero code
+    /// `−qmin < 300`): one value in `wide_every` anywhere in the code range, the others at most
+    /// `near − 1` above the channel's zero code.
+    fn codes_near_zero(
+        s: &mut u64,
+        width: u8,
+        channels: usize,
+        per: usize,
+        wide_every: u64,
+        near: u64,
+    ) -> (Vec<u32>, Vec<i64>) {
+        let r_max = if width >= 4 {
+            u32::MAX as u64
+        } else {
+            (1u64 << (8 * width as u32)) - 1
+        };
+        let qmin: Vec<i64> = (0..channels)
+            .map(|_| -((lcg(s) % (r_max + 1).min(300)) as i64))
+            .collect();
+        let codes = (0..channels * per)
+            .map(|k| {
+                let r = lcg(s);
+                let z = (-qmin[k / per]) as u64;
+                (if r % wide_every == 0 {
+                    (r >> 8) % (r_max + 1)
+                } else {
+                    (z + (r >> 8) % near).min(r_max)
+                }) as u32
+            })
+            .collect();
+        (codes, qmin)
+    }
+
     /// The bound from the folded codes counted one at a time (`fold_codes`, the reference
     /// fold) and the entropy formula written out: widths 1–4, rows not a multiple of 4,
     /// runs of one code (the case the sub-histograms are for), any thread count.
@@ -417,25 +450,7 @@ mod tests {
     fn order0_bound_is_the_entropy_of_the_folded_planes() {
         let mut s = 29u64;
         for (width, channels, per) in [(1u8, 3usize, 701usize), (2, 4, 503), (3, 2, 9), (4, 5, 6)] {
-            let r_max = if width >= 4 {
-                u32::MAX as u64
-            } else {
-                (1u64 << (8 * width as u32)) - 1
-            };
-            let qmin: Vec<i64> = (0..channels)
-                .map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64))
-                .collect();
-            let codes: Vec<u32> = (0..channels * per)
-                .map(|k| {
-                    let r = lcg(&mut s);
-                    let z = (-qmin[k / per]) as u64;
-                    (if r % 5 == 0 {
-                        (r >> 8) % (r_max + 1)
-                    } else {
-                        z.min(r_max)
-                    }) as u32
-                })
-                .collect();
+            let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 5, 1);
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut folded = codes.clone();
             fold_codes(&p, width, &mut folded, true);
@@ -466,26 +481,8 @@ mod tests {
     fn encode_folded_equals_pack_then_encode() {
         let mut s = 17u64;
         for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
-            let r_max = if width >= 4 {
-                u32::MAX as u64
-            } else {
-                (1u64 << (8 * width as u32)) - 1
-            };
             // Mostly small codes around each channel's zero, some spread over the whole range.
-            let qmin: Vec<i64> = (0..channels)
-                .map(|_| -((lcg(&mut s) % (r_max + 1).min(300)) as i64))
-                .collect();
-            let codes: Vec<u32> = (0..channels * per)
-                .map(|k| {
-                    let r = lcg(&mut s);
-                    let z = (-qmin[k / per]) as u64;
-                    (if r % 7 == 0 {
-                        (r >> 8) % (r_max + 1)
-                    } else {
-                        (z + (r >> 8) % 5).min(r_max)
-                    }) as u32
-                })
-                .collect();
+            let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 7, 5);
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut raw = Vec::new();
             pack_folded(&p, width, &codes, &mut raw);
