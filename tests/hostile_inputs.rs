@@ -19,6 +19,8 @@ use alcm::{
 
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "common/zip1.rs"]
+mod zip1;
 use counting_alloc::{peak_of, Counting};
 
 #[global_allocator]
@@ -192,33 +194,7 @@ fn deflated_npz_claiming(name: &str, data: &[u8], declared: usize) -> Vec<u8> {
     let comp = miniz_oxide::deflate::compress_to_vec(data, 9);
     let crc = crc32fast::hash(&data[..declared]);
     let name = format!("{name}.npy");
-    let mut z = Vec::new();
-    let common = |z: &mut Vec<u8>| {
-        z.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]);
-        z.extend_from_slice(&crc.to_le_bytes());
-        z.extend_from_slice(&(comp.len() as u32).to_le_bytes());
-        z.extend_from_slice(&(declared as u32).to_le_bytes());
-        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        z.extend_from_slice(&0u16.to_le_bytes());
-    };
-    z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    common(&mut z);
-    z.extend_from_slice(name.as_bytes());
-    z.extend_from_slice(&comp);
-    let cd = z.len();
-    z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    z.extend_from_slice(&20u16.to_le_bytes());
-    common(&mut z);
-    z.extend_from_slice(&[0; 10]);
-    z.extend_from_slice(&0u32.to_le_bytes());
-    z.extend_from_slice(name.as_bytes());
-    let cd_len = z.len() - cd;
-    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    z.extend_from_slice(&(cd_len as u32).to_le_bytes());
-    z.extend_from_slice(&(cd as u32).to_le_bytes());
-    z.extend_from_slice(&0u16.to_le_bytes());
-    z
+    zip1::one_deflated_member(name.as_bytes(), &comp, declared as u32, crc)
 }
 
 #[test]

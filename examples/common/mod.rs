@@ -86,13 +86,7 @@ pub fn errors(a: &[f32], b: &[f32]) -> (f64, f64) {
 /// criterion benches so that their figures are on the same data.
 pub fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
     let (r, c) = (1024usize, 1024usize);
-    let mut s = seed;
-    let mut rnd = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    let mut rnd = uniform(seed);
     let mut gauss = move || {
         let (u, v) = (rnd(), rnd());
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
@@ -112,16 +106,22 @@ pub fn synthetic(seed: u64, rank1: bool) -> (Vec<f32>, Vec<usize>) {
     (x, vec![r, c])
 }
 
-/// `n` i.i.d. Gaussian values with standard deviation 1e-2 (Box-Muller over an LCG seeded with
-/// `seed`): a bias-like tensor where the data has none of the wanted size.
-pub fn gaussian(n: usize, seed: u64) -> Vec<f32> {
+/// Uniform values in (0, 1) from a 64-bit LCG seeded with `seed` (the same sequence on every
+/// platform).
+pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
     let mut s = seed;
-    let mut rnd = move || {
+    move || {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// `n` i.i.d. Gaussian values with standard deviation 1e-2 (Box-Muller over an LCG seeded with
+/// `seed`): a bias-like tensor where the data has none of the wanted size.
+pub fn gaussian(n: usize, seed: u64) -> Vec<f32> {
+    let mut rnd = uniform(seed);
     (0..n)
         .map(|_| {
             let (u, v) = (rnd(), rnd());

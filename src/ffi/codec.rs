@@ -4,8 +4,8 @@ use std::os::raw::c_char;
 
 use super::error::FfiError;
 use super::handle::{
-    box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
-    tensor_view, OpaqueHandle,
+    box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, opt_out_ptr, out_ptr,
+    out_slice, tensor_view, OpaqueHandle,
 };
 use super::panic::{ffi_infallible, ffi_status, ffi_void};
 use super::status::alcm_status;
@@ -488,12 +488,8 @@ pub unsafe extern "C" fn alcm_encoder_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        let report_out = if report.is_null() {
-            None
-        } else {
-            // SAFETY: as above; `report` is optional.
-            Some(unsafe { out_ptr(report, "report")? })
-        };
+        // SAFETY: as above; `report` is optional.
+        let report_out = unsafe { opt_out_ptr(report, "report")? };
         let c = e.compress(t.data, &t.shape, (!alloc.is_empty()).then_some(alloc))?;
         finish(&c.bytes, &c.report, dst, dst_len, report_out)
     })

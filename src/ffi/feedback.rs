@@ -5,7 +5,8 @@ use std::os::raw::c_char;
 use super::codec::{alcm_encoder, alcm_feedback, alcm_report, finish};
 use super::error::FfiError;
 use super::handle::{
-    box_handle, c_path, free_handle, handle_mut, handle_ref, in_slice, out_ptr, out_slice,
+    box_handle, c_path, free_handle, handle_mut, handle_ref, in_slice, opt_out_ptr, out_ptr,
+    out_slice,
 };
 use super::panic::{ffi_status, ffi_void};
 use super::status::alcm_status;
@@ -94,12 +95,8 @@ pub unsafe extern "C" fn alcm_feedback_compress(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        let report_out = if report.is_null() {
-            None
-        } else {
-            // SAFETY: as above; `report` is optional.
-            Some(unsafe { out_ptr(report, "report")? })
-        };
+        // SAFETY: as above; `report` is optional.
+        let report_out = unsafe { opt_out_ptr(report, "report")? };
         // The value count is the caller's mistake to report first (not a buffer too small
         // for a count that is wrong anyway).
         crate::util::shape::check_shape(g.len(), fb.shape())?;

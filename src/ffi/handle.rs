@@ -84,6 +84,18 @@ pub unsafe fn out_ptr<'a, T>(p: *mut T, arg: &str) -> FfiResult<Out<'a, T>> {
     })
 }
 
+/// An optional out-parameter: NULL is `None`, anything else is checked as by [`out_ptr`].
+///
+/// # Safety
+/// As [`out_ptr`].
+pub unsafe fn opt_out_ptr<'a, T>(p: *mut T, arg: &str) -> FfiResult<Option<Out<'a, T>>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { out_ptr(p, arg) }.map(Some)
+}
+
 fn check_len<T>(len: usize, arg: &str) -> FfiResult<()> {
     if size_of::<T>() != 0 && len > isize::MAX as usize / size_of::<T>() {
         return Err(FfiError::too_large(format!(

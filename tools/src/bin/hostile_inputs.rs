@@ -14,6 +14,8 @@
 //! yaml-dashes KB (`- - - …` on one line), yaml-repeat KB PATTERN, yaml-file PATH, npz-bomb MB (a W1 member that inflates to that
 //! many MB), dev-zero, fifo, dir (each loader given that path), feedback-shape LOG2 (shape
 //! [2^LOG2]), scheduler-window N.
+#[path = "../../../tests/common/zip1.rs"]
+mod zip1;
 use std::io::Write;
 use std::time::Instant;
 
@@ -103,34 +105,7 @@ fn npz_bomb(mb: usize) -> Vec<u8> {
         fed += n;
         feed(&zeros[..n], fed == total, &mut deflated);
     }
-    let (crc, name) = (crc.finalize(), b"W1.npy");
-    let mut z = Vec::new();
-    let common = |z: &mut Vec<u8>| {
-        z.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0x21, 0]); // version, flags, deflate, time, date
-        z.extend_from_slice(&crc.to_le_bytes());
-        z.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
-        z.extend_from_slice(&(total as u32).to_le_bytes());
-        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        z.extend_from_slice(&0u16.to_le_bytes());
-    };
-    z.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    common(&mut z);
-    z.extend_from_slice(name);
-    z.extend_from_slice(&deflated);
-    let cd = z.len();
-    z.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    z.extend_from_slice(&20u16.to_le_bytes());
-    common(&mut z);
-    z.extend_from_slice(&[0; 10]); // comment len, disk, internal and external attrs
-    z.extend_from_slice(&0u32.to_le_bytes()); // local header offset
-    z.extend_from_slice(name);
-    let cd_len = z.len() - cd;
-    z.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    z.extend_from_slice(&(cd_len as u32).to_le_bytes());
-    z.extend_from_slice(&(cd as u32).to_le_bytes());
-    z.extend_from_slice(&0u16.to_le_bytes());
-    z
+    zip1::one_deflated_member(b"W1.npy", &deflated, total as u32, crc.finalize())
 }
 
 fn show<T>(what: &str, r: alcm::Result<T>) {
