@@ -121,10 +121,10 @@
 /**
  * Version of the frame format this library writes (and the newest it reads; it reads every
  * version from 1 up). Independent of the library version. Version 2 added the shared code
- * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5 (docs/FORMAT.md,
- * "Version history").
+ * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
+ * types other than float32 (docs/FORMAT.md, "Version history").
  */
-#define ALCM_FORMAT_VERSION 3
+#define ALCM_FORMAT_VERSION 4
 
 /**
  * Mode: the original's scheme, per-channel precision from a bit allocation, plus pruning.
@@ -171,9 +171,26 @@
 #define ALCM_BACKEND_RANS_MODEL 3
 
 /**
- * Element type of every frame alcm writes and reads: IEEE 754 binary32 (C `float`).
+ * Element type IEEE 754 binary32 (C `float`); every frame of format versions 1-3.
  */
 #define ALCM_DTYPE_F32 1
+
+/**
+ * Element type bfloat16 (the upper 16 bits of a binary32; 2 bytes, little-endian). Format
+ * version 4 and later.
+ */
+#define ALCM_DTYPE_BF16 2
+
+/**
+ * Element type IEEE 754 binary16 (C `_Float16`; 2 bytes, little-endian). Format version 4 and
+ * later.
+ */
+#define ALCM_DTYPE_F16 3
+
+/**
+ * Element type IEEE 754 binary64 (C `double`). Format version 4 and later.
+ */
+#define ALCM_DTYPE_F64 4
 
 /**
  * NaN/Inf policy: refuse the tensor with ALCM_ERR_NON_FINITE (the default).
@@ -330,7 +347,7 @@ typedef uint32_t alcm_non_finite;
  */
 typedef struct alcm_report {
     /**
-     * Size of the float32 input (4 bytes per value).
+     * Size of the input (the element type's width per value: 4 for float32).
      */
     uint64_t input_bytes;
     /**
@@ -810,6 +827,77 @@ alcm_status alcm_decompress_with_threads(const uint8_t *src,
                                          size_t dst_capacity,
                                          uint32_t threads,
                                          size_t *n_values);
+
+/**
+ * Worst-case frame size for `n_values` values of element type `dtype` (ALCM_DTYPE_*): a `dst`
+ * buffer of this many bytes always suffices for alcm_encoder_compress_typed.
+ *
+ * Returns: the bound, saturated at SIZE_MAX; 0 for an unknown `dtype` (no frame is that small).
+ * Threads: any thread.
+ */
+size_t alcm_compress_bound_typed(size_t n_values, uint32_t dtype);
+
+/**
+ * Compresses the tensor `(data, rank, shape)` of element type `dtype` (ALCM_DTYPE_F32, _BF16,
+ * _F16 or _F64; `data` points to values of that type, in the platform's byte order, bfloat16 and
+ * float16 as their 16-bit patterns) into `dst`. Like alcm_encoder_compress otherwise: the frame
+ * records the type, the mode's error bound holds on these values and on what
+ * alcm_decompress_typed returns, lossless frames return every bit. ALCM_DTYPE_F32 writes the
+ * frame alcm_encoder_compress writes.
+ *
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]` and, if `report` is non-NULL, `*report`
+ * describes it (input_bytes counts the type's width). Outputs are written only on success.
+ * Errors: those of alcm_encoder_compress (size `dst` with alcm_compress_bound_typed), and
+ * ALCM_ERR_INVALID_ARGUMENT for an unknown `dtype` or `data` misaligned for its type.
+ * Memory: every input is borrowed for the call; `dst` must not overlap the inputs.
+ * Threads: `enc` is only read: other threads may use the same handle at the same time in calls
+ * that take it as `const`.
+ */
+alcm_status alcm_encoder_compress_typed(const struct alcm_encoder *enc,
+                                        const void *data,
+                                        uint32_t dtype,
+                                        size_t rank,
+                                        const size_t *shape,
+                                        const double *allocation,
+                                        size_t allocation_len,
+                                        uint8_t *dst,
+                                        size_t dst_capacity,
+                                        size_t *dst_len,
+                                        struct alcm_report *report);
+
+/**
+ * Reads the element type of a frame from its header (`src`: at least the first
+ * ALCM_FRAME_HEADER_MAX bytes, or the whole frame if shorter), without decoding.
+ *
+ * Returns: ALCM_OK; `*dtype` (an ALCM_DTYPE_* id) is written only on success.
+ * Errors: those of alcm_peek (NULL `dtype` is ALCM_ERR_NULL_POINTER).
+ * Memory: `src` is borrowed for the call.
+ * Threads: any thread.
+ */
+alcm_status alcm_peek_dtype(const uint8_t *src, size_t src_len, uint32_t *dtype);
+
+/**
+ * Decodes the complete frame `src` (exactly `src_len` bytes) whose element type is `dtype` into
+ * `dst`, which must hold at least the frame's value count (`dst_capacity` counts values of that
+ * type; alcm_peek gives the count, alcm_peek_dtype the type), in the platform's byte order. The
+ * independent blocks of a large frame are decoded on up to `threads` threads
+ * (1..ALCM_MAX_THREADS); the values do not depend on it.
+ *
+ * Returns: ALCM_OK; `dst[0..*n_values]` holds the values, `*n_values` the count.
+ * Errors: those of alcm_decompress_with_threads, and ALCM_ERR_INVALID_ARGUMENT for an unknown
+ * `dtype`, a frame of another element type than `dtype` (checked before decoding), or `dst`
+ * misaligned for its type. On error `dst` may hold partial output and `*n_values` is not
+ * written.
+ * Memory: `src` is borrowed for the call; `dst` must not overlap it.
+ * Threads: any thread.
+ */
+alcm_status alcm_decompress_typed(const uint8_t *src,
+                                  size_t src_len,
+                                  uint32_t dtype,
+                                  void *dst,
+                                  size_t dst_capacity,
+                                  uint32_t threads,
+                                  size_t *n_values);
 
 /**
  * --------------------------------------------------------------------------------------------

@@ -27,9 +27,9 @@ pub const ALCM_MAX_ELEMENTS: u64 = 1_099_511_627_776;
 
 /// Version of the frame format this library writes (and the newest it reads; it reads every
 /// version from 1 up). Independent of the library version. Version 2 added the shared code
-/// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5 (docs/FORMAT.md,
-/// "Version history").
-pub const ALCM_FORMAT_VERSION: u32 = 3;
+/// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
+/// types other than float32 (docs/FORMAT.md, "Version history").
+pub const ALCM_FORMAT_VERSION: u32 = 4;
 
 // ---- Modes (alcm_mode; the frame's mode byte) ------------------------------------------------
 
@@ -59,8 +59,16 @@ pub const ALCM_BACKEND_RANS_MODEL: u32 = 3;
 
 // ---- Element types (the frame's dtype byte) --------------------------------------------------
 
-/// Element type of every frame alcm writes and reads: IEEE 754 binary32 (C `float`).
+/// Element type IEEE 754 binary32 (C `float`); every frame of format versions 1-3.
 pub const ALCM_DTYPE_F32: u32 = 1;
+/// Element type bfloat16 (the upper 16 bits of a binary32; 2 bytes, little-endian). Format
+/// version 4 and later.
+pub const ALCM_DTYPE_BF16: u32 = 2;
+/// Element type IEEE 754 binary16 (C `_Float16`; 2 bytes, little-endian). Format version 4 and
+/// later.
+pub const ALCM_DTYPE_F16: u32 = 3;
+/// Element type IEEE 754 binary64 (C `double`). Format version 4 and later.
+pub const ALCM_DTYPE_F64: u32 = 4;
 
 // ---- Non-finite policies (alcm_non_finite) ---------------------------------------------------
 

@@ -28,8 +28,12 @@ pub use codec::config::{EncoderConfig, Mode, NonFinitePolicy, MAX_THREADS};
 pub use codec::decoder::{decompress, decompress_array, DecodeOptions, Decoded};
 pub use codec::encoder::{Compressed, Encoder, Report};
 pub use codec::feedback::ErrorFeedback;
+pub use codec::typed::{decompress_bytes, decompress_typed, DecodedBytes};
 pub use entropy::{Backend, BackendKind};
 pub use format::{compress_bound, peek, FrameInfo, FrameMode, FORMAT_VERSION, MAX_RANK};
+pub use format::{compress_bound_typed, Dtype, Element};
+/// The `half` crate's `bf16` and `f16`, the types [`Encoder::compress_typed`] takes.
+pub use half;
 
 // --- Errors --------------------------------------------------------------------------------
 pub use error::{Error, ErrorKind, Result};

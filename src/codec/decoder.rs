@@ -71,6 +71,7 @@ impl DecodeOptions {
                 max_values: self.max_values,
             },
         )?;
+        require_f32(&info)?;
         // The size is already bounded by the limits and by the payload (entropy::check_sizes);
         // an allocation the system still cannot satisfy is an error, never an abort.
         let n = info.n_values as usize;
@@ -103,6 +104,7 @@ impl DecodeOptions {
                 max_values: u64::MAX,
             },
         )?;
+        require_f32(&info)?;
         if out.len() as u64 != info.n_values {
             return Err(Error::new(
                 if (out.len() as u64) < info.n_values {
@@ -122,7 +124,23 @@ impl DecodeOptions {
     }
 }
 
-fn decode_checked(bytes: &[u8], info: &FrameInfo, out: &mut [f32], threads: usize) -> Result<()> {
+/// The float32 API decodes float32 frames only (the typed one, `codec/typed.rs`, decodes all).
+fn require_f32(info: &FrameInfo) -> Result<()> {
+    if info.element_type() != crate::format::Dtype::F32 {
+        return Err(Error::invalid_argument(format!(
+            "the frame holds {} values: decode it with decompress_bytes / decompress_typed",
+            info.element_type()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn decode_checked(
+    bytes: &[u8],
+    info: &FrameInfo,
+    out: &mut [f32],
+    threads: usize,
+) -> Result<()> {
     if !(1..=MAX_THREADS).contains(&threads) {
         return Err(Error::invalid_argument(format!(
             "threads must be in 1..={MAX_THREADS}, got {threads}"

@@ -19,17 +19,18 @@ use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
 use crate::codec::quant::{self, ChannelParams};
+use crate::codec::typed::{self, Typed};
 use crate::entropy;
 use crate::entropy::pack;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, FrameMode, FrameParts, MAX_RANK};
+use crate::format::{self, Dtype, FrameMode, FrameParts, MAX_RANK};
 use crate::util::cputime::cpu_time_seconds;
 use crate::util::shape::{channel_count, check_shape, effective_rank};
 
 /// What a compression did, for logging, the scheduler and the CAQ.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    /// Size of the input in bytes (4 per value).
+    /// Size of the input in bytes (the element width per value: 4 for float32).
     pub input_bytes: usize,
     /// Size of the frame in bytes.
     pub output_bytes: usize,
@@ -71,13 +72,13 @@ pub struct Encoder {
 }
 
 /// The quantized form of a tensor, before packing.
-struct Quantized {
-    mode: u8,
-    params: ChannelParams,
-    codes: Vec<u32>,
-    exceptions: Vec<(u64, f32)>,
+pub(super) struct Quantized {
+    pub(super) mode: u8,
+    pub(super) params: ChannelParams,
+    pub(super) codes: Vec<u32>,
+    pub(super) exceptions: Vec<(u64, f32)>,
     n_pruned: u64,
-    target: f64,
+    pub(super) target: f64,
     bits_per_channel: Vec<f64>,
 }
 
@@ -121,7 +122,7 @@ impl Encoder {
         shape: &[usize],
         allocation: Option<&[f64]>,
     ) -> Result<Compressed> {
-        self.compress_impl(data, shape, allocation, None)
+        self.compress_impl(data, shape, allocation, None, None)
     }
 
     /// [`Encoder::compress`] of an n-dimensional array (any rank up to 8, any memory order: a
@@ -173,15 +174,18 @@ impl Encoder {
                 data.len()
             )));
         }
-        self.compress_impl(data, shape, allocation, Some(reconstruction))
+        self.compress_impl(data, shape, allocation, Some(reconstruction), None)
     }
 
-    fn compress_impl(
+    /// Compresses `data`; with `typed`, `data` is the float32 image of the caller's values
+    /// `typed.raw` (another element type, `codec/typed.rs`), whose bounds hold on those values.
+    pub(super) fn compress_impl(
         &self,
         data: &[f32],
         shape: &[usize],
         allocation: Option<&[f64]>,
         mut reconstruction: Option<&mut [f32]>,
+        typed: Option<&Typed<'_>>,
     ) -> Result<Compressed> {
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
@@ -195,7 +199,18 @@ impl Encoder {
         if channel_count(shape) > u32::MAX as usize {
             return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
         }
-        let non_finite = self.scan_non_finite(data)?;
+        let dtype = typed.map_or(Dtype::F32, |t| t.dtype);
+        let bound = format::compress_bound_typed(n, dtype);
+        // A float64 value beyond float32's range has no float32 image to quantize: such a
+        // tensor is stored lossless, refused only for its own non-finite values.
+        let fits = typed.map_or(true, |t| typed::fits_f32(t, data));
+        let non_finite = if fits {
+            self.scan_non_finite(data)?
+        } else {
+            let own = typed.map_or(Vec::new(), typed::non_finite_image);
+            self.scan_non_finite(&own)?;
+            Vec::new()
+        };
         // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place.
         let cleaned: Option<Vec<f32>> = (!non_finite.is_empty()).then(|| {
             data.iter()
@@ -206,8 +221,15 @@ impl Encoder {
 
         let quantized = match self.config.mode {
             Mode::Lossless => None,
+            // A float64 value beyond float32's range has no float32 image to quantize.
+            _ if !fits => None,
             Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
-            Mode::RelativeL2(eps) => self.quantize_relative(values, shape, eps, &wall0)?,
+            Mode::RelativeL2(eps) => match typed {
+                Some(t) => typed::quantize_relative(self, t, values, shape, eps, &wall0)?,
+                None => self.quantize_relative(values, shape, eps, &wall0)?,
+            },
+            Mode::MaxAbs(e) if typed.is_some() => typed
+                .and_then(|t| typed::quantize_max_abs(t, values, shape, e, self.config.threads)),
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
             Mode::MaxAbs(e) => quantize_uniform(
@@ -230,8 +252,8 @@ impl Encoder {
         if let Some(mut q) = quantized {
             q.exceptions.extend(non_finite.iter().copied());
             q.exceptions.sort_unstable_by_key(|e| e.0);
-            let frame = self.write_quantized(&q, shape);
-            if frame.len() <= format::compress_bound(n) {
+            let frame = self.write_quantized(&q, shape, dtype);
+            if frame.len() <= bound {
                 let step = match &q.params {
                     ChannelParams::Uniform { step, .. } => *step,
                     ChannelParams::Range { .. } => 0.0,
@@ -265,9 +287,25 @@ impl Encoder {
                 } else {
                     entropy::BACKEND_STORE
                 };
-                let frame = lossless_frame(data, shape, backend_id, self.config.deflate_level);
-                if frame.len() > format::compress_bound(n) {
-                    lossless_frame(data, shape, entropy::BACKEND_STORE, 0)
+                let f32_bytes;
+                let raw = match typed {
+                    Some(t) => t.raw,
+                    None => {
+                        f32_bytes = crate::format::dtype::to_le_bytes(data);
+                        &f32_bytes
+                    }
+                };
+                let width = dtype.width();
+                let frame = lossless_frame(
+                    raw,
+                    width,
+                    dtype,
+                    shape,
+                    backend_id,
+                    self.config.deflate_level,
+                );
+                if frame.len() > bound {
+                    lossless_frame(raw, width, dtype, shape, entropy::BACKEND_STORE, 0)
                 } else {
                     frame
                 }
@@ -275,7 +313,7 @@ impl Encoder {
         };
         let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
         let (mode, bits_per_channel, n_pruned, exceptions, step) = report_fields;
-        let input_bytes = n * 4;
+        let input_bytes = n * dtype.width();
         let ratio = if n == 0 {
             0.0
         } else {
@@ -367,7 +405,7 @@ impl Encoder {
     }
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
-    fn quantize_relative(
+    pub(super) fn quantize_relative(
         &self,
         data: &[f32],
         shape: &[usize],
@@ -398,7 +436,7 @@ impl Encoder {
         Ok(Some(q))
     }
 
-    fn write_quantized(&self, q: &Quantized, shape: &[usize]) -> Vec<u8> {
+    fn write_quantized(&self, q: &Quantized, shape: &[usize], dtype: Dtype) -> Vec<u8> {
         let threads = self.config.threads;
         let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
             q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())]
@@ -423,6 +461,7 @@ impl Encoder {
         let params = format::encode_params(&q.params);
         format::write_frame(&FrameParts {
             mode: q.mode,
+            dtype: dtype.id(),
             backend: backend_id,
             code_width: width,
             shape,
@@ -627,7 +666,7 @@ fn search_from(
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-fn quantize_uniform(
+pub(super) fn quantize_uniform(
     data: &[f32],
     shape: &[usize],
     step: f64,
@@ -741,21 +780,30 @@ fn share_qmin(
     qmin.fill(lo);
 }
 
-fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
-    let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
-    let mut raw = Vec::with_capacity(data.len() * 4);
-    pack::pack(&bits, 4, &mut raw);
-    let mut payload = entropy::encode(backend_id, level, &raw, 4);
+/// The lossless frame of every element type: the values' little-endian `bytes` (`width` each),
+/// shuffled into byte planes (`pack::shuffle`), through the backend.
+fn lossless_frame(
+    bytes: &[u8],
+    width: usize,
+    dtype: Dtype,
+    shape: &[usize],
+    backend_id: u8,
+    level: u8,
+) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(bytes.len());
+    pack::shuffle(bytes, width, &mut raw);
+    let mut payload = entropy::encode(backend_id, level, &raw, width as u8);
     let mut backend_id = backend_id;
     if !entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
         // Keep the decoder's allocation bound (entropy::check_sizes).
-        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, 4);
+        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width as u8);
         backend_id = entropy::BACKEND_DEFLATE;
     }
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,
+        dtype: dtype.id(),
         backend: backend_id,
-        code_width: 4,
+        code_width: width as u8,
         shape,
         target: 0.0,
         n_pruned: 0,

@@ -12,3 +12,4 @@ pub(crate) mod payload;
 pub mod precision;
 pub mod quant;
 mod quant_avx2;
+pub mod typed;

@@ -36,6 +36,41 @@ pub fn pack(codes: &[u32], width: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the values of `bytes` (`width` little-endian bytes each, `width` 1..=8) to `out` as
+/// `width` byte planes: every value's byte 0, then every byte 1, ... For 4-byte values this is
+/// [`pack`] of their bits (lossless frames of every element type use it).
+pub fn shuffle(bytes: &[u8], width: usize, out: &mut Vec<u8>) {
+    let n = bytes.len() / width.max(1);
+    let start = out.len();
+    out.resize(start + n * width, 0);
+    let dst = &mut out[start..];
+    for plane in 0..width {
+        dst[plane * n..(plane + 1) * n]
+            .iter_mut()
+            .zip(bytes.chunks_exact(width))
+            .for_each(|(d, v)| *d = v[plane]);
+    }
+}
+
+/// Undoes [`shuffle`]: `planes` (`width` planes of `out.len() / width` bytes) back into
+/// little-endian values in `out`.
+pub fn unshuffle(planes: &[u8], width: usize, out: &mut [u8]) -> Result<()> {
+    if width == 0 || planes.len() != out.len() || out.len() % width != 0 {
+        return Err(Error::corrupt(format!(
+            "{} plane bytes cannot fill {} bytes of {width}-byte values",
+            planes.len(),
+            out.len()
+        )));
+    }
+    let n = out.len() / width;
+    for plane in 0..width {
+        out.chunks_exact_mut(width)
+            .zip(&planes[plane * n..(plane + 1) * n])
+            .for_each(|(v, &b)| v[plane] = b);
+    }
+    Ok(())
+}
+
 /// A plane stream of `len` bytes must hold exactly `n` codes of `width` (1, 2 or 4) bytes.
 pub(crate) fn check_planes(len: u64, width: u8, n: usize) -> Result<()> {
     if !matches!(width, 1 | 2 | 4) {

@@ -33,7 +33,7 @@ pub type alcm_non_finite = u32;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct alcm_report {
-    /// Size of the float32 input (4 bytes per value).
+    /// Size of the input (the element type's width per value: 4 for float32).
     pub input_bytes: u64,
     /// Size of the frame written.
     pub output_bytes: u64,

@@ -211,8 +211,8 @@ pub unsafe fn c_path<'a>(p: *const c_char, arg: &str) -> FfiResult<&'a Path> {
 
 /// A C-contiguous (row-major) float32 tensor borrowed from C.
 #[derive(Debug)]
-pub struct TensorView<'a> {
-    pub data: &'a [f32],
+pub struct TensorView<'a, T = f32> {
+    pub data: &'a [T],
     pub shape: Vec<usize>,
 }
 
@@ -227,11 +227,11 @@ pub struct TensorView<'a> {
 /// # Safety
 /// If `rank > 0`, `shape` must point to `rank` readable `size_t`s; if the element count is
 /// non-zero, `data` must point to that many floats that stay unmodified for `'a`.
-pub unsafe fn tensor_view<'a>(
-    data: *const f32,
+pub unsafe fn tensor_view<'a, T>(
+    data: *const T,
     rank: usize,
     shape: *const usize,
-) -> FfiResult<TensorView<'a>> {
+) -> FfiResult<TensorView<'a, T>> {
     if rank > ALCM_MAX_RANK {
         return Err(FfiError::invalid_argument(format!(
             "rank {rank} exceeds ALCM_MAX_RANK ({ALCM_MAX_RANK})"
@@ -251,7 +251,7 @@ pub unsafe fn tensor_view<'a>(
             max_elements()
         )));
     }
-    // SAFETY: count is bounded above; the caller promises `count` readable floats.
+    // SAFETY: count is bounded above; the caller promises `count` readable values.
     let values = unsafe { in_slice(data, count, "data") }?;
     Ok(TensorView {
         data: values,
@@ -431,7 +431,7 @@ mod tests {
             assert_eq!((v.data.len(), v.shape.len()), (1, 0));
             let st = |r: FfiResult<TensorView>| r.unwrap_err().status;
             assert_eq!(
-                st(tensor_view(std::ptr::null(), 2, shape.as_ptr())),
+                st(tensor_view(std::ptr::null::<f32>(), 2, shape.as_ptr())),
                 ALCM_ERR_NULL_POINTER
             );
             assert_eq!(
@@ -439,7 +439,7 @@ mod tests {
                 ALCM_ERR_NULL_POINTER
             );
             let empty = [4usize, 0];
-            let v = tensor_view(std::ptr::null(), 2, empty.as_ptr()).unwrap();
+            let v = tensor_view(std::ptr::null::<f32>(), 2, empty.as_ptr()).unwrap();
             assert!(v.data.is_empty());
             let big = [1usize; 9];
             assert_eq!(

@@ -79,6 +79,8 @@ pub mod version;
 
 pub mod codec;
 
+pub mod dtype;
+
 pub mod feedback;
 
 pub mod model;
@@ -91,6 +93,7 @@ pub mod handle;
 pub mod panic;
 
 pub use codec::*;
+pub use dtype::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use feedback::*;
 pub use handle::{

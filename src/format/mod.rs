@@ -4,12 +4,14 @@
 //! checked against the bytes actually present before anything is allocated, so a truncated,
 //! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
 
+pub mod dtype;
 pub mod params;
 
 use crate::abi;
 use crate::entropy::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::util::shape::{channel_count, legacy_channel_count};
+pub use dtype::{Dtype, Element};
 pub(crate) use params::*;
 
 pub const MAGIC: [u8; 4] = *b"ALCM";
@@ -22,8 +24,10 @@ pub const FORMAT_VERSION: u8 = abi::ALCM_FORMAT_VERSION as u8;
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
 /// Most dimensions a tensor may have.
 pub const MAX_RANK: usize = abi::ALCM_MAX_RANK;
-/// Element type id of float32, the one type frames hold.
+/// Element type id of float32, the one type frames of versions 1–3 hold.
 pub const DTYPE_F32: u8 = abi::ALCM_DTYPE_F32 as u8;
+/// First format version whose frames may hold another element type than float32.
+pub const DTYPE_FORMAT_VERSION: u8 = 4;
 
 // The mode byte; the numbers (and their C names) are defined once in `crate::abi`.
 pub const MODE_ADAPTIVE: u8 = abi::ALCM_MODE_ADAPTIVE as u8;
@@ -121,7 +125,8 @@ pub struct FrameInfo {
     pub backend: Backend,
     /// Header flags (`FLAG_*` of docs/FORMAT.md).
     pub flags: u8,
-    /// Element type id (1 = float32).
+    /// Element type id (`ALCM_DTYPE_*`: 1 float32, 2 bfloat16, 3 float16, 4 float64); see
+    /// [`FrameInfo::element_type`].
     pub dtype: u8,
     /// Bytes per integer code (1, 2 or 4).
     pub code_width: u8,
@@ -152,6 +157,8 @@ pub struct FrameInfo {
 /// The parts of a frame, as the encoder assembles them.
 pub struct FrameParts<'a> {
     pub mode: u8,
+    /// Element type id of the values (`Dtype::id`).
+    pub dtype: u8,
     pub backend: u8,
     pub code_width: u8,
     pub shape: &'a [usize],
@@ -180,7 +187,7 @@ pub fn write_frame(p: &FrameParts) -> Vec<u8> {
         p.mode,
         p.backend,
         flags,
-        DTYPE_F32,
+        p.dtype,
         p.shape.len() as u8,
         p.code_width,
         0,
@@ -335,15 +342,28 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
             "unknown flag bits {flags:#04x} / reserved byte {reserved}"
         )));
     }
-    if dtype != DTYPE_F32 {
-        return Err(Error::corrupt(format!("unknown dtype id {dtype}")));
-    }
+    // Version 4 added the other element types: in an older frame only float32 is valid.
+    let element = match Dtype::from_id(dtype as u32) {
+        Some(d) if d.id() == DTYPE_F32 || format_version >= DTYPE_FORMAT_VERSION => d,
+        _ => {
+            return Err(Error::corrupt(format!(
+                "unknown dtype id {dtype} in a version-{format_version} frame"
+            )))
+        }
+    };
     if rank > MAX_RANK {
         return Err(Error::corrupt(format!(
             "rank {rank} exceeds the maximum {MAX_RANK}"
         )));
     }
-    if !matches!(code_width, 1 | 2 | 4) || (mode == MODE_LOSSLESS && code_width != 4) {
+    // Lossless frames store each value's bytes (the element width); lossy ones integer codes of
+    // 1, 2 or 4 bytes.
+    let code_width_ok = if mode == MODE_LOSSLESS {
+        code_width as usize == element.width()
+    } else {
+        matches!(code_width, 1 | 2 | 4)
+    };
+    if !code_width_ok {
         return Err(Error::corrupt(format!(
             "code width {code_width} is invalid for mode {mode}"
         )));
@@ -462,6 +482,21 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
         exceptions_range: (e0, e0 + exc_len),
         payload_offset,
     })
+}
+
+impl FrameInfo {
+    /// The element type of the frame's values (what the typed decoder returns).
+    pub fn element_type(&self) -> Dtype {
+        // Validated when the header was parsed.
+        Dtype::from_id(self.dtype as u32).unwrap_or(Dtype::F32)
+    }
+}
+
+/// Worst-case size of a frame holding `n_values` values of `dtype` (see [`compress_bound`]).
+pub fn compress_bound_typed(n_values: usize, dtype: Dtype) -> usize {
+    n_values
+        .saturating_mul(dtype.width())
+        .saturating_add(FRAME_OVERHEAD_MAX)
 }
 
 /// Reads the header: shape, sizes, mode, without decoding or checksumming the payload.

@@ -6,6 +6,10 @@
 //! change left the bytes alone:
 //!
 //! cargo run --release -p alcm-tools --bin frame_hashes -- [THREADS...]
+//!
+//! With `ALCM_HASH_AS_VERSION=N`, each frame's version byte is set to N (and its CRC
+//! recomputed) before hashing: after a format-version bump, the diff against the previous
+//! version's output is then empty exactly when nothing but the version byte changed.
 #[path = "../../../examples/common/mod.rs"]
 mod common;
 use alcm::{read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
@@ -38,6 +42,9 @@ fn main() {
     if threads.is_empty() {
         threads = vec![1, 2];
     }
+    let as_version: Option<u8> = std::env::var("ALCM_HASH_AS_VERSION")
+        .ok()
+        .map(|v| v.parse().expect("ALCM_HASH_AS_VERSION: a version number"));
     let modes = [
         Mode::Adaptive,
         Mode::RelativeL2(1e-1),
@@ -59,7 +66,13 @@ fn main() {
                         .with_backend(backend)
                         .with_threads(t);
                     let line = match Encoder::new(cfg).and_then(|e| e.compress(x, s, None)) {
-                        Ok(c) => {
+                        Ok(mut c) => {
+                            if let Some(v) = as_version {
+                                let n = c.bytes.len();
+                                c.bytes[4] = v;
+                                let crc = crc32fast::hash(&c.bytes[..n - 4]);
+                                c.bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
+                            }
                             let mut h = std::collections::hash_map::DefaultHasher::new();
                             c.bytes.hash(&mut h);
                             format!("{} {:016x}", c.bytes.len(), h.finish())

@@ -1,0 +1,252 @@
+//! Element types: which IEEE 754 format a tensor's values are in, and the conversions the
+//! typed encoder and decoder need. The lossy machinery works on float32; a bfloat16 or
+//! float16 value converts to float32 exactly, a float64 value is rounded to nearest (the encoder
+//! accounts for that rounding in the error bound, `codec/typed.rs`). Decoding rounds the
+//! float32 reconstruction to the frame's type, round-to-nearest-even.
+
+use half::{bf16, f16};
+
+use crate::abi;
+use crate::error::{Error, Result};
+
+/// Element type of a tensor and of a frame (the frame's dtype byte, `ALCM_DTYPE_*` in C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dtype {
+    /// IEEE 754 binary32 (`f32`, C `float`): 1 sign, 8 exponent, 23 mantissa bits.
+    F32,
+    /// bfloat16: the upper half of a binary32 (1 sign, 8 exponent, 7 mantissa bits).
+    BF16,
+    /// IEEE 754 binary16 (1 sign, 5 exponent, 10 mantissa bits).
+    F16,
+    /// IEEE 754 binary64 (`f64`, C `double`).
+    F64,
+}
+
+impl Dtype {
+    /// Every element type, in id order.
+    pub const ALL: [Dtype; 4] = [Dtype::F32, Dtype::BF16, Dtype::F16, Dtype::F64];
+
+    /// The id stored in frames (`ALCM_DTYPE_*`).
+    pub fn id(self) -> u8 {
+        (match self {
+            Dtype::F32 => abi::ALCM_DTYPE_F32,
+            Dtype::BF16 => abi::ALCM_DTYPE_BF16,
+            Dtype::F16 => abi::ALCM_DTYPE_F16,
+            Dtype::F64 => abi::ALCM_DTYPE_F64,
+        }) as u8
+    }
+
+    /// The type of a stored id; `None` for an unknown one.
+    pub fn from_id(id: u32) -> Option<Dtype> {
+        Dtype::ALL.into_iter().find(|d| u32::from(d.id()) == id)
+    }
+
+    /// Bytes per value.
+    pub fn width(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::BF16 | Dtype::F16 => 2,
+            Dtype::F64 => 8,
+        }
+    }
+
+    /// The usual name (`"float32"`, `"bfloat16"`, `"float16"`, `"float64"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "float32",
+            Dtype::BF16 => "bfloat16",
+            Dtype::F16 => "float16",
+            Dtype::F64 => "float64",
+        }
+    }
+}
+
+impl std::fmt::Display for Dtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Rust type alcm compresses: `f32`, `f64`, [`half::bf16`], [`half::f16`]. Sealed.
+pub trait Element: Copy + sealed::Sealed + Send + Sync + 'static {
+    /// The element type of `Self`.
+    const DTYPE: Dtype;
+    /// The value's little-endian bytes, appended to `out`.
+    fn put_le(self, out: &mut Vec<u8>);
+    /// The value of `Self::DTYPE.width()` little-endian bytes.
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for half::bf16 {}
+    impl Sealed for half::f16 {}
+}
+
+macro_rules! element {
+    ($t:ty, $d:expr, $n:literal, $to:expr, $from:expr) => {
+        impl Element for $t {
+            const DTYPE: Dtype = $d;
+            fn put_le(self, out: &mut Vec<u8>) {
+                #[allow(clippy::redundant_closure_call)]
+                out.extend_from_slice(&($to)(self).to_le_bytes());
+            }
+            fn from_le(bytes: &[u8]) -> Self {
+                let mut b = [0u8; $n];
+                b.copy_from_slice(&bytes[..$n]);
+                #[allow(clippy::redundant_closure_call)]
+                ($from)(b)
+            }
+        }
+    };
+}
+element!(f32, Dtype::F32, 4, f32::to_bits, |b| f32::from_bits(
+    u32::from_le_bytes(b)
+));
+element!(f64, Dtype::F64, 8, f64::to_bits, |b| f64::from_bits(
+    u64::from_le_bytes(b)
+));
+element!(bf16, Dtype::BF16, 2, bf16::to_bits, |b| bf16::from_bits(
+    u16::from_le_bytes(b)
+));
+element!(f16, Dtype::F16, 2, f16::to_bits, |b| f16::from_bits(
+    u16::from_le_bytes(b)
+));
+
+/// The little-endian bytes of `data`.
+pub fn to_le_bytes<T: Element>(data: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * T::DTYPE.width());
+    for &v in data {
+        v.put_le(&mut out);
+    }
+    out
+}
+
+/// The values of little-endian `bytes` (a whole number of `T`s).
+pub fn from_le_bytes<T: Element>(bytes: &[u8]) -> Vec<T> {
+    bytes
+        .chunks_exact(T::DTYPE.width())
+        .map(T::from_le)
+        .collect()
+}
+
+/// Checks that `bytes` holds a whole number of `dtype` values; returns the count.
+pub(crate) fn value_count(bytes: &[u8], dtype: Dtype) -> Result<usize> {
+    if bytes.len() % dtype.width() != 0 {
+        return Err(Error::invalid_argument(format!(
+            "{} bytes are not a whole number of {dtype} values ({} bytes each)",
+            bytes.len(),
+            dtype.width()
+        )));
+    }
+    Ok(bytes.len() / dtype.width())
+}
+
+/// Value `i` of the little-endian `bytes` of `dtype`, exactly, as f64.
+#[inline]
+pub(crate) fn value_f64(bytes: &[u8], dtype: Dtype, i: usize) -> f64 {
+    let w = dtype.width();
+    let b = &bytes[i * w..(i + 1) * w];
+    match dtype {
+        Dtype::F32 => f32::from_le(b) as f64,
+        Dtype::BF16 => bf16::from_le(b).to_f64(),
+        Dtype::F16 => f16::from_le(b).to_f64(),
+        Dtype::F64 => f64::from_le(b),
+    }
+}
+
+/// The values as float32: exact for bfloat16 and float16, round-to-nearest for float64 (a
+/// finite float64 beyond float32's range becomes ±inf: the caller checks).
+pub(crate) fn to_f32(bytes: &[u8], dtype: Dtype) -> Vec<f32> {
+    let w = dtype.width();
+    let it = bytes.chunks_exact(w);
+    match dtype {
+        Dtype::F32 => it.map(f32::from_le).collect(),
+        Dtype::BF16 => it.map(|b| bf16::from_le(b).to_f32()).collect(),
+        Dtype::F16 => it.map(|b| f16::from_le(b).to_f32()).collect(),
+        Dtype::F64 => it.map(|b| f64::from_le(b) as f32).collect(),
+    }
+}
+
+/// What the decoder returns for a float32 reconstruction `y` in a frame of `dtype`, as f64
+/// (exact): `y` rounded to nearest-even into `dtype`.
+#[inline]
+pub(crate) fn output_f64(y: f32, dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 | Dtype::F64 => y as f64,
+        Dtype::BF16 => bf16::from_f32(y).to_f64(),
+        Dtype::F16 => f16::from_f32(y).to_f64(),
+    }
+}
+
+/// Writes the float32 reconstruction `ys` into `out` as little-endian `dtype` values (rounded
+/// to nearest-even; float64 widens exactly). `out` holds `ys.len() · width` bytes.
+pub(crate) fn write_output(ys: &[f32], dtype: Dtype, out: &mut [u8]) {
+    let w = dtype.width();
+    for (o, &y) in out.chunks_exact_mut(w).zip(ys) {
+        match dtype {
+            Dtype::F32 => o.copy_from_slice(&y.to_le_bytes()),
+            Dtype::BF16 => o.copy_from_slice(&bf16::from_f32(y).to_bits().to_le_bytes()),
+            Dtype::F16 => o.copy_from_slice(&f16::from_f32(y).to_bits().to_le_bytes()),
+            Dtype::F64 => o.copy_from_slice(&(y as f64).to_le_bytes()),
+        }
+    }
+}
+
+/// Half the spacing of `dtype`'s values at magnitude `m` (finite, ≥ 0): the most that
+/// rounding a value of magnitude ≤ `m` into `dtype` can move it (0 for float32 and float64,
+/// whose output is the float32 reconstruction itself).
+pub(crate) fn half_spacing(dtype: Dtype, m: f64) -> f64 {
+    let (mant_bits, min_exp) = match dtype {
+        Dtype::F32 | Dtype::F64 => return 0.0,
+        Dtype::BF16 => (7, -126),
+        Dtype::F16 => (10, -14),
+    };
+    // Exponent of m (at least the smallest normal exponent: subnormals share its spacing).
+    let e = if m > 0.0 {
+        (((m.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(min_exp)
+    } else {
+        min_exp
+    };
+    2f64.powi(e - mant_bits - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bit layouts, computed by hand from the IEEE 754 / bfloat16 definitions.
+    #[test]
+    fn hand_checked_bit_layouts() {
+        assert_eq!(bf16::from_f32(1.0).to_bits(), 0x3F80);
+        assert_eq!(bf16::from_f32(-2.0).to_bits(), 0xC000);
+        assert_eq!(f16::from_f32(1.0).to_bits(), 0x3C00);
+        assert_eq!(f16::from_f32(-2.0).to_bits(), 0xC000);
+        assert_eq!(f16::from_f32(65504.0).to_bits(), 0x7BFF);
+        // Smallest f16 subnormal 2^-24; smallest bf16 subnormal 2^-133.
+        assert_eq!(f16::from_bits(0x0001).to_f64(), 2f64.powi(-24));
+        assert_eq!(bf16::from_bits(0x0001).to_f64(), 2f64.powi(-133));
+        // 1 + 2^-8 is halfway between bf16 1.0 (0x3F80) and 1 + 2^-7 (0x3F81): ties to even.
+        assert_eq!(bf16::from_f32(1.0 + 2f32.powi(-8)).to_bits(), 0x3F80);
+        assert_eq!(bf16::from_f32(1.0 + 3.0 * 2f32.powi(-8)).to_bits(), 0x3F82);
+        // Little-endian bytes: f16 1.0 is 00 3C, f64 1.0 is 00 .. 00 F0 3F.
+        assert_eq!(to_le_bytes(&[f16::from_f32(1.0)]), [0x00, 0x3C]);
+        assert_eq!(to_le_bytes(&[1.0f64])[6..], [0xF0, 0x3F]);
+        assert_eq!(value_f64(&[0x80, 0x3F], Dtype::BF16, 0), 1.0);
+        assert_eq!(Dtype::from_id(2), Some(Dtype::BF16));
+        assert_eq!(Dtype::from_id(0), None);
+        assert_eq!(Dtype::from_id(5), None);
+    }
+
+    #[test]
+    fn half_spacing_matches_the_grid() {
+        // bf16 values in [1, 2) are 2^-7 apart; f16 in [1024, 2048) are 1 apart.
+        assert_eq!(half_spacing(Dtype::BF16, 1.5), 2f64.powi(-8));
+        assert_eq!(half_spacing(Dtype::F16, 1500.0), 0.5);
+        assert_eq!(half_spacing(Dtype::F16, 0.0), 2f64.powi(-25));
+        assert_eq!(half_spacing(Dtype::F32, 3.0), 0.0);
+    }
+}
