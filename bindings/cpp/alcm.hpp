@@ -245,6 +245,68 @@ inline Tensor decompress(const std::vector<std::uint8_t>& frame, std::uint32_t t
   return decompress(frame.data(), frame.size(), threads);
 }
 
+/// bfloat16 and float16 values as their 16-bit patterns (C++17 has neither type); the
+/// element types of alcm_encoder_compress_typed / alcm_decompress_typed.
+struct bfloat16 { std::uint16_t bits; };
+struct float16 { std::uint16_t bits; };
+static_assert(sizeof(bfloat16) == 2 && sizeof(float16) == 2, "16-bit element types");
+
+/// The ALCM_DTYPE_* id of an element type: float, double, alcm::bfloat16, alcm::float16.
+template <class T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr std::uint32_t value = ALCM_DTYPE_F32; };
+template <> struct dtype_of<double> { static constexpr std::uint32_t value = ALCM_DTYPE_F64; };
+template <> struct dtype_of<bfloat16> { static constexpr std::uint32_t value = ALCM_DTYPE_BF16; };
+template <> struct dtype_of<float16> { static constexpr std::uint32_t value = ALCM_DTYPE_F16; };
+
+/// Compresses (data, n_values) of `shape` with element type T into a frame of that type; the
+/// mode's bound holds on these values and on what decompress_typed<T> returns.
+template <class T>
+Compressed compress_typed(const Encoder& enc, const T* data, std::size_t n_values, const Shape& shape,
+                          const std::vector<double>& allocation = {}) {
+  detail::check_size(n_values, shape);
+  Compressed c{std::vector<std::uint8_t>(alcm_compress_bound_typed(n_values, dtype_of<T>::value)),
+               alcm_report{}};
+  std::size_t len = 0;
+  detail::check(alcm_encoder_compress_typed(enc.get(), data, dtype_of<T>::value, shape.size(),
+                                            shape.empty() ? nullptr : shape.data(),
+                                            detail::ptr_or_null(allocation), allocation.size(),
+                                            c.bytes.data(), c.bytes.size(), &len, &c.report));
+  c.bytes.resize(len);
+  return c;
+}
+template <class T>
+Compressed compress_typed(const Encoder& enc, const std::vector<T>& data, const Shape& shape,
+                          const std::vector<double>& allocation = {}) {
+  return compress_typed(enc, data.data(), data.size(), shape, allocation);
+}
+
+/// The element type (ALCM_DTYPE_*) a frame holds.
+inline std::uint32_t peek_dtype(const std::vector<std::uint8_t>& frame) {
+  std::uint32_t d = 0;
+  detail::check(alcm_peek_dtype(frame.data(), frame.size(), &d));
+  return d;
+}
+
+template <class T> struct TypedTensor {
+  std::vector<T> data;
+  Shape shape;
+};
+
+/// Decodes a frame whose element type is T (another type throws alcm::Error with
+/// ALCM_ERR_INVALID_ARGUMENT).
+template <class T>
+TypedTensor<T> decompress_typed(const std::vector<std::uint8_t>& frame, std::uint32_t threads = 1) {
+  alcm_frame_info info = peek(frame);
+  TypedTensor<T> t;
+  t.shape.assign(info.shape, info.shape + info.rank);
+  t.data.resize(static_cast<std::size_t>(info.n_values));
+  std::size_t n = 0;
+  detail::check(alcm_decompress_typed(frame.data(), frame.size(), dtype_of<T>::value, t.data.data(),
+                                      t.data.size(), threads, &n));
+  t.data.resize(n);
+  return t;
+}
+
 /// Error-feedback state for gradients of one shape.
 class ErrorFeedback {
  public:

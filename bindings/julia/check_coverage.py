@@ -57,6 +57,9 @@ def julia_types_for(ctype: str) -> set:
         "uint8_t*": {"Ptr{UInt8}"},
         "const size_t*": {"Ptr{Csize_t}"},
         "size_t*": {"Ptr{Csize_t}", "Ref{Csize_t}"},
+        "const void*": {"Ptr{Cvoid}"},
+        "void*": {"Ptr{Cvoid}"},
+        "uint32_t*": {"Ptr{UInt32}", "Ref{UInt32}"},
     }
     if t in base:
         return base[t]

@@ -14,6 +14,8 @@ py=${PYTHON:-python3}
 
 cargo build --release --quiet
 "$py" -m pip install --quiet --disable-pip-version-check numpy pytest
+# bfloat16 arrays (numpy has none): ml_dtypes, pinned.
+"$py" -m pip install --quiet --disable-pip-version-check "ml_dtypes==0.5.4"
 "$py" -m pip install --quiet --disable-pip-version-check "$repo/bindings/python"
 
 export ALCM_LIBRARY="$repo/target/release/libalcm.so"

@@ -237,6 +237,57 @@ int main(int argc, char** argv) {
     CHECK(fb.compress(enc, x.data).bytes == f1.bytes);
   }
 
+  // Element types: double, bfloat16 and float16 (as bit patterns) in and out.
+  {
+    std::vector<double> d(x.data.begin(), x.data.end());
+    std::vector<alcm::bfloat16> b(x.data.size());
+    std::vector<alcm::float16> h(x.data.size());
+    for (std::size_t i = 0; i < x.data.size(); ++i) {
+      std::uint32_t u;
+      std::memcpy(&u, &x.data[i], 4);
+      b[i].bits = static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // nearest even
+      // float16 by its fields: 1.m x 2^-4, sign alternating (exact values, hand-built).
+      h[i].bits = static_cast<std::uint16_t>(((i & 1u) << 15) | (11u << 10) | ((i * 37u) & 0x3FFu));
+    }
+    CHECK(b.size() > 0 && (alcm::bfloat16{0x3F80}.bits == 0x3F80));
+    auto bf = [](std::uint16_t v) { std::uint32_t u = std::uint32_t(v) << 16; float f; std::memcpy(&f, &u, 4); return double(f); };
+    auto hf = [](std::uint16_t v) {
+      int e = (v >> 10) & 0x1F, m = v & 0x3FF;
+      double r = e ? std::ldexp(1024 + m, e - 25) : std::ldexp(m, -24);
+      return (v & 0x8000) ? -r : r;
+    };
+    alcm::Encoder enc;
+    enc.set_mode(ALCM_MODE_MAX_ABS, 1e-3);
+    auto fd = alcm::compress_typed(enc, d, x.shape);
+    CHECK(alcm::peek_dtype(fd.bytes) == ALCM_DTYPE_F64 && fd.report.input_bytes == 8 * d.size());
+    auto yd = alcm::decompress_typed<double>(fd.bytes);
+    double worst = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) worst = std::max(worst, std::fabs(d[i] - yd.data[i]));
+    CHECK(yd.shape == x.shape && worst <= 1e-3);
+    auto fb = alcm::compress_typed(enc, b, x.shape);
+    auto yb = alcm::decompress_typed<alcm::bfloat16>(fb.bytes, 2);
+    worst = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) worst = std::max(worst, std::fabs(bf(b[i].bits) - bf(yb.data[i].bits)));
+    CHECK(alcm::peek_dtype(fb.bytes) == ALCM_DTYPE_BF16 && worst <= 1e-3);
+    enc.set_mode(ALCM_MODE_RELATIVE_L2, 1e-2);
+    auto fh = alcm::compress_typed(enc, h, x.shape);
+    auto yh = alcm::decompress_typed<alcm::float16>(fh.bytes);
+    double err = 0, norm = 0;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      double e = hf(h[i].bits) - hf(yh.data[i].bits);
+      err += e * e;
+      norm += hf(h[i].bits) * hf(h[i].bits);
+    }
+    CHECK(std::sqrt(err) <= 1e-2 * std::sqrt(norm));
+    enc.set_mode(ALCM_MODE_LOSSLESS);
+    auto fl = alcm::compress_typed(enc, h, x.shape);
+    auto yl = alcm::decompress_typed<alcm::float16>(fl.bytes);
+    CHECK(std::memcmp(yl.data.data(), h.data(), 2 * h.size()) == 0);
+    // The wrong type, and the float32 decoder, refuse a float16 frame.
+    CHECK(throws_status([&] { alcm::decompress_typed<alcm::bfloat16>(fl.bytes); }) == "ALCM_ERR_INVALID_ARGUMENT");
+    CHECK(throws_status([&] { alcm::decompress(fl.bytes); }) == "ALCM_ERR_INVALID_ARGUMENT");
+  }
+
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -10,6 +10,10 @@ Input conversion policy (every function that takes a tensor):
 * ``float64`` and ``float16``: converted to float32 (a copy). float16 always fits; float64 is
   refused with ``ValueError`` when a finite value overflows float32 (it would become ±inf).
   Precision beyond float32 is lost, as with any cast to float32.
+* ``bfloat16`` (``ml_dtypes.bfloat16``): compressed as bfloat16, decoded as bfloat16.
+  ``compress(x, dtype="same")`` / ``Encoder.compress_typed`` keep float16 and float64 too
+  (frames of those types; bounds hold on the given values; :func:`decompress` returns the
+  frame's type). See ``alcm/dtypes.py``.
 * integer and bool arrays: refused with ``TypeError`` (integers above 2^24 are not exactly
   representable in float32; cast explicitly with ``a.astype(np.float32)`` if that is intended).
 * complex, object, string, structured dtypes: refused with ``TypeError``.
@@ -39,6 +43,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _lib as _c
+from . import dtypes as _dt
 from ._lib import (
     ALCM_FORMAT_VERSION,
     ALCM_FRAME_HEADER_MAX,
@@ -55,7 +60,8 @@ __all__ = [
     "AlcmError", "ArgumentError", "DataError", "EnvironmentError_", "InternalError",
     "LibraryNotFoundError", "Report", "FrameInfo", "Metrics", "Stats", "SchedulerInfo",
     "Encoder", "Predictor", "ErrorFeedback", "Scheduler",
-    "compress", "decompress", "peek", "compress_bound", "stats", "channel_stats",
+    "compress", "decompress", "peek", "compress_bound", "compress_bound_typed", "stats",
+    "channel_stats",
     "channel_count", "stats_features", "metrics", "caq", "variance_percent",
     "empirical_allocation", "empirical_channel_allocations", "guard_channel_allocations",
     "version", "version_number",
@@ -175,6 +181,7 @@ class FrameInfo:
     target: float
     frame_len: int
     n_exceptions: int
+    dtype: str = "float32"   # the frame's element type (alcm_peek_dtype)
 
     def __getitem__(self, key):  # dict-style access too: info["shape"]
         return getattr(self, key)
@@ -504,7 +511,11 @@ class Encoder(_Handle):
 
     def compress(self, array, allocation=None) -> Tuple[bytes, Report]:
         """Compresses a tensor; returns (frame bytes, report). ``allocation`` (adaptive mode):
-        None (full precision), one value, or one per channel (the predictor's output)."""
+        None (full precision), one value, or one per channel (the predictor's output). A
+        bfloat16 array gives a bfloat16 frame; other types follow the float32 policy of the
+        module docstring (:meth:`compress_typed` keeps float16 / float64)."""
+        if _dt.BFLOAT16 is not None and getattr(array, "dtype", None) == _dt.BFLOAT16:
+            return self.compress_typed(array, allocation)
         a = _as_f32(array)
         rank, shape = _shape(a)
         alloc, alloc_len = _allocation(allocation)
@@ -515,6 +526,18 @@ class Encoder(_Handle):
             _call("alcm_encoder_compress", self._handle(), a, rank, shape, alloc, alloc_len, dst,
                   dst.size, ctypes.byref(n), ctypes.byref(rep))
         return dst[: n.value].tobytes(), Report._from_c(rep)
+
+    def compress_typed(self, array, allocation=None, dtype=None) -> Tuple[bytes, Report]:
+        """Compresses a float32, bfloat16 (``ml_dtypes.bfloat16``), float16 or float64 tensor
+        into a frame of its own type (``dtype``: a type name or numpy dtype to cast to first);
+        the error bound holds on its values and on what :func:`decompress` returns (an array
+        of that type). Returns (frame bytes, report)."""
+        a, tid = _dt.as_typed(array, dtype)
+        rank, shape = _shape(a)
+        alloc, alloc_len = _allocation(allocation)
+        with self._rw.read():
+            return _dt.compress_typed(_call, self._handle(), a, rank, shape, alloc, alloc_len,
+                                      tid, Report)
 
     def empirical_allocation(self, array, target_rel_error: float) -> float:
         """The smallest single allocation meeting ``target_rel_error`` (alcm_empirical_allocation)."""
@@ -580,8 +603,12 @@ def compress_bound(n_values: int) -> int:
 def compress(array, mode: Union[str, int, None] = None, target: Optional[float] = None,
              backend: Union[str, int, None] = None, allocation=None,
              encoder: Optional[Encoder] = None, *, level: int = 6, non_finite=None,
-             threads: Optional[int] = None) -> bytes:
+             threads: Optional[int] = None, dtype=None) -> bytes:
     """Compresses a tensor to an alcm frame (bytes).
+
+    ``dtype``: ``None`` (float32 frames, bfloat16 arrays excepted: see the module docstring),
+    ``"same"`` (a frame of the array's own type: float32, bfloat16, float16 or float64), or a
+    type name to cast to (``"bfloat16"``, ``"float16"``, ``"float32"``, ``"float64"``).
 
     Either pass ``encoder`` (a configured :class:`Encoder`) or the settings: ``mode`` one of
     ``"adaptive"`` (default), ``"relative_l2"`` (``target`` in (0, 1): ||x-x'||_2 <= target
@@ -595,10 +622,17 @@ def compress(array, mode: Union[str, int, None] = None, target: Optional[float] 
                 or threads is not None):
             raise ValueError("give either encoder= or mode/target/backend/non_finite/threads, "
                              "not both")
-        return encoder.compress(array, allocation)[0]
-    with Encoder(mode, target, backend=backend, level=level, non_finite=non_finite,
-                 threads=threads) as enc:
-        return enc.compress(array, allocation)[0]
+        enc_ = encoder
+    else:
+        enc_ = Encoder(mode, target, backend=backend, level=level, non_finite=non_finite,
+                       threads=threads)
+    try:
+        if dtype is None:
+            return enc_.compress(array, allocation)[0]
+        return enc_.compress_typed(array, allocation, None if dtype == "same" else dtype)[0]
+    finally:
+        if encoder is None:
+            enc_.close()
 
 
 def peek(data) -> FrameInfo:
@@ -616,15 +650,30 @@ def peek(data) -> FrameInfo:
         target=info.target,
         frame_len=info.frame_len,
         n_exceptions=info.n_exceptions,
+        dtype=_dt.DTYPE_NAMES.get(_dt.peek_dtype(_call, src), "unknown"),
     )
 
 
+def compress_bound_typed(n_values: int, dtype: str) -> int:
+    """Worst-case frame size in bytes for ``n_values`` values of the element type ``dtype``
+    (a name: float32, bfloat16, float16, float64; alcm_compress_bound_typed)."""
+    n = int(n_values)
+    if n < 0:
+        raise ValueError("n_values must be >= 0")
+    return int(_L().alcm_compress_bound_typed(n, _dt.DTYPES[dtype]))
+
+
 def decompress(data, threads: Optional[int] = None) -> np.ndarray:
-    """Decodes a complete frame into a new float32 array of the stored shape. ``threads``
+    """Decodes a complete frame into a new array of the stored shape and element type
+    (float32; or bfloat16 as ``ml_dtypes.bfloat16``, float16, float64 for frames of those). ``threads``
     (1..ALCM_MAX_THREADS) decodes a large frame's independent blocks in parallel
     (alcm_decompress_with_threads); the values do not depend on it."""
     src = _src_bytes(data)
     info = peek(src)
+    if info.dtype != "float32":
+        # A frame of another element type: an array of that type.
+        return _dt.decompress_typed(_call, src, info.shape, _dt.DTYPES[info.dtype],
+                                    1 if threads is None else _u32(threads, "threads"))
     out = np.empty(info.shape, dtype=np.float32)
     n = ctypes.c_size_t()
     if threads is None:

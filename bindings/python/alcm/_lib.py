@@ -325,3 +325,16 @@ def last_error_message(lib) -> str:
     buf = ctypes.create_string_buffer(n + 1)
     lib.alcm_last_error_message(buf, n + 1)
     return buf.value.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Element types (alcm/dtypes.py): typed entry points; tensors pass as `void *`.
+PROTOTYPES.update({
+    "alcm_compress_bound_typed": (c_size_t, [c_size_t, c_uint32]),
+    "alcm_encoder_compress_typed": (c_status, [c_handle, ctypes.c_void_p, c_uint32, c_size_t,
+                                               shape_in, f64_in, c_size_t, u8_out, c_size_t,
+                                               p_size_t, p_report]),
+    "alcm_peek_dtype": (c_status, [u8_in, c_size_t, ctypes.POINTER(c_uint32)]),
+    "alcm_decompress_typed": (c_status, [u8_in, c_size_t, c_uint32, ctypes.c_void_p, c_size_t,
+                                         c_uint32, p_size_t]),
+})

@@ -15,6 +15,7 @@ def _ctypes_ok(ctype, decl):
         "uint64_t": ctypes.c_uint64, "alcm_status": ctypes.c_uint32, "alcm_mode": ctypes.c_uint32,
         "alcm_backend": ctypes.c_uint32, "alcm_non_finite": ctypes.c_uint32,
         "const char*": ctypes.c_char_p, "char*": ctypes.c_char_p, "void": None,
+        "const void*": ctypes.c_void_p, "void*": ctypes.c_void_p,
     }
     if ctype in base:
         return decl is base[ctype]
@@ -32,13 +33,14 @@ def _ctypes_ok(ctype, decl):
         return decl._dtype_ == np.dtype(want) and ("WRITEABLE" in decl.__name__) != const
     structs = {"alcm_report": _lib.Report, "alcm_frame_info": _lib.FrameInfo,
                "alcm_metrics": _lib.Metrics, "alcm_scheduler_info": _lib.SchedulerInfo,
-               "alcm_stats": _lib.Stats, "double": ctypes.c_double, "size_t": ctypes.c_size_t}
+               "alcm_stats": _lib.Stats, "double": ctypes.c_double, "size_t": ctypes.c_size_t,
+               "uint32_t": ctypes.c_uint32}
     return decl == ctypes.POINTER(structs[name])
 
 
 def test_every_header_function_is_declared_with_matching_types(repo):
     funcs = check_coverage.parse_header((repo / "include" / "alcm.h").read_text())
-    assert len(funcs) == 53
+    assert len(funcs) == 57
     assert set(funcs) == set(_lib.PROTOTYPES), set(funcs) ^ set(_lib.PROTOTYPES)
     lib = alcm.load_library()
     for name, (ret, params) in funcs.items():

@@ -238,6 +238,18 @@ alcm_decompress(src, len, dst, cap, n) =
 alcm_decompress_with_threads(src, len, dst, cap, threads, n) =
     @ccall libalcm.alcm_decompress_with_threads(src::Ptr{UInt8}, len::Csize_t, dst::Ptr{Cfloat},
         cap::Csize_t, threads::UInt32, n::Ref{Csize_t})::alcm_status
+# Element types (ALCM_DTYPE_*): tensors pass as untyped pointers.
+alcm_compress_bound_typed(n, dtype) =
+    @ccall libalcm.alcm_compress_bound_typed(n::Csize_t, dtype::UInt32)::Csize_t
+alcm_encoder_compress_typed(enc, data, dtype, rank, shape, alloc, alloc_len, dst, cap, dst_len, report) =
+    @ccall libalcm.alcm_encoder_compress_typed(enc::Ptr{Cvoid}, data::Ptr{Cvoid}, dtype::UInt32,
+        rank::Csize_t, shape::Ptr{Csize_t}, alloc::Ptr{Cdouble}, alloc_len::Csize_t,
+        dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t}, report::Ref{Report})::alcm_status
+alcm_peek_dtype(src, len, dtype) =
+    @ccall libalcm.alcm_peek_dtype(src::Ptr{UInt8}, len::Csize_t, dtype::Ref{UInt32})::alcm_status
+alcm_decompress_typed(src, len, dtype, dst, cap, threads, n) =
+    @ccall libalcm.alcm_decompress_typed(src::Ptr{UInt8}, len::Csize_t, dtype::UInt32,
+        dst::Ptr{Cvoid}, cap::Csize_t, threads::UInt32, n::Ref{Csize_t})::alcm_status
 alcm_feedback_new(rank, shape, out) =
     @ccall libalcm.alcm_feedback_new(rank::Csize_t, shape::Ptr{Csize_t}, out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_feedback_compress(fb, enc, grad, n, alloc, alloc_len, dst, cap, dst_len, report) =
