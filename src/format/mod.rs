@@ -128,7 +128,7 @@ pub struct FrameInfo {
     /// Element type id (`ALCM_DTYPE_*`: 1 float32, 2 bfloat16, 3 float16, 4 float64); see
     /// [`FrameInfo::element_type`].
     pub dtype: u8,
-    /// Bytes per integer code (1, 2 or 4).
+    /// Bytes per integer code (1, 2 or 4); in lossless frames the element width (2, 4 or 8).
     pub code_width: u8,
     /// Tensor shape, C order.
     pub shape: Vec<usize>,
