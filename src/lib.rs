@@ -31,6 +31,9 @@ pub use codec::feedback::ErrorFeedback;
 pub use entropy::{Backend, BackendKind};
 pub use format::{compress_bound, peek, FrameInfo, FrameMode, FORMAT_VERSION, MAX_RANK};
 
+// --- Compressed collectives (reduce-scatter + all-gather, residual store) ------------------
+pub mod collective;
+
 // --- Errors --------------------------------------------------------------------------------
 pub use error::{Error, ErrorKind, Result};
 
