@@ -1599,6 +1599,36 @@ alcm_status alcm_residual_store_save(const struct alcm_residual_store *store, co
 alcm_status alcm_residual_store_load(const char *path, struct alcm_residual_store **out);
 
 /**
+ * Stores a copy of the residual of `fb` (an alcm_feedback of any tensor) in `store` under
+ * `name`, replacing an entry of that name: the way to checkpoint per-tensor error feedback.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `fb`), ALCM_ERR_INVALID_HANDLE (`store`, `fb`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (an empty name or one over 1024
+ * bytes), ALCM_ERR_TOO_LARGE (the store is full: 2^20 entries).
+ * Memory: `name` is borrowed for the call; the store keeps its own copy.
+ * Threads: exclusive use of `store`; `fb` is only read.
+ */
+alcm_status alcm_residual_store_put(struct alcm_residual_store *store,
+                                    const char *name,
+                                    const struct alcm_feedback *fb);
+
+/**
+ * A new alcm_feedback holding a copy of the entry `name` of `store` (shape and residual).
+ * A missing name is an error that names it: never a silent zero residual.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `out`), ALCM_ERR_INVALID_HANDLE (`store`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (no entry `name`, `out` misaligned).
+ * Memory: `name` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_feedback_free.
+ * Threads: `store` is only read.
+ */
+alcm_status alcm_residual_store_get(const struct alcm_residual_store *store,
+                                    const char *name,
+                                    struct alcm_feedback **out);
+
+/**
  * Frees a residual store. NULL is a no-op; a handle that is not a live store is left alone.
  *
  * Memory: `store` is NULL or a handle from alcm_residual_store_new / alcm_residual_store_load,

@@ -3,7 +3,7 @@
 
 use std::os::raw::c_char;
 
-use super::codec::{alcm_encoder, alcm_report, finish};
+use super::codec::{alcm_encoder, alcm_feedback, alcm_report, finish};
 use super::error::FfiError;
 use super::handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_slice, opt_out_ptr, out_ptr,
@@ -425,6 +425,63 @@ pub unsafe extern "C" fn alcm_residual_store_load(
         // SAFETY: the caller upholds the documented contract.
         let (path, out) = unsafe { (c_path(path, "path")?, out_ptr(out, "out")?) };
         out.write(box_handle(ResidualStore::load(path)?));
+        Ok(())
+    })
+}
+
+/// Stores a copy of the residual of `fb` (an alcm_feedback of any tensor) in `store` under
+/// `name`, replacing an entry of that name: the way to checkpoint per-tensor error feedback.
+///
+/// Returns: ALCM_OK.
+/// Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `fb`), ALCM_ERR_INVALID_HANDLE (`store`, `fb`),
+/// ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (an empty name or one over 1024
+/// bytes), ALCM_ERR_TOO_LARGE (the store is full: 2^20 entries).
+/// Memory: `name` is borrowed for the call; the store keeps its own copy.
+/// Threads: exclusive use of `store`; `fb` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_residual_store_put(
+    store: *mut alcm_residual_store,
+    name: *const c_char,
+    fb: *const alcm_feedback,
+) -> alcm_status {
+    ffi_status("alcm_residual_store_put", || {
+        // SAFETY: the caller upholds the documented contract.
+        let (store, name, fb) = unsafe {
+            (
+                handle_mut(store, "store")?,
+                c_str(name, "name")?,
+                handle_ref(fb, "fb")?,
+            )
+        };
+        Ok(store.insert(name, fb.clone())?)
+    })
+}
+
+/// A new alcm_feedback holding a copy of the entry `name` of `store` (shape and residual).
+/// A missing name is an error that names it: never a silent zero residual.
+///
+/// Returns: ALCM_OK; `*out` is written only on success.
+/// Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `out`), ALCM_ERR_INVALID_HANDLE (`store`),
+/// ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (no entry `name`, `out` misaligned).
+/// Memory: `name` is borrowed for the call. `*out` is owned by the caller: free it with
+/// alcm_feedback_free.
+/// Threads: `store` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_residual_store_get(
+    store: *const alcm_residual_store,
+    name: *const c_char,
+    out: *mut *mut alcm_feedback,
+) -> alcm_status {
+    ffi_status("alcm_residual_store_get", || {
+        // SAFETY: the caller upholds the documented contract.
+        let (store, name, out) = unsafe {
+            (
+                handle_ref(store, "store")?,
+                c_str(name, "name")?,
+                out_ptr(out, "out")?,
+            )
+        };
+        out.write(box_handle::<alcm_feedback>(store.get(name)?.clone()));
         Ok(())
     })
 }

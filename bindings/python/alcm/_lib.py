@@ -344,5 +344,7 @@ PROTOTYPES.update({
     "alcm_residual_store_len": (c_status, [c_handle, p_size_t]),
     "alcm_residual_store_save": (c_status, [c_handle, c_str]),
     "alcm_residual_store_load": (c_status, [c_str, c_handle_out]),
+    "alcm_residual_store_put": (c_status, [c_handle, c_str, c_handle]),
+    "alcm_residual_store_get": (c_status, [c_handle, c_str, c_handle_out]),
     "alcm_residual_store_free": (None, [c_handle]),
 })

@@ -58,6 +58,19 @@ class ResidualStore(_Handle):
         with self._rw.read():
             _call("alcm_residual_store_save", self._handle(), _path(path))
 
+    def put(self, name: str, feedback) -> None:
+        """Stores a copy of an :class:`alcm.ErrorFeedback`'s residual under ``name``."""
+        with self._rw.write(), feedback._rw.read():
+            _call("alcm_residual_store_put", self._handle(), _text(name), feedback._handle())
+
+    def get(self, name: str):
+        """A new :class:`alcm.ErrorFeedback` holding the entry ``name`` (raises if missing)."""
+        from . import ErrorFeedback
+        with self._rw.read():
+            fb = _new_handle(ErrorFeedback, "alcm_residual_store_get", self._handle(), _text(name))
+        fb.shape = None  # the C API does not report the stored shape
+        return fb
+
     def __len__(self) -> int:
         n = ctypes.c_size_t()
         with self._rw.read():

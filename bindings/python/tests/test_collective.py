@@ -90,3 +90,17 @@ def test_accumulate_refuses_wrong_buffers():
         ex.accumulate(f, np.zeros(3, np.float32))
     with pytest.raises(alcm.AlcmError):
         Exchange((4, 2), 2, 2)
+
+
+def test_store_keeps_plain_error_feedback(tmp_path, grad):
+    enc = alcm.Encoder(mode="relative_l2", target=0.3)
+    fb = alcm.ErrorFeedback(grad.shape)
+    fb.compress(grad, enc)
+    store = ResidualStore()
+    store.put("fc1.weight", fb)
+    store.save(tmp_path / "s.bin")
+    back = ResidualStore.load(tmp_path / "s.bin").get("fc1.weight")
+    # The restored residual continues exactly: the next frames are byte-identical.
+    assert fb.compress(grad, enc)[0] == back.compress(grad, enc)[0]
+    with pytest.raises(alcm.ArgumentError, match="fc2.weight"):
+        store.get("fc2.weight")

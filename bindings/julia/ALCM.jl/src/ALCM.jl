@@ -282,6 +282,11 @@ alcm_residual_store_save(store, path) =
     @ccall libalcm.alcm_residual_store_save(store::Ptr{Cvoid}, path::Cstring)::alcm_status
 alcm_residual_store_load(path, out) =
     @ccall libalcm.alcm_residual_store_load(path::Cstring, out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_residual_store_put(store, name, fb) =
+    @ccall libalcm.alcm_residual_store_put(store::Ptr{Cvoid}, name::Cstring, fb::Ptr{Cvoid})::alcm_status
+alcm_residual_store_get(store, name, out) =
+    @ccall libalcm.alcm_residual_store_get(store::Ptr{Cvoid}, name::Cstring,
+        out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_residual_store_free(store) = @ccall libalcm.alcm_residual_store_free(store::Ptr{Cvoid})::Cvoid
 alcm_last_error_message(buf, len) =
     @ccall libalcm.alcm_last_error_message(buf::Ptr{UInt8}, len::Csize_t)::Csize_t
