@@ -1392,7 +1392,13 @@ alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
  * --------------------------------------------------------------------------------------------
  *
  * Creates the state of rank `this_rank` of `ranks` for tensors of `shape` (zero residuals). The
- * first axis is split into `ranks` row-aligned shards, the first `rows % ranks` one row longer.
+ * first axis is split into at most `ranks` row-aligned shards of at least `min_shard_values`
+ * values each (0 or 1: no minimum), as even as rows allow (the first ones one row longer); the
+ * non-empty shards go to consecutive ranks starting at `first_rank` (modulo `ranks`), the
+ * other ranks' shards are empty. A minimum of a few thousand values keeps small tensors from
+ * being cut into frames that are mostly header (a frame costs about 100 bytes); give every
+ * tensor of a model its own `first_rank` (e.g. its index) to spread them. Every rank must
+ * pass the same shape, `ranks`, `min_shard_values` and `first_rank`.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `ranks` 0, `this_rank` not below
@@ -1407,6 +1413,8 @@ alcm_status alcm_exchange_new(size_t rank,
                               const size_t *shape,
                               size_t ranks,
                               size_t this_rank,
+                              size_t min_shard_values,
+                              size_t first_rank,
                               struct alcm_exchange **out);
 
 /**
@@ -1426,7 +1434,8 @@ alcm_status alcm_exchange_shard(const struct alcm_exchange *ex,
 /**
  * Stage 1: compresses shard `j` of `gradient` (the full tensor, `n_values` floats) plus its
  * residual with `enc` into `dst`, for rank `j`, and keeps the new residual. `dst_capacity` must
- * be at least alcm_compress_bound of the shard's value count.
+ * be at least alcm_compress_bound of the shard's value count. An empty shard has no frame:
+ * `*dst_len` is 0 (send nothing) and `*report` is zeroed.
  *
  * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
  * error the residual is unchanged and nothing is written.
@@ -1451,7 +1460,8 @@ alcm_status alcm_exchange_compress_shard(struct alcm_exchange *ex,
 /**
  * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `out` is this rank's
  * shard (`out_len` = the count of alcm_exchange_shard(this rank)). The frame is decoded into
- * one scratch buffer the state keeps and reuses, then added in one pass.
+ * one scratch buffer the state keeps and reuses, then added in one pass. When this rank's shard
+ * is empty, `frame_len` must be 0 and nothing happens.
  *
  * Returns: ALCM_OK. On error `out` is unchanged.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
@@ -1470,7 +1480,8 @@ alcm_status alcm_exchange_accumulate(struct alcm_exchange *ex,
 
 /**
  * Stage 2: compresses this rank's reduced shard (`n_values` floats, the shard's count) plus the
- * second residual with `enc` into `dst`, for the all-gather, and keeps the new residual.
+ * second residual with `enc` into `dst`, for the all-gather, and keeps the new residual. When
+ * this rank's shard is empty, `*dst_len` is 0 (nothing to gather) and `*report` is zeroed.
  *
  * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
  * error the residual is unchanged and nothing is written.
@@ -1493,7 +1504,8 @@ alcm_status alcm_exchange_compress_reduced(struct alcm_exchange *ex,
 
 /**
  * Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in `out`, the
- * full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched.
+ * full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched. An
+ * empty shard has an empty frame (`frame_len` 0).
  *
  * Returns: ALCM_OK. On error the shard's part of `out` is unspecified.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),

@@ -1,7 +1,9 @@
 //! Compressed reduce-scatter + all-gather (`alcm::collective`): sums against a float64
 //! reference, the error bound of each stage, residual carry, and the residual store.
 
-use alcm::collective::{shard_ranges, Accumulator, ResidualStore, ShardedExchange, Stage};
+use alcm::collective::{
+    shard_ranges, Accumulator, ResidualStore, ShardLayout, ShardedExchange, Stage,
+};
 use alcm::{decompress, Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode};
 
 fn real_gradient(step: u32) -> (Vec<f32>, Vec<usize>) {
@@ -50,7 +52,12 @@ fn step(
     let sent: Vec<Vec<Vec<u8>>> = (0..n)
         .map(|r| {
             (0..n)
-                .map(|j| ex[r].compress_shard(enc, &grads[r], j).unwrap().bytes)
+                .map(|j| {
+                    ex[r]
+                        .compress_shard(enc, &grads[r], j)
+                        .unwrap()
+                        .map_or(Vec::new(), |c| c.bytes)
+                })
                 .collect()
         })
         .collect();
@@ -61,7 +68,12 @@ fn step(
         for from in &sent {
             ex[j].accumulate(&from[j], scale, &mut sum).unwrap();
         }
-        gathered.push(ex[j].compress_reduced(enc, &sum).unwrap().bytes);
+        gathered.push(
+            ex[j]
+                .compress_reduced(enc, &sum)
+                .unwrap()
+                .map_or(Vec::new(), |c| c.bytes),
+        );
         reduced.push(sum);
     }
     let total = grads[0].len();
@@ -109,7 +121,7 @@ fn each_stage_meets_its_error_bound() {
             .collect();
         let scale = 1.0 / ranks as f32;
         let (sent, reduced, gathered, results) = step(&mut ex, &enc, &grads, scale);
-        let shards = shard_ranges(&shape, ranks).unwrap();
+        let shards = shard_ranges(&shape, ranks, ShardLayout::default()).unwrap();
         for (j, range) in shards.iter().enumerate() {
             // Stage 1: each frame within eps of its shard (zero residual at the first step),
             // so the mean of the decoded shards is within the mean of those bounds of the
@@ -417,4 +429,35 @@ fn residual_store_fuzz_seeds() {
         n += 1;
     }
     assert_eq!(n, 2);
+}
+
+#[test]
+fn layout_with_fewer_shards_than_ranks_still_sums_exactly() {
+    // [256, 64] with shards of at least 6000 values: 2 shards (128 rows each) on ranks 3 and 0
+    // of 4; ranks 1 and 2 own nothing, send no frame for those shards and gather nothing.
+    let ranks = 4;
+    let (grads, shape) = rank_gradients(ranks);
+    let layout = ShardLayout {
+        min_values: 6000,
+        first_rank: 3,
+    };
+    let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::Lossless)).unwrap();
+    let mut ex: Vec<_> = (0..ranks)
+        .map(|r| ShardedExchange::with_layout(&shape, ranks, r, layout).unwrap())
+        .collect();
+    assert_eq!(ex[0].shard(3), 0..8192);
+    assert_eq!(ex[0].shard(0), 8192..16384);
+    assert!(ex[0].shard(1).is_empty() && ex[0].shard(2).is_empty());
+    let (sent, _, gathered, results) = step(&mut ex, &enc, &grads, 1.0);
+    assert!(sent.iter().all(|f| f[1].is_empty() && f[2].is_empty() && !f[0].is_empty()));
+    assert!(gathered[1].is_empty() && gathered[2].is_empty());
+    for i in 0..grads[0].len() {
+        let reference: f64 = grads.iter().map(|g| g[i] as f64).sum();
+        let tol = 4.0 * f32::EPSILON as f64 * grads.iter().map(|g| g[i].abs() as f64).sum::<f64>();
+        assert!((results[2][i] as f64 - reference).abs() <= tol, "value {i}");
+    }
+    assert!(results.iter().all(|r| r == &results[0]));
+    // A frame where none belongs is refused.
+    let mut acc: Vec<f32> = Vec::new();
+    assert!(ex[1].accumulate(&sent[0][0], 1.0, &mut acc).is_err());
 }

@@ -403,6 +403,7 @@ struct Options {
   double max_gap = -1;              // fail if |acc(none) - acc(original|aggressive)| > max_gap
   bool checkpoint = true;
   Exchange exchange = Exchange::AllGather;
+  size_t min_shard = 4096;           // --min-shard: smallest shard of the alltoall exchange, values
   std::string save_dir, resume_dir;  // --checkpoint / --resume (directories)
 };
 
@@ -429,6 +430,9 @@ struct Worker {
 struct EpochStats {
   double train_loss = 0, test_acc = 0, bytes_per_step = 0, ratio = 0, mean_caq = 0, threshold = 0,
          alcm_share = 0, step_ms = 0, cum_bytes = 0, sent_bytes = 0;
+  // Per worker per step (ms): gradient computation, alcm encoding (compress, feedback,
+  // predictor), alcm decoding (decode, accumulate); inputs of the step-time model.
+  double compute_ms = 0, encode_ms = 0, decode_ms = 0;
 };
 
 struct Run {
@@ -443,6 +447,7 @@ struct Run {
   double cum_bytes = 0;
   Exchange exchange = Exchange::AllReduce;  // what this run really uses
   std::vector<double> caq_history;  // the scheduler's inputs, in order (replayed on resume)
+  double t_enc = 0, t_dec = 0;      // this epoch's alcm seconds, all local workers
 
   Run(const Options &o, const Comm &c, const Data &tr, const Data &te, Mode m, uint64_t s)
       : opt(o), comm(c), train(tr), test(te), mode(m), seed(s) {
@@ -478,7 +483,9 @@ struct Run {
           for (int k = 0; k < kTensors; ++k) {
             auto sh = Model::shape(k);
             int gw = comm.rank * local + l;
-            check(alcm_exchange_new(sh.size(), sh.data(), (size_t)opt.workers, (size_t)gw, &w->ex[k]),
+            // Shards of at least --min-shard values; tensor k's first shard on worker k.
+            check(alcm_exchange_new(sh.size(), sh.data(), (size_t)opt.workers, (size_t)gw, (size_t)opt.min_shard,
+                                    (size_t)k, &w->ex[k]),
                   "alcm_exchange_new");
           }
         else if (mode == Mode::Aggressive)
@@ -593,6 +600,7 @@ struct Run {
           caq_n += 1;
         }
     s_alcm += seconds_since(t0);
+    t_enc += seconds_since(t0);
     // from[l][r]: what worker r sent to local worker l.
     std::vector<std::vector<std::vector<uint8_t>>> from(local);
     if (comm.size > 1) {
@@ -622,21 +630,26 @@ struct Run {
       for (int k = 0; k < kTensors; ++k) {
         size_t off = 0, cnt = 0, len = 0;
         check(alcm_exchange_shard(W[l]->ex[k], (size_t)gw, &off, &cnt), "alcm_exchange_shard");
+        if (cnt == 0) continue;  // nobody sent a frame for an empty shard
         acc.assign(cnt, 0.0f);
         for (int r = 0; r < P; ++r) {
           const auto &b = from[l][r];
           alcm_frame_info info;
           check(alcm_peek(b.data() + pos[r], b.size() - pos[r], &info), "alcm_peek");
+          auto ta = Clock::now();
           check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], (size_t)info.frame_len, 1.0f / (float)P,
                                          acc.data(), cnt),
                 "alcm_exchange_accumulate");
+          t_dec += seconds_since(ta);
           pos[r] += (size_t)info.frame_len;
         }
         size_t at = mine.size(), bound = alcm_compress_bound(cnt);
         mine.resize(at + bound);
+        auto tr = Clock::now();
         check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc, acc.data(), cnt, mine.data() + at, bound, &len,
                                              &rep),
               "alcm_exchange_compress_reduced");
+        t_enc += seconds_since(tr);
         mine.resize(at + len);
       }
       for (int r = 0; r < P; ++r)
@@ -651,6 +664,9 @@ struct Run {
     size_t off = 0;
     for (int w = 0; w < P; ++w)
       for (int k = 0; k < kTensors; ++k) {
+        size_t soff = 0, cnt = 0;
+        check(alcm_exchange_shard(W[0]->ex[k], (size_t)w, &soff, &cnt), "alcm_exchange_shard");
+        if (cnt == 0) continue;
         alcm_frame_info info;
         check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
         check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, (size_t)info.frame_len, (size_t)w,
@@ -661,6 +677,7 @@ struct Run {
     if (off != all.size()) throw std::runtime_error("trailing bytes after the reduced frames");
     // Decoding is done once per process; with L simulated workers each would do it.
     s_alcm += seconds_since(t0) * local;
+    t_dec += seconds_since(t0) * local;
     return s_alcm;
   }
 
@@ -674,17 +691,20 @@ struct Run {
     for (size_t i = train.n - 1; i > 0; --i) std::swap(perm[i], perm[rng.next() % (i + 1)]);
     const size_t steps = train.n / (size_t)B;
     const size_t N = Model::n_params();
-    double loss_sum = 0, alcm_s = 0, total_s = 0, bytes = 0, caq_sum = 0, sent = 0;
+    double loss_sum = 0, alcm_s = 0, total_s = 0, bytes = 0, caq_sum = 0, sent = 0, compute_s = 0;
+    t_enc = t_dec = 0;
     size_t caq_n = 0;
     std::vector<float> avg[kTensors], tmp;
     for (size_t st = 0; st < steps; ++st) {
       auto t0 = Clock::now();
       double step_alcm = 0, loss = 0;
+      auto tg = Clock::now();
       for (int l = 0; l < local; ++l) {
         int gw = comm.rank * local + l;
         const int *idx = &perm[st * B + (size_t)gw * shard];
         loss += grad_batch(W[l]->model, train, idx, (size_t)shard, W[l]->grad);
       }
+      compute_s += seconds_since(tg);
       for (int k = 0; k < kTensors; ++k) avg[k].assign(Model::count(k), 0.0f);
       if (step_mode == Mode::None) {
         std::vector<float> flat(N, 0.0f);
@@ -707,7 +727,9 @@ struct Run {
       } else {
         std::vector<uint8_t> mine;
         for (int l = 0; l < local; ++l) {
-          step_alcm += compress_worker(*W[l], caq_sum, caq_n);
+          double tc = compress_worker(*W[l], caq_sum, caq_n);
+          step_alcm += tc;
+          t_enc += tc;
           mine.insert(mine.end(), W[l]->frames.begin(), W[l]->frames.end());
         }
         std::vector<uint8_t> all = comm.allgatherv(mine);
@@ -736,6 +758,7 @@ struct Run {
         // Decoding is done once per process; with L simulated workers it would be done by each
         // of them, so it counts L times in their share.
         step_alcm += seconds_since(t1) * local;
+        t_dec += seconds_since(t1) * local;
       }
       for (int l = 0; l < local; ++l) adam.step(W[l]->model, avg);
       double lsum[1] = {loss};
@@ -754,6 +777,9 @@ struct Run {
     es.cum_bytes = cum_bytes;
     es.alcm_share = total_s > 0 ? alcm_s / total_s : 0;
     es.step_ms = 1000.0 * total_s / (double)steps / local;
+    es.compute_ms = 1000.0 * compute_s / (double)steps / local;
+    es.encode_ms = 1000.0 * t_enc / (double)steps / local;
+    es.decode_ms = 1000.0 * t_dec / (double)steps / local;
     // Mean CAQ over all workers' compress calls of the epoch (identical on all ranks).
     double c[2] = {caq_sum, (double)caq_n};
     comm.allreduce_sum(c, 2);
@@ -1116,7 +1142,7 @@ void usage() {
       "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
       "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
       "               [--no-checkpoint] [--max-gap POINTS] [--exchange allreduce|allgather|alltoall]\n"
-      "               [--checkpoint DIR] [--resume DIR]\n");
+      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n");
 }
 
 int real_main(int argc, char **argv, const Comm &comm) {
@@ -1141,6 +1167,7 @@ int real_main(int argc, char **argv, const Comm &comm) {
     else if (a == "--no-checkpoint") opt.checkpoint = false;
     else if (a == "--max-gap") opt.max_gap = std::stod(val());
     else if (a == "--exchange") opt.exchange = parse_exchange(val());
+    else if (a == "--min-shard") opt.min_shard = (size_t)std::stoull(val());
     else if (a == "--checkpoint") opt.save_dir = val();
     else if (a == "--resume") opt.resume_dir = val();
     else if (a == "-h" || a == "--help") { if (comm.rank == 0) usage(); return 0; }
@@ -1184,7 +1211,11 @@ int real_main(int argc, char **argv, const Comm &comm) {
                       "threshold,alcm_time_share,step_ms,exchange,sent_bytes_per_rank_step\n");
   }
 
-  struct Final { double acc = 0, bytes = 0, ratio = 0, caq = 0, share = 0, sent = 0; int n = 0; std::string ex; };
+  struct Final {
+    double acc = 0, bytes = 0, ratio = 0, caq = 0, share = 0, sent = 0, step = 0, compute = 0, enc = 0, dec = 0;
+    int n = 0;
+    std::string ex;
+  };
   std::map<int, Final> finals;
   bool all_identical = true;
   struct CkptResult { std::string label; double size = 0, raw = 0, acc_loaded = 0, acc_resumed = 0, acc_ref = 0, acc_before = 0; int n = 0; };
@@ -1232,6 +1263,10 @@ int real_main(int argc, char **argv, const Comm &comm) {
       f.caq += es.mean_caq;
       f.share += opt.epochs > start ? share_sum / (opt.epochs - start) : 0;
       f.sent += es.sent_bytes;
+      f.step += es.step_ms;
+      f.compute += es.compute_ms;
+      f.enc += es.encode_ms;
+      f.dec += es.decode_ms;
       f.ex = exchange_name(run.exchange);
       f.n += 1;
 
@@ -1324,8 +1359,10 @@ int real_main(int argc, char **argv, const Comm &comm) {
     const double raw = 2.0 * (P - 1) / P * 4.0 * (double)N;
     for (Mode m : opt.modes) {
       Final &f = finals[(int)m];
-      std::printf("codec: mode=%s exchange=%s share_of_step=%.1f%%\n", mode_name(m), f.ex.c_str(),
-                  100 * f.share / f.n);
+      std::printf("codec: mode=%s exchange=%s share_of_step=%.1f%% (last epoch, ms per step: step %.3f, "
+                  "compute %.3f, encode %.3f, decode %.3f)\n",
+                  mode_name(m), f.ex.c_str(), 100 * f.share / f.n, f.step / f.n, f.compute / f.n, f.enc / f.n,
+                  f.dec / f.n);
     }
     for (Mode m : opt.modes) {
       Final &f = finals[(int)m];

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::accumulate::Accumulator;
-use super::shard::{shard_ranges, shard_shape};
+use super::shard::{shard_ranges, shard_shape, ShardLayout};
 use super::store::ResidualStore;
 use crate::codec::decoder::DecodeOptions;
 use crate::codec::encoder::{Compressed, Encoder};
@@ -35,14 +35,14 @@ pub enum Stage {
 /// let mut ex: Vec<_> = (0..2).map(|r| ShardedExchange::new(&[4, 3], 2, r)).collect::<Result<_, _>>()?;
 /// // Stage 1: rank r compresses shard j for rank j.
 /// let sent: Vec<Vec<Vec<u8>>> = (0..2)
-///     .map(|r| (0..2).map(|j| Ok(ex[r].compress_shard(&enc, &grads[r], j)?.bytes)).collect::<alcm::Result<_>>())
+///     .map(|r| (0..2).map(|j| Ok(ex[r].compress_shard(&enc, &grads[r], j)?.unwrap().bytes)).collect::<alcm::Result<_>>())
 ///     .collect::<alcm::Result<_>>()?;
 /// // Rank j sums what it received (the mean: scale 1/2), compresses it (stage 2) ...
 /// let mut reduced = Vec::new();
 /// for j in 0..2 {
 ///     let mut sum = vec![0.0f32; ex[j].shard(j).len()];
 ///     for r in 0..2 { ex[j].accumulate(&sent[r][j], 0.5, &mut sum)?; }
-///     reduced.push(ex[j].compress_reduced(&enc, &sum)?.bytes);
+///     reduced.push(ex[j].compress_reduced(&enc, &sum)?.unwrap().bytes);
 /// }
 /// // ... and every rank decodes all reduced shards into the full mean gradient.
 /// let mut mean = vec![0.0f32; 12];
@@ -62,16 +62,27 @@ pub struct ShardedExchange {
 }
 
 impl ShardedExchange {
-    /// The state of rank `rank` (< `ranks`) for tensors of `shape`, with zero residuals.
+    /// The state of rank `rank` (< `ranks`) for tensors of `shape`, with zero residuals, split
+    /// with the default [`ShardLayout`] (rows spread over all ranks).
     /// `InvalidArgument` for `ranks == 0`, `rank >= ranks` or a bad shape; `TooLarge` as for
     /// [`ErrorFeedback::new`].
     pub fn new(shape: &[usize], ranks: usize, rank: usize) -> Result<Self> {
+        Self::with_layout(shape, ranks, rank, ShardLayout::default())
+    }
+
+    /// As [`Self::new`], split by `layout` (every rank of a job must use the same layout).
+    pub fn with_layout(
+        shape: &[usize],
+        ranks: usize,
+        rank: usize,
+        layout: ShardLayout,
+    ) -> Result<Self> {
         if rank >= ranks {
             return Err(Error::invalid_argument(format!(
                 "rank {rank} is not below the rank count {ranks}"
             )));
         }
-        let shards = shard_ranges(shape, ranks)?;
+        let shards = shard_ranges(shape, ranks, layout)?;
         let scatter = shards
             .iter()
             .map(|r| ErrorFeedback::new(&shard_shape(shape, r.len())?))
@@ -108,20 +119,25 @@ impl ShardedExchange {
     }
 
     /// Stage 1: compresses shard `j` of `gradient` (the full tensor) plus its residual, for rank
-    /// `j`, and keeps the new residual. On error the residual is unchanged.
+    /// `j`, and keeps the new residual; `None` when shard `j` is empty (nothing to send). On
+    /// error the residual is unchanged.
     pub fn compress_shard(
         &mut self,
         encoder: &Encoder,
         gradient: &[f32],
         j: usize,
-    ) -> Result<Compressed> {
+    ) -> Result<Option<Compressed>> {
         check_shape(gradient.len(), &self.shape)?;
         let range = self.checked_shard(j)?;
-        self.scatter[j].compress(encoder, &gradient[range], None)
+        if range.is_empty() {
+            return Ok(None);
+        }
+        self.scatter[j].compress(encoder, &gradient[range], None).map(Some)
     }
 
     /// Stage 1, receiving side: `out += scale · decode(frame)`, `out` being this rank's shard
-    /// ([`Accumulator::accumulate`]; on error `out` is unchanged).
+    /// ([`Accumulator::accumulate`]; on error `out` is unchanged). When this rank's shard is
+    /// empty the frame must be empty too (nothing was sent) and nothing happens.
     pub fn accumulate(&mut self, frame: &[u8], scale: f32, out: &mut [f32]) -> Result<()> {
         let n = self.shards[self.rank].len();
         if out.len() != n {
@@ -130,20 +146,35 @@ impl ShardedExchange {
                 out.len()
             )));
         }
+        if n == 0 {
+            return empty_frame(frame, self.rank);
+        }
         self.acc.accumulate(frame, scale, out).map(|_| ())
     }
 
     /// Stage 2: compresses this rank's reduced shard plus the second residual for the
-    /// all-gather, and keeps the new residual.
-    pub fn compress_reduced(&mut self, encoder: &Encoder, reduced: &[f32]) -> Result<Compressed> {
-        self.gather.compress(encoder, reduced, None)
+    /// all-gather, and keeps the new residual; `None` when this rank's shard is empty.
+    pub fn compress_reduced(
+        &mut self,
+        encoder: &Encoder,
+        reduced: &[f32],
+    ) -> Result<Option<Compressed>> {
+        check_shape(reduced.len(), self.gather.shape())?;
+        if reduced.is_empty() {
+            return Ok(None);
+        }
+        self.gather.compress(encoder, reduced, None).map(Some)
     }
 
     /// Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in
     /// `out` (the full tensor). The frame must hold exactly that shard's values.
+    /// An empty shard has an empty frame and leaves `out` alone.
     pub fn decode_shard(&self, frame: &[u8], j: usize, out: &mut [f32]) -> Result<()> {
         check_shape(out.len(), &self.shape)?;
         let range = self.checked_shard(j)?;
+        if range.is_empty() {
+            return empty_frame(frame, j);
+        }
         DecodeOptions::default().decompress_into(frame, &mut out[range])?;
         Ok(())
     }
@@ -192,5 +223,17 @@ impl ShardedExchange {
                 self.shards.len()
             ))
         })
+    }
+}
+
+/// The frame of an empty shard: there is none.
+fn empty_frame(frame: &[u8], j: usize) -> Result<()> {
+    if frame.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(format!(
+            "shard {j} is empty, so its frame must be too ({} bytes given)",
+            frame.len()
+        )))
     }
 }

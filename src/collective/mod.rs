@@ -4,8 +4,9 @@
 //! back into sums.
 //!
 //! One step of rank `r` out of `N`, for one tensor `g` (see [`ShardedExchange`]):
-//! 1. split `g` into `N` row-aligned shards ([`shard_ranges`]); compress shard `j` with its own
-//!    residual (stage 1) and send the frame to rank `j`;
+//! 1. split `g` into `N` row-aligned shards ([`shard_ranges`]; small tensors into fewer, the
+//!    other ranks' shards empty); compress shard `j` with its own residual (stage 1) and send
+//!    the frame to rank `j` (an empty shard has no frame: nothing is sent);
 //! 2. sum the `N` frames received for shard `r` with [`Accumulator::accumulate`]
 //!    (`out += scale · decode(frame)`);
 //! 3. compress that reduced shard with a second residual (stage 2) and all-gather it;
@@ -22,5 +23,5 @@ mod store;
 
 pub use accumulate::Accumulator;
 pub use exchange::{ShardedExchange, Stage};
-pub use shard::{shard_ranges, shard_shape};
+pub use shard::{shard_ranges, shard_shape, ShardLayout};
 pub use store::{ResidualStore, MAX_NAME_BYTES, MAX_STORE_ENTRIES, MAX_STORE_FILE_BYTES};

@@ -5,27 +5,48 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 
-/// The value ranges (C order) of the `n` shards of a tensor of `shape`: rows (slices along the
-/// first axis; a rank-0 tensor is one row of one value) split into `n` consecutive groups, the
-/// first `rows % n` shards one row longer. Shards may be empty when there are fewer rows than
-/// shards. `InvalidArgument` for `n == 0` or a shape whose size overflows.
-pub fn shard_ranges(shape: &[usize], n: usize) -> Result<Vec<Range<usize>>> {
+/// How a tensor is split among ranks: at most one shard per rank, none smaller than
+/// `min_values` values (so that a small tensor is not cut into frames that are mostly header),
+/// the non-empty shards given to consecutive ranks starting at `first_rank` (give each tensor of
+/// a model its own `first_rank` so that small tensors spread over the ranks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShardLayout {
+    /// Smallest shard, in values (0 and 1: every rank gets rows while rows last).
+    pub min_values: usize,
+    /// The rank of the first non-empty shard (taken modulo the rank count).
+    pub first_rank: usize,
+}
+
+/// The value ranges (C order), one per rank, of a tensor of `shape` split into `n` shards by
+/// `layout`: the rows (slices along the first axis; a rank-0 tensor is one row of one value) are
+/// split into `m` consecutive groups, `m` = the number of shards of at least
+/// `layout.min_values` values that fit (at least 1, at most `n` and the row count), the first
+/// `rows % m` groups one row longer; group `i` belongs to rank `(first_rank + i) % n` and every
+/// other rank gets an empty range. `InvalidArgument` for `n == 0` or a shape whose size overflows.
+pub fn shard_ranges(shape: &[usize], n: usize, layout: ShardLayout) -> Result<Vec<Range<usize>>> {
     if n == 0 {
-        return Err(Error::invalid_argument(
-            "the shard count must be at least 1",
-        ));
+        return Err(Error::invalid_argument("the shard count must be at least 1"));
     }
     let (rows, row_len) = rows_of(shape)?;
-    let (base, extra) = (rows / n, rows % n);
-    let mut out = Vec::with_capacity(n);
+    let total = rows * row_len; // checked by rows_of
+    let fit = total.checked_div(layout.min_values.max(1)).unwrap_or(0);
+    let m = fit.clamp(1, n.min(rows).max(1));
+    let (base, extra) = (rows / m, rows % m);
+    let mut groups = Vec::with_capacity(m);
     let mut start = 0usize;
-    for j in 0..n {
-        let r = base + usize::from(j < extra);
-        // No overflow: the rows sum to `rows` and rows * row_len was checked.
-        out.push(start * row_len..(start + r) * row_len);
+    for i in 0..m {
+        let r = base + usize::from(i < extra);
+        groups.push(start * row_len..(start + r) * row_len);
         start += r;
     }
-    Ok(out)
+    let first = layout.first_rank % n;
+    let end = groups.last().map_or(0, |g| g.end);
+    Ok((0..n)
+        .map(|j| {
+            let i = (j + n - first) % n;
+            groups.get(i).cloned().unwrap_or(end..end)
+        })
+        .collect())
 }
 
 /// The shape of a shard of `len` values of a tensor of `shape`: the first axis shortened to
@@ -61,7 +82,7 @@ mod tests {
     #[test]
     fn rows_split_evenly_first_shards_longer() {
         // 10 rows of 3 into 4 shards: 3, 3, 2, 2 rows.
-        let r = shard_ranges(&[10, 3], 4).unwrap();
+        let r = shard_ranges(&[10, 3], 4, ShardLayout::default()).unwrap();
         assert_eq!(r, vec![0..9, 9..18, 18..24, 24..30]);
         assert_eq!(shard_shape(&[10, 3], 9).unwrap(), vec![3, 3]);
         assert_eq!(shard_shape(&[10, 3], 6).unwrap(), vec![2, 3]);
@@ -69,18 +90,39 @@ mod tests {
 
     #[test]
     fn fewer_rows_than_shards_gives_empty_shards() {
-        let r = shard_ranges(&[2, 5], 4).unwrap();
+        let r = shard_ranges(&[2, 5], 4, ShardLayout::default()).unwrap();
         assert_eq!(r, vec![0..5, 5..10, 10..10, 10..10]);
         assert_eq!(shard_shape(&[2, 5], 0).unwrap(), vec![0, 5]);
         // A vector's rows are its values; a scalar is one row.
-        assert_eq!(shard_ranges(&[5], 2).unwrap(), vec![0..3, 3..5]);
-        assert_eq!(shard_ranges(&[], 2).unwrap(), vec![0..1, 1..1]);
+        let d = ShardLayout::default();
+        assert_eq!(shard_ranges(&[5], 2, d).unwrap(), vec![0..3, 3..5]);
+        assert_eq!(shard_ranges(&[], 2, d).unwrap(), vec![0..1, 1..1]);
         assert_eq!(shard_shape(&[], 0).unwrap(), vec![0]);
     }
 
     #[test]
     fn bad_arguments_are_errors() {
-        assert!(shard_ranges(&[4], 0).is_err());
-        assert!(shard_ranges(&[usize::MAX, 3], 2).is_err());
+        let d = ShardLayout::default();
+        assert!(shard_ranges(&[4], 0, d).is_err());
+        assert!(shard_ranges(&[usize::MAX, 3], 2, d).is_err());
+    }
+
+    #[test]
+    fn minimum_size_and_first_rank() {
+        // 10 rows of 3 = 30 values, shards of at least 12 values: 2 shards (5 rows each),
+        // given to ranks 3 and 0 (first_rank 3 of 4).
+        let l = ShardLayout { min_values: 12, first_rank: 3 };
+        assert_eq!(
+            shard_ranges(&[10, 3], 4, l).unwrap(),
+            vec![15..30, 30..30, 30..30, 0..15]
+        );
+        // A tensor smaller than the minimum is one shard; first_rank wraps modulo n.
+        let l = ShardLayout { min_values: 100, first_rank: 6 };
+        assert_eq!(
+            shard_ranges(&[10, 3], 4, l).unwrap(),
+            vec![30..30, 30..30, 0..30, 30..30]
+        );
+        // An empty tensor: every shard empty.
+        assert!(shard_ranges(&[0, 3], 3, l).unwrap().iter().all(|r| r.is_empty()));
     }
 }

@@ -12,7 +12,7 @@ use super::handle::{
 use super::panic::{ffi_status, ffi_void};
 use super::status::alcm_status;
 use crate::abi::ALCM_MAX_RANK;
-use crate::collective::{ResidualStore, ShardedExchange};
+use crate::collective::{ResidualStore, ShardLayout, ShardedExchange};
 
 /// One rank's state for one tensor in a compressed reduce-scatter + all-gather (the residuals
 /// of both stages). Exclusive access per call; may move between threads.
@@ -55,7 +55,13 @@ unsafe impl OpaqueHandle for alcm_residual_store {
 /// --------------------------------------------------------------------------------------------
 ///
 /// Creates the state of rank `this_rank` of `ranks` for tensors of `shape` (zero residuals). The
-/// first axis is split into `ranks` row-aligned shards, the first `rows % ranks` one row longer.
+/// first axis is split into at most `ranks` row-aligned shards of at least `min_shard_values`
+/// values each (0 or 1: no minimum), as even as rows allow (the first ones one row longer); the
+/// non-empty shards go to consecutive ranks starting at `first_rank` (modulo `ranks`), the
+/// other ranks' shards are empty. A minimum of a few thousand values keeps small tensors from
+/// being cut into frames that are mostly header (a frame costs about 100 bytes); give every
+/// tensor of a model its own `first_rank` (e.g. its index) to spread them. Every rank must
+/// pass the same shape, `ranks`, `min_shard_values` and `first_rank`.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `ranks` 0, `this_rank` not below
@@ -71,6 +77,8 @@ pub unsafe extern "C" fn alcm_exchange_new(
     shape: *const usize,
     ranks: usize,
     this_rank: usize,
+    min_shard_values: usize,
+    first_rank: usize,
     out: *mut *mut alcm_exchange,
 ) -> alcm_status {
     ffi_status("alcm_exchange_new", || {
@@ -81,7 +89,13 @@ pub unsafe extern "C" fn alcm_exchange_new(
         }
         // SAFETY: the caller upholds the documented contract.
         let (shape, out) = unsafe { (in_slice(shape, rank, "shape")?, out_ptr(out, "out")?) };
-        out.write(box_handle(ShardedExchange::new(shape, ranks, this_rank)?));
+        let layout = ShardLayout {
+            min_values: min_shard_values,
+            first_rank,
+        };
+        out.write(box_handle(ShardedExchange::with_layout(
+            shape, ranks, this_rank, layout,
+        )?));
         Ok(())
     })
 }
@@ -124,7 +138,8 @@ pub unsafe extern "C" fn alcm_exchange_shard(
 
 /// Stage 1: compresses shard `j` of `gradient` (the full tensor, `n_values` floats) plus its
 /// residual with `enc` into `dst`, for rank `j`, and keeps the new residual. `dst_capacity` must
-/// be at least alcm_compress_bound of the shard's value count.
+/// be at least alcm_compress_bound of the shard's value count. An empty shard has no frame:
+/// `*dst_len` is 0 (send nothing) and `*report` is zeroed.
 ///
 /// Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
 /// error the residual is unchanged and nothing is written.
@@ -168,14 +183,14 @@ pub unsafe extern "C" fn alcm_exchange_compress_shard(
             )));
         }
         check_bound(ex.shard(j).len(), dst_capacity)?;
-        let c = ex.compress_shard(e, g, j)?;
-        finish(&c.bytes, &c.report, dst, dst_len, report_out)
+        finish_opt(ex.compress_shard(e, g, j)?, dst, dst_len, report_out)
     })
 }
 
 /// Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `out` is this rank's
 /// shard (`out_len` = the count of alcm_exchange_shard(this rank)). The frame is decoded into
-/// one scratch buffer the state keeps and reuses, then added in one pass.
+/// one scratch buffer the state keeps and reuses, then added in one pass. When this rank's shard
+/// is empty, `frame_len` must be 0 and nothing happens.
 ///
 /// Returns: ALCM_OK. On error `out` is unchanged.
 /// Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
@@ -204,7 +219,8 @@ pub unsafe extern "C" fn alcm_exchange_accumulate(
 }
 
 /// Stage 2: compresses this rank's reduced shard (`n_values` floats, the shard's count) plus the
-/// second residual with `enc` into `dst`, for the all-gather, and keeps the new residual.
+/// second residual with `enc` into `dst`, for the all-gather, and keeps the new residual. When
+/// this rank's shard is empty, `*dst_len` is 0 (nothing to gather) and `*report` is zeroed.
 ///
 /// Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
 /// error the residual is unchanged and nothing is written.
@@ -247,13 +263,13 @@ pub unsafe extern "C" fn alcm_exchange_compress_reduced(
             )));
         }
         check_bound(n, dst_capacity)?;
-        let c = ex.compress_reduced(e, x)?;
-        finish(&c.bytes, &c.report, dst, dst_len, report_out)
+        finish_opt(ex.compress_reduced(e, x)?, dst, dst_len, report_out)
     })
 }
 
 /// Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in `out`, the
-/// full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched.
+/// full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched. An
+/// empty shard has an empty frame (`frame_len` 0).
 ///
 /// Returns: ALCM_OK. On error the shard's part of `out` is unspecified.
 /// Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
@@ -495,6 +511,25 @@ pub unsafe extern "C" fn alcm_residual_store_get(
 pub unsafe extern "C" fn alcm_residual_store_free(store: *mut alcm_residual_store) {
     // SAFETY: the caller upholds the documented contract; NULL is a no-op.
     ffi_void("alcm_residual_store_free", || unsafe { free_handle(store) })
+}
+
+/// Copies a frame out like `finish`; an empty shard (`None`) writes length 0 and a zero report.
+fn finish_opt(
+    c: Option<crate::Compressed>,
+    dst: super::handle::OutSlice<'_, u8>,
+    dst_len: super::handle::Out<'_, usize>,
+    report_out: Option<super::handle::Out<'_, alcm_report>>,
+) -> Result<(), FfiError> {
+    match c {
+        Some(c) => finish(&c.bytes, &c.report, dst, dst_len, report_out),
+        None => {
+            dst_len.write(0);
+            if let Some(r) = report_out {
+                r.write(alcm_report::default());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn check_bound(n: usize, capacity: usize) -> Result<(), FfiError> {

@@ -327,7 +327,8 @@ def last_error_message(lib) -> str:
 # ---------------------------------------------------------------------------------------------
 # Compressed collectives (alcm_exchange, alcm_residual_store); the API is alcm.collective.
 PROTOTYPES.update({
-    "alcm_exchange_new": (c_status, [c_size_t, shape_in, c_size_t, c_size_t, c_handle_out]),
+    "alcm_exchange_new": (c_status, [c_size_t, shape_in, c_size_t, c_size_t, c_size_t, c_size_t,
+                                     c_handle_out]),
     "alcm_exchange_shard": (c_status, [c_handle, c_size_t, p_size_t, p_size_t]),
     "alcm_exchange_compress_shard": (c_status, [c_handle, c_handle, f32_in, c_size_t, c_size_t,
                                                 u8_out, c_size_t, p_size_t, p_report]),

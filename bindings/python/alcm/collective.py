@@ -80,19 +80,23 @@ class ResidualStore(_Handle):
 
 class Exchange(_Handle):
     """Rank ``rank`` of ``ranks``'s state for one tensor of ``shape`` (``alcm_exchange``): the
-    first axis split into ``ranks`` row-aligned shards, one stage-1 residual per shard and one
-    stage-2 residual for this rank's reduced shard."""
+    first axis split into at most ``ranks`` row-aligned shards of at least ``min_shard_values``
+    values, the non-empty ones on ranks ``first_rank, first_rank + 1, ...`` (mod ``ranks``); one
+    stage-1 residual per shard and one stage-2 residual for this rank's reduced shard. An empty
+    shard's frame is ``b""`` (send nothing). Every rank passes the same arguments but ``rank``."""
 
     _free_fn = "alcm_exchange_free"
     _kind = "exchange"
 
-    def __init__(self, shape: Sequence[int], ranks: int, rank: int):
+    def __init__(self, shape: Sequence[int], ranks: int, rank: int, min_shard_values: int = 0,
+                 first_rank: int = 0):
         shp = tuple(int(d) for d in shape)
-        if any(d < 0 for d in shp) or int(ranks) < 0 or int(rank) < 0:
-            raise ValueError("shape, ranks and rank must be non-negative")
+        if min(shp + (int(ranks), int(rank), int(min_shard_values), int(first_rank))) < 0:
+            raise ValueError("shape, ranks, rank, min_shard_values, first_rank must be >= 0")
         arr = np.asarray(shp, dtype=np.uintp) if shp else None
         out = ctypes.c_void_p()
-        _call("alcm_exchange_new", len(shp), arr, int(ranks), int(rank), ctypes.byref(out))
+        _call("alcm_exchange_new", len(shp), arr, int(ranks), int(rank), int(min_shard_values),
+              int(first_rank), ctypes.byref(out))
         self._adopt(out)
         self.shape, self.ranks, self.rank = shp, int(ranks), int(rank)
         self.size = int(np.prod(shp, dtype=np.int64)) if shp else 1
@@ -106,7 +110,8 @@ class Exchange(_Handle):
         return slice(off.value, off.value + cnt.value)
 
     def compress_shard(self, gradient, j: int, encoder: Encoder) -> bytes:
-        """Stage 1: the frame of shard ``j`` of ``gradient`` (+ its residual), for rank ``j``."""
+        """Stage 1: the frame of shard ``j`` of ``gradient`` (+ its residual), for rank ``j``;
+        ``b""`` for an empty shard."""
         g = _as_f32(gradient, "gradient").reshape(-1)
         s = self.shard(j)
         dst = np.empty(compress_bound(s.stop - s.start), dtype=np.uint8)
@@ -120,12 +125,13 @@ class Exchange(_Handle):
         """Stage 1, receiving: ``out += scale * decode(frame)``; ``out`` is this rank's shard
         (a float32 array, updated in place; unchanged on error)."""
         o = _inout_f32(out, "out")
-        f = np.frombuffer(bytes(frame), dtype=np.uint8)
+        f = np.frombuffer(bytes(frame) or b"\0", dtype=np.uint8)[: len(frame)]
         with self._rw.write():
             _call("alcm_exchange_accumulate", self._handle(), f, f.size, float(scale), o, o.size)
 
     def compress_reduced(self, reduced, encoder: Encoder) -> bytes:
-        """Stage 2: the frame of this rank's reduced shard (+ the second residual)."""
+        """Stage 2: the frame of this rank's reduced shard (+ the second residual); ``b""`` when
+        this rank's shard is empty."""
         x = _as_f32(reduced, "reduced").reshape(-1)
         dst = np.empty(compress_bound(x.size), dtype=np.uint8)
         n = ctypes.c_size_t()
@@ -138,7 +144,7 @@ class Exchange(_Handle):
         """Stage 2, receiving: decodes rank ``j``'s reduced shard into its place in ``out``
         (the full tensor, float32, updated in place)."""
         o = _inout_f32(out, "out")
-        f = np.frombuffer(bytes(frame), dtype=np.uint8)
+        f = np.frombuffer(bytes(frame) or b"\0", dtype=np.uint8)[: len(frame)]
         with self._rw.read():
             _call("alcm_exchange_decode_shard", self._handle(), f, f.size, int(j), o, o.size)
 

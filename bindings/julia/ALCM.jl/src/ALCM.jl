@@ -247,9 +247,10 @@ alcm_feedback_load(path, out) =
     @ccall libalcm.alcm_feedback_load(path::Cstring, out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_feedback_free(fb) = @ccall libalcm.alcm_feedback_free(fb::Ptr{Cvoid})::Cvoid
 # Compressed collectives (reduce-scatter + all-gather, residual store): raw calls only.
-alcm_exchange_new(rank, shape, ranks, this_rank, out) =
+alcm_exchange_new(rank, shape, ranks, this_rank, min_shard_values, first_rank, out) =
     @ccall libalcm.alcm_exchange_new(rank::Csize_t, shape::Ptr{Csize_t}, ranks::Csize_t,
-        this_rank::Csize_t, out::Ref{Ptr{Cvoid}})::alcm_status
+        this_rank::Csize_t, min_shard_values::Csize_t, first_rank::Csize_t,
+        out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_exchange_shard(ex, j, offset, count) =
     @ccall libalcm.alcm_exchange_shard(ex::Ptr{Cvoid}, j::Csize_t, offset::Ref{Csize_t},
         count::Ref{Csize_t})::alcm_status
