@@ -76,7 +76,7 @@ run() {
   fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-hash_of() { grep -o 'bit-identical across [0-9]* workers: yes (hash [0-9a-f]*)' | grep -o '[0-9a-f]*)$'; }
+hash_of() { grep -o 'bit-identical across [0-9]* workers: yes (hash [0-9a-f]*)' | sed 's/.*hash \([0-9a-f]*\))/\1/'; }
 
 echo "== compressed reduce-scatter + all-gather (--exchange alltoall), 2 epochs"
 a2a=(--data "$here/data" --workers 2 --seeds 1 --modes aggressive --exchange alltoall --no-checkpoint)
