@@ -310,6 +310,12 @@ typedef uint32_t alcm_status;
 typedef struct alcm_encoder alcm_encoder;
 
 /**
+ * One rank's state for one tensor in a compressed reduce-scatter + all-gather (the residuals
+ * of both stages). Exclusive access per call; may move between threads.
+ */
+typedef struct alcm_exchange alcm_exchange;
+
+/**
  * Error-feedback state of one tensor (the residual carried to the next step). Exclusive
  * access per call; may move between threads.
  */
@@ -321,6 +327,12 @@ typedef struct alcm_feedback alcm_feedback;
  * read-only by many threads. Training needs exclusive access.
  */
 typedef struct alcm_predictor alcm_predictor;
+
+/**
+ * Error-feedback residuals keyed by name, saved to one checksummed file. Exclusive access for
+ * calls that take it non-const.
+ */
+typedef struct alcm_residual_store alcm_residual_store;
 
 /**
  * The CAQ-driven pruning-threshold scheduler. Exclusive access per call.
@@ -1451,6 +1463,279 @@ alcm_status alcm_caq(double compression_ratio, double cpu_seconds, double *out);
  * Threads: any thread.
  */
 alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
+
+/**
+ * --------------------------------------------------------------------------------------------
+ * COMPRESSED COLLECTIVES
+ *
+ * A compressed reduce-scatter + all-gather whose bytes per rank stay flat as ranks grow; the
+ * caller moves the bytes (MPI_Alltoallv + MPI_Allgatherv, gloo, NCCL). Per step, on rank r of N,
+ * for each tensor: (1) for every j, alcm_exchange_compress_shard(j) and send the frame to rank j;
+ * (2) zero a buffer of alcm_exchange_shard(r) values and alcm_exchange_accumulate every frame
+ * received (scale 1/N for the mean); (3) alcm_exchange_compress_reduced that buffer and all-gather
+ * the frame; (4) alcm_exchange_decode_shard(j) every gathered frame into the full tensor. Both
+ * stages carry an error-feedback residual; alcm_exchange_save_residuals puts them in an
+ * alcm_residual_store for a checkpoint.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
+ * Creates the state of rank `this_rank` of `ranks` for tensors of `shape` (zero residuals). The
+ * first axis is split into at most `ranks` row-aligned shards of at least `min_shard_values`
+ * values each (0 or 1: no minimum), as even as rows allow (the first ones one row longer); the
+ * non-empty shards go to consecutive ranks starting at `first_rank` (modulo `ranks`), the
+ * other ranks' shards are empty. A minimum of a few thousand values keeps small tensors from
+ * being cut into frames that are mostly header (a frame costs about 100 bytes); give every
+ * tensor of a model its own `first_rank` (e.g. its index) to spread them. Every rank must
+ * pass the same shape, `ranks`, `min_shard_values` and `first_rank`.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_INVALID_ARGUMENT (rank above ALCM_MAX_RANK, `ranks` 0, `this_rank` not below
+ * `ranks`, a shape whose size overflows, misaligned pointer), ALCM_ERR_NULL_POINTER (`out`;
+ * `shape` when `rank` is not 0), ALCM_ERR_TOO_LARGE (more than ALCM_MAX_ELEMENTS values or the
+ * residuals cannot be allocated).
+ * Memory: `shape` is borrowed for the call. `*out` (about 8 bytes per value of the shape) is owned
+ * by the caller: free it with alcm_exchange_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_exchange_new(size_t rank,
+                              const size_t *shape,
+                              size_t ranks,
+                              size_t this_rank,
+                              size_t min_shard_values,
+                              size_t first_rank,
+                              struct alcm_exchange **out);
+
+/**
+ * The values of shard `j` in the full tensor (C order): `*offset` and `*count`.
+ *
+ * Returns: ALCM_OK; `*offset` and `*count` are written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`, `offset`, `count`), ALCM_ERR_INVALID_HANDLE (`ex`),
+ * ALCM_ERR_INVALID_ARGUMENT (`j` not below the rank count, misaligned pointer).
+ * Threads: `ex` is only read: other threads may use it at the same time in calls that take it as
+ * `const`.
+ */
+alcm_status alcm_exchange_shard(const struct alcm_exchange *ex,
+                                size_t j,
+                                size_t *offset,
+                                size_t *count);
+
+/**
+ * Stage 1: compresses shard `j` of `gradient` (the full tensor, `n_values` floats) plus its
+ * residual with `enc` into `dst`, for rank `j`, and keeps the new residual. `dst_capacity` must
+ * be at least alcm_compress_bound of the shard's value count. An empty shard has no frame:
+ * `*dst_len` is 0 (send nothing) and `*report` is zeroed.
+ *
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+ * error the residual is unchanged and nothing is written.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`, `enc`, `dst_len`; `gradient`, `dst` when their length is
+ * not 0), ALCM_ERR_INVALID_HANDLE (`ex`, `enc`), ALCM_ERR_INVALID_ARGUMENT (`n_values` is not the
+ * tensor's value count, `j` not below the rank count, misaligned pointer),
+ * ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below the bound; checked before any work),
+ * ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy), ALCM_ERR_TIMEOUT.
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_shard(struct alcm_exchange *ex,
+                                         const struct alcm_encoder *enc,
+                                         const float *gradient,
+                                         size_t n_values,
+                                         size_t j,
+                                         uint8_t *dst,
+                                         size_t dst_capacity,
+                                         size_t *dst_len,
+                                         struct alcm_report *report);
+
+/**
+ * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `out` is this rank's
+ * shard (`out_len` = the count of alcm_exchange_shard(this rank)). The frame is decoded into
+ * one scratch buffer the state keeps and reuses, then added in one pass. When this rank's shard
+ * is empty, `frame_len` must be 0 and nothing happens.
+ *
+ * Returns: ALCM_OK. On error `out` is unchanged.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
+ * ALCM_ERR_INVALID_HANDLE (`ex`), ALCM_ERR_INVALID_ARGUMENT (`out_len` is not the shard's count,
+ * a frame of fewer values, `scale` not finite, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (a
+ * frame of more values), and every error of alcm_decompress for a bad frame.
+ * Memory: inputs are borrowed for the call; `out` must not overlap `frame`.
+ * Threads: exclusive use of `ex`.
+ */
+alcm_status alcm_exchange_accumulate(struct alcm_exchange *ex,
+                                     const uint8_t *frame,
+                                     size_t frame_len,
+                                     float scale,
+                                     float *out,
+                                     size_t out_len);
+
+/**
+ * Stage 2: compresses this rank's reduced shard (`n_values` floats, the shard's count) plus the
+ * second residual with `enc` into `dst`, for the all-gather, and keeps the new residual. When
+ * this rank's shard is empty, `*dst_len` is 0 (nothing to gather) and `*report` is zeroed.
+ *
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+ * error the residual is unchanged and nothing is written.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`, `enc`, `dst_len`; `reduced`, `dst` when their length is
+ * not 0), ALCM_ERR_INVALID_HANDLE (`ex`, `enc`), ALCM_ERR_INVALID_ARGUMENT (`n_values` is not this
+ * rank's shard count, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below the
+ * bound; checked before any work), ALCM_ERR_NON_FINITE (NaN/Inf with the refuse policy),
+ * ALCM_ERR_TIMEOUT.
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_reduced(struct alcm_exchange *ex,
+                                           const struct alcm_encoder *enc,
+                                           const float *reduced,
+                                           size_t n_values,
+                                           uint8_t *dst,
+                                           size_t dst_capacity,
+                                           size_t *dst_len,
+                                           struct alcm_report *report);
+
+/**
+ * Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in `out`, the
+ * full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched. An
+ * empty shard has an empty frame (`frame_len` 0).
+ *
+ * Returns: ALCM_OK. On error the shard's part of `out` is unspecified.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
+ * ALCM_ERR_INVALID_HANDLE (`ex`), ALCM_ERR_INVALID_ARGUMENT (`out_len` is not the tensor's count,
+ * `j` not below the rank count, a frame of fewer values than the shard, misaligned pointer),
+ * ALCM_ERR_BUFFER_TOO_SMALL (a frame of more values), and every error of alcm_decompress.
+ * Memory: inputs are borrowed for the call; `out` must not overlap `frame`.
+ * Threads: `ex` is only read: other threads may use it at the same time in calls that take it as
+ * `const`.
+ */
+alcm_status alcm_exchange_decode_shard(const struct alcm_exchange *ex,
+                                       const uint8_t *frame,
+                                       size_t frame_len,
+                                       size_t j,
+                                       float *out,
+                                       size_t out_len);
+
+/**
+ * Puts every residual of `ex` into `store` under `name/scatter/<j>` and `name/gather` (`name` is
+ * the tensor's name, e.g. "fc1.weight"), replacing entries of those names.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`, `name`, `store`), ALCM_ERR_INVALID_HANDLE (`ex`, `store`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (an empty name or one over 1000
+ * bytes), ALCM_ERR_TOO_LARGE (the store is full: 2^20 entries).
+ * Memory: `name` is borrowed for the call; the store keeps copies of the residuals.
+ * Threads: `ex` is only read; exclusive use of `store`.
+ */
+alcm_status alcm_exchange_save_residuals(const struct alcm_exchange *ex,
+                                         const char *name,
+                                         struct alcm_residual_store *store);
+
+/**
+ * Restores every residual of `ex` from the entries alcm_exchange_save_residuals wrote under
+ * `name`. A missing entry (a renamed tensor) or one of another shape (another rank count) is an
+ * error naming the entry, and then `ex` is unchanged: never a silent reset.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`ex`, `name`, `store`), ALCM_ERR_INVALID_HANDLE (`ex`, `store`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (missing entry or wrong shape).
+ * Memory: `name` is borrowed for the call; `ex` gets copies of the residuals.
+ * Threads: exclusive use of `ex`; `store` is only read.
+ */
+alcm_status alcm_exchange_load_residuals(struct alcm_exchange *ex,
+                                         const char *name,
+                                         const struct alcm_residual_store *store);
+
+/**
+ * Frees exchange state. NULL is a no-op; a handle that is not live state is left alone.
+ *
+ * Memory: `ex` is NULL or a handle from alcm_exchange_new, freed once and not used afterwards.
+ * Threads: any thread, once no other call uses `ex`.
+ */
+void alcm_exchange_free(struct alcm_exchange *ex);
+
+/**
+ * Creates an empty residual store.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+ * Memory: `*out` is owned by the caller: free it with alcm_residual_store_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_residual_store_new(struct alcm_residual_store **out);
+
+/**
+ * The number of entries of `store` in `*count`.
+ *
+ * Returns: ALCM_OK; `*count` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `count`), ALCM_ERR_INVALID_HANDLE (`store`),
+ * ALCM_ERR_INVALID_ARGUMENT (`count` misaligned).
+ * Threads: `store` is only read.
+ */
+alcm_status alcm_residual_store_len(const struct alcm_residual_store *store, size_t *count);
+
+/**
+ * Saves the store (every name and residual, checksummed) to `path` atomically (temporary file in
+ * the same directory, then rename).
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `path`), ALCM_ERR_INVALID_HANDLE (`store`),
+ * ALCM_ERR_INVALID_UTF8 (`path`), ALCM_ERR_INVALID_ARGUMENT (empty `path`, or one that names no
+ * file), ALCM_ERR_IO (writing or renaming failed).
+ * Memory: `path` is borrowed for the call.
+ * Threads: `store` is only read.
+ */
+alcm_status alcm_residual_store_save(const struct alcm_residual_store *store, const char *path);
+
+/**
+ * Loads a store saved by alcm_residual_store_save.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `out` misaligned), ALCM_ERR_IO (the file cannot be
+ * read or is not a regular file), ALCM_ERR_TOO_LARGE (a file over 16 GiB, checked before
+ * reading), ALCM_ERR_BAD_MAGIC (not a residual store), ALCM_ERR_CHECKSUM (the file was altered or
+ * cut), ALCM_ERR_FORMAT_VERSION (a newer store version), ALCM_ERR_INVALID_MODEL (inconsistent
+ * under a valid checksum).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_residual_store_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_residual_store_load(const char *path, struct alcm_residual_store **out);
+
+/**
+ * Stores a copy of the residual of `fb` (an alcm_feedback of any tensor) in `store` under
+ * `name`, replacing an entry of that name: the way to checkpoint per-tensor error feedback.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `fb`), ALCM_ERR_INVALID_HANDLE (`store`, `fb`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (an empty name or one over 1024
+ * bytes), ALCM_ERR_TOO_LARGE (the store is full: 2^20 entries).
+ * Memory: `name` is borrowed for the call; the store keeps its own copy.
+ * Threads: exclusive use of `store`; `fb` is only read.
+ */
+alcm_status alcm_residual_store_put(struct alcm_residual_store *store,
+                                    const char *name,
+                                    const struct alcm_feedback *fb);
+
+/**
+ * A new alcm_feedback holding a copy of the entry `name` of `store` (shape and residual).
+ * A missing name is an error that names it: never a silent zero residual.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`store`, `name`, `out`), ALCM_ERR_INVALID_HANDLE (`store`),
+ * ALCM_ERR_INVALID_UTF8 (`name`), ALCM_ERR_INVALID_ARGUMENT (no entry `name`, `out` misaligned).
+ * Memory: `name` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_feedback_free.
+ * Threads: `store` is only read.
+ */
+alcm_status alcm_residual_store_get(const struct alcm_residual_store *store,
+                                    const char *name,
+                                    struct alcm_feedback **out);
+
+/**
+ * Frees a residual store. NULL is a no-op; a handle that is not a live store is left alone.
+ *
+ * Memory: `store` is NULL or a handle from alcm_residual_store_new / alcm_residual_store_load,
+ * freed once and not used afterwards.
+ * Threads: any thread, once no other call uses `store`.
+ */
+void alcm_residual_store_free(struct alcm_residual_store *store);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -35,6 +35,9 @@ pub use format::{compress_bound_typed, Dtype, Element};
 /// The `half` crate's `bf16` and `f16`, the types [`Encoder::compress_typed`] takes.
 pub use half;
 
+// --- Compressed collectives (reduce-scatter + all-gather, residual store) ------------------
+pub mod collective;
+
 // --- Errors --------------------------------------------------------------------------------
 pub use error::{Error, ErrorKind, Result};
 

@@ -17,7 +17,12 @@
 #     out of 359: robust to seed noise, but a broken exchange or decoder loses far more);
 #   - every replica on every rank ends bit-identical, and the lossless checkpoint resumes
 #     bit-exactly (checked by the trainer, which exits nonzero otherwise);
-#   - the CSV holds 4 modes x 3 epochs.
+#   - the CSV holds 4 modes x 3 epochs;
+# then (issue 14) a short run of the compressed reduce-scatter + all-gather (--exchange
+# alltoall, 2 epochs; same accuracy gate against `none`, and its `summary:` last line), and
+# two resume checks that must end bit-identical (same replica hash) to the uninterrupted run:
+# alltoall/aggressive stopped after epoch 1 (both stages' residuals), and allgather/original
+# stopped after epoch 2 of 3 (predictor, scheduler).
 set -euo pipefail
 prefix=$(cd "${1:?usage: run_ci.sh <alcm install prefix>}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,4 +67,46 @@ fi
 grep -q "all replicas bit-identical: yes" "$work/ci.log" || { echo "FAIL: replicas differ" >&2; exit 1; }
 rows=$(($(wc -l <"$work/ci.csv") - 1))
 [[ $rows == $((4 * epochs)) ]] || { echo "FAIL: CSV has $rows rows, expected $((4 * epochs))" >&2; exit 1; }
+
+run() {
+  if [[ $use_mpi == 1 ]]; then
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$work/build/trainer" "$@"
+  else
+    "$work/build/trainer" "$@"
+  fi
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+hash_of() { grep -o 'bit-identical across [0-9]* workers: yes (hash [0-9a-f]*)' | sed 's/.*hash \([0-9a-f]*\))/\1/'; }
+
+echo "== compressed reduce-scatter + all-gather (--exchange alltoall), 2 epochs"
+a2a=(--data "$here/data" --workers 2 --seeds 1 --modes aggressive --exchange alltoall --no-checkpoint)
+run "${a2a[@]}" --epochs 2 | tee "$work/a2a.log"
+last=$(tail -n 1 "$work/a2a.log")
+[[ $last =~ ^summary:\ mode=aggressive\ exchange=alltoall\ ranks=2\ test_acc=([0-9.]+)\ sent_bytes_per_rank_step=([0-9]+)\ raw_allreduce_bytes_per_rank_step=([0-9]+)$ ]] \
+  || fail "the all-to-all run's last line is not its summary: $last"
+a2a_acc=${BASH_REMATCH[1]}
+none_acc=$(grep -o '^summary: mode=none .* test_acc=[0-9.]*' "$work/ci.log" | grep -o '[0-9.]*$')
+awk -v a="$a2a_acc" -v n="$none_acc" -v g="$max_gap" 'BEGIN { exit !(n - a <= g + 2) }' \
+  || fail "alltoall accuracy $a2a_acc after 2 epochs is far below none's $none_acc after $epochs"
+(( ${BASH_REMATCH[2]} * 10 < ${BASH_REMATCH[3]} )) || fail "alltoall sends ${BASH_REMATCH[2]} bytes per step"
+
+echo "== resume check: alltoall/aggressive, 1 epoch + --checkpoint, then --resume to 2"
+rm -rf "$work/resume-a2a"
+run "${a2a[@]}" --epochs 1 --checkpoint "$work/resume-a2a" >"$work/a2a-part1.log"
+run "${a2a[@]}" --epochs 2 --resume "$work/resume-a2a" | tee "$work/a2a-part2.log"
+h1=$(hash_of <"$work/a2a.log"); h2=$(hash_of <"$work/a2a-part2.log")
+[[ -n $h1 && $h1 == "$h2" ]] || fail "resumed alltoall run ends at hash '$h2', uninterrupted at '$h1'"
+echo "resumed alltoall run bit-identical: yes ($h1)"
+
+if (( epochs >= 2 )); then
+  echo "== resume check: allgather/original, $((epochs - 1)) epochs + --checkpoint, then --resume to $epochs"
+  orig=(--data "$here/data" --workers 2 --seeds 1 --modes original --no-checkpoint)
+  rm -rf "$work/resume-orig"
+  run "${orig[@]}" --epochs $((epochs - 1)) --checkpoint "$work/resume-orig" >"$work/orig-part1.log"
+  run "${orig[@]}" --epochs "$epochs" --resume "$work/resume-orig" | tee "$work/orig-part2.log"
+  h1=$(awk '/mode original$/ { on = 1 } on && /bit-identical across/ { print; exit }' "$work/ci.log" | hash_of)
+  h2=$(hash_of <"$work/orig-part2.log")
+  [[ -n $h1 && $h1 == "$h2" ]] || fail "resumed original run ends at hash '$h2', uninterrupted at '$h1'"
+  echo "resumed original run bit-identical: yes ($h1)"
+fi
 echo "trainer CI: passed (CSV: $work/ci.csv)"

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -91,6 +92,31 @@ struct Comm {
     }
 #endif
     return mine;
+  }
+  // Personalised exchange: to[j] goes to rank j; returns from[r], what rank r sent here.
+  // Counts first (MPI_Alltoall), then the bytes (MPI_Alltoallv).
+  std::vector<std::vector<uint8_t>> alltoallv(const std::vector<std::vector<uint8_t>> &to) const {
+#ifdef ALCM_TRAINER_MPI
+    if (mpi && size > 1) {
+      std::vector<int> sc(size), rc(size), sd(size), rd(size);
+      std::vector<uint8_t> sbuf;
+      for (int j = 0; j < size; ++j) {
+        sd[j] = (int)sbuf.size();
+        sc[j] = (int)to[j].size();
+        sbuf.insert(sbuf.end(), to[j].begin(), to[j].end());
+      }
+      MPI_Alltoall(sc.data(), 1, MPI_INT, rc.data(), 1, MPI_INT, MPI_COMM_WORLD);
+      int total = 0;
+      for (int r = 0; r < size; ++r) { rd[r] = total; total += rc[r]; }
+      std::vector<uint8_t> rbuf((size_t)total + 1);
+      MPI_Alltoallv(sbuf.data(), sc.data(), sd.data(), MPI_BYTE, rbuf.data(), rc.data(), rd.data(), MPI_BYTE,
+                    MPI_COMM_WORLD);
+      std::vector<std::vector<uint8_t>> from(size);
+      for (int r = 0; r < size; ++r) from[r].assign(rbuf.begin() + rd[r], rbuf.begin() + rd[r] + rc[r]);
+      return from;
+    }
+#endif
+    return to;
   }
   void barrier() const {
 #ifdef ALCM_TRAINER_MPI
@@ -349,6 +375,23 @@ Mode parse_mode(const std::string &s) {
   throw std::runtime_error("unknown mode " + s);
 }
 
+// How compressed modes move their frames (mode `none` always uses the raw all-reduce).
+enum class Exchange { AllReduce, AllGather, AllToAll };
+const char *exchange_name(Exchange x) {
+  switch (x) {
+    case Exchange::AllReduce: return "allreduce";
+    case Exchange::AllGather: return "allgather";
+    case Exchange::AllToAll: return "alltoall";
+  }
+  return "?";
+}
+Exchange parse_exchange(const std::string &s) {
+  if (s == "allreduce") return Exchange::AllReduce;
+  if (s == "allgather") return Exchange::AllGather;
+  if (s == "alltoall") return Exchange::AllToAll;
+  throw std::runtime_error("unknown exchange " + s + " (allreduce, allgather, alltoall)");
+}
+
 struct Options {
   int workers = 2, epochs = 3, batch = 32;
   std::vector<uint64_t> seeds = {1};
@@ -359,6 +402,9 @@ struct Options {
   std::string data_dir = "data", csv, ckpt = "build/trainer_ckpt.alcm";
   double max_gap = -1;              // fail if |acc(none) - acc(original|aggressive)| > max_gap
   bool checkpoint = true;
+  Exchange exchange = Exchange::AllGather;
+  size_t min_shard = 4096;           // --min-shard: smallest shard of the alltoall exchange, values
+  std::string save_dir, resume_dir;  // --checkpoint / --resume (directories)
 };
 
 // One simulated or real worker's alcm state.
@@ -368,6 +414,7 @@ struct Worker {
   alcm_predictor *pred = nullptr;
   alcm_scheduler *sched = nullptr;
   alcm_feedback *fb[kTensors] = {};
+  alcm_exchange *ex[kTensors] = {};  // --exchange alltoall: both stages' residuals per tensor
   std::vector<float> grad[kTensors];
   std::vector<uint8_t> frames;  // this step's frames, concatenated
   bool predictor_trained = false;
@@ -376,12 +423,16 @@ struct Worker {
     alcm_predictor_free(pred);
     alcm_scheduler_free(sched);
     for (auto *f : fb) alcm_feedback_free(f);
+    for (auto *x : ex) alcm_exchange_free(x);
   }
 };
 
 struct EpochStats {
   double train_loss = 0, test_acc = 0, bytes_per_step = 0, ratio = 0, mean_caq = 0, threshold = 0,
-         alcm_share = 0, step_ms = 0, cum_bytes = 0;
+         alcm_share = 0, step_ms = 0, cum_bytes = 0, sent_bytes = 0;
+  // Per worker per step (ms): gradient computation, alcm encoding (compress, feedback,
+  // predictor), alcm decoding (decode, accumulate); inputs of the step-time model.
+  double compute_ms = 0, encode_ms = 0, decode_ms = 0;
 };
 
 struct Run {
@@ -394,11 +445,22 @@ struct Run {
   std::vector<std::unique_ptr<Worker>> W;
   Adam adam;
   double cum_bytes = 0;
+  Exchange exchange = Exchange::AllReduce;  // what this run really uses
+  std::vector<double> caq_history;  // the scheduler's inputs, in order (replayed on resume)
+  double t_enc = 0, t_dec = 0;      // this epoch's alcm seconds, all local workers
 
   Run(const Options &o, const Comm &c, const Data &tr, const Data &te, Mode m, uint64_t s)
       : opt(o), comm(c), train(tr), test(te), mode(m), seed(s) {
     local = opt.workers / comm.size;
     adam.lr = (float)opt.lr;
+    exchange = mode == Mode::None ? Exchange::AllReduce : opt.exchange;
+    if (mode != Mode::None && exchange == Exchange::AllReduce)
+      throw std::runtime_error("--exchange allreduce is the uncompressed exchange: use it with --modes none");
+    if (exchange == Exchange::AllToAll && mode != Mode::Aggressive)
+      throw std::runtime_error("--exchange alltoall needs --modes aggressive (its two stages always carry "
+                               "error feedback)");
+    if (exchange == Exchange::AllToAll && comm.size > 1 && local != 1)
+      throw std::runtime_error("--exchange alltoall under MPI needs one worker per rank (--workers = ranks)");
     for (int l = 0; l < local; ++l) {
       auto w = std::make_unique<Worker>();
       w->model.init(seed);
@@ -417,7 +479,16 @@ struct Run {
           check(alcm_encoder_set_mode(w->enc, ALCM_MODE_RELATIVE_L2, opt.aggressive_target),
                 "alcm_encoder_set_mode");
         }
-        if (mode == Mode::Aggressive)
+        if (mode == Mode::Aggressive && exchange == Exchange::AllToAll)
+          for (int k = 0; k < kTensors; ++k) {
+            auto sh = Model::shape(k);
+            int gw = comm.rank * local + l;
+            // Shards of at least --min-shard values; tensor k's first shard on worker k.
+            check(alcm_exchange_new(sh.size(), sh.data(), (size_t)opt.workers, (size_t)gw, (size_t)opt.min_shard,
+                                    (size_t)k, &w->ex[k]),
+                  "alcm_exchange_new");
+          }
+        else if (mode == Mode::Aggressive)
           for (int k = 0; k < kTensors; ++k) {
             auto sh = Model::shape(k);
             check(alcm_feedback_new(sh.size(), sh.data(), &w->fb[k]), "alcm_feedback_new");
@@ -498,6 +569,118 @@ struct Run {
     return seconds_since(t0);
   }
 
+  // Compressed reduce-scatter + all-gather (--exchange alltoall): every worker compresses shard
+  // j of each tensor for worker j (MPI_Alltoallv), sums the P frames of its own shard
+  // (alcm_exchange_accumulate, scale 1/P, in worker order), compresses that mean with the
+  // second residual and all-gathers it (MPI_Allgatherv); every worker decodes the P reduced
+  // shards into `avg`. Returns the seconds spent in alcm. Adds to `sent` the bytes this
+  // process's workers send: stage 1, the frames for the P-1 others plus a 4-byte count each;
+  // stage 2, counted as the P-1 reduced frames a worker receives plus their counts (what each
+  // worker forwards in a ring all-gather). Adds each worker's own frames to `own`.
+  double alltoall_step(std::vector<float> avg[kTensors], double &sent, double &own, double &caq_sum,
+                       size_t &caq_n) {
+    const int P = opt.workers;
+    double s_alcm = 0;
+    auto t0 = Clock::now();
+    alcm_report rep;
+    std::vector<std::vector<std::vector<uint8_t>>> to(local, std::vector<std::vector<uint8_t>>(P));
+    for (int l = 0; l < local; ++l)
+      for (int j = 0; j < P; ++j)
+        for (int k = 0; k < kTensors; ++k) {
+          size_t off = 0, cnt = 0, len = 0;
+          check(alcm_exchange_shard(W[l]->ex[k], (size_t)j, &off, &cnt), "alcm_exchange_shard");
+          auto &buf = to[l][j];
+          size_t at = buf.size(), bound = alcm_compress_bound(cnt);
+          buf.resize(at + bound);
+          check(alcm_exchange_compress_shard(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(), Model::count(k),
+                                             (size_t)j, buf.data() + at, bound, &len, &rep),
+                "alcm_exchange_compress_shard");
+          buf.resize(at + len);
+          caq_sum += rep.caq;
+          caq_n += 1;
+        }
+    s_alcm += seconds_since(t0);
+    t_enc += seconds_since(t0);
+    // from[l][r]: what worker r sent to local worker l.
+    std::vector<std::vector<std::vector<uint8_t>>> from(local);
+    if (comm.size > 1) {
+      from[0] = comm.alltoallv(to[0]);
+    } else {
+      for (int l = 0; l < local; ++l) {
+        from[l].resize(P);
+        for (int r = 0; r < P; ++r) from[l][r] = to[r][l];
+      }
+    }
+    for (int l = 0; l < local; ++l) {
+      int gw = comm.rank * local + l;
+      for (int j = 0; j < P; ++j)
+        if (j != gw) {
+          sent += (double)to[l][j].size() + 4.0;
+          own += (double)to[l][j].size();
+        }
+    }
+    t0 = Clock::now();
+    std::vector<uint8_t> mine;
+    std::vector<size_t> mine_len(local);
+    std::vector<float> acc;
+    for (int l = 0; l < local; ++l) {
+      int gw = comm.rank * local + l;
+      std::vector<size_t> pos(P, 0);
+      size_t before = mine.size();
+      for (int k = 0; k < kTensors; ++k) {
+        size_t off = 0, cnt = 0, len = 0;
+        check(alcm_exchange_shard(W[l]->ex[k], (size_t)gw, &off, &cnt), "alcm_exchange_shard");
+        if (cnt == 0) continue;  // nobody sent a frame for an empty shard
+        acc.assign(cnt, 0.0f);
+        for (int r = 0; r < P; ++r) {
+          const auto &b = from[l][r];
+          alcm_frame_info info;
+          check(alcm_peek(b.data() + pos[r], b.size() - pos[r], &info), "alcm_peek");
+          auto ta = Clock::now();
+          check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], (size_t)info.frame_len, 1.0f / (float)P,
+                                         acc.data(), cnt),
+                "alcm_exchange_accumulate");
+          t_dec += seconds_since(ta);
+          pos[r] += (size_t)info.frame_len;
+        }
+        size_t at = mine.size(), bound = alcm_compress_bound(cnt);
+        mine.resize(at + bound);
+        auto tr = Clock::now();
+        check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc, acc.data(), cnt, mine.data() + at, bound, &len,
+                                             &rep),
+              "alcm_exchange_compress_reduced");
+        t_enc += seconds_since(tr);
+        mine.resize(at + len);
+      }
+      for (int r = 0; r < P; ++r)
+        if (pos[r] != from[l][r].size()) throw std::runtime_error("trailing bytes after the shard frames");
+      mine_len[l] = mine.size() - before;
+      own += (double)mine_len[l];
+    }
+    s_alcm += seconds_since(t0);
+    std::vector<uint8_t> all = comm.allgatherv(mine);
+    for (int l = 0; l < local; ++l) sent += (double)(all.size() - mine_len[l]) + 4.0 * (P - 1);
+    t0 = Clock::now();
+    size_t off = 0;
+    for (int w = 0; w < P; ++w)
+      for (int k = 0; k < kTensors; ++k) {
+        size_t soff = 0, cnt = 0;
+        check(alcm_exchange_shard(W[0]->ex[k], (size_t)w, &soff, &cnt), "alcm_exchange_shard");
+        if (cnt == 0) continue;
+        alcm_frame_info info;
+        check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
+        check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, (size_t)info.frame_len, (size_t)w,
+                                         avg[k].data(), avg[k].size()),
+              "alcm_exchange_decode_shard");
+        off += (size_t)info.frame_len;
+      }
+    if (off != all.size()) throw std::runtime_error("trailing bytes after the reduced frames");
+    // Decoding is done once per process; with L simulated workers each would do it.
+    s_alcm += seconds_since(t0) * local;
+    t_dec += seconds_since(t0) * local;
+    return s_alcm;
+  }
+
   EpochStats epoch(int e, Mode step_mode) {
     EpochStats es;
     const int P = opt.workers, B = opt.batch, shard = B / P;
@@ -508,17 +691,20 @@ struct Run {
     for (size_t i = train.n - 1; i > 0; --i) std::swap(perm[i], perm[rng.next() % (i + 1)]);
     const size_t steps = train.n / (size_t)B;
     const size_t N = Model::n_params();
-    double loss_sum = 0, alcm_s = 0, total_s = 0, bytes = 0, caq_sum = 0;
+    double loss_sum = 0, alcm_s = 0, total_s = 0, bytes = 0, caq_sum = 0, sent = 0, compute_s = 0;
+    t_enc = t_dec = 0;
     size_t caq_n = 0;
     std::vector<float> avg[kTensors], tmp;
     for (size_t st = 0; st < steps; ++st) {
       auto t0 = Clock::now();
       double step_alcm = 0, loss = 0;
+      auto tg = Clock::now();
       for (int l = 0; l < local; ++l) {
         int gw = comm.rank * local + l;
         const int *idx = &perm[st * B + (size_t)gw * shard];
         loss += grad_batch(W[l]->model, train, idx, (size_t)shard, W[l]->grad);
       }
+      compute_s += seconds_since(tg);
       for (int k = 0; k < kTensors; ++k) avg[k].assign(Model::count(k), 0.0f);
       if (step_mode == Mode::None) {
         std::vector<float> flat(N, 0.0f);
@@ -532,15 +718,26 @@ struct Run {
         for (int k = 0; k < kTensors; ++k)
           for (auto &a : avg[k]) a = flat[o++] / (float)P;
         bytes += 4.0 * (double)N;
+        // A ring all-reduce sends 2 (P - 1) / P of the float32 gradient per worker.
+        sent += local * 2.0 * (P - 1) / P * 4.0 * (double)N;
+      } else if (exchange == Exchange::AllToAll) {
+        double own = 0;
+        step_alcm += alltoall_step(avg, sent, own, caq_sum, caq_n);
+        bytes += own / local;
       } else {
         std::vector<uint8_t> mine;
         for (int l = 0; l < local; ++l) {
-          step_alcm += compress_worker(*W[l], caq_sum, caq_n);
+          double tc = compress_worker(*W[l], caq_sum, caq_n);
+          step_alcm += tc;
+          t_enc += tc;
           mine.insert(mine.end(), W[l]->frames.begin(), W[l]->frames.end());
         }
         std::vector<uint8_t> all = comm.allgatherv(mine);
         // Per worker: its frames plus the 4-byte size announcement of the allgather.
         bytes += (double)all.size() / P + 4.0;
+        // On the wire each worker receives the P - 1 other workers' frames and counts, and
+        // sends as much on average (exactly that in a ring all-gather).
+        for (int l = 0; l < local; ++l) sent += (double)(all.size() - W[l]->frames.size()) + 4.0 * (P - 1);
         auto t1 = Clock::now();
         size_t off = 0;
         for (int w = 0; w < P; ++w)
@@ -561,6 +758,7 @@ struct Run {
         // Decoding is done once per process; with L simulated workers it would be done by each
         // of them, so it counts L times in their share.
         step_alcm += seconds_since(t1) * local;
+        t_dec += seconds_since(t1) * local;
       }
       for (int l = 0; l < local; ++l) adam.step(W[l]->model, avg);
       double lsum[1] = {loss};
@@ -579,19 +777,177 @@ struct Run {
     es.cum_bytes = cum_bytes;
     es.alcm_share = total_s > 0 ? alcm_s / total_s : 0;
     es.step_ms = 1000.0 * total_s / (double)steps / local;
+    es.compute_ms = 1000.0 * compute_s / (double)steps / local;
+    es.encode_ms = 1000.0 * t_enc / (double)steps / local;
+    es.decode_ms = 1000.0 * t_dec / (double)steps / local;
     // Mean CAQ over all workers' compress calls of the epoch (identical on all ranks).
     double c[2] = {caq_sum, (double)caq_n};
     comm.allreduce_sum(c, 2);
     es.mean_caq = c[1] > 0 ? c[0] / c[1] : 0;
+    double sb[1] = {sent};
+    comm.allreduce_sum(sb, 1);
+    es.sent_bytes = sb[0] / (double)P / (double)steps;
     if (step_mode == Mode::Original) {
       double thr = 0;
       for (int l = 0; l < local; ++l) {
         check(alcm_scheduler_update(W[l]->sched, es.mean_caq, &thr), "alcm_scheduler_update");
+        if (l == 0) caq_history.push_back(es.mean_caq);
         check(alcm_encoder_set_threshold(W[l]->enc, thr), "alcm_encoder_set_threshold");
       }
       es.threshold = thr;
     }
     return es;
+  }
+
+  // ------------------------------------------------------------ resumable state
+  // --checkpoint DIR writes, after every epoch and per MPI rank: DIR/rank<r>.state (this
+  // rank's workers: parameters, Adam moments and step, the CAQ history fed to the scheduler,
+  // the epochs done and the run's identity; FNV-1a checked; written to a temporary file and
+  // renamed), DIR/rank<r>.residuals (an alcm_residual_store with every error-feedback
+  // residual, named w<worker>.<tensor> or w<worker>.<tensor>/<stage>) and, for mode original,
+  // DIR/w<worker>.predictor.npz. The data order is a function of (seed, epoch) and the
+  // checkpoint sits on an epoch boundary, so the epoch count is the whole data position.
+  static void put_u32(std::vector<uint8_t> &b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back((uint8_t)(v >> (8 * i))); }
+  static void put_u64(std::vector<uint8_t> &b, uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back((uint8_t)(v >> (8 * i))); }
+  static void put_f64(std::vector<uint8_t> &b, double v) { uint64_t u; std::memcpy(&u, &v, 8); put_u64(b, u); }
+  static void put_f32s(std::vector<uint8_t> &b, const std::vector<float> &x) {
+    size_t at = b.size();
+    b.resize(at + 4 * x.size());
+    std::memcpy(b.data() + at, x.data(), 4 * x.size());  // little-endian hosts only (checked at load)
+  }
+  static uint64_t fnv1a(const uint8_t *p, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 1099511628211ull; }
+    return h;
+  }
+  std::string state_path(const std::string &dir) const { return dir + "/rank" + std::to_string(comm.rank) + ".state"; }
+  std::string residual_path(const std::string &dir) const { return dir + "/rank" + std::to_string(comm.rank) + ".residuals"; }
+  std::string predictor_path(const std::string &dir, int gw) const { return dir + "/w" + std::to_string(gw) + ".predictor.npz"; }
+  std::string tensor_key(int gw, int k) const { return "w" + std::to_string(gw) + "." + kNames[k]; }
+
+  void save_state(const std::string &dir, int epochs_done) const {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+    std::vector<uint8_t> b;
+    const char magic[8] = {'A', 'L', 'C', 'M', 'T', 'R', 'N', '1'};
+    b.insert(b.end(), magic, magic + 8);
+    put_u32(b, 1);
+    put_u64(b, seed);
+    put_u32(b, (uint32_t)mode);
+    put_u32(b, (uint32_t)exchange);
+    put_u32(b, (uint32_t)opt.workers);
+    put_u32(b, (uint32_t)comm.size);
+    put_u32(b, (uint32_t)epochs_done);
+    put_f64(b, cum_bytes);
+    put_u32(b, (uint32_t)caq_history.size());
+    for (double c : caq_history) put_f64(b, c);
+    alcm_residual_store *store = nullptr;
+    check(alcm_residual_store_new(&store), "alcm_residual_store_new");
+    std::unique_ptr<alcm_residual_store, void (*)(alcm_residual_store *)> guard(store, alcm_residual_store_free);
+    for (int l = 0; l < local; ++l) {
+      const Worker &w = *W[l];
+      int gw = comm.rank * local + l;
+      for (int k = 0; k < kTensors; ++k) {
+        put_f32s(b, w.model.p[k]);
+        put_f32s(b, w.model.m[k]);
+        put_f32s(b, w.model.v[k]);
+        if (w.fb[k]) check(alcm_residual_store_put(store, tensor_key(gw, k).c_str(), w.fb[k]), "alcm_residual_store_put");
+        if (w.ex[k])
+          check(alcm_exchange_save_residuals(w.ex[k], tensor_key(gw, k).c_str(), store), "alcm_exchange_save_residuals");
+      }
+      put_u64(b, w.model.t);
+      b.push_back(w.predictor_trained ? 1 : 0);
+      if (w.pred && w.predictor_trained)
+        check(alcm_predictor_save(w.pred, predictor_path(dir, gw).c_str()), "alcm_predictor_save");
+    }
+    put_u64(b, fnv1a(b.data(), b.size()));
+    check(alcm_residual_store_save(store, residual_path(dir).c_str()), "alcm_residual_store_save");
+    std::string path = state_path(dir), tmp = path + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f.write((const char *)b.data(), (std::streamsize)b.size());
+      f.flush();
+      if (!f) throw std::runtime_error("cannot write " + tmp);
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw std::runtime_error("cannot rename " + tmp + ": " + ec.message());
+  }
+
+  // Restores a state written by save_state for the same seed, mode, exchange, workers and
+  // ranks; returns the epochs done. Any mismatch, damage or missing residual is an error.
+  int load_state(const std::string &dir) {
+    std::string path = state_path(dir);
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot read " + path);
+    std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    size_t pos = 0;
+    auto need = [&](size_t n) {
+      if (b.size() < 8 || pos + n > b.size() - 8) throw std::runtime_error(path + ": truncated");
+    };
+    auto u32 = [&]() { need(4); uint32_t v = 0; for (int i = 0; i < 4; ++i) v |= (uint32_t)b[pos++] << (8 * i); return v; };
+    auto u64 = [&]() { need(8); uint64_t v = 0; for (int i = 0; i < 8; ++i) v |= (uint64_t)b[pos++] << (8 * i); return v; };
+    auto f64 = [&]() { uint64_t u = u64(); double d; std::memcpy(&d, &u, 8); return d; };
+    auto f32s = [&](std::vector<float> &x) { need(4 * x.size()); std::memcpy(x.data(), b.data() + pos, 4 * x.size()); pos += 4 * x.size(); };
+    need(12);
+    if (std::memcmp(b.data(), "ALCMTRN1", 8) != 0) throw std::runtime_error(path + ": not a trainer state");
+    uint64_t stored = 0;
+    for (int i = 0; i < 8; ++i) stored |= (uint64_t)b[b.size() - 8 + i] << (8 * i);
+    if (stored != fnv1a(b.data(), b.size() - 8)) throw std::runtime_error(path + ": checksum mismatch");
+    pos = 8;
+    if (u32() != 1) throw std::runtime_error(path + ": unsupported version");
+    uint64_t s_seed = u64();
+    uint32_t s_mode = u32(), s_ex = u32(), s_workers = u32(), s_ranks = u32();
+    if (s_seed != seed || s_mode != (uint32_t)mode || s_ex != (uint32_t)exchange || s_workers != (uint32_t)opt.workers ||
+        s_ranks != (uint32_t)comm.size)
+      throw std::runtime_error(path + ": written by another run (seed, mode, exchange, workers or ranks differ)");
+    int done = (int)u32();
+    cum_bytes = f64();
+    uint32_t nc = u32();
+    need((size_t)nc * 8);
+    caq_history.clear();
+    for (uint32_t i = 0; i < nc; ++i) caq_history.push_back(f64());
+    alcm_residual_store *store = nullptr;
+    bool has_residuals = false;
+    for (auto &w : W)
+      for (int k = 0; k < kTensors; ++k) has_residuals = has_residuals || w->fb[k] || w->ex[k];
+    if (has_residuals) check(alcm_residual_store_load(residual_path(dir).c_str(), &store), "alcm_residual_store_load");
+    std::unique_ptr<alcm_residual_store, void (*)(alcm_residual_store *)> guard(store, alcm_residual_store_free);
+    for (int l = 0; l < local; ++l) {
+      Worker &w = *W[l];
+      int gw = comm.rank * local + l;
+      for (int k = 0; k < kTensors; ++k) {
+        f32s(w.model.p[k]);
+        f32s(w.model.m[k]);
+        f32s(w.model.v[k]);
+        if (w.fb[k]) {
+          alcm_feedback *fb = nullptr;
+          check(alcm_residual_store_get(store, tensor_key(gw, k).c_str(), &fb), "alcm_residual_store_get");
+          alcm_feedback_free(w.fb[k]);
+          w.fb[k] = fb;
+        }
+        if (w.ex[k])
+          check(alcm_exchange_load_residuals(w.ex[k], tensor_key(gw, k).c_str(), store), "alcm_exchange_load_residuals");
+      }
+      w.model.t = u64();
+      need(1);
+      w.predictor_trained = b[pos++] != 0;
+      if (w.pred && w.predictor_trained) {
+        alcm_predictor *p = nullptr;
+        check(alcm_predictor_load(predictor_path(dir, gw).c_str(), &p), "alcm_predictor_load");
+        alcm_predictor_free(w.pred);
+        w.pred = p;
+      }
+      // The scheduler's state is a function of its inputs: replay them.
+      if (w.sched)
+        for (double c : caq_history) {
+          double thr = 0;
+          check(alcm_scheduler_update(w.sched, c, &thr), "alcm_scheduler_update");
+          check(alcm_encoder_set_threshold(w.enc, thr), "alcm_encoder_set_threshold");
+        }
+    }
+    if (pos != b.size() - 8) throw std::runtime_error(path + ": trailing bytes");
+    return done;
   }
 
   // True when every replica on every rank holds the same bytes.
@@ -785,7 +1141,8 @@ void usage() {
       "usage: trainer [--workers P] [--epochs E] [--batch B] [--seeds 1,2,3] [--lr X]\n"
       "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
       "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
-      "               [--no-checkpoint] [--max-gap POINTS]\n");
+      "               [--no-checkpoint] [--max-gap POINTS] [--exchange allreduce|allgather|alltoall]\n"
+      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n");
 }
 
 int real_main(int argc, char **argv, const Comm &comm) {
@@ -809,6 +1166,10 @@ int real_main(int argc, char **argv, const Comm &comm) {
     else if (a == "--ckpt") opt.ckpt = val();
     else if (a == "--no-checkpoint") opt.checkpoint = false;
     else if (a == "--max-gap") opt.max_gap = std::stod(val());
+    else if (a == "--exchange") opt.exchange = parse_exchange(val());
+    else if (a == "--min-shard") opt.min_shard = (size_t)std::stoull(val());
+    else if (a == "--checkpoint") opt.save_dir = val();
+    else if (a == "--resume") opt.resume_dir = val();
     else if (a == "-h" || a == "--help") { if (comm.rank == 0) usage(); return 0; }
     else throw std::runtime_error("unknown option " + a);
   }
@@ -816,6 +1177,12 @@ int real_main(int argc, char **argv, const Comm &comm) {
     throw std::runtime_error("--workers must be a positive multiple of the number of MPI ranks");
   if (opt.batch % opt.workers != 0) throw std::runtime_error("--batch must be a multiple of --workers");
   if (alcm_version_number() != ALCM_VERSION_NUMBER) throw std::runtime_error("alcm header/library mismatch");
+  if ((!opt.save_dir.empty() || !opt.resume_dir.empty()) && (opt.seeds.size() != 1 || opt.modes.size() != 1))
+    throw std::runtime_error("--checkpoint and --resume need exactly one seed and one mode");
+  {
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one != 1) throw std::runtime_error("this trainer assumes a little-endian host");
+  }
   const bool root = comm.rank == 0;
 
   Data train, test;
@@ -841,10 +1208,14 @@ int real_main(int argc, char **argv, const Comm &comm) {
     csv = std::fopen(opt.csv.c_str(), "w");
     if (!csv) throw std::runtime_error("cannot write " + opt.csv);
     std::fprintf(csv, "seed,mode,epoch,train_loss,test_acc,bytes_per_step,ratio,cum_bytes,mean_caq,"
-                      "threshold,alcm_time_share,step_ms\n");
+                      "threshold,alcm_time_share,step_ms,exchange,sent_bytes_per_rank_step\n");
   }
 
-  struct Final { double acc = 0, bytes = 0, ratio = 0, caq = 0, share = 0; int n = 0; };
+  struct Final {
+    double acc = 0, bytes = 0, ratio = 0, caq = 0, share = 0, sent = 0, step = 0, compute = 0, enc = 0, dec = 0;
+    int n = 0;
+    std::string ex;
+  };
   std::map<int, Final> finals;
   bool all_identical = true;
   struct CkptResult { std::string label; double size = 0, raw = 0, acc_loaded = 0, acc_resumed = 0, acc_ref = 0, acc_before = 0; int n = 0; };
@@ -859,18 +1230,25 @@ int real_main(int argc, char **argv, const Comm &comm) {
         std::printf("\n[seed %llu] mode %s\n%5s %10s %9s %12s %8s %9s %9s %8s %8s\n", (unsigned long long)seed,
                     mode_name(mode), "epoch", "loss", "test_acc", "bytes/step", "ratio", "mean_CAQ", "threshold",
                     "alcm_%", "ms/step");
-      for (int e = 0; e < opt.epochs; ++e) {
+      int start = 0;
+      if (!opt.resume_dir.empty()) {
+        start = run.load_state(opt.resume_dir);
+        if (root) std::printf("resumed from %s after epoch %d\n", opt.resume_dir.c_str(), start);
+      }
+      es.test_acc = accuracy(run.W[0]->model, test);
+      for (int e = start; e < opt.epochs; ++e) {
         es = run.epoch(e, mode);
+        if (!opt.save_dir.empty()) run.save_state(opt.save_dir, e + 1);
         share_sum += es.alcm_share;
         if (root) {
           std::printf("%5d %10.4f %8.2f%% %12.0f %7.1fx %9.3f %9.5f %7.1f%% %8.2f\n", e + 1, es.train_loss,
                       es.test_acc, es.bytes_per_step, es.ratio, es.mean_caq, es.threshold, 100 * es.alcm_share,
                       es.step_ms);
           if (csv)
-            std::fprintf(csv, "%llu,%s,%d,%.6f,%.4f,%.1f,%.4f,%.1f,%.5f,%.6f,%.5f,%.4f\n",
+            std::fprintf(csv, "%llu,%s,%d,%.6f,%.4f,%.1f,%.4f,%.1f,%.5f,%.6f,%.5f,%.4f,%s,%.1f\n",
                          (unsigned long long)seed, mode_name(mode), e + 1, es.train_loss, es.test_acc,
                          es.bytes_per_step, es.ratio, es.cum_bytes, es.mean_caq, es.threshold, es.alcm_share,
-                         es.step_ms);
+                         es.step_ms, exchange_name(run.exchange), es.sent_bytes);
         }
       }
       bool same = run.replicas_identical();
@@ -883,7 +1261,13 @@ int real_main(int argc, char **argv, const Comm &comm) {
       f.bytes += es.bytes_per_step;
       f.ratio += es.ratio;
       f.caq += es.mean_caq;
-      f.share += share_sum / opt.epochs;
+      f.share += opt.epochs > start ? share_sum / (opt.epochs - start) : 0;
+      f.sent += es.sent_bytes;
+      f.step += es.step_ms;
+      f.compute += es.compute_ms;
+      f.enc += es.encode_ms;
+      f.dec += es.decode_ms;
+      f.ex = exchange_name(run.exchange);
       f.n += 1;
 
       // Checkpoints of the uncompressed run: save, resume, train one more epoch; compare with
@@ -966,6 +1350,27 @@ int real_main(int argc, char **argv, const Comm &comm) {
         ok = ok && pass;
       }
     }
+  }
+  // Last: the codec's share of step time (issue 12), then one summary line per mode (with one
+  // mode, the summary is the program's last line). Bytes: per rank (worker) per step, last
+  // epoch, mean over seeds; raw: a ring all-reduce of the float32 gradient.
+  if (root) {
+    const int P = opt.workers;
+    const double raw = 2.0 * (P - 1) / P * 4.0 * (double)N;
+    for (Mode m : opt.modes) {
+      Final &f = finals[(int)m];
+      std::printf("codec: mode=%s exchange=%s share_of_step=%.1f%% (last epoch, ms per step: step %.3f, "
+                  "compute %.3f, encode %.3f, decode %.3f)\n",
+                  mode_name(m), f.ex.c_str(), 100 * f.share / f.n, f.step / f.n, f.compute / f.n, f.enc / f.n,
+                  f.dec / f.n);
+    }
+    for (Mode m : opt.modes) {
+      Final &f = finals[(int)m];
+      std::printf("summary: mode=%s exchange=%s ranks=%d test_acc=%.2f sent_bytes_per_rank_step=%.0f "
+                  "raw_allreduce_bytes_per_rank_step=%.0f\n",
+                  mode_name(m), f.ex.c_str(), P, f.acc / f.n, f.sent / f.n, raw);
+    }
+    std::fflush(stdout);
   }
   int okv = ok ? 1 : 0;
 #ifdef ALCM_TRAINER_MPI

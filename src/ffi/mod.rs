@@ -89,11 +89,14 @@ pub mod stats;
 
 pub mod metrics;
 
+pub mod collective;
+
 pub mod handle;
 pub mod panic;
 
 pub use codec::*;
 pub use dtype::*;
+pub use collective::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use feedback::*;
 pub use handle::{

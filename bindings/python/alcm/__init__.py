@@ -993,3 +993,9 @@ def format_version() -> int:
 def status_string(status: int) -> str:
     """The library's description of a status code."""
     return _L().alcm_status_string(_u32(status, "status")).decode("utf-8")
+
+# Compressed collectives (reduce-scatter + all-gather, residual store): alcm.collective.
+from . import collective  # noqa: E402
+from .collective import Exchange, ResidualStore  # noqa: E402
+
+__all__ += ["collective", "Exchange", "ResidualStore"]

@@ -338,3 +338,30 @@ PROTOTYPES.update({
     "alcm_decompress_typed": (c_status, [u8_in, c_size_t, c_uint32, ctypes.c_void_p, c_size_t,
                                          c_uint32, p_size_t]),
 })
+
+
+# ---------------------------------------------------------------------------------------------
+# Compressed collectives (alcm_exchange, alcm_residual_store); the API is alcm.collective.
+PROTOTYPES.update({
+    "alcm_exchange_new": (c_status, [c_size_t, shape_in, c_size_t, c_size_t, c_size_t, c_size_t,
+                                     c_handle_out]),
+    "alcm_exchange_shard": (c_status, [c_handle, c_size_t, p_size_t, p_size_t]),
+    "alcm_exchange_compress_shard": (c_status, [c_handle, c_handle, f32_in, c_size_t, c_size_t,
+                                                u8_out, c_size_t, p_size_t, p_report]),
+    "alcm_exchange_accumulate": (c_status, [c_handle, u8_in, c_size_t, ctypes.c_float, f32_out,
+                                            c_size_t]),
+    "alcm_exchange_compress_reduced": (c_status, [c_handle, c_handle, f32_in, c_size_t, u8_out,
+                                                  c_size_t, p_size_t, p_report]),
+    "alcm_exchange_decode_shard": (c_status, [c_handle, u8_in, c_size_t, c_size_t, f32_out,
+                                              c_size_t]),
+    "alcm_exchange_save_residuals": (c_status, [c_handle, c_str, c_handle]),
+    "alcm_exchange_load_residuals": (c_status, [c_handle, c_str, c_handle]),
+    "alcm_exchange_free": (None, [c_handle]),
+    "alcm_residual_store_new": (c_status, [c_handle_out]),
+    "alcm_residual_store_len": (c_status, [c_handle, p_size_t]),
+    "alcm_residual_store_save": (c_status, [c_handle, c_str]),
+    "alcm_residual_store_load": (c_status, [c_str, c_handle_out]),
+    "alcm_residual_store_put": (c_status, [c_handle, c_str, c_handle]),
+    "alcm_residual_store_get": (c_status, [c_handle, c_str, c_handle_out]),
+    "alcm_residual_store_free": (None, [c_handle]),
+})

@@ -261,6 +261,49 @@ alcm_feedback_save(fb, path) = @ccall libalcm.alcm_feedback_save(fb::Ptr{Cvoid},
 alcm_feedback_load(path, out) =
     @ccall libalcm.alcm_feedback_load(path::Cstring, out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_feedback_free(fb) = @ccall libalcm.alcm_feedback_free(fb::Ptr{Cvoid})::Cvoid
+# Compressed collectives (reduce-scatter + all-gather, residual store): raw calls only.
+alcm_exchange_new(rank, shape, ranks, this_rank, min_shard_values, first_rank, out) =
+    @ccall libalcm.alcm_exchange_new(rank::Csize_t, shape::Ptr{Csize_t}, ranks::Csize_t,
+        this_rank::Csize_t, min_shard_values::Csize_t, first_rank::Csize_t,
+        out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_exchange_shard(ex, j, offset, count) =
+    @ccall libalcm.alcm_exchange_shard(ex::Ptr{Cvoid}, j::Csize_t, offset::Ref{Csize_t},
+        count::Ref{Csize_t})::alcm_status
+alcm_exchange_compress_shard(ex, enc, grad, n, j, dst, cap, dst_len, report) =
+    @ccall libalcm.alcm_exchange_compress_shard(ex::Ptr{Cvoid}, enc::Ptr{Cvoid}, grad::Ptr{Cfloat},
+        n::Csize_t, j::Csize_t, dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t},
+        report::Ref{Report})::alcm_status
+alcm_exchange_accumulate(ex, frame, len, scale, out, out_len) =
+    @ccall libalcm.alcm_exchange_accumulate(ex::Ptr{Cvoid}, frame::Ptr{UInt8}, len::Csize_t,
+        scale::Cfloat, out::Ptr{Cfloat}, out_len::Csize_t)::alcm_status
+alcm_exchange_compress_reduced(ex, enc, x, n, dst, cap, dst_len, report) =
+    @ccall libalcm.alcm_exchange_compress_reduced(ex::Ptr{Cvoid}, enc::Ptr{Cvoid}, x::Ptr{Cfloat},
+        n::Csize_t, dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t},
+        report::Ref{Report})::alcm_status
+alcm_exchange_decode_shard(ex, frame, len, j, out, out_len) =
+    @ccall libalcm.alcm_exchange_decode_shard(ex::Ptr{Cvoid}, frame::Ptr{UInt8}, len::Csize_t,
+        j::Csize_t, out::Ptr{Cfloat}, out_len::Csize_t)::alcm_status
+alcm_exchange_save_residuals(ex, name, store) =
+    @ccall libalcm.alcm_exchange_save_residuals(ex::Ptr{Cvoid}, name::Cstring,
+        store::Ptr{Cvoid})::alcm_status
+alcm_exchange_load_residuals(ex, name, store) =
+    @ccall libalcm.alcm_exchange_load_residuals(ex::Ptr{Cvoid}, name::Cstring,
+        store::Ptr{Cvoid})::alcm_status
+alcm_exchange_free(ex) = @ccall libalcm.alcm_exchange_free(ex::Ptr{Cvoid})::Cvoid
+alcm_residual_store_new(out) =
+    @ccall libalcm.alcm_residual_store_new(out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_residual_store_len(store, count) =
+    @ccall libalcm.alcm_residual_store_len(store::Ptr{Cvoid}, count::Ref{Csize_t})::alcm_status
+alcm_residual_store_save(store, path) =
+    @ccall libalcm.alcm_residual_store_save(store::Ptr{Cvoid}, path::Cstring)::alcm_status
+alcm_residual_store_load(path, out) =
+    @ccall libalcm.alcm_residual_store_load(path::Cstring, out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_residual_store_put(store, name, fb) =
+    @ccall libalcm.alcm_residual_store_put(store::Ptr{Cvoid}, name::Cstring, fb::Ptr{Cvoid})::alcm_status
+alcm_residual_store_get(store, name, out) =
+    @ccall libalcm.alcm_residual_store_get(store::Ptr{Cvoid}, name::Cstring,
+        out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_residual_store_free(store) = @ccall libalcm.alcm_residual_store_free(store::Ptr{Cvoid})::Cvoid
 alcm_last_error_message(buf, len) =
     @ccall libalcm.alcm_last_error_message(buf::Ptr{UInt8}, len::Csize_t)::Csize_t
 alcm_error_metrics(a, b, n, out) =

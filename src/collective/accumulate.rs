@@ -1,0 +1,71 @@
+//! Decode-and-accumulate: `out += scale · decode(frame)`, the reduction step of a compressed
+//! reduce-scatter.
+
+use crate::codec::decoder::DecodeOptions;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::FrameInfo;
+
+/// Sums decoded frames into a caller buffer. The frame is decoded into one scratch buffer of
+/// the output's size that the accumulator keeps and reuses for every frame and every step (so
+/// summing `N` frames allocates nothing after the first call); the scaled add is one pass.
+/// Not shared between threads while in use; may move between threads.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    scratch: Vec<f32>,
+    options: DecodeOptions,
+}
+
+impl Accumulator {
+    /// An accumulator decoding on one thread.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An accumulator decoding large frames on `threads` threads (the result never depends on
+    /// it; checked on use, 1..=[`crate::MAX_THREADS`]).
+    pub fn with_threads(threads: usize) -> Self {
+        Accumulator {
+            scratch: Vec::new(),
+            options: DecodeOptions::default().with_threads(threads),
+        }
+    }
+
+    /// `out[i] += scale · decode(frame)[i]` (in f32, in index order). The frame must hold
+    /// exactly `out.len()` values (`BufferTooSmall` when it holds more, `InvalidArgument` when
+    /// fewer); `scale` must be finite. On error `out` is unchanged. Returns the frame's header.
+    pub fn accumulate(&mut self, frame: &[u8], scale: f32, out: &mut [f32]) -> Result<FrameInfo> {
+        if !scale.is_finite() {
+            return Err(Error::invalid_argument(format!(
+                "scale must be finite, got {scale}"
+            )));
+        }
+        let info = crate::format::peek(frame)?;
+        if info.n_values != out.len() as u64 {
+            return Err(Error::new(
+                if info.n_values > out.len() as u64 {
+                    ErrorKind::BufferTooSmall
+                } else {
+                    ErrorKind::InvalidArgument
+                },
+                format!(
+                    "the frame holds {} values, the accumulator's output {}",
+                    info.n_values,
+                    out.len()
+                ),
+            ));
+        }
+        // Bounded by the caller's buffer, never by the frame.
+        if self.scratch.len() != out.len() {
+            self.scratch.clear();
+            self.scratch
+                .try_reserve_exact(out.len())
+                .map_err(|_| Error::too_large("cannot allocate the accumulator's scratch"))?;
+            self.scratch.resize(out.len(), 0.0);
+        }
+        let info = self.options.decompress_into(frame, &mut self.scratch)?;
+        for (o, &v) in out.iter_mut().zip(&self.scratch) {
+            *o += scale * v;
+        }
+        Ok(info)
+    }
+}
