@@ -35,8 +35,6 @@ rest of the backward pass.
 torch is imported by this module only; ``import alcm`` never needs it.
 """
 
-from __future__ import annotations
-
 import concurrent.futures
 import math
 import struct
@@ -374,7 +372,9 @@ class AlcmHookState:
             fut.set_result(out)
 
 
-def alcm_hook(state: AlcmHookState, bucket) -> torch.futures.Future:
+def alcm_hook(state: AlcmHookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
+    # The annotations are DDP's: register_comm_hook refuses any others (so no
+    # `from __future__ import annotations` in this module).
     """DDP communication hook: ``ddp.register_comm_hook(state, alcm_hook)``. Returns a future
     of the bucket's averaged gradients (its ``buffer()``, same dtype), filled in by the state's
     worker thread."""

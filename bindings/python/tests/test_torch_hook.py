@@ -70,12 +70,12 @@ def _recording_hook(state, bucket):
     return at.alcm_hook(state, bucket)
 
 
-def _setup(sizes, dtype, **kw):
+def _setup(sizes, dtype, hook=_recording_hook, **kw):
     model = _mlp(sizes, dtype)
     state = _RecordingState(model, **kw)
     # A tiny bucket cap: several buckets, and DDP's rebuild after step 0 regroups them.
     ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.0005)
-    ddp.register_comm_hook(state, _recording_hook)
+    ddp.register_comm_hook(state, hook)   # DDP checks the hook's signature and annotations
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     return ddp, state, opt
 
@@ -113,7 +113,7 @@ def _worker(rank, store, outdir):
         state.close()
 
     lr_sizes = [32, 64, 10]
-    ddp, state, opt = _setup(lr_sizes, torch.float32, mode="low_rank", rank=2,
+    ddp, state, opt = _setup(lr_sizes, torch.float32, at.alcm_hook, mode="low_rank", rank=2,
                              factor_target=0.05, target=TARGET)
     log = []
     _train(ddp, state, opt, 3, 0, lr_sizes, torch.float32, rank, log)
