@@ -4,6 +4,7 @@
 //! checked against the bytes actually present before anything is allocated, so a truncated,
 //! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
 
+pub(crate) mod compact;
 pub mod params;
 
 use crate::abi;
