@@ -37,10 +37,14 @@ pub enum Dtype {
     U64,
     /// One byte, 0 or 1.
     Bool,
+    /// 8-bit float, 5 exponent bits (safetensors `F8_E5M2`).
+    F8E5M2,
+    /// 8-bit float, 4 exponent bits (safetensors `F8_E4M3`).
+    F8E4M3,
 }
 
 // (type, id in the index, bytes per element, safetensors name, numpy descr without byte order)
-const TABLE: [(Dtype, u8, usize, &str, &str); 13] = [
+const TABLE: [(Dtype, u8, usize, &str, &str); 15] = [
     (Dtype::F32, abi::ALCM_DTYPE_F32 as u8, 4, "F32", "f4"),
     (Dtype::F16, 2, 2, "F16", "f2"),
     (Dtype::BF16, 3, 2, "BF16", ""),
@@ -54,6 +58,8 @@ const TABLE: [(Dtype, u8, usize, &str, &str); 13] = [
     (Dtype::U32, 22, 4, "U32", "u4"),
     (Dtype::U64, 23, 8, "U64", "u8"),
     (Dtype::Bool, 24, 1, "BOOL", "b1"),
+    (Dtype::F8E5M2, 32, 1, "F8_E5M2", ""),
+    (Dtype::F8E4M3, 33, 1, "F8_E4M3", ""),
 ];
 
 impl Dtype {
@@ -111,6 +117,6 @@ mod tests {
         assert_eq!(Dtype::F32.id(), 1);
         assert_eq!(Dtype::BF16.size(), 2);
         assert!(Dtype::from_id(0).is_none());
-        assert!(Dtype::from_safetensors_name("F8_E4M3").is_err());
+        assert!(Dtype::from_safetensors_name("F4").is_err());
     }
 }
