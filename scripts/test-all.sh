@@ -66,5 +66,11 @@ cargo run --release --example bench -- tests/data > target/bench-smoke.txt && ta
 step "soak, short (8 threads compress, decompress and run error feedback for 15 s; fails if RSS grows > 16 MiB after warm-up or the heap keeps > 4 KiB after the threads end)"
 cargo run --release --example soak -- tests/data --seconds 15
 
+step "alcm command-line tool (cli/: a safetensors model of tests/data through the binary and its library, every mode)"
+rc=0
+cargo test -p alcm-cli > target/test-all-cli.log 2>&1 || rc=$?
+grep -E '^(test result|error)|FAILED|panicked' target/test-all-cli.log || true
+[ "$rc" -eq 0 ] || { echo "cargo test -p alcm-cli failed (full log: target/test-all-cli.log)"; exit 1; }
+
 echo
 echo "all test stages passed"

@@ -10,6 +10,7 @@
 // The stages, in the order data flows through them (docs/ARCHITECTURE.md). They are private:
 // the API is what this file re-exports.
 mod abi;
+pub mod archive;
 mod codec;
 mod entropy;
 mod error;

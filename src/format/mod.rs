@@ -5,6 +5,7 @@
 //! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
 
 pub mod dtype;
+pub(crate) mod compact;
 pub mod params;
 
 use crate::abi;

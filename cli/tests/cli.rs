@@ -1,0 +1,341 @@
+//! The `alcm` binary and its library on a real model file: a .safetensors assembled from the
+//! shipped tensors of tests/data (plus an int64 and a bfloat16 tensor, stored raw), round
+//! tripped in every mode. Errors are checked against values computed here from the inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alcm::archive::Bound;
+use alcm_cli::files::{self, Kind};
+use alcm_cli::policy::Policy;
+use safetensors::tensor::TensorView;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
+}
+
+/// (name, f32 values, shape) of every shipped tensor.
+fn shipped() -> Vec<(String, Vec<f32>, Vec<usize>)> {
+    let mut out = Vec::new();
+    for sub in ["weights", "gradients"] {
+        let mut paths: Vec<_> = std::fs::read_dir(data_dir().join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.sort();
+        for p in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "npy"))
+        {
+            let (v, s) = alcm::read_npy_f32(&p).unwrap();
+            out.push((
+                format!("{sub}.{}", p.file_stem().unwrap().to_string_lossy()),
+                v,
+                s,
+            ));
+        }
+    }
+    out
+}
+
+/// A safetensors model file of the shipped tensors, with header metadata.
+fn model_file(dir: &Path) -> PathBuf {
+    let ts = shipped();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>, safetensors::Dtype)> = ts
+        .iter()
+        .map(|(n, v, s)| {
+            (
+                n.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                s.clone(),
+                safetensors::Dtype::F32,
+            )
+        })
+        .chain([
+            (
+                "step".to_string(),
+                2000i64.to_le_bytes().to_vec(),
+                vec![],
+                safetensors::Dtype::I64,
+            ),
+            (
+                "half.scale".to_string(),
+                vec![0x80, 0x3f, 0x00, 0xc0, 0x49, 0x40],
+                vec![3],
+                safetensors::Dtype::BF16,
+            ),
+        ])
+        .collect();
+    let views: Vec<_> = bytes
+        .iter()
+        .map(|(n, b, s, d)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let meta = Some(
+        [("format".to_string(), "pt".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let path = dir.join("model.safetensors");
+    std::fs::write(&path, safetensors::serialize(views, &meta).unwrap()).unwrap();
+    path
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("alcm-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn alcm(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_alcm"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn l2(a: impl Iterator<Item = f64>) -> f64 {
+    a.map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Checks `out` (a decompressed safetensors file) against the input model for `bound`.
+fn check_against(input: &Path, out: &Path, bound: Bound, lossless_names: &str) {
+    let a = std::fs::read(input).unwrap();
+    let b = std::fs::read(out).unwrap();
+    let (sa, sb) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    // Same header bytes: names, shapes, dtypes, offsets and metadata.
+    let n = u64::from_le_bytes(a[..8].try_into().unwrap()) as usize;
+    assert_eq!(a[..8 + n], b[..8 + n]);
+    for (name, va) in sa.tensors() {
+        let vb = sb.tensor(&name).unwrap();
+        if va.dtype() != safetensors::Dtype::F32 || name.contains(lossless_names) {
+            assert_eq!(va.data(), vb.data(), "{name}");
+            continue;
+        }
+        let x: Vec<f64> = va
+            .data()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect();
+        let y: Vec<f64> = vb
+            .data()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect();
+        match bound {
+            Bound::Lossless => assert_eq!(va.data(), vb.data(), "{name}"),
+            Bound::RelativeL2(e) => {
+                let err = l2(x.iter().zip(&y).map(|(p, q)| p - q));
+                assert!(err <= e * l2(x.iter().copied()), "{name}");
+            }
+            Bound::MaxAbs(e) => {
+                assert!(x.iter().zip(&y).all(|(p, q)| (p - q).abs() <= e), "{name}")
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_round_trips_a_model_in_every_mode() {
+    let d = tmp("modes");
+    let model = model_file(&d);
+    let raw_len = std::fs::metadata(&model).unwrap().len();
+    for (flags, bound, lossless_names) in [
+        (vec!["--lossless"], Bound::Lossless, "\0"),
+        (vec!["--rel-l2", "1e-3"], Bound::RelativeL2(1e-3), "\0"),
+        (
+            vec!["--rel-l2", "1e-2", "--override", "*bias*=lossless"],
+            Bound::RelativeL2(1e-2),
+            "bias",
+        ),
+        (
+            vec!["--max-abs", "1e-4", "--threads", "2"],
+            Bound::MaxAbs(1e-4),
+            "\0",
+        ),
+    ] {
+        let arc = d.join("m.alcm");
+        let back = d.join("back.safetensors");
+        let mut args = vec!["compress", s(&model), "-o", s(&arc), "--force"];
+        args.extend(flags.iter());
+        let (ok, out, err) = alcm(&args);
+        assert!(ok, "{flags:?}: {err}");
+        assert!(out.contains("tensors"), "{out}");
+        let arc_len = std::fs::metadata(&arc).unwrap().len();
+        assert!(arc_len < raw_len, "{flags:?}: {arc_len} >= {raw_len}");
+        let (ok, out, err) = alcm(&["verify", s(&arc)]);
+        assert!(ok && out.contains("OK"), "{err}");
+        let (ok, out, _) = alcm(&["info", s(&arc)]);
+        assert!(ok);
+        assert!(
+            out.contains("weights.minilm_embeddings.LayerNorm.weight")
+                && out.contains("BF16")
+                && out.contains("I64")
+        );
+        let (ok, _, err) = alcm(&["decompress", s(&arc), "-o", s(&back), "--force"]);
+        assert!(ok, "{err}");
+        if bound == Bound::Lossless {
+            assert_eq!(
+                std::fs::read(&model).unwrap(),
+                std::fs::read(&back).unwrap(),
+                "lossless is byte-identical"
+            );
+        }
+        check_against(&model, &back, bound, lossless_names);
+    }
+}
+
+#[test]
+fn npz_and_npy_in_and_out() {
+    let d = tmp("npz");
+    let model = model_file(&d);
+    let arc = d.join("m.alcm");
+    assert!(alcm(&["compress", s(&model), "-o", s(&arc), "--lossless"]).0);
+    // The bfloat16 tensor has no numpy type: a clear error.
+    let (ok, _, err) = alcm(&["decompress", s(&arc), "-o", s(&d.join("m.npz"))]);
+    assert!(
+        !ok && err.contains("numpy has no") && err.lines().count() == 1,
+        "{err}"
+    );
+    // An npz of the shipped fixtures (float32, float64, int64, ...) goes in and out unchanged.
+    let npz = data_dir().join("fixtures/savez_stored.npz");
+    let arc2 = d.join("n.alcm");
+    let out = d.join("n.npz");
+    assert!(alcm(&["compress", s(&npz), "-o", s(&arc2), "--lossless"]).0);
+    assert!(alcm(&["decompress", s(&arc2), "-o", s(&out)]).0);
+    assert_eq!(
+        alcm::read_npz_file(&npz).unwrap(),
+        alcm::read_npz_file(&out).unwrap()
+    );
+    // One .npy, lossy, back to .npy.
+    let npy = data_dir().join("gradients/grad_step00100_fc1.weight.npy");
+    let (arc3, out3) = (d.join("g.alcm"), d.join("g.npy"));
+    assert!(alcm(&["compress", s(&npy), "-o", s(&arc3), "--max-abs", "1e-5"]).0);
+    assert!(alcm(&["decompress", s(&arc3), "-o", s(&out3)]).0);
+    let (x, sx) = alcm::read_npy_f32(&npy).unwrap();
+    let (y, sy) = alcm::read_npy_f32(&out3).unwrap();
+    assert_eq!(sx, sy);
+    assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() <= 1e-5));
+}
+
+#[test]
+fn bad_input_and_flags_give_one_line_errors_and_nothing_is_overwritten() {
+    let d = tmp("errors");
+    let model = model_file(&d);
+    let arc = d.join("m.alcm");
+    assert!(alcm(&["compress", s(&model), "-o", s(&arc)]).0);
+    let before = std::fs::read(&arc).unwrap();
+    // Existing output without --force.
+    let (ok, _, err) = alcm(&["compress", s(&model), "-o", s(&arc), "--lossless"]);
+    assert!(
+        !ok && err.contains("--force") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&arc).unwrap(), before);
+    // A corrupted archive: verify and decompress fail, one line each.
+    let mut bad = before.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x10;
+    let badp = d.join("bad.alcm");
+    std::fs::write(&badp, &bad).unwrap();
+    for args in [
+        vec!["verify", s(&badp)],
+        vec![
+            "decompress",
+            s(&badp),
+            "-o",
+            "/nonexistent-dir/x.safetensors",
+        ],
+    ] {
+        let (ok, _, err) = alcm(&args);
+        assert!(
+            !ok && err.starts_with("alcm: error:") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    // Not an archive, a missing file, bad flags.
+    for args in [
+        vec!["info", s(&model)],
+        vec!["verify", "/nonexistent/file.alcm"],
+        vec!["compress", s(&model), "-o", s(&d.join("x.zip"))],
+        vec![
+            "compress",
+            s(&model),
+            "-o",
+            s(&d.join("y.alcm")),
+            "--rel-l2",
+            "1.5",
+        ],
+        vec![
+            "compress",
+            s(&model),
+            "-o",
+            s(&d.join("y.alcm")),
+            "--rel-l2",
+            "1e-3",
+            "--lossless",
+        ],
+        vec![
+            "compress",
+            s(&model),
+            "-o",
+            s(&d.join("y.alcm")),
+            "--override",
+            "nonsense",
+        ],
+        vec![
+            "compress",
+            s(&model),
+            "-o",
+            s(&d.join("y.alcm")),
+            "--threads",
+            "0",
+        ],
+        vec!["frobnicate"],
+    ] {
+        let (ok, _, err) = alcm(&args);
+        assert!(
+            !ok && err.lines().count() == 1 && err.starts_with("alcm: "),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!d.join("y.alcm").exists());
+}
+
+#[test]
+fn library_round_trip_keeps_names_shapes_and_bounds() {
+    let d = tmp("lib");
+    let model = files::read_model(&model_file(&d)).unwrap();
+    let policy = Policy {
+        default: Bound::RelativeL2(1e-3),
+        overrides: vec![("*LayerNorm*".into(), Bound::Lossless)],
+    };
+    let arc = files::compress_model(&model, &policy, Default::default(), |_| {}).unwrap();
+    let mut r = files::open_archive(&arc, 1).unwrap();
+    assert_eq!(r.entries().len(), model.tensors.len());
+    for t in &model.tensors {
+        let e = r.entry(&t.name).unwrap().clone();
+        assert_eq!((e.dtype, &e.shape), (t.dtype, &t.shape));
+        let want = if t.dtype != alcm::archive::Dtype::F32 || t.name.contains("LayerNorm") {
+            Bound::Lossless
+        } else {
+            Bound::RelativeL2(1e-3f32 as f64)
+        }; // stored as f32
+        assert_eq!(e.bound, want, "{}", t.name);
+    }
+    let st = files::decompress_archive(&mut r, Kind::Safetensors, |_| {}).unwrap();
+    assert_eq!(st[..64], model.bytes[..64]);
+    assert_eq!(st.len(), model.bytes.len());
+}

@@ -1,0 +1,408 @@
+//! The archive's index and its two fixed ends (docs/FORMAT.md, "Archive"): encoding, and a
+//! parser that checks every field and bounds every allocation by the bytes present.
+
+use std::collections::HashSet;
+
+use super::dtype::Dtype;
+use crate::abi;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{put_varint, Reader, MAX_RANK};
+
+/// First and last bytes of an archive.
+pub const ARCHIVE_MAGIC: [u8; 4] = *b"ALCA";
+/// Version of the archive format this library writes and reads.
+pub const ARCHIVE_VERSION: u8 = 1;
+/// Bytes before the first tensor: magic, version, 3 zero bytes.
+pub const HEADER_LEN: u64 = 8;
+/// Bytes after the index: index length (u64), index CRC-32 (u32), magic.
+pub const FOOTER_LEN: u64 = 16;
+
+/// The error guarantee a tensor was stored with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// Bit-exact.
+    Lossless,
+    /// ‖x − x̂‖₂ ≤ ε‖x‖₂ over the whole tensor.
+    RelativeL2(f64),
+    /// |x − x̂| ≤ e for every value.
+    MaxAbs(f64),
+}
+
+impl Bound {
+    fn mode_id(self) -> u8 {
+        (match self {
+            Bound::Lossless => abi::ALCM_MODE_LOSSLESS,
+            Bound::RelativeL2(_) => abi::ALCM_MODE_RELATIVE_L2,
+            Bound::MaxAbs(_) => abi::ALCM_MODE_MAX_ABS,
+        }) as u8
+    }
+    /// The target (0 for lossless).
+    pub fn target(self) -> f64 {
+        match self {
+            Bound::Lossless => 0.0,
+            Bound::RelativeL2(e) | Bound::MaxAbs(e) => e,
+        }
+    }
+}
+
+/// Where one independently decodable block of a tensor lies in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Byte offset in the archive.
+    pub offset: u64,
+    /// Stored length in bytes.
+    pub len: u64,
+    /// Stored as the raw little-endian element bytes (else a compact codec frame).
+    pub raw: bool,
+    /// CRC-32 of the stored bytes.
+    pub crc: u32,
+}
+
+/// One tensor of an archive, as its index records it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EntryInfo {
+    /// Unique name.
+    pub name: String,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Shape, C order.
+    pub shape: Vec<usize>,
+    /// The guarantee it was stored with.
+    pub bound: Bound,
+    /// The error measured when it was written, in the bound's measure (relative L2 or max
+    /// abs; 0 for lossless), stored as a 16-bit fraction of the bound rounded up (so it is at
+    /// most bound/65535 above the truth, never below).
+    pub achieved: f64,
+    /// Rows (first-axis slices) per block; 0: the whole tensor is one block.
+    pub rows_per_block: u64,
+    /// The blocks, in row order.
+    pub blocks: Vec<BlockInfo>,
+}
+
+impl EntryInfo {
+    /// Number of elements.
+    pub fn n_values(&self) -> u64 {
+        self.shape.iter().map(|&d| d as u64).product()
+    }
+    /// Bytes of the raw little-endian elements.
+    pub fn raw_bytes(&self) -> u64 {
+        self.n_values() * self.dtype.size() as u64
+    }
+    /// Bytes stored for the tensor's blocks.
+    pub fn stored_bytes(&self) -> u64 {
+        self.blocks.iter().map(|b| b.len).sum()
+    }
+    /// Elements of one first-axis slice (1 for a scalar).
+    pub fn row_len(&self) -> u64 {
+        self.shape.iter().skip(1).map(|&d| d as u64).product()
+    }
+    /// The first-axis rows `[start, end)` block `i` holds (a scalar is one row).
+    pub fn block_rows(&self, i: usize) -> (u64, u64) {
+        let rows = self.shape.first().map_or(1, |&d| d as u64);
+        if self.rows_per_block == 0 {
+            return (0, rows);
+        }
+        let s = i as u64 * self.rows_per_block;
+        (s, (s + self.rows_per_block).min(rows))
+    }
+    /// The shape of block `i`.
+    pub fn block_shape(&self, i: usize) -> Vec<usize> {
+        let mut s = self.shape.clone();
+        if let Some(first) = s.first_mut() {
+            let (a, b) = self.block_rows(i);
+            *first = (b - a) as usize;
+        }
+        s
+    }
+}
+
+/// Number of blocks a tensor of `rows` first-axis rows has with `rows_per_block`.
+pub(crate) fn block_count(rows: u64, rows_per_block: u64) -> u64 {
+    if rows_per_block == 0 || rows == 0 {
+        1
+    } else {
+        rows.div_ceil(rows_per_block)
+    }
+}
+
+/// Mode byte flag: the bound is the previous lossy entry's (not repeated).
+const SAME_BOUND: u8 = 0x10;
+/// Mode byte flag: one block (no rows-per-block field).
+const ONE_BLOCK: u8 = 0x20;
+
+/// The achieved error as a 16-bit fraction of the bound, rounded up (never below the truth).
+fn achieved_code(achieved: f64, bound: f64) -> u16 {
+    (achieved / bound * 65535.0).ceil().clamp(0.0, 65535.0) as u16
+}
+
+pub(crate) fn encode_index(entries: &[EntryInfo], metadata: &[u8]) -> Vec<u8> {
+    let mut out = vec![ARCHIVE_VERSION];
+    put_varint(&mut out, entries.len() as u64);
+    let mut previous = None;
+    for e in entries {
+        put_varint(&mut out, e.name.len() as u64);
+        out.extend_from_slice(e.name.as_bytes());
+        out.push(e.dtype.id());
+        let bound = e.bound.target() as f32;
+        let same = e.bound != Bound::Lossless && previous == Some(bound);
+        let one = e.rows_per_block == 0;
+        out.push(
+            e.bound.mode_id() | if same { SAME_BOUND } else { 0 } | if one { ONE_BLOCK } else { 0 },
+        );
+        out.push(e.shape.len() as u8);
+        for &d in &e.shape {
+            put_varint(&mut out, d as u64);
+        }
+        if e.bound != Bound::Lossless {
+            if !same {
+                out.extend_from_slice(&bound.to_le_bytes());
+                previous = Some(bound);
+            }
+            out.extend_from_slice(&achieved_code(e.achieved, bound as f64).to_le_bytes());
+        }
+        if !one {
+            put_varint(&mut out, e.rows_per_block);
+        }
+        for b in &e.blocks {
+            put_varint(&mut out, (b.len << 1) | b.raw as u64);
+            out.extend_from_slice(&b.crc.to_le_bytes());
+        }
+    }
+    put_varint(&mut out, metadata.len() as u64);
+    out.extend_from_slice(metadata);
+    out
+}
+
+pub(crate) fn encode_footer(index: &[u8]) -> [u8; FOOTER_LEN as usize] {
+    let mut f = [0u8; FOOTER_LEN as usize];
+    f[..8].copy_from_slice(&(index.len() as u64).to_le_bytes());
+    f[8..12].copy_from_slice(&crc32fast::hash(index).to_le_bytes());
+    f[12..].copy_from_slice(&ARCHIVE_MAGIC);
+    f
+}
+
+pub(crate) fn encode_header() -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[..4].copy_from_slice(&ARCHIVE_MAGIC);
+    h[4] = ARCHIVE_VERSION;
+    h
+}
+
+pub(crate) fn check_header(h: &[u8]) -> Result<()> {
+    if h.len() < HEADER_LEN as usize || h[..4] != ARCHIVE_MAGIC {
+        return Err(Error::new(
+            ErrorKind::BadMagic,
+            "not an alcm archive (no \"ALCA\" magic at the start)",
+        ));
+    }
+    if h[4] != ARCHIVE_VERSION {
+        return Err(Error::new(
+            ErrorKind::FormatVersion,
+            format!(
+                "archive version {} is not supported (this library reads {ARCHIVE_VERSION})",
+                h[4]
+            ),
+        ));
+    }
+    if h[5..8] != [0, 0, 0] {
+        return Err(Error::corrupt(
+            "archive header: reserved bytes are not zero",
+        ));
+    }
+    Ok(())
+}
+
+/// The index length a footer declares, checked against the file length.
+pub(crate) fn parse_footer(f: &[u8; FOOTER_LEN as usize], file_len: u64) -> Result<(u64, u32)> {
+    if f[12..] != ARCHIVE_MAGIC {
+        return Err(Error::new(
+            ErrorKind::BadMagic,
+            "not an alcm archive (no \"ALCA\" magic at the end)",
+        ));
+    }
+    let index_len = u64::from_le_bytes(f[..8].try_into().unwrap_or([0; 8]));
+    let crc = u32::from_le_bytes(f[8..12].try_into().unwrap_or([0; 4]));
+    if index_len > file_len.saturating_sub(HEADER_LEN + FOOTER_LEN) {
+        return Err(Error::corrupt(format!(
+            "the footer declares a {index_len}-byte index in a {file_len}-byte file"
+        )));
+    }
+    Ok((index_len, crc))
+}
+
+/// Parses and checks an index whose CRC was verified; `data_end` is the offset where it starts
+/// (the tensors' blocks must fill `HEADER_LEN..data_end` exactly).
+pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>, Vec<u8>)> {
+    let mut r = Reader::new(index, "archive index");
+    let version = r.u8()?;
+    if version != ARCHIVE_VERSION {
+        return Err(Error::new(
+            ErrorKind::FormatVersion,
+            format!("archive index version {version} is not supported"),
+        ));
+    }
+    let n = r.varint()?;
+    // Each entry takes at least 8 bytes of index: the count cannot reserve more than that.
+    if n > r.remaining() as u64 / 8 {
+        return Err(Error::corrupt(format!(
+            "the index declares {n} tensors in {} bytes",
+            index.len()
+        )));
+    }
+    let mut entries = Vec::with_capacity(n as usize);
+    let mut names = HashSet::with_capacity(n as usize);
+    let mut offset = HEADER_LEN;
+    let mut previous: Option<f64> = None;
+    for _ in 0..n {
+        let name_len = r.varint()?;
+        let name = r.take(
+            usize::try_from(name_len).map_err(|_| Error::corrupt("name length overflows"))?,
+        )?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| Error::corrupt("a tensor name is not valid UTF-8"))?
+            .to_owned();
+        if !names.insert(name.clone()) {
+            return Err(Error::corrupt(format!(
+                "tensor name {name:?} appears twice"
+            )));
+        }
+        let dtype_id = r.u8()?;
+        let dtype = Dtype::from_id(dtype_id)
+            .ok_or_else(|| Error::corrupt(format!("{name}: unknown dtype id {dtype_id}")))?;
+        let mode_byte = r.u8()?;
+        let mode = (mode_byte & 15) as u32;
+        if mode_byte & !(15 | SAME_BOUND | ONE_BLOCK) != 0
+            || (mode_byte & SAME_BOUND != 0 && previous.is_none())
+        {
+            return Err(Error::corrupt(format!(
+                "{name}: invalid mode byte {mode_byte:#04x}"
+            )));
+        }
+        let rank = r.u8()? as usize;
+        if rank > MAX_RANK {
+            return Err(Error::corrupt(format!(
+                "{name}: rank {rank} exceeds {MAX_RANK}"
+            )));
+        }
+        let mut shape = Vec::with_capacity(rank);
+        let mut n_values = 1u64;
+        for _ in 0..rank {
+            let d = r.varint()?;
+            n_values = n_values
+                .checked_mul(d)
+                .filter(|v| v.checked_mul(dtype.size() as u64).is_some())
+                .ok_or_else(|| Error::too_large(format!("{name}: shape overflows 64 bits")))?;
+            shape.push(
+                usize::try_from(d).map_err(|_| {
+                    Error::too_large(format!("{name}: dimension {d} exceeds usize"))
+                })?,
+            );
+        }
+        let bound = match mode {
+            abi::ALCM_MODE_LOSSLESS => Bound::Lossless,
+            abi::ALCM_MODE_RELATIVE_L2 | abi::ALCM_MODE_MAX_ABS => {
+                let t = match previous {
+                    Some(t) if mode_byte & SAME_BOUND != 0 => t,
+                    _ => r.f32()? as f64,
+                };
+                previous = Some(t);
+                if !(t.is_finite() && t > 0.0 && dtype.is_coded()) {
+                    return Err(Error::corrupt(format!(
+                        "{name}: invalid bound {t} for {dtype:?}"
+                    )));
+                }
+                if mode == abi::ALCM_MODE_RELATIVE_L2 {
+                    Bound::RelativeL2(t)
+                } else {
+                    Bound::MaxAbs(t)
+                }
+            }
+            _ => return Err(Error::corrupt(format!("{name}: unknown mode id {mode}"))),
+        };
+        let achieved = if bound == Bound::Lossless {
+            0.0
+        } else {
+            u16::from_le_bytes([r.u8()?, r.u8()?]) as f64 / 65535.0 * bound.target()
+        };
+        let rows = shape.first().map_or(1, |&d| d as u64);
+        let rows_per_block = if mode_byte & ONE_BLOCK == 0 {
+            r.varint()?
+        } else {
+            0
+        };
+        if (rank == 0 || rows_per_block == 0) && mode_byte & ONE_BLOCK == 0 {
+            return Err(Error::corrupt(format!(
+                "{name}: rows per block without rows"
+            )));
+        }
+        let n_blocks = block_count(rows, rows_per_block);
+        if n_blocks > r.remaining() as u64 / 5 {
+            return Err(Error::corrupt(format!(
+                "{name}: {n_blocks} blocks do not fit in the index"
+            )));
+        }
+        let mut entry = EntryInfo {
+            name,
+            dtype,
+            shape,
+            bound,
+            achieved,
+            rows_per_block,
+            blocks: Vec::with_capacity(n_blocks as usize),
+        };
+        let row_bytes = entry.row_len() * dtype.size() as u64;
+        for i in 0..n_blocks as usize {
+            let v = r.varint()?;
+            let (len, raw) = (v >> 1, v & 1 == 1);
+            let crc = r.u32()?;
+            let (a, b) = entry.block_rows(i);
+            let raw_len = (b - a) * row_bytes;
+            if raw && len != raw_len {
+                return Err(Error::corrupt(format!(
+                    "{}: raw block {i} is {len} bytes, its rows need {raw_len}",
+                    entry.name
+                )));
+            }
+            if !raw && (!dtype.is_coded() || len >= raw_len.max(1)) {
+                return Err(Error::corrupt(format!(
+                    "{}: coded block {i} of {len} bytes is invalid",
+                    entry.name
+                )));
+            }
+            let end = offset
+                .checked_add(len)
+                .filter(|&e| e <= data_end)
+                .ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "{}: block {i} extends past the tensor data",
+                        entry.name
+                    ))
+                })?;
+            entry.blocks.push(BlockInfo {
+                offset,
+                len,
+                raw,
+                crc,
+            });
+            offset = end;
+        }
+        entries.push(entry);
+    }
+    let meta_len = r.varint()?;
+    let meta = r
+        .take(usize::try_from(meta_len).map_err(|_| Error::corrupt("metadata length overflows"))?)?
+        .to_vec();
+    if r.remaining() != 0 {
+        return Err(Error::corrupt(format!(
+            "{} unexpected bytes at the end of the index",
+            r.remaining()
+        )));
+    }
+    if offset != data_end {
+        return Err(Error::corrupt(format!(
+            "the index accounts for tensor data up to byte {offset}, the data ends at {data_end}"
+        )));
+    }
+    Ok((entries, meta))
+}

@@ -1,0 +1,431 @@
+//! The archive (src/archive/): round trips of the real tensors of tests/data in every mode,
+//! the size targets, random access that reads only the asked-for bytes (counted), and a reader
+//! that refuses corruption, bombs and duplicate names. Hostile archives are written here byte
+//! by byte from docs/FORMAT.md ("Archive"), independently of the writer.
+
+#[path = "common/data.rs"]
+mod data;
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+
+use alcm::archive::{ArchiveOptions, ArchiveReader, ArchiveWriter, Bound, Dtype, ReadOptions};
+use alcm::ErrorKind;
+
+fn tensors() -> Vec<(String, Vec<f32>, Vec<usize>)> {
+    data::data_files()
+        .iter()
+        .map(|p| {
+            let a = alcm::read_npy_f32(p).unwrap();
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, a.0, a.1)
+        })
+        .collect()
+}
+
+fn write(ts: &[(String, Vec<f32>, Vec<usize>)], bound: Bound, opts: ArchiveOptions) -> Vec<u8> {
+    let mut w = ArchiveWriter::new(Vec::new(), opts).unwrap();
+    for (n, d, s) in ts {
+        w.add_f32(n, d, s, bound).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+fn reader(bytes: &[u8]) -> alcm::Result<ArchiveReader<Cursor<&[u8]>>> {
+    ArchiveReader::new(Cursor::new(bytes), ReadOptions::default())
+}
+
+fn l2(a: &[f32]) -> f64 {
+    a.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt()
+}
+
+#[test]
+fn real_tensors_round_trip_in_every_mode() {
+    let ts = tensors();
+    let opts = ArchiveOptions::default().with_block_values(4096); // several blocks per large tensor
+    for bound in [
+        Bound::Lossless,
+        Bound::RelativeL2(1e-2),
+        Bound::RelativeL2(1e-3),
+        Bound::MaxAbs(1e-4),
+    ] {
+        let bytes = write(&ts, bound, opts.clone());
+        let mut r = reader(&bytes).unwrap();
+        assert_eq!(r.verify().unwrap(), ts.len());
+        assert!(ts
+            .iter()
+            .any(|(n, ..)| r.entry(n).unwrap().blocks.len() > 1));
+        for (name, x, shape) in &ts {
+            let e = r.entry(name).unwrap().clone();
+            assert_eq!(e.shape, *shape);
+            assert_eq!(e.dtype, Dtype::F32);
+            let y = r.read_f32(name).unwrap();
+            assert_eq!(y.len(), x.len());
+            let diff: Vec<f32> = x.iter().zip(&y).map(|(a, b)| a - b).collect();
+            match bound {
+                Bound::Lossless => assert!(
+                    x.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name}"
+                ),
+                Bound::RelativeL2(eps) => {
+                    let rel = l2(&diff) / l2(x);
+                    assert!(rel <= eps, "{name}: {rel} > {eps}");
+                    // Recorded as a 16-bit fraction of the bound, rounded up.
+                    let slack = 1e-6 * rel;
+                    assert!(
+                        e.achieved >= rel - slack && e.achieved <= rel + eps / 65535.0 + slack,
+                        "{name}: recorded {} measured {rel}",
+                        e.achieved
+                    );
+                }
+                Bound::MaxAbs(t) => {
+                    let m = diff.iter().fold(0f32, |m, d| m.max(d.abs())) as f64;
+                    assert!(m <= t, "{name}: {m} > {t}");
+                }
+            }
+            // No tensor is stored larger than its raw bytes.
+            assert!(e.stored_bytes() <= e.raw_bytes(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn small_tensors_cost_at_most_16_bytes_plus_their_name() {
+    // Biases and norms of tests/data: lossless and lossy, stored raw where that is smaller.
+    // Counted here: the index entry (the stored data of a coded block includes its compact
+    // frame header of 4 bytes + 2-3 length bytes).
+    let small: Vec<_> = tensors().into_iter().filter(|t| t.1.len() <= 512).collect();
+    assert!(small.len() >= 10);
+    for bound in [Bound::Lossless, Bound::RelativeL2(1e-3)] {
+        let bytes = write(&small, bound, ArchiveOptions::default());
+        let r = reader(&bytes).unwrap();
+        let data: u64 = r.entries().iter().map(|e| e.stored_bytes()).sum();
+        let names: u64 = small.iter().map(|t| t.0.len() as u64).sum();
+        // Fixed per archive: header 8, footer 16, index version, count and metadata length.
+        let per_tensor =
+            (bytes.len() as u64 - 8 - 16 - 3 - data - names) as f64 / small.len() as f64;
+        let raw: u64 = small.iter().map(|t| 4 * t.1.len() as u64).sum();
+        println!("{bound:?}: {per_tensor:.1} bytes per tensor besides name and data; data {data} of raw {raw}");
+        assert!(per_tensor <= 16.0, "{bound:?}: {per_tensor}");
+        // Lossless raw storage: the data section is exactly the raw bytes or less.
+        assert!(data <= raw);
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+}
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+impl<R: Seek> Seek for Counting<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+#[test]
+fn reading_one_of_100_tensors_reads_only_its_bytes_and_the_index() {
+    let ts = tensors();
+    let mut w = ArchiveWriter::new(Vec::new(), ArchiveOptions::default()).unwrap();
+    let mut stored = Vec::new();
+    for i in 0..100 {
+        let (n, d, s) = &ts[i % ts.len()];
+        let e = w
+            .add_f32(&format!("{i:03}/{n}"), d, s, Bound::RelativeL2(1e-3))
+            .unwrap();
+        stored.push(e.stored_bytes());
+    }
+    let bytes = w.finish().unwrap();
+    let index_len = bytes.len() as u64 - 8 - 16 - stored.iter().sum::<u64>();
+    let r = ArchiveReader::new(
+        Counting {
+            inner: Cursor::new(&bytes),
+            read: 0,
+        },
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let opened = r.into_inner().read;
+    assert_eq!(
+        opened,
+        8 + 16 + index_len,
+        "opening reads the header, footer and index only"
+    );
+    for pick in [0usize, 57, 99] {
+        let mut r = ArchiveReader::new(
+            Counting {
+                inner: Cursor::new(&bytes),
+                read: 0,
+            },
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let name = r.entries()[pick].name.clone();
+        let x = &ts[pick % ts.len()].1;
+        assert_eq!(r.read_f32(&name).unwrap().len(), x.len());
+        let read = r.into_inner().read;
+        assert_eq!(read, opened + stored[pick], "tensor {pick}");
+        assert!(read * 4 < bytes.len() as u64);
+    }
+}
+
+#[test]
+fn a_row_range_reads_only_its_blocks() {
+    let (name, x, shape) = tensors().into_iter().max_by_key(|t| t.1.len()).unwrap();
+    let row = shape[1..].iter().product::<usize>();
+    let opts = ArchiveOptions::default().with_block_values(16 * row); // 16 rows per block
+    let bytes = write(
+        &[(name.clone(), x.clone(), shape.clone())],
+        Bound::MaxAbs(1e-5),
+        opts,
+    );
+    let open_cost = {
+        let r = ArchiveReader::new(
+            Counting {
+                inner: Cursor::new(&bytes),
+                read: 0,
+            },
+            ReadOptions::default(),
+        )
+        .unwrap();
+        r.into_inner().read
+    };
+    let mut r = ArchiveReader::new(
+        Counting {
+            inner: Cursor::new(&bytes),
+            read: 0,
+        },
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let full = r.read_f32(&name).unwrap();
+    let e = r.entry(&name).unwrap().clone();
+    assert_eq!(e.blocks.len(), shape[0].div_ceil(16));
+    for (a, b) in [
+        (0usize, 1usize),
+        (15, 17),
+        (20, 20),
+        (shape[0] - 3, shape[0]),
+    ] {
+        let mut r = ArchiveReader::new(
+            Counting {
+                inner: Cursor::new(&bytes),
+                read: 0,
+            },
+            ReadOptions::default(),
+        )
+        .unwrap();
+        let part = r.read_f32_rows(&name, a..b).unwrap();
+        assert_eq!(part, full[a * row..b * row], "rows {a}..{b}");
+        // Blocks 16 rows wide: rows a..b touch blocks a/16 ..= (b-1)/16.
+        let expect: u64 = if a == b {
+            0
+        } else {
+            (a / 16..=(b - 1) / 16).map(|i| e.blocks[i].len).sum()
+        };
+        assert_eq!(r.into_inner().read, open_cost + expect, "rows {a}..{b}");
+    }
+    #[allow(clippy::reversed_empty_ranges)]
+    let reversed = 3..2;
+    assert!(r.read_f32_rows(&name, reversed).is_err());
+    assert!(r.read_f32_rows(&name, 0..shape[0] + 1).is_err());
+}
+
+#[test]
+fn other_dtypes_round_trip_as_raw_bytes() {
+    let mut w =
+        ArchiveWriter::new(Vec::new(), ArchiveOptions::default().with_block_values(5)).unwrap();
+    let b16: Vec<u8> = (0u8..24).collect();
+    w.add_bytes("h", Dtype::BF16, &[3, 4], &b16).unwrap();
+    w.add_bytes("i", Dtype::I64, &[], &(-7i64).to_le_bytes())
+        .unwrap();
+    w.add_bytes("f", Dtype::F32, &[2], &[0, 0, 128, 63, 0, 0, 0, 192])
+        .unwrap();
+    assert_eq!(
+        w.add_bytes("z", Dtype::U8, &[0, 4], &[])
+            .unwrap()
+            .n_values(),
+        0
+    );
+    assert!(w.add_bytes("bad", Dtype::I32, &[2], &[0; 7]).is_err());
+    assert_eq!(
+        w.add_bytes("h", Dtype::U8, &[1], &[1]).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    w.set_metadata(b"{\"k\":\"v\"}");
+    let bytes = w.finish().unwrap();
+    let mut r = reader(&bytes).unwrap();
+    assert_eq!(r.read_bytes("h").unwrap(), b16);
+    assert!(r.entry("h").unwrap().blocks.len() > 1);
+    assert_eq!(r.read_bytes("i").unwrap(), (-7i64).to_le_bytes());
+    assert_eq!(r.read_f32("f").unwrap(), [1.0, -2.0]);
+    assert_eq!(r.read_bytes("z").unwrap(), Vec::<u8>::new());
+    assert!(r.read_f32("h").is_err());
+    assert!(r.read_f32("missing").is_err());
+    assert_eq!(r.metadata(), b"{\"k\":\"v\"}");
+    assert_eq!(r.verify().unwrap(), 4);
+}
+
+#[test]
+fn output_is_deterministic_across_threads() {
+    let ts: Vec<_> = tensors().into_iter().take(8).collect();
+    let a = write(&ts, Bound::RelativeL2(1e-2), ArchiveOptions::default());
+    let b = write(
+        &ts,
+        Bound::RelativeL2(1e-2),
+        ArchiveOptions::default().with_threads(2),
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_flipped_byte_and_every_truncation_is_refused() {
+    let ts: Vec<_> = tensors()
+        .into_iter()
+        .filter(|t| t.1.len() <= 1280)
+        .take(3)
+        .collect();
+    let bytes = write(&ts, Bound::RelativeL2(1e-2), ArchiveOptions::default());
+    let check = |b: &[u8]| reader(b).and_then(|mut r| r.verify());
+    check(&bytes).unwrap();
+    for i in 0..bytes.len() {
+        for flip in [1u8, 0x80] {
+            let mut b = bytes.clone();
+            b[i] ^= flip;
+            assert!(
+                check(&b).is_err(),
+                "flip {flip:#x} at byte {i} of {} was accepted",
+                bytes.len()
+            );
+        }
+    }
+    for n in 0..bytes.len() {
+        assert!(check(&bytes[..n]).is_err(), "truncation to {n}");
+    }
+}
+
+// ---- Archives written by hand from docs/FORMAT.md -------------------------------------------
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// An archive of raw blocks: (name, dtype id, shape, rows_per_block, blocks' stored bytes).
+type HandEntry<'a> = (&'a str, u8, &'a [u64], u64, Vec<Vec<u8>>);
+
+fn hand_archive(entries: &[HandEntry]) -> Vec<u8> {
+    let mut out = b"ALCA\x01\0\0\0".to_vec();
+    let mut index = vec![1u8];
+    varint(&mut index, entries.len() as u64);
+    for (name, dtype, shape, rpb, blocks) in entries {
+        varint(&mut index, name.len() as u64);
+        index.extend_from_slice(name.as_bytes());
+        // Mode byte: lossless (3), plus 0x20 for a single block (no rows-per-block field).
+        let one = if *rpb == 0 { 0x20 } else { 0 };
+        index.extend_from_slice(&[*dtype, 3 | one, shape.len() as u8]);
+        for &d in *shape {
+            varint(&mut index, d);
+        }
+        if *rpb != 0 {
+            varint(&mut index, *rpb);
+        }
+        for b in blocks {
+            out.extend_from_slice(b);
+            varint(&mut index, (b.len() as u64) << 1 | 1);
+            index.extend_from_slice(&crc32fast::hash(b).to_le_bytes());
+        }
+    }
+    index.push(0); // no metadata
+    out.extend_from_slice(&index);
+    out.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    out.extend_from_slice(b"ALCA");
+    out
+}
+
+#[test]
+fn the_documented_layout_reads() {
+    let b = hand_archive(&[
+        (
+            "a",
+            1,
+            &[2],
+            0,
+            vec![[1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect()],
+        ),
+        ("b", 20, &[3, 1], 2, vec![vec![7, 8], vec![9]]),
+    ]);
+    let mut r = reader(&b).unwrap();
+    assert_eq!(r.read_f32("a").unwrap(), [1.0, 2.0]);
+    assert_eq!(r.read_bytes("b").unwrap(), [7, 8, 9]);
+    assert_eq!(r.entry("b").unwrap().blocks[1].offset, 8 + 8 + 2);
+}
+
+#[test]
+fn duplicate_names_bombs_and_inconsistent_indexes_are_refused() {
+    let dup = hand_archive(&[
+        ("w", 20, &[1], 0, vec![vec![1]]),
+        ("w", 20, &[1], 0, vec![vec![2]]),
+    ]);
+    assert_eq!(reader(&dup).err().unwrap().kind(), ErrorKind::Corrupt);
+    // A shape of 2^62 raw bytes in a tiny file: refused when the index is read.
+    let bomb = hand_archive(&[("w", 20, &[1 << 62], 0, vec![vec![1]])]);
+    assert!(reader(&bomb).is_err());
+    // A shape overflowing 64 bits.
+    let over = hand_archive(&[("w", 19, &[1 << 40, 1 << 40], 0, vec![vec![1]])]);
+    assert_eq!(reader(&over).err().unwrap().kind(), ErrorKind::TooLarge);
+    // Rows per block of 1 on 2^40 rows: more blocks than the index could hold.
+    let blocks = hand_archive(&[("w", 20, &[1 << 40], 1, vec![vec![1]])]);
+    assert_eq!(reader(&blocks).err().unwrap().kind(), ErrorKind::Corrupt);
+    // Unknown dtype, rank 9, bytes the index does not account for.
+    assert!(reader(&hand_archive(&[("w", 99, &[1], 0, vec![vec![1]])])).is_err());
+    assert!(reader(&hand_archive(&[("w", 20, &[1; 9], 0, vec![vec![1]])])).is_err());
+    let mut gap = hand_archive(&[("w", 20, &[1], 0, vec![vec![1]])]);
+    gap.insert(8, 0);
+    assert!(reader(&gap).is_err());
+}
+
+#[test]
+fn a_coded_block_declaring_a_huge_shape_is_refused_before_allocating() {
+    // A real 2-value frame body, but the index says 2^31 values: the frame's expansion bound
+    // (or the reader's value limit) refuses it with no 8 GiB allocation.
+    let x: Vec<f32> = (0..4096).map(|i| (i as f32).sin()).collect();
+    let mut w = ArchiveWriter::new(Vec::new(), ArchiveOptions::default()).unwrap();
+    w.add_f32("x", &x, &[4096], Bound::RelativeL2(1e-2))
+        .unwrap();
+    let bytes = w.finish().unwrap();
+    let r = reader(&bytes).unwrap();
+    let e = r.entry("x").unwrap().clone();
+    assert!(!e.blocks[0].raw);
+    // Patch the dimension varint 4096 (0x80 0x20) to 2^31 (5 bytes) and re-checksum the index.
+    let index_len =
+        u64::from_le_bytes(bytes[bytes.len() - 16..bytes.len() - 8].try_into().unwrap()) as usize;
+    let start = bytes.len() - 16 - index_len;
+    let mut index = bytes[start..bytes.len() - 16].to_vec();
+    let pos = index.windows(3).position(|w| w == [1, 0x80, 0x20]).unwrap() + 1;
+    index.splice(pos..pos + 2, [0x80, 0x80, 0x80, 0x80, 0x08]);
+    let mut b = bytes[..start].to_vec();
+    b.extend_from_slice(&index);
+    b.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    b.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    b.extend_from_slice(b"ALCA");
+    let mut r = reader(&b).unwrap();
+    assert_eq!(r.entry("x").unwrap().shape, [1usize << 31]);
+    assert!(r.read_f32("x").is_err());
+    let mut r = ArchiveReader::new(
+        Cursor::new(&b),
+        ReadOptions::default().with_max_values(1 << 20),
+    )
+    .unwrap();
+    assert_eq!(r.read_f32("x").unwrap_err().kind(), ErrorKind::TooLarge);
+}
