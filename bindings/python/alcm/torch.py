@@ -119,7 +119,7 @@ class AlcmHookState:
     """
 
     def __init__(self, model, *, mode: str = "relative_l2", target=_DEFAULT,
-                 feedback: bool = True, rank: int = 2, factor_target: float = 0.1,
+                 feedback: bool = True, rank: int = 2, factor_target: float = 0.02,
                  fallback_mode: str = "relative_l2", min_compression: float = 2.0,
                  seed: int = 0, backend: Optional[str] = None, process_group=None):
         if not isinstance(mode, str) or (mode not in MODES and mode != LOW_RANK):

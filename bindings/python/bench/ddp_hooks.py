@@ -9,7 +9,7 @@ the trainer's digits data set (examples-c/trainer/data: 1438 training and 359 te
   powersgd-rN   torch's powerSGD_hook, rank N, error feedback and warm start, from step 2
   alcm-agg      alcm.torch, relative_l2 0.4 per tensor with error feedback (the trainer's
                 `aggressive`)
-  alcm-lrN      alcm.torch low_rank, rank N, factors coded at relative L2 0.1 (--factor-target),
+  alcm-lrN      alcm.torch low_rank, rank N, factors coded at relative L2 0.02 (--factor-target),
                 other tensors relative_l2 0.4 with error feedback
 
 Figures per run: test accuracy after the last epoch, bytes per step (what one rank hands to
@@ -247,7 +247,7 @@ def main(argv=None):
     ap.add_argument("--ranks", default="1,2,4", help="PowerSGD and alcm low-rank ranks")
     ap.add_argument("--methods", default=None, help="comma list (default: all)")
     ap.add_argument("--target", type=float, default=0.4, help="alcm relative L2 per tensor")
-    ap.add_argument("--factor-target", type=float, default=0.1,
+    ap.add_argument("--factor-target", type=float, default=0.02,
                     help="alcm relative L2 of the low-rank factors")
     ap.add_argument("--warmup", type=int, default=5, help="steps left out of bytes and time")
     ap.add_argument("--out", default=str(HERE / "results"))
