@@ -5,7 +5,8 @@
 #   2. test accuracy over seeds 1, 2, 3 at N = 2 and 4 (EPOCHS, default 5) for none,
 #      aggressive over allgather and aggressive over alltoall;
 #   3. the step-time model's timing inputs: compute / encode / decode ms per worker and step,
-#      2 workers simulated in one process (no MPI waits in the figures), 2 epochs, last epoch.
+#      2 workers simulated in one process (no MPI waits in the figures), 2 epochs, last epoch;
+#      3 repeats (step_model.py takes the fastest of each figure: the machine is shared).
 # Writes $OUT/bytes.csv, $OUT/accuracy-<EPOCHS>ep.csv, $OUT/timing.csv and the raw logs ($OUT defaults to
 # build/scale). STAGES (default "bytes accuracy timing") picks the parts to run.
 #
@@ -51,7 +52,9 @@ fi
 if [[ $stages == *timing* ]]; then
   echo "$header" >"$out/timing.csv"
   sim() { "$trainer" --data "$here/data" --workers 2 --no-checkpoint --epochs 2 --seeds 1 "$@"; }
-  sim --modes none,aggressive --exchange allgather | tee "$out/timing-allgather.log" | to_csv "1," >>"$out/timing.csv"
-  sim --modes aggressive --exchange alltoall | tee "$out/timing-alltoall.log" | to_csv "1," >>"$out/timing.csv"
+  for rep in 1 2 3; do
+    sim --modes none,aggressive --exchange allgather | tee "$out/timing-allgather-$rep.log" | to_csv "1," >>"$out/timing.csv"
+    sim --modes aggressive --exchange alltoall | tee "$out/timing-alltoall-$rep.log" | to_csv "1," >>"$out/timing.csv"
+  done
 fi
 cat "$out"/*.csv
