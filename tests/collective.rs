@@ -449,7 +449,9 @@ fn layout_with_fewer_shards_than_ranks_still_sums_exactly() {
     assert_eq!(ex[0].shard(0), 8192..16384);
     assert!(ex[0].shard(1).is_empty() && ex[0].shard(2).is_empty());
     let (sent, _, gathered, results) = step(&mut ex, &enc, &grads, 1.0);
-    assert!(sent.iter().all(|f| f[1].is_empty() && f[2].is_empty() && !f[0].is_empty()));
+    assert!(sent
+        .iter()
+        .all(|f| f[1].is_empty() && f[2].is_empty() && !f[0].is_empty()));
     assert!(gathered[1].is_empty() && gathered[2].is_empty());
     for i in 0..grads[0].len() {
         let reference: f64 = grads.iter().map(|g| g[i] as f64).sum();

@@ -132,7 +132,9 @@ impl ShardedExchange {
         if range.is_empty() {
             return Ok(None);
         }
-        self.scatter[j].compress(encoder, &gradient[range], None).map(Some)
+        self.scatter[j]
+            .compress(encoder, &gradient[range], None)
+            .map(Some)
     }
 
     /// Stage 1, receiving side: `out += scale · decode(frame)`, `out` being this rank's shard

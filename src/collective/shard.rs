@@ -25,7 +25,9 @@ pub struct ShardLayout {
 /// other rank gets an empty range. `InvalidArgument` for `n == 0` or a shape whose size overflows.
 pub fn shard_ranges(shape: &[usize], n: usize, layout: ShardLayout) -> Result<Vec<Range<usize>>> {
     if n == 0 {
-        return Err(Error::invalid_argument("the shard count must be at least 1"));
+        return Err(Error::invalid_argument(
+            "the shard count must be at least 1",
+        ));
     }
     let (rows, row_len) = rows_of(shape)?;
     let total = rows * row_len; // checked by rows_of
@@ -111,18 +113,27 @@ mod tests {
     fn minimum_size_and_first_rank() {
         // 10 rows of 3 = 30 values, shards of at least 12 values: 2 shards (5 rows each),
         // given to ranks 3 and 0 (first_rank 3 of 4).
-        let l = ShardLayout { min_values: 12, first_rank: 3 };
+        let l = ShardLayout {
+            min_values: 12,
+            first_rank: 3,
+        };
         assert_eq!(
             shard_ranges(&[10, 3], 4, l).unwrap(),
             vec![15..30, 30..30, 30..30, 0..15]
         );
         // A tensor smaller than the minimum is one shard; first_rank wraps modulo n.
-        let l = ShardLayout { min_values: 100, first_rank: 6 };
+        let l = ShardLayout {
+            min_values: 100,
+            first_rank: 6,
+        };
         assert_eq!(
             shard_ranges(&[10, 3], 4, l).unwrap(),
             vec![30..30, 30..30, 0..30, 30..30]
         );
         // An empty tensor: every shard empty.
-        assert!(shard_ranges(&[0, 3], 3, l).unwrap().iter().all(|r| r.is_empty()));
+        assert!(shard_ranges(&[0, 3], 3, l)
+            .unwrap()
+            .iter()
+            .all(|r| r.is_empty()));
     }
 }
