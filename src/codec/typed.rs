@@ -226,34 +226,71 @@ pub(super) fn quantize_relative(
     // The float32 error left once the rounding is paid for (at least a quarter of it).
     let mut inner = (target_sq - round_sq).max(target_sq / 4.0).sqrt() / norm * 0.999;
     let mut best: Option<(f64, Quantized)> = None;
-    for _ in 0..4 {
+    let attempt = |inner: f64| -> Result<Option<(bool, f64, f64, Quantized)>> {
         let Some(mut q) = enc.quantize_relative(values, shape, inner, wall0)? else {
-            break;
+            return Ok(None);
         };
         q.target = eps;
         let (err_sq, quant_sq) = typed_errors(t, values, &q);
-        let ok = err_sq <= target_sq;
+        Ok(Some((err_sq <= target_sq, err_sq, quant_sq, q)))
+    };
+    for _ in 0..6 {
+        let Some((ok, err_sq, quant_sq, q)) = attempt(inner)? else {
+            break;
+        };
         // The rounding's share of the error, as measured: what the float32 error may be.
         let rest = (target_sq - (err_sq - quant_sq).max(0.0)).max(target_sq / 4.0);
-        let next = if quant_sq > 0.0 {
+        let mut next = if quant_sq > 0.0 {
             inner * (rest / quant_sq).sqrt() * 0.999
         } else {
             inner
         };
         if ok {
-            let better = best.as_ref().map_or(true, |(b, _)| inner > *b);
-            if better {
+            if best.as_ref().map_or(true, |(b, _)| inner > *b) {
                 best = Some((inner, q));
             }
             // Within 0.5 % of the bound, or no room to grow: done.
             if err_sq >= 0.99 * target_sq || next <= inner * 1.002 {
                 break;
             }
-        } else if next >= inner {
-            inner *= 0.9;
-            continue;
+        } else {
+            // Below the last passing bound, and at least in proportion to the miss (the error
+            // grows about linearly with the step).
+            next = next.min(inner * (target_sq / err_sq).sqrt() * 0.99);
+            if let Some((b, _)) = &best {
+                next = next.max(*b);
+            }
+            if best.is_some() && next <= best.as_ref().map_or(0.0, |b| b.0) * 1.002 {
+                break;
+            }
         }
         inner = next;
+    }
+    if best.is_none() {
+        // The bound that holds whatever the rounding does: rounding onto the grid of the
+        // caller's values moves a value by at most its quantization error, so half the bound
+        // suffices for bfloat16 / float16; float64 pays its float32 rounding ‖x − f32(x)‖.
+        let conv = (0..values.len())
+            .map(|i| value_f64(t.raw, t.dtype, i) - values[i] as f64)
+            .filter(|d| d.is_finite())
+            .map(|d| d * d)
+            .sum::<f64>()
+            .sqrt();
+        let norm_v = values
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|&v| v as f64 * v as f64)
+            .sum::<f64>()
+            .sqrt();
+        let safe = match t.dtype {
+            Dtype::F64 => (eps * norm - conv) / norm_v * 0.999,
+            _ => eps / 2.0 * 0.999,
+        };
+        if safe > 0.0 && norm_v > 0.0 {
+            if let Some((true, _, _, q)) = attempt(safe)? {
+                best = Some((safe, q));
+            }
+        }
     }
     Ok(best.map(|(_, q)| q))
 }
