@@ -7,8 +7,8 @@
 
 DIR (default ../shared/data/weights) holds the MiniLM tensors (`minilm_*.npy`); they are
 assembled into one .safetensors file (float32, sorted by name). Then:
-  lossless: `alcm compress --lossless`, zstd level 3 of the file, ZipNN (float32 byte layout,
-            one thread) of the file; each decoded back and compared byte for byte;
+  lossless: `alcm compress --lossless`, zstd level 3 of the file, ZipNN (float32, one thread)
+            of the tensor data plus the header stored; each decoded back and compared;
   relative L2 1e-3 per tensor: `alcm compress --rel-l2 1e-3`, and SZ3 (pysz) per tensor with
             its absolute bound tuned by bisection to meet 1e-3 (bench/compare.py's `tune`),
             sizes summed (no container), both predictors.
@@ -80,11 +80,16 @@ def main():
     rows.append(("zstd -3 (file)", len(c), tc, td))
 
     from zipnn import ZipNN
-    z = ZipNN(input_format="byte", bytearray_dtype="float32", threads=1)
-    c, tc = best(lambda: z.compress(data), a.reps)
+    # ZipNN 0.5.4's byte input does not give this file back bit-exactly (measured: ~37 000 bytes
+    # differ in the first 100 000), its numpy input does: the tensor data as one float32 array,
+    # plus the safetensors header stored as it is.
+    n = int.from_bytes(data[:8], "little")
+    body = np.frombuffer(data[8 + n:], dtype=np.float32)
+    z = ZipNN(input_format="numpy", bytearray_dtype="float32", threads=1)
+    c, tc = best(lambda: z.compress(body), a.reps)
     d, td = best(lambda: z.decompress(c), a.reps)
-    assert bytes(d) == data
-    rows.append(("ZipNN float32 (file)", len(c), tc, td))
+    assert np.array_equal(np.asarray(d).view(np.uint32), body.view(np.uint32))
+    rows.append(("ZipNN float32 (tensor data; header stored)", len(c) + 8 + n, tc, td))
 
     size, tc, td, back = alcm_run(["--rel-l2", "1e-3"], "rel1e-3")
     dec = load_file(str(back))
