@@ -429,3 +429,17 @@ fn a_coded_block_declaring_a_huge_shape_is_refused_before_allocating() {
     .unwrap();
     assert_eq!(r.read_f32("x").unwrap_err().kind(), ErrorKind::TooLarge);
 }
+
+#[test]
+fn fuzz_seed_archives_open_and_verify() {
+    // fuzz/corpus/archive: one mode byte, then an archive written by the CLI.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/archive");
+    let mut n = 0;
+    for p in std::fs::read_dir(dir).unwrap() {
+        let b = std::fs::read(p.unwrap().path()).unwrap();
+        if let Ok(mut r) = reader(&b[1..]) {
+            n += (r.verify().unwrap() > 0) as usize;
+        }
+    }
+    assert!(n >= 3);
+}

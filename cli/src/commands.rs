@@ -39,6 +39,7 @@ pub fn compress(
     input: &Path,
     output: &Path,
     policy: &Policy,
+    budget: Option<files::Budget>,
     threads: usize,
     force: bool,
 ) -> Result<String, String> {
@@ -55,19 +56,46 @@ pub fn compress(
         ));
     }
     let model = files::read_model(input)?;
-    let bar = progress(model.tensors.len(), "compress");
+    let options = ArchiveOptions::default().with_threads(threads);
     let t = Instant::now();
-    let bytes = files::compress_model(
-        &model,
-        policy,
-        ArchiveOptions::default().with_threads(threads),
-        |_| bar.inc(1),
-    )?;
+    let bar = progress(model.tensors.len(), "compress");
+    let bytes = match budget {
+        None => {
+            let bounds: Vec<Bound> = model
+                .tensors
+                .iter()
+                .map(|t| policy.bound_for(&t.name))
+                .collect();
+            files::compress_with_bounds(&model, &bounds, options, |_| bar.inc(1))?
+        }
+        Some(files::Budget::Bytes(max)) => {
+            // The plan budgets the tensors' data; the index and metadata come on top, so plan
+            // again for what is left until the whole archive fits.
+            let mut room = max;
+            loop {
+                let bounds =
+                    files::plan_budget(&model, policy, files::Budget::Bytes(room), &options)?;
+                let bytes = files::compress_with_bounds(&model, &bounds, options.clone(), |_| {})?;
+                let over = (bytes.len() as u64).saturating_sub(max);
+                if over == 0 {
+                    break bytes;
+                }
+                room = room.checked_sub(over).filter(|&r| r > 0).ok_or_else(|| {
+                    format!("the archive cannot fit in {max} bytes (its index and metadata alone need {over} more)")
+                })?;
+            }
+        }
+        Some(b) => {
+            let bounds = files::plan_budget(&model, policy, b, &options)?;
+            files::compress_with_bounds(&model, &bounds, options, |_| bar.inc(1))?
+        }
+    };
     let secs = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    let model_err = files::model_rel_l2(&model, files::open_archive(&bytes, 1)?.entries());
     write_output(output, &bytes, force)?;
     Ok(format!(
-        "{}: {} tensors, {} -> {} bytes ({:.2}x) in {:.2} s",
+        "{}: {} tensors, {} -> {} bytes ({:.2}x) in {:.2} s; model relative L2 error {model_err:.3e}",
         output.display(),
         model.tensors.len(),
         model.raw_bytes(),

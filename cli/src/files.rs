@@ -5,7 +5,10 @@
 use std::ops::Range;
 use std::path::Path;
 
-use alcm::archive::{ArchiveOptions, ArchiveReader, ArchiveWriter, Dtype, EntryInfo, ReadOptions};
+use alcm::archive::{
+    plan_bytes, plan_rel_l2, ArchiveOptions, ArchiveReader, ArchiveWriter, Bound, BudgetMethod,
+    BudgetTensor, Dtype, EntryInfo, ReadOptions,
+};
 use alcm::NpyData;
 
 use crate::policy::Policy;
@@ -181,6 +184,103 @@ pub fn compress_model(
     model: &Model,
     policy: &Policy,
     options: ArchiveOptions,
+    progress: impl FnMut(usize),
+) -> Result<Vec<u8>, String> {
+    let bounds: Vec<Bound> = model
+        .tensors
+        .iter()
+        .map(|t| policy.bound_for(&t.name))
+        .collect();
+    compress_with_bounds(model, &bounds, options, progress)
+}
+
+/// Per-tensor bounds within a model-level budget (float32 tensors only; the others are stored
+/// raw and do not count): `policy`'s overrides are kept fixed, the rest planned.
+pub fn plan_budget(
+    model: &Model,
+    policy: &Policy,
+    budget: Budget,
+    options: &ArchiveOptions,
+) -> Result<Vec<Bound>, String> {
+    let values: Vec<(usize, Vec<f32>)> = model
+        .tensors
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.dtype == Dtype::F32)
+        .map(|(i, t)| (i, model.f32s(t)))
+        .collect();
+    let bt: Vec<BudgetTensor> = values
+        .iter()
+        .map(|(i, v)| {
+            let t = &model.tensors[*i];
+            let fixed = policy
+                .overrides
+                .iter()
+                .any(|(g, _)| crate::policy::glob_match(g, &t.name))
+                .then(|| policy.bound_for(&t.name));
+            BudgetTensor {
+                name: &t.name,
+                data: v,
+                shape: &t.shape,
+                fixed,
+            }
+        })
+        .collect();
+    let planned = match budget {
+        Budget::RelL2(e, m) => plan_rel_l2(&bt, e, m, options),
+        Budget::Bytes(b) => plan_bytes(&bt, b, options),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut bounds = vec![Bound::Lossless; model.tensors.len()];
+    for ((i, _), b) in values.iter().zip(planned) {
+        bounds[*i] = b;
+    }
+    Ok(bounds)
+}
+
+/// A model-level budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    /// ‖X − X̂‖ ≤ ε‖X‖ over all float32 tensors, planned by the method.
+    RelL2(f64, BudgetMethod),
+    /// Stored tensor bytes at most this.
+    Bytes(u64),
+}
+
+/// The whole model's relative L2 error as the archive records it (float32 tensors).
+pub fn model_rel_l2(model: &Model, entries: &[EntryInfo]) -> f64 {
+    let (mut e2, mut n2) = (0f64, 0f64);
+    for (t, e) in model
+        .tensors
+        .iter()
+        .zip(entries)
+        .filter(|(t, _)| t.dtype == Dtype::F32)
+    {
+        let x2: f64 = model
+            .f32s(t)
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|&v| v as f64 * v as f64)
+            .sum();
+        n2 += x2;
+        e2 += match e.bound {
+            Bound::RelativeL2(_) => e.achieved * e.achieved * x2,
+            Bound::MaxAbs(_) => e.achieved * e.achieved * t.range.len() as f64 / 4.0,
+            _ => 0.0,
+        };
+    }
+    if n2 > 0.0 {
+        (e2 / n2).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// Writes `model` into an archive with one bound per tensor.
+pub fn compress_with_bounds(
+    model: &Model,
+    bounds: &[Bound],
+    options: ArchiveOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<u8>, String> {
     let mut w = ArchiveWriter::new(Vec::new(), options).map_err(|e| e.to_string())?;
@@ -189,7 +289,7 @@ pub fn compress_model(
     }
     for (i, t) in model.tensors.iter().enumerate() {
         let r = if t.dtype == Dtype::F32 {
-            w.add_f32(&t.name, &model.f32s(t), &t.shape, policy.bound_for(&t.name))
+            w.add_f32(&t.name, &model.f32s(t), &t.shape, bounds[i])
         } else {
             w.add_bytes(&t.name, t.dtype, &t.shape, model.data(t))
         };

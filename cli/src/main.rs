@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alcm::archive::Bound;
+use alcm::archive::{Bound, BudgetMethod};
 use alcm_cli::commands;
+use alcm_cli::files::Budget;
 use alcm_cli::policy::{parse_override, Policy};
 use clap::{Args, Parser, Subcommand};
 
@@ -34,6 +35,10 @@ enum Command {
         /// match wins), e.g. --override '*LayerNorm*=lossless'. Repeatable.
         #[arg(long = "override", value_name = "GLOB=BOUND", value_parser = parse_override)]
         overrides: Vec<(String, Bound)>,
+        /// How --budget-rel-l2 spreads the budget: search (measured curves), closed-form
+        /// (b_i = E * rms(model) / rms(tensor)) or uniform (E everywhere).
+        #[arg(long, default_value = "search", value_name = "METHOD")]
+        budget_method: String,
         /// Threads per tensor (1..=64).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         threads: u16,
@@ -88,6 +93,14 @@ struct BoundArgs {
     /// Bit-exact.
     #[arg(long)]
     lossless: bool,
+    /// One budget for the whole model: ||X - X'|| <= E ||X|| over all float32 tensors
+    /// together, spread across tensors at equal rate-distortion slope (overrides stay fixed).
+    #[arg(long, value_name = "E")]
+    budget_rel_l2: Option<f64>,
+    /// One budget for the whole model: the tensors' stored bytes at most B, at the smallest
+    /// model error.
+    #[arg(long, value_name = "B")]
+    budget_bytes: Option<u64>,
 }
 
 impl BoundArgs {
@@ -100,6 +113,25 @@ impl BoundArgs {
         };
         alcm_cli::policy::parse_bound(&spec)
     }
+
+    fn budget(&self, method: &str) -> Result<Option<Budget>, String> {
+        let method = match method {
+            "search" => BudgetMethod::Search,
+            "closed-form" => BudgetMethod::ClosedForm,
+            "uniform" => BudgetMethod::Uniform,
+            m => {
+                return Err(format!(
+                    "unknown budget method {m:?} (search, closed-form or uniform)"
+                ))
+            }
+        };
+        Ok(match (self.budget_rel_l2, self.budget_bytes) {
+            (Some(e), _) if e > 0.0 && e < 1.0 => Some(Budget::RelL2(e, method)),
+            (Some(e), _) => return Err(format!("--budget-rel-l2 must be in (0, 1), got {e}")),
+            (_, Some(b)) => Some(Budget::Bytes(b)),
+            _ => None,
+        })
+    }
 }
 
 fn run(cli: Cli) -> Result<String, String> {
@@ -109,6 +141,7 @@ fn run(cli: Cli) -> Result<String, String> {
             output,
             bound,
             overrides,
+            budget_method,
             threads,
             force,
         } => {
@@ -116,7 +149,8 @@ fn run(cli: Cli) -> Result<String, String> {
                 default: bound.bound()?,
                 overrides,
             };
-            commands::compress(&input, &output, &policy, threads as usize, force)
+            let budget = bound.budget(&budget_method)?;
+            commands::compress(&input, &output, &policy, budget, threads as usize, force)
         }
         Command::Decompress {
             input,

@@ -339,3 +339,83 @@ fn library_round_trip_keeps_names_shapes_and_bounds() {
     assert_eq!(st[..64], model.bytes[..64]);
     assert_eq!(st.len(), model.bytes.len());
 }
+
+#[test]
+fn model_budgets_hold_on_the_decoded_model() {
+    let d = tmp("budget");
+    let model = model_file(&d);
+    let (arc, back) = (d.join("b.alcm"), d.join("b.safetensors"));
+    let x = std::fs::read(&model).unwrap();
+    let f32s = |b: &[u8]| -> Vec<(String, Vec<f64>)> {
+        let st = safetensors::SafeTensors::deserialize(b).unwrap();
+        let mut v: Vec<_> = st
+            .tensors()
+            .into_iter()
+            .filter(|(_, t)| t.dtype() == safetensors::Dtype::F32)
+            .map(|(n, t)| {
+                (
+                    n,
+                    t.data()
+                        .chunks(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                        .collect(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    for (flags, eps) in [
+        (
+            vec!["--budget-rel-l2", "1e-3", "--budget-method", "closed-form"],
+            1e-3,
+        ),
+        (
+            vec!["--budget-rel-l2", "1e-2", "--override", "*bias*=lossless"],
+            1e-2,
+        ),
+    ] {
+        let mut args = vec!["compress", s(&model), "-o", s(&arc), "--force"];
+        args.extend(flags.iter());
+        let (ok, out, err) = alcm(&args);
+        assert!(ok, "{err}");
+        assert!(out.contains("model relative L2 error"), "{out}");
+        assert!(alcm(&["decompress", s(&arc), "-o", s(&back), "--force"]).0);
+        let (a, b) = (f32s(&x), f32s(&std::fs::read(&back).unwrap()));
+        let (mut e2, mut n2) = (0f64, 0f64);
+        for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+            assert_eq!(na, nb);
+            if na.contains("bias") && eps == 1e-2 {
+                assert_eq!(va, vb, "{na} is lossless by override");
+            }
+            e2 += va
+                .iter()
+                .zip(vb)
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum::<f64>();
+            n2 += va.iter().map(|p| p * p).sum::<f64>();
+        }
+        assert!((e2 / n2).sqrt() <= eps, "{flags:?}: {}", (e2 / n2).sqrt());
+    }
+    let (ok, _, err) = alcm(&[
+        "compress",
+        s(&model),
+        "-o",
+        s(&arc),
+        "--force",
+        "--budget-bytes",
+        "100",
+    ]);
+    assert!(!ok && err.lines().count() == 1, "{err}");
+    let (ok, _, err) = alcm(&[
+        "compress",
+        s(&model),
+        "-o",
+        s(&arc),
+        "--force",
+        "--budget-bytes",
+        "60000",
+    ]);
+    assert!(ok, "{err}");
+    assert!(std::fs::metadata(&arc).unwrap().len() <= 60000);
+}

@@ -19,11 +19,13 @@
 //! # Ok::<(), alcm::Error>(())
 //! ```
 
+mod budget;
 mod dtype;
 mod index;
 mod reader;
 mod writer;
 
+pub use budget::{plan_bytes, plan_rel_l2, BudgetMethod, BudgetTensor};
 pub use dtype::Dtype;
 pub use index::{
     BlockInfo, Bound, EntryInfo, ARCHIVE_MAGIC, ARCHIVE_VERSION, FOOTER_LEN, HEADER_LEN,
