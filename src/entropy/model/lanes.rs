@@ -133,9 +133,12 @@ pub(crate) fn push_block(words: &[Vec<u16>], out: &mut Vec<u8>) {
         out.extend_from_slice(&(w.len() as u32).to_le_bytes());
     }
     for w in words {
-        out.reserve(2 * w.len());
-        for &v in w {
-            out.extend_from_slice(&v.to_le_bytes());
+        // Into a zeroed tail rather than a push per word (13 instructions a word): this loop
+        // vectorises.
+        let start = out.len();
+        out.resize(start + 2 * w.len(), 0);
+        for (d, &v) in out[start..].chunks_exact_mut(2).zip(w) {
+            d.copy_from_slice(&v.to_le_bytes());
         }
     }
 }
