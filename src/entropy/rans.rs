@@ -56,7 +56,10 @@ pub(crate) fn normalize(counts: &[u64; 256]) -> [u32; 256] {
 /// `⌊x / freq⌋ = ⌊x · rcp / 2^64⌋` for every 32-bit `x`), written as `x + bias + q·(M − freq)`.
 /// `freq = 1` (no 64-bit reciprocal) uses `rcp = 2^64 − 1`, which gives `q = x − 1`, and
 /// `bias = cum + M − 1` to compensate (ryg_rans' trick).
+// `repr(C)`: the AVX2 encoder (`model/lanes_enc_avx2.rs`) gathers the fields as 32-bit words
+// (rcp low, rcp high, x_max, bias, cmpl at words 0–4 of 6).
 #[derive(Clone, Copy, Default)]
+#[repr(C)]
 pub(crate) struct EncSym {
     pub(crate) rcp: u64,
     /// Renormalise (emit 16 bits) when the state is ≥ this: `freq · 2^(32 − SCALE_BITS)`.

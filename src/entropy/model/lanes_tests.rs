@@ -193,3 +193,52 @@ fn kind5_damage_is_refused_alike_on_both_paths() {
     }
     assert!(refused >= 30, "only {refused} of 40 mutations refused");
 }
+
+/// The AVX2 encoder writes the scalar encoder's words, lane by lane, whatever the sign mode,
+/// with escapes, wide low parts (s > 24), offsets ≥ 2^30 and rows whose smallest code is
+/// beyond ±2^30 (the cases it hands back to the scalar code) mixed in.
+#[test]
+fn vector_encoder_words_equal_scalar_words() {
+    if !have_avx2() {
+        return;
+    }
+    let mut modes = std::collections::BTreeSet::new();
+    for (rows, cols, scale, signed, rank1_signs) in [
+        (64usize, 512usize, 3.0, true, false),
+        (50, 777, 0.4, true, true),
+        (40, 1003, 40.0, false, false),
+        (300, 130, 1.0, true, true),
+        (33, 2048, 0.05, true, false),
+    ] {
+        let mut q = codes(rows, cols, scale, signed, (rows * cols) as u64);
+        if rank1_signs {
+            // Signs of an outer product: the singular-pair sign model pays.
+            for (k, v) in q.iter_mut().enumerate() {
+                let (i, j) = (k / cols, k % cols);
+                let neg = ((i * 7) % 3 == 0) != ((j * 5) % 7 < 3);
+                *v = if neg { -v.abs() } else { v.abs() };
+            }
+        }
+        // A row of huge codes (wide low parts, offsets ≥ 2^30), a row shifted beyond 2^30.
+        for j in 0..cols {
+            q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
+            q[3 * cols + j] += 3 << 30;
+        }
+        let qmin = qmin_of(&q, rows);
+        let codes: Vec<u32> = q
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+            .collect();
+        let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+        modes.insert(plan.mode);
+        let rpb = plan.rpb;
+        for r0 in (0..rows).step_by(rpb) {
+            let r = r0..(r0 + rpb).min(rows);
+            let a = encode_rows_with(&plan, &codes, &qmin, r.clone(), true);
+            let b = encode_rows_with(&plan, &codes, &qmin, r, false);
+            assert_eq!(a, b, "{rows}x{cols} scale {scale} block {r0}");
+        }
+    }
+    assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
+}

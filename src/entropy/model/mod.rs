@@ -75,6 +75,8 @@ mod decode;
 mod encode;
 pub mod family;
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod lanes_enc_avx2;
 mod plan;
 pub mod sign;
 mod tables;

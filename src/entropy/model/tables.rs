@@ -27,7 +27,9 @@ pub(crate) struct Tables {
     pub(crate) pick: Vec<Pick>,
 }
 
+// `repr(C)`: the AVX2 encoder gathers a pick as one 32-bit word `ti | s << 16 | esc << 24`.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Pick {
     pub(crate) ti: u16,
     pub(crate) s: u8,

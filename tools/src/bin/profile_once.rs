@@ -1,0 +1,41 @@
+//! One compress and one decompress of one tensor (relative-L2 mode): a short, deterministic
+//! run to profile under `valgrind --tool=callgrind` (instruction counts do not depend on the
+//! load of a shared machine, so two builds compare exactly).
+//!
+//! cargo build --release -p alcm-tools --bin profile_once
+//! valgrind --tool=callgrind target/release/profile_once [NPY] [EPS] [THREADS] [c|d|cd]
+
+use std::path::PathBuf;
+
+#[path = "../../../examples/common/mod.rs"]
+mod common;
+
+use alcm::{decompress, read_npy_f32, Encoder, EncoderConfig, Mode};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let file = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        common::data_dir(None)
+            .join("weights/minilm_embeddings.word_embeddings.weight_rows1000-7143.npy")
+    });
+    let eps: f64 = args.next().map_or(1e-2, |s| s.parse().expect("EPS"));
+    let threads: usize = args.next().map_or(1, |s| s.parse().expect("THREADS"));
+    let what = args.next().unwrap_or_else(|| "cd".into());
+    let (x, shape) = read_npy_f32(&file).expect("read the tensor");
+    let enc = Encoder::new(
+        EncoderConfig::default()
+            .with_mode(Mode::RelativeL2(eps))
+            .with_threads(threads),
+    )
+    .expect("config");
+    let frame = enc.compress(&x, &shape, None).expect("compress").bytes;
+    if what.contains('d') {
+        std::hint::black_box(decompress(&frame).expect("decompress"));
+    }
+    println!(
+        "{} values, {} bytes, {:.4} bits/value",
+        x.len(),
+        frame.len(),
+        8.0 * frame.len() as f64 / x.len() as f64
+    );
+}
