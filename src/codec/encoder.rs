@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
 use crate::codec::quant::{self, ChannelParams};
@@ -742,16 +743,30 @@ fn share_qmin(
 }
 
 fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> Vec<u8> {
-    let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
-    let mut raw = Vec::with_capacity(data.len() * 4);
-    pack::pack(&bits, 4, &mut raw);
-    let mut payload = entropy::encode(backend_id, level, &raw, 4);
-    let mut backend_id = backend_id;
-    if !entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
-        // Keep the decoder's allocation bound (entropy::check_sizes).
-        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, 4);
-        backend_id = entropy::BACKEND_DEFLATE;
-    }
+    let raw_len = data.len() * 4;
+    let (payload, backend_id) = if backend_id == entropy::BACKEND_RANS {
+        // The default backend (rANS) means the best lossless coder: the float layout's
+        // (codec/lossless.rs; it keeps the decoder's allocation bound itself).
+        let le: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        (
+            lossless::encode_bounded(&le, 4, shape),
+            entropy::BACKEND_FLOAT,
+        )
+    } else {
+        let bits: Vec<u32> = data.iter().map(|v| v.to_bits()).collect();
+        let mut raw = Vec::with_capacity(raw_len);
+        pack::pack(&bits, 4, &mut raw);
+        let payload = entropy::encode(backend_id, level, &raw, 4);
+        if entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
+            (payload, backend_id)
+        } else {
+            // Keep the decoder's allocation bound (entropy::check_sizes).
+            (
+                entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, 4),
+                entropy::BACKEND_DEFLATE,
+            )
+        }
+    };
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,
         backend: backend_id,
@@ -762,7 +777,7 @@ fn lossless_frame(data: &[f32], shape: &[usize], backend_id: u8, level: u8) -> V
         params: &[],
         shared_qmin: false,
         exceptions: &[],
-        raw_len: raw.len() as u64,
+        raw_len: raw_len as u64,
         payload: &payload,
     })
 }
