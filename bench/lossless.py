@@ -11,7 +11,8 @@ and cast to bfloat16 (round to nearest even, NaN kept) and float16 (numpy). Code
 thread, each round trip checked bit-exact:
   alcm      codec/lossless.rs (the payload of ALCM_BACKEND_FLOAT), through the tools binary
             `lossless_raw` that this script drives (it reads the raw element bytes written under
-            target/lossless_bench/; the element-type API is separate work)
+            target/lossless_bench/; the element-type API is separate work), run tensor by
+            tensor between the baselines (same load on all)
   zipnn     ZipNN (byte input, the matching bytearray_dtype, threads=1; it reorders its input
             buffer in place, so each run gets a fresh copy made outside the timing)
   blosc2    blosc2 byte shuffle + zstd (clevel 5, typesize = element width, nthreads=1)
@@ -129,19 +130,21 @@ def main():
             path.write_bytes(raw)
             tensors.append(dict(file=rel, kind=kind, dtype=dtype, width=width, n=a.size,
                                 raw=raw, path=str(path), shape=full.shape))
-    # alcm: one run of the tool over every tensor.
-    req = "".join(f"{t['width']} {t['path']} {' '.join(map(str, t['shape']))}\n"
-                  for t in tensors)
-    out = subprocess.run([args.tool, str(args.reps)], input=req, capture_output=True,
-                         text=True, check=True).stdout
-    alcm = {}
-    for line in out.strip().splitlines():
-        path, w, rawb, pay, method, te, td = line.split(",")
-        alcm[path] = (int(pay), float(te), float(td), int(method))
+    tool = subprocess.Popen([args.tool, str(args.reps)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def alcm_run(t):
+        """alcm on one tensor, through the tool (timed inside it), interleaved with the
+        baselines tensor by tensor so that the shared machine's load hits all codecs alike."""
+        tool.stdin.write(f"{t['width']} {t['path']} {' '.join(map(str, t['shape']))}\n")
+        tool.stdin.flush()
+        path, w, rawb, pay, method, te, td = tool.stdout.readline().strip().split(",")
+        return int(pay), float(te), float(td), int(method)
+
     rows = []
     for t in tensors:
+        pay, te, td, method = alcm_run(t)
         r = baselines(t["raw"], t["dtype"], t["width"], args.reps)
-        pay, te, td, method = alcm[t["path"]]
         r["alcm"] = (pay, te, td)
         row = dict(file=t["file"], kind=t["kind"], dtype=t["dtype"], n=t["n"],
                    alcm_method=method)
@@ -154,6 +157,8 @@ def main():
         best = min(row[f"{c}_bits"] for c in BASELINES)
         row["alcm_over_best"] = row["alcm_bits"] / best
         rows.append(row)
+    tool.stdin.close()
+    tool.wait()
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -44,17 +44,29 @@ fn zero_masks(bytes: &[u8], w: usize, rows: usize) -> Option<(Vec<bool>, Vec<boo
         return None;
     }
     let cols = n / rows;
-    let mut zr = vec![true; rows];
-    let mut zc = vec![true; cols];
-    for (r, row) in bytes.chunks_exact(w * cols).enumerate() {
-        for (c, e) in row.chunks_exact(w).enumerate() {
-            if e.iter().any(|&b| b != 0) {
-                zr[r] = false;
-                zc[c] = false;
-            }
+    let zr: Vec<bool> = bytes
+        .chunks_exact(w * cols)
+        .map(|row| row.iter().all(|&b| b == 0))
+        .collect();
+    // A column is zero when the OR of its elements over all rows is (word-wise, one pass).
+    let mut acc = vec![0u64; cols];
+    for row in bytes.chunks_exact(w * cols) {
+        match w {
+            2 => or_row::<2>(row, &mut acc),
+            4 => or_row::<4>(row, &mut acc),
+            _ => or_row::<8>(row, &mut acc),
         }
     }
+    let zc: Vec<bool> = acc.iter().map(|&a| a == 0).collect();
     (zr.iter().any(|&z| z) || zc.iter().any(|&z| z)).then_some((zr, zc))
+}
+
+fn or_row<const W: usize>(row: &[u8], acc: &mut [u64]) {
+    for (a, e) in acc.iter_mut().zip(row.chunks_exact(W)) {
+        let mut b = [0u8; 8];
+        b[..W].copy_from_slice(e);
+        *a |= u64::from_le_bytes(b);
+    }
 }
 
 fn push_bits(flags: &[bool], out: &mut Vec<u8>) {
