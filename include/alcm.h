@@ -122,7 +122,8 @@
  * Version of the frame format this library writes (and the newest it reads; it reads every
  * version from 1 up). Independent of the library version. Version 2 added the shared code
  * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
- * types other than float32 (docs/FORMAT.md, "Version history").
+ * types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT
+ * (docs/FORMAT.md, "Version history").
  */
 #define ALCM_FORMAT_VERSION 4
 
@@ -169,6 +170,14 @@
  * tensors), so a decoder must expect it.
  */
 #define ALCM_BACKEND_RANS_MODEL 3
+
+/**
+ * Backend, in frames only (format version >= 4; alcm_peek reports it): lossless coding of the
+ * floating-point layout (exponents entropy-coded with their predecessor as context, mantissa
+ * bytes coded only where not uniform, zero elements apart). With ALCM_BACKEND_RANS selected,
+ * ALCM_MODE_LOSSLESS writes it.
+ */
+#define ALCM_BACKEND_FLOAT 4
 
 /**
  * Element type IEEE 754 binary32 (C `float`); every frame of format versions 1-3.

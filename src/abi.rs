@@ -28,7 +28,8 @@ pub const ALCM_MAX_ELEMENTS: u64 = 1_099_511_627_776;
 /// Version of the frame format this library writes (and the newest it reads; it reads every
 /// version from 1 up). Independent of the library version. Version 2 added the shared code
 /// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
-/// types other than float32 (docs/FORMAT.md, "Version history").
+/// types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT
+/// (docs/FORMAT.md, "Version history").
 pub const ALCM_FORMAT_VERSION: u32 = 4;
 
 // ---- Modes (alcm_mode; the frame's mode byte) ------------------------------------------------
@@ -56,6 +57,11 @@ pub const ALCM_BACKEND_RANS: u32 = 2;
 /// instead for a tensor of rank >= 2 whenever its payload is smaller (most lossy frames of real
 /// tensors), so a decoder must expect it.
 pub const ALCM_BACKEND_RANS_MODEL: u32 = 3;
+/// Backend, in frames only (format version >= 4; alcm_peek reports it): lossless coding of the
+/// floating-point layout (exponents entropy-coded with their predecessor as context, mantissa
+/// bytes coded only where not uniform, zero elements apart). With ALCM_BACKEND_RANS selected,
+/// ALCM_MODE_LOSSLESS writes it.
+pub const ALCM_BACKEND_FLOAT: u32 = 4;
 
 // ---- Element types (the frame's dtype byte) --------------------------------------------------
 
@@ -78,4 +84,6 @@ pub const ALCM_NON_FINITE_REFUSE: u32 = 0;
 pub const ALCM_NON_FINITE_KEEP: u32 = 1;
 
 // The narrowing casts of the frame's byte fields (`as u8`) must not truncate.
-const _: () = assert!(ALCM_FORMAT_VERSION <= 255 && ALCM_BACKEND_RANS_MODEL <= 255);
+const _: () = assert!(
+    ALCM_FORMAT_VERSION <= 255 && ALCM_BACKEND_RANS_MODEL <= 255 && ALCM_BACKEND_FLOAT <= 255
+);

@@ -74,7 +74,7 @@ pub use io::npz::{npz_bytes, read_npz, read_npz_file, read_npz_limited, write_np
 /// the fuzz targets, the benches and the development tools (`tools/`) reach into.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::codec::{fold, quant};
+    pub use crate::codec::{fold, lossless, quant};
     pub use crate::entropy::{model, order0, pack, rans, BACKEND_RANS, BACKEND_RANS_MODEL};
     pub use crate::format::{FLAG_EXCEPTIONS, FLAG_SHARED_QMIN};
     pub use crate::learn::allocation::evaluate;

@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
 use crate::codec::quant::{self, ChannelParams};
@@ -780,8 +781,10 @@ fn share_qmin(
     qmin.fill(lo);
 }
 
-/// The lossless frame of every element type: the values' little-endian `bytes` (`width` each),
-/// shuffled into byte planes (`pack::shuffle`), through the backend.
+/// The lossless frame of every element type, from the values' little-endian `bytes` (`width`
+/// each). The default backend (rANS) means the best lossless coder: the float layout's
+/// (`codec/lossless.rs`, which keeps the decoder's allocation bound itself); the others code the
+/// byte planes (`pack::shuffle`).
 fn lossless_frame(
     bytes: &[u8],
     width: usize,
@@ -790,15 +793,26 @@ fn lossless_frame(
     backend_id: u8,
     level: u8,
 ) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(bytes.len());
-    pack::shuffle(bytes, width, &mut raw);
-    let mut payload = entropy::encode(backend_id, level, &raw, width as u8);
-    let mut backend_id = backend_id;
-    if !entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
-        // Keep the decoder's allocation bound (entropy::check_sizes).
-        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width as u8);
-        backend_id = entropy::BACKEND_DEFLATE;
-    }
+    let raw_len = bytes.len();
+    let (payload, backend_id) = if backend_id == entropy::BACKEND_RANS {
+        (
+            lossless::encode_bounded(bytes, width, shape),
+            entropy::BACKEND_FLOAT,
+        )
+    } else {
+        let mut raw = Vec::with_capacity(bytes.len());
+        pack::shuffle(bytes, width, &mut raw);
+        let payload = entropy::encode(backend_id, level, &raw, width as u8);
+        if entropy::expansion_ok(payload.len() as u64, raw.len() as u64) {
+            (payload, backend_id)
+        } else {
+            // Keep the decoder's allocation bound (entropy::check_sizes).
+            (
+                entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width as u8),
+                entropy::BACKEND_DEFLATE,
+            )
+        }
+    };
     format::write_frame(&FrameParts {
         mode: format::MODE_LOSSLESS,
         dtype: dtype.id(),
@@ -810,7 +824,7 @@ fn lossless_frame(
         params: &[],
         shared_qmin: false,
         exceptions: &[],
-        raw_len: raw.len() as u64,
+        raw_len: raw_len as u64,
         payload: &payload,
     })
 }

@@ -207,6 +207,9 @@ pub(crate) fn decode(
         }
         return Ok(());
     }
+    if info.backend == entropy::Backend::Float {
+        return decode_float(payload, info.code_width as usize, out);
+    }
     // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
     // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
     entropy::check_sizes(info.backend.id(), payload.len() as u64, info.raw_len)?;
@@ -227,6 +230,29 @@ pub(crate) fn decode(
             info.backend == entropy::Backend::Rans,
             out,
         );
+    }
+    Ok(())
+}
+
+/// Decodes a lossless float-layout payload (`codec/lossless.rs`) of `width`-byte elements into
+/// `out` (float32 frames: width 4).
+fn decode_float(payload: &[u8], width: usize, out: &mut [f32]) -> Result<()> {
+    if width != 4 {
+        return Err(Error::corrupt(format!(
+            "float-layout payload of {width}-byte elements in a float32 frame"
+        )));
+    }
+    // The payload's little-endian element bytes are decoded straight into `out`'s memory: no
+    // byte buffer of the output's size.
+    // SAFETY: the view covers exactly `out`'s memory (4 bytes per value), `u8` needs no
+    // alignment, and every bit pattern written through it is a valid `f32`; `out` is not used
+    // while the view lives.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), out.len() * 4) };
+    crate::codec::lossless::decode(payload, 4, bytes)?;
+    if cfg!(target_endian = "big") {
+        out.iter_mut()
+            .for_each(|v| *v = f32::from_bits(u32::from_le(v.to_bits())));
     }
     Ok(())
 }

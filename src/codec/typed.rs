@@ -382,6 +382,9 @@ fn decode_bytes(frame: &[u8], info: &FrameInfo, out: &mut [u8], threads: usize) 
     let dtype = info.element_type();
     if info.mode == FrameMode::Lossless && dtype != Dtype::F32 {
         let payload = &frame[info.payload_offset..info.payload_offset + info.payload_len as usize];
+        if info.backend == entropy::Backend::Float {
+            return crate::codec::lossless::decode(payload, dtype.width(), out);
+        }
         let planes = match info.backend {
             entropy::Backend::Store => {
                 entropy::check_sizes(info.backend.id(), payload.len() as u64, info.raw_len)?;

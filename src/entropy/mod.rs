@@ -4,6 +4,7 @@
 //! payload layout; the default). Decoding is bounded by the size the frame
 //! declares, so a hostile payload cannot make the decoder allocate more than that.
 
+pub(crate) mod floatbits;
 pub mod model;
 pub mod order0;
 pub mod pack;
@@ -37,6 +38,8 @@ pub enum Backend {
     Rans,
     /// The rank-1 parametric model with rANS (error-bounded modes, when smaller).
     RansModel,
+    /// Lossless coding of the floating-point layout (format version ≥ 4; `codec/lossless.rs`).
+    Float,
 }
 
 impl Backend {
@@ -47,6 +50,7 @@ impl Backend {
             Backend::Deflate => BACKEND_DEFLATE,
             Backend::Rans => BACKEND_RANS,
             Backend::RansModel => BACKEND_RANS_MODEL,
+            Backend::Float => BACKEND_FLOAT,
         }
     }
 
@@ -57,11 +61,12 @@ impl Backend {
             BACKEND_DEFLATE => Backend::Deflate,
             BACKEND_RANS => Backend::Rans,
             BACKEND_RANS_MODEL => Backend::RansModel,
+            BACKEND_FLOAT => Backend::Float,
             _ => return None,
         })
     }
 
-    /// A short lower-case name ("store", "deflate", "rans", "rans-model").
+    /// A short lower-case name ("store", "deflate", "rans", "rans-model", "float").
     pub fn name(self) -> &'static str {
         backend_name(self.id())
     }
@@ -77,6 +82,9 @@ pub const BACKEND_RANS: u8 = abi::ALCM_BACKEND_RANS as u8;
 /// Rank-1 Gaussian parametric model + rANS over the signed codes (error-bounded modes only;
 /// chosen per tensor by the encoder when smaller than backend 2; see [`crate::entropy::model`]).
 pub const BACKEND_RANS_MODEL: u8 = abi::ALCM_BACKEND_RANS_MODEL as u8;
+/// Lossless coding of the floating-point layout (lossless frames, format version ≥ 4; see
+/// `codec/lossless.rs`).
+pub const BACKEND_FLOAT: u8 = abi::ALCM_BACKEND_FLOAT as u8;
 
 /// Largest expansion deflate can achieve (≈1032:1 for long runs); a declared raw size beyond
 /// `payload × MAX_DEFLATE_RATIO + 1024` is impossible and rejected before allocating.
@@ -96,6 +104,7 @@ pub fn backend_name(id: u8) -> &'static str {
         BACKEND_DEFLATE => "deflate",
         BACKEND_RANS => "rans",
         BACKEND_RANS_MODEL => "rans-model",
+        BACKEND_FLOAT => "float",
         _ => "unknown",
     }
 }
@@ -127,7 +136,7 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
         // Every compressing backend is held to deflate's expansion bound, so the decoder can size
         // what it allocates from the bytes it was given. Deflate cannot exceed it; the encoder
         // writes a deflate payload instead of an rANS one that would (a huge constant tensor).
-        BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL
+        BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL | BACKEND_FLOAT
             if !expansion_ok(payload_len, raw_len) =>
         {
             Err(Error::corrupt(format!(
@@ -135,7 +144,9 @@ pub fn check_sizes(id: u8, payload_len: u64, raw_len: u64) -> Result<()> {
                 backend_name(id)
             )))
         }
-        BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL => Ok(()),
+        BACKEND_STORE | BACKEND_DEFLATE | BACKEND_RANS | BACKEND_RANS_MODEL | BACKEND_FLOAT => {
+            Ok(())
+        }
         other => Err(Error::corrupt(format!("unknown backend id {other}"))),
     }
 }
@@ -162,6 +173,10 @@ pub fn decode(id: u8, payload: &[u8], raw_len: usize) -> Result<Vec<u8>> {
         BACKEND_RANS_MODEL => Err(Error::corrupt(
             "rANS-model payload outside an error-bounded frame",
         )),
+        // Decoded straight into the values by the decoder (codec/lossless.rs).
+        BACKEND_FLOAT => Err(Error::corrupt(
+            "float-layout payload outside a lossless frame",
+        )),
         _ => Ok(payload.to_vec()),
     }
 }
@@ -179,12 +194,14 @@ mod tests {
             abi::ALCM_BACKEND_DEFLATE,
             abi::ALCM_BACKEND_RANS,
             abi::ALCM_BACKEND_RANS_MODEL,
+            abi::ALCM_BACKEND_FLOAT,
         ];
         for id in 0..=u8::MAX {
             let known = backend_name(id) != "unknown";
             assert_eq!(known, c_ids.contains(&u32::from(id)), "backend id {id}");
         }
-        // The selectable ones are exactly the BackendKind variants; 3 is chosen by the encoder.
+        // The selectable ones are exactly the BackendKind variants; 3 and 4 are chosen by the
+        // encoder.
         let kinds = [BackendKind::Store, BackendKind::Deflate, BackendKind::Rans];
         let ids: Vec<u32> = kinds.iter().map(|&k| u32::from(backend_id(k))).collect();
         assert_eq!(ids, [0, 1, 2]);

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 /// Interleaved states.
 const LANES: usize = 4;
 
-const PLANE_STORED: u8 = 0;
+pub(crate) const PLANE_STORED: u8 = 0;
 const PLANE_CONSTANT: u8 = 1;
 const PLANE_RANS: u8 = 2;
 
@@ -111,8 +111,25 @@ pub fn decode_code_bits(payload: &[u8], width: u8, out: &mut [f32]) -> Result<()
     Ok(())
 }
 
+/// Decodes one plane (layout above) that starts at `payload[*pos]` into `out` and advances
+/// `*pos` past it (the float-layout coder's streams are such planes, `entropy/floatbits`).
+pub(crate) fn decode_plane_at(
+    payload: &[u8],
+    pos: &mut usize,
+    out: &mut [u8],
+    lut: &mut [u32; M as usize],
+) -> Result<()> {
+    let mut r = Cursor {
+        b: payload,
+        pos: *pos,
+    };
+    decode_plane(&mut r, out, lut, |_, b| b)?;
+    *pos = r.pos;
+    Ok(())
+}
+
 /// Byte histogram with four sub-histograms (breaks store-to-load dependencies on runs).
-fn histogram(data: &[u8]) -> [u64; 256] {
+pub(crate) fn histogram(data: &[u8]) -> [u64; 256] {
     let mut h = [[0u32; 256]; 4];
     let mut total = [0u64; 256];
     // Flush the u32 counters well before they can overflow.

@@ -433,6 +433,12 @@ fn parse_header(bytes: &[u8], full: bool) -> Result<FrameInfo> {
         )));
     }
     crate::entropy::check_sizes(backend, payload_len, raw_len)?;
+    // The float-layout backend came with version 4 and codes lossless frames only.
+    if backend == crate::entropy::BACKEND_FLOAT && (mode != MODE_LOSSLESS || format_version < 4) {
+        return Err(Error::corrupt(format!(
+            "float-layout backend in a version-{format_version} frame of mode {mode}"
+        )));
+    }
     // Everything above is the fixed-size header: peek needs no more than that.
     let too_long = || Error::corrupt("section lengths overflow");
     let p0 = r.pos() as u64;

@@ -77,8 +77,10 @@ MODE_NAMES = {v: k for k, v in MODES.items()}
 BACKENDS = {"rans": _c.ALCM_BACKEND_RANS, "deflate": _c.ALCM_BACKEND_DEFLATE,
             "store": _c.ALCM_BACKEND_STORE}
 # Every backend a frame may report (peek): the encoder writes "rans_model" in place of "rans"
-# when the rank-1 model's payload is smaller; it cannot be selected.
-BACKEND_NAMES = {**{v: k for k, v in BACKENDS.items()}, _c.ALCM_BACKEND_RANS_MODEL: "rans_model"}
+# when the rank-1 model's payload is smaller, and "float" (the float-layout coder) for a lossless
+# frame; neither can be selected.
+BACKEND_NAMES = {**{v: k for k, v in BACKENDS.items()}, _c.ALCM_BACKEND_RANS_MODEL: "rans_model",
+                 _c.ALCM_BACKEND_FLOAT: "float"}
 NON_FINITE = {"refuse": _c.ALCM_NON_FINITE_REFUSE, "keep": _c.ALCM_NON_FINITE_KEEP}
 
 

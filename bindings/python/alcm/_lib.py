@@ -41,6 +41,7 @@ ALCM_BACKEND_STORE = 0
 ALCM_BACKEND_DEFLATE = 1
 ALCM_BACKEND_RANS = 2
 ALCM_BACKEND_RANS_MODEL = 3   # in frames only (peek); cannot be selected
+ALCM_BACKEND_FLOAT = 4   # in lossless frames only (peek); cannot be selected
 ALCM_DTYPE_F32 = 1
 ALCM_DTYPE_BF16 = 2
 ALCM_DTYPE_F16 = 3

@@ -31,7 +31,47 @@ fn modes() -> Vec<(&'static str, Mode)> {
     ]
 }
 
+/// Seeds of the `lossless_float` target: u8 width selector, u16 element count, then the payload
+/// of real tensors as float32, their upper halves (bfloat16 by truncation) and float64.
+fn lossless_float_seeds() {
+    for path in [
+        "tests/data/gradients/grad_step00100_fc3.weight.npy",
+        "tests/data/gradients/grad_step00001_fc3.bias.npy",
+        "tests/data/gradients/adam_exp_avg_sq_step02000_fc3.weight.npy",
+    ] {
+        let (x, _) = read_npy_f32(Path::new(path)).unwrap();
+        let stem = Path::new(path)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let f32s: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bf16: Vec<u8> = x
+            .iter()
+            .flat_map(|v| v.to_le_bytes()[2..].to_vec())
+            .collect();
+        let f64s: Vec<u8> = x.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
+        for (sel, w, bytes, tag) in [
+            (1u8, 4, &f32s, "f32"),
+            (0, 2, &bf16, "bf16"),
+            (2, 8, &f64s, "f64"),
+        ] {
+            let n = bytes.len() / w;
+            let mut seed = vec![sel];
+            seed.extend_from_slice(&(n as u16).to_le_bytes());
+            seed.extend_from_slice(&alcm::internals::lossless::encode(bytes, w, &[n]));
+            put("lossless_float", &format!("{stem}_{tag}.bin"), &seed);
+        }
+    }
+}
+
 fn main() {
+    // `fuzz_seeds lossless_float`: only that target's seeds.
+    if std::env::args().nth(1).as_deref() == Some("lossless_float") {
+        lossless_float_seeds();
+        return;
+    }
+    lossless_float_seeds();
     let tensors = [
         "tests/data/gradients/grad_step00001_fc3.bias.npy",
         "tests/data/gradients/grad_step00010_fc2.bias.npy",

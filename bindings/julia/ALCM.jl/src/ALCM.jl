@@ -73,6 +73,7 @@ const ALCM_BACKEND_STORE = UInt32(0)
 const ALCM_BACKEND_DEFLATE = UInt32(1)
 const ALCM_BACKEND_RANS = UInt32(2)
 const ALCM_BACKEND_RANS_MODEL = UInt32(3)   # in frames only (peek); cannot be selected
+const ALCM_BACKEND_FLOAT = UInt32(4)   # in lossless frames only (peek); cannot be selected
 const ALCM_DTYPE_F32 = UInt32(1)
 const ALCM_DTYPE_BF16 = UInt32(2)
 const ALCM_DTYPE_F16 = UInt32(3)
@@ -88,9 +89,11 @@ const BACKENDS = Dict(:rans => ALCM_BACKEND_RANS, :deflate => ALCM_BACKEND_DEFLA
 const NON_FINITE = Dict(:refuse => ALCM_NON_FINITE_REFUSE, :keep => ALCM_NON_FINITE_KEEP)
 const MODE_NAMES = Dict(v => k for (k, v) in MODES)
 # Every backend a frame may report (peek): the encoder writes :rans_model in place of :rans when
-# the rank-1 model's payload is smaller; it cannot be selected.
+# the rank-1 model's payload is smaller, and :float (the float-layout coder) for a lossless frame;
+# neither can be selected.
 const BACKEND_NAMES = merge(Dict(v => k for (k, v) in BACKENDS),
-                            Dict(ALCM_BACKEND_RANS_MODEL => :rans_model))
+                            Dict(ALCM_BACKEND_RANS_MODEL => :rans_model,
+                                 ALCM_BACKEND_FLOAT => :float))
 
 const STATUS_NAMES = Dict{UInt32,String}(
     0 => "ALCM_OK", 1 => "ALCM_ERR_NULL_POINTER", 2 => "ALCM_ERR_INVALID_ARGUMENT",

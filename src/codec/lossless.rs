@@ -1,0 +1,203 @@
+//! Lossless coding of floating-point elements (backend 4, `ALCM_BACKEND_FLOAT`): raw
+//! little-endian elements of 2, 4 or 8 bytes (bfloat16 / float16, float32, float64) in, the
+//! same bytes out, bit for bit (every NaN payload, −0, subnormals).
+//!
+//! The payload is whichever of four methods measured smallest: the float-layout split
+//! (`entropy/floatbits`), the byte-shuffled order-0 rANS planes (backend 2's coder on
+//! the raw bytes), deflate-6 of the raw bytes, or the bytes stored. The split nearly always
+//! wins; the others are the simple baselines the payload is never larger than (deflate only
+//! where its matches can pay: many repeated elements, or a small tensor).
+//!
+//! # Layout
+//! ```text
+//! u8 method: 0 stored (the raw bytes follow), 1 deflate (a raw deflate stream),
+//!            2 shuffled (order0.rs payload of the byte-shuffled elements: plane j = byte j),
+//!            3 split (entropy/floatbits layout)
+//! the method's body, which must end exactly at the end of the payload
+//! ```
+
+use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+use miniz_oxide::inflate::core::{decompress as inflate, DecompressorOxide};
+use miniz_oxide::inflate::TINFLStatus;
+
+use crate::entropy::{self, floatbits, order0};
+use crate::error::{Error, Result};
+
+const METHOD_STORED: u8 = 0;
+const METHOD_DEFLATE: u8 = 1;
+const METHOD_SHUFFLED: u8 = 2;
+const METHOD_SPLIT: u8 = 3;
+
+/// Deflate level of the deflate method (the baseline it stands for: deflate-6).
+const DEFLATE_LEVEL: u8 = 6;
+/// Raw sizes up to this many bytes always try every method (cheap in absolute terms).
+const TRY_ALL_BELOW: usize = 1 << 16;
+
+/// Whether `w` is an element width this coder takes.
+pub fn width_ok(w: usize) -> bool {
+    matches!(w, 2 | 4 | 8)
+}
+
+/// Byte-shuffles elements of `w` bytes: plane j = byte j of every element.
+fn shuffle(bytes: &[u8], w: usize) -> Vec<u8> {
+    let n = bytes.len() / w;
+    let mut s = vec![0u8; bytes.len()];
+    for (i, e) in bytes.chunks_exact(w).enumerate() {
+        for (j, &b) in e.iter().enumerate() {
+            s[j * n + i] = b;
+        }
+    }
+    s
+}
+
+fn unshuffle(s: &[u8], w: usize, out: &mut [u8]) {
+    let n = out.len() / w;
+    for (i, e) in out.chunks_exact_mut(w).enumerate() {
+        for (j, b) in e.iter_mut().enumerate() {
+            *b = s[j * n + i];
+        }
+    }
+}
+
+/// Share of elements equal to their predecessor, in 1/1024: where deflate's matches may pay.
+fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
+    let n = bytes.len() / w;
+    if n < 2 {
+        return 0;
+    }
+    let same = bytes
+        .chunks_exact(w)
+        .zip(bytes.chunks_exact(w).skip(1))
+        .filter(|(a, b)| a == b)
+        .count();
+    same * 1024 / (n - 1)
+}
+
+/// The rows of a tensor of `shape` seen as a matrix: its first dimension other than 1 when
+/// at least two are (the zero-row and zero-column masks of the split), else 1.
+fn matrix_rows(shape: &[usize]) -> usize {
+    let mut dims = shape.iter().copied().filter(|&d| d > 1);
+    match (dims.next(), dims.next()) {
+        (Some(r), Some(_)) => r,
+        _ => 1,
+    }
+}
+
+/// Encodes `bytes`, little-endian elements of `w` ∈ {2, 4, 8} bytes (`bytes.len()` a multiple
+/// of `w`) of a tensor of `shape` (C order; it only guides the coding), into a payload no
+/// larger than `bytes.len() + 1`, and never larger than the smallest of the methods it tries.
+/// Deterministic.
+pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
+    assert!(
+        width_ok(w) && bytes.len() % w == 0,
+        "lossless::encode: {} bytes of {w}-byte elements",
+        bytes.len()
+    );
+    let mut best = Vec::with_capacity(bytes.len() / 2 + 64);
+    best.push(METHOD_SPLIT);
+    floatbits::encode(bytes, w, matrix_rows(shape), &mut best);
+    let mut consider = |cand: Vec<u8>| {
+        if cand.len() < best.len() {
+            best = cand;
+        }
+    };
+    let small = bytes.len() <= TRY_ALL_BELOW;
+    if small {
+        // The shuffled planes lose to the split except on odd data (their tables cost less
+        // on tiny tensors); tried where that costs little.
+        let mut c = vec![METHOD_SHUFFLED];
+        c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
+        consider(c);
+    }
+    if small || repeats_per_1024(bytes, w) >= 128 {
+        let mut c = vec![METHOD_DEFLATE];
+        c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL));
+        consider(c);
+    }
+    if best.len() > bytes.len() + 1 {
+        best.clear();
+        best.push(METHOD_STORED);
+        best.extend_from_slice(bytes);
+    }
+    best
+}
+
+/// Decodes a payload of [`encode`] into `out`, whose length is the raw byte count (a multiple
+/// of `w`). Every input either fills `out` exactly or is an error; besides fixed tables, at
+/// most `out.len()` bytes are allocated.
+pub fn decode(payload: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
+    if !width_ok(w) || out.len() % w != 0 {
+        return Err(Error::corrupt(format!(
+            "lossless float payload for {} bytes of {w}-byte elements",
+            out.len()
+        )));
+    }
+    let (&method, body) = payload
+        .split_first()
+        .ok_or_else(|| Error::truncated("lossless float payload is empty"))?;
+    match method {
+        METHOD_STORED => {
+            if body.len() != out.len() {
+                return Err(Error::corrupt(format!(
+                    "stored float payload holds {} bytes, {} expected",
+                    body.len(),
+                    out.len()
+                )));
+            }
+            out.copy_from_slice(body);
+        }
+        METHOD_DEFLATE => {
+            // Straight into `out`: the stream must fill it exactly and end with the payload.
+            let mut d = Box::<DecompressorOxide>::default();
+            let (status, used, written) = inflate(
+                &mut d,
+                body,
+                out,
+                0,
+                TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+            );
+            if status != TINFLStatus::Done || used != body.len() || written != out.len() {
+                return Err(Error::corrupt(format!(
+                    "deflate float payload is invalid ({status:?}: {used} of {} bytes read, \
+                     {written} of {} written)",
+                    body.len(),
+                    out.len()
+                )));
+            }
+        }
+        METHOD_SHUFFLED => {
+            if body.first() != Some(&(w as u8)) {
+                return Err(Error::corrupt(
+                    "shuffled float payload does not have one plane per element byte",
+                ));
+            }
+            let s = order0::decode(body, out.len())?;
+            unshuffle(&s, w, out);
+        }
+        METHOD_SPLIT => {
+            let mut pos = 0;
+            floatbits::decode(body, &mut pos, w, out)?;
+            if pos != body.len() {
+                return Err(Error::corrupt(format!(
+                    "{} unexpected bytes after the float-layout payload",
+                    body.len() - pos
+                )));
+            }
+        }
+        m => return Err(Error::corrupt(format!("unknown lossless float method {m}"))),
+    }
+    Ok(())
+}
+
+/// [`encode`] for a frame: a payload that would break the frames' allocation bound (the raw
+/// size at most 1040 × the payload + 1024, `entropy::expansion_ok`: a huge run of zeros) is
+/// replaced by the deflate method (level 10), which always keeps it.
+pub fn encode_bounded(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
+    let p = encode(bytes, w, shape);
+    if entropy::expansion_ok(p.len() as u64, bytes.len() as u64) {
+        return p;
+    }
+    let mut c = vec![METHOD_DEFLATE];
+    c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, 10));
+    c
+}

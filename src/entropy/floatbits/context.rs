@@ -1,0 +1,423 @@
+//! Order-1 rANS coder of a byte stream (the exponents of a float tensor): each symbol is coded
+//! with the table of its predecessor's context. Contexts are the `K − 1` most frequent symbols,
+//! each its own, plus one shared by all others (`K ≤ 16`: enough for the few exponents a tensor
+//! really uses; and `K ≤ n / 4096` for `n` symbols, at least 1, so that the tables stay small
+//! next to the stream).
+//!
+//! The stream is cut into four contiguous segments, one per rANS state, so that the context of
+//! a symbol is the symbol just before it in the tensor (the first of a segment has the context
+//! of symbol 0) and the four states still decode independently of each other's symbols.
+//!
+//! # Layout (little-endian)
+//! ```text
+//! u8  K (1..=max(1, min(16, ⌊n / 4096⌋)))
+//! K−1 × u8      the symbols owning contexts 0..K−1 (distinct); every other symbol → context K−1
+//! K tables, each one of:
+//!   u8 0                 empty: no symbol is coded in this context
+//!   u8 1, u8 s           constant: every symbol coded in this context is s (costs no bits)
+//!   u8 2, u8 lo, u8 hi   lo < hi, then hi−lo+1 × LEB128 frequency (< 2^12, ≥ 2 non-zero,
+//!                        summing to 2^12)
+//!   u8 3, u8 lo, u8 hi   lo < hi, then hi−lo+1 × LEB128 count (< 2^40, ≥ 2 non-zero): the
+//!                        frequencies are the counts normalised to 2^12 (`rans::normalize`,
+//!                        integer arithmetic)
+//! u32 W, W × u16         words: the four final states (high half first), then renormalisation
+//! ```
+//! Segment `j` holds `n/4` symbols, plus one for `j < n mod 4`; segments follow each other in
+//! order. Decoding runs step `t` over the four segments in turn (lane `j` decodes symbol `t`
+//! of segment `j`); the encoder codes the exact reverse. The decoder checks that every state
+//! ends at `L` and every word was read.
+
+use crate::entropy::rans::{normalize, push_final_states, read_states, EncSym, L, M, SCALE_BITS};
+use crate::error::{Error, Result};
+use crate::util::detmath::det_log2;
+
+const LANES: usize = 4;
+/// Largest number of contexts.
+pub(crate) const MAX_CONTEXTS: usize = 16;
+/// Symbols per context at least: a stream of `n` symbols has at most `n / 4096` contexts (at
+/// least 1), so the decoder's tables (16 KiB each) stay within 4 bytes per symbol + 16 KiB,
+/// and small streams, where tables cost more than contexts save, use one.
+const SYMBOLS_PER_CONTEXT: usize = 4096;
+
+/// The most contexts a stream of `n` symbols may use.
+fn max_contexts(n: usize) -> usize {
+    (n / SYMBOLS_PER_CONTEXT).clamp(1, MAX_CONTEXTS)
+}
+
+const TABLE_EMPTY: u8 = 0;
+const TABLE_CONSTANT: u8 = 1;
+const TABLE_RANS: u8 = 2;
+const TABLE_COUNTS: u8 = 3;
+
+/// Lengths and starts of the four segments of `n` symbols.
+fn segments(n: usize) -> ([usize; LANES], [usize; LANES]) {
+    let (base, rem) = (n / LANES, n % LANES);
+    let mut len = [0; LANES];
+    let mut start = [0; LANES];
+    let mut s = 0;
+    for j in 0..LANES {
+        len[j] = base + (j < rem) as usize;
+        start[j] = s;
+        s += len[j];
+    }
+    (len, start)
+}
+
+/// Context of each predecessor symbol, given the symbols that own a context.
+fn context_map(owners: &[u8]) -> [u8; 256] {
+    let mut map = [owners.len() as u8; 256];
+    for (c, &s) in owners.iter().enumerate() {
+        map[s as usize] = c as u8;
+    }
+    map
+}
+
+/// Calls `f(context, symbol)` for every symbol, contexts as the decoder sees them.
+fn for_each_pair(sym: &[u8], map: &[u8; 256], mut f: impl FnMut(usize, u8)) {
+    let (len, start) = segments(sym.len());
+    for j in 0..LANES {
+        let seg = &sym[start[j]..start[j] + len[j]];
+        let mut prev = 0u8;
+        for &s in seg {
+            f(map[prev as usize] as usize, s);
+            prev = s;
+        }
+    }
+}
+
+fn leb128(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v & 0x7F) as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Estimated size in bits of coding `counts` (one row per context): the ideal code length
+/// plus about a byte and a half per table entry. Deterministic (`det_log2`).
+fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
+    let mut bits = 0.0;
+    for cnt in counts {
+        let total: u64 = cnt.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        let lt = det_log2(total as f64);
+        let present: Vec<usize> = (0..256).filter(|&s| cnt[s] > 0).collect();
+        if present.len() > 1 {
+            for &s in &present {
+                bits += cnt[s] as f64 * (lt - det_log2(cnt[s] as f64));
+            }
+            bits += 12.0 * (present[present.len() - 1] - present[0] + 1) as f64;
+        }
+        bits += 24.0;
+    }
+    bits
+}
+
+/// Appends the coding of `sym` to `out`: with the predecessor's context (up to 16 contexts) when
+/// the estimate finds that at least 2 % smaller than one context (order-0), else order-0.
+pub(crate) fn encode(sym: &[u8], out: &mut Vec<u8>) {
+    let hist = crate::entropy::order0::histogram(sym);
+    let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
+    // Most frequent first, ties to the lower symbol: deterministic.
+    order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
+    let owners: Vec<u8> = order
+        .iter()
+        .take(max_contexts(sym.len()) - 1)
+        .map(|&s| s as u8)
+        .collect();
+    let map = context_map(&owners);
+    let mut counts = vec![[0u64; 256]; owners.len() + 1];
+    for_each_pair(sym, &map, |c, s| counts[c][s as usize] += 1);
+    // Contexts must save 2 %: below that (weights, embeddings: 0.2 %) their tables, up to
+    // 256 KiB, cost more decoding speed (cache misses) than the bytes are worth.
+    if estimate_bits(&counts) < 0.98 * estimate_bits(&[hist]) {
+        encode_with(sym, &owners, &counts, out);
+    } else {
+        encode_with(sym, &[], &[hist], out);
+    }
+}
+
+/// Codes `sym` with the contexts of `owners` and their `counts` (as `for_each_pair` counts).
+fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u8>) {
+    let k = owners.len() + 1;
+    let map = context_map(owners);
+    out.push(k as u8);
+    out.extend_from_slice(owners);
+    // Per context: None (empty or constant: no coding step), or the encoder entries.
+    let mut tabs: Vec<Option<Box<[EncSym; 256]>>> = Vec::with_capacity(k);
+    for cnt in counts {
+        let present = cnt.iter().filter(|&&c| c > 0).count();
+        if present == 0 {
+            out.push(TABLE_EMPTY);
+            tabs.push(None);
+            continue;
+        }
+        if present == 1 {
+            out.push(TABLE_CONSTANT);
+            out.push(cnt.iter().position(|&c| c > 0).unwrap_or(0) as u8);
+            tabs.push(None);
+            continue;
+        }
+        let freq = normalize(cnt);
+        let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
+        let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
+        // The frequencies, or the counts they normalise from (fewer bytes on small tensors;
+        // the decoder normalises them the same way): whichever is shorter.
+        let mut as_freq = Vec::new();
+        freq[lo..=hi]
+            .iter()
+            .for_each(|&f| leb128(f as u64, &mut as_freq));
+        let mut as_counts = Vec::new();
+        cnt[lo..=hi].iter().for_each(|&c| leb128(c, &mut as_counts));
+        if as_counts.len() < as_freq.len() {
+            out.extend_from_slice(&[TABLE_COUNTS, lo as u8, hi as u8]);
+            out.extend_from_slice(&as_counts);
+        } else {
+            out.extend_from_slice(&[TABLE_RANS, lo as u8, hi as u8]);
+            out.extend_from_slice(&as_freq);
+        }
+        let mut tab = Box::new([EncSym::default(); 256]);
+        let mut cum = 0;
+        for s in 0..256 {
+            if freq[s] > 0 {
+                tab[s] = EncSym::new(freq[s], cum);
+                cum += freq[s];
+            }
+        }
+        tabs.push(Some(tab));
+    }
+
+    let (len, start) = segments(sym.len());
+    let mut words: Vec<u16> = Vec::with_capacity(sym.len() / 4 + 16);
+    let mut x = [L; LANES];
+    let mut code = |j: usize, t: usize, x: &mut [u32; LANES]| {
+        let prev = if t == 0 { 0 } else { sym[start[j] + t - 1] };
+        if let Some(tab) = &tabs[map[prev as usize] as usize] {
+            let (w, emit) = tab[sym[start[j] + t] as usize].step(&mut x[j]);
+            if emit {
+                words.push(w);
+            }
+        }
+    };
+    let base = len[LANES - 1];
+    for j in (0..LANES).rev() {
+        if len[j] > base {
+            code(j, base, &mut x);
+        }
+    }
+    for t in (0..base).rev() {
+        for j in (0..LANES).rev() {
+            code(j, t, &mut x);
+        }
+    }
+    push_final_states(&x, &mut words);
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.reserve(words.len() * 2);
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// Fills `lut` (one context's `M` slots) from frequencies summing to `M`: slot →
+/// (symbol << 24) | (cum << 12) | (freq − 1). A constant context is one symbol of frequency
+/// `M`: decoding it leaves the state as it is and costs no bits, as the encoder skips it.
+fn fill_lut(freq: &[u32; 256], lut: &mut [u32]) {
+    let mut c = 0usize;
+    for (s, &f) in freq.iter().enumerate() {
+        if f > 0 {
+            lut[c..c + f as usize].fill(((s as u32) << 24) | ((c as u32) << 12) | (f - 1));
+            c += f as usize;
+        }
+    }
+}
+
+fn take<'a>(p: &'a [u8], pos: &mut usize, k: usize) -> Result<&'a [u8]> {
+    if p.len() - *pos < k {
+        return Err(Error::truncated(format!(
+            "exponent stream ends early ({k} more bytes needed)"
+        )));
+    }
+    let s = &p[*pos..*pos + k];
+    *pos += k;
+    Ok(s)
+}
+
+/// A LEB128 count below 2^40 (enough for any tensor; more is a corrupt table, and keeps the
+/// sum of 256 counts far from overflowing `normalize`'s arithmetic).
+fn read_leb128(p: &[u8], pos: &mut usize) -> Result<u64> {
+    let mut v = 0u64;
+    for k in 0..6 {
+        let b = take(p, pos, 1)?[0];
+        v |= ((b & 0x7F) as u64) << (7 * k);
+        if b & 0x80 == 0 {
+            if (k > 0 && b == 0) || v >= 1 << 40 {
+                return Err(Error::corrupt(
+                    "exponent table count is not a canonical LEB128 below 2^40",
+                ));
+            }
+            return Ok(v);
+        }
+    }
+    Err(Error::corrupt("exponent table count is too long"))
+}
+
+fn symbol_range(p: &[u8], pos: &mut usize) -> Result<(usize, usize)> {
+    let r = take(p, pos, 2)?;
+    let (lo, hi) = (r[0] as usize, r[1] as usize);
+    if hi <= lo {
+        return Err(Error::corrupt(
+            "exponent table symbol range is empty or reversed",
+        ));
+    }
+    Ok((lo, hi))
+}
+
+/// Reads one table into `lut`; returns whether the context is empty.
+fn read_table(p: &[u8], pos: &mut usize, lut: &mut [u32]) -> Result<bool> {
+    let mut freq = [0u32; 256];
+    match take(p, pos, 1)?[0] {
+        TABLE_EMPTY => return Ok(true),
+        TABLE_CONSTANT => freq[take(p, pos, 1)?[0] as usize] = M,
+        TABLE_COUNTS => {
+            let (lo, hi) = symbol_range(p, pos)?;
+            let mut counts = [0u64; 256];
+            for c in &mut counts[lo..=hi] {
+                *c = read_leb128(p, pos)?;
+            }
+            if counts.iter().filter(|&&c| c > 0).count() < 2 {
+                return Err(Error::corrupt(
+                    "exponent table counts have fewer than two symbols",
+                ));
+            }
+            freq = normalize(&counts);
+        }
+        TABLE_RANS => {
+            let (lo, hi) = symbol_range(p, pos)?;
+            let (mut sum, mut present) = (0u32, 0usize);
+            for f in &mut freq[lo..=hi] {
+                let b0 = take(p, pos, 1)?[0] as u32;
+                let v = if b0 & 0x80 != 0 {
+                    let b1 = take(p, pos, 1)?[0] as u32;
+                    if b1 == 0 || b1 >= 0x80 {
+                        return Err(Error::corrupt(
+                            "exponent table frequency is not a canonical 2-byte LEB128",
+                        ));
+                    }
+                    (b0 & 0x7F) | (b1 << 7)
+                } else {
+                    b0
+                };
+                if v >= M {
+                    return Err(Error::corrupt(format!(
+                        "exponent table frequency {v} is not below {M}"
+                    )));
+                }
+                *f = v;
+                sum += v;
+                present += (v > 0) as usize;
+            }
+            if sum != M || present < 2 {
+                return Err(Error::corrupt(format!(
+                    "exponent table frequencies sum to {sum} over {present} symbols, need {M} over at least 2"
+                )));
+            }
+        }
+        t => return Err(Error::corrupt(format!("unknown exponent table kind {t}"))),
+    }
+    fill_lut(&freq, lut);
+    Ok(false)
+}
+
+/// One decoding step of state `x` with context `c`'s table.
+#[inline(always)]
+fn dec(x: &mut u32, luts: &[u32], c: usize, words: &[u8], wp: &mut usize) -> Result<u8> {
+    let v = *x;
+    let e = luts[(c << SCALE_BITS) | (v & (M - 1)) as usize];
+    let (freq, cum) = ((e & (M - 1)) + 1, (e >> 12) & (M - 1));
+    // freq · (v >> 12) + slot − cum < 2^32 (slot ≥ cum, freq ≤ 2^12, v < 2^32).
+    let mut v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
+    if v < L {
+        let b = words
+            .get(*wp..*wp + 2)
+            .ok_or_else(|| Error::truncated("exponent word stream ends early"))?;
+        v = (v << 16) | u16::from_le_bytes([b[0], b[1]]) as u32;
+        *wp += 2;
+    }
+    *x = v;
+    Ok((e >> 24) as u8)
+}
+
+/// Decodes the stream starting at `p[*pos]` into `out` (its length is the symbol count) and
+/// advances `*pos` past it. Allocates one 16 KiB table per context (at most 16, and at most one
+/// per 4096 symbols).
+pub(crate) fn decode(p: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
+    let k = take(p, pos, 1)?[0] as usize;
+    let k_max = max_contexts(out.len());
+    if !(1..=k_max).contains(&k) {
+        return Err(Error::corrupt(format!(
+            "exponent stream declares {k} contexts for {} symbols (1..={k_max})",
+            out.len()
+        )));
+    }
+    let owners = take(p, pos, k - 1)?;
+    let mut seen = [false; 256];
+    for &s in owners {
+        if std::mem::replace(&mut seen[s as usize], true) {
+            return Err(Error::corrupt(format!(
+                "exponent symbol {s} owns two contexts"
+            )));
+        }
+    }
+    let map = context_map(owners);
+    let mut luts = vec![0u32; k << SCALE_BITS];
+    let mut empty = [false; MAX_CONTEXTS];
+    for (c, lut) in luts.chunks_exact_mut(M as usize).enumerate() {
+        empty[c] = read_table(p, pos, lut)?;
+    }
+    let w = u32::from_le_bytes(take(p, pos, 4)?.try_into().unwrap_or([0; 4])) as usize;
+    let n = out.len();
+    if w < 2 * LANES || w > n + 2 * LANES {
+        return Err(Error::corrupt(format!(
+            "exponent stream declares {w} words for {n} symbols"
+        )));
+    }
+    let words = take(p, pos, 2 * w)?;
+    let mut x: [u32; LANES] = read_states(words);
+    let mut wp = 4 * LANES;
+    let (len, start) = segments(n);
+    let mut ctx = [map[0] as usize; LANES];
+    let empty_ctx = || Error::corrupt("exponent symbol in an empty context");
+    let base = len[LANES - 1];
+    let (s0, rest) = out.split_at_mut(start[1]);
+    let (s1, rest) = rest.split_at_mut(start[2] - start[1]);
+    let (s2, s3) = rest.split_at_mut(start[3] - start[2]);
+    let segs = [s0, s1, s2, s3];
+    // Step t writes symbol t of all four segments: one index, four slices.
+    #[allow(clippy::needless_range_loop)]
+    for t in 0..base {
+        for j in 0..LANES {
+            if empty[ctx[j]] {
+                return Err(empty_ctx());
+            }
+            let s = dec(&mut x[j], &luts, ctx[j], words, &mut wp)?;
+            segs[j][t] = s;
+            ctx[j] = map[s as usize] as usize;
+        }
+    }
+    for j in 0..LANES {
+        if len[j] > base {
+            if empty[ctx[j]] {
+                return Err(empty_ctx());
+            }
+            segs[j][base] = dec(&mut x[j], &luts, ctx[j], words, &mut wp)?;
+        }
+    }
+    if x != [L; LANES] || wp != words.len() {
+        return Err(Error::corrupt(
+            "exponent stream does not decode to its initial state (corrupt payload)",
+        ));
+    }
+    Ok(())
+}
