@@ -1,7 +1,8 @@
 //! Named error-feedback residuals saved together: the state a compressed run needs to resume.
 //!
 //! File (little-endian): magic `ALCMRS`, version u8 (1), u32 entry count, then per entry (in
-//! name order): u16 name length, the name (UTF-8), u64 state length, an error-feedback state
+//! increasing byte order of the names, each once; a reader refuses any other order): u16 name
+//! length, the name (UTF-8), u64 state length, an error-feedback state
 //! as [`ErrorFeedback::to_bytes`] writes it (its own magic and CRC); last, CRC-32 of everything
 //! before it. Saved atomically (temporary file + rename).
 
@@ -138,7 +139,7 @@ impl ResidualStore {
         if count > MAX_STORE_ENTRIES {
             return Err(bad(format!("{count} entries exceed {MAX_STORE_ENTRIES}")));
         }
-        let mut entries = BTreeMap::new();
+        let mut entries: BTreeMap<String, ErrorFeedback> = BTreeMap::new();
         for _ in 0..count {
             let l = r.take(2).map_err(foreign)?;
             let len = u16::from_le_bytes([l[0], l[1]]) as usize;
@@ -154,9 +155,15 @@ impl ResidualStore {
             }
             let fb = ErrorFeedback::from_bytes(r.take(state_len as usize).map_err(foreign)?)
                 .map_err(|e| Error::new(e.kind(), format!("entry {name:?}: {}", e.message())))?;
-            if entries.insert(name.to_string(), fb).is_some() {
-                return Err(bad(format!("entry {name:?} appears twice")));
+            // Names are written in increasing order, once each: the file has one spelling.
+            if let Some((last, _)) = entries.last_key_value() {
+                if name <= last.as_str() {
+                    return Err(bad(format!(
+                        "entry {name:?} is out of order or repeated (after {last:?})"
+                    )));
+                }
             }
+            entries.insert(name.to_string(), fb);
         }
         if r.remaining() != 0 {
             return Err(bad(format!(
