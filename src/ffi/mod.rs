@@ -95,8 +95,8 @@ pub mod handle;
 pub mod panic;
 
 pub use codec::*;
-pub use dtype::*;
 pub use collective::*;
+pub use dtype::*;
 pub use error::{alcm_last_error_message, FfiError, FfiResult};
 pub use feedback::*;
 pub use handle::{

@@ -4,8 +4,8 @@
 //! checked against the bytes actually present before anything is allocated, so a truncated,
 //! bit-flipped or hostile frame yields a typed error, never a panic or an oversized allocation.
 
-pub mod dtype;
 pub(crate) mod compact;
+pub mod dtype;
 pub mod params;
 
 use crate::abi;
