@@ -13,6 +13,7 @@
  *     SCHEDULER                  alcm_scheduler_*
  *     STATISTICS AND METRICS     alcm_tensor_stats, alcm_channel_*, alcm_error_metrics,
  *                                alcm_caq, alcm_variance_percent
+ *     COMPRESSED COLLECTIVES     alcm_exchange_*, alcm_residual_store_*, alcm_lowrank_*
  *
  * HOW A FUNCTION IS DOCUMENTED
  *   Returns:  what success means and what is then written.
@@ -329,6 +330,12 @@ typedef struct alcm_exchange alcm_exchange;
  * access per call; may move between threads.
  */
 typedef struct alcm_feedback alcm_feedback;
+
+/**
+ * One rank's low-rank state for one matrix: the warm-start factor Q, the error-feedback
+ * residual and the step in progress. Exclusive access per call; may move between threads.
+ */
+typedef struct alcm_lowrank alcm_lowrank;
 
 /**
  * The neural entropy predictor (6 statistics -> H ReLU -> 1 sigmoid, scaled to
@@ -1745,6 +1752,182 @@ alcm_status alcm_residual_store_get(const struct alcm_residual_store *store,
  * Threads: any thread, once no other call uses `store`.
  */
 void alcm_residual_store_free(struct alcm_residual_store *store);
+
+/**
+ * LOW-RANK COMPRESSION (part of the compressed collectives)
+ *
+ * PowerSGD-style compression of a `rows x cols` gradient on each of N ranks, the factors P
+ * (`rows x rank`) and Q (`cols x rank`) coded as frames at relative L2 error `factor_target`.
+ * The caller moves the bytes; per step: (1) alcm_lowrank_begin gives the P frame: all-gather
+ * it, decode every rank's frame and sum them in rank order (every rank the same sum);
+ * (2) alcm_lowrank_after_p with that sum gives the Q frame: all-gather and sum the same way;
+ * (3) alcm_lowrank_finish with that sum and scale 1/N writes the mean gradient's approximation
+ * and keeps the residual and the warm start. Tensors for which alcm_lowrank_pays says 0
+ * (biases, conv kernels, small matrices) go through an ordinary mode instead.
+ *
+ * Sets `*out` to 1 when low rank pays for a `rows x cols` matrix at `rank`
+ * (`rows*cols >= min_compression * rank * (rows + cols)`, both dimensions non-zero), else 0.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (`out` misaligned).
+ * Threads: any thread.
+ */
+alcm_status alcm_lowrank_pays(size_t rows,
+                              size_t cols,
+                              size_t rank,
+                              double min_compression,
+                              uint32_t *out);
+
+/**
+ * Creates the state for `rows x cols` gradients: factors of rank `rank` coded at relative L2
+ * error `factor_target` (in (0, 1)); error feedback when `feedback` is non-zero; the first Q
+ * drawn from `seed`. Every rank must pass the same arguments.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`out`), ALCM_ERR_INVALID_ARGUMENT (low rank does not pay for
+ * the shape, see alcm_lowrank_pays; `out` misaligned), ALCM_ERR_INVALID_CONFIG (`rank` 0,
+ * `factor_target` outside (0, 1), `min_compression` below 1 or not finite),
+ * ALCM_ERR_TOO_LARGE (the state cannot be allocated).
+ * Memory: `*out` (about 8 bytes per value of the matrix) is owned by the caller: free it with
+ * alcm_lowrank_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_lowrank_new(size_t rows,
+                             size_t cols,
+                             size_t rank,
+                             double factor_target,
+                             double min_compression,
+                             uint32_t feedback,
+                             uint64_t seed,
+                             struct alcm_lowrank **out);
+
+/**
+ * The value counts of a P factor (`rows * rank`) and of a Q factor (`cols * rank`): the sums
+ * passed to alcm_lowrank_after_p and alcm_lowrank_finish, and (through alcm_compress_bound)
+ * the frame buffers of alcm_lowrank_begin and alcm_lowrank_after_p.
+ *
+ * Returns: ALCM_OK; `*p_len` and `*q_len` are written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`, `p_len`, `q_len`), ALCM_ERR_INVALID_HANDLE (`lr`),
+ * ALCM_ERR_INVALID_ARGUMENT (misaligned pointer).
+ * Threads: `lr` is only read: other threads may use it at the same time in calls that take it
+ * as `const`.
+ */
+alcm_status alcm_lowrank_sizes(const struct alcm_lowrank *lr, size_t *p_len, size_t *q_len);
+
+/**
+ * Round 1: adds the residual to `gradient` (`n_values` = rows*cols floats, C order), and
+ * writes the frame of its P factor to `dst` (`dst_capacity` at least alcm_compress_bound of
+ * the P value count). Starts a new step (one left unfinished is dropped).
+ *
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`. On error nothing changes.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`, `dst_len`; `gradient`, `dst` when their length is not
+ * 0), ALCM_ERR_INVALID_HANDLE (`lr`), ALCM_ERR_INVALID_ARGUMENT (`n_values` is not rows*cols,
+ * misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below the bound; checked
+ * before any work), ALCM_ERR_NON_FINITE (NaN or Inf in the gradient).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `lr`.
+ */
+alcm_status alcm_lowrank_begin(struct alcm_lowrank *lr,
+                               const float *gradient,
+                               size_t n_values,
+                               uint8_t *dst,
+                               size_t dst_capacity,
+                               size_t *dst_len);
+
+/**
+ * Round 2: `p_sum` (`n_values` = the P value count) is the sum, in rank order, of every
+ * rank's decoded P frame; orthonormalises it and writes the frame of this rank's Q factor to
+ * `dst` (`dst_capacity` at least alcm_compress_bound of the Q value count).
+ *
+ * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`. On error nothing changes.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`, `dst_len`; `p_sum`, `dst` when their length is not 0),
+ * ALCM_ERR_INVALID_HANDLE (`lr`), ALCM_ERR_INVALID_ARGUMENT (not after alcm_lowrank_begin,
+ * wrong `n_values`, NaN or Inf in `p_sum`, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL
+ * (`dst_capacity` below the bound; checked before any work).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `lr`.
+ */
+alcm_status alcm_lowrank_after_p(struct alcm_lowrank *lr,
+                                 const float *p_sum,
+                                 size_t n_values,
+                                 uint8_t *dst,
+                                 size_t dst_capacity,
+                                 size_t *dst_len);
+
+/**
+ * Last step: `q_sum` (`n_values` = the Q value count) is the sum, in rank order, of every
+ * rank's decoded Q frame; writes `scale * P Q^T` to `out` (`out_len` = rows*cols; scale 1/N
+ * for the mean over N ranks), updates the residual and keeps `q_sum` as the next warm start.
+ *
+ * Returns: ALCM_OK. On error nothing changes and `out` is not written.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`; `q_sum`, `out` when their length is not 0),
+ * ALCM_ERR_INVALID_HANDLE (`lr`), ALCM_ERR_INVALID_ARGUMENT (not after alcm_lowrank_after_p,
+ * wrong `n_values` or `out_len`, `scale` or `q_sum` not finite, misaligned pointer).
+ * Memory: inputs are borrowed for the call; `out` must not overlap them.
+ * Threads: exclusive use of `lr`.
+ */
+alcm_status alcm_lowrank_finish(struct alcm_lowrank *lr,
+                                const float *q_sum,
+                                size_t n_values,
+                                float scale,
+                                float *out,
+                                size_t out_len);
+
+/**
+ * Copies the warm-start Q (`cols x rank`, C order; `len` = the Q value count) to `out`, for
+ * a checkpoint.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`; `out` when `len` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`lr`), ALCM_ERR_INVALID_ARGUMENT (`len` is not the Q value count, misaligned pointer).
+ * Threads: `lr` is only read: other threads may use it at the same time in calls that take it
+ * as `const`.
+ */
+alcm_status alcm_lowrank_get_q(const struct alcm_lowrank *lr, float *out, size_t len);
+
+/**
+ * Restores a warm-start Q saved with alcm_lowrank_get_q (cancels a step in progress).
+ *
+ * Returns: ALCM_OK. On error nothing changes.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`; `q` when `len` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`lr`), ALCM_ERR_INVALID_ARGUMENT (`len` is not the Q value count, NaN or Inf, misaligned
+ * pointer).
+ * Memory: `q` is borrowed for the call.
+ * Threads: exclusive use of `lr`.
+ */
+alcm_status alcm_lowrank_set_q(struct alcm_lowrank *lr, const float *q, size_t len);
+
+/**
+ * Copies the residual (rows*cols values, C order; 0 values when the state has no error
+ * feedback) to `out` (`len` values), for a checkpoint.
+ *
+ * Returns: ALCM_OK.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`; `out` when `len` is not 0), ALCM_ERR_INVALID_HANDLE
+ * (`lr`), ALCM_ERR_INVALID_ARGUMENT (`len` is not the residual's length, misaligned pointer).
+ * Threads: `lr` is only read: other threads may use it at the same time in calls that take it
+ * as `const`.
+ */
+alcm_status alcm_lowrank_get_residual(const struct alcm_lowrank *lr, float *out, size_t len);
+
+/**
+ * Restores a residual saved with alcm_lowrank_get_residual (cancels a step in progress).
+ *
+ * Returns: ALCM_OK. On error nothing changes.
+ * Errors: ALCM_ERR_NULL_POINTER (`lr`; `residual` when `len` is not 0),
+ * ALCM_ERR_INVALID_HANDLE (`lr`), ALCM_ERR_INVALID_ARGUMENT (`len` is not the residual's
+ * length, NaN or Inf, misaligned pointer).
+ * Memory: `residual` is borrowed for the call.
+ * Threads: exclusive use of `lr`.
+ */
+alcm_status alcm_lowrank_set_residual(struct alcm_lowrank *lr, const float *residual, size_t len);
+
+/**
+ * Frees low-rank state. NULL is a no-op; a handle that is not live state is left alone.
+ *
+ * Memory: `lr` is NULL or a handle from alcm_lowrank_new, freed once and not used afterwards.
+ * Threads: any thread, once no other call uses `lr`.
+ */
+void alcm_lowrank_free(struct alcm_lowrank *lr);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -39,6 +39,8 @@ pub use half;
 // --- Compressed collectives (reduce-scatter + all-gather, residual store) ------------------
 pub mod collective;
 
+pub mod lowrank;
+
 // --- Errors --------------------------------------------------------------------------------
 pub use error::{Error, ErrorKind, Result};
 

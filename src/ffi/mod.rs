@@ -91,6 +91,8 @@ pub mod metrics;
 
 pub mod collective;
 
+pub mod lowrank;
+
 pub mod handle;
 pub mod panic;
 
@@ -103,6 +105,7 @@ pub use handle::{
     box_handle, c_path, c_str, free_handle, handle_mut, handle_ref, in_ref, in_slice, out_ptr,
     out_slice, tensor_view, OpaqueHandle, Out, OutSlice, TensorView,
 };
+pub use lowrank::*;
 pub use metrics::*;
 pub use model::*;
 pub use panic::{ffi_infallible, ffi_status, ffi_value, ffi_void};

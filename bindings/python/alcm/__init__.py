@@ -1001,3 +1001,9 @@ from . import collective  # noqa: E402
 from .collective import Exchange, ResidualStore  # noqa: E402
 
 __all__ += ["collective", "Exchange", "ResidualStore"]
+
+# Low-rank (PowerSGD-style) compression with coded factors: alcm.lowrank.
+from . import lowrank  # noqa: E402
+from .lowrank import LowRank  # noqa: E402
+
+__all__ += ["lowrank", "LowRank"]

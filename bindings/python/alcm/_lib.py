@@ -366,3 +366,23 @@ PROTOTYPES.update({
     "alcm_residual_store_get": (c_status, [c_handle, c_str, c_handle_out]),
     "alcm_residual_store_free": (None, [c_handle]),
 })
+
+
+# ---------------------------------------------------------------------------------------------
+# Low-rank compression (alcm_lowrank); the API is alcm.lowrank.
+PROTOTYPES.update({
+    "alcm_lowrank_pays": (c_status, [c_size_t, c_size_t, c_size_t, c_double,
+                                     ctypes.POINTER(c_uint32)]),
+    "alcm_lowrank_new": (c_status, [c_size_t, c_size_t, c_size_t, c_double, c_double, c_uint32,
+                                    c_uint64, c_handle_out]),
+    "alcm_lowrank_sizes": (c_status, [c_handle, p_size_t, p_size_t]),
+    "alcm_lowrank_begin": (c_status, [c_handle, f32_in, c_size_t, u8_out, c_size_t, p_size_t]),
+    "alcm_lowrank_after_p": (c_status, [c_handle, f32_in, c_size_t, u8_out, c_size_t, p_size_t]),
+    "alcm_lowrank_finish": (c_status, [c_handle, f32_in, c_size_t, ctypes.c_float, f32_out,
+                                       c_size_t]),
+    "alcm_lowrank_get_q": (c_status, [c_handle, f32_out, c_size_t]),
+    "alcm_lowrank_set_q": (c_status, [c_handle, f32_in, c_size_t]),
+    "alcm_lowrank_get_residual": (c_status, [c_handle, f32_out, c_size_t]),
+    "alcm_lowrank_set_residual": (c_status, [c_handle, f32_in, c_size_t]),
+    "alcm_lowrank_free": (None, [c_handle]),
+})

@@ -22,7 +22,8 @@ factors are at least 2x smaller than the matrix: ``P = M Q`` summed over ranks, 
 ``Q = M^T P`` summed, ``M ~ P Q^T / world``, ``Q`` kept as the next step's warm start and the
 error ``M - P Q^T / world`` fed back. The factors are exchanged as alcm frames at relative L2
 error ``factor_target`` instead of float32. Other tensors (biases, norms, conv kernels) use
-``fallback_mode``/``target``. This mode lives in this module (numpy), not in the C library.
+``fallback_mode``/``target``. The arithmetic, the warm start and the low-rank residuals are the
+library's (:class:`alcm.lowrank.LowRank`, ``alcm_lowrank_*`` in C); this module moves the bytes.
 
 Gradients may be float32, bfloat16 or float16; the library codes float32, so they are cast
 (exactly) to float32 and the averaged result is cast back to the bucket's dtype.
@@ -47,6 +48,7 @@ import torch
 import torch.distributed as dist
 
 from . import BACKENDS, MODES, Encoder, decompress
+from . import lowrank as _lowrank
 
 __all__ = ["AlcmHookState", "alcm_hook", "LOW_RANK", "SUPPORTED_DTYPES"]
 
@@ -114,7 +116,8 @@ class AlcmHookState:
     * ``rank``, ``factor_target``, ``min_compression``, ``seed``: low-rank settings (rank of
       ``P``/``Q``; relative L2 error of the coded factors; a 2-D gradient ``n x m`` goes
       low-rank only when ``n*m >= min_compression * rank * (n+m)``; seed of the initial ``Q``).
-    * ``backend``: alcm entropy backend (default the library's, ``"rans"``).
+    * ``backend``: alcm entropy backend (default the library's, ``"rans"``) of the tensors coded
+      elementwise; the low-rank factors use the library's default.
     * ``process_group``: default the world group.
     """
 
@@ -165,12 +168,13 @@ class AlcmHookState:
             self._shapes[name] = tuple(p.shape)
         self.residuals: Dict[str, torch.Tensor] = {}
         self.q_factors: Dict[str, torch.Tensor] = {}
+        # The library's low-rank state per parameter, made on first use from the two dicts
+        # above (which mirror it after every step, for state_dict and inspection).
+        self._lowrank: Dict[str, _lowrank.LowRank] = {}
         self.bytes_sent = 0          # bytes this rank put on the wire, padding included
         self.raw_bytes = 0           # bytes of the gradients it reduced, in their own dtype
         self.buckets = 0
         self._encoder = self._make_encoder(self.fallback_mode, self.target)
-        self._factor_encoder = (self._make_encoder("relative_l2", self.factor_target)
-                                if mode == LOW_RANK else None)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alcm-hook")
         self._lock = threading.Lock()
 
@@ -228,6 +232,9 @@ class AlcmHookState:
         with self._lock:
             self.residuals = residuals
             self.q_factors = q_factors
+            for lr in self._lowrank.values():
+                lr.close()
+            self._lowrank = {}
             for key, v in counters.items():
                 setattr(self, key, v)
 
@@ -249,22 +256,33 @@ class AlcmHookState:
         return out
 
     def close(self) -> None:
-        """Stops the worker thread (waits for buckets in flight)."""
+        """Stops the worker thread (waits for buckets in flight) and frees the library's
+        low-rank states."""
         self._pool.shutdown(wait=True)
+        for lr in self._lowrank.values():
+            lr.close()
+        self._lowrank = {}
 
     # -- the work of one bucket -----------------------------------------------------------
     def _low_rank_shape(self, shape) -> Optional[Tuple[int, int]]:
-        if self.mode != LOW_RANK or len(shape) != 2:
+        if self.mode != LOW_RANK or not _lowrank.pays(shape, self.rank, self.min_compression):
             return None
-        n, m = shape
-        if n * m < self.min_compression * self.rank * (n + m):
-            return None
-        return n, m
+        return tuple(shape)
 
-    def _initial_q(self, name: str, m: int) -> np.ndarray:
-        # Same on every rank (seeded by the name), so the first step needs no broadcast.
-        rng = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
-        return rng.standard_normal((m, self.rank)).astype(np.float32)
+    def _low_rank_state(self, name: str, shape) -> "_lowrank.LowRank":
+        lr = self._lowrank.get(name)
+        if lr is None:
+            # The first Q is seeded by the name, the same on every rank: no broadcast needed.
+            seed = ((self.seed << 32) | zlib.crc32(name.encode())) & (2 ** 64 - 1)
+            lr = _lowrank.LowRank(shape, rank=self.rank, factor_target=self.factor_target,
+                                  min_compression=self.min_compression,
+                                  feedback=self.feedback, seed=seed)
+            if name in self.q_factors:
+                lr.set_q(self.q_factors[name].numpy())
+            if self.feedback and name in self.residuals:
+                lr.set_residual(self.residuals[name].numpy())
+            self._lowrank[name] = lr
+        return lr
 
     def _exchange(self, frames: List[bytes]) -> List[List[bytes]]:
         """All-gathers this rank's frames; returns every rank's, in rank order."""
@@ -317,7 +335,8 @@ class AlcmHookState:
         for name, off, shape in layout:
             n = math.prod(shape)
             x = flat[off: off + n].to(torch.float32).reshape(shape).numpy().copy()
-            if self.feedback and name in self.residuals:
+            # Low-rank tensors: the library adds its own residual.
+            if self.feedback and name in self.residuals and self._low_rank_shape(shape) is None:
                 x += self.residuals[name].numpy()
             inputs[name] = x
         # Round 1: frames of the fallback tensors and the P factors of the low-rank ones.
@@ -329,32 +348,29 @@ class AlcmHookState:
                 frames.append(self._encoder.compress(x)[0])
                 kinds.append((name, None))
             else:
-                q = self.q_factors.get(name)
-                q = self._initial_q(name, lr[1]) if q is None else q.numpy()
-                frames.append(self._factor_encoder.compress(x @ q)[0])
-                kinds.append((name, q))
+                state = self._low_rank_state(name, lr)
+                frames.append(state.begin(x))
+                kinds.append((name, state))
         gathered = self._exchange(frames)
-        results, second, ps = {}, [], {}
-        for i, (name, q) in enumerate(kinds):
+        results, second, states = {}, [], {}
+        for i, (name, state) in enumerate(kinds):
             total, own = self._sum_decoded(gathered, i)
-            if q is None:
+            if state is None:
                 results[name] = total / np.float32(world)
                 if self.feedback:
                     self.residuals[name] = torch.from_numpy(inputs[name] - own)
             else:
-                p = np.linalg.qr(total.astype(np.float64))[0].astype(np.float32)
-                ps[name] = p
-                second.append(self._factor_encoder.compress(inputs[name].T @ p)[0])
+                states[name] = state
+                second.append(state.after_p(total))
         if second:
             # Round 2: the Q factors, computed against the orthonormalised sum of the P's.
             gathered = self._exchange(second)
-            for i, name in enumerate(ps):
+            for i, (name, state) in enumerate(states.items()):
                 q_sum, _ = self._sum_decoded(gathered, i)
-                approx = (ps[name] @ q_sum.T) / np.float32(world)
-                results[name] = approx
-                self.q_factors[name] = torch.from_numpy(q_sum)
+                results[name] = state.finish(q_sum, scale=1.0 / world)
+                self.q_factors[name] = torch.from_numpy(state.q())
                 if self.feedback:
-                    self.residuals[name] = torch.from_numpy(inputs[name] - approx)
+                    self.residuals[name] = torch.from_numpy(state.residual())
         for name, off, shape in layout:
             n = math.prod(shape)
             flat[off: off + n].copy_(torch.from_numpy(results[name]).reshape(-1))

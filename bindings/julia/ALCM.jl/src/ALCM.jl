@@ -307,6 +307,37 @@ alcm_residual_store_get(store, name, out) =
     @ccall libalcm.alcm_residual_store_get(store::Ptr{Cvoid}, name::Cstring,
         out::Ref{Ptr{Cvoid}})::alcm_status
 alcm_residual_store_free(store) = @ccall libalcm.alcm_residual_store_free(store::Ptr{Cvoid})::Cvoid
+# Low-rank compression (PowerSGD-style, coded factors): raw calls only.
+alcm_lowrank_pays(rows, cols, rank, min_compression, out) =
+    @ccall libalcm.alcm_lowrank_pays(rows::Csize_t, cols::Csize_t, rank::Csize_t,
+        min_compression::Cdouble, out::Ref{UInt32})::alcm_status
+alcm_lowrank_new(rows, cols, rank, factor_target, min_compression, feedback, seed, out) =
+    @ccall libalcm.alcm_lowrank_new(rows::Csize_t, cols::Csize_t, rank::Csize_t,
+        factor_target::Cdouble, min_compression::Cdouble, feedback::UInt32, seed::UInt64,
+        out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_lowrank_sizes(lr, p_len, q_len) =
+    @ccall libalcm.alcm_lowrank_sizes(lr::Ptr{Cvoid}, p_len::Ref{Csize_t},
+        q_len::Ref{Csize_t})::alcm_status
+alcm_lowrank_begin(lr, grad, n, dst, cap, dst_len) =
+    @ccall libalcm.alcm_lowrank_begin(lr::Ptr{Cvoid}, grad::Ptr{Cfloat}, n::Csize_t,
+        dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t})::alcm_status
+alcm_lowrank_after_p(lr, p_sum, n, dst, cap, dst_len) =
+    @ccall libalcm.alcm_lowrank_after_p(lr::Ptr{Cvoid}, p_sum::Ptr{Cfloat}, n::Csize_t,
+        dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t})::alcm_status
+alcm_lowrank_finish(lr, q_sum, n, scale, out, out_len) =
+    @ccall libalcm.alcm_lowrank_finish(lr::Ptr{Cvoid}, q_sum::Ptr{Cfloat}, n::Csize_t,
+        scale::Cfloat, out::Ptr{Cfloat}, out_len::Csize_t)::alcm_status
+alcm_lowrank_get_q(lr, out, len) =
+    @ccall libalcm.alcm_lowrank_get_q(lr::Ptr{Cvoid}, out::Ptr{Cfloat}, len::Csize_t)::alcm_status
+alcm_lowrank_set_q(lr, q, len) =
+    @ccall libalcm.alcm_lowrank_set_q(lr::Ptr{Cvoid}, q::Ptr{Cfloat}, len::Csize_t)::alcm_status
+alcm_lowrank_get_residual(lr, out, len) =
+    @ccall libalcm.alcm_lowrank_get_residual(lr::Ptr{Cvoid}, out::Ptr{Cfloat},
+        len::Csize_t)::alcm_status
+alcm_lowrank_set_residual(lr, r, len) =
+    @ccall libalcm.alcm_lowrank_set_residual(lr::Ptr{Cvoid}, r::Ptr{Cfloat},
+        len::Csize_t)::alcm_status
+alcm_lowrank_free(lr) = @ccall libalcm.alcm_lowrank_free(lr::Ptr{Cvoid})::Cvoid
 alcm_last_error_message(buf, len) =
     @ccall libalcm.alcm_last_error_message(buf::Ptr{UInt8}, len::Csize_t)::Csize_t
 alcm_error_metrics(a, b, n, out) =
