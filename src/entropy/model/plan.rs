@@ -155,6 +155,8 @@ pub(super) fn plan_codes_with(
     family: Option<u8>,
     simd: bool,
 ) -> Option<ModelPlan> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
     if family.is_some_and(|f| f >= crate::entropy::model::family::FAMILIES) {
         return None;
     }
