@@ -78,6 +78,10 @@ mod lanes;
 #[cfg(target_arch = "x86_64")]
 mod lanes_enc_avx2;
 mod plan;
+#[cfg(target_arch = "x86_64")]
+mod plan_avx2;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod plan_avx2_tests;
 pub mod sign;
 mod tables;
 #[cfg(test)]

@@ -143,6 +143,20 @@ pub(crate) fn plan_codes(
     threads: usize,
     family: Option<u8>,
 ) -> Option<ModelPlan> {
+    plan_codes_with(codes, qmin, threads, family, super::lanes::have_avx2())
+}
+
+/// [`plan_codes`] with the row kernels of `plan_avx2.rs` (`simd`, only when the CPU has AVX2)
+/// or the generic loops: the same plan either way.
+pub(super) fn plan_codes_with(
+    codes: &[u32],
+    qmin: &[i64],
+    threads: usize,
+    family: Option<u8>,
+    simd: bool,
+) -> Option<ModelPlan> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
     if family.is_some_and(|f| f >= crate::entropy::model::family::FAMILIES) {
         return None;
     }
@@ -177,6 +191,27 @@ pub(crate) fn plan_codes(
             let mut fr = vec![0f32; cols];
             let mut pi = PiBlock::new(any_neg, cols, rpb);
             let (mut pos, mut nz) = (0u64, 0u64);
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                let mut fd = vec![0f64; cols];
+                for i in k * rpb..((k + 1) * rpb).min(rows) {
+                    let row = &codes[i * cols..(i + 1) * cols];
+                    // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
+                    let (ss, s, rp, rz) =
+                        unsafe { super::plan_avx2::stats_row(row, qmin[i], &mut fd, &mut col_ms) };
+                    pos += rp as u64;
+                    nz += rz as u64;
+                    row_ms.push(ss);
+                    if !pi.nv.is_empty() {
+                        pi.u.push(s);
+                        if s != 0.0 {
+                            // SAFETY: as above.
+                            unsafe { super::plan_avx2::axpy(&mut pi.nv, s, &fd) };
+                        }
+                    }
+                }
+                return (row_ms, col_ms, pos, nz, pi);
+            }
             for i in k * rpb..((k + 1) * rpb).min(rows) {
                 let q0 = qmin[i];
                 row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
@@ -259,6 +294,51 @@ pub(crate) fn plan_codes(
                 let mut row = vec![0f32; cols];
                 let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
                 let mut rb = r2_old[k * rpb..((k + 1) * rpb).min(rows)].to_vec();
+                #[cfg(target_arch = "x86_64")]
+                if simd {
+                    let mut fd = vec![0f64; cols];
+                    let vsd: Vec<f64> = vs.iter().map(|&x| x as f64).collect();
+                    for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
+                        let row = &codes[i * cols..(i + 1) * cols];
+                        let dot = do_power || do_agree;
+                        if !(*r > 0.0 || dot) {
+                            continue;
+                        }
+                        use super::plan_avx2::dots_row;
+                        // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
+                        let (s, sq) = unsafe {
+                            match (dot, *r > 0.0) {
+                                (true, true) => {
+                                    dots_row::<true, true>(row, qmin[i], &mut fd, vr, &inv_c)
+                                }
+                                (true, false) => {
+                                    dots_row::<true, false>(row, qmin[i], &mut fd, vr, &inv_c)
+                                }
+                                _ => dots_row::<false, true>(row, qmin[i], &mut fd, vr, &inv_c),
+                            }
+                        };
+                        if dot {
+                            pi.u.push(s);
+                        }
+                        if do_power && s != 0.0 {
+                            // SAFETY: as above.
+                            unsafe { super::plan_avx2::axpy(&mut pi.nv, s, &fd) };
+                        } else if do_agree {
+                            let us = if s < 0.0 { -1.0 } else { 1.0 };
+                            // SAFETY: as above.
+                            pi.agree +=
+                                unsafe { super::plan_avx2::agree_count(&fd, us, &vsd) } as u64;
+                        }
+                        if *r > 0.0 {
+                            *r = sq / nz_cols;
+                            if *r > 0.0 {
+                                // SAFETY: as above.
+                                unsafe { super::plan_avx2::sq_axpy(&mut acc, 1.0 / *r, &fd) };
+                            }
+                        }
+                    }
+                    return (rb, acc, pi);
+                }
                 for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                     if *r > 0.0 || do_power || do_agree {
                         row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
