@@ -332,9 +332,9 @@ fn read_table(p: &[u8], pos: &mut usize, lut: &mut [u32]) -> Result<bool> {
 
 /// One decoding step of state `x` with context `c`'s table.
 #[inline(always)]
-fn dec(x: &mut u32, luts: &[u32], c: usize, words: &[u8], wp: &mut usize) -> Result<u8> {
+fn dec(x: &mut u32, luts: &[u32], base: usize, words: &[u8], wp: &mut usize) -> Result<u8> {
     let v = *x;
-    let e = luts[(c << SCALE_BITS) | (v & (M - 1)) as usize];
+    let e = luts[base | (v & (M - 1)) as usize];
     let (freq, cum) = ((e & (M - 1)) + 1, (e >> 12) & (M - 1));
     // freq · (v >> 12) + slot − cum < 2^32 (slot ≥ cum, freq ≤ 2^12, v < 2^32).
     let mut v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
@@ -347,6 +347,26 @@ fn dec(x: &mut u32, luts: &[u32], c: usize, words: &[u8], wp: &mut usize) -> Res
     }
     *x = v;
     Ok((e >> 24) as u8)
+}
+
+/// What a decoding step reads.
+struct Tables<'a> {
+    luts: &'a [u32],
+    ctx_of: &'a [u32; 256],
+    empty: &'a [bool; MAX_CONTEXTS],
+    words: &'a [u8],
+}
+
+impl Tables<'_> {
+    /// Decodes one symbol of a lane (state `x`, context table offset `ctx`), moves `ctx` to
+    /// the symbol's context and flags `bad` when the context it was decoded in is empty.
+    #[inline(always)]
+    fn step(&self, x: &mut u32, ctx: &mut u32, bad: &mut bool, wp: &mut usize) -> Result<u8> {
+        *bad |= self.empty[(*ctx >> SCALE_BITS) as usize & (MAX_CONTEXTS - 1)];
+        let s = dec(x, self.luts, *ctx as usize, self.words, wp)?;
+        *ctx = self.ctx_of[s as usize];
+        Ok(s)
+    }
 }
 
 /// Decodes the stream starting at `p[*pos]` into `out` (its length is the symbol count) and
@@ -387,32 +407,40 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
     let mut x: [u32; LANES] = read_states(words);
     let mut wp = 4 * LANES;
     let (len, start) = segments(n);
-    let mut ctx = [map[0] as usize; LANES];
-    let empty_ctx = || Error::corrupt("exponent symbol in an empty context");
+    // Predecessor → the offset of its context's table in `luts`. A symbol decoded in an empty
+    // context is flagged after the loop (one OR per symbol, no branch in the loop).
+    let ctx_of: [u32; 256] = std::array::from_fn(|s| (map[s] as u32) << SCALE_BITS);
+    let mut bad = false;
+    let mut ctx = [ctx_of[0]; LANES];
     let base = len[LANES - 1];
     let (s0, rest) = out.split_at_mut(start[1]);
     let (s1, rest) = rest.split_at_mut(start[2] - start[1]);
     let (s2, s3) = rest.split_at_mut(start[3] - start[2]);
-    let segs = [s0, s1, s2, s3];
-    // Step t writes symbol t of all four segments: one index, four slices.
-    #[allow(clippy::needless_range_loop)]
-    for t in 0..base {
-        for j in 0..LANES {
-            if empty[ctx[j]] {
-                return Err(empty_ctx());
-            }
-            let s = dec(&mut x[j], &luts, ctx[j], words, &mut wp)?;
-            segs[j][t] = s;
-            ctx[j] = map[s as usize] as usize;
+    let tabs = Tables {
+        luts: &luts,
+        ctx_of: &ctx_of,
+        empty: &empty,
+        words,
+    };
+    // Step t writes symbol t of all four segments.
+    for (((a, b), c), d) in s0[..base]
+        .iter_mut()
+        .zip(&mut s1[..base])
+        .zip(&mut s2[..base])
+        .zip(&mut s3[..base])
+    {
+        *a = tabs.step(&mut x[0], &mut ctx[0], &mut bad, &mut wp)?;
+        *b = tabs.step(&mut x[1], &mut ctx[1], &mut bad, &mut wp)?;
+        *c = tabs.step(&mut x[2], &mut ctx[2], &mut bad, &mut wp)?;
+        *d = tabs.step(&mut x[3], &mut ctx[3], &mut bad, &mut wp)?;
+    }
+    for (j, seg) in [s0, s1, s2].into_iter().enumerate() {
+        if len[j] > base {
+            seg[base] = tabs.step(&mut x[j], &mut ctx[j], &mut bad, &mut wp)?;
         }
     }
-    for j in 0..LANES {
-        if len[j] > base {
-            if empty[ctx[j]] {
-                return Err(empty_ctx());
-            }
-            segs[j][base] = dec(&mut x[j], &luts, ctx[j], words, &mut wp)?;
-        }
+    if bad {
+        return Err(Error::corrupt("exponent symbol in an empty context"));
     }
     if x != [L; LANES] || wp != words.len() {
         return Err(Error::corrupt(

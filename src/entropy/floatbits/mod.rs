@@ -277,6 +277,22 @@ fn merge<const W: usize>(
     let sh = head_shift(W);
     let low = (1u64 << sh) - 1;
     let (na, nb) = (ra.len() / (W - 1), rb.len() / (W - 1));
+    if masks.is_none() && nb == 0 {
+        // No masks and no zero heads (most weights): element i takes byte i of every plane.
+        let mut planes: [&[u8]; 7] = [&[]; 7];
+        for (j, p) in ra.chunks_exact(na.max(1)).take(W - 1).enumerate() {
+            planes[j] = p;
+        }
+        for (i, (&h, o)) in heads.iter().zip(out.chunks_exact_mut(W)).enumerate() {
+            let mut rest = 0u64;
+            for (j, p) in planes[..W - 1].iter().enumerate() {
+                rest |= (p[i] as u64) << (8 * j);
+            }
+            let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
+            o.copy_from_slice(&u.to_le_bytes()[..W]);
+        }
+        return;
+    }
     let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
     for_each_kept(out.len() / W, masks, |i| {
         let h = heads[k];
