@@ -271,6 +271,9 @@ class AlcmHookState:
                 with open(path, "wb") as f:
                     f.write(blob)
                 out[name] = ResidualStore.load(path)   # checksummed: a damaged file raises
+                # Saved for this name? (The shard count and shapes are checked at first use,
+                # when the world size is known.)
+                out[name].get(f"{name}/gather").close()
         return out
 
     def load_state_dict(self, sd: dict) -> None:

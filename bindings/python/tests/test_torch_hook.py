@@ -20,6 +20,7 @@ if not dist.is_available() or not dist.is_gloo_available():
 
 import alcm  # noqa: E402
 import alcm.torch as at  # noqa: E402
+import alcm.collective  # noqa: E402
 
 WORLD = 2
 TARGET = 1e-2
@@ -465,7 +466,7 @@ def test_bad_hook_calls(one_rank):
     state.close()
 
 
-def test_bad_state_dicts():
+def test_bad_state_dicts(tmp_path):
     m = _model()
     state = at.AlcmHookState(m)
     good = state.state_dict()
@@ -507,6 +508,13 @@ def test_bad_state_dicts():
         rs.load_state_dict({**rs_good, "exchange_residuals": {names[0]: b"not a store"}})
     with pytest.raises(ValueError, match="saved with"):
         rs.load_state_dict(good)
+    # A store saved for another name is refused when loaded, not at the first step.
+    other = alcm.collective.ResidualStore()
+    alcm.collective.Exchange((3, 4), 1, 0).save_residuals("elsewhere", other)
+    other.save(tmp_path / "other.bin")
+    blob = (tmp_path / "other.bin").read_bytes()
+    with pytest.raises(alcm.ArgumentError, match=f"{names[0]}/gather"):
+        rs.load_state_dict({**rs_good, "exchange_residuals": {names[0]: blob}})
     rs.close()
     # A state_dict saved before the `exchange` option existed still loads (all-gather).
     old = {**good, "config": {k: v for k, v in good["config"].items() if k != "exchange"}}
