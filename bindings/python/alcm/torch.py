@@ -25,6 +25,16 @@ error ``factor_target`` instead of float32. Other tensors (biases, norms, conv k
 ``fallback_mode``/``target``. The arithmetic, the warm start and the low-rank residuals are the
 library's (:class:`alcm.lowrank.LowRank`, ``alcm_lowrank_*`` in C); this module moves the bytes.
 
+``exchange="reduce_scatter"`` (elementwise modes): the library's compressed reduce-scatter +
+all-gather (:class:`alcm.collective.Exchange`, one per parameter). Rank ``r`` compresses shard
+``j`` of each gradient for rank ``j`` (stage-1 residual per shard), every rank sums the ``N``
+decoded frames of its shard in rank order (scaled by ``1/N``), compresses that mean shard
+(stage-2 residual) and the shards are all-gathered and decoded: about ``2 x size / ratio``
+bytes per rank whatever ``N`` is, instead of ``(N-1) x size / ratio`` received. gloo has no
+all-to-all, so stage 1 travels by an all-gather too; ``bytes_sent`` counts what an all-to-all
+would send (each frame to its rank, with an 8-byte length). Both stages' residuals live in the
+library, keyed by parameter name; ``state_dict()`` carries them as residual-store files.
+
 Gradients may be float32, bfloat16 or float16; the library codes float32, so they are cast
 (exactly) to float32 and the averaged result is cast back to the bucket's dtype.
 
@@ -38,7 +48,9 @@ torch is imported by this module only; ``import alcm`` never needs it.
 
 import concurrent.futures
 import math
+import os
 import struct
+import tempfile
 import threading
 import zlib
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -49,11 +61,13 @@ import torch.distributed as dist
 
 from . import BACKENDS, MODES, Encoder, decompress
 from . import lowrank as _lowrank
+from .collective import Exchange, ResidualStore
 
-__all__ = ["AlcmHookState", "alcm_hook", "LOW_RANK", "SUPPORTED_DTYPES"]
+__all__ = ["AlcmHookState", "alcm_hook", "LOW_RANK", "SUPPORTED_DTYPES", "EXCHANGES"]
 
 LOW_RANK = "low_rank"
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+EXCHANGES = ("allgather", "reduce_scatter")
 _STATE_VERSION = 1
 _LEN = struct.Struct("<Q")
 _DEFAULT = object()   # target not given: relative_l2's default, no target for the others
@@ -119,15 +133,25 @@ class AlcmHookState:
     * ``backend``: alcm entropy backend (default the library's, ``"rans"``) of the tensors coded
       elementwise; the low-rank factors use the library's default.
     * ``process_group``: default the world group.
+    * ``exchange``: ``"allgather"`` (default: every rank's frames of whole gradients) or
+      ``"reduce_scatter"`` (the library's compressed reduce-scatter + all-gather with two-stage
+      error feedback; not with ``"low_rank"``).
     """
 
     def __init__(self, model, *, mode: str = "relative_l2", target=_DEFAULT,
                  feedback: bool = True, rank: int = 2, factor_target: float = 0.02,
                  fallback_mode: str = "relative_l2", min_compression: float = 2.0,
-                 seed: int = 0, backend: Optional[str] = None, process_group=None):
+                 seed: int = 0, backend: Optional[str] = None, process_group=None,
+                 exchange: str = "allgather"):
         if not isinstance(mode, str) or (mode not in MODES and mode != LOW_RANK):
             raise ValueError(f"unknown mode {mode!r}; expected one of "
                              f"{sorted(MODES) + [LOW_RANK]}")
+        if not isinstance(exchange, str) or exchange not in EXCHANGES:
+            raise ValueError(f"unknown exchange {exchange!r}; expected one of {list(EXCHANGES)}")
+        if exchange == "reduce_scatter" and mode == LOW_RANK:
+            raise ValueError("exchange='reduce_scatter' is for the elementwise modes; low_rank "
+                             "exchanges its factors by all-gather")
+        self.exchange = exchange
         if not isinstance(feedback, bool):
             raise TypeError(f"feedback must be a bool, got {type(feedback).__name__}")
         if backend is not None and backend not in BACKENDS:
@@ -171,6 +195,10 @@ class AlcmHookState:
         # The library's low-rank state per parameter, made on first use from the two dicts
         # above (which mirror it after every step, for state_dict and inspection).
         self._lowrank: Dict[str, _lowrank.LowRank] = {}
+        # reduce_scatter: the library's exchange state per parameter (both stages' residuals),
+        # and residuals loaded from a checkpoint, waiting for their parameter's first bucket.
+        self._exchanges: Dict[str, Exchange] = {}
+        self._loaded_stores: Dict[str, ResidualStore] = {}
         self.bytes_sent = 0          # bytes this rank put on the wire, padding included
         self.raw_bytes = 0           # bytes of the gradients it reduced, in their own dtype
         self.buckets = 0
@@ -192,6 +220,7 @@ class AlcmHookState:
                 "config": self._config(),
                 "residuals": {k: v.clone() for k, v in self.residuals.items()},
                 "q_factors": {k: v.clone() for k, v in self.q_factors.items()},
+                "exchange_residuals": self._exchange_residual_files(),
                 "bytes_sent": self.bytes_sent,
                 "raw_bytes": self.raw_bytes,
                 "buckets": self.buckets,
@@ -201,7 +230,51 @@ class AlcmHookState:
         return {"mode": self.mode, "target": self.target, "feedback": self.feedback,
                 "rank": self.rank, "factor_target": self.factor_target,
                 "fallback_mode": self.fallback_mode, "min_compression": self.min_compression,
-                "seed": self.seed, "backend": self.backend}
+                "seed": self.seed, "backend": self.backend, "exchange": self.exchange}
+
+    def _exchange_residual_files(self) -> Dict[str, bytes]:
+        """Per parameter, a residual-store file (``alcm.collective.ResidualStore``) holding
+        both stages' residuals of its exchange."""
+        out = {}
+        with tempfile.TemporaryDirectory(prefix="alcm-hook-") as d:
+            path = os.path.join(d, "r.bin")
+            for name in sorted(set(self._exchanges) | set(self._loaded_stores)):
+                ex = self._exchanges.get(name)
+                if ex is None:
+                    store = self._loaded_stores[name]
+                else:
+                    store = ResidualStore()
+                    ex.save_residuals(name, store)
+                store.save(path)
+                with open(path, "rb") as f:
+                    out[name] = f.read()
+                if ex is not None:
+                    store.close()
+        return out
+
+    def _load_exchange_residual_files(self, d) -> Dict[str, ResidualStore]:
+        if not isinstance(d, dict):
+            raise TypeError(f"state_dict['exchange_residuals'] must be a dict, got "
+                            f"{type(d).__name__}")
+        if d and self.exchange != "reduce_scatter":
+            raise ValueError("state_dict['exchange_residuals'] is only for "
+                             "exchange='reduce_scatter'")
+        out = {}
+        with tempfile.TemporaryDirectory(prefix="alcm-hook-") as tmp:
+            path = os.path.join(tmp, "r.bin")
+            for name, blob in d.items():
+                if name not in self._shapes:
+                    raise KeyError(f"state_dict['exchange_residuals'] names {name!r}, not a "
+                                   "parameter of the model")
+                if not isinstance(blob, (bytes, bytearray)):
+                    raise TypeError(f"state_dict['exchange_residuals'][{name!r}] must be bytes")
+                with open(path, "wb") as f:
+                    f.write(blob)
+                out[name] = ResidualStore.load(path)   # checksummed: a damaged file raises
+                # Saved for this name? (The shard count and shapes are checked at first use,
+                # when the world size is known.)
+                out[name].get(f"{name}/gather").close()
+        return out
 
     def load_state_dict(self, sd: dict) -> None:
         """Restores what :meth:`state_dict` returned. The configuration must match this
@@ -213,7 +286,10 @@ class AlcmHookState:
             raise KeyError(f"state_dict lacks {sorted(missing)}")
         if sd["version"] != _STATE_VERSION:
             raise ValueError(f"state_dict version {sd['version']!r}, expected {_STATE_VERSION}")
-        if sd["config"] != self._config():
+        config = sd["config"]
+        if isinstance(config, dict) and "exchange" not in config:
+            config = {**config, "exchange": "allgather"}   # saved before the option existed
+        if config != self._config():
             raise ValueError(f"state_dict was saved with {sd['config']}, this state is "
                              f"{self._config()}")
         residuals = self._checked_tensors(sd["residuals"], "residuals", exact_shape=True)
@@ -229,7 +305,12 @@ class AlcmHookState:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"state_dict[{key!r}] must be an int >= 0, got {v!r}")
             counters[key] = v
+        stores = self._load_exchange_residual_files(sd.get("exchange_residuals", {}))
         with self._lock:
+            for obj in list(self._exchanges.values()) + list(self._loaded_stores.values()):
+                obj.close()
+            self._exchanges = {}
+            self._loaded_stores = stores
             self.residuals = residuals
             self.q_factors = q_factors
             for lr in self._lowrank.values():
@@ -262,6 +343,9 @@ class AlcmHookState:
         for lr in self._lowrank.values():
             lr.close()
         self._lowrank = {}
+        for obj in list(self._exchanges.values()) + list(self._loaded_stores.values()):
+            obj.close()
+        self._exchanges, self._loaded_stores = {}, {}
 
     # -- the work of one bucket -----------------------------------------------------------
     def _low_rank_shape(self, shape) -> Optional[Tuple[int, int]]:
@@ -284,8 +368,9 @@ class AlcmHookState:
             self._lowrank[name] = lr
         return lr
 
-    def _exchange(self, frames: List[bytes]) -> List[List[bytes]]:
-        """All-gathers this rank's frames; returns every rank's, in rank order."""
+    def _exchange(self, frames: List[bytes], count: bool = True) -> List[List[bytes]]:
+        """All-gathers this rank's frames; returns every rank's, in rank order. ``count``:
+        add the all-gather's bytes to ``bytes_sent``."""
         pg = self.process_group
         world = dist.get_world_size(pg)
         blob = b"".join(_LEN.pack(len(f)) + f for f in frames)
@@ -297,7 +382,8 @@ class AlcmHookState:
             mine[: len(blob)] = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
         gathered = [torch.empty(longest, dtype=torch.uint8) for _ in range(world)]
         dist.all_gather(gathered, mine, group=pg)
-        self.bytes_sent += 8 + longest
+        if count:
+            self.bytes_sent += 8 + longest
         out = []
         for r, t in enumerate(gathered):
             data = t.numpy().tobytes()[: int(sizes[r])]
@@ -328,7 +414,61 @@ class AlcmHookState:
                 total += y
         return total, own
 
+    def _exchange_state(self, name: str, shape, world: int, me: int) -> Exchange:
+        ex = self._exchanges.get(name)
+        if ex is None or ex.ranks != world or ex.rank != me:
+            ex = Exchange(shape, world, me)
+            store = self._loaded_stores.pop(name, None)
+            if store is not None:
+                try:
+                    ex.load_residuals(name, store)   # a wrong world size or shape raises
+                finally:
+                    store.close()
+            if self.feedback:
+                self._exchanges[name] = ex
+        return ex
+
+    def _reduce_scatter_bucket(self, buffer: torch.Tensor, layout) -> torch.Tensor:
+        pg = self.process_group
+        world, me = dist.get_world_size(pg), dist.get_rank(pg)
+        flat = buffer.detach().reshape(-1)
+        # Without feedback every bucket starts from a fresh exchange (zero residuals).
+        exs = [self._exchange_state(name, shape, world, me) for name, _, shape in layout]
+        inputs = [flat[off: off + math.prod(shape)].to(torch.float32).numpy().copy()
+                  for _, off, shape in layout]
+        # Stage 1: shard j of every gradient for rank j (an all-to-all carried by all-gather).
+        to = [[ex.compress_shard(x, j, self._encoder) for ex, x in zip(exs, inputs)]
+              for j in range(world)]
+        self.bytes_sent += sum(8 + len(f) for j in range(world) if j != me for f in to[j])
+        gathered = self._exchange([f for j in range(world) for f in to[j]], count=False)
+        k = len(layout)
+        reduced = []
+        for i, ex in enumerate(exs):
+            s = ex.shard(me)
+            acc = np.zeros(s.stop - s.start, np.float32)
+            if acc.size:
+                for r in range(world):   # rank order: the same sum on every rank
+                    ex.accumulate(gathered[r][me * k + i], acc, scale=1.0 / world)
+            reduced.append(ex.compress_reduced(acc, self._encoder) if acc.size else b"")
+        # Stage 2: the mean shards, all-gathered and decoded in place.
+        gathered = self._exchange(reduced)
+        for i, (ex, (_, off, shape)) in enumerate(zip(exs, layout)):
+            out = np.zeros(math.prod(shape), np.float32)
+            for j in range(world):
+                s = ex.shard(j)
+                if s.stop > s.start:
+                    ex.decode_shard(gathered[j][i], j, out)
+            flat[off: off + out.size].copy_(torch.from_numpy(out))
+        if not self.feedback:
+            for ex in exs:
+                ex.close()
+        self.raw_bytes += flat.numel() * flat.element_size()
+        self.buckets += 1
+        return buffer
+
     def _reduce_bucket(self, buffer: torch.Tensor, layout) -> torch.Tensor:
+        if self.exchange == "reduce_scatter":
+            return self._reduce_scatter_bucket(buffer, layout)
         world = dist.get_world_size(self.process_group)
         flat = buffer.detach().reshape(-1)
         inputs = {}

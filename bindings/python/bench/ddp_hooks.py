@@ -9,6 +9,10 @@ the trainer's digits data set (examples-c/trainer/data: 1438 training and 359 te
   powersgd-rN   torch's powerSGD_hook, rank N, error feedback and warm start, from step 2
   alcm-agg      alcm.torch, relative_l2 0.4 per tensor with error feedback (the trainer's
                 `aggressive`)
+  alcm-agg-rs   the same with exchange="reduce_scatter" (the library's compressed
+                reduce-scatter + all-gather, two-stage error feedback); its bytes are the
+                state's bytes_sent (what an all-to-all would send in stage 1 -- gloo has none,
+                the hook carries it by all-gather -- plus the stage-2 all-gather)
   alcm-lrN      alcm.torch low_rank, rank N, factors coded at relative L2 0.02 (--factor-target),
                 other tensors relative_l2 0.4 with error feedback
 
@@ -44,7 +48,7 @@ WORLD = 2
 
 
 def _methods(ranks, factor_target):
-    out = ["none", "fp16"] + [f"powersgd-r{r}" for r in ranks] + ["alcm-agg"]
+    out = ["none", "fp16"] + [f"powersgd-r{r}" for r in ranks] + ["alcm-agg", "alcm-agg-rs"]
     return out + [f"alcm-lr{r}" for r in ranks]
 
 
@@ -92,6 +96,9 @@ def _register(ddp, method, seed, args, torch):
         return None
     if method == "alcm-agg":
         st = at.AlcmHookState(ddp.module, mode="relative_l2", target=args.target)
+    elif method == "alcm-agg-rs":
+        st = at.AlcmHookState(ddp.module, mode="relative_l2", target=args.target,
+                              exchange="reduce_scatter")
     else:
         st = at.AlcmHookState(ddp.module, mode="low_rank", rank=int(method[len("alcm-lr"):]),
                               factor_target=args.factor_target, target=args.target, seed=seed)
@@ -109,7 +116,7 @@ def _run(rank, kind, method, seed, data, args, counter, torch):
     opt = torch.optim.Adam(ddp.parameters(), lr=2e-3)
     n_params = sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(seed)
-    times, steps = [], 0
+    times, steps, st_base = [], 0, 0
     counter.bytes = 0
     dist.barrier()
     for _ in range(args.epochs):
@@ -119,6 +126,7 @@ def _run(rank, kind, method, seed, data, args, counter, torch):
             idx = idx[rank * args.batch // WORLD:(rank + 1) * args.batch // WORLD]
             if steps == args.warmup:
                 counter.bytes = 0   # PowerSGD all-reduces the full gradients in steps 0-1
+                st_base = st.bytes_sent if st is not None else 0
             t0 = time.perf_counter()
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(ddp(xtr[idx]), ytr[idx])
@@ -129,6 +137,8 @@ def _run(rank, kind, method, seed, data, args, counter, torch):
     with torch.no_grad():
         acc = float((model(xte).argmax(1) == yte).float().mean()) * 100
     sent = counter.bytes / (steps - args.warmup) if method != "none" else 4.0 * n_params
+    if method == "alcm-agg-rs":
+        sent = (st.bytes_sent - st_base) / (steps - args.warmup)
     if st is not None:
         st.close()
     # Replicas must agree: compare a checksum of the parameters across ranks.

@@ -20,6 +20,7 @@ if not dist.is_available() or not dist.is_gloo_available():
 
 import alcm  # noqa: E402
 import alcm.torch as at  # noqa: E402
+import alcm.collective  # noqa: E402
 
 WORLD = 2
 TARGET = 1e-2
@@ -103,6 +104,27 @@ def _worker(rank, store, outdir):
     resumed = []
     _train(ddp2, state2, opt2, 1, 2, sizes, torch.float32, rank, resumed)
     out["fp32_resumed"] = resumed
+    state2.close()
+
+    # exchange="reduce_scatter": the same 3 steps, checkpoint after step 1, a fresh state resumes.
+    rs = dict(mode="relative_l2", target=TARGET, exchange="reduce_scatter")
+    ddp, state, opt = _setup(sizes, torch.float32, **rs)
+    log = []
+    _train(ddp, state, opt, 2, 0, sizes, torch.float32, rank, log)
+    ckpt = pickle.dumps({"model": ddp.module.state_dict(), "opt": opt.state_dict(),
+                         "hook": state.state_dict()})
+    _train(ddp, state, opt, 1, 2, sizes, torch.float32, rank, log)
+    out["rs"] = log
+    out["rs_residual_names"] = sorted(pickle.loads(ckpt)["hook"]["exchange_residuals"])
+    state.close()
+    ck = pickle.loads(ckpt)
+    ddp2, state2, opt2 = _setup(sizes, torch.float32, **rs)
+    ddp2.module.load_state_dict(ck["model"])
+    opt2.load_state_dict(ck["opt"])
+    state2.load_state_dict(ck["hook"])
+    resumed = []
+    _train(ddp2, state2, opt2, 1, 2, sizes, torch.float32, rank, resumed)
+    out["rs_resumed"] = resumed
     state2.close()
 
     for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
@@ -216,6 +238,81 @@ def test_replicas_bit_identical(runs):
                 assert _same(a[n], b[n]), (key, s, n)
 
 
+def _reference_reduce_scatter(logs, steps, feedback=True):
+    """The compressed reduce-scatter + all-gather written out with alcm.collective: one
+    Exchange per rank and parameter, stage 1 summed in rank order, stage 2 decoded."""
+    from alcm.collective import Exchange
+    enc = alcm.Encoder(mode="relative_l2", target=TARGET)
+    names = list(logs[0][0]["raw"])
+    ex = {n: [Exchange(tuple(logs[0][0]["raw"][n].shape), WORLD, r) for r in range(WORLD)]
+          for n in names}
+    expected = []
+    for s in range(steps):
+        out = {}
+        for n in names:
+            e = ex[n] if feedback else [Exchange(tuple(logs[0][0]["raw"][n].shape), WORLD, r)
+                                        for r in range(WORLD)]
+            g = [logs[r][s]["raw"][n].numpy().astype(np.float32) for r in range(WORLD)]
+            sent = [[e[r].compress_shard(g[r], j, enc) for j in range(WORLD)]
+                    for r in range(WORLD)]
+            reduced = []
+            for j in range(WORLD):
+                sh = e[j].shard(j)
+                acc = np.zeros(sh.stop - sh.start, np.float32)
+                if acc.size:
+                    for r in range(WORLD):
+                        e[j].accumulate(sent[r][j], acc, scale=1.0 / WORLD)
+                    reduced.append(e[j].compress_reduced(acc, enc))
+                else:
+                    reduced.append(b"")
+            y = np.full(g[0].size, np.nan, np.float32)
+            for j in range(WORLD):
+                sh = e[0].shard(j)
+                if sh.stop > sh.start:
+                    e[0].decode_shard(reduced[j], j, y)
+            out[n] = torch.from_numpy(y.reshape(g[0].shape))
+        expected.append(out)
+    return expected
+
+
+def test_reduce_scatter_matches_collective_reference_and_true_mean(runs):
+    logs = [runs[r]["rs"] for r in range(WORLD)]
+    expected = _reference_reduce_scatter(logs, len(logs[0]))
+    for s, exp in enumerate(expected):
+        for r in range(WORLD):
+            for name, e in exp.items():
+                assert _same(logs[r][s]["reduced"][name], e), (s, r, name)
+    # Independent of the library: step 0 (no residual yet) is within both stages' bounds of
+    # the float64 mean: stage 1 adds at most TARGET * mean of the ranks' norms, stage 2
+    # TARGET * the norm of what it coded.
+    for name in expected[0]:
+        g = [logs[r][0]["raw"][name].double() for r in range(WORLD)]
+        mean = sum(g) / WORLD
+        b1 = TARGET * sum(float(x.norm()) for x in g) / WORLD
+        b2 = TARGET * (float(mean.norm()) + b1)
+        err = float((logs[0][0]["reduced"][name].double() - mean).norm())
+        assert err <= (b1 + b2) * 1.001, (name, err, b1, b2)
+    # The residuals matter (and were carried across the bucket rebuild after step 0): without
+    # them the reference differs from step 1 on.
+    plain = _reference_reduce_scatter(logs, len(logs[0]), feedback=False)
+    assert runs[0]["rs"][0]["buckets"] != runs[0]["rs"][1]["buckets"]
+    assert any(not torch.equal(plain[1][n], expected[1][n]) for n in expected[1])
+    assert runs[0]["rs_residual_names"] == sorted(runs[0]["rs"][0]["raw"])
+
+
+def test_reduce_scatter_replicas_and_resume_bit_identical(runs):
+    for key in ("rs", "rs_resumed"):
+        for s in range(len(runs[0][key])):
+            a, b = runs[0][key][s]["reduced"], runs[1][key][s]["reduced"]
+            for n in a:
+                assert _same(a[n], b[n]), (key, s, n)
+    for r in range(WORLD):
+        orig, resumed = runs[r]["rs"][2], runs[r]["rs_resumed"][0]
+        for n in orig["raw"]:
+            assert _same(orig["raw"][n], resumed["raw"][n]), n
+            assert _same(orig["reduced"][n], resumed["reduced"][n]), n
+
+
 def test_residuals_keyed_by_parameter_name(runs):
     assert runs[0]["fp32_residual_names"] == sorted(
         ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"])
@@ -305,6 +402,9 @@ def _model():
     ({"mode": "low_rank", "min_compression": 0.5}, ValueError, "min_compression"),
     ({"mode": "low_rank", "fallback_mode": "nope"}, ValueError, "unknown fallback_mode"),
     ({"mode": "low_rank", "fallback_mode": "lossless", "target": 0.1}, ValueError, "takes no target"),
+    ({"exchange": "alltoall"}, ValueError, "unknown exchange"),
+    ({"exchange": None}, ValueError, "unknown exchange"),
+    ({"mode": "low_rank", "exchange": "reduce_scatter"}, ValueError, "elementwise modes"),
 ])
 def test_bad_state_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -366,7 +466,7 @@ def test_bad_hook_calls(one_rank):
     state.close()
 
 
-def test_bad_state_dicts():
+def test_bad_state_dicts(tmp_path):
     m = _model()
     state = at.AlcmHookState(m)
     good = state.state_dict()
@@ -394,6 +494,31 @@ def test_bad_state_dicts():
     lr = at.AlcmHookState(m, mode="low_rank", rank=2)
     with pytest.raises(ValueError, match="q_factors"):
         lr.load_state_dict({**lr.state_dict(), "q_factors": {names[0]: torch.zeros(4, 3)}})
+    # The reduce-scatter residuals (residual-store files per parameter).
+    rs = at.AlcmHookState(m, exchange="reduce_scatter")
+    rs_good = rs.state_dict()
+    assert rs_good["exchange_residuals"] == {}
+    with pytest.raises(ValueError, match="only for"):
+        state.load_state_dict({**good, "exchange_residuals": {names[0]: b"x"}})
+    with pytest.raises(KeyError, match="not a parameter"):
+        rs.load_state_dict({**rs_good, "exchange_residuals": {"nope": b""}})
+    with pytest.raises(TypeError, match="must be bytes"):
+        rs.load_state_dict({**rs_good, "exchange_residuals": {names[0]: 3}})
+    with pytest.raises(alcm.AlcmError):
+        rs.load_state_dict({**rs_good, "exchange_residuals": {names[0]: b"not a store"}})
+    with pytest.raises(ValueError, match="saved with"):
+        rs.load_state_dict(good)
+    # A store saved for another name is refused when loaded, not at the first step.
+    other = alcm.collective.ResidualStore()
+    alcm.collective.Exchange((3, 4), 1, 0).save_residuals("elsewhere", other)
+    other.save(tmp_path / "other.bin")
+    blob = (tmp_path / "other.bin").read_bytes()
+    with pytest.raises(alcm.ArgumentError, match=f"{names[0]}/gather"):
+        rs.load_state_dict({**rs_good, "exchange_residuals": {names[0]: blob}})
+    rs.close()
+    # A state_dict saved before the `exchange` option existed still loads (all-gather).
+    old = {**good, "config": {k: v for k, v in good["config"].items() if k != "exchange"}}
+    state.load_state_dict(old)
     # A good one loads, and the residual given is the one kept.
     r = torch.full((3, 4), 0.25)
     state.load_state_dict({**good, "residuals": {names[0]: r}})
