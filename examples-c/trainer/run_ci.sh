@@ -22,7 +22,10 @@
 # alltoall, 2 epochs; same accuracy gate against `none`, and its `summary:` last line), and
 # two resume checks that must end bit-identical (same replica hash) to the uninterrupted run:
 # alltoall/aggressive stopped after epoch 1 (both stages' residuals), and allgather/original
-# stopped after epoch 2 of 3 (predictor, scheduler).
+# stopped after epoch 2 of 3 (predictor, scheduler); then (issue 15) the low-rank mode
+# (`--mode lowrank --rank 1`, 2 epochs: bit-identical ranks, the same accuracy gate, at least
+# 10x fewer bytes than the raw all-reduce) and its resume check (1 epoch + --checkpoint, then
+# --resume to 2: the warm-start Q and residuals restored, same replica hash).
 set -euo pipefail
 prefix=$(cd "${1:?usage: run_ci.sh <alcm install prefix>}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,4 +112,21 @@ if (( epochs >= 2 )); then
   [[ -n $h1 && $h1 == "$h2" ]] || fail "resumed original run ends at hash '$h2', uninterrupted at '$h1'"
   echo "resumed original run bit-identical: yes ($h1)"
 fi
+echo "== low-rank mode (--mode lowrank --rank 1), 2 epochs, then 1 epoch + --checkpoint and --resume to 2"
+lr=(--data "$here/data" --workers 2 --seeds 1 --mode lowrank --rank 1 --no-checkpoint)
+run "${lr[@]}" --epochs 2 | tee "$work/lr.log"
+last=$(tail -n 1 "$work/lr.log")
+[[ $last =~ ^summary:\ mode=lowrank\ exchange=allgather\ ranks=2\ test_acc=([0-9.]+)\ sent_bytes_per_rank_step=([0-9]+)\ raw_allreduce_bytes_per_rank_step=([0-9]+)$ ]] \
+  || fail "the low-rank run's last line is not its summary: $last"
+lr_acc=${BASH_REMATCH[1]}
+grep -q 'replicas bit-identical across 2 workers: yes' "$work/lr.log" || fail "low-rank replicas differ"
+awk -v a="$lr_acc" -v n="$none_acc" -v g="$max_gap" 'BEGIN { exit !(n - a <= g + 2) }' \
+  || fail "lowrank accuracy $lr_acc after 2 epochs is far below none's $none_acc after $epochs"
+(( ${BASH_REMATCH[2]} * 10 < ${BASH_REMATCH[3]} )) || fail "lowrank sends ${BASH_REMATCH[2]} bytes per step"
+rm -rf "$work/resume-lr"
+run "${lr[@]}" --epochs 1 --checkpoint "$work/resume-lr" >"$work/lr-part1.log"
+run "${lr[@]}" --epochs 2 --resume "$work/resume-lr" | tee "$work/lr-part2.log"
+h1=$(hash_of <"$work/lr.log"); h2=$(hash_of <"$work/lr-part2.log")
+[[ -n $h1 && $h1 == "$h2" ]] || fail "resumed lowrank run ends at hash '$h2', uninterrupted at '$h1'"
+echo "resumed lowrank run bit-identical: yes ($h1)"
 echo "trainer CI: passed (CSV: $work/ci.csv)"

@@ -357,13 +357,14 @@ struct Adam {
 };
 
 // ---------------------------------------------------------------- modes and workers
-enum class Mode { None, Original, Aggressive, AggressiveNoFb };
+enum class Mode { None, Original, Aggressive, AggressiveNoFb, LowRank };
 const char *mode_name(Mode m) {
   switch (m) {
     case Mode::None: return "none";
     case Mode::Original: return "original";
     case Mode::Aggressive: return "aggressive";
     case Mode::AggressiveNoFb: return "aggressive-nofb";
+    case Mode::LowRank: return "lowrank";
   }
   return "?";
 }
@@ -372,6 +373,7 @@ Mode parse_mode(const std::string &s) {
   if (s == "original") return Mode::Original;
   if (s == "aggressive") return Mode::Aggressive;
   if (s == "aggressive-nofb") return Mode::AggressiveNoFb;
+  if (s == "lowrank") return Mode::LowRank;
   throw std::runtime_error("unknown mode " + s);
 }
 
@@ -405,6 +407,10 @@ struct Options {
   Exchange exchange = Exchange::AllGather;
   size_t min_shard = 4096;           // --min-shard: smallest shard of the alltoall exchange, values
   std::string save_dir, resume_dir;  // --checkpoint / --resume (directories)
+  // --mode lowrank: PowerSGD factors of this rank, coded at relative L2 `lr_factor_target`, for
+  // the weights where alcm_lowrank_pays at `lr_min_compression` (the Python hook's defaults).
+  size_t lr_rank = 1;
+  double lr_factor_target = 0.02, lr_min_compression = 2.0;
 };
 
 // One simulated or real worker's alcm state.
@@ -415,6 +421,7 @@ struct Worker {
   alcm_scheduler *sched = nullptr;
   alcm_feedback *fb[kTensors] = {};
   alcm_exchange *ex[kTensors] = {};  // --exchange alltoall: both stages' residuals per tensor
+  alcm_lowrank *lr[kTensors] = {};   // mode lowrank: the weights where low rank pays
   std::vector<float> grad[kTensors];
   std::vector<uint8_t> frames;  // this step's frames, concatenated
   bool predictor_trained = false;
@@ -424,6 +431,7 @@ struct Worker {
     alcm_scheduler_free(sched);
     for (auto *f : fb) alcm_feedback_free(f);
     for (auto *x : ex) alcm_exchange_free(x);
+    for (auto *x : lr) alcm_lowrank_free(x);
   }
 };
 
@@ -459,6 +467,8 @@ struct Run {
     if (exchange == Exchange::AllToAll && mode != Mode::Aggressive)
       throw std::runtime_error("--exchange alltoall needs --modes aggressive (its two stages always carry "
                                "error feedback)");
+    if (mode == Mode::LowRank && exchange != Exchange::AllGather)
+      throw std::runtime_error("mode lowrank runs its two rounds over --exchange allgather");
     if (exchange == Exchange::AllToAll && comm.size > 1 && local != 1)
       throw std::runtime_error("--exchange alltoall under MPI needs one worker per rank (--workers = ranks)");
     for (int l = 0; l < local; ++l) {
@@ -488,13 +498,28 @@ struct Run {
                                     (size_t)k, &w->ex[k]),
                   "alcm_exchange_new");
           }
-        else if (mode == Mode::Aggressive)
+        else if (mode == Mode::Aggressive || mode == Mode::LowRank)
           for (int k = 0; k < kTensors; ++k) {
             auto sh = Model::shape(k);
-            check(alcm_feedback_new(sh.size(), sh.data(), &w->fb[k]), "alcm_feedback_new");
+            uint32_t pays = 0;
+            if (mode == Mode::LowRank && sh.size() == 2)
+              check(alcm_lowrank_pays(sh[0], sh[1], opt.lr_rank, opt.lr_min_compression, &pays), "alcm_lowrank_pays");
+            if (pays)
+              // Same seed on every worker: the first Q must agree everywhere.
+              check(alcm_lowrank_new(sh[0], sh[1], opt.lr_rank, opt.lr_factor_target, opt.lr_min_compression, 1,
+                                     seed * 1000 + (uint64_t)k, &w->lr[k]),
+                    "alcm_lowrank_new");
+            else
+              check(alcm_feedback_new(sh.size(), sh.data(), &w->fb[k]), "alcm_feedback_new");
           }
       }
       W.push_back(std::move(w));
+    }
+    if (mode == Mode::LowRank && comm.rank == 0) {
+      std::string which;
+      for (int k = 0; k < kTensors; ++k) which += std::string(" ") + kNames[k] + (W[0]->lr[k] ? ":lowrank" : ":aggressive");
+      std::printf("lowrank: rank %zu, factors at relative L2 %g, min compression %g;%s\n", opt.lr_rank,
+                  opt.lr_factor_target, opt.lr_min_compression, which.c_str());
     }
   }
 
@@ -553,7 +578,17 @@ struct Run {
               "alcm_predictor_predict_channels");
         ap = alloc.data();
       }
-      if (w.fb[k]) {
+      if (w.lr[k]) {
+        // Round 1 of the low-rank exchange: the P factor's frame travels with the others.
+        size_t pn = 0, qn = 0;
+        check(alcm_lowrank_sizes(w.lr[k], &pn, &qn), "alcm_lowrank_sizes");
+        bound = alcm_compress_bound(pn);
+        w.frames.resize(off + bound);
+        check(alcm_lowrank_begin(w.lr[k], w.grad[k].data(), n, w.frames.data() + off, bound, &len),
+              "alcm_lowrank_begin");
+        w.frames.resize(off + len);
+        continue;
+      } else if (w.fb[k]) {
         check(alcm_feedback_compress(w.fb[k], w.enc, w.grad[k].data(), n, ap, alloc.size(),
                                      w.frames.data() + off, bound, &len, &rep),
               "alcm_feedback_compress");
@@ -681,6 +716,28 @@ struct Run {
     return s_alcm;
   }
 
+  // Decodes the P workers' frames in `all` (per worker, the tensors in order, skipping those
+  // for which `dst(k)` is null) and adds each one to *dst(k), in worker order.
+  template <typename Dst>
+  static void decode_sum(const std::vector<uint8_t> &all, int P, Dst dst) {
+    std::vector<float> tmp;
+    size_t off = 0;
+    for (int w = 0; w < P; ++w)
+      for (int k = 0; k < kTensors; ++k) {
+        std::vector<float> *acc = dst(k);
+        if (!acc) continue;
+        alcm_frame_info info;
+        check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
+        size_t n = acc->size(), got = 0;
+        if (info.n_values != n) throw std::runtime_error("frame of unexpected size");
+        tmp.resize(n);
+        check(alcm_decompress(all.data() + off, (size_t)info.frame_len, tmp.data(), n, &got), "alcm_decompress");
+        for (size_t i = 0; i < n; ++i) (*acc)[i] += tmp[i];
+        off += (size_t)info.frame_len;
+      }
+    if (off != all.size()) throw std::runtime_error("trailing bytes after the frames");
+  }
+
   EpochStats epoch(int e, Mode step_mode) {
     EpochStats es;
     const int P = opt.workers, B = opt.batch, shard = B / P;
@@ -739,26 +796,62 @@ struct Run {
         // sends as much on average (exactly that in a ring all-gather).
         for (int l = 0; l < local; ++l) sent += (double)(all.size() - W[l]->frames.size()) + 4.0 * (P - 1);
         auto t1 = Clock::now();
-        size_t off = 0;
-        for (int w = 0; w < P; ++w)
-          for (int k = 0; k < kTensors; ++k) {
-            alcm_frame_info info;
-            check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
-            size_t n = Model::count(k), got = 0;
-            if (info.n_values != n) throw std::runtime_error("frame of unexpected size");
-            tmp.resize(n);
-            check(alcm_decompress(all.data() + off, (size_t)info.frame_len, tmp.data(), n, &got),
-                  "alcm_decompress");
-            for (size_t i = 0; i < n; ++i) avg[k][i] += tmp[i];
-            off += (size_t)info.frame_len;
-          }
-        if (off != all.size()) throw std::runtime_error("trailing bytes after the frames");
+        // Mode lowrank: tensor k's frames are P factors, summed into psum[k] (rank order).
+        std::vector<float> psum[kTensors], qsum[kTensors];
+        size_t pn[kTensors] = {}, qn[kTensors] = {};
+        bool lowrank = false;
         for (int k = 0; k < kTensors; ++k)
-          for (auto &a : avg[k]) a /= (float)P;
+          if (W[0]->lr[k]) {
+            check(alcm_lowrank_sizes(W[0]->lr[k], &pn[k], &qn[k]), "alcm_lowrank_sizes");
+            psum[k].assign(pn[k], 0.0f);
+            qsum[k].assign(qn[k], 0.0f);
+            lowrank = true;
+          }
+        decode_sum(all, P, [&](int k) { return W[0]->lr[k] ? &psum[k] : &avg[k]; });
+        for (int k = 0; k < kTensors; ++k)
+          if (!W[0]->lr[k])
+            for (auto &a : avg[k]) a /= (float)P;
+        const double t_round1 = seconds_since(t1);
+        if (lowrank) {
+          // Round 2: every worker's Q frames from the same P sum, all-gathered and summed.
+          auto t2 = Clock::now();
+          mine.clear();
+          std::vector<size_t> own(local, 0);
+          for (int l = 0; l < local; ++l)
+            for (int k = 0; k < kTensors; ++k)
+              if (W[l]->lr[k]) {
+                size_t at = mine.size(), bound = alcm_compress_bound(qn[k]), len = 0;
+                mine.resize(at + bound);
+                check(alcm_lowrank_after_p(W[l]->lr[k], psum[k].data(), pn[k], mine.data() + at, bound, &len),
+                      "alcm_lowrank_after_p");
+                mine.resize(at + len);
+                own[l] += len;
+              }
+          double tq = seconds_since(t2);
+          step_alcm += tq;
+          t_enc += tq;
+          std::vector<uint8_t> all_q = comm.allgatherv(mine);
+          bytes += (double)all_q.size() / P + 4.0;
+          for (int l = 0; l < local; ++l) sent += (double)(all_q.size() - own[l]) + 4.0 * (P - 1);
+          auto t3 = Clock::now();
+          decode_sum(all_q, P, [&](int k) { return W[0]->lr[k] ? &qsum[k] : nullptr; });
+          // Every worker's finish writes the same mean (same sums); each keeps its residual.
+          for (int l = 0; l < local; ++l)
+            for (int k = 0; k < kTensors; ++k)
+              if (W[l]->lr[k]) {
+                std::vector<float> &out = l == 0 ? avg[k] : tmp;
+                out.resize(Model::count(k));
+                check(alcm_lowrank_finish(W[l]->lr[k], qsum[k].data(), qn[k], 1.0f / (float)P, out.data(),
+                                          out.size()),
+                      "alcm_lowrank_finish");
+              }
+          step_alcm += seconds_since(t3) * local;
+          t_dec += seconds_since(t3) * local;
+        }
         // Decoding is done once per process; with L simulated workers it would be done by each
         // of them, so it counts L times in their share.
-        step_alcm += seconds_since(t1) * local;
-        t_dec += seconds_since(t1) * local;
+        step_alcm += t_round1 * local;
+        t_dec += t_round1 * local;
       }
       for (int l = 0; l < local; ++l) adam.step(W[l]->model, avg);
       double lsum[1] = {loss};
@@ -825,6 +918,14 @@ struct Run {
   std::string predictor_path(const std::string &dir, int gw) const { return dir + "/w" + std::to_string(gw) + ".predictor.npz"; }
   std::string tensor_key(int gw, int k) const { return "w" + std::to_string(gw) + "." + kNames[k]; }
 
+  // Sizes q and r for a low-rank state's warm-start Q and residual (feedback is always on).
+  static void lowrank_state(const alcm_lowrank *lr, int k, std::vector<float> &q, std::vector<float> &r) {
+    size_t pn = 0, qn = 0;
+    check(alcm_lowrank_sizes(lr, &pn, &qn), "alcm_lowrank_sizes");
+    q.assign(qn, 0.0f);
+    r.assign(Model::count(k), 0.0f);
+  }
+
   void save_state(const std::string &dir, int epochs_done) const {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -855,6 +956,14 @@ struct Run {
         if (w.fb[k]) check(alcm_residual_store_put(store, tensor_key(gw, k).c_str(), w.fb[k]), "alcm_residual_store_put");
         if (w.ex[k])
           check(alcm_exchange_save_residuals(w.ex[k], tensor_key(gw, k).c_str(), store), "alcm_exchange_save_residuals");
+        if (w.lr[k]) {  // mode lowrank: the warm-start Q and the residual, raw float32
+          std::vector<float> q, r;
+          lowrank_state(w.lr[k], k, q, r);
+          check(alcm_lowrank_get_q(w.lr[k], q.data(), q.size()), "alcm_lowrank_get_q");
+          check(alcm_lowrank_get_residual(w.lr[k], r.data(), r.size()), "alcm_lowrank_get_residual");
+          put_f32s(b, q);
+          put_f32s(b, r);
+        }
       }
       put_u64(b, w.model.t);
       b.push_back(w.predictor_trained ? 1 : 0);
@@ -928,6 +1037,14 @@ struct Run {
         }
         if (w.ex[k])
           check(alcm_exchange_load_residuals(w.ex[k], tensor_key(gw, k).c_str(), store), "alcm_exchange_load_residuals");
+        if (w.lr[k]) {
+          std::vector<float> q, r;
+          lowrank_state(w.lr[k], k, q, r);
+          f32s(q);
+          f32s(r);
+          check(alcm_lowrank_set_q(w.lr[k], q.data(), q.size()), "alcm_lowrank_set_q");
+          check(alcm_lowrank_set_residual(w.lr[k], r.data(), r.size()), "alcm_lowrank_set_residual");
+        }
       }
       w.model.t = u64();
       need(1);
@@ -1142,7 +1259,9 @@ void usage() {
       "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
       "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
       "               [--no-checkpoint] [--max-gap POINTS] [--exchange allreduce|allgather|alltoall]\n"
-      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n");
+      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n"
+      "               [--mode MODE] (one mode; modes: none, original, aggressive, aggressive-nofb,\n"
+      "               lowrank) [--rank R] [--factor-target EPS] [--min-compression X] (lowrank)\n");
 }
 
 int real_main(int argc, char **argv, const Comm &comm) {
@@ -1170,12 +1289,26 @@ int real_main(int argc, char **argv, const Comm &comm) {
     else if (a == "--min-shard") opt.min_shard = (size_t)std::stoull(val());
     else if (a == "--checkpoint") opt.save_dir = val();
     else if (a == "--resume") opt.resume_dir = val();
+    else if (a == "--mode") { opt.modes.clear(); opt.modes.push_back(parse_mode(val())); }
+    else if (a == "--rank") {
+      std::string v = val();
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || std::stoull(v) == 0 ||
+          std::stoull(v) > 64)
+        throw std::runtime_error("--rank must be an integer in 1..64");
+      opt.lr_rank = (size_t)std::stoull(v);
+    }
+    else if (a == "--factor-target") opt.lr_factor_target = std::stod(val());
+    else if (a == "--min-compression") opt.lr_min_compression = std::stod(val());
     else if (a == "-h" || a == "--help") { if (comm.rank == 0) usage(); return 0; }
     else throw std::runtime_error("unknown option " + a);
   }
   if (opt.workers < 1 || opt.workers % comm.size != 0)
     throw std::runtime_error("--workers must be a positive multiple of the number of MPI ranks");
   if (opt.batch % opt.workers != 0) throw std::runtime_error("--batch must be a multiple of --workers");
+  if (!(opt.lr_factor_target > 0 && opt.lr_factor_target < 1))
+    throw std::runtime_error("--factor-target must be in (0, 1)");
+  if (!(opt.lr_min_compression >= 1 && std::isfinite(opt.lr_min_compression)))
+    throw std::runtime_error("--min-compression must be a finite number >= 1");
   if (alcm_version_number() != ALCM_VERSION_NUMBER) throw std::runtime_error("alcm header/library mismatch");
   if ((!opt.save_dir.empty() || !opt.resume_dir.empty()) && (opt.seeds.size() != 1 || opt.modes.size() != 1))
     throw std::runtime_error("--checkpoint and --resume need exactly one seed and one mode");
@@ -1341,7 +1474,7 @@ int real_main(int argc, char **argv, const Comm &comm) {
     std::printf("all replicas bit-identical: %s\n", all_identical ? "yes" : "NO");
     if (opt.max_gap >= 0 && finals.count((int)Mode::None)) {
       double base = finals[(int)Mode::None].acc / finals[(int)Mode::None].n;
-      for (Mode m : {Mode::Original, Mode::Aggressive}) {
+      for (Mode m : {Mode::Original, Mode::Aggressive, Mode::LowRank}) {
         if (!finals.count((int)m)) continue;
         double acc = finals[(int)m].acc / finals[(int)m].n;
         bool pass = base - acc <= opt.max_gap;
