@@ -91,9 +91,12 @@ pub mod metrics;
 
 pub mod collective;
 
+pub mod archive;
+
 pub mod handle;
 pub mod panic;
 
+pub use archive::*;
 pub use codec::*;
 pub use dtype::*;
 pub use collective::*;
