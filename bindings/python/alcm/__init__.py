@@ -1001,3 +1001,9 @@ from . import collective  # noqa: E402
 from .collective import Exchange, ResidualStore  # noqa: E402
 
 __all__ += ["collective", "Exchange", "ResidualStore"]
+
+# Archives (many named tensors in one file): alcm.archive.
+from . import archive  # noqa: E402
+from .archive import ArchiveEntry, ArchiveReader, ArchiveWriter  # noqa: E402
+
+__all__ += ["archive", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]
