@@ -378,6 +378,24 @@ fn the_documented_layout_reads() {
 }
 
 #[test]
+fn an_empty_tensor_with_overflowing_rows_is_refused() {
+    // Found by fuzzing: a first dimension of 0 makes the product 0, but the row length
+    // 2^40 · 2^40 overflows; reader and writer refuse it instead of overflowing.
+    let huge: &[u64] = &[0, 1 << 40, 1 << 40];
+    let b = hand_archive(&[("z", 1, huge, 0, vec![vec![]])]);
+    assert_eq!(
+        reader(&b).err().map(|e| e.kind()),
+        Some(ErrorKind::TooLarge)
+    );
+    let mut w = ArchiveWriter::new(Vec::new(), ArchiveOptions::default()).unwrap();
+    let e = w.add_bytes("z", Dtype::U8, &[0, 1 << 40, 1 << 40], &[]);
+    assert_eq!(e.err().map(|e| e.kind()), Some(ErrorKind::InvalidArgument));
+    // Within range, an empty tensor is fine.
+    w.add_bytes("e", Dtype::U8, &[0, 1 << 20, 1 << 20], &[])
+        .unwrap();
+}
+
+#[test]
 fn duplicate_names_bombs_and_inconsistent_indexes_are_refused() {
     let dup = hand_archive(&[
         ("w", 20, &[1], 0, vec![vec![1]]),

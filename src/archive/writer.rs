@@ -296,6 +296,18 @@ impl<W: Write> ArchiveWriter<W> {
                 shape.len()
             )));
         }
+        // The row length (all but the first dimension) must fit on its own: with a first
+        // dimension of 0 the whole product is 0.
+        let fits = |dims: &[usize]| {
+            dims.iter()
+                .try_fold(8u64, |n, &d| n.checked_mul(d as u64))
+                .is_some()
+        };
+        if !fits(shape.get(1..).unwrap_or(&[])) {
+            return Err(Error::invalid_argument(format!(
+                "{name}: shape {shape:?} overflows"
+            )));
+        }
         shape
             .iter()
             .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
