@@ -3,7 +3,7 @@
  *
  * CONTENTS, in this order
  *   Ids and limits   ALCM_VERSION_*, ALCM_MAX_*, ALCM_FRAME_HEADER_MAX, ALCM_FORMAT_VERSION,
- *                    ALCM_MODE_*, ALCM_BACKEND_*, ALCM_DTYPE_F32, ALCM_NON_FINITE_*
+ *                    ALCM_MODE_*, ALCM_BACKEND_*, ALCM_DTYPE_*, ALCM_NON_FINITE_*
  *   Types            alcm_status (every status code), the opaque handles, the result structs
  *   Functions, in sections that each open with a short introduction:
  *     ERRORS AND VERSIONS        alcm_status_string, alcm_last_error_message, alcm_*version*
@@ -14,6 +14,7 @@
  *     STATISTICS AND METRICS     alcm_tensor_stats, alcm_channel_*, alcm_error_metrics,
  *                                alcm_caq, alcm_variance_percent
  *     COMPRESSED COLLECTIVES     alcm_exchange_*, alcm_residual_store_*, alcm_lowrank_*
+ *     ARCHIVES                   alcm_archive_*, alcm_archive_writer_*
  *
  * HOW A FUNCTION IS DOCUMENTED
  *   Returns:  what success means and what is then written.
@@ -311,6 +312,20 @@ typedef enum alcm_status alcm_status;
 typedef uint32_t alcm_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * An open archive: its index in memory, the file open for reading. Create with
+ * alcm_archive_open, free with alcm_archive_free. Reads need exclusive access (they move the
+ * file position); the listing functions take a const pointer.
+ */
+typedef struct alcm_archive alcm_archive;
+
+/**
+ * An archive being written: tensors are compressed and written as they are added, the index
+ * when alcm_archive_writer_finish is called. Create with alcm_archive_writer_new, free with
+ * alcm_archive_writer_free. Not for concurrent use.
+ */
+typedef struct alcm_archive_writer alcm_archive_writer;
 
 /**
  * An encoder: configuration only, no buffers between calls. Create with alcm_encoder_new (or
@@ -1928,6 +1943,204 @@ alcm_status alcm_lowrank_set_residual(struct alcm_lowrank *lr, const float *resi
  * Threads: any thread, once no other call uses `lr`.
  */
 void alcm_lowrank_free(struct alcm_lowrank *lr);
+
+/**
+ * --------------------------------------------------------------------------------------------
+ * ARCHIVES
+ *
+ * Many named tensors in one file (docs/FORMAT.md, "Archive"): alcm_archive_open reads the
+ * index, alcm_archive_count / _name / _info list it, alcm_archive_read and _read_rows decode
+ * one tensor or a row range of it (reading only its blocks). alcm_archive_writer_new,
+ * _add (one tensor at a time, each with its mode and bound) and _finish write one. Element
+ * types are archive dtype ids: 1 float32, 2 bfloat16, 3 float16, 4 float64 (ALCM_DTYPE_*),
+ * 16-19 int8..int64, 20-23 uint8..uint64, 24 bool, 32 float8 e5m2, 33 float8 e4m3.
+ *
+ * --------------------------------------------------------------------------------------------
+ *
+ * Opens the archive file at `path` and reads its index (nothing else); reads decode on up to
+ * `threads` threads (1..ALCM_MAX_THREADS), the values do not depend on it.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the file
+ * cannot be opened or read), ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT, ALCM_ERR_CHECKSUM,
+ * ALCM_ERR_TOO_LARGE (a damaged or hostile index: bad magic or version, index CRC, counts,
+ * duplicate names, overlapping blocks).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_archive_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_archive_open(const char *path, uint32_t threads, struct alcm_archive **out);
+
+/**
+ * Frees an archive (closes its file). NULL is a no-op; a handle that is not a live archive is
+ * left alone.
+ *
+ * Memory: `archive` is NULL or a handle from alcm_archive_open, freed once and not used
+ * afterwards.
+ * Threads: any thread, once no other call uses `archive`.
+ */
+void alcm_archive_free(struct alcm_archive *archive);
+
+/**
+ * The number of tensors in the archive.
+ *
+ * Returns: ALCM_OK; `*count` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`archive`, `count`), ALCM_ERR_INVALID_HANDLE.
+ * Memory: nothing is allocated.
+ * Threads: `archive` is only read: other threads may list the same archive at the same time.
+ */
+alcm_status alcm_archive_count(const struct alcm_archive *archive, size_t *count);
+
+/**
+ * The name of tensor `index` (0-based, in the order written) as UTF-8 bytes, without a NUL.
+ * With `dst` NULL and `dst_capacity` 0, only the length is returned.
+ *
+ * Returns: ALCM_OK; `*name_len` is the name's length in bytes and, unless `dst` is NULL,
+ * `dst[0..*name_len]` holds it (a NUL follows when `dst_capacity` > `*name_len`).
+ * Errors: ALCM_ERR_NULL_POINTER (`archive`, `name_len`; `dst` with a non-zero capacity),
+ * ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_ARGUMENT (`index` >= the count),
+ * ALCM_ERR_BUFFER_TOO_SMALL (`dst_capacity` below the length; nothing written).
+ * Memory: nothing is allocated; `dst` is the caller's.
+ * Threads: `archive` is only read: other threads may list the same archive at the same time.
+ */
+alcm_status alcm_archive_name(const struct alcm_archive *archive,
+                              size_t index,
+                              char *dst,
+                              size_t dst_capacity,
+                              size_t *name_len);
+
+/**
+ * The index entry of tensor `name` (a NUL-terminated UTF-8 string): its element type (archive
+ * dtype id), mode (ALCM_MODE_RELATIVE_L2, _MAX_ABS or _LOSSLESS), rank and shape, the bound
+ * it was written with (0 for lossless) and the error achieved at writing (relative L2 over
+ * the tensor or max abs, as the index stores it: rounded up to 1/65535 of the bound).
+ *
+ * Returns: ALCM_OK; every output is written only on success; `shape` receives `*rank` values.
+ * Errors: ALCM_ERR_NULL_POINTER (any pointer), ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_UTF8
+ * (`name`), ALCM_ERR_INVALID_ARGUMENT (no such tensor).
+ * Memory: `shape` must hold ALCM_MAX_RANK values; every argument is borrowed for the call.
+ * Threads: `archive` is only read: other threads may list the same archive at the same time.
+ */
+alcm_status alcm_archive_info(const struct alcm_archive *archive,
+                              const char *name,
+                              uint32_t *dtype,
+                              uint32_t *mode,
+                              size_t *rank,
+                              size_t *shape,
+                              double *bound,
+                              double *achieved);
+
+/**
+ * Reads tensor `name` (a NUL-terminated UTF-8 string) of element type `dtype` (its archive
+ * dtype id, see alcm_archive_info) into `dst`, C order, in the platform's byte order
+ * (bfloat16 and float16 as their 16-bit patterns, bool as one byte). `dst_capacity` counts
+ * values of that type. Reads only the tensor's blocks, each checked against its CRC.
+ *
+ * Returns: ALCM_OK; `dst[0..*n_values]` holds the values (lossy tensors their decoded values).
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_UTF8 (`name`),
+ * ALCM_ERR_INVALID_ARGUMENT (no such tensor, `dtype` not the tensor's, `dst` misaligned),
+ * ALCM_ERR_BUFFER_TOO_SMALL (checked before reading), ALCM_ERR_TOO_LARGE (more than 2^32
+ * values), ALCM_ERR_IO, ALCM_ERR_CHECKSUM, ALCM_ERR_CORRUPT, ALCM_ERR_TRUNCATED (a damaged
+ * block). Outputs are written only on success.
+ * Memory: `name` is borrowed for the call; `dst` is the caller's; the tensor is decoded into
+ * a temporary buffer first.
+ * Threads: reads move the file position: one call at a time per archive.
+ */
+alcm_status alcm_archive_read(struct alcm_archive *archive,
+                              const char *name,
+                              uint32_t dtype,
+                              void *dst,
+                              size_t dst_capacity,
+                              size_t *n_values);
+
+/**
+ * Reads rows `row_start..row_end` (first-axis slices) of tensor `name`, like
+ * alcm_archive_read otherwise; only the blocks holding those rows are read and decoded.
+ *
+ * Returns: ALCM_OK; `dst[0..*n_values]` holds the rows' values, C order.
+ * Errors: those of alcm_archive_read, and ALCM_ERR_INVALID_ARGUMENT for a scalar tensor or a
+ * range that is reversed or passes the first axis.
+ * Memory: as alcm_archive_read.
+ * Threads: reads move the file position: one call at a time per archive.
+ */
+alcm_status alcm_archive_read_rows(struct alcm_archive *archive,
+                                   const char *name,
+                                   uint32_t dtype,
+                                   size_t row_start,
+                                   size_t row_end,
+                                   void *dst,
+                                   size_t dst_capacity,
+                                   size_t *n_values);
+
+/**
+ * Creates the archive file `path` (replacing a file there) and writes its header. Tensors are
+ * split into independently readable blocks of about `block_values` values (0: the default,
+ * 2^20); each block is compressed on up to `threads` threads (1..ALCM_MAX_THREADS), the bytes
+ * do not depend on it. A file whose writer is freed without alcm_archive_writer_finish is
+ * incomplete and refused by readers.
+ *
+ * Returns: ALCM_OK; `*out` is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the file
+ * cannot be created or written).
+ * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
+ * alcm_archive_writer_free.
+ * Threads: any thread.
+ */
+alcm_status alcm_archive_writer_new(const char *path,
+                                    uint32_t threads,
+                                    size_t block_values,
+                                    struct alcm_archive_writer **out);
+
+/**
+ * Compresses the tensor `(data, rank, shape)` of element type `dtype` (an archive dtype id;
+ * values in the platform's byte order, bfloat16 and float16 as their 16-bit patterns) and
+ * appends it as `name` (a NUL-terminated UTF-8 string, new in the archive) with `mode`
+ * (ALCM_MODE_RELATIVE_L2, _MAX_ABS or _LOSSLESS) and `bound` (the target of a lossy mode,
+ * ignored for lossless). The four float types are coded with the bound holding on the values
+ * a reader gets back; other types are stored raw, losslessly, whatever the mode.
+ *
+ * Returns: ALCM_OK; the tensor is written.
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_UTF8 (`name`),
+ * ALCM_ERR_INVALID_ARGUMENT (unknown `dtype`, unsupported `mode`, a name already written, a
+ * writer already finished, `data` misaligned, rank above ALCM_MAX_RANK),
+ * ALCM_ERR_INVALID_CONFIG (a bound that is not finite and positive, or ≥ 1 for relative L2),
+ * ALCM_ERR_TOO_LARGE (shape overflow), ALCM_ERR_IO (writing failed). On error nothing of this
+ * tensor is in the index (bytes of a failed write may be, and the writer should be dropped).
+ * Memory: every input is borrowed for the call; only the tensor's compressed blocks are held.
+ * Threads: one call at a time per writer.
+ */
+alcm_status alcm_archive_writer_add(struct alcm_archive_writer *writer,
+                                    const char *name,
+                                    uint32_t dtype,
+                                    const void *data,
+                                    size_t rank,
+                                    const size_t *shape,
+                                    uint32_t mode,
+                                    double bound);
+
+/**
+ * Writes the index and footer and closes the file; the writer accepts no more tensors (free
+ * it with alcm_archive_writer_free).
+ *
+ * Returns: ALCM_OK; the archive is complete.
+ * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_ARGUMENT (already
+ * finished), ALCM_ERR_IO (writing failed).
+ * Memory: the writer's index is released.
+ * Threads: one call at a time per writer.
+ */
+alcm_status alcm_archive_writer_finish(struct alcm_archive_writer *writer);
+
+/**
+ * Frees an archive writer (closing its file; an unfinished archive stays incomplete). NULL is
+ * a no-op; a handle that is not a live writer is left alone.
+ *
+ * Memory: `writer` is NULL or a handle from alcm_archive_writer_new, freed once and not used
+ * afterwards.
+ * Threads: any thread, once no other call uses `writer`.
+ */
+void alcm_archive_writer_free(struct alcm_archive_writer *writer);
 
 #ifdef __cplusplus
 }  // extern "C"

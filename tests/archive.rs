@@ -364,11 +364,35 @@ fn the_documented_layout_reads() {
             vec![[1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect()],
         ),
         ("b", 20, &[3, 1], 2, vec![vec![7, 8], vec![9]]),
+        // Ids 2 and 3 are bfloat16 and float16, as in frames; raw blocks hold their bytes.
+        ("c", 2, &[1], 0, vec![vec![0x80, 0x3f]]),
+        ("d", 3, &[1], 0, vec![vec![0x00, 0x3c]]),
     ]);
     let mut r = reader(&b).unwrap();
+    assert_eq!(r.entry("c").unwrap().dtype, Dtype::BF16);
+    assert_eq!(r.entry("d").unwrap().dtype, Dtype::F16);
+    assert_eq!(r.read_bytes("c").unwrap(), [0x80, 0x3f]);
     assert_eq!(r.read_f32("a").unwrap(), [1.0, 2.0]);
     assert_eq!(r.read_bytes("b").unwrap(), [7, 8, 9]);
     assert_eq!(r.entry("b").unwrap().blocks[1].offset, 8 + 8 + 2);
+}
+
+#[test]
+fn an_empty_tensor_with_overflowing_rows_is_refused() {
+    // Found by fuzzing: a first dimension of 0 makes the product 0, but the row length
+    // 2^40 · 2^40 overflows; reader and writer refuse it instead of overflowing.
+    let huge: &[u64] = &[0, 1 << 40, 1 << 40];
+    let b = hand_archive(&[("z", 1, huge, 0, vec![vec![]])]);
+    assert_eq!(
+        reader(&b).err().map(|e| e.kind()),
+        Some(ErrorKind::TooLarge)
+    );
+    let mut w = ArchiveWriter::new(Vec::new(), ArchiveOptions::default()).unwrap();
+    let e = w.add_bytes("z", Dtype::U8, &[0, 1 << 40, 1 << 40], &[]);
+    assert_eq!(e.err().map(|e| e.kind()), Some(ErrorKind::InvalidArgument));
+    // Within range, an empty tensor is fine.
+    w.add_bytes("e", Dtype::U8, &[0, 1 << 20, 1 << 20], &[])
+        .unwrap();
 }
 
 #[test]

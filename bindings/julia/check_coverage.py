@@ -30,7 +30,8 @@ JULIA = REPO / "bindings" / "julia" / "ALCM.jl" / "src" / "ALCM.jl"
 
 # C type (normalised: no "struct", single spaces, "*" glued) -> accepted Julia spellings.
 _HANDLES = ("alcm_encoder", "alcm_feedback", "alcm_predictor", "alcm_scheduler",
-            "alcm_exchange", "alcm_residual_store", "alcm_lowrank")
+            "alcm_exchange", "alcm_residual_store", "alcm_lowrank", "alcm_archive",
+            "alcm_archive_writer")
 _STRUCTS = {"alcm_report": "Report", "alcm_frame_info": "FrameInfo", "alcm_metrics": "Metrics",
             "alcm_scheduler_info": "SchedulerInfo", "alcm_stats": "Stats"}
 

@@ -179,7 +179,8 @@ fn npy_model(arrays: Vec<(String, alcm::NpyArray)>) -> Model {
 }
 
 /// Writes `model` into an archive with the bounds of `policy`; `progress` is called after each
-/// tensor with its index. float32 tensors are compressed, other types stored raw.
+/// tensor with its index. Float tensors (float32, bfloat16, float16, float64) are compressed,
+/// other types stored raw.
 pub fn compress_model(
     model: &Model,
     policy: &Policy,
@@ -194,8 +195,8 @@ pub fn compress_model(
     compress_with_bounds(model, &bounds, options, progress)
 }
 
-/// Per-tensor bounds within a model-level budget (float32 tensors only; the others are stored
-/// raw and do not count): `policy`'s overrides are kept fixed, the rest planned.
+/// Per-tensor bounds within a model-level budget (float32 tensors only; the others are written
+/// lossless and do not count): `policy`'s overrides are kept fixed, the rest planned.
 pub fn plan_budget(
     model: &Model,
     policy: &Policy,
@@ -291,7 +292,8 @@ pub fn compress_with_bounds(
         let r = if t.dtype == Dtype::F32 {
             w.add_f32(&t.name, &model.f32s(t), &t.shape, bounds[i])
         } else {
-            w.add_bytes(&t.name, t.dtype, &t.shape, model.data(t))
+            // The other float types are coded with their bound; the rest stored raw.
+            w.add_typed(&t.name, t.dtype, &t.shape, model.data(t), bounds[i])
         };
         r.map_err(|e| format!("{}: {}", t.name, e.message()))?;
         progress(i);

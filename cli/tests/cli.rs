@@ -1,6 +1,7 @@
 //! The `alcm` binary and its library on a real model file: a .safetensors assembled from the
-//! shipped tensors of tests/data (plus an int64 and a bfloat16 tensor, stored raw), round
-//! tripped in every mode. Errors are checked against values computed here from the inputs.
+//! shipped tensors of tests/data (plus an int64 and a bfloat16 tensor), round tripped in every
+//! mode, and one of bfloat16, float16 and float64 tensors made from them. Errors are checked
+//! against values computed here from the inputs (half types decoded here from their layouts).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -328,7 +329,8 @@ fn library_round_trip_keeps_names_shapes_and_bounds() {
     for t in &model.tensors {
         let e = r.entry(&t.name).unwrap().clone();
         assert_eq!((e.dtype, &e.shape), (t.dtype, &t.shape));
-        let want = if t.dtype != alcm::archive::Dtype::F32 || t.name.contains("LayerNorm") {
+        // Float types (float32 and the bfloat16 scale) take the bound, the int64 is raw.
+        let want = if !t.dtype.is_coded() || t.name.contains("LayerNorm") {
             Bound::Lossless
         } else {
             Bound::RelativeL2(1e-3f32 as f64)
@@ -418,4 +420,151 @@ fn model_budgets_hold_on_the_decoded_model() {
     ]);
     assert!(ok, "{err}");
     assert!(std::fs::metadata(&arc).unwrap().len() <= 60000);
+}
+
+/// bfloat16 bits are the upper half of a binary32.
+fn bf16_value(h: u16) -> f64 {
+    f32::from_bits((h as u32) << 16) as f64
+}
+
+/// binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
+fn f16_value(h: u16) -> f64 {
+    let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
+    let (e, m) = ((h >> 10) & 31, (h & 1023) as f64);
+    match e {
+        0 => sign * m * 2f64.powi(-24),
+        31 if m == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        _ => sign * (1.0 + m / 1024.0) * 2f64.powi(e as i32 - 15),
+    }
+}
+
+fn typed_values(d: safetensors::Dtype, b: &[u8]) -> Vec<f64> {
+    match d {
+        safetensors::Dtype::BF16 => b
+            .chunks(2)
+            .map(|c| bf16_value(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        safetensors::Dtype::F16 => b
+            .chunks(2)
+            .map(|c| f16_value(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        safetensors::Dtype::F64 => b
+            .chunks(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        _ => b
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+    }
+}
+
+/// A safetensors file of shipped tensors converted to bfloat16, float16 and float64.
+fn typed_model_file(dir: &Path) -> PathBuf {
+    let ts = shipped();
+    let mut tensors: Vec<(String, Vec<u8>, Vec<usize>, safetensors::Dtype)> = Vec::new();
+    for (k, (n, v, shape)) in ts.iter().enumerate().filter(|(_, t)| t.1.len() >= 100) {
+        let (d, b): (_, Vec<u8>) = match k % 3 {
+            0 => (
+                safetensors::Dtype::BF16,
+                v.iter()
+                    .flat_map(|&x| alcm::half::bf16::from_f32(x).to_le_bytes())
+                    .collect(),
+            ),
+            1 => (
+                safetensors::Dtype::F16,
+                v.iter()
+                    .flat_map(|&x| alcm::half::f16::from_f32(x).to_le_bytes())
+                    .collect(),
+            ),
+            _ => (
+                safetensors::Dtype::F64,
+                v.iter()
+                    .enumerate()
+                    .flat_map(|(i, &x)| (x as f64 * (1.0 + (i % 5) as f64 * 1e-9)).to_le_bytes())
+                    .collect(),
+            ),
+        };
+        tensors.push((n.clone(), b, shape.clone(), d));
+    }
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(n, b, s, d)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let path = dir.join("typed.safetensors");
+    std::fs::write(&path, safetensors::serialize(views, &None).unwrap()).unwrap();
+    path
+}
+
+/// Checks decompressed safetensors bytes `b` against the input `a` for `bound`.
+fn check_typed(a: &[u8], b: &[u8], bound: Bound) {
+    let n = u64::from_le_bytes(a[..8].try_into().unwrap()) as usize;
+    assert_eq!(a[..8 + n], b[..8 + n], "same header");
+    let (sa, sb) = (
+        safetensors::SafeTensors::deserialize(a).unwrap(),
+        safetensors::SafeTensors::deserialize(b).unwrap(),
+    );
+    let mut types = std::collections::HashSet::new();
+    for (name, va) in sa.tensors() {
+        let vb = sb.tensor(&name).unwrap();
+        types.insert(format!("{:?}", va.dtype()));
+        let (x, y) = (
+            typed_values(va.dtype(), va.data()),
+            typed_values(vb.dtype(), vb.data()),
+        );
+        assert_eq!(x.len(), y.len());
+        match bound {
+            Bound::Lossless => assert_eq!(va.data(), vb.data(), "{name}"),
+            Bound::RelativeL2(e) => {
+                let err = l2(x.iter().zip(&y).map(|(p, q)| p - q));
+                assert!(err <= e * l2(x.iter().copied()), "{name}: {err}");
+            }
+            Bound::MaxAbs(e) => {
+                assert!(x.iter().zip(&y).all(|(p, q)| (p - q).abs() <= e), "{name}")
+            }
+        }
+    }
+    assert_eq!(types.len(), 3, "{types:?}");
+}
+
+#[test]
+fn half_and_double_models_round_trip_coded_through_cli_and_library() {
+    let d = tmp("typed");
+    let model = typed_model_file(&d);
+    let input = std::fs::read(&model).unwrap();
+    for (flags, bound) in [
+        (vec!["--lossless"], Bound::Lossless),
+        (vec!["--rel-l2", "1e-3"], Bound::RelativeL2(1e-3)),
+        (vec!["--max-abs", "1e-4"], Bound::MaxAbs(1e-4)),
+    ] {
+        let (arc, back) = (d.join("t.alcm"), d.join("t.safetensors"));
+        let mut args = vec!["compress", s(&model), "-o", s(&arc), "--force"];
+        args.extend(flags.iter());
+        let (ok, _, err) = alcm(&args);
+        assert!(ok, "{flags:?}: {err}");
+        // Coded, not stored raw: the archive is smaller than the file.
+        let arc_len = std::fs::metadata(&arc).unwrap().len() as usize;
+        assert!(arc_len < input.len(), "{flags:?}: {arc_len}");
+        assert!(alcm(&["verify", s(&arc)]).0);
+        let (ok, _, err) = alcm(&["decompress", s(&arc), "-o", s(&back), "--force"]);
+        assert!(ok, "{err}");
+        check_typed(&input, &std::fs::read(&back).unwrap(), bound);
+        // The library gives the same archive and the same file back.
+        let m = files::read_model(&model).unwrap();
+        let policy = Policy {
+            default: bound,
+            overrides: vec![],
+        };
+        let lib = files::compress_model(&m, &policy, Default::default(), |_| {}).unwrap();
+        assert_eq!(lib, std::fs::read(&arc).unwrap(), "{flags:?}");
+        let mut r = files::open_archive(&lib, 1).unwrap();
+        // Bounds are stored as f32.
+        assert!(r.entries().iter().all(|e| {
+            std::mem::discriminant(&e.bound) == std::mem::discriminant(&bound)
+                && e.bound.target() as f32 == bound.target() as f32
+        }));
+        let st = files::decompress_archive(&mut r, Kind::Safetensors, |_| {}).unwrap();
+        check_typed(&input, &st, bound);
+    }
 }

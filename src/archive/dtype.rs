@@ -1,8 +1,8 @@
 //! Element types an archive records (the index's dtype byte), and the one place that maps them
-//! to and from the names used by safetensors and numpy. Only float32 goes through the codec;
-//! every other type is stored losslessly as its raw little-endian bytes. When the codec learns
-//! more types, [`Dtype::is_coded`] is the switch, and the ids of float types must equal the
-//! frame's `ALCM_DTYPE_*` ids (`crate::abi`).
+//! to and from the names used by safetensors and numpy. The float types the codec knows
+//! (float32, bfloat16, float16, float64: [`Dtype::is_coded`]) go through it and keep the
+//! frame's `ALCM_DTYPE_*` ids (`crate::abi`); every other type is stored losslessly as its raw
+//! little-endian bytes.
 
 use crate::abi;
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Dtype {
-    /// IEEE 754 binary32 (compressed by the codec).
+    /// IEEE 754 binary32 (compressed by the codec, as are the three types below).
     F32,
     /// IEEE 754 binary16.
     F16,
@@ -46,9 +46,9 @@ pub enum Dtype {
 // (type, id in the index, bytes per element, safetensors name, numpy descr without byte order)
 const TABLE: [(Dtype, u8, usize, &str, &str); 15] = [
     (Dtype::F32, abi::ALCM_DTYPE_F32 as u8, 4, "F32", "f4"),
-    (Dtype::F16, 2, 2, "F16", "f2"),
-    (Dtype::BF16, 3, 2, "BF16", ""),
-    (Dtype::F64, 4, 8, "F64", "f8"),
+    (Dtype::F16, abi::ALCM_DTYPE_F16 as u8, 2, "F16", "f2"),
+    (Dtype::BF16, abi::ALCM_DTYPE_BF16 as u8, 2, "BF16", ""),
+    (Dtype::F64, abi::ALCM_DTYPE_F64 as u8, 8, "F64", "f8"),
     (Dtype::I8, 16, 1, "I8", "i1"),
     (Dtype::I16, 17, 2, "I16", "i2"),
     (Dtype::I32, 18, 4, "I32", "i4"),
@@ -98,7 +98,18 @@ impl Dtype {
     /// Whether tensors of this type go through the codec (lossy modes possible); the others
     /// are stored as raw bytes, losslessly, whatever bound is asked for.
     pub fn is_coded(self) -> bool {
-        self == Dtype::F32
+        self.element_type().is_some()
+    }
+
+    /// The codec's element type of a coded type (its id is this type's id).
+    pub fn element_type(self) -> Option<crate::format::Dtype> {
+        match self {
+            Dtype::F32 => Some(crate::format::Dtype::F32),
+            Dtype::BF16 => Some(crate::format::Dtype::BF16),
+            Dtype::F16 => Some(crate::format::Dtype::F16),
+            Dtype::F64 => Some(crate::format::Dtype::F64),
+            _ => None,
+        }
     }
 }
 
@@ -116,6 +127,17 @@ mod tests {
         }
         assert_eq!(Dtype::F32.id(), 1);
         assert_eq!(Dtype::BF16.size(), 2);
+        // The float types keep the frame format's ids: 1 f32, 2 bf16, 3 f16, 4 f64.
+        assert_eq!(
+            [Dtype::F32, Dtype::BF16, Dtype::F16, Dtype::F64].map(Dtype::id),
+            [1, 2, 3, 4]
+        );
+        for r in &TABLE {
+            match r.0.element_type() {
+                Some(t) => assert_eq!((t.id(), t.width()), (r.1, r.2)),
+                None => assert!(!r.0.is_coded() && r.1 > 4),
+            }
+        }
         assert!(Dtype::from_id(0).is_none());
         assert!(Dtype::from_safetensors_name("F4").is_err());
     }

@@ -299,6 +299,13 @@ pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>
                 })?,
             );
         }
+        // With a first dimension of 0 the product above is 0 whatever the rest: the row length
+        // (every later dimension) must fit 64 bits on its own.
+        shape
+            .iter()
+            .skip(1)
+            .try_fold(dtype.size() as u64, |n, &d| n.checked_mul(d as u64))
+            .ok_or_else(|| Error::too_large(format!("{name}: row length overflows 64 bits")))?;
         let bound = match mode {
             abi::ALCM_MODE_LOSSLESS => Bound::Lossless,
             abi::ALCM_MODE_RELATIVE_L2 | abi::ALCM_MODE_MAX_ABS => {

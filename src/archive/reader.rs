@@ -127,28 +127,26 @@ impl<R: Read + Seek> ArchiveReader<R> {
     /// blocks holding them.
     pub fn read_f32_rows(&mut self, name: &str, rows: Range<usize>) -> Result<Vec<f32>> {
         let e = self.f32_entry(name)?;
-        let n_rows = e.shape.first().copied().ok_or_else(|| {
-            Error::invalid_argument(format!("{name} is a scalar: it has no rows"))
-        })?;
-        if rows.start > rows.end || rows.end > n_rows {
-            return Err(Error::invalid_argument(format!(
-                "rows {rows:?} are outside {name}'s 0..{n_rows}"
-            )));
-        }
+        check_rows(&e, &rows)?;
         self.read_f32_range(&e, rows)
     }
 
+    /// Rows `rows` (first-axis slices) of tensor `name`, any element type, as little-endian
+    /// element bytes in C order (a lossy tensor gives its decoded values); reads only the
+    /// blocks holding them.
+    pub fn read_rows_bytes(&mut self, name: &str, rows: Range<usize>) -> Result<Vec<u8>> {
+        let e = self.entry(name).cloned().ok_or_else(|| not_found(name))?;
+        check_rows(&e, &rows)?;
+        self.read_bytes_range(&e, rows)
+    }
+
     /// The raw little-endian element bytes of tensor `name`, any element type (a lossy
-    /// float32 tensor gives its decoded values).
+    /// tensor gives its decoded values).
     pub fn read_bytes(&mut self, name: &str) -> Result<Vec<u8>> {
         let e = self.entry(name).cloned().ok_or_else(|| not_found(name))?;
-        if e.dtype == Dtype::F32 {
+        if e.dtype.is_coded() {
             let rows = e.shape.first().map_or(1, |&d| d);
-            return Ok(self
-                .read_f32_range(&e, 0..rows)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect());
+            return self.read_bytes_range(&e, 0..rows);
         }
         self.check_size(&e, e.n_values())?;
         let mut out = Vec::new();
@@ -253,6 +251,79 @@ impl<R: Read + Seek> ArchiveReader<R> {
         Ok(decoded.data)
     }
 
+    /// Rows `rows` of a tensor of any type, as element bytes.
+    fn read_bytes_range(&mut self, e: &EntryInfo, rows: Range<usize>) -> Result<Vec<u8>> {
+        if e.dtype == Dtype::F32 {
+            return Ok(self
+                .read_f32_range(e, rows)?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect());
+        }
+        let row = e.row_len() * e.dtype.size() as u64;
+        let n_values = (rows.end - rows.start) as u64 * e.row_len();
+        self.check_size(e, n_values)?;
+        let n = n_values * e.dtype.size() as u64;
+        let mut out: Vec<u8> = Vec::new();
+        for i in 0..e.blocks.len() {
+            let (a, b) = e.block_rows(i);
+            let (lo, hi) = (a.max(rows.start as u64), b.min(rows.end as u64));
+            if lo >= hi {
+                continue;
+            }
+            let bytes = self.block_bytes(e, i)?;
+            let (s, t) = (((lo - a) * row) as usize, ((hi - a) * row) as usize);
+            if bytes.len() < t {
+                return Err(Error::corrupt(format!(
+                    "{} block {i}: {} bytes, its rows need {t}",
+                    e.name,
+                    bytes.len()
+                )));
+            }
+            out.try_reserve(t - s)
+                .map_err(|_| Error::too_large("cannot allocate the tensor"))?;
+            out.extend_from_slice(&bytes[s..t]);
+        }
+        if out.len() as u64 != n {
+            return Err(Error::corrupt(format!(
+                "{}: blocks gave {} bytes, expected {n}",
+                e.name,
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Block `i` of a tensor that is not float32, as element bytes: raw blocks as stored, coded
+    /// blocks (float types) through the typed decoder.
+    fn block_bytes(&mut self, e: &EntryInfo, i: usize) -> Result<Vec<u8>> {
+        let stored = self.stored_block(e, i)?;
+        let element = match e.dtype.element_type() {
+            Some(t) if !e.blocks[i].raw => t,
+            _ => return Ok(stored),
+        };
+        let shape = e.block_shape(i);
+        let frame = frame_from_body(&stored, e.dtype.id(), &shape, e.bound.target())?;
+        let n: u64 = shape.iter().map(|&d| d as u64).product();
+        let decoded = DecodeOptions::default()
+            .with_threads(self.options.threads)
+            .with_max_values(n)
+            .decompress_bytes(&frame)
+            .map_err(|err| {
+                Error::new(
+                    err.kind(),
+                    format!("{} block {i}: {}", e.name, err.message()),
+                )
+            })?;
+        if decoded.shape != shape || decoded.dtype != element {
+            return Err(Error::corrupt(format!(
+                "{} block {i}: frame of {} {:?}, index says {:?} {shape:?}",
+                e.name, decoded.dtype, decoded.shape, e.dtype
+            )));
+        }
+        Ok(decoded.bytes)
+    }
+
     /// The stored bytes of block `i`, CRC checked.
     fn stored_block(&mut self, e: &EntryInfo, i: usize) -> Result<Vec<u8>> {
         let b = e.blocks[i];
@@ -269,6 +340,20 @@ impl<R: Read + Seek> ArchiveReader<R> {
         }
         Ok(bytes)
     }
+}
+
+/// Checks that `rows` is a range of `e`'s first axis.
+fn check_rows(e: &EntryInfo, rows: &Range<usize>) -> Result<()> {
+    let n_rows = e.shape.first().copied().ok_or_else(|| {
+        Error::invalid_argument(format!("{} is a scalar: it has no rows", e.name))
+    })?;
+    if rows.start > rows.end || rows.end > n_rows {
+        return Err(Error::invalid_argument(format!(
+            "rows {rows:?} are outside {}'s 0..{n_rows}",
+            e.name
+        )));
+    }
+    Ok(())
 }
 
 fn not_found(name: &str) -> Error {

@@ -9,9 +9,11 @@ use super::index::{
     encode_footer, encode_header, encode_index, BlockInfo, Bound, EntryInfo, HEADER_LEN,
 };
 use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::decoder::DecodeOptions;
 use crate::codec::encoder::Encoder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::compact::compact_body;
+use crate::format::dtype::value_f64;
 use crate::format::MAX_RANK;
 
 /// Default values per block: tensors up to this size are one block; larger ones are split
@@ -102,19 +104,7 @@ impl<W: Write> ArchiveWriter<W> {
                 data.len()
             )));
         }
-        let mode = match bound {
-            Bound::Lossless => Mode::Lossless,
-            Bound::RelativeL2(e) => Mode::RelativeL2(e),
-            Bound::MaxAbs(e) => Mode::MaxAbs(e),
-        };
-        let config = EncoderConfig {
-            threads: self.options.threads,
-            non_finite: NonFinitePolicy::Keep,
-            ..EncoderConfig::default()
-        }
-        .with_mode(mode);
-        let encoder = Encoder::new(config)
-            .map_err(|e| Error::new(e.kind(), format!("{name}: {}", e.message())))?;
+        let encoder = self.encoder(name, bound)?;
         let mut entry = self.entry(name, Dtype::F32, shape, bound);
         let row = entry.row_len() as usize;
         let (mut err2, mut norm2, mut max_abs) = (0f64, 0f64, 0f64);
@@ -151,17 +141,90 @@ impl<W: Write> ArchiveWriter<W> {
                 None => self.push_block(&mut entry, &raw, true)?,
             }
         }
-        entry.achieved = match bound {
-            Bound::Lossless => 0.0,
-            Bound::RelativeL2(_) if norm2 > 0.0 => (err2 / norm2).sqrt(),
-            Bound::RelativeL2(_) => 0.0,
-            Bound::MaxAbs(_) => max_abs,
-        };
+        entry.achieved = achieved(bound, err2, norm2, max_abs);
+        Ok(self.commit(entry))
+    }
+
+    /// Writes a tensor of any element type from its little-endian bytes with `bound`. The
+    /// float types (float32, bfloat16, float16, float64: [`Dtype::is_coded`]) are compressed,
+    /// with the bound holding on the values a reader gets back (`codec/typed.rs`); blocks whose
+    /// compressed form is not smaller are stored raw. Other types are stored raw, losslessly,
+    /// whatever `bound` says (the index then records lossless).
+    pub fn add_typed(
+        &mut self,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+        bytes: &[u8],
+        bound: Bound,
+    ) -> Result<&EntryInfo> {
+        match dtype.element_type() {
+            Some(crate::format::Dtype::F32) => {
+                self.check_len(name, dtype, shape, bytes)?;
+                let v: Vec<f32> = bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                self.add_f32(name, &v, shape, bound)
+            }
+            Some(element) => self.add_coded(name, dtype, element, shape, bytes, bound),
+            None => self.add_bytes(name, dtype, shape, bytes),
+        }
+    }
+
+    /// The codec path of a float type other than float32: each block through
+    /// [`Encoder::compress_bytes`], its error measured on the decoder's output.
+    fn add_coded(
+        &mut self,
+        name: &str,
+        dtype: Dtype,
+        element: crate::format::Dtype,
+        shape: &[usize],
+        bytes: &[u8],
+        bound: Bound,
+    ) -> Result<&EntryInfo> {
+        self.check_len(name, dtype, shape, bytes)?;
+        let encoder = self.encoder(name, bound)?;
+        let decoder = DecodeOptions::default().with_threads(self.options.threads);
+        let mut entry = self.entry(name, dtype, shape, bound);
+        let row = entry.row_len() as usize * dtype.size();
+        let (mut err2, mut norm2, mut max_abs) = (0f64, 0f64, 0f64);
+        for i in 0..entry.blocks.capacity() {
+            let (a, b) = entry.block_rows(i);
+            let raw = &bytes[a as usize * row..b as usize * row];
+            let mut coded = None;
+            if !raw.is_empty() {
+                let frame = encoder
+                    .compress_bytes(raw, element, &entry.block_shape(i), None)?
+                    .bytes;
+                let body = compact_body(&frame)?;
+                if body.len() < raw.len() {
+                    coded = Some((body, decoder.decompress_bytes(&frame)?.bytes));
+                }
+            }
+            for j in 0..raw.len() / dtype.size() {
+                let x = value_f64(raw, element, j);
+                if x.is_finite() {
+                    // A block stored raw is exact: its error is 0, but it counts in the norm.
+                    let d = coded
+                        .as_ref()
+                        .map_or(0.0, |(_, y)| x - value_f64(y, element, j));
+                    err2 += d * d;
+                    norm2 += x * x;
+                    max_abs = max_abs.max(d.abs());
+                }
+            }
+            match coded {
+                Some((body, _)) => self.push_block(&mut entry, &body, false)?,
+                None => self.push_block(&mut entry, raw, true)?,
+            }
+        }
+        entry.achieved = achieved(bound, err2, norm2, max_abs);
         Ok(self.commit(entry))
     }
 
     /// Writes a tensor of any element type losslessly from its raw little-endian bytes (a
-    /// float32 tensor this way still goes through the lossless codec where that is smaller).
+    /// float type this way still goes through the lossless codec where that is smaller).
     pub fn add_bytes(
         &mut self,
         name: &str,
@@ -169,20 +232,9 @@ impl<W: Write> ArchiveWriter<W> {
         shape: &[usize],
         bytes: &[u8],
     ) -> Result<&EntryInfo> {
-        let n = self.check_new(name, shape)?;
-        if bytes.len() as u64 != n * dtype.size() as u64 {
-            return Err(Error::invalid_argument(format!(
-                "{name}: shape {shape:?} of {dtype:?} needs {} bytes, got {}",
-                n * dtype.size() as u64,
-                bytes.len()
-            )));
-        }
-        if dtype == Dtype::F32 {
-            let v: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            return self.add_f32(name, &v, shape, Bound::Lossless);
+        self.check_len(name, dtype, shape, bytes)?;
+        if dtype.is_coded() {
+            return self.add_typed(name, dtype, shape, bytes, Bound::Lossless);
         }
         let mut entry = self.entry(name, dtype, shape, Bound::Lossless);
         let row = entry.row_len() as usize * dtype.size();
@@ -204,6 +256,34 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(self.out)
     }
 
+    fn encoder(&self, name: &str, bound: Bound) -> Result<Encoder> {
+        let mode = match bound {
+            Bound::Lossless => Mode::Lossless,
+            Bound::RelativeL2(e) => Mode::RelativeL2(e),
+            Bound::MaxAbs(e) => Mode::MaxAbs(e),
+        };
+        let config = EncoderConfig {
+            threads: self.options.threads,
+            non_finite: NonFinitePolicy::Keep,
+            ..EncoderConfig::default()
+        }
+        .with_mode(mode);
+        Encoder::new(config).map_err(|e| Error::new(e.kind(), format!("{name}: {}", e.message())))
+    }
+
+    /// Checks that `name` is new and `bytes` holds exactly `shape` of `dtype`.
+    fn check_len(&self, name: &str, dtype: Dtype, shape: &[usize], bytes: &[u8]) -> Result<()> {
+        let n = self.check_new(name, shape)?;
+        if bytes.len() as u64 != n * dtype.size() as u64 {
+            return Err(Error::invalid_argument(format!(
+                "{name}: shape {shape:?} of {dtype:?} needs {} bytes, got {}",
+                n * dtype.size() as u64,
+                bytes.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn check_new(&self, name: &str, shape: &[usize]) -> Result<u64> {
         if self.names.contains(name) {
             return Err(Error::invalid_argument(format!(
@@ -214,6 +294,18 @@ impl<W: Write> ArchiveWriter<W> {
             return Err(Error::invalid_argument(format!(
                 "{name}: rank {} exceeds {MAX_RANK}",
                 shape.len()
+            )));
+        }
+        // The row length (all but the first dimension) must fit on its own: with a first
+        // dimension of 0 the whole product is 0.
+        let fits = |dims: &[usize]| {
+            dims.iter()
+                .try_fold(8u64, |n, &d| n.checked_mul(d as u64))
+                .is_some()
+        };
+        if !fits(shape.get(1..).unwrap_or(&[])) {
+            return Err(Error::invalid_argument(format!(
+                "{name}: shape {shape:?} overflows"
             )));
         }
         shape
@@ -260,6 +352,16 @@ impl<W: Write> ArchiveWriter<W> {
         self.names.insert(entry.name.clone());
         self.entries.push(entry);
         &self.entries[self.entries.len() - 1]
+    }
+}
+
+/// The error an entry records: 0 for lossless, else relative L2 over the tensor or max abs.
+fn achieved(bound: Bound, err2: f64, norm2: f64, max_abs: f64) -> f64 {
+    match bound {
+        Bound::Lossless => 0.0,
+        Bound::RelativeL2(_) if norm2 > 0.0 => (err2 / norm2).sqrt(),
+        Bound::RelativeL2(_) => 0.0,
+        Bound::MaxAbs(_) => max_abs,
     }
 }
 

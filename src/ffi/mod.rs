@@ -93,9 +93,12 @@ pub mod collective;
 
 pub mod lowrank;
 
+pub mod archive;
+
 pub mod handle;
 pub mod panic;
 
+pub use archive::*;
 pub use codec::*;
 pub use collective::*;
 pub use dtype::*;

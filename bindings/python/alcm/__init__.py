@@ -1007,3 +1007,9 @@ from . import lowrank  # noqa: E402
 from .lowrank import LowRank  # noqa: E402
 
 __all__ += ["lowrank", "LowRank"]
+
+# Archives (many named tensors in one file): alcm.archive.
+from . import archive  # noqa: E402
+from .archive import ArchiveEntry, ArchiveReader, ArchiveWriter  # noqa: E402
+
+__all__ += ["archive", "ArchiveEntry", "ArchiveReader", "ArchiveWriter"]

@@ -386,3 +386,25 @@ PROTOTYPES.update({
     "alcm_lowrank_set_residual": (c_status, [c_handle, f32_in, c_size_t]),
     "alcm_lowrank_free": (None, [c_handle]),
 })
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives (alcm_archive_*, src/ffi/archive.rs); used by alcm/archive.py.
+_u32_out = ctypes.POINTER(ctypes.c_uint32)
+PROTOTYPES.update({
+    "alcm_archive_open": (c_status, [c_str, c_uint32, c_handle_out]),
+    "alcm_archive_free": (None, [c_handle]),
+    "alcm_archive_count": (c_status, [c_handle, p_size_t]),
+    "alcm_archive_name": (c_status, [c_handle, c_size_t, ctypes.c_char_p, c_size_t, p_size_t]),
+    "alcm_archive_info": (c_status, [c_handle, c_str, _u32_out, _u32_out, p_size_t, p_size_t,
+                                     p_double, p_double]),
+    "alcm_archive_read": (c_status, [c_handle, c_str, c_uint32, ctypes.c_void_p, c_size_t,
+                                     p_size_t]),
+    "alcm_archive_read_rows": (c_status, [c_handle, c_str, c_uint32, c_size_t, c_size_t,
+                                          ctypes.c_void_p, c_size_t, p_size_t]),
+    "alcm_archive_writer_new": (c_status, [c_str, c_uint32, c_size_t, c_handle_out]),
+    "alcm_archive_writer_add": (c_status, [c_handle, c_str, c_uint32, ctypes.c_void_p, c_size_t,
+                                           shape_in, c_uint32, c_double]),
+    "alcm_archive_writer_finish": (c_status, [c_handle]),
+    "alcm_archive_writer_free": (None, [c_handle]),
+})

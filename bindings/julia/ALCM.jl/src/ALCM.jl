@@ -406,6 +406,36 @@ alcm_version_number() = @ccall libalcm.alcm_version_number()::UInt32
 alcm_version_string() = @ccall libalcm.alcm_version_string()::Cstring
 alcm_format_version() = @ccall libalcm.alcm_format_version()::UInt32
 
+# Archives (many named tensors in one file): raw @ccall wrappers; dtype ids as in alcm.h.
+alcm_archive_open(path, threads, out) =
+    @ccall libalcm.alcm_archive_open(path::Cstring, threads::UInt32, out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_archive_free(a) = @ccall libalcm.alcm_archive_free(a::Ptr{Cvoid})::Cvoid
+alcm_archive_count(a, count) =
+    @ccall libalcm.alcm_archive_count(a::Ptr{Cvoid}, count::Ref{Csize_t})::alcm_status
+alcm_archive_name(a, index, dst, cap, len) =
+    @ccall libalcm.alcm_archive_name(a::Ptr{Cvoid}, index::Csize_t, dst::Ptr{UInt8}, cap::Csize_t,
+        len::Ref{Csize_t})::alcm_status
+alcm_archive_info(a, name, dtype, mode, rank, shape, bound, achieved) =
+    @ccall libalcm.alcm_archive_info(a::Ptr{Cvoid}, name::Cstring, dtype::Ref{UInt32},
+        mode::Ref{UInt32}, rank::Ref{Csize_t}, shape::Ptr{Csize_t}, bound::Ref{Cdouble},
+        achieved::Ref{Cdouble})::alcm_status
+alcm_archive_read(a, name, dtype, dst, cap, n) =
+    @ccall libalcm.alcm_archive_read(a::Ptr{Cvoid}, name::Cstring, dtype::UInt32, dst::Ptr{Cvoid},
+        cap::Csize_t, n::Ref{Csize_t})::alcm_status
+alcm_archive_read_rows(a, name, dtype, row_start, row_end, dst, cap, n) =
+    @ccall libalcm.alcm_archive_read_rows(a::Ptr{Cvoid}, name::Cstring, dtype::UInt32,
+        row_start::Csize_t, row_end::Csize_t, dst::Ptr{Cvoid}, cap::Csize_t,
+        n::Ref{Csize_t})::alcm_status
+alcm_archive_writer_new(path, threads, block_values, out) =
+    @ccall libalcm.alcm_archive_writer_new(path::Cstring, threads::UInt32, block_values::Csize_t,
+        out::Ref{Ptr{Cvoid}})::alcm_status
+alcm_archive_writer_add(w, name, dtype, data, rank, shape, mode, bound) =
+    @ccall libalcm.alcm_archive_writer_add(w::Ptr{Cvoid}, name::Cstring, dtype::UInt32,
+        data::Ptr{Cvoid}, rank::Csize_t, shape::Ptr{Csize_t}, mode::UInt32,
+        bound::Cdouble)::alcm_status
+alcm_archive_writer_finish(w) = @ccall libalcm.alcm_archive_writer_finish(w::Ptr{Cvoid})::alcm_status
+alcm_archive_writer_free(w) = @ccall libalcm.alcm_archive_writer_free(w::Ptr{Cvoid})::Cvoid
+
 # -------------------------------------------------------------------------------------------
 # Conversions.
 
