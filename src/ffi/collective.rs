@@ -182,7 +182,7 @@ pub unsafe extern "C" fn alcm_exchange_compress_shard(
                 ex.ranks()
             )));
         }
-        check_bound(ex.shard(j).len(), dst_capacity)?;
+        super::handle::check_compress_bound(ex.shard(j).len(), dst_capacity)?;
         finish_opt(ex.compress_shard(e, g, j)?, dst, dst_len, report_out)
     })
 }
@@ -262,7 +262,7 @@ pub unsafe extern "C" fn alcm_exchange_compress_reduced(
                 x.len()
             )));
         }
-        check_bound(n, dst_capacity)?;
+        super::handle::check_compress_bound(n, dst_capacity)?;
         finish_opt(ex.compress_reduced(e, x)?, dst, dst_len, report_out)
     })
 }
@@ -530,17 +530,6 @@ fn finish_opt(
             Ok(())
         }
     }
-}
-
-fn check_bound(n: usize, capacity: usize) -> Result<(), FfiError> {
-    let bound = crate::compress_bound(n);
-    if bound > capacity {
-        // Checked before compressing so that a too-small buffer never consumes a residual.
-        return Err(FfiError::buffer_too_small(format!(
-            "dst holds {capacity} bytes; size it with alcm_compress_bound ({bound})"
-        )));
-    }
-    Ok(())
 }
 
 /// A caller buffer that is read and written (initialised floats).

@@ -100,13 +100,7 @@ pub unsafe extern "C" fn alcm_feedback_compress(
         // The value count is the caller's mistake to report first (not a buffer too small
         // for a count that is wrong anyway).
         crate::util::shape::check_shape(g.len(), fb.shape())?;
-        if crate::compress_bound(n_values) > dst_capacity {
-            // Checked first so that a too-small buffer never consumes the residual.
-            return Err(FfiError::buffer_too_small(format!(
-                "dst holds {dst_capacity} bytes; size it with alcm_compress_bound ({})",
-                crate::compress_bound(n_values)
-            )));
-        }
+        super::handle::check_compress_bound(n_values, dst_capacity)?;
         let c = fb.compress(e, g, (!alloc.is_empty()).then_some(alloc))?;
         finish(&c.bytes, &c.report, dst, dst_len, report_out)
     })

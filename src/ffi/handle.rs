@@ -364,6 +364,19 @@ pub unsafe fn free_handle<H: OpaqueHandle>(p: *mut H) -> FfiResult<()> {
     Ok(())
 }
 
+/// Refuses a `dst` of `capacity` bytes that may not hold the frame of `n_values` values
+/// (`alcm_compress_bound`). Called before compressing, so that a too-small buffer never consumes
+/// an error-feedback residual.
+pub fn check_compress_bound(n_values: usize, capacity: usize) -> FfiResult<()> {
+    let bound = crate::compress_bound(n_values);
+    if bound > capacity {
+        return Err(FfiError::buffer_too_small(format!(
+            "dst holds {capacity} bytes; size it with alcm_compress_bound ({bound})"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,7 +165,7 @@ pub unsafe extern "C" fn alcm_lowrank_begin(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        check_bound(lr.p_len(), dst_capacity)?;
+        super::handle::check_compress_bound(lr.p_len(), dst_capacity)?;
         let c = lr.begin(g)?;
         dst_len.write(dst.write_from(&c.bytes)?);
         Ok(())
@@ -202,7 +202,7 @@ pub unsafe extern "C" fn alcm_lowrank_after_p(
                 out_ptr(dst_len, "dst_len")?,
             )
         };
-        check_bound(lr.q_len(), dst_capacity)?;
+        super::handle::check_compress_bound(lr.q_len(), dst_capacity)?;
         let c = lr.after_p(p)?;
         dst_len.write(dst.write_from(&c.bytes)?);
         Ok(())
@@ -354,15 +354,5 @@ fn copy_out(src: &[f32], out: OutSlice<'_, f32>, what: &str) -> Result<(), FfiEr
         )));
     }
     out.write_from(src)?;
-    Ok(())
-}
-
-fn check_bound(n: usize, capacity: usize) -> Result<(), FfiError> {
-    let bound = crate::compress_bound(n);
-    if bound > capacity {
-        return Err(FfiError::buffer_too_small(format!(
-            "dst holds {capacity} bytes; size it with alcm_compress_bound ({bound})"
-        )));
-    }
     Ok(())
 }
