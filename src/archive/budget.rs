@@ -117,18 +117,7 @@ pub fn plan_rel_l2(
         .map(|(&i, &b)| curve(&tensors[i], n2[i], b, options))
         .collect::<Result<Vec<_>>>()?;
     // Smallest λ (least weight on error, so the smallest sizes) whose choice fits the budget.
-    let pick = |lambda: f64| -> Vec<usize> {
-        curves
-            .iter()
-            .map(|c| {
-                (0..c.len())
-                    .min_by(|&a, &b| {
-                        (c[a].1 + lambda * c[a].2).total_cmp(&(c[b].1 + lambda * c[b].2))
-                    })
-                    .unwrap_or(0)
-            })
-            .collect()
-    };
+    let pick = |lambda: f64| pick_points(&curves, lambda);
     let spent = |choice: &[usize]| -> f64 { curves.iter().zip(choice).map(|(c, &k)| c[k].2).sum() };
     let (mut lo, mut hi) = (-60f64, 60f64); // log2 λ, per byte of squared error over bytes
     let scale = curves
@@ -198,6 +187,19 @@ fn closed_form(t: &[(f64, f64)], budget: f64) -> Vec<f64> {
     }
 }
 
+/// Per curve, the index of the point minimising size + `lambda` · error (the equal-slope choice
+/// for the Lagrange multiplier `lambda`).
+fn pick_points(curves: &[Vec<(Bound, f64, f64)>], lambda: f64) -> Vec<usize> {
+    curves
+        .iter()
+        .map(|c| {
+            (0..c.len())
+                .min_by(|&a, &b| (c[a].1 + lambda * c[a].2).total_cmp(&(c[b].1 + lambda * c[b].2)))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// (bound, stored bytes, recorded squared error) at 9 bounds from b0/2 to 2·b0, and lossless.
 fn curve(
     t: &BudgetTensor,
@@ -254,18 +256,7 @@ pub fn plan_bytes(
         }
     }
     let room = max_bytes as f64 - fixed_bytes;
-    let pick = |lambda: f64| -> Vec<usize> {
-        curves
-            .iter()
-            .map(|c| {
-                (0..c.len())
-                    .min_by(|&a, &b| {
-                        (c[a].1 + lambda * c[a].2).total_cmp(&(c[b].1 + lambda * c[b].2))
-                    })
-                    .unwrap_or(0)
-            })
-            .collect()
-    };
+    let pick = |lambda: f64| pick_points(&curves, lambda);
     let size = |choice: &[usize]| -> f64 {
         curves
             .iter()
