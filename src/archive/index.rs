@@ -6,12 +6,15 @@ use std::collections::HashSet;
 use super::dtype::Dtype;
 use crate::abi;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{put_varint, Reader, MAX_RANK};
+use crate::format::{put_varint, Reader, FORMAT_VERSION, MAX_RANK, OLDEST_FORMAT_VERSION};
 
 /// First and last bytes of an archive.
 pub const ARCHIVE_MAGIC: [u8; 4] = *b"ALCA";
-/// Version of the archive format this library writes and reads.
-pub const ARCHIVE_VERSION: u8 = 1;
+/// Version of the archive format this library writes (it reads every version from
+/// [`OLDEST_ARCHIVE_VERSION`] to this one).
+pub const ARCHIVE_VERSION: u8 = 2;
+/// The oldest archive version this library reads.
+pub const OLDEST_ARCHIVE_VERSION: u8 = 1;
 /// Bytes before the first tensor: magic, version, 3 zero bytes.
 pub const HEADER_LEN: u64 = 8;
 /// Bytes after the index: index length (u64), index CRC-32 (u32), magic.
@@ -29,7 +32,7 @@ pub enum Bound {
 }
 
 impl Bound {
-    fn mode_id(self) -> u8 {
+    pub(crate) fn mode_id(self) -> u8 {
         (match self {
             Bound::Lossless => abi::ALCM_MODE_LOSSLESS,
             Bound::RelativeL2(_) => abi::ALCM_MODE_RELATIVE_L2,
@@ -126,18 +129,23 @@ pub(crate) fn block_count(rows: u64, rows_per_block: u64) -> u64 {
     }
 }
 
-/// Mode byte flag: the bound is the previous lossy entry's (not repeated).
-const SAME_BOUND: u8 = 0x10;
-/// Mode byte flag: one block (no rows-per-block field).
-const ONE_BLOCK: u8 = 0x20;
+/// Version-1 mode byte: bits 0–3 the mode; flag: the bound is the previous lossy entry's.
+const V1_SAME_BOUND: u8 = 0x10;
+/// Version-1 mode byte flag: one block (no rows-per-block field).
+const V1_ONE_BLOCK: u8 = 0x20;
+/// Version-2 head byte: bits 0–1 the mode, then these two flags, bits 4–7 the rank.
+const V2_SAME_BOUND: u8 = 0x04;
+const V2_ONE_BLOCK: u8 = 0x08;
 
 /// The achieved error as a 16-bit fraction of the bound, rounded up (never below the truth).
 fn achieved_code(achieved: f64, bound: f64) -> u16 {
     (achieved / bound * 65535.0).ceil().clamp(0.0, 65535.0) as u16
 }
 
-pub(crate) fn encode_index(entries: &[EntryInfo], metadata: &[u8]) -> Vec<u8> {
-    let mut out = vec![ARCHIVE_VERSION];
+/// The index (version [`ARCHIVE_VERSION`]) of `entries`, whose coded blocks are compact bodies
+/// of frame format version `frame_version`.
+pub(crate) fn encode_index(entries: &[EntryInfo], metadata: &[u8], frame_version: u8) -> Vec<u8> {
+    let mut out = vec![ARCHIVE_VERSION, frame_version];
     put_varint(&mut out, entries.len() as u64);
     let mut previous = None;
     for e in entries {
@@ -148,9 +156,11 @@ pub(crate) fn encode_index(entries: &[EntryInfo], metadata: &[u8]) -> Vec<u8> {
         let same = e.bound != Bound::Lossless && previous == Some(bound);
         let one = e.rows_per_block == 0;
         out.push(
-            e.bound.mode_id() | if same { SAME_BOUND } else { 0 } | if one { ONE_BLOCK } else { 0 },
+            e.bound.mode_id()
+                | if same { V2_SAME_BOUND } else { 0 }
+                | if one { V2_ONE_BLOCK } else { 0 }
+                | (e.shape.len() as u8) << 4,
         );
-        out.push(e.shape.len() as u8);
         for &d in &e.shape {
             put_varint(&mut out, d as u64);
         }
@@ -196,11 +206,11 @@ pub(crate) fn check_header(h: &[u8]) -> Result<()> {
             "not an alcm archive (no \"ALCA\" magic at the start)",
         ));
     }
-    if h[4] != ARCHIVE_VERSION {
+    if !(OLDEST_ARCHIVE_VERSION..=ARCHIVE_VERSION).contains(&h[4]) {
         return Err(Error::new(
             ErrorKind::FormatVersion,
             format!(
-                "archive version {} is not supported (this library reads {ARCHIVE_VERSION})",
+                "archive version {} is not supported (this library reads {OLDEST_ARCHIVE_VERSION} to {ARCHIVE_VERSION})",
                 h[4]
             ),
         ));
@@ -231,17 +241,39 @@ pub(crate) fn parse_footer(f: &[u8; FOOTER_LEN as usize], file_len: u64) -> Resu
     Ok((index_len, crc))
 }
 
-/// Parses and checks an index whose CRC was verified; `data_end` is the offset where it starts
-/// (the tensors' blocks must fill `HEADER_LEN..data_end` exactly).
-pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>, Vec<u8>)> {
+/// An index as parsed: the entries, the metadata, and the layout of the coded blocks.
+pub(crate) struct Index {
+    pub entries: Vec<EntryInfo>,
+    pub metadata: Vec<u8>,
+    /// The frame format version of every coded block (version-2 archives); `None` in a
+    /// version-1 archive, whose blocks carry their own.
+    pub frame_version: Option<u8>,
+}
+
+/// Parses and checks an index whose CRC was verified, of the archive version `version` the
+/// header declared; `data_end` is the offset where it starts (the tensors' blocks must fill
+/// `HEADER_LEN..data_end` exactly).
+pub(crate) fn parse_index(index: &[u8], version: u8, data_end: u64) -> Result<Index> {
     let mut r = Reader::new(index, "archive index");
-    let version = r.u8()?;
-    if version != ARCHIVE_VERSION {
+    let index_version = r.u8()?;
+    if index_version != version {
         return Err(Error::new(
             ErrorKind::FormatVersion,
-            format!("archive index version {version} is not supported"),
+            format!("archive index version {index_version} in a version-{version} archive"),
         ));
     }
+    let frame_version = if version >= 2 {
+        let v = r.u8()?;
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&v) {
+            return Err(Error::new(
+                ErrorKind::FormatVersion,
+                format!("the archive's blocks are frames of version {v}, this library reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}"),
+            ));
+        }
+        Some(v)
+    } else {
+        None
+    };
     let n = r.varint()?;
     // Each entry takes at least 8 bytes of index: the count cannot reserve more than that.
     if n > r.remaining() as u64 / 8 {
@@ -271,15 +303,33 @@ pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>
         let dtype = Dtype::from_id(dtype_id)
             .ok_or_else(|| Error::corrupt(format!("{name}: unknown dtype id {dtype_id}")))?;
         let mode_byte = r.u8()?;
-        let mode = (mode_byte & 15) as u32;
-        if mode_byte & !(15 | SAME_BOUND | ONE_BLOCK) != 0
-            || (mode_byte & SAME_BOUND != 0 && previous.is_none())
-        {
+        // (mode, same bound, one block, rank) from the version's layout.
+        let (mode, same, one, rank) = if version == 1 {
+            if mode_byte & !(15 | V1_SAME_BOUND | V1_ONE_BLOCK) != 0 {
+                return Err(Error::corrupt(format!(
+                    "{name}: invalid mode byte {mode_byte:#04x}"
+                )));
+            }
+            let rank = r.u8()? as usize;
+            (
+                (mode_byte & 15) as u32,
+                mode_byte & V1_SAME_BOUND != 0,
+                mode_byte & V1_ONE_BLOCK != 0,
+                rank,
+            )
+        } else {
+            (
+                (mode_byte & 3) as u32,
+                mode_byte & V2_SAME_BOUND != 0,
+                mode_byte & V2_ONE_BLOCK != 0,
+                (mode_byte >> 4) as usize,
+            )
+        };
+        if same && previous.is_none() {
             return Err(Error::corrupt(format!(
-                "{name}: invalid mode byte {mode_byte:#04x}"
+                "{name}: the bound repeats a previous one, but none came before"
             )));
         }
-        let rank = r.u8()? as usize;
         if rank > MAX_RANK {
             return Err(Error::corrupt(format!(
                 "{name}: rank {rank} exceeds {MAX_RANK}"
@@ -310,7 +360,7 @@ pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>
             abi::ALCM_MODE_LOSSLESS => Bound::Lossless,
             abi::ALCM_MODE_RELATIVE_L2 | abi::ALCM_MODE_MAX_ABS => {
                 let t = match previous {
-                    Some(t) if mode_byte & SAME_BOUND != 0 => t,
+                    Some(t) if same => t,
                     _ => r.f32()? as f64,
                 };
                 previous = Some(t);
@@ -333,12 +383,13 @@ pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>
             u16::from_le_bytes([r.u8()?, r.u8()?]) as f64 / 65535.0 * bound.target()
         };
         let rows = shape.first().map_or(1, |&d| d as u64);
-        let rows_per_block = if mode_byte & ONE_BLOCK == 0 {
-            r.varint()?
-        } else {
-            0
-        };
-        if (rank == 0 || rows_per_block == 0) && mode_byte & ONE_BLOCK == 0 {
+        if same && bound == Bound::Lossless {
+            return Err(Error::corrupt(format!(
+                "{name}: a lossless tensor cannot repeat a bound"
+            )));
+        }
+        let rows_per_block = if one { 0 } else { r.varint()? };
+        if (rank == 0 || rows_per_block == 0) && !one {
             return Err(Error::corrupt(format!(
                 "{name}: rows per block without rows"
             )));
@@ -411,5 +462,9 @@ pub(crate) fn parse_index(index: &[u8], data_end: u64) -> Result<(Vec<EntryInfo>
             "the index accounts for tensor data up to byte {offset}, the data ends at {data_end}"
         )));
     }
-    Ok((entries, meta))
+    Ok(Index {
+        entries,
+        metadata: meta,
+        frame_version,
+    })
 }

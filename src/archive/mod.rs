@@ -29,6 +29,7 @@ pub use budget::{plan_bytes, plan_rel_l2, BudgetMethod, BudgetTensor};
 pub use dtype::Dtype;
 pub use index::{
     BlockInfo, Bound, EntryInfo, ARCHIVE_MAGIC, ARCHIVE_VERSION, FOOTER_LEN, HEADER_LEN,
+    OLDEST_ARCHIVE_VERSION,
 };
 pub use reader::{ArchiveReader, ReadOptions};
 pub use writer::{ArchiveOptions, ArchiveWriter, DEFAULT_BLOCK_VALUES};

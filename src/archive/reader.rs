@@ -11,7 +11,7 @@ use super::dtype::Dtype;
 use super::index::{check_header, parse_footer, parse_index, EntryInfo, FOOTER_LEN, HEADER_LEN};
 use crate::codec::decoder::DecodeOptions;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::compact::frame_from_body;
+use crate::format::compact::{frame_from_body, CompactLayout};
 use crate::format::{self, DTYPE_F32};
 
 /// Limits and threads of a reader.
@@ -45,6 +45,8 @@ pub struct ArchiveReader<R> {
     entries: Vec<EntryInfo>,
     by_name: HashMap<String, usize>,
     metadata: Vec<u8>,
+    /// Frame version of the coded blocks (archive version ≥ 2; `None`: each block says).
+    frame_version: Option<u8>,
     options: ReadOptions,
 }
 
@@ -86,7 +88,9 @@ impl<R: Read + Seek> ArchiveReader<R> {
                 format!("archive index checksum mismatch: footer says {crc:#010x}, bytes give {actual:#010x}"),
             ));
         }
-        let (entries, metadata) = parse_index(&index, index_start)?;
+        let index = parse_index(&index, header[4], index_start)?;
+        let (entries, metadata, frame_version) =
+            (index.entries, index.metadata, index.frame_version);
         let by_name = entries
             .iter()
             .enumerate()
@@ -97,6 +101,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
             entries,
             by_name,
             metadata,
+            frame_version,
             options,
         })
     }
@@ -230,7 +235,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect());
         }
-        let frame = frame_from_body(&stored, DTYPE_F32, &shape, e.bound.target())?;
+        let frame = frame_from_body(&stored, self.layout(e), DTYPE_F32, &shape, e.bound.target())?;
         let n: u64 = shape.iter().map(|&d| d as u64).product();
         let decoded = DecodeOptions::default()
             .with_threads(self.options.threads)
@@ -303,7 +308,13 @@ impl<R: Read + Seek> ArchiveReader<R> {
             _ => return Ok(stored),
         };
         let shape = e.block_shape(i);
-        let frame = frame_from_body(&stored, e.dtype.id(), &shape, e.bound.target())?;
+        let frame = frame_from_body(
+            &stored,
+            self.layout(e),
+            e.dtype.id(),
+            &shape,
+            e.bound.target(),
+        )?;
         let n: u64 = shape.iter().map(|&d| d as u64).product();
         let decoded = DecodeOptions::default()
             .with_threads(self.options.threads)
@@ -322,6 +333,17 @@ impl<R: Read + Seek> ArchiveReader<R> {
             )));
         }
         Ok(decoded.bytes)
+    }
+
+    /// How `e`'s coded blocks are laid out.
+    fn layout(&self, e: &EntryInfo) -> CompactLayout {
+        match self.frame_version {
+            None => CompactLayout::V1,
+            Some(frame_version) => CompactLayout::V2 {
+                frame_version,
+                mode: e.bound.mode_id(),
+            },
+        }
     }
 
     /// The stored bytes of block `i`, CRC checked.

@@ -14,7 +14,7 @@ use crate::codec::encoder::Encoder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::compact::compact_body;
 use crate::format::dtype::value_f64;
-use crate::format::MAX_RANK;
+use crate::format::{FORMAT_VERSION, MAX_RANK};
 
 /// Default values per block: tensors up to this size are one block; larger ones are split
 /// along their first axis into blocks of about this many values, each readable on its own.
@@ -120,7 +120,8 @@ impl<W: Write> ArchiveWriter<W> {
             } else {
                 let c =
                     encoder.compress_reconstructed(x, &entry.block_shape(i), None, &mut recon)?;
-                Some(compact_body(&c.bytes)?).filter(|b| b.len() < raw.len())
+                Some(compact_body(&c.bytes, FORMAT_VERSION, bound.mode_id())?)
+                    .filter(|b| b.len() < raw.len())
             };
             for (&v, &r) in x.iter().zip(&recon) {
                 if v.is_finite() {
@@ -197,7 +198,7 @@ impl<W: Write> ArchiveWriter<W> {
                 let frame = encoder
                     .compress_bytes(raw, element, &entry.block_shape(i), None)?
                     .bytes;
-                let body = compact_body(&frame)?;
+                let body = compact_body(&frame, FORMAT_VERSION, bound.mode_id())?;
                 if body.len() < raw.len() {
                     coded = Some((body, decoder.decompress_bytes(&frame)?.bytes));
                 }
@@ -247,7 +248,7 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Writes the index and footer; returns the output.
     pub fn finish(mut self) -> Result<W> {
-        let index = encode_index(&self.entries, &self.metadata);
+        let index = encode_index(&self.entries, &self.metadata, FORMAT_VERSION);
         self.out.write_all(&index).map_err(write_err)?;
         self.out
             .write_all(&encode_footer(&index))
