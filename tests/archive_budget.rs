@@ -114,7 +114,11 @@ fn a_model_budget_is_met_and_beats_a_uniform_bound() {
     assert!(u_err <= eps);
     // The same total error as the uniform run reached, spent at equal slope.
     let mut sizes = Vec::new();
-    for method in [BudgetMethod::ClosedForm, BudgetMethod::Search] {
+    for method in [
+        BudgetMethod::ClosedForm,
+        BudgetMethod::Search,
+        BudgetMethod::Predictor,
+    ] {
         let bounds = plan_rel_l2(&bt, u_err, method, &opts).unwrap();
         for (b, t) in bounds.iter().zip(&bt) {
             if t.fixed.is_some() {
@@ -138,6 +142,54 @@ fn a_model_budget_is_met_and_beats_a_uniform_bound() {
         "search {} vs uniform {u_size}",
         sizes[1]
     );
+    assert!(
+        (sizes[2] as f64) < 0.9 * u_size as f64,
+        "predictor {} vs uniform {u_size}",
+        sizes[2]
+    );
+}
+
+#[test]
+fn the_predictor_meets_tight_and_loose_budgets_and_spends_more_where_values_are_larger() {
+    // Bounds chosen on predicted curves: the budget holds on the decoded values whatever the
+    // prediction's error, at budgets from tight to loose.
+    let m: Vec<_> = model().into_iter().filter(|t| t.1.len() >= 1000).collect();
+    let bt: Vec<BudgetTensor> = m
+        .iter()
+        .map(|(n, v, s)| BudgetTensor {
+            name: n,
+            data: v,
+            shape: s,
+            fixed: None,
+        })
+        .collect();
+    let opts = ArchiveOptions::default();
+    let mut last = usize::MAX;
+    for eps in [1e-4, 1e-3, 1e-2, 1e-1] {
+        let bounds = plan_rel_l2(&bt, eps, BudgetMethod::Predictor, &opts).unwrap();
+        let (size, err) = write_and_measure(&m, &bounds);
+        assert!(err <= eps, "{eps}: {err}");
+        // A looser budget never costs more bytes.
+        assert!(size <= last, "{eps}: {size} > {last}");
+        last = size;
+        // Equal slope: a tensor of small RMS gets a looser relative bound than one of a large
+        // RMS (the same absolute error costs it fewer bits), as in the closed form.
+        let rms = |v: &[f32]| {
+            (v.iter().map(|&x| x as f64 * x as f64).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        let (lo, hi) = (0..m.len()).fold((0, 0), |(lo, hi), i| {
+            (
+                if rms(&m[i].1) < rms(&m[lo].1) { i } else { lo },
+                if rms(&m[i].1) > rms(&m[hi].1) { i } else { hi },
+            )
+        });
+        assert!(
+            bounds[lo].target() > bounds[hi].target(),
+            "{eps}: {:?} vs {:?}",
+            bounds[lo],
+            bounds[hi]
+        );
+    }
 }
 
 #[test]

@@ -36,7 +36,8 @@ enum Command {
         #[arg(long = "override", value_name = "GLOB=BOUND", value_parser = parse_override)]
         overrides: Vec<(String, Bound)>,
         /// How --budget-rel-l2 spreads the budget: search (measured curves), closed-form
-        /// (b_i = E * rms(model) / rms(tensor)) or uniform (E everywhere).
+        /// (b_i = E * rms(model) / rms(tensor)), predictor (curves predicted from each
+        /// tensor's statistics, no trial compression) or uniform (E everywhere).
         #[arg(long, default_value = "search", value_name = "METHOD")]
         budget_method: String,
         /// Threads per tensor (1..=64).
@@ -119,9 +120,10 @@ impl BoundArgs {
             "search" => BudgetMethod::Search,
             "closed-form" => BudgetMethod::ClosedForm,
             "uniform" => BudgetMethod::Uniform,
+            "predictor" => BudgetMethod::Predictor,
             m => {
                 return Err(format!(
-                    "unknown budget method {m:?} (search, closed-form or uniform)"
+                    "unknown budget method {m:?} (search, closed-form, predictor or uniform)"
                 ))
             }
         };

@@ -376,6 +376,10 @@ fn model_budgets_hold_on_the_decoded_model() {
             vec!["--budget-rel-l2", "1e-2", "--override", "*bias*=lossless"],
             1e-2,
         ),
+        (
+            vec!["--budget-rel-l2", "2e-3", "--budget-method", "predictor"],
+            2e-3,
+        ),
     ] {
         let mut args = vec!["compress", s(&model), "-o", s(&arc), "--force"];
         args.extend(flags.iter());

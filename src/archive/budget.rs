@@ -2,20 +2,26 @@
 //! whole state dict's relative L2 error `‖X − X̂‖ / ‖X‖` (all float32 tensors as one vector)
 //! stays within ε, or the archive within a byte budget, at the smallest size (or error).
 //!
-//! Three ways to choose, compared by `bench/archive_bench.py`:
+//! Four ways to choose, compared by `bench/archive_bench.py`:
 //! - [`BudgetMethod::Uniform`]: every tensor gets ε (meets the budget trivially).
 //! - [`BudgetMethod::ClosedForm`]: equal slope of the high-rate rate–distortion curves. A
 //!   tensor of n values quantized with step Δ costs about n·log2(σ/Δ) bits for a squared error
 //!   n·Δ²/12, so dR/dD = −n/(2D ln 2) and equal slopes mean equal Δ in every tensor: bound
 //!   b_i = ε · rms(X) / rms(x_i), which spends exactly ε²‖X‖² in total (capped at 0.5).
+//! - [`BudgetMethod::Predictor`]: the same Lagrangian choice as the search, on curves
+//!   predicted from each tensor's statistics by [`CurveModel`] instead of measured: one
+//!   statistics pass per tensor, no trial compression. The error each choice counts is the
+//!   bound's (b²‖x‖²), so the budget holds on the decoded values.
 //! - [`BudgetMethod::Search`]: each tensor's real curve, measured by writing it at 9 bounds
 //!   from half to twice its closed-form one (and lossless), then a Lagrangian choice on the convex hulls
 //!   with λ found by bisection. The sizes and errors are the archive's own (same blocks, same
 //!   bytes), so the budget holds for the recorded errors exactly.
 
 use super::index::Bound;
+use super::predict::CurveModel;
 use super::writer::{ArchiveOptions, ArchiveWriter};
 use crate::error::{Error, Result};
+use crate::learn::stats::tensor_stats;
 
 /// How [`plan_rel_l2`] chooses the per-tensor bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +33,9 @@ pub enum BudgetMethod {
     ClosedForm,
     /// Measured curves, Lagrangian choice.
     Search,
+    /// Curves predicted from each tensor's statistics ([`CurveModel::FITTED`]), Lagrangian
+    /// choice on them: no trial compression. The budget holds by the bounds themselves.
+    Predictor,
 }
 
 /// One float32 tensor of the model to plan for.
@@ -111,13 +120,38 @@ pub fn plan_rel_l2(
     if method == BudgetMethod::ClosedForm {
         return Ok(bounds);
     }
+    if method == BudgetMethod::Predictor {
+        let curves: Vec<_> = free
+            .iter()
+            .map(|&i| predicted_curve(&tensors[i], n2[i]))
+            .collect();
+        if let Some(choice) = equal_slope(&curves, budget) {
+            for ((&i, c), k) in free.iter().zip(&curves).zip(choice) {
+                bounds[i] = c[k].0;
+            }
+        }
+        // Else even the tightest bounds miss: the closed form (which meets it) stays.
+        return Ok(bounds);
+    }
     let curves = free
         .iter()
         .zip(&closed)
         .map(|(&i, &b)| curve(&tensors[i], n2[i], b, options))
         .collect::<Result<Vec<_>>>()?;
-    // Smallest λ (least weight on error, so the smallest sizes) whose choice fits the budget.
-    let pick = |lambda: f64| pick_points(&curves, lambda);
+    // If even the most accurate points miss, the closed form (which meets it) stays.
+    if let Some(choice) = equal_slope(&curves, budget) {
+        for ((&i, c), k) in free.iter().zip(&curves).zip(choice) {
+            bounds[i] = c[k].0;
+        }
+    }
+    Ok(bounds)
+}
+
+/// The points (one per curve) at the smallest λ (least weight on error, so the smallest
+/// sizes) whose choice spends at most `budget` squared error; `None` if even the most
+/// accurate points spend more.
+fn equal_slope(curves: &[Vec<(Bound, f64, f64)>], budget: f64) -> Option<Vec<usize>> {
+    let pick = |lambda: f64| pick_points(curves, lambda);
     let spent = |choice: &[usize]| -> f64 { curves.iter().zip(choice).map(|(c, &k)| c[k].2).sum() };
     let (mut lo, mut hi) = (-60f64, 60f64); // log2 λ, per byte of squared error over bytes
     let scale = curves
@@ -127,8 +161,7 @@ pub fn plan_rel_l2(
         .max(1.0)
         / budget.max(f64::MIN_POSITIVE);
     if spent(&pick(scale * 2f64.powf(hi))) > budget {
-        // Even the most accurate points miss: fall back to the closed form (which meets it).
-        return Ok(bounds);
+        return None;
     }
     for _ in 0..80 {
         let mid = 0.5 * (lo + hi);
@@ -138,10 +171,26 @@ pub fn plan_rel_l2(
             lo = mid;
         }
     }
-    for ((&i, c), k) in free.iter().zip(&curves).zip(pick(scale * 2f64.powf(hi))) {
-        bounds[i] = c[k].0;
-    }
-    Ok(bounds)
+    Some(pick(scale * 2f64.powf(hi)))
+}
+
+/// (bound, predicted bytes, the bound's squared error b²‖x‖²) at 8 bounds per octave from
+/// 1e-6 to [`MAX_BOUND`]: the error counted is the guarantee, so the choice meets the budget
+/// whatever the prediction's error.
+fn predicted_curve(t: &BudgetTensor, n2: f64) -> Vec<(Bound, f64, f64)> {
+    let s = tensor_stats(t.data);
+    let model = CurveModel::FITTED;
+    let steps = (8.0 * (MAX_BOUND / 1e-6).log2()).ceil() as i32;
+    (0..=steps)
+        .map(|k| (1e-6 * 2f64.powf(k as f64 / 8.0)).min(MAX_BOUND))
+        .map(|b| {
+            (
+                Bound::RelativeL2(b),
+                model.bytes(&s, t.shape, b),
+                b * b * n2,
+            )
+        })
+        .collect()
 }
 
 /// Equal-Δ bounds b_i ∝ 1/rms_i spending `budget` squared error over tensors `(‖x‖², n)`,

@@ -22,6 +22,7 @@
 mod budget;
 mod dtype;
 mod index;
+mod predict;
 mod reader;
 mod writer;
 
@@ -31,5 +32,6 @@ pub use index::{
     BlockInfo, Bound, EntryInfo, ARCHIVE_MAGIC, ARCHIVE_VERSION, FOOTER_LEN, HEADER_LEN,
     OLDEST_ARCHIVE_VERSION,
 };
+pub use predict::{CurveModel, CURVE_FEATURES};
 pub use reader::{ArchiveReader, ReadOptions};
 pub use writer::{ArchiveOptions, ArchiveWriter, DEFAULT_BLOCK_VALUES};
