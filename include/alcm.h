@@ -2074,16 +2074,18 @@ alcm_status alcm_archive_read_rows(struct alcm_archive *archive,
                                    size_t *n_values);
 
 /**
- * Creates the archive file `path` (replacing a file there) and writes its header. Tensors are
- * split into independently readable blocks of about `block_values` values (0: the default,
- * 2^20); each block is compressed on up to `threads` threads (1..ALCM_MAX_THREADS), the bytes
- * do not depend on it. A file whose writer is freed without alcm_archive_writer_finish is
- * incomplete and refused by readers.
+ * Starts the archive file `path`, written atomically: the tensors go to a temporary file
+ * beside it (`.NAME.tmp.PID.THREAD` in the same directory), which alcm_archive_writer_finish
+ * renames over `path` (replacing a file there), so readers see either the old file or the
+ * complete archive. Tensors are split into independently readable blocks of about
+ * `block_values` values (0: the default, 2^20); each block is compressed on up to `threads`
+ * threads (1..ALCM_MAX_THREADS), the bytes do not depend on it. A writer freed without
+ * alcm_archive_writer_finish removes its temporary file and leaves `path` untouched.
  *
  * Returns: ALCM_OK; `*out` is written only on success.
  * Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
- * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the file
- * cannot be created or written).
+ * ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the
+ * temporary file cannot be created or written).
  * Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
  * alcm_archive_writer_free.
  * Threads: any thread.
@@ -2121,8 +2123,8 @@ alcm_status alcm_archive_writer_add(struct alcm_archive_writer *writer,
                                     double bound);
 
 /**
- * Writes the index and footer and closes the file; the writer accepts no more tensors (free
- * it with alcm_archive_writer_free).
+ * Writes the index and footer, syncs the temporary file and renames it over the archive's
+ * path; the writer accepts no more tensors (free it with alcm_archive_writer_free).
  *
  * Returns: ALCM_OK; the archive is complete.
  * Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_ARGUMENT (already
@@ -2133,8 +2135,8 @@ alcm_status alcm_archive_writer_add(struct alcm_archive_writer *writer,
 alcm_status alcm_archive_writer_finish(struct alcm_archive_writer *writer);
 
 /**
- * Frees an archive writer (closing its file; an unfinished archive stays incomplete). NULL is
- * a no-op; a handle that is not a live writer is left alone.
+ * Frees an archive writer (an unfinished archive's temporary file is removed, its path left
+ * untouched). NULL is a no-op; a handle that is not a live writer is left alone.
  *
  * Memory: `writer` is NULL or a handle from alcm_archive_writer_new, freed once and not used
  * afterwards.

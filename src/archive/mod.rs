@@ -26,6 +26,7 @@ mod predict;
 mod reader;
 mod writer;
 
+pub use crate::util::fsutil::AtomicFile;
 pub use budget::{plan_bytes, plan_rel_l2, BudgetMethod, BudgetTensor};
 pub use dtype::Dtype;
 pub use index::{

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::Path;
 
 use super::dtype::Dtype;
 use super::index::{
@@ -15,6 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::compact::compact_body;
 use crate::format::dtype::value_f64;
 use crate::format::{FORMAT_VERSION, MAX_RANK};
+use crate::util::fsutil::AtomicFile;
 
 /// Default values per block: tensors up to this size are one block; larger ones are split
 /// along their first axis into blocks of about this many values, each readable on its own.
@@ -53,6 +55,16 @@ pub struct ArchiveWriter<W: Write> {
     entries: Vec<EntryInfo>,
     names: HashSet<String>,
     metadata: Vec<u8>,
+}
+
+impl ArchiveWriter<AtomicFile> {
+    /// Starts an archive at `path`, written atomically: the tensors go to a temporary file
+    /// beside it, and [`AtomicFile::commit`] of what [`ArchiveWriter::finish`] returns renames
+    /// it over `path`, so readers see either the old file or the complete archive. A writer (or
+    /// file) dropped before that removes the temporary file and leaves `path` untouched.
+    pub fn create(path: &Path, options: ArchiveOptions) -> Result<Self> {
+        ArchiveWriter::new(AtomicFile::create(path)?, options)
+    }
 }
 
 impl<W: Write> ArchiveWriter<W> {

@@ -6,7 +6,6 @@
 
 use std::ffi::c_void;
 use std::fs::File;
-use std::io::BufWriter;
 use std::os::raw::c_char;
 
 use super::error::FfiError;
@@ -20,7 +19,7 @@ use crate::abi::{
     ALCM_MAX_RANK, ALCM_MAX_THREADS, ALCM_MODE_LOSSLESS, ALCM_MODE_MAX_ABS, ALCM_MODE_RELATIVE_L2,
 };
 use crate::archive::{
-    ArchiveOptions, ArchiveReader, ArchiveWriter, Bound, Dtype, EntryInfo, ReadOptions,
+    ArchiveOptions, ArchiveReader, ArchiveWriter, AtomicFile, Bound, Dtype, EntryInfo, ReadOptions,
 };
 
 /// An open archive: its index in memory, the file open for reading. Create with
@@ -46,7 +45,7 @@ pub struct alcm_archive_writer {
 
 // SAFETY: the tag is unique among handle types.
 unsafe impl OpaqueHandle for alcm_archive_writer {
-    type Inner = Option<ArchiveWriter<BufWriter<File>>>;
+    type Inner = Option<ArchiveWriter<AtomicFile>>;
     const MAGIC: u64 = u64::from_be_bytes(*b"alcmARW1");
     const NAME: &'static str = "alcm_archive_writer";
 }
@@ -375,16 +374,18 @@ pub unsafe extern "C" fn alcm_archive_read_rows(
     })
 }
 
-/// Creates the archive file `path` (replacing a file there) and writes its header. Tensors are
-/// split into independently readable blocks of about `block_values` values (0: the default,
-/// 2^20); each block is compressed on up to `threads` threads (1..ALCM_MAX_THREADS), the bytes
-/// do not depend on it. A file whose writer is freed without alcm_archive_writer_finish is
-/// incomplete and refused by readers.
+/// Starts the archive file `path`, written atomically: the tensors go to a temporary file
+/// beside it (`.NAME.tmp.PID.THREAD` in the same directory), which alcm_archive_writer_finish
+/// renames over `path` (replacing a file there), so readers see either the old file or the
+/// complete archive. Tensors are split into independently readable blocks of about
+/// `block_values` values (0: the default, 2^20); each block is compressed on up to `threads`
+/// threads (1..ALCM_MAX_THREADS), the bytes do not depend on it. A writer freed without
+/// alcm_archive_writer_finish removes its temporary file and leaves `path` untouched.
 ///
 /// Returns: ALCM_OK; `*out` is written only on success.
 /// Errors: ALCM_ERR_NULL_POINTER (`path`, `out`), ALCM_ERR_INVALID_UTF8 (`path`),
-/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the file
-/// cannot be created or written).
+/// ALCM_ERR_INVALID_ARGUMENT (empty `path`, `threads` out of range), ALCM_ERR_IO (the
+/// temporary file cannot be created or written).
 /// Memory: `path` is borrowed for the call. `*out` is owned by the caller: free it with
 /// alcm_archive_writer_free.
 /// Threads: any thread.
@@ -402,8 +403,7 @@ pub unsafe extern "C" fn alcm_archive_writer_new(
         if block_values != 0 {
             options = options.with_block_values(block_values);
         }
-        let f = File::create(path).map_err(|e| crate::Error::io(path, e))?;
-        let w = ArchiveWriter::new(BufWriter::new(f), options)?;
+        let w = ArchiveWriter::create(path, options)?;
         out.write(box_handle::<alcm_archive_writer>(Some(w)));
         Ok(())
     })
@@ -493,8 +493,8 @@ pub unsafe extern "C" fn alcm_archive_writer_add(
     })
 }
 
-/// Writes the index and footer and closes the file; the writer accepts no more tensors (free
-/// it with alcm_archive_writer_free).
+/// Writes the index and footer, syncs the temporary file and renames it over the archive's
+/// path; the writer accepts no more tensors (free it with alcm_archive_writer_free).
 ///
 /// Returns: ALCM_OK; the archive is complete.
 /// Errors: ALCM_ERR_NULL_POINTER, ALCM_ERR_INVALID_HANDLE, ALCM_ERR_INVALID_ARGUMENT (already
@@ -511,21 +511,13 @@ pub unsafe extern "C" fn alcm_archive_writer_finish(
         let w = w
             .take()
             .ok_or_else(|| FfiError::invalid_argument("the archive writer is finished"))?;
-        w.finish()?
-            .into_inner()
-            .map_err(|e| {
-                crate::Error::new(crate::ErrorKind::Io, format!("writing the archive: {e}"))
-            })?
-            .sync_all()
-            .map_err(|e| {
-                crate::Error::new(crate::ErrorKind::Io, format!("writing the archive: {e}"))
-            })?;
+        w.finish()?.commit()?;
         Ok(())
     })
 }
 
-/// Frees an archive writer (closing its file; an unfinished archive stays incomplete). NULL is
-/// a no-op; a handle that is not a live writer is left alone.
+/// Frees an archive writer (an unfinished archive's temporary file is removed, its path left
+/// untouched). NULL is a no-op; a handle that is not a live writer is left alone.
 ///
 /// Memory: `writer` is NULL or a handle from alcm_archive_writer_new, freed once and not used
 /// afterwards.

@@ -1,8 +1,9 @@
 //! File access shared by every loader and every `save`: bounded reads of regular files and
 //! crash-safe writes.
 
-use std::io::{Read, Write};
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -65,26 +66,80 @@ pub fn read_regular_file(path: &Path, max_len: u64, what: &str) -> Result<Vec<u8
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`, so
 /// readers see either the old file or the complete new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid_argument(format!("{} is not a file path", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    // Process and thread in the name: concurrent saves to one path never share a temp file.
-    let thread =
-        format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
-    tmp_name.push(format!(".tmp.{}.{thread}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.commit()
+}
+
+/// A file written under a temporary name beside its final path and renamed over it by
+/// [`AtomicFile::commit`] (after a sync), so readers see either the old file or the complete
+/// new one; dropped without `commit`, the temporary file is removed and the path is untouched.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `path` (its directory must exist).
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let file_name = path.file_name().ok_or_else(|| {
+            Error::invalid_argument(format!("{} is not a file path", path.display()))
+        })?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        // Process and thread in the name: concurrent saves to one path never share a temp file.
+        let thread =
+            format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
+        tmp_name.push(format!(".tmp.{}.{thread}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(AtomicFile {
+            path: path.to_owned(),
+            tmp,
+            file: Some(BufWriter::new(file)),
+        })
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and syncs the temporary file and renames it over the final path.
+    pub fn commit(mut self) -> Result<()> {
+        let result = (|| {
+            let file = self.file.take().ok_or(std::io::ErrorKind::Other)?;
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&self.tmp, &self.path)
+        })();
+        result.map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::ErrorKind::Other.into()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // Not committed (or the rename failed): leave no temporary file behind.
+        drop(self.file.take());
+        if self.tmp.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +171,30 @@ mod tests {
                 .kind(),
             ErrorKind::Io
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_atomic_file_appears_only_when_committed() {
+        let dir = std::env::temp_dir().join(format!("alcm_atomic_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("out.bin");
+        std::fs::write(&p, b"old").unwrap();
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"new contents").unwrap();
+        f.flush().unwrap();
+        // Until the commit the old file is what readers see.
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new contents");
+        // Dropped uncommitted: the path keeps its contents and no temporary file is left.
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"abandoned").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(&p).unwrap(), b"new contents");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // A missing directory is an error, not a panic.
+        assert!(AtomicFile::create(&dir.join("no/such/dir/x")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,6 +2,7 @@
  * their own modes; the reader lists them, reads each whole and a row range, and the bounds are
  * checked here on the decoded values; bad arguments and damaged files give errors.
  * Built and run by `cargo test --test c_api`. */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -157,10 +158,64 @@ static void test_bad_files(void) {
     CHECK(a == NULL);
 }
 
+/* The writer is atomic: until alcm_archive_writer_finish the path keeps its old contents (here
+ * the archive written above, still readable), and a writer freed unfinished leaves the path
+ * untouched and no temporary file in the directory. */
+static void test_atomic_writer(void) {
+    alcm_archive_writer *wr = NULL;
+    float v[3] = {1.0f, 2.0f, 3.0f};
+    size_t s[1] = {3};
+    char fresh[300];
+    snprintf(fresh, sizeof fresh, "%s.fresh", path);
+    for (int finish = 0; finish <= 1; finish++) {
+        const char *target = finish ? fresh : path;
+        CHECK_STATUS(alcm_archive_writer_new(target, 1, 0, &wr), ALCM_OK);
+        CHECK_STATUS(alcm_archive_writer_add(wr, "v", ALCM_DTYPE_F32, v, 1, s, ALCM_MODE_LOSSLESS,
+                                             0),
+                     ALCM_OK);
+        alcm_archive *a = NULL;
+        size_t count = 0;
+        /* Before finish: the old archive at `path`, nothing at `fresh`. */
+        CHECK_STATUS(alcm_archive_open(path, 1, &a), ALCM_OK);
+        CHECK_STATUS(alcm_archive_count(a, &count), ALCM_OK);
+        CHECK(count == 4);
+        alcm_archive_free(a);
+        CHECK(access(fresh, F_OK) != 0);
+        if (finish) {
+            CHECK_STATUS(alcm_archive_writer_finish(wr), ALCM_OK);
+            a = NULL;
+            CHECK_STATUS(alcm_archive_open(fresh, 1, &a), ALCM_OK);
+            CHECK_STATUS(alcm_archive_count(a, &count), ALCM_OK);
+            CHECK(count == 1);
+            alcm_archive_free(a);
+        }
+        alcm_archive_writer_free(wr);
+    }
+    /* The unfinished writer on `path` left the old archive in place. */
+    alcm_archive *a = NULL;
+    size_t count = 0;
+    CHECK_STATUS(alcm_archive_open(path, 1, &a), ALCM_OK);
+    CHECK_STATUS(alcm_archive_count(a, &count), ALCM_OK);
+    CHECK(count == 4);
+    alcm_archive_free(a);
+    /* No temporary file is left: "/tmp/.alcm-c-archive-PID.alcm.tmp.*" does not exist. */
+    char tmp_prefix[300];
+    snprintf(tmp_prefix, sizeof tmp_prefix, ".alcm-c-archive-%ld.alcm", (long)getpid());
+    DIR *dir = opendir("/tmp");
+    CHECK(dir != NULL);
+    int leftovers = 0;
+    for (struct dirent *e; dir && (e = readdir(dir)) != NULL;)
+        leftovers += strncmp(e->d_name, tmp_prefix, strlen(tmp_prefix)) == 0;
+    if (dir) closedir(dir);
+    CHECK(leftovers == 0);
+    remove(fresh);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/tmp/alcm-c-archive-%ld.alcm", (long)getpid());
     RUN(write_archive);
     RUN(test_list_and_read);
+    RUN(test_atomic_writer);
     RUN(test_bad_files);
     remove(path);
     return FINISH();

@@ -151,8 +151,9 @@ class ArchiveReader(_Handle):
 
 
 class ArchiveWriter(_Handle):
-    """Writes an archive file tensor by tensor (``alcm_archive_writer``). Call :meth:`finish`
-    (or leave a ``with`` block without an exception); an unfinished file is refused by readers.
+    """Writes an archive file tensor by tensor (``alcm_archive_writer``), atomically: the
+    tensors go to a temporary file beside ``path``, renamed over it by :meth:`finish` (or by
+    leaving a ``with`` block without an exception); closed unfinished, nothing is left behind.
     ``block_values``: values per independently readable block (0: the library's default)."""
 
     _free_fn = "alcm_archive_writer_free"

@@ -2,6 +2,8 @@
 bools written and read back by name and by row range; bounds checked here in float64 numpy on
 the decoded values, lossless bit-exact; bad files and arguments raise."""
 import ml_dtypes
+import os
+
 import numpy as np
 import pytest
 
@@ -104,9 +106,12 @@ def test_errors(tmp_path):
     assert e.value.name == "ALCM_ERR_CHECKSUM"
     with pytest.raises(alcm.AlcmError):
         alcm.ArchiveReader(tmp_path / "none.alcm")
-    # An unfinished archive is refused.
+    # An unfinished archive leaves nothing: the writer works on a temporary file that is
+    # renamed over the path only by finish, and removed when the writer is closed without it.
+    before = sorted(os.listdir(tmp_path))
     w = alcm.ArchiveWriter(tmp_path / "u.alcm")
     w.add("a", np.ones(10, np.float32))
     w.close()
+    assert sorted(os.listdir(tmp_path)) == before
     with pytest.raises(alcm.AlcmError):
         alcm.ArchiveReader(tmp_path / "u.alcm")
