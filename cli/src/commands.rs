@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use alcm::archive::{ArchiveOptions, Bound};
+use alcm::archive::{ArchiveOptions, ArchiveWriter, AtomicFile, Bound, EntryInfo};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::files::{self, Kind};
@@ -59,14 +59,23 @@ pub fn compress(
     let options = ArchiveOptions::default().with_threads(threads);
     let t = Instant::now();
     let bar = progress(model.tensors.len(), "compress");
-    let bytes = match budget {
+    // The archive streams into a temporary file beside the output, renamed over it at the end:
+    // memory holds the model and one tensor's blocks, never the whole archive.
+    let write =
+        |bounds: &[Bound], tick: &dyn Fn()| -> Result<(AtomicFile, Vec<EntryInfo>, u64), String> {
+            let w = ArchiveWriter::create(output, options.clone()).map_err(|e| e.to_string())?;
+            let (file, entries) = files::write_archive(&model, bounds, w, |_| tick())?;
+            let size = file.bytes_written();
+            Ok((file, entries, size))
+        };
+    let (file, entries, size) = match budget {
         None => {
             let bounds: Vec<Bound> = model
                 .tensors
                 .iter()
                 .map(|t| policy.bound_for(&t.name))
                 .collect();
-            files::compress_with_bounds(&model, &bounds, options, |_| bar.inc(1))?
+            write(&bounds, &|| bar.inc(1))?
         }
         Some(files::Budget::Bytes(max)) => {
             // The plan budgets the tensors' data; the index and metadata come on top, so plan
@@ -75,10 +84,10 @@ pub fn compress(
             loop {
                 let bounds =
                     files::plan_budget(&model, policy, files::Budget::Bytes(room), &options)?;
-                let bytes = files::compress_with_bounds(&model, &bounds, options.clone(), |_| {})?;
-                let over = (bytes.len() as u64).saturating_sub(max);
+                let written = write(&bounds, &|| {})?;
+                let over = written.2.saturating_sub(max);
                 if over == 0 {
-                    break bytes;
+                    break written;
                 }
                 room = room.checked_sub(over).filter(|&r| r > 0).ok_or_else(|| {
                     format!("the archive cannot fit in {max} bytes (its index and metadata alone need {over} more)")
@@ -87,20 +96,26 @@ pub fn compress(
         }
         Some(b) => {
             let bounds = files::plan_budget(&model, policy, b, &options)?;
-            files::compress_with_bounds(&model, &bounds, options, |_| bar.inc(1))?
+            write(&bounds, &|| bar.inc(1))?
         }
     };
     let secs = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let model_err = files::model_rel_l2(&model, files::open_archive(&bytes, 1)?.entries());
-    write_output(output, &bytes, force)?;
+    let model_err = files::model_rel_l2(&model, &entries);
+    if !force && output.exists() {
+        return Err(format!(
+            "{}: already exists (use --force to overwrite)",
+            output.display()
+        ));
+    }
+    file.commit().map_err(|e| e.to_string())?;
     Ok(format!(
         "{}: {} tensors, {} -> {} bytes ({:.2}x) in {:.2} s; model relative L2 error {model_err:.3e}",
         output.display(),
         model.tensors.len(),
         model.raw_bytes(),
-        bytes.len(),
-        model.raw_bytes() as f64 / bytes.len() as f64,
+        size,
+        model.raw_bytes() as f64 / size as f64,
         secs
     ))
 }

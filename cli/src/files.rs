@@ -282,9 +282,20 @@ pub fn compress_with_bounds(
     model: &Model,
     bounds: &[Bound],
     options: ArchiveOptions,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Vec<u8>, String> {
-    let mut w = ArchiveWriter::new(Vec::new(), options).map_err(|e| e.to_string())?;
+    let w = ArchiveWriter::new(Vec::new(), options).map_err(|e| e.to_string())?;
+    Ok(write_archive(model, bounds, w, progress)?.0)
+}
+
+/// Writes `model` with one bound per tensor through `w` (tensor by tensor: only one tensor's
+/// blocks are in memory besides the model); returns the writer's output and the index entries.
+pub fn write_archive<W: std::io::Write>(
+    model: &Model,
+    bounds: &[Bound],
+    mut w: ArchiveWriter<W>,
+    mut progress: impl FnMut(usize),
+) -> Result<(W, Vec<EntryInfo>), String> {
     if let Some(h) = &model.safetensors_header {
         w.set_metadata(&[SAFETENSORS_TAG, h].concat());
     }
@@ -298,7 +309,8 @@ pub fn compress_with_bounds(
         r.map_err(|e| format!("{}: {}", t.name, e.message()))?;
         progress(i);
     }
-    w.finish().map_err(|e| e.to_string())
+    let entries = w.entries().to_vec();
+    Ok((w.finish().map_err(|e| e.to_string())?, entries))
 }
 
 /// Opens archive bytes.

@@ -313,6 +313,17 @@ fn bad_input_and_flags_give_one_line_errors_and_nothing_is_overwritten() {
         );
     }
     assert!(!d.join("y.alcm").exists());
+    // The archive streams into a temporary file renamed at the end: none is left behind.
+    assert_eq!(leftover_temp_files(&d), Vec::<String>::new());
+}
+
+/// Names of hidden (temporary) files in `d`.
+fn leftover_temp_files(d: &Path) -> Vec<String> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
 }
 
 #[test]
@@ -424,6 +435,8 @@ fn model_budgets_hold_on_the_decoded_model() {
     ]);
     assert!(ok, "{err}");
     assert!(std::fs::metadata(&arc).unwrap().len() <= 60000);
+    // The byte budget may write the archive more than once: each try's temporary file is gone.
+    assert_eq!(leftover_temp_files(&d), Vec::<String>::new());
 }
 
 /// bfloat16 bits are the upper half of a binary32.

@@ -78,6 +78,7 @@ pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
     file: Option<BufWriter<File>>,
+    written: u64,
 }
 
 impl AtomicFile {
@@ -98,12 +99,18 @@ impl AtomicFile {
             path: path.to_owned(),
             tmp,
             file: Some(BufWriter::new(file)),
+            written: 0,
         })
     }
 
     /// The final path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
     }
 
     /// Flushes and syncs the temporary file and renames it over the final path.
@@ -120,7 +127,11 @@ impl AtomicFile {
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match &mut self.file {
-            Some(f) => f.write(buf),
+            Some(f) => {
+                let n = f.write(buf)?;
+                self.written += n as u64;
+                Ok(n)
+            }
             None => Err(std::io::ErrorKind::Other.into()),
         }
     }
@@ -183,6 +194,7 @@ mod tests {
         let mut f = AtomicFile::create(&p).unwrap();
         f.write_all(b"new contents").unwrap();
         f.flush().unwrap();
+        assert_eq!(f.bytes_written(), 12);
         // Until the commit the old file is what readers see.
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
         f.commit().unwrap();
