@@ -31,6 +31,7 @@ fn budget_tensors(m: &[(String, Vec<f32>, Vec<usize>)]) -> Vec<BudgetTensor<'_>>
             data: v,
             shape: s,
             fixed: n.contains("bias").then_some(Bound::Lossless),
+            stored: None,
         })
         .collect()
 }
@@ -67,12 +68,14 @@ fn closed_form_bounds_follow_one_over_rms_and_spend_the_budget_exactly() {
             data: &a,
             shape: &[1000],
             fixed: None,
+            stored: None,
         },
         BudgetTensor {
             name: "b",
             data: &b,
             shape: &[1000],
             fixed: None,
+            stored: None,
         },
     ];
     let eps = 1e-2;
@@ -161,6 +164,7 @@ fn the_predictor_meets_tight_and_loose_budgets_and_spends_more_where_values_are_
             data: v,
             shape: s,
             fixed: None,
+            stored: None,
         })
         .collect();
     let opts = ArchiveOptions::default();
@@ -216,4 +220,76 @@ fn a_byte_budget_is_met_and_more_bytes_give_less_error() {
         last = err;
     }
     assert!(plan_bytes(&bt, 10, &ArchiveOptions::default()).is_err());
+}
+
+#[test]
+fn typed_tensors_count_in_their_own_type() {
+    // A float32 and a bfloat16 tensor (its values exactly representable in float32): every
+    // method meets the budget on the decoded bfloat16 values, measured here from the bits.
+    let m = model();
+    let (a, sa) = (&m[0].1, &m[0].2);
+    let (b, sb) = (&m[1].1, &m[1].2);
+    let bf: Vec<u8> = b
+        .iter()
+        .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+        .collect();
+    let bv: Vec<f32> = b
+        .iter()
+        .map(|v| f32::from_bits(v.to_bits() & 0xFFFF_0000))
+        .collect();
+    let bt = [
+        BudgetTensor {
+            name: "a",
+            data: a,
+            shape: sa,
+            fixed: None,
+            stored: None,
+        },
+        BudgetTensor {
+            name: "b",
+            data: &bv,
+            shape: sb,
+            fixed: None,
+            stored: Some((alcm::archive::Dtype::BF16, &bf)),
+        },
+    ];
+    let eps = 1e-2;
+    let opts = ArchiveOptions::default();
+    for method in [
+        BudgetMethod::ClosedForm,
+        BudgetMethod::Predictor,
+        BudgetMethod::Search,
+    ] {
+        let bounds = plan_rel_l2(&bt, eps, method, &opts).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new(), opts.clone()).unwrap();
+        w.add_f32("a", a, sa, bounds[0]).unwrap();
+        w.add_typed("b", alcm::archive::Dtype::BF16, sb, &bf, bounds[1])
+            .unwrap();
+        let bytes = w.finish().unwrap();
+        let mut r = ArchiveReader::new(Cursor::new(&bytes), ReadOptions::default()).unwrap();
+        let ya = r.read_f32("a").unwrap();
+        let yb: Vec<f64> = r
+            .read_bytes("b")
+            .unwrap()
+            .chunks(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
+            .collect();
+        let mut e2: f64 = a
+            .iter()
+            .zip(&ya)
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum();
+        e2 += bv
+            .iter()
+            .zip(&yb)
+            .map(|(x, y)| (*x as f64 - y).powi(2))
+            .sum::<f64>();
+        let n2: f64 = a.iter().chain(&bv).map(|&x| x as f64 * x as f64).sum();
+        assert!((e2 / n2).sqrt() <= eps, "{method:?}: {}", (e2 / n2).sqrt());
+    }
+    // Bytes that do not match the values are refused.
+    let mut bad = bt;
+    bad[1].stored = Some((alcm::archive::Dtype::BF16, &bf[..2]));
+    assert!(plan_rel_l2(&bad, eps, BudgetMethod::ClosedForm, &opts).is_err());
+    assert!(plan_bytes(&bad, 1 << 20, &opts).is_err());
 }

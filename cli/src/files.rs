@@ -13,6 +13,24 @@ use alcm::NpyData;
 
 use crate::policy::Policy;
 
+/// A bfloat16 bit pattern's value (the upper half of a binary32).
+fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// A binary16 bit pattern's value (1 sign, 5 exponent bits of bias 15, 10 mantissa bits); exact
+/// in binary32.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h >> 15 == 1 { -1.0f32 } else { 1.0 };
+    let (e, m) = ((h >> 10) & 31, (h & 1023) as f32);
+    match e {
+        0 => sign * m * 2f32.powi(-24),
+        31 if m == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        _ => sign * (1.0 + m / 1024.0) * 2f32.powi(e as i32 - 15),
+    }
+}
+
 /// Tag at the start of the archive metadata when it holds a safetensors header.
 pub const SAFETENSORS_TAG: &[u8] = b"safetensors-header\n";
 
@@ -73,6 +91,31 @@ impl Model {
         &self.bytes[t.range.clone()]
     }
     /// The values of a float32 tensor.
+    /// A float tensor's values, exactly, as f64.
+    pub fn values_f64(&self, t: &ModelTensor) -> Vec<f64> {
+        let b = self.data(t);
+        let u16s = || b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+        match t.dtype {
+            Dtype::BF16 => u16s().map(|h| bf16_to_f32(h) as f64).collect(),
+            Dtype::F16 => u16s().map(|h| f16_to_f32(h) as f64).collect(),
+            Dtype::F64 => b
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            _ => self.f32s(t).iter().map(|&v| v as f64).collect(),
+        }
+    }
+
+    /// A float tensor's values as float32 (exact for bfloat16 and float16, rounded for
+    /// float64): what a model budget computes statistics on.
+    pub fn values_f32(&self, t: &ModelTensor) -> Vec<f32> {
+        match t.dtype {
+            Dtype::F32 => self.f32s(t),
+            _ => self.values_f64(t).iter().map(|&v| v as f32).collect(),
+        }
+    }
+
+    /// A float32 tensor's values.
     pub fn f32s(&self, t: &ModelTensor) -> Vec<f32> {
         self.data(t)
             .chunks_exact(4)
@@ -195,8 +238,9 @@ pub fn compress_model(
     compress_with_bounds(model, &bounds, options, progress)
 }
 
-/// Per-tensor bounds within a model-level budget (float32 tensors only; the others are written
-/// lossless and do not count): `policy`'s overrides are kept fixed, the rest planned.
+/// Per-tensor bounds within a model-level budget over every float tensor (float32, bfloat16,
+/// float16, float64, each counted in its own type; the other types are written lossless and do
+/// not count): `policy`'s overrides are kept fixed, the rest planned.
 pub fn plan_budget(
     model: &Model,
     policy: &Policy,
@@ -207,8 +251,8 @@ pub fn plan_budget(
         .tensors
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.dtype == Dtype::F32)
-        .map(|(i, t)| (i, model.f32s(t)))
+        .filter(|(_, t)| t.dtype.is_coded())
+        .map(|(i, t)| (i, model.values_f32(t)))
         .collect();
     let bt: Vec<BudgetTensor> = values
         .iter()
@@ -224,6 +268,7 @@ pub fn plan_budget(
                 data: v,
                 shape: &t.shape,
                 fixed,
+                stored: (t.dtype != Dtype::F32).then(|| (t.dtype, model.data(t))),
             }
         })
         .collect();
@@ -242,31 +287,33 @@ pub fn plan_budget(
 /// A model-level budget.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Budget {
-    /// ‖X − X̂‖ ≤ ε‖X‖ over all float32 tensors, planned by the method.
+    /// ‖X − X̂‖ ≤ ε‖X‖ over all float tensors, planned by the method.
     RelL2(f64, BudgetMethod),
     /// Stored tensor bytes at most this.
     Bytes(u64),
 }
 
-/// The whole model's relative L2 error as the archive records it (float32 tensors).
+/// The whole model's relative L2 error as the archive records it (every float tensor, in its
+/// own type).
 pub fn model_rel_l2(model: &Model, entries: &[EntryInfo]) -> f64 {
     let (mut e2, mut n2) = (0f64, 0f64);
     for (t, e) in model
         .tensors
         .iter()
         .zip(entries)
-        .filter(|(t, _)| t.dtype == Dtype::F32)
+        .filter(|(t, _)| t.dtype.is_coded())
     {
         let x2: f64 = model
-            .f32s(t)
+            .values_f64(t)
             .iter()
             .filter(|v| v.is_finite())
-            .map(|&v| v as f64 * v as f64)
+            .map(|&v| v * v)
             .sum();
         n2 += x2;
+        let n = (t.range.len() / t.dtype.size()) as f64;
         e2 += match e.bound {
             Bound::RelativeL2(_) => e.achieved * e.achieved * x2,
-            Bound::MaxAbs(_) => e.achieved * e.achieved * t.range.len() as f64 / 4.0,
+            Bound::MaxAbs(_) => e.achieved * e.achieved * n,
             _ => 0.0,
         };
     }

@@ -94,8 +94,8 @@ struct BoundArgs {
     /// Bit-exact.
     #[arg(long)]
     lossless: bool,
-    /// One budget for the whole model: ||X - X'|| <= E ||X|| over all float32 tensors
-    /// together, spread across tensors at equal rate-distortion slope (overrides stay fixed).
+    /// One budget for the whole model: ||X - X'|| <= E ||X|| over all float tensors
+    /// (float32, bfloat16, float16, float64, each in its own type) together, spread across tensors at equal rate-distortion slope (overrides stay fixed).
     #[arg(long, value_name = "E")]
     budget_rel_l2: Option<f64>,
     /// One budget for the whole model: the tensors' stored bytes at most B, at the smallest

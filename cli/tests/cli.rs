@@ -364,16 +364,12 @@ fn model_budgets_hold_on_the_decoded_model() {
         let mut v: Vec<_> = st
             .tensors()
             .into_iter()
-            .filter(|(_, t)| t.dtype() == safetensors::Dtype::F32)
-            .map(|(n, t)| {
-                (
-                    n,
-                    t.data()
-                        .chunks(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
-                        .collect(),
-                )
+            // The budget covers every float tensor, each in its own type.
+            .filter(|(_, t)| {
+                use safetensors::Dtype::*;
+                matches!(t.dtype(), F32 | BF16 | F16 | F64)
             })
+            .map(|(n, t)| (n, typed_values(t.dtype(), t.data())))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -584,4 +580,63 @@ fn half_and_double_models_round_trip_coded_through_cli_and_library() {
         let st = files::decompress_archive(&mut r, Kind::Safetensors, |_| {}).unwrap();
         check_typed(&input, &st, bound);
     }
+}
+
+#[test]
+fn model_budgets_cover_half_and_double_tensors() {
+    // Every tensor of the typed model is bfloat16, float16 or float64: the budget spends its
+    // error on them (no tensor left lossless) and holds on the decoded values of each type.
+    let d = tmp("typed-budget");
+    let model = typed_model_file(&d);
+    let input = std::fs::read(&model).unwrap();
+    let (arc, back) = (d.join("t.alcm"), d.join("t.safetensors"));
+    for method in ["closed-form", "predictor", "search"] {
+        let eps = 1e-2;
+        let (ok, out, err) = alcm(&[
+            "compress",
+            s(&model),
+            "-o",
+            s(&arc),
+            "--force",
+            "--budget-rel-l2",
+            "1e-2",
+            "--budget-method",
+            method,
+        ]);
+        assert!(ok, "{method}: {err}");
+        assert!(out.contains("model relative L2 error"), "{out}");
+        let bytes = std::fs::read(&arc).unwrap();
+        let r = files::open_archive(&bytes, 1).unwrap();
+        assert!(
+            r.entries()
+                .iter()
+                .all(|e| matches!(e.bound, Bound::RelativeL2(_))),
+            "{method}: every float tensor takes part"
+        );
+        assert!(alcm(&["decompress", s(&arc), "-o", s(&back), "--force"]).0);
+        let decoded = std::fs::read(&back).unwrap();
+        let (sa, sb) = (
+            safetensors::SafeTensors::deserialize(&input).unwrap(),
+            safetensors::SafeTensors::deserialize(&decoded).unwrap(),
+        );
+        let (mut e2, mut n2) = (0f64, 0f64);
+        for (name, va) in sa.tensors() {
+            let vb = sb.tensor(&name).unwrap();
+            let (x, y) = (
+                typed_values(va.dtype(), va.data()),
+                typed_values(vb.dtype(), vb.data()),
+            );
+            e2 += x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum::<f64>();
+            n2 += x.iter().map(|p| p * p).sum::<f64>();
+        }
+        let model_err = (e2 / n2).sqrt();
+        assert!(model_err <= eps, "{method}: {model_err}");
+        // The budget is spent, not wasted: the model error is within a factor 4 of it.
+        assert!(model_err > eps / 4.0, "{method}: {model_err}");
+    }
+    assert_eq!(leftover_temp_files(&d), Vec::<String>::new());
 }

@@ -1,5 +1,7 @@
 //! One error budget for a whole model: per-tensor relative-L2 bounds chosen so that the
-//! whole state dict's relative L2 error `‖X − X̂‖ / ‖X‖` (all float32 tensors as one vector)
+//! whole state dict's relative L2 error `‖X − X̂‖ / ‖X‖` (all its float tensors as one vector,
+//! each in its own type: float32, or bfloat16 / float16 / float64 through
+//! [`BudgetTensor::stored`])
 //! stays within ε, or the archive within a byte budget, at the smallest size (or error).
 //!
 //! Four ways to choose, compared by `bench/archive_bench.py`:
@@ -17,10 +19,12 @@
 //!   with λ found by bisection. The sizes and errors are the archive's own (same blocks, same
 //!   bytes), so the budget holds for the recorded errors exactly.
 
-use super::index::Bound;
+use super::dtype::Dtype;
+use super::index::{Bound, EntryInfo};
 use super::predict::CurveModel;
 use super::writer::{ArchiveOptions, ArchiveWriter};
 use crate::error::{Error, Result};
+use crate::format::dtype::value_f64;
 use crate::learn::stats::tensor_stats;
 
 /// How [`plan_rel_l2`] chooses the per-tensor bounds.
@@ -50,6 +54,50 @@ pub struct BudgetTensor<'a> {
     /// A bound that is not the planner's to choose (e.g. lossless by an override). Its error
     /// still counts against the budget (0 for lossless; the bound itself for the others).
     pub fixed: Option<Bound>,
+    /// A tensor stored as bfloat16, float16 or float64: its type and little-endian bytes,
+    /// `data` then holding its values as float32 (exactly for the half types, rounded for
+    /// float64) for the statistics. Norms, errors and the search's trial archives use these
+    /// bytes, so the budget counts each tensor in its own type. `None`: a float32 tensor.
+    pub stored: Option<(Dtype, &'a [u8])>,
+}
+
+impl BudgetTensor<'_> {
+    /// Writes the tensor into `w` with `bound` in its own type.
+    fn write<'w>(&self, w: &'w mut ArchiveWriter<Vec<u8>>, bound: Bound) -> Result<&'w EntryInfo> {
+        match self.stored {
+            Some((dtype, bytes)) => w.add_typed(self.name, dtype, self.shape, bytes, bound),
+            None => w.add_f32(self.name, self.data, self.shape, bound),
+        }
+    }
+
+    /// ‖x‖² over the finite values, in the tensor's own type.
+    fn norm2(&self) -> f64 {
+        match self.stored.and_then(|(d, b)| Some((d.element_type()?, b))) {
+            Some((element, bytes)) => (0..bytes.len() / element.width())
+                .map(|i| value_f64(bytes, element, i))
+                .filter(|v| v.is_finite())
+                .map(|v| v * v)
+                .sum(),
+            None => norm2(self.data),
+        }
+    }
+}
+
+/// Checks each typed tensor's bytes against its values.
+fn check_stored(tensors: &[BudgetTensor]) -> Result<()> {
+    for t in tensors {
+        if let Some((dtype, bytes)) = t.stored {
+            if !dtype.is_coded() || bytes.len() != t.data.len() * dtype.size() {
+                return Err(Error::invalid_argument(format!(
+                    "{}: {dtype:?} bytes of {} values expected, got {} bytes",
+                    t.name,
+                    t.data.len(),
+                    bytes.len()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Largest relative bound the planner gives a tensor.
@@ -84,7 +132,8 @@ pub fn plan_rel_l2(
             "the model budget must be in (0, 1), got {eps}"
         )));
     }
-    let n2: Vec<f64> = tensors.iter().map(|t| norm2(t.data)).collect();
+    check_stored(tensors)?;
+    let n2: Vec<f64> = tensors.iter().map(|t| t.norm2()).collect();
     let total2: f64 = n2.iter().sum();
     let budget = eps * eps * total2
         - tensors
@@ -277,7 +326,7 @@ fn points(
         .chain([Bound::Lossless])
     {
         let mut w = ArchiveWriter::new(Vec::new(), options.clone())?;
-        let e = w.add_f32(t.name, t.data, t.shape, bound)?;
+        let e = t.write(&mut w, bound)?;
         pts.push((bound, e.stored_bytes() as f64, e.achieved * e.achieved * n2));
     }
     Ok(pts)
@@ -291,14 +340,15 @@ pub fn plan_bytes(
     max_bytes: u64,
     options: &ArchiveOptions,
 ) -> Result<Vec<Bound>> {
+    check_stored(tensors)?;
     let mut fixed_bytes = 0f64;
     let mut curves = Vec::with_capacity(tensors.len());
     for t in tensors {
-        let n2 = norm2(t.data);
+        let n2 = t.norm2();
         match t.fixed {
             Some(b) => {
                 let mut w = ArchiveWriter::new(Vec::new(), options.clone())?;
-                fixed_bytes += w.add_f32(t.name, t.data, t.shape, b)?.stored_bytes() as f64;
+                fixed_bytes += t.write(&mut w, b)?.stored_bytes() as f64;
                 curves.push(Vec::new());
             }
             None => curves.push(curve_wide(t, n2, options)?),
@@ -316,7 +366,7 @@ pub fn plan_bytes(
     };
     let total2: f64 = tensors
         .iter()
-        .map(|t| norm2(t.data))
+        .map(|t| t.norm2())
         .sum::<f64>()
         .max(f64::MIN_POSITIVE);
     // λ in bytes per unit of relative squared error: large λ buys accuracy.

@@ -90,6 +90,7 @@ fn main() {
             data: v,
             shape: s,
             fixed: None,
+            stored: None,
         })
         .collect();
     let opts = ArchiveOptions::default();
