@@ -103,7 +103,7 @@ def main():
     uniform_err = model_err(dec)
     rows.append((f"alcm archive --rel-l2 1e-3 (worst tensor {worst:.2e}, model {uniform_err:.4e})", size, tc, td))
     # One budget for the model, set to the total error the uniform bound reached.
-    for method in ["closed-form", "search"]:
+    for method in ["closed-form", "predictor", "search"]:
         size, tc, td, back = alcm_run(["--budget-rel-l2", f"{uniform_err:.6e}", "--budget-method", method],
                                       f"budget-{method}")
         e = model_err(load_file(str(back)))
