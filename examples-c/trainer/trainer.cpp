@@ -605,7 +605,8 @@ struct Run {
   }
 
   // Compressed reduce-scatter + all-gather (--exchange alltoall): every worker compresses shard
-  // j of each tensor for worker j (MPI_Alltoallv), sums the P frames of its own shard
+  // j of each tensor for worker j (MPI_Alltoallv; the exchange's messages, all tensors' for one
+  // peer concatenated, split with alcm_exchange_message_len), sums the P frames of its own shard
   // (alcm_exchange_accumulate, scale 1/P, in worker order), compresses that mean with the
   // second residual and all-gathers it (MPI_Allgatherv); every worker decodes the P reduced
   // shards into `avg`. Returns the seconds spent in alcm. Adds to `sent` the bytes this
@@ -669,14 +670,13 @@ struct Run {
         acc.assign(cnt, 0.0f);
         for (int r = 0; r < P; ++r) {
           const auto &b = from[l][r];
-          alcm_frame_info info;
-          check(alcm_peek(b.data() + pos[r], b.size() - pos[r], &info), "alcm_peek");
+          size_t mlen = 0;
+          check(alcm_exchange_message_len(b.data() + pos[r], b.size() - pos[r], &mlen), "alcm_exchange_message_len");
           auto ta = Clock::now();
-          check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], (size_t)info.frame_len, 1.0f / (float)P,
-                                         acc.data(), cnt),
+          check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], mlen, 1.0f / (float)P, acc.data(), cnt),
                 "alcm_exchange_accumulate");
           t_dec += seconds_since(ta);
-          pos[r] += (size_t)info.frame_len;
+          pos[r] += mlen;
         }
         size_t at = mine.size(), bound = alcm_compress_bound(cnt);
         mine.resize(at + bound);
@@ -702,12 +702,12 @@ struct Run {
         size_t soff = 0, cnt = 0;
         check(alcm_exchange_shard(W[0]->ex[k], (size_t)w, &soff, &cnt), "alcm_exchange_shard");
         if (cnt == 0) continue;
-        alcm_frame_info info;
-        check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
-        check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, (size_t)info.frame_len, (size_t)w,
-                                         avg[k].data(), avg[k].size()),
+        size_t mlen = 0;
+        check(alcm_exchange_message_len(all.data() + off, all.size() - off, &mlen), "alcm_exchange_message_len");
+        check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, mlen, (size_t)w, avg[k].data(),
+                                         avg[k].size()),
               "alcm_exchange_decode_shard");
-        off += (size_t)info.frame_len;
+        off += mlen;
       }
     if (off != all.size()) throw std::runtime_error("trailing bytes after the reduced frames");
     // Decoding is done once per process; with L simulated workers each would do it.

@@ -12,6 +12,18 @@ use crate::util::shape::channel_count;
 /// the section lengths as varints,
 /// then the frame's parameter, exception and payload sections unchanged.
 pub(crate) fn compact_body(frame: &[u8]) -> Result<Vec<u8>> {
+    if peek(frame)?.n_pruned != 0 {
+        return Err(Error::invalid_argument(
+            "compact bodies hold no pruned (adaptive-mode) frames",
+        ));
+    }
+    compact_body_of_any(frame)
+}
+
+/// As [`compact_body`] for any frame, pruned ones too: the body does not keep the pruned
+/// count, which the decoder never reads (a frame rebuilt by [`frame_from_body`] says 0), so
+/// this is for containers that only decode their frames (the collective exchange's messages).
+pub(crate) fn compact_body_of_any(frame: &[u8]) -> Result<Vec<u8>> {
     let info = peek(frame)?;
     let (p0, p1) = info.params_range;
     let (e0, e1) = info.exceptions_range;
@@ -20,11 +32,6 @@ pub(crate) fn compact_body(frame: &[u8]) -> Result<Vec<u8>> {
         .checked_sub(4)
         .filter(|&end| end >= p0 && info.frame_len == frame.len() as u64)
         .ok_or_else(|| Error::corrupt("compact_body needs one complete frame"))?;
-    if info.n_pruned != 0 {
-        return Err(Error::invalid_argument(
-            "compact bodies hold no pruned (adaptive-mode) frames",
-        ));
-    }
     let mut out = Vec::with_capacity(24 + end - p0);
     out.extend_from_slice(&[
         info.format_version,

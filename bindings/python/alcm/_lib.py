@@ -355,6 +355,7 @@ PROTOTYPES.update({
                                                   c_size_t, p_size_t, p_report]),
     "alcm_exchange_decode_shard": (c_status, [c_handle, u8_in, c_size_t, c_size_t, f32_out,
                                               c_size_t]),
+    "alcm_exchange_message_len": (c_status, [u8_in, c_size_t, p_size_t]),
     "alcm_exchange_save_residuals": (c_status, [c_handle, c_str, c_handle]),
     "alcm_exchange_load_residuals": (c_status, [c_handle, c_str, c_handle]),
     "alcm_exchange_free": (None, [c_handle]),

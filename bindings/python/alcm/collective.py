@@ -14,7 +14,9 @@ for one tensor ``g``::
     for j, f in enumerate(gathered):
         ex.decode_shard(f, j, out)                   # the mean gradient, same bits everywhere
 
-Bytes sent per rank are about ``2 x size / ratio`` whatever ``N`` is. For a checkpoint, put
+The frames are exchange messages: codec frames without the shape and lengths every rank's
+state knows (docs/FORMAT.md, "Exchange messages"); ``alcm.decompress`` refuses them, decode
+them with the exchange. Bytes sent per rank are about ``2 x size / ratio`` whatever ``N`` is. For a checkpoint, put
 every tensor's residuals into a :class:`ResidualStore` (``save_residuals``) and save it.
 """
 
@@ -27,7 +29,7 @@ import numpy as np
 
 from . import Encoder, _as_f32, _call, _Handle, _new_handle, _path, _text, compress_bound
 
-__all__ = ["Exchange", "ResidualStore"]
+__all__ = ["Exchange", "ResidualStore", "message_len"]
 
 
 def _inout_f32(a, what: str) -> np.ndarray:
@@ -76,6 +78,16 @@ class ResidualStore(_Handle):
         with self._rw.read():
             _call("alcm_residual_store_len", self._handle(), ctypes.byref(n))
         return n.value
+
+
+def message_len(buf) -> int:
+    """The length of the exchange message at the start of ``buf`` (bytes that may hold more
+    messages after it): splits a buffer of concatenated messages."""
+    b = bytes(buf)
+    f = np.frombuffer(b or b"\0", dtype=np.uint8)[: len(b)]
+    n = ctypes.c_size_t()
+    _call("alcm_exchange_message_len", f, f.size, ctypes.byref(n))
+    return n.value
 
 
 class Exchange(_Handle):

@@ -48,11 +48,25 @@ def test_mean_matches_float64_reference_within_both_stage_bounds():
         b1 = sum(eps * np.linalg.norm(g.ravel()[s].astype(np.float64)) for g in grads) / ranks
         assert np.linalg.norm(reduced[j] - mean[s]) <= b1 * 1.001
         # stage 2: the decoded reduced shard within eps of what was summed
-        d = alcm.decompress(gathered[j]).ravel()
+        # (exchange messages are not alcm frames: alcm.decompress refuses them)
+        with pytest.raises(alcm.AlcmError):
+            alcm.decompress(gathered[j])
+        full = np.zeros(grads[0].size, np.float32)
+        ex[1].decode_shard(gathered[j], j, full)
+        d = full[s]
         assert np.linalg.norm(d - reduced[j]) <= eps * np.linalg.norm(reduced[j]) * 1.0001
     for o in outs:
         assert np.array_equal(o, outs[0])
     assert not np.isnan(outs[0]).any()
+    # Messages concatenate and split again; a cut one is an error.
+    buf = b"".join(gathered)
+    lens = []
+    while buf:
+        lens.append(alcm.collective.message_len(buf))
+        buf = buf[lens[-1]:]
+    assert lens == [len(m) for m in gathered if m]
+    with pytest.raises(alcm.AlcmError):
+        alcm.collective.message_len(gathered[0][:-1])
 
 
 def test_residual_store_round_trip_and_missing_key(tmp_path):

@@ -286,6 +286,9 @@ alcm_exchange_compress_reduced(ex, enc, x, n, dst, cap, dst_len, report) =
 alcm_exchange_decode_shard(ex, frame, len, j, out, out_len) =
     @ccall libalcm.alcm_exchange_decode_shard(ex::Ptr{Cvoid}, frame::Ptr{UInt8}, len::Csize_t,
         j::Csize_t, out::Ptr{Cfloat}, out_len::Csize_t)::alcm_status
+alcm_exchange_message_len(bytes, len, message_len) =
+    @ccall libalcm.alcm_exchange_message_len(bytes::Ptr{UInt8}, len::Csize_t,
+        message_len::Ref{Csize_t})::alcm_status
 alcm_exchange_save_residuals(ex, name, store) =
     @ccall libalcm.alcm_exchange_save_residuals(ex::Ptr{Cvoid}, name::Cstring,
         store::Ptr{Cvoid})::alcm_status
