@@ -1583,6 +1583,31 @@ alcm_status alcm_exchange_compress_shard(struct alcm_exchange *ex,
                                          struct alcm_report *report);
 
 /**
+ * As alcm_exchange_compress_shard, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+ * `allocation_len` values, one per channel of shard `j` (the channels of a tensor of the shard's
+ * shape: the full shape with the first axis cut to the shard's rows; predict them on the shard,
+ * e.g. alcm_predictor_predict_channels). `allocation_len` 0: as alcm_exchange_compress_shard.
+ *
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+ * On error the residual is unchanged and nothing is written.
+ * Errors: those of alcm_exchange_compress_shard, and ALCM_ERR_NULL_POINTER (`allocation` when
+ * `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_shard_allocated(struct alcm_exchange *ex,
+                                                   const struct alcm_encoder *enc,
+                                                   const float *gradient,
+                                                   size_t n_values,
+                                                   size_t j,
+                                                   const double *allocation,
+                                                   size_t allocation_len,
+                                                   uint8_t *dst,
+                                                   size_t dst_capacity,
+                                                   size_t *dst_len,
+                                                   struct alcm_report *report);
+
+/**
  * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `frame` is one message
  * of alcm_exchange_compress_shard for this rank and `out` is this rank's shard (`out_len` = the
  * count of alcm_exchange_shard(this rank)). The message is decoded into one scratch buffer the
@@ -1630,6 +1655,29 @@ alcm_status alcm_exchange_compress_reduced(struct alcm_exchange *ex,
                                            size_t dst_capacity,
                                            size_t *dst_len,
                                            struct alcm_report *report);
+
+/**
+ * As alcm_exchange_compress_reduced, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+ * `allocation_len` values, one per channel of this rank's shard (predict them on the reduced
+ * shard). `allocation_len` 0: as alcm_exchange_compress_reduced.
+ *
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+ * On error the residual is unchanged and nothing is written.
+ * Errors: those of alcm_exchange_compress_reduced, and ALCM_ERR_NULL_POINTER (`allocation` when
+ * `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_reduced_allocated(struct alcm_exchange *ex,
+                                                     const struct alcm_encoder *enc,
+                                                     const float *reduced,
+                                                     size_t n_values,
+                                                     const double *allocation,
+                                                     size_t allocation_len,
+                                                     uint8_t *dst,
+                                                     size_t dst_capacity,
+                                                     size_t *dst_len,
+                                                     struct alcm_report *report);
 
 /**
  * Stage 2, receiving side: decodes the message of rank `j`'s reduced shard (from its

@@ -535,3 +535,57 @@ fn residual_store_refuses_entries_out_of_order() {
     let bytes = s.to_bytes();
     assert_eq!(ResidualStore::from_bytes(&bytes).unwrap().to_bytes(), bytes);
 }
+
+#[test]
+fn adaptive_exchange_uses_the_allocation_of_each_shard() {
+    // The original's scheme over the exchange: per-channel allocations of the shard (rows of
+    // fc1's [256, 64] gradient split over 2 ranks: 128 channels each).
+    let ranks = 2;
+    let (grads, shape) = rank_gradients(ranks);
+    let enc = Encoder::new(EncoderConfig::default()).unwrap(); // adaptive, pruning 0.01
+    let size = |alloc: f64| {
+        let mut ex = ShardedExchange::new(&shape, ranks, 0).unwrap();
+        assert_eq!(ex.shard_shape(1).unwrap(), vec![128, 64]);
+        let a = vec![alloc; 128];
+        let m = ex
+            .compress_shard_allocated(&enc, &grads[0], 1, Some(&a))
+            .unwrap()
+            .unwrap()
+            .bytes;
+        // The message decodes to the shard, within what the allocation allows: more bits,
+        // smaller error.
+        let d = decode(&ex, &m, 1);
+        let x = &grads[0][ex.shard(1)];
+        let err = norm(x.iter().zip(&d).map(|(a, b)| (*a - *b) as f64));
+        (m.len(), err / norm(x.iter().map(|&v| v as f64)))
+    };
+    let (small, err_small) = size(0.2);
+    let (large, err_large) = size(0.9);
+    assert!(small < large, "{small} vs {large} bytes");
+    assert!(err_large < err_small, "{err_large} vs {err_small}");
+    // A wrong allocation length is an error that leaves the residual as it was.
+    let mut ex = ShardedExchange::new(&shape, ranks, 0).unwrap();
+    let bad = vec![0.5; 127];
+    assert_eq!(
+        ex.compress_shard_allocated(&enc, &grads[0], 1, Some(&bad))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert!(ex
+        .residual(Stage::Scatter(1))
+        .unwrap()
+        .residual()
+        .iter()
+        .all(|&r| r == 0.0));
+    // Stage 2 takes the allocation of this rank's shard.
+    let reduced = vec![0.01f32; 128 * 64];
+    let a = vec![0.6; 128];
+    let m = ex
+        .compress_reduced_allocated(&enc, &reduced, Some(&a))
+        .unwrap()
+        .unwrap()
+        .bytes;
+    let d = decode(&ex, &m, 0);
+    assert!(d.iter().all(|&v| (v - 0.01).abs() < 1e-3));
+}

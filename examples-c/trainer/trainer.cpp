@@ -503,9 +503,9 @@ struct Run {
     exchange = mode == Mode::None ? Exchange::AllReduce : opt.exchange;
     if (mode != Mode::None && exchange == Exchange::AllReduce)
       throw std::runtime_error("--exchange allreduce is the uncompressed exchange: use it with --modes none");
-    if (exchange == Exchange::AllToAll && mode != Mode::Aggressive)
-      throw std::runtime_error("--exchange alltoall needs --modes aggressive (its two stages always carry "
-                               "error feedback)");
+    if (exchange == Exchange::AllToAll && mode != Mode::Aggressive && mode != Mode::Original)
+      throw std::runtime_error("--exchange alltoall needs --modes aggressive or original (its two stages always "
+                               "carry error feedback)");
     if (mode == Mode::LowRank && exchange != Exchange::AllGather)
       throw std::runtime_error("mode lowrank runs its two rounds over --exchange allgather");
     if (exchange == Exchange::AllToAll && comm.size > 1 && local != 1)
@@ -528,11 +528,11 @@ struct Run {
           check(alcm_encoder_set_mode(w->enc, ALCM_MODE_RELATIVE_L2, opt.aggressive_target),
                 "alcm_encoder_set_mode");
         }
-        if (exchange == Exchange::AllToAll) {
+        if (exchange == Exchange::AllToAll && mode == Mode::Aggressive) {
           check(alcm_encoder_new(&w->enc2), "alcm_encoder_new");
           check(alcm_encoder_set_mode(w->enc2, ALCM_MODE_RELATIVE_L2, gather_target()), "alcm_encoder_set_mode");
         }
-        if (mode == Mode::Aggressive && exchange == Exchange::AllToAll)
+        if (exchange == Exchange::AllToAll)
           for (int k = 0; k < kTensors; ++k) {
             auto sh = Model::shape(k);
             int gw = comm.rank * local + l;
@@ -654,6 +654,20 @@ struct Run {
     return seconds_since(t0);
   }
 
+  // Mode original over alltoall: the predictor's allocation for a shard of tensor k (`cnt`
+  // values at `x`, whole rows), predicted on the shard itself (per-channel statistics).
+  static void shard_allocation(Worker &w, int k, const float *x, size_t cnt, std::vector<double> &alloc) {
+    auto sh = Model::shape(k);
+    size_t row = 1;
+    for (size_t d = 1; d < sh.size(); ++d) row *= sh[d];
+    sh[0] = cnt / row;
+    size_t nc = 0;
+    check(alcm_channel_count(sh.size(), sh.data(), &nc), "alcm_channel_count");
+    alloc.resize(nc);
+    check(alcm_predictor_predict_channels(w.pred, x, sh.size(), sh.data(), alloc.data(), nc, &nc),
+          "alcm_predictor_predict_channels");
+  }
+
   // Compressed reduce-scatter + all-gather (--exchange alltoall): every worker compresses shard
   // j of each tensor for worker j (MPI_Alltoallv; the exchange's messages, all tensors' for one
   // peer concatenated, split with alcm_exchange_message_len), sums the P frames of its own shard
@@ -669,6 +683,12 @@ struct Run {
     double s_alcm = 0;
     auto t0 = Clock::now();
     alcm_report rep;
+    for (int l = 0; l < local; ++l)
+      if (mode == Mode::Original && !W[l]->predictor_trained) {
+        train_predictor(*W[l]);
+        W[l]->predictor_trained = true;
+      }
+    std::vector<double> alloc;
     std::vector<std::vector<std::vector<uint8_t>>> to(local, std::vector<std::vector<uint8_t>>(P));
     for (int l = 0; l < local; ++l)
       for (int j = 0; j < P; ++j)
@@ -678,9 +698,17 @@ struct Run {
           auto &buf = to[l][j];
           size_t at = buf.size(), bound = alcm_compress_bound(cnt);
           buf.resize(at + bound);
-          check(alcm_exchange_compress_shard(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(), Model::count(k),
-                                             (size_t)j, buf.data() + at, bound, &len, &rep),
-                "alcm_exchange_compress_shard");
+          if (mode == Mode::Original && cnt > 0) {
+            shard_allocation(*W[l], k, W[l]->grad[k].data() + off, cnt, alloc);
+            check(alcm_exchange_compress_shard_allocated(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(),
+                                                         Model::count(k), (size_t)j, alloc.data(), alloc.size(),
+                                                         buf.data() + at, bound, &len, &rep),
+                  "alcm_exchange_compress_shard_allocated");
+          } else {
+            check(alcm_exchange_compress_shard(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(), Model::count(k),
+                                               (size_t)j, buf.data() + at, bound, &len, &rep),
+                  "alcm_exchange_compress_shard");
+          }
           buf.resize(at + len);
           caq_sum += rep.caq;
           caq_n += 1;
@@ -738,9 +766,16 @@ struct Run {
         size_t at = mine.size(), bound = alcm_compress_bound(cnt);
         mine.resize(at + bound);
         auto tr = Clock::now();
-        check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc2, acc.data(), cnt, mine.data() + at, bound, &len,
-                                             &rep),
-              "alcm_exchange_compress_reduced");
+        if (mode == Mode::Original) {
+          shard_allocation(*W[l], k, acc.data(), cnt, alloc);
+          check(alcm_exchange_compress_reduced_allocated(W[l]->ex[k], W[l]->enc, acc.data(), cnt, alloc.data(),
+                                                         alloc.size(), mine.data() + at, bound, &len, &rep),
+                "alcm_exchange_compress_reduced_allocated");
+        } else {
+          check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc2, acc.data(), cnt, mine.data() + at, bound,
+                                               &len, &rep),
+                "alcm_exchange_compress_reduced");
+        }
         t_enc += seconds_since(tr);
         mine.resize(at + len);
       }

@@ -130,13 +130,31 @@ impl ShardedExchange {
         gradient: &[f32],
         j: usize,
     ) -> Result<Option<Compressed>> {
+        self.compress_shard_allocated(encoder, gradient, j, None)
+    }
+
+    /// As [`Self::compress_shard`], with a bit allocation for the adaptive mode: one value per
+    /// channel of shard `j` (as [`Encoder::compress`] takes for a tensor of the shard's shape,
+    /// [`Self::shard_shape`]); `None` or other modes: as without.
+    pub fn compress_shard_allocated(
+        &mut self,
+        encoder: &Encoder,
+        gradient: &[f32],
+        j: usize,
+        allocation: Option<&[f64]>,
+    ) -> Result<Option<Compressed>> {
         check_shape(gradient.len(), &self.shape)?;
         let range = self.checked_shard(j)?;
         if range.is_empty() {
             return Ok(None);
         }
-        let c = self.scatter[j].compress(encoder, &gradient[range], None)?;
+        let c = self.scatter[j].compress(encoder, &gradient[range], allocation)?;
         as_message(c).map(Some)
+    }
+
+    /// The shape of shard `j` (the full shape with the first axis cut to the shard's rows).
+    pub fn shard_shape(&self, j: usize) -> Result<Vec<usize>> {
+        shard_shape(&self.shape, self.checked_shard(j)?.len())
     }
 
     /// Stage 1, receiving side: `out += scale · decode(frame)`, `frame` being a message of
@@ -165,11 +183,22 @@ impl ShardedExchange {
         encoder: &Encoder,
         reduced: &[f32],
     ) -> Result<Option<Compressed>> {
+        self.compress_reduced_allocated(encoder, reduced, None)
+    }
+
+    /// As [`Self::compress_reduced`], with a bit allocation for the adaptive mode (one value
+    /// per channel of this rank's shard).
+    pub fn compress_reduced_allocated(
+        &mut self,
+        encoder: &Encoder,
+        reduced: &[f32],
+        allocation: Option<&[f64]>,
+    ) -> Result<Option<Compressed>> {
         check_shape(reduced.len(), self.gather.shape())?;
         if reduced.is_empty() {
             return Ok(None);
         }
-        let c = self.gather.compress(encoder, reduced, None)?;
+        let c = self.gather.compress(encoder, reduced, allocation)?;
         as_message(c).map(Some)
     }
 

@@ -193,6 +193,63 @@ pub unsafe extern "C" fn alcm_exchange_compress_shard(
     })
 }
 
+/// As alcm_exchange_compress_shard, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+/// `allocation_len` values, one per channel of shard `j` (the channels of a tensor of the shard's
+/// shape: the full shape with the first axis cut to the shard's rows; predict them on the shard,
+/// e.g. alcm_predictor_predict_channels). `allocation_len` 0: as alcm_exchange_compress_shard.
+///
+/// Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+/// On error the residual is unchanged and nothing is written.
+/// Errors: those of alcm_exchange_compress_shard, and ALCM_ERR_NULL_POINTER (`allocation` when
+/// `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+/// Memory: inputs are borrowed for the call; `dst` must not overlap them.
+/// Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_exchange_compress_shard_allocated(
+    ex: *mut alcm_exchange,
+    enc: *const alcm_encoder,
+    gradient: *const f32,
+    n_values: usize,
+    j: usize,
+    allocation: *const f64,
+    allocation_len: usize,
+    dst: *mut u8,
+    dst_capacity: usize,
+    dst_len: *mut usize,
+    report: *mut alcm_report,
+) -> alcm_status {
+    ffi_status("alcm_exchange_compress_shard_allocated", || {
+        // SAFETY: the caller upholds the documented contract.
+        let (ex, e, g, alloc, dst, dst_len) = unsafe {
+            (
+                handle_mut(ex, "ex")?,
+                handle_ref(enc, "enc")?,
+                in_slice(gradient, n_values, "gradient")?,
+                in_slice(allocation, allocation_len, "allocation")?,
+                out_slice(dst, dst_capacity, "dst")?,
+                out_ptr(dst_len, "dst_len")?,
+            )
+        };
+        // SAFETY: as above; `report` is optional.
+        let report_out = unsafe { opt_out_ptr(report, "report")? };
+        crate::util::shape::check_shape(g.len(), ex.shape())?;
+        if j >= ex.ranks() {
+            return Err(FfiError::invalid_argument(format!(
+                "shard {j} does not exist ({} ranks)",
+                ex.ranks()
+            )));
+        }
+        super::handle::check_compress_bound(ex.shard(j).len(), dst_capacity)?;
+        let alloc = (!alloc.is_empty()).then_some(alloc);
+        finish_opt(
+            ex.compress_shard_allocated(e, g, j, alloc)?,
+            dst,
+            dst_len,
+            report_out,
+        )
+    })
+}
+
 /// Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `frame` is one message
 /// of alcm_exchange_compress_shard for this rank and `out` is this rank's shard (`out_len` = the
 /// count of alcm_exchange_shard(this rank)). The message is decoded into one scratch buffer the
@@ -274,6 +331,61 @@ pub unsafe extern "C" fn alcm_exchange_compress_reduced(
         }
         super::handle::check_compress_bound(n, dst_capacity)?;
         finish_opt(ex.compress_reduced(e, x)?, dst, dst_len, report_out)
+    })
+}
+
+/// As alcm_exchange_compress_reduced, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+/// `allocation_len` values, one per channel of this rank's shard (predict them on the reduced
+/// shard). `allocation_len` 0: as alcm_exchange_compress_reduced.
+///
+/// Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+/// On error the residual is unchanged and nothing is written.
+/// Errors: those of alcm_exchange_compress_reduced, and ALCM_ERR_NULL_POINTER (`allocation` when
+/// `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+/// Memory: inputs are borrowed for the call; `dst` must not overlap them.
+/// Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+#[no_mangle]
+pub unsafe extern "C" fn alcm_exchange_compress_reduced_allocated(
+    ex: *mut alcm_exchange,
+    enc: *const alcm_encoder,
+    reduced: *const f32,
+    n_values: usize,
+    allocation: *const f64,
+    allocation_len: usize,
+    dst: *mut u8,
+    dst_capacity: usize,
+    dst_len: *mut usize,
+    report: *mut alcm_report,
+) -> alcm_status {
+    ffi_status("alcm_exchange_compress_reduced_allocated", || {
+        // SAFETY: the caller upholds the documented contract.
+        let (ex, e, x, alloc, dst, dst_len) = unsafe {
+            (
+                handle_mut(ex, "ex")?,
+                handle_ref(enc, "enc")?,
+                in_slice(reduced, n_values, "reduced")?,
+                in_slice(allocation, allocation_len, "allocation")?,
+                out_slice(dst, dst_capacity, "dst")?,
+                out_ptr(dst_len, "dst_len")?,
+            )
+        };
+        // SAFETY: as above; `report` is optional.
+        let report_out = unsafe { opt_out_ptr(report, "report")? };
+        let n = ex.shard(ex.rank()).len();
+        if x.len() != n {
+            return Err(FfiError::invalid_argument(format!(
+                "reduced holds {} values, this rank's shard {n}",
+                x.len()
+            )));
+        }
+        super::handle::check_compress_bound(n, dst_capacity)?;
+        let alloc = (!alloc.is_empty()).then_some(alloc);
+        finish_opt(
+            ex.compress_reduced_allocated(e, x, alloc)?,
+            dst,
+            dst_len,
+            report_out,
+        )
     })
 }
 

@@ -118,3 +118,17 @@ def test_store_keeps_plain_error_feedback(tmp_path, grad):
     assert fb.compress(grad, enc)[0] == back.compress(grad, enc)[0]
     with pytest.raises(alcm.ArgumentError, match="fc2.weight"):
         store.get("fc2.weight")
+
+
+def test_adaptive_shards_take_an_allocation_per_channel():
+    g = _grads(2)[0]
+    enc = alcm.Encoder()  # adaptive (the original's scheme)
+    sizes = {}
+    for a in (0.2, 0.9):
+        ex = Exchange(g.shape, 2, 0)
+        s = ex.shard(1)
+        rows = (s.stop - s.start) // int(np.prod(g.shape[1:]))
+        sizes[a] = len(ex.compress_shard(g, 1, enc, allocation=np.full(rows, a)))
+    assert sizes[0.2] < sizes[0.9]
+    with pytest.raises(alcm.AlcmError):
+        Exchange(g.shape, 2, 0).compress_shard(g, 1, enc, allocation=[0.5, 0.5, 0.5])
