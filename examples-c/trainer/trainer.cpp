@@ -1362,7 +1362,7 @@ void usage() {
       "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
       "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
       "               [--no-checkpoint] [--max-gap POINTS] [--exchange allreduce|allgather|alltoall]\n"
-      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n"
+      "               [--min-shard VALUES] [--gather-target EPS] [--checkpoint DIR] [--resume DIR]\n"
       "               [--mode MODE] (one mode; modes: none, original, aggressive, aggressive-nofb,\n"
       "               lowrank) [--rank R] [--factor-target EPS] [--min-compression X] (lowrank)\n");
 }
