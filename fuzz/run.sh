@@ -13,7 +13,7 @@ set -u
 secs=${1:-60}
 shift 2>/dev/null || true
 cd "$(dirname "$0")"
-targets=${*:-"decompress peek yaml_config predictor_model feedback_state npy roundtrip file_loaders dtype residual_store archive lossless_float"}
+targets=${*:-"decompress peek yaml_config predictor_model feedback_state npy roundtrip file_loaders dtype residual_store archive lossless_float exchange_message"}
 export RUSTC_BOOTSTRAP=1
 status=0
 for t in $targets; do

@@ -1501,12 +1501,17 @@ alcm_status alcm_variance_percent(const double *values, size_t n, double *out);
  *
  * A compressed reduce-scatter + all-gather whose bytes per rank stay flat as ranks grow; the
  * caller moves the bytes (MPI_Alltoallv + MPI_Allgatherv, gloo, NCCL). Per step, on rank r of N,
- * for each tensor: (1) for every j, alcm_exchange_compress_shard(j) and send the frame to rank j;
- * (2) zero a buffer of alcm_exchange_shard(r) values and alcm_exchange_accumulate every frame
+ * for each tensor: (1) for every j, alcm_exchange_compress_shard(j) and send the message to rank
+ * j; (2) zero a buffer of alcm_exchange_shard(r) values and alcm_exchange_accumulate every message
  * received (scale 1/N for the mean); (3) alcm_exchange_compress_reduced that buffer and all-gather
- * the frame; (4) alcm_exchange_decode_shard(j) every gathered frame into the full tensor. Both
+ * the message; (4) alcm_exchange_decode_shard(j) every gathered message into the full tensor. Both
  * stages carry an error-feedback residual; alcm_exchange_save_residuals puts them in an
  * alcm_residual_store for a checkpoint.
+ *
+ * The exchange's messages are codec frames without what every rank's state already knows (shape,
+ * element type; docs/FORMAT.md, "Exchange messages"): about 15 bytes of framing instead of about
+ * 90. They are not alcm frames (alcm_decompress refuses them): decode them with this exchange's
+ * functions. Messages concatenate; alcm_exchange_message_len splits such a buffer again.
  *
  * --------------------------------------------------------------------------------------------
  *
@@ -1552,11 +1557,12 @@ alcm_status alcm_exchange_shard(const struct alcm_exchange *ex,
 
 /**
  * Stage 1: compresses shard `j` of `gradient` (the full tensor, `n_values` floats) plus its
- * residual with `enc` into `dst`, for rank `j`, and keeps the new residual. `dst_capacity` must
- * be at least alcm_compress_bound of the shard's value count. An empty shard has no frame:
- * `*dst_len` is 0 (send nothing) and `*report` is zeroed.
+ * residual with `enc` into a message in `dst`, for rank `j`, and keeps the new residual.
+ * `dst_capacity` must be at least alcm_compress_bound of the shard's value count. An empty shard
+ * has no message: `*dst_len` is 0 (send nothing) and `*report` is zeroed.
  *
- * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it
+ * (its sizes, ratio and CAQ are the message's). On
  * error the residual is unchanged and nothing is written.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`, `enc`, `dst_len`; `gradient`, `dst` when their length is
  * not 0), ALCM_ERR_INVALID_HANDLE (`ex`, `enc`), ALCM_ERR_INVALID_ARGUMENT (`n_values` is not the
@@ -1577,16 +1583,43 @@ alcm_status alcm_exchange_compress_shard(struct alcm_exchange *ex,
                                          struct alcm_report *report);
 
 /**
- * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `out` is this rank's
- * shard (`out_len` = the count of alcm_exchange_shard(this rank)). The frame is decoded into
- * one scratch buffer the state keeps and reuses, then added in one pass. When this rank's shard
- * is empty, `frame_len` must be 0 and nothing happens.
+ * As alcm_exchange_compress_shard, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+ * `allocation_len` values, one per channel of shard `j` (the channels of a tensor of the shard's
+ * shape: the full shape with the first axis cut to the shard's rows; predict them on the shard,
+ * e.g. alcm_predictor_predict_channels). `allocation_len` 0: as alcm_exchange_compress_shard.
+ *
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+ * On error the residual is unchanged and nothing is written.
+ * Errors: those of alcm_exchange_compress_shard, and ALCM_ERR_NULL_POINTER (`allocation` when
+ * `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_shard_allocated(struct alcm_exchange *ex,
+                                                   const struct alcm_encoder *enc,
+                                                   const float *gradient,
+                                                   size_t n_values,
+                                                   size_t j,
+                                                   const double *allocation,
+                                                   size_t allocation_len,
+                                                   uint8_t *dst,
+                                                   size_t dst_capacity,
+                                                   size_t *dst_len,
+                                                   struct alcm_report *report);
+
+/**
+ * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `frame` is one message
+ * of alcm_exchange_compress_shard for this rank and `out` is this rank's shard (`out_len` = the
+ * count of alcm_exchange_shard(this rank)). The message is decoded into one scratch buffer the
+ * state keeps and reuses, then added in one pass. When this rank's shard is empty, `frame_len`
+ * must be 0 and nothing happens.
  *
  * Returns: ALCM_OK. On error `out` is unchanged.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
  * ALCM_ERR_INVALID_HANDLE (`ex`), ALCM_ERR_INVALID_ARGUMENT (`out_len` is not the shard's count,
- * a frame of fewer values, `scale` not finite, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (a
- * frame of more values), and every error of alcm_decompress for a bad frame.
+ * a message of fewer values, `scale` not finite, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (a
+ * message of more values), ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT, ALCM_ERR_CHECKSUM (a damaged
+ * message), and every error of alcm_decompress for a bad frame inside it.
  * Memory: inputs are borrowed for the call; `out` must not overlap `frame`.
  * Threads: exclusive use of `ex`.
  */
@@ -1599,10 +1632,12 @@ alcm_status alcm_exchange_accumulate(struct alcm_exchange *ex,
 
 /**
  * Stage 2: compresses this rank's reduced shard (`n_values` floats, the shard's count) plus the
- * second residual with `enc` into `dst`, for the all-gather, and keeps the new residual. When
- * this rank's shard is empty, `*dst_len` is 0 (nothing to gather) and `*report` is zeroed.
+ * second residual with `enc` into a message in `dst`, for the all-gather, and keeps the new
+ * residual. When this rank's shard is empty, `*dst_len` is 0 (nothing to gather) and `*report`
+ * is zeroed.
  *
- * Returns: ALCM_OK; the frame is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it. On
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it
+ * (its sizes, ratio and CAQ are the message's). On
  * error the residual is unchanged and nothing is written.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`, `enc`, `dst_len`; `reduced`, `dst` when their length is
  * not 0), ALCM_ERR_INVALID_HANDLE (`ex`, `enc`), ALCM_ERR_INVALID_ARGUMENT (`n_values` is not this
@@ -1622,15 +1657,40 @@ alcm_status alcm_exchange_compress_reduced(struct alcm_exchange *ex,
                                            struct alcm_report *report);
 
 /**
- * Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in `out`, the
- * full tensor (`out_len` = the tensor's value count); the rest of `out` is not touched. An
- * empty shard has an empty frame (`frame_len` 0).
+ * As alcm_exchange_compress_reduced, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
+ * `allocation_len` values, one per channel of this rank's shard (predict them on the reduced
+ * shard). `allocation_len` 0: as alcm_exchange_compress_reduced.
+ *
+ * Returns: ALCM_OK; the message is in `dst[0..*dst_len]`, `*report` (if non-NULL) describes it.
+ * On error the residual is unchanged and nothing is written.
+ * Errors: those of alcm_exchange_compress_reduced, and ALCM_ERR_NULL_POINTER (`allocation` when
+ * `allocation_len` is not 0), ALCM_ERR_INVALID_ARGUMENT (allocation as for alcm_encoder_compress).
+ * Memory: inputs are borrowed for the call; `dst` must not overlap them.
+ * Threads: exclusive use of `ex`; `enc` is only read and may be shared.
+ */
+alcm_status alcm_exchange_compress_reduced_allocated(struct alcm_exchange *ex,
+                                                     const struct alcm_encoder *enc,
+                                                     const float *reduced,
+                                                     size_t n_values,
+                                                     const double *allocation,
+                                                     size_t allocation_len,
+                                                     uint8_t *dst,
+                                                     size_t dst_capacity,
+                                                     size_t *dst_len,
+                                                     struct alcm_report *report);
+
+/**
+ * Stage 2, receiving side: decodes the message of rank `j`'s reduced shard (from its
+ * alcm_exchange_compress_reduced; a stage-1 message for shard `j` decodes too) into its place in
+ * `out`, the full tensor (`out_len` = the tensor's value count); the rest of `out` is not
+ * touched. An empty shard has an empty message (`frame_len` 0).
  *
  * Returns: ALCM_OK. On error the shard's part of `out` is unspecified.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
  * ALCM_ERR_INVALID_HANDLE (`ex`), ALCM_ERR_INVALID_ARGUMENT (`out_len` is not the tensor's count,
- * `j` not below the rank count, a frame of fewer values than the shard, misaligned pointer),
- * ALCM_ERR_BUFFER_TOO_SMALL (a frame of more values), and every error of alcm_decompress.
+ * `j` not below the rank count, a message of fewer values than the shard, misaligned pointer),
+ * ALCM_ERR_BUFFER_TOO_SMALL (a message of more values), ALCM_ERR_TRUNCATED, ALCM_ERR_CORRUPT,
+ * ALCM_ERR_CHECKSUM (a damaged message), and every error of alcm_decompress.
  * Memory: inputs are borrowed for the call; `out` must not overlap `frame`.
  * Threads: `ex` is only read: other threads may use it at the same time in calls that take it as
  * `const`.
@@ -1641,6 +1701,20 @@ alcm_status alcm_exchange_decode_shard(const struct alcm_exchange *ex,
                                        size_t j,
                                        float *out,
                                        size_t out_len);
+
+/**
+ * The length of the exchange message at the start of `bytes` (`len` bytes, which may hold more
+ * messages after it): a transport that concatenates the messages of several tensors for one
+ * peer splits them with it.
+ *
+ * Returns: ALCM_OK; `*message_len` (at most `len`) is written only on success.
+ * Errors: ALCM_ERR_NULL_POINTER (`message_len`; `bytes` when `len` is not 0),
+ * ALCM_ERR_TRUNCATED (`bytes` ends inside the message), ALCM_ERR_CORRUPT (a bad length prefix),
+ * ALCM_ERR_INVALID_ARGUMENT (misaligned pointer).
+ * Memory: `bytes` is borrowed for the call.
+ * Threads: any thread.
+ */
+alcm_status alcm_exchange_message_len(const uint8_t *bytes, size_t len, size_t *message_len);
 
 /**
  * Puts every residual of `ex` into `store` under `name/scatter/<j>` and `name/gather` (`name` is

@@ -2,9 +2,9 @@
 //! reference, the error bound of each stage, residual carry, and the residual store.
 
 use alcm::collective::{
-    shard_ranges, Accumulator, ResidualStore, ShardLayout, ShardedExchange, Stage,
+    message_len, shard_ranges, Accumulator, ResidualStore, ShardLayout, ShardedExchange, Stage,
 };
-use alcm::{decompress, Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode};
+use alcm::{Encoder, EncoderConfig, ErrorFeedback, ErrorKind, Mode};
 
 fn real_gradient(step: u32) -> (Vec<f32>, Vec<usize>) {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
@@ -30,12 +30,19 @@ fn rank_gradients(ranks: usize) -> (Vec<Vec<f32>>, Vec<usize>) {
     (g, shape)
 }
 
+/// The values of shard `j` in the message `msg` (either stage), decoded by `ex`.
+fn decode(ex: &ShardedExchange, msg: &[u8], j: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; ex.shape().iter().product()];
+    ex.decode_shard(msg, j, &mut out).unwrap();
+    out[ex.shard(j)].to_vec()
+}
+
 fn norm(x: impl Iterator<Item = f64>) -> f64 {
     x.map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// One full step over `ranks` simulated ranks; returns (stage-1 frames [from][to], reduced
-/// shards as summed by each owner, stage-2 frames, the decoded result on every rank).
+/// One full step over `ranks` simulated ranks; returns (stage-1 messages [from][to], reduced
+/// shards as summed by each owner, stage-2 messages, the decoded result on every rank).
 #[allow(clippy::type_complexity)]
 fn step(
     ex: &mut [ShardedExchange],
@@ -129,7 +136,7 @@ fn each_stage_meets_its_error_bound() {
             let mut bound = 0.0;
             for (r, g) in grads.iter().enumerate() {
                 let x = &g[range.clone()];
-                let d = decompress(&sent[r][j]).unwrap().data;
+                let d = decode(&ex[0], &sent[r][j], j);
                 let e = norm(x.iter().zip(&d).map(|(a, b)| (*a - *b) as f64));
                 let nx = norm(x.iter().map(|&a| a as f64));
                 assert!(
@@ -148,7 +155,7 @@ fn each_stage_meets_its_error_bound() {
                 "reduced shard {j}: {e1} > {bound}"
             );
             // Stage 2: the decoded reduced shard within eps of what its owner summed.
-            let d = decompress(&gathered[j]).unwrap().data;
+            let d = decode(&ex[0], &gathered[j], j);
             let e2 = norm(reduced[j].iter().zip(&d).map(|(a, b)| (*a - *b) as f64));
             let nr = norm(reduced[j].iter().map(|&a| a as f64));
             assert!(
@@ -159,6 +166,32 @@ fn each_stage_meets_its_error_bound() {
         }
         assert!(results.iter().all(|r| r == &results[0]));
     }
+}
+
+#[test]
+fn messages_concatenate_and_split_again() {
+    // What a transport does: one buffer per peer holding the messages of several tensors.
+    let ranks = 3;
+    let (grads, shape) = rank_gradients(ranks);
+    let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(0.4))).unwrap();
+    let mut ex: Vec<_> = (0..ranks)
+        .map(|r| ShardedExchange::new(&shape, ranks, r).unwrap())
+        .collect();
+    let (sent, _, gathered, _) = step(&mut ex, &enc, &grads, 1.0);
+    let mut parts: Vec<&[u8]> = sent[0].iter().map(Vec::as_slice).collect();
+    parts.extend(gathered.iter().map(Vec::as_slice));
+    let buf = parts.concat();
+    let mut pos = 0;
+    for p in &parts {
+        let n = message_len(&buf[pos..]).unwrap();
+        assert_eq!(&buf[pos..pos + n], *p);
+        pos += n;
+    }
+    assert_eq!(pos, buf.len());
+    assert_eq!(
+        message_len(&buf[..parts[0].len() - 1]).unwrap_err().kind(),
+        ErrorKind::Truncated
+    );
 }
 
 #[test]
@@ -180,7 +213,7 @@ fn residuals_carry_what_was_not_sent() {
         for (d, v) in delivered.iter_mut().zip(&results[0]) {
             *d += *v as f64;
         }
-        let d = decompress(&sent[0][1]).unwrap().data;
+        let d = decode(&ex[0], &sent[0][1], 1);
         for (s, v) in sent0.iter_mut().zip(&d) {
             *s += *v as f64;
         }
@@ -501,4 +534,58 @@ fn residual_store_refuses_entries_out_of_order() {
     s.insert("a", ErrorFeedback::new(&[1]).unwrap()).unwrap();
     let bytes = s.to_bytes();
     assert_eq!(ResidualStore::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+}
+
+#[test]
+fn adaptive_exchange_uses_the_allocation_of_each_shard() {
+    // The original's scheme over the exchange: per-channel allocations of the shard (rows of
+    // fc1's [256, 64] gradient split over 2 ranks: 128 channels each).
+    let ranks = 2;
+    let (grads, shape) = rank_gradients(ranks);
+    let enc = Encoder::new(EncoderConfig::default()).unwrap(); // adaptive, pruning 0.01
+    let size = |alloc: f64| {
+        let mut ex = ShardedExchange::new(&shape, ranks, 0).unwrap();
+        assert_eq!(ex.shard_shape(1).unwrap(), vec![128, 64]);
+        let a = vec![alloc; 128];
+        let m = ex
+            .compress_shard_allocated(&enc, &grads[0], 1, Some(&a))
+            .unwrap()
+            .unwrap()
+            .bytes;
+        // The message decodes to the shard, within what the allocation allows: more bits,
+        // smaller error.
+        let d = decode(&ex, &m, 1);
+        let x = &grads[0][ex.shard(1)];
+        let err = norm(x.iter().zip(&d).map(|(a, b)| (*a - *b) as f64));
+        (m.len(), err / norm(x.iter().map(|&v| v as f64)))
+    };
+    let (small, err_small) = size(0.2);
+    let (large, err_large) = size(0.9);
+    assert!(small < large, "{small} vs {large} bytes");
+    assert!(err_large < err_small, "{err_large} vs {err_small}");
+    // A wrong allocation length is an error that leaves the residual as it was.
+    let mut ex = ShardedExchange::new(&shape, ranks, 0).unwrap();
+    let bad = vec![0.5; 127];
+    assert_eq!(
+        ex.compress_shard_allocated(&enc, &grads[0], 1, Some(&bad))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert!(ex
+        .residual(Stage::Scatter(1))
+        .unwrap()
+        .residual()
+        .iter()
+        .all(|&r| r == 0.0));
+    // Stage 2 takes the allocation of this rank's shard.
+    let reduced = vec![0.01f32; 128 * 64];
+    let a = vec![0.6; 128];
+    let m = ex
+        .compress_reduced_allocated(&enc, &reduced, Some(&a))
+        .unwrap()
+        .unwrap()
+        .bytes;
+    let d = decode(&ex, &m, 0);
+    assert!(d.iter().all(|&v| (v - 0.01).abs() < 1e-3));
 }

@@ -34,7 +34,7 @@ echo "seeds,mode,exchange,ranks,test_acc,sent_bytes_per_rank_step,raw_allreduce_
 for n in 2 4 8 16; do
   mpi "$n" --epochs 1 --seeds 1 --modes none,original,aggressive,aggressive-nofb --exchange allgather \
     | tee "$out/bytes-allgather-$n.log" | to_csv "1," >>"$out/bytes.csv"
-  mpi "$n" --epochs 1 --seeds 1 --modes aggressive --exchange alltoall \
+  mpi "$n" --epochs 1 --seeds 1 --modes aggressive,original --exchange alltoall \
     | tee "$out/bytes-alltoall-$n.log" | to_csv "1," >>"$out/bytes.csv"
 done
 fi

@@ -19,7 +19,8 @@
 #     bit-exactly (checked by the trainer, which exits nonzero otherwise);
 #   - the CSV holds 4 modes x 3 epochs;
 # then (issue 14) a short run of the compressed reduce-scatter + all-gather (--exchange
-# alltoall, 2 epochs; same accuracy gate against `none`, and its `summary:` last line), and
+# alltoall, 2 epochs; same accuracy gate against `none`, and its `summary:` last line), the
+# same exchange in mode original (2 epochs, accuracy gate, resumed from epoch 1 bit-identical), and
 # two resume checks that must end bit-identical (same replica hash) to the uninterrupted run:
 # alltoall/aggressive stopped after epoch 1 (both stages' residuals), and allgather/original
 # stopped after epoch 2 of 3 (predictor, scheduler); then (issue 15) the low-rank mode
@@ -100,6 +101,19 @@ run "${a2a[@]}" --epochs 2 --resume "$work/resume-a2a" | tee "$work/a2a-part2.lo
 h1=$(hash_of <"$work/a2a.log"); h2=$(hash_of <"$work/a2a-part2.log")
 [[ -n $h1 && $h1 == "$h2" ]] || fail "resumed alltoall run ends at hash '$h2', uninterrupted at '$h1'"
 echo "resumed alltoall run bit-identical: yes ($h1)"
+
+echo "== alltoall/original (predictor allocation per shard, scheduler): 1 epoch + --checkpoint, --resume to 2"
+a2o=(--data "$here/data" --workers 2 --seeds 1 --modes original --exchange alltoall --no-checkpoint)
+run "${a2o[@]}" --epochs 2 | tee "$work/a2o.log"
+rm -rf "$work/resume-a2o"
+run "${a2o[@]}" --epochs 1 --checkpoint "$work/resume-a2o" >"$work/a2o-part1.log"
+run "${a2o[@]}" --epochs 2 --resume "$work/resume-a2o" >"$work/a2o-part2.log"
+h1=$(hash_of <"$work/a2o.log"); h2=$(hash_of <"$work/a2o-part2.log")
+[[ -n $h1 && $h1 == "$h2" ]] || fail "resumed alltoall/original run ends at hash '$h2', uninterrupted at '$h1'"
+a2o_acc=$(tail -n 1 "$work/a2o.log" | grep -o 'test_acc=[0-9.]*' | grep -o '[0-9.]*$')
+awk -v a="$a2o_acc" -v n="$none_acc" -v g="$max_gap" 'BEGIN { exit !(n - a <= g + 2) }' \
+  || fail "alltoall/original accuracy $a2o_acc after 2 epochs is far below none's $none_acc after $epochs"
+echo "alltoall/original: accuracy $a2o_acc, resumed run bit-identical: yes ($h1)"
 
 if (( epochs >= 2 )); then
   echo "== resume check: allgather/original, $((epochs - 1)) epochs + --checkpoint, then --resume to $epochs"

@@ -125,6 +125,35 @@ struct Comm {
   }
 };
 
+// ---------------------------------------------------------------- little-endian bytes
+// Files (.npy data, checkpoints, run states) are little-endian whatever the host is: values go
+// through their bit patterns, assembled byte by byte.
+template <typename Buf>
+static void put_le(Buf &b, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b.push_back((typename Buf::value_type)(uint8_t)(v >> (8 * i)));
+}
+static uint64_t get_le(const uint8_t *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+template <typename T>  // a 4-byte float or integer from its little-endian bytes
+static T le32_as(const uint8_t *p) {
+  static_assert(sizeof(T) == 4, "4-byte elements only");
+  uint32_t u = (uint32_t)get_le(p, 4);
+  T x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+template <typename Buf>
+static void put_f32s_le(Buf &b, const std::vector<float> &x) {
+  for (float v : x) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    put_le(b, u, 4);
+  }
+}
+
 // ---------------------------------------------------------------- .npy loader (<f4, <i4)
 template <typename T>
 std::vector<T> load_npy(const std::string &path, const char *descr, std::vector<size_t> &shape) {
@@ -166,10 +195,12 @@ std::vector<T> load_npy(const std::string &path, const char *descr, std::vector<
     shape.push_back(d);
     n *= d;
   }
-  std::vector<T> out(n);
-  f.read((char *)out.data(), (std::streamsize)(n * sizeof(T)));
+  std::vector<uint8_t> raw(n * sizeof(T));
+  f.read((char *)raw.data(), (std::streamsize)raw.size());
   if (!f) throw std::runtime_error(path + ": truncated data");
-  return out;  // little-endian host assumed (x86-64, aarch64)
+  std::vector<T> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = le32_as<T>(raw.data() + 4 * i);
+  return out;
 }
 
 // ---------------------------------------------------------------- deterministic RNG
@@ -399,6 +430,7 @@ struct Options {
   std::vector<uint64_t> seeds = {1};
   std::vector<Mode> modes = {Mode::None, Mode::Original, Mode::Aggressive, Mode::AggressiveNoFb};
   double aggressive_target = 0.4;   // relative L2 per tensor and step
+  double gather_target = -1;        // --gather-target: alltoall's stage-2 relative L2 (< 0: --target / 2)
   double original_target = 0.1;     // relative L2 target of the predictor's training allocations
   double lr = 2e-3;
   std::string data_dir = "data", csv, ckpt = "build/trainer_ckpt.alcm";
@@ -417,6 +449,7 @@ struct Options {
 struct Worker {
   Model model;
   alcm_encoder *enc = nullptr;
+  alcm_encoder *enc2 = nullptr;  // --exchange alltoall: stage 2's encoder (--gather-target)
   alcm_predictor *pred = nullptr;
   alcm_scheduler *sched = nullptr;
   alcm_feedback *fb[kTensors] = {};
@@ -427,6 +460,7 @@ struct Worker {
   bool predictor_trained = false;
   ~Worker() {
     alcm_encoder_free(enc);
+    alcm_encoder_free(enc2);
     alcm_predictor_free(pred);
     alcm_scheduler_free(sched);
     for (auto *f : fb) alcm_feedback_free(f);
@@ -441,6 +475,10 @@ struct EpochStats {
   // Per worker per step (ms): gradient computation, alcm encoding (compress, feedback,
   // predictor), alcm decoding (decode, accumulate); inputs of the step-time model.
   double compute_ms = 0, encode_ms = 0, decode_ms = 0;
+  // Workers simulated in one process only (all gradients at hand): relative L2 error of the
+  // exchanged mean gradient against the exact float64 mean, over the epoch's steps, and for
+  // alltoall that of the reduce-scatter alone (stage 1); -1 otherwise.
+  double grad_error = -1, stage1_error = -1;
 };
 
 struct Run {
@@ -456,6 +494,7 @@ struct Run {
   Exchange exchange = Exchange::AllReduce;  // what this run really uses
   std::vector<double> caq_history;  // the scheduler's inputs, in order (replayed on resume)
   double t_enc = 0, t_dec = 0;      // this epoch's alcm seconds, all local workers
+  double err_sq = 0, err1_sq = 0, ref_sq = 0;  // this epoch's exchange errors (EpochStats::grad_error)
 
   Run(const Options &o, const Comm &c, const Data &tr, const Data &te, Mode m, uint64_t s)
       : opt(o), comm(c), train(tr), test(te), mode(m), seed(s) {
@@ -464,9 +503,9 @@ struct Run {
     exchange = mode == Mode::None ? Exchange::AllReduce : opt.exchange;
     if (mode != Mode::None && exchange == Exchange::AllReduce)
       throw std::runtime_error("--exchange allreduce is the uncompressed exchange: use it with --modes none");
-    if (exchange == Exchange::AllToAll && mode != Mode::Aggressive)
-      throw std::runtime_error("--exchange alltoall needs --modes aggressive (its two stages always carry "
-                               "error feedback)");
+    if (exchange == Exchange::AllToAll && mode != Mode::Aggressive && mode != Mode::Original)
+      throw std::runtime_error("--exchange alltoall needs --modes aggressive or original (its two stages always "
+                               "carry error feedback)");
     if (mode == Mode::LowRank && exchange != Exchange::AllGather)
       throw std::runtime_error("mode lowrank runs its two rounds over --exchange allgather");
     if (exchange == Exchange::AllToAll && comm.size > 1 && local != 1)
@@ -489,7 +528,11 @@ struct Run {
           check(alcm_encoder_set_mode(w->enc, ALCM_MODE_RELATIVE_L2, opt.aggressive_target),
                 "alcm_encoder_set_mode");
         }
-        if (mode == Mode::Aggressive && exchange == Exchange::AllToAll)
+        if (exchange == Exchange::AllToAll && mode == Mode::Aggressive) {
+          check(alcm_encoder_new(&w->enc2), "alcm_encoder_new");
+          check(alcm_encoder_set_mode(w->enc2, ALCM_MODE_RELATIVE_L2, gather_target()), "alcm_encoder_set_mode");
+        }
+        if (exchange == Exchange::AllToAll)
           for (int k = 0; k < kTensors; ++k) {
             auto sh = Model::shape(k);
             int gw = comm.rank * local + l;
@@ -522,6 +565,13 @@ struct Run {
                   opt.lr_factor_target, opt.lr_min_compression, which.c_str());
     }
   }
+
+  // Stage 2 of the alltoall exchange compresses the mean of P shards, whose independent
+  // stage-1 errors partly cancel (about 1/sqrt(P) of one rank's); the same relative target on
+  // that mean adds an error that does not cancel (measured at 4 workers: 0.51 of the gradient
+  // after stage 1, 0.80 after stage 2 at 0.4, 0.59 at 0.2). Half the stage-1 target keeps it
+  // near the stage-1 error for a few workers, the same for every rank count (flat bytes).
+  double gather_target() const { return opt.gather_target >= 0 ? opt.gather_target : opt.aggressive_target / 2; }
 
   // The predictor learns the measured allocation (per channel, relative L2 opt.original_target
   // under the encoder's settings) of the worker's first gradients: alcm's form of the
@@ -604,8 +654,23 @@ struct Run {
     return seconds_since(t0);
   }
 
+  // Mode original over alltoall: the predictor's allocation for a shard of tensor k (`cnt`
+  // values at `x`, whole rows), predicted on the shard itself (per-channel statistics).
+  static void shard_allocation(Worker &w, int k, const float *x, size_t cnt, std::vector<double> &alloc) {
+    auto sh = Model::shape(k);
+    size_t row = 1;
+    for (size_t d = 1; d < sh.size(); ++d) row *= sh[d];
+    sh[0] = cnt / row;
+    size_t nc = 0;
+    check(alcm_channel_count(sh.size(), sh.data(), &nc), "alcm_channel_count");
+    alloc.resize(nc);
+    check(alcm_predictor_predict_channels(w.pred, x, sh.size(), sh.data(), alloc.data(), nc, &nc),
+          "alcm_predictor_predict_channels");
+  }
+
   // Compressed reduce-scatter + all-gather (--exchange alltoall): every worker compresses shard
-  // j of each tensor for worker j (MPI_Alltoallv), sums the P frames of its own shard
+  // j of each tensor for worker j (MPI_Alltoallv; the exchange's messages, all tensors' for one
+  // peer concatenated, split with alcm_exchange_message_len), sums the P frames of its own shard
   // (alcm_exchange_accumulate, scale 1/P, in worker order), compresses that mean with the
   // second residual and all-gathers it (MPI_Allgatherv); every worker decodes the P reduced
   // shards into `avg`. Returns the seconds spent in alcm. Adds to `sent` the bytes this
@@ -618,6 +683,12 @@ struct Run {
     double s_alcm = 0;
     auto t0 = Clock::now();
     alcm_report rep;
+    for (int l = 0; l < local; ++l)
+      if (mode == Mode::Original && !W[l]->predictor_trained) {
+        train_predictor(*W[l]);
+        W[l]->predictor_trained = true;
+      }
+    std::vector<double> alloc;
     std::vector<std::vector<std::vector<uint8_t>>> to(local, std::vector<std::vector<uint8_t>>(P));
     for (int l = 0; l < local; ++l)
       for (int j = 0; j < P; ++j)
@@ -627,9 +698,17 @@ struct Run {
           auto &buf = to[l][j];
           size_t at = buf.size(), bound = alcm_compress_bound(cnt);
           buf.resize(at + bound);
-          check(alcm_exchange_compress_shard(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(), Model::count(k),
-                                             (size_t)j, buf.data() + at, bound, &len, &rep),
-                "alcm_exchange_compress_shard");
+          if (mode == Mode::Original && cnt > 0) {
+            shard_allocation(*W[l], k, W[l]->grad[k].data() + off, cnt, alloc);
+            check(alcm_exchange_compress_shard_allocated(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(),
+                                                         Model::count(k), (size_t)j, alloc.data(), alloc.size(),
+                                                         buf.data() + at, bound, &len, &rep),
+                  "alcm_exchange_compress_shard_allocated");
+          } else {
+            check(alcm_exchange_compress_shard(W[l]->ex[k], W[l]->enc, W[l]->grad[k].data(), Model::count(k),
+                                               (size_t)j, buf.data() + at, bound, &len, &rep),
+                  "alcm_exchange_compress_shard");
+          }
           buf.resize(at + len);
           caq_sum += rep.caq;
           caq_n += 1;
@@ -669,21 +748,34 @@ struct Run {
         acc.assign(cnt, 0.0f);
         for (int r = 0; r < P; ++r) {
           const auto &b = from[l][r];
-          alcm_frame_info info;
-          check(alcm_peek(b.data() + pos[r], b.size() - pos[r], &info), "alcm_peek");
+          size_t mlen = 0;
+          check(alcm_exchange_message_len(b.data() + pos[r], b.size() - pos[r], &mlen), "alcm_exchange_message_len");
           auto ta = Clock::now();
-          check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], (size_t)info.frame_len, 1.0f / (float)P,
-                                         acc.data(), cnt),
+          check(alcm_exchange_accumulate(W[l]->ex[k], b.data() + pos[r], mlen, 1.0f / (float)P, acc.data(), cnt),
                 "alcm_exchange_accumulate");
           t_dec += seconds_since(ta);
-          pos[r] += (size_t)info.frame_len;
+          pos[r] += mlen;
         }
+        if (local == P)  // simulated: every worker's gradient is at hand
+          for (size_t i = 0; i < cnt; ++i) {
+            double exact = 0;
+            for (int q = 0; q < P; ++q) exact += (double)W[q]->grad[k][off + i];
+            const double d = (double)acc[i] - exact / P;
+            err1_sq += d * d;
+          }
         size_t at = mine.size(), bound = alcm_compress_bound(cnt);
         mine.resize(at + bound);
         auto tr = Clock::now();
-        check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc, acc.data(), cnt, mine.data() + at, bound, &len,
-                                             &rep),
-              "alcm_exchange_compress_reduced");
+        if (mode == Mode::Original) {
+          shard_allocation(*W[l], k, acc.data(), cnt, alloc);
+          check(alcm_exchange_compress_reduced_allocated(W[l]->ex[k], W[l]->enc, acc.data(), cnt, alloc.data(),
+                                                         alloc.size(), mine.data() + at, bound, &len, &rep),
+                "alcm_exchange_compress_reduced_allocated");
+        } else {
+          check(alcm_exchange_compress_reduced(W[l]->ex[k], W[l]->enc2, acc.data(), cnt, mine.data() + at, bound,
+                                               &len, &rep),
+                "alcm_exchange_compress_reduced");
+        }
         t_enc += seconds_since(tr);
         mine.resize(at + len);
       }
@@ -702,12 +794,12 @@ struct Run {
         size_t soff = 0, cnt = 0;
         check(alcm_exchange_shard(W[0]->ex[k], (size_t)w, &soff, &cnt), "alcm_exchange_shard");
         if (cnt == 0) continue;
-        alcm_frame_info info;
-        check(alcm_peek(all.data() + off, all.size() - off, &info), "alcm_peek");
-        check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, (size_t)info.frame_len, (size_t)w,
-                                         avg[k].data(), avg[k].size()),
+        size_t mlen = 0;
+        check(alcm_exchange_message_len(all.data() + off, all.size() - off, &mlen), "alcm_exchange_message_len");
+        check(alcm_exchange_decode_shard(W[0]->ex[k], all.data() + off, mlen, (size_t)w, avg[k].data(),
+                                         avg[k].size()),
               "alcm_exchange_decode_shard");
-        off += (size_t)info.frame_len;
+        off += mlen;
       }
     if (off != all.size()) throw std::runtime_error("trailing bytes after the reduced frames");
     // Decoding is done once per process; with L simulated workers each would do it.
@@ -853,6 +945,16 @@ struct Run {
         step_alcm += t_round1 * local;
         t_dec += t_round1 * local;
       }
+      if (local == P && P > 1 && step_mode != Mode::None)
+        for (int k = 0; k < kTensors; ++k)
+          for (size_t i = 0; i < avg[k].size(); ++i) {
+            double exact = 0;
+            for (int q = 0; q < P; ++q) exact += (double)W[q]->grad[k][i];
+            exact /= P;
+            const double d = (double)avg[k][i] - exact;
+            err_sq += d * d;
+            ref_sq += exact * exact;
+          }
       for (int l = 0; l < local; ++l) adam.step(W[l]->model, avg);
       double lsum[1] = {loss};
       comm.allreduce_sum(lsum, 1);
@@ -862,6 +964,11 @@ struct Run {
       total_s += dt;
       alcm_s += step_alcm;
     }
+    if (ref_sq > 0) {
+      es.grad_error = std::sqrt(err_sq / ref_sq);
+      if (exchange == Exchange::AllToAll) es.stage1_error = std::sqrt(err1_sq / ref_sq);
+    }
+    err_sq = err1_sq = ref_sq = 0;
     es.train_loss = loss_sum / (double)steps;
     es.test_acc = accuracy(W[0]->model, test);
     es.bytes_per_step = bytes / (double)steps;
@@ -900,14 +1007,10 @@ struct Run {
   // residual, named w<worker>.<tensor> or w<worker>.<tensor>/<stage>) and, for mode original,
   // DIR/w<worker>.predictor.npz. The data order is a function of (seed, epoch) and the
   // checkpoint sits on an epoch boundary, so the epoch count is the whole data position.
-  static void put_u32(std::vector<uint8_t> &b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back((uint8_t)(v >> (8 * i))); }
-  static void put_u64(std::vector<uint8_t> &b, uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back((uint8_t)(v >> (8 * i))); }
+  static void put_u32(std::vector<uint8_t> &b, uint32_t v) { put_le(b, v, 4); }
+  static void put_u64(std::vector<uint8_t> &b, uint64_t v) { put_le(b, v, 8); }
   static void put_f64(std::vector<uint8_t> &b, double v) { uint64_t u; std::memcpy(&u, &v, 8); put_u64(b, u); }
-  static void put_f32s(std::vector<uint8_t> &b, const std::vector<float> &x) {
-    size_t at = b.size();
-    b.resize(at + 4 * x.size());
-    std::memcpy(b.data() + at, x.data(), 4 * x.size());  // little-endian hosts only (checked at load)
-  }
+  static void put_f32s(std::vector<uint8_t> &b, const std::vector<float> &x) { put_f32s_le(b, x); }
   static uint64_t fnv1a(const uint8_t *p, size_t n) {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 1099511628211ull; }
@@ -994,14 +1097,16 @@ struct Run {
     auto need = [&](size_t n) {
       if (b.size() < 8 || pos + n > b.size() - 8) throw std::runtime_error(path + ": truncated");
     };
-    auto u32 = [&]() { need(4); uint32_t v = 0; for (int i = 0; i < 4; ++i) v |= (uint32_t)b[pos++] << (8 * i); return v; };
-    auto u64 = [&]() { need(8); uint64_t v = 0; for (int i = 0; i < 8; ++i) v |= (uint64_t)b[pos++] << (8 * i); return v; };
+    auto u32 = [&]() { need(4); pos += 4; return (uint32_t)get_le(b.data() + pos - 4, 4); };
+    auto u64 = [&]() { need(8); pos += 8; return get_le(b.data() + pos - 8, 8); };
     auto f64 = [&]() { uint64_t u = u64(); double d; std::memcpy(&d, &u, 8); return d; };
-    auto f32s = [&](std::vector<float> &x) { need(4 * x.size()); std::memcpy(x.data(), b.data() + pos, 4 * x.size()); pos += 4 * x.size(); };
+    auto f32s = [&](std::vector<float> &x) {
+      need(4 * x.size());
+      for (float &v : x) { v = le32_as<float>(b.data() + pos); pos += 4; }
+    };
     need(12);
     if (std::memcmp(b.data(), "ALCMTRN1", 8) != 0) throw std::runtime_error(path + ": not a trainer state");
-    uint64_t stored = 0;
-    for (int i = 0; i < 8; ++i) stored |= (uint64_t)b[b.size() - 8 + i] << (8 * i);
+    uint64_t stored = get_le(b.data() + b.size() - 8, 8);
     if (stored != fnv1a(b.data(), b.size() - 8)) throw std::runtime_error(path + ": checksum mismatch");
     pos = 8;
     if (u32() != 1) throw std::runtime_error(path + ": unsupported version");
@@ -1138,10 +1243,9 @@ size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy
   const bool geo = pol.moments == MomentScheme::AdamGeometry;
   std::string out("ALCMCKPT", 8);
   auto put = [&out](const void *p, size_t n) { out.append((const char *)p, n); };
-  uint32_t version = 1, count = 3 * kTensors;
-  put(&version, 4);
-  put(&M.t, 8);
-  put(&count, 4);
+  put_le(out, 1, 4);  // version
+  put_le(out, M.t, 8);
+  put_le(out, 3 * kTensors, 4);
   std::vector<float> x;
   for (int part = 0; part < 3; ++part)
     for (int k = 0; k < kTensors; ++k) {
@@ -1167,11 +1271,9 @@ size_t save_checkpoint(const Model &M, const std::string &path, const CkptPolicy
       check(alcm_encoder_compress(e, x.data(), sh.size(), sh.data(), nullptr, 0, frame.data(), frame.size(),
                                   &len, nullptr),
             "alcm_encoder_compress (checkpoint)");
-      uint32_t nl = (uint32_t)name.size();
-      uint64_t fl = len;
-      put(&nl, 4);
-      put(name.data(), nl);
-      put(&fl, 8);
+      put_le(out, name.size(), 4);
+      put(name.data(), name.size());
+      put_le(out, len, 8);
       put(frame.data(), len);
     }
   alcm_encoder_free(we);
@@ -1200,11 +1302,14 @@ void load_checkpoint(Model &M, const std::string &path) {
   char magic[8];
   get(magic, 8);
   if (std::memcmp(magic, "ALCMCKPT", 8) != 0) throw std::runtime_error(path + ": not a checkpoint");
-  uint32_t version = 0, count = 0;
-  get(&version, 4);
-  if (version != 1) throw std::runtime_error(path + ": unknown checkpoint version");
-  get(&M.t, 8);
-  get(&count, 4);
+  auto get_u = [&](int n) {
+    uint8_t le[8];
+    get(le, (size_t)n);
+    return get_le(le, n);
+  };
+  if (get_u(4) != 1) throw std::runtime_error(path + ": unknown checkpoint version");
+  M.t = get_u(8);
+  const uint64_t count = get_u(4);
   std::vector<float> u[kTensors];  // adam_u, turned into m once v is known
   std::map<std::string, std::vector<float> *> dst;
   for (int k = 0; k < kTensors; ++k) {
@@ -1217,14 +1322,12 @@ void load_checkpoint(Model &M, const std::string &path) {
     dst[std::string("adam_u/") + kNames[k]] = &u[k];
   }
   bool geo = false;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint32_t nl = 0;
-    get(&nl, 4);
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t nl = get_u(4);
     if (nl > 256) throw std::runtime_error(path + ": bad name length");
     std::string name(nl, '\0');
     get(&name[0], nl);
-    uint64_t fl = 0;
-    get(&fl, 8);
+    const uint64_t fl = get_u(8);
     if (fl > b.size() - off) throw std::runtime_error(path + ": truncated frame");
     auto it = dst.find(name);
     if (it == dst.end()) throw std::runtime_error(path + ": unknown tensor " + name);
@@ -1259,7 +1362,7 @@ void usage() {
       "               [--modes none,original,aggressive,aggressive-nofb] [--target EPS]\n"
       "               [--original-target EPS] [--data DIR] [--csv PATH] [--ckpt PATH]\n"
       "               [--no-checkpoint] [--max-gap POINTS] [--exchange allreduce|allgather|alltoall]\n"
-      "               [--min-shard VALUES] [--checkpoint DIR] [--resume DIR]\n"
+      "               [--min-shard VALUES] [--gather-target EPS] [--checkpoint DIR] [--resume DIR]\n"
       "               [--mode MODE] (one mode; modes: none, original, aggressive, aggressive-nofb,\n"
       "               lowrank) [--rank R] [--factor-target EPS] [--min-compression X] (lowrank)\n");
 }
@@ -1279,6 +1382,7 @@ int real_main(int argc, char **argv, const Comm &comm) {
     else if (a == "--seeds") { opt.seeds.clear(); for (auto &s : split(val(), ',')) opt.seeds.push_back(std::stoull(s)); }
     else if (a == "--modes") { opt.modes.clear(); for (auto &s : split(val(), ',')) opt.modes.push_back(parse_mode(s)); }
     else if (a == "--target") opt.aggressive_target = std::stod(val());
+    else if (a == "--gather-target") opt.gather_target = std::stod(val());
     else if (a == "--original-target") opt.original_target = std::stod(val());
     else if (a == "--data") opt.data_dir = val();
     else if (a == "--csv") opt.csv = val();
@@ -1312,10 +1416,6 @@ int real_main(int argc, char **argv, const Comm &comm) {
   if (alcm_version_number() != ALCM_VERSION_NUMBER) throw std::runtime_error("alcm header/library mismatch");
   if ((!opt.save_dir.empty() || !opt.resume_dir.empty()) && (opt.seeds.size() != 1 || opt.modes.size() != 1))
     throw std::runtime_error("--checkpoint and --resume need exactly one seed and one mode");
-  {
-    const uint16_t one = 1;
-    if (*(const uint8_t *)&one != 1) throw std::runtime_error("this trainer assumes a little-endian host");
-  }
   const bool root = comm.rank == 0;
 
   Data train, test;
@@ -1377,6 +1477,11 @@ int real_main(int argc, char **argv, const Comm &comm) {
           std::printf("%5d %10.4f %8.2f%% %12.0f %7.1fx %9.3f %9.5f %7.1f%% %8.2f\n", e + 1, es.train_loss,
                       es.test_acc, es.bytes_per_step, es.ratio, es.mean_caq, es.threshold, 100 * es.alcm_share,
                       es.step_ms);
+          if (es.grad_error >= 0) {
+            std::printf("      gradient error vs the exact mean (rel. L2): exchanged %.4f", es.grad_error);
+            if (es.stage1_error >= 0) std::printf(", after the reduce-scatter (stage 1) %.4f", es.stage1_error);
+            std::printf("\n");
+          }
           if (csv)
             std::fprintf(csv, "%llu,%s,%d,%.6f,%.4f,%.1f,%.4f,%.1f,%.5f,%.6f,%.5f,%.4f,%s,%.1f\n",
                          (unsigned long long)seed, mode_name(mode), e + 1, es.train_loss, es.test_acc,

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::accumulate::Accumulator;
+use super::message::{frame_of_message, message_of_frame};
 use super::shard::{shard_ranges, shard_shape, ShardLayout};
 use super::store::ResidualStore;
 use crate::codec::decoder::DecodeOptions;
@@ -118,28 +119,48 @@ impl ShardedExchange {
         self.shards[j].clone()
     }
 
-    /// Stage 1: compresses shard `j` of `gradient` (the full tensor) plus its residual, for rank
-    /// `j`, and keeps the new residual; `None` when shard `j` is empty (nothing to send). On
-    /// error the residual is unchanged.
+    /// Stage 1: compresses shard `j` of `gradient` (the full tensor) plus its residual into an
+    /// exchange message for rank `j` (a frame without what the ranks' states already know:
+    /// docs/FORMAT.md, "Exchange messages"; the report describes the message), and keeps the
+    /// new residual; `None` when shard `j` is empty (nothing to send). On error the residual
+    /// is unchanged.
     pub fn compress_shard(
         &mut self,
         encoder: &Encoder,
         gradient: &[f32],
         j: usize,
     ) -> Result<Option<Compressed>> {
+        self.compress_shard_allocated(encoder, gradient, j, None)
+    }
+
+    /// As [`Self::compress_shard`], with a bit allocation for the adaptive mode: one value per
+    /// channel of shard `j` (as [`Encoder::compress`] takes for a tensor of the shard's shape,
+    /// [`Self::shard_shape`]); `None` or other modes: as without.
+    pub fn compress_shard_allocated(
+        &mut self,
+        encoder: &Encoder,
+        gradient: &[f32],
+        j: usize,
+        allocation: Option<&[f64]>,
+    ) -> Result<Option<Compressed>> {
         check_shape(gradient.len(), &self.shape)?;
         let range = self.checked_shard(j)?;
         if range.is_empty() {
             return Ok(None);
         }
-        self.scatter[j]
-            .compress(encoder, &gradient[range], None)
-            .map(Some)
+        let c = self.scatter[j].compress(encoder, &gradient[range], allocation)?;
+        as_message(c).map(Some)
     }
 
-    /// Stage 1, receiving side: `out += scale · decode(frame)`, `out` being this rank's shard
+    /// The shape of shard `j` (the full shape with the first axis cut to the shard's rows).
+    pub fn shard_shape(&self, j: usize) -> Result<Vec<usize>> {
+        shard_shape(&self.shape, self.checked_shard(j)?.len())
+    }
+
+    /// Stage 1, receiving side: `out += scale · decode(frame)`, `frame` being a message of
+    /// [`Self::compress_shard`] for this rank and `out` this rank's shard
     /// ([`Accumulator::accumulate`]; on error `out` is unchanged). When this rank's shard is
-    /// empty the frame must be empty too (nothing was sent) and nothing happens.
+    /// empty the message must be empty too (nothing was sent) and nothing happens.
     pub fn accumulate(&mut self, frame: &[u8], scale: f32, out: &mut [f32]) -> Result<()> {
         let n = self.shards[self.rank].len();
         if out.len() != n {
@@ -151,33 +172,47 @@ impl ShardedExchange {
         if n == 0 {
             return empty_frame(frame, self.rank);
         }
-        self.acc.accumulate(frame, scale, out).map(|_| ())
+        let frame = frame_of_message(frame, self.gather.shape())?;
+        self.acc.accumulate(&frame, scale, out).map(|_| ())
     }
 
-    /// Stage 2: compresses this rank's reduced shard plus the second residual for the
-    /// all-gather, and keeps the new residual; `None` when this rank's shard is empty.
+    /// Stage 2: compresses this rank's reduced shard plus the second residual into a message
+    /// for the all-gather, and keeps the new residual; `None` when this rank's shard is empty.
     pub fn compress_reduced(
         &mut self,
         encoder: &Encoder,
         reduced: &[f32],
     ) -> Result<Option<Compressed>> {
+        self.compress_reduced_allocated(encoder, reduced, None)
+    }
+
+    /// As [`Self::compress_reduced`], with a bit allocation for the adaptive mode (one value
+    /// per channel of this rank's shard).
+    pub fn compress_reduced_allocated(
+        &mut self,
+        encoder: &Encoder,
+        reduced: &[f32],
+        allocation: Option<&[f64]>,
+    ) -> Result<Option<Compressed>> {
         check_shape(reduced.len(), self.gather.shape())?;
         if reduced.is_empty() {
             return Ok(None);
         }
-        self.gather.compress(encoder, reduced, None).map(Some)
+        let c = self.gather.compress(encoder, reduced, allocation)?;
+        as_message(c).map(Some)
     }
 
-    /// Stage 2, receiving side: decodes the reduced shard of rank `j` into its place in
-    /// `out` (the full tensor). The frame must hold exactly that shard's values.
-    /// An empty shard has an empty frame and leaves `out` alone.
+    /// Stage 2, receiving side: decodes the message of rank `j`'s reduced shard (or any
+    /// message of shard `j`) into its place in `out` (the full tensor). The message must hold
+    /// exactly that shard's values. An empty shard has an empty message and leaves `out` alone.
     pub fn decode_shard(&self, frame: &[u8], j: usize, out: &mut [f32]) -> Result<()> {
         check_shape(out.len(), &self.shape)?;
         let range = self.checked_shard(j)?;
         if range.is_empty() {
             return empty_frame(frame, j);
         }
-        DecodeOptions::default().decompress_into(frame, &mut out[range])?;
+        let frame = frame_of_message(frame, &shard_shape(&self.shape, range.len())?)?;
+        DecodeOptions::default().decompress_into(&frame, &mut out[range])?;
         Ok(())
     }
 
@@ -228,7 +263,19 @@ impl ShardedExchange {
     }
 }
 
-/// The frame of an empty shard: there is none.
+/// `c` with its frame turned into an exchange message and its report describing the message.
+fn as_message(c: Compressed) -> Result<Compressed> {
+    let bytes = message_of_frame(&c.bytes)?;
+    let mut report = c.report;
+    report.output_bytes = bytes.len();
+    report.ratio = report.input_bytes as f64 / bytes.len() as f64;
+    let values = report.input_bytes / 4;
+    report.bits_per_value = 8.0 * bytes.len() as f64 / values.max(1) as f64;
+    report.caq = report.ratio / (report.cpu_seconds + 1.0);
+    Ok(Compressed { bytes, report })
+}
+
+/// The message of an empty shard: there is none.
 fn empty_frame(frame: &[u8], j: usize) -> Result<()> {
     if frame.is_empty() {
         Ok(())

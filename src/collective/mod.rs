@@ -12,16 +12,22 @@
 //! 3. compress that reduced shard with a second residual (stage 2) and all-gather it;
 //! 4. decode the `N` reduced shards into the full result ([`ShardedExchange::decode_shard`]).
 //!
+//! The frames travel as exchange messages ([`message_len`]; docs/FORMAT.md, "Exchange
+//! messages"): the codec frame without the shape, element type and lengths that every rank's
+//! state already knows, which is most of a small shard's overhead.
+//!
 //! Each rank sends about `2 · size / ratio` bytes per step whatever `N` is. The residuals of
 //! both stages are named and saved with a [`ResidualStore`], so a compressed run resumes
 //! exactly.
 
 mod accumulate;
 mod exchange;
+mod message;
 mod shard;
 mod store;
 
 pub use accumulate::Accumulator;
 pub use exchange::{ShardedExchange, Stage};
+pub use message::message_len;
 pub use shard::{shard_ranges, shard_shape, ShardLayout};
 pub use store::{ResidualStore, MAX_NAME_BYTES, MAX_STORE_ENTRIES, MAX_STORE_FILE_BYTES};

@@ -83,6 +83,37 @@ pub(crate) fn compact_body(frame: &[u8], frame_version: u8, mode: u8) -> Result<
     Ok(out)
 }
 
+/// The archive-version-1 layout of any complete frame, pruned (adaptive-mode) ones too:
+/// version, backend, flags, mode and code width in 4 bytes, the section lengths as varints,
+/// then the frame's parameter, exception and payload sections unchanged. The body does not
+/// keep the pruned count, which the decoder never reads (a frame rebuilt by
+/// [`frame_from_body`] with [`CompactLayout::V1`] says 0), so this is for containers that only
+/// decode their frames (the collective exchange's messages, `src/collective/message.rs`).
+pub(crate) fn compact_body_of_any(frame: &[u8]) -> Result<Vec<u8>> {
+    let info = peek(frame)?;
+    let (p0, p1) = info.params_range;
+    let (e0, e1) = info.exceptions_range;
+    let end = frame
+        .len()
+        .checked_sub(4)
+        .filter(|&end| end >= p0 && info.frame_len == frame.len() as u64)
+        .ok_or_else(|| Error::corrupt("compact_body_of_any needs one complete frame"))?;
+    let mut out = Vec::with_capacity(24 + end - p0);
+    out.extend_from_slice(&[
+        info.format_version,
+        info.backend.id(),
+        info.flags,
+        info.mode.id() | (info.code_width << 4),
+    ]);
+    put_varint(&mut out, (p1 - p0) as u64);
+    put_varint(&mut out, info.n_exceptions);
+    if info.n_exceptions > 0 {
+        put_varint(&mut out, (e1 - e0) as u64);
+    }
+    out.extend_from_slice(&frame[p0..end]);
+    Ok(out)
+}
+
 /// Header fields a compact body carries.
 struct BodyHead {
     version: u8,

@@ -126,7 +126,8 @@ pub(crate) fn decode_params(info: &FrameInfo, bytes: &[u8]) -> Result<Option<Cha
             let mut qmin = Vec::with_capacity(c);
             for i in 0..stored {
                 let q = unzigzag(r.varint()?);
-                if q.abs() > MAX_UNIFORM_CODE {
+                // unsigned_abs: a varint of 2^64 - 1 unzigzags to i64::MIN, whose abs() overflows.
+                if q.unsigned_abs() > MAX_UNIFORM_CODE.unsigned_abs() {
                     return Err(Error::corrupt(format!(
                         "channel {i}: code offset {q} out of range"
                     )));

@@ -5,6 +5,7 @@
  * ALCM_TEST_DATA_DIR = the repository root. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alcm_test.h"
 
@@ -92,6 +93,58 @@ static void test_lossless_step_sums_exactly(void) {
                      ALCM_ERR_INVALID_HANDLE);
         CHECK_STATUS(alcm_exchange_new(2, g.shape, RANKS, RANKS, 0, 0, &ex[0]),
                      ALCM_ERR_INVALID_ARGUMENT);
+    }
+    /* The allocated variants: no allocation is the plain call; a wrong length is refused. */
+    {
+        size_t off = 0, cnt = 0, n = 0;
+        double alloc[3] = {0.5, 0.5, 0.5};
+        uint8_t *m;
+        alcm_encoder *ad = NULL; /* the default: adaptive, which takes allocations */
+        CHECK_STATUS(alcm_encoder_new(&ad), ALCM_OK);
+        j = 0;
+        do CHECK_STATUS(alcm_exchange_shard(ex[1], j, &off, &cnt), ALCM_OK);
+        while (cnt == 0 && ++j < RANKS);
+        m = malloc(alcm_compress_bound(cnt));
+        CHECK_STATUS(alcm_exchange_compress_shard_allocated(ex[1], ad, grads[1], g.n, j, NULL, 0, m,
+                                                            alcm_compress_bound(cnt), &n, NULL),
+                     ALCM_OK);
+        CHECK(n > 0);
+        CHECK_STATUS(alcm_exchange_compress_shard_allocated(ex[1], ad, grads[1], g.n, j, alloc, 3, m,
+                                                            alcm_compress_bound(cnt), &n, NULL),
+                     ALCM_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(alcm_exchange_compress_shard_allocated(ex[1], ad, grads[1], g.n, j, NULL, 3, m,
+                                                            alcm_compress_bound(cnt), &n, NULL),
+                     ALCM_ERR_NULL_POINTER);
+        CHECK_STATUS(alcm_exchange_compress_reduced_allocated(ex[1], ad, grads[1], 3, alloc, 3, m,
+                                                              alcm_compress_bound(cnt), &n, NULL),
+                     ALCM_ERR_INVALID_ARGUMENT);
+        free(m);
+        alcm_encoder_free(ad);
+    }
+    /* Messages concatenate and split again with alcm_exchange_message_len. */
+    {
+        size_t total = 0, pos = 0, m = 0, k = 0, first = 0;
+        uint8_t *cat;
+        for (j = 0; j < RANKS; ++j) total += rlens[j];
+        cat = malloc(total ? total : 1);
+        for (j = 0; j < RANKS; ++j) {
+            memcpy(cat + pos, reduced[j], rlens[j]);
+            pos += rlens[j];
+        }
+        for (pos = 0, j = 0; j < RANKS; ++j) {
+            if (rlens[j] == 0) continue;
+            CHECK_STATUS(alcm_exchange_message_len(cat + pos, total - pos, &m), ALCM_OK);
+            CHECK(m == rlens[j]);
+            pos += m;
+            k++;
+        }
+        CHECK(pos == total && k > 1);
+        while (rlens[first] == 0) first++; /* the first message in cat */
+        CHECK_STATUS(alcm_exchange_message_len(cat, rlens[first] - 1, &m), ALCM_ERR_TRUNCATED);
+        CHECK_STATUS(alcm_exchange_message_len(cat, total, NULL), ALCM_ERR_NULL_POINTER);
+        /* A message is not a frame. */
+        CHECK(alcm_decompress(cat, rlens[first], out, g.n, &m) != ALCM_OK);
+        free(cat);
     }
     free(out);
     for (r = 0; r < RANKS; ++r) {

@@ -14,7 +14,9 @@ for one tensor ``g``::
     for j, f in enumerate(gathered):
         ex.decode_shard(f, j, out)                   # the mean gradient, same bits everywhere
 
-Bytes sent per rank are about ``2 x size / ratio`` whatever ``N`` is. For a checkpoint, put
+The frames are exchange messages: codec frames without the shape and lengths every rank's
+state knows (docs/FORMAT.md, "Exchange messages"); ``alcm.decompress`` refuses them, decode
+them with the exchange. Bytes sent per rank are about ``2 x size / ratio`` whatever ``N`` is. For a checkpoint, put
 every tensor's residuals into a :class:`ResidualStore` (``save_residuals``) and save it.
 """
 
@@ -27,7 +29,7 @@ import numpy as np
 
 from . import Encoder, _as_f32, _call, _Handle, _new_handle, _path, _text, compress_bound
 
-__all__ = ["Exchange", "ResidualStore"]
+__all__ = ["Exchange", "ResidualStore", "message_len"]
 
 
 def _inout_f32(a, what: str) -> np.ndarray:
@@ -78,6 +80,16 @@ class ResidualStore(_Handle):
         return n.value
 
 
+def message_len(buf) -> int:
+    """The length of the exchange message at the start of ``buf`` (bytes that may hold more
+    messages after it): splits a buffer of concatenated messages."""
+    b = bytes(buf)
+    f = np.frombuffer(b or b"\0", dtype=np.uint8)[: len(b)]
+    n = ctypes.c_size_t()
+    _call("alcm_exchange_message_len", f, f.size, ctypes.byref(n))
+    return n.value
+
+
 class Exchange(_Handle):
     """Rank ``rank`` of ``ranks``'s state for one tensor of ``shape`` (``alcm_exchange``): the
     first axis split into at most ``ranks`` row-aligned shards of at least ``min_shard_values``
@@ -109,16 +121,22 @@ class Exchange(_Handle):
                   ctypes.byref(cnt))
         return slice(off.value, off.value + cnt.value)
 
-    def compress_shard(self, gradient, j: int, encoder: Encoder) -> bytes:
-        """Stage 1: the frame of shard ``j`` of ``gradient`` (+ its residual), for rank ``j``;
-        ``b""`` for an empty shard."""
+    def compress_shard(self, gradient, j: int, encoder: Encoder, allocation=None) -> bytes:
+        """Stage 1: the message of shard ``j`` of ``gradient`` (+ its residual), for rank ``j``;
+        ``b""`` for an empty shard. ``allocation`` (adaptive mode): one value per channel of
+        the shard."""
         g = _as_f32(gradient, "gradient").reshape(-1)
         s = self.shard(j)
         dst = np.empty(compress_bound(s.stop - s.start), dtype=np.uint8)
         n = ctypes.c_size_t()
         with self._rw.write(), encoder._rw.read():
-            _call("alcm_exchange_compress_shard", self._handle(), encoder._handle(), g, g.size,
-                  int(j), dst, dst.size, ctypes.byref(n), None)
+            if allocation is None:
+                _call("alcm_exchange_compress_shard", self._handle(), encoder._handle(), g,
+                      g.size, int(j), dst, dst.size, ctypes.byref(n), None)
+            else:
+                a = np.ascontiguousarray(allocation, dtype=np.float64).reshape(-1)
+                _call("alcm_exchange_compress_shard_allocated", self._handle(), encoder._handle(),
+                      g, g.size, int(j), a, a.size, dst, dst.size, ctypes.byref(n), None)
         return dst[: n.value].tobytes()
 
     def accumulate(self, frame: bytes, out: np.ndarray, scale: float = 1.0) -> None:
@@ -129,15 +147,22 @@ class Exchange(_Handle):
         with self._rw.write():
             _call("alcm_exchange_accumulate", self._handle(), f, f.size, float(scale), o, o.size)
 
-    def compress_reduced(self, reduced, encoder: Encoder) -> bytes:
-        """Stage 2: the frame of this rank's reduced shard (+ the second residual); ``b""`` when
-        this rank's shard is empty."""
+    def compress_reduced(self, reduced, encoder: Encoder, allocation=None) -> bytes:
+        """Stage 2: the message of this rank's reduced shard (+ the second residual); ``b""``
+        when this rank's shard is empty. ``allocation`` (adaptive mode): one value per channel
+        of this rank's shard."""
         x = _as_f32(reduced, "reduced").reshape(-1)
         dst = np.empty(compress_bound(x.size), dtype=np.uint8)
         n = ctypes.c_size_t()
         with self._rw.write(), encoder._rw.read():
-            _call("alcm_exchange_compress_reduced", self._handle(), encoder._handle(), x, x.size,
-                  dst, dst.size, ctypes.byref(n), None)
+            if allocation is None:
+                _call("alcm_exchange_compress_reduced", self._handle(), encoder._handle(), x,
+                      x.size, dst, dst.size, ctypes.byref(n), None)
+            else:
+                a = np.ascontiguousarray(allocation, dtype=np.float64).reshape(-1)
+                _call("alcm_exchange_compress_reduced_allocated", self._handle(),
+                      encoder._handle(), x, x.size, a, a.size, dst, dst.size, ctypes.byref(n),
+                      None)
         return dst[: n.value].tobytes()
 
     def decode_shard(self, frame: bytes, j: int, out: np.ndarray) -> None:

@@ -48,11 +48,25 @@ def test_mean_matches_float64_reference_within_both_stage_bounds():
         b1 = sum(eps * np.linalg.norm(g.ravel()[s].astype(np.float64)) for g in grads) / ranks
         assert np.linalg.norm(reduced[j] - mean[s]) <= b1 * 1.001
         # stage 2: the decoded reduced shard within eps of what was summed
-        d = alcm.decompress(gathered[j]).ravel()
+        # (exchange messages are not alcm frames: alcm.decompress refuses them)
+        with pytest.raises(alcm.AlcmError):
+            alcm.decompress(gathered[j])
+        full = np.zeros(grads[0].size, np.float32)
+        ex[1].decode_shard(gathered[j], j, full)
+        d = full[s]
         assert np.linalg.norm(d - reduced[j]) <= eps * np.linalg.norm(reduced[j]) * 1.0001
     for o in outs:
         assert np.array_equal(o, outs[0])
     assert not np.isnan(outs[0]).any()
+    # Messages concatenate and split again; a cut one is an error.
+    buf = b"".join(gathered)
+    lens = []
+    while buf:
+        lens.append(alcm.collective.message_len(buf))
+        buf = buf[lens[-1]:]
+    assert lens == [len(m) for m in gathered if m]
+    with pytest.raises(alcm.AlcmError):
+        alcm.collective.message_len(gathered[0][:-1])
 
 
 def test_residual_store_round_trip_and_missing_key(tmp_path):
@@ -104,3 +118,17 @@ def test_store_keeps_plain_error_feedback(tmp_path, grad):
     assert fb.compress(grad, enc)[0] == back.compress(grad, enc)[0]
     with pytest.raises(alcm.ArgumentError, match="fc2.weight"):
         store.get("fc2.weight")
+
+
+def test_adaptive_shards_take_an_allocation_per_channel():
+    g = _grads(2)[0]
+    enc = alcm.Encoder()  # adaptive (the original's scheme)
+    sizes = {}
+    for a in (0.2, 0.9):
+        ex = Exchange(g.shape, 2, 0)
+        s = ex.shard(1)
+        rows = (s.stop - s.start) // int(np.prod(g.shape[1:]))
+        sizes[a] = len(ex.compress_shard(g, 1, enc, allocation=np.full(rows, a)))
+    assert sizes[0.2] < sizes[0.9]
+    with pytest.raises(alcm.AlcmError):
+        Exchange(g.shape, 2, 0).compress_shard(g, 1, enc, allocation=[0.5, 0.5, 0.5])

@@ -286,6 +286,17 @@ alcm_exchange_compress_reduced(ex, enc, x, n, dst, cap, dst_len, report) =
 alcm_exchange_decode_shard(ex, frame, len, j, out, out_len) =
     @ccall libalcm.alcm_exchange_decode_shard(ex::Ptr{Cvoid}, frame::Ptr{UInt8}, len::Csize_t,
         j::Csize_t, out::Ptr{Cfloat}, out_len::Csize_t)::alcm_status
+alcm_exchange_compress_shard_allocated(ex, enc, grad, n, j, alloc, alloc_len, dst, cap, dst_len, report) =
+    @ccall libalcm.alcm_exchange_compress_shard_allocated(ex::Ptr{Cvoid}, enc::Ptr{Cvoid},
+        grad::Ptr{Cfloat}, n::Csize_t, j::Csize_t, alloc::Ptr{Cdouble}, alloc_len::Csize_t,
+        dst::Ptr{UInt8}, cap::Csize_t, dst_len::Ref{Csize_t}, report::Ref{Report})::alcm_status
+alcm_exchange_compress_reduced_allocated(ex, enc, x, n, alloc, alloc_len, dst, cap, dst_len, report) =
+    @ccall libalcm.alcm_exchange_compress_reduced_allocated(ex::Ptr{Cvoid}, enc::Ptr{Cvoid},
+        x::Ptr{Cfloat}, n::Csize_t, alloc::Ptr{Cdouble}, alloc_len::Csize_t, dst::Ptr{UInt8},
+        cap::Csize_t, dst_len::Ref{Csize_t}, report::Ref{Report})::alcm_status
+alcm_exchange_message_len(bytes, len, message_len) =
+    @ccall libalcm.alcm_exchange_message_len(bytes::Ptr{UInt8}, len::Csize_t,
+        message_len::Ref{Csize_t})::alcm_status
 alcm_exchange_save_residuals(ex, name, store) =
     @ccall libalcm.alcm_exchange_save_residuals(ex::Ptr{Cvoid}, name::Cstring,
         store::Ptr{Cvoid})::alcm_status
