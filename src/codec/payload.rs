@@ -93,19 +93,19 @@ pub(crate) fn encode(
                     smaller(m, order0())
                 }
             } else {
-                // Both the order-0 payload and the model's exact ideal size are needed here:
-                // with threads, the (mostly serial) order-0 coder runs beside the ideal-size
-                // pass instead of before it. The ideal size is an integer sum per block, the
-                // same on any number of threads.
-                // A near tie on a large tensor (the estimate within 0.05 % of the order-0
-                // payload) codes the model whatever its exact ideal size says: on one thread
-                // that pass (≈ 55 instructions a value) is skipped. The rule does not depend on
-                // the thread count; it changes no choice where a model is large enough for its
-                // ±0.03 % to cover the 0.1 % test (checked over every frame of frame_hashes;
-                // on a 768-value tensor it would have).
+                // Both the order-0 payload and the model's exact ideal size are needed here
+                // (the ideal size is an integer sum per block, the same on any number of
+                // threads), except on a near tie of a large tensor (the estimate within 0.05 %
+                // of the order-0 payload): the model is then coded whatever its exact ideal
+                // size says, and the ideal pass (≈ 55 instructions a value) is skipped where it
+                // does not run beside the order-0 coder. The rule does not depend on the thread
+                // count; it changes no choice where a model is large enough for its ±0.03 % to
+                // cover the 0.1 % test (checked over every frame of frame_hashes; on a
+                // 768-value tensor it would have).
                 let near_tie =
                     |p: &[u8]| codes.len() >= NEAR_TIE_MIN && estimate < NEAR_TIE * p.len() as f64;
-                let (p, ideal) = if threads > 1 {
+                let (p, ideal) = if threads > 1 && width == 1 {
+                    // One byte plane: its coder is serial, so the ideal pass runs beside it.
                     std::thread::scope(|s| {
                         let h = s.spawn(|| order0_on(threads - 1));
                         let ideal = plan.ideal_bytes(codes, &qmin, 1, 1);
@@ -115,8 +115,10 @@ pub(crate) fn encode(
                         )
                     })
                 } else {
+                    // Several planes are coded on the threads (or one thread): the order-0
+                    // payload first, then the ideal pass on the threads unless it is a near tie.
                     let p = order0();
-                    let ideal = (!near_tie(&p)).then(|| plan.ideal_bytes(codes, &qmin, 1, 1));
+                    let ideal = (!near_tie(&p)).then(|| plan.ideal_bytes(codes, &qmin, threads, 1));
                     (p, ideal)
                 };
                 if near_tie(&p) || ideal.is_some_and(|i| i < MODEL_MAY_WIN * p.len() as f64) {
