@@ -677,15 +677,21 @@ pub(super) fn quantize_uniform(
 ) -> Option<Quantized> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
-    let mut codes = vec![0u32; data.len()];
+    let mut codes = Vec::new();
     let mut qmin = Vec::with_capacity(channels);
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
     if let Some(per) = data.len().checked_div(channels) {
-        // Blocks of channels (any partition gives the same codes), one per work item.
-        let cpb = crate::entropy::model::rows_per_block(channels, per);
-        let parts =
-            crate::util::par::map_chunks_mut(threads, &mut codes, (cpb * per).max(1), |k, ub| {
+        // Blocks of channels (any partition gives the same codes), one per work item, as
+        // many per thread.
+        let cpb = crate::util::par::balanced_chunk(
+            channels,
+            crate::entropy::model::rows_per_block(channels, per),
+            threads,
+        );
+        // The codes buffer is zeroed by the threads, chunk by chunk (`map_new_chunks`).
+        let (all, parts) =
+            crate::util::par::map_new_chunks(threads, data.len(), (cpb * per).max(1), |k, ub| {
                 let mut out = (
                     Vec::with_capacity(cpb),
                     Vec::with_capacity(cpb),
@@ -720,6 +726,7 @@ pub(super) fn quantize_uniform(
                 }
                 Some(out)
             });
+        codes = all;
         let (mut hi, mut widest) = (i64::MIN, 0u64);
         for p in parts {
             let (q, b, e, (h, w)) = p?;
@@ -766,7 +773,11 @@ fn share_qmin(
     }
     // A pass over all codes: blocks of channels on the threads (integer adds, any split
     // gives the same codes).
-    let cpb = crate::entropy::model::rows_per_block(qmin.len(), per);
+    let cpb = crate::util::par::balanced_chunk(
+        qmin.len(),
+        crate::entropy::model::rows_per_block(qmin.len(), per),
+        threads,
+    );
     let qm: &[i64] = qmin;
     crate::util::par::map_chunks_mut(threads, codes, cpb * per, |k, block| {
         for (c, us) in block.chunks_exact_mut(per).enumerate() {

@@ -318,8 +318,13 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
     let per = codes.len() / channels;
     let planes = width.clamp(1, 4) as usize;
     let zs = zero_codes(params, width);
-    // Integer counts: any partition into blocks of channels gives the same histograms.
-    let cpb = crate::entropy::model::rows_per_block(channels, per);
+    // Integer counts: any partition into blocks of channels gives the same histograms (as
+    // many blocks per thread).
+    let cpb = crate::util::par::balanced_chunk(
+        channels,
+        crate::entropy::model::rows_per_block(channels, per),
+        threads,
+    );
     let parts = crate::util::par::map(threads, channels.div_ceil(cpb), |k| {
         let c1 = ((k + 1) * cpb).min(channels);
         let (codes, zs) = (&codes[k * cpb * per..c1 * per], &zs[k * cpb..c1]);

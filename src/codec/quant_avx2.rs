@@ -1,9 +1,10 @@
-//! The step search's error pass (`quant::error_sq_block`) and the uniform quantizer's code pass
-//! (`quant::uniform_codes_f64`) with explicit AVX2 vectors: the auto-vectorised loops mixed
-//! two- and four-lane vectors with scalar loads and stack spills, about twice the instructions
-//! of these. Each of the four lanes performs exactly the scalar loop's IEEE operations on the
-//! same values in the same order (no fused multiply-add), so the results are bit-identical to
-//! the `_generic` functions of `quant.rs` on every machine.
+//! The step search's error and norm passes (`quant::error_sq_block`, `quant::norm_stats_block`)
+//! and the uniform quantizer's code pass (`quant::uniform_codes_f64`) with explicit AVX2
+//! vectors: the auto-vectorised loops mixed two- and four-lane vectors with scalar loads and
+//! stack spills, about twice the instructions of these (six times for the norm pass). Each of
+//! the four f64 lanes performs exactly the scalar loop's IEEE operations on the same values in
+//! the same order (no fused multiply-add), so the results are bit-identical to the `_generic`
+//! functions of `quant.rs` on every machine.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -93,4 +94,70 @@ pub(super) unsafe fn uniform_codes_f64(
     _mm256_storeu_pd(h.as_mut_ptr(), hi);
     _mm256_storeu_pd(b.as_mut_ptr(), big);
     super::quant::uniform_codes_tail(cx.remainder(), inv_step, cq.into_remainder(), l, h, b)
+}
+
+/// `quant::norm_stats_block_generic` eight values at a time: the remainder (< 4 values) first
+/// into lanes 0.., then lane `k` of the f64 accumulator adds `x²` of values `4m + k` in order
+/// (each group of eight is two such steps, its low half first), so Σ x² is the scalar loop's
+/// to the bit. The count of non-zero values (NaN counts, as `x != 0.0`) and the largest `|x|`
+/// (`|x| > m ? |x| : m`, a NaN never taken) do not depend on the lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn norm_stats_block(block: &[f32]) -> (f64, usize, f32) {
+    let chunks = block.chunks_exact(4);
+    let (mut a, mut nonzero, mut m) = ([0.0f64; 4], 0u64, 0.0f32);
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        a[k] += x as f64 * x as f64;
+        nonzero += (x != 0.0) as u64;
+        m = if x.abs() > m { x.abs() } else { m };
+    }
+    let body = &block[..block.len() / 4 * 4];
+    // SAFETY: `a` holds 4 f64; unaligned load.
+    let mut acc = _mm256_loadu_pd(a.as_ptr());
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut vmax = _mm256_setzero_ps();
+    // Non-zero counts as 32-bit lanes, added to `nonzero` every 2^20 groups (no overflow).
+    for part in body.chunks(8 << 20) {
+        let mut cnt = _mm256_setzero_si256();
+        let eights = part.chunks_exact(8);
+        let four = eights.remainder();
+        for c in eights {
+            // SAFETY: `c` holds 8 f32; unaligned load.
+            let x = _mm256_loadu_ps(c.as_ptr());
+            let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+            let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x));
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(lo, lo));
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(hi, hi));
+            let nz = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
+            cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(nz));
+            // max_ps(a, m) is `a > m ? a : m`.
+            vmax = _mm256_max_ps(_mm256_and_ps(x, abs), vmax);
+        }
+        if !four.is_empty() {
+            // SAFETY: `four` holds 4 f32 (`part` is a multiple of 4 long); unaligned load.
+            let x = _mm_loadu_ps(four.as_ptr());
+            let lo = _mm256_cvtps_pd(x);
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(lo, lo));
+            let x = _mm256_castps128_ps256(x);
+            let x = _mm256_insertf128_ps::<1>(x, _mm_setzero_ps());
+            let nz = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
+            cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(nz));
+            vmax = _mm256_max_ps(_mm256_and_ps(x, abs), vmax);
+        }
+        let mut c = [0u32; 8];
+        // SAFETY: `c` holds 8 u32; unaligned store.
+        _mm256_storeu_si256(c.as_mut_ptr().cast(), cnt);
+        nonzero += c.iter().map(|&v| v as u64).sum::<u64>();
+    }
+    _mm256_storeu_pd(a.as_mut_ptr(), acc);
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds 8 f32; unaligned store.
+    _mm256_storeu_ps(lanes.as_mut_ptr(), vmax);
+    for v in lanes {
+        m = if v > m { v } else { m };
+    }
+    ((a[0] + a[1]) + (a[2] + a[3]), nonzero as usize, m)
 }

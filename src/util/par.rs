@@ -75,3 +75,111 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(
         out
     })
 }
+
+/// [`map_chunks_mut`] over a new zeroed vector of `len` values: each chunk is zeroed by the
+/// thread that takes it, then handed to `f`; returns the vector and the results. Why not
+/// `vec![0; len]`: once the allocator reuses freed heap memory for a buffer this large (glibc
+/// raises its mmap threshold after the first free of one), `calloc` zeroes all of it on the
+/// calling thread, a serial pass over the whole buffer before any thread starts; here that
+/// pass is split over the threads and runs chunk by chunk just before `f`.
+pub(crate) fn map_new_chunks<T: Send>(
+    threads: usize,
+    len: usize,
+    chunk: usize,
+    f: impl Fn(usize, &mut [u32]) -> T + Sync,
+) -> (Vec<u32>, Vec<T>) {
+    let mut v: Vec<u32> = Vec::with_capacity(len);
+    let out = map_chunks_mut(
+        threads,
+        &mut v.spare_capacity_mut()[..len],
+        chunk,
+        |k, c: &mut [std::mem::MaybeUninit<u32>]| {
+            let p = c.as_mut_ptr().cast::<u32>();
+            // SAFETY: `p` points to `c.len()` writable u32 slots (`MaybeUninit<u32>` has the
+            // layout of `u32`), all-zero bytes are a valid u32, and once written the chunk is
+            // initialised, so the slice over it is valid for the closure's use.
+            let c = unsafe {
+                std::ptr::write_bytes(p, 0, c.len());
+                std::slice::from_raw_parts_mut(p, c.len())
+            };
+            f(k, c)
+        },
+    );
+    // SAFETY: the chunks cover the first `len` values and each was zeroed by its closure (a
+    // panic in one is re-raised by `map_chunks_mut` before this line).
+    unsafe { v.set_len(len) };
+    (v, out)
+}
+
+/// Items per work item for `len` items cut into pieces of at most `chunk`, shrunk so that the
+/// number of pieces is a multiple of `threads`: each thread of [`map`] then gets as many
+/// pieces (9 blocks on 2 threads would be 5 and 4; 10 smaller ones are 5 and 5). Only for
+/// passes whose results do not depend on the partition (integer counts, per-row work).
+pub(crate) fn balanced_chunk(len: usize, chunk: usize, threads: usize) -> usize {
+    let chunk = chunk.max(1);
+    let t = threads.max(1);
+    let pieces = len.div_ceil(chunk).div_ceil(t) * t;
+    len.div_ceil(pieces.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_chunks_split_evenly() {
+        // 6144 rows in blocks of 683 (9 blocks): 10 pieces of 615 (the last 609) on 2 threads.
+        assert_eq!(balanced_chunk(6144, 683, 2), 615);
+        assert_eq!(6144usize.div_ceil(615), 10);
+        // Already a multiple, or one thread: the pieces stay as they were.
+        assert_eq!(balanced_chunk(1024, 256, 2), 256);
+        assert_eq!(balanced_chunk(6144, 683, 1), 683);
+        assert_eq!(balanced_chunk(0, 5, 2), 1);
+        assert_eq!(balanced_chunk(3, 0, 4), 1);
+        // Never larger than asked, and the busiest thread (the first: `map` hands out runs of
+        // ⌈n/t⌉ pieces) never gets more items than with the pieces asked for.
+        let busiest = |len: usize, c: usize, t: usize| (len.div_ceil(c).div_ceil(t) * c).min(len);
+        for (len, chunk, t) in [(1000, 7, 3), (10, 100, 2), (99, 10, 4), (6144, 683, 2)] {
+            let c = balanced_chunk(len, chunk, t);
+            assert!(c >= 1 && c <= chunk.max(1));
+            assert!(
+                busiest(len, c, t) <= busiest(len, chunk, t),
+                "{len} {chunk} {t}"
+            );
+        }
+        assert_eq!((busiest(6144, 683, 2), busiest(6144, 615, 2)), (3415, 3075));
+    }
+
+    #[test]
+    fn new_chunks_start_zeroed_and_keep_order() {
+        for t in 1..4 {
+            // A reused allocation holding non-zero bytes must still come back zeroed.
+            drop(vec![7u32; 1000]);
+            let (v, sums) = map_new_chunks(t, 1000, 64, |k, c| {
+                let s: u32 = c.iter().sum();
+                c[0] = k as u32 + 1;
+                s
+            });
+            assert_eq!(v.len(), 1000);
+            assert_eq!(sums, vec![0; 16]);
+            for (i, &x) in v.iter().enumerate() {
+                assert_eq!(x, if i % 64 == 0 { i as u32 / 64 + 1 } else { 0 });
+            }
+            assert!(map_new_chunks(t, 0, 64, |_, _| ()).0.is_empty());
+        }
+    }
+
+    #[test]
+    fn map_keeps_item_order() {
+        for t in 1..4 {
+            assert_eq!(map(t, 7, |i| i * i), vec![0, 1, 4, 9, 16, 25, 36]);
+            let mut d: Vec<u32> = (0..10).collect();
+            let firsts = map_chunks_mut(t, &mut d, 3, |k, c| {
+                c.iter_mut().for_each(|v| *v += 1);
+                (k, c[0])
+            });
+            assert_eq!(firsts, vec![(0, 1), (1, 4), (2, 7), (3, 10)]);
+            assert_eq!(d, (1..11).collect::<Vec<u32>>());
+        }
+    }
+}

@@ -119,9 +119,27 @@ impl ModelPlan {
         out.reserve(codes.len() / 2);
         if lanes && self.n_blocks() > 1 {
             // Kind 5: independent lane streams per block (lanes.rs).
-            let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
-                let r0 = k * rpb;
-                lanes::encode_rows(self, codes, qmin, r0..(r0 + rpb).min(rows))
+            let n_blocks = self.n_blocks();
+            let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
+            if threads > 1 && n_blocks % threads != 0 {
+                // Blocks do not divide among the threads (9 blocks: 5 and 4): each block's two
+                // halves of lanes are work items instead, so the threads finish together. The
+                // lanes are independent: the same words as coding each block whole.
+                let halves = crate::util::par::map(threads, 2 * n_blocks, |h| {
+                    let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
+                    lanes::encode_rows_lanes(self, codes, qmin, block(h / 2), half)
+                });
+                let mut halves = halves.into_iter();
+                while let (Some(mut words), Some(high)) = (halves.next(), halves.next()) {
+                    for (w, h) in words.iter_mut().zip(high).skip(lanes::HIGH_LANES.start) {
+                        *w = h;
+                    }
+                    lanes::push_block(&words, &mut out);
+                }
+                return out;
+            }
+            let streams = crate::util::par::map(threads, n_blocks, |k| {
+                lanes::encode_rows(self, codes, qmin, block(k))
             });
             for lanes in streams {
                 lanes::push_block(&lanes, &mut out);

@@ -31,17 +31,39 @@ pub(crate) fn encode_rows(
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<Vec<u16>> {
-    encode_rows_with(plan, codes, qmin, range, have_avx2())
+    encode_rows_with(plan, codes, qmin, range, have_avx2(), ALL_LANES)
 }
 
-/// [`encode_rows`] on the AVX2 path (`simd`, the CPU must have AVX2) or the scalar one: the
-/// same words either way.
+/// Every lane of a block; [`LOW_LANES`] and [`HIGH_LANES`] are its two halves (one AVX2 group
+/// each).
+pub(crate) const ALL_LANES: std::ops::Range<usize> = 0..LANES;
+/// Lanes 0–7.
+pub(crate) const LOW_LANES: std::ops::Range<usize> = 0..LANES / 2;
+/// Lanes 8–15.
+pub(crate) const HIGH_LANES: std::ops::Range<usize> = LANES / 2..LANES;
+
+/// [`encode_rows`] of the lanes in `lanes` only ([`ALL_LANES`], [`LOW_LANES`] or
+/// [`HIGH_LANES`]; the other lanes' word lists are left empty). Lanes never depend on each
+/// other, so a block's two halves coded apart (on two threads) give its words exactly.
+pub(crate) fn encode_rows_lanes(
+    plan: &ModelPlan,
+    codes: &[u32],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+    lanes: std::ops::Range<usize>,
+) -> Vec<Vec<u16>> {
+    encode_rows_with(plan, codes, qmin, range, have_avx2(), lanes)
+}
+
+/// [`encode_rows_lanes`] on the AVX2 path (`simd`, the CPU must have AVX2) or the scalar one:
+/// the same words either way.
 fn encode_rows_with(
     plan: &ModelPlan,
     codes: &[u32],
     qmin: &[i64],
     range: std::ops::Range<usize>,
     simd: bool,
+    lanes: std::ops::Range<usize>,
 ) -> Vec<Vec<u16>> {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
@@ -56,7 +78,10 @@ fn encode_rows_with(
         })
         .collect();
     let mut words: Vec<Vec<u16>> = (0..LANES)
-        .map(|_| Vec::with_capacity(range.len() * cols / (4 * LANES) + 16))
+        .map(|l| match lanes.contains(&l) {
+            true => Vec::with_capacity(range.len() * cols / (4 * LANES) + 16),
+            false => Vec::new(),
+        })
         .collect();
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
@@ -73,11 +98,13 @@ fn encode_rows_with(
             }
             let body = j0 + (j1 - j0) / LANES * LANES;
             for j in (body..j1).rev() {
-                ctx.value(&mut wbs[j % LANES], &mut x[j % LANES], j);
+                if lanes.contains(&(j % LANES)) {
+                    ctx.value(&mut wbs[j % LANES], &mut x[j % LANES], j);
+                }
             }
             #[cfg(target_arch = "x86_64")]
             if simd && super::lanes_enc_avx2::row_fits(ctx.q0) {
-                for g in [0, 8] {
+                for g in [0, 8].into_iter().filter(|g| lanes.contains(g)) {
                     // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is
                     // a multiple of LANES within the row, eight lanes from `g`.
                     unsafe {
@@ -100,7 +127,7 @@ fn encode_rows_with(
             }
             // Lanes are independent: four at a time over the run (four state chains in
             // registers, as kind 4's encoder), each lane's values still last first.
-            for g in (0..LANES).step_by(4) {
+            for g in lanes.clone().step_by(4) {
                 let [w0, w1, w2, w3] = &mut wbs[g..g + 4] else {
                     unreachable!("four word buffers")
                 };
@@ -119,7 +146,7 @@ fn encode_rows_with(
             j1 = j0;
         }
     }
-    for (w, &s) in words.iter_mut().zip(&x) {
+    for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
         w.push(s as u16);
         w.push((s >> 16) as u16);
         w.reverse();

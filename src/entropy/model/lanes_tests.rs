@@ -235,9 +235,18 @@ fn vector_encoder_words_equal_scalar_words() {
         let rpb = plan.rpb;
         for r0 in (0..rows).step_by(rpb) {
             let r = r0..(r0 + rpb).min(rows);
-            let a = encode_rows_with(&plan, &codes, &qmin, r.clone(), true);
-            let b = encode_rows_with(&plan, &codes, &qmin, r, false);
+            let a = encode_rows_with(&plan, &codes, &qmin, r.clone(), true, ALL_LANES);
+            let b = encode_rows_with(&plan, &codes, &qmin, r.clone(), false, ALL_LANES);
             assert_eq!(a, b, "{rows}x{cols} scale {scale} block {r0}");
+            // The two halves of the lanes coded apart (as on two threads): the same words,
+            // the other half's lists empty.
+            for simd in [true, false] {
+                let lo = encode_rows_with(&plan, &codes, &qmin, r.clone(), simd, LOW_LANES);
+                let hi = encode_rows_with(&plan, &codes, &qmin, r.clone(), simd, HIGH_LANES);
+                assert_eq!(&lo[..8], &a[..8], "{rows}x{cols} low lanes, simd {simd}");
+                assert_eq!(&hi[8..], &a[8..], "{rows}x{cols} high lanes, simd {simd}");
+                assert!(lo[8..].iter().chain(&hi[..8]).all(|w| w.is_empty()));
+            }
         }
     }
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");

@@ -3,7 +3,13 @@
 //! load of a shared machine, so two builds compare exactly).
 //!
 //! cargo build --release -p alcm-tools --bin profile_once
-//! valgrind --tool=callgrind target/release/profile_once [NPY] [EPS] [THREADS] [c|d|cd]
+//! valgrind --tool=callgrind target/release/profile_once [NPY] [EPS] [THREADS] [c|d|cd] [REPS]
+//!
+//! NPY may also be `synthetic-gradient` or `synthetic-gaussian` (the speed example's 1024 × 1024
+//! tensors). With REPS > 1 the compression is repeated REPS times: the difference of two runs' counts
+//! divided by the difference in REPS is the cost of one call without the once-per-process
+//! table builds; with `--separate-threads=yes`, per thread (the calling thread's share against
+//! the workers' shows how much of a threaded compress is serial).
 
 use std::path::PathBuf;
 
@@ -21,7 +27,13 @@ fn main() {
     let eps: f64 = args.next().map_or(1e-2, |s| s.parse().expect("EPS"));
     let threads: usize = args.next().map_or(1, |s| s.parse().expect("THREADS"));
     let what = args.next().unwrap_or_else(|| "cd".into());
-    let (x, shape) = read_npy_f32(&file).expect("read the tensor");
+    let reps: usize = args.next().map_or(1, |s| s.parse().expect("REPS"));
+    // The speed example's synthetic 1024 × 1024 tensors by name, else a `.npy` file.
+    let (x, shape) = match file.to_str() {
+        Some("synthetic-gradient") => common::synthetic(1, true),
+        Some("synthetic-gaussian") => common::synthetic(2, false),
+        _ => read_npy_f32(&file).expect("read the tensor"),
+    };
     let enc = Encoder::new(
         EncoderConfig::default()
             .with_mode(Mode::RelativeL2(eps))
@@ -29,6 +41,9 @@ fn main() {
     )
     .expect("config");
     let frame = enc.compress(&x, &shape, None).expect("compress").bytes;
+    for _ in 1..reps {
+        std::hint::black_box(enc.compress(&x, &shape, None).expect("compress"));
+    }
     if what.contains('d') {
         std::hint::black_box(decompress(&frame).expect("decompress"));
     }
