@@ -190,16 +190,30 @@ fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u
     }
 
     let (len, start) = segments(sym.len());
-    let mut words: Vec<u16> = Vec::with_capacity(sym.len() / 4 + 16);
+    // At most one word per symbol: written unconditionally at `nw`, which advances by the
+    // renormalisation flag (no branch, no capacity check).
+    let mut words = vec![0u16; sym.len() + 1];
+    let mut nw = 0;
     let mut x = [L; LANES];
+    let order0 = match (owners.is_empty(), &tabs[..]) {
+        (true, [Some(tab)]) => Some(&**tab),
+        _ => None,
+    };
     let mut code = |j: usize, t: usize, x: &mut [u32; LANES]| {
-        let prev = if t == 0 { 0 } else { sym[start[j] + t - 1] };
-        if let Some(tab) = &tabs[map[prev as usize] as usize] {
-            let (w, emit) = tab[sym[start[j] + t] as usize].step(&mut x[j]);
-            if emit {
-                words.push(w);
+        let s = sym[start[j] + t] as usize;
+        let tab = match order0 {
+            Some(tab) => tab,
+            None => {
+                let prev = if t == 0 { 0 } else { sym[start[j] + t - 1] };
+                match &tabs[map[prev as usize] as usize] {
+                    Some(tab) => tab,
+                    None => return,
+                }
             }
-        }
+        };
+        let (w, emit) = tab[s].step(&mut x[j]);
+        words[nw] = w;
+        nw += emit as usize;
     };
     let base = len[LANES - 1];
     for j in (0..LANES).rev() {
@@ -212,6 +226,7 @@ fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u
             code(j, t, &mut x);
         }
     }
+    words.truncate(nw);
     push_final_states(&x, &mut words);
     out.extend_from_slice(&(words.len() as u32).to_le_bytes());
     out.reserve(words.len() * 2);

@@ -104,14 +104,16 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
             push_bits(zc, out);
         }
     }
-    let (heads, planes) = match w {
+    let (heads, a, b, m, na, nb) = match w {
         2 => split::<2>(bytes, &masks),
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
     context::encode(&heads, out);
-    for p in &planes {
-        plane(p, out);
+    for (buf, len) in [(&a, na), (&b, nb)] {
+        for j in 0..w - 1 {
+            plane(&buf[j * m..j * m + len], out);
+        }
     }
 }
 
@@ -126,38 +128,48 @@ fn head_rest<const W: usize>(e: &[u8]) -> (u8, u64) {
     (h, (u & ((1u64 << sh) - 1)) | ((u >> (8 * W - 1)) << sh))
 }
 
-/// The heads of the kept elements and the 2(W−1) rest planes (head ≠ 0, then head = 0).
-fn split<const W: usize>(
-    bytes: &[u8],
-    masks: &Option<(Vec<bool>, Vec<bool>)>,
-) -> (Vec<u8>, Vec<Vec<u8>>) {
+/// The heads of the kept elements, and their rests as W−1 byte planes each for head ≠ 0 and for
+/// head = 0, in one pass. Plane j of either kind starts at `j·m` of its buffer (`m` kept
+/// elements; zeroed allocations: pages a kind never reaches are never touched); returns
+/// `(heads, a, b, m, na, nb)`, the planes being `a[j·m..j·m + na]` and `b[j·m..j·m + nb]`.
+type Split = (Vec<u8>, Vec<u8>, Vec<u8>, usize, usize, usize);
+
+fn split<const W: usize>(bytes: &[u8], masks: &Option<(Vec<bool>, Vec<bool>)>) -> Split {
     let n = bytes.len() / W;
-    let mut heads = Vec::with_capacity(n);
-    for_each_kept(n, masks, |i| {
-        heads.push(head_rest::<W>(&bytes[i * W..i * W + W]).0)
-    });
-    let nb = heads.iter().filter(|&&h| h == 0).count();
-    let na = heads.len() - nb;
-    let mut planes: Vec<Vec<u8>> = (0..2 * (W - 1))
-        .map(|j| vec![0u8; if j < W - 1 { na } else { nb }])
-        .collect();
-    let (pa, pb) = planes.split_at_mut(W - 1);
-    let (mut ia, mut ib) = (0usize, 0usize);
-    for_each_kept(n, masks, |i| {
-        let (h, rest) = head_rest::<W>(&bytes[i * W..i * W + W]);
-        if h != 0 {
-            for (j, p) in pa.iter_mut().enumerate() {
-                p[ia] = (rest >> (8 * j)) as u8;
-            }
-            ia += 1;
+    let m = match masks {
+        None => n,
+        Some((zr, zc)) => zr.iter().filter(|&&z| !z).count() * zc.iter().filter(|&&z| !z).count(),
+    };
+    let mut heads = vec![0u8; m];
+    let mut a = vec![0u8; (W - 1) * m];
+    let mut b = vec![0u8; (W - 1) * m];
+    let (pa, pb) = (&mut a[..], &mut b[..]);
+    let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
+    let mut element = |e: &[u8], k: usize| {
+        let (h, rest) = head_rest::<W>(e);
+        heads[k] = h;
+        let (pl, idx) = if h != 0 {
+            (&mut *pa, &mut ia)
         } else {
-            for (j, p) in pb.iter_mut().enumerate() {
-                p[ib] = (rest >> (8 * j)) as u8;
-            }
-            ib += 1;
+            (&mut *pb, &mut ib)
+        };
+        for j in 0..W - 1 {
+            pl[j * m + *idx] = (rest >> (8 * j)) as u8;
         }
-    });
-    (heads, planes)
+        *idx += 1;
+    };
+    match masks {
+        None => {
+            for (k, e) in bytes.chunks_exact(W).enumerate() {
+                element(e, k);
+            }
+        }
+        Some(_) => for_each_kept(n, masks, |i| {
+            element(&bytes[i * W..i * W + W], k);
+            k += 1;
+        }),
+    }
+    (heads, a, b, m, ia, ib)
 }
 
 /// One order-0 plane; a plane whose bytes are close to uniform is stored without trying rANS:
