@@ -9,8 +9,8 @@
 //! smaller. The rests of elements whose head is zero (zeros, and the subnormals of float32 /
 //! bfloat16) are nearly always zero: they go to their own byte planes, so zeros cost next to
 //! nothing and the other rests stay uniform. Each rest byte plane is an order-0 plane
-//! (`entropy/order0.rs`): stored as it is when uniform, constant when constant, rANS-coded
-//! otherwise. A matrix (rows × columns, the rows being the first axis) may first flag its
+//! (`entropy/order0.rs`): stored as it is when close to uniform (rANS would save under 0.5 %),
+//! constant when constant, rANS-coded otherwise. A matrix (rows × columns, the rows being the first axis) may first flag its
 //! all-zero rows and columns (dead units of a gradient, zero-padded rows): their elements are
 //! +0.0 and appear in no stream.
 //!
