@@ -395,11 +395,22 @@ fn decode_symbols<O: Copy>(
     let mut x = read_states::<LANES>(words);
     let mut pos = 4 * LANES;
     let mut chunks = out.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        c[0] = put(c[0], dec_get(&mut x[0], lut, words, &mut pos)?);
-        c[1] = put(c[1], dec_get(&mut x[1], lut, words, &mut pos)?);
-        c[2] = put(c[2], dec_get(&mut x[2], lut, words, &mut pos)?);
-        c[3] = put(c[3], dec_get(&mut x[3], lut, words, &mut pos)?);
+    // While four more words are surely there (each step reads at most one), the steps read
+    // without a bounds check per step and refill without a branch; the tail goes checked.
+    for c in chunks.by_ref() {
+        let Some(w) = words.get(pos..pos + 2 * LANES) else {
+            c[0] = put(c[0], dec_get(&mut x[0], lut, words, &mut pos)?);
+            c[1] = put(c[1], dec_get(&mut x[1], lut, words, &mut pos)?);
+            c[2] = put(c[2], dec_get(&mut x[2], lut, words, &mut pos)?);
+            c[3] = put(c[3], dec_get(&mut x[3], lut, words, &mut pos)?);
+            continue;
+        };
+        let mut k = 0;
+        let w: &[u8; 2 * LANES] = w.try_into().unwrap_or(&[0; 2 * LANES]);
+        for (o, xj) in c.iter_mut().zip(x.iter_mut()) {
+            *o = put(*o, dec_fast(xj, lut, w, &mut k));
+        }
+        pos += k;
     }
     for (j, o) in chunks.into_remainder().iter_mut().enumerate() {
         *o = put(*o, dec_get(&mut x[j], lut, words, &mut pos)?);
@@ -410,6 +421,22 @@ fn decode_symbols<O: Copy>(
         ));
     }
     Ok(())
+}
+
+/// [`dec_get`] reading its renormalisation word, if any, at `w[*k..]` (`*k` ≤ 6: at most one
+/// word per earlier step of the group), without a branch.
+#[inline(always)]
+fn dec_fast(x: &mut u32, lut: &[u32; M as usize], w: &[u8; 2 * LANES], k: &mut usize) -> u8 {
+    let v = *x;
+    let e = lut[(v & (M - 1)) as usize];
+    let (freq, cum) = (e & (M - 1), (e >> 12) & (M - 1));
+    let v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
+    let need = v < L;
+    let i = *k & (2 * LANES - 2);
+    let word = u16::from_le_bytes([w[i], w[i + 1]]) as u32;
+    *x = if need { (v << 16) | word } else { v };
+    *k += 2 * need as usize;
+    (e >> 24) as u8
 }
 
 #[cfg(test)]

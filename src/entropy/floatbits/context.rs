@@ -190,16 +190,30 @@ fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u
     }
 
     let (len, start) = segments(sym.len());
-    let mut words: Vec<u16> = Vec::with_capacity(sym.len() / 4 + 16);
+    // At most one word per symbol: written unconditionally at `nw`, which advances by the
+    // renormalisation flag (no branch, no capacity check).
+    let mut words = vec![0u16; sym.len() + 1];
+    let mut nw = 0;
     let mut x = [L; LANES];
+    let order0 = match (owners.is_empty(), &tabs[..]) {
+        (true, [Some(tab)]) => Some(&**tab),
+        _ => None,
+    };
     let mut code = |j: usize, t: usize, x: &mut [u32; LANES]| {
-        let prev = if t == 0 { 0 } else { sym[start[j] + t - 1] };
-        if let Some(tab) = &tabs[map[prev as usize] as usize] {
-            let (w, emit) = tab[sym[start[j] + t] as usize].step(&mut x[j]);
-            if emit {
-                words.push(w);
+        let s = sym[start[j] + t] as usize;
+        let tab = match order0 {
+            Some(tab) => tab,
+            None => {
+                let prev = if t == 0 { 0 } else { sym[start[j] + t - 1] };
+                match &tabs[map[prev as usize] as usize] {
+                    Some(tab) => tab,
+                    None => return,
+                }
             }
-        }
+        };
+        let (w, emit) = tab[s].step(&mut x[j]);
+        words[nw] = w;
+        nw += emit as usize;
     };
     let base = len[LANES - 1];
     for j in (0..LANES).rev() {
@@ -212,6 +226,7 @@ fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u
             code(j, t, &mut x);
         }
     }
+    words.truncate(nw);
     push_final_states(&x, &mut words);
     out.extend_from_slice(&(words.len() as u32).to_le_bytes());
     out.reserve(words.len() * 2);
@@ -349,6 +364,22 @@ fn dec(x: &mut u32, luts: &[u32], base: usize, words: &[u8], wp: &mut usize) -> 
     Ok((e >> 24) as u8)
 }
 
+/// [`dec`] in context 0 reading its renormalisation word, if any, at `w[*k..]` (`*k` ≤ 6: at
+/// most one word per earlier step of the group of four), without a branch.
+#[inline(always)]
+fn dec_fast(x: &mut u32, lut: &[u32; M as usize], w: &[u8; 2 * LANES], k: &mut usize) -> u8 {
+    let v = *x;
+    let e = lut[(v & (M - 1)) as usize];
+    let (freq, cum) = ((e & (M - 1)) + 1, (e >> 12) & (M - 1));
+    let v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
+    let need = v < L;
+    let i = *k & (2 * LANES - 2);
+    let word = u16::from_le_bytes([w[i], w[i + 1]]) as u32;
+    *x = if need { (v << 16) | word } else { v };
+    *k += 2 * need as usize;
+    (e >> 24) as u8
+}
+
 /// What a decoding step reads.
 struct Tables<'a> {
     luts: &'a [u32],
@@ -416,6 +447,46 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
     let (s0, rest) = out.split_at_mut(start[1]);
     let (s1, rest) = rest.split_at_mut(start[2] - start[1]);
     let (s2, s3) = rest.split_at_mut(start[3] - start[2]);
+    if k == 1 {
+        // Order-0 (most weights): one table, no context to follow; the same symbols as the
+        // general loop below, without its per-step context and bounds work.
+        if empty[0] && n > 0 {
+            return Err(Error::corrupt("exponent symbol in an empty context"));
+        }
+        let lut: &[u32; M as usize] = luts[..M as usize].try_into().unwrap_or(&[0; M as usize]);
+        let mut t = 0;
+        while t < base {
+            let Some(w) = words.get(wp..wp + 2 * LANES) else {
+                break;
+            };
+            let w: &[u8; 2 * LANES] = w.try_into().unwrap_or(&[0; 2 * LANES]);
+            let mut kw = 0;
+            s0[t] = dec_fast(&mut x[0], lut, w, &mut kw);
+            s1[t] = dec_fast(&mut x[1], lut, w, &mut kw);
+            s2[t] = dec_fast(&mut x[2], lut, w, &mut kw);
+            s3[t] = dec_fast(&mut x[3], lut, w, &mut kw);
+            wp += kw;
+            t += 1;
+        }
+        // The last steps, where fewer than four words may remain, go checked.
+        for t in t..base {
+            s0[t] = dec(&mut x[0], lut, 0, words, &mut wp)?;
+            s1[t] = dec(&mut x[1], lut, 0, words, &mut wp)?;
+            s2[t] = dec(&mut x[2], lut, 0, words, &mut wp)?;
+            s3[t] = dec(&mut x[3], lut, 0, words, &mut wp)?;
+        }
+        for (j, seg) in [s0, s1, s2].into_iter().enumerate() {
+            if len[j] > base {
+                seg[base] = dec(&mut x[j], lut, 0, words, &mut wp)?;
+            }
+        }
+        if x != [L; LANES] || wp != words.len() {
+            return Err(Error::corrupt(
+                "exponent stream does not decode to its initial state (corrupt payload)",
+            ));
+        }
+        return Ok(());
+    }
     let tabs = Tables {
         luts: &luts,
         ctx_of: &ctx_of,

@@ -9,8 +9,8 @@
 //! smaller. The rests of elements whose head is zero (zeros, and the subnormals of float32 /
 //! bfloat16) are nearly always zero: they go to their own byte planes, so zeros cost next to
 //! nothing and the other rests stay uniform. Each rest byte plane is an order-0 plane
-//! (`entropy/order0.rs`): stored as it is when uniform, constant when constant, rANS-coded
-//! otherwise. A matrix (rows × columns, the rows being the first axis) may first flag its
+//! (`entropy/order0.rs`): stored as it is when close to uniform (rANS would save under 0.5 %),
+//! constant when constant, rANS-coded otherwise. A matrix (rows × columns, the rows being the first axis) may first flag its
 //! all-zero rows and columns (dead units of a gradient, zero-padded rows): their elements are
 //! +0.0 and appear in no stream.
 //!
@@ -104,14 +104,16 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
             push_bits(zc, out);
         }
     }
-    let (heads, planes) = match w {
+    let (heads, a, b, m, na, nb) = match w {
         2 => split::<2>(bytes, &masks),
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
     context::encode(&heads, out);
-    for p in &planes {
-        plane(p, out);
+    for (buf, len) in [(&a, na), (&b, nb)] {
+        for j in 0..w - 1 {
+            plane(&buf[j * m..j * m + len], out);
+        }
     }
 }
 
@@ -126,42 +128,54 @@ fn head_rest<const W: usize>(e: &[u8]) -> (u8, u64) {
     (h, (u & ((1u64 << sh) - 1)) | ((u >> (8 * W - 1)) << sh))
 }
 
-/// The heads of the kept elements and the 2(W−1) rest planes (head ≠ 0, then head = 0).
-fn split<const W: usize>(
-    bytes: &[u8],
-    masks: &Option<(Vec<bool>, Vec<bool>)>,
-) -> (Vec<u8>, Vec<Vec<u8>>) {
+/// The heads of the kept elements, and their rests as W−1 byte planes each for head ≠ 0 and for
+/// head = 0, in one pass. Plane j of either kind starts at `j·m` of its buffer (`m` kept
+/// elements; zeroed allocations: pages a kind never reaches are never touched); returns
+/// `(heads, a, b, m, na, nb)`, the planes being `a[j·m..j·m + na]` and `b[j·m..j·m + nb]`.
+type Split = (Vec<u8>, Vec<u8>, Vec<u8>, usize, usize, usize);
+
+fn split<const W: usize>(bytes: &[u8], masks: &Option<(Vec<bool>, Vec<bool>)>) -> Split {
     let n = bytes.len() / W;
-    let mut heads = Vec::with_capacity(n);
-    for_each_kept(n, masks, |i| {
-        heads.push(head_rest::<W>(&bytes[i * W..i * W + W]).0)
-    });
-    let nb = heads.iter().filter(|&&h| h == 0).count();
-    let na = heads.len() - nb;
-    let mut planes: Vec<Vec<u8>> = (0..2 * (W - 1))
-        .map(|j| vec![0u8; if j < W - 1 { na } else { nb }])
-        .collect();
-    let (pa, pb) = planes.split_at_mut(W - 1);
-    let (mut ia, mut ib) = (0usize, 0usize);
-    for_each_kept(n, masks, |i| {
-        let (h, rest) = head_rest::<W>(&bytes[i * W..i * W + W]);
-        if h != 0 {
-            for (j, p) in pa.iter_mut().enumerate() {
-                p[ia] = (rest >> (8 * j)) as u8;
-            }
-            ia += 1;
+    let m = match masks {
+        None => n,
+        Some((zr, zc)) => zr.iter().filter(|&&z| !z).count() * zc.iter().filter(|&&z| !z).count(),
+    };
+    let mut heads = vec![0u8; m];
+    let mut a = vec![0u8; (W - 1) * m];
+    let mut b = vec![0u8; (W - 1) * m];
+    let (pa, pb) = (&mut a[..], &mut b[..]);
+    let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
+    let mut element = |e: &[u8], k: usize| {
+        let (h, rest) = head_rest::<W>(e);
+        heads[k] = h;
+        let (pl, idx) = if h != 0 {
+            (&mut *pa, &mut ia)
         } else {
-            for (j, p) in pb.iter_mut().enumerate() {
-                p[ib] = (rest >> (8 * j)) as u8;
-            }
-            ib += 1;
+            (&mut *pb, &mut ib)
+        };
+        for j in 0..W - 1 {
+            pl[j * m + *idx] = (rest >> (8 * j)) as u8;
         }
-    });
-    (heads, planes)
+        *idx += 1;
+    };
+    match masks {
+        None => {
+            for (k, e) in bytes.chunks_exact(W).enumerate() {
+                element(e, k);
+            }
+        }
+        Some(_) => for_each_kept(n, masks, |i| {
+            element(&bytes[i * W..i * W + W], k);
+            k += 1;
+        }),
+    }
+    (heads, a, b, m, ia, ib)
 }
 
-/// One order-0 plane; a plane whose bytes are close to uniform is stored without trying rANS
-/// (it could not save its table's size; integer test, the same on every platform).
+/// One order-0 plane; a plane whose bytes are close to uniform is stored without trying rANS:
+/// when rANS could not save its table's size, or would save under 0.5 % of the plane (the top
+/// rest byte of weights: 0.4 %), as decoding a rANS byte costs about 20 instructions and a
+/// stored one a copy (integer test, the same on every platform).
 fn plane(data: &[u8], out: &mut Vec<u8>) {
     let n = data.len() as u128;
     if n >= 1 << 14 {
@@ -175,7 +189,9 @@ fn plane(data: &[u8], out: &mut Vec<u8>) {
                 d * d
             })
             .sum();
-        if s < (n << 20) {
+        // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
+        // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
+        if s < (n << 20).max(14 * n * n) {
             out.push(PLANE_STORED);
             out.extend_from_slice(data);
             return;
@@ -243,17 +259,37 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
     context::decode(p, pos, &mut heads)?;
     let zeros = heads.iter().filter(|&&h| h == 0).count();
     let (na, nb) = (m - zeros, zeros);
-    // Rests, plane after plane: (w−1)·na bytes then (w−1)·nb bytes.
+    // Rests, plane after plane: w−1 planes of na bytes, then w−1 of nb bytes. A stored plane is
+    // read where it lies in the payload (no copy); the others are decoded into their own buffer.
     let r = w - 1;
-    let mut rests = vec![0u8; r * m];
     let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
-    for j in 0..r {
-        order0::decode_plane_at(p, pos, &mut rests[j * na..(j + 1) * na], &mut lut)?;
+    let mut stored: Vec<Option<(usize, usize)>> = Vec::with_capacity(2 * r);
+    let mut decoded: Vec<Vec<u8>> = Vec::with_capacity(2 * r);
+    for j in 0..2 * r {
+        let len = if j < r { na } else { nb };
+        if p.get(*pos) == Some(&PLANE_STORED) {
+            let at = *pos + 1;
+            if p.len() - at < len {
+                return Err(Error::truncated("stored float-layout plane ends early"));
+            }
+            stored.push(Some((at, len)));
+            *pos = at + len;
+        } else {
+            let mut buf = vec![0u8; len];
+            order0::decode_plane_at(p, pos, &mut buf, &mut lut)?;
+            stored.push(None);
+            decoded.push(buf);
+        }
     }
-    let (ra, rb) = rests.split_at_mut(r * na);
-    for j in 0..r {
-        order0::decode_plane_at(p, pos, &mut rb[j * nb..(j + 1) * nb], &mut lut)?;
-    }
+    let mut own = decoded.iter();
+    let planes: Vec<&[u8]> = stored
+        .iter()
+        .map(|s| match *s {
+            Some((at, len)) => &p[at..at + len],
+            None => own.next().map_or(&[][..], |b| &b[..]),
+        })
+        .collect();
+    let (ra, rb) = planes.split_at(r);
     if masks.is_some() {
         out.fill(0);
     }
@@ -265,27 +301,42 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
     Ok(())
 }
 
-/// Writes the kept elements of `out` from their heads and rests (planes of `na` / `nb` bytes:
-/// `ra` for head ≠ 0, `rb` for head = 0).
+/// Writes the kept elements of `out` from their heads and rests (`ra`: the W−1 rest planes of
+/// the elements whose head ≠ 0, `rb`: of those whose head = 0).
 fn merge<const W: usize>(
     heads: &[u8],
-    ra: &[u8],
-    rb: &[u8],
+    ra: &[&[u8]],
+    rb: &[&[u8]],
     masks: &Option<(Vec<bool>, Vec<bool>)>,
     out: &mut [u8],
 ) {
     let sh = head_shift(W);
     let low = (1u64 << sh) - 1;
-    let (na, nb) = (ra.len() / (W - 1), rb.len() / (W - 1));
+    let nb = rb[0].len();
     if masks.is_none() && nb == 0 {
-        // No masks and no zero heads (most weights): element i takes byte i of every plane.
-        let mut planes: [&[u8]; 7] = [&[]; 7];
-        for (j, p) in ra.chunks_exact(na.max(1)).take(W - 1).enumerate() {
-            planes[j] = p;
+        // No masks and no zero heads (most weights): element i takes byte i of every plane;
+        // 2- and 4-byte elements by zipped iterators (no bounds check per byte).
+        let put = |o: &mut [u8], h: u8, rest: u64| {
+            let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
+            o.copy_from_slice(&u.to_le_bytes()[..W]);
+        };
+        let els = out.chunks_exact_mut(W);
+        if W == 2 {
+            for ((&h, &b0), o) in heads.iter().zip(ra[0]).zip(els) {
+                put(o, h, b0 as u64);
+            }
+            return;
+        }
+        if W == 4 {
+            let rest = ra[0].iter().zip(ra[1]).zip(ra[2]);
+            for ((&h, ((&b0, &b1), &b2)), o) in heads.iter().zip(rest).zip(els) {
+                put(o, h, b0 as u64 | (b1 as u64) << 8 | (b2 as u64) << 16);
+            }
+            return;
         }
         for (i, (&h, o)) in heads.iter().zip(out.chunks_exact_mut(W)).enumerate() {
             let mut rest = 0u64;
-            for (j, p) in planes[..W - 1].iter().enumerate() {
+            for (j, p) in ra[..W - 1].iter().enumerate() {
                 rest |= (p[i] as u64) << (8 * j);
             }
             let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
@@ -293,23 +344,50 @@ fn merge<const W: usize>(
         }
         return;
     }
-    let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
-    for_each_kept(out.len() / W, masks, |i| {
-        let h = heads[k];
-        k += 1;
-        let mut rest = 0u64;
-        if h != 0 {
-            for j in 0..W - 1 {
-                rest |= (ra[j * na + ia] as u64) << (8 * j);
-            }
-            ia += 1;
+    let mut pa: [&[u8]; 7] = [&[]; 7];
+    let mut pb: [&[u8]; 7] = [&[]; 7];
+    pa[..W - 1].copy_from_slice(&ra[..W - 1]);
+    pb[..W - 1].copy_from_slice(&rb[..W - 1]);
+    let (mut ia, mut ib) = (0usize, 0usize);
+    let mut element = |h: u8, o: &mut [u8]| {
+        let (pl, idx) = if h != 0 {
+            (&pa, &mut ia)
         } else {
-            for j in 0..W - 1 {
-                rest |= (rb[j * nb + ib] as u64) << (8 * j);
-            }
-            ib += 1;
+            (&pb, &mut ib)
+        };
+        let mut rest = 0u64;
+        for (j, plane) in pl[..W - 1].iter().enumerate() {
+            rest |= (plane[*idx] as u64) << (8 * j);
         }
+        *idx += 1;
         let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
-        out[i * W..i * W + W].copy_from_slice(&u.to_le_bytes()[..W]);
+        o.copy_from_slice(&u.to_le_bytes()[..W]);
+    };
+    if masks.is_none() && W == 2 {
+        // One rest byte (bfloat16 / float16 with some zero heads): from one plane or the other.
+        let (a, b) = (ra[0], rb[0]);
+        for (&h, o) in heads.iter().zip(out.chunks_exact_mut(2)) {
+            let rest = if h != 0 {
+                ia += 1;
+                a[ia - 1]
+            } else {
+                ib += 1;
+                b[ib - 1]
+            };
+            let u = (rest as u16 & 0x7F) | (h as u16) << 7 | ((rest >> 7) as u16) << 15;
+            o.copy_from_slice(&u.to_le_bytes());
+        }
+        return;
+    }
+    if masks.is_none() {
+        for (&h, o) in heads.iter().zip(out.chunks_exact_mut(W)) {
+            element(h, o);
+        }
+        return;
+    }
+    let mut k = 0;
+    for_each_kept(out.len() / W, masks, |i| {
+        element(heads[k], &mut out[i * W..i * W + W]);
+        k += 1;
     });
 }
