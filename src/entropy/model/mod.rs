@@ -93,7 +93,7 @@ pub(crate) use encode::*;
 pub(crate) use plan::*;
 pub(crate) use tables::*;
 
-pub use decode::{decode, decode_code_bits, decode_values};
+pub use decode::{accumulate_values, decode, decode_code_bits, decode_values};
 pub use encode::{encode, encode_family, encode_family_v2};
 pub use family::{family_checksum, FAMILIES};
 pub use tables::table_checksum;
