@@ -8,7 +8,8 @@
 //!     cargo run --release -p alcm-tools --bin decode_ab -- run /tmp/frames
 //!
 //! `loop FILE REPS` decodes one frame REPS times (for callgrind / perf); `acc FILE REPS
-//! [--scratch 1]` times decode-and-accumulate with the sink or through a scratch buffer.
+//! [--scratch 1]` times decode-and-accumulate with the sink or through a scratch buffer;
+//! `compress NPY REPS` compresses one tensor REPS times (relative L2 1e-2).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -135,6 +136,16 @@ fn main() {
                     .decompress(&bytes)
                     .unwrap(),
             );
+        }
+        return;
+    }
+    if args[0] == "compress" {
+        // `compress NPY REPS `: relative-L2 1e-2 compress of
+        // one tensor REPS times (for callgrind: the encoder side of a payload-kind change).
+        let (x, shape) = read_npy_f32(&dir).unwrap();
+        let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(1e-2))).unwrap();
+        for _ in 0..args[2].parse().unwrap_or(1) {
+            std::hint::black_box(enc.compress(&x, &shape, None).unwrap());
         }
         return;
     }
