@@ -117,7 +117,7 @@ impl ModelPlan {
         let (rows, rpb) = (self.rows, self.rpb);
         let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);
-        if lanes && self.n_blocks() > 1 {
+        if lanes && self.lanes_kind() {
             // Kind 5: independent lane streams per block (lanes.rs).
             let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
                 let r0 = k * rpb;

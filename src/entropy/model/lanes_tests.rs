@@ -61,11 +61,20 @@ fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> (Result<Vec<u32>>, Result<Ve
     (ra, rb)
 }
 
-/// Tensors of ≥ 2^19 values are written as kind 5 and decode to the codes they were made
-/// from on both paths; widths not a multiple of 8 or 16 leave scalar tails in each row.
+/// Tensors of ≥ 2^16 values are written as kind 5 (one block below 2^19 values) and decode
+/// to the codes they were made from on both paths; widths not a multiple of 8 or 16 leave
+/// scalar tails in each row. Smaller tensors stay kind 3.
 #[test]
 fn kind5_round_trips_on_both_paths() {
+    let q = codes(128, 511, 3.0, true, 5);
+    assert_eq!(
+        encode(&q, 128).unwrap()[0],
+        KIND_SHAPED,
+        "below 2^16 values"
+    );
     for (rows, cols, scale, signed) in [
+        (384usize, 384usize, 2.0, true),
+        (100, 700, 0.7, true),
         (1024usize, 512usize, 3.0, true),
         (700, 777, 0.4, true),
         (600, 1003, 40.0, false),
