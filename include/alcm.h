@@ -1610,11 +1610,13 @@ alcm_status alcm_exchange_compress_shard_allocated(struct alcm_exchange *ex,
 /**
  * Stage 1, receiving side: `out[i] += scale * decode(frame)[i]`, where `frame` is one message
  * of alcm_exchange_compress_shard for this rank and `out` is this rank's shard (`out_len` = the
- * count of alcm_exchange_shard(this rank)). The message is decoded into one scratch buffer the
- * state keeps and reuses, then added in one pass. When this rank's shard is empty, `frame_len`
- * must be 0 and nothing happens.
+ * count of alcm_exchange_shard(this rank)). A lossy frame of the rank-1 model (the usual one) is
+ * summed as it decodes; any other frame is decoded into one scratch buffer the state keeps and
+ * reuses, then added in one pass; the sum is the same either way. When this rank's shard is
+ * empty, `frame_len` must be 0 and nothing happens.
  *
- * Returns: ALCM_OK. On error `out` is unchanged.
+ * Returns: ALCM_OK. On error `out` is unchanged, except for a frame that passes its checksum
+ * but is malformed (crafted, not damaged in transit): then `out` may be partly summed.
  * Errors: ALCM_ERR_NULL_POINTER (`ex`; `frame`, `out` when their length is not 0),
  * ALCM_ERR_INVALID_HANDLE (`ex`), ALCM_ERR_INVALID_ARGUMENT (`out_len` is not the shard's count,
  * a message of fewer values, `scale` not finite, misaligned pointer), ALCM_ERR_BUFFER_TOO_SMALL (a

@@ -124,6 +124,79 @@ impl DecodeOptions {
     }
 }
 
+impl DecodeOptions {
+    /// `out[i] += scale · decode(bytes)[i]` (f32 product, then f32 sum, in index order: the
+    /// arithmetic of decoding and then adding) for a frame of exactly `out.len()` values
+    /// (checked by the caller). Model payloads of uniform codes are summed as they decode, with
+    /// no buffer of decoded values; any other frame is decoded into `scratch` (resized to
+    /// `out.len()`, bounded by the caller's buffer) and then added. A frame with a bad checksum
+    /// or header leaves `out` unchanged; a frame that passes its checksum but whose payload is
+    /// malformed (crafted, not damaged) may leave it partly summed.
+    pub(crate) fn accumulate_into(
+        &self,
+        bytes: &[u8],
+        scale: f32,
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> Result<FrameInfo> {
+        let info = format::open_frame(
+            bytes,
+            &DecodeLimits {
+                max_values: u64::MAX,
+            },
+        )?;
+        require_f32(&info)?;
+        if out.len() as u64 != info.n_values {
+            return Err(Error::invalid_argument(format!(
+                "the frame holds {} values, the output buffer {}",
+                info.n_values,
+                out.len()
+            )));
+        }
+        check_threads(self.threads)?;
+        let params =
+            format::decode_params(&info, &bytes[info.params_range.0..info.params_range.1])?;
+        let exceptions = format::decode_exceptions(
+            &info,
+            &bytes[info.exceptions_range.0..info.exceptions_range.1],
+        )?;
+        let payload = &bytes[info.payload_offset..info.payload_offset + info.payload_len as usize];
+        // The sum before this frame at each verbatim value's index: there the frame's value is
+        // the verbatim one, not the payload's.
+        let before: Vec<f32> = exceptions.iter().map(|&(i, _)| out[i]).collect();
+        if payload::accumulate(&info, params.as_ref(), payload, scale, out, self.threads)? {
+            for (&(i, v), &o) in exceptions.iter().zip(&before) {
+                out[i] = o + scale * v;
+            }
+            return Ok(info);
+        }
+        if scratch.len() != out.len() {
+            scratch.clear();
+            scratch
+                .try_reserve_exact(out.len())
+                .map_err(|_| Error::too_large("cannot allocate the accumulator's scratch"))?;
+            scratch.resize(out.len(), 0.0);
+        }
+        payload::decode(&info, params.as_ref(), payload, scratch, self.threads)?;
+        for (i, v) in exceptions {
+            scratch[i] = v;
+        }
+        for (o, &v) in out.iter_mut().zip(scratch.iter()) {
+            *o += scale * v;
+        }
+        Ok(info)
+    }
+}
+
+fn check_threads(threads: usize) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::invalid_argument(format!(
+            "threads must be in 1..={MAX_THREADS}, got {threads}"
+        )));
+    }
+    Ok(())
+}
+
 /// The float32 API decodes float32 frames only (the typed one, `codec/typed.rs`, decodes all).
 fn require_f32(info: &FrameInfo) -> Result<()> {
     if info.element_type() != crate::format::Dtype::F32 {
@@ -141,11 +214,7 @@ pub(super) fn decode_checked(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    if !(1..=MAX_THREADS).contains(&threads) {
-        return Err(Error::invalid_argument(format!(
-            "threads must be in 1..={MAX_THREADS}, got {threads}"
-        )));
-    }
+    check_threads(threads)?;
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
     let exceptions = format::decode_exceptions(
         info,

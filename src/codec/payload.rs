@@ -186,29 +186,7 @@ pub(crate) fn decode(
     // Backend 3 (rank-1 parametric model) decodes straight to values (dequantisation fused
     // into the decode loop).
     if info.backend == entropy::Backend::RansModel {
-        // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
-        // altered, not written by a newer library (the payload decoder itself is versionless).
-        if info.format_version < 2
-            && payload
-                .first()
-                .is_some_and(|&k| k >= entropy::model::KIND_SHAPED)
-        {
-            return Err(Error::corrupt(format!(
-                "rANS-model payload kind {} in a version-1 frame",
-                payload[0]
-            )));
-        }
-        // Likewise kind 5 (independent lane streams) came with version 3.
-        if info.format_version < 3
-            && payload
-                .first()
-                .is_some_and(|&k| k >= entropy::model::KIND_LANES_BLOCKS)
-        {
-            return Err(Error::corrupt(format!(
-                "rANS-model payload kind {} in a version-{} frame",
-                payload[0], info.format_version
-            )));
-        }
+        check_model_kind(info, payload)?;
         match params {
             Some(ChannelParams::Uniform { qmin, step }) if !out.is_empty() => {
                 entropy::model::decode_values(payload, qmin, *step, info.code_width, out, threads)?
@@ -253,6 +231,67 @@ pub(crate) fn decode(
         );
     }
     Ok(())
+}
+
+/// Refuses a model payload kind newer than the frame's format version.
+fn check_model_kind(info: &FrameInfo, payload: &[u8]) -> Result<()> {
+    // Version-1 writers produced kinds 1–2 only: a later kind in a version-1 frame was
+    // altered, not written by a newer library (the payload decoder itself is versionless).
+    if info.format_version < 2
+        && payload
+            .first()
+            .is_some_and(|&k| k >= entropy::model::KIND_SHAPED)
+    {
+        return Err(Error::corrupt(format!(
+            "rANS-model payload kind {} in a version-1 frame",
+            payload[0]
+        )));
+    }
+    // Likewise kind 5 (independent lane streams) came with version 3.
+    if info.format_version < 3
+        && payload
+            .first()
+            .is_some_and(|&k| k >= entropy::model::KIND_LANES_BLOCKS)
+    {
+        return Err(Error::corrupt(format!(
+            "rANS-model payload kind {} in a version-{} frame",
+            payload[0], info.format_version
+        )));
+    }
+    Ok(())
+}
+
+/// `out += scale · decode(payload)` (f32 product, then f32 sum, per value in index order)
+/// without a buffer of decoded values, for the payloads that decode straight to values (the
+/// model's, uniform codes); `Ok(false)`, with `out` untouched, for any other payload (the
+/// caller decodes it into a buffer). Verbatim values (exceptions) are the caller's. On error
+/// `out` may be partly summed.
+pub(crate) fn accumulate(
+    info: &FrameInfo,
+    params: Option<&ChannelParams>,
+    payload: &[u8],
+    scale: f32,
+    out: &mut [f32],
+    threads: usize,
+) -> Result<bool> {
+    match params {
+        Some(ChannelParams::Uniform { qmin, step })
+            if info.backend == entropy::Backend::RansModel && !out.is_empty() =>
+        {
+            check_model_kind(info, payload)?;
+            entropy::model::accumulate_values(
+                payload,
+                qmin,
+                *step,
+                info.code_width,
+                scale,
+                out,
+                threads,
+            )?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Decodes a lossless float-layout payload (`codec/lossless.rs`) of `width`-byte elements into

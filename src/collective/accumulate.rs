@@ -5,9 +5,12 @@ use crate::codec::decoder::DecodeOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::FrameInfo;
 
-/// Sums decoded frames into a caller buffer. The frame is decoded into one scratch buffer of
-/// the output's size that the accumulator keeps and reuses for every frame and every step (so
-/// summing `N` frames allocates nothing after the first call); the scaled add is one pass.
+/// Sums decoded frames into a caller buffer. Frames whose payload decodes straight to values
+/// (the rank-1 model's, uniform codes: the usual lossy frame of a large tensor) are summed as
+/// they decode, with no buffer; any other frame is decoded into one scratch buffer of the
+/// output's size that the accumulator keeps and reuses (so summing `N` frames allocates
+/// nothing after the first call) and added in one pass. Either way the sum is bit-identical to
+/// decoding and then adding.
 /// Not shared between threads while in use; may move between threads.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
@@ -32,7 +35,9 @@ impl Accumulator {
 
     /// `out[i] += scale · decode(frame)[i]` (in f32, in index order). The frame must hold
     /// exactly `out.len()` values (`BufferTooSmall` when it holds more, `InvalidArgument` when
-    /// fewer); `scale` must be finite. On error `out` is unchanged. Returns the frame's header.
+    /// fewer); `scale` must be finite. On error `out` is unchanged — except for a frame that
+    /// passes its checksum but whose payload is malformed (crafted, not damaged in transit):
+    /// then `out` may be partly summed. Returns the frame's header.
     pub fn accumulate(&mut self, frame: &[u8], scale: f32, out: &mut [f32]) -> Result<FrameInfo> {
         if !scale.is_finite() {
             return Err(Error::invalid_argument(format!(
@@ -54,18 +59,7 @@ impl Accumulator {
                 ),
             ));
         }
-        // Bounded by the caller's buffer, never by the frame.
-        if self.scratch.len() != out.len() {
-            self.scratch.clear();
-            self.scratch
-                .try_reserve_exact(out.len())
-                .map_err(|_| Error::too_large("cannot allocate the accumulator's scratch"))?;
-            self.scratch.resize(out.len(), 0.0);
-        }
-        let info = self.options.decompress_into(frame, &mut self.scratch)?;
-        for (o, &v) in out.iter_mut().zip(&self.scratch) {
-            *o += scale * v;
-        }
-        Ok(info)
+        self.options
+            .accumulate_into(frame, scale, out, &mut self.scratch)
     }
 }

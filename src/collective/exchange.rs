@@ -159,7 +159,8 @@ impl ShardedExchange {
 
     /// Stage 1, receiving side: `out += scale · decode(frame)`, `frame` being a message of
     /// [`Self::compress_shard`] for this rank and `out` this rank's shard
-    /// ([`Accumulator::accumulate`]; on error `out` is unchanged). When this rank's shard is
+    /// ([`Accumulator::accumulate`]; on error `out` is unchanged, but for a crafted message
+    /// that passes its checksum: then it may be partly summed). When this rank's shard is
     /// empty the message must be empty too (nothing was sent) and nothing happens.
     pub fn accumulate(&mut self, frame: &[u8], scale: f32, out: &mut [f32]) -> Result<()> {
         let n = self.shards[self.rank].len();

@@ -141,7 +141,8 @@ class Exchange(_Handle):
 
     def accumulate(self, frame: bytes, out: np.ndarray, scale: float = 1.0) -> None:
         """Stage 1, receiving: ``out += scale * decode(frame)``; ``out`` is this rank's shard
-        (a float32 array, updated in place; unchanged on error)."""
+        (a float32 array, updated in place; unchanged on error, but for a crafted frame that
+        passes its checksum: then it may be partly summed)."""
         o = _inout_f32(out, "out")
         f = np.frombuffer(bytes(frame) or b"\0", dtype=np.uint8)[: len(frame)]
         with self._rw.write():

@@ -37,7 +37,7 @@ pub(super) fn bit(bytes: &[u8], i: usize) -> bool {
 /// Decodes a payload into the frame's codes `u = q − qmin_c` (`out.len()` values, `qmin.len()`
 /// rows), checking that each code fits `width` bytes.
 pub fn decode(payload: &[u8], qmin: &[i64], width: u8, out: &mut [u32]) -> Result<()> {
-    decode_with(payload, qmin, width, out, 1, None, |_, u| u)
+    decode_with(payload, qmin, width, out, 1, Sink::Put, |o, _, u| *o = u)
 }
 
 /// `decode` into codes held as f32 bits (`f32::from_bits(u)`), for in-place dequantization
@@ -50,8 +50,8 @@ pub fn decode_code_bits(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, None, |_, u| {
-        f32::from_bits(u)
+    decode_with(payload, qmin, width, out, threads, Sink::Put, |o, _, u| {
+        *o = f32::from_bits(u)
     })
 }
 
@@ -67,9 +67,49 @@ pub fn decode_values(
     out: &mut [f32],
     threads: usize,
 ) -> Result<()> {
-    decode_with(payload, qmin, width, out, threads, Some(step), |q, _| {
-        (q as f64 * step) as f32
-    })
+    decode_with(
+        payload,
+        qmin,
+        width,
+        out,
+        threads,
+        Sink::Store(step),
+        |o, q, _| *o = (q as f64 * step) as f32,
+    )
+}
+
+/// As [`decode_values`], but each value is added: `out[i] += scale · x̂[i]` (f32 product, then
+/// f32 sum: the arithmetic of decoding and then adding), with no buffer of decoded values. On
+/// error `out` may be partly summed.
+pub fn accumulate_values(
+    payload: &[u8],
+    qmin: &[i64],
+    step: f64,
+    width: u8,
+    scale: f32,
+    out: &mut [f32],
+    threads: usize,
+) -> Result<()> {
+    decode_with(
+        payload,
+        qmin,
+        width,
+        out,
+        threads,
+        Sink::Add(step, scale),
+        |o, q, _| *o += scale * (q as f64 * step) as f32,
+    )
+}
+
+/// What the decoder does with a value, as the vector paths see it: `Put` — call the scalar
+/// `put` (codes); `Store(step)` — `out = (q · step) as f32`; `Add(step, scale)` —
+/// `out += scale · (q · step) as f32`. The scalar `put` given with `Store` / `Add` does the
+/// same arithmetic.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Sink {
+    Put,
+    Store(f64),
+    Add(f64, f32),
 }
 
 /// The parsed side information of a payload.
@@ -90,15 +130,16 @@ pub(super) struct Head<'a> {
     pub(super) max_u: u64,
 }
 
-/// `step`: `conv` is `(q as f64 * step) as f32` (kind 5 may then convert with vectors).
+/// `put(out, q, u)` writes the value of code `q` (`u = q − qmin_c`, wrapping) into `out`;
+/// `sink` says what it does, for the vector paths of kind 5.
 pub(super) fn decode_with<T: Copy + Send + 'static>(
     payload: &[u8],
     qmin: &[i64],
     width: u8,
     out: &mut [T],
     threads: usize,
-    step: Option<f64>,
-    conv: impl Fn(i64, u32) -> T + Sync,
+    sink: Sink,
+    put: impl Fn(&mut T, i64, u32) + Sync,
 ) -> Result<()> {
     let rows = qmin.len();
     let n = out.len();
@@ -239,9 +280,9 @@ pub(super) fn decode_with<T: Copy + Send + 'static>(
                     k * rows_per_block,
                     block,
                     cols,
-                    &conv,
+                    &put,
                     simd,
-                    step,
+                    sink,
                 );
             }
             decode_block(
@@ -251,7 +292,7 @@ pub(super) fn decode_with<T: Copy + Send + 'static>(
                 k * rows_per_block,
                 block,
                 cols,
-                &conv,
+                &put,
             )
         });
     results.into_iter().collect()
@@ -418,13 +459,13 @@ pub(super) fn decode_block<T: Copy>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
+    put: &impl Fn(&mut T, i64, u32),
 ) -> Result<()> {
     match h.mode {
-        SIGN_PLAIN => decode_block_mode::<SIGN_PLAIN, T>(h, words, qmin, row0, out, cols, conv),
-        SIGN_NONE => decode_block_mode::<SIGN_NONE, T>(h, words, qmin, row0, out, cols, conv),
-        SIGN_SVD => decode_block_mode::<SIGN_SVD, T>(h, words, qmin, row0, out, cols, conv),
-        _ => decode_block_mode::<SIGN_CLASSES, T>(h, words, qmin, row0, out, cols, conv),
+        SIGN_PLAIN => decode_block_mode::<SIGN_PLAIN, T>(h, words, qmin, row0, out, cols, put),
+        SIGN_NONE => decode_block_mode::<SIGN_NONE, T>(h, words, qmin, row0, out, cols, put),
+        SIGN_SVD => decode_block_mode::<SIGN_SVD, T>(h, words, qmin, row0, out, cols, put),
+        _ => decode_block_mode::<SIGN_CLASSES, T>(h, words, qmin, row0, out, cols, put),
     }
 }
 
@@ -435,12 +476,12 @@ pub(super) fn decode_block_mode<const MODE: u8, T: Copy>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
+    put: &impl Fn(&mut T, i64, u32),
 ) -> Result<()> {
     let mut x = crate::entropy::rans::read_states::<LANES>(words);
     let mut pos = 2 * LANES;
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
-    rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, conv).map_err(|e| {
+    rows_mode::<MODE, T>(h, words, &mut pos, &mut x, qmin, row0, out, cols, put).map_err(|e| {
         if pos > words.len() / 2 {
             Error::truncated("rANS-model word stream ends early")
         } else {
@@ -470,7 +511,7 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
+    put: &impl Fn(&mut T, i64, u32),
 ) -> Result<()> {
     let dp = dpicks(h.family);
     let (max_u, b) = (h.max_u, &h.b[..cols]);
@@ -482,7 +523,8 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
         let q0 = qmin[i];
         if h.a[i] == 0 {
             // The code of 0 (all-zero rows and columns); outside the range only in corrupt frames.
-            orow.fill(conv(0, u_of(0, q0, max_u)?));
+            let u = u_of(0, q0, max_u)?;
+            orow.iter_mut().for_each(|o| put(o, 0, u));
             continue;
         }
         let picks: &[DPick; 256] = dp[h.a[i] as usize..][..256].try_into().expect("256 picks");
@@ -521,7 +563,7 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
                 };
                 qlo = qlo.min(q);
                 qhi = qhi.max(q);
-                *$o = conv(q, q.wrapping_sub(q0) as u32);
+                put($o, q, q.wrapping_sub(q0) as u32);
             }};
         }
         let mut chunks = orow.chunks_exact_mut(LANES);

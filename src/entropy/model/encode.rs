@@ -117,7 +117,7 @@ impl ModelPlan {
         let (rows, rpb) = (self.rows, self.rpb);
         let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);
-        if lanes && self.n_blocks() > 1 {
+        if lanes && self.lanes_kind() {
             // Kind 5: independent lane streams per block (lanes.rs).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);

@@ -15,7 +15,7 @@
 //! are its final encoder state, high half first. The decoder checks that each lane returns to
 //! `L` and consumes exactly its words.
 
-use super::decode::{bit, dpicks, u_of, value_fast, Head};
+use super::decode::{bit, dpicks, u_of, value_fast, Head, Sink};
 use super::*;
 
 /// States (and word streams) per block.
@@ -257,16 +257,16 @@ pub(crate) fn decode_block<T: Copy + 'static>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
+    put: &impl Fn(&mut T, i64, u32),
     simd: bool,
-    step: Option<f64>,
+    sink: Sink,
 ) -> Result<()> {
-    let s = (simd, step);
+    let s = (simd, sink);
     match h.mode {
-        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, conv, s),
-        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, conv, s),
-        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, conv, s),
-        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, conv, s),
+        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, put, s),
+        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, put, s),
+        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, put, s),
+        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, put, s),
     }
 }
 
@@ -294,8 +294,8 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
-    (simd, step): (bool, Option<f64>),
+    put: &impl Fn(&mut T, i64, u32),
+    (simd, sink): (bool, Sink),
 ) -> Result<()> {
     let w = blk.words;
     let word = |k: usize| u16::from_le_bytes([w[2 * k], w[2 * k + 1]]) as u32;
@@ -310,7 +310,7 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
     // Gathers index words with u32 (and need ≥ 2 words to read 4 bytes).
     let simd = simd && w.len() / 2 <= u32::MAX as usize && w.len() >= 4;
     let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
-    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, conv, simd, step).map_err(|e| {
+    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, put, simd, sink).map_err(|e| {
         if truncated(&st) {
             Error::truncated("rANS-model lane word stream ends early")
         } else {
@@ -328,9 +328,9 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
     Ok(())
 }
 
-/// The rows of a block: each row's codes `q` into a row buffer (vector groups of 8 columns
-/// where possible, the rest one value at a time on its lane), then the row's range check and
-/// conversion (with vectors when `conv` is `(q as f64 * step) as f32`).
+/// The rows of a block, straight into `out`: vector groups of 8 columns where possible (their
+/// values converted and stored or added with vectors when the sink allows), the rest one
+/// value at a time on its lane; then the row's code range check (the extremes of its `q`).
 #[allow(clippy::too_many_arguments)]
 fn rows<const MODE: u8, T: Copy + 'static>(
     h: &Head,
@@ -340,21 +340,27 @@ fn rows<const MODE: u8, T: Copy + 'static>(
     row0: usize,
     out: &mut [T],
     cols: usize,
-    conv: &impl Fn(i64, u32) -> T,
+    put: &impl Fn(&mut T, i64, u32),
     simd: bool,
-    step: Option<f64>,
+    sink: Sink,
 ) -> Result<()> {
     let dp = dpicks(h.family);
     let b = &h.b[..cols];
     let cneg = &h.cneg[..cols];
     let ccls = &h.ccls[..cols];
     let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
-    let mut qrow = vec![0i64; cols];
+    // The vector sinks write f32; any other element type goes through `put`.
+    let sink = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        sink
+    } else {
+        Sink::Put
+    };
     for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
         let q0 = qmin[i];
         let ai = h.a[i];
         if ai == 0 {
-            orow.fill(conv(0, u_of(0, q0, h.max_u)?));
+            let u = u_of(0, q0, h.max_u)?;
+            orow.iter_mut().for_each(|o| put(o, 0, u));
             continue;
         }
         let picks = &dp[ai as usize..ai as usize + 256];
@@ -386,6 +392,7 @@ fn rows<const MODE: u8, T: Copy + 'static>(
                 f,
             )
         };
+        let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
         let mut j = 0;
         #[cfg(target_arch = "x86_64")]
         if simd {
@@ -399,79 +406,22 @@ fn rows<const MODE: u8, T: Copy + 'static>(
                 fr,
                 rneg,
             };
-            // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
-            j = unsafe { row_avx2::<MODE>(&row, st, &mut qrow, &mut scalar)? };
+            // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`); a vector sink is
+            // only used when T is f32 (checked above).
+            (j, qlo, qhi) =
+                unsafe { row_avx2::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
         }
-        let _ = (simd, step);
-        for (k, qk) in qrow.iter_mut().enumerate().skip(j) {
-            *qk = scalar(st, k)?;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let (true, Some(step)) = (simd, step) {
-            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-                // SAFETY: T is f32 (checked just above), so the slice is a slice of f32.
-                let o = unsafe { &mut *(orow as *mut [T] as *mut [f32]) };
-                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`).
-                if let Some((qlo, qhi)) = unsafe { values_avx2(&qrow, step, o) } {
-                    u_of(qlo, q0, h.max_u)?;
-                    u_of(qhi, q0, h.max_u)?;
-                    continue;
-                }
-            }
-        }
-        let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
-        for (o, &q) in orow.iter_mut().zip(&qrow) {
+        let _ = (simd, sink);
+        for (k, o) in orow.iter_mut().enumerate().skip(j) {
+            let q = scalar(st, k)?;
             qlo = qlo.min(q);
             qhi = qhi.max(q);
-            *o = conv(q, q.wrapping_sub(q0) as u32);
+            put(o, q, q.wrapping_sub(q0) as u32);
         }
         u_of(qlo, q0, h.max_u)?;
         u_of(qhi, q0, h.max_u)?;
     }
     Ok(())
-}
-
-/// `out[k] = (q[k] as f64 * step) as f32` four at a time, and the extremes of `q`; `None`
-/// (after writing values that must be rewritten) when some `|q| ≥ 2^51`, beyond the exact
-/// conversion used here (`q + 1.5·2^52` as the bits of a double, minus `1.5·2^52`). The
-/// products and their rounding to f32 are the scalar path's IEEE operations.
-///
-/// # Safety
-/// AVX2 must be available.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn values_avx2(q: &[i64], step: f64, out: &mut [f32]) -> Option<(i64, i64)> {
-    use std::arch::x86_64::*;
-    const LIM: i64 = 1 << 51;
-    let magic = _mm256_set1_pd(6755399441055744.0);
-    let magic_i = _mm256_castpd_si256(magic);
-    let stepv = _mm256_set1_pd(step);
-    let mut vlo = _mm256_set1_epi64x(i64::MAX);
-    let mut vhi = _mm256_set1_epi64x(i64::MIN);
-    let n = q.len().min(out.len());
-    let n4 = n / 4 * 4;
-    let mut k = 0;
-    while k < n4 {
-        let v = _mm256_loadu_si256(q.as_ptr().add(k) as *const __m256i);
-        vlo = _mm256_blendv_epi8(vlo, v, _mm256_cmpgt_epi64(vlo, v));
-        vhi = _mm256_blendv_epi8(vhi, v, _mm256_cmpgt_epi64(v, vhi));
-        let d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_i)), magic);
-        _mm_storeu_ps(
-            out.as_mut_ptr().add(k),
-            _mm256_cvtpd_ps(_mm256_mul_pd(d, stepv)),
-        );
-        k += 4;
-    }
-    let (mut lo, mut hi) = ([0i64; 4], [0i64; 4]);
-    _mm256_storeu_si256(lo.as_mut_ptr() as *mut __m256i, vlo);
-    _mm256_storeu_si256(hi.as_mut_ptr() as *mut __m256i, vhi);
-    let (mut qlo, mut qhi) = (lo.into_iter().min()?, hi.into_iter().max()?);
-    for (o, &v) in out[n4..n].iter_mut().zip(&q[n4..n]) {
-        qlo = qlo.min(v);
-        qhi = qhi.max(v);
-        *o = (v as f64 * step) as f32;
-    }
-    (qlo >= -LIM && qhi < LIM).then_some((qlo, qhi))
 }
 
 /// What a vector group of a row needs.
@@ -489,8 +439,9 @@ struct RowSimd<'a> {
 
 /// Columns `j..j+8` (lanes `j mod 16 ..`, eight consecutive lanes) as one vector: the same
 /// steps as `value_fast`, each lane with its own word position; a lane of a zero column keeps
-/// its state. Returns `None`, having changed nothing, when a lane needs an escape or more than 8
-/// low bits (the caller decodes the group one value at a time).
+/// its state (and its code is 0). Returns the new states and positions and the eight codes
+/// `q` (|q| < 2^16), or `None`, having changed nothing, when a lane needs an escape or more
+/// than 8 low bits (the caller decodes the group one value at a time).
 ///
 /// # Safety
 /// AVX2 must be available. Every gather stays inside its slice: table indices are bounded by
@@ -503,10 +454,13 @@ unsafe fn group_avx2<const MODE: u8>(
     x: std::arch::x86_64::__m256i,
     p: std::arch::x86_64::__m256i,
     j: usize,
-    q: &mut [i64],
-) -> Option<(std::arch::x86_64::__m256i, std::arch::x86_64::__m256i)> {
+) -> Option<(
+    std::arch::x86_64::__m256i,
+    std::arch::x86_64::__m256i,
+    std::arch::x86_64::__m256i,
+)> {
     use std::arch::x86_64::*;
-    debug_assert!(j + 8 <= r.b.len() && q.len() == 8);
+    debug_assert!(j + 8 <= r.b.len());
     let zero = _mm256_setzero_si256();
     let ones = _mm256_set1_epi32(-1);
     let slot_mask = _mm256_set1_epi32(M as i32 - 1);
@@ -631,31 +585,29 @@ unsafe fn group_avx2<const MODE: u8>(
     let x = _mm256_blendv_epi8(x, vf, act);
     let p = _mm256_blendv_epi8(p, pf, act);
     let qv = _mm256_and_si256(_mm256_sub_epi32(_mm256_xor_si256(m, neg), neg), act);
-    _mm256_storeu_si256(
-        q.as_mut_ptr() as *mut __m256i,
-        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(qv)),
-    );
-    _mm256_storeu_si256(
-        q.as_mut_ptr().add(4) as *mut __m256i,
-        _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(qv)),
-    );
-    Some((x, p))
+    Some((x, p, qv))
 }
 
 /// The vector groups of a row (columns `0..cols / 8 · 8`) with the 16 lane states held in two
-/// vectors; a group the vector step declines (escape, wide low bits) goes through `scalar`
-/// on the lane states. Returns the number of columns done.
+/// vectors, each group's values written into `out` by `sink` (a vector sink only when T is
+/// f32); a group the vector step declines (escape, wide low bits) goes through `scalar` on
+/// the lane states and `put`. Returns the number of columns done and the extremes of their
+/// codes.
 ///
 /// # Safety
-/// AVX2 must be available; see [`group_avx2`].
+/// AVX2 must be available; see [`group_avx2`]. `sink` is [`Sink::Put`] unless T is f32.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2<const MODE: u8>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_avx2<const MODE: u8, T: Copy>(
     r: &RowSimd,
     st: &mut Lanes,
-    qrow: &mut [i64],
+    out: &mut [T],
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+    sink: Sink,
     scalar: &mut dyn FnMut(&mut Lanes, usize) -> Result<i64>,
-) -> Result<usize> {
+) -> Result<(usize, i64, i64)> {
     use std::arch::x86_64::*;
     let load = |st: &Lanes, h: usize| {
         let ps: [u32; 8] = std::array::from_fn(|k| st.pos[8 * h + k] as u32);
@@ -672,19 +624,71 @@ unsafe fn row_avx2<const MODE: u8>(
             *sp = p as usize;
         }
     };
+    let (step, scale) = match sink {
+        Sink::Store(step) => (step, 0.0),
+        Sink::Add(step, scale) => (step, scale),
+        Sink::Put => (0.0, 0.0),
+    };
+    let (stepv, scalev) = (_mm256_set1_pd(step), _mm_set1_ps(scale));
+    let (mut vlo, mut vhi) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(i32::MIN));
+    let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
+    let mut any_vector = false;
     let (mut x0, mut p0) = load(st, 0);
     let (mut x1, mut p1) = load(st, 1);
-    let cols8 = qrow.len() / 8 * 8;
+    let cols8 = out.len() / 8 * 8;
     let mut j = 0;
     while j < cols8 {
         let h = (j / 8) % 2;
         let (x, p) = if h == 0 { (x0, p0) } else { (x1, p1) };
-        let (x, p) = match group_avx2::<MODE>(r, x, p, j, &mut qrow[j..j + 8]) {
-            Some(v) => v,
+        let (x, p) = match group_avx2::<MODE>(r, x, p, j) {
+            Some((x, p, qv)) => {
+                any_vector = true;
+                vlo = _mm256_min_epi32(vlo, qv);
+                vhi = _mm256_max_epi32(vhi, qv);
+                // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar
+                // path's IEEE product and rounding.
+                let half = |k: usize| {
+                    let qh = if k == 0 {
+                        _mm256_castsi256_si128(qv)
+                    } else {
+                        _mm256_extracti128_si256::<1>(qv)
+                    };
+                    _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(qh), stepv))
+                };
+                let o = out.as_mut_ptr().add(j) as *mut f32;
+                match sink {
+                    Sink::Store(_) => {
+                        _mm_storeu_ps(o, half(0));
+                        _mm_storeu_ps(o.add(4), half(1));
+                    }
+                    Sink::Add(..) => {
+                        // f32 product, then f32 sum: `*o += scale * x̂`.
+                        for k in 0..2 {
+                            let ok = o.add(4 * k);
+                            _mm_storeu_ps(
+                                ok,
+                                _mm_add_ps(_mm_loadu_ps(ok), _mm_mul_ps(scalev, half(k))),
+                            );
+                        }
+                    }
+                    Sink::Put => {
+                        let mut qs = [0i32; 8];
+                        _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
+                        for (o, &q) in out[j..j + 8].iter_mut().zip(&qs) {
+                            let q = q as i64;
+                            put(o, q, q.wrapping_sub(q0) as u32);
+                        }
+                    }
+                }
+                (x, p)
+            }
             None => {
                 store(st, h, x, p);
-                for (k, qk) in qrow.iter_mut().enumerate().skip(j).take(8) {
-                    *qk = scalar(st, k)?;
+                for (k, o) in out.iter_mut().enumerate().skip(j).take(8) {
+                    let q = scalar(st, k)?;
+                    qlo = qlo.min(q);
+                    qhi = qhi.max(q);
+                    put(o, q, q.wrapping_sub(q0) as u32);
                 }
                 load(st, h)
             }
@@ -698,7 +702,14 @@ unsafe fn row_avx2<const MODE: u8>(
     }
     store(st, 0, x0, p0);
     store(st, 1, x1, p1);
-    Ok(cols8)
+    let (mut lo, mut hi) = ([0i32; 8], [0i32; 8]);
+    _mm256_storeu_si256(lo.as_mut_ptr() as *mut __m256i, vlo);
+    _mm256_storeu_si256(hi.as_mut_ptr() as *mut __m256i, vhi);
+    if any_vector {
+        qlo = qlo.min(lo.into_iter().min().unwrap_or(i32::MAX) as i64);
+        qhi = qhi.max(hi.into_iter().max().unwrap_or(i32::MIN) as i64);
+    }
+    Ok((cols8, qlo, qhi))
 }
 
 /// Tests only: when set, [`have_avx2`] answers false, so the scalar path decodes (it gives

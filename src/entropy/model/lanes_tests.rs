@@ -1,6 +1,6 @@
 //! Kind-5 lane coder: round trips, the scalar and AVX2 paths against each other, damaged payloads.
 
-use super::super::{decode, encode};
+use super::super::{accumulate_values, decode, decode_values, encode};
 use super::*;
 use std::sync::atomic::Ordering;
 
@@ -61,11 +61,20 @@ fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> (Result<Vec<u32>>, Result<Ve
     (ra, rb)
 }
 
-/// Tensors of ≥ 2^19 values are written as kind 5 and decode to the codes they were made
-/// from on both paths; widths not a multiple of 8 or 16 leave scalar tails in each row.
+/// Tensors of ≥ 2^16 values are written as kind 5 (one block below 2^19 values) and decode
+/// to the codes they were made from on both paths; widths not a multiple of 8 or 16 leave
+/// scalar tails in each row. Smaller tensors stay kind 3.
 #[test]
 fn kind5_round_trips_on_both_paths() {
+    let q = codes(128, 511, 3.0, true, 5);
+    assert_eq!(
+        encode(&q, 128).unwrap()[0],
+        KIND_SHAPED,
+        "below 2^16 values"
+    );
     for (rows, cols, scale, signed) in [
+        (384usize, 384usize, 2.0, true),
+        (100, 700, 0.7, true),
         (1024usize, 512usize, 3.0, true),
         (700, 777, 0.4, true),
         (600, 1003, 40.0, false),
@@ -120,45 +129,51 @@ fn golden_kind5_frames_decode_alike_on_the_scalar_path() {
     assert!(seen >= 3, "{seen} version-3 golden frames");
 }
 
-/// The vector conversion gives the scalar `(q as f64 * step) as f32` bit for bit, and
-/// declines rows with a code beyond ±2^51.
-#[cfg(target_arch = "x86_64")]
+/// Straight to values and summed into a buffer, on the vector and scalar paths: each value is
+/// `(q as f64 * step) as f32` of the code it was made from, each sum `base + scale · value`
+/// in f32 (what decoding and then adding gives), bit for bit; the rows hold escapes (codes up
+/// to 2^28, decoded one group at a time) and scalar tails.
 #[test]
-fn vector_values_equal_scalar_values() {
-    if !have_avx2() {
-        return;
-    }
-    let mut s = 1u64;
-    for (len, span) in [(1usize, 10i64), (7, 1000), (64, 1 << 20), (1003, 1 << 40)] {
-        let q: Vec<i64> = (0..len)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(99);
-                (s >> 11) as i64 % (2 * span + 1) - span
-            })
-            .collect();
-        for step in [1e-3, 0.3, 7.77e-9, 1.0 / 3.0] {
-            let mut out = vec![0f32; len];
-            // SAFETY: AVX2 checked above.
-            let r = unsafe { values_avx2(&q, step, &mut out) };
-            let (lo, hi) = (*q.iter().min().unwrap(), *q.iter().max().unwrap());
-            assert_eq!(r, Some((lo, hi)));
-            for (o, &v) in out.iter().zip(&q) {
-                assert_eq!(
-                    o.to_bits(),
-                    ((v as f64 * step) as f32).to_bits(),
-                    "{v} {step}"
+fn values_and_sums_equal_the_codes_on_both_paths() {
+    for (rows, cols, scale, signed) in [(1024usize, 515usize, 3.0, true), (600, 1003, 40.0, false)]
+    {
+        let q = codes(rows, cols, scale, signed, 7 + rows as u64);
+        let p = encode(&q, rows).unwrap();
+        assert_eq!(p[0], KIND_LANES_BLOCKS);
+        let qmin = qmin_of(&q, rows);
+        let base: Vec<f32> = (0..q.len()).map(|k| (k % 97) as f32 * 0.25 - 3.0).collect();
+        for (step, s) in [(1e-3, 0.5f32), (1.0 / 3.0, -1.75), (7.77e-9, 3.0)] {
+            let want_v: Vec<u32> = q
+                .iter()
+                .map(|&v| ((v as f64 * step) as f32).to_bits())
+                .collect();
+            let want_s: Vec<u32> = q
+                .iter()
+                .zip(&base)
+                .map(|(&v, &o)| (o + s * (v as f64 * step) as f32).to_bits())
+                .collect();
+            for scalar in [false, true] {
+                SCALAR_ONLY.store(scalar, Ordering::SeqCst);
+                let mut v = vec![0f32; q.len()];
+                let rv = decode_values(&p, &qmin, step, 4, &mut v, 1);
+                let mut a = base.clone();
+                let ra = accumulate_values(&p, &qmin, step, 4, s, &mut a, 2);
+                SCALAR_ONLY.store(false, Ordering::SeqCst);
+                rv.unwrap();
+                ra.unwrap();
+                let v: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
+                let a: Vec<u32> = a.iter().map(|x| x.to_bits()).collect();
+                assert!(
+                    v == want_v,
+                    "values, {rows}x{cols} step {step} scalar {scalar}"
+                );
+                assert!(
+                    a == want_s,
+                    "sums, {rows}x{cols} step {step} scalar {scalar}"
                 );
             }
         }
     }
-    let mut out = vec![0f32; 5];
-    // SAFETY: AVX2 checked above.
-    let big = unsafe { values_avx2(&[0, 1, 1 << 51, 2, 3], 1.0, &mut out) };
-    assert_eq!(big, None);
-    // SAFETY: AVX2 checked above.
-    let small = unsafe { values_avx2(&[0, -(1 << 51), 2, 3, 4], 1.0, &mut out) };
-    assert_eq!(small, Some((-(1 << 51), 4)));
-    assert_eq!(out[1], -(2f32.powi(51)));
 }
 
 /// Damaged kind-5 payloads: both paths refuse them alike (truncation reported as such),

@@ -55,7 +55,8 @@
 //! mode 3: ⌈R/4⌉ bytes of 2-bit row classes, ⌈C/4⌉ bytes of 2-bit column classes (LSB first)
 //! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
 //! ```
-//! Kind 5 (format version ≥ 3; written instead of kind 4): kind 4 with 16 independent lane
+//! Kind 5 (format version ≥ 3; written instead of kind 4, and instead of kind 3 from
+//! `plan::LANES_MIN_VALUES` values on, then with one block): kind 4 with 16 independent lane
 //! streams per block, see `lanes.rs`.
 //!
 //! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
@@ -93,7 +94,7 @@ pub(crate) use encode::*;
 pub(crate) use plan::*;
 pub(crate) use tables::*;
 
-pub use decode::{decode, decode_code_bits, decode_values};
+pub use decode::{accumulate_values, decode, decode_code_bits, decode_values};
 pub use encode::{encode, encode_family, encode_family_v2};
 pub use family::{family_checksum, FAMILIES};
 pub use tables::table_checksum;

@@ -66,6 +66,12 @@ pub(super) fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// Tensors of fewer values than this and a single block are written as kind 3 (four states
+/// on one word stream, ~20 bytes of states); from here on as kind 5 with one block (16 lane
+/// streams: 128 bytes of counts and states, ≤ 0.7 % of the payload at 2^16 values and ≥ 1.8
+/// bits/value, decoded ~4× faster).
+pub(crate) const LANES_MIN_VALUES: usize = 1 << 16;
+
 /// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
 /// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
 pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
@@ -447,10 +453,10 @@ impl ModelPlan {
     /// codes, sign bitmaps, sign classes, rows per block (kinds 4–5; `lanes`: kind 5).
     pub(super) fn header(&self, lanes: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
-        out.push(match (self.n_blocks() > 1, lanes) {
-            (false, _) => KIND_SHAPED,
+        out.push(match (self.n_blocks() > 1, lanes && self.lanes_kind()) {
+            (_, true) => KIND_LANES_BLOCKS,
+            (false, false) => KIND_SHAPED,
             (true, false) => KIND_SHAPED_BLOCKS,
-            (true, true) => KIND_LANES_BLOCKS,
         });
         out.push(self.family);
         out.push(self.mode);
@@ -472,10 +478,16 @@ impl ModelPlan {
             crate::entropy::model::sign::push_classes(&self.rcls, &mut out);
             crate::entropy::model::sign::push_classes(&self.ccls, &mut out);
         }
-        if self.n_blocks() > 1 {
+        if self.n_blocks() > 1 || (lanes && self.lanes_kind()) {
             out.extend_from_slice(&(self.rpb as u32).to_le_bytes());
         }
         out
+    }
+
+    /// Whether the payload is kind 5 (when lanes are allowed): several blocks, or one block
+    /// of at least [`LANES_MIN_VALUES`] values.
+    pub(super) fn lanes_kind(&self) -> bool {
+        self.n_blocks() > 1 || self.rows.saturating_mul(self.cols) >= LANES_MIN_VALUES
     }
 
     pub(super) fn n_blocks(&self) -> usize {
@@ -566,7 +578,7 @@ impl ModelPlan {
             parts.iter().sum::<u64>() as f64 / COST_ONE as f64 * (rows as f64 / sampled as f64);
         // Per block: the word count and four 32-bit final states (kind 3), or 16 word counts
         // and 16 final states (kind 5, several blocks).
-        let per_block = if self.n_blocks() > 1 {
+        let per_block = if self.lanes_kind() {
             8.0 * lanes::LANES as f64
         } else {
             20.0

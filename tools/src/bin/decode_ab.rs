@@ -6,6 +6,10 @@
 //!
 //!     cargo run --release -p alcm-tools --bin decode_ab -- save /tmp/frames
 //!     cargo run --release -p alcm-tools --bin decode_ab -- run /tmp/frames
+//!
+//! `loop FILE REPS` decodes one frame REPS times (for callgrind / perf); `acc FILE REPS
+//! [--scratch 1]` times decode-and-accumulate with the sink or through a scratch buffer;
+//! `compress NPY REPS` compresses one tensor REPS times (relative L2 1e-2).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -133,6 +137,46 @@ fn main() {
                     .unwrap(),
             );
         }
+        return;
+    }
+    if args[0] == "compress" {
+        // `compress NPY REPS `: relative-L2 1e-2 compress of
+        // one tensor REPS times (for callgrind: the encoder side of a payload-kind change).
+        let (x, shape) = read_npy_f32(&dir).unwrap();
+        let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::RelativeL2(1e-2))).unwrap();
+        for _ in 0..args[2].parse().unwrap_or(1) {
+            std::hint::black_box(enc.compress(&x, &shape, None).unwrap());
+        }
+        return;
+    }
+    if args[0] == "acc" {
+        // `acc FILE REPS [--scratch 1]`: `out += 0.5 · decode(frame)` REPS times with
+        // `Accumulator` (model frames summed as they decode), or with `--scratch 1` the way
+        // without a sink: decode into a reused buffer, then add. Prints the best MB/s.
+        let bytes = std::fs::read(&dir).unwrap();
+        let n = alcm::peek(&bytes).unwrap().n_values as usize;
+        let scratch_way = opt("--scratch", 0) == 1;
+        let mut out = vec![0f32; n];
+        let mut scratch = vec![0f32; n];
+        let mut acc = alcm::collective::Accumulator::with_threads(threads);
+        let mut best = f64::INFINITY;
+        for _ in 0..args[2].parse().unwrap_or(1) {
+            let t = Instant::now();
+            if scratch_way {
+                DecodeOptions::default()
+                    .with_threads(threads)
+                    .decompress_into(&bytes, &mut scratch)
+                    .unwrap();
+                for (o, &v) in out.iter_mut().zip(&scratch) {
+                    *o += 0.5 * v;
+                }
+            } else {
+                acc.accumulate(&bytes, 0.5, &mut out).unwrap();
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        std::hint::black_box(&out);
+        println!("{:.1} MB/s", n as f64 * 4e-6 / best);
         return;
     }
     let min = opt("--min", 1 << 20);
