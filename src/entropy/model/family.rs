@@ -75,8 +75,9 @@ pub(crate) fn choose(codes: &[u32], qmin: &[i64], cols: usize, a: &[u8], b: &[u8
     // first met: zeroing and scanning all N_TABLES · 256 counters was most of a small
     // tensor's choice (≈ 40 % of compressing 1280 values).
     let mut slot = vec![u16::MAX; tabs.t.len()];
-    let mut used_tables: Vec<usize> = Vec::new();
-    let mut hist: Vec<[u32; 256]> = Vec::new();
+    let mut used_tables: Vec<usize> = Vec::with_capacity(tabs.t.len());
+    // Room for every table up front (not zeroed): no regrowth copies.
+    let mut hist: Vec<[u32; 256]> = Vec::with_capacity(tabs.t.len());
     for i in (0..rows).step_by(stride) {
         if a[i] == 0 {
             continue;
