@@ -44,8 +44,9 @@ fn classes(w: &[f64], s2: &[f64]) -> Vec<u8> {
     if sorted.is_empty() {
         return vec![0; w.len()];
     }
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let med = sorted[sorted.len() / 2];
+    // The element of rank len/2 in the total order (all that is used of a full sort).
+    let mid = sorted.len() / 2;
+    let med = *sorted.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
     l.iter()
         .map(|v| {
             v.map_or(0, |x| {
@@ -174,6 +175,42 @@ mod tests {
         let s2 = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
         // round(2·(l − 0.5)) + 2 = 1, 3, 5→3, −1→0, 2; w = 0 → 0.
         assert_eq!(classes(&w, &s2), vec![1, 3, 3, 0, 2, 0]);
+    }
+
+    #[test]
+    fn classes_use_the_upper_median_of_a_full_sort() {
+        // Reference: sort every finite log-ratio, take element len/2, class each value.
+        let mut seed = 7u64;
+        for n in [1usize, 2, 3, 8, 61, 256] {
+            let mut next = || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 40) as f64
+            };
+            // Few distinct magnitudes (many ties), some zeros.
+            let w: Vec<f64> = (0..n).map(|_| (next() % 5.0).floor() - 1.0).collect();
+            let s2: Vec<f64> = (0..n).map(|_| 1.0 + (next() % 3.0).floor()).collect();
+            let l: Vec<Option<f64>> = w
+                .iter()
+                .zip(&s2)
+                .map(|(&w, &s)| (w != 0.0).then(|| det_log2(w.abs()) - 0.5 * det_log2(s)))
+                .collect();
+            let mut sorted: Vec<f64> = l.iter().flatten().copied().collect();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            let want: Vec<u8> = match sorted.get(sorted.len() / 2) {
+                None => vec![0; n],
+                Some(&med) => l
+                    .iter()
+                    .map(|v| {
+                        v.map_or(0, |x| {
+                            ((2.0 * (x - med)).round() + 2.0).clamp(0.0, 3.0) as u8
+                        })
+                    })
+                    .collect(),
+            };
+            assert_eq!(classes(&w, &s2), want, "n {n}");
+        }
     }
 
     #[test]
