@@ -5,6 +5,7 @@ pub mod cputime;
 pub mod detmath;
 pub mod fsutil;
 pub(crate) mod par;
+mod pool;
 pub mod shape;
 
 /// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that
