@@ -168,29 +168,20 @@ pub unsafe extern "C" fn alcm_exchange_compress_shard(
     dst_len: *mut usize,
     report: *mut alcm_report,
 ) -> alcm_status {
-    ffi_status("alcm_exchange_compress_shard", || {
-        // SAFETY: the caller upholds the documented contract.
-        let (ex, e, g, dst, dst_len) = unsafe {
-            (
-                handle_mut(ex, "ex")?,
-                handle_ref(enc, "enc")?,
-                in_slice(gradient, n_values, "gradient")?,
-                out_slice(dst, dst_capacity, "dst")?,
-                out_ptr(dst_len, "dst_len")?,
-            )
-        };
-        // SAFETY: as above; `report` is optional.
-        let report_out = unsafe { opt_out_ptr(report, "report")? };
-        crate::util::shape::check_shape(g.len(), ex.shape())?;
-        if j >= ex.ranks() {
-            return Err(FfiError::invalid_argument(format!(
-                "shard {j} does not exist ({} ranks)",
-                ex.ranks()
-            )));
-        }
-        super::handle::check_compress_bound(ex.shard(j).len(), dst_capacity)?;
-        finish_opt(ex.compress_shard(e, g, j)?, dst, dst_len, report_out)
-    })
+    // SAFETY: the caller upholds the documented contract; no allocation.
+    unsafe {
+        compress_shard_as(
+            "alcm_exchange_compress_shard",
+            ex,
+            enc,
+            gradient,
+            n_values,
+            j,
+            (std::ptr::null(), 0),
+            (dst, dst_capacity, dst_len),
+            report,
+        )
+    }
 }
 
 /// As alcm_exchange_compress_shard, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
@@ -218,7 +209,37 @@ pub unsafe extern "C" fn alcm_exchange_compress_shard_allocated(
     dst_len: *mut usize,
     report: *mut alcm_report,
 ) -> alcm_status {
-    ffi_status("alcm_exchange_compress_shard_allocated", || {
+    // SAFETY: the caller upholds the documented contract.
+    unsafe {
+        compress_shard_as(
+            "alcm_exchange_compress_shard_allocated",
+            ex,
+            enc,
+            gradient,
+            n_values,
+            j,
+            (allocation, allocation_len),
+            (dst, dst_capacity, dst_len),
+            report,
+        )
+    }
+}
+
+/// The body of alcm_exchange_compress_shard(_allocated), named `function` in errors; an empty
+/// allocation compresses as without one.
+#[allow(clippy::too_many_arguments)]
+unsafe fn compress_shard_as(
+    function: &'static str,
+    ex: *mut alcm_exchange,
+    enc: *const alcm_encoder,
+    gradient: *const f32,
+    n_values: usize,
+    j: usize,
+    (allocation, allocation_len): (*const f64, usize),
+    (dst, dst_capacity, dst_len): (*mut u8, usize, *mut usize),
+    report: *mut alcm_report,
+) -> alcm_status {
+    ffi_status(function, || {
         // SAFETY: the caller upholds the documented contract.
         let (ex, e, g, alloc, dst, dst_len) = unsafe {
             (
@@ -311,29 +332,19 @@ pub unsafe extern "C" fn alcm_exchange_compress_reduced(
     dst_len: *mut usize,
     report: *mut alcm_report,
 ) -> alcm_status {
-    ffi_status("alcm_exchange_compress_reduced", || {
-        // SAFETY: the caller upholds the documented contract.
-        let (ex, e, x, dst, dst_len) = unsafe {
-            (
-                handle_mut(ex, "ex")?,
-                handle_ref(enc, "enc")?,
-                in_slice(reduced, n_values, "reduced")?,
-                out_slice(dst, dst_capacity, "dst")?,
-                out_ptr(dst_len, "dst_len")?,
-            )
-        };
-        // SAFETY: as above; `report` is optional.
-        let report_out = unsafe { opt_out_ptr(report, "report")? };
-        let n = ex.shard(ex.rank()).len();
-        if x.len() != n {
-            return Err(FfiError::invalid_argument(format!(
-                "reduced holds {} values, this rank's shard {n}",
-                x.len()
-            )));
-        }
-        super::handle::check_compress_bound(n, dst_capacity)?;
-        finish_opt(ex.compress_reduced(e, x)?, dst, dst_len, report_out)
-    })
+    // SAFETY: the caller upholds the documented contract; no allocation.
+    unsafe {
+        compress_reduced_as(
+            "alcm_exchange_compress_reduced",
+            ex,
+            enc,
+            reduced,
+            n_values,
+            (std::ptr::null(), 0),
+            (dst, dst_capacity, dst_len),
+            report,
+        )
+    }
 }
 
 /// As alcm_exchange_compress_reduced, with a bit allocation for `ALCM_MODE_ADAPTIVE`:
@@ -359,7 +370,35 @@ pub unsafe extern "C" fn alcm_exchange_compress_reduced_allocated(
     dst_len: *mut usize,
     report: *mut alcm_report,
 ) -> alcm_status {
-    ffi_status("alcm_exchange_compress_reduced_allocated", || {
+    // SAFETY: the caller upholds the documented contract.
+    unsafe {
+        compress_reduced_as(
+            "alcm_exchange_compress_reduced_allocated",
+            ex,
+            enc,
+            reduced,
+            n_values,
+            (allocation, allocation_len),
+            (dst, dst_capacity, dst_len),
+            report,
+        )
+    }
+}
+
+/// The body of alcm_exchange_compress_reduced(_allocated), named `function` in errors; an
+/// empty allocation compresses as without one.
+#[allow(clippy::too_many_arguments)]
+unsafe fn compress_reduced_as(
+    function: &'static str,
+    ex: *mut alcm_exchange,
+    enc: *const alcm_encoder,
+    reduced: *const f32,
+    n_values: usize,
+    (allocation, allocation_len): (*const f64, usize),
+    (dst, dst_capacity, dst_len): (*mut u8, usize, *mut usize),
+    report: *mut alcm_report,
+) -> alcm_status {
+    ffi_status(function, || {
         // SAFETY: the caller upholds the documented contract.
         let (ex, e, x, alloc, dst, dst_len) = unsafe {
             (
