@@ -5,7 +5,6 @@ pub mod cputime;
 pub mod detmath;
 pub mod fsutil;
 pub(crate) mod par;
-mod pool;
 pub mod shape;
 
 /// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that
