@@ -74,12 +74,27 @@ pub(crate) const LANES_MIN_VALUES: usize = 1 << 16;
 
 /// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
 /// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
+///
+/// The block count is made even where the rows allow it: blocks are split between threads in
+/// contiguous runs, so an odd count (the MiniLM word embeddings had 9) leaves one thread a
+/// block more than the other, which capped two threads at 9/5 = 1.8× one.
 pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
+    let rows = rows.max(1);
     if rows.saturating_mul(cols) < 1 << 19 {
-        rows.max(1)
-    } else {
-        (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows.max(1))
+        return rows;
     }
+    let rpb = (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows);
+    let n = rows.div_ceil(rpb);
+    if n % 2 == 0 {
+        return rpb;
+    }
+    // ⌈rows / k⌉ rows per block gives ⌈rows / ⌈rows / k⌉⌉ blocks, which may fall short of k
+    // on few rows; take the first even count within a few steps, else the plain size.
+    (n + 1..n + 8)
+        .step_by(2)
+        .map(|k| rows.div_ceil(k))
+        .find(|&r| rows.div_ceil(r) % 2 == 0)
+        .unwrap_or(rpb)
 }
 
 /// One row of codes as f32, `(qmin_i + u) as f32`: through f64, where `qmin_i + u` is exact

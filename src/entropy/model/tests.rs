@@ -93,3 +93,32 @@ fn synthetic_round_trips() {
     q[17] = (1 << 32) - 3;
     check(&q, 8);
 }
+
+#[test]
+fn block_counts_are_even_where_the_rows_allow() {
+    let blocks = |rows: usize, cols: usize| rows.div_ceil(rows_per_block(rows, cols));
+    // One block below 2^19 values.
+    assert_eq!(rows_per_block(100, 100), 100);
+    assert_eq!(rows_per_block(1023, 512), 1023);
+    // 1024 × 1024: 256 rows of 2^18 values, four blocks, as before.
+    assert_eq!(rows_per_block(1024, 1024), 256);
+    // The MiniLM word embeddings, 6144 × 384: 683 rows (9 blocks) became 615 (10 blocks,
+    // 9 × 615 + 609 rows).
+    assert_eq!(rows_per_block(6144, 384), 615);
+    assert_eq!(blocks(6144, 384), 10);
+    // 10 rows of 2^17 values: 2 rows per block gives 5 blocks; 6 and 8 also give 5, 10 gives 10.
+    assert_eq!(rows_per_block(10, 1 << 17), 1);
+    // 3 rows of 2^18 values: no even count exists; one row per block.
+    assert_eq!(rows_per_block(3, 1 << 18), 1);
+    // 3000 × 262: 1001 rows (3 blocks) became 750 (4 blocks).
+    assert_eq!(rows_per_block(3000, 262), 750);
+    for &(r, c) in &[
+        (6144usize, 384usize),
+        (1024, 1024),
+        (5000, 300),
+        (777, 1000),
+        (2048, 4096),
+    ] {
+        assert_eq!(blocks(r, c) % 2, 0, "{r} x {c}");
+    }
+}

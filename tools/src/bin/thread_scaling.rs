@@ -9,7 +9,9 @@
 //! `cpu2/cpu1` is the work that threading adds. Frames must be byte-identical at both thread
 //! counts (asserted).
 //!
-//! cargo run --release -p alcm-tools --bin thread_scaling -- [DIR] [--eps 1e-2,...] [--rounds N] [--decode] [--only NAME] [--profile T]
+//! cargo run --release -p alcm-tools --bin thread_scaling -- [DIR] [--eps 1e-2,...] [--rounds N] [--decode] [--only NAME] [--npy FILE]... [--profile T]
+//!
+//! `--npy FILE` (repeatable) adds a tensor of any size to the three above.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,6 +66,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut dir, mut eps_list, mut rounds, mut decode) = (None, vec![1e-2], 6usize, false);
     let mut only = String::new();
+    let mut extra: Vec<PathBuf> = vec![];
     // `--profile T`: only the T-thread compressions (to profile them, e.g. under perf).
     let mut profile: Option<usize> = None;
     let mut it = args.iter();
@@ -81,6 +84,7 @@ fn main() {
             "--decode" => decode = true,
             "--profile" => profile = it.next().and_then(|v| v.parse().ok()),
             "--only" => only = it.next().expect("--only NAME").clone(),
+            "--npy" => extra.push(PathBuf::from(it.next().expect("--npy FILE"))),
             _ => dir = Some(PathBuf::from(a)),
         }
     }
@@ -95,6 +99,15 @@ fn main() {
     tensors.push(("synthetic gradient".into(), g, gs));
     let (w, ws) = common::synthetic(2, false);
     tensors.push(("synthetic gaussian".into(), w, ws));
+    for p in &extra {
+        match read_npy_f32(p) {
+            Ok((x, s)) => {
+                let name = p.file_stem().map_or("?".into(), |n| n.to_string_lossy());
+                tensors.push((name.chars().take(20).collect(), x, s))
+            }
+            Err(e) => eprintln!("skip {}: {e}", p.display()),
+        }
+    }
     tensors.retain(|t| t.0.contains(&only));
     println!(
         "{:<20} {:>6} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8} {:>7}",
