@@ -120,23 +120,18 @@ pub(super) unsafe fn encode_run4(
             let mask = _mm_andnot_si128(_mm_cmpeq_epi32(m, zero), active);
             xs = step(xs, sign_syms, idx, mask, &mut sl);
         }
-        // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
-        // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
+        // Low bits (`low_pieces`).
         let s = _mm_and_si128(s, active);
         let low = _mm_andnot_si128(_mm_sllv_epi32(ones, s), m);
-        let pieces = _mm_srli_epi32::<3>(_mm_add_epi32(s, _mm_set1_epi32(7)));
-        let mut sh = _mm_slli_epi32::<3>(_mm_sub_epi32(pieces, _mm_set1_epi32(1)));
-        let mut t = zero;
-        loop {
-            let mask = _mm_cmpgt_epi32(pieces, t);
-            if _mm_testz_si128(mask, mask) != 0 {
-                break;
+        let wide = _mm_cmpgt_epi32(s, _mm_set1_epi32(8));
+        if _mm_testz_si128(wide, wide) != 0 {
+            // At most one piece per lane (the usual case): the s low bits at once.
+            let mask = _mm_cmpgt_epi32(s, zero);
+            if _mm_testz_si128(mask, mask) == 0 {
+                xs = uniform(xs, low, s, mask, &mut sl);
             }
-            let val = _mm_and_si128(_mm_srlv_epi32(low, sh), _mm_set1_epi32(0xFF));
-            let bits = _mm_min_epi32(_mm_sub_epi32(s, sh), _mm_set1_epi32(8));
-            xs = uniform(xs, val, bits, mask, &mut sl);
-            sh = _mm_sub_epi32(sh, _mm_set1_epi32(8));
-            t = _mm_add_epi32(t, _mm_set1_epi32(1));
+        } else {
+            xs = low_pieces(xs, low, s, &mut sl);
         }
         let ti = _mm_and_si128(p, _mm_set1_epi32(0xFFFF));
         let idx = _mm_add_epi32(_mm_slli_epi32::<8>(ti), hi);
@@ -158,6 +153,29 @@ pub(super) unsafe fn encode_run4(
         wb.pos = pos;
     }
     _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xs);
+}
+
+/// The low bits `low` (`s` of them per lane, up to 24) in 8-bit pieces, the top piece
+/// (`s mod 8` bits, if any) first: piece `t` of a lane holds bits `sh..` of `low`,
+/// `sh = 8·(pieces − 1 − t)`, as `WordBuf::put_uniform_wide`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn low_pieces(mut xs: __m128i, low: __m128i, s: __m128i, sl: &mut Slots) -> __m128i {
+    let zero = _mm_setzero_si128();
+    let pieces = _mm_srli_epi32::<3>(_mm_add_epi32(s, _mm_set1_epi32(7)));
+    let mut sh = _mm_slli_epi32::<3>(_mm_sub_epi32(pieces, _mm_set1_epi32(1)));
+    let mut t = zero;
+    loop {
+        let mask = _mm_cmpgt_epi32(pieces, t);
+        if _mm_testz_si128(mask, mask) != 0 {
+            return xs;
+        }
+        let val = _mm_and_si128(_mm_srlv_epi32(low, sh), _mm_set1_epi32(0xFF));
+        let bits = _mm_min_epi32(_mm_sub_epi32(s, sh), _mm_set1_epi32(8));
+        xs = uniform(xs, val, bits, mask, sl);
+        sh = _mm_sub_epi32(sh, _mm_set1_epi32(8));
+        t = _mm_add_epi32(t, _mm_set1_epi32(1));
+    }
 }
 
 /// Writes the low 16 bits of `words` to the slots of the lanes set in `emit`: every lane

@@ -285,6 +285,8 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
         (300, 130, 1.0, true, true),
         (33, 2050, 0.05, true, false),
         (16, 90, 0.7, true, false),
+        // σ up to ~2^20: 9–24 low bits, two or three pieces.
+        (24, 300, 3e4, true, false),
     ] {
         let mut q = codes(rows, cols, scale, signed, (rows * cols) as u64 + 1);
         if rank1_signs {
