@@ -263,21 +263,37 @@ impl RowEnc<'_> {
 }
 
 /// The rANS words of rows `range` (one block; its own four states), in production order.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn encode_rows(
     plan: &ModelPlan,
     codes: &[u32],
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<u16> {
+    encode_rows_with(plan, codes, qmin, range, super::lanes::have_avx2())
+}
+
+/// [`encode_rows`] with the groups of four columns on the AVX2 path (`simd`, the CPU must
+/// have AVX2; `enc3_avx2.rs`) or the scalar one: the same words either way.
+pub(super) fn encode_rows_with(
+    plan: &ModelPlan,
+    codes: &[u32],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+    simd: bool,
+) -> Vec<u16> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
+    // The vector path copies whole slots of SLOT words: room for the last one's tail.
     let mut wb = WordBuf {
-        buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE],
+        buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE + 32],
         pos: 0,
     };
+    #[cfg(target_arch = "x86_64")]
+    const _: () = assert!(4 * super::enc3_avx2::SLOT <= 32);
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
@@ -300,6 +316,27 @@ pub(super) fn encode_rows(
                     _ => &mut x3,
                 };
                 ctx.value(&mut wb, lane, j);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if simd && super::lanes_enc_avx2::row_fits(ctx.q0) {
+                let mut x = [x0, x1, x2, x3];
+                // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is a
+                // multiple of 4 within the row, `fc` packs the family's symbols and `wb.buf`
+                // has 32 words of room past the run's words.
+                unsafe {
+                    super::enc3_avx2::encode_run4(
+                        &ctx,
+                        super::lanes::packed_syms(plan.family),
+                        &mut wb,
+                        &mut x,
+                        j0,
+                        body,
+                    );
+                }
+                [x0, x1, x2, x3] = x;
+                words.extend_from_slice(&wb.buf[..wb.pos]);
+                j1 = j0;
+                continue;
             }
             for j in (j0..body).step_by(LANES).rev() {
                 ctx.value(&mut wb, &mut x3, j + 3);

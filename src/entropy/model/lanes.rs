@@ -242,6 +242,13 @@ fn flat(family: u8) -> &'static Flat {
     })
 }
 
+/// The magnitude symbols of `family` packed `(cum << 13) | freq` (`t·256 + symbol`), for the
+/// kind-3 AVX2 encoder (`enc3_avx2.rs`).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn packed_syms(family: u8) -> &'static [u32] {
+    &flat(family).fc
+}
+
 /// The decoder's lane states: `x` and the absolute word position of each lane in its block.
 struct Lanes {
     x: [u32; LANES],

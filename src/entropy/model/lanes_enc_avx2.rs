@@ -22,7 +22,7 @@ use super::*;
 const _: () = assert!(std::mem::size_of::<Pick>() == 4);
 
 /// A symbol as the decoder's tables pack it: `cum << 13 | freq`.
-fn packed(e: &EncSym) -> u32 {
+pub(super) fn packed(e: &EncSym) -> u32 {
     // EncSym keeps cmpl = M − freq and bias = cum (+ M − 1 when freq = 1).
     let freq = M - e.cmpl;
     let cum = if freq == 1 { e.bias - (M - 1) } else { e.bias };

@@ -266,3 +266,69 @@ fn vector_encoder_words_equal_scalar_words() {
     }
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
 }
+
+/// The kind-3 AVX2 encoder (`enc3_avx2.rs`) writes the scalar encoder's word stream, word for
+/// word, whatever the sign mode, with all-zero columns, escapes, wide low parts (s > 24),
+/// offsets ≥ 2^30, rows whose smallest code is beyond ±2^30 and column counts that leave a
+/// scalar tail (not a multiple of 4) mixed in.
+#[test]
+fn kind3_vector_encoder_words_equal_scalar_words() {
+    use super::super::encode::encode_rows_with as kind3_rows;
+    if !have_avx2() {
+        return;
+    }
+    let mut modes = std::collections::BTreeSet::new();
+    for (rows, cols, scale, signed, rank1_signs) in [
+        (64usize, 512usize, 3.0, true, false),
+        (50, 777, 0.4, true, true),
+        (40, 1003, 40.0, false, false),
+        (300, 130, 1.0, true, true),
+        (33, 2050, 0.05, true, false),
+        (16, 90, 0.7, true, false),
+        // σ up to ~2^20: 9–24 low bits, two or three pieces.
+        (24, 300, 3e4, true, false),
+    ] {
+        let mut q = codes(rows, cols, scale, signed, (rows * cols) as u64 + 1);
+        if rank1_signs {
+            for (k, v) in q.iter_mut().enumerate() {
+                let (i, j) = (k / cols, k % cols);
+                let neg = ((i * 7) % 3 == 0) != ((j * 5) % 7 < 3);
+                *v = if neg { -v.abs() } else { v.abs() };
+            }
+        }
+        for j in 0..cols {
+            q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
+            q[3 * cols + j] += 3 << 30;
+        }
+        let qmin = qmin_of(&q, rows);
+        let codes: Vec<u32> = q
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+            .collect();
+        let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+        modes.insert(plan.mode);
+        let a = kind3_rows(&plan, &codes, &qmin, 0..rows, true);
+        let b = kind3_rows(&plan, &codes, &qmin, 0..rows, false);
+        assert!(b.len() > rows, "{rows}x{cols}: {} words", b.len());
+        assert_eq!(a, b, "{rows}x{cols} scale {scale}");
+    }
+    assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
+}
+
+/// Kind-3 payloads written on the AVX2 path decode to the codes (an independent check of the
+/// words beyond equality with the scalar encoder).
+#[test]
+fn kind3_payloads_round_trip() {
+    for (rows, cols, scale, signed) in [(64usize, 512usize, 2.0, true), (31, 97, 9.0, false)] {
+        let q = codes(rows, cols, scale, signed, 77);
+        let p = encode(&q, rows).unwrap();
+        assert_eq!(p[0], KIND_SHAPED, "{rows}x{cols}");
+        let qmin = qmin_of(&q, rows);
+        let mut out = vec![0u32; q.len()];
+        decode(&p, &qmin, 4, &mut out).unwrap();
+        for (k, (&u, &v)) in out.iter().zip(&q).enumerate() {
+            assert_eq!(qmin[k / cols] + u as i64, v, "{rows}x{cols} value {k}");
+        }
+    }
+}

@@ -73,6 +73,8 @@
 //! decoder checks that the states return to L and that every word is consumed.
 
 mod decode;
+#[cfg(target_arch = "x86_64")]
+mod enc3_avx2;
 mod encode;
 pub mod family;
 mod lanes;
