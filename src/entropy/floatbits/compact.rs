@@ -24,6 +24,9 @@
 //!
 //! plane spec:    u8 0: raw, the chunk's bits uniform (coded in exactly that many bits)
 //!                u8 1: count table over 2^bits symbols, total = the elements of that class
+//!                u8 2 (only for the last chunk of the head ≠ 0 class): one count table per
+//!                head value h ≠ 0 present (in increasing order of h), total = count(h); the
+//!                chunk of an element is coded with the table of its head
 //! count table:   varint c0, the count of symbol 0 (≤ N); when c0 < N: varint lo (≥ 1) and
 //!                varint span (lo + span < 2^bits), and when span > 0, u8 b (1..=64) then
 //!                span counts of b bits (symbols lo..lo+span−1, packed from the lowest bit of
@@ -53,6 +56,8 @@ const L: u64 = 1 << 23;
 
 const SPEC_RAW: u8 = 0;
 const SPEC_TABLE: u8 = 1;
+/// One table per head value (the top chunk of the elements whose head ≠ 0 only).
+const SPEC_PER_HEAD: u8 = 2;
 
 /// Layout of an element of `w` bytes for `hb` head bits.
 #[derive(Clone, Copy)]
@@ -235,6 +240,14 @@ fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> Model {
     }
 }
 
+/// Estimated bits of the spec [`put_spec`] writes (the table, the coded symbols).
+fn spec_bits(counts: &[u64; 256], bits: u32) -> f64 {
+    let n: u64 = counts.iter().sum();
+    let raw = n as f64 * bits as f64;
+    let table = 8.0 * table_len(counts) as f64 + coded_bits(counts);
+    raw.min(table)
+}
+
 /// Appends the compact coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes, at least one) with
 /// `hb` head bits (1..=8) to `out`.
 pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
@@ -254,10 +267,31 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
             rests[class * nc + j][(rest >> (8 * j)) as u8 as usize] += 1;
         }
     }
+    // The top chunk (sign, top bits below the head) of each head value ≠ 0 on its own: where
+    // the values are few (labels, quantized data), it depends on the head.
+    let top = nc - 1;
+    let mut slot = [usize::MAX; 256];
+    let mut present = 0;
+    for h in 1..256 {
+        if heads[h] > 0 {
+            slot[h] = present;
+            present += 1;
+        }
+    }
+    let mut by_head = vec![[0u64; 256]; present];
+    if present > 0 {
+        for i in 0..n {
+            let (h, rest) = cut.split(element(bytes, i, w));
+            if h != 0 {
+                by_head[slot[h as usize]][(rest >> (8 * top)) as u8 as usize] += 1;
+            }
+        }
+    }
     out.push(hb as u8);
     put_table(&heads, out);
     let head_model = Model::table(&heads);
     let mut models: Vec<Model> = Vec::with_capacity(2 * nc);
+    let mut top_by_head: Option<Vec<Model>> = None;
     for class in 0..2 {
         let size = if class == 0 {
             n as u64 - heads[0]
@@ -265,11 +299,33 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
             heads[0]
         };
         for j in 0..nc {
-            models.push(if size == 0 {
-                Model::Constant(0)
-            } else {
-                put_spec(&rests[class * nc + j], cut.chunk_bits(j), out)
-            });
+            let counts = &rests[class * nc + j];
+            let bits = cut.chunk_bits(j);
+            if size == 0 {
+                models.push(Model::Constant(0));
+                continue;
+            }
+            if class == 0 && j == top {
+                let one = spec_bits(counts, bits);
+                let per: f64 = by_head
+                    .iter()
+                    .map(|c| 8.0 * table_len(c) as f64 + coded_bits(c))
+                    .sum();
+                if per < one {
+                    out.push(SPEC_PER_HEAD);
+                    let mut m = vec![Model::Constant(0); 256];
+                    for h in 1..256 {
+                        if heads[h] > 0 {
+                            put_table(&by_head[slot[h]], out);
+                            m[h] = Model::table(&by_head[slot[h]]);
+                        }
+                    }
+                    top_by_head = Some(m);
+                    models.push(Model::Constant(0));
+                    continue;
+                }
+            }
+            models.push(put_spec(counts, bits, out));
         }
     }
     // rANS, last symbol first.
@@ -289,7 +345,11 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
         let (h, rest) = cut.split(element(bytes, i, w));
         let class = (h == 0) as usize;
         for j in (0..nc).rev() {
-            code(&mut x, &models[class * nc + j], (rest >> (8 * j)) as u8);
+            let m = match &top_by_head {
+                Some(t) if class == 0 && j == top => &t[h as usize],
+                _ => &models[class * nc + j],
+            };
+            code(&mut x, m, (rest >> (8 * j)) as u8);
         }
         code(&mut x, &head_model, h);
     }
@@ -470,6 +530,9 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
     let heads = read_table(&mut r, hb, n)?;
     let head = Dec::new(Model::table(&heads));
     let mut specs: Vec<Dec> = Vec::with_capacity(2 * nc);
+    let top = nc - 1;
+    // At most 255 tables (one per head value present), for the top chunk of class 0 only.
+    let mut top_by_head: Option<Vec<Option<Dec>>> = None;
     for class in 0..2 {
         let size = if class == 0 { n - heads[0] } else { heads[0] };
         for j in 0..nc {
@@ -480,6 +543,17 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
                 match r.u8()? {
                     SPEC_RAW => Model::Raw(bits),
                     SPEC_TABLE => Model::table(&read_table(&mut r, bits, size)?),
+                    SPEC_PER_HEAD if class == 0 && j == top => {
+                        let mut t: Vec<Option<Dec>> = (0..256).map(|_| None).collect();
+                        for h in 1..256 {
+                            if heads[h] > 0 {
+                                let c = read_table(&mut r, bits, heads[h])?;
+                                t[h] = Some(Dec::new(Model::table(&c)));
+                            }
+                        }
+                        top_by_head = Some(t);
+                        Model::Constant(0)
+                    }
                     k => {
                         return Err(Error::corrupt(format!(
                             "compact float payload: unknown plane spec {k}"
@@ -503,7 +577,13 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
         let class = (h == 0) as usize;
         let mut rest = 0u64;
         for j in 0..nc {
-            rest |= (st.get(&specs[class * nc + j])? as u64) << (8 * j);
+            let d = match &top_by_head {
+                Some(t) if class == 0 && j == top => t[h as usize].as_ref().ok_or_else(|| {
+                    Error::corrupt("compact float payload: a head outside its table")
+                })?,
+                _ => &specs[class * nc + j],
+            };
+            rest |= (st.get(d)? as u64) << (8 * j);
         }
         o.copy_from_slice(&cut.join(h, rest).to_le_bytes()[..w]);
     }
@@ -579,6 +659,37 @@ mod tests {
         let u = 0xC00F_0000_0000_0001u64; // −3.875: sign, exponent 0x400
         assert_eq!(d.split(u), (0x80, 0x8F_0000_0000_0001)); // sign, 3 exponent bits, mantissa
         assert_eq!(d.join(d.split(u).0, d.split(u).1), u);
+    }
+
+    /// Eight float32 1.0 (head 127, top chunk 0) then eight 3.0 (head 128, top chunk 0x40: the
+    /// top mantissa bit): the top chunk is constant per head, so one table per head (4 bytes,
+    /// 0 bits) beats one table for both (3 bytes + 16 bits) and raw (128 bits).
+    #[test]
+    fn top_chunk_per_head_by_hand() {
+        let v = [
+            1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0,
+        ];
+        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut p = Vec::new();
+        encode(&b, 4, 8, &mut p);
+        let want = [
+            8, // head bits
+            0, 0x7F, 1, 4, 8, // heads: c0 0, lo 127, span 1, 4-bit counts: count(127) = 8
+            1, 0x10, // chunk 0: symbol 0 sixteen times
+            1, 0x10, // chunk 1: the same
+            2, 8, 0, 0x40,
+            0, // top chunk per head: 127 → all 8 are 0; 128 → constant 0x40
+        ];
+        assert_eq!(p[..want.len()], want);
+        // 16 heads of one bit each: two renormalisation bytes after the 4-byte state.
+        assert_eq!(p.len(), want.len() + 4 + 2);
+        let mut out = vec![0u8; b.len()];
+        decode(&p, 4, &mut out).unwrap();
+        assert_eq!(out, b);
+        // A per-head spec is refused on any other chunk.
+        let mut q = p.clone();
+        q[6] = 2;
+        assert!(decode(&q, 4, &mut out).is_err());
     }
 
     struct Lcg(u64);

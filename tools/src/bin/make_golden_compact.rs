@@ -3,7 +3,9 @@
 //! type (`v5_<type>_fc2bias_lossless_compact.alcm`) of a 128-value bias from tests/data, cast to
 //! the type (bfloat16 / float16: round to nearest; float64: widened and scaled by 1 + 1e-9 so that
 //! its low mantissa bits are not zero), each with the little-endian bytes it must decode to
-//! (`.decoded.bin`; float32 also `.decoded.crc32`, which tests/golden.rs reads).
+//! (`.decoded.bin`; float32 also `.decoded.crc32`, which tests/golden.rs reads); and a float32
+//! frame of 300 small integers (`v5_f32_labels_lossless_compact`, values 0..=9 from a 64-bit LCG, state ← 6364136223846793005·state + 1442695040888963407 from 1, value (state >> 33) mod 10), whose
+//! top rest chunk is coded with one table per head.
 //! tests/golden_v5_compact.rs requires them to decode bit-exactly forever. Existing files are
 //! never overwritten:
 //!
@@ -25,11 +27,22 @@ fn main() {
         "tests/data/gradients/grad_step00010_fc2.bias.npy",
     ))
     .unwrap();
+    let mut state = 1u64;
+    let labels: Vec<u8> = (0..300)
+        .flat_map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (((state >> 33) % 10) as f32).to_le_bytes()
+        })
+        .collect();
+    let mut cases: Vec<(&str, Dtype, Vec<u8>, Vec<usize>)> =
+        vec![("f32_labels", Dtype::F32, labels, vec![300])];
     for (name, dtype) in [
-        ("f32", Dtype::F32),
-        ("bf16", Dtype::BF16),
-        ("f16", Dtype::F16),
-        ("f64", Dtype::F64),
+        ("f32_fc2bias", Dtype::F32),
+        ("bf16_fc2bias", Dtype::BF16),
+        ("f16_fc2bias", Dtype::F16),
+        ("f64_fc2bias", Dtype::F64),
     ] {
         let bytes: Vec<u8> = x
             .iter()
@@ -40,7 +53,10 @@ fn main() {
                 _ => (v as f64 * (1.0 + 1e-9)).to_le_bytes().to_vec(),
             })
             .collect();
-        let stem = format!("v{FORMAT_VERSION}_{name}_fc2bias_lossless_compact");
+        cases.push((name, dtype, bytes, shape.clone()));
+    }
+    for (name, dtype, bytes, shape) in cases {
+        let stem = format!("v{FORMAT_VERSION}_{name}_lossless_compact");
         if out.join(format!("{stem}.alcm")).exists() {
             println!("{stem}: kept (golden frames are never overwritten)");
             continue;
@@ -58,7 +74,7 @@ fn main() {
             let crc = crc32fast::hash(&d.bytes);
             std::fs::write(
                 out.join(format!("{stem}.decoded.crc32")),
-                format!("{} {crc:08x}\n", x.len()),
+                format!("{} {crc:08x}\n", bytes.len() / 4),
             )
             .unwrap();
         }
