@@ -225,18 +225,19 @@ fn coded_bits(counts: &[u64; 256]) -> f64 {
         .sum()
 }
 
-/// The plane spec of a chunk of `bits` bits with `counts`, appended to `out`; its model.
-fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> Model {
+/// The plane spec of a chunk of `bits` bits with `counts`, appended to `out`; its model and
+/// the estimated bits of its symbols.
+fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> (Model, f64) {
     let n: u64 = counts.iter().sum();
     let raw = n as f64 * bits as f64;
-    let table = 8.0 * table_len(counts) as f64 + coded_bits(counts);
-    if table < raw {
+    let coded = coded_bits(counts);
+    if 8.0 * table_len(counts) as f64 + coded < raw {
         out.push(SPEC_TABLE);
         put_table(counts, out);
-        Model::table(counts)
+        (Model::table(counts), coded)
     } else {
         out.push(SPEC_RAW);
-        Model::Raw(bits)
+        (Model::Raw(bits), raw)
     }
 }
 
@@ -248,9 +249,20 @@ fn spec_bits(counts: &[u64; 256], bits: u32) -> f64 {
     raw.min(table)
 }
 
-/// Appends the compact coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes, at least one) with
-/// `hb` head bits (1..=8) to `out`.
-pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
+/// Everything before the stream, for one head width: the header bytes, the models, and the
+/// estimated size of the whole coding in bits.
+struct Prepared {
+    cut: Cut,
+    header: Vec<u8>,
+    head_model: Model,
+    /// Per class (0: head ≠ 0, 1: head = 0) and chunk.
+    models: Vec<Model>,
+    /// The top chunk of class 0 per head value, when coded so (plane spec 2).
+    top_by_head: Option<Vec<Model>>,
+    bits: f64,
+}
+
+fn prepare(bytes: &[u8], w: usize, hb: u32) -> Prepared {
     debug_assert!(matches!(w, 2 | 4 | 8) && bytes.len() % w == 0 && !bytes.is_empty());
     debug_assert!((1..=8).contains(&hb));
     let cut = Cut::new(w, hb);
@@ -287,9 +299,10 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
             }
         }
     }
-    out.push(hb as u8);
-    put_table(&heads, out);
+    let mut out = vec![hb as u8];
+    put_table(&heads, &mut out);
     let head_model = Model::table(&heads);
+    let mut bits = coded_bits(&heads);
     let mut models: Vec<Model> = Vec::with_capacity(2 * nc);
     let mut top_by_head: Option<Vec<Model>> = None;
     for class in 0..2 {
@@ -300,40 +313,60 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
         };
         for j in 0..nc {
             let counts = &rests[class * nc + j];
-            let bits = cut.chunk_bits(j);
+            let chunk = cut.chunk_bits(j);
             if size == 0 {
                 models.push(Model::Constant(0));
                 continue;
             }
             if class == 0 && j == top {
-                let one = spec_bits(counts, bits);
-                let per: f64 = by_head
-                    .iter()
-                    .map(|c| 8.0 * table_len(c) as f64 + coded_bits(c))
-                    .sum();
-                if per < one {
+                let one = spec_bits(counts, chunk);
+                let coded: f64 = by_head.iter().map(coded_bits).sum();
+                let tables: usize = by_head.iter().map(table_len).sum();
+                if 8.0 * tables as f64 + coded < one {
                     out.push(SPEC_PER_HEAD);
                     let mut m = vec![Model::Constant(0); 256];
                     for h in 1..256 {
                         if heads[h] > 0 {
-                            put_table(&by_head[slot[h]], out);
+                            put_table(&by_head[slot[h]], &mut out);
                             m[h] = Model::table(&by_head[slot[h]]);
                         }
                     }
                     top_by_head = Some(m);
                     models.push(Model::Constant(0));
+                    bits += coded;
                     continue;
                 }
             }
-            models.push(put_spec(counts, bits, out));
+            let (m, b) = put_spec(counts, chunk, &mut out);
+            models.push(m);
+            bits += b;
         }
     }
-    // rANS, last symbol first.
-    let mut x = L;
+    bits += 8.0 * (out.len() + 4) as f64;
+    Prepared {
+        cut,
+        header: out,
+        head_model,
+        models,
+        top_by_head,
+        bits,
+    }
+}
+
+/// Appends the header and the rANS stream of `bytes` coded as `p` says.
+fn write(bytes: &[u8], p: &Prepared, out: &mut Vec<u8>) {
+    let (cut, w) = (p.cut, p.cut.w);
+    let n = bytes.len() / w;
+    let nc = cut.chunks();
+    let top = nc - 1;
+    out.extend_from_slice(&p.header);
+    // rANS, last symbol first. The state stays below 2^31: 32-bit arithmetic.
+    let mut x = L as u32;
     let mut emitted: Vec<u8> = Vec::with_capacity(bytes.len() / 2 + 8);
-    let mut code = |x: &mut u64, m: &Model, s: u8| {
+    let mut code = |x: &mut u32, m: &Model, s: u8| {
         if let Some((f, c)) = m.entry(s) {
-            let x_max = ((L >> SCALE_BITS) << 8) * f;
+            let (f, c) = (f as u32, c as u32);
+            let x_max = (((L >> SCALE_BITS) << 8) as u32) * f;
             while *x >= x_max {
                 emitted.push(*x as u8);
                 *x >>= 8;
@@ -345,31 +378,40 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
         let (h, rest) = cut.split(element(bytes, i, w));
         let class = (h == 0) as usize;
         for j in (0..nc).rev() {
-            let m = match &top_by_head {
+            let m = match &p.top_by_head {
                 Some(t) if class == 0 && j == top => &t[h as usize],
-                _ => &models[class * nc + j],
+                _ => &p.models[class * nc + j],
             };
             code(&mut x, m, (rest >> (8 * j)) as u8);
         }
-        code(&mut x, &head_model, h);
+        code(&mut x, &p.head_model, h);
     }
-    out.extend_from_slice(&(x as u32).to_le_bytes());
+    out.extend_from_slice(&x.to_le_bytes());
     out.extend(emitted.iter().rev());
 }
 
-/// Encodes with every head width worth trying for `w`-byte elements and appends the shortest.
+/// Appends the compact coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes, at least one) with
+/// `hb` head bits (1..=8) to `out`.
+#[cfg(test)]
+pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
+    write(bytes, &prepare(bytes, w, hb), out);
+}
+
+/// Appends the coding of `bytes` with the head width worth trying for `w`-byte elements whose
+/// estimated size is the smallest (only that one is coded).
 pub(crate) fn encode_best(bytes: &[u8], w: usize, out: &mut Vec<u8>) {
     // bfloat16's exponent is 8 bits, float16's 5; the coder cannot tell them apart.
     let widths: &[u32] = if w == 2 { &[8, 5] } else { &[8] };
-    let mut best: Vec<u8> = Vec::new();
+    let mut best: Option<Prepared> = None;
     for &hb in widths {
-        let mut c = Vec::new();
-        encode(bytes, w, hb, &mut c);
-        if best.is_empty() || c.len() < best.len() {
-            best = c;
+        let p = prepare(bytes, w, hb);
+        if best.as_ref().map_or(true, |b| p.bits < b.bits) {
+            best = Some(p);
         }
     }
-    out.extend_from_slice(&best);
+    if let Some(p) = best {
+        write(bytes, &p, out);
+    }
 }
 
 struct Reader<'a> {
