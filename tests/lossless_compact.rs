@@ -73,6 +73,40 @@ fn small_tensors_choose_the_compact_split() {
     }
 }
 
+/// A matrix of 2 rows of different precision (the second rounded to float16's 10 mantissa
+/// bits, as MiniLM's token-type embeddings are): one block per row, each with its own tables.
+#[test]
+fn rows_of_different_precision_take_blocks() {
+    let mut g = Lcg(21);
+    let b: Vec<u8> = (0..768)
+        .flat_map(|i| {
+            let v = g.gauss(0.02) as f32;
+            let u = if i < 384 {
+                v.to_bits()
+            } else {
+                v.to_bits() & !0x1FFF
+            };
+            u.to_le_bytes()
+        })
+        .collect();
+    let p = lossless::encode(&b, 4, &[2, 384]);
+    assert_eq!(
+        (p[0], p[1], p[2]),
+        (5, 0x88, 2),
+        "method 5, 8 head bits, 2 blocks"
+    );
+    let one = lossless::encode(&b, 4, &[768]);
+    assert!(
+        p.len() < one.len(),
+        "{} blocked, {} as a vector",
+        p.len(),
+        one.len()
+    );
+    let mut out = vec![0u8; b.len()];
+    lossless::decode(&p, 4, &mut out).unwrap();
+    assert!(out == b);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

@@ -132,7 +132,7 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors.
         let mut c = vec![METHOD_COMPACT];
         if !bytes.is_empty() {
-            floatbits::compact::encode_best(bytes, w, &mut c);
+            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c);
             consider(&mut best, c);
         }
     }

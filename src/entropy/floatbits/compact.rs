@@ -13,13 +13,17 @@
 //!
 //! # Layout
 //! ```text
-//! u8 hb          head bits (1..=8): the head of an element of w bytes is its hb bits below
-//!                the sign; its rest is the sign followed by the 8w−1−hb bits below the head
-//!                (R = 8w − hb bits), cut into ⌈R/8⌉ chunks, chunk j = rest bits 8j.. (at most
-//!                8 bits; the last chunk holds the sign at its top)
-//! heads          count table over 2^hb symbols, total n (the element count)
-//! rests, head≠0  per chunk, lowest first, a plane spec (only when some head ≠ 0)
-//! rests, head=0  per chunk, lowest first, a plane spec (only when some head = 0: count c0)
+//! u8 first       bits 0–3: hb, the head bits (1..=8); bit 7: blocks; bits 4–6: 0. The head of
+//!                an element of w bytes is its hb bits below the sign; its rest is the sign
+//!                followed by the 8w−1−hb bits below the head (R = 8w − hb bits), cut into
+//!                ⌈R/8⌉ chunks, chunk j = rest bits 8j.. (at most 8 bits; the last chunk holds
+//!                the sign at its top)
+//! varint B       only with bit 7: the block count, 2..=16 and ≤ n; else B = 1. Block k holds
+//!                elements ⌊k·n/B⌋ .. ⌊(k+1)·n/B⌋ − 1 (n: the element count)
+//! B × tables     per block, of its elements only:
+//!   heads          count table over 2^hb symbols, total = the block's element count
+//!   rests, head≠0  per chunk, lowest first, a plane spec (only when some head ≠ 0)
+//!   rests, head=0  per chunk, lowest first, a plane spec (only when some head = 0: count c0)
 //! stream         u32 final rANS state, then the renormalisation bytes, to the end of the payload
 //!
 //! plane spec:    u8 0: raw, the chunk's bits uniform (coded in exactly that many bits)
@@ -34,7 +38,10 @@
 //!                lo + span is what is left of N (≥ 1). One symbol present: it is coded in no bits.
 //! ```
 //! Varints are unsigned LEB128. Element i's fields are decoded in the order head, then its
-//! chunks lowest first, with the specs of its class; elements in order.
+//! chunks lowest first, with its block's tables and the specs of its class; elements in order,
+//! all in the one stream. The encoder tries one block, and for a matrix of 2..=16 rows one block
+//! per row (rows of different precision: MiniLM's token-type embeddings, one row stored from
+//! float16), and keeps the smaller estimate.
 //!
 //! # The rANS stream
 //! One 32-bit state x, byte renormalisation, frequencies summing to 2^16: the counts of a table
@@ -58,6 +65,10 @@ const SPEC_RAW: u8 = 0;
 const SPEC_TABLE: u8 = 1;
 /// One table per head value (the top chunk of the elements whose head ≠ 0 only).
 const SPEC_PER_HEAD: u8 = 2;
+/// First byte: the tables come per block.
+const FLAG_BLOCKS: u8 = 0x80;
+/// Most blocks (each block's tables cost the decoder at most about 20 KiB).
+const MAX_BLOCKS: usize = 16;
 
 /// Layout of an element of `w` bytes for `hb` head bits.
 #[derive(Clone, Copy)]
@@ -249,10 +260,9 @@ fn spec_bits(counts: &[u64; 256], bits: u32) -> f64 {
     raw.min(table)
 }
 
-/// Everything before the stream, for one head width: the header bytes, the models, and the
-/// estimated size of the whole coding in bits.
+/// Everything before the stream of one block, for one head width: the block's tables, its
+/// models, and the estimated size of its tables and symbols in bits.
 struct Prepared {
-    cut: Cut,
     header: Vec<u8>,
     head_model: Model,
     /// Per class (0: head ≠ 0, 1: head = 0) and chunk.
@@ -262,10 +272,8 @@ struct Prepared {
     bits: f64,
 }
 
-fn prepare(bytes: &[u8], w: usize, hb: u32) -> Prepared {
-    debug_assert!(matches!(w, 2 | 4 | 8) && bytes.len() % w == 0 && !bytes.is_empty());
-    debug_assert!((1..=8).contains(&hb));
-    let cut = Cut::new(w, hb);
+fn prepare(bytes: &[u8], cut: Cut) -> Prepared {
+    let w = cut.w;
     let n = bytes.len() / w;
     let nc = cut.chunks();
     // Counts: heads, then per class (0: head ≠ 0, 1: head = 0) and chunk.
@@ -299,7 +307,7 @@ fn prepare(bytes: &[u8], w: usize, hb: u32) -> Prepared {
             }
         }
     }
-    let mut out = vec![hb as u8];
+    let mut out = Vec::new();
     put_table(&heads, &mut out);
     let head_model = Model::table(&heads);
     let mut bits = coded_bits(&heads);
@@ -342,9 +350,8 @@ fn prepare(bytes: &[u8], w: usize, hb: u32) -> Prepared {
             bits += b;
         }
     }
-    bits += 8.0 * (out.len() + 4) as f64;
+    bits += 8.0 * out.len() as f64;
     Prepared {
-        cut,
         header: out,
         head_model,
         models,
@@ -353,13 +360,28 @@ fn prepare(bytes: &[u8], w: usize, hb: u32) -> Prepared {
     }
 }
 
-/// Appends the header and the rANS stream of `bytes` coded as `p` says.
-fn write(bytes: &[u8], p: &Prepared, out: &mut Vec<u8>) {
-    let (cut, w) = (p.cut, p.cut.w);
+/// First element of block `k` of `b` over `n` elements.
+fn block_start(k: u64, n: u64, b: u64) -> usize {
+    (k as u128 * n as u128 / b as u128) as usize
+}
+
+/// Appends the layout: the first byte (head bits, block flag), the block count when blocked,
+/// every block's tables, and the one rANS stream of all elements.
+fn write(bytes: &[u8], cut: Cut, hb: u32, blocks: &[Prepared], out: &mut Vec<u8>) {
+    let w = cut.w;
     let n = bytes.len() / w;
+    let nb = blocks.len();
     let nc = cut.chunks();
     let top = nc - 1;
-    out.extend_from_slice(&p.header);
+    if nb > 1 {
+        out.push(hb as u8 | FLAG_BLOCKS);
+        put_varint(nb as u64, out);
+    } else {
+        out.push(hb as u8);
+    }
+    for p in blocks {
+        out.extend_from_slice(&p.header);
+    }
     // rANS, last symbol first. The state stays below 2^31: 32-bit arithmetic.
     let mut x = L as u32;
     let mut emitted: Vec<u8> = Vec::with_capacity(bytes.len() / 2 + 8);
@@ -374,43 +396,75 @@ fn write(bytes: &[u8], p: &Prepared, out: &mut Vec<u8>) {
             *x = ((*x / f) << SCALE_BITS) + *x % f + c;
         }
     };
-    for i in (0..n).rev() {
-        let (h, rest) = cut.split(element(bytes, i, w));
-        let class = (h == 0) as usize;
-        for j in (0..nc).rev() {
-            let m = match &p.top_by_head {
-                Some(t) if class == 0 && j == top => &t[h as usize],
-                _ => &p.models[class * nc + j],
-            };
-            code(&mut x, m, (rest >> (8 * j)) as u8);
+    for (k, p) in blocks.iter().enumerate().rev() {
+        let (lo, hi) = (
+            block_start(k as u64, n as u64, nb as u64),
+            block_start(k as u64 + 1, n as u64, nb as u64),
+        );
+        for i in (lo..hi).rev() {
+            let (h, rest) = cut.split(element(bytes, i, w));
+            let class = (h == 0) as usize;
+            for j in (0..nc).rev() {
+                let m = match &p.top_by_head {
+                    Some(t) if class == 0 && j == top => &t[h as usize],
+                    _ => &p.models[class * nc + j],
+                };
+                code(&mut x, m, (rest >> (8 * j)) as u8);
+            }
+            code(&mut x, &p.head_model, h);
         }
-        code(&mut x, &p.head_model, h);
     }
     out.extend_from_slice(&x.to_le_bytes());
     out.extend(emitted.iter().rev());
 }
 
-/// Appends the compact coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes, at least one) with
-/// `hb` head bits (1..=8) to `out`.
-#[cfg(test)]
-pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, out: &mut Vec<u8>) {
-    write(bytes, &prepare(bytes, w, hb), out);
+/// The blocks of `bytes` (`nb` of them) prepared with `hb` head bits, and their estimated bits
+/// with the first byte, the block count and the final state.
+fn prepare_blocks(bytes: &[u8], w: usize, hb: u32, nb: usize) -> (Vec<Prepared>, f64) {
+    let cut = Cut::new(w, hb);
+    let n = bytes.len() / w;
+    let blocks: Vec<Prepared> = (0..nb)
+        .map(|k| {
+            let lo = block_start(k as u64, n as u64, nb as u64);
+            let hi = block_start(k as u64 + 1, n as u64, nb as u64);
+            prepare(&bytes[lo * w..hi * w], cut)
+        })
+        .collect();
+    let bits =
+        blocks.iter().map(|p| p.bits).sum::<f64>() + 8.0 * (1 + 4 + (nb > 1) as usize) as f64;
+    (blocks, bits)
 }
 
-/// Appends the coding of `bytes` with the head width worth trying for `w`-byte elements whose
-/// estimated size is the smallest (only that one is coded).
-pub(crate) fn encode_best(bytes: &[u8], w: usize, out: &mut Vec<u8>) {
+/// Appends the compact coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes, at least one) with
+/// `hb` head bits (1..=8) in `nb` blocks (1..=16, at most the element count) to `out`.
+#[cfg(test)]
+pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, nb: usize, out: &mut Vec<u8>) {
+    let (blocks, _) = prepare_blocks(bytes, w, hb, nb);
+    write(bytes, Cut::new(w, hb), hb, &blocks, out);
+}
+
+/// Appends the coding of `bytes` whose estimated size is the smallest (only that one is coded)
+/// among the head widths worth trying for `w`-byte elements, in one block or, for a matrix of
+/// 2..=16 `rows`, one block per row (rows of different precision, e.g. one stored from float16).
+pub(crate) fn encode_best(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
     // bfloat16's exponent is 8 bits, float16's 5; the coder cannot tell them apart.
     let widths: &[u32] = if w == 2 { &[8, 5] } else { &[8] };
-    let mut best: Option<Prepared> = None;
+    let n = bytes.len() / w;
+    let mut counts = vec![1];
+    if (2..=MAX_BLOCKS).contains(&rows) && rows <= n {
+        counts.push(rows);
+    }
+    let mut best: Option<(u32, Vec<Prepared>, f64)> = None;
     for &hb in widths {
-        let p = prepare(bytes, w, hb);
-        if best.as_ref().map_or(true, |b| p.bits < b.bits) {
-            best = Some(p);
+        for &nb in &counts {
+            let (blocks, bits) = prepare_blocks(bytes, w, hb, nb);
+            if best.as_ref().map_or(true, |b| bits < b.2) {
+                best = Some((hb, blocks, bits));
+            }
         }
     }
-    if let Some(p) = best {
-        write(bytes, &p, out);
+    if let Some((hb, blocks, _)) = best {
+        write(bytes, Cut::new(w, hb), hb, &blocks, out);
     }
 }
 
@@ -498,20 +552,32 @@ fn read_table(r: &mut Reader, bits: u32, n: u64) -> Result<[u64; 256]> {
     Ok(counts)
 }
 
-/// A model's decoding side: symbol from a slot.
-struct Dec {
-    model: Model,
-    /// Present symbols in order (tables only), for the slot search.
-    syms: Vec<u8>,
+/// A model's decoding side, holding the present symbols only (what a hostile table can make
+/// the decoder allocate is proportional to the bits it spends on them).
+enum Dec {
+    Constant(u8),
+    Raw(u32),
+    Table {
+        syms: Vec<u8>,
+        cum: Vec<u32>,
+        freq: Vec<u32>,
+    },
 }
 
 impl Dec {
     fn new(model: Model) -> Dec {
-        let syms = match &model {
-            Model::Table { freq, .. } => (0..=255u8).filter(|&s| freq[s as usize] > 0).collect(),
-            _ => Vec::new(),
-        };
-        Dec { model, syms }
+        match model {
+            Model::Constant(s) => Dec::Constant(s),
+            Model::Raw(k) => Dec::Raw(k),
+            Model::Table { freq, cum } => {
+                let syms: Vec<u8> = (0..=255u8).filter(|&s| freq[s as usize] > 0).collect();
+                Dec::Table {
+                    cum: syms.iter().map(|&s| cum[s as usize]).collect(),
+                    freq: syms.iter().map(|&s| freq[s as usize]).collect(),
+                    syms,
+                }
+            }
+        }
     }
 }
 
@@ -525,16 +591,15 @@ impl Stream<'_> {
     #[inline]
     fn get(&mut self, d: &Dec) -> Result<u8> {
         let slot = self.x & (TOTAL - 1);
-        let (s, f, c) = match &d.model {
-            Model::Constant(s) => return Ok(*s),
-            Model::Raw(k) => {
+        let (s, f, c) = match d {
+            Dec::Constant(s) => return Ok(*s),
+            Dec::Raw(k) => {
                 let s = slot >> (SCALE_BITS - k);
                 (s as u8, 1u64 << (SCALE_BITS - k), s << (SCALE_BITS - k))
             }
-            Model::Table { freq, cum } => {
-                let k = d.syms.partition_point(|&s| cum[s as usize] as u64 <= slot) - 1;
-                let s = d.syms[k];
-                (s, freq[s as usize] as u64, cum[s as usize] as u64)
+            Dec::Table { syms, cum, freq } => {
+                let k = cum.partition_point(|&c| c as u64 <= slot) - 1;
+                (syms[k], freq[k] as u64, cum[k] as u64)
             }
         };
         self.x = f * (self.x >> SCALE_BITS) + slot - c;
@@ -550,30 +615,20 @@ impl Stream<'_> {
     }
 }
 
-/// Decodes a compact payload `p` (the whole rest of the payload) into `out` (elements of `w`
-/// bytes, at least one). Allocates only fixed-size tables.
-pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
-    if !matches!(w, 2 | 4 | 8) || out.len() % w != 0 || out.is_empty() {
-        return Err(Error::corrupt(format!(
-            "compact float payload for {} bytes of {w}-byte elements",
-            out.len()
-        )));
-    }
-    let n = (out.len() / w) as u64;
-    let mut r = Reader { p, pos: 0 };
-    let hb = r.u8()? as u32;
-    if !(1..=8).contains(&hb) {
-        return Err(Error::corrupt(format!(
-            "compact float payload: {hb} head bits"
-        )));
-    }
-    let cut = Cut::new(w, hb);
+/// The decoding models of one block of `n` elements.
+struct BlockDec {
+    head: Dec,
+    specs: Vec<Dec>,
+    /// The top chunk of class 0 per head value (plane spec 2).
+    top_by_head: Option<Vec<Option<Dec>>>,
+}
+
+fn read_block(r: &mut Reader, cut: Cut, hb: u32, n: u64) -> Result<BlockDec> {
     let nc = cut.chunks();
-    let heads = read_table(&mut r, hb, n)?;
+    let heads = read_table(r, hb, n)?;
     let head = Dec::new(Model::table(&heads));
     let mut specs: Vec<Dec> = Vec::with_capacity(2 * nc);
     let top = nc - 1;
-    // At most 255 tables (one per head value present), for the top chunk of class 0 only.
     let mut top_by_head: Option<Vec<Option<Dec>>> = None;
     for class in 0..2 {
         let size = if class == 0 { n - heads[0] } else { heads[0] };
@@ -584,12 +639,12 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
             } else {
                 match r.u8()? {
                     SPEC_RAW => Model::Raw(bits),
-                    SPEC_TABLE => Model::table(&read_table(&mut r, bits, size)?),
+                    SPEC_TABLE => Model::table(&read_table(r, bits, size)?),
                     SPEC_PER_HEAD if class == 0 && j == top => {
                         let mut t: Vec<Option<Dec>> = (0..256).map(|_| None).collect();
                         for h in 1..256 {
                             if heads[h] > 0 {
-                                let c = read_table(&mut r, bits, heads[h])?;
+                                let c = read_table(r, bits, heads[h])?;
                                 t[h] = Some(Dec::new(Model::table(&c)));
                             }
                         }
@@ -606,6 +661,51 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
             specs.push(Dec::new(model));
         }
     }
+    Ok(BlockDec {
+        head,
+        specs,
+        top_by_head,
+    })
+}
+
+/// Decodes a compact payload `p` (the whole rest of the payload) into `out` (elements of `w`
+/// bytes, at least one). Allocates only tables: at most 16 blocks of at most 270 tables, each
+/// of the symbols present in it.
+pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
+    if !matches!(w, 2 | 4 | 8) || out.len() % w != 0 || out.is_empty() {
+        return Err(Error::corrupt(format!(
+            "compact float payload for {} bytes of {w}-byte elements",
+            out.len()
+        )));
+    }
+    let n = (out.len() / w) as u64;
+    let mut r = Reader { p, pos: 0 };
+    let first = r.u8()?;
+    let hb = (first & 0x0F) as u32;
+    if !(1..=8).contains(&hb) || first & 0x70 != 0 {
+        return Err(Error::corrupt(format!(
+            "compact float payload: first byte {first:#04x}"
+        )));
+    }
+    let nb = if first & FLAG_BLOCKS != 0 {
+        let b = r.varint()?;
+        if b < 2 || b > MAX_BLOCKS as u64 || b > n {
+            return Err(Error::corrupt(format!(
+                "compact float payload: {b} blocks for {n} elements"
+            )));
+        }
+        b
+    } else {
+        1
+    };
+    let cut = Cut::new(w, hb);
+    let nc = cut.chunks();
+    let top = nc - 1;
+    let mut blocks = Vec::with_capacity(nb as usize);
+    for k in 0..nb {
+        let size = block_start(k + 1, n, nb) - block_start(k, n, nb);
+        blocks.push(read_block(&mut r, cut, hb, size as u64)?);
+    }
     let s = p
         .get(r.pos..r.pos + 4)
         .ok_or_else(|| Error::truncated("compact float stream ends early"))?;
@@ -614,20 +714,28 @@ pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
         pos: r.pos + 4,
         x: u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as u64,
     };
-    for o in out.chunks_exact_mut(w) {
-        let h = st.get(&head)?;
-        let class = (h == 0) as usize;
-        let mut rest = 0u64;
-        for j in 0..nc {
-            let d = match &top_by_head {
-                Some(t) if class == 0 && j == top => t[h as usize].as_ref().ok_or_else(|| {
-                    Error::corrupt("compact float payload: a head outside its table")
-                })?,
-                _ => &specs[class * nc + j],
-            };
-            rest |= (st.get(d)? as u64) << (8 * j);
+    for (k, b) in blocks.iter().enumerate() {
+        let (lo, hi) = (
+            block_start(k as u64, n, nb),
+            block_start(k as u64 + 1, n, nb),
+        );
+        for o in out[lo * w..hi * w].chunks_exact_mut(w) {
+            let h = st.get(&b.head)?;
+            let class = (h == 0) as usize;
+            let mut rest = 0u64;
+            for j in 0..nc {
+                let d = match &b.top_by_head {
+                    Some(t) if class == 0 && j == top => {
+                        t[h as usize].as_ref().ok_or_else(|| {
+                            Error::corrupt("compact float payload: a head outside its table")
+                        })?
+                    }
+                    _ => &b.specs[class * nc + j],
+                };
+                rest |= (st.get(d)? as u64) << (8 * j);
+            }
+            o.copy_from_slice(&cut.join(h, rest).to_le_bytes()[..w]);
         }
-        o.copy_from_slice(&cut.join(h, rest).to_le_bytes()[..w]);
     }
     if st.x != L || st.pos != p.len() {
         return Err(Error::corrupt(
@@ -651,7 +759,7 @@ mod tests {
     fn constant_tensor_by_hand() {
         let b: Vec<u8> = [1.0f32; 3].iter().flat_map(|&v| bf16(v)).collect();
         let mut p = Vec::new();
-        encode(&b, 2, 8, &mut p);
+        encode(&b, 2, 8, 1, &mut p);
         let want = [
             8, // head bits
             0, 0x7F, 0, // heads: no zero head, lo 127, span 0 (constant)
@@ -671,7 +779,7 @@ mod tests {
     fn two_heads_by_hand() {
         let b: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|&v| bf16(v)).collect();
         let mut p = Vec::new();
-        encode(&b, 2, 8, &mut p);
+        encode(&b, 2, 8, 1, &mut p);
         let want = [
             8, // head bits
             0, 0x7F, 1, 1, 1, // heads: c0 0, lo 127, span 1, 1-bit counts: count(127) = 1
@@ -713,7 +821,7 @@ mod tests {
         ];
         let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         let mut p = Vec::new();
-        encode(&b, 4, 8, &mut p);
+        encode(&b, 4, 8, 1, &mut p);
         let want = [
             8, // head bits
             0, 0x7F, 1, 4, 8, // heads: c0 0, lo 127, span 1, 4-bit counts: count(127) = 8
@@ -732,6 +840,34 @@ mod tests {
         let mut q = p.clone();
         q[6] = 2;
         assert!(decode(&q, 4, &mut out).is_err());
+    }
+
+    /// bfloat16 [1.0, 1.0 | 2.0, 2.0] in two blocks: each block's head is constant (127, then
+    /// 128: varint 0x80 0x01) and its rest chunk all 0, so the stream is the initial state.
+    #[test]
+    fn blocks_by_hand() {
+        let b: Vec<u8> = [1.0f32, 1.0, 2.0, 2.0]
+            .iter()
+            .flat_map(|&v| bf16(v))
+            .collect();
+        let mut p = Vec::new();
+        encode(&b, 2, 8, 2, &mut p);
+        let want = [
+            0x88, 2, // 8 head bits, blocks flag; 2 blocks
+            0, 0x7F, 0, 1, 2, // block 0: head 127 constant; rests: symbol 0 twice
+            0, 0x80, 0x01, 0, 1, 2, // block 1: head 128 constant; rests: symbol 0 twice
+            0x00, 0x00, 0x80, 0x00, // final state 2^23
+        ];
+        assert_eq!(p, want);
+        let mut out = vec![0u8; 8];
+        decode(&p, 2, &mut out).unwrap();
+        assert_eq!(out, b);
+        // A block count of 1 or above 16 or above the element count, unused first-byte bits.
+        for (at, v) in [(1, 1u8), (1, 17), (1, 5), (0, 0x98)] {
+            let mut q = p.clone();
+            q[at] = v;
+            assert!(decode(&q, 2, &mut out).is_err(), "byte {at} = {v}");
+        }
     }
 
     struct Lcg(u64);
@@ -768,7 +904,7 @@ mod tests {
                         .collect();
                     for hb in 1..=8 {
                         let mut p = Vec::new();
-                        encode(&b, w, hb, &mut p);
+                        encode(&b, w, hb, 1 + (hb as usize % 3).min(len - 1), &mut p);
                         let mut out = vec![0u8; b.len()];
                         decode(&p, w, &mut out).unwrap();
                         assert!(out == b, "w {w} len {len} kind {kind} hb {hb}");

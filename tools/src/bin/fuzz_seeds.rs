@@ -77,13 +77,38 @@ fn lossless_float_seeds() {
     }
 }
 
+/// A seed of the compact split in blocks (method 5, one block per row): two rows of a
+/// tests/data weight, the second rounded to float16's mantissa width.
+fn lossless_float_blocks_seed() {
+    let (x, _) = read_npy_f32(Path::new(
+        "tests/data/gradients/grad_step00100_fc3.weight.npy",
+    ))
+    .unwrap();
+    let n = 512.min(x.len() / 2 * 2);
+    let bytes: Vec<u8> = x[..n]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| {
+            let u = v.to_bits();
+            (if i < n / 2 { u } else { u & !0x1FFF }).to_le_bytes()
+        })
+        .collect();
+    let payload = alcm::internals::lossless::encode(&bytes, 4, &[2, n / 2]);
+    let mut seed = vec![1u8];
+    seed.extend_from_slice(&(n as u16).to_le_bytes());
+    seed.extend_from_slice(&payload);
+    put("lossless_float", "two_rows_blocks_f32.bin", &seed);
+}
+
 fn main() {
     // `fuzz_seeds lossless_float`: only that target's seeds.
     if std::env::args().nth(1).as_deref() == Some("lossless_float") {
         lossless_float_seeds();
+        lossless_float_blocks_seed();
         return;
     }
     lossless_float_seeds();
+    lossless_float_blocks_seed();
     let tensors = [
         "tests/data/gradients/grad_step00001_fc3.bias.npy",
         "tests/data/gradients/grad_step00010_fc2.bias.npy",
