@@ -241,8 +241,10 @@ fn coded_bits(counts: &[u64; 256]) -> f64 {
 fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> (Model, f64) {
     let n: u64 = counts.iter().sum();
     let raw = n as f64 * bits as f64;
-    let coded = coded_bits(counts);
-    if 8.0 * table_len(counts) as f64 + coded < raw {
+    let table = 8.0 * table_len(counts) as f64;
+    // The code lengths are only computed where the table alone leaves room (same choice).
+    let coded = if table < raw { coded_bits(counts) } else { 0.0 };
+    if table < raw && table + coded < raw {
         out.push(SPEC_TABLE);
         put_table(counts, out);
         (Model::table(counts), coded)
@@ -256,8 +258,11 @@ fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> (Model, f64) {
 fn spec_bits(counts: &[u64; 256], bits: u32) -> f64 {
     let n: u64 = counts.iter().sum();
     let raw = n as f64 * bits as f64;
-    let table = 8.0 * table_len(counts) as f64 + coded_bits(counts);
-    raw.min(table)
+    let table = 8.0 * table_len(counts) as f64;
+    if table >= raw {
+        return raw;
+    }
+    raw.min(table + coded_bits(counts))
 }
 
 /// Everything before the stream of one block, for one head width: the block's tables, its
@@ -328,9 +333,14 @@ fn prepare(bytes: &[u8], cut: Cut) -> Prepared {
             }
             if class == 0 && j == top {
                 let one = spec_bits(counts, chunk);
-                let coded: f64 = by_head.iter().map(coded_bits).sum();
-                let tables: usize = by_head.iter().map(table_len).sum();
-                if 8.0 * tables as f64 + coded < one {
+                let tables = 8.0 * by_head.iter().map(table_len).sum::<usize>() as f64;
+                // The code lengths only where the tables alone leave room (same choice).
+                let coded: f64 = if tables < one {
+                    by_head.iter().map(coded_bits).sum()
+                } else {
+                    0.0
+                };
+                if tables < one && tables + coded < one {
                     out.push(SPEC_PER_HEAD);
                     let mut m = vec![Model::Constant(0); 256];
                     for h in 1..256 {
@@ -443,21 +453,24 @@ pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, nb: usize, out: &mut Vec<u
     write(bytes, Cut::new(w, hb), hb, &blocks, out);
 }
 
-/// Appends the coding of `bytes` whose estimated size is the smallest (only that one is coded)
-/// among the head widths worth trying for `w`-byte elements, in one block or, for a matrix of
-/// 2..=16 `rows`, one block per row (rows of different precision, e.g. one stored from float16).
+/// Appends the coding of `bytes` whose estimated size is the smallest (only that one is coded):
+/// the head width worth trying for `w`-byte elements in one block, then with that width, for a
+/// matrix of 2..=16 `rows` of at least 256 elements each, one block per row (rows of different
+/// precision, e.g. one stored from float16; shorter rows could not pay for their tables).
 pub(crate) fn encode_best(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
     // bfloat16's exponent is 8 bits, float16's 5; the coder cannot tell them apart.
     let widths: &[u32] = if w == 2 { &[8, 5] } else { &[8] };
     let n = bytes.len() / w;
-    let mut counts = vec![1];
-    if (2..=MAX_BLOCKS).contains(&rows) && rows <= n {
-        counts.push(rows);
-    }
     let mut best: Option<(u32, Vec<Prepared>, f64)> = None;
     for &hb in widths {
-        for &nb in &counts {
-            let (blocks, bits) = prepare_blocks(bytes, w, hb, nb);
+        let (blocks, bits) = prepare_blocks(bytes, w, hb, 1);
+        if best.as_ref().map_or(true, |b| bits < b.2) {
+            best = Some((hb, blocks, bits));
+        }
+    }
+    if let Some(hb) = best.as_ref().map(|b| b.0) {
+        if (2..=MAX_BLOCKS).contains(&rows) && n / rows >= 256 {
+            let (blocks, bits) = prepare_blocks(bytes, w, hb, rows);
             if best.as_ref().map_or(true, |b| bits < b.2) {
                 best = Some((hb, blocks, bits));
             }
