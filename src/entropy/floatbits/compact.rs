@@ -39,14 +39,14 @@
 //! ```
 //! Varints are unsigned LEB128. Element i's fields are decoded in the order head, then its
 //! chunks lowest first, with its block's tables and the specs of its class; elements in order,
-//! all in the one stream. The encoder tries one block, and for a matrix of 2..=16 rows one block
-//! per row (rows of different precision: MiniLM's token-type embeddings, one row stored from
-//! float16), and keeps the smaller estimate.
+//! all in the one stream. The encoder tries one block, and for a matrix of 2..=16 rows of at
+//! least 256 values one block per row (rows of different precision: MiniLM's token-type
+//! embeddings, one row stored from float16), and keeps the smaller estimate.
 //!
 //! # The rANS stream
 //! One 32-bit state x, byte renormalisation, frequencies summing to 2^16: the counts of a table
-//! scaled to `f = max(1, ⌊c · 2^16 / N⌋)`, then the difference to 2^16 added to (or, when
-//! positive, taken from) the frequency of the most frequent symbol (the lowest on ties); a raw
+//! scaled to `f = max(1, ⌊c · 2^16 / N⌋)`, then the difference to 2^16 added to (or, when they
+//! sum to more, taken from) the frequency of the most frequent symbol (the lowest on ties); a raw
 //! chunk of k bits has frequency 2^(16−k) for each value. Decoding a symbol: slot = x mod 2^16,
 //! the symbol s with cum(s) ≤ slot < cum(s) + f(s) (cum: the frequencies of the lower symbols),
 //! x ← f(s) · ⌊x / 2^16⌋ + slot − cum(s), then while x < 2^23: x ← 256·x + the next byte. The
@@ -67,7 +67,7 @@ const SPEC_TABLE: u8 = 1;
 const SPEC_PER_HEAD: u8 = 2;
 /// First byte: the tables come per block.
 const FLAG_BLOCKS: u8 = 0x80;
-/// Most blocks (each block's tables cost the decoder at most about 20 KiB).
+/// Most blocks: bounds the tables a payload can make the decoder build (16 × 270).
 const MAX_BLOCKS: usize = 16;
 
 /// Layout of an element of `w` bytes for `hb` head bits.
