@@ -17,7 +17,15 @@ thread, each round trip checked bit-exact:
             buffer in place, so each run gets a fresh copy made outside the timing)
   blosc2    blosc2 byte shuffle + zstd (clevel 5, typesize = element width, nthreads=1)
   zstd3     zstd level 3 of the raw bytes;   deflate6: zlib level 6 of the raw bytes
-Sizes: bits per value of the whole compressed object (headers included). Speed: MB/s of the
+Sizes: bits per value. For the baselines, the whole object each library returns, its header
+included (zlib: 2 header bytes and the 4-byte Adler-32; zstd: its frame header and 3 bytes per
+block, about 9-12 bytes here; blosc2: the 32-byte chunk header; ZipNN: its own header, 32 bytes
+for an empty input). For alcm, the payload of backend 4 (the method byte and the body), without
+the frame's header (16 + 8 x rank + 52 bytes: shape, element type, lengths) and CRC, which hold
+what a .npy header would. alcm's payload does not know its own length (the frame does), so it
+cannot stand alone as the baselines' objects can; the difference favours alcm by a few bytes on
+the smallest tensors (its deflate fallback, a raw deflate stream behind one byte, is 5 bytes
+below zlib's object by construction). Speed: MB/s of the
 element bytes, best of --reps runs per tensor, totalled over all tensors of a type (alcm's time
 is measured inside the Rust tool, the others' around the Python call: the Python call overhead,
 a few microseconds, counts against them on the smallest tensors).

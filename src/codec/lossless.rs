@@ -12,7 +12,8 @@
 //! ```text
 //! u8 method: 0 stored (the raw bytes follow), 1 deflate (a raw deflate stream),
 //!            2 shuffled (order0.rs payload of the byte-shuffled elements: plane j = byte j),
-//!            3 split (entropy/floatbits layout)
+//!            3 split (entropy/floatbits layout),
+//!            5 compact split (entropy/floatbits/compact.rs; format version ≥ 5)
 //! the method's body, which must end exactly at the end of the payload
 //! ```
 
@@ -27,6 +28,8 @@ const METHOD_STORED: u8 = 0;
 const METHOD_DEFLATE: u8 = 1;
 const METHOD_SHUFFLED: u8 = 2;
 const METHOD_SPLIT: u8 = 3;
+/// The compact split of small tensors (`floatbits/compact.rs`), format version ≥ 5.
+pub(crate) const METHOD_COMPACT: u8 = 5;
 
 /// Deflate level of the deflate method (the baseline it stands for: deflate-6).
 const DEFLATE_LEVEL: u8 = 6;
@@ -126,6 +129,12 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         let mut c = vec![METHOD_SHUFFLED];
         c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
         consider(&mut best, c);
+        // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors.
+        let mut c = vec![METHOD_COMPACT];
+        if !bytes.is_empty() {
+            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c);
+            consider(&mut best, c);
+        }
     }
     // Deflate-6 is slow on long repeats: on a large tensor, the fast level 1 first, and level 6
     // only when that comes within 25 % of the best so far (level 6 saves less than that).
@@ -207,6 +216,7 @@ pub fn decode(payload: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
                 )));
             }
         }
+        METHOD_COMPACT => floatbits::compact::decode(body, w, out)?,
         m => return Err(Error::corrupt(format!("unknown lossless float method {m}"))),
     }
     Ok(())

@@ -531,6 +531,16 @@ pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInf
             format!("checksum mismatch: frame says {stored:#010x}, bytes give {actual:#010x}"),
         ));
     }
+    // Lossless float-layout methods 4 and 5 came with version 5 (issue 16).
+    if info.backend == Backend::Float
+        && info.format_version < 5
+        && matches!(bytes.get(info.payload_offset), Some(4 | 5))
+    {
+        return Err(Error::corrupt(format!(
+            "lossless float-layout method {} in a version-{} frame",
+            bytes[info.payload_offset], info.format_version
+        )));
+    }
     Ok(info)
 }
 

@@ -25,6 +25,7 @@
 //! ```
 //! The element counts of each plane follow from the masks and the decoded heads.
 
+pub(crate) mod compact;
 pub(crate) mod context;
 
 use crate::entropy::order0::{self, PLANE_STORED};

@@ -32,12 +32,14 @@ fn modes() -> Vec<(&'static str, Mode)> {
 }
 
 /// Seeds of the `lossless_float` target: u8 width selector, u16 element count, then the payload
-/// of real tensors as float32, their upper halves (bfloat16 by truncation) and float64.
+/// of real tensors as float32, their upper halves (bfloat16 by truncation), float64 and float16.
 fn lossless_float_seeds() {
     for path in [
         "tests/data/gradients/grad_step00100_fc3.weight.npy",
         "tests/data/gradients/grad_step00001_fc3.bias.npy",
         "tests/data/gradients/adam_exp_avg_sq_step02000_fc3.weight.npy",
+        // Small enough for the compact split (method 5), also as float16 (5 head bits).
+        "tests/data/gradients/grad_step00010_fc2.bias.npy",
     ] {
         let (x, _) = read_npy_f32(Path::new(path)).unwrap();
         let stem = Path::new(path)
@@ -51,27 +53,62 @@ fn lossless_float_seeds() {
             .flat_map(|v| v.to_le_bytes()[2..].to_vec())
             .collect();
         let f64s: Vec<u8> = x.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
+        let f16s: Vec<u8> = x
+            .iter()
+            .flat_map(|&v| alcm::half::f16::from_f32(v).to_bits().to_le_bytes())
+            .collect();
         for (sel, w, bytes, tag) in [
             (1u8, 4, &f32s, "f32"),
             (0, 2, &bf16, "bf16"),
             (2, 8, &f64s, "f64"),
+            (0, 2, &f16s, "f16"),
         ] {
             let n = bytes.len() / w;
             let mut seed = vec![sel];
             seed.extend_from_slice(&(n as u16).to_le_bytes());
             seed.extend_from_slice(&alcm::internals::lossless::encode(bytes, w, &[n]));
-            put("lossless_float", &format!("{stem}_{tag}.bin"), &seed);
+            // Existing seeds are kept: those written before method 5 hold the split and
+            // shuffled methods, which these small tensors no longer choose.
+            let name = format!("{stem}_{tag}.bin");
+            if !Path::new("fuzz/corpus/lossless_float").join(&name).exists() {
+                put("lossless_float", &name, &seed);
+            }
         }
     }
+}
+
+/// A seed of the compact split in blocks (method 5, one block per row): two rows of a
+/// tests/data weight, the second rounded to float16's mantissa width.
+fn lossless_float_blocks_seed() {
+    let (x, _) = read_npy_f32(Path::new(
+        "tests/data/gradients/grad_step00100_fc3.weight.npy",
+    ))
+    .unwrap();
+    let n = 512.min(x.len() / 2 * 2);
+    let bytes: Vec<u8> = x[..n]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| {
+            let u = v.to_bits();
+            (if i < n / 2 { u } else { u & !0x1FFF }).to_le_bytes()
+        })
+        .collect();
+    let payload = alcm::internals::lossless::encode(&bytes, 4, &[2, n / 2]);
+    let mut seed = vec![1u8];
+    seed.extend_from_slice(&(n as u16).to_le_bytes());
+    seed.extend_from_slice(&payload);
+    put("lossless_float", "two_rows_blocks_f32.bin", &seed);
 }
 
 fn main() {
     // `fuzz_seeds lossless_float`: only that target's seeds.
     if std::env::args().nth(1).as_deref() == Some("lossless_float") {
         lossless_float_seeds();
+        lossless_float_blocks_seed();
         return;
     }
     lossless_float_seeds();
+    lossless_float_blocks_seed();
     let tensors = [
         "tests/data/gradients/grad_step00001_fc3.bias.npy",
         "tests/data/gradients/grad_step00010_fc2.bias.npy",
