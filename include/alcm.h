@@ -124,10 +124,10 @@
  * Version of the frame format this library writes (and the newest it reads; it reads every
  * version from 1 up). Independent of the library version. Version 2 added the shared code
  * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
- * types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT
- * (docs/FORMAT.md, "Version history").
+ * types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT, version 5
+ * lossless methods 4 and 5 (docs/FORMAT.md, "Version history").
  */
-#define ALCM_FORMAT_VERSION 4
+#define ALCM_FORMAT_VERSION 5
 
 /**
  * Mode: the original's scheme, per-channel precision from a bit allocation, plus pruning.

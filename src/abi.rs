@@ -28,9 +28,9 @@ pub const ALCM_MAX_ELEMENTS: u64 = 1_099_511_627_776;
 /// Version of the frame format this library writes (and the newest it reads; it reads every
 /// version from 1 up). Independent of the library version. Version 2 added the shared code
 /// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
-/// types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT
-/// (docs/FORMAT.md, "Version history").
-pub const ALCM_FORMAT_VERSION: u32 = 4;
+/// types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT, version 5
+/// lossless methods 4 and 5 (docs/FORMAT.md, "Version history").
+pub const ALCM_FORMAT_VERSION: u32 = 5;
 
 // ---- Modes (alcm_mode; the frame's mode byte) ------------------------------------------------
 

@@ -145,6 +145,26 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     best
 }
 
+/// First frame format version whose payloads may use methods 4 and 5.
+const METHODS_4_5_VERSION: u8 = 5;
+
+/// [`decode`] of the payload of a frame of `format_version`: methods 4 and 5 came with version
+/// 5, so a frame of an older version holding one is corrupt.
+pub fn decode_in_version(
+    payload: &[u8],
+    w: usize,
+    out: &mut [u8],
+    format_version: u8,
+) -> Result<()> {
+    if format_version < METHODS_4_5_VERSION && matches!(payload.first(), Some(4 | 5)) {
+        return Err(Error::corrupt(format!(
+            "lossless float method {} in a version-{format_version} frame",
+            payload[0]
+        )));
+    }
+    decode(payload, w, out)
+}
+
 /// Decodes a payload of [`encode`] into `out`, whose length is the raw byte count (a multiple
 /// of `w`). Every input either fills `out` exactly or is an error; besides fixed tables, at
 /// most `out.len()` bytes are allocated.
