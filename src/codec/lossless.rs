@@ -3,7 +3,8 @@
 //! same bytes out, bit for bit (every NaN payload, −0, subnormals).
 //!
 //! The payload is whichever of four methods measured smallest: the float-layout split
-//! (`entropy/floatbits`), the byte-shuffled order-0 rANS planes (backend 2's coder on
+//! (`entropy/floatbits`; from 2^16 elements its laned form, method 4, unless the exponents
+//! need contexts), the byte-shuffled order-0 rANS planes (backend 2's coder on
 //! the raw bytes), deflate-6 of the raw bytes, or the bytes stored. The split nearly always
 //! wins; the others are the simple baselines the payload is never larger than (deflate only
 //! where its matches can pay: many repeated elements, or a small tensor).
@@ -12,7 +13,8 @@
 //! ```text
 //! u8 method: 0 stored (the raw bytes follow), 1 deflate (a raw deflate stream),
 //!            2 shuffled (order0.rs payload of the byte-shuffled elements: plane j = byte j),
-//!            3 split (entropy/floatbits layout)
+//!            3 split (entropy/floatbits layout),
+//!            4 laned split (entropy/floatbits/laned.rs; format version ≥ 5)
 //! the method's body, which must end exactly at the end of the payload
 //! ```
 
@@ -27,6 +29,11 @@ const METHOD_STORED: u8 = 0;
 const METHOD_DEFLATE: u8 = 1;
 const METHOD_SHUFFLED: u8 = 2;
 const METHOD_SPLIT: u8 = 3;
+const METHOD_LANED: u8 = 4;
+
+/// Elements from which the split is laned (method 4): below, its 16 lanes' fixed costs
+/// (about 110 bytes a rANS stream more than method 3's) weigh more than its speed.
+const LANED_FROM: usize = 1 << 16;
 
 /// Deflate level of the deflate method (the baseline it stands for: deflate-6).
 const DEFLATE_LEVEL: u8 = 6;
@@ -113,7 +120,15 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     );
     let mut best = Vec::with_capacity(bytes.len() / 2 + 64);
     best.push(METHOD_SPLIT);
-    floatbits::encode(bytes, w, matrix_rows(shape), &mut best);
+    if floatbits::encode(
+        bytes,
+        w,
+        matrix_rows(shape),
+        bytes.len() / w >= LANED_FROM,
+        &mut best,
+    ) {
+        best[0] = METHOD_LANED;
+    }
     let consider = |best: &mut Vec<u8>, cand: Vec<u8>| {
         if cand.len() < best.len() {
             *best = cand;
@@ -143,6 +158,15 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The laned split (method 4) of `bytes` at any size, for tests and fuzz seeds ([`encode`]
+/// writes it only from 2^16 elements), or `None` when the heads would be coded with contexts
+/// (method 3).
+pub fn encode_laned(bytes: &[u8], w: usize, shape: &[usize]) -> Option<Vec<u8>> {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let mut p = vec![METHOD_LANED];
+    floatbits::encode(bytes, w, matrix_rows(shape), true, &mut p).then_some(p)
 }
 
 /// First frame format version whose payloads may use methods 4 and 5.
@@ -223,6 +247,16 @@ pub fn decode(payload: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
             if pos != body.len() {
                 return Err(Error::corrupt(format!(
                     "{} unexpected bytes after the float-layout payload",
+                    body.len() - pos
+                )));
+            }
+        }
+        METHOD_LANED => {
+            let mut pos = 0;
+            floatbits::laned::decode(body, &mut pos, w, out)?;
+            if pos != body.len() {
+                return Err(Error::corrupt(format!(
+                    "{} unexpected bytes after the laned float-layout payload",
                     body.len() - pos
                 )));
             }

@@ -115,10 +115,9 @@ fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
     bits
 }
 
-/// Appends the coding of `sym` to `out`: with the predecessor's context (up to 16 contexts) when
-/// the estimate finds that at least 2 % smaller than one context (order-0), else order-0.
-pub(crate) fn encode(sym: &[u8], out: &mut Vec<u8>) {
-    let hist = crate::entropy::order0::histogram(sym);
+/// The contexts to code `sym` with (its byte histogram `hist`): their owners and per-context
+/// counts when the estimate finds them at least 2 % smaller than order-0, else `None`.
+pub(crate) fn contexts(sym: &[u8], hist: &[u64; 256]) -> Option<(Vec<u8>, Vec<[u64; 256]>)> {
     let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
     // Most frequent first, ties to the lower symbol: deterministic.
     order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
@@ -127,20 +126,19 @@ pub(crate) fn encode(sym: &[u8], out: &mut Vec<u8>) {
         .take(max_contexts(sym.len()) - 1)
         .map(|&s| s as u8)
         .collect();
+    if owners.is_empty() {
+        return None;
+    }
     let map = context_map(&owners);
     let mut counts = vec![[0u64; 256]; owners.len() + 1];
     for_each_pair(sym, &map, |c, s| counts[c][s as usize] += 1);
     // Contexts must save 2 %: below that (weights, embeddings: 0.2 %) their tables, up to
     // 256 KiB, cost more decoding speed (cache misses) than the bytes are worth.
-    if estimate_bits(&counts) < 0.98 * estimate_bits(&[hist]) {
-        encode_with(sym, &owners, &counts, out);
-    } else {
-        encode_with(sym, &[], &[hist], out);
-    }
+    (estimate_bits(&counts) < 0.98 * estimate_bits(&[*hist])).then_some((owners, counts))
 }
 
 /// Codes `sym` with the contexts of `owners` and their `counts` (as `for_each_pair` counts).
-fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u8>) {
+pub(crate) fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u8>) {
     let k = owners.len() + 1;
     let map = context_map(owners);
     out.push(k as u8);

@@ -32,7 +32,8 @@ fn modes() -> Vec<(&'static str, Mode)> {
 }
 
 /// Seeds of the `lossless_float` target: u8 width selector, u16 element count, then the payload
-/// of real tensors as float32, their upper halves (bfloat16 by truncation) and float64.
+/// of real tensors as float32, their upper halves (bfloat16 by truncation) and float64, each
+/// as the encoder writes it and as method 4.
 fn lossless_float_seeds() {
     for path in [
         "tests/data/gradients/grad_step00100_fc3.weight.npy",
@@ -61,6 +62,12 @@ fn lossless_float_seeds() {
             seed.extend_from_slice(&(n as u16).to_le_bytes());
             seed.extend_from_slice(&alcm::internals::lossless::encode(bytes, w, &[n]));
             put("lossless_float", &format!("{stem}_{tag}.bin"), &seed);
+            // Method 4 (the laned split), which the encoder writes only from 2^16 elements.
+            if let Some(p) = alcm::internals::lossless::encode_laned(bytes, w, &[n]) {
+                seed.truncate(3);
+                seed.extend_from_slice(&p);
+                put("lossless_float", &format!("{stem}_{tag}_laned.bin"), &seed);
+            }
         }
     }
 }
