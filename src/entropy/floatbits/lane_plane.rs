@@ -266,10 +266,16 @@ impl<'a> Plane<'a> {
 impl Lanes<'_> {
     /// Decodes the next `out.len()` symbols.
     fn decode(&mut self, out: &mut [u8], simd: bool) -> Result<()> {
+        // Up to the next whole group of lanes one at a time, the groups as vectors, the rest
+        // one at a time.
+        let head = ((LANES - self.done % LANES) % LANES).min(out.len());
+        let (first, out) = out.split_at_mut(head);
+        self.decode_scalar(first)?;
         let mut k = 0;
         #[cfg(target_arch = "x86_64")]
-        if simd && self.done % LANES == 0 {
-            // SAFETY: `simd` is set only when the CPU has AVX2 (`have_avx2`).
+        if simd {
+            // SAFETY: `simd` is set only when the CPU has AVX2 (`have_avx2`); `done` is now a
+            // multiple of LANES or `out` is empty.
             k = unsafe { self.decode_avx2(out) };
         }
         let _ = simd;
