@@ -59,24 +59,29 @@ pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Ve
     let freq = normalize(hist);
     out.push(KIND_RANS);
     write_freq_table(&freq, out);
-    let mut tab = [EncSym::default(); 256];
-    let mut cum = 0;
-    for s in 0..256 {
-        if freq[s] > 0 {
-            tab[s] = EncSym::new(freq[s], cum);
-            cum += freq[s];
-        }
-    }
-    encode_lanes(data, &tab, out);
+    encode_lanes(data, &freq, out, have_avx2());
     if out.len() - start > data.len() + 1 {
         out.truncate(start);
         encode_stored(data, out);
     }
 }
 
-/// Codes `data` on the lanes and appends the word counts and the words.
-fn encode_lanes(data: &[u8], tab: &[EncSym; 256], out: &mut Vec<u8>) {
+/// Codes `data` on the lanes with the frequencies `freq` (at least two symbols, summing to
+/// `M`) and appends the word counts and the words: on the AVX2 path (`simd`: the CPU has AVX2)
+/// or the scalar one, the same bytes either way.
+fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
     let n = data.len();
+    let mut tab = [EncSym::default(); 256];
+    // The same symbols packed `cum << 13 | freq` for the vector path's gathers.
+    let mut fc = [0u32; 256];
+    let mut cum = 0;
+    for s in 0..256 {
+        if freq[s] > 0 {
+            tab[s] = EncSym::new(freq[s], cum);
+            fc[s] = cum << 13 | freq[s];
+            cum += freq[s];
+        }
+    }
     // Lane l codes at most ⌈n / 16⌉ symbols, each emitting at most one word: its words go to
     // `buf[l·per..]`, `pos[l]` being the next free one.
     let per = n / LANES + 1;
@@ -90,7 +95,17 @@ fn encode_lanes(data: &[u8], tab: &[EncSym; 256], out: &mut Vec<u8>) {
         buf[pos[l]] = w;
         pos[l] += emit as usize;
     }
-    for c in data[..body].chunks_exact(LANES).rev() {
+    // The groups of 16 not coded by the vector path.
+    let mut scalar_body = body;
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` only when the CPU has AVX2; every lane has room for one word per
+        // symbol (`per`), and `fc` holds every symbol of `data`.
+        unsafe { encode_body_avx2(&data[..body], &fc, &mut x, &mut buf, &mut pos) };
+        scalar_body = 0;
+    }
+    let _ = (simd, &fc);
+    for c in data[..scalar_body].chunks_exact(LANES).rev() {
         for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
             let (w, emit) = tab[s as usize].step(xl);
             buf[*pl] = w;
@@ -112,6 +127,70 @@ fn encode_lanes(data: &[u8], tab: &[EncSym; 256], out: &mut Vec<u8>) {
             d.copy_from_slice(&w.to_le_bytes());
         }
     }
+}
+
+/// The encoder's steps over `data` (a multiple of 16 symbols, last group first) with eight
+/// lanes per vector: the scalar [`EncSym::step`] with `⌊v / freq⌋` by an f64 division, exact
+/// (v < 2^32, and a non-integer quotient is at least 1/freq ≥ 2^−12 from the next integer, far
+/// above the rounding of a double below 2^32), so the words are the scalar path's
+/// (`entropy/model/lanes_enc_avx2.rs` does the same for kind 5).
+///
+/// # Safety
+/// AVX2 must be available; lane l's words go to `buf[pos[l]..]`, which must have room for one
+/// word per symbol of the lane; every symbol of `data` must have a frequency in `fc`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn encode_body_avx2(
+    data: &[u8],
+    fc: &[u32; 256],
+    x: &mut [u32; LANES],
+    buf: &mut [u16],
+    pos: &mut [usize; LANES],
+) {
+    use std::arch::x86_64::*;
+    let table = fc.as_ptr() as *const i32;
+    let flip = _mm256_set1_epi32(i32::MIN);
+    let two31 = _mm256_set1_pd(2147483648.0);
+    let mf = _mm256_set1_epi32(M as i32);
+    let bp = buf.as_mut_ptr();
+    let step = |x: __m256i, syms: __m256i, pos: &mut [usize]| -> __m256i {
+        let e = _mm256_i32gather_epi32::<4>(table, syms);
+        let freq = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
+        let cum = _mm256_srli_epi32::<13>(e);
+        // Renormalise when x ≥ freq · 2^20 (< 2^32: freq < M), unsigned.
+        let x_max = _mm256_slli_epi32::<{ 32 - SCALE_BITS as i32 }>(freq);
+        let emit = _mm256_cmpeq_epi32(_mm256_max_epu32(x, x_max), x);
+        let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as u32;
+        let mut w = [0u32; 8];
+        _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, x);
+        for (l, p) in pos.iter_mut().enumerate() {
+            *bp.add(*p) = w[l] as u16;
+            *p += ((bits >> l) & 1) as usize;
+        }
+        let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
+        let vs = _mm256_xor_si256(v, flip);
+        let vlo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(vs)), two31);
+        let vhi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(vs)), two31);
+        let flo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(freq));
+        let fhi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(freq));
+        const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+        let qlo = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vlo, flo)));
+        let qhi = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vhi, fhi)));
+        let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(qlo), qhi);
+        let cmpl = _mm256_sub_epi32(mf, freq);
+        _mm256_add_epi32(_mm256_add_epi32(v, cum), _mm256_mullo_epi32(q, cmpl))
+    };
+    let mut x0 = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
+    let mut x1 = _mm256_loadu_si256(x.as_ptr().add(8) as *const __m256i);
+    let (p0, p1) = pos.split_at_mut(8);
+    for c in data.chunks_exact(LANES).rev() {
+        let s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr() as *const __m128i));
+        let s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr().add(8) as *const __m128i));
+        x0 = step(x0, s0, p0);
+        x1 = step(x1, s1, p1);
+    }
+    _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, x0);
+    _mm256_storeu_si256(x.as_mut_ptr().add(8) as *mut __m256i, x1);
 }
 
 /// A plane as read from a payload, decoded on demand in order.
@@ -402,5 +481,52 @@ pub(crate) fn have_avx2() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 encoder writes the scalar one's bytes: skewed and flat symbol distributions,
+    /// rare symbols (frequency 1), lengths around the groups of 16.
+    #[test]
+    fn vector_encoder_writes_the_scalar_bytes() {
+        if !have_avx2() {
+            return;
+        }
+        let mut s = 7u64;
+        let mut next = || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (s >> 33) as u32
+        };
+        for n in [2, 15, 16, 17, 31, 33, 255, 1000, 4097, 70_000] {
+            for shape in 0..3 {
+                let data: Vec<u8> = (0..n)
+                    .map(|_| match shape {
+                        0 => next() as u8,
+                        // Skewed: mostly 120..124, with a rare 0 and 255.
+                        1 => [120, 121, 121, 122, 122, 122, 123, 124][next() as usize % 8],
+                        _ => match next() % 5000 {
+                            0 => 0,
+                            1 => 255,
+                            k => 100 + (k % 3) as u8,
+                        },
+                    })
+                    .collect();
+                let hist = histogram(&data);
+                if hist.iter().filter(|&&c| c > 0).count() < 2 {
+                    continue;
+                }
+                let freq = normalize(&hist);
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                encode_lanes(&data, &freq, &mut a, false);
+                encode_lanes(&data, &freq, &mut b, true);
+                assert!(
+                    a == b,
+                    "n {n} shape {shape}: the vector encoder's bytes differ"
+                );
+            }
+        }
     }
 }
