@@ -80,22 +80,15 @@ fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
     same * 1024 / (n - 1)
 }
 
-/// Elements of `W` bytes equal to their predecessor, compared as integers (a slice comparison
-/// per element would be a `memcmp` call each).
+/// Elements of `W` bytes equal to their predecessor, compared as fixed-size arrays (a slice
+/// comparison per element would be a `memcmp` call each), pairs by zipped iterators.
 fn same_as_previous<const W: usize>(bytes: &[u8]) -> usize {
-    let word = |e: &[u8]| {
-        let mut a = [0u8; 8];
-        a[..W].copy_from_slice(e);
-        u64::from_le_bytes(a)
-    };
-    let mut prev = None;
-    let mut same = 0;
-    for e in bytes.chunks_exact(W) {
-        let u = word(e);
-        same += (prev == Some(u)) as usize;
-        prev = Some(u);
-    }
-    same
+    let el = |e: &[u8]| -> [u8; W] { e.try_into().unwrap_or([0; W]) };
+    bytes
+        .chunks_exact(W)
+        .zip(bytes[W.min(bytes.len())..].chunks_exact(W))
+        .map(|(a, b)| (el(a) == el(b)) as usize)
+        .sum()
 }
 
 /// The rows of a tensor of `shape` seen as a matrix: its first dimension other than 1 when
