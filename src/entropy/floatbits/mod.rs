@@ -187,6 +187,23 @@ fn split<const W: usize>(bytes: &[u8], masks: &Masks) -> Split {
     if masks.is_none() && split_nonzero::<W>(bytes, &mut heads, &mut a) {
         return (heads, a, b, m, m, 0);
     }
+    if masks.is_none() && W == 2 {
+        // Some zero heads among 2-byte elements (float16 underflow): the pass above left every
+        // element's rest byte at its own index; move each to its kind's plane, in place for
+        // the non-zero ones (their index never passes the element's).
+        let (mut ia, mut ib) = (0usize, 0usize);
+        for (k, &h) in heads.iter().enumerate() {
+            let r = a[k];
+            if h != 0 {
+                a[ia] = r;
+                ia += 1;
+            } else {
+                b[ib] = r;
+                ib += 1;
+            }
+        }
+        return (heads, a, b, m, ia, ib);
+    }
     let (pa, pb) = (&mut a[..], &mut b[..]);
     let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
     let mut element = |e: &[u8], k: usize| {
@@ -203,25 +220,6 @@ fn split<const W: usize>(bytes: &[u8], masks: &Masks) -> Split {
         *idx += 1;
     };
     match masks {
-        None if W == 2 => {
-            // Some zero heads among 2-byte elements (float16 underflow): one rest byte, to one
-            // plane or the other by a well-predicted branch, no per-plane loop.
-            let (mut ia, mut ib) = (0usize, 0usize);
-            for ((e, h), k) in bytes.chunks_exact(2).zip(heads.iter_mut()).zip(0..) {
-                let u = u16::from_le_bytes([e[0], e[1]]);
-                let r = (u & 0x7F) as u8 | (u >> 8) as u8 & 0x80;
-                *h = (u >> 7) as u8;
-                if *h != 0 {
-                    a[ia] = r;
-                    ia += 1;
-                } else {
-                    b[ib] = r;
-                    ib += 1;
-                }
-                debug_assert!(ia + ib == k + 1);
-            }
-            return (heads, a, b, m, ia, ib);
-        }
         None => {
             for (k, e) in bytes.chunks_exact(W).enumerate() {
                 element(e, k);
