@@ -3,7 +3,8 @@
 //! same bytes out, bit for bit (every NaN payload, −0, subnormals).
 //!
 //! The payload is whichever of four methods measured smallest: the float-layout split
-//! (`entropy/floatbits`), the byte-shuffled order-0 rANS planes (backend 2's coder on
+//! (`entropy/floatbits`; from 2^16 elements its laned form, method 4, unless the exponents
+//! need contexts), the byte-shuffled order-0 rANS planes (backend 2's coder on
 //! the raw bytes), deflate-6 of the raw bytes, or the bytes stored. The split nearly always
 //! wins; the others are the simple baselines the payload is never larger than (deflate only
 //! where its matches can pay: many repeated elements, or a small tensor).
@@ -13,6 +14,7 @@
 //! u8 method: 0 stored (the raw bytes follow), 1 deflate (a raw deflate stream),
 //!            2 shuffled (order0.rs payload of the byte-shuffled elements: plane j = byte j),
 //!            3 split (entropy/floatbits layout),
+//!            4 laned split (entropy/floatbits/laned.rs; format version ≥ 5)
 //!            5 compact split (entropy/floatbits/compact.rs; format version ≥ 5)
 //! the method's body, which must end exactly at the end of the payload
 //! ```
@@ -28,6 +30,11 @@ const METHOD_STORED: u8 = 0;
 const METHOD_DEFLATE: u8 = 1;
 const METHOD_SHUFFLED: u8 = 2;
 const METHOD_SPLIT: u8 = 3;
+const METHOD_LANED: u8 = 4;
+
+/// Elements from which the split is laned (method 4): below, its 16 lanes' fixed costs
+/// (about 110 bytes a rANS stream more than method 3's) weigh more than its speed.
+const LANED_FROM: usize = 1 << 16;
 /// The compact split of small tensors (`floatbits/compact.rs`), format version ≥ 5.
 pub(crate) const METHOD_COMPACT: u8 = 5;
 
@@ -76,22 +83,15 @@ fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
     same * 1024 / (n - 1)
 }
 
-/// Elements of `W` bytes equal to their predecessor, compared as integers (a slice comparison
-/// per element would be a `memcmp` call each).
+/// Elements of `W` bytes equal to their predecessor, compared as fixed-size arrays (a slice
+/// comparison per element would be a `memcmp` call each), pairs by zipped iterators.
 fn same_as_previous<const W: usize>(bytes: &[u8]) -> usize {
-    let word = |e: &[u8]| {
-        let mut a = [0u8; 8];
-        a[..W].copy_from_slice(e);
-        u64::from_le_bytes(a)
-    };
-    let mut prev = None;
-    let mut same = 0;
-    for e in bytes.chunks_exact(W) {
-        let u = word(e);
-        same += (prev == Some(u)) as usize;
-        prev = Some(u);
-    }
-    same
+    let el = |e: &[u8]| -> [u8; W] { e.try_into().unwrap_or([0; W]) };
+    bytes
+        .chunks_exact(W)
+        .zip(bytes[W.min(bytes.len())..].chunks_exact(W))
+        .map(|(a, b)| (el(a) == el(b)) as usize)
+        .sum()
 }
 
 /// The rows of a tensor of `shape` seen as a matrix: its first dimension other than 1 when
@@ -116,7 +116,15 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     );
     let mut best = Vec::with_capacity(bytes.len() / 2 + 64);
     best.push(METHOD_SPLIT);
-    floatbits::encode(bytes, w, matrix_rows(shape), &mut best);
+    if floatbits::encode(
+        bytes,
+        w,
+        matrix_rows(shape),
+        bytes.len() / w >= LANED_FROM,
+        &mut best,
+    ) {
+        best[0] = METHOD_LANED;
+    }
     let consider = |best: &mut Vec<u8>, cand: Vec<u8>| {
         if cand.len() < best.len() {
             *best = cand;
@@ -136,11 +144,13 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
             consider(&mut best, c);
         }
     }
-    // Deflate-6 is slow on long repeats: on a large tensor, the fast level 1 first, and level 6
-    // only when that comes within 25 % of the best so far (level 6 saves less than that).
+    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a large tensor,
+    // the fast level 1 first, and level 6 only when that comes within 10 % of the best so far.
+    // On the float tensors of ../shared/data with that many repeats, level 6 saves 1-3 % over
+    // level 1 (image-like data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
     if small
         || (repeats_per_1024(bytes, w) >= 128
-            && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 4 < best.len() * 5)
+            && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 10 < best.len() * 11)
     {
         let mut c = vec![METHOD_DEFLATE];
         c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL));
@@ -152,6 +162,35 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The laned split (method 4) of `bytes` at any size, for tests and fuzz seeds ([`encode`]
+/// writes it only from 2^16 elements), or `None` when the heads would be coded with contexts
+/// (method 3).
+pub fn encode_laned(bytes: &[u8], w: usize, shape: &[usize]) -> Option<Vec<u8>> {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let mut p = vec![METHOD_LANED];
+    floatbits::encode(bytes, w, matrix_rows(shape), true, &mut p).then_some(p)
+}
+
+/// First frame format version whose payloads may use methods 4 and 5.
+const METHODS_4_5_VERSION: u8 = 5;
+
+/// [`decode`] of the payload of a frame of `format_version`: methods 4 and 5 came with version
+/// 5, so a frame of an older version holding one is corrupt.
+pub fn decode_in_version(
+    payload: &[u8],
+    w: usize,
+    out: &mut [u8],
+    format_version: u8,
+) -> Result<()> {
+    if format_version < METHODS_4_5_VERSION && matches!(payload.first(), Some(4 | 5)) {
+        return Err(Error::corrupt(format!(
+            "lossless float method {} in a version-{format_version} frame",
+            payload[0]
+        )));
+    }
+    decode(payload, w, out)
 }
 
 /// Decodes a payload of [`encode`] into `out`, whose length is the raw byte count (a multiple
@@ -212,6 +251,16 @@ pub fn decode(payload: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
             if pos != body.len() {
                 return Err(Error::corrupt(format!(
                     "{} unexpected bytes after the float-layout payload",
+                    body.len() - pos
+                )));
+            }
+        }
+        METHOD_LANED => {
+            let mut pos = 0;
+            floatbits::laned::decode(body, &mut pos, w, out)?;
+            if pos != body.len() {
+                return Err(Error::corrupt(format!(
+                    "{} unexpected bytes after the laned float-layout payload",
                     body.len() - pos
                 )));
             }

@@ -207,7 +207,7 @@ pub(crate) fn decode(
         return Ok(());
     }
     if info.backend == entropy::Backend::Float {
-        return decode_float(payload, info.code_width as usize, out);
+        return decode_float(payload, info.code_width as usize, out, info.format_version);
     }
     // The codes are decoded into `out` itself, each held as f32 bits, and dequantized in
     // place: no code buffer, and for rANS (planes = code bytes) and store no byte buffer.
@@ -296,7 +296,7 @@ pub(crate) fn accumulate(
 
 /// Decodes a lossless float-layout payload (`codec/lossless.rs`) of `width`-byte elements into
 /// `out` (float32 frames: width 4).
-fn decode_float(payload: &[u8], width: usize, out: &mut [f32]) -> Result<()> {
+fn decode_float(payload: &[u8], width: usize, out: &mut [f32], version: u8) -> Result<()> {
     if width != 4 {
         return Err(Error::corrupt(format!(
             "float-layout payload of {width}-byte elements in a float32 frame"
@@ -309,7 +309,7 @@ fn decode_float(payload: &[u8], width: usize, out: &mut [f32]) -> Result<()> {
     // while the view lives.
     let bytes =
         unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), out.len() * 4) };
-    crate::codec::lossless::decode(payload, 4, bytes)?;
+    crate::codec::lossless::decode_in_version(payload, 4, bytes, version)?;
     if cfg!(target_endian = "big") {
         out.iter_mut()
             .for_each(|v| *v = f32::from_bits(u32::from_le(v.to_bits())));

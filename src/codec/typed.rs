@@ -383,7 +383,12 @@ fn decode_bytes(frame: &[u8], info: &FrameInfo, out: &mut [u8], threads: usize) 
     if info.mode == FrameMode::Lossless && dtype != Dtype::F32 {
         let payload = &frame[info.payload_offset..info.payload_offset + info.payload_len as usize];
         if info.backend == entropy::Backend::Float {
-            return crate::codec::lossless::decode(payload, dtype.width(), out);
+            return crate::codec::lossless::decode_in_version(
+                payload,
+                dtype.width(),
+                out,
+                info.format_version,
+            );
         }
         let planes = match info.backend {
             entropy::Backend::Store => {

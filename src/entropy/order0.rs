@@ -175,18 +175,7 @@ pub(crate) fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.push(PLANE_RANS);
     out.push(SCALE_BITS as u8);
-    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
-    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
-    out.push(lo as u8);
-    out.push(hi as u8);
-    for &f in &freq[lo..=hi] {
-        if f < 0x80 {
-            out.push(f as u8);
-        } else {
-            out.push((f & 0x7F) as u8 | 0x80);
-            out.push((f >> 7) as u8);
-        }
-    }
+    write_freq_table(&freq, out);
     let words = encode_symbols(data, &freq, &cum);
     out.extend_from_slice(&(words.len() as u32).to_le_bytes());
     out.reserve(words.len() * 2);
@@ -266,6 +255,72 @@ fn encode_runs<const N: usize>(data: &[u8], tab: &[EncSym; 256], buf: &mut [u16;
     words
 }
 
+/// Appends a frequency table (at least two symbols, summing to `M`): `u8 lo, u8 hi`, then
+/// `hi − lo + 1` LEB128 frequencies (each < 2^12: one or two bytes).
+pub(crate) fn write_freq_table(freq: &[u32; 256], out: &mut Vec<u8>) {
+    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
+    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
+    out.push(lo as u8);
+    out.push(hi as u8);
+    for &f in &freq[lo..=hi] {
+        if f < 0x80 {
+            out.push(f as u8);
+        } else {
+            out.push((f & 0x7F) as u8 | 0x80);
+            out.push((f >> 7) as u8);
+        }
+    }
+}
+
+/// Reads a table of [`write_freq_table`] at `p[*pos..]` and advances `*pos`: the frequencies
+/// must be canonical LEB128 below `M`, at least two non-zero, summing to `M`.
+pub(crate) fn read_freq_table_at(p: &[u8], pos: &mut usize) -> Result<[u32; 256]> {
+    let mut r = Cursor { b: p, pos: *pos };
+    let freq = read_freq_table(&mut r)?;
+    *pos = r.pos;
+    Ok(freq)
+}
+
+fn read_freq_table(r: &mut Cursor) -> Result<[u32; 256]> {
+    let lo = r.u8()? as usize;
+    let hi = r.u8()? as usize;
+    if hi <= lo {
+        return Err(Error::corrupt(
+            "rANS table symbol range is empty or reversed",
+        ));
+    }
+    let mut freq = [0u32; 256];
+    let (mut sum, mut present) = (0u32, 0usize);
+    for f in &mut freq[lo..=hi] {
+        let b0 = r.u8()? as u32;
+        let v = if b0 & 0x80 != 0 {
+            let b1 = r.u8()? as u32;
+            if b1 == 0 || b1 >= 0x80 {
+                return Err(Error::corrupt(
+                    "rANS table frequency is not a canonical 2-byte LEB128",
+                ));
+            }
+            (b0 & 0x7F) | (b1 << 7)
+        } else {
+            b0
+        };
+        if v >= M {
+            return Err(Error::corrupt(format!(
+                "rANS table frequency {v} is not below {M}"
+            )));
+        }
+        *f = v;
+        sum += v;
+        present += (v > 0) as usize;
+    }
+    if sum != M || present < 2 {
+        return Err(Error::corrupt(format!(
+            "rANS table frequencies sum to {sum} over {present} symbols, need {M} over at least 2"
+        )));
+    }
+    Ok(freq)
+}
+
 struct Cursor<'a> {
     b: &'a [u8],
     pos: usize,
@@ -320,42 +375,7 @@ fn decode_plane<O: Copy>(
                     "rANS scale of {scale} bits is not supported"
                 )));
             }
-            let lo = r.u8()? as usize;
-            let hi = r.u8()? as usize;
-            if hi <= lo {
-                return Err(Error::corrupt(
-                    "rANS table symbol range is empty or reversed",
-                ));
-            }
-            let mut freq = [0u32; 256];
-            let (mut sum, mut present) = (0u32, 0usize);
-            for f in &mut freq[lo..=hi] {
-                let b0 = r.u8()? as u32;
-                let v = if b0 & 0x80 != 0 {
-                    let b1 = r.u8()? as u32;
-                    if b1 == 0 || b1 >= 0x80 {
-                        return Err(Error::corrupt(
-                            "rANS table frequency is not a canonical 2-byte LEB128",
-                        ));
-                    }
-                    (b0 & 0x7F) | (b1 << 7)
-                } else {
-                    b0
-                };
-                if v >= M {
-                    return Err(Error::corrupt(format!(
-                        "rANS table frequency {v} is not below {M}"
-                    )));
-                }
-                *f = v;
-                sum += v;
-                present += (v > 0) as usize;
-            }
-            if sum != M || present < 2 {
-                return Err(Error::corrupt(format!(
-                    "rANS table frequencies sum to {sum} over {present} symbols, need {M} over at least 2"
-                )));
-            }
+            let freq = read_freq_table(r)?;
             if out.is_empty() {
                 return Err(Error::corrupt("rANS plane holds no symbols"));
             }

@@ -20,7 +20,8 @@ pub const MAGIC: [u8; 4] = *b"ALCM";
 /// The decoder reads every version from `OLDEST_FORMAT_VERSION` (1) up to this one (docs/FORMAT.md,
 /// "Version history"): version 2 added the shared-qmin flag and rANS-model payload kinds 3–4,
 /// version 3 rANS-model payload kind 5 (independent lane streams, `entropy/model/lanes.rs`),
-/// version 4 backend 4, the lossless float-layout coder (`codec/lossless.rs`).
+/// version 4 backend 4, the lossless float-layout coder (`codec/lossless.rs`), version 5 its
+/// methods 4 and 5.
 pub const FORMAT_VERSION: u8 = abi::ALCM_FORMAT_VERSION as u8;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
@@ -530,16 +531,6 @@ pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInf
             ErrorKind::Checksum,
             format!("checksum mismatch: frame says {stored:#010x}, bytes give {actual:#010x}"),
         ));
-    }
-    // Lossless float-layout methods 4 and 5 came with version 5 (issue 16).
-    if info.backend == Backend::Float
-        && info.format_version < 5
-        && matches!(bytes.get(info.payload_offset), Some(4 | 5))
-    {
-        return Err(Error::corrupt(format!(
-            "lossless float-layout method {} in a version-{} frame",
-            bytes[info.payload_offset], info.format_version
-        )));
     }
     Ok(info)
 }

@@ -85,6 +85,35 @@ fn for_each_pair(sym: &[u8], map: &[u8; 256], mut f: impl FnMut(usize, u8)) {
     }
 }
 
+/// Per context (`k` of them, `map`: predecessor → context), the counts of the symbols that
+/// follow, as [`for_each_pair`] sees the pairs. A long stream counts every (predecessor, symbol)
+/// pair in one flat table first (one increment a symbol, no context lookup) and folds its rows
+/// into the contexts after: the same counts.
+fn pair_counts(sym: &[u8], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
+    let mut counts = vec![[0u64; 256]; k];
+    // u32 pair counts cannot overflow below 2^32 symbols.
+    if sym.len() < 1 << 16 || sym.len() as u64 >= 1 << 32 {
+        for_each_pair(sym, map, |c, s| counts[c][s as usize] += 1);
+        return counts;
+    }
+    let (len, start) = segments(sym.len());
+    let mut pairs = vec![0u32; 1 << 16];
+    for j in 0..LANES {
+        let mut prev = 0usize;
+        for &s in &sym[start[j]..start[j] + len[j]] {
+            pairs[prev << 8 | s as usize] += 1;
+            prev = s as usize;
+        }
+    }
+    for (p, row) in pairs.chunks_exact(256).enumerate() {
+        let c = &mut counts[map[p] as usize];
+        for (acc, &n) in c.iter_mut().zip(row) {
+            *acc += n as u64;
+        }
+    }
+    counts
+}
+
 fn leb128(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v & 0x7F) as u8 | 0x80);
@@ -115,10 +144,9 @@ fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
     bits
 }
 
-/// Appends the coding of `sym` to `out`: with the predecessor's context (up to 16 contexts) when
-/// the estimate finds that at least 2 % smaller than one context (order-0), else order-0.
-pub(crate) fn encode(sym: &[u8], out: &mut Vec<u8>) {
-    let hist = crate::entropy::order0::histogram(sym);
+/// The contexts to code `sym` with (its byte histogram `hist`): their owners and per-context
+/// counts when the estimate finds them at least 2 % smaller than order-0, else `None`.
+pub(crate) fn contexts(sym: &[u8], hist: &[u64; 256]) -> Option<(Vec<u8>, Vec<[u64; 256]>)> {
     let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
     // Most frequent first, ties to the lower symbol: deterministic.
     order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
@@ -127,20 +155,18 @@ pub(crate) fn encode(sym: &[u8], out: &mut Vec<u8>) {
         .take(max_contexts(sym.len()) - 1)
         .map(|&s| s as u8)
         .collect();
+    if owners.is_empty() {
+        return None;
+    }
     let map = context_map(&owners);
-    let mut counts = vec![[0u64; 256]; owners.len() + 1];
-    for_each_pair(sym, &map, |c, s| counts[c][s as usize] += 1);
+    let counts = pair_counts(sym, &map, owners.len() + 1);
     // Contexts must save 2 %: below that (weights, embeddings: 0.2 %) their tables, up to
     // 256 KiB, cost more decoding speed (cache misses) than the bytes are worth.
-    if estimate_bits(&counts) < 0.98 * estimate_bits(&[hist]) {
-        encode_with(sym, &owners, &counts, out);
-    } else {
-        encode_with(sym, &[], &[hist], out);
-    }
+    (estimate_bits(&counts) < 0.98 * estimate_bits(&[*hist])).then_some((owners, counts))
 }
 
 /// Codes `sym` with the contexts of `owners` and their `counts` (as `for_each_pair` counts).
-fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u8>) {
+pub(crate) fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out: &mut Vec<u8>) {
     let k = owners.len() + 1;
     let map = context_map(owners);
     out.push(k as u8);
@@ -519,4 +545,36 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flat pair table of long streams gives the per-context counts of a direct count
+    /// (each symbol after its predecessor in its quarter, the first of a quarter after 0).
+    #[test]
+    fn long_streams_count_the_same_pairs() {
+        let mut s = 3u64;
+        let sym: Vec<u8> = (0..70_001)
+            .map(|_| {
+                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                [0u8, 120, 121, 121, 122, 125, 255][(s >> 40) as usize % 7]
+            })
+            .collect();
+        let owners = [121u8, 120, 0];
+        let map = context_map(&owners);
+        let mut want = vec![[0u64; 256]; 4];
+        let q = sym.len() / 4;
+        let bounds = [0, q + 1, 2 * q + 1, 3 * q + 1, sym.len()];
+        for w in bounds.windows(2) {
+            let mut prev = 0u8;
+            for &x in &sym[w[0]..w[1]] {
+                let c = owners.iter().position(|&o| o == prev).unwrap_or(3);
+                want[c][x as usize] += 1;
+                prev = x;
+            }
+        }
+        assert!(pair_counts(&sym, &map, 4) == want);
+    }
 }

@@ -23,10 +23,13 @@
 //! w−1 order-0 planes: byte j (j = 0 lowest) of the rests of the kept elements whose head ≠ 0
 //! w−1 order-0 planes: byte j of the rests of the kept elements whose head = 0
 //! ```
-//! The element counts of each plane follow from the masks and the decoded heads.
+//! The element counts of each plane follow from the masks and the decoded heads. `laned.rs`
+//! holds the same split with every stream on 16 independent rANS lanes (lossless method 4).
 
 pub(crate) mod compact;
 pub(crate) mod context;
+mod lane_plane;
+pub(crate) mod laned;
 
 use crate::entropy::order0::{self, PLANE_STORED};
 use crate::entropy::rans::M;
@@ -77,7 +80,7 @@ fn push_bits(flags: &[bool], out: &mut Vec<u8>) {
 }
 
 /// Calls `f(index)` for the index of every kept element, in order.
-fn for_each_kept(n: usize, masks: &Option<(Vec<bool>, Vec<bool>)>, mut f: impl FnMut(usize)) {
+fn for_each_kept(n: usize, masks: &Masks, mut f: impl FnMut(usize)) {
     match masks {
         None => (0..n).for_each(f),
         Some((zr, zc)) => {
@@ -92,8 +95,10 @@ fn for_each_kept(n: usize, masks: &Option<(Vec<bool>, Vec<bool>)>, mut f: impl F
 }
 
 /// Appends the split coding of `bytes` (elements of `w` ∈ {2, 4, 8} bytes; `rows`: the
-/// length of the first axis, 1 for a vector) to `out`.
-pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
+/// length of the first axis, 1 for a vector) to `out`: the laned layout (`laned.rs`) when
+/// `laned` is set and the heads' predecessor contexts do not pay (they need the serial
+/// order-1 coder), else the layout above. Returns whether it wrote the laned layout.
+pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut Vec<u8>) -> bool {
     debug_assert!(matches!(w, 2 | 4 | 8) && bytes.len() % w == 0);
     let masks = zero_masks(bytes, w, rows);
     match &masks {
@@ -110,11 +115,50 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, out: &mut Vec<u8>) {
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
-    context::encode(&heads, out);
+    let hist = order0::histogram(&heads);
+    let contexts = context::contexts(&heads, &hist);
+    if laned && contexts.is_none() {
+        let rests = Rests {
+            a: &a,
+            b: &b,
+            m,
+            na,
+            nb,
+        };
+        laned::encode(&heads, &hist, &rests, w, out);
+        return true;
+    }
+    match contexts {
+        Some((owners, counts)) => context::encode_with(&heads, &owners, &counts, out),
+        None => context::encode_with(&heads, &[], &[hist], out),
+    }
     for (buf, len) in [(&a, na), (&b, nb)] {
         for j in 0..w - 1 {
             plane(&buf[j * m..j * m + len], out);
         }
+    }
+    false
+}
+
+/// The rest planes of a split: plane j of the elements whose head ≠ 0 is `a[j·m..j·m + na]`,
+/// of those whose head = 0 `b[j·m..j·m + nb]`.
+pub(crate) struct Rests<'a> {
+    a: &'a [u8],
+    b: &'a [u8],
+    m: usize,
+    na: usize,
+    nb: usize,
+}
+
+impl Rests<'_> {
+    /// Rest byte plane j of the elements whose head ≠ 0 (`zero`: whose head = 0).
+    fn plane(&self, zero: bool, j: usize) -> &[u8] {
+        let (buf, len) = if zero {
+            (self.b, self.nb)
+        } else {
+            (self.a, self.na)
+        };
+        &buf[j * self.m..j * self.m + len]
     }
 }
 
@@ -135,15 +179,32 @@ fn head_rest<const W: usize>(e: &[u8]) -> (u8, u64) {
 /// `(heads, a, b, m, na, nb)`, the planes being `a[j·m..j·m + na]` and `b[j·m..j·m + nb]`.
 type Split = (Vec<u8>, Vec<u8>, Vec<u8>, usize, usize, usize);
 
-fn split<const W: usize>(bytes: &[u8], masks: &Option<(Vec<bool>, Vec<bool>)>) -> Split {
+fn split<const W: usize>(bytes: &[u8], masks: &Masks) -> Split {
     let n = bytes.len() / W;
-    let m = match masks {
-        None => n,
-        Some((zr, zc)) => zr.iter().filter(|&&z| !z).count() * zc.iter().filter(|&&z| !z).count(),
-    };
+    let m = kept(n, masks);
     let mut heads = vec![0u8; m];
     let mut a = vec![0u8; (W - 1) * m];
     let mut b = vec![0u8; (W - 1) * m];
+    if masks.is_none() && split_nonzero::<W>(bytes, &mut heads, &mut a) {
+        return (heads, a, b, m, m, 0);
+    }
+    if masks.is_none() && W == 2 {
+        // Some zero heads among 2-byte elements (float16 underflow): the pass above left every
+        // element's rest byte at its own index; move each to its kind's plane, in place for
+        // the non-zero ones (their index never passes the element's).
+        let (mut ia, mut ib) = (0usize, 0usize);
+        for (k, &h) in heads.iter().enumerate() {
+            let r = a[k];
+            if h != 0 {
+                a[ia] = r;
+                ia += 1;
+            } else {
+                b[ib] = r;
+                ib += 1;
+            }
+        }
+        return (heads, a, b, m, ia, ib);
+    }
     let (pa, pb) = (&mut a[..], &mut b[..]);
     let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
     let mut element = |e: &[u8], k: usize| {
@@ -173,11 +234,69 @@ fn split<const W: usize>(bytes: &[u8], masks: &Option<(Vec<bool>, Vec<bool>)>) -
     (heads, a, b, m, ia, ib)
 }
 
+/// [`split`] without masks, assuming no head is 0 (most weights): every element's rest goes to
+/// the planes of `a` at its own index, with no per-element choice (2- and 4-byte elements
+/// by zipped iterators, which vectorise). Returns false, leaving the buffers to be
+/// overwritten, when some head is 0.
+fn split_nonzero<const W: usize>(bytes: &[u8], heads: &mut [u8], a: &mut [u8]) -> bool {
+    let m = heads.len();
+    let mut zero = false;
+    match W {
+        2 => {
+            for ((e, h), r0) in bytes
+                .chunks_exact(2)
+                .zip(heads.iter_mut())
+                .zip(a.iter_mut())
+            {
+                let u = u16::from_le_bytes([e[0], e[1]]);
+                *h = (u >> 7) as u8;
+                zero |= *h == 0;
+                *r0 = (u & 0x7F) as u8 | (u >> 8) as u8 & 0x80;
+            }
+        }
+        4 => {
+            let (p0, rest) = a.split_at_mut(m);
+            let (p1, p2) = rest.split_at_mut(m);
+            let planes = p0.iter_mut().zip(p1.iter_mut()).zip(p2.iter_mut());
+            for ((e, h), ((r0, r1), r2)) in bytes.chunks_exact(4).zip(heads.iter_mut()).zip(planes)
+            {
+                let u = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+                *h = (u >> 23) as u8;
+                zero |= *h == 0;
+                *r0 = u as u8;
+                *r1 = (u >> 8) as u8;
+                *r2 = (u >> 16) as u8 & 0x7F | (u >> 24) as u8 & 0x80;
+            }
+        }
+        _ => {
+            for (k, (e, h)) in bytes.chunks_exact(W).zip(heads.iter_mut()).enumerate() {
+                let (hd, rest) = head_rest::<W>(e);
+                *h = hd;
+                zero |= hd == 0;
+                for j in 0..W - 1 {
+                    a[j * m + k] = (rest >> (8 * j)) as u8;
+                }
+            }
+        }
+    }
+    !zero
+}
+
 /// One order-0 plane; a plane whose bytes are close to uniform is stored without trying rANS:
 /// when rANS could not save its table's size, or would save under 0.5 % of the plane (the top
 /// rest byte of weights: 0.4 %), as decoding a rANS byte costs about 20 instructions and a
 /// stored one a copy (integer test, the same on every platform).
 fn plane(data: &[u8], out: &mut Vec<u8>) {
+    if near_uniform(data) {
+        out.push(PLANE_STORED);
+        out.extend_from_slice(data);
+        return;
+    }
+    order0::encode_plane(data, out);
+}
+
+/// Whether rANS would save under 0.5 % of a plane of ≥ 2^14 bytes, or not its table ([`plane`]).
+fn near_uniform(data: &[u8]) -> bool {
     let n = data.len() as u128;
     if n >= 1 << 14 {
         let h = order0::histogram(data);
@@ -192,13 +311,51 @@ fn plane(data: &[u8], out: &mut Vec<u8>) {
             .sum();
         // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
         // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
-        if s < (n << 20).max(14 * n * n) {
-            out.push(PLANE_STORED);
-            out.extend_from_slice(data);
-            return;
-        }
+        return s < (n << 20).max(14 * n * n);
     }
-    order0::encode_plane(data, out);
+    false
+}
+
+/// The zero-row and zero-column flags of a split, when it has them.
+pub(crate) type Masks = Option<(Vec<bool>, Vec<bool>)>;
+
+/// Reads the mask section of a split of `n` elements at `p[*pos..]` and advances `*pos`.
+fn read_masks(p: &[u8], pos: &mut usize, n: usize) -> Result<Masks> {
+    let flag = *p
+        .get(*pos)
+        .ok_or_else(|| Error::truncated("float-layout payload ends early"))?;
+    *pos += 1;
+    Ok(match flag {
+        0 => None,
+        1 => {
+            let r = p
+                .get(*pos..*pos + 4)
+                .ok_or_else(|| Error::truncated("float-layout masks end early"))?;
+            *pos += 4;
+            let rows = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize;
+            if rows < 2 || n % rows != 0 || n / rows < 2 {
+                return Err(Error::corrupt(format!(
+                    "float-layout masks of {rows} rows for {n} elements"
+                )));
+            }
+            let zr = read_bits(p, pos, rows)?;
+            let zc = read_bits(p, pos, n / rows)?;
+            Some((zr, zc))
+        }
+        f => {
+            return Err(Error::corrupt(format!(
+                "unknown float-layout mask flag {f}"
+            )))
+        }
+    })
+}
+
+/// Kept elements of `n` under `masks`.
+fn kept(n: usize, masks: &Masks) -> usize {
+    match masks {
+        None => n,
+        Some((zr, zc)) => zr.iter().filter(|&&z| !z).count() * zc.iter().filter(|&&z| !z).count(),
+    }
 }
 
 fn read_bits(p: &[u8], pos: &mut usize, k: usize) -> Result<Vec<bool>> {
@@ -225,37 +382,8 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
         )));
     }
     let n = out.len() / w;
-    let flag = *p
-        .get(*pos)
-        .ok_or_else(|| Error::truncated("float-layout payload ends early"))?;
-    *pos += 1;
-    let masks = match flag {
-        0 => None,
-        1 => {
-            let r = p
-                .get(*pos..*pos + 4)
-                .ok_or_else(|| Error::truncated("float-layout masks end early"))?;
-            *pos += 4;
-            let rows = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize;
-            if rows < 2 || n % rows != 0 || n / rows < 2 {
-                return Err(Error::corrupt(format!(
-                    "float-layout masks of {rows} rows for {n} elements"
-                )));
-            }
-            let zr = read_bits(p, pos, rows)?;
-            let zc = read_bits(p, pos, n / rows)?;
-            Some((zr, zc))
-        }
-        f => {
-            return Err(Error::corrupt(format!(
-                "unknown float-layout mask flag {f}"
-            )))
-        }
-    };
-    let m = match &masks {
-        None => n,
-        Some((zr, zc)) => zr.iter().filter(|&&z| !z).count() * zc.iter().filter(|&&z| !z).count(),
-    };
+    let masks = read_masks(p, pos, n)?;
+    let m = kept(n, &masks);
     let mut heads = vec![0u8; m];
     context::decode(p, pos, &mut heads)?;
     let zeros = heads.iter().filter(|&&h| h == 0).count();
@@ -304,13 +432,7 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
 
 /// Writes the kept elements of `out` from their heads and rests (`ra`: the W−1 rest planes of
 /// the elements whose head ≠ 0, `rb`: of those whose head = 0).
-fn merge<const W: usize>(
-    heads: &[u8],
-    ra: &[&[u8]],
-    rb: &[&[u8]],
-    masks: &Option<(Vec<bool>, Vec<bool>)>,
-    out: &mut [u8],
-) {
+fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks, out: &mut [u8]) {
     let sh = head_shift(W);
     let low = (1u64 << sh) - 1;
     let nb = rb[0].len();

@@ -32,7 +32,8 @@ fn modes() -> Vec<(&'static str, Mode)> {
 }
 
 /// Seeds of the `lossless_float` target: u8 width selector, u16 element count, then the payload
-/// of real tensors as float32, their upper halves (bfloat16 by truncation), float64 and float16.
+/// of real tensors as float32, their upper halves (bfloat16 by truncation), float64 and float16,
+/// each as the encoder writes it and as method 4.
 fn lossless_float_seeds() {
     for path in [
         "tests/data/gradients/grad_step00100_fc3.weight.npy",
@@ -72,6 +73,12 @@ fn lossless_float_seeds() {
             let name = format!("{stem}_{tag}.bin");
             if !Path::new("fuzz/corpus/lossless_float").join(&name).exists() {
                 put("lossless_float", &name, &seed);
+            }
+            // Method 4 (the laned split), which the encoder writes only from 2^16 elements.
+            if let Some(p) = alcm::internals::lossless::encode_laned(bytes, w, &[n]) {
+                seed.truncate(3);
+                seed.extend_from_slice(&p);
+                put("lossless_float", &format!("{stem}_{tag}_laned.bin"), &seed);
             }
         }
     }

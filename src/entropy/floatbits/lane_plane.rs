@@ -1,0 +1,543 @@
+//! A byte plane coded on 16 rANS states, **each with its own word stream** (the streams of
+//! lossless method 4, `laned.rs`): symbol `k` of the plane is coded on lane `k mod 16`.
+//!
+//! Why: with four states sharing one word stream (`order0.rs`), every renormalisation waits for
+//! the word position of the lanes before it, so decoding is one serial chain at about 24
+//! instructions a symbol. Here a lane depends only on itself: eight consecutive symbols decode
+//! as one AVX2 vector (table lookups and word reads by gathers, the renormalisation by a
+//! select), two vectors in flight, as the rank-1 model's kind 5 (`entropy/model/lanes.rs`).
+//! The scalar decoder gives the same bytes; the encoder does not depend on the CPU.
+//!
+//! # Layout (little-endian)
+//! ```text
+//! u8 0 stored     the plane's n bytes
+//! u8 1 constant   u8 s: every byte of the plane is s
+//! u8 2 rANS       (n ≥ 1) u8 lo, u8 hi, hi−lo+1 × LEB128 frequency (the table of order0.rs:
+//!                 each < 2^12, at least two non-zero, summing to 2^12),
+//!                 16 × u32 W_l (words of lane l, each ≥ 2, together at most n + 32),
+//!                 then the W_l 16-bit words of lane 0, lane 1, …: a lane's first two words
+//!                 are its final encoder state (high half first), then its renormalisation
+//!                 words in decoding order
+//! ```
+//! Every lane starts the encoder at `L = 2^16` and codes its symbols last to first; the
+//! decoder checks that every lane returns to `L` having read exactly its words.
+
+use crate::entropy::order0::{histogram, read_freq_table_at, write_freq_table};
+use crate::entropy::rans::{normalize, EncSym, L, M, SCALE_BITS};
+use crate::error::{Error, Result};
+
+/// States, each with its own word stream.
+pub(crate) const LANES: usize = 16;
+
+const KIND_STORED: u8 = 0;
+const KIND_CONSTANT: u8 = 1;
+const KIND_RANS: u8 = 2;
+
+/// Appends `data` stored.
+pub(crate) fn encode_stored(data: &[u8], out: &mut Vec<u8>) {
+    out.push(KIND_STORED);
+    out.extend_from_slice(data);
+}
+
+/// Appends `data` as the smallest of stored, constant and rANS.
+pub(crate) fn encode(data: &[u8], out: &mut Vec<u8>) {
+    encode_with_histogram(data, &histogram(data), out)
+}
+
+/// [`encode`] given the byte histogram of `data`.
+pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Vec<u8>) {
+    let distinct = hist.iter().filter(|&&c| c > 0).count();
+    if distinct == 0 {
+        return encode_stored(data, out);
+    }
+    if distinct == 1 {
+        out.push(KIND_CONSTANT);
+        out.push(data[0]);
+        return;
+    }
+    let start = out.len();
+    let freq = normalize(hist);
+    out.push(KIND_RANS);
+    write_freq_table(&freq, out);
+    encode_lanes(data, &freq, out, have_avx2());
+    if out.len() - start > data.len() + 1 {
+        out.truncate(start);
+        encode_stored(data, out);
+    }
+}
+
+/// Codes `data` on the lanes with the frequencies `freq` (at least two symbols, summing to
+/// `M`) and appends the word counts and the words: on the AVX2 path (`simd`: the CPU has AVX2)
+/// or the scalar one, the same bytes either way.
+fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
+    let n = data.len();
+    let mut tab = [EncSym::default(); 256];
+    // The same symbols packed `cum << 13 | freq` for the vector path's gathers.
+    let mut fc = [0u32; 256];
+    let mut cum = 0;
+    for s in 0..256 {
+        if freq[s] > 0 {
+            tab[s] = EncSym::new(freq[s], cum);
+            fc[s] = cum << 13 | freq[s];
+            cum += freq[s];
+        }
+    }
+    // Lane l codes at most ⌈n / 16⌉ symbols, each emitting at most one word: its words go to
+    // `buf[l·per..]`, `pos[l]` being the next free one.
+    let per = n / LANES + 1;
+    let mut buf = vec![0u16; LANES * per];
+    let mut pos: [usize; LANES] = std::array::from_fn(|l| l * per);
+    let mut x = [L; LANES];
+    let body = n - n % LANES;
+    for k in (body..n).rev() {
+        let l = k % LANES;
+        let (w, emit) = tab[data[k] as usize].step(&mut x[l]);
+        buf[pos[l]] = w;
+        pos[l] += emit as usize;
+    }
+    // The groups of 16 not coded by the vector path.
+    let mut scalar_body = body;
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` only when the CPU has AVX2; every lane has room for one word per
+        // symbol (`per`), and `fc` holds every symbol of `data`.
+        unsafe { encode_body_avx2(&data[..body], &fc, &mut x, &mut buf, &mut pos) };
+        scalar_body = 0;
+    }
+    let _ = (simd, &fc);
+    for c in data[..scalar_body].chunks_exact(LANES).rev() {
+        for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
+            let (w, emit) = tab[s as usize].step(xl);
+            buf[*pl] = w;
+            *pl += emit as usize;
+        }
+    }
+    let lane = |l: usize| &buf[l * per..pos[l]];
+    for l in 0..LANES {
+        out.extend_from_slice(&(lane(l).len() as u32 + 2).to_le_bytes());
+    }
+    for (l, &s) in x.iter().enumerate() {
+        let words = lane(l);
+        let start = out.len();
+        out.resize(start + 2 * (words.len() + 2), 0);
+        let o = &mut out[start..];
+        o[..2].copy_from_slice(&((s >> 16) as u16).to_le_bytes());
+        o[2..4].copy_from_slice(&(s as u16).to_le_bytes());
+        for (d, &w) in o[4..].chunks_exact_mut(2).zip(words.iter().rev()) {
+            d.copy_from_slice(&w.to_le_bytes());
+        }
+    }
+}
+
+/// The encoder's steps over `data` (a multiple of 16 symbols, last group first) with eight
+/// lanes per vector: the scalar [`EncSym::step`] with `⌊v / freq⌋` by an f64 division, exact
+/// (v < 2^32, and a non-integer quotient is at least 1/freq ≥ 2^−12 from the next integer, far
+/// above the rounding of a double below 2^32), so the words are the scalar path's
+/// (`entropy/model/lanes_enc_avx2.rs` does the same for kind 5).
+///
+/// # Safety
+/// AVX2 must be available; lane l's words go to `buf[pos[l]..]`, which must have room for one
+/// word per symbol of the lane; every symbol of `data` must have a frequency in `fc`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn encode_body_avx2(
+    data: &[u8],
+    fc: &[u32; 256],
+    x: &mut [u32; LANES],
+    buf: &mut [u16],
+    pos: &mut [usize; LANES],
+) {
+    use std::arch::x86_64::*;
+    let table = fc.as_ptr() as *const i32;
+    let flip = _mm256_set1_epi32(i32::MIN);
+    let two31 = _mm256_set1_pd(2147483648.0);
+    let mf = _mm256_set1_epi32(M as i32);
+    let bp = buf.as_mut_ptr();
+    let step = |x: __m256i, syms: __m256i, pos: &mut [usize]| -> __m256i {
+        let e = _mm256_i32gather_epi32::<4>(table, syms);
+        let freq = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
+        let cum = _mm256_srli_epi32::<13>(e);
+        // Renormalise when x ≥ freq · 2^20 (< 2^32: freq < M), unsigned.
+        let x_max = _mm256_slli_epi32::<{ 32 - SCALE_BITS as i32 }>(freq);
+        let emit = _mm256_cmpeq_epi32(_mm256_max_epu32(x, x_max), x);
+        let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as u32;
+        let mut w = [0u32; 8];
+        _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, x);
+        for (l, p) in pos.iter_mut().enumerate() {
+            *bp.add(*p) = w[l] as u16;
+            *p += ((bits >> l) & 1) as usize;
+        }
+        let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
+        let vs = _mm256_xor_si256(v, flip);
+        let vlo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(vs)), two31);
+        let vhi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(vs)), two31);
+        let flo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(freq));
+        let fhi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(freq));
+        const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+        let qlo = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vlo, flo)));
+        let qhi = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vhi, fhi)));
+        let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(qlo), qhi);
+        let cmpl = _mm256_sub_epi32(mf, freq);
+        _mm256_add_epi32(_mm256_add_epi32(v, cum), _mm256_mullo_epi32(q, cmpl))
+    };
+    let mut x0 = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
+    let mut x1 = _mm256_loadu_si256(x.as_ptr().add(8) as *const __m256i);
+    let (p0, p1) = pos.split_at_mut(8);
+    for c in data.chunks_exact(LANES).rev() {
+        let s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr() as *const __m128i));
+        let s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr().add(8) as *const __m128i));
+        x0 = step(x0, s0, p0);
+        x1 = step(x1, s1, p1);
+    }
+    _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, x0);
+    _mm256_storeu_si256(x.as_mut_ptr().add(8) as *mut __m256i, x1);
+}
+
+/// A plane as read from a payload, decoded on demand in order.
+pub(crate) enum Plane<'a> {
+    /// The bytes, where they lie in the payload.
+    Stored(&'a [u8]),
+    /// Every byte is this one.
+    Constant(u8),
+    /// rANS lanes (boxed: their tables are 16 KiB).
+    Rans(Box<Lanes<'a>>),
+}
+
+/// The decoder state of a rANS plane.
+pub(crate) struct Lanes<'a> {
+    /// slot → (symbol << 24) | (cum << 12) | freq.
+    lut: Box<[u32; M as usize]>,
+    /// Every lane's words, lane after lane.
+    words: &'a [u8],
+    x: [u32; LANES],
+    /// Next word of each lane (absolute index in `words`, in words).
+    pos: [u32; LANES],
+    end: [u32; LANES],
+    /// Symbols decoded so far.
+    done: usize,
+}
+
+/// Reads a plane of `n` symbols at `p[*pos..]` and advances `*pos` past it (the words are
+/// checked for presence, not decoded).
+pub(crate) fn read<'a>(p: &'a [u8], pos: &mut usize, n: usize) -> Result<Plane<'a>> {
+    let kind = *p
+        .get(*pos)
+        .ok_or_else(|| Error::truncated("laned plane ends early"))?;
+    *pos += 1;
+    match kind {
+        KIND_STORED => {
+            if p.len() - *pos < n {
+                return Err(Error::truncated("stored laned plane ends early"));
+            }
+            *pos += n;
+            Ok(Plane::Stored(&p[*pos - n..*pos]))
+        }
+        KIND_CONSTANT => {
+            let s = *p
+                .get(*pos)
+                .ok_or_else(|| Error::truncated("constant laned plane ends early"))?;
+            *pos += 1;
+            Ok(Plane::Constant(s))
+        }
+        KIND_RANS => {
+            if n == 0 {
+                return Err(Error::corrupt("rANS laned plane holds no symbols"));
+            }
+            let freq = read_freq_table_at(p, pos)?;
+            let counts = p
+                .get(*pos..*pos + 4 * LANES)
+                .ok_or_else(|| Error::truncated("laned plane ends early (word counts)"))?;
+            *pos += 4 * LANES;
+            let (mut start, mut end) = ([0u32; LANES], [0u32; LANES]);
+            let mut total = 0u64;
+            for l in 0..LANES {
+                let c = &counts[4 * l..4 * l + 4];
+                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64;
+                if w < 2 {
+                    return Err(Error::corrupt("laned plane lane with fewer than 2 words"));
+                }
+                start[l] = total as u32;
+                total += w;
+                // At most one word per symbol besides the states: bounds the reads, and keeps
+                // word positions in u32 (n < 2^31 is the decoder's limit).
+                if total > n as u64 + 2 * LANES as u64 || total >= 1 << 31 {
+                    return Err(Error::corrupt(format!(
+                        "laned plane declares more than {} words for {n} symbols",
+                        n + 2 * LANES
+                    )));
+                }
+                end[l] = total as u32;
+            }
+            let bytes = 2 * total as usize;
+            if p.len() - *pos < bytes {
+                return Err(Error::truncated(format!(
+                    "laned plane ends early ({bytes} bytes of words needed)"
+                )));
+            }
+            let words = &p[*pos..*pos + bytes];
+            *pos += bytes;
+            let mut lut: Box<[u32; M as usize]> = Box::new([0u32; M as usize]);
+            let mut c = 0usize;
+            for (s, &f) in freq.iter().enumerate() {
+                lut[c..c + f as usize].fill(((s as u32) << 24) | ((c as u32) << 12) | f);
+                c += f as usize;
+            }
+            let word = |k: u32| {
+                let k = 2 * k as usize;
+                u16::from_le_bytes([words[k], words[k + 1]]) as u32
+            };
+            let mut x = [0u32; LANES];
+            let mut next = [0u32; LANES];
+            for l in 0..LANES {
+                x[l] = word(start[l]) << 16 | word(start[l] + 1);
+                next[l] = start[l] + 2;
+            }
+            Ok(Plane::Rans(Box::new(Lanes {
+                lut,
+                words,
+                x,
+                pos: next,
+                end,
+                done: 0,
+            })))
+        }
+        k => Err(Error::corrupt(format!("unknown laned plane kind {k}"))),
+    }
+}
+
+impl<'a> Plane<'a> {
+    /// The plane's next `len` symbols (from symbol `at`, which the caller advances by `len`
+    /// each call, starting at 0): in place for a stored plane, else decoded into `buf`
+    /// (at least `len` long). `simd`: the AVX2 decoder may run (the CPU has AVX2).
+    #[inline]
+    pub(crate) fn next<'s>(
+        &'s mut self,
+        at: usize,
+        len: usize,
+        buf: &'s mut [u8],
+        simd: bool,
+    ) -> Result<&'s [u8]>
+    where
+        'a: 's,
+    {
+        match self {
+            Plane::Stored(b) => Ok(&b[at..at + len]),
+            Plane::Constant(s) => {
+                buf[..len].fill(*s);
+                Ok(&buf[..len])
+            }
+            Plane::Rans(r) => {
+                r.decode(&mut buf[..len], simd)?;
+                Ok(&buf[..len])
+            }
+        }
+    }
+
+    /// Checks, after all symbols were taken, that a rANS plane ended where it began.
+    pub(crate) fn finish(&self) -> Result<()> {
+        match self {
+            Plane::Rans(r) => r.finish(),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Lanes<'_> {
+    /// Decodes the next `out.len()` symbols.
+    fn decode(&mut self, out: &mut [u8], simd: bool) -> Result<()> {
+        // Up to the next whole group of lanes one at a time, the groups as vectors, the rest
+        // one at a time.
+        let head = ((LANES - self.done % LANES) % LANES).min(out.len());
+        let (first, out) = out.split_at_mut(head);
+        self.decode_scalar(first)?;
+        let mut k = 0;
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // Each lane reads its words slowly (a few bytes per block of symbols), too slowly
+            // for the hardware prefetcher to follow 16 of them: ask for the next lines.
+            for &p in &self.pos {
+                let at = self.words.as_ptr().wrapping_add(2 * p as usize + 64);
+                // SAFETY: a prefetch never faults, whatever the address.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        at as *const i8,
+                    )
+                };
+            }
+            // SAFETY: `simd` is set only when the CPU has AVX2 (`have_avx2`); `done` is now a
+            // multiple of LANES or `out` is empty.
+            k = unsafe { self.decode_avx2(out) };
+        }
+        let _ = simd;
+        self.decode_scalar(&mut out[k..])
+    }
+
+    fn decode_scalar(&mut self, out: &mut [u8]) -> Result<()> {
+        for o in out.iter_mut() {
+            let l = self.done % LANES;
+            let v = self.x[l];
+            let e = self.lut[(v & (M - 1)) as usize];
+            let (freq, cum) = (e & (M - 1), (e >> 12) & (M - 1));
+            // freq · (v >> 12) ≤ 2^32 − 2^12 and slot − cum < freq: no overflow.
+            let mut v = freq * (v >> SCALE_BITS) + (v & (M - 1)) - cum;
+            if v < L {
+                let at = 2 * self.pos[l] as usize;
+                let w = self
+                    .words
+                    .get(at..at + 2)
+                    .ok_or_else(|| Error::truncated("laned plane word stream ends early"))?;
+                v = (v << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+                self.pos[l] += 1;
+            }
+            self.x[l] = v;
+            *o = (e >> 24) as u8;
+            self.done += 1;
+        }
+        Ok(())
+    }
+
+    /// Decodes whole groups of 16 symbols of `out` (the lanes in order: `done` is a multiple
+    /// of 16) and returns how many symbols it decoded. A lane reading past its own words
+    /// reads its neighbour's (or the last word): the check in [`Lanes::finish`] reports it.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2. Every gather stays inside its slice: table slots are below `M`,
+    /// word reads are clamped to the plane's last word.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn decode_avx2(&mut self, out: &mut [u8]) -> usize {
+        use std::arch::x86_64::*;
+        let slot_mask = _mm256_set1_epi32(M as i32 - 1);
+        let zero = _mm256_setzero_si256();
+        let total = (self.words.len() / 2) as i32;
+        let maxw = _mm256_set1_epi32(total - 1);
+        let one = _mm256_set1_epi32(1);
+        let wbase = self.words.as_ptr() as *const i32;
+        let lut = self.lut.as_ptr() as *const i32;
+        // Byte 3 of each 32-bit element to the low four bytes of each 128-bit half.
+        let pick = _mm256_setr_epi8(
+            3, 7, 11, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 3, 7, 11, 15, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let step = |x: __m256i, p: __m256i| -> (__m256i, __m256i, __m256i) {
+            let slot = _mm256_and_si256(x, slot_mask);
+            let e = _mm256_i32gather_epi32::<4>(lut, slot);
+            let freq = _mm256_and_si256(e, slot_mask);
+            let cum = _mm256_and_si256(_mm256_srli_epi32::<12>(e), slot_mask);
+            let v = _mm256_sub_epi32(
+                _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32::<12>(x)), slot),
+                cum,
+            );
+            // v < L = 2^16 ⇔ its high half is zero: take the lane's next word, the high half
+            // of the 4 bytes at word p − 1 (p ≥ 2: the state words come first).
+            let need = _mm256_cmpeq_epi32(_mm256_srli_epi32::<16>(v), zero);
+            let idx = _mm256_sub_epi32(_mm256_min_epu32(p, maxw), one);
+            let wd = _mm256_srli_epi32::<16>(_mm256_i32gather_epi32::<2>(wbase, idx));
+            let nv = _mm256_or_si256(_mm256_slli_epi32::<16>(v), wd);
+            (
+                _mm256_blendv_epi8(v, nv, need),
+                _mm256_sub_epi32(p, need),
+                _mm256_shuffle_epi8(e, pick),
+            )
+        };
+        let mut x0 = _mm256_loadu_si256(self.x.as_ptr() as *const __m256i);
+        let mut x1 = _mm256_loadu_si256(self.x.as_ptr().add(8) as *const __m256i);
+        let mut p0 = _mm256_loadu_si256(self.pos.as_ptr() as *const __m256i);
+        let mut p1 = _mm256_loadu_si256(self.pos.as_ptr().add(8) as *const __m256i);
+        let mut chunks = out.chunks_exact_mut(LANES);
+        let mut k = 0;
+        for c in &mut chunks {
+            let (a, pa, sa) = step(x0, p0);
+            let (b, pb, sb) = step(x1, p1);
+            (x0, p0, x1, p1) = (a, pa, b, pb);
+            // The eight symbols of each vector: low dwords of its two halves.
+            let lo = _mm_unpacklo_epi32(
+                _mm256_castsi256_si128(sa),
+                _mm256_extracti128_si256::<1>(sa),
+            );
+            let hi = _mm_unpacklo_epi32(
+                _mm256_castsi256_si128(sb),
+                _mm256_extracti128_si256::<1>(sb),
+            );
+            _mm_storeu_si128(c.as_mut_ptr() as *mut __m128i, _mm_unpacklo_epi64(lo, hi));
+            k += LANES;
+        }
+        _mm256_storeu_si256(self.x.as_mut_ptr() as *mut __m256i, x0);
+        _mm256_storeu_si256(self.x.as_mut_ptr().add(8) as *mut __m256i, x1);
+        _mm256_storeu_si256(self.pos.as_mut_ptr() as *mut __m256i, p0);
+        _mm256_storeu_si256(self.pos.as_mut_ptr().add(8) as *mut __m256i, p1);
+        self.done += k;
+        k
+    }
+
+    fn finish(&self) -> Result<()> {
+        if self.pos.iter().zip(&self.end).any(|(p, e)| p > e) {
+            return Err(Error::truncated("laned plane word stream ends early"));
+        }
+        if self.x != [L; LANES] || self.pos != self.end {
+            return Err(Error::corrupt(
+                "laned plane does not decode to its initial state (corrupt payload)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the AVX2 decoder runs on this CPU (the scalar one gives the same bytes).
+pub(crate) fn have_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 encoder writes the scalar one's bytes: skewed and flat symbol distributions,
+    /// rare symbols (frequency 1), lengths around the groups of 16.
+    #[test]
+    fn vector_encoder_writes_the_scalar_bytes() {
+        if !have_avx2() {
+            return;
+        }
+        let mut s = 7u64;
+        let mut next = || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (s >> 33) as u32
+        };
+        for n in [2, 15, 16, 17, 31, 33, 255, 1000, 4097, 70_000] {
+            for shape in 0..3 {
+                let data: Vec<u8> = (0..n)
+                    .map(|_| match shape {
+                        0 => next() as u8,
+                        // Skewed: mostly 120..124, with a rare 0 and 255.
+                        1 => [120, 121, 121, 122, 122, 122, 123, 124][next() as usize % 8],
+                        _ => match next() % 5000 {
+                            0 => 0,
+                            1 => 255,
+                            k => 100 + (k % 3) as u8,
+                        },
+                    })
+                    .collect();
+                let hist = histogram(&data);
+                if hist.iter().filter(|&&c| c > 0).count() < 2 {
+                    continue;
+                }
+                let freq = normalize(&hist);
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                encode_lanes(&data, &freq, &mut a, false);
+                encode_lanes(&data, &freq, &mut b, true);
+                assert!(
+                    a == b,
+                    "n {n} shape {shape}: the vector encoder's bytes differ"
+                );
+            }
+        }
+    }
+}
