@@ -242,6 +242,8 @@ impl Encoder {
                 self.config.threads,
             ),
         };
+        // The zeroed copy served the quantizer only: freed before the codes are coded.
+        drop(cleaned);
         let mut bytes = None;
         let mut report_fields = (
             format::MODE_LOSSLESS,
@@ -291,6 +293,7 @@ impl Encoder {
                 let f32_bytes;
                 let raw = match typed {
                     Some(t) => t.raw,
+                    None if cfg!(target_endian = "little") => f32_le_bytes(data),
                     None => {
                         f32_bytes = crate::format::dtype::to_le_bytes(data);
                         &f32_bytes
@@ -460,20 +463,23 @@ impl Encoder {
             effective_rank(shape) >= 2,
         );
         let params = format::encode_params(&q.params);
-        format::write_frame(&FrameParts {
-            mode: q.mode,
-            dtype: dtype.id(),
-            backend: backend_id,
-            code_width: width,
-            shape,
-            target: q.target,
-            n_pruned: q.n_pruned,
-            params: &params,
-            shared_qmin: format::shares_qmin(&q.params),
-            exceptions: &q.exceptions,
-            raw_len: raw_len as u64,
-            payload: &payload,
-        })
+        format::write_frame_around(
+            &FrameParts {
+                mode: q.mode,
+                dtype: dtype.id(),
+                backend: backend_id,
+                code_width: width,
+                shape,
+                target: q.target,
+                n_pruned: q.n_pruned,
+                params: &params,
+                shared_qmin: format::shares_qmin(&q.params),
+                exceptions: &q.exceptions,
+                raw_len: raw_len as u64,
+                payload: &[],
+            },
+            payload,
+        )
     }
 }
 
@@ -487,16 +493,12 @@ fn quantize_range(
     let mut codes = vec![0u32; data.len()];
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
     if let Some(per) = data.len().checked_div(channels) {
-        let mut scratch = vec![0f32; per];
         for (c, (xs, us)) in data
             .chunks_exact(per)
             .zip(codes.chunks_exact_mut(per))
             .enumerate()
         {
-            for (s, &x) in scratch.iter_mut().zip(xs) {
-                *s = if x.abs() <= prune_at { 0.0 } else { x };
-            }
-            let (l, st) = quant::quantize_range_channel(&scratch, bits[c], us);
+            let (l, st) = quant::quantize_range_pruned(xs, prune_at, bits[c], us);
             lo.push(l);
             step.push(st);
         }
@@ -700,24 +702,50 @@ pub(super) fn quantize_uniform(
                 );
                 // One pass per channel into a row buffer of codes (exact integers in f64), then
                 // `u = q − lo` in cache; both loops vectorise.
-                let mut qs = vec![0f64; per];
+                // A channel longer than LONG_ROW (a vector is one channel) is coded a piece at
+                // a time (`long_channel_codes`): the row buffer stays O(LONG_ROW).
+                let mut qs = vec![0f64; per.min(LONG_ROW)];
                 for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
                     let c = k * cpb + ci;
                     let xs = &data[c * per..(c + 1) * per];
-                    let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, &mut qs);
-                    // The exact-integer range of `uniform_code` (also rejects NaN).
-                    if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
-                        return None;
-                    }
-                    quant::offset_codes(&qs, lo, us);
-                    if let Some(e) = max_abs {
-                        for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
-                            let xr = (q * step) as f32;
-                            if (x as f64 - xr as f64).abs() > e {
-                                out.2.push(((c * per + k) as u64, x));
+                    let before = out.2.len();
+                    let long = if per > LONG_ROW {
+                        long_channel_codes(xs, inv, step, max_abs, &mut qs, us, c * per, &mut out.2)
+                    } else {
+                        None
+                    };
+                    let (lo, hi) = match long {
+                        Some((lo, hi)) => {
+                            if hi - lo > u32::MAX as f64 {
+                                return None;
                             }
+                            // u = q − lo, from q mod 2^32 (exact: 0 ≤ q − lo < 2^32).
+                            let l32 = lo as i64 as u32;
+                            us.iter_mut().for_each(|u| *u = u.wrapping_sub(l32));
+                            (lo, hi)
                         }
-                    }
+                        None => {
+                            out.2.truncate(before);
+                            let mut full;
+                            let qs = if per > LONG_ROW {
+                                // Codes beyond ±2^51 (never seen in practice): a whole row.
+                                full = vec![0f64; per];
+                                &mut full
+                            } else {
+                                &mut qs
+                            };
+                            let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
+                            // The exact-integer range of `uniform_code` (also rejects NaN).
+                            if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
+                                return None;
+                            }
+                            quant::offset_codes(qs, lo, us);
+                            if let Some(e) = max_abs {
+                                push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
+                            }
+                            (lo, hi)
+                        }
+                    };
                     let (lo, hi) = (lo as i64, hi as i64);
                     out.0.push(lo);
                     out.1.push(((hi - lo) as f64 + 1.0).log2());
@@ -747,6 +775,65 @@ pub(super) fn quantize_uniform(
         target,
         bits_per_channel,
     })
+}
+
+/// Channels longer than this are quantized a piece of this many values at a time.
+const LONG_ROW: usize = 1 << 12;
+
+/// Codes of a long channel `xs`, a piece of `qs.len()` values at a time, into `us` as
+/// `q mod 2^32` (the caller subtracts the channel's smallest code); max-abs rounding outliers
+/// are pushed to `exceptions` (indices from `first`). Returns the channel's smallest and
+/// largest code, or `None` when |x/Δ| reaches 2^50 or is NaN (the caller then quantizes the
+/// channel whole, as short channels are).
+#[allow(clippy::too_many_arguments)]
+fn long_channel_codes(
+    xs: &[f32],
+    inv: f64,
+    step: f64,
+    max_abs: Option<f64>,
+    qs: &mut [f64],
+    us: &mut [u32],
+    first: usize,
+    exceptions: &mut Vec<(u64, f32)>,
+) -> Option<(f64, f64)> {
+    // 1.5 · 2^52: for an integer |q| < 2^51, q + BIAS is exact with ulp 1 and the low 32 bits
+    // of its representation are q mod 2^32 (2^51 is a multiple of 2^32).
+    const BIAS: f64 = 6_755_399_441_055_744.0;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let piece = qs.len();
+    for (j, (xc, uc)) in xs.chunks(piece).zip(us.chunks_mut(piece)).enumerate() {
+        let q = &mut qs[..xc.len()];
+        let (l, h, big) = quant::uniform_codes_f64(xc, inv, q);
+        if big.is_nan() || big >= 1_125_899_906_842_624.0 {
+            return None;
+        }
+        lo = lo.min(l);
+        hi = hi.max(h);
+        for (u, &v) in uc.iter_mut().zip(q.iter()) {
+            *u = (v + BIAS).to_bits() as u32;
+        }
+        if let Some(e) = max_abs {
+            push_rounding_outliers(q, xc, step, e, first + j * piece, exceptions);
+        }
+    }
+    Some((lo, hi))
+}
+
+/// The values `xs` (index `first` on) whose reconstruction from codes `qs` misses `e`.
+fn push_rounding_outliers(
+    qs: &[f64],
+    xs: &[f32],
+    step: f64,
+    e: f64,
+    first: usize,
+    out: &mut Vec<(u64, f32)>,
+) {
+    for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
+        let xr = (q * step) as f32;
+        if (x as f64 - xr as f64).abs() > e {
+            out.push(((first + k) as u64, x));
+        }
+    }
 }
 
 /// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
@@ -792,6 +879,14 @@ fn share_qmin(
     qmin.fill(lo);
 }
 
+/// The bytes of `data` in memory, which are its little-endian bytes on a little-endian target
+/// (the caller checks): the lossless frame reads them without a copy of the input.
+fn f32_le_bytes(data: &[f32]) -> &[u8] {
+    // SAFETY: the view covers exactly `data`'s memory (4 initialised bytes per value, `u8`
+    // needs no alignment) and borrows `data` immutably for its lifetime.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
+}
+
 /// The lossless frame of every element type, from the values' little-endian `bytes` (`width`
 /// each). The default backend (rANS) means the best lossless coder: the float layout's
 /// (`codec/lossless.rs`, which keeps the decoder's allocation bound itself); the others code the
@@ -824,18 +919,83 @@ fn lossless_frame(
             )
         }
     };
-    format::write_frame(&FrameParts {
-        mode: format::MODE_LOSSLESS,
-        dtype: dtype.id(),
-        backend: backend_id,
-        code_width: width as u8,
-        shape,
-        target: 0.0,
-        n_pruned: 0,
-        params: &[],
-        shared_qmin: false,
-        exceptions: &[],
-        raw_len: raw_len as u64,
-        payload: &payload,
-    })
+    format::write_frame_around(
+        &FrameParts {
+            mode: format::MODE_LOSSLESS,
+            dtype: dtype.id(),
+            backend: backend_id,
+            code_width: width as u8,
+            shape,
+            target: 0.0,
+            n_pruned: 0,
+            params: &[],
+            shared_qmin: false,
+            exceptions: &[],
+            raw_len: raw_len as u64,
+            payload: &[],
+        },
+        payload,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `qmin_c + u` of every value, and the exceptions, against the definition: q = round(x/Δ)
+    /// (`quant::uniform_code`), an outlier where |x − f32(q·Δ)| > e.
+    fn check(x: &[f32], shape: &[usize], step: f64, e: Option<f64>, threads: usize) {
+        let q = quantize_uniform(x, shape, step, e, 0.0, threads).unwrap();
+        let ChannelParams::Uniform { qmin, .. } = &q.params else {
+            panic!("uniform params");
+        };
+        let per = x.len() / qmin.len();
+        let mut want_exc = Vec::new();
+        for (i, &v) in x.iter().enumerate() {
+            let code = quant::uniform_code(v, 1.0 / step).unwrap();
+            assert_eq!(
+                qmin[i / per] + q.codes[i] as i64,
+                code,
+                "value {i} of {shape:?}"
+            );
+            if let Some(e) = e {
+                if (v as f64 - (code as f64 * step) as f32 as f64).abs() > e {
+                    want_exc.push((i as u64, v));
+                }
+            }
+        }
+        assert_eq!(q.exceptions, want_exc);
+    }
+
+    #[test]
+    fn long_channels_quantize_by_the_definition() {
+        // Channels longer than LONG_ROW go a piece at a time with codes mod 2^32: vectors and
+        // long rows against short rows, codes of either sign, codes beyond 2^32 (offset data),
+        // and codes beyond 2^50 (the whole-row fallback).
+        let n = 2 * (3 * LONG_ROW + 617);
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut u = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let signed: Vec<f32> = (0..n).map(|_| ((u() - 0.4).powi(3) * 8.0) as f32).collect();
+        let offset: Vec<f32> = (0..n).map(|_| (5.0e6 + u() * 100.0) as f32).collect();
+        let huge: Vec<f32> = (0..n)
+            .map(|i| (2.0e12 + (i % 10) as f64 * 262_144.0) as f32)
+            .collect();
+        for (x, step, e) in [
+            (&signed, 1e-3, None),
+            (&signed, 2e-4, Some(1e-4)),
+            (&offset, 1e-3, Some(5e-4)),
+            (&huge, 1e-3, None),
+        ] {
+            for shape in [vec![n], vec![2, n / 2], vec![n / 2, 2]] {
+                for threads in [1, 2] {
+                    check(x, &shape, step, e, threads);
+                }
+            }
+        }
+    }
 }

@@ -10,14 +10,21 @@
 //! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
 use crate::codec::quant::ChannelParams;
-use crate::entropy::order0::{encode, encode_plane};
+use crate::entropy::order0::{encode, encode_plane_from, Produced};
 
-/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`), producing one plane
-/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload. The
-/// planes are independent streams, so with `threads > 1` they are built and coded in
-/// parallel (each into its own buffer, concatenated in plane order: the same bytes); at most
-/// `threads` planes are alive at once.
-pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> Vec<u8> {
+/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`): the same payload
+/// without the packed stream, nor even one whole plane: each plane's histogram comes from one
+/// counting pass over the codes (or `hists`, the caller's `folded_histograms`), then its
+/// bytes are folded a run at a time as the rANS encoder asks for them (compress peak memory,
+/// issue 12). The planes are independent streams, so with `threads > 1` they are coded in
+/// parallel (each into its own buffer, concatenated in plane order: the same bytes).
+pub fn encode_folded(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[u32],
+    threads: usize,
+    hists: Option<&[[u64; 256]]>,
+) -> Vec<u8> {
     let channels = params.channels();
     if !matches!(width, 1 | 2 | 4)
         || channels == 0
@@ -28,6 +35,14 @@ pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: 
         pack_folded(params, width, codes, &mut raw);
         return encode(&raw, width);
     }
+    let own;
+    let hists = match hists {
+        Some(h) => h,
+        None => {
+            own = folded_histograms(params, width, codes, threads).unwrap_or_default();
+            &own
+        }
+    };
     let n = codes.len();
     let r_max: u32 = if width >= 4 {
         u32::MAX
@@ -36,38 +51,63 @@ pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: 
     };
     let per = n / channels;
     let zs = zero_codes(params, width);
-    let code_plane = |p: usize, plane: &mut [u8], out: &mut Vec<u8>| {
-        for ((dst, chunk), &z) in plane
-            .chunks_exact_mut(per)
-            .zip(codes.chunks_exact(per))
-            .zip(&zs)
-        {
-            let m = z.min(r_max - z);
-            for (d, &u) in dst.iter_mut().zip(chunk) {
-                *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
-            }
-        }
-        encode_plane(plane, out);
+    let code_plane = |p: usize, out: &mut Vec<u8>| {
+        let mut src = Produced::new(n, |start: usize, dst: &mut [u8]| {
+            // A run may span channels: each part folded around its channel's zero code.
+            let mut i = start;
+            for_channel_parts(dst, per, &mut i, |c, part, from| {
+                let z = zs[c];
+                let m = z.min(r_max - z);
+                let src = &codes[from..from + part.len()];
+                for (d, &u) in part.iter_mut().zip(src) {
+                    *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
+                }
+            });
+        });
+        encode_plane_from(&hists[p], &mut src, out);
     };
-    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
-    out.push(width);
+    let mut out = vec![width];
     if threads > 1 && width > 1 {
         // One plane per work item; `par::map` hands each thread a contiguous run of planes.
+        // Plane 0 is coded after the payload's first byte, the others appended to it (each
+        // freed once copied): no second buffer of the whole payload.
         let coded = crate::util::par::map(threads, width as usize, |p| {
-            let mut o = Vec::new();
-            code_plane(p, &mut vec![0u8; n], &mut o);
+            let mut o = if p == 0 { vec![width] } else { Vec::new() };
+            code_plane(p, &mut o);
             o
         });
-        for c in coded {
+        let mut planes = coded.into_iter();
+        out = planes.next().unwrap_or(out);
+        for c in planes {
+            out.reserve_exact(c.len());
             out.extend_from_slice(&c);
         }
     } else {
-        let mut plane = vec![0u8; n];
         for p in 0..width as usize {
-            code_plane(p, &mut plane, &mut out);
+            code_plane(p, &mut out);
         }
     }
     out
+}
+
+/// Splits `dst` (values `*i..` of channels of `per` values) at channel boundaries and calls
+/// `f(channel, part, first index of part)` for each piece; advances `*i` past `dst`.
+#[inline(always)]
+fn for_channel_parts(
+    dst: &mut [u8],
+    per: usize,
+    i: &mut usize,
+    mut f: impl FnMut(usize, &mut [u8], usize),
+) {
+    let mut rest = dst;
+    while !rest.is_empty() {
+        let (c, off) = (*i / per, *i % per);
+        let take = (per - off).min(rest.len());
+        let (part, tail) = rest.split_at_mut(take);
+        f(c, part, *i);
+        *i += take;
+        rest = tail;
+    }
 }
 
 /// Zero code of every channel (see the module doc), clamped to the `width`-byte code range.
@@ -300,15 +340,17 @@ fn plane_histograms<const P: usize>(
         .collect()
 }
 
-/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
-/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
-/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
-/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
-/// basic IEEE operations only (the encoder's choice must be the same on every platform).
-pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> f64 {
+/// Byte histograms of the `width` planes of the folded codes (`pack_folded`), counted on the
+/// threads without a folded copy; `None` when the codes are not whole channels.
+pub(crate) fn folded_histograms(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[u32],
+    threads: usize,
+) -> Option<Vec<[u64; 256]>> {
     let channels = params.channels();
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
-        return 0.0;
+        return None;
     }
     let r_max: u32 = if width >= 4 {
         u32::MAX
@@ -343,10 +385,26 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
             }
         }
     }
-    let n = codes.len() as f64;
-    let ln_n = crate::util::detmath::det_ln(n);
+    Some(h)
+}
+
+/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
+/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
+/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
+/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
+/// basic IEEE operations only (the encoder's choice must be the same on every platform).
+pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> f64 {
+    match folded_histograms(params, width, codes, threads) {
+        Some(h) => bound_of_histograms(&h, codes.len()),
+        None => 0.0,
+    }
+}
+
+/// [`order0_bound_bytes`] of the planes' histograms `h` of `n` codes.
+pub(crate) fn bound_of_histograms(h: &[[u64; 256]], n: usize) -> f64 {
+    let ln_n = crate::util::detmath::det_ln(n as f64);
     let mut bits = 0.0f64;
-    for hp in &h {
+    for hp in h {
         for &c in hp.iter() {
             if c > 0 {
                 let c = c as f64;
@@ -501,17 +559,32 @@ mod tests {
     #[test]
     fn encode_folded_equals_pack_then_encode() {
         let mut s = 17u64;
-        for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
+        // Also planes of several encoder runs (8192 bytes) that cut channels anywhere, and
+        // channels of one value.
+        for (width, channels, per) in [
+            (1u8, 3usize, 700usize),
+            (2, 4, 500),
+            (4, 2, 900),
+            (2, 3, 7001),
+            (1, 9000, 3),
+            (4, 5, 3333),
+        ] {
             // Mostly small codes around each channel's zero, some spread over the whole range.
             let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 7, 5);
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut raw = Vec::new();
             pack_folded(&p, width, &codes, &mut raw);
+            let want = encode(&raw, width);
+            let hists = folded_histograms(&p, width, &codes, 1).unwrap();
             for threads in [1, 2, 3] {
                 assert_eq!(
-                    encode_folded(&p, width, &codes, threads),
-                    encode(&raw, width),
+                    encode_folded(&p, width, &codes, threads, None),
+                    want,
                     "width {width}, {threads} threads"
+                );
+                assert_eq!(
+                    encode_folded(&p, width, &codes, threads, Some(&hists)),
+                    want
                 );
             }
         }

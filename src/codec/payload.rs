@@ -59,12 +59,21 @@ pub(crate) fn encode(
     } else {
         None
     };
-    let bound = || fold::order0_bound_bytes(params, width, codes, threads);
+    // The planes' histograms of the folded codes, when the model needs the order-0 bound:
+    // counted once for the bound and the order-0 payload.
+    let hists = plan
+        .as_ref()
+        .and_then(|_| fold::folded_histograms(params, width, codes, threads));
+    let bound = || {
+        hists
+            .as_deref()
+            .map_or(0.0, |h| fold::bound_of_histograms(h, codes.len()))
+    };
     let order0_on = |threads: usize| {
         if backend_id == entropy::BACKEND_RANS {
             // rANS frames carry the codes folded around each channel's zero code (fold.rs),
             // coded one byte plane at a time (no packed copy of all planes).
-            return fold::encode_folded(params, width, codes, threads);
+            return fold::encode_folded(params, width, codes, threads, hists.as_deref());
         }
         let mut raw = Vec::new();
         pack::pack(codes, width, &mut raw);

@@ -59,8 +59,22 @@ pub fn range_levels(bits: f64) -> f64 {
 /// Range-quantizes one channel (values already pruned) with precision `bits`: returns
 /// `(lo, step)` and writes the codes.
 pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (f32, f32) {
+    quantize_range_pruned(values, -1.0, bits, codes)
+}
+
+/// [`quantize_range_channel`] of the channel pruned at `prune_at` (|x| ≤ `prune_at` counts as
+/// 0; a negative threshold prunes nothing), applied as the values are read: no pruned copy of
+/// the channel (a vector is one channel as long as the tensor: compress peak memory).
+pub fn quantize_range_pruned(
+    values: &[f32],
+    prune_at: f32,
+    bits: f64,
+    codes: &mut [u32],
+) -> (f32, f32) {
+    let pruned = |v: f32| if v.abs() <= prune_at { 0.0 } else { v };
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for &v in values {
+        let v = pruned(v);
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -84,7 +98,9 @@ pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (
     let inv = 1.0 / step as f64;
     let max_code = levels.round().max((range * inv).round());
     for (u, &v) in codes.iter_mut().zip(values) {
-        let q = ((v as f64 - lo as f64) * inv).round().clamp(0.0, max_code);
+        let q = ((pruned(v) as f64 - lo as f64) * inv)
+            .round()
+            .clamp(0.0, max_code);
         *u = q as u32;
     }
     (lo, step)
@@ -354,11 +370,11 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    let mut mags: Vec<f32> = data
-        .iter()
-        .filter(|v| **v != 0.0 && v.is_finite())
-        .map(|v| v.abs())
-        .collect();
+    // Counted first so that the copy is allocated once at its size (a collect of a filter
+    // grows by doubling: up to twice the input's size at the compress peak).
+    let keep = |v: &&f32| **v != 0.0 && v.is_finite();
+    let mut mags: Vec<f32> = Vec::with_capacity(data.iter().filter(keep).count());
+    mags.extend(data.iter().filter(keep).map(|v| v.abs()));
     let nz = mags.len();
     if nz == 0 {
         return Ok(PruneDecision {
