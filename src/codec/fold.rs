@@ -9,7 +9,7 @@
 //! (zero → symbol 0), which per-channel `qmin_c` offsets would otherwise smear: 3.3 → 2.6 bits
 //! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
-use crate::codec::quant::ChannelParams;
+use crate::codec::quant::{ChannelParams, Code};
 use crate::entropy::order0::{encode, encode_plane_from, Produced};
 
 /// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`): the same payload
@@ -18,10 +18,10 @@ use crate::entropy::order0::{encode, encode_plane_from, Produced};
 /// bytes are folded a run at a time as the rANS encoder asks for them (compress peak memory,
 /// issue 12). The planes are independent streams, so with `threads > 1` they are coded in
 /// parallel (each into its own buffer, concatenated in plane order: the same bytes).
-pub fn encode_folded(
+pub(crate) fn encode_folded<C: Code>(
     params: &ChannelParams,
     width: u8,
-    codes: &[u32],
+    codes: &[C],
     threads: usize,
     hists: Option<&[[u64; 256]]>,
 ) -> Vec<u8> {
@@ -57,11 +57,8 @@ pub fn encode_folded(
             let mut i = start;
             for_channel_parts(dst, per, &mut i, |c, part, from| {
                 let z = zs[c];
-                let m = z.min(r_max - z);
                 let src = &codes[from..from + part.len()];
-                for (d, &u) in part.iter_mut().zip(src) {
-                    *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
-                }
+                fold_plane_bytes(src, z, z.min(r_max - z), p, part);
             });
         });
         encode_plane_from(&hists[p], &mut src, out);
@@ -88,6 +85,16 @@ pub fn encode_folded(
         }
     }
     out
+}
+
+/// Byte `p` of the folded `codes` (zero code `z`, `m` as in [`fold_codes`]) into `out`; its
+/// own function so that the loop is compiled (and vectorised) on its own, whatever the caller.
+#[inline(never)]
+fn fold_plane_bytes<C: Code>(codes: &[C], z: u32, m: u32, p: usize, out: &mut [u8]) {
+    let shift = 8 * p as u32;
+    for (d, &u) in out.iter_mut().zip(codes) {
+        *d = (fold_branchless(u.get(), z, m) >> shift) as u8;
+    }
 }
 
 /// Splits `dst` (values `*i..` of channels of `per` values) at channel boundaries and calls
@@ -250,10 +257,16 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
 
 /// Appends the folded codes (`fold_codes` forward) as `width` byte planes, exactly as
 /// `pack::pack` of a folded copy would, without making that copy (encoder peak memory).
-pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut Vec<u8>) {
+pub(crate) fn pack_folded<C: Code>(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[C],
+    out: &mut Vec<u8>,
+) {
     let channels = params.channels();
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
-        crate::entropy::pack::pack(codes, width, out);
+        let wide: Vec<u32> = codes.iter().map(|u| u.get()).collect();
+        crate::entropy::pack::pack(&wide, width, out);
         return;
     }
     let n = codes.len();
@@ -276,11 +289,11 @@ pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut V
         let m = z.min(r_max - z);
         if w == 1 {
             for (d, &u) in dst[c * per..(c + 1) * per].iter_mut().zip(chunk) {
-                *d = fold_branchless(u, z, m) as u8;
+                *d = fold_branchless(u.get(), z, m) as u8;
             }
         } else {
             for (i, &u) in chunk.iter().enumerate() {
-                let f = fold_branchless(u, z, m);
+                let f = fold_branchless(u.get(), z, m);
                 for p in 0..w {
                     dst[p * n + c * per + i] = (f >> (8 * p)) as u8;
                 }
@@ -294,8 +307,8 @@ pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut V
 /// once per call: runs of one byte (zeros mostly, and nearly every high-plane byte) would
 /// otherwise serialise on the same counter's store → load. Integer counts: the same totals as
 /// counting one value at a time.
-fn plane_histograms<const P: usize>(
-    codes: &[u32],
+fn plane_histograms<C: Code, const P: usize>(
+    codes: &[C],
     per: usize,
     zs: &[u32],
     r_max: u32,
@@ -308,7 +321,7 @@ fn plane_histograms<const P: usize>(
         let mut c64 = chunk[..chunk.len() & !3].chunks_exact(64);
         for c in &mut c64 {
             for (b, &u) in buf.iter_mut().zip(c) {
-                *b = fold_branchless(u, z, m);
+                *b = fold_branchless(u.get(), z, m);
             }
             for f4 in buf.chunks_exact(4) {
                 for k in 0..4 {
@@ -322,14 +335,14 @@ fn plane_histograms<const P: usize>(
         let mut c4r = chunk[done..chunk.len() & !3].chunks_exact(4);
         for c in &mut c4r {
             for k in 0..4 {
-                let f = fold_branchless(c[k], z, m);
+                let f = fold_branchless(c[k].get(), z, m);
                 for (p, hp) in h4.iter_mut().enumerate() {
                     hp[k][((f >> (8 * p)) & 0xFF) as usize] += 1;
                 }
             }
         }
         for &u in chunk.chunks_exact(4).remainder() {
-            let f = fold_branchless(u, z, m);
+            let f = fold_branchless(u.get(), z, m);
             for (p, hp) in h4.iter_mut().enumerate() {
                 hp[0][((f >> (8 * p)) & 0xFF) as usize] += 1;
             }
@@ -342,10 +355,10 @@ fn plane_histograms<const P: usize>(
 
 /// Byte histograms of the `width` planes of the folded codes (`pack_folded`), counted on the
 /// threads without a folded copy; `None` when the codes are not whole channels.
-pub(crate) fn folded_histograms(
+pub(crate) fn folded_histograms<C: Code>(
     params: &ChannelParams,
     width: u8,
-    codes: &[u32],
+    codes: &[C],
     threads: usize,
 ) -> Option<Vec<[u64; 256]>> {
     let channels = params.channels();
@@ -360,6 +373,9 @@ pub(crate) fn folded_histograms(
     let per = codes.len() / channels;
     let planes = width.clamp(1, 4) as usize;
     let zs = zero_codes(params, width);
+    if channels == 1 && C::MAX <= u16::MAX as u32 && codes.len() >= 1 << 16 {
+        return Some(single_channel_histograms(codes, zs[0], r_max, planes));
+    }
     // Integer counts: any partition into blocks of channels gives the same histograms (as
     // many blocks per thread).
     let cpb = crate::util::par::balanced_chunk(
@@ -371,10 +387,10 @@ pub(crate) fn folded_histograms(
         let c1 = ((k + 1) * cpb).min(channels);
         let (codes, zs) = (&codes[k * cpb * per..c1 * per], &zs[k * cpb..c1]);
         match planes {
-            1 => plane_histograms::<1>(codes, per, zs, r_max),
-            2 => plane_histograms::<2>(codes, per, zs, r_max),
-            3 => plane_histograms::<3>(codes, per, zs, r_max),
-            _ => plane_histograms::<4>(codes, per, zs, r_max),
+            1 => plane_histograms::<C, 1>(codes, per, zs, r_max),
+            2 => plane_histograms::<C, 2>(codes, per, zs, r_max),
+            3 => plane_histograms::<C, 3>(codes, per, zs, r_max),
+            _ => plane_histograms::<C, 4>(codes, per, zs, r_max),
         }
     });
     let mut h = vec![[0u64; 256]; planes];
@@ -386,6 +402,36 @@ pub(crate) fn folded_histograms(
         }
     }
     Some(h)
+}
+
+/// [`folded_histograms`] of one channel of codes below 2^16 (zero code `z`): a histogram of the
+/// codes themselves (one count a value, no fold), each of its bins then folded once and added
+/// to the planes' histograms: the same counts.
+fn single_channel_histograms<C: Code>(
+    codes: &[C],
+    z: u32,
+    r_max: u32,
+    planes: usize,
+) -> Vec<[u64; 256]> {
+    let m = z.min(r_max - z);
+    let mut h = vec![[0u64; 256]; planes];
+    let mut bins = vec![0u32; C::MAX as usize + 1];
+    // Blocks of at most 2^31 values, so that no u32 bin overflows.
+    for block in codes.chunks(1 << 31) {
+        for &u in block {
+            bins[u.get() as usize] += 1;
+        }
+        for (u, b) in bins.iter_mut().enumerate() {
+            if *b > 0 {
+                let f = fold_branchless(u as u32, z, m);
+                for (p, hp) in h.iter_mut().enumerate() {
+                    hp[((f >> (8 * p)) & 0xFF) as usize] += *b as u64;
+                }
+                *b = 0;
+            }
+        }
+    }
+    h
 }
 
 /// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
@@ -551,6 +597,30 @@ mod tests {
                     order0_bound_bytes(&p, width, &codes, threads),
                     expect,
                     "width {width}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn u16_codes_fold_and_count_as_u32_codes() {
+        // One long channel of u16 codes (its histograms from a histogram of the codes) and
+        // several channels (the folding counters): the u32 codes' histograms and payloads.
+        let mut s = 23u64;
+        for (width, channels, per) in [(1u8, 1usize, 70_000usize), (2, 1, 90_001), (2, 3, 5000)] {
+            let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 11, 9);
+            let narrow: Vec<u16> = codes.iter().map(|&u| u as u16).collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let want = folded_histograms(&p, width, &codes, 1).unwrap();
+            for threads in [1, 2] {
+                assert_eq!(
+                    folded_histograms(&p, width, &narrow, threads).unwrap(),
+                    want
+                );
+                assert_eq!(
+                    encode_folded(&p, width, &narrow, threads, None),
+                    encode_folded(&p, width, &codes, threads, None),
+                    "width {width}, {channels} channels"
                 );
             }
         }
