@@ -6,13 +6,14 @@
 //! built once per process). One #[test] only, so no other test of this binary allocates
 //! concurrently.
 //!
-//! What a lossy call holds at its peak (docs/SECURITY.md §4): one u32 code per value (4n, the
-//! size of `compress_bound`), the payload(s) being coded — at most two, when the rank-1 model's
-//! payload is compared with the order-0 one, plus the model's per-block output before it is
-//! joined (hence 3 × the frame) — and O(rows + columns). No folded or packed copy of the codes,
-//! no whole byte plane, no word buffer of a plane's size, no payload copy for the frame, no
-//! over-grown pruning copy. Issue 12's target (`compress_bound` + O(rows + columns), without the
-//! payloads) is therefore NOT met: the payloads come on top of the codes.
+//! What a lossy call holds at its peak (docs/SECURITY.md §4): the codes — u16 (2n) for a
+//! vector whose codes fit, else u32 (4n, the size of `compress_bound`) — the payload(s) being
+//! coded — at most two for a matrix, when the rank-1 model's payload is compared with the
+//! order-0 one, plus the model's per-block output before it is joined (hence 3 × the frame) —
+//! and O(rows + columns). No folded or packed copy of the codes, no whole byte plane, no word
+//! buffer of a plane's size, no payload copy for the frame, no over-grown pruning copy. Issue
+//! 12's target (`compress_bound` + O(rows + columns)) is asserted for vectors with one thread;
+//! matrices exceed it by their payloads (the u32 codes alone fill it).
 
 use alcm::{compress_bound, decompress, Dtype, Encoder, EncoderConfig, Mode, NonFinitePolicy};
 use std::path::Path;
