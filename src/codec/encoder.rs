@@ -19,7 +19,7 @@ use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
 use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
-use crate::codec::quant::{self, ChannelParams};
+use crate::codec::quant::{self, ChannelParams, Code};
 use crate::codec::typed::{self, Typed};
 use crate::entropy;
 use crate::entropy::pack;
@@ -72,15 +72,51 @@ pub struct Encoder {
     config: EncoderConfig,
 }
 
-/// The quantized form of a tensor, before packing.
-pub(super) struct Quantized {
+/// The quantized form of a tensor, before packing (codes of type `C`: u32, or u16 where they
+/// fit, `quant::Code`).
+pub(super) struct Quantized<C = u32> {
     pub(super) mode: u8,
     pub(super) params: ChannelParams,
-    pub(super) codes: Vec<u32>,
+    pub(super) codes: Vec<C>,
     pub(super) exceptions: Vec<(u64, f32)>,
     n_pruned: u64,
     pub(super) target: f64,
     bits_per_channel: Vec<f64>,
+}
+
+/// A quantized tensor with u32 codes, or u16 codes where they fit (`quant::Code`).
+enum Lossy {
+    Wide(Quantized<u32>),
+    Narrow(Quantized<u16>),
+}
+
+impl Lossy {
+    fn with_mode(mut self, mode: u8) -> Self {
+        match &mut self {
+            Lossy::Wide(q) => q.mode = mode,
+            Lossy::Narrow(q) => q.mode = mode,
+        }
+        self
+    }
+}
+
+/// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
+/// levels (half the code buffer), else into u32 codes: the same codes either way.
+fn quantize_lossy(
+    data: &[f32],
+    shape: &[usize],
+    step: f64,
+    max_abs: Option<f64>,
+    target: f64,
+    threads: usize,
+    narrow: bool,
+) -> Option<Lossy> {
+    if narrow {
+        if let Some(q) = quantize_uniform::<u16>(data, shape, step, max_abs, target, threads) {
+            return Some(Lossy::Narrow(q));
+        }
+    }
+    quantize_uniform::<u32>(data, shape, step, max_abs, target, threads).map(Lossy::Wide)
 }
 
 impl Encoder {
@@ -220,28 +256,53 @@ impl Encoder {
         });
         let values = cleaned.as_deref().unwrap_or(data);
 
+        // u16 codes where they fit, when nothing needs u32 codes: the rank-1 model (matrices,
+        // rANS backend) reads u32 codes, and so do the typed paths and the other backends.
+        let narrow = typed.is_none()
+            && entropy::backend_id(self.config.backend) == entropy::BACKEND_RANS
+            && effective_rank(shape) < 2;
         let quantized = match self.config.mode {
             Mode::Lossless => None,
             // A float64 value beyond float32's range has no float32 image to quantize.
             _ if !fits => None,
-            Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation)?),
+            Mode::Adaptive => Some(self.quantize_adaptive(values, shape, allocation, narrow)?),
             Mode::RelativeL2(eps) => match typed {
-                Some(t) => typed::quantize_relative(self, t, values, shape, eps, &wall0)?,
-                None => self.quantize_relative(values, shape, eps, &wall0)?,
+                Some(t) => {
+                    typed::quantize_relative(self, t, values, shape, eps, &wall0)?.map(Lossy::Wide)
+                }
+                None => match self.relative_step(values, eps, &wall0)? {
+                    Some(step) => {
+                        let q = quantize_lossy(
+                            values,
+                            shape,
+                            step,
+                            None,
+                            eps,
+                            self.config.threads,
+                            narrow,
+                        );
+                        q.map(|q| q.with_mode(format::MODE_RELATIVE_L2))
+                    }
+                    None => None,
+                },
             },
             Mode::MaxAbs(e) if typed.is_some() => typed
-                .and_then(|t| typed::quantize_max_abs(t, values, shape, e, self.config.threads)),
+                .and_then(|t| typed::quantize_max_abs(t, values, shape, e, self.config.threads))
+                .map(Lossy::Wide),
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
-            Mode::MaxAbs(e) => quantize_uniform(
+            Mode::MaxAbs(e) => quantize_lossy(
                 values,
                 shape,
                 (2.0 * e).min(f64::MAX),
                 Some(e),
                 e,
                 self.config.threads,
+                narrow,
             ),
         };
+        // The zeroed copy served the quantizer only: freed before the codes are coded.
+        drop(cleaned);
         let mut bytes = None;
         let mut report_fields = (
             format::MODE_LOSSLESS,
@@ -250,28 +311,14 @@ impl Encoder {
             0usize,
             0.0,
         );
-        if let Some(mut q) = quantized {
-            q.exceptions.extend(non_finite.iter().copied());
-            q.exceptions.sort_unstable_by_key(|e| e.0);
-            let frame = self.write_quantized(&q, shape, dtype);
-            if frame.len() <= bound {
-                let step = match &q.params {
-                    ChannelParams::Uniform { step, .. } => *step,
-                    ChannelParams::Range { .. } => 0.0,
-                };
-                if let Some(r) = reconstruction.as_deref_mut() {
-                    quant::dequantize(&q.params, &q.codes, r);
-                    for &(i, v) in &q.exceptions {
-                        r[i as usize] = v;
-                    }
-                }
-                report_fields = (
-                    q.mode,
-                    q.bits_per_channel,
-                    q.n_pruned,
-                    q.exceptions.len(),
-                    step,
-                );
+        if let Some(q) = quantized {
+            let r = reconstruction.as_deref_mut();
+            let done = match q {
+                Lossy::Wide(q) => self.finish_lossy(q, &non_finite, shape, dtype, bound, r),
+                Lossy::Narrow(q) => self.finish_lossy(q, &non_finite, shape, dtype, bound, r),
+            };
+            if let Some((frame, fields)) = done {
+                report_fields = fields;
                 bytes = Some(frame);
             }
         }
@@ -291,6 +338,7 @@ impl Encoder {
                 let f32_bytes;
                 let raw = match typed {
                     Some(t) => t.raw,
+                    None if cfg!(target_endian = "little") => f32_le_bytes(data),
                     None => {
                         f32_bytes = crate::format::dtype::to_le_bytes(data);
                         &f32_bytes
@@ -389,20 +437,20 @@ impl Encoder {
         data: &[f32],
         shape: &[usize],
         allocation: Option<&[f64]>,
-    ) -> Result<Quantized> {
+        narrow: bool,
+    ) -> Result<Lossy> {
         let channels = channel_count(shape);
         let bits = channel_bits(allocation, channels, &self.config)?;
         let prune = quant::prune_decision(data, self.config.threshold, self.config.max_drop_ratio)?;
-        let (params, codes) = quantize_range(data, channels, &bits, prune.magnitude_threshold);
-        Ok(Quantized {
-            mode: format::MODE_ADAPTIVE,
-            params,
-            codes,
-            exceptions: Vec::new(),
-            n_pruned: prune.pruned as u64,
-            target: 0.0,
-            bits_per_channel: bits,
-        })
+        let t = prune.magnitude_threshold;
+        // At ≤ 15 bits every range code fits u16 (the top code is at most 2^15, the stored
+        // step's rounding included).
+        if narrow && bits.iter().all(|&b| b <= 15.0) {
+            let (params, codes) = quantize_range::<u16>(data, channels, &bits, t);
+            return Ok(Lossy::Narrow(adaptive(params, codes, prune.pruned, bits)));
+        }
+        let (params, codes) = quantize_range::<u32>(data, channels, &bits, t);
+        Ok(Lossy::Wide(adaptive(params, codes, prune.pruned, bits)))
     }
 
     /// Searches the largest uniform step whose reconstruction meets ‖x − x̂‖ ≤ ε‖x‖.
@@ -413,7 +461,20 @@ impl Encoder {
         eps: f64,
         wall0: &Instant,
     ) -> Result<Option<Quantized>> {
-        let step = match search_relative_step(data, eps, self.config.threads, || {
+        let Some(step) = self.relative_step(data, eps, wall0)? else {
+            return Ok(None);
+        };
+        let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
+            Some(q) => q,
+            None => return Ok(None),
+        };
+        q.mode = format::MODE_RELATIVE_L2;
+        Ok(Some(q))
+    }
+
+    /// The relative-L2 mode's step for `data` (`search_relative_step` under the time budget).
+    fn relative_step(&self, data: &[f32], eps: f64, wall0: &Instant) -> Result<Option<f64>> {
+        search_relative_step(data, eps, self.config.threads, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(
                     ErrorKind::Timeout,
@@ -425,24 +486,53 @@ impl Encoder {
             } else {
                 Ok(())
             }
-        })? {
-            Some(s) => s,
-            None => return Ok(None),
-        };
-        let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
-            Some(q) => q,
-            None => return Ok(None),
-        };
-        q.mode = format::MODE_RELATIVE_L2;
-        Ok(Some(q))
+        })
     }
 
-    fn write_quantized(&self, q: &Quantized, shape: &[usize], dtype: Dtype) -> Vec<u8> {
+    /// The frame of `q` with the kept non-finite values, and the report's fields; `None` when
+    /// it would exceed `bound` (the caller writes a lossless frame). Writes the reconstruction.
+    #[allow(clippy::type_complexity)]
+    fn finish_lossy<C: Code>(
+        &self,
+        mut q: Quantized<C>,
+        non_finite: &[(u64, f32)],
+        shape: &[usize],
+        dtype: Dtype,
+        bound: usize,
+        reconstruction: Option<&mut [f32]>,
+    ) -> Option<(Vec<u8>, (u8, Vec<f64>, u64, usize, f64))> {
+        q.exceptions.extend(non_finite.iter().copied());
+        q.exceptions.sort_unstable_by_key(|e| e.0);
+        let frame = self.write_quantized(&q, shape, dtype);
+        if frame.len() > bound {
+            return None;
+        }
+        let step = match &q.params {
+            ChannelParams::Uniform { step, .. } => *step,
+            ChannelParams::Range { .. } => 0.0,
+        };
+        if let Some(r) = reconstruction {
+            quant::dequantize_codes(&q.params, &q.codes, r);
+            for &(i, v) in &q.exceptions {
+                r[i as usize] = v;
+            }
+        }
+        let fields = (
+            q.mode,
+            q.bits_per_channel,
+            q.n_pruned,
+            q.exceptions.len(),
+            step,
+        );
+        Some((frame, fields))
+    }
+
+    fn write_quantized<C: Code>(&self, q: &Quantized<C>, shape: &[usize], dtype: Dtype) -> Vec<u8> {
         let threads = self.config.threads;
         let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
             q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())]
                 .iter()
-                .fold(0u32, |m, &u| m.max(u))
+                .fold(0u32, |m, &u| m.max(u.get()))
         })
         .into_iter()
         .max()
@@ -460,43 +550,60 @@ impl Encoder {
             effective_rank(shape) >= 2,
         );
         let params = format::encode_params(&q.params);
-        format::write_frame(&FrameParts {
-            mode: q.mode,
-            dtype: dtype.id(),
-            backend: backend_id,
-            code_width: width,
-            shape,
-            target: q.target,
-            n_pruned: q.n_pruned,
-            params: &params,
-            shared_qmin: format::shares_qmin(&q.params),
-            exceptions: &q.exceptions,
-            raw_len: raw_len as u64,
-            payload: &payload,
-        })
+        format::write_frame_around(
+            &FrameParts {
+                mode: q.mode,
+                dtype: dtype.id(),
+                backend: backend_id,
+                code_width: width,
+                shape,
+                target: q.target,
+                n_pruned: q.n_pruned,
+                params: &params,
+                shared_qmin: format::shares_qmin(&q.params),
+                exceptions: &q.exceptions,
+                raw_len: raw_len as u64,
+                payload: &[],
+            },
+            payload,
+        )
+    }
+}
+
+/// The adaptive mode's quantized tensor.
+fn adaptive<C>(
+    params: ChannelParams,
+    codes: Vec<C>,
+    pruned: usize,
+    bits: Vec<f64>,
+) -> Quantized<C> {
+    Quantized {
+        mode: format::MODE_ADAPTIVE,
+        params,
+        codes,
+        exceptions: Vec::new(),
+        n_pruned: pruned as u64,
+        target: 0.0,
+        bits_per_channel: bits,
     }
 }
 
 /// Range-quantizes every channel with its precision, pruning |x| ≤ `prune_at` to zero.
-fn quantize_range(
+fn quantize_range<C: Code>(
     data: &[f32],
     channels: usize,
     bits: &[f64],
     prune_at: f32,
-) -> (ChannelParams, Vec<u32>) {
-    let mut codes = vec![0u32; data.len()];
+) -> (ChannelParams, Vec<C>) {
+    let mut codes = vec![C::wrap(0); data.len()];
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
     if let Some(per) = data.len().checked_div(channels) {
-        let mut scratch = vec![0f32; per];
         for (c, (xs, us)) in data
             .chunks_exact(per)
             .zip(codes.chunks_exact_mut(per))
             .enumerate()
         {
-            for (s, &x) in scratch.iter_mut().zip(xs) {
-                *s = if x.abs() <= prune_at { 0.0 } else { x };
-            }
-            let (l, st) = quant::quantize_range_channel(&scratch, bits[c], us);
+            let (l, st) = quant::quantize_range_pruned(xs, prune_at, bits[c], us);
             lo.push(l);
             step.push(st);
         }
@@ -667,14 +774,14 @@ fn search_from(
 /// Uniform quantization with `step`; with `max_abs`, values whose reconstruction misses the
 /// bound (float rounding at a cell edge) become exceptions. `None` when the codes of a channel
 /// span more than 2^32 levels (the caller falls back to lossless).
-pub(super) fn quantize_uniform(
+pub(super) fn quantize_uniform<C: Code>(
     data: &[f32],
     shape: &[usize],
     step: f64,
     max_abs: Option<f64>,
     target: f64,
     threads: usize,
-) -> Option<Quantized> {
+) -> Option<Quantized<C>> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = Vec::new();
@@ -690,8 +797,11 @@ pub(super) fn quantize_uniform(
             threads,
         );
         // The codes buffer is zeroed by the threads, chunk by chunk (`map_new_chunks`).
-        let (all, parts) =
-            crate::util::par::map_new_chunks(threads, data.len(), (cpb * per).max(1), |k, ub| {
+        let (all, parts) = crate::util::par::map_new_chunks(
+            threads,
+            data.len(),
+            (cpb * per).max(1),
+            |k, ub: &mut [C]| {
                 let mut out = (
                     Vec::with_capacity(cpb),
                     Vec::with_capacity(cpb),
@@ -700,24 +810,51 @@ pub(super) fn quantize_uniform(
                 );
                 // One pass per channel into a row buffer of codes (exact integers in f64), then
                 // `u = q − lo` in cache; both loops vectorise.
-                let mut qs = vec![0f64; per];
+                // A channel longer than LONG_ROW (a vector is one channel) is coded a piece at
+                // a time (`long_channel_codes`): the row buffer stays O(LONG_ROW).
+                let mut qs = vec![0f64; per.min(LONG_ROW)];
                 for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
                     let c = k * cpb + ci;
                     let xs = &data[c * per..(c + 1) * per];
-                    let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, &mut qs);
-                    // The exact-integer range of `uniform_code` (also rejects NaN).
-                    if big.is_nan() || big >= 9.0e15 || hi - lo > u32::MAX as f64 {
-                        return None;
-                    }
-                    quant::offset_codes(&qs, lo, us);
-                    if let Some(e) = max_abs {
-                        for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
-                            let xr = (q * step) as f32;
-                            if (x as f64 - xr as f64).abs() > e {
-                                out.2.push(((c * per + k) as u64, x));
+                    let before = out.2.len();
+                    let long = if per > LONG_ROW {
+                        long_channel_codes(xs, inv, step, max_abs, &mut qs, us, c * per, &mut out.2)
+                    } else {
+                        None
+                    };
+                    let (lo, hi) = match long {
+                        Some((lo, hi)) => {
+                            if hi - lo > C::MAX as f64 {
+                                return None;
                             }
+                            // u = q − lo, from q mod 2^bits (exact: 0 ≤ q − lo ≤ C::MAX).
+                            let l32 = lo as i64 as u32;
+                            us.iter_mut()
+                                .for_each(|u| *u = C::wrap(u.get().wrapping_sub(l32)));
+                            (lo, hi)
                         }
-                    }
+                        None => {
+                            out.2.truncate(before);
+                            let mut full;
+                            let qs = if per > LONG_ROW {
+                                // Codes beyond ±2^51 (never seen in practice): a whole row.
+                                full = vec![0f64; per];
+                                &mut full
+                            } else {
+                                &mut qs
+                            };
+                            let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
+                            // The exact-integer range of `uniform_code` (also rejects NaN).
+                            if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
+                                return None;
+                            }
+                            C::offset(qs, lo, us);
+                            if let Some(e) = max_abs {
+                                push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
+                            }
+                            (lo, hi)
+                        }
+                    };
                     let (lo, hi) = (lo as i64, hi as i64);
                     out.0.push(lo);
                     out.1.push(((hi - lo) as f64 + 1.0).log2());
@@ -725,7 +862,8 @@ pub(super) fn quantize_uniform(
                     out.3 = (top.max(hi), wide.max((hi - lo) as u64));
                 }
                 Some(out)
-            });
+            },
+        );
         codes = all;
         let (mut hi, mut widest) = (i64::MIN, 0u64);
         for p in parts {
@@ -749,13 +887,76 @@ pub(super) fn quantize_uniform(
     })
 }
 
+/// Channels longer than this are quantized a piece of this many values at a time.
+const LONG_ROW: usize = 1 << 12;
+
+/// Codes of a long channel `xs`, a piece of `qs.len()` values at a time, into `us` as
+/// `q mod 2^32` (the caller subtracts the channel's smallest code); max-abs rounding outliers
+/// are pushed to `exceptions` (indices from `first`). Returns the channel's smallest and
+/// largest code, or `None` when |x/Δ| reaches 2^50 or is NaN (the caller then quantizes the
+/// channel whole, as short channels are).
+#[allow(clippy::too_many_arguments)]
+fn long_channel_codes<C: Code>(
+    xs: &[f32],
+    inv: f64,
+    step: f64,
+    max_abs: Option<f64>,
+    qs: &mut [f64],
+    us: &mut [C],
+    first: usize,
+    exceptions: &mut Vec<(u64, f32)>,
+) -> Option<(f64, f64)> {
+    // 1.5 · 2^52: for an integer |q| < 2^51, q + BIAS is exact with ulp 1 and the low 32 bits
+    // of its representation are q mod 2^32 (2^51 is a multiple of 2^32).
+    const BIAS: f64 = 6_755_399_441_055_744.0;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let piece = qs.len();
+    for (j, (xc, uc)) in xs.chunks(piece).zip(us.chunks_mut(piece)).enumerate() {
+        let q = &mut qs[..xc.len()];
+        let (l, h, big) = quant::uniform_codes_f64(xc, inv, q);
+        if big.is_nan() || big >= 1_125_899_906_842_624.0 {
+            return None;
+        }
+        lo = lo.min(l);
+        hi = hi.max(h);
+        if hi - lo > C::MAX as f64 {
+            // Too wide for `C`: the caller gives up (a narrower type is only tried first).
+            return Some((lo, hi));
+        }
+        for (u, &v) in uc.iter_mut().zip(q.iter()) {
+            *u = C::wrap((v + BIAS).to_bits() as u32);
+        }
+        if let Some(e) = max_abs {
+            push_rounding_outliers(q, xc, step, e, first + j * piece, exceptions);
+        }
+    }
+    Some((lo, hi))
+}
+
+/// The values `xs` (index `first` on) whose reconstruction from codes `qs` misses `e`.
+fn push_rounding_outliers(
+    qs: &[f64],
+    xs: &[f32],
+    step: f64,
+    e: f64,
+    first: usize,
+    out: &mut Vec<(u64, f32)>,
+) {
+    for (k, (&q, &x)) in qs.iter().zip(xs).enumerate() {
+        let xr = (q * step) as f32;
+        if (x as f64 - xr as f64).abs() > e {
+            out.push(((first + k) as u64, x));
+        }
+    }
+}
+
 /// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
 /// code stream, so the frame stores one `qmin` instead of one per channel
 /// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
 /// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
-fn share_qmin(
+fn share_qmin<C: Code>(
     qmin: &mut [i64],
-    codes: &mut [u32],
+    codes: &mut [C],
     per: usize,
     hi: i64,
     widest: u32,
@@ -784,12 +985,20 @@ fn share_qmin(
             let d = (qm[k * cpb + c] - lo) as u32;
             if d != 0 {
                 for u in us {
-                    *u += d;
+                    *u = C::wrap(u.get() + d);
                 }
             }
         }
     });
     qmin.fill(lo);
+}
+
+/// The bytes of `data` in memory, which are its little-endian bytes on a little-endian target
+/// (the caller checks): the lossless frame reads them without a copy of the input.
+fn f32_le_bytes(data: &[f32]) -> &[u8] {
+    // SAFETY: the view covers exactly `data`'s memory (4 initialised bytes per value, `u8`
+    // needs no alignment) and borrows `data` immutably for its lifetime.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
 }
 
 /// The lossless frame of every element type, from the values' little-endian `bytes` (`width`
@@ -824,18 +1033,154 @@ fn lossless_frame(
             )
         }
     };
-    format::write_frame(&FrameParts {
-        mode: format::MODE_LOSSLESS,
-        dtype: dtype.id(),
-        backend: backend_id,
-        code_width: width as u8,
-        shape,
-        target: 0.0,
-        n_pruned: 0,
-        params: &[],
-        shared_qmin: false,
-        exceptions: &[],
-        raw_len: raw_len as u64,
-        payload: &payload,
-    })
+    format::write_frame_around(
+        &FrameParts {
+            mode: format::MODE_LOSSLESS,
+            dtype: dtype.id(),
+            backend: backend_id,
+            code_width: width as u8,
+            shape,
+            target: 0.0,
+            n_pruned: 0,
+            params: &[],
+            shared_qmin: false,
+            exceptions: &[],
+            raw_len: raw_len as u64,
+            payload: &[],
+        },
+        payload,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `qmin_c + u` of every value, and the exceptions, against the definition: q = round(x/Δ)
+    /// (`quant::uniform_code`), an outlier where |x − f32(q·Δ)| > e.
+    fn check<C: Code>(x: &[f32], shape: &[usize], step: f64, e: Option<f64>, threads: usize) {
+        let Some(q) = quantize_uniform::<C>(x, shape, step, e, 0.0, threads) else {
+            // Only a narrow type may refuse (codes spanning more levels than it holds).
+            assert!(C::MAX < u32::MAX, "{shape:?} step {step}");
+            return;
+        };
+        let ChannelParams::Uniform { qmin, .. } = &q.params else {
+            panic!("uniform params");
+        };
+        let per = x.len() / qmin.len();
+        let mut want_exc = Vec::new();
+        for (i, &v) in x.iter().enumerate() {
+            let code = quant::uniform_code(v, 1.0 / step).unwrap();
+            assert_eq!(
+                qmin[i / per] + q.codes[i].get() as i64,
+                code,
+                "value {i} of {shape:?}"
+            );
+            if let Some(e) = e {
+                if (v as f64 - (code as f64 * step) as f32 as f64).abs() > e {
+                    want_exc.push((i as u64, v));
+                }
+            }
+        }
+        assert_eq!(q.exceptions, want_exc);
+    }
+
+    #[test]
+    fn long_channels_quantize_by_the_definition() {
+        // Channels longer than LONG_ROW go a piece at a time with codes mod 2^32: vectors and
+        // long rows against short rows, codes of either sign, codes beyond 2^32 (offset data),
+        // and codes beyond 2^50 (the whole-row fallback).
+        let n = 2 * (3 * LONG_ROW + 617);
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut u = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let signed: Vec<f32> = (0..n).map(|_| ((u() - 0.4).powi(3) * 8.0) as f32).collect();
+        let offset: Vec<f32> = (0..n).map(|_| (5.0e6 + u() * 100.0) as f32).collect();
+        let huge: Vec<f32> = (0..n)
+            .map(|i| (2.0e12 + (i % 10) as f64 * 262_144.0) as f32)
+            .collect();
+        for (x, step, e) in [
+            (&signed, 1e-3, None),
+            (&signed, 2e-4, Some(1e-4)),
+            (&offset, 1e-3, Some(5e-4)),
+            (&huge, 1e-3, None),
+        ] {
+            for shape in [vec![n], vec![2, n / 2], vec![n / 2, 2]] {
+                for threads in [1, 2] {
+                    check::<u32>(x, &shape, step, e, threads);
+                    check::<u16>(x, &shape, step, e, threads);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn u16_codes_give_the_frames_of_u32_codes() {
+        // The narrow code buffer (vectors) holds the same codes and writes the same frames,
+        // with one and two threads, widths 1 and 2; a tensor whose codes span more than 2^16
+        // levels is refused by u16 and quantized by u32.
+        let n = 3 * LONG_ROW + 77;
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.45;
+                if i % 5 == 0 {
+                    0.0
+                } else {
+                    (u * u * u) as f32
+                }
+            })
+            .collect();
+        for threads in [1, 2] {
+            let enc = Encoder::new(EncoderConfig::default().with_threads(threads)).unwrap();
+            for (step, e) in [(1e-2, None), (1e-4, None), (2e-5, Some(1e-5))] {
+                for shape in [vec![n], vec![n, 1]] {
+                    let a = quantize_uniform::<u32>(&x, &shape, step, e, 0.0, threads).unwrap();
+                    let Some(b) = quantize_uniform::<u16>(&x, &shape, step, e, 0.0, threads) else {
+                        assert!(a.codes.iter().any(|&u| u > u16::MAX as u32), "{step}");
+                        continue;
+                    };
+                    assert!(b
+                        .codes
+                        .iter()
+                        .map(|&u| u as u32)
+                        .eq(a.codes.iter().copied()));
+                    assert_eq!(a.exceptions, b.exceptions);
+                    assert_eq!(a.params, b.params);
+                    assert_eq!(
+                        enc.write_quantized(&a, &shape, Dtype::F32),
+                        enc.write_quantized(&b, &shape, Dtype::F32),
+                        "step {step}, {shape:?}, {threads} threads"
+                    );
+                }
+            }
+            // Range codes (adaptive mode) at up to 15 bits, pruned or not.
+            for (bits, prune_at) in [(8.0, -1.0f32), (15.0, 1e-3), (3.3, 0.0)] {
+                let bits = vec![bits];
+                let (pa, a) = quantize_range::<u32>(&x, 1, &bits, prune_at);
+                let (pb, b) = quantize_range::<u16>(&x, 1, &bits, prune_at);
+                assert!(b.iter().map(|&u| u as u32).eq(a.iter().copied()));
+                assert_eq!(pa, pb);
+                let (qa, qb) = (
+                    adaptive(pa, a, 0, bits.clone()),
+                    adaptive(pb, b, 0, bits.clone()),
+                );
+                assert_eq!(
+                    enc.write_quantized(&qa, &[n], Dtype::F32),
+                    enc.write_quantized(&qb, &[n], Dtype::F32)
+                );
+            }
+            // ±0.125 at a step of 1e-6: 250 001 levels.
+            let wide: Vec<f32> = x.iter().map(|v| v.clamp(-0.125, 0.125)).collect();
+            assert!(quantize_uniform::<u16>(&wide, &[n], 1e-6, None, 0.0, threads).is_none());
+            assert!(quantize_uniform::<u32>(&wide, &[n], 1e-6, None, 0.0, threads).is_some());
+        }
+    }
 }

@@ -9,15 +9,22 @@
 //! (zero → symbol 0), which per-channel `qmin_c` offsets would otherwise smear: 3.3 → 2.6 bits
 //! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
-use crate::codec::quant::ChannelParams;
-use crate::entropy::order0::{encode, encode_plane};
+use crate::codec::quant::{ChannelParams, Code};
+use crate::entropy::order0::{encode, encode_plane_from, Produced};
 
-/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`), producing one plane
-/// at a time (n bytes) instead of the whole packed stream (n · width): the same payload. The
-/// planes are independent streams, so with `threads > 1` they are built and coded in
-/// parallel (each into its own buffer, concatenated in plane order: the same bytes); at most
-/// `threads` planes are alive at once.
-pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> Vec<u8> {
+/// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`): the same payload
+/// without the packed stream, nor even one whole plane: each plane's histogram comes from one
+/// counting pass over the codes (or `hists`, the caller's `folded_histograms`), then its
+/// bytes are folded a run at a time as the rANS encoder asks for them (compress peak memory,
+/// issue 12). The planes are independent streams, so with `threads > 1` they are coded in
+/// parallel (each into its own buffer, concatenated in plane order: the same bytes).
+pub(crate) fn encode_folded<C: Code>(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[C],
+    threads: usize,
+    hists: Option<&[[u64; 256]]>,
+) -> Vec<u8> {
     let channels = params.channels();
     if !matches!(width, 1 | 2 | 4)
         || channels == 0
@@ -28,6 +35,14 @@ pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: 
         pack_folded(params, width, codes, &mut raw);
         return encode(&raw, width);
     }
+    let own;
+    let hists = match hists {
+        Some(h) => h,
+        None => {
+            own = folded_histograms(params, width, codes, threads).unwrap_or_default();
+            &own
+        }
+    };
     let n = codes.len();
     let r_max: u32 = if width >= 4 {
         u32::MAX
@@ -36,38 +51,70 @@ pub fn encode_folded(params: &ChannelParams, width: u8, codes: &[u32], threads: 
     };
     let per = n / channels;
     let zs = zero_codes(params, width);
-    let code_plane = |p: usize, plane: &mut [u8], out: &mut Vec<u8>| {
-        for ((dst, chunk), &z) in plane
-            .chunks_exact_mut(per)
-            .zip(codes.chunks_exact(per))
-            .zip(&zs)
-        {
-            let m = z.min(r_max - z);
-            for (d, &u) in dst.iter_mut().zip(chunk) {
-                *d = (fold_branchless(u, z, m) >> (8 * p)) as u8;
-            }
-        }
-        encode_plane(plane, out);
+    let code_plane = |p: usize, out: &mut Vec<u8>| {
+        let mut src = Produced::new(n, |start: usize, dst: &mut [u8]| {
+            // A run may span channels: each part folded around its channel's zero code.
+            let mut i = start;
+            for_channel_parts(dst, per, &mut i, |c, part, from| {
+                let z = zs[c];
+                let src = &codes[from..from + part.len()];
+                fold_plane_bytes(src, z, z.min(r_max - z), p, part);
+            });
+        });
+        encode_plane_from(&hists[p], &mut src, out);
     };
-    let mut out = Vec::with_capacity(n * width as usize / 2 + 64);
-    out.push(width);
+    let mut out = vec![width];
     if threads > 1 && width > 1 {
         // One plane per work item; `par::map` hands each thread a contiguous run of planes.
+        // Plane 0 is coded after the payload's first byte, the others appended to it (each
+        // freed once copied): no second buffer of the whole payload.
         let coded = crate::util::par::map(threads, width as usize, |p| {
-            let mut o = Vec::new();
-            code_plane(p, &mut vec![0u8; n], &mut o);
+            let mut o = if p == 0 { vec![width] } else { Vec::new() };
+            code_plane(p, &mut o);
             o
         });
-        for c in coded {
+        let mut planes = coded.into_iter();
+        out = planes.next().unwrap_or(out);
+        for c in planes {
+            out.reserve_exact(c.len());
             out.extend_from_slice(&c);
         }
     } else {
-        let mut plane = vec![0u8; n];
         for p in 0..width as usize {
-            code_plane(p, &mut plane, &mut out);
+            code_plane(p, &mut out);
         }
     }
     out
+}
+
+/// Byte `p` of the folded `codes` (zero code `z`, `m` as in [`fold_codes`]) into `out`; its
+/// own function so that the loop is compiled (and vectorised) on its own, whatever the caller.
+#[inline(never)]
+fn fold_plane_bytes<C: Code>(codes: &[C], z: u32, m: u32, p: usize, out: &mut [u8]) {
+    let shift = 8 * p as u32;
+    for (d, &u) in out.iter_mut().zip(codes) {
+        *d = (fold_branchless(u.get(), z, m) >> shift) as u8;
+    }
+}
+
+/// Splits `dst` (values `*i..` of channels of `per` values) at channel boundaries and calls
+/// `f(channel, part, first index of part)` for each piece; advances `*i` past `dst`.
+#[inline(always)]
+fn for_channel_parts(
+    dst: &mut [u8],
+    per: usize,
+    i: &mut usize,
+    mut f: impl FnMut(usize, &mut [u8], usize),
+) {
+    let mut rest = dst;
+    while !rest.is_empty() {
+        let (c, off) = (*i / per, *i % per);
+        let take = (per - off).min(rest.len());
+        let (part, tail) = rest.split_at_mut(take);
+        f(c, part, *i);
+        *i += take;
+        rest = tail;
+    }
 }
 
 /// Zero code of every channel (see the module doc), clamped to the `width`-byte code range.
@@ -210,10 +257,16 @@ pub fn fold_codes(params: &ChannelParams, width: u8, codes: &mut [u32], forward:
 
 /// Appends the folded codes (`fold_codes` forward) as `width` byte planes, exactly as
 /// `pack::pack` of a folded copy would, without making that copy (encoder peak memory).
-pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut Vec<u8>) {
+pub(crate) fn pack_folded<C: Code>(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[C],
+    out: &mut Vec<u8>,
+) {
     let channels = params.channels();
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
-        crate::entropy::pack::pack(codes, width, out);
+        let wide: Vec<u32> = codes.iter().map(|u| u.get()).collect();
+        crate::entropy::pack::pack(&wide, width, out);
         return;
     }
     let n = codes.len();
@@ -236,11 +289,11 @@ pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut V
         let m = z.min(r_max - z);
         if w == 1 {
             for (d, &u) in dst[c * per..(c + 1) * per].iter_mut().zip(chunk) {
-                *d = fold_branchless(u, z, m) as u8;
+                *d = fold_branchless(u.get(), z, m) as u8;
             }
         } else {
             for (i, &u) in chunk.iter().enumerate() {
-                let f = fold_branchless(u, z, m);
+                let f = fold_branchless(u.get(), z, m);
                 for p in 0..w {
                     dst[p * n + c * per + i] = (f >> (8 * p)) as u8;
                 }
@@ -254,8 +307,8 @@ pub fn pack_folded(params: &ChannelParams, width: u8, codes: &[u32], out: &mut V
 /// once per call: runs of one byte (zeros mostly, and nearly every high-plane byte) would
 /// otherwise serialise on the same counter's store → load. Integer counts: the same totals as
 /// counting one value at a time.
-fn plane_histograms<const P: usize>(
-    codes: &[u32],
+fn plane_histograms<C: Code, const P: usize>(
+    codes: &[C],
     per: usize,
     zs: &[u32],
     r_max: u32,
@@ -268,7 +321,7 @@ fn plane_histograms<const P: usize>(
         let mut c64 = chunk[..chunk.len() & !3].chunks_exact(64);
         for c in &mut c64 {
             for (b, &u) in buf.iter_mut().zip(c) {
-                *b = fold_branchless(u, z, m);
+                *b = fold_branchless(u.get(), z, m);
             }
             for f4 in buf.chunks_exact(4) {
                 for k in 0..4 {
@@ -282,14 +335,14 @@ fn plane_histograms<const P: usize>(
         let mut c4r = chunk[done..chunk.len() & !3].chunks_exact(4);
         for c in &mut c4r {
             for k in 0..4 {
-                let f = fold_branchless(c[k], z, m);
+                let f = fold_branchless(c[k].get(), z, m);
                 for (p, hp) in h4.iter_mut().enumerate() {
                     hp[k][((f >> (8 * p)) & 0xFF) as usize] += 1;
                 }
             }
         }
         for &u in chunk.chunks_exact(4).remainder() {
-            let f = fold_branchless(u, z, m);
+            let f = fold_branchless(u.get(), z, m);
             for (p, hp) in h4.iter_mut().enumerate() {
                 hp[0][((f >> (8 * p)) & 0xFF) as usize] += 1;
             }
@@ -300,15 +353,17 @@ fn plane_histograms<const P: usize>(
         .collect()
 }
 
-/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
-/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
-/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
-/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
-/// basic IEEE operations only (the encoder's choice must be the same on every platform).
-pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> f64 {
+/// Byte histograms of the `width` planes of the folded codes (`pack_folded`), counted on the
+/// threads without a folded copy; `None` when the codes are not whole channels.
+pub(crate) fn folded_histograms<C: Code>(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[C],
+    threads: usize,
+) -> Option<Vec<[u64; 256]>> {
     let channels = params.channels();
     if channels == 0 || codes.is_empty() || codes.len() % channels != 0 {
-        return 0.0;
+        return None;
     }
     let r_max: u32 = if width >= 4 {
         u32::MAX
@@ -318,6 +373,9 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
     let per = codes.len() / channels;
     let planes = width.clamp(1, 4) as usize;
     let zs = zero_codes(params, width);
+    if channels == 1 && C::MAX <= u16::MAX as u32 && codes.len() >= 1 << 16 {
+        return Some(single_channel_histograms(codes, zs[0], r_max, planes));
+    }
     // Integer counts: any partition into blocks of channels gives the same histograms (as
     // many blocks per thread).
     let cpb = crate::util::par::balanced_chunk(
@@ -329,10 +387,10 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
         let c1 = ((k + 1) * cpb).min(channels);
         let (codes, zs) = (&codes[k * cpb * per..c1 * per], &zs[k * cpb..c1]);
         match planes {
-            1 => plane_histograms::<1>(codes, per, zs, r_max),
-            2 => plane_histograms::<2>(codes, per, zs, r_max),
-            3 => plane_histograms::<3>(codes, per, zs, r_max),
-            _ => plane_histograms::<4>(codes, per, zs, r_max),
+            1 => plane_histograms::<C, 1>(codes, per, zs, r_max),
+            2 => plane_histograms::<C, 2>(codes, per, zs, r_max),
+            3 => plane_histograms::<C, 3>(codes, per, zs, r_max),
+            _ => plane_histograms::<C, 4>(codes, per, zs, r_max),
         }
     });
     let mut h = vec![[0u64; 256]; planes];
@@ -343,10 +401,56 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
             }
         }
     }
-    let n = codes.len() as f64;
-    let ln_n = crate::util::detmath::det_ln(n);
+    Some(h)
+}
+
+/// [`folded_histograms`] of one channel of codes below 2^16 (zero code `z`): a histogram of the
+/// codes themselves (one count a value, no fold), each of its bins then folded once and added
+/// to the planes' histograms: the same counts.
+fn single_channel_histograms<C: Code>(
+    codes: &[C],
+    z: u32,
+    r_max: u32,
+    planes: usize,
+) -> Vec<[u64; 256]> {
+    let m = z.min(r_max - z);
+    let mut h = vec![[0u64; 256]; planes];
+    let mut bins = vec![0u32; C::MAX as usize + 1];
+    // Blocks of at most 2^31 values, so that no u32 bin overflows.
+    for block in codes.chunks(1 << 31) {
+        for &u in block {
+            bins[u.get() as usize] += 1;
+        }
+        for (u, b) in bins.iter_mut().enumerate() {
+            if *b > 0 {
+                let f = fold_branchless(u as u32, z, m);
+                for (p, hp) in h.iter_mut().enumerate() {
+                    hp[((f >> (8 * p)) & 0xFF) as usize] += *b as u64;
+                }
+                *b = 0;
+            }
+        }
+    }
+    h
+}
+
+/// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
+/// order-0 empirical entropy of each byte plane of the folded codes. A static order-0 coder
+/// cannot beat it (Gibbs' inequality; tables, headers and final states only add), so a payload
+/// of another backend smaller than this makes building the backend-2 payload pointless. Uses
+/// basic IEEE operations only (the encoder's choice must be the same on every platform).
+pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], threads: usize) -> f64 {
+    match folded_histograms(params, width, codes, threads) {
+        Some(h) => bound_of_histograms(&h, codes.len()),
+        None => 0.0,
+    }
+}
+
+/// [`order0_bound_bytes`] of the planes' histograms `h` of `n` codes.
+pub(crate) fn bound_of_histograms(h: &[[u64; 256]], n: usize) -> f64 {
+    let ln_n = crate::util::detmath::det_ln(n as f64);
     let mut bits = 0.0f64;
-    for hp in &h {
+    for hp in h {
         for &c in hp.iter() {
             if c > 0 {
                 let c = c as f64;
@@ -499,19 +603,58 @@ mod tests {
     }
 
     #[test]
+    fn u16_codes_fold_and_count_as_u32_codes() {
+        // One long channel of u16 codes (its histograms from a histogram of the codes) and
+        // several channels (the folding counters): the u32 codes' histograms and payloads.
+        let mut s = 23u64;
+        for (width, channels, per) in [(1u8, 1usize, 70_000usize), (2, 1, 90_001), (2, 3, 5000)] {
+            let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 11, 9);
+            let narrow: Vec<u16> = codes.iter().map(|&u| u as u16).collect();
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let want = folded_histograms(&p, width, &codes, 1).unwrap();
+            for threads in [1, 2] {
+                assert_eq!(
+                    folded_histograms(&p, width, &narrow, threads).unwrap(),
+                    want
+                );
+                assert_eq!(
+                    encode_folded(&p, width, &narrow, threads, None),
+                    encode_folded(&p, width, &codes, threads, None),
+                    "width {width}, {channels} channels"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn encode_folded_equals_pack_then_encode() {
         let mut s = 17u64;
-        for (width, channels, per) in [(1u8, 3usize, 700usize), (2, 4, 500), (4, 2, 900)] {
+        // Also planes of several encoder runs (8192 bytes) that cut channels anywhere, and
+        // channels of one value.
+        for (width, channels, per) in [
+            (1u8, 3usize, 700usize),
+            (2, 4, 500),
+            (4, 2, 900),
+            (2, 3, 7001),
+            (1, 9000, 3),
+            (4, 5, 3333),
+        ] {
             // Mostly small codes around each channel's zero, some spread over the whole range.
             let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 7, 5);
             let p = ChannelParams::Uniform { step: 1.0, qmin };
             let mut raw = Vec::new();
             pack_folded(&p, width, &codes, &mut raw);
+            let want = encode(&raw, width);
+            let hists = folded_histograms(&p, width, &codes, 1).unwrap();
             for threads in [1, 2, 3] {
                 assert_eq!(
-                    encode_folded(&p, width, &codes, threads),
-                    encode(&raw, width),
+                    encode_folded(&p, width, &codes, threads, None),
+                    want,
                     "width {width}, {threads} threads"
+                );
+                assert_eq!(
+                    encode_folded(&p, width, &codes, threads, Some(&hists)),
+                    want
                 );
             }
         }

@@ -5,7 +5,7 @@
 //! and bytes.
 
 use crate::codec::fold;
-use crate::codec::quant::{self, ChannelParams};
+use crate::codec::quant::{self, ChannelParams, Code};
 use crate::entropy::pack;
 use crate::entropy::BackendKind;
 use crate::entropy::{self, model::ModelPlan};
@@ -35,9 +35,9 @@ const NEAR_TIE_MIN: usize = 1 << 19;
 /// actually written and the payload. `model_allowed`: the tensor has rows and columns for the
 /// rank-1 model. The payload never exceeds the decoder's expansion bound
 /// ([`entropy::check_sizes`]).
-pub(crate) fn encode(
+pub(crate) fn encode<C: Code>(
     params: &ChannelParams,
-    codes: &[u32],
+    codes: &[C],
     width: u8,
     backend: BackendKind,
     level: u8,
@@ -54,21 +54,31 @@ pub(crate) fn encode(
     // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
     // of its ideal size (measured), so a skipped model would not have been smaller (checked
     // over the bench: the same choices, the same bytes as coding both).
-    let plan = if backend_id == entropy::BACKEND_RANS && model_allowed {
-        plan_frame_codes(params, codes, width, threads)
-    } else {
-        None
+    // The model reads u32 codes (the encoder gives it no other).
+    let codes32 = C::as_u32(codes).filter(|_| model_allowed);
+    let plan = match codes32 {
+        Some(c) if backend_id == entropy::BACKEND_RANS => {
+            plan_frame_codes(params, c, width, threads).map(|(p, q)| (p, q, c))
+        }
+        _ => None,
     };
-    let bound = || fold::order0_bound_bytes(params, width, codes, threads);
+    // The planes' histograms of the folded codes, when the model needs the order-0 bound:
+    // counted once for the bound and the order-0 payload.
+    let hists = plan
+        .as_ref()
+        .and_then(|_| fold::folded_histograms(params, width, codes, threads));
+    let bound = || {
+        hists
+            .as_deref()
+            .map_or(0.0, |h| fold::bound_of_histograms(h, codes.len()))
+    };
     let order0_on = |threads: usize| {
         if backend_id == entropy::BACKEND_RANS {
             // rANS frames carry the codes folded around each channel's zero code (fold.rs),
             // coded one byte plane at a time (no packed copy of all planes).
-            return fold::encode_folded(params, width, codes, threads);
+            return fold::encode_folded(params, width, codes, threads, hists.as_deref());
         }
-        let mut raw = Vec::new();
-        pack::pack(codes, width, &mut raw);
-        entropy::encode(backend_id, level, &raw, width)
+        entropy::encode(backend_id, level, &packed(codes, width), width)
     };
     let order0 = || order0_on(threads);
     // (payload, whether it is the model's): the model only when strictly smaller.
@@ -81,7 +91,7 @@ pub(crate) fn encode(
     };
     let (mut payload, is_model) = match plan {
         None => (order0(), false),
-        Some((plan, qmin)) => {
+        Some((plan, qmin, codes)) => {
             let b0 = bound();
             // Which to build first: an estimate from every 16th row is enough.
             let estimate = plan.ideal_bytes(codes, &qmin, threads, ESTIMATE_ROW_STEP);
@@ -134,12 +144,28 @@ pub(crate) fn encode(
     }
     if !entropy::expansion_ok(payload.len() as u64, raw_len as u64) {
         // Keep the decoder's allocation bound (entropy::check_sizes): deflate, unfolded.
-        let mut raw = Vec::new();
-        pack::pack(codes, width, &mut raw);
-        payload = entropy::encode(entropy::BACKEND_DEFLATE, level, &raw, width);
+        payload = entropy::encode(
+            entropy::BACKEND_DEFLATE,
+            level,
+            &packed(codes, width),
+            width,
+        );
         backend_id = entropy::BACKEND_DEFLATE;
     }
     (backend_id, payload)
+}
+
+/// The codes packed in `width` byte planes (`pack::pack`; other code types widened first).
+fn packed<C: Code>(codes: &[C], width: u8) -> Vec<u8> {
+    let mut raw = Vec::new();
+    match C::as_u32(codes) {
+        Some(c) => pack::pack(c, width, &mut raw),
+        None => {
+            let wide: Vec<u32> = codes.iter().map(|u| u.get()).collect();
+            pack::pack(&wide, width, &mut raw);
+        }
+    }
+    raw
 }
 
 /// The model's plan for a frame's codes and the rows' offsets `qmin` it is to be used with

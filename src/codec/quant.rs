@@ -19,6 +19,11 @@ pub use crate::format::params::ChannelParams;
 /// Reconstructs values from codes: `out[i] = (base_c + codes[i]·step_c) as f32`, channel by
 /// channel. `codes.len()` must equal `out.len()` and be a multiple of the channel count.
 pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
+    dequantize_codes(params, codes, out)
+}
+
+/// [`dequantize`] of codes of any [`Code`] type (the same values).
+pub(crate) fn dequantize_codes<C: Code>(params: &ChannelParams, codes: &[C], out: &mut [f32]) {
     let channels = params.channels();
     if channels == 0 || out.is_empty() {
         return;
@@ -35,7 +40,7 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
             ChannelParams::Uniform { qmin, .. } => {
                 let q0 = qmin[c];
                 for (o, &u) in oc.iter_mut().zip(uc) {
-                    *o = ((q0 + u as i64) as f64 * step) as f32;
+                    *o = ((q0 + u.get() as i64) as f64 * step) as f32;
                 }
             }
             ChannelParams::Range { .. } => {
@@ -44,9 +49,63 @@ pub fn dequantize(params: &ChannelParams, codes: &[u32], out: &mut [f32]) {
                 // stands for is ≤ f32::MAX, so saturating keeps it within step/2).
                 let m = f32::MAX as f64;
                 for (o, &u) in oc.iter_mut().zip(uc) {
-                    *o = (base + u as f64 * step).clamp(-m, m) as f32;
+                    *o = (base + u.get() as f64 * step).clamp(-m, m) as f32;
                 }
             }
+        }
+    }
+}
+
+/// The integer type of the encoder's code buffer: `u32`, or `u16` where every code of the
+/// tensor fits (half the memory; compress peak memory, issue 12). Values are the same codes.
+pub(crate) trait Code: crate::util::par::ZeroBits {
+    /// The largest code the type holds.
+    const MAX: u32;
+    /// The code as u32.
+    fn get(self) -> u32;
+    /// `v` truncated to the type (mod 2^bits).
+    fn wrap(v: u32) -> Self;
+    /// The codes as u32 when they are (the rank-1 model reads u32 codes only).
+    fn as_u32(codes: &[Self]) -> Option<&[u32]>;
+    /// [`offset_codes`] into this type.
+    fn offset(q: &[f64], lo: f64, u: &mut [Self]);
+}
+
+impl Code for u32 {
+    const MAX: u32 = u32::MAX;
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+    #[inline(always)]
+    fn wrap(v: u32) -> Self {
+        v
+    }
+    fn as_u32(codes: &[Self]) -> Option<&[u32]> {
+        Some(codes)
+    }
+    fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
+        offset_codes(q, lo, u)
+    }
+}
+
+impl Code for u16 {
+    const MAX: u32 = u16::MAX as u32;
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn wrap(v: u32) -> Self {
+        v as u16
+    }
+    fn as_u32(_: &[Self]) -> Option<&[u32]> {
+        None
+    }
+    fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
+        // As `offset_codes_generic`: the low bits of (q − lo) + 2^52 are q − lo (< 2^16 here).
+        for (o, &v) in u.iter_mut().zip(q) {
+            *o = ((v - lo) + TWO52).to_bits() as u16;
         }
     }
 }
@@ -59,13 +118,27 @@ pub fn range_levels(bits: f64) -> f64 {
 /// Range-quantizes one channel (values already pruned) with precision `bits`: returns
 /// `(lo, step)` and writes the codes.
 pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (f32, f32) {
+    quantize_range_pruned(values, -1.0, bits, codes)
+}
+
+/// [`quantize_range_channel`] of the channel pruned at `prune_at` (|x| ≤ `prune_at` counts as
+/// 0; a negative threshold prunes nothing), applied as the values are read: no pruned copy of
+/// the channel (a vector is one channel as long as the tensor: compress peak memory).
+pub(crate) fn quantize_range_pruned<C: Code>(
+    values: &[f32],
+    prune_at: f32,
+    bits: f64,
+    codes: &mut [C],
+) -> (f32, f32) {
+    let pruned = |v: f32| if v.abs() <= prune_at { 0.0 } else { v };
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for &v in values {
+        let v = pruned(v);
         lo = lo.min(v);
         hi = hi.max(v);
     }
     if values.is_empty() || hi <= lo {
-        codes.iter_mut().for_each(|u| *u = 0);
+        codes.iter_mut().for_each(|u| *u = C::wrap(0));
         return (if values.is_empty() { 0.0 } else { lo }, 0.0);
     }
     let levels = range_levels(bits);
@@ -78,14 +151,16 @@ pub fn quantize_range_channel(values: &[f32], bits: f64, codes: &mut [u32]) -> (
     if !step.is_finite() {
         // A range beyond f32::MAX at < 1.6 bits: the step is not representable. Every value
         // decodes to lo (documented in docs/SECURITY.md; unreachable at ≥ 2 bits).
-        codes.iter_mut().for_each(|u| *u = 0);
+        codes.iter_mut().for_each(|u| *u = C::wrap(0));
         return (lo, 0.0);
     }
     let inv = 1.0 / step as f64;
     let max_code = levels.round().max((range * inv).round());
     for (u, &v) in codes.iter_mut().zip(values) {
-        let q = ((v as f64 - lo as f64) * inv).round().clamp(0.0, max_code);
-        *u = q as u32;
+        let q = ((pruned(v) as f64 - lo as f64) * inv)
+            .round()
+            .clamp(0.0, max_code);
+        *u = C::wrap(q as u32);
     }
     (lo, step)
 }
@@ -354,11 +429,11 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    let mut mags: Vec<f32> = data
-        .iter()
-        .filter(|v| **v != 0.0 && v.is_finite())
-        .map(|v| v.abs())
-        .collect();
+    // Counted first so that the copy is allocated once at its size (a collect of a filter
+    // grows by doubling: up to twice the input's size at the compress peak).
+    let keep = |v: &&f32| **v != 0.0 && v.is_finite();
+    let mut mags: Vec<f32> = Vec::with_capacity(data.iter().filter(keep).count());
+    mags.extend(data.iter().filter(keep).map(|v| v.abs()));
     let nz = mags.len();
     if nz == 0 {
         return Ok(PruneDecision {

@@ -152,19 +152,75 @@ pub(crate) fn histogram(data: &[u8]) -> [u64; 256] {
 }
 
 pub(crate) fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
-    let n = data.len();
+    encode_plane_from(&histogram(data), &mut { data }, out);
+}
+
+/// A plane's bytes, served a run at a time to the encoder (which codes the last run first):
+/// a slice, or [`Produced`] (written on demand, so the plane is never held whole).
+pub(crate) trait PlaneSource {
+    /// Number of bytes of the plane.
+    fn len(&self) -> usize;
+    /// Bytes `start..end` of the plane (at most [`WORDS_PER_RUN`] of them).
+    fn run(&mut self, start: usize, end: usize) -> &[u8];
+}
+
+impl PlaneSource for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    #[inline(always)]
+    fn run(&mut self, start: usize, end: usize) -> &[u8] {
+        &self[start..end]
+    }
+}
+
+/// A plane of `n` bytes that `fill(start, dst)` writes on demand (`dst` = bytes
+/// `start..start + dst.len()`), one run at a time into a buffer of one run.
+pub(crate) struct Produced<F> {
+    n: usize,
+    fill: F,
+    buf: Vec<u8>,
+}
+
+impl<F: FnMut(usize, &mut [u8])> Produced<F> {
+    pub(crate) fn new(n: usize, fill: F) -> Self {
+        Produced {
+            n,
+            fill,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<F: FnMut(usize, &mut [u8])> PlaneSource for Produced<F> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn run(&mut self, start: usize, end: usize) -> &[u8] {
+        self.buf.resize(end - start, 0);
+        (self.fill)(start, &mut self.buf);
+        &self.buf
+    }
+}
+
+/// [`encode_plane`] of the plane `src` whose byte histogram is `counts`: the same bytes.
+pub(crate) fn encode_plane_from(
+    counts: &[u64; 256],
+    src: &mut impl PlaneSource,
+    out: &mut Vec<u8>,
+) {
+    let n = src.len();
     if n == 0 {
         out.push(PLANE_STORED);
         return;
     }
-    let counts = histogram(data);
     let distinct = counts.iter().filter(|&&c| c > 0).count();
     if distinct == 1 {
         out.push(PLANE_CONSTANT);
-        out.push(data[0]);
+        out.push(counts.iter().position(|&c| c > 0).unwrap_or(0) as u8);
         return;
     }
-    let freq = normalize(&counts);
+    let freq = normalize(counts);
     let mut cum = [0u32; 256];
     let mut acc = 0;
     for s in 0..256 {
@@ -176,18 +232,51 @@ pub(crate) fn encode_plane(data: &[u8], out: &mut Vec<u8>) {
     out.push(PLANE_RANS);
     out.push(SCALE_BITS as u8);
     write_freq_table(&freq, out);
-    let words = encode_symbols(data, &freq, &cum);
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.reserve(words.len() * 2);
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    // The words go straight into `out` in the order they are produced and are then reversed
+    // in place (the final states first): no word buffer beside the payload.
+    let count_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.reserve_exact(2 * words_hint(counts, &freq, n));
+    let words_at = out.len();
+    encode_symbols(src, &freq, &cum, out);
+    let words = &mut out[words_at..];
+    reverse_words(words);
+    let count = (words.len() / 2) as u32;
+    out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
     if out.len() - start > n {
         // Incompressible: store the plane.
         out.truncate(start);
         out.push(PLANE_STORED);
-        out.extend_from_slice(data);
+        let mut s = 0;
+        while s < n {
+            let e = (s + WORDS_PER_RUN).min(n);
+            out.extend_from_slice(src.run(s, e));
+            s = e;
+        }
     }
+}
+
+/// Reverses the order of the 2-byte words of `w` (their bytes stay in order).
+fn reverse_words(w: &mut [u8]) {
+    let k = w.len() / 2;
+    for i in 0..k / 2 {
+        let j = k - 1 - i;
+        w.swap(2 * i, 2 * j);
+        w.swap(2 * i + 1, 2 * j + 1);
+    }
+}
+
+/// Capacity for the words of a plane: its ideal coded size (Σ count · log2(M / freq) bits)
+/// and a margin, at most one word per symbol. Only an allocation size: the bytes do not
+/// depend on it (reserving one word per symbol cost n bytes of peak memory per plane).
+fn words_hint(counts: &[u64; 256], freq: &[u32; 256], n: usize) -> usize {
+    let bits: f64 = counts
+        .iter()
+        .zip(freq)
+        .filter(|(&c, &f)| c > 0 && f > 0)
+        .map(|(&c, &f)| c as f64 * (SCALE_BITS as f64 - (f as f64).log2()))
+        .sum();
+    ((bits / 16.0 * 1.01) as usize + 64).min(n / 2 + 16)
 }
 
 /// Writes the word unconditionally at `pos` and advances by 0 or 1 (no branch on the ~random
@@ -208,7 +297,12 @@ const SMALL_RUN: usize = 1 << 9;
 
 /// Codes `data` (last symbol first) and returns the words in the order they were produced;
 /// the caller writes them reversed, so the final states come first.
-fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> {
+fn encode_symbols(
+    src: &mut impl PlaneSource,
+    freq: &[u32; 256],
+    cum: &[u32; 256],
+    out: &mut Vec<u8>,
+) {
     let mut tab = [EncSym::default(); 256];
     for s in 0..256 {
         if freq[s] > 0 {
@@ -216,43 +310,59 @@ fn encode_symbols(data: &[u8], freq: &[u32; 256], cum: &[u32; 256]) -> Vec<u16> 
         }
     }
     // The run length only decides when the buffer is flushed: the words are the same.
-    if data.len() <= SMALL_RUN {
-        encode_runs(data, &tab, &mut [0u16; SMALL_RUN])
+    if src.len() <= SMALL_RUN {
+        encode_runs(src, &tab, &mut [0u16; SMALL_RUN], out)
     } else {
-        encode_runs(data, &tab, &mut Box::new([0u16; WORDS_PER_RUN]))
+        encode_runs(src, &tab, &mut Box::new([0u16; WORDS_PER_RUN]), out)
     }
 }
 
-/// [`encode_symbols`] with a word buffer of `N` words (a power of two, a multiple of LANES):
-/// runs of `N` symbols from the end.
-fn encode_runs<const N: usize>(data: &[u8], tab: &[EncSym; 256], buf: &mut [u16; N]) -> Vec<u16> {
-    let n = data.len();
-    // Each symbol emits at most one word; typical output is well below that.
-    let mut words: Vec<u16> = Vec::with_capacity(n / 2 + 16);
+/// [`encode_symbols`] with a word buffer of `N` words (a power of two, a multiple of LANES,
+/// at most [`WORDS_PER_RUN`]): runs of `N` symbols from the end. Appends the words to `out`
+/// (little-endian) in the order they are produced; the stream is their reverse.
+fn encode_runs<const N: usize>(
+    src: &mut impl PlaneSource,
+    tab: &[EncSym; 256],
+    buf: &mut [u16; N],
+    out: &mut Vec<u8>,
+) {
+    let n = src.len();
     let mut x = [L; LANES];
     let body = n - n % LANES;
     let mut pos = 0;
-    for i in (body..n).rev() {
-        enc_put(&mut x[i % LANES], tab[data[i] as usize], buf, &mut pos);
+    let tail = src.run(body, n);
+    for (i, &b) in tail.iter().enumerate().rev() {
+        enc_put(&mut x[(body + i) % LANES], tab[b as usize], buf, &mut pos);
     }
-    words.extend_from_slice(&buf[..pos]);
+    push_words(&buf[..pos], out);
     // Runs of N symbols (a multiple of LANES) from the end, four states in locals.
     let [mut x0, mut x1, mut x2, mut x3] = x;
     let mut end = body;
     while end > 0 {
         let start = end.saturating_sub(N);
         let mut pos = 0;
-        for c in data[start..end].chunks_exact(LANES).rev() {
+        for c in src.run(start, end).chunks_exact(LANES).rev() {
             enc_put(&mut x3, tab[c[3] as usize], buf, &mut pos);
             enc_put(&mut x2, tab[c[2] as usize], buf, &mut pos);
             enc_put(&mut x1, tab[c[1] as usize], buf, &mut pos);
             enc_put(&mut x0, tab[c[0] as usize], buf, &mut pos);
         }
-        words.extend_from_slice(&buf[..pos]);
+        push_words(&buf[..pos], out);
         end = start;
     }
-    push_final_states(&[x0, x1, x2, x3], &mut words);
-    words
+    let mut last = Vec::with_capacity(2 * LANES);
+    push_final_states(&[x0, x1, x2, x3], &mut last);
+    push_words(&last, out);
+}
+
+/// Appends `words` to `out`, little-endian.
+#[inline]
+fn push_words(words: &[u16], out: &mut Vec<u8>) {
+    let at = out.len();
+    out.resize(at + 2 * words.len(), 0);
+    for (d, w) in out[at..].chunks_exact_mut(2).zip(words) {
+        d.copy_from_slice(&w.to_le_bytes());
+    }
 }
 
 /// Appends a frequency table (at least two symbols, summing to `M`): `u8 lo, u8 hi`, then
@@ -580,15 +690,70 @@ mod tests {
                     tab[s] = EncSym::new(freq[s], cum[s]);
                 }
             }
-            let tiny = encode_runs(&v, &tab, &mut [0u16; 4]);
-            assert_eq!(encode_runs(&v, &tab, &mut [0u16; SMALL_RUN]), tiny, "n {n}");
-            assert_eq!(
-                encode_runs(&v, &tab, &mut Box::new([0u16; WORDS_PER_RUN])),
-                tiny,
-                "n {n}"
-            );
-            assert_eq!(encode_symbols(&v, &freq, &cum), tiny, "n {n}");
+            let runs = |buf: &mut [u16]| {
+                let mut o = Vec::new();
+                match buf.len() {
+                    4 => encode_runs(&mut v.as_slice(), &tab, &mut [0u16; 4], &mut o),
+                    SMALL_RUN => encode_runs(&mut v.as_slice(), &tab, &mut [0; SMALL_RUN], &mut o),
+                    _ => encode_runs(
+                        &mut v.as_slice(),
+                        &tab,
+                        &mut Box::new([0u16; WORDS_PER_RUN]),
+                        &mut o,
+                    ),
+                }
+                o
+            };
+            let tiny = runs(&mut [0; 4]);
+            assert_eq!(runs(&mut [0; SMALL_RUN]), tiny, "n {n}");
+            assert_eq!(runs(&mut [0; WORDS_PER_RUN]), tiny, "n {n}");
+            let mut o = Vec::new();
+            encode_symbols(&mut v.as_slice(), &freq, &cum, &mut o);
+            assert_eq!(o, tiny);
             round_trip(&v, 1);
+        }
+    }
+
+    #[test]
+    fn words_reverse_in_place() {
+        for k in 0..9u16 {
+            let words: Vec<u16> = (0..k).map(|i| 0x0102 * (i + 1) + 0x3000).collect();
+            let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            reverse_words(&mut bytes);
+            let want: Vec<u8> = words.iter().rev().flat_map(|w| w.to_le_bytes()).collect();
+            assert_eq!(bytes, want, "{k} words");
+        }
+    }
+
+    #[test]
+    fn a_produced_plane_codes_as_the_slice() {
+        // Planes written run by run on demand (`Produced`) give the bytes of the slice, for
+        // rANS, constant, stored and empty planes, either side of the run lengths.
+        let mut seed = 9;
+        for &n in &[
+            0usize,
+            1,
+            7,
+            SMALL_RUN,
+            SMALL_RUN + 3,
+            WORDS_PER_RUN + 5,
+            20_000,
+        ] {
+            let skewed: Vec<u8> = (0..n)
+                .map(|_| ((lcg(&mut seed) % 5) * (lcg(&mut seed) % 3)) as u8)
+                .collect();
+            let flat: Vec<u8> = (0..n).map(|_| lcg(&mut seed) as u8).collect();
+            for v in [skewed, vec![42u8; n], flat] {
+                let mut want = vec![7u8];
+                encode_plane(&v, &mut want);
+                let mut got = vec![7u8];
+                let mut src = Produced::new(n, |s, dst: &mut [u8]| {
+                    assert!(dst.len() <= WORDS_PER_RUN);
+                    dst.copy_from_slice(&v[s..s + dst.len()]);
+                });
+                encode_plane_from(&histogram(&v), &mut src, &mut got);
+                assert_eq!(got, want, "n {n}");
+            }
         }
     }
 

@@ -175,10 +175,41 @@ pub struct FrameParts<'a> {
     pub payload: &'a [u8],
 }
 
+// Kept for writers that hold their payload by reference (the encoder hands its payload over
+// to `write_frame_around`).
+#[allow(dead_code)]
 pub fn write_frame(p: &FrameParts) -> Vec<u8> {
     let exc = encode_exceptions(p.exceptions);
     let mut out =
         Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + p.payload.len());
+    push_header(&mut out, p, &exc, p.payload.len());
+    out.extend_from_slice(p.payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// [`write_frame`] around a payload the caller hands over (`p.payload` is not read): the
+/// header goes in front of it in its own buffer, so the frame needs no second payload-sized
+/// allocation (the compress peak memory of issue 12). The same bytes as [`write_frame`]; the
+/// returned buffer holds no spare capacity.
+pub(crate) fn write_frame_around(p: &FrameParts, mut payload: Vec<u8>) -> Vec<u8> {
+    let exc = encode_exceptions(p.exceptions);
+    let mut head = Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len());
+    push_header(&mut head, p, &exc, payload.len());
+    let len = payload.len();
+    payload.reserve_exact(head.len() + 4);
+    payload.resize(len + head.len(), 0);
+    payload.copy_within(0..len, head.len());
+    payload[..head.len()].copy_from_slice(&head);
+    let crc = crc32fast::hash(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    payload.shrink_to_fit();
+    payload
+}
+
+/// Everything of a frame before its payload: fixed header, params, exceptions.
+fn push_header(out: &mut Vec<u8>, p: &FrameParts, exc: &[u8], payload_len: usize) {
     out.extend_from_slice(&MAGIC);
     let flags = if p.exceptions.is_empty() {
         0
@@ -205,13 +236,9 @@ pub fn write_frame(p: &FrameParts) -> Vec<u8> {
     out.extend_from_slice(&(p.exceptions.len() as u64).to_le_bytes());
     out.extend_from_slice(&(exc.len() as u64).to_le_bytes());
     out.extend_from_slice(&p.raw_len.to_le_bytes());
-    out.extend_from_slice(&(p.payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(payload_len as u64).to_le_bytes());
     out.extend_from_slice(p.params);
-    out.extend_from_slice(&exc);
-    out.extend_from_slice(p.payload);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    out.extend_from_slice(exc);
 }
 
 /// Bounds-checked little-endian reader.
@@ -562,5 +589,40 @@ mod tests {
         assert_eq!(zigzag(1), 2);
         let mut r = Reader::new(&[0xFF; 11], "t");
         assert!(r.varint().is_err());
+    }
+
+    #[test]
+    fn frame_around_a_payload_is_the_frame_of_that_payload() {
+        let payload: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let exceptions = [(3u64, f32::NAN), (17, 1.5)];
+        for (exc, params, spare) in [
+            (&exceptions[..], &[1u8, 2, 3][..], 0usize),
+            (&[][..], &[][..], 5000),
+        ] {
+            let parts = |payload| FrameParts {
+                mode: MODE_RELATIVE_L2,
+                dtype: Dtype::F32.id(),
+                backend: 2,
+                code_width: 2,
+                shape: &[10, 100],
+                target: 1e-2,
+                n_pruned: 4,
+                params,
+                shared_qmin: false,
+                exceptions: exc,
+                raw_len: 2000,
+                payload,
+            };
+            let mut owned = Vec::with_capacity(payload.len() + spare);
+            owned.extend_from_slice(&payload);
+            let around = write_frame_around(&parts(&[]), owned);
+            assert_eq!(around, write_frame(&parts(&payload)));
+            assert_eq!(around.capacity(), around.len());
+            // The payload sits where the header says, after the header and before the CRC.
+            let info = open_frame(&around, &DecodeLimits::default()).unwrap();
+            assert_eq!(info.payload_len, 1000);
+            let at = info.payload_offset;
+            assert_eq!(&around[at..at + 1000], &payload[..]);
+        }
     }
 }

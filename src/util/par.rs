@@ -82,22 +82,22 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(
 /// raises its mmap threshold after the first free of one), `calloc` zeroes all of it on the
 /// calling thread, a serial pass over the whole buffer before any thread starts; here that
 /// pass is split over the threads and runs chunk by chunk just before `f`.
-pub(crate) fn map_new_chunks<T: Send>(
+pub(crate) fn map_new_chunks<C: ZeroBits, T: Send>(
     threads: usize,
     len: usize,
     chunk: usize,
-    f: impl Fn(usize, &mut [u32]) -> T + Sync,
-) -> (Vec<u32>, Vec<T>) {
-    let mut v: Vec<u32> = Vec::with_capacity(len);
+    f: impl Fn(usize, &mut [C]) -> T + Sync,
+) -> (Vec<C>, Vec<T>) {
+    let mut v: Vec<C> = Vec::with_capacity(len);
     let out = map_chunks_mut(
         threads,
         &mut v.spare_capacity_mut()[..len],
         chunk,
-        |k, c: &mut [std::mem::MaybeUninit<u32>]| {
-            let p = c.as_mut_ptr().cast::<u32>();
-            // SAFETY: `p` points to `c.len()` writable u32 slots (`MaybeUninit<u32>` has the
-            // layout of `u32`), all-zero bytes are a valid u32, and once written the chunk is
-            // initialised, so the slice over it is valid for the closure's use.
+        |k, c: &mut [std::mem::MaybeUninit<C>]| {
+            let p = c.as_mut_ptr().cast::<C>();
+            // SAFETY: `p` points to `c.len()` writable slots (`MaybeUninit<C>` has the layout
+            // of `C`), all-zero bytes are a valid `C` (`ZeroBits`), and once written the chunk
+            // is initialised, so the slice over it is valid for the closure's use.
             let c = unsafe {
                 std::ptr::write_bytes(p, 0, c.len());
                 std::slice::from_raw_parts_mut(p, c.len())
@@ -110,6 +110,16 @@ pub(crate) fn map_new_chunks<T: Send>(
     unsafe { v.set_len(len) };
     (v, out)
 }
+
+/// Types for which all-zero bytes are a valid value (the buffers of [`map_new_chunks`]).
+///
+/// # Safety
+/// Implement only for types whose all-zero bit pattern is a valid value.
+pub(crate) unsafe trait ZeroBits: Copy + Send + Sync + 'static {}
+// SAFETY: every bit pattern is a valid integer.
+unsafe impl ZeroBits for u16 {}
+// SAFETY: as above.
+unsafe impl ZeroBits for u32 {}
 
 /// Items per work item for `len` items cut into pieces of at most `chunk`, shrunk so that the
 /// number of pieces is a multiple of `threads`: each thread of [`map`] then gets as many
@@ -165,7 +175,7 @@ mod tests {
             for (i, &x) in v.iter().enumerate() {
                 assert_eq!(x, if i % 64 == 0 { i as u32 / 64 + 1 } else { 0 });
             }
-            assert!(map_new_chunks(t, 0, 64, |_, _| ()).0.is_empty());
+            assert!(map_new_chunks(t, 0, 64, |_, _: &mut [u16]| ()).0.is_empty());
         }
     }
 
