@@ -574,6 +574,10 @@ enum Dec {
         syms: Vec<u8>,
         cum: Vec<u32>,
         freq: Vec<u32>,
+        /// `start[b]`: the index of the symbol whose range holds slot `b · 2^(SCALE_BITS − 8)`; the symbol of
+        /// a slot is found from there in a step or two instead of a binary search over up to
+        /// 256 symbols (the search's unpredictable branches were most of a decode).
+        start: Box<[u8; 256]>,
     },
 }
 
@@ -584,10 +588,20 @@ impl Dec {
             Model::Raw(k) => Dec::Raw(k),
             Model::Table { freq, cum } => {
                 let syms: Vec<u8> = (0..=255u8).filter(|&s| freq[s as usize] > 0).collect();
+                let cum: Vec<u32> = syms.iter().map(|&s| cum[s as usize]).collect();
+                let mut start = Box::new([0u8; 256]);
+                let mut k = 0usize;
+                for (b, e) in start.iter_mut().enumerate() {
+                    while k + 1 < cum.len() && cum[k + 1] as u64 <= (b as u64) << (SCALE_BITS - 8) {
+                        k += 1;
+                    }
+                    *e = k as u8;
+                }
                 Dec::Table {
-                    cum: syms.iter().map(|&s| cum[s as usize]).collect(),
                     freq: syms.iter().map(|&s| freq[s as usize]).collect(),
+                    cum,
                     syms,
+                    start,
                 }
             }
         }
@@ -610,8 +624,16 @@ impl Stream<'_> {
                 let s = slot >> (SCALE_BITS - k);
                 (s as u8, 1u64 << (SCALE_BITS - k), s << (SCALE_BITS - k))
             }
-            Dec::Table { syms, cum, freq } => {
-                let k = cum.partition_point(|&c| c as u64 <= slot) - 1;
+            Dec::Table {
+                syms,
+                cum,
+                freq,
+                start,
+            } => {
+                let mut k = start[(slot >> (SCALE_BITS - 8)) as usize] as usize;
+                while k + 1 < cum.len() && cum[k + 1] as u64 <= slot {
+                    k += 1;
+                }
                 (syms[k], freq[k] as u64, cum[k] as u64)
             }
         };
@@ -942,6 +964,45 @@ mod tests {
 
     /// The normalised frequencies sum to 2^16 with every present symbol ≥ 1, also when most
     /// symbols are rare (255 singletons beside one symbol of a large count).
+    #[test]
+    fn slot_lookup_equals_a_binary_search() {
+        // Tables of 2, 3, 40 and 256 symbols, skewed and flat: every slot's symbol through
+        // `start` and the short scan equals the binary search over the cumulative counts.
+        let mut tables: Vec<[u64; 256]> = vec![];
+        let mut c = [0u64; 256];
+        c[7] = 1;
+        c[200] = 99_999;
+        tables.push(c);
+        let mut c = [0u64; 256];
+        c[0] = 5;
+        c[1] = 1;
+        c[255] = 3;
+        tables.push(c);
+        let mut c = [0u64; 256];
+        for (i, v) in c.iter_mut().enumerate().take(40) {
+            *v = 1 + (i as u64 * 37) % 11;
+        }
+        tables.push(c);
+        tables.push([1u64; 256]);
+        for counts in &tables {
+            let d = Dec::new(Model::table(counts));
+            let Dec::Table { syms, cum, .. } = &d else {
+                panic!("not a table")
+            };
+            for slot in 0..TOTAL {
+                let k = cum.partition_point(|&c| c as u64 <= slot) - 1;
+                // Decode one symbol from a state whose slot is `slot` (x = L · 2^16 + slot
+                // keeps x ≥ L after the step for every frequency, so no byte is read).
+                let mut st = Stream {
+                    p: &[],
+                    pos: 0,
+                    x: (L << SCALE_BITS) | slot,
+                };
+                assert_eq!(st.get(&d).unwrap(), syms[k], "slot {slot}");
+            }
+        }
+    }
+
     #[test]
     fn normalisation_sums_to_the_total() {
         let mut c = [1u64; 256];
