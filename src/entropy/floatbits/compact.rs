@@ -565,6 +565,9 @@ fn read_table(r: &mut Reader, bits: u32, n: u64) -> Result<[u64; 256]> {
     Ok(counts)
 }
 
+/// Tables of up to this many symbols are searched by a scan from the first.
+const SCAN_SYMBOLS: usize = 8;
+
 /// A model's decoding side, holding the present symbols only (what a hostile table can make
 /// the decoder allocate is proportional to the bits it spends on them).
 enum Dec {
@@ -574,10 +577,13 @@ enum Dec {
         syms: Vec<u8>,
         cum: Vec<u32>,
         freq: Vec<u32>,
-        /// `start[b]`: the index of the symbol whose range holds slot `b · 2^(SCALE_BITS − 8)`; the symbol of
-        /// a slot is found from there in a step or two instead of a binary search over up to
-        /// 256 symbols (the search's unpredictable branches were most of a decode).
-        start: Box<[u8; 256]>,
+        /// For tables of more than [`SCAN_SYMBOLS`] symbols, `start[b]`: the index of the symbol
+        /// whose range holds slot `b · 2^(SCALE_BITS − 8)`; the symbol of a slot is found from
+        /// there in a step or two instead of a binary search over up to 256 symbols (the
+        /// search's unpredictable branches were most of a decode). Smaller tables are scanned
+        /// from their first symbol, so the index's 256 bytes come only with a table that spent
+        /// bits on more than 8 symbols.
+        start: Option<Box<[u8; 256]>>,
     },
 }
 
@@ -589,14 +595,19 @@ impl Dec {
             Model::Table { freq, cum } => {
                 let syms: Vec<u8> = (0..=255u8).filter(|&s| freq[s as usize] > 0).collect();
                 let cum: Vec<u32> = syms.iter().map(|&s| cum[s as usize]).collect();
-                let mut start = Box::new([0u8; 256]);
-                let mut k = 0usize;
-                for (b, e) in start.iter_mut().enumerate() {
-                    while k + 1 < cum.len() && cum[k + 1] as u64 <= (b as u64) << (SCALE_BITS - 8) {
-                        k += 1;
+                let start = (cum.len() > SCAN_SYMBOLS).then(|| {
+                    let mut start = Box::new([0u8; 256]);
+                    let mut k = 0usize;
+                    for (b, e) in start.iter_mut().enumerate() {
+                        while k + 1 < cum.len()
+                            && cum[k + 1] as u64 <= (b as u64) << (SCALE_BITS - 8)
+                        {
+                            k += 1;
+                        }
+                        *e = k as u8;
                     }
-                    *e = k as u8;
-                }
+                    start
+                });
                 Dec::Table {
                     freq: syms.iter().map(|&s| freq[s as usize]).collect(),
                     cum,
@@ -630,7 +641,9 @@ impl Stream<'_> {
                 freq,
                 start,
             } => {
-                let mut k = start[(slot >> (SCALE_BITS - 8)) as usize] as usize;
+                let mut k = start
+                    .as_ref()
+                    .map_or(0, |t| t[(slot >> (SCALE_BITS - 8)) as usize] as usize);
                 while k + 1 < cum.len() && cum[k + 1] as u64 <= slot {
                     k += 1;
                 }
