@@ -718,7 +718,7 @@ fn read_block(r: &mut Reader, cut: Cut, hb: u32, n: u64) -> Result<BlockDec> {
 
 /// Decodes a compact payload `p` (the whole rest of the payload) into `out` (elements of `w`
 /// bytes, at least one). Allocates only tables: at most 16 blocks of at most 270 tables, each
-/// of the symbols present in it.
+/// of the symbols present in it (and a 256-byte slot index when there are more than 8).
 pub(crate) fn decode(p: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
     if !matches!(w, 2 | 4 | 8) || out.len() % w != 0 || out.is_empty() {
         return Err(Error::corrupt(format!(
