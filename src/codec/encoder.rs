@@ -563,7 +563,6 @@ impl Encoder {
                 shared_qmin: format::shares_qmin(&q.params),
                 exceptions: &q.exceptions,
                 raw_len: raw_len as u64,
-                payload: &[],
             },
             payload,
         )
@@ -1046,7 +1045,6 @@ fn lossless_frame(
             shared_qmin: false,
             exceptions: &[],
             raw_len: raw_len as u64,
-            payload: &[],
         },
         payload,
     )

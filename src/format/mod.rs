@@ -172,24 +172,23 @@ pub struct FrameParts<'a> {
     pub shared_qmin: bool,
     pub exceptions: &'a [(u64, f32)],
     pub raw_len: u64,
-    pub payload: &'a [u8],
 }
 
-// Kept for writers that hold their payload by reference (the encoder hands its payload over
-// to `write_frame_around`).
-#[allow(dead_code)]
-pub fn write_frame(p: &FrameParts) -> Vec<u8> {
+/// The frame of `p` in a new buffer: every writer now uses [`write_frame_around`] (no copy of
+/// the payload); this straightforward version stays as the test's reference for it.
+#[cfg(test)]
+pub fn write_frame(p: &FrameParts, payload: &[u8]) -> Vec<u8> {
     let exc = encode_exceptions(p.exceptions);
     let mut out =
-        Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + p.payload.len());
-    push_header(&mut out, p, &exc, p.payload.len());
-    out.extend_from_slice(p.payload);
+        Vec::with_capacity(FRAME_OVERHEAD_MAX + p.params.len() + exc.len() + payload.len());
+    push_header(&mut out, p, &exc, payload.len());
+    out.extend_from_slice(payload);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-/// [`write_frame`] around a payload the caller hands over (`p.payload` is not read): the
+/// The frame of `p` around a payload the caller hands over: the
 /// header goes in front of it in its own buffer, so the frame needs no second payload-sized
 /// allocation (the compress peak memory of issue 12). The same bytes as [`write_frame`]; the
 /// returned buffer holds no spare capacity.
@@ -297,16 +296,8 @@ impl<'a> Reader<'a> {
     }
     /// Unsigned LEB128, at most 10 bytes.
     pub(crate) fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = self.u8()?;
-            if i == 9 && b > 1 {
-                break;
-            }
-            v |= ((b & 0x7F) as u64) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
+        if let Some(v) = crate::util::varint::read(|| self.u8())? {
+            return Ok(v);
         }
         Err(Error::corrupt(format!(
             "{}: varint longer than 64 bits at offset {}",
@@ -315,13 +306,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+pub(crate) use crate::util::varint::put as put_varint;
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -599,7 +584,7 @@ mod tests {
             (&exceptions[..], &[1u8, 2, 3][..], 0usize),
             (&[][..], &[][..], 5000),
         ] {
-            let parts = |payload| FrameParts {
+            let parts = || FrameParts {
                 mode: MODE_RELATIVE_L2,
                 dtype: Dtype::F32.id(),
                 backend: 2,
@@ -611,12 +596,11 @@ mod tests {
                 shared_qmin: false,
                 exceptions: exc,
                 raw_len: 2000,
-                payload,
             };
             let mut owned = Vec::with_capacity(payload.len() + spare);
             owned.extend_from_slice(&payload);
-            let around = write_frame_around(&parts(&[]), owned);
-            assert_eq!(around, write_frame(&parts(&payload)));
+            let around = write_frame_around(&parts(), owned);
+            assert_eq!(around, write_frame(&parts(), &payload));
             assert_eq!(around.capacity(), around.len());
             // The payload sits where the header says, after the header and before the CRC.
             let info = open_frame(&around, &DecodeLimits::default()).unwrap();

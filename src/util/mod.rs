@@ -6,6 +6,7 @@ pub mod detmath;
 pub mod fsutil;
 pub(crate) mod par;
 pub mod shape;
+pub(crate) mod varint;
 
 /// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that
 /// users build it as `Config::default().with_mode(..).with_threads(..)` and fields can be

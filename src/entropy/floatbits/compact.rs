@@ -55,6 +55,7 @@
 
 use crate::error::{Error, Result};
 use crate::util::detmath::det_log2;
+use crate::util::varint;
 
 const SCALE_BITS: u32 = 16;
 const TOTAL: u64 = 1 << SCALE_BITS;
@@ -179,25 +180,17 @@ fn normalize(counts: &[u64; 256]) -> [u32; 256] {
     freq
 }
 
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// The count table of `counts` (module doc), appended to `out`.
 fn put_table(counts: &[u64; 256], out: &mut Vec<u8>) {
     let n: u64 = counts.iter().sum();
-    put_varint(counts[0], out);
+    varint::put(out, counts[0]);
     if counts[0] == n {
         return;
     }
     let lo = (1..256).find(|&s| counts[s] > 0).unwrap_or(1);
     let hi = (1..256).rev().find(|&s| counts[s] > 0).unwrap_or(lo);
-    put_varint(lo as u64, out);
-    put_varint((hi - lo) as u64, out);
+    varint::put(out, lo as u64);
+    varint::put(out, (hi - lo) as u64);
     if hi == lo {
         return;
     }
@@ -385,7 +378,7 @@ fn write(bytes: &[u8], cut: Cut, hb: u32, blocks: &[Prepared], out: &mut Vec<u8>
     let top = nc - 1;
     if nb > 1 {
         out.push(hb as u8 | FLAG_BLOCKS);
-        put_varint(nb as u64, out);
+        varint::put(out, nb as u64);
     } else {
         out.push(hb as u8);
     }
@@ -496,19 +489,8 @@ impl Reader<'_> {
         Ok(b)
     }
     fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for k in 0..10 {
-            let b = self.u8()?;
-            let part = (b & 0x7F) as u64;
-            if k == 9 && b > 1 {
-                break;
-            }
-            v |= part << (7 * k);
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(Error::corrupt("compact float payload: varint too long"))
+        varint::read(|| self.u8())?
+            .ok_or_else(|| Error::corrupt("compact float payload: varint too long"))
     }
 }
 

@@ -30,6 +30,7 @@
 use crate::entropy::rans::{normalize, push_final_states, read_states, EncSym, L, M, SCALE_BITS};
 use crate::error::{Error, Result};
 use crate::util::detmath::det_log2;
+use crate::util::varint;
 
 const LANES: usize = 4;
 /// Largest number of contexts.
@@ -114,14 +115,6 @@ fn pair_counts(sym: &[u8], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
     counts
 }
 
-fn leb128(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v & 0x7F) as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// Estimated size in bits of coding `counts` (one row per context): the ideal code length
 /// plus about a byte and a half per table entry. Deterministic (`det_log2`).
 fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
@@ -194,9 +187,11 @@ pub(crate) fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out:
         let mut as_freq = Vec::new();
         freq[lo..=hi]
             .iter()
-            .for_each(|&f| leb128(f as u64, &mut as_freq));
+            .for_each(|&f| varint::put(&mut as_freq, f as u64));
         let mut as_counts = Vec::new();
-        cnt[lo..=hi].iter().for_each(|&c| leb128(c, &mut as_counts));
+        cnt[lo..=hi]
+            .iter()
+            .for_each(|&c| varint::put(&mut as_counts, c));
         if as_counts.len() < as_freq.len() {
             out.extend_from_slice(&[TABLE_COUNTS, lo as u8, hi as u8]);
             out.extend_from_slice(&as_counts);
