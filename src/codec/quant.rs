@@ -157,9 +157,9 @@ pub(crate) fn quantize_range_pruned<C: Code>(
     let inv = 1.0 / step as f64;
     let max_code = levels.round().max((range * inv).round());
     for (u, &v) in codes.iter_mut().zip(values) {
-        let q = ((pruned(v) as f64 - lo as f64) * inv)
-            .round()
-            .clamp(0.0, max_code);
+        // `round_away_f64`, not `f64::round`: the same value, but baseline x86-64 has no
+        // rounding instruction, and `round` is a libm call per value.
+        let q = round_away_f64((pruned(v) as f64 - lo as f64) * inv).clamp(0.0, max_code);
         *u = C::wrap(q as u32);
     }
     (lo, step)
@@ -429,12 +429,10 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    // Counted first so that the copy is allocated once at its size (a collect of a filter
-    // grows by doubling: up to twice the input's size at the compress peak).
-    let keep = |v: &&f32| **v != 0.0 && v.is_finite();
-    let mut mags: Vec<f32> = Vec::with_capacity(data.iter().filter(keep).count());
-    mags.extend(data.iter().filter(keep).map(|v| v.abs()));
-    let nz = mags.len();
+    let nz = data
+        .iter()
+        .filter(|v| kept_magnitude(**v).is_some())
+        .count();
     if nz == 0 {
         return Ok(PruneDecision {
             magnitude_threshold: -1.0,
@@ -443,29 +441,26 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
     }
     let count_le = |t: f32| {
         data.iter()
-            .filter(|v| **v != 0.0 && v.is_finite() && v.abs() <= t)
+            .filter(|v| kept_magnitude(**v).is_some_and(|m| m <= t.to_bits()))
             .count()
     };
-    let mut t = percentile(&mut mags, threshold * 100.0);
+    let mut t = magnitude_percentile(data, nz, threshold * 100.0);
     let mut pruned = count_le(t);
     if pruned as f64 > max_drop_ratio * nz as f64 {
-        t = percentile(&mut mags, max_drop_ratio * 100.0);
+        t = magnitude_percentile(data, nz, max_drop_ratio * 100.0);
         pruned = count_le(t);
         if pruned as f64 > max_drop_ratio * nz as f64 {
             // Ties at the percentile (many equal magnitudes): prune strictly below it instead,
             // so the max drop ratio always holds.
-            let below = data
-                .iter()
-                .filter(|v| **v != 0.0 && v.is_finite() && v.abs() < t)
-                .count();
-            let t2 = mags
-                .iter()
-                .copied()
-                .filter(|m| *m < t)
-                .fold(-1.0f32, f32::max);
+            let below = |m: &u32| *m < t.to_bits();
+            let mags = data.iter().filter_map(|v| kept_magnitude(*v));
             return Ok(PruneDecision {
-                magnitude_threshold: t2,
-                pruned: below,
+                magnitude_threshold: mags
+                    .clone()
+                    .filter(below)
+                    .max()
+                    .map_or(-1.0, f32::from_bits),
+                pruned: mags.filter(below).count(),
             });
         }
     }
@@ -473,6 +468,75 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
         magnitude_threshold: t,
         pruned,
     })
+}
+
+/// The bits of |v| for a finite non-zero `v` (the values the pruning rule ranks), else `None`.
+/// Positive finite floats order as their bit patterns do, so ranks need integer compares only.
+#[inline(always)]
+fn kept_magnitude(v: f32) -> Option<u32> {
+    let m = v.to_bits() & 0x7fff_ffff;
+    (m != 0 && m < 0x7f80_0000).then_some(m)
+}
+
+/// [`percentile`] of the `nz` magnitudes `kept_magnitude` keeps from `data`, without their copy
+/// or a quickselect: the k-th and (k+1)-th smallest by a radix selection on the bits, 11 bits at
+/// a time (a 2048-bin histogram of the candidates, then only the bin that holds the rank).
+fn magnitude_percentile(data: &[f32], nz: usize, p: f64) -> f32 {
+    let pos = (p.clamp(0.0, 100.0) / 100.0) * (nz - 1) as f64;
+    let k = pos.floor() as usize;
+    let frac = pos - k as f64;
+    let a = kth_magnitude(data, k);
+    if frac == 0.0 || k + 1 >= nz {
+        return f32::from_bits(a);
+    }
+    // The (k+1)-th smallest: `a` again when more than k + 1 magnitudes are ≤ a, else the
+    // smallest above it.
+    let (mut le, mut above) = (0usize, u32::MAX);
+    for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
+        le += (m <= a) as usize;
+        if m > a {
+            above = above.min(m);
+        }
+    }
+    let b = if le > k + 1 { a } else { above };
+    let (a, b) = (f32::from_bits(a), f32::from_bits(b));
+    (a as f64 + frac * (b as f64 - a as f64)) as f32
+}
+
+/// The bits of the k-th smallest (from 0) kept magnitude of `data` (k below their count).
+fn kth_magnitude(data: &[f32], mut k: usize) -> u32 {
+    // The top 11 bits over all of data; the candidates that share them are then few (a bin
+    // is one binade's eighth) and copied once for the two lower levels.
+    let mut hist = vec![0usize; 2048];
+    for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
+        hist[(m >> 21) as usize] += 1;
+    }
+    let bin = pick_bin(&hist, &mut k);
+    let mut cand: Vec<u32> = data
+        .iter()
+        .filter_map(|v| kept_magnitude(*v))
+        .filter(|m| m >> 21 == bin)
+        .collect();
+    for (shift, mask) in [(10u32, 0x7ffu32), (0, 0x3ff)] {
+        hist.iter_mut().for_each(|h| *h = 0);
+        for &m in &cand {
+            hist[((m >> shift) & mask) as usize] += 1;
+        }
+        let bin = pick_bin(&hist, &mut k);
+        cand.retain(|m| (m >> shift) & mask == bin);
+    }
+    // Every candidate left has the same 32 bits.
+    cand[0]
+}
+
+/// The bin holding rank `k` of `hist`; `k` becomes the rank within that bin.
+fn pick_bin(hist: &[usize], k: &mut usize) -> u32 {
+    let mut b = 0;
+    while *k >= hist[b] {
+        *k -= hist[b];
+        b += 1;
+    }
+    b as u32
 }
 
 #[cfg(test)]
@@ -767,5 +831,78 @@ mod tests {
         assert_eq!(d.pruned, 2);
         assert!(prune_decision(&data, 0.0, 0.25).is_err());
         assert_eq!(prune_decision(&[0.0; 5], 0.1, 0.25).unwrap().pruned, 0);
+    }
+
+    /// The rule as GUIDE §1 states it, on a sorted copy of the non-zero finite magnitudes:
+    /// the reference the radix selection of `prune_decision` must match exactly.
+    fn prune_reference(data: &[f32], threshold: f64, max_drop: f64) -> (f32, usize) {
+        let mut mags: Vec<f32> = data
+            .iter()
+            .filter(|v| **v != 0.0 && v.is_finite())
+            .map(|v| v.abs())
+            .collect();
+        if mags.is_empty() {
+            return (-1.0, 0);
+        }
+        mags.sort_by(|a, b| a.total_cmp(b));
+        let n = mags.len();
+        let pct = |p: f64| {
+            let pos = p / 100.0 * (n - 1) as f64;
+            let k = pos.floor() as usize;
+            let frac = pos - k as f64;
+            if frac == 0.0 || k + 1 == n {
+                mags[k]
+            } else {
+                (mags[k] as f64 + frac * (mags[k + 1] as f64 - mags[k] as f64)) as f32
+            }
+        };
+        let le = |t: f32| mags.iter().filter(|m| **m <= t).count();
+        let mut t = pct(threshold * 100.0);
+        if le(t) as f64 > max_drop * n as f64 {
+            t = pct(max_drop * 100.0);
+            if le(t) as f64 > max_drop * n as f64 {
+                let below: Vec<f32> = mags.iter().copied().filter(|m| *m < t).collect();
+                return (below.last().copied().unwrap_or(-1.0), below.len());
+            }
+        }
+        (t, le(t))
+    }
+
+    #[test]
+    fn pruning_matches_the_sorted_reference() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..300 {
+            let n = 1 + (next() % 3000) as usize;
+            let data: Vec<f32> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    match (case % 5, r % 16) {
+                        // Ties, zeros, the non-finite values the rule skips, subnormals.
+                        (_, 0) => 0.0,
+                        (0, _) => ((r >> 8) % 7) as f32 * if r & 32 != 0 { -0.5 } else { 0.5 },
+                        (1, 1) => f32::NAN,
+                        (1, 2) => f32::NEG_INFINITY,
+                        (2, _) => f32::from_bits((r >> 8) as u32 % 5000),
+                        (3, _) => f32::from_bits((r >> 16) as u32 & 0x807f_ffff | 0x3f00_0000),
+                        _ => f32::from_bits((r >> 20) as u32),
+                    }
+                })
+                .collect();
+            for (threshold, max_drop) in [(0.01, 0.25), (0.1, 0.25), (0.5, 0.25), (0.9, 0.0)] {
+                let d = prune_decision(&data, threshold, max_drop).unwrap();
+                let (t, pruned) = prune_reference(&data, threshold, max_drop);
+                assert_eq!(
+                    (d.magnitude_threshold.to_bits(), d.pruned),
+                    (t.to_bits(), pruned),
+                    "case {case}, n {n}, threshold {threshold}"
+                );
+            }
+        }
     }
 }

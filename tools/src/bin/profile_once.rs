@@ -3,7 +3,7 @@
 //! load of a shared machine, so two builds compare exactly).
 //!
 //! cargo build --release -p alcm-tools --bin profile_once
-//! valgrind --tool=callgrind target/release/profile_once [NPY] [EPS] [THREADS] [c|d|cd] [REPS]
+//! valgrind --tool=callgrind target/release/profile_once [NPY] [EPS|adaptive] [THREADS] [c|d|cd] [REPS]
 //!
 //! NPY may also be `synthetic-gradient` or `synthetic-gaussian` (the speed example's 1024 × 1024
 //! tensors). With REPS > 1 the compression is repeated REPS times: the difference of two runs' counts
@@ -24,7 +24,11 @@ fn main() {
         common::data_dir(None)
             .join("weights/minilm_embeddings.word_embeddings.weight_rows1000-7143.npy")
     });
-    let eps: f64 = args.next().map_or(1e-2, |s| s.parse().expect("EPS"));
+    // EPS `adaptive`: the predictor-driven mode (the trainer's `original`) instead.
+    let mode = match args.next() {
+        Some(s) if s == "adaptive" => Mode::Adaptive,
+        s => Mode::RelativeL2(s.map_or(1e-2, |s| s.parse().expect("EPS"))),
+    };
     let threads: usize = args.next().map_or(1, |s| s.parse().expect("THREADS"));
     let what = args.next().unwrap_or_else(|| "cd".into());
     let reps: usize = args.next().map_or(1, |s| s.parse().expect("REPS"));
@@ -36,7 +40,7 @@ fn main() {
     };
     let enc = Encoder::new(
         EncoderConfig::default()
-            .with_mode(Mode::RelativeL2(eps))
+            .with_mode(mode)
             .with_threads(threads),
     )
     .expect("config");
