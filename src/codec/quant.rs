@@ -131,12 +131,34 @@ pub(crate) fn quantize_range_pruned<C: Code>(
     codes: &mut [C],
 ) -> (f32, f32) {
     let pruned = |v: f32| if v.abs() <= prune_at { 0.0 } else { v };
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &v in values {
-        let v = pruned(v);
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
+    let scalar_range = || {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &v in values {
+            let v = pruned(v);
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        (lo, hi)
+    };
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let (lo, hi) = match avx2 {
+        #[cfg(target_arch = "x86_64")]
+        true => {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            let (lo, hi) = unsafe { super::quant_avx2::pruned_range(values, prune_at) };
+            // ±0.0 compare equal: which one a minimum keeps depends on the order of the
+            // comparisons; the scalar loop's order decides.
+            if lo == 0.0 || hi == 0.0 {
+                scalar_range()
+            } else {
+                (lo, hi)
+            }
+        }
+        _ => scalar_range(),
+    };
     if values.is_empty() || hi <= lo {
         codes.iter_mut().for_each(|u| *u = C::wrap(0));
         return (if values.is_empty() { 0.0 } else { lo }, 0.0);
@@ -156,6 +178,14 @@ pub(crate) fn quantize_range_pruned<C: Code>(
     }
     let inv = 1.0 / step as f64;
     let max_code = levels.round().max((range * inv).round());
+    #[cfg(target_arch = "x86_64")]
+    if avx2 && max_code < 2_147_483_648.0 && codes.len() == values.len() {
+        // SAFETY: the CPU supports AVX2; the codes fit i32; `codes` is as long as `values`.
+        unsafe {
+            super::quant_avx2::range_codes(values, prune_at, lo as f64, inv, max_code, codes)
+        };
+        return (lo, step);
+    }
     for (u, &v) in codes.iter_mut().zip(values) {
         // `round_away_f64`, not `f64::round`: the same value, but baseline x86-64 has no
         // rounding instruction, and `round` is a libm call per value.
@@ -429,26 +459,17 @@ pub fn prune_decision(data: &[f32], threshold: f64, max_drop_ratio: f64) -> Resu
             "pruning threshold {threshold} must be in (0, 1) and max_drop_ratio {max_drop_ratio} in [0, 1)"
         )));
     }
-    let nz = data
-        .iter()
-        .filter(|v| kept_magnitude(**v).is_some())
-        .count();
+    let ranks = MagnitudeRanks::new(data);
+    let nz = ranks.nz;
     if nz == 0 {
         return Ok(PruneDecision {
             magnitude_threshold: -1.0,
             pruned: 0,
         });
     }
-    let count_le = |t: f32| {
-        data.iter()
-            .filter(|v| kept_magnitude(**v).is_some_and(|m| m <= t.to_bits()))
-            .count()
-    };
-    let mut t = magnitude_percentile(data, nz, threshold * 100.0);
-    let mut pruned = count_le(t);
+    let (mut t, mut pruned) = ranks.percentile(threshold * 100.0);
     if pruned as f64 > max_drop_ratio * nz as f64 {
-        t = magnitude_percentile(data, nz, max_drop_ratio * 100.0);
-        pruned = count_le(t);
+        (t, pruned) = ranks.percentile(max_drop_ratio * 100.0);
         if pruned as f64 > max_drop_ratio * nz as f64 {
             // Ties at the percentile (many equal magnitudes): prune strictly below it instead,
             // so the max drop ratio always holds.
@@ -478,45 +499,87 @@ fn kept_magnitude(v: f32) -> Option<u32> {
     (m != 0 && m < 0x7f80_0000).then_some(m)
 }
 
-/// [`percentile`] of the `nz` magnitudes `kept_magnitude` keeps from `data`, without their copy
-/// or a quickselect: the k-th and (k+1)-th smallest by a radix selection on the bits, 11 bits at
-/// a time (a 2048-bin histogram of the candidates, then only the bin that holds the rank).
-fn magnitude_percentile(data: &[f32], nz: usize, p: f64) -> f32 {
-    let pos = (p.clamp(0.0, 100.0) / 100.0) * (nz - 1) as f64;
-    let k = pos.floor() as usize;
-    let frac = pos - k as f64;
-    let a = kth_magnitude(data, k);
-    if frac == 0.0 || k + 1 >= nz {
-        return f32::from_bits(a);
-    }
-    // The (k+1)-th smallest: `a` again when more than k + 1 magnitudes are ≤ a, else the
-    // smallest above it.
-    let (mut le, mut above) = (0usize, u32::MAX);
-    for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
-        le += (m <= a) as usize;
-        if m > a {
-            above = above.min(m);
-        }
-    }
-    let b = if le > k + 1 { a } else { above };
-    let (a, b) = (f32::from_bits(a), f32::from_bits(b));
-    (a as f64 + frac * (b as f64 - a as f64)) as f32
+/// Order statistics of the magnitudes `kept_magnitude` keeps from `data`, without their copy
+/// or a quickselect: a 2048-bin histogram of their top 11 bits (one pass), then per query only
+/// the bin that holds the rank (a bin is an eighth of a binade: few values), narrowed 11 and 10
+/// bits at a time.
+struct MagnitudeRanks<'a> {
+    data: &'a [f32],
+    hist: Vec<usize>,
+    nz: usize,
 }
 
-/// The bits of the k-th smallest (from 0) kept magnitude of `data` (k below their count).
-fn kth_magnitude(data: &[f32], mut k: usize) -> u32 {
-    // The top 11 bits over all of data; the candidates that share them are then few (a bin
-    // is one binade's eighth) and copied once for the two lower levels.
-    let mut hist = vec![0usize; 2048];
-    for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
-        hist[(m >> 21) as usize] += 1;
+impl<'a> MagnitudeRanks<'a> {
+    fn new(data: &'a [f32]) -> Self {
+        let mut hist = vec![0usize; 2048];
+        for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
+            hist[(m >> 21) as usize] += 1;
+        }
+        let nz = hist.iter().sum();
+        MagnitudeRanks { data, hist, nz }
     }
-    let bin = pick_bin(&hist, &mut k);
-    let mut cand: Vec<u32> = data
-        .iter()
-        .filter_map(|v| kept_magnitude(*v))
-        .filter(|m| m >> 21 == bin)
-        .collect();
+
+    /// The magnitudes of top bits `bin`.
+    fn bin(&self, bin: u32) -> Vec<u32> {
+        let mut v = Vec::with_capacity(self.hist[bin as usize]);
+        v.extend(
+            self.data
+                .iter()
+                .filter_map(|v| kept_magnitude(*v))
+                .filter(|m| m >> 21 == bin),
+        );
+        v
+    }
+
+    /// Magnitudes in the bins below `bin`.
+    fn below(&self, bin: u32) -> usize {
+        self.hist[..bin as usize].iter().sum()
+    }
+
+    /// [`percentile`] of the magnitudes (`nz` > 0), and how many are ≤ it.
+    fn percentile(&self, p: f64) -> (f32, usize) {
+        let nz = self.nz;
+        let pos = (p.clamp(0.0, 100.0) / 100.0) * (nz - 1) as f64;
+        let k = pos.floor() as usize;
+        let frac = pos - k as f64;
+        let mut kin = k;
+        let bin = pick_bin(&self.hist, &mut kin);
+        let cand = self.bin(bin);
+        let a = kth_in(cand.clone(), kin);
+        let below = self.below(bin);
+        let count_le = |t: u32| below + cand.iter().filter(|&&m| m <= t).count();
+        if frac == 0.0 || k + 1 >= nz {
+            return (f32::from_bits(a), count_le(a));
+        }
+        // The (k+1)-th smallest: `a` again when more than k + 1 magnitudes are ≤ a, else the
+        // smallest above it (in this bin, or the first one of the next non-empty bin).
+        let b = if count_le(a) > k + 1 {
+            a
+        } else if let Some(m) = cand.iter().copied().filter(|&m| m > a).min() {
+            m
+        } else {
+            let next = (bin + 1..2048)
+                .find(|&j| self.hist[j as usize] > 0)
+                .unwrap_or(bin);
+            self.bin(next).into_iter().min().unwrap_or(a)
+        };
+        let (fa, fb) = (f32::from_bits(a), f32::from_bits(b));
+        let t = (fa as f64 + frac * (fb as f64 - fa as f64)) as f32;
+        // a ≤ t ≤ b: while t is in this bin its count is here; else t is in b's bin.
+        let tb = t.to_bits();
+        let n = if tb >> 21 == bin {
+            count_le(tb)
+        } else {
+            self.below(tb >> 21) + self.bin(tb >> 21).iter().filter(|&&m| m <= tb).count()
+        };
+        (t, n)
+    }
+}
+
+/// The k-th smallest (from 0) of `cand` (k below its length), all sharing their top 11 bits:
+/// by the next 11 bits, then the last 10, each by histogram.
+fn kth_in(mut cand: Vec<u32>, mut k: usize) -> u32 {
+    let mut hist = vec![0usize; 2048];
     for (shift, mask) in [(10u32, 0x7ffu32), (0, 0x3ff)] {
         hist.iter_mut().for_each(|h| *h = 0);
         for &m in &cand {
@@ -869,6 +932,17 @@ mod tests {
     }
 
     #[test]
+    fn pruning_threshold_on_the_next_float_counts_it() {
+        // a = the largest float of its 11-bit bin, b = the next float (the next bin); the 10th
+        // percentile of [a, b, 3..=10] is a + 0.9·(b − a), which rounds to b: both are pruned.
+        let (a, b) = (f32::from_bits(0x3fdf_ffff), f32::from_bits(0x3fe0_0000));
+        let mut data = vec![b, -a];
+        data.extend((3..=10).map(|i| i as f32));
+        let d = prune_decision(&data, 0.1, 0.25).unwrap();
+        assert_eq!((d.magnitude_threshold, d.pruned), (b, 2));
+    }
+
+    #[test]
     fn pruning_matches_the_sorted_reference() {
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
@@ -902,6 +976,88 @@ mod tests {
                     (t.to_bits(), pruned),
                     "case {case}, n {n}, threshold {threshold}"
                 );
+            }
+        }
+    }
+
+    /// The range quantiser as written before its AVX2 kernels (`f64::round`, sequential
+    /// `f32::min`/`max`): the reference those kernels must match bit for bit.
+    fn range_reference(values: &[f32], prune_at: f32, bits: f64) -> (f32, f32, Vec<u32>) {
+        let pruned = |v: f32| if v.abs() <= prune_at { 0.0 } else { v };
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &v in values {
+            lo = lo.min(pruned(v));
+            hi = hi.max(pruned(v));
+        }
+        if values.is_empty() || hi <= lo {
+            return (
+                if values.is_empty() { 0.0 } else { lo },
+                0.0,
+                vec![0; values.len()],
+            );
+        }
+        let levels = range_levels(bits);
+        let range = hi as f64 - lo as f64;
+        let step = ((range / levels) as f32).max(f32::from_bits(1));
+        if !step.is_finite() {
+            return (lo, 0.0, vec![0; values.len()]);
+        }
+        let inv = 1.0 / step as f64;
+        let max_code = levels.round().max((range * inv).round());
+        let codes = values
+            .iter()
+            .map(|&v| {
+                ((pruned(v) as f64 - lo as f64) * inv)
+                    .round()
+                    .clamp(0.0, max_code) as u32
+            })
+            .collect();
+        (lo, step, codes)
+    }
+
+    #[test]
+    fn range_quantiser_matches_the_scalar_reference() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..400 {
+            let n = (next() % 700) as usize;
+            let values: Vec<f32> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    match (case % 6, r % 23) {
+                        (0, 0) => f32::NAN,
+                        (0, 1) => f32::INFINITY,
+                        (1, 0) => -0.0,
+                        (1, 1) => 0.0,
+                        // All non-negative with zeros: the minimum is a zero (±0 order).
+                        (2, k) if k < 4 => [0.0, -0.0][k as usize % 2],
+                        (2, _) => ((r >> 12) % 1000) as f32 * 1e-3,
+                        (3, _) => f32::from_bits((r >> 20) as u32),
+                        (4, _) => ((r >> 12) % 9) as f32 - 4.0,
+                        _ => ((r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32,
+                    }
+                })
+                .collect();
+            let prune_at = [-1.0f32, 0.0, 0.05, 0.5][case % 4];
+            let bits = [2.0, 4.5, 8.0, 15.0, 16.0][case % 5];
+            let (lo, step, want) = range_reference(&values, prune_at, bits);
+            let mut got = vec![0u32; n];
+            let (l, st) = quantize_range_pruned(&values, prune_at, bits, &mut got);
+            assert_eq!(
+                (l.to_bits(), st.to_bits()),
+                (lo.to_bits(), step.to_bits()),
+                "case {case}"
+            );
+            assert_eq!(got, want, "case {case}");
+            if bits <= 15.0 {
+                let mut narrow = vec![0u16; n];
+                quantize_range_pruned(&values, prune_at, bits, &mut narrow);
+                assert!(narrow.iter().zip(&want).all(|(a, b)| *a as u32 == *b));
             }
         }
     }

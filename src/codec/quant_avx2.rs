@@ -161,3 +161,96 @@ pub(super) unsafe fn norm_stats_block(block: &[f32]) -> (f64, usize, f32) {
     }
     ((a[0] + a[1]) + (a[2] + a[3]), nonzero as usize, m)
 }
+
+/// The pruned values' smallest and largest (`quant::quantize_range_pruned`'s first pass): a
+/// value with |v| ≤ `prune_at` counts as +0.0, NaN is skipped (`f32::min`/`max` keep the other
+/// operand, as `vminps`/`vmaxps` do with the NaN first). The minimum of a set of floats is the
+/// same in any order, except between +0.0 and −0.0, so the caller reruns the scalar loop when
+/// a result is a zero.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn pruned_range(values: &[f32], prune_at: f32) -> (f32, f32) {
+    let sign = _mm256_set1_ps(-0.0);
+    let at = _mm256_set1_ps(prune_at);
+    let (mut lo, mut hi) = (
+        _mm256_set1_ps(f32::INFINITY),
+        _mm256_set1_ps(f32::NEG_INFINITY),
+    );
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        // SAFETY: `c` holds 8 f32; unaligned load.
+        let v = _mm256_loadu_ps(c.as_ptr());
+        let cut = _mm256_cmp_ps::<_CMP_LE_OQ>(_mm256_andnot_ps(sign, v), at);
+        let v = _mm256_andnot_ps(cut, v);
+        lo = _mm256_min_ps(v, lo);
+        hi = _mm256_max_ps(v, hi);
+    }
+    let (mut l, mut h) = ([0f32; 8], [0f32; 8]);
+    // SAFETY: 8 f32 each; unaligned stores.
+    _mm256_storeu_ps(l.as_mut_ptr(), lo);
+    _mm256_storeu_ps(h.as_mut_ptr(), hi);
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for k in 0..8 {
+        lo = lo.min(l[k]);
+        hi = hi.max(h[k]);
+    }
+    for &v in rest {
+        let v = if v.abs() <= prune_at { 0.0 } else { v };
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    (lo, hi)
+}
+
+/// `quant::quantize_range_pruned`'s code pass, four values at a time with the scalar loop's
+/// IEEE operations: `round_away((pruned(v) as f64 − lo) · inv)` clamped to `[0, max_code]`
+/// (NaN stays NaN through the clamp, then converts to 0 as `f64 as u32` does).
+///
+/// # Safety
+/// The CPU must support AVX2; `max_code < 2^31`; `codes.len() == values.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn range_codes<C: super::quant::Code>(
+    values: &[f32],
+    prune_at: f32,
+    lo: f64,
+    inv: f64,
+    max_code: f64,
+    codes: &mut [C],
+) {
+    let sign = _mm_set1_ps(-0.0);
+    let at = _mm_set1_ps(prune_at);
+    let (vlo, vinv, vmax, zero) = (
+        _mm256_set1_pd(lo),
+        _mm256_set1_pd(inv),
+        _mm256_set1_pd(max_code),
+        _mm256_setzero_pd(),
+    );
+    let mut cv = values.chunks_exact(4);
+    let mut cc = codes.chunks_exact_mut(4);
+    for (c, o) in (&mut cv).zip(&mut cc) {
+        // SAFETY: `c` holds 4 f32; unaligned load.
+        let v = _mm_loadu_ps(c.as_ptr());
+        let v = _mm_andnot_ps(_mm_cmp_ps::<_CMP_LE_OQ>(_mm_andnot_ps(sign, v), at), v);
+        let y = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(v), vlo), vinv);
+        let q = round_away(y);
+        let q = _mm256_blendv_pd(q, zero, _mm256_cmp_pd::<_CMP_LT_OQ>(q, zero));
+        let q = _mm256_blendv_pd(q, vmax, _mm256_cmp_pd::<_CMP_GT_OQ>(q, vmax));
+        let q = _mm256_and_pd(q, _mm256_cmp_pd::<_CMP_ORD_Q>(q, q));
+        let mut u = [0i32; 4];
+        // SAFETY: 4 i32; unaligned store.
+        _mm_storeu_si128(u.as_mut_ptr() as *mut __m128i, _mm256_cvttpd_epi32(q));
+        for (o, &u) in o.iter_mut().zip(&u) {
+            *o = C::wrap(u as u32);
+        }
+    }
+    for (o, &v) in cc.into_remainder().iter_mut().zip(cv.remainder()) {
+        let v = if v.abs() <= prune_at { 0.0 } else { v };
+        let q = super::quant::round_away_f64((v as f64 - lo) * inv).clamp(0.0, max_code);
+        *o = C::wrap(q as u32);
+    }
+}
