@@ -500,34 +500,44 @@ fn kept_magnitude(v: f32) -> Option<u32> {
 }
 
 /// Order statistics of the magnitudes `kept_magnitude` keeps from `data`, without their copy
-/// or a quickselect: a 2048-bin histogram of their top 11 bits (one pass), then per query only
-/// the bin that holds the rank (a bin is an eighth of a binade: few values), narrowed 11 and 10
-/// bits at a time.
+/// or a quickselect: a histogram of their top 11 bits (one pass), then per query only the bin
+/// that holds the rank (a bin is an eighth of a binade: few values), narrowed 11 and 10 bits at
+/// a time. The passes are branch-free (the tensor's zeros and signs would mispredict).
 struct MagnitudeRanks<'a> {
     data: &'a [f32],
+    /// Bins 0..=1019 hold the kept magnitudes (below 0x7f80_0000); bin 1024, everything else.
     hist: Vec<usize>,
     nz: usize,
 }
 
+/// Where `MagnitudeRanks::new` counts the zeros and non-finite values.
+const REJECT_BIN: usize = 1024;
+
 impl<'a> MagnitudeRanks<'a> {
     fn new(data: &'a [f32]) -> Self {
-        let mut hist = vec![0usize; 2048];
-        for m in data.iter().filter_map(|v| kept_magnitude(*v)) {
-            hist[(m >> 21) as usize] += 1;
+        let mut hist = vec![0usize; REJECT_BIN + 1];
+        for v in data {
+            let m = v.to_bits() & 0x7fff_ffff;
+            let kept = m.wrapping_sub(1) < 0x7f7f_ffff;
+            hist[if kept { (m >> 21) as usize } else { REJECT_BIN }] += 1;
         }
-        let nz = hist.iter().sum();
+        let nz = hist[..REJECT_BIN].iter().sum();
         MagnitudeRanks { data, hist, nz }
     }
 
-    /// The magnitudes of top bits `bin`.
+    /// The magnitudes of top bits `bin` (< 1020: zeros and non-finite values are in no such
+    /// bin but 0, where `m != 0` keeps the zeros out).
     fn bin(&self, bin: u32) -> Vec<u32> {
-        let mut v = Vec::with_capacity(self.hist[bin as usize]);
-        v.extend(
-            self.data
-                .iter()
-                .filter_map(|v| kept_magnitude(*v))
-                .filter(|m| m >> 21 == bin),
-        );
+        let want = self.hist[bin as usize];
+        let mut v = vec![0u32; want + 1];
+        let mut len = 0;
+        for x in self.data {
+            let m = x.to_bits() & 0x7fff_ffff;
+            // len ≤ want: exactly `want` magnitudes match.
+            v[len] = m;
+            len += (m >> 21 == bin && m != 0) as usize;
+        }
+        v.truncate(len);
         v
     }
 
@@ -558,7 +568,7 @@ impl<'a> MagnitudeRanks<'a> {
         } else if let Some(m) = cand.iter().copied().filter(|&m| m > a).min() {
             m
         } else {
-            let next = (bin + 1..2048)
+            let next = (bin + 1..REJECT_BIN as u32)
                 .find(|&j| self.hist[j as usize] > 0)
                 .unwrap_or(bin);
             self.bin(next).into_iter().min().unwrap_or(a)
