@@ -73,7 +73,9 @@ impl Pack {
         debug_assert!(self.n == 0 && wbs.len() == 8);
         let mut p = [0u32; 8];
         for (l, (d, wb)) in p.iter_mut().zip(wbs).enumerate() {
-            debug_assert!(wb.pos < 1 << 16);
+            // Positions stay below 2^16 (never carry into the lane): they start within their
+            // buffers, are checked so at each flush, and a queue adds at most PACK_CAP + 8.
+            assert!(wb.pos <= wb.buf.len() && wb.buf.len() + PACK_CAP + 8 < 1 << 16);
             *d = (l as u32) << 16 | wb.pos as u32;
         }
         self.pos = _mm256_loadu_si256(p.as_ptr() as *const __m256i);
@@ -83,12 +85,25 @@ impl Pack {
     /// positions past them and empties the queue.
     #[target_feature(enable = "avx2")]
     unsafe fn flush(&mut self, wbs: &mut [WordBuf]) {
-        for (&w, &d) in self.words[..self.n].iter().zip(&self.dst[..self.n]) {
-            wbs[(d >> 16) as usize].buf[(d & 0xFFFF) as usize] = w as u16;
-        }
-        self.n = 0;
         let mut p = [0u32; 8];
         _mm256_storeu_si256(p.as_mut_ptr() as *mut __m256i, self.pos);
+        // A lane's queued words go below its position now (each advanced it by one): with
+        // every position within its buffer, so is every store.
+        assert!(wbs.len() == 8);
+        for (wb, &d) in wbs.iter().zip(&p) {
+            assert!(
+                (d & 0xFFFF) as usize <= wb.buf.len(),
+                "lane word buffer overrun"
+            );
+        }
+        let base: [*mut u16; 8] = std::array::from_fn(|l| wbs[l].buf.as_mut_ptr());
+        for (&w, &d) in self.words[..self.n].iter().zip(&self.dst[..self.n]) {
+            // SAFETY: a lane < 8, its position below the lane's checked one.
+            *base
+                .get_unchecked((d >> 16) as usize & 7)
+                .add((d & 0xFFFF) as usize) = w as u16;
+        }
+        self.n = 0;
         for (wb, &d) in wbs.iter_mut().zip(&p) {
             wb.pos = (d & 0xFFFF) as usize;
         }
