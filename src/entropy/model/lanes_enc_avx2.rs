@@ -4,8 +4,8 @@
 //! the lanes that have nothing to code at a step left as they are (masks); a block's two groups
 //! of eight lanes are coded column group by column group together, two independent chains for
 //! the CPU to overlap. A step is the scalar one's state update written with the symbol's
-//! `(freq, cum)` (the decoder's packed table: the magnitude symbols by a gather, the row's 14
-//! sign symbols by permutes) and `⌊v / freq⌋` by a multiplication with `1/freq`, exact here
+//! `(freq, cum)` (the decoder's packed table: the magnitude symbols by a gather, the row's eight
+//! sign symbols by a permute) and `⌊v / freq⌋` by a multiplication with `1/freq`, exact here
 //! (see [`step`]). The words a step emits are queued left-packed with their destinations and
 //! written to the lanes' buffers later (see [`Pack`]). Every lane gets the scalar encoder's
 //! results, so the words, hence the bytes, are the same as [`RowEnc::value`]'s: a group of eight
@@ -35,6 +35,17 @@ pub(super) fn packed(e: &EncSym) -> u32 {
 /// offset `u < 2^30` (checked per group), `q0 + u` fits an `i32`.
 pub(super) fn row_fits(q0: i64) -> bool {
     q0.unsigned_abs() < 1 << 30
+}
+
+/// The row's sign symbols packed, `[class][flip]` for the column classes 0..4 (2-bit fields,
+/// so `2 · class + flip < 8`: one vector, read by a permute), from the row's class on.
+pub(super) fn sign_table(ctx: &RowEnc) -> [u32; 8] {
+    let mut t = [0u32; 8];
+    for (k, pair) in ctx.sign_syms.iter().take(4).enumerate() {
+        t[2 * k] = packed(&pair[0]);
+        t[2 * k + 1] = packed(&pair[1]);
+    }
+    t
 }
 
 /// Words a step may queue in a [`Pack`] before it is flushed: a column group codes at most
@@ -153,10 +164,8 @@ struct RowVec<'a> {
     rneg: __m256i,
     picks: *const i32,
     syms: *const i32,
-    /// The row's sign symbols, packed, `[class][flip]` from the row's class on: entries
-    /// 0–7 and 8–15 (2 · BINS ≤ 16).
-    sign_lo: __m256i,
-    sign_hi: __m256i,
+    /// The row's sign symbols ([`sign_table`]).
+    sign: __m256i,
 }
 
 /// Codes the columns `j + g .. j + g + 8` of every `j` in `run.step_by(LANES)`, last
@@ -185,19 +194,14 @@ pub(super) unsafe fn encode_run(
     debug_assert!(body <= ctx.row.len() && (body - j0) % LANES == 0);
     debug_assert!(fc.len() == ctx.syms.len());
     // The row's sign symbols, [class][flip] from the row's class on.
-    let mut sign_fc = [0u32; 16];
-    for (k, pair) in ctx.sign_syms.iter().take(BINS).enumerate() {
-        sign_fc[2 * k] = packed(&pair[0]);
-        sign_fc[2 * k + 1] = packed(&pair[1]);
-    }
+    let sign_fc = sign_table(ctx);
     let rv = RowVec {
         ctx,
         q0: _mm256_set1_epi32(ctx.q0 as i32),
         rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
         picks: ctx.picks.as_ptr() as *const i32,
         syms: fc.as_ptr() as *const i32,
-        sign_lo: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
-        sign_hi: _mm256_loadu_si256(sign_fc.as_ptr().add(8) as *const __m256i),
+        sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
     };
     let (lo, hi) = (lanes.contains(&0), lanes.contains(&8));
     let (wlo, whi) = wbs.split_at_mut(8);
@@ -285,7 +289,8 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
         let cls = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.ccls.as_ptr().add(c) as *const __m128i));
         let idx = _mm256_add_epi32(_mm256_add_epi32(cls, cls), flip);
         let mask = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, zero), active);
-        xs = step(xs, lookup16(rv.sign_lo, rv.sign_hi, idx), mask, pk);
+        // idx = 2 · class + flip < 8: one permute of the row's table (no gather).
+        xs = step(xs, _mm256_permutevar8x32_epi32(rv.sign, idx), mask, pk);
     }
     // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
     // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
@@ -318,18 +323,6 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
     let idx = _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), hi);
     let fc = _mm256_mask_i32gather_epi32::<4>(zero, rv.syms, idx, active);
     gr.xs = step(xs, fc, active, pk);
-}
-
-/// Entry `idx_l` (< 16) of the 16-entry table `lo ++ hi` in lane `l`: two permutes and a
-/// select instead of a gather (the row's sign symbols fit).
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn lookup16(lo: __m256i, hi: __m256i, idx: __m256i) -> __m256i {
-    _mm256_blendv_epi8(
-        _mm256_permutevar8x32_epi32(lo, idx),
-        _mm256_permutevar8x32_epi32(hi, idx),
-        _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7)),
-    )
 }
 
 /// Queues the low 16 bits of `words` of the lanes set in `emit`, left-packed (see [`Pack`]).
@@ -506,31 +499,6 @@ mod tests {
             }
         }
         assert!(n > 200_000, "{n} steps checked");
-    }
-
-    /// Every entry of a 16-entry table, in every lane.
-    #[test]
-    fn lookup16_reads_every_entry() {
-        if !std::is_x86_feature_detected!("avx2") {
-            return;
-        }
-        let t: [u32; 16] = std::array::from_fn(|k| 0x1000_0000 | (k as u32 * 0x0101_0101));
-        for rot in 0..16 {
-            let idx: [u32; 8] = std::array::from_fn(|l| ((l * 3 + rot) % 16) as u32);
-            let mut got = [0u32; 8];
-            // SAFETY: AVX2 checked above.
-            unsafe {
-                let r = lookup16(
-                    _mm256_loadu_si256(t.as_ptr() as *const __m256i),
-                    _mm256_loadu_si256(t.as_ptr().add(8) as *const __m256i),
-                    _mm256_loadu_si256(idx.as_ptr() as *const __m256i),
-                );
-                _mm256_storeu_si256(got.as_mut_ptr() as *mut __m256i, r);
-            }
-            for l in 0..8 {
-                assert_eq!(got[l], t[idx[l] as usize], "lane {l} index {}", idx[l]);
-            }
-        }
     }
 
     /// Queued words reach each lane's buffer in emission order at the lane's own position,
