@@ -86,7 +86,8 @@ fn encode_rows_with(
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let mut x = [L; LANES];
-    // The AVX2 path's word queues, one per group of eight lanes (10 KiB each: made once).
+    // The AVX2 path's word queues, one per group of eight lanes (≈ 8 KiB each: made once a
+    // block, not once a row).
     #[cfg(target_arch = "x86_64")]
     let mut packs = Box::new([
         super::lanes_enc_avx2::Pack::new(),

@@ -338,6 +338,7 @@ fn kind3_payloads_round_trip() {
 /// both row signs gives the scalar encoder's words and states, lane by lane (the plans of the
 /// other tests mostly have one sign class).
 #[test]
+#[cfg(target_arch = "x86_64")]
 fn vector_sign_steps_follow_the_column_classes() {
     if !have_avx2() {
         return;
@@ -418,6 +419,7 @@ fn vector_sign_steps_follow_the_column_classes() {
 /// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 encoder
 /// (`enc3_avx2.rs`): four states, one word stream, word for word the scalar one.
 #[test]
+#[cfg(target_arch = "x86_64")]
 fn kind3_vector_sign_steps_follow_the_column_classes() {
     if !have_avx2() {
         return;
