@@ -2,8 +2,8 @@
 //! four states writing one word stream, so a group of four consecutive columns is four
 //! independent state chains: each of a value's rANS steps (sign, low-bit pieces, magnitude)
 //! runs on the four lanes at once (states in a 128-bit vector, `⌊v / freq⌋` in a 256-bit f64
-//! vector), with the symbols fetched by gathers. The step is `lanes_enc_avx2`'s, proven equal
-//! there to the scalar [`EncSym`] step.
+//! vector), with the magnitude symbols fetched by a gather and the row's eight sign symbols by
+//! a permute. The step is `lanes_enc_avx2`'s, proven equal there to the scalar [`EncSym`] step.
 //!
 //! The scalar encoder writes a group's words value by value (column `j + 3`'s words first,
 //! then `j + 2`'s …); here a step produces one word per lane. Each lane's words go to a small
@@ -19,7 +19,7 @@
 use std::arch::x86_64::*;
 
 use super::encode::{RowEnc, WordBuf};
-use super::lanes_enc_avx2::packed;
+use super::lanes_enc_avx2::sign_table;
 use super::*;
 
 /// Words of one slot: a value on this path emits at most 5 (sign, ≤ 3 low-bit pieces,
@@ -62,12 +62,9 @@ pub(super) unsafe fn encode_run4(
     let picks = ctx.picks.as_ptr() as *const i32;
     let syms = fc.as_ptr() as *const i32;
     // The row's sign symbols, [class][flip] from the row's class on.
-    let mut sign_fc = [0u32; 2 * BINS];
-    for (k, pair) in ctx.sign_syms.iter().take(BINS).enumerate() {
-        sign_fc[2 * k] = packed(&pair[0]);
-        sign_fc[2 * k + 1] = packed(&pair[1]);
-    }
-    let sign_syms = sign_fc.as_ptr() as *const i32;
+    // Read by a permute (2 · class + flip < 8), not a gather.
+    let sign_fc = sign_table(ctx);
+    let sign = _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i);
     let mut sl = Slots {
         w: [0; 4 * SLOT],
         n: zero,
@@ -118,7 +115,11 @@ pub(super) unsafe fn encode_run4(
             let cls = bytes4(ctx.ccls.as_ptr(), j);
             let idx = _mm_add_epi32(_mm_add_epi32(cls, cls), flip);
             let mask = _mm_andnot_si128(_mm_cmpeq_epi32(m, zero), active);
-            xs = step(xs, sign_syms, idx, mask, &mut sl);
+            let fc = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                sign,
+                _mm256_castsi128_si256(idx),
+            ));
+            xs = step(xs, fc, mask, &mut sl);
         }
         // Low bits (`low_pieces`).
         let s = _mm_and_si128(s, active);
@@ -135,7 +136,8 @@ pub(super) unsafe fn encode_run4(
         }
         let ti = _mm_and_si128(p, _mm_set1_epi32(0xFFFF));
         let idx = _mm_add_epi32(_mm_slli_epi32::<8>(ti), hi);
-        xs = step(xs, syms, idx, active, &mut sl);
+        let fc = _mm_mask_i32gather_epi32::<4>(zero, syms, idx, active);
+        xs = step(xs, fc, active, &mut sl);
         // The scalar order: column j + 3's words first. The four slots' words end at most
         // 4·5 words on, the last slot copied whole ends before `pos + 4·SLOT`.
         let mut n = [0u32; 4];
@@ -204,7 +206,7 @@ unsafe fn ge_u32(x: __m128i, y: __m128i) -> __m128i {
     _mm_cmpeq_epi32(_mm_max_epu32(x, y), x)
 }
 
-/// [`EncSym::step`] on the lanes of `mask`, the symbol of lane `l` packed at `table[idx_l]`:
+/// [`EncSym::step`] on the lanes of `mask`, lane `l`'s symbol packed in `fc_l`:
 /// `v + cum + ⌊v / freq⌋·(M − freq)` (see `lanes_enc_avx2::step`, the same update on eight
 /// lanes).
 ///
@@ -217,14 +219,7 @@ unsafe fn ge_u32(x: __m128i, y: __m128i) -> __m128i {
 /// its floor (the test `step_equals_the_scalar_step` checks every frequency).
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn step(
-    x: __m128i,
-    table: *const i32,
-    idx: __m128i,
-    mask: __m128i,
-    sl: &mut Slots,
-) -> __m128i {
-    let fc = _mm_mask_i32gather_epi32::<4>(_mm_setzero_si128(), table, idx, mask);
+unsafe fn step(x: __m128i, fc: __m128i, mask: __m128i, sl: &mut Slots) -> __m128i {
     let freq = _mm_and_si128(fc, _mm_set1_epi32((1 << 13) - 1));
     let cum = _mm_srli_epi32::<13>(fc);
     // Masked-off lanes may hold freq 0: take 1 for them.
@@ -288,7 +283,7 @@ mod tests {
         for freq in 1..=M {
             for cum in [0, M - freq] {
                 let e = EncSym::new(freq, cum);
-                let table = [packed(&e)];
+                let table = [super::super::lanes_enc_avx2::packed(&e)];
                 let x_max = if freq >= M { u32::MAX } else { freq << 20 };
                 // States the encoder holds: L ≤ x < 2^32; around multiples of freq, both
                 // sides of the renormalisation bound, and the extremes.
@@ -324,17 +319,11 @@ mod tests {
                     };
                     let mut got = [0u32; 4];
                     let mut cnt = [0u32; 4];
-                    // SAFETY: AVX2 checked above; the table holds index 0.
+                    // SAFETY: AVX2 checked above.
                     unsafe {
                         let mask = _mm_set1_epi32(-1);
                         let x = _mm_loadu_si128(xv.as_ptr() as *const __m128i);
-                        let r = step(
-                            x,
-                            table.as_ptr() as *const i32,
-                            _mm_setzero_si128(),
-                            mask,
-                            &mut sl,
-                        );
+                        let r = step(x, _mm_set1_epi32(table[0] as i32), mask, &mut sl);
                         _mm_storeu_si128(got.as_mut_ptr() as *mut __m128i, r);
                         _mm_storeu_si128(cnt.as_mut_ptr() as *mut __m128i, sl.n);
                     }

@@ -86,6 +86,13 @@ fn encode_rows_with(
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let mut x = [L; LANES];
+    // The AVX2 path's word queues, one per group of eight lanes (≈ 8 KiB each: made once a
+    // block, not once a row).
+    #[cfg(target_arch = "x86_64")]
+    let mut packs = Box::new([
+        super::lanes_enc_avx2::Pack::new(),
+        super::lanes_enc_avx2::Pack::new(),
+    ]);
     for i in range.rev() {
         let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
             continue;
@@ -104,20 +111,18 @@ fn encode_rows_with(
             }
             #[cfg(target_arch = "x86_64")]
             if simd && super::lanes_enc_avx2::row_fits(ctx.q0) {
-                for g in [0, 8].into_iter().filter(|g| lanes.contains(g)) {
-                    // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is
-                    // a multiple of LANES within the row, eight lanes from `g`.
-                    unsafe {
-                        super::lanes_enc_avx2::encode_run8(
-                            &ctx,
-                            &flat(plan.family).fc,
-                            &mut wbs[g..g + 8],
-                            &mut x[g..g + 8],
-                            g,
-                            j0,
-                            body,
-                        );
-                    }
+                // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is a
+                // multiple of LANES within the row, sixteen lanes.
+                unsafe {
+                    super::lanes_enc_avx2::encode_run(
+                        &ctx,
+                        &flat(plan.family).fc,
+                        &mut wbs,
+                        &mut x,
+                        lanes.clone(),
+                        &mut packs,
+                        j0..body,
+                    );
                 }
                 for (w, wb) in words.iter_mut().zip(&wbs) {
                     w.extend_from_slice(&wb.buf[..wb.pos]);

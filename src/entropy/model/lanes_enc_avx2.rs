@@ -1,11 +1,13 @@
 //! The kind-5 encoder's inner loop with eight lanes per AVX2 vector. Kind 5 codes column `j`
 //! on state `j mod 16`, so eight consecutive columns are eight independent states: each of a
 //! value's rANS steps (sign, low-bit pieces, magnitude) runs on the eight lanes at once, with
-//! the symbols fetched by gathers and the lanes that have nothing to code at a step left as
-//! they are (masks). A step is the scalar one's state update written with the symbol's
-//! `(freq, cum)` (one gather of the decoder's packed table instead of five words of
-//! [`EncSym`]) and `⌊v / freq⌋` by an f64 division, exact here (see [`step`]); every lane gets
-//! the scalar encoder's
+//! the lanes that have nothing to code at a step left as they are (masks); a block's two groups
+//! of eight lanes are coded column group by column group together, two independent chains for
+//! the CPU to overlap. A step is the scalar one's state update written with the symbol's
+//! `(freq, cum)` (the decoder's packed table: the magnitude symbols by a gather, the row's eight
+//! sign symbols by a permute) and `⌊v / freq⌋` by a multiplication with `1/freq`, exact here
+//! (see [`step`]). The words a step emits are queued left-packed with their destinations and
+//! written to the lanes' buffers later (see [`Pack`]). Every lane gets the scalar encoder's
 //! results, so the words, hence the bytes, are the same as [`RowEnc::value`]'s: a group of eight
 //! values that this path does not handle (an escape, more than 24 low bits, codes of 2^30 or
 //! more) is coded by the scalar function on the same states.
@@ -35,121 +37,313 @@ pub(super) fn row_fits(q0: i64) -> bool {
     q0.unsigned_abs() < 1 << 30
 }
 
-/// Codes the columns `j + g .. j + g + 8` of every `j` in `(j0..body).step_by(LANES)`, last
-/// first, on the states `x` (lanes `g .. g + 8`) and their word buffers `wbs`.
+/// The row's sign symbols packed, `[class][flip]` for the column classes 0..4 (2-bit fields,
+/// so `2 · class + flip < 8`: one vector, read by a permute), from the row's class on.
+pub(super) fn sign_table(ctx: &RowEnc) -> [u32; 8] {
+    let mut t = [0u32; 8];
+    for (k, pair) in ctx.sign_syms.iter().take(4).enumerate() {
+        t[2 * k] = packed(&pair[0]);
+        t[2 * k + 1] = packed(&pair[1]);
+    }
+    t
+}
+
+/// Words a step may queue in a [`Pack`] before it is flushed: a column group codes at most
+/// five steps (sign, three low-bit pieces, magnitude), each one word per lane at most.
+const PACK_CAP: usize = 1024;
+const GROUP_WORDS: usize = 5 * 8;
+
+/// The words of eight lanes' steps, queued in emission order: `words[k]` goes to position
+/// `dst[k] & 0xFFFF` of lane `dst[k] >> 16`'s buffer. A step appends its emitting lanes'
+/// words and destinations left-packed (one permutation and one store each), the lanes'
+/// positions advancing in a vector; [`Pack::flush`] then writes the words, each store
+/// independent of the others. Renormalisations are rare (about one lane in eight a step), so
+/// this replaces a store per lane and step by about one per emitted word.
+pub(super) struct Pack {
+    words: [u32; PACK_CAP + 8],
+    dst: [u32; PACK_CAP + 8],
+    n: usize,
+    /// The lanes' next positions, `l << 16 | pos_l`.
+    pos: __m256i,
+}
+
+impl Pack {
+    pub(super) fn new() -> Self {
+        Pack {
+            words: [0; PACK_CAP + 8],
+            dst: [0; PACK_CAP + 8],
+            n: 0,
+            // SAFETY: zero bits are a valid __m256i.
+            pos: unsafe { std::mem::zeroed() },
+        }
+    }
+
+    /// Takes the lanes' positions from their buffers `wbs` (eight).
+    #[target_feature(enable = "avx2")]
+    unsafe fn load_pos(&mut self, wbs: &[WordBuf]) {
+        debug_assert!(self.n == 0 && wbs.len() == 8);
+        let mut p = [0u32; 8];
+        for (l, (d, wb)) in p.iter_mut().zip(wbs).enumerate() {
+            // Positions stay below 2^16 (never carry into the lane): they start within their
+            // buffers, are checked so at each flush, and a queue adds at most PACK_CAP + 8.
+            assert!(wb.pos <= wb.buf.len() && wb.buf.len() + PACK_CAP + 8 < 1 << 16);
+            *d = (l as u32) << 16 | wb.pos as u32;
+        }
+        self.pos = _mm256_loadu_si256(p.as_ptr() as *const __m256i);
+    }
+
+    /// Writes the queued words to their lanes' buffers `wbs` (eight), sets the buffers'
+    /// positions past them and empties the queue.
+    #[target_feature(enable = "avx2")]
+    unsafe fn flush(&mut self, wbs: &mut [WordBuf]) {
+        let mut p = [0u32; 8];
+        _mm256_storeu_si256(p.as_mut_ptr() as *mut __m256i, self.pos);
+        // A lane's queued words go below its position now (each advanced it by one): with
+        // every position within its buffer, so is every store.
+        assert!(wbs.len() == 8);
+        for (wb, &d) in wbs.iter().zip(&p) {
+            assert!(
+                (d & 0xFFFF) as usize <= wb.buf.len(),
+                "lane word buffer overrun"
+            );
+        }
+        let base: [*mut u16; 8] = std::array::from_fn(|l| wbs[l].buf.as_mut_ptr());
+        for (&w, &d) in self.words[..self.n].iter().zip(&self.dst[..self.n]) {
+            // SAFETY: a lane < 8, its position below the lane's checked one.
+            *base
+                .get_unchecked((d >> 16) as usize & 7)
+                .add((d & 0xFFFF) as usize) = w as u16;
+        }
+        self.n = 0;
+        for (wb, &d) in wbs.iter_mut().zip(&p) {
+            wb.pos = (d & 0xFFFF) as usize;
+        }
+    }
+}
+
+/// Left-pack permutations: entry `m` lists the lanes set in `m`, lowest first (padded with 0).
+static PERM: [[u32; 8]; 256] = {
+    let mut t = [[0u32; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut l, mut k) = (0, 0);
+        while l < 8 {
+            if m >> l & 1 == 1 {
+                t[m][k] = l as u32;
+                k += 1;
+            }
+            l += 1;
+        }
+        m += 1;
+    }
+    t
+};
+
+/// Lanes set in each 8-bit mask (`count_ones` without the POPCNT instruction, which the
+/// AVX2 check does not cover).
+static COUNT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut m = 0;
+    while m < 256 {
+        t[m] = (m as u32).count_ones() as u8;
+        m += 1;
+    }
+    t
+};
+
+/// One group of eight lanes of a run: its states (as a vector) and its queue of words.
+struct Group<'p> {
+    xs: __m256i,
+    pk: &'p mut Pack,
+}
+
+/// What a column group's code needs of the row, as vectors and pointers.
+struct RowVec<'a> {
+    ctx: &'a RowEnc<'a>,
+    q0: __m256i,
+    rneg: __m256i,
+    picks: *const i32,
+    syms: *const i32,
+    /// The row's sign symbols ([`sign_table`]).
+    sign: __m256i,
+}
+
+/// Codes the columns `j + g .. j + g + 8` of every `j` in `run.step_by(LANES)`, last
+/// first, for each group `g ∈ {0, 8}` of the lanes in `lanes`, on the states `x` and the word
+/// buffers `wbs` (all sixteen lanes), with `packs` (empty, left empty) as the groups' queues. The two groups' state chains are independent and coded
+/// column group by column group together, so the CPU overlaps them.
 ///
 /// `fc` is the magnitude symbols' packed table of the plan's family (`t · 256 + symbol`).
 ///
 /// # Safety
-/// The CPU must support AVX2; `row_fits(ctx.q0)`; `body ≤ ctx.row.len()`, `body − j0` a
-/// multiple of [`LANES`]; `g ∈ {0, 8}`; `wbs` and `x` hold eight lanes; `fc` packs `ctx.syms`.
+/// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
+/// multiple of [`LANES`]; `wbs` and `x` hold sixteen lanes; `fc` packs `ctx.syms`.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn encode_run8(
+pub(super) unsafe fn encode_run(
     ctx: &RowEnc,
     fc: &[u32],
     wbs: &mut [WordBuf],
     x: &mut [u32],
-    g: usize,
-    j0: usize,
-    body: usize,
+    lanes: std::ops::Range<usize>,
+    packs: &mut [Pack; 2],
+    run: std::ops::Range<usize>,
 ) {
-    debug_assert!(row_fits(ctx.q0) && wbs.len() == 8 && x.len() == 8 && body <= ctx.row.len());
+    let (j0, body) = (run.start, run.end);
+    debug_assert!(packs[0].n == 0 && packs[1].n == 0);
+    debug_assert!(row_fits(ctx.q0) && wbs.len() == LANES && x.len() == LANES);
+    debug_assert!(body <= ctx.row.len() && (body - j0) % LANES == 0);
     debug_assert!(fc.len() == ctx.syms.len());
-    let mut xs = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
-    let zero = _mm256_setzero_si256();
-    let q0 = _mm256_set1_epi32(ctx.q0 as i32);
-    let rneg = _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32);
-    let picks = ctx.picks.as_ptr() as *const i32;
-    let syms = fc.as_ptr() as *const i32;
     // The row's sign symbols, [class][flip] from the row's class on.
-    let mut sign_fc = [0u32; 2 * BINS];
-    for (k, pair) in ctx.sign_syms.iter().take(BINS).enumerate() {
-        sign_fc[2 * k] = packed(&pair[0]);
-        sign_fc[2 * k + 1] = packed(&pair[1]);
-    }
-    let sign_syms = sign_fc.as_ptr() as *const i32;
+    let sign_fc = sign_table(ctx);
+    let rv = RowVec {
+        ctx,
+        q0: _mm256_set1_epi32(ctx.q0 as i32),
+        rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
+        picks: ctx.picks.as_ptr() as *const i32,
+        syms: fc.as_ptr() as *const i32,
+        sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
+    };
+    let (lo, hi) = (lanes.contains(&0), lanes.contains(&8));
+    let (wlo, whi) = wbs.split_at_mut(8);
+    let (xlo, xhi) = x.split_at_mut(8);
+    let [pa, pb] = packs;
+    let mut a = Group {
+        xs: _mm256_loadu_si256(xlo.as_ptr() as *const __m256i),
+        pk: pa,
+    };
+    let mut b = Group {
+        xs: _mm256_loadu_si256(xhi.as_ptr() as *const __m256i),
+        pk: pb,
+    };
+    a.pk.load_pos(wlo);
+    b.pk.load_pos(whi);
     let mut j = body;
     while j > j0 {
         j -= LANES;
-        let c = j + g;
-        let u = _mm256_loadu_si256(ctx.row.as_ptr().add(c) as *const __m256i);
-        let bj = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.b.as_ptr().add(c) as *const __m128i));
-        let active = _mm256_xor_si256(_mm256_cmpeq_epi32(bj, zero), _mm256_set1_epi32(-1));
-        let p = _mm256_mask_i32gather_epi32::<4>(zero, picks, bj, active);
-        let s = _mm256_and_si256(_mm256_srli_epi32::<16>(p), _mm256_set1_epi32(0xFF));
-        let esc = _mm256_srli_epi32::<24>(p);
-        let v = _mm256_add_epi32(q0, u);
-        let m = _mm256_abs_epi32(v);
-        let hi = _mm256_srlv_epi32(m, s);
-        // Lanes the vector path does not code: u ≥ 2^30, an escape (hi ≥ esc), s > 24.
-        let bad = _mm256_or_si256(
-            _mm256_srli_epi32::<30>(u),
-            _mm256_and_si256(
-                active,
-                _mm256_or_si256(
-                    _mm256_xor_si256(_mm256_cmpgt_epi32(esc, hi), _mm256_set1_epi32(-1)),
-                    _mm256_cmpgt_epi32(s, _mm256_set1_epi32(24)),
-                ),
+        if lo {
+            column8(&rv, &mut a, wlo, xlo, j);
+        }
+        if hi {
+            column8(&rv, &mut b, whi, xhi, j + 8);
+        }
+    }
+    a.pk.flush(wlo);
+    b.pk.flush(whi);
+    _mm256_storeu_si256(xlo.as_mut_ptr() as *mut __m256i, a.xs);
+    _mm256_storeu_si256(xhi.as_mut_ptr() as *mut __m256i, b.xs);
+}
+
+/// Codes the columns `c .. c + 8` on the group `gr` (lanes whose buffers are `wbs`; `x` is
+/// their state array, written only when the scalar code takes over).
+///
+/// Inlined into [`encode_run`] (hence compiled with AVX2, and the queue's count and positions
+/// kept in registers): call it from there only.
+#[inline(always)]
+unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32], c: usize) {
+    let ctx = rv.ctx;
+    let zero = _mm256_setzero_si256();
+    let ones = _mm256_set1_epi32(-1);
+    let bj = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.b.as_ptr().add(c) as *const __m128i));
+    let active = _mm256_xor_si256(_mm256_cmpeq_epi32(bj, zero), ones);
+    if _mm256_testz_si256(active, active) != 0 {
+        return; // eight all-zero columns: nothing coded
+    }
+    if gr.pk.n > PACK_CAP - GROUP_WORDS {
+        gr.pk.flush(wbs);
+    }
+    let u = _mm256_loadu_si256(ctx.row.as_ptr().add(c) as *const __m256i);
+    let p = _mm256_mask_i32gather_epi32::<4>(zero, rv.picks, bj, active);
+    let s = _mm256_and_si256(_mm256_srli_epi32::<16>(p), _mm256_set1_epi32(0xFF));
+    let esc = _mm256_srli_epi32::<24>(p);
+    let v = _mm256_add_epi32(rv.q0, u);
+    let m = _mm256_abs_epi32(v);
+    let hi = _mm256_srlv_epi32(m, s);
+    // Lanes the vector path does not code: u ≥ 2^30, an escape (hi ≥ esc), s > 24.
+    let bad = _mm256_or_si256(
+        _mm256_srli_epi32::<30>(u),
+        _mm256_and_si256(
+            active,
+            _mm256_or_si256(
+                _mm256_xor_si256(_mm256_cmpgt_epi32(esc, hi), ones),
+                _mm256_cmpgt_epi32(s, _mm256_set1_epi32(24)),
             ),
-        );
-        if _mm256_testz_si256(bad, bad) == 0 {
-            _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, xs);
-            for l in (0..8).rev() {
-                ctx.value(&mut wbs[l], &mut x[l], c + l);
-            }
-            xs = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
-            continue;
+        ),
+    );
+    if _mm256_testz_si256(bad, bad) == 0 {
+        // The scalar code writes straight to the buffers: the queued words go first.
+        gr.pk.flush(wbs);
+        _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, gr.xs);
+        for l in (0..8).rev() {
+            ctx.value(&mut wbs[l], &mut x[l], c + l);
         }
-        if ctx.code_sign {
-            // Sign symbol 0 = as predicted: flip = (v < 0) ≠ (rneg ≠ cneg_j).
-            let cn =
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.cneg.as_ptr().add(c) as *const __m128i));
-            let flip = _mm256_xor_si256(_mm256_srli_epi32::<31>(v), _mm256_xor_si256(cn, rneg));
-            let cls =
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.ccls.as_ptr().add(c) as *const __m128i));
-            let idx = _mm256_add_epi32(_mm256_add_epi32(cls, cls), flip);
-            let mask = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, zero), active);
-            xs = step(xs, sign_syms, idx, mask, wbs);
+        gr.xs = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
+        gr.pk.load_pos(wbs);
+        return;
+    }
+    let mut xs = gr.xs;
+    let pk = &mut *gr.pk;
+    if ctx.code_sign {
+        // Sign symbol 0 = as predicted: flip = (v < 0) ≠ (rneg ≠ cneg_j).
+        let cn = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.cneg.as_ptr().add(c) as *const __m128i));
+        let flip = _mm256_xor_si256(_mm256_srli_epi32::<31>(v), _mm256_xor_si256(cn, rv.rneg));
+        let cls = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.ccls.as_ptr().add(c) as *const __m128i));
+        let idx = _mm256_add_epi32(_mm256_add_epi32(cls, cls), flip);
+        let mask = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, zero), active);
+        // idx = 2 · class + flip < 8: one permute of the row's table (no gather).
+        xs = step(xs, _mm256_permutevar8x32_epi32(rv.sign, idx), mask, pk);
+    }
+    // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
+    // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
+    let s = _mm256_and_si256(s, active);
+    let low = _mm256_andnot_si256(_mm256_sllv_epi32(ones, s), m);
+    let wide = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(8));
+    if _mm256_testz_si256(wide, wide) != 0 {
+        // At most one piece per lane (the usual case): the s low bits at once.
+        let mask = _mm256_cmpgt_epi32(s, zero);
+        if _mm256_testz_si256(mask, mask) == 0 {
+            xs = uniform(xs, low, s, mask, pk);
         }
-        // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
-        // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
-        let s = _mm256_and_si256(s, active);
-        let low = _mm256_andnot_si256(_mm256_sllv_epi32(_mm256_set1_epi32(-1), s), m);
+    } else {
         let pieces = _mm256_srli_epi32::<3>(_mm256_add_epi32(s, _mm256_set1_epi32(7)));
-        let mut last = _mm256_slli_epi32::<3>(_mm256_sub_epi32(pieces, _mm256_set1_epi32(1)));
+        let mut sh = _mm256_slli_epi32::<3>(_mm256_sub_epi32(pieces, _mm256_set1_epi32(1)));
         let mut t = zero;
         loop {
             let mask = _mm256_cmpgt_epi32(pieces, t);
             if _mm256_testz_si256(mask, mask) != 0 {
                 break;
             }
-            let sh = last;
             let val = _mm256_and_si256(_mm256_srlv_epi32(low, sh), _mm256_set1_epi32(0xFF));
             let bits = _mm256_min_epi32(_mm256_sub_epi32(s, sh), _mm256_set1_epi32(8));
-            xs = uniform(xs, val, bits, mask, wbs);
-            last = _mm256_sub_epi32(last, _mm256_set1_epi32(8));
+            xs = uniform(xs, val, bits, mask, pk);
+            sh = _mm256_sub_epi32(sh, _mm256_set1_epi32(8));
             t = _mm256_add_epi32(t, _mm256_set1_epi32(1));
         }
-        let ti = _mm256_and_si256(p, _mm256_set1_epi32(0xFFFF));
-        let idx = _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), hi);
-        xs = step(xs, syms, idx, active, wbs);
     }
-    _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, xs);
+    let ti = _mm256_and_si256(p, _mm256_set1_epi32(0xFFFF));
+    let idx = _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), hi);
+    let fc = _mm256_mask_i32gather_epi32::<4>(zero, rv.syms, idx, active);
+    gr.xs = step(xs, fc, active, pk);
 }
 
-/// Writes the low 16 bits of `words` to the buffers of the lanes set in `emit`: every lane
-/// writes, only those set advance (as the scalar `WordBuf::put`: no branch on the ~random
-/// renormalisation decisions).
+/// Queues the low 16 bits of `words` of the lanes set in `emit`, left-packed (see [`Pack`]).
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn emit_words(words: __m256i, emit: __m256i, wbs: &mut [WordBuf]) {
-    let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as u32;
-    let mut w = [0u32; 8];
-    _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, words);
-    for (l, wb) in wbs.iter_mut().enumerate().take(8) {
-        wb.buf[wb.pos] = w[l] as u16;
-        wb.pos += ((bits >> l) & 1) as usize;
-    }
+unsafe fn emit_words(words: __m256i, emit: __m256i, pk: &mut Pack) {
+    let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as usize & 0xFF;
+    let perm = _mm256_loadu_si256(PERM[bits].as_ptr() as *const __m256i);
+    debug_assert!(pk.n <= PACK_CAP);
+    // SAFETY: n ≤ PACK_CAP (flushed before each column group that could pass it), and both
+    // arrays have 8 entries of room past PACK_CAP for the whole-vector stores.
+    _mm256_storeu_si256(
+        pk.words.as_mut_ptr().add(pk.n) as *mut __m256i,
+        _mm256_permutevar8x32_epi32(words, perm),
+    );
+    _mm256_storeu_si256(
+        pk.dst.as_mut_ptr().add(pk.n) as *mut __m256i,
+        _mm256_permutevar8x32_epi32(pk.pos, perm),
+    );
+    pk.pos = _mm256_sub_epi32(pk.pos, emit);
+    pk.n += COUNT[bits] as usize;
 }
 
 /// `x ≥ y` as unsigned 32-bit lanes.
@@ -159,43 +353,42 @@ unsafe fn ge_u32(x: __m256i, y: __m256i) -> __m256i {
     _mm256_cmpeq_epi32(_mm256_max_epu32(x, y), x)
 }
 
-/// [`EncSym::step`] on the lanes of `mask`, the symbol of lane `l` packed at `table[idx_l]`.
+/// [`EncSym::step`] on the lanes of `mask`, with lane `l`'s symbol packed in `fc_l`.
 /// The scalar step's new state is `v + bias + q·(M − freq)` with `q = ⌊v·rcp / 2^64⌋`, which
 /// is `⌊v / freq⌋·M + v mod freq + cum` (rcp = ⌈2^64 / freq⌉ errs by < 2^−32 < 1/freq; for
-/// freq = 1 the bias makes up for q = v − 1): computed here as `v + cum + q·(M − freq)` with
-/// `q = ⌊v / freq⌋` in f64, exact since v < 2^32 and a quotient `k − δ` has δ ≥ 1/freq ≥ 2^−12,
-/// far above the rounding of a double of magnitude < 2^32.
+/// freq = 1 the bias makes up for q = v − 1): computed here as `v + cum + q·(M − freq)`.
+///
+/// The quotient is `trunc(v · r + 2^−14)` with `r = 1/freq` rounded to f64: the state chain
+/// is serial, so a multiplication on the chain (`r` depends on the symbol only, off the chain)
+/// replaces a division and a floor. Exact: `v < freq · 2^20` after renormalisation (or
+/// `v < 2^32 = M · 2^20` for freq = M), so `v/freq < 2^20` and the two roundings of `v · r`
+/// err by < 2^−52 · 2^20 · 2 = 2^−31; a true quotient `k + φ` has φ = 0 or φ ≥ 1/freq ≥
+/// 2^−12, so adding 2^−14 lands in `[k, k + 1)` either way, and truncation of a non-negative
+/// double is its floor (the test `step_equals_the_scalar_step` checks every frequency).
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn step(
-    x: __m256i,
-    table: *const i32,
-    idx: __m256i,
-    mask: __m256i,
-    wbs: &mut [WordBuf],
-) -> __m256i {
-    let fc = _mm256_mask_i32gather_epi32::<4>(_mm256_setzero_si256(), table, idx, mask);
+unsafe fn step(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut Pack) -> __m256i {
     let freq = _mm256_and_si256(fc, _mm256_set1_epi32((1 << 13) - 1));
     let cum = _mm256_srli_epi32::<13>(fc);
+    // Masked-off lanes may hold freq 0: take 1 for them.
+    let fd = _mm256_max_epi32(freq, _mm256_set1_epi32(1));
+    let one = _mm256_set1_pd(1.0);
+    let rlo = _mm256_div_pd(one, _mm256_cvtepi32_pd(_mm256_castsi256_si128(fd)));
+    let rhi = _mm256_div_pd(one, _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(fd)));
     // x_max = freq · 2^20, or 2^32 − 1 for freq = M (the scalar EncSym's never-renormalise).
     let x_max = _mm256_slli_epi32::<{ 32 - SCALE_BITS as i32 }>(freq);
     let x_max = _mm256_add_epi32(x_max, _mm256_cmpeq_epi32(x_max, _mm256_setzero_si256()));
     let emit = _mm256_and_si256(mask, ge_u32(x, x_max));
-    emit_words(x, emit, wbs);
+    emit_words(x, emit, pk);
     let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
-    // v as f64 (through the sign flip: v may reach 2^32 − 1), divided by freq, floored.
-    let flip = _mm256_set1_epi32(i32::MIN);
-    let vs = _mm256_xor_si256(v, flip);
+    // v as f64 (through the sign flip: v may reach 2^32 − 1).
+    let vs = _mm256_xor_si256(v, _mm256_set1_epi32(i32::MIN));
     let bias = _mm256_set1_pd(2147483648.0);
     let vlo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(vs)), bias);
     let vhi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(vs)), bias);
-    // Masked-off lanes may hold freq 0: divide them by 1.
-    let fd = _mm256_max_epi32(freq, _mm256_set1_epi32(1));
-    let flo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(fd));
-    let fhi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(fd));
-    const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
-    let qlo = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vlo, flo)));
-    let qhi = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vhi, fhi)));
+    let eps = _mm256_set1_pd(1.0 / 16384.0);
+    let qlo = _mm256_cvttpd_epi32(_mm256_add_pd(_mm256_mul_pd(vlo, rlo), eps));
+    let qhi = _mm256_cvttpd_epi32(_mm256_add_pd(_mm256_mul_pd(vhi, rhi), eps));
     let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(qlo), qhi);
     let cmpl = _mm256_sub_epi32(_mm256_set1_epi32(M as i32), freq);
     let xn = _mm256_add_epi32(_mm256_add_epi32(v, cum), _mm256_mullo_epi32(q, cmpl));
@@ -210,12 +403,12 @@ unsafe fn uniform(
     val: __m256i,
     bits: __m256i,
     mask: __m256i,
-    wbs: &mut [WordBuf],
+    pk: &mut Pack,
 ) -> __m256i {
     let one = _mm256_set1_epi32(1);
     let limit = _mm256_sllv_epi32(one, _mm256_sub_epi32(_mm256_set1_epi32(32), bits));
     let emit = _mm256_and_si256(mask, ge_u32(x, limit));
-    emit_words(x, emit, wbs);
+    emit_words(x, emit, pk);
     let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
     let sh = _mm256_sub_epi32(_mm256_set1_epi32(SCALE_BITS as i32), bits);
     let xn = _mm256_add_epi32(
@@ -226,4 +419,131 @@ unsafe fn uniform(
         _mm256_sllv_epi32(val, sh),
     );
     _mm256_blendv_epi8(x, xn, mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bufs(start: &[usize; 8]) -> Vec<WordBuf> {
+        start
+            .iter()
+            .map(|&p| WordBuf {
+                buf: vec![0xDEAD; 4096],
+                pos: p,
+            })
+            .collect()
+    }
+
+    /// The eight-lane step against [`EncSym::step`] for every frequency 1..=M (cumulative 0
+    /// and M − freq), on states where the quotient is exact or just below an integer, on both
+    /// sides of the renormalisation bound and at the extremes, with lane 5 masked off (its
+    /// state and buffer must stay as they were): the words, their emission and the new states
+    /// must be the scalar ones.
+    #[test]
+    fn step_equals_the_scalar_step() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut n = 0u64;
+        let mut pk = Box::new(Pack::new());
+        for freq in 1..=M {
+            for cum in [0, M - freq] {
+                let e = EncSym::new(freq, cum);
+                let x_max = if freq >= M { u32::MAX } else { freq << 20 };
+                let mut xs = vec![
+                    L,
+                    L + 1,
+                    u32::MAX,
+                    u32::MAX - 1,
+                    x_max.wrapping_sub(1),
+                    x_max,
+                ];
+                for k in [1u32, 2, 3, 17, 255, 4095, 65535, 1 << 19, (1 << 20) - 1] {
+                    let v = (k as u64 * freq as u64) as u32;
+                    xs.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
+                    xs.extend([v << 16 | 0xFFFF, v << 16]);
+                }
+                xs.retain(|&x| x >= L);
+                for oct in xs.chunks(8) {
+                    let mut xv = [L; 8];
+                    xv[..oct.len()].copy_from_slice(oct);
+                    let mut want = xv;
+                    let mut want_w = vec![Vec::new(); 8];
+                    for l in (0..8).filter(|&l| l != 5) {
+                        let (w, emit) = e.step(&mut want[l]);
+                        if emit {
+                            want_w[l].push(w);
+                        }
+                    }
+                    let start = [0, 1, 2, 3, 900, 5, 6, 7];
+                    let mut wbs = bufs(&start);
+                    let mut got = [0u32; 8];
+                    // SAFETY: AVX2 checked above.
+                    unsafe {
+                        pk.load_pos(&wbs);
+                        let mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, -1, -1);
+                        let x = _mm256_loadu_si256(xv.as_ptr() as *const __m256i);
+                        let r = step(x, _mm256_set1_epi32(packed(&e) as i32), mask, &mut pk);
+                        _mm256_storeu_si256(got.as_mut_ptr() as *mut __m256i, r);
+                        pk.flush(&mut wbs);
+                    }
+                    for l in 0..8 {
+                        let x = xv[l];
+                        assert_eq!(got[l], want[l], "freq {freq} cum {cum} x {x} lane {l}");
+                        let w = &wbs[l].buf[start[l]..wbs[l].pos];
+                        assert_eq!(w, &want_w[l][..], "freq {freq} cum {cum} x {x} lane {l}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 200_000, "{n} steps checked");
+    }
+
+    /// Queued words reach each lane's buffer in emission order at the lane's own position,
+    /// whatever the emit masks (all 256 of them, in a scrambled order), across flushes in the
+    /// middle of the queue and with lanes starting at different positions: the same buffers
+    /// as writing each emitted word to its lane directly.
+    #[test]
+    fn queued_words_equal_direct_writes() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let start = [0, 7, 100, 3, 0, 55, 1, 9];
+        let mut want = bufs(&start);
+        let mut got = bufs(&start);
+        let mut pk = Box::new(Pack::new());
+        // SAFETY: AVX2 checked above.
+        unsafe { pk.load_pos(&got) };
+        for round in 0..3u32 {
+            for k in 0..256u32 {
+                let m = (k * 167 + round * 71) % 256;
+                let words: [u32; 8] = std::array::from_fn(|l| k << 8 | (l as u32) << 4 | round);
+                for (l, wb) in want.iter_mut().enumerate() {
+                    if m >> l & 1 == 1 {
+                        wb.buf[wb.pos] = words[l] as u16;
+                        wb.pos += 1;
+                    }
+                }
+                let emit: [i32; 8] = std::array::from_fn(|l| -((m >> l & 1) as i32));
+                // SAFETY: AVX2 checked above; at most 8 words queued per call, flushed
+                // before the queue could pass PACK_CAP.
+                unsafe {
+                    let w = _mm256_loadu_si256(words.as_ptr() as *const __m256i);
+                    let e = _mm256_loadu_si256(emit.as_ptr() as *const __m256i);
+                    emit_words(w, e, &mut pk);
+                    if k % 97 == 0 || pk.n > PACK_CAP - 8 {
+                        pk.flush(&mut got);
+                    }
+                }
+            }
+        }
+        // SAFETY: AVX2 checked above.
+        unsafe { pk.flush(&mut got) };
+        for l in 0..8 {
+            assert_eq!(got[l].pos, want[l].pos, "lane {l}");
+            assert_eq!(got[l].buf, want[l].buf, "lane {l}");
+        }
+    }
 }

@@ -332,3 +332,152 @@ fn kind3_payloads_round_trip() {
         }
     }
 }
+
+/// The AVX2 sign steps read each column's symbol by its class: a row coded with seven
+/// distinct sign symbol pairs, column classes cycling through 0..4, the row's class 0..4 and
+/// both row signs gives the scalar encoder's words and states, lane by lane (the plans of the
+/// other tests mostly have one sign class).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn vector_sign_steps_follow_the_column_classes() {
+    if !have_avx2() {
+        return;
+    }
+    let (rows, cols) = (6, 256);
+    let q = codes(rows, cols, 3.0, true, 11);
+    let qmin = qmin_of(&q, rows);
+    let codes: Vec<u32> = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+    let (tabs, syms) = (tables(), enc_syms(plan.family));
+    let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
+    let ccls: Vec<u8> = (0..cols).map(|j| (j * 7 / 5 % 4) as u8).collect();
+    let sign_syms: [[EncSym; 2]; BINS] = std::array::from_fn(|k| {
+        let f = 300 + 550 * k as u32;
+        [EncSym::new(f, 0), EncSym::new(M - f, f)]
+    });
+    let bufs = || -> Vec<WordBuf> {
+        (0..LANES)
+            .map(|_| WordBuf {
+                buf: vec![0; 4096],
+                pos: 0,
+            })
+            .collect()
+    };
+    let mut checked = 0;
+    for i in 0..rows {
+        let Some(mut ctx) = plan.row_enc(i, &codes, &qmin, &cneg, syms, &sign_syms, tabs) else {
+            continue;
+        };
+        if !super::super::lanes_enc_avx2::row_fits(ctx.q0) {
+            continue;
+        }
+        ctx.ccls = &ccls;
+        ctx.code_sign = true;
+        for (rc, rneg) in [(0, false), (1, true), (2, false), (3, true)] {
+            ctx.sign_syms = &sign_syms[rc..];
+            ctx.rneg = rneg;
+            let (mut ws, mut xs) = (bufs(), [L; LANES]);
+            for j in (0..cols).rev() {
+                ctx.value(&mut ws[j % LANES], &mut xs[j % LANES], j);
+            }
+            let (mut wv, mut xv) = (bufs(), [L; LANES]);
+            let mut packs = Box::new([
+                super::super::lanes_enc_avx2::Pack::new(),
+                super::super::lanes_enc_avx2::Pack::new(),
+            ]);
+            // SAFETY: AVX2 checked above, the row fits, 256 columns (a multiple of LANES),
+            // sixteen lanes, `fc` packs the family's symbols.
+            unsafe {
+                super::super::lanes_enc_avx2::encode_run(
+                    &ctx,
+                    &flat(plan.family).fc,
+                    &mut wv,
+                    &mut xv,
+                    ALL_LANES,
+                    &mut packs,
+                    0..cols,
+                );
+            }
+            assert_eq!(xv, xs, "row {i} class {rc}");
+            for l in 0..LANES {
+                assert_eq!(
+                    &wv[l].buf[..wv[l].pos],
+                    &ws[l].buf[..ws[l].pos],
+                    "row {i} lane {l}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked} rows coded");
+}
+
+/// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 encoder
+/// (`enc3_avx2.rs`): four states, one word stream, word for word the scalar one.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn kind3_vector_sign_steps_follow_the_column_classes() {
+    if !have_avx2() {
+        return;
+    }
+    let (rows, cols) = (6, 256);
+    let q = codes(rows, cols, 3.0, true, 12);
+    let qmin = qmin_of(&q, rows);
+    let codes: Vec<u32> = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+    let (tabs, syms) = (tables(), enc_syms(plan.family));
+    let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
+    let ccls: Vec<u8> = (0..cols).map(|j| (j * 7 / 5 % 4) as u8).collect();
+    let sign_syms: [[EncSym; 2]; BINS] = std::array::from_fn(|k| {
+        let f = 300 + 550 * k as u32;
+        [EncSym::new(f, 0), EncSym::new(M - f, f)]
+    });
+    let buf = || WordBuf {
+        buf: vec![0; 8192],
+        pos: 0,
+    };
+    let mut checked = 0;
+    for i in 0..rows {
+        let Some(mut ctx) = plan.row_enc(i, &codes, &qmin, &cneg, syms, &sign_syms, tabs) else {
+            continue;
+        };
+        if !super::super::lanes_enc_avx2::row_fits(ctx.q0) {
+            continue;
+        }
+        ctx.ccls = &ccls;
+        ctx.code_sign = true;
+        for (rc, rneg) in [(0, true), (1, false), (2, true), (3, false)] {
+            ctx.sign_syms = &sign_syms[rc..];
+            ctx.rneg = rneg;
+            let (mut ws, mut xs) = (buf(), [L; 4]);
+            for j in (0..cols).rev() {
+                ctx.value(&mut ws, &mut xs[j % 4], j);
+            }
+            let (mut wv, mut xv) = (buf(), [L; 4]);
+            // SAFETY: AVX2 checked above, the row fits, 256 columns (a multiple of 4), `fc`
+            // packs the family's symbols, the buffer has room past the row's words.
+            unsafe {
+                super::super::enc3_avx2::encode_run4(
+                    &ctx,
+                    packed_syms(plan.family),
+                    &mut wv,
+                    &mut xv,
+                    0,
+                    cols,
+                );
+            }
+            assert_eq!(xv, xs, "row {i} class {rc}");
+            assert_eq!(&wv.buf[..wv.pos], &ws.buf[..ws.pos], "row {i} class {rc}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked} rows coded");
+}
