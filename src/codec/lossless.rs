@@ -26,6 +26,9 @@ use miniz_oxide::inflate::TINFLStatus;
 use crate::entropy::{self, floatbits, order0};
 use crate::error::{Error, Result};
 
+#[doc(hidden)]
+pub mod lz_gate;
+
 const METHOD_STORED: u8 = 0;
 const METHOD_DEFLATE: u8 = 1;
 const METHOD_SHUFFLED: u8 = 2;
@@ -70,7 +73,8 @@ fn unshuffle(s: &[u8], w: usize, out: &mut [u8]) {
 }
 
 /// Share of elements equal to their predecessor, in 1/1024: where deflate's matches may pay.
-fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
+#[doc(hidden)]
+pub fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
     let n = bytes.len() / w;
     if n < 2 {
         return 0;
@@ -144,12 +148,14 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
             consider(&mut best, c);
         }
     }
-    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a large tensor,
-    // the fast level 1 first, and level 6 only when that comes within 10 % of the best so far.
-    // On the float tensors of ../shared/data with that many repeats, level 6 saves 1-3 % over
-    // level 1 (image-like data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
-    if small
-        || (repeats_per_1024(bytes, w) >= 128
+    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
+    // only where long windows repeat (`lz_gate`); on a large one, the fast level 1 first, and
+    // level 6 only when that comes within 10 % of the best so far. On the float tensors of
+    // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
+    // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
+    if (small && lz_gate::window_repeats_per_1024(bytes, w) >= lz_gate::DEFLATE_FROM_REPEATS)
+        || (!small
+            && repeats_per_1024(bytes, w) >= 128
             && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 10 < best.len() * 11)
     {
         let mut c = vec![METHOD_DEFLATE];
@@ -162,6 +168,29 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The payload of method `method` (1 deflate-6, 2 shuffled, 3 split, 5 compact) for `bytes`,
+/// whatever [`encode`] would choose, or `None` for another method or an empty input to the
+/// compact split: for the calibration tool (`tools/src/bin/lossless_trials.rs`) and tests.
+#[doc(hidden)]
+pub fn trial(bytes: &[u8], w: usize, shape: &[usize], method: u8) -> Option<Vec<u8>> {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let mut c = vec![method];
+    match method {
+        METHOD_DEFLATE => {
+            c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL))
+        }
+        METHOD_SHUFFLED => c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8)),
+        METHOD_SPLIT => {
+            floatbits::encode(bytes, w, matrix_rows(shape), false, &mut c);
+        }
+        METHOD_COMPACT if !bytes.is_empty() => {
+            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c)
+        }
+        _ => return None,
+    }
+    Some(c)
 }
 
 /// The laned split (method 4) of `bytes` at any size, for tests and fuzz seeds ([`encode`]
