@@ -26,6 +26,7 @@ use miniz_oxide::inflate::TINFLStatus;
 use crate::entropy::{self, floatbits, order0};
 use crate::error::{Error, Result};
 
+mod estimate;
 #[doc(hidden)]
 pub mod lz_gate;
 
@@ -43,8 +44,13 @@ pub(crate) const METHOD_COMPACT: u8 = 5;
 
 /// Deflate level of the deflate method (the baseline it stands for: deflate-6).
 const DEFLATE_LEVEL: u8 = 6;
-/// Raw sizes up to this many bytes always try every method (cheap in absolute terms).
+/// Raw sizes up to this many bytes consider every method, choosing which to code from
+/// predicted sizes.
 const TRY_ALL_BELOW: usize = 1 << 16;
+/// A method whose predicted size is at most `.0 / .1` × the best size known is coded (the
+/// predictions' errors on ../shared/data, `tools/src/bin/lossless_trials.rs`: see
+/// `encode`).
+const CHOICE_MARGIN: (usize, usize) = (102, 100);
 
 /// Whether `w` is an element width this coder takes.
 pub fn width_ok(w: usize) -> bool {
@@ -136,15 +142,28 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     };
     let small = bytes.len() <= TRY_ALL_BELOW;
     if small {
-        // The shuffled planes lose to the split except on odd data (their tables cost less
-        // on tiny tensors); tried where that costs little.
-        let mut c = vec![METHOD_SHUFFLED];
-        c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
-        consider(&mut best, c);
-        // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors.
-        let mut c = vec![METHOD_COMPACT];
-        if !bytes.is_empty() {
-            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c);
+        // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors:
+        // the compact split and the shuffled planes (whose tables cost less on tiny tensors)
+        // may beat it. Both sizes are predicted first, and a method is coded only when its
+        // prediction comes within `CHOICE_MARGIN` of the best size known (coded or predicted).
+        let rows = matrix_rows(shape);
+        let compact = floatbits::compact::plan_best(bytes, w, rows);
+        let compact_est = compact.as_ref().map(|p| 1 + p.estimated_bytes());
+        let shuffled_est = estimate::shuffled_bytes(bytes, w);
+        let near = |est: usize, known: usize| est * CHOICE_MARGIN.1 <= known * CHOICE_MARGIN.0;
+        if let (Some(plan), Some(est)) = (&compact, compact_est) {
+            if near(est, best.len().min(shuffled_est)) {
+                let mut c = vec![METHOD_COMPACT];
+                plan.write(bytes, w, &mut c);
+                consider(&mut best, c);
+            }
+        }
+        if near(
+            shuffled_est,
+            best.len().min(compact_est.unwrap_or(usize::MAX)),
+        ) {
+            let mut c = vec![METHOD_SHUFFLED];
+            c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
             consider(&mut best, c);
         }
     }
@@ -191,6 +210,19 @@ pub fn trial(bytes: &[u8], w: usize, shape: &[usize], method: u8) -> Option<Vec<
         _ => return None,
     }
     Some(c)
+}
+
+/// The predicted payload sizes of the compact split (`None` for an empty input) and of the
+/// shuffled planes that the choice of [`encode`] compares, method byte included: for the
+/// calibration tool (`tools/src/bin/lossless_trials.rs`).
+#[doc(hidden)]
+pub fn predicted_sizes(bytes: &[u8], w: usize, shape: &[usize]) -> (Option<usize>, usize) {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let compact = floatbits::compact::plan_best(bytes, w, matrix_rows(shape));
+    (
+        compact.map(|p| 1 + p.estimated_bytes()),
+        estimate::shuffled_bytes(bytes, w),
+    )
 }
 
 /// The laned split (method 4) of `bytes` at any size, for tests and fuzz seeds ([`encode`]

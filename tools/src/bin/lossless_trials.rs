@@ -3,7 +3,8 @@
 //! them), the payload size of every method coded in full, the method `encode` chose and its
 //! size, and the share of repeated elements, as CSV:
 //! `PATH,WIDTH,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,
-//! window_repeats_per_1024` (the last: the small tensors' deflate gate, `lossless/lz_gate.rs`).
+//! window_repeats_per_1024,compact_predicted,shuffled_predicted` (the small tensors' deflate
+//! gate, `lossless/lz_gate.rs`, and the predicted sizes their choice compares).
 //!
 //! ```sh
 //! printf '2 a.bf16 128 256\n' | cargo run --release -p alcm-tools --bin lossless_trials
@@ -14,7 +15,7 @@ use std::io::BufRead;
 use alcm::internals::lossless;
 
 fn main() {
-    println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024");
+    println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024,compact_predicted,shuffled_predicted");
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let mut f = line.split_whitespace();
@@ -28,8 +29,9 @@ fn main() {
             lossless::trial(&bytes, w, &shape, m).map_or(String::new(), |p| p.len().to_string())
         };
         let chosen = lossless::encode(&bytes, w, &shape);
+        let (pc, ps) = lossless::predicted_sizes(&bytes, w, &shape);
         println!(
-            "{path},{w},{},{},{},{},{},{},{},{},{}",
+            "{path},{w},{},{},{},{},{},{},{},{},{},{},{}",
             bytes.len(),
             size(1),
             size(2),
@@ -38,7 +40,9 @@ fn main() {
             chosen[0],
             chosen.len(),
             lossless::repeats_per_1024(&bytes, w),
-            lossless::lz_gate::window_repeats_per_1024(&bytes, w)
+            lossless::lz_gate::window_repeats_per_1024(&bytes, w),
+            pc.map_or(String::new(), |p| p.to_string()),
+            ps
         );
     }
 }
