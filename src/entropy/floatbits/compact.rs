@@ -57,6 +57,8 @@ use crate::error::{Error, Result};
 use crate::util::detmath::det_log2;
 use crate::util::varint;
 
+mod count;
+
 const SCALE_BITS: u32 = 16;
 const TOTAL: u64 = 1 << SCALE_BITS;
 /// Lower bound of the state.
@@ -288,40 +290,15 @@ struct Prepared {
 }
 
 fn prepare(bytes: &[u8], cut: Cut) -> Prepared {
-    let w = cut.w;
-    let n = bytes.len() / w;
+    let n = bytes.len() / cut.w;
     let nc = cut.chunks();
-    // Counts: heads, then per class (0: head ≠ 0, 1: head = 0) and chunk.
-    let mut heads = [0u64; 256];
-    let mut rests = vec![[0u64; 256]; 2 * nc];
-    for i in 0..n {
-        let (h, rest) = cut.split(element(bytes, i, w));
-        heads[h as usize] += 1;
-        let class = (h == 0) as usize;
-        for j in 0..nc {
-            rests[class * nc + j][(rest >> (8 * j)) as u8 as usize] += 1;
-        }
-    }
-    // The top chunk (sign, top bits below the head) of each head value ≠ 0 on its own: where
-    // the values are few (labels, quantized data), it depends on the head.
     let top = nc - 1;
-    let mut slot = [usize::MAX; 256];
-    let mut present = 0;
-    for h in 1..256 {
-        if heads[h] > 0 {
-            slot[h] = present;
-            present += 1;
-        }
-    }
-    let mut by_head = vec![[0u64; 256]; present];
-    if present > 0 {
-        for i in 0..n {
-            let (h, rest) = cut.split(element(bytes, i, w));
-            if h != 0 {
-                by_head[slot[h as usize]][(rest >> (8 * top)) as u8 as usize] += 1;
-            }
-        }
-    }
+    let count::Counts {
+        heads,
+        rests,
+        by_head,
+        slot,
+    } = count::count(bytes, cut);
     let mut out = Vec::new();
     put_table(&heads, &mut out);
     let head_model = Model::table(&heads);
