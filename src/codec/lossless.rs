@@ -124,49 +124,24 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         "lossless::encode: {} bytes of {w}-byte elements",
         bytes.len()
     );
-    let mut best = Vec::with_capacity(bytes.len() / 2 + 64);
-    best.push(METHOD_SPLIT);
-    if floatbits::encode(
-        bytes,
-        w,
-        matrix_rows(shape),
-        bytes.len() / w >= LANED_FROM,
-        &mut best,
-    ) {
-        best[0] = METHOD_LANED;
-    }
     let consider = |best: &mut Vec<u8>, cand: Vec<u8>| {
         if cand.len() < best.len() {
             *best = cand;
         }
     };
+    let rows = matrix_rows(shape);
     let small = bytes.len() <= TRY_ALL_BELOW;
-    if small {
-        // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors:
-        // the compact split and the shuffled planes (whose tables cost less on tiny tensors)
-        // may beat it. Both sizes are predicted first, and a method is coded only when its
-        // prediction comes within `CHOICE_MARGIN` of the best size known (coded or predicted).
-        let rows = matrix_rows(shape);
-        let compact = floatbits::compact::plan_best(bytes, w, rows);
-        let compact_est = compact.as_ref().map(|p| 1 + p.estimated_bytes());
-        let shuffled_est = estimate::shuffled_bytes(bytes, w);
-        let near = |est: usize, known: usize| est * CHOICE_MARGIN.1 <= known * CHOICE_MARGIN.0;
-        if let (Some(plan), Some(est)) = (&compact, compact_est) {
-            if near(est, best.len().min(shuffled_est)) {
-                let mut c = vec![METHOD_COMPACT];
-                plan.write(bytes, w, &mut c);
-                consider(&mut best, c);
+    let mut best = match small {
+        true if !bytes.is_empty() => encode_small(bytes, w, rows),
+        _ => {
+            let mut p = Vec::with_capacity(bytes.len() / 2 + 64);
+            p.push(METHOD_SPLIT);
+            if floatbits::encode(bytes, w, rows, bytes.len() / w >= LANED_FROM, &mut p) {
+                p[0] = METHOD_LANED;
             }
+            p
         }
-        if near(
-            shuffled_est,
-            best.len().min(compact_est.unwrap_or(usize::MAX)),
-        ) {
-            let mut c = vec![METHOD_SHUFFLED];
-            c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
-            consider(&mut best, c);
-        }
-    }
+    };
     // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
     // only where long windows repeat (`lz_gate`); on a large one, the fast level 1 first, and
     // level 6 only when that comes within 10 % of the best so far. On the float tensors of
@@ -187,6 +162,49 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The smallest of the split, the compact split and the shuffled planes for a small tensor
+/// (at least one element), coding only those that can be smallest. The split's fixed costs
+/// (rANS states, word counts, byte tables) decide small tensors: it is coded only where it
+/// can beat the compact split (`compact::split_may_win`: masks or head contexts). The compact
+/// split's and the shuffled planes' sizes are predicted first, and each is coded only when
+/// its prediction comes within `CHOICE_MARGIN` of the best size known (coded or predicted).
+fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
+    let compact = floatbits::compact::plan_best(bytes, w, rows);
+    let compact_est = compact
+        .as_ref()
+        .map_or(usize::MAX, |p| 1 + p.estimated_bytes());
+    let shuffled_est = estimate::shuffled_bytes(bytes, w);
+    let near = |est: usize, known: usize| {
+        est.saturating_mul(CHOICE_MARGIN.1) <= known.saturating_mul(CHOICE_MARGIN.0)
+    };
+    let mut best: Option<Vec<u8>> = None;
+    let known = |best: &Option<Vec<u8>>| best.as_ref().map_or(usize::MAX, Vec::len);
+    let consider = |best: &mut Option<Vec<u8>>, cand: Vec<u8>| {
+        if cand.len() < known(best) {
+            *best = Some(cand);
+        }
+    };
+    if floatbits::compact::split_may_win(bytes, w, rows) {
+        let mut c = vec![METHOD_SPLIT];
+        floatbits::encode(bytes, w, rows, false, &mut c);
+        consider(&mut best, c);
+    }
+    if let Some(plan) = &compact {
+        if near(compact_est, known(&best).min(shuffled_est)) {
+            let mut c = vec![METHOD_COMPACT];
+            plan.write(bytes, w, &mut c);
+            consider(&mut best, c);
+        }
+    }
+    // Coded also when nothing else was (its prediction is then below the compact one's).
+    if best.is_none() || near(shuffled_est, known(&best).min(compact_est)) {
+        let mut c = vec![METHOD_SHUFFLED];
+        c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
+        consider(&mut best, c);
+    }
+    best.unwrap_or_else(|| [&[METHOD_STORED][..], bytes].concat())
 }
 
 /// The payload of method `method` (1 deflate-6, 2 shuffled, 3 split, 5 compact) for `bytes`,

@@ -58,6 +58,8 @@ use crate::util::detmath::det_log2;
 use crate::util::varint;
 
 mod count;
+mod versus_split;
+pub(crate) use versus_split::split_may_win;
 
 const SCALE_BITS: u32 = 16;
 const TOTAL: u64 = 1 << SCALE_BITS;
@@ -230,10 +232,22 @@ fn put_table(counts: &[u64; 256], out: &mut Vec<u8>) {
     }
 }
 
+/// Length of the count table [`put_table`] writes, computed without writing it.
 fn table_len(counts: &[u64; 256]) -> usize {
-    let mut v = Vec::new();
-    put_table(counts, &mut v);
-    v.len()
+    let varint_len = |v: u64| (64 - v.leading_zeros()).max(1).div_ceil(7) as usize;
+    let n: u64 = counts.iter().sum();
+    let mut len = varint_len(counts[0]);
+    if counts[0] == n {
+        return len;
+    }
+    let lo = (1..256).find(|&s| counts[s] > 0).unwrap_or(1);
+    let hi = (1..256).rev().find(|&s| counts[s] > 0).unwrap_or(lo);
+    len += varint_len(lo as u64) + varint_len((hi - lo) as u64);
+    if hi == lo {
+        return len;
+    }
+    let b = 64 - counts[lo..hi].iter().max().unwrap_or(&1).leading_zeros() as usize;
+    len + 1 + ((hi - lo) * b).div_ceil(8)
 }
 
 /// Estimated bits of coding `counts` with their normalised frequencies.
@@ -289,7 +303,7 @@ struct Prepared {
     bits: f64,
 }
 
-fn prepare(bytes: &[u8], cut: Cut) -> Prepared {
+fn prepare(bytes: &[u8], cut: Cut, keys: Option<&count::Keys>) -> Prepared {
     let n = bytes.len() / cut.w;
     let nc = cut.chunks();
     let top = nc - 1;
@@ -298,7 +312,7 @@ fn prepare(bytes: &[u8], cut: Cut) -> Prepared {
         rests,
         by_head,
         slot,
-    } = count::count(bytes, cut);
+    } = count::count(bytes, cut, keys);
     let mut out = Vec::new();
     put_table(&heads, &mut out);
     let head_model = Model::table(&heads);
@@ -416,15 +430,22 @@ fn write(bytes: &[u8], cut: Cut, hb: u32, blocks: &[Prepared], out: &mut Vec<u8>
 }
 
 /// The blocks of `bytes` (`nb` of them) prepared with `hb` head bits, and their estimated bits
-/// with the first byte, the block count and the final state.
-fn prepare_blocks(bytes: &[u8], w: usize, hb: u32, nb: usize) -> (Vec<Prepared>, f64) {
+/// with the first byte, the block count and the final state; `keys`: the key counts of all
+/// of `bytes` when counted already (one block only).
+fn prepare_blocks(
+    bytes: &[u8],
+    w: usize,
+    hb: u32,
+    nb: usize,
+    keys: Option<&count::Keys>,
+) -> (Vec<Prepared>, f64) {
     let cut = Cut::new(w, hb);
     let n = bytes.len() / w;
     let blocks: Vec<Prepared> = (0..nb)
         .map(|k| {
             let lo = block_start(k as u64, n as u64, nb as u64);
             let hi = block_start(k as u64 + 1, n as u64, nb as u64);
-            prepare(&bytes[lo * w..hi * w], cut)
+            prepare(&bytes[lo * w..hi * w], cut, keys.filter(|_| nb == 1))
         })
         .collect();
     let bits =
@@ -436,7 +457,7 @@ fn prepare_blocks(bytes: &[u8], w: usize, hb: u32, nb: usize) -> (Vec<Prepared>,
 /// `hb` head bits (1..=8) in `nb` blocks (1..=16, at most the element count) to `out`.
 #[cfg(test)]
 pub(crate) fn encode(bytes: &[u8], w: usize, hb: u32, nb: usize, out: &mut Vec<u8>) {
-    let (blocks, _) = prepare_blocks(bytes, w, hb, nb);
+    let (blocks, _) = prepare_blocks(bytes, w, hb, nb, None);
     write(bytes, Cut::new(w, hb), hb, &blocks, out);
 }
 
@@ -474,15 +495,17 @@ pub(crate) fn plan_best(bytes: &[u8], w: usize, rows: usize) -> Option<Plan> {
         return None;
     }
     let mut best: Option<Plan> = None;
+    // Both head widths of 2-byte elements count from the same keys.
+    let keys = count::shared_keys(bytes, w);
     for &hb in widths {
-        let (blocks, bits) = prepare_blocks(bytes, w, hb, 1);
+        let (blocks, bits) = prepare_blocks(bytes, w, hb, 1, keys.as_ref());
         if best.as_ref().map_or(true, |b| bits < b.bits) {
             best = Some(Plan { hb, blocks, bits });
         }
     }
     if let Some(hb) = best.as_ref().map(|b| b.hb) {
         if (2..=MAX_BLOCKS).contains(&rows) && n / rows >= 256 {
-            let (blocks, bits) = prepare_blocks(bytes, w, hb, rows);
+            let (blocks, bits) = prepare_blocks(bytes, w, hb, rows, None);
             if best.as_ref().map_or(true, |b| bits < b.bits) {
                 best = Some(Plan { hb, blocks, bits });
             }
@@ -1019,6 +1042,38 @@ mod tests {
                 };
                 assert_eq!(st.get(&d).unwrap(), syms[k], "slot {slot}");
             }
+        }
+    }
+
+    #[test]
+    fn table_lengths_are_the_written_lengths() {
+        let mut s = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut cases: Vec<[u64; 256]> = vec![[0; 256]];
+        cases[0][0] = 5; // one symbol, 0
+        let mut one = [0u64; 256];
+        one[200] = 1 << 40; // one symbol ≠ 0, a long varint
+        cases.push(one);
+        for k in 0..200 {
+            let mut c = [0u64; 256];
+            for _ in 0..(k % 9 + 2) {
+                let v = next();
+                c[(v % 256) as usize] += (v >> 8) % (1 << (k % 40 + 1));
+            }
+            cases.push(c);
+        }
+        for c in &cases {
+            if c.iter().sum::<u64>() == 0 {
+                continue;
+            }
+            let mut v = Vec::new();
+            put_table(c, &mut v);
+            assert_eq!(table_len(c), v.len(), "{c:?}");
         }
     }
 

@@ -26,14 +26,30 @@ pub(super) struct Counts {
     pub(super) slot: [usize; 256],
 }
 
-/// The counts of the elements of `bytes` cut by `cut`.
-pub(super) fn count(bytes: &[u8], cut: Cut) -> Counts {
-    let n = bytes.len() / cut.w;
-    if matches!(cut.w, 2 | 4) && (KEYED_FROM..u32::MAX as usize).contains(&n) {
-        keyed(bytes, cut)
+/// The counts of the elements of `bytes` cut by `cut`; `keys`: their [`shared_keys`], when
+/// counted already.
+pub(super) fn count(bytes: &[u8], cut: Cut, keys: Option<&Keys>) -> Counts {
+    if keyed_ok(bytes, cut.w) {
+        keyed(bytes, cut, keys)
     } else {
         direct(bytes, cut)
     }
+}
+
+/// Whether the elements of `bytes` (of `w` bytes) are counted by key.
+fn keyed_ok(bytes: &[u8], w: usize) -> bool {
+    matches!(w, 2 | 4) && (KEYED_FROM..u32::MAX as usize).contains(&(bytes.len() / w))
+}
+
+/// The counts of the 2-byte elements' values, which every head width of 2-byte elements
+/// counts from (of a 4-byte element, the low bytes are counted per class, which depends on
+/// the head width).
+pub(super) struct Keys(Vec<u32>);
+
+/// The [`Keys`] of `bytes` when its elements (of `w` bytes) are 2-byte and counted by key.
+pub(super) fn shared_keys(bytes: &[u8], w: usize) -> Option<Keys> {
+    (w == 2 && keyed_ok(bytes, w))
+        .then(|| Keys(count_keys(bytes, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2])))
 }
 
 /// The slots of the head values ≠ 0 present, and their number.
@@ -85,8 +101,9 @@ fn direct(bytes: &[u8], cut: Cut) -> Counts {
 }
 
 /// [`direct`] through the counts of each element's top 16 bits (module doc); `cut.w` is 2 or
-/// 4 and there are fewer than 2^32 elements.
-fn keyed(bytes: &[u8], cut: Cut) -> Counts {
+/// 4 and there are fewer than 2^32 elements; `shared`: the keys of 2-byte elements, when
+/// counted already.
+fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
     let w = cut.w;
     let nc = cut.chunks();
     let top = nc - 1;
@@ -94,21 +111,15 @@ fn keyed(bytes: &[u8], cut: Cut) -> Counts {
     // elements the head starts at bit 23 or above, so chunks 0 and 1 are the two low bytes).
     let low_bits = 8 * w as u32 - 16;
     let first = w - 2;
-    let mut keys = vec![0u32; 1 << 16];
     let mut low = [[[0u64; 256]; 2]; 2];
-    if w == 2 {
-        for e in bytes.chunks_exact(2) {
-            keys[u16::from_le_bytes([e[0], e[1]]) as usize] += 1;
+    let built;
+    let keys: &[u32] = match shared {
+        Some(k) if w == 2 => &k.0,
+        _ => {
+            built = count_keys(bytes, cut, &mut low);
+            &built
         }
-    } else {
-        for e in bytes.chunks_exact(4) {
-            let u = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as u64;
-            keys[(u >> 16) as usize] += 1;
-            let class = (cut.split(u).0 == 0) as usize;
-            low[class][0][e[0] as usize] += 1;
-            low[class][1][e[1] as usize] += 1;
-        }
-    }
+    };
     let mut heads = [0u64; 256];
     let mut rests = vec![[0u64; 256]; 2 * nc];
     let mut present_keys: Vec<u16> = Vec::new();
@@ -147,6 +158,26 @@ fn keyed(bytes: &[u8], cut: Cut) -> Counts {
     }
 }
 
+/// The key counts of the elements of `bytes` (2 or 4 bytes), and for 4-byte elements the
+/// counts of their two low bytes per class into `low[class][byte]`.
+fn count_keys(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Vec<u32> {
+    let mut keys = vec![0u32; 1 << 16];
+    if cut.w == 2 {
+        for e in bytes.chunks_exact(2) {
+            keys[u16::from_le_bytes([e[0], e[1]]) as usize] += 1;
+        }
+    } else {
+        for e in bytes.chunks_exact(4) {
+            let u = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as u64;
+            keys[(u >> 16) as usize] += 1;
+            let class = (cut.split(u).0 == 0) as usize;
+            low[class][0][e[0] as usize] += 1;
+            low[class][1][e[1] as usize] += 1;
+        }
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +213,11 @@ mod tests {
                     let cut = Cut::new(w, hb);
                     let bytes = &data[..data.len() / w * w];
                     assert!(
-                        same(&keyed(bytes, cut), &direct(bytes, cut)),
+                        same(&keyed(bytes, cut, None), &direct(bytes, cut))
+                            && same(
+                                &keyed(bytes, cut, shared_keys(bytes, w).as_ref()),
+                                &direct(bytes, cut)
+                            ),
                         "w = {w}, hb = {hb}"
                     );
                 }
