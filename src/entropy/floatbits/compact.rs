@@ -869,6 +869,25 @@ mod tests {
         assert_eq!(out, b);
     }
 
+    /// The estimates of the two layouts above: the tables and the first byte and final state
+    /// in whole bytes, plus the symbols' ideal code lengths. Constant: 3 + 2 table bytes,
+    /// 1 + 4, no coded bits: 80 bits, 10 bytes (as written). Two heads of frequency 2^15
+    /// each: 5 + 2 table bytes, 1 + 4, and 1 bit per head: 98 bits, 13 bytes (12 written: the
+    /// 2 bits stay in the final state). Both keep 8 head bits (5 would cut 1.0 = 0x3F80 into
+    /// the head 15 and the rest 0x380, more symbols to code).
+    #[test]
+    fn plan_estimates_by_hand() {
+        for (values, est, written) in [(&[1.0f32; 3][..], 10, 10), (&[1.0f32, 2.0][..], 13, 12)] {
+            let b: Vec<u8> = values.iter().flat_map(|&v| bf16(v)).collect();
+            let plan = plan_best(&b, 2, 1).unwrap();
+            assert_eq!((plan.hb, plan.estimated_bytes()), (8, est));
+            let mut p = Vec::new();
+            plan.write(&b, 2, &mut p);
+            assert_eq!(p.len(), written);
+        }
+        assert!(plan_best(&[], 2, 1).is_none());
+    }
+
     /// A float16 head of 5 bits: 1.0 is 0x3C00 (exponent 15, rest 0), −2.0 is 0xC000
     /// (exponent 16, sign 1: rest 0x400, chunk 1 = 0b100).
     #[test]
