@@ -7,14 +7,16 @@
 //! tensor where most windows repeat (labels, quantised or cyclic data) lets deflate win: there
 //! its literals are few and its matches long, which neither the split nor the shuffled planes
 //! see. Calibrated on every tensor of `../shared/data` as float32, bfloat16 and float16
-//! (`tools/src/bin/lossless_trials.rs`): deflate-6 wins or comes within 9 % of the other
-//! methods only on the digit labels (655 of 1024 windows repeat as bfloat16 / float16; 958 as
-//! float32, where the compact split still wins by 10 %); every other tensor up to 64 KiB has
-//! at most 321 (a gradient with dead units, where deflate is 1.29× the split).
+//! (`tools/src/bin/lossless_trials.rs`, recorded in `bench/results/lossless_choice.csv`):
+//! deflate-6 wins, or comes within 9 % of the other methods, only on the digit labels (631 and
+//! 640 of 1024 windows repeat as bfloat16 and float16, where deflate is 0.86× and 0.90× the
+//! best other method; 958 as float32, where the compact split still wins by 10 %); every other
+//! tensor up to 64 KiB has at most 320 (a gradient with dead units, where deflate is 1.29× the
+//! split). The digit images (659–735) pass the gate too, and lose (deflate 1.31–1.35×).
 
 /// A tensor whose share of repeated windows (in 1/1024) is at least this gets the deflate-6
-/// trial: midway between the 321 of the most repetitive tensor where deflate loses by 18 % or
-/// more and the 631 of the labels where it wins.
+/// trial: between the 320 of the most repetitive tensor where deflate loses by 18 % or more
+/// and the 631 of the labels where it wins.
 pub const DEFLATE_FROM_REPEATS: usize = 448;
 
 /// Hash table slots at most (a direct-mapped table of the last window per hash).
