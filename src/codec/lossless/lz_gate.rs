@@ -8,7 +8,7 @@
 //! its literals are few and its matches long, which neither the split nor the shuffled planes
 //! see. Calibrated on every tensor of `../shared/data` as float32, bfloat16 and float16
 //! (`tools/src/bin/lossless_trials.rs`, recorded in `bench/results/lossless_choice.csv`):
-//! deflate-6 wins, or comes within 9 % of the other methods, only on the digit labels (631 and
+//! deflate-6 wins, or comes within 8 % of the other methods, only on the digit labels (631 and
 //! 640 of 1024 windows repeat as bfloat16 and float16, where deflate is 0.86× and 0.90× the
 //! best other method; 958 as float32, where the compact split still wins by 10 %); every other
 //! tensor up to 64 KiB has at most 320 (a gradient with dead units, where deflate is 1.29× the
