@@ -183,12 +183,20 @@ impl Model {
 /// doc). Integer arithmetic only: deterministic.
 fn normalize(counts: &[u64; 256]) -> [u32; 256] {
     let n: u128 = counts.iter().map(|&c| c as u128).sum();
+    // c · 2^16 fits 64 bits below 2^48 elements: a 64-bit division (the 128-bit one is a
+    // library call), the same quotient.
+    let small = n < 1 << 48;
     let mut freq = [0u32; 256];
     let mut sum = 0u64;
     let mut top = 0;
     for s in 0..256 {
         if counts[s] > 0 {
-            freq[s] = ((counts[s] as u128 * TOTAL as u128 / n) as u32).max(1);
+            let q = if small {
+                (counts[s] * TOTAL / n as u64) as u32
+            } else {
+                (counts[s] as u128 * TOTAL as u128 / n) as u32
+            };
+            freq[s] = q.max(1);
             sum += freq[s] as u64;
             if counts[s] > counts[top] {
                 top = s;
