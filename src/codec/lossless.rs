@@ -7,7 +7,9 @@
 //! need contexts), the byte-shuffled order-0 rANS planes (backend 2's coder on
 //! the raw bytes), deflate-6 of the raw bytes, or the bytes stored. The split nearly always
 //! wins; the others are the simple baselines the payload is never larger than (deflate only
-//! where its matches can pay: many repeated elements, or a small tensor).
+//! where its matches can pay: many repeated elements, or many repeated 8-byte windows in a
+//! small tensor). On a tensor of up to 64 KiB only the methods that can be smallest are coded,
+//! chosen from predicted sizes (`encode_small`).
 //!
 //! # Layout
 //! ```text
@@ -26,6 +28,10 @@ use miniz_oxide::inflate::TINFLStatus;
 use crate::entropy::{self, floatbits, order0};
 use crate::error::{Error, Result};
 
+mod estimate;
+#[doc(hidden)]
+pub mod lz_gate;
+
 const METHOD_STORED: u8 = 0;
 const METHOD_DEFLATE: u8 = 1;
 const METHOD_SHUFFLED: u8 = 2;
@@ -40,8 +46,14 @@ pub(crate) const METHOD_COMPACT: u8 = 5;
 
 /// Deflate level of the deflate method (the baseline it stands for: deflate-6).
 const DEFLATE_LEVEL: u8 = 6;
-/// Raw sizes up to this many bytes always try every method (cheap in absolute terms).
+/// Raw sizes up to this many bytes consider every method, choosing which to code from
+/// predicted sizes.
 const TRY_ALL_BELOW: usize = 1 << 16;
+/// A method whose predicted size is at most `.0 / .1` × the best size known is coded. On the
+/// tensors of ../shared/data up to 64 KiB (`tools/src/bin/lossless_trials.rs`), the compact
+/// split's prediction is 0 or 1 byte above its coded size and the shuffled planes' 0–2 %
+/// above, never below: a method left out could not have been smaller.
+const CHOICE_MARGIN: (usize, usize) = (102, 100);
 
 /// Whether `w` is an element width this coder takes.
 pub fn width_ok(w: usize) -> bool {
@@ -70,7 +82,8 @@ fn unshuffle(s: &[u8], w: usize, out: &mut [u8]) {
 }
 
 /// Share of elements equal to their predecessor, in 1/1024: where deflate's matches may pay.
-fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
+#[doc(hidden)]
+pub fn repeats_per_1024(bytes: &[u8], w: usize) -> usize {
     let n = bytes.len() / w;
     if n < 2 {
         return 0;
@@ -114,42 +127,32 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         "lossless::encode: {} bytes of {w}-byte elements",
         bytes.len()
     );
-    let mut best = Vec::with_capacity(bytes.len() / 2 + 64);
-    best.push(METHOD_SPLIT);
-    if floatbits::encode(
-        bytes,
-        w,
-        matrix_rows(shape),
-        bytes.len() / w >= LANED_FROM,
-        &mut best,
-    ) {
-        best[0] = METHOD_LANED;
-    }
     let consider = |best: &mut Vec<u8>, cand: Vec<u8>| {
         if cand.len() < best.len() {
             *best = cand;
         }
     };
+    let rows = matrix_rows(shape);
     let small = bytes.len() <= TRY_ALL_BELOW;
-    if small {
-        // The shuffled planes lose to the split except on odd data (their tables cost less
-        // on tiny tensors); tried where that costs little.
-        let mut c = vec![METHOD_SHUFFLED];
-        c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
-        consider(&mut best, c);
-        // The split's fixed costs (rANS states, word counts, byte tables) decide small tensors.
-        let mut c = vec![METHOD_COMPACT];
-        if !bytes.is_empty() {
-            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c);
-            consider(&mut best, c);
+    let mut best = match small {
+        true if !bytes.is_empty() => encode_small(bytes, w, rows),
+        _ => {
+            let mut p = Vec::with_capacity(bytes.len() / 2 + 64);
+            p.push(METHOD_SPLIT);
+            if floatbits::encode(bytes, w, rows, bytes.len() / w >= LANED_FROM, &mut p) {
+                p[0] = METHOD_LANED;
+            }
+            p
         }
-    }
-    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a large tensor,
-    // the fast level 1 first, and level 6 only when that comes within 10 % of the best so far.
-    // On the float tensors of ../shared/data with that many repeats, level 6 saves 1-3 % over
-    // level 1 (image-like data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
-    if small
-        || (repeats_per_1024(bytes, w) >= 128
+    };
+    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
+    // only where long windows repeat (`lz_gate`); on a large one, the fast level 1 first, and
+    // level 6 only when that comes within 10 % of the best so far. On the float tensors of
+    // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
+    // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
+    if (small && lz_gate::window_repeats_per_1024(bytes, w) >= lz_gate::DEFLATE_FROM_REPEATS)
+        || (!small
+            && repeats_per_1024(bytes, w) >= 128
             && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 10 < best.len() * 11)
     {
         let mut c = vec![METHOD_DEFLATE];
@@ -162,6 +165,85 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The smallest of the split, the compact split and the shuffled planes for a small tensor
+/// (at least one element), coding only those that can be smallest. The split's fixed costs
+/// (rANS states, word counts, byte tables) decide small tensors: it is coded only where it
+/// can beat the compact split (`compact::split_may_win`: masks or head contexts). The compact
+/// split's and the shuffled planes' sizes are predicted first, and each is coded only when
+/// its prediction comes within `CHOICE_MARGIN` of the best size known (coded or predicted).
+fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
+    let compact = floatbits::compact::plan_best(bytes, w, rows);
+    let compact_est = compact
+        .as_ref()
+        .map_or(usize::MAX, |p| 1 + p.estimated_bytes());
+    let shuffled_est = estimate::shuffled_bytes(bytes, w);
+    let near = |est: usize, known: usize| {
+        est.saturating_mul(CHOICE_MARGIN.1) <= known.saturating_mul(CHOICE_MARGIN.0)
+    };
+    let mut best: Option<Vec<u8>> = None;
+    let known = |best: &Option<Vec<u8>>| best.as_ref().map_or(usize::MAX, Vec::len);
+    let consider = |best: &mut Option<Vec<u8>>, cand: Vec<u8>| {
+        if cand.len() < known(best) {
+            *best = Some(cand);
+        }
+    };
+    if floatbits::compact::split_may_win(bytes, w, rows) {
+        let mut c = vec![METHOD_SPLIT];
+        floatbits::encode(bytes, w, rows, false, &mut c);
+        consider(&mut best, c);
+    }
+    if let Some(plan) = &compact {
+        if near(compact_est, known(&best).min(shuffled_est)) {
+            let mut c = vec![METHOD_COMPACT];
+            plan.write(bytes, w, &mut c);
+            consider(&mut best, c);
+        }
+    }
+    // Coded also when nothing else was (its prediction is then below the compact one's).
+    if best.is_none() || near(shuffled_est, known(&best).min(compact_est)) {
+        let mut c = vec![METHOD_SHUFFLED];
+        c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8));
+        consider(&mut best, c);
+    }
+    best.unwrap_or_else(|| [&[METHOD_STORED][..], bytes].concat())
+}
+
+/// The payload of method `method` (1 deflate-6, 2 shuffled, 3 split, 5 compact) for `bytes`,
+/// whatever [`encode`] would choose, or `None` for another method or an empty input to the
+/// compact split: for the calibration tool (`tools/src/bin/lossless_trials.rs`) and tests.
+#[doc(hidden)]
+pub fn trial(bytes: &[u8], w: usize, shape: &[usize], method: u8) -> Option<Vec<u8>> {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let mut c = vec![method];
+    match method {
+        METHOD_DEFLATE => {
+            c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL))
+        }
+        METHOD_SHUFFLED => c.extend_from_slice(&order0::encode(&shuffle(bytes, w), w as u8)),
+        METHOD_SPLIT => {
+            floatbits::encode(bytes, w, matrix_rows(shape), false, &mut c);
+        }
+        METHOD_COMPACT if !bytes.is_empty() => {
+            floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c)
+        }
+        _ => return None,
+    }
+    Some(c)
+}
+
+/// The predicted payload sizes of the compact split (`None` for an empty input) and of the
+/// shuffled planes that the choice of [`encode`] compares, method byte included: for the
+/// calibration tool (`tools/src/bin/lossless_trials.rs`).
+#[doc(hidden)]
+pub fn predicted_sizes(bytes: &[u8], w: usize, shape: &[usize]) -> (Option<usize>, usize) {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let compact = floatbits::compact::plan_best(bytes, w, matrix_rows(shape));
+    (
+        compact.map(|p| 1 + p.estimated_bytes()),
+        estimate::shuffled_bytes(bytes, w),
+    )
 }
 
 /// The laned split (method 4) of `bytes` at any size, for tests and fuzz seeds ([`encode`]

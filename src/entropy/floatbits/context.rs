@@ -41,7 +41,7 @@ pub(crate) const MAX_CONTEXTS: usize = 16;
 const SYMBOLS_PER_CONTEXT: usize = 4096;
 
 /// The most contexts a stream of `n` symbols may use.
-fn max_contexts(n: usize) -> usize {
+pub(crate) fn max_contexts(n: usize) -> usize {
     (n / SYMBOLS_PER_CONTEXT).clamp(1, MAX_CONTEXTS)
 }
 

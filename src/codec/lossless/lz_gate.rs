@@ -1,0 +1,90 @@
+//! Whether deflate's matches can pay on a small tensor, without running deflate: deflate-6 is
+//! the slowest trial of the lossless coder (about half of compressing a 64 KiB tensor) and on
+//! float data it nearly always loses to the split.
+//!
+//! The test counts the 8-byte windows (one at each element start) equal to the last window
+//! with the same hash: a long match, not the 3-byte ones deflate also finds on noise. Only a
+//! tensor where most windows repeat (labels, quantised or cyclic data) lets deflate win: there
+//! its literals are few and its matches long, which neither the split nor the shuffled planes
+//! see. Calibrated on every tensor of `../shared/data` as float32, bfloat16 and float16
+//! (`tools/src/bin/lossless_trials.rs`, recorded in `bench/results/lossless_choice.csv`):
+//! deflate-6 wins, or comes within 8 % of the other methods, only on the digit labels (631 and
+//! 640 of 1024 windows repeat as bfloat16 and float16, where deflate is 0.86× and 0.90× the
+//! best other method; 958 as float32, where the compact split still wins by 10 %); every other
+//! tensor up to 64 KiB has at most 320 (a gradient with dead units, where deflate is 1.29× the
+//! split). The digit images (659–735) pass the gate too, and lose (deflate 1.31–1.35×).
+
+/// A tensor whose share of repeated windows (in 1/1024) is at least this gets the deflate-6
+/// trial: between the 320 of the most repetitive tensor where deflate loses by 18 % or more
+/// and the 631 of the labels where it wins.
+pub const DEFLATE_FROM_REPEATS: usize = 448;
+
+/// Hash table slots at most (a direct-mapped table of the last window per hash).
+const MAX_SLOTS: usize = 1 << 12;
+
+/// Share, in 1/1024, of the 8-byte windows starting at element boundaries of `bytes`
+/// (elements of `w` bytes) that equal the last earlier window of the same hash (so a
+/// lower bound of the share that occurred anywhere before). 0 below two windows.
+/// Deterministic: integer arithmetic only.
+pub fn window_repeats_per_1024(bytes: &[u8], w: usize) -> usize {
+    if bytes.len() < 8 + w {
+        return 0;
+    }
+    let windows = (bytes.len() - 8) / w + 1;
+    let slots = (2 * windows).next_power_of_two().min(MAX_SLOTS);
+    let shift = 64 - slots.trailing_zeros();
+    // A slot holds its window + 1 (0: empty), so that no window is a repeat of nothing; the
+    // all-ones window, whose + 1 wraps to 0, is then never counted as a repeat.
+    let mut table = vec![0u64; slots];
+    let mut same = 0usize;
+    // The loop condition and the mask (a no-op: the hash is below `slots`) let the compiler
+    // drop the bounds checks.
+    let (mut i, mask) = (0, slots - 1);
+    while i + 8 <= bytes.len() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&bytes[i..i + 8]);
+        let v = u64::from_le_bytes(a);
+        let h = (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize & mask;
+        let key = v.wrapping_add(1);
+        same += (table[h] == key && key != 0) as usize;
+        table[h] = key;
+        i += w;
+    }
+    same * 1024 / windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_repeated_windows_by_hand() {
+        // Too short for two windows.
+        assert_eq!(window_repeats_per_1024(&[0; 9], 2), 0);
+        // 8 float32 zeros: windows at elements 0..=6 (7 of them), all equal: 6 repeats.
+        assert_eq!(window_repeats_per_1024(&[0; 32], 4), 6 * 1024 / 7);
+        // 16 distinct float32 values: no window repeats.
+        let distinct: Vec<u8> = (0..16u32)
+            .flat_map(|k| (1.0f32 + k as f32).to_le_bytes())
+            .collect();
+        assert_eq!(window_repeats_per_1024(&distinct, 4), 0);
+        // The same 4 values twice over (elements a b c d a b c d): of the 7 windows, those at
+        // elements 4 (a b), 5 (b c), 6 (c d) repeat the windows at 0, 1, 2.
+        let twice: Vec<u8> = distinct[..16].repeat(2);
+        assert_eq!(window_repeats_per_1024(&twice, 4), 3 * 1024 / 7);
+        // All-ones windows never count (their slot key wraps to the empty mark).
+        assert_eq!(window_repeats_per_1024(&[0xFF; 32], 4), 0);
+    }
+
+    #[test]
+    fn float16_windows_step_by_element() {
+        // 2-byte elements 1 2 3 4 1 2 3 4 1 2 3 4: windows (4 elements each) at elements
+        // 0..=8; those at 4..=8 repeat the ones 4 elements before: 5 of 9.
+        let e: Vec<u8> = [1u16, 2, 3, 4]
+            .repeat(3)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(window_repeats_per_1024(&e, 2), 5 * 1024 / 9);
+    }
+}

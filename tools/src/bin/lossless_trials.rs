@@ -1,0 +1,48 @@
+//! Calibration of the lossless float coder's choice (`codec/lossless.rs`): for each
+//! `WIDTH PATH [DIM...]` line on stdin (raw little-endian elements, as `lossless_raw` reads
+//! them), the payload size of every method coded in full, the method `encode` chose and its
+//! size, and the share of repeated elements, as CSV:
+//! `PATH,WIDTH,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,
+//! window_repeats_per_1024,compact_predicted,shuffled_predicted` (the small tensors' deflate
+//! gate, `lossless/lz_gate.rs`, and the predicted sizes their choice compares).
+//!
+//! ```sh
+//! printf '2 a.bf16 128 256\n' | cargo run --release -p alcm-tools --bin lossless_trials
+//! ```
+
+use std::io::BufRead;
+
+use alcm::internals::lossless;
+
+fn main() {
+    println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024,compact_predicted,shuffled_predicted");
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let mut f = line.split_whitespace();
+        let (Some(w), Some(path)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let w: usize = w.parse().expect("width");
+        let shape: Vec<usize> = f.map(|d| d.parse().expect("dimension")).collect();
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let size = |m: u8| {
+            lossless::trial(&bytes, w, &shape, m).map_or(String::new(), |p| p.len().to_string())
+        };
+        let chosen = lossless::encode(&bytes, w, &shape);
+        let (pc, ps) = lossless::predicted_sizes(&bytes, w, &shape);
+        println!(
+            "{path},{w},{},{},{},{},{},{},{},{},{},{},{}",
+            bytes.len(),
+            size(1),
+            size(2),
+            size(3),
+            size(5),
+            chosen[0],
+            chosen.len(),
+            lossless::repeats_per_1024(&bytes, w),
+            lossless::lz_gate::window_repeats_per_1024(&bytes, w),
+            pc.map_or(String::new(), |p| p.to_string()),
+            ps
+        );
+    }
+}
