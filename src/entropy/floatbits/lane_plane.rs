@@ -83,16 +83,20 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
         }
     }
     // Lane l codes at most ⌈n / 16⌉ symbols, each emitting at most one word: its words go to
-    // `buf[l·per..]`, `pos[l]` being the next free one.
+    // `buf[l·per..]`, `pos[l]` being the next free one. Every step writes its word at `pos[l]`
+    // whether it emits or not: the buffer needs no zeroing (a word is read only once a step
+    // has written it and advanced past it).
     let per = n / LANES + 1;
-    let mut buf = vec![0u16; LANES * per];
+    let mut store: Vec<u16> = Vec::with_capacity(LANES * per);
+    let buf = store.spare_capacity_mut();
+    let buf = &mut buf[..LANES * per];
     let mut pos: [usize; LANES] = std::array::from_fn(|l| l * per);
     let mut x = [L; LANES];
     let body = n - n % LANES;
     for k in (body..n).rev() {
         let l = k % LANES;
         let (w, emit) = tab[data[k] as usize].step(&mut x[l]);
-        buf[pos[l]] = w;
+        buf[pos[l]].write(w);
         pos[l] += emit as usize;
     }
     // The groups of 16 not coded by the vector path.
@@ -101,31 +105,38 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
     if simd {
         // SAFETY: `simd` only when the CPU has AVX2; every lane has room for one word per
         // symbol (`per`), and `fc` holds every symbol of `data`.
-        unsafe { encode_body_avx2(&data[..body], &fc, &mut x, &mut buf, &mut pos) };
+        unsafe { encode_body_avx2(&data[..body], &fc, &mut x, buf, &mut pos) };
         scalar_body = 0;
     }
     let _ = (simd, &fc);
     for c in data[..scalar_body].chunks_exact(LANES).rev() {
         for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
             let (w, emit) = tab[s as usize].step(xl);
-            buf[*pl] = w;
+            buf[*pl].write(w);
             *pl += emit as usize;
         }
     }
-    let lane = |l: usize| &buf[l * per..pos[l]];
+    let lane = |l: usize| {
+        let words = &buf[l * per..pos[l]];
+        // SAFETY: a lane's words below its position were each written by the step that
+        // advanced the position past them.
+        unsafe { &*(words as *const [std::mem::MaybeUninit<u16>] as *const [u16]) }
+    };
     for l in 0..LANES {
         out.extend_from_slice(&(lane(l).len() as u32 + 2).to_le_bytes());
     }
     for (l, &s) in x.iter().enumerate() {
         let words = lane(l);
-        let start = out.len();
-        out.resize(start + 2 * (words.len() + 2), 0);
-        let o = &mut out[start..];
-        o[..2].copy_from_slice(&((s >> 16) as u16).to_le_bytes());
-        o[2..4].copy_from_slice(&(s as u16).to_le_bytes());
-        for (d, &w) in o[4..].chunks_exact_mut(2).zip(words.iter().rev()) {
-            d.copy_from_slice(&w.to_le_bytes());
+        out.extend_from_slice(&((s >> 16) as u16).to_le_bytes());
+        out.extend_from_slice(&(s as u16).to_le_bytes());
+        out.reserve(2 * words.len());
+        let dst = &mut out.spare_capacity_mut()[..2 * words.len()];
+        for (d, &w) in dst.chunks_exact_mut(2).zip(words.iter().rev()) {
+            d[0].write(w as u8);
+            d[1].write((w >> 8) as u8);
         }
+        // SAFETY: the loop wrote the 2·len bytes past the end.
+        unsafe { out.set_len(out.len() + 2 * words.len()) };
     }
 }
 
@@ -144,7 +155,7 @@ unsafe fn encode_body_avx2(
     data: &[u8],
     fc: &[u32; 256],
     x: &mut [u32; LANES],
-    buf: &mut [u16],
+    buf: &mut [std::mem::MaybeUninit<u16>],
     pos: &mut [usize; LANES],
 ) {
     use std::arch::x86_64::*;
@@ -152,7 +163,7 @@ unsafe fn encode_body_avx2(
     let flip = _mm256_set1_epi32(i32::MIN);
     let two31 = _mm256_set1_pd(2147483648.0);
     let mf = _mm256_set1_epi32(M as i32);
-    let bp = buf.as_mut_ptr();
+    let bp = buf.as_mut_ptr() as *mut u16;
     let step = |x: __m256i, syms: __m256i, pos: &mut [usize]| -> __m256i {
         let e = _mm256_i32gather_epi32::<4>(table, syms);
         let freq = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
