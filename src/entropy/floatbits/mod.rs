@@ -315,33 +315,41 @@ fn split_all<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
 /// rest byte of weights: 0.4 %), as decoding a rANS byte costs about 20 instructions and a
 /// stored one a copy (integer test, the same on every platform).
 fn plane(data: &[u8], out: &mut Vec<u8>) {
-    if near_uniform(data) {
+    // The histogram of the test, once: the coder's too.
+    let hist = plane_histogram(data);
+    if hist.is_some_and(|h| uniform_by(&h, data.len())) {
         out.push(PLANE_STORED);
         out.extend_from_slice(data);
         return;
     }
-    order0::encode_plane(data, out);
+    match hist {
+        Some(h) => order0::encode_plane_from(&h, &mut { data }, out),
+        None => order0::encode_plane(data, out),
+    }
 }
 
-/// Whether rANS would save under 0.5 % of a plane of ≥ 2^14 bytes, or not its table ([`plane`]).
-fn near_uniform(data: &[u8]) -> bool {
-    let n = data.len() as u128;
-    if n >= 1 << 14 {
-        let h = order0::histogram(data);
-        // Σ (256·c − n)² < 2^20·n  ⇔  chi² < 4096: the entropy deficit from 8 bits is then
-        // below ≈ 4096 / (2 ln 2) bits ≈ 370 bytes, less than a table and the states.
-        let s: u128 = h
-            .iter()
-            .map(|&c| {
-                let d = (256 * c as i128 - n as i128).unsigned_abs();
-                d * d
-            })
-            .sum();
-        // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
-        // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
-        return s < (n << 20).max(14 * n * n);
-    }
-    false
+/// The byte histogram that decides whether a plane is near uniform ([`uniform_by`]): that of
+/// planes of ≥ 2^14 bytes (smaller ones never are).
+fn plane_histogram(data: &[u8]) -> Option<[u64; 256]> {
+    (data.len() >= 1 << 14).then(|| order0::histogram(data))
+}
+
+/// Whether rANS would save under 0.5 % of a plane of `n` ≥ 2^14 bytes of histogram `h`, or
+/// not its table ([`plane`]).
+fn uniform_by(h: &[u64; 256], n: usize) -> bool {
+    let n = n as u128;
+    // Σ (256·c − n)² < 2^20·n  ⇔  chi² < 4096: the entropy deficit from 8 bits is then
+    // below ≈ 4096 / (2 ln 2) bits ≈ 370 bytes, less than a table and the states.
+    let s: u128 = h
+        .iter()
+        .map(|&c| {
+            let d = (256 * c as i128 - n as i128).unsigned_abs();
+            d * d
+        })
+        .sum();
+    // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
+    // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
+    s < (n << 20).max(14 * n * n)
 }
 
 /// The zero-row and zero-column flags of a split, when it has them.
