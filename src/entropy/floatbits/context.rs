@@ -27,6 +27,7 @@
 //! of segment `j`); the encoder codes the exact reverse. The decoder checks that every state
 //! ends at `L` and every word was read.
 
+use crate::entropy::order0::histogram;
 use crate::entropy::rans::{normalize, push_final_states, read_states, EncSym, L, M, SCALE_BITS};
 use crate::error::{Error, Result};
 use crate::util::detmath::det_log2;
@@ -88,15 +89,26 @@ fn for_each_pair(sym: &[u8], map: &[u8; 256], mut f: impl FnMut(usize, u8)) {
 
 /// Per context (`k` of them, `map`: predecessor → context), the counts of the symbols that
 /// follow, as [`for_each_pair`] sees the pairs. A long stream counts every (predecessor, symbol)
-/// pair in one flat table first (one increment a symbol, no context lookup) and folds its rows
-/// into the contexts after: the same counts.
+/// pair in one flat table first ([`pair_table`]: one increment a symbol, no context lookup) and
+/// folds its rows into the contexts after: the same counts.
 fn pair_counts(sym: &[u8], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
-    let mut counts = vec![[0u64; 256]; k];
-    // u32 pair counts cannot overflow below 2^32 symbols.
-    if sym.len() < 1 << 16 || sym.len() as u64 >= 1 << 32 {
+    if !long(sym.len()) {
+        let mut counts = vec![[0u64; 256]; k];
         for_each_pair(sym, map, |c, s| counts[c][s as usize] += 1);
         return counts;
     }
+    fold_pairs(&pair_table(sym), map, k)
+}
+
+/// Whether a stream of `n` symbols counts its pairs in the flat table (u32 pair counts cannot
+/// overflow below 2^32 symbols).
+fn long(n: usize) -> bool {
+    n >= 1 << 16 && (n as u64) < 1 << 32
+}
+
+/// The count of every (predecessor, symbol) pair, at `predecessor << 8 | symbol`, as
+/// [`for_each_pair`] sees the pairs (fewer than 2^32 symbols).
+fn pair_table(sym: &[u8]) -> Vec<u32> {
     let (len, start) = segments(sym.len());
     let mut pairs = vec![0u32; 1 << 16];
     for j in 0..LANES {
@@ -106,6 +118,13 @@ fn pair_counts(sym: &[u8], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
             prev = s as usize;
         }
     }
+    pairs
+}
+
+/// The rows of a [`pair_table`] summed per context (`map`: predecessor → context, `k`
+/// contexts).
+fn fold_pairs(pairs: &[u32], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
+    let mut counts = vec![[0u64; 256]; k];
     for (p, row) in pairs.chunks_exact(256).enumerate() {
         let c = &mut counts[map[p] as usize];
         for (acc, &n) in c.iter_mut().zip(row) {
@@ -140,19 +159,51 @@ fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
 /// The contexts to code `sym` with (its byte histogram `hist`): their owners and per-context
 /// counts when the estimate finds them at least 2 % smaller than order-0, else `None`.
 pub(crate) fn contexts(sym: &[u8], hist: &[u64; 256]) -> Option<(Vec<u8>, Vec<[u64; 256]>)> {
+    choose(sym.len(), hist, |map, k| pair_counts(sym, map, k))
+}
+
+/// The byte histogram of `sym` and [`contexts`]: a long stream counts its pairs first and sums
+/// their columns into the histogram (every symbol is the second of exactly one pair), so its
+/// symbols are counted once, not twice.
+pub(crate) fn histogram_and_contexts(sym: &[u8]) -> Histogram {
+    if !long(sym.len()) {
+        let hist = histogram(sym);
+        let ctx = contexts(sym, &hist);
+        return (hist, ctx);
+    }
+    let pairs = pair_table(sym);
+    let mut wide = [0u64; 256];
+    for row in pairs.chunks_exact(256) {
+        for (h, &c) in wide.iter_mut().zip(row) {
+            *h += c as u64;
+        }
+    }
+    let ctx = choose(sym.len(), &wide, |map, k| fold_pairs(&pairs, map, k));
+    (wide, ctx)
+}
+
+/// A byte histogram and the contexts chosen with it ([`histogram_and_contexts`]).
+pub(crate) type Histogram = ([u64; 256], Option<(Vec<u8>, Vec<[u64; 256]>)>);
+
+/// [`contexts`] of a stream of `n` symbols, its per-context counts by `counts(map, k)`.
+fn choose(
+    n: usize,
+    hist: &[u64; 256],
+    counts: impl FnOnce(&[u8; 256], usize) -> Vec<[u64; 256]>,
+) -> Option<(Vec<u8>, Vec<[u64; 256]>)> {
     let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
     // Most frequent first, ties to the lower symbol: deterministic.
     order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
     let owners: Vec<u8> = order
         .iter()
-        .take(max_contexts(sym.len()) - 1)
+        .take(max_contexts(n) - 1)
         .map(|&s| s as u8)
         .collect();
     if owners.is_empty() {
         return None;
     }
     let map = context_map(&owners);
-    let counts = pair_counts(sym, &map, owners.len() + 1);
+    let counts = counts(&map, owners.len() + 1);
     // Contexts must save 2 %: below that (weights, embeddings: 0.2 %) their tables, up to
     // 256 KiB, cost more decoding speed (cache misses) than the bytes are worth.
     (estimate_bits(&counts) < 0.98 * estimate_bits(&[*hist])).then_some((owners, counts))
@@ -571,5 +622,32 @@ mod tests {
             }
         }
         assert!(pair_counts(&sym, &map, 4) == want);
+    }
+
+    /// The histogram from the pair table counts every symbol once, the first of each quarter
+    /// included, and the contexts chosen with it are those of a direct count.
+    #[test]
+    fn pair_table_histogram_is_the_byte_count() {
+        let mut s = 5u64;
+        for n in [(1 << 16) - 1, 1 << 16, 70_003] {
+            let sym: Vec<u8> = (0..n)
+                .map(|i| {
+                    s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    // Runs (pairs repeat) with a rare 255 and the quarter starts' own symbols.
+                    if i % 17_501 == 0 {
+                        255
+                    } else {
+                        [7u8, 8, 8, 9][(s >> 40) as usize % 4]
+                    }
+                })
+                .collect();
+            let mut want = [0u64; 256];
+            for &x in &sym {
+                want[x as usize] += 1;
+            }
+            let (hist, ctx) = histogram_and_contexts(&sym);
+            assert!(hist == want, "n {n}");
+            assert!(ctx == contexts(&sym, &want), "n {n}");
+        }
     }
 }

@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 
 use super::lane_plane::{self, Plane};
-use super::{kept, merge, near_uniform, read_masks, Masks, Rests};
+use super::{kept, merge, plane_histogram, read_masks, uniform_by, Masks, Rests};
 use crate::error::{Error, Result};
 
 /// Elements per block of the fast decoding path (a multiple of the lanes).
@@ -39,10 +39,11 @@ pub(crate) fn encode(heads: &[u8], hist: &[u64; 256], rests: &Rests, w: usize, o
     for zero in [false, true] {
         for j in 0..w - 1 {
             let data = rests.plane(zero, j);
-            if near_uniform(data) {
-                lane_plane::encode_stored(data, out);
-            } else {
-                lane_plane::encode(data, out);
+            // The histogram of the test, once: the coder's too.
+            match plane_histogram(data) {
+                Some(h) if uniform_by(&h, data.len()) => lane_plane::encode_stored(data, out),
+                Some(h) => lane_plane::encode_with_histogram(data, &h, out),
+                None => lane_plane::encode(data, out),
             }
         }
     }

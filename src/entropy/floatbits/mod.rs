@@ -52,25 +52,19 @@ fn zero_masks(bytes: &[u8], w: usize, rows: usize) -> Option<(Vec<bool>, Vec<boo
         .chunks_exact(w * cols)
         .map(|row| row.iter().all(|&b| b == 0))
         .collect();
-    // A column is zero when the OR of its elements over all rows is (word-wise, one pass).
-    let mut acc = vec![0u64; cols];
+    // A column is zero when the OR of its bytes over all rows is (byte-wise: one vectorised
+    // pass whatever the width).
+    let mut acc = vec![0u8; w * cols];
     for row in bytes.chunks_exact(w * cols) {
-        match w {
-            2 => or_row::<2>(row, &mut acc),
-            4 => or_row::<4>(row, &mut acc),
-            _ => or_row::<8>(row, &mut acc),
+        for (a, &b) in acc.iter_mut().zip(row) {
+            *a |= b;
         }
     }
-    let zc: Vec<bool> = acc.iter().map(|&a| a == 0).collect();
+    let zc: Vec<bool> = acc
+        .chunks_exact(w)
+        .map(|e| e.iter().all(|&b| b == 0))
+        .collect();
     (zr.iter().any(|&z| z) || zc.iter().any(|&z| z)).then_some((zr, zc))
-}
-
-fn or_row<const W: usize>(row: &[u8], acc: &mut [u64]) {
-    for (a, e) in acc.iter_mut().zip(row.chunks_exact(W)) {
-        let mut b = [0u8; 8];
-        b[..W].copy_from_slice(e);
-        *a |= u64::from_le_bytes(b);
-    }
 }
 
 fn push_bits(flags: &[bool], out: &mut Vec<u8>) {
@@ -115,8 +109,7 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
-    let hist = order0::histogram(&heads);
-    let contexts = context::contexts(&heads, &hist);
+    let (hist, contexts) = context::histogram_and_contexts(&heads);
     if laned && contexts.is_none() {
         let rests = Rests {
             a: &a,
@@ -132,9 +125,16 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut
         Some((owners, counts)) => context::encode_with(&heads, &owners, &counts, out),
         None => context::encode_with(&heads, &[], &[hist], out),
     }
-    for (buf, len) in [(&a, na), (&b, nb)] {
+    let rests = Rests {
+        a: &a,
+        b: &b,
+        m,
+        na,
+        nb,
+    };
+    for zero in [false, true] {
         for j in 0..w - 1 {
-            plane(&buf[j * m..j * m + len], out);
+            plane(rests.plane(zero, j), out);
         }
     }
     false
@@ -158,6 +158,10 @@ impl Rests<'_> {
         } else {
             (self.a, self.na)
         };
+        // A kind without elements may have no buffer.
+        if len == 0 {
+            return &[];
+        }
         &buf[j * self.m..j * self.m + len]
     }
 }
@@ -175,36 +179,42 @@ fn head_rest<const W: usize>(e: &[u8]) -> (u8, u64) {
 
 /// The heads of the kept elements, and their rests as W−1 byte planes each for head ≠ 0 and for
 /// head = 0, in one pass. Plane j of either kind starts at `j·m` of its buffer (`m` kept
-/// elements; zeroed allocations: pages a kind never reaches are never touched); returns
+/// elements; a kind without elements may have an empty buffer); returns
 /// `(heads, a, b, m, na, nb)`, the planes being `a[j·m..j·m + na]` and `b[j·m..j·m + nb]`.
 type Split = (Vec<u8>, Vec<u8>, Vec<u8>, usize, usize, usize);
 
 fn split<const W: usize>(bytes: &[u8], masks: &Masks) -> Split {
     let n = bytes.len() / W;
     let m = kept(n, masks);
+    if masks.is_none() {
+        // Written once, never zeroed first (a zeroed buffer the allocator recycles costs a
+        // memset as long as the pass).
+        let (heads, mut a, zero) = split_all::<W>(bytes);
+        if !zero {
+            return (heads, a, Vec::new(), m, m, 0);
+        }
+        if W == 2 {
+            // Some zero heads among 2-byte elements (float16 underflow): the pass above left
+            // every element's rest byte at its own index; move the runs between zero heads
+            // down to their place in `a` (in place: a run never moves up), and the rests of
+            // the zero heads to `b`.
+            let mut b = Vec::new();
+            let (mut ia, mut from) = (0usize, 0usize);
+            for_each_zero(&heads, |k| {
+                a.copy_within(from..k, ia);
+                ia += k - from;
+                b.push(a[k]);
+                from = k + 1;
+            });
+            a.copy_within(from..m, ia);
+            ia += m - from;
+            let nb = b.len();
+            return (heads, a, b, m, ia, nb);
+        }
+    }
     let mut heads = vec![0u8; m];
     let mut a = vec![0u8; (W - 1) * m];
     let mut b = vec![0u8; (W - 1) * m];
-    if masks.is_none() && split_nonzero::<W>(bytes, &mut heads, &mut a) {
-        return (heads, a, b, m, m, 0);
-    }
-    if masks.is_none() && W == 2 {
-        // Some zero heads among 2-byte elements (float16 underflow): the pass above left every
-        // element's rest byte at its own index; move each to its kind's plane, in place for
-        // the non-zero ones (their index never passes the element's).
-        let (mut ia, mut ib) = (0usize, 0usize);
-        for (k, &h) in heads.iter().enumerate() {
-            let r = a[k];
-            if h != 0 {
-                a[ia] = r;
-                ia += 1;
-            } else {
-                b[ib] = r;
-                ib += 1;
-            }
-        }
-        return (heads, a, b, m, ia, ib);
-    }
     let (pa, pb) = (&mut a[..], &mut b[..]);
     let (mut ia, mut ib, mut k) = (0usize, 0usize, 0usize);
     let mut element = |e: &[u8], k: usize| {
@@ -234,52 +244,70 @@ fn split<const W: usize>(bytes: &[u8], masks: &Masks) -> Split {
     (heads, a, b, m, ia, ib)
 }
 
-/// [`split`] without masks, assuming no head is 0 (most weights): every element's rest goes to
-/// the planes of `a` at its own index, with no per-element choice (2- and 4-byte elements
-/// by zipped iterators, which vectorise). Returns false, leaving the buffers to be
-/// overwritten, when some head is 0.
-fn split_nonzero<const W: usize>(bytes: &[u8], heads: &mut [u8], a: &mut [u8]) -> bool {
-    let m = heads.len();
+/// Calls `f(k)` for the index of every zero byte of `h`, in order (a test per 64 bytes where
+/// zeros are rare, that vectorises).
+fn for_each_zero(h: &[u8], mut f: impl FnMut(usize)) {
+    for (c, chunk) in h.chunks(64).enumerate() {
+        if chunk.iter().fold(false, |z, &x| z | (x == 0)) {
+            for (i, _) in chunk.iter().enumerate().filter(|(_, &x)| x == 0) {
+                f(64 * c + i);
+            }
+        }
+    }
+}
+
+/// Every element's head, and its rest in the planes of one buffer at its own index (plane j at
+/// `j·m`, `m` elements), with no per-element choice (2- and 4-byte elements by zipped
+/// iterators, which vectorise); and whether some head is 0.
+fn split_all<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
+    let m = bytes.len() / W;
+    let mut heads = Vec::with_capacity(m);
+    let mut a = Vec::with_capacity((W - 1) * m);
+    let hs = &mut heads.spare_capacity_mut()[..m];
+    let rs = &mut a.spare_capacity_mut()[..(W - 1) * m];
     let mut zero = false;
     match W {
         2 => {
-            for ((e, h), r0) in bytes
-                .chunks_exact(2)
-                .zip(heads.iter_mut())
-                .zip(a.iter_mut())
-            {
+            for ((e, h), r0) in bytes.chunks_exact(2).zip(hs.iter_mut()).zip(rs.iter_mut()) {
                 let u = u16::from_le_bytes([e[0], e[1]]);
-                *h = (u >> 7) as u8;
-                zero |= *h == 0;
-                *r0 = (u & 0x7F) as u8 | (u >> 8) as u8 & 0x80;
+                let hd = (u >> 7) as u8;
+                h.write(hd);
+                zero |= hd == 0;
+                r0.write((u & 0x7F) as u8 | (u >> 8) as u8 & 0x80);
             }
         }
         4 => {
-            let (p0, rest) = a.split_at_mut(m);
+            let (p0, rest) = rs.split_at_mut(m);
             let (p1, p2) = rest.split_at_mut(m);
             let planes = p0.iter_mut().zip(p1.iter_mut()).zip(p2.iter_mut());
-            for ((e, h), ((r0, r1), r2)) in bytes.chunks_exact(4).zip(heads.iter_mut()).zip(planes)
-            {
+            for ((e, h), ((r0, r1), r2)) in bytes.chunks_exact(4).zip(hs.iter_mut()).zip(planes) {
                 let u = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
-                *h = (u >> 23) as u8;
-                zero |= *h == 0;
-                *r0 = u as u8;
-                *r1 = (u >> 8) as u8;
-                *r2 = (u >> 16) as u8 & 0x7F | (u >> 24) as u8 & 0x80;
+                let hd = (u >> 23) as u8;
+                h.write(hd);
+                zero |= hd == 0;
+                r0.write(u as u8);
+                r1.write((u >> 8) as u8);
+                r2.write((u >> 16) as u8 & 0x7F | (u >> 24) as u8 & 0x80);
             }
         }
         _ => {
-            for (k, (e, h)) in bytes.chunks_exact(W).zip(heads.iter_mut()).enumerate() {
+            for (k, (e, h)) in bytes.chunks_exact(W).zip(hs.iter_mut()).enumerate() {
                 let (hd, rest) = head_rest::<W>(e);
-                *h = hd;
+                h.write(hd);
                 zero |= hd == 0;
                 for j in 0..W - 1 {
-                    a[j * m + k] = (rest >> (8 * j)) as u8;
+                    rs[j * m + k].write((rest >> (8 * j)) as u8);
                 }
             }
         }
     }
-    !zero
+    // SAFETY: the loops above wrote heads 0..m and, for every element k and plane j < W − 1,
+    // rest byte j·m + k: every byte up to the new lengths.
+    unsafe {
+        heads.set_len(m);
+        a.set_len((W - 1) * m);
+    }
+    (heads, a, zero)
 }
 
 /// One order-0 plane; a plane whose bytes are close to uniform is stored without trying rANS:
@@ -287,33 +315,41 @@ fn split_nonzero<const W: usize>(bytes: &[u8], heads: &mut [u8], a: &mut [u8]) -
 /// rest byte of weights: 0.4 %), as decoding a rANS byte costs about 20 instructions and a
 /// stored one a copy (integer test, the same on every platform).
 fn plane(data: &[u8], out: &mut Vec<u8>) {
-    if near_uniform(data) {
+    // The histogram of the test, once: the coder's too.
+    let hist = plane_histogram(data);
+    if hist.is_some_and(|h| uniform_by(&h, data.len())) {
         out.push(PLANE_STORED);
         out.extend_from_slice(data);
         return;
     }
-    order0::encode_plane(data, out);
+    match hist {
+        Some(h) => order0::encode_plane_from(&h, &mut { data }, out),
+        None => order0::encode_plane(data, out),
+    }
 }
 
-/// Whether rANS would save under 0.5 % of a plane of ≥ 2^14 bytes, or not its table ([`plane`]).
-fn near_uniform(data: &[u8]) -> bool {
-    let n = data.len() as u128;
-    if n >= 1 << 14 {
-        let h = order0::histogram(data);
-        // Σ (256·c − n)² < 2^20·n  ⇔  chi² < 4096: the entropy deficit from 8 bits is then
-        // below ≈ 4096 / (2 ln 2) bits ≈ 370 bytes, less than a table and the states.
-        let s: u128 = h
-            .iter()
-            .map(|&c| {
-                let d = (256 * c as i128 - n as i128).unsigned_abs();
-                d * d
-            })
-            .sum();
-        // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
-        // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
-        return s < (n << 20).max(14 * n * n);
-    }
-    false
+/// The byte histogram that decides whether a plane is near uniform ([`uniform_by`]): that of
+/// planes of ≥ 2^14 bytes (smaller ones never are).
+fn plane_histogram(data: &[u8]) -> Option<[u64; 256]> {
+    (data.len() >= 1 << 14).then(|| order0::histogram(data))
+}
+
+/// Whether rANS would save under 0.5 % of a plane of `n` ≥ 2^14 bytes of histogram `h`, or
+/// not its table ([`plane`]).
+fn uniform_by(h: &[u64; 256], n: usize) -> bool {
+    let n = n as u128;
+    // Σ (256·c − n)² < 2^20·n  ⇔  chi² < 4096: the entropy deficit from 8 bits is then
+    // below ≈ 4096 / (2 ln 2) bits ≈ 370 bytes, less than a table and the states.
+    let s: u128 = h
+        .iter()
+        .map(|&c| {
+            let d = (256 * c as i128 - n as i128).unsigned_abs();
+            d * d
+        })
+        .sum();
+    // And Σ (256·c − n)² = 256·n·chi², the saving ≈ chi² / (2 ln 2) bits: under 0.5 % of
+    // the plane's 8n bits ⇔ chi² < 0.0555·n ⇔ Σ < 14.2·n².
+    s < (n << 20).max(14 * n * n)
 }
 
 /// The zero-row and zero-column flags of a split, when it has them.
