@@ -1,7 +1,7 @@
 //! The lossless float coder's choice on small tensors (`codec/lossless.rs`, `encode_small`):
 //! it codes only the methods whose predicted size can win, so its payload must still be the
 //! smallest of the split, the compact split and the shuffled planes, each coded in full
-//! (`lossless::trial`); deflate-6 must be tried where long windows repeat, and every payload
+//! (`lossless::trial`), but for the split where the compact split would save under 0.2 %; deflate-6 must be tried where long windows repeat, and every payload
 //! must round-trip.
 
 use alcm::internals::lossless;
@@ -47,15 +47,14 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 
 fn check(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     let p = lossless::encode(bytes, w, shape);
-    let best_trial = [2u8, 3, 5]
-        .iter()
-        .filter_map(|&m| lossless::trial(bytes, w, shape, m))
-        .map(|t| t.len())
-        .min()
-        .unwrap_or(usize::MAX)
-        .min(bytes.len() + 1);
+    let trial = |m: u8| lossless::trial(bytes, w, shape, m).map_or(usize::MAX, |t| t.len());
+    let others = trial(2).min(trial(3)).min(bytes.len() + 1);
+    let best_trial = others.min(trial(5));
+    // The split may stand where the compact split saves it less than 0.2 % (the compact
+    // split decodes more slowly).
+    let split_kept = p[0] == 3 && p.len() <= others && p.len() * 499 <= trial(5) * 500;
     assert!(
-        p.len() <= best_trial,
+        p.len() <= best_trial || split_kept,
         "{} bytes chosen (method {}), a full trial gives {best_trial}",
         p.len(),
         p[0]

@@ -208,8 +208,20 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     best
 }
 
+/// How much smaller than the split (method 3) the compact split must be to replace it, as
+/// the fraction `.0 / .1` of the split's size: 0.2 % (its slower decoding, `encode_small`).
+const COMPACT_MARGIN: (usize, usize) = (499, 500);
+
+/// Whether a compact split of `compact` bytes replaces the split of `split` bytes (if coded).
+fn compact_pays(compact: usize, split: Option<usize>) -> bool {
+    split.is_none_or(|s| {
+        compact.saturating_mul(COMPACT_MARGIN.1) < s.saturating_mul(COMPACT_MARGIN.0)
+    })
+}
+
 /// The smallest of the split, the compact split and the shuffled planes for a small tensor
-/// (at least one element), coding only those that can be smallest. The split's fixed costs
+/// (at least one element), coding only those that can be smallest (the compact split only
+/// when it saves `COMPACT_MARGIN` over the split, if coded). The split's fixed costs
 /// (rANS states, word counts, byte tables) decide small tensors: it is coded only where it
 /// can beat the compact split (`compact::split_may_win`: masks or head contexts). The compact
 /// split's and the shuffled planes' sizes are predicted first, and each is coded only when
@@ -230,16 +242,24 @@ fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
             *best = Some(cand);
         }
     };
+    let mut split_len = None;
     if floatbits::compact::split_may_win(bytes, w, rows) {
         let mut c = vec![METHOD_SPLIT];
         floatbits::encode(bytes, w, rows, false, &mut c);
+        split_len = Some(c.len());
         consider(&mut best, c);
     }
     if let Some(plan) = &compact {
         if near(compact_est, known(&best).min(shuffled_est)) {
             let mut c = vec![METHOD_COMPACT];
             plan.write(bytes, w, &mut c);
-            consider(&mut best, c);
+            // The compact split decodes through one serial rANS state, 5-13x slower than the
+            // split on the 16 384- and 32 768-value weights where both were coded; where it
+            // saves less than COMPACT_MARGIN over the split (0.02-0.08 % there), the split's
+            // decoding speed is worth more.
+            if compact_pays(c.len(), split_len) {
+                consider(&mut best, c);
+            }
         }
     }
     // Coded also when nothing else was (its prediction is then below the compact one's).
@@ -462,5 +482,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_compact_split_replaces_the_split_only_beyond_the_margin() {
+        // 0.2 % of 1000 bytes is 2: 997 saves 0.3 %, 998 exactly 0.2 %, 999 0.1 %.
+        assert!(compact_pays(997, Some(1000)));
+        assert!(!compact_pays(998, Some(1000)));
+        assert!(!compact_pays(999, Some(1000)));
+        assert!(!compact_pays(1001, Some(1000)));
+        // No split coded: the compact split stands on its own size.
+        assert!(compact_pays(5000, None));
     }
 }
