@@ -214,9 +214,10 @@ const COMPACT_MARGIN: (usize, usize) = (499, 500);
 
 /// Whether a compact split of `compact` bytes replaces the split of `split` bytes (if coded).
 fn compact_pays(compact: usize, split: Option<usize>) -> bool {
-    split.is_none_or(|s| {
-        compact.saturating_mul(COMPACT_MARGIN.1) < s.saturating_mul(COMPACT_MARGIN.0)
-    })
+    match split {
+        Some(s) => compact.saturating_mul(COMPACT_MARGIN.1) < s.saturating_mul(COMPACT_MARGIN.0),
+        None => true,
+    }
 }
 
 /// The smallest of the split, the compact split and the shuffled planes for a small tensor
