@@ -9,20 +9,19 @@
 //! ```
 
 use std::hash::{Hash, Hasher};
-use std::io::BufRead;
+#[path = "../raw_list.rs"]
+mod raw_list;
 
 use alcm::internals::lossless;
 
 fn main() {
-    for line in std::io::stdin().lock().lines() {
-        let line = line.expect("stdin");
-        let mut f = line.split_whitespace();
-        let (Some(w), Some(path)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let w: usize = w.parse().expect("width");
-        let shape: Vec<usize> = f.map(|d| d.parse().expect("dimension")).collect();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for raw_list::RawTensor {
+        width: w,
+        path,
+        shape,
+        bytes,
+    } in raw_list::stdin_tensors()
+    {
         let payload = lossless::encode(&bytes, w, &shape);
         let mut h = std::collections::hash_map::DefaultHasher::new();
         payload.hash(&mut h);

@@ -8,7 +8,8 @@
 //! printf '4 a.f32\n2 a.bf16\n' | cargo run --release -p alcm-tools --bin lossless_raw -- 5
 //! ```
 
-use std::io::BufRead;
+#[path = "../raw_list.rs"]
+mod raw_list;
 use std::time::Instant;
 
 use alcm::internals::lossless;
@@ -19,16 +20,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5)
         .max(1);
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let line = line.expect("stdin");
-        let mut f = line.split_whitespace();
-        let (Some(w), Some(path)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let w: usize = w.parse().expect("width");
-        let shape: Vec<usize> = f.map(|d| d.parse().expect("dimension")).collect();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for raw_list::RawTensor {
+        width: w,
+        path,
+        shape,
+        bytes,
+    } in raw_list::stdin_tensors()
+    {
         let mut enc_best = f64::INFINITY;
         let mut payload = Vec::new();
         for _ in 0..repeats {

@@ -10,21 +10,20 @@
 //! printf '2 a.bf16 128 256\n' | cargo run --release -p alcm-tools --bin lossless_trials
 //! ```
 
-use std::io::BufRead;
+#[path = "../raw_list.rs"]
+mod raw_list;
 
 use alcm::internals::lossless;
 
 fn main() {
     println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024,compact_predicted,shuffled_predicted");
-    for line in std::io::stdin().lock().lines() {
-        let line = line.expect("stdin");
-        let mut f = line.split_whitespace();
-        let (Some(w), Some(path)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let w: usize = w.parse().expect("width");
-        let shape: Vec<usize> = f.map(|d| d.parse().expect("dimension")).collect();
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for raw_list::RawTensor {
+        width: w,
+        path,
+        shape,
+        bytes,
+    } in raw_list::stdin_tensors()
+    {
         let size = |m: u8| {
             lossless::trial(&bytes, w, &shape, m).map_or(String::new(), |p| p.len().to_string())
         };
