@@ -425,15 +425,26 @@ pub fn percentile(values: &mut [f32], p: f64) -> f32 {
     if n == 0 {
         return 0.0;
     }
-    let pos = (p.clamp(0.0, 100.0) / 100.0) * (n - 1) as f64;
-    let k = pos.floor() as usize;
-    let frac = pos - k as f64;
+    let (k, frac) = linear_rank(n, p);
     let (_, &mut a, rest) = values.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
     if frac == 0.0 || rest.is_empty() {
         return a;
     }
     // The next order statistic is the minimum of the upper part.
     let b = rest.iter().copied().fold(f32::INFINITY, f32::min);
+    interpolate(a, b, frac)
+}
+
+/// numpy's "linear" percentile `p` of `n` > 0 values: the rank k of the lower order statistic
+/// (from 0) and the fraction of the way to the next one.
+fn linear_rank(n: usize, p: f64) -> (usize, f64) {
+    let pos = (p.clamp(0.0, 100.0) / 100.0) * (n - 1) as f64;
+    let k = pos.floor() as usize;
+    (k, pos - k as f64)
+}
+
+/// `a + frac·(b − a)` in f64, as f32.
+fn interpolate(a: f32, b: f32, frac: f64) -> f32 {
     (a as f64 + frac * (b as f64 - a as f64)) as f32
 }
 
@@ -546,12 +557,11 @@ impl<'a> MagnitudeRanks<'a> {
         self.hist[..bin as usize].iter().sum()
     }
 
-    /// [`percentile`] of the magnitudes (`nz` > 0), and how many are ≤ it.
+    /// [`percentile`] of the magnitudes (`nz` > 0; the same rank and interpolation), and how
+    /// many are ≤ it.
     fn percentile(&self, p: f64) -> (f32, usize) {
         let nz = self.nz;
-        let pos = (p.clamp(0.0, 100.0) / 100.0) * (nz - 1) as f64;
-        let k = pos.floor() as usize;
-        let frac = pos - k as f64;
+        let (k, frac) = linear_rank(nz, p);
         let mut kin = k;
         let bin = pick_bin(&self.hist, &mut kin);
         let cand = self.bin(bin);
@@ -573,8 +583,7 @@ impl<'a> MagnitudeRanks<'a> {
                 .unwrap_or(bin);
             self.bin(next).into_iter().min().unwrap_or(a)
         };
-        let (fa, fb) = (f32::from_bits(a), f32::from_bits(b));
-        let t = (fa as f64 + frac * (fb as f64 - fa as f64)) as f32;
+        let t = interpolate(f32::from_bits(a), f32::from_bits(b), frac);
         // a ≤ t ≤ b: while t is in this bin its count is here; else t is in b's bin.
         let tb = t.to_bits();
         let n = if tb >> 21 == bin {
