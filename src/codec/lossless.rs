@@ -187,11 +187,14 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         }
     };
     // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
-    // only where long windows repeat (`lz_gate`); on a large one, the fast level 1 first, and
+    // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`); on a large one, the fast level 1 first, and
     // level 6 only when that comes within 10 % of the best so far. On the float tensors of
     // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
     // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
-    if (small && lz_gate::window_repeats_per_1024(bytes, w) >= lz_gate::DEFLATE_FROM_REPEATS)
+    let deflate_len = |b: &[u8]| miniz_oxide::deflate::compress_to_vec(b, DEFLATE_LEVEL).len();
+    if (small
+        && lz_gate::window_repeats_per_1024(bytes, w) >= lz_gate::DEFLATE_FROM_REPEATS
+        && lz_gate::prefix_may_win(bytes, best.len(), deflate_len))
         || (!small
             && repeats_per_1024(bytes, w) >= 128
             && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 10 < best.len() * 11)

@@ -3,8 +3,10 @@
 //! them), the payload size of every method coded in full, the method `encode` chose and its
 //! size, and the share of repeated elements, as CSV:
 //! `PATH,WIDTH,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,
-//! window_repeats_per_1024,compact_predicted,shuffled_predicted` (the small tensors' deflate
-//! gate, `lossless/lz_gate.rs`, and the predicted sizes their choice compares).
+//! window_repeats_per_1024,compact_predicted,shuffled_predicted,deflate_prefix` (the small tensors'
+//! deflate gate, `lossless/lz_gate.rs`: the window test and deflate-6 of the first
+//! `SCREEN_BYTES`, empty when the tensor is no longer; and the predicted sizes their choice
+//! compares).
 //!
 //! ```sh
 //! printf '2 a.bf16 128 256\n' | cargo run --release -p alcm-tools --bin lossless_trials
@@ -16,7 +18,7 @@ mod raw_list;
 use alcm::internals::lossless;
 
 fn main() {
-    println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024,compact_predicted,shuffled_predicted");
+    println!("path,width,raw_bytes,deflate,shuffled,split,compact,chosen_method,chosen_bytes,repeats_per_1024,window_repeats_per_1024,compact_predicted,shuffled_predicted,deflate_prefix");
     for raw_list::RawTensor {
         width: w,
         path,
@@ -30,7 +32,7 @@ fn main() {
         let chosen = lossless::encode(&bytes, w, &shape);
         let (pc, ps) = lossless::predicted_sizes(&bytes, w, &shape);
         println!(
-            "{path},{w},{},{},{},{},{},{},{},{},{},{},{}",
+            "{path},{w},{},{},{},{},{},{},{},{},{},{},{},{}",
             bytes.len(),
             size(1),
             size(2),
@@ -41,7 +43,11 @@ fn main() {
             lossless::repeats_per_1024(&bytes, w),
             lossless::lz_gate::window_repeats_per_1024(&bytes, w),
             pc.map_or(String::new(), |p| p.to_string()),
-            ps
+            ps,
+            (bytes.len() > lossless::lz_gate::SCREEN_BYTES)
+                .then(|| lossless::trial(&bytes[..lossless::lz_gate::SCREEN_BYTES], w, &[], 1))
+                .flatten()
+                .map_or(String::new(), |p| (p.len() - 1).to_string())
         );
     }
 }
