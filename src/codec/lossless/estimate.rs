@@ -9,7 +9,7 @@
 //! words, about Σ count · log2(M / freq) / 16. Deterministic (`det_log2`).
 
 use crate::entropy::rans::{normalize, M};
-use crate::util::detmath::det_log2;
+use crate::util::detmath::{det_log2, det_log2_int};
 
 /// Predicted bytes of `order0::encode_plane` of a plane with the byte histogram `counts`.
 pub(super) fn order0_plane_bytes(counts: &[u64; 256]) -> usize {
@@ -30,7 +30,7 @@ pub(super) fn order0_plane_bytes(counts: &[u64; 256]) -> usize {
     let lm = det_log2(M as f64);
     let bits: f64 = (0..256)
         .filter(|&s| counts[s] > 0)
-        .map(|s| counts[s] as f64 * (lm - det_log2(freq[s] as f64)))
+        .map(|s| counts[s] as f64 * (lm - det_log2_int(freq[s] as u64)))
         .sum();
     let words = (bits / 16.0).ceil() as usize + 8;
     let rans = 2 + table + 4 + 2 * words;

@@ -54,7 +54,7 @@
 //! state is back at 2^23 and that the stream ends exactly at the payload's end.
 
 use crate::error::{Error, Result};
-use crate::util::detmath::det_log2;
+use crate::util::detmath::det_log2_int;
 use crate::util::varint;
 
 mod count;
@@ -266,7 +266,7 @@ fn coded_bits(counts: &[u64; 256]) -> f64 {
     let f = normalize(counts);
     (0..256)
         .filter(|&s| counts[s] > 0)
-        .map(|s| counts[s] as f64 * (SCALE_BITS as f64 - det_log2(f[s] as f64)))
+        .map(|s| counts[s] as f64 * (SCALE_BITS as f64 - det_log2_int(f[s] as u64)))
         .sum()
 }
 

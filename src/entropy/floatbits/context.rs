@@ -30,7 +30,7 @@
 use crate::entropy::order0::histogram;
 use crate::entropy::rans::{normalize, push_final_states, read_states, EncSym, L, M, SCALE_BITS};
 use crate::error::{Error, Result};
-use crate::util::detmath::det_log2;
+use crate::util::detmath::det_log2_int;
 use crate::util::varint;
 
 const LANES: usize = 4;
@@ -143,11 +143,11 @@ fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
         if total == 0 {
             continue;
         }
-        let lt = det_log2(total as f64);
+        let lt = det_log2_int(total);
         let present: Vec<usize> = (0..256).filter(|&s| cnt[s] > 0).collect();
         if present.len() > 1 {
             for &s in &present {
-                bits += cnt[s] as f64 * (lt - det_log2(cnt[s] as f64));
+                bits += cnt[s] as f64 * (lt - det_log2_int(cnt[s]));
             }
             bits += 12.0 * (present[present.len() - 1] - present[0] + 1) as f64;
         }
