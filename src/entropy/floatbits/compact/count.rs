@@ -44,12 +44,17 @@ fn keyed_ok(bytes: &[u8], w: usize) -> bool {
 /// The counts of the 2-byte elements' values, which every head width of 2-byte elements
 /// counts from (of a 4-byte element, the low bytes are counted per class, which depends on
 /// the head width).
-pub(super) struct Keys(Vec<u32>);
+pub(super) struct Keys {
+    /// Elements per key.
+    counts: Vec<u32>,
+    /// The keys present (count > 0), increasing.
+    present: Vec<u16>,
+}
 
 /// The [`Keys`] of `bytes` when its elements (of `w` bytes) are 2-byte and counted by key.
 pub(super) fn shared_keys(bytes: &[u8], w: usize) -> Option<Keys> {
     (w == 2 && keyed_ok(bytes, w))
-        .then(|| Keys(count_keys(bytes, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2])))
+        .then(|| count_keys(bytes, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2]))
 }
 
 /// The slots of the head values ≠ 0 present, and their number.
@@ -113,8 +118,8 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
     let first = w - 2;
     let mut low = [[[0u64; 256]; 2]; 2];
     let built;
-    let keys: &[u32] = match shared {
-        Some(k) if w == 2 => &k.0,
+    let keys: &Keys = match shared {
+        Some(k) if w == 2 => k,
         _ => {
             built = count_keys(bytes, cut, &mut low);
             &built
@@ -122,14 +127,9 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
     };
     let mut heads = [0u64; 256];
     let mut rests = vec![[0u64; 256]; 2 * nc];
-    let mut present_keys: Vec<u16> = Vec::new();
-    for (key, &k) in keys.iter().enumerate() {
-        if k == 0 {
-            continue;
-        }
-        present_keys.push(key as u16);
+    for &key in &keys.present {
         let (h, rest) = cut.split((key as u64) << low_bits);
-        let k = k as u64;
+        let k = keys.counts[key as usize] as u64;
         heads[h as usize] += k;
         let class = (h == 0) as usize;
         for j in first..nc {
@@ -143,11 +143,11 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
     }
     let (slot, present) = slots(&heads);
     let mut by_head = vec![[0u64; 256]; present];
-    for &key in &present_keys {
+    for &key in &keys.present {
         let (h, rest) = cut.split((key as u64) << low_bits);
         if h != 0 {
             by_head[slot[h as usize]][(rest >> (8 * top)) as u8 as usize] +=
-                keys[key as usize] as u64;
+                keys.counts[key as usize] as u64;
         }
     }
     Counts {
@@ -160,7 +160,30 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
 
 /// The key counts of the elements of `bytes` (2 or 4 bytes), and for 4-byte elements the
 /// counts of their two low bytes per class into `low[class][byte]`.
-fn count_keys(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Vec<u32> {
+fn count_keys(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Keys {
+    let counts = key_counts(bytes, cut, low);
+    let present = present_keys(&counts);
+    Keys { counts, present }
+}
+
+/// The keys of `counts` (2^16 of them) whose count is not 0, increasing. Keys of a float
+/// tensor crowd into the few exponents it uses: runs of 8 empty keys are skipped whole.
+fn present_keys(counts: &[u32]) -> Vec<u16> {
+    let mut present = Vec::new();
+    for (c, run) in counts.chunks_exact(8).enumerate() {
+        if run.iter().fold(0, |a, &k| a | k) == 0 {
+            continue;
+        }
+        for (j, &k) in run.iter().enumerate() {
+            if k != 0 {
+                present.push((8 * c + j) as u16);
+            }
+        }
+    }
+    present
+}
+
+fn key_counts(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Vec<u32> {
     let mut keys = vec![0u32; 1 << 16];
     if cut.w == 2 {
         for e in bytes.chunks_exact(2) {
@@ -223,6 +246,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn present_keys_by_hand() {
+        // Keys 0, 7 (the end of the first run of 8), 8 (the start of the next), 65 535 (the
+        // last); every other key absent.
+        let mut counts = vec![0u32; 1 << 16];
+        for k in [0usize, 7, 8, 65_535] {
+            counts[k] = 3;
+        }
+        assert_eq!(present_keys(&counts), vec![0, 7, 8, 65_535]);
+        assert!(present_keys(&vec![0u32; 1 << 16]).is_empty());
     }
 
     #[test]
