@@ -148,11 +148,15 @@ enum Model {
 
 impl Model {
     fn table(counts: &[u64; 256]) -> Model {
-        let present = counts.iter().filter(|&&c| c > 0).count();
-        if present == 1 {
-            return Model::Constant(counts.iter().position(|&c| c > 0).unwrap_or(0) as u8);
+        Model::table_of(counts, &Present::of(counts))
+    }
+
+    /// [`Model::table`] with the present symbols known.
+    fn table_of(counts: &[u64; 256], p: &Present) -> Model {
+        if p.len == 1 {
+            return Model::Constant(p.sym[0]);
         }
-        let freq = normalize(counts);
+        let freq = normalize_of(counts, p);
         let mut cum = Box::new([0u32; 256]);
         let mut c = 0;
         for s in 0..256 {
@@ -179,28 +183,60 @@ impl Model {
     }
 }
 
+/// The symbols of a count table with a count above 0, increasing, and the counts' total: one
+/// pass over the 256 counts, after which a table's length, its frequencies and its code
+/// lengths visit only these (a head's table of a few symbols, of which a tensor has up to
+/// 255, no longer costs a dozen passes over 256).
+struct Present {
+    n: u64,
+    sym: [u8; 256],
+    len: usize,
+}
+
+impl Present {
+    fn of(counts: &[u64; 256]) -> Present {
+        let (mut sym, mut len, mut n) = ([0u8; 256], 0, 0u64);
+        for (s, &c) in counts.iter().enumerate() {
+            sym[len] = s as u8;
+            len += (c > 0) as usize;
+            // The counts of a table total at most its elements (a decoded table is checked
+            // to total its block's), so this cannot overflow.
+            n += c;
+        }
+        Present { n, sym, len }
+    }
+
+    fn symbols(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sym[..self.len].iter().map(|&s| s as usize)
+    }
+}
+
 /// Counts (at least two symbols present, total ≤ 2^64) → frequencies summing to 2^16 (module
 /// doc). Integer arithmetic only: deterministic.
+#[cfg(test)]
 fn normalize(counts: &[u64; 256]) -> [u32; 256] {
-    let n: u128 = counts.iter().map(|&c| c as u128).sum();
+    normalize_of(counts, &Present::of(counts))
+}
+
+/// [`normalize`] with the present symbols known.
+fn normalize_of(counts: &[u64; 256], p: &Present) -> [u32; 256] {
+    let n = p.n;
     // c · 2^16 fits 64 bits below 2^48 elements: a 64-bit division (the 128-bit one is a
     // library call), the same quotient.
     let small = n < 1 << 48;
     let mut freq = [0u32; 256];
     let mut sum = 0u64;
-    let mut top = 0;
-    for s in 0..256 {
-        if counts[s] > 0 {
-            let q = if small {
-                (counts[s] * TOTAL / n as u64) as u32
-            } else {
-                (counts[s] as u128 * TOTAL as u128 / n) as u32
-            };
-            freq[s] = q.max(1);
-            sum += freq[s] as u64;
-            if counts[s] > counts[top] {
-                top = s;
-            }
+    let mut top = p.sym[0] as usize;
+    for s in p.symbols() {
+        let q = if small {
+            (counts[s] * TOTAL / n) as u32
+        } else {
+            (counts[s] as u128 * TOTAL as u128 / n as u128) as u32
+        };
+        freq[s] = q.max(1);
+        sum += freq[s] as u64;
+        if counts[s] > counts[top] {
+            top = s;
         }
     }
     // Each raised frequency adds less than 1 (at most 255 of them) and the largest frequency
@@ -210,20 +246,35 @@ fn normalize(counts: &[u64; 256]) -> [u32; 256] {
 }
 
 /// The count table of `counts` (module doc), appended to `out`.
+#[cfg(test)]
 fn put_table(counts: &[u64; 256], out: &mut Vec<u8>) {
-    let n: u64 = counts.iter().sum();
+    put_table_of(counts, &Present::of(counts), out)
+}
+
+/// The lowest present symbol above 0 and the highest (`None` when only 0 is present), and
+/// the bits of the largest count from the first to before the last (0 when they are the same).
+fn table_span(counts: &[u64; 256], p: &Present) -> Option<(usize, usize, u32)> {
+    let syms = &p.sym[..p.len];
+    let lo_at = (syms.first() == Some(&0)) as usize;
+    let (&lo, &hi) = (syms.get(lo_at)?, syms.last()?);
+    let max = syms[lo_at..p.len - 1]
+        .iter()
+        .map(|&s| counts[s as usize])
+        .max()
+        .unwrap_or(0);
+    Some((lo as usize, hi as usize, 64 - max.leading_zeros()))
+}
+
+fn put_table_of(counts: &[u64; 256], p: &Present, out: &mut Vec<u8>) {
     varint::put(out, counts[0]);
-    if counts[0] == n {
+    let Some((lo, hi, b)) = table_span(counts, p) else {
         return;
-    }
-    let lo = (1..256).find(|&s| counts[s] > 0).unwrap_or(1);
-    let hi = (1..256).rev().find(|&s| counts[s] > 0).unwrap_or(lo);
+    };
     varint::put(out, lo as u64);
     varint::put(out, (hi - lo) as u64);
     if hi == lo {
         return;
     }
-    let b = 64 - counts[lo..hi].iter().max().unwrap_or(&1).leading_zeros();
     out.push(b as u8);
     let (mut acc, mut nacc) = (0u128, 0u32);
     for &c in &counts[lo..hi] {
@@ -241,31 +292,31 @@ fn put_table(counts: &[u64; 256], out: &mut Vec<u8>) {
 }
 
 /// Length of the count table [`put_table`] writes, computed without writing it.
+#[cfg(test)]
 fn table_len(counts: &[u64; 256]) -> usize {
+    table_len_of(counts, &Present::of(counts))
+}
+
+fn table_len_of(counts: &[u64; 256], p: &Present) -> usize {
     let varint_len = |v: u64| (64 - v.leading_zeros()).max(1).div_ceil(7) as usize;
-    let n: u64 = counts.iter().sum();
-    let mut len = varint_len(counts[0]);
-    if counts[0] == n {
+    let len = varint_len(counts[0]);
+    let Some((lo, hi, b)) = table_span(counts, p) else {
         return len;
-    }
-    let lo = (1..256).find(|&s| counts[s] > 0).unwrap_or(1);
-    let hi = (1..256).rev().find(|&s| counts[s] > 0).unwrap_or(lo);
-    len += varint_len(lo as u64) + varint_len((hi - lo) as u64);
+    };
+    let len = len + varint_len(lo as u64) + varint_len((hi - lo) as u64);
     if hi == lo {
         return len;
     }
-    let b = 64 - counts[lo..hi].iter().max().unwrap_or(&1).leading_zeros() as usize;
-    len + 1 + ((hi - lo) * b).div_ceil(8)
+    len + 1 + ((hi - lo) * b as usize).div_ceil(8)
 }
 
 /// Estimated bits of coding `counts` with their normalised frequencies.
-fn coded_bits(counts: &[u64; 256]) -> f64 {
-    if counts.iter().filter(|&&c| c > 0).count() < 2 {
+fn coded_bits_of(counts: &[u64; 256], p: &Present) -> f64 {
+    if p.len < 2 {
         return 0.0;
     }
-    let f = normalize(counts);
-    (0..256)
-        .filter(|&s| counts[s] > 0)
+    let f = normalize_of(counts, p);
+    p.symbols()
         .map(|s| counts[s] as f64 * (SCALE_BITS as f64 - det_log2_int(f[s] as u64)))
         .sum()
 }
@@ -273,15 +324,19 @@ fn coded_bits(counts: &[u64; 256]) -> f64 {
 /// The plane spec of a chunk of `bits` bits with `counts`, appended to `out`; its model and
 /// the estimated bits of its symbols.
 fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> (Model, f64) {
-    let n: u64 = counts.iter().sum();
-    let raw = n as f64 * bits as f64;
-    let table = 8.0 * table_len(counts) as f64;
+    let p = Present::of(counts);
+    let raw = p.n as f64 * bits as f64;
+    let table = 8.0 * table_len_of(counts, &p) as f64;
     // The code lengths are only computed where the table alone leaves room (same choice).
-    let coded = if table < raw { coded_bits(counts) } else { 0.0 };
+    let coded = if table < raw {
+        coded_bits_of(counts, &p)
+    } else {
+        0.0
+    };
     if table < raw && table + coded < raw {
         out.push(SPEC_TABLE);
-        put_table(counts, out);
-        (Model::table(counts), coded)
+        put_table_of(counts, &p, out);
+        (Model::table_of(counts, &p), coded)
     } else {
         out.push(SPEC_RAW);
         (Model::Raw(bits), raw)
@@ -290,13 +345,13 @@ fn put_spec(counts: &[u64; 256], bits: u32, out: &mut Vec<u8>) -> (Model, f64) {
 
 /// Estimated bits of the spec [`put_spec`] writes (the table, the coded symbols).
 fn spec_bits(counts: &[u64; 256], bits: u32) -> f64 {
-    let n: u64 = counts.iter().sum();
-    let raw = n as f64 * bits as f64;
-    let table = 8.0 * table_len(counts) as f64;
+    let p = Present::of(counts);
+    let raw = p.n as f64 * bits as f64;
+    let table = 8.0 * table_len_of(counts, &p) as f64;
     if table >= raw {
         return raw;
     }
-    raw.min(table + coded_bits(counts))
+    raw.min(table + coded_bits_of(counts, &p))
 }
 
 /// Everything before the stream of one block, for one head width: the block's tables, its
@@ -322,9 +377,10 @@ fn prepare(bytes: &[u8], cut: Cut, keys: Option<&count::Keys>) -> Prepared {
         slot,
     } = count::count(bytes, cut, keys);
     let mut out = Vec::new();
-    put_table(&heads, &mut out);
-    let head_model = Model::table(&heads);
-    let mut bits = coded_bits(&heads);
+    let heads_present = Present::of(&heads);
+    put_table_of(&heads, &heads_present, &mut out);
+    let head_model = Model::table_of(&heads, &heads_present);
+    let mut bits = coded_bits_of(&heads, &heads_present);
     let mut models: Vec<Model> = Vec::with_capacity(2 * nc);
     let mut top_by_head: Option<Vec<Model>> = None;
     for class in 0..2 {
@@ -342,10 +398,20 @@ fn prepare(bytes: &[u8], cut: Cut, keys: Option<&count::Keys>) -> Prepared {
             }
             if class == 0 && j == top {
                 let one = spec_bits(counts, chunk);
-                let tables = 8.0 * by_head.iter().map(table_len).sum::<usize>() as f64;
+                let present: Vec<Present> = by_head.iter().map(Present::of).collect();
+                let tables = 8.0
+                    * by_head
+                        .iter()
+                        .zip(&present)
+                        .map(|(c, p)| table_len_of(c, p))
+                        .sum::<usize>() as f64;
                 // The code lengths only where the tables alone leave room (same choice).
                 let coded: f64 = if tables < one {
-                    by_head.iter().map(coded_bits).sum()
+                    by_head
+                        .iter()
+                        .zip(&present)
+                        .map(|(c, p)| coded_bits_of(c, p))
+                        .sum()
                 } else {
                     0.0
                 };
@@ -354,8 +420,9 @@ fn prepare(bytes: &[u8], cut: Cut, keys: Option<&count::Keys>) -> Prepared {
                     let mut m = vec![Model::Constant(0); 256];
                     for h in 1..256 {
                         if heads[h] > 0 {
-                            put_table(&by_head[slot[h]], &mut out);
-                            m[h] = Model::table(&by_head[slot[h]]);
+                            let (c, p) = (&by_head[slot[h]], &present[slot[h]]);
+                            put_table_of(c, p, &mut out);
+                            m[h] = Model::table_of(c, p);
                         }
                     }
                     top_by_head = Some(m);
