@@ -193,7 +193,7 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
     let deflate_len = |b: &[u8]| miniz_oxide::deflate::compress_to_vec(b, DEFLATE_LEVEL).len();
     if (small
-        && lz_gate::window_repeats_per_1024(bytes, w) >= lz_gate::DEFLATE_FROM_REPEATS
+        && lz_gate::window_repeats_reach(bytes, w, lz_gate::DEFLATE_FROM_REPEATS)
         && lz_gate::prefix_may_win(bytes, best.len(), deflate_len))
         || (!small
             && repeats_per_1024(bytes, w) >= 128

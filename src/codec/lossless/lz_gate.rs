@@ -51,10 +51,39 @@ const MAX_SLOTS: usize = 1 << 12;
 /// lower bound of the share that occurred anywhere before). 0 below two windows.
 /// Deterministic: integer arithmetic only.
 pub fn window_repeats_per_1024(bytes: &[u8], w: usize) -> usize {
-    if bytes.len() < 8 + w {
+    let windows = window_count(bytes, w);
+    if windows == 0 {
         return 0;
     }
-    let windows = (bytes.len() - 8) / w + 1;
+    repeats(bytes, w, 0) * 1024 / windows
+}
+
+/// Whether [`window_repeats_per_1024`] of `bytes` is at least `per_1024`: the same answer,
+/// but the scan stops once the windows left could not reach it (most float tensors repeat
+/// almost no window, and stop a little past half way at the threshold of 448).
+pub fn window_repeats_reach(bytes: &[u8], w: usize, per_1024: usize) -> bool {
+    let windows = window_count(bytes, w);
+    if windows == 0 {
+        return per_1024 == 0;
+    }
+    // ⌊same · 1024 / windows⌋ ≥ per_1024  ⟺  same · 1024 ≥ per_1024 · windows.
+    let needed = (per_1024 * windows).div_ceil(1024);
+    repeats(bytes, w, needed) >= needed
+}
+
+/// Windows of `bytes` (one per element start with 8 bytes from it), 0 below two.
+fn window_count(bytes: &[u8], w: usize) -> usize {
+    if bytes.len() < 8 + w {
+        0
+    } else {
+        (bytes.len() - 8) / w + 1
+    }
+}
+
+/// The windows equal to the last earlier window of the same hash, counted until the end or
+/// until fewer windows are left than it would take to reach `needed` (0: to the end).
+fn repeats(bytes: &[u8], w: usize, needed: usize) -> usize {
+    let windows = window_count(bytes, w);
     let slots = (2 * windows).next_power_of_two().min(MAX_SLOTS);
     let shift = 64 - slots.trailing_zeros();
     // A slot holds its window + 1 (0: empty), so that no window is a repeat of nothing; the
@@ -63,7 +92,7 @@ pub fn window_repeats_per_1024(bytes: &[u8], w: usize) -> usize {
     let mut same = 0usize;
     // The loop condition and the mask (a no-op: the hash is below `slots`) let the compiler
     // drop the bounds checks.
-    let (mut i, mask) = (0, slots - 1);
+    let (mut i, mut seen, mask) = (0, 0usize, slots - 1);
     while i + 8 <= bytes.len() {
         let mut a = [0u8; 8];
         a.copy_from_slice(&bytes[i..i + 8]);
@@ -73,8 +102,13 @@ pub fn window_repeats_per_1024(bytes: &[u8], w: usize) -> usize {
         same += (table[h] == key && key != 0) as usize;
         table[h] = key;
         i += w;
+        seen += 1;
+        // Checked every 256 windows: off the per-window path.
+        if seen % 256 == 0 && same + (windows - seen) < needed {
+            break;
+        }
     }
-    same * 1024 / windows
+    same
 }
 
 #[cfg(test)]
@@ -98,6 +132,45 @@ mod tests {
         assert_eq!(window_repeats_per_1024(&twice, 4), 3 * 1024 / 7);
         // All-ones windows never count (their slot key wraps to the empty mark).
         assert_eq!(window_repeats_per_1024(&[0xFF; 32], 4), 0);
+    }
+
+    #[test]
+    fn reaching_a_share_agrees_with_the_share() {
+        // Float32 data whose second half repeats its first (a share near 512), distinct values
+        // (share 0: the early stop decides at the first check for any threshold above 52), and
+        // zeros (100 of them: 98 windows, 97 repeats, share 97 · 1024 / 98 = 1013); every
+        // threshold around each share gets the same answer as the share itself.
+        let distinct: Vec<u8> = (0..5000u32)
+            .flat_map(|k| (1.0f32 + k as f32).to_le_bytes())
+            .collect();
+        let half: Vec<u8> = distinct[..10_000].repeat(2);
+        let zeros = vec![0u8; 400];
+        assert_eq!(window_repeats_per_1024(&zeros, 4), 1013);
+        // 3000 distinct values then 2000 zeros: of the 4999 windows, those starting at
+        // elements 3000..=4998 are all zeros, and all but the first repeat: 1998, a share of
+        // ⌊1998 · 1024 / 4999⌋ = 409, reached only at the very end of the scan.
+        let tail: Vec<u8> = [&distinct[..12_000], &[0u8; 8000][..]].concat();
+        assert_eq!(window_repeats_per_1024(&tail, 4), 409);
+        assert_eq!(window_repeats_per_1024(&distinct, 4), 0);
+        for b in [&half, &distinct, &zeros, &tail] {
+            let share = window_repeats_per_1024(b, 4);
+            for t in [
+                0,
+                1,
+                52,
+                53,
+                300,
+                448,
+                share.max(1) - 1,
+                share,
+                share + 1,
+                1013,
+                1014,
+            ] {
+                assert_eq!(window_repeats_reach(b, 4, t), share >= t, "t {t}");
+            }
+        }
+        assert!(window_repeats_reach(&[0; 9], 2, 0) && !window_repeats_reach(&[0; 9], 2, 1));
     }
 
     #[test]
