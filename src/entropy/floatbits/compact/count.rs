@@ -57,6 +57,34 @@ pub(super) fn shared_keys(bytes: &[u8], w: usize) -> Option<Keys> {
         .then(|| count_keys(bytes, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2]))
 }
 
+thread_local! {
+    /// A key table left by this thread's last [`Keys`], all zeros again: a fresh one is 256 KiB
+    /// to allocate and clear per tensor (a tenth of counting a 4096-value one).
+    static SPARE_TABLE: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// 2^16 zero counts: this thread's spare table, or a new one.
+fn zeroed_key_table() -> Vec<u32> {
+    let spare = SPARE_TABLE.with(|s| s.take());
+    if spare.len() == 1 << 16 {
+        spare
+    } else {
+        vec![0; 1 << 16]
+    }
+}
+
+impl Drop for Keys {
+    /// Clears the present keys (every count above 0) and leaves the table as the thread's
+    /// spare.
+    fn drop(&mut self) {
+        let mut table = std::mem::take(&mut self.counts);
+        for &k in &self.present {
+            table[k as usize] = 0;
+        }
+        SPARE_TABLE.with(|s| s.set(table));
+    }
+}
+
 /// The slots of the head values ≠ 0 present, and their number.
 fn slots(heads: &[u64; 256]) -> ([usize; 256], usize) {
     let mut slot = [usize::MAX; 256];
@@ -184,7 +212,7 @@ fn present_keys(counts: &[u32]) -> Vec<u16> {
 }
 
 fn key_counts(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Vec<u32> {
-    let mut keys = vec![0u32; 1 << 16];
+    let mut keys = zeroed_key_table();
     if cut.w == 2 {
         for e in bytes.chunks_exact(2) {
             keys[u16::from_le_bytes([e[0], e[1]]) as usize] += 1;
@@ -246,6 +274,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_reused_key_table_counts_from_zero() {
+        // bfloat16 1.0 ×3 and 2.0, then 1.0 and −1.0: the second count must not see the
+        // first's keys (the spare table is cleared).
+        let first = [0x80u8, 0x3F, 0x80, 0x3F, 0x80, 0x3F, 0x00, 0x40];
+        let k = count_keys(&first, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2]);
+        assert_eq!((k.counts[0x3F80], k.counts[0x4000]), (3, 1));
+        drop(k);
+        let second = [0x80u8, 0x3F, 0x80, 0xBF];
+        let k = count_keys(&second, Cut::new(2, 8), &mut [[[0; 256]; 2]; 2]);
+        assert_eq!(
+            (k.counts[0x3F80], k.counts[0xBF80], k.counts[0x4000]),
+            (1, 1, 0)
+        );
+        assert_eq!(k.present, vec![0x3F80, 0xBF80]);
+        assert_eq!(k.counts.iter().map(|&c| c as u64).sum::<u64>(), 2);
     }
 
     #[test]
