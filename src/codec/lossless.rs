@@ -236,18 +236,12 @@ fn compact_lowest(est: usize) -> usize {
 /// (at least one element), coding only those that can be smallest (the compact split only
 /// when it saves `COMPACT_MARGIN` over the split, if coded). The split's fixed costs
 /// (rANS states, word counts, byte tables) decide small tensors: it is coded only where it
-/// can beat the compact split (`compact::split_may_win`: masks or head contexts). The compact
-/// split's and the shuffled planes' sizes are predicted first, and each is coded only when
-/// its prediction comes within `CHOICE_MARGIN` of the best size known (coded or predicted).
+/// can beat the compact split (`compact::split_may_win`: masks or head contexts), and coded
+/// first: the compact split is not even planned where the elements' entropy shows it cannot
+/// replace it. Then the compact split's and the shuffled planes' sizes are predicted, and
+/// each is coded only when its prediction comes within `CHOICE_MARGIN` of the best size known
+/// (coded or predicted).
 fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
-    let compact = floatbits::compact::plan_best(bytes, w, rows);
-    let compact_est = compact
-        .as_ref()
-        .map_or(usize::MAX, |p| 1 + p.estimated_bytes());
-    let shuffled_est = estimate::shuffled_bytes(bytes, w);
-    let near = |est: usize, known: usize| {
-        est.saturating_mul(CHOICE_MARGIN.1) <= known.saturating_mul(CHOICE_MARGIN.0)
-    };
     let mut best: Option<Vec<u8>> = None;
     let known = |best: &Option<Vec<u8>>| best.as_ref().map_or(usize::MAX, Vec::len);
     let consider = |best: &mut Option<Vec<u8>>, cand: Vec<u8>| {
@@ -262,6 +256,16 @@ fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
         split_len = Some(c.len());
         consider(&mut best, c);
     }
+    // Not planned where it certainly cannot replace the split (`plan_best_against`): then it
+    // would not have been coded, or not chosen, either.
+    let compact = floatbits::compact::plan_best_against(bytes, w, rows, split_len);
+    let compact_est = compact
+        .as_ref()
+        .map_or(usize::MAX, |p| 1 + p.estimated_bytes());
+    let shuffled_est = estimate::shuffled_bytes(bytes, w);
+    let near = |est: usize, known: usize| {
+        est.saturating_mul(CHOICE_MARGIN.1) <= known.saturating_mul(CHOICE_MARGIN.0)
+    };
     if let Some(plan) = &compact {
         if near(compact_est, known(&best).min(shuffled_est))
             && compact_pays(compact_lowest(compact_est), split_len)
@@ -497,6 +501,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Where the compact split is not planned because the split is below the elements'
+    /// entropy (`plan_best_against`), a full compact coding is indeed not smaller than the
+    /// split by the margin; and the skip happens on data whose exponents follow each other
+    /// (smooth scales: the split's exponent contexts win), so the test sees both outcomes.
+    #[test]
+    fn the_entropy_bound_skips_only_what_could_not_win() {
+        let mut s = 5u64;
+        let mut next = move || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut skipped, mut planned) = (0, 0);
+        for (k, n) in [4096usize, 8192, 16_384, 32_768].into_iter().enumerate() {
+            for smooth in [true, false] {
+                // A scale drifting slowly (smooth) or drawn anew per value, times noise.
+                let mut scale = 1e-3f64;
+                let v: Vec<f32> = (0..n)
+                    .map(|_| {
+                        scale = if smooth {
+                            (scale * (1.0 + 0.2 * (next() - 0.5))).clamp(1e-6, 1.0)
+                        } else {
+                            10f64.powf(-6.0 * next())
+                        };
+                        ((next() - 0.5) * scale) as f32
+                    })
+                    .collect();
+                let b: Vec<u8> = v
+                    .iter()
+                    .flat_map(|x| ((x.to_bits() >> 16) as u16).to_le_bytes())
+                    .collect();
+                let rows = [1, 64, 128, 256][k];
+                let mut split = vec![METHOD_SPLIT];
+                floatbits::encode(&b, 2, rows, false, &mut split);
+                let full = trial(&b, 2, &[rows, n / rows], METHOD_COMPACT).unwrap();
+                match floatbits::compact::plan_best_against(&b, 2, rows, Some(split.len())) {
+                    None => {
+                        skipped += 1;
+                        assert!(!compact_pays(full.len(), Some(split.len())), "n {n}");
+                    }
+                    Some(_) => planned += 1,
+                }
+            }
+        }
+        assert!(
+            skipped > 0 && planned > 0,
+            "skipped {skipped}, planned {planned}"
+        );
     }
 
     #[test]

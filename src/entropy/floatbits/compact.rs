@@ -563,6 +563,29 @@ impl Plan {
 /// matrix of 2..=16 `rows` of at least 256 elements each, one block per row (rows of different
 /// precision, e.g. one stored from float16; shorter rows could not pay for their tables).
 pub(crate) fn plan_best(bytes: &[u8], w: usize, rows: usize) -> Option<Plan> {
+    plan_best_against(bytes, w, rows, None)
+}
+
+/// How far above the rival's size the entropy bound of [`plan_best_against`] must be: rANS
+/// can code a symbol in up to log2(1 + 2^16 / 2^23) ≈ 0.011 bits less than its ideal
+/// length (the state's rounding), 0.35 % of the 2-byte elements coded here at 3 symbols
+/// and 8–10 bits each; 1 % leaves the rest for `COMPACT_MARGIN` (0.2 %).
+const BOUND_SLACK: (u64, u64) = (101, 100);
+
+/// [`plan_best`], or `None` without planning when `rival` (the bytes of a payload already
+/// coded) is certainly smaller: for 2-byte elements counted by key, every compact coding
+/// spends at least the keys' order-0 entropy (the elements' empirical entropy: the product of
+/// its fields' probabilities is a distribution over the element values, and no distribution
+/// codes them in fewer bits, Gibbs' inequality); when that is above the rival's size by
+/// [`BOUND_SLACK`], the compact split cannot replace it. On ../shared/data this skips the
+/// 16 384- and 32 768-value bfloat16 and float16 gradients, where the split (with exponent
+/// contexts) was 2–10 % below the bound: half of their encoding time.
+pub(crate) fn plan_best_against(
+    bytes: &[u8],
+    w: usize,
+    rows: usize,
+    rival: Option<usize>,
+) -> Option<Plan> {
     // bfloat16's exponent is 8 bits, float16's 5; the coder cannot tell them apart.
     let widths: &[u32] = if w == 2 { &[8, 5] } else { &[8] };
     let n = bytes.len() / w;
@@ -572,6 +595,12 @@ pub(crate) fn plan_best(bytes: &[u8], w: usize, rows: usize) -> Option<Plan> {
     let mut best: Option<Plan> = None;
     // Both head widths of 2-byte elements count from the same keys.
     let keys = count::shared_keys(bytes, w);
+    if let (Some(k), Some(r)) = (&keys, rival) {
+        let floor = (r as u64).saturating_mul(BOUND_SLACK.0) as f64 / BOUND_SLACK.1 as f64;
+        if k.entropy_bytes() > floor {
+            return None;
+        }
+    }
     for &hb in widths {
         let (blocks, bits) = prepare_blocks(bytes, w, hb, 1, keys.as_ref());
         if best.as_ref().map_or(true, |b| bits < b.bits) {

@@ -10,6 +10,7 @@
 //! `prepare` took 6.6 M instructions, now 2.7 M.
 
 use super::{element, Cut};
+use crate::util::detmath::det_log2_int;
 
 /// Elements from which 2- and 4-byte blocks are counted by key: below, the 2^16-entry key
 /// table costs more to clear and scan than the second pass over the elements.
@@ -49,6 +50,28 @@ pub(super) struct Keys {
     counts: Vec<u32>,
     /// The keys present (count > 0), increasing.
     present: Vec<u16>,
+}
+
+impl Keys {
+    /// The order-0 entropy of the keys in bytes: Σ count · log2(total / count) / 8
+    /// (deterministic: `det_log2_int`, summed in key order).
+    pub(super) fn entropy_bytes(&self) -> f64 {
+        let total: u64 = self
+            .present
+            .iter()
+            .map(|&k| self.counts[k as usize] as u64)
+            .sum();
+        let lt = det_log2_int(total);
+        let bits: f64 = self
+            .present
+            .iter()
+            .map(|&k| {
+                let c = self.counts[k as usize] as u64;
+                c as f64 * (lt - det_log2_int(c))
+            })
+            .sum();
+        bits / 8.0
+    }
 }
 
 /// The [`Keys`] of `bytes` when its elements (of `w` bytes) are 2-byte and counted by key.
@@ -292,6 +315,22 @@ mod tests {
         );
         assert_eq!(k.present, vec![0x3F80, 0xBF80]);
         assert_eq!(k.counts.iter().map(|&c| c as u64).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn key_entropy_by_hand() {
+        // 4096 bfloat16 values: 2048 × 1.0, 1024 × 2.0, 1024 × −1.0: entropy 1.5 bits a
+        // value, 4096 · 1.5 / 8 = 768 bytes.
+        let mut b = Vec::new();
+        for (v, k) in [(0x3F80u16, 2048), (0x4000, 1024), (0xBF80, 1024)] {
+            for _ in 0..k {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let k = shared_keys(&b, 2).expect("4096 values are counted by key");
+        assert_eq!(k.entropy_bytes(), 768.0);
+        // Below KEYED_FROM, and 4-byte elements: no shared keys.
+        assert!(shared_keys(&b[..2 * 4095], 2).is_none() && shared_keys(&b, 4).is_none());
     }
 
     #[test]
