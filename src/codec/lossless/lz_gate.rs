@@ -83,29 +83,54 @@ fn window_count(bytes: &[u8], w: usize) -> usize {
 /// The windows equal to the last earlier window of the same hash, counted until the end or
 /// until fewer windows are left than it would take to reach `needed` (0: to the end).
 fn repeats(bytes: &[u8], w: usize, needed: usize) -> usize {
-    let windows = window_count(bytes, w);
+    match w {
+        2 => repeats_of::<2>(bytes, needed),
+        4 => repeats_of::<4>(bytes, needed),
+        _ => repeats_of::<8>(bytes, needed),
+    }
+}
+
+/// [`repeats`] for elements of `W` ∈ {2, 4, 8} bytes: each window is the previous one shifted
+/// by one element, the next element loaded into its top (one element read a window, no
+/// bounds checks: the elements come from `chunks_exact`).
+fn repeats_of<const W: usize>(bytes: &[u8], needed: usize) -> usize {
+    let windows = window_count(bytes, W);
+    if windows == 0 {
+        return 0;
+    }
     let slots = (2 * windows).next_power_of_two().min(MAX_SLOTS);
     let shift = 64 - slots.trailing_zeros();
     // A slot holds its window + 1 (0: empty), so that no window is a repeat of nothing; the
     // all-ones window, whose + 1 wraps to 0, is then never counted as a repeat.
     let mut table = vec![0u64; slots];
     let mut same = 0usize;
-    // The loop condition and the mask (a no-op: the hash is below `slots`) let the compiler
-    // drop the bounds checks.
-    let (mut i, mut seen, mask) = (0, 0usize, slots - 1);
-    while i + 8 <= bytes.len() {
+    let mask = slots - 1;
+    let element = |e: &[u8]| {
         let mut a = [0u8; 8];
-        a.copy_from_slice(&bytes[i..i + 8]);
-        let v = u64::from_le_bytes(a);
+        a[..W].copy_from_slice(e);
+        u64::from_le_bytes(a)
+    };
+    let mut elements = bytes.chunks_exact(W).map(element);
+    // The first window: its 8 / W elements, the first lowest.
+    let mut v = 0u64;
+    for k in 0..8 / W {
+        v |= elements.next().unwrap_or(0) << (8 * W * k);
+    }
+    let mut seen = 0usize;
+    loop {
         let h = (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize & mask;
         let key = v.wrapping_add(1);
         same += (table[h] == key && key != 0) as usize;
         table[h] = key;
-        i += w;
         seen += 1;
         // Checked every 256 windows: off the per-window path.
         if seen % 256 == 0 && same + (windows - seen) < needed {
             break;
+        }
+        match elements.next() {
+            Some(e) if W == 8 => v = e,
+            Some(e) => v = (v >> (8 * W % 64)) | (e << ((64 - 8 * W) % 64)),
+            None => break,
         }
     }
     same
