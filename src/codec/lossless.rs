@@ -28,6 +28,7 @@ use miniz_oxide::inflate::TINFLStatus;
 use crate::entropy::{self, floatbits, order0};
 use crate::error::{Error, Result};
 
+mod deflate_screen;
 mod estimate;
 #[doc(hidden)]
 pub mod lz_gate;
@@ -187,17 +188,20 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         }
     };
     // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
-    // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`); on a large one, the fast level 1 first, and
-    // level 6 only when that comes within 10 % of the best so far. On the float tensors of
+    // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`); on
+    // a large one, the fast level 1 first, and level 6 only when that comes within 10 % of the best so far. On the float tensors of
     // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
     // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
+    // On a large one, also only where long windows repeat (`deflate_screen::may_pay`), and
+    // level 1 compresses only until its output reaches the limit (the same answer).
     let deflate_len = |b: &[u8]| miniz_oxide::deflate::compress_to_vec(b, DEFLATE_LEVEL).len();
     if (small
         && lz_gate::window_repeats_reach(bytes, w, lz_gate::DEFLATE_FROM_REPEATS)
         && lz_gate::prefix_may_win(bytes, best.len(), deflate_len))
         || (!small
             && repeats_per_1024(bytes, w) >= 128
-            && miniz_oxide::deflate::compress_to_vec(bytes, 1).len() * 10 < best.len() * 11)
+            && deflate_screen::may_pay(bytes, w)
+            && deflate_screen::shorter_than(bytes, 1, level1_limit(best.len())))
     {
         let mut c = vec![METHOD_DEFLATE];
         c.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL));
@@ -209,6 +213,13 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         best.extend_from_slice(bytes);
     }
     best
+}
+
+/// The deflate-1 length below which a large tensor gets the deflate-6 trial: within 10 % of
+/// the best payload of `best` bytes (`len · 10 < best · 11`).
+fn level1_limit(best: usize) -> usize {
+    // len · 10 < best · 11  ⇔  len < ⌈best · 11 / 10⌉ (len an integer).
+    best.saturating_mul(11).div_ceil(10)
 }
 
 /// How much smaller than the split (method 3) the compact split must be to replace it, as
@@ -550,6 +561,23 @@ mod tests {
             skipped > 0 && planned > 0,
             "skipped {skipped}, planned {planned}"
         );
+    }
+
+    #[test]
+    fn level1_limit_is_ten_percent_above_the_best() {
+        // len · 10 < best · 11: best 100 admits up to 109, best 105 (115.5) up to 115.
+        assert_eq!(level1_limit(100), 110);
+        assert_eq!(level1_limit(105), 116);
+        assert_eq!(level1_limit(0), 0);
+        for best in 0..2000usize {
+            for len in best..best * 2 + 2 {
+                assert_eq!(
+                    len < level1_limit(best),
+                    len * 10 < best * 11,
+                    "{best} {len}"
+                );
+            }
+        }
     }
 
     #[test]

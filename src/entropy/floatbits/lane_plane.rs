@@ -517,6 +517,55 @@ pub(crate) fn have_avx2() -> bool {
 mod tests {
     use super::*;
 
+    /// One vector step from chosen states gives the scalar step's states and words, for every
+    /// frequency 1..M − 1 (cumulative 0 and M − freq) and states whose quotient is exact (a
+    /// multiple of the frequency), one off either way, and at the renormalisation bound.
+    #[test]
+    fn vector_step_is_the_scalar_step_from_edge_states() {
+        if !have_avx2() {
+            return;
+        }
+        let data = [0u8; LANES];
+        for f in 1..M {
+            for cum in [0, M - f] {
+                let mut fc = [0u32; 256];
+                fc[0] = cum << 13 | f;
+                let sym = EncSym::new(f, cum);
+                let bound = f << (32 - SCALE_BITS);
+                // Candidate states in [L, 2^32): around multiples of f (exact quotients,
+                // before and after renormalisation) and around the bound.
+                let mut states: Vec<u32> = Vec::new();
+                for q in [1u32, 3, 255, 4097, (1 << 20) - 1] {
+                    let m = q.saturating_mul(f).max(L);
+                    states.extend([m, m + 1, m - 1, (m << 16).max(bound), m << 16 | 0xFFFF]);
+                }
+                states.extend([bound - 1, bound, bound.saturating_add(1), u32::MAX, L]);
+                states.retain(|&x| x >= L);
+                for group in states.chunks(LANES) {
+                    let mut x = [L; LANES];
+                    x[..group.len()].copy_from_slice(group);
+                    let (mut want_x, mut want_w) = (x, Vec::new());
+                    for xl in want_x.iter_mut() {
+                        let (w, emit) = sym.step(xl);
+                        want_w.push((w, emit));
+                    }
+                    let mut buf = vec![std::mem::MaybeUninit::<u16>::uninit(); LANES];
+                    let mut pos: [usize; LANES] = std::array::from_fn(|l| l);
+                    // SAFETY: the CPU has AVX2; lane l writes at most one word, at buf[l].
+                    unsafe { encode_body_avx2(&data, &fc, &mut x, &mut buf, &mut pos) };
+                    assert_eq!(x, want_x, "freq {f} cum {cum} states {group:?}");
+                    for (l, &(w, emit)) in want_w.iter().enumerate() {
+                        assert_eq!(pos[l], l + emit as usize, "freq {f} lane {l}");
+                        if emit {
+                            // SAFETY: the step wrote this word before advancing past it.
+                            assert_eq!(unsafe { buf[l].assume_init() }, w, "freq {f} lane {l}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The AVX2 encoder writes the scalar one's bytes: skewed and flat symbol distributions,
     /// rare symbols (frequency 1), lengths around the groups of 16.
     #[test]
