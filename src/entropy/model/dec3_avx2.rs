@@ -91,9 +91,184 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     let mut xv = _mm_loadu_si128(x.as_ptr() as *const __m128i);
     let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
     let mut any = false;
+    // One group: `Some((states, words read, codes q))`, or `None` for the scalar path. A
+    // closure, not a function: a `target_feature` function is not inlined here, and the call
+    // (its constants and its result through memory) cost a third of the group.
+    let group = |xv: __m128i,
+                 pos: usize,
+                 b: *const u8,
+                 cneg: *const u8,
+                 ccls: *const u8|
+     -> Option<(__m128i, usize, __m128i)> {
+        debug_assert!(pos + 4 <= r.words.len() / 2);
+        let zero = _mm_setzero_si128();
+        let ones = _mm_set1_epi32(-1);
+        let slot_mask = _mm_set1_epi32(M as i32 - 1);
+        let byte = _mm_set1_epi32(0xFF);
+        // v < L = 2^16 as a lane mask.
+        let below = |v: __m128i| _mm_cmpeq_epi32(_mm_srli_epi32::<16>(v), zero);
+        let load4 = |p: *const u8| {
+            _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
+                *p,
+                *p.add(1),
+                *p.add(2),
+                *p.add(3),
+            ])))
+        };
+        let bq = load4(b);
+        let act = _mm_xor_si128(_mm_cmpeq_epi32(bq, zero), ones);
+        let pk = _mm_i32gather_epi32::<4>(
+            r.fl.pick.as_ptr() as *const i32,
+            _mm_add_epi32(bq, _mm_set1_epi32(r.ai as i32)),
+        );
+        let ti = _mm_and_si128(pk, byte);
+        let s = _mm_and_si128(_mm_srli_epi32::<8>(pk), byte);
+        let esc = _mm_srli_epi32::<16>(pk);
+        let wide = _mm_cmpgt_epi32(s, _mm_set1_epi32(8));
+        // Magnitude symbol (no word yet: exact on every lane).
+        // Scalar loads, not gathers: on the state's dependency chain a gather's latency (≈ 20
+        // cycles on Zen 3) is several loads'.
+        let slot = _mm_and_si128(xv, slot_mask);
+        let mut li = [0u32; 4];
+        _mm_storeu_si128(
+            li.as_mut_ptr() as *mut __m128i,
+            _mm_add_epi32(_mm_slli_epi32::<12>(ti), slot),
+        );
+        let mut ei = [0u32; 4];
+        _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
+        let lut = r.fl.lut.as_ptr();
+        let sy = li.map(|k| *lut.add(k as usize) as u32);
+        let sym = _mm_loadu_si128(sy.as_ptr() as *const __m128i);
+        let is_esc = _mm_xor_si128(_mm_cmpgt_epi32(esc, sym), ones);
+        if _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(
+            _mm_or_si128(wide, is_esc),
+            act,
+        ))) != 0
+        {
+            return None;
+        }
+        let fc = r.fl.fc.as_ptr();
+        let ev = [0, 1, 2, 3].map(|l| *fc.add((ei[l] + sy[l]) as usize));
+        let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
+        let fm = _mm_and_si128(e, _mm_set1_epi32((1 << 13) - 1));
+        let cm = _mm_srli_epi32::<13>(e);
+        let x1 = _mm_sub_epi32(
+            _mm_add_epi32(_mm_mullo_epi32(fm, _mm_srli_epi32::<12>(xv)), slot),
+            cm,
+        );
+        let n_a = _mm_and_si128(below(x1), act);
+        // The low-bit step (s = 0: the identity) and the sign step, from a given state.
+        let sh = _mm_sub_epi32(_mm_set1_epi32(SCALE_BITS as i32), s);
+        let low = _mm_sub_epi32(_mm_sllv_epi32(_mm_set1_epi32(1), sh), _mm_set1_epi32(1));
+        let low_step = |v: __m128i| {
+            let sl = _mm_and_si128(v, slot_mask);
+            (
+                _mm_add_epi32(
+                    _mm_sllv_epi32(_mm_srli_epi32::<12>(v), sh),
+                    _mm_and_si128(sl, low),
+                ),
+                _mm_srlv_epi32(sl, sh),
+            )
+        };
+        let f = if MODE == SIGN_CLASSES {
+            let frv = _mm_loadu_si128(r.fr.as_ptr() as *const __m128i);
+            // vpermilps takes the low two bits of each index: the class `& 3`.
+            _mm_castps_si128(_mm_permutevar_ps(_mm_castsi128_ps(frv), load4(ccls)))
+        } else {
+            _mm_set1_epi32(r.fr[0] as i32)
+        };
+        let f1 = _mm_sub_epi32(f, _mm_set1_epi32(1));
+        let fo = _mm_sub_epi32(_mm_set1_epi32(M as i32), f);
+        // (state after the sign step, flip mask).
+        let sign_step = |v: __m128i| {
+            let sl = _mm_and_si128(v, slot_mask);
+            let flip = _mm_cmpgt_epi32(sl, f1);
+            let fq = _mm_blendv_epi8(f, fo, flip);
+            let c = _mm_and_si128(f, flip);
+            (
+                _mm_sub_epi32(
+                    _mm_add_epi32(_mm_mullo_epi32(fq, _mm_srli_epi32::<12>(v)), sl),
+                    c,
+                ),
+                flip,
+            )
+        };
+        let has_sign = |m: __m128i| {
+            if MODE == SIGN_NONE {
+                zero
+            } else {
+                _mm_and_si128(_mm_xor_si128(_mm_cmpeq_epi32(m, zero), ones), act)
+            }
+        };
+        // Which lanes read, from the states before any read.
+        let (x2p, lo_p) = low_step(x1);
+        let n_b = _mm_andnot_si128(n_a, _mm_and_si128(below(x2p), act));
+        let mut n_c = zero;
+        if MODE != SIGN_NONE {
+            let m_p = _mm_or_si128(_mm_sllv_epi32(sym, s), lo_p);
+            let (x3p, _) = sign_step(x2p);
+            n_c = _mm_andnot_si128(
+                _mm_or_si128(n_a, n_b),
+                _mm_and_si128(has_sign(m_p), below(x3p)),
+            );
+        }
+        // Bounds: no second read after the first (module docs).
+        let mut bad = _mm_and_si128(n_a, _mm_cmpeq_epi32(_mm_srlv_epi32(x1, s), zero));
+        if MODE != SIGN_NONE {
+            let fmin = _mm_min_epu32(f, fo);
+            let after_a = _mm_mullo_epi32(
+                fmin,
+                _mm_srli_epi32::<12>(_mm_sllv_epi32(x1, _mm_sub_epi32(_mm_set1_epi32(16), s))),
+            );
+            let after_b = _mm_mullo_epi32(fmin, _mm_slli_epi32::<4>(x2p));
+            bad = _mm_or_si128(bad, _mm_and_si128(n_a, below(after_a)));
+            bad = _mm_or_si128(bad, _mm_and_si128(n_b, below(after_b)));
+        }
+        if _mm_movemask_ps(_mm_castsi128_ps(bad)) != 0 {
+            return None;
+        }
+        // One word per reading lane, at the position plus the reads of the lanes before it: the
+        // four words from the position, permuted by that prefix count.
+        let reads = _mm_or_si128(_mm_or_si128(n_a, n_b), n_c);
+        let rm = _mm_movemask_ps(_mm_castsi128_ps(reads)) as usize;
+        let next4 = _mm_cvtepu16_epi32(_mm_loadl_epi64(
+            r.words.as_ptr().add(2 * pos) as *const __m128i
+        ));
+        let w = _mm_castps_si128(_mm_permutevar_ps(
+            _mm_castsi128_ps(next4),
+            _mm_loadu_si128(PREFIX[rm].as_ptr() as *const __m128i),
+        ));
+        let with_word = |v: __m128i, need: __m128i| {
+            _mm_blendv_epi8(v, _mm_or_si128(_mm_slli_epi32::<16>(v), w), need)
+        };
+        // The value's steps again, with the word where it is read.
+        let xa = with_word(x1, n_a);
+        let (x2, lo) = low_step(xa);
+        let xb = with_word(x2, n_b);
+        let m = _mm_or_si128(_mm_sllv_epi32(sym, s), lo);
+        let (xf, q) = if MODE == SIGN_NONE {
+            (xb, m)
+        } else {
+            let hs = has_sign(m);
+            let (x3, flip) = sign_step(xb);
+            let xc = with_word(_mm_blendv_epi8(xb, x3, hs), n_c);
+            let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
+                let cn = load4(cneg);
+                _mm_sub_epi32(zero, _mm_xor_si128(cn, _mm_set1_epi32(r.rneg as i32)))
+            } else {
+                zero
+            };
+            let neg = _mm_and_si128(_mm_xor_si128(pred, flip), hs);
+            (xc, _mm_sub_epi32(_mm_xor_si128(m, neg), neg))
+        };
+        Some((
+            _mm_blendv_epi8(xv, xf, act),
+            rm.count_ones() as usize,
+            _mm_and_si128(q, act),
+        ))
+    };
     while j + 4 <= cols && *pos + 4 <= nw {
-        let g = group::<MODE>(
-            r,
+        let g = group(
             xv,
             *pos,
             b.as_ptr().add(j),
@@ -128,186 +303,4 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         *qhi = (*qhi).max(h.into_iter().max().unwrap_or(i32::MIN) as i64);
     }
     j
-}
-
-/// One group of [`run`]: `Some((states, words read, codes q))`, or `None` for the scalar path.
-///
-/// # Safety
-/// As [`run`]; `pos + 4 ≤ r.words.len() / 2`; `b`, `cneg`, `ccls` point at 4 readable bytes.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn group<const MODE: u8>(
-    r: &Row,
-    xv: __m128i,
-    pos: usize,
-    b: *const u8,
-    cneg: *const u8,
-    ccls: *const u8,
-) -> Option<(__m128i, usize, __m128i)> {
-    debug_assert!(pos + 4 <= r.words.len() / 2);
-    let zero = _mm_setzero_si128();
-    let ones = _mm_set1_epi32(-1);
-    let slot_mask = _mm_set1_epi32(M as i32 - 1);
-    let byte = _mm_set1_epi32(0xFF);
-    // v < L = 2^16 as a lane mask.
-    let below = |v: __m128i| _mm_cmpeq_epi32(_mm_srli_epi32::<16>(v), zero);
-    let load4 = |p: *const u8| {
-        _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
-            *p,
-            *p.add(1),
-            *p.add(2),
-            *p.add(3),
-        ])))
-    };
-    let bq = load4(b);
-    let act = _mm_xor_si128(_mm_cmpeq_epi32(bq, zero), ones);
-    let pk = _mm_i32gather_epi32::<4>(
-        r.fl.pick.as_ptr() as *const i32,
-        _mm_add_epi32(bq, _mm_set1_epi32(r.ai as i32)),
-    );
-    let ti = _mm_and_si128(pk, byte);
-    let s = _mm_and_si128(_mm_srli_epi32::<8>(pk), byte);
-    let esc = _mm_srli_epi32::<16>(pk);
-    let wide = _mm_cmpgt_epi32(s, _mm_set1_epi32(8));
-    // Magnitude symbol (no word yet: exact on every lane).
-    // Scalar loads, not gathers: on the state's dependency chain a gather's latency (≈ 20
-    // cycles on Zen 3) is several loads'.
-    let slot = _mm_and_si128(xv, slot_mask);
-    let mut li = [0u32; 4];
-    _mm_storeu_si128(
-        li.as_mut_ptr() as *mut __m128i,
-        _mm_add_epi32(_mm_slli_epi32::<12>(ti), slot),
-    );
-    let mut ei = [0u32; 4];
-    _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
-    let lut = r.fl.lut.as_ptr();
-    let sy = li.map(|k| *lut.add(k as usize) as u32);
-    let sym = _mm_loadu_si128(sy.as_ptr() as *const __m128i);
-    let is_esc = _mm_xor_si128(_mm_cmpgt_epi32(esc, sym), ones);
-    if _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(
-        _mm_or_si128(wide, is_esc),
-        act,
-    ))) != 0
-    {
-        return None;
-    }
-    let fc = r.fl.fc.as_ptr();
-    let ev = [0, 1, 2, 3].map(|l| *fc.add((ei[l] + sy[l]) as usize));
-    let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
-    let fm = _mm_and_si128(e, _mm_set1_epi32((1 << 13) - 1));
-    let cm = _mm_srli_epi32::<13>(e);
-    let x1 = _mm_sub_epi32(
-        _mm_add_epi32(_mm_mullo_epi32(fm, _mm_srli_epi32::<12>(xv)), slot),
-        cm,
-    );
-    let n_a = _mm_and_si128(below(x1), act);
-    // The low-bit step (s = 0: the identity) and the sign step, from a given state.
-    let sh = _mm_sub_epi32(_mm_set1_epi32(SCALE_BITS as i32), s);
-    let low = _mm_sub_epi32(_mm_sllv_epi32(_mm_set1_epi32(1), sh), _mm_set1_epi32(1));
-    let low_step = |v: __m128i| {
-        let sl = _mm_and_si128(v, slot_mask);
-        (
-            _mm_add_epi32(
-                _mm_sllv_epi32(_mm_srli_epi32::<12>(v), sh),
-                _mm_and_si128(sl, low),
-            ),
-            _mm_srlv_epi32(sl, sh),
-        )
-    };
-    let f = if MODE == SIGN_CLASSES {
-        let frv = _mm_loadu_si128(r.fr.as_ptr() as *const __m128i);
-        // vpermilps takes the low two bits of each index: the class `& 3`.
-        _mm_castps_si128(_mm_permutevar_ps(_mm_castsi128_ps(frv), load4(ccls)))
-    } else {
-        _mm_set1_epi32(r.fr[0] as i32)
-    };
-    let f1 = _mm_sub_epi32(f, _mm_set1_epi32(1));
-    let fo = _mm_sub_epi32(_mm_set1_epi32(M as i32), f);
-    // (state after the sign step, flip mask).
-    let sign_step = |v: __m128i| {
-        let sl = _mm_and_si128(v, slot_mask);
-        let flip = _mm_cmpgt_epi32(sl, f1);
-        let fq = _mm_blendv_epi8(f, fo, flip);
-        let c = _mm_and_si128(f, flip);
-        (
-            _mm_sub_epi32(
-                _mm_add_epi32(_mm_mullo_epi32(fq, _mm_srli_epi32::<12>(v)), sl),
-                c,
-            ),
-            flip,
-        )
-    };
-    let has_sign = |m: __m128i| {
-        if MODE == SIGN_NONE {
-            zero
-        } else {
-            _mm_and_si128(_mm_xor_si128(_mm_cmpeq_epi32(m, zero), ones), act)
-        }
-    };
-    // Which lanes read, from the states before any read.
-    let (x2p, lo_p) = low_step(x1);
-    let n_b = _mm_andnot_si128(n_a, _mm_and_si128(below(x2p), act));
-    let mut n_c = zero;
-    if MODE != SIGN_NONE {
-        let m_p = _mm_or_si128(_mm_sllv_epi32(sym, s), lo_p);
-        let (x3p, _) = sign_step(x2p);
-        n_c = _mm_andnot_si128(
-            _mm_or_si128(n_a, n_b),
-            _mm_and_si128(has_sign(m_p), below(x3p)),
-        );
-    }
-    // Bounds: no second read after the first (module docs).
-    let mut bad = _mm_and_si128(n_a, _mm_cmpeq_epi32(_mm_srlv_epi32(x1, s), zero));
-    if MODE != SIGN_NONE {
-        let fmin = _mm_min_epu32(f, fo);
-        let after_a = _mm_mullo_epi32(
-            fmin,
-            _mm_srli_epi32::<12>(_mm_sllv_epi32(x1, _mm_sub_epi32(_mm_set1_epi32(16), s))),
-        );
-        let after_b = _mm_mullo_epi32(fmin, _mm_slli_epi32::<4>(x2p));
-        bad = _mm_or_si128(bad, _mm_and_si128(n_a, below(after_a)));
-        bad = _mm_or_si128(bad, _mm_and_si128(n_b, below(after_b)));
-    }
-    if _mm_movemask_ps(_mm_castsi128_ps(bad)) != 0 {
-        return None;
-    }
-    // One word per reading lane, at the position plus the reads of the lanes before it: the
-    // four words from the position, permuted by that prefix count.
-    let reads = _mm_or_si128(_mm_or_si128(n_a, n_b), n_c);
-    let rm = _mm_movemask_ps(_mm_castsi128_ps(reads)) as usize;
-    let next4 = _mm_cvtepu16_epi32(_mm_loadl_epi64(
-        r.words.as_ptr().add(2 * pos) as *const __m128i
-    ));
-    let w = _mm_castps_si128(_mm_permutevar_ps(
-        _mm_castsi128_ps(next4),
-        _mm_loadu_si128(PREFIX[rm].as_ptr() as *const __m128i),
-    ));
-    let with_word = |v: __m128i, need: __m128i| {
-        _mm_blendv_epi8(v, _mm_or_si128(_mm_slli_epi32::<16>(v), w), need)
-    };
-    // The value's steps again, with the word where it is read.
-    let xa = with_word(x1, n_a);
-    let (x2, lo) = low_step(xa);
-    let xb = with_word(x2, n_b);
-    let m = _mm_or_si128(_mm_sllv_epi32(sym, s), lo);
-    let (xf, q) = if MODE == SIGN_NONE {
-        (xb, m)
-    } else {
-        let hs = has_sign(m);
-        let (x3, flip) = sign_step(xb);
-        let xc = with_word(_mm_blendv_epi8(xb, x3, hs), n_c);
-        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-            let cn = load4(cneg);
-            _mm_sub_epi32(zero, _mm_xor_si128(cn, _mm_set1_epi32(r.rneg as i32)))
-        } else {
-            zero
-        };
-        let neg = _mm_and_si128(_mm_xor_si128(pred, flip), hs);
-        (xc, _mm_sub_epi32(_mm_xor_si128(m, neg), neg))
-    };
-    Some((
-        _mm_blendv_epi8(xv, xf, act),
-        rm.count_ones() as usize,
-        _mm_and_si128(q, act),
-    ))
 }
