@@ -9,7 +9,7 @@
 //! before that read. Both hold for a lane whose first read is its last: after a read the state
 //! is at least `2^16 ×` what it was, and a bound on the value's later steps (below) shows that
 //! none of them can fall under `L` again. A group where a bound does not hold, or with an
-//! escape or more than 8 low bits, is decoded by the scalar [`value_fast`] on the same states
+//! escape or more than 8 low bits, is decoded by the scalar `decode::value_fast` on the same states
 //! (nothing of the group is committed before), so every group gives the scalar path's values,
 //! states and position exactly.
 //!
@@ -19,15 +19,22 @@
 //! then keeps `≥ fmin · ⌊x1 · 2^(16 − s) / 2^12⌋`. A read at the low-bit step (state `x2`)
 //! leaves `≥ fmin · x2 · 2^4` after the sign step.
 //!
-//! Why: the scalar loop costs ≈ 100 instructions a value (its four lanes wait on one word
-//! position); here the four values of a group take about as many as one.
+//! Symbol lookups are scalar loads, not gathers: they sit on the state's dependency chain,
+//! where a gather's latency (≈ 20 cycles on Zen 3) is several loads' (a first version with
+//! gathers decoded slower than the scalar loop).
+//!
+//! Why: the scalar loop cost ≈ 120 instructions a value of a trainer-sized kind-3 tensor (its
+//! four lanes wait on one word position); with this step ≈ 55 (decode instructions of the
+//! trainer −42 %). The chain of a group (two table loads, two multiplies per step, the word
+//! permute) bounds its speed, so sign mode 1 (one short step a value) stays scalar
+//! (`decode::rows_mode`).
 
 use std::arch::x86_64::*;
 
 use super::lanes::Flat;
 use super::*;
 
-/// A row's constants for [`group`].
+/// A row's constants for [`run`].
 pub(super) struct Row<'a> {
     pub(super) fl: &'a Flat,
     /// The word stream of the block (states first).
@@ -45,21 +52,6 @@ thread_local! {
     // Tests only: groups decoded on this thread by the vector step and handed to the scalar one.
     pub(super) static COUNTS: std::cell::Cell<[usize; 2]> = const { std::cell::Cell::new([0; 2]) };
 }
-
-/// `PREFIX[mask]`: for each lane, the number of lower lanes whose bit is set in `mask`.
-const PREFIX: [[i32; 4]; 16] = {
-    let mut t = [[0i32; 4]; 16];
-    let mut m = 0;
-    while m < 16 {
-        let mut l = 1;
-        while l < 4 {
-            t[m][l] = t[m][l - 1] + ((m >> (l - 1)) & 1) as i32;
-            l += 1;
-        }
-        m += 1;
-    }
-    t
-};
 
 /// Decodes the groups of four columns from column `j` on (column `j + l` on state `x[l]`,
 /// words from `*pos`) while this path can, calling `put(out[j + l], q)` in column order and
@@ -138,7 +130,10 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
         let lut = r.fl.lut.as_ptr();
         let sy = li.map(|k| *lut.add(k as usize) as u32);
-        let sym = _mm_loadu_si128(sy.as_ptr() as *const __m128i);
+        // Into the vector as one packed word (one move), not four inserts in a chain.
+        let sym = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(
+            (sy[0] | sy[1] << 8 | sy[2] << 16 | sy[3] << 24) as i32,
+        ));
         let is_esc = _mm_xor_si128(_mm_cmpgt_epi32(esc, sym), ones);
         if _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(
             _mm_or_si128(wide, is_esc),
@@ -149,7 +144,10 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         }
         let fc = r.fl.fc.as_ptr();
         let ev = [0, 1, 2, 3].map(|l| *fc.add((ei[l] + sy[l]) as usize));
-        let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
+        let e = _mm_set_epi64x(
+            (ev[2] as u64 | (ev[3] as u64) << 32) as i64,
+            (ev[0] as u64 | (ev[1] as u64) << 32) as i64,
+        );
         let fm = _mm_and_si128(e, _mm_set1_epi32((1 << 13) - 1));
         let cm = _mm_srli_epi32::<13>(e);
         let x1 = _mm_sub_epi32(
@@ -234,9 +232,16 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         let next4 = _mm_cvtepu16_epi32(_mm_loadl_epi64(
             r.words.as_ptr().add(2 * pos) as *const __m128i
         ));
+        // The prefix count in the vector (−1 per reading lane shifted up by 1, 2, 3 lanes): a
+        // few cycles on the state's chain, where a table indexed by the mask took a move to a
+        // register and a load.
+        let before = _mm_add_epi32(
+            _mm_add_epi32(_mm_slli_si128::<4>(reads), _mm_slli_si128::<8>(reads)),
+            _mm_slli_si128::<12>(reads),
+        );
         let w = _mm_castps_si128(_mm_permutevar_ps(
             _mm_castsi128_ps(next4),
-            _mm_loadu_si128(PREFIX[rm].as_ptr() as *const __m128i),
+            _mm_sub_epi32(zero, before),
         ));
         let with_word = |v: __m128i, need: __m128i| {
             _mm_blendv_epi8(v, _mm_or_si128(_mm_slli_epi32::<16>(v), w), need)
