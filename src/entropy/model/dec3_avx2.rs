@@ -23,11 +23,10 @@
 //! where a gather's latency (≈ 20 cycles on Zen 3) is several loads' (a first version with
 //! gathers decoded slower than the scalar loop).
 //!
-//! Why: the scalar loop cost ≈ 120 instructions a value of a trainer-sized kind-3 tensor (its
-//! four lanes wait on one word position); with this step ≈ 55 (decode instructions of the
-//! trainer −42 %). The chain of a group (two table loads, two multiplies per step, the word
-//! permute) bounds its speed, so sign mode 1 (one short step a value) stays scalar
-//! (`decode::rows_mode`).
+//! Why: a decode call of a trainer-sized kind-3 tensor cost ≈ 120 instructions a value with
+//! the scalar loop (its four lanes wait on one word position), ≈ 57 with this step. The chain
+//! of a group (two table loads, two multiplies per step, the word permute) bounds its speed,
+//! so sign mode 1 (one short step a value) stays scalar (`decode::rows_mode`).
 
 use std::arch::x86_64::*;
 
@@ -130,10 +129,7 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
         let lut = r.fl.lut.as_ptr();
         let sy = li.map(|k| *lut.add(k as usize) as u32);
-        // Into the vector as one packed word (one move), not four inserts in a chain.
-        let sym = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(
-            (sy[0] | sy[1] << 8 | sy[2] << 16 | sy[3] << 24) as i32,
-        ));
+        let sym = _mm_loadu_si128(sy.as_ptr() as *const __m128i);
         let is_esc = _mm_xor_si128(_mm_cmpgt_epi32(esc, sym), ones);
         if _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(
             _mm_or_si128(wide, is_esc),
@@ -144,10 +140,7 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         }
         let fc = r.fl.fc.as_ptr();
         let ev = [0, 1, 2, 3].map(|l| *fc.add((ei[l] + sy[l]) as usize));
-        let e = _mm_set_epi64x(
-            (ev[2] as u64 | (ev[3] as u64) << 32) as i64,
-            (ev[0] as u64 | (ev[1] as u64) << 32) as i64,
-        );
+        let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
         let fm = _mm_and_si128(e, _mm_set1_epi32((1 << 13) - 1));
         let cm = _mm_srli_epi32::<13>(e);
         let x1 = _mm_sub_epi32(
