@@ -113,7 +113,13 @@ impl ModelPlan {
     }
 
     /// [`encode`](ModelPlan::encode), writing kind 4 instead of 5 unless `lanes`.
-    fn encode_as(&self, codes: &[u32], qmin: &[i64], threads: usize, lanes: bool) -> Vec<u8> {
+    pub(super) fn encode_as(
+        &self,
+        codes: &[u32],
+        qmin: &[i64],
+        threads: usize,
+        lanes: bool,
+    ) -> Vec<u8> {
         let (rows, rpb) = (self.rows, self.rpb);
         let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);

@@ -220,14 +220,14 @@ pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneB
 /// `(cum << 13) | freq` entries (`t·256 + symbol`) and, per `a + b` (0..=510), `table | s << 8 |
 /// esc << 16`. Built once per process.
 #[cfg(target_arch = "x86_64")]
-struct Flat {
-    lut: Vec<u8>,
-    fc: Vec<u32>,
-    pick: Vec<u32>,
+pub(super) struct Flat {
+    pub(super) lut: Vec<u8>,
+    pub(super) fc: Vec<u32>,
+    pub(super) pick: Vec<u32>,
 }
 
 #[cfg(target_arch = "x86_64")]
-fn flat(family: u8) -> &'static Flat {
+pub(super) fn flat(family: u8) -> &'static Flat {
     const N: usize = super::family::FAMILIES as usize;
     static FLAT: [OnceLock<Flat>; N] = [const { OnceLock::new() }; N];
     FLAT[family as usize].get_or_init(|| {
