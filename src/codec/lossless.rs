@@ -187,13 +187,13 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
             p
         }
     };
-    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient): on a small tensor,
-    // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`); on
-    // a large one, the fast level 1 first, and level 6 only when that comes within 10 % of the best so far. On the float tensors of
+    // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient). On a small tensor:
+    // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`). On
+    // a large one: only where long windows repeat (`deflate_screen::may_pay`), then the fast
+    // level 1 first, compressing only until its output reaches 1.1x the best so far (the
+    // same answer as its full length), and level 6 only below that. On the float tensors of
     // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
     // data up to 27 %, where level 1 is 1.6-2x the split), and never wins.
-    // On a large one, also only where long windows repeat (`deflate_screen::may_pay`), and
-    // level 1 compresses only until its output reaches the limit (the same answer).
     let deflate_len = |b: &[u8]| miniz_oxide::deflate::compress_to_vec(b, DEFLATE_LEVEL).len();
     if (small
         && lz_gate::window_repeats_reach(bytes, w, lz_gate::DEFLATE_FROM_REPEATS)
