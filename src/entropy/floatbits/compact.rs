@@ -226,7 +226,8 @@ fn normalize_of(counts: &[u64; 256], p: &Present) -> [u32; 256] {
     let small = n < 1 << 48;
     let mut freq = [0u32; 256];
     let mut sum = 0u64;
-    let mut top = p.sym[0] as usize;
+    // The lowest present symbol (0 for no symbol, as a scan from 0 would leave it).
+    let mut top = if p.len > 0 { p.sym[0] as usize } else { 0 };
     for s in p.symbols() {
         let q = if small {
             (counts[s] * TOTAL / n) as u32
@@ -1212,6 +1213,17 @@ mod tests {
         d[1] = 3;
         d[200] = 1;
         assert_eq!((normalize(&d)[1], normalize(&d)[200]), (49152, 16384));
+        // Equal counts: the excess goes to the lowest of the largest (symbol 3 of 3, 9, 250:
+        // 21 845 each, 65 535 in all, +1 to symbol 3); no symbol: the whole total on symbol 0.
+        let mut e = [0u64; 256];
+        e[3] = 5;
+        e[9] = 5;
+        e[250] = 5;
+        assert_eq!(
+            (normalize(&e)[3], normalize(&e)[9], normalize(&e)[250]),
+            (21_846, 21_845, 21_845)
+        );
+        assert_eq!(normalize(&[0u64; 256])[0] as u64, TOTAL);
     }
 
     /// Hostile tables: counts above the total, a first count of 0, symbols past the alphabet,
