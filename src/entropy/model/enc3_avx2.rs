@@ -284,23 +284,7 @@ mod tests {
             for cum in [0, M - freq] {
                 let e = EncSym::new(freq, cum);
                 let table = [super::super::lanes_enc_avx2::packed(&e)];
-                let x_max = if freq >= M { u32::MAX } else { freq << 20 };
-                // States the encoder holds: L ≤ x < 2^32; around multiples of freq, both
-                // sides of the renormalisation bound, and the extremes.
-                let mut xs = vec![
-                    L,
-                    L + 1,
-                    u32::MAX,
-                    u32::MAX - 1,
-                    x_max.wrapping_sub(1),
-                    x_max,
-                ];
-                for k in [1u32, 2, 3, 17, 255, 4095, 65535, 1 << 19, (1 << 20) - 1] {
-                    let v = (k as u64 * freq as u64) as u32;
-                    xs.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
-                    xs.extend([v << 16 | 0xFFFF, v << 16]);
-                }
-                xs.retain(|&x| x >= L);
+                let xs = super::super::tests::edge_states(freq);
                 for quad in xs.chunks(4) {
                     let mut want = [0u32; 4];
                     let mut words = Vec::new();

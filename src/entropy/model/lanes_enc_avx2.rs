@@ -450,21 +450,7 @@ mod tests {
         for freq in 1..=M {
             for cum in [0, M - freq] {
                 let e = EncSym::new(freq, cum);
-                let x_max = if freq >= M { u32::MAX } else { freq << 20 };
-                let mut xs = vec![
-                    L,
-                    L + 1,
-                    u32::MAX,
-                    u32::MAX - 1,
-                    x_max.wrapping_sub(1),
-                    x_max,
-                ];
-                for k in [1u32, 2, 3, 17, 255, 4095, 65535, 1 << 19, (1 << 20) - 1] {
-                    let v = (k as u64 * freq as u64) as u32;
-                    xs.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
-                    xs.extend([v << 16 | 0xFFFF, v << 16]);
-                }
-                xs.retain(|&x| x >= L);
+                let xs = super::super::tests::edge_states(freq);
                 for oct in xs.chunks(8) {
                     let mut xv = [L; 8];
                     xv[..oct.len()].copy_from_slice(oct);

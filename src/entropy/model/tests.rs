@@ -2,6 +2,30 @@
 
 use super::*;
 
+/// States an encoder step of frequency `freq` may start from (L ≤ x < 2^32), chosen where the
+/// arithmetic has edges: around multiples of `freq` (exact quotients) before and after the
+/// renormalisation shift, both sides of the renormalisation bound, and the extremes. Shared by
+/// the vector encoders' tests (kind 3, `enc3_avx2.rs`; kind 5, `lanes_enc_avx2.rs`).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn edge_states(freq: u32) -> Vec<u32> {
+    let x_max = if freq >= M { u32::MAX } else { freq << 20 };
+    let mut xs = vec![
+        L,
+        L + 1,
+        u32::MAX,
+        u32::MAX - 1,
+        x_max.wrapping_sub(1),
+        x_max,
+    ];
+    for k in [1u32, 2, 3, 17, 255, 4095, 65535, 1 << 19, (1 << 20) - 1] {
+        let v = (k as u64 * freq as u64) as u32;
+        xs.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
+        xs.extend([v << 16 | 0xFFFF, v << 16]);
+    }
+    xs.retain(|&x| x >= L);
+    xs
+}
+
 fn check(q: &[i64], rows: usize) {
     let p = encode(q, rows).unwrap();
     let cols = q.len() / rows;
