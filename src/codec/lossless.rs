@@ -18,6 +18,8 @@
 //!            3 split (entropy/floatbits layout),
 //!            4 laned split (entropy/floatbits/laned.rs; format version ≥ 5)
 //!            5 compact split (entropy/floatbits/compact.rs; format version ≥ 5)
+//!            6 predicted split (entropy/floatbits/predict2d.rs: the split of a matrix with
+//!              its signs and heads predicted from their neighbours; format version ≥ 6)
 //! the method's body, which must end exactly at the end of the payload
 //! ```
 
@@ -44,6 +46,8 @@ const METHOD_LANED: u8 = 4;
 const LANED_FROM: usize = 1 << 16;
 /// The compact split of small tensors (`floatbits/compact.rs`), format version ≥ 5.
 pub(crate) const METHOD_COMPACT: u8 = 5;
+/// The predicted split of a matrix (`floatbits/predict2d.rs`), format version ≥ 6.
+const METHOD_PREDICTED: u8 = 6;
 
 /// Deflate level of the deflate method (the baseline it stands for: deflate-6).
 const DEFLATE_LEVEL: u8 = 6;
@@ -181,9 +185,18 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         _ => {
             let mut p = Vec::with_capacity(bytes.len() / 2 + 64);
             p.push(METHOD_SPLIT);
-            if floatbits::encode(bytes, w, rows, bytes.len() / w >= LANED_FROM, &mut p) {
-                p[0] = METHOD_LANED;
-            }
+            let laned = bytes.len() / w >= LANED_FROM;
+            // Where the laned split (fast AVX2 decoding) is the alternative, the serial
+            // predicted split must save 1 % of the raw size, as contexts must save 2 % of theirs.
+            let saving = match laned {
+                true => PREDICT_SAVING.max(bytes.len() as f64 * 8.0 / 100.0),
+                false => PREDICT_SAVING,
+            };
+            p[0] = match floatbits::encode_as(bytes, w, rows, laned, Some(saving), &mut p) {
+                floatbits::Layout::Split => METHOD_SPLIT,
+                floatbits::Layout::Laned => METHOD_LANED,
+                floatbits::Layout::Predicted => METHOD_PREDICTED,
+            };
             p
         }
     };
@@ -263,7 +276,11 @@ fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
     let mut split_len = None;
     if floatbits::compact::split_may_win(bytes, w, rows) {
         let mut c = vec![METHOD_SPLIT];
-        floatbits::encode(bytes, w, rows, false, &mut c);
+        if floatbits::encode_as(bytes, w, rows, false, Some(PREDICT_SAVING), &mut c)
+            == floatbits::Layout::Predicted
+        {
+            c[0] = METHOD_PREDICTED;
+        }
         split_len = Some(c.len());
         consider(&mut best, c);
     }
@@ -301,9 +318,9 @@ fn encode_small(bytes: &[u8], w: usize, rows: usize) -> Vec<u8> {
     best.unwrap_or_else(|| [&[METHOD_STORED][..], bytes].concat())
 }
 
-/// The payload of method `method` (1 deflate-6, 2 shuffled, 3 split, 5 compact) for `bytes`,
-/// whatever [`encode`] would choose, or `None` for another method or an empty input to the
-/// compact split: for the calibration tool (`tools/src/bin/lossless_trials.rs`) and tests.
+/// The payload of method `method` (1 deflate-6, 2 shuffled, 3 split, 5 compact, 6 predicted)
+/// for `bytes`, whatever [`encode`] would choose, or `None` for another method, an empty input
+/// to the compact split, or a tensor whose predictions do not pay: for the calibration tool (`tools/src/bin/lossless_trials.rs`) and tests.
 #[doc(hidden)]
 pub fn trial(bytes: &[u8], w: usize, shape: &[usize], method: u8) -> Option<Vec<u8>> {
     assert!(width_ok(w) && bytes.len() % w == 0);
@@ -319,9 +336,28 @@ pub fn trial(bytes: &[u8], w: usize, shape: &[usize], method: u8) -> Option<Vec<
         METHOD_COMPACT if !bytes.is_empty() => {
             floatbits::compact::encode_best(bytes, w, matrix_rows(shape), &mut c)
         }
+        METHOD_PREDICTED => {
+            let rows = matrix_rows(shape);
+            let layout = floatbits::encode_as(bytes, w, rows, false, Some(PREDICT_SAVING), &mut c);
+            if layout != floatbits::Layout::Predicted {
+                return None;
+            }
+        }
         _ => return None,
     }
     Some(c)
+}
+
+/// The predicted split (method 6) of `bytes` with both predictions on, whatever they save, or
+/// `None` when the tensor is not a matrix of at least 2 × 2 elements left by the zero-row and
+/// zero-column masks: for tests and fuzz seeds ([`encode`] writes it only where it pays).
+#[doc(hidden)]
+pub fn encode_predicted_forced(bytes: &[u8], w: usize, shape: &[usize]) -> Option<Vec<u8>> {
+    assert!(width_ok(w) && bytes.len() % w == 0);
+    let mut p = vec![METHOD_PREDICTED];
+    let rows = matrix_rows(shape);
+    let layout = floatbits::encode_as(bytes, w, rows, false, Some(f64::NEG_INFINITY), &mut p);
+    (layout == floatbits::Layout::Predicted).then_some(p)
 }
 
 /// The predicted payload sizes of the compact split (`None` for an empty input) and of the
@@ -348,16 +384,24 @@ pub fn encode_laned(bytes: &[u8], w: usize, shape: &[usize]) -> Option<Vec<u8>> 
 
 /// First frame format version whose payloads may use methods 4 and 5.
 const METHODS_4_5_VERSION: u8 = 5;
+/// First frame format version whose payloads may use method 6.
+const METHOD_6_VERSION: u8 = 6;
+/// Bits the predicted split must save over the split, by estimate, to be written
+/// (`floatbits::predict2d::MIN_SAVING_BITS`).
+const PREDICT_SAVING: f64 = floatbits::predict2d::MIN_SAVING_BITS;
 
 /// [`decode`] of the payload of a frame of `format_version`: methods 4 and 5 came with version
-/// 5, so a frame of an older version holding one is corrupt.
+/// 5 and method 6 with version 6, so a frame of an older version holding one is corrupt.
 pub fn decode_in_version(
     payload: &[u8],
     w: usize,
     out: &mut [u8],
     format_version: u8,
 ) -> Result<()> {
-    if format_version < METHODS_4_5_VERSION && matches!(payload.first(), Some(4 | 5)) {
+    let first = payload.first().copied();
+    if (format_version < METHODS_4_5_VERSION && matches!(first, Some(4 | 5)))
+        || (format_version < METHOD_6_VERSION && first == Some(METHOD_PREDICTED))
+    {
         return Err(Error::corrupt(format!(
             "lossless float method {} in a version-{format_version} frame",
             payload[0]
@@ -439,6 +483,16 @@ pub fn decode(payload: &[u8], w: usize, out: &mut [u8]) -> Result<()> {
             }
         }
         METHOD_COMPACT => floatbits::compact::decode(body, w, out)?,
+        METHOD_PREDICTED => {
+            let mut pos = 0;
+            floatbits::decode_predicted(body, &mut pos, w, out)?;
+            if pos != body.len() {
+                return Err(Error::corrupt(format!(
+                    "{} unexpected bytes after the predicted float-layout payload",
+                    body.len() - pos
+                )));
+            }
+        }
         m => return Err(Error::corrupt(format!("unknown lossless float method {m}"))),
     }
     Ok(())

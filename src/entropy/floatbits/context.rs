@@ -182,6 +182,15 @@ pub(crate) fn histogram_and_contexts(sym: &[u8]) -> Histogram {
     (wide, ctx)
 }
 
+/// Estimated size in bits of a stream coded as [`histogram_and_contexts`] chose: with its
+/// contexts, or order-0.
+pub(crate) fn estimated_bits(h: &Histogram) -> f64 {
+    match &h.1 {
+        Some((_, counts)) => estimate_bits(counts),
+        None => estimate_bits(&[h.0]),
+    }
+}
+
 /// A byte histogram and the contexts chosen with it ([`histogram_and_contexts`]).
 pub(crate) type Histogram = ([u64; 256], Option<(Vec<u8>, Vec<[u64; 256]>)>);
 

@@ -30,6 +30,7 @@ pub(crate) mod compact;
 pub(crate) mod context;
 mod lane_plane;
 pub(crate) mod laned;
+pub(crate) mod predict2d;
 
 use crate::entropy::order0::{self, PLANE_STORED};
 use crate::entropy::rans::M;
@@ -93,8 +94,79 @@ fn for_each_kept(n: usize, masks: &Masks, mut f: impl FnMut(usize)) {
 /// `laned` is set and the heads' predecessor contexts do not pay (they need the serial
 /// order-1 coder), else the layout above. Returns whether it wrote the laned layout.
 pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut Vec<u8>) -> bool {
+    encode_as(bytes, w, rows, laned, None, out) == Layout::Laned
+}
+
+/// The layout [`encode_as`] wrote.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Layout {
+    /// The layout above (lossless method 3).
+    Split,
+    /// The laned layout (`laned.rs`, method 4).
+    Laned,
+    /// The predicted split (method 6): `u8` flags (`predict2d::SIGNS | HEADS`, not 0), `u32`
+    /// rows R (R ≥ 2, C = n / R ≥ 2), then the layout above of the transformed elements, its
+    /// masks (if any) of R rows (`predict2d.rs`).
+    Predicted,
+}
+
+/// [`encode`], and with `predict` = `Some(bits)` the predicted split where the 2-D
+/// predictions of a matrix of at least 2 × 2 kept elements save more than `bits` (by
+/// estimate; `predict2d.rs`). `Some(f64::NEG_INFINITY)` forces both predictions on any such
+/// matrix (tests, fuzz seeds).
+pub(crate) fn encode_as(
+    bytes: &[u8],
+    w: usize,
+    rows: usize,
+    laned: bool,
+    predict: Option<f64>,
+    out: &mut Vec<u8>,
+) -> Layout {
     debug_assert!(matches!(w, 2 | 4 | 8) && bytes.len() % w == 0);
     let masks = zero_masks(bytes, w, rows);
+    let kept = predict.and_then(|_| predict2d::Kept::new(bytes.len() / w, rows, &masks));
+    let min_saving = predict.unwrap_or(f64::INFINITY);
+    let mut flags = 0u8;
+    let (mut heads, mut a, b, m, na, nb) = match w {
+        2 => split::<2>(bytes, &masks),
+        4 => split::<4>(bytes, &masks),
+        _ => split::<8>(bytes, &masks),
+    };
+    // On a tensor that may be laned, the predictions must first pay on a sample of its first
+    // rows: their full evaluation costs about a tenth of the encode of a large weight matrix,
+    // where they never pay.
+    let kept = kept.filter(|k| {
+        !laned || predict2d::sample_pays(bytes, w, k, &heads, &a[(w - 2) * m..][..na], min_saving)
+    });
+    if let (Some(k), true) = (&kept, na > 0) {
+        let top = &mut a[(w - 2) * m..(w - 2) * m + na];
+        let p = match min_saving > f64::NEG_INFINITY && predict2d::top_stored(top) {
+            true => Vec::new(),
+            false => predict2d::predicted_signs(bytes, w, k),
+        };
+        if !p.is_empty() && predict2d::sign_saving(top, &heads, &p) > min_saving {
+            flags |= predict2d::SIGNS;
+            predict2d::predict_top_signs(top, &heads, &p);
+        }
+    }
+    let mut coded = context::histogram_and_contexts(&heads);
+    if let Some(k) = &kept {
+        let (saving, res, hc) = predict2d::head_saving(&heads, &coded, k.cols());
+        if saving > min_saving {
+            flags |= predict2d::HEADS;
+            heads = res;
+            coded = hc;
+        }
+    }
+    let layout = match () {
+        _ if flags != 0 => Layout::Predicted,
+        _ if laned && coded.1.is_none() => Layout::Laned,
+        _ => Layout::Split,
+    };
+    if layout == Layout::Predicted {
+        out.push(flags);
+        out.extend_from_slice(&(rows as u32).to_le_bytes());
+    }
     match &masks {
         None => out.push(0),
         Some((zr, zc)) => {
@@ -104,27 +176,6 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut
             push_bits(zc, out);
         }
     }
-    let (heads, a, b, m, na, nb) = match w {
-        2 => split::<2>(bytes, &masks),
-        4 => split::<4>(bytes, &masks),
-        _ => split::<8>(bytes, &masks),
-    };
-    let (hist, contexts) = context::histogram_and_contexts(&heads);
-    if laned && contexts.is_none() {
-        let rests = Rests {
-            a: &a,
-            b: &b,
-            m,
-            na,
-            nb,
-        };
-        laned::encode(&heads, &hist, &rests, w, out);
-        return true;
-    }
-    match contexts {
-        Some((owners, counts)) => context::encode_with(&heads, &owners, &counts, out),
-        None => context::encode_with(&heads, &[], &[hist], out),
-    }
     let rests = Rests {
         a: &a,
         b: &b,
@@ -132,12 +183,21 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut
         na,
         nb,
     };
+    let (hist, contexts) = coded;
+    if layout == Layout::Laned {
+        laned::encode(&heads, &hist, &rests, w, out);
+        return layout;
+    }
+    match contexts {
+        Some((owners, counts)) => context::encode_with(&heads, &owners, &counts, out),
+        None => context::encode_with(&heads, &[], &[hist], out),
+    }
     for zero in [false, true] {
         for j in 0..w - 1 {
             plane(rests.plane(zero, j), out);
         }
     }
-    false
+    layout
 }
 
 /// The rest planes of a split: plane j of the elements whose head ≠ 0 is `a[j·m..j·m + na]`,
@@ -328,6 +388,16 @@ fn plane(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Estimated bits of [`plane`]'s coding of `n` bytes of histogram `hist`: stored when near
+/// uniform, else the ideal order-0 code length and the table (`context::estimated_bits`), at
+/// most stored.
+pub(super) fn plane_bits_of(hist: &[u64; 256], n: usize) -> f64 {
+    if n >= 1 << 14 && uniform_by(hist, n) {
+        return 8.0 * n as f64;
+    }
+    context::estimated_bits(&(*hist, None)).min(8.0 * n as f64 + 8.0)
+}
+
 /// The byte histogram that decides whether a plane is near uniform ([`uniform_by`]): that of
 /// planes of ≥ 2^14 bytes (smaller ones never are).
 fn plane_histogram(data: &[u8]) -> Option<[u64; 256]> {
@@ -411,6 +481,36 @@ fn read_bits(p: &[u8], pos: &mut usize, k: usize) -> Result<Vec<bool>> {
 /// bytes) and advances `*pos`. Allocates at most about `out.len()` bytes besides fixed tables
 /// (masks: one byte per row and column).
 pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Result<()> {
+    decode_split(p, pos, w, out, None)
+}
+
+/// Decodes a predicted split ([`Layout::Predicted`]) as [`decode`] does a split; besides, the
+/// kept matrix takes 8 bytes per row and column.
+pub(crate) fn decode_predicted(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Result<()> {
+    let head = p
+        .get(*pos..*pos + 5)
+        .ok_or_else(|| Error::truncated("predicted float-layout header ends early"))?;
+    let (flags, rows) = (
+        head[0],
+        u32::from_le_bytes([head[1], head[2], head[3], head[4]]),
+    );
+    if flags == 0 || flags & !predict2d::ALL != 0 {
+        return Err(Error::corrupt(format!(
+            "predicted float-layout flags {flags:#04x}"
+        )));
+    }
+    *pos += 5;
+    decode_split(p, pos, w, out, Some((flags, rows as usize)))
+}
+
+/// [`decode`], undoing the 2-D predictions of `predicted` = `(flags, rows)` if given.
+fn decode_split(
+    p: &[u8],
+    pos: &mut usize,
+    w: usize,
+    out: &mut [u8],
+    predicted: Option<(u8, usize)>,
+) -> Result<()> {
     if !matches!(w, 2 | 4 | 8) || out.len() % w != 0 {
         return Err(Error::corrupt(format!(
             "float-layout payload for {} bytes of {w}-byte elements",
@@ -419,9 +519,26 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
     }
     let n = out.len() / w;
     let masks = read_masks(p, pos, n)?;
+    let matrix = match predicted {
+        None => None,
+        Some((flags, rows)) => Some((
+            flags,
+            predict2d::Kept::new(n, rows, &masks).ok_or_else(|| {
+                Error::corrupt(format!(
+                    "predicted float-layout of {rows} rows for {n} elements is not a matrix of \
+                     at least 2 x 2 kept elements (or its masks have other rows)"
+                ))
+            })?,
+        )),
+    };
     let m = kept(n, &masks);
     let mut heads = vec![0u8; m];
     context::decode(p, pos, &mut heads)?;
+    if let Some((flags, k)) = &matrix {
+        if flags & predict2d::HEADS != 0 {
+            predict2d::undo_head_residuals(&mut heads, k.cols());
+        }
+    }
     let zeros = heads.iter().filter(|&&h| h == 0).count();
     let (na, nb) = (m - zeros, zeros);
     // Rests, plane after plane: w−1 planes of na bytes, then w−1 of nb bytes. A stored plane is
@@ -462,6 +579,11 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
         2 => merge::<2>(&heads, ra, rb, &masks, out),
         4 => merge::<4>(&heads, ra, rb, &masks, out),
         _ => merge::<8>(&heads, ra, rb, &masks, out),
+    }
+    if let Some((flags, k)) = &matrix {
+        if flags & predict2d::SIGNS != 0 {
+            predict2d::undo_signs(out, w, k, &heads);
+        }
     }
     Ok(())
 }
