@@ -107,15 +107,68 @@ fn lossless_float_blocks_seed() {
     put("lossless_float", "two_rows_blocks_f32.bin", &seed);
 }
 
+/// Seeds of method 6, the predicted split: the first 64 rows of Adam's second moment of fc1
+/// (zero columns: masks) in every width with both predictions forced, as `lossless_float`
+/// payloads; and its whole frames as the encoder writes them (heads predicted), float32 for
+/// `decompress` and bfloat16 for `dtype` (first byte 0x80: a frame).
+fn predicted_seeds() {
+    let (x, _) = read_npy_f32(Path::new(
+        "tests/data/gradients/adam_exp_avg_sq_step02000_fc1.weight.npy",
+    ))
+    .unwrap();
+    let (rows, cols) = (64usize, 64usize);
+    let part = &x[..rows * cols];
+    let f32s: Vec<u8> = part.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bf16: Vec<u8> = part
+        .iter()
+        .flat_map(|&v| alcm::half::bf16::from_f32(v).to_bits().to_le_bytes())
+        .collect();
+    let f16s: Vec<u8> = part
+        .iter()
+        .flat_map(|&v| alcm::half::f16::from_f32(v).to_bits().to_le_bytes())
+        .collect();
+    let f64s: Vec<u8> = part.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
+    for (sel, w, bytes, tag) in [
+        (1u8, 4, &f32s, "f32"),
+        (0, 2, &bf16, "bf16"),
+        (0, 2, &f16s, "f16"),
+        (2, 8, &f64s, "f64"),
+    ] {
+        let p = alcm::internals::lossless::encode_predicted_forced(bytes, w, &[rows, cols])
+            .expect("a matrix of kept elements");
+        let mut seed = vec![sel];
+        seed.extend_from_slice(&((rows * cols) as u16).to_le_bytes());
+        seed.extend_from_slice(&p);
+        put("lossless_float", &format!("adamsq_fc1_64x64_{tag}_predicted.bin"), &seed);
+    }
+    let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::Lossless)).unwrap();
+    let shape = [256usize, 64];
+    let frame = enc.compress(&x, &shape, None).unwrap().bytes;
+    put("decompress", "adam_exp_avg_sq_fc1_lossless_predicted.alcm", &frame);
+    let b: Vec<u8> = x
+        .iter()
+        .flat_map(|&v| alcm::half::bf16::from_f32(v).to_bits().to_le_bytes())
+        .collect();
+    let typed = enc
+        .compress_bytes(&b, alcm::Dtype::BF16, &shape, None)
+        .unwrap()
+        .bytes;
+    let mut seed = vec![0x80u8];
+    seed.extend_from_slice(&typed);
+    put("dtype", "frame_v6_bf16_adamsq_fc1_lossless_predicted.alcm", &seed);
+}
+
 fn main() {
-    // `fuzz_seeds lossless_float`: only that target's seeds.
+    // `fuzz_seeds lossless_float`: only the lossless coder's seeds (and method 6's frames).
     if std::env::args().nth(1).as_deref() == Some("lossless_float") {
         lossless_float_seeds();
         lossless_float_blocks_seed();
+        predicted_seeds();
         return;
     }
     lossless_float_seeds();
     lossless_float_blocks_seed();
+    predicted_seeds();
     let tensors = [
         "tests/data/gradients/grad_step00001_fc3.bias.npy",
         "tests/data/gradients/grad_step00010_fc2.bias.npy",
