@@ -163,25 +163,59 @@ pub(crate) fn head_residuals(heads: &[u8], kc: usize) -> Vec<u8> {
     r
 }
 
-/// Undoes [`head_residuals`] in place (row-major: every neighbour is restored first).
+/// A head from its residual `r` and its left, upper and upper-left neighbours (`left` as i32).
+#[inline(always)]
+fn unpredict(r: u8, left: i32, up: u8, upleft: u8) -> i32 {
+    let u = up as i32;
+    let pred = (left + (u - upleft as i32)).clamp(left.min(u), left.max(u));
+    (r as i32 + pred) & 0xFF
+}
+
+/// Undoes [`head_residuals`] in place (row-major: every neighbour is restored first). Rows go
+/// in pairs, the second one column behind the first: two independent chains through `left`,
+/// each about five operations long.
 pub(crate) fn undo_head_residuals(heads: &mut [u8], kc: usize) {
-    for c in 1..kc.min(heads.len()) {
+    if kc == 0 || heads.len() < kc {
+        return;
+    }
+    for c in 1..kc {
         heads[c] = heads[c].wrapping_add(heads[c - 1]);
     }
-    for k in (kc..heads.len()).step_by(kc) {
-        let (done, rest) = heads.split_at_mut(k);
-        let up = &done[k - kc..];
+    let rows = heads.len() / kc;
+    let mut i = 1;
+    while i + 1 < rows {
+        let (done, rest) = heads.split_at_mut(i * kc);
+        let up = &done[(i - 1) * kc..];
+        let (a, b) = rest.split_at_mut(kc);
+        let b = &mut b[..kc];
+        a[0] = a[0].wrapping_add(up[0]);
+        b[0] = b[0].wrapping_add(a[0]);
+        let mut la = a[0] as i32;
+        let mut lb = b[0] as i32;
+        if kc > 1 {
+            la = unpredict(a[1], la, up[1], up[0]);
+            a[1] = la as u8;
+        }
+        for c in 2..kc {
+            la = unpredict(a[c], la, up[c], up[c - 1]);
+            a[c] = la as u8;
+            lb = unpredict(b[c - 1], lb, a[c - 1], a[c - 2]);
+            b[c - 1] = lb as u8;
+        }
+        if kc > 1 {
+            b[kc - 1] = unpredict(b[kc - 1], lb, a[kc - 1], a[kc - 2]) as u8;
+        }
+        i += 2;
+    }
+    if i < rows {
+        let (done, rest) = heads.split_at_mut(i * kc);
+        let up = &done[(i - 1) * kc..];
         let row = &mut rest[..kc];
         row[0] = row[0].wrapping_add(up[0]);
-        // The chain runs through `left` only: up − upleft, and the bounds' other side, are
-        // known ahead.
         let mut left = row[0] as i32;
-        for ((h, &u), &ul) in row[1..].iter_mut().zip(&up[1..]).zip(up) {
-            let u = u as i32;
-            let g = left + (u - ul as i32);
-            let pred = g.clamp(left.min(u), left.max(u));
-            left = (*h as i32 + pred) & 0xFF;
-            *h = left as u8;
+        for c in 1..kc {
+            left = unpredict(row[c], left, up[c], up[c - 1]);
+            row[c] = left as u8;
         }
     }
 }
@@ -404,8 +438,16 @@ mod tests {
     #[test]
     fn head_residuals_round_trip_on_any_bytes() {
         let mut s = 1u64;
-        for kc in [2usize, 3, 7, 64] {
-            let heads: Vec<u8> = (0..kc * 9)
+        for (kc, rows) in [
+            (2usize, 9usize),
+            (3, 1),
+            (3, 2),
+            (7, 3),
+            (7, 4),
+            (64, 6),
+            (5, 7),
+        ] {
+            let heads: Vec<u8> = (0..kc * rows)
                 .map(|_| {
                     s = s
                         .wrapping_mul(6364136223846793005)
@@ -415,7 +457,7 @@ mod tests {
                 .collect();
             let mut back = head_residuals(&heads, kc);
             undo_head_residuals(&mut back, kc);
-            assert_eq!(back, heads, "kc {kc}");
+            assert_eq!(back, heads, "kc {kc}, rows {rows}");
         }
     }
 

@@ -127,7 +127,10 @@ fn predicted_seeds() {
         .iter()
         .flat_map(|&v| alcm::half::f16::from_f32(v).to_bits().to_le_bytes())
         .collect();
-    let f64s: Vec<u8> = part.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
+    let f64s: Vec<u8> = part
+        .iter()
+        .flat_map(|&v| (v as f64).to_le_bytes())
+        .collect();
     for (sel, w, bytes, tag) in [
         (1u8, 4, &f32s, "f32"),
         (0, 2, &bf16, "bf16"),
@@ -139,12 +142,20 @@ fn predicted_seeds() {
         let mut seed = vec![sel];
         seed.extend_from_slice(&((rows * cols) as u16).to_le_bytes());
         seed.extend_from_slice(&p);
-        put("lossless_float", &format!("adamsq_fc1_64x64_{tag}_predicted.bin"), &seed);
+        put(
+            "lossless_float",
+            &format!("adamsq_fc1_64x64_{tag}_predicted.bin"),
+            &seed,
+        );
     }
     let enc = Encoder::new(EncoderConfig::default().with_mode(Mode::Lossless)).unwrap();
     let shape = [256usize, 64];
     let frame = enc.compress(&x, &shape, None).unwrap().bytes;
-    put("decompress", "adam_exp_avg_sq_fc1_lossless_predicted.alcm", &frame);
+    put(
+        "decompress",
+        "adam_exp_avg_sq_fc1_lossless_predicted.alcm",
+        &frame,
+    );
     let b: Vec<u8> = x
         .iter()
         .flat_map(|&v| alcm::half::bf16::from_f32(v).to_bits().to_le_bytes())
@@ -155,7 +166,11 @@ fn predicted_seeds() {
         .bytes;
     let mut seed = vec![0x80u8];
     seed.extend_from_slice(&typed);
-    put("dtype", "frame_v6_bf16_adamsq_fc1_lossless_predicted.alcm", &seed);
+    put(
+        "dtype",
+        "frame_v6_bf16_adamsq_fc1_lossless_predicted.alcm",
+        &seed,
+    );
 }
 
 fn main() {
