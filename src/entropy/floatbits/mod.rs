@@ -28,6 +28,7 @@
 
 pub(crate) mod compact;
 pub(crate) mod context;
+mod context_screen;
 mod lane_plane;
 pub(crate) mod laned;
 
@@ -109,7 +110,7 @@ pub(crate) fn encode(bytes: &[u8], w: usize, rows: usize, laned: bool, out: &mut
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
-    let (hist, contexts) = context::histogram_and_contexts(&heads);
+    let (hist, contexts) = context_screen::histogram_and_contexts(&heads);
     if laned && contexts.is_none() {
         let rests = Rests {
             a: &a,
