@@ -31,6 +31,7 @@ pub(crate) mod context;
 mod context_screen;
 mod lane_plane;
 pub(crate) mod laned;
+mod uniform_screen;
 
 use crate::entropy::order0::{self, PLANE_STORED};
 use crate::entropy::rans::M;
