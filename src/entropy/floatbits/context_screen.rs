@@ -32,7 +32,7 @@
 //! data (gradients, images) are shorter than the screen's minimum; the tests cover long ones.
 
 use super::context::{self, Histogram};
-use crate::entropy::order0::histogram;
+use super::hot_histogram::histogram;
 use crate::util::detmath::{det_log2, det_log2_int};
 
 /// Heads per sampled run.

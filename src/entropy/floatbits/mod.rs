@@ -29,6 +29,7 @@
 pub(crate) mod compact;
 pub(crate) mod context;
 mod context_screen;
+mod hot_histogram;
 mod lane_plane;
 pub(crate) mod laned;
 mod uniform_screen;
