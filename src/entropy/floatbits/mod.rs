@@ -56,11 +56,16 @@ fn zero_masks(bytes: &[u8], w: usize, rows: usize) -> Option<(Vec<bool>, Vec<boo
         .map(|row| row.iter().all(|&b| b == 0))
         .collect();
     // A column is zero when the OR of its bytes over all rows is (byte-wise: one vectorised
-    // pass whatever the width).
+    // pass whatever the width). Once every column has a non-zero byte none can be zero, and
+    // the pass stops (weights: after the first rows; the test every 8 rows costs at most an
+    // eighth of the pass, and stops at the first zero column).
     let mut acc = vec![0u8; w * cols];
-    for row in bytes.chunks_exact(w * cols) {
+    for (i, row) in bytes.chunks_exact(w * cols).enumerate() {
         for (a, &b) in acc.iter_mut().zip(row) {
             *a |= b;
+        }
+        if i % 8 == 7 && acc.chunks_exact(w).all(|e| e.iter().any(|&b| b != 0)) {
+            break;
         }
     }
     let zc: Vec<bool> = acc
