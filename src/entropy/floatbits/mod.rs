@@ -268,6 +268,27 @@ fn for_each_zero(h: &[u8], mut f: impl FnMut(usize)) {
 /// `j·m`, `m` elements), with no per-element choice (2- and 4-byte elements by zipped
 /// iterators, which vectorise); and whether some head is 0.
 fn split_all<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if lane_plane::have_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { split_all_avx2::<W>(bytes) };
+    }
+    split_all_body::<W>(bytes)
+}
+
+/// [`split_all`] compiled for AVX2: its loops vectorise 32 bytes wide instead of 16 (the
+/// same bytes).
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn split_all_avx2<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
+    split_all_body::<W>(bytes)
+}
+
+#[inline(always)]
+fn split_all_body<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
     let m = bytes.len() / W;
     let mut heads = Vec::with_capacity(m);
     let mut a = Vec::with_capacity((W - 1) * m);
