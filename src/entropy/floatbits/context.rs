@@ -66,7 +66,7 @@ fn segments(n: usize) -> ([usize; LANES], [usize; LANES]) {
 }
 
 /// Context of each predecessor symbol, given the symbols that own a context.
-fn context_map(owners: &[u8]) -> [u8; 256] {
+pub(super) fn context_map(owners: &[u8]) -> [u8; 256] {
     let mut map = [owners.len() as u8; 256];
     for (c, &s) in owners.iter().enumerate() {
         map[s as usize] = c as u8;
@@ -136,7 +136,7 @@ fn fold_pairs(pairs: &[u32], map: &[u8; 256], k: usize) -> Vec<[u64; 256]> {
 
 /// Estimated size in bits of coding `counts` (one row per context): the ideal code length
 /// plus about a byte and a half per table entry. Deterministic (`det_log2`).
-fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
+pub(super) fn estimate_bits(counts: &[[u64; 256]]) -> f64 {
     let mut bits = 0.0;
     for cnt in counts {
         let total: u64 = cnt.iter().sum();
@@ -194,20 +194,26 @@ pub(crate) fn estimated_bits(h: &Histogram) -> f64 {
 /// A byte histogram and the contexts chosen with it ([`histogram_and_contexts`]).
 pub(crate) type Histogram = ([u64; 256], Option<(Vec<u8>, Vec<[u64; 256]>)>);
 
+/// The symbols owning a context in a stream of `n` symbols of histogram `hist`: the
+/// `max_contexts(n) − 1` most frequent.
+pub(super) fn owners(n: usize, hist: &[u64; 256]) -> Vec<u8> {
+    let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
+    // Most frequent first, ties to the lower symbol: deterministic.
+    order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
+    order
+        .iter()
+        .take(max_contexts(n) - 1)
+        .map(|&s| s as u8)
+        .collect()
+}
+
 /// [`contexts`] of a stream of `n` symbols, its per-context counts by `counts(map, k)`.
 fn choose(
     n: usize,
     hist: &[u64; 256],
     counts: impl FnOnce(&[u8; 256], usize) -> Vec<[u64; 256]>,
 ) -> Option<(Vec<u8>, Vec<[u64; 256]>)> {
-    let mut order: Vec<usize> = (0..256).filter(|&s| hist[s] > 0).collect();
-    // Most frequent first, ties to the lower symbol: deterministic.
-    order.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
-    let owners: Vec<u8> = order
-        .iter()
-        .take(max_contexts(n) - 1)
-        .map(|&s| s as u8)
-        .collect();
+    let owners = owners(n, hist);
     if owners.is_empty() {
         return None;
     }

@@ -25,6 +25,7 @@
 use std::borrow::Cow;
 
 use super::lane_plane::{self, Plane};
+use super::uniform_screen;
 use super::{kept, merge, plane_histogram, read_masks, uniform_by, Masks, Rests};
 use crate::error::{Error, Result};
 
@@ -39,6 +40,10 @@ pub(crate) fn encode(heads: &[u8], hist: &[u64; 256], rests: &Rests, w: usize, o
     for zero in [false, true] {
         for j in 0..w - 1 {
             let data = rests.plane(zero, j);
+            if uniform_screen::clearly_uniform(data) {
+                lane_plane::encode_stored(data, out);
+                continue;
+            }
             // The histogram of the test, once: the coder's too.
             match plane_histogram(data) {
                 Some(h) if uniform_by(&h, data.len()) => lane_plane::encode_stored(data, out),

@@ -229,3 +229,37 @@ fn a_lane_word_count_past_the_symbols_is_corrupt() {
         assert!(r.unwrap_err().message().contains("words"));
     }
 }
+
+/// The zero rows and columns by hand, where the column pass may stop early (every column has
+/// a non-zero byte) and where it must not (a column's only non-zero byte lies past the rows
+/// it tests at).
+#[test]
+fn zero_masks_stop_only_when_no_column_can_be_zero() {
+    use super::super::zero_masks;
+    let (rows, cols, w) = (20, 5, 2);
+    let matrix = |f: &dyn Fn(usize, usize) -> bool| -> Vec<u8> {
+        let mut b = vec![0u8; rows * cols * w];
+        for r in 0..rows {
+            for c in 0..cols {
+                if f(r, c) {
+                    // A non-zero high byte only: the column test looks at every byte.
+                    b[(r * cols + c) * w + 1] = 0x3C;
+                }
+            }
+        }
+        b
+    };
+    // All non-zero: no masks.
+    assert!(zero_masks(&matrix(&|_, _| true), w, rows).is_none());
+    // Column 3 non-zero only in row 17 (after the tests at rows 8 and 16): not a zero column,
+    // and no other mask, so none.
+    assert!(zero_masks(&matrix(&|r, c| c != 3 || r == 17), w, rows).is_none());
+    // Column 3 zero throughout.
+    let (zr, zc) = zero_masks(&matrix(&|_, c| c != 3), w, rows).expect("masks");
+    assert!(zr.iter().all(|&z| !z));
+    assert_eq!(zc, [false, false, false, true, false]);
+    // Row 12 zero, every column non-zero from the first rows on (the pass stops early).
+    let (zr, zc) = zero_masks(&matrix(&|r, _| r != 12), w, rows).expect("masks");
+    assert_eq!(zr.iter().filter(|&&z| z).count(), 1);
+    assert!(zr[12] && zc.iter().all(|&z| !z));
+}
