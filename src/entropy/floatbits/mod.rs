@@ -673,10 +673,11 @@ fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks
         let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
         o.copy_from_slice(&u.to_le_bytes()[..W]);
     };
-    if masks.is_none() && W == 2 {
-        // One rest byte (bfloat16 / float16 with some zero heads): from one plane or the other.
+    if W == 2 {
+        // One rest byte (bfloat16 / float16 with masks or some zero heads).
         let (a, b) = (ra[0], rb[0]);
-        for (&h, o) in heads.iter().zip(out.chunks_exact_mut(2)) {
+        let (mut ia, mut ib) = (0usize, 0usize);
+        let mut one = |h: u8, o: &mut [u8]| {
             let rest = if h != 0 {
                 ia += 1;
                 a[ia - 1]
@@ -686,18 +687,47 @@ fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks
             };
             let u = (rest as u16 & 0x7F) | (h as u16) << 7 | ((rest >> 7) as u16) << 15;
             o.copy_from_slice(&u.to_le_bytes());
+        };
+        match masks {
+            None => heads
+                .iter()
+                .zip(out.chunks_exact_mut(2))
+                .for_each(|(&h, o)| one(h, o)),
+            Some((zr, zc)) => for_each_kept_row(heads, out, 2, zr, zc, one),
         }
         return;
     }
-    if masks.is_none() {
-        for (&h, o) in heads.iter().zip(out.chunks_exact_mut(W)) {
-            element(h, o);
+    match masks {
+        None => {
+            for (&h, o) in heads.iter().zip(out.chunks_exact_mut(W)) {
+                element(h, o);
+            }
         }
-        return;
+        Some((zr, zc)) => for_each_kept_row(heads, out, W, zr, zc, element),
     }
-    let mut k = 0;
-    for_each_kept(out.len() / W, masks, |i| {
-        element(heads[k], &mut out[i * W..i * W + W]);
-        k += 1;
-    });
+}
+
+/// Calls `f(head, element)` for every kept element of `out` (elements of `w` bytes, rows of
+/// `zc.len()`, under the zero-row flags `zr` and zero-column flags `zc`) and its head (`heads`,
+/// in order): the kept columns listed once, then row by row.
+fn for_each_kept_row(
+    heads: &[u8],
+    out: &mut [u8],
+    w: usize,
+    zr: &[bool],
+    zc: &[bool],
+    mut f: impl FnMut(u8, &mut [u8]),
+) {
+    let cols: Vec<usize> = (0..zc.len()).filter(|&c| !zc[c]).map(|c| c * w).collect();
+    let mut rows_heads = heads.chunks_exact(cols.len().max(1));
+    let kept_rows = out
+        .chunks_exact_mut(zc.len() * w)
+        .zip(zr)
+        .filter(|(_, &z)| !z);
+    for (row, _) in kept_rows {
+        let Some(hs) = rows_heads.next() else { return };
+        for (&at, &h) in cols.iter().zip(hs) {
+            f(h, &mut row[at..at + w]);
+        }
+    }
 }
