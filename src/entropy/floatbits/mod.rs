@@ -146,15 +146,21 @@ pub(crate) fn encode_as(
     let kept = kept.filter(|k| {
         !laned || predict2d::sample_pays(bytes, w, k, &heads, &a[(w - 2) * m..][..na], min_saving)
     });
+    // The top rest plane's histogram, when the sign decision needs it, serves its coding too
+    // (unless the signs change it).
+    let mut top_hist = None;
     if let (Some(k), true) = (&kept, na > 0) {
         let top = &mut a[(w - 2) * m..(w - 2) * m + na];
-        let p = match min_saving > f64::NEG_INFINITY && predict2d::top_stored(top) {
+        let hist = order0::histogram(top);
+        let p = match min_saving > f64::NEG_INFINITY && plane_stored(&hist, na) {
             true => Vec::new(),
             false => predict2d::predicted_signs(bytes, w, k),
         };
         if !p.is_empty() && predict2d::sign_saving(top, &heads, &p) > min_saving {
             flags |= predict2d::SIGNS;
             predict2d::predict_top_signs(top, &heads, &p);
+        } else {
+            top_hist = Some(hist);
         }
     }
     let mut coded = context_screen::histogram_and_contexts(&heads);
@@ -202,7 +208,10 @@ pub(crate) fn encode_as(
     }
     for zero in [false, true] {
         for j in 0..w - 1 {
-            plane(rests.plane(zero, j), out);
+            match (zero, top_hist) {
+                (false, Some(h)) if j == w - 2 => plane_from(rests.plane(zero, j), Some(h), out),
+                _ => plane(rests.plane(zero, j), out),
+            }
         }
     }
     layout
@@ -405,8 +414,13 @@ fn split_all_body<const W: usize>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
 /// stored one a copy (integer test, the same on every platform).
 fn plane(data: &[u8], out: &mut Vec<u8>) {
     // The histogram of the test, once: the coder's too.
-    let hist = plane_histogram(data);
-    if hist.is_some_and(|h| uniform_by(&h, data.len())) {
+    plane_from(data, plane_histogram(data), out);
+}
+
+/// [`plane`] of `data` given its histogram if known (`hist`; needed from 2^14 bytes, where
+/// [`plane_histogram`] gives it).
+fn plane_from(data: &[u8], hist: Option<[u64; 256]>, out: &mut Vec<u8>) {
+    if data.len() >= 1 << 14 && hist.is_some_and(|h| uniform_by(&h, data.len())) {
         out.push(PLANE_STORED);
         out.extend_from_slice(data);
         return;
@@ -415,6 +429,11 @@ fn plane(data: &[u8], out: &mut Vec<u8>) {
         Some(h) => order0::encode_plane_from(&h, &mut { data }, out),
         None => order0::encode_plane(data, out),
     }
+}
+
+/// Whether [`plane`] would store `n` bytes of histogram `hist` as they are, by estimate.
+fn plane_stored(hist: &[u64; 256], n: usize) -> bool {
+    plane_bits_of(hist, n) >= 8.0 * n as f64
 }
 
 /// Estimated bits of [`plane`]'s coding of `n` bytes of histogram `hist`: stored when near

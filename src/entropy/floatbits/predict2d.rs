@@ -30,6 +30,7 @@
 use super::context;
 use super::Masks;
 use crate::entropy::order0;
+use crate::util::detmath::det_log2_int;
 
 /// Flag bit: the kept elements' signs are predicted.
 pub(crate) const SIGNS: u8 = 1;
@@ -150,14 +151,12 @@ pub(crate) fn head_residuals(heads: &[u8], kc: usize) -> Vec<u8> {
         }
         let up = &heads[(i - 1) * kc..i * kc];
         out[0] = row[0].wrapping_sub(up[0]);
-        let inner = out[1..]
-            .iter_mut()
-            .zip(&row[1..])
-            .zip(row)
-            .zip(&up[1..])
-            .zip(up);
-        for ((((o, &h), &left), &u), &ul) in inner {
-            *o = h.wrapping_sub(med(left, u, ul));
+        // Five slices of one length and an index: vectorised (16-bit lanes).
+        let n = kc - 1;
+        let (h, left, u, ul) = (&row[1..kc], &row[..n], &up[1..kc], &up[..n]);
+        let o = &mut out[1..kc];
+        for c in 0..n {
+            o[c] = h[c].wrapping_sub(med(left[c], u[c], ul[c]));
         }
     }
     r
@@ -287,12 +286,6 @@ pub(crate) fn sign_saving(top: &[u8], heads: &[u8], p: &[u8]) -> f64 {
     before - super::plane_bits_of(&predicted, n)
 }
 
-/// Whether the split would store its top rest plane `top` as it is ([`sign_saving`] is then 0;
-/// one histogram, cheaper than the predictions).
-pub(crate) fn top_stored(top: &[u8]) -> bool {
-    super::plane_bits_of(&order0::histogram(top), top.len()) >= 8.0 * top.len() as f64
-}
-
 /// Replaces each sign in the split's top rest plane `top` ([`sign_saving`]) by its prediction
 /// error. The signs of zero heads (zeros, subnormals) are left alone: their rests go to
 /// planes of their own that are nearly all zero, and predicted signs would fill them with
@@ -336,6 +329,9 @@ pub(crate) fn head_saving(
     plain: &context::Histogram,
     kc: usize,
 ) -> (f64, Vec<u8>, context::Histogram) {
+    if !heads_may_pay(heads, kc) {
+        return (0.0, Vec::new(), (plain.0, None));
+    }
     let res = head_residuals(heads, kc);
     let coded = (order0::histogram(&res), None);
     let before = context::estimated_bits(plain);
@@ -349,6 +345,39 @@ pub(crate) fn head_saving(
         saving
     };
     (saving, res, coded)
+}
+
+/// Whether the head residuals may pay, from every fourth row of a matrix of at least 16 rows
+/// (all rows below): their ideal order-0 size must be 1 % below the heads' own. A permissive
+/// screen: [`head_saving`] asks for 3 % against the heads' coding, which is at most their
+/// order-0 size (contexts are used only when smaller). Weights, whose residuals are larger
+/// than their heads, stop here at a quarter of the cost.
+fn heads_may_pay(heads: &[u8], kc: usize) -> bool {
+    let rows = heads.len() / kc;
+    if rows < 16 {
+        return true;
+    }
+    let (mut plain, mut res) = ([0u64; 256], [0u64; 256]);
+    for i in (1..rows).step_by(4) {
+        let (row, up) = (&heads[i * kc..(i + 1) * kc], &heads[(i - 1) * kc..i * kc]);
+        plain[row[0] as usize] += 1;
+        res[row[0].wrapping_sub(up[0]) as usize] += 1;
+        for c in 1..kc {
+            plain[row[c] as usize] += 1;
+            res[row[c].wrapping_sub(med(row[c - 1], up[c], up[c - 1])) as usize] += 1;
+        }
+    }
+    ideal_bits(&res) < 0.99 * ideal_bits(&plain)
+}
+
+/// Ideal order-0 code length in bits of a histogram (`det_log2`).
+fn ideal_bits(h: &[u64; 256]) -> f64 {
+    let total: u64 = h.iter().sum();
+    let lt = det_log2_int(total);
+    h.iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| c as f64 * (lt - det_log2_int(c)))
+        .sum()
 }
 
 /// Fraction of the heads' estimated size below which a head saving is not trusted
@@ -374,7 +403,7 @@ pub(crate) fn sample_pays(
     let sample = kept.first_rows(SAMPLE / kc);
     let sh = &heads[..sample.len()];
     let st = &top[..sh.iter().filter(|&&h| h != 0).count()];
-    let signs = match top_stored(st) {
+    let signs = match super::plane_stored(&order0::histogram(st), st.len()) {
         true => 0.0,
         false => sign_saving(st, sh, &predicted_signs(bytes, w, &sample)),
     };
