@@ -165,7 +165,8 @@ pub(crate) fn encode_as(
     }
     let mut coded = context_screen::histogram_and_contexts(&heads);
     if let Some(k) = &kept {
-        let (saving, res, hc) = predict2d::head_saving(&heads, &coded, k.cols());
+        let forced = min_saving == f64::NEG_INFINITY;
+        let (saving, res, hc) = predict2d::head_saving(&heads, &coded, k.cols(), !forced);
         if saving > min_saving {
             flags |= predict2d::HEADS;
             heads = res;

@@ -321,16 +321,18 @@ pub(crate) fn undo_signs(out: &mut [u8], w: usize, kept: &Kept, heads: &[u8]) {
 }
 
 /// Bits the head residuals save over the heads coded as `plain` (by
-/// [`context::estimated_bits`]), the residuals, and how to code them: order-0 (on the tensors
+/// [`context::estimated_bits`]; −∞, and no residuals, where `screen` is set and
+/// [`heads_may_pay`] rules them out), the residuals, and how to code them: order-0 (on the tensors
 /// of ../shared/data, predecessor contexts never paid on residuals, and counting their pairs
 /// would cost as much as the heads' own).
 pub(crate) fn head_saving(
     heads: &[u8],
     plain: &context::Histogram,
     kc: usize,
+    screen: bool,
 ) -> (f64, Vec<u8>, context::Histogram) {
-    if !heads_may_pay(heads, kc) {
-        return (0.0, Vec::new(), (plain.0, None));
+    if screen && !heads_may_pay(heads, kc) {
+        return (f64::NEG_INFINITY, Vec::new(), (plain.0, None));
     }
     let res = head_residuals(heads, kc);
     let coded = (order0::histogram(&res), None);
@@ -408,7 +410,7 @@ pub(crate) fn sample_pays(
         false => sign_saving(st, sh, &predicted_signs(bytes, w, &sample)),
     };
     // Against the sample's order-0 heads (cheaper than its contexts, and never smaller).
-    let heads = head_saving(sh, &(order0::histogram(sh), None), kc).0;
+    let heads = head_saving(sh, &(order0::histogram(sh), None), kc, true).0;
     let scale = kept.len() as f64 / sample.len() as f64;
     (signs.max(0.0) + heads.max(0.0)) * scale > min_saving
 }
