@@ -534,7 +534,7 @@ pub(crate) fn decode(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Res
 }
 
 /// Decodes a predicted split ([`Layout::Predicted`]) as [`decode`] does a split; besides, the
-/// kept matrix takes 8 bytes per row and column.
+/// kept matrix takes at most 8 bytes per row and 24 per column.
 pub(crate) fn decode_predicted(p: &[u8], pos: &mut usize, w: usize, out: &mut [u8]) -> Result<()> {
     let head = p
         .get(*pos..*pos + 5)

@@ -23,9 +23,14 @@
 //! so its decoder first undoes the head transform, then merges, then undoes the sign transform
 //! in row-major order (each sign's neighbours are restored before it).
 //!
-//! Each transform is chosen by estimate (`context::estimated_bits`, deterministic): the signs
-//! when the estimated size of the plane holding them drops, the heads when that of their
-//! context coding drops, each by more than [`MIN_SAVING_BITS`].
+//! Each transform is chosen by estimate (`context::estimated_bits`, deterministic), each when it
+//! saves more than the encoder's minimum ([`MIN_SAVING_BITS`], or 1 % of the raw size where the
+//! laned split is the alternative): the heads when their residuals' order-0 coding is also 3 %
+//! below the heads' coding ([`head_saving`], after a screen on every fourth row,
+//! [`heads_may_pay`]); the signs only where the plane holding them (the top rest byte) would be
+//! rANS-coded anyway, since a stored plane decodes at the speed of a copy ([`sign_saving`]).
+//! On a matrix that may be laned, a sample of its first rows must show the saving first
+//! ([`sample_pays`]).
 
 use super::context;
 use super::Masks;
@@ -54,9 +59,10 @@ pub(crate) struct Kept {
 
 impl Kept {
     /// The kept matrix of `n` elements as `rows` rows under `masks` (their row count must be
-    /// `rows`), or `None` when it is not a matrix of at least 2 × 2 kept elements.
+    /// `rows`), or `None` when it is not a matrix of at least 2 × 2 kept elements, or has more
+    /// rows than the payload's `u32` can say.
     pub(crate) fn new(n: usize, rows: usize, masks: &Masks) -> Option<Kept> {
-        if rows < 2 || n % rows != 0 || n / rows < 2 {
+        if rows < 2 || n % rows != 0 || n / rows < 2 || rows as u64 > u32::MAX as u64 {
             return None;
         }
         let width = n / rows;
@@ -577,5 +583,8 @@ mod tests {
         assert!(Kept::new(9, 3, &one_row).is_none());
         assert!(Kept::new(9, 9, &None).is_none());
         assert!(Kept::new(12, 4, &masks).is_none());
+        // More rows than a u32 says (refused before anything is allocated).
+        let rows = (u32::MAX as usize).saturating_add(1);
+        assert!(Kept::new(rows.saturating_mul(2), rows, &None).is_none());
     }
 }
