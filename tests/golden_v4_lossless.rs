@@ -4,6 +4,9 @@
 //! payload's parts (zero-row/column masks, exponent contexts, a fallback method), the gradient
 //! decodes to the very bits of its source tensor, and each is corrupt when relabelled version 3.
 
+#[path = "common/frames.rs"]
+mod frames;
+
 use std::path::{Path, PathBuf};
 
 use alcm::{decompress, peek, read_npy_f32, ErrorKind};
@@ -75,11 +78,7 @@ fn v4_lossless_gradient_decodes_to_its_source_bits() {
 #[test]
 fn v4_lossless_golden_frames_relabelled_3_are_corrupt() {
     for name in NAMES {
-        let mut f = frame(name);
-        f[4] = 3;
-        let n = f.len();
-        let crc = crc32fast::hash(&f[..n - 4]);
-        f[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        let f = frames::relabelled(&frame(name), 3);
         assert_eq!(
             decompress(&f).unwrap_err().kind(),
             ErrorKind::Corrupt,

@@ -3,6 +3,9 @@
 //! infinities), sizes against hand-computed entropy of built tensors, hostile payloads
 //! rejected, and float32 frames of the lossless mode using it.
 
+#[path = "common/frames.rs"]
+mod frames;
+
 use alcm::internals::lossless;
 use alcm::{decompress, peek, Encoder, EncoderConfig, ErrorKind, Mode};
 use proptest::prelude::*;
@@ -248,11 +251,7 @@ fn lossless_frames_use_the_float_backend() {
         .zip(&v)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
     // Relabelled as version 3 (backend 4 did not exist): refused.
-    let mut old = frame.clone();
-    old[4] = 3;
-    let n = old.len();
-    let crc = crc32fast::hash(&old[..n - 4]);
-    old[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    let old = frames::relabelled(&frame, 3);
     assert_eq!(decompress(&old).unwrap_err().kind(), ErrorKind::Corrupt);
 }
 
