@@ -19,16 +19,9 @@ fn round_trip(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     p
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-}
+#[path = "common/lcg.rs"]
+mod lcg;
+use lcg::Lcg;
 
 /// Elements of width `w` from a mix of special and random bit patterns.
 fn element(kind: u8, r: u64, w: usize) -> u64 {

@@ -11,3 +11,30 @@ pub fn relabelled(frame: &[u8], version: u8) -> Vec<u8> {
     f[n - 4..].copy_from_slice(&crc.to_le_bytes());
     f
 }
+
+/// Checks a lossless float32 `frame` of `values`: the current format version, backend 4, a
+/// payload of lossless `method` (its first byte; the payload ends 4 bytes, the CRC, before the
+/// frame's end), decoding to the very bits; and relabelled with each of `older` (versions that
+/// had no such method), refused as corrupt.
+pub fn check_lossless_method_gate(frame: &[u8], values: &[f32], method: u8, older: &[u8]) {
+    use alcm::{decompress, peek, ErrorKind, FORMAT_VERSION};
+    let info = peek(frame).unwrap();
+    assert_eq!(
+        (info.format_version, info.backend.id()),
+        (FORMAT_VERSION, 4)
+    );
+    assert_eq!(frame[frame.len() - 4 - info.payload_len as usize], method);
+    let d = decompress(frame).unwrap();
+    assert!(d
+        .data
+        .iter()
+        .zip(values)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    for &version in older {
+        assert_eq!(
+            decompress(&relabelled(frame, version)).unwrap_err().kind(),
+            ErrorKind::Corrupt,
+            "version {version}"
+        );
+    }
+}

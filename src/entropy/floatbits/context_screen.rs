@@ -33,7 +33,7 @@
 
 use super::context::{self, Histogram};
 use super::hot_histogram::histogram;
-use crate::util::detmath::{det_log2, det_log2_int};
+use crate::util::detmath::det_log2_int;
 
 /// Heads per sampled run.
 const CHUNK: usize = 512;
@@ -60,23 +60,17 @@ pub(crate) fn histogram_and_contexts(sym: &[u8]) -> Histogram {
     (hist, ctx)
 }
 
-/// The ideal bits of coding the counts `cnt` order-0 (Σ c·log2(total / c)).
-fn ideal_bits(cnt: &[u64; 256]) -> f64 {
+/// The ideal bits of coding the counts `cnt` order-0 (Σ c·log2(total / c); `det_log2`, memoised
+/// up to 2^16 by `det_log2_int`).
+pub(super) fn ideal_bits(cnt: &[u64; 256]) -> f64 {
     let total: u64 = cnt.iter().sum();
     if total == 0 {
         return 0.0;
     }
-    let log = |v: u64| {
-        if v <= 1 << 16 {
-            det_log2_int(v)
-        } else {
-            det_log2(v as f64)
-        }
-    };
-    let lt = log(total);
+    let lt = det_log2_int(total);
     cnt.iter()
         .filter(|&&c| c > 0)
-        .map(|&c| c as f64 * (lt - log(c)))
+        .map(|&c| c as f64 * (lt - det_log2_int(c)))
         .sum()
 }
 

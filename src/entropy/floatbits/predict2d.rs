@@ -33,9 +33,9 @@
 //! ([`sample_pays`]).
 
 use super::context;
+use super::context_screen::ideal_bits;
 use super::Masks;
 use crate::entropy::order0;
-use crate::util::detmath::det_log2_int;
 
 /// Flag bit: the kept elements' signs are predicted.
 pub(crate) const SIGNS: u8 = 1;
@@ -376,16 +376,6 @@ fn heads_may_pay(heads: &[u8], kc: usize) -> bool {
         }
     }
     ideal_bits(&res) < 0.99 * ideal_bits(&plain)
-}
-
-/// Ideal order-0 code length in bits of a histogram (`det_log2`).
-fn ideal_bits(h: &[u64; 256]) -> f64 {
-    let total: u64 = h.iter().sum();
-    let lt = det_log2_int(total);
-    h.iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| c as f64 * (lt - det_log2_int(c)))
-        .sum()
 }
 
 /// Fraction of the heads' estimated size below which a head saving is not trusted
