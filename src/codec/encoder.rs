@@ -256,11 +256,10 @@ impl Encoder {
         });
         let values = cleaned.as_deref().unwrap_or(data);
 
-        // u16 codes where they fit, when nothing needs u32 codes: the rank-1 model (matrices,
-        // rANS backend) reads u32 codes, and so do the typed paths and the other backends.
-        let narrow = typed.is_none()
-            && entropy::backend_id(self.config.backend) == entropy::BACKEND_RANS
-            && effective_rank(shape) < 2;
+        // u16 codes where they fit, when nothing needs u32 codes (the typed paths and the
+        // other backends do). The rank-1 model reads u16 codes row by row.
+        let narrow =
+            typed.is_none() && entropy::backend_id(self.config.backend) == entropy::BACKEND_RANS;
         let quantized = match self.config.mode {
             Mode::Lossless => None,
             // A float64 value beyond float32's range has no float32 image to quantize.
@@ -1114,6 +1113,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn u16_matrix_codes_give_the_model_frames_of_u32_codes() {
+        // Matrices read their u16 codes row by row through the rank-1 model (widened per row):
+        // the same frames as u32 codes, for the model's kinds 3 (one block, 4 states) and 5
+        // (2^16 values and more, lane streams), every sign mode (signed rank-one data, its
+        // magnitudes, and a sign pattern the singular pair predicts), widths 1 and 2, with one
+        // and two threads, rows whose length is not a multiple of the vector width.
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut gauss = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let v = (s >> 11) as f64 / (1u64 << 53) as f64;
+            (-2.0 * (u + 1e-300).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let mut model_frames = 0;
+        for (rows, cols) in [(96usize, 203usize), (300, 230)] {
+            let r: Vec<f64> = (0..rows).map(|i| 0.2 + (i % 7) as f64).collect();
+            let c: Vec<f64> = (0..cols).map(|j| 0.5 + (j % 5) as f64 * 0.3).collect();
+            let sr: Vec<f64> = (0..rows)
+                .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+                .collect();
+            let sc: Vec<f64> = (0..cols)
+                .map(|j| if j % 4 == 1 { -1.0 } else { 1.0 })
+                .collect();
+            let base: Vec<f64> = (0..rows * cols).map(|_| gauss()).collect();
+            let at = |k: usize| (r[k / cols] * c[k % cols], sr[k / cols] * sc[k % cols]);
+            let signed: Vec<f32> = (0..rows * cols)
+                .map(|k| (at(k).0 * base[k] * 1e-3) as f32)
+                .collect();
+            let magnitudes: Vec<f32> = signed.iter().map(|v| v.abs()).collect();
+            let predicted: Vec<f32> = (0..rows * cols)
+                .map(|k| (at(k).0 * at(k).1 * (base[k].abs() + 0.3) * 1e-3) as f32)
+                .collect();
+            let shape = [rows, cols];
+            for x in [&signed, &magnitudes, &predicted] {
+                for threads in [1, 2] {
+                    let enc = Encoder::new(EncoderConfig::default().with_threads(threads)).unwrap();
+                    for step in [4e-3, 4e-4, 2e-5] {
+                        let a =
+                            quantize_uniform::<u32>(x, &shape, step, None, 0.0, threads).unwrap();
+                        let b = quantize_uniform::<u16>(x, &shape, step, None, 0.0, threads)
+                            .expect("these codes fit u16");
+                        let fa = enc.write_quantized(&a, &shape, Dtype::F32);
+                        assert_eq!(
+                            fa,
+                            enc.write_quantized(&b, &shape, Dtype::F32),
+                            "{rows}x{cols}, step {step}, {threads} threads"
+                        );
+                        let info = crate::format::peek(&fa).unwrap();
+                        model_frames +=
+                            (info.backend == crate::entropy::Backend::RansModel) as usize;
+                    }
+                }
+            }
+        }
+        // The model wrote (most of) them: the u16 rows went through its passes.
+        assert!(model_frames >= 24, "{model_frames} model frames of 36");
     }
 
     #[test]

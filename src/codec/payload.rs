@@ -54,11 +54,10 @@ pub(crate) fn encode<C: Code>(
     // ideal size is within 0.1 % of that payload: the model's payload is within ±0.03 %
     // of its ideal size (measured), so a skipped model would not have been smaller (checked
     // over the bench: the same choices, the same bytes as coding both).
-    // The model reads u32 codes (the encoder gives it no other).
-    let codes32 = C::as_u32(codes).filter(|_| model_allowed);
-    let plan = match codes32 {
-        Some(c) if backend_id == entropy::BACKEND_RANS => {
-            plan_frame_codes(params, c, width, threads).map(|(p, q)| (p, q, c))
+    // The model reads u32 or u16 codes (row by row as u32: the same payload either way).
+    let plan = match model_allowed {
+        true if backend_id == entropy::BACKEND_RANS => {
+            plan_frame_codes(params, codes, width, threads).map(|(p, q)| (p, q, codes))
         }
         _ => None,
     };
@@ -170,9 +169,9 @@ fn packed<C: Code>(codes: &[C], width: u8) -> Vec<u8> {
 
 /// The model's plan for a frame's codes and the rows' offsets `qmin` it is to be used with
 /// (`ModelPlan::encode` / `ideal_bytes`); `None` when the model does not apply.
-fn plan_frame_codes(
+fn plan_frame_codes<C: Code>(
     params: &ChannelParams,
-    codes: &[u32],
+    codes: &[C],
     width: u8,
     threads: usize,
 ) -> Option<(ModelPlan, Vec<i64>)> {

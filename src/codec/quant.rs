@@ -58,15 +58,13 @@ pub(crate) fn dequantize_codes<C: Code>(params: &ChannelParams, codes: &[C], out
 
 /// The integer type of the encoder's code buffer: `u32`, or `u16` where every code of the
 /// tensor fits (half the memory; compress peak memory, issue 12). Values are the same codes.
-pub(crate) trait Code: crate::util::par::ZeroBits {
+pub(crate) trait Code:
+    crate::util::par::ZeroBits + crate::entropy::model::ModelCode
+{
     /// The largest code the type holds.
     const MAX: u32;
-    /// The code as u32.
-    fn get(self) -> u32;
     /// `v` truncated to the type (mod 2^bits).
     fn wrap(v: u32) -> Self;
-    /// The codes as u32 when they are (the rank-1 model reads u32 codes only).
-    fn as_u32(codes: &[Self]) -> Option<&[u32]>;
     /// [`offset_codes`] into this type.
     fn offset(q: &[f64], lo: f64, u: &mut [Self]);
 }
@@ -74,15 +72,8 @@ pub(crate) trait Code: crate::util::par::ZeroBits {
 impl Code for u32 {
     const MAX: u32 = u32::MAX;
     #[inline(always)]
-    fn get(self) -> u32 {
-        self
-    }
-    #[inline(always)]
     fn wrap(v: u32) -> Self {
         v
-    }
-    fn as_u32(codes: &[Self]) -> Option<&[u32]> {
-        Some(codes)
     }
     fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
         offset_codes(q, lo, u)
@@ -92,15 +83,8 @@ impl Code for u32 {
 impl Code for u16 {
     const MAX: u32 = u16::MAX as u32;
     #[inline(always)]
-    fn get(self) -> u32 {
-        self as u32
-    }
-    #[inline(always)]
     fn wrap(v: u32) -> Self {
         v as u16
-    }
-    fn as_u32(_: &[Self]) -> Option<&[u32]> {
-        None
     }
     fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
         // As `offset_codes_generic`: the low bits of (q − lo) + 2^52 are q − lo (< 2^16 here).

@@ -108,14 +108,19 @@ pub(super) fn encode_codes(
 impl ModelPlan {
     /// The payload (codes and `qmin` as given to [`plan_codes`]): kind 3, or kind 5 when
     /// there are several blocks.
-    pub(crate) fn encode(&self, codes: &[u32], qmin: &[i64], threads: usize) -> Vec<u8> {
+    pub(crate) fn encode<C: ModelCode>(
+        &self,
+        codes: &[C],
+        qmin: &[i64],
+        threads: usize,
+    ) -> Vec<u8> {
         self.encode_as(codes, qmin, threads, true)
     }
 
     /// [`encode`](ModelPlan::encode), writing kind 4 instead of 5 unless `lanes`.
-    pub(super) fn encode_as(
+    pub(super) fn encode_as<C: ModelCode>(
         &self,
-        codes: &[u32],
+        codes: &[C],
         qmin: &[i64],
         threads: usize,
         lanes: bool,
@@ -124,31 +129,42 @@ impl ModelPlan {
         let mut out = self.header(lanes);
         out.reserve(codes.len() / 2);
         if lanes && self.lanes_kind() {
-            // Kind 5: independent lane streams per block (lanes.rs).
+            // Kind 5: independent lane streams per block (lanes.rs), coded a group of blocks
+            // at a time and appended as they come, so that only a group's words are held
+            // beside the payload, not every block's (compress peak memory, issue 12).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            if threads > 1 && n_blocks % threads != 0 {
-                // Blocks do not divide among the threads (9 blocks: 5 and 4): each block's two
-                // halves of lanes are work items instead, so the threads finish together. The
-                // lanes are independent: the same words as coding each block whole.
-                let halves = crate::util::par::map(threads, 2 * n_blocks, |h| {
-                    let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
-                    lanes::encode_rows_lanes(self, codes, qmin, block(h / 2), half)
-                });
-                let mut halves = halves.into_iter();
-                while let (Some(mut words), Some(high)) = (halves.next(), halves.next()) {
-                    for (w, h) in words.iter_mut().zip(high).skip(lanes::HIGH_LANES.start) {
-                        *w = h;
+            // Blocks do not divide among the threads (9 blocks: 5 and 4): each block's two
+            // halves of lanes are work items instead, so the threads finish together. The
+            // lanes are independent: the same words as coding each block whole.
+            let halves = threads > 1 && n_blocks % threads != 0;
+            let group = 2 * threads.max(1);
+            let mut k0 = 0;
+            while k0 < n_blocks {
+                let k1 = (k0 + group).min(n_blocks);
+                if halves {
+                    let words = crate::util::par::map(threads, 2 * (k1 - k0), |h| {
+                        let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
+                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half)
+                    });
+                    reserve_for(&mut out, words.iter().flatten());
+                    let mut words = words.into_iter();
+                    while let (Some(mut low), Some(high)) = (words.next(), words.next()) {
+                        for (w, h) in low.iter_mut().zip(high).skip(lanes::HIGH_LANES.start) {
+                            *w = h;
+                        }
+                        lanes::push_block(&low, &mut out);
                     }
-                    lanes::push_block(&words, &mut out);
+                } else {
+                    let streams = crate::util::par::map(threads, k1 - k0, |k| {
+                        lanes::encode_rows(self, codes, qmin, block(k0 + k))
+                    });
+                    reserve_for(&mut out, streams.iter().flatten());
+                    for lanes in streams {
+                        lanes::push_block(&lanes, &mut out);
+                    }
                 }
-                return out;
-            }
-            let streams = crate::util::par::map(threads, n_blocks, |k| {
-                lanes::encode_rows(self, codes, qmin, block(k))
-            });
-            for lanes in streams {
-                lanes::push_block(&lanes, &mut out);
+                k0 = k1;
             }
             return out;
         }
@@ -168,6 +184,14 @@ impl ModelPlan {
     }
 }
 
+/// Room in `out` for the lane word lists `lanes` (their counts and words) by exactly what
+/// is missing: a payload larger than the first guess grows to its size, not to twice the
+/// guess (compress peak memory).
+fn reserve_for<'a>(out: &mut Vec<u8>, lanes: impl Iterator<Item = &'a Vec<u16>>) {
+    let bytes: usize = lanes.map(|w| 4 + 2 * w.len()).sum();
+    out.reserve_exact(bytes);
+}
+
 impl ModelPlan {
     /// Sign symbols per class sum: [agrees with the prediction, disagrees]; unused when no
     /// sign is coded.
@@ -178,12 +202,14 @@ impl ModelPlan {
         })
     }
 
-    /// What encoding the values of row `i` needs (`None`: an all-zero row, nothing coded).
+    /// What encoding the values of row `i` needs (`None`: an all-zero row, nothing coded);
+    /// `buf` from [`row_buf`].
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn row_enc<'a>(
+    pub(super) fn row_enc<'a, C: ModelCode>(
         &'a self,
         i: usize,
-        codes: &'a [u32],
+        codes: &'a [C],
+        buf: &'a mut [u32],
         qmin: &[i64],
         cneg: &'a [bool],
         syms: &'a [EncSym],
@@ -195,7 +221,7 @@ impl ModelPlan {
             return None;
         }
         Some(RowEnc {
-            row: &codes[i * cols..(i + 1) * cols],
+            row: code_row(codes, i, cols, buf),
             b: &self.b,
             cneg,
             picks: &tabs.pick[a[i] as usize..a[i] as usize + 256],
@@ -269,9 +295,9 @@ impl RowEnc<'_> {
 }
 
 /// The rANS words of rows `range` (one block; its own four states), in production order.
-pub(super) fn encode_rows(
+pub(super) fn encode_rows<C: ModelCode>(
     plan: &ModelPlan,
-    codes: &[u32],
+    codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<u16> {
@@ -280,9 +306,9 @@ pub(super) fn encode_rows(
 
 /// [`encode_rows`] with the groups of four columns on the AVX2 path (`simd`, the CPU must
 /// have AVX2; `enc3_avx2.rs`) or the scalar one: the same words either way.
-pub(super) fn encode_rows_with(
+pub(super) fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
-    codes: &[u32],
+    codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
     simd: bool,
@@ -303,8 +329,10 @@ pub(super) fn encode_rows_with(
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
+    let mut rbuf = row_buf::<C>(cols);
     for i in range.rev() {
-        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
+        let Some(ctx) = plan.row_enc(i, codes, &mut rbuf, qmin, &cneg, syms, &sign_syms, tabs)
+        else {
             continue;
         };
         // Runs of RUN columns (a multiple of LANES) from the end of the row; within a run the

@@ -67,7 +67,13 @@ const SAMPLE: usize = 1 << 13;
 /// `q = qmin_i + u` (row-major, `cols` per row) under the scale codes `a`, `b`, estimated on
 /// every `⌊R·C / 2^13⌋`-th row (escape tails, low bits and signs cost the same in every family).
 /// Ties go to the lower id; deterministic (integer counts, then sums in a fixed order).
-pub(crate) fn choose(codes: &[u32], qmin: &[i64], cols: usize, a: &[u8], b: &[u8]) -> u8 {
+pub(crate) fn choose<C: super::ModelCode>(
+    codes: &[C],
+    qmin: &[i64],
+    cols: usize,
+    a: &[u8],
+    b: &[u8],
+) -> u8 {
     let rows = qmin.len();
     let stride = (rows * cols / SAMPLE).max(1);
     let tabs = tables();
@@ -78,11 +84,12 @@ pub(crate) fn choose(codes: &[u32], qmin: &[i64], cols: usize, a: &[u8], b: &[u8
     let mut used_tables: Vec<usize> = Vec::with_capacity(tabs.t.len());
     // Room for every table up front (not zeroed): no regrowth copies.
     let mut hist: Vec<[u32; 256]> = Vec::with_capacity(tabs.t.len());
+    let mut rbuf = super::row_buf::<C>(cols);
     for i in (0..rows).step_by(stride) {
         if a[i] == 0 {
             continue;
         }
-        let row = &codes[i * cols..(i + 1) * cols];
+        let row = super::code_row(codes, i, cols, &mut rbuf);
         let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
         for (&u, &bj) in row.iter().zip(b) {
             if bj == 0 {

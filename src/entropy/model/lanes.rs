@@ -25,9 +25,9 @@ const RUN: usize = 1024;
 
 /// The words of each lane of rows `range` (one block), each in decode order (final state
 /// first, high half first).
-pub(crate) fn encode_rows(
+pub(crate) fn encode_rows<C: ModelCode>(
     plan: &ModelPlan,
-    codes: &[u32],
+    codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<Vec<u16>> {
@@ -45,9 +45,9 @@ pub(crate) const HIGH_LANES: std::ops::Range<usize> = LANES / 2..LANES;
 /// [`encode_rows`] of the lanes in `lanes` only ([`ALL_LANES`], [`LOW_LANES`] or
 /// [`HIGH_LANES`]; the other lanes' word lists are left empty). Lanes never depend on each
 /// other, so a block's two halves coded apart (on two threads) give its words exactly.
-pub(crate) fn encode_rows_lanes(
+pub(crate) fn encode_rows_lanes<C: ModelCode>(
     plan: &ModelPlan,
-    codes: &[u32],
+    codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
     lanes: std::ops::Range<usize>,
@@ -57,9 +57,9 @@ pub(crate) fn encode_rows_lanes(
 
 /// [`encode_rows_lanes`] on the AVX2 path (`simd`, the CPU must have AVX2) or the scalar one:
 /// the same words either way.
-fn encode_rows_with(
+fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
-    codes: &[u32],
+    codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
     simd: bool,
@@ -86,6 +86,7 @@ fn encode_rows_with(
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let mut x = [L; LANES];
+    let mut rbuf = row_buf::<C>(cols);
     // The AVX2 path's word queues, one per group of eight lanes (≈ 8 KiB each: made once a
     // block, not once a row).
     #[cfg(target_arch = "x86_64")]
@@ -94,7 +95,8 @@ fn encode_rows_with(
         super::lanes_enc_avx2::Pack::new(),
     ]);
     for i in range.rev() {
-        let Some(ctx) = plan.row_enc(i, codes, qmin, &cneg, syms, &sign_syms, tabs) else {
+        let Some(ctx) = plan.row_enc(i, codes, &mut rbuf, qmin, &cneg, syms, &sign_syms, tabs)
+        else {
             continue;
         };
         let mut j1 = cols;

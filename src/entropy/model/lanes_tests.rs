@@ -369,7 +369,8 @@ fn vector_sign_steps_follow_the_column_classes() {
     };
     let mut checked = 0;
     for i in 0..rows {
-        let Some(mut ctx) = plan.row_enc(i, &codes, &qmin, &cneg, syms, &sign_syms, tabs) else {
+        let Some(mut ctx) = plan.row_enc(i, &codes, &mut [], &qmin, &cneg, syms, &sign_syms, tabs)
+        else {
             continue;
         };
         if !super::super::lanes_enc_avx2::row_fits(ctx.q0) {
@@ -446,7 +447,8 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     };
     let mut checked = 0;
     for i in 0..rows {
-        let Some(mut ctx) = plan.row_enc(i, &codes, &qmin, &cneg, syms, &sign_syms, tabs) else {
+        let Some(mut ctx) = plan.row_enc(i, &codes, &mut [], &qmin, &cneg, syms, &sign_syms, tabs)
+        else {
             continue;
         };
         if !super::super::lanes_enc_avx2::row_fits(ctx.q0) {

@@ -110,6 +110,110 @@ pub(crate) use std::sync::OnceLock;
 pub(crate) use crate::entropy::rans::{EncSym, L, M, SCALE_BITS};
 pub(crate) use crate::error::{Error, Result};
 
+/// The integer codes the model reads: u32, or u16 where every code of the tensor fits, which
+/// halves a matrix's code buffer (compress peak memory, issue 12). The model's passes take
+/// a tensor's codes row by row as u32: borrowed when they are u32, widened into
+/// a row buffer when u16, so the statistics, sizes and payload are the same either way.
+pub trait ModelCode: Copy + Send + Sync + 'static {
+    /// The code as u32.
+    fn get(self) -> u32;
+    /// The codes themselves when they are u32.
+    fn as_u32(codes: &[Self]) -> Option<&[u32]>;
+    /// `out[k] = codes[k] as u32` (`out` at least as long as `codes`).
+    fn widen(codes: &[Self], out: &mut [u32]) {
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = c.get();
+        }
+    }
+}
+
+impl ModelCode for u32 {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+    #[inline(always)]
+    fn as_u32(codes: &[Self]) -> Option<&[u32]> {
+        Some(codes)
+    }
+}
+
+impl ModelCode for u16 {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn as_u32(_: &[Self]) -> Option<&[u32]> {
+        None
+    }
+    #[inline]
+    fn widen(codes: &[Self], out: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if lanes::have_avx2() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { widen_u16_avx2(codes, out) };
+        }
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = c as u32;
+        }
+    }
+}
+
+/// [`ModelCode::widen`] of u16 codes, sixteen at a time (the baseline build widens four).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn widen_u16_avx2(codes: &[u16], out: &mut [u32]) {
+    use std::arch::x86_64::*;
+    let n = codes.len().min(out.len());
+    let (src, dst) = (&codes[..n], &mut out[..n]);
+    let mut k = 0;
+    while k + 16 <= n {
+        // SAFETY: k + 16 ≤ n: 32 bytes read from `src`, 64 written to `dst`; unaligned.
+        let v = _mm256_loadu_si256(src.as_ptr().add(k) as *const __m256i);
+        let lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(v));
+        let hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256::<1>(v));
+        _mm256_storeu_si256(dst.as_mut_ptr().add(k) as *mut __m256i, lo);
+        _mm256_storeu_si256(dst.as_mut_ptr().add(k + 8) as *mut __m256i, hi);
+        k += 16;
+    }
+    for (o, &c) in dst[k..].iter_mut().zip(&src[k..]) {
+        *o = c as u32;
+    }
+}
+
+/// The row buffer [`code_row`] needs: `cols` u32 for codes that are not u32, else none.
+pub(crate) fn row_buf<C: ModelCode>(cols: usize) -> Vec<u32> {
+    if C::as_u32(&[]).is_some() {
+        Vec::new()
+    } else {
+        vec![0; cols]
+    }
+}
+
+/// Row `i` (`cols` codes) of `codes` as u32: the row itself, or widened into `buf` (from
+/// [`row_buf`]).
+#[inline]
+pub(crate) fn code_row<'a, C: ModelCode>(
+    codes: &'a [C],
+    i: usize,
+    cols: usize,
+    buf: &'a mut [u32],
+) -> &'a [u32] {
+    let row = &codes[i * cols..(i + 1) * cols];
+    match C::as_u32(row) {
+        Some(r) => r,
+        None => {
+            let buf = &mut buf[..cols];
+            C::widen(row, buf);
+            buf
+        }
+    }
+}
+
 /// Interleaved rANS states of a block.
 const LANES: usize = 4;
 

@@ -158,8 +158,8 @@ pub(crate) struct ModelPlan {
 
 /// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
 /// forced `family` does not exist).
-pub(crate) fn plan_codes(
-    codes: &[u32],
+pub(crate) fn plan_codes<C: ModelCode>(
+    codes: &[C],
     qmin: &[i64],
     threads: usize,
     family: Option<u8>,
@@ -169,8 +169,8 @@ pub(crate) fn plan_codes(
 
 /// [`plan_codes`] with the row kernels of `plan_avx2.rs` (`simd`, only when the CPU has AVX2)
 /// or the generic loops: the same plan either way.
-pub(super) fn plan_codes_with(
-    codes: &[u32],
+pub(super) fn plan_codes_with<C: ModelCode>(
+    codes: &[C],
     qmin: &[i64],
     threads: usize,
     family: Option<u8>,
@@ -210,16 +210,18 @@ pub(super) fn plan_codes_with(
             let mut row_ms = Vec::with_capacity(rpb);
             let mut col_ms = vec![0f64; cols];
             let mut fr = vec![0f32; cols];
+            let mut rbuf = row_buf::<C>(cols);
             let mut pi = PiBlock::new(any_neg, cols, rpb);
             let (mut pos, mut nz) = (0u64, 0u64);
             #[cfg(target_arch = "x86_64")]
             if simd {
                 let mut fd = vec![0f64; cols];
-                for i in k * rpb..((k + 1) * rpb).min(rows) {
-                    let row = &codes[i * cols..(i + 1) * cols];
+                let block = k * rpb..((k + 1) * rpb).min(rows);
+                for (i, &q0) in block.clone().zip(&qmin[block]) {
+                    let row = code_row(codes, i, cols, &mut rbuf);
                     // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
                     let (ss, s, rp, rz) =
-                        unsafe { super::plan_avx2::stats_row(row, qmin[i], &mut fd, &mut col_ms) };
+                        unsafe { super::plan_avx2::stats_row(row, q0, &mut fd, &mut col_ms) };
                     pos += rp as u64;
                     nz += rz as u64;
                     row_ms.push(ss);
@@ -233,9 +235,9 @@ pub(super) fn plan_codes_with(
                 }
                 return (row_ms, col_ms, pos, nz, pi);
             }
-            for i in k * rpb..((k + 1) * rpb).min(rows) {
-                let q0 = qmin[i];
-                row_f32(&codes[i * cols..(i + 1) * cols], q0, &mut fr);
+            let block = k * rpb..((k + 1) * rpb).min(rows);
+            for (i, &q0) in block.clone().zip(&qmin[block]) {
+                row_f32(code_row(codes, i, cols, &mut rbuf), q0, &mut fr);
                 let (mut rp, mut rz) = (0u32, 0u32);
                 for &f in &fr {
                     rp += (f > 0.0) as u32;
@@ -313,6 +315,7 @@ pub(super) fn plan_codes_with(
             |k| {
                 let mut acc = vec![0f64; cols];
                 let mut row = vec![0f32; cols];
+                let mut rbuf = row_buf::<C>(cols);
                 let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
                 let mut rb = r2_old[k * rpb..((k + 1) * rpb).min(rows)].to_vec();
                 #[cfg(target_arch = "x86_64")]
@@ -320,11 +323,11 @@ pub(super) fn plan_codes_with(
                     let mut fd = vec![0f64; cols];
                     let vsd: Vec<f64> = vs.iter().map(|&x| x as f64).collect();
                     for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
-                        let row = &codes[i * cols..(i + 1) * cols];
                         let dot = do_power || do_agree;
                         if !(*r > 0.0 || dot) {
                             continue;
                         }
+                        let row = code_row(codes, i, cols, &mut rbuf);
                         use super::plan_avx2::dots_row;
                         // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
                         let (s, sq) = unsafe {
@@ -362,7 +365,7 @@ pub(super) fn plan_codes_with(
                 }
                 for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                     if *r > 0.0 || do_power || do_agree {
-                        row_f32(&codes[i * cols..(i + 1) * cols], qmin[i], &mut row);
+                        row_f32(code_row(codes, i, cols, &mut rbuf), qmin[i], &mut row);
                     }
                     if do_power {
                         pi.power_row(&row, vr);
@@ -529,9 +532,9 @@ impl ModelPlan {
     ///
     /// With `row_step > 1`, only every `row_step`-th row is costed and the sum scaled: an
     /// estimate (for deciding which payload to build first, never for a skip).
-    pub(crate) fn ideal_bytes(
+    pub(crate) fn ideal_bytes<C: ModelCode>(
         &self,
-        codes: &[u32],
+        codes: &[C],
         qmin: &[i64],
         threads: usize,
         row_step: usize,
@@ -550,13 +553,14 @@ impl ModelPlan {
         let cneg = self.col_pred_neg();
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
+            let mut rbuf = row_buf::<C>(cols);
             for i in k * rpb..((k + 1) * rpb).min(rows) {
                 let ai = self.a[i];
                 if ai == 0 || i % row_step != 0 {
                     continue;
                 }
                 let picks = &tabs.pick[ai as usize..ai as usize + 256];
-                let row = &codes[i * cols..(i + 1) * cols];
+                let row = code_row(codes, i, cols, &mut rbuf);
                 let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
                 let row_sign = &sign_cost[self.rcls[i] as usize..];
                 let mut acc = 0u64;

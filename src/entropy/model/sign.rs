@@ -73,8 +73,8 @@ pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
 /// per row; each sampled row taken as f32 like the model's statistics passes) with singular
 /// vectors `u`, `v` and squared scales `r2`, `c2`. Deterministic: integer counts over every
 /// `⌊R·C / 2^15⌋`-th row.
-pub(crate) fn sign_classes(
-    codes: &[u32],
+pub(crate) fn sign_classes<C: super::ModelCode>(
+    codes: &[C],
     qmin: &[i64],
     cols: usize,
     u: &[f64],
@@ -98,13 +98,14 @@ pub(crate) fn sign_classes(
     // Counted on every `stride`-th row (about 2^15 values): the probabilities need no more.
     let stride = (codes.len() / SAMPLE).max(1);
     let mut row = vec![0f32; cols];
-    for (((us_row, &q0), &ui), &rc) in codes
-        .chunks_exact(cols)
-        .zip(qmin)
-        .zip(u)
-        .zip(&rows_c)
-        .step_by(stride)
-    {
+    let mut rbuf = super::row_buf::<C>(cols);
+    let n_rows = (codes.len() / cols)
+        .min(qmin.len())
+        .min(u.len())
+        .min(rows_c.len());
+    for i in (0..n_rows).step_by(stride) {
+        let (q0, ui, rc) = (qmin[i], u[i], rows_c[i]);
+        let us_row = super::code_row(codes, i, cols, &mut rbuf);
         crate::entropy::model::row_f32(us_row, q0, &mut row);
         let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
         let at = rc as usize * cols..(rc as usize + 1) * cols;
