@@ -13,9 +13,9 @@
 //! No folded or packed copy of the codes, no whole byte plane, no word buffer of a plane's
 //! size, no payload copy for the frame, no over-grown pruning copy. Issue 12's target
 //! (`compress_bound` + O(rows + columns)) is asserted with one thread for vectors, and for
-//! matrices in the adaptive mode and at relative L2 1e-1 and 1e-2 (u16 codes beside payloads
-//! of at most a quarter of the input); at 1e-3 and in max-abs mode a matrix's three frames'
-//! worth of payloads exceed it.
+//! matrices in the adaptive mode and at relative L2 1e-1 and 1e-2 (u16 codes from 2^16
+//! values, beside payloads of at most a quarter of the input); at 1e-3 and in max-abs mode a
+//! matrix's payloads compared side by side can exceed it.
 
 use alcm::{compress_bound, decompress, Dtype, Encoder, EncoderConfig, Mode, NonFinitePolicy};
 use std::path::Path;

@@ -100,6 +100,12 @@ impl Lossy {
     }
 }
 
+/// Matrices of at least this many values keep u16 codes where they fit (compress peak memory,
+/// issue 12): below it their u32 codes take at most 256 KiB, and widening each row for the
+/// rank-1 model's passes cost +1.8 % of the instructions of the trainer's compressions
+/// (tensors of ≤ 32 768 values; callgrind).
+const NARROW_MATRIX_MIN: usize = 1 << 16;
+
 /// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
 /// levels (half the code buffer), else into u32 codes: the same codes either way.
 fn quantize_lossy(
@@ -257,9 +263,11 @@ impl Encoder {
         let values = cleaned.as_deref().unwrap_or(data);
 
         // u16 codes where they fit, when nothing needs u32 codes (the typed paths and the
-        // other backends do). The rank-1 model reads u16 codes row by row.
-        let narrow =
-            typed.is_none() && entropy::backend_id(self.config.backend) == entropy::BACKEND_RANS;
+        // other backends do). The rank-1 model reads u16 codes row by row, widened: on
+        // matrices below NARROW_MATRIX_MIN values that costs more than the memory it saves.
+        let narrow = typed.is_none()
+            && entropy::backend_id(self.config.backend) == entropy::BACKEND_RANS
+            && (effective_rank(shape) < 2 || data.len() >= NARROW_MATRIX_MIN);
         let quantized = match self.config.mode {
             Mode::Lossless => None,
             // A float64 value beyond float32's range has no float32 image to quantize.
