@@ -154,7 +154,6 @@ impl DecodeOptions {
             )));
         }
         check_threads(self.threads)?;
-        let _workers = crate::util::pool::Scope::enter(self.threads);
         let params =
             format::decode_params(&info, &bytes[info.params_range.0..info.params_range.1])?;
         let exceptions = format::decode_exceptions(
@@ -216,8 +215,6 @@ pub(super) fn decode_checked(
     threads: usize,
 ) -> Result<()> {
     check_threads(threads)?;
-    // The decode's parallel passes share its workers, joined when it returns (util/pool.rs).
-    let _workers = crate::util::pool::Scope::enter(threads);
     let params = format::decode_params(info, &bytes[info.params_range.0..info.params_range.1])?;
     let exceptions = format::decode_exceptions(
         info,

@@ -6,7 +6,9 @@
 //!
 //! The workers belong to a [`Scope`] that the call opens on its own thread: the first pass that
 //! needs a worker starts it, later passes reuse it, and when the scope ends (the call returns
-//! or unwinds) every worker is told to stop and is joined. So no thread of the library outlives
+//! or unwinds) every worker is told to stop and is joined. Compression opens one; a decode has
+//! a single parallel pass, which a scope would not shorten (its worker's start is the same,
+//! and stopping it costs one more wake-up), so it spawns as before. So no thread of the library outlives
 //! the call that started it: nothing is left running at `exit`, in a forked child or when the
 //! library is unloaded, and valgrind sees no thread still holding its thread-local blocks.
 //! (A process-wide pool whose workers stay parked after the call was tried and reverted for
