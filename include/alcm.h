@@ -75,6 +75,9 @@
  *    exclusive access for the duration of the call; it may be moved between threads between
  *    calls.
  *  - *_free may be called on any thread, once no other call uses the handle.
+ *  - Threads inside a call (alcm_encoder_set_threads, alcm_decompress_with_threads) are
+ *    started by the call and joined before it returns. No alcm thread runs between calls:
+ *    exit(), dlclose() and fork() find none, and a forked child uses threads as usual.
  *
  * VERSIONS
  *  - ALCM_VERSION_* (this header) and alcm_version_number()/alcm_version_string() (the

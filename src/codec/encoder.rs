@@ -230,6 +230,8 @@ impl Encoder {
         mut reconstruction: Option<&mut [f32]>,
         typed: Option<&Typed<'_>>,
     ) -> Result<Compressed> {
+        // This call's parallel passes share its workers, joined when it returns (util/pool.rs).
+        let _workers = crate::util::pool::Scope::enter(self.config.threads);
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
         let n = check_shape(data.len(), shape)?;

@@ -115,14 +115,11 @@ pub(crate) fn encode<C: Code>(
                     |p: &[u8]| codes.len() >= NEAR_TIE_MIN && estimate < NEAR_TIE * p.len() as f64;
                 let (p, ideal) = if threads > 1 && width == 1 {
                     // One byte plane: its coder is serial, so the ideal pass runs beside it.
-                    std::thread::scope(|s| {
-                        let h = s.spawn(|| order0_on(threads - 1));
-                        let ideal = plan.ideal_bytes(codes, &qmin, 1, 1);
-                        (
-                            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                            Some(ideal),
-                        )
-                    })
+                    let (ideal, p) = crate::util::par::join(
+                        || plan.ideal_bytes(codes, &qmin, 1, 1),
+                        || order0_on(threads - 1),
+                    );
+                    (p, Some(ideal))
                 } else {
                     // Several planes are coded on the threads (or one thread): the order-0
                     // payload first, then the ideal pass on the threads unless it is a near tie.

@@ -5,6 +5,7 @@ pub mod cputime;
 pub mod detmath;
 pub mod fsutil;
 pub(crate) mod par;
+pub(crate) mod pool;
 pub mod shape;
 pub(crate) mod varint;
 

@@ -1,7 +1,11 @@
-//! Deterministic fork-join over a fixed list of work items (`std::thread::scope`): the items
+//! Deterministic fork-join over a fixed list of work items: the items
 //! (blocks of rows or values) are fixed by the data's shape alone, each thread takes a
 //! contiguous run of them, and results come back in item order. So whatever the thread count,
 //! every reduction adds the same partial results in the same order: same bytes everywhere.
+//! The runs go to the workers of the call's [`pool::Scope`] (a thread spawned per run outside
+//! one).
+
+use super::pool;
 
 /// `f(i)` for `i in 0..n` on up to `threads` threads; results in order.
 pub(crate) fn map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -11,22 +15,19 @@ pub(crate) fn map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sy
     }
     let per = n.div_ceil(t);
     let f = &f;
-    std::thread::scope(|s| {
-        // The calling thread takes the first run itself: one spawn fewer per call (each costs a
-        // stack mapping and a clone, tens of µs), and it works instead of waiting.
-        let handles: Vec<_> = (1..t)
-            .map(|k| {
-                let (lo, hi) = (k * per, ((k + 1) * per).min(n));
-                s.spawn(move || (lo..hi).map(f).collect::<Vec<T>>())
-            })
-            .collect();
-        let mut out: Vec<T> = (0..per.min(n)).map(f).collect();
-        // A panic in a worker is re-raised here (the C ABI turns panics into an error code).
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
-    })
+    // The calling thread takes the first run itself: one hand-off fewer per call, and it works
+    // instead of waiting. A panic in another run is re-raised here (the C ABI turns panics into
+    // an error code).
+    let runs: Vec<_> = (1..t)
+        .map(|k| {
+            let (lo, hi) = (k * per, ((k + 1) * per).min(n));
+            move || (lo..hi).map(f).collect::<Vec<T>>()
+        })
+        .collect();
+    pool::join_all(runs, || (0..per.min(n)).map(f).collect())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// `f(i, chunk_i)` over the chunks of `data` of `chunk` elements (the last may be shorter) on
@@ -49,31 +50,44 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(
     }
     let per = n.div_ceil(t);
     let f = &f;
-    std::thread::scope(|s| {
-        let (first, mut rest) = data.split_at_mut((per * chunk).min(data.len()));
-        let mut handles = Vec::with_capacity(t - 1);
-        for k in 1..t {
-            let take = (per * chunk).min(rest.len());
-            let (mine, tail) = rest.split_at_mut(take);
-            rest = tail;
-            handles.push(s.spawn(move || {
-                mine.chunks_mut(chunk)
-                    .enumerate()
-                    .map(|(i, c)| f(k * per + i, c))
-                    .collect::<Vec<T>>()
-            }));
-        }
-        // The first run on the calling thread (see `map`).
-        let mut out: Vec<T> = first
+    let (first, mut rest) = data.split_at_mut((per * chunk).min(data.len()));
+    let mut runs = Vec::with_capacity(t - 1);
+    for k in 1..t {
+        let take = (per * chunk).min(rest.len());
+        let (mine, tail) = rest.split_at_mut(take);
+        rest = tail;
+        runs.push(move || {
+            mine.chunks_mut(chunk)
+                .enumerate()
+                .map(|(i, c)| f(k * per + i, c))
+                .collect::<Vec<T>>()
+        });
+    }
+    // The first run on the calling thread (see `map`).
+    let own = || {
+        first
             .chunks_mut(chunk)
             .enumerate()
             .map(|(i, c)| f(i, c))
-            .collect();
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
-    })
+            .collect()
+    };
+    pool::join_all(runs, own).into_iter().flatten().collect()
+}
+
+/// `(a(), b())`, `b` on another thread (see [`map`] for panics).
+pub(crate) fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let mut a_out = None;
+    let mut b_out = pool::join_all(vec![move || Some(b())], || {
+        a_out = Some(a());
+        None
+    });
+    (
+        a_out.expect("ran on this thread"),
+        b_out.pop().flatten().expect("ran on another thread"),
+    )
 }
 
 /// [`map_chunks_mut`] over a new zeroed vector of `len` values: each chunk is zeroed by the
@@ -162,7 +176,8 @@ mod tests {
 
     #[test]
     fn new_chunks_start_zeroed_and_keep_order() {
-        for t in 1..4 {
+        for (t, scoped) in (1..4).flat_map(|t| [(t, false), (t, true)]) {
+            let _scope = scoped.then(|| super::pool::Scope::enter(t));
             // A reused allocation holding non-zero bytes must still come back zeroed.
             drop(vec![7u32; 1000]);
             let (v, sums) = map_new_chunks(t, 1000, 64, |k, c| {
@@ -181,7 +196,9 @@ mod tests {
 
     #[test]
     fn map_keeps_item_order() {
-        for t in 1..4 {
+        // Under a call's scope (the pool's workers) and outside one (a thread per run).
+        for (t, scoped) in (1..4).flat_map(|t| [(t, false), (t, true)]) {
+            let _scope = scoped.then(|| super::pool::Scope::enter(t));
             assert_eq!(map(t, 7, |i| i * i), vec![0, 1, 4, 9, 16, 25, 36]);
             let mut d: Vec<u32> = (0..10).collect();
             let firsts = map_chunks_mut(t, &mut d, 3, |k, c| {
