@@ -202,7 +202,8 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     };
     // Deflate-6 is slow on long repeats (10-25 ms on a 128 KiB gradient). On a small tensor:
     // only where long windows repeat and its first 4 KiB deflate well enough (`lz_gate`). On
-    // a large one: only where long windows repeat (`deflate_screen::may_pay`), then the fast
+    // a large one: only where long windows repeat (`deflate_screen::may_pay`) and level 1 of
+    // its first 16 KiB keeps within 1.25x the rate below (`prefix_within`), then the fast
     // level 1 first, compressing only until its output reaches 1.1x the best so far (the
     // same answer as its full length), and level 6 only below that. On the float tensors of
     // ../shared/data with that many repeats, level 6 saves 1-3 % over level 1 (image-like
@@ -214,6 +215,7 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
         || (!small
             && repeats_per_1024(bytes, w) >= 128
             && deflate_screen::may_pay(bytes, w)
+            && deflate_screen::prefix_within(bytes, level1_limit(best.len()))
             && deflate_screen::shorter_than(bytes, 1, level1_limit(best.len())))
     {
         let mut c = vec![METHOD_DEFLATE];

@@ -37,6 +37,28 @@ pub(super) fn shorter_than(bytes: &[u8], level: u8, limit: usize) -> bool {
     status == TDEFLStatus::Done && written < limit
 }
 
+/// Bytes of the prefix that [`prefix_within`] deflates.
+pub(super) const PREFIX_BYTES: usize = 16 << 10;
+
+/// Whether deflate-1 of the first [`PREFIX_BYTES`] of `bytes` (a tensor above 64 KiB) comes
+/// within 1.25× the rate of `limit` bytes for the whole: the level-1 stream of
+/// [`shorter_than`] is run only then. A prediction, as [`lz_gate::prefix_may_win`] is for the
+/// small tensors (a tensor no longer than four prefixes always passes).
+///
+/// Why: on `../shared/data`, the tensors above 64 KiB that pass [`may_pay`] (the digit images
+/// in all three types, `digits_test_x` as float32) deflate at level 1 to 1.5–2× the split's
+/// size all along: their first 16 KiB come to 1.56–2.03× the rate of the limit (1.1× the
+/// split), so the stream ran over most of the tensor before it reached the limit (1.2–1.5 ms
+/// of a 1.8–2.5 ms encode, where ZipNN takes 0.4 ms).
+pub(super) fn prefix_within(bytes: &[u8], limit: usize) -> bool {
+    if bytes.len() <= 4 * PREFIX_BYTES {
+        return true;
+    }
+    let head = miniz_oxide::deflate::compress_to_vec(&bytes[..PREFIX_BYTES], 1).len();
+    // head / PREFIX ≤ 1.25 · limit / len, in integers.
+    (head as u128) * (bytes.len() as u128) * 4 <= (limit as u128) * (PREFIX_BYTES as u128) * 5
+}
+
 /// Whether deflate's matches may pay on `bytes` (elements of `w` bytes), by the long-window
 /// share of `lz_gate` (module doc).
 pub(super) fn may_pay(bytes: &[u8], w: usize) -> bool {
@@ -87,6 +109,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The prefix's rate against the limit's: true from the smallest limit where deflate-1 of
+    /// the first 16 KiB is within 1.25× its rate, false one byte below; judged on the prefix
+    /// alone (noise then zeros is turned away though the whole deflates far below the limit);
+    /// a tensor of at most 64 KiB always passes.
+    #[test]
+    fn the_prefix_rate_decides() {
+        let mut s = 11u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    (s >> 56) as u8
+                })
+                .collect()
+        };
+        let mut cyclic = noise(40);
+        cyclic = cyclic.repeat(300_000 / 40);
+        let mut mixed = noise(PREFIX_BYTES);
+        mixed.resize(256 << 10, 0);
+        for b in [&cyclic, &mixed] {
+            let head = miniz_oxide::deflate::compress_to_vec(&b[..PREFIX_BYTES], 1).len() as u128;
+            // The least limit with head · len · 4 ≤ limit · PREFIX · 5.
+            let least = (head * b.len() as u128 * 4).div_ceil(PREFIX_BYTES as u128 * 5) as usize;
+            assert!(prefix_within(b, least), "{} bytes, limit {least}", b.len());
+            assert!(
+                !prefix_within(b, least - 1),
+                "{} bytes, limit {}",
+                b.len(),
+                least - 1
+            );
+        }
+        // The whole of `mixed` deflates to about its noise: a limit twice that passes the full
+        // stream, not the prefix (16 KiB of noise at the rate of 32 KiB for 256 KiB).
+        let whole = miniz_oxide::deflate::compress_to_vec(&mixed, 1).len();
+        assert!(shorter_than(&mixed, 1, 2 * whole) && !prefix_within(&mixed, 2 * whole));
+        assert!(prefix_within(&noise(4 * PREFIX_BYTES), 0));
     }
 
     #[test]

@@ -145,6 +145,9 @@ fn blocks<const W: usize>(
         if zeros == 0 && merge_avx2::<W>(h, &ra, ob, simd) {
             continue;
         }
+        if zeros * ZERO_RUNS_BELOW < len && merge_around_zeros::<W>(h, &ra, &rb, ob, simd) {
+            continue;
+        }
         merge::<W>(h, &ra[..W - 1], &rb[..W - 1], &None, ob);
     }
     Ok(())
@@ -176,6 +179,53 @@ unsafe fn count_zeros_avx2(h: &[u8]) -> usize {
         n += (z as u32).count_ones() as usize;
     }
     n + chunks.remainder().iter().filter(|&&s| s == 0).count()
+}
+
+/// A block takes [`merge_around_zeros`] when fewer than one head in this many is 0 (float16
+/// weights: about one zero head in 10 000, yet in 5–15 % of their blocks of 1024; those blocks
+/// took the scalar merge, 8.5 % of the instructions of decoding them).
+const ZERO_RUNS_BELOW: usize = 16;
+
+/// The merge of a block with some zero heads on the AVX2 path (2- and 4-byte elements;
+/// `simd`: the CPU has AVX2): the runs between zero heads as blocks without ([`merge_avx2`]),
+/// each zero head's element from the next rests of its kind (`rb`); returns false, having done
+/// nothing, otherwise. The bytes of [`merge`].
+#[inline]
+fn merge_around_zeros<const W: usize>(
+    h: &[u8],
+    ra: &[&[u8]; 7],
+    rb: &[&[u8]; 7],
+    out: &mut [u8],
+    simd: bool,
+) -> bool {
+    if !(simd && (W == 2 || W == 4)) {
+        return false;
+    }
+    let sh = super::head_shift(W);
+    let (mut from, mut ia, mut ib) = (0usize, 0usize, 0usize);
+    let run = |from: usize, to: usize, ia: &mut usize, out: &mut [u8]| {
+        let len = to - from;
+        let mut r: [&[u8]; 7] = [&[]; 7];
+        for (d, s) in r.iter_mut().zip(ra).take(W - 1) {
+            *d = &s[*ia..*ia + len];
+        }
+        merge_avx2::<W>(&h[from..to], &r, &mut out[from * W..to * W], simd);
+        *ia += len;
+    };
+    for (k, _) in h.iter().enumerate().filter(|(_, &x)| x == 0) {
+        run(from, k, &mut ia, out);
+        // Head 0: the element is the rest with a zero inserted at the head's bits.
+        let mut rest = 0u64;
+        for (j, p) in rb.iter().take(W - 1).enumerate() {
+            rest |= (p[ib] as u64) << (8 * j);
+        }
+        ib += 1;
+        let u = (rest & ((1u64 << sh) - 1)) | ((rest >> sh) << (8 * W - 1));
+        out[k * W..k * W + W].copy_from_slice(&u.to_le_bytes()[..W]);
+        from = k + 1;
+    }
+    run(from, h.len(), &mut ia, out);
+    true
 }
 
 /// The merge of a block without zero heads on the AVX2 path (2- and 4-byte elements; `simd`:

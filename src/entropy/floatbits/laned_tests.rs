@@ -263,3 +263,55 @@ fn zero_masks_stop_only_when_no_column_can_be_zero() {
     assert_eq!(zr.iter().filter(|&&z| z).count(), 1);
     assert!(zr[12] && zc.iter().all(|&z| !z));
 }
+
+/// A block with zero heads merged run by run gives the scalar merge's bytes: zeros first,
+/// last, side by side, alone and everywhere, runs shorter and longer than a vector, for 2-
+/// and 4-byte elements.
+#[test]
+fn merge_around_zeros_is_the_scalar_merge() {
+    if !lane_plane::have_avx2() {
+        return;
+    }
+    fn check<const W: usize>(h: &[u8], r: &mut Bits) {
+        let nb = h.iter().filter(|&&x| x == 0).count();
+        let plane =
+            |len: usize, r: &mut Bits| -> Vec<u8> { (0..len).map(|_| r.next() as u8).collect() };
+        let pa: Vec<Vec<u8>> = (0..W - 1).map(|_| plane(h.len() - nb, r)).collect();
+        let pb: Vec<Vec<u8>> = (0..W - 1).map(|_| plane(nb, r)).collect();
+        let (mut ra, mut rb): ([&[u8]; 7], [&[u8]; 7]) = ([&[]; 7], [&[]; 7]);
+        for j in 0..W - 1 {
+            (ra[j], rb[j]) = (&pa[j], &pb[j]);
+        }
+        let mut want = vec![0u8; W * h.len()];
+        merge::<W>(h, &ra[..W - 1], &rb[..W - 1], &None, &mut want);
+        let mut got = vec![0u8; W * h.len()];
+        assert!(merge_around_zeros::<W>(h, &ra, &rb, &mut got, true));
+        assert!(got == want, "W {W}, {} heads, zeros at {:?}", h.len(), {
+            h.iter()
+                .enumerate()
+                .filter(|(_, &x)| x == 0)
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        });
+    }
+    let mut r = Bits(99);
+    for len in [1usize, 15, 16, 17, 40, 1024] {
+        let layouts: Vec<Vec<usize>> = vec![
+            vec![0],
+            vec![len - 1],
+            vec![0, len - 1],
+            vec![len / 2],
+            (len / 3..(len / 3 + 3).min(len)).collect(),
+            (0..len).collect(),
+            (0..len).step_by(7).collect(),
+        ];
+        for zeros in layouts {
+            let mut h: Vec<u8> = (0..len).map(|_| 1 + (r.next() % 255) as u8).collect();
+            for &k in &zeros {
+                h[k] = 0;
+            }
+            check::<2>(&h, &mut r);
+            check::<4>(&h, &mut r);
+        }
+    }
+}
