@@ -184,9 +184,9 @@ impl ModelPlan {
     }
 }
 
-/// Room in `out` for the lane word lists `lanes` (their counts and words) by exactly what
-/// is missing: a payload larger than the first guess grows to its size, not to twice the
-/// guess (compress peak memory).
+/// Room in `out` for the lane word lists `lanes` (a 4-byte count and the words of each; the
+/// empty lists of a half block count their 4 bytes too): a payload larger than the first guess
+/// grows by what each group adds, not to twice the guess (compress peak memory).
 fn reserve_for<'a>(out: &mut Vec<u8>, lanes: impl Iterator<Item = &'a Vec<u16>>) {
     let bytes: usize = lanes.map(|w| 4 + 2 * w.len()).sum();
     out.reserve_exact(bytes);

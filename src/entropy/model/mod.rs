@@ -160,7 +160,8 @@ impl ModelCode for u16 {
     }
 }
 
-/// [`ModelCode::widen`] of u16 codes, sixteen at a time (the baseline build widens four).
+/// [`ModelCode::widen`] of u16 codes, sixteen at a time with 256-bit vectors (the crate is
+/// built for baseline x86-64, whose vectors are 128 bits).
 ///
 /// # Safety
 /// The CPU must support AVX2.
