@@ -1133,16 +1133,15 @@ mod tests {
         // magnitudes, and a sign pattern the singular pair predicts), widths 1 and 2, with one
         // and two threads, rows whose length is not a multiple of the vector width.
         let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut gauss = move || {
+        let mut uniform = move || {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let v = (s >> 11) as f64 / (1u64 << 53) as f64;
-            (-2.0 * (u + 1e-300).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut gauss = || {
+            let u = uniform();
+            (-2.0 * (u + 1e-300).ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos()
         };
         let mut model_frames = 0;
         for (rows, cols) in [(96usize, 203usize), (300, 230)] {

@@ -201,7 +201,6 @@ fn merge_around_zeros<const W: usize>(
     if !(simd && (W == 2 || W == 4)) {
         return false;
     }
-    let sh = super::head_shift(W);
     let (mut from, mut ia, mut ib) = (0usize, 0usize, 0usize);
     let run = |from: usize, to: usize, ia: &mut usize, out: &mut [u8]| {
         let len = to - from;
@@ -220,7 +219,7 @@ fn merge_around_zeros<const W: usize>(
             rest |= (p[ib] as u64) << (8 * j);
         }
         ib += 1;
-        let u = (rest & ((1u64 << sh) - 1)) | ((rest >> sh) << (8 * W - 1));
+        let u = super::element_bits::<W>(0, rest);
         out[k * W..k * W + W].copy_from_slice(&u.to_le_bytes()[..W]);
         from = k + 1;
     }

@@ -255,6 +255,13 @@ fn head_rest<const W: usize>(e: &[u8]) -> (u8, u64) {
     (h, (u & ((1u64 << sh) - 1)) | ((u >> (8 * W - 1)) << sh))
 }
 
+/// The element of head `h` and rest `rest`, the inverse of [`head_rest`] (its low `8·W` bits).
+#[inline(always)]
+fn element_bits<const W: usize>(h: u8, rest: u64) -> u64 {
+    let sh = head_shift(W);
+    (rest & ((1u64 << sh) - 1)) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1))
+}
+
 /// The heads of the kept elements, and their rests as W−1 byte planes each for head ≠ 0 and for
 /// head = 0, in one pass. Plane j of either kind starts at `j·m` of its buffer (`m` kept
 /// elements; a kind without elements may have an empty buffer); returns
@@ -640,14 +647,12 @@ fn decode_split(
 /// Writes the kept elements of `out` from their heads and rests (`ra`: the W−1 rest planes of
 /// the elements whose head ≠ 0, `rb`: of those whose head = 0).
 fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks, out: &mut [u8]) {
-    let sh = head_shift(W);
-    let low = (1u64 << sh) - 1;
     let nb = rb[0].len();
     if masks.is_none() && nb == 0 {
         // No masks and no zero heads (most weights): element i takes byte i of every plane;
         // 2- and 4-byte elements by zipped iterators (no bounds check per byte).
         let put = |o: &mut [u8], h: u8, rest: u64| {
-            let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
+            let u = element_bits::<W>(h, rest);
             o.copy_from_slice(&u.to_le_bytes()[..W]);
         };
         let els = out.chunks_exact_mut(W);
@@ -669,7 +674,7 @@ fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks
             for (j, p) in ra[..W - 1].iter().enumerate() {
                 rest |= (p[i] as u64) << (8 * j);
             }
-            let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
+            let u = element_bits::<W>(h, rest);
             o.copy_from_slice(&u.to_le_bytes()[..W]);
         }
         return;
@@ -690,7 +695,7 @@ fn merge<const W: usize>(heads: &[u8], ra: &[&[u8]], rb: &[&[u8]], masks: &Masks
             rest |= (plane[*idx] as u64) << (8 * j);
         }
         *idx += 1;
-        let u = (rest & low) | ((h as u64) << sh) | ((rest >> sh) << (8 * W - 1));
+        let u = element_bits::<W>(h, rest);
         o.copy_from_slice(&u.to_le_bytes()[..W]);
     };
     if W == 2 {

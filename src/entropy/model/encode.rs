@@ -134,15 +134,15 @@ impl ModelPlan {
             // beside the payload, not every block's (compress peak memory, issue 12).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            // Blocks do not divide among the threads (9 blocks: 5 and 4): each block's two
-            // halves of lanes are work items instead, so the threads finish together. The
-            // lanes are independent: the same words as coding each block whole.
-            let halves = threads > 1 && n_blocks % threads != 0;
             let group = 2 * threads.max(1);
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
-                if halves {
+                // A group whose blocks do not divide among the threads (the last of 9 blocks
+                // on 2 threads): each block's two halves of lanes are work items instead, so
+                // the threads finish together. The lanes are independent: the same words as
+                // coding each block whole.
+                if threads > 1 && (k1 - k0) % threads != 0 {
                     let words = crate::util::par::map(threads, 2 * (k1 - k0), |h| {
                         let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
                         lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half)
