@@ -603,7 +603,7 @@ fn quantize_range<C: Code>(
     bits: &[f64],
     prune_at: f32,
 ) -> (ChannelParams, Vec<C>) {
-    let mut codes = vec![C::wrap(0); data.len()];
+    let mut codes: Vec<C> = crate::util::par::zeroed(data.len());
     let (mut lo, mut step) = (Vec::with_capacity(channels), Vec::with_capacity(channels));
     if let Some(per) = data.len().checked_div(channels) {
         for (c, (xs, us)) in data

@@ -134,8 +134,11 @@ pub(crate) fn quantize_range_pruned<C: Code>(
             // SAFETY: the CPU supports AVX2 (checked above).
             let (lo, hi) = unsafe { super::quant_avx2::pruned_range(values, prune_at) };
             // ±0.0 compare equal: which one a minimum keeps depends on the order of the
-            // comparisons; the scalar loop's order decides.
-            if lo == 0.0 || hi == 0.0 {
+            // comparisons; the scalar loop's order decides. Only without pruning: pruning
+            // turns every zero, −0.0 included, into +0.0 (|−0| ≤ prune_at), so a zero
+            // result is +0.0 in any order (half the rows of a ReLU layer's gradient are of
+            // one sign and would otherwise be read twice).
+            if (lo == 0.0 || hi == 0.0) && !(prune_at >= 0.0) {
                 scalar_range()
             } else {
                 (lo, hi)
@@ -524,16 +527,14 @@ impl<'a> MagnitudeRanks<'a> {
     /// bin but 0, where `m != 0` keeps the zeros out).
     fn bin(&self, bin: u32) -> Vec<u32> {
         let want = self.hist[bin as usize];
-        let mut v = vec![0u32; want + 1];
-        let mut len = 0;
-        for x in self.data {
-            let m = x.to_bits() & 0x7fff_ffff;
-            // len ≤ want: exactly `want` magnitudes match.
-            v[len] = m;
-            len += (m >> 21 == bin && m != 0) as usize;
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            let mut v = Vec::with_capacity(want);
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { super::quant_avx2::magnitudes_in_bin(self.data, bin, &mut v) };
+            return v;
         }
-        v.truncate(len);
-        v
+        magnitudes_in_bin_generic(self.data, bin, want)
     }
 
     /// Magnitudes in the bins below `bin`.
@@ -577,6 +578,22 @@ impl<'a> MagnitudeRanks<'a> {
         };
         (t, n)
     }
+}
+
+/// The non-zero magnitudes (bits of `|x|`) of `data` whose top 11 bits are `bin`, in data
+/// order; `want` is their count (the histogram's). Branch-free: a store every value, the
+/// length advanced where it matches (the tensor's signs and zeros would mispredict a branch).
+pub(super) fn magnitudes_in_bin_generic(data: &[f32], bin: u32, want: usize) -> Vec<u32> {
+    let mut v = vec![0u32; want + 1];
+    let mut len = 0;
+    for x in data {
+        let m = x.to_bits() & 0x7fff_ffff;
+        // len ≤ want: exactly `want` magnitudes match.
+        v[len] = m;
+        len += (m >> 21 == bin && m != 0) as usize;
+    }
+    v.truncate(len);
+    v
 }
 
 /// The k-th smallest (from 0) of `cand` (k below its length), all sharing their top 11 bits:

@@ -125,6 +125,20 @@ pub(crate) fn map_new_chunks<C: ZeroBits, T: Send>(
     (v, out)
 }
 
+/// A vector of `len` zeros, set with one `memset`: `vec![C::wrap(0); len]` stores element by
+/// element for a generic `C` (about four instructions a value on a trainer-sized gradient,
+/// 2 % of its compress).
+pub(crate) fn zeroed<C: ZeroBits>(len: usize) -> Vec<C> {
+    let mut v: Vec<C> = Vec::with_capacity(len);
+    // SAFETY: the capacity holds `len` values, all-zero bytes are a valid `C` (`ZeroBits`),
+    // so after the write the first `len` values are initialised.
+    unsafe {
+        std::ptr::write_bytes(v.as_mut_ptr(), 0, len);
+        v.set_len(len);
+    }
+    v
+}
+
 /// Types for which all-zero bytes are a valid value (the buffers of [`map_new_chunks`]).
 ///
 /// # Safety
@@ -172,6 +186,20 @@ mod tests {
             );
         }
         assert_eq!((busiest(6144, 683, 2), busiest(6144, 615, 2)), (3415, 3075));
+    }
+
+    #[test]
+    fn zeroed_is_all_zeros_of_its_length() {
+        for n in [0usize, 1, 7, 4096, 100_003] {
+            // A freed block of non-zero bytes first, which the allocator may hand back.
+            drop(vec![0xA5A5_A5A5u32; n]);
+            let v: Vec<u32> = zeroed(n);
+            assert_eq!(v.len(), n);
+            assert!(v.iter().all(|&x| x == 0), "{n}");
+            drop(vec![0xA5A5u16; n]);
+            let w: Vec<u16> = zeroed(n);
+            assert!(w.len() == n && w.iter().all(|&x| x == 0), "{n}");
+        }
     }
 
     #[test]
