@@ -323,6 +323,20 @@ fn plane_histograms<C: Code, const P: usize>(
             for (b, &u) in buf.iter_mut().zip(c) {
                 *b = fold_branchless(u.get(), z, m);
             }
+            // Folded codes are mostly below 256 (every code within 128 of the channel's zero):
+            // then each upper plane gets 64 zero bytes, counted at once (half the counting of
+            // 2-byte codes).
+            if P > 1 && buf.iter().fold(0, |a, &f| a | f) < 256 {
+                for f4 in buf.chunks_exact(4) {
+                    for k in 0..4 {
+                        h4[0][k][f4[k] as usize] += 1;
+                    }
+                }
+                for hp in &mut h4[1..] {
+                    hp[0][0] += 64;
+                }
+                continue;
+            }
             for f4 in buf.chunks_exact(4) {
                 for k in 0..4 {
                     for (p, hp) in h4.iter_mut().enumerate() {
@@ -596,6 +610,35 @@ mod tests {
                 assert_eq!(
                     order0_bound_bytes(&p, width, &codes, threads),
                     expect,
+                    "width {width}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    /// Codes that fold below 256 in most groups of 64 (the upper planes' zeros counted at
+    /// once) and not in some: each plane's histogram counted one folded code at a time.
+    #[test]
+    fn histograms_of_mostly_narrow_codes_count_every_plane() {
+        let mut s = 31u64;
+        for (width, channels, per) in [(2u8, 3usize, 4099usize), (3, 2, 5000), (4, 4, 777)] {
+            let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 1000, 9);
+            let p = ChannelParams::Uniform { step: 1.0, qmin };
+            let mut folded = codes.clone();
+            fold_codes(&p, width, &mut folded, true);
+            let mut want = vec![[0u64; 256]; width as usize];
+            for &f in &folded {
+                for (plane, h) in want.iter_mut().enumerate() {
+                    h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
+                }
+            }
+            // Both kinds of group occur: some folded codes reach 256, most do not.
+            let wide = folded.iter().filter(|&&f| f >= 256).count();
+            assert!(wide > 0 && wide * 100 < folded.len(), "{wide}");
+            for threads in [1, 2] {
+                assert_eq!(
+                    folded_histograms(&p, width, &codes, threads).unwrap(),
+                    want,
                     "width {width}, {threads} threads"
                 );
             }

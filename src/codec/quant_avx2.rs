@@ -317,7 +317,10 @@ mod tests {
                 2 => f32::from_bits((s as u32) & 0x807f_ffff), // ±0 or ±subnormal
                 3 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][(s % 3) as usize],
                 4 | 5 => f32::from_bits(s as u32), // any bit pattern
-                _ => (1.0 + (s >> 40) as f32 / (1u64 << 24) as f32) * if s & 1 == 0 { 1.0 } else { -0.01 },
+                _ => {
+                    (1.0 + (s >> 40) as f32 / (1u64 << 24) as f32)
+                        * if s & 1 == 0 { 1.0 } else { -0.01 }
+                }
             });
         }
         let bins: std::collections::BTreeSet<u32> = data

@@ -8,7 +8,7 @@
 //! NPY may also be `synthetic-gradient` or `synthetic-gaussian` (the speed example's 1024 × 1024
 //! tensors). With REPS > 1 the compression is repeated REPS times: the difference of two runs' counts
 //! divided by the difference in REPS is the cost of one call without the once-per-process
-//! table builds; with `--separate-threads=yes`, per thread (the calling thread's share against
+//! table builds (with `d` alone, REPS decompressions of the one frame instead); with `--separate-threads=yes`, per thread (the calling thread's share against
 //! the workers' shows how much of a threaded compress is serial).
 
 use std::path::PathBuf;
@@ -45,11 +45,18 @@ fn main() {
     )
     .expect("config");
     let frame = enc.compress(&x, &shape, None).expect("compress").bytes;
-    for _ in 1..reps {
+    // `d` alone repeats the decompression instead (one compression makes its frame).
+    let (c_reps, d_reps) = match what.as_str() {
+        "d" => (1, reps),
+        _ => (reps, 1),
+    };
+    for _ in 1..c_reps {
         std::hint::black_box(enc.compress(&x, &shape, None).expect("compress"));
     }
     if what.contains('d') {
-        std::hint::black_box(decompress(&frame).expect("decompress"));
+        for _ in 0..d_reps {
+            std::hint::black_box(decompress(&frame).expect("decompress"));
+        }
     }
     println!(
         "{} values, {} bytes, {:.4} bits/value",
