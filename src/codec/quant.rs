@@ -509,15 +509,35 @@ struct MagnitudeRanks<'a> {
 }
 
 /// Where `MagnitudeRanks::new` counts the zeros and non-finite values.
-const REJECT_BIN: usize = 1024;
+pub(super) const REJECT_BIN: usize = 1024;
+
+/// `MagnitudeRanks`' bin of `v`: the top 11 bits of a kept magnitude, else [`REJECT_BIN`].
+#[inline(always)]
+pub(super) fn magnitude_bin(v: f32) -> usize {
+    let m = v.to_bits() & 0x7fff_ffff;
+    let kept = m.wrapping_sub(1) < 0x7f7f_ffff;
+    if kept {
+        (m >> 21) as usize
+    } else {
+        REJECT_BIN
+    }
+}
 
 impl<'a> MagnitudeRanks<'a> {
     fn new(data: &'a [f32]) -> Self {
         let mut hist = vec![0usize; REJECT_BIN + 1];
-        for v in data {
-            let m = v.to_bits() & 0x7fff_ffff;
-            let kept = m.wrapping_sub(1) < 0x7f7f_ffff;
-            hist[if kept { (m >> 21) as usize } else { REJECT_BIN }] += 1;
+        #[cfg(target_arch = "x86_64")]
+        // Below a few thousand values the sub-histograms' 16 KiB would cost more than they save.
+        let done = if data.len() >= 4096 && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { super::quant_avx2::magnitude_bins(data, &mut hist) }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
+        for v in &data[done..] {
+            hist[magnitude_bin(*v)] += 1;
         }
         let nz = hist[..REJECT_BIN].iter().sum();
         MagnitudeRanks { data, hist, nz }
