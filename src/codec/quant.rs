@@ -138,7 +138,7 @@ pub(crate) fn quantize_range_pruned<C: Code>(
             // turns every zero, −0.0 included, into +0.0 (|−0| ≤ prune_at), so a zero
             // result is +0.0 in any order (half the rows of a ReLU layer's gradient are of
             // one sign and would otherwise be read twice).
-            if (lo == 0.0 || hi == 0.0) && !(prune_at >= 0.0) {
+            if (lo == 0.0 || hi == 0.0) && (prune_at < 0.0 || prune_at.is_nan()) {
                 scalar_range()
             } else {
                 (lo, hi)
@@ -1077,7 +1077,7 @@ mod tests {
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     // One bin (top 11 bits 0x1F5), few distinct low bits: ties.
-                    0x1F5 << 21 | ((s >> 40) as u32 % 700) * 2997
+                    (0x1F5 << 21) | (((s >> 40) as u32 % 700) * 2997)
                 })
                 .collect();
             let mut sorted = cand.clone();
