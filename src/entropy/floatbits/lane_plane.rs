@@ -141,12 +141,18 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
 }
 
 /// The encoder's steps over `data` (a multiple of 16 symbols, last group first) with eight
-/// lanes per vector: the scalar [`EncSym::step`] with `⌊v / freq⌋` by an f64 division, exact
-/// (v < 2^32, and a non-integer quotient is at least 1/freq ≥ 2^−12 from the next integer, far
-/// above the rounding of a double below 2^32), so the words are the scalar path's
-/// (`entropy/model/lanes_enc_avx2.rs` does the same for kind 5). The symbols' entries are
-/// scalar loads put together as vectors: on Zen 3 that costs less than a gather of eight
-/// (the encoder of the bfloat16 MiniLM embeddings' heads: 3.4 → 3.0 ms).
+/// lanes per vector: the scalar [`EncSym::step`] as `x' = ⌊v/f⌋·M + (v mod f) + cum`, the same
+/// states and words. The quotient comes from an f32 estimate, `fl(v)·fl(1/f)`, off by at most
+/// one: after renormalisation `v < f·2^20` (else the step emits and `v = x >> 16`), so
+/// `⌊v/f⌋ < 2^20`, and `fl(v)` (from `v >> 8` and `v & 255`, each exact, one rounding when
+/// added), `fl(1/f)` and the product each round by at most 2^−24, relatively: under
+/// 3·2^−24·2^20 < 0.2 absolutely. The remainder `v − q·f` (exact in wrapping 32 bits: it lies
+/// in (−f, 2f)) then says which way to correct. Why: the f64 division this replaced sat on
+/// the states' chain (13+ cycles, and two per vector); the reciprocal is computed from the
+/// symbol alone, beside it. The symbols' entries come by a gather (on the Xeon of this
+/// project's benchmarks less than eight scalar loads put together, which win on Zen 3), and
+/// each lane's word by a scalar load from a stack copy of the states (vector lane extracts
+/// are all on one port, as are the inserts).
 ///
 /// # Safety
 /// AVX2 must be available; lane l's words go to `buf[pos[l]..]`, which must have room for one
@@ -203,9 +209,10 @@ unsafe fn encode_body_avx2(
     let mut ws = [0u32; LANES];
     let mut ps = [0u32; LANES];
     for c in data.chunks_exact(LANES).rev() {
-        let g = |k: usize| *table.add(c[k] as usize);
-        let e0 = _mm256_setr_epi32(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
-        let e1 = _mm256_setr_epi32(g(8), g(9), g(10), g(11), g(12), g(13), g(14), g(15));
+        let i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr() as *const __m128i));
+        let i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr().add(8) as *const __m128i));
+        let e0 = _mm256_i32gather_epi32::<4>(table, i0);
+        let e1 = _mm256_i32gather_epi32::<4>(table, i1);
         let (n0, m0) = step(x0, e0);
         let (n1, m1) = step(x1, e1);
         _mm256_storeu_si256(ws.as_mut_ptr() as *mut __m256i, x0);
