@@ -599,6 +599,57 @@ mod tests {
         }
     }
 
+    /// The vector step (its quotient an f32 estimate, corrected) gives the scalar step's states
+    /// and words for every frequency from states spread over all of [L, 2^32): a multiplicative
+    /// walk (every magnitude) and states just under the renormalisation bound, where the
+    /// quotient is largest (just under 2^20) and the estimate's error too.
+    #[test]
+    fn vector_step_is_the_scalar_step_over_the_state_range() {
+        if !have_avx2() {
+            return;
+        }
+        let data = [0u8; LANES];
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for f in 1..M {
+            let mut fc = [0u32; 256];
+            fc[0] = (M - f) << 13 | f;
+            let sym = EncSym::new(f, M - f);
+            let bound = f << (32 - SCALE_BITS);
+            for _ in 0..8 {
+                let mut x: [u32; LANES] = std::array::from_fn(|l| {
+                    let r = next();
+                    match l % 3 {
+                        // Any magnitude: a random mantissa under a random power of two.
+                        0 => ((r as u32) >> (r >> 59)).max(L),
+                        1 => bound.saturating_sub((r >> 40) as u32 % 4096).max(L),
+                        _ => (r as u32).max(L),
+                    }
+                });
+                let mut want = x;
+                let words: Vec<(u16, bool)> = want.iter_mut().map(|xl| sym.step(xl)).collect();
+                let mut buf = vec![std::mem::MaybeUninit::<u16>::uninit(); LANES];
+                let mut pos: [usize; LANES] = std::array::from_fn(|l| l);
+                let before = x;
+                // SAFETY: the CPU has AVX2; lane l writes at most one word, at buf[l].
+                unsafe { encode_body_avx2(&data, &fc, &mut x, &mut buf, &mut pos) };
+                assert_eq!(x, want, "freq {f} states {before:?}");
+                for (l, &(w, emit)) in words.iter().enumerate() {
+                    assert_eq!(pos[l], l + emit as usize, "freq {f} lane {l}");
+                    if emit {
+                        // SAFETY: the step wrote this word before advancing past it.
+                        assert_eq!(unsafe { buf[l].assume_init() }, w, "freq {f} lane {l}");
+                    }
+                }
+            }
+        }
+    }
+
     /// The AVX2 encoder writes the scalar one's bytes: skewed and flat symbol distributions,
     /// rare symbols (frequency 1), lengths around the groups of 16.
     #[test]
