@@ -219,7 +219,8 @@ unsafe fn encode_body_avx2(
         _mm256_storeu_si256(ws.as_mut_ptr().add(8) as *mut __m256i, x1);
         _mm256_storeu_si256(ps.as_mut_ptr() as *mut __m256i, p0);
         _mm256_storeu_si256(ps.as_mut_ptr().add(8) as *mut __m256i, p1);
-        let wp = ws.as_ptr() as *const u16;
+        // Hidden from the optimiser: it would read the words back by lane extracts again.
+        let wp = std::hint::black_box(ws.as_ptr()) as *const u16;
         for l in 0..LANES {
             let at = std::ptr::read_volatile(ps.as_ptr().add(l)) as usize;
             *bp.add(at) = std::ptr::read_volatile(wp.add(2 * l));
