@@ -156,7 +156,8 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
 ///
 /// # Safety
 /// AVX2 must be available; lane l's words go to `buf[pos[l]..]`, which must have room for one
-/// word per symbol of the lane; every symbol of `data` must have a frequency in `fc`.
+/// word per symbol of the lane, and every position must stay below 2^32 (they are kept as
+/// 32-bit vector lanes); every symbol of `data` must have a frequency in `fc`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn encode_body_avx2(
