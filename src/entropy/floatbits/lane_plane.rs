@@ -102,9 +102,9 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
     // The groups of 16 not coded by the vector path.
     let mut scalar_body = body;
     #[cfg(target_arch = "x86_64")]
-    if simd {
+    if simd && LANES * per <= u32::MAX as usize {
         // SAFETY: `simd` only when the CPU has AVX2; every lane has room for one word per
-        // symbol (`per`), and `fc` holds every symbol of `data`.
+        // symbol (`per`), the positions fit in 32 bits, and `fc` holds every symbol of `data`.
         unsafe { encode_body_avx2(&data[..body], &fc, &mut x, buf, &mut pos) };
         scalar_body = 0;
     }
@@ -141,16 +141,23 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
 }
 
 /// The encoder's steps over `data` (a multiple of 16 symbols, last group first) with eight
-/// lanes per vector: the scalar [`EncSym::step`] with `⌊v / freq⌋` by an f64 division, exact
-/// (v < 2^32, and a non-integer quotient is at least 1/freq ≥ 2^−12 from the next integer, far
-/// above the rounding of a double below 2^32), so the words are the scalar path's
-/// (`entropy/model/lanes_enc_avx2.rs` does the same for kind 5). The symbols' entries are
-/// scalar loads put together as vectors: on Zen 3 that costs less than a gather of eight
-/// (the encoder of the bfloat16 MiniLM embeddings' heads: 3.4 → 3.0 ms).
+/// lanes per vector: the scalar [`EncSym::step`] as `x' = ⌊v/f⌋·M + (v mod f) + cum`, the same
+/// states and words. The quotient comes from an f32 estimate, `fl(v)·fl(1/f)`, off by at most
+/// one: after renormalisation `v < f·2^20` (else the step emits and `v = x >> 16`), so
+/// `⌊v/f⌋ < 2^20`, and `fl(v)` (from `v >> 8` and `v & 255`, each exact, one rounding when
+/// added), `fl(1/f)` and the product each round by at most 2^−24, relatively: under
+/// 3·2^−24·2^20 < 0.2 absolutely. The remainder `v − q·f` (exact in wrapping 32 bits: it lies
+/// in (−f, 2f)) then says which way to correct. Why: the f64 division this replaced sat on
+/// the states' chain (13+ cycles, and two per vector); the reciprocal is computed from the
+/// symbol alone, beside it. The symbols' entries come by a gather (on the Xeon of this
+/// project's benchmarks less than eight scalar loads put together, which win on Zen 3), and
+/// each lane's word by a scalar load from a stack copy of the states (vector lane extracts
+/// are all on one port, as are the inserts).
 ///
 /// # Safety
 /// AVX2 must be available; lane l's words go to `buf[pos[l]..]`, which must have room for one
-/// word per symbol of the lane; every symbol of `data` must have a frequency in `fc`.
+/// word per symbol of the lane, and every position must stay below 2^32 (they are kept as
+/// 32-bit vector lanes); every symbol of `data` must have a frequency in `fc`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn encode_body_avx2(
@@ -162,48 +169,78 @@ unsafe fn encode_body_avx2(
 ) {
     use std::arch::x86_64::*;
     let table = fc.as_ptr() as *const i32;
-    let flip = _mm256_set1_epi32(i32::MIN);
-    let two31 = _mm256_set1_pd(2147483648.0);
-    let mf = _mm256_set1_epi32(M as i32);
     let bp = buf.as_mut_ptr() as *mut u16;
-    let step = |x: __m256i, e: __m256i, pos: &mut [usize]| -> __m256i {
-        let freq = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
+    let fmask = _mm256_set1_epi32((1 << 13) - 1);
+    let mf = _mm256_set1_epi32(M as i32);
+    let one_i = _mm256_set1_epi32(1);
+    let one = _mm256_set1_ps(1.0);
+    let scale = _mm256_set1_ps(256.0);
+    let low8 = _mm256_set1_epi32(255);
+    let sixteen = _mm256_set1_epi32(16);
+    let zero = _mm256_setzero_si256();
+    let step = |x: __m256i, e: __m256i| -> (__m256i, __m256i) {
+        let freq = _mm256_and_si256(e, fmask);
         let cum = _mm256_srli_epi32::<13>(e);
-        // Renormalise when x ≥ freq · 2^20 (< 2^32: freq < M), unsigned.
         let x_max = _mm256_slli_epi32::<{ 32 - SCALE_BITS as i32 }>(freq);
         let emit = _mm256_cmpeq_epi32(_mm256_max_epu32(x, x_max), x);
-        let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as u32;
-        let mut w = [0u32; 8];
-        _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, x);
-        for (l, p) in pos.iter_mut().enumerate() {
-            *bp.add(*p) = w[l] as u16;
-            *p += ((bits >> l) & 1) as usize;
-        }
-        let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
-        let vs = _mm256_xor_si256(v, flip);
-        let vlo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(vs)), two31);
-        let vhi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(vs)), two31);
-        let flo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(freq));
-        let fhi = _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(freq));
-        const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
-        let qlo = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vlo, flo)));
-        let qhi = _mm256_cvttpd_epi32(_mm256_round_pd::<FLOOR>(_mm256_div_pd(vhi, fhi)));
-        let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(qlo), qhi);
+        // A variable shift (one micro-op) rather than a blend of x and x >> 16 (three).
+        let v = _mm256_srlv_epi32(x, _mm256_and_si256(emit, sixteen));
+        let rcp = _mm256_div_ps(one, _mm256_cvtepi32_ps(freq));
+        let hi = _mm256_cvtepi32_ps(_mm256_srli_epi32::<8>(v));
+        let lo = _mm256_cvtepi32_ps(_mm256_and_si256(v, low8));
+        let qf = _mm256_add_ps(
+            _mm256_mul_ps(hi, _mm256_mul_ps(rcp, scale)),
+            _mm256_mul_ps(lo, rcp),
+        );
+        let q = _mm256_cvttps_epi32(qf);
+        let r = _mm256_sub_epi32(v, _mm256_mullo_epi32(q, freq));
+        let base = _mm256_add_epi32(
+            _mm256_add_epi32(_mm256_slli_epi32::<{ SCALE_BITS as i32 }>(q), r),
+            cum,
+        );
         let cmpl = _mm256_sub_epi32(mf, freq);
-        _mm256_add_epi32(_mm256_add_epi32(v, cum), _mm256_mullo_epi32(q, cmpl))
+        let under = _mm256_cmpgt_epi32(zero, r);
+        let over = _mm256_cmpgt_epi32(r, _mm256_sub_epi32(freq, one_i));
+        let x = _mm256_sub_epi32(base, _mm256_and_si256(cmpl, under));
+        (_mm256_add_epi32(x, _mm256_and_si256(cmpl, over)), emit)
     };
     let mut x0 = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
     let mut x1 = _mm256_loadu_si256(x.as_ptr().add(8) as *const __m256i);
-    let (p0, p1) = pos.split_at_mut(8);
+    let pv: [u32; LANES] = std::array::from_fn(|l| pos[l] as u32);
+    let mut p0 = _mm256_loadu_si256(pv.as_ptr() as *const __m256i);
+    let mut p1 = _mm256_loadu_si256(pv.as_ptr().add(8) as *const __m256i);
+    let mut ws = [0u32; LANES];
+    let mut ps = [0u32; LANES];
     for c in data.chunks_exact(LANES).rev() {
-        let g = |k: usize| *table.add(c[k] as usize);
-        let e0 = _mm256_setr_epi32(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
-        let e1 = _mm256_setr_epi32(g(8), g(9), g(10), g(11), g(12), g(13), g(14), g(15));
-        x0 = step(x0, e0, p0);
-        x1 = step(x1, e1, p1);
+        let i0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr() as *const __m128i));
+        let i1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(c.as_ptr().add(8) as *const __m128i));
+        let e0 = _mm256_i32gather_epi32::<4>(table, i0);
+        let e1 = _mm256_i32gather_epi32::<4>(table, i1);
+        let (n0, m0) = step(x0, e0);
+        let (n1, m1) = step(x1, e1);
+        _mm256_storeu_si256(ws.as_mut_ptr() as *mut __m256i, x0);
+        _mm256_storeu_si256(ws.as_mut_ptr().add(8) as *mut __m256i, x1);
+        _mm256_storeu_si256(ps.as_mut_ptr() as *mut __m256i, p0);
+        _mm256_storeu_si256(ps.as_mut_ptr().add(8) as *mut __m256i, p1);
+        // Hidden from the optimiser: it would read the words back by lane extracts again.
+        let wp = std::hint::black_box(ws.as_ptr()) as *const u16;
+        for l in 0..LANES {
+            let at = std::ptr::read_volatile(ps.as_ptr().add(l)) as usize;
+            *bp.add(at) = std::ptr::read_volatile(wp.add(2 * l));
+        }
+        p0 = _mm256_sub_epi32(p0, m0);
+        p1 = _mm256_sub_epi32(p1, m1);
+        x0 = n0;
+        x1 = n1;
     }
     _mm256_storeu_si256(x.as_mut_ptr() as *mut __m256i, x0);
     _mm256_storeu_si256(x.as_mut_ptr().add(8) as *mut __m256i, x1);
+    let mut pv = [0u32; LANES];
+    _mm256_storeu_si256(pv.as_mut_ptr() as *mut __m256i, p0);
+    _mm256_storeu_si256(pv.as_mut_ptr().add(8) as *mut __m256i, p1);
+    for l in 0..LANES {
+        pos[l] = pv[l] as usize;
+    }
 }
 
 /// A plane as read from a payload, decoded on demand in order.
@@ -560,6 +597,57 @@ mod tests {
                             // SAFETY: the step wrote this word before advancing past it.
                             assert_eq!(unsafe { buf[l].assume_init() }, w, "freq {f} lane {l}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The vector step (its quotient an f32 estimate, corrected) gives the scalar step's states
+    /// and words for every frequency from states spread over all of [L, 2^32): a multiplicative
+    /// walk (every magnitude) and states just under the renormalisation bound, where the
+    /// quotient is largest (just under 2^20) and the estimate's error too.
+    #[test]
+    fn vector_step_is_the_scalar_step_over_the_state_range() {
+        if !have_avx2() {
+            return;
+        }
+        let data = [0u8; LANES];
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for f in 1..M {
+            let mut fc = [0u32; 256];
+            fc[0] = (M - f) << 13 | f;
+            let sym = EncSym::new(f, M - f);
+            let bound = f << (32 - SCALE_BITS);
+            for _ in 0..8 {
+                let mut x: [u32; LANES] = std::array::from_fn(|l| {
+                    let r = next();
+                    match l % 3 {
+                        // Any magnitude: a random mantissa under a random power of two.
+                        0 => ((r as u32) >> (r >> 59)).max(L),
+                        1 => bound.saturating_sub((r >> 40) as u32 % 4096).max(L),
+                        _ => (r as u32).max(L),
+                    }
+                });
+                let mut want = x;
+                let words: Vec<(u16, bool)> = want.iter_mut().map(|xl| sym.step(xl)).collect();
+                let mut buf = vec![std::mem::MaybeUninit::<u16>::uninit(); LANES];
+                let mut pos: [usize; LANES] = std::array::from_fn(|l| l);
+                let before = x;
+                // SAFETY: the CPU has AVX2; lane l writes at most one word, at buf[l].
+                unsafe { encode_body_avx2(&data, &fc, &mut x, &mut buf, &mut pos) };
+                assert_eq!(x, want, "freq {f} states {before:?}");
+                for (l, &(w, emit)) in words.iter().enumerate() {
+                    assert_eq!(pos[l], l + emit as usize, "freq {f} lane {l}");
+                    if emit {
+                        // SAFETY: the step wrote this word before advancing past it.
+                        assert_eq!(unsafe { buf[l].assume_init() }, w, "freq {f} lane {l}");
                     }
                 }
             }
