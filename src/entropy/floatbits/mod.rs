@@ -143,7 +143,7 @@ pub(crate) fn encode_as(
     // rows: their full evaluation costs about a tenth of the encode of a large weight matrix,
     // where they never pay. Without them the streams are coded one at a time from the input
     // (`streamed.rs`: the compress call's peak memory).
-    let heads = streamed::kept_heads(bytes, w, &masks, self::kept(bytes.len() / w, &masks));
+    let (heads, nb) = streamed::kept_heads(bytes, w, &masks, self::kept(bytes.len() / w, &masks));
     let kept = kept.filter(|k| {
         let top = streamed::top_of_first(bytes, w, &masks, &heads, predict2d::sample_len(k));
         predict2d::sample_pays(bytes, w, k, &heads, &top, min_saving)
@@ -153,6 +153,7 @@ pub(crate) fn encode_as(
         return encode_whole(bytes, w, rows, true, masks, kept, min_saving, out);
     }
     let coded = context_screen::histogram_and_contexts(&heads);
+    let heads = (heads, nb);
     push_masks(&masks, out);
     if coded.1.is_none() {
         streamed::encode_laned(bytes, w, &masks, heads, &coded.0, out);

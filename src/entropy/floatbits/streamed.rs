@@ -21,26 +21,26 @@ use crate::entropy::order0;
 /// Bytes gathered at a time where a plane is counted without a copy of its own.
 const RUN_BYTES: usize = 1 << 14;
 
-/// The heads of the kept elements of `bytes` (elements of `w` bytes, `m` kept), in order.
-pub(super) fn kept_heads(bytes: &[u8], w: usize, masks: &Masks, m: usize) -> Vec<u8> {
-    match w {
-        2 => heads_of::<2>(bytes, masks, m),
-        4 => heads_of::<4>(bytes, masks, m),
-        _ => heads_of::<8>(bytes, masks, m),
-    }
-}
-
-fn heads_of<const W: usize>(bytes: &[u8], masks: &Masks, m: usize) -> Vec<u8> {
+/// The heads of the kept elements of `bytes` (elements of `w` bytes, `m` kept), in order,
+/// and how many are 0.
+pub(super) fn kept_heads(bytes: &[u8], w: usize, masks: &Masks, m: usize) -> (Vec<u8>, usize) {
     let mut h = Vec::new();
-    if masks.is_none() {
-        gather::heads(bytes, W, &mut h);
-        return h;
-    }
-    h.reserve_exact(m);
-    for_each_kept(bytes.len() / W, masks, |i| {
-        h.push(head_rest::<W>(&bytes[i * W..i * W + W]).0)
-    });
-    h
+    let some_zero = match masks {
+        None => gather::heads(bytes, w, &mut h),
+        Some(_) => {
+            h.reserve_exact(m);
+            for_each_kept(bytes.len() / w, masks, |i| {
+                let e = &bytes[i * w..i * w + w];
+                h.push(e[w - 1] << 1 | e[w - 2] >> 7)
+            });
+            true
+        }
+    };
+    let zeros = match some_zero {
+        true => laned::count_zeros(&h, lane_plane::have_avx2()),
+        false => 0,
+    };
+    (h, zeros)
 }
 
 /// A rest plane of elements that are all kept and none with a zero head: byte `j` of every
@@ -82,99 +82,111 @@ impl Direct<'_> {
     }
 }
 
-/// A rest plane as it is coded: gathered from the elements when read, or split out of them
-/// beforehand with the other planes (masks or zero heads: one pass for all, each plane in a
-/// buffer of its exact size, dropped once coded).
-enum Rest<'a> {
-    Direct(Direct<'a>),
-    Split(Vec<u8>),
+/// The rest planes as they are coded: gathered from the elements when read (every element
+/// kept, no head 0), or split out of them beforehand (masks or zero heads: one pass for all,
+/// `gather::rest_planes`, each plane cut off the end of its buffer once coded).
+enum Rests<'a> {
+    Direct(&'a [u8]),
+    Split(Vec<u8>, Vec<u8>),
 }
 
-/// The rest planes in the layout's order (those of the elements whose head ≠ 0, then = 0) of
-/// the `m` kept elements, `nb` of them with a zero head.
-fn rests<'a>(bytes: &'a [u8], w: usize, masks: &Masks, m: usize, nb: usize) -> Vec<Rest<'a>> {
-    if masks.is_none() && nb == 0 {
-        let direct = |j, len| Rest::Direct(Direct { bytes, w, j, len });
-        return (0..w - 1)
-            .map(|j| direct(j, m))
-            .chain((0..w - 1).map(|j| direct(j, 0)))
-            .collect();
+impl Rests<'_> {
+    fn new<'a>(bytes: &'a [u8], w: usize, masks: &Masks, m: usize, nb: usize) -> Rests<'a> {
+        match masks.is_none() && nb == 0 {
+            true => Rests::Direct(bytes),
+            false => {
+                let (a, b) = gather::rest_planes(bytes, w, masks, m - nb, nb);
+                Rests::Split(a, b)
+            }
+        }
     }
-    gather::rest_planes(bytes, w, masks, m - nb, nb)
-        .into_iter()
-        .map(Rest::Split)
-        .collect()
-}
 
-/// Appends, after the masks, the laned layout (`laned.rs`) of the kept elements' `heads`
-/// (byte histogram `hist`) and of the rest planes of `bytes`, dropping the heads once coded.
-pub(super) fn encode_laned(
-    bytes: &[u8],
-    w: usize,
-    masks: &Masks,
-    heads: Vec<u8>,
-    hist: &[u64; 256],
-    out: &mut Vec<u8>,
-) {
-    let (m, nb) = (heads.len(), zeros(&heads));
-    out.reserve_exact(8);
-    out.extend_from_slice(&(nb as u64).to_le_bytes());
-    lane_plane::encode_with_histogram(&heads, hist, out);
-    drop(heads);
-    for r in rests(bytes, w, masks, m, nb) {
-        let p = match r {
-            Rest::Split(data) => {
-                laned::encode_rest_plane(&data, out);
-                continue;
-            }
-            Rest::Direct(p) => p,
-        };
-        // The decisions of `laned::encode_rest_plane`, from runs of the elements: a plane
-        // it stores is appended from them.
-        let clearly = uniform_screen::clearly_uniform_by(p.len, |start, run| {
-            p.append(start, uniform_screen::RUN, run)
-        });
-        let hist = (!clearly && p.len >= 1 << 14).then(|| p.histogram());
-        match hist {
-            Some(h) if !uniform_by(&h, p.len) => {
-                lane_plane::encode_with_histogram(&p.gathered(), &h, out)
-            }
-            None if !clearly => lane_plane::encode(&p.gathered(), out),
-            _ => {
-                out.reserve_exact(1);
-                out.push(lane_plane::KIND_STORED);
-                p.append(0, p.len, out);
+    /// Codes the rest planes in the layout's order (byte j = 0 … w − 2 of the elements whose
+    /// head ≠ 0, then of those whose head = 0; `m` kept elements, `nb` with a zero head) with
+    /// `direct` for a plane gathered when read, `split` for a plane in memory.
+    fn code(
+        mut self,
+        w: usize,
+        m: usize,
+        nb: usize,
+        out: &mut Vec<u8>,
+        direct: impl Fn(Direct, &mut Vec<u8>),
+        split: impl Fn(&[u8], &mut Vec<u8>),
+    ) {
+        for zero in [false, true] {
+            let len = if zero { nb } else { m - nb };
+            for j in 0..w - 1 {
+                match &mut self {
+                    Rests::Direct(bytes) => direct(Direct { bytes, w, j, len }, out),
+                    Rests::Split(a, b) => {
+                        let buf = if zero { b } else { a };
+                        let at = buf.len() - len;
+                        split(&buf[at..], out);
+                        buf.truncate(at);
+                        buf.shrink_to_fit();
+                    }
+                }
             }
         }
     }
 }
 
-/// Appends, after the masks, the split layout of `heads` (`coded`: their histogram and
+/// Appends, after the masks, the laned layout (`laned.rs`) of the kept elements' `heads`
+/// (`nb` of them 0; byte histogram `hist`) and of the rest planes of `bytes`, dropping the heads once coded.
+pub(super) fn encode_laned(
+    bytes: &[u8],
+    w: usize,
+    masks: &Masks,
+    (heads, nb): (Vec<u8>, usize),
+    hist: &[u64; 256],
+    out: &mut Vec<u8>,
+) {
+    let m = heads.len();
+    out.reserve_exact(8);
+    out.extend_from_slice(&(nb as u64).to_le_bytes());
+    lane_plane::encode_with_histogram(&heads, hist, out);
+    drop(heads);
+    Rests::new(bytes, w, masks, m, nb).code(w, m, nb, out, direct_laned, laned::encode_rest_plane);
+}
+
+/// [`laned::encode_rest_plane`] of a plane gathered from the elements: its decisions from
+/// runs of them, a plane it stores appended from them.
+fn direct_laned(p: Direct, out: &mut Vec<u8>) {
+    let clearly = uniform_screen::clearly_uniform_by(p.len, |start, run| {
+        p.append(start, uniform_screen::RUN, run)
+    });
+    let hist = (!clearly && p.len >= 1 << 14).then(|| p.histogram());
+    match hist {
+        Some(h) if !uniform_by(&h, p.len) => {
+            lane_plane::encode_with_histogram(&p.gathered(), &h, out)
+        }
+        None if !clearly => lane_plane::encode(&p.gathered(), out),
+        _ => {
+            out.reserve_exact(1);
+            out.push(lane_plane::KIND_STORED);
+            p.append(0, p.len, out);
+        }
+    }
+}
+
+/// Appends, after the masks, the split layout of `heads` (`nb` of them 0; `coded`: their histogram and
 /// contexts) and of the rest planes of `bytes`, dropping the heads once coded.
 pub(super) fn encode_split(
     bytes: &[u8],
     w: usize,
     masks: &Masks,
-    heads: Vec<u8>,
+    (heads, nb): (Vec<u8>, usize),
     coded: Histogram,
     out: &mut Vec<u8>,
 ) {
-    let (m, nb) = (heads.len(), zeros(&heads));
+    let m = heads.len();
     match coded {
         (_, Some((owners, counts))) => context::encode_with(&heads, &owners, &counts, out),
         (hist, None) => context::encode_with(&heads, &[], &[hist], out),
     }
     drop(heads);
-    for r in rests(bytes, w, masks, m, nb) {
-        match r {
-            Rest::Split(data) => plane(&data, out),
-            Rest::Direct(p) => plane(&p.gathered(), out),
-        }
-    }
-}
-
-fn zeros(heads: &[u8]) -> usize {
-    laned::count_zeros(heads, lane_plane::have_avx2())
+    let direct = |p: Direct, out: &mut Vec<u8>| plane(&p.gathered(), out);
+    Rests::new(bytes, w, masks, m, nb).code(w, m, nb, out, direct, plane);
 }
 
 /// The top rest byte (plane `w − 2`) of the elements whose head ≠ 0 among the first `count`
@@ -187,6 +199,14 @@ pub(super) fn top_of_first(
     count: usize,
 ) -> Vec<u8> {
     let count = count.min(heads.len());
+    if masks.is_none() {
+        // The first elements' top bytes in one pass, those of zero heads then dropped.
+        let mut top = Vec::new();
+        gather::rest_byte(&bytes[..count * w], w, w - 2, &mut top);
+        let mut keep = heads[..count].iter().map(|&h| h != 0);
+        top.retain(|_| keep.next().unwrap_or(false));
+        return top;
+    }
     let sh = 8 * (w - 2);
     let rest = |i: usize| match w {
         2 => head_rest::<2>(&bytes[i * 2..i * 2 + 2]).1,
@@ -194,27 +214,31 @@ pub(super) fn top_of_first(
         _ => head_rest::<8>(&bytes[i * 8..i * 8 + 8]).1,
     };
     let mut top = Vec::with_capacity(count);
-    let mut take = |k: usize, i: usize| {
+    // The kept rows one at a time, up to the row holding the last sampled element.
+    let mut k = 0;
+    for_each_kept_until(masks, count, |i| {
         if heads[k] != 0 {
             top.push((rest(i) >> sh) as u8);
         }
+        k += 1;
+    });
+    top
+}
+
+/// Calls `f(index)` for the first `count` kept elements of a masked matrix, in order.
+fn for_each_kept_until(masks: &Masks, count: usize, mut f: impl FnMut(usize)) {
+    let Some((zr, zc)) = masks else {
+        return (0..count).for_each(f);
     };
-    match masks {
-        None => (0..count).for_each(|k| take(k, k)),
-        Some((zr, zc)) => {
-            // The kept rows one at a time, up to the row holding the last sampled element.
-            let cols = zc.len();
-            let mut k = 0;
-            for r in (0..zr.len()).filter(|&r| !zr[r]) {
-                for c in (0..cols).filter(|&c| !zc[c]) {
-                    if k == count {
-                        return top;
-                    }
-                    take(k, r * cols + c);
-                    k += 1;
-                }
+    let cols = zc.len();
+    let mut k = 0;
+    for r in (0..zr.len()).filter(|&r| !zr[r]) {
+        for c in (0..cols).filter(|&c| !zc[c]) {
+            if k == count {
+                return;
             }
+            f(r * cols + c);
+            k += 1;
         }
     }
-    top
 }
