@@ -242,3 +242,111 @@ fn for_each_kept_until(masks: &Masks, count: usize, mut f: impl FnMut(usize)) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{encode_as, encode_whole, zero_masks, Layout};
+    use super::*;
+
+    /// Elements of `w` bytes: a smooth scale times noise (heads vary slowly), with zero
+    /// elements every `zero_every` (none when 0), subnormal-like small ones, and the rows of
+    /// index ≡ 3 (mod 7) and the columns ≡ 1 (mod 5) zeroed when `masked`.
+    fn elements(n: usize, cols: usize, w: usize, zero_every: usize, masked: bool) -> Vec<u8> {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut out = Vec::with_capacity(n * w);
+        for i in 0..n {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let (r, c) = (i / cols, i % cols);
+            let zero =
+                (zero_every > 0 && i % zero_every == 0) || (masked && (r % 7 == 3 || c % 5 == 1));
+            let x = if zero {
+                0.0
+            } else {
+                u * (1.0 + (i % 97) as f64) * 1e-3
+            };
+            match w {
+                2 => out.extend_from_slice(&((x as f32).to_bits() >> 16).to_le_bytes()[..2]),
+                4 => out.extend_from_slice(&(x as f32).to_bits().to_le_bytes()),
+                _ => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+            }
+        }
+        out
+    }
+
+    /// The split coded stream by stream from the input is byte for byte the split held
+    /// whole, laned or with contexts: every width, with and without zero heads and masks,
+    /// lengths that are not whole blocks of 32 elements (the AVX2 gathers' tails), planes
+    /// long enough to be screened and counted in runs.
+    #[test]
+    fn streamed_split_is_the_whole_split() {
+        let mut layouts = Vec::new();
+        for w in [2usize, 4, 8] {
+            for (rows, cols) in [(1usize, 100_003usize), (300, 301), (2, 40_000), (64, 33)] {
+                let n = rows * cols;
+                for (zero_every, masked) in [(0, false), (5, false), (0, true), (3, true)] {
+                    if rows == 1 && masked {
+                        continue;
+                    }
+                    let bytes = elements(n, cols, w, zero_every, masked);
+                    let mut streamed = Vec::new();
+                    let layout = encode_as(&bytes, w, rows, true, None, &mut streamed);
+                    let mut whole = Vec::new();
+                    let masks = zero_masks(&bytes, w, rows);
+                    let want = encode_whole(
+                        &bytes,
+                        w,
+                        rows,
+                        true,
+                        masks,
+                        None,
+                        f64::INFINITY,
+                        &mut whole,
+                    );
+                    assert_eq!(layout, want, "w {w} {rows}x{cols} {zero_every} {masked}");
+                    assert!(
+                        streamed == whole,
+                        "w {w} {rows}x{cols} {zero_every} {masked}"
+                    );
+                    layouts.push(layout);
+                }
+            }
+        }
+        // Both layouts the streamed path writes were compared.
+        assert!(layouts.contains(&Layout::Laned) && layouts.contains(&Layout::Split));
+    }
+
+    /// The AVX2 gathers give the scalar bytes, and the scalar bytes are the element's head
+    /// and rest (`head_rest`), at every length around the 32-element blocks.
+    #[test]
+    fn gathers_are_head_and_rest_bytes() {
+        for w in [2usize, 4, 8] {
+            for n in [0usize, 1, 31, 32, 33, 63, 64, 65, 1000] {
+                let bytes = elements(n, n.max(1), w, 3, false);
+                let mut heads = Vec::new();
+                let zero = gather::heads(&bytes, w, &mut heads);
+                let split: Vec<(u8, u64)> = bytes
+                    .chunks_exact(w)
+                    .map(|e| match w {
+                        2 => head_rest::<2>(e),
+                        4 => head_rest::<4>(e),
+                        _ => head_rest::<8>(e),
+                    })
+                    .collect();
+                assert!(
+                    heads.iter().copied().eq(split.iter().map(|p| p.0)),
+                    "w {w} n {n}"
+                );
+                assert_eq!(zero, split.iter().any(|p| p.0 == 0), "w {w} n {n}");
+                for j in 0..w - 1 {
+                    let mut plane = Vec::new();
+                    gather::rest_byte(&bytes, w, j, &mut plane);
+                    let want = split.iter().map(|p| (p.1 >> (8 * j)) as u8);
+                    assert!(plane.iter().copied().eq(want), "w {w} n {n} j {j}");
+                }
+            }
+        }
+    }
+}
