@@ -41,6 +41,13 @@ pub(crate) fn encode_stored(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(data);
 }
 
+/// Appends a plane whose every byte is `s`.
+pub(crate) fn encode_constant(s: u8, out: &mut Vec<u8>) {
+    out.reserve_exact(2);
+    out.push(KIND_CONSTANT);
+    out.push(s);
+}
+
 /// Appends `data` as the smallest of stored, constant and rANS.
 pub(crate) fn encode(data: &[u8], out: &mut Vec<u8>) {
     encode_with_histogram(data, &histogram(data), out)
@@ -53,10 +60,7 @@ pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Ve
         return encode_stored(data, out);
     }
     if distinct == 1 {
-        out.reserve_exact(2);
-        out.push(KIND_CONSTANT);
-        out.push(data[0]);
-        return;
+        return encode_constant(data[0], out);
     }
     let start = out.len();
     let freq = normalize(hist);

@@ -7,19 +7,15 @@
 //! a head) and a payload grown by doubling, a lossless compress held 2–3 × the input. Here a
 //! call holds the payload (grown by exactly what each stream adds) and at most one stream
 //! being coded: the heads and their words (3 bytes a head), or a rest plane and its words.
-//! Without masks or zero heads (weights), a plane the laned layout stores is screened and
-//! counted in runs and appended straight from the elements, with no copy of its own.
-//! Payload bytes are those of the full split (`encode_as`'s other path).
+//! Without masks or zero heads (weights), a plane that the sample screen of
+//! `uniform_screen.rs` stores is appended straight from the elements, with no copy of its own
+//! (other planes are gathered into a buffer and coded as `laned.rs` codes them). Payload
+//! bytes are those of the full split (`encode_as`'s other path).
 
 use super::context::Histogram;
 use super::{
-    context, for_each_kept, gather, head_rest, lane_plane, laned, plane, uniform_by,
-    uniform_screen, Masks,
+    context, for_each_kept, gather, head_rest, lane_plane, laned, plane, uniform_screen, Masks,
 };
-use crate::entropy::order0;
-
-/// Bytes gathered at a time where a plane is counted without a copy of its own.
-const RUN_BYTES: usize = 1 << 14;
 
 /// The heads of the kept elements of `bytes` (elements of `w` bytes, `m` kept), in order,
 /// and how many are 0.
@@ -65,20 +61,6 @@ impl Direct<'_> {
         let mut v = Vec::new();
         self.append(0, self.len, &mut v);
         v
-    }
-
-    /// Its byte histogram, counted a run at a time.
-    fn histogram(&self) -> [u64; 256] {
-        let mut total = [0u64; 256];
-        let mut run = Vec::with_capacity(RUN_BYTES);
-        for start in (0..self.len).step_by(RUN_BYTES) {
-            run.clear();
-            self.append(start, RUN_BYTES.min(self.len - start), &mut run);
-            for (t, c) in total.iter_mut().zip(order0::histogram(&run)) {
-                *t += c;
-            }
-        }
-        total
     }
 }
 
@@ -149,28 +131,22 @@ pub(super) fn encode_laned(
     Rests::new(bytes, w, masks, m, nb).code(w, m, nb, out, direct_laned, laned::encode_rest_plane);
 }
 
-/// [`laned::encode_rest_plane`] of a plane gathered from the elements: its decisions from
-/// runs of them, a plane it stores appended from them.
+/// [`laned::encode_rest_plane`] of a plane gathered from the elements: a plane the sample
+/// screen stores is appended from them, any other gathered first.
 fn direct_laned(p: Direct, out: &mut Vec<u8>) {
     let clearly = uniform_screen::clearly_uniform_by(p.len, |start, run| {
         p.append(start, uniform_screen::RUN, run)
     });
-    let hist = (!clearly && p.len >= 1 << 14).then(|| p.histogram());
-    match hist {
-        Some(h) if !uniform_by(&h, p.len) => {
-            lane_plane::encode_with_histogram(&p.gathered(), &h, out)
-        }
-        None if !clearly => lane_plane::encode(&p.gathered(), out),
-        _ => {
-            out.reserve_exact(1);
-            out.push(lane_plane::KIND_STORED);
-            p.append(0, p.len, out);
-        }
+    if !clearly {
+        return laned::encode_rest_plane(&p.gathered(), out);
     }
+    out.reserve_exact(1);
+    out.push(lane_plane::KIND_STORED);
+    p.append(0, p.len, out);
 }
 
-/// Appends, after the masks, the split layout of `heads` (`nb` of them 0; `coded`: their histogram and
-/// contexts) and of the rest planes of `bytes`, dropping the heads once coded.
+/// Appends, after the masks, the split layout of `heads` (`nb` of them 0; `coded`: their
+/// histogram and contexts) and of the rest planes of `bytes`, dropping the heads once coded.
 pub(super) fn encode_split(
     bytes: &[u8],
     w: usize,
