@@ -315,7 +315,7 @@ mod tests {
         for w in [2usize, 4, 8] {
             for (rows, cols) in [(1usize, 100_003usize), (300, 301), (2, 40_000), (64, 33)] {
                 let n = rows * cols;
-                for (zero_every, masked) in [(0, false), (5, false), (0, true), (3, true)] {
+                for (zero_every, masked) in [(0, false), (5, false), (101, false), (0, true), (3, true)] {
                     if rows == 1 && masked {
                         continue;
                     }
