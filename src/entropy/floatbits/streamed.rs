@@ -9,8 +9,11 @@
 //! being coded: the heads and their words (3 bytes a head), or a rest plane and its words.
 //! Without masks or zero heads (weights), a plane that the sample screen of
 //! `uniform_screen.rs` stores is appended straight from the elements, with no copy of its own
-//! (other planes are gathered into a buffer and coded as `laned.rs` codes them). Payload
-//! bytes are those of the full split (`encode_as`'s other path).
+//! (other planes are gathered into a buffer and coded as `laned.rs` codes them). With zero
+//! heads the heads are kept too (2-byte elements, rare zero heads: each plane cut from a
+//! whole gather), or the rest planes split out together (masks, frequent zero heads), each
+//! dropped once coded ([`Rests`]). Payload bytes are those of the full split (`encode_as`'s
+//! other path).
 
 use super::context::Histogram;
 use super::{
@@ -315,7 +318,9 @@ mod tests {
         for w in [2usize, 4, 8] {
             for (rows, cols) in [(1usize, 100_003usize), (300, 301), (2, 40_000), (64, 33)] {
                 let n = rows * cols;
-                for (zero_every, masked) in [(0, false), (5, false), (101, false), (0, true), (3, true)] {
+                for (zero_every, masked) in
+                    [(0, false), (5, false), (101, false), (0, true), (3, true)]
+                {
                     if rows == 1 && masked {
                         continue;
                     }
