@@ -17,8 +17,7 @@
 
 use super::context::Histogram;
 use super::{
-    context, for_each_kept, for_each_zero, gather, head_rest, lane_plane, laned, plane,
-    uniform_screen, Masks,
+    context, for_each_zero, gather, head_rest, lane_plane, laned, plane, uniform_screen, Masks,
 };
 
 /// The heads of the kept elements of `bytes` (elements of `w` bytes, `m` kept), in order,
@@ -27,12 +26,16 @@ pub(super) fn kept_heads(bytes: &[u8], w: usize, masks: &Masks, m: usize) -> (Ve
     let mut h = Vec::new();
     let some_zero = match masks {
         None => gather::heads(bytes, w, &mut h),
-        Some(_) => {
+        Some((zr, zc)) => {
+            // Each kept row's heads gathered whole, then those of the kept columns taken.
             h.reserve_exact(m);
-            for_each_kept(bytes.len() / w, masks, |i| {
-                let e = &bytes[i * w..i * w + w];
-                h.push(e[w - 1] << 1 | e[w - 2] >> 7)
-            });
+            let mut row = Vec::with_capacity(zc.len());
+            for (r, _) in zr.iter().enumerate().filter(|(_, &z)| !z) {
+                row.clear();
+                let cols = zc.len();
+                gather::heads(&bytes[r * cols * w..(r + 1) * cols * w], w, &mut row);
+                h.extend(row.iter().zip(zc).filter(|(_, &z)| !z).map(|(&x, _)| x));
+            }
             true
         }
     };
