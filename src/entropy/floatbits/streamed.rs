@@ -199,7 +199,7 @@ fn direct_laned(p: Direct, out: &mut Vec<u8>) {
     if !clearly {
         return laned::encode_rest_plane(&p.gathered(), out);
     }
-    out.reserve_exact(1);
+    out.reserve_exact(1 + p.len);
     out.push(lane_plane::KIND_STORED);
     p.append(0, p.len, out);
 }
