@@ -256,8 +256,10 @@ impl Encoder {
             self.scan_non_finite(&own)?;
             Vec::new()
         };
-        // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place.
-        let cleaned: Option<Vec<f32>> = (!non_finite.is_empty()).then(|| {
+        // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place
+        // (a lossless frame holds the values' own bytes: no quantizer, no copy).
+        let quantizes = fits && !matches!(self.config.mode, Mode::Lossless);
+        let cleaned: Option<Vec<f32>> = (quantizes && !non_finite.is_empty()).then(|| {
             data.iter()
                 .map(|&v| if v.is_finite() { v } else { 0.0 })
                 .collect()

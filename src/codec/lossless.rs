@@ -183,7 +183,9 @@ pub fn encode(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
     let mut best = match small {
         true if !bytes.is_empty() => encode_small(bytes, w, rows),
         _ => {
-            let mut p = Vec::with_capacity(bytes.len() / 2 + 64);
+            // Grown by what each stream adds, not by a guess of its size (issue 12: the
+            // payload beside the stream being coded stays within the input's size).
+            let mut p = Vec::with_capacity(64);
             p.push(METHOD_SPLIT);
             let laned = bytes.len() / w >= LANED_FROM;
             // Where the laned split (fast AVX2 decoding) is the alternative, the serial

@@ -216,6 +216,7 @@ pub(crate) fn encode_plane_from(
     }
     let distinct = counts.iter().filter(|&&c| c > 0).count();
     if distinct == 1 {
+        out.reserve_exact(2);
         out.push(PLANE_CONSTANT);
         out.push(counts.iter().position(|&c| c > 0).unwrap_or(0) as u8);
         return;
@@ -229,6 +230,8 @@ pub(crate) fn encode_plane_from(
     }
     debug_assert_eq!(acc, M);
     let start = out.len();
+    // The kind, the scale and the largest table, without growing the payload by doubling.
+    out.reserve_exact(4 + 2 * 256);
     out.push(PLANE_RANS);
     out.push(SCALE_BITS as u8);
     write_freq_table(&freq, out);
@@ -246,6 +249,7 @@ pub(crate) fn encode_plane_from(
     if out.len() - start > n {
         // Incompressible: store the plane.
         out.truncate(start);
+        out.reserve_exact(1 + n);
         out.push(PLANE_STORED);
         let mut s = 0;
         while s < n {

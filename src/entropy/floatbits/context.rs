@@ -315,8 +315,8 @@ pub(crate) fn encode_with(sym: &[u8], owners: &[u8], counts: &[[u64; 256]], out:
     }
     words.truncate(nw);
     push_final_states(&x, &mut words);
+    out.reserve_exact(4 + words.len() * 2);
     out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.reserve(words.len() * 2);
     for w in words.iter().rev() {
         out.extend_from_slice(&w.to_le_bytes());
     }

@@ -29,14 +29,23 @@ use crate::error::{Error, Result};
 /// States, each with its own word stream.
 pub(crate) const LANES: usize = 16;
 
-const KIND_STORED: u8 = 0;
+pub(crate) const KIND_STORED: u8 = 0;
 const KIND_CONSTANT: u8 = 1;
 const KIND_RANS: u8 = 2;
 
 /// Appends `data` stored.
 pub(crate) fn encode_stored(data: &[u8], out: &mut Vec<u8>) {
+    // Exactly: a payload grown by doubling would hold up to twice its size (issue 12).
+    out.reserve_exact(1 + data.len());
     out.push(KIND_STORED);
     out.extend_from_slice(data);
+}
+
+/// Appends a plane whose every byte is `s`.
+pub(crate) fn encode_constant(s: u8, out: &mut Vec<u8>) {
+    out.reserve_exact(2);
+    out.push(KIND_CONSTANT);
+    out.push(s);
 }
 
 /// Appends `data` as the smallest of stored, constant and rANS.
@@ -51,12 +60,13 @@ pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Ve
         return encode_stored(data, out);
     }
     if distinct == 1 {
-        out.push(KIND_CONSTANT);
-        out.push(data[0]);
-        return;
+        return encode_constant(data[0], out);
     }
     let start = out.len();
     let freq = normalize(hist);
+    // The kind and the largest table (lo, hi, 256 two-byte frequencies): pushed without
+    // growing the payload by doubling.
+    out.reserve_exact(3 + 2 * 256);
     out.push(KIND_RANS);
     write_freq_table(&freq, out);
     encode_lanes(data, &freq, out, have_avx2());
@@ -122,6 +132,9 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
         // advanced the position past them.
         unsafe { &*(words as *const [std::mem::MaybeUninit<u16>] as *const [u16]) }
     };
+    // Exactly the counts, the states and the words (not by doubling: issue 12).
+    let total: usize = (0..LANES).map(|l| lane(l).len()).sum();
+    out.reserve_exact(8 * LANES + 2 * total);
     for l in 0..LANES {
         out.extend_from_slice(&(lane(l).len() as u32 + 2).to_le_bytes());
     }
@@ -129,7 +142,6 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
         let words = lane(l);
         out.extend_from_slice(&((s >> 16) as u16).to_le_bytes());
         out.extend_from_slice(&(s as u16).to_le_bytes());
-        out.reserve(2 * words.len());
         let dst = &mut out.spare_capacity_mut()[..2 * words.len()];
         for (d, &w) in dst.chunks_exact_mut(2).zip(words.iter().rev()) {
             d[0].write(w as u8);

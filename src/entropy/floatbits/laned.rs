@@ -39,18 +39,21 @@ pub(crate) fn encode(heads: &[u8], hist: &[u64; 256], rests: &Rests, w: usize, o
     lane_plane::encode_with_histogram(heads, hist, out);
     for zero in [false, true] {
         for j in 0..w - 1 {
-            let data = rests.plane(zero, j);
-            if uniform_screen::clearly_uniform(data) {
-                lane_plane::encode_stored(data, out);
-                continue;
-            }
-            // The histogram of the test, once: the coder's too.
-            match plane_histogram(data) {
-                Some(h) if uniform_by(&h, data.len()) => lane_plane::encode_stored(data, out),
-                Some(h) => lane_plane::encode_with_histogram(data, &h, out),
-                None => lane_plane::encode(data, out),
-            }
+            encode_rest_plane(rests.plane(zero, j), out);
         }
+    }
+}
+
+/// Appends one rest plane: stored when close to uniform, else as `lane_plane` chooses.
+pub(super) fn encode_rest_plane(data: &[u8], out: &mut Vec<u8>) {
+    if uniform_screen::clearly_uniform(data) {
+        return lane_plane::encode_stored(data, out);
+    }
+    // The histogram of the test, once: the coder's too.
+    match plane_histogram(data) {
+        Some(h) if uniform_by(&h, data.len()) => lane_plane::encode_stored(data, out),
+        Some(h) => lane_plane::encode_with_histogram(data, &h, out),
+        None => lane_plane::encode(data, out),
     }
 }
 
@@ -155,7 +158,7 @@ fn blocks<const W: usize>(
 
 /// The zero bytes of `h` (32 at a time on the AVX2 path: the iterator count is not vectorised).
 #[inline]
-fn count_zeros(h: &[u8], simd: bool) -> usize {
+pub(super) fn count_zeros(h: &[u8], simd: bool) -> usize {
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: `simd` only when the CPU has AVX2.

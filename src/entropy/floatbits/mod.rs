@@ -29,10 +29,12 @@
 pub(crate) mod compact;
 pub(crate) mod context;
 mod context_screen;
+mod gather;
 mod hot_histogram;
 mod lane_plane;
 pub(crate) mod laned;
 pub(crate) mod predict2d;
+mod streamed;
 mod uniform_screen;
 
 use crate::entropy::order0::{self, PLANE_STORED};
@@ -134,18 +136,64 @@ pub(crate) fn encode_as(
     let masks = zero_masks(bytes, w, rows);
     let kept = predict.and_then(|_| predict2d::Kept::new(bytes.len() / w, rows, &masks));
     let min_saving = predict.unwrap_or(f64::INFINITY);
+    if !laned {
+        return encode_whole(bytes, w, rows, false, masks, kept, min_saving, out);
+    }
+    // On a tensor that may be laned, the predictions must first pay on a sample of its first
+    // rows: their full evaluation costs about a tenth of the encode of a large weight matrix,
+    // where they never pay. Without them the streams are coded one at a time from the input
+    // (`streamed.rs`: the compress call's peak memory).
+    let (heads, nb) = streamed::kept_heads(bytes, w, &masks, self::kept(bytes.len() / w, &masks));
+    let kept = kept.filter(|k| {
+        let top = streamed::top_of_first(bytes, w, &masks, &heads, predict2d::sample_len(k));
+        predict2d::sample_pays(bytes, w, k, &heads, &top, min_saving)
+    });
+    if kept.is_some() {
+        drop(heads);
+        return encode_whole(bytes, w, rows, true, masks, kept, min_saving, out);
+    }
+    let coded = context_screen::histogram_and_contexts(&heads);
+    let heads = (heads, nb);
+    push_masks(&masks, out);
+    if coded.1.is_none() {
+        streamed::encode_laned(bytes, w, &masks, heads, &coded.0, out);
+        return Layout::Laned;
+    }
+    streamed::encode_split(bytes, w, &masks, heads, coded, out);
+    Layout::Split
+}
+
+fn push_masks(masks: &Masks, out: &mut Vec<u8>) {
+    match masks {
+        None => out.push(0),
+        Some((zr, zc)) => {
+            out.push(1);
+            out.extend_from_slice(&(zr.len() as u32).to_le_bytes());
+            push_bits(zr, out);
+            push_bits(zc, out);
+        }
+    }
+}
+
+/// [`encode_as`] from the whole split held at once (`kept`: the predictions' matrix, if they
+/// are evaluated).
+#[allow(clippy::too_many_arguments)]
+fn encode_whole(
+    bytes: &[u8],
+    w: usize,
+    rows: usize,
+    laned: bool,
+    masks: Masks,
+    kept: Option<predict2d::Kept>,
+    min_saving: f64,
+    out: &mut Vec<u8>,
+) -> Layout {
     let mut flags = 0u8;
     let (mut heads, mut a, b, m, na, nb) = match w {
         2 => split::<2>(bytes, &masks),
         4 => split::<4>(bytes, &masks),
         _ => split::<8>(bytes, &masks),
     };
-    // On a tensor that may be laned, the predictions must first pay on a sample of its first
-    // rows: their full evaluation costs about a tenth of the encode of a large weight matrix,
-    // where they never pay.
-    let kept = kept.filter(|k| {
-        !laned || predict2d::sample_pays(bytes, w, k, &heads, &a[(w - 2) * m..][..na], min_saving)
-    });
     // The top rest plane's histogram, when the sign decision needs it, serves its coding too
     // (unless the signs change it).
     let mut top_hist = None;
@@ -182,15 +230,7 @@ pub(crate) fn encode_as(
         out.push(flags);
         out.extend_from_slice(&(rows as u32).to_le_bytes());
     }
-    match &masks {
-        None => out.push(0),
-        Some((zr, zc)) => {
-            out.push(1);
-            out.extend_from_slice(&(zr.len() as u32).to_le_bytes());
-            push_bits(zr, out);
-            push_bits(zc, out);
-        }
-    }
+    push_masks(&masks, out);
     let rests = Rests {
         a: &a,
         b: &b,
@@ -429,6 +469,7 @@ fn plane(data: &[u8], out: &mut Vec<u8>) {
 /// [`plane_histogram`] gives it).
 fn plane_from(data: &[u8], hist: Option<[u64; 256]>, out: &mut Vec<u8>) {
     if data.len() >= 1 << 14 && hist.is_some_and(|h| uniform_by(&h, data.len())) {
+        out.reserve_exact(1 + data.len());
         out.push(PLANE_STORED);
         out.extend_from_slice(data);
         return;

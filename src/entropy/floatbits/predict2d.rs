@@ -385,6 +385,11 @@ const HEADS_MARGIN: f64 = 0.03;
 /// Kept elements in the sample of [`sample_pays`].
 pub(crate) const SAMPLE: usize = 1 << 14;
 
+/// Kept elements of the sample of [`sample_pays`] in `kept`.
+pub(crate) fn sample_len(kept: &Kept) -> usize {
+    kept.first_rows(SAMPLE / kept.cols()).len()
+}
+
 /// Whether the predictions save more than `min_saving` bits on the whole matrix when their
 /// savings on its first rows (about [`SAMPLE`] kept elements, at least 2 rows; `heads`: the
 /// kept heads, `top`: the top rest plane of those ≠ 0, as in `encode_as`) are scaled to its
@@ -398,6 +403,7 @@ pub(crate) fn sample_pays(
     min_saving: f64,
 ) -> bool {
     let kc = kept.cols();
+    // As `sample_len`.
     let sample = kept.first_rows(SAMPLE / kc);
     let sh = &heads[..sample.len()];
     let st = &top[..sh.iter().filter(|&&h| h != 0).count()];

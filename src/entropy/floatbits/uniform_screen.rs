@@ -33,7 +33,7 @@
 //! 0.67–0.82.
 
 /// Bytes per sampled run.
-const RUN: usize = 512;
+pub(crate) const RUN: usize = 512;
 /// Sampled runs, spread evenly from the first byte to the last.
 const RUNS: usize = 64;
 /// Planes shorter than this keep the full test (the sample would be over a third of them;
@@ -43,14 +43,23 @@ pub(crate) const SCREEN_FROM: usize = 3 * RUN * RUNS;
 /// Whether the sample of `data` predicts that `uniform_by` would find the plane uniform, below
 /// 0.9 of its bound (module doc). Integer arithmetic: deterministic.
 pub(crate) fn clearly_uniform(data: &[u8]) -> bool {
-    let n = data.len();
+    clearly_uniform_by(data.len(), |start, run| {
+        run.extend_from_slice(&data[start..start + RUN])
+    })
+}
+
+/// [`clearly_uniform`] of a plane of `n` bytes whose run of [`RUN`] bytes from `start`
+/// `run_at(start, run)` appends to `run` (a plane gathered from the elements as it is read).
+pub(crate) fn clearly_uniform_by(n: usize, mut run_at: impl FnMut(usize, &mut Vec<u8>)) -> bool {
     if n < SCREEN_FROM {
         return false;
     }
     let mut h = [0u32; 256];
+    let mut run = Vec::with_capacity(RUN);
     for i in 0..RUNS {
-        let start = i * (n - RUN) / (RUNS - 1);
-        for &b in &data[start..start + RUN] {
+        run.clear();
+        run_at(i * (n - RUN) / (RUNS - 1), &mut run);
+        for &b in &run {
             h[b as usize] += 1;
         }
     }
