@@ -1,5 +1,6 @@
-//! The split of a large tensor (`encode_as` with `laned`, no prediction) coded stream by
-//! stream from the input: the heads first, then each rest plane gathered from the elements
+//! The split of a large tensor of 4- or 8-byte elements (`encode_as` with `laned`, no
+//! prediction; 2-byte elements keep the whole split, see there) coded stream by stream from
+//! the input: the heads first, then each rest plane gathered from the elements
 //! when it is coded and dropped after, instead of every plane held at once beside the payload.
 //!
 //! Why: issue 12's bound for a compress call (`compress_bound` + O(rows + columns) on top of
@@ -10,8 +11,7 @@
 //! Without masks or zero heads (weights), a plane that the sample screen of
 //! `uniform_screen.rs` stores is appended straight from the elements, with no copy of its own
 //! (other planes are gathered into a buffer and coded as `laned.rs` codes them). With zero
-//! heads the heads are kept too (2-byte elements, rare zero heads: each plane cut from a
-//! whole gather), or the rest planes split out together (masks, frequent zero heads), each
+//! heads the heads are kept too (rare zero heads: each plane cut from a whole gather), or the rest planes split out together (masks, frequent zero heads), each
 //! dropped once coded ([`Rests`]). Payload bytes are those of the full split (`encode_as`'s
 //! other path).
 
@@ -89,13 +89,13 @@ const SPARSE_FROM: usize = 16;
 impl Rests<'_> {
     /// The rest planes of `bytes` (`heads`: the kept elements' heads, `nb` of them 0; kept
     /// only where the planes are cut from whole gathers).
-    fn new<'a>(bytes: &'a [u8], w: usize, masks: &Masks, heads: Vec<u8>, nb: usize) -> Rests<'a> {
+    fn new<'a>(bytes: &'a [u8], masks: &Masks, heads: Vec<u8>, nb: usize) -> Rests<'a> {
         match (masks, nb) {
             (None, 0) => Rests::Direct(bytes),
             // The runs between zero heads moved down cost a call each: where zeros are
             // common, wider elements split in one pass (the synthetic gradient's 20 %: 1.8 ×
-            // the instructions of `Split`); 2-byte elements have one rest plane.
-            (None, _) if heads.len() / SPARSE_FROM >= nb || w == 2 => Rests::Sparse(bytes, heads),
+            // the instructions of `Split`).
+            (None, _) if heads.len() / SPARSE_FROM >= nb => Rests::Sparse(bytes, heads),
             _ => Rests::Split(Vec::new(), Vec::new()),
         }
     }
@@ -154,7 +154,7 @@ pub(super) fn encode_laned(
     out.reserve_exact(8);
     out.extend_from_slice(&(nb as u64).to_le_bytes());
     lane_plane::encode_with_histogram(&heads, hist, out);
-    let rests = Rests::new(bytes, w, masks, heads, nb);
+    let rests = Rests::new(bytes, masks, heads, nb);
     let code = laned::encode_rest_plane;
     rests.code(bytes, w, masks, m, nb, out, direct_laned, code);
 }
@@ -219,7 +219,7 @@ pub(super) fn encode_split(
         (_, Some((owners, counts))) => context::encode_with(&heads, &owners, &counts, out),
         (hist, None) => context::encode_with(&heads, &[], &[hist], out),
     }
-    let rests = Rests::new(bytes, w, masks, heads, nb);
+    let rests = Rests::new(bytes, masks, heads, nb);
     let direct = |p: Direct, out: &mut Vec<u8>| plane(&p.gathered(), out);
     rests.code(bytes, w, masks, m, nb, out, direct, plane);
 }
@@ -312,13 +312,14 @@ mod tests {
     }
 
     /// The split coded stream by stream from the input is byte for byte the split held
-    /// whole, laned or with contexts: every width, with and without zero heads and masks,
+    /// whole, laned or with contexts: 4- and 8-byte elements (2-byte ones are not streamed),
+    /// with and without zero heads and masks,
     /// lengths that are not whole blocks of 32 elements (the AVX2 gathers' tails), planes
     /// long enough to be screened and counted in runs.
     #[test]
     fn streamed_split_is_the_whole_split() {
         let mut layouts = Vec::new();
-        for w in [2usize, 4, 8] {
+        for w in [4usize, 8] {
             for (rows, cols) in [(1usize, 100_003usize), (300, 301), (2, 40_000), (64, 33)] {
                 let n = rows * cols;
                 for (zero_every, masked) in
@@ -340,6 +341,7 @@ mod tests {
                         masks,
                         None,
                         f64::INFINITY,
+                        false,
                         &mut whole,
                     );
                     assert_eq!(layout, want, "w {w} {rows}x{cols} {zero_every} {masked}");
