@@ -36,22 +36,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Polls of a flag before a thread blocks on a condition variable: at most some tens of
-/// microseconds. A wake-up from a futex (the parked thread's core idle, or its vCPU halted)
-/// costs that much or more, a dozen times a compression, on the wall clock but on no
-/// thread's CPU time: the gap between two threads' wall-clock speed-up and their CPU-time
-/// bound. The passes follow each other within microseconds (the caller's serial work between
-/// them is short), so a thread that polls briefly usually skips the sleep. A count, not a
-/// clock, bounds the poll: the same work under valgrind, which runs one thread at a time.
-const SPINS: u32 = 1 << 12;
+/// How long a thread polls a flag before it blocks on a condition variable. A wake-up from a
+/// futex (the parked thread's core idle, or its vCPU halted) costs some tens of microseconds,
+/// a dozen times a compression, on the wall clock but on no thread's CPU time: the gap
+/// between two threads' wall-clock speed-up and their CPU-time bound. The passes follow each
+/// other within microseconds (the caller's serial work between them is short), so a thread
+/// that polls briefly usually skips the sleep. A clock, not a count of polls, bounds it:
+/// valgrind hands the CPU to another thread at every spin-loop hint, so 4096 polls made a
+/// 2-thread C test under valgrind run for minutes.
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(40);
 
-/// Polls `ready` up to [`SPINS`] times, or until it is true.
+/// Polls `ready` until it is true or [`SPIN_FOR`] has passed.
 fn spin_until(ready: &AtomicBool) {
-    for _ in 0..SPINS {
-        if ready.load(Ordering::Acquire) {
+    let start = std::time::Instant::now();
+    loop {
+        // The clock read every 32 polls (a poll is a load and a spin-loop hint).
+        for _ in 0..32 {
+            if ready.load(Ordering::Acquire) {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN_FOR {
             return;
         }
-        std::hint::spin_loop();
     }
 }
 
