@@ -190,7 +190,7 @@ fn compress_holds_the_codes_and_one_payload() {
                 }
                 checked += 1;
             }
-            // Other element types: the float32 image of the values (4n) is quantized.
+            // Other element types: the lossy modes quantize the float32 image of the values.
             if threads == 2 {
                 continue;
             }
@@ -209,10 +209,15 @@ fn compress_holds_the_codes_and_one_payload() {
                     let (c, peak) =
                         peak_of(|| enc.compress_bytes(bytes, dtype, &shape, None).unwrap());
                     let frame = c.bytes.len();
-                    // The float32 image of the values (4n) is made for every mode; the relative
-                    // mode's attempts (codec/typed.rs) hold the best codes and the current
-                    // attempt's beside a reconstruction (another 4n).
-                    let image = 4 * n;
+                    // The lossy modes quantize the float32 image of the values (4n); the
+                    // relative mode's attempts (codec/typed.rs) hold the best codes and the
+                    // current attempt's beside a reconstruction (another 4n). A lossless
+                    // frame is coded from the values' own bytes: no image.
+                    let image = if matches!(mode, Mode::Lossless) {
+                        0
+                    } else {
+                        4 * n
+                    };
                     let bound = match mode {
                         // The image, the element bytes' streams (from 2^16 elements one
                         // at a time: at most the heads and their lane words, 3 bytes an

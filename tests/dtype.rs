@@ -287,6 +287,75 @@ fn lossless_keeps_every_special_bit_pattern() {
     }
 }
 
+/// Lossless frames of other types are coded from the caller's bytes, and so is the default
+/// refusal of non-finite values: by each type's own exponent field, at the first such index,
+/// across the scan's 2^16-value blocks and with two threads.
+#[test]
+fn lossless_refuses_each_types_own_non_finite_values() {
+    let n = 200_000;
+    // (type, a finite pattern that another type would read as non-finite, an infinity, a NaN)
+    let cases: [(Dtype, u64, u64, u64); 4] = [
+        // 0x7C00 is float16's +inf but a finite bfloat16 (2^121).
+        (Dtype::BF16, 0x7C00, 0xFF80, 0x7FC1),
+        // 0x7BFF is float16's largest finite value.
+        (Dtype::F16, 0x7BFF, 0xFC00, 0x7E01),
+        // The largest finite float64 has no float32 image, yet is finite.
+        (
+            Dtype::F64,
+            0x7FEF_FFFF_FFFF_FFFF,
+            0xFFF0_0000_0000_0000,
+            0x7FF0_0000_DEAD_BEEF,
+        ),
+        (Dtype::F32, 0x7F7F_FFFF, 0xFF80_0000, 0x7F80_0001),
+    ];
+    for (dtype, finite, inf, nan) in cases {
+        let w = dtype.width();
+        let put = |b: &mut Vec<u8>, i: usize, v: u64| {
+            b[i * w..(i + 1) * w].copy_from_slice(&v.to_le_bytes()[..w]);
+        };
+        let mut bytes = vec![0u8; n * w];
+        for i in (0..n).step_by(3) {
+            put(&mut bytes, i, finite);
+        }
+        for threads in [1, 2] {
+            let enc = Encoder::new(
+                EncoderConfig::default()
+                    .with_mode(Mode::Lossless)
+                    .with_threads(threads),
+            )
+            .unwrap();
+            let f = enc.compress_bytes(&bytes, dtype, &[n], None).unwrap();
+            assert_eq!(decompress_bytes(&f.bytes).unwrap().bytes, bytes, "{dtype}");
+            assert_eq!(f.report.input_bytes, n * w);
+            for (first, v) in [(140_001, inf), (199_999, nan), (65_536, nan)] {
+                let mut b = bytes.clone();
+                put(&mut b, first, v);
+                // A later one must not be the one named.
+                if first + 7 < n {
+                    put(&mut b, first + 7, inf);
+                }
+                let e = enc.compress_bytes(&b, dtype, &[n], None).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::NonFinite, "{dtype}");
+                let text = if v == inf { "-inf" } else { "NaN" };
+                assert!(
+                    e.to_string()
+                        .contains(&format!("value at index {first} is {text} ")),
+                    "{dtype}: {e}"
+                );
+                // Kept, they are bytes like any other.
+                let keep = Encoder::new(
+                    EncoderConfig::default()
+                        .with_mode(Mode::Lossless)
+                        .with_non_finite(NonFinitePolicy::Keep),
+                )
+                .unwrap();
+                let f = keep.compress_bytes(&b, dtype, &[n], None).unwrap();
+                assert_eq!(decompress_bytes(&f.bytes).unwrap().bytes, b, "{dtype}");
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     /// Random bit patterns of every width, in every backend, come back bit-exact.

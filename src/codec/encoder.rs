@@ -234,16 +234,7 @@ impl Encoder {
         let _workers = crate::util::pool::Scope::enter(self.config.threads);
         let cpu0 = cpu_time_seconds();
         let wall0 = Instant::now();
-        let n = check_shape(data.len(), shape)?;
-        if shape.len() > MAX_RANK {
-            return Err(Error::invalid_argument(format!(
-                "rank {} exceeds the maximum {MAX_RANK}",
-                shape.len()
-            )));
-        }
-        if channel_count(shape) > u32::MAX as usize {
-            return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
-        }
+        let n = checked_tensor(data.len(), shape)?;
         let dtype = typed.map_or(Dtype::F32, |t| t.dtype);
         let bound = format::compress_bound_typed(n, dtype);
         // A float64 value beyond float32's range has no float32 image to quantize: such a
@@ -315,13 +306,7 @@ impl Encoder {
         // The zeroed copy served the quantizer only: freed before the codes are coded.
         drop(cleaned);
         let mut bytes = None;
-        let mut report_fields = (
-            format::MODE_LOSSLESS,
-            vec![32.0; channel_count(shape)],
-            0u64,
-            0usize,
-            0.0,
-        );
+        let mut report_fields = lossless_fields(shape);
         if let Some(q) = quantized {
             let r = reconstruction.as_deref_mut();
             let done = match q {
@@ -340,12 +325,6 @@ impl Encoder {
                 if let Some(r) = reconstruction {
                     r.copy_from_slice(data);
                 }
-                let requested = matches!(self.config.mode, Mode::Lossless);
-                let backend_id = if requested {
-                    entropy::backend_id(self.config.backend)
-                } else {
-                    entropy::BACKEND_STORE
-                };
                 let f32_bytes;
                 let raw = match typed {
                     Some(t) => t.raw,
@@ -355,52 +334,62 @@ impl Encoder {
                         &f32_bytes
                     }
                 };
-                let width = dtype.width();
-                let frame = lossless_frame(
-                    raw,
-                    width,
-                    dtype,
-                    shape,
-                    backend_id,
-                    self.config.deflate_level,
-                );
-                if frame.len() > bound {
-                    lossless_frame(raw, width, dtype, shape, entropy::BACKEND_STORE, 0)
-                } else {
-                    frame
-                }
+                self.lossless_bytes(raw, dtype, shape)
             }
         };
-        let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
-        let (mode, bits_per_channel, n_pruned, exceptions, step) = report_fields;
-        let input_bytes = n * dtype.width();
-        let ratio = if n == 0 {
-            0.0
+        Ok(compressed(bytes, n, dtype, report_fields, cpu0))
+    }
+
+    /// Lossless compression of a tensor from its little-endian bytes alone: the frame holds
+    /// those bytes, so no float32 image is made (4 bytes a value, and a pass, beside a 2-byte
+    /// input) and non-finite values are found in the bytes themselves.
+    pub(super) fn compress_lossless_bytes(
+        &self,
+        raw: &[u8],
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> Result<Compressed> {
+        let _workers = crate::util::pool::Scope::enter(self.config.threads);
+        let cpu0 = cpu_time_seconds();
+        let n = checked_tensor(raw.len() / dtype.width(), shape)?;
+        // Kept non-finite values are just bytes to a lossless frame: only a refusal looks.
+        if matches!(self.config.non_finite, NonFinitePolicy::Refuse) {
+            if let Some(i) = first_non_finite_raw(raw, dtype, self.config.threads) {
+                return Err(non_finite_refused(
+                    i,
+                    crate::format::dtype::value_f64(raw, dtype, i),
+                ));
+            }
+        }
+        let bytes = self.lossless_bytes(raw, dtype, shape);
+        let fields = lossless_fields(shape);
+        Ok(compressed(bytes, n, dtype, fields, cpu0))
+    }
+
+    /// The lossless frame of the values' bytes `raw`: the configured backend when lossless
+    /// was requested, stored when it is the fallback of a lossy frame that would not pay, and
+    /// stored whenever coding would exceed the compress bound.
+    fn lossless_bytes(&self, raw: &[u8], dtype: Dtype, shape: &[usize]) -> Vec<u8> {
+        let requested = matches!(self.config.mode, Mode::Lossless);
+        let backend_id = if requested {
+            entropy::backend_id(self.config.backend)
         } else {
-            input_bytes as f64 / bytes.len() as f64
+            entropy::BACKEND_STORE
         };
-        let report = Report {
-            input_bytes,
-            output_bytes: bytes.len(),
-            ratio,
-            bits_per_value: if n == 0 {
-                0.0
-            } else {
-                8.0 * bytes.len() as f64 / n as f64
-            },
-            dropped_ratio: if n == 0 {
-                0.0
-            } else {
-                n_pruned as f64 / n as f64
-            },
-            bits_per_channel,
-            cpu_seconds,
-            caq: ratio / (cpu_seconds + 1.0),
-            mode: FrameMode::from_id(mode).unwrap_or(FrameMode::Lossless),
-            exceptions,
-            step,
-        };
-        Ok(Compressed { bytes, report })
+        let width = dtype.width();
+        let frame = lossless_frame(
+            raw,
+            width,
+            dtype,
+            shape,
+            backend_id,
+            self.config.deflate_level,
+        );
+        if frame.len() > format::compress_bound_typed(raw.len() / width, dtype) {
+            lossless_frame(raw, width, dtype, shape, entropy::BACKEND_STORE, 0)
+        } else {
+            frame
+        }
     }
 
     fn scan_non_finite(&self, data: &[f32]) -> Result<Vec<(u64, f32)>> {
@@ -426,13 +415,7 @@ impl Encoder {
             return Ok(Vec::new());
         };
         match self.config.non_finite {
-            NonFinitePolicy::Refuse => Err(Error::new(
-                ErrorKind::NonFinite,
-                format!(
-                    "value at index {first} is {} (set non_finite: keep to store such values exactly)",
-                    data[first]
-                ),
-            )),
+            NonFinitePolicy::Refuse => Err(non_finite_refused(first, data[first] as f64)),
             NonFinitePolicy::Keep => Ok(data
                 .iter()
                 .enumerate()
@@ -511,7 +494,7 @@ impl Encoder {
         dtype: Dtype,
         bound: usize,
         reconstruction: Option<&mut [f32]>,
-    ) -> Option<(Vec<u8>, (u8, Vec<f64>, u64, usize, f64))> {
+    ) -> Option<(Vec<u8>, ReportFields)> {
         q.exceptions.extend(non_finite.iter().copied());
         q.exceptions.sort_unstable_by_key(|e| e.0);
         let frame = self.write_quantized(&q, shape, dtype);
@@ -1009,6 +992,125 @@ fn f32_le_bytes(data: &[f32]) -> &[u8] {
     // SAFETY: the view covers exactly `data`'s memory (4 initialised bytes per value, `u8`
     // needs no alignment) and borrows `data` immutably for its lifetime.
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
+}
+
+/// The shape checks of every compression; the value count.
+fn checked_tensor(len: usize, shape: &[usize]) -> Result<usize> {
+    let n = check_shape(len, shape)?;
+    if shape.len() > MAX_RANK {
+        return Err(Error::invalid_argument(format!(
+            "rank {} exceeds the maximum {MAX_RANK}",
+            shape.len()
+        )));
+    }
+    if channel_count(shape) > u32::MAX as usize {
+        return Err(Error::invalid_argument("more than 2^32 − 1 channels"));
+    }
+    Ok(n)
+}
+
+/// The report's mode, bits per channel, pruned count, exceptions and step.
+type ReportFields = (u8, Vec<f64>, u64, usize, f64);
+
+/// The report fields of a lossless frame.
+fn lossless_fields(shape: &[usize]) -> ReportFields {
+    (
+        format::MODE_LOSSLESS,
+        vec![32.0; channel_count(shape)],
+        0,
+        0,
+        0.0,
+    )
+}
+
+/// The refusal of the non-finite value `v` at index `i` (the default policy).
+fn non_finite_refused(i: usize, v: f64) -> Error {
+    Error::new(
+        ErrorKind::NonFinite,
+        format!("value at index {i} is {v} (set non_finite: keep to store such values exactly)"),
+    )
+}
+
+/// The index of the first non-finite value of the little-endian `dtype` values `raw`, read
+/// from their exponent bits (all ones: inf or NaN, a magnitude at or above infinity's). The
+/// magnitudes are compared as signed integers (they are never negative): baseline x86-64 has
+/// vector compares for signed 16- and 32-bit lanes only, so these loops vectorise.
+fn first_non_finite_raw(raw: &[u8], dtype: Dtype, threads: usize) -> Option<usize> {
+    match dtype {
+        Dtype::BF16 => first_in(raw, threads, |b| i16::from_le_bytes(b) & 0x7fff, 0x7f80),
+        Dtype::F16 => first_in(raw, threads, |b| i16::from_le_bytes(b) & 0x7fff, 0x7c00),
+        Dtype::F32 => first_in(
+            raw,
+            threads,
+            |b| i32::from_le_bytes(b) & 0x7fff_ffff,
+            0x7f80_0000,
+        ),
+        Dtype::F64 => first_in(
+            raw,
+            threads,
+            |b| i64::from_le_bytes(b) & 0x7fff_ffff_ffff_ffff,
+            0x7ff0_0000_0000_0000,
+        ),
+    }
+}
+
+/// The index of the first `W`-byte value of `raw` whose magnitude bits `mag` reach `inf`:
+/// blocks tested on the threads (a fold without early exit, so the common case of none
+/// vectorises), then the first such block searched in order.
+fn first_in<const W: usize, M: Ord + Copy + Sync>(
+    raw: &[u8],
+    threads: usize,
+    mag: impl Fn([u8; W]) -> M + Sync,
+    inf: M,
+) -> Option<usize> {
+    let n = raw.len() / W;
+    let block = |k: usize| {
+        raw[k * SUM_BLOCK * W..((k + 1) * SUM_BLOCK).min(n) * W]
+            .chunks_exact(W)
+            .map(|c| {
+                let mut b = [0; W];
+                b.copy_from_slice(c);
+                mag(b)
+            })
+    };
+    let hit = crate::util::par::map(threads, n.div_ceil(SUM_BLOCK), |k| {
+        block(k).fold(false, |any, m| any | (m >= inf))
+    });
+    let k = hit.iter().position(|&h| h)?;
+    block(k).position(|m| m >= inf).map(|i| i + k * SUM_BLOCK)
+}
+
+/// The compressed frame `bytes` of `n` values of `dtype` with its report.
+fn compressed(
+    bytes: Vec<u8>,
+    n: usize,
+    dtype: Dtype,
+    fields: ReportFields,
+    cpu0: f64,
+) -> Compressed {
+    let cpu_seconds = (cpu_time_seconds() - cpu0).max(0.0);
+    let (mode, bits_per_channel, n_pruned, exceptions, step) = fields;
+    let input_bytes = n * dtype.width();
+    let per_value = |x: f64| if n == 0 { 0.0 } else { x / n as f64 };
+    let ratio = if n == 0 {
+        0.0
+    } else {
+        input_bytes as f64 / bytes.len() as f64
+    };
+    let report = Report {
+        input_bytes,
+        output_bytes: bytes.len(),
+        ratio,
+        bits_per_value: per_value(8.0 * bytes.len() as f64),
+        dropped_ratio: per_value(n_pruned as f64),
+        bits_per_channel,
+        cpu_seconds,
+        caq: ratio / (cpu_seconds + 1.0),
+        mode: FrameMode::from_id(mode).unwrap_or(FrameMode::Lossless),
+        exceptions,
+        step,
+    };
+    Compressed { bytes, report }
 }
 
 /// The lossless frame of every element type, from the values' little-endian `bytes` (`width`

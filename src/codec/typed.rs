@@ -61,6 +61,11 @@ impl Encoder {
         allocation: Option<&[f64]>,
     ) -> Result<Compressed> {
         value_count(bytes, dtype)?;
+        // A lossless frame holds these bytes: the float32 image below (a copy, for float32)
+        // serves the quantizer only.
+        if matches!(self.config().mode, crate::codec::config::Mode::Lossless) {
+            return self.compress_lossless_bytes(bytes, dtype, shape);
+        }
         let values = to_f32(bytes, dtype);
         let typed = Typed { dtype, raw: bytes };
         let typed = (dtype != Dtype::F32).then_some(&typed);
