@@ -28,7 +28,10 @@ the smallest tensors (its deflate fallback, a raw deflate stream behind one byte
 below zlib's object by construction). Speed: MB/s of the
 element bytes, best of --reps runs per tensor, totalled over all tensors of a type (alcm's time
 is measured inside the Rust tool, the others' around the Python call: the Python call overhead,
-a few microseconds, counts against them on the smallest tensors).
+a few microseconds, counts against them on the smallest tensors). By default alcm's time is the
+payload coder's alone; --frame times the public API a user calls (Encoder::compress_bytes and
+DecodeOptions::decompress_bytes_into: the frame header, the CRC-32 and the non-finite scan
+added; the sizes are the payload's either way).
 Outputs: tables on stdout, bench/results/lossless.csv (per tensor and type) and lossless.png.
 """
 import argparse
@@ -116,6 +119,10 @@ def main():
     ap.add_argument("--tool", default=str(ROOT / "target" / "release" / "lossless_raw"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--frame", action="store_true",
+                    help="time alcm's public API (Encoder::compress_bytes and "
+                         "decompress_bytes_into: frame header, CRC and non-finite scan "
+                         "included) instead of the payload coder alone")
     args = ap.parse_args()
     data_dir = Path(args.dir)
     kind_of = kinds(data_dir)
@@ -138,7 +145,8 @@ def main():
             path.write_bytes(raw)
             tensors.append(dict(file=rel, kind=kind, dtype=dtype, width=width, n=a.size,
                                 raw=raw, path=str(path), shape=full.shape))
-    tool = subprocess.Popen([args.tool, str(args.reps)], stdin=subprocess.PIPE,
+    tool = subprocess.Popen([args.tool, str(args.reps)] + (["--frame"] if args.frame else []),
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def alcm_run(t):
