@@ -356,6 +356,43 @@ fn lossless_refuses_each_types_own_non_finite_values() {
     }
 }
 
+/// Float32 frames decode into a caller's byte buffer at any alignment: straight into an
+/// aligned one, through a copy into a misaligned one, the same bytes either way.
+#[test]
+fn float32_frames_decode_into_bytes_at_any_alignment() {
+    let (x, shape) = tensor("adam_exp_avg_step02000_fc1.weight.npy");
+    let raw: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for mode in [Mode::Lossless, Mode::RelativeL2(1e-2)] {
+        let enc = Encoder::new(EncoderConfig::default().with_mode(mode)).unwrap();
+        let f = enc
+            .compress_bytes(&raw, Dtype::F32, &shape, None)
+            .unwrap()
+            .bytes;
+        let want: Vec<u8> = match mode {
+            Mode::Lossless => raw.clone(),
+            _ => decompress(&f)
+                .unwrap()
+                .data
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        };
+        // A u32 buffer gives an aligned start; offsets 1..3 a misaligned one.
+        let mut backing = vec![0xA5A5_A5A5u32; x.len() + 1];
+        // SAFETY: a view of the u32 buffer's own bytes.
+        let bytes: &mut [u8] = unsafe {
+            std::slice::from_raw_parts_mut(backing.as_mut_ptr().cast(), backing.len() * 4)
+        };
+        for offset in 0..4 {
+            let out = &mut bytes[offset..offset + raw.len()];
+            DecodeOptions::default()
+                .decompress_bytes_into(&f, out)
+                .unwrap();
+            assert_eq!(out, &want[..], "{mode:?} offset {offset}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     /// Random bit patterns of every width, in every backend, come back bit-exact.

@@ -405,7 +405,18 @@ fn decode_bytes(frame: &[u8], info: &FrameInfo, out: &mut [u8], threads: usize) 
         return pack::unshuffle(&planes, dtype.width(), out);
     }
     // Float32 values (any mode) and lossy frames of the other types: the float32 decoder,
-    // then rounding into the type.
+    // then rounding into the type. Float32 values are decoded straight into an aligned `out`
+    // (its little-endian bytes are the values' memory): no buffer of the output's size, no
+    // copy, which had made this call 3 × slower than the lossless decoder itself.
+    #[cfg(target_endian = "little")]
+    if dtype == Dtype::F32 {
+        // SAFETY: every bit pattern is a valid `f32`, and `align_to_mut` yields only the
+        // aligned middle of `out`, whose bytes it reinterprets in place.
+        let (head, values, tail) = unsafe { out.align_to_mut::<f32>() };
+        if head.is_empty() && tail.is_empty() {
+            return decode_checked(frame, info, values, threads);
+        }
+    }
     let n = info.n_values as usize;
     let mut values = Vec::new();
     values
