@@ -85,6 +85,23 @@ fn decode_allocates_the_output_and_o_channels() {
                 peak <= budget,
                 "{mode:?} backend {id}, {threads} threads: decode peak {peak} > {budget} bytes"
             );
+            // The typed API decodes into the values' own memory: the same budget (it held
+            // a float32 buffer, its bytes and their copy, 12n bytes, before).
+            let (t, peak) = peak_of(|| {
+                DecodeOptions::default()
+                    .with_threads(threads)
+                    .decompress_typed::<f32>(&c.bytes)
+                    .unwrap()
+            });
+            assert!(t
+                .0
+                .iter()
+                .zip(&reference.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(
+                peak <= budget,
+                "{mode:?} backend {id}, {threads} threads: typed decode peak {peak} > {budget} bytes"
+            );
         }
     }
     assert!(

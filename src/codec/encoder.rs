@@ -325,16 +325,11 @@ impl Encoder {
                 if let Some(r) = reconstruction {
                     r.copy_from_slice(data);
                 }
-                let f32_bytes;
                 let raw = match typed {
-                    Some(t) => t.raw,
-                    None if cfg!(target_endian = "little") => f32_le_bytes(data),
-                    None => {
-                        f32_bytes = crate::format::dtype::to_le_bytes(data);
-                        &f32_bytes
-                    }
+                    Some(t) => std::borrow::Cow::Borrowed(t.raw),
+                    None => crate::format::dtype::le_bytes(data),
                 };
-                self.lossless_bytes(raw, dtype, shape)
+                self.lossless_bytes(&raw, dtype, shape)
             }
         };
         Ok(compressed(bytes, n, dtype, report_fields, cpu0))
@@ -984,14 +979,6 @@ fn share_qmin<C: Code>(
         }
     });
     qmin.fill(lo);
-}
-
-/// The bytes of `data` in memory, which are its little-endian bytes on a little-endian target
-/// (the caller checks): the lossless frame reads them without a copy of the input.
-fn f32_le_bytes(data: &[f32]) -> &[u8] {
-    // SAFETY: the view covers exactly `data`'s memory (4 initialised bytes per value, `u8`
-    // needs no alignment) and borrows `data` immutably for its lifetime.
-    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
 }
 
 /// The shape checks of every compression; the value count.

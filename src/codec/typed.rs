@@ -91,7 +91,7 @@ impl Encoder {
         shape: &[usize],
         allocation: Option<&[f64]>,
     ) -> Result<Compressed> {
-        let bytes = format::dtype::to_le_bytes(data);
+        let bytes = format::dtype::le_bytes(data);
         self.compress_bytes(&bytes, T::DTYPE, shape, allocation)
     }
 }
@@ -377,8 +377,27 @@ impl DecodeOptions {
                 T::DTYPE
             )));
         }
-        let d = self.decompress_bytes(frame)?;
-        Ok((format::dtype::from_le_bytes(&d.bytes), d.shape))
+        let info = format::open_frame(
+            frame,
+            &DecodeLimits {
+                max_values: self.max_values,
+            },
+        )?;
+        let n = info.n_values as usize;
+        let mut values: Vec<T> = Vec::new();
+        values
+            .try_reserve_exact(n)
+            .map_err(|_| Error::too_large(format!("cannot allocate {n} values")))?;
+        values.resize(n, T::from_le(&[0; 8]));
+        // Decoded into the values' own memory where it holds their little-endian bytes.
+        match format::dtype::le_bytes_mut(&mut values) {
+            Some(bytes) => decode_bytes(frame, &info, bytes, self.threads)?,
+            None => {
+                let d = self.decompress_bytes(frame)?;
+                values = format::dtype::from_le_bytes(&d.bytes);
+            }
+        }
+        Ok((values, info.shape))
     }
 }
 

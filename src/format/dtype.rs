@@ -125,6 +125,31 @@ pub fn to_le_bytes<T: Element>(data: &[T]) -> Vec<u8> {
     out
 }
 
+/// The little-endian bytes of `data`, borrowed where they are its memory (a little-endian
+/// target): no copy of the caller's tensor.
+pub(crate) fn le_bytes<T: Element>(data: &[T]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: `Element` is sealed to f32, f64, bf16 and f16, plain values without
+        // padding; the view covers exactly `data`'s initialised memory (`u8` needs no
+        // alignment) and borrows `data` immutably for its lifetime.
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
+        })
+    } else {
+        std::borrow::Cow::Owned(to_le_bytes(data))
+    }
+}
+
+/// `data`'s memory as bytes to write the values' little-endian bytes into, on a
+/// little-endian target (`None` elsewhere).
+pub(crate) fn le_bytes_mut<T: Element>(data: &mut [T]) -> Option<&mut [u8]> {
+    // SAFETY: `Element` is sealed to f32, f64, bf16 and f16, for which every bit pattern is
+    // a valid value; the view covers exactly `data`'s memory and borrows it mutably.
+    cfg!(target_endian = "little").then(|| unsafe {
+        std::slice::from_raw_parts_mut(data.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(data))
+    })
+}
+
 /// The values of little-endian `bytes` (a whole number of `T`s).
 pub fn from_le_bytes<T: Element>(bytes: &[u8]) -> Vec<T> {
     bytes
