@@ -10,7 +10,7 @@
 //! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
 use crate::codec::quant::{ChannelParams, Code};
-use crate::entropy::order0::{encode, encode_plane_from, Produced};
+use crate::entropy::order0::{encode, encode_plane_from, plane_size_floor, Produced};
 
 /// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`): the same payload
 /// without the packed stream, nor even one whole plane: each plane's histogram comes from one
@@ -525,6 +525,12 @@ pub(crate) fn bound_of_histograms(h: &[[u64; 256]], n: usize) -> f64 {
     bits / std::f64::consts::LN_2 / 8.0
 }
 
+/// A floor under the size of [`encode_folded`]'s payload for the planes' histograms `h`
+/// ([`folded_histograms`]): its planes byte and each plane's [`plane_size_floor`].
+pub(crate) fn payload_floor(h: &[[u64; 256]]) -> f64 {
+    1.0 + h.iter().map(plane_size_floor).sum::<f64>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,6 +670,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The order-0 payload is never below the entropy bound of the histograms it is coded
+    /// from, nor below the floor estimated from them: the payload choice (`codec/payload.rs`)
+    /// keeps a model payload below either without building the order-0 payload. Skewed, near-uniform (stored planes), constant and
+    /// two-symbol planes; widths 1, 2, 4; tiny to 2^17 values; 1 and 2 threads.
+    #[test]
+    fn order0_payload_is_never_below_its_bound() {
+        let mut s = 41u64;
+        let mut cases = 0;
+        for (width, channels, per) in [
+            (1u8, 1usize, 1usize),
+            (1, 3, 5),
+            (1, 16, 4096),
+            (2, 7, 513),
+            (2, 64, 2048),
+            (4, 5, 6),
+            (4, 4, 1000),
+            (2, 1, 1 << 18),
+        ] {
+            for (wide_every, near) in [
+                (1u64, 1u64),
+                (5, 1),
+                (1_000_000, 2),
+                (9, 40),
+                (3, 255),
+                (1_000_000, 3000),
+            ] {
+                let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, wide_every, near);
+                let p = ChannelParams::Uniform { step: 1.0, qmin };
+                for threads in [1, 2] {
+                    let h = folded_histograms(&p, width, &codes, threads).unwrap();
+                    let bound = bound_of_histograms(&h, codes.len());
+                    let payload = encode_folded(&p, width, &codes, threads, Some(&h));
+                    let floor = payload_floor(&h);
+                    assert!(
+                        payload.len() as f64 >= floor,
+                        "width {width}, {channels}×{per}, ({wide_every}, {near}): payload {} < floor {floor}",
+                        payload.len()
+                    );
+                    assert!(
+                        payload.len() as f64 >= bound,
+                        "width {width}, {channels}×{per}, ({wide_every}, {near}): payload {} < bound {bound}",
+                        payload.len()
+                    );
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 96);
     }
 
     /// The AVX2 fold of 64 codes against `fold_branchless`, for any `u`, `z`, `m` (edges of

@@ -260,6 +260,45 @@ pub(crate) fn encode_plane_from(
     }
 }
 
+/// The relative margin [`plane_size_floor`] leaves under a plane's cross-entropy: rANS codes
+/// each symbol in log2(M / freq) bits up to the rounding of one integer division, which
+/// averages out to far less than this over a plane (`tests`: never below the floor).
+const RANS_SLACK: f64 = 1e-3;
+
+/// A floor under the size of [`encode_plane_from`]'s output for a plane whose byte histogram
+/// is `counts`, without coding it: a stored plane's size, or a rANS plane's exactly known
+/// headers and table plus its final states and words, the words from the cross-entropy of
+/// the normalised frequencies less [`RANS_SLACK`] and the 64 bits the final states hold.
+/// Deterministic (integer frequencies, `det_ln`), so a choice made on it is the same on
+/// every platform.
+pub(crate) fn plane_size_floor(counts: &[u64; 256]) -> f64 {
+    let n: u64 = counts.iter().sum();
+    let distinct = counts.iter().filter(|&&c| c > 0).count();
+    if n == 0 {
+        return 1.0;
+    }
+    if distinct == 1 {
+        return 2.0;
+    }
+    let freq = normalize(counts);
+    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
+    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
+    let table = 2 + freq[lo..=hi]
+        .iter()
+        .map(|&f| if f < 0x80 { 1 } else { 2 })
+        .sum::<usize>();
+    let ln_m = crate::util::detmath::det_ln(M as f64);
+    let bits = counts
+        .iter()
+        .zip(&freq)
+        .filter(|(&c, _)| c > 0)
+        .map(|(&c, &f)| c as f64 * (ln_m - crate::util::detmath::det_ln(f as f64)))
+        .sum::<f64>()
+        / std::f64::consts::LN_2;
+    let words = 8.0 + (((1.0 - RANS_SLACK) * bits - 64.0) / 16.0).max(0.0);
+    (1.0 + n as f64).min((2 + table + 4) as f64 + 2.0 * words)
+}
+
 /// Reverses the order of the 2-byte words of `w` (their bytes stay in order).
 fn reverse_words(w: &mut [u8]) {
     let k = w.len() / 2;
