@@ -160,6 +160,22 @@ fn direct(bytes: &[u8], cut: Cut) -> Counts {
 /// 4 and there are fewer than 2^32 elements; `shared`: the keys of 2-byte elements, when
 /// counted already.
 fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
+    // The head widths the planner tries for 2-byte elements (bfloat16's 8 exponent bits,
+    // float16's 5), with their shifts and masks constant.
+    if cut.w == 2 && matches!(cut.r, 8 | 11) {
+        let built;
+        let keys = match shared {
+            Some(k) => k,
+            None => {
+                built = count_keys(bytes, cut, &mut [[[0; 256]; 2]; 2]);
+                &built
+            }
+        };
+        return match cut.r {
+            8 => keyed2::<8>(keys),
+            _ => keyed2::<5>(keys),
+        };
+    }
     let w = cut.w;
     let nc = cut.chunks();
     let top = nc - 1;
@@ -198,6 +214,59 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
         let (h, rest) = cut.split((key as u64) << low_bits);
         if h != 0 {
             by_head[slot[h as usize]][(rest >> (8 * top)) as u8 as usize] +=
+                keys.counts[key as usize] as u64;
+        }
+    }
+    Counts {
+        heads,
+        rests,
+        by_head,
+        slot,
+    }
+}
+
+/// [`keyed`] for 2-byte elements with `HB` head bits: every key is a whole element. Why a
+/// function of its own: the keys come in increasing order, so a run of keys shares its head
+/// (and, below the top chunk, its class), and the head's count is summed in a register over
+/// the run instead of incremented in memory key after key (each increment waiting for the
+/// last one's store: on a float16 tensor nearly every key is present once, and this count
+/// was the largest part of planning its compact split).
+fn keyed2<const HB: u32>(keys: &Keys) -> Counts {
+    let sh = 15 - HB;
+    let nc = (16 - HB as usize).div_ceil(8);
+    let top = nc - 1;
+    let split = |key: u16| {
+        let u = key as u32;
+        let h = (u >> sh) & ((1 << HB) - 1);
+        (h as usize, (u & ((1 << sh) - 1)) | ((u >> 15) << sh))
+    };
+    let mut heads = [0u64; 256];
+    let mut rests = vec![[0u64; 256]; 2 * nc];
+    let (mut run_head, mut run) = (usize::MAX, 0u64);
+    for &key in &keys.present {
+        let (h, rest) = split(key);
+        let k = keys.counts[key as usize] as u64;
+        if h != run_head {
+            if run_head != usize::MAX {
+                heads[run_head] += run;
+            }
+            (run_head, run) = (h, 0);
+        }
+        run += k;
+        let class = (h == 0) as usize;
+        for j in 0..nc {
+            rests[class * nc + j][((rest >> (8 * j)) & 255) as usize] += k;
+        }
+    }
+    if run_head != usize::MAX {
+        heads[run_head] += run;
+    }
+    let (slot, present) = slots(&heads);
+    let mut by_head = vec![[0u64; 256]; present];
+    for &key in &keys.present {
+        let (h, rest) = split(key);
+        if h != 0 {
+            by_head[slot[h]][((rest >> (8 * top)) & 255) as usize] +=
                 keys.counts[key as usize] as u64;
         }
     }
