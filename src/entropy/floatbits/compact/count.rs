@@ -226,48 +226,63 @@ fn keyed(bytes: &[u8], cut: Cut, shared: Option<&Keys>) -> Counts {
 }
 
 /// [`keyed`] for 2-byte elements with `HB` head bits: every key is a whole element. Why a
-/// function of its own: the keys come in increasing order, so a run of keys shares its head
-/// (and, below the top chunk, its class), and the head's count is summed in a register over
-/// the run instead of incremented in memory key after key (each increment waiting for the
-/// last one's store: on a float16 tensor nearly every key is present once, and this count
-/// was the largest part of planning its compact split).
+/// function of its own: the keys come in increasing order, so a run of keys sharing their
+/// bits from `unit` up shares its head, its class and (with two chunks) its top chunk, whose
+/// counts are summed in a register over the run instead of incremented in memory key after
+/// key (each increment waiting for the last one's store: on a float16 tensor nearly every key
+/// is present once, and this count was the largest part of planning its compact split).
 fn keyed2<const HB: u32>(keys: &Keys) -> Counts {
     let sh = 15 - HB;
     let nc = (16 - HB as usize).div_ceil(8);
-    let top = nc - 1;
-    let split = |key: u16| {
-        let u = key as u32;
-        let h = (u >> sh) & ((1 << HB) - 1);
-        (h as usize, (u & ((1 << sh) - 1)) | ((u >> 15) << sh))
+    // With two chunks the top one is the rest's bits from 8 up (key bits 8.. below the head,
+    // and the sign); with one, a run shares the head (key bits sh..) and the sign.
+    let unit = if nc == 2 { 8 } else { sh };
+    let split = |key: u32| {
+        let h = (key >> sh) & ((1 << HB) - 1);
+        (h as usize, (key & ((1 << sh) - 1)) | ((key >> 15) << sh))
     };
     let mut heads = [0u64; 256];
     let mut rests = vec![[0u64; 256]; 2 * nc];
-    let (mut run_head, mut run) = (usize::MAX, 0u64);
+    // Runs: (a key of the run, its count so far).
+    let mut runs: Vec<(u32, u64)> = Vec::new();
+    let (mut at, mut run) = (u32::MAX, 0u64);
     for &key in &keys.present {
-        let (h, rest) = split(key);
-        let k = keys.counts[key as usize] as u64;
-        if h != run_head {
-            if run_head != usize::MAX {
-                heads[run_head] += run;
+        let (key, k) = (key as u32, keys.counts[key as usize] as u64);
+        if key >> unit != at >> unit {
+            if at != u32::MAX {
+                runs.push((at, run));
             }
-            (run_head, run) = (h, 0);
+            (at, run) = (key, 0);
         }
         run += k;
-        let class = (h == 0) as usize;
-        for j in 0..nc {
-            rests[class * nc + j][((rest >> (8 * j)) & 255) as usize] += k;
-        }
+        let (h, rest) = split(key);
+        rests[(h == 0) as usize * nc][(rest & 255) as usize] += k;
     }
-    if run_head != usize::MAX {
-        heads[run_head] += run;
+    if at != u32::MAX {
+        runs.push((at, run));
+    }
+    for &(key, run) in &runs {
+        let (h, rest) = split(key);
+        heads[h] += run;
+        if nc == 2 {
+            rests[(h == 0) as usize * nc + 1][((rest >> 8) & 255) as usize] += run;
+        }
     }
     let (slot, present) = slots(&heads);
     let mut by_head = vec![[0u64; 256]; present];
-    for &key in &keys.present {
-        let (h, rest) = split(key);
-        if h != 0 {
-            by_head[slot[h]][((rest >> (8 * top)) & 255) as usize] +=
-                keys.counts[key as usize] as u64;
+    if nc == 2 {
+        for &(key, run) in &runs {
+            let (h, rest) = split(key);
+            if h != 0 {
+                by_head[slot[h]][((rest >> 8) & 255) as usize] += run;
+            }
+        }
+    } else {
+        for &key in &keys.present {
+            let (h, rest) = split(key as u32);
+            if h != 0 {
+                by_head[slot[h]][(rest & 255) as usize] += keys.counts[key as usize] as u64;
+            }
         }
     }
     Counts {
