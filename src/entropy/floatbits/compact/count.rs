@@ -302,18 +302,25 @@ fn count_keys(bytes: &[u8], cut: Cut, low: &mut [[[u64; 256]; 2]; 2]) -> Keys {
 }
 
 /// The keys of `counts` (2^16 of them) whose count is not 0, increasing. Keys of a float
-/// tensor crowd into the few exponents it uses: runs of 8 empty keys are skipped whole.
+/// tensor crowd into the few exponents it uses: blocks of 64 empty keys are skipped whole (an
+/// OR the compiler vectorises), and within a block every key is written and kept only when
+/// present (a branch per key would be mispredicted where about half the keys of an exponent
+/// are present, as in a float16 tensor of 16 384 values).
 fn present_keys(counts: &[u32]) -> Vec<u16> {
+    const BLOCK: usize = 64;
     let mut present = Vec::new();
-    for (c, run) in counts.chunks_exact(8).enumerate() {
-        if run.iter().fold(0, |a, &k| a | k) == 0 {
+    let mut found = [0u16; BLOCK];
+    for (c, block) in counts.chunks_exact(BLOCK).enumerate() {
+        if block.iter().fold(0, |a, &k| a | k) == 0 {
             continue;
         }
-        for (j, &k) in run.iter().enumerate() {
-            if k != 0 {
-                present.push((8 * c + j) as u16);
-            }
+        let mut len = 0;
+        for (j, &k) in block.iter().enumerate() {
+            // len ≤ j < BLOCK here.
+            found[len & (BLOCK - 1)] = (BLOCK * c + j) as u16;
+            len += (k != 0) as usize;
         }
+        present.extend_from_slice(&found[..len]);
     }
     present
 }
@@ -419,13 +426,18 @@ mod tests {
 
     #[test]
     fn present_keys_by_hand() {
-        // Keys 0, 7 (the end of the first run of 8), 8 (the start of the next), 65 535 (the
-        // last); every other key absent.
+        // Keys 0, 7, 8, 63 (the end of the first block of 64), 64 (the start of the next),
+        // the whole block 128..192, 65 535 (the last); every other key absent.
         let mut counts = vec![0u32; 1 << 16];
-        for k in [0usize, 7, 8, 65_535] {
-            counts[k] = 3;
+        let want: Vec<u16> = [0u16, 7, 8, 63, 64]
+            .into_iter()
+            .chain(128..192)
+            .chain([65_535])
+            .collect();
+        for &k in &want {
+            counts[k as usize] = 3;
         }
-        assert_eq!(present_keys(&counts), vec![0, 7, 8, 65_535]);
+        assert_eq!(present_keys(&counts), want);
         assert!(present_keys(&vec![0u32; 1 << 16]).is_empty());
     }
 
