@@ -74,6 +74,37 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// Whether [`Keys::entropy_bytes`] is above `floor`: the same answer, from the same terms
+    /// summed in four accumulators first. Why: the key-order sum is one chain of additions, a
+    /// few cycles a key, and a float16 tensor of 16 384 values has about as many keys. The
+    /// terms are all ≥ 0, so either sum of m of them is within (m − 1)·2^−53 of their exact
+    /// sum, relatively (`err` is twice that bound for both, and more); only where that leaves
+    /// the comparison open is the key-order sum taken.
+    pub(super) fn entropy_above(&self, floor: f64) -> bool {
+        let total: u64 = self
+            .present
+            .iter()
+            .map(|&k| self.counts[k as usize] as u64)
+            .sum();
+        let lt = det_log2_int(total);
+        let mut acc = [0.0f64; 4];
+        for (i, &k) in self.present.iter().enumerate() {
+            let c = self.counts[k as usize] as u64;
+            acc[i & 3] += c as f64 * (lt - det_log2_int(c));
+        }
+        let fast = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        let err = fast * (self.present.len() as f64 + 4.0) * (4.0 * f64::EPSILON);
+        if (fast - err) / 8.0 > floor {
+            true
+        } else if (fast + err) / 8.0 <= floor {
+            false
+        } else {
+            self.entropy_bytes() > floor
+        }
+    }
+}
+
 /// The [`Keys`] of `bytes` when its elements (of `w` bytes) are 2-byte and counted by key.
 pub(super) fn shared_keys(bytes: &[u8], w: usize) -> Option<Keys> {
     (w == 2 && keyed_ok(bytes, w))
@@ -422,6 +453,38 @@ mod tests {
         assert_eq!(k.entropy_bytes(), 768.0);
         // Below KEYED_FROM, and 4-byte elements: no shared keys.
         assert!(shared_keys(&b[..2 * 4095], 2).is_none() && shared_keys(&b, 4).is_none());
+    }
+
+    /// The bound's answer is the key-order sum's, at floors on either side of it, a few ulps
+    /// away and at it (where only the key-order sum can answer).
+    #[test]
+    fn entropy_above_agrees_with_the_entropy() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut b = Vec::new();
+        for _ in 0..20_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // Skewed keys: a few frequent, many rare.
+            let v = if s % 3 == 0 {
+                (s >> 20) as u16 % 64
+            } else {
+                (s >> 32) as u16
+            };
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let k = shared_keys(&b, 2).expect("counted by key");
+        let e = k.entropy_bytes();
+        let mut floors = vec![0.0, e * 0.99, e * 1.01, e, e * 2.0];
+        let (mut lo, mut hi) = (e, e);
+        for _ in 0..64 {
+            lo = f64::from_bits(lo.to_bits() - 1);
+            hi = f64::from_bits(hi.to_bits() + 1);
+            floors.extend([lo, hi]);
+        }
+        for f in floors {
+            assert_eq!(k.entropy_above(f), e > f, "floor {f} against {e}");
+        }
     }
 
     #[test]
