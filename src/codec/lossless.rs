@@ -67,11 +67,22 @@ pub fn width_ok(w: usize) -> bool {
 
 /// Byte-shuffles elements of `w` bytes: plane j = byte j of every element.
 fn shuffle(bytes: &[u8], w: usize) -> Vec<u8> {
-    let n = bytes.len() / w;
-    let mut s = vec![0u8; bytes.len()];
-    for (i, e) in bytes.chunks_exact(w).enumerate() {
-        for (j, &b) in e.iter().enumerate() {
-            s[j * n + i] = b;
+    match w {
+        2 => shuffle_of::<2>(bytes),
+        4 => shuffle_of::<4>(bytes),
+        _ => shuffle_of::<8>(bytes),
+    }
+}
+
+/// [`shuffle`] for `W`-byte elements: each plane written by its own zipped pass (the
+/// width-generic loop indexed `j·n + i` with bounds checks, element after element, was 7 % of
+/// encoding a 64 KiB float16 weight whose shuffled planes are coded).
+fn shuffle_of<const W: usize>(bytes: &[u8]) -> Vec<u8> {
+    let n = bytes.len() / W;
+    let mut s = vec![0u8; n * W];
+    for (j, plane) in s.chunks_exact_mut(n.max(1)).enumerate().take(W) {
+        for (d, e) in plane.iter_mut().zip(bytes.chunks_exact(W)) {
+            *d = e[j];
         }
     }
     s
@@ -518,6 +529,27 @@ pub fn encode_bounded(bytes: &[u8], w: usize, shape: &[usize]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plane j holds byte j of every element, in order, for every width and a few lengths.
+    #[test]
+    fn shuffle_by_definition() {
+        let data: Vec<u8> = (0..8 * 37).map(|i| (i * 7 + i / 5) as u8).collect();
+        for w in [2usize, 4, 8] {
+            for n in [0usize, 1, 2, 37] {
+                let bytes = &data[..n * w];
+                let s = shuffle(bytes, w);
+                assert_eq!(s.len(), n * w);
+                for i in 0..n {
+                    for j in 0..w {
+                        assert_eq!(s[j * n + i], bytes[i * w + j], "w {w} n {n} i {i} j {j}");
+                    }
+                }
+                let mut back = vec![0u8; n * w];
+                unshuffle(&s, w, &mut back);
+                assert_eq!(back, bytes);
+            }
+        }
+    }
 
     /// The AVX2 count of elements equal to their predecessor is the scalar one: runs, pairs
     /// differing in a single byte (any byte of the element), lengths around the 32-byte

@@ -605,7 +605,7 @@ pub(crate) fn plan_best_against(
     let keys = count::shared_keys(bytes, w);
     if let (Some(k), Some(r)) = (&keys, rival) {
         let floor = (r as u64).saturating_mul(BOUND_SLACK.0) as f64 / BOUND_SLACK.1 as f64;
-        if k.entropy_bytes() > floor {
+        if k.entropy_above(floor) {
             return None;
         }
     }
