@@ -528,6 +528,14 @@ pub fn peek(bytes: &[u8]) -> Result<FrameInfo> {
 
 /// Parses the header of a complete frame, checks the limits, and verifies the checksum.
 pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInfo> {
+    let info = open_frame_unverified(bytes, limits)?;
+    verify_checksum(bytes, crc32fast::hash(checksummed(bytes)))?;
+    Ok(info)
+}
+
+/// [`open_frame`] without the checksum: the caller computes it (on several threads) and calls
+/// [`verify_checksum`] before it reads anything beyond the header.
+pub(crate) fn open_frame_unverified(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInfo> {
     let info = parse_header(bytes, true)?;
     if info.n_values > limits.max_values {
         return Err(Error::too_large(format!(
@@ -535,16 +543,26 @@ pub(crate) fn open_frame(bytes: &[u8], limits: &DecodeLimits) -> Result<FrameInf
             info.n_values, limits.max_values
         )));
     }
-    let body = &bytes[..bytes.len() - 4];
-    let stored = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap_or([0; 4]));
-    let actual = crc32fast::hash(body);
+    Ok(info)
+}
+
+/// The bytes the checksum covers: all but its own 4 (`bytes` is a whole frame, as
+/// [`open_frame_unverified`] accepted it).
+pub(crate) fn checksummed(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.len().saturating_sub(4)]
+}
+
+/// Compares the CRC-32 of [`checksummed`]`(bytes)`, `actual`, with the one the frame stores.
+pub(crate) fn verify_checksum(bytes: &[u8], actual: u32) -> Result<()> {
+    let tail = &bytes[checksummed(bytes).len()..];
+    let stored = u32::from_le_bytes(tail.try_into().unwrap_or([0; 4]));
     if stored != actual {
         return Err(Error::new(
             ErrorKind::Checksum,
             format!("checksum mismatch: frame says {stored:#010x}, bytes give {actual:#010x}"),
         ));
     }
-    Ok(info)
+    Ok(())
 }
 
 /// Whether [`encode_params`] writes `p` in the shared form (flag [`FLAG_SHARED_QMIN`]): uniform

@@ -167,14 +167,21 @@ pub(crate) fn push_block(words: &[Vec<u16>], out: &mut Vec<u8>) {
         out.extend_from_slice(&(w.len() as u32).to_le_bytes());
     }
     for w in words {
-        // Into a zeroed tail rather than a push per word (13 instructions a word): this loop
-        // vectorises.
-        let start = out.len();
-        out.resize(start + 2 * w.len(), 0);
-        for (d, &v) in out[start..].chunks_exact_mut(2).zip(w) {
-            d.copy_from_slice(&v.to_le_bytes());
-        }
+        #[cfg(target_endian = "little")]
+        out.extend_from_slice(le_bytes(w));
+        #[cfg(not(target_endian = "little"))]
+        out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
     }
+}
+
+/// The little-endian bytes of `w`: its own memory on a little-endian target. This copy runs
+/// on the calling thread between two parallel passes: one `memcpy` rather than zeroing the
+/// tail and storing each word into it (0.5 M instructions of a 1 M-value compression).
+#[cfg(target_endian = "little")]
+fn le_bytes(w: &[u16]) -> &[u8] {
+    // SAFETY: the `2 · len` bytes of `w`'s memory are initialised, `u8` needs no alignment
+    // and the view lives no longer than the borrow of `w`.
+    unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), 2 * w.len()) }
 }
 
 /// One block of a kind-5 payload as read: its words (all lanes, contiguous) and where each
