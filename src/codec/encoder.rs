@@ -594,6 +594,7 @@ impl Encoder {
                 raw_len: raw_len as u64,
             },
             payload,
+            threads,
         )
     }
 }
@@ -1053,6 +1054,7 @@ fn lossless_frame(
             raw_len: raw_len as u64,
         },
         payload,
+        1,
     )
 }
 

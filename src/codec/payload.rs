@@ -95,7 +95,7 @@ pub(crate) fn encode<C: Code>(
             // Which to build first: an estimate from every 16th row is enough.
             let estimate = plan.ideal_bytes(codes, &qmin, threads, ESTIMATE_ROW_STEP);
             if estimate < b0 {
-                let m = plan.encode(codes, &qmin, threads);
+                let m = plan.encode_sized(codes, &qmin, threads, estimate);
                 if (m.len() as f64) < CLEARLY_BELOW_BOUND * b0 {
                     (m, true)
                 } else {
@@ -128,7 +128,8 @@ pub(crate) fn encode<C: Code>(
                     (p, ideal)
                 };
                 if near_tie(&p) || ideal.is_some_and(|i| i < MODEL_MAY_WIN * p.len() as f64) {
-                    smaller(plan.encode(codes, &qmin, threads), p)
+                    let expected = ideal.unwrap_or(estimate);
+                    smaller(plan.encode_sized(codes, &qmin, threads, expected), p)
                 } else {
                     (p, false)
                 }
