@@ -642,7 +642,7 @@ mod tests {
         let m = PARALLEL_FRAME_MIN;
         for len in [10usize, m - 1, m, m + 1, m + 3, 3 * m + 2] {
             let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
-            for h in [0usize, 1, 90, 4097, (len + 3) / 4] {
+            for h in [0usize, 1, 90, 4097, len.div_ceil(4)] {
                 let head: Vec<u8> = (0..h).map(|i| (i * 13 + 5) as u8).collect();
                 let mut want = head.clone();
                 want.extend_from_slice(&payload);
