@@ -435,7 +435,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
             if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
                 let sc = crate::entropy::model::sign::sign_classes(
-                    codes, qmin, cols, &uf, &power.v, &r2, &c2,
+                    codes, qmin, cols, &uf, &power.v, &r2, &c2, threads,
                 );
                 if sc.bits < h(agree) {
                     classes = Some(sc);
