@@ -462,7 +462,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
     };
     let family = match family {
         Some(f) => f,
-        None => crate::entropy::model::family::choose(codes, qmin, cols, &a, &b),
+        None => crate::entropy::model::family::choose(codes, qmin, cols, &a, &b, threads),
     };
 
     Some(ModelPlan {
