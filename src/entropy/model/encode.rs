@@ -171,20 +171,20 @@ impl ModelPlan {
                     });
                     reserve_for(&mut out, words.iter().flatten());
                     let mut words = words.into_iter();
+                    let mut blocks = Vec::with_capacity(k1 - k0);
                     while let (Some(mut low), Some(high)) = (words.next(), words.next()) {
                         for (w, h) in low.iter_mut().zip(high).skip(lanes::HIGH_LANES.start) {
                             *w = h;
                         }
-                        lanes::push_block(&low, &mut out);
+                        blocks.push(low);
                     }
+                    lanes::push_blocks(&blocks, &mut out, threads);
                 } else {
                     let streams = crate::util::par::map(threads, k1 - k0, |k| {
                         lanes::encode_rows(self, codes, qmin, block(k0 + k))
                     });
                     reserve_for(&mut out, streams.iter().flatten());
-                    for lanes in streams {
-                        lanes::push_block(&lanes, &mut out);
-                    }
+                    lanes::push_blocks(&streams, &mut out, threads);
                 }
                 k0 = k1;
             }
