@@ -86,6 +86,7 @@ pub(crate) fn binary_bits(k: u64, n: u64) -> f64 {
 /// per row; each sampled row taken as f32 like the model's statistics passes) with singular
 /// vectors `u`, `v` and squared scales `r2`, `c2`. Deterministic: integer counts over every
 /// `⌊R·C / 2^15⌋`-th row.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sign_classes<C: super::ModelCode>(
     codes: &[C],
     qmin: &[i64],
