@@ -260,14 +260,17 @@ pub(crate) fn encode_plane_from(
     }
 }
 
-/// Reverses the order of the 2-byte words of `w` (their bytes stay in order).
+/// Reverses the order of the 2-byte words of `w` (their bytes stay in order; an odd last
+/// byte stays in place).
 fn reverse_words(w: &mut [u8]) {
     let k = w.len() / 2;
-    for i in 0..k / 2 {
-        let j = k - 1 - i;
-        w.swap(2 * i, 2 * j);
-        w.swap(2 * i + 1, 2 * j + 1);
-    }
+    // SAFETY: `[u8; 2]` has the size of two bytes and alignment 1, and the view covers the
+    // first `2k` bytes of `w`, borrowed mutably for its lifetime only.
+    let words = unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<[u8; 2]>(), k) };
+    // `slice::reverse` vectorises; swapping byte by byte was 5.4 M instructions of the
+    // synthetic Gaussian's compression, on the calling thread while the other plane's
+    // coder had finished (12 instructions a word).
+    words.reverse();
 }
 
 /// Capacity for the words of a plane: its ideal coded size (Σ count · log2(M / freq) bits)
@@ -720,12 +723,22 @@ mod tests {
 
     #[test]
     fn words_reverse_in_place() {
-        for k in 0..9u16 {
-            let words: Vec<u16> = (0..k).map(|i| 0x0102 * (i + 1) + 0x3000).collect();
+        for k in (0..9u16).chain([31, 32, 33, 1000]) {
+            let words: Vec<u16> = (0..k)
+                .map(|i| 0x0102u16.wrapping_mul(i + 1) ^ 0x3000)
+                .collect();
             let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             reverse_words(&mut bytes);
             let want: Vec<u8> = words.iter().rev().flat_map(|w| w.to_le_bytes()).collect();
             assert_eq!(bytes, want, "{k} words");
+            // An odd trailing byte is not part of any word.
+            let mut odd: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            odd.push(0xEE);
+            reverse_words(&mut odd);
+            assert_eq!(
+                (&odd[..odd.len() - 1], odd[odd.len() - 1]),
+                (&want[..], 0xEE)
+            );
         }
     }
 
