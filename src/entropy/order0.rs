@@ -362,14 +362,21 @@ fn encode_runs<const N: usize>(
     push_words(&last, out);
 }
 
-/// Appends `words` to `out`, little-endian.
+/// Appends `words` to `out`, little-endian: one `memcpy` of their memory on a little-endian
+/// target (zeroing the tail and storing each word into it was 0.9 M instructions of the
+/// synthetic Gaussian's larger plane, coded on one thread).
 #[inline]
 fn push_words(words: &[u16], out: &mut Vec<u8>) {
-    let at = out.len();
-    out.resize(at + 2 * words.len(), 0);
-    for (d, w) in out[at..].chunks_exact_mut(2).zip(words) {
-        d.copy_from_slice(&w.to_le_bytes());
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: the `2 · len` bytes of `words`' memory are initialised, `u8` needs no
+        // alignment, and the view ends with this statement.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), 2 * words.len()) };
+        out.extend_from_slice(bytes);
     }
+    #[cfg(not(target_endian = "little"))]
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
 }
 
 /// Appends a frequency table (at least two symbols, summing to `M`): `u8 lo, u8 hi`, then
