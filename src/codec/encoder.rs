@@ -19,6 +19,7 @@ use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
 use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
+use crate::codec::prescan::{Prescan, SUM_BLOCK};
 use crate::codec::quant::{self, ChannelParams, Code};
 use crate::codec::typed::{self, Typed};
 use crate::entropy;
@@ -240,7 +241,17 @@ impl Encoder {
         // A float64 value beyond float32's range has no float32 image to quantize: such a
         // tensor is stored lossless, refused only for its own non-finite values.
         let fits = typed.map_or(true, |t| typed::fits_f32(t, data));
-        let non_finite = if fits {
+        // Relative-L2 on float32: the step search's first pass also finds whether any value is
+        // non-finite, so the separate scan runs only when one is (one pass fewer).
+        let mut pre = match (self.config.mode, typed) {
+            (Mode::RelativeL2(_), None) => Some(super::prescan::scan(data, self.config.threads)),
+            _ => None,
+        };
+        let non_finite = if pre.as_ref().is_some_and(|p| p.finite) {
+            Vec::new()
+        } else if fits {
+            // The first pass's figures were of the values before cleaning: not the search's.
+            pre = None;
             self.scan_non_finite(data)?
         } else {
             let own = typed.map_or(Vec::new(), typed::non_finite_image);
@@ -272,7 +283,7 @@ impl Encoder {
                 Some(t) => {
                     typed::quantize_relative(self, t, values, shape, eps, &wall0)?.map(Lossy::Wide)
                 }
-                None => match self.relative_step(values, eps, &wall0)? {
+                None => match self.relative_step(values, eps, pre.take(), &wall0)? {
                     Some(step) => {
                         let q = quantize_lossy(
                             values,
@@ -450,7 +461,7 @@ impl Encoder {
         eps: f64,
         wall0: &Instant,
     ) -> Result<Option<Quantized>> {
-        let Some(step) = self.relative_step(data, eps, wall0)? else {
+        let Some(step) = self.relative_step(data, eps, None, wall0)? else {
             return Ok(None);
         };
         let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
@@ -461,9 +472,16 @@ impl Encoder {
         Ok(Some(q))
     }
 
-    /// The relative-L2 mode's step for `data` (`search_relative_step` under the time budget).
-    fn relative_step(&self, data: &[f32], eps: f64, wall0: &Instant) -> Result<Option<f64>> {
-        search_relative_step(data, eps, self.config.threads, || {
+    /// The relative-L2 mode's step for `data` (`search_relative_step` under the time budget);
+    /// `pre`: its first pass over `data`, if made already.
+    fn relative_step(
+        &self,
+        data: &[f32],
+        eps: f64,
+        pre: Option<Prescan>,
+        wall0: &Instant,
+    ) -> Result<Option<f64>> {
+        search_relative_step(data, eps, self.config.threads, pre, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(
                     ErrorKind::Timeout,
@@ -554,6 +572,7 @@ impl Encoder {
                 raw_len: raw_len as u64,
             },
             payload,
+            threads,
         )
     }
 }
@@ -618,40 +637,31 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     Some(parts.into_iter().sum())
 }
 
-/// Values per block of the error sums (fixed, so the sums do not depend on the thread count).
-const SUM_BLOCK: usize = 1 << 16;
-
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
-/// lossless. `check` is called once per pass (time budget).
+/// lossless. `check` is called once per pass (time budget). `pre`: the first pass over these
+/// same (finite) values when the caller has made it already (`prescan::scan`).
 pub(crate) fn search_relative_step(
     data: &[f32],
     eps: f64,
     threads: usize,
+    pre: Option<Prescan>,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<Option<f64>> {
-    let full = norm_stats(data, threads);
+    let pre = pre.unwrap_or_else(|| super::prescan::scan(data, threads));
+    let full = pre.stats;
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
-    const SUB: usize = 1 << 16;
-    let guess = if data.len() >= 4 * SUB {
-        // A prime stride, so that the sample does not align with the rows' period.
-        let mut stride = data.len() / SUB;
-        while (2..stride)
-            .take_while(|d| d * d <= stride)
-            .any(|d| stride % d == 0)
-        {
-            stride += 1;
+    let guess = match pre.sub {
+        Some((sub, nonzero, max_abs)) => {
+            // The target from the norm of the whole tensor, scaled to the sample: the sample's
+            // own norm is dominated by its few largest values and misses the full one by > 10 %
+            // on heavy-tailed tensors, while the error (≤ Δ²/4 per value) samples well. Saves a
+            // full pass on such tensors.
+            let target_sq = full.0 * (sub.len() as f64 / data.len() as f64);
+            let sub_stats = (0.0, nonzero, max_abs);
+            search_from(&sub, eps, sub_stats, target_sq, None, 1, &mut check)?
         }
-        let sub: Vec<f32> = data.iter().step_by(stride).copied().collect();
-        // The target from the norm of the whole tensor, scaled to the sample: the sample's
-        // own norm is dominated by its few largest values and misses the full one by > 10 %
-        // on heavy-tailed tensors, while the error (≤ Δ²/4 per value) samples well. Saves a
-        // full pass on such tensors.
-        let sub_stats = norm_stats(&sub, 1);
-        let target_sq = full.0 * (sub.len() as f64 / data.len() as f64);
-        search_from(&sub, eps, sub_stats, target_sq, None, 1, &mut check)?
-    } else {
-        None
+        None => None,
     };
     search_from(
         data,
@@ -664,21 +674,7 @@ pub(crate) fn search_relative_step(
     )
 }
 
-/// `(Σ x², number of non-zero values, max |x|)`, blocks added in order.
-fn norm_stats(data: &[f32], threads: usize) -> (f64, usize, f32) {
-    let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        quant::norm_stats_block(&data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())])
-    });
-    let (mut norm_sq, mut nonzero, mut max_abs) = (0.0f64, 0usize, 0.0f32);
-    for (a, z, m) in parts {
-        norm_sq += a;
-        nonzero += z;
-        max_abs = max_abs.max(m);
-    }
-    (norm_sq, nonzero, max_abs)
-}
-
-/// The search on `data` with statistics `stats` (see [`norm_stats`]) for an error of at most
+/// The search on `data` with statistics `stats` (`(Σ x², number of non-zero values, max |x|)`) for an error of at most
 /// `eps · √norm_sq` (`norm_sq`: the data's Σ x², or the whole tensor's scaled to a sample).
 #[allow(clippy::too_many_arguments)]
 fn search_from(
@@ -1147,6 +1143,7 @@ fn lossless_frame(
             raw_len: raw_len as u64,
         },
         payload,
+        1,
     )
 }
 

@@ -11,6 +11,7 @@ pub mod fold;
 pub mod lossless;
 pub(crate) mod payload;
 pub mod precision;
+mod prescan;
 pub mod quant;
 mod quant_avx2;
 pub mod typed;

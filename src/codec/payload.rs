@@ -116,7 +116,7 @@ pub(crate) fn encode<C: Code>(
                 // The model may win: coded first, and kept without the order-0 payload when
                 // below the bound or the floor. Otherwise both are coded (no ideal pass): the
                 // smaller is the choice the ideal pass leads to, since a model it skips is larger.
-                let m = plan.encode(codes, &qmin, threads);
+                let m = plan.encode_sized(codes, &qmin, threads, estimate);
                 if below(&m, b0) || below(&m, floor()) {
                     (m, true)
                 } else {
@@ -149,7 +149,8 @@ pub(crate) fn encode<C: Code>(
                     (p, ideal)
                 };
                 if near_tie(&p) || ideal.is_some_and(|i| i < MODEL_MAY_WIN * p.len() as f64) {
-                    smaller(plan.encode(codes, &qmin, threads), p)
+                    let expected = ideal.unwrap_or(estimate);
+                    smaller(plan.encode_sized(codes, &qmin, threads, expected), p)
                 } else {
                     (p, false)
                 }

@@ -299,14 +299,17 @@ pub(crate) fn plane_size_floor(counts: &[u64; 256]) -> f64 {
     (1.0 + n as f64).min((2 + table + 4) as f64 + 2.0 * words)
 }
 
-/// Reverses the order of the 2-byte words of `w` (their bytes stay in order).
+/// Reverses the order of the 2-byte words of `w` (their bytes stay in order; an odd last
+/// byte stays in place).
 fn reverse_words(w: &mut [u8]) {
     let k = w.len() / 2;
-    for i in 0..k / 2 {
-        let j = k - 1 - i;
-        w.swap(2 * i, 2 * j);
-        w.swap(2 * i + 1, 2 * j + 1);
-    }
+    // SAFETY: `[u8; 2]` has the size of two bytes and alignment 1, and the view covers the
+    // first `2k` bytes of `w`, borrowed mutably for its lifetime only.
+    let words = unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<[u8; 2]>(), k) };
+    // `slice::reverse` vectorises; swapping byte by byte was 5.4 M instructions of the
+    // synthetic Gaussian's compression, on the calling thread while the other plane's
+    // coder had finished (12 instructions a word).
+    words.reverse();
 }
 
 /// Capacity for the words of a plane: its ideal coded size (Σ count · log2(M / freq) bits)
@@ -398,14 +401,21 @@ fn encode_runs<const N: usize>(
     push_words(&last, out);
 }
 
-/// Appends `words` to `out`, little-endian.
+/// Appends `words` to `out`, little-endian: one `memcpy` of their memory on a little-endian
+/// target (zeroing the tail and storing each word into it was 0.9 M instructions of the
+/// synthetic Gaussian's larger plane, coded on one thread).
 #[inline]
 fn push_words(words: &[u16], out: &mut Vec<u8>) {
-    let at = out.len();
-    out.resize(at + 2 * words.len(), 0);
-    for (d, w) in out[at..].chunks_exact_mut(2).zip(words) {
-        d.copy_from_slice(&w.to_le_bytes());
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: the `2 · len` bytes of `words`' memory are initialised, `u8` needs no
+        // alignment, and the view ends with this statement.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), 2 * words.len()) };
+        out.extend_from_slice(bytes);
     }
+    #[cfg(not(target_endian = "little"))]
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
 }
 
 /// Appends a frequency table (at least two symbols, summing to `M`): `u8 lo, u8 hi`, then
@@ -759,12 +769,22 @@ mod tests {
 
     #[test]
     fn words_reverse_in_place() {
-        for k in 0..9u16 {
-            let words: Vec<u16> = (0..k).map(|i| 0x0102 * (i + 1) + 0x3000).collect();
+        for k in (0..9u16).chain([31, 32, 33, 1000]) {
+            let words: Vec<u16> = (0..k)
+                .map(|i| 0x0102u16.wrapping_mul(i + 1) ^ 0x3000)
+                .collect();
             let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             reverse_words(&mut bytes);
             let want: Vec<u8> = words.iter().rev().flat_map(|w| w.to_le_bytes()).collect();
             assert_eq!(bytes, want, "{k} words");
+            // An odd trailing byte is not part of any word.
+            let mut odd: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            odd.push(0xEE);
+            reverse_words(&mut odd);
+            assert_eq!(
+                (&odd[..odd.len() - 1], odd[odd.len() - 1]),
+                (&want[..], 0xEE)
+            );
         }
     }
 

@@ -103,6 +103,20 @@ pub(crate) fn map_new_chunks<C: ZeroBits, T: Send>(
     f: impl Fn(usize, &mut [C]) -> T + Sync,
 ) -> (Vec<C>, Vec<T>) {
     let mut v: Vec<C> = Vec::with_capacity(len);
+    let out = map_new_chunks_in(threads, &mut v, len, chunk, f);
+    (v, out)
+}
+
+/// [`map_new_chunks`] into `v`, which must be empty with room for `len` values (the caller
+/// reserved them, e.g. with `try_reserve_exact`, to report a failed allocation as an error).
+pub(crate) fn map_new_chunks_in<C: ZeroBits, T: Send>(
+    threads: usize,
+    v: &mut Vec<C>,
+    len: usize,
+    chunk: usize,
+    f: impl Fn(usize, &mut [C]) -> T + Sync,
+) -> Vec<T> {
+    assert!(v.is_empty(), "map_new_chunks_in fills an empty vector");
     let out = map_chunks_mut(
         threads,
         &mut v.spare_capacity_mut()[..len],
@@ -122,7 +136,7 @@ pub(crate) fn map_new_chunks<C: ZeroBits, T: Send>(
     // SAFETY: the chunks cover the first `len` values and each was zeroed by its closure (a
     // panic in one is re-raised by `map_chunks_mut` before this line).
     unsafe { v.set_len(len) };
-    (v, out)
+    out
 }
 
 /// A vector of `len` zeros, set with one `memset`: `vec![C::wrap(0); len]` stores element by
@@ -148,6 +162,8 @@ pub(crate) unsafe trait ZeroBits: Copy + Send + Sync + 'static {}
 unsafe impl ZeroBits for u16 {}
 // SAFETY: as above.
 unsafe impl ZeroBits for u32 {}
+// SAFETY: all-zero bytes are +0.0.
+unsafe impl ZeroBits for f32 {}
 
 /// Items per work item for `len` items cut into pieces of at most `chunk`, shrunk so that the
 /// number of pieces is a multiple of `threads`: each thread of [`map`] then gets as many

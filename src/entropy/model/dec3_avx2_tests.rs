@@ -100,7 +100,10 @@ fn payload(q: &[i64], rows: usize, mode: u8, shift: i32, seed: u64) -> (Vec<u8>,
     };
     plan.rcls = (0..rows).map(|_| (rnd() * rc) as u8).collect();
     plan.ccls = (0..cols).map(|_| (rnd() * cc) as u8).collect();
-    (plan.encode_as(&codes, &qmin, 1, false), qmin)
+    (
+        plan.encode_as(&codes, &qmin, 1, false, codes.len() / 2),
+        qmin,
+    )
 }
 
 /// Every payload decodes to its codes on both paths, and the vector path decodes most groups

@@ -167,14 +167,82 @@ pub(crate) fn push_block(words: &[Vec<u16>], out: &mut Vec<u8>) {
         out.extend_from_slice(&(w.len() as u32).to_le_bytes());
     }
     for w in words {
-        // Into a zeroed tail rather than a push per word (13 instructions a word): this loop
-        // vectorises.
-        let start = out.len();
-        out.resize(start + 2 * w.len(), 0);
-        for (d, &v) in out[start..].chunks_exact_mut(2).zip(w) {
-            d.copy_from_slice(&v.to_le_bytes());
+        #[cfg(target_endian = "little")]
+        out.extend_from_slice(le_bytes(w));
+        #[cfg(not(target_endian = "little"))]
+        out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
+    }
+}
+
+/// Payloads of blocks from this many bytes on are copied on the threads.
+const PARALLEL_PUSH_MIN: usize = 1 << 16;
+
+/// [`push_block`] of each of `blocks` in order, each block copied by one of up to `threads`
+/// threads into its place in `out`'s spare room (`out` grows by exactly their size). The
+/// copies ran on the calling thread after each group's parallel coding pass (2 M
+/// instructions of serial work on the MiniLM word embeddings' 2 MB payload).
+pub(crate) fn push_blocks(blocks: &[Vec<Vec<u16>>], out: &mut Vec<u8>, threads: usize) {
+    let size = |b: &Vec<Vec<u16>>| b.iter().map(|w| 4 + 2 * w.len()).sum::<usize>();
+    let total: usize = blocks.iter().map(size).sum();
+    if threads < 2 || blocks.len() < 2 || total < PARALLEL_PUSH_MIN {
+        for b in blocks {
+            push_block(b, out);
+        }
+        return;
+    }
+    out.reserve_exact(total);
+    let start = out.len();
+    let mut rest = &mut out.spare_capacity_mut()[..total];
+    let mut items = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (mine, tail) = std::mem::take(&mut rest).split_at_mut(size(b));
+        rest = tail;
+        items.push((mine, b));
+    }
+    crate::util::par::map_chunks_mut(threads, &mut items, 1, |_, item| {
+        for (dst, words) in item.iter_mut() {
+            write_block(words, dst);
+        }
+    });
+    // SAFETY: the items cover the `total` bytes after `start`, and `write_block` wrote every
+    // byte of its item (it asserts so; a panic is re-raised by `map_chunks_mut` before this).
+    unsafe { out.set_len(start + total) };
+}
+
+/// [`push_block`] into `dst`, which must be exactly the block's size.
+fn write_block(words: &[Vec<u16>], dst: &mut [std::mem::MaybeUninit<u8>]) {
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        let d = &mut dst[at..at + bytes.len()];
+        // SAFETY: `d` is `bytes.len()` writable bytes (bounds-checked just above), not
+        // overlapping `bytes` (a borrow of other memory).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), d.as_mut_ptr().cast::<u8>(), d.len())
+        };
+        at += bytes.len();
+    };
+    for w in words {
+        put(&(w.len() as u32).to_le_bytes());
+    }
+    for w in words {
+        #[cfg(target_endian = "little")]
+        put(le_bytes(w));
+        #[cfg(not(target_endian = "little"))]
+        for v in w {
+            put(&v.to_le_bytes());
         }
     }
+    assert_eq!(at, dst.len(), "a block's bytes fill its place exactly");
+}
+
+/// The little-endian bytes of `w`: its own memory on a little-endian target. This copy runs
+/// on the calling thread between two parallel passes: one `memcpy` rather than zeroing the
+/// tail and storing each word into it (0.5 M instructions of a 1 M-value compression).
+#[cfg(target_endian = "little")]
+fn le_bytes(w: &[u16]) -> &[u8] {
+    // SAFETY: the `2 · len` bytes of `w`'s memory are initialised, `u8` needs no alignment
+    // and the view lives no longer than the borrow of `w`.
+    unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), 2 * w.len()) }
 }
 
 /// One block of a kind-5 payload as read: its words (all lanes, contiguous) and where each

@@ -9,14 +9,15 @@
 //! tensors). With REPS > 1 the compression is repeated REPS times: the difference of two runs' counts
 //! divided by the difference in REPS is the cost of one call without the once-per-process
 //! table builds (with `d` alone, REPS decompressions of the one frame instead); with `--separate-threads=yes`, per thread (the calling thread's share against
-//! the workers' shows how much of a threaded compress is serial).
+//! the workers' shows how much of a threaded compress is serial). Decompressions use THREADS
+//! threads too (before session 11 they always used one).
 
 use std::path::PathBuf;
 
 #[path = "../../../examples/common/mod.rs"]
 mod common;
 
-use alcm::{decompress, read_npy_f32, Encoder, EncoderConfig, Mode};
+use alcm::{read_npy_f32, DecodeOptions, Encoder, EncoderConfig, Mode};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -55,7 +56,8 @@ fn main() {
     }
     if what.contains('d') {
         for _ in 0..d_reps {
-            std::hint::black_box(decompress(&frame).expect("decompress"));
+            let opt = DecodeOptions::default().with_threads(threads);
+            std::hint::black_box(opt.decompress(&frame).expect("decompress"));
         }
     }
     println!(
