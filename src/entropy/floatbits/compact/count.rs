@@ -56,12 +56,7 @@ impl Keys {
     /// The order-0 entropy of the keys in bytes: Σ count · log2(total / count) / 8
     /// (deterministic: `det_log2_int`, summed in key order).
     pub(super) fn entropy_bytes(&self) -> f64 {
-        let total: u64 = self
-            .present
-            .iter()
-            .map(|&k| self.counts[k as usize] as u64)
-            .sum();
-        let lt = det_log2_int(total);
+        let lt = self.log2_total();
         let bits: f64 = self
             .present
             .iter()
@@ -72,9 +67,17 @@ impl Keys {
             .sum();
         bits / 8.0
     }
-}
 
-impl Keys {
+    /// log2 of the keys' total count (`det_log2_int`).
+    fn log2_total(&self) -> f64 {
+        det_log2_int(
+            self.present
+                .iter()
+                .map(|&k| self.counts[k as usize] as u64)
+                .sum(),
+        )
+    }
+
     /// Whether [`Keys::entropy_bytes`] is above `floor`: the same answer, from the same terms
     /// summed in four accumulators first. Why: the key-order sum is one chain of additions, a
     /// few cycles a key, and a float16 tensor of 16 384 values has about as many keys. The
@@ -82,12 +85,7 @@ impl Keys {
     /// sum, relatively (`err` is twice that bound for both, and more); only where that leaves
     /// the comparison open is the key-order sum taken.
     pub(super) fn entropy_above(&self, floor: f64) -> bool {
-        let total: u64 = self
-            .present
-            .iter()
-            .map(|&k| self.counts[k as usize] as u64)
-            .sum();
-        let lt = det_log2_int(total);
+        let lt = self.log2_total();
         let mut acc = [0.0f64; 4];
         for (i, &k) in self.present.iter().enumerate() {
             let c = self.counts[k as usize] as u64;
