@@ -674,8 +674,9 @@ mod tests {
 
     /// The order-0 payload is never below the entropy bound of the histograms it is coded
     /// from, nor below the floor estimated from them: the payload choice (`codec/payload.rs`)
-    /// keeps a model payload below either without building the order-0 payload. Skewed, near-uniform (stored planes), constant and
-    /// two-symbol planes; widths 1, 2, 4; tiny to 2^17 values; 1 and 2 threads.
+    /// keeps a model payload below either without building the order-0 payload. Skewed,
+    /// near-uniform (stored planes), constant and two-symbol planes; widths 1, 2, 4; 1 to 2^18
+    /// values; 1 and 2 threads.
     #[test]
     fn order0_payload_is_never_below_its_bound() {
         let mut s = 41u64;
