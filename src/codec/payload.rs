@@ -96,10 +96,12 @@ pub(crate) fn encode<C: Code>(
     };
     let (mut payload, is_model) = match plan {
         None => (order0(), false),
-        Some((plan, qmin, codes)) => {
+        Some((mut plan, qmin, codes)) => {
             let b0 = bound();
-            // Which to build first: an estimate from every 16th row is enough.
+            // Which to build first: an estimate from every 16th row is enough. It also
+            // decides a mid-sized tensor's kind (3 or 5), and the estimate then counts it.
             let estimate = plan.ideal_bytes(codes, &qmin, threads, ESTIMATE_ROW_STEP);
+            let estimate = plan.choose_lanes(estimate);
             // A floor under the order-0 payload (its tables exactly, its words from the
             // cross-entropy of its frequencies less a margin; `order0::plane_size_floor`),
             // above the entropy bound by the coder's overhead (≈ 0.5 % on the MiniLM weights).

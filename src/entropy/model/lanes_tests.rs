@@ -520,3 +520,64 @@ fn blocks_pushed_on_the_threads_are_the_blocks_pushed_in_order() {
         }
     }
 }
+
+/// A single block of 2^15 … 2^16 values is written as kind 5 exactly when the lanes' extra
+/// 112 bytes are at most 0.8 % of the kind-3 estimate: then it decodes to its codes on both
+/// paths, costs at most 1 % more than kind 3, and is the same on 1 and 2 threads. A
+/// low-entropy tensor of that size, and a large-entropy one of 2^15 − 2 values, stay kind 3.
+#[test]
+fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
+    for (rows, cols, scale, lanes) in [
+        (128usize, 256usize, 3.0, true),
+        (256, 200, 9.0, true),
+        (128, 256, 0.02, false),
+        (127, 258, 9.0, false),
+    ] {
+        let q = codes(rows, cols, scale, true, 11);
+        let qmin = qmin_of(&q, rows);
+        let u: Vec<u32> = q
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+            .collect();
+        let kind3 = plan_codes(&u, &qmin, 1, None).unwrap();
+        let estimate = kind3.ideal_bytes(&u, &qmin, 1, 16);
+        let p3 = kind3.encode(&u, &qmin, 1);
+        assert_eq!(p3[0], KIND_SHAPED);
+        let mut payloads = vec![];
+        for threads in [1, 2] {
+            let mut plan = plan_codes(&u, &qmin, threads, None).unwrap();
+            let chosen = plan.choose_lanes(plan.ideal_bytes(&u, &qmin, threads, 16));
+            let expected = if lanes { estimate + 112.0 } else { estimate };
+            assert_eq!(chosen, expected, "{rows}x{cols} scale {scale}");
+            payloads.push(plan.encode(&u, &qmin, threads));
+        }
+        assert_eq!(payloads[0], payloads[1], "{rows}x{cols}: 1 and 2 threads");
+        let p = &payloads[0];
+        if !lanes {
+            assert_eq!(*p, p3, "{rows}x{cols} scale {scale} stays kind 3");
+            continue;
+        }
+        assert!(
+            0.008 * estimate >= 112.0,
+            "{rows}x{cols}: estimate {estimate}"
+        );
+        assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows}x{cols}");
+        assert!(
+            (p.len() as f64) < 1.01 * p3.len() as f64,
+            "{rows}x{cols}: {} against kind 3's {}",
+            p.len(),
+            p3.len()
+        );
+        let (a, b) = decode_both(p, &qmin, q.len());
+        for (name, out) in [("default", a.unwrap()), ("scalar", b.unwrap())] {
+            for (k, (&w, &v)) in out.iter().zip(&q).enumerate() {
+                assert_eq!(
+                    qmin[k / cols] + w as i64,
+                    v,
+                    "{name} {rows}x{cols} value {k}"
+                );
+            }
+        }
+    }
+}

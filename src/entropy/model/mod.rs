@@ -56,8 +56,9 @@
 //! the rest as kind 1 (words) or kind 2 (rows_per_block, blocks)
 //! ```
 //! Kind 5 (format version ≥ 3; written instead of kind 4, and instead of kind 3 from
-//! `plan::LANES_MIN_VALUES` values on, then with one block): kind 4 with 16 independent lane
-//! streams per block, see `lanes.rs`.
+//! `plan::LANES_MIN_VALUES` values on, or from `plan::LANES_MID_VALUES` when its lanes cost
+//! little, then with one block): kind 4 with 16 independent lane streams per block, see
+//! `lanes.rs`.
 //!
 //! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
 //! (`sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).

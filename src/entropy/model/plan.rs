@@ -72,6 +72,20 @@ pub(super) fn sq_dot4(a: &[f32], b: &[f64]) -> f64 {
 /// bits/value, decoded ~4× faster).
 pub(crate) const LANES_MIN_VALUES: usize = 1 << 16;
 
+/// From this many values (below [`LANES_MIN_VALUES`], one block) kind 5 is written when its
+/// extra bytes are at most [`LANES_MAX_SHARE`] of the payload's estimate
+/// ([`ModelPlan::choose_lanes`]). Its decode takes about half the instructions of kind 3's
+/// (the 32 768-value fc2 gradient at 1e-2: 1.68 M → 0.93 M); below 2^15 values the
+/// per-call costs are a larger part of a decode and the lanes' bytes a larger part of a frame.
+pub(crate) const LANES_MID_VALUES: usize = 1 << 15;
+/// What kind 5's lane counts, states and rows-per-block field add to kind 3's single word
+/// count and four states, in bytes: 16 · 8 + 4 − 20.
+const LANES_EXTRA_BYTES: f64 = 112.0;
+/// The largest share of the estimated payload that kind 5's extra bytes may take below
+/// [`LANES_MIN_VALUES`]: 0.8 %, inside the speed issue's +1 % per tensor for a decode twice
+/// as fast (the trainer's low-bit frames, where the lanes would cost 2–3 %, stay kind 3).
+const LANES_MAX_SHARE: f64 = 0.008;
+
 /// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
 /// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
 ///
@@ -154,6 +168,8 @@ pub(crate) struct ModelPlan {
     /// Sign classes of the rows and columns (all 0 unless the mode is [`SIGN_CLASSES`]).
     pub(super) rcls: Vec<u8>,
     pub(super) ccls: Vec<u8>,
+    /// A single block below [`LANES_MIN_VALUES`] written as kind 5 ([`ModelPlan::choose_lanes`]).
+    pub(super) lanes_mid: bool,
 }
 
 /// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
@@ -478,6 +494,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
         col_neg,
         rcls,
         ccls,
+        lanes_mid: false,
     })
 }
 
@@ -517,10 +534,29 @@ impl ModelPlan {
         out
     }
 
-    /// Whether the payload is kind 5 (when lanes are allowed): several blocks, or one block
-    /// of at least [`LANES_MIN_VALUES`] values.
+    /// Whether the payload is kind 5 (when lanes are allowed): several blocks, one block of
+    /// at least [`LANES_MIN_VALUES`] values, or one chosen by [`ModelPlan::choose_lanes`].
     pub(super) fn lanes_kind(&self) -> bool {
-        self.n_blocks() > 1 || self.rows.saturating_mul(self.cols) >= LANES_MIN_VALUES
+        self.n_blocks() > 1
+            || self.rows.saturating_mul(self.cols) >= LANES_MIN_VALUES
+            || self.lanes_mid
+    }
+
+    /// Writes a single block of [`LANES_MID_VALUES`] … [`LANES_MIN_VALUES`] values as kind 5
+    /// when its extra bytes are at most [`LANES_MAX_SHARE`] of `estimate`, the kind-3 payload's
+    /// estimated size ([`ideal_bytes`](ModelPlan::ideal_bytes), the same on any thread count,
+    /// so the kind is too); returns the estimate of the kind chosen. Call before
+    /// [`encode`](ModelPlan::encode); other sizes keep their kind.
+    pub(crate) fn choose_lanes(&mut self, estimate: f64) -> f64 {
+        let n = self.rows.saturating_mul(self.cols);
+        self.lanes_mid = (LANES_MID_VALUES..LANES_MIN_VALUES).contains(&n)
+            && LANES_EXTRA_BYTES <= LANES_MAX_SHARE * estimate;
+        let extra = if self.lanes_mid {
+            LANES_EXTRA_BYTES
+        } else {
+            0.0
+        };
+        estimate + extra
     }
 
     pub(super) fn n_blocks(&self) -> usize {
