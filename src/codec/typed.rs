@@ -25,7 +25,7 @@ use crate::codec::quant;
 use crate::entropy::{self, pack};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::dtype::{
-    half_spacing, output_f64, to_f32, value_count, value_f64, write_output,
+    half_spacing, to_f32, value_count, values_of, with_dtype, write_output, Exact,
 };
 use crate::format::{self, DecodeLimits, Dtype, Element, FrameInfo, FrameMode};
 
@@ -96,41 +96,49 @@ impl Encoder {
     }
 }
 
+// The passes over the caller's values below are generic over their type (`Exact`) and
+// dispatched once per pass (`with_dtype!`), each summing in index order as before.
+
 /// Whether every finite value has a finite float32 image (only float64 can fail).
 pub(super) fn fits_f32(t: &Typed<'_>, values: &[f32]) -> bool {
     t.dtype != Dtype::F64
-        || values
-            .iter()
-            .enumerate()
-            .all(|(i, v)| v.is_finite() || !value_f64(t.raw, t.dtype, i).is_finite())
+        || values_of::<f64>(t.raw)
+            .zip(values)
+            .all(|(x, v)| v.is_finite() || !x.is_finite())
 }
 
 /// The caller's non-finite values (as f32), zeros in place of the finite ones: what the
 /// non-finite policy sees of a tensor without a float32 image.
 pub(super) fn non_finite_image(t: &Typed<'_>) -> Vec<f32> {
-    (0..t.raw.len() / t.dtype.width())
-        .map(|i| {
-            let x = value_f64(t.raw, t.dtype, i);
-            if !x.is_finite() {
-                x as f32
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    fn image<T: Exact>(raw: &[u8]) -> Vec<f32> {
+        values_of::<T>(raw)
+            .map(|x| {
+                let x = x.exact();
+                if !x.is_finite() {
+                    x as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+    with_dtype!(t.dtype, T => image::<T>(t.raw))
 }
 
 /// The largest finite |x| of the caller's values, and the largest |x − f32(x)|.
 fn magnitudes(t: &Typed<'_>, values: &[f32]) -> (f64, f64) {
-    let (mut m, mut conv) = (0f64, 0f64);
-    for (i, &v) in values.iter().enumerate() {
-        let x = value_f64(t.raw, t.dtype, i);
-        if x.is_finite() {
-            m = m.max(x.abs());
-            conv = conv.max((x - v as f64).abs());
+    fn of<T: Exact>(raw: &[u8], values: &[f32]) -> (f64, f64) {
+        let (mut m, mut conv) = (0f64, 0f64);
+        for (x, &v) in values_of::<T>(raw).zip(values) {
+            let x = x.exact();
+            if x.is_finite() {
+                m = m.max(x.abs());
+                conv = conv.max((x - v as f64).abs());
+            }
         }
+        (m, conv)
     }
-    (m, conv)
+    with_dtype!(t.dtype, T => of::<T>(t.raw, values))
 }
 
 /// Max-abs quantization of the float32 image `values` for a bound `e` on the caller's values
@@ -161,20 +169,30 @@ pub(super) fn quantize_max_abs(
     // The decoder's exact output, checked value by value against the caller's value.
     let mut recon = vec![0f32; values.len()];
     quant::dequantize(&q.params, &q.codes, &mut recon);
-    let mut stored = q.exceptions.iter().map(|x| x.0).peekable();
-    let mut extra = Vec::new();
-    for (i, &y) in recon.iter().enumerate() {
-        if stored.peek() == Some(&(i as u64)) {
-            stored.next();
-            continue;
+    fn misses<T: Exact>(
+        raw: &[u8],
+        values: &[f32],
+        recon: &[f32],
+        q: &Quantized,
+        e: f64,
+    ) -> Vec<(u64, f32)> {
+        let mut stored = q.exceptions.iter().map(|x| x.0).peekable();
+        let mut extra = Vec::new();
+        for (i, (x, &y)) in values_of::<T>(raw).zip(recon).enumerate() {
+            if stored.peek() == Some(&(i as u64)) {
+                stored.next();
+                continue;
+            }
+            let x = x.exact();
+            // Non-finite values are the caller's exceptions (or refused).
+            let d = (x - T::rounded(y)).abs();
+            if x.is_finite() && (d.is_nan() || d > e) {
+                extra.push((i as u64, values[i]));
+            }
         }
-        let x = value_f64(t.raw, t.dtype, i);
-        // Non-finite values are the caller's exceptions (or refused).
-        let d = (x - output_f64(y, t.dtype)).abs();
-        if x.is_finite() && (d.is_nan() || d > e) {
-            extra.push((i as u64, values[i]));
-        }
+        extra
     }
+    let extra = with_dtype!(t.dtype, T => misses::<T>(t.raw, values, &recon, &q, e));
     q.exceptions.extend(extra);
     q.exceptions.sort_unstable_by_key(|x| x.0);
     Some(q)
@@ -188,16 +206,20 @@ fn typed_errors(t: &Typed<'_>, values: &[f32], q: &Quantized) -> (f64, f64) {
     for &(i, v) in &q.exceptions {
         recon[i as usize] = v;
     }
-    let (mut err, mut quant_err) = (0f64, 0f64);
-    for (i, (&y, &v)) in recon.iter().zip(values).enumerate() {
-        let x = value_f64(t.raw, t.dtype, i);
-        if x.is_finite() {
-            let d = x - output_f64(y, t.dtype);
-            let dq = v as f64 - y as f64;
-            err += d * d;
-            quant_err += dq * dq;
+    fn sums<T: Exact>(raw: &[u8], values: &[f32], recon: &[f32]) -> (f64, f64) {
+        let (mut err, mut quant_err) = (0f64, 0f64);
+        for ((x, &y), &v) in values_of::<T>(raw).zip(recon).zip(values) {
+            let x = x.exact();
+            if x.is_finite() {
+                let d = x - T::rounded(y);
+                let dq = v as f64 - y as f64;
+                err += d * d;
+                quant_err += dq * dq;
+            }
         }
+        (err, quant_err)
     }
+    let (err, quant_err) = with_dtype!(t.dtype, T => sums::<T>(t.raw, values, &recon));
     (err, quant_err)
 }
 
@@ -213,16 +235,20 @@ pub(super) fn quantize_relative(
 ) -> Result<Option<Quantized>> {
     // ‖x‖² and the expected squared error of the output rounding (a value rounded onto a grid
     // of spacing 2h moves by h²/3 in the mean square) or of the float64 → float32 rounding.
-    let (mut norm_sq, mut round_sq) = (0f64, 0f64);
-    for (i, &v) in values.iter().enumerate() {
-        let x = value_f64(t.raw, t.dtype, i);
-        if x.is_finite() {
-            norm_sq += x * x;
-            let h = half_spacing(t.dtype, x.abs());
-            let c = x - v as f64;
-            round_sq += h * h / 3.0 + c * c;
+    fn sums<T: Exact>(raw: &[u8], values: &[f32]) -> (f64, f64) {
+        let (mut norm_sq, mut round_sq) = (0f64, 0f64);
+        for (x, &v) in values_of::<T>(raw).zip(values) {
+            let x = x.exact();
+            if x.is_finite() {
+                norm_sq += x * x;
+                let h = half_spacing(T::DTYPE, x.abs());
+                let c = x - v as f64;
+                round_sq += h * h / 3.0 + c * c;
+            }
         }
+        (norm_sq, round_sq)
     }
+    let (norm_sq, round_sq) = with_dtype!(t.dtype, T => sums::<T>(t.raw, values));
     let target_sq = eps * eps * norm_sq;
     let norm = norm_sq.sqrt();
     if norm == 0.0 {
@@ -275,12 +301,15 @@ pub(super) fn quantize_relative(
         // The bound that holds whatever the rounding does: rounding onto the grid of the
         // caller's values moves a value by at most its quantization error, so half the bound
         // suffices for bfloat16 / float16; float64 pays its float32 rounding ‖x − f32(x)‖.
-        let conv = (0..values.len())
-            .map(|i| value_f64(t.raw, t.dtype, i) - values[i] as f64)
-            .filter(|d| d.is_finite())
-            .map(|d| d * d)
-            .sum::<f64>()
-            .sqrt();
+        fn conv_sq<T: Exact>(raw: &[u8], values: &[f32]) -> f64 {
+            values_of::<T>(raw)
+                .zip(values)
+                .map(|(x, &v)| x.exact() - v as f64)
+                .filter(|d| d.is_finite())
+                .map(|d| d * d)
+                .sum::<f64>()
+        }
+        let conv = with_dtype!(t.dtype, T => conv_sq::<T>(t.raw, values)).sqrt();
         let norm_v = values
             .iter()
             .filter(|v| v.is_finite())

@@ -116,6 +116,99 @@ element!(f16, Dtype::F16, 2, f16::to_bits, |b| f16::from_bits(
     u16::from_le_bytes(b)
 ));
 
+/// Exact reading of an element type's values, and of the decoder's rounding into it, for the
+/// passes of the typed lossy modes over a tensor (`codec/typed.rs`). Monomorphised: through
+/// [`value_f64`], which matches on the type for every value, and the same for the rounding,
+/// those passes cost about 80 instructions a bfloat16 value.
+pub(crate) trait Exact: Element {
+    /// The value, exactly, as f64.
+    fn exact(self) -> f64;
+    /// What the decoder returns for a float32 reconstruction `y` (rounded to nearest-even
+    /// into this type; float64 widens), exactly, as f64.
+    fn rounded(y: f32) -> f64;
+}
+
+impl Exact for f32 {
+    #[inline(always)]
+    fn exact(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn rounded(y: f32) -> f64 {
+        y as f64
+    }
+}
+
+impl Exact for f64 {
+    #[inline(always)]
+    fn exact(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn rounded(y: f32) -> f64 {
+        y as f64
+    }
+}
+
+// Both half types widen through float32, which holds each of their values exactly: a
+// bfloat16 is the top half of a float32's bits, and float16 → float32 is one F16C instruction
+// where the CPU has it (`half`'s `std` feature detects it at run time). `half`'s own
+// `to_f64` is a branchy software conversion (≈ 50 instructions a value). NaN payloads may
+// differ between the two routes, but these passes only test finiteness and do arithmetic.
+impl Exact for bf16 {
+    #[inline(always)]
+    fn exact(self) -> f64 {
+        f32::from_bits((self.to_bits() as u32) << 16) as f64
+    }
+    #[inline(always)]
+    fn rounded(y: f32) -> f64 {
+        bf16::from_f32(y).exact()
+    }
+}
+
+impl Exact for f16 {
+    #[inline(always)]
+    fn exact(self) -> f64 {
+        self.to_f32() as f64
+    }
+    #[inline(always)]
+    fn rounded(y: f32) -> f64 {
+        f16::from_f32(y).exact()
+    }
+}
+
+/// The values of the little-endian `raw` (a whole number of `T`s), in order.
+#[inline]
+pub(crate) fn values_of<T: Element>(raw: &[u8]) -> impl Iterator<Item = T> + '_ {
+    raw.chunks_exact(T::DTYPE.width()).map(T::from_le)
+}
+
+/// `$e` with the type `$T` standing for the Rust type of the element type `$d`: one
+/// monomorphised pass per type instead of a `match` per value.
+macro_rules! with_dtype {
+    ($d:expr, $T:ident => $e:expr) => {
+        match $d {
+            $crate::format::Dtype::F32 => {
+                type $T = f32;
+                $e
+            }
+            $crate::format::Dtype::F64 => {
+                type $T = f64;
+                $e
+            }
+            $crate::format::Dtype::BF16 => {
+                type $T = half::bf16;
+                $e
+            }
+            $crate::format::Dtype::F16 => {
+                type $T = half::f16;
+                $e
+            }
+        }
+    };
+}
+pub(crate) use with_dtype;
+
 /// The little-endian bytes of `data`.
 pub fn to_le_bytes<T: Element>(data: &[T]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() * T::DTYPE.width());
@@ -196,28 +289,21 @@ pub(crate) fn to_f32(bytes: &[u8], dtype: Dtype) -> Vec<f32> {
     }
 }
 
-/// What the decoder returns for a float32 reconstruction `y` in a frame of `dtype`, as f64
-/// (exact): `y` rounded to nearest-even into `dtype`.
-#[inline]
-pub(crate) fn output_f64(y: f32, dtype: Dtype) -> f64 {
-    match dtype {
-        Dtype::F32 | Dtype::F64 => y as f64,
-        Dtype::BF16 => bf16::from_f32(y).to_f64(),
-        Dtype::F16 => f16::from_f32(y).to_f64(),
-    }
-}
-
 /// Writes the float32 reconstruction `ys` into `out` as little-endian `dtype` values (rounded
 /// to nearest-even; float64 widens exactly). `out` holds `ys.len() · width` bytes.
 pub(crate) fn write_output(ys: &[f32], dtype: Dtype, out: &mut [u8]) {
+    // One loop per type (a `match` per value cost the bfloat16 decode ~25 instructions a value).
     let w = dtype.width();
-    for (o, &y) in out.chunks_exact_mut(w).zip(ys) {
-        match dtype {
-            Dtype::F32 => o.copy_from_slice(&y.to_le_bytes()),
-            Dtype::BF16 => o.copy_from_slice(&bf16::from_f32(y).to_bits().to_le_bytes()),
-            Dtype::F16 => o.copy_from_slice(&f16::from_f32(y).to_bits().to_le_bytes()),
-            Dtype::F64 => o.copy_from_slice(&(y as f64).to_le_bytes()),
+    let outs = out.chunks_exact_mut(w).zip(ys);
+    match dtype {
+        Dtype::F32 => outs.for_each(|(o, &y)| o.copy_from_slice(&y.to_le_bytes())),
+        Dtype::BF16 => {
+            outs.for_each(|(o, &y)| o.copy_from_slice(&bf16::from_f32(y).to_bits().to_le_bytes()))
         }
+        Dtype::F16 => {
+            outs.for_each(|(o, &y)| o.copy_from_slice(&f16::from_f32(y).to_bits().to_le_bytes()))
+        }
+        Dtype::F64 => outs.for_each(|(o, &y)| o.copy_from_slice(&(y as f64).to_le_bytes())),
     }
 }
 
@@ -236,7 +322,10 @@ pub(crate) fn half_spacing(dtype: Dtype, m: f64) -> f64 {
     } else {
         min_exp
     };
-    2f64.powi(e - mant_bits - 1)
+    // 2^(e − mant_bits − 1) from its exponent bits: e ∈ [min_exp, 1023] puts the power in
+    // [2^−134, 2^1015], a normal f64, so this is exactly `powi`'s value (which was a libm call
+    // per value in the relative-L2 mode's first pass).
+    f64::from_bits(((e - mant_bits - 1 + 1023) as u64) << 52)
 }
 
 #[cfg(test)]
@@ -266,6 +355,101 @@ mod tests {
         assert_eq!(Dtype::from_id(5), None);
     }
 
+    /// The value of a 16-bit pattern with `e_bits` exponent and `m_bits` mantissa bits, from
+    /// the IEEE 754 definition (bias 2^(e_bits−1) − 1, subnormals at the smallest exponent);
+    /// `None` for the all-ones exponent.
+    fn by_definition(bits: u16, e_bits: u32, m_bits: u32) -> Option<f64> {
+        let (m, e) = (
+            (bits as u32) & ((1 << m_bits) - 1),
+            (bits as u32 >> m_bits) & ((1 << e_bits) - 1),
+        );
+        let bias = (1i32 << (e_bits - 1)) - 1;
+        let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+        if e == (1 << e_bits) - 1 {
+            return None;
+        }
+        let (mant, exp) = match e {
+            0 => (m as f64, 1 - bias - m_bits as i32),
+            _ => ((m | 1 << m_bits) as f64, e as i32 - bias - m_bits as i32),
+        };
+        Some(sign * mant * 2f64.powi(exp))
+    }
+
+    /// Every bfloat16 and float16 bit pattern widens (`Exact::exact`) to its value by the
+    /// definition, and is non-finite exactly where the definition says so.
+    #[test]
+    fn exact_widening_is_the_value_of_every_bit_pattern() {
+        for bits in 0..=u16::MAX {
+            let (b, h) = (bf16::from_bits(bits).exact(), f16::from_bits(bits).exact());
+            match by_definition(bits, 8, 7) {
+                Some(v) => assert_eq!(b.to_bits(), v.to_bits(), "bf16 {bits:#06x}"),
+                None => assert!(
+                    !b.is_finite() && (b.is_nan() == (bits & 0x7F != 0)),
+                    "bf16 {bits:#06x}"
+                ),
+            }
+            match by_definition(bits, 5, 10) {
+                Some(v) => assert_eq!(h.to_bits(), v.to_bits(), "f16 {bits:#06x}"),
+                None => assert!(
+                    !h.is_finite() && (h.is_nan() == (bits & 0x3FF != 0)),
+                    "f16 {bits:#06x}"
+                ),
+            }
+        }
+    }
+
+    /// `Exact::rounded` is round-to-nearest-even into the type, checked against the type's
+    /// sorted finite values (from the definition): the nearest one, the even one on a tie,
+    /// infinity from the midpoint above the largest finite value on. Inputs: every 4099th
+    /// float32 bit pattern, and every midpoint between neighbouring values of the type.
+    #[test]
+    fn rounded_is_round_to_nearest_even() {
+        for (name, e_bits, m_bits, rounded) in [
+            ("bf16", 8, 7, <bf16 as Exact>::rounded as fn(f32) -> f64),
+            ("f16", 5, 10, <f16 as Exact>::rounded as fn(f32) -> f64),
+        ] {
+            // Non-negative finite values in bit order (= value order), with their bits.
+            let grid: Vec<(f64, u16)> = (0..0x8000u16)
+                .filter_map(|b| by_definition(b, e_bits, m_bits).map(|v| (v, b)))
+                .collect();
+            let max = grid.last().unwrap().0;
+            let overflow = max + (max - grid[grid.len() - 2].0) / 2.0;
+            let reference = |y: f32| -> f64 {
+                let a = (y as f64).abs();
+                let r = if a >= overflow {
+                    f64::INFINITY
+                } else {
+                    let k = grid.partition_point(|g| g.0 <= a);
+                    let (lo, hi) = (grid[k - 1], grid.get(k).copied().unwrap_or(grid[k - 1]));
+                    let (dl, dh) = (a - lo.0, hi.0 - a);
+                    if dl < dh || (dl == dh && lo.1 % 2 == 0) {
+                        lo.0
+                    } else {
+                        hi.0
+                    }
+                };
+                if y.is_sign_negative() {
+                    -r
+                } else {
+                    r
+                }
+            };
+            let mids = grid.windows(2).map(|w| ((w[0].0 + w[1].0) / 2.0) as f32);
+            let sweep = (0..=u32::MAX / 4099).map(|k| f32::from_bits(k * 4099));
+            for y in sweep.chain(mids).filter(|y| y.is_finite()) {
+                for y in [y, -y] {
+                    let (got, want) = (rounded(y), reference(y));
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{name} of {y:e} ({:#010x})",
+                        y.to_bits()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn half_spacing_matches_the_grid() {
         // bf16 values in [1, 2) are 2^-7 apart; f16 in [1024, 2048) are 1 apart.
@@ -273,5 +457,20 @@ mod tests {
         assert_eq!(half_spacing(Dtype::F16, 1500.0), 0.5);
         assert_eq!(half_spacing(Dtype::F16, 0.0), 2f64.powi(-25));
         assert_eq!(half_spacing(Dtype::F32, 3.0), 0.0);
+        // The power from its exponent bits is `powi`'s value at every exponent, subnormal,
+        // zero and non-finite magnitude.
+        for (d, mant, min_exp) in [(Dtype::BF16, 7, -126), (Dtype::F16, 10, -14)] {
+            let ms = (0..2047u64)
+                .map(|e| f64::from_bits(e << 52 | 0x5_5555_5555))
+                .chain([0.0, f64::MIN_POSITIVE / 3.0, f64::INFINITY, f64::NAN]);
+            for m in ms {
+                let e = if m > 0.0 {
+                    (((m.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(min_exp)
+                } else {
+                    min_exp
+                };
+                assert_eq!(half_spacing(d, m), 2f64.powi(e - mant - 1), "{d} {m:e}");
+            }
+        }
     }
 }
