@@ -270,8 +270,8 @@ pub(crate) fn value_f64(bytes: &[u8], dtype: Dtype, i: usize) -> f64 {
     let b = &bytes[i * w..(i + 1) * w];
     match dtype {
         Dtype::F32 => f32::from_le(b) as f64,
-        Dtype::BF16 => bf16::from_le(b).to_f64(),
-        Dtype::F16 => f16::from_le(b).to_f64(),
+        Dtype::BF16 => bf16::from_le(b).exact(),
+        Dtype::F16 => f16::from_le(b).exact(),
         Dtype::F64 => f64::from_le(b),
     }
 }
