@@ -162,7 +162,16 @@ impl Exact for bf16 {
     }
     #[inline(always)]
     fn rounded(y: f32) -> f64 {
-        bf16::from_f32(y).exact()
+        // `bf16::from_f32`'s rounding (to nearest, ties to even: the carry out of the low 16
+        // bits of b + 0x7FFF + the kept part's last bit) without its branches. A NaN stays a
+        // NaN (its payload does not matter here).
+        let b = y.to_bits();
+        let r = f32::from_bits((b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) << 16);
+        if y.is_nan() {
+            f64::NAN
+        } else {
+            r as f64
+        }
     }
 }
 
@@ -434,6 +443,12 @@ mod tests {
                     r
                 }
             };
+            for y in [f32::INFINITY, f32::NEG_INFINITY] {
+                assert_eq!(rounded(y), y as f64, "{name} {y}");
+            }
+            for bits in [0x7FC0_0000u32, 0x7F80_0001, 0xFFFF_FFFF, 0x7FFF_8000] {
+                assert!(rounded(f32::from_bits(bits)).is_nan(), "{name} {bits:#x}");
+            }
             let mids = grid.windows(2).map(|w| ((w[0].0 + w[1].0) / 2.0) as f32);
             let sweep = (0..=u32::MAX / 4099).map(|k| f32::from_bits(k * 4099));
             for y in sweep.chain(mids).filter(|y| y.is_finite()) {
