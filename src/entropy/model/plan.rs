@@ -348,7 +348,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 #[cfg(target_arch = "x86_64")]
                 if simd {
                     let mut fd = vec![0f64; cols];
-                    let vsd: Vec<f64> = vs.iter().map(|&x| x as f64).collect();
+                    let vneg: Vec<u32> = vs.iter().map(|&x| (x < 0.0) as u32).collect();
                     for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                         let dot = do_power || do_agree;
                         if !(*r > 0.0 || dot) {
@@ -375,10 +375,9 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                             // SAFETY: as above.
                             unsafe { super::plan_avx2::axpy(&mut pi.nv, s, &fd) };
                         } else if do_agree {
-                            let us = if s < 0.0 { -1.0 } else { 1.0 };
-                            // SAFETY: as above.
+                            let uneg = (s < 0.0) as u32;
                             pi.agree +=
-                                unsafe { super::plan_avx2::agree_count(&fd, us, &vsd) } as u64;
+                                super::sign::row_agreements(row, qmin[i], uneg, &vneg, true);
                         }
                         if *r > 0.0 {
                             *r = sq / nz_cols;

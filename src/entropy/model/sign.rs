@@ -220,6 +220,49 @@ unsafe fn count_split_avx2(
     count_split(row, t, uneg, vneg, ag, nz)
 }
 
+/// [`count_row`]'s agreements summed over the row: how many `q_j = q0 + u_j` are non-zero
+/// with the predicted sign (negative iff `uneg ≠ vneg_j`). The agreement count of
+/// `plan_codes`' last pass (`PiBlock::agree_row` on the row as f32: the same count, as
+/// [`count_row`] explains), on the integer codes.
+pub(super) fn row_agreements(row: &[u32], q0: i64, uneg: u32, vneg: &[u32], simd: bool) -> u64 {
+    let t = q0.saturating_neg();
+    if t < 0 || t > u32::MAX as i64 {
+        // Every value is positive (t < 0) or negative: the columns predicted so.
+        let n = row.len().min(vneg.len());
+        let pred_neg = vneg[..n].iter().map(|&p| (p ^ uneg) as u64).sum::<u64>();
+        return if t < 0 { n as u64 - pred_neg } else { pred_neg };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set when the CPU has AVX2.
+        return unsafe { agree_split_avx2(row, t as u32, uneg, vneg) } as u64;
+    }
+    let _ = simd;
+    agree_split(row, t as u32, uneg, vneg) as u64
+}
+
+/// [`row_agreements`] for `−q0 = t` in `0 ..= u32::MAX` (a count below 2^32: one row).
+#[inline(always)]
+fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+    let mut a = 0u32;
+    for (&x, &p) in row.iter().zip(vneg) {
+        let (pos, neg) = ((x > t) as u32, (x < t) as u32);
+        let pred_neg = p ^ uneg;
+        a += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
+    }
+    a
+}
+
+/// [`agree_split`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn agree_split_avx2(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+    agree_split(row, t, uneg, vneg)
+}
+
 /// Appends 2-bit fields (LSB first), `⌈len / 4⌉` bytes.
 pub(crate) fn push_classes(c: &[u8], out: &mut Vec<u8>) {
     for ch in c.chunks(4) {
@@ -352,6 +395,8 @@ mod tests {
                         count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd);
                         let got: Vec<(u32, u32)> = ag.into_iter().zip(nz).collect();
                         assert_eq!(got, want, "q0 {q0}, {cols} cols, uneg {uneg}");
+                        let sum = want.iter().map(|w| (w.0 - 1) as u64).sum::<u64>();
+                        assert_eq!(row_agreements(&row, q0, uneg, &vneg, simd), sum);
                     }
                 }
             }
