@@ -612,7 +612,16 @@ impl ModelPlan {
                 let picks = &tabs.pick[ai as usize..ai as usize + 256];
                 let row = code_row(codes, i, cols, &mut rbuf);
                 let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
-                let row_sign = &sign_cost[self.rcls[i] as usize..];
+                // Per column class (< 4): the sign's cost [as predicted, opposite] in this row
+                // (0 when signs are not coded), indexed without a bounds check or a branch.
+                let rc = self.rcls[i] as usize;
+                let row_sign: [[u64; 2]; 4] = std::array::from_fn(|c| match code_sign {
+                    true => {
+                        let [a, b, _] = sign_cost[(rc + c).min(BINS - 1)];
+                        [a, b]
+                    }
+                    false => [0, 0],
+                });
                 let mut acc = 0u64;
                 for (((&u, &bj), &cn), &cc) in row.iter().zip(&self.b).zip(&cneg).zip(&self.ccls) {
                     if bj == 0 {
@@ -624,11 +633,7 @@ impl ModelPlan {
                     let s = p.s as u32;
                     let hi = m >> s;
                     let flip = (v < 0) != (rneg != cn);
-                    acc += row_sign[cc as usize][if m != 0 && code_sign {
-                        flip as usize
-                    } else {
-                        2
-                    }];
+                    acc += row_sign[cc as usize & 3][flip as usize] * (m != 0) as u64;
                     acc += (s as u64) * COST_ONE;
                     let base = p.ti as usize * 256;
                     acc += if hi < p.esc as u64 {

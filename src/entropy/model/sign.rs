@@ -195,11 +195,15 @@ fn count_row(
 /// [`count_row`] for `−q0 = t` in `0 ..= u32::MAX`: positive iff `u > t`, negative iff `u < t`.
 #[inline(always)]
 fn count_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32], ag: &mut [u32], nz: &mut [u32]) {
-    for ((&x, &p), (a, n)) in row.iter().zip(vneg).zip(ag.iter_mut().zip(nz.iter_mut())) {
+    // Equal lengths up front: one bounds check, a loop the compiler vectorises.
+    let len = row.len().min(vneg.len()).min(ag.len()).min(nz.len());
+    let (row, vneg, ag, nz) = (&row[..len], &vneg[..len], &mut ag[..len], &mut nz[..len]);
+    for j in 0..len {
+        let x = row[j];
         let (pos, neg) = ((x > t) as u32, (x < t) as u32);
-        let pred_neg = p ^ uneg;
-        *a += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
-        *n += pos | neg;
+        let pred_neg = vneg[j] ^ uneg;
+        ag[j] += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
+        nz[j] += pos | neg;
     }
 }
 
