@@ -604,14 +604,14 @@ impl ModelPlan {
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             let mut rbuf = row_buf::<C>(cols);
-            for i in k * rpb..((k + 1) * rpb).min(rows) {
+            for (i, &q0) in (k * rpb..).zip(&qmin[k * rpb..((k + 1) * rpb).min(rows)]) {
                 let ai = self.a[i];
                 if ai == 0 || i % row_step != 0 {
                     continue;
                 }
                 let picks = &tabs.pick[ai as usize..ai as usize + 256];
                 let row = code_row(codes, i, cols, &mut rbuf);
-                let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
+                let rneg = self.mode >= SIGN_SVD && self.row_neg[i];
                 // Per column class (< 4): the sign's cost [as predicted, opposite] in this row
                 // (0 when signs are not coded), indexed without a bounds check or a branch.
                 let rc = self.rcls[i] as usize;

@@ -114,7 +114,7 @@ fn row_kernels_match_the_generic_loops_bit_for_bit() {
                 let uneg = (pa.u[0] < 0.0) as u32;
                 let vneg: Vec<u32> = vs32.iter().map(|&x| (x < 0.0) as u32).collect();
                 let a = super::sign::row_agreements(&c, q0, uneg, &vneg, true);
-                assert_eq!(a as u64, pa.agree, "agreements, cols {cols}");
+                assert_eq!(a, pa.agree, "agreements, cols {cols}");
             }
         }
     }
