@@ -393,6 +393,57 @@ mod tests {
     }
 
     #[test]
+    fn sample_counts_are_each_values_symbol() {
+        // Every (table, symbol) count of the laid-out histograms against a direct count, with
+        // scale codes spread wide (many tables, shifted picks), zero rows and zero columns.
+        let mut seed = 5u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let tabs = tables();
+        let (rows, cols) = (40usize, 50usize);
+        let codes: Vec<u32> = (0..rows * cols).map(|_| (next() % 5000) as u32).collect();
+        let qmin: Vec<i64> = (0..rows).map(|_| -((next() % 2500) as i64)).collect();
+        let a: Vec<u8> = (0..rows)
+            .map(|i| {
+                if i % 6 == 1 {
+                    0
+                } else {
+                    1 + (next() % 255) as u8
+                }
+            })
+            .collect();
+        let b: Vec<u8> = (0..cols)
+            .map(|j| {
+                if j % 9 == 2 {
+                    0
+                } else {
+                    1 + (next() % 255) as u8
+                }
+            })
+            .collect();
+        let layout = Layout::new(tabs, a.iter().copied(), &b).unwrap();
+        let hist = histograms::<u32, true>(&codes, &qmin, cols, &a, &b, &layout, 0..rows);
+        let mut want = vec![0u32; tabs.t.len() * 256];
+        for i in (0..rows).filter(|&i| a[i] != 0) {
+            for j in (0..cols).filter(|&j| b[j] != 0) {
+                let p = tabs.pick[a[i] as usize + b[j] as usize];
+                let m = (qmin[i] + codes[i * cols + j] as i64).unsigned_abs() >> p.s;
+                want[p.ti as usize * 256 + m.min(p.esc as u64) as usize] += 1;
+            }
+        }
+        let mut got = vec![0u32; tabs.t.len() * 256];
+        for (&t, h) in layout.tables.iter().zip(hist.chunks_exact(256)) {
+            got[t * 256..(t + 1) * 256].copy_from_slice(h);
+        }
+        assert_eq!(got, want);
+        assert!(layout.tables.len() > 20, "{} tables", layout.tables.len());
+    }
+
+    #[test]
     fn scale_codes_round_trip() {
         for v in [
             vec![0u8; 5],
