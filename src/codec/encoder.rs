@@ -537,9 +537,11 @@ impl Encoder {
     fn write_quantized<C: Code>(&self, q: &Quantized<C>, shape: &[usize], dtype: Dtype) -> Vec<u8> {
         let threads = self.config.threads;
         let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
-            q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())]
-                .iter()
-                .fold(0u32, |m, &u| m.max(u.get()))
+            let block = &q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())];
+            match C::as_u32(block) {
+                Some(c) => quant::max_u32(c),
+                None => block.iter().fold(0u32, |m, &u| m.max(u.get())),
+            }
         })
         .into_iter()
         .max()

@@ -66,10 +66,10 @@ const SAMPLE: usize = 1 << 13;
 /// The family whose tables give the fewest bits for the magnitude symbols of the codes
 /// `q = qmin_i + u` (row-major, `cols` per row) under the scale codes `a`, `b`, estimated on
 /// every `⌊R·C / 2^13⌋`-th row (escape tails, low bits and signs cost the same in every family).
-/// Ties go to the lower id; deterministic (integer counts, then sums in a fixed order). The
-/// sampled rows are split into contiguous runs on up to `threads` threads (the counts are
-/// integers, added per table: the same choice on any thread count); the choice ran on the
-/// calling thread alone between two parallel passes (0.37 M instructions of 1 M values).
+/// Ties go to the lower id; deterministic (integer counts, then integer sums, whose order does
+/// not matter). The sampled rows are split into contiguous runs on up to `threads` threads (the
+/// counts are integers, added per table: the same choice on any thread count); the choice ran
+/// on the calling thread alone between two parallel passes (0.37 M instructions of 1 M values).
 pub(crate) fn choose<C: super::ModelCode>(
     codes: &[C],
     qmin: &[i64],
@@ -82,6 +82,10 @@ pub(crate) fn choose<C: super::ModelCode>(
     let stride = (rows * cols / SAMPLE).max(1);
     let tabs = tables();
     let sampled = rows.div_ceil(stride);
+    let Some(layout) = Layout::new(tabs, (0..rows).step_by(stride).map(|i| a[i]), b) else {
+        // Nothing sampled is coded: every family costs 0 bits, the lowest id wins.
+        return 0;
+    };
     // A small tensor's whole sample is less work than a hand-off to another thread.
     let threads = if rows * cols >= 4 * SAMPLE {
         threads
@@ -92,25 +96,22 @@ pub(crate) fn choose<C: super::ModelCode>(
     let parts = crate::util::par::map(threads, sampled.div_ceil(per), |k| {
         let first = k * per * stride;
         let last = ((k + 1) * per * stride).min(rows);
-        histograms(codes, qmin, cols, a, b, (first..last).step_by(stride))
-    });
-    // Per table, the counts of every part (parts in order, tables in the order first met).
-    let mut slot = vec![u16::MAX; tabs.t.len()];
-    let mut used_tables: Vec<usize> = Vec::with_capacity(tabs.t.len());
-    let mut hist: Vec<[u32; 256]> = Vec::with_capacity(tabs.t.len());
-    for (t, h) in parts.into_iter().flatten() {
-        if slot[t] == u16::MAX {
-            slot[t] = hist.len() as u16;
-            used_tables.push(t);
-            hist.push(h);
-            continue;
+        let rows = (first..last).step_by(stride);
+        if b.contains(&0) {
+            histograms::<C, true>(codes, qmin, cols, a, b, &layout, rows)
+        } else {
+            histograms::<C, false>(codes, qmin, cols, a, b, &layout, rows)
         }
-        for (x, y) in hist[slot[t] as usize].iter_mut().zip(h) {
+    });
+    let mut parts = parts.into_iter();
+    let mut hist = parts.next().unwrap_or_default();
+    for h in parts {
+        for (x, y) in hist.iter_mut().zip(h) {
             *x += y;
         }
     }
     let mut used: Vec<(usize, u64)> = Vec::new();
-    for (&t, h) in used_tables.iter().zip(&hist) {
+    for (&t, h) in layout.tables.iter().zip(hist.chunks_exact(256)) {
         // A pick's escape symbol is its table's (`esc as u8`): no count lies above it.
         let top = (tabs.t[t].esc as usize).min(255);
         for (sym, &c) in h[..=top].iter().enumerate() {
@@ -132,43 +133,88 @@ pub(crate) fn choose<C: super::ModelCode>(
     best.1
 }
 
-/// The magnitude symbols' counts of the sampled `rows`, per table the sample uses (in the
-/// order first met): zeroing and scanning all N_TABLES · 256 counters was most of a small
-/// tensor's choice (≈ 40 % of compressing 1280 values).
-fn histograms<C: super::ModelCode>(
+/// Where the sample's magnitude symbols are counted: one block of 256 counters per table that
+/// a pick index `k = a_i + b_j` of the sample can reach (the sampled rows' non-zero `a_i` plus
+/// the non-zero `b_j`), so that a value costs one lookup of its pick instead of a lookup of
+/// its table's counters behind a first-use test (half of a 2^14-value tensor's choice).
+struct Layout {
+    /// Per pick index `k` (0 ..= 510; only the reachable ones are set): `(counters' offset,
+    /// low bits, escape symbol)`.
+    at: Vec<Slot>,
+    /// The table of each block of counters, in block order.
+    tables: Vec<usize>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    base: u32,
+    s: u8,
+    esc: u8,
+}
+
+impl Layout {
+    /// `None` when no sampled row or no column has a non-zero scale code (nothing is counted).
+    fn new(tabs: &super::Tables, a: impl Iterator<Item = u8>, b: &[u8]) -> Option<Layout> {
+        let (alo, ahi) = nonzero_range(a)?;
+        let (blo, bhi) = nonzero_range(b.iter().copied())?;
+        let (k0, k1) = (alo as usize + blo as usize, ahi as usize + bhi as usize);
+        let mut slot = vec![u32::MAX; tabs.t.len()];
+        let mut tables = Vec::new();
+        let mut at = vec![Slot::default(); tabs.pick.len()];
+        for (k, p) in at.iter_mut().zip(&tabs.pick).take(k1 + 1).skip(k0) {
+            let t = p.ti as usize;
+            if slot[t] == u32::MAX {
+                slot[t] = tables.len() as u32;
+                tables.push(t);
+            }
+            *k = Slot {
+                base: slot[t] * 256,
+                s: p.s,
+                esc: p.esc,
+            };
+        }
+        Some(Layout { at, tables })
+    }
+}
+
+/// The smallest and largest non-zero code (`None`: none).
+fn nonzero_range(v: impl Iterator<Item = u8>) -> Option<(u8, u8)> {
+    v.filter(|&c| c > 0).fold(None, |r, c| match r {
+        None => Some((c, c)),
+        Some((l, h)) => Some((l.min(c), h.max(c))),
+    })
+}
+
+/// The magnitude symbols' counts of the sampled `rows` laid out by `layout` (256 per table of
+/// `layout.tables`). `ZERO_COLS`: some `b_j` is 0 (those columns are not coded, not counted).
+fn histograms<C: super::ModelCode, const ZERO_COLS: bool>(
     codes: &[C],
     qmin: &[i64],
     cols: usize,
     a: &[u8],
     b: &[u8],
+    layout: &Layout,
     rows: impl Iterator<Item = usize>,
-) -> Vec<(usize, [u32; 256])> {
-    let tabs = tables();
-    let mut slot = vec![u16::MAX; tabs.t.len()];
-    let mut used: Vec<(usize, [u32; 256])> = Vec::with_capacity(tabs.t.len());
+) -> Vec<u32> {
+    let mut hist = vec![0u32; layout.tables.len() * 256];
     let mut rbuf = super::row_buf::<C>(cols);
     for i in rows {
         if a[i] == 0 {
             continue;
         }
         let row = super::code_row(codes, i, cols, &mut rbuf);
-        let picks = &tabs.pick[a[i] as usize..a[i] as usize + 256];
+        let picks = &layout.at[a[i] as usize..a[i] as usize + 256];
+        let q0 = qmin[i];
         for (&u, &bj) in row.iter().zip(b) {
-            if bj == 0 {
+            if ZERO_COLS && bj == 0 {
                 continue;
             }
             let p = picks[bj as usize];
-            let m = (qmin[i] + u as i64).unsigned_abs() >> p.s;
-            let sym = m.min(p.esc as u64) as usize;
-            let t = p.ti as usize;
-            if slot[t] == u16::MAX {
-                slot[t] = used.len() as u16;
-                used.push((t, [0; 256]));
-            }
-            used[slot[t] as usize].1[sym] += 1;
+            let m = (q0 + u as i64).unsigned_abs() >> p.s;
+            hist[p.base as usize + m.min(p.esc as u64) as usize] += 1;
         }
     }
-    used
+    hist
 }
 
 /// CRC-32 of every table's frequencies of family `f` (laid out as `rans_model::table_checksum`).
@@ -317,7 +363,84 @@ mod tests {
                 chosen[f as usize] += 1;
             }
         }
+        // Zero columns and rows are not counted; with nothing counted, family 0.
+        let (rows, cols) = (64, 48);
+        let codes: Vec<u32> = (0..rows * cols).map(|_| (next() % 30) as u32).collect();
+        let qmin: Vec<i64> = (0..rows).map(|_| -((next() % 15) as i64)).collect();
+        let a: Vec<u8> = (0..rows)
+            .map(|i| {
+                if i % 5 == 0 {
+                    0
+                } else {
+                    100 + (next() % 60) as u8
+                }
+            })
+            .collect();
+        let b: Vec<u8> = (0..cols)
+            .map(|j| {
+                if j % 7 == 3 {
+                    0
+                } else {
+                    90 + (next() % 80) as u8
+                }
+            })
+            .collect();
+        let f = choose(&codes, &qmin, cols, &a, &b, 1);
+        assert_eq!(f, choose_reference(&codes, &qmin, cols, &a, &b));
+        assert_eq!(choose(&codes, &qmin, cols, &a, &vec![0; cols], 1), 0);
+        assert_eq!(choose(&codes, &qmin, cols, &vec![0; rows], &b, 2), 0);
         assert!(chosen.iter().filter(|&&n| n > 0).count() >= 2, "{chosen:?}");
+    }
+
+    #[test]
+    fn sample_counts_are_each_values_symbol() {
+        // Every (table, symbol) count of the laid-out histograms against a direct count, with
+        // scale codes spread wide (many tables, shifted picks), zero rows and zero columns.
+        let mut seed = 5u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let tabs = tables();
+        let (rows, cols) = (40usize, 50usize);
+        let codes: Vec<u32> = (0..rows * cols).map(|_| (next() % 5000) as u32).collect();
+        let qmin: Vec<i64> = (0..rows).map(|_| -((next() % 2500) as i64)).collect();
+        let a: Vec<u8> = (0..rows)
+            .map(|i| {
+                if i % 6 == 1 {
+                    0
+                } else {
+                    1 + (next() % 255) as u8
+                }
+            })
+            .collect();
+        let b: Vec<u8> = (0..cols)
+            .map(|j| {
+                if j % 9 == 2 {
+                    0
+                } else {
+                    1 + (next() % 255) as u8
+                }
+            })
+            .collect();
+        let layout = Layout::new(tabs, a.iter().copied(), &b).unwrap();
+        let hist = histograms::<u32, true>(&codes, &qmin, cols, &a, &b, &layout, 0..rows);
+        let mut want = vec![0u32; tabs.t.len() * 256];
+        for i in (0..rows).filter(|&i| a[i] != 0) {
+            for j in (0..cols).filter(|&j| b[j] != 0) {
+                let p = tabs.pick[a[i] as usize + b[j] as usize];
+                let m = (qmin[i] + codes[i * cols + j] as i64).unsigned_abs() >> p.s;
+                want[p.ti as usize * 256 + m.min(p.esc as u64) as usize] += 1;
+            }
+        }
+        let mut got = vec![0u32; tabs.t.len() * 256];
+        for (&t, h) in layout.tables.iter().zip(hist.chunks_exact(256)) {
+            got[t * 256..(t + 1) * 256].copy_from_slice(h);
+        }
+        assert_eq!(got, want);
+        assert!(layout.tables.len() > 20, "{} tables", layout.tables.len());
     }
 
     #[test]

@@ -348,7 +348,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 #[cfg(target_arch = "x86_64")]
                 if simd {
                     let mut fd = vec![0f64; cols];
-                    let vsd: Vec<f64> = vs.iter().map(|&x| x as f64).collect();
+                    let vneg: Vec<u32> = vs.iter().map(|&x| (x < 0.0) as u32).collect();
                     for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                         let dot = do_power || do_agree;
                         if !(*r > 0.0 || dot) {
@@ -375,10 +375,9 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                             // SAFETY: as above.
                             unsafe { super::plan_avx2::axpy(&mut pi.nv, s, &fd) };
                         } else if do_agree {
-                            let us = if s < 0.0 { -1.0 } else { 1.0 };
-                            // SAFETY: as above.
+                            let uneg = (s < 0.0) as u32;
                             pi.agree +=
-                                unsafe { super::plan_avx2::agree_count(&fd, us, &vsd) } as u64;
+                                super::sign::row_agreements(row, qmin[i], uneg, &vneg, true);
                         }
                         if *r > 0.0 {
                             *r = sq / nz_cols;
@@ -605,15 +604,24 @@ impl ModelPlan {
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             let mut rbuf = row_buf::<C>(cols);
-            for i in k * rpb..((k + 1) * rpb).min(rows) {
+            for (i, &q0) in (k * rpb..).zip(&qmin[k * rpb..((k + 1) * rpb).min(rows)]) {
                 let ai = self.a[i];
                 if ai == 0 || i % row_step != 0 {
                     continue;
                 }
                 let picks = &tabs.pick[ai as usize..ai as usize + 256];
                 let row = code_row(codes, i, cols, &mut rbuf);
-                let (q0, rneg) = (qmin[i], self.mode >= SIGN_SVD && self.row_neg[i]);
-                let row_sign = &sign_cost[self.rcls[i] as usize..];
+                let rneg = self.mode >= SIGN_SVD && self.row_neg[i];
+                // Per column class (< 4): the sign's cost [as predicted, opposite] in this row
+                // (0 when signs are not coded), indexed without a bounds check or a branch.
+                let rc = self.rcls[i] as usize;
+                let row_sign: [[u64; 2]; 4] = std::array::from_fn(|c| match code_sign {
+                    true => {
+                        let [a, b, _] = sign_cost[(rc + c).min(BINS - 1)];
+                        [a, b]
+                    }
+                    false => [0, 0],
+                });
                 let mut acc = 0u64;
                 for (((&u, &bj), &cn), &cc) in row.iter().zip(&self.b).zip(&cneg).zip(&self.ccls) {
                     if bj == 0 {
@@ -625,11 +633,7 @@ impl ModelPlan {
                     let s = p.s as u32;
                     let hi = m >> s;
                     let flip = (v < 0) != (rneg != cn);
-                    acc += row_sign[cc as usize][if m != 0 && code_sign {
-                        flip as usize
-                    } else {
-                        2
-                    }];
+                    acc += row_sign[cc as usize & 3][flip as usize] * (m != 0) as u64;
                     acc += (s as u64) * COST_ONE;
                     let base = p.ti as usize * 256;
                     acc += if hi < p.esc as u64 {

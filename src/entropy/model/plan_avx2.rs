@@ -197,36 +197,3 @@ pub(super) unsafe fn sq_axpy(acc: &mut [f64], a: f64, x: &[f64]) {
         acc[j] += x[j] * x[j] * a;
     }
 }
-
-/// How many `x_j · us · vs_j > 0` (`PiBlock::agree_row`'s count; `us`, `vs_j` are ±1, so the
-/// products are exact in f32 and f64 alike).
-///
-/// # Safety
-/// The CPU must support AVX2; `x` and `vs` have the same length.
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn agree_count(x: &[f64], us: f64, vs: &[f64]) -> u32 {
-    let n = x.len();
-    assert!(vs.len() == n);
-    let m = n & !3;
-    let (vus, zero) = (_mm256_set1_pd(us), _mm256_setzero_pd());
-    let mut cnt = _mm256_setzero_si256();
-    let mut j = 0;
-    while j < m {
-        let p = _mm256_mul_pd(
-            _mm256_mul_pd(_mm256_loadu_pd(x[j..j + 4].as_ptr()), vus),
-            _mm256_loadu_pd(vs[j..j + 4].as_ptr()),
-        );
-        cnt = _mm256_sub_epi64(
-            cnt,
-            _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_GT_OQ>(p, zero)),
-        );
-        j += 4;
-    }
-    let mut c = [0i64; 4];
-    _mm256_storeu_si256(c.as_mut_ptr() as *mut __m256i, cnt);
-    let mut a = c.iter().sum::<i64>() as u32;
-    for j in m..n {
-        a += (x[j] * us * vs[j] > 0.0) as u32;
-    }
-    a
-}

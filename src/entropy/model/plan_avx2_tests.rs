@@ -50,7 +50,6 @@ fn row_kernels_match_the_generic_loops_bit_for_bit() {
                 .iter()
                 .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
                 .collect();
-            let vs: Vec<f64> = vs32.iter().map(|&x| x as f64).collect();
             // Generic.
             let mut f32row = vec![0f32; cols];
             row_f32(&c, q0, &mut f32row);
@@ -112,10 +111,10 @@ fn row_kernels_match_the_generic_loops_bit_for_bit() {
                 let mut pa = PiBlock::new(true, cols, 1);
                 let v_us: Vec<f64> = v.iter().map(|&x| x * us).collect();
                 pa.agree_row(&f32row, &v_us, &vs32);
-                let us_g = if pa.u[0] < 0.0 { -1.0 } else { 1.0 };
-                // SAFETY: as above.
-                let a = unsafe { agree_count(&fd, us_g, &vs) };
-                assert_eq!(a as u64, pa.agree, "agreements, cols {cols}");
+                let uneg = (pa.u[0] < 0.0) as u32;
+                let vneg: Vec<u32> = vs32.iter().map(|&x| (x < 0.0) as u32).collect();
+                let a = super::sign::row_agreements(&c, q0, uneg, &vneg, true);
+                assert_eq!(a, pa.agree, "agreements, cols {cols}");
             }
         }
     }

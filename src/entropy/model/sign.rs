@@ -99,11 +99,8 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
 ) -> SignClasses {
     let rows_c = classes(u, r2, threads);
     let cols_c = classes(v, c2, threads);
-    // The predicted sign ±1 of each column (v_j = 0 counts as positive).
-    let vs: Vec<f32> = v
-        .iter()
-        .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
-        .collect();
+    // 1 where column j's predicted sign is negative (v_j = 0 counts as positive).
+    let vneg: Vec<u32> = v.iter().map(|&x| (x < 0.0) as u32).collect();
     // Agreements and non-zero codes per (row class, column), one pass over each sampled row;
     // the bins (row class + column class) are summed from them at the end: the same integer
     // counts as counting each bin directly, for a quarter of the work of a pass per column
@@ -112,27 +109,18 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
     let mut nz_rc = vec![0u32; 4 * cols];
     // Counted on every `stride`-th row (about 2^15 values): the probabilities need no more.
     let stride = (codes.len() / SAMPLE).max(1);
-    let mut row = vec![0f32; cols];
     let mut rbuf = super::row_buf::<C>(cols);
     let n_rows = (codes.len() / cols)
         .min(qmin.len())
         .min(u.len())
         .min(rows_c.len());
+    let simd = super::lanes::have_avx2();
     for i in (0..n_rows).step_by(stride) {
         let (q0, ui, rc) = (qmin[i], u[i], rows_c[i]);
-        let us_row = super::code_row(codes, i, cols, &mut rbuf);
-        crate::entropy::model::row_f32(us_row, q0, &mut row);
-        let us = if ui < 0.0 { -1.0f32 } else { 1.0 };
+        let row = super::code_row(codes, i, cols, &mut rbuf);
         let at = rc as usize * cols..(rc as usize + 1) * cols;
-        for (((a, n), &x), &sv) in ag_rc[at.clone()]
-            .iter_mut()
-            .zip(&mut nz_rc[at])
-            .zip(&row)
-            .zip(&vs)
-        {
-            *a += (x * sv * us > 0.0) as u32;
-            *n += (x != 0.0) as u32;
-        }
+        let (ag, nz) = (&mut ag_rc[at.clone()], &mut nz_rc[at]);
+        count_row(row, q0, (ui < 0.0) as u32, &vneg, ag, nz, simd);
     }
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
     for rc in 0..4 {
@@ -161,6 +149,122 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
         freq,
         bits,
     }
+}
+
+/// One row's agreements and non-zero codes, added per column into `ag` and `nz`: the value
+/// `q_j = q0 + u_j` is non-zero, and agrees when its sign is the predicted one (negative iff
+/// `uneg ≠ vneg_j`, both 0 or 1). This is `x·sign(v_j)·sign(u_i) > 0` and `x ≠ 0` of the value as
+/// f32, `x = (q0 + u_j) as f32` (the model's statistics passes): the rounding to f32 of a
+/// non-zero integer keeps its sign and is never zero, and multiplying by ±1 is exact. Counted
+/// on the integers instead (`q_j > 0 ⇔ u_j > −q0`), 32-bit lanes throughout, which vectorise;
+/// the row as f32 cost two thirds of the pass.
+fn count_row(
+    row: &[u32],
+    q0: i64,
+    uneg: u32,
+    vneg: &[u32],
+    ag: &mut [u32],
+    nz: &mut [u32],
+    simd: bool,
+) {
+    let t = q0.saturating_neg();
+    if t < 0 {
+        // Every value is positive.
+        for ((a, n), &p) in ag.iter_mut().zip(nz.iter_mut()).zip(vneg).take(row.len()) {
+            *a += 1 ^ (p ^ uneg);
+            *n += 1;
+        }
+    } else if t > u32::MAX as i64 {
+        // Every value is negative.
+        for ((a, n), &p) in ag.iter_mut().zip(nz.iter_mut()).zip(vneg).take(row.len()) {
+            *a += p ^ uneg;
+            *n += 1;
+        }
+    } else {
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: `simd` is only set when the CPU has AVX2.
+            unsafe { count_split_avx2(row, t as u32, uneg, vneg, ag, nz) };
+            return;
+        }
+        let _ = simd;
+        count_split(row, t as u32, uneg, vneg, ag, nz);
+    }
+}
+
+/// [`count_row`] for `−q0 = t` in `0 ..= u32::MAX`: positive iff `u > t`, negative iff `u < t`.
+#[inline(always)]
+fn count_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32], ag: &mut [u32], nz: &mut [u32]) {
+    // Equal lengths up front: one bounds check, a loop the compiler vectorises.
+    let len = row.len().min(vneg.len()).min(ag.len()).min(nz.len());
+    let (row, vneg, ag, nz) = (&row[..len], &vneg[..len], &mut ag[..len], &mut nz[..len]);
+    for j in 0..len {
+        let x = row[j];
+        let (pos, neg) = ((x > t) as u32, (x < t) as u32);
+        let pred_neg = vneg[j] ^ uneg;
+        ag[j] += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
+        nz[j] += pos | neg;
+    }
+}
+
+/// [`count_split`] compiled for AVX2 (eight lanes).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_split_avx2(
+    row: &[u32],
+    t: u32,
+    uneg: u32,
+    vneg: &[u32],
+    ag: &mut [u32],
+    nz: &mut [u32],
+) {
+    count_split(row, t, uneg, vneg, ag, nz)
+}
+
+/// [`count_row`]'s agreements summed over the row: how many `q_j = q0 + u_j` are non-zero
+/// with the predicted sign (negative iff `uneg ≠ vneg_j`). The agreement count of
+/// `plan_codes`' last pass (`PiBlock::agree_row` on the row as f32: the same count, as
+/// [`count_row`] explains), on the integer codes.
+pub(super) fn row_agreements(row: &[u32], q0: i64, uneg: u32, vneg: &[u32], simd: bool) -> u64 {
+    let t = q0.saturating_neg();
+    if t < 0 || t > u32::MAX as i64 {
+        // Every value is positive (t < 0) or negative: the columns predicted so.
+        let n = row.len().min(vneg.len());
+        let pred_neg = vneg[..n].iter().map(|&p| (p ^ uneg) as u64).sum::<u64>();
+        return if t < 0 { n as u64 - pred_neg } else { pred_neg };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set when the CPU has AVX2.
+        return unsafe { agree_split_avx2(row, t as u32, uneg, vneg) } as u64;
+    }
+    let _ = simd;
+    agree_split(row, t as u32, uneg, vneg) as u64
+}
+
+/// [`row_agreements`] for `−q0 = t` in `0 ..= u32::MAX` (a count below 2^32: one row).
+#[inline(always)]
+fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+    let mut a = 0u32;
+    for (&x, &p) in row.iter().zip(vneg) {
+        let (pos, neg) = ((x > t) as u32, (x < t) as u32);
+        let pred_neg = p ^ uneg;
+        a += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
+    }
+    a
+}
+
+/// [`agree_split`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn agree_split_avx2(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+    agree_split(row, t, uneg, vneg)
 }
 
 /// Appends 2-bit fields (LSB first), `⌈len / 4⌉` bytes.
@@ -254,6 +358,53 @@ mod tests {
             (0..5).map(|i| class_at(&out, i)).collect::<Vec<_>>(),
             vec![1, 3, 0, 2, 3]
         );
+    }
+
+    #[test]
+    fn row_counts_match_the_values_as_f32() {
+        // Reference: the value as f32 (`row_f32`), agreeing when `x·sign(v)·sign(u) > 0`.
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let big = 1i64 << 32;
+        // Rows all positive, mixed, all negative, and at the 2^32 edges of −q0.
+        for q0 in [5, 1, 0, -3, -40, -(big - 1), -big, -(big + 7)] {
+            for cols in [1usize, 7, 8, 37] {
+                let row: Vec<u32> = (0..cols)
+                    .map(|_| match next() % 3 {
+                        0 => (-q0).clamp(0, u32::MAX as i64) as u32,
+                        1 => (next() % 90) as u32,
+                        _ => u32::MAX - (next() % 90) as u32,
+                    })
+                    .collect();
+                let vneg: Vec<u32> = (0..cols).map(|_| (next() % 2) as u32).collect();
+                for uneg in [0, 1] {
+                    let mut x = vec![0f32; cols];
+                    crate::entropy::model::row_f32(&row, q0, &mut x);
+                    let us = if uneg == 1 { -1.0f32 } else { 1.0 };
+                    let want: Vec<(u32, u32)> = x
+                        .iter()
+                        .zip(&vneg)
+                        .map(|(&x, &p)| {
+                            let sv = if p == 1 { -1.0f32 } else { 1.0 };
+                            (1 + (x * sv * us > 0.0) as u32, 2 + (x != 0.0) as u32)
+                        })
+                        .collect();
+                    for simd in [false, crate::entropy::model::lanes::have_avx2()] {
+                        let (mut ag, mut nz) = (vec![1u32; cols], vec![2u32; cols]);
+                        count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd);
+                        let got: Vec<(u32, u32)> = ag.into_iter().zip(nz).collect();
+                        assert_eq!(got, want, "q0 {q0}, {cols} cols, uneg {uneg}");
+                        let sum = want.iter().map(|w| (w.0 - 1) as u64).sum::<u64>();
+                        assert_eq!(row_agreements(&row, q0, uneg, &vneg, simd), sum);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

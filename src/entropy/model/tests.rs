@@ -146,3 +146,102 @@ fn block_counts_are_even_where_the_rows_allow() {
         assert_eq!(blocks(r, c) % 2, 0, "{r} x {c}");
     }
 }
+
+/// `ideal_bytes` against a per-value sum written out directly: every sign mode, sign classes
+/// on rows and columns, zero rows and columns, escapes and low bits.
+#[test]
+fn ideal_size_is_the_sum_of_each_values_cost() {
+    let mut s = 3u64;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let (rows, cols) = (70usize, 45usize);
+    let q: Vec<i64> = (0..rows * cols)
+        .map(|k| match next() % 50 {
+            0 => 1 << 20,
+            1 => -(1 << 12),
+            r => (r as i64 - 25) * (1 + (k % 7) as i64),
+        })
+        .collect();
+    let qmin: Vec<i64> = q
+        .chunks_exact(cols)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
+    let codes: Vec<u32> = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    let mut plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+    plan.a = (0..rows)
+        .map(|i| {
+            if i % 9 == 4 {
+                0
+            } else {
+                110 + (next() % 40) as u8
+            }
+        })
+        .collect();
+    plan.b = (0..cols)
+        .map(|j| {
+            if j % 11 == 6 {
+                0
+            } else {
+                100 + (next() % 60) as u8
+            }
+        })
+        .collect();
+    plan.row_neg = (0..rows).map(|_| next() % 2 == 0).collect();
+    plan.col_neg = (0..cols).map(|_| next() % 2 == 0).collect();
+    plan.rcls = (0..rows).map(|_| (next() % 4) as u8).collect();
+    plan.ccls = (0..cols).map(|_| (next() % 4) as u8).collect();
+    plan.fs = [100, 700, 1500, 2048, 2900, 3600, 4000];
+    let tabs = tables();
+    let cost_of = |f: u32| (crate::util::detmath::det_log2(M as f64 / f as f64) * 65536.0) as u64;
+    // Classes first: the other modes have none (every class 0).
+    for mode in [SIGN_CLASSES, SIGN_SVD, SIGN_PLAIN, SIGN_NONE] {
+        plan.mode = mode;
+        if mode != SIGN_CLASSES {
+            plan.rcls = vec![0; rows];
+            plan.ccls = vec![0; cols];
+        }
+        let costs = sym_costs(plan.family);
+        let mut bits = 0u64;
+        for i in (0..rows).filter(|&i| plan.a[i] != 0) {
+            for j in (0..cols).filter(|&j| plan.b[j] != 0) {
+                let v = qmin[i] + codes[i * cols + j] as i64;
+                let m = v.unsigned_abs();
+                if m != 0 && mode != SIGN_NONE {
+                    let f = match mode {
+                        SIGN_CLASSES => plan.fs[(plan.rcls[i] + plan.ccls[j]) as usize],
+                        _ => plan.fs[0],
+                    };
+                    let pred_neg = mode >= SIGN_SVD && plan.row_neg[i] != plan.col_neg[j];
+                    bits += if (v < 0) == pred_neg {
+                        cost_of(f)
+                    } else {
+                        cost_of(M - f)
+                    };
+                }
+                let p = tabs.pick[plan.a[i] as usize + plan.b[j] as usize];
+                let (t, esc) = (p.ti as usize * 256, p.esc as u64);
+                let hi = m >> p.s;
+                bits += p.s as u64 * 65536;
+                bits += if hi < esc {
+                    costs[t + hi as usize]
+                } else {
+                    costs[t + esc as usize] + (6 + 64 - (hi - esc).leading_zeros() as u64) * 65536
+                };
+            }
+        }
+        let want = plan.header(true).len() as f64 + 20.0 + bits as f64 / 65536.0 / 8.0;
+        assert_eq!(
+            plan.ideal_bytes(&codes, &qmin, 1, 1),
+            want,
+            "sign mode {mode}"
+        );
+    }
+}
