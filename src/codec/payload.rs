@@ -38,6 +38,8 @@ const NEAR_TIE_MIN: usize = 1 << 19;
 /// ideal size before choosing which payload to build first: the 1/16-row estimate can be that
 /// far off (MiniLM layer-0 value weight at 1e-2: estimate 127 766 bytes, floor 127 649, exact
 /// ideal 127 200, model payload 127 185), and a model below the floor spares the order-0 payload.
+/// Below [`NEAR_TIE_MIN`] values only: from there on a near tie codes the model without the
+/// exact ideal pass, which this would add back.
 const NEAR_FLOOR: f64 = 1.01;
 
 #[cfg(test)]
@@ -136,7 +138,7 @@ pub(crate) fn encode<C: Code>(
             let near_floor = NEAR_FLOOR * if PROBE.with(|p| p.get().1) { 0.0 } else { 1.0 };
             #[cfg(not(test))]
             let near_floor = NEAR_FLOOR;
-            if !model_first && estimate < near_floor * floor() {
+            if !model_first && codes.len() < NEAR_TIE_MIN && estimate < near_floor * floor() {
                 #[cfg(test)]
                 PROBE.with(|p| p.set(([p.get().0[0] + 1, p.get().0[1]], p.get().1)));
                 let ideal = plan.ideal_bytes(codes, &qmin, threads, 1);
