@@ -440,7 +440,13 @@ pub(crate) fn folded_histograms<C: Code>(
     if channels == 1 && C::MAX <= u16::MAX as u32 && codes.len() >= 1 << 16 {
         return Some(single_channel_histograms(codes, zs[0], r_max, planes));
     }
-    let cpb = histogram_rows_per_item(channels, per, threads);
+    // Integer counts: any partition into blocks of channels gives the same histograms (as
+    // many blocks per thread).
+    let cpb = crate::util::par::balanced_chunk(
+        channels,
+        crate::entropy::model::rows_per_block(channels, per),
+        threads,
+    );
     let parts = crate::util::par::map(threads, channels.div_ceil(cpb), |k| {
         let c1 = ((k + 1) * cpb).min(channels);
         let (codes, zs) = (&codes[k * cpb * per..c1 * per], &zs[k * cpb..c1]);
@@ -460,23 +466,6 @@ pub(crate) fn folded_histograms<C: Code>(
         }
     }
     Some(h)
-}
-
-/// Channels per work item of [`folded_histograms`]. Integer counts: any partition into blocks
-/// of channels gives the same histograms. A quarter of the model's blocks (2^16 values, not
-/// 2^18), as many per thread: a row's cost depends on its codes (a run of codes that fold
-/// below 256 counts its upper planes at once), and the synthetic gradient's second half took
-/// 2.5 times the first half's CPU time (`perf` task-clock samples, main at 2150db3), so with
-/// two items a thread the stealing of `par::map` had nothing to move. An item's own
-/// histograms (4 KiB a plane) are zeroed and added once: ≈ 1 % of its counting.
-fn histogram_rows_per_item(channels: usize, per: usize, threads: usize) -> usize {
-    let block = crate::entropy::model::rows_per_block(channels, per);
-    let finer = if threads > 1 {
-        block.div_ceil(4)
-    } else {
-        block
-    };
-    crate::util::par::balanced_chunk(channels, finer, threads)
 }
 
 /// [`folded_histograms`] of one channel of codes below 2^16 (zero code `z`): a histogram of the
@@ -551,19 +540,6 @@ mod tests {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         *seed >> 33
-    }
-
-    #[test]
-    fn histogram_items_are_fine_enough_to_balance() {
-        // 1024 × 1024 (four model blocks of 256 rows): 16 items of 64 rows on 2 threads.
-        assert_eq!(histogram_rows_per_item(1024, 1024, 2), 64);
-        // MiniLM's 6143 × 384 (ten blocks of 615 rows): 40 items of ≤ 154 rows, 20 a thread.
-        let c = histogram_rows_per_item(6143, 384, 2);
-        assert_eq!((c, 6143usize.div_ceil(c)), (154, 40));
-        // One thread: the model's blocks, nothing to balance.
-        assert_eq!(histogram_rows_per_item(1024, 1024, 1), 256);
-        // Small tensors: one block, a quarter of it per item.
-        assert_eq!(histogram_rows_per_item(100, 10, 2), 25);
     }
 
     #[test]
