@@ -123,7 +123,6 @@ impl DecodeOptions {
             &mut data,
             n,
             chunk,
-            false,
             |k, _: &mut [f32]| {
                 let at = |k: usize| (body.len() / pieces) * k;
                 let end = if k + 1 == pieces {

@@ -42,17 +42,6 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(
     chunk: usize,
     f: impl Fn(usize, &mut [U]) -> T + Sync,
 ) -> Vec<T> {
-    chunks_mut(threads, data, chunk, true, f)
-}
-
-/// [`map_chunks_mut`]; without `steal`, each thread runs exactly its own run of chunks.
-fn chunks_mut<U: Send, T: Send>(
-    threads: usize,
-    data: &mut [U],
-    chunk: usize,
-    steal: bool,
-    f: impl Fn(usize, &mut [U]) -> T + Sync,
-) -> Vec<T> {
     let chunk = chunk.max(1);
     let n = data.len().div_ceil(chunk);
     let t = threads.clamp(1, n.max(1));
@@ -63,7 +52,7 @@ fn chunks_mut<U: Send, T: Send>(
             .map(|(i, c)| f(i, c))
             .collect();
     }
-    if steal && steal::fits(t, n) {
+    if steal::fits(t, n) {
         return steal::map_chunks_mut(t, data, chunk, f);
     }
     let per = n.div_ceil(t);
@@ -121,29 +110,24 @@ pub(crate) fn map_new_chunks<C: ZeroBits, T: Send>(
     f: impl Fn(usize, &mut [C]) -> T + Sync,
 ) -> (Vec<C>, Vec<T>) {
     let mut v: Vec<C> = Vec::with_capacity(len);
-    let out = map_new_chunks_in(threads, &mut v, len, chunk, true, f);
+    let out = map_new_chunks_in(threads, &mut v, len, chunk, f);
     (v, out)
 }
 
 /// [`map_new_chunks`] into `v`, which must be empty with room for `len` values (the caller
 /// reserved them, e.g. with `try_reserve_exact`, to report a failed allocation as an error).
-/// Without `steal`, each thread zeroes exactly its own run of chunks: for a buffer that the
-/// same split fills next (a decode's output), so that each half is in the cache of the thread
-/// that writes it.
 pub(crate) fn map_new_chunks_in<C: ZeroBits, T: Send>(
     threads: usize,
     v: &mut Vec<C>,
     len: usize,
     chunk: usize,
-    steal: bool,
     f: impl Fn(usize, &mut [C]) -> T + Sync,
 ) -> Vec<T> {
     assert!(v.is_empty(), "map_new_chunks_in fills an empty vector");
-    let out = chunks_mut(
+    let out = map_chunks_mut(
         threads,
         &mut v.spare_capacity_mut()[..len],
         chunk,
-        steal,
         |k, c: &mut [std::mem::MaybeUninit<C>]| {
             let p = c.as_mut_ptr().cast::<C>();
             // SAFETY: `p` points to `c.len()` writable slots (`MaybeUninit<C>` has the layout
@@ -258,21 +242,6 @@ mod tests {
                 assert_eq!(x, if i % 64 == 0 { i as u32 / 64 + 1 } else { 0 });
             }
             assert!(map_new_chunks(t, 0, 64, |_, _: &mut [u16]| ()).0.is_empty());
-        }
-    }
-
-    #[test]
-    fn pinned_new_chunks_stay_with_their_threads() {
-        // A fresh scope: the worker is spawned by this pass and starts tens of microseconds
-        // after the caller, which finishes its tiny chunk long before; with stealing it would
-        // take the worker's chunk too.
-        for _ in 0..20 {
-            let _scope = super::pool::Scope::enter(2);
-            let me = std::thread::current().id();
-            let mut v: Vec<u32> = Vec::with_capacity(2);
-            let who = map_new_chunks_in(2, &mut v, 2, 1, false, |_, _| std::thread::current().id());
-            assert_eq!(who[0], me);
-            assert_ne!(who[1], me, "the caller took the worker's chunk");
         }
     }
 
