@@ -7,6 +7,7 @@ pub mod fsutil;
 pub(crate) mod par;
 pub(crate) mod pool;
 pub mod shape;
+pub(crate) mod steal;
 pub(crate) mod varint;
 
 /// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that

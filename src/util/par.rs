@@ -1,17 +1,21 @@
 //! Deterministic fork-join over a fixed list of work items: the items
 //! (blocks of rows or values) are fixed by the data's shape alone, each thread takes a
-//! contiguous run of them, and results come back in item order. So whatever the thread count,
-//! every reduction adds the same partial results in the same order: same bytes everywhere.
-//! The runs go to the workers of the call's [`pool::Scope`] (a thread spawned per run outside
-//! one).
+//! contiguous run of them (and, once its run is done, the items left at the end of the others'
+//! runs: [`steal`]), and results come back in item order. So whatever the thread count and
+//! whichever thread ran an item, every reduction adds the same partial results in the same
+//! order: same bytes everywhere. The runs go to the workers of the call's [`pool::Scope`] (a
+//! thread spawned per run outside one).
 
-use super::pool;
+use super::{pool, steal};
 
 /// `f(i)` for `i in 0..n` on up to `threads` threads; results in order.
 pub(crate) fn map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let t = threads.clamp(1, n.max(1));
     if t <= 1 {
         return (0..n).map(f).collect();
+    }
+    if steal::fits(t, n) {
+        return steal::map(t, n, f);
     }
     let per = n.div_ceil(t);
     let f = &f;
@@ -47,6 +51,9 @@ pub(crate) fn map_chunks_mut<U: Send, T: Send>(
             .enumerate()
             .map(|(i, c)| f(i, c))
             .collect();
+    }
+    if steal::fits(t, n) {
+        return steal::map_chunks_mut(t, data, chunk, f);
     }
     let per = n.div_ceil(t);
     let f = &f;
