@@ -10,9 +10,16 @@
 //! With `ALCM_HASH_AS_VERSION=N`, each frame's version byte is set to N (and its CRC
 //! recomputed) before hashing: after a format-version bump, the diff against the previous
 //! version's output is then empty exactly when nothing but the version byte changed.
+//!
+//! With `ALCM_HASH_DTYPES=bfloat16,float16,float64` (any of them), the lines are instead those
+//! of each tensor cast to each of these types (float16 only where every value stays finite),
+//! compressed with `compress_typed` in every mode (backend rANS), followed by a hash of the
+//! decoded values' bytes: the check that a change left the typed modes' frames and outputs
+//! alone.
 #[path = "../../../examples/common/mod.rs"]
 mod common;
-use alcm::{read_npy_f32, BackendKind, Encoder, EncoderConfig, Mode};
+use alcm::half::{bf16, f16};
+use alcm::{read_npy_f32, BackendKind, Dtype, Encoder, EncoderConfig, Mode};
 use std::hash::{Hash, Hasher};
 fn main() {
     let mut ts: Vec<(String, Vec<f32>, Vec<usize>)> = vec![];
@@ -53,6 +60,19 @@ fn main() {
         Mode::MaxAbs(1e-3),
         Mode::Lossless,
     ];
+    if let Ok(list) = std::env::var("ALCM_HASH_DTYPES") {
+        let dtypes: Vec<Dtype> = list
+            .split(',')
+            .map(|d| match d.trim() {
+                "bfloat16" => Dtype::BF16,
+                "float16" => Dtype::F16,
+                "float64" => Dtype::F64,
+                other => panic!("ALCM_HASH_DTYPES: {other:?} is not bfloat16, float16 or float64"),
+            })
+            .collect();
+        typed_lines(&ts, &dtypes, &modes, &threads);
+        return;
+    }
     for (name, x, s) in &ts {
         for mode in modes {
             for backend in [BackendKind::Rans, BackendKind::Deflate, BackendKind::Store] {
@@ -80,6 +100,67 @@ fn main() {
                         Err(e) => format!("error {:?}", e.kind()),
                     };
                     println!("{name} {mode:?} {backend:?} t{t} {line}");
+                }
+            }
+        }
+    }
+}
+
+/// A hash of `bytes`.
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// The `ALCM_HASH_DTYPES` lines: tensor, type, mode, threads, frame length and hash, and the
+/// hash of the decoded values' bytes.
+fn typed_lines(
+    ts: &[(String, Vec<f32>, Vec<usize>)],
+    dtypes: &[Dtype],
+    modes: &[Mode],
+    threads: &[usize],
+) {
+    for (name, x, s) in ts {
+        for &dtype in dtypes {
+            let frame = |enc: &Encoder| {
+                match dtype {
+                    Dtype::BF16 => {
+                        let v: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+                        enc.compress_typed(&v, s, None)
+                    }
+                    Dtype::F16 => {
+                        let v: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+                        if v.iter().any(|h| !h.is_finite()) {
+                            return None;
+                        }
+                        enc.compress_typed(&v, s, None)
+                    }
+                    _ => {
+                        let v: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+                        enc.compress_typed(&v, s, None)
+                    }
+                }
+                .map(Some)
+                .transpose()
+            };
+            for &mode in modes {
+                for &t in threads {
+                    let cfg = EncoderConfig::default().with_mode(mode).with_threads(t);
+                    let line = match Encoder::new(cfg).and_then(|e| frame(&e).transpose()) {
+                        Ok(None) => continue,
+                        Ok(Some(c)) => match alcm::decompress_bytes(&c.bytes) {
+                            Ok(d) => format!(
+                                "{} {:016x} {:016x}",
+                                c.bytes.len(),
+                                hash_of(&c.bytes),
+                                hash_of(&d.bytes)
+                            ),
+                            Err(e) => format!("decode error {:?}", e.kind()),
+                        },
+                        Err(e) => format!("error {:?}", e.kind()),
+                    };
+                    println!("{name} {} {mode:?} t{t} {line}", dtype.name());
                 }
             }
         }
