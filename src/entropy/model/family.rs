@@ -93,11 +93,12 @@ pub(crate) fn choose<C: super::ModelCode>(
         1
     };
     let per = sampled.div_ceil(threads.clamp(1, sampled.max(1))).max(1);
+    let zero_cols = b.contains(&0);
     let parts = crate::util::par::map(threads, sampled.div_ceil(per), |k| {
         let first = k * per * stride;
         let last = ((k + 1) * per * stride).min(rows);
         let rows = (first..last).step_by(stride);
-        if b.contains(&0) {
+        if zero_cols {
             histograms::<C, true>(codes, qmin, cols, a, b, &layout, rows)
         } else {
             histograms::<C, false>(codes, qmin, cols, a, b, &layout, rows)

@@ -167,43 +167,67 @@ fn count_row(
     nz: &mut [u32],
     simd: bool,
 ) {
-    let t = q0.saturating_neg();
-    if t < 0 {
-        // Every value is positive.
-        for ((a, n), &p) in ag.iter_mut().zip(nz.iter_mut()).zip(vneg).take(row.len()) {
-            *a += 1 ^ (p ^ uneg);
-            *n += 1;
+    match side(q0) {
+        Side::Split(t) => {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: `simd` is only set when the CPU has AVX2.
+                unsafe { count_split_avx2(row, t, uneg, vneg, ag, nz) };
+                return;
+            }
+            let _ = simd;
+            count_split(row, t, uneg, vneg, ag, nz);
         }
-    } else if t > u32::MAX as i64 {
-        // Every value is negative.
-        for ((a, n), &p) in ag.iter_mut().zip(nz.iter_mut()).zip(vneg).take(row.len()) {
-            *a += p ^ uneg;
-            *n += 1;
+        all => {
+            // Every value has the row's sign: it agrees where the column predicts that sign.
+            let neg = matches!(all, Side::Neg) as u32;
+            for ((a, n), &p) in ag.iter_mut().zip(nz.iter_mut()).zip(vneg).take(row.len()) {
+                *a += 1 ^ (p ^ uneg ^ neg);
+                *n += 1;
+            }
         }
-    } else {
-        #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: `simd` is only set when the CPU has AVX2.
-            unsafe { count_split_avx2(row, t as u32, uneg, vneg, ag, nz) };
-            return;
-        }
-        let _ = simd;
-        count_split(row, t as u32, uneg, vneg, ag, nz);
     }
 }
 
-/// [`count_row`] for `−q0 = t` in `0 ..= u32::MAX`: positive iff `u > t`, negative iff `u < t`.
+/// Where a row's values `q0 + u` (`u` any u32) lie against 0.
+enum Side {
+    /// All positive (`−q0 < 0`).
+    Pos,
+    /// All negative (`−q0 > u32::MAX`).
+    Neg,
+    /// Positive iff `u > t`, negative iff `u < t`, for `t = −q0`.
+    Split(u32),
+}
+
+fn side(q0: i64) -> Side {
+    let t = q0.saturating_neg();
+    if t < 0 {
+        Side::Pos
+    } else if t > u32::MAX as i64 {
+        Side::Neg
+    } else {
+        Side::Split(t as u32)
+    }
+}
+
+/// Of the value `u` split at `t` whose predicted sign is negative iff `pred_neg` (0 or 1):
+/// (whether it agrees, whether it is non-zero), as 0 or 1.
+#[inline(always)]
+fn agree_nz(x: u32, t: u32, pred_neg: u32) -> (u32, u32) {
+    let (pos, neg) = ((x > t) as u32, (x < t) as u32);
+    ((pos & (pred_neg ^ 1)) | (neg & pred_neg), pos | neg)
+}
+
+/// [`count_row`] for a row split at `t` ([`Side::Split`]).
 #[inline(always)]
 fn count_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32], ag: &mut [u32], nz: &mut [u32]) {
     // Equal lengths up front: one bounds check, a loop the compiler vectorises.
     let len = row.len().min(vneg.len()).min(ag.len()).min(nz.len());
     let (row, vneg, ag, nz) = (&row[..len], &vneg[..len], &mut ag[..len], &mut nz[..len]);
     for j in 0..len {
-        let x = row[j];
-        let (pos, neg) = ((x > t) as u32, (x < t) as u32);
-        let pred_neg = vneg[j] ^ uneg;
-        ag[j] += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
-        nz[j] += pos | neg;
+        let (a, n) = agree_nz(row[j], t, vneg[j] ^ uneg);
+        ag[j] += a;
+        nz[j] += n;
     }
 }
 
@@ -229,32 +253,35 @@ unsafe fn count_split_avx2(
 /// `plan_codes`' last pass (`PiBlock::agree_row` on the row as f32: the same count, as
 /// [`count_row`] explains), on the integer codes.
 pub(super) fn row_agreements(row: &[u32], q0: i64, uneg: u32, vneg: &[u32], simd: bool) -> u64 {
-    let t = q0.saturating_neg();
-    if t < 0 || t > u32::MAX as i64 {
-        // Every value is positive (t < 0) or negative: the columns predicted so.
-        let n = row.len().min(vneg.len());
-        let pred_neg = vneg[..n].iter().map(|&p| (p ^ uneg) as u64).sum::<u64>();
-        return if t < 0 { n as u64 - pred_neg } else { pred_neg };
+    match side(q0) {
+        Side::Split(t) => {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: `simd` is only set when the CPU has AVX2.
+                return unsafe { agree_split_avx2(row, t, uneg, vneg) } as u64;
+            }
+            let _ = simd;
+            agree_split(row, t, uneg, vneg) as u64
+        }
+        all => {
+            // Every value has the row's sign: the columns that predict it.
+            let n = row.len().min(vneg.len());
+            let pred_neg = vneg[..n].iter().map(|&p| (p ^ uneg) as u64).sum::<u64>();
+            match all {
+                Side::Neg => pred_neg,
+                _ => n as u64 - pred_neg,
+            }
+        }
     }
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is only set when the CPU has AVX2.
-        return unsafe { agree_split_avx2(row, t as u32, uneg, vneg) } as u64;
-    }
-    let _ = simd;
-    agree_split(row, t as u32, uneg, vneg) as u64
 }
 
-/// [`row_agreements`] for `−q0 = t` in `0 ..= u32::MAX` (a count below 2^32: one row).
+/// [`row_agreements`] for a row split at `t` (a count below 2^32: one row).
 #[inline(always)]
 fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
-    let mut a = 0u32;
-    for (&x, &p) in row.iter().zip(vneg) {
-        let (pos, neg) = ((x > t) as u32, (x < t) as u32);
-        let pred_neg = p ^ uneg;
-        a += (pos & (pred_neg ^ 1)) | (neg & pred_neg);
-    }
-    a
+    row.iter()
+        .zip(vneg)
+        .map(|(&x, &p)| agree_nz(x, t, p ^ uneg).0)
+        .fold(0, |a, b| a + b)
 }
 
 /// [`agree_split`] compiled for AVX2.

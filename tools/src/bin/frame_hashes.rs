@@ -93,9 +93,7 @@ fn main() {
                                 let crc = crc32fast::hash(&c.bytes[..n - 4]);
                                 c.bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
                             }
-                            let mut h = std::collections::hash_map::DefaultHasher::new();
-                            c.bytes.hash(&mut h);
-                            format!("{} {:016x}", c.bytes.len(), h.finish())
+                            format!("{} {:016x}", c.bytes.len(), hash_of(&c.bytes))
                         }
                         Err(e) => format!("error {:?}", e.kind()),
                     };
@@ -123,33 +121,28 @@ fn typed_lines(
 ) {
     for (name, x, s) in ts {
         for &dtype in dtypes {
-            let frame = |enc: &Encoder| {
-                match dtype {
-                    Dtype::BF16 => {
-                        let v: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
-                        enc.compress_typed(&v, s, None)
+            // The values cast to `dtype`, little-endian (float16 only where all stay finite).
+            let raw: Vec<u8> = match dtype {
+                Dtype::BF16 => x
+                    .iter()
+                    .flat_map(|&v| bf16::from_f32(v).to_bits().to_le_bytes())
+                    .collect(),
+                Dtype::F16 => {
+                    let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+                    if h.iter().any(|h| !h.is_finite()) {
+                        continue;
                     }
-                    Dtype::F16 => {
-                        let v: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
-                        if v.iter().any(|h| !h.is_finite()) {
-                            return None;
-                        }
-                        enc.compress_typed(&v, s, None)
-                    }
-                    _ => {
-                        let v: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-                        enc.compress_typed(&v, s, None)
-                    }
+                    h.iter().flat_map(|h| h.to_bits().to_le_bytes()).collect()
                 }
-                .map(Some)
-                .transpose()
+                _ => x.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(),
             };
             for &mode in modes {
                 for &t in threads {
                     let cfg = EncoderConfig::default().with_mode(mode).with_threads(t);
-                    let line = match Encoder::new(cfg).and_then(|e| frame(&e).transpose()) {
-                        Ok(None) => continue,
-                        Ok(Some(c)) => match alcm::decompress_bytes(&c.bytes) {
+                    let frame =
+                        Encoder::new(cfg).and_then(|e| e.compress_bytes(&raw, dtype, s, None));
+                    let line = match frame {
+                        Ok(c) => match alcm::decompress_bytes(&c.bytes) {
                             Ok(d) => format!(
                                 "{} {:016x} {:016x}",
                                 c.bytes.len(),
