@@ -281,7 +281,7 @@ fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
     row.iter()
         .zip(vneg)
         .map(|(&x, &p)| agree_nz(x, t, p ^ uneg).0)
-        .fold(0, |a, b| a + b)
+        .sum()
 }
 
 /// [`agree_split`] compiled for AVX2.
