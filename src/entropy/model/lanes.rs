@@ -389,8 +389,8 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
         st.x[l] = word(blk.start[l]) << 16 | word(blk.start[l] + 1);
         st.pos[l] = blk.start[l] + 2;
     }
-    // Gathers index words with u32 (and need ≥ 2 words to read 4 bytes).
-    let simd = simd && w.len() / 2 <= u32::MAX as usize && w.len() >= 4;
+    // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
+    let simd = simd && w.len() / 2 <= i32::MAX as usize && w.len() >= 4;
     let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
     rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, put, simd, sink).map_err(|e| {
         if truncated(&st) {
