@@ -7,8 +7,9 @@
 //! word position of every earlier lane, and the decoder is one serial chain per block. Here a
 //! lane depends only on itself, so eight consecutive columns decode as one AVX2 vector (table
 //! lookups and word reads by gathers, renormalisation and the optional sign step by selects,
-//! two vectors in flight). The scalar path decodes the same lanes one value at a time and gives
-//! the same values; the encoder does not depend on the CPU.
+//! two vectors in flight), or all sixteen as one AVX-512 vector (`lanes_dec_avx512.rs`). The
+//! scalar path decodes the same lanes one value at a time and gives the same values; the
+//! encoder does not depend on the CPU.
 //!
 //! Block layout (after kind 4's `rows_per_block`): per block, 16 × `u32 W_l` (words of lane
 //! `l`, each ≥ 2), then the words of lane 0, lane 1, … (`u16` each); a lane's first two words
@@ -389,6 +390,13 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
         st.x[l] = word(blk.start[l]) << 16 | word(blk.start[l] + 1);
         st.pos[l] = blk.start[l] + 2;
     }
+    // An encoder's final state is in [L, 2^32); from there every state stays ≥ L, which the
+    // AVX-512 decoder relies on (at most two words a value).
+    if st.x.iter().any(|&x| x < L) {
+        return Err(Error::corrupt(
+            "rANS-model lane starts below its lower bound (corrupt payload)",
+        ));
+    }
     // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
     let simd = simd && w.len() / 2 <= i32::MAX as usize && w.len() >= 4;
     let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
@@ -431,6 +439,12 @@ fn rows<const MODE: u8, T: Copy + 'static>(
     let cneg = &h.cneg[..cols];
     let ccls = &h.ccls[..cols];
     let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
+    // All 16 lanes in one vector on rows of at least 16 columns (the rest of such a row, under
+    // 16 columns, one value at a time).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    let wide = simd && cols >= LANES && avx512::available();
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    let wide = false;
     // The vector sinks write f32; any other element type goes through `put`.
     let sink = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
         sink
@@ -488,12 +502,21 @@ fn rows<const MODE: u8, T: Copy + 'static>(
                 fr,
                 rneg,
             };
-            // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`); a vector sink is
-            // only used when T is f32 (checked above).
-            (j, qlo, qhi) =
-                unsafe { row_avx2::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
+            #[cfg(alcm_avx512)]
+            if wide {
+                // SAFETY: `wide` is only set when AVX-512F is present; a vector sink is only
+                // used when T is f32 (checked above).
+                (j, qlo, qhi) =
+                    unsafe { avx512::row::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
+            }
+            if j == 0 {
+                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`); a vector sink
+                // is only used when T is f32 (checked above).
+                (j, qlo, qhi) =
+                    unsafe { row_avx2::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
+            }
         }
-        let _ = (simd, sink);
+        let _ = (simd, sink, wide);
         for (k, o) in orow.iter_mut().enumerate().skip(j) {
             let q = scalar(st, k)?;
             qlo = qlo.min(q);
@@ -799,6 +822,15 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
 #[cfg(test)]
 pub(crate) static SCALAR_ONLY: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
+
+/// Tests only: when set, the AVX-512 decoder is not used (the AVX2 one runs instead).
+#[cfg(test)]
+pub(crate) static NO_AVX512: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+#[path = "lanes_dec_avx512.rs"]
+mod avx512;
 
 #[cfg(test)]
 #[path = "lanes_tests.rs"]

@@ -1,4 +1,5 @@
-//! Kind-5 lane coder: round trips, the scalar and AVX2 paths against each other, damaged payloads.
+//! Kind-5 lane coder: round trips, the scalar, AVX2 and AVX-512 paths against each other,
+//! damaged payloads.
 
 use super::super::{accumulate_values, decode, decode_values, encode};
 use super::*;
@@ -51,9 +52,25 @@ fn qmin_of(q: &[i64], rows: usize) -> Vec<i64> {
         .collect()
 }
 
+/// Decodes on the default path (AVX-512 where the CPU and compiler have it) and the scalar
+/// one, returning both; the AVX2 path (no AVX-512) must agree with the default, values or
+/// error kind.
 fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> (Result<Vec<u32>>, Result<Vec<u32>>) {
     let mut a = vec![0u32; n];
     let ra = decode(p, qmin, 4, &mut a).map(|_| a);
+    NO_AVX512.store(true, Ordering::SeqCst);
+    let mut c = vec![0u32; n];
+    let rc = decode(p, qmin, 4, &mut c).map(|_| c);
+    NO_AVX512.store(false, Ordering::SeqCst);
+    match (&ra, &rc) {
+        (Ok(x), Ok(y)) => assert!(x == y, "AVX2 and default paths differ"),
+        (Err(x), Err(y)) => assert_eq!(x.kind(), y.kind(), "{x} / {y}"),
+        (x, y) => panic!(
+            "default {:?} / AVX2 {:?}",
+            x.as_ref().err(),
+            y.as_ref().err()
+        ),
+    }
     SCALAR_ONLY.store(true, Ordering::SeqCst);
     let mut b = vec![0u32; n];
     let rb = decode(p, qmin, 4, &mut b).map(|_| b);
@@ -152,24 +169,26 @@ fn values_and_sums_equal_the_codes_on_both_paths() {
                 .zip(&base)
                 .map(|(&v, &o)| (o + s * (v as f64 * step) as f32).to_bits())
                 .collect();
-            for scalar in [false, true] {
+            for (scalar, no512) in [(false, false), (false, true), (true, false)] {
                 SCALAR_ONLY.store(scalar, Ordering::SeqCst);
+                NO_AVX512.store(no512, Ordering::SeqCst);
                 let mut v = vec![0f32; q.len()];
                 let rv = decode_values(&p, &qmin, step, 4, &mut v, 1);
                 let mut a = base.clone();
                 let ra = accumulate_values(&p, &qmin, step, 4, s, &mut a, 2);
                 SCALAR_ONLY.store(false, Ordering::SeqCst);
+                NO_AVX512.store(false, Ordering::SeqCst);
                 rv.unwrap();
                 ra.unwrap();
                 let v: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
                 let a: Vec<u32> = a.iter().map(|x| x.to_bits()).collect();
                 assert!(
                     v == want_v,
-                    "values, {rows}x{cols} step {step} scalar {scalar}"
+                    "values, {rows}x{cols} step {step} scalar {scalar} no AVX-512 {no512}"
                 );
                 assert!(
                     a == want_s,
-                    "sums, {rows}x{cols} step {step} scalar {scalar}"
+                    "sums, {rows}x{cols} step {step} scalar {scalar} no AVX-512 {no512}"
                 );
             }
         }
@@ -579,5 +598,34 @@ fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
                 );
             }
         }
+    }
+}
+
+/// A lane whose first word is 0 starts below `L`, which no encoder writes: refused as corrupt
+/// before any value is decoded, on every path (the AVX-512 decoder relies on states ≥ L).
+#[test]
+fn a_lane_starting_below_l_is_refused() {
+    let (rows, cols) = (384usize, 384usize);
+    let q = codes(rows, cols, 2.0, true, 11);
+    let p = encode(&q, rows).unwrap();
+    assert_eq!(p[0], KIND_LANES_BLOCKS);
+    // One block, last in the payload: its 16 word counts, then its words up to the end.
+    let count = |o: usize, l: usize| {
+        u32::from_le_bytes(p[o + 4 * l..o + 4 * l + 4].try_into().unwrap()) as usize
+    };
+    let at = (0..p.len() - 4 * LANES)
+        .find(|&o| 4 * LANES + 2 * (0..LANES).map(|l| count(o, l)).sum::<usize>() == p.len() - o)
+        .expect("the block's word counts");
+    let start5: usize = (0..5).map(|l| count(at, l)).sum();
+    let first = at + 4 * LANES + 2 * start5;
+    let qmin = qmin_of(&q, rows);
+    let (a, b) = decode_both(&p, &qmin, q.len());
+    assert!(a.is_ok() && b.is_ok());
+    let mut m = p.clone();
+    m[first..first + 2].fill(0);
+    let (a, b) = decode_both(&m, &qmin, q.len());
+    for e in [a.unwrap_err(), b.unwrap_err()] {
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert!(e.to_string().contains("below its lower bound"), "{e}");
     }
 }

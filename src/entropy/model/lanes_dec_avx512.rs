@@ -1,0 +1,416 @@
+//! Kind-5 rows on AVX-512: one vector holds all 16 lane states of a block, so a row's columns
+//! go 16 at a time through [`group`] (the steps of `value_fast`, as `group_avx2` takes them for
+//! 8 columns), with mask registers where the AVX2 code blends.
+//!
+//! Why: the AVX2 decoder is bound by the instructions it issues (dropping its 7 conversion
+//! instructions of ~180 a group made it 5 % faster), and here each instruction does the work
+//! of two. The two words a group can take are read up front (their addresses depend on the
+//! starting positions only), which keeps the gathers off the one chain of states.
+//!
+//! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
+//! from rustc 1.89); used when the CPU has AVX-512F. It gives the values of the scalar path.
+
+// Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
+#![allow(clippy::incompatible_msrv)]
+
+use super::{Lanes, RowSimd, LANES};
+use crate::entropy::model::decode::Sink;
+use crate::entropy::model::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
+use crate::Result;
+use std::arch::x86_64::*;
+
+/// Whether the AVX-512 decoder runs on this CPU.
+pub(super) fn available() -> bool {
+    #[cfg(test)]
+    if super::NO_AVX512.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
+    std::is_x86_feature_detected!("avx512f")
+}
+
+/// Columns `j..j+16` (all 16 lanes, in order) as one vector: the new states and positions and
+/// the 16 codes `q` (|q| < 2^16), or `None`, having changed nothing, when a lane needs an
+/// escape or more than 8 low bits (the caller decodes the group one value at a time). A lane
+/// of a zero column keeps its state (and its code is 0).
+///
+/// # Safety
+/// AVX-512F must be available. Every gather stays inside its slice: table indices are bounded
+/// by the table layout (`Flat`), word reads are clamped to the block's last word.
+#[target_feature(enable = "avx512f")]
+#[inline]
+// `T`: one copy per element type of `row`, so each has a single caller, which inlines it.
+#[allow(clippy::extra_unused_type_parameters)]
+unsafe fn group<const MODE: u8, T>(
+    r: &RowSimd,
+    x: __m512i,
+    p: __m512i,
+    j: usize,
+) -> Option<(__m512i, __m512i, __m512i)> {
+    debug_assert!(j + LANES <= r.b.len());
+    let zero = _mm512_setzero_si512();
+    let one = _mm512_set1_epi32(1);
+    let slot_mask = _mm512_set1_epi32(M as i32 - 1);
+    let lim = _mm512_set1_epi32(L as i32);
+    let maxw = _mm512_set1_epi32((r.w.len() / 2 - 1) as i32);
+    let wbase = r.w.as_ptr() as *const i32;
+    // Word k is the high half of the 4 bytes at word k − 1 (k ≥ 2: the states come first), so
+    // the read ends with the word; clamped to the block's last word (a lane past its end is
+    // reported as truncated after the block, whatever it read).
+    let word_at = |k: __m512i| {
+        let idx = _mm512_sub_epi32(_mm512_min_epu32(k, maxw), one);
+        _mm512_srli_epi32::<16>(_mm512_i32gather_epi32::<2>(idx, wbase))
+    };
+    // A group takes at most two words per lane (see the sign step), read up front.
+    let w0 = word_at(p);
+    let w1 = word_at(_mm512_add_epi32(p, one));
+    // v < L: shift in the given word. Returns the state and the lanes that took it.
+    let renorm = |v: __m512i, wd: __m512i| -> (__m512i, __mmask16) {
+        let need = _mm512_cmplt_epu32_mask(v, lim);
+        (
+            _mm512_mask_or_epi32(v, need, _mm512_slli_epi32::<16>(v), wd),
+            need,
+        )
+    };
+    let bq = _mm512_cvtepu8_epi32(_mm_loadu_si128(r.b.as_ptr().add(j) as *const __m128i));
+    let act = _mm512_test_epi32_mask(bq, bq);
+    let pk = _mm512_i32gather_epi32::<4>(
+        _mm512_add_epi32(bq, _mm512_set1_epi32(r.ai as i32)),
+        r.fl.pick.as_ptr() as *const i32,
+    );
+    let byte = _mm512_set1_epi32(0xFF);
+    let ti = _mm512_and_si512(pk, byte);
+    let s = _mm512_and_si512(_mm512_srli_epi32::<8>(pk), byte);
+    let esc = _mm512_srli_epi32::<16>(pk);
+    if _mm512_mask_cmpgt_epu32_mask(act, s, _mm512_set1_epi32(8)) != 0 {
+        return None;
+    }
+    // Magnitude symbol.
+    let slot = _mm512_and_si512(x, slot_mask);
+    let sym = _mm512_and_si512(
+        _mm512_i32gather_epi32::<1>(
+            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
+            r.fl.lut.as_ptr() as *const i32,
+        ),
+        byte,
+    );
+    if _mm512_mask_cmpge_epu32_mask(act, sym, esc) != 0 {
+        return None;
+    }
+    let e = _mm512_i32gather_epi32::<4>(
+        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
+        r.fl.fc.as_ptr() as *const i32,
+    );
+    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
+    let c = _mm512_srli_epi32::<13>(e);
+    let v = _mm512_sub_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
+        c,
+    );
+    let (v, n1) = renorm(v, w0);
+    // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
+    let sh = _mm512_sub_epi32(_mm512_set1_epi32(12), s);
+    let slot = _mm512_and_si512(v, slot_mask);
+    let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, sh), one);
+    let v = _mm512_add_epi32(
+        _mm512_sllv_epi32(_mm512_srli_epi32::<12>(v), sh),
+        _mm512_and_si512(slot, low),
+    );
+    let lo = _mm512_srlv_epi32(slot, sh);
+    let (v, n2) = renorm(v, _mm512_mask_mov_epi32(w0, n1, w1));
+    let m = _mm512_or_si512(_mm512_sllv_epi32(sym, s), lo);
+    let p1 = _mm512_mask_add_epi32(p, n1, p, one);
+    let p2 = _mm512_mask_add_epi32(p1, n2, p1, one);
+    let (vf, pf, neg) = if MODE == SIGN_NONE {
+        (v, p2, 0)
+    } else {
+        let f = if MODE == SIGN_CLASSES {
+            let frv = _mm512_setr_epi32(
+                r.fr[0] as i32,
+                r.fr[1] as i32,
+                r.fr[2] as i32,
+                r.fr[3] as i32,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            );
+            let cl = _mm512_and_si512(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.ccls.as_ptr().add(j) as *const __m128i)),
+                _mm512_set1_epi32(3),
+            );
+            _mm512_permutexvar_epi32(cl, frv)
+        } else {
+            _mm512_set1_epi32(r.fr[0] as i32)
+        };
+        let slot = _mm512_and_si512(v, slot_mask);
+        // slot ≥ f: the opposite of the prediction.
+        let flip = _mm512_cmpge_epu32_mask(slot, f);
+        let frs = _mm512_mask_sub_epi32(f, flip, _mm512_set1_epi32(M as i32), f);
+        let cs = _mm512_maskz_mov_epi32(flip, f);
+        let v2 = _mm512_sub_epi32(
+            _mm512_add_epi32(_mm512_mullo_epi32(frs, _mm512_srli_epi32::<12>(v)), slot),
+            cs,
+        );
+        // The word after the one the first two steps took, if any: they never both take one
+        // when this one does. From x ≥ L (every state: `decode_block_mode` checks the first)
+        // and f ≥ 1, the magnitude step leaves x₁ ≥ 16; renormalised, x₁ ≥ 2^20, so the low
+        // bits (sh ≥ 4) leave x₂ ≥ 2^12; renormalised again, x₂ ≥ 2^28, and the sign step
+        // leaves at least x₂ >> 12 ≥ L.
+        let (v2, n3) = renorm(v2, _mm512_mask_mov_epi32(w0, n1 | n2, w1));
+        let nz = _mm512_test_epi32_mask(m, m);
+        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
+            // bool is one byte 0 or 1.
+            let cn =
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.cneg.as_ptr().add(j) as *const __m128i));
+            let cn = _mm512_test_epi32_mask(cn, cn);
+            if r.rneg {
+                !cn
+            } else {
+                cn
+            }
+        } else {
+            0
+        };
+        (
+            _mm512_mask_mov_epi32(v, nz, v2),
+            _mm512_mask_add_epi32(p2, n3 & nz, p2, one),
+            (flip ^ pred) & nz,
+        )
+    };
+    let x = _mm512_mask_mov_epi32(x, act, vf);
+    let p = _mm512_mask_mov_epi32(p, act, pf);
+    let qv = _mm512_maskz_mov_epi32(act, _mm512_mask_sub_epi32(m, neg, zero, m));
+    Some((x, p, qv))
+}
+
+/// The 16-column groups of a row (columns `0..cols / 16 · 16`) with the block's 16 lane states
+/// in one vector, each group's values written into `out` by `sink` (a vector sink only when T
+/// is f32); a group the vector step declines (escape, wide low bits) goes through `scalar` on
+/// the lane states and `put`. Returns the number of columns done and the extremes of their
+/// codes.
+///
+/// # Safety
+/// AVX-512F must be available; see [`group`]. `sink` is [`Sink::Put`] unless T is f32.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn row<const MODE: u8, T: Copy>(
+    r: &RowSimd,
+    st: &mut Lanes,
+    out: &mut [T],
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+    sink: Sink,
+    scalar: &mut dyn FnMut(&mut Lanes, usize) -> Result<i64>,
+) -> Result<(usize, i64, i64)> {
+    let load = |st: &Lanes| {
+        let ps: [u32; LANES] = std::array::from_fn(|k| st.pos[k] as u32);
+        (
+            _mm512_loadu_si512(st.x.as_ptr() as *const _),
+            _mm512_loadu_si512(ps.as_ptr() as *const _),
+        )
+    };
+    let store = |st: &mut Lanes, x: __m512i, p: __m512i| {
+        let mut ps = [0u32; LANES];
+        _mm512_storeu_si512(st.x.as_mut_ptr() as *mut _, x);
+        _mm512_storeu_si512(ps.as_mut_ptr() as *mut _, p);
+        for (sp, &p) in st.pos.iter_mut().zip(&ps) {
+            *sp = p as usize;
+        }
+    };
+    let (step, scale) = match sink {
+        Sink::Store(step) => (step, 0.0),
+        Sink::Add(step, scale) => (step, scale),
+        Sink::Put => (0.0, 0.0),
+    };
+    let (stepv, scalev) = (_mm512_set1_pd(step), _mm256_set1_ps(scale));
+    let (mut vlo, mut vhi) = (_mm512_set1_epi32(i32::MAX), _mm512_set1_epi32(i32::MIN));
+    let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
+    let mut any_vector = false;
+    let (mut x, mut p) = load(st);
+    let cols16 = out.len() / LANES * LANES;
+    let mut j = 0;
+    while j < cols16 {
+        match group::<MODE, T>(r, x, p, j) {
+            Some((nx, np, qv)) => {
+                any_vector = true;
+                vlo = _mm512_min_epi32(vlo, qv);
+                vhi = _mm512_max_epi32(vhi, qv);
+                // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar
+                // path's IEEE product and rounding.
+                let half = |k: usize| {
+                    let qh = if k == 0 {
+                        _mm512_castsi512_si256(qv)
+                    } else {
+                        _mm512_extracti64x4_epi64::<1>(qv)
+                    };
+                    _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi32_pd(qh), stepv))
+                };
+                let o = out.as_mut_ptr().add(j) as *mut f32;
+                match sink {
+                    Sink::Store(_) => {
+                        _mm256_storeu_ps(o, half(0));
+                        _mm256_storeu_ps(o.add(8), half(1));
+                    }
+                    Sink::Add(..) => {
+                        // f32 product, then f32 sum: `*o += scale * x̂`.
+                        for k in 0..2 {
+                            let ok = o.add(8 * k);
+                            _mm256_storeu_ps(
+                                ok,
+                                _mm256_add_ps(_mm256_loadu_ps(ok), _mm256_mul_ps(scalev, half(k))),
+                            );
+                        }
+                    }
+                    Sink::Put => {
+                        let mut qs = [0i32; LANES];
+                        _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qv);
+                        for (o, &q) in out[j..j + LANES].iter_mut().zip(&qs) {
+                            let q = q as i64;
+                            put(o, q, q.wrapping_sub(q0) as u32);
+                        }
+                    }
+                }
+                (x, p) = (nx, np);
+            }
+            None => {
+                store(st, x, p);
+                for (k, o) in out.iter_mut().enumerate().skip(j).take(LANES) {
+                    let q = scalar(st, k)?;
+                    qlo = qlo.min(q);
+                    qhi = qhi.max(q);
+                    put(o, q, q.wrapping_sub(q0) as u32);
+                }
+                (x, p) = load(st);
+            }
+        }
+        j += LANES;
+    }
+    store(st, x, p);
+    if any_vector {
+        qlo = qlo.min(_mm512_reduce_min_epi32(vlo) as i64);
+        qhi = qhi.max(_mm512_reduce_max_epi32(vhi) as i64);
+    }
+    Ok((cols16, qlo, qhi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::model::decode::{dpicks, value_fast};
+    use crate::entropy::model::lanes::flat;
+    use crate::entropy::model::SIGN_PLAIN;
+
+    /// One group against 16 scalar steps (`value_fast`) from random states, positions, words,
+    /// scale codes and sign classes in every sign mode: the same states, positions and codes
+    /// wherever the vector step takes the group. States near `L`, rare symbols and extreme
+    /// sign frequencies make lanes take two words in one value (which the test checks it saw);
+    /// none ever takes three, which the vector step relies on.
+    #[test]
+    fn a_group_is_sixteen_scalar_steps() {
+        if !available() {
+            return;
+        }
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let words: Vec<u8> = (0..2 * 600).map(|_| rnd() as u8).collect();
+        let mut taken = [0usize; 4];
+        for t in 0..40_000 {
+            let mode = (t % 4) as u8;
+            let family = (t / 4 % 3) as u8;
+            let ai = 1 + (rnd() % 254) as u8;
+            let b: Vec<u8> = (0..LANES)
+                .map(|_| if rnd() % 9 == 0 { 0 } else { rnd() as u8 })
+                .collect();
+            let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
+            let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
+            let pick_f = |r: u64| match r % 4 {
+                0 => 1 + (r >> 8) as u32 % 16,
+                1 => M - 1 - (r >> 8) as u32 % 16,
+                _ => 1 + (r >> 8) as u32 % (M - 1),
+            };
+            let fr = [pick_f(rnd()), pick_f(rnd()), pick_f(rnd()), pick_f(rnd())];
+            let rneg = rnd() % 2 == 0;
+            let x0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 3 {
+                0 => L + (rnd() % 256) as u32,
+                1 => L + (rnd() % L as u64) as u32,
+                _ => (rnd() as u32).max(L),
+            });
+            let p0: [u32; LANES] = std::array::from_fn(|_| 2 + (rnd() % 580) as u32);
+            let r = RowSimd {
+                w: &words,
+                fl: flat(family),
+                ai,
+                b: &b,
+                cneg: &cneg,
+                ccls: &ccls,
+                fr,
+                rneg,
+            };
+            // SAFETY: the test returned above unless the CPU has AVX-512F; 16 lanes of 4 bytes
+            // each from arrays of 16.
+            let g = unsafe {
+                let xv = _mm512_loadu_si512(x0.as_ptr() as *const _);
+                let pv = _mm512_loadu_si512(p0.as_ptr() as *const _);
+                match mode {
+                    SIGN_PLAIN => group::<SIGN_PLAIN, f32>(&r, xv, pv, 0),
+                    SIGN_NONE => group::<SIGN_NONE, f32>(&r, xv, pv, 0),
+                    SIGN_SVD => group::<SIGN_SVD, f32>(&r, xv, pv, 0),
+                    _ => group::<SIGN_CLASSES, f32>(&r, xv, pv, 0),
+                }
+            };
+            let Some((xg, pg, qg)) = g else { continue };
+            let (mut xs, mut ps, mut qs) = ([0u32; LANES], [0u32; LANES], [0i32; LANES]);
+            // SAFETY: 16 lanes of 4 bytes each into arrays of 16.
+            unsafe {
+                _mm512_storeu_si512(xs.as_mut_ptr() as *mut _, xg);
+                _mm512_storeu_si512(ps.as_mut_ptr() as *mut _, pg);
+                _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qg);
+            }
+            let dp = dpicks(family);
+            let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
+            for l in 0..LANES {
+                let (mut x, mut pos) = (x0[l], p0[l] as usize);
+                let q = if b[l] == 0 {
+                    0
+                } else {
+                    let f = if mode == SIGN_CLASSES {
+                        fr[ccls[l] as usize & 3]
+                    } else {
+                        fr[0]
+                    };
+                    let pk = &dp[ai as usize + b[l] as usize];
+                    let neg = svd && (rneg != cneg[l]);
+                    match mode {
+                        SIGN_PLAIN => {
+                            value_fast::<SIGN_PLAIN>(&mut x, &words, &mut pos, pk, neg, f)
+                        }
+                        SIGN_NONE => value_fast::<SIGN_NONE>(&mut x, &words, &mut pos, pk, neg, f),
+                        SIGN_SVD => value_fast::<SIGN_SVD>(&mut x, &words, &mut pos, pk, neg, f),
+                        _ => value_fast::<SIGN_CLASSES>(&mut x, &words, &mut pos, pk, neg, f),
+                    }
+                    .unwrap()
+                };
+                assert_eq!(
+                    (xs[l], ps[l] as usize, qs[l] as i64),
+                    (x, pos, q),
+                    "case {t} lane {l} mode {mode}"
+                );
+                taken[pos - p0[l] as usize] += 1;
+            }
+        }
+        assert!(taken[2] > 0 && taken[3] == 0, "words per lane: {taken:?}");
+    }
+}
