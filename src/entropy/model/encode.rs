@@ -130,9 +130,13 @@ impl ModelPlan {
         threads: usize,
         expected: f64,
     ) -> Vec<u8> {
-        // 5 % over: the estimate from every 16th row missed the synthetic gradient's payload
-        // by more than 2 %. Never less than the first guess of `encode`.
-        let room = ((expected.max(0.0) * 1.05) as usize + 4096).min(codes.len() * 4 + 4096);
+        // 0.5 % over: the exact ideal size is within ±0.03 % of the payload. An estimate from
+        // every 16th row can miss by more than 2 % (the synthetic gradient); the payload then
+        // grows by what each group of blocks adds (`reserve_for`), a few copies of the payload
+        // so far, where 5 % of room on every payload was held beside the codes (compress peak
+        // memory: the MiniLM word embeddings in max-abs mode). Never less than the first guess
+        // of `encode`.
+        let room = ((expected.max(0.0) * 1.005) as usize + 4096).min(codes.len() * 4 + 4096);
         let capacity = room.max(codes.len() / 2);
         self.encode_as(codes, qmin, threads, true, capacity)
     }
@@ -156,7 +160,10 @@ impl ModelPlan {
             // beside the payload, not every block's (compress peak memory, issue 12).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            let group = 2 * threads.max(1);
+            // One block per thread at a time: a group's words are what the call holds beside
+            // the codes and the payload (the MiniLM intermediate weight has 4 blocks: a group
+            // of two a thread held half its words).
+            let group = threads.max(1);
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
