@@ -329,7 +329,9 @@ impl Encoder {
         // The zeroed copy served the quantizer only: freed before the codes are coded.
         drop(cleaned);
         let mut bytes = None;
-        let mut report_fields = lossless_fields(shape);
+        // The lossless report's fields (a vector per channel) only for a lossless frame: not
+        // held through the lossy coding (compress peak memory).
+        let mut report_fields = None;
         if let Some(q) = quantized {
             let r = reconstruction.as_deref_mut();
             let done = match q {
@@ -337,7 +339,7 @@ impl Encoder {
                 Lossy::Narrow(q) => self.finish_lossy(q, &non_finite, shape, dtype, bound, r),
             };
             if let Some((frame, fields)) = done {
-                report_fields = fields;
+                report_fields = Some(fields);
                 bytes = Some(frame);
             }
         }
@@ -355,7 +357,8 @@ impl Encoder {
                 self.lossless_bytes(&raw, dtype, shape)
             }
         };
-        Ok(compressed(bytes, n, dtype, report_fields, cpu0))
+        let fields = report_fields.unwrap_or_else(|| lossless_fields(shape));
+        Ok(compressed(bytes, n, dtype, fields, cpu0))
     }
 
     /// Lossless compression of a tensor from its little-endian bytes alone: the frame holds

@@ -130,13 +130,13 @@ impl ModelPlan {
         threads: usize,
         expected: f64,
     ) -> Vec<u8> {
-        // 0.5 % over: the exact ideal size is within ±0.03 % of the payload. An estimate from
+        // 0.1 % over: the exact ideal size is within ±0.03 % of the payload. An estimate from
         // every 16th row can miss by more than 2 % (the synthetic gradient); the payload then
         // grows by what each group of blocks adds (`reserve_for`), a few copies of the payload
         // so far, where 5 % of room on every payload was held beside the codes (compress peak
         // memory: the MiniLM word embeddings in max-abs mode). Never less than the first guess
         // of `encode`.
-        let room = ((expected.max(0.0) * 1.005) as usize + 4096).min(codes.len() * 4 + 4096);
+        let room = ((expected.max(0.0) * 1.001) as usize + 4096).min(codes.len() * 4 + 4096);
         let capacity = room.max(codes.len() / 2);
         self.encode_as(codes, qmin, threads, true, capacity)
     }
@@ -164,6 +164,8 @@ impl ModelPlan {
             // the codes and the payload (the MiniLM intermediate weight has 4 blocks: a group
             // of two a thread held half its words).
             let group = threads.max(1);
+            // The lanes' first room: the payload's expected words per value.
+            let wpv = capacity as f64 / (2 * codes.len()).max(1) as f64;
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
@@ -174,7 +176,7 @@ impl ModelPlan {
                 if threads > 1 && (k1 - k0) % threads != 0 {
                     let words = crate::util::par::map(threads, 2 * (k1 - k0), |h| {
                         let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
-                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half)
+                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half, wpv)
                     });
                     reserve_for(&mut out, words.iter().flatten());
                     let mut words = words.into_iter();
@@ -188,7 +190,7 @@ impl ModelPlan {
                     lanes::push_blocks(&blocks, &mut out, threads);
                 } else {
                     let streams = crate::util::par::map(threads, k1 - k0, |k| {
-                        lanes::encode_rows(self, codes, qmin, block(k0 + k))
+                        lanes::encode_rows(self, codes, qmin, block(k0 + k), wpv)
                     });
                     reserve_for(&mut out, streams.iter().flatten());
                     lanes::push_blocks(&streams, &mut out, threads);
