@@ -160,12 +160,9 @@ impl ModelPlan {
             // beside the payload, not every block's (compress peak memory, issue 12).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            // One block per thread at a time: a group's words are what the call holds beside
-            // the codes and the payload (the MiniLM intermediate weight has 4 blocks: a group
-            // of two a thread held half its words).
-            let group = threads.max(1);
             // The lanes' first room: the payload's expected words per value.
             let wpv = capacity as f64 / (2 * codes.len()).max(1) as f64;
+            let group = group_blocks::<C>(codes.len(), capacity, rpb * self.cols, wpv, threads);
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
@@ -212,6 +209,32 @@ impl ModelPlan {
             }
         }
         out
+    }
+}
+
+/// Blocks coded at a time by [`ModelPlan::encode_as`] (kind 5) for `n` codes of type `C`, a
+/// payload of about `capacity` bytes and blocks of `block` values at `wpv` words a value.
+///
+/// A group's words are what the call holds beside the codes and the payload (compress peak
+/// memory, issue 12): one block a thread, or, on an even number of threads, half a block a
+/// thread (each block's two halves of lanes are then the work items) where the three would
+/// come within a tenth of the input's size, `compress_bound` (the tenth: what else the call
+/// holds, per-row tables and statistics, 0.03–0.07 × the input on the MiniLM weights), and
+/// the codes and the payload alone are below it. Coding a block in halves reads each row's
+/// codes twice: +3–4 % of a two-thread compression's instructions (the MiniLM weights), paid
+/// only there (the intermediate weight at relative L2 1e-3: 1.05 → 0.96 × the input; its 4
+/// blocks at two a thread, main's groups, held half its words: 1.39).
+fn group_blocks<C>(n: usize, capacity: usize, block: usize, wpv: f64, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let held = |blocks: usize| {
+        let words = 2.0 * wpv * (blocks * block) as f64;
+        (std::mem::size_of::<C>() * n + capacity) as f64 + words
+    };
+    let budget = (4 * n) as f64;
+    if threads % 2 == 0 && held(threads) > 0.9 * budget && held(0) < budget {
+        threads / 2
+    } else {
+        threads
     }
 }
 
