@@ -197,6 +197,68 @@ fn non_finite_refused_by_default_and_kept_exactly_on_request() {
 }
 
 #[test]
+fn kept_non_finite_values_are_zeros_to_the_quantizer_wherever_they_fall() {
+    // The uniform modes read kept non-finite values as zeros in place (no zeroed copy of the
+    // input): the frame must decode to what the zeroed tensor's frame decodes to, with the
+    // kept values back in their places. Holes in one row, a whole row, across the step
+    // search's 2^16-value blocks, on a long channel's 4096-value pieces (a vector), and many.
+    let (rows, cols) = (1024usize, 640usize);
+    let x = synth(rows * cols, 11);
+    let patterns: Vec<(&str, Vec<usize>)> = vec![
+        ("one", vec![300_001]),
+        ("row", (5 * cols..6 * cols).collect()),
+        (
+            "edges",
+            vec![0, 4095, 4096, 65_535, 65_536, 1 << 18, rows * cols - 1],
+        ),
+        ("many", (0..rows * cols).step_by(97).collect()),
+    ];
+    for (what, holes) in &patterns {
+        let mut y = x.clone();
+        let mut z = x.clone();
+        for (k, &i) in holes.iter().enumerate() {
+            y[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][k % 3];
+            z[i] = 0.0;
+        }
+        for shape in [vec![rows, cols], vec![rows * cols]] {
+            for mode in [
+                Mode::RelativeL2(1e-2),
+                Mode::RelativeL2(1e-3),
+                Mode::MaxAbs(1e-4),
+            ] {
+                for threads in [1, 2] {
+                    let cfg = EncoderConfig::default()
+                        .with_mode(mode)
+                        .with_threads(threads);
+                    let keep = cfg.clone().with_non_finite(NonFinitePolicy::Keep);
+                    let cy = Encoder::new(keep)
+                        .unwrap()
+                        .compress(&y, &shape, None)
+                        .unwrap();
+                    let cz = Encoder::new(cfg)
+                        .unwrap()
+                        .compress(&z, &shape, None)
+                        .unwrap();
+                    let case = format!("{what} {shape:?} {mode:?} t{threads}");
+                    assert_eq!(cy.report.mode, cz.report.mode, "{case}");
+                    assert_eq!(cy.report.step.to_bits(), cz.report.step.to_bits(), "{case}");
+                    let dy = decompress(&cy.bytes).unwrap().data;
+                    let mut dz = decompress(&cz.bytes).unwrap().data;
+                    for &i in holes {
+                        dz[i] = y[i];
+                    }
+                    let same = dy
+                        .iter()
+                        .zip(&dz)
+                        .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+                    assert!(same, "{case}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn peek_reports_shape_without_decoding() {
     let x = synth(600, 7);
     let c = encoder(Mode::RelativeL2(1e-2))

@@ -109,8 +109,10 @@ const NARROW_MATRIX_MIN: usize = 1 << 16;
 
 /// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
 /// levels (half the code buffer), else into u32 codes: the same codes either way.
+#[allow(clippy::too_many_arguments)]
 fn quantize_lossy(
     data: &[f32],
+    holes: &[(u64, f32)],
     shape: &[usize],
     step: f64,
     max_abs: Option<f64>,
@@ -119,11 +121,13 @@ fn quantize_lossy(
     narrow: bool,
 ) -> Option<Lossy> {
     if narrow {
-        if let Some(q) = quantize_uniform::<u16>(data, shape, step, max_abs, target, threads) {
+        let q = quantize_uniform_holed::<u16>(data, holes, shape, step, max_abs, target, threads);
+        if let Some(q) = q {
             return Some(Lossy::Narrow(q));
         }
     }
-    quantize_uniform::<u32>(data, shape, step, max_abs, target, threads).map(Lossy::Wide)
+    quantize_uniform_holed::<u32>(data, holes, shape, step, max_abs, target, threads)
+        .map(Lossy::Wide)
 }
 
 impl Encoder {
@@ -259,13 +263,19 @@ impl Encoder {
             Vec::new()
         };
         // Kept non-finite values are stored verbatim; the quantizer sees zeros in their place
-        // (a lossless frame holds the values' own bytes: no quantizer, no copy).
+        // (a lossless frame holds the values' own bytes: no quantizer, no copy). The uniform
+        // modes on float32 read them as holes (`holes.rs`: a piece of the input is copied
+        // only where it has one); the adaptive mode's pruning and the typed paths read a
+        // zeroed copy of the input.
         let quantizes = fits && !matches!(self.config.mode, Mode::Lossless);
-        let cleaned: Option<Vec<f32>> = (quantizes && !non_finite.is_empty()).then(|| {
-            data.iter()
-                .map(|&v| if v.is_finite() { v } else { 0.0 })
-                .collect()
-        });
+        let holed = typed.is_none() && !matches!(self.config.mode, Mode::Adaptive);
+        let holes: &[(u64, f32)] = if holed { &non_finite } else { &[] };
+        let cleaned: Option<Vec<f32>> =
+            (quantizes && !holed && !non_finite.is_empty()).then(|| {
+                data.iter()
+                    .map(|&v| if v.is_finite() { v } else { 0.0 })
+                    .collect()
+            });
         let values = cleaned.as_deref().unwrap_or(data);
 
         // u16 codes where they fit, when nothing needs u32 codes (the typed paths and the
@@ -283,10 +293,11 @@ impl Encoder {
                 Some(t) => {
                     typed::quantize_relative(self, t, values, shape, eps, &wall0)?.map(Lossy::Wide)
                 }
-                None => match self.relative_step(values, eps, pre.take(), &wall0)? {
+                None => match self.relative_step(values, holes, eps, pre.take(), &wall0)? {
                     Some(step) => {
                         let q = quantize_lossy(
                             values,
+                            holes,
                             shape,
                             step,
                             None,
@@ -306,6 +317,7 @@ impl Encoder {
             // that large maps every f32 to code 0, which meets such a bound).
             Mode::MaxAbs(e) => quantize_lossy(
                 values,
+                holes,
                 shape,
                 (2.0 * e).min(f64::MAX),
                 Some(e),
@@ -317,7 +329,9 @@ impl Encoder {
         // The zeroed copy served the quantizer only: freed before the codes are coded.
         drop(cleaned);
         let mut bytes = None;
-        let mut report_fields = lossless_fields(shape);
+        // The lossless report's fields (a vector per channel) only for a lossless frame: not
+        // held through the lossy coding (compress peak memory).
+        let mut report_fields = None;
         if let Some(q) = quantized {
             let r = reconstruction.as_deref_mut();
             let done = match q {
@@ -325,7 +339,7 @@ impl Encoder {
                 Lossy::Narrow(q) => self.finish_lossy(q, &non_finite, shape, dtype, bound, r),
             };
             if let Some((frame, fields)) = done {
-                report_fields = fields;
+                report_fields = Some(fields);
                 bytes = Some(frame);
             }
         }
@@ -343,7 +357,8 @@ impl Encoder {
                 self.lossless_bytes(&raw, dtype, shape)
             }
         };
-        Ok(compressed(bytes, n, dtype, report_fields, cpu0))
+        let fields = report_fields.unwrap_or_else(|| lossless_fields(shape));
+        Ok(compressed(bytes, n, dtype, fields, cpu0))
     }
 
     /// Lossless compression of a tensor from its little-endian bytes alone: the frame holds
@@ -461,7 +476,7 @@ impl Encoder {
         eps: f64,
         wall0: &Instant,
     ) -> Result<Option<Quantized>> {
-        let Some(step) = self.relative_step(data, eps, None, wall0)? else {
+        let Some(step) = self.relative_step(data, &[], eps, None, wall0)? else {
             return Ok(None);
         };
         let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
@@ -477,11 +492,12 @@ impl Encoder {
     fn relative_step(
         &self,
         data: &[f32],
+        holes: &[(u64, f32)],
         eps: f64,
         pre: Option<Prescan>,
         wall0: &Instant,
     ) -> Result<Option<f64>> {
-        search_relative_step(data, eps, self.config.threads, pre, || {
+        search_relative_step(data, holes, eps, self.config.threads, pre, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(
                     ErrorKind::Timeout,
@@ -622,7 +638,13 @@ fn quantize_range<C: Code>(
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Option<f64> {
+fn uniform_error_sq(
+    data: &[f32],
+    holes: &[(u64, f32)],
+    step: f64,
+    max_abs: f32,
+    threads: usize,
+) -> Option<f64> {
     let inv = 1.0 / step;
     // One range check for the tensor (the largest |x| gives the largest |code|) instead of one
     // per value; `uniform_code` applies the same test.
@@ -630,8 +652,10 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
     // Fixed blocks of SUM_BLOCK values (quant::error_sq_block: four partial sums), blocks
     // added in order: deterministic whatever the thread count and the instruction set.
     let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
+        let mut scratch = Vec::new();
+        let range = k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len());
         quant::error_sq_block(
-            &data[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len())],
+            super::holes::piece(data, range, holes, &mut scratch),
             inv,
             step,
         )
@@ -642,14 +666,16 @@ fn uniform_error_sq(data: &[f32], step: f64, max_abs: f32, threads: usize) -> Op
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of
 /// lossless. `check` is called once per pass (time budget). `pre`: the first pass over these
 /// same (finite) values when the caller has made it already (`prescan::scan`).
+/// `holes`: kept non-finite values, read as zeros (`holes.rs`).
 pub(crate) fn search_relative_step(
     data: &[f32],
+    holes: &[(u64, f32)],
     eps: f64,
     threads: usize,
     pre: Option<Prescan>,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<Option<f64>> {
-    let pre = pre.unwrap_or_else(|| super::prescan::scan(data, threads));
+    let pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads));
     let full = pre.stats;
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
@@ -661,12 +687,13 @@ pub(crate) fn search_relative_step(
             // full pass on such tensors.
             let target_sq = full.0 * (sub.len() as f64 / data.len() as f64);
             let sub_stats = (0.0, nonzero, max_abs);
-            search_from(&sub, eps, sub_stats, target_sq, None, 1, &mut check)?
+            search_from(&sub, &[], eps, sub_stats, target_sq, None, 1, &mut check)?
         }
         None => None,
     };
     search_from(
         data,
+        holes,
         eps,
         full,
         full.0,
@@ -681,6 +708,7 @@ pub(crate) fn search_relative_step(
 #[allow(clippy::too_many_arguments)]
 fn search_from(
     data: &[f32],
+    holes: &[(u64, f32)],
     eps: f64,
     stats: (f64, usize, f32),
     norm_sq: f64,
@@ -704,7 +732,7 @@ fn search_from(
     let (ln, exp) = (crate::util::detmath::det_ln, crate::util::detmath::det_exp);
     for _ in 0..60 {
         check()?;
-        let e = match uniform_error_sq(data, s, max_abs, threads) {
+        let e = match uniform_error_sq(data, holes, s, max_abs, threads) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
@@ -768,6 +796,20 @@ pub(super) fn quantize_uniform<C: Code>(
     target: f64,
     threads: usize,
 ) -> Option<Quantized<C>> {
+    quantize_uniform_holed(data, &[], shape, step, max_abs, target, threads)
+}
+
+/// [`quantize_uniform`] of `data` with zeros in its `holes` (kept non-finite values,
+/// `holes.rs`): a row, or a piece of a long one, is copied only where it has one.
+fn quantize_uniform_holed<C: Code>(
+    data: &[f32],
+    holes: &[(u64, f32)],
+    shape: &[usize],
+    step: f64,
+    max_abs: Option<f64>,
+    target: f64,
+    threads: usize,
+) -> Option<Quantized<C>> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
     let mut codes = Vec::new();
@@ -799,12 +841,14 @@ pub(super) fn quantize_uniform<C: Code>(
                 // A channel longer than LONG_ROW (a vector is one channel) is coded a piece at
                 // a time (`long_channel_codes`): the row buffer stays O(LONG_ROW).
                 let mut qs = vec![0f64; per.min(LONG_ROW)];
+                let mut scratch = Vec::new();
                 for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
                     let c = k * cpb + ci;
-                    let xs = &data[c * per..(c + 1) * per];
                     let before = out.2.len();
                     let long = if per > LONG_ROW {
-                        long_channel_codes(xs, inv, step, max_abs, &mut qs, us, c * per, &mut out.2)
+                        let (qs, ex, first) = (&mut qs, &mut out.2, c * per);
+                        let src = Holed { data, holes, first };
+                        long_channel_codes(src, inv, step, max_abs, qs, us, ex)
                     } else {
                         None
                     };
@@ -821,6 +865,10 @@ pub(super) fn quantize_uniform<C: Code>(
                         }
                         None => {
                             out.2.truncate(before);
+                            // The row whole (a long one only beyond ±2^50 codes), zeros in
+                            // its holes.
+                            let range = c * per..(c + 1) * per;
+                            let xs = super::holes::piece(data, range, holes, &mut scratch);
                             let mut full;
                             let qs = if per > LONG_ROW {
                                 // Codes beyond ±2^51 (never seen in practice): a whole row.
@@ -883,13 +931,12 @@ const LONG_ROW: usize = 1 << 12;
 /// channel whole, as short channels are).
 #[allow(clippy::too_many_arguments)]
 fn long_channel_codes<C: Code>(
-    xs: &[f32],
+    xs: Holed<'_>,
     inv: f64,
     step: f64,
     max_abs: Option<f64>,
     qs: &mut [f64],
     us: &mut [C],
-    first: usize,
     exceptions: &mut Vec<(u64, f32)>,
 ) -> Option<(f64, f64)> {
     // 1.5 · 2^52: for an integer |q| < 2^51, q + BIAS is exact with ulp 1 and the low 32 bits
@@ -897,7 +944,11 @@ fn long_channel_codes<C: Code>(
     const BIAS: f64 = 6_755_399_441_055_744.0;
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     let piece = qs.len();
-    for (j, (xc, uc)) in xs.chunks(piece).zip(us.chunks_mut(piece)).enumerate() {
+    let first = xs.first;
+    let mut scratch = Vec::new();
+    for (j, uc) in us.chunks_mut(piece).enumerate() {
+        let at = first + j * piece;
+        let xc = super::holes::piece(xs.data, at..at + uc.len(), xs.holes, &mut scratch);
         let q = &mut qs[..xc.len()];
         let (l, h, big) = quant::uniform_codes_f64(xc, inv, q);
         if big.is_nan() || big >= 1_125_899_906_842_624.0 {
@@ -934,6 +985,14 @@ fn push_rounding_outliers(
             out.push(((first + k) as u64, x));
         }
     }
+}
+
+/// A channel of the input from index `first`, with zeros in its holes (`holes.rs`).
+#[derive(Clone, Copy)]
+struct Holed<'a> {
+    data: &'a [f32],
+    holes: &'a [(u64, f32)],
+    first: usize,
 }
 
 /// Re-bases every channel's codes on the tensor's smallest code when that does not widen the

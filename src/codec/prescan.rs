@@ -45,10 +45,17 @@ fn sub_stride(n: usize) -> Option<usize> {
 
 /// The first pass over `data` on up to `threads` threads.
 pub(crate) fn scan(data: &[f32], threads: usize) -> Prescan {
+    scan_holed(data, &[], threads)
+}
+
+/// [`scan`] of `data` with zeros in its `holes` (kept non-finite values, `holes.rs`).
+pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> Prescan {
     let stride = sub_stride(data.len());
     let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
         let start = k * SUM_BLOCK;
-        let block = &data[start..(start + SUM_BLOCK).min(data.len())];
+        let mut scratch = Vec::new();
+        let range = start..(start + SUM_BLOCK).min(data.len());
+        let block = super::holes::piece(data, range, holes, &mut scratch);
         let stats = norm_stats_block(block);
         // This block's share of the subsample: the indices that are multiples of the stride.
         let piece: Vec<f32> = match stride {

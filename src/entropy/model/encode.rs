@@ -130,9 +130,13 @@ impl ModelPlan {
         threads: usize,
         expected: f64,
     ) -> Vec<u8> {
-        // 5 % over: the estimate from every 16th row missed the synthetic gradient's payload
-        // by more than 2 %. Never less than the first guess of `encode`.
-        let room = ((expected.max(0.0) * 1.05) as usize + 4096).min(codes.len() * 4 + 4096);
+        // 0.1 % over: the exact ideal size is within ±0.03 % of the payload. An estimate from
+        // every 16th row can miss by more than 2 % (the synthetic gradient); the payload then
+        // grows by what each group of blocks adds (`reserve_for`), a few copies of the payload
+        // so far, where 5 % of room on every payload was held beside the codes (compress peak
+        // memory: the MiniLM word embeddings in max-abs mode). Never less than the first guess
+        // of `encode`.
+        let room = ((expected.max(0.0) * 1.001) as usize + 4096).min(codes.len() * 4 + 4096);
         let capacity = room.max(codes.len() / 2);
         self.encode_as(codes, qmin, threads, true, capacity)
     }
@@ -156,7 +160,9 @@ impl ModelPlan {
             // beside the payload, not every block's (compress peak memory, issue 12).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            let group = 2 * threads.max(1);
+            // The lanes' first room: the payload's expected words per value.
+            let wpv = capacity as f64 / (2 * codes.len()).max(1) as f64;
+            let group = group_blocks::<C>(codes.len(), capacity, rpb * self.cols, wpv, threads);
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
@@ -167,7 +173,7 @@ impl ModelPlan {
                 if threads > 1 && (k1 - k0) % threads != 0 {
                     let words = crate::util::par::map(threads, 2 * (k1 - k0), |h| {
                         let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
-                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half)
+                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half, wpv)
                     });
                     reserve_for(&mut out, words.iter().flatten());
                     let mut words = words.into_iter();
@@ -181,7 +187,7 @@ impl ModelPlan {
                     lanes::push_blocks(&blocks, &mut out, threads);
                 } else {
                     let streams = crate::util::par::map(threads, k1 - k0, |k| {
-                        lanes::encode_rows(self, codes, qmin, block(k0 + k))
+                        lanes::encode_rows(self, codes, qmin, block(k0 + k), wpv)
                     });
                     reserve_for(&mut out, streams.iter().flatten());
                     lanes::push_blocks(&streams, &mut out, threads);
@@ -203,6 +209,32 @@ impl ModelPlan {
             }
         }
         out
+    }
+}
+
+/// Blocks coded at a time by [`ModelPlan::encode_as`] (kind 5) for `n` codes of type `C`, a
+/// payload of about `capacity` bytes and blocks of `block` values at `wpv` words a value.
+///
+/// A group's words are what the call holds beside the codes and the payload (compress peak
+/// memory, issue 12): one block a thread, or, on an even number of threads, half a block a
+/// thread (each block's two halves of lanes are then the work items) where the three would
+/// come within a tenth of the input's size, `compress_bound` (the tenth: what else the call
+/// holds, per-row tables and statistics, 0.03–0.07 × the input on the MiniLM weights), and
+/// the codes and the payload alone are below it. Coding a block in halves reads each row's
+/// codes twice: +3–4 % of a two-thread compression's instructions (the MiniLM weights), paid
+/// only there (the intermediate weight at relative L2 1e-3: 1.05 → 0.96 × the input; its 4
+/// blocks at two a thread, main's groups, held half its words: 1.39).
+fn group_blocks<C>(n: usize, capacity: usize, block: usize, wpv: f64, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let held = |blocks: usize| {
+        let words = 2.0 * wpv * (blocks * block) as f64;
+        (std::mem::size_of::<C>() * n + capacity) as f64 + words
+    };
+    let budget = (4 * n) as f64;
+    if threads % 2 == 0 && held(threads) > 0.9 * budget && held(0) < budget {
+        threads / 2
+    } else {
+        threads
     }
 }
 

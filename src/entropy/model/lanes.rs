@@ -25,15 +25,29 @@ pub(crate) const LANES: usize = 16;
 const RUN: usize = 1024;
 
 /// The words of each lane of rows `range` (one block), each in decode order (final state
-/// first, high half first).
+/// first, high half first). `words_per_value`: the words the payload is expected to take per
+/// value, for the lanes' first capacity.
 pub(crate) fn encode_rows<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
+    words_per_value: f64,
 ) -> Vec<Vec<u16>> {
-    encode_rows_with(plan, codes, qmin, range, have_avx2(), ALL_LANES)
+    encode_rows_sized(
+        plan,
+        codes,
+        qmin,
+        range,
+        have_avx2(),
+        ALL_LANES,
+        words_per_value,
+    )
 }
+
+/// Words per value a lane's first capacity is made for without an estimate of the payload.
+#[cfg(test)]
+const WORDS_PER_VALUE: f64 = 0.25;
 
 /// Every lane of a block; [`LOW_LANES`] and [`HIGH_LANES`] are its two halves (one AVX2 group
 /// each).
@@ -52,12 +66,22 @@ pub(crate) fn encode_rows_lanes<C: ModelCode>(
     qmin: &[i64],
     range: std::ops::Range<usize>,
     lanes: std::ops::Range<usize>,
+    words_per_value: f64,
 ) -> Vec<Vec<u16>> {
-    encode_rows_with(plan, codes, qmin, range, have_avx2(), lanes)
+    encode_rows_sized(
+        plan,
+        codes,
+        qmin,
+        range,
+        have_avx2(),
+        lanes,
+        words_per_value,
+    )
 }
 
 /// [`encode_rows_lanes`] on the AVX2 path (`simd`, the CPU must have AVX2) or the scalar one:
 /// the same words either way.
+#[cfg(test)]
 fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
@@ -65,6 +89,22 @@ fn encode_rows_with<C: ModelCode>(
     range: std::ops::Range<usize>,
     simd: bool,
     lanes: std::ops::Range<usize>,
+) -> Vec<Vec<u16>> {
+    encode_rows_sized(plan, codes, qmin, range, simd, lanes, WORDS_PER_VALUE)
+}
+
+/// [`encode_rows_with`], each lane's words first made room for at `words_per_value` (then
+/// grown by an eighth at a time, [`append_words`]): sized from the payload's estimate, a
+/// block's words are neither copied as they grow nor held with unused room (compress peak
+/// memory).
+fn encode_rows_sized<C: ModelCode>(
+    plan: &ModelPlan,
+    codes: &[C],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+    simd: bool,
+    lanes: std::ops::Range<usize>,
+    words_per_value: f64,
 ) -> Vec<Vec<u16>> {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
@@ -80,7 +120,11 @@ fn encode_rows_with<C: ModelCode>(
         .collect();
     let mut words: Vec<Vec<u16>> = (0..LANES)
         .map(|l| match lanes.contains(&l) {
-            true => Vec::with_capacity(range.len() * cols / (4 * LANES) + 16),
+            true => {
+                let per_lane = (range.len() * cols) as f64 * words_per_value / LANES as f64;
+                // 1/64 over for the lanes' spread about their mean; 16 for the final state.
+                Vec::with_capacity((per_lane * (1.0 + 1.0 / 64.0)) as usize + 16)
+            }
             false => Vec::new(),
         })
         .collect();
@@ -128,7 +172,7 @@ fn encode_rows_with<C: ModelCode>(
                     );
                 }
                 for (w, wb) in words.iter_mut().zip(&wbs) {
-                    w.extend_from_slice(&wb.buf[..wb.pos]);
+                    append_words(w, &wb.buf[..wb.pos]);
                 }
                 j1 = j0;
                 continue;
@@ -149,17 +193,28 @@ fn encode_rows_with<C: ModelCode>(
                 x[g..g + 4].copy_from_slice(&[s0, s1, s2, s3]);
             }
             for (w, wb) in words.iter_mut().zip(&wbs) {
-                w.extend_from_slice(&wb.buf[..wb.pos]);
+                append_words(w, &wb.buf[..wb.pos]);
             }
             j1 = j0;
         }
     }
     for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
-        w.push(s as u16);
-        w.push((s >> 16) as u16);
+        append_words(w, &[s as u16, (s >> 16) as u16]);
         w.reverse();
     }
     words
+}
+
+/// `w.extend_from_slice(run)`, growing `w` by an eighth (at least) instead of doubling it: a
+/// block's lane words are held until the block is appended to the payload, and doubling left
+/// up to half of them unused (compress peak memory, issue 12). A copy of the words every
+/// eighth of growth costs far less than coding them.
+#[inline]
+fn append_words(w: &mut Vec<u16>, run: &[u16]) {
+    if w.capacity() - w.len() < run.len() {
+        w.reserve_exact(run.len().max(w.capacity() / 8));
+    }
+    w.extend_from_slice(run);
 }
 
 /// Appends one block's lane streams (word counts, then the words).
