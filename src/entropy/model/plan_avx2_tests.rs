@@ -105,6 +105,12 @@ fn row_kernels_match_the_generic_loops_bit_for_bit() {
             // SAFETY: as above.
             unsafe { sq_axpy(&mut acc, ir, &fd) };
             assert_eq!(bits(&acc), bits(&acc_g));
+            // Both updates in one loop.
+            let (mut nv2, mut acc2) = (inv_c.clone(), v.clone());
+            // SAFETY: as above.
+            unsafe { axpy_sq_axpy(&mut nv2, d, &mut acc2, ir, &fd) };
+            assert_eq!(bits(&nv2), bits(&pi.nv), "fused v', cols {cols}");
+            assert_eq!(bits(&acc2), bits(&acc_g), "fused column sums, cols {cols}");
 
             // Sign agreements for both signs of u_i.
             for us in [1.0f64, -1.0] {
