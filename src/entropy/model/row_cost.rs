@@ -125,8 +125,8 @@ impl RowCost<'_> {
                 ),
             );
             if _mm_testz_si128(bad, bad) == 0 {
-                for l in j..j + 4 {
-                    extra += self.value(row[l], l);
+                for (l, &u) in row.iter().enumerate().skip(j).take(4) {
+                    extra += self.value(u, l);
                 }
                 j += 4;
                 continue;
