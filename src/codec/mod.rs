@@ -14,4 +14,5 @@ pub mod precision;
 mod prescan;
 pub mod quant;
 mod quant_avx2;
+mod quant_direct;
 pub mod typed;
