@@ -2,6 +2,8 @@
 //! sign model (top singular pair by power iteration, sign classes), all in a few passes over
 //! the codes; and the payload size the plan would give (`ideal_bytes`).
 
+#[cfg(target_arch = "x86_64")]
+use super::plan_avx2::row_exact;
 use super::*;
 
 pub(super) fn scale_code(ms: f64) -> u8 {
@@ -205,6 +207,10 @@ pub(super) fn plan_codes_with<C: ModelCode>(
     let cols = n / rows;
     let rpb = rows_per_block(rows, cols);
     let n_blocks = rows.div_ceil(rpb);
+    // Every code is below this (u16 or u32 codes): rows where it makes every value exact in
+    // f32 take the kernels' cheaper conversion (`plan_avx2::row_exact`).
+    #[cfg(target_arch = "x86_64")]
+    let u_bound = 1u64 << (8 * std::mem::size_of::<C>()).min(32);
     // Pass 1: row and column sums of squares and sign counts of the codes as f32 (exact below
     // 2^24; beyond, only the scale and sign estimates see the rounding). The f32 codes are
     // made one row at a time in every pass (`row_f32`), never for the whole tensor (memory).
@@ -235,9 +241,15 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 let block = k * rpb..((k + 1) * rpb).min(rows);
                 for (i, &q0) in block.clone().zip(&qmin[block]) {
                     let row = code_row(codes, i, cols, &mut rbuf);
-                    // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
-                    let (ss, s, rp, rz) =
-                        unsafe { super::plan_avx2::stats_row(row, q0, &mut fd, &mut col_ms) };
+                    use super::plan_avx2::stats_row;
+                    // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`; the
+                    // exact variant only where `row_exact` holds for the codes' type bound.
+                    let (ss, s, rp, rz) = unsafe {
+                        match row_exact(q0, u_bound) {
+                            true => stats_row::<true>(row, q0, &mut fd, &mut col_ms),
+                            false => stats_row::<false>(row, q0, &mut fd, &mut col_ms),
+                        }
+                    };
                     pos += rp as u64;
                     nz += rz as u64;
                     row_ms.push(ss);
@@ -357,15 +369,27 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                         let row = code_row(codes, i, cols, &mut rbuf);
                         use super::plan_avx2::dots_row;
                         // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
+                        let q0 = qmin[i];
                         let (s, sq) = unsafe {
-                            match (dot, *r > 0.0) {
-                                (true, true) => {
-                                    dots_row::<true, true>(row, qmin[i], &mut fd, vr, &inv_c)
+                            match (dot, *r > 0.0, row_exact(q0, u_bound)) {
+                                (true, true, true) => {
+                                    dots_row::<true, true, true>(row, q0, &mut fd, vr, &inv_c)
                                 }
-                                (true, false) => {
-                                    dots_row::<true, false>(row, qmin[i], &mut fd, vr, &inv_c)
+                                (true, true, false) => {
+                                    dots_row::<true, true, false>(row, q0, &mut fd, vr, &inv_c)
                                 }
-                                _ => dots_row::<false, true>(row, qmin[i], &mut fd, vr, &inv_c),
+                                (true, false, true) => {
+                                    dots_row::<true, false, true>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (true, false, false) => {
+                                    dots_row::<true, false, false>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (false, _, true) => {
+                                    dots_row::<false, true, true>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (false, _, false) => {
+                                    dots_row::<false, true, false>(row, q0, &mut fd, vr, &inv_c)
+                                }
                             }
                         };
                         if dot {
