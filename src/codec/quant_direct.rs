@@ -125,6 +125,30 @@ unsafe fn extremes_avx2(xs: &[f32]) -> Option<(f32, f32)> {
     (!xs.is_empty()).then_some((a, b))
 }
 
+/// Four offsets from `xs[j..j + 4]`, as 32-bit lanes.
+///
+/// # Safety
+/// The CPU must support AVX2; `j + 4 ≤ xs.len()`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn four(
+    xs: &[f32],
+    j: usize,
+    vinv: std::arch::x86_64::__m256d,
+    vlo: std::arch::x86_64::__m256d,
+    two52: std::arch::x86_64::__m256d,
+    pick: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    debug_assert!(j + 4 <= xs.len());
+    // SAFETY: j + 4 ≤ len (the caller's contract); unaligned load.
+    let y = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(xs.as_ptr().add(j))), vinv);
+    let q = super::quant_avx2::round_away(y);
+    let t = _mm256_add_pd(_mm256_sub_pd(q, vlo), two52);
+    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(t), pick))
+}
+
 /// [`offsets_generic`] four values a step into `W`-byte codes (2 or 4) at `out`.
 ///
 /// # Safety
@@ -143,17 +167,24 @@ unsafe fn offsets_avx2<const W: usize>(xs: &[f32], inv_step: f64, lo: f64, out: 
     // The low 32 bits of each 64-bit lane, into the low half.
     let pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
     let mut j = 0;
+    if W == 2 {
+        // Eight u16 codes a store (u < 2^16: the saturating pack keeps them).
+        while j + 8 <= body {
+            let p = _mm_packus_epi32(
+                four(xs, j, vinv, vlo, two52, pick),
+                four(xs, j + 4, vinv, vlo, two52, pick),
+            );
+            // SAFETY: 8 codes of 2 bytes at j within `out`.
+            _mm_storeu_si128(out.add(2 * j) as *mut __m128i, p);
+            j += 8;
+        }
+    }
+    // SAFETY (the calls of `four`): j + 4 ≤ body ≤ n.
     while j < body {
-        // SAFETY: j + 4 ≤ n; unaligned load.
-        let y = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(xs.as_ptr().add(j))), vinv);
-        let q = super::quant_avx2::round_away(y);
-        let t = _mm256_add_pd(_mm256_sub_pd(q, vlo), two52);
-        let u = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(t), pick));
+        let u = four(xs, j, vinv, vlo, two52, pick);
         if W == 2 {
-            // u < 2^16: the saturating pack keeps it.
-            let p = _mm_packus_epi32(u, u);
             // SAFETY: 4 codes of 2 bytes at j within `out`.
-            _mm_storel_epi64(out.add(2 * j) as *mut __m128i, p);
+            _mm_storel_epi64(out.add(2 * j) as *mut __m128i, _mm_packus_epi32(u, u));
         } else {
             // SAFETY: 4 codes of 4 bytes at j within `out`.
             _mm_storeu_si128(out.add(4 * j) as *mut __m128i, u);
