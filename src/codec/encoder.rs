@@ -21,6 +21,7 @@ use crate::codec::payload;
 use crate::codec::precision::channel_bits;
 use crate::codec::prescan::{Prescan, SUM_BLOCK};
 use crate::codec::quant::{self, ChannelParams, Code};
+use crate::codec::quant_direct;
 use crate::codec::typed::{self, Typed};
 use crate::entropy;
 use crate::entropy::pack;
@@ -869,24 +870,39 @@ fn quantize_uniform_holed<C: Code>(
                             // its holes.
                             let range = c * per..(c + 1) * per;
                             let xs = super::holes::piece(data, range, holes, &mut scratch);
-                            let mut full;
-                            let qs = if per > LONG_ROW {
-                                // Codes beyond ±2^51 (never seen in practice): a whole row.
-                                full = vec![0f64; per];
-                                &mut full
-                            } else {
-                                &mut qs
+                            // Relative-L2 has no rounding outliers to find: no f64 code row
+                            // (`quant_direct`: the same codes and range).
+                            let direct = match max_abs {
+                                None => quant_direct::extremes(xs),
+                                Some(_) => None,
                             };
-                            let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
-                            // The exact-integer range of `uniform_code` (also rejects NaN).
-                            if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
-                                return None;
+                            if let Some(ext) = direct {
+                                let (lo, hi, big) = quant_direct::code_range(ext, inv);
+                                if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
+                                    return None;
+                                }
+                                quant_direct::offsets(xs, inv, lo, us);
+                                (lo, hi)
+                            } else {
+                                let mut full;
+                                let qs = if per > LONG_ROW {
+                                    // Codes beyond ±2^51 (never seen in practice): a whole row.
+                                    full = vec![0f64; per];
+                                    &mut full
+                                } else {
+                                    &mut qs
+                                };
+                                let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
+                                // The exact-integer range of `uniform_code` (also rejects NaN).
+                                if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
+                                    return None;
+                                }
+                                C::offset(qs, lo, us);
+                                if let Some(e) = max_abs {
+                                    push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
+                                }
+                                (lo, hi)
                             }
-                            C::offset(qs, lo, us);
-                            if let Some(e) = max_abs {
-                                push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
-                            }
-                            (lo, hi)
                         }
                     };
                     let (lo, hi) = (lo as i64, hi as i64);

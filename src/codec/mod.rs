@@ -15,4 +15,5 @@ pub mod precision;
 mod prescan;
 pub mod quant;
 mod quant_avx2;
+mod quant_direct;
 pub mod typed;

@@ -19,7 +19,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2")]
-fn round_away(y: __m256d) -> __m256d {
+pub(super) fn round_away(y: __m256d) -> __m256d {
     let sign = _mm256_set1_pd(-0.0);
     let half_below = _mm256_set1_pd(f64::from_bits(0.5f64.to_bits() - 1));
     let bias = _mm256_or_pd(_mm256_and_pd(sign, y), half_below);

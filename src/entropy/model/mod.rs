@@ -90,6 +90,7 @@ mod plan;
 mod plan_avx2;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod plan_avx2_tests;
+mod row_cost;
 pub mod sign;
 mod tables;
 #[cfg(test)]
@@ -99,6 +100,7 @@ mod tests;
 // steps of its data flow, not independent components.
 pub(crate) use encode::*;
 pub(crate) use plan::*;
+use row_cost::RowCost;
 pub(crate) use tables::*;
 
 pub use decode::{accumulate_values, decode, decode_code_bits, decode_values};

@@ -2,6 +2,8 @@
 //! sign model (top singular pair by power iteration, sign classes), all in a few passes over
 //! the codes; and the payload size the plan would give (`ideal_bytes`).
 
+#[cfg(target_arch = "x86_64")]
+use super::plan_avx2::row_exact;
 use super::*;
 
 pub(super) fn scale_code(ms: f64) -> u8 {
@@ -205,6 +207,10 @@ pub(super) fn plan_codes_with<C: ModelCode>(
     let cols = n / rows;
     let rpb = rows_per_block(rows, cols);
     let n_blocks = rows.div_ceil(rpb);
+    // Every code is below this (u16 or u32 codes): rows where it makes every value exact in
+    // f32 take the kernels' cheaper conversion (`plan_avx2::row_exact`).
+    #[cfg(target_arch = "x86_64")]
+    let u_bound = 1u64 << (8 * std::mem::size_of::<C>()).min(32);
     // Pass 1: row and column sums of squares and sign counts of the codes as f32 (exact below
     // 2^24; beyond, only the scale and sign estimates see the rounding). The f32 codes are
     // made one row at a time in every pass (`row_f32`), never for the whole tensor (memory).
@@ -235,9 +241,15 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 let block = k * rpb..((k + 1) * rpb).min(rows);
                 for (i, &q0) in block.clone().zip(&qmin[block]) {
                     let row = code_row(codes, i, cols, &mut rbuf);
-                    // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
-                    let (ss, s, rp, rz) =
-                        unsafe { super::plan_avx2::stats_row(row, q0, &mut fd, &mut col_ms) };
+                    use super::plan_avx2::stats_row;
+                    // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`; the
+                    // exact variant only where `row_exact` holds for the codes' type bound.
+                    let (ss, s, rp, rz) = unsafe {
+                        match row_exact(q0, u_bound) {
+                            true => stats_row::<true>(row, q0, &mut fd, &mut col_ms),
+                            false => stats_row::<false>(row, q0, &mut fd, &mut col_ms),
+                        }
+                    };
                     pos += rp as u64;
                     nz += rz as u64;
                     row_ms.push(ss);
@@ -357,33 +369,52 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                         let row = code_row(codes, i, cols, &mut rbuf);
                         use super::plan_avx2::dots_row;
                         // SAFETY: `simd` is only set when AVX2 is present; lengths are `cols`.
+                        let q0 = qmin[i];
                         let (s, sq) = unsafe {
-                            match (dot, *r > 0.0) {
-                                (true, true) => {
-                                    dots_row::<true, true>(row, qmin[i], &mut fd, vr, &inv_c)
+                            match (dot, *r > 0.0, row_exact(q0, u_bound)) {
+                                (true, true, true) => {
+                                    dots_row::<true, true, true>(row, q0, &mut fd, vr, &inv_c)
                                 }
-                                (true, false) => {
-                                    dots_row::<true, false>(row, qmin[i], &mut fd, vr, &inv_c)
+                                (true, true, false) => {
+                                    dots_row::<true, true, false>(row, q0, &mut fd, vr, &inv_c)
                                 }
-                                _ => dots_row::<false, true>(row, qmin[i], &mut fd, vr, &inv_c),
+                                (true, false, true) => {
+                                    dots_row::<true, false, true>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (true, false, false) => {
+                                    dots_row::<true, false, false>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (false, _, true) => {
+                                    dots_row::<false, true, true>(row, q0, &mut fd, vr, &inv_c)
+                                }
+                                (false, _, false) => {
+                                    dots_row::<false, true, false>(row, q0, &mut fd, vr, &inv_c)
+                                }
                             }
                         };
                         if dot {
                             pi.u.push(s);
                         }
-                        if do_power && s != 0.0 {
-                            // SAFETY: as above.
-                            unsafe { super::plan_avx2::axpy(&mut pi.nv, s, &fd) };
-                        } else if do_agree {
+                        if do_agree {
                             let uneg = (s < 0.0) as u32;
                             pi.agree +=
                                 super::sign::row_agreements(row, qmin[i], uneg, &vneg, true);
                         }
                         if *r > 0.0 {
                             *r = sq / nz_cols;
-                            if *r > 0.0 {
-                                // SAFETY: as above.
-                                unsafe { super::plan_avx2::sq_axpy(&mut acc, 1.0 / *r, &fd) };
+                        }
+                        // The power step's and the column sums' updates read the row's values
+                        // once when both apply (the second pass of signed tensors).
+                        use super::plan_avx2::{axpy, axpy_sq_axpy, sq_axpy};
+                        // SAFETY: as above.
+                        unsafe {
+                            match (do_power && s != 0.0, *r > 0.0) {
+                                (true, true) => {
+                                    axpy_sq_axpy(&mut pi.nv, s, &mut acc, 1.0 / *r, &fd)
+                                }
+                                (true, false) => axpy(&mut pi.nv, s, &fd),
+                                (false, true) => sq_axpy(&mut acc, 1.0 / *r, &fd),
+                                (false, false) => {}
                             }
                         }
                     }
@@ -601,6 +632,8 @@ impl ModelPlan {
         });
         let code_sign = self.mode != SIGN_NONE;
         let cneg = self.col_pred_neg();
+        #[cfg(target_arch = "x86_64")]
+        let simd = super::lanes::have_avx2() && RowCost::picks_fit(&tabs.pick, costs);
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             let mut rbuf = row_buf::<C>(cols);
@@ -609,41 +642,32 @@ impl ModelPlan {
                 if ai == 0 || i % row_step != 0 {
                     continue;
                 }
-                let picks = &tabs.pick[ai as usize..ai as usize + 256];
-                let row = code_row(codes, i, cols, &mut rbuf);
-                let rneg = self.mode >= SIGN_SVD && self.row_neg[i];
-                // Per column class (< 4): the sign's cost [as predicted, opposite] in this row
-                // (0 when signs are not coded), indexed without a bounds check or a branch.
                 let rc = self.rcls[i] as usize;
-                let row_sign: [[u64; 2]; 4] = std::array::from_fn(|c| match code_sign {
-                    true => {
-                        let [a, b, _] = sign_cost[(rc + c).min(BINS - 1)];
-                        [a, b]
-                    }
-                    false => [0, 0],
-                });
-                let mut acc = 0u64;
-                for (((&u, &bj), &cn), &cc) in row.iter().zip(&self.b).zip(&cneg).zip(&self.ccls) {
-                    if bj == 0 {
-                        continue;
-                    }
-                    let v = q0 + u as i64;
-                    let m = v.unsigned_abs();
-                    let p = picks[bj as usize];
-                    let s = p.s as u32;
-                    let hi = m >> s;
-                    let flip = (v < 0) != (rneg != cn);
-                    acc += row_sign[cc as usize & 3][flip as usize] * (m != 0) as u64;
-                    acc += (s as u64) * COST_ONE;
-                    let base = p.ti as usize * 256;
-                    acc += if hi < p.esc as u64 {
-                        costs[base + hi as usize]
-                    } else {
-                        let nb = 64 - (hi - p.esc as u64).leading_zeros() as u64;
-                        costs[base + p.esc as usize] + (6 + nb) * COST_ONE
-                    };
+                let cost = RowCost {
+                    q0,
+                    picks: &tabs.pick[ai as usize..ai as usize + 256],
+                    b: &self.b,
+                    cneg: &cneg,
+                    ccls: &self.ccls,
+                    costs,
+                    rneg: self.mode >= SIGN_SVD && self.row_neg[i],
+                    sign: std::array::from_fn(|c| match code_sign {
+                        true => {
+                            let [a, b, _] = sign_cost[(rc + c).min(BINS - 1)];
+                            [a, b]
+                        }
+                        false => [0, 0],
+                    }),
+                    code_sign,
+                };
+                let row = code_row(codes, i, cols, &mut rbuf);
+                #[cfg(target_arch = "x86_64")]
+                if simd {
+                    // SAFETY: AVX2 is present; the picks fit `costs` (checked above).
+                    total += unsafe { cost.row_avx2(row) };
+                    continue;
                 }
-                total += acc;
+                total += cost.row(row);
             }
             total
         });
