@@ -572,16 +572,48 @@ fn rows<const MODE: u8, T: Copy + 'static>(
             }
         }
         let _ = (simd, sink, wide);
-        for (k, o) in orow.iter_mut().enumerate().skip(j) {
-            let q = scalar(st, k)?;
-            qlo = qlo.min(q);
-            qhi = qhi.max(q);
-            put(o, q, q.wrapping_sub(q0) as u32);
-        }
+        let cols = orow.len();
+        scalar_run(
+            st,
+            orow,
+            j..cols,
+            q0,
+            put,
+            &mut scalar,
+            (&mut qlo, &mut qhi),
+        )?;
         u_of(qlo, q0, h.max_u)?;
         u_of(qhi, q0, h.max_u)?;
     }
     Ok(())
+}
+
+/// The values `range` of a row one at a time on their lanes (a row's tail, or a group the
+/// vector step declined), into `out` by `put`, widening `ext` (lowest, highest) by their codes.
+fn scalar_run<T, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized>(
+    st: &mut Lanes,
+    out: &mut [T],
+    range: std::ops::Range<usize>,
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+    scalar: &mut S,
+    ext: (&mut i64, &mut i64),
+) -> Result<()> {
+    for k in range {
+        let q = scalar(st, k)?;
+        *ext.0 = (*ext.0).min(q);
+        *ext.1 = (*ext.1).max(q);
+        put(&mut out[k], q, q.wrapping_sub(q0) as u32);
+    }
+    Ok(())
+}
+
+/// A vector group's codes `qs` into `out` by `put` (the sink of element types other than f32).
+fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u32)) {
+    for (o, &q) in out.iter_mut().zip(qs) {
+        let q = q as i64;
+        put(o, q, q.wrapping_sub(q0) as u32);
+    }
 }
 
 /// What a vector group of a row needs.
@@ -834,22 +866,14 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
                     Sink::Put => {
                         let mut qs = [0i32; 8];
                         _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
-                        for (o, &q) in out[j..j + 8].iter_mut().zip(&qs) {
-                            let q = q as i64;
-                            put(o, q, q.wrapping_sub(q0) as u32);
-                        }
+                        put_codes(&mut out[j..j + 8], &qs, q0, put);
                     }
                 }
                 (x, p)
             }
             None => {
                 store(st, h, x, p);
-                for (k, o) in out.iter_mut().enumerate().skip(j).take(8) {
-                    let q = scalar(st, k)?;
-                    qlo = qlo.min(q);
-                    qhi = qhi.max(q);
-                    put(o, q, q.wrapping_sub(q0) as u32);
-                }
+                scalar_run(st, out, j..j + 8, q0, put, scalar, (&mut qlo, &mut qhi))?;
                 load(st, h)
             }
         };

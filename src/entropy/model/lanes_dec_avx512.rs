@@ -13,7 +13,7 @@
 // Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #![allow(clippy::incompatible_msrv)]
 
-use super::{Lanes, RowSimd, LANES};
+use super::{put_codes, scalar_run, Lanes, RowSimd, LANES};
 use crate::entropy::model::decode::Sink;
 use crate::entropy::model::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
 use crate::Result;
@@ -272,22 +272,14 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
                     Sink::Put => {
                         let mut qs = [0i32; LANES];
                         _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qv);
-                        for (o, &q) in out[j..j + LANES].iter_mut().zip(&qs) {
-                            let q = q as i64;
-                            put(o, q, q.wrapping_sub(q0) as u32);
-                        }
+                        put_codes(&mut out[j..j + LANES], &qs, q0, put);
                     }
                 }
                 (x, p) = (nx, np);
             }
             None => {
                 store(st, x, p);
-                for (k, o) in out.iter_mut().enumerate().skip(j).take(LANES) {
-                    let q = scalar(st, k)?;
-                    qlo = qlo.min(q);
-                    qhi = qhi.max(q);
-                    put(o, q, q.wrapping_sub(q0) as u32);
-                }
+                scalar_run(st, out, j..j + LANES, q0, put, scalar, (&mut qlo, &mut qhi))?;
                 (x, p) = load(st);
             }
         }
