@@ -60,9 +60,10 @@ unsafe fn group<const MODE: u8, T>(
         let idx = _mm512_sub_epi32(_mm512_min_epu32(k, maxw), one);
         _mm512_srli_epi32::<16>(_mm512_i32gather_epi32::<2>(idx, wbase))
     };
-    // A group takes at most two words per lane (see the sign step), read up front.
+    // A group takes at most two words per lane (see the sign step), read up front. The second
+    // from the clamped position, so that p + 1 cannot wrap to word 0 − 1.
     let w0 = word_at(p);
-    let w1 = word_at(_mm512_add_epi32(p, one));
+    let w1 = word_at(_mm512_add_epi32(_mm512_min_epu32(p, maxw), one));
     // v < L: shift in the given word. Returns the state and the lanes that took it.
     let renorm = |v: __m512i, wd: __m512i| -> (__m512i, __mmask16) {
         let need = _mm512_cmplt_epu32_mask(v, lim);
