@@ -609,6 +609,7 @@ fn scalar_run<T, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized>(
 }
 
 /// A vector group's codes `qs` into `out` by `put` (the sink of element types other than f32).
+#[cfg(target_arch = "x86_64")]
 fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u32)) {
     for (o, &q) in out.iter_mut().zip(qs) {
         let q = q as i64;
