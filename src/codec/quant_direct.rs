@@ -207,15 +207,7 @@ mod tests {
     use super::*;
     use crate::codec::quant::uniform_codes_f64;
 
-    fn rng(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-    }
+    use crate::util::test_rng::uniform as rng;
 
     /// The two-pass path: f64 codes, their range, then the offsets.
     fn two_pass<C: Code>(xs: &[f32], inv: f64) -> ((f64, f64, f64), Vec<C>) {

@@ -8,6 +8,8 @@ pub(crate) mod par;
 pub(crate) mod pool;
 pub mod shape;
 pub(crate) mod steal;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub(crate) mod varint;
 
 /// `with_*` setters for a `#[non_exhaustive]` settings struct with public fields, so that

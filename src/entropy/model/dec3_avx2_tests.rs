@@ -5,15 +5,7 @@
 use super::decode::{decode_with_simd, Sink};
 use super::*;
 
-fn rng(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed;
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-}
+use crate::util::test_rng::uniform as rng;
 
 /// Rank-1 scaled Gaussian codes `rows × cols` (Box-Muller) with all-zero rows and columns and
 /// a few outliers; non-negative unless `signed`.

@@ -5,15 +5,7 @@ use super::plan::*;
 use super::plan_avx2::*;
 use super::*;
 
-fn rng(seed: u64) -> impl FnMut() -> f64 {
-    let mut s = seed;
-    move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-}
+use crate::util::test_rng::uniform as rng;
 
 /// A row of codes: small signed values, a few beyond 2^24 (rounded to f32 in the generic
 /// path) and offsets `u` ≥ 2^31 (the kernels' unsigned conversion).

@@ -178,15 +178,7 @@ impl RowCost<'_> {
 mod tests {
     use super::*;
 
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            s >> 11
-        }
-    }
+    use crate::util::test_rng::bits as rng;
 
     /// The AVX2 row cost equals the scalar one on every family's tables, for rows of every
     /// length mod 4 with zero-scale columns, both signs, sign classes, escapes (large codes),
