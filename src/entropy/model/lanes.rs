@@ -39,7 +39,7 @@ pub(crate) fn encode_rows<C: ModelCode>(
         codes,
         qmin,
         range,
-        have_avx2(),
+        enc_path(),
         ALL_LANES,
         words_per_value,
     )
@@ -68,29 +68,56 @@ pub(crate) fn encode_rows_lanes<C: ModelCode>(
     lanes: std::ops::Range<usize>,
     words_per_value: f64,
 ) -> Vec<Vec<u16>> {
-    encode_rows_sized(
-        plan,
-        codes,
-        qmin,
-        range,
-        have_avx2(),
-        lanes,
-        words_per_value,
-    )
+    encode_rows_sized(plan, codes, qmin, range, enc_path(), lanes, words_per_value)
 }
 
-/// [`encode_rows_lanes`] on the AVX2 path (`simd`, the CPU must have AVX2) or the scalar one:
-/// the same words either way.
+/// The code that codes a block's runs of 16 columns: all give the same words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EncPath {
+    /// Four lanes at a time, one value each (any CPU).
+    Scalar,
+    /// Two vectors of eight lanes (`lanes_enc_avx2.rs`); the CPU must have AVX2.
+    Avx2,
+    /// One vector of sixteen lanes (`lanes_enc_avx512.rs`); the CPU must have AVX-512F.
+    Avx512,
+}
+
+/// The fastest [`EncPath`] this CPU runs.
+pub(crate) fn enc_path() -> EncPath {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if have_avx2() && super::lanes_enc_avx512::available() {
+        return EncPath::Avx512;
+    }
+    match have_avx2() {
+        true => EncPath::Avx2,
+        false => EncPath::Scalar,
+    }
+}
+
+/// The paths this CPU (and this build) can run, slowest first: tests compare their words.
+#[cfg(test)]
+pub(crate) fn enc_paths() -> Vec<EncPath> {
+    let mut p = vec![EncPath::Scalar];
+    if have_avx2() {
+        p.push(EncPath::Avx2);
+    }
+    if enc_path() == EncPath::Avx512 {
+        p.push(EncPath::Avx512);
+    }
+    p
+}
+
+/// [`encode_rows_lanes`] on the given path (which this CPU must run).
 #[cfg(test)]
 fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
-    simd: bool,
+    path: EncPath,
     lanes: std::ops::Range<usize>,
 ) -> Vec<Vec<u16>> {
-    encode_rows_sized(plan, codes, qmin, range, simd, lanes, WORDS_PER_VALUE)
+    encode_rows_sized(plan, codes, qmin, range, path, lanes, WORDS_PER_VALUE)
 }
 
 /// [`encode_rows_with`], each lane's words first made room for at `words_per_value` (then
@@ -102,12 +129,10 @@ fn encode_rows_sized<C: ModelCode>(
     codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
-    simd: bool,
+    path: EncPath,
     lanes: std::ops::Range<usize>,
     words_per_value: f64,
 ) -> Vec<Vec<u16>> {
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = simd;
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
@@ -135,10 +160,19 @@ fn encode_rows_sized<C: ModelCode>(
     // The AVX2 path's word queues, one per group of eight lanes (≈ 8 KiB each: made once a
     // block, not once a row).
     #[cfg(target_arch = "x86_64")]
-    let mut packs = Box::new([
-        super::lanes_enc_avx2::Pack::new(),
-        super::lanes_enc_avx2::Pack::new(),
-    ]);
+    let mut packs = match path {
+        EncPath::Avx2 => Some(Box::new([
+            super::lanes_enc_avx2::Pack::new(),
+            super::lanes_enc_avx2::Pack::new(),
+        ])),
+        _ => None,
+    };
+    // The AVX-512 path's queue (one for the sixteen lanes).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    let mut pack16 = match path {
+        EncPath::Avx512 => Some(Box::new(super::lanes_enc_avx512::Pack::new())),
+        _ => None,
+    };
     for i in range.rev() {
         let Some(ctx) = plan.row_enc(i, codes, &mut rbuf, qmin, &cneg, syms, &sign_syms, tabs)
         else {
@@ -157,19 +191,38 @@ fn encode_rows_sized<C: ModelCode>(
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            if simd && super::lanes_enc_avx2::row_fits(ctx.q0) {
-                // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is a
-                // multiple of LANES within the row, sixteen lanes.
-                unsafe {
-                    super::lanes_enc_avx2::encode_run(
-                        &ctx,
-                        &flat(plan.family).fc,
-                        &mut wbs,
-                        &mut x,
-                        lanes.clone(),
-                        &mut packs,
-                        j0..body,
-                    );
+            if path != EncPath::Scalar && super::lanes_enc_avx2::row_fits(ctx.q0) {
+                let fc = &flat(plan.family).fc;
+                #[cfg(alcm_avx512)]
+                if let Some(pk) = pack16.as_deref_mut() {
+                    // SAFETY: AVX-512F and POPCNT checked by the caller (`path`), the row fits,
+                    // `body − j0` is a multiple of LANES within the row, sixteen lanes.
+                    unsafe {
+                        super::lanes_enc_avx512::encode_run(
+                            &ctx,
+                            fc,
+                            &mut wbs,
+                            &mut x,
+                            lanes.clone(),
+                            pk,
+                            j0..body,
+                        );
+                    }
+                }
+                if let Some(packs) = packs.as_deref_mut() {
+                    // SAFETY: AVX2 checked by the caller (`path`), the row fits, `body − j0`
+                    // is a multiple of LANES within the row, sixteen lanes.
+                    unsafe {
+                        super::lanes_enc_avx2::encode_run(
+                            &ctx,
+                            fc,
+                            &mut wbs,
+                            &mut x,
+                            lanes.clone(),
+                            packs,
+                            j0..body,
+                        );
+                    }
                 }
                 for (w, wb) in words.iter_mut().zip(&wbs) {
                     append_words(w, &wb.buf[..wb.pos]);
@@ -903,7 +956,8 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
 pub(crate) static SCALAR_ONLY: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// Tests only: when set, the AVX-512 decoder is not used (the AVX2 one runs instead).
+/// Tests only: when set, the AVX-512 decoder and encoder are not used (the AVX2 ones run
+/// instead).
 #[cfg(test)]
 pub(crate) static NO_AVX512: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);

@@ -228,7 +228,7 @@ fn kind5_damage_is_refused_alike_on_both_paths() {
     assert!(refused >= 30, "only {refused} of 40 mutations refused");
 }
 
-/// The AVX2 encoder writes the scalar encoder's words, lane by lane, whatever the sign mode,
+/// The AVX2 and AVX-512 encoders write the scalar encoder's words, lane by lane, whatever the sign mode,
 /// with escapes, wide low parts (s > 24), offsets ≥ 2^30 and rows whose smallest code is
 /// beyond ±2^30 (the cases it hands back to the scalar code) mixed in.
 #[test]
@@ -269,16 +269,16 @@ fn vector_encoder_words_equal_scalar_words() {
         let rpb = plan.rpb;
         for r0 in (0..rows).step_by(rpb) {
             let r = r0..(r0 + rpb).min(rows);
-            let a = encode_rows_with(&plan, &codes, &qmin, r.clone(), true, ALL_LANES);
-            let b = encode_rows_with(&plan, &codes, &qmin, r.clone(), false, ALL_LANES);
-            assert_eq!(a, b, "{rows}x{cols} scale {scale} block {r0}");
-            // The two halves of the lanes coded apart (as on two threads): the same words,
-            // the other half's lists empty.
-            for simd in [true, false] {
-                let lo = encode_rows_with(&plan, &codes, &qmin, r.clone(), simd, LOW_LANES);
-                let hi = encode_rows_with(&plan, &codes, &qmin, r.clone(), simd, HIGH_LANES);
-                assert_eq!(&lo[..8], &a[..8], "{rows}x{cols} low lanes, simd {simd}");
-                assert_eq!(&hi[8..], &a[8..], "{rows}x{cols} high lanes, simd {simd}");
+            let a = encode_rows_with(&plan, &codes, &qmin, r.clone(), EncPath::Scalar, ALL_LANES);
+            for &path in &enc_paths() {
+                let b = encode_rows_with(&plan, &codes, &qmin, r.clone(), path, ALL_LANES);
+                assert_eq!(b, a, "{rows}x{cols} scale {scale} block {r0}, {path:?}");
+                // The two halves of the lanes coded apart (as on two threads): the same words,
+                // the other half's lists empty.
+                let lo = encode_rows_with(&plan, &codes, &qmin, r.clone(), path, LOW_LANES);
+                let hi = encode_rows_with(&plan, &codes, &qmin, r.clone(), path, HIGH_LANES);
+                assert_eq!(&lo[..8], &a[..8], "{rows}x{cols} low lanes, {path:?}");
+                assert_eq!(&hi[8..], &a[8..], "{rows}x{cols} high lanes, {path:?}");
                 assert!(lo[8..].iter().chain(&hi[..8]).all(|w| w.is_empty()));
             }
         }

@@ -85,6 +85,8 @@ pub mod family;
 mod lanes;
 #[cfg(target_arch = "x86_64")]
 mod lanes_enc_avx2;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod lanes_enc_avx512;
 mod plan;
 #[cfg(target_arch = "x86_64")]
 mod plan_avx2;
