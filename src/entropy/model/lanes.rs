@@ -78,7 +78,9 @@ pub(crate) enum EncPath {
     Scalar,
     /// Two vectors of eight lanes (`lanes_enc_avx2.rs`); the CPU must have AVX2.
     Avx2,
-    /// One vector of sixteen lanes (`lanes_enc_avx512.rs`); the CPU must have AVX-512F.
+    /// One vector of sixteen lanes (`lanes_enc_avx512.rs`); the CPU must have AVX-512F and
+    /// DQ (built by rustc ≥ 1.89 only).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     Avx512,
 }
 
@@ -101,6 +103,7 @@ pub(crate) fn enc_paths() -> Vec<EncPath> {
     if have_avx2() {
         p.push(EncPath::Avx2);
     }
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     if enc_path() == EncPath::Avx512 {
         p.push(EncPath::Avx512);
     }
