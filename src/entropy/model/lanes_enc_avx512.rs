@@ -85,11 +85,13 @@ unsafe fn load_pos(wbs: &[WordBuf]) -> Cursor {
 
 /// Writes the words queued in `pk` (`cur.n` of them) to their lanes' buffers `wbs`
 /// (sixteen), sets the buffers' positions past them and returns the queue emptied.
-#[target_feature(enable = "avx512f")]
+///
+/// Not compiled with AVX-512: LLVM vectorised the loop below into gathers of the lanes' base
+/// pointers and one extract per word, twice as slow as the scalar stores.
 #[inline(never)]
 unsafe fn flush(pk: &Pack, cur: Cursor, wbs: &mut [WordBuf]) -> Cursor {
-    let mut p = [0u32; LANES];
-    _mm512_storeu_si512(p.as_mut_ptr() as *mut _, cur.pos);
+    // SAFETY: a __m512i is 16 u32 (no feature needed to move it to memory).
+    let p: [u32; LANES] = std::mem::transmute(cur.pos);
     // A lane's queued words go below its position now (each advanced it by one): with
     // every position within its buffer, so is every store.
     assert!(wbs.len() == LANES && cur.n <= PACK_CAP + LANES);
