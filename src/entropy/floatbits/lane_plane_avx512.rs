@@ -93,11 +93,11 @@ unsafe fn step(x: __m512i, e: __m512i) -> (__m512i, __mmask8) {
 
 /// The encoder's steps over `data` (a multiple of 16 symbols, last group first), as
 /// `lane_plane::encode_body_avx2` takes them: the same states, words and positions. Each
-/// lane's word is written at its position whether it emits or not, the position advancing when
-/// it emits. The 16 words go out by one scatter of 32-bit elements (the word and, above it,
-/// the next word's slot, which the lane's next word overwrites): 16 scalar stores, each
+/// emitting lane's word is written at its position, which then advances. The words go out by
+/// one scatter of 32-bit elements masked to the emitting lanes (the word and, above it, the
+/// next word's slot, which the lane's next word overwrites): 16 scalar stores a step, each
 /// reading its word and position back from a stack copy, were half of the kernel's
-/// instructions and bound it.
+/// instructions and bound it, and the scatter of all 16 lanes cost more than the masked one.
 ///
 /// # Safety
 /// AVX-512F, VL and IFMA must be available ([`available`]); lane l's words go to
@@ -132,8 +132,9 @@ pub(super) unsafe fn encode_body(
             _mm512_castsi256_si512(_mm512_cvtepi64_epi32(x0)),
             _mm512_cvtepi64_epi32(x1),
         );
-        _mm512_i32scatter_epi32::<2>(bp as *mut _, p, w);
-        p = _mm512_mask_add_epi32(p, _mm512_kunpackb(m1 as u16, m0 as u16), p, one);
+        let emit = _mm512_kunpackb(m1 as u16, m0 as u16);
+        _mm512_mask_i32scatter_epi32::<2>(bp as *mut _, emit, p, w);
+        p = _mm512_mask_add_epi32(p, emit, p, one);
         x0 = n0;
         x1 = n1;
     }
