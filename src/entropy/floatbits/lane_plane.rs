@@ -69,17 +69,41 @@ pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Ve
     out.reserve_exact(3 + 2 * 256);
     out.push(KIND_RANS);
     write_freq_table(&freq, out);
-    encode_lanes(data, &freq, out, have_avx2());
+    encode_lanes(data, &freq, out, Kernel::best());
     if out.len() - start > data.len() + 1 {
         out.truncate(start);
         encode_stored(data, out);
     }
 }
 
+/// The encoder's body for the groups of 16 symbols: the same states and words on every one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kernel {
+    Scalar,
+    /// `encode_body_avx2` (the CPU has AVX2).
+    Avx2,
+    /// `lane_plane_avx512::encode_body` (the CPU has AVX-512F and IFMA).
+    Avx512,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    fn best() -> Kernel {
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::lane_plane_avx512::available() {
+            return Kernel::Avx512;
+        }
+        match have_avx2() {
+            true => Kernel::Avx2,
+            false => Kernel::Scalar,
+        }
+    }
+}
+
 /// Codes `data` on the lanes with the frequencies `freq` (at least two symbols, summing to
-/// `M`) and appends the word counts and the words: on the AVX2 path (`simd`: the CPU has AVX2)
-/// or the scalar one, the same bytes either way.
-fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
+/// `M`) and appends the word counts and the words, the groups of 16 by `kernel` (which the CPU
+/// must run), the same bytes whichever it is.
+fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, kernel: Kernel) {
     let n = data.len();
     let mut tab = [EncSym::default(); 256];
     // The same symbols packed `cum << 13 | freq` for the vector path.
@@ -95,8 +119,10 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
     // Lane l codes at most ⌈n / 16⌉ symbols, each emitting at most one word: its words go to
     // `buf[l·per..]`, `pos[l]` being the next free one. Every step writes its word at `pos[l]`
     // whether it emits or not: the buffer needs no zeroing (a word is read only once a step
-    // has written it and advanced past it).
-    let per = n / LANES + 1;
+    // has written it and advanced past it). The AVX-512 kernel writes each word as 32 bits, the
+    // word after it too (overwritten by the lane's next word, if any): a spare word a lane
+    // keeps that write inside the lane's own slots.
+    let per = n / LANES + 2;
     let mut store: Vec<u16> = Vec::with_capacity(LANES * per);
     let buf = store.spare_capacity_mut();
     let buf = &mut buf[..LANES * per];
@@ -111,14 +137,26 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, simd: bool) {
     }
     // The groups of 16 not coded by the vector path.
     let mut scalar_body = body;
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if kernel == Kernel::Avx512 && LANES * per <= i32::MAX as usize {
+        let t = super::lane_plane_avx512::table(freq);
+        // SAFETY: `Kernel::Avx512` only when the CPU has AVX-512F, VL and IFMA; every lane
+        // has room for one word per symbol and one more (`per`), the positions are below 2^31,
+        // and `t` holds every symbol of `data`.
+        unsafe { super::lane_plane_avx512::encode_body(&data[..body], &t, &mut x, buf, &mut pos) };
+        scalar_body = 0;
+    }
+    // (A tensor too large for the AVX-512 kernel's signed positions takes the AVX2 one.)
+    let avx2 = kernel == Kernel::Avx2 || (kernel == Kernel::Avx512 && have_avx2());
     #[cfg(target_arch = "x86_64")]
-    if simd && LANES * per <= u32::MAX as usize {
-        // SAFETY: `simd` only when the CPU has AVX2; every lane has room for one word per
-        // symbol (`per`), the positions fit in 32 bits, and `fc` holds every symbol of `data`.
+    if avx2 && scalar_body != 0 && LANES * per <= u32::MAX as usize {
+        // SAFETY: `avx2` only when the CPU has AVX2; every lane has room for one word
+        // per symbol (`per`), the positions fit in 32 bits, and `fc` holds every symbol of
+        // `data`.
         unsafe { encode_body_avx2(&data[..body], &fc, &mut x, buf, &mut pos) };
         scalar_body = 0;
     }
-    let _ = (simd, &fc);
+    let _ = (avx2, &fc);
     for c in data[..scalar_body].chunks_exact(LANES).rev() {
         for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
             let (w, emit) = tab[s as usize].step(xl);
@@ -664,13 +702,23 @@ mod tests {
         }
     }
 
-    /// The AVX2 encoder writes the scalar one's bytes: skewed and flat symbol distributions,
+    /// The vector kernels this CPU runs.
+    fn vector_kernels() -> Vec<Kernel> {
+        let mut k = Vec::new();
+        if have_avx2() {
+            k.push(Kernel::Avx2);
+        }
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::super::lane_plane_avx512::available() {
+            k.push(Kernel::Avx512);
+        }
+        k
+    }
+
+    /// The vector encoders write the scalar one's bytes: skewed and flat symbol distributions,
     /// rare symbols (frequency 1), lengths around the groups of 16.
     #[test]
     fn vector_encoder_writes_the_scalar_bytes() {
-        if !have_avx2() {
-            return;
-        }
         let mut s = 7u64;
         let mut next = || {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -705,13 +753,13 @@ mod tests {
                 if shape == 3 && n > 4096 {
                     assert!(freq[9] == M - 1 && freq[200] == 1);
                 }
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                encode_lanes(&data, &freq, &mut a, false);
-                encode_lanes(&data, &freq, &mut b, true);
-                assert!(
-                    a == b,
-                    "n {n} shape {shape}: the vector encoder's bytes differ"
-                );
+                let mut a = Vec::new();
+                encode_lanes(&data, &freq, &mut a, Kernel::Scalar);
+                for kernel in vector_kernels() {
+                    let mut b = Vec::new();
+                    encode_lanes(&data, &freq, &mut b, kernel);
+                    assert!(a == b, "n {n} shape {shape}: {kernel:?}'s bytes differ");
+                }
             }
         }
     }

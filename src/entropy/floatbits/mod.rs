@@ -32,6 +32,8 @@ mod context_screen;
 mod gather;
 mod hot_histogram;
 mod lane_plane;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod lane_plane_avx512;
 pub(crate) mod laned;
 pub(crate) mod predict2d;
 mod streamed;
