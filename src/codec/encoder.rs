@@ -555,10 +555,7 @@ impl Encoder {
         let threads = self.config.threads;
         let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
             let block = &q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())];
-            match C::as_u32(block) {
-                Some(c) => quant::max_u32(c),
-                None => block.iter().fold(0u32, |m, &u| m.max(u.get())),
-            }
+            C::max_code(block)
         })
         .into_iter()
         .max()
