@@ -242,6 +242,7 @@ mod tests {
             #[cfg(all(target_arch = "x86_64", alcm_avx512))]
             {
                 use std::sync::atomic::Ordering::SeqCst;
+                static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
                 let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
                 let flag = &super::super::quant_avx512::NO_AVX512;
                 flag.store(matches!(self, Path::Avx2), SeqCst);
@@ -253,8 +254,6 @@ mod tests {
             f()
         }
     }
-
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// The two-pass path: f64 codes, their range, then the offsets.
     fn two_pass<C: Code>(xs: &[f32], inv: f64) -> ((f64, f64, f64), Vec<C>) {
