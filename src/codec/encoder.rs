@@ -555,10 +555,7 @@ impl Encoder {
         let threads = self.config.threads;
         let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
             let block = &q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())];
-            match C::as_u32(block) {
-                Some(c) => quant::max_u32(c),
-                None => block.iter().fold(0u32, |m, &u| m.max(u.get())),
-            }
+            C::max_code(block)
         })
         .into_iter()
         .max()
@@ -651,17 +648,24 @@ fn uniform_error_sq(
     // per value; `uniform_code` applies the same test.
     quant::uniform_code(max_abs, inv)?;
     // Fixed blocks of SUM_BLOCK values (quant::error_sq_block: four partial sums), blocks
-    // added in order: deterministic whatever the thread count and the instruction set.
-    let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        let mut scratch = Vec::new();
-        let range = k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(data.len());
-        quant::error_sq_block(
-            super::holes::piece(data, range, holes, &mut scratch),
-            inv,
-            step,
-        )
+    // added in order: deterministic whatever the thread count and the instruction set. Two
+    // blocks a work item, summed side by side (`error_sq_pair`).
+    let blocks = data.len().div_ceil(SUM_BLOCK);
+    let parts = crate::util::par::map(threads, blocks.div_ceil(2), |k| {
+        let (mut s0, mut s1) = (Vec::new(), Vec::new());
+        let range =
+            |b: usize| (b * SUM_BLOCK).min(data.len())..((b + 1) * SUM_BLOCK).min(data.len());
+        let a = super::holes::piece(data, range(2 * k), holes, &mut s0);
+        let b = super::holes::piece(data, range(2 * k + 1), holes, &mut s1);
+        quant::error_sq_pair(a, b, inv, step)
     });
-    Some(parts.into_iter().sum())
+    Some(
+        parts
+            .into_iter()
+            .flat_map(|(a, b)| [a, b])
+            .take(blocks)
+            .sum(),
+    )
 }
 
 /// The largest step (within 0.2 %) with ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of

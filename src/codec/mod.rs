@@ -15,5 +15,7 @@ pub mod precision;
 mod prescan;
 pub mod quant;
 mod quant_avx2;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod quant_avx512;
 mod quant_direct;
 pub mod typed;

@@ -18,6 +18,11 @@ use super::quant::{round_away_f64, Code, TWO52};
 
 /// The smallest and largest of `xs`, or `None` if `xs` is empty or holds a non-finite value.
 pub(crate) fn extremes(xs: &[f32]) -> Option<(f32, f32)> {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        // SAFETY: the CPU supports AVX-512F (checked just above).
+        return unsafe { super::quant_avx512::extremes(xs) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
@@ -53,10 +58,22 @@ pub(crate) fn code_range((a, b): (f32, f32), inv_step: f64) -> (f64, f64, f64) {
 /// largest code from [`code_range`], checked by the caller).
 pub(crate) fn offsets<C: Code>(xs: &[f32], inv_step: f64, lo: f64, us: &mut [C]) {
     assert_eq!(xs.len(), us.len());
+    // `Code` is u16 or u32: the codes are integers of that many bytes.
+    #[cfg(target_arch = "x86_64")]
+    let out = us.as_mut_ptr() as *mut u8;
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        use super::quant_avx512::offsets as wide;
+        // SAFETY: the CPU supports AVX-512F; `out` holds `xs.len()` codes of
+        // size_of::<C>() bytes.
+        match std::mem::size_of::<C>() {
+            2 => return unsafe { wide::<2>(xs, inv_step, lo, out) },
+            4 => return unsafe { wide::<4>(xs, inv_step, lo, out) },
+            _ => {}
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
-        // `Code` is u16 or u32: the codes are integers of that many bytes.
-        let out = us.as_mut_ptr() as *mut u8;
         // SAFETY: the CPU supports AVX2; `out` holds `xs.len()` codes of size_of::<C>() bytes.
         match std::mem::size_of::<C>() {
             2 => return unsafe { offsets_avx2::<2>(xs, inv_step, lo, out) },
@@ -209,6 +226,35 @@ mod tests {
 
     use crate::util::test_rng::uniform as rng;
 
+    /// The dispatchers' paths on this CPU: AVX-512 (where built and present), AVX2.
+    #[derive(Debug, Clone, Copy)]
+    enum Path {
+        Widest,
+        Avx2,
+    }
+
+    impl Path {
+        const ALL: [Path; 2] = [Path::Widest, Path::Avx2];
+
+        /// `f` with the AVX-512 kernels switched off for `Avx2` (tests that switch them
+        /// run one at a time: `LOCK`).
+        fn run<T>(self, f: impl FnOnce() -> T) -> T {
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            {
+                use std::sync::atomic::Ordering::SeqCst;
+                static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+                let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                let flag = &super::super::quant_avx512::NO_AVX512;
+                flag.store(matches!(self, Path::Avx2), SeqCst);
+                let r = f();
+                flag.store(false, SeqCst);
+                r
+            }
+            #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+            f()
+        }
+    }
+
     /// The two-pass path: f64 codes, their range, then the offsets.
     fn two_pass<C: Code>(xs: &[f32], inv: f64) -> ((f64, f64, f64), Vec<C>) {
         let mut q = vec![0f64; xs.len()];
@@ -223,12 +269,14 @@ mod tests {
     fn check<C: Code + PartialEq + std::fmt::Debug>(xs: &[f32], inv: f64) {
         let (want, want_u) = two_pass::<C>(xs, inv);
         let ext = extremes(xs).expect("finite");
-        assert_eq!(
-            ext,
-            extremes_generic(xs).unwrap(),
-            "extremes, {} values",
-            xs.len()
-        );
+        for path in Path::ALL {
+            assert_eq!(
+                path.run(|| extremes(xs)),
+                extremes_generic(xs),
+                "extremes, {} values, {path:?}",
+                xs.len()
+            );
+        }
         let (lo, hi, big) = code_range(ext, inv);
         // Values (a zero's sign aside) and the NaN-ness of `big`.
         assert!(lo == want.0 && hi == want.1, "range {lo} {hi} vs {want:?}");
@@ -239,9 +287,16 @@ mod tests {
         if hi - lo > C::MAX as f64 || big.is_nan() || big >= 9.0e15 {
             return;
         }
-        let mut u = vec![C::wrap(0); xs.len()];
-        offsets(xs, inv, lo, &mut u);
-        assert_eq!(u, want_u, "offsets, {} values, inv {inv}", xs.len());
+        for path in Path::ALL {
+            let mut u = vec![C::wrap(0); xs.len()];
+            path.run(|| offsets(xs, inv, lo, &mut u));
+            assert_eq!(
+                u,
+                want_u,
+                "offsets, {} values, inv {inv}, {path:?}",
+                xs.len()
+            );
+        }
         let mut g = vec![C::wrap(0); xs.len()];
         offsets_generic(xs, inv, lo, &mut g);
         assert_eq!(g, want_u, "generic offsets");
@@ -286,7 +341,10 @@ mod tests {
                 for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
                     let mut xs = vec![0.25f32; len];
                     xs[pos] = bad;
-                    assert_eq!(extremes(&xs), None, "{bad} at {pos} of {len}");
+                    for path in Path::ALL {
+                        let e = path.run(|| extremes(&xs));
+                        assert_eq!(e, None, "{bad} at {pos} of {len}, {path:?}");
+                    }
                     assert_eq!(extremes_generic(&xs), None);
                 }
             }
