@@ -136,6 +136,8 @@ fn encode_rows_sized<C: ModelCode>(
     lanes: std::ops::Range<usize>,
     words_per_value: f64,
 ) -> Vec<Vec<u16>> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = path;
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
@@ -160,22 +162,9 @@ fn encode_rows_sized<C: ModelCode>(
     let cneg = plan.col_pred_neg();
     let mut x = [L; LANES];
     let mut rbuf = row_buf::<C>(cols);
-    // The AVX2 path's word queues, one per group of eight lanes (≈ 8 KiB each: made once a
-    // block, not once a row).
+    // The vector path's word queues (made once a block, not once a row).
     #[cfg(target_arch = "x86_64")]
-    let mut packs = match path {
-        EncPath::Avx2 => Some(Box::new([
-            super::lanes_enc_avx2::Pack::new(),
-            super::lanes_enc_avx2::Pack::new(),
-        ])),
-        _ => None,
-    };
-    // The AVX-512 path's queue (one for the sixteen lanes).
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    let mut pack16 = match path {
-        EncPath::Avx512 => Some(Box::new(super::lanes_enc_avx512::Pack::new())),
-        _ => None,
-    };
+    let mut queues = VecQueues::new(path);
     for i in range.rev() {
         let Some(ctx) = plan.row_enc(i, codes, &mut rbuf, qmin, &cneg, syms, &sign_syms, tabs)
         else {
@@ -194,39 +183,12 @@ fn encode_rows_sized<C: ModelCode>(
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            if path != EncPath::Scalar && super::lanes_enc_avx2::row_fits(ctx.q0) {
+            if let (Some(q), true) = (&mut queues, super::lanes_enc_avx2::row_fits(ctx.q0)) {
                 let fc = &flat(plan.family).fc;
-                #[cfg(alcm_avx512)]
-                if let Some(pk) = pack16.as_deref_mut() {
-                    // SAFETY: AVX-512F and POPCNT checked by the caller (`path`), the row fits,
-                    // `body − j0` is a multiple of LANES within the row, sixteen lanes.
-                    unsafe {
-                        super::lanes_enc_avx512::encode_run(
-                            &ctx,
-                            fc,
-                            &mut wbs,
-                            &mut x,
-                            lanes.clone(),
-                            pk,
-                            j0..body,
-                        );
-                    }
-                }
-                if let Some(packs) = packs.as_deref_mut() {
-                    // SAFETY: AVX2 checked by the caller (`path`), the row fits, `body − j0`
-                    // is a multiple of LANES within the row, sixteen lanes.
-                    unsafe {
-                        super::lanes_enc_avx2::encode_run(
-                            &ctx,
-                            fc,
-                            &mut wbs,
-                            &mut x,
-                            lanes.clone(),
-                            packs,
-                            j0..body,
-                        );
-                    }
-                }
+                // SAFETY: the queues were made for `path`, which the caller checked this CPU
+                // runs; the row fits, `body − j0` is a multiple of LANES within the row, sixteen
+                // lanes, `fc` packs the plan family's symbols.
+                unsafe { q.encode_run(&ctx, fc, &mut wbs, &mut x, lanes.clone(), j0..body) };
                 for (w, wb) in words.iter_mut().zip(&wbs) {
                     append_words(w, &wb.buf[..wb.pos]);
                 }
@@ -259,6 +221,59 @@ fn encode_rows_sized<C: ModelCode>(
         w.reverse();
     }
     words
+}
+
+/// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
+/// AVX-512.
+#[cfg(target_arch = "x86_64")]
+enum VecQueues {
+    Avx2(Box<[super::lanes_enc_avx2::Pack; 2]>),
+    #[cfg(alcm_avx512)]
+    Avx512(Box<super::lanes_enc_avx512::Pack>),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl VecQueues {
+    /// The queues of `path`, none for the scalar path.
+    fn new(path: EncPath) -> Option<VecQueues> {
+        match path {
+            EncPath::Scalar => None,
+            EncPath::Avx2 => Some(VecQueues::Avx2(Box::new([
+                super::lanes_enc_avx2::Pack::new(),
+                super::lanes_enc_avx2::Pack::new(),
+            ]))),
+            #[cfg(alcm_avx512)]
+            EncPath::Avx512 => Some(VecQueues::Avx512(Box::new(
+                super::lanes_enc_avx512::Pack::new(),
+            ))),
+        }
+    }
+
+    /// The path's `encode_run` over the columns `run` of the row `ctx`.
+    ///
+    /// # Safety
+    /// The CPU runs the path these queues were made for, and the path's `encode_run` contract
+    /// holds (`row_fits(ctx.q0)`, `run` a multiple of [`LANES`] within the row, sixteen lanes in
+    /// `wbs` and `x`, `fc` packing `ctx.syms`).
+    unsafe fn encode_run(
+        &mut self,
+        ctx: &super::encode::RowEnc,
+        fc: &[u32],
+        wbs: &mut [WordBuf],
+        x: &mut [u32],
+        lanes: std::ops::Range<usize>,
+        run: std::ops::Range<usize>,
+    ) {
+        match self {
+            VecQueues::Avx2(packs) => {
+                super::lanes_enc_avx2::encode_run(ctx, fc, wbs, x, lanes, packs, run)
+            }
+            #[cfg(alcm_avx512)]
+            VecQueues::Avx512(pk) => {
+                super::lanes_enc_avx512::encode_run(ctx, fc, wbs, x, lanes, pk, run)
+            }
+        }
+    }
 }
 
 /// `w.extend_from_slice(run)`, growing `w` by an eighth (at least) instead of doubling it: a
