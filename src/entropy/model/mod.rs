@@ -92,6 +92,12 @@ mod plan;
 mod plan_avx2;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod plan_avx2_tests;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod plan_avx512;
+#[cfg(all(test, target_arch = "x86_64", alcm_avx512))]
+mod plan_avx512_tests;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod plan_pairs;
 mod row_cost;
 pub mod sign;
 mod tables;

@@ -182,18 +182,44 @@ pub(crate) fn plan_codes<C: ModelCode>(
     threads: usize,
     family: Option<u8>,
 ) -> Option<ModelPlan> {
-    plan_codes_with(codes, qmin, threads, family, super::lanes::have_avx2())
+    plan_codes_with(codes, qmin, threads, family, Kernels::best())
 }
 
-/// [`plan_codes`] with the row kernels of `plan_avx2.rs` (`simd`, only when the CPU has AVX2)
-/// or the generic loops: the same plan either way.
+/// The row kernels of `plan_codes`' statistics passes: the same plan with any of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kernels {
+    /// The loops of this file.
+    Generic,
+    /// `plan_avx2.rs`, one row at a time (the CPU must have AVX2).
+    Avx2,
+    /// `plan_pairs.rs`: two rows at a time on AVX-512 vectors (the CPU must have AVX-512F and
+    /// AVX2).
+    Avx512,
+}
+
+impl Kernels {
+    /// The fastest kernels this CPU runs.
+    pub(super) fn best() -> Kernels {
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::lanes::have_avx2() && super::plan_avx512::available() {
+            return Kernels::Avx512;
+        }
+        match super::lanes::have_avx2() {
+            true => Kernels::Avx2,
+            false => Kernels::Generic,
+        }
+    }
+}
+
+/// [`plan_codes`] with the given row kernels (which the CPU must run).
 pub(super) fn plan_codes_with<C: ModelCode>(
     codes: &[C],
     qmin: &[i64],
     threads: usize,
     family: Option<u8>,
-    simd: bool,
+    kernels: Kernels,
 ) -> Option<ModelPlan> {
+    let simd = kernels != Kernels::Generic;
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
     if family.is_some_and(|f| f >= crate::entropy::model::family::FAMILIES) {
@@ -235,6 +261,25 @@ pub(super) fn plan_codes_with<C: ModelCode>(
             let mut rbuf = row_buf::<C>(cols);
             let mut pi = PiBlock::new(any_neg, cols, rpb);
             let (mut pos, mut nz) = (0u64, 0u64);
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if kernels == Kernels::Avx512 {
+                let block = k * rpb..((k + 1) * rpb).min(rows);
+                // SAFETY: `Avx512` only where the CPU has AVX-512F and AVX2; `col_ms` is
+                // `cols` long; `u_bound` is the codes' type bound.
+                let (p, z) = unsafe {
+                    super::plan_pairs::stats_block(
+                        codes,
+                        qmin,
+                        block,
+                        cols,
+                        u_bound,
+                        &mut row_ms,
+                        &mut col_ms,
+                        &mut pi,
+                    )
+                };
+                return (row_ms, col_ms, p, z, pi);
+            }
             #[cfg(target_arch = "x86_64")]
             if simd {
                 let mut fd = vec![0f64; cols];
@@ -357,6 +402,35 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                 let mut rbuf = row_buf::<C>(cols);
                 let mut pi = PiBlock::new(do_power || do_agree, cols, rpb);
                 let mut rb = r2_old[k * rpb..((k + 1) * rpb).min(rows)].to_vec();
+                #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+                if kernels == Kernels::Avx512 {
+                    let vneg: Vec<u32> = vs.iter().map(|&x| (x < 0.0) as u32).collect();
+                    let p = super::plan_pairs::Pass {
+                        power: do_power,
+                        agree: do_agree,
+                        v: vr,
+                        vneg: &vneg,
+                        inv_c: &inv_c,
+                        nz_cols,
+                    };
+                    // SAFETY: `Avx512` only where the CPU has AVX-512F and AVX2; every vector
+                    // is `cols` long (`vneg` when agreeing); `u_bound` as above.
+                    unsafe {
+                        super::plan_pairs::dots_block(
+                            codes,
+                            qmin,
+                            k * rpb,
+                            &mut rb,
+                            cols,
+                            u_bound,
+                            &p,
+                            &mut acc,
+                            &mut pi,
+                        )
+                    };
+                    let a = last_codes(&rb);
+                    return (rb, acc, pi, a);
+                }
                 #[cfg(target_arch = "x86_64")]
                 if simd {
                     let mut fd = vec![0f64; cols];

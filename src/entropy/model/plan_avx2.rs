@@ -39,7 +39,7 @@ pub(super) fn row_exact(q0: i64, u_bound: u64) -> bool {
 }
 
 #[inline]
-fn one(u: u32, q0: i64) -> f64 {
+pub(super) fn one(u: u32, q0: i64) -> f64 {
     ((q0 as f64 + u as f64) as f32) as f64
 }
 

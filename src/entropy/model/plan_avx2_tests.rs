@@ -199,8 +199,8 @@ fn u16_plans_near_two_to_the_24_are_the_same_on_both_paths() {
             codes.push(u);
         }
     }
-    let a = plan_codes_with(&codes, &qmin, 2, None, true).unwrap();
-    let b = plan_codes_with(&codes, &qmin, 2, None, false).unwrap();
+    let a = plan_codes_with(&codes, &qmin, 2, None, Kernels::Avx2).unwrap();
+    let b = plan_codes_with(&codes, &qmin, 2, None, Kernels::Generic).unwrap();
     assert_eq!(a.header(true), b.header(true));
     assert_eq!((a.mode, a.family), (b.mode, b.family));
 }
@@ -242,8 +242,8 @@ fn plans_are_the_same_on_both_paths() {
             .enumerate()
             .map(|(k, &x)| (x - qmin[k / cols]) as u32)
             .collect();
-        let a = plan_codes_with(&codes, &qmin, 2, None, true).unwrap();
-        let b = plan_codes_with(&codes, &qmin, 2, None, false).unwrap();
+        let a = plan_codes_with(&codes, &qmin, 2, None, Kernels::Avx2).unwrap();
+        let b = plan_codes_with(&codes, &qmin, 2, None, Kernels::Generic).unwrap();
         assert_eq!(a.header(true), b.header(true), "{rows}x{cols}");
         assert_eq!((a.mode, a.family), (b.mode, b.family));
         if signed {

@@ -1,0 +1,239 @@
+//! `plan_codes`' per-block loops on the AVX-512 kernels of `plan_avx512.rs`: the block's
+//! rows two at a time (a last odd row on the AVX2 kernel), every result the AVX2 loop's.
+//!
+//! Pairing keeps every order the plan depends on: a row's sums are its own (the kernels keep
+//! the two rows in separate halves), and the column accumulators get row A's update, then row
+//! B's, as the one-row loop gives them.
+
+// Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
+#![allow(clippy::incompatible_msrv)]
+
+use super::plan_avx2::{dots_row, row_exact, stats_row};
+use super::plan_avx512::{cols, dots_pair, stats_pair};
+use super::*;
+
+/// The updates a row makes to the column vectors: `nv += s · x` (power step) and
+/// `acc += x² · a` (maximum-likelihood column sums), each when set.
+#[derive(Clone, Copy, PartialEq)]
+struct Update {
+    axpy: bool,
+    sq: bool,
+}
+
+/// The updates of `rows` (one or two: `(update, s, a, values)`) in order, two rows in one
+/// kernel call when they make the same updates.
+///
+/// # Safety
+/// The CPU must support AVX-512F; every values row, `nv` (if some row has `axpy`) and `acc`
+/// (if some row has `sq`) have the same length.
+unsafe fn update(nv: &mut [f64], acc: &mut [f64], rows: &[(Update, f64, f64, &[f64])]) {
+    if let [(u, s0, a0, x0), (w, s1, a1, x1)] = rows {
+        if u == w {
+            let (s, a) = ([*s0, *s1], [*a0, *a1]);
+            // SAFETY: the caller's contract.
+            match (u.axpy, u.sq) {
+                (true, true) => cols::<true, true, true>(nv, s, acc, a, x0, x1),
+                (true, false) => cols::<true, false, true>(nv, s, acc, a, x0, x1),
+                (false, true) => cols::<false, true, true>(nv, s, acc, a, x0, x1),
+                (false, false) => {}
+            }
+            return;
+        }
+    }
+    for &(u, s, a, x) in rows {
+        let (s, a) = ([s, 0.0], [a, 0.0]);
+        // SAFETY: the caller's contract.
+        match (u.axpy, u.sq) {
+            (true, true) => cols::<true, true, false>(nv, s, acc, a, x, &[]),
+            (true, false) => cols::<true, false, false>(nv, s, acc, a, x, &[]),
+            (false, true) => cols::<false, true, false>(nv, s, acc, a, x, &[]),
+            (false, false) => {}
+        }
+    }
+}
+
+/// Pass 1 of `plan_codes` on rows `block`: pushes each row's sum of squares to `row_ms`, adds
+/// the squares to `col_ms`, makes the first power step's `u` and `v'` in `pi` (when active);
+/// returns the counts of values > 0 and ≠ 0.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX2; `col_ms` is `cols` long; `u_bound` is above every
+/// code.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn stats_block<C: ModelCode>(
+    codes: &[C],
+    qmin: &[i64],
+    block: std::ops::Range<usize>,
+    cols: usize,
+    u_bound: u64,
+    row_ms: &mut Vec<f64>,
+    col_ms: &mut [f64],
+    pi: &mut PiBlock,
+) -> (u64, u64) {
+    let (mut pos, mut nz) = (0u64, 0u64);
+    let (mut buf0, mut buf1) = (row_buf::<C>(cols), row_buf::<C>(cols));
+    let (mut f0, mut f1) = (vec![0f64; cols], vec![0f64; cols]);
+    let mut i = block.start;
+    while i < block.end {
+        let pair = i + 1 < block.end;
+        let a = code_row(codes, i, cols, &mut buf0);
+        let n = 1 + pair as usize;
+        let st = if pair {
+            let b = code_row(codes, i + 1, cols, &mut buf1);
+            let q = [qmin[i], qmin[i + 1]];
+            // SAFETY: the caller's contract; lengths are `cols`; the exact variant only where
+            // `row_exact` holds for both rows.
+            match row_exact(q[0], u_bound) && row_exact(q[1], u_bound) {
+                true => stats_pair::<true>(a, b, q, &mut f0, &mut f1, col_ms),
+                false => stats_pair::<false>(a, b, q, &mut f0, &mut f1, col_ms),
+            }
+        } else {
+            let q0 = qmin[i];
+            // SAFETY: as above (AVX2).
+            let r = match row_exact(q0, u_bound) {
+                true => stats_row::<true>(a, q0, &mut f0, col_ms),
+                false => stats_row::<false>(a, q0, &mut f0, col_ms),
+            };
+            [r, r]
+        };
+        for &(ss, _, rp, rz) in &st[..n] {
+            pos += rp as u64;
+            nz += rz as u64;
+            row_ms.push(ss);
+        }
+        if !pi.nv.is_empty() {
+            let xs: [&[f64]; 2] = [&f0, &f1];
+            let rows = std::array::from_fn::<_, 2, _>(|r| {
+                let s = st[r].1;
+                let u = Update {
+                    axpy: s != 0.0,
+                    sq: false,
+                };
+                (u, s, 0.0, xs[r])
+            });
+            pi.u.extend(rows[..n].iter().map(|r| r.1));
+            // SAFETY: the caller's contract; `nv` is `cols` long.
+            update(&mut pi.nv, &mut [], &rows[..n]);
+        }
+        i += n;
+    }
+    (pos, nz)
+}
+
+/// What a maximum-likelihood pass of `plan_codes` does besides the column sums.
+pub(super) struct Pass<'a> {
+    /// The second power step: `u_i = row · v` and `v' += u_i · row`.
+    pub(super) power: bool,
+    /// The final `u_i = row · v` and the sign agreements (`vneg`: `v_j < 0` per column).
+    pub(super) agree: bool,
+    pub(super) v: &'a [f64],
+    pub(super) vneg: &'a [u32],
+    /// `1 / c_j²` (0 for zero columns) and the count of non-zero columns.
+    pub(super) inv_c: &'a [f64],
+    pub(super) nz_cols: f64,
+}
+
+/// A maximum-likelihood pass of `plan_codes` on the rows from `first` on (`rb`: their `r²`,
+/// replaced by the new ones): adds the column sums to `acc`, makes `u`, `v'` and the agreements
+/// in `pi` as `p` asks.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX2; `acc`, `p.inv_c`, `p.v` (when `p.power` or
+/// `p.agree`) and `p.vneg` (when `p.agree`) are `cols` long; `u_bound` is above every code.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn dots_block<C: ModelCode>(
+    codes: &[C],
+    qmin: &[i64],
+    first: usize,
+    rb: &mut [f64],
+    cols: usize,
+    u_bound: u64,
+    p: &Pass,
+    acc: &mut [f64],
+    pi: &mut PiBlock,
+) {
+    let dot = p.power || p.agree;
+    let (mut buf0, mut buf1) = (row_buf::<C>(cols), row_buf::<C>(cols));
+    let (mut f0, mut f1) = (vec![0f64; cols], vec![0f64; cols]);
+    let active: Vec<usize> = (0..rb.len()).filter(|&t| rb[t] > 0.0 || dot).collect();
+    for ts in active.chunks(2) {
+        let n = ts.len();
+        let sq = ts.iter().any(|&t| rb[t] > 0.0);
+        let q = [qmin[first + ts[0]], qmin[first + ts[n - 1]]];
+        let exact = q.iter().all(|&q0| row_exact(q0, u_bound));
+        let a = code_row(codes, first + ts[0], cols, &mut buf0);
+        let b = match ts.len() {
+            2 => code_row(codes, first + ts[1], cols, &mut buf1),
+            _ => &[],
+        };
+        // SAFETY: the caller's contract.
+        let res = dots((dot, sq, exact), a, b, q, &mut f0, &mut f1, p);
+        let xs: [&[f64]; 2] = [&f0, &f1];
+        let none = Update {
+            axpy: false,
+            sq: false,
+        };
+        let mut rows = [(none, 0.0, 0.0, xs[0]); 2];
+        for (k, (&t, (s, sq))) in ts.iter().zip(res).enumerate() {
+            if dot {
+                pi.u.push(s);
+            }
+            if p.agree {
+                let uneg = (s < 0.0) as u32;
+                let row = [a, b][k];
+                pi.agree += super::sign::row_agreements(row, qmin[first + t], uneg, p.vneg, true);
+            }
+            let r = &mut rb[t];
+            if *r > 0.0 {
+                *r = sq / p.nz_cols;
+            }
+            let u = Update {
+                axpy: p.power && s != 0.0,
+                sq: *r > 0.0,
+            };
+            rows[k] = (u, s, 1.0 / *r, xs[k]);
+        }
+        // SAFETY: the caller's contract; `pi.nv` is `cols` long when `p.power`.
+        update(&mut pi.nv, acc, &rows[..n]);
+    }
+}
+
+/// `plan_avx2::dots_row` of row `a` (`b` empty: both results are its) or of rows `a` and `b`
+/// (their `q0` in `q`), with `(DOT, SQ, EXACT)` = `k`: per row `(dot, sum of squares)`.
+///
+/// # Safety
+/// As [`dots_block`]'s; `b`, `f0` and `f1` are empty or as long as `a`; with `EXACT`,
+/// `row_exact` holds for every row.
+unsafe fn dots(
+    k: (bool, bool, bool),
+    a: &[u32],
+    b: &[u32],
+    q: [i64; 2],
+    f0: &mut [f64],
+    f1: &mut [f64],
+    p: &Pass,
+) -> [(f64, f64); 2] {
+    let (v, ic) = (p.v, p.inv_c);
+    if b.is_empty() {
+        let q0 = q[0];
+        // SAFETY: the caller's contract (AVX2).
+        let r = match k {
+            (true, true, true) => dots_row::<true, true, true>(a, q0, f0, v, ic),
+            (true, true, false) => dots_row::<true, true, false>(a, q0, f0, v, ic),
+            (true, false, true) => dots_row::<true, false, true>(a, q0, f0, v, ic),
+            (true, false, false) => dots_row::<true, false, false>(a, q0, f0, v, ic),
+            (false, _, true) => dots_row::<false, true, true>(a, q0, f0, v, ic),
+            (false, _, false) => dots_row::<false, true, false>(a, q0, f0, v, ic),
+        };
+        return [r, r];
+    }
+    // SAFETY: the caller's contract (AVX-512F).
+    match k {
+        (true, true, true) => dots_pair::<true, true, true>(a, b, q, f0, f1, v, ic),
+        (true, true, false) => dots_pair::<true, true, false>(a, b, q, f0, f1, v, ic),
+        (true, false, true) => dots_pair::<true, false, true>(a, b, q, f0, f1, v, ic),
+        (true, false, false) => dots_pair::<true, false, false>(a, b, q, f0, f1, v, ic),
+        (false, _, true) => dots_pair::<false, true, true>(a, b, q, f0, f1, v, ic),
+        (false, _, false) => dots_pair::<false, true, false>(a, b, q, f0, f1, v, ic),
+    }
+}
