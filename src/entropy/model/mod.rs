@@ -130,6 +130,10 @@ pub trait ModelCode: Copy + Send + Sync + 'static {
     fn get(self) -> u32;
     /// The codes themselves when they are u32.
     fn as_u32(codes: &[Self]) -> Option<&[u32]>;
+    /// The codes themselves when they are u16 (kernels that read them without widening).
+    fn as_u16(_codes: &[Self]) -> Option<&[u16]> {
+        None
+    }
     /// `out[k] = codes[k] as u32` (`out` at least as long as `codes`).
     fn widen(codes: &[Self], out: &mut [u32]) {
         for (o, &c) in out.iter_mut().zip(codes) {
@@ -157,6 +161,10 @@ impl ModelCode for u16 {
     #[inline(always)]
     fn as_u32(_: &[Self]) -> Option<&[u32]> {
         None
+    }
+    #[inline(always)]
+    fn as_u16(codes: &[Self]) -> Option<&[u16]> {
+        Some(codes)
     }
     #[inline]
     fn widen(codes: &[Self], out: &mut [u32]) {

@@ -20,6 +20,47 @@
 use super::plan_avx2::one;
 use std::arch::x86_64::*;
 
+/// The codes the pair kernels read as they are stored: u32, or u16 without a widened copy of
+/// each row first (`code_row`).
+pub(super) trait PairCode: Copy {
+    /// Codes `j..j + 4` of `a` and of `b` as the low and high halves of eight u32.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (the callers are AVX-512 kernels); `j + 4 ≤` both lengths.
+    unsafe fn pair4(a: &[Self], b: &[Self], j: usize) -> __m256i;
+    fn get(self) -> u32;
+}
+
+impl PairCode for u32 {
+    #[inline(always)]
+    unsafe fn pair4(a: &[u32], b: &[u32], j: usize) -> __m256i {
+        debug_assert!(j + 4 <= a.len() && j + 4 <= b.len());
+        // SAFETY: j + 4 ≤ both lengths (the caller's contract); unaligned loads.
+        let ua = _mm_loadu_si128(a.as_ptr().add(j) as *const __m128i);
+        let ub = _mm_loadu_si128(b.as_ptr().add(j) as *const __m128i);
+        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(ua), ub)
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+}
+
+impl PairCode for u16 {
+    #[inline(always)]
+    unsafe fn pair4(a: &[u16], b: &[u16], j: usize) -> __m256i {
+        debug_assert!(j + 4 <= a.len() && j + 4 <= b.len());
+        // SAFETY: j + 4 ≤ both lengths: 8 bytes from each; unaligned loads.
+        let lo = _mm_loadl_epi64(a.as_ptr().add(j) as *const __m128i);
+        let both = _mm_loadh_pd(_mm_castsi128_pd(lo), b.as_ptr().add(j) as *const f64);
+        _mm256_cvtepu16_epi32(_mm_castpd_si128(both))
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self as u32
+    }
+}
+
 /// Whether these kernels run on this CPU.
 pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f")
@@ -32,12 +73,14 @@ pub(super) fn available() -> bool {
 /// The CPU must support AVX-512F; `j + 4 ≤` both lengths.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn load_pair<const EXACT: bool>(a: &[u32], b: &[u32], j: usize, q0: __m512d) -> __m512d {
-    debug_assert!(j + 4 <= a.len() && j + 4 <= b.len());
-    // SAFETY: j + 4 ≤ both lengths (the caller's contract); unaligned loads.
-    let ua = _mm_loadu_si128(a.as_ptr().add(j) as *const __m128i);
-    let ub = _mm_loadu_si128(b.as_ptr().add(j) as *const __m128i);
-    let u = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(ua), ub);
+unsafe fn load_pair<C: PairCode, const EXACT: bool>(
+    a: &[C],
+    b: &[C],
+    j: usize,
+    q0: __m512d,
+) -> __m512d {
+    // SAFETY: the caller's contract.
+    let u = C::pair4(a, b, j);
     if EXACT {
         return _mm512_add_pd(q0, _mm512_cvtepi32_pd(u));
     }
@@ -106,9 +149,9 @@ pub(super) type RowStats = (f64, f64, u32, u32);
 /// The CPU must support AVX-512F; `b`, `fa`, `fb` and `col_ms` are as long as `a`; with
 /// `EXACT`, `plan_avx2::row_exact` holds for both rows.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn stats_pair<const EXACT: bool>(
-    a: &[u32],
-    b: &[u32],
+pub(super) unsafe fn stats_pair<C: PairCode, const EXACT: bool>(
+    a: &[C],
+    b: &[C],
     q0: [i64; 2],
     fa: &mut [f64],
     fb: &mut [f64],
@@ -122,7 +165,7 @@ pub(super) unsafe fn stats_pair<const EXACT: bool>(
     // `sumsq4` adds the remainder first, then the chunks.
     let mut sq0 = [0f64; 8];
     for (k, j) in (m..n).enumerate() {
-        let (x, y) = (one(a[j], q0[0]), one(b[j], q0[1]));
+        let (x, y) = (one(a[j].get(), q0[0]), one(b[j].get(), q0[1]));
         sq0[k] += x * x;
         sq0[4 + k] += y * y;
     }
@@ -133,7 +176,7 @@ pub(super) unsafe fn stats_pair<const EXACT: bool>(
     let mut j = 0;
     // SAFETY (the loads and stores): j + 4 ≤ m ≤ n, every slice is n long.
     while j < m {
-        let v = load_pair::<EXACT>(a, b, j, vq0);
+        let v = load_pair::<C, EXACT>(a, b, j, vq0);
         store_pair(fa, fb, j, v);
         let v2 = _mm512_mul_pd(v, v);
         let cm = col_ms.as_mut_ptr().add(j);
@@ -152,7 +195,7 @@ pub(super) unsafe fn stats_pair<const EXACT: bool>(
     let (mut rp, mut rz) = ([0u32; 2], [0u32; 2]);
     for (r, (codes, fr)) in [(a, &mut *fa), (b, &mut *fb)].into_iter().enumerate() {
         for (k, j) in (m..n).enumerate() {
-            let v = one(codes[j], q0[r]);
+            let v = one(codes[j].get(), q0[r]);
             fr[j] = v;
             col_ms[j] += v * v;
             sm[4 * r + k] += v;
@@ -183,9 +226,9 @@ pub(super) unsafe fn stats_pair<const EXACT: bool>(
 /// The CPU must support AVX-512F; `b`, `fa`, `fb`, `v` (with `DOT`) and `inv_c` (with `SQ`)
 /// are as long as `a`; with `EXACT`, `plan_avx2::row_exact` holds for both rows.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dots_pair<const DOT: bool, const SQ: bool, const EXACT: bool>(
-    a: &[u32],
-    b: &[u32],
+pub(super) unsafe fn dots_pair<C: PairCode, const DOT: bool, const SQ: bool, const EXACT: bool>(
+    a: &[C],
+    b: &[C],
     q0: [i64; 2],
     fa: &mut [f64],
     fb: &mut [f64],
@@ -201,7 +244,7 @@ pub(super) unsafe fn dots_pair<const DOT: bool, const SQ: bool, const EXACT: boo
     let mut j = 0;
     // SAFETY (the loads and stores): j + 4 ≤ m ≤ n, every slice used is n long.
     while j < m {
-        let x = load_pair::<EXACT>(a, b, j, vq0);
+        let x = load_pair::<C, EXACT>(a, b, j, vq0);
         store_pair(fa, fb, j, x);
         if DOT {
             dot = _mm512_add_pd(dot, _mm512_mul_pd(x, both(v, j)));
@@ -214,7 +257,7 @@ pub(super) unsafe fn dots_pair<const DOT: bool, const SQ: bool, const EXACT: boo
     let (mut d, mut s) = (lanes8(dot), lanes8(sq));
     for (r, (codes, fr)) in [(a, &mut *fa), (b, &mut *fb)].into_iter().enumerate() {
         for (k, j) in (m..n).enumerate() {
-            let x = one(codes[j], q0[r]);
+            let x = one(codes[j].get(), q0[r]);
             fr[j] = x;
             if DOT {
                 d[4 * r + k] += x * v[j];

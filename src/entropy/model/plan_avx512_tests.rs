@@ -36,6 +36,18 @@ fn row(cols: usize, seed: u64, small: bool) -> (Vec<u32>, i64) {
     (codes.collect(), q0)
 }
 
+fn narrow(c: &[u32]) -> Vec<u16> {
+    c.iter().map(|&u| u16::try_from(u).unwrap()).collect()
+}
+
+/// The codes as u16 if they all fit, else none.
+fn narrow_or_empty(c: &[u32]) -> Vec<u16> {
+    match c.iter().all(|&u| u < 1 << 16) {
+        true => narrow(c),
+        false => Vec::new(),
+    }
+}
+
 fn bits(x: &[f64]) -> Vec<u64> {
     x.iter().map(|v| v.to_bits()).collect()
 }
@@ -47,12 +59,34 @@ fn reals(n: usize, seed: u64, lo: f64) -> Vec<f64> {
 
 const COLS: [usize; 12] = [1, 3, 4, 5, 7, 8, 9, 12, 13, 130, 381, 777];
 
+/// `stats_pair` on rows `a` and `b` of code type `C`, `exact` or not: the results, both rows'
+/// values and the column sums from `cm0`.
+fn pair_stats<C: PairCode>(
+    a: &[C],
+    b: &[C],
+    q: [i64; 2],
+    cm0: &[f64],
+    exact: bool,
+) -> ([RowStats; 2], [Vec<f64>; 3]) {
+    let n = a.len();
+    let (mut fa, mut fb, mut cm) = (vec![0.0; n], vec![0.0; n], cm0.to_vec());
+    // SAFETY: the callers check AVX2 and AVX-512F, and `row_exact` for both rows with `exact`;
+    // all lengths are `n`.
+    let st = unsafe {
+        match exact {
+            true => stats_pair::<C, true>(a, b, q, &mut fa, &mut fb, &mut cm),
+            false => stats_pair::<C, false>(a, b, q, &mut fa, &mut fb, &mut cm),
+        }
+    };
+    (st, [fa, fb, cm])
+}
+
 #[test]
 fn stats_pair_is_two_avx2_rows() {
     if !have() {
         return;
     }
-    let mut exact = 0;
+    let (mut exact, mut narrow_rows) = (0, 0);
     for cols in COLS {
         for seed in 0..6u64 {
             let small = seed % 2 == 1;
@@ -67,6 +101,8 @@ fn stats_pair_is_two_avx2_rows() {
                     stats_row::<false>(&b, qb, &mut fb, &mut cm),
                 ]
             };
+            let key = |s: &[RowStats; 2]| s.map(|(x, y, p, z)| (x.to_bits(), y.to_bits(), p, z));
+            let want = (key(&want), [bits(&fa), bits(&fb), bits(&cm)]);
             let bound = *a.iter().chain(&b).max().unwrap() as u64 + 1;
             let both_exact = row_exact(qa, bound) && row_exact(qb, bound);
             exact += both_exact as usize;
@@ -74,23 +110,22 @@ fn stats_pair_is_two_avx2_rows() {
                 if e && !both_exact {
                     continue;
                 }
-                let (mut ga, mut gb, mut gm) = (vec![0.0; cols], vec![0.0; cols], cm0.clone());
-                // SAFETY: as above; `row_exact` holds for both rows with `e`.
-                let got = unsafe {
-                    match e {
-                        true => stats_pair::<true>(&a, &b, [qa, qb], &mut ga, &mut gb, &mut gm),
-                        false => stats_pair::<false>(&a, &b, [qa, qb], &mut ga, &mut gb, &mut gm),
-                    }
-                };
-                let key =
-                    |s: &[RowStats; 2]| s.map(|(x, y, p, z)| (x.to_bits(), y.to_bits(), p, z));
-                assert_eq!(key(&got), key(&want), "cols {cols} seed {seed} exact {e}");
-                assert_eq!((bits(&ga), bits(&gb)), (bits(&fa), bits(&fb)), "values");
-                assert_eq!(bits(&gm), bits(&cm), "column sums, cols {cols} seed {seed}");
+                let q = [qa, qb];
+                let (st, v) = pair_stats(&a, &b, q, &cm0, e);
+                let got = (key(&st), v.map(|x| bits(&x)));
+                assert_eq!(got, want, "cols {cols} seed {seed} exact {e}");
+                // The same rows read as u16.
+                if bound <= 1 << 16 {
+                    narrow_rows += 1;
+                    let (st, v) = pair_stats(&narrow(&a), &narrow(&b), q, &cm0, e);
+                    let got = (key(&st), v.map(|x| bits(&x)));
+                    assert_eq!(got, want, "u16, cols {cols} seed {seed} exact {e}");
+                }
             }
         }
     }
     assert!(exact > 20, "{exact} pairs took the exact conversion");
+    assert!(narrow_rows > 20, "{narrow_rows} pairs read as u16");
 }
 
 #[test]
@@ -98,17 +133,20 @@ fn dots_pair_is_two_avx2_rows() {
     if !have() {
         return;
     }
+    let mut narrow_rows = 0;
     for cols in COLS {
         for seed in 0..6u64 {
             let small = seed % 2 == 0;
             let (a, qa) = row(cols, seed * 13 + cols as u64, small);
             let (b, qb) = row(cols, seed * 17 + 5 * cols as u64, small);
+            let (a16, b16) = (narrow_or_empty(&a), narrow_or_empty(&b));
             let v: Vec<f64> = reals(cols, seed + 1, -0.5);
             let ic = reals(cols, seed + 2, 0.01);
             let bound = *a.iter().chain(&b).max().unwrap() as u64 + 1;
             let ex = row_exact(qa, bound) && row_exact(qb, bound);
             let mut f = [vec![0.0; cols], vec![0.0; cols]];
             let mut g = [vec![0.0; cols], vec![0.0; cols]];
+            let key = |s: [(f64, f64); 2]| s.map(|(x, y)| (x.to_bits(), y.to_bits()));
             macro_rules! check {
                 ($d:literal, $s:literal, $e:literal) => {{
                     let [f0, f1] = &mut f;
@@ -121,13 +159,23 @@ fn dots_pair_is_two_avx2_rows() {
                                 dots_row::<$d, $s, $e>(&a, qa, f0, &v, &ic),
                                 dots_row::<$d, $s, $e>(&b, qb, f1, &v, &ic),
                             ],
-                            dots_pair::<$d, $s, $e>(&a, &b, [qa, qb], g0, g1, &v, &ic),
+                            dots_pair::<u32, $d, $s, $e>(&a, &b, [qa, qb], g0, g1, &v, &ic),
                         )
                     };
-                    let key = |s: [(f64, f64); 2]| s.map(|(x, y)| (x.to_bits(), y.to_bits()));
                     let what = format!("cols {cols} seed {seed} {}", stringify!($d $s $e));
                     assert_eq!(key(got), key(want), "{what}");
                     assert_eq!((bits(g0), bits(g1)), (bits(f0), bits(f1)), "{what}");
+                    if !a16.is_empty() && !b16.is_empty() {
+                        narrow_rows += 1;
+                        g0.fill(0.0);
+                        g1.fill(0.0);
+                        // SAFETY: as above.
+                        let got = unsafe {
+                            dots_pair::<u16, $d, $s, $e>(&a16, &b16, [qa, qb], g0, g1, &v, &ic)
+                        };
+                        assert_eq!(key(got), key(want), "u16 {what}");
+                        assert_eq!((bits(g0), bits(g1)), (bits(f0), bits(f1)), "u16 {what}");
+                    }
                 }};
             }
             check!(true, true, false);
@@ -140,6 +188,7 @@ fn dots_pair_is_two_avx2_rows() {
             }
         }
     }
+    assert!(narrow_rows > 50, "{narrow_rows} pairs read as u16");
 }
 
 /// `cols` against the AVX2 column kernels called row by row, for every length mod 8.
@@ -204,8 +253,8 @@ struct Block {
 /// Pass 1 and one maximum-likelihood pass over all rows of `codes` as `plan_codes` runs them
 /// with the AVX2 kernels (`wide`: the AVX-512 block loops), pass 1's `v'` updates on when
 /// `signed`, the second pass as `pass` (`(power, agree)`).
-fn run_block(
-    codes: &[u32],
+fn run_block<C: ModelCode>(
+    codes: &[C],
     qmin: &[i64],
     cols: usize,
     wide: bool,
@@ -222,6 +271,7 @@ fn run_block(
         .for_each(|(a, b)| *a = b);
     let mut counts = (0, 0);
     let mut fd = vec![0.0; cols];
+    let mut buf = row_buf::<C>(cols);
     // SAFETY (every kernel call): AVX2 and AVX-512F checked by the caller; lengths are `cols`.
     if wide {
         counts = unsafe {
@@ -238,7 +288,7 @@ fn run_block(
         };
     } else {
         for (i, &q0) in qmin.iter().enumerate() {
-            let row = &codes[i * cols..(i + 1) * cols];
+            let row = code_row(codes, i, cols, &mut buf);
             let (ss, s, rp, rz) = unsafe { stats_row::<false>(row, q0, &mut fd, &mut col_ms) };
             counts.0 += rp as u64;
             counts.1 += rz as u64;
@@ -286,7 +336,7 @@ fn run_block(
             if !(*r > 0.0 || dot) {
                 continue;
             }
-            let row = &codes[i * cols..(i + 1) * cols];
+            let row = code_row(codes, i, cols, &mut buf);
             let (s, sq) = unsafe {
                 match (dot, *r > 0.0) {
                     (true, true) => {
@@ -338,26 +388,42 @@ fn block_loops_are_the_avx2_loops() {
     if !have() {
         return;
     }
-    for (rows, cols) in [(1usize, 5usize), (2, 8), (5, 13), (8, 130), (11, 77)] {
+    let mut narrow_blocks = 0;
+    for (rows, cols, wide) in [
+        (1usize, 5usize, true),
+        (2, 8, true),
+        (5, 13, true),
+        (8, 130, true),
+        (11, 77, true),
+        (7, 21, false),
+        (10, 130, false),
+    ] {
         let mut codes = Vec::new();
         let mut qmin = Vec::new();
         for i in 0..rows {
             let (c, q0) = match i % 4 {
                 // A row of zeros: u_i = 0.
                 2 => (vec![0u32; cols], 0),
-                _ => row(cols, (rows * 31 + i) as u64, i % 2 == 0),
+                _ => row(cols, (rows * 31 + i) as u64, !wide || i % 2 == 0),
             };
             codes.extend(c);
             qmin.push(q0);
         }
+        let codes16 = narrow_or_empty(&codes);
         for signed in [false, true] {
             for pass in [(false, false), (true, false), (false, true)] {
                 let want = run_block(&codes, &qmin, cols, false, signed, pass);
                 let got = run_block(&codes, &qmin, cols, true, signed, pass);
                 assert_eq!(got, want, "{rows}x{cols} signed {signed} pass {pass:?}");
+                if !codes16.is_empty() {
+                    narrow_blocks += 1;
+                    let got = run_block(&codes16, &qmin, cols, true, signed, pass);
+                    assert_eq!(got, want, "u16 {rows}x{cols} signed {signed} pass {pass:?}");
+                }
             }
         }
     }
+    assert!(narrow_blocks >= 12, "{narrow_blocks} blocks of u16 codes");
 }
 
 /// Whole plans (u32 and u16 codes, signed and not, one block and several, zero rows) are the

@@ -9,8 +9,30 @@
 #![allow(clippy::incompatible_msrv)]
 
 use super::plan_avx2::{dots_row, row_exact, stats_row};
-use super::plan_avx512::{cols, dots_pair, stats_pair};
+use super::plan_avx512::{cols, dots_pair, stats_pair, PairCode};
 use super::*;
+
+/// Rows `i` and `k` of `codes` (`cols` each) as `$a` and `$b` in `$body`: as stored when the
+/// codes are u32 or u16 (the pair kernels read u16 directly: no widened copy of each row),
+/// else widened into `$bufs` (from `row_buf`).
+macro_rules! with_pair {
+    ($codes:expr, ($i:expr, $k:expr), $cols:expr, $bufs:expr, |$a:ident, $b:ident| $body:expr) => {{
+        let (c, cols) = ($codes, $cols);
+        let (r0, r1) = (
+            &c[$i * cols..($i + 1) * cols],
+            &c[$k * cols..($k + 1) * cols],
+        );
+        if let (Some($a), Some($b)) = (C::as_u32(r0), C::as_u32(r1)) {
+            $body
+        } else if let (Some($a), Some($b)) = (C::as_u16(r0), C::as_u16(r1)) {
+            $body
+        } else {
+            let (b0, b1) = $bufs;
+            let ($a, $b) = (code_row(c, $i, cols, b0), code_row(c, $k, cols, b1));
+            $body
+        }
+    }};
+}
 
 /// The updates a row makes to the column vectors: `nv += s · x` (power step) and
 /// `acc += x² · a` (maximum-likelihood column sums), each when set.
@@ -76,19 +98,19 @@ pub(super) unsafe fn stats_block<C: ModelCode>(
     let mut i = block.start;
     while i < block.end {
         let pair = i + 1 < block.end;
-        let a = code_row(codes, i, cols, &mut buf0);
         let n = 1 + pair as usize;
         let st = if pair {
-            let b = code_row(codes, i + 1, cols, &mut buf1);
             let q = [qmin[i], qmin[i + 1]];
+            let exact = row_exact(q[0], u_bound) && row_exact(q[1], u_bound);
+            let bufs = (&mut buf0[..], &mut buf1[..]);
             // SAFETY: the caller's contract; lengths are `cols`; the exact variant only where
             // `row_exact` holds for both rows.
-            match row_exact(q[0], u_bound) && row_exact(q[1], u_bound) {
-                true => stats_pair::<true>(a, b, q, &mut f0, &mut f1, col_ms),
-                false => stats_pair::<false>(a, b, q, &mut f0, &mut f1, col_ms),
-            }
+            with_pair!(codes, (i, i + 1), cols, bufs, |a, b| match exact {
+                true => stats_pair::<_, true>(a, b, q, &mut f0, &mut f1, col_ms),
+                false => stats_pair::<_, false>(a, b, q, &mut f0, &mut f1, col_ms),
+            })
         } else {
-            let q0 = qmin[i];
+            let (a, q0) = (code_row(codes, i, cols, &mut buf0), qmin[i]);
             // SAFETY: as above (AVX2).
             let r = match row_exact(q0, u_bound) {
                 true => stats_row::<true>(a, q0, &mut f0, col_ms),
@@ -161,13 +183,19 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
         let sq = ts.iter().any(|&t| rb[t] > 0.0);
         let q = [qmin[first + ts[0]], qmin[first + ts[n - 1]]];
         let exact = q.iter().all(|&q0| row_exact(q0, u_bound));
-        let a = code_row(codes, first + ts[0], cols, &mut buf0);
-        let b = match ts.len() {
-            2 => code_row(codes, first + ts[1], cols, &mut buf1),
-            _ => &[],
+        let (k, i0) = ((dot, sq, exact), first + ts[0]);
+        let res = if n == 2 {
+            let bufs = (&mut buf0[..], &mut buf1[..]);
+            // SAFETY: the caller's contract; `exact` only where `row_exact` holds for both.
+            with_pair!(codes, (i0, first + ts[1]), cols, bufs, |a, b| {
+                dots2(k, a, b, q, &mut f0, &mut f1, p)
+            })
+        } else {
+            let a = code_row(codes, i0, cols, &mut buf0);
+            // SAFETY: as above.
+            let r = dots1(k, a, q[0], &mut f0, p);
+            [r, r]
         };
-        // SAFETY: the caller's contract.
-        let res = dots((dot, sq, exact), a, b, q, &mut f0, &mut f1, p);
         let xs: [&[f64]; 2] = [&f0, &f1];
         let none = Update {
             axpy: false,
@@ -180,7 +208,7 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
             }
             if p.agree {
                 let uneg = (s < 0.0) as u32;
-                let row = [a, b][k];
+                let row = &codes[(first + t) * cols..(first + t + 1) * cols];
                 pi.agree += super::sign::row_agreements(row, qmin[first + t], uneg, p.vneg, true);
             }
             let r = &mut rb[t];
@@ -198,42 +226,45 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
     }
 }
 
-/// `plan_avx2::dots_row` of row `a` (`b` empty: both results are its) or of rows `a` and `b`
-/// (their `q0` in `q`), with `(DOT, SQ, EXACT)` = `k`: per row `(dot, sum of squares)`.
+/// `plan_avx2::dots_row` of row `a` with `(DOT, SQ, EXACT)` = `k`: `(dot, sum of squares)`.
 ///
 /// # Safety
-/// As [`dots_block`]'s; `b`, `f0` and `f1` are empty or as long as `a`; with `EXACT`,
-/// `row_exact` holds for every row.
-unsafe fn dots(
+/// As [`dots_block`]'s; `f0` is as long as `a`; with `EXACT`, `row_exact` holds.
+unsafe fn dots1(k: (bool, bool, bool), a: &[u32], q0: i64, f0: &mut [f64], p: &Pass) -> (f64, f64) {
+    let (v, ic) = (p.v, p.inv_c);
+    // SAFETY: the caller's contract (AVX2).
+    match k {
+        (true, true, true) => dots_row::<true, true, true>(a, q0, f0, v, ic),
+        (true, true, false) => dots_row::<true, true, false>(a, q0, f0, v, ic),
+        (true, false, true) => dots_row::<true, false, true>(a, q0, f0, v, ic),
+        (true, false, false) => dots_row::<true, false, false>(a, q0, f0, v, ic),
+        (false, _, true) => dots_row::<false, true, true>(a, q0, f0, v, ic),
+        (false, _, false) => dots_row::<false, true, false>(a, q0, f0, v, ic),
+    }
+}
+
+/// [`dots1`] of rows `a` and `b` (their `q0` in `q`) at once.
+///
+/// # Safety
+/// As [`dots_block`]'s; `b`, `f0` and `f1` are as long as `a`; with `EXACT`, `row_exact`
+/// holds for both rows.
+unsafe fn dots2<T: PairCode>(
     k: (bool, bool, bool),
-    a: &[u32],
-    b: &[u32],
+    a: &[T],
+    b: &[T],
     q: [i64; 2],
     f0: &mut [f64],
     f1: &mut [f64],
     p: &Pass,
 ) -> [(f64, f64); 2] {
     let (v, ic) = (p.v, p.inv_c);
-    if b.is_empty() {
-        let q0 = q[0];
-        // SAFETY: the caller's contract (AVX2).
-        let r = match k {
-            (true, true, true) => dots_row::<true, true, true>(a, q0, f0, v, ic),
-            (true, true, false) => dots_row::<true, true, false>(a, q0, f0, v, ic),
-            (true, false, true) => dots_row::<true, false, true>(a, q0, f0, v, ic),
-            (true, false, false) => dots_row::<true, false, false>(a, q0, f0, v, ic),
-            (false, _, true) => dots_row::<false, true, true>(a, q0, f0, v, ic),
-            (false, _, false) => dots_row::<false, true, false>(a, q0, f0, v, ic),
-        };
-        return [r, r];
-    }
     // SAFETY: the caller's contract (AVX-512F).
     match k {
-        (true, true, true) => dots_pair::<true, true, true>(a, b, q, f0, f1, v, ic),
-        (true, true, false) => dots_pair::<true, true, false>(a, b, q, f0, f1, v, ic),
-        (true, false, true) => dots_pair::<true, false, true>(a, b, q, f0, f1, v, ic),
-        (true, false, false) => dots_pair::<true, false, false>(a, b, q, f0, f1, v, ic),
-        (false, _, true) => dots_pair::<false, true, true>(a, b, q, f0, f1, v, ic),
-        (false, _, false) => dots_pair::<false, true, false>(a, b, q, f0, f1, v, ic),
+        (true, true, true) => dots_pair::<_, true, true, true>(a, b, q, f0, f1, v, ic),
+        (true, true, false) => dots_pair::<_, true, true, false>(a, b, q, f0, f1, v, ic),
+        (true, false, true) => dots_pair::<_, true, false, true>(a, b, q, f0, f1, v, ic),
+        (true, false, false) => dots_pair::<_, true, false, false>(a, b, q, f0, f1, v, ic),
+        (false, _, true) => dots_pair::<_, false, true, true>(a, b, q, f0, f1, v, ic),
+        (false, _, false) => dots_pair::<_, false, true, false>(a, b, q, f0, f1, v, ic),
     }
 }

@@ -9,6 +9,7 @@
 //! the gradients of `../shared/data`: 0.03–0.11 bits/value saved at 1e-3 with the classes and
 //! probabilities counted. The encoder uses it only when its estimate beats mode 2.
 
+use super::ModelCode;
 use crate::util::detmath::det_log2;
 
 /// Number of sign probabilities (class sums 0..=6).
@@ -252,7 +253,13 @@ unsafe fn count_split_avx2(
 /// with the predicted sign (negative iff `uneg ≠ vneg_j`). The agreement count of
 /// `plan_codes`' last pass (`PiBlock::agree_row` on the row as f32: the same count, as
 /// [`count_row`] explains), on the integer codes.
-pub(super) fn row_agreements(row: &[u32], q0: i64, uneg: u32, vneg: &[u32], simd: bool) -> u64 {
+pub(super) fn row_agreements<C: ModelCode>(
+    row: &[C],
+    q0: i64,
+    uneg: u32,
+    vneg: &[u32],
+    simd: bool,
+) -> u64 {
     match side(q0) {
         Side::Split(t) => {
             #[cfg(target_arch = "x86_64")]
@@ -277,10 +284,10 @@ pub(super) fn row_agreements(row: &[u32], q0: i64, uneg: u32, vneg: &[u32], simd
 
 /// [`row_agreements`] for a row split at `t` (a count below 2^32: one row).
 #[inline(always)]
-fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+fn agree_split<C: ModelCode>(row: &[C], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
     row.iter()
         .zip(vneg)
-        .map(|(&x, &p)| agree_nz(x, t, p ^ uneg).0)
+        .map(|(&x, &p)| agree_nz(x.get(), t, p ^ uneg).0)
         .sum()
 }
 
@@ -290,7 +297,7 @@ fn agree_split(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn agree_split_avx2(row: &[u32], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
+unsafe fn agree_split_avx2<C: ModelCode>(row: &[C], t: u32, uneg: u32, vneg: &[u32]) -> u32 {
     agree_split(row, t, uneg, vneg)
 }
 
