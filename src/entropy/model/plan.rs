@@ -194,6 +194,7 @@ pub(super) enum Kernels {
     Avx2,
     /// `plan_pairs.rs`: two rows at a time on AVX-512 vectors (the CPU must have AVX-512F and
     /// AVX2).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     Avx512,
 }
 
