@@ -73,6 +73,8 @@
 //! rANS as in backend 2: 32-bit states, L = 2^16, 16-bit renormalisation, total 2^12. The
 //! decoder checks that the states return to L and that every word is consumed.
 
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod agree_avx512;
 #[cfg(target_arch = "x86_64")]
 mod dec3_avx2;
 #[cfg(all(test, target_arch = "x86_64"))]

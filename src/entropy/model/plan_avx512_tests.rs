@@ -482,3 +482,42 @@ fn plans_are_the_same_with_every_kernel_set() {
         }
     }
 }
+
+/// `agree_avx512::agreements_u16` against `sign::row_agreements` for every length mod 32, rows
+/// all positive (q0 > 0), split at 0 and inside the codes, and all negative (−q0 > 65535),
+/// both signs of `u_i`.
+#[test]
+fn u16_agreements_are_row_agreements() {
+    use super::agree_avx512::{agreements_u16, available, neg_bits};
+    if !available() {
+        return;
+    }
+    let mut r = rng(41);
+    let mut split_rows = 0;
+    for n in (0..=70).chain([777]) {
+        for q0 in [5i64, 0, -1, -37, -300, -65535, -65536, -70_000] {
+            let row: Vec<u16> = (0..n)
+                .map(|_| match (r() * 10.0) as u32 {
+                    0 => 0,
+                    1 => u16::MAX,
+                    2 => (-q0).clamp(0, 65535) as u16,
+                    _ => ((-q0).clamp(0, 65535) as f64 + (r() - 0.5) * 80.0).clamp(0.0, 65535.0)
+                        as u16,
+                })
+                .collect();
+            let vneg: Vec<u32> = (0..n).map(|_| (r() < 0.4) as u32).collect();
+            let vbits = neg_bits(&vneg);
+            for uneg in [0u32, 1] {
+                let want = super::sign::row_agreements(&row, q0, uneg, &vneg, false);
+                // SAFETY: checked above; `vbits` covers the row.
+                let got = unsafe { agreements_u16(&row, q0, uneg, &vbits) };
+                assert_eq!(got, want, "n {n} q0 {q0} uneg {uneg}");
+                split_rows += (0 < want && want < n as u64) as usize;
+            }
+        }
+    }
+    assert!(
+        split_rows > 500,
+        "{split_rows} rows with some agreements, not all"
+    );
+}
