@@ -1,5 +1,5 @@
-//! `sign::row_agreements` with AVX-512: thirty-two u16 codes (AVX-512BW) or sixteen u32 codes
-//! a step, compared against the row's split and counted from the masks, against eight per
+//! `sign::row_agreements` of a row of u16 codes with AVX-512BW: thirty-two codes a step,
+//! compared as u16 against the row's split and counted from the masks, against eight per
 //! step (widened to u32, with a u32 per column for the prediction) in the AVX2 loop. Counts
 //! are integers: any order gives the same count.
 //!
@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-/// Whether [`agreements_u16`] and [`agreements_u32`] run on this CPU.
+/// Whether [`agreements_u16`] runs on this CPU.
 pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")
@@ -77,47 +77,6 @@ pub(super) unsafe fn agreements_u16(row: &[u16], q0: i64, uneg: u32, vbits: &[u6
         a += ((gt & !vn) | (lt & vn)).count_ones() as u64;
         nz += (gt | lt).count_ones() as u64;
         j += 32;
-    }
-    match uneg & 1 {
-        0 => a,
-        _ => nz - a,
-    }
-}
-
-/// [`agreements_u16`] of u32 codes, sixteen a step.
-///
-/// # Safety
-/// The CPU must support AVX-512F and POPCNT; `vbits` has a bit for every column of `row`.
-#[target_feature(enable = "avx512f,popcnt")]
-pub(super) unsafe fn agreements_u32(row: &[u32], q0: i64, uneg: u32, vbits: &[u64]) -> u64 {
-    let n = row.len();
-    assert!(vbits.len() * 64 >= n);
-    // As in `agreements_u16`, clamped to the u32 range (`sign::side`).
-    let t = q0.saturating_neg();
-    let (all_pos, all_neg) = (t < 0, t > u32::MAX as i64);
-    let vt = _mm512_set1_epi32(t.clamp(0, u32::MAX as i64) as u32 as i32);
-    let (mut a, mut nz) = (0u64, 0u64);
-    let mut j = 0;
-    while j < n {
-        let k: __mmask16 = if n - j >= 16 {
-            u16::MAX
-        } else {
-            (1u16 << (n - j)) - 1
-        };
-        // SAFETY: the mask selects codes j.. below n; masked-off lanes are not read.
-        let x = _mm512_maskz_loadu_epi32(k, row.as_ptr().add(j) as *const i32);
-        let (gt, lt) = match (all_pos, all_neg) {
-            (true, _) => (k, 0),
-            (_, true) => (0, k),
-            _ => (
-                _mm512_mask_cmpgt_epu32_mask(k, x, vt),
-                _mm512_mask_cmplt_epu32_mask(k, x, vt),
-            ),
-        };
-        let vn = (vbits[j / 64] >> (j % 64)) as u16 & k;
-        a += ((gt & !vn) | (lt & vn)).count_ones() as u64;
-        nz += (gt | lt).count_ones() as u64;
-        j += 16;
     }
     match uneg & 1 {
         0 => a,
