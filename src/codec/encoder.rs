@@ -109,7 +109,9 @@ impl Lossy {
 const NARROW_MATRIX_MIN: usize = 1 << 16;
 
 /// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
-/// levels (half the code buffer), else into u32 codes: the same codes either way.
+/// levels (half the code buffer), else into u32 codes: the same codes either way. In max-abs
+/// mode u16 codes are also taken where a few values lie beyond their channel's window of
+/// 2^16 levels: those become exceptions ([`narrow_window`]).
 #[allow(clippy::too_many_arguments)]
 fn quantize_lossy(
     data: &[f32],
@@ -840,6 +842,7 @@ fn quantize_uniform_holed<C: Code>(
                     Vec::with_capacity(cpb),
                     Vec::new(),
                     (i64::MIN, 0u64),
+                    0usize,
                 );
                 // One pass per channel into a row buffer of codes (exact integers in f64), then
                 // `u = q − lo` in cache; both loops vectorise.
@@ -898,9 +901,21 @@ fn quantize_uniform_holed<C: Code>(
                                 };
                                 let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
                                 // The exact-integer range of `uniform_code` (also rejects NaN).
-                                if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
+                                if big.is_nan() || big >= 9.0e15 {
                                     return None;
                                 }
+                                let (lo, hi) = match hi - lo > C::MAX as f64 {
+                                    false => (lo, hi),
+                                    // Max-abs into u16: the channel's codes in a window of
+                                    // 2^16 levels, the few values beyond it exceptions (their
+                                    // reconstruction misses the bound: pushed below).
+                                    true if max_abs.is_some() && C::MAX < u32::MAX => {
+                                        let (l, h, beyond) = narrow_window(qs, C::MAX as f64)?;
+                                        out.4 += beyond;
+                                        (l, h)
+                                    }
+                                    true => return None,
+                                };
                                 C::offset(qs, lo, us);
                                 if let Some(e) = max_abs {
                                     push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
@@ -919,14 +934,20 @@ fn quantize_uniform_holed<C: Code>(
             },
         );
         codes = all;
-        let (mut hi, mut widest) = (i64::MIN, 0u64);
+        let (mut hi, mut widest, mut beyond) = (i64::MIN, 0u64, 0usize);
         for p in parts {
-            let (q, b, e, (h, w)) = p?;
+            let (q, b, e, (h, w), n) = p?;
             qmin.extend(q);
             bits_per_channel.extend(b);
             exceptions.extend(e);
             hi = hi.max(h);
             widest = widest.max(w);
+            beyond += n;
+        }
+        // Exceptions for codes beyond the u16 windows cost ≈ 8 bytes each: at most one value
+        // in 4096 (≤ 0.02 bits a value), else the u32 codes.
+        if beyond > data.len() / WINDOW_SHARE {
+            return None;
         }
         share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
     }
@@ -943,6 +964,42 @@ fn quantize_uniform_holed<C: Code>(
 
 /// Channels longer than this are quantized a piece of this many values at a time.
 const LONG_ROW: usize = 1 << 12;
+
+/// At most one value in this many may lie beyond its channel's window of u16 codes
+/// ([`narrow_window`]) in a tensor, at most one in [`WINDOW_ROW_SHARE`] of a channel.
+const WINDOW_SHARE: usize = 4096;
+const WINDOW_ROW_SHARE: usize = 64;
+
+/// The window of `width + 1` code levels holding the most of a channel's codes `qs` (the
+/// lowest such window), `qs` clamped into it, and how many codes were beyond it; `None` when
+/// more than one in [`WINDOW_ROW_SHARE`] were.
+///
+/// Why: one outlying row (the MiniLM intermediate weight at max-abs 1e-5 has one of 1536
+/// rows spanning 129 443 levels) made every code of the tensor u32, the size of the input:
+/// with the frame and the coder's buffers, the compress call held 1.58 × the input, over
+/// issue 12's bound. The values beyond the window become exceptions, exact.
+fn narrow_window(qs: &mut [f64], width: f64) -> Option<(f64, f64, usize)> {
+    let mut s = qs.to_vec();
+    s.sort_unstable_by(f64::total_cmp);
+    let (mut best, mut at, mut j) = (0, 0, 0);
+    for i in 0..s.len() {
+        while j < s.len() && s[j] - s[i] <= width {
+            j += 1;
+        }
+        if j - i > best {
+            (best, at) = (j - i, i);
+        }
+    }
+    let beyond = s.len() - best;
+    if beyond * WINDOW_ROW_SHARE > s.len() {
+        return None;
+    }
+    let (lo, hi) = (s[at], s[at + best - 1]);
+    for q in qs.iter_mut() {
+        *q = q.clamp(lo, hi);
+    }
+    Some((lo, hi, beyond))
+}
 
 /// Codes of a long channel `xs`, a piece of `qs.len()` values at a time, into `us` as
 /// `q mod 2^32` (the caller subtracts the channel's smallest code); max-abs rounding outliers
@@ -1420,6 +1477,56 @@ mod tests {
             let wide: Vec<f32> = x.iter().map(|v| v.clamp(-0.125, 0.125)).collect();
             assert!(quantize_uniform::<u16>(&wide, &[n], 1e-6, None, 0.0, threads).is_none());
             assert!(quantize_uniform::<u32>(&wide, &[n], 1e-6, None, 0.0, threads).is_some());
+        }
+    }
+
+    /// Max-abs mode: a row whose codes span more than 2^16 levels because of a few outliers
+    /// keeps u16 codes (2-byte code width), its outliers exceptions; every value within the
+    /// bound on the decoded output. More outliers than one in 64 of the row (or one in 4096 of
+    /// the tensor): u32 codes.
+    #[test]
+    fn a_few_outliers_keep_max_abs_codes_narrow() {
+        // 65 536 values: at most 16 beyond the windows (one in 4096), 16 in a row of 1024.
+        let (rows, cols) = (64, 1024);
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut u = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let base: Vec<f32> = (0..rows * cols).map(|_| (u() * 0.2) as f32).collect();
+        let e = 1e-5;
+        for (outliers, narrow) in [(3usize, true), (cols / 64, true), (cols / 64 + 1, false)] {
+            let mut x = base.clone();
+            // Row 7: ±1.4 at step 2e-5, 140 000 levels with the others.
+            for k in 0..outliers {
+                x[7 * cols + 5 + 9 * k] = if k % 2 == 0 { 1.4 } else { -1.4 };
+            }
+            for threads in [1, 2] {
+                let enc = Encoder::new(
+                    EncoderConfig::default()
+                        .with_mode(Mode::MaxAbs(e))
+                        .with_threads(threads),
+                )
+                .unwrap();
+                let c = enc.compress(&x, &[rows, cols], None).unwrap();
+                let info = crate::format::peek(&c.bytes).unwrap();
+                assert_eq!(
+                    info.code_width == 2,
+                    narrow,
+                    "{outliers} outliers: {info:?}"
+                );
+                // u16: the outliers are exceptions; u32: the codes hold them.
+                assert!(!narrow || info.n_exceptions >= outliers as u64, "{info:?}");
+                let d = crate::codec::decoder::decompress(&c.bytes).unwrap();
+                for (i, (&a, &b)) in x.iter().zip(&d.data).enumerate() {
+                    assert!(
+                        (a as f64 - b as f64).abs() <= e,
+                        "{outliers}: value {i}: {a} -> {b}"
+                    );
+                }
+            }
         }
     }
 }

@@ -159,49 +159,200 @@ fn body<const W: usize>(
     zero
 }
 
-/// The rest planes of the kept elements (`masks`) in one pass: those of the `na` elements
-/// whose head ≠ 0 in one buffer and of the `nb` whose head = 0 in another, each of its exact
-/// size, **last plane first** (byte j of a kind of `len` elements at `(w − 2 − j)·len`), so
-/// that the plane coded next is always at the end, to be cut off once coded.
+/// The rest planes (byte j = 0 … w − 2 of the rest, each in a buffer of its exact size) of
+/// the `len` kept elements (`masks`) whose head is 0 (`zero`) or is not.
+///
+/// One side at a time: the planes of the elements with a zero head are coded after all
+/// those of the others, and held beside them they were 15 % of the input at the compress
+/// call's peak (the synthetic gradient: issue 12's bound); the second side costs a second
+/// read of the input (on AVX-512 VBMI2, about a cycle per element: `gather_avx512.rs`).
 pub(super) fn rest_planes(
     bytes: &[u8],
     w: usize,
     masks: &super::Masks,
-    na: usize,
-    nb: usize,
-) -> (Vec<u8>, Vec<u8>) {
+    len: usize,
+    zero: bool,
+) -> Vec<Vec<u8>> {
+    let simd = vector_planes();
     match w {
-        2 => planes_of::<2>(bytes, masks, na, nb),
-        4 => planes_of::<4>(bytes, masks, na, nb),
-        _ => planes_of::<8>(bytes, masks, na, nb),
+        2 => planes_of::<2>(bytes, masks, len, zero, simd),
+        4 => planes_of::<4>(bytes, masks, len, zero, simd),
+        _ => planes_of::<8>(bytes, masks, len, zero, simd),
     }
 }
 
+/// Whether this CPU runs `gather_avx512`'s kernels.
+fn vector_planes() -> bool {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    return super::gather_avx512::available();
+    #[allow(unreachable_code)]
+    false
+}
+
+/// Room past a side's `len` bytes in each of its buffers: the vector kernel stores 16 bytes
+/// at the side's position whatever it keeps of them.
+const SLACK: usize = 16;
+
+/// The buffers as slices, in an array of the widest element's 7 (the rest unused, empty).
+fn slices(v: &mut [Vec<u8>]) -> [&mut [u8]; 7] {
+    let mut it = v.iter_mut();
+    std::array::from_fn(|_| match it.next() {
+        Some(v) => &mut v[..],
+        None => &mut [],
+    })
+}
+
+/// Bit `c % 16` of word `c / 16`: whether column `c` is kept (`zc[c]` false).
+fn kept_columns(zc: &[bool]) -> Vec<u16> {
+    let mut bits = vec![0u16; zc.len().div_ceil(16)];
+    for (c, _) in zc.iter().enumerate().filter(|(_, &z)| !z) {
+        bits[c / 16] |= 1 << (c % 16);
+    }
+    bits
+}
+
+/// [`rest_planes`] with the vector kernels for 4- and 8-byte elements where `simd` (the CPU must run
+/// it), else one element at a time: the same planes either way.
 fn planes_of<const W: usize>(
     bytes: &[u8],
     masks: &super::Masks,
-    na: usize,
-    nb: usize,
-) -> (Vec<u8>, Vec<u8>) {
-    let mut a = vec![0u8; (W - 1) * na];
-    let mut b = vec![0u8; (W - 1) * nb];
-    let (pa, pb) = (&mut a[..], &mut b[..]);
-    let (mut ia, mut ib) = (0usize, 0usize);
-    let mut put = |e: &[u8]| {
-        let head = e[W - 1] << 1 | e[W - 2] >> 7;
-        let (pl, at, len) = match head {
-            0 => (&mut *pb, &mut ib, nb),
-            _ => (&mut *pa, &mut ia, na),
+    len: usize,
+    zero: bool,
+    simd: bool,
+) -> Vec<Vec<u8>> {
+    let mut planes: Vec<Vec<u8>> = (0..W - 1).map(|_| vec![0u8; len + SLACK]).collect();
+    {
+        let mut p = slices(&mut planes);
+        let mut at = 0usize;
+        // The elements of one row (or of the whole tensor, no masks), `cols` the kept-column
+        // bits if some are masked.
+        let mut segment = |seg: &[u8], cols: Option<&[u16]>| {
+            #[allow(unused_mut)]
+            let mut from = 0;
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if simd && W > 2 {
+                use super::gather_avx512::{rest4, rest8};
+                let kernel = if W == 4 { rest4 } else { rest8 };
+                // SAFETY: `simd` only when the CPU runs the kernels; every buffer holds
+                // `len + SLACK` bytes and `at` ≤ `len`; `cols`, if any, has a bit per element
+                // of the segment.
+                from = unsafe { kernel(seg, cols, zero, &mut p, &mut at, len) };
+            }
+            let _ = simd;
+            // Every element is written at the side's next position, which advances only for
+            // the side's own (no branch on the head, which is unpredictable where zero heads
+            // are common); the position stays within `len`.
+            for (k, e) in seg.chunks_exact(W).enumerate().skip(from) {
+                let head = e[W - 1] << 1 | e[W - 2] >> 7;
+                for j in 0..W - 2 {
+                    p[j][at] = e[j];
+                }
+                p[W - 2][at] = e[W - 2] & 0x7F | e[W - 1] & 0x80;
+                let kept = cols.map_or(true, |c| c[k / 16] >> (k % 16) & 1 == 1);
+                at = (at + (kept && (head == 0) == zero) as usize).min(len);
+            }
         };
-        pl[*at] = e[W - 2] & 0x7F | e[W - 1] & 0x80;
-        for j in 0..W - 2 {
-            pl[(W - 2 - j) * len + *at] = e[j];
+        match masks {
+            None => segment(bytes, None),
+            Some((zr, zc)) => {
+                let cols = kept_columns(zc);
+                let row = zc.len() * W;
+                for (r, _) in zr.iter().enumerate().filter(|(_, &z)| !z) {
+                    segment(&bytes[r * row..(r + 1) * row], Some(&cols));
+                }
+            }
         }
-        *at += 1;
-    };
-    match masks {
-        None => bytes.chunks_exact(W).for_each(put),
-        Some(_) => super::for_each_kept(bytes.len() / W, masks, |i| put(&bytes[i * W..i * W + W])),
     }
-    (a, b)
+    for p in &mut planes {
+        p.truncate(len);
+    }
+    planes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The planes by definition: for each kept element in order (rows, then columns), whose
+    /// head (exponent: the top byte's low 7 bits and the next byte's top bit) is 0 or not.
+    fn reference(bytes: &[u8], w: usize, masks: &super::super::Masks, zero: bool) -> Vec<Vec<u8>> {
+        let n = bytes.len() / w;
+        let mut planes = vec![Vec::new(); w - 1];
+        let cols = masks.as_ref().map_or(n, |(_, zc)| zc.len());
+        for i in 0..n {
+            if let Some((zr, zc)) = masks {
+                if zr[i / cols] || zc[i % cols] {
+                    continue;
+                }
+            }
+            let e = &bytes[i * w..i * w + w];
+            let exponent_zero = e[w - 1] & 0x7F == 0 && e[w - 2] & 0x80 == 0;
+            if exponent_zero != zero {
+                continue;
+            }
+            for j in 0..w - 2 {
+                planes[j].push(e[j]);
+            }
+            planes[w - 2].push(e[w - 2] & 0x7F | e[w - 1] & 0x80);
+        }
+        planes
+    }
+
+    /// Every path (scalar; the vector kernel where the CPU has it) gives the planes of the
+    /// definition: both sides, 4- and 8-byte elements, lengths around the 16-element groups,
+    /// zero heads from none to all, with and without masked rows and columns.
+    #[test]
+    fn rest_planes_by_definition() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for w in [4usize, 8] {
+            for (rows, cols) in [
+                (1, 1),
+                (1, 15),
+                (1, 16),
+                (1, 17),
+                (3, 47),
+                (7, 64),
+                (5, 200),
+            ] {
+                for zero_in_8 in [0u64, 1, 4, 8] {
+                    let n = rows * cols;
+                    let mut bytes = vec![0u8; n * w];
+                    for e in bytes.chunks_exact_mut(w) {
+                        let r = next();
+                        e.copy_from_slice(&r.to_le_bytes()[..w]);
+                        if r >> 60 & 7 < zero_in_8 {
+                            // A zero exponent, the sign and the rest's other bits random.
+                            e[w - 1] &= 0x80;
+                            e[w - 2] &= 0x7F;
+                        }
+                    }
+                    let zr: Vec<bool> = (0..rows).map(|r| r % 3 == 1).collect();
+                    let zc: Vec<bool> = (0..cols).map(|c| c % 5 == 2 || c == 16).collect();
+                    for masks in [None, Some((zr, zc))] {
+                        for zero in [false, true] {
+                            let want = reference(&bytes, w, &masks, zero);
+                            let len = want[0].len();
+                            for simd in [false, vector_planes()] {
+                                let got = match w {
+                                    4 => planes_of::<4>(&bytes, &masks, len, zero, simd),
+                                    _ => planes_of::<8>(&bytes, &masks, len, zero, simd),
+                                };
+                                assert_eq!(
+                                    got, want,
+                                    "w {w} {rows}x{cols} zeros {zero_in_8}/8 masks {} zero {zero} simd {simd}",
+                                    masks.is_some()
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@
 //! Every lane starts the encoder at `L = 2^16` and codes its symbols last to first; the
 //! decoder checks that every lane returns to `L` having read exactly its words.
 
-use crate::entropy::order0::{histogram, read_freq_table_at, write_freq_table};
+use crate::entropy::order0::{read_freq_table_at, write_freq_table};
 use crate::entropy::rans::{normalize, EncSym, L, M, SCALE_BITS};
 use crate::error::{Error, Result};
 
@@ -48,19 +48,17 @@ pub(crate) fn encode_constant(s: u8, out: &mut Vec<u8>) {
     out.push(s);
 }
 
-/// Appends `data` as the smallest of stored, constant and rANS.
-pub(crate) fn encode(data: &[u8], out: &mut Vec<u8>) {
-    encode_with_histogram(data, &histogram(data), out)
-}
-
-/// [`encode`] given the byte histogram of `data`.
-pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Vec<u8>) {
+/// Appends `data` (its byte histogram `hist`) as the smallest of stored, constant and rANS.
+/// An owned `data` is dropped once its words
+/// are coded, before they are appended (the compress call's peak: issue 12).
+pub(crate) fn encode_with_histogram<D: AsRef<[u8]>>(data: D, hist: &[u64; 256], out: &mut Vec<u8>) {
+    let d = data.as_ref();
     let distinct = hist.iter().filter(|&&c| c > 0).count();
     if distinct == 0 {
-        return encode_stored(data, out);
+        return encode_stored(d, out);
     }
     if distinct == 1 {
-        return encode_constant(data[0], out);
+        return encode_constant(d[0], out);
     }
     let start = out.len();
     let freq = normalize(hist);
@@ -69,11 +67,22 @@ pub(crate) fn encode_with_histogram(data: &[u8], hist: &[u64; 256], out: &mut Ve
     out.reserve_exact(3 + 2 * 256);
     out.push(KIND_RANS);
     write_freq_table(&freq, out);
-    encode_lanes(data, &freq, out, Kernel::best());
-    if out.len() - start > data.len() + 1 {
+    // The words the plane should take (Σ count · log2(M / f) bits): the lanes' reserve, so
+    // they hold about the coded size, not a doubling's up to twice that.
+    let bits: f64 = (0..256)
+        .filter(|&s| hist[s] > 0)
+        .map(|s| hist[s] as f64 * (SCALE_BITS as f64 - (freq[s] as f64).log2()))
+        .sum();
+    let (words, x) = code_lanes(d, &freq, Kernel::best(), (bits / 16.0) as usize);
+    let total: usize = words.iter().map(|w| w.len()).sum();
+    // Stored when coding would not pay, decided before the words are copied out.
+    if out.len() - start + 8 * LANES + 2 * total > d.len() + 1 {
+        drop(words);
         out.truncate(start);
-        encode_stored(data, out);
+        return encode_stored(d, out);
     }
+    drop(data);
+    write_lanes(&words, &x, out);
 }
 
 /// The encoder's body for the groups of 16 symbols: the same states and words on every one.
@@ -100,10 +109,32 @@ impl Kernel {
     }
 }
 
+/// Symbols per lane coded into the fixed word buffer before its words move to the lanes'
+/// own streams: 16 · 2048 symbols, a 64 KiB buffer.
+const CHUNK_PER_LANE: usize = 2048;
+
 /// Codes `data` on the lanes with the frequencies `freq` (at least two symbols, summing to
 /// `M`) and appends the word counts and the words, the groups of 16 by `kernel` (which the CPU
 /// must run), the same bytes whichever it is.
+#[cfg(test)]
 fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, kernel: Kernel) {
+    let (words, x) = code_lanes(data, freq, kernel, 0);
+    write_lanes(&words, &x, out);
+}
+
+/// Each lane's words in the order the encoder emits them (the reverse of the decoder's), and
+/// the lanes' final states. `hint`: the words expected in all (their reserve; 0 for none).
+///
+/// Why in chunks: a lane emits at most one word per symbol, so a buffer with room for every
+/// lane's worst case holds two bytes per symbol, twice the plane, beside the payload and the
+/// plane itself (issue 12's compress peak: 93.7 MiB on a 64 MiB tensor whose bound is 64 MiB).
+/// A chunk's worst case is a fixed 64 KiB; the words kept from it are the plane's coded size.
+fn code_lanes(
+    data: &[u8],
+    freq: &[u32; 256],
+    kernel: Kernel,
+    hint: usize,
+) -> ([Vec<u16>; LANES], [u32; LANES]) {
     let n = data.len();
     let mut tab = [EncSym::default(); 256];
     // The same symbols packed `cum << 13 | freq` for the vector path.
@@ -116,77 +147,99 @@ fn encode_lanes(data: &[u8], freq: &[u32; 256], out: &mut Vec<u8>, kernel: Kerne
             cum += freq[s];
         }
     }
-    // Lane l codes at most ⌈n / 16⌉ symbols, each emitting at most one word: its words go to
-    // `buf[l·per..]`, `pos[l]` being the next free one. Every step writes its word at `pos[l]`
-    // whether it emits or not: the buffer needs no zeroing (a word is read only once a step
-    // has written it and advanced past it). The AVX-512 kernel writes each word as 32 bits, the
-    // word after it too (overwritten by the lane's next word, if any): a spare word a lane
-    // keeps that write inside the lane's own slots.
-    let per = n / LANES + 2;
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    let t512 = (kernel == Kernel::Avx512).then(|| super::lane_plane_avx512::table(freq));
+    let mut words: [Vec<u16>; LANES] =
+        std::array::from_fn(|_| Vec::with_capacity(hint / LANES + hint / (64 * LANES) + 8));
+    // Lane l codes at most `CHUNK_PER_LANE` symbols of a chunk, each emitting at most one word:
+    // its words go to `buf[l·per..]`, `pos[l]` being the next free one. Every step writes its
+    // word at `pos[l]` whether it emits or not: the buffer needs no zeroing (a word is read only
+    // once a step has written it and advanced past it). The AVX-512 kernel writes each word as
+    // 32 bits, the word after it too (overwritten by the lane's next word, if any): a spare
+    // word a lane keeps that write inside the lane's own slots.
+    let per = CHUNK_PER_LANE.min(n / LANES) + 2;
     let mut store: Vec<u16> = Vec::with_capacity(LANES * per);
-    let buf = store.spare_capacity_mut();
-    let buf = &mut buf[..LANES * per];
-    let mut pos: [usize; LANES] = std::array::from_fn(|l| l * per);
+    let buf = &mut store.spare_capacity_mut()[..LANES * per];
     let mut x = [L; LANES];
+    let keep =
+        |buf: &[std::mem::MaybeUninit<u16>], pos: &[usize; LANES], w: &mut [Vec<u16>; LANES]| {
+            for (l, lane) in w.iter_mut().enumerate() {
+                let b = &buf[l * per..pos[l]];
+                // SAFETY: a lane's words below its position were each written by the step that
+                // advanced the position past them.
+                lane.extend_from_slice(unsafe {
+                    &*(b as *const [std::mem::MaybeUninit<u16>] as *const [u16])
+                });
+            }
+        };
+    let start = || -> [usize; LANES] { std::array::from_fn(|l| l * per) };
     let body = n - n % LANES;
+    let mut pos = start();
     for k in (body..n).rev() {
         let l = k % LANES;
         let (w, emit) = tab[data[k] as usize].step(&mut x[l]);
         buf[pos[l]].write(w);
         pos[l] += emit as usize;
     }
-    // The groups of 16 not coded by the vector path.
-    let mut scalar_body = body;
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    if kernel == Kernel::Avx512 && LANES * per <= i32::MAX as usize {
-        let t = super::lane_plane_avx512::table(freq);
-        // SAFETY: `Kernel::Avx512` only when the CPU has AVX-512F, VL and IFMA; every lane
-        // has room for one word per symbol and one more (`per`), the positions are below 2^31,
-        // and `t` holds every symbol of `data`.
-        unsafe { super::lane_plane_avx512::encode_body(&data[..body], &t, &mut x, buf, &mut pos) };
-        scalar_body = 0;
-    }
-    // (A tensor too large for the AVX-512 kernel's signed positions takes the AVX2 one.)
-    let avx2 = kernel == Kernel::Avx2 || (kernel == Kernel::Avx512 && have_avx2());
-    #[cfg(target_arch = "x86_64")]
-    if avx2 && scalar_body != 0 && LANES * per <= u32::MAX as usize {
-        // SAFETY: `avx2` only when the CPU has AVX2; every lane has room for one word
-        // per symbol (`per`), the positions fit in 32 bits, and `fc` holds every symbol of
-        // `data`.
-        unsafe { encode_body_avx2(&data[..body], &fc, &mut x, buf, &mut pos) };
-        scalar_body = 0;
-    }
-    let _ = (avx2, &fc);
-    for c in data[..scalar_body].chunks_exact(LANES).rev() {
-        for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
-            let (w, emit) = tab[s as usize].step(xl);
-            buf[*pl].write(w);
-            *pl += emit as usize;
+    keep(buf, &pos, &mut words);
+    // Chunks of the groups of 16, last first (the encoder runs backwards).
+    let mut end = body;
+    while end > 0 {
+        let from = end.saturating_sub(LANES * CHUNK_PER_LANE);
+        let chunk = &data[from..end];
+        let mut pos = start();
+        // The groups of 16 not coded by the vector path.
+        let mut scalar_body = chunk.len();
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if let Some(t) = &t512 {
+            // SAFETY: `Kernel::Avx512` only when the CPU has AVX-512F, VL and IFMA; every
+            // lane has room for one word per symbol of the chunk and one more (`per`), the
+            // positions are below 16 · `per` < 2^31, and `t` holds every symbol of `data`.
+            unsafe { super::lane_plane_avx512::encode_body(chunk, t, &mut x, buf, &mut pos) };
+            scalar_body = 0;
         }
+        let avx2 = kernel == Kernel::Avx2 || (kernel == Kernel::Avx512 && have_avx2());
+        #[cfg(target_arch = "x86_64")]
+        if avx2 && scalar_body != 0 {
+            // SAFETY: `avx2` only when the CPU has AVX2; every lane has room for one word per
+            // symbol of the chunk (`per`), the positions fit in 32 bits, and `fc` holds every
+            // symbol of `data`.
+            unsafe { encode_body_avx2(chunk, &fc, &mut x, buf, &mut pos) };
+            scalar_body = 0;
+        }
+        let _ = (avx2, &fc);
+        for c in chunk[..scalar_body].chunks_exact(LANES).rev() {
+            for ((xl, pl), &s) in x.iter_mut().zip(pos.iter_mut()).zip(c) {
+                let (w, emit) = tab[s as usize].step(xl);
+                buf[*pl].write(w);
+                *pl += emit as usize;
+            }
+        }
+        keep(buf, &pos, &mut words);
+        end = from;
     }
-    let lane = |l: usize| {
-        let words = &buf[l * per..pos[l]];
-        // SAFETY: a lane's words below its position were each written by the step that
-        // advanced the position past them.
-        unsafe { &*(words as *const [std::mem::MaybeUninit<u16>] as *const [u16]) }
-    };
+    (words, x)
+}
+
+/// The lanes' bytes of the layout above: the word counts, then each lane's final state and
+/// its words in decoding order.
+fn write_lanes(words: &[Vec<u16>; LANES], x: &[u32; LANES], out: &mut Vec<u8>) {
     // Exactly the counts, the states and the words (not by doubling: issue 12).
-    let total: usize = (0..LANES).map(|l| lane(l).len()).sum();
+    let total: usize = words.iter().map(|w| w.len()).sum();
     out.reserve_exact(8 * LANES + 2 * total);
-    for l in 0..LANES {
-        out.extend_from_slice(&(lane(l).len() as u32 + 2).to_le_bytes());
+    for w in words {
+        out.extend_from_slice(&(w.len() as u32 + 2).to_le_bytes());
     }
-    for (l, &s) in x.iter().enumerate() {
-        let words = lane(l);
+    for (&s, w) in x.iter().zip(words) {
         out.extend_from_slice(&((s >> 16) as u16).to_le_bytes());
         out.extend_from_slice(&(s as u16).to_le_bytes());
-        let dst = &mut out.spare_capacity_mut()[..2 * words.len()];
-        for (d, &w) in dst.chunks_exact_mut(2).zip(words.iter().rev()) {
+        let dst = &mut out.spare_capacity_mut()[..2 * w.len()];
+        for (d, &w) in dst.chunks_exact_mut(2).zip(w.iter().rev()) {
             d[0].write(w as u8);
             d[1].write((w >> 8) as u8);
         }
         // SAFETY: the loop wrote the 2·len bytes past the end.
-        unsafe { out.set_len(out.len() + 2 * words.len()) };
+        unsafe { out.set_len(out.len() + 2 * w.len()) };
     }
 }
 
@@ -601,6 +654,7 @@ pub(crate) fn have_avx2() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entropy::order0::histogram;
 
     /// One vector step from chosen states gives the scalar step's states and words, for every
     /// frequency 1..M − 1 (cumulative 0 and M − freq) and states whose quotient is exact (a
@@ -713,6 +767,52 @@ mod tests {
             k.push(Kernel::Avx512);
         }
         k
+    }
+
+    /// A plane of several chunks of the encoder's word buffer (`CHUNK_PER_LANE`), and a tail
+    /// short of a group of 16, decodes to itself: the lanes' words kept across chunks are
+    /// each lane's whole stream, in order.
+    #[test]
+    fn planes_of_several_chunks_decode_to_themselves() {
+        let n = 2 * LANES * CHUNK_PER_LANE + 16 * 5 + 7;
+        let mut s = 11u64;
+        let data: Vec<u8> = (0..n)
+            .map(|i| {
+                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                // Skewed, and flatter in the middle chunk: the lanes emit at different rates.
+                let r = (s >> 33) as u32;
+                match i * 3 / n {
+                    1 => r as u8,
+                    _ => [7, 7, 7, 8, 8, 9, 200, (r >> 8) as u8][r as usize % 8],
+                }
+            })
+            .collect();
+        let hist = crate::entropy::order0::histogram(&data);
+        for kernel in [Kernel::Scalar].into_iter().chain(vector_kernels()) {
+            let mut out = vec![KIND_RANS];
+            let freq = normalize(&hist);
+            write_freq_table(&freq, &mut out);
+            encode_lanes(&data, &freq, &mut out, kernel);
+            let mut pos = 0;
+            let mut plane = read(&out, &mut pos, n).unwrap();
+            assert!(
+                matches!(plane, Plane::Rans(_)),
+                "{kernel:?}: not a rANS plane"
+            );
+            assert_eq!(pos, out.len());
+            // Decoded in pieces of a prime length, as the decoder's callers take them.
+            let (mut got, mut buf) = (Vec::with_capacity(n), vec![0u8; 4099]);
+            while got.len() < n {
+                let len = (n - got.len()).min(buf.len());
+                let at = got.len();
+                got.extend_from_slice(plane.next(at, len, &mut buf, false).unwrap());
+            }
+            plane.finish().unwrap();
+            assert!(
+                got == data,
+                "{kernel:?}: the plane does not decode to itself"
+            );
+        }
     }
 
     /// The vector encoders write the scalar one's bytes: skewed and flat symbol distributions,

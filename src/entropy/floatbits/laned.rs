@@ -46,15 +46,23 @@ pub(crate) fn encode(heads: &[u8], hist: &[u64; 256], rests: &Rests, w: usize, o
 
 /// Appends one rest plane: stored when close to uniform, else as `lane_plane` chooses.
 pub(super) fn encode_rest_plane(data: &[u8], out: &mut Vec<u8>) {
-    if uniform_screen::clearly_uniform(data) {
-        return lane_plane::encode_stored(data, out);
+    encode_rest_plane_owned(data, out)
+}
+
+/// [`encode_rest_plane`] of a plane the call may drop once its words are coded, before they
+/// are appended (`lane_plane::encode_with_histogram`).
+pub(super) fn encode_rest_plane_owned<D: AsRef<[u8]>>(data: D, out: &mut Vec<u8>) {
+    let d = data.as_ref();
+    if uniform_screen::clearly_uniform(d) {
+        return lane_plane::encode_stored(d, out);
     }
     // The histogram of the test, once: the coder's too.
-    match plane_histogram(data) {
-        Some(h) if uniform_by(&h, data.len()) => lane_plane::encode_stored(data, out),
-        Some(h) => lane_plane::encode_with_histogram(data, &h, out),
-        None => lane_plane::encode(data, out),
-    }
+    let h = match plane_histogram(d) {
+        Some(h) if uniform_by(&h, d.len()) => return lane_plane::encode_stored(d, out),
+        Some(h) => h,
+        None => crate::entropy::order0::histogram(d),
+    };
+    lane_plane::encode_with_histogram(data, &h, out)
 }
 
 /// Decodes the laned split at `p[*pos..]` into `out` (elements of `w` ∈ {2, 4, 8} bytes) and

@@ -30,6 +30,8 @@ pub(crate) mod compact;
 pub(crate) mod context;
 mod context_screen;
 mod gather;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod gather_avx512;
 mod hot_histogram;
 mod lane_plane;
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]

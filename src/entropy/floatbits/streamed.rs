@@ -11,8 +11,10 @@
 //! Without masks or zero heads (weights), a plane that the sample screen of
 //! `uniform_screen.rs` stores is appended straight from the elements, with no copy of its own
 //! (other planes are gathered into a buffer and coded as `laned.rs` codes them). With zero
-//! heads the heads are kept too (rare zero heads: each plane cut from a whole gather), or the rest planes split out together (masks, frequent zero heads), each
-//! dropped once coded ([`Rests`]). Payload bytes are those of the full split (`encode_as`'s
+//! heads the heads are kept too (rare zero heads: each plane cut from a whole gather), or the
+//! rest planes split out of the elements (masks, frequent zero heads) one side at a time (the
+//! elements whose head is not 0, then those whose head is), each plane dropped once its words
+//! are coded ([`Rests`]). Payload bytes are those of the full split (`encode_as`'s
 //! other path).
 
 use super::context::Histogram;
@@ -72,14 +74,15 @@ impl Direct<'_> {
 }
 
 /// The rest planes as they are coded: gathered from the elements when read (every element
-/// kept, no head 0), or split out of them beforehand (masks or zero heads: one pass for all,
-/// `gather::rest_planes`, each plane cut off the end of its buffer once coded).
+/// kept, no head 0), or split out of them beforehand (masks or zero heads: one pass per side,
+/// `gather::rest_planes`, a buffer per plane, each dropped once coded).
 enum Rests<'a> {
     Direct(&'a [u8]),
     /// No masks, some zero heads (the heads kept): each plane gathered whole, the zero heads'
     /// bytes then cut out of it.
     Sparse(&'a [u8], Vec<u8>),
-    Split(Vec<u8>, Vec<u8>),
+    /// Masks, or frequent zero heads: the planes of each side split out when its turn comes.
+    Split,
 }
 
 /// At most one kept element in this many with a zero head (float16 weights: about one in
@@ -96,7 +99,7 @@ impl Rests<'_> {
             // common, wider elements split in one pass (the synthetic gradient's 20 %: 1.8 ×
             // the instructions of `Split`).
             (None, _) if heads.len() / SPARSE_FROM >= nb => Rests::Sparse(bytes, heads),
-            _ => Rests::Split(Vec::new(), Vec::new()),
+            _ => Rests::Split,
         }
     }
 
@@ -105,7 +108,7 @@ impl Rests<'_> {
     /// `direct` for a plane gathered when read, `split` for a plane in memory.
     #[allow(clippy::too_many_arguments)]
     fn code(
-        mut self,
+        self,
         bytes: &[u8],
         w: usize,
         masks: &Masks,
@@ -113,27 +116,24 @@ impl Rests<'_> {
         nb: usize,
         out: &mut Vec<u8>,
         direct: impl Fn(Direct, &mut Vec<u8>),
-        split: impl Fn(&[u8], &mut Vec<u8>),
+        split: impl Fn(Vec<u8>, &mut Vec<u8>),
     ) {
-        // Split out only now that the heads are dropped.
-        if let Rests::Split(a, b) = &mut self {
-            (*a, *b) = gather::rest_planes(bytes, w, masks, m - nb, nb);
-        }
         for zero in [false, true] {
             let len = if zero { nb } else { m - nb };
+            // Split out only now that the heads are dropped, one side at a time; each plane
+            // dropped once coded.
+            let mut planes = match &self {
+                Rests::Split => gather::rest_planes(bytes, w, masks, len, zero),
+                _ => Vec::new(),
+            }
+            .into_iter();
             for j in 0..w - 1 {
-                match &mut self {
+                match &self {
                     Rests::Direct(bytes) => direct(Direct { bytes, w, j, len }, out),
                     Rests::Sparse(bytes, heads) => {
-                        split(&sparse_plane(bytes, w, j, heads, zero.then_some(len)), out)
+                        split(sparse_plane(bytes, w, j, heads, zero.then_some(len)), out)
                     }
-                    Rests::Split(a, b) => {
-                        let buf = if zero { b } else { a };
-                        let at = buf.len() - len;
-                        split(&buf[at..], out);
-                        buf.truncate(at);
-                        buf.shrink_to_fit();
-                    }
+                    Rests::Split => split(planes.next().unwrap_or_default(), out),
                 }
             }
         }
@@ -155,7 +155,7 @@ pub(super) fn encode_laned(
     out.extend_from_slice(&(nb as u64).to_le_bytes());
     lane_plane::encode_with_histogram(&heads, hist, out);
     let rests = Rests::new(bytes, masks, heads, nb);
-    let code = laned::encode_rest_plane;
+    let code = laned::encode_rest_plane_owned;
     rests.code(bytes, w, masks, m, nb, out, direct_laned, code);
 }
 
@@ -221,7 +221,7 @@ pub(super) fn encode_split(
     }
     let rests = Rests::new(bytes, masks, heads, nb);
     let direct = |p: Direct, out: &mut Vec<u8>| plane(&p.gathered(), out);
-    rests.code(bytes, w, masks, m, nb, out, direct, plane);
+    rests.code(bytes, w, masks, m, nb, out, direct, |p, out| plane(&p, out));
 }
 
 /// The top rest byte (plane `w − 2`) of the elements whose head ≠ 0 among the first `count`
