@@ -438,14 +438,8 @@ pub(crate) fn folded_histograms<C: Code>(
     let planes = width.clamp(1, 4) as usize;
     let zs = zero_codes(params, width);
     if zs.windows(2).all(|w| w[0] == w[1]) {
-        let top = C::max_code(codes);
-        // The counts (16 bytes a code value, per thread) take at most half a byte a value:
-        // less than the u16 codes themselves (compress peak memory).
-        let counts = 16 * (top as usize + 1) * threads.max(1);
-        if top < 1 << 16 && 2 * counts <= codes.len() {
-            return Some(shared_zero_histograms(
-                codes, zs[0], r_max, planes, top, threads,
-            ));
+        if let Some(h) = shared_zero_histograms(codes, zs[0], r_max, planes, threads) {
+            return Some(h);
         }
     }
     // Integer counts: any partition into blocks of channels gives the same histograms (as
@@ -476,46 +470,81 @@ pub(crate) fn folded_histograms<C: Code>(
     Some(h)
 }
 
+/// Whether [`shared_zero_histograms`] counts codes up to `top` on `threads` threads: its counts
+/// (16 bytes a code value, per thread) take at most half a byte a value, less than the u16
+/// codes themselves (compress peak memory).
+fn shared_counts_fit(top: u32, n: usize, threads: usize) -> bool {
+    top < 1 << 16 && 2 * 16 * (top as usize + 1) * threads.max(1) <= n
+}
+
+/// Codes counted between two checks of a part's largest code in [`shared_zero_histograms`]:
+/// a piece is still in the core's L1/L2 when it is counted right after its maximum.
+const SHARED_PIECE: usize = 1 << 14;
+
 /// [`folded_histograms`] when every channel has the same zero code `z` (one channel, or
-/// channels sharing their smallest code, as the MiniLM weights do at every bound) and no code
-/// is above `top` (< 2^16): a histogram of the codes themselves, then each of its bins folded
-/// once and added to the planes' histograms. The same counts as folding every code, without
-/// a fold (nor a u16 → u32 widening) per value: the fold and its widening were a third of
-/// the order-0 bound's pass.
+/// channels sharing their smallest code, as the MiniLM weights do at every bound): a
+/// histogram of the codes themselves, then each of its bins folded once and added to the
+/// planes' histograms. The same counts as folding every code, without a fold (nor a u16 →
+/// u32 widening) per value: the fold and its widening were a third of the order-0 bound's
+/// pass. `None` unless the largest code `top` passes [`shared_counts_fit`].
+///
+/// `top` is found in the counting pass, piece by piece on each thread (each part's counts grow
+/// with its largest code so far), not by a pass of its own over the codes on the calling
+/// thread before it: that pass was serial work between two parallel passes (≈ 0.2 ms of a
+/// two-thread compression of the MiniLM word embeddings, 2.4 M u16 codes) and a second read
+/// of the codes on one thread. A part stops as soon as its largest code fails the test, so
+/// when the codes' range is too wide only the pieces up to the first such code were counted.
 fn shared_zero_histograms<C: Code>(
     codes: &[C],
     z: u32,
     r_max: u32,
     planes: usize,
-    top: u32,
     threads: usize,
-) -> Vec<[u64; 256]> {
-    let bins = top as usize + 1;
+) -> Option<Vec<[u64; 256]>> {
+    let n = codes.len();
     // One part per thread, each below 2^31 values so that no u32 count overflows; integer
     // counts: any split gives the same sums.
-    let part = codes.len().div_ceil(threads.max(1)).clamp(1, 1 << 30);
-    let parts = crate::util::par::map(threads, codes.len().div_ceil(part), |k| {
-        let block = &codes[k * part..((k + 1) * part).min(codes.len())];
+    let part = n.div_ceil(threads.max(1)).clamp(1, 1 << 30);
+    let parts = crate::util::par::map(threads, n.div_ceil(part), |k| {
+        let block = &codes[k * part..((k + 1) * part).min(n)];
         // Four counts per code, value `4m + s` in count `s` (as `plane_histograms`: a run of
         // one code would otherwise serialise on one counter's store → load), side by side.
-        let mut b4 = vec![0u32; 4 * bins];
-        let c4 = block.chunks_exact(4);
-        for &u in c4.remainder() {
-            b4[4 * u.get() as usize] += 1;
-        }
-        for c in c4 {
-            for s in 0..4 {
-                b4[4 * c[s].get() as usize + s] += 1;
+        let mut b4: Vec<u32> = Vec::new();
+        let mut top = 0u32;
+        for piece in block.chunks(SHARED_PIECE) {
+            top = top.max(C::max_code(piece));
+            if !shared_counts_fit(top, n, threads) {
+                return None;
+            }
+            // Growing keeps every count at its place (`4u + s`); exactly, so that the counts
+            // stay within the bound checked above.
+            let want = 4 * (top as usize + 1);
+            if b4.len() < want {
+                b4.reserve_exact(want - b4.len());
+                b4.resize(want, 0);
+            }
+            let c4 = piece.chunks_exact(4);
+            for &u in c4.remainder() {
+                b4[4 * u.get() as usize] += 1;
+            }
+            for c in c4 {
+                for s in 0..4 {
+                    b4[4 * c[s].get() as usize + s] += 1;
+                }
             }
         }
-        b4
+        Some((top, b4))
     });
+    let parts: Vec<(u32, Vec<u32>)> = parts.into_iter().collect::<Option<_>>()?;
+    let top = parts.iter().map(|p| p.0).max()?;
+    let bins = top as usize + 1;
     let m = z.min(r_max - z);
     let mut h = vec![[0u64; 256]; planes];
     for u in 0..bins {
         let n: u64 = parts
             .iter()
-            .map(|b4| b4[4 * u..4 * u + 4].iter().map(|&c| c as u64).sum::<u64>())
+            .filter_map(|(_, b4)| b4.get(4 * u..4 * u + 4))
+            .map(|c| c.iter().map(|&c| c as u64).sum::<u64>())
             .sum();
         if n > 0 {
             let f = fold_branchless(u as u32, z, m);
@@ -524,7 +553,7 @@ fn shared_zero_histograms<C: Code>(
             }
         }
     }
-    h
+    Some(h)
 }
 
 /// A lower bound, in bytes, of the backend-2 payload of `codes` (before `fold_codes`): the
@@ -831,6 +860,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The shared-zero path finds the largest code piece by piece in its counting pass: it is
+    /// taken exactly when `shared_counts_fit` holds for the largest code of all parts, wherever
+    /// that code lies (first or last code, either side of a piece's or a part's edge), and then
+    /// counts every folded code.
+    #[test]
+    fn shared_zero_path_decides_on_the_largest_code_anywhere() {
+        let n = 3 * SHARED_PIECE + 5;
+        let (z, width) = (5u32, 2u8);
+        let p = ChannelParams::Uniform {
+            step: 1.0,
+            qmin: vec![-(z as i64)],
+        };
+        let (mut taken, mut refused) = (0, 0);
+        for threads in [1, 2, 3] {
+            for at in [0, SHARED_PIECE - 1, SHARED_PIECE, n / 2, n / 2 + 1, n - 1] {
+                // With n = 49 157: 300 fits on three threads, 700 on two, 3000 on none.
+                for top in [40u32, 300, 700, 3000] {
+                    let mut codes: Vec<u32> = (0..n as u32).map(|i| i % 37).collect();
+                    codes[at] = top;
+                    let narrow: Vec<u16> = codes.iter().map(|&u| u as u16).collect();
+                    let got = shared_zero_histograms(&narrow, z, u16::MAX as u32, 2, threads);
+                    let what = format!("top {top} at {at}, {threads} threads");
+                    assert_eq!(got.is_some(), shared_counts_fit(top, n, threads), "{what}");
+                    let Some(got) = got else {
+                        refused += 1;
+                        continue;
+                    };
+                    taken += 1;
+                    let mut folded = codes.clone();
+                    fold_codes(&p, width, &mut folded, true);
+                    let mut want = vec![[0u64; 256]; width as usize];
+                    for &f in &folded {
+                        for (plane, h) in want.iter_mut().enumerate() {
+                            h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
+                        }
+                    }
+                    assert_eq!(got, want, "{what}");
+                }
+            }
+        }
+        assert_eq!((taken, refused), (48, 24));
     }
 
     /// Channels sharing one zero code (`shared_zero_histograms`: a histogram of the codes,
