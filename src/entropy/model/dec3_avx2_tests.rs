@@ -58,15 +58,7 @@ fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> Both {
 /// escapes, as a badly fitted model would), random sign classes and probabilities.
 fn payload(q: &[i64], rows: usize, mode: u8, shift: i32, seed: u64) -> (Vec<u8>, Vec<i64>) {
     let cols = q.len() / rows;
-    let qmin: Vec<i64> = q
-        .chunks_exact(cols)
-        .map(|r| *r.iter().min().unwrap())
-        .collect();
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = crate::entropy::model::tests::offset_codes(q, cols);
     let mut plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let mut rnd = rng(seed);
     let mv = |c: &mut u8| {

@@ -233,15 +233,7 @@ fn plans_are_the_same_on_both_paths() {
                 q.push(if signed { x } else { x.abs() });
             }
         }
-        let qmin: Vec<i64> = q
-            .chunks_exact(cols)
-            .map(|r| *r.iter().min().unwrap())
-            .collect();
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &x)| (x - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = crate::entropy::model::tests::offset_codes(&q, cols);
         let a = plan_codes_with(&codes, &qmin, 2, None, Kernels::Avx2).unwrap();
         let b = plan_codes_with(&codes, &qmin, 2, None, Kernels::Generic).unwrap();
         assert_eq!(a.header(true), b.header(true), "{rows}x{cols}");

@@ -453,15 +453,7 @@ fn plans_are_the_same_with_every_kernel_set() {
                 q.push(if signed { x } else { x.abs() });
             }
         }
-        let qmin: Vec<i64> = q
-            .chunks_exact(cols)
-            .map(|r| *r.iter().min().unwrap())
-            .collect();
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &x)| (x - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = crate::entropy::model::tests::offset_codes(&q, cols);
         let narrow: Vec<u16> = codes.iter().map(|&c| c as u16).collect();
         assert!(codes.iter().all(|&c| c < 1 << 16));
         let plan = |k| plan_codes_with(&codes, &qmin, 2, None, k).unwrap();

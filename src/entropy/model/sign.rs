@@ -454,15 +454,7 @@ mod tests {
         };
         for (rows, cols) in [(40usize, 33usize), (7, 256), (128, 256)] {
             let q: Vec<i64> = (0..rows * cols).map(|_| next() % 9 - 4).collect();
-            let qmin: Vec<i64> = q
-                .chunks_exact(cols)
-                .map(|r| *r.iter().min().unwrap())
-                .collect();
-            let codes: Vec<u32> = q
-                .iter()
-                .enumerate()
-                .map(|(k, &x)| (x - qmin[k / cols]) as u32)
-                .collect();
+            let (qmin, codes) = crate::entropy::model::tests::offset_codes(&q, cols);
             let u: Vec<f64> = (0..rows)
                 .map(|i| (next() % 7 - 3) as f64 * (1 + i % 3) as f64)
                 .collect();

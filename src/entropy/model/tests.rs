@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// Each row's smallest value `qmin_i` and the codes `q − qmin_i` of the values `q` (rows of
+/// `cols`), as the quantizer gives them to the model.
+pub(super) fn offset_codes(q: &[i64], cols: usize) -> (Vec<i64>, Vec<u32>) {
+    let qmin: Vec<i64> = q
+        .chunks_exact(cols)
+        .map(|r| *r.iter().min().unwrap())
+        .collect();
+    let codes = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    (qmin, codes)
+}
+
 /// States an encoder step of frequency `freq` may start from (L ≤ x < 2^32), chosen where the
 /// arithmetic has edges: around multiples of `freq` (exact quotients) before and after the
 /// renormalisation shift, both sides of the renormalisation bound, and the extremes. Shared by
@@ -61,15 +76,7 @@ fn ideal_size_is_within_a_tenth_of_a_percent_of_the_payload() {
         }
     }
     q[777] = 1 << 40;
-    let qmin: Vec<i64> = q
-        .chunks_exact(cols)
-        .map(|r| *r.iter().min().unwrap())
-        .collect();
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offset_codes(&q, cols);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let real = plan.encode(&codes, &qmin, 2).len() as f64;
     let ideal = plan.ideal_bytes(&codes, &qmin, 2, 1);
@@ -166,15 +173,7 @@ fn ideal_size_is_the_sum_of_each_values_cost() {
             r => (r as i64 - 25) * (1 + (k % 7) as i64),
         })
         .collect();
-    let qmin: Vec<i64> = q
-        .chunks_exact(cols)
-        .map(|r| *r.iter().min().unwrap())
-        .collect();
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offset_codes(&q, cols);
     let mut plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     plan.a = (0..rows)
         .map(|i| {
