@@ -44,14 +44,10 @@ pub(crate) fn encode(heads: &[u8], hist: &[u64; 256], rests: &Rests, w: usize, o
     }
 }
 
-/// Appends one rest plane: stored when close to uniform, else as `lane_plane` chooses.
-pub(super) fn encode_rest_plane(data: &[u8], out: &mut Vec<u8>) {
-    encode_rest_plane_owned(data, out)
-}
-
-/// [`encode_rest_plane`] of a plane the call may drop once its words are coded, before they
-/// are appended (`lane_plane::encode_with_histogram`).
-pub(super) fn encode_rest_plane_owned<D: AsRef<[u8]>>(data: D, out: &mut Vec<u8>) {
+/// Appends one rest plane: stored when close to uniform, else as `lane_plane` chooses. An
+/// owned plane is dropped once its words are coded, before they are appended
+/// (`lane_plane::encode_with_histogram`).
+pub(super) fn encode_rest_plane<D: AsRef<[u8]>>(data: D, out: &mut Vec<u8>) {
     let d = data.as_ref();
     if uniform_screen::clearly_uniform(d) {
         return lane_plane::encode_stored(d, out);

@@ -155,7 +155,7 @@ pub(super) fn encode_laned(
     out.extend_from_slice(&(nb as u64).to_le_bytes());
     lane_plane::encode_with_histogram(&heads, hist, out);
     let rests = Rests::new(bytes, masks, heads, nb);
-    let code = laned::encode_rest_plane_owned;
+    let code = laned::encode_rest_plane::<Vec<u8>>;
     rests.code(bytes, w, masks, m, nb, out, direct_laned, code);
 }
 
@@ -197,7 +197,7 @@ fn direct_laned(p: Direct, out: &mut Vec<u8>) {
         p.append(start, uniform_screen::RUN, run)
     });
     if !clearly {
-        return laned::encode_rest_plane(&p.gathered(), out);
+        return laned::encode_rest_plane(p.gathered(), out);
     }
     out.reserve_exact(1 + p.len);
     out.push(lane_plane::KIND_STORED);
