@@ -286,16 +286,28 @@ fn vector_encoder_words_equal_scalar_words() {
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
 }
 
-/// The kind-3 AVX2 encoder (`enc3_avx2.rs`) writes the scalar encoder's word stream, word for
+use super::super::encode::Enc3Path;
+
+/// The kind-3 vector paths this CPU (and compiler) has.
+fn kind3_paths() -> Vec<Enc3Path> {
+    let mut paths = Vec::new();
+    if have_avx2() {
+        paths.push(Enc3Path::Avx2);
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::super::enc3_avx512::available() {
+            paths.push(Enc3Path::Avx512);
+        }
+    }
+    paths
+}
+
+/// The kind-3 vector encoders (`enc3_avx2.rs`, `enc3_avx512.rs`) write the scalar encoder's word stream, word for
 /// word, whatever the sign mode, with all-zero columns, escapes, wide low parts (s > 24),
 /// offsets ≥ 2^30, rows whose smallest code is beyond ±2^30 and column counts that leave a
 /// scalar tail (not a multiple of 4) mixed in.
 #[test]
 fn kind3_vector_encoder_words_equal_scalar_words() {
     use super::super::encode::encode_rows_with as kind3_rows;
-    if !have_avx2() {
-        return;
-    }
     let mut modes = std::collections::BTreeSet::new();
     for (rows, cols, scale, signed, rank1_signs) in [
         (64usize, 512usize, 3.0, true, false),
@@ -327,10 +339,12 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
             .collect();
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
-        let a = kind3_rows(&plan, &codes, &qmin, 0..rows, true);
-        let b = kind3_rows(&plan, &codes, &qmin, 0..rows, false);
+        let b = kind3_rows(&plan, &codes, &qmin, 0..rows, Enc3Path::Scalar);
         assert!(b.len() > rows, "{rows}x{cols}: {} words", b.len());
-        assert_eq!(a, b, "{rows}x{cols} scale {scale}");
+        for path in kind3_paths() {
+            let a = kind3_rows(&plan, &codes, &qmin, 0..rows, path);
+            assert_eq!(a, b, "{rows}x{cols} scale {scale} {path:?}");
+        }
     }
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
 }
