@@ -450,8 +450,9 @@ fn vector_sign_steps_follow_the_column_classes() {
     assert!(checked >= 16, "{checked} rows coded");
 }
 
-/// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 encoder
-/// (`enc3_avx2.rs`): four states, one word stream, word for word the scalar one.
+/// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 and AVX-512 encoders
+/// (`enc3_avx2.rs`, `enc3_avx512.rs`): four states, one word stream, word for word the scalar
+/// one.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn kind3_vector_sign_steps_follow_the_column_classes() {
@@ -511,6 +512,20 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
             }
             assert_eq!(xv, xs, "row {i} class {rc}");
             assert_eq!(&wv.buf[..wv.pos], &ws.buf[..ws.pos], "row {i} class {rc}");
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if super::super::enc3_avx512::available() {
+                let (mut w5, mut x5) = (buf(), [L; 4]);
+                // SAFETY: the CPU has the features (`available`), the row fits, 256 columns.
+                unsafe {
+                    super::super::enc3_avx512::encode_run4(&ctx, &mut w5, &mut x5, 0, cols);
+                }
+                assert_eq!(x5, xs, "AVX-512, row {i} class {rc}");
+                assert_eq!(
+                    &w5.buf[..w5.pos],
+                    &ws.buf[..ws.pos],
+                    "AVX-512, row {i} class {rc}"
+                );
+            }
             checked += 1;
         }
     }
