@@ -366,6 +366,7 @@ pub(super) enum Enc3Path {
     /// `enc3_avx2.rs`; the CPU must have AVX2.
     Avx2,
     /// `enc3_avx512.rs`; the CPU must have what its `available` checks.
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     Avx512,
 }
 
