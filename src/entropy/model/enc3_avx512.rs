@@ -2,12 +2,13 @@
 //! columns of `enc3_avx2.rs`, with a state step of four instructions.
 //!
 //! Kind 3 has four states for the whole block, so coding is one serial chain of steps per
-//! state: the time of a group is the latency of its steps (sign, low-bit pieces, magnitude),
-//! not the instructions issued. The AVX2 step is ≈ 45 cycles of latency (conversions to f64
-//! and back, a division-free quotient in f64, `vpmullud`, blends). Here the states are 64-bit
-//! lanes and a step is a compare into a mask, a masked shift (renormalise), `vpmadd52huq`
-//! (the quotient, by a 52-bit reciprocal) and `vpmadd52luq` (`v + bias + q·cmpl`): ≈ 12
-//! cycles. Everything else (the symbols' parameters, the words) is off the chain.
+//! state: a group costs at least the latency of its steps (sign, low-bit pieces, magnitude).
+//! The AVX2 step is ≈ 45 cycles of latency (conversions to f64 and back, a division-free
+//! quotient in f64, `vpmullud`, blends). Here the states are 64-bit lanes and a step is a
+//! compare into a mask, a masked shift (renormalise), `vpmadd52huq` (the quotient, by a 52-bit
+//! reciprocal) and `vpmadd52luq` (`v + bias + q·cmpl`): 12 cycles nominal, 7–8 ns measured on
+//! the development machine. Everything else (the symbols' parameters, the words) is off the
+//! chain; the loop is now bound partly by what it issues (docs/PERFORMANCE.md, `k3enc16`).
 //!
 //! The quotient: `⌊v · m / 2^52⌋` with `m = ⌈2^52 / freq⌉` is `⌊v / freq⌋` for every
 //! `v < 2^32`: `v · m / 2^52 = v / freq + ε` with `0 ≤ ε < v / 2^52 < 2^−20`, and the
