@@ -356,31 +356,60 @@ pub(super) fn encode_rows<C: ModelCode>(
     qmin: &[i64],
     range: std::ops::Range<usize>,
 ) -> Vec<u16> {
-    encode_rows_with(plan, codes, qmin, range, super::lanes::have_avx2())
+    encode_rows_with(plan, codes, qmin, range, Enc3Path::best())
 }
 
-/// [`encode_rows`] with the groups of four columns on the AVX2 path (`simd`, the CPU must
-/// have AVX2; `enc3_avx2.rs`) or the scalar one: the same words either way.
+/// How [`encode_rows_with`] codes the groups of four columns: all write the same words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Enc3Path {
+    Scalar,
+    /// `enc3_avx2.rs`; the CPU must have AVX2.
+    Avx2,
+    /// `enc3_avx512.rs`; the CPU must have what its `available` checks.
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    Avx512,
+}
+
+impl Enc3Path {
+    /// The fastest path this CPU (and compiler) has.
+    pub(super) fn best() -> Enc3Path {
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::lanes::have_avx2() && super::enc3_avx512::available() {
+            return Enc3Path::Avx512;
+        }
+        if super::lanes::have_avx2() {
+            Enc3Path::Avx2
+        } else {
+            Enc3Path::Scalar
+        }
+    }
+}
+
+/// [`encode_rows`] with the groups of four columns on the given path: the same words either
+/// way.
 pub(super) fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
-    simd: bool,
+    path: Enc3Path,
 ) -> Vec<u16> {
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = simd;
+    let _ = path;
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
     let mut words: Vec<u16> = Vec::with_capacity(range.len() * cols / 4 + 16);
-    // The vector path copies whole slots of SLOT words: room for the last one's tail.
+    // The vector paths copy whole slots of SLOT words (AVX2) or store a group's words as one
+    // 64-byte vector (AVX-512): room for the last one's tail.
     let mut wb = WordBuf {
         buf: vec![0u16; RUN.min(cols) * MAX_WORDS_PER_VALUE + 32],
         pos: 0,
     };
     #[cfg(target_arch = "x86_64")]
     const _: () = assert!(4 * super::enc3_avx2::SLOT <= 32);
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    const _: () = assert!(super::enc3_avx512::GROUP_ROOM <= 32);
     let sign_syms = plan.sign_syms();
     let cneg = plan.col_pred_neg();
     let [mut x0, mut x1, mut x2, mut x3] = [L; LANES];
@@ -407,20 +436,28 @@ pub(super) fn encode_rows_with<C: ModelCode>(
                 ctx.value(&mut wb, lane, j);
             }
             #[cfg(target_arch = "x86_64")]
-            if simd && super::lanes_enc_avx2::row_fits(ctx.q0) {
+            if path != Enc3Path::Scalar && super::lanes_enc_avx2::row_fits(ctx.q0) {
                 let mut x = [x0, x1, x2, x3];
-                // SAFETY: AVX2 checked by the caller (`simd`), the row fits, `body − j0` is a
-                // multiple of 4 within the row, `fc` packs the family's symbols and `wb.buf`
-                // has 32 words of room past the run's words.
-                unsafe {
-                    super::enc3_avx2::encode_run4(
-                        &ctx,
-                        super::lanes::packed_syms(plan.family),
-                        &mut wb,
-                        &mut x,
-                        j0,
-                        body,
-                    );
+                match path {
+                    #[cfg(alcm_avx512)]
+                    Enc3Path::Avx512 => {
+                        // SAFETY: the CPU has the features (`path`), the row fits, `body − j0`
+                        // is a multiple of 4 within the row.
+                        unsafe { super::enc3_avx512::encode_run4(&ctx, &mut wb, &mut x, j0, body) }
+                    }
+                    // SAFETY: AVX2 checked by the caller (`path`), the row fits, `body − j0`
+                    // is a multiple of 4 within the row, `fc` packs the family's symbols and
+                    // `wb.buf` has 32 words of room past the run's words.
+                    _ => unsafe {
+                        super::enc3_avx2::encode_run4(
+                            &ctx,
+                            super::lanes::packed_syms(plan.family),
+                            &mut wb,
+                            &mut x,
+                            j0,
+                            body,
+                        );
+                    },
                 }
                 [x0, x1, x2, x3] = x;
                 words.extend_from_slice(&wb.buf[..wb.pos]);

@@ -286,16 +286,28 @@ fn vector_encoder_words_equal_scalar_words() {
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
 }
 
-/// The kind-3 AVX2 encoder (`enc3_avx2.rs`) writes the scalar encoder's word stream, word for
+use super::super::encode::Enc3Path;
+
+/// The kind-3 vector paths this CPU (and compiler) has.
+fn kind3_paths() -> Vec<Enc3Path> {
+    let mut paths = Vec::new();
+    if have_avx2() {
+        paths.push(Enc3Path::Avx2);
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        if super::super::enc3_avx512::available() {
+            paths.push(Enc3Path::Avx512);
+        }
+    }
+    paths
+}
+
+/// The kind-3 vector encoders (`enc3_avx2.rs`, `enc3_avx512.rs`) write the scalar encoder's word stream, word for
 /// word, whatever the sign mode, with all-zero columns, escapes, wide low parts (s > 24),
 /// offsets ≥ 2^30, rows whose smallest code is beyond ±2^30 and column counts that leave a
 /// scalar tail (not a multiple of 4) mixed in.
 #[test]
 fn kind3_vector_encoder_words_equal_scalar_words() {
     use super::super::encode::encode_rows_with as kind3_rows;
-    if !have_avx2() {
-        return;
-    }
     let mut modes = std::collections::BTreeSet::new();
     for (rows, cols, scale, signed, rank1_signs) in [
         (64usize, 512usize, 3.0, true, false),
@@ -327,10 +339,12 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
             .collect();
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
-        let a = kind3_rows(&plan, &codes, &qmin, 0..rows, true);
-        let b = kind3_rows(&plan, &codes, &qmin, 0..rows, false);
+        let b = kind3_rows(&plan, &codes, &qmin, 0..rows, Enc3Path::Scalar);
         assert!(b.len() > rows, "{rows}x{cols}: {} words", b.len());
-        assert_eq!(a, b, "{rows}x{cols} scale {scale}");
+        for path in kind3_paths() {
+            let a = kind3_rows(&plan, &codes, &qmin, 0..rows, path);
+            assert_eq!(a, b, "{rows}x{cols} scale {scale} {path:?}");
+        }
     }
     assert!(modes.len() >= 3, "sign modes covered: {modes:?}");
 }
@@ -436,8 +450,9 @@ fn vector_sign_steps_follow_the_column_classes() {
     assert!(checked >= 16, "{checked} rows coded");
 }
 
-/// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 encoder
-/// (`enc3_avx2.rs`): four states, one word stream, word for word the scalar one.
+/// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 and AVX-512 encoders
+/// (`enc3_avx2.rs`, `enc3_avx512.rs`): four states, one word stream, word for word the scalar
+/// one.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn kind3_vector_sign_steps_follow_the_column_classes() {
@@ -497,6 +512,20 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
             }
             assert_eq!(xv, xs, "row {i} class {rc}");
             assert_eq!(&wv.buf[..wv.pos], &ws.buf[..ws.pos], "row {i} class {rc}");
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if super::super::enc3_avx512::available() {
+                let (mut w5, mut x5) = (buf(), [L; 4]);
+                // SAFETY: the CPU has the features (`available`), the row fits, 256 columns.
+                unsafe {
+                    super::super::enc3_avx512::encode_run4(&ctx, &mut w5, &mut x5, 0, cols);
+                }
+                assert_eq!(x5, xs, "AVX-512, row {i} class {rc}");
+                assert_eq!(
+                    &w5.buf[..w5.pos],
+                    &ws.buf[..ws.pos],
+                    "AVX-512, row {i} class {rc}"
+                );
+            }
             checked += 1;
         }
     }

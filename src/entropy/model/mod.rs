@@ -82,6 +82,8 @@ mod dec3_avx2_tests;
 mod decode;
 #[cfg(target_arch = "x86_64")]
 mod enc3_avx2;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod enc3_avx512;
 mod encode;
 pub mod family;
 mod lanes;
