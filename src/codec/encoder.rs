@@ -564,6 +564,7 @@ impl Encoder {
         let (backend_id, payload) = payload::encode(
             &q.params,
             &q.codes,
+            Some(max_code),
             width,
             self.config.backend,
             self.config.deflate_level,
