@@ -84,6 +84,9 @@ pub(super) struct Quantized<C = u32> {
     n_pruned: u64,
     pub(super) target: f64,
     bits_per_channel: Vec<f64>,
+    /// The largest of `codes` when the quantizer knows it (each channel's largest code minus
+    /// its offset): the frame's code width without a pass over the codes.
+    max_code: Option<u32>,
 }
 
 /// A quantized tensor with u32 codes, or u16 codes where they fit (`quant::Code`).
@@ -555,18 +558,13 @@ impl Encoder {
 
     fn write_quantized<C: Code>(&self, q: &Quantized<C>, shape: &[usize], dtype: Dtype) -> Vec<u8> {
         let threads = self.config.threads;
-        let max_code = crate::util::par::map(threads, q.codes.len().div_ceil(SUM_BLOCK), |k| {
-            let block = &q.codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(q.codes.len())];
-            C::max_code(block)
-        })
-        .into_iter()
-        .max()
-        .unwrap_or(0);
+        let max_code = q.max_code.unwrap_or_else(|| max_code_of(&q.codes, threads));
         let width = pack::width_for(max_code);
         let raw_len = q.codes.len() * width as usize;
         let (backend_id, payload) = payload::encode(
             &q.params,
             &q.codes,
+            Some(max_code),
             width,
             self.config.backend,
             self.config.deflate_level,
@@ -610,7 +608,19 @@ fn adaptive<C>(
         n_pruned: pruned as u64,
         target: 0.0,
         bits_per_channel: bits,
+        // A channel's range need not reach its top code: counted by `write_quantized`.
+        max_code: None,
     }
+}
+
+/// The largest of `codes` (0 for none), counted on the threads (any split: the same maximum).
+fn max_code_of<C: Code>(codes: &[C], threads: usize) -> u32 {
+    crate::util::par::map(threads, codes.len().div_ceil(SUM_BLOCK), |k| {
+        C::max_code(&codes[k * SUM_BLOCK..((k + 1) * SUM_BLOCK).min(codes.len())])
+    })
+    .into_iter()
+    .max()
+    .unwrap_or(0)
 }
 
 /// Range-quantizes every channel with its precision, pruning |x| ≤ `prune_at` to zero.
@@ -823,6 +833,7 @@ fn quantize_uniform_holed<C: Code>(
     let mut qmin = Vec::with_capacity(channels);
     let mut bits_per_channel = Vec::with_capacity(channels);
     let mut exceptions = Vec::new();
+    let mut max_code = 0;
     if let Some(per) = data.len().checked_div(channels) {
         // Blocks of channels (any partition gives the same codes), one per work item, as
         // many per thread.
@@ -949,7 +960,7 @@ fn quantize_uniform_holed<C: Code>(
         if beyond > data.len() / WINDOW_SHARE {
             return None;
         }
-        share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
+        max_code = share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
     }
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
@@ -959,6 +970,8 @@ fn quantize_uniform_holed<C: Code>(
         n_pruned: 0,
         target,
         bits_per_channel,
+        // Empty: no channel's range counts.
+        max_code: Some(if data.is_empty() { 0 } else { max_code }),
     })
 }
 
@@ -1075,7 +1088,9 @@ struct Holed<'a> {
 /// Re-bases every channel's codes on the tensor's smallest code when that does not widen the
 /// code stream, so the frame stores one `qmin` instead of one per channel
 /// (`format::FLAG_SHARED_QMIN`). `hi` is the largest code `q`, `widest` the largest `u`. The
-/// codes `q = qmin_c + u`, hence the reconstruction, are unchanged.
+/// codes `q = qmin_c + u`, hence the reconstruction, are unchanged. Returns the largest code
+/// `u` after the re-basing (`hi − lo` or `widest`), for channels whose `hi − qmin_c` is their
+/// largest `u` (each channel's range reaches its largest code).
 fn share_qmin<C: Code>(
     qmin: &mut [i64],
     codes: &mut [C],
@@ -1083,17 +1098,17 @@ fn share_qmin<C: Code>(
     hi: i64,
     widest: u32,
     threads: usize,
-) {
+) -> u32 {
     let (Some(&lo), Some(&q_max)) = (qmin.iter().min(), qmin.iter().max()) else {
-        return;
+        return widest;
     };
     if lo == q_max || per == 0 {
-        return;
+        return widest;
     }
-    match u32::try_from(hi - lo) {
-        Ok(top) if pack::width_for(top) == pack::width_for(widest) => {}
-        _ => return,
-    }
+    let top = match u32::try_from(hi - lo) {
+        Ok(top) if pack::width_for(top) == pack::width_for(widest) => top,
+        _ => return widest,
+    };
     // A pass over all codes: blocks of channels on the threads (integer adds, any split
     // gives the same codes).
     let cpb = crate::util::par::balanced_chunk(
@@ -1113,6 +1128,7 @@ fn share_qmin<C: Code>(
         }
     });
     qmin.fill(lo);
+    top
 }
 
 /// The shape checks of every compression; the value count.
@@ -1316,6 +1332,80 @@ mod tests {
             }
         }
         assert_eq!(q.exceptions, want_exc);
+        assert_eq!(
+            q.max_code,
+            Some(max_code_of(&q.codes, 1)),
+            "{shape:?} step {step}"
+        );
+    }
+
+    /// The quantizer's largest code (no pass over the codes) against the codes' own maximum:
+    /// channels re-based on a shared smallest code (the maximum is then the tensor's top code
+    /// less that code, above every channel's own span) or not (the widest channel), max-abs
+    /// rows narrowed to a window of u16 codes, holes, empty channels.
+    #[test]
+    fn the_quantizers_largest_code_is_the_codes_maximum() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut u = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let (rows, cols) = (48, 300);
+        let mut shared_above_widest = 0;
+        for case in 0..6 {
+            // Rows of positive and of negative values: sharing their smallest code raises the
+            // top code above every row's own span.
+            let x: Vec<f32> = (0..rows * cols)
+                .map(|i| {
+                    let r = i / cols;
+                    let centre = if r % 2 == 0 { 0.6 } else { -0.6 } * case as f64;
+                    (u() * (1.0 + r as f64 / 64.0) + centre) as f32
+                })
+                .collect();
+            let mut outlying = x.clone();
+            outlying[5 * cols + 7] = 3.0e2;
+            for (x, step, e) in [
+                (&x, 1e-2, None),
+                (&x, 3e-3, Some(1.5e-3)),
+                (&x, 1.0, None),
+                (&outlying, 2e-3, Some(1e-3)),
+            ] {
+                for threads in [1, 2] {
+                    let holes = [(3u64, 0f32), (cols as u64 * 9 + 2, 0.0)];
+                    for holes in [&holes[..0], &holes[..]] {
+                        let shape = [rows, cols];
+                        let q16 =
+                            quantize_uniform_holed::<u16>(x, holes, &shape, step, e, 0.0, threads);
+                        let q32 =
+                            quantize_uniform_holed::<u32>(x, holes, &shape, step, e, 0.0, threads);
+                        if let Some(q) = &q16 {
+                            assert_eq!(q.max_code, Some(max_code_of(&q.codes, 1)), "{case} {step}");
+                        }
+                        let q = q32.unwrap();
+                        let top = max_code_of(&q.codes, 1);
+                        assert_eq!(q.max_code, Some(top), "{case} {step} {e:?}");
+                        let ChannelParams::Uniform { qmin, .. } = &q.params else {
+                            panic!("uniform params");
+                        };
+                        let span = |r: &[u32]| r.iter().max().unwrap() - r.iter().min().unwrap();
+                        let widest = q.codes.chunks(cols).map(span).max().unwrap();
+                        if qmin.windows(2).all(|w| w[0] == w[1]) && top > widest {
+                            shared_above_widest += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            shared_above_widest > 0,
+            "no case re-based above the widest row"
+        );
+        for shape in [[0usize, 4], [4, 0]] {
+            let q = quantize_uniform::<u32>(&[], &shape, 1.0, None, 0.0, 1).unwrap();
+            assert_eq!(q.max_code, Some(0));
+        }
     }
 
     #[test]

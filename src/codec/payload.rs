@@ -51,11 +51,13 @@ thread_local! {
 
 /// Encodes the codes (`width` bytes each) of a frame with `backend`; returns the backend id
 /// actually written and the payload. `model_allowed`: the tensor has rows and columns for the
-/// rank-1 model. The payload never exceeds the decoder's expansion bound
-/// ([`entropy::check_sizes`]).
+/// rank-1 model. `max_code`: the codes' largest, when the caller knows it. The payload never
+/// exceeds the decoder's expansion bound ([`entropy::check_sizes`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn encode<C: Code>(
     params: &ChannelParams,
     codes: &[C],
+    max_code: Option<u32>,
     width: u8,
     backend: BackendKind,
     level: u8,
@@ -85,7 +87,7 @@ pub(crate) fn encode<C: Code>(
     // counted once for the bound and the order-0 payload.
     let hists = plan
         .as_ref()
-        .and_then(|_| fold::folded_histograms(params, width, codes, threads));
+        .and_then(|_| fold::folded_histograms(params, width, codes, threads, max_code));
     let bound = || {
         hists
             .as_deref()
