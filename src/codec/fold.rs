@@ -677,6 +677,24 @@ mod tests {
     /// Codes of `channels × per` values of `width` bytes and each channel's `qmin` (zero code
     /// `−qmin < 300`): one value in `wide_every` anywhere in the code range, the others at most
     /// `near − 1` above the channel's zero code.
+    /// The folded codes of `codes` and their planes' byte histograms, counted one folded code
+    /// at a time: the expectation of the histogram passes.
+    fn planes_by_definition(
+        p: &ChannelParams,
+        width: u8,
+        codes: &[u32],
+    ) -> (Vec<u32>, Vec<[u64; 256]>) {
+        let mut folded = codes.to_vec();
+        fold_codes(p, width, &mut folded, true);
+        let mut want = vec![[0u64; 256]; width as usize];
+        for &f in &folded {
+            for (plane, h) in want.iter_mut().enumerate() {
+                h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
+            }
+        }
+        (folded, want)
+    }
+
     fn codes_near_zero(
         s: &mut u64,
         width: u8,
@@ -852,14 +870,7 @@ mod tests {
         for (width, channels, per) in [(2u8, 3usize, 4099usize), (3, 2, 5000), (4, 4, 777)] {
             let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, 1000, 9);
             let p = ChannelParams::Uniform { step: 1.0, qmin };
-            let mut folded = codes.clone();
-            fold_codes(&p, width, &mut folded, true);
-            let mut want = vec![[0u64; 256]; width as usize];
-            for &f in &folded {
-                for (plane, h) in want.iter_mut().enumerate() {
-                    h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
-                }
-            }
+            let (folded, want) = planes_by_definition(&p, width, &codes);
             // Both kinds of group occur: some folded codes reach 256, most do not.
             let wide = folded.iter().filter(|&&f| f >= 256).count();
             assert!(wide > 0 && wide * 100 < folded.len(), "{wide}");
@@ -906,14 +917,7 @@ mod tests {
                         continue;
                     };
                     taken += 1;
-                    let mut folded = codes.clone();
-                    fold_codes(&p, width, &mut folded, true);
-                    let mut want = vec![[0u64; 256]; width as usize];
-                    for &f in &folded {
-                        for (plane, h) in want.iter_mut().enumerate() {
-                            h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
-                        }
-                    }
+                    let (_, want) = planes_by_definition(&p, width, &codes);
                     assert_eq!(got, want, "{what}");
                 }
             }
@@ -953,14 +957,7 @@ mod tests {
                     step: 1.0,
                     qmin: vec![-(z as i64); channels],
                 };
-                let mut folded = codes.clone();
-                fold_codes(&p, width, &mut folded, true);
-                let mut want = vec![[0u64; 256]; width as usize];
-                for &f in &folded {
-                    for (plane, h) in want.iter_mut().enumerate() {
-                        h[((f >> (8 * plane)) & 0xFF) as usize] += 1;
-                    }
-                }
+                let (_, want) = planes_by_definition(&p, width, &codes);
                 let top = *codes.iter().max().unwrap();
                 shared += (32 * (top as usize + 1) <= codes.len()) as usize;
                 let narrow: Vec<u16> = codes.iter().map(|&u| u as u16).collect();
