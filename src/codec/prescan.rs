@@ -8,7 +8,7 @@
 //! in order (fixed blocks of [`SUM_BLOCK`] values), and the subsample's count of non-zero values
 //! and largest magnitude do not depend on the order in which its values are seen.
 
-use super::quant::norm_stats_block;
+use super::quant::norm_stats_pair;
 
 /// Values per block of the sums (fixed, so the sums do not depend on the thread count).
 pub(crate) const SUM_BLOCK: usize = 1 << 16;
@@ -51,29 +51,38 @@ pub(crate) fn scan(data: &[f32], threads: usize) -> Prescan {
 /// [`scan`] of `data` with zeros in its `holes` (kept non-finite values, `holes.rs`).
 pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> Prescan {
     let stride = sub_stride(data.len());
-    let parts = crate::util::par::map(threads, data.len().div_ceil(SUM_BLOCK), |k| {
-        let start = k * SUM_BLOCK;
-        let mut scratch = Vec::new();
-        let range = start..(start + SUM_BLOCK).min(data.len());
-        let block = super::holes::piece(data, range, holes, &mut scratch);
-        let stats = norm_stats_block(block);
-        // This block's share of the subsample: the indices that are multiples of the stride.
-        let piece: Vec<f32> = match stride {
-            Some(s) => block
-                .iter()
-                .skip(start.next_multiple_of(s) - start)
-                .step_by(s)
-                .copied()
-                .collect(),
-            None => Vec::new(),
+    let blocks = data.len().div_ceil(SUM_BLOCK);
+    // Two blocks a work item, their sums made side by side (`norm_stats_pair`: one chain of
+    // additions per block; each block's sum the one-block kernel's).
+    let pairs = crate::util::par::map(threads, blocks.div_ceil(2), |k| {
+        let range = |b: usize| {
+            (b * SUM_BLOCK).min(data.len())..((b + 1) * SUM_BLOCK).min(data.len())
         };
-        let (mut nonzero, mut max_abs) = (0usize, 0.0f32);
-        for &x in &piece {
-            nonzero += (x != 0.0) as usize;
-            max_abs = if x.abs() > max_abs { x.abs() } else { max_abs };
-        }
-        (stats, piece, nonzero, max_abs)
+        let (mut s0, mut s1) = (Vec::new(), Vec::new());
+        let a = super::holes::piece(data, range(2 * k), holes, &mut s0);
+        let b = super::holes::piece(data, range(2 * k + 1), holes, &mut s1);
+        let stats = norm_stats_pair(a, b);
+        [(2 * k, a, stats[0]), (2 * k + 1, b, stats[1])].map(|(i, block, stats)| {
+            // This block's share of the subsample: the indices that are multiples of the stride.
+            let start = i * SUM_BLOCK;
+            let piece: Vec<f32> = match stride {
+                Some(s) => block
+                    .iter()
+                    .skip(start.next_multiple_of(s) - start)
+                    .step_by(s)
+                    .copied()
+                    .collect(),
+                None => Vec::new(),
+            };
+            let (mut nonzero, mut max_abs) = (0usize, 0.0f32);
+            for &x in &piece {
+                nonzero += (x != 0.0) as usize;
+                max_abs = if x.abs() > max_abs { x.abs() } else { max_abs };
+            }
+            (stats, piece, nonzero, max_abs)
+        })
     });
+    let parts = pairs.into_iter().flatten().take(blocks);
     let (mut norm_sq, mut nonzero, mut max_abs, mut finite) = (0.0f64, 0usize, 0.0f32, true);
     let mut sub = Vec::with_capacity(if stride.is_some() { SUB + 1 } else { 0 });
     let (mut sub_nonzero, mut sub_max) = (0usize, 0.0f32);
@@ -98,6 +107,7 @@ pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::quant::norm_stats_block;
 
     /// The separate passes the scan replaces: the statistics of the whole data, and the
     /// subsample gathered from the start with its own statistics.

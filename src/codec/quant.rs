@@ -446,6 +446,18 @@ pub fn norm_stats_block(block: &[f32]) -> (f64, usize, f32) {
     norm_stats_block_generic(block)
 }
 
+/// `[`[`norm_stats_block`]`(a), `[`norm_stats_block`]`(b)]`, the two made side by side where
+/// the CPU has AVX2 (`quant_avx2::norm_stats_pair`: two independent chains of additions), each
+/// the same to the bit.
+pub fn norm_stats_pair(a: &[f32], b: &[f32]) -> [(f64, usize, f32); 2] {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { super::quant_avx2::norm_stats_pair(a, b) };
+    }
+    [norm_stats_block_generic(a), norm_stats_block_generic(b)]
+}
+
 /// Linear-interpolated percentile (numpy's default method) of `values`, `p` in [0, 100].
 /// Reorders `values`. Returns 0 for an empty slice.
 pub fn percentile(values: &mut [f32], p: f64) -> f32 {
@@ -957,7 +969,7 @@ mod tests {
             &with_nan[..],
             &with_nan[..37],
         ]);
-        for b in cases {
+        for &b in &cases {
             let expect = norm_stats_block_generic(b);
             assert_eq!(
                 bits(norm_stats_block(b)),
@@ -981,6 +993,15 @@ mod tests {
                 .filter(|x| !x.is_nan())
                 .fold(0f32, |m, x| m.max(x.abs()));
             assert_eq!(bits(expect), bits((sum, nz, m)), "{} values", b.len());
+        }
+        // Two blocks side by side: each its own block's figures, whatever the other's length.
+        for a in &cases {
+            for b in &cases {
+                let [ra, rb] = norm_stats_pair(a, b);
+                let (ea, eb) = (norm_stats_block_generic(a), norm_stats_block_generic(b));
+                let lens = (a.len(), b.len());
+                assert_eq!((bits(ra), bits(rb)), (bits(ea), bits(eb)), "{lens:?}");
+            }
         }
     }
 

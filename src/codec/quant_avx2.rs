@@ -108,59 +108,146 @@ pub(super) unsafe fn uniform_codes_f64(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn norm_stats_block(block: &[f32]) -> (f64, usize, f32) {
-    let chunks = block.chunks_exact(4);
-    let (mut a, mut nonzero, mut m) = ([0.0f64; 4], 0u64, 0.0f32);
-    for (k, &x) in chunks.remainder().iter().enumerate() {
-        a[k] += x as f64 * x as f64;
-        nonzero += (x != 0.0) as u64;
-        m = if x.abs() > m { x.abs() } else { m };
-    }
-    let body = &block[..block.len() / 4 * 4];
-    // SAFETY: `a` holds 4 f64; unaligned load.
-    let mut acc = _mm256_loadu_pd(a.as_ptr());
-    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
-    let mut vmax = _mm256_setzero_ps();
+    let mut st = NormState::new(block);
     // Non-zero counts as 32-bit lanes, added to `nonzero` every 2^20 groups (no overflow).
-    for part in body.chunks(8 << 20) {
-        let mut cnt = _mm256_setzero_si256();
-        let eights = part.chunks_exact(8);
-        let four = eights.remainder();
-        for c in eights {
-            // SAFETY: `c` holds 8 f32; unaligned load.
-            let x = _mm256_loadu_ps(c.as_ptr());
-            let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
-            let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x));
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(lo, lo));
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(hi, hi));
-            let nz = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
-            cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(nz));
-            // max_ps(a, m) is `a > m ? a : m`.
-            vmax = _mm256_max_ps(_mm256_and_ps(x, abs), vmax);
+    for part in st.body.chunks(8 << 20) {
+        for c in part.chunks_exact(8) {
+            st.eight(c);
         }
+        st.part_end(part);
+    }
+    st.finish()
+}
+
+/// [`norm_stats_block`] of two blocks at once, each in its own order. Σ x² is one chain of
+/// dependent additions per block (two per eight values, each waiting on the last: about a
+/// cycle a value), so the adder idles on one block; two independent chains keep it busy.
+/// Each result is the one-block kernel's to the bit.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn norm_stats_pair(a: &[f32], b: &[f32]) -> [(f64, usize, f32); 2] {
+    if a.len().max(b.len()) > 8 << 20 {
+        // Longer than one part of the counts: the one-block kernel's flushes.
+        return [norm_stats_block(a), norm_stats_block(b)];
+    }
+    let (mut sa, mut sb) = (NormState::new(a), NormState::new(b));
+    let (ba, bb) = (sa.body, sb.body);
+    let (ca, cb) = (ba.chunks_exact(8), bb.chunks_exact(8));
+    let both = ca.len().min(cb.len());
+    for (x, y) in ca.clone().zip(cb.clone()) {
+        sa.eight(x);
+        sb.eight(y);
+    }
+    for x in ca.skip(both) {
+        sa.eight(x);
+    }
+    for y in cb.skip(both) {
+        sb.eight(y);
+    }
+    sa.part_end(ba);
+    sb.part_end(bb);
+    [sa.finish(), sb.finish()]
+}
+
+/// One block's running sums in [`norm_stats_block`]'s order.
+#[cfg(target_arch = "x86_64")]
+struct NormState<'a> {
+    /// The values after the remainder, a multiple of four.
+    body: &'a [f32],
+    acc: __m256d,
+    cnt: __m256i,
+    vmax: __m256,
+    nonzero: u64,
+    m: f32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> NormState<'a> {
+    /// The remainder (< 4 values, the block's first) in lanes 0.., as the scalar loop.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(block: &'a [f32]) -> Self {
+        let chunks = block.chunks_exact(4);
+        let (mut a, mut nonzero, mut m) = ([0.0f64; 4], 0u64, 0.0f32);
+        for (k, &x) in chunks.remainder().iter().enumerate() {
+            a[k] += x as f64 * x as f64;
+            nonzero += (x != 0.0) as u64;
+            m = if x.abs() > m { x.abs() } else { m };
+        }
+        NormState {
+            body: &block[..block.len() / 4 * 4],
+            // SAFETY: `a` holds 4 f64; unaligned load.
+            acc: unsafe { _mm256_loadu_pd(a.as_ptr()) },
+            cnt: _mm256_setzero_si256(),
+            vmax: _mm256_setzero_ps(),
+            nonzero,
+            m,
+        }
+    }
+
+    /// Eight values `c` (exactly eight).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn eight(&mut self, c: &[f32]) {
+        assert!(c.len() == 8);
+        // SAFETY: `c` holds 8 f32; unaligned load.
+        let x = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+        let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+        let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(x));
+        self.acc = _mm256_add_pd(self.acc, _mm256_mul_pd(lo, lo));
+        self.acc = _mm256_add_pd(self.acc, _mm256_mul_pd(hi, hi));
+        let nz = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
+        self.cnt = _mm256_sub_epi32(self.cnt, _mm256_castps_si256(nz));
+        let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        // max_ps(a, m) is `a > m ? a : m`.
+        self.vmax = _mm256_max_ps(_mm256_and_ps(x, abs), self.vmax);
+    }
+
+    /// The end of a part of the body (after its groups of eight): its last four values, if
+    /// any, then its count added to `nonzero`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn part_end(&mut self, part: &[f32]) {
+        let four = part.chunks_exact(8).remainder();
         if !four.is_empty() {
-            // SAFETY: `four` holds 4 f32 (`part` is a multiple of 4 long); unaligned load.
-            let x = _mm_loadu_ps(four.as_ptr());
+            assert!(four.len() == 4);
+            // SAFETY: `four` holds 4 f32; unaligned load.
+            let x = unsafe { _mm_loadu_ps(four.as_ptr()) };
             let lo = _mm256_cvtps_pd(x);
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(lo, lo));
+            self.acc = _mm256_add_pd(self.acc, _mm256_mul_pd(lo, lo));
             let x = _mm256_castps128_ps256(x);
             let x = _mm256_insertf128_ps::<1>(x, _mm_setzero_ps());
             let nz = _mm256_cmp_ps::<_CMP_NEQ_UQ>(x, _mm256_setzero_ps());
-            cnt = _mm256_sub_epi32(cnt, _mm256_castps_si256(nz));
-            vmax = _mm256_max_ps(_mm256_and_ps(x, abs), vmax);
+            self.cnt = _mm256_sub_epi32(self.cnt, _mm256_castps_si256(nz));
+            let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            self.vmax = _mm256_max_ps(_mm256_and_ps(x, abs), self.vmax);
         }
         let mut c = [0u32; 8];
         // SAFETY: `c` holds 8 u32; unaligned store.
-        _mm256_storeu_si256(c.as_mut_ptr().cast(), cnt);
-        nonzero += c.iter().map(|&v| v as u64).sum::<u64>();
+        unsafe { _mm256_storeu_si256(c.as_mut_ptr().cast(), self.cnt) };
+        self.nonzero += c.iter().map(|&v| v as u64).sum::<u64>();
+        self.cnt = _mm256_setzero_si256();
     }
-    _mm256_storeu_pd(a.as_mut_ptr(), acc);
-    let mut lanes = [0.0f32; 8];
-    // SAFETY: `lanes` holds 8 f32; unaligned store.
-    _mm256_storeu_ps(lanes.as_mut_ptr(), vmax);
-    for v in lanes {
-        m = if v > m { v } else { m };
+
+    /// `(Σ x², non-zero values, max |x|)`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn finish(self) -> (f64, usize, f32) {
+        let (mut a, mut lanes) = ([0.0f64; 4], [0.0f32; 8]);
+        // SAFETY: `a` holds 4 f64, `lanes` 8 f32; unaligned stores.
+        unsafe {
+            _mm256_storeu_pd(a.as_mut_ptr(), self.acc);
+            _mm256_storeu_ps(lanes.as_mut_ptr(), self.vmax);
+        }
+        let mut m = self.m;
+        for v in lanes {
+            m = if v > m { v } else { m };
+        }
+        ((a[0] + a[1]) + (a[2] + a[3]), self.nonzero as usize, m)
     }
-    ((a[0] + a[1]) + (a[2] + a[3]), nonzero as usize, m)
 }
 
 /// The pruned values' smallest and largest (`quant::quantize_range_pruned`'s first pass): a
