@@ -55,9 +55,8 @@ pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> 
     // Two blocks a work item, their sums made side by side (`norm_stats_pair`: one chain of
     // additions per block; each block's sum the one-block kernel's).
     let pairs = crate::util::par::map(threads, blocks.div_ceil(2), |k| {
-        let range = |b: usize| {
-            (b * SUM_BLOCK).min(data.len())..((b + 1) * SUM_BLOCK).min(data.len())
-        };
+        let range =
+            |b: usize| (b * SUM_BLOCK).min(data.len())..((b + 1) * SUM_BLOCK).min(data.len());
         let (mut s0, mut s1) = (Vec::new(), Vec::new());
         let a = super::holes::piece(data, range(2 * k), holes, &mut s0);
         let b = super::holes::piece(data, range(2 * k + 1), holes, &mut s1);

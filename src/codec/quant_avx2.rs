@@ -135,16 +135,15 @@ pub(super) unsafe fn norm_stats_pair(a: &[f32], b: &[f32]) -> [(f64, usize, f32)
     }
     let (mut sa, mut sb) = (NormState::new(a), NormState::new(b));
     let (ba, bb) = (sa.body, sb.body);
-    let (ca, cb) = (ba.chunks_exact(8), bb.chunks_exact(8));
-    let both = ca.len().min(cb.len());
-    for (x, y) in ca.clone().zip(cb.clone()) {
+    let both = ba.len().min(bb.len()) / 8 * 8;
+    for (x, y) in ba[..both].chunks_exact(8).zip(bb[..both].chunks_exact(8)) {
         sa.eight(x);
         sb.eight(y);
     }
-    for x in ca.skip(both) {
+    for x in ba[both..].chunks_exact(8) {
         sa.eight(x);
     }
-    for y in cb.skip(both) {
+    for y in bb[both..].chunks_exact(8) {
         sb.eight(y);
     }
     sa.part_end(ba);
