@@ -536,6 +536,9 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
     // for 4000 decodes).
     #[cfg(target_arch = "x86_64")]
     let flat = (simd && MODE != SIGN_NONE).then(|| super::lanes::flat(h.family));
+    // Decided once a block: the detection is a cached load, but not free per row.
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    let avx512 = flat.is_some() && super::dec3_avx512::available();
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
     let dp = dpicks(h.family);
@@ -605,19 +608,44 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
             let mut xs = [x0, x1, x2, x3];
             let mut j = 0;
             while j + LANES <= cols {
-                // SAFETY: `vrow` is only set with AVX2 (`simd`); `a_i + b_j ≤ 510`.
-                j = unsafe {
-                    super::dec3_avx2::run::<MODE, T>(
-                        vr,
-                        &mut xs,
-                        pos,
-                        j,
-                        (b, cneg, ccls),
-                        orow,
-                        &mut |o, q| put(o, q, q.wrapping_sub(q0) as u32),
-                        (&mut qlo, &mut qhi),
-                    )
-                };
+                let cols3 = (b, cneg, ccls);
+                let mut put_q = |o: &mut T, q| put(o, q, q.wrapping_sub(q0) as u32);
+                #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+                if avx512 {
+                    // SAFETY: `avx512` is only set when `dec3_avx512::available()`;
+                    // `a_i + b_j ≤ 510`.
+                    j = unsafe {
+                        super::dec3_avx512::run::<MODE, T>(
+                            vr,
+                            &mut xs,
+                            pos,
+                            j,
+                            cols3,
+                            orow,
+                            &mut put_q,
+                            (&mut qlo, &mut qhi),
+                        )
+                    };
+                }
+                #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+                let avx2 = !avx512;
+                #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+                let avx2 = true;
+                if avx2 {
+                    // SAFETY: `vrow` is only set with AVX2 (`simd`); `a_i + b_j ≤ 510`.
+                    j = unsafe {
+                        super::dec3_avx2::run::<MODE, T>(
+                            vr,
+                            &mut xs,
+                            pos,
+                            j,
+                            cols3,
+                            orow,
+                            &mut put_q,
+                            (&mut qlo, &mut qhi),
+                        )
+                    };
+                }
                 if j + LANES > cols {
                     break;
                 }
