@@ -70,7 +70,7 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     r: &Row,
     x: &mut [u32; 4],
     pos: &mut usize,
-    mut j: usize,
+    j: usize,
     (b, cneg, ccls): (&[u8], &[bool], &[u8]),
     out: &mut [T],
     put: &mut impl FnMut(&mut T, i64),
@@ -80,8 +80,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let nw = r.words.len() / 2;
     let mut xv = _mm_loadu_si128(x.as_ptr() as *const __m128i);
-    let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
-    let mut any = false;
     // One group: `Some((states, words read, codes q))`, or `None` for the scalar path. A
     // closure, not a function: a `target_feature` function is not inlined here, and the call
     // (its constants and its result through memory) cost a third of the group.
@@ -265,22 +263,74 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm_and_si128(q, act),
         ))
     };
-    while j + 4 <= cols && *pos + 4 <= nw {
-        let g = group(
+    let step = |pos: usize, j: usize| {
+        let (xn, reads, q) = group(
             xv,
-            *pos,
+            pos,
             b.as_ptr().add(j),
             cneg.as_ptr().add(j) as *const u8,
             ccls.as_ptr().add(j),
-        );
+        )?;
+        xv = xn;
+        Some((reads, q))
+    };
+    let j = drive(j, pos, nw, out, put, (qlo, qhi), step);
+    _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xv);
+    j
+}
+
+/// [`run`], or `dec3_avx512::run` (the same contract) when `avx512`.
+///
+/// # Safety
+/// As [`run`]; `avx512` only when `dec3_avx512::available()`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) unsafe fn run_best<const MODE: u8, T>(
+    avx512: bool,
+    r: &Row,
+    x: &mut [u32; 4],
+    pos: &mut usize,
+    j: usize,
+    cols: (&[u8], &[bool], &[u8]),
+    out: &mut [T],
+    put: &mut impl FnMut(&mut T, i64),
+    ext: (&mut i64, &mut i64),
+) -> usize {
+    #[cfg(alcm_avx512)]
+    if avx512 {
+        return super::dec3_avx512::run::<MODE, T>(r, x, pos, j, cols, out, put, ext);
+    }
+    let _ = avx512;
+    run::<MODE, T>(r, x, pos, j, cols, out, put, ext)
+}
+
+/// The group loop of [`run`] and `dec3_avx512::run`: `group(pos, j)` decodes the group of
+/// columns `j..j + 4` with words from `pos` (keeping its states) and gives its word count and
+/// codes, or `None` for the scalar path. Runs from column `j` while groups decode and four
+/// columns and four words are left; the codes go to `put` in column order and into
+/// `qlo`/`qhi`. Returns the column where it stopped.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn drive<T>(
+    mut j: usize,
+    pos: &mut usize,
+    nw: usize,
+    out: &mut [T],
+    put: &mut impl FnMut(&mut T, i64),
+    (qlo, qhi): (&mut i64, &mut i64),
+    mut group: impl FnMut(usize, usize) -> Option<(usize, __m128i)>,
+) -> usize {
+    let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
+    let mut any = false;
+    while j + 4 <= out.len() && *pos + 4 <= nw {
+        let g = group(*pos, j);
         #[cfg(test)]
         COUNTS.with(|c| {
             let mut v = c.get();
             v[g.is_none() as usize] += 1;
             c.set(v);
         });
-        let Some((xn, reads, q)) = g else { break };
-        xv = xn;
+        let Some((reads, q)) = g else { break };
         *pos += reads;
         lo = _mm_min_epi32(lo, q);
         hi = _mm_max_epi32(hi, q);
@@ -292,7 +342,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         }
         j += 4;
     }
-    _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xv);
     if any {
         let (mut l, mut h) = ([0i32; 4], [0i32; 4]);
         _mm_storeu_si128(l.as_mut_ptr() as *mut __m128i, lo);

@@ -44,35 +44,36 @@ fn gaussian(rows: usize, cols: usize, scale: f64, signed: bool, seed: u64) -> Ve
 type Both = (Result<Vec<u32>>, [usize; 2], Result<Vec<u32>>);
 
 fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> Both {
-    use std::sync::atomic::Ordering;
     let put = |o: &mut u32, _: i64, u: u32| *o = u;
     // One vector path's result and its groups [vector, scalar].
     let vector = || {
         let mut a = vec![0u32; n];
         super::dec3_avx2::COUNTS.with(|c| c.set([0; 2]));
-        #[cfg(alcm_avx512)]
-        super::dec3_avx512::COUNTS.with(|c| c.set([0; 2]));
         let ra = decode_with_simd(p, qmin, 4, &mut a, 1, Sink::Put, put, true).map(|_| a);
-        let c2 = super::dec3_avx2::COUNTS.with(|c| c.get());
-        #[cfg(alcm_avx512)]
-        let c512 = super::dec3_avx512::COUNTS.with(|c| c.get());
-        #[cfg(not(alcm_avx512))]
-        let c512 = [0; 2];
-        (ra, c2, c512)
+        (ra, super::dec3_avx2::COUNTS.with(|c| c.get()))
     };
-    let (ra, c2, c512) = vector();
+    #[cfg(alcm_avx512)]
+    super::dec3_avx512::RAN.with(|c| c.set(false));
+    let (ra, counts) = vector();
     #[cfg(alcm_avx512)]
     if super::dec3_avx512::available() {
-        assert_eq!(c2, [0; 2], "the AVX2 step ran where AVX-512 is available");
-        super::lanes::NO_AVX512.store(true, Ordering::SeqCst);
-        let (ra2, c2b, c512b) = vector();
-        super::lanes::NO_AVX512.store(false, Ordering::SeqCst);
-        assert_eq!(c512b, [0; 2], "the AVX-512 step ran with NO_AVX512");
+        use super::dec3_avx512::{OFF, RAN};
+        // Sign mode 1 stays scalar; every other mode has vector groups.
+        assert!(
+            RAN.with(|c| c.get()) || counts == [0; 2],
+            "the AVX-512 step did not run where it is available"
+        );
+        OFF.with(|c| c.set(true));
+        RAN.with(|c| c.set(false));
+        let (ra2, counts2) = vector();
+        OFF.with(|c| c.set(false));
+        assert!(!RAN.with(|c| c.get()), "the AVX-512 step ran switched off");
         assert_eq!(ra, ra2, "AVX-512 and AVX2 steps decode differently");
-        assert_eq!(c512, c2b, "AVX-512 and AVX2 steps take different groups");
+        assert_eq!(
+            counts, counts2,
+            "AVX-512 and AVX2 steps take different groups"
+        );
     }
-    let _ = Ordering::SeqCst;
-    let counts = [c2[0] + c512[0], c2[1] + c512[1]];
     let mut b = vec![0u32; n];
     let rb = decode_with_simd(p, qmin, 4, &mut b, 1, Sink::Put, put, false).map(|_| b);
     (ra, counts, rb)

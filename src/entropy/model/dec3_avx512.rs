@@ -29,15 +29,18 @@ use super::*;
 
 #[cfg(test)]
 thread_local! {
-    // Tests only: groups decoded on this thread by this path's vector step and handed to the
-    // scalar one (`dec3_avx2::COUNTS` for the AVX2 path).
-    pub(super) static COUNTS: std::cell::Cell<[usize; 2]> = const { std::cell::Cell::new([0; 2]) };
+    // Tests only: this thread has decoded with this step (its groups are counted in
+    // `dec3_avx2::COUNTS`, as the AVX2 step's).
+    pub(super) static RAN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    // Tests only: this thread decodes kind 3 on the AVX2 step instead. Per thread, unlike
+    // `lanes::NO_AVX512`, so that tests running at once do not switch each other's paths.
+    pub(super) static OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether this decoder runs on this CPU.
 pub(super) fn available() -> bool {
     #[cfg(test)]
-    if super::lanes::NO_AVX512.load(std::sync::atomic::Ordering::SeqCst) {
+    if OFF.with(|c| c.get()) {
         return false;
     }
     std::is_x86_feature_detected!("avx2")
@@ -59,7 +62,7 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     r: &Row,
     x: &mut [u32; 4],
     pos: &mut usize,
-    mut j: usize,
+    j: usize,
     (b, cneg, ccls): (&[u8], &[bool], &[u8]),
     out: &mut [T],
     put: &mut impl FnMut(&mut T, i64),
@@ -68,9 +71,9 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     let cols = out.len();
     assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let nw = r.words.len() / 2;
+    #[cfg(test)]
+    RAN.with(|c| c.set(true));
     let mut xv = _mm256_cvtepu32_epi64(_mm_loadu_si128(x.as_ptr() as *const __m128i));
-    let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
-    let mut any = false;
     let frv = _mm_loadu_si128(r.fr.as_ptr() as *const __m128i);
     let ai = _mm_set1_epi32(r.ai as i32);
     // A closure, not a function, as on the AVX2 path (a call per group cost a third of it).
@@ -256,40 +259,18 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm256_maskz_cvtepi64_epi32(act, q),
         ))
     };
-    while j + 4 <= cols && *pos + 4 <= nw {
-        let g = group(
+    let step = |pos: usize, j: usize| {
+        let (xn, reads, q) = group(
             xv,
-            *pos,
+            pos,
             b.as_ptr().add(j),
             cneg.as_ptr().add(j) as *const u8,
             ccls.as_ptr().add(j),
-        );
-        #[cfg(test)]
-        COUNTS.with(|c| {
-            let mut v = c.get();
-            v[g.is_none() as usize] += 1;
-            c.set(v);
-        });
-        let Some((xn, reads, q)) = g else { break };
+        )?;
         xv = xn;
-        *pos += reads;
-        lo = _mm_min_epi32(lo, q);
-        hi = _mm_max_epi32(hi, q);
-        any = true;
-        let mut qs = [0i32; 4];
-        _mm_storeu_si128(qs.as_mut_ptr() as *mut __m128i, q);
-        for (o, q) in out[j..j + 4].iter_mut().zip(qs) {
-            put(o, q as i64);
-        }
-        j += 4;
-    }
+        Some((reads, q))
+    };
+    let j = super::dec3_avx2::drive(j, pos, nw, out, put, (qlo, qhi), step);
     _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, _mm256_cvtepi64_epi32(xv));
-    if any {
-        let (mut l, mut h) = ([0i32; 4], [0i32; 4]);
-        _mm_storeu_si128(l.as_mut_ptr() as *mut __m128i, lo);
-        _mm_storeu_si128(h.as_mut_ptr() as *mut __m128i, hi);
-        *qlo = (*qlo).min(l.into_iter().min().unwrap_or(i32::MAX) as i64);
-        *qhi = (*qhi).max(h.into_iter().max().unwrap_or(i32::MIN) as i64);
-    }
     j
 }
