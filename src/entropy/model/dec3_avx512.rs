@@ -16,6 +16,11 @@
 //! those of `dec3_avx2.rs`, evaluated on the same values, so the same groups take the vector
 //! path and the values, states and positions are the scalar path's.
 //!
+//! Why: on the 16 384-value fc1 gradients (kind 3) a decompress took 13–16 % less user time
+//! than with the AVX2 step, the 32 768-value `grad_step00010_fc2` 12 % (docs/PERFORMANCE.md,
+//! session 17 `k3dec17`). No 512-bit instruction may appear here: one compiled from a mask
+//! intrinsic of widened bytes made this step slower than the AVX2 one (`nonzero4`).
+//!
 //! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
 //! from rustc 1.89).
 
@@ -120,6 +125,9 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm256_castsi256_si128(li),
             _mm256_extracti128_si256::<1>(li),
         );
+        // SAFETY (the loads below): `ti` is a table of the set (`Flat::pick`), so `ti·M + slot`
+        // is inside `lut` and `ti·256 + sym` inside `fc`; the caller's loop keeps columns
+        // `j..j + 4` and words `pos..pos + 4` inside their slices (`dec3_avx2::drive`).
         let lut = r.fl.lut.as_ptr();
         let sy = [
             *lut.add(_mm_cvtsi128_si64(l01) as usize) as u32,
