@@ -76,8 +76,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     put: &mut impl FnMut(&mut T, i64),
     (qlo, qhi): (&mut i64, &mut i64),
 ) -> usize {
-    let cols = out.len();
-    assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let nw = r.words.len() / 2;
     let mut xv = _mm_loadu_si128(x.as_ptr() as *const __m128i);
     // One group: `Some((states, words read, codes q))`, or `None` for the scalar path. A
@@ -96,14 +94,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         let byte = _mm_set1_epi32(0xFF);
         // v < L = 2^16 as a lane mask.
         let below = |v: __m128i| _mm_cmpeq_epi32(_mm_srli_epi32::<16>(v), zero);
-        let load4 = |p: *const u8| {
-            _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
-                *p,
-                *p.add(1),
-                *p.add(2),
-                *p.add(3),
-            ])))
-        };
         let bq = load4(b);
         let act = _mm_xor_si128(_mm_cmpeq_epi32(bq, zero), ones);
         let pk = _mm_i32gather_epi32::<4>(
@@ -263,20 +253,34 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm_and_si128(q, act),
         ))
     };
-    let step = |pos: usize, j: usize| {
-        let (xn, reads, q) = group(
-            xv,
-            pos,
-            b.as_ptr().add(j),
-            cneg.as_ptr().add(j) as *const u8,
-            ccls.as_ptr().add(j),
-        )?;
-        xv = xn;
-        Some((reads, q))
-    };
-    let j = drive(j, pos, nw, out, put, (qlo, qhi), step);
+    let j = drive(
+        &mut xv,
+        j,
+        pos,
+        nw,
+        (b, cneg, ccls),
+        out,
+        put,
+        (qlo, qhi),
+        group,
+    );
     _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xv);
     j
+}
+
+/// Four bytes from `p`, zero-extended to 32-bit lanes.
+///
+/// # Safety
+/// The CPU must support AVX2; `p..p + 4` must be readable.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn load4(p: *const u8) -> __m128i {
+    _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
+        *p,
+        *p.add(1),
+        *p.add(2),
+        *p.add(3),
+    ])))
 }
 
 /// [`run`], or `dec3_avx512::run` (the same contract) when `avx512`.
@@ -304,33 +308,50 @@ pub(super) unsafe fn run_best<const MODE: u8, T>(
     run::<MODE, T>(r, x, pos, j, cols, out, put, ext)
 }
 
-/// The group loop of [`run`] and `dec3_avx512::run`: `group(pos, j)` decodes the group of
-/// columns `j..j + 4` with words from `pos` (keeping its states) and gives its word count and
-/// codes, or `None` for the scalar path. Runs from column `j` while groups decode and four
-/// columns and four words are left; the codes go to `put` in column order and into
-/// `qlo`/`qhi`. Returns the column where it stopped.
+/// The group loop of [`run`] and `dec3_avx512::run`: `group(states, pos, b, cneg, ccls)`
+/// decodes the group of four columns at `b`, `cneg`, `ccls` with words from `pos` and gives
+/// its new states, word count and codes, or `None` for the scalar path. Runs from column `j`
+/// while groups decode and four columns and four words (of `nw`) are left, keeping `xv`; the
+/// codes go to `put` in column order and into `qlo`/`qhi`. Returns the column where it
+/// stopped.
+///
+/// # Safety
+/// The CPU must support AVX2; `group` may read four bytes at each pointer and four words from
+/// `pos` (this loop keeps both inside their slices).
+#[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn drive<T>(
+pub(super) unsafe fn drive<V: Copy, T>(
+    xv: &mut V,
     mut j: usize,
     pos: &mut usize,
     nw: usize,
+    (b, cneg, ccls): (&[u8], &[bool], &[u8]),
     out: &mut [T],
     put: &mut impl FnMut(&mut T, i64),
     (qlo, qhi): (&mut i64, &mut i64),
-    mut group: impl FnMut(usize, usize) -> Option<(usize, __m128i)>,
+    mut group: impl FnMut(V, usize, *const u8, *const u8, *const u8) -> Option<(V, usize, __m128i)>,
 ) -> usize {
+    let cols = out.len();
+    assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
     let mut any = false;
-    while j + 4 <= out.len() && *pos + 4 <= nw {
-        let g = group(*pos, j);
+    while j + 4 <= cols && *pos + 4 <= nw {
+        let g = group(
+            *xv,
+            *pos,
+            b.as_ptr().add(j),
+            cneg.as_ptr().add(j) as *const u8,
+            ccls.as_ptr().add(j),
+        );
         #[cfg(test)]
         COUNTS.with(|c| {
             let mut v = c.get();
             v[g.is_none() as usize] += 1;
             c.set(v);
         });
-        let Some((reads, q)) = g else { break };
+        let Some((xn, reads, q)) = g else { break };
+        *xv = xn;
         *pos += reads;
         lo = _mm_min_epi32(lo, q);
         hi = _mm_max_epi32(hi, q);

@@ -29,7 +29,7 @@
 
 use std::arch::x86_64::*;
 
-use super::dec3_avx2::Row;
+use super::dec3_avx2::{load4, Row};
 use super::*;
 
 #[cfg(test)]
@@ -73,8 +73,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     put: &mut impl FnMut(&mut T, i64),
     (qlo, qhi): (&mut i64, &mut i64),
 ) -> usize {
-    let cols = out.len();
-    assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let nw = r.words.len() / 2;
     #[cfg(test)]
     RAN.with(|c| c.set(true));
@@ -91,14 +89,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         debug_assert!(pos + 4 <= r.words.len() / 2);
         let slot_mask = _mm256_set1_epi64x(M as i64 - 1);
         let big_l = _mm256_set1_epi64x(L as i64);
-        let load4 = |p: *const u8| {
-            _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
-                *p,
-                *p.add(1),
-                *p.add(2),
-                *p.add(3),
-            ])))
-        };
         // Which of four bytes are not 0, by a byte compare: `_mm_test_epi32_mask` of the widened
         // bytes compiled to a 512-bit `vptestmd` (which slows every vector port around it).
         let nonzero4 = |p: *const u8| {
@@ -267,18 +257,8 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm256_maskz_cvtepi64_epi32(act, q),
         ))
     };
-    let step = |pos: usize, j: usize| {
-        let (xn, reads, q) = group(
-            xv,
-            pos,
-            b.as_ptr().add(j),
-            cneg.as_ptr().add(j) as *const u8,
-            ccls.as_ptr().add(j),
-        )?;
-        xv = xn;
-        Some((reads, q))
-    };
-    let j = super::dec3_avx2::drive(j, pos, nw, out, put, (qlo, qhi), step);
+    let cols3 = (b, cneg, ccls);
+    let j = super::dec3_avx2::drive(&mut xv, j, pos, nw, cols3, out, put, (qlo, qhi), group);
     _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, _mm256_cvtepi64_epi32(xv));
     j
 }
