@@ -70,18 +70,14 @@ pub(super) unsafe fn run<const MODE: u8, T>(
     r: &Row,
     x: &mut [u32; 4],
     pos: &mut usize,
-    mut j: usize,
+    j: usize,
     (b, cneg, ccls): (&[u8], &[bool], &[u8]),
     out: &mut [T],
     put: &mut impl FnMut(&mut T, i64),
     (qlo, qhi): (&mut i64, &mut i64),
 ) -> usize {
-    let cols = out.len();
-    assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
     let nw = r.words.len() / 2;
     let mut xv = _mm_loadu_si128(x.as_ptr() as *const __m128i);
-    let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
-    let mut any = false;
     // One group: `Some((states, words read, codes q))`, or `None` for the scalar path. A
     // closure, not a function: a `target_feature` function is not inlined here, and the call
     // (its constants and its result through memory) cost a third of the group.
@@ -98,14 +94,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         let byte = _mm_set1_epi32(0xFF);
         // v < L = 2^16 as a lane mask.
         let below = |v: __m128i| _mm_cmpeq_epi32(_mm_srli_epi32::<16>(v), zero);
-        let load4 = |p: *const u8| {
-            _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
-                *p,
-                *p.add(1),
-                *p.add(2),
-                *p.add(3),
-            ])))
-        };
         let bq = load4(b);
         let act = _mm_xor_si128(_mm_cmpeq_epi32(bq, zero), ones);
         let pk = _mm_i32gather_epi32::<4>(
@@ -265,9 +253,92 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm_and_si128(q, act),
         ))
     };
+    let j = drive(
+        &mut xv,
+        j,
+        pos,
+        nw,
+        (b, cneg, ccls),
+        out,
+        put,
+        (qlo, qhi),
+        group,
+    );
+    _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xv);
+    j
+}
+
+/// Four bytes from `p`, zero-extended to 32-bit lanes.
+///
+/// # Safety
+/// The CPU must support AVX2; `p..p + 4` must be readable.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn load4(p: *const u8) -> __m128i {
+    _mm_cvtepu8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes([
+        *p,
+        *p.add(1),
+        *p.add(2),
+        *p.add(3),
+    ])))
+}
+
+/// [`run`], or `dec3_avx512::run` (the same contract) when `avx512`.
+///
+/// # Safety
+/// As [`run`]; `avx512` only when `dec3_avx512::available()`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) unsafe fn run_best<const MODE: u8, T>(
+    avx512: bool,
+    r: &Row,
+    x: &mut [u32; 4],
+    pos: &mut usize,
+    j: usize,
+    cols: (&[u8], &[bool], &[u8]),
+    out: &mut [T],
+    put: &mut impl FnMut(&mut T, i64),
+    ext: (&mut i64, &mut i64),
+) -> usize {
+    #[cfg(alcm_avx512)]
+    if avx512 {
+        return super::dec3_avx512::run::<MODE, T>(r, x, pos, j, cols, out, put, ext);
+    }
+    let _ = avx512;
+    run::<MODE, T>(r, x, pos, j, cols, out, put, ext)
+}
+
+/// The group loop of [`run`] and `dec3_avx512::run`: `group(states, pos, b, cneg, ccls)`
+/// decodes the group of four columns at `b`, `cneg`, `ccls` with words from `pos` and gives
+/// its new states, word count and codes, or `None` for the scalar path. Runs from column `j`
+/// while groups decode and four columns and four words (of `nw`) are left, keeping `xv`; the
+/// codes go to `put` in column order and into `qlo`/`qhi`. Returns the column where it
+/// stopped.
+///
+/// # Safety
+/// The CPU must support AVX2; `group` may read four bytes at each pointer and four words from
+/// `pos` (this loop keeps both inside their slices).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn drive<V: Copy, T>(
+    xv: &mut V,
+    mut j: usize,
+    pos: &mut usize,
+    nw: usize,
+    (b, cneg, ccls): (&[u8], &[bool], &[u8]),
+    out: &mut [T],
+    put: &mut impl FnMut(&mut T, i64),
+    (qlo, qhi): (&mut i64, &mut i64),
+    mut group: impl FnMut(V, usize, *const u8, *const u8, *const u8) -> Option<(V, usize, __m128i)>,
+) -> usize {
+    let cols = out.len();
+    assert!(b.len() == cols && cneg.len() == cols && ccls.len() == cols);
+    let (mut lo, mut hi) = (_mm_set1_epi32(i32::MAX), _mm_set1_epi32(i32::MIN));
+    let mut any = false;
     while j + 4 <= cols && *pos + 4 <= nw {
         let g = group(
-            xv,
+            *xv,
             *pos,
             b.as_ptr().add(j),
             cneg.as_ptr().add(j) as *const u8,
@@ -280,7 +351,7 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             c.set(v);
         });
         let Some((xn, reads, q)) = g else { break };
-        xv = xn;
+        *xv = xn;
         *pos += reads;
         lo = _mm_min_epi32(lo, q);
         hi = _mm_max_epi32(hi, q);
@@ -292,7 +363,6 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         }
         j += 4;
     }
-    _mm_storeu_si128(x.as_mut_ptr() as *mut __m128i, xv);
     if any {
         let (mut l, mut h) = ([0i32; 4], [0i32; 4]);
         _mm_storeu_si128(l.as_mut_ptr() as *mut __m128i, lo);

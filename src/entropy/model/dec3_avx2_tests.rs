@@ -39,15 +39,41 @@ fn gaussian(rows: usize, cols: usize, scale: f64, signed: bool, seed: u64) -> Ve
 }
 
 /// Decodes `p` into codes on the vector path (with its count of vector and scalar groups) and
-/// on the scalar path.
+/// on the scalar path. Where the AVX-512 step runs, the AVX2 step must give the same result
+/// (codes or error) from the same groups.
 type Both = (Result<Vec<u32>>, [usize; 2], Result<Vec<u32>>);
 
 fn decode_both(p: &[u8], qmin: &[i64], n: usize) -> Both {
     let put = |o: &mut u32, _: i64, u: u32| *o = u;
-    let mut a = vec![0u32; n];
-    super::dec3_avx2::COUNTS.with(|c| c.set([0; 2]));
-    let ra = decode_with_simd(p, qmin, 4, &mut a, 1, Sink::Put, put, true).map(|_| a);
-    let counts = super::dec3_avx2::COUNTS.with(|c| c.get());
+    // One vector path's result and its groups [vector, scalar].
+    let vector = || {
+        let mut a = vec![0u32; n];
+        super::dec3_avx2::COUNTS.with(|c| c.set([0; 2]));
+        let ra = decode_with_simd(p, qmin, 4, &mut a, 1, Sink::Put, put, true).map(|_| a);
+        (ra, super::dec3_avx2::COUNTS.with(|c| c.get()))
+    };
+    #[cfg(alcm_avx512)]
+    super::dec3_avx512::RAN.with(|c| c.set(false));
+    let (ra, counts) = vector();
+    #[cfg(alcm_avx512)]
+    if super::dec3_avx512::available() {
+        use super::dec3_avx512::{OFF, RAN};
+        // Sign mode 1 stays scalar; every other mode has vector groups.
+        assert!(
+            RAN.with(|c| c.get()) || counts == [0; 2],
+            "the AVX-512 step did not run where it is available"
+        );
+        OFF.with(|c| c.set(true));
+        RAN.with(|c| c.set(false));
+        let (ra2, counts2) = vector();
+        OFF.with(|c| c.set(false));
+        assert!(!RAN.with(|c| c.get()), "the AVX-512 step ran switched off");
+        assert_eq!(ra, ra2, "AVX-512 and AVX2 steps decode differently");
+        assert_eq!(
+            counts, counts2,
+            "AVX-512 and AVX2 steps take different groups"
+        );
+    }
     let mut b = vec![0u32; n];
     let rb = decode_with_simd(p, qmin, 4, &mut b, 1, Sink::Put, put, false).map(|_| b);
     (ra, counts, rb)

@@ -469,8 +469,8 @@ pub(super) fn escape_cold(
 }
 
 /// Decodes the rows `row0..` of one block (`out.len() / cols` rows) from its word stream;
-/// with `simd` (the CPU has AVX2) four columns at a time where they allow (`dec3_avx2.rs`;
-/// the same values either way).
+/// with `simd` (the CPU has AVX2) four columns at a time where they allow (`dec3_avx2.rs`, or
+/// `dec3_avx512.rs` where the CPU has AVX-512 IFMA; the same values either way).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn decode_block<T: Copy>(
     h: &Head,
@@ -533,9 +533,14 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
     // The vector step only where a value has a sign step: without one (sign mode 1, e.g. Adam's
     // `exp_avg_sq`) the scalar loop is short enough that the vector step's longer chain per
     // group measured slower (decode of the 256 × 64 `exp_avg_sq` at 1e-2: 0.39 s against 0.33 s
-    // for 4000 decodes).
+    // for 4000 decodes); so did the AVX-512 step (0.32–0.33 s against 0.25 s for 3000).
     #[cfg(target_arch = "x86_64")]
     let flat = (simd && MODE != SIGN_NONE).then(|| super::lanes::flat(h.family));
+    // Decided once a block: the detection is a cached load, but not free per row.
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    let avx512 = flat.is_some() && super::dec3_avx512::available();
+    #[cfg(all(target_arch = "x86_64", not(alcm_avx512)))]
+    let avx512 = false;
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
     let dp = dpicks(h.family);
@@ -605,9 +610,11 @@ pub(super) fn rows_mode<const MODE: u8, T: Copy>(
             let mut xs = [x0, x1, x2, x3];
             let mut j = 0;
             while j + LANES <= cols {
-                // SAFETY: `vrow` is only set with AVX2 (`simd`); `a_i + b_j ≤ 510`.
+                // SAFETY: `vrow` is only set with AVX2 (`simd`), `avx512` only when
+                // `dec3_avx512::available()`; `a_i + b_j ≤ 510`.
                 j = unsafe {
-                    super::dec3_avx2::run::<MODE, T>(
+                    super::dec3_avx2::run_best::<MODE, T>(
+                        avx512,
                         vr,
                         &mut xs,
                         pos,

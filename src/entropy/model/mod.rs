@@ -79,6 +79,8 @@ mod agree_avx512;
 mod dec3_avx2;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod dec3_avx2_tests;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod dec3_avx512;
 mod decode;
 #[cfg(target_arch = "x86_64")]
 mod enc3_avx2;
