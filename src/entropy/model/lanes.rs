@@ -17,6 +17,7 @@
 //! `L` and consumes exactly its words.
 
 use super::decode::{bit, dpicks, u_of, value_fast, Head, Sink};
+use super::lane_room::LaneDest;
 use super::*;
 
 /// States (and word streams) per block.
@@ -136,8 +137,33 @@ fn encode_rows_sized<C: ModelCode>(
     lanes: std::ops::Range<usize>,
     words_per_value: f64,
 ) -> Vec<Vec<u16>> {
+    let per_lane = (range.len() * plan.cols) as f64 * words_per_value / LANES as f64;
+    let mut dests: Vec<LaneDest> = (0..LANES)
+        .map(|l| match lanes.contains(&l) {
+            // 1/64 over for the lanes' spread about their mean; 16 for the final state.
+            true => LaneDest::owned((per_lane * (1.0 + 1.0 / 64.0)) as usize + 16),
+            false => LaneDest::owned(0),
+        })
+        .collect();
+    encode_rows_into(plan, codes, qmin, range, path, lanes, &mut dests);
+    dests.into_iter().map(LaneDest::into_vec).collect()
+}
+
+/// The words of the lanes `lanes` of rows `range` (one block), lane `l`'s appended to
+/// `dests[l]` in the order the encoder makes them (last word of the stream first, the final
+/// state's two words last).
+pub(crate) fn encode_rows_into<C: ModelCode>(
+    plan: &ModelPlan,
+    codes: &[C],
+    qmin: &[i64],
+    range: std::ops::Range<usize>,
+    path: EncPath,
+    lanes: std::ops::Range<usize>,
+    words: &mut [LaneDest],
+) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = path;
+    debug_assert_eq!(words.len(), LANES);
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
@@ -146,16 +172,6 @@ fn encode_rows_sized<C: ModelCode>(
         .map(|_| WordBuf {
             buf: vec![0u16; per_lane_run],
             pos: 0,
-        })
-        .collect();
-    let mut words: Vec<Vec<u16>> = (0..LANES)
-        .map(|l| match lanes.contains(&l) {
-            true => {
-                let per_lane = (range.len() * cols) as f64 * words_per_value / LANES as f64;
-                // 1/64 over for the lanes' spread about their mean; 16 for the final state.
-                Vec::with_capacity((per_lane * (1.0 + 1.0 / 64.0)) as usize + 16)
-            }
-            false => Vec::new(),
         })
         .collect();
     let sign_syms = plan.sign_syms();
@@ -190,7 +206,7 @@ fn encode_rows_sized<C: ModelCode>(
                 // lanes, `fc` packs the plan family's symbols.
                 unsafe { q.encode_run(&ctx, fc, &mut wbs, &mut x, lanes.clone(), j0..body) };
                 for (w, wb) in words.iter_mut().zip(&wbs) {
-                    append_words(w, &wb.buf[..wb.pos]);
+                    w.append(&wb.buf[..wb.pos]);
                 }
                 j1 = j0;
                 continue;
@@ -211,16 +227,14 @@ fn encode_rows_sized<C: ModelCode>(
                 x[g..g + 4].copy_from_slice(&[s0, s1, s2, s3]);
             }
             for (w, wb) in words.iter_mut().zip(&wbs) {
-                append_words(w, &wb.buf[..wb.pos]);
+                w.append(&wb.buf[..wb.pos]);
             }
             j1 = j0;
         }
     }
     for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
-        append_words(w, &[s as u16, (s >> 16) as u16]);
-        w.reverse();
+        w.append(&[s as u16, (s >> 16) as u16]);
     }
-    words
 }
 
 /// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
@@ -281,7 +295,7 @@ impl VecQueues {
 /// up to half of them unused (compress peak memory, issue 12). A copy of the words every
 /// eighth of growth costs far less than coding them.
 #[inline]
-fn append_words(w: &mut Vec<u16>, run: &[u16]) {
+pub(crate) fn append_words(w: &mut Vec<u16>, run: &[u16]) {
     if w.capacity() - w.len() < run.len() {
         w.reserve_exact(run.len().max(w.capacity() / 8));
     }
