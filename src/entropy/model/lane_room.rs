@@ -34,12 +34,13 @@ pub(crate) struct LaneDest<'a> {
 }
 
 impl<'a> LaneDest<'a> {
-    /// A lane with no room: every word goes to a vector first made for `words` words.
-    pub(crate) fn owned(words: usize) -> LaneDest<'static> {
+    /// A lane with no room (a lane a work item does not code, or a test's): its words, if
+    /// any, go to a vector.
+    pub(crate) fn owned() -> LaneDest<'static> {
         LaneDest {
             room: &mut [],
             filled: 0,
-            spill: Vec::with_capacity(words),
+            spill: Vec::new(),
             spill_hint: 0,
         }
     }
@@ -77,6 +78,7 @@ impl<'a> LaneDest<'a> {
     }
 
     /// The lane's words in decode order.
+    #[cfg(test)]
     pub(crate) fn into_vec(self) -> Vec<u16> {
         let LaneDest {
             room,
@@ -153,7 +155,7 @@ pub(crate) fn code_group(
         ends.push(end);
         if halves {
             let high = dests.split_off(lanes::HIGH_LANES.start);
-            let pad = || (0..LANES / 2).map(|_| LaneDest::owned(0));
+            let pad = || (0..LANES / 2).map(|_| LaneDest::owned());
             dests.extend(pad());
             let high = pad().chain(high).collect();
             items.push(Item {
@@ -190,84 +192,157 @@ pub(crate) fn code_group(
             }
         }
     }
-    let total: usize = tails
-        .iter()
-        .map(|t| HEAD + t.iter().map(|(f, s)| 2 * (f + s.len())).sum::<usize>())
-        .sum();
-    let spare = out.spare_capacity_mut();
-    if total > spare.len() {
-        // The payload outgrew its room: the blocks gathered and appended as before.
-        let gathered: Vec<Vec<Vec<u16>>> = tails
-            .into_iter()
-            .zip(&ends)
-            .map(|(t, end)| {
-                t.into_iter()
-                    .zip(end)
-                    .map(|((filled, spill), &e)| gather(spare, pre + 2 * e, filled, spill))
-                    .collect()
-            })
-            .collect();
-        let bytes: usize = gathered.iter().flatten().map(|w| 4 + 2 * w.len()).sum();
-        out.reserve_exact(bytes);
-        lanes::push_blocks(&gathered, out, threads);
-        return;
-    }
-    // Each lane's room words (bytes from, length, bytes to, all in `spare`), in layout order.
+    // Each lane's room words (bytes from, length, bytes to, all after `out.len()`), in layout
+    // order, and the group's size.
     let mut moves = Vec::with_capacity(LANES * blocks.len());
-    let mut pos = 0;
+    let mut total = 0;
     for (t, end) in tails.iter().zip(&ends) {
-        pos += HEAD;
+        total += HEAD;
         for ((filled, spill), &e) in t.iter().zip(end) {
-            let to = pos + 2 * spill.len();
+            let to = total + 2 * spill.len();
             moves.push((pre + 2 * (e - filled), 2 * filled, to));
-            pos = to + 2 * filled;
+            total = to + 2 * filled;
         }
     }
-    debug_assert_eq!(pos, total);
+    let len = out.len();
+    if total <= out.capacity() - len {
+        lay_out(out.spare_capacity_mut(), &moves, &tails, MaybeUninit::new);
+        // SAFETY: `lay_out` wrote the `total` bytes after `len`: each block's word counts,
+        // then per lane its spill and its room words moved after it.
+        unsafe { out.set_len(len + total) };
+        return;
+    }
+    // The payload outgrew its room (its estimate was short): the rooms made bytes of `out`
+    // (what the lanes did not fill zeroed), `out` grown by what is missing (a reallocation
+    // that may copy, as a payload larger than its first room always did) and the lanes
+    // moved in it the same way.
+    let extent = moves.last().map_or(0, |m| m.0 + m.1);
+    let spare = out.spare_capacity_mut();
+    let mut at = 0;
+    for &(from, n, _) in &moves {
+        spare[at..from].fill(MaybeUninit::new(0));
+        at = from + n;
+    }
+    // SAFETY: the bytes `len..len + extent` are the lanes' room words (written by
+    // `LaneDest::append`) and the bytes between them, zeroed just above.
+    unsafe { out.set_len(len + extent) };
+    out.reserve_exact(total - extent);
+    out.resize(len + total, 0);
+    lay_out(&mut out[len..], &moves, &tails, |b| b);
+}
+
+/// Moves the lanes' room words to their places in `bytes` and writes each block's word counts
+/// and the lanes' spills in front of their room words (`moves` and `tails` from
+/// [`code_group`]; `byte` makes an element of `bytes`).
+fn lay_out<T: Copy>(
+    bytes: &mut [T],
+    moves: &[(usize, usize, usize)],
+    tails: &[[(usize, Vec<u16>); LANES]],
+    byte: impl Fn(u8) -> T,
+) {
     // The layout keeps the lanes' order, so the lanes moving down are moved first to last and
     // then those moving up last to first: neither overwrites words not yet moved.
     for &(from, len, to) in moves.iter().filter(|m| m.2 <= m.0) {
-        spare.copy_within(from..from + len, to);
+        bytes.copy_within(from..from + len, to);
     }
     for &(from, len, to) in moves.iter().rev().filter(|m| m.2 > m.0) {
-        spare.copy_within(from..from + len, to);
+        bytes.copy_within(from..from + len, to);
     }
-    // Then what is not moved: each block's word counts and the spills in front of the lanes.
+    let mut put = |at: usize, b: &[u8]| {
+        for (d, &b) in bytes[at..at + b.len()].iter_mut().zip(b) {
+            *d = byte(b);
+        }
+    };
     let mut pos = 0;
-    for t in &tails {
+    for t in tails {
         for (l, (filled, spill)) in t.iter().enumerate() {
-            let count = (filled + spill.len()) as u32;
-            put(&mut spare[pos + 4 * l..], &count.to_le_bytes());
+            put(pos + 4 * l, &((filled + spill.len()) as u32).to_le_bytes());
         }
         pos += HEAD;
         for (filled, spill) in t {
             for (k, w) in spill.iter().rev().enumerate() {
-                put(&mut spare[pos + 2 * k..], &w.to_le_bytes());
+                put(pos + 2 * k, &w.to_le_bytes());
             }
             pos += 2 * (spill.len() + filled);
         }
     }
-    let len = out.len();
-    // SAFETY: the `total` bytes after `len` are each block's word counts, then per lane its
-    // spill and its room words moved after it, all written above (`pos` reached `total`).
-    unsafe { out.set_len(len + total) };
 }
 
-/// `bytes` into the front of `dst`.
-fn put(dst: &mut [MaybeUninit<u8>], bytes: &[u8]) {
-    for (d, &b) in dst.iter_mut().zip(bytes) {
-        d.write(b);
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A lane's words in decode order: its spill reversed, then the `filled` words of its room,
-/// which ends at byte `end` of `spare`.
-fn gather(spare: &[MaybeUninit<u8>], end: usize, filled: usize, mut spill: Vec<u16>) -> Vec<u16> {
-    spill.reverse();
-    spill.reserve_exact(filled);
-    for w in spare[end - 2 * filled..end].chunks_exact(2) {
-        // SAFETY: the room's last `filled` words were written by `LaneDest::append`.
-        spill.push(u16::from_le_bytes(unsafe { [w[0].assume_init(), w[1].assume_init()] }));
+    /// The words lane `l` of a block starting at row `r0` makes, in the order made: a length
+    /// that differs much between lanes (so that some overflow their share of the room and move
+    /// up, others move down) and pseudo-random words.
+    fn made(r0: usize, l: usize, per_lane: usize) -> Vec<u16> {
+        let mut s = (r0 as u64 + 1) * 0x9E37_79B9_7F4A_7C15 ^ l as u64;
+        let len = 2 + per_lane * [1, 5, 0, 2, 1, 9, 1, 0, 3, 1, 1, 6, 0, 1, 2, 1][l] / 2;
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as u16
+            })
+            .collect()
     }
-    spill
+
+    /// `code_group` of blocks of `rows` rows each (lanes sharing the room by values, all
+    /// equal), after a 3-byte prefix, in a payload of `room` spare bytes: the bytes
+    /// `push_block` writes from each lane's words in decode order, whatever the room (ample,
+    /// short of some lanes, short of the group: gathered), halves or not, on 1 to 3 threads.
+    #[test]
+    fn lanes_coded_in_the_room_are_the_lanes_pushed() {
+        for (n_blocks, per_lane) in [(1usize, 0usize), (1, 300), (2, 40), (3, 1000), (4, 7)] {
+            let blocks: Vec<GroupBlock> = (0..n_blocks)
+                .map(|k| GroupBlock {
+                    rows: 10 * k..10 * k + 10,
+                    lane_values: [10; LANES],
+                })
+                .collect();
+            let mut want = vec![9u8, 8, 7];
+            for b in &blocks {
+                let lanes: Vec<Vec<u16>> = (0..LANES)
+                    .map(|l| made(b.rows.start, l, per_lane).into_iter().rev().collect())
+                    .collect();
+                lanes::push_block(&lanes, &mut want);
+            }
+            let size = want.len() - 3;
+            for room in [0, 1, 63, size / 2, size - 1, size, size + 1, 2 * size + 5, 4 * size] {
+                for (threads, halves) in [(1, false), (2, false), (2, true), (3, true)] {
+                    let mut out = Vec::with_capacity(3 + room);
+                    out.extend_from_slice(&[9, 8, 7]);
+                    code_group(&mut out, &blocks, halves, threads, 1.0, |rows, ls, d| {
+                        for l in ls {
+                            let words = made(rows.start, l, per_lane);
+                            // Runs of varying length, as the encoder's rows and runs give.
+                            for run in words.chunks(1 + (l * 7 + rows.start) % 23) {
+                                d[l].append(run);
+                            }
+                        }
+                    });
+                    assert!(
+                        out == want,
+                        "{n_blocks} blocks of {per_lane}, room {room}, {threads} threads, halves {halves}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A lane given no room keeps every word, in decode order.
+    #[test]
+    fn an_owned_lane_is_its_words_reversed() {
+        let mut d = LaneDest::owned();
+        for run in [&[1u16, 2, 3][..], &[], &[4, 5]] {
+            d.append(run);
+        }
+        assert_eq!(d.into_vec(), [5, 4, 3, 2, 1]);
+        let mut room = [MaybeUninit::new(0u16); 3];
+        let mut d = LaneDest::in_room(&mut room, 3);
+        d.append(&[1, 2]);
+        d.append(&[3, 4, 5]);
+        assert_eq!(d.into_vec(), [5, 4, 3, 2, 1]);
+    }
 }

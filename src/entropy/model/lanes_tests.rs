@@ -532,43 +532,6 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     assert!(checked >= 16, "{checked} rows coded");
 }
 
-#[test]
-fn blocks_pushed_on_the_threads_are_the_blocks_pushed_in_order() {
-    // Blocks of 16 lanes of pseudo-random words, in all from below the threshold of the copy
-    // on the threads to well above it, after a payload prefix; on 1 to 4 threads.
-    let mut s = 5u64;
-    let mut next = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 33) as usize
-    };
-    for (n_blocks, words) in [
-        (1usize, 40_000usize),
-        (2, 100),
-        (3, 30_000),
-        (4, 9_000),
-        (7, 5_000),
-    ] {
-        let blocks: Vec<Vec<Vec<u16>>> = (0..n_blocks)
-            .map(|_| {
-                (0..LANES)
-                    .map(|_| (0..2 + next() % words).map(|_| next() as u16).collect())
-                    .collect()
-            })
-            .collect();
-        let mut want = vec![9u8, 8, 7];
-        for b in &blocks {
-            push_block(b, &mut want);
-        }
-        for threads in 1..=4 {
-            let mut out = vec![9u8, 8, 7];
-            push_blocks(&blocks, &mut out, threads);
-            assert!(out == want, "{n_blocks} blocks, {threads} threads");
-        }
-    }
-}
-
 /// A single block of 2^15 … 2^16 values is written as kind 5 exactly when the lanes' extra
 /// 112 bytes are at most 0.8 % of the kind-3 estimate: then it decodes to its codes on both
 /// paths, costs at most 1 % more than kind 3, and is the same on 1 and 2 threads. A
