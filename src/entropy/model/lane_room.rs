@@ -23,8 +23,8 @@ const HEAD: usize = 4 * LANES;
 
 /// Where one lane's words go as the encoder makes them (last word of the stream first).
 pub(crate) struct LaneDest<'a> {
-    /// Filled from the end: `room[room.len() − filled..]` are the first `filled` words made,
-    /// in decode order, as little-endian `u16`s.
+    /// `room[..filled]` are the first `filled` words made: in the order made until
+    /// [`seal`](LaneDest::seal), then in decode order, as little-endian `u16`s.
     room: &'a mut [MaybeUninit<u16>],
     filled: usize,
     /// The words made after the room was full, in the order made.
@@ -55,17 +55,31 @@ impl<'a> LaneDest<'a> {
         }
     }
 
-    /// Appends the words `run` (in the order made).
+    /// Appends the words `run` (in the order made). In the order made, not reversed word by
+    /// word into the room's end: that store loop cost 4 % of a compression of the word
+    /// embeddings (relative L2 1e-2, one thread); the room is reversed once, by `seal`.
     #[inline]
     pub(crate) fn append(&mut self, run: &[u16]) {
-        let free = self.room.len() - self.filled;
-        let k = run.len().min(free);
-        for (d, &w) in self.room[free - k..free].iter_mut().rev().zip(run) {
-            d.write(w.to_le());
-        }
+        let k = run.len().min(self.room.len() - self.filled);
+        let dst = &mut self.room[self.filled..self.filled + k];
+        // SAFETY: `dst` is `k` writable words (`MaybeUninit<u16>` is laid out as `u16`), not
+        // overlapping `run` (a shared borrow of other memory). One `memcpy`: a store loop
+        // here (the runs are 20–60 words) cost 3 % more of the compression.
+        unsafe { std::ptr::copy_nonoverlapping(run.as_ptr(), dst.as_mut_ptr().cast::<u16>(), k) };
         self.filled += k;
         if k < run.len() {
             self.spill_more(&run[k..]);
+        }
+    }
+
+    /// Puts the room's words in decode order, little-endian: once the lane is coded.
+    fn seal(&mut self) {
+        let words = &mut self.room[..self.filled];
+        words.reverse();
+        #[cfg(target_endian = "big")]
+        for w in words.iter_mut() {
+            // SAFETY: `append` wrote the first `filled` words.
+            w.write(unsafe { w.assume_init() }.to_le());
         }
     }
 
@@ -79,7 +93,8 @@ impl<'a> LaneDest<'a> {
 
     /// The lane's words in decode order.
     #[cfg(test)]
-    pub(crate) fn into_vec(self) -> Vec<u16> {
+    pub(crate) fn into_vec(mut self) -> Vec<u16> {
+        self.seal();
         let LaneDest {
             room,
             filled,
@@ -87,9 +102,8 @@ impl<'a> LaneDest<'a> {
             ..
         } = self;
         spill.reverse();
-        let at = room.len() - filled;
-        // SAFETY: `append` wrote every word of `room[at..]` (little-endian `u16`s).
-        spill.extend(room[at..].iter().map(|w| u16::from_le(unsafe { w.assume_init() })));
+        // SAFETY: `append` wrote the first `filled` words of `room` (little-endian, sealed).
+        spill.extend(room[..filled].iter().map(|w| u16::from_le(unsafe { w.assume_init() })));
         spill
     }
 
@@ -134,8 +148,8 @@ pub(crate) fn code_group(
     let values: usize = blocks.iter().flat_map(|b| b.lane_values).sum();
     let room_words = rooms.len().saturating_sub(HEAD / 2 * blocks.len());
     let mut rest = rooms;
-    // Per block and lane: the word offset (in `rooms`) of the end of its room.
-    let mut ends = Vec::with_capacity(blocks.len());
+    // Per block and lane: the word offset (in `rooms`) of its room.
+    let mut starts = Vec::with_capacity(blocks.len());
     let mut items = Vec::with_capacity(2 * blocks.len());
     let mut at = 0;
     for (k, b) in blocks.iter().enumerate() {
@@ -143,16 +157,16 @@ pub(crate) fn code_group(
         rest = &mut std::mem::take(&mut rest)[skip..];
         at += skip;
         let mut dests = Vec::with_capacity(LANES);
-        let mut end = [0usize; LANES];
+        let mut start = [0usize; LANES];
         for (l, &v) in b.lane_values.iter().enumerate() {
             let share = (room_words as u128 * v as u128 / values.max(1) as u128) as usize;
             let (room, tail) = std::mem::take(&mut rest).split_at_mut(share);
             rest = tail;
+            start[l] = at;
             at += share;
-            end[l] = at;
             dests.push(LaneDest::in_room(room, expected(v)));
         }
-        ends.push(end);
+        starts.push(start);
         if halves {
             let high = dests.split_off(lanes::HIGH_LANES.start);
             let pad = || (0..LANES / 2).map(|_| LaneDest::owned());
@@ -179,6 +193,9 @@ pub(crate) fn code_group(
     crate::util::par::map_chunks_mut(threads, &mut items, 1, |_, it| {
         for it in it.iter_mut() {
             code(blocks[it.block].rows.clone(), it.lanes.clone(), &mut it.dests);
+            for d in &mut it.dests {
+                d.seal();
+            }
         }
     });
     // Per block and lane: the words in its room and the spill.
@@ -196,11 +213,11 @@ pub(crate) fn code_group(
     // order, and the group's size.
     let mut moves = Vec::with_capacity(LANES * blocks.len());
     let mut total = 0;
-    for (t, end) in tails.iter().zip(&ends) {
+    for (t, start) in tails.iter().zip(&starts) {
         total += HEAD;
-        for ((filled, spill), &e) in t.iter().zip(end) {
+        for ((filled, spill), &at) in t.iter().zip(start) {
             let to = total + 2 * spill.len();
-            moves.push((pre + 2 * (e - filled), 2 * filled, to));
+            moves.push((pre + 2 * at, 2 * filled, to));
             total = to + 2 * filled;
         }
     }
