@@ -204,7 +204,8 @@ fn compress_holds_the_codes_and_one_payload() {
                         | "relative_l2 1e-1"
                         | "relative_l2 1e-2"
                         | "relative_l2 1e-2 + NaN kept"
-                ) || (blocks && matches!(what, "relative_l2 1e-3" | "max_abs" | "max_abs 1e-5"));
+                ) || (blocks
+                    && matches!(what, "relative_l2 1e-3" | "max_abs" | "max_abs 1e-5"));
                 let bound = match mode {
                     // Several model blocks: issue 12's target as `peak_memory` prints it,
                     // `compress_bound` alone, with no allowance per row or for tables (the

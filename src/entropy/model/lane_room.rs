@@ -86,7 +86,8 @@ impl<'a> LaneDest<'a> {
     #[cold]
     fn spill_more(&mut self, run: &[u16]) {
         if self.spill.capacity() == 0 {
-            self.spill.reserve_exact(self.spill_hint + self.spill_hint / 64 + 64);
+            self.spill
+                .reserve_exact(self.spill_hint + self.spill_hint / 64 + 64);
         }
         lanes::append_words(&mut self.spill, run);
     }
@@ -103,7 +104,11 @@ impl<'a> LaneDest<'a> {
         } = self;
         spill.reverse();
         // SAFETY: `append` wrote the first `filled` words of `room` (little-endian, sealed).
-        spill.extend(room[..filled].iter().map(|w| u16::from_le(unsafe { w.assume_init() })));
+        spill.extend(
+            room[..filled]
+                .iter()
+                .map(|w| u16::from_le(unsafe { w.assume_init() })),
+        );
         spill
     }
 
@@ -192,7 +197,11 @@ pub(crate) fn code_group(
     }
     crate::util::par::map_chunks_mut(threads, &mut items, 1, |_, it| {
         for it in it.iter_mut() {
-            code(blocks[it.block].rows.clone(), it.lanes.clone(), &mut it.dests);
+            code(
+                blocks[it.block].rows.clone(),
+                it.lanes.clone(),
+                &mut it.dests,
+            );
             for d in &mut it.dests {
                 d.seal();
             }
@@ -326,7 +335,17 @@ mod tests {
                 lanes::push_block(&lanes, &mut want);
             }
             let size = want.len() - 3;
-            for room in [0, 1, 63, size / 2, size - 1, size, size + 1, 2 * size + 5, 4 * size] {
+            for room in [
+                0,
+                1,
+                63,
+                size / 2,
+                size - 1,
+                size,
+                size + 1,
+                2 * size + 5,
+                4 * size,
+            ] {
                 for (threads, halves) in [(1, false), (2, false), (2, true), (3, true)] {
                     let mut out = Vec::with_capacity(3 + room);
                     out.extend_from_slice(&[9, 8, 7]);

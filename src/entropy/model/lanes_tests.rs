@@ -532,6 +532,44 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     assert!(checked >= 16, "{checked} rows coded");
 }
 
+/// A kind-5 payload of several blocks (100 columns: lanes of 7 and 6 values a
+/// row) is its header and each block's lanes laid out by `push_block`, whatever room the
+/// payload is first made with (none: every lane's words kept apart and the payload grown;
+/// half; one byte short; exact; twice) and on 1 to 3 threads (whole blocks, and blocks in
+/// halves of lanes where they do not divide among the threads), and it decodes to its codes.
+#[test]
+fn kind5_payload_is_its_blocks_lanes_whatever_its_room() {
+    let (rows, cols) = (7366, 100);
+    let q = codes(rows, cols, 40.0, true, 17);
+    let qmin = qmin_of(&q, rows);
+    let u: Vec<u32> = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    let plan = plan_codes(&u, &qmin, 1, None).unwrap();
+    assert!(plan.n_blocks() >= 3, "{} blocks", plan.n_blocks());
+    assert!(plan.lanes_kind());
+    let mut want = plan.header(true);
+    for r0 in (0..rows).step_by(plan.rpb) {
+        let r = r0..(r0 + plan.rpb).min(rows);
+        push_block(
+            &encode_rows_with(&plan, &u, &qmin, r, enc_path(), ALL_LANES),
+            &mut want,
+        );
+    }
+    let size = want.len();
+    for threads in 1..=3 {
+        for room in [0, size / 2, size - 1, size, 2 * size] {
+            let got = plan.encode_as(&u, &qmin, threads, true, room);
+            assert!(got == want, "room {room}, {threads} threads");
+        }
+    }
+    let (simd, scalar) = decode_both(&want, &qmin, rows * cols);
+    assert_eq!(simd.unwrap(), u);
+    assert_eq!(scalar.unwrap(), u);
+}
+
 /// A single block of 2^15 … 2^16 values is written as kind 5 exactly when the lanes' extra
 /// 112 bytes are at most 0.8 % of the kind-3 estimate: then it decodes to its codes on both
 /// paths, costs at most 1 % more than kind 3, and is the same on 1 and 2 threads. A
