@@ -89,7 +89,7 @@ impl<'a> LaneDest<'a> {
             self.spill
                 .reserve_exact(self.spill_hint + self.spill_hint / 64 + 64);
         }
-        lanes::append_words(&mut self.spill, run);
+        append_words(&mut self.spill, run);
     }
 
     /// The lane's words in decode order.
@@ -116,6 +116,17 @@ impl<'a> LaneDest<'a> {
     fn into_tail(self) -> (usize, Vec<u16>) {
         (self.filled, self.spill)
     }
+}
+
+/// `w.extend_from_slice(run)`, growing `w` by an eighth (at least) instead of doubling it: a
+/// spill is held until its group is laid out, and doubling could leave half of it unused. A
+/// copy every eighth of growth costs far less than coding the words.
+#[inline]
+fn append_words(w: &mut Vec<u16>, run: &[u16]) {
+    if w.capacity() - w.len() < run.len() {
+        w.reserve_exact(run.len().max(w.capacity() / 8));
+    }
+    w.extend_from_slice(run);
 }
 
 /// One block of a group: its rows and each lane's values (for the lanes' share of the room).

@@ -231,18 +231,6 @@ impl VecQueues {
     }
 }
 
-/// `w.extend_from_slice(run)`, growing `w` by an eighth (at least) instead of doubling it: a
-/// block's lane words are held until the block is appended to the payload, and doubling left
-/// up to half of them unused (compress peak memory, issue 12). A copy of the words every
-/// eighth of growth costs far less than coding them.
-#[inline]
-pub(crate) fn append_words(w: &mut Vec<u16>, run: &[u16]) {
-    if w.capacity() - w.len() < run.len() {
-        w.reserve_exact(run.len().max(w.capacity() / 8));
-    }
-    w.extend_from_slice(run);
-}
-
 /// Appends one block's lane streams (word counts, then the words): the layout
 /// `lane_room::code_group` writes, for tests.
 #[cfg(test)]

@@ -52,6 +52,18 @@ fn qmin_of(q: &[i64], rows: usize) -> Vec<i64> {
         .collect()
 }
 
+/// Each row's smallest code and the codes as offsets from it (what the model codes).
+fn offsets_of(q: &[i64], rows: usize) -> (Vec<i64>, Vec<u32>) {
+    let qmin = qmin_of(q, rows);
+    let cols = q.len() / rows;
+    let u = q
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
+        .collect();
+    (qmin, u)
+}
+
 /// Decodes on the default path (AVX-512 where the CPU and compiler have it) and the scalar
 /// one, returning both; the AVX2 path (no AVX-512) must agree with the default, values or
 /// error kind.
@@ -258,12 +270,7 @@ fn vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let qmin = qmin_of(&q, rows);
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = offsets_of(&q, rows);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let rpb = plan.rpb;
@@ -331,12 +338,7 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let qmin = qmin_of(&q, rows);
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = offsets_of(&q, rows);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let b = kind3_rows(&plan, &codes, &qmin, 0..rows, Enc3Path::Scalar);
@@ -378,12 +380,7 @@ fn vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 11);
-    let qmin = qmin_of(&q, rows);
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offsets_of(&q, rows);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -461,12 +458,7 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 12);
-    let qmin = qmin_of(&q, rows);
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offsets_of(&q, rows);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -541,12 +533,7 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
 fn kind5_payload_is_its_blocks_lanes_whatever_its_room() {
     let (rows, cols) = (7366, 100);
     let q = codes(rows, cols, 40.0, true, 17);
-    let qmin = qmin_of(&q, rows);
-    let u: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, u) = offsets_of(&q, rows);
     let plan = plan_codes(&u, &qmin, 1, None).unwrap();
     assert!(plan.n_blocks() >= 3, "{} blocks", plan.n_blocks());
     assert!(plan.lanes_kind());
@@ -583,12 +570,7 @@ fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
         (127, 258, 9.0, false),
     ] {
         let q = codes(rows, cols, scale, true, 11);
-        let qmin = qmin_of(&q, rows);
-        let u: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, u) = offsets_of(&q, rows);
         let kind3 = plan_codes(&u, &qmin, 1, None).unwrap();
         let estimate = kind3.ideal_bytes(&u, &qmin, 1, 16);
         let p3 = kind3.encode(&u, &qmin, 1);
