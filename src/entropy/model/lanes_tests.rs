@@ -1,6 +1,7 @@
 //! Kind-5 lane coder: round trips, the scalar, AVX2 and AVX-512 paths against each other,
 //! damaged payloads.
 
+use super::super::tests::offset_codes;
 use super::super::{accumulate_values, decode, decode_values, encode};
 use super::*;
 use std::sync::atomic::Ordering;
@@ -50,18 +51,6 @@ fn qmin_of(q: &[i64], rows: usize) -> Vec<i64> {
     q.chunks_exact(q.len() / rows)
         .map(|r| *r.iter().min().unwrap())
         .collect()
-}
-
-/// Each row's smallest code and the codes as offsets from it (what the model codes).
-fn offsets_of(q: &[i64], rows: usize) -> (Vec<i64>, Vec<u32>) {
-    let qmin = qmin_of(q, rows);
-    let cols = q.len() / rows;
-    let u = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
-    (qmin, u)
 }
 
 /// Decodes on the default path (AVX-512 where the CPU and compiler have it) and the scalar
@@ -270,7 +259,7 @@ fn vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let (qmin, codes) = offsets_of(&q, rows);
+        let (qmin, codes) = offset_codes(&q, cols);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let rpb = plan.rpb;
@@ -338,7 +327,7 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let (qmin, codes) = offsets_of(&q, rows);
+        let (qmin, codes) = offset_codes(&q, cols);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let b = kind3_rows(&plan, &codes, &qmin, 0..rows, Enc3Path::Scalar);
@@ -380,7 +369,7 @@ fn vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 11);
-    let (qmin, codes) = offsets_of(&q, rows);
+    let (qmin, codes) = offset_codes(&q, cols);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -458,7 +447,7 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 12);
-    let (qmin, codes) = offsets_of(&q, rows);
+    let (qmin, codes) = offset_codes(&q, cols);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -533,7 +522,7 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
 fn kind5_payload_is_its_blocks_lanes_whatever_its_room() {
     let (rows, cols) = (7366, 100);
     let q = codes(rows, cols, 40.0, true, 17);
-    let (qmin, u) = offsets_of(&q, rows);
+    let (qmin, u) = offset_codes(&q, cols);
     let plan = plan_codes(&u, &qmin, 1, None).unwrap();
     assert!(plan.n_blocks() >= 3, "{} blocks", plan.n_blocks());
     assert!(plan.lanes_kind());
@@ -570,7 +559,7 @@ fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
         (127, 258, 9.0, false),
     ] {
         let q = codes(rows, cols, scale, true, 11);
-        let (qmin, u) = offsets_of(&q, rows);
+        let (qmin, u) = offset_codes(&q, cols);
         let kind3 = plan_codes(&u, &qmin, 1, None).unwrap();
         let estimate = kind3.ideal_bytes(&u, &qmin, 1, 16);
         let p3 = kind3.encode(&u, &qmin, 1);
