@@ -6,13 +6,14 @@
 //! payload, whose reserved room was waiting for them: the same bytes twice (0.11 × the input
 //! for a block of the MiniLM intermediate weight in max-abs mode). Here each lane is given a
 //! room in the payload's spare capacity (the group's blocks share all of it, each lane by its
-//! count of values) and fills it from the end backwards: the encoder makes a lane's words last
-//! word first, so the room's tail is the lane in decode order. Once the group is coded, the
-//! lanes are moved down to their places after the word counts; what overflowed a room (a
-//! lane with more words than its share, or a payload larger than its estimate) was kept in a
-//! vector and is written in front of the lane's room words. Only if the group's blocks do not
-//! fit in the spare capacity are they gathered into vectors and appended as before. The same
-//! bytes either way.
+//! count of values) and fills it with its words in the order the encoder makes them (last word
+//! of the stream first); once the lane is coded, the room's words are reversed in place, into
+//! decode order. Once the group is coded, the lanes are moved to their places after the word
+//! counts; what overflowed a room (a lane with more words than its share) was kept in a vector
+//! and is written in front of the lane's room words. If the group does not fit in the spare
+//! capacity (the payload's estimate was short), the rooms become bytes of the payload, which
+//! grows by what is missing, and the lanes are laid out in it the same way. The same bytes
+//! either way.
 
 use super::lanes::{self, LANES};
 use std::mem::MaybeUninit;
