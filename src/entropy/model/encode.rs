@@ -155,43 +155,37 @@ impl ModelPlan {
         let mut out = self.header(lanes);
         out.reserve_exact(capacity.saturating_sub(out.len()));
         if lanes && self.lanes_kind() {
-            // Kind 5: independent lane streams per block (lanes.rs), coded a group of blocks
-            // at a time and appended as they come, so that only a group's words are held
-            // beside the payload, not every block's (compress peak memory, issue 12).
+            // Kind 5: independent lane streams per block (lanes.rs), coded one block a thread
+            // at a time into the payload's spare room and moved into place (lane_room.rs), so
+            // that no block's words are held beside the payload (compress peak memory, issue
+            // 12; main 984b873 held a group's words in vectors of their own).
             let n_blocks = self.n_blocks();
             let block = |k: usize| k * rpb..((k + 1) * rpb).min(rows);
-            // The lanes' first room: the payload's expected words per value.
+            // The payload's expected words per value (a lane's spill is first made for what it
+            // was expected to take beyond its room).
             let wpv = capacity as f64 / (2 * codes.len()).max(1) as f64;
-            let group = group_blocks::<C>(codes.len(), capacity, rpb * self.cols, wpv, threads);
+            let group = threads.max(1);
+            let cols = self.cols;
             let mut k0 = 0;
             while k0 < n_blocks {
                 let k1 = (k0 + group).min(n_blocks);
+                let blocks: Vec<_> = (k0..k1)
+                    .map(|k| lane_room::GroupBlock {
+                        rows: block(k),
+                        lane_values: std::array::from_fn(|l| {
+                            block(k).len() * ((cols + lanes::LANES - 1 - l) / lanes::LANES)
+                        }),
+                    })
+                    .collect();
                 // A group whose blocks do not divide among the threads (the last of 9 blocks
                 // on 2 threads): each block's two halves of lanes are work items instead, so
                 // the threads finish together. The lanes are independent: the same words as
                 // coding each block whole.
-                if threads > 1 && (k1 - k0) % threads != 0 {
-                    let words = crate::util::par::map(threads, 2 * (k1 - k0), |h| {
-                        let half = [lanes::LOW_LANES, lanes::HIGH_LANES][h % 2].clone();
-                        lanes::encode_rows_lanes(self, codes, qmin, block(k0 + h / 2), half, wpv)
-                    });
-                    reserve_for(&mut out, words.iter().flatten());
-                    let mut words = words.into_iter();
-                    let mut blocks = Vec::with_capacity(k1 - k0);
-                    while let (Some(mut low), Some(high)) = (words.next(), words.next()) {
-                        for (w, h) in low.iter_mut().zip(high).skip(lanes::HIGH_LANES.start) {
-                            *w = h;
-                        }
-                        blocks.push(low);
-                    }
-                    lanes::push_blocks(&blocks, &mut out, threads);
-                } else {
-                    let streams = crate::util::par::map(threads, k1 - k0, |k| {
-                        lanes::encode_rows(self, codes, qmin, block(k0 + k), wpv)
-                    });
-                    reserve_for(&mut out, streams.iter().flatten());
-                    lanes::push_blocks(&streams, &mut out, threads);
-                }
+                let halves = threads > 1 && (k1 - k0) % threads != 0;
+                let path = lanes::enc_path();
+                lane_room::code_group(&mut out, &blocks, halves, threads, wpv, |rows, ls, d| {
+                    lanes::encode_rows_into(self, codes, qmin, rows, path, ls, d)
+                });
                 k0 = k1;
             }
             return out;
@@ -210,40 +204,6 @@ impl ModelPlan {
         }
         out
     }
-}
-
-/// Blocks coded at a time by [`ModelPlan::encode_as`] (kind 5) for `n` codes of type `C`, a
-/// payload of about `capacity` bytes and blocks of `block` values at `wpv` words a value.
-///
-/// A group's words are what the call holds beside the codes and the payload (compress peak
-/// memory, issue 12): one block a thread, or, on an even number of threads, half a block a
-/// thread (each block's two halves of lanes are then the work items) where the three would
-/// come within a tenth of the input's size, `compress_bound` (the tenth: what else the call
-/// holds, per-row tables and statistics, 0.03–0.07 × the input on the MiniLM weights), and
-/// the codes and the payload alone are below it. Coding a block in halves reads each row's
-/// codes twice: +3–4 % of a two-thread compression's instructions (the MiniLM weights), paid
-/// only there (the intermediate weight at relative L2 1e-3: 1.05 → 0.96 × the input; its 4
-/// blocks at two a thread, main's groups, held half its words: 1.39).
-fn group_blocks<C>(n: usize, capacity: usize, block: usize, wpv: f64, threads: usize) -> usize {
-    let threads = threads.max(1);
-    let held = |blocks: usize| {
-        let words = 2.0 * wpv * (blocks * block) as f64;
-        (std::mem::size_of::<C>() * n + capacity) as f64 + words
-    };
-    let budget = (4 * n) as f64;
-    if threads % 2 == 0 && held(threads) > 0.9 * budget && held(0) < budget {
-        threads / 2
-    } else {
-        threads
-    }
-}
-
-/// Room in `out` for the lane word lists `lanes` (a 4-byte count and the words of each; the
-/// empty lists of a half block count their 4 bytes too): a payload larger than the first guess
-/// grows by what each group adds, not to twice the guess (compress peak memory).
-fn reserve_for<'a>(out: &mut Vec<u8>, lanes: impl Iterator<Item = &'a Vec<u16>>) {
-    let bytes: usize = lanes.map(|w| 4 + 2 * w.len()).sum();
-    out.reserve_exact(bytes);
 }
 
 impl ModelPlan {

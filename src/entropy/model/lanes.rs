@@ -17,6 +17,7 @@
 //! `L` and consumes exactly its words.
 
 use super::decode::{bit, dpicks, u_of, value_fast, Head, Sink};
+use super::lane_room::LaneDest;
 use super::*;
 
 /// States (and word streams) per block.
@@ -24,52 +25,14 @@ pub(crate) const LANES: usize = 16;
 /// Columns per run of the encoder's word buffers (a multiple of [`LANES`]).
 const RUN: usize = 1024;
 
-/// The words of each lane of rows `range` (one block), each in decode order (final state
-/// first, high half first). `words_per_value`: the words the payload is expected to take per
-/// value, for the lanes' first capacity.
-pub(crate) fn encode_rows<C: ModelCode>(
-    plan: &ModelPlan,
-    codes: &[C],
-    qmin: &[i64],
-    range: std::ops::Range<usize>,
-    words_per_value: f64,
-) -> Vec<Vec<u16>> {
-    encode_rows_sized(
-        plan,
-        codes,
-        qmin,
-        range,
-        enc_path(),
-        ALL_LANES,
-        words_per_value,
-    )
-}
-
-/// Words per value a lane's first capacity is made for without an estimate of the payload.
-#[cfg(test)]
-const WORDS_PER_VALUE: f64 = 0.25;
-
 /// Every lane of a block; [`LOW_LANES`] and [`HIGH_LANES`] are its two halves (one AVX2 group
-/// each).
+/// each). Lanes never depend on each other, so a block's two halves coded apart (on two
+/// threads) give its words exactly.
 pub(crate) const ALL_LANES: std::ops::Range<usize> = 0..LANES;
 /// Lanes 0–7.
 pub(crate) const LOW_LANES: std::ops::Range<usize> = 0..LANES / 2;
 /// Lanes 8–15.
 pub(crate) const HIGH_LANES: std::ops::Range<usize> = LANES / 2..LANES;
-
-/// [`encode_rows`] of the lanes in `lanes` only ([`ALL_LANES`], [`LOW_LANES`] or
-/// [`HIGH_LANES`]; the other lanes' word lists are left empty). Lanes never depend on each
-/// other, so a block's two halves coded apart (on two threads) give its words exactly.
-pub(crate) fn encode_rows_lanes<C: ModelCode>(
-    plan: &ModelPlan,
-    codes: &[C],
-    qmin: &[i64],
-    range: std::ops::Range<usize>,
-    lanes: std::ops::Range<usize>,
-    words_per_value: f64,
-) -> Vec<Vec<u16>> {
-    encode_rows_sized(plan, codes, qmin, range, enc_path(), lanes, words_per_value)
-}
 
 /// The code that codes a block's runs of 16 columns: all give the same words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +73,9 @@ pub(crate) fn enc_paths() -> Vec<EncPath> {
     p
 }
 
-/// [`encode_rows_lanes`] on the given path (which this CPU must run).
+/// The words of the lanes `lanes` of rows `range` (one block) on the given path (which this
+/// CPU must run), each lane's in decode order (final state first, high half first; the other
+/// lanes' lists empty).
 #[cfg(test)]
 fn encode_rows_with<C: ModelCode>(
     plan: &ModelPlan,
@@ -120,24 +85,26 @@ fn encode_rows_with<C: ModelCode>(
     path: EncPath,
     lanes: std::ops::Range<usize>,
 ) -> Vec<Vec<u16>> {
-    encode_rows_sized(plan, codes, qmin, range, path, lanes, WORDS_PER_VALUE)
+    let mut dests: Vec<LaneDest> = (0..LANES).map(|_| LaneDest::owned()).collect();
+    encode_rows_into(plan, codes, qmin, range, path, lanes, &mut dests);
+    dests.into_iter().map(LaneDest::into_vec).collect()
 }
 
-/// [`encode_rows_with`], each lane's words first made room for at `words_per_value` (then
-/// grown by an eighth at a time, [`append_words`]): sized from the payload's estimate, a
-/// block's words are neither copied as they grow nor held with unused room (compress peak
-/// memory).
-fn encode_rows_sized<C: ModelCode>(
+/// The words of the lanes `lanes` of rows `range` (one block), lane `l`'s appended to
+/// `dests[l]` in the order the encoder makes them (last word of the stream first, the final
+/// state's two words last).
+pub(crate) fn encode_rows_into<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
     qmin: &[i64],
     range: std::ops::Range<usize>,
     path: EncPath,
     lanes: std::ops::Range<usize>,
-    words_per_value: f64,
-) -> Vec<Vec<u16>> {
+    words: &mut [LaneDest],
+) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = path;
+    debug_assert_eq!(words.len(), LANES);
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
@@ -146,16 +113,6 @@ fn encode_rows_sized<C: ModelCode>(
         .map(|_| WordBuf {
             buf: vec![0u16; per_lane_run],
             pos: 0,
-        })
-        .collect();
-    let mut words: Vec<Vec<u16>> = (0..LANES)
-        .map(|l| match lanes.contains(&l) {
-            true => {
-                let per_lane = (range.len() * cols) as f64 * words_per_value / LANES as f64;
-                // 1/64 over for the lanes' spread about their mean; 16 for the final state.
-                Vec::with_capacity((per_lane * (1.0 + 1.0 / 64.0)) as usize + 16)
-            }
-            false => Vec::new(),
         })
         .collect();
     let sign_syms = plan.sign_syms();
@@ -190,7 +147,7 @@ fn encode_rows_sized<C: ModelCode>(
                 // lanes, `fc` packs the plan family's symbols.
                 unsafe { q.encode_run(&ctx, fc, &mut wbs, &mut x, lanes.clone(), j0..body) };
                 for (w, wb) in words.iter_mut().zip(&wbs) {
-                    append_words(w, &wb.buf[..wb.pos]);
+                    w.append(&wb.buf[..wb.pos]);
                 }
                 j1 = j0;
                 continue;
@@ -211,16 +168,14 @@ fn encode_rows_sized<C: ModelCode>(
                 x[g..g + 4].copy_from_slice(&[s0, s1, s2, s3]);
             }
             for (w, wb) in words.iter_mut().zip(&wbs) {
-                append_words(w, &wb.buf[..wb.pos]);
+                w.append(&wb.buf[..wb.pos]);
             }
             j1 = j0;
         }
     }
     for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
-        append_words(w, &[s as u16, (s >> 16) as u16]);
-        w.reverse();
+        w.append(&[s as u16, (s >> 16) as u16]);
     }
-    words
 }
 
 /// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
@@ -276,100 +231,16 @@ impl VecQueues {
     }
 }
 
-/// `w.extend_from_slice(run)`, growing `w` by an eighth (at least) instead of doubling it: a
-/// block's lane words are held until the block is appended to the payload, and doubling left
-/// up to half of them unused (compress peak memory, issue 12). A copy of the words every
-/// eighth of growth costs far less than coding them.
-#[inline]
-fn append_words(w: &mut Vec<u16>, run: &[u16]) {
-    if w.capacity() - w.len() < run.len() {
-        w.reserve_exact(run.len().max(w.capacity() / 8));
-    }
-    w.extend_from_slice(run);
-}
-
-/// Appends one block's lane streams (word counts, then the words).
+/// Appends one block's lane streams (word counts, then the words): the layout
+/// `lane_room::code_group` writes, for tests.
+#[cfg(test)]
 pub(crate) fn push_block(words: &[Vec<u16>], out: &mut Vec<u8>) {
     for w in words {
         out.extend_from_slice(&(w.len() as u32).to_le_bytes());
     }
     for w in words {
-        #[cfg(target_endian = "little")]
-        out.extend_from_slice(le_bytes(w));
-        #[cfg(not(target_endian = "little"))]
         out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
     }
-}
-
-/// Payloads of blocks from this many bytes on are copied on the threads.
-const PARALLEL_PUSH_MIN: usize = 1 << 16;
-
-/// [`push_block`] of each of `blocks` in order, each block copied by one of up to `threads`
-/// threads into its place in `out`'s spare room (`out` grows by exactly their size). The
-/// copies ran on the calling thread after each group's parallel coding pass (2 M
-/// instructions of serial work on the MiniLM word embeddings' 2 MB payload).
-pub(crate) fn push_blocks(blocks: &[Vec<Vec<u16>>], out: &mut Vec<u8>, threads: usize) {
-    let size = |b: &Vec<Vec<u16>>| b.iter().map(|w| 4 + 2 * w.len()).sum::<usize>();
-    let total: usize = blocks.iter().map(size).sum();
-    if threads < 2 || blocks.len() < 2 || total < PARALLEL_PUSH_MIN {
-        for b in blocks {
-            push_block(b, out);
-        }
-        return;
-    }
-    out.reserve_exact(total);
-    let start = out.len();
-    let mut rest = &mut out.spare_capacity_mut()[..total];
-    let mut items = Vec::with_capacity(blocks.len());
-    for b in blocks {
-        let (mine, tail) = std::mem::take(&mut rest).split_at_mut(size(b));
-        rest = tail;
-        items.push((mine, b));
-    }
-    crate::util::par::map_chunks_mut(threads, &mut items, 1, |_, item| {
-        for (dst, words) in item.iter_mut() {
-            write_block(words, dst);
-        }
-    });
-    // SAFETY: the items cover the `total` bytes after `start`, and `write_block` wrote every
-    // byte of its item (it asserts so; a panic is re-raised by `map_chunks_mut` before this).
-    unsafe { out.set_len(start + total) };
-}
-
-/// [`push_block`] into `dst`, which must be exactly the block's size.
-fn write_block(words: &[Vec<u16>], dst: &mut [std::mem::MaybeUninit<u8>]) {
-    let mut at = 0;
-    let mut put = |bytes: &[u8]| {
-        let d = &mut dst[at..at + bytes.len()];
-        // SAFETY: `d` is `bytes.len()` writable bytes (bounds-checked just above), not
-        // overlapping `bytes` (a borrow of other memory).
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), d.as_mut_ptr().cast::<u8>(), d.len())
-        };
-        at += bytes.len();
-    };
-    for w in words {
-        put(&(w.len() as u32).to_le_bytes());
-    }
-    for w in words {
-        #[cfg(target_endian = "little")]
-        put(le_bytes(w));
-        #[cfg(not(target_endian = "little"))]
-        for v in w {
-            put(&v.to_le_bytes());
-        }
-    }
-    assert_eq!(at, dst.len(), "a block's bytes fill its place exactly");
-}
-
-/// The little-endian bytes of `w`: its own memory on a little-endian target. This copy runs
-/// on the calling thread between two parallel passes: one `memcpy` rather than zeroing the
-/// tail and storing each word into it (0.5 M instructions of a 1 M-value compression).
-#[cfg(target_endian = "little")]
-fn le_bytes(w: &[u16]) -> &[u8] {
-    // SAFETY: the `2 · len` bytes of `w`'s memory are initialised, `u8` needs no alignment
-    // and the view lives no longer than the borrow of `w`.
-    unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), 2 * w.len()) }
 }
 
 /// One block of a kind-5 payload as read: its words (all lanes, contiguous) and where each

@@ -1,6 +1,7 @@
 //! Kind-5 lane coder: round trips, the scalar, AVX2 and AVX-512 paths against each other,
 //! damaged payloads.
 
+use super::super::tests::offset_codes;
 use super::super::{accumulate_values, decode, decode_values, encode};
 use super::*;
 use std::sync::atomic::Ordering;
@@ -258,12 +259,7 @@ fn vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let qmin = qmin_of(&q, rows);
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = offset_codes(&q, cols);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let rpb = plan.rpb;
@@ -331,12 +327,7 @@ fn kind3_vector_encoder_words_equal_scalar_words() {
             q[2 * cols + j] = (j as i64 - if signed { 100 } else { 0 }) << 33;
             q[3 * cols + j] += 3 << 30;
         }
-        let qmin = qmin_of(&q, rows);
-        let codes: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, codes) = offset_codes(&q, cols);
         let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
         modes.insert(plan.mode);
         let b = kind3_rows(&plan, &codes, &qmin, 0..rows, Enc3Path::Scalar);
@@ -378,12 +369,7 @@ fn vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 11);
-    let qmin = qmin_of(&q, rows);
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offset_codes(&q, cols);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -461,12 +447,7 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     }
     let (rows, cols) = (6, 256);
     let q = codes(rows, cols, 3.0, true, 12);
-    let qmin = qmin_of(&q, rows);
-    let codes: Vec<u32> = q
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-        .collect();
+    let (qmin, codes) = offset_codes(&q, cols);
     let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
@@ -532,41 +513,37 @@ fn kind3_vector_sign_steps_follow_the_column_classes() {
     assert!(checked >= 16, "{checked} rows coded");
 }
 
+/// A kind-5 payload of several blocks (100 columns: lanes of 7 and 6 values a
+/// row) is its header and each block's lanes laid out by `push_block`, whatever room the
+/// payload is first made with (none: every lane's words kept apart and the payload grown;
+/// half; one byte short; exact; twice) and on 1 to 3 threads (whole blocks, and blocks in
+/// halves of lanes where they do not divide among the threads), and it decodes to its codes.
 #[test]
-fn blocks_pushed_on_the_threads_are_the_blocks_pushed_in_order() {
-    // Blocks of 16 lanes of pseudo-random words, in all from below the threshold of the copy
-    // on the threads to well above it, after a payload prefix; on 1 to 4 threads.
-    let mut s = 5u64;
-    let mut next = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 33) as usize
-    };
-    for (n_blocks, words) in [
-        (1usize, 40_000usize),
-        (2, 100),
-        (3, 30_000),
-        (4, 9_000),
-        (7, 5_000),
-    ] {
-        let blocks: Vec<Vec<Vec<u16>>> = (0..n_blocks)
-            .map(|_| {
-                (0..LANES)
-                    .map(|_| (0..2 + next() % words).map(|_| next() as u16).collect())
-                    .collect()
-            })
-            .collect();
-        let mut want = vec![9u8, 8, 7];
-        for b in &blocks {
-            push_block(b, &mut want);
-        }
-        for threads in 1..=4 {
-            let mut out = vec![9u8, 8, 7];
-            push_blocks(&blocks, &mut out, threads);
-            assert!(out == want, "{n_blocks} blocks, {threads} threads");
+fn kind5_payload_is_its_blocks_lanes_whatever_its_room() {
+    let (rows, cols) = (7366, 100);
+    let q = codes(rows, cols, 40.0, true, 17);
+    let (qmin, u) = offset_codes(&q, cols);
+    let plan = plan_codes(&u, &qmin, 1, None).unwrap();
+    assert!(plan.n_blocks() >= 3, "{} blocks", plan.n_blocks());
+    assert!(plan.lanes_kind());
+    let mut want = plan.header(true);
+    for r0 in (0..rows).step_by(plan.rpb) {
+        let r = r0..(r0 + plan.rpb).min(rows);
+        push_block(
+            &encode_rows_with(&plan, &u, &qmin, r, enc_path(), ALL_LANES),
+            &mut want,
+        );
+    }
+    let size = want.len();
+    for threads in 1..=3 {
+        for room in [0, size / 2, size - 1, size, 2 * size] {
+            let got = plan.encode_as(&u, &qmin, threads, true, room);
+            assert!(got == want, "room {room}, {threads} threads");
         }
     }
+    let (simd, scalar) = decode_both(&want, &qmin, rows * cols);
+    assert_eq!(simd.unwrap(), u);
+    assert_eq!(scalar.unwrap(), u);
 }
 
 /// A single block of 2^15 … 2^16 values is written as kind 5 exactly when the lanes' extra
@@ -582,12 +559,7 @@ fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
         (127, 258, 9.0, false),
     ] {
         let q = codes(rows, cols, scale, true, 11);
-        let qmin = qmin_of(&q, rows);
-        let u: Vec<u32> = q
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (v - qmin[k / cols]) as u32)
-            .collect();
+        let (qmin, u) = offset_codes(&q, cols);
         let kind3 = plan_codes(&u, &qmin, 1, None).unwrap();
         let estimate = kind3.ideal_bytes(&u, &qmin, 1, 16);
         let p3 = kind3.encode(&u, &qmin, 1);

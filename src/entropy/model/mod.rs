@@ -88,6 +88,7 @@ mod enc3_avx2;
 mod enc3_avx512;
 mod encode;
 pub mod family;
+mod lane_room;
 mod lanes;
 #[cfg(target_arch = "x86_64")]
 mod lanes_enc_avx2;
