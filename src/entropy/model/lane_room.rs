@@ -314,7 +314,7 @@ mod tests {
     /// that differs much between lanes (so that some overflow their share of the room and move
     /// up, others move down) and pseudo-random words.
     fn made(r0: usize, l: usize, per_lane: usize) -> Vec<u16> {
-        let mut s = ((r0 as u64 + 1) * 0x9E37_79B9_7F4A_7C15) ^ l as u64;
+        let mut s = (r0 as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ l as u64;
         let len = 2 + per_lane * [1, 5, 0, 2, 1, 9, 1, 0, 3, 1, 1, 6, 0, 1, 2, 1][l] / 2;
         (0..len)
             .map(|_| {
