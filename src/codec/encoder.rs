@@ -1345,13 +1345,8 @@ mod tests {
     /// rows narrowed to a window of u16 codes, holes, empty channels.
     #[test]
     fn the_quantizers_largest_code_is_the_codes_maximum() {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut u = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut draw = crate::util::test_rng::uniform(0x2545_F491_4F6C_DD1D);
+        let mut u = move || draw() - 0.5;
         let (rows, cols) = (48, 300);
         let mut shared_above_widest = 0;
         for case in 0..6 {

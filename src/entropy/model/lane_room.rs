@@ -314,16 +314,10 @@ mod tests {
     /// that differs much between lanes (so that some overflow their share of the room and move
     /// up, others move down) and pseudo-random words.
     fn made(r0: usize, l: usize, per_lane: usize) -> Vec<u16> {
-        let mut s = (r0 as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ l as u64;
+        let seed = (r0 as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ l as u64;
+        let mut bits = crate::util::test_rng::bits(seed);
         let len = 2 + per_lane * [1, 5, 0, 2, 1, 9, 1, 0, 3, 1, 1, 6, 0, 1, 2, 1][l] / 2;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 40) as u16
-            })
-            .collect()
+        (0..len).map(|_| (bits() >> 29) as u16).collect()
     }
 
     /// `code_group` of blocks of `rows` rows each (lanes sharing the room by values, all
