@@ -104,6 +104,7 @@ pub(crate) fn encode<C: Code>(
         entropy::encode(backend_id, level, &packed(codes, width), width)
     };
     let order0 = || order0_on(threads);
+    let order0_size = || fold::encoded_folded_size(params, width, codes, threads, hists.as_deref());
     // (payload, whether it is the model's): the model only when strictly smaller.
     let smaller = |m: Vec<u8>, p: Vec<u8>| {
         if m.len() < p.len() {
@@ -155,7 +156,18 @@ pub(crate) fn encode<C: Code>(
                 if below(&m, b0) || below(&m, floor()) {
                     (m, true)
                 } else {
-                    smaller(m, order0())
+                    // The order-0 payload's exact size, counted without its bytes: the model
+                    // is kept when strictly smaller (ties go to order-0, as `smaller`), else
+                    // it is dropped before the order-0 payload is coded, so the two are never
+                    // held side by side (compress peak memory, issue 12). The price is a
+                    // second order-0 coding where order-0 wins after the model was built.
+                    let p_len = order0_size();
+                    if m.len() < p_len {
+                        (m, true)
+                    } else {
+                        drop(m);
+                        (order0(), false)
+                    }
                 }
             } else {
                 // Both the order-0 payload and the model's exact ideal size are needed here
