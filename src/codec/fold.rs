@@ -1102,6 +1102,59 @@ mod tests {
     }
 
     #[test]
+    fn the_folded_payload_sized_without_its_bytes_is_its_length() {
+        // `encoded_folded_size` = `encode_folded(..).len()`: 1-, 2- and 4-byte codes, planes
+        // coded, stored (codes spread over the whole range) and constant (every code its
+        // channel's zero: each plane one byte value), planes of several encoder runs, 1–3
+        // threads, histograms given or counted, and codes that are not whole channels (the
+        // packed fallback).
+        let mut s = 18u64;
+        for (width, channels, per) in [
+            (1u8, 3usize, 700usize),
+            (2, 4, 500),
+            (4, 2, 900),
+            (2, 3, 7001),
+            (1, 9000, 3),
+            (4, 5, 3333),
+            (2, 1, 1),
+        ] {
+            for (wide_every, near) in [(7, 5), (1, 1), (1 << 40, 1), (1 << 40, 200)] {
+                let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, wide_every, near);
+                let p = ChannelParams::Uniform { step: 1.0, qmin };
+                let hists = folded_histograms(&p, width, &codes, 1, None).unwrap();
+                for threads in [1, 2, 3] {
+                    let want = encode_folded(&p, width, &codes, threads, None).len();
+                    let what = format!("width {width}, {channels} × {per}, {threads} threads");
+                    assert_eq!(
+                        encoded_folded_size(&p, width, &codes, threads, None),
+                        want,
+                        "{what}"
+                    );
+                    assert_eq!(
+                        encoded_folded_size(&p, width, &codes, threads, Some(&hists)),
+                        want,
+                        "{what}"
+                    );
+                }
+                // Not whole channels: one code short.
+                let short = &codes[..codes.len() - 1];
+                assert_eq!(
+                    encoded_folded_size(&p, width, short, 2, None),
+                    encode_folded(&p, width, short, 2, None).len()
+                );
+            }
+        }
+        let p = ChannelParams::Uniform {
+            step: 1.0,
+            qmin: vec![0],
+        };
+        assert_eq!(
+            encoded_folded_size::<u32>(&p, 2, &[], 1, None),
+            encode_folded::<u32>(&p, 2, &[], 1, None).len()
+        );
+    }
+
+    #[test]
     fn fold_is_a_bijection() {
         for width in [1u8, 2] {
             let r = 1u32 << (8 * width as u32);

@@ -900,6 +900,55 @@ mod tests {
     }
 
     #[test]
+    fn a_plane_sized_without_its_bytes_is_the_coded_plane() {
+        // `plane_size_from` is the length of `encode_plane_from`'s output, from a slice and
+        // from a produced plane, for rANS planes (several shapes of histogram, some just
+        // above or below the stored size), stored, constant and empty ones, either side of
+        // the run lengths.
+        let mut r = crate::util::test_rng::bits(0x18_5EED);
+        let mut kinds = [0usize; 3];
+        for &n in &[
+            0usize,
+            1,
+            3,
+            4,
+            5,
+            SMALL_RUN - 1,
+            SMALL_RUN,
+            SMALL_RUN + 1,
+            WORDS_PER_RUN - 1,
+            WORDS_PER_RUN,
+            WORDS_PER_RUN + 3,
+            3 * WORDS_PER_RUN + 7,
+            50_000,
+        ] {
+            let mut draw = |k: u64| (0..n).map(|_| (r() % k) as u8).collect::<Vec<u8>>();
+            let skewed: Vec<u8> = draw(9).iter().map(|&b| b * (b % 3)).collect();
+            let mut rare = vec![3u8; n];
+            if n > 1 {
+                rare[n / 2] = 200;
+            }
+            // 2, 250 and 256 equiprobable symbols: coded, near the stored size, stored.
+            let planes = [skewed, rare, draw(2), draw(250), draw(256), vec![42u8; n]];
+            for v in planes {
+                let h = histogram(&v);
+                let mut want = Vec::new();
+                encode_plane_from(&h, &mut v.as_slice(), &mut want);
+                if n > 0 {
+                    kinds[want[0] as usize] += 1;
+                }
+                assert_eq!(plane_size_from(&h, &mut v.as_slice()), want.len(), "n {n}");
+                let mut src = Produced::new(n, |s, dst: &mut [u8]| {
+                    dst.copy_from_slice(&v[s..s + dst.len()]);
+                });
+                assert_eq!(plane_size_from(&h, &mut src), want.len(), "n {n}");
+            }
+        }
+        // Every kind of plane was sized.
+        assert!(kinds.iter().all(|&k| k > 5), "{kinds:?}");
+    }
+
+    #[test]
     fn deterministic_bytes() {
         let v: Vec<u8> = (0..50_000u32)
             .map(|i| (i.wrapping_mul(2654435761u32) >> 27) as u8)
