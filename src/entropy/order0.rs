@@ -949,6 +949,30 @@ mod tests {
     }
 
     #[test]
+    fn planes_at_the_stored_size_are_sized_as_coded() {
+        // Planes half of whose bytes are 0 and the rest uniform code to about their own
+        // length: the rANS plane is kept when it is at most the plane's length and stored
+        // beyond, and the sizes agree at that edge (some plane codes to exactly `n` bytes).
+        let mut r = crate::util::test_rng::bits(0x18_5EED);
+        let (mut exact, mut stored) = (0, 0);
+        for n in 300..900usize {
+            let v: Vec<u8> = (0..n)
+                .map(|_| if r() % 100 < 55 { r() as u8 } else { 0 })
+                .collect();
+            let h = histogram(&v);
+            let mut want = Vec::new();
+            encode_plane_from(&h, &mut v.as_slice(), &mut want);
+            assert_eq!(plane_size_from(&h, &mut v.as_slice()), want.len(), "n {n}");
+            exact += (want[0] == PLANE_RANS && want.len() == n) as usize;
+            stored += (want[0] == PLANE_STORED) as usize;
+        }
+        assert!(
+            exact > 0 && stored > 0,
+            "{exact} planes of n bytes, {stored} stored"
+        );
+    }
+
+    #[test]
     fn deterministic_bytes() {
         let v: Vec<u8> = (0..50_000u32)
             .map(|i| (i.wrapping_mul(2654435761u32) >> 27) as u8)
