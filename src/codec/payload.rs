@@ -113,6 +113,25 @@ pub(crate) fn encode<C: Code>(
             (p, false)
         }
     };
+    // The model payload when strictly smaller than an order-0 payload of `p_len` bytes (ties
+    // go to order-0, as `smaller`), else the order-0 payload, coded once the model is dropped.
+    let model_or_order0 = |m: Vec<u8>, p_len: usize| {
+        if m.len() < p_len {
+            (m, true)
+        } else {
+            drop(m);
+            (order0(), false)
+        }
+    };
+    // Whether a payload of `held` bytes and another of about `other` fit side by side beside
+    // the codes within the frame's worst case (`compress_bound`, issue 12's target for the
+    // call's heap); `other` is taken as the larger of the two, and 1 % more. Where they do not,
+    // the payload built second is compared with the first one's size alone: the first is
+    // dropped (or, for order-0, counted without its bytes), and rebuilt if it wins.
+    let side_by_side = |held: usize, other: f64| {
+        std::mem::size_of_val(codes) + held + (1.01 * other.max(held as f64)) as usize
+            <= crate::compress_bound(codes.len())
+    };
     let (mut payload, is_model) = match plan {
         None => (order0(), false),
         Some((mut plan, qmin, codes)) => {
@@ -153,16 +172,9 @@ pub(crate) fn encode<C: Code>(
                 // below the bound or the floor. Otherwise both are coded (no ideal pass): the
                 // smaller is the choice the ideal pass leads to, since a model it skips is larger.
                 let m = plan.encode_sized(codes, &qmin, threads, exact.unwrap_or(estimate));
-                // Whether both payloads fit beside the codes within the frame's worst case
-                // (`compress_bound`, issue 12's target for the call's heap): the order-0 one
-                // taken as the larger of the model's and its floor, and 1 % more.
-                let side_by_side = |m: &[u8], f: f64| {
-                    std::mem::size_of_val(codes) + m.len() + (1.01 * f.max(m.len() as f64)) as usize
-                        <= crate::compress_bound(codes.len())
-                };
                 if below(&m, b0) || below(&m, floor()) {
                     (m, true)
-                } else if side_by_side(&m, floor()) {
+                } else if side_by_side(m.len(), floor()) {
                     smaller(m, order0())
                 } else {
                     // The order-0 payload's exact size, counted without its bytes: the model
@@ -172,13 +184,7 @@ pub(crate) fn encode<C: Code>(
                     // wins after the model was built, hence only where both would not fit
                     // (the bench's u16 codes at relative L2 1e-3; not its u8 codes, whose
                     // payloads fit beside them).
-                    let p_len = order0_size();
-                    if m.len() < p_len {
-                        (m, true)
-                    } else {
-                        drop(m);
-                        (order0(), false)
-                    }
+                    model_or_order0(m, order0_size())
                 }
             } else {
                 // Both the order-0 payload and the model's exact ideal size are needed here
@@ -210,7 +216,15 @@ pub(crate) fn encode<C: Code>(
                 };
                 if near_tie(&p) || ideal.is_some_and(|i| i < MODEL_MAY_WIN * p.len() as f64) {
                     let expected = ideal.unwrap_or(estimate);
-                    smaller(plan.encode_sized(codes, &qmin, threads, expected), p)
+                    if side_by_side(p.len(), expected) {
+                        smaller(plan.encode_sized(codes, &qmin, threads, expected), p)
+                    } else {
+                        // The order-0 payload is dropped while the model is coded (its size
+                        // kept: the same choice as `smaller`), and coded again if it wins.
+                        let p_len = p.len();
+                        drop(p);
+                        model_or_order0(plan.encode_sized(codes, &qmin, threads, expected), p_len)
+                    }
                 } else {
                     (p, false)
                 }

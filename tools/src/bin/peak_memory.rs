@@ -106,7 +106,7 @@ fn main() {
             assert_eq!(d.data.len(), n);
             drop(d);
             println!(
-                "{name:<28} {threads:>3} {:>9.1} MiB {:>7.1} MiB {:>9.1} MiB {:>6.1} MiB {:>7.2}x / {:.2}x",
+                "{name:<28} {threads:>3} {:>9.1} MiB {:>7.3} MiB {:>9.1} MiB {:>6.1} MiB {:>7.2}x / {:.2}x",
                 mib(cp),
                 (cp as f64 - compress_bound(n) as f64) / (1 << 20) as f64,
                 mib(dp),
