@@ -10,7 +10,9 @@
 //! of order-0 entropy on gradients at relative L2 1e-1. Lossless frames are not folded.
 
 use crate::codec::quant::{ChannelParams, Code};
-use crate::entropy::order0::{encode, encode_plane_from, plane_size_floor, Produced};
+use crate::entropy::order0::{
+    encode, encode_plane_from, plane_size_floor, plane_size_from, Produced,
+};
 
 /// `encode(raw, width)` of the folded codes' byte planes (`pack_folded`): the same payload
 /// without the packed stream, nor even one whole plane: each plane's histogram comes from one
@@ -25,43 +27,13 @@ pub(crate) fn encode_folded<C: Code>(
     threads: usize,
     hists: Option<&[[u64; 256]]>,
 ) -> Vec<u8> {
-    let channels = params.channels();
-    if !matches!(width, 1 | 2 | 4)
-        || channels == 0
-        || codes.is_empty()
-        || codes.len() % channels != 0
-    {
+    let Some(planes) = FoldedPlanes::new(params, width, codes, threads, hists) else {
         let mut raw = Vec::new();
         pack_folded(params, width, codes, &mut raw);
         return encode(&raw, width);
-    }
-    let own;
-    let hists = match hists {
-        Some(h) => h,
-        None => {
-            own = folded_histograms(params, width, codes, threads, None).unwrap_or_default();
-            &own
-        }
     };
-    let n = codes.len();
-    let r_max: u32 = if width >= 4 {
-        u32::MAX
-    } else {
-        (1u32 << (8 * width as u32)) - 1
-    };
-    let per = n / channels;
-    let zs = zero_codes(params, width);
     let code_plane = |p: usize, out: &mut Vec<u8>| {
-        let mut src = Produced::new(n, |start: usize, dst: &mut [u8]| {
-            // A run may span channels: each part folded around its channel's zero code.
-            let mut i = start;
-            for_channel_parts(dst, per, &mut i, |c, part, from| {
-                let z = zs[c];
-                let src = &codes[from..from + part.len()];
-                fold_plane_bytes(src, z, z.min(r_max - z), p, part);
-            });
-        });
-        encode_plane_from(&hists[p], &mut src, out);
+        encode_plane_from(planes.histogram(p), &mut planes.source(p), out)
     };
     let mut out = vec![width];
     if threads > 1 && width > 1 {
@@ -85,6 +57,95 @@ pub(crate) fn encode_folded<C: Code>(
         }
     }
     out
+}
+
+/// `encode_folded(..).len()` without the payload: each plane's words are counted, not
+/// written (`order0::plane_size_from`), so a caller can learn whether the order-0 payload
+/// would be the smaller before holding it beside another (compress peak memory, issue 12).
+/// The same fold and rANS steps as coding it.
+pub(crate) fn encoded_folded_size<C: Code>(
+    params: &ChannelParams,
+    width: u8,
+    codes: &[C],
+    threads: usize,
+    hists: Option<&[[u64; 256]]>,
+) -> usize {
+    let Some(planes) = FoldedPlanes::new(params, width, codes, threads, hists) else {
+        // Not whole channels of 1-, 2- or 4-byte codes (no caller sizes such codes).
+        return encode_folded(params, width, codes, threads, hists).len();
+    };
+    let size = |p: usize| plane_size_from(planes.histogram(p), &mut planes.source(p));
+    let sizes = if threads > 1 && width > 1 {
+        crate::util::par::map(threads, width as usize, size)
+    } else {
+        (0..width as usize).map(size).collect()
+    };
+    1 + sizes.iter().sum::<usize>()
+}
+
+/// The byte planes of folded codes as the order-0 plane coder reads them: each plane's
+/// histogram, and its bytes folded on demand a run at a time.
+struct FoldedPlanes<'a, C> {
+    codes: &'a [C],
+    hists: std::borrow::Cow<'a, [[u64; 256]]>,
+    zs: Vec<u32>,
+    per: usize,
+    r_max: u32,
+}
+
+impl<'a, C: Code> FoldedPlanes<'a, C> {
+    /// `None` unless the codes are whole channels of 1-, 2- or 4-byte codes.
+    fn new(
+        params: &ChannelParams,
+        width: u8,
+        codes: &'a [C],
+        threads: usize,
+        hists: Option<&'a [[u64; 256]]>,
+    ) -> Option<Self> {
+        let channels = params.channels();
+        if !matches!(width, 1 | 2 | 4)
+            || channels == 0
+            || codes.is_empty()
+            || codes.len() % channels != 0
+        {
+            return None;
+        }
+        let hists = match hists {
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => std::borrow::Cow::Owned(
+                folded_histograms(params, width, codes, threads, None).unwrap_or_default(),
+            ),
+        };
+        let r_max: u32 = if width >= 4 {
+            u32::MAX
+        } else {
+            (1u32 << (8 * width as u32)) - 1
+        };
+        Some(FoldedPlanes {
+            codes,
+            hists,
+            zs: zero_codes(params, width),
+            per: codes.len() / channels,
+            r_max,
+        })
+    }
+
+    fn histogram(&self, p: usize) -> &[u64; 256] {
+        &self.hists[p]
+    }
+
+    /// Plane `p`'s bytes, folded a run at a time as the coder asks for them.
+    fn source(&self, p: usize) -> Produced<impl FnMut(usize, &mut [u8]) + '_> {
+        Produced::new(self.codes.len(), move |start: usize, dst: &mut [u8]| {
+            // A run may span channels: each part folded around its channel's zero code.
+            let mut i = start;
+            for_channel_parts(dst, self.per, &mut i, |c, part, from| {
+                let z = self.zs[c];
+                let src = &self.codes[from..from + part.len()];
+                fold_plane_bytes(src, z, z.min(self.r_max - z), p, part);
+            });
+        })
+    }
 }
 
 /// Byte `p` of the folded `codes` (zero code `z`, `m` as in [`fold_codes`]) into `out`; its
@@ -1038,6 +1099,59 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_folded_payload_sized_without_its_bytes_is_its_length() {
+        // `encoded_folded_size` = `encode_folded(..).len()`: 1-, 2- and 4-byte codes, planes
+        // coded, stored (codes spread over the whole range) and constant (every code its
+        // channel's zero: each plane one byte value), planes of several encoder runs, 1–3
+        // threads, histograms given or counted, and codes that are not whole channels (the
+        // packed fallback).
+        let mut s = 18u64;
+        for (width, channels, per) in [
+            (1u8, 3usize, 700usize),
+            (2, 4, 500),
+            (4, 2, 900),
+            (2, 3, 7001),
+            (1, 9000, 3),
+            (4, 5, 3333),
+            (2, 1, 1),
+        ] {
+            for (wide_every, near) in [(7, 5), (1, 1), (1 << 40, 1), (1 << 40, 200)] {
+                let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, wide_every, near);
+                let p = ChannelParams::Uniform { step: 1.0, qmin };
+                let hists = folded_histograms(&p, width, &codes, 1, None).unwrap();
+                for threads in [1, 2, 3] {
+                    let want = encode_folded(&p, width, &codes, threads, None).len();
+                    let what = format!("width {width}, {channels} × {per}, {threads} threads");
+                    assert_eq!(
+                        encoded_folded_size(&p, width, &codes, threads, None),
+                        want,
+                        "{what}"
+                    );
+                    assert_eq!(
+                        encoded_folded_size(&p, width, &codes, threads, Some(&hists)),
+                        want,
+                        "{what}"
+                    );
+                }
+                // Not whole channels: one code short.
+                let short = &codes[..codes.len() - 1];
+                assert_eq!(
+                    encoded_folded_size(&p, width, short, 2, None),
+                    encode_folded(&p, width, short, 2, None).len()
+                );
+            }
+        }
+        let p = ChannelParams::Uniform {
+            step: 1.0,
+            qmin: vec![0],
+        };
+        assert_eq!(
+            encoded_folded_size::<u32>(&p, 2, &[], 1, None),
+            encode_folded::<u32>(&p, 2, &[], 1, None).len()
+        );
     }
 
     #[test]

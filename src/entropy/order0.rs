@@ -203,24 +203,28 @@ impl<F: FnMut(usize, &mut [u8])> PlaneSource for Produced<F> {
     }
 }
 
-/// [`encode_plane`] of the plane `src` whose byte histogram is `counts`: the same bytes.
-pub(crate) fn encode_plane_from(
-    counts: &[u64; 256],
-    src: &mut impl PlaneSource,
-    out: &mut Vec<u8>,
-) {
-    let n = src.len();
+/// How a plane is coded, from its byte histogram alone: the one decision that
+/// [`encode_plane_from`] and [`plane_size_from`] share (rANS planes may still be stored, once
+/// their words are counted).
+enum PlaneCoding {
+    Empty,
+    Constant(u8),
+    Rans,
+}
+
+fn plane_coding(counts: &[u64; 256], n: usize) -> PlaneCoding {
     if n == 0 {
-        out.push(PLANE_STORED);
-        return;
+        return PlaneCoding::Empty;
     }
     let distinct = counts.iter().filter(|&&c| c > 0).count();
     if distinct == 1 {
-        out.reserve_exact(2);
-        out.push(PLANE_CONSTANT);
-        out.push(counts.iter().position(|&c| c > 0).unwrap_or(0) as u8);
-        return;
+        return PlaneCoding::Constant(counts.iter().position(|&c| c > 0).unwrap_or(0) as u8);
     }
+    PlaneCoding::Rans
+}
+
+/// A rANS plane's normalised frequencies and their cumulative sums.
+fn rans_tables(counts: &[u64; 256]) -> ([u32; 256], [u32; 256]) {
     let freq = normalize(counts);
     let mut cum = [0u32; 256];
     let mut acc = 0;
@@ -229,6 +233,29 @@ pub(crate) fn encode_plane_from(
         acc += freq[s];
     }
     debug_assert_eq!(acc, M);
+    (freq, cum)
+}
+
+/// [`encode_plane`] of the plane `src` whose byte histogram is `counts`: the same bytes.
+pub(crate) fn encode_plane_from(
+    counts: &[u64; 256],
+    src: &mut impl PlaneSource,
+    out: &mut Vec<u8>,
+) {
+    let n = src.len();
+    let (freq, cum) = match plane_coding(counts, n) {
+        PlaneCoding::Empty => {
+            out.push(PLANE_STORED);
+            return;
+        }
+        PlaneCoding::Constant(s) => {
+            out.reserve_exact(2);
+            out.push(PLANE_CONSTANT);
+            out.push(s);
+            return;
+        }
+        PlaneCoding::Rans => rans_tables(counts),
+    };
     let start = out.len();
     // The kind, the scale and the largest table, without growing the payload by doubling.
     out.reserve_exact(4 + 2 * 256);
@@ -260,6 +287,29 @@ pub(crate) fn encode_plane_from(
     }
 }
 
+/// The length of [`encode_plane_from`]'s output for the same plane, without holding it: the
+/// same state machine runs, its words counted instead of appended (the plane's fold and rANS
+/// steps, no payload memory), so the size is the same by construction.
+pub(crate) fn plane_size_from(counts: &[u64; 256], src: &mut impl PlaneSource) -> usize {
+    let n = src.len();
+    match plane_coding(counts, n) {
+        PlaneCoding::Empty => 1,
+        PlaneCoding::Constant(_) => 2,
+        PlaneCoding::Rans => {
+            let (freq, cum) = rans_tables(counts);
+            let mut words = WordCount(0);
+            encode_symbols(src, &freq, &cum, &mut words);
+            // Kind, scale, table, word count, words; stored when that exceeds the plane.
+            let rans = 2 + freq_table_len(&freq) + 4 + 2 * words.0;
+            if rans > n {
+                1 + n
+            } else {
+                rans
+            }
+        }
+    }
+}
+
 /// The relative margin [`plane_size_floor`] leaves under a plane's cross-entropy: rANS codes
 /// each symbol in log2(M / freq) bits up to the rounding of one integer division, which
 /// averages out to far less than this over a plane (`tests`: never below the floor).
@@ -281,12 +331,7 @@ pub(crate) fn plane_size_floor(counts: &[u64; 256]) -> f64 {
         return 2.0;
     }
     let freq = normalize(counts);
-    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
-    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
-    let table = 2 + freq[lo..=hi]
-        .iter()
-        .map(|&f| if f < 0x80 { 1 } else { 2 })
-        .sum::<usize>();
+    let table = freq_table_len(&freq);
     let ln_m = crate::util::detmath::det_ln(M as f64);
     let bits = counts
         .iter()
@@ -341,13 +386,37 @@ const WORDS_PER_RUN: usize = 1 << 13;
 /// the 16 KiB one per plane was ≈ 40 % of compressing a 128-value tensor (three planes).
 const SMALL_RUN: usize = 1 << 9;
 
-/// Codes `data` (last symbol first) and returns the words in the order they were produced;
-/// the caller writes them reversed, so the final states come first.
+/// Where a plane's words go as the encoder makes them, a run at a time: appended to the
+/// payload (`Vec<u8>`, little-endian) or only counted ([`WordCount`]). Monomorphised, so the
+/// payload's coder is the one it was.
+trait WordSink {
+    fn put(&mut self, words: &[u16]);
+}
+
+impl WordSink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, words: &[u16]) {
+        push_words(words, self);
+    }
+}
+
+/// The number of words a plane's coder made ([`plane_size_from`]).
+struct WordCount(usize);
+
+impl WordSink for WordCount {
+    #[inline]
+    fn put(&mut self, words: &[u16]) {
+        self.0 += words.len();
+    }
+}
+
+/// Codes `data` (last symbol first) and gives `out` the words in the order they were produced;
+/// the payload holds them reversed, so the final states come first.
 fn encode_symbols(
     src: &mut impl PlaneSource,
     freq: &[u32; 256],
     cum: &[u32; 256],
-    out: &mut Vec<u8>,
+    out: &mut impl WordSink,
 ) {
     let mut tab = [EncSym::default(); 256];
     for s in 0..256 {
@@ -364,13 +433,13 @@ fn encode_symbols(
 }
 
 /// [`encode_symbols`] with a word buffer of `N` words (a power of two, a multiple of LANES,
-/// at most [`WORDS_PER_RUN`]): runs of `N` symbols from the end. Appends the words to `out`
-/// (little-endian) in the order they are produced; the stream is their reverse.
+/// at most [`WORDS_PER_RUN`]): runs of `N` symbols from the end. Gives `out` the words in the
+/// order they are produced; the stream is their reverse.
 fn encode_runs<const N: usize>(
     src: &mut impl PlaneSource,
     tab: &[EncSym; 256],
     buf: &mut [u16; N],
-    out: &mut Vec<u8>,
+    out: &mut impl WordSink,
 ) {
     let n = src.len();
     let mut x = [L; LANES];
@@ -380,7 +449,7 @@ fn encode_runs<const N: usize>(
     for (i, &b) in tail.iter().enumerate().rev() {
         enc_put(&mut x[(body + i) % LANES], tab[b as usize], buf, &mut pos);
     }
-    push_words(&buf[..pos], out);
+    out.put(&buf[..pos]);
     // Runs of N symbols (a multiple of LANES) from the end, four states in locals.
     let [mut x0, mut x1, mut x2, mut x3] = x;
     let mut end = body;
@@ -393,12 +462,12 @@ fn encode_runs<const N: usize>(
             enc_put(&mut x1, tab[c[1] as usize], buf, &mut pos);
             enc_put(&mut x0, tab[c[0] as usize], buf, &mut pos);
         }
-        push_words(&buf[..pos], out);
+        out.put(&buf[..pos]);
         end = start;
     }
     let mut last = Vec::with_capacity(2 * LANES);
     push_final_states(&[x0, x1, x2, x3], &mut last);
-    push_words(&last, out);
+    out.put(&last);
 }
 
 /// Appends `words` to `out`, little-endian: one `memcpy` of their memory on a little-endian
@@ -416,6 +485,16 @@ fn push_words(words: &[u16], out: &mut Vec<u8>) {
     }
     #[cfg(not(target_endian = "little"))]
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+}
+
+/// The length of [`write_freq_table`]'s output for `freq`.
+fn freq_table_len(freq: &[u32; 256]) -> usize {
+    let lo = freq.iter().position(|&f| f > 0).unwrap_or(0);
+    let hi = 255 - freq.iter().rev().position(|&f| f > 0).unwrap_or(0);
+    2 + freq[lo..=hi]
+        .iter()
+        .map(|&f| if f < 0x80 { 1 } else { 2 })
+        .sum::<usize>()
 }
 
 /// Appends a frequency table (at least two symbols, summing to `M`): `u8 lo, u8 hi`, then
@@ -818,6 +897,79 @@ mod tests {
                 assert_eq!(got, want, "n {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_plane_sized_without_its_bytes_is_the_coded_plane() {
+        // `plane_size_from` is the length of `encode_plane_from`'s output, from a slice and
+        // from a produced plane, for rANS planes (several shapes of histogram, some just
+        // above or below the stored size), stored, constant and empty ones, either side of
+        // the run lengths.
+        let mut r = crate::util::test_rng::bits(0x18_5EED);
+        let mut kinds = [0usize; 3];
+        for &n in &[
+            0usize,
+            1,
+            3,
+            4,
+            5,
+            SMALL_RUN - 1,
+            SMALL_RUN,
+            SMALL_RUN + 1,
+            WORDS_PER_RUN - 1,
+            WORDS_PER_RUN,
+            WORDS_PER_RUN + 3,
+            3 * WORDS_PER_RUN + 7,
+            50_000,
+        ] {
+            let mut draw = |k: u64| (0..n).map(|_| (r() % k) as u8).collect::<Vec<u8>>();
+            let skewed: Vec<u8> = draw(9).iter().map(|&b| b * (b % 3)).collect();
+            let mut rare = vec![3u8; n];
+            if n > 1 {
+                rare[n / 2] = 200;
+            }
+            // 2, 250 and 256 equiprobable symbols: coded, near the stored size, stored.
+            let planes = [skewed, rare, draw(2), draw(250), draw(256), vec![42u8; n]];
+            for v in planes {
+                let h = histogram(&v);
+                let mut want = Vec::new();
+                encode_plane_from(&h, &mut v.as_slice(), &mut want);
+                if n > 0 {
+                    kinds[want[0] as usize] += 1;
+                }
+                assert_eq!(plane_size_from(&h, &mut v.as_slice()), want.len(), "n {n}");
+                let mut src = Produced::new(n, |s, dst: &mut [u8]| {
+                    dst.copy_from_slice(&v[s..s + dst.len()]);
+                });
+                assert_eq!(plane_size_from(&h, &mut src), want.len(), "n {n}");
+            }
+        }
+        // Every kind of plane was sized.
+        assert!(kinds.iter().all(|&k| k > 5), "{kinds:?}");
+    }
+
+    #[test]
+    fn planes_at_the_stored_size_are_sized_as_coded() {
+        // Planes half of whose bytes are 0 and the rest uniform code to about their own
+        // length: the rANS plane is kept when it is at most the plane's length and stored
+        // beyond, and the sizes agree at that edge (some plane codes to exactly `n` bytes).
+        let mut r = crate::util::test_rng::bits(0x18_5EED);
+        let (mut exact, mut stored) = (0, 0);
+        for n in 300..900usize {
+            let v: Vec<u8> = (0..n)
+                .map(|_| if r() % 100 < 55 { r() as u8 } else { 0 })
+                .collect();
+            let h = histogram(&v);
+            let mut want = Vec::new();
+            encode_plane_from(&h, &mut v.as_slice(), &mut want);
+            assert_eq!(plane_size_from(&h, &mut v.as_slice()), want.len(), "n {n}");
+            exact += (want[0] == PLANE_RANS && want.len() == n) as usize;
+            stored += (want[0] == PLANE_STORED) as usize;
+        }
+        assert!(
+            exact > 0 && stored > 0,
+            "{exact} planes of n bytes, {stored} stored"
+        );
     }
 
     #[test]
