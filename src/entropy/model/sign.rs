@@ -10,7 +10,7 @@
 //! probabilities counted. The encoder uses it only when its estimate beats mode 2.
 
 use super::ModelCode;
-use crate::util::detmath::det_log2;
+use crate::util::detmath::{det_log2, det_log2_in_place};
 
 /// Number of sign probabilities (class sums 0..=6).
 pub const BINS: usize = 7;
@@ -30,25 +30,35 @@ pub(crate) struct SignClasses {
 /// Half-octave classes of `log2(|w_k|) − log2(s2_k)/2` around their median (rows with
 /// `s2_k = 0` or `w_k = 0` get class 0).
 /// The log-ratios are computed on up to `threads` threads (two `det_log2` a row, 1 M
-/// instructions of serial work on the 6144 rows of the MiniLM word embeddings).
+/// instructions of serial work on the 6144 rows of the MiniLM word embeddings), eight at a
+/// time where the CPU allows (`det_log2_in_place`).
 fn classes(w: &[f64], s2: &[f64], threads: usize) -> Vec<u8> {
-    let ratio = |(&w, &s): (&f64, &f64)| {
-        if w != 0.0 && s > 0.0 {
-            Some(det_log2(w.abs()) - 0.5 * det_log2(s))
-        } else {
-            None
-        }
-    };
     // Pieces of whole rows, results in order: the same values on any thread count.
     const PIECE: usize = 1024;
     let t = if w.len() >= 2 * PIECE { threads } else { 1 };
     let n = w.len().min(s2.len());
     let l: Vec<Option<f64>> = crate::util::par::map(t, n.div_ceil(PIECE), |k| {
         let r = k * PIECE..((k + 1) * PIECE).min(n);
-        w[r.clone()]
+        let (w, s2) = (&w[r.clone()], &s2[r]);
+        let has = |w: f64, s: f64| w != 0.0 && s > 0.0;
+        // Both logarithms of the piece at once (`det_log2_in_place`: the same bits as one
+        // `det_log2` at a time); 1 stands in where there is no ratio.
+        let mut lw: Vec<f64> = w
             .iter()
-            .zip(&s2[r])
-            .map(ratio)
+            .zip(s2)
+            .map(|(&w, &s)| if has(w, s) { w.abs() } else { 1.0 })
+            .collect();
+        let mut ls: Vec<f64> = w
+            .iter()
+            .zip(s2)
+            .map(|(&w, &s)| if has(w, s) { s } else { 1.0 })
+            .collect();
+        det_log2_in_place(&mut lw);
+        det_log2_in_place(&mut ls);
+        w.iter()
+            .zip(s2)
+            .zip(lw.iter().zip(&ls))
+            .map(|((&w, &s), (&a, &b))| has(w, s).then(|| a - 0.5 * b))
             .collect::<Vec<_>>()
     })
     .into_iter()
