@@ -126,12 +126,22 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
         .min(u.len())
         .min(rows_c.len());
     let simd = super::lanes::have_avx2();
+    let vbits = wide_counts().then(|| neg_bits(&vneg));
     for i in (0..n_rows).step_by(stride) {
         let (q0, ui, rc) = (qmin[i], u[i], rows_c[i]);
         let row = super::code_row(codes, i, cols, &mut rbuf);
         let at = rc as usize * cols..(rc as usize + 1) * cols;
         let (ag, nz) = (&mut ag_rc[at.clone()], &mut nz_rc[at]);
-        count_row(row, q0, (ui < 0.0) as u32, &vneg, ag, nz, simd);
+        count_row(
+            row,
+            q0,
+            (ui < 0.0) as u32,
+            &vneg,
+            ag,
+            nz,
+            simd,
+            vbits.as_deref(),
+        );
     }
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
     for rc in 0..4 {
@@ -169,6 +179,9 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
 /// non-zero integer keeps its sign and is never zero, and multiplying by ±1 is exact. Counted
 /// on the integers instead (`q_j > 0 ⇔ u_j > −q0`), 32-bit lanes throughout, which vectorise;
 /// the row as f32 cost two thirds of the pass.
+///
+/// `vbits`: `vneg` as bits (`neg_bits`) where [`wide_counts`] holds, for the AVX-512 loop.
+#[allow(clippy::too_many_arguments)]
 fn count_row(
     row: &[u32],
     q0: i64,
@@ -177,9 +190,17 @@ fn count_row(
     ag: &mut [u32],
     nz: &mut [u32],
     simd: bool,
+    vbits: Option<&[u64]>,
 ) {
     match side(q0) {
         Side::Split(t) => {
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if let Some(vb) = vbits.filter(|_| wide_counts()) {
+                // SAFETY: `wide_counts` checked the CPU; `vb` covers `vneg`, hence the row.
+                unsafe { super::agree_avx512::count_split_u32(row, t, uneg, vb, ag, nz) };
+                return;
+            }
+            let _ = vbits;
             #[cfg(target_arch = "x86_64")]
             if simd {
                 // SAFETY: `simd` is only set when the CPU has AVX2.
@@ -197,6 +218,25 @@ fn count_row(
                 *n += 1;
             }
         }
+    }
+}
+
+/// Whether the sign counts run sixteen columns a step (`agree_avx512::count_split_u32`).
+fn wide_counts() -> bool {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    return super::agree_avx512::available();
+    #[allow(unreachable_code)]
+    false
+}
+
+/// The columns' predicted-negative flags as bits for [`count_row`]'s AVX-512 loop.
+fn neg_bits(vneg: &[u32]) -> Vec<u64> {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    return super::agree_avx512::neg_bits(vneg);
+    #[allow(unreachable_code)]
+    {
+        let _ = vneg;
+        Vec::new()
     }
 }
 
@@ -417,7 +457,7 @@ mod tests {
         let big = 1i64 << 32;
         // Rows all positive, mixed, all negative, and at the 2^32 edges of −q0.
         for q0 in [5, 1, 0, -3, -40, -(big - 1), -big, -(big + 7)] {
-            for cols in [1usize, 7, 8, 37] {
+            for cols in [1usize, 7, 8, 16, 17, 37, 70] {
                 let row: Vec<u32> = (0..cols)
                     .map(|_| match next() % 3 {
                         0 => (-q0).clamp(0, u32::MAX as i64) as u32,
@@ -438,9 +478,12 @@ mod tests {
                             (1 + (x * sv * us > 0.0) as u32, 2 + (x != 0.0) as u32)
                         })
                         .collect();
-                    for simd in [false, crate::entropy::model::lanes::have_avx2()] {
+                    // Scalar, AVX2, and AVX-512 (`vbits`) where the CPU has them.
+                    let vbits = wide_counts().then(|| neg_bits(&vneg));
+                    let avx2 = crate::entropy::model::lanes::have_avx2();
+                    for (simd, vb) in [(false, None), (avx2, None), (avx2, vbits.as_deref())] {
                         let (mut ag, mut nz) = (vec![1u32; cols], vec![2u32; cols]);
-                        count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd);
+                        count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd, vb);
                         let got: Vec<(u32, u32)> = ag.into_iter().zip(nz).collect();
                         assert_eq!(got, want, "q0 {q0}, {cols} cols, uneg {uneg}");
                         let sum = want.iter().map(|w| (w.0 - 1) as u64).sum::<u64>();
