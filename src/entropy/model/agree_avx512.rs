@@ -102,6 +102,21 @@ pub(super) unsafe fn agreements_u32(row: &[u32], q0: i64, uneg: u32, vbits: &[u6
     let vt = _mm512_set1_epi32(t.clamp(0, u32::MAX as i64) as u32 as i32);
     let (mut a, mut nz) = (0u64, 0u64);
     let mut j = 0;
+    // Thirty-two codes a step (two vectors, one 32-bit word of the prediction's bits), then
+    // the tail sixteen at a time under a mask.
+    while j + 32 <= n && !(all_pos || all_neg) {
+        // SAFETY: j + 32 ≤ n: both loads are inside the row; unaligned.
+        let x0 = _mm512_loadu_si512(row.as_ptr().add(j) as *const __m512i);
+        let x1 = _mm512_loadu_si512(row.as_ptr().add(j + 16) as *const __m512i);
+        let gt = _mm512_cmpgt_epu32_mask(x0, vt) as u32
+            | (_mm512_cmpgt_epu32_mask(x1, vt) as u32) << 16;
+        let lt = _mm512_cmplt_epu32_mask(x0, vt) as u32
+            | (_mm512_cmplt_epu32_mask(x1, vt) as u32) << 16;
+        let vn = bits32(vbits, j);
+        a += ((gt & !vn) | (lt & vn)).count_ones() as u64;
+        nz += (gt | lt).count_ones() as u64;
+        j += 32;
+    }
     while j < n {
         let k: __mmask16 = if n - j >= 16 {
             u16::MAX
