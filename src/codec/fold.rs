@@ -187,64 +187,21 @@ fn fold_branchless(u: u32, z: u32, m: u32) -> u32 {
     }
 }
 
-/// The instructions [`fold_64`] may use.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum FoldKernel {
-    Scalar,
-    Avx2,
-    Avx512,
-}
-
-impl FoldKernel {
-    /// The widest this CPU (and compiler: `alcm_avx512`) runs.
-    fn detect() -> FoldKernel {
-        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
-        {
-            return FoldKernel::Avx512;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            return FoldKernel::Avx2;
-        }
-        FoldKernel::Scalar
-    }
-}
-
 /// `buf[k] = fold_branchless(c[k], z, m)` for 64 codes: widened and folded eight a step with
-/// AVX2 (the unsigned compares defeat the compiler's vectoriser: about four instructions a
-/// value, a third of the order-0 bound's counting pass), or sixteen a step straight from the
-/// codes with AVX-512, whose unsigned compares the vectoriser uses (no copy of u32 codes).
+/// AVX2 when `avx2` (the unsigned compares defeat the compiler's vectoriser: about four
+/// instructions a value, a third of the order-0 bound's counting pass).
 #[inline]
-fn fold_64<C: Code>(c: &[C], z: u32, m: u32, kernel: FoldKernel, buf: &mut [u32; 64]) {
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    if kernel == FoldKernel::Avx512 {
-        // SAFETY: `Avx512` is only detected where the CPU has AVX-512F and AVX-512BW.
-        return unsafe { fold_64_avx512(c, z, m, buf) };
-    }
+fn fold_64<C: Code>(c: &[C], z: u32, m: u32, avx2: bool, buf: &mut [u32; 64]) {
     #[cfg(target_arch = "x86_64")]
-    if kernel != FoldKernel::Scalar && c.len() == 64 {
+    if avx2 && c.len() == 64 {
         match C::as_u32(c) {
             Some(u) => buf.copy_from_slice(u),
             None => C::widen(c, buf),
         }
-        // SAFETY: `Avx2` (or wider) is only detected where the CPU supports AVX2.
+        // SAFETY: `avx2` is only true when the CPU supports AVX2.
         return unsafe { fold_64_avx2(buf, z, m) };
     }
-    let _ = kernel;
-    for (b, &u) in buf.iter_mut().zip(c) {
-        *b = fold_branchless(u.get(), z, m);
-    }
-}
-
-/// [`fold_64`]'s scalar loop compiled for AVX-512.
-///
-/// # Safety
-/// The CPU must support AVX-512F and AVX-512BW.
-#[cfg(all(target_arch = "x86_64", alcm_avx512))]
-#[allow(clippy::incompatible_msrv)]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn fold_64_avx512<C: Code>(c: &[C], z: u32, m: u32, buf: &mut [u32; 64]) {
+    let _ = avx2;
     for (b, &u) in buf.iter_mut().zip(c) {
         *b = fold_branchless(u.get(), z, m);
     }
@@ -405,14 +362,17 @@ fn plane_histograms<C: Code, const P: usize>(
     r_max: u32,
 ) -> Vec<[u32; 256]> {
     let mut h4 = [[[0u32; 256]; 4]; P];
-    let kernel = FoldKernel::detect();
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
     for (chunk, &z) in codes.chunks_exact(per).zip(zs) {
         let m = z.min(r_max - z);
         // Fold 64 codes at a time into a buffer, then count.
         let mut buf = [0u32; 64];
         let mut c64 = chunk[..chunk.len() & !3].chunks_exact(64);
         for c in &mut c64 {
-            fold_64(c, z, m, kernel, &mut buf);
+            fold_64(c, z, m, avx2, &mut buf);
             // Folded codes are mostly below 256 (every code within 128 of the channel's zero):
             // then each upper plane gets 64 zero bytes, counted at once (half the counting of
             // 2-byte codes).
@@ -892,21 +852,17 @@ mod tests {
                 })
                 .collect();
             let want: Vec<u32> = u.iter().map(|&u| fold_branchless(u, z, m)).collect();
-            // Every kernel up to the one this CPU runs.
-            let top = FoldKernel::detect();
-            let kernels = [FoldKernel::Scalar, FoldKernel::Avx2, FoldKernel::Avx512];
-            let n = kernels.iter().position(|&k| k == top).unwrap_or(0) + 1;
-            for kernel in kernels.into_iter().take(n) {
+            for avx2 in [false, std::is_x86_feature_detected!("avx2")] {
                 let mut buf = [0u32; 64];
-                fold_64(&u, z, m, kernel, &mut buf);
-                assert_eq!(buf.to_vec(), want, "z {z}, m {m}, {kernel:?}");
+                fold_64(&u, z, m, avx2, &mut buf);
+                assert_eq!(buf.to_vec(), want, "z {z}, m {m}, avx2 {avx2}");
                 let narrow: Vec<u16> = u.iter().map(|&v| v as u16).collect();
                 let want16: Vec<u32> = narrow
                     .iter()
                     .map(|&v| fold_branchless(v as u32, z, m))
                     .collect();
-                fold_64(&narrow, z, m, kernel, &mut buf);
-                assert_eq!(buf.to_vec(), want16, "u16: z {z}, m {m}, {kernel:?}");
+                fold_64(&narrow, z, m, avx2, &mut buf);
+                assert_eq!(buf.to_vec(), want16, "u16: z {z}, m {m}, avx2 {avx2}");
             }
         }
     }
