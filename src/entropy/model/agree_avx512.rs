@@ -108,10 +108,10 @@ pub(super) unsafe fn agreements_u32(row: &[u32], q0: i64, uneg: u32, vbits: &[u6
         // SAFETY: j + 32 ≤ n: both loads are inside the row; unaligned.
         let x0 = _mm512_loadu_si512(row.as_ptr().add(j) as *const __m512i);
         let x1 = _mm512_loadu_si512(row.as_ptr().add(j + 16) as *const __m512i);
-        let gt = _mm512_cmpgt_epu32_mask(x0, vt) as u32
-            | (_mm512_cmpgt_epu32_mask(x1, vt) as u32) << 16;
-        let lt = _mm512_cmplt_epu32_mask(x0, vt) as u32
-            | (_mm512_cmplt_epu32_mask(x1, vt) as u32) << 16;
+        let gt =
+            _mm512_cmpgt_epu32_mask(x0, vt) as u32 | (_mm512_cmpgt_epu32_mask(x1, vt) as u32) << 16;
+        let lt =
+            _mm512_cmplt_epu32_mask(x0, vt) as u32 | (_mm512_cmplt_epu32_mask(x1, vt) as u32) << 16;
         let vn = bits32(vbits, j);
         a += ((gt & !vn) | (lt & vn)).count_ones() as u64;
         nz += (gt | lt).count_ones() as u64;

@@ -58,7 +58,7 @@ fn classes(w: &[f64], s2: &[f64], threads: usize) -> Vec<u8> {
         w.iter()
             .zip(s2)
             .zip(lw.iter().zip(&ls))
-            .map(|((&w, &s), (&a, &b))| has(w, s).then(|| a - 0.5 * b))
+            .map(|((&w, &s), (&a, &b))| has(w, s).then_some(a - 0.5 * b))
             .collect::<Vec<_>>()
     })
     .into_iter()
