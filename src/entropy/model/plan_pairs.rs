@@ -178,8 +178,7 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
     let (mut buf0, mut buf1) = (row_buf::<C>(cols), row_buf::<C>(cols));
     let (mut f0, mut f1) = (vec![0f64; cols], vec![0f64; cols]);
     let active: Vec<usize> = (0..rb.len()).filter(|&t| rb[t] > 0.0 || dot).collect();
-    // The agreements from the prediction's bits, u16 codes 32 a step and u32 codes 16 a step
-    // (`agree_avx512`).
+    // The agreements from the prediction's bits, 32 codes a step (`agree_avx512`).
     use super::agree_avx512 as ag;
     let fast_agree = p.agree && ag::available();
     let vbits = match fast_agree {

@@ -224,16 +224,22 @@ fn count_row(
 /// Whether the sign counts run sixteen columns a step (`agree_avx512::count_split_u32`).
 fn wide_counts() -> bool {
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    return super::agree_avx512::available();
-    #[allow(unreachable_code)]
-    false
+    {
+        super::agree_avx512::available()
+    }
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    {
+        false
+    }
 }
 
 /// The columns' predicted-negative flags as bits for [`count_row`]'s AVX-512 loop.
 fn neg_bits(vneg: &[u32]) -> Vec<u64> {
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    return super::agree_avx512::neg_bits(vneg);
-    #[allow(unreachable_code)]
+    {
+        super::agree_avx512::neg_bits(vneg)
+    }
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
     {
         let _ = vneg;
         Vec::new()
