@@ -643,14 +643,19 @@ pub fn order0_bound_bytes(params: &ChannelParams, width: u8, codes: &[u32], thre
 /// [`order0_bound_bytes`] of the planes' histograms `h` of `n` codes.
 pub(crate) fn bound_of_histograms(h: &[[u64; 256]], n: usize) -> f64 {
     let ln_n = crate::util::detmath::det_ln(n as f64);
+    // The counts' logarithms first (`det_ln_in_place`: eight at a time where the CPU allows,
+    // the same bits), then the sum in the counts' order.
+    let counts: Vec<f64> = h
+        .iter()
+        .flatten()
+        .filter(|&&c| c > 0)
+        .map(|&c| c as f64)
+        .collect();
+    let mut ln = counts.clone();
+    crate::util::detmath::det_ln_in_place(&mut ln);
     let mut bits = 0.0f64;
-    for hp in h {
-        for &c in hp.iter() {
-            if c > 0 {
-                let c = c as f64;
-                bits += c * (ln_n - crate::util::detmath::det_ln(c));
-            }
-        }
+    for (&c, &l) in counts.iter().zip(&ln) {
+        bits += c * (ln_n - l);
     }
     bits / std::f64::consts::LN_2 / 8.0
 }

@@ -3,6 +3,8 @@
 
 pub mod cputime;
 pub mod detmath;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod detmath_avx512;
 pub mod fsutil;
 pub(crate) mod par;
 pub(crate) mod pool;

@@ -513,3 +513,44 @@ fn u16_agreements_are_row_agreements() {
         "{split_rows} rows with some agreements, not all"
     );
 }
+
+/// `agree_avx512::agreements_u32` against `sign::row_agreements` for every length mod 32 (the
+/// prediction's bits are read 16 at a time from 32-bit pieces), rows all positive, split at 0,
+/// inside the codes and near the top of the u32 range, and all negative (−q0 > u32::MAX), both
+/// signs of `u_i`.
+#[test]
+fn u32_agreements_are_row_agreements() {
+    use super::agree_avx512::{agreements_u32, available, neg_bits};
+    if !available() {
+        return;
+    }
+    let mut r = rng(43);
+    let mut split_rows = 0;
+    let top = u32::MAX as i64;
+    for n in (0..=70).chain([777]) {
+        for q0 in [5i64, 0, -1, -37, -300, -70_000, 1 - top, -top, -top - 1] {
+            let t = (-q0).clamp(0, top) as f64;
+            let row: Vec<u32> = (0..n)
+                .map(|_| match (r() * 10.0) as u32 {
+                    0 => 0,
+                    1 => u32::MAX,
+                    2 => t as u32,
+                    _ => (t + (r() - 0.5) * 80.0).clamp(0.0, top as f64) as u32,
+                })
+                .collect();
+            let vneg: Vec<u32> = (0..n).map(|_| (r() < 0.4) as u32).collect();
+            let vbits = neg_bits(&vneg);
+            for uneg in [0u32, 1] {
+                let want = super::sign::row_agreements(&row, q0, uneg, &vneg, false);
+                // SAFETY: checked above; `vbits` covers the row.
+                let got = unsafe { agreements_u32(&row, q0, uneg, &vbits) };
+                assert_eq!(got, want, "n {n} q0 {q0} uneg {uneg}");
+                split_rows += (0 < want && want < n as u64) as usize;
+            }
+        }
+    }
+    assert!(
+        split_rows > 500,
+        "{split_rows} rows with some agreements, not all"
+    );
+}

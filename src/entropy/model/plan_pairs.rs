@@ -178,9 +178,9 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
     let (mut buf0, mut buf1) = (row_buf::<C>(cols), row_buf::<C>(cols));
     let (mut f0, mut f1) = (vec![0f64; cols], vec![0f64; cols]);
     let active: Vec<usize> = (0..rb.len()).filter(|&t| rb[t] > 0.0 || dot).collect();
-    // u16 codes' agreements 32 a step from the prediction's bits (`agree_avx512`).
+    // The agreements from the prediction's bits, 32 codes a step (`agree_avx512`).
     use super::agree_avx512 as ag;
-    let fast_agree = p.agree && C::as_u16(&codes[..0]).is_some() && ag::available();
+    let fast_agree = p.agree && ag::available();
     let vbits = match fast_agree {
         true => ag::neg_bits(p.vneg),
         false => Vec::new(),
@@ -217,9 +217,10 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
                 let uneg = (s < 0.0) as u32;
                 let row = &codes[(first + t) * cols..(first + t + 1) * cols];
                 let q0 = qmin[first + t];
-                pi.agree += match C::as_u16(row) {
-                    // SAFETY: `fast_agree` only where the CPU runs it; `vbits` covers `cols`.
-                    Some(r) if fast_agree => ag::agreements_u16(r, q0, uneg, &vbits),
+                // SAFETY: `fast_agree` only where the CPU runs it; `vbits` covers `cols`.
+                pi.agree += match (C::as_u16(row), C::as_u32(row)) {
+                    (Some(r), _) if fast_agree => ag::agreements_u16(r, q0, uneg, &vbits),
+                    (_, Some(r)) if fast_agree => ag::agreements_u32(r, q0, uneg, &vbits),
                     _ => super::sign::row_agreements(row, q0, uneg, p.vneg, true),
                 };
             }

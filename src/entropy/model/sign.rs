@@ -10,7 +10,7 @@
 //! probabilities counted. The encoder uses it only when its estimate beats mode 2.
 
 use super::ModelCode;
-use crate::util::detmath::det_log2;
+use crate::util::detmath::{det_log2, det_log2_in_place};
 
 /// Number of sign probabilities (class sums 0..=6).
 pub const BINS: usize = 7;
@@ -30,25 +30,35 @@ pub(crate) struct SignClasses {
 /// Half-octave classes of `log2(|w_k|) − log2(s2_k)/2` around their median (rows with
 /// `s2_k = 0` or `w_k = 0` get class 0).
 /// The log-ratios are computed on up to `threads` threads (two `det_log2` a row, 1 M
-/// instructions of serial work on the 6144 rows of the MiniLM word embeddings).
+/// instructions of serial work on the 6144 rows of the MiniLM word embeddings), eight at a
+/// time where the CPU allows (`det_log2_in_place`).
 fn classes(w: &[f64], s2: &[f64], threads: usize) -> Vec<u8> {
-    let ratio = |(&w, &s): (&f64, &f64)| {
-        if w != 0.0 && s > 0.0 {
-            Some(det_log2(w.abs()) - 0.5 * det_log2(s))
-        } else {
-            None
-        }
-    };
     // Pieces of whole rows, results in order: the same values on any thread count.
     const PIECE: usize = 1024;
     let t = if w.len() >= 2 * PIECE { threads } else { 1 };
     let n = w.len().min(s2.len());
     let l: Vec<Option<f64>> = crate::util::par::map(t, n.div_ceil(PIECE), |k| {
         let r = k * PIECE..((k + 1) * PIECE).min(n);
-        w[r.clone()]
+        let (w, s2) = (&w[r.clone()], &s2[r]);
+        let has = |w: f64, s: f64| w != 0.0 && s > 0.0;
+        // Both logarithms of the piece at once (`det_log2_in_place`: the same bits as one
+        // `det_log2` at a time); 1 stands in where there is no ratio.
+        let mut lw: Vec<f64> = w
             .iter()
-            .zip(&s2[r])
-            .map(ratio)
+            .zip(s2)
+            .map(|(&w, &s)| if has(w, s) { w.abs() } else { 1.0 })
+            .collect();
+        let mut ls: Vec<f64> = w
+            .iter()
+            .zip(s2)
+            .map(|(&w, &s)| if has(w, s) { s } else { 1.0 })
+            .collect();
+        det_log2_in_place(&mut lw);
+        det_log2_in_place(&mut ls);
+        w.iter()
+            .zip(s2)
+            .zip(lw.iter().zip(&ls))
+            .map(|((&w, &s), (&a, &b))| has(w, s).then_some(a - 0.5 * b))
             .collect::<Vec<_>>()
     })
     .into_iter()
@@ -116,12 +126,22 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
         .min(u.len())
         .min(rows_c.len());
     let simd = super::lanes::have_avx2();
+    let vbits = wide_counts().then(|| neg_bits(&vneg));
     for i in (0..n_rows).step_by(stride) {
         let (q0, ui, rc) = (qmin[i], u[i], rows_c[i]);
         let row = super::code_row(codes, i, cols, &mut rbuf);
         let at = rc as usize * cols..(rc as usize + 1) * cols;
         let (ag, nz) = (&mut ag_rc[at.clone()], &mut nz_rc[at]);
-        count_row(row, q0, (ui < 0.0) as u32, &vneg, ag, nz, simd);
+        count_row(
+            row,
+            q0,
+            (ui < 0.0) as u32,
+            &vneg,
+            ag,
+            nz,
+            simd,
+            vbits.as_deref(),
+        );
     }
     let (mut agree, mut nz) = ([0u64; BINS], [0u64; BINS]);
     for rc in 0..4 {
@@ -159,6 +179,9 @@ pub(crate) fn sign_classes<C: super::ModelCode>(
 /// non-zero integer keeps its sign and is never zero, and multiplying by ±1 is exact. Counted
 /// on the integers instead (`q_j > 0 ⇔ u_j > −q0`), 32-bit lanes throughout, which vectorise;
 /// the row as f32 cost two thirds of the pass.
+///
+/// `vbits`: `vneg` as bits (`neg_bits`) where [`wide_counts`] holds, for the AVX-512 loop.
+#[allow(clippy::too_many_arguments)]
 fn count_row(
     row: &[u32],
     q0: i64,
@@ -167,9 +190,17 @@ fn count_row(
     ag: &mut [u32],
     nz: &mut [u32],
     simd: bool,
+    vbits: Option<&[u64]>,
 ) {
     match side(q0) {
         Side::Split(t) => {
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+            if let Some(vb) = vbits.filter(|_| wide_counts()) {
+                // SAFETY: `wide_counts` checked the CPU; `vb` covers `vneg`, hence the row.
+                unsafe { super::agree_avx512::count_split_u32(row, t, uneg, vb, ag, nz) };
+                return;
+            }
+            let _ = vbits;
             #[cfg(target_arch = "x86_64")]
             if simd {
                 // SAFETY: `simd` is only set when the CPU has AVX2.
@@ -187,6 +218,31 @@ fn count_row(
                 *n += 1;
             }
         }
+    }
+}
+
+/// Whether the sign counts run sixteen columns a step (`agree_avx512::count_split_u32`).
+fn wide_counts() -> bool {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    {
+        super::agree_avx512::available()
+    }
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    {
+        false
+    }
+}
+
+/// The columns' predicted-negative flags as bits for [`count_row`]'s AVX-512 loop.
+fn neg_bits(vneg: &[u32]) -> Vec<u64> {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    {
+        super::agree_avx512::neg_bits(vneg)
+    }
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    {
+        let _ = vneg;
+        Vec::new()
     }
 }
 
@@ -407,7 +463,7 @@ mod tests {
         let big = 1i64 << 32;
         // Rows all positive, mixed, all negative, and at the 2^32 edges of −q0.
         for q0 in [5, 1, 0, -3, -40, -(big - 1), -big, -(big + 7)] {
-            for cols in [1usize, 7, 8, 37] {
+            for cols in [1usize, 7, 8, 16, 17, 37, 70] {
                 let row: Vec<u32> = (0..cols)
                     .map(|_| match next() % 3 {
                         0 => (-q0).clamp(0, u32::MAX as i64) as u32,
@@ -428,9 +484,12 @@ mod tests {
                             (1 + (x * sv * us > 0.0) as u32, 2 + (x != 0.0) as u32)
                         })
                         .collect();
-                    for simd in [false, crate::entropy::model::lanes::have_avx2()] {
+                    // Scalar, AVX2, and AVX-512 (`vbits`) where the CPU has them.
+                    let vbits = wide_counts().then(|| neg_bits(&vneg));
+                    let avx2 = crate::entropy::model::lanes::have_avx2();
+                    for (simd, vb) in [(false, None), (avx2, None), (avx2, vbits.as_deref())] {
                         let (mut ag, mut nz) = (vec![1u32; cols], vec![2u32; cols]);
-                        count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd);
+                        count_row(&row, q0, uneg, &vneg, &mut ag, &mut nz, simd, vb);
                         let got: Vec<(u32, u32)> = ag.into_iter().zip(nz).collect();
                         assert_eq!(got, want, "q0 {q0}, {cols} cols, uneg {uneg}");
                         let sum = want.iter().map(|w| (w.0 - 1) as u64).sum::<u64>();
