@@ -842,112 +842,120 @@ fn quantize_uniform_holed<C: Code>(
             crate::entropy::model::rows_per_block(channels, per),
             threads,
         );
-        // The codes buffer is zeroed by the threads, chunk by chunk (`map_new_chunks`).
-        let (all, parts) = crate::util::par::map_new_chunks(
-            threads,
-            data.len(),
-            (cpb * per).max(1),
-            |k, ub: &mut [C]| {
-                let mut out = (
-                    Vec::with_capacity(cpb),
-                    Vec::with_capacity(cpb),
-                    Vec::new(),
-                    (i64::MIN, 0u64),
-                    0usize,
-                );
-                // One pass per channel into a row buffer of codes (exact integers in f64), then
-                // `u = q − lo` in cache; both loops vectorise.
-                // A channel longer than LONG_ROW (a vector is one channel) is coded a piece at
-                // a time (`long_channel_codes`): the row buffer stays O(LONG_ROW).
-                let mut qs = vec![0f64; per.min(LONG_ROW)];
-                let mut scratch = Vec::new();
-                for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
-                    let c = k * cpb + ci;
-                    let before = out.2.len();
-                    let long = if per > LONG_ROW {
-                        let (qs, ex, first) = (&mut qs, &mut out.2, c * per);
-                        let src = Holed { data, holes, first };
-                        long_channel_codes(src, inv, step, max_abs, qs, us, ex)
-                    } else {
-                        None
-                    };
-                    let (lo, hi) = match long {
-                        Some((lo, hi)) => {
-                            if hi - lo > C::MAX as f64 {
+        // The quantizer writes every code itself: no zeroing pass over the buffer.
+        let quantize = |k: usize, ub: &mut [std::mem::MaybeUninit<C>]| {
+            let mut out = (
+                Vec::with_capacity(cpb),
+                Vec::with_capacity(cpb),
+                Vec::new(),
+                (i64::MIN, 0u64),
+                0usize,
+            );
+            // One pass per channel into a row buffer of codes (exact integers in f64), then
+            // `u = q − lo` in cache; both loops vectorise.
+            // A channel longer than LONG_ROW (a vector is one channel) is coded a piece at
+            // a time (`long_channel_codes`): the row buffer stays O(LONG_ROW).
+            let mut qs = vec![0f64; per.min(LONG_ROW)];
+            let mut scratch = Vec::new();
+            // Values past the last whole channel (none while the data has the shape's
+            // count) keep the zeros the buffer used to be filled with.
+            let whole = ub.len() - ub.len() % per.max(1);
+            ub[whole..].fill(std::mem::MaybeUninit::new(C::wrap(0)));
+            for (ci, us) in ub.chunks_exact_mut(per).enumerate() {
+                let c = k * cpb + ci;
+                let before = out.2.len();
+                let long = if per > LONG_ROW {
+                    let (qs, ex, first) = (&mut qs, &mut out.2, c * per);
+                    let src = Holed { data, holes, first };
+                    long_channel_codes(src, inv, step, max_abs, qs, us, ex)
+                } else {
+                    None
+                };
+                let (lo, hi) = match long {
+                    Some((lo, hi)) => {
+                        if hi - lo > C::MAX as f64 {
+                            return None;
+                        }
+                        // u = q − lo, from q mod 2^bits (exact: 0 ≤ q − lo ≤ C::MAX).
+                        let l32 = lo as i64 as u32;
+                        // SAFETY: `long_channel_codes` wrote the whole channel (it stops
+                        // early only when the range exceeds `C::MAX`, rejected above).
+                        let us = unsafe { crate::util::par::assume_written(us) };
+                        us.iter_mut()
+                            .for_each(|u| *u = C::wrap(u.get().wrapping_sub(l32)));
+                        (lo, hi)
+                    }
+                    None => {
+                        out.2.truncate(before);
+                        // The row whole (a long one only beyond ±2^50 codes), zeros in
+                        // its holes.
+                        let range = c * per..(c + 1) * per;
+                        let xs = super::holes::piece(data, range, holes, &mut scratch);
+                        // Relative-L2 has no rounding outliers to find: no f64 code row
+                        // (`quant_direct`: the same codes and range).
+                        let direct = match max_abs {
+                            None => quant_direct::extremes(xs),
+                            Some(_) => None,
+                        };
+                        if let Some(ext) = direct {
+                            let (lo, hi, big) = quant_direct::code_range(ext, inv);
+                            if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
                                 return None;
                             }
-                            // u = q − lo, from q mod 2^bits (exact: 0 ≤ q − lo ≤ C::MAX).
-                            let l32 = lo as i64 as u32;
-                            us.iter_mut()
-                                .for_each(|u| *u = C::wrap(u.get().wrapping_sub(l32)));
+                            quant_direct::offsets(xs, inv, lo, us);
+                            (lo, hi)
+                        } else {
+                            let mut full;
+                            let qs = if per > LONG_ROW {
+                                // Codes beyond ±2^51 (never seen in practice): a whole row.
+                                full = vec![0f64; per];
+                                &mut full
+                            } else {
+                                &mut qs
+                            };
+                            let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
+                            // The exact-integer range of `uniform_code` (also rejects NaN).
+                            if big.is_nan() || big >= 9.0e15 {
+                                return None;
+                            }
+                            let (lo, hi) = match hi - lo > C::MAX as f64 {
+                                false => (lo, hi),
+                                // Max-abs into u16: the channel's codes in a window of
+                                // 2^16 levels, the few values beyond it exceptions (their
+                                // reconstruction misses the bound: pushed below).
+                                true if max_abs.is_some() && C::MAX < u32::MAX => {
+                                    let (l, h, beyond) = narrow_window(qs, C::MAX as f64)?;
+                                    out.4 += beyond;
+                                    (l, h)
+                                }
+                                true => return None,
+                            };
+                            C::offset(qs, lo, us);
+                            if let Some(e) = max_abs {
+                                push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
+                            }
                             (lo, hi)
                         }
-                        None => {
-                            out.2.truncate(before);
-                            // The row whole (a long one only beyond ±2^50 codes), zeros in
-                            // its holes.
-                            let range = c * per..(c + 1) * per;
-                            let xs = super::holes::piece(data, range, holes, &mut scratch);
-                            // Relative-L2 has no rounding outliers to find: no f64 code row
-                            // (`quant_direct`: the same codes and range).
-                            let direct = match max_abs {
-                                None => quant_direct::extremes(xs),
-                                Some(_) => None,
-                            };
-                            if let Some(ext) = direct {
-                                let (lo, hi, big) = quant_direct::code_range(ext, inv);
-                                if big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64 {
-                                    return None;
-                                }
-                                quant_direct::offsets(xs, inv, lo, us);
-                                (lo, hi)
-                            } else {
-                                let mut full;
-                                let qs = if per > LONG_ROW {
-                                    // Codes beyond ±2^51 (never seen in practice): a whole row.
-                                    full = vec![0f64; per];
-                                    &mut full
-                                } else {
-                                    &mut qs
-                                };
-                                let (lo, hi, big) = quant::uniform_codes_f64(xs, inv, qs);
-                                // The exact-integer range of `uniform_code` (also rejects NaN).
-                                if big.is_nan() || big >= 9.0e15 {
-                                    return None;
-                                }
-                                let (lo, hi) = match hi - lo > C::MAX as f64 {
-                                    false => (lo, hi),
-                                    // Max-abs into u16: the channel's codes in a window of
-                                    // 2^16 levels, the few values beyond it exceptions (their
-                                    // reconstruction misses the bound: pushed below).
-                                    true if max_abs.is_some() && C::MAX < u32::MAX => {
-                                        let (l, h, beyond) = narrow_window(qs, C::MAX as f64)?;
-                                        out.4 += beyond;
-                                        (l, h)
-                                    }
-                                    true => return None,
-                                };
-                                C::offset(qs, lo, us);
-                                if let Some(e) = max_abs {
-                                    push_rounding_outliers(qs, xs, step, e, c * per, &mut out.2);
-                                }
-                                (lo, hi)
-                            }
-                        }
-                    };
-                    let (lo, hi) = (lo as i64, hi as i64);
-                    out.0.push(lo);
-                    out.1.push(((hi - lo) as f64 + 1.0).log2());
-                    let (top, wide) = out.3;
-                    out.3 = (top.max(hi), wide.max((hi - lo) as u64));
-                }
-                Some(out)
-            },
-        );
+                    }
+                };
+                let (lo, hi) = (lo as i64, hi as i64);
+                out.0.push(lo);
+                out.1.push(((hi - lo) as f64 + 1.0).log2());
+                let (top, wide) = out.3;
+                out.3 = (top.max(hi), wide.max((hi - lo) as u64));
+            }
+            Some(out)
+        };
+        // SAFETY: `quantize` returns `Some` only once it wrote its chunk: each arm writes the
+        // whole channel (`long_channel_codes`, `quant_direct::offsets`, `C::offset`, all of
+        // `us`) or returns `None`, and any values past the last whole channel are zeroed.
+        let (all, parts) = unsafe {
+            crate::util::par::map_written_chunks(threads, data.len(), (cpb * per).max(1), quantize)
+        }?;
         codes = all;
         let (mut hi, mut widest, mut beyond) = (i64::MIN, 0u64, 0usize);
         for p in parts {
-            let (q, b, e, (h, w), n) = p?;
+            let (q, b, e, (h, w), n) = p;
             qmin.extend(q);
             bits_per_channel.extend(b);
             exceptions.extend(e);
@@ -1026,7 +1034,7 @@ fn long_channel_codes<C: Code>(
     step: f64,
     max_abs: Option<f64>,
     qs: &mut [f64],
-    us: &mut [C],
+    us: &mut [std::mem::MaybeUninit<C>],
     exceptions: &mut Vec<(u64, f32)>,
 ) -> Option<(f64, f64)> {
     // 1.5 · 2^52: for an integer |q| < 2^51, q + BIAS is exact with ulp 1 and the low 32 bits
@@ -1051,7 +1059,7 @@ fn long_channel_codes<C: Code>(
             return Some((lo, hi));
         }
         for (u, &v) in uc.iter_mut().zip(q.iter()) {
-            *u = C::wrap((v + BIAS).to_bits() as u32);
+            u.write(C::wrap((v + BIAS).to_bits() as u32));
         }
         if let Some(e) = max_abs {
             push_rounding_outliers(q, xc, step, e, first + j * piece, exceptions);
@@ -1400,6 +1408,36 @@ mod tests {
         for shape in [[0usize, 4], [4, 0]] {
             let q = quantize_uniform::<u32>(&[], &shape, 1.0, None, 0.0, 1).unwrap();
             assert_eq!(q.max_code, Some(0));
+        }
+    }
+
+    /// The code buffer is not zeroed (`par::map_written_chunks`): every path must write every
+    /// code. Odd shapes (channel lengths not a multiple of any vector width), one to three
+    /// threads, both code types, relative-L2 (`quant_direct`) and max-abs (`C::offset`) codes,
+    /// each quantized right after freeing a block of the buffer's size full of 0xA5 bytes,
+    /// which the allocator hands back: a code left unwritten reads as 0xA5A5….
+    #[test]
+    fn every_code_is_written_into_a_reused_buffer() {
+        let mut draw = crate::util::test_rng::uniform(0x5DEE_CE66_D1CE_4E5B);
+        for shape in [
+            [1usize, 1],
+            [3, 5],
+            [7, 13],
+            [5, 31],
+            [2, 61],
+            [17, 9],
+            [11, 23],
+        ] {
+            let n = shape[0] * shape[1];
+            let x: Vec<f32> = (0..n).map(|_| (draw() * 2.0 - 0.7) as f32).collect();
+            for threads in 1..=3 {
+                for (step, e) in [(1e-2, None), (2e-3, Some(1e-3))] {
+                    drop(vec![0xA5u8; 2 * n]);
+                    check::<u16>(&x, &shape, step, e, threads);
+                    drop(vec![0xA5u8; 4 * n]);
+                    check::<u32>(&x, &shape, step, e, threads);
+                }
+            }
         }
     }
 

@@ -12,6 +12,8 @@
 //! The encoder reconstructs through [`dequantize`], the very function the decoder runs, so every
 //! error it measures or guarantees is the error the user will see.
 
+use std::mem::MaybeUninit;
+
 use crate::error::{Error, Result};
 
 pub use crate::format::params::ChannelParams;
@@ -66,7 +68,7 @@ pub(crate) trait Code:
     /// `v` truncated to the type (mod 2^bits).
     fn wrap(v: u32) -> Self;
     /// [`offset_codes`] into this type.
-    fn offset(q: &[f64], lo: f64, u: &mut [Self]);
+    fn offset(q: &[f64], lo: f64, u: &mut [MaybeUninit<Self>]);
     /// The largest of `c`, 0 when empty (the frame's code width).
     fn max_code(c: &[Self]) -> u32;
 }
@@ -77,7 +79,7 @@ impl Code for u32 {
     fn wrap(v: u32) -> Self {
         v
     }
-    fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
+    fn offset(q: &[f64], lo: f64, u: &mut [MaybeUninit<Self>]) {
         offset_codes(q, lo, u)
     }
     fn max_code(c: &[Self]) -> u32 {
@@ -91,10 +93,10 @@ impl Code for u16 {
     fn wrap(v: u32) -> Self {
         v as u16
     }
-    fn offset(q: &[f64], lo: f64, u: &mut [Self]) {
+    fn offset(q: &[f64], lo: f64, u: &mut [MaybeUninit<Self>]) {
         // As `offset_codes_generic`: the low bits of (q − lo) + 2^52 are q − lo (< 2^16 here).
         for (o, &v) in u.iter_mut().zip(q) {
-            *o = ((v - lo) + TWO52).to_bits() as u16;
+            o.write(((v - lo) + TWO52).to_bits() as u16);
         }
     }
     fn max_code(c: &[Self]) -> u32 {
@@ -280,9 +282,9 @@ pub(super) fn uniform_codes_tail(
 /// The low 32 bits of `(q − lo) + 2^52` are the integer `q − lo < 2^32` (vectorisable, unlike
 /// an f64 → u32 conversion).
 #[inline(always)]
-fn offset_codes_generic(q: &[f64], lo: f64, u: &mut [u32]) {
+fn offset_codes_generic(q: &[f64], lo: f64, u: &mut [MaybeUninit<u32>]) {
     for (o, &v) in u.iter_mut().zip(q) {
-        *o = ((v - lo) + TWO52).to_bits() as u32;
+        o.write(((v - lo) + TWO52).to_bits() as u32);
     }
 }
 
@@ -324,7 +326,7 @@ pub fn uniform_codes_f64(xs: &[f32], inv_step: f64, q: &mut [f64]) -> (f64, f64,
 
 wide_simd! {
     /// `u = q − lo` as u32 for integer-valued f64 with `0 ≤ q − lo < 2^32`.
-    offset_codes => offset_codes_generic(q: &[f64], lo: f64, u: &mut [u32]) -> ()
+    offset_codes => offset_codes_generic(q: &[f64], lo: f64, u: &mut [MaybeUninit<u32>]) -> ()
 }
 
 fn max_u32_generic(c: &[u32]) -> u32 {
@@ -843,12 +845,13 @@ mod tests {
                 .map(|&x| (x as f64 * inv).abs())
                 .fold(0.0, f64::max)
         );
-        let mut u = vec![0u32; xs.len()];
-        offset_codes(&q, lo, &mut u);
+        // SAFETY: `offset_codes` only writes codes.
+        let u = unsafe { crate::util::par::written(xs.len(), |u| offset_codes(&q, lo, u)) };
         assert!(u.iter().zip(&qi).all(|(&a, &b)| a as i64 == b - lo as i64));
         let big_q = [lo, lo + 4_294_967_295.0];
-        offset_codes(&big_q, lo, &mut u[..2]);
-        assert_eq!(&u[..2], &[0, u32::MAX]);
+        // SAFETY: as above.
+        let u = unsafe { crate::util::par::written(2, |u| offset_codes(&big_q, lo, u)) };
+        assert_eq!(u, [0, u32::MAX]);
     }
 
     /// The dispatched kernels (explicit AVX2 where the CPU has it) give the scalar loops'

@@ -14,6 +14,8 @@
 //! `lo` may differ from the two-pass minimum's; every use of `lo` (`q − lo`, `lo as i64`,
 //! `hi − lo`) gives the same numbers for either zero.
 
+use std::mem::MaybeUninit;
+
 use super::quant::{round_away_f64, Code, TWO52};
 
 /// The smallest and largest of `xs`, or `None` if `xs` is empty or holds a non-finite value.
@@ -55,8 +57,8 @@ pub(crate) fn code_range((a, b): (f32, f32), inv_step: f64) -> (f64, f64, f64) {
 }
 
 /// `u = round_away(x · inv_step) − lo` for every value (`0 ≤ u ≤ C::MAX`: `lo` and the
-/// largest code from [`code_range`], checked by the caller).
-pub(crate) fn offsets<C: Code>(xs: &[f32], inv_step: f64, lo: f64, us: &mut [C]) {
+/// largest code from [`code_range`], checked by the caller). Writes every element of `us`.
+pub(crate) fn offsets<C: Code>(xs: &[f32], inv_step: f64, lo: f64, us: &mut [MaybeUninit<C>]) {
     assert_eq!(xs.len(), us.len());
     // `Code` is u16 or u32: the codes are integers of that many bytes.
     #[cfg(target_arch = "x86_64")]
@@ -90,9 +92,9 @@ fn offset_one<C: Code>(x: f32, inv_step: f64, lo: f64) -> C {
     C::wrap(((round_away_f64(x as f64 * inv_step) - lo) + TWO52).to_bits() as u32)
 }
 
-fn offsets_generic<C: Code>(xs: &[f32], inv_step: f64, lo: f64, us: &mut [C]) {
+fn offsets_generic<C: Code>(xs: &[f32], inv_step: f64, lo: f64, us: &mut [MaybeUninit<C>]) {
     for (u, &x) in us.iter_mut().zip(xs) {
-        *u = offset_one(x, inv_step, lo);
+        u.write(offset_one(x, inv_step, lo));
     }
 }
 
@@ -223,6 +225,7 @@ unsafe fn offsets_avx2<const W: usize>(xs: &[f32], inv_step: f64, lo: f64, out: 
 mod tests {
     use super::*;
     use crate::codec::quant::uniform_codes_f64;
+    use crate::util::par::written;
 
     use crate::util::test_rng::uniform as rng;
 
@@ -259,10 +262,12 @@ mod tests {
     fn two_pass<C: Code>(xs: &[f32], inv: f64) -> ((f64, f64, f64), Vec<C>) {
         let mut q = vec![0f64; xs.len()];
         let r = uniform_codes_f64(xs, inv, &mut q);
-        let mut u = vec![C::wrap(0); xs.len()];
-        if r.1 - r.0 <= C::MAX as f64 {
-            C::offset(&q, r.0, &mut u);
-        }
+        let u = if r.1 - r.0 <= C::MAX as f64 {
+            // SAFETY: `C::offset` only writes codes.
+            unsafe { written(xs.len(), |u| C::offset(&q, r.0, u)) }
+        } else {
+            vec![C::wrap(0); xs.len()]
+        };
         (r, u)
     }
 
@@ -288,8 +293,8 @@ mod tests {
             return;
         }
         for path in Path::ALL {
-            let mut u = vec![C::wrap(0); xs.len()];
-            path.run(|| offsets(xs, inv, lo, &mut u));
+            // SAFETY: `offsets` only writes codes.
+            let u = unsafe { written::<C>(xs.len(), |u| path.run(|| offsets(xs, inv, lo, u))) };
             assert_eq!(
                 u,
                 want_u,
@@ -297,8 +302,8 @@ mod tests {
                 xs.len()
             );
         }
-        let mut g = vec![C::wrap(0); xs.len()];
-        offsets_generic(xs, inv, lo, &mut g);
+        // SAFETY: `offsets_generic` only writes codes.
+        let g = unsafe { written::<C>(xs.len(), |g| offsets_generic(xs, inv, lo, g)) };
         assert_eq!(g, want_u, "generic offsets");
     }
 
