@@ -283,6 +283,9 @@ fn validate_hparams(
 }
 
 /// Intermediate values of one forward pass, kept for backpropagation.
+/// Feature vectors whose forward passes [`Predictor::forward_many`] runs side by side.
+const FORWARD_GROUP: usize = 8;
+
 struct Pass {
     x: [f64; N_FEATURES],
     a: Vec<f64>,
@@ -456,16 +459,80 @@ impl Predictor {
             z += hj * w;
         }
         let s = det_sigmoid(z);
+        let out = self.scaled(s);
+        Pass { x, a, h, s, out }
+    }
+
+    /// The sigmoid's output `s` scaled to `[min_bits, max_bits]`.
+    fn scaled(&self, s: f64) -> f64 {
         // Rounding of min + range·s may land an ulp outside the range; the encoder refuses
         // allocations outside [min_bits, max_bits], so never return one.
-        let out = (self.min_bits + (self.max_bits - self.min_bits) * s)
-            .clamp(self.min_bits, self.max_bits);
-        Pass { x, a, h, s, out }
+        (self.min_bits + (self.max_bits - self.min_bits) * s).clamp(self.min_bits, self.max_bits)
     }
 
     /// The predicted allocation for one raw feature vector, in `[min_bits, max_bits]`.
     pub fn forward(&self, features: &[f64; N_FEATURES]) -> f64 {
         self.pass(features).out
+    }
+
+    /// [`forward`](Self::forward) of each feature vector, to the bit: groups of eight
+    /// vectors side by side, each with the same operations in the same order.
+    ///
+    /// Why: one vector's output is a chain of `hidden_size` dependent additions and a
+    /// sigmoid (a chain of divisions); per channel of a tensor, one after another, they were
+    /// ≈ 3 % of the MPI trainer's step. Side by side they are independent chains.
+    pub fn forward_many(&self, features: &[[f64; N_FEATURES]]) -> Vec<f64> {
+        let groups = features.chunks_exact(FORWARD_GROUP);
+        let rest = groups.remainder();
+        let mut out = Vec::with_capacity(features.len());
+        for g in groups {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                out.extend(unsafe { self.forward_group_avx2(g) });
+                continue;
+            }
+            out.extend(self.forward_group(g));
+        }
+        out.extend(rest.iter().map(|f| self.forward(f)));
+        out
+    }
+
+    /// [`forward_group`](Self::forward_group) compiled for AVX2 (four f64 lanes a vector; the
+    /// same IEEE operations, none fused, hence the same bits).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn forward_group_avx2(&self, g: &[[f64; N_FEATURES]]) -> [f64; FORWARD_GROUP] {
+        self.forward_group(g)
+    }
+
+    /// `pass(g[k]).out` for each `k`, lane `k` of every array below holding vector `k`'s
+    /// value of `pass`' variable of the same name.
+    #[inline(always)]
+    fn forward_group(&self, g: &[[f64; N_FEATURES]]) -> [f64; FORWARD_GROUP] {
+        const B: usize = FORWARD_GROUP;
+        let h_n = self.hidden_size;
+        let xs: [[f64; N_FEATURES]; B] = std::array::from_fn(|k| self.normalize(&g[k]));
+        let x: [[f64; B]; N_FEATURES] = std::array::from_fn(|i| std::array::from_fn(|k| xs[k][i]));
+        let mut z = [self.b2; B];
+        for j in 0..h_n {
+            let mut a = [self.b1[j]; B];
+            for (i, xi) in x.iter().enumerate() {
+                let w = self.w1[i * h_n + j];
+                for (ak, &xk) in a.iter_mut().zip(xi) {
+                    *ak += xk * w;
+                }
+            }
+            let w = self.w2[j];
+            for (zk, &ak) in z.iter_mut().zip(&a) {
+                let h = if ak > 0.0 { ak } else { 0.0 };
+                *zk += h * w;
+            }
+        }
+        z.map(|z| self.scaled(det_sigmoid(z)))
     }
 
     /// Per-sample SGD on (output − target)², samples in the given order each epoch, for
@@ -546,10 +613,11 @@ impl Predictor {
     /// The per-channel entropy map: one prediction per slice along the first axis
     /// other than 1 (see [`crate::channel_count`]); an empty tensor gives an empty vector.
     pub fn predict_channels(&self, data: &[f32], shape: &[usize]) -> Result<Vec<f64>> {
-        Ok(channel_stats(data, shape)?
+        let features: Vec<[f64; N_FEATURES]> = channel_stats(data, shape)?
             .iter()
-            .map(|s| self.forward(&s.features()))
-            .collect())
+            .map(|s| s.features())
+            .collect();
+        Ok(self.forward_many(&features))
     }
 
     // ----- model files -----------------------------------------------------------------------
@@ -702,6 +770,59 @@ fn float_array(key: &str, a: &NpyArray, shapes: &[&[usize]]) -> Result<Vec<f64>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forward_many_is_forward_of_each_vector() {
+        let mut u = crate::util::test_rng::uniform(7);
+        let mut feats: Vec<[f64; N_FEATURES]> = (0..37)
+            .map(|_| std::array::from_fn(|_| (u() - 0.5) * 20.0))
+            .collect();
+        // Saturating, non-finite and zero features.
+        feats[3] = [1e300, -1e300, 0.0, 5.0, -5.0, 1.0];
+        feats[10] = [f64::NAN, f64::INFINITY, 0.0, 0.0, 0.0, 0.0];
+        feats[17] = [0.0; N_FEATURES];
+        for hidden in [64, 3] {
+            let mut p = Predictor::new(hidden, 0.0, 1.0, 0.01, 11).unwrap();
+            for normalized in [false, true] {
+                if normalized {
+                    // Fitted on valid statistics (variances, kurtoses ≥ 0, sparsity in [0, 1]).
+                    let valid: Vec<[f64; N_FEATURES]> = feats[20..30]
+                        .iter()
+                        .map(|f| {
+                            let mut v = f.map(f64::abs);
+                            v[5] /= 10.0;
+                            v
+                        })
+                        .collect();
+                    p.fit_normalization(&valid).unwrap();
+                }
+                for n in [0, 7, 8, 9, 16, 37] {
+                    let got = p.forward_many(&feats[..n]);
+                    assert_eq!(got.len(), n);
+                    for (k, (g, f)) in got.iter().zip(&feats).enumerate() {
+                        let w = p.forward(f);
+                        assert_eq!(g.to_bits(), w.to_bits(), "h {hidden} norm {normalized} {k}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn forward_many_gives_hand_computed_outputs() {
+        // One hidden unit a = feature 0, output z = a − 1 (W2 = 1, b2 = −1): feature 0 = 1
+        // gives s = 1/2, i.e. the middle of [0.2, 1] = 0.6; a negative feature 0 is cut by
+        // the ReLU (z = −1: 0.2 + 0.8·e⁻¹/(1 + e⁻¹)); a huge one saturates at 1.
+        let w1 = vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let p = Predictor::from_weights(1, w1, vec![0.0], vec![1.0], -1.0, 0.2, 1.0, 0.01).unwrap();
+        let f = |x0: f64| [x0, 3.0, 3.0, 3.0, 3.0, 3.0];
+        let feats: Vec<[f64; N_FEATURES]> = (0..9).map(|k| f([1.0, -4.0, 1e9][k % 3])).collect();
+        let low = 0.2 + 0.8 * ((-1.0f64).exp() / (1.0 + (-1.0f64).exp()));
+        for (k, v) in p.forward_many(&feats).into_iter().enumerate() {
+            let want = [0.6, low, 1.0][k % 3];
+            assert!((v - want).abs() < 1e-12, "{k}: {v} vs {want}");
+        }
+    }
 
     #[test]
     fn ln2_split_constants_are_the_fdlibm_bits() {
