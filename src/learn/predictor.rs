@@ -113,6 +113,25 @@ pub fn det_sigmoid(z: f64) -> f64 {
     }
 }
 
+/// [`det_sigmoid`] of each of `z`, the same bits: the eight exponentials side by side
+/// (`det_exp_in_place`), where eight calls would run their chains of divisions one after
+/// another.
+fn sigmoid_group(z: [f64; FORWARD_GROUP]) -> [f64; FORWARD_GROUP] {
+    // `det_sigmoid`'s exponent: e^(−z) for z ≥ 0, e^z below (unused for NaN).
+    let mut e = z.map(|z| if z >= 0.0 { -z } else { z });
+    crate::util::detmath::det_exp_in_place(&mut e);
+    std::array::from_fn(|k| {
+        let (z, e) = (z[k], e[k]);
+        if z.is_nan() {
+            0.5
+        } else if z >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        }
+    })
+}
+
 /// SplitMix64: a tiny, well-mixed, platform-independent PRNG.
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
@@ -532,7 +551,7 @@ impl Predictor {
                 *zk += h * w;
             }
         }
-        z.map(|z| self.scaled(det_sigmoid(z)))
+        sigmoid_group(z).map(|s| self.scaled(s))
     }
 
     /// Per-sample SGD on (output − target)², samples in the given order each epoch, for
@@ -804,6 +823,20 @@ mod tests {
                         assert_eq!(g.to_bits(), w.to_bits(), "h {hidden} norm {normalized} {k}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn grouped_sigmoids_are_det_sigmoid() {
+        let mut u = crate::util::test_rng::uniform(3);
+        let special = [f64::NAN, 0.0, -0.0, 800.0, -800.0, 40.0, -40.0, 1e-300];
+        let mut zs: Vec<f64> = special.to_vec();
+        zs.extend((0..800).map(|_| (u() - 0.5) * 100.0));
+        for z in zs.chunks_exact(FORWARD_GROUP) {
+            let z: [f64; FORWARD_GROUP] = z.try_into().unwrap();
+            for (g, &z) in sigmoid_group(z).iter().zip(&z) {
+                assert_eq!(g.to_bits(), det_sigmoid(z).to_bits(), "{z:e}");
             }
         }
     }

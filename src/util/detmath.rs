@@ -104,6 +104,21 @@ pub(crate) fn det_ln_in_place(xs: &mut [f64]) {
     }
 }
 
+/// [`det_exp`] of every value of `xs`, in place, the same bits: eight values a step where the
+/// CPU has AVX-512 (`detmath_avx512`), whose chains of fifteen divisions the scalar calls run
+/// one after another.
+pub(crate) fn det_exp_in_place(xs: &mut [f64]) {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::detmath_avx512::available() {
+        // SAFETY: the CPU supports AVX-512F (checked just above).
+        unsafe { super::detmath_avx512::exp_in_place(xs) };
+        return;
+    }
+    for x in xs {
+        *x = det_exp(*x);
+    }
+}
+
 /// [`det_log2`] of every value of `xs`, in place, the same bits ([`det_ln_in_place`]).
 pub(crate) fn det_log2_in_place(xs: &mut [f64]) {
     det_ln_in_place(xs);
@@ -220,6 +235,69 @@ mod tests {
                 for (k, &x) in piece.iter().enumerate() {
                     assert_eq!(got[k].to_bits(), det_ln(x).to_bits(), "len {len}: {x:e}");
                     assert_eq!(log2[k].to_bits(), det_log2(x).to_bits(), "len {len}: {x:e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exps_in_place_are_the_scalar_bits() {
+        // Every branch of `det_exp` (NaN, overflow, underflow, the split scalings at both
+        // ends), the vector path's edges (±708, 709), halves of log2 e's multiples (the
+        // rounding of k), signed zeros, and random values over the sigmoid's range and over
+        // the whole bit range, in slices of every length up to two vectors and a half.
+        let mut draw = crate::util::test_rng::bits(31);
+        let mut u = crate::util::test_rng::uniform(37);
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            709.0,
+            709.78,
+            710.0,
+            -708.0,
+            -708.1,
+            -745.0,
+            -746.0,
+            -1e-300,
+            5e-324,
+            1.0,
+            -1.0,
+            0.5 * std::f64::consts::LN_2,
+            -0.5 * std::f64::consts::LN_2,
+            2.5 * std::f64::consts::LN_2,
+            -2.5 * std::f64::consts::LN_2,
+        ];
+        for h in [0.5, 1.5, 2.5, 100.5, -0.5, -1.5, -600.5] {
+            let x = h * std::f64::consts::LN_2;
+            xs.extend([
+                x,
+                f64::from_bits(x.to_bits() + 1),
+                f64::from_bits(x.to_bits() - 1),
+            ]);
+        }
+        xs.extend((0..4000).map(|_| (u() - 0.5) * 80.0));
+        xs.extend((0..4000).map(|_| (u() - 0.5) * 1500.0));
+        xs.extend((0..2000).map(|_| f64::from_bits(draw())));
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let mut got = xs.clone();
+        det_exp_in_place(&mut got);
+        for (&x, &g) in xs.iter().zip(&got) {
+            assert!(
+                same(g, det_exp(x)),
+                "det_exp({x:e}): {g:e} vs {:e}",
+                det_exp(x)
+            );
+        }
+        for len in 0..=20 {
+            for start in 0..xs.len().min(40) {
+                let piece = &xs[start..start + len];
+                let mut got = piece.to_vec();
+                det_exp_in_place(&mut got);
+                for (k, &x) in piece.iter().enumerate() {
+                    assert!(same(got[k], det_exp(x)), "len {len}: {x:e}");
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! [`det_ln`](super::detmath::det_ln) eight values a step with AVX-512 vectors.
+//! [`det_ln`](super::detmath::det_ln) and [`det_exp`](super::detmath::det_exp) eight values a
+//! step with AVX-512 vectors.
 //!
 //! The scalar function is a chain of about 35 dependent IEEE operations (the mantissa's
 //! series alone is fourteen multiply-adds): the sign classes, the scale codes and the order-0
@@ -15,7 +16,7 @@
 // Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #![allow(clippy::incompatible_msrv)]
 
-use super::detmath::{det_ln, LN2_HI, LN2_LO};
+use super::detmath::{det_exp, det_ln, LN2_HI, LN2_LO};
 use std::arch::x86_64::*;
 
 /// Whether the kernel runs on this CPU.
@@ -101,4 +102,78 @@ fn ln_normal(x: __m512d) -> __m512d {
         _mm512_mul_pd(ef, _mm512_set1_pd(LN2_HI)),
         _mm512_add_pd(_mm512_mul_pd(ef, _mm512_set1_pd(LN2_LO)), ln_m),
     )
+}
+
+/// Replaces every `x` of `xs` by `det_exp(x)`, bit for bit.
+///
+/// Why: `det_exp` is a chain of fifteen dependent divisions (its Taylor series); the
+/// predictor's sigmoid calls it once per channel, eight channels at a time
+/// (`Predictor::forward_many`), and one call after another those chains do not overlap.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn exp_in_place(xs: &mut [f64]) {
+    let mut chunks = xs.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 f64; unaligned load and store.
+        let x = _mm512_loadu_pd(c.as_ptr());
+        // Where `det_exp` scales by one normal power of two: −708 < x < 709 gives
+        // −1022 ≤ k ≤ 1023 (false for NaN).
+        let normal = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, _mm512_set1_pd(-708.0))
+            & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(709.0));
+        let y = exp_normal(x);
+        if normal == 0xFF {
+            _mm512_storeu_pd(c.as_mut_ptr(), y);
+        } else {
+            let mut orig = [0f64; 8];
+            orig.copy_from_slice(c);
+            _mm512_storeu_pd(c.as_mut_ptr(), y);
+            for (k, (v, &o)) in c.iter_mut().zip(&orig).enumerate() {
+                if normal & (1 << k) == 0 {
+                    *v = det_exp(o);
+                }
+            }
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = det_exp(*v);
+    }
+}
+
+/// `det_exp` of eight values in (−708, 709): its operations lane by lane.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn exp_normal(x: __m512d) -> __m512d {
+    // k = round(x·log2 e), halves away from zero (`f64::round`): the truncation, plus the
+    // sign of t where the exact remainder t − trunc(t) is at least a half.
+    let t = _mm512_mul_pd(x, _mm512_set1_pd(std::f64::consts::LOG2_E));
+    let tr = _mm512_roundscale_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(t);
+    let rem = _mm512_sub_pd(t, tr);
+    let half = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_abs_pd(rem), _mm512_set1_pd(0.5));
+    // ±1 with t's sign (integer ops: the f64 `and`/`or` need AVX-512DQ).
+    let sign = _mm512_and_si512(_mm512_castpd_si512(t), _mm512_set1_epi64(i64::MIN));
+    let step = _mm512_castsi512_pd(_mm512_or_si512(
+        sign,
+        _mm512_castpd_si512(_mm512_set1_pd(1.0)),
+    ));
+    let k = _mm512_mask_add_pd(tr, half, tr, step);
+    let r = _mm512_sub_pd(
+        _mm512_sub_pd(x, _mm512_mul_pd(k, _mm512_set1_pd(LN2_HI))),
+        _mm512_mul_pd(k, _mm512_set1_pd(LN2_LO)),
+    );
+    let one = _mm512_set1_pd(1.0);
+    let mut p = one;
+    let mut i = 15;
+    while i >= 1 {
+        p = _mm512_add_pd(
+            one,
+            _mm512_div_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(i as f64)),
+        );
+        i -= 1;
+    }
+    // 2^k for −1022 ≤ k ≤ 1023: the biased exponent k + 1023 alone (k exact through i32).
+    let ki = _mm512_cvtepi32_epi64(_mm512_cvtpd_epi32(k));
+    let scale = _mm512_slli_epi64::<52>(_mm512_add_epi64(ki, _mm512_set1_epi64(1023)));
+    _mm512_mul_pd(p, _mm512_castsi512_pd(scale))
 }
