@@ -127,6 +127,8 @@ struct RowVec<'a> {
     sign_rcp: __m512d,
     /// The lanes this run codes.
     lanes: __mmask16,
+    /// [`rcp_table`].
+    rcp: *const f64,
 }
 
 /// Codes the columns `j .. j + 16` of every `j` in `run.step_by(LANES)`, last first, on the
@@ -166,6 +168,7 @@ pub(super) unsafe fn encode_run(
         sign: _mm512_loadu_si512(sign_fc.as_ptr() as *const _),
         sign_rcp: _mm512_loadu_pd(sign_rcp.as_ptr()),
         lanes: lane_mask,
+        rcp: rcp_table().as_ptr(),
     };
     let mut xs = _mm512_loadu_si512(x.as_ptr() as *const _);
     let mut cur = load_pos(wbs);
@@ -231,7 +234,7 @@ unsafe fn column16(
     let ti = _mm512_and_si512(p, _mm512_set1_epi32(0xFFFF));
     let idx = _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), hi);
     let fc = _mm512_mask_i32gather_epi32::<4>(zero, active, idx, rv.syms);
-    let (re, ro) = reciprocals(fc);
+    let (re, ro) = reciprocals(fc, rv.rcp);
     let mut st = *xs;
     if ctx.code_sign {
         // Sign symbol 0 = as predicted: flip = (v < 0) ≠ (rneg ≠ cneg_j).
@@ -364,20 +367,44 @@ unsafe fn mul_epu32(a: __m512i, b: __m512i) -> __m512i {
     p
 }
 
-/// `1/freq` of the symbols packed in `fc` (f64, rounded as a division rounds; 1 for freq 0,
-/// which masked-off lanes may hold): the even lanes' in the first vector, the odd lanes' in
-/// the second, as [`step`] takes them.
+/// `1/freq` for every 13-bit frequency field (`1/0` taken as 1: masked-off lanes hold
+/// freq 0), each the correctly rounded quotient a division gives.
+///
+/// Why a table: two `vdivpd` of eight lanes per column group kept the divider busy for about
+/// 32 cycles a group on this loop's CPUs (its largest single cost in `perf annotate`); two
+/// gathers of eight read the same values from a table that stays in L1 (the few frequencies
+/// a row uses).
+fn rcp_table() -> &'static [f64; FREQ_FIELD] {
+    static RCP: OnceLock<Box<[f64; FREQ_FIELD]>> = OnceLock::new();
+    RCP.get_or_init(|| {
+        let mut t = Box::new([1.0; FREQ_FIELD]);
+        for (f, r) in t.iter_mut().enumerate().skip(1) {
+            *r = 1.0 / f as f64;
+        }
+        t
+    })
+}
+
+/// Entries of [`rcp_table`]: every value of the 13-bit frequency field of a packed symbol.
+const FREQ_FIELD: usize = 1 << 13;
+
+/// `1/freq` of the symbols packed in `fc` from [`rcp_table`] `rcp` (f64, rounded as a
+/// division rounds; 1 for freq 0, which masked-off lanes may hold): the even lanes' in the
+/// first vector, the odd lanes' in the second, as [`step`] takes them.
+///
+/// # Safety
+/// AVX-512F; `rcp` points to the [`FREQ_FIELD`] entries of [`rcp_table`].
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn reciprocals(fc: __m512i) -> (__m512d, __m512d) {
-    let fd = _mm512_max_epu32(
-        _mm512_and_si512(fc, _mm512_set1_epi32((1 << 13) - 1)),
-        _mm512_set1_epi32(1),
-    );
-    let one = _mm512_set1_pd(1.0);
-    let fe = _mm512_cvtepi64_pd(_mm512_and_si512(fd, _mm512_set1_epi64(0xFFFF_FFFF)));
-    let fo = _mm512_cvtepi64_pd(_mm512_srli_epi64::<32>(fd));
-    (_mm512_div_pd(one, fe), _mm512_div_pd(one, fo))
+unsafe fn reciprocals(fc: __m512i, rcp: *const f64) -> (__m512d, __m512d) {
+    let f = _mm512_and_si512(fc, _mm512_set1_epi32((1 << 13) - 1));
+    let fe = _mm512_and_si512(f, _mm512_set1_epi64(0xFFFF_FFFF));
+    let fo = _mm512_srli_epi64::<32>(f);
+    // SAFETY: every index is a 13-bit field, below FREQ_FIELD, the table's length.
+    (
+        _mm512_i64gather_pd::<8>(fe, rcp),
+        _mm512_i64gather_pd::<8>(fo, rcp),
+    )
 }
 
 /// [`WordBuf::put_uniform`] of `bits` (1..=8) bits `val` on the lanes of `mask`.
@@ -465,7 +492,7 @@ mod tests {
                     unsafe {
                         let mut cur = load_pos(&wbs);
                         let fc = _mm512_loadu_si512(fcs.as_ptr() as *const _);
-                        let (re, ro) = reciprocals(fc);
+                        let (re, ro) = reciprocals(fc, rcp_table().as_ptr());
                         let x = _mm512_loadu_si512(xv.as_ptr() as *const _);
                         let r = step(x, fc, re, ro, !(1 << 5), &mut pk, &mut cur);
                         _mm512_storeu_si512(got.as_mut_ptr() as *mut _, r);
