@@ -174,6 +174,10 @@ pub(crate) fn encode_rows_into<C: ModelCode>(
     for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
         w.append(&[s as u16, (s >> 16) as u16]);
     }
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if let Some(VecQueues::Avx512(pk)) = queues {
+        pk.recycle();
+    }
 }
 
 /// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
@@ -196,9 +200,7 @@ impl VecQueues {
                 super::lanes_enc_avx2::Pack::new(),
             ]))),
             #[cfg(alcm_avx512)]
-            EncPath::Avx512 => Some(VecQueues::Avx512(Box::new(
-                super::lanes_enc_avx512::Pack::new(),
-            ))),
+            EncPath::Avx512 => Some(VecQueues::Avx512(super::lanes_enc_avx512::Pack::cached())),
         }
     }
 

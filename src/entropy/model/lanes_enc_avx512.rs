@@ -68,6 +68,26 @@ impl Pack {
             n: [0; LANES],
         }
     }
+
+    /// This thread's spare regions (left by [`Pack::recycle`]), or new ones.
+    ///
+    /// Why kept: made afresh for every block, the 28 KiB of regions took a page fault on
+    /// each of their pages on small tensors (`perf`: `exc_page_fault` 17 → 772 samples over
+    /// 9000 compressions of the fc2 gradient, +7 % of its time).
+    pub(super) fn cached() -> Box<Pack> {
+        SPARE
+            .with(|s| s.take())
+            .unwrap_or_else(|| Box::new(Pack::new()))
+    }
+
+    /// Keeps `self` for this thread's next [`Pack::cached`].
+    pub(super) fn recycle(self: Box<Self>) {
+        SPARE.with(|s| s.set(Some(self)));
+    }
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Option<Box<Pack>>> = const { std::cell::Cell::new(None) };
 }
 
 /// Moves the words in the lanes' buffers `wbs` (sixteen) into their regions of `pk`, after the
@@ -77,8 +97,11 @@ unsafe fn take(pk: &mut Pack, n: [usize; LANES], wbs: &mut [WordBuf]) -> Cursor 
     assert!(wbs.len() == LANES);
     let mut p = [0u32; LANES];
     for (l, (d, wb)) in p.iter_mut().zip(wbs.iter_mut()).enumerate() {
-        let region = &mut pk.flat[l * STRIDE..(l + 1) * STRIDE - 1];
-        region[n[l]..n[l] + wb.pos].copy_from_slice(&wb.buf[..wb.pos]);
+        // Most runs start with every buffer empty (no tail columns).
+        if wb.pos > 0 {
+            let region = &mut pk.flat[l * STRIDE..(l + 1) * STRIDE - 1];
+            region[n[l]..n[l] + wb.pos].copy_from_slice(&wb.buf[..wb.pos]);
+        }
         *d = (l * STRIDE + n[l] + wb.pos) as u32;
         wb.pos = 0;
     }
