@@ -180,8 +180,8 @@ pub(crate) fn encode_rows_into<C: ModelCode>(
     }
 }
 
-/// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
-/// AVX-512.
+/// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each); for AVX-512 the
+/// sixteen lanes' regions (≈ 28 KiB, kept per thread).
 #[cfg(target_arch = "x86_64")]
 enum VecQueues {
     Avx2(Box<[super::lanes_enc_avx2::Pack; 2]>),

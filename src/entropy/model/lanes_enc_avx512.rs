@@ -1,7 +1,7 @@
 //! The kind-5 encoder's inner loop with all 16 lanes of a block in one AVX-512 vector: the
 //! steps of `lanes_enc_avx2.rs` (sign, low-bit pieces, magnitude, each on the lanes that have
-//! it) with mask registers where that code blends, and the emitted words queued by one
-//! `vpcompressd` each where it permutes through a table.
+//! it) with mask registers where that code blends, and the emitted words written by one
+//! masked scatter a step to the lanes' regions of one buffer ([`Pack`]) where it queues them.
 //!
 //! Why: the AVX2 encoder is bound by the instructions it issues (two vectors of eight lanes,
 //! each step's work done twice); here one instruction does the work of two. This one is still
@@ -9,7 +9,8 @@
 //! (a second, independent chain) took twice the time. So the choices below cut instructions:
 //! the sign symbols' reciprocals come from a per-row table (a permute, not a division), and the
 //! state update works on the even and odd lanes as 64-bit lanes (conversions within 128-bit
-//! lanes, one `vpmuludq` per half).
+//! lanes, one `vpmuludq` per half), and the magnitude symbols' `1/freq` come from a table
+//! (two gathers, not two divisions).
 //!
 //! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
 //! from rustc 1.89); used when the CPU has AVX-512F and AVX-512DQ. It writes the scalar
@@ -144,7 +145,8 @@ struct RowVec<'a> {
 
 /// Codes the columns `j .. j + 16` of every `j` in `run.step_by(LANES)`, last first, on the
 /// lanes in `lanes` (all sixteen, or one half), with the states `x` and the word buffers
-/// `wbs` (all sixteen lanes) and `pk` as the queue.
+/// `wbs` (all sixteen lanes; left empty) into `pk`'s regions ([`Pack::lane`] gives each lane's
+/// words: what its buffer held, then the run's).
 ///
 /// `fc` is the magnitude symbols' packed table of the plan's family (`t · 256 + symbol`).
 ///
@@ -203,8 +205,8 @@ pub(super) unsafe fn encode_run(
 /// Codes the columns `c .. c + 16` on the states `xs` (`x` is their array, written only when
 /// the scalar code takes over).
 ///
-/// Inlined into [`encode_run`] (hence compiled with its features, and the queue's count and
-/// positions kept in registers): call it from there only.
+/// Inlined into [`encode_run`] (hence compiled with its features, and the lanes' positions
+/// kept in a register): call it from there only.
 #[inline(always)]
 unsafe fn column16(
     rv: &RowVec,
