@@ -23,7 +23,7 @@ use super::*;
 /// States (and word streams) per block.
 pub(crate) const LANES: usize = 16;
 /// Columns per run of the encoder's word buffers (a multiple of [`LANES`]).
-const RUN: usize = 1024;
+pub(super) const RUN: usize = 1024;
 
 /// Every lane of a block; [`LOW_LANES`] and [`HIGH_LANES`] are its two halves (one AVX2 group
 /// each). Lanes never depend on each other, so a block's two halves coded apart (on two
@@ -146,9 +146,7 @@ pub(crate) fn encode_rows_into<C: ModelCode>(
                 // runs; the row fits, `body − j0` is a multiple of LANES within the row, sixteen
                 // lanes, `fc` packs the plan family's symbols.
                 unsafe { q.encode_run(&ctx, fc, &mut wbs, &mut x, lanes.clone(), j0..body) };
-                for (w, wb) in words.iter_mut().zip(&wbs) {
-                    w.append(&wb.buf[..wb.pos]);
-                }
+                q.append_run(&wbs, words);
                 j1 = j0;
                 continue;
             }
@@ -176,10 +174,14 @@ pub(crate) fn encode_rows_into<C: ModelCode>(
     for (w, &s) in words[lanes.clone()].iter_mut().zip(&x[lanes]) {
         w.append(&[s as u16, (s >> 16) as u16]);
     }
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if let Some(VecQueues::Avx512(pk)) = queues {
+        pk.recycle();
+    }
 }
 
-/// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each), one of sixteen for
-/// AVX-512.
+/// A vector path's word queues: two of eight lanes for AVX2 (≈ 8 KiB each); for AVX-512 the
+/// sixteen lanes' regions (≈ 28 KiB, kept per thread).
 #[cfg(target_arch = "x86_64")]
 enum VecQueues {
     Avx2(Box<[super::lanes_enc_avx2::Pack; 2]>),
@@ -198,9 +200,7 @@ impl VecQueues {
                 super::lanes_enc_avx2::Pack::new(),
             ]))),
             #[cfg(alcm_avx512)]
-            EncPath::Avx512 => Some(VecQueues::Avx512(Box::new(
-                super::lanes_enc_avx512::Pack::new(),
-            ))),
+            EncPath::Avx512 => Some(VecQueues::Avx512(super::lanes_enc_avx512::Pack::cached())),
         }
     }
 
@@ -226,6 +226,28 @@ impl VecQueues {
             #[cfg(alcm_avx512)]
             VecQueues::Avx512(pk) => {
                 super::lanes_enc_avx512::encode_run(ctx, fc, wbs, x, lanes, pk, run)
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl VecQueues {
+    /// Appends each lane's words of the last [`VecQueues::encode_run`] to `words`: the AVX2
+    /// path leaves them in the lanes' buffers `wbs`, the AVX-512 path in its own regions (the
+    /// buffers emptied).
+    fn append_run(&self, wbs: &[WordBuf], words: &mut [LaneDest]) {
+        match self {
+            VecQueues::Avx2(_) => {
+                for (w, wb) in words.iter_mut().zip(wbs) {
+                    w.append(&wb.buf[..wb.pos]);
+                }
+            }
+            #[cfg(alcm_avx512)]
+            VecQueues::Avx512(pk) => {
+                for (l, w) in words.iter_mut().enumerate() {
+                    w.append(pk.lane(l));
+                }
             }
         }
     }
