@@ -750,8 +750,8 @@ const TOLERANCE: f64 = 0.002;
 /// [`TOLERANCE`] of the full-data passes on tensors of at least [`LOOSE_FROM`] values. The
 /// error is a noisy function of the step (a 0.3–0.5 % change of the step moves it by as much
 /// as the model predicts), so the last passes of a 0.2 % search are mostly spent on that
-/// noise: at 0.5 % a third fewer of them, at most +0.25 % bytes on any frame (measured, see
-/// PERFORMANCE.md, session 19 `step19`). The passes' steps are the 0.2 % search's (the next
+/// noise: at 0.5 % a fifth fewer passes over the data set, at most +0.22 % bytes on any
+/// rANS frame (+0.33 % deflate; measured, PERFORMANCE.md, session 19 `step19`). The passes' steps are the 0.2 % search's (the next
 /// guess does not depend on the tolerance), so its result is one that search also passed, and
 /// never above its result.
 const LOOSE_TOLERANCE: f64 = 0.005;
