@@ -39,29 +39,39 @@ pub(super) static NO_AVX512: std::sync::atomic::AtomicBool =
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn ln_in_place(xs: &mut [f64]) {
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: `c` holds 8 f64; unaligned load and store.
-        let x = _mm512_loadu_pd(c.as_ptr());
+    in_place(xs, det_ln, |x| {
         // The scalar function's main branch: `MIN_POSITIVE ≤ x < ∞` (false for NaN).
         let normal = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE))
             & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::INFINITY));
-        let y = ln_normal(x);
-        if normal == 0xFF {
-            _mm512_storeu_pd(c.as_mut_ptr(), y);
-        } else {
-            let mut orig = [0f64; 8];
-            orig.copy_from_slice(c);
-            _mm512_storeu_pd(c.as_mut_ptr(), y);
+        (ln_normal(x), normal)
+    });
+}
+
+/// Replaces every `x` of `xs` by `scalar(x)`: eight at a time by `vector`, which returns its
+/// eight results and the mask of the lanes where they are `scalar`'s (the others, and the
+/// last `len mod 8` values, are left to `scalar`).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn in_place(xs: &mut [f64], scalar: fn(f64) -> f64, vector: impl Fn(__m512d) -> (__m512d, u8)) {
+    let mut chunks = xs.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 8 f64; unaligned load and store.
+        let x = unsafe { _mm512_loadu_pd(c.as_ptr()) };
+        let (y, done) = vector(x);
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_pd(c.as_mut_ptr(), y) };
+        if done != 0xFF {
+            // SAFETY: a __m512d is 8 f64: the original values (`c` is overwritten).
+            let orig: [f64; 8] = unsafe { std::mem::transmute(x) };
             for (k, (v, &o)) in c.iter_mut().zip(&orig).enumerate() {
-                if normal & (1 << k) == 0 {
-                    *v = det_ln(o);
+                if done & (1 << k) == 0 {
+                    *v = scalar(o);
                 }
             }
         }
     }
     for v in chunks.into_remainder() {
-        *v = det_ln(*v);
+        *v = scalar(*v);
     }
 }
 
@@ -114,31 +124,13 @@ fn ln_normal(x: __m512d) -> __m512d {
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn exp_in_place(xs: &mut [f64]) {
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: `c` holds 8 f64; unaligned load and store.
-        let x = _mm512_loadu_pd(c.as_ptr());
+    in_place(xs, det_exp, |x| {
         // Where `det_exp` scales by one normal power of two: −708 < x < 709 gives
         // −1022 ≤ k ≤ 1023 (false for NaN).
         let normal = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, _mm512_set1_pd(-708.0))
             & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(709.0));
-        let y = exp_normal(x);
-        if normal == 0xFF {
-            _mm512_storeu_pd(c.as_mut_ptr(), y);
-        } else {
-            let mut orig = [0f64; 8];
-            orig.copy_from_slice(c);
-            _mm512_storeu_pd(c.as_mut_ptr(), y);
-            for (k, (v, &o)) in c.iter_mut().zip(&orig).enumerate() {
-                if normal & (1 << k) == 0 {
-                    *v = det_exp(o);
-                }
-            }
-        }
-    }
-    for v in chunks.into_remainder() {
-        *v = det_exp(*v);
-    }
+        (exp_normal(x), normal)
+    });
 }
 
 /// `det_exp` of eight values in (−708, 709): its operations lane by lane.
