@@ -685,8 +685,9 @@ fn uniform_error_sq(
 }
 
 /// The largest step (within 0.2 %; 0.5 % when `loose` from 2^14 values) with
-/// ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of lossless. `check` is called once per pass (time budget). `pre`: the first pass over these
-/// same (finite) values when the caller has made it already (`prescan::scan`).
+/// ‖x − x̂‖ ≤ ε‖x‖, or `None` when none exists short of lossless. `check` is called once per
+/// pass (time budget). `pre`: the first pass over these same (finite) values when the caller
+/// has made it already (`prescan::scan`).
 /// `holes`: kept non-finite values, read as zeros (`holes.rs`). `loose`: whether a tensor
 /// from [`LOOSE_FROM`] values may stop within [`LOOSE_TOLERANCE`] (else always 0.2 %).
 #[allow(clippy::too_many_arguments)]
@@ -711,7 +712,6 @@ pub(crate) fn search_relative_step(
             // full pass on such tensors.
             let target_sq = full.0 * (sub.len() as f64 / data.len() as f64);
             let sub_stats = (0.0, nonzero, max_abs);
-            let tol = TOLERANCE;
             search_from(
                 &sub,
                 &[],
@@ -720,7 +720,7 @@ pub(crate) fn search_relative_step(
                 target_sq,
                 None,
                 1,
-                tol,
+                TOLERANCE,
                 &mut check,
             )?
         }

@@ -504,10 +504,12 @@ impl Predictor {
         let groups = features.chunks_exact(FORWARD_GROUP);
         let rest = groups.remainder();
         let mut out = Vec::with_capacity(features.len());
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::is_x86_feature_detected!("avx2");
         for g in groups {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above).
+            if avx2 {
+                // SAFETY: the CPU supports AVX2 (checked before the loop).
                 out.extend(unsafe { self.forward_group_avx2(g) });
                 continue;
             }
