@@ -29,7 +29,8 @@ script measures instead, on every float32 tensor of DIR/weights and DIR/gradient
              frequency model per context (Dirichlet / add-alpha counts: p(x | c) = (n_cx +
              alpha) / (n_c + K alpha), counts updated after each symbol; alpha in {1/16, 1/2
              (KT), 1}). Contexts: only values coded before (left, above, upper-left neighbours;
-             the same value's exponent and higher fields), so every model is a real sequential
+             running means of the row's and the column's earlier exponents; the same value's
+             exponent and higher fields), so every model is a real sequential
              coder; an arithmetic coder reaches its code length within 2 bits a stream. Bitwise
              variants code a field bit by bit, each bit given the context and the bits above it
              (binary adaptive counts, a tree per context). The best model of every field is
@@ -40,8 +41,8 @@ The adaptive models' code length does not depend on the order of the symbols wit
 (the add-alpha sequential probability is exchangeable): it is computed in closed form from the
 final counts, sum over contexts of log2 G(n_c + K alpha)/G(K alpha) - sum over symbols of
 log2 G(n_cx + alpha)/G(alpha), so no Python loop and no subsample are needed.
-`--selfcheck` codes a few models symbol by symbol in a Python loop on one small tensor and
-asserts the two agree.
+`--selfcheck` codes a few models symbol by symbol in a Python loop on one small tensor (the
+neighbour context recomputed there from the symbols already coded) and asserts the two agree.
 
 Dependence between values beyond the neighbours' fields (`dependence`): optimistic gains,
 in-sample with the model's parameters free, of a per-row x per-column scale, of a linear
@@ -564,9 +565,9 @@ def dependence_table(sub):
               + f"  {r['optimistic'] / r['blosc2']:12.4f}")
     for kind in sorted({r["kind"] for r in sub}):
         ks = [r for r in sub if r["kind"] == kind]
-        print(f"{'  median ' + kind:34s} "
-              + " ".join(f"{statistics.median(r[c] for r in ks):10.3f}" for c in dcols)
-              + f"  {statistics.median(r['optimistic'] for r in ks) / statistics.median(r['blosc2'] for r in ks):12.4f}")
+        med = {c: statistics.median(r[c] for r in ks) for c in dcols + ["blosc2"]}
+        print(f"{'  median ' + kind:34s} " + " ".join(f"{med[c]:10.3f}" for c in dcols)
+              + f"  {med['optimistic'] / med['blosc2']:12.4f}")
 
 
 def report(rows, field_rows, args):
