@@ -365,6 +365,17 @@ fn check_model_kind(info: &FrameInfo, payload: &[u8]) -> Result<()> {
             payload[0]
         )));
     }
+    // Likewise kind 6 (16 states on one stream) came with version 7.
+    if info.format_version < 7
+        && payload
+            .first()
+            .is_some_and(|&k| k >= entropy::model::KIND_SHARED)
+    {
+        return Err(Error::corrupt(format!(
+            "rANS-model payload kind {} in a version-{} frame",
+            payload[0], info.format_version
+        )));
+    }
     // Likewise kind 5 (independent lane streams) came with version 3.
     if info.format_version < 3
         && payload
