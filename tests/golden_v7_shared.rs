@@ -31,7 +31,9 @@ fn rel_l2(d: &[f32], x: &[f32]) -> f64 {
 }
 
 fn gradient(name: &str) -> Vec<f32> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gradients").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/gradients")
+        .join(name);
     read_npy_f32(&p).unwrap().0
 }
 
@@ -39,7 +41,12 @@ fn gradient(name: &str) -> Vec<f32> {
 fn cases() -> Vec<(&'static str, Vec<f32>, Option<f64>, Vec<u8>)> {
     let g = gradient("grad_step00100_fc1.weight.npy");
     vec![
-        ("v7_grad100fc1_rel1e-2_shared", g.clone(), Some(1e-2), vec![2, 3]),
+        (
+            "v7_grad100fc1_rel1e-2_shared",
+            g.clone(),
+            Some(1e-2),
+            vec![2, 3],
+        ),
         (
             "v7_adamsqfc1_rel1e-3_shared",
             gradient("adam_exp_avg_sq_step02000_fc1.weight.npy"),

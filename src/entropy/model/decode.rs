@@ -297,7 +297,9 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
     let results =
         crate::util::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
             if kind == KIND_SHARED {
-                return shared::decode_block(&head, streams[k], qmin, block, cols, &put, simd, sink);
+                return shared::decode_block(
+                    &head, streams[k], qmin, block, cols, &put, simd, sink,
+                );
             }
             if lanes {
                 return lanes::decode_block(

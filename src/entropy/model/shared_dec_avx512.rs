@@ -245,8 +245,7 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     let mut j = 0;
     while j < cols16 {
         if pos + WINDOW <= n_words {
-            if let Some((nx, taken, qv)) = group::<MODE>(r, fl, ai as u32, x, window(w, pos), j)
-            {
+            if let Some((nx, taken, qv)) = group::<MODE>(r, fl, ai as u32, x, window(w, pos), j) {
                 any_vector = true;
                 vlo = _mm512_min_epi32(vlo, qv);
                 vhi = _mm512_max_epi32(vhi, qv);

@@ -197,7 +197,10 @@ fn damaged_kind6_payloads_are_refused_alike_on_every_path() {
     let p = plan.encode(&u, &qmin, 1);
     assert!(decode_all(&p, &qmin, q.len()).is_ok());
     for cut in 0..p.len() {
-        assert!(decode_all(&p[..cut], &qmin, q.len()).is_err(), "cut at {cut}");
+        assert!(
+            decode_all(&p[..cut], &qmin, q.len()).is_err(),
+            "cut at {cut}"
+        );
     }
     let mut s = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..3000 {

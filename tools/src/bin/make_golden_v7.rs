@@ -42,11 +42,7 @@ fn write(out: &Path, stem: &str, x: &[f32], shape: &[usize], mode: Mode) {
         format!("{} {:08x}\n", d.data.len(), crc32fast::hash(&bytes)),
     )
     .unwrap();
-    println!(
-        "{stem}: {} bytes, sign mode {}",
-        c.bytes.len(),
-        payload[2]
-    );
+    println!("{stem}: {} bytes, sign mode {}", c.bytes.len(), payload[2]);
 }
 
 fn main() {
@@ -59,9 +55,27 @@ fn main() {
     let (g, gs) = read_npy_f32(&data.join("grad_step00100_fc1.weight.npy")).unwrap();
     let (a, as_) = read_npy_f32(&data.join("adam_exp_avg_sq_step02000_fc1.weight.npy")).unwrap();
     let (t, ts) = kind6::shared_tensor();
-    write(out, "v7_grad100fc1_rel1e-2_shared", &g, &gs, Mode::RelativeL2(1e-2));
-    write(out, "v7_adamsqfc1_rel1e-3_shared", &a, &as_, Mode::RelativeL2(1e-3));
-    write(out, "v7_grad100fc1_adaptive_shared", &g, &gs, Mode::Adaptive);
+    write(
+        out,
+        "v7_grad100fc1_rel1e-2_shared",
+        &g,
+        &gs,
+        Mode::RelativeL2(1e-2),
+    );
+    write(
+        out,
+        "v7_adamsqfc1_rel1e-3_shared",
+        &a,
+        &as_,
+        Mode::RelativeL2(1e-3),
+    );
+    write(
+        out,
+        "v7_grad100fc1_adaptive_shared",
+        &g,
+        &gs,
+        Mode::Adaptive,
+    );
     write(
         out,
         "v7_outliers300x100_rel1e-2_shared",
