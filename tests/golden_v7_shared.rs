@@ -37,8 +37,11 @@ fn gradient(name: &str) -> Vec<f32> {
     read_npy_f32(&p).unwrap().0
 }
 
-/// (frame, tensor, relative-L2 target or None for adaptive mode, accepted sign modes).
-fn cases() -> Vec<(&'static str, Vec<f32>, Option<f64>, Vec<u8>)> {
+/// A golden frame's name, its tensor, its relative-L2 target (None: adaptive mode) and the
+/// sign modes it may hold.
+type Case = (&'static str, Vec<f32>, Option<f64>, Vec<u8>);
+
+fn cases() -> Vec<Case> {
     let g = gradient("grad_step00100_fc1.weight.npy");
     vec![
         (

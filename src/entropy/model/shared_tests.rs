@@ -209,7 +209,7 @@ fn damaged_kind6_payloads_are_refused_alike_on_every_path() {
         s ^= s << 17;
         let mut d = p.clone();
         let k = (s % d.len() as u64) as usize;
-        d[k] ^= 1 << (s >> 40) % 8;
+        d[k] ^= 1 << ((s >> 40) % 8);
         let _ = decode_all(&d, &qmin, q.len());
     }
 }
