@@ -597,7 +597,10 @@ fn mid_sized_tensors_take_lanes_when_they_cost_under_one_percent() {
         assert_eq!(payloads[0], payloads[1], "{rows}x{cols}: 1 and 2 threads");
         let p = &payloads[0];
         if shared {
-            assert_eq!(p[0], KIND_SHARED, "{rows}x{cols} scale {scale} takes kind 6");
+            assert_eq!(
+                p[0], KIND_SHARED,
+                "{rows}x{cols} scale {scale} takes kind 6"
+            );
             continue;
         }
         if !lanes {
