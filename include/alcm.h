@@ -128,10 +128,10 @@
  * version from 1 up). Independent of the library version. Version 2 added the shared code
  * offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
  * types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT, version 5
- * lossless float-layout methods 4 and 5, version 6 method 6 (docs/FORMAT.md, "Version
- * history").
+ * lossless float-layout methods 4 and 5, version 6 method 6, version 7 rANS-model payload
+ * kind 6 (docs/FORMAT.md, "Version history").
  */
-#define ALCM_FORMAT_VERSION 6
+#define ALCM_FORMAT_VERSION 7
 
 /**
  * Mode: the original's scheme, per-channel precision from a bit allocation, plus pruning.

@@ -29,9 +29,9 @@ pub const ALCM_MAX_ELEMENTS: u64 = 1_099_511_627_776;
 /// version from 1 up). Independent of the library version. Version 2 added the shared code
 /// offset flag and rANS-model payload kinds 3-4, version 3 payload kind 5, version 4 the element
 /// types other than float32 and the lossless float-layout backend ALCM_BACKEND_FLOAT, version 5
-/// lossless float-layout methods 4 and 5, version 6 method 6 (docs/FORMAT.md, "Version
-/// history").
-pub const ALCM_FORMAT_VERSION: u32 = 6;
+/// lossless float-layout methods 4 and 5, version 6 method 6, version 7 rANS-model payload
+/// kind 6 (docs/FORMAT.md, "Version history").
+pub const ALCM_FORMAT_VERSION: u32 = 7;
 
 // ---- Modes (alcm_mode; the frame's mode byte) ------------------------------------------------
 

@@ -365,6 +365,17 @@ fn check_model_kind(info: &FrameInfo, payload: &[u8]) -> Result<()> {
             payload[0]
         )));
     }
+    // Likewise kind 6 (16 states on one stream) came with version 7.
+    if info.format_version < 7
+        && payload
+            .first()
+            .is_some_and(|&k| k >= entropy::model::KIND_SHARED)
+    {
+        return Err(Error::corrupt(format!(
+            "rANS-model payload kind {} in a version-{} frame",
+            payload[0], info.format_version
+        )));
+    }
     // Likewise kind 5 (independent lane streams) came with version 3.
     if info.format_version < 3
         && payload
@@ -462,6 +473,8 @@ fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut 
     } else {
         vec![0; channels]
     };
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
     for (c, (oc, &z)) in out.chunks_exact_mut(per).zip(&zeros).enumerate() {
         let m = z.min(r_max - z);
         let up = z < r_max - z;
@@ -483,6 +496,12 @@ fn dequantize_bits(p: &quant::ChannelParams, width: u8, unfold: bool, out: &mut 
                     .for_each(|o| *o = ((q0 + code(*o) as i64) as f64 * step) as f32);
             }
             quant::ChannelParams::Range { .. } => {
+                #[cfg(target_arch = "x86_64")]
+                if identity && avx2 {
+                    // SAFETY: AVX2 checked above.
+                    unsafe { crate::codec::quant_avx2::range_values_from_bits(oc, base, step) };
+                    continue;
+                }
                 let mx = f32::MAX as f64;
                 oc.iter_mut()
                     .for_each(|o| *o = (base + code(*o) as f64 * step).clamp(-mx, mx) as f32);

@@ -421,9 +421,94 @@ pub(super) unsafe fn magnitudes_in_bin(data: &[f32], bin: u32, out: &mut Vec<u32
     }
 }
 
+/// `dequantize_bits`' range-channel arithmetic on codes held as f32 bits, four values a step:
+/// `out[k] = (base + bits(out[k]) as f64 · step).clamp(−f32::MAX, f32::MAX) as f32`, with the
+/// same IEEE operations in the same order (exact u32 → f64, product, sum, clamp, rounding to
+/// f32), so the same values as the scalar loop, NaN included (the minimum and maximum take the
+/// clamp's operand second: a NaN passes through, as `f64::clamp` returns it).
+///
+/// Why: the scalar loop was 18 % of an adaptive 16 384-value gradient's decompression (a
+/// second pass over the output after the model's decoder).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn range_values_from_bits(out: &mut [f32], base: f64, step: f64) {
+    let (vb, vs) = (_mm256_set1_pd(base), _mm256_set1_pd(step));
+    let mx = f32::MAX as f64;
+    let (hi, lo) = (_mm256_set1_pd(mx), _mm256_set1_pd(-mx));
+    // u | 2^52's exponent, minus 2^52: the u32 as an exact f64.
+    let magic = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+    let two52 = _mm256_set1_pd(4_503_599_627_370_496.0);
+    let mut chunks = out.chunks_exact_mut(4);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 4 f32 (16 bytes); unaligned load and store.
+        let u = _mm256_cvtepu32_epi64(_mm_loadu_si128(c.as_ptr() as *const __m128i));
+        let uf = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(u, magic)), two52);
+        let x = _mm256_add_pd(vb, _mm256_mul_pd(uf, vs));
+        // min(hi, x) is x when x is NaN (the second operand), as is max(lo, ·).
+        let x = _mm256_max_pd(lo, _mm256_min_pd(hi, x));
+        _mm_storeu_ps(c.as_mut_ptr(), _mm256_cvtpd_ps(x));
+    }
+    for o in chunks.into_remainder() {
+        *o = (base + o.to_bits() as f64 * step).clamp(-mx, mx) as f32;
+    }
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+
+    /// The vector dequantization against the scalar expression it replaces, value for value
+    /// (bits): codes from 0 to u32::MAX (random, and the extremes), bases and steps of both
+    /// signs and far apart in size, products beyond f32::MAX both ways (clamped), a NaN base
+    /// (NaN out), lengths that are and are not multiples of four.
+    #[test]
+    fn range_values_from_bits_match_scalar() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mx = f32::MAX as f64;
+        let params = [
+            (0.0, 1.0),
+            (-1.5, 3.0517578125e-5),
+            (1e-30, 1e-40),
+            (-3.0e38, 1e30),
+            (2.0e38, 1e29),
+            (0.1, -7.3e-3),
+            (f64::NAN, 1.0),
+            (-0.0, 0.0),
+        ];
+        for (base, step) in params {
+            for n in [0usize, 3, 4, 5, 64, 1001] {
+                let bits: Vec<u32> = (0..n)
+                    .map(|k| match k % 7 {
+                        0 => 0,
+                        1 => u32::MAX,
+                        2 => 1 << 31,
+                        _ => next() as u32,
+                    })
+                    .collect();
+                let want: Vec<u32> = bits
+                    .iter()
+                    .map(|&u| ((base + u as f64 * step).clamp(-mx, mx) as f32).to_bits())
+                    .collect();
+                let mut out: Vec<f32> = bits.iter().map(|&u| f32::from_bits(u)).collect();
+                // SAFETY: AVX2 checked above.
+                unsafe { range_values_from_bits(&mut out, base, step) };
+                let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+                assert!(got == want, "base {base} step {step} n {n}");
+            }
+        }
+    }
 
     /// The vector magnitude histogram against `magnitude_bin` counted one value at a time:
     /// zeros of both signs, subnormals, the largest finite magnitude, infinities, NaNs, runs

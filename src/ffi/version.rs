@@ -74,6 +74,6 @@ mod tests {
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(alcm_version_number(), VERSION_NUMBER);
         assert_eq!(parse_u32("107"), 107);
-        assert_eq!(alcm_format_version(), 6);
+        assert_eq!(alcm_format_version(), 7);
     }
 }

@@ -21,7 +21,8 @@ pub const MAGIC: [u8; 4] = *b"ALCM";
 /// "Version history"): version 2 added the shared-qmin flag and rANS-model payload kinds 3–4,
 /// version 3 rANS-model payload kind 5 (independent lane streams, `entropy/model/lanes.rs`),
 /// version 4 backend 4, the lossless float-layout coder (`codec/lossless.rs`), version 5 its
-/// methods 4 and 5, version 6 its method 6.
+/// methods 4 and 5, version 6 its method 6, version 7 rANS-model payload kind 6 (16 states on
+/// one word stream, `entropy/model/shared.rs`).
 pub const FORMAT_VERSION: u8 = abi::ALCM_FORMAT_VERSION as u8;
 /// Oldest byte-format version the decoder reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;

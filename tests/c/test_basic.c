@@ -34,7 +34,7 @@ static void test_versions(void) {
              ALCM_VERSION_MINOR, ALCM_VERSION_PATCH);
     CHECK(strncmp(alcm_version_string(), macro_string, strlen(macro_string)) == 0);
     CHECK(alcm_format_version() == ALCM_FORMAT_VERSION);
-    CHECK(ALCM_FORMAT_VERSION == 6);
+    CHECK(ALCM_FORMAT_VERSION == 7);
 }
 
 static void test_last_error(void) {

@@ -107,5 +107,5 @@ def test_struct_layouts():
 
 def test_versions():
     assert alcm.version_number() == 100
-    assert alcm.format_version() == alcm.ALCM_FORMAT_VERSION == 6
+    assert alcm.format_version() == alcm.ALCM_FORMAT_VERSION == 7
     assert alcm.__version__ == alcm.version()

@@ -168,7 +168,7 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
     let cols = n / rows;
     let mut r = Rd { b: payload, pos: 0 };
     let kind = r.u8()?;
-    if !(KIND_RANK1..=KIND_LANES_BLOCKS).contains(&kind) {
+    if !(KIND_RANK1..=KIND_SHARED).contains(&kind) {
         return Err(Error::corrupt("unknown rANS-model kind"));
     }
     let shaped = kind >= KIND_SHAPED;
@@ -252,8 +252,16 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
         }
         let wb = r.take(4)?;
         let w = u32::from_le_bytes([wb[0], wb[1], wb[2], wb[3]]) as usize;
-        if w < 2 * LANES {
-            return Err(Error::corrupt("rANS-model payload has fewer than 8 words"));
+        let states = if kind == KIND_SHARED {
+            shared::STATES
+        } else {
+            LANES
+        };
+        if w < 2 * states {
+            return Err(Error::corrupt(format!(
+                "rANS-model payload has fewer than {} words",
+                2 * states
+            )));
         }
         streams.push(
             r.take(
@@ -288,6 +296,11 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
     };
     let results =
         crate::util::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
+            if kind == KIND_SHARED {
+                return shared::decode_block(
+                    &head, streams[k], qmin, block, cols, &put, simd, sink,
+                );
+            }
             if lanes {
                 return lanes::decode_block(
                     &head,

@@ -76,7 +76,7 @@ pub fn encode_family(q: &[i64], rows: usize, family: Option<u8>) -> Option<Vec<u
 /// Signed codes `q` (`rows` rows) as the model codes them: each row's smallest code `qmin_i`
 /// and the offsets `u = q − qmin_i`; `None` when the model does not apply (no values, rows not
 /// dividing, a row spanning more than 2^32 codes).
-fn split_rows(q: &[i64], rows: usize) -> Option<(Vec<u32>, Vec<i64>)> {
+pub(super) fn split_rows(q: &[i64], rows: usize) -> Option<(Vec<u32>, Vec<i64>)> {
     let n = q.len();
     if n == 0 || rows == 0 || n % rows != 0 {
         return None;
@@ -190,19 +190,29 @@ impl ModelPlan {
             }
             return out;
         }
+        if lanes && self.shared && self.n_blocks() == 1 {
+            let words = shared::encode_rows(self, codes, qmin, shared::EncPath::best());
+            push_stream(&words, &mut out);
+            return out;
+        }
         let streams = crate::util::par::map(threads, self.n_blocks(), |k| {
             let r0 = k * rpb;
             let r1 = (r0 + rpb).min(rows);
             encode_rows(self, codes, qmin, r0..r1)
         });
         for words in streams {
-            out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-            out.reserve(words.len() * 2);
-            for w in words.iter().rev() {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
+            push_stream(&words, &mut out);
         }
         out
+    }
+}
+
+/// Appends a word stream made last word first (`u32 W`, then the words in decode order).
+fn push_stream(words: &[u16], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.reserve(words.len() * 2);
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
     }
 }
 

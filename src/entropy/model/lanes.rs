@@ -875,8 +875,8 @@ pub(crate) static NO_AVX512: std::sync::atomic::AtomicBool =
 
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
 #[path = "lanes_dec_avx512.rs"]
-mod avx512;
+pub(super) mod avx512;
 
 #[cfg(test)]
 #[path = "lanes_tests.rs"]
-mod tests;
+pub(super) mod tests;

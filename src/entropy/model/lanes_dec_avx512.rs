@@ -226,12 +226,7 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
             *sp = p as usize;
         }
     };
-    let (step, scale) = match sink {
-        Sink::Store(step) => (step, 0.0),
-        Sink::Add(step, scale) => (step, scale),
-        Sink::Put => (0.0, 0.0),
-    };
-    let (stepv, scalev) = (_mm512_set1_pd(step), _mm256_set1_ps(scale));
+    let (stepv, scalev) = sink_consts(sink);
     let (mut vlo, mut vhi) = (_mm512_set1_epi32(i32::MAX), _mm512_set1_epi32(i32::MIN));
     let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
     let mut any_vector = false;
@@ -244,38 +239,7 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
                 any_vector = true;
                 vlo = _mm512_min_epi32(vlo, qv);
                 vhi = _mm512_max_epi32(vhi, qv);
-                // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar
-                // path's IEEE product and rounding.
-                let half = |k: usize| {
-                    let qh = if k == 0 {
-                        _mm512_castsi512_si256(qv)
-                    } else {
-                        _mm512_extracti64x4_epi64::<1>(qv)
-                    };
-                    _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi32_pd(qh), stepv))
-                };
-                let o = out.as_mut_ptr().add(j) as *mut f32;
-                match sink {
-                    Sink::Store(_) => {
-                        _mm256_storeu_ps(o, half(0));
-                        _mm256_storeu_ps(o.add(8), half(1));
-                    }
-                    Sink::Add(..) => {
-                        // f32 product, then f32 sum: `*o += scale * x̂`.
-                        for k in 0..2 {
-                            let ok = o.add(8 * k);
-                            _mm256_storeu_ps(
-                                ok,
-                                _mm256_add_ps(_mm256_loadu_ps(ok), _mm256_mul_ps(scalev, half(k))),
-                            );
-                        }
-                    }
-                    Sink::Put => {
-                        let mut qs = [0i32; LANES];
-                        _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qv);
-                        put_codes(&mut out[j..j + LANES], &qs, q0, put);
-                    }
-                }
+                sink16(&mut out[j..j + LANES], qv, sink, (stepv, scalev), q0, put);
                 (x, p) = (nx, np);
             }
             None => {
@@ -292,6 +256,72 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
         qhi = qhi.max(_mm512_reduce_max_epi32(vhi) as i64);
     }
     Ok((cols16, qlo, qhi))
+}
+
+/// Writes a vector group's 16 codes `qv` into `out` (16 values) by `sink` (a vector sink only
+/// when T is f32); `(stepv, scalev)` hold the sink's step and scale.
+///
+/// # Safety
+/// AVX-512F must be available; `sink` is [`Sink::Put`] unless T is f32; `out` holds 16
+/// values.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) unsafe fn sink16<T: Copy>(
+    out: &mut [T],
+    qv: __m512i,
+    sink: Sink,
+    (stepv, scalev): (__m512d, __m256),
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+) {
+    debug_assert!(out.len() == LANES);
+    // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar path's IEEE
+    // product and rounding.
+    let half = |k: usize| {
+        let qh = if k == 0 {
+            _mm512_castsi512_si256(qv)
+        } else {
+            _mm512_extracti64x4_epi64::<1>(qv)
+        };
+        _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi32_pd(qh), stepv))
+    };
+    let o = out.as_mut_ptr() as *mut f32;
+    match sink {
+        Sink::Store(_) => {
+            _mm256_storeu_ps(o, half(0));
+            _mm256_storeu_ps(o.add(8), half(1));
+        }
+        Sink::Add(..) => {
+            // f32 product, then f32 sum: `*o += scale * x̂`.
+            for k in 0..2 {
+                let ok = o.add(8 * k);
+                _mm256_storeu_ps(
+                    ok,
+                    _mm256_add_ps(_mm256_loadu_ps(ok), _mm256_mul_ps(scalev, half(k))),
+                );
+            }
+        }
+        Sink::Put => {
+            let mut qs = [0i32; LANES];
+            _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qv);
+            put_codes(out, &qs, q0, put);
+        }
+    }
+}
+
+/// The vector sinks' step and scale as [`sink16`] takes them.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) unsafe fn sink_consts(sink: Sink) -> (__m512d, __m256) {
+    let (step, scale) = match sink {
+        Sink::Store(step) => (step, 0.0),
+        Sink::Add(step, scale) => (step, scale),
+        Sink::Put => (0.0, 0.0),
+    };
+    (_mm512_set1_pd(step), _mm256_set1_ps(scale))
 }
 
 #[cfg(test)]

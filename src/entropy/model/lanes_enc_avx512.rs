@@ -168,21 +168,7 @@ pub(super) unsafe fn encode_run(
     debug_assert!(row_fits(ctx.q0) && wbs.len() == LANES && x.len() == LANES);
     debug_assert!(body <= ctx.row.len() && (body - j0) % LANES == 0);
     debug_assert!(fc.len() == ctx.syms.len());
-    let mut sign_fc = [0u32; LANES];
-    sign_fc[..8].copy_from_slice(&sign_table(ctx));
-    let sign_rcp: [f64; 8] = std::array::from_fn(|k| 1.0 / (sign_fc[k] & 0x1FFF).max(1) as f64);
-    let lane_mask = lanes.clone().fold(0u16, |m, l| m | 1 << l);
-    let rv = RowVec {
-        ctx,
-        q0: _mm512_set1_epi32(ctx.q0 as i32),
-        rneg: _mm512_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
-        picks: ctx.picks.as_ptr() as *const i32,
-        syms: fc.as_ptr() as *const i32,
-        sign: _mm512_loadu_si512(sign_fc.as_ptr() as *const _),
-        sign_rcp: _mm512_loadu_pd(sign_rcp.as_ptr()),
-        lanes: lane_mask,
-        rcp: rcp_table().as_ptr(),
-    };
+    let rv = row_vec(ctx, fc, lanes);
     let mut xs = _mm512_loadu_si512(x.as_ptr() as *const _);
     // Every scatter stays within its lane's region: a lane starts the run with what its
     // buffer holds and a column group adds at most MAX_WORDS_PER_VALUE words to it (five on
@@ -192,37 +178,160 @@ pub(super) unsafe fn encode_run(
     assert!(wbs
         .iter()
         .all(|wb| wb.pos + groups * MAX_WORDS_PER_VALUE < STRIDE));
-    let mut cur = take(pk, [0; LANES], wbs);
+    let cur = take(pk, [0; LANES], wbs);
+    let mut out = Scatter {
+        base: pk.flat.as_mut_ptr(),
+        cur,
+    };
     let mut j = body;
     while j > j0 {
         j -= LANES;
-        column16(&rv, &mut xs, pk, &mut cur, wbs, x, j);
+        if !column16(&rv, &mut xs, &mut out, j) {
+            // The scalar code writes to the (empty) buffers; their words then go to the
+            // regions.
+            _mm512_storeu_si512(x.as_mut_ptr() as *mut _, xs);
+            for l in (0..LANES).rev().filter(|&l| rv.lanes >> l & 1 == 1) {
+                ctx.value(&mut wbs[l], &mut x[l], j + l);
+            }
+            xs = _mm512_loadu_si512(x.as_ptr() as *const _);
+            out.cur = take(pk, counts(out.cur), wbs);
+        }
     }
-    pk.n = counts(cur);
+    pk.n = counts(out.cur);
     _mm512_storeu_si512(x.as_mut_ptr() as *mut _, xs);
 }
 
-/// Codes the columns `c .. c + 16` on the states `xs` (`x` is their array, written only when
-/// the scalar code takes over).
+/// Kind 6 (`shared.rs`): codes the column groups `j .. j + 16` of every `j` in
+/// `run.step_by(16)`, last first, on the 16 states `x`, appending each step's words to `wb`
+/// from the highest lane down (the shared stream's order, reversed).
 ///
-/// Inlined into [`encode_run`] (hence compiled with its features, and the lanes' positions
-/// kept in a register): call it from there only.
-#[inline(always)]
-unsafe fn column16(
-    rv: &RowVec,
-    xs: &mut __m512i,
-    pk: &mut Pack,
-    cur: &mut Cursor,
-    wbs: &mut [WordBuf],
-    x: &mut [u32],
-    c: usize,
+/// # Safety
+/// As [`encode_run`]; `wb.buf` has room for the run's words (at most
+/// `MAX_WORDS_PER_VALUE` per value) and 16 more past them.
+#[target_feature(enable = "avx512f,avx512dq,popcnt")]
+pub(super) unsafe fn encode_run_shared(
+    ctx: &RowEnc,
+    fc: &[u32],
+    wb: &mut WordBuf,
+    x: &mut [u32; LANES],
+    run: std::ops::Range<usize>,
 ) {
+    let (j0, body) = (run.start, run.end);
+    debug_assert!(row_fits(ctx.q0) && (body - j0) % LANES == 0 && body <= ctx.row.len());
+    debug_assert!(fc.len() == ctx.syms.len());
+    let rv = row_vec(ctx, fc, 0..LANES);
+    // Every group adds at most MAX_WORDS_PER_VALUE words a value, and a step's store writes
+    // 16 words from the end: within the buffer.
+    assert!(wb.pos + (body - j0) * MAX_WORDS_PER_VALUE + LANES <= wb.buf.len());
+    let mut xs = _mm512_loadu_si512(x.as_ptr() as *const _);
+    let mut out = Append {
+        buf: wb.buf.as_mut_ptr(),
+        pos: wb.pos,
+    };
+    let mut j = body;
+    while j > j0 {
+        j -= LANES;
+        if !column16(&rv, &mut xs, &mut out, j) {
+            _mm512_storeu_si512(x.as_mut_ptr() as *mut _, xs);
+            wb.pos = out.pos;
+            super::shared::encode_group(ctx, wb, x, j, LANES);
+            out.pos = wb.pos;
+            xs = _mm512_loadu_si512(x.as_ptr() as *const _);
+        }
+    }
+    wb.pos = out.pos;
+    _mm512_storeu_si512(x.as_mut_ptr() as *mut _, xs);
+}
+
+/// Where a step's emitted words go.
+trait Emit {
+    /// Writes the low 16 bits of `words` of the lanes set in `emit`.
+    ///
+    /// # Safety
+    /// AVX-512F and POPCNT; the destination has room (the constructor's contract).
+    unsafe fn emit(&mut self, words: __m512i, emit: __mmask16);
+}
+
+/// Kind 5: each lane's words to its own region of a [`Pack`].
+struct Scatter {
+    base: *mut u16,
+    cur: Cursor,
+}
+
+impl Emit for Scatter {
+    #[inline(always)]
+    unsafe fn emit(&mut self, words: __m512i, emit: __mmask16) {
+        emit_words(words, emit, self.base, &mut self.cur);
+    }
+}
+
+/// Kind 6: every lane's words to one buffer, a step's from the highest lane down.
+struct Append {
+    buf: *mut u16,
+    pos: usize,
+}
+
+impl Emit for Append {
+    #[inline(always)]
+    unsafe fn emit(&mut self, words: __m512i, emit: __mmask16) {
+        let n = (emit as u32).count_ones();
+        let packed = _mm512_maskz_compress_epi32(emit, words);
+        // Element k = the (n − 1 − k)-th emitted lane's word (indices taken mod 16).
+        let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let down = _mm512_permutexvar_epi32(
+            _mm512_sub_epi32(_mm512_set1_epi32(n as i32 - 1), iota),
+            packed,
+        );
+        // SAFETY: the buffer has room for 16 words at `pos` (`encode_run_shared`); the words
+        // past the n emitted ones are overwritten by the next step's or lie past the run's.
+        _mm256_storeu_si256(
+            self.buf.add(self.pos) as *mut __m256i,
+            _mm512_cvtepi32_epi16(down),
+        );
+        self.pos += n as usize;
+    }
+}
+
+/// The vectors and pointers [`column16`] needs of the row `ctx`, for the lanes `lanes`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_vec<'a>(
+    ctx: &'a RowEnc<'a>,
+    fc: &[u32],
+    lanes: std::ops::Range<usize>,
+) -> RowVec<'a> {
+    let mut sign_fc = [0u32; LANES];
+    sign_fc[..8].copy_from_slice(&sign_table(ctx));
+    let sign_rcp: [f64; 8] = std::array::from_fn(|k| 1.0 / (sign_fc[k] & 0x1FFF).max(1) as f64);
+    let lane_mask = lanes.fold(0u16, |m, l| m | 1 << l);
+    RowVec {
+        ctx,
+        q0: _mm512_set1_epi32(ctx.q0 as i32),
+        rneg: _mm512_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
+        picks: ctx.picks.as_ptr() as *const i32,
+        syms: fc.as_ptr() as *const i32,
+        sign: _mm512_loadu_si512(sign_fc.as_ptr() as *const _),
+        sign_rcp: _mm512_loadu_pd(sign_rcp.as_ptr()),
+        lanes: lane_mask,
+        rcp: rcp_table().as_ptr(),
+    }
+}
+
+/// Codes the columns `c .. c + 16` on the states `xs`, each step's words to `out` (sign,
+/// low-bit pieces top first, magnitude: the order `shared.rs` fixes for kind 6). Returns
+/// false, having changed nothing, where a lane needs the scalar code (an escape, u ≥ 2^30,
+/// s > 24).
+///
+/// Inlined into the `encode_run`s (hence compiled with their features, and the lanes'
+/// positions kept in registers): call it from there only.
+#[inline(always)]
+unsafe fn column16(rv: &RowVec, xs: &mut __m512i, out: &mut impl Emit, c: usize) -> bool {
     let ctx = rv.ctx;
     let zero = _mm512_setzero_si512();
     let bj = _mm512_cvtepu8_epi32(_mm_loadu_si128(ctx.b.as_ptr().add(c) as *const __m128i));
     let active = _mm512_mask_test_epi32_mask(rv.lanes, bj, bj);
     if active == 0 {
-        return; // sixteen all-zero columns (or none of this run's lanes): nothing coded
+        return true; // sixteen all-zero columns (or none of this run's lanes): nothing coded
     }
     let u = _mm512_loadu_si512(ctx.row.as_ptr().add(c) as *const _);
     let p = _mm512_mask_i32gather_epi32::<4>(zero, active, bj, rv.picks);
@@ -237,16 +346,8 @@ unsafe fn column16(
         | _mm512_mask_cmpge_epu32_mask(active, hi, esc)
         | _mm512_mask_cmpgt_epu32_mask(active, s, _mm512_set1_epi32(24));
     if bad != 0 {
-        // The scalar code writes to the (empty) buffers; their words then go to the regions.
-        _mm512_storeu_si512(x.as_mut_ptr() as *mut _, *xs);
-        for l in (0..LANES).rev().filter(|&l| rv.lanes >> l & 1 == 1) {
-            ctx.value(&mut wbs[l], &mut x[l], c + l);
-        }
-        *xs = _mm512_loadu_si512(x.as_ptr() as *const _);
-        *cur = take(pk, counts(*cur), wbs);
-        return;
+        return false;
     }
-    let base = pk.flat.as_mut_ptr();
     // The magnitude symbol and its reciprocal first: they do not depend on the states, and
     // issued here they are ready when the chain of states reaches them.
     let ti = _mm512_and_si512(p, _mm512_set1_epi32(0xFFFF));
@@ -267,7 +368,7 @@ unsafe fn column16(
         // `vpermpd` reads (3 bits); the odd lanes' the high halves.
         let re = _mm512_permutexvar_pd(idx, rv.sign_rcp);
         let ro = _mm512_permutexvar_pd(_mm512_srli_epi64::<32>(idx), rv.sign_rcp);
-        st = step(st, fc, re, ro, mask, base, cur);
+        st = step(st, fc, re, ro, mask, out);
     }
     // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
     // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
@@ -278,7 +379,7 @@ unsafe fn column16(
         // At most one piece per lane (the usual case): the s low bits at once.
         let mask = _mm512_test_epi32_mask(s, s);
         if mask != 0 {
-            st = uniform(st, low, s, mask, base, cur);
+            st = uniform(st, low, s, mask, out);
         }
     } else {
         let pieces = _mm512_srli_epi32::<3>(_mm512_add_epi32(s, _mm512_set1_epi32(7)));
@@ -291,12 +392,13 @@ unsafe fn column16(
             }
             let val = _mm512_and_si512(_mm512_srlv_epi32(low, sh), byte);
             let bits = _mm512_min_epi32(_mm512_sub_epi32(s, sh), eight);
-            st = uniform(st, val, bits, mask, base, cur);
+            st = uniform(st, val, bits, mask, out);
             sh = _mm512_sub_epi32(sh, eight);
             t = _mm512_add_epi32(t, _mm512_set1_epi32(1));
         }
     }
-    *xs = step(st, fc, re, ro, active, base, cur);
+    *xs = step(st, fc, re, ro, active, out);
+    true
 }
 
 /// Writes the low 16 bits of `words` of the lanes set in `emit` at their lanes' positions in
@@ -330,8 +432,7 @@ unsafe fn step(
     re: __m512d,
     ro: __m512d,
     mask: __mmask16,
-    base: *mut u16,
-    cur: &mut Cursor,
+    out: &mut impl Emit,
 ) -> __m512i {
     let freq = _mm512_and_si512(fc, _mm512_set1_epi32((1 << 13) - 1));
     let cum = _mm512_srli_epi32::<13>(fc);
@@ -344,7 +445,7 @@ unsafe fn step(
         _mm512_set1_epi32(-1),
     );
     let emit = _mm512_mask_cmpge_epu32_mask(mask, x, x_max);
-    emit_words(x, emit, base, cur);
+    out.emit(x, emit);
     let v = _mm512_mask_srli_epi32::<16>(x, emit, x);
     let eps = _mm512_set1_pd(1.0 / 16384.0);
     let ve = _mm512_cvtepi64_pd(_mm512_and_si512(v, low));
@@ -429,13 +530,12 @@ unsafe fn uniform(
     val: __m512i,
     bits: __m512i,
     mask: __mmask16,
-    base: *mut u16,
-    cur: &mut Cursor,
+    out: &mut impl Emit,
 ) -> __m512i {
     let one = _mm512_set1_epi32(1);
     let limit = _mm512_sllv_epi32(one, _mm512_sub_epi32(_mm512_set1_epi32(32), bits));
     let emit = _mm512_mask_cmpge_epu32_mask(mask, x, limit);
-    emit_words(x, emit, base, cur);
+    out.emit(x, emit);
     let v = _mm512_mask_srli_epi32::<16>(x, emit, x);
     let sh = _mm512_sub_epi32(_mm512_set1_epi32(SCALE_BITS as i32), bits);
     let xn = _mm512_add_epi32(
@@ -504,14 +604,15 @@ mod tests {
                     // SAFETY: AVX-512F, DQ and POPCNT checked above; one step adds at most
                     // one word a lane, and no lane starts within two words of its region's end.
                     unsafe {
-                        let mut cur = take(&mut pk, [0; LANES], &mut wbs);
+                        let cur = take(&mut pk, [0; LANES], &mut wbs);
                         let fc = _mm512_loadu_si512(fcs.as_ptr() as *const _);
                         let (re, ro) = reciprocals(fc, rcp_table().as_ptr());
                         let x = _mm512_loadu_si512(xv.as_ptr() as *const _);
                         let base = pk.flat.as_mut_ptr();
-                        let r = step(x, fc, re, ro, !(1 << 5), base, &mut cur);
+                        let mut out = Scatter { base, cur };
+                        let r = step(x, fc, re, ro, !(1 << 5), &mut out);
                         _mm512_storeu_si512(got.as_mut_ptr() as *mut _, r);
-                        pk.n = counts(cur);
+                        pk.n = counts(out.cur);
                     }
                     for l in 0..LANES {
                         let x = xv[l];

@@ -60,6 +60,11 @@
 //! little, then with one block): kind 4 with 16 independent lane streams per block, see
 //! `lanes.rs`.
 //!
+//! Kind 6 (format version ≥ 7; written instead of kind 3 for a single block of at least 16
+//! columns when its 48 extra bytes are at most `plan::LANES_MAX_SHARE` of the payload's
+//! estimate, and kind 5 is not chosen): kind 3 with 16 states on its one word stream, in the
+//! order `shared.rs` specifies.
+//!
 //! In mode 3 the sign of value (i, j) is coded like mode 2 but with `f = f_{class_i + class_j}`
 //! (`sign.rs`: how strongly the rank-1 term predicts the sign varies by row and column).
 //! The family's 73 tables replace the Gaussian ones (same `σ_k`, caps, escapes, buckets and
@@ -106,6 +111,9 @@ mod plan_avx512_tests;
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
 mod plan_pairs;
 mod row_cost;
+mod shared;
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
+mod shared_dec_avx512;
 pub mod sign;
 mod tables;
 #[cfg(test)]
@@ -270,5 +278,7 @@ pub const KIND_SHAPED_BLOCKS: u8 = 4;
 pub const SIGN_CLASSES: u8 = 3;
 /// Kind 4 with 16 independent lane streams per block (format version ≥ 3; `lanes.rs`).
 pub const KIND_LANES_BLOCKS: u8 = 5;
+/// Kind 3 with 16 states sharing its one word stream (format version ≥ 7; `shared.rs`).
+pub const KIND_SHARED: u8 = 6;
 /// Sign probabilities of [`SIGN_CLASSES`] (class sums 0..=6).
 const BINS: usize = sign::BINS;

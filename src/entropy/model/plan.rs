@@ -180,6 +180,8 @@ pub(crate) struct ModelPlan {
     pub(super) ccls: Vec<u8>,
     /// A single block below [`LANES_MIN_VALUES`] written as kind 5 ([`ModelPlan::choose_lanes`]).
     pub(super) lanes_mid: bool,
+    /// A single block written as kind 6 instead of kind 3 ([`ModelPlan::choose_lanes`]).
+    pub(super) shared: bool,
 }
 
 /// The statistics passes of [`encode_codes`]: `None` when the model does not apply (or the
@@ -608,6 +610,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
         rcls,
         ccls,
         lanes_mid: false,
+        shared: false,
     })
 }
 
@@ -618,6 +621,7 @@ impl ModelPlan {
         let mut out = Vec::with_capacity(self.rows + self.cols + 64);
         out.push(match (self.n_blocks() > 1, lanes && self.lanes_kind()) {
             (_, true) => KIND_LANES_BLOCKS,
+            (false, false) if lanes && self.shared => KIND_SHARED,
             (false, false) => KIND_SHAPED,
             (true, false) => KIND_SHAPED_BLOCKS,
         });
@@ -658,16 +662,23 @@ impl ModelPlan {
     /// Writes a single block of [`LANES_MID_VALUES`] … [`LANES_MIN_VALUES`] values as kind 5
     /// when its extra bytes are at most [`LANES_MAX_SHARE`] of `estimate`, the kind-3 payload's
     /// estimated size ([`ideal_bytes`](ModelPlan::ideal_bytes), the same on any thread count,
-    /// so the kind is too); returns the estimate of the kind chosen. Call before
-    /// [`encode`](ModelPlan::encode); other sizes keep their kind.
+    /// so the kind is too); else any other single block of at least 16 columns below
+    /// [`LANES_MIN_VALUES`] as kind 6 (`shared.rs`) under the same rule for its 48 extra bytes.
+    /// Returns the estimate of the kind chosen. Call before [`encode`](ModelPlan::encode);
+    /// other sizes keep their kind.
     pub(crate) fn choose_lanes(&mut self, estimate: f64) -> f64 {
         let n = self.rows.saturating_mul(self.cols);
         self.lanes_mid = (LANES_MID_VALUES..LANES_MIN_VALUES).contains(&n)
             && LANES_EXTRA_BYTES <= LANES_MAX_SHARE * estimate;
-        let extra = if self.lanes_mid {
-            LANES_EXTRA_BYTES
-        } else {
-            0.0
+        self.shared = !self.lanes_mid
+            && n < LANES_MIN_VALUES
+            && self.n_blocks() == 1
+            && self.cols >= shared::STATES
+            && shared::EXTRA_BYTES <= LANES_MAX_SHARE * estimate;
+        let extra = match (self.lanes_mid, self.shared) {
+            (true, _) => LANES_EXTRA_BYTES,
+            (false, true) => shared::EXTRA_BYTES,
+            _ => 0.0,
         };
         estimate + extra
     }
