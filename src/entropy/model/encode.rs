@@ -210,9 +210,12 @@ impl ModelPlan {
 /// Appends a word stream made last word first (`u32 W`, then the words in decode order).
 fn push_stream(words: &[u16], out: &mut Vec<u8>) {
     out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.reserve(words.len() * 2);
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
+    // Written in place (a loop the compiler vectorises), not extended word by word: the
+    // extends were 2 % of a 16 384-value gradient's compression.
+    let start = out.len();
+    out.resize(start + 2 * words.len(), 0);
+    for (d, w) in out[start..].chunks_exact_mut(2).zip(words.iter().rev()) {
+        d.copy_from_slice(&w.to_le_bytes());
     }
 }
 
