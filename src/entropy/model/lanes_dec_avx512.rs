@@ -13,7 +13,7 @@
 // Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #![allow(clippy::incompatible_msrv)]
 
-use super::{put_codes, scalar_run, Lanes, RowSimd, LANES};
+use super::{put_codes, scalar_run, Flat, Lanes, RowSimd, LANES};
 use crate::entropy::model::decode::Sink;
 use crate::entropy::model::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
 use crate::Result;
@@ -49,7 +49,6 @@ unsafe fn group<const MODE: u8, T>(
     debug_assert!(j + LANES <= r.b.len());
     let zero = _mm512_setzero_si512();
     let one = _mm512_set1_epi32(1);
-    let slot_mask = _mm512_set1_epi32(M as i32 - 1);
     let lim = _mm512_set1_epi32(L as i32);
     let maxw = _mm512_set1_epi32((r.w.len() / 2 - 1) as i32);
     let wbase = r.w.as_ptr() as *const i32;
@@ -72,51 +71,16 @@ unsafe fn group<const MODE: u8, T>(
             need,
         )
     };
-    let bq = _mm512_cvtepu8_epi32(_mm_loadu_si128(r.b.as_ptr().add(j) as *const __m128i));
-    let act = _mm512_test_epi32_mask(bq, bq);
-    let pk = _mm512_i32gather_epi32::<4>(
-        _mm512_add_epi32(bq, _mm512_set1_epi32(r.ai as i32)),
-        r.fl.pick.as_ptr() as *const i32,
-    );
-    let byte = _mm512_set1_epi32(0xFF);
-    let ti = _mm512_and_si512(pk, byte);
-    let s = _mm512_and_si512(_mm512_srli_epi32::<8>(pk), byte);
-    let esc = _mm512_srli_epi32::<16>(pk);
+    let (act, ti, s, esc) = picks(r.fl, r.ai as u32, r.b.as_ptr().add(j));
     if _mm512_mask_cmpgt_epu32_mask(act, s, _mm512_set1_epi32(8)) != 0 {
         return None;
     }
-    // Magnitude symbol.
-    let slot = _mm512_and_si512(x, slot_mask);
-    let sym = _mm512_and_si512(
-        _mm512_i32gather_epi32::<1>(
-            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
-            r.fl.lut.as_ptr() as *const i32,
-        ),
-        byte,
-    );
+    let sym = magnitude_symbol(r.fl, ti, x);
     if _mm512_mask_cmpge_epu32_mask(act, sym, esc) != 0 {
         return None;
     }
-    let e = _mm512_i32gather_epi32::<4>(
-        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
-        r.fl.fc.as_ptr() as *const i32,
-    );
-    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
-    let c = _mm512_srli_epi32::<13>(e);
-    let v = _mm512_sub_epi32(
-        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
-        c,
-    );
-    let (v, n1) = renorm(v, w0);
-    // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
-    let sh = _mm512_sub_epi32(_mm512_set1_epi32(12), s);
-    let slot = _mm512_and_si512(v, slot_mask);
-    let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, sh), one);
-    let v = _mm512_add_epi32(
-        _mm512_sllv_epi32(_mm512_srli_epi32::<12>(v), sh),
-        _mm512_and_si512(slot, low),
-    );
-    let lo = _mm512_srlv_epi32(slot, sh);
+    let (v, n1) = renorm(magnitude_state(r.fl, ti, sym, x), w0);
+    let (v, lo) = low_bits(v, s);
     let (v, n2) = renorm(v, _mm512_mask_mov_epi32(w0, n1, w1));
     let m = _mm512_or_si512(_mm512_sllv_epi32(sym, s), lo);
     let p1 = _mm512_mask_add_epi32(p, n1, p, one);
@@ -124,42 +88,7 @@ unsafe fn group<const MODE: u8, T>(
     let (vf, pf, neg) = if MODE == SIGN_NONE {
         (v, p2, 0)
     } else {
-        let f = if MODE == SIGN_CLASSES {
-            let frv = _mm512_setr_epi32(
-                r.fr[0] as i32,
-                r.fr[1] as i32,
-                r.fr[2] as i32,
-                r.fr[3] as i32,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-            );
-            let cl = _mm512_and_si512(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.ccls.as_ptr().add(j) as *const __m128i)),
-                _mm512_set1_epi32(3),
-            );
-            _mm512_permutexvar_epi32(cl, frv)
-        } else {
-            _mm512_set1_epi32(r.fr[0] as i32)
-        };
-        let slot = _mm512_and_si512(v, slot_mask);
-        // slot ≥ f: the opposite of the prediction.
-        let flip = _mm512_cmpge_epu32_mask(slot, f);
-        let frs = _mm512_mask_sub_epi32(f, flip, _mm512_set1_epi32(M as i32), f);
-        let cs = _mm512_maskz_mov_epi32(flip, f);
-        let v2 = _mm512_sub_epi32(
-            _mm512_add_epi32(_mm512_mullo_epi32(frs, _mm512_srli_epi32::<12>(v)), slot),
-            cs,
-        );
+        let (flip, v2) = sign_state(v, sign_freqs::<MODE>(r.fr, r.ccls.as_ptr().add(j)));
         // The word after the one the first two steps took, if any: they never both take one
         // when this one does. From x ≥ L (every state: `decode_block_mode` checks the first)
         // and f ≥ 1, the magnitude step leaves x₁ ≥ 16; renormalised, x₁ ≥ 2^20, so the low
@@ -167,19 +96,7 @@ unsafe fn group<const MODE: u8, T>(
         // leaves at least x₂ >> 12 ≥ L.
         let (v2, n3) = renorm(v2, _mm512_mask_mov_epi32(w0, n1 | n2, w1));
         let nz = _mm512_test_epi32_mask(m, m);
-        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-            // bool is one byte 0 or 1.
-            let cn =
-                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.cneg.as_ptr().add(j) as *const __m128i));
-            let cn = _mm512_test_epi32_mask(cn, cn);
-            if r.rneg {
-                !cn
-            } else {
-                cn
-            }
-        } else {
-            0
-        };
+        let pred = predicted_neg::<MODE>(r.cneg.as_ptr().add(j), r.rneg);
         (
             _mm512_mask_mov_epi32(v, nz, v2),
             _mm512_mask_add_epi32(p2, n3 & nz, p2, one),
@@ -190,6 +107,183 @@ unsafe fn group<const MODE: u8, T>(
     let p = _mm512_mask_mov_epi32(p, act, pf);
     let qv = _mm512_maskz_mov_epi32(act, _mm512_mask_sub_epi32(m, neg, zero, m));
     Some((x, p, qv))
+}
+
+// The steps of a group of 16 lanes that kinds 5 (`group` above) and 6
+// (`shared_dec_avx512.rs`) share: they differ only in where a renormalising lane's word
+// comes from. Inlined into their callers (hence compiled with their features): call them
+// from AVX-512F code only.
+
+/// A group's picks `pick[a_i + b_j]` for the 16 columns at `b`: the lanes with a coded
+/// column (`b_j ≠ 0`), and per lane the table, the low bits `s` and the escape symbol.
+///
+/// # Safety
+/// AVX-512F; `b` points to 16 readable bytes; `fl` is the payload family's tables.
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn picks(
+    fl: &Flat,
+    ai: u32,
+    b: *const u8,
+) -> (__mmask16, __m512i, __m512i, __m512i) {
+    let bq = _mm512_cvtepu8_epi32(_mm_loadu_si128(b as *const __m128i));
+    let act = _mm512_test_epi32_mask(bq, bq);
+    // SAFETY: a + b ≤ 510, within the 511 picks.
+    let pk = _mm512_i32gather_epi32::<4>(
+        _mm512_add_epi32(bq, _mm512_set1_epi32(ai as i32)),
+        fl.pick.as_ptr() as *const i32,
+    );
+    let byte = _mm512_set1_epi32(0xFF);
+    (
+        act,
+        _mm512_and_si512(pk, byte),
+        _mm512_and_si512(_mm512_srli_epi32::<8>(pk), byte),
+        _mm512_srli_epi32::<16>(pk),
+    )
+}
+
+/// The magnitude symbol of each lane's state `x` under its table `ti`.
+///
+/// # Safety
+/// AVX-512F; `ti` below the family's table count (from [`picks`]).
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn magnitude_symbol(
+    fl: &Flat,
+    ti: __m512i,
+    x: __m512i,
+) -> __m512i {
+    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
+    // SAFETY: table · 4096 + slot lies within the padded slot map.
+    _mm512_and_si512(
+        _mm512_i32gather_epi32::<1>(
+            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
+            fl.lut.as_ptr() as *const i32,
+        ),
+        _mm512_set1_epi32(0xFF),
+    )
+}
+
+/// Each lane's state after decoding its magnitude symbol `sym` from `x` (before
+/// renormalisation).
+///
+/// # Safety
+/// AVX-512F; `ti` and `sym` from [`picks`] and [`magnitude_symbol`].
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn magnitude_state(
+    fl: &Flat,
+    ti: __m512i,
+    sym: __m512i,
+    x: __m512i,
+) -> __m512i {
+    // SAFETY: table · 256 + symbol (< 256) lies within the packed entries.
+    let e = _mm512_i32gather_epi32::<4>(
+        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
+        fl.fc.as_ptr() as *const i32,
+    );
+    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
+    let c = _mm512_srli_epi32::<13>(e);
+    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
+    _mm512_sub_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
+        c,
+    )
+}
+
+/// `s ≤ 8` uniform low bits from each lane's state `v`, frequency 2^(12 − s) (s = 0: the
+/// identity): the state (before renormalisation) and the bits.
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn low_bits(v: __m512i, s: __m512i) -> (__m512i, __m512i) {
+    let one = _mm512_set1_epi32(1);
+    let sh = _mm512_sub_epi32(_mm512_set1_epi32(12), s);
+    let slot = _mm512_and_si512(v, _mm512_set1_epi32(M as i32 - 1));
+    let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, sh), one);
+    let v = _mm512_add_epi32(
+        _mm512_sllv_epi32(_mm512_srli_epi32::<12>(v), sh),
+        _mm512_and_si512(slot, low),
+    );
+    (v, _mm512_srlv_epi32(slot, sh))
+}
+
+/// Each lane's frequency of "sign as predicted": the row's `fr[class_j]` in sign mode 3
+/// (column classes at `ccls`), else `fr[0]`.
+///
+/// # Safety
+/// AVX-512F; in sign mode 3, `ccls` points to 16 readable bytes.
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn sign_freqs<const MODE: u8>(
+    fr: [u32; 4],
+    ccls: *const u8,
+) -> __m512i {
+    if MODE != SIGN_CLASSES {
+        return _mm512_set1_epi32(fr[0] as i32);
+    }
+    let frv = _mm512_setr_epi32(
+        fr[0] as i32,
+        fr[1] as i32,
+        fr[2] as i32,
+        fr[3] as i32,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    );
+    let cl = _mm512_and_si512(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(ccls as *const __m128i)),
+        _mm512_set1_epi32(3),
+    );
+    _mm512_permutexvar_epi32(cl, frv)
+}
+
+/// The sign symbol of each lane's state `v` with frequency `f` for "as predicted": the lanes
+/// where it is the opposite, and the state (before renormalisation).
+///
+/// # Safety
+/// AVX-512F.
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn sign_state(v: __m512i, f: __m512i) -> (__mmask16, __m512i) {
+    let slot = _mm512_and_si512(v, _mm512_set1_epi32(M as i32 - 1));
+    // slot ≥ f: the opposite of the prediction.
+    let flip = _mm512_cmpge_epu32_mask(slot, f);
+    let frs = _mm512_mask_sub_epi32(f, flip, _mm512_set1_epi32(M as i32), f);
+    let cs = _mm512_maskz_mov_epi32(flip, f);
+    let v2 = _mm512_sub_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(frs, _mm512_srli_epi32::<12>(v)), slot),
+        cs,
+    );
+    (flip, v2)
+}
+
+/// The lanes whose sign is predicted negative: `rneg ≠ cneg_j` in sign modes 2 and 3 (the
+/// columns' flags at `cneg`), none otherwise.
+///
+/// # Safety
+/// AVX-512F; in sign modes 2 and 3, `cneg` points to 16 readable bools.
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn predicted_neg<const MODE: u8>(
+    cneg: *const bool,
+    rneg: bool,
+) -> __mmask16 {
+    if MODE != SIGN_SVD && MODE != SIGN_CLASSES {
+        return 0;
+    }
+    // bool is one byte 0 or 1.
+    let cn = _mm512_cvtepu8_epi32(_mm_loadu_si128(cneg as *const __m128i));
+    let cn = _mm512_test_epi32_mask(cn, cn);
+    if rneg {
+        !cn
+    } else {
+        cn
+    }
 }
 
 /// The 16-column groups of a row (columns `0..cols / 16 · 16`) with the block's 16 lane states

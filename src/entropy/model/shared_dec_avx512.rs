@@ -15,10 +15,13 @@
 #![allow(clippy::incompatible_msrv)]
 
 use super::decode::Sink;
-use super::lanes::avx512::{sink16, sink_consts};
+use super::lanes::avx512::{
+    low_bits, magnitude_state, magnitude_symbol, picks, predicted_neg, sign_freqs, sign_state,
+    sink16, sink_consts,
+};
 use super::lanes::Flat;
 use super::shared::{decode_group, RowDec, Shared, STATES};
-use super::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
+use super::{L, SIGN_NONE};
 use crate::Result;
 use std::arch::x86_64::*;
 
@@ -54,8 +57,6 @@ unsafe fn group<const MODE: u8>(
 ) -> Option<(__m512i, usize, __m512i)> {
     debug_assert!(j + STATES <= r.b.len());
     let zero = _mm512_setzero_si512();
-    let one = _mm512_set1_epi32(1);
-    let slot_mask = _mm512_set1_epi32(M as i32 - 1);
     let lim = _mm512_set1_epi32(L as i32);
     let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     // Lanes `need` (v < L) shift in the window's words from `taken` on, in lane order. Only
@@ -74,54 +75,21 @@ unsafe fn group<const MODE: u8>(
             _mm512_maskz_expand_epi32(need, words),
         )
     };
-    let bq = _mm512_cvtepu8_epi32(_mm_loadu_si128(r.b.as_ptr().add(j) as *const __m128i));
-    let act = _mm512_test_epi32_mask(bq, bq);
-    let pk = _mm512_i32gather_epi32::<4>(
-        _mm512_add_epi32(bq, _mm512_set1_epi32(ai as i32)),
-        fl.pick.as_ptr() as *const i32,
-    );
-    let byte = _mm512_set1_epi32(0xFF);
-    let ti = _mm512_and_si512(pk, byte);
-    let s = _mm512_and_si512(_mm512_srli_epi32::<8>(pk), byte);
-    let esc = _mm512_srli_epi32::<16>(pk);
+    let (act, ti, s, esc) = picks(fl, ai, r.b.as_ptr().add(j));
     if _mm512_mask_cmpgt_epu32_mask(act, s, _mm512_set1_epi32(8)) != 0 {
         return None;
     }
     // Step 1: magnitude symbols.
-    let slot = _mm512_and_si512(x, slot_mask);
-    let sym = _mm512_and_si512(
-        _mm512_i32gather_epi32::<1>(
-            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
-            fl.lut.as_ptr() as *const i32,
-        ),
-        byte,
-    );
+    let sym = magnitude_symbol(fl, ti, x);
     if _mm512_mask_cmpge_epu32_mask(act, sym, esc) != 0 {
         return None;
     }
-    let e = _mm512_i32gather_epi32::<4>(
-        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
-        fl.fc.as_ptr() as *const i32,
-    );
-    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
-    let c = _mm512_srli_epi32::<13>(e);
-    let v = _mm512_sub_epi32(
-        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
-        c,
-    );
+    let v = magnitude_state(fl, ti, sym, x);
     let n1 = _mm512_mask_cmplt_epu32_mask(act, v, lim);
     let v = renorm(v, n1, 0);
     let t1 = (n1 as u32).count_ones();
-    // Step 2: s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, which leaves the
-    // state ≥ L, so no word).
-    let sh = _mm512_sub_epi32(_mm512_set1_epi32(12), s);
-    let slot = _mm512_and_si512(v, slot_mask);
-    let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, sh), one);
-    let v = _mm512_add_epi32(
-        _mm512_sllv_epi32(_mm512_srli_epi32::<12>(v), sh),
-        _mm512_and_si512(slot, low),
-    );
-    let lo = _mm512_srlv_epi32(slot, sh);
+    // Step 2: s ≤ 8 low bits (s = 0: the identity, which leaves the state ≥ L, so no word).
+    let (v, lo) = low_bits(v, s);
     let n2 = _mm512_mask_cmplt_epu32_mask(act, v, lim);
     let v = renorm(v, n2, t1);
     let t2 = t1 + (n2 as u32).count_ones();
@@ -130,61 +98,14 @@ unsafe fn group<const MODE: u8>(
         (v, t2, 0)
     } else {
         // Step 3: signs, on the lanes with m ≠ 0.
-        let f = if MODE == SIGN_CLASSES {
-            let frv = _mm512_setr_epi32(
-                r.fr[0] as i32,
-                r.fr[1] as i32,
-                r.fr[2] as i32,
-                r.fr[3] as i32,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-            );
-            let cl = _mm512_and_si512(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.ccls.as_ptr().add(j) as *const __m128i)),
-                _mm512_set1_epi32(3),
-            );
-            _mm512_permutexvar_epi32(cl, frv)
-        } else {
-            _mm512_set1_epi32(r.fr[0] as i32)
-        };
-        let slot = _mm512_and_si512(v, slot_mask);
-        // slot ≥ f: the opposite of the prediction.
-        let flip = _mm512_cmpge_epu32_mask(slot, f);
-        let frs = _mm512_mask_sub_epi32(f, flip, _mm512_set1_epi32(M as i32), f);
-        let cs = _mm512_maskz_mov_epi32(flip, f);
-        let v2 = _mm512_sub_epi32(
-            _mm512_add_epi32(_mm512_mullo_epi32(frs, _mm512_srli_epi32::<12>(v)), slot),
-            cs,
-        );
+        let (flip, v2) = sign_state(v, sign_freqs::<MODE>(r.fr, r.ccls.as_ptr().add(j)));
         // At most two words per lane in a group: from x ≥ L the magnitude step leaves ≥ 16,
         // renormalised ≥ 2^20; the low bits (sh ≥ 4) leave ≥ 2^12, renormalised ≥ 2^28; a
         // lane that took a word in both steps is ≥ 2^28 before its sign step and ≥ L after.
         let nz = _mm512_mask_test_epi32_mask(act, m, m);
         let n3 = _mm512_mask_cmplt_epu32_mask(nz, v2, lim);
         let v2 = renorm(v2, n3, t2);
-        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-            // bool is one byte 0 or 1.
-            let cn =
-                _mm512_cvtepu8_epi32(_mm_loadu_si128(r.cneg.as_ptr().add(j) as *const __m128i));
-            let cn = _mm512_test_epi32_mask(cn, cn);
-            if r.rneg {
-                !cn
-            } else {
-                cn
-            }
-        } else {
-            0
-        };
+        let pred = predicted_neg::<MODE>(r.cneg.as_ptr().add(j), r.rneg);
         (
             _mm512_mask_mov_epi32(v, nz, v2),
             t2 + (n3 as u32).count_ones(),
