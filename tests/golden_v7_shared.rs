@@ -5,6 +5,7 @@
 
 #[path = "common/frames.rs"]
 mod frames;
+use frames::{payload, rel_l2};
 #[path = "common/kind6.rs"]
 mod kind6;
 
@@ -14,20 +15,6 @@ use alcm::{decompress, peek, read_npy_f32, ErrorKind};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
-}
-
-fn payload(f: &[u8]) -> &[u8] {
-    let info = peek(f).unwrap();
-    &f[f.len() - 4 - info.payload_len as usize..f.len() - 4]
-}
-
-fn rel_l2(d: &[f32], x: &[f32]) -> f64 {
-    let (mut err, mut norm) = (0f64, 0f64);
-    for (a, b) in d.iter().zip(x) {
-        err += (*a as f64 - *b as f64).powi(2);
-        norm += (*b as f64).powi(2);
-    }
-    (err / norm).sqrt()
 }
 
 fn gradient(name: &str) -> Vec<f32> {

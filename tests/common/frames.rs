@@ -38,3 +38,19 @@ pub fn check_lossless_method_gate(frame: &[u8], values: &[f32], method: u8, olde
         );
     }
 }
+
+/// The payload of a decodable `frame` (it ends 4 bytes, the CRC, before the frame's end).
+pub fn payload(frame: &[u8]) -> &[u8] {
+    let info = alcm::peek(frame).unwrap();
+    &frame[frame.len() - 4 - info.payload_len as usize..frame.len() - 4]
+}
+
+/// The relative L2 error of `d` against `x`.
+pub fn rel_l2(d: &[f32], x: &[f32]) -> f64 {
+    let (mut err, mut norm) = (0f64, 0f64);
+    for (a, b) in d.iter().zip(x) {
+        err += (*a as f64 - *b as f64).powi(2);
+        norm += (*b as f64).powi(2);
+    }
+    (err / norm).sqrt()
+}
