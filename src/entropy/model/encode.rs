@@ -191,7 +191,7 @@ impl ModelPlan {
             return out;
         }
         if lanes && self.shared && self.n_blocks() == 1 {
-            let words = shared::encode_rows(self, codes, qmin, shared::EncPath::best());
+            let words = shared::encode_rows(self, codes, qmin, lanes::enc_path());
             push_stream(&words, &mut out);
             return out;
         }

@@ -35,6 +35,7 @@
 
 use super::decode::{bit, dpicks, escape_cold, renorm_fast, u_of, uniform_fast, DPick, Head};
 use super::encode::{put_escape, RowEnc, WordBuf, MAX_WORDS_PER_VALUE, RUN};
+use super::lanes::EncPath;
 use super::*;
 
 /// States of a kind-6 payload (one group of columns).
@@ -120,40 +121,10 @@ pub(super) fn encode_group(
     }
 }
 
-/// The encoder's path for a row's full groups: the same words either way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EncPath {
-    Scalar,
-    /// `lanes_enc_avx512.rs`'s group code with the words appended in step order; the CPU must
-    /// have what its `available` checks.
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    Avx512,
-}
-
-impl EncPath {
-    /// The fastest path this CPU (and compiler) has.
-    pub(crate) fn best() -> EncPath {
-        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        if super::lanes::have_avx2() && super::lanes_enc_avx512::available() {
-            return EncPath::Avx512;
-        }
-        EncPath::Scalar
-    }
-
-    /// The paths this CPU (and this build) can run: tests compare their words.
-    #[cfg(test)]
-    pub(crate) fn all() -> Vec<EncPath> {
-        let mut p = vec![EncPath::Scalar];
-        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        if EncPath::best() == EncPath::Avx512 {
-            p.push(EncPath::Avx512);
-        }
-        p
-    }
-}
-
 /// The words of a kind-6 payload's stream, in the order made (the payload holds them
-/// reversed): every row, last first, then the 16 final states.
+/// reversed): every row, last first, then the 16 final states. The full groups go through
+/// kind 5's AVX-512 group code on `EncPath::Avx512` (`lanes_enc_avx512.rs`), else through
+/// [`encode_group`] (kind 6 has no AVX2 coder): the same words either way.
 pub(crate) fn encode_rows<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],

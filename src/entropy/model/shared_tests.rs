@@ -136,7 +136,7 @@ fn words_follow_the_documented_order_on_every_path() {
         let q = codes(rows, cols, scale, signed, (rows * cols) as u64);
         let (plan, u, qmin) = shared_plan(&q, rows);
         let want = documented_words(&plan, &u, &qmin);
-        for path in EncPath::all() {
+        for path in super::super::lanes::enc_paths() {
             let got = encode_rows(&plan, &u, &qmin, path);
             assert!(got == want, "{rows}x{cols} scale {scale} {path:?}");
         }
