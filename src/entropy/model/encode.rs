@@ -308,6 +308,13 @@ impl RowEnc<'_> {
         if s > 0 {
             wb.put_uniform_wide(lane, m & ((1u64 << s) - 1), s);
         }
+        self.put_magnitude(wb, lane, p, hi);
+    }
+
+    /// The magnitude symbol of the high part `hi` under pick `p` (an escape and its bits
+    /// beyond the table), on state `lane`.
+    #[inline(always)]
+    pub(super) fn put_magnitude(&self, wb: &mut WordBuf, lane: &mut u32, p: Pick, hi: u64) {
         let base = p.ti as usize * 256;
         if hi < p.esc as u64 {
             wb.put(lane, &self.syms[base + hi as usize]);

@@ -34,7 +34,7 @@
 //! `L` and every word be consumed.
 
 use super::decode::{bit, dpicks, escape_cold, renorm_fast, u_of, uniform_fast, DPick, Head};
-use super::encode::{put_escape, RowEnc, WordBuf, MAX_WORDS_PER_VALUE, RUN};
+use super::encode::{RowEnc, WordBuf, MAX_WORDS_PER_VALUE, RUN};
 use super::lanes::EncPath;
 use super::*;
 
@@ -106,18 +106,7 @@ pub(super) fn encode_group(
     }
     for l in (0..n).rev().filter(|&l| act[l]) {
         let p = ctx.picks[ctx.b[c0 + l] as usize];
-        let hi = m[l] >> s[l];
-        let base = p.ti as usize * 256;
-        if hi < p.esc as u64 {
-            wb.put(&mut x[l], &ctx.syms[base + hi as usize]);
-        } else {
-            put_escape(
-                wb,
-                &mut x[l],
-                &ctx.syms[base + p.esc as usize],
-                hi - p.esc as u64,
-            );
-        }
+        ctx.put_magnitude(wb, &mut x[l], p, m[l] >> s[l]);
     }
 }
 
