@@ -51,9 +51,8 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parent.parent
 MODE_RELATIVE_L2 = 1
-DATA_GROUPS = ["gradients", "optimizer state", "weights+embeddings"]
+GROUPS = ["gradients", "optimizer state", "weights+embeddings"]  # of the data
 SYNTHETIC = "synthetic"
-GROUPS = DATA_GROUPS + [SYNTHETIC]
 # File name -> kind of the tensors tools/src/bin/synthetic_npy.rs writes.
 SYNTHETIC_FILES = {
     "synthetic_rank1_gradient_1024x1024.npy": "synthetic_gradient",
@@ -204,14 +203,14 @@ def tune(comp, dec, x, target):
     return lo, cache[lo]
 
 
-def speed_targets(big, sel, sel_all, targets):
+def speed_targets(big, targets):
     """Issue 12 targets 1 and 6: alcm / SZ3-nopred MB/s per tensor of >= 1 M values (synthetic
     ones included) and the median over the selected tensors of DIR, one thread, at 1e-2 (or
     the first target); each alcm figure also as a fraction of the same tensor's memcpy."""
     t = 1e-2 if 1e-2 in targets else targets[0]
-    ref = {r["file"]: r for r in sel_all("sz3-nopred", t)}
+    ref = {r["file"]: r for r in select(big, "sz3-nopred", t, ALL)}
     cpy = {r["file"]: r for r in big if r["codec"] == "memcpy"}
-    mine = [r for r in sel_all("alcm", t) if r["file"] in ref and r["file"] in cpy]
+    mine = [r for r in select(big, "alcm", t, ALL) if r["file"] in ref and r["file"] in cpy]
     if not mine:
         return
     print(f"\n## Issue 12 speed targets at {t:g}, one thread: alcm / SZ3-nopred MB/s "
@@ -265,6 +264,28 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
+def data_inputs(d, kinds, every):
+    """[(path, kind)] of the tensors of DIR: those MANIFEST.tsv lists (all with `every` or no
+    manifest), never the synthetic ones, which could sit below DIR (e.g. --synthetic-dir inside
+    it) and would then be counted twice and in the data's medians."""
+    files = sorted(p for p in d.rglob("*.npy"))
+    if kinds and not every:
+        # The issue's tensor set: the ones the manifest describes (not e.g. the digits inputs).
+        files = [p for p in files if p.name in kinds]
+    return [(p, kinds.get(p.name, "gradient" if p.name.startswith("grad") else "weight"))
+            for p in files if p.name not in SYNTHETIC_FILES]
+
+
+ALL = object()  # select()'s group: every row, synthetic ones included
+
+
+def select(rows, codec, t, g=None):
+    """Rows of one codec and target: of group g, of every tensor of DIR (g None: the medians
+    over the data), or of every tensor (g ALL)."""
+    return [r for r in rows if r["codec"] == codec and r["target"] == t and
+            (g is ALL or (r["group"] == g if g is not None else r["group"] != SYNTHETIC))]
+
+
 def write_synthetic(out_dir):
     """The speed example's synthetic tensors as .npy files in out_dir (written by the Rust tool,
     so they are bit-identical to what examples/speed.rs compresses): [(path, kind)]."""
@@ -299,13 +320,8 @@ def main(argv=None):
         codecs["zfp"] = zfp_codec()
 
     rows = []  # dicts
-    files = sorted(p for p in d.rglob("*.npy"))
-    if kinds and not a.all:
-        # The issue's tensor set: the ones the manifest describes (not e.g. the digits inputs).
-        files = [p for p in files if p.name in kinds]
-    # The synthetic ones could sit below DIR (e.g. --synthetic-dir inside it): counted once.
-    files = [p for p in files if p.name not in SYNTHETIC_FILES]
-    inputs = [(p, kinds.get(p.name, "gradient" if p.name.startswith("grad") else "weight")) for p in files]
+    inputs = data_inputs(d, kinds, a.all)
+    n_data = len(inputs)
     if a.synthetic:
         inputs += write_synthetic(a.synthetic_dir)
     for path, kind in inputs:
@@ -367,16 +383,11 @@ def main(argv=None):
     med = lambda v: statistics.median(v) if v else float("nan")  # noqa: E731
 
     def sel(codec, t, g=None):
-        """Rows of one codec and target: of group g, or (g None) of every tensor of DIR."""
-        return [r for r in big if r["codec"] == codec and r["target"] == t and
-                (r["group"] == g if g is not None else r["group"] != SYNTHETIC)]
+        return select(big, codec, t, g)
 
-    def sel_all(codec, t):
-        return [r for r in big if r["codec"] == codec and r["target"] == t]
-
-    shown = GROUPS if a.synthetic else DATA_GROUPS
-    extra = f" + {len(inputs) - len(files)} synthetic in their own group" if len(inputs) > len(files) else ""
-    print(f"\nalcm vs peers on {d} ({len(files)} files{extra}; medians over tensors with >= {a.min_values} values)")
+    shown = GROUPS + [SYNTHETIC] if a.synthetic else GROUPS
+    extra = f" + {len(inputs) - n_data} synthetic in their own group" if len(inputs) > n_data else ""
+    print(f"\nalcm vs peers on {d} ({n_data} files{extra}; medians over tensors with >= {a.min_values} values)")
     for g in [None] + shown:
         gname = g or "all groups"
         print(f"\n## {gname}")
@@ -409,8 +420,8 @@ def main(argv=None):
                 cells.append(f"{med(br):.3f} [{max(br) if br else float('nan'):.3f}]")
                 speed.append(f"{med(cr):.2f} / {med(dr):.2f}")
             print(f"| {g or 'all groups'} | " + " | ".join(cells) + " | " + " | ".join(speed) + " |")
-        speed_targets(big, sel, sel_all, targets)
-        met = [r for r in sel_all("alcm", targets[0]) if r["rel"] <= r["target"]]
+        speed_targets(big, targets)
+        met = [r for r in select(big, "alcm", targets[0], ALL) if r["rel"] <= r["target"]]
         ok = all(r["rel"] <= r["target"] * (1 + 1e-9) for r in big if r["codec"] != "deflate6" and r["target"] > 0)
         print(f"\nevery tensor meets its target: {ok} ({len(met)} alcm tensors at {targets[0]:g})")
     print(f"wrote {csv}")
@@ -422,8 +433,8 @@ def main(argv=None):
     except ImportError:
         print("matplotlib not installed: no plot")
         return
-    fig, axes = plt.subplots(1, len(DATA_GROUPS), figsize=(5 * len(DATA_GROUPS), 4), sharey=True)
-    for ax, g in zip(axes, DATA_GROUPS):
+    fig, axes = plt.subplots(1, len(GROUPS), figsize=(5 * len(GROUPS), 4), sharey=True)
+    for ax, g in zip(axes, GROUPS):
         for cname in codecs:
             pts = [(med([r["rel"] for r in sel(cname, t, g)]), med([r["bits"] for r in sel(cname, t, g)]))
                    for t in targets if sel(cname, t, g)]
