@@ -11,8 +11,18 @@ mod common;
 /// `<f4` bytes as computed by an independent numpy/`math` implementation of the generator
 /// (`tools/scripts/synthetic_reference.py`), not by this crate.
 const EXPECTED: [(&str, u64, bool, u32); 2] = [
-    ("synthetic_rank1_gradient_1024x1024.npy", 1, true, 0x8803_d238),
-    ("synthetic_gaussian_weight_1024x1024.npy", 2, false, 0x68a6_12ae),
+    (
+        "synthetic_rank1_gradient_1024x1024.npy",
+        1,
+        true,
+        0x8803_d238,
+    ),
+    (
+        "synthetic_gaussian_weight_1024x1024.npy",
+        2,
+        false,
+        0x68a6_12ae,
+    ),
 ];
 
 fn scratch(tag: &str) -> PathBuf {
@@ -40,7 +50,11 @@ fn writes_the_speed_examples_tensors_bit_for_bit() {
         for v in &x {
             h.update(&v.to_le_bytes());
         }
-        assert_eq!(h.finalize(), crc, "{name}: values differ from the reference");
+        assert_eq!(
+            h.finalize(),
+            crc,
+            "{name}: values differ from the reference"
+        );
         // The same values the speed example compresses (a change to the generator moves
         // both, and then the CRC above says the figures are on other data).
         let (y, yshape) = common::synthetic(seed, rank1);
