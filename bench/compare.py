@@ -289,10 +289,11 @@ def select(rows, codec, t, g=None):
 def write_synthetic(out_dir):
     """The speed example's synthetic tensors as .npy files in out_dir (written by the Rust tool,
     so they are bit-identical to what examples/speed.rs compresses): [(path, kind)]."""
+    out_dir = Path(out_dir).resolve()  # cargo runs in ROOT, not in the caller's directory
     cmd = ["cargo", "run", "--release", "--quiet", "-p", "alcm-tools", "--bin", "synthetic_npy",
            "--", str(out_dir)]
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return [(Path(out_dir) / name, kind) for name, kind in SYNTHETIC_FILES.items()]
+    return [(out_dir / name, kind) for name, kind in SYNTHETIC_FILES.items()]
 
 
 def main(argv=None):

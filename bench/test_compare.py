@@ -124,6 +124,16 @@ class EndToEnd(unittest.TestCase):
         rows = list(csv.DictReader(open(tmp / "out" / "compare.csv")))
         return out.getvalue().splitlines(), rows, tmp / "syn"
 
+    def test_synthetic_dir_relative_to_the_callers_directory(self):
+        tmp = Path(tempfile.mkdtemp(prefix="alcm-compare-test-"))
+        self.addCleanup(shutil.rmtree, tmp)
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        self.addCleanup(os.chdir, cwd)
+        inputs = compare.write_synthetic("rel")
+        self.assertEqual([p for p, _ in inputs], [tmp.resolve() / "rel" / GRAD, tmp.resolve() / "rel" / WEIGHT])
+        self.assertTrue(all(p.is_file() for p, _ in inputs))
+
     def test_with_and_without_synthetic(self):
         plain, plain_rows, syn = self.run_compare()
         self.assertFalse(syn.exists())
