@@ -4,10 +4,15 @@
     cargo build --release            # builds target/release/libalcm.so
     pip install numpy pysz zfpy zstandard matplotlib
     python3 bench/compare.py [DIR] [--lib target/release/libalcm.so] [--out bench/results]
-                             [--targets 1e-1,1e-2,1e-3] [--reps 3]
+                             [--targets 1e-1,1e-2,1e-3] [--reps 3] [--synthetic]
 
 DIR (default ../shared/data) is searched recursively for .npy files; the tensor kinds come from
-DIR/MANIFEST.tsv when present (else from the file name). Codecs:
+DIR/MANIFEST.tsv when present (else from the file name). --synthetic adds the speed example's
+two 1024 x 1024 tensors (examples/speed.rs: a rank-1-scaled "gradient" and an i.i.d. Gaussian
+"weight"), written bit-identical by `cargo run --release -p alcm-tools --bin synthetic_npy` into
+--synthetic-dir (default build/synthetic); they form their own group "synthetic", appear in the
+issue-12 table, and stay out of the "all groups" and issue-12 medians (those remain over DIR).
+Codecs:
   alcm        relative-L2 mode (the encoder itself finds the largest step meeting the target)
   sz3-nopred  SZ3 (pysz), no predictor, absolute bound tuned by bisection
   sz3         SZ3 (pysz) default predictor (interpolation + Lorenzo), tuned the same way
@@ -23,6 +28,7 @@ import ctypes
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 import zlib
@@ -45,10 +51,18 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parent.parent
 MODE_RELATIVE_L2 = 1
-GROUPS = ["gradients", "optimizer state", "weights+embeddings"]
+GROUPS = ["gradients", "optimizer state", "weights+embeddings"]  # of the data
+SYNTHETIC = "synthetic"
+# File name -> kind of the tensors tools/src/bin/synthetic_npy.rs writes.
+SYNTHETIC_FILES = {
+    "synthetic_rank1_gradient_1024x1024.npy": "synthetic_gradient",
+    "synthetic_gaussian_weight_1024x1024.npy": "synthetic_weight",
+}
 
 
 def group_of(kind):
+    if kind.startswith("synthetic"):
+        return SYNTHETIC
     if kind in ("gradient", "bias_gradient"):
         return "gradients"
     if kind == "optimizer_state":
@@ -189,14 +203,14 @@ def tune(comp, dec, x, target):
     return lo, cache[lo]
 
 
-def speed_targets(big, sel, targets):
-    """Issue 12 targets 1 and 6: alcm / SZ3-nopred MB/s per tensor of >= 1 M values and the
-    median over all selected tensors, one thread, at 1e-2 (or the first target); each alcm
-    figure also as a fraction of the same tensor's memcpy."""
+def speed_targets(big, targets):
+    """Issue 12 targets 1 and 6: alcm / SZ3-nopred MB/s per tensor of >= 1 M values (synthetic
+    ones included) and the median over the selected tensors of DIR, one thread, at 1e-2 (or
+    the first target); each alcm figure also as a fraction of the same tensor's memcpy."""
     t = 1e-2 if 1e-2 in targets else targets[0]
-    ref = {r["file"]: r for r in sel("sz3-nopred", t)}
+    ref = {r["file"]: r for r in select(big, "sz3-nopred", t, ALL)}
     cpy = {r["file"]: r for r in big if r["codec"] == "memcpy"}
-    mine = [r for r in sel("alcm", t) if r["file"] in ref and r["file"] in cpy]
+    mine = [r for r in select(big, "alcm", t, ALL) if r["file"] in ref and r["file"] in cpy]
     if not mine:
         return
     print(f"\n## Issue 12 speed targets at {t:g}, one thread: alcm / SZ3-nopred MB/s "
@@ -207,13 +221,15 @@ def speed_targets(big, sel, targets):
     for r in sorted(mine, key=lambda r: -r["values"]):
         c = r["comp_mbs"] / ref[r["file"]]["comp_mbs"]
         dd = r["dec_mbs"] / ref[r["file"]]["dec_mbs"]
-        cr.append(c)
-        dr.append(dd)
+        if r["group"] != SYNTHETIC:
+            cr.append(c)
+            dr.append(dd)
         if r["values"] >= 1_000_000:
             m = cpy[r["file"]]["comp_mbs"]
             print(f"| {r['file']} | {r['values']} | {c:.2f} | {dd:.2f} | {r['comp_mbs'] / m:.3f} | "
                   f"{r['dec_mbs'] / m:.3f} | {m:.0f} |")
-    print(f"| median of {len(mine)} tensors | | {statistics.median(cr):.2f} | {statistics.median(dr):.2f} | | | |")
+    if cr:
+        print(f"| median of {len(cr)} tensors | | {statistics.median(cr):.2f} | {statistics.median(dr):.2f} | | | |")
 
 
 def kinds_of(d):
@@ -227,7 +243,7 @@ def kinds_of(d):
     return m
 
 
-def main():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("dir", nargs="?", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--lib", default=str(ROOT / "target" / "release" / "libalcm.so"))
@@ -239,7 +255,49 @@ def main():
     ap.add_argument("--cpu-time", action="store_true",
                     help="time by process CPU time instead of wall clock (steadier on a shared "
                          "machine; every codec here runs on one thread)")
-    a = ap.parse_args()
+    ap.add_argument("--synthetic", action="store_true",
+                    help="also the speed example's two synthetic 1024 x 1024 tensors (group "
+                         "'synthetic', not in the medians over DIR); builds and runs the "
+                         "synthetic_npy tool with cargo")
+    ap.add_argument("--synthetic-dir", default=str(ROOT / "build" / "synthetic"),
+                    help="where --synthetic writes them")
+    return ap.parse_args(argv)
+
+
+def data_inputs(d, kinds, every):
+    """[(path, kind)] of the tensors of DIR: those MANIFEST.tsv lists (all with `every` or no
+    manifest), never the synthetic ones, which could sit below DIR (e.g. --synthetic-dir inside
+    it) and would then be counted twice and in the data's medians."""
+    files = sorted(p for p in d.rglob("*.npy"))
+    if kinds and not every:
+        # The issue's tensor set: the ones the manifest describes (not e.g. the digits inputs).
+        files = [p for p in files if p.name in kinds]
+    return [(p, kinds.get(p.name, "gradient" if p.name.startswith("grad") else "weight"))
+            for p in files if p.name not in SYNTHETIC_FILES]
+
+
+ALL = object()  # select()'s group: every row, synthetic ones included
+
+
+def select(rows, codec, t, g=None):
+    """Rows of one codec and target: of group g, of every tensor of DIR (g None: the medians
+    over the data), or of every tensor (g ALL)."""
+    return [r for r in rows if r["codec"] == codec and r["target"] == t and
+            (g is ALL or (r["group"] == g if g is not None else r["group"] != SYNTHETIC))]
+
+
+def write_synthetic(out_dir):
+    """The speed example's synthetic tensors as .npy files in out_dir (written by the Rust tool,
+    so they are bit-identical to what examples/speed.rs compresses): [(path, kind)]."""
+    out_dir = Path(out_dir).resolve()  # cargo runs in ROOT, not in the caller's directory
+    cmd = ["cargo", "run", "--release", "--quiet", "-p", "alcm-tools", "--bin", "synthetic_npy",
+           "--", str(out_dir)]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return [(out_dir / name, kind) for name, kind in SYNTHETIC_FILES.items()]
+
+
+def main(argv=None):
+    a = parse_args(argv)
     if a.cpu_time:
         global CLOCK
         CLOCK = time.process_time
@@ -263,11 +321,11 @@ def main():
         codecs["zfp"] = zfp_codec()
 
     rows = []  # dicts
-    files = sorted(p for p in d.rglob("*.npy"))
-    if kinds and not a.all:
-        # The issue's tensor set: the ones the manifest describes (not e.g. the digits inputs).
-        files = [p for p in files if p.name in kinds]
-    for path in files:
+    inputs = data_inputs(d, kinds, a.all)
+    n_data = len(inputs)
+    if a.synthetic:
+        inputs += write_synthetic(a.synthetic_dir)
+    for path, kind in inputs:
         try:
             x = np.load(path)
         except Exception as e:  # noqa: BLE001
@@ -277,7 +335,6 @@ def main():
             continue
         x = np.ascontiguousarray(x.astype(np.float32))
         name = path.name
-        kind = kinds.get(name, "gradient" if name.startswith("grad") else "weight")
         g = group_of(kind)
         nbytes = x.size * 4
         base = dict(file=name, kind=kind, group=g, values=x.size)
@@ -327,10 +384,12 @@ def main():
     med = lambda v: statistics.median(v) if v else float("nan")  # noqa: E731
 
     def sel(codec, t, g=None):
-        return [r for r in big if r["codec"] == codec and r["target"] == t and (g is None or r["group"] == g)]
+        return select(big, codec, t, g)
 
-    print(f"\nalcm vs peers on {d} ({len(files)} files; medians over tensors with >= {a.min_values} values)")
-    for g in [None] + GROUPS:
+    shown = GROUPS + [SYNTHETIC] if a.synthetic else GROUPS
+    extra = f" + {len(inputs) - n_data} synthetic in their own group" if len(inputs) > n_data else ""
+    print(f"\nalcm vs peers on {d} ({n_data} files{extra}; medians over tensors with >= {a.min_values} values)")
+    for g in [None] + shown:
         gname = g or "all groups"
         print(f"\n## {gname}")
         print("| target | codec | bits/value | rel L2 (median) | compress MB/s | decompress MB/s |")
@@ -351,7 +410,7 @@ def main():
         print("| group | " + " | ".join(f"bits @ {t:g}" for t in targets) + " | " +
               " | ".join(f"comp/dec speed @ {t:g}" for t in targets) + " |")
         print("|---|" + "---|" * (2 * len(targets)))
-        for g in [None] + GROUPS:
+        for g in [None] + shown:
             cells, speed = [], []
             for t in targets:
                 ref = {r["file"]: r for r in sel("sz3-nopred", t, g)}
@@ -362,8 +421,8 @@ def main():
                 cells.append(f"{med(br):.3f} [{max(br) if br else float('nan'):.3f}]")
                 speed.append(f"{med(cr):.2f} / {med(dr):.2f}")
             print(f"| {g or 'all groups'} | " + " | ".join(cells) + " | " + " | ".join(speed) + " |")
-        speed_targets(big, sel, targets)
-        met = [r for r in sel("alcm", targets[0]) if r["rel"] <= r["target"]]
+        speed_targets(big, targets)
+        met = [r for r in select(big, "alcm", targets[0], ALL) if r["rel"] <= r["target"]]
         ok = all(r["rel"] <= r["target"] * (1 + 1e-9) for r in big if r["codec"] != "deflate6" and r["target"] > 0)
         print(f"\nevery tensor meets its target: {ok} ({len(met)} alcm tensors at {targets[0]:g})")
     print(f"wrote {csv}")

@@ -3,7 +3,8 @@
 //! two synthetic 1024 × 1024 tensors (a rank-1-scaled "gradient" and an i.i.d. Gaussian
 //! "weight"), at 1e-1, 1e-2 and 1e-3. Each tensor's single-thread `memcpy` is timed in the same
 //! run (issue 12 target 6): `comp/cpy` and `dec/cpy` read each figure as a fraction of the
-//! machine's limit. (The ratios against SZ3 come from `python3 bench/compare.py`.)
+//! machine's limit. (The ratios against SZ3 come from `python3 bench/compare.py`; with
+//! `--synthetic` it measures the two synthetic tensors too.)
 //!
 //! cargo run --release --example speed -- [DIR] [--min VALUES] [--threads T]
 

@@ -56,6 +56,9 @@ bash bindings/cpp/run_test.sh "$prefix"
 step "Python binding (pip install bindings/python; pytest incl. the Julia wrapper coverage check)"
 ALCM_SKIP_CPP=1 bash bindings/python/run_tests.sh
 
+step "bench/compare.py (its commands' arguments; --synthetic end to end on tests/data at 1e-1)"
+ALCM_LIBRARY="$repo/target/release/libalcm.so" python3 -m pytest -q -p no:cacheprovider bench/test_compare.py
+
 step "C++ data-parallel trainer over MPI (2 ranks, short run; accuracy gap and bit-identical ranks checked)"
 bash examples-c/trainer/run_ci.sh "$prefix"
 
