@@ -159,19 +159,6 @@ pub(super) fn for_blocks<T: Send>(
     }
 }
 
-/// The row stride of the first maximum-likelihood pass of `plan_codes` on a `rows` × `cols`
-/// tensor (1: every row).
-fn first_pass_rows(rows: usize, cols: usize) -> usize {
-    if rows * cols >= FIRST_PASS_SAMPLE_MIN && rows >= 64 {
-        2
-    } else {
-        1
-    }
-}
-
-/// Tensors from this many values sample the first pass's rows ([`first_pass_rows`]).
-const FIRST_PASS_SAMPLE_MIN: usize = 1 << 16;
-
 /// The model's side information for a tensor (scales, sign model): everything but the rANS
 /// coding of the values, which [`ModelPlan::encode`] does and [`ModelPlan::ideal_bytes`]
 /// estimates.
@@ -386,11 +373,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
     let nz_cols = c2.iter().filter(|&&v| v > 0.0).count().max(1) as f64;
     let mut signs = None;
     let mut row_codes = Vec::with_capacity(rows);
-    let first_sub = first_pass_rows(rows, cols);
     for it in 0..2 {
-        // The rows this pass reads: the first (whose only results are the columns' scales
-        // and the second power step) a sample of them, the second every row.
-        let sub = if it == 0 { first_sub } else { 1 };
         let inv_c: Vec<f64> = c2
             .iter()
             .map(|&v| if v > 0.0 { 1.0 / v } else { 0.0 })
@@ -440,7 +423,6 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                         vneg: &vneg,
                         inv_c: &inv_c,
                         nz_cols,
-                        sub,
                     };
                     // SAFETY: `Avx512` only where the CPU has AVX-512F and AVX2; every vector
                     // is `cols` long (`vneg` when agreeing); `u_bound` as above.
@@ -466,7 +448,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                     let vneg: Vec<u32> = vs.iter().map(|&x| (x < 0.0) as u32).collect();
                     for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
                         let dot = do_power || do_agree;
-                        if !(*r > 0.0 || dot) || i % sub != 0 {
+                        if !(*r > 0.0 || dot) {
                             continue;
                         }
                         let row = code_row(codes, i, cols, &mut rbuf);
@@ -525,9 +507,6 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                     return (rb, acc, pi, a);
                 }
                 for (i, r) in (k * rpb..).zip(rb.iter_mut()) {
-                    if i % sub != 0 {
-                        continue;
-                    }
                     if *r > 0.0 || do_power || do_agree {
                         row_f32(code_row(codes, i, cols, &mut rbuf), qmin[i], &mut row);
                     }
@@ -566,15 +545,9 @@ pub(super) fn plan_codes_with<C: ModelCode>(
         } else if do_agree {
             signs = Some((std::mem::take(&mut u), agree));
         }
-        // The sampled rows' mean: their count of non-zero rows (all of them when every row
-        // was read).
-        let nz_read = match sub {
-            1 => nz_rows,
-            _ => (r2.iter().step_by(sub).filter(|&&v| v > 0.0).count().max(1)) as f64,
-        };
         for (c, &a) in c2.iter_mut().zip(&acc) {
             if *c > 0.0 {
-                *c = a / nz_read;
+                *c = a / nz_rows;
             }
         }
     }

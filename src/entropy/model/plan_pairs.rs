@@ -153,8 +153,6 @@ pub(super) struct Pass<'a> {
     /// `1 / c_j²` (0 for zero columns) and the count of non-zero columns.
     pub(super) inv_c: &'a [f64],
     pub(super) nz_cols: f64,
-    /// Only the rows `i` with `i % sub == 0` (`plan::first_pass_rows`).
-    pub(super) sub: usize,
 }
 
 /// A maximum-likelihood pass of `plan_codes` on the rows from `first` on (`rb`: their `r²`,
@@ -179,9 +177,7 @@ pub(super) unsafe fn dots_block<C: ModelCode>(
     let dot = p.power || p.agree;
     let (mut buf0, mut buf1) = (row_buf::<C>(cols), row_buf::<C>(cols));
     let (mut f0, mut f1) = (vec![0f64; cols], vec![0f64; cols]);
-    let active: Vec<usize> = (0..rb.len())
-        .filter(|&t| (first + t) % p.sub == 0 && (rb[t] > 0.0 || dot))
-        .collect();
+    let active: Vec<usize> = (0..rb.len()).filter(|&t| rb[t] > 0.0 || dot).collect();
     // The agreements from the prediction's bits, 32 codes a step (`agree_avx512`).
     use super::agree_avx512 as ag;
     let fast_agree = p.agree && ag::available();
