@@ -581,41 +581,40 @@ fn strided_histograms<C: Code, const P: usize>(
     r_max: u32,
     stride: usize,
 ) -> (Vec<[u64; 256]>, usize) {
-    // Two histograms of the low plane (alternate samples: a run of one byte would otherwise
-    // serialise on one counter); the upper planes' bytes are counted only for the folded
-    // codes of 256 and up (the rest add zeros, counted at the end).
-    let mut low = [[0u32; 256]; 2];
+    // Four histograms of the low plane (samples in turn: a run of one byte would otherwise
+    // serialise on one counter's store → load); the upper planes' bytes are counted only for
+    // the folded codes of 256 and up (the rest add zeros, counted at the end).
+    let mut low = [[0u32; 256]; 4];
     let mut up = [[0u32; 256]; 4];
     let (mut seen, mut wide) = (0usize, 0usize);
+    let mut count_wide = |f: u32| {
+        if P > 1 && f >= 256 {
+            wide += 1;
+            for (p, hp) in up.iter_mut().enumerate().take(P).skip(1) {
+                hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
+            }
+        }
+    };
     let mut first = 0usize;
     for (row, &z) in codes.chunks_exact(per).zip(zs) {
         let m = z.min(r_max - z);
         let mut j = first;
-        while j + stride < per {
-            let f0 = fold_branchless(row[j].get(), z, m);
-            let f1 = fold_branchless(row[j + stride].get(), z, m);
-            low[0][(f0 & 0xFF) as usize] += 1;
-            low[1][(f1 & 0xFF) as usize] += 1;
-            for f in [f0, f1] {
-                if P > 1 && f >= 256 {
-                    wide += 1;
-                    for (p, hp) in up.iter_mut().enumerate().take(P).skip(1) {
-                        hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
-                    }
-                }
+        while j + 3 * stride < per {
+            let f: [u32; 4] =
+                std::array::from_fn(|k| fold_branchless(row[j + k * stride].get(), z, m));
+            for k in 0..4 {
+                low[k][(f[k] & 0xFF) as usize] += 1;
             }
-            seen += 2;
-            j += 2 * stride;
+            if f.iter().any(|&f| f >= 256) {
+                f.into_iter().for_each(&mut count_wide);
+            }
+            seen += 4;
+            j += 4 * stride;
         }
-        if j < per {
+        while j < per {
             let f = fold_branchless(row[j].get(), z, m);
             low[0][(f & 0xFF) as usize] += 1;
-            if P > 1 && f >= 256 {
-                wide += 1;
-                for (p, hp) in up.iter_mut().enumerate().take(P).skip(1) {
-                    hp[((f >> (8 * p)) & 0xFF) as usize] += 1;
-                }
-            }
+            count_wide(f);
             seen += 1;
             j += stride;
         }
@@ -624,7 +623,7 @@ fn strided_histograms<C: Code, const P: usize>(
     }
     let mut h = vec![[0u64; 256]; P];
     for b in 0..256 {
-        h[0][b] = low[0][b] as u64 + low[1][b] as u64;
+        h[0][b] = low.iter().map(|l| l[b] as u64).sum();
     }
     for (p, hp) in h.iter_mut().enumerate().skip(1) {
         for (a, &c) in hp.iter_mut().zip(&up[p]) {
@@ -921,6 +920,48 @@ mod tests {
                     order0_bound_bytes(&p, width, &codes, threads),
                     expect,
                     "width {width}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    /// The sampled bound is the bound of the codes at positions 0, stride, 2·stride, … (folded
+    /// one at a time by `fold_codes`, counted by definition), scaled to all codes: strides
+    /// below, equal to and above the row length, rows not a multiple of the stride, wide codes
+    /// in every plane, widths 1–4; with stride 1 it is the exact bound.
+    #[test]
+    fn sampled_bound_is_the_bound_of_every_stride_th_code() {
+        let mut s = 53u64;
+        for (width, channels, per) in [(1u8, 7usize, 701usize), (2, 9, 503), (3, 40, 9), (4, 5, 64)]
+        {
+            for wide_every in [3u64, 1000] {
+                let (codes, qmin) = codes_near_zero(&mut s, width, channels, per, wide_every, 7);
+                let p = ChannelParams::Uniform { step: 1.0, qmin };
+                let (folded, _) = planes_by_definition(&p, width, &codes);
+                for stride in [1usize, 2, 3, 7, 9, 64, 701, 1000] {
+                    let picked: Vec<u32> = folded.iter().step_by(stride).copied().collect();
+                    let mut h = vec![[0u64; 256]; width as usize];
+                    for &f in &picked {
+                        for (plane, hp) in h.iter_mut().enumerate() {
+                            hp[((f >> (8 * plane)) & 0xFF) as usize] += 1;
+                        }
+                    }
+                    let n = codes.len() as f64;
+                    let expect = bound_of_histograms(&h, picked.len()) * (n / picked.len() as f64);
+                    let got = sampled_bound(&p, width, &codes, stride).unwrap();
+                    assert_eq!(
+                        got,
+                        (expect, picked.len()),
+                        "width {width}, stride {stride}"
+                    );
+                    let narrow: Vec<u16> = codes.iter().map(|&c| c as u16).collect();
+                    if width <= 2 {
+                        assert_eq!(sampled_bound(&p, width, &narrow, stride).unwrap(), got);
+                    }
+                }
+                assert_eq!(
+                    sampled_bound(&p, width, &codes, 1).unwrap().0,
+                    order0_bound_bytes(&p, width, &codes, 1)
                 );
             }
         }
