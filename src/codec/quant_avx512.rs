@@ -219,3 +219,69 @@ pub(super) unsafe fn error_sq_pair(a: &[f32], b: &[f32], inv: f64, step: f64) ->
         finish_errors(b, jb, acc_b, inv, step),
     )
 }
+
+/// `fused::codes_errors` eight values a step: each value's code
+/// `(round_away(x · inv) − lo) + 2^52` (low `W` bytes, as [`offsets`]) and its squared error
+/// (as [`eight_errors`]) from one rounding, the errors added to `acc` lane `i mod 4` of the
+/// value's offset `i` from the first value on lane 0 (as [`add_halves`]). The `< 4` values
+/// before that first one and the `< 8` after the last full step as the scalar loop does them.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `out` has room for `xs.len()` codes of `W` bytes.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn codes_errors<const W: usize>(
+    xs: &[f32],
+    (inv, step, lo): (f64, f64, f64),
+    out: *mut u8,
+    acc: &mut [f64; 4],
+    phase: usize,
+) {
+    let n = xs.len();
+    let one = |k: usize, acc: &mut [f64; 4], lane: usize| {
+        let (u, e) = super::fused::code_error(xs[k], inv, step, lo);
+        acc[lane] += e;
+        // SAFETY: code k < n within `out` (the caller's contract); unaligned writes.
+        unsafe {
+            if W == 2 {
+                (out.add(2 * k) as *mut u16).write_unaligned(u as u16);
+            } else {
+                (out.add(4 * k) as *mut u32).write_unaligned(u);
+            }
+        }
+    };
+    let head = ((4 - phase % 4) % 4).min(n);
+    for k in 0..head {
+        one(k, acc, (phase + k) % 4);
+    }
+    let (vinv, vstep, vlo, two52) = (
+        _mm512_set1_pd(inv),
+        _mm512_set1_pd(step),
+        _mm512_set1_pd(lo),
+        _mm512_set1_pd(TWO52),
+    );
+    // SAFETY: `acc` holds 4 f64; unaligned load.
+    let mut a = _mm256_loadu_pd(acc.as_ptr());
+    let mut j = head;
+    while j + 8 <= n {
+        // SAFETY: j + 8 ≤ n; unaligned load.
+        let x = _mm512_cvtps_pd(_mm256_loadu_ps(xs.as_ptr().add(j)));
+        let q = round_away(_mm512_mul_pd(x, vinv));
+        let t = _mm512_castpd_si512(_mm512_add_pd(_mm512_sub_pd(q, vlo), two52));
+        // SAFETY: codes j..j + 8 within `out`; truncation to the low W bytes (the code).
+        if W == 2 {
+            _mm_storeu_si128(out.add(2 * j) as *mut __m128i, _mm512_cvtepi64_epi16(t));
+        } else {
+            _mm256_storeu_si256(out.add(4 * j) as *mut __m256i, _mm512_cvtepi64_epi32(t));
+        }
+        // (q·Δ) as f32 (round to nearest, the default MXCSR mode), back to f64.
+        let xr = _mm512_cvtps_pd(_mm512_cvtpd_ps(_mm512_mul_pd(q, vstep)));
+        let d = _mm512_sub_pd(x, xr);
+        a = add_halves(a, _mm512_mul_pd(d, d));
+        j += 8;
+    }
+    // SAFETY: as the load above.
+    _mm256_storeu_pd(acc.as_mut_ptr(), a);
+    for k in j..n {
+        one(k, acc, (k - head) % 4);
+    }
+}

@@ -1,0 +1,219 @@
+//! The relative-L2 step search's full passes with the quantizer in them: each pass that
+//! measures the error of a step also writes that step's codes, so when the search ends on the
+//! step of its last pass (32 of the 33 tensors of ≥ 16 Ki values in `shared/data` at 1e-2),
+//! the quantizer's own read of every value (a row's extremes, then its offsets) is not made.
+//!
+//! Same sum, same codes:
+//! - The error is `encoder::uniform_error_sq`'s to the bit: fixed blocks of [`SUM_BLOCK`]
+//!   values, in each the value at offset `i` added to partial sum `i mod 4` in order
+//!   (`quant::error_sq_block`), the four reduced as `(a₀ + a₁) + (a₂ + a₃)`, the blocks added
+//!   in order. A row's piece in a block continues its block's four sums where the previous
+//!   piece left them, so rows need not align with blocks.
+//! - The codes are `quant_direct`'s: a row's smallest code `lo` from its extremes (read first,
+//!   the row then in cache), `u = round_away(x/Δ) − lo`. The per-value error shares that
+//!   rounding (`quant::error_sq_one` and `quant_direct`'s offsets compute the same `q`).
+//!
+//! Only rows of at most `LONG_ROW` values (the encoder's), the extremes of a longer one being
+//! a second read of the data; the quantizer handles the others as before.
+
+use std::mem::MaybeUninit;
+
+use super::prescan::SUM_BLOCK;
+use super::quant::{self, round_away_f64, Code, TWO52};
+use super::quant_direct;
+
+/// A row's smallest and largest code `(lo, hi)`.
+pub(crate) type RowRange = (f64, f64);
+
+/// The code of `x` less `lo` (low 32 bits) and its squared error, as
+/// `quant_direct::offsets` and `quant::error_sq_one` compute them.
+#[inline(always)]
+pub(super) fn code_error(x: f32, inv: f64, step: f64, lo: f64) -> (u32, f64) {
+    let q = round_away_f64(x as f64 * inv);
+    let d = x as f64 - ((q * step) as f32) as f64;
+    (((q - lo) + TWO52).to_bits() as u32, d * d)
+}
+
+/// Codes of `xs` with step `1/inv` and smallest code `lo` into `us`, squared errors added to
+/// `acc`: value `k` to lane `(phase + k) mod 4` (`phase`: the offset of `xs[0]` in its block
+/// of the error sum), each lane's additions in the order of the values.
+fn codes_errors<C: Code>(
+    xs: &[f32],
+    (inv, step, lo): (f64, f64, f64),
+    us: &mut [MaybeUninit<C>],
+    acc: &mut [f64; 4],
+    phase: usize,
+) {
+    assert_eq!(xs.len(), us.len());
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        use super::quant_avx512::codes_errors as wide;
+        let out = us.as_mut_ptr() as *mut u8;
+        let k = (inv, step, lo);
+        // SAFETY: the CPU supports AVX-512F; `out` holds `xs.len()` codes of
+        // size_of::<C>() bytes (`Code` is u16 or u32).
+        match std::mem::size_of::<C>() {
+            2 => return unsafe { wide::<2>(xs, k, out, acc, phase) },
+            4 => return unsafe { wide::<4>(xs, k, out, acc, phase) },
+            _ => {}
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<C: Code>(
+            xs: &[f32],
+            k: (f64, f64, f64),
+            us: &mut [MaybeUninit<C>],
+            acc: &mut [f64; 4],
+            phase: usize,
+        ) {
+            codes_errors_generic(xs, k, us, acc, phase)
+        }
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { avx2(xs, (inv, step, lo), us, acc, phase) };
+    }
+    codes_errors_generic(xs, (inv, step, lo), us, acc, phase)
+}
+
+/// See [`codes_errors`]: the values before the first on lane 0, then groups of four (the
+/// loop vectorises), then the rest.
+#[inline(always)]
+fn codes_errors_generic<C: Code>(
+    xs: &[f32],
+    (inv, step, lo): (f64, f64, f64),
+    us: &mut [MaybeUninit<C>],
+    acc: &mut [f64; 4],
+    phase: usize,
+) {
+    let head = ((4 - phase % 4) % 4).min(xs.len());
+    let (xh, xb) = xs.split_at(head);
+    let (uh, ub) = us.split_at_mut(head);
+    for (k, (&x, u)) in xh.iter().zip(uh).enumerate() {
+        let (c, e) = code_error(x, inv, step, lo);
+        u.write(C::wrap(c));
+        acc[(phase + k) % 4] += e;
+    }
+    let mut xc = xb.chunks_exact(4);
+    let mut uc = ub.chunks_exact_mut(4);
+    for (x, u) in (&mut xc).zip(&mut uc) {
+        for k in 0..4 {
+            let (c, e) = code_error(x[k], inv, step, lo);
+            u[k].write(C::wrap(c));
+            acc[k] += e;
+        }
+    }
+    for (k, (&x, u)) in xc.remainder().iter().zip(uc.into_remainder()).enumerate() {
+        let (c, e) = code_error(x, inv, step, lo);
+        u.write(C::wrap(c));
+        acc[k] += e;
+    }
+}
+
+/// One block of the error sum (`us`: its codes, from value `start`): the block's sum, the
+/// ranges of the rows that start in it, and whether every row it touches fits `C`.
+fn block<C: Code>(
+    (data, holes): (&[f32], &[(u64, f32)]),
+    per: usize,
+    start: usize,
+    us: &mut [MaybeUninit<C>],
+    (inv, step): (f64, f64),
+) -> (f64, Vec<RowRange>, bool) {
+    let end = start + us.len();
+    let mut acc = [0.0f64; 4];
+    let mut rows = Vec::with_capacity(us.len() / per + 1);
+    let mut fits = true;
+    let mut scratch = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let r0 = pos - pos % per;
+        // The row whole, zeros in its holes (its extremes may lie outside this block).
+        let xs = super::holes::piece(data, r0..r0 + per, holes, &mut scratch);
+        let (lo, hi) = match quant_direct::extremes(xs) {
+            Some(ext) => {
+                let (lo, hi, big) = quant_direct::code_range(ext, inv);
+                // The quantizer's refusals (the caller's range check makes `big` pass).
+                fits &= !(big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64);
+                (lo, hi)
+            }
+            // Holes are zeros and rows not empty: not reached. The error stays right.
+            None => {
+                fits = false;
+                (0.0, 0.0)
+            }
+        };
+        if r0 >= start {
+            rows.push((lo, hi));
+        }
+        let to = (r0 + per).min(end);
+        let k = (inv, step, lo);
+        codes_errors(&xs[pos - r0..to - r0], k, &mut us[pos - start..to - start], &mut acc, pos - start);
+        pos = to;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3]), rows, fits)
+}
+
+/// The search's full passes over a tensor of rows of `per` values, and the codes of the last.
+pub(crate) struct Fused<C> {
+    /// Room for the codes (length 0: the last pass wrote all `len` of them into its spare
+    /// capacity, kept only when [`Fused::take`] hands them out).
+    codes: Vec<C>,
+    len: usize,
+    per: usize,
+    /// The step of the last pass and its rows' code ranges, when every row fit `C`.
+    last: Option<(f64, Vec<RowRange>)>,
+}
+
+impl<C: Code> Fused<C> {
+    /// For `len` values in rows of `per`; `None` where the quantizer reads rows in pieces
+    /// (longer than `long_row`) or there is nothing to quantize.
+    pub(crate) fn new(len: usize, per: usize, long_row: usize) -> Option<Self> {
+        (len > 0 && per > 0 && per <= long_row && len % per == 0).then(|| Fused {
+            codes: Vec::new(),
+            len,
+            per,
+            last: None,
+        })
+    }
+
+    /// `encoder::uniform_error_sq` (the same value, `None` alike), writing the step's codes.
+    pub(crate) fn pass(
+        &mut self,
+        (data, holes): (&[f32], &[(u64, f32)]),
+        step: f64,
+        max_abs: f32,
+        threads: usize,
+    ) -> Option<f64> {
+        debug_assert_eq!(data.len(), self.len);
+        self.last = None;
+        let inv = 1.0 / step;
+        // The error pass's one range check (the largest |x| has the largest |code|).
+        quant::uniform_code(max_abs, inv)?;
+        self.codes.clear();
+        self.codes.reserve_exact(self.len);
+        let per = self.per;
+        let spare = &mut self.codes.spare_capacity_mut()[..self.len];
+        let parts = crate::util::par::map_chunks_mut(threads, spare, SUM_BLOCK, |k, us| {
+            block((data, holes), per, k * SUM_BLOCK, us, (inv, step))
+        });
+        let fits = parts.iter().all(|p| p.2);
+        let sum = parts.iter().map(|p| p.0).sum();
+        if fits {
+            self.last = Some((step, parts.into_iter().flat_map(|p| p.1).collect()));
+        }
+        Some(sum)
+    }
+
+    /// The codes and row ranges of the last pass if its step is `step` and every row fit `C`.
+    pub(crate) fn take(mut self, step: f64) -> Option<(Vec<C>, Vec<RowRange>)> {
+        let (s, rows) = self.last.take()?;
+        if s.to_bits() != step.to_bits() {
+            return None;
+        }
+        // SAFETY: the pass that set `last` wrote every one of the first `len` slots: its
+        // blocks cover `0..len`, each block's rows' pieces cover the block, and
+        // `codes_errors` writes every slot of its piece.
+        unsafe { self.codes.set_len(self.len) };
+        Some((self.codes, rows))
+    }
+}
