@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
-use crate::codec::fused::Fused;
+use crate::codec::fused::{self, Fused};
 use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
@@ -255,7 +255,10 @@ impl Encoder {
         // Relative-L2 on float32: the step search's first pass also finds whether any value is
         // non-finite, so the separate scan runs only when one is (one pass fewer).
         let mut pre = match (self.config.mode, typed) {
-            (Mode::RelativeL2(_), None) => Some(super::prescan::scan(data, self.config.threads)),
+            (Mode::RelativeL2(_), None) => {
+                let per = fused::row_len(data.len(), shape, LONG_ROW);
+                Some(super::prescan::scan(data, self.config.threads, per))
+            }
             _ => None,
         };
         let non_finite = if pre.as_ref().is_some_and(|p| p.finite) {
@@ -531,8 +534,12 @@ impl Encoder {
         wall0: &Instant,
     ) -> Result<Option<(f64, Option<Quantized<C>>)>> {
         let threads = self.config.threads;
-        let per = data.len().checked_div(channel_count(shape)).unwrap_or(0);
-        let mut fused = Fused::<C>::new(data.len(), per, LONG_ROW);
+        let per = fused::row_len(data.len(), shape, LONG_ROW);
+        // The rows' extremes from the first pass (made here with the holes if not already).
+        let mut pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads, per));
+        let rows = std::mem::take(&mut pre.rows);
+        let pre = Some(pre);
+        let mut fused = Fused::<C>::new(data.len(), per, rows);
         let full = |s, m| match fused.as_mut() {
             Some(f) => f.pass((data, holes), s, m, threads),
             None => uniform_error_sq(data, holes, s, m, threads),
@@ -761,7 +768,7 @@ pub(crate) fn search_relative_step(
     mut full: impl FnMut(f64, f32) -> Option<f64>,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<Option<f64>> {
-    let pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads));
+    let pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads, 0));
     let stats = pre.stats;
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
@@ -1788,7 +1795,7 @@ mod tests {
 
     /// `search_from` on the whole of `x` with tolerance `tol`: the step and the passes made.
     fn search(x: &[f32], eps: f64, tol: f64) -> (f64, usize) {
-        let stats = crate::codec::prescan::scan(x, 1).stats;
+        let stats = crate::codec::prescan::scan(x, 1, 0).stats;
         let mut passes = 0;
         let mut count = || {
             passes += 1;

@@ -22,6 +22,16 @@ use super::prescan::SUM_BLOCK;
 use super::quant::{self, round_away_f64, Code, TWO52};
 use super::quant_direct;
 
+/// The length of the rows the passes write codes for, for `len` values of shape `shape`: the
+/// quantizer's rows (`channel_count`) when at most `long_row` values (the quantizer reads
+/// longer ones in pieces), else 0 (no codes written: the plain error pass).
+pub(crate) fn row_len(len: usize, shape: &[usize], long_row: usize) -> usize {
+    match len.checked_div(crate::util::shape::channel_count(shape)) {
+        Some(per) if per <= long_row && per * crate::util::shape::channel_count(shape) == len => per,
+        _ => 0,
+    }
+}
+
 /// A row's smallest and largest code `(lo, hi)`.
 pub(crate) type RowRange = (f64, f64);
 
@@ -111,10 +121,11 @@ fn codes_errors_generic<C: Code>(
 }
 
 /// One block of the error sum (`us`: its codes, from value `start`): the block's sum, the
-/// ranges of the rows that start in it, and whether every row it touches fits `C`.
+/// ranges of the rows that start in it, and whether every row it touches fits `C`. `ext`:
+/// every row's extremes (`prescan`), or empty (each row's are read here).
 fn block<C: Code>(
     (data, holes): (&[f32], &[(u64, f32)]),
-    per: usize,
+    (per, ext): (usize, &[(f32, f32)]),
     start: usize,
     us: &mut [MaybeUninit<C>],
     (inv, step): (f64, f64),
@@ -129,7 +140,11 @@ fn block<C: Code>(
         let r0 = pos - pos % per;
         // The row whole, zeros in its holes (its extremes may lie outside this block).
         let xs = super::holes::piece(data, r0..r0 + per, holes, &mut scratch);
-        let (lo, hi) = match quant_direct::extremes(xs) {
+        let e = match ext.get(r0 / per) {
+            Some(&e) => Some(e),
+            None => quant_direct::extremes(xs),
+        };
+        let (lo, hi) = match e {
             Some(ext) => {
                 let (lo, hi, big) = quant_direct::code_range(ext, inv);
                 // The quantizer's refusals (the caller's range check makes `big` pass).
@@ -160,18 +175,26 @@ pub(crate) struct Fused<C> {
     codes: Vec<C>,
     len: usize,
     per: usize,
+    /// Every row's extremes (as `quant_direct::extremes`), or empty: read by each pass.
+    ext: Vec<(f32, f32)>,
     /// The step of the last pass and its rows' code ranges, when every row fit `C`.
     last: Option<(f64, Vec<RowRange>)>,
 }
 
 impl<C: Code> Fused<C> {
-    /// For `len` values in rows of `per`; `None` where the quantizer reads rows in pieces
-    /// (longer than `long_row`) or there is nothing to quantize.
-    pub(crate) fn new(len: usize, per: usize, long_row: usize) -> Option<Self> {
-        (len > 0 && per > 0 && per <= long_row && len % per == 0).then(|| Fused {
+    /// For `len` values in rows of `per` ([`row_len`]; `None` when 0) whose extremes are
+    /// `ext` (`prescan::scan`'s, of the same values with the same holes) when it holds one
+    /// pair a row.
+    pub(crate) fn new(len: usize, per: usize, ext: Vec<(f32, f32)>) -> Option<Self> {
+        let ext = match len.checked_div(per) {
+            Some(rows) if rows == ext.len() => ext,
+            _ => Vec::new(),
+        };
+        (per > 0).then(|| Fused {
             codes: Vec::new(),
             len,
             per,
+            ext,
             last: None,
         })
     }
@@ -191,10 +214,10 @@ impl<C: Code> Fused<C> {
         quant::uniform_code(max_abs, inv)?;
         self.codes.clear();
         self.codes.reserve_exact(self.len);
-        let per = self.per;
+        let (per, ext) = (self.per, &self.ext[..]);
         let spare = &mut self.codes.spare_capacity_mut()[..self.len];
         let parts = crate::util::par::map_chunks_mut(threads, spare, SUM_BLOCK, |k, us| {
-            block((data, holes), per, k * SUM_BLOCK, us, (inv, step))
+            block((data, holes), (per, ext), k * SUM_BLOCK, us, (inv, step))
         });
         let fits = parts.iter().all(|p| p.2);
         let sum = parts.iter().map(|p| p.0).sum();
