@@ -120,52 +120,174 @@ fn codes_errors_generic<C: Code>(
     }
 }
 
-/// One block of the error sum (`us`: its codes, from value `start`): the block's sum, the
-/// ranges of the rows that start in it, and whether every row it touches fits `C`. `ext`:
-/// every row's extremes (`prescan`), or empty (each row's are read here).
-fn block<C: Code>(
-    (data, holes): (&[f32], &[(u64, f32)]),
-    (per, ext): (usize, &[(f32, f32)]),
-    start: usize,
-    us: &mut [MaybeUninit<C>],
+/// [`codes_errors`] of two pieces of equal length at the same offset of two blocks, side by
+/// side where the CPU has AVX-512 (two independent chains of additions), each piece's codes
+/// and sums those of [`codes_errors`] on it alone.
+fn codes_errors_pair<C: Code>(
+    (a, b): (&[f32], &[f32]),
     (inv, step): (f64, f64),
-) -> (f64, Vec<RowRange>, bool) {
-    let end = start + us.len();
-    let mut acc = [0.0f64; 4];
-    let mut rows = Vec::with_capacity(us.len() / per + 1);
-    let mut fits = true;
-    let mut scratch = Vec::new();
-    let mut pos = start;
-    while pos < end {
-        let r0 = pos - pos % per;
-        // The row whole, zeros in its holes (its extremes may lie outside this block).
-        let xs = super::holes::piece(data, r0..r0 + per, holes, &mut scratch);
-        let e = match ext.get(r0 / per) {
+    lo: (f64, f64),
+    (ua, ub): (&mut [MaybeUninit<C>], &mut [MaybeUninit<C>]),
+    acc: (&mut [f64; 4], &mut [f64; 4]),
+    phase: usize,
+) {
+    assert!(a.len() == b.len() && a.len() == ua.len() && b.len() == ub.len());
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        use super::quant_avx512::codes_errors_pair as wide;
+        let out = (ua.as_mut_ptr() as *mut u8, ub.as_mut_ptr() as *mut u8);
+        let k = (inv, step);
+        // SAFETY: the CPU supports AVX-512F; the pieces are as long as each other and as
+        // their outputs, which hold codes of size_of::<C>() bytes (`Code`: u16 or u32).
+        match std::mem::size_of::<C>() {
+            2 => return unsafe { wide::<2>((a, b), k, lo, out, acc, phase) },
+            4 => return unsafe { wide::<4>((a, b), k, lo, out, acc, phase) },
+            _ => {}
+        }
+    }
+    codes_errors(a, (inv, step, lo.0), ua, acc.0, phase);
+    codes_errors(b, (inv, step, lo.1), ub, acc.1, phase);
+}
+
+/// A block of the error sum walked row by row: the row under the walk, its smallest code,
+/// the code ranges of the rows that start in the block, and whether every row met fits.
+struct Walk<'a> {
+    data: &'a [f32],
+    holes: &'a [(u64, f32)],
+    per: usize,
+    /// Every row's extremes, or empty (read from the row).
+    ext: &'a [(f32, f32)],
+    inv: f64,
+    /// The block's first value and its length.
+    start: usize,
+    len: usize,
+    /// The first value of the row under the walk, and whether the row is in `scratch` (a
+    /// copy with zeros in its holes) rather than read in place.
+    row: usize,
+    copied: bool,
+    scratch: Vec<f32>,
+    lo: f64,
+    rows: Vec<RowRange>,
+    fits: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        (data, holes): (&'a [f32], &'a [(u64, f32)]),
+        (per, ext): (usize, &'a [(f32, f32)]),
+        inv: f64,
+        (start, len): (usize, usize),
+    ) -> Self {
+        Walk {
+            data,
+            holes,
+            per,
+            ext,
+            inv,
+            start,
+            len,
+            row: usize::MAX,
+            copied: false,
+            scratch: Vec::new(),
+            lo: 0.0,
+            rows: Vec::with_capacity(len / per + 1),
+            fits: true,
+        }
+    }
+
+    /// Moves to the row holding block offset `j` (< `len`); the block offset where the
+    /// piece of that row in the block ends.
+    fn at(&mut self, j: usize) -> usize {
+        let pos = self.start + j;
+        let r0 = pos - pos % self.per;
+        if r0 != self.row {
+            self.enter(r0);
+        }
+        (r0 + self.per - self.start).min(self.len)
+    }
+
+    fn enter(&mut self, r0: usize) {
+        self.row = r0;
+        let range = r0..r0 + self.per;
+        let xs = super::holes::piece(self.data, range, self.holes, &mut self.scratch);
+        self.copied = !std::ptr::eq(xs.as_ptr(), self.data[r0..].as_ptr());
+        let e = match self.ext.get(r0 / self.per) {
             Some(&e) => Some(e),
             None => quant_direct::extremes(xs),
         };
         let (lo, hi) = match e {
             Some(ext) => {
-                let (lo, hi, big) = quant_direct::code_range(ext, inv);
-                // The quantizer's refusals (the caller's range check makes `big` pass).
-                fits &= !(big.is_nan() || big >= 9.0e15 || hi - lo > C::MAX as f64);
+                let (lo, hi, big) = quant_direct::code_range(ext, self.inv);
+                // The quantizer's refusals (the caller's range check makes `big` pass; the
+                // span is checked against the code type by `finish`).
+                self.fits &= !(big.is_nan() || big >= 9.0e15);
                 (lo, hi)
             }
             // Holes are zeros and rows not empty: not reached. The error stays right.
             None => {
-                fits = false;
+                self.fits = false;
                 (0.0, 0.0)
             }
         };
-        if r0 >= start {
-            rows.push((lo, hi));
+        self.lo = lo;
+        if r0 >= self.start {
+            self.rows.push((lo, hi));
         }
-        let to = (r0 + per).min(end);
-        let k = (inv, step, lo);
-        codes_errors(&xs[pos - r0..to - r0], k, &mut us[pos - start..to - start], &mut acc, pos - start);
-        pos = to;
     }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3]), rows, fits)
+
+    /// The values at block offsets `j..to` (within the row under the walk).
+    fn values(&self, j: usize, to: usize) -> &[f32] {
+        let (a, b) = (self.start + j - self.row, self.start + to - self.row);
+        match self.copied {
+            true => &self.scratch[a..b],
+            false => &self.data[self.row + a..self.row + b],
+        }
+    }
+
+    /// The block's sum from its four partial sums `a`, its rows' code ranges, and whether
+    /// they all fit `max` levels.
+    fn finish(self, a: [f64; 4], max: f64) -> (f64, Vec<RowRange>, bool) {
+        let fits = self.fits && self.rows.iter().all(|&(lo, hi)| hi - lo <= max);
+        ((a[0] + a[1]) + (a[2] + a[3]), self.rows, fits)
+    }
+}
+
+/// The blocks `2k` and `2k + 1` of the error sum (`us`: their codes, from value `start`),
+/// side by side: each block's sum, the ranges of the rows that start in them (in order),
+/// and whether every row they touch fits `C`.
+fn pair<C: Code>(
+    src: (&[f32], &[(u64, f32)]),
+    rows: (usize, &[(f32, f32)]),
+    start: usize,
+    us: &mut [MaybeUninit<C>],
+    (inv, step): (f64, f64),
+) -> ([f64; 2], Vec<RowRange>, bool) {
+    let split = us.len().min(SUM_BLOCK);
+    let (ua, ub) = us.split_at_mut(split);
+    let mut a = Walk::new(src, rows, inv, (start, ua.len()));
+    let mut b = Walk::new(src, rows, inv, (start + split, ub.len()));
+    let k = (inv, step);
+    let (mut sa, mut sb) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut j = 0;
+    // Both blocks while the second lasts, in pieces that stay within a row of each.
+    while j < b.len {
+        let to = a.at(j).min(b.at(j));
+        let (xa, xb) = (a.values(j, to), b.values(j, to));
+        let codes = (&mut ua[j..to], &mut ub[j..to]);
+        codes_errors_pair((xa, xb), k, (a.lo, b.lo), codes, (&mut sa, &mut sb), j);
+        j = to;
+    }
+    while j < a.len {
+        let to = a.at(j);
+        let xa = a.values(j, to);
+        codes_errors(xa, (inv, step, a.lo), &mut ua[j..to], &mut sa, j);
+        j = to;
+    }
+    let max = C::MAX as f64;
+    let (sa, mut rows, fa) = a.finish(sa, max);
+    let (sb, rb, fb) = b.finish(sb, max);
+    rows.extend(rb);
+    ([sa, sb], rows, fa && fb)
 }
 
 /// The search's full passes over a tensor of rows of `per` values, and the codes of the last.
@@ -216,11 +338,14 @@ impl<C: Code> Fused<C> {
         self.codes.reserve_exact(self.len);
         let (per, ext) = (self.per, &self.ext[..]);
         let spare = &mut self.codes.spare_capacity_mut()[..self.len];
-        let parts = crate::util::par::map_chunks_mut(threads, spare, SUM_BLOCK, |k, us| {
-            block((data, holes), (per, ext), k * SUM_BLOCK, us, (inv, step))
+        // Two blocks a work item, as the error pass (`uniform_error_sq`).
+        let parts = crate::util::par::map_chunks_mut(threads, spare, 2 * SUM_BLOCK, |k, us| {
+            pair((data, holes), (per, ext), 2 * k * SUM_BLOCK, us, (inv, step))
         });
         let fits = parts.iter().all(|p| p.2);
-        let sum = parts.iter().map(|p| p.0).sum();
+        // Blocks added in order (an empty second block of the last pair is not one).
+        let blocks = self.len.div_ceil(SUM_BLOCK);
+        let sum = parts.iter().flat_map(|p| p.0).take(blocks).sum();
         if fits {
             self.last = Some((step, parts.into_iter().flat_map(|p| p.1).collect()));
         }

@@ -253,7 +253,7 @@ pub(super) unsafe fn codes_errors<const W: usize>(
     for k in 0..head {
         one(k, acc, (phase + k) % 4);
     }
-    let (vinv, vstep, vlo, two52) = (
+    let k = (
         _mm512_set1_pd(inv),
         _mm512_set1_pd(step),
         _mm512_set1_pd(lo),
@@ -263,20 +263,10 @@ pub(super) unsafe fn codes_errors<const W: usize>(
     let mut a = _mm256_loadu_pd(acc.as_ptr());
     let mut j = head;
     while j + 8 <= n {
-        // SAFETY: j + 8 ≤ n; unaligned load.
-        let x = _mm512_cvtps_pd(_mm256_loadu_ps(xs.as_ptr().add(j)));
-        let q = round_away(_mm512_mul_pd(x, vinv));
-        let t = _mm512_castpd_si512(_mm512_add_pd(_mm512_sub_pd(q, vlo), two52));
-        // SAFETY: codes j..j + 8 within `out`; truncation to the low W bytes (the code).
-        if W == 2 {
-            _mm_storeu_si128(out.add(2 * j) as *mut __m128i, _mm512_cvtepi64_epi16(t));
-        } else {
-            _mm256_storeu_si256(out.add(4 * j) as *mut __m256i, _mm512_cvtepi64_epi32(t));
-        }
-        // (q·Δ) as f32 (round to nearest, the default MXCSR mode), back to f64.
-        let xr = _mm512_cvtps_pd(_mm512_cvtpd_ps(_mm512_mul_pd(q, vstep)));
-        let d = _mm512_sub_pd(x, xr);
-        a = add_halves(a, _mm512_mul_pd(d, d));
+        // SAFETY: j + 8 ≤ n; codes j..j + 8 within `out`.
+        let (t, e) = eight_codes_errors(xs, j, k);
+        store_codes::<W>(out, j, t);
+        a = add_halves(a, e);
         j += 8;
     }
     // SAFETY: as the load above.
@@ -284,4 +274,99 @@ pub(super) unsafe fn codes_errors<const W: usize>(
     for k in j..n {
         one(k, acc, (k - head) % 4);
     }
+}
+
+/// Codes and squared errors of eight values (`codes_errors`' step): the codes'
+/// `(q − lo) + 2^52` as 64-bit lanes and the errors.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `j + 8 ≤ xs.len()`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn eight_codes_errors(
+    xs: &[f32],
+    j: usize,
+    (vinv, vstep, vlo, two52): (__m512d, __m512d, __m512d, __m512d),
+) -> (__m512i, __m512d) {
+    debug_assert!(j + 8 <= xs.len());
+    // SAFETY: j + 8 ≤ len (the caller's contract); unaligned load.
+    let x = _mm512_cvtps_pd(_mm256_loadu_ps(xs.as_ptr().add(j)));
+    let q = round_away(_mm512_mul_pd(x, vinv));
+    let t = _mm512_castpd_si512(_mm512_add_pd(_mm512_sub_pd(q, vlo), two52));
+    // (q·Δ) as f32 (round to nearest, the default MXCSR mode), back to f64.
+    let xr = _mm512_cvtps_pd(_mm512_cvtpd_ps(_mm512_mul_pd(q, vstep)));
+    let d = _mm512_sub_pd(x, xr);
+    (t, _mm512_mul_pd(d, d))
+}
+
+/// Stores the low `W` bytes of each 64-bit lane of `t` (truncation: the code) as codes
+/// `j..j + 8` at `out`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `out` has room for codes `j..j + 8` of `W` bytes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_codes<const W: usize>(out: *mut u8, j: usize, t: __m512i) {
+    // SAFETY: the caller's contract; unaligned stores.
+    if W == 2 {
+        _mm_storeu_si128(out.add(2 * j) as *mut __m128i, _mm512_cvtepi64_epi16(t));
+    } else {
+        _mm256_storeu_si256(out.add(4 * j) as *mut __m256i, _mm512_cvtepi64_epi32(t));
+    }
+}
+
+/// `codes_errors` of two pieces of equal length at the same offset `phase` of two blocks
+/// (`a` with smallest code `lo.0`, codes at `out.0`, sums `acc.0`; `b` likewise), made side
+/// by side: two independent chains of additions (as `error_sq_pair`), each in its own order.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `a.len() == b.len()`; `out.0` and `out.1` each have room
+/// for that many codes of `W` bytes.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn codes_errors_pair<const W: usize>(
+    (a, b): (&[f32], &[f32]),
+    (inv, step): (f64, f64),
+    lo: (f64, f64),
+    out: (*mut u8, *mut u8),
+    acc: (&mut [f64; 4], &mut [f64; 4]),
+    phase: usize,
+) {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len().min(b.len());
+    let head = ((4 - phase % 4) % 4).min(n);
+    let (mut ja, mut jb) = (head, head);
+    // SAFETY (all calls below): `head ≤ n` values of each at the start, then whole steps of
+    // eight within `n`, the rest after; the outputs hold `n` codes each.
+    codes_errors::<W>(&a[..head], (inv, step, lo.0), out.0, acc.0, phase);
+    codes_errors::<W>(&b[..head], (inv, step, lo.1), out.1, acc.1, phase);
+    let two52 = _mm512_set1_pd(TWO52);
+    let (vinv, vstep) = (_mm512_set1_pd(inv), _mm512_set1_pd(step));
+    let ka = (vinv, vstep, _mm512_set1_pd(lo.0), two52);
+    let kb = (vinv, vstep, _mm512_set1_pd(lo.1), two52);
+    // SAFETY: `acc` holds 4 f64 each; unaligned loads.
+    let (mut sa, mut sb) = (
+        _mm256_loadu_pd(acc.0.as_ptr()),
+        _mm256_loadu_pd(acc.1.as_ptr()),
+    );
+    while ja + 8 <= n {
+        let (ta, ea) = eight_codes_errors(a, ja, ka);
+        let (tb, eb) = eight_codes_errors(b, jb, kb);
+        store_codes::<W>(out.0, ja, ta);
+        store_codes::<W>(out.1, jb, tb);
+        sa = add_halves(sa, ea);
+        sb = add_halves(sb, eb);
+        ja += 8;
+        jb += 8;
+    }
+    _mm256_storeu_pd(acc.0.as_mut_ptr(), sa);
+    _mm256_storeu_pd(acc.1.as_mut_ptr(), sb);
+    // The rest starts on lane 0 (`ja` is `head` plus whole steps).
+    let rest = |xs: &[f32], lo: f64, out: *mut u8, acc: &mut [f64; 4]| {
+        // SAFETY: codes `ja..n` within `out`.
+        let o = unsafe { out.add(W * ja) };
+        // SAFETY: as above.
+        unsafe { codes_errors::<W>(&xs[ja..n], (inv, step, lo), o, acc, 0) };
+    };
+    rest(a, lo.0, out.0, acc.0);
+    rest(b, lo.1, out.1, acc.1);
 }
