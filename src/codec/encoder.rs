@@ -538,11 +538,23 @@ impl Encoder {
         // The rows' extremes from the first pass (made here with the holes if not already).
         let mut pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads, per));
         let rows = std::mem::take(&mut pre.rows);
+        let guessed = pre.sub.is_some();
         let pre = Some(pre);
         let mut fused = Fused::<C>::new(data.len(), per, rows);
-        let full = |s, m| match fused.as_mut() {
-            Some(f) => f.pass((data, holes), s, m, threads),
-            None => uniform_error_sq(data, holes, s, m, threads),
+        let mut passes = 0;
+        let full = |s, m| {
+            passes += 1;
+            match fused.as_mut() {
+                // Which passes write codes: a pass that writes them costs ≈ 1.3 plain ones
+                // on a tensor of one block of the sum (one chain of additions), the
+                // quantizer's pass saved ≈ 0.65. From a subsample's guess the first full
+                // pass is nearly always the last; from the first guess of a smaller tensor
+                // it was the last on 9 of 30 tensors of `shared/data`, and the search then
+                // took 2 passes on 11, 3 on 7, 4 on 3: every pass but that first one writes
+                // codes (PERFORMANCE.md, session 21). Once one does, all later ones do.
+                Some(f) if guessed || passes > 1 => f.pass((data, holes), s, m, threads),
+                _ => uniform_error_sq(data, holes, s, m, threads),
+            }
         };
         let Some(step) = self.relative_step(data, holes, eps, pre, true, wall0, full)? else {
             return Ok(None);

@@ -46,28 +46,16 @@ pub(super) fn code_error(x: f32, inv: f64, step: f64, lo: f64) -> (u32, f64) {
 
 /// Codes of `xs` with step `1/inv` and smallest code `lo` into `us`, squared errors added to
 /// `acc`: value `k` to lane `(phase + k) mod 4` (`phase`: the offset of `xs[0]` in its block
-/// of the error sum), each lane's additions in the order of the values.
+/// of the error sum), each lane's additions in the order of the values. With AVX2 where the
+/// CPU has it (the same operations, wider).
 fn codes_errors<C: Code>(
     xs: &[f32],
-    (inv, step, lo): (f64, f64, f64),
+    k: (f64, f64, f64),
     us: &mut [MaybeUninit<C>],
     acc: &mut [f64; 4],
     phase: usize,
 ) {
     assert_eq!(xs.len(), us.len());
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    if super::quant_avx512::available() {
-        use super::quant_avx512::codes_errors as wide;
-        let out = us.as_mut_ptr() as *mut u8;
-        let k = (inv, step, lo);
-        // SAFETY: the CPU supports AVX-512F; `out` holds `xs.len()` codes of
-        // size_of::<C>() bytes (`Code` is u16 or u32).
-        match std::mem::size_of::<C>() {
-            2 => return unsafe { wide::<2>(xs, k, out, acc, phase) },
-            4 => return unsafe { wide::<4>(xs, k, out, acc, phase) },
-            _ => {}
-        }
-    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         #[target_feature(enable = "avx2")]
@@ -81,9 +69,9 @@ fn codes_errors<C: Code>(
             codes_errors_generic(xs, k, us, acc, phase)
         }
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { avx2(xs, (inv, step, lo), us, acc, phase) };
+        return unsafe { avx2(xs, k, us, acc, phase) };
     }
-    codes_errors_generic(xs, (inv, step, lo), us, acc, phase)
+    codes_errors_generic(xs, k, us, acc, phase)
 }
 
 /// See [`codes_errors`]: the values before the first on lane 0, then groups of four (the
@@ -120,174 +108,133 @@ fn codes_errors_generic<C: Code>(
     }
 }
 
-/// [`codes_errors`] of two pieces of equal length at the same offset of two blocks, side by
-/// side where the CPU has AVX-512 (two independent chains of additions), each piece's codes
-/// and sums those of [`codes_errors`] on it alone.
-fn codes_errors_pair<C: Code>(
-    (a, b): (&[f32], &[f32]),
-    (inv, step): (f64, f64),
-    lo: (f64, f64),
-    (ua, ub): (&mut [MaybeUninit<C>], &mut [MaybeUninit<C>]),
-    acc: (&mut [f64; 4], &mut [f64; 4]),
-    phase: usize,
-) {
-    assert!(a.len() == b.len() && a.len() == ua.len() && b.len() == ub.len());
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    if super::quant_avx512::available() {
-        use super::quant_avx512::codes_errors_pair as wide;
-        let out = (ua.as_mut_ptr() as *mut u8, ub.as_mut_ptr() as *mut u8);
-        let k = (inv, step);
-        // SAFETY: the CPU supports AVX-512F; the pieces are as long as each other and as
-        // their outputs, which hold codes of size_of::<C>() bytes (`Code`: u16 or u32).
-        match std::mem::size_of::<C>() {
-            2 => return unsafe { wide::<2>((a, b), k, lo, out, acc, phase) },
-            4 => return unsafe { wide::<4>((a, b), k, lo, out, acc, phase) },
-            _ => {}
-        }
-    }
-    codes_errors(a, (inv, step, lo.0), ua, acc.0, phase);
-    codes_errors(b, (inv, step, lo.1), ub, acc.1, phase);
-}
-
-/// A block of the error sum walked row by row: the row under the walk, its smallest code,
-/// the code ranges of the rows that start in the block, and whether every row met fits.
-struct Walk<'a> {
-    data: &'a [f32],
-    holes: &'a [(u64, f32)],
-    per: usize,
-    /// Every row's extremes, or empty (read from the row).
-    ext: &'a [(f32, f32)],
-    inv: f64,
-    /// The block's first value and its length.
-    start: usize,
-    len: usize,
-    /// The first value of the row under the walk, and whether the row is in `scratch` (a
-    /// copy with zeros in its holes) rather than read in place.
-    row: usize,
-    copied: bool,
-    scratch: Vec<f32>,
-    lo: f64,
-    rows: Vec<RowRange>,
+/// A block of the error sum ready for its codes: its row pieces' smallest codes (the first
+/// piece `first` values long, the others `per`), the code ranges of the rows that start in
+/// it, and whether every row it touches passed the quantizer's checks.
+struct Rows {
+    los: Vec<f64>,
+    first: usize,
+    ranges: Vec<RowRange>,
     fits: bool,
 }
 
-impl<'a> Walk<'a> {
-    fn new(
-        (data, holes): (&'a [f32], &'a [(u64, f32)]),
-        (per, ext): (usize, &'a [(f32, f32)]),
-        inv: f64,
-        (start, len): (usize, usize),
-    ) -> Self {
-        Walk {
-            data,
-            holes,
-            per,
-            ext,
-            inv,
-            start,
-            len,
-            row: usize::MAX,
-            copied: false,
-            scratch: Vec::new(),
-            lo: 0.0,
-            rows: Vec::with_capacity(len / per + 1),
-            fits: true,
-        }
-    }
-
-    /// Moves to the row holding block offset `j` (< `len`); the block offset where the
-    /// piece of that row in the block ends.
-    fn at(&mut self, j: usize) -> usize {
-        let pos = self.start + j;
-        let r0 = pos - pos % self.per;
-        if r0 != self.row {
-            self.enter(r0);
-        }
-        (r0 + self.per - self.start).min(self.len)
-    }
-
-    fn enter(&mut self, r0: usize) {
-        self.row = r0;
-        let range = r0..r0 + self.per;
-        let xs = super::holes::piece(self.data, range, self.holes, &mut self.scratch);
-        self.copied = !std::ptr::eq(xs.as_ptr(), self.data[r0..].as_ptr());
-        let e = match self.ext.get(r0 / self.per) {
+/// [`Rows`] of the block of `len` values from `start` (rows of `per` values; `ext`: every
+/// row's extremes, or empty to read them), for codes of at most `max`.
+fn rows_of(
+    (data, holes): (&[f32], &[(u64, f32)]),
+    (per, ext): (usize, &[(f32, f32)]),
+    (start, len): (usize, usize),
+    inv: f64,
+    max: f64,
+) -> Rows {
+    let first = (per - start % per).min(len);
+    let pieces = if len > first { 1 + (len - first).div_ceil(per) } else { 1 };
+    let mut rows = Rows {
+        los: Vec::with_capacity(pieces),
+        first,
+        ranges: Vec::with_capacity(pieces),
+        fits: true,
+    };
+    let mut scratch = Vec::new();
+    let mut r0 = start - start % per;
+    while r0 < start + len {
+        let e = match ext.get(r0 / per) {
             Some(&e) => Some(e),
-            None => quant_direct::extremes(xs),
+            None => {
+                let xs = super::holes::piece(data, r0..r0 + per, holes, &mut scratch);
+                quant_direct::extremes(xs)
+            }
         };
         let (lo, hi) = match e {
-            Some(ext) => {
-                let (lo, hi, big) = quant_direct::code_range(ext, self.inv);
-                // The quantizer's refusals (the caller's range check makes `big` pass; the
-                // span is checked against the code type by `finish`).
-                self.fits &= !(big.is_nan() || big >= 9.0e15);
+            Some(e) => {
+                let (lo, hi, big) = quant_direct::code_range(e, inv);
+                // The quantizer's refusals (the caller's range check makes `big` pass).
+                rows.fits &= !(big.is_nan() || big >= 9.0e15 || hi - lo > max);
                 (lo, hi)
             }
             // Holes are zeros and rows not empty: not reached. The error stays right.
             None => {
-                self.fits = false;
+                rows.fits = false;
                 (0.0, 0.0)
             }
         };
-        self.lo = lo;
-        if r0 >= self.start {
-            self.rows.push((lo, hi));
+        rows.los.push(lo);
+        if r0 >= start {
+            rows.ranges.push((lo, hi));
         }
+        r0 += per;
     }
-
-    /// The values at block offsets `j..to` (within the row under the walk).
-    fn values(&self, j: usize, to: usize) -> &[f32] {
-        let (a, b) = (self.start + j - self.row, self.start + to - self.row);
-        match self.copied {
-            true => &self.scratch[a..b],
-            false => &self.data[self.row + a..self.row + b],
-        }
-    }
-
-    /// The block's sum from its four partial sums `a`, its rows' code ranges, and whether
-    /// they all fit `max` levels.
-    fn finish(self, a: [f64; 4], max: f64) -> (f64, Vec<RowRange>, bool) {
-        let fits = self.fits && self.rows.iter().all(|&(lo, hi)| hi - lo <= max);
-        ((a[0] + a[1]) + (a[2] + a[3]), self.rows, fits)
-    }
+    rows
 }
 
-/// The blocks `2k` and `2k + 1` of the error sum (`us`: their codes, from value `start`),
-/// side by side: each block's sum, the ranges of the rows that start in them (in order),
-/// and whether every row they touch fits `C`.
+/// The blocks `2k` and `2k + 1` of the error sum (`us`: their codes, from value `start`):
+/// each block's sum, the ranges of the rows that start in them (in order), and whether
+/// every row they touch fits `C`.
 fn pair<C: Code>(
-    src: (&[f32], &[(u64, f32)]),
-    rows: (usize, &[(f32, f32)]),
+    (data, holes): (&[f32], &[(u64, f32)]),
+    (per, ext): (usize, &[(f32, f32)]),
     start: usize,
     us: &mut [MaybeUninit<C>],
     (inv, step): (f64, f64),
 ) -> ([f64; 2], Vec<RowRange>, bool) {
     let split = us.len().min(SUM_BLOCK);
+    let (ra, rb) = (start..start + split, start + split..start + us.len());
     let (ua, ub) = us.split_at_mut(split);
-    let mut a = Walk::new(src, rows, inv, (start, ua.len()));
-    let mut b = Walk::new(src, rows, inv, (start + split, ub.len()));
-    let k = (inv, step);
-    let (mut sa, mut sb) = ([0.0f64; 4], [0.0f64; 4]);
-    let mut j = 0;
-    // Both blocks while the second lasts, in pieces that stay within a row of each.
-    while j < b.len {
-        let to = a.at(j).min(b.at(j));
-        let (xa, xb) = (a.values(j, to), b.values(j, to));
-        let codes = (&mut ua[j..to], &mut ub[j..to]);
-        codes_errors_pair((xa, xb), k, (a.lo, b.lo), codes, (&mut sa, &mut sb), j);
-        j = to;
-    }
-    while j < a.len {
-        let to = a.at(j);
-        let xa = a.values(j, to);
-        codes_errors(xa, (inv, step, a.lo), &mut ua[j..to], &mut sa, j);
-        j = to;
-    }
     let max = C::MAX as f64;
-    let (sa, mut rows, fa) = a.finish(sa, max);
-    let (sb, rb, fb) = b.finish(sb, max);
-    rows.extend(rb);
-    ([sa, sb], rows, fa && fb)
+    let src = (data, holes);
+    let rows_a = rows_of(src, (per, ext), (ra.start, ra.len()), inv, max);
+    let rows_b = rows_of(src, (per, ext), (rb.start, rb.len()), inv, max);
+    let (mut s0, mut s1) = (Vec::new(), Vec::new());
+    let xa = super::holes::piece(data, ra, holes, &mut s0);
+    let xb = super::holes::piece(data, rb, holes, &mut s1);
+    let acc = block_pair((xa, &rows_a, ua), (xb, &rows_b, ub), per, (inv, step));
+    let sums = acc.map(|a| (a[0] + a[1]) + (a[2] + a[3]));
+    let fits = rows_a.fits && rows_b.fits;
+    let mut ranges = rows_a.ranges;
+    ranges.extend(rows_b.ranges);
+    (sums, ranges, fits)
+}
+
+/// The codes and the four partial sums of two blocks (`b` no longer than `a`), side by side
+/// with AVX-512 (`quant_avx512::codes_errors_blocks`), else a row piece at a time.
+fn block_pair<C: Code>(
+    a: (&[f32], &Rows, &mut [MaybeUninit<C>]),
+    b: (&[f32], &Rows, &mut [MaybeUninit<C>]),
+    per: usize,
+    (inv, step): (f64, f64),
+) -> [[f64; 4]; 2] {
+    assert!(a.0.len() == a.2.len() && b.0.len() == b.2.len() && b.0.len() <= a.0.len());
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        use super::quant_avx512::{codes_errors_blocks as wide, RowsBlock};
+        fn block<'a, C>(xs: &'a [f32], rows: &'a Rows, us: &mut [MaybeUninit<C>]) -> RowsBlock<'a> {
+            RowsBlock {
+                xs,
+                los: &rows.los[..],
+                first: rows.first,
+                out: us.as_mut_ptr() as *mut u8,
+            }
+        }
+        let (ba, bb) = (block(a.0, a.1, &mut *a.2), block(b.0, b.1, &mut *b.2));
+        // SAFETY: the CPU supports AVX-512F; `a` is the longer block; each block's codes are
+        // as many as its values (asserted), of size_of::<C>() bytes (`Code`: u16 or u32);
+        // `rows_of` gave a `lo` for every row piece of each block.
+        match std::mem::size_of::<C>() {
+            2 => return unsafe { wide::<2>((&ba, &bb), per, (inv, step)) },
+            4 => return unsafe { wide::<4>((&ba, &bb), per, (inv, step)) },
+            _ => {}
+        }
+    }
+    [a, b].map(|(xs, rows, us)| {
+        let mut acc = [0.0f64; 4];
+        let mut from = 0;
+        for &lo in &rows.los {
+            let to = if from == 0 { rows.first } else { (from + per).min(xs.len()) };
+            codes_errors(&xs[from..to], (inv, step, lo), &mut us[from..to], &mut acc, from);
+            from = to;
+        }
+        acc
+    })
 }
 
 /// The search's full passes over a tensor of rows of `per` values, and the codes of the last.

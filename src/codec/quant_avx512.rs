@@ -220,63 +220,7 @@ pub(super) unsafe fn error_sq_pair(a: &[f32], b: &[f32], inv: f64, step: f64) ->
     )
 }
 
-/// `fused::codes_errors` eight values a step: each value's code
-/// `(round_away(x · inv) − lo) + 2^52` (low `W` bytes, as [`offsets`]) and its squared error
-/// (as [`eight_errors`]) from one rounding, the errors added to `acc` lane `i mod 4` of the
-/// value's offset `i` from the first value on lane 0 (as [`add_halves`]). The `< 4` values
-/// before that first one and the `< 8` after the last full step as the scalar loop does them.
-///
-/// # Safety
-/// The CPU must support AVX-512F; `out` has room for `xs.len()` codes of `W` bytes.
-#[target_feature(enable = "avx512f")]
-pub(super) unsafe fn codes_errors<const W: usize>(
-    xs: &[f32],
-    (inv, step, lo): (f64, f64, f64),
-    out: *mut u8,
-    acc: &mut [f64; 4],
-    phase: usize,
-) {
-    let n = xs.len();
-    let one = |k: usize, acc: &mut [f64; 4], lane: usize| {
-        let (u, e) = super::fused::code_error(xs[k], inv, step, lo);
-        acc[lane] += e;
-        // SAFETY: code k < n within `out` (the caller's contract); unaligned writes.
-        unsafe {
-            if W == 2 {
-                (out.add(2 * k) as *mut u16).write_unaligned(u as u16);
-            } else {
-                (out.add(4 * k) as *mut u32).write_unaligned(u);
-            }
-        }
-    };
-    let head = ((4 - phase % 4) % 4).min(n);
-    for k in 0..head {
-        one(k, acc, (phase + k) % 4);
-    }
-    let k = (
-        _mm512_set1_pd(inv),
-        _mm512_set1_pd(step),
-        _mm512_set1_pd(lo),
-        _mm512_set1_pd(TWO52),
-    );
-    // SAFETY: `acc` holds 4 f64; unaligned load.
-    let mut a = _mm256_loadu_pd(acc.as_ptr());
-    let mut j = head;
-    while j + 8 <= n {
-        // SAFETY: j + 8 ≤ n; codes j..j + 8 within `out`.
-        let (t, e) = eight_codes_errors(xs, j, k);
-        store_codes::<W>(out, j, t);
-        a = add_halves(a, e);
-        j += 8;
-    }
-    // SAFETY: as the load above.
-    _mm256_storeu_pd(acc.as_mut_ptr(), a);
-    for k in j..n {
-        one(k, acc, (k - head) % 4);
-    }
-}
-
-/// Codes and squared errors of eight values (`codes_errors`' step): the codes'
+/// Codes and squared errors of eight values (`fused::code_error` on each): the codes'
 /// `(q − lo) + 2^52` as 64-bit lanes and the errors.
 ///
 /// # Safety
@@ -315,58 +259,133 @@ unsafe fn store_codes<const W: usize>(out: *mut u8, j: usize, t: __m512i) {
     }
 }
 
-/// `codes_errors` of two pieces of equal length at the same offset `phase` of two blocks
-/// (`a` with smallest code `lo.0`, codes at `out.0`, sums `acc.0`; `b` likewise), made side
-/// by side: two independent chains of additions (as `error_sq_pair`), each in its own order.
+/// One block of `fused::pair`: its values, the smallest code of each of its row pieces in
+/// order (the first piece `first` values long, the others `per`), room for its codes.
+pub(super) struct RowsBlock<'a> {
+    pub(super) xs: &'a [f32],
+    pub(super) los: &'a [f64],
+    pub(super) first: usize,
+    pub(super) out: *mut u8,
+}
+
+/// The walk of a [`RowsBlock`]: the row piece under it, where that piece ends, its `lo`
+/// broadcast, and the block's four partial sums.
+struct RowsState {
+    cur: usize,
+    end: usize,
+    vlo: __m512d,
+    acc: __m256d,
+}
+
+/// The codes and squared errors of values `j..j + 8` of `b` (`j + 8 ≤ b.xs.len()`): eight a
+/// step when they lie in one row piece, else one by one as the scalar loop does them.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `a.len() == b.len()`; `out.0` and `out.1` each have room
-/// for that many codes of `W` bytes.
+/// The CPU must support AVX-512F; `b.out` has room for `b.xs.len()` codes of `W` bytes;
+/// `b.los` holds the `lo` of every piece up to the one holding `j + 7`.
+#[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn codes_errors_pair<const W: usize>(
-    (a, b): (&[f32], &[f32]),
+unsafe fn rows_step<const W: usize>(
+    b: &RowsBlock<'_>,
+    st: &mut RowsState,
+    j: usize,
+    per: usize,
+    (vinv, vstep, two52): (__m512d, __m512d, __m512d),
     (inv, step): (f64, f64),
-    lo: (f64, f64),
-    out: (*mut u8, *mut u8),
-    acc: (&mut [f64; 4], &mut [f64; 4]),
-    phase: usize,
 ) {
-    debug_assert_eq!(a.len(), b.len());
-    let n = a.len().min(b.len());
-    let head = ((4 - phase % 4) % 4).min(n);
-    let (mut ja, mut jb) = (head, head);
-    // SAFETY (all calls below): `head ≤ n` values of each at the start, then whole steps of
-    // eight within `n`, the rest after; the outputs hold `n` codes each.
-    codes_errors::<W>(&a[..head], (inv, step, lo.0), out.0, acc.0, phase);
-    codes_errors::<W>(&b[..head], (inv, step, lo.1), out.1, acc.1, phase);
-    let two52 = _mm512_set1_pd(TWO52);
-    let (vinv, vstep) = (_mm512_set1_pd(inv), _mm512_set1_pd(step));
-    let ka = (vinv, vstep, _mm512_set1_pd(lo.0), two52);
-    let kb = (vinv, vstep, _mm512_set1_pd(lo.1), two52);
-    // SAFETY: `acc` holds 4 f64 each; unaligned loads.
-    let (mut sa, mut sb) = (
-        _mm256_loadu_pd(acc.0.as_ptr()),
-        _mm256_loadu_pd(acc.1.as_ptr()),
-    );
-    while ja + 8 <= n {
-        let (ta, ea) = eight_codes_errors(a, ja, ka);
-        let (tb, eb) = eight_codes_errors(b, jb, kb);
-        store_codes::<W>(out.0, ja, ta);
-        store_codes::<W>(out.1, jb, tb);
-        sa = add_halves(sa, ea);
-        sb = add_halves(sb, eb);
-        ja += 8;
-        jb += 8;
+    if j >= st.end {
+        while j >= st.end {
+            st.cur += 1;
+            st.end += per;
+        }
+        st.vlo = _mm512_set1_pd(b.los[st.cur]);
     }
-    _mm256_storeu_pd(acc.0.as_mut_ptr(), sa);
-    _mm256_storeu_pd(acc.1.as_mut_ptr(), sb);
-    // The rest starts on lane 0 (`ja` is `head` plus whole steps).
-    let rest = |xs: &[f32], lo: f64, out: *mut u8, acc: &mut [f64; 4]| {
-        // SAFETY: codes `ja..n` within `out`.
-        let o = unsafe { out.add(W * ja) };
-        // SAFETY: as above.
-        unsafe { codes_errors::<W>(&xs[ja..n], (inv, step, lo), o, acc, 0) };
+    if j + 8 <= st.end {
+        // SAFETY: j + 8 ≤ len; codes j..j + 8 within `out`.
+        let (t, e) = eight_codes_errors(b.xs, j, (vinv, vstep, st.vlo, two52));
+        store_codes::<W>(b.out, j, t);
+        st.acc = add_halves(st.acc, e);
+        return;
+    }
+    let mut a = [0.0f64; 4];
+    _mm256_storeu_pd(a.as_mut_ptr(), st.acc);
+    rows_scalar::<W>(b, j..j + 8, (inv, step, per), &mut a);
+    st.acc = _mm256_loadu_pd(a.as_ptr());
+}
+
+/// Values `range` of `b` one by one, each with the `lo` of its row piece, its error added to
+/// lane `i mod 4` of `acc`.
+///
+/// # Safety
+/// `b.out` has room for `b.xs.len()` codes of `W` bytes; `range` within `b.xs`; `b.los` as
+/// [`rows_step`]'s.
+unsafe fn rows_scalar<const W: usize>(
+    b: &RowsBlock<'_>,
+    range: std::ops::Range<usize>,
+    (inv, step, per): (f64, f64, usize),
+    acc: &mut [f64; 4],
+) {
+    for i in range {
+        let r = if i < b.first { 0 } else { 1 + (i - b.first) / per };
+        let (u, e) = super::fused::code_error(b.xs[i], inv, step, b.los[r]);
+        acc[i % 4] += e;
+        // SAFETY: code i within `out` (the caller's contract); unaligned writes.
+        unsafe {
+            if W == 2 {
+                (b.out.add(2 * i) as *mut u16).write_unaligned(u as u16);
+            } else {
+                (b.out.add(4 * i) as *mut u32).write_unaligned(u);
+            }
+        }
+    }
+}
+
+/// `fused::codes_errors` of two whole blocks of the error sum (`b` may be shorter, or empty),
+/// each with its rows' `lo`s, made side by side: two independent chains of additions (as
+/// `error_sq_pair`), each in its own block's order; the row boundaries are crossed inside the
+/// loop (one call per block, the sums kept in registers). Returns each block's four partial
+/// sums.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `a.xs.len() ≥ b.xs.len()`; each block's `out` has room for
+/// its `xs.len()` codes of `W` bytes and its `los` a `lo` for every row piece of its values.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn codes_errors_blocks<const W: usize>(
+    (a, b): (&RowsBlock<'_>, &RowsBlock<'_>),
+    per: usize,
+    (inv, step): (f64, f64),
+) -> [[f64; 4]; 2] {
+    debug_assert!(a.xs.len() >= b.xs.len());
+    let k = (
+        _mm512_set1_pd(inv),
+        _mm512_set1_pd(step),
+        _mm512_set1_pd(TWO52),
+    );
+    let start = |x: &RowsBlock<'_>| RowsState {
+        cur: 0,
+        end: x.first,
+        vlo: _mm512_set1_pd(x.los.first().copied().unwrap_or(0.0)),
+        acc: _mm256_setzero_pd(),
     };
-    rest(a, lo.0, out.0, acc.0);
-    rest(b, lo.1, out.1, acc.1);
+    let (mut sa, mut sb) = (start(a), start(b));
+    let mut j = 0;
+    // SAFETY (the steps): j + 8 ≤ each block's length; the caller's contract for the rest.
+    while j + 8 <= b.xs.len() {
+        rows_step::<W>(a, &mut sa, j, per, k, (inv, step));
+        rows_step::<W>(b, &mut sb, j, per, k, (inv, step));
+        j += 8;
+    }
+    let jb = j;
+    while j + 8 <= a.xs.len() {
+        rows_step::<W>(a, &mut sa, j, per, k, (inv, step));
+        j += 8;
+    }
+    let mut out = [[0.0f64; 4]; 2];
+    _mm256_storeu_pd(out[0].as_mut_ptr(), sa.acc);
+    _mm256_storeu_pd(out[1].as_mut_ptr(), sb.acc);
+    let kk = (inv, step, per);
+    // SAFETY: the last < 8 values of each block.
+    rows_scalar::<W>(a, j..a.xs.len(), kk, &mut out[0]);
+    rows_scalar::<W>(b, jb..b.xs.len(), kk, &mut out[1]);
+    out
 }
