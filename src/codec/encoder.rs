@@ -77,6 +77,7 @@ pub struct Encoder {
 
 /// The quantized form of a tensor, before packing (codes of type `C`: u32, or u16 where they
 /// fit, `quant::Code`).
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct Quantized<C = u32> {
     pub(super) mode: u8,
     pub(super) params: ChannelParams,
@@ -303,7 +304,9 @@ impl Encoder {
                 Some(t) => {
                     typed::quantize_relative(self, t, values, shape, eps, &wall0)?.map(Lossy::Wide)
                 }
-                None => self.relative_lossy(values, holes, shape, eps, pre.take(), narrow, &wall0)?,
+                None => {
+                    self.relative_lossy(values, holes, shape, eps, pre.take(), narrow, &wall0)?
+                }
             },
             Mode::MaxAbs(e) if typed.is_some() => typed
                 .and_then(|t| typed::quantize_max_abs(t, values, shape, e, self.config.threads))
@@ -559,13 +562,9 @@ impl Encoder {
         let Some(step) = self.relative_step(data, holes, eps, pre, true, wall0, full)? else {
             return Ok(None);
         };
-        let q = fused.and_then(|f| f.take(step)).and_then(|(codes, rows)| {
-            let mut part = RowsOut::default();
-            for &(lo, hi) in &rows {
-                push_row(&mut part, lo, hi);
-            }
-            uniform_quantized(codes, vec![part], per, step, eps, threads)
-        });
+        let q = fused
+            .and_then(|f| f.take(step))
+            .and_then(|(codes, rows)| fused_quantized(codes, &rows, per, step, eps, threads));
         Ok(Some((step, q)))
     }
 
@@ -729,7 +728,7 @@ fn quantize_range<C: Code>(
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(
+pub(super) fn uniform_error_sq(
     data: &[f32],
     holes: &[(u64, f32)],
     step: f64,
@@ -920,7 +919,7 @@ pub(super) fn quantize_uniform<C: Code>(
 
 /// [`quantize_uniform`] of `data` with zeros in its `holes` (kept non-finite values,
 /// `holes.rs`): a row, or a piece of a long one, is copied only where it has one.
-fn quantize_uniform_holed<C: Code>(
+pub(super) fn quantize_uniform_holed<C: Code>(
     data: &[f32],
     holes: &[(u64, f32)],
     shape: &[usize],
@@ -1050,6 +1049,23 @@ fn quantize_uniform_holed<C: Code>(
         }?;
         uniform_quantized(codes, parts, per, step, target, threads)
     }
+}
+
+/// The uniform quantizer's result (relative-L2: `target` ε) from a fused pass's codes and
+/// rows' code ranges (`fused.rs`), rows of `per` values.
+pub(super) fn fused_quantized<C: Code>(
+    codes: Vec<C>,
+    rows: &[fused::RowRange],
+    per: usize,
+    step: f64,
+    target: f64,
+    threads: usize,
+) -> Option<Quantized<C>> {
+    let mut part = RowsOut::default();
+    for &(lo, hi) in rows {
+        push_row(&mut part, lo, hi);
+    }
+    uniform_quantized(codes, vec![part], per, step, target, threads)
 }
 
 /// What a block of rows of the uniform quantizer records: per row its smallest code and its

@@ -27,7 +27,9 @@ use super::quant_direct;
 /// longer ones in pieces), else 0 (no codes written: the plain error pass).
 pub(crate) fn row_len(len: usize, shape: &[usize], long_row: usize) -> usize {
     match len.checked_div(crate::util::shape::channel_count(shape)) {
-        Some(per) if per <= long_row && per * crate::util::shape::channel_count(shape) == len => per,
+        Some(per) if per <= long_row && per * crate::util::shape::channel_count(shape) == len => {
+            per
+        }
         _ => 0,
     }
 }
@@ -128,7 +130,11 @@ fn rows_of(
     max: f64,
 ) -> Rows {
     let first = (per - start % per).min(len);
-    let pieces = if len > first { 1 + (len - first).div_ceil(per) } else { 1 };
+    let pieces = if len > first {
+        1 + (len - first).div_ceil(per)
+    } else {
+        1
+    };
     let mut rows = Rows {
         los: Vec::with_capacity(pieces),
         first,
@@ -229,8 +235,18 @@ fn block_pair<C: Code>(
         let mut acc = [0.0f64; 4];
         let mut from = 0;
         for &lo in &rows.los {
-            let to = if from == 0 { rows.first } else { (from + per).min(xs.len()) };
-            codes_errors(&xs[from..to], (inv, step, lo), &mut us[from..to], &mut acc, from);
+            let to = if from == 0 {
+                rows.first
+            } else {
+                (from + per).min(xs.len())
+            };
+            codes_errors(
+                &xs[from..to],
+                (inv, step, lo),
+                &mut us[from..to],
+                &mut acc,
+                from,
+            );
             from = to;
         }
         acc
@@ -287,7 +303,13 @@ impl<C: Code> Fused<C> {
         let spare = &mut self.codes.spare_capacity_mut()[..self.len];
         // Two blocks a work item, as the error pass (`uniform_error_sq`).
         let parts = crate::util::par::map_chunks_mut(threads, spare, 2 * SUM_BLOCK, |k, us| {
-            pair((data, holes), (per, ext), 2 * k * SUM_BLOCK, us, (inv, step))
+            pair(
+                (data, holes),
+                (per, ext),
+                2 * k * SUM_BLOCK,
+                us,
+                (inv, step),
+            )
         });
         let fits = parts.iter().all(|p| p.2);
         // Blocks added in order (an empty second block of the last pair is not one).
@@ -310,5 +332,181 @@ impl<C: Code> Fused<C> {
         // `codes_errors` writes every slot of its piece.
         unsafe { self.codes.set_len(self.len) };
         Some((self.codes, rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encoder::{fused_quantized, quantize_uniform_holed, uniform_error_sq};
+    use crate::codec::prescan;
+    use crate::codec::quant_direct::tests::Path;
+    use crate::util::test_rng::uniform as rng;
+
+    /// Every pass of a [`Fused`] over `x` (rows of `per`; its non-finite values are holes)
+    /// against the separate passes: each step's error equals `uniform_error_sq`'s to the bit,
+    /// and the last step's codes, row minima, precisions and largest code are the quantizer's
+    /// (`None` alike: a row too wide for `C`). With the prescan's row extremes and without,
+    /// on 1 and 2 threads, on every kernel path of this CPU.
+    fn check<C: Code + PartialEq + std::fmt::Debug>(x: &[f32], per: usize, steps: &[f64]) {
+        let holes: Vec<(u64, f32)> = (x.iter().enumerate())
+            .filter(|(_, v)| !v.is_finite())
+            .map(|(i, &v)| (i as u64, v))
+            .collect();
+        let shape = [x.len() / per, per];
+        let last = *steps.last().unwrap();
+        for threads in [1, 2] {
+            let pre = prescan::scan_holed(x, &holes, threads, per);
+            let max_abs = pre.stats.2;
+            let want_q = quantize_uniform_holed::<C>(x, &holes, &shape, last, None, 0.1, threads);
+            for (ext, path) in [true, false]
+                .into_iter()
+                .flat_map(|e| Path::ALL.map(|p| (e, p)))
+            {
+                let case = format!(
+                    "{} × {per}, {threads} threads, ext {ext}, {path:?}",
+                    shape[0]
+                );
+                let rows = if ext { pre.rows.clone() } else { Vec::new() };
+                let mut f = Fused::<C>::new(x.len(), per, rows).expect("rows");
+                let mut got = None;
+                for &step in steps {
+                    let want = uniform_error_sq(x, &holes, step, max_abs, threads);
+                    got = path.run(|| f.pass((x, &holes), step, max_abs, threads));
+                    assert_eq!(
+                        got.map(f64::to_bits),
+                        want.map(f64::to_bits),
+                        "{case}: step {step}"
+                    );
+                }
+                if got.is_none() {
+                    // A step with codes beyond the exact-integer range: the search stops
+                    // below it, and the pass leaves no codes.
+                    assert!(f.take(last).is_none(), "{case}");
+                    continue;
+                }
+                let got_q = (f.take(last))
+                    .and_then(|(u, rows)| fused_quantized::<C>(u, &rows, per, last, 0.1, threads));
+                assert_eq!(got_q, want_q, "{case}: step {last}");
+            }
+        }
+    }
+
+    /// Values of a gradient-like spread with exact zeros.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut r = rng(seed);
+        (0..n)
+            .map(|i| match i % 11 {
+                3 => 0.0,
+                _ => ((r() - 0.5) * (1.0 + 30.0 * r() * r())) as f32,
+            })
+            .collect()
+    }
+
+    /// Rows that straddle the blocks of the sum, lengths that leave pieces of every residue
+    /// mod 8 (the kernels' scalar head and tail), an odd number of blocks (a pair with one),
+    /// one channel, several steps in a row into one buffer.
+    #[test]
+    fn fused_passes_equal_the_separate_passes() {
+        for (rows, per) in [
+            (197, 1000),
+            (3, 4096),
+            (9363, 7),
+            (1, 1),
+            (1, 3000),
+            (70, 384),
+        ] {
+            let x = values(rows * per, (rows * per) as u64);
+            let steps = [0.37, 0.011, 2e-3, 0.05];
+            check::<u16>(&x, per, &steps);
+            check::<u32>(&x, per, &steps);
+        }
+    }
+
+    /// Holes (kept non-finite values: zeros to the quantizer) in a row that straddles two
+    /// blocks and at the ends, a row of zeros, a step whose codes leave the exact-integer range.
+    #[test]
+    fn holes_zero_rows_and_huge_codes() {
+        let per = 1000;
+        let mut x = values(140 * per, 7);
+        for (i, v) in [(0, f32::NAN), (65_535, f32::INFINITY), (65_536, f32::NAN)] {
+            x[i] = v;
+        }
+        let n = x.len();
+        x[n - 1] = f32::NEG_INFINITY;
+        x[3 * per..4 * per].fill(0.0);
+        check::<u16>(&x, per, &[0.01, 0.2]);
+        check::<u32>(&x, per, &[1e-20, 0.3]);
+    }
+
+    /// Rows spanning exactly 2^16 levels of u16 codes (the top code 65 535) and one more
+    /// (refused as u16: the quantizer then takes u32 codes, as does the caller here).
+    #[test]
+    fn codes_at_the_u16_limit() {
+        for top in [65_535.0f32, 65_536.0] {
+            let per = 300;
+            let mut x = values(250 * per, 3);
+            // Row 240 (past the first block) spans codes 0..=top at step 1.
+            for (k, v) in x[240 * per..241 * per].iter_mut().enumerate() {
+                *v = (k as f32 / (per - 1) as f32 * top).round();
+            }
+            let step = 1.0;
+            let u16_fits = quantize_uniform_holed::<u16>(&x, &[], &[250, per], step, None, 0.1, 1);
+            assert_eq!(u16_fits.is_some(), top == 65_535.0);
+            check::<u16>(&x, per, &[step]);
+            check::<u32>(&x, per, &[step]);
+        }
+    }
+
+    /// Real tensors: the repository's copies of `shared/data` gradients (rows of 64 and 128,
+    /// a 10-row layer), and from `../shared/data` where present the MiniLM value weight
+    /// (384 × 384: three blocks, rows straddling them), at steps near the relative-L2 1e-2 one.
+    #[test]
+    fn real_tensors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = [
+            "grad_step00100_fc1.weight.npy",
+            "adam_exp_avg_sq_step02000_fc1.weight.npy",
+            "grad_step00500_fc3.weight.npy",
+        ]
+        .iter()
+        .map(|f| root.join("tests/data/gradients").join(f))
+        .collect();
+        let shared = root
+            .join("../shared/data/weights/minilm_encoder.layer.3.attention.self.value.weight.npy");
+        if shared.exists() {
+            files.push(shared);
+        }
+        for path in files {
+            let (x, shape) = crate::read_npy_f32(&path).expect("tensor");
+            let per = shape[1];
+            let rms = (x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / x.len() as f64).sqrt();
+            // Steps around 1e-2 of the spread, as the search tries them.
+            let steps = [0.03 * rms, 0.035 * rms, 0.0349 * rms];
+            check::<u16>(&x, per, &steps);
+            check::<u32>(&x, per, &steps);
+        }
+    }
+
+    /// The codes are handed out only for the step of the last pass.
+    #[test]
+    fn only_the_last_pass_gives_codes() {
+        let x = values(5000, 1);
+        let max_abs = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let pass = |steps: &[f64]| {
+            let mut f = Fused::<u32>::new(x.len(), 100, Vec::new()).unwrap();
+            for &s in steps {
+                f.pass((&x, &[]), s, max_abs, 1);
+            }
+            f
+        };
+        assert!(pass(&[0.1, 0.2]).take(0.1).is_none());
+        assert!(pass(&[0.1, 0.2]).take(0.2).is_some());
+        assert!(pass(&[]).take(0.2).is_none());
+        // No codes for rows longer than the quantizer's, or none at all.
+        assert_eq!(row_len(8192, &[8192], 4096), 0);
+        assert_eq!(row_len(8192, &[2, 4096], 4096), 4096);
+        assert_eq!(row_len(0, &[0, 5], 4096), 0);
+        assert!(Fused::<u32>::new(10, 0, Vec::new()).is_none());
     }
 }

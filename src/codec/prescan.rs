@@ -87,7 +87,13 @@ pub(crate) fn scan_holed(
                 nonzero += (x != 0.0) as usize;
                 max_abs = if x.abs() > max_abs { x.abs() } else { max_abs };
             }
-            (stats, piece, nonzero, max_abs, row_pieces(block, start, per))
+            (
+                stats,
+                piece,
+                nonzero,
+                max_abs,
+                row_pieces(block, start, per),
+            )
         })
     });
     let parts = pairs.into_iter().flatten().take(blocks);

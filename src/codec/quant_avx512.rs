@@ -326,7 +326,11 @@ unsafe fn rows_scalar<const W: usize>(
     acc: &mut [f64; 4],
 ) {
     for i in range {
-        let r = if i < b.first { 0 } else { 1 + (i - b.first) / per };
+        let r = if i < b.first {
+            0
+        } else {
+            1 + (i - b.first) / per
+        };
         let (u, e) = super::fused::code_error(b.xs[i], inv, step, b.los[r]);
         acc[i % 4] += e;
         // SAFETY: code i within `out` (the caller's contract); unaligned writes.
