@@ -177,23 +177,19 @@ fn rows_of(
 /// each block's sum, the ranges of the rows that start in them (in order), and whether
 /// every row they touch fits `C`.
 fn pair<C: Code>(
-    (data, holes): (&[f32], &[(u64, f32)]),
+    src: (&[f32], &[(u64, f32)]),
     (per, ext): (usize, &[(f32, f32)]),
     start: usize,
     us: &mut [MaybeUninit<C>],
-    (inv, step): (f64, f64),
+    k: (f64, f64),
 ) -> ([f64; 2], Vec<RowRange>, bool) {
     let split = us.len().min(SUM_BLOCK);
     let (ra, rb) = (start..start + split, start + split..start + us.len());
     let (ua, ub) = us.split_at_mut(split);
     let max = C::MAX as f64;
-    let src = (data, holes);
-    let rows_a = rows_of(src, (per, ext), (ra.start, ra.len()), inv, max);
-    let rows_b = rows_of(src, (per, ext), (rb.start, rb.len()), inv, max);
-    let (mut s0, mut s1) = (Vec::new(), Vec::new());
-    let xa = super::holes::piece(data, ra, holes, &mut s0);
-    let xb = super::holes::piece(data, rb, holes, &mut s1);
-    let acc = block_pair((xa, &rows_a, ua), (xb, &rows_b, ub), per, (inv, step));
+    let rows_a = rows_of(src, (per, ext), (ra.start, ra.len()), k.0, max);
+    let rows_b = rows_of(src, (per, ext), (rb.start, rb.len()), k.0, max);
+    let acc = block_pair(src, (ra, &rows_a, ua), (rb, &rows_b, ub), per, k);
     let sums = acc.map(|a| (a[0] + a[1]) + (a[2] + a[3]));
     let fits = rows_a.fits && rows_b.fits;
     let mut ranges = rows_a.ranges;
@@ -201,17 +197,23 @@ fn pair<C: Code>(
     (sums, ranges, fits)
 }
 
+/// A block of the sum: its values' indices, its rows, its codes.
+type BlockOut<'a, 'b, C> = (std::ops::Range<usize>, &'a Rows, &'b mut [MaybeUninit<C>]);
+
 /// The codes and the four partial sums of two blocks (`b` no longer than `a`), side by side
-/// with AVX-512 (`quant_avx512::codes_errors_blocks`), else a row piece at a time.
+/// with AVX-512 (`quant_avx512::codes_errors_blocks`) when neither holds a hole, else a row
+/// piece at a time (a piece with a hole read through a copy of that piece alone: the code
+/// buffer is alive, so no copy of a whole block; compress peak memory).
 fn block_pair<C: Code>(
-    a: (&[f32], &Rows, &mut [MaybeUninit<C>]),
-    b: (&[f32], &Rows, &mut [MaybeUninit<C>]),
+    (data, holes): (&[f32], &[(u64, f32)]),
+    a: BlockOut<'_, '_, C>,
+    b: BlockOut<'_, '_, C>,
     per: usize,
     (inv, step): (f64, f64),
 ) -> [[f64; 4]; 2] {
     assert!(a.0.len() == a.2.len() && b.0.len() == b.2.len() && b.0.len() <= a.0.len());
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    if super::quant_avx512::available() {
+    if super::quant_avx512::available() && !super::holes::any_in(holes, a.0.start..b.0.end) {
         use super::quant_avx512::{codes_errors_blocks as wide, RowsBlock};
         fn block<'a, C>(xs: &'a [f32], rows: &'a Rows, us: &mut [MaybeUninit<C>]) -> RowsBlock<'a> {
             RowsBlock {
@@ -221,7 +223,8 @@ fn block_pair<C: Code>(
                 out: us.as_mut_ptr() as *mut u8,
             }
         }
-        let (ba, bb) = (block(a.0, a.1, &mut *a.2), block(b.0, b.1, &mut *b.2));
+        let ba = block(&data[a.0.clone()], a.1, &mut *a.2);
+        let bb = block(&data[b.0.clone()], b.1, &mut *b.2);
         // SAFETY: the CPU supports AVX-512F; `a` is the longer block; each block's codes are
         // as many as its values (asserted), of size_of::<C>() bytes (`Code`: u16 or u32);
         // `rows_of` gave a `lo` for every row piece of each block.
@@ -231,22 +234,19 @@ fn block_pair<C: Code>(
             _ => {}
         }
     }
-    [a, b].map(|(xs, rows, us)| {
+    let mut scratch = Vec::new();
+    [a, b].map(|(range, rows, us)| {
         let mut acc = [0.0f64; 4];
         let mut from = 0;
         for &lo in &rows.los {
-            let to = if from == 0 {
-                rows.first
-            } else {
-                (from + per).min(xs.len())
+            let to = match from {
+                0 => rows.first,
+                _ => (from + per).min(range.len()),
             };
-            codes_errors(
-                &xs[from..to],
-                (inv, step, lo),
-                &mut us[from..to],
-                &mut acc,
-                from,
-            );
+            let at = range.start + from..range.start + to;
+            let xs = super::holes::piece(data, at, holes, &mut scratch);
+            let (k, u) = ((inv, step, lo), &mut us[from..to]);
+            codes_errors(xs, k, u, &mut acc, from);
             from = to;
         }
         acc
