@@ -91,6 +91,10 @@ pub(super) struct Quantized<C = u32> {
     max_code: Option<u32>,
 }
 
+/// The relative-L2 search's step, and its quantized tensor when its last pass wrote it, else
+/// the rows' extremes (empty when unknown) for the quantizer.
+type FusedResult<C> = (f64, std::result::Result<Quantized<C>, Vec<(f32, f32)>>);
+
 /// A quantized tensor with u32 codes, or u16 codes where they fit (`quant::Code`).
 enum Lossy {
     Wide(Quantized<u32>),
@@ -116,10 +120,11 @@ const NARROW_MATRIX_MIN: usize = 1 << 16;
 /// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
 /// levels (half the code buffer), else into u32 codes: the same codes either way. In max-abs
 /// mode u16 codes are also taken where a few values lie beyond their channel's window of
-/// 2^16 levels: those become exceptions ([`narrow_window`]).
+/// 2^16 levels: those become exceptions ([`narrow_window`]). `ext`: every row's extremes
+/// when known (see [`quantize_uniform_holed`]), else empty.
 #[allow(clippy::too_many_arguments)]
 fn quantize_lossy(
-    data: &[f32],
+    (data, ext): (&[f32], &[(f32, f32)]),
     holes: &[(u64, f32)],
     shape: &[usize],
     step: f64,
@@ -129,12 +134,13 @@ fn quantize_lossy(
     narrow: bool,
 ) -> Option<Lossy> {
     if narrow {
-        let q = quantize_uniform_holed::<u16>(data, holes, shape, step, max_abs, target, threads);
+        let src = (data, ext);
+        let q = quantize_uniform_holed::<u16>(src, holes, shape, step, max_abs, target, threads);
         if let Some(q) = q {
             return Some(Lossy::Narrow(q));
         }
     }
-    quantize_uniform_holed::<u32>(data, holes, shape, step, max_abs, target, threads)
+    quantize_uniform_holed::<u32>((data, ext), holes, shape, step, max_abs, target, threads)
         .map(Lossy::Wide)
 }
 
@@ -314,7 +320,7 @@ impl Encoder {
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
             Mode::MaxAbs(e) => quantize_lossy(
-                values,
+                (values, &[]),
                 holes,
                 shape,
                 (2.0 * e).min(f64::MAX),
@@ -516,9 +522,11 @@ impl Encoder {
         let threads = self.config.threads;
         let q = match searched {
             None => None,
-            Some((_, Some(q))) => Some(q),
-            Some((step, None)) => {
-                quantize_lossy(data, holes, shape, step, None, eps, threads, narrow)
+            Some((_, Ok(q))) => Some(q),
+            // The rows' extremes from the first pass: the quantizer reads each value once.
+            Some((step, Err(ext))) => {
+                let src = (data, &ext[..]);
+                quantize_lossy(src, holes, shape, step, None, eps, threads, narrow)
             }
         };
         Ok(q.map(|q| q.with_mode(format::MODE_RELATIVE_L2)))
@@ -526,7 +534,8 @@ impl Encoder {
 
     /// [`Self::relative_lossy`]'s search with passes writing codes of type `C`: the step
     /// (`None`: no lossy step), and the quantized tensor when the last pass's codes are the
-    /// step's and all fit `C` (their buffer is freed otherwise, before the caller quantizes).
+    /// step's and all fit `C` (their buffer is freed otherwise, before the caller quantizes),
+    /// else the rows' extremes if the first pass found them.
     fn relative_fused<C: Code>(
         &self,
         data: &[f32],
@@ -535,7 +544,7 @@ impl Encoder {
         eps: f64,
         pre: Option<Prescan>,
         wall0: &Instant,
-    ) -> Result<Option<(f64, Option<Quantized<C>>)>> {
+    ) -> Result<Option<FusedResult<C>>> {
         let threads = self.config.threads;
         let per = fused::row_len(data.len(), shape, LONG_ROW);
         // The rows' extremes from the first pass (made here with the holes if not already).
@@ -562,10 +571,13 @@ impl Encoder {
         let Some(step) = self.relative_step(data, holes, eps, pre, true, wall0, full)? else {
             return Ok(None);
         };
-        let q = fused
+        let q = (fused.as_mut())
             .and_then(|f| f.take(step))
             .and_then(|(codes, rows)| fused_quantized(codes, &rows, per, step, eps, threads));
-        Ok(Some((step, q)))
+        Ok(Some(match q {
+            Some(q) => (step, Ok(q)),
+            None => (step, Err(fused.map_or(Vec::new(), Fused::into_extremes))),
+        }))
     }
 
     /// The relative-L2 mode's step for `data` (`search_relative_step` under the time budget);
@@ -914,13 +926,15 @@ pub(super) fn quantize_uniform<C: Code>(
     target: f64,
     threads: usize,
 ) -> Option<Quantized<C>> {
-    quantize_uniform_holed(data, &[], shape, step, max_abs, target, threads)
+    quantize_uniform_holed((data, &[]), &[], shape, step, max_abs, target, threads)
 }
 
 /// [`quantize_uniform`] of `data` with zeros in its `holes` (kept non-finite values,
-/// `holes.rs`): a row, or a piece of a long one, is copied only where it has one.
+/// `holes.rs`): a row, or a piece of a long one, is copied only where it has one. `ext`: the
+/// smallest and largest value of every row (with its holes as zeros, `prescan::scan_holed`),
+/// or empty: read from each row.
 pub(super) fn quantize_uniform_holed<C: Code>(
-    data: &[f32],
+    (data, ext): (&[f32], &[(f32, f32)]),
     holes: &[(u64, f32)],
     shape: &[usize],
     step: f64,
@@ -992,9 +1006,10 @@ pub(super) fn quantize_uniform_holed<C: Code>(
                         let xs = super::holes::piece(data, range, holes, &mut scratch);
                         // Relative-L2 has no rounding outliers to find: no f64 code row
                         // (`quant_direct`: the same codes and range).
-                        let direct = match max_abs {
-                            None => quant_direct::extremes(xs),
-                            Some(_) => None,
+                        let direct = match (max_abs, ext.get(c)) {
+                            (None, Some(&e)) => Some(e),
+                            (None, None) => quant_direct::extremes(xs),
+                            (Some(_), _) => None,
                         };
                         if let Some(ext) = direct {
                             let (lo, hi, big) = quant_direct::code_range(ext, inv);
@@ -1524,10 +1539,24 @@ mod tests {
                     let holes = [(3u64, 0f32), (cols as u64 * 9 + 2, 0.0)];
                     for holes in [&holes[..0], &holes[..]] {
                         let shape = [rows, cols];
-                        let q16 =
-                            quantize_uniform_holed::<u16>(x, holes, &shape, step, e, 0.0, threads);
-                        let q32 =
-                            quantize_uniform_holed::<u32>(x, holes, &shape, step, e, 0.0, threads);
+                        let q16 = quantize_uniform_holed::<u16>(
+                            (x, &[]),
+                            holes,
+                            &shape,
+                            step,
+                            e,
+                            0.0,
+                            threads,
+                        );
+                        let q32 = quantize_uniform_holed::<u32>(
+                            (x, &[]),
+                            holes,
+                            &shape,
+                            step,
+                            e,
+                            0.0,
+                            threads,
+                        );
                         if let Some(q) = &q16 {
                             assert_eq!(q.max_code, Some(max_code_of(&q.codes, 1)), "{case} {step}");
                         }

@@ -321,8 +321,10 @@ impl<C: Code> Fused<C> {
         Some(sum)
     }
 
-    /// The codes and row ranges of the last pass if its step is `step` and every row fit `C`.
-    pub(crate) fn take(mut self, step: f64) -> Option<(Vec<C>, Vec<RowRange>)> {
+    /// The codes and row ranges of the last pass if its step is `step` and every row fit
+    /// `C`; the code buffer is freed either way.
+    pub(crate) fn take(&mut self, step: f64) -> Option<(Vec<C>, Vec<RowRange>)> {
+        let mut codes = std::mem::take(&mut self.codes);
         let (s, rows) = self.last.take()?;
         if s.to_bits() != step.to_bits() {
             return None;
@@ -330,8 +332,13 @@ impl<C: Code> Fused<C> {
         // SAFETY: the pass that set `last` wrote every one of the first `len` slots: its
         // blocks cover `0..len`, each block's rows' pieces cover the block, and
         // `codes_errors` writes every slot of its piece.
-        unsafe { self.codes.set_len(self.len) };
-        Some((self.codes, rows))
+        unsafe { codes.set_len(self.len) };
+        Some((codes, rows))
+    }
+
+    /// The rows' extremes it was given (empty unless one pair a row), for the quantizer.
+    pub(crate) fn into_extremes(self) -> Vec<(f32, f32)> {
+        self.ext
     }
 }
 
@@ -347,7 +354,8 @@ mod tests {
     /// against the separate passes: each step's error equals `uniform_error_sq`'s to the bit,
     /// and the last step's codes, row minima, precisions and largest code are the quantizer's
     /// (`None` alike: a row too wide for `C`). With the prescan's row extremes and without,
-    /// on 1 and 2 threads, on every kernel path of this CPU.
+    /// on 1 and 2 threads, on every kernel path of this CPU; and the quantizer given the
+    /// prescan's row extremes equals the quantizer reading them.
     fn check<C: Code + PartialEq + std::fmt::Debug>(x: &[f32], per: usize, steps: &[f64]) {
         let holes: Vec<(u64, f32)> = (x.iter().enumerate())
             .filter(|(_, v)| !v.is_finite())
@@ -358,7 +366,14 @@ mod tests {
         for threads in [1, 2] {
             let pre = prescan::scan_holed(x, &holes, threads, per);
             let max_abs = pre.stats.2;
-            let want_q = quantize_uniform_holed::<C>(x, &holes, &shape, last, None, 0.1, threads);
+            let want_q =
+                quantize_uniform_holed::<C>((x, &[]), &holes, &shape, last, None, 0.1, threads);
+            // The quantizer given the prescan's row extremes (when the search did not end on
+            // a pass that wrote codes) gives the same.
+            let src = (x, &pre.rows[..]);
+            let with_ext =
+                quantize_uniform_holed::<C>(src, &holes, &shape, last, None, 0.1, threads);
+            assert_eq!(with_ext, want_q, "{} × {per}, {threads} threads", shape[0]);
             for (ext, path) in [true, false]
                 .into_iter()
                 .flat_map(|e| Path::ALL.map(|p| (e, p)))
@@ -451,7 +466,8 @@ mod tests {
                 *v = (k as f32 / (per - 1) as f32 * top).round();
             }
             let step = 1.0;
-            let u16_fits = quantize_uniform_holed::<u16>(&x, &[], &[250, per], step, None, 0.1, 1);
+            let u16_fits =
+                quantize_uniform_holed::<u16>((&x, &[]), &[], &[250, per], step, None, 0.1, 1);
             assert_eq!(u16_fits.is_some(), top == 65_535.0);
             check::<u16>(&x, per, &[step]);
             check::<u32>(&x, per, &[step]);
@@ -501,7 +517,10 @@ mod tests {
             f
         };
         assert!(pass(&[0.1, 0.2]).take(0.1).is_none());
-        assert!(pass(&[0.1, 0.2]).take(0.2).is_some());
+        let mut f = pass(&[0.1, 0.2]);
+        assert!(f.take(0.2).is_some());
+        // Handed out once.
+        assert!(f.take(0.2).is_none());
         assert!(pass(&[]).take(0.2).is_none());
         // No codes for rows longer than the quantizer's, or none at all.
         assert_eq!(row_len(8192, &[8192], 4096), 0);
