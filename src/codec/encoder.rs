@@ -553,6 +553,7 @@ impl Encoder {
         let guessed = pre.sub.is_some();
         let pre = Some(pre);
         let mut fused = Fused::<C>::new(data.len(), per, rows);
+        let writes = fused::pays();
         let mut passes = 0;
         let full = |s, m| {
             passes += 1;
@@ -564,7 +565,9 @@ impl Encoder {
                 // it was the last on 9 of 30 tensors of `shared/data`, and the search then
                 // took 2 passes on 11, 3 on 7, 4 on 3: every pass but that first one writes
                 // codes (PERFORMANCE.md, session 21). Once one does, all later ones do.
-                Some(f) if guessed || passes > 1 => f.pass((data, holes), s, m, threads),
+                Some(f) if writes && (guessed || passes > 1) => {
+                    f.pass((data, holes), s, m, threads)
+                }
                 _ => uniform_error_sq(data, holes, s, m, threads),
             }
         };

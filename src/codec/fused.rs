@@ -34,6 +34,18 @@ pub(crate) fn row_len(len: usize, shape: &[usize], long_row: usize) -> usize {
     }
 }
 
+/// Whether the search's passes should write codes on this CPU: with AVX-512 (two blocks side
+/// by side, the rows crossed inside the kernel). The AVX2 path goes a row piece at a time and
+/// cost +4.5 % instructions on `grad_step00500_fc1` (callgrind, session 21): it stays for
+/// blocks with holes and for the tests, not for the search.
+pub(crate) fn pays() -> bool {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    if super::quant_avx512::available() {
+        return true;
+    }
+    false
+}
+
 /// A row's smallest and largest code `(lo, hi)`.
 pub(crate) type RowRange = (f64, f64);
 
