@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use crate::codec::config::{EncoderConfig, Mode, NonFinitePolicy};
+use crate::codec::fused::{self, Fused};
 use crate::codec::lossless;
 use crate::codec::payload;
 use crate::codec::precision::channel_bits;
@@ -76,6 +77,7 @@ pub struct Encoder {
 
 /// The quantized form of a tensor, before packing (codes of type `C`: u32, or u16 where they
 /// fit, `quant::Code`).
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct Quantized<C = u32> {
     pub(super) mode: u8,
     pub(super) params: ChannelParams,
@@ -88,6 +90,10 @@ pub(super) struct Quantized<C = u32> {
     /// its offset): the frame's code width without a pass over the codes.
     max_code: Option<u32>,
 }
+
+/// The relative-L2 search's step, and its quantized tensor when its last pass wrote it, else
+/// the rows' extremes (empty when unknown) for the quantizer.
+type FusedResult<C> = (f64, std::result::Result<Quantized<C>, Vec<(f32, f32)>>);
 
 /// A quantized tensor with u32 codes, or u16 codes where they fit (`quant::Code`).
 enum Lossy {
@@ -114,10 +120,11 @@ const NARROW_MATRIX_MIN: usize = 1 << 16;
 /// [`quantize_uniform`] into u16 codes when `narrow` and every channel spans at most 2^16
 /// levels (half the code buffer), else into u32 codes: the same codes either way. In max-abs
 /// mode u16 codes are also taken where a few values lie beyond their channel's window of
-/// 2^16 levels: those become exceptions ([`narrow_window`]).
+/// 2^16 levels: those become exceptions ([`narrow_window`]). `ext`: every row's extremes
+/// when known (see [`quantize_uniform_holed`]), else empty.
 #[allow(clippy::too_many_arguments)]
 fn quantize_lossy(
-    data: &[f32],
+    (data, ext): (&[f32], &[(f32, f32)]),
     holes: &[(u64, f32)],
     shape: &[usize],
     step: f64,
@@ -127,12 +134,13 @@ fn quantize_lossy(
     narrow: bool,
 ) -> Option<Lossy> {
     if narrow {
-        let q = quantize_uniform_holed::<u16>(data, holes, shape, step, max_abs, target, threads);
+        let src = (data, ext);
+        let q = quantize_uniform_holed::<u16>(src, holes, shape, step, max_abs, target, threads);
         if let Some(q) = q {
             return Some(Lossy::Narrow(q));
         }
     }
-    quantize_uniform_holed::<u32>(data, holes, shape, step, max_abs, target, threads)
+    quantize_uniform_holed::<u32>((data, ext), holes, shape, step, max_abs, target, threads)
         .map(Lossy::Wide)
 }
 
@@ -254,7 +262,10 @@ impl Encoder {
         // Relative-L2 on float32: the step search's first pass also finds whether any value is
         // non-finite, so the separate scan runs only when one is (one pass fewer).
         let mut pre = match (self.config.mode, typed) {
-            (Mode::RelativeL2(_), None) => Some(super::prescan::scan(data, self.config.threads)),
+            (Mode::RelativeL2(_), None) => {
+                let per = fused::row_len(data.len(), shape, LONG_ROW);
+                Some(super::prescan::scan(data, self.config.threads, per))
+            }
             _ => None,
         };
         let non_finite = if pre.as_ref().is_some_and(|p| p.finite) {
@@ -299,22 +310,9 @@ impl Encoder {
                 Some(t) => {
                     typed::quantize_relative(self, t, values, shape, eps, &wall0)?.map(Lossy::Wide)
                 }
-                None => match self.relative_step(values, holes, eps, pre.take(), true, &wall0)? {
-                    Some(step) => {
-                        let q = quantize_lossy(
-                            values,
-                            holes,
-                            shape,
-                            step,
-                            None,
-                            eps,
-                            self.config.threads,
-                            narrow,
-                        );
-                        q.map(|q| q.with_mode(format::MODE_RELATIVE_L2))
-                    }
-                    None => None,
-                },
+                None => {
+                    self.relative_lossy(values, holes, shape, eps, pre.take(), narrow, &wall0)?
+                }
             },
             Mode::MaxAbs(e) if typed.is_some() => typed
                 .and_then(|t| typed::quantize_max_abs(t, values, shape, e, self.config.threads))
@@ -322,7 +320,7 @@ impl Encoder {
             // 2e overflows for e > f64::MAX / 2; the frame needs a finite step (any step
             // that large maps every f32 to code 0, which meets such a bound).
             Mode::MaxAbs(e) => quantize_lossy(
-                values,
+                (values, &[]),
                 holes,
                 shape,
                 (2.0 * e).min(f64::MAX),
@@ -485,7 +483,9 @@ impl Encoder {
         // The typed loop (`typed.rs`) runs this search again and again with a corrected bound
         // and stops on its own 0.2 % rules: a looser search moves where it ends (seen: +11.9 %
         // on a float16 frame), so it keeps the 0.2 % search.
-        let Some(step) = self.relative_step(data, &[], eps, None, false, wall0)? else {
+        let threads = self.config.threads;
+        let full = |s, m| uniform_error_sq(data, &[], s, m, threads);
+        let Some(step) = self.relative_step(data, &[], eps, None, false, wall0, full)? else {
             return Ok(None);
         };
         let mut q = match quantize_uniform(data, shape, step, None, eps, self.config.threads) {
@@ -496,8 +496,97 @@ impl Encoder {
         Ok(Some(q))
     }
 
+    /// The relative-L2 mode on float32 (`holes`: kept non-finite values): the step search,
+    /// whose full passes write the codes where rows are short (`fused.rs`), then the quantizer
+    /// only when the search did not end on its last pass's step. `narrow`: see
+    /// [`quantize_lossy`] (the same codes and code type as it gives).
+    #[allow(clippy::too_many_arguments)]
+    fn relative_lossy(
+        &self,
+        data: &[f32],
+        holes: &[(u64, f32)],
+        shape: &[usize],
+        eps: f64,
+        pre: Option<Prescan>,
+        narrow: bool,
+        wall0: &Instant,
+    ) -> Result<Option<Lossy>> {
+        let searched = match narrow {
+            true => self
+                .relative_fused::<u16>(data, holes, shape, eps, pre, wall0)?
+                .map(|(s, q)| (s, q.map(Lossy::Narrow))),
+            false => self
+                .relative_fused::<u32>(data, holes, shape, eps, pre, wall0)?
+                .map(|(s, q)| (s, q.map(Lossy::Wide))),
+        };
+        let threads = self.config.threads;
+        let q = match searched {
+            None => None,
+            Some((_, Ok(q))) => Some(q),
+            // The rows' extremes from the first pass: the quantizer reads each value once.
+            Some((step, Err(ext))) => {
+                let src = (data, &ext[..]);
+                quantize_lossy(src, holes, shape, step, None, eps, threads, narrow)
+            }
+        };
+        Ok(q.map(|q| q.with_mode(format::MODE_RELATIVE_L2)))
+    }
+
+    /// [`Self::relative_lossy`]'s search with passes writing codes of type `C`: the step
+    /// (`None`: no lossy step), and the quantized tensor when the last pass's codes are the
+    /// step's and all fit `C` (their buffer is freed otherwise, before the caller quantizes),
+    /// else the rows' extremes if the first pass found them.
+    fn relative_fused<C: Code>(
+        &self,
+        data: &[f32],
+        holes: &[(u64, f32)],
+        shape: &[usize],
+        eps: f64,
+        pre: Option<Prescan>,
+        wall0: &Instant,
+    ) -> Result<Option<FusedResult<C>>> {
+        let threads = self.config.threads;
+        let per = fused::row_len(data.len(), shape, LONG_ROW);
+        // The rows' extremes from the first pass (made here with the holes if not already).
+        let mut pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads, per));
+        let rows = std::mem::take(&mut pre.rows);
+        let guessed = pre.sub.is_some();
+        let pre = Some(pre);
+        let mut fused = Fused::<C>::new(data.len(), per, rows);
+        let writes = fused::pays();
+        let mut passes = 0;
+        let full = |s, m| {
+            passes += 1;
+            match fused.as_mut() {
+                // Which passes write codes: a pass that writes them costs ≈ 1.3 plain ones
+                // on a tensor of one block of the sum (one chain of additions), the
+                // quantizer's pass saved ≈ 0.65. From a subsample's guess the first full
+                // pass is nearly always the last; from the first guess of a smaller tensor
+                // it was the last on 9 of 30 tensors of `shared/data`, and the search then
+                // took 2 passes on 11, 3 on 7, 4 on 3: every pass but that first one writes
+                // codes (PERFORMANCE.md, session 21). Once one does, all later ones do.
+                Some(f) if writes && (guessed || passes > 1) => {
+                    f.pass((data, holes), s, m, threads)
+                }
+                _ => uniform_error_sq(data, holes, s, m, threads),
+            }
+        };
+        let Some(step) = self.relative_step(data, holes, eps, pre, true, wall0, full)? else {
+            return Ok(None);
+        };
+        let q = (fused.as_mut())
+            .and_then(|f| f.take(step))
+            .and_then(|(codes, rows)| fused_quantized(codes, &rows, per, step, eps, threads));
+        Ok(Some(match q {
+            Some(q) => (step, Ok(q)),
+            None => (step, Err(fused.map_or(Vec::new(), Fused::into_extremes))),
+        }))
+    }
+
     /// The relative-L2 mode's step for `data` (`search_relative_step` under the time budget);
-    /// `pre`: its first pass over `data`, if made already; `loose`: see `search_relative_step`.
+    /// `pre`: its first pass over `data`, if made already; `loose`: see `search_relative_step`;
+    /// `full`: a full pass (see `search_relative_step`).
+    #[allow(clippy::too_many_arguments)]
     fn relative_step(
         &self,
         data: &[f32],
@@ -506,8 +595,10 @@ impl Encoder {
         pre: Option<Prescan>,
         loose: bool,
         wall0: &Instant,
+        full: impl FnMut(f64, f32) -> Option<f64>,
     ) -> Result<Option<f64>> {
-        search_relative_step(data, holes, eps, self.config.threads, pre, loose, || {
+        let threads = self.config.threads;
+        search_relative_step(data, holes, eps, threads, pre, loose, full, || {
             if wall0.elapsed().as_secs_f64() > self.config.timeout_seconds {
                 Err(Error::new(
                     ErrorKind::Timeout,
@@ -652,7 +743,7 @@ fn quantize_range<C: Code>(
 
 /// Squared L2 error of uniform quantization with `step`, measured on the decoder's own
 /// arithmetic; `None` when a code does not fit the exact-integer range.
-fn uniform_error_sq(
+pub(super) fn uniform_error_sq(
     data: &[f32],
     holes: &[(u64, f32)],
     step: f64,
@@ -690,6 +781,8 @@ fn uniform_error_sq(
 /// has made it already (`prescan::scan`).
 /// `holes`: kept non-finite values, read as zeros (`holes.rs`). `loose`: whether a tensor
 /// from [`LOOSE_FROM`] values may stop within [`LOOSE_TOLERANCE`] (else always 0.2 %).
+/// `full(step, max_abs)`: a pass over all of `data`, [`uniform_error_sq`] or one giving its
+/// very value (`fused.rs`, which also writes the step's codes).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search_relative_step(
     data: &[f32],
@@ -698,10 +791,11 @@ pub(crate) fn search_relative_step(
     threads: usize,
     pre: Option<Prescan>,
     loose: bool,
+    mut full: impl FnMut(f64, f32) -> Option<f64>,
     mut check: impl FnMut() -> Result<()>,
 ) -> Result<Option<f64>> {
-    let pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads));
-    let full = pre.stats;
+    let pre = pre.unwrap_or_else(|| super::prescan::scan_holed(data, holes, threads, 0));
+    let stats = pre.stats;
     // Large tensors: search on a deterministic strided subsample first (≈64 Ki values), then
     // run the full search from that estimate; only full-data passes decide the result.
     let guess = match pre.sub {
@@ -710,19 +804,11 @@ pub(crate) fn search_relative_step(
             // own norm is dominated by its few largest values and misses the full one by > 10 %
             // on heavy-tailed tensors, while the error (≤ Δ²/4 per value) samples well. Saves a
             // full pass on such tensors.
-            let target_sq = full.0 * (sub.len() as f64 / data.len() as f64);
+            let target_sq = stats.0 * (sub.len() as f64 / data.len() as f64);
             let sub_stats = (0.0, nonzero, max_abs);
-            search_from(
-                &sub,
-                &[],
-                eps,
-                sub_stats,
-                target_sq,
-                None,
-                1,
-                TOLERANCE,
-                &mut check,
-            )?
+            let mut pass = |s, m| uniform_error_sq(&sub, &[], s, m, 1);
+            let at = (target_sq, None, TOLERANCE);
+            search_from(eps, sub_stats, at, &mut check, &mut pass)?
         }
         None => None,
     };
@@ -731,17 +817,8 @@ pub(crate) fn search_relative_step(
     } else {
         TOLERANCE
     };
-    search_from(
-        data,
-        holes,
-        eps,
-        full,
-        full.0,
-        guess.map(|g| g * 0.999),
-        threads,
-        tol,
-        &mut check,
-    )
+    let at = (stats.0, guess.map(|g| g * 0.999), tol);
+    search_from(eps, stats, at, &mut check, &mut full)
 }
 
 /// How far below the largest passing step the search may stop (relative): it ends on a
@@ -759,20 +836,17 @@ const LOOSE_TOLERANCE: f64 = 0.005;
 /// while a step 0.5 % short moves whole bytes of a small frame (+1.6 % seen on 384 values).
 const LOOSE_FROM: usize = 1 << 14;
 
-/// The search on `data` with statistics `stats` (`(Σ x², number of non-zero values, max |x|)`) for an error of at most
-/// `eps · √norm_sq` (`norm_sq`: the data's Σ x², or the whole tensor's scaled to a sample),
-/// stopping within `tol` of the largest step (relative, [`TOLERANCE`]).
-#[allow(clippy::too_many_arguments)]
+/// The search on data with statistics `stats` (`(Σ x², number of non-zero values, max |x|)`)
+/// for an error of at most `eps · √norm_sq` (`norm_sq`: the data's Σ x², or the whole
+/// tensor's scaled to a sample), from `guess` if any, stopping within `tol` of the largest
+/// step (relative, [`TOLERANCE`]). `pass(step, max |x|)`: the data's squared error at `step`
+/// ([`uniform_error_sq`]).
 fn search_from(
-    data: &[f32],
-    holes: &[(u64, f32)],
     eps: f64,
     stats: (f64, usize, f32),
-    norm_sq: f64,
-    guess: Option<f64>,
-    threads: usize,
-    tol: f64,
+    (norm_sq, guess, tol): (f64, Option<f64>, f64),
     check: &mut impl FnMut() -> Result<()>,
+    pass: &mut impl FnMut(f64, f32) -> Option<f64>,
 ) -> Result<Option<f64>> {
     let (_, nonzero, max_abs) = stats;
     if nonzero == 0 {
@@ -790,7 +864,7 @@ fn search_from(
     let (ln, exp) = (crate::util::detmath::det_ln, crate::util::detmath::det_exp);
     for _ in 0..60 {
         check()?;
-        let e = match uniform_error_sq(data, holes, s, max_abs, threads) {
+        let e = match pass(s, max_abs) {
             Some(e) => e.sqrt(),
             None => return Ok(ok),
         };
@@ -855,13 +929,15 @@ pub(super) fn quantize_uniform<C: Code>(
     target: f64,
     threads: usize,
 ) -> Option<Quantized<C>> {
-    quantize_uniform_holed(data, &[], shape, step, max_abs, target, threads)
+    quantize_uniform_holed((data, &[]), &[], shape, step, max_abs, target, threads)
 }
 
 /// [`quantize_uniform`] of `data` with zeros in its `holes` (kept non-finite values,
-/// `holes.rs`): a row, or a piece of a long one, is copied only where it has one.
-fn quantize_uniform_holed<C: Code>(
-    data: &[f32],
+/// `holes.rs`): a row, or a piece of a long one, is copied only where it has one. `ext`: the
+/// smallest and largest value of every row (with its holes as zeros, `prescan::scan_holed`),
+/// or empty: read from each row.
+pub(super) fn quantize_uniform_holed<C: Code>(
+    (data, ext): (&[f32], &[(f32, f32)]),
     holes: &[(u64, f32)],
     shape: &[usize],
     step: f64,
@@ -871,12 +947,10 @@ fn quantize_uniform_holed<C: Code>(
 ) -> Option<Quantized<C>> {
     let channels = channel_count(shape);
     let inv = 1.0 / step;
-    let mut codes = Vec::new();
-    let mut qmin = Vec::with_capacity(channels);
-    let mut bits_per_channel = Vec::with_capacity(channels);
-    let mut exceptions = Vec::new();
-    let mut max_code = 0;
-    if let Some(per) = data.len().checked_div(channels) {
+    let Some(per) = data.len().checked_div(channels) else {
+        return uniform_quantized(Vec::new(), Vec::new(), 0, step, target, threads);
+    };
+    {
         // Blocks of channels (any partition gives the same codes), one per work item, as
         // many per thread.
         let cpb = crate::util::par::balanced_chunk(
@@ -886,7 +960,7 @@ fn quantize_uniform_holed<C: Code>(
         );
         // The quantizer writes every code itself: no zeroing pass over the buffer.
         let quantize = |k: usize, ub: &mut [std::mem::MaybeUninit<C>]| {
-            let mut out = (
+            let mut out: RowsOut = (
                 Vec::with_capacity(cpb),
                 Vec::with_capacity(cpb),
                 Vec::new(),
@@ -935,9 +1009,10 @@ fn quantize_uniform_holed<C: Code>(
                         let xs = super::holes::piece(data, range, holes, &mut scratch);
                         // Relative-L2 has no rounding outliers to find: no f64 code row
                         // (`quant_direct`: the same codes and range).
-                        let direct = match max_abs {
-                            None => quant_direct::extremes(xs),
-                            Some(_) => None,
+                        let direct = match (max_abs, ext.get(c)) {
+                            (None, Some(&e)) => Some(e),
+                            (None, None) => quant_direct::extremes(xs),
+                            (Some(_), _) => None,
                         };
                         if let Some(ext) = direct {
                             let (lo, hi, big) = quant_direct::code_range(ext, inv);
@@ -980,38 +1055,85 @@ fn quantize_uniform_holed<C: Code>(
                         }
                     }
                 };
-                let (lo, hi) = (lo as i64, hi as i64);
-                out.0.push(lo);
-                out.1.push(((hi - lo) as f64 + 1.0).log2());
-                let (top, wide) = out.3;
-                out.3 = (top.max(hi), wide.max((hi - lo) as u64));
+                push_row(&mut out, lo, hi);
             }
             Some(out)
         };
         // SAFETY: `quantize` returns `Some` only once it wrote its chunk: each arm writes the
         // whole channel (`long_channel_codes`, `quant_direct::offsets`, `C::offset`, all of
         // `us`) or returns `None`, and any values past the last whole channel are zeroed.
-        let (all, parts) = unsafe {
+        let (codes, parts) = unsafe {
             crate::util::par::map_written_chunks(threads, data.len(), (cpb * per).max(1), quantize)
         }?;
-        codes = all;
-        let (mut hi, mut widest, mut beyond) = (i64::MIN, 0u64, 0usize);
-        for p in parts {
-            let (q, b, e, (h, w), n) = p;
-            qmin.extend(q);
-            bits_per_channel.extend(b);
-            exceptions.extend(e);
-            hi = hi.max(h);
-            widest = widest.max(w);
-            beyond += n;
-        }
-        // Exceptions for codes beyond the u16 windows cost ≈ 8 bytes each: at most one value
-        // in 4096 (≤ 0.02 bits a value), else the u32 codes.
-        if beyond > data.len() / WINDOW_SHARE {
-            return None;
-        }
-        max_code = share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads);
+        uniform_quantized(codes, parts, per, step, target, threads)
     }
+}
+
+/// The uniform quantizer's result (relative-L2: `target` ε) from a fused pass's codes and
+/// rows' code ranges (`fused.rs`), rows of `per` values.
+pub(super) fn fused_quantized<C: Code>(
+    codes: Vec<C>,
+    rows: &[fused::RowRange],
+    per: usize,
+    step: f64,
+    target: f64,
+    threads: usize,
+) -> Option<Quantized<C>> {
+    let mut part = RowsOut::default();
+    for &(lo, hi) in rows {
+        push_row(&mut part, lo, hi);
+    }
+    uniform_quantized(codes, vec![part], per, step, target, threads)
+}
+
+/// What a block of rows of the uniform quantizer records: per row its smallest code and its
+/// precision, the block's exceptions, `(largest code, widest row span)`, and the number of
+/// values beyond their row's window ([`narrow_window`]).
+type RowsOut = (Vec<i64>, Vec<f64>, Vec<(u64, f32)>, (i64, u64), usize);
+
+/// Records a row whose codes span `lo..=hi`.
+fn push_row(out: &mut RowsOut, lo: f64, hi: f64) {
+    let (lo, hi) = (lo as i64, hi as i64);
+    out.0.push(lo);
+    out.1.push(((hi - lo) as f64 + 1.0).log2());
+    let (top, wide) = out.3;
+    out.3 = (top.max(hi), wide.max((hi - lo) as u64));
+}
+
+/// The uniform quantizer's result from the codes `u` of rows of `per` values and its blocks'
+/// records (in row order); `None` when too many values lie beyond their row's window.
+fn uniform_quantized<C: Code>(
+    mut codes: Vec<C>,
+    parts: Vec<RowsOut>,
+    per: usize,
+    step: f64,
+    target: f64,
+    threads: usize,
+) -> Option<Quantized<C>> {
+    let rows = parts.iter().map(|p| p.0.len()).sum();
+    let mut qmin = Vec::with_capacity(rows);
+    let mut bits_per_channel = Vec::with_capacity(rows);
+    let mut exceptions = Vec::new();
+    let (mut hi, mut widest, mut beyond) = (i64::MIN, 0u64, 0usize);
+    for p in parts {
+        let (q, b, e, (h, w), n) = p;
+        qmin.extend(q);
+        bits_per_channel.extend(b);
+        exceptions.extend(e);
+        hi = hi.max(h);
+        widest = widest.max(w);
+        beyond += n;
+    }
+    // Exceptions for codes beyond the u16 windows cost ≈ 8 bytes each: at most one value
+    // in 4096 (≤ 0.02 bits a value), else the u32 codes.
+    if beyond > codes.len() / WINDOW_SHARE {
+        return None;
+    }
+    let max_code = match codes.is_empty() {
+        // Empty: no channel's range counts.
+        true => 0,
+        false => share_qmin(&mut qmin, &mut codes, per, hi, widest as u32, threads),
+    };
     Some(Quantized {
         mode: format::MODE_MAX_ABS,
         params: ChannelParams::Uniform { step, qmin },
@@ -1020,8 +1142,7 @@ fn quantize_uniform_holed<C: Code>(
         n_pruned: 0,
         target,
         bits_per_channel,
-        // Empty: no channel's range counts.
-        max_code: Some(if data.is_empty() { 0 } else { max_code }),
+        max_code: Some(max_code),
     })
 }
 
@@ -1421,10 +1542,24 @@ mod tests {
                     let holes = [(3u64, 0f32), (cols as u64 * 9 + 2, 0.0)];
                     for holes in [&holes[..0], &holes[..]] {
                         let shape = [rows, cols];
-                        let q16 =
-                            quantize_uniform_holed::<u16>(x, holes, &shape, step, e, 0.0, threads);
-                        let q32 =
-                            quantize_uniform_holed::<u32>(x, holes, &shape, step, e, 0.0, threads);
+                        let q16 = quantize_uniform_holed::<u16>(
+                            (x, &[]),
+                            holes,
+                            &shape,
+                            step,
+                            e,
+                            0.0,
+                            threads,
+                        );
+                        let q32 = quantize_uniform_holed::<u32>(
+                            (x, &[]),
+                            holes,
+                            &shape,
+                            step,
+                            e,
+                            0.0,
+                            threads,
+                        );
                         if let Some(q) = &q16 {
                             assert_eq!(q.max_code, Some(max_code_of(&q.codes, 1)), "{case} {step}");
                         }
@@ -1720,13 +1855,14 @@ mod tests {
 
     /// `search_from` on the whole of `x` with tolerance `tol`: the step and the passes made.
     fn search(x: &[f32], eps: f64, tol: f64) -> (f64, usize) {
-        let stats = crate::codec::prescan::scan(x, 1).stats;
+        let stats = crate::codec::prescan::scan(x, 1, 0).stats;
         let mut passes = 0;
         let mut count = || {
             passes += 1;
             Ok(())
         };
-        let s = search_from(x, &[], eps, stats, stats.0, None, 1, tol, &mut count);
+        let mut pass = |s, m| uniform_error_sq(x, &[], s, m, 1);
+        let s = search_from(eps, stats, (stats.0, None, tol), &mut count, &mut pass);
         (s.unwrap().unwrap(), passes)
     }
 
@@ -1776,7 +1912,8 @@ mod tests {
             let x = &x[..n];
             let want = search(x, eps, tol).0;
             let got = |loose| {
-                search_relative_step(x, &[], eps, 2, None, loose, || Ok(()))
+                let full = |s, m| uniform_error_sq(x, &[], s, m, 2);
+                search_relative_step(x, &[], eps, 2, None, loose, full, || Ok(()))
                     .unwrap()
                     .unwrap()
             };

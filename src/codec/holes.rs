@@ -14,8 +14,7 @@ pub(crate) fn piece<'a>(
     holes: &[(u64, f32)],
     scratch: &'a mut Vec<f32>,
 ) -> &'a [f32] {
-    let first = holes.partition_point(|h| (h.0 as usize) < range.start);
-    if holes.get(first).map_or(true, |h| h.0 as usize >= range.end) {
+    if !any_in(holes, range.clone()) {
         return &data[range];
     }
     scratch.clear();
@@ -25,6 +24,12 @@ pub(crate) fn piece<'a>(
             .map(|&v| if v.is_finite() { v } else { 0.0 }),
     );
     scratch
+}
+
+/// Whether a hole falls in `range` (`holes` sorted by index).
+pub(crate) fn any_in(holes: &[(u64, f32)], range: std::ops::Range<usize>) -> bool {
+    let first = holes.partition_point(|h| (h.0 as usize) < range.start);
+    holes.get(first).is_some_and(|h| (h.0 as usize) < range.end)
 }
 
 #[cfg(test)]

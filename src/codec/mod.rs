@@ -8,6 +8,7 @@ pub mod decoder;
 pub mod encoder;
 pub mod feedback;
 pub mod fold;
+mod fused;
 mod holes;
 pub mod lossless;
 pub(crate) mod payload;

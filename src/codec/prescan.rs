@@ -25,6 +25,9 @@ pub(crate) struct Prescan {
     /// The subsample (every `stride`-th value from the first) and its number of non-zero values
     /// and largest magnitude, for tensors of at least 4 · 2^16 values.
     pub(crate) sub: Option<(Vec<f32>, usize, f32)>,
+    /// The smallest and largest value of each row, when asked for (`fused.rs`: the search's
+    /// passes then write the codes without reading a row twice), else empty.
+    pub(crate) rows: Vec<(f32, f32)>,
 }
 
 /// The subsample's stride for `n` values: about n / 2^16, made prime so that the sample does
@@ -43,13 +46,19 @@ fn sub_stride(n: usize) -> Option<usize> {
     Some(stride)
 }
 
-/// The first pass over `data` on up to `threads` threads.
-pub(crate) fn scan(data: &[f32], threads: usize) -> Prescan {
-    scan_holed(data, &[], threads)
+/// The first pass over `data` on up to `threads` threads; with `per` > 0, also the extremes
+/// of its rows of `per` values.
+pub(crate) fn scan(data: &[f32], threads: usize, per: usize) -> Prescan {
+    scan_holed(data, &[], threads, per)
 }
 
 /// [`scan`] of `data` with zeros in its `holes` (kept non-finite values, `holes.rs`).
-pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> Prescan {
+pub(crate) fn scan_holed(
+    data: &[f32],
+    holes: &[(u64, f32)],
+    threads: usize,
+    per: usize,
+) -> Prescan {
     let stride = sub_stride(data.len());
     let blocks = data.len().div_ceil(SUM_BLOCK);
     // Two blocks a work item, their sums made side by side (`norm_stats_pair`: one chain of
@@ -78,14 +87,29 @@ pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> 
                 nonzero += (x != 0.0) as usize;
                 max_abs = if x.abs() > max_abs { x.abs() } else { max_abs };
             }
-            (stats, piece, nonzero, max_abs)
+            (
+                stats,
+                piece,
+                nonzero,
+                max_abs,
+                row_pieces(block, start, per),
+            )
         })
     });
     let parts = pairs.into_iter().flatten().take(blocks);
     let (mut norm_sq, mut nonzero, mut max_abs, mut finite) = (0.0f64, 0usize, 0.0f32, true);
     let mut sub = Vec::with_capacity(if stride.is_some() { SUB + 1 } else { 0 });
     let (mut sub_nonzero, mut sub_max) = (0usize, 0.0f32);
-    for ((a, z, m), piece, pz, pm) in parts {
+    let mut rows: Vec<(f32, f32)> = Vec::with_capacity(data.len().checked_div(per).unwrap_or(0));
+    for (i, ((a, z, m), piece, pz, pm, ext)) in parts.enumerate() {
+        // A row begun in the previous block continues in this one's first piece.
+        let mut ext = ext.into_iter();
+        if per > 0 && (i * SUM_BLOCK) % per != 0 {
+            if let (Some(last), Some((lo, hi))) = (rows.last_mut(), ext.next()) {
+                *last = (last.0.min(lo), last.1.max(hi));
+            }
+        }
+        rows.extend(ext);
         // Σ x² of finite float32 values, in f64, cannot overflow over a block (65 536 · 2^256):
         // a non-finite block sum means a non-finite value (∞² = ∞, NaN stays NaN).
         finite &= a.is_finite();
@@ -100,7 +124,25 @@ pub(crate) fn scan_holed(data: &[f32], holes: &[(u64, f32)], threads: usize) -> 
         stats: (norm_sq, nonzero, max_abs),
         finite,
         sub: stride.map(|_| (sub, sub_nonzero, sub_max)),
+        rows,
     }
+}
+
+/// The extremes of each row's piece in `block` (its first value at index `start`; rows of
+/// `per` values, none when 0), a piece with a non-finite value as `(0, 0)` (the scan then
+/// reports the data not finite, and nothing is read of it).
+fn row_pieces(block: &[f32], start: usize, per: usize) -> Vec<(f32, f32)> {
+    if per == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(block.len() / per + 2);
+    let mut pos = 0;
+    while pos < block.len() {
+        let to = (pos + per - (start + pos) % per).min(block.len());
+        out.push(super::quant_direct::extremes(&block[pos..to]).unwrap_or((0.0, 0.0)));
+        pos = to;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -125,6 +167,7 @@ mod tests {
             stats,
             finite: true,
             sub,
+            rows: Vec::new(),
         }
     }
 
@@ -158,7 +201,7 @@ mod tests {
             let x = data(n);
             let Prescan { stats, sub, .. } = separate(&x);
             for threads in [1, 2, 3] {
-                let p = scan(&x, threads);
+                let p = scan(&x, threads, 0);
                 assert!(p.finite, "{n}");
                 assert_eq!(p.stats.0.to_bits(), stats.0.to_bits(), "{n} {threads}");
                 assert_eq!((p.stats.1, p.stats.2), (stats.1, stats.2), "{n} {threads}");
@@ -195,12 +238,12 @@ mod tests {
                 let mut x = data(n);
                 x[i] = bad;
                 for threads in [1, 2] {
-                    assert!(!scan(&x, threads).finite, "{bad} at {i}");
+                    assert!(!scan(&x, threads, 0).finite, "{bad} at {i}");
                 }
             }
         }
         // The largest finite values still sum to a finite value over a block.
         let x = vec![f32::MAX; 2 * SUM_BLOCK];
-        assert!(scan(&x, 2).finite);
+        assert!(scan(&x, 2, 0).finite);
     }
 }

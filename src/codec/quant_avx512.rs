@@ -219,3 +219,177 @@ pub(super) unsafe fn error_sq_pair(a: &[f32], b: &[f32], inv: f64, step: f64) ->
         finish_errors(b, jb, acc_b, inv, step),
     )
 }
+
+/// Codes and squared errors of eight values (`fused::code_error` on each): the codes'
+/// `(q − lo) + 2^52` as 64-bit lanes and the errors.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `j + 8 ≤ xs.len()`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn eight_codes_errors(
+    xs: &[f32],
+    j: usize,
+    (vinv, vstep, vlo, two52): (__m512d, __m512d, __m512d, __m512d),
+) -> (__m512i, __m512d) {
+    debug_assert!(j + 8 <= xs.len());
+    // SAFETY: j + 8 ≤ len (the caller's contract); unaligned load.
+    let x = _mm512_cvtps_pd(_mm256_loadu_ps(xs.as_ptr().add(j)));
+    let q = round_away(_mm512_mul_pd(x, vinv));
+    let t = _mm512_castpd_si512(_mm512_add_pd(_mm512_sub_pd(q, vlo), two52));
+    // (q·Δ) as f32 (round to nearest, the default MXCSR mode), back to f64.
+    let xr = _mm512_cvtps_pd(_mm512_cvtpd_ps(_mm512_mul_pd(q, vstep)));
+    let d = _mm512_sub_pd(x, xr);
+    (t, _mm512_mul_pd(d, d))
+}
+
+/// Stores the low `W` bytes of each 64-bit lane of `t` (truncation: the code) as codes
+/// `j..j + 8` at `out`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `out` has room for codes `j..j + 8` of `W` bytes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_codes<const W: usize>(out: *mut u8, j: usize, t: __m512i) {
+    // SAFETY: the caller's contract; unaligned stores.
+    if W == 2 {
+        _mm_storeu_si128(out.add(2 * j) as *mut __m128i, _mm512_cvtepi64_epi16(t));
+    } else {
+        _mm256_storeu_si256(out.add(4 * j) as *mut __m256i, _mm512_cvtepi64_epi32(t));
+    }
+}
+
+/// One block of `fused::pair`: its values, the smallest code of each of its row pieces in
+/// order (the first piece `first` values long, the others `per`), room for its codes.
+pub(super) struct RowsBlock<'a> {
+    pub(super) xs: &'a [f32],
+    pub(super) los: &'a [f64],
+    pub(super) first: usize,
+    pub(super) out: *mut u8,
+}
+
+/// The walk of a [`RowsBlock`]: the row piece under it, where that piece ends, its `lo`
+/// broadcast, and the block's four partial sums.
+struct RowsState {
+    cur: usize,
+    end: usize,
+    vlo: __m512d,
+    acc: __m256d,
+}
+
+/// The codes and squared errors of values `j..j + 8` of `b` (`j + 8 ≤ b.xs.len()`): eight a
+/// step when they lie in one row piece, else one by one as the scalar loop does them.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `b.out` has room for `b.xs.len()` codes of `W` bytes;
+/// `b.los` holds the `lo` of every piece up to the one holding `j + 7`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_step<const W: usize>(
+    b: &RowsBlock<'_>,
+    st: &mut RowsState,
+    j: usize,
+    per: usize,
+    (vinv, vstep, two52): (__m512d, __m512d, __m512d),
+    (inv, step): (f64, f64),
+) {
+    if j >= st.end {
+        while j >= st.end {
+            st.cur += 1;
+            st.end += per;
+        }
+        st.vlo = _mm512_set1_pd(b.los[st.cur]);
+    }
+    if j + 8 <= st.end {
+        // SAFETY: j + 8 ≤ len; codes j..j + 8 within `out`.
+        let (t, e) = eight_codes_errors(b.xs, j, (vinv, vstep, st.vlo, two52));
+        store_codes::<W>(b.out, j, t);
+        st.acc = add_halves(st.acc, e);
+        return;
+    }
+    let mut a = [0.0f64; 4];
+    _mm256_storeu_pd(a.as_mut_ptr(), st.acc);
+    rows_scalar::<W>(b, j..j + 8, (inv, step, per), &mut a);
+    st.acc = _mm256_loadu_pd(a.as_ptr());
+}
+
+/// Values `range` of `b` one by one, each with the `lo` of its row piece, its error added to
+/// lane `i mod 4` of `acc`.
+///
+/// # Safety
+/// `b.out` has room for `b.xs.len()` codes of `W` bytes; `range` within `b.xs`; `b.los` as
+/// [`rows_step`]'s.
+unsafe fn rows_scalar<const W: usize>(
+    b: &RowsBlock<'_>,
+    range: std::ops::Range<usize>,
+    (inv, step, per): (f64, f64, usize),
+    acc: &mut [f64; 4],
+) {
+    for i in range {
+        let r = if i < b.first {
+            0
+        } else {
+            1 + (i - b.first) / per
+        };
+        let (u, e) = super::fused::code_error(b.xs[i], inv, step, b.los[r]);
+        acc[i % 4] += e;
+        // SAFETY: code i within `out` (the caller's contract); unaligned writes.
+        unsafe {
+            if W == 2 {
+                (b.out.add(2 * i) as *mut u16).write_unaligned(u as u16);
+            } else {
+                (b.out.add(4 * i) as *mut u32).write_unaligned(u);
+            }
+        }
+    }
+}
+
+/// `fused::codes_errors` of two whole blocks of the error sum (`b` may be shorter, or empty),
+/// each with its rows' `lo`s, made side by side: two independent chains of additions (as
+/// `error_sq_pair`), each in its own block's order; the row boundaries are crossed inside the
+/// loop (one call per block, the sums kept in registers). Returns each block's four partial
+/// sums.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `a.xs.len() ≥ b.xs.len()`; each block's `out` has room for
+/// its `xs.len()` codes of `W` bytes and its `los` a `lo` for every row piece of its values.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn codes_errors_blocks<const W: usize>(
+    (a, b): (&RowsBlock<'_>, &RowsBlock<'_>),
+    per: usize,
+    (inv, step): (f64, f64),
+) -> [[f64; 4]; 2] {
+    debug_assert!(a.xs.len() >= b.xs.len());
+    let k = (
+        _mm512_set1_pd(inv),
+        _mm512_set1_pd(step),
+        _mm512_set1_pd(TWO52),
+    );
+    let start = |x: &RowsBlock<'_>| RowsState {
+        cur: 0,
+        end: x.first,
+        vlo: _mm512_set1_pd(x.los.first().copied().unwrap_or(0.0)),
+        acc: _mm256_setzero_pd(),
+    };
+    let (mut sa, mut sb) = (start(a), start(b));
+    let mut j = 0;
+    // SAFETY (the steps): j + 8 ≤ each block's length; the caller's contract for the rest.
+    while j + 8 <= b.xs.len() {
+        rows_step::<W>(a, &mut sa, j, per, k, (inv, step));
+        rows_step::<W>(b, &mut sb, j, per, k, (inv, step));
+        j += 8;
+    }
+    let jb = j;
+    while j + 8 <= a.xs.len() {
+        rows_step::<W>(a, &mut sa, j, per, k, (inv, step));
+        j += 8;
+    }
+    let mut out = [[0.0f64; 4]; 2];
+    _mm256_storeu_pd(out[0].as_mut_ptr(), sa.acc);
+    _mm256_storeu_pd(out[1].as_mut_ptr(), sb.acc);
+    let kk = (inv, step, per);
+    // SAFETY: the last < 8 values of each block.
+    rows_scalar::<W>(a, j..a.xs.len(), kk, &mut out[0]);
+    rows_scalar::<W>(b, jb..b.xs.len(), kk, &mut out[1]);
+    out
+}

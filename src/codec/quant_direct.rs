@@ -222,7 +222,7 @@ unsafe fn offsets_avx2<const W: usize>(xs: &[f32], inv_step: f64, lo: f64, out: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::codec::quant::uniform_codes_f64;
     use crate::util::par::written;
@@ -231,17 +231,17 @@ mod tests {
 
     /// The dispatchers' paths on this CPU: AVX-512 (where built and present), AVX2.
     #[derive(Debug, Clone, Copy)]
-    enum Path {
+    pub(in crate::codec) enum Path {
         Widest,
         Avx2,
     }
 
     impl Path {
-        const ALL: [Path; 2] = [Path::Widest, Path::Avx2];
+        pub(in crate::codec) const ALL: [Path; 2] = [Path::Widest, Path::Avx2];
 
         /// `f` with the AVX-512 kernels switched off for `Avx2` (tests that switch them
         /// run one at a time: `LOCK`).
-        fn run<T>(self, f: impl FnOnce() -> T) -> T {
+        pub(in crate::codec) fn run<T>(self, f: impl FnOnce() -> T) -> T {
             #[cfg(all(target_arch = "x86_64", alcm_avx512))]
             {
                 use std::sync::atomic::Ordering::SeqCst;
