@@ -190,6 +190,11 @@ pub(crate) fn encode<C: Code>(
                 exact = Some(ideal);
                 model_first = ideal < b0 || ideal < floor();
             }
+            if !model_first {
+                // A model built on the sample's word is not held while the order-0 payload is
+                // built (the two side by side only where `side_by_side` allows).
+                drop(built.take());
+            }
             if model_first {
                 // The model may win: coded first, and kept without the order-0 payload when
                 // below the bound or the floor. Otherwise both are coded (no ideal pass): the
