@@ -294,6 +294,17 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
         ccls,
         max_u,
     };
+    if lanes && n_blocks >= 2 && lanes::pairs_pay(simd) {
+        return decode_lane_pairs(
+            &head,
+            &lane_blocks,
+            qmin,
+            out,
+            (rows_per_block, cols),
+            &put,
+            (simd, sink, threads),
+        );
+    }
     let results =
         crate::util::par::map_chunks_mut(threads, out, rows_per_block * cols, |k, block| {
             if kind == KIND_SHARED {
@@ -326,6 +337,66 @@ pub(super) fn decode_with_simd<T: Copy + Send + 'static>(
             )
         });
     results.into_iter().collect()
+}
+
+/// The blocks of a kind-5 payload two at a time ([`lanes::decode_block_pair`]): each thread's
+/// run of blocks (as `par::map` would give it) in pairs of consecutive blocks, an odd one
+/// alone. The first failing block's error, as decoding them one by one.
+#[allow(clippy::too_many_arguments)]
+fn decode_lane_pairs<T: Copy + Send + 'static>(
+    head: &Head,
+    blocks: &[lanes::LaneBlock],
+    qmin: &[i64],
+    out: &mut [T],
+    (rows_per_block, cols): (usize, usize),
+    put: &(impl Fn(&mut T, i64, u32) + Sync),
+    (simd, sink, threads): (bool, Sink, usize),
+) -> Result<()> {
+    let items = pair_items(blocks.len(), threads);
+    let block_len = rows_per_block * cols;
+    let mut pieces = Vec::with_capacity(items.len());
+    let mut rest = out;
+    for &(_, count) in &items {
+        let (piece, tail) = rest.split_at_mut((count * block_len).min(rest.len()));
+        pieces.push(std::sync::Mutex::new(piece));
+        rest = tail;
+    }
+    let results = crate::util::par::map(threads, items.len(), |i| {
+        let (k, count) = items[i];
+        let mut piece = pieces[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let row0 = k * rows_per_block;
+        if count == 1 {
+            let r = lanes::decode_block(
+                head, &blocks[k], qmin, row0, &mut piece, cols, put, simd, sink,
+            );
+            return vec![r];
+        }
+        let (a, b) = piece.split_at_mut(block_len);
+        let pair = [&blocks[k], &blocks[k + 1]];
+        lanes::decode_block_pair(head, pair, qmin, row0, [a, b], cols, put, simd, sink).into()
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// `n` blocks as (first block, 1 or 2) items: each of the `threads` runs of `par::map`'s
+/// split of blocks in pairs, an odd block last.
+fn pair_items(n: usize, threads: usize) -> Vec<(usize, usize)> {
+    let t = threads.clamp(1, n.max(1));
+    let per = n.div_ceil(t);
+    let mut items = Vec::with_capacity(n.div_ceil(2) + t);
+    for run in 0..t {
+        let (mut k, hi) = ((run * per).min(n), ((run + 1) * per).min(n));
+        while k + 1 < hi {
+            items.push((k, 2));
+            k += 2;
+        }
+        if k < hi {
+            items.push((k, 1));
+        }
+    }
+    items
 }
 
 /// The decoder's view of a [`Pick`]: the table's slot → symbol map and its `(cum << 13) |
@@ -700,5 +771,27 @@ pub(super) fn u_of(q: i64, q0: i64, max_u: u64) -> Result<u32> {
         _ => Err(Error::corrupt(
             "rANS-model code outside the channel's code range",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pair_items;
+
+    /// Each thread's run of blocks (`par::map`'s split: ⌈n / threads⌉ each) in pairs, an odd
+    /// block last; every block once, in order.
+    #[test]
+    fn pair_items_pair_each_threads_run() {
+        assert_eq!(pair_items(4, 1), [(0, 2), (2, 2)]);
+        assert_eq!(pair_items(5, 1), [(0, 2), (2, 2), (4, 1)]);
+        assert_eq!(
+            pair_items(10, 2),
+            [(0, 2), (2, 2), (4, 1), (5, 2), (7, 2), (9, 1)]
+        );
+        assert_eq!(pair_items(6, 2), [(0, 2), (2, 1), (3, 2), (5, 1)]);
+        assert_eq!(pair_items(4, 3), [(0, 2), (2, 2)]);
+        assert_eq!(pair_items(3, 8), [(0, 1), (1, 1), (2, 1)]);
+        assert_eq!(pair_items(1, 1), [(0, 1)]);
+        assert!(pair_items(0, 2).is_empty());
     }
 }

@@ -16,7 +16,7 @@
 //! are its final encoder state, high half first. The decoder checks that each lane returns to
 //! `L` and consumes exactly its words.
 
-use super::decode::{bit, dpicks, u_of, value_fast, Head, Sink};
+use super::decode::{bit, dpicks, u_of, value_fast, DPick, Head, Sink};
 use super::lane_room::LaneDest;
 use super::*;
 
@@ -363,12 +363,85 @@ pub(crate) fn decode_block<T: Copy + 'static>(
     simd: bool,
     sink: Sink,
 ) -> Result<()> {
+    let [r, _] = decode_blocks(
+        h,
+        [Some(blk), None],
+        qmin,
+        row0,
+        [out, &mut []],
+        cols,
+        put,
+        simd,
+        sink,
+    );
+    r
+}
+
+/// Whether [`decode_block_pair`] takes two blocks' rows side by side on this CPU (the AVX-512
+/// decoder, whose groups are bound by one chain's latency); elsewhere it decodes them one
+/// after the other.
+pub(crate) fn pairs_pay(simd: bool) -> bool {
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    {
+        #[cfg(test)]
+        if NO_PAIRS.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        simd && avx512::available()
+    }
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    {
+        let _ = simd;
+        false
+    }
+}
+
+/// Decodes two consecutive blocks, `blk[0]` from row `row0` into `out[0]` and `blk[1]` into
+/// `out[1]` (the rows after), their rows side by side ([`pairs_pay`]); each block's outcome is
+/// that of [`decode_block`] on it alone.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_block_pair<T: Copy + 'static>(
+    h: &Head,
+    blk: [&LaneBlock; 2],
+    qmin: &[i64],
+    row0: usize,
+    out: [&mut [T]; 2],
+    cols: usize,
+    put: &impl Fn(&mut T, i64, u32),
+    simd: bool,
+    sink: Sink,
+) -> [Result<()>; 2] {
+    decode_blocks(
+        h,
+        [Some(blk[0]), Some(blk[1])],
+        qmin,
+        row0,
+        out,
+        cols,
+        put,
+        simd,
+        sink,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_blocks<T: Copy + 'static>(
+    h: &Head,
+    blk: [Option<&LaneBlock>; 2],
+    qmin: &[i64],
+    row0: usize,
+    out: [&mut [T]; 2],
+    cols: usize,
+    put: &impl Fn(&mut T, i64, u32),
+    simd: bool,
+    sink: Sink,
+) -> [Result<()>; 2] {
     let s = (simd, sink);
     match h.mode {
-        SIGN_PLAIN => decode_block_mode::<0, T>(h, blk, qmin, row0, out, cols, put, s),
-        SIGN_NONE => decode_block_mode::<1, T>(h, blk, qmin, row0, out, cols, put, s),
-        SIGN_SVD => decode_block_mode::<2, T>(h, blk, qmin, row0, out, cols, put, s),
-        _ => decode_block_mode::<3, T>(h, blk, qmin, row0, out, cols, put, s),
+        SIGN_PLAIN => decode_blocks_mode::<0, T>(h, blk, qmin, row0, out, cols, put, s),
+        SIGN_NONE => decode_blocks_mode::<1, T>(h, blk, qmin, row0, out, cols, put, s),
+        SIGN_SVD => decode_blocks_mode::<2, T>(h, blk, qmin, row0, out, cols, put, s),
+        _ => decode_blocks_mode::<3, T>(h, blk, qmin, row0, out, cols, put, s),
     }
 }
 
@@ -388,17 +461,8 @@ pub(crate) fn have_avx2() -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
-    h: &Head,
-    blk: &LaneBlock,
-    qmin: &[i64],
-    row0: usize,
-    out: &mut [T],
-    cols: usize,
-    put: &impl Fn(&mut T, i64, u32),
-    (simd, sink): (bool, Sink),
-) -> Result<()> {
+/// A block's lane states at its start: each lane's first two words.
+fn first_states(blk: &LaneBlock) -> Result<Lanes> {
     let w = blk.words;
     let word = |k: usize| u16::from_le_bytes([w[2 * k], w[2 * k + 1]]) as u32;
     let mut st = Lanes {
@@ -416,19 +480,18 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
             "rANS-model lane starts below its lower bound (corrupt payload)",
         ));
     }
-    // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
-    let simd = simd && w.len() / 2 <= i32::MAX as usize && w.len() >= 4;
-    let truncated = |st: &Lanes| (0..LANES).any(|l| st.pos[l] > blk.end[l]);
-    rows::<MODE, T>(h, w, &mut st, qmin, row0, out, cols, put, simd, sink).map_err(|e| {
-        if truncated(&st) {
-            Error::truncated("rANS-model lane word stream ends early")
-        } else {
-            e
-        }
-    })?;
-    if truncated(&st) {
+    Ok(st)
+}
+
+/// A block's outcome from its rows' `decoded` and its lane states after them: a lane that
+/// read past its words makes any error a truncation; every lane must end at `L`, having
+/// read exactly its words.
+fn block_end(blk: &LaneBlock, st: &Lanes, decoded: Result<()>) -> Result<()> {
+    let truncated = (0..LANES).any(|l| st.pos[l] > blk.end[l]);
+    if truncated {
         return Err(Error::truncated("rANS-model lane word stream ends early"));
     }
+    decoded?;
     if st.x != [L; LANES] || st.pos != blk.end {
         return Err(Error::corrupt(
             "rANS-model payload does not decode to its initial state (corrupt payload)",
@@ -437,119 +500,369 @@ fn decode_block_mode<const MODE: u8, T: Copy + 'static>(
     Ok(())
 }
 
-/// The rows of a block, straight into `out`: vector groups of 8 columns where possible (their
-/// values converted and stored or added with vectors when the sink allows), the rest one
-/// value at a time on its lane; then the row's code range check (the extremes of its `q`).
 #[allow(clippy::too_many_arguments)]
-fn rows<const MODE: u8, T: Copy + 'static>(
+fn decode_blocks_mode<const MODE: u8, T: Copy + 'static>(
     h: &Head,
-    w: &[u8],
-    st: &mut Lanes,
+    blk: [Option<&LaneBlock>; 2],
     qmin: &[i64],
     row0: usize,
-    out: &mut [T],
+    out: [&mut [T]; 2],
     cols: usize,
     put: &impl Fn(&mut T, i64, u32),
-    simd: bool,
-    sink: Sink,
-) -> Result<()> {
-    let dp = dpicks(h.family);
-    let b = &h.b[..cols];
-    let cneg = &h.cneg[..cols];
-    let ccls = &h.ccls[..cols];
-    let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
-    // All 16 lanes in one vector on rows of at least 16 columns (the rest of such a row, under
-    // 16 columns, one value at a time).
-    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    let wide = simd && cols >= LANES && avx512::available();
-    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
-    let wide = false;
-    // The vector sinks write f32; any other element type goes through `put`.
-    let sink = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-        sink
-    } else {
-        Sink::Put
+    (simd, sink): (bool, Sink),
+) -> [Result<()>; 2] {
+    let [out0, out1] = out;
+    let rows0 = out0.len() / cols.max(1);
+    let both = |b: &LaneBlock| -> Result<Lanes> { first_states(b) };
+    let st0 = blk[0].map(both);
+    let st1 = blk[1].map(both);
+    // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
+    let fits = |b: Option<&LaneBlock>| {
+        b.map_or(true, |b| {
+            b.words.len() / 2 <= i32::MAX as usize && b.words.len() >= 4
+        })
     };
-    for (i, orow) in (row0..).zip(out.chunks_exact_mut(cols)) {
-        let q0 = qmin[i];
-        let ai = h.a[i];
-        if ai == 0 {
-            let u = u_of(0, q0, h.max_u)?;
-            orow.iter_mut().for_each(|o| put(o, 0, u));
-            continue;
+    let simd = simd && fits(blk[0]) && fits(blk[1]);
+    let ctx = RowsCtx::<T, _>::new(h, qmin, cols, put, simd, sink);
+    match (st0, st1) {
+        (Some(Ok(mut s0)), Some(Ok(mut s1))) => {
+            let (b0, b1) = (blk[0].expect("paired"), blk[1].expect("paired"));
+            let [d0, d1] = ctx.rows_pair::<MODE>(
+                [b0.words, b1.words],
+                [&mut s0, &mut s1],
+                [row0, row0 + rows0],
+                [out0, out1],
+            );
+            [block_end(b0, &s0, d0), block_end(b1, &s1, d1)]
         }
-        let picks = &dp[ai as usize..ai as usize + 256];
-        let rneg = svd && bit(h.rs, i);
+        (s0, s1) => {
+            // A block that fails at its start is decoded alone after the other.
+            let one =
+                |b: Option<&LaneBlock>, st: Option<Result<Lanes>>, r0: usize, o: &mut [T]| match (
+                    b, st,
+                ) {
+                    (Some(b), Some(Ok(mut st))) => {
+                        let d = ctx.rows::<MODE>(b.words, &mut st, r0, o);
+                        block_end(b, &st, d)
+                    }
+                    (_, Some(Err(e))) => Err(e),
+                    _ => Ok(()),
+                };
+            [
+                one(blk[0], s0, row0, out0),
+                one(blk[1], s1, row0 + rows0, out1),
+            ]
+        }
+    }
+}
+
+/// What the rows of a payload's blocks share.
+struct RowsCtx<'a, T, P> {
+    h: &'a Head<'a>,
+    dp: &'static [DPick],
+    qmin: &'a [i64],
+    cols: usize,
+    put: &'a P,
+    simd: bool,
+    wide: bool,
+    sink: Sink,
+    _t: std::marker::PhantomData<fn(&mut T)>,
+}
+
+/// One row's parameters: its codes' offset, scale code, picks, sign prediction and sign
+/// frequencies.
+struct RowPar<'a> {
+    q0: i64,
+    ai: u8,
+    picks: &'a [DPick],
+    rneg: bool,
+    fr: [u32; 4],
+}
+
+impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
+    fn new(
+        h: &'a Head<'a>,
+        qmin: &'a [i64],
+        cols: usize,
+        put: &'a P,
+        simd: bool,
+        sink: Sink,
+    ) -> Self {
+        // All 16 lanes in one vector on rows of at least 16 columns (the rest of such a row,
+        // under 16 columns, one value at a time).
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        let wide = simd && cols >= LANES && avx512::available();
+        #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+        let wide = false;
+        // The vector sinks write f32; any other element type goes through `put`.
+        let sink = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+            sink
+        } else {
+            Sink::Put
+        };
+        RowsCtx {
+            h,
+            dp: dpicks(h.family),
+            qmin,
+            cols,
+            put,
+            simd,
+            wide,
+            sink,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    fn par<const MODE: u8>(&self, i: usize) -> RowPar<'static> {
+        let h = self.h;
+        let ai = h.a[i];
         let rc = if MODE == SIGN_CLASSES {
             sign::class_at(h.rcls, i) as usize
         } else {
             0
         };
-        let fr = [h.fs[rc], h.fs[rc + 1], h.fs[rc + 2], h.fs[rc + 3]];
-        // One value of column j on its lane, one symbol at a time.
-        let mut scalar = |st: &mut Lanes, j: usize| -> Result<i64> {
-            let bj = b[j];
-            if bj == 0 {
-                return Ok(0);
-            }
-            let l = j % LANES;
-            let f = if MODE == SIGN_CLASSES {
-                fr[ccls[j] as usize & 3]
-            } else {
-                fr[0]
-            };
-            value_fast::<MODE>(
-                &mut st.x[l],
-                w,
-                &mut st.pos[l],
-                &picks[bj as usize],
-                svd && (rneg != cneg[j]),
-                f,
-            )
-        };
-        let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
-        let mut j = 0;
-        #[cfg(target_arch = "x86_64")]
-        if simd {
-            let row = RowSimd {
-                w,
-                fl: flat(h.family),
-                ai,
-                b,
-                cneg,
-                ccls,
-                fr,
-                rneg,
-            };
-            #[cfg(alcm_avx512)]
-            if wide {
-                // SAFETY: `wide` is only set when AVX-512F is present; a vector sink is only
-                // used when T is f32 (checked above).
-                (j, qlo, qhi) =
-                    unsafe { avx512::row::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
-            }
-            if j == 0 {
-                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`); a vector sink
-                // is only used when T is f32 (checked above).
-                (j, qlo, qhi) =
-                    unsafe { row_avx2::<MODE, T>(&row, st, orow, q0, put, sink, &mut scalar)? };
-            }
+        RowPar {
+            q0: self.qmin[i],
+            ai,
+            picks: &self.dp[ai as usize..ai as usize + 256],
+            rneg: (MODE == SIGN_SVD || MODE == SIGN_CLASSES) && bit(h.rs, i),
+            fr: [h.fs[rc], h.fs[rc + 1], h.fs[rc + 2], h.fs[rc + 3]],
         }
-        let _ = (simd, sink, wide);
+    }
+
+    /// One value of column j on its lane, one symbol at a time.
+    #[inline(always)]
+    fn scalar<const MODE: u8>(
+        &self,
+        rp: &RowPar,
+        w: &[u8],
+        st: &mut Lanes,
+        j: usize,
+    ) -> Result<i64> {
+        let h = self.h;
+        let bj = h.b[j];
+        if bj == 0 {
+            return Ok(0);
+        }
+        let l = j % LANES;
+        let f = if MODE == SIGN_CLASSES {
+            rp.fr[h.ccls[j] as usize & 3]
+        } else {
+            rp.fr[0]
+        };
+        let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
+        value_fast::<MODE>(
+            &mut st.x[l],
+            w,
+            &mut st.pos[l],
+            &rp.picks[bj as usize],
+            svd && (rp.rneg != h.cneg[j]),
+            f,
+        )
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn row_simd<'w>(&self, rp: &RowPar, w: &'w [u8]) -> RowSimd<'w>
+    where
+        'a: 'w,
+    {
+        let cols = self.cols;
+        RowSimd {
+            w,
+            fl: flat(self.h.family),
+            ai: rp.ai,
+            b: &self.h.b[..cols],
+            cneg: &self.h.cneg[..cols],
+            ccls: &self.h.ccls[..cols],
+            fr: rp.fr,
+            rneg: rp.rneg,
+        }
+    }
+
+    /// A row's values from column `j` (the vector groups' end) one at a time, then its code
+    /// range check (the extremes `(qlo, qhi)` of its codes, from the vector groups' so far).
+    fn row_end<const MODE: u8>(
+        &self,
+        rp: &RowPar,
+        w: &[u8],
+        st: &mut Lanes,
+        orow: &mut [T],
+        (j, mut qlo, mut qhi): (usize, i64, i64),
+    ) -> Result<()> {
+        let mut scalar = |st: &mut Lanes, j: usize| self.scalar::<MODE>(rp, w, st, j);
         let cols = orow.len();
         scalar_run(
             st,
             orow,
             j..cols,
-            q0,
-            put,
+            rp.q0,
+            self.put,
             &mut scalar,
             (&mut qlo, &mut qhi),
         )?;
-        u_of(qlo, q0, h.max_u)?;
-        u_of(qhi, q0, h.max_u)?;
+        u_of(qlo, rp.q0, self.h.max_u)?;
+        u_of(qhi, rp.q0, self.h.max_u)?;
+        Ok(())
     }
-    Ok(())
+
+    /// Row `i` of a block (words `w`, lane states `st`) straight into `orow`: vector groups of
+    /// 16 or 8 columns where possible (their values converted and stored or added with vectors
+    /// when the sink allows), the rest one value at a time on its lane; then the row's code
+    /// range check.
+    fn row<const MODE: u8>(
+        &self,
+        w: &[u8],
+        st: &mut Lanes,
+        i: usize,
+        orow: &mut [T],
+    ) -> Result<()> {
+        let rp = self.par::<MODE>(i);
+        if rp.ai == 0 {
+            let u = u_of(0, rp.q0, self.h.max_u)?;
+            orow.iter_mut().for_each(|o| (self.put)(o, 0, u));
+            return Ok(());
+        }
+        let mut done = (0, i64::MAX, i64::MIN);
+        #[cfg(target_arch = "x86_64")]
+        if self.simd {
+            let row = self.row_simd(&rp, w);
+            let mut scalar = |st: &mut Lanes, j: usize| self.scalar::<MODE>(&rp, w, st, j);
+            #[cfg(alcm_avx512)]
+            if self.wide {
+                // SAFETY: `wide` is only set when AVX-512F is present; a vector sink is only
+                // used when T is f32 (`new`).
+                done = unsafe {
+                    avx512::row::<MODE, T>(&row, st, orow, rp.q0, self.put, self.sink, &mut scalar)?
+                };
+            }
+            if done.0 == 0 {
+                // SAFETY: `simd` is only set when AVX2 is present (`have_avx2`); a vector sink
+                // is only used when T is f32 (`new`).
+                done = unsafe {
+                    row_avx2::<MODE, T>(&row, st, orow, rp.q0, self.put, self.sink, &mut scalar)?
+                };
+            }
+        }
+        self.row_end::<MODE>(&rp, w, st, orow, done)
+    }
+
+    /// The rows of a block from row `row0` (`out.len() / cols` rows).
+    fn rows<const MODE: u8>(
+        &self,
+        w: &[u8],
+        st: &mut Lanes,
+        row0: usize,
+        out: &mut [T],
+    ) -> Result<()> {
+        for (i, orow) in (row0..).zip(out.chunks_exact_mut(self.cols)) {
+            self.row::<MODE>(w, st, i, orow)?;
+        }
+        Ok(())
+    }
+
+    /// Two blocks' rows, row `k` of one beside row `k` of the other where both take the
+    /// AVX-512 decoder (`avx512::row_pair`), else one after the other; then the longer
+    /// block's last rows alone. A block that fails stops there while the other goes on.
+    fn rows_pair<const MODE: u8>(
+        &self,
+        w: [&[u8]; 2],
+        st: [&mut Lanes; 2],
+        row0: [usize; 2],
+        out: [&mut [T]; 2],
+    ) -> [Result<()>; 2] {
+        let [st0, st1] = st;
+        let [out0, out1] = out;
+        let mut r0 = out0.chunks_exact_mut(self.cols);
+        let mut r1 = out1.chunks_exact_mut(self.cols);
+        let (mut i0, mut i1) = (row0[0], row0[1]);
+        let both = r0.len().min(r1.len());
+        for _ in 0..both {
+            let (Some(o0), Some(o1)) = (r0.next(), r1.next()) else {
+                unreachable!("both blocks have `both` rows left");
+            };
+            let (p0, p1) = (self.par::<MODE>(i0), self.par::<MODE>(i1));
+            let [d0, d1] = if self.wide && p0.ai != 0 && p1.ai != 0 {
+                self.row_pair_wide::<MODE>(w, [&p0, &p1], [&mut *st0, &mut *st1], [o0, o1])
+            } else {
+                [
+                    self.row::<MODE>(w[0], st0, i0, o0),
+                    self.row::<MODE>(w[1], st1, i1, o1),
+                ]
+            };
+            (i0, i1) = (i0 + 1, i1 + 1);
+            match (d0, d1) {
+                (Ok(()), Ok(())) => {}
+                (Err(e0), Ok(())) => {
+                    let rest: Vec<&mut [T]> = r1.collect();
+                    let d1 = rest
+                        .into_iter()
+                        .zip(i1..)
+                        .try_for_each(|(o, i)| self.row::<MODE>(w[1], st1, i, o));
+                    return [Err(e0), d1];
+                }
+                (Ok(()), Err(e1)) => {
+                    let rest: Vec<&mut [T]> = r0.collect();
+                    let d0 = rest
+                        .into_iter()
+                        .zip(i0..)
+                        .try_for_each(|(o, i)| self.row::<MODE>(w[0], st0, i, o));
+                    return [d0, Err(e1)];
+                }
+                (Err(e0), Err(e1)) => return [Err(e0), Err(e1)],
+            }
+        }
+        let d0 = r0
+            .zip(i0..)
+            .try_for_each(|(o, i)| self.row::<MODE>(w[0], st0, i, o));
+        let d1 = r1
+            .zip(i1..)
+            .try_for_each(|(o, i)| self.row::<MODE>(w[1], st1, i, o));
+        [d0, d1]
+    }
+
+    /// Two rows with a scale code each on the AVX-512 decoder side by side, then their ends.
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    fn row_pair_wide<const MODE: u8>(
+        &self,
+        w: [&[u8]; 2],
+        rp: [&RowPar; 2],
+        st: [&mut Lanes; 2],
+        out: [&mut [T]; 2],
+    ) -> [Result<()>; 2] {
+        let [st0, st1] = st;
+        let [o0, o1] = out;
+        let (row0, row1) = (self.row_simd(rp[0], w[0]), self.row_simd(rp[1], w[1]));
+        let mut s0 = |st: &mut Lanes, j: usize| self.scalar::<MODE>(rp[0], w[0], st, j);
+        let mut s1 = |st: &mut Lanes, j: usize| self.scalar::<MODE>(rp[1], w[1], st, j);
+        // SAFETY: `wide` (checked by the caller) is only set when AVX-512F is present; a
+        // vector sink is only used when T is f32 (`new`); both rows have `cols` values.
+        let [d0, d1] = unsafe {
+            avx512::row_pair::<MODE, T>(
+                [&row0, &row1],
+                [&mut *st0, &mut *st1],
+                [&mut *o0, &mut *o1],
+                [rp[0].q0, rp[1].q0],
+                self.put,
+                self.sink,
+                [&mut s0, &mut s1],
+            )
+        };
+        [
+            d0.and_then(|d| self.row_end::<MODE>(rp[0], w[0], st0, o0, d)),
+            d1.and_then(|d| self.row_end::<MODE>(rp[1], w[1], st1, o1, d)),
+        ]
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    fn row_pair_wide<const MODE: u8>(
+        &self,
+        _: [&[u8]; 2],
+        _: [&RowPar; 2],
+        _: [&mut Lanes; 2],
+        _: [&mut [T]; 2],
+    ) -> [Result<()>; 2] {
+        unreachable!("`wide` is false without the AVX-512 decoder")
+    }
 }
 
 /// The values `range` of a row one at a time on their lanes (a row's tail, or a group the
@@ -871,6 +1184,11 @@ pub(crate) static SCALAR_ONLY: std::sync::atomic::AtomicBool =
 /// instead).
 #[cfg(test)]
 pub(crate) static NO_AVX512: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Tests only: when set, blocks are decoded one at a time ([`pairs_pay`] answers false).
+#[cfg(test)]
+pub(crate) static NO_PAIRS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]

@@ -286,6 +286,173 @@ pub(in crate::entropy::model) unsafe fn predicted_neg<const MODE: u8>(
     }
 }
 
+/// A row's codes so far: the extremes of its vector groups' codes (as vectors, reduced once
+/// at the row's end) and of its values decoded one at a time.
+pub(super) struct Extremes {
+    vlo: __m512i,
+    vhi: __m512i,
+    qlo: i64,
+    qhi: i64,
+    any_vector: bool,
+}
+
+impl Extremes {
+    /// # Safety
+    /// AVX-512F must be available (inlined into AVX-512F code only).
+    #[inline(always)]
+    unsafe fn new() -> Self {
+        Extremes {
+            vlo: _mm512_set1_epi32(i32::MAX),
+            vhi: _mm512_set1_epi32(i32::MIN),
+            qlo: i64::MAX,
+            qhi: i64::MIN,
+            any_vector: false,
+        }
+    }
+
+    /// The lowest and highest code.
+    ///
+    /// # Safety
+    /// AVX-512F must be available (inlined into AVX-512F code only).
+    #[inline(always)]
+    unsafe fn get(&self) -> (i64, i64) {
+        if self.any_vector {
+            (
+                self.qlo.min(_mm512_reduce_min_epi32(self.vlo) as i64),
+                self.qhi.max(_mm512_reduce_max_epi32(self.vhi) as i64),
+            )
+        } else {
+            (self.qlo, self.qhi)
+        }
+    }
+}
+
+/// A row's value of column `j` on its lane, one symbol at a time.
+type ScalarStep<'s> = dyn FnMut(&mut Lanes, usize) -> Result<i64> + 's;
+
+/// One row's decoding as [`row`] and [`row_pair`] run it: the lane states in registers, their
+/// copy in `st` (for the scalar steps), the row's output and its extremes so far.
+struct RowRun<'r, 'a, T, S: ?Sized> {
+    r: &'r RowSimd<'a>,
+    st: &'r mut Lanes,
+    out: &'r mut [T],
+    q0: i64,
+    scalar: &'r mut S,
+    x: __m512i,
+    p: __m512i,
+    ext: Extremes,
+}
+
+impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRun<'r, 'a, T, S> {
+    /// # Safety
+    /// AVX-512F must be available (inlined into AVX-512F code only).
+    #[inline(always)]
+    unsafe fn new(
+        r: &'r RowSimd<'a>,
+        st: &'r mut Lanes,
+        out: &'r mut [T],
+        q0: i64,
+        scalar: &'r mut S,
+    ) -> Self {
+        let ps: [u32; LANES] = std::array::from_fn(|k| st.pos[k] as u32);
+        let x = _mm512_loadu_si512(st.x.as_ptr() as *const _);
+        let p = _mm512_loadu_si512(ps.as_ptr() as *const _);
+        RowRun {
+            r,
+            st,
+            out,
+            q0,
+            scalar,
+            x,
+            p,
+            ext: Extremes::new(),
+        }
+    }
+
+    /// Writes the registers' states back to `st`.
+    ///
+    /// # Safety
+    /// AVX-512F must be available (inlined into AVX-512F code only).
+    #[inline(always)]
+    unsafe fn store(&mut self) {
+        let mut ps = [0u32; LANES];
+        _mm512_storeu_si512(self.st.x.as_mut_ptr() as *mut _, self.x);
+        _mm512_storeu_si512(ps.as_mut_ptr() as *mut _, self.p);
+        for (sp, &p) in self.st.pos.iter_mut().zip(&ps) {
+            *sp = p as usize;
+        }
+    }
+
+    /// Takes the outcome `g` of [`group`] at columns `j..j + 16`: its values, or, where it
+    /// declined, the group one value at a time.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `sink` is [`Sink::Put`] unless T is f32.
+    #[inline(always)]
+    unsafe fn apply(
+        &mut self,
+        g: Option<(__m512i, __m512i, __m512i)>,
+        j: usize,
+        put: &impl Fn(&mut T, i64, u32),
+        sink: Sink,
+        consts: (__m512d, __m256),
+    ) -> Result<()> {
+        match g {
+            Some((nx, np, qv)) => {
+                self.ext.any_vector = true;
+                self.ext.vlo = _mm512_min_epi32(self.ext.vlo, qv);
+                self.ext.vhi = _mm512_max_epi32(self.ext.vhi, qv);
+                sink16(&mut self.out[j..j + LANES], qv, sink, consts, self.q0, put);
+                (self.x, self.p) = (nx, np);
+            }
+            None => {
+                self.store();
+                let ext = (&mut self.ext.qlo, &mut self.ext.qhi);
+                scalar_run(
+                    self.st,
+                    self.out,
+                    j..j + LANES,
+                    self.q0,
+                    put,
+                    self.scalar,
+                    ext,
+                )?;
+                let ps: [u32; LANES] = std::array::from_fn(|k| self.st.pos[k] as u32);
+                self.x = _mm512_loadu_si512(self.st.x.as_ptr() as *const _);
+                self.p = _mm512_loadu_si512(ps.as_ptr() as *const _);
+            }
+        }
+        Ok(())
+    }
+
+    /// The groups from column `j` on, then the states back to `st`: the columns done and the
+    /// extremes of their codes.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `sink` is [`Sink::Put`] unless T is f32.
+    #[inline(always)]
+    unsafe fn finish<const MODE: u8>(
+        mut self,
+        mut j: usize,
+        put: &impl Fn(&mut T, i64, u32),
+        sink: Sink,
+        consts: (__m512d, __m256),
+    ) -> Result<(usize, i64, i64)> {
+        let cols16 = self.out.len() / LANES * LANES;
+        while j < cols16 {
+            let g = group::<MODE, T>(self.r, self.x, self.p, j);
+            let done = self.apply(g, j, put, sink, consts);
+            if done.is_err() {
+                return done.map(|_| (0, 0, 0));
+            }
+            j += LANES;
+        }
+        self.store();
+        let (lo, hi) = self.ext.get();
+        Ok((cols16, lo, hi))
+    }
+}
+
 /// The 16-column groups of a row (columns `0..cols / 16 · 16`) with the block's 16 lane states
 /// in one vector, each group's values written into `out` by `sink` (a vector sink only when T
 /// is f32); a group the vector step declines (escape, wide low bits) goes through `scalar` on
@@ -305,51 +472,59 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     sink: Sink,
     scalar: &mut dyn FnMut(&mut Lanes, usize) -> Result<i64>,
 ) -> Result<(usize, i64, i64)> {
-    let load = |st: &Lanes| {
-        let ps: [u32; LANES] = std::array::from_fn(|k| st.pos[k] as u32);
-        (
-            _mm512_loadu_si512(st.x.as_ptr() as *const _),
-            _mm512_loadu_si512(ps.as_ptr() as *const _),
-        )
-    };
-    let store = |st: &mut Lanes, x: __m512i, p: __m512i| {
-        let mut ps = [0u32; LANES];
-        _mm512_storeu_si512(st.x.as_mut_ptr() as *mut _, x);
-        _mm512_storeu_si512(ps.as_mut_ptr() as *mut _, p);
-        for (sp, &p) in st.pos.iter_mut().zip(&ps) {
-            *sp = p as usize;
-        }
-    };
-    let (stepv, scalev) = sink_consts(sink);
-    let (mut vlo, mut vhi) = (_mm512_set1_epi32(i32::MAX), _mm512_set1_epi32(i32::MIN));
-    let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
-    let mut any_vector = false;
-    let (mut x, mut p) = load(st);
-    let cols16 = out.len() / LANES * LANES;
+    let consts = sink_consts(sink);
+    RowRun::new(r, st, out, q0, scalar).finish::<MODE>(0, put, sink, consts)
+}
+
+/// [`row`] on two rows of the same length from two blocks (their own lane states and words),
+/// their groups taken side by side: one block's states are one chain of dependent steps (two
+/// table gathers, a multiplication and three renormalisations a group, ≈ 90 cycles), which
+/// leaves the core idle; the other block's chain fills those waits. Each row's outcome is that
+/// of [`row`] on it alone; a row that fails stops there while the other goes on.
+///
+/// # Safety
+/// As [`row`], for both rows; `out[0].len() == out[1].len()`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn row_pair<const MODE: u8, T: Copy>(
+    r: [&RowSimd; 2],
+    st: [&mut Lanes; 2],
+    out: [&mut [T]; 2],
+    q0: [i64; 2],
+    put: &impl Fn(&mut T, i64, u32),
+    sink: Sink,
+    scalar: [&mut ScalarStep; 2],
+) -> [Result<(usize, i64, i64)>; 2] {
+    debug_assert_eq!(out[0].len(), out[1].len());
+    let consts = sink_consts(sink);
+    let [st0, st1] = st;
+    let [o0, o1] = out;
+    let [s0, s1] = scalar;
+    let mut a = RowRun::new(r[0], st0, o0, q0[0], s0);
+    let mut b = RowRun::new(r[1], st1, o1, q0[1], s1);
+    let cols16 = a.out.len() / LANES * LANES;
     let mut j = 0;
     while j < cols16 {
-        match group::<MODE, T>(r, x, p, j) {
-            Some((nx, np, qv)) => {
-                any_vector = true;
-                vlo = _mm512_min_epi32(vlo, qv);
-                vhi = _mm512_max_epi32(vhi, qv);
-                sink16(&mut out[j..j + LANES], qv, sink, (stepv, scalev), q0, put);
-                (x, p) = (nx, np);
-            }
-            None => {
-                store(st, x, p);
-                scalar_run(st, out, j..j + LANES, q0, put, scalar, (&mut qlo, &mut qhi))?;
-                (x, p) = load(st);
-            }
+        let ga = group::<MODE, T>(a.r, a.x, a.p, j);
+        let gb = group::<MODE, T>(b.r, b.x, b.p, j);
+        let da = a.apply(ga, j, put, sink, consts);
+        let db = b.apply(gb, j, put, sink, consts);
+        if da.is_err() || db.is_err() {
+            // The one that failed stops here; the other finishes its row alone.
+            let (ea, eb) = (da.is_err(), db.is_err());
+            let (fa, fb) = (da.map(|_| (0, 0, 0)), db.map(|_| (0, 0, 0)));
+            return match (ea, eb) {
+                (true, true) => [fa, fb],
+                (true, false) => [fa, b.finish::<MODE>(j + LANES, put, sink, consts)],
+                _ => [a.finish::<MODE>(j + LANES, put, sink, consts), fb],
+            };
         }
         j += LANES;
     }
-    store(st, x, p);
-    if any_vector {
-        qlo = qlo.min(_mm512_reduce_min_epi32(vlo) as i64);
-        qhi = qhi.max(_mm512_reduce_max_epi32(vhi) as i64);
-    }
-    Ok((cols16, qlo, qhi))
+    [
+        a.finish::<MODE>(j, put, sink, consts),
+        b.finish::<MODE>(j, put, sink, consts),
+    ]
 }
 
 /// Writes a vector group's 16 codes `qv` into `out` (16 values) by `sink` (a vector sink only

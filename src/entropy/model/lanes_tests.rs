@@ -659,3 +659,81 @@ fn a_lane_starting_below_l_is_refused() {
         assert!(e.to_string().contains("below its lower bound"), "{e}");
     }
 }
+
+/// Decodes `p` into values and into sums (`base + s · value`) on `threads` threads, blocks two
+/// at a time where the CPU takes them so (`pairs`) or one at a time: the bits, or the error
+/// as text.
+fn values_and_sums(
+    p: &[u8],
+    qmin: &[i64],
+    n: usize,
+    threads: usize,
+    pairs: bool,
+) -> (
+    std::result::Result<Vec<u32>, String>,
+    std::result::Result<Vec<u32>, String>,
+) {
+    NO_PAIRS.store(!pairs, Ordering::SeqCst);
+    let mut v = vec![0f32; n];
+    let rv = decode_values(p, qmin, 0.01, 4, &mut v, threads);
+    let mut a: Vec<f32> = (0..n).map(|k| (k % 13) as f32 - 6.0).collect();
+    let ra = accumulate_values(p, qmin, 0.01, 4, -0.5, &mut a, threads);
+    NO_PAIRS.store(false, Ordering::SeqCst);
+    let bits = |x: Vec<f32>| x.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+    (
+        rv.map(|_| bits(v)).map_err(|e| e.to_string()),
+        ra.map(|_| bits(a)).map_err(|e| e.to_string()),
+    )
+}
+
+/// Blocks decoded two at a time (`decode_block_pair`, the AVX-512 decoder) give what they
+/// give one at a time: the values and the sums, and on damaged payloads the same error (the
+/// first failing block's, as text), on 1–3 threads. The shapes' last blocks are shorter than
+/// the others (a pair of unequal blocks), and six blocks on two threads leave each thread a
+/// pair and a block alone.
+#[test]
+fn paired_blocks_decode_as_blocks_alone() {
+    if !pairs_pay(have_avx2()) {
+        return; // no AVX-512 decoder: blocks are never paired
+    }
+    for (rows, cols, damage) in [(1001usize, 600usize, true), (3000, 520, false)] {
+        let q = codes(rows, cols, 2.0, true, rows as u64 + 3);
+        let p = encode(&q, rows).unwrap();
+        assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows}x{cols}");
+        let rpb = crate::entropy::model::rows_per_block(rows, cols);
+        assert!(
+            rows.div_ceil(rpb) >= 4 && rows % rpb != 0,
+            "{rows}x{cols}: {rpb}"
+        );
+        let qmin = qmin_of(&q, rows);
+        let n = q.len();
+        let mut cases = vec![p.clone()];
+        let mut s = rows as u64;
+        for t in 0..if damage { 8 } else { 0 } {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let mut m = p.clone();
+            if t % 4 == 0 {
+                m.truncate(p.len() - 1 - (s >> 40) as usize % 5000);
+            } else {
+                // The later blocks' words: a pair's second block fails while its first decodes.
+                let at = p.len() * 2 / 5 + (s >> 33) as usize % (p.len() * 3 / 5);
+                m[at] ^= 1 << ((s >> 20) % 8);
+            }
+            cases.push(m);
+        }
+        for (c, m) in cases.iter().enumerate() {
+            for threads in [1, 2, 3] {
+                let paired = values_and_sums(m, &qmin, n, threads, true);
+                let alone = values_and_sums(m, &qmin, n, threads, false);
+                assert_eq!(paired, alone, "{rows}x{cols} case {c} threads {threads}");
+                if c == 0 {
+                    let v = paired.0.unwrap();
+                    for (k, (&got, &code)) in v.iter().zip(&q).enumerate() {
+                        let want = ((code as f64 * 0.01) as f32).to_bits();
+                        assert_eq!(got, want, "{rows}x{cols} value {k}");
+                    }
+                }
+            }
+        }
+    }
+}
