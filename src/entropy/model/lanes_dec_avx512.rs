@@ -38,7 +38,7 @@ pub(super) fn available() -> bool {
 /// by the table layout (`Flat`), word reads are clamped to the block's last word.
 #[target_feature(enable = "avx512f")]
 #[inline]
-// `T`: one copy per element type of `row`, so each has a single caller, which inlines it.
+// `T`: one copy per element type, inlined into `row` and `row_pair`.
 #[allow(clippy::extra_unused_type_parameters)]
 unsafe fn group<const MODE: u8, T>(
     r: &RowSimd,
@@ -478,9 +478,11 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
 
 /// [`row`] on two rows of the same length from two blocks (their own lane states and words),
 /// their groups taken side by side: one block's states are one chain of dependent steps (two
-/// table gathers, a multiplication and three renormalisations a group, ≈ 90 cycles), which
-/// leaves the core idle; the other block's chain fills those waits. Each row's outcome is that
-/// of [`row`] on it alone; a row that fails stops there while the other goes on.
+/// table gathers, a multiplication and up to three renormalisations a group), which leaves
+/// the core waiting; the other block's chain fills those waits (a fifth less time on the
+/// synthetic gradient's four blocks, `docs/PERFORMANCE.md`, session 22). Each row's outcome
+/// is that of [`row`] on it alone; a row that fails stops there while the other goes on.
+/// (Three or four blocks side by side, tried as arrays of rows, were no faster than two.)
 ///
 /// # Safety
 /// As [`row`], for both rows; `out[0].len() == out[1].len()`.
