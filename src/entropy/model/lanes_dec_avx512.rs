@@ -52,17 +52,19 @@ unsafe fn group<const MODE: u8, T>(
     let lim = _mm512_set1_epi32(L as i32);
     let maxw = _mm512_set1_epi32((r.w.len() / 2 - 1) as i32);
     let wbase = r.w.as_ptr() as *const i32;
-    // Word k is the high half of the 4 bytes at word k − 1 (k ≥ 2: the states come first), so
-    // the read ends with the word; clamped to the block's last word (a lane past its end is
-    // reported as truncated after the block, whatever it read).
-    let word_at = |k: __m512i| {
-        let idx = _mm512_sub_epi32(_mm512_min_epu32(k, maxw), one);
-        _mm512_srli_epi32::<16>(_mm512_i32gather_epi32::<2>(idx, wbase))
-    };
-    // A group takes at most two words per lane (see the sign step), read up front. The second
-    // from the clamped position, so that p + 1 cannot wrap to word 0 − 1.
-    let w0 = word_at(p);
-    let w1 = word_at(_mm512_add_epi32(_mm512_min_epu32(p, maxw), one));
+    // A group takes at most two words per lane (see the sign step), read up front by one
+    // 32-bit gather: words k and k + 1 from k = min(p, last − 1) (16 loads, not two gathers'
+    // 32). A lane at the last word or past it (reported as truncated after the block,
+    // whatever it read) takes the last word as both, as the block's clamp gives.
+    let k = _mm512_min_epu32(p, _mm512_sub_epi32(maxw, one));
+    let both = _mm512_i32gather_epi32::<2>(k, wbase);
+    let hi = _mm512_srli_epi32::<16>(both);
+    let w0 = _mm512_mask_mov_epi32(
+        _mm512_and_si512(both, _mm512_set1_epi32(0xFFFF)),
+        _mm512_cmpge_epu32_mask(p, maxw),
+        hi,
+    );
+    let w1 = hi;
     // v < L: shift in the given word. Returns the state and the lanes that took it.
     let renorm = |v: __m512i, wd: __m512i| -> (__m512i, __mmask16) {
         let need = _mm512_cmplt_epu32_mask(v, lim);
