@@ -307,12 +307,17 @@ pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneB
 
 /// Per family, the decoder's tables laid out for gathers: the slot → symbol map of every table
 /// (`t·M + slot`, 4 bytes of padding so a 32-bit gather of the last byte stays inside), the
-/// `(cum << 13) | freq` entries (`t·256 + symbol`) and, per `a + b` (0..=510), `table | s << 8 |
-/// esc << 16`. Built once per process.
+/// `(cum << 13) | freq` entries (`t·256 + symbol`), per slot of every table its symbol's
+/// decoding step (`slot`) and, per `a + b` (0..=510), `table | s << 8 | esc << 16`. Built
+/// once per process.
 #[cfg(target_arch = "x86_64")]
 pub(super) struct Flat {
     pub(super) lut: Vec<u8>,
     pub(super) fc: Vec<u32>,
+    /// Per slot (`t·M + slot`): `(freq − 1) | (slot − cum) << 12 | symbol << 24` of the
+    /// symbol the slot falls in (freq ≤ M, so 12 bits each): the AVX-512 decoders' one
+    /// gather of a magnitude step (`avx512::magnitude`). 16 KiB a table.
+    pub(super) slot: Vec<u32>,
     pub(super) pick: Vec<u32>,
 }
 
@@ -329,9 +334,21 @@ pub(super) fn flat(family: u8) -> &'static Flat {
             .iter()
             .map(|p| p.ti as u32 | (p.s as u32) << 8 | (p.esc as u32) << 16)
             .collect();
+        let slot = t
+            .lut
+            .iter()
+            .enumerate()
+            .map(|(k, &sym)| {
+                let e = t.fc[k / M as usize * 256 + sym as usize];
+                let (freq, cum, at) = (e & 0x1FFF, e >> 13, k as u32 % M);
+                debug_assert!((1..=M).contains(&freq) && cum <= at && at - cum < freq);
+                (freq - 1) | (at - cum) << 12 | (sym as u32) << 24
+            })
+            .collect();
         Flat {
             lut,
             fc: t.fc.clone(),
+            slot,
             pick,
         }
     })

@@ -77,11 +77,11 @@ unsafe fn group<const MODE: u8, T>(
     if _mm512_mask_cmpgt_epu32_mask(act, s, _mm512_set1_epi32(8)) != 0 {
         return None;
     }
-    let sym = magnitude_symbol(r.fl, ti, x);
+    let (sym, v) = magnitude(r.fl, ti, x);
     if _mm512_mask_cmpge_epu32_mask(act, sym, esc) != 0 {
         return None;
     }
-    let (v, n1) = renorm(magnitude_state(r.fl, ti, sym, x), w0);
+    let (v, n1) = renorm(v, w0);
     let (v, lo) = low_bits(v, s);
     let (v, n2) = renorm(v, _mm512_mask_mov_epi32(w0, n1, w1));
     let m = _mm512_or_si512(_mm512_sllv_epi32(sym, s), lo);
@@ -143,51 +143,32 @@ pub(in crate::entropy::model) unsafe fn picks(
     )
 }
 
-/// The magnitude symbol of each lane's state `x` under its table `ti`.
+/// The magnitude symbol of each lane's state `x` under its table `ti`, and the state after
+/// decoding it (before renormalisation): one gather of the slot's entry
+/// ([`Flat::slot`]: the symbol, its frequency and the slot's offset in its range), where a
+/// gather of the symbol and then one of its frequency and start made two gathers in a row on
+/// the chain of states.
 ///
 /// # Safety
 /// AVX-512F; `ti` below the family's table count (from [`picks`]).
 #[inline(always)]
-pub(in crate::entropy::model) unsafe fn magnitude_symbol(
+pub(in crate::entropy::model) unsafe fn magnitude(
     fl: &Flat,
     ti: __m512i,
     x: __m512i,
-) -> __m512i {
-    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
-    // SAFETY: table · 4096 + slot lies within the padded slot map.
-    _mm512_and_si512(
-        _mm512_i32gather_epi32::<1>(
-            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
-            fl.lut.as_ptr() as *const i32,
-        ),
-        _mm512_set1_epi32(0xFF),
-    )
-}
-
-/// Each lane's state after decoding its magnitude symbol `sym` from `x` (before
-/// renormalisation).
-///
-/// # Safety
-/// AVX-512F; `ti` and `sym` from [`picks`] and [`magnitude_symbol`].
-#[inline(always)]
-pub(in crate::entropy::model) unsafe fn magnitude_state(
-    fl: &Flat,
-    ti: __m512i,
-    sym: __m512i,
-    x: __m512i,
-) -> __m512i {
-    // SAFETY: table · 256 + symbol (< 256) lies within the packed entries.
+) -> (__m512i, __m512i) {
+    let low12 = _mm512_set1_epi32(M as i32 - 1);
+    let slot = _mm512_and_si512(x, low12);
+    // SAFETY: table · 4096 + slot lies within the entries (4096 a table).
     let e = _mm512_i32gather_epi32::<4>(
-        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
-        fl.fc.as_ptr() as *const i32,
+        _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
+        fl.slot.as_ptr() as *const i32,
     );
-    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
-    let c = _mm512_srli_epi32::<13>(e);
-    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
-    _mm512_sub_epi32(
-        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
-        c,
-    )
+    let sym = _mm512_srli_epi32::<24>(e);
+    let fr = _mm512_add_epi32(_mm512_and_si512(e, low12), _mm512_set1_epi32(1));
+    let off = _mm512_and_si512(_mm512_srli_epi32::<12>(e), low12);
+    let v = _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), off);
+    (sym, v)
 }
 
 /// `s ≤ 8` uniform low bits from each lane's state `v`, frequency 2^(12 − s) (s = 0: the
