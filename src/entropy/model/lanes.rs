@@ -305,18 +305,17 @@ pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneB
     Ok(LaneBlock { words, start, end })
 }
 
-/// Per family, the decoder's tables laid out for gathers: the slot → symbol map of every table
-/// (`t·M + slot`, 4 bytes of padding so a 32-bit gather of the last byte stays inside), the
-/// `(cum << 13) | freq` entries (`t·256 + symbol`), per slot of every table its symbol's
-/// decoding step (`slot`) and, per `a + b` (0..=510), `table | s << 8 | esc << 16`. Built
-/// once per process.
+/// Per family, the decoder's tables laid out for gathers: per slot of every table its
+/// symbol's decoding step (`slot`), the `(cum << 13) | freq` entries (`t·256 + symbol`, the
+/// kind-3 AVX2 encoder's) and, per `a + b` (0..=510), `table | s << 8 | esc << 16`. Built once
+/// per process.
 #[cfg(target_arch = "x86_64")]
 pub(super) struct Flat {
-    pub(super) lut: Vec<u8>,
     pub(super) fc: Vec<u32>,
     /// Per slot (`t·M + slot`): `(freq − 1) | (slot − cum) << 12 | symbol << 24` of the
-    /// symbol the slot falls in (freq ≤ M, so 12 bits each): the AVX-512 decoders' one
-    /// gather of a magnitude step (`avx512::magnitude`). 16 KiB a table.
+    /// symbol the slot falls in (freq ≤ M, so 12 bits each): the vector decoders' one load of
+    /// a magnitude step (`avx512::magnitude`), where the symbol and then its frequency were two
+    /// in a row on the chain of states. 16 KiB a table.
     pub(super) slot: Vec<u32>,
     pub(super) pick: Vec<u32>,
 }
@@ -327,8 +326,6 @@ pub(super) fn flat(family: u8) -> &'static Flat {
     static FLAT: [OnceLock<Flat>; N] = [const { OnceLock::new() }; N];
     FLAT[family as usize].get_or_init(|| {
         let t = super::family::family_tables(family);
-        let mut lut = t.lut.clone();
-        lut.extend_from_slice(&[0; 4]);
         let pick = t
             .pick
             .iter()
@@ -346,7 +343,6 @@ pub(super) fn flat(family: u8) -> &'static Flat {
             })
             .collect();
         Flat {
-            lut,
             fc: t.fc.clone(),
             slot,
             pick,
@@ -979,29 +975,21 @@ unsafe fn group_avx2<const MODE: u8>(
     if _mm256_movemask_epi8(wide) != 0 {
         return None;
     }
-    // Magnitude symbol.
+    // Magnitude step: the slot's entry (`Flat::slot`: symbol, frequency, offset in its
+    // range) by one gather, where the symbol and then its frequency took two in a row.
     let slot = _mm256_and_si256(x, slot_mask);
-    let sym = _mm256_and_si256(
-        _mm256_i32gather_epi32::<1>(
-            r.fl.lut.as_ptr() as *const i32,
-            _mm256_add_epi32(_mm256_slli_epi32::<12>(ti), slot),
-        ),
-        _mm256_set1_epi32(0xFF),
+    let e = _mm256_i32gather_epi32::<4>(
+        r.fl.slot.as_ptr() as *const i32,
+        _mm256_add_epi32(_mm256_slli_epi32::<12>(ti), slot),
     );
+    let sym = _mm256_srli_epi32::<24>(e);
     let is_esc = _mm256_and_si256(_mm256_xor_si256(_mm256_cmpgt_epi32(esc, sym), ones), act);
     if _mm256_movemask_epi8(is_esc) != 0 {
         return None;
     }
-    let e = _mm256_i32gather_epi32::<4>(
-        r.fl.fc.as_ptr() as *const i32,
-        _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), sym),
-    );
-    let fr = _mm256_and_si256(e, _mm256_set1_epi32((1 << 13) - 1));
-    let c = _mm256_srli_epi32::<13>(e);
-    let v = _mm256_sub_epi32(
-        _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x)), slot),
-        c,
-    );
+    let fr = _mm256_add_epi32(_mm256_and_si256(e, slot_mask), _mm256_set1_epi32(1));
+    let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e), slot_mask);
+    let v = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x)), off);
     let (v, p1) = renorm(v, p);
     // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
     let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s);
