@@ -104,20 +104,20 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         let s = _mm_and_si128(_mm_srli_epi32::<8>(pk), byte);
         let esc = _mm_srli_epi32::<16>(pk);
         let wide = _mm_cmpgt_epi32(s, _mm_set1_epi32(8));
-        // Magnitude step (no word yet: exact on every lane): the slot's entry (`Flat::slot`:
-        // symbol, frequency, offset in its range), one load a lane where the symbol and then
-        // its frequency were two in a row. Scalar loads, not gathers: on the state's
-        // dependency chain a gather's latency (≈ 20 cycles on Zen 3) is several loads'.
+        // Magnitude symbol (no word yet: exact on every lane).
+        // Scalar loads, not gathers: on the state's dependency chain a gather's latency (≈ 20
+        // cycles on Zen 3) is several loads'.
         let slot = _mm_and_si128(xv, slot_mask);
         let mut li = [0u32; 4];
         _mm_storeu_si128(
             li.as_mut_ptr() as *mut __m128i,
             _mm_add_epi32(_mm_slli_epi32::<12>(ti), slot),
         );
-        let st = r.fl.slot.as_ptr();
-        let ev = li.map(|k| *st.add(k as usize));
-        let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
-        let sym = _mm_srli_epi32::<24>(e);
+        let mut ei = [0u32; 4];
+        _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
+        let lut = r.fl.lut.as_ptr();
+        let sy = li.map(|k| *lut.add(k as usize) as u32);
+        let sym = _mm_loadu_si128(sy.as_ptr() as *const __m128i);
         let is_esc = _mm_xor_si128(_mm_cmpgt_epi32(esc, sym), ones);
         if _mm_movemask_ps(_mm_castsi128_ps(_mm_and_si128(
             _mm_or_si128(wide, is_esc),
@@ -126,9 +126,15 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         {
             return None;
         }
-        let fm = _mm_add_epi32(_mm_and_si128(e, slot_mask), _mm_set1_epi32(1));
-        let off = _mm_and_si128(_mm_srli_epi32::<12>(e), slot_mask);
-        let x1 = _mm_add_epi32(_mm_mullo_epi32(fm, _mm_srli_epi32::<12>(xv)), off);
+        let fc = r.fl.fc.as_ptr();
+        let ev = [0, 1, 2, 3].map(|l| *fc.add((ei[l] + sy[l]) as usize));
+        let e = _mm_loadu_si128(ev.as_ptr() as *const __m128i);
+        let fm = _mm_and_si128(e, _mm_set1_epi32((1 << 13) - 1));
+        let cm = _mm_srli_epi32::<13>(e);
+        let x1 = _mm_sub_epi32(
+            _mm_add_epi32(_mm_mullo_epi32(fm, _mm_srli_epi32::<12>(xv)), slot),
+            cm,
+        );
         let n_a = _mm_and_si128(below(x1), act);
         // The low-bit step (s = 0: the identity) and the sign step, from a given state.
         let sh = _mm_sub_epi32(_mm_set1_epi32(SCALE_BITS as i32), s);

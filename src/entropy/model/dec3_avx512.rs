@@ -105,10 +105,10 @@ pub(super) unsafe fn run<const MODE: u8, T>(
         let esc = _mm_srli_epi32::<16>(pk);
         let wide = _mm_mask_cmpgt_epu32_mask(act, s32, _mm_set1_epi32(8));
         let s = _mm256_cvtepu32_epi64(s32);
+        let mut ei = [0u32; 4];
+        _mm_storeu_si128(ei.as_mut_ptr() as *mut __m128i, _mm_slli_epi32::<8>(ti));
         let ti12 = _mm256_slli_epi64::<12>(_mm256_cvtepu32_epi64(ti));
-        // Magnitude step: one scalar load a lane of the slot's entry (`Flat::slot`: symbol,
-        // frequency, offset in its range), not the symbol and then its frequency (two loads in
-        // a row on the chain; a gather's latency is several loads').
+        // Magnitude symbol: scalar loads (a gather's latency is several loads' on the chain).
         let slot = _mm256_and_si256(xv, slot_mask);
         let li = _mm256_add_epi64(ti12, slot);
         let (l01, l23) = (
@@ -116,24 +116,31 @@ pub(super) unsafe fn run<const MODE: u8, T>(
             _mm256_extracti128_si256::<1>(li),
         );
         // SAFETY (the loads below): `ti` is a table of the set (`Flat::pick`), so `ti·M + slot`
-        // is inside `slot`; the caller's loop keeps columns `j..j + 4` and words
-        // `pos..pos + 4` inside their slices (`dec3_avx2::drive`).
-        let st = r.fl.slot.as_ptr();
+        // is inside `lut` and `ti·256 + sym` inside `fc`; the caller's loop keeps columns
+        // `j..j + 4` and words `pos..pos + 4` inside their slices (`dec3_avx2::drive`).
+        let lut = r.fl.lut.as_ptr();
+        let sy = [
+            *lut.add(_mm_cvtsi128_si64(l01) as usize) as u32,
+            *lut.add(_mm_extract_epi64::<1>(l01) as usize) as u32,
+            *lut.add(_mm_cvtsi128_si64(l23) as usize) as u32,
+            *lut.add(_mm_extract_epi64::<1>(l23) as usize) as u32,
+        ];
+        let fc = r.fl.fc.as_ptr();
         let e32 = _mm_setr_epi32(
-            *st.add(_mm_cvtsi128_si64(l01) as usize) as i32,
-            *st.add(_mm_extract_epi64::<1>(l01) as usize) as i32,
-            *st.add(_mm_cvtsi128_si64(l23) as usize) as i32,
-            *st.add(_mm_extract_epi64::<1>(l23) as usize) as i32,
+            *fc.add((ei[0] + sy[0]) as usize) as i32,
+            *fc.add((ei[1] + sy[1]) as usize) as i32,
+            *fc.add((ei[2] + sy[2]) as usize) as i32,
+            *fc.add((ei[3] + sy[3]) as usize) as i32,
         );
-        let sym32 = _mm_srli_epi32::<24>(e32);
+        let sym32 = _mm_setr_epi32(sy[0] as i32, sy[1] as i32, sy[2] as i32, sy[3] as i32);
         if wide | _mm_mask_cmpge_epu32_mask(act, sym32, esc) != 0 {
             return None;
         }
         let e = _mm256_cvtepu32_epi64(e32);
-        let low12 = _mm256_set1_epi64x(M as i64 - 1);
-        let fm = _mm256_add_epi64(_mm256_and_si256(e, low12), _mm256_set1_epi64x(1));
-        let off = _mm256_and_si256(_mm256_srli_epi64::<12>(e), low12);
-        let x1 = _mm256_madd52lo_epu64(off, fm, _mm256_srli_epi64::<12>(xv));
+        let fm = _mm256_and_si256(e, _mm256_set1_epi64x((1 << 13) - 1));
+        let cm = _mm256_srli_epi64::<13>(e);
+        // `slot − cum` may wrap below 0: the 64-bit sum of the multiply-add wraps back.
+        let x1 = _mm256_madd52lo_epu64(_mm256_sub_epi64(slot, cm), fm, _mm256_srli_epi64::<12>(xv));
         let below = |v: __m256i, k: __mmask8| _mm256_mask_cmplt_epu64_mask(k, v, big_l);
         let n_a = below(x1, act);
         // The low-bit step (s = 0: the identity) and the sign step, from a given state.

@@ -305,17 +305,22 @@ pub(crate) fn read_block<'a>(payload: &'a [u8], pos: &mut usize) -> Result<LaneB
     Ok(LaneBlock { words, start, end })
 }
 
-/// Per family, the decoder's tables laid out for gathers: per slot of every table its
-/// symbol's decoding step (`slot`), the `(cum << 13) | freq` entries (`t·256 + symbol`, the
-/// kind-3 AVX2 encoder's) and, per `a + b` (0..=510), `table | s << 8 | esc << 16`. Built once
+/// Per family, the decoder's tables laid out for gathers: the slot → symbol map of every table
+/// (`t·M + slot`, 4 bytes of padding so a 32-bit gather of the last byte stays inside), the
+/// `(cum << 13) | freq` entries (`t·256 + symbol`), per slot of every table its symbol's
+/// decoding step (`slot`) and, per `a + b` (0..=510), `table | s << 8 | esc << 16`. Built once
 /// per process.
 #[cfg(target_arch = "x86_64")]
 pub(super) struct Flat {
+    pub(super) lut: Vec<u8>,
     pub(super) fc: Vec<u32>,
     /// Per slot (`t·M + slot`): `(freq − 1) | (slot − cum) << 12 | symbol << 24` of the
-    /// symbol the slot falls in (freq ≤ M, so 12 bits each): the vector decoders' one load of
-    /// a magnitude step (`avx512::magnitude`), where the symbol and then its frequency were two
-    /// in a row on the chain of states. 16 KiB a table.
+    /// symbol the slot falls in (freq ≤ M, so 12 bits each): the kind-5 vector decoders' one
+    /// gather of a magnitude step (`avx512::magnitude`), where the symbol and then its
+    /// frequency were two in a row on the chain of states. 16 KiB a table, four times `lut`
+    /// and `fc`: kinds 3 and 6 (at most 2^16 values a frame) keep those, as there the larger
+    /// table's first touches cost more than the gather saved (the 16 384-value fc1 gradient,
+    /// decoded between two compressions: 831–843 → 772–779 MB/s; docs/PERFORMANCE.md).
     pub(super) slot: Vec<u32>,
     pub(super) pick: Vec<u32>,
 }
@@ -342,7 +347,10 @@ pub(super) fn flat(family: u8) -> &'static Flat {
                 (freq - 1) | (at - cum) << 12 | (sym as u32) << 24
             })
             .collect();
+        let mut lut = t.lut.clone();
+        lut.extend_from_slice(&[0; 4]);
         Flat {
+            lut,
             fc: t.fc.clone(),
             slot,
             pick,

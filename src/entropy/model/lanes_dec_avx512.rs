@@ -145,9 +145,9 @@ pub(in crate::entropy::model) unsafe fn picks(
 
 /// The magnitude symbol of each lane's state `x` under its table `ti`, and the state after
 /// decoding it (before renormalisation): one gather of the slot's entry
-/// ([`Flat::slot`]: the symbol, its frequency and the slot's offset in its range), where a
-/// gather of the symbol and then one of its frequency and start made two gathers in a row on
-/// the chain of states.
+/// ([`Flat::slot`]: the symbol, its frequency and the slot's offset in its range), where
+/// [`magnitude_symbol`] and then [`magnitude_state`] make two gathers in a row on the chain of
+/// states (kind 6 keeps those: see `Flat::slot`).
 ///
 /// # Safety
 /// AVX-512F; `ti` below the family's table count (from [`picks`]).
@@ -169,6 +169,53 @@ pub(in crate::entropy::model) unsafe fn magnitude(
     let off = _mm512_and_si512(_mm512_srli_epi32::<12>(e), low12);
     let v = _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), off);
     (sym, v)
+}
+
+/// The magnitude symbol of each lane's state `x` under its table `ti`.
+///
+/// # Safety
+/// AVX-512F; `ti` below the family's table count (from [`picks`]).
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn magnitude_symbol(
+    fl: &Flat,
+    ti: __m512i,
+    x: __m512i,
+) -> __m512i {
+    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
+    // SAFETY: table · 4096 + slot lies within the padded slot map.
+    _mm512_and_si512(
+        _mm512_i32gather_epi32::<1>(
+            _mm512_add_epi32(_mm512_slli_epi32::<12>(ti), slot),
+            fl.lut.as_ptr() as *const i32,
+        ),
+        _mm512_set1_epi32(0xFF),
+    )
+}
+
+/// Each lane's state after decoding its magnitude symbol `sym` from `x` (before
+/// renormalisation).
+///
+/// # Safety
+/// AVX-512F; `ti` and `sym` from [`picks`] and [`magnitude_symbol`].
+#[inline(always)]
+pub(in crate::entropy::model) unsafe fn magnitude_state(
+    fl: &Flat,
+    ti: __m512i,
+    sym: __m512i,
+    x: __m512i,
+) -> __m512i {
+    // SAFETY: table · 256 + symbol (< 256) lies within the packed entries.
+    let e = _mm512_i32gather_epi32::<4>(
+        _mm512_add_epi32(_mm512_slli_epi32::<8>(ti), sym),
+        fl.fc.as_ptr() as *const i32,
+    );
+    let fr = _mm512_and_si512(e, _mm512_set1_epi32((1 << 13) - 1));
+    let c = _mm512_srli_epi32::<13>(e);
+    let slot = _mm512_and_si512(x, _mm512_set1_epi32(M as i32 - 1));
+    _mm512_sub_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(fr, _mm512_srli_epi32::<12>(x)), slot),
+        c,
+    )
 }
 
 /// `s ≤ 8` uniform low bits from each lane's state `v`, frequency 2^(12 − s) (s = 0: the

@@ -16,7 +16,8 @@
 
 use super::decode::Sink;
 use super::lanes::avx512::{
-    low_bits, magnitude, picks, predicted_neg, sign_freqs, sign_state, sink16, sink_consts,
+    low_bits, magnitude_state, magnitude_symbol, picks, predicted_neg, sign_freqs, sign_state,
+    sink16, sink_consts,
 };
 use super::lanes::Flat;
 use super::shared::{decode_group, RowDec, Shared, STATES};
@@ -79,10 +80,11 @@ unsafe fn group<const MODE: u8>(
         return None;
     }
     // Step 1: magnitude symbols.
-    let (sym, v) = magnitude(fl, ti, x);
+    let sym = magnitude_symbol(fl, ti, x);
     if _mm512_mask_cmpge_epu32_mask(act, sym, esc) != 0 {
         return None;
     }
+    let v = magnitude_state(fl, ti, sym, x);
     let n1 = _mm512_mask_cmplt_epu32_mask(act, v, lim);
     let v = renorm(v, n1, 0);
     let t1 = (n1 as u32).count_ones();
