@@ -374,7 +374,7 @@ fn decode_lane_pairs<T: Copy + Send + 'static>(
             return vec![r];
         }
         let (a, b) = piece.split_at_mut(block_len);
-        let pair = [&blocks[k], &blocks[k + 1]];
+        let pair = [Some(&blocks[k]), Some(&blocks[k + 1])];
         lanes::decode_block_pair(head, pair, qmin, row0, [a, b], cols, put, simd, sink).into()
     });
     results.into_iter().flatten().collect()

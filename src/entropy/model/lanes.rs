@@ -384,7 +384,7 @@ pub(crate) fn decode_block<T: Copy + 'static>(
     simd: bool,
     sink: Sink,
 ) -> Result<()> {
-    let [r, _] = decode_blocks(
+    let [r, _] = decode_block_pair(
         h,
         [Some(blk), None],
         qmin,
@@ -417,36 +417,11 @@ pub(crate) fn pairs_pay(simd: bool) -> bool {
     }
 }
 
-/// Decodes two consecutive blocks, `blk[0]` from row `row0` into `out[0]` and `blk[1]` into
-/// `out[1]` (the rows after), their rows side by side ([`pairs_pay`]); each block's outcome is
-/// that of [`decode_block`] on it alone.
+/// Decodes two consecutive blocks, `blk[0]` from row `row0` into `out[0]` and `blk[1]` (if
+/// any) into `out[1]` (the rows after), their rows side by side ([`pairs_pay`]); each block's
+/// outcome is that of decoding it alone (a missing block: `Ok`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_block_pair<T: Copy + 'static>(
-    h: &Head,
-    blk: [&LaneBlock; 2],
-    qmin: &[i64],
-    row0: usize,
-    out: [&mut [T]; 2],
-    cols: usize,
-    put: &impl Fn(&mut T, i64, u32),
-    simd: bool,
-    sink: Sink,
-) -> [Result<()>; 2] {
-    decode_blocks(
-        h,
-        [Some(blk[0]), Some(blk[1])],
-        qmin,
-        row0,
-        out,
-        cols,
-        put,
-        simd,
-        sink,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn decode_blocks<T: Copy + 'static>(
     h: &Head,
     blk: [Option<&LaneBlock>; 2],
     qmin: &[i64],
