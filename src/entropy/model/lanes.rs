@@ -318,9 +318,10 @@ pub(super) struct Flat {
     /// symbol the slot falls in (freq ≤ M, so 12 bits each): the kind-5 vector decoders' one
     /// gather of a magnitude step (`avx512::magnitude`), where the symbol and then its
     /// frequency were two in a row on the chain of states. 16 KiB a table, four times `lut`
-    /// and `fc`: kinds 3 and 6 (at most 2^16 values a frame) keep those, as there the larger
-    /// table's first touches cost more than the gather saved (the 16 384-value fc1 gradient,
-    /// decoded between two compressions: 831–843 → 772–779 MB/s; docs/PERFORMANCE.md).
+    /// and `fc`: kinds 3 and 6 (the small frames of a training step) keep those, as there the
+    /// larger table's first touches cost more than the gather saved (the 16 384-value fc1
+    /// gradient, decoded between two compressions: 831–843 → 772–779 MB/s;
+    /// docs/PERFORMANCE.md, session 22).
     pub(super) slot: Vec<u32>,
     pub(super) pick: Vec<u32>,
 }
