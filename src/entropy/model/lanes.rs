@@ -510,9 +510,8 @@ fn decode_blocks_mode<const MODE: u8, T: Copy + 'static>(
 ) -> [Result<()>; 2] {
     let [out0, out1] = out;
     let rows0 = out0.len() / cols.max(1);
-    let both = |b: &LaneBlock| -> Result<Lanes> { first_states(b) };
-    let st0 = blk[0].map(both);
-    let st1 = blk[1].map(both);
+    let st0 = blk[0].map(first_states);
+    let st1 = blk[1].map(first_states);
     // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
     let fits = |b: Option<&LaneBlock>| {
         b.map_or(true, |b| {
@@ -533,7 +532,7 @@ fn decode_blocks_mode<const MODE: u8, T: Copy + 'static>(
             [block_end(b0, &s0, d0), block_end(b1, &s1, d1)]
         }
         (s0, s1) => {
-            // A block that fails at its start is decoded alone after the other.
+            // A block whose first states are refused fails; the other is decoded alone.
             let one =
                 |b: Option<&LaneBlock>, st: Option<Result<Lanes>>, r0: usize, o: &mut [T]| match (
                     b, st,
