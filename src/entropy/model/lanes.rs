@@ -771,13 +771,13 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         let mut r0 = out0.chunks_exact_mut(self.cols);
         let mut r1 = out1.chunks_exact_mut(self.cols);
         let (mut i0, mut i1) = (row0[0], row0[1]);
-        let both = r0.len().min(r1.len());
-        for _ in 0..both {
+        let mut done = [Ok(()), Ok(())];
+        for _ in 0..r0.len().min(r1.len()) {
             let (Some(o0), Some(o1)) = (r0.next(), r1.next()) else {
-                unreachable!("both blocks have `both` rows left");
+                unreachable!("both blocks have rows left");
             };
             let (p0, p1) = (self.par::<MODE>(i0), self.par::<MODE>(i1));
-            let [d0, d1] = if self.wide && p0.ai != 0 && p1.ai != 0 {
+            done = if self.wide && p0.ai != 0 && p1.ai != 0 {
                 self.row_pair_wide::<MODE>(w, [&p0, &p1], [&mut *st0, &mut *st1], [o0, o1])
             } else {
                 [
@@ -786,34 +786,23 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
                 ]
             };
             (i0, i1) = (i0 + 1, i1 + 1);
-            match (d0, d1) {
-                (Ok(()), Ok(())) => {}
-                (Err(e0), Ok(())) => {
-                    let rest: Vec<&mut [T]> = r1.collect();
-                    let d1 = rest
-                        .into_iter()
-                        .zip(i1..)
-                        .try_for_each(|(o, i)| self.row::<MODE>(w[1], st1, i, o));
-                    return [Err(e0), d1];
-                }
-                (Ok(()), Err(e1)) => {
-                    let rest: Vec<&mut [T]> = r0.collect();
-                    let d0 = rest
-                        .into_iter()
-                        .zip(i0..)
-                        .try_for_each(|(o, i)| self.row::<MODE>(w[0], st0, i, o));
-                    return [d0, Err(e1)];
-                }
-                (Err(e0), Err(e1)) => return [Err(e0), Err(e1)],
+            if done.iter().any(|d| d.is_err()) {
+                break;
             }
         }
-        let d0 = r0
-            .zip(i0..)
-            .try_for_each(|(o, i)| self.row::<MODE>(w[0], st0, i, o));
-        let d1 = r1
-            .zip(i1..)
-            .try_for_each(|(o, i)| self.row::<MODE>(w[1], st1, i, o));
-        [d0, d1]
+        // A block that has not failed decodes its rows left alone: the longer block's last
+        // rows, or every row after its partner failed.
+        let [d0, d1] = done;
+        [
+            d0.and_then(|()| {
+                r0.zip(i0..)
+                    .try_for_each(|(o, i)| self.row::<MODE>(w[0], st0, i, o))
+            }),
+            d1.and_then(|()| {
+                r1.zip(i1..)
+                    .try_for_each(|(o, i)| self.row::<MODE>(w[1], st1, i, o))
+            }),
+        ]
     }
 
     /// Two rows with a scale code each on the AVX-512 decoder side by side, then their ends.

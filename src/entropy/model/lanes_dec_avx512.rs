@@ -318,7 +318,7 @@ pub(in crate::entropy::model) unsafe fn predicted_neg<const MODE: u8>(
 
 /// A row's codes so far: the extremes of its vector groups' codes (as vectors, reduced once
 /// at the row's end) and of its values decoded one at a time.
-pub(super) struct Extremes {
+struct Extremes {
     vlo: __m512i,
     vhi: __m512i,
     qlo: i64,
@@ -384,19 +384,29 @@ impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRu
         q0: i64,
         scalar: &'r mut S,
     ) -> Self {
-        let ps: [u32; LANES] = std::array::from_fn(|k| st.pos[k] as u32);
-        let x = _mm512_loadu_si512(st.x.as_ptr() as *const _);
-        let p = _mm512_loadu_si512(ps.as_ptr() as *const _);
-        RowRun {
+        let mut run = RowRun {
             r,
             st,
             out,
             q0,
             scalar,
-            x,
-            p,
+            x: _mm512_setzero_si512(),
+            p: _mm512_setzero_si512(),
             ext: Extremes::new(),
-        }
+        };
+        run.load();
+        run
+    }
+
+    /// Reads the states in `st` into the registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available (inlined into AVX-512F code only).
+    #[inline(always)]
+    unsafe fn load(&mut self) {
+        let ps: [u32; LANES] = std::array::from_fn(|k| self.st.pos[k] as u32);
+        self.x = _mm512_loadu_si512(self.st.x.as_ptr() as *const _);
+        self.p = _mm512_loadu_si512(ps.as_ptr() as *const _);
     }
 
     /// Writes the registers' states back to `st`.
@@ -447,9 +457,7 @@ impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRu
                     self.scalar,
                     ext,
                 )?;
-                let ps: [u32; LANES] = std::array::from_fn(|k| self.st.pos[k] as u32);
-                self.x = _mm512_loadu_si512(self.st.x.as_ptr() as *const _);
-                self.p = _mm512_loadu_si512(ps.as_ptr() as *const _);
+                self.load();
             }
         }
         Ok(())
@@ -471,10 +479,7 @@ impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRu
         let cols16 = self.out.len() / LANES * LANES;
         while j < cols16 {
             let g = group::<MODE, T>(self.r, self.x, self.p, j);
-            let done = self.apply(g, j, put, sink, consts);
-            if done.is_err() {
-                return done.map(|_| (0, 0, 0));
-            }
+            self.apply(g, j, put, sink, consts)?;
             j += LANES;
         }
         self.store();
