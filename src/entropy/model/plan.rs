@@ -96,16 +96,30 @@ const LANES_EXTRA_BYTES: f64 = 112.0;
 /// as fast (the trainer's low-bit frames, where the lanes would cost 2–3 %, stay kind 3).
 const LANES_MAX_SHARE: f64 = 0.008;
 
-/// Rows per independent block: all rows (one block, payload kind 1) below 2^19 values, else
-/// about 2^18 values per block (kind 2). Fixed by the shape alone, never by the thread count.
+/// From this many values (and two rows) a tensor below 2^19 values is cut into two blocks
+/// ([`rows_per_block`]). Why: one block is one chain of dependent rANS steps, and two blocks
+/// decode side by side on one thread (`lanes::decode_block_pair`) or one per thread; on the
+/// 147 456-value MiniLM weights, 1-thread decode +17 % (1 646–1 669 → 1 930–1 971 MB/s) and
+/// 2-thread compress from 0.9× to 1.2× one thread, for 116 more bytes (+0.09 %: the second
+/// block's lane counts and states). Below 2^17 values those bytes weigh more and a decode is
+/// more of per-call costs (`docs/PERFORMANCE.md`, session 23).
+pub(crate) const TWO_BLOCKS_MIN_VALUES: usize = 1 << 17;
+
+/// Rows per independent block: all rows (one block) below [`TWO_BLOCKS_MIN_VALUES`], two
+/// blocks (`⌈rows / 2⌉` rows each, the second shorter on odd rows) below 2^19 values, else
+/// about 2^18 values per block. Fixed by the shape alone, never by the thread count.
 ///
 /// The block count is made even where the rows allow it: blocks are split between threads in
 /// contiguous runs, so an odd count (the MiniLM word embeddings had 9) leaves one thread a
 /// block more than the other, which capped two threads at 9/5 = 1.8× one.
 pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
     let rows = rows.max(1);
-    if rows.saturating_mul(cols) < 1 << 19 {
+    let n = rows.saturating_mul(cols);
+    if n < TWO_BLOCKS_MIN_VALUES {
         return rows;
+    }
+    if n < 1 << 19 {
+        return rows.div_ceil(2);
     }
     let rpb = (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows);
     let n = rows.div_ceil(rpb);

@@ -128,9 +128,16 @@ fn synthetic_round_trips() {
 #[test]
 fn block_counts_are_even_where_the_rows_allow() {
     let blocks = |rows: usize, cols: usize| rows.div_ceil(rows_per_block(rows, cols));
-    // One block below 2^19 values.
+    // One block below 2^17 values (or of one row), two blocks of ⌈rows / 2⌉ rows below 2^19.
     assert_eq!(rows_per_block(100, 100), 100);
-    assert_eq!(rows_per_block(1023, 512), 1023);
+    assert_eq!(rows_per_block(255, 512), 255);
+    assert_eq!(rows_per_block(256, 512), 128);
+    assert_eq!(rows_per_block(1, 300_000), 1);
+    assert_eq!(rows_per_block(384, 384), 192);
+    assert_eq!(rows_per_block(1023, 512), 512);
+    assert_eq!(blocks(1023, 512), 2);
+    assert_eq!(rows_per_block(3, 100_000), 2);
+    assert_eq!(blocks(3, 100_000), 2);
     // 1024 × 1024: 256 rows of 2^18 values, four blocks, as before.
     assert_eq!(rows_per_block(1024, 1024), 256);
     // The MiniLM word embeddings, 6144 × 384: 683 rows (9 blocks) became 615 (10 blocks,
