@@ -186,8 +186,10 @@ impl DecodeOptions {
 }
 
 /// Frames of fewer values than this are decoded by [`DecodeOptions::decompress`]'s one-thread
-/// preparation: below 2^19 values a model payload is one block (`rows_per_block`), decoded on
-/// one thread, and a worker started for the zeroing alone would cost more than it saves.
+/// preparation: below 2^19 values a model payload has one or two blocks (`rows_per_block`),
+/// and a worker started for the zeroing as well cost more than it saved (tried from 2^17 in
+/// session 23: the 147 456-value weights' 2-thread decode was no faster and the compressions
+/// between the decodes slower, 1.22× → 0.93× one thread, in `thread_scaling`).
 const THREADED_MIN_VALUES: usize = 1 << 19;
 
 impl DecodeOptions {
