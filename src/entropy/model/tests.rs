@@ -161,6 +161,46 @@ fn block_counts_are_even_where_the_rows_allow() {
     }
 }
 
+/// From 2^17 values a tensor is two kind-5 blocks (the second one row shorter on odd rows),
+/// coded to the same bytes on any thread count and decoded (the two blocks side by side) to
+/// exactly its codes; one value fewer than 2^17 is one block.
+#[test]
+fn two_blocks_from_2_17_values() {
+    let mut s = 17u64;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    for (rows, cols, blocks) in [(257usize, 512usize, 2usize), (256, 512, 2), (255, 514, 1)] {
+        let mut q = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                let g = (-2.0 * rnd().ln()).sqrt() * (std::f64::consts::TAU * rnd()).cos();
+                q.push((g * (1 + i % 7) as f64 * (1 + j % 5) as f64 * 9.0).round() as i64);
+            }
+        }
+        let (qmin, codes) = offset_codes(&q, cols);
+        let plan = plan_codes(&codes, &qmin, 1, None).unwrap();
+        assert_eq!(plan.n_blocks(), blocks, "{rows} x {cols}");
+        let p = plan.encode(&codes, &qmin, 1);
+        assert_eq!(p[0], KIND_LANES_BLOCKS, "{rows} x {cols}");
+        for t in [2, 3] {
+            let pt = plan_codes(&codes, &qmin, t, None).unwrap();
+            assert!(
+                pt.encode(&codes, &qmin, t) == p,
+                "{rows} x {cols} on {t} threads"
+            );
+        }
+        let mut out = vec![0u32; q.len()];
+        decode(&p, &qmin, 4, &mut out).unwrap();
+        for (k, (&u, &v)) in out.iter().zip(&q).enumerate() {
+            assert_eq!(qmin[k / cols] + u as i64, v, "{rows} x {cols}: value {k}");
+        }
+    }
+}
+
 /// `ideal_bytes` against a per-value sum written out directly: every sign mode, sign classes
 /// on rows and columns, zero rows and columns, escapes and low bits.
 #[test]
