@@ -163,7 +163,7 @@ fn block_counts_are_even_where_the_rows_allow() {
 
 /// From 2^17 values a tensor is two kind-5 blocks (the second one row shorter on odd rows),
 /// coded to the same bytes on any thread count and decoded (the two blocks side by side) to
-/// exactly its codes; one value fewer than 2^17 is one block.
+/// exactly its codes; 255 × 514, two values short of 2^17, is one block.
 #[test]
 fn two_blocks_from_2_17_values() {
     let mut s = 17u64;
