@@ -100,7 +100,7 @@ const LANES_MAX_SHARE: f64 = 0.008;
 /// ([`rows_per_block`]). Why: one block is one chain of dependent rANS steps, and two blocks
 /// decode side by side on one thread (`lanes::decode_block_pair`) or one per thread; on the
 /// 147 456-value MiniLM weights, 1-thread decode +14–20 % (1 646–1 669 → 1 899–1 971 MB/s) and
-/// 2-thread compress from 0.9× to 1.2× one thread, for 110–120 more bytes (+0.09 … +0.18 %:
+/// 2-thread compress from 0.9× to 1.2× one thread, for up to 120 more bytes (+0.02 … +0.18 %:
 /// the second block's lane counts and states). Below 2^17 values those bytes weigh more and a
 /// decode is more of per-call costs (`docs/PERFORMANCE.md`, session 23).
 pub(crate) const TWO_BLOCKS_MIN_VALUES: usize = 1 << 17;
