@@ -55,15 +55,20 @@ fn check(q: &[i64], rows: usize) {
     }
 }
 
-#[test]
-fn ideal_size_is_within_a_tenth_of_a_percent_of_the_payload() {
-    let mut s = 9u64;
-    let mut rnd = move || {
+/// A 64-bit LCG (Knuth's MMIX constants) from `seed`, as uniform numbers in (0, 1) (never 0,
+/// for Box-Muller's log).
+fn open_unit(mut s: u64) -> impl FnMut() -> f64 {
+    move || {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    }
+}
+
+#[test]
+fn ideal_size_is_within_a_tenth_of_a_percent_of_the_payload() {
+    let mut rnd = open_unit(9);
     // Rank-1 scaled Gaussian codes (Box-Muller), 600 x 1000 (two blocks), a few escapes.
     let (rows, cols) = (600usize, 1000usize);
     let rs: Vec<f64> = (0..rows).map(|_| (3.0 * rnd()).exp()).collect();
@@ -166,13 +171,7 @@ fn block_counts_are_even_where_the_rows_allow() {
 /// exactly its codes; 255 × 514, two values short of 2^17, is one block.
 #[test]
 fn two_blocks_from_2_17_values() {
-    let mut s = 17u64;
-    let mut rnd = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    let mut rnd = open_unit(17);
     for (rows, cols, blocks) in [(257usize, 512usize, 2usize), (256, 512, 2), (255, 514, 1)] {
         let mut q = Vec::with_capacity(rows * cols);
         for i in 0..rows {
