@@ -742,6 +742,8 @@ impl ModelPlan {
         let cneg = self.col_pred_neg();
         #[cfg(target_arch = "x86_64")]
         let simd = super::lanes::have_avx2() && RowCost::picks_fit(&tabs.pick, costs);
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+        let wide = simd && RowCost::have_avx512();
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             let mut rbuf = row_buf::<C>(cols);
@@ -769,6 +771,12 @@ impl ModelPlan {
                     code_sign,
                 };
                 let row = code_row(codes, i, cols, &mut rbuf);
+                #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+                if wide {
+                    // SAFETY: AVX-512F is present; the picks fit `costs` (checked above).
+                    total += unsafe { cost.row_avx512(row) };
+                    continue;
+                }
                 #[cfg(target_arch = "x86_64")]
                 if simd {
                     // SAFETY: AVX2 is present; the picks fit `costs` (checked above).
