@@ -305,10 +305,11 @@ mod tests {
 
     use crate::util::test_rng::bits as rng;
 
-    /// The AVX2 and AVX-512 row costs equal the scalar one on every family's tables, for rows of every
-    /// length mod 4 with zero-scale columns, both signs, sign classes, escapes (large codes),
-    /// offsets ≥ 2^30 and rows with |q0| ≥ 2^30; and the scalar cost of a value is its
-    /// definition (low bits, the symbol's or the escape's cost, the sign's when non-zero).
+    /// The AVX2 and AVX-512 row costs equal the scalar one on every family's tables, for rows
+    /// of several lengths (mod 4 and mod 16) with zero-scale columns, both signs, sign classes,
+    /// escapes (large codes), offsets ≥ 2^30 and rows with |q0| ≥ 2^30; and the scalar cost of
+    /// a value is its definition (low bits, the symbol's or the escape's cost, the sign's when
+    /// non-zero).
     #[test]
     fn avx2_row_cost_equals_the_scalar_sum() {
         if !super::super::lanes::have_avx2() {
