@@ -174,7 +174,9 @@ impl RowCost<'_> {
     }
 }
 
+// Compiled only where the AVX-512 intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+#[allow(clippy::incompatible_msrv)]
 impl RowCost<'_> {
     /// Whether [`RowCost::row_avx512`] runs on this CPU.
     pub(super) fn have_avx512() -> bool {
