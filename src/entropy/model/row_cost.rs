@@ -59,6 +59,17 @@ impl RowCost<'_> {
         acc
     }
 
+    /// The vector kernels' sign costs, `[class][flip]` as `2 · class + flip`, or `None` for a
+    /// row they leave to [`RowCost::row`] (`|q0| ≥ 2^30`: `q0 + u` may not fit an `i32`).
+    /// Checks the lengths the kernels read (the row's, and a full table of picks).
+    #[cfg(target_arch = "x86_64")]
+    fn vector_signs(&self, row: &[u32]) -> Option<[u64; 8]> {
+        let n = row.len();
+        assert!(self.b.len() == n && self.cneg.len() == n && self.ccls.len() == n);
+        assert!(self.picks.len() >= 256 && self.costs.len() % 256 == 0);
+        (self.q0.unsigned_abs() < 1 << 30).then(|| std::array::from_fn(|k| self.sign[k / 2][k % 2]))
+    }
+
     /// The cost of the row `row` (as long as the plan's columns), one value at a time.
     pub(super) fn row(&self, row: &[u32]) -> u64 {
         let mut acc = 0u64;
@@ -80,13 +91,9 @@ impl RowCost<'_> {
     pub(super) unsafe fn row_avx2(&self, row: &[u32]) -> u64 {
         use std::arch::x86_64::*;
         let n = row.len();
-        assert!(self.b.len() == n && self.cneg.len() == n && self.ccls.len() == n);
-        assert!(self.picks.len() >= 256 && self.costs.len() % 256 == 0);
-        if self.q0.unsigned_abs() >= 1 << 30 {
+        let Some(sign) = self.vector_signs(row) else {
             return self.row(row);
-        }
-        // [class][flip] as `2 · class + flip`.
-        let sign: [u64; 8] = std::array::from_fn(|k| self.sign[k / 2][k % 2]);
+        };
         let zero = _mm_setzero_si128();
         let ones = _mm_set1_epi32(-1);
         let q0 = _mm_set1_epi32(self.q0 as i32);
@@ -198,13 +205,9 @@ impl RowCost<'_> {
     pub(super) unsafe fn row_avx512(&self, row: &[u32]) -> u64 {
         use std::arch::x86_64::*;
         let n = row.len();
-        assert!(self.b.len() == n && self.cneg.len() == n && self.ccls.len() == n);
-        assert!(self.picks.len() >= 256 && self.costs.len() % 256 == 0);
-        if self.q0.unsigned_abs() >= 1 << 30 {
+        let Some(sign8) = self.vector_signs(row) else {
             return self.row(row);
-        }
-        // [class][flip] as `2 · class + flip`, one 64-bit cost a lane.
-        let sign8: [u64; 8] = std::array::from_fn(|k| self.sign[k / 2][k % 2]);
+        };
         let sign = _mm512_loadu_si512(sign8.as_ptr() as *const _);
         let zero = _mm512_setzero_si512();
         let q0 = _mm512_set1_epi32(self.q0 as i32);
