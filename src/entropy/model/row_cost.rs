@@ -72,9 +72,14 @@ impl RowCost<'_> {
 
     /// The cost of the row `row` (as long as the plan's columns), one value at a time.
     pub(super) fn row(&self, row: &[u32]) -> u64 {
+        self.span(row, 0..row.len())
+    }
+
+    /// The cost of the columns `cols` of the row `row`, one value at a time.
+    fn span(&self, row: &[u32], cols: std::ops::Range<usize>) -> u64 {
         let mut acc = 0u64;
-        for (j, &u) in row.iter().enumerate() {
-            acc += self.value(u, j);
+        for j in cols {
+            acc += self.value(row[j], j);
         }
         acc
     }
@@ -132,9 +137,7 @@ impl RowCost<'_> {
                 ),
             );
             if _mm_testz_si128(bad, bad) == 0 {
-                for (l, &u) in row.iter().enumerate().skip(j).take(4) {
-                    extra += self.value(u, l);
-                }
+                extra += self.span(row, j..j + 4);
                 j += 4;
                 continue;
             }
@@ -172,9 +175,7 @@ impl RowCost<'_> {
             }
             j += 4;
         }
-        for (l, &u) in row.iter().enumerate().skip(m4) {
-            extra += self.value(u, l);
-        }
+        extra += self.span(row, m4..n);
         let mut lanes = [0u64; 4];
         _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc);
         lanes.iter().fold(extra, |a, &x| a.wrapping_add(x))
@@ -242,9 +243,7 @@ impl RowCost<'_> {
                 | _mm512_mask_cmpge_epu32_mask(active, hi, esc)
                 | _mm512_mask_cmpgt_epu32_mask(active, s, _mm512_set1_epi32(31));
             if bad != 0 {
-                for (l, &u) in row.iter().enumerate().skip(j).take(16) {
-                    extra += self.value(u, l);
-                }
+                extra += self.span(row, j..j + 16);
                 j += 16;
                 continue;
             }
@@ -292,9 +291,7 @@ impl RowCost<'_> {
             }
             j += 16;
         }
-        for (l, &u) in row.iter().enumerate().skip(m16) {
-            extra += self.value(u, l);
-        }
+        extra += self.span(row, m16..n);
         let mut lanes = [0u64; 8];
         _mm512_storeu_si512(
             lanes.as_mut_ptr() as *mut _,
