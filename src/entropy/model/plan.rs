@@ -743,7 +743,7 @@ impl ModelPlan {
         #[cfg(target_arch = "x86_64")]
         let simd = super::lanes::have_avx2() && RowCost::picks_fit(&tabs.pick, costs);
         #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        let wide = simd && RowCost::have_avx512();
+        let wide = simd && super::plan_avx512::available();
         let parts = crate::util::par::map(threads, self.n_blocks(), |k| {
             let mut total = 0u64;
             let mut rbuf = row_buf::<C>(cols);

@@ -186,11 +186,6 @@ impl RowCost<'_> {
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
 #[allow(clippy::incompatible_msrv)]
 impl RowCost<'_> {
-    /// Whether [`RowCost::row_avx512`] runs on this CPU.
-    pub(super) fn have_avx512() -> bool {
-        std::is_x86_feature_detected!("avx512f")
-    }
-
     /// [`RowCost::row_avx2`] sixteen columns at a time: the picks by one gather, the symbols'
     /// costs by two (eight 64-bit costs each), the signs' by a permute of the row's eight
     /// costs. Why: the cost of every row is the near-tie test's exact pass (the MiniLM weights
@@ -200,7 +195,7 @@ impl RowCost<'_> {
     /// integers: the same sum in any order.
     ///
     /// # Safety
-    /// The CPU must support AVX-512F ([`RowCost::have_avx512`]); every pick of `picks` names a
+    /// The CPU must support AVX-512F (`plan_avx512::available`); every pick of `picks` names a
     /// table of `costs` ([`RowCost::picks_fit`]).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn row_avx512(&self, row: &[u32]) -> u64 {
@@ -292,12 +287,8 @@ impl RowCost<'_> {
             j += 16;
         }
         extra += self.span(row, m16..n);
-        let mut lanes = [0u64; 8];
-        _mm512_storeu_si512(
-            lanes.as_mut_ptr() as *mut _,
-            _mm512_add_epi64(acc_lo, acc_hi),
-        );
-        lanes.iter().fold(extra, |a, &x| a.wrapping_add(x))
+        // The lanes' sum wraps as the scalar sum would (it never reaches 2^64).
+        extra.wrapping_add(_mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi)) as u64)
     }
 }
 
@@ -385,7 +376,7 @@ mod tests {
                 let got = unsafe { rc.row_avx2(&row) };
                 assert_eq!(got, want, "avx2, family {family} case {case}");
                 #[cfg(alcm_avx512)]
-                if RowCost::have_avx512() {
+                if super::super::plan_avx512::available() {
                     // SAFETY: AVX-512F checked; the picks fit (asserted above).
                     let got = unsafe { rc.row_avx512(&row) };
                     assert_eq!(got, want, "avx512, family {family} case {case}");
