@@ -109,9 +109,13 @@ pub(crate) const TWO_BLOCKS_MIN_VALUES: usize = 1 << 17;
 /// blocks (`⌈rows / 2⌉` rows each, the second shorter on odd rows) below 2^19 values, else
 /// about 2^18 values per block. Fixed by the shape alone, never by the thread count.
 ///
-/// The block count is made even where the rows allow it: blocks are split between threads in
-/// contiguous runs, so an odd count (the MiniLM word embeddings had 9) leaves one thread a
-/// block more than the other, which capped two threads at 9/5 = 1.8× one.
+/// The block count is made a multiple of 4 where the rows allow it (else even): blocks are
+/// split between threads in contiguous runs, and each thread decodes its run two blocks at a
+/// time (`lanes::decode_block_pair`). An odd count (the MiniLM word embeddings had 9) left one
+/// thread a block more than the other; an even one that is not a multiple of 4 (they then had
+/// 10) leaves each of two threads an odd run, whose last block decodes alone at the speed of
+/// one chain of states, where one thread takes every block in pairs: that capped two threads
+/// at 1.90× one (`docs/PERFORMANCE.md`, session 24).
 pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
     let rows = rows.max(1);
     let n = rows.saturating_mul(cols);
@@ -123,15 +127,16 @@ pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
     }
     let rpb = (((1usize << 18) + cols - 1) / cols.max(1)).clamp(1, rows);
     let n = rows.div_ceil(rpb);
-    if n % 2 == 0 {
-        return rpb;
-    }
     // ⌈rows / k⌉ rows per block gives ⌈rows / ⌈rows / k⌉⌉ blocks, which may fall short of k
-    // on few rows; take the first even count within a few steps, else the plain size.
-    (n + 1..n + 8)
-        .step_by(2)
-        .map(|k| rows.div_ceil(k))
-        .find(|&r| rows.div_ceil(r) % 2 == 0)
+    // on few rows; take the first count that is a multiple of `m` within a few steps.
+    let first = |m: usize, ks: std::iter::StepBy<std::ops::Range<usize>>| match n % m {
+        0 => Some(rpb),
+        _ => ks
+            .map(|k| rows.div_ceil(k))
+            .find(|&r| rows.div_ceil(r) % m == 0),
+    };
+    first(4, (n + 1..n + 8).step_by(1))
+        .or_else(|| first(2, (n + 1..n + 8).step_by(2)))
         .unwrap_or(rpb)
 }
 

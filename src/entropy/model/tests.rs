@@ -131,7 +131,7 @@ fn synthetic_round_trips() {
 }
 
 #[test]
-fn block_counts_are_even_where_the_rows_allow() {
+fn block_counts_are_multiples_of_4_where_the_rows_allow() {
     let blocks = |rows: usize, cols: usize| rows.div_ceil(rows_per_block(rows, cols));
     // One block below 2^17 values (or of one row), two blocks of ⌈rows / 2⌉ rows below 2^19.
     assert_eq!(rows_per_block(100, 100), 100);
@@ -145,24 +145,33 @@ fn block_counts_are_even_where_the_rows_allow() {
     assert_eq!(blocks(3, 100_000), 2);
     // 1024 × 1024: 256 rows of 2^18 values, four blocks, as before.
     assert_eq!(rows_per_block(1024, 1024), 256);
-    // The MiniLM word embeddings, 6144 × 384: 683 rows (9 blocks) became 615 (10 blocks,
-    // 9 × 615 + 609 rows).
-    assert_eq!(rows_per_block(6144, 384), 615);
-    assert_eq!(blocks(6144, 384), 10);
-    // 10 rows of 2^17 values: 2 rows per block gives 5 blocks; 6 and 8 also give 5, 10 gives 10.
+    // 1024 × 512 (2^19 values): 512 rows gave 2 blocks; k = 3 gives ⌈1024 / 3⌉ = 342 rows,
+    // 3 blocks; k = 4, 256 rows, 4 blocks.
+    assert_eq!(rows_per_block(1024, 512), 256);
+    // The MiniLM word embeddings, 6144 × 384: 683 rows (9 blocks) became 615 (10 blocks) in
+    // session 22, now 512 (12 blocks): k = 10 gives 615 rows, 10 blocks; k = 11, 559 rows,
+    // 11 blocks (10 · 559 = 5590 < 6144); k = 12, 512 rows.
+    assert_eq!(rows_per_block(6144, 384), 512);
+    assert_eq!(blocks(6144, 384), 12);
+    // 10 rows of 2^17 values: 2 rows per block gives 5 blocks; k = 6 … 9 also give 5 (2 rows),
+    // k = 10 … 12 give 10 (1 row): no multiple of 4, the first even count, 1 row per block.
     assert_eq!(rows_per_block(10, 1 << 17), 1);
+    assert_eq!(blocks(10, 1 << 17), 10);
     // 3 rows of 2^18 values: no even count exists; one row per block.
     assert_eq!(rows_per_block(3, 1 << 18), 1);
     // 3000 × 262: 1001 rows (3 blocks) became 750 (4 blocks).
     assert_eq!(rows_per_block(3000, 262), 750);
+    // 5000 × 300: 874 rows (6 blocks); k = 7 gives 715 rows, still 7 blocks; k = 8, 625 rows.
+    assert_eq!(rows_per_block(5000, 300), 625);
     for &(r, c) in &[
         (6144usize, 384usize),
         (1024, 1024),
+        (1024, 512),
         (5000, 300),
         (777, 1000),
         (2048, 4096),
     ] {
-        assert_eq!(blocks(r, c) % 2, 0, "{r} x {c}");
+        assert_eq!(blocks(r, c) % 4, 0, "{r} x {c}");
     }
 }
 
