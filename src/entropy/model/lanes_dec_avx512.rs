@@ -542,6 +542,13 @@ pub(super) unsafe fn row_pair<const MODE: u8, T: Copy>(
     let cols16 = a.out.len() / LANES * LANES;
     let mut j = 0;
     while j < cols16 {
+        // The groups both rows take as vectors, with the states and extremes in locals (in
+        // registers: through `apply`'s `&mut self` they went to the stack and back every
+        // group), up to the first group either declines.
+        j = fast_pair::<MODE, T, _>(&mut a, &mut b, j, cols16, put, sink, consts);
+        if j >= cols16 {
+            break;
+        }
         let ga = group::<MODE, T>(a.r, a.x, a.p, j);
         let gb = group::<MODE, T>(b.r, b.x, b.p, j);
         let da = a.apply(ga, j, put, sink, consts);
@@ -562,6 +569,73 @@ pub(super) unsafe fn row_pair<const MODE: u8, T: Copy>(
         a.finish::<MODE>(j, put, sink, consts),
         b.finish::<MODE>(j, put, sink, consts),
     ]
+}
+
+/// [`row_pair`]'s groups from column `j` while both rows' groups are vectors: each pair of
+/// groups as [`RowRun::apply`] takes them, the states and extremes held in locals and written
+/// back at the end. Returns the first column not done (`cols16`, or a group either row's
+/// vector step declined: [`group`] changes nothing then, so the caller takes it again).
+///
+/// # Safety
+/// As [`row_pair`]; `j` and `cols16` multiples of 16 within the rows.
+#[inline(always)]
+unsafe fn fast_pair<
+    const MODE: u8,
+    T: Copy,
+    S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized,
+>(
+    a: &mut RowRun<'_, '_, T, S>,
+    b: &mut RowRun<'_, '_, T, S>,
+    mut j: usize,
+    cols16: usize,
+    put: &impl Fn(&mut T, i64, u32),
+    sink: Sink,
+    consts: (__m512d, __m256),
+) -> usize {
+    let (ra, rb) = (a.r, b.r);
+    let (mut xa, mut pa, mut xb, mut pb) = (a.x, a.p, b.x, b.p);
+    let (mut loa, mut hia) = (a.ext.vlo, a.ext.vhi);
+    let (mut lob, mut hib) = (b.ext.vlo, b.ext.vhi);
+    let (oa, ob) = (a.out.as_mut_ptr(), b.out.as_mut_ptr());
+    let j0 = j;
+    while j < cols16 {
+        let (Some((nxa, npa, qa)), Some((nxb, npb, qb))) = (
+            group::<MODE, T>(ra, xa, pa, j),
+            group::<MODE, T>(rb, xb, pb, j),
+        ) else {
+            break;
+        };
+        loa = _mm512_min_epi32(loa, qa);
+        hia = _mm512_max_epi32(hia, qa);
+        lob = _mm512_min_epi32(lob, qb);
+        hib = _mm512_max_epi32(hib, qb);
+        // SAFETY: j + 16 ≤ cols16 ≤ both rows' lengths (equal).
+        sink16(
+            std::slice::from_raw_parts_mut(oa.add(j), LANES),
+            qa,
+            sink,
+            consts,
+            a.q0,
+            put,
+        );
+        sink16(
+            std::slice::from_raw_parts_mut(ob.add(j), LANES),
+            qb,
+            sink,
+            consts,
+            b.q0,
+            put,
+        );
+        (xa, pa, xb, pb) = (nxa, npa, nxb, npb);
+        j += LANES;
+    }
+    if j > j0 {
+        (a.x, a.p, b.x, b.p) = (xa, pa, xb, pb);
+        (a.ext.vlo, a.ext.vhi, b.ext.vlo, b.ext.vhi) = (loa, hia, lob, hib);
+        a.ext.any_vector = true;
+        b.ext.any_vector = true;
+    }
+    j
 }
 
 /// Writes a vector group's 16 codes `qv` into `out` (16 values) by `sink` (a vector sink only
