@@ -8,7 +8,7 @@
 //! starting positions only), which keeps the gathers off the one chain of states.
 //!
 //! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
-//! from rustc 1.89); used when the CPU has AVX-512F. It gives the values of the scalar path.
+//! from rustc 1.89); used when the CPU has AVX-512F and BW. It gives the values of the scalar path.
 
 // Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #![allow(clippy::incompatible_msrv)]
@@ -19,13 +19,17 @@ use crate::entropy::model::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
 use crate::Result;
 use std::arch::x86_64::*;
 
-/// Whether the AVX-512 decoder runs on this CPU.
+/// Whether the AVX-512 decoder runs on this CPU: AVX-512F, and BW, with which the compiler
+/// keeps a group's mask of coded columns in a mask register (with F alone it rebuilt it from
+/// a byte comparison three times a group, 32 instructions in `row_pair`; the word embeddings
+/// decode 5 % faster with BW, `docs/PERFORMANCE.md`, session 24). Every AVX-512 CPU but the
+/// Xeon Phi has both.
 pub(super) fn available() -> bool {
     #[cfg(test)]
     if super::NO_AVX512.load(std::sync::atomic::Ordering::SeqCst) {
         return false;
     }
-    std::is_x86_feature_detected!("avx512f")
+    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
 }
 
 /// Columns `j..j+16` (all 16 lanes, in order) as one vector: the new states and positions and
@@ -34,9 +38,9 @@ pub(super) fn available() -> bool {
 /// of a zero column keeps its state (and its code is 0).
 ///
 /// # Safety
-/// AVX-512F must be available. Every gather stays inside its slice: table indices are bounded
+/// AVX-512F and BW must be available. Every gather stays inside its slice: table indices are bounded
 /// by the table layout (`Flat`), word reads are clamped to the block's last word.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
 // `T`: one copy per element type, inlined into `row` and `row_pair`.
 #[allow(clippy::extra_unused_type_parameters)]
@@ -496,7 +500,7 @@ impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRu
 ///
 /// # Safety
 /// AVX-512F must be available; see [`group`]. `sink` is [`Sink::Put`] unless T is f32.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     r: &RowSimd,
@@ -521,7 +525,7 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
 ///
 /// # Safety
 /// As [`row`], for both rows; `out[0].len() == out[1].len()`.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row_pair<const MODE: u8, T: Copy>(
     r: [&RowSimd; 2],
