@@ -562,6 +562,9 @@ struct RowsCtx<'a, T, P> {
     simd: bool,
     wide: bool,
     sink: Sink,
+    /// The smallest non-zero column scale code when every non-zero one lies within 31 of it
+    /// (see `RowSimd::win`).
+    b_lo: Option<u8>,
     _t: std::marker::PhantomData<fn(&mut T)>,
 }
 
@@ -596,6 +599,11 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         } else {
             Sink::Put
         };
+        let nz = h.b[..cols.min(h.b.len())].iter().filter(|&&b| b != 0);
+        let b_lo = match (nz.clone().min(), nz.max()) {
+            (Some(&lo), Some(&hi)) if hi - lo < 32 => Some(lo),
+            _ => None,
+        };
         RowsCtx {
             h,
             dp: dpicks(h.family),
@@ -605,6 +613,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             simd,
             wide,
             sink,
+            b_lo,
             _t: std::marker::PhantomData,
         }
     }
@@ -663,10 +672,16 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         'a: 'w,
     {
         let cols = self.cols;
+        let fl = flat(self.h.family);
         RowSimd {
             w,
-            fl: flat(self.h.family),
+            fl,
             ai: rp.ai,
+            // a + b ≤ 510 (the last of the 511 picks): a window of 32 picks from
+            // min(a + b_lo, 511 − 32) holds every coded column's pick.
+            win: self
+                .b_lo
+                .map(|lo| (rp.ai as usize + lo as usize).min(fl.pick.len() - 32)),
             b: &self.h.b[..cols],
             cneg: &self.h.cneg[..cols],
             ccls: &self.h.ccls[..cols],
@@ -885,6 +900,11 @@ struct RowSimd<'a> {
     w: &'a [u8],
     fl: &'a Flat,
     ai: u8,
+    /// Where every coded column's pick `a + b_j` lies in `fl.pick[win..win + 32]`, if it does
+    /// (the non-zero column scale codes within 31 of each other, as on the MiniLM weights: the
+    /// AVX-512 decoder then takes a group's picks by one permute of two vectors instead of a
+    /// gather).
+    win: Option<usize>,
     b: &'a [u8],
     cneg: &'a [bool],
     ccls: &'a [u8],

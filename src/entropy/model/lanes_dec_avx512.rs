@@ -77,7 +77,10 @@ unsafe fn group<const MODE: u8, T>(
             need,
         )
     };
-    let (act, ti, s, esc) = picks(r.fl, r.ai as u32, r.b.as_ptr().add(j));
+    let (act, ti, s, esc) = match r.win {
+        Some(start) => picks_window(r.fl, r.ai as u32, start, r.b.as_ptr().add(j)),
+        None => picks(r.fl, r.ai as u32, r.b.as_ptr().add(j)),
+    };
     if _mm512_mask_cmpgt_epu32_mask(act, s, _mm512_set1_epi32(8)) != 0 {
         return None;
     }
@@ -137,6 +140,41 @@ pub(in crate::entropy::model) unsafe fn picks(
     let pk = _mm512_i32gather_epi32::<4>(
         _mm512_add_epi32(bq, _mm512_set1_epi32(ai as i32)),
         fl.pick.as_ptr() as *const i32,
+    );
+    let byte = _mm512_set1_epi32(0xFF);
+    (
+        act,
+        _mm512_and_si512(pk, byte),
+        _mm512_and_si512(_mm512_srli_epi32::<8>(pk), byte),
+        _mm512_srli_epi32::<16>(pk),
+    )
+}
+
+/// [`picks`] where every coded column's pick `a_i + b_j` lies in `fl.pick[start..start + 32]`
+/// (`RowSimd::win`): by one permute of those 32 picks (two vector loads, the same for the
+/// whole row) instead of a gather. A lane of a zero column takes some pick of the window, a
+/// valid one, as the gather's `pick[a_i]` was: its state is left unchanged all the same.
+///
+/// # Safety
+/// AVX-512F; `b` points to 16 readable bytes; `start + 32 ≤ fl.pick.len()`, and
+/// `start ≤ a_i + b_j < start + 32` for every `b_j ≠ 0` of the group.
+#[inline(always)]
+unsafe fn picks_window(
+    fl: &Flat,
+    ai: u32,
+    start: usize,
+    b: *const u8,
+) -> (__mmask16, __m512i, __m512i, __m512i) {
+    debug_assert!(start + 32 <= fl.pick.len());
+    let bq = _mm512_cvtepu8_epi32(_mm_loadu_si128(b as *const __m128i));
+    let act = _mm512_test_epi32_mask(bq, bq);
+    let w = fl.pick.as_ptr().add(start);
+    // Only the index's low 5 bits are read: `a_i + b_j − start` for the coded columns.
+    let idx = _mm512_add_epi32(bq, _mm512_set1_epi32(ai as i32 - start as i32));
+    let pk = _mm512_permutex2var_epi32(
+        _mm512_loadu_si512(w as *const _),
+        idx,
+        _mm512_loadu_si512(w.add(16) as *const _),
     );
     let byte = _mm512_set1_epi32(0xFF);
     (
@@ -719,7 +757,8 @@ mod tests {
     /// scale codes and sign classes in every sign mode: the same states, positions and codes
     /// wherever the vector step takes the group. States near `L`, rare symbols and extreme
     /// sign frequencies make lanes take two words in one value (which the test checks it saw);
-    /// none ever takes three, which the vector step relies on.
+    /// none ever takes three, which the vector step relies on. Where the coded columns' picks
+    /// fit a window of 32 (every other case), the window's permute gives what the gather gave.
     #[test]
     fn a_group_is_sixteen_scalar_steps() {
         if !available() {
@@ -734,12 +773,21 @@ mod tests {
         };
         let words: Vec<u8> = (0..2 * 600).map(|_| rnd() as u8).collect();
         let mut taken = [0usize; 4];
+        let mut windows = 0;
         for t in 0..40_000 {
             let mode = (t % 4) as u8;
             let family = (t / 4 % 3) as u8;
             let ai = 1 + (rnd() % 254) as u8;
+            // Every other case, the coded columns' scale codes within 32 of each other (a
+            // window of picks, `picks_window`, checked against the gather below).
+            let lo = 1 + (rnd() % 224) as u8;
+            let near = rnd() % 2 == 0;
             let b: Vec<u8> = (0..LANES)
-                .map(|_| if rnd() % 9 == 0 { 0 } else { rnd() as u8 })
+                .map(|_| match (rnd() % 9 == 0, near) {
+                    (true, _) => 0,
+                    (false, true) => lo + (rnd() % 32) as u8,
+                    (false, false) => rnd() as u8,
+                })
                 .collect();
             let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
             let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
@@ -756,36 +804,53 @@ mod tests {
                 _ => (rnd() as u32).max(L),
             });
             let p0: [u32; LANES] = std::array::from_fn(|_| 2 + (rnd() % 580) as u32);
-            let r = RowSimd {
-                w: &words,
-                fl: flat(family),
-                ai,
-                b: &b,
-                cneg: &cneg,
-                ccls: &ccls,
-                fr,
-                rneg,
+            let fl = flat(family);
+            let nz = b.iter().filter(|&&v| v != 0);
+            let win = match (nz.clone().min(), nz.max()) {
+                (Some(&l), Some(&h)) if h - l < 32 => {
+                    Some((ai as usize + l as usize).min(fl.pick.len() - 32))
+                }
+                _ => None,
             };
-            // SAFETY: the test returned above unless the CPU has AVX-512F; 16 lanes of 4 bytes
-            // each from arrays of 16.
-            let g = unsafe {
-                let xv = _mm512_loadu_si512(x0.as_ptr() as *const _);
-                let pv = _mm512_loadu_si512(p0.as_ptr() as *const _);
-                match mode {
-                    SIGN_PLAIN => group::<SIGN_PLAIN, f32>(&r, xv, pv, 0),
-                    SIGN_NONE => group::<SIGN_NONE, f32>(&r, xv, pv, 0),
-                    SIGN_SVD => group::<SIGN_SVD, f32>(&r, xv, pv, 0),
-                    _ => group::<SIGN_CLASSES, f32>(&r, xv, pv, 0),
+            windows += win.is_some() as usize;
+            let run = |win: Option<usize>| {
+                let r = RowSimd {
+                    w: &words,
+                    fl,
+                    ai,
+                    win,
+                    b: &b,
+                    cneg: &cneg,
+                    ccls: &ccls,
+                    fr,
+                    rneg,
+                };
+                // SAFETY: the test returned above unless the CPU has AVX-512F and BW; 16
+                // lanes of 4 bytes each from arrays of 16; `win` as `RowsCtx` makes it.
+                unsafe {
+                    let xv = _mm512_loadu_si512(x0.as_ptr() as *const _);
+                    let pv = _mm512_loadu_si512(p0.as_ptr() as *const _);
+                    let g = match mode {
+                        SIGN_PLAIN => group::<SIGN_PLAIN, f32>(&r, xv, pv, 0),
+                        SIGN_NONE => group::<SIGN_NONE, f32>(&r, xv, pv, 0),
+                        SIGN_SVD => group::<SIGN_SVD, f32>(&r, xv, pv, 0),
+                        _ => group::<SIGN_CLASSES, f32>(&r, xv, pv, 0),
+                    };
+                    g.map(|(x, p, q)| {
+                        let mut v = [[0u32; LANES]; 3];
+                        for (d, s) in v.iter_mut().zip([x, p, q]) {
+                            _mm512_storeu_si512(d.as_mut_ptr() as *mut _, s);
+                        }
+                        v
+                    })
                 }
             };
-            let Some((xg, pg, qg)) = g else { continue };
-            let (mut xs, mut ps, mut qs) = ([0u32; LANES], [0u32; LANES], [0i32; LANES]);
-            // SAFETY: 16 lanes of 4 bytes each into arrays of 16.
-            unsafe {
-                _mm512_storeu_si512(xs.as_mut_ptr() as *mut _, xg);
-                _mm512_storeu_si512(ps.as_mut_ptr() as *mut _, pg);
-                _mm512_storeu_si512(qs.as_mut_ptr() as *mut _, qg);
+            let g = run(None);
+            if win.is_some() {
+                assert_eq!(run(win), g, "case {t} mode {mode}: the window's picks");
             }
+            let Some([xs, ps, qs]) = g else { continue };
+            let qs = qs.map(|q| q as i32);
             let dp = dpicks(family);
             let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
             for l in 0..LANES {
@@ -819,5 +884,6 @@ mod tests {
             }
         }
         assert!(taken[2] > 0 && taken[3] == 0, "words per lane: {taken:?}");
+        assert!(windows > 10_000, "{windows} cases with a window of picks");
     }
 }
