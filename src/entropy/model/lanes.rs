@@ -564,6 +564,7 @@ struct RowsCtx<'a, T, P> {
     sink: Sink,
     /// The smallest non-zero column scale code when every non-zero one lies within 31 of it
     /// (see `RowSimd::win`).
+    #[cfg(target_arch = "x86_64")]
     b_lo: Option<u8>,
     _t: std::marker::PhantomData<fn(&mut T)>,
 }
@@ -599,11 +600,8 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         } else {
             Sink::Put
         };
-        let nz = h.b[..cols.min(h.b.len())].iter().filter(|&&b| b != 0);
-        let b_lo = match (nz.clone().min(), nz.max()) {
-            (Some(&lo), Some(&hi)) if hi - lo < 32 => Some(lo),
-            _ => None,
-        };
+        #[cfg(target_arch = "x86_64")]
+        let b_lo = pick_window_base(&h.b[..cols.min(h.b.len())]);
         RowsCtx {
             h,
             dp: dpicks(h.family),
@@ -613,6 +611,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             simd,
             wide,
             sink,
+            #[cfg(target_arch = "x86_64")]
             b_lo,
             _t: std::marker::PhantomData,
         }
@@ -677,11 +676,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             w,
             fl,
             ai: rp.ai,
-            // a + b ≤ 510 (the last of the 511 picks): a window of 32 picks from
-            // min(a + b_lo, 511 − 32) holds every coded column's pick.
-            win: self
-                .b_lo
-                .map(|lo| (rp.ai as usize + lo as usize).min(fl.pick.len() - 32)),
+            win: self.b_lo.map(|lo| pick_window(fl, rp.ai, lo)),
             b: &self.h.b[..cols],
             cneg: &self.h.cneg[..cols],
             ccls: &self.h.ccls[..cols],
@@ -892,6 +887,26 @@ fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u
         let q = q as i64;
         put(o, q, q.wrapping_sub(q0) as u32);
     }
+}
+
+/// The smallest non-zero column scale code `b_lo` when every non-zero one lies within 31 of
+/// it (`RowSimd::win`), else `None`.
+#[cfg(target_arch = "x86_64")]
+fn pick_window_base(b: &[u8]) -> Option<u8> {
+    let nz = b.iter().filter(|&&v| v != 0);
+    match (nz.clone().min(), nz.max()) {
+        (Some(&lo), Some(&hi)) if hi - lo < 32 => Some(lo),
+        _ => None,
+    }
+}
+
+/// The start of a row's window of 32 picks (`RowSimd::win`) for its scale code `ai` and the
+/// columns' `b_lo` ([`pick_window_base`]): `a_i + b_j` lies in `b_lo ..= b_lo + 31` plus
+/// `a_i`, and never past 510 (the last of the 511 picks), so the window from
+/// min(a_i + b_lo, 511 − 32) holds every coded column's pick.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn pick_window(fl: &Flat, ai: u8, b_lo: u8) -> usize {
+    (ai as usize + b_lo as usize).min(fl.pick.len() - 32)
 }
 
 /// What a vector group of a row needs.

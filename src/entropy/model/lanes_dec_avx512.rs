@@ -750,7 +750,7 @@ pub(crate) unsafe fn sink_consts(sink: Sink) -> (__m512d, __m256) {
 mod tests {
     use super::*;
     use crate::entropy::model::decode::{dpicks, value_fast};
-    use crate::entropy::model::lanes::flat;
+    use crate::entropy::model::lanes::{flat, pick_window, pick_window_base};
     use crate::entropy::model::SIGN_PLAIN;
 
     /// One group against 16 scalar steps (`value_fast`) from random states, positions, words,
@@ -773,19 +773,21 @@ mod tests {
         };
         let words: Vec<u8> = (0..2 * 600).map(|_| rnd() as u8).collect();
         let mut taken = [0usize; 4];
-        let mut windows = 0;
+        let (mut windows, mut clamped) = (0, 0);
         for t in 0..40_000 {
             let mode = (t % 4) as u8;
             let family = (t / 4 % 3) as u8;
             let ai = 1 + (rnd() % 254) as u8;
             // Every other case, the coded columns' scale codes within 32 of each other (a
             // window of picks, `picks_window`, checked against the gather below).
-            let lo = 1 + (rnd() % 224) as u8;
+            // Up to 255: a + b then reaches past 479, where the window is clamped to the
+            // table's end.
+            let lo = 1 + rnd() % 255;
             let near = rnd() % 2 == 0;
             let b: Vec<u8> = (0..LANES)
                 .map(|_| match (rnd() % 9 == 0, near) {
                     (true, _) => 0,
-                    (false, true) => lo + (rnd() % 32) as u8,
+                    (false, true) => (lo + rnd() % 32).min(255) as u8,
                     (false, false) => rnd() as u8,
                 })
                 .collect();
@@ -805,14 +807,15 @@ mod tests {
             });
             let p0: [u32; LANES] = std::array::from_fn(|_| 2 + (rnd() % 580) as u32);
             let fl = flat(family);
-            let nz = b.iter().filter(|&&v| v != 0);
-            let win = match (nz.clone().min(), nz.max()) {
-                (Some(&l), Some(&h)) if h - l < 32 => {
-                    Some((ai as usize + l as usize).min(fl.pick.len() - 32))
-                }
-                _ => None,
-            };
+            let win = pick_window_base(&b).map(|lo| pick_window(fl, ai, lo));
+            if near && b.iter().any(|&v| v != 0) {
+                assert!(
+                    win.is_some(),
+                    "case {t}: codes within 31 of {lo}, no window"
+                );
+            }
             windows += win.is_some() as usize;
+            clamped += (win == Some(fl.pick.len() - 32) && ai as u64 + lo > 479) as usize;
             let run = |win: Option<usize>| {
                 let r = RowSimd {
                     w: &words,
@@ -885,5 +888,6 @@ mod tests {
         }
         assert!(taken[2] > 0 && taken[3] == 0, "words per lane: {taken:?}");
         assert!(windows > 10_000, "{windows} cases with a window of picks");
+        assert!(clamped > 100, "{clamped} windows at the table's end");
     }
 }
