@@ -901,9 +901,9 @@ fn pick_window_base(b: &[u8]) -> Option<u8> {
 }
 
 /// The start of a row's window of 32 picks (`RowSimd::win`) for its scale code `ai` and the
-/// columns' `b_lo` ([`pick_window_base`]): `a_i + b_j` lies in `b_lo ..= b_lo + 31` plus
-/// `a_i`, and never past 510 (the last of the 511 picks), so the window from
-/// min(a_i + b_lo, 511 − 32) holds every coded column's pick.
+/// columns' `b_lo` ([`pick_window_base`]): a coded column's `a_i + b_j` lies in
+/// `a_i + b_lo ..= a_i + b_lo + 31` and is never past 510 (the last of the 511 picks), so the
+/// window from min(a_i + b_lo, 511 − 32) holds every coded column's pick.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn pick_window(fl: &Flat, ai: u8, b_lo: u8) -> usize {
     (ai as usize + b_lo as usize).min(fl.pick.len() - 32)

@@ -8,7 +8,8 @@
 //! starting positions only), which keeps the gathers off the one chain of states.
 //!
 //! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
-//! from rustc 1.89); used when the CPU has AVX-512F and BW. It gives the values of the scalar path.
+//! from rustc 1.89); used when the CPU has AVX-512F and BW. It gives the values of the scalar
+//! path.
 
 // Compiled only where the intrinsics are stable (`alcm_avx512`, rustc ≥ 1.89).
 #![allow(clippy::incompatible_msrv)]
@@ -38,8 +39,9 @@ pub(super) fn available() -> bool {
 /// of a zero column keeps its state (and its code is 0).
 ///
 /// # Safety
-/// AVX-512F and BW must be available. Every gather stays inside its slice: table indices are bounded
-/// by the table layout (`Flat`), word reads are clamped to the block's last word.
+/// AVX-512F and BW must be available. Every gather stays inside its slice: table indices are
+/// bounded by the table layout (`Flat`), word reads are clamped to the block's last word; a
+/// window of picks (`RowSimd::win`) lies inside the picks.
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
 // `T`: one copy per element type, inlined into `row` and `row_pair`.
@@ -537,7 +539,7 @@ impl<'r, 'a, T: Copy, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized> RowRu
 /// codes.
 ///
 /// # Safety
-/// AVX-512F must be available; see [`group`]. `sink` is [`Sink::Put`] unless T is f32.
+/// AVX-512F and BW must be available; see [`group`]. `sink` is [`Sink::Put`] unless T is f32.
 #[target_feature(enable = "avx512f,avx512bw")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row<const MODE: u8, T: Copy>(

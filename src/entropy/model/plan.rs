@@ -115,7 +115,7 @@ pub(crate) const TWO_BLOCKS_MIN_VALUES: usize = 1 << 17;
 /// thread a block more than the other; an even one that is not a multiple of 4 (they then had
 /// 10) leaves each of two threads an odd run, whose last block decodes alone at the speed of
 /// one chain of states, where one thread takes every block in pairs: that capped two threads
-/// at 1.90× one (`docs/PERFORMANCE.md`, session 24).
+/// at about 1.9× one (`docs/PERFORMANCE.md`, session 24).
 pub(crate) fn rows_per_block(rows: usize, cols: usize) -> usize {
     let rows = rows.max(1);
     let n = rows.saturating_mul(cols);
