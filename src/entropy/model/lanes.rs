@@ -564,7 +564,7 @@ struct RowsCtx<'a, T, P> {
     sink: Sink,
     /// The smallest non-zero column scale code when every non-zero one lies within 31 of it
     /// (see `RowSimd::win`).
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     b_lo: Option<u8>,
     _t: std::marker::PhantomData<fn(&mut T)>,
 }
@@ -600,7 +600,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         } else {
             Sink::Put
         };
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
         let b_lo = pick_window_base(&h.b[..cols.min(h.b.len())]);
         RowsCtx {
             h,
@@ -611,7 +611,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             simd,
             wide,
             sink,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
             b_lo,
             _t: std::marker::PhantomData,
         }
@@ -676,6 +676,7 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             w,
             fl,
             ai: rp.ai,
+            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
             win: self.b_lo.map(|lo| pick_window(fl, rp.ai, lo)),
             b: &self.h.b[..cols],
             cneg: &self.h.cneg[..cols],
@@ -891,7 +892,7 @@ fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u
 
 /// The smallest non-zero column scale code `b_lo` when every non-zero one lies within 31 of
 /// it (`RowSimd::win`), else `None`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
 fn pick_window_base(b: &[u8]) -> Option<u8> {
     let nz = b.iter().filter(|&&v| v != 0);
     match (nz.clone().min(), nz.max()) {
@@ -904,7 +905,7 @@ fn pick_window_base(b: &[u8]) -> Option<u8> {
 /// columns' `b_lo` ([`pick_window_base`]): a coded column's `a_i + b_j` lies in
 /// `a_i + b_lo ..= a_i + b_lo + 31` and is never past 510 (the last of the 511 picks), so the
 /// window from min(a_i + b_lo, 511 − 32) holds every coded column's pick.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", alcm_avx512))]
 pub(super) fn pick_window(fl: &Flat, ai: u8, b_lo: u8) -> usize {
     (ai as usize + b_lo as usize).min(fl.pick.len() - 32)
 }
@@ -919,6 +920,7 @@ struct RowSimd<'a> {
     /// (the non-zero column scale codes within 31 of each other, as on the MiniLM weights: the
     /// AVX-512 decoder then takes a group's picks by one permute of two vectors instead of a
     /// gather).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     win: Option<usize>,
     b: &'a [u8],
     cneg: &'a [bool],
