@@ -512,10 +512,10 @@ fn decode_blocks_mode<const MODE: u8, T: Copy + 'static>(
     let rows0 = out0.len() / cols.max(1);
     let st0 = blk[0].map(first_states);
     let st1 = blk[1].map(first_states);
-    // Gathers index words with i32 (and need ≥ 2 words to read 4 bytes).
+    // Gathers index words with i32 (and need ≥ 4 words to read the AVX2 decoder's four).
     let fits = |b: Option<&LaneBlock>| {
         b.map_or(true, |b| {
-            b.words.len() / 2 <= i32::MAX as usize && b.words.len() >= 4
+            b.words.len() / 2 <= i32::MAX as usize && b.words.len() >= 8
         })
     };
     let simd = simd && fits(blk[0]) && fits(blk[1]);
@@ -929,6 +929,55 @@ struct RowSimd<'a> {
     rneg: bool,
 }
 
+/// Word `min(p + k, maxw)` of each lane from the four words from `q` (`wa`: words q, q + 1;
+/// `wb`: words q + 2, q + 3), where `q ≤ min(p + k, maxw) ≤ q + 3` (`group_avx2`).
+///
+/// # Safety
+/// AVX2 must be available (inlined into AVX2 code only; no closures, which would not take
+/// the caller's features).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn window_word(
+    wa: std::arch::x86_64::__m256i,
+    wb: std::arch::x86_64::__m256i,
+    p: std::arch::x86_64::__m256i,
+    q: std::arch::x86_64::__m256i,
+    maxw: std::arch::x86_64::__m256i,
+    k: i32,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let c = _mm256_sub_epi32(
+        _mm256_min_epu32(_mm256_add_epi32(p, _mm256_set1_epi32(k)), maxw),
+        q,
+    );
+    // Shifts of 32 or more give 0: words 0–1 from `wa`, 2–3 from `wb`.
+    let sh = _mm256_slli_epi32::<4>(c);
+    let hi = _mm256_srlv_epi32(wb, _mm256_sub_epi32(sh, _mm256_set1_epi32(32)));
+    _mm256_and_si256(
+        _mm256_or_si256(_mm256_srlv_epi32(wa, sh), hi),
+        _mm256_set1_epi32(0xFFFF),
+    )
+}
+
+/// The lanes whose state `v` is below L (`lim`: L with its sign bit flipped, for an unsigned
+/// comparison) shift in their word `wd`: the new states, and the mask of lanes that took it.
+///
+/// # Safety
+/// As [`window_word`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn renorm_avx2(
+    v: std::arch::x86_64::__m256i,
+    wd: std::arch::x86_64::__m256i,
+    lim: std::arch::x86_64::__m256i,
+    sign_bit: std::arch::x86_64::__m256i,
+) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    let need = _mm256_cmpgt_epi32(lim, _mm256_xor_si256(v, sign_bit));
+    let nv = _mm256_or_si256(_mm256_slli_epi32::<16>(v), wd);
+    (_mm256_blendv_epi8(v, nv, need), need)
+}
+
 /// Columns `j..j+8` (lanes `j mod 16 ..`, eight consecutive lanes) as one vector: the same
 /// steps as `value_fast`, each lane with its own word position; a lane of a zero column keeps
 /// its state (and its code is 0). Returns the new states and positions and the eight codes
@@ -936,11 +985,12 @@ struct RowSimd<'a> {
 /// than 8 low bits (the caller decodes the group one value at a time).
 ///
 /// # Safety
-/// AVX2 must be available. Every gather stays inside its slice: table indices are bounded by
-/// the table layout (`Flat`), word reads are clamped to the block's last word.
+/// AVX2 must be available: inlined into AVX2 code only ([`row_avx2`]; as a function of its
+/// own with that feature, rustc 1.95 left it uninlined in most copies, a call per group with
+/// its vectors through memory). Every gather stays inside its slice: table indices are
+/// bounded by the table layout (`Flat`), word reads are clamped to the block's last word.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
+#[inline(always)]
 unsafe fn group_avx2<const MODE: u8>(
     r: &RowSimd,
     x: std::arch::x86_64::__m256i,
@@ -958,19 +1008,21 @@ unsafe fn group_avx2<const MODE: u8>(
     let slot_mask = _mm256_set1_epi32(M as i32 - 1);
     let sign_bit = _mm256_set1_epi32(i32::MIN);
     let lim = _mm256_set1_epi32(L as i32 ^ i32::MIN);
-    let maxw = _mm256_set1_epi32((r.w.len() / 2 - 1) as i32);
+    let last = (r.w.len() / 2 - 1) as i32;
+    let maxw = _mm256_set1_epi32(last);
     let wbase = r.w.as_ptr() as *const i32;
-    // v < L (unsigned): take the lane's next word (clamped to the block's last word: a lane
-    // past its end is reported as truncated after the block whatever it read). Word k is the
-    // high half of the 4 bytes at word k − 1 (k ≥ 2: the states come first), so the read ends
-    // with the word.
-    let renorm = |v: __m256i, p: __m256i| -> (__m256i, __m256i) {
-        let need = _mm256_cmpgt_epi32(lim, _mm256_xor_si256(v, sign_bit));
-        let idx = _mm256_sub_epi32(_mm256_min_epu32(p, maxw), _mm256_set1_epi32(1));
-        let wd = _mm256_srli_epi32::<16>(_mm256_i32gather_epi32::<2>(wbase, idx));
-        let nv = _mm256_or_si256(_mm256_slli_epi32::<16>(v), wd);
-        (_mm256_blendv_epi8(v, nv, need), _mm256_sub_epi32(p, need))
-    };
+    // A value takes at most three words (one per step), each lane's next ones in order from
+    // its position p: the four words from q = min(p, last − 3) come in by two gathers that
+    // depend on p only, off the chain of states, and a renormalisation picks its word from
+    // them. Word p + k is read as word min(p + k, last) (a lane past its end is reported as
+    // truncated after the block, whatever it read), at offset c = min(p + k, last) − q ≤ 3.
+    let q = _mm256_min_epu32(p, _mm256_set1_epi32(last - 3));
+    let wa = _mm256_i32gather_epi32::<2>(wbase, q);
+    let wb = _mm256_i32gather_epi32::<2>(wbase, _mm256_add_epi32(q, _mm256_set1_epi32(2)));
+    let (w0, w1) = (
+        window_word(wa, wb, p, q, maxw, 0),
+        window_word(wa, wb, p, q, maxw, 1),
+    );
     let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j) as *const __m128i));
     let act = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
     let pk = _mm256_i32gather_epi32::<4>(
@@ -999,7 +1051,8 @@ unsafe fn group_avx2<const MODE: u8>(
     let fr = _mm256_add_epi32(_mm256_and_si256(e, slot_mask), _mm256_set1_epi32(1));
     let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e), slot_mask);
     let v = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x)), off);
-    let (v, p1) = renorm(v, p);
+    let (v, n1) = renorm_avx2(v, w0, lim, sign_bit);
+    let p1 = _mm256_sub_epi32(p, n1);
     // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
     let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s);
     let slot = _mm256_and_si256(v, slot_mask);
@@ -1012,7 +1065,8 @@ unsafe fn group_avx2<const MODE: u8>(
         _mm256_and_si256(slot, low),
     );
     let lo = _mm256_srlv_epi32(slot, sh);
-    let (v, p2) = renorm(v, p1);
+    let (v, n2) = renorm_avx2(v, _mm256_blendv_epi8(w0, w1, n1), lim, sign_bit);
+    let p2 = _mm256_sub_epi32(p1, n2);
     let m = _mm256_or_si256(_mm256_sllv_epi32(sym, s), lo);
     let (vf, pf, neg) = if MODE == SIGN_NONE {
         (v, p2, zero)
@@ -1045,7 +1099,14 @@ unsafe fn group_avx2<const MODE: u8>(
             _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v)), slot),
             cs,
         );
-        let (v2, p3) = renorm(v2, p2);
+        // The third word: w0, w1 or w2 by the words the first two steps took.
+        let wd = _mm256_blendv_epi8(
+            _mm256_blendv_epi8(w0, w1, _mm256_or_si256(n1, n2)),
+            window_word(wa, wb, p, q, maxw, 2),
+            _mm256_and_si256(n1, n2),
+        );
+        let (v2, n3) = renorm_avx2(v2, wd, lim, sign_bit);
+        let p3 = _mm256_sub_epi32(p2, n3);
         let nz = _mm256_xor_si256(_mm256_cmpeq_epi32(m, zero), ones);
         let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
             // bool is one byte 0 or 1.
