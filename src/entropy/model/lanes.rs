@@ -566,6 +566,9 @@ struct RowsCtx<'a, T, P> {
     /// (see `RowSimd::win`).
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     b_lo: Option<u8>,
+    /// The same within 15 (`RowSimd::win16`).
+    #[cfg(target_arch = "x86_64")]
+    b_lo16: Option<u8>,
     _t: std::marker::PhantomData<fn(&mut T)>,
 }
 
@@ -600,8 +603,12 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         } else {
             Sink::Put
         };
+        #[cfg(target_arch = "x86_64")]
+        let coded = &h.b[..cols.min(h.b.len())];
         #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        let b_lo = pick_window_base(&h.b[..cols.min(h.b.len())]);
+        let b_lo = pick_window_base(coded, 32);
+        #[cfg(target_arch = "x86_64")]
+        let b_lo16 = pick_window_base(coded, 16);
         RowsCtx {
             h,
             dp: dpicks(h.family),
@@ -613,6 +620,8 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             sink,
             #[cfg(all(target_arch = "x86_64", alcm_avx512))]
             b_lo,
+            #[cfg(target_arch = "x86_64")]
+            b_lo16,
             _t: std::marker::PhantomData,
         }
     }
@@ -677,7 +686,8 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
             fl,
             ai: rp.ai,
             #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-            win: self.b_lo.map(|lo| pick_window(fl, rp.ai, lo)),
+            win: self.b_lo.map(|lo| pick_window(fl, rp.ai, lo, 32)),
+            win16: self.b_lo16.map(|lo| pick_window(fl, rp.ai, lo, 16)),
             b: &self.h.b[..cols],
             cneg: &self.h.cneg[..cols],
             ccls: &self.h.ccls[..cols],
@@ -890,24 +900,25 @@ fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u
     }
 }
 
-/// The smallest non-zero column scale code `b_lo` when every non-zero one lies within 31 of
-/// it (`RowSimd::win`), else `None`.
-#[cfg(all(target_arch = "x86_64", alcm_avx512))]
-fn pick_window_base(b: &[u8]) -> Option<u8> {
+/// The smallest non-zero column scale code `b_lo` when every non-zero one lies within
+/// `width − 1` of it (`RowSimd::win`, `RowSimd::win16`), else `None`.
+#[cfg(target_arch = "x86_64")]
+fn pick_window_base(b: &[u8], width: u8) -> Option<u8> {
     let nz = b.iter().filter(|&&v| v != 0);
     match (nz.clone().min(), nz.max()) {
-        (Some(&lo), Some(&hi)) if hi - lo < 32 => Some(lo),
+        (Some(&lo), Some(&hi)) if hi - lo < width => Some(lo),
         _ => None,
     }
 }
 
-/// The start of a row's window of 32 picks (`RowSimd::win`) for its scale code `ai` and the
-/// columns' `b_lo` ([`pick_window_base`]): a coded column's `a_i + b_j` lies in
-/// `a_i + b_lo ..= a_i + b_lo + 31` and is never past 510 (the last of the 511 picks), so the
-/// window from min(a_i + b_lo, 511 − 32) holds every coded column's pick.
-#[cfg(all(target_arch = "x86_64", alcm_avx512))]
-pub(super) fn pick_window(fl: &Flat, ai: u8, b_lo: u8) -> usize {
-    (ai as usize + b_lo as usize).min(fl.pick.len() - 32)
+/// The start of a row's window of `width` picks (`RowSimd::win`, `RowSimd::win16`) for its
+/// scale code `ai` and the columns' `b_lo` ([`pick_window_base`]): a coded column's
+/// `a_i + b_j` lies in `a_i + b_lo ..= a_i + b_lo + width − 1` and is never past 510 (the last
+/// of the 511 picks), so the window from min(a_i + b_lo, 511 − width) holds every coded
+/// column's pick.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn pick_window(fl: &Flat, ai: u8, b_lo: u8, width: usize) -> usize {
+    (ai as usize + b_lo as usize).min(fl.pick.len() - width)
 }
 
 /// What a vector group of a row needs.
@@ -922,6 +933,9 @@ struct RowSimd<'a> {
     /// gather).
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
     win: Option<usize>,
+    /// Where they lie in `fl.pick[win16..win16 + 16]`, if they do (within 15 of each other):
+    /// the AVX2 decoder then takes a group's picks by two permutes of 8 instead of a gather.
+    win16: Option<usize>,
     b: &'a [u8],
     cneg: &'a [bool],
     ccls: &'a [u8],
@@ -1025,10 +1039,25 @@ unsafe fn group_avx2<const MODE: u8>(
     );
     let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j) as *const __m128i));
     let act = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
-    let pk = _mm256_i32gather_epi32::<4>(
-        r.fl.pick.as_ptr() as *const i32,
-        _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
-    );
+    let pk = match r.win16 {
+        // Lane k's pick is entry `a_i + b_j − start` (< 16 for a coded column) of the window:
+        // of its first 8 or its last 8 by that index's bit 3.
+        Some(start) => {
+            let w = r.fl.pick.as_ptr().add(start) as *const __m256i;
+            let idx = _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32 - start as i32));
+            let lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w), idx);
+            let hi = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w.add(1)), idx);
+            _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(lo),
+                _mm256_castsi256_ps(hi),
+                _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)),
+            ))
+        }
+        None => _mm256_i32gather_epi32::<4>(
+            r.fl.pick.as_ptr() as *const i32,
+            _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
+        ),
+    };
     let ti = _mm256_and_si256(pk, _mm256_set1_epi32(0xFF));
     let s = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), _mm256_set1_epi32(0xFF));
     let esc = _mm256_srli_epi32::<16>(pk);

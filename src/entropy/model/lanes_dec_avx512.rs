@@ -809,7 +809,7 @@ mod tests {
             });
             let p0: [u32; LANES] = std::array::from_fn(|_| 2 + (rnd() % 580) as u32);
             let fl = flat(family);
-            let win = pick_window_base(&b).map(|lo| pick_window(fl, ai, lo));
+            let win = pick_window_base(&b, 32).map(|lo| pick_window(fl, ai, lo, 32));
             if near && b.iter().any(|&v| v != 0) {
                 assert!(
                     win.is_some(),
