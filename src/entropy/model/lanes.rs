@@ -1210,61 +1210,86 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
     let (mut x0, mut p0) = load(st, 0);
     let (mut x1, mut p1) = load(st, 1);
     let cols8 = out.len() / 8 * 8;
+    // A group's codes `qv` of columns `j..j + 8` into `out`.
+    let emit = |out: &mut [T], j: usize, qv: __m256i| {
+        // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar path's IEEE
+        // product and rounding.
+        let half = |k: usize| {
+            let qh = if k == 0 {
+                _mm256_castsi256_si128(qv)
+            } else {
+                _mm256_extracti128_si256::<1>(qv)
+            };
+            _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(qh), stepv))
+        };
+        let o = out.as_mut_ptr().add(j) as *mut f32;
+        match sink {
+            Sink::Store(_) => {
+                _mm_storeu_ps(o, half(0));
+                _mm_storeu_ps(o.add(4), half(1));
+            }
+            Sink::Add(..) => {
+                // f32 product, then f32 sum: `*o += scale * x̂`.
+                for k in 0..2 {
+                    let ok = o.add(4 * k);
+                    _mm_storeu_ps(
+                        ok,
+                        _mm_add_ps(_mm_loadu_ps(ok), _mm_mul_ps(scalev, half(k))),
+                    );
+                }
+            }
+            Sink::Put => {
+                let mut qs = [0i32; 8];
+                _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
+                put_codes(&mut out[j..j + 8], &qs, q0, put);
+            }
+        }
+    };
+    // Columns j..j + 16 a step: lanes 0–7 (x0, p0), then 8–15 (x1, p1), both vector steps
+    // in one straight line so that the two chains of states overlap. The two groups share no
+    // lane, so the second's step may run before the first's values are taken (or, where the
+    // first is declined, decoded one at a time), as in the order of the columns.
     let mut j = 0;
     while j < cols8 {
-        let h = (j / 8) % 2;
-        let (x, p) = if h == 0 { (x0, p0) } else { (x1, p1) };
-        let (x, p) = match group_avx2::<MODE>(r, x, p, j) {
+        let two = j + 16 <= cols8;
+        let g0 = group_avx2::<MODE>(r, x0, p0, j);
+        let g1 = if two {
+            group_avx2::<MODE>(r, x1, p1, j + 8)
+        } else {
+            None
+        };
+        (x0, p0) = match g0 {
             Some((x, p, qv)) => {
                 any_vector = true;
                 vlo = _mm256_min_epi32(vlo, qv);
                 vhi = _mm256_max_epi32(vhi, qv);
-                // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar
-                // path's IEEE product and rounding.
-                let half = |k: usize| {
-                    let qh = if k == 0 {
-                        _mm256_castsi256_si128(qv)
-                    } else {
-                        _mm256_extracti128_si256::<1>(qv)
-                    };
-                    _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(qh), stepv))
-                };
-                let o = out.as_mut_ptr().add(j) as *mut f32;
-                match sink {
-                    Sink::Store(_) => {
-                        _mm_storeu_ps(o, half(0));
-                        _mm_storeu_ps(o.add(4), half(1));
-                    }
-                    Sink::Add(..) => {
-                        // f32 product, then f32 sum: `*o += scale * x̂`.
-                        for k in 0..2 {
-                            let ok = o.add(4 * k);
-                            _mm_storeu_ps(
-                                ok,
-                                _mm_add_ps(_mm_loadu_ps(ok), _mm_mul_ps(scalev, half(k))),
-                            );
-                        }
-                    }
-                    Sink::Put => {
-                        let mut qs = [0i32; 8];
-                        _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
-                        put_codes(&mut out[j..j + 8], &qs, q0, put);
-                    }
-                }
+                emit(out, j, qv);
                 (x, p)
             }
             None => {
-                store(st, h, x, p);
+                store(st, 0, x0, p0);
                 scalar_run(st, out, j..j + 8, q0, put, scalar, (&mut qlo, &mut qhi))?;
-                load(st, h)
+                load(st, 0)
             }
         };
-        if h == 0 {
-            (x0, p0) = (x, p);
-        } else {
-            (x1, p1) = (x, p);
+        if two {
+            (x1, p1) = match g1 {
+                Some((x, p, qv)) => {
+                    any_vector = true;
+                    vlo = _mm256_min_epi32(vlo, qv);
+                    vhi = _mm256_max_epi32(vhi, qv);
+                    emit(out, j + 8, qv);
+                    (x, p)
+                }
+                None => {
+                    store(st, 1, x1, p1);
+                    let k = j + 8;
+                    scalar_run(st, out, k..k + 8, q0, put, scalar, (&mut qlo, &mut qhi))?;
+                    load(st, 1)
+                }
+            };
         }
-        j += 8;
+        j += if two { 16 } else { 8 };
     }
     store(st, 0, x0, p0);
     store(st, 1, x1, p1);
