@@ -992,31 +992,39 @@ unsafe fn renorm_avx2(
     (_mm256_blendv_epi8(v, nv, need), need)
 }
 
-/// Columns `j..j+8` (lanes `j mod 16 ..`, eight consecutive lanes) as one vector: the same
-/// steps as `value_fast`, each lane with its own word position; a lane of a zero column keeps
-/// its state (and its code is 0). Returns the new states and positions and the eight codes
-/// `q` (|q| < 2^16), or `None`, having changed nothing, when a lane needs an escape or more
-/// than 8 low bits (the caller decodes the group one value at a time).
+/// Columns `j[k]..j[k] + 8` (lanes `j[k] mod 16 ..`, eight consecutive lanes) as one vector
+/// each, for k < N (N = 2: the two halves of the lanes, whose chains of states are
+/// independent, step by step side by side): the same steps as `value_fast`, each lane with
+/// its own word position; a lane of a zero column keeps its state (and its code is 0).
+/// Returns the new states and positions and the eight codes `q` (|q| < 2^16) of each group,
+/// or `None`, having changed nothing, when a lane needs an escape or more than 8 low bits
+/// (the caller decodes the groups one at a time).
+///
+/// Why side by side: on Zen 3 a group's gathers (~27 cycles) stall the ~60 operations after
+/// them, which fill the vector scheduler; the other chain's operations, after them in program
+/// order, then wait too. Interleaved, each waiting operation has an independent neighbour.
 ///
 /// # Safety
 /// AVX2 must be available: inlined into AVX2 code only ([`row_avx2`]; as a function of its
 /// own with that feature, rustc 1.95 left it uninlined in most copies, a call per group with
-/// its vectors through memory). Every gather stays inside its slice: table indices are
-/// bounded by the table layout (`Flat`), word reads are clamped to the block's last word.
+/// its vectors through memory; and no closures, which would not take the caller's features).
+/// Every gather stays inside its slice: table indices are bounded by the table layout
+/// (`Flat`), word reads are clamped to the block's last word.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn group_avx2<const MODE: u8>(
+#[allow(clippy::needless_range_loop)] // the steps of the N groups, side by side
+unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     r: &RowSimd,
-    x: std::arch::x86_64::__m256i,
-    p: std::arch::x86_64::__m256i,
-    j: usize,
+    x: [std::arch::x86_64::__m256i; N],
+    p: [std::arch::x86_64::__m256i; N],
+    j: [usize; N],
 ) -> Option<(
-    std::arch::x86_64::__m256i,
-    std::arch::x86_64::__m256i,
-    std::arch::x86_64::__m256i,
+    [std::arch::x86_64::__m256i; N],
+    [std::arch::x86_64::__m256i; N],
+    [std::arch::x86_64::__m256i; N],
 )> {
     use std::arch::x86_64::*;
-    debug_assert!(j + 8 <= r.b.len());
+    debug_assert!(j.iter().all(|&j| j + 8 <= r.b.len()));
     let zero = _mm256_setzero_si256();
     let ones = _mm256_set1_epi32(-1);
     let slot_mask = _mm256_set1_epi32(M as i32 - 1);
@@ -1025,141 +1033,177 @@ unsafe fn group_avx2<const MODE: u8>(
     let last = (r.w.len() / 2 - 1) as i32;
     let maxw = _mm256_set1_epi32(last);
     let wbase = r.w.as_ptr() as *const i32;
+    let byte = _mm256_set1_epi32(0xFF);
+    let v0 = [zero; N];
     // A value takes at most three words (one per step), each lane's next ones in order from
     // its position p: the four words from q = min(p, last − 3) come in by two gathers that
     // depend on p only, off the chain of states, and a renormalisation picks its word from
     // them. Word p + k is read as word min(p + k, last) (a lane past its end is reported as
     // truncated after the block, whatever it read), at offset c = min(p + k, last) − q ≤ 3.
-    let q = _mm256_min_epu32(p, _mm256_set1_epi32(last - 3));
-    let wa = _mm256_i32gather_epi32::<2>(wbase, q);
-    let wb = _mm256_i32gather_epi32::<2>(wbase, _mm256_add_epi32(q, _mm256_set1_epi32(2)));
-    let (w0, w1) = (
-        window_word(wa, wb, p, q, maxw, 0),
-        window_word(wa, wb, p, q, maxw, 1),
-    );
-    let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j) as *const __m128i));
-    let act = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
-    let pk = match r.win16 {
-        // Lane k's pick is entry `a_i + b_j − start` (< 16 for a coded column) of the window:
-        // of its first 8 or its last 8 by that index's bit 3.
-        Some(start) => {
-            let w = r.fl.pick.as_ptr().add(start) as *const __m256i;
-            let idx = _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32 - start as i32));
-            let lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w), idx);
-            let hi = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w.add(1)), idx);
-            _mm256_castps_si256(_mm256_blendv_ps(
-                _mm256_castsi256_ps(lo),
-                _mm256_castsi256_ps(hi),
-                _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)),
-            ))
-        }
-        None => _mm256_i32gather_epi32::<4>(
-            r.fl.pick.as_ptr() as *const i32,
-            _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
-        ),
-    };
-    let ti = _mm256_and_si256(pk, _mm256_set1_epi32(0xFF));
-    let s = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), _mm256_set1_epi32(0xFF));
-    let esc = _mm256_srli_epi32::<16>(pk);
-    let wide = _mm256_and_si256(_mm256_cmpgt_epi32(s, _mm256_set1_epi32(8)), act);
+    let (mut q, mut wa, mut wb) = (v0, v0, v0);
+    for k in 0..N {
+        q[k] = _mm256_min_epu32(p[k], _mm256_set1_epi32(last - 3));
+        wa[k] = _mm256_i32gather_epi32::<2>(wbase, q[k]);
+        wb[k] = _mm256_i32gather_epi32::<2>(wbase, _mm256_add_epi32(q[k], _mm256_set1_epi32(2)));
+    }
+    let (mut act, mut ti, mut s, mut esc) = (v0, v0, v0, v0);
+    let mut wide = zero;
+    for k in 0..N {
+        let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j[k]) as *const __m128i));
+        act[k] = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
+        let pk = match r.win16 {
+            // Lane l's pick is entry `a_i + b_j − start` (< 16 for a coded column) of the
+            // window: of its first 8 or its last 8 by that index's bit 3.
+            Some(start) => {
+                let w = r.fl.pick.as_ptr().add(start) as *const __m256i;
+                let idx = _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32 - start as i32));
+                let lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w), idx);
+                let hi = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w.add(1)), idx);
+                _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(lo),
+                    _mm256_castsi256_ps(hi),
+                    _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)),
+                ))
+            }
+            None => _mm256_i32gather_epi32::<4>(
+                r.fl.pick.as_ptr() as *const i32,
+                _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
+            ),
+        };
+        ti[k] = _mm256_and_si256(pk, byte);
+        s[k] = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), byte);
+        esc[k] = _mm256_srli_epi32::<16>(pk);
+        wide = _mm256_or_si256(
+            wide,
+            _mm256_and_si256(_mm256_cmpgt_epi32(s[k], _mm256_set1_epi32(8)), act[k]),
+        );
+    }
     if _mm256_movemask_epi8(wide) != 0 {
         return None;
     }
     // Magnitude step: the slot's entry (`Flat::slot`: symbol, frequency, offset in its
     // range) by one gather, where the symbol and then its frequency took two in a row.
-    let slot = _mm256_and_si256(x, slot_mask);
-    let e = _mm256_i32gather_epi32::<4>(
-        r.fl.slot.as_ptr() as *const i32,
-        _mm256_add_epi32(_mm256_slli_epi32::<12>(ti), slot),
-    );
-    let sym = _mm256_srli_epi32::<24>(e);
-    let is_esc = _mm256_and_si256(_mm256_xor_si256(_mm256_cmpgt_epi32(esc, sym), ones), act);
-    if _mm256_movemask_epi8(is_esc) != 0 {
+    let mut e = v0;
+    for k in 0..N {
+        let slot = _mm256_and_si256(x[k], slot_mask);
+        e[k] = _mm256_i32gather_epi32::<4>(
+            r.fl.slot.as_ptr() as *const i32,
+            _mm256_add_epi32(_mm256_slli_epi32::<12>(ti[k]), slot),
+        );
+    }
+    let mut sym = v0;
+    let mut bad = zero;
+    for k in 0..N {
+        sym[k] = _mm256_srli_epi32::<24>(e[k]);
+        bad = _mm256_or_si256(
+            bad,
+            _mm256_and_si256(
+                _mm256_xor_si256(_mm256_cmpgt_epi32(esc[k], sym[k]), ones),
+                act[k],
+            ),
+        );
+    }
+    if _mm256_movemask_epi8(bad) != 0 {
         return None;
     }
-    let fr = _mm256_add_epi32(_mm256_and_si256(e, slot_mask), _mm256_set1_epi32(1));
-    let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e), slot_mask);
-    let v = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x)), off);
-    let (v, n1) = renorm_avx2(v, w0, lim, sign_bit);
-    let p1 = _mm256_sub_epi32(p, n1);
+    let (mut v, mut n1, mut p1, mut w0, mut w1) = (v0, v0, v0, v0, v0);
+    for k in 0..N {
+        w0[k] = window_word(wa[k], wb[k], p[k], q[k], maxw, 0);
+        w1[k] = window_word(wa[k], wb[k], p[k], q[k], maxw, 1);
+        let fr = _mm256_add_epi32(_mm256_and_si256(e[k], slot_mask), _mm256_set1_epi32(1));
+        let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e[k]), slot_mask);
+        let vk = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x[k])), off);
+        (v[k], n1[k]) = renorm_avx2(vk, w0[k], lim, sign_bit);
+        p1[k] = _mm256_sub_epi32(p[k], n1[k]);
+    }
     // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
-    let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s);
-    let slot = _mm256_and_si256(v, slot_mask);
-    let low = _mm256_sub_epi32(
-        _mm256_sllv_epi32(_mm256_set1_epi32(1), sh),
-        _mm256_set1_epi32(1),
-    );
-    let v = _mm256_add_epi32(
-        _mm256_sllv_epi32(_mm256_srli_epi32::<12>(v), sh),
-        _mm256_and_si256(slot, low),
-    );
-    let lo = _mm256_srlv_epi32(slot, sh);
-    let (v, n2) = renorm_avx2(v, _mm256_blendv_epi8(w0, w1, n1), lim, sign_bit);
-    let p2 = _mm256_sub_epi32(p1, n2);
-    let m = _mm256_or_si256(_mm256_sllv_epi32(sym, s), lo);
-    let (vf, pf, neg) = if MODE == SIGN_NONE {
-        (v, p2, zero)
-    } else {
-        let f = if MODE == SIGN_CLASSES {
-            let frv = _mm256_setr_epi32(
-                r.fr[0] as i32,
-                r.fr[1] as i32,
-                r.fr[2] as i32,
-                r.fr[3] as i32,
-                0,
-                0,
-                0,
-                0,
-            );
-            let cl = _mm256_and_si256(
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.ccls.as_ptr().add(j) as *const __m128i)),
-                _mm256_set1_epi32(3),
-            );
-            _mm256_permutevar8x32_epi32(frv, cl)
+    let (mut n2, mut p2, mut m) = (v0, v0, v0);
+    for k in 0..N {
+        let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s[k]);
+        let slot = _mm256_and_si256(v[k], slot_mask);
+        let low = _mm256_sub_epi32(
+            _mm256_sllv_epi32(_mm256_set1_epi32(1), sh),
+            _mm256_set1_epi32(1),
+        );
+        let vk = _mm256_add_epi32(
+            _mm256_sllv_epi32(_mm256_srli_epi32::<12>(v[k]), sh),
+            _mm256_and_si256(slot, low),
+        );
+        let lo = _mm256_srlv_epi32(slot, sh);
+        let wd = _mm256_blendv_epi8(w0[k], w1[k], n1[k]);
+        (v[k], n2[k]) = renorm_avx2(vk, wd, lim, sign_bit);
+        p2[k] = _mm256_sub_epi32(p1[k], n2[k]);
+        m[k] = _mm256_or_si256(_mm256_sllv_epi32(sym[k], s[k]), lo);
+    }
+    let (mut xo, mut po, mut qo) = (v0, v0, v0);
+    for k in 0..N {
+        let (vf, pf, neg) = if MODE == SIGN_NONE {
+            (v[k], p2[k], zero)
         } else {
-            _mm256_set1_epi32(r.fr[0] as i32)
-        };
-        let slot = _mm256_and_si256(v, slot_mask);
-        // slot ≥ f: the opposite of the prediction.
-        let flip = _mm256_xor_si256(_mm256_cmpgt_epi32(f, slot), ones);
-        let frs = _mm256_blendv_epi8(f, _mm256_sub_epi32(_mm256_set1_epi32(M as i32), f), flip);
-        let cs = _mm256_and_si256(f, flip);
-        let v2 = _mm256_sub_epi32(
-            _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v)), slot),
-            cs,
-        );
-        // The third word: w0, w1 or w2 by the words the first two steps took.
-        let wd = _mm256_blendv_epi8(
-            _mm256_blendv_epi8(w0, w1, _mm256_or_si256(n1, n2)),
-            window_word(wa, wb, p, q, maxw, 2),
-            _mm256_and_si256(n1, n2),
-        );
-        let (v2, n3) = renorm_avx2(v2, wd, lim, sign_bit);
-        let p3 = _mm256_sub_epi32(p2, n3);
-        let nz = _mm256_xor_si256(_mm256_cmpeq_epi32(m, zero), ones);
-        let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-            // bool is one byte 0 or 1.
-            let cn =
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.cneg.as_ptr().add(j) as *const __m128i));
-            let cn = _mm256_cmpgt_epi32(cn, zero);
-            if r.rneg {
-                _mm256_xor_si256(cn, ones)
+            let f = if MODE == SIGN_CLASSES {
+                let frv = _mm256_setr_epi32(
+                    r.fr[0] as i32,
+                    r.fr[1] as i32,
+                    r.fr[2] as i32,
+                    r.fr[3] as i32,
+                    0,
+                    0,
+                    0,
+                    0,
+                );
+                let cl = _mm256_and_si256(
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                        r.ccls.as_ptr().add(j[k]) as *const __m128i
+                    )),
+                    _mm256_set1_epi32(3),
+                );
+                _mm256_permutevar8x32_epi32(frv, cl)
             } else {
-                cn
-            }
-        } else {
-            zero
+                _mm256_set1_epi32(r.fr[0] as i32)
+            };
+            let slot = _mm256_and_si256(v[k], slot_mask);
+            // slot ≥ f: the opposite of the prediction.
+            let flip = _mm256_xor_si256(_mm256_cmpgt_epi32(f, slot), ones);
+            let frs = _mm256_blendv_epi8(f, _mm256_sub_epi32(_mm256_set1_epi32(M as i32), f), flip);
+            let cs = _mm256_and_si256(f, flip);
+            let v2 = _mm256_sub_epi32(
+                _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v[k])), slot),
+                cs,
+            );
+            // The third word: w0, w1 or w2 by the words the first two steps took.
+            let wd = _mm256_blendv_epi8(
+                _mm256_blendv_epi8(w0[k], w1[k], _mm256_or_si256(n1[k], n2[k])),
+                window_word(wa[k], wb[k], p[k], q[k], maxw, 2),
+                _mm256_and_si256(n1[k], n2[k]),
+            );
+            let (v2, n3) = renorm_avx2(v2, wd, lim, sign_bit);
+            let p3 = _mm256_sub_epi32(p2[k], n3);
+            let nz = _mm256_xor_si256(_mm256_cmpeq_epi32(m[k], zero), ones);
+            let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
+                // bool is one byte 0 or 1.
+                let cn = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                    r.cneg.as_ptr().add(j[k]) as *const __m128i
+                ));
+                let cn = _mm256_cmpgt_epi32(cn, zero);
+                if r.rneg {
+                    _mm256_xor_si256(cn, ones)
+                } else {
+                    cn
+                }
+            } else {
+                zero
+            };
+            (
+                _mm256_blendv_epi8(v[k], v2, nz),
+                _mm256_blendv_epi8(p2[k], p3, nz),
+                _mm256_and_si256(_mm256_xor_si256(flip, pred), nz),
+            )
         };
-        (
-            _mm256_blendv_epi8(v, v2, nz),
-            _mm256_blendv_epi8(p2, p3, nz),
-            _mm256_and_si256(_mm256_xor_si256(flip, pred), nz),
-        )
-    };
-    let x = _mm256_blendv_epi8(x, vf, act);
-    let p = _mm256_blendv_epi8(p, pf, act);
-    let qv = _mm256_and_si256(_mm256_sub_epi32(_mm256_xor_si256(m, neg), neg), act);
-    Some((x, p, qv))
+        xo[k] = _mm256_blendv_epi8(x[k], vf, act[k]);
+        po[k] = _mm256_blendv_epi8(p[k], pf, act[k]);
+        qo[k] = _mm256_and_si256(_mm256_sub_epi32(_mm256_xor_si256(m[k], neg), neg), act[k]);
+    }
+    Some((xo, po, qo))
 }
 
 /// The vector groups of a row (columns `0..cols / 8 · 8`) with the 16 lane states held in two
@@ -1169,7 +1213,7 @@ unsafe fn group_avx2<const MODE: u8>(
 /// codes.
 ///
 /// # Safety
-/// AVX2 must be available; see [`group_avx2`]. `sink` is [`Sink::Put`] unless T is f32.
+/// AVX2 must be available; see [`groups_avx2`]. `sink` is [`Sink::Put`] unless T is f32.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
@@ -1252,11 +1296,22 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
     let mut j = 0;
     while j < cols8 {
         let two = j + 16 <= cols8;
-        let g0 = group_avx2::<MODE>(r, x0, p0, j);
-        let g1 = if two {
-            group_avx2::<MODE>(r, x1, p1, j + 8)
+        let pair = if two {
+            groups_avx2::<MODE, 2>(r, [x0, x1], [p0, p1], [j, j + 8])
         } else {
             None
+        };
+        let (g0, g1) = match pair {
+            Some(([xa, xb], [pa, pb], [qa, qb])) => (Some((xa, pa, qa)), Some((xb, pb, qb))),
+            // A group declined (or one group left): one at a time.
+            None => (
+                groups_avx2::<MODE, 1>(r, [x0], [p0], [j]).map(|([x], [p], [q])| (x, p, q)),
+                match two {
+                    true => groups_avx2::<MODE, 1>(r, [x1], [p1], [j + 8])
+                        .map(|([x], [p], [q])| (x, p, q)),
+                    false => None,
+                },
+            ),
         };
         (x0, p0) = match g0 {
             Some((x, p, qv)) => {
