@@ -824,6 +824,7 @@ mod tests {
                     fl,
                     ai,
                     win,
+                    win16: None,
                     b: &b,
                     cneg: &cneg,
                     ccls: &ccls,

@@ -738,3 +738,196 @@ fn paired_blocks_decode_as_blocks_alone() {
         }
     }
 }
+
+/// The AVX2 decoder's groups against 8 scalar steps (`value_fast`) per lane from random
+/// states, positions, words, scale codes and sign classes in every sign mode: two groups side
+/// by side (`groups_avx2::<_, 2>`) give what each gives alone, and both the states,
+/// positions and codes of the scalar steps, wherever the vector steps take them; a pair is
+/// declined exactly when one of its groups is. Positions up to the words' last give the
+/// clamped window of words (`q = last − 3 < p`). Where the coded columns' picks fit a window
+/// of 16 (every other case), its permutes give what the gather gave, clamped windows at the
+/// table's end included.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_groups_are_eight_scalar_steps_a_lane() {
+    use crate::entropy::model::decode::{dpicks, value_fast};
+    use std::arch::x86_64::*;
+    if !have_avx2() {
+        return;
+    }
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    const WORDS: usize = 600;
+    let words: Vec<u8> = (0..2 * WORDS).map(|_| rnd() as u8).collect();
+    let (mut taken, mut declined, mut windows, mut clamped, mut near_end) =
+        ([0usize; 4], 0, 0, 0, 0);
+    for t in 0..40_000 {
+        let mode = (t % 4) as u8;
+        let family = (t / 4 % 3) as u8;
+        // One case in four with a + b near the 511 picks' end (a clamped window).
+        let high = t % 16 < 4;
+        let ai = if high {
+            230 + rnd() % 25
+        } else {
+            1 + rnd() % 254
+        } as u8;
+        let lo = if high {
+            230 + rnd() % 26
+        } else {
+            1 + rnd() % 255
+        };
+        let near = rnd() % 2 == 0;
+        let b: Vec<u8> = (0..LANES)
+            .map(|_| match (rnd() % 9 == 0, near) {
+                (true, _) => 0,
+                (false, true) => (lo + rnd() % 16).min(255) as u8,
+                (false, false) => rnd() as u8,
+            })
+            .collect();
+        let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
+        let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
+        let pick_f = |r: u64| match r % 4 {
+            0 => 1 + (r >> 8) as u32 % 16,
+            1 => M - 1 - (r >> 8) as u32 % 16,
+            _ => 1 + (r >> 8) as u32 % (M - 1),
+        };
+        let fr = [pick_f(rnd()), pick_f(rnd()), pick_f(rnd()), pick_f(rnd())];
+        let rneg = rnd() % 2 == 0;
+        let x0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 3 {
+            0 => L + (rnd() % 256) as u32,
+            1 => L + (rnd() % L as u64) as u32,
+            _ => (rnd() as u32).max(L),
+        });
+        // A lane takes at most two words a value: from WORDS − 2 on, its words are all read.
+        let p0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 8 {
+            0 => (WORDS - 12 + (rnd() % 11) as usize) as u32,
+            _ => 2 + (rnd() % (WORDS as u64 - 20)) as u32,
+        });
+        near_end += p0.iter().any(|&p| p as usize > WORDS - 4) as usize;
+        let fl = flat(family);
+        let win16 = pick_window_base(&b, 16).map(|lo| pick_window(fl, ai, lo, 16));
+        windows += win16.is_some() as usize;
+        clamped += (win16 == Some(fl.pick.len() - 16)) as usize;
+        let run = |win16: Option<usize>| {
+            let r = RowSimd {
+                w: &words,
+                fl,
+                ai,
+                #[cfg(alcm_avx512)]
+                win: None,
+                win16,
+                b: &b,
+                cneg: &cneg,
+                ccls: &ccls,
+                fr,
+                rneg,
+            };
+            type Out = Option<[[u32; 8]; 3]>;
+            let out = |g: Option<(__m256i, __m256i, __m256i)>| -> Out {
+                g.map(|(x, p, q)| {
+                    let mut v = [[0u32; 8]; 3];
+                    for (d, s) in v.iter_mut().zip([x, p, q]) {
+                        // SAFETY: eight lanes of 4 bytes into an array of 8.
+                        unsafe { _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, s) };
+                    }
+                    v
+                })
+            };
+            // SAFETY: the test returned above unless the CPU has AVX2; eight lanes of 4 bytes
+            // each from arrays of 16; `win16` as `RowsCtx` makes it.
+            unsafe {
+                let ld = |a: &[u32; LANES], h: usize| {
+                    _mm256_loadu_si256(a.as_ptr().add(8 * h) as *const __m256i)
+                };
+                let (xa, xb, pa, pb) = (ld(&x0, 0), ld(&x0, 1), ld(&p0, 0), ld(&p0, 1));
+                macro_rules! both {
+                    ($m:expr) => {{
+                        let pair = groups_avx2::<{ $m }, 2>(&r, [xa, xb], [pa, pb], [0, 8]);
+                        let one = |x, p, j| {
+                            groups_avx2::<{ $m }, 1>(&r, [x], [p], [j])
+                                .map(|([x], [p], [q])| (x, p, q))
+                        };
+                        (
+                            pair.map(|([x0, x1], [p0, p1], [q0, q1])| {
+                                [out(Some((x0, p0, q0))), out(Some((x1, p1, q1)))]
+                            }),
+                            [out(one(xa, pa, 0)), out(one(xb, pb, 8))],
+                        )
+                    }};
+                }
+                match mode {
+                    SIGN_PLAIN => both!(SIGN_PLAIN),
+                    SIGN_NONE => both!(SIGN_NONE),
+                    SIGN_SVD => both!(SIGN_SVD),
+                    _ => both!(SIGN_CLASSES),
+                }
+            }
+        };
+        let (pair, ones) = run(None);
+        if win16.is_some() {
+            assert_eq!(
+                run(win16),
+                (pair, ones),
+                "case {t} mode {mode}: the window's picks"
+            );
+        }
+        match pair {
+            Some(p) => assert_eq!(p, ones, "case {t} mode {mode}: pair against one by one"),
+            None => {
+                declined += 1;
+                assert!(
+                    ones.iter().any(|g| g.is_none()),
+                    "case {t}: pair declined alone"
+                );
+            }
+        }
+        let dp = dpicks(family);
+        let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
+        for (h, g) in ones.iter().enumerate() {
+            let Some([xs, ps, qs]) = g else { continue };
+            for k in 0..8 {
+                let l = 8 * h + k;
+                let (mut x, mut pos) = (x0[l], p0[l] as usize);
+                let q = if b[l] == 0 {
+                    0
+                } else {
+                    let f = if mode == SIGN_CLASSES {
+                        fr[ccls[l] as usize & 3]
+                    } else {
+                        fr[0]
+                    };
+                    let pk = &dp[ai as usize + b[l] as usize];
+                    let neg = svd && (rneg != cneg[l]);
+                    match mode {
+                        SIGN_PLAIN => {
+                            value_fast::<SIGN_PLAIN>(&mut x, &words, &mut pos, pk, neg, f)
+                        }
+                        SIGN_NONE => value_fast::<SIGN_NONE>(&mut x, &words, &mut pos, pk, neg, f),
+                        SIGN_SVD => value_fast::<SIGN_SVD>(&mut x, &words, &mut pos, pk, neg, f),
+                        _ => value_fast::<SIGN_CLASSES>(&mut x, &words, &mut pos, pk, neg, f),
+                    }
+                    .unwrap()
+                };
+                assert_eq!(
+                    (xs[k], ps[k] as usize, qs[k] as i32 as i64),
+                    (x, pos, q),
+                    "case {t} lane {l} mode {mode}"
+                );
+                taken[pos - p0[l] as usize] += 1;
+            }
+        }
+    }
+    assert!(taken[2] > 0 && taken[3] == 0, "words per lane: {taken:?}");
+    assert!(declined > 100, "{declined} pairs declined");
+    assert!(windows > 10_000, "{windows} cases with a window of picks");
+    assert!(clamped > 100, "{clamped} windows at the table's end");
+    assert!(
+        near_end > 1000,
+        "{near_end} cases with a lane near its words' end"
+    );
+}
