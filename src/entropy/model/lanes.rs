@@ -1206,6 +1206,71 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     Some((xo, po, qo))
 }
 
+/// The vector sinks' step and scale ([`sink8`]).
+///
+/// # Safety
+/// AVX2 must be available (inlined into AVX2 code only).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn sink_consts_avx2(
+    sink: Sink,
+) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m128) {
+    use std::arch::x86_64::*;
+    let (step, scale) = match sink {
+        Sink::Store(step) => (step, 0.0),
+        Sink::Add(step, scale) => (step, scale),
+        Sink::Put => (0.0, 0.0),
+    };
+    (_mm256_set1_pd(step), _mm_set1_ps(scale))
+}
+
+/// A group's eight codes `qv` into `out` (eight values) by `sink` (`consts` from
+/// [`sink_consts_avx2`]): `(q as f64 * step) as f32` per value (exact i32 → f64, then the
+/// scalar path's IEEE product and rounding), stored or added (`*o += scale * x̂`, an f32
+/// product then an f32 sum), or each through `put`.
+///
+/// # Safety
+/// AVX2 must be available (inlined into AVX2 code only; no closures, which would not take
+/// the caller's features); `out` holds eight values; `sink` is [`Sink::Put`] unless T is f32.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn sink8<T>(
+    out: &mut [T],
+    qv: std::arch::x86_64::__m256i,
+    sink: Sink,
+    (stepv, scalev): (std::arch::x86_64::__m256d, std::arch::x86_64::__m128),
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+) {
+    use std::arch::x86_64::*;
+    debug_assert!(out.len() == 8);
+    let lo = _mm256_cvtpd_ps(_mm256_mul_pd(
+        _mm256_cvtepi32_pd(_mm256_castsi256_si128(qv)),
+        stepv,
+    ));
+    let hi = _mm256_cvtpd_ps(_mm256_mul_pd(
+        _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(qv)),
+        stepv,
+    ));
+    let o = out.as_mut_ptr() as *mut f32;
+    match sink {
+        Sink::Store(_) => {
+            _mm_storeu_ps(o, lo);
+            _mm_storeu_ps(o.add(4), hi);
+        }
+        Sink::Add(..) => {
+            _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(scalev, lo)));
+            let o4 = o.add(4);
+            _mm_storeu_ps(o4, _mm_add_ps(_mm_loadu_ps(o4), _mm_mul_ps(scalev, hi)));
+        }
+        Sink::Put => {
+            let mut qs = [0i32; 8];
+            _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
+            put_codes(out, &qs, q0, put);
+        }
+    }
+}
+
 /// The vector groups of a row (columns `0..cols / 8 · 8`) with the 16 lane states held in two
 /// vectors, each group's values written into `out` by `sink` (a vector sink only when T is
 /// f32); a group the vector step declines (escape, wide low bits) goes through `scalar` on
@@ -1242,12 +1307,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
             *sp = p as usize;
         }
     };
-    let (step, scale) = match sink {
-        Sink::Store(step) => (step, 0.0),
-        Sink::Add(step, scale) => (step, scale),
-        Sink::Put => (0.0, 0.0),
-    };
-    let (stepv, scalev) = (_mm256_set1_pd(step), _mm_set1_ps(scale));
+    let consts = sink_consts_avx2(sink);
     let (mut vlo, mut vhi) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(i32::MIN));
     let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
     let mut any_vector = false;
@@ -1255,40 +1315,6 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
     let (mut x1, mut p1) = load(st, 1);
     let cols8 = out.len() / 8 * 8;
     // A group's codes `qv` of columns `j..j + 8` into `out`.
-    let emit = |out: &mut [T], j: usize, qv: __m256i| {
-        // `(q as f64 * step) as f32` per value: exact i32 → f64, then the scalar path's IEEE
-        // product and rounding.
-        let half = |k: usize| {
-            let qh = if k == 0 {
-                _mm256_castsi256_si128(qv)
-            } else {
-                _mm256_extracti128_si256::<1>(qv)
-            };
-            _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtepi32_pd(qh), stepv))
-        };
-        let o = out.as_mut_ptr().add(j) as *mut f32;
-        match sink {
-            Sink::Store(_) => {
-                _mm_storeu_ps(o, half(0));
-                _mm_storeu_ps(o.add(4), half(1));
-            }
-            Sink::Add(..) => {
-                // f32 product, then f32 sum: `*o += scale * x̂`.
-                for k in 0..2 {
-                    let ok = o.add(4 * k);
-                    _mm_storeu_ps(
-                        ok,
-                        _mm_add_ps(_mm_loadu_ps(ok), _mm_mul_ps(scalev, half(k))),
-                    );
-                }
-            }
-            Sink::Put => {
-                let mut qs = [0i32; 8];
-                _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
-                put_codes(&mut out[j..j + 8], &qs, q0, put);
-            }
-        }
-    };
     // Columns j..j + 16 a step: lanes 0–7 (x0, p0), then 8–15 (x1, p1), both vector steps
     // in one straight line so that the two chains of states overlap. The two groups share no
     // lane, so the second's step may run before the first's values are taken (or, where the
@@ -1318,7 +1344,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
                 any_vector = true;
                 vlo = _mm256_min_epi32(vlo, qv);
                 vhi = _mm256_max_epi32(vhi, qv);
-                emit(out, j, qv);
+                sink8(&mut out[j..j + 8], qv, sink, consts, q0, put);
                 (x, p)
             }
             None => {
@@ -1333,7 +1359,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
                     any_vector = true;
                     vlo = _mm256_min_epi32(vlo, qv);
                     vhi = _mm256_max_epi32(vhi, qv);
-                    emit(out, j + 8, qv);
+                    sink8(&mut out[j + 8..j + 16], qv, sink, consts, q0, put);
                     (x, p)
                 }
                 None => {

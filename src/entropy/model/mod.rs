@@ -112,6 +112,8 @@ mod plan_avx512_tests;
 mod plan_pairs;
 mod row_cost;
 mod shared;
+#[cfg(target_arch = "x86_64")]
+mod shared_dec_avx2;
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
 mod shared_dec_avx512;
 pub mod sign;

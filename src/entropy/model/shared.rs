@@ -266,7 +266,8 @@ pub(super) fn decode_group<const MODE: u8>(
 
 /// Decodes a kind-6 payload's words `w` (states first) into `out` (`out.len() / cols` rows
 /// from row 0); with `simd` the full groups go through the AVX-512 decoder where the CPU has
-/// it (`shared_dec_avx512.rs`; the same values and errors).
+/// it (`shared_dec_avx512.rs`), else the AVX2 one (`shared_dec_avx2.rs`; the same values and
+/// errors).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn decode_block<T: Copy + 'static>(
     h: &Head,
@@ -315,11 +316,20 @@ fn decode_mode<const MODE: u8, T: Copy + 'static>(
         ));
     }
     #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-    let wide = simd && super::shared_dec_avx512::available();
-    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
-    let wide = {
+    let path = match simd && super::shared_dec_avx512::available() {
+        true => Path::Avx512,
+        false if simd => Path::Avx2,
+        false => Path::Scalar,
+    };
+    #[cfg(all(target_arch = "x86_64", not(alcm_avx512)))]
+    let path = match simd {
+        true => Path::Avx2,
+        false => Path::Scalar,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let path = {
         let _ = simd;
-        false
+        Path::Scalar
     };
     // The vector sinks write f32; any other element type goes through `put`.
     let sink = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
@@ -327,9 +337,8 @@ fn decode_mode<const MODE: u8, T: Copy + 'static>(
     } else {
         super::decode::Sink::Put
     };
-    let _ = (wide, sink);
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
-    let rows = rows::<MODE, T>(h, w, &mut st, (qmin, out, cols, put, wide, sink));
+    let rows = rows::<MODE, T>(h, w, &mut st, path, (qmin, out, cols, put, simd, sink));
     if st.pos > n_words {
         return Err(Error::truncated("rANS-model word stream ends early"));
     }
@@ -342,16 +351,28 @@ fn decode_mode<const MODE: u8, T: Copy + 'static>(
     Ok(())
 }
 
-/// The rows of [`decode_mode`] (`wide`: full groups on the AVX-512 decoder); `st` is left
-/// where decoding stopped.
+/// The decoder of a kind-6 row's full groups.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Scalar,
+    /// `shared_dec_avx2.rs` (the CPU has AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// `shared_dec_avx512.rs` (the CPU has AVX-512F).
+    #[cfg(all(target_arch = "x86_64", alcm_avx512))]
+    Avx512,
+}
+
+/// The rows of [`decode_mode`] (full groups on `path`); `st` is left where decoding stopped.
 fn rows<const MODE: u8, T: Copy + 'static>(
     h: &Head,
     w: &[u8],
     st: &mut Shared,
-    (qmin, out, cols, put, wide, sink): Args<T, impl Fn(&mut T, i64, u32)>,
+    path: Path,
+    (qmin, out, cols, put, _, sink): Args<T, impl Fn(&mut T, i64, u32)>,
 ) -> Result<()> {
-    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
-    let _ = (wide, sink);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (path, sink);
     let dp = dpicks(h.family);
     let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
     let mut q = [0i64; STATES];
@@ -378,13 +399,22 @@ fn rows<const MODE: u8, T: Copy + 'static>(
         };
         let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
         let mut c0 = 0;
-        #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        if wide {
+        #[cfg(target_arch = "x86_64")]
+        if path != Path::Scalar {
             let fl = super::lanes::flat(h.family);
-            // SAFETY: `wide` is only set when the CPU has what the decoder needs; a vector
-            // sink only when T is f32 (checked above).
+            // SAFETY: `path` is only a vector one when the CPU has what its decoder needs; a
+            // vector sink only when T is f32 (checked above).
             (c0, qlo, qhi) = unsafe {
-                super::shared_dec_avx512::row::<MODE, T>(&r, fl, ai, w, st, orow, q0, put, sink)?
+                #[cfg(alcm_avx512)]
+                if path == Path::Avx512 {
+                    super::shared_dec_avx512::row::<MODE, T>(
+                        &r, fl, ai, w, st, orow, q0, put, sink,
+                    )?
+                } else {
+                    super::shared_dec_avx2::row::<MODE, T>(&r, fl, ai, w, st, orow, q0, put, sink)?
+                }
+                #[cfg(not(alcm_avx512))]
+                super::shared_dec_avx2::row::<MODE, T>(&r, fl, ai, w, st, orow, q0, put, sink)?
             };
         }
         while c0 < cols {
