@@ -337,34 +337,159 @@ unsafe fn column16(
         column8(rv, gb, wb, xb, c + 8);
         return;
     };
-    let ctx = rv.ctx;
-    let zero = _mm256_setzero_si256();
     if ga.pk.n > PACK_CAP - GROUP_WORDS {
         ga.pk.flush(wa);
     }
     if gb.pk.n > PACK_CAP - GROUP_WORDS {
         gb.pk.flush(wb);
     }
-    let (mut xsa, mut xsb) = (ga.xs, gb.xs);
+    let mut two = Packs2 {
+        lo: &mut *ga.pk,
+        hi: &mut *gb.pk,
+    };
+    [ga.xs, gb.xs] = steps16(rv, [ga.xs, gb.xs], [&ca, &cb], c, &mut two);
+}
+
+/// A [`Emit2`] of two [`Pack`]s, one per half of the lanes.
+struct Packs2<'p> {
+    lo: &'p mut Pack,
+    hi: &'p mut Pack,
+}
+
+/// Where the steps of both halves of the lanes ([`steps16`]) emit their words.
+trait Emit2 {
+    /// As [`Emit8::emit`], for the half `h` (0: lanes 0–7).
+    ///
+    /// # Safety
+    /// As [`Emit8::emit`].
+    unsafe fn emit_half(&mut self, h: usize, words: __m256i, emit: __m256i);
+}
+
+impl Emit2 for Packs2<'_> {
+    #[inline(always)]
+    unsafe fn emit_half(&mut self, h: usize, words: __m256i, emit: __m256i) {
+        match h {
+            0 => self.lo.emit(words, emit),
+            _ => self.hi.emit(words, emit),
+        }
+    }
+}
+
+impl Emit2 for Append {
+    #[inline(always)]
+    unsafe fn emit_half(&mut self, _: usize, words: __m256i, emit: __m256i) {
+        self.emit(words, emit);
+    }
+}
+
+/// One half of an [`Emit2`], as an [`Emit8`].
+struct Half<'e, E> {
+    e: &'e mut E,
+    h: usize,
+}
+
+impl<E: Emit2> Emit8 for Half<'_, E> {
+    #[inline(always)]
+    unsafe fn emit(&mut self, words: __m256i, emit: __m256i) {
+        self.e.emit_half(self.h, words, emit);
+    }
+}
+
+/// The steps of the columns `c .. c + 16` read by [`cols`] (`cl[0]` from `c`, lanes 0–7 on
+/// the states `xs[0]`; `cl[1]` from `c + 8`): each step (sign, low bits, magnitude) on the
+/// upper half, then on the lower, their words to `out`. Returns the new states.
+///
+/// Inlined into AVX2 code only.
+#[inline(always)]
+unsafe fn steps16<E: Emit2>(
+    rv: &RowVec,
+    xs: [__m256i; 2],
+    cl: [&Cols; 2],
+    c: usize,
+    out: &mut E,
+) -> [__m256i; 2] {
+    let ctx = rv.ctx;
+    let zero = _mm256_setzero_si256();
+    let [mut xa, mut xb] = xs;
+    let [ca, cb] = cl;
     if ctx.code_sign {
-        let ((fa, ma), (fb, mb)) = (sign_sym(rv, &ca, c), sign_sym(rv, &cb, c + 8));
-        xsa = step(xsa, fa, ma, ga.pk);
-        xsb = step(xsb, fb, mb, gb.pk);
+        let ((fa, ma), (fb, mb)) = (sign_sym(rv, ca, c), sign_sym(rv, cb, c + 8));
+        xb = step(xb, fb, mb, &mut Half { e: out, h: 1 });
+        xa = step(xa, fa, ma, &mut Half { e: out, h: 0 });
     }
     // At most 8 low bits a lane (`cols`): the s low bits at once.
     let (ka, kb) = (
         _mm256_cmpgt_epi32(ca.s, zero),
         _mm256_cmpgt_epi32(cb.s, zero),
     );
-    if _mm256_testz_si256(ka, ka) == 0 {
-        xsa = uniform(xsa, low_bits(&ca), ca.s, ka, ga.pk);
-    }
     if _mm256_testz_si256(kb, kb) == 0 {
-        xsb = uniform(xsb, low_bits(&cb), cb.s, kb, gb.pk);
+        xb = uniform(xb, low_bits(cb), cb.s, kb, &mut Half { e: out, h: 1 });
     }
-    let (fa, fb) = (magnitude_sym(rv, &ca), magnitude_sym(rv, &cb));
-    ga.xs = step(xsa, fa, ca.active, ga.pk);
-    gb.xs = step(xsb, fb, cb.active, gb.pk);
+    if _mm256_testz_si256(ka, ka) == 0 {
+        xa = uniform(xa, low_bits(ca), ca.s, ka, &mut Half { e: out, h: 0 });
+    }
+    let (fa, fb) = (magnitude_sym(rv, ca), magnitude_sym(rv, cb));
+    xb = step(xb, fb, cb.active, &mut Half { e: out, h: 1 });
+    xa = step(xa, fa, ca.active, &mut Half { e: out, h: 0 });
+    [xa, xb]
+}
+
+/// Kind 6 (`shared.rs`): codes the column groups `j .. j + 16` of every `j` in
+/// `run.step_by(16)`, last first, on the 16 states `x`, appending each step's words to `wb`
+/// from the highest lane down (the shared stream's order, reversed); a group the vector steps
+/// do not take (see [`cols`]) goes through the scalar `shared::encode_group`.
+///
+/// # Safety
+/// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
+/// multiple of 16; `fc` packs `ctx.syms`; `wb.buf` has room for the run's words (at most
+/// `MAX_WORDS_PER_VALUE` per value) and 8 more past them.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn encode_run_shared(
+    ctx: &RowEnc,
+    fc: &[u32],
+    wb: &mut WordBuf,
+    x: &mut [u32; LANES],
+    run: std::ops::Range<usize>,
+) {
+    let (j0, body) = (run.start, run.end);
+    debug_assert!(row_fits(ctx.q0) && (body - j0) % LANES == 0 && body <= ctx.row.len());
+    debug_assert!(fc.len() == ctx.syms.len());
+    assert!(
+        wb.pos + (body - j0) * super::encode::MAX_WORDS_PER_VALUE + 8 <= wb.buf.len(),
+        "kind-6 word buffer too small"
+    );
+    let sign_fc = sign_table(ctx);
+    let rv = RowVec {
+        ctx,
+        q0: _mm256_set1_epi32(ctx.q0 as i32),
+        rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
+        picks: ctx.picks.as_ptr() as *const i32,
+        syms: fc.as_ptr() as *const i32,
+        sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
+    };
+    let mut out = Append {
+        buf: wb.buf.as_mut_ptr(),
+        pos: wb.pos,
+    };
+    let p = x.as_mut_ptr() as *mut __m256i;
+    let mut xs = [_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))];
+    let mut j = body;
+    while j > j0 {
+        j -= LANES;
+        if let (Some(ca), Some(cb)) = (cols(&rv, j), cols(&rv, j + 8)) {
+            xs = steps16(&rv, xs, [&ca, &cb], j, &mut out);
+        } else {
+            _mm256_storeu_si256(p, xs[0]);
+            _mm256_storeu_si256(p.add(1), xs[1]);
+            wb.pos = out.pos;
+            super::shared::encode_group(ctx, wb, x, j, LANES);
+            out.pos = wb.pos;
+            xs = [_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))];
+        }
+    }
+    wb.pos = out.pos;
+    _mm256_storeu_si256(p, xs[0]);
+    _mm256_storeu_si256(p.add(1), xs[1]);
 }
 
 /// Codes the columns `c .. c + 8` on the group `gr` (lanes whose buffers are `wbs`; `x` is
@@ -459,6 +584,74 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
     gr.xs = step(xs, fc, active, pk);
 }
 
+/// Where a step's emitted words go.
+trait Emit8 {
+    /// Takes the low 16 bits of `words` of the lanes set in `emit`.
+    ///
+    /// # Safety
+    /// AVX2; the destination has room (its constructor's contract).
+    unsafe fn emit(&mut self, words: __m256i, emit: __m256i);
+}
+
+/// Kind 5: each lane's words queued for its own buffer.
+impl Emit8 for Pack {
+    #[inline(always)]
+    unsafe fn emit(&mut self, words: __m256i, emit: __m256i) {
+        emit_words(words, emit, self);
+    }
+}
+
+/// Kind 6 (`shared.rs`): every lane's words appended to one buffer, a step's from the
+/// highest lane down.
+struct Append {
+    buf: *mut u16,
+    pos: usize,
+}
+
+/// Right-pack permutations: entry `m` lists the lanes set in `m`, highest first (padded
+/// with 0).
+static PERM_DOWN: [[u32; 8]; 256] = {
+    let mut t = [[0u32; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut l, mut k) = (8, 0);
+        while l > 0 {
+            l -= 1;
+            if m >> l & 1 == 1 {
+                t[m][k] = l as u32;
+                k += 1;
+            }
+        }
+        m += 1;
+    }
+    t
+};
+
+impl Emit8 for Append {
+    #[inline(always)]
+    unsafe fn emit(&mut self, words: __m256i, emit: __m256i) {
+        let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as usize & 0xFF;
+        let perm = _mm256_loadu_si256(PERM_DOWN[bits].as_ptr() as *const __m256i);
+        let down = _mm256_permutevar8x32_epi32(words, perm);
+        // Each 32-bit lane's low 16 bits, the eight words in the low 128 bits.
+        let halves = _mm256_shuffle_epi8(
+            down,
+            _mm256_setr_epi8(
+                0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
+                -1, -1, -1, -1, -1, -1, -1, -1,
+            ),
+        );
+        let packed = _mm256_permute4x64_epi64::<0b1000>(halves);
+        // SAFETY: the buffer has room for 8 words at `pos` (`encode_run_shared`); the words
+        // past the emitted ones are overwritten by the next step's or lie past the run's.
+        _mm_storeu_si128(
+            self.buf.add(self.pos) as *mut __m128i,
+            _mm256_castsi256_si128(packed),
+        );
+        self.pos += COUNT[bits] as usize;
+    }
+}
+
 /// Queues the low 16 bits of `words` of the lanes set in `emit`, left-packed (see [`Pack`]).
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -501,7 +694,7 @@ unsafe fn ge_u32(x: __m256i, y: __m256i) -> __m256i {
 /// double is its floor (the test `step_equals_the_scalar_step` checks every frequency).
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn step(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut Pack) -> __m256i {
+unsafe fn step<E: Emit8>(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut E) -> __m256i {
     let freq = _mm256_and_si256(fc, _mm256_set1_epi32((1 << 13) - 1));
     let cum = _mm256_srli_epi32::<13>(fc);
     // Masked-off lanes may hold freq 0: take 1 for them.
@@ -513,7 +706,7 @@ unsafe fn step(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut Pack) -> __m256i
     let x_max = _mm256_slli_epi32::<{ 32 - SCALE_BITS as i32 }>(freq);
     let x_max = _mm256_add_epi32(x_max, _mm256_cmpeq_epi32(x_max, _mm256_setzero_si256()));
     let emit = _mm256_and_si256(mask, ge_u32(x, x_max));
-    emit_words(x, emit, pk);
+    pk.emit(x, emit);
     let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
     // v as f64 (through the sign flip: v may reach 2^32 − 1).
     let vs = _mm256_xor_si256(v, _mm256_set1_epi32(i32::MIN));
@@ -532,17 +725,17 @@ unsafe fn step(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut Pack) -> __m256i
 /// [`WordBuf::put_uniform`] of `bits` (1..=8) bits `val` on the lanes of `mask`.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn uniform(
+unsafe fn uniform<E: Emit8>(
     x: __m256i,
     val: __m256i,
     bits: __m256i,
     mask: __m256i,
-    pk: &mut Pack,
+    pk: &mut E,
 ) -> __m256i {
     let one = _mm256_set1_epi32(1);
     let limit = _mm256_sllv_epi32(one, _mm256_sub_epi32(_mm256_set1_epi32(32), bits));
     let emit = _mm256_and_si256(mask, ge_u32(x, limit));
-    emit_words(x, emit, pk);
+    pk.emit(x, emit);
     let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
     let sh = _mm256_sub_epi32(_mm256_set1_epi32(SCALE_BITS as i32), bits);
     let xn = _mm256_add_epi32(
@@ -604,7 +797,7 @@ mod tests {
                         pk.load_pos(&wbs);
                         let mask = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, -1, -1);
                         let x = _mm256_loadu_si256(xv.as_ptr() as *const __m256i);
-                        let r = step(x, _mm256_set1_epi32(packed(&e) as i32), mask, &mut pk);
+                        let r = step(x, _mm256_set1_epi32(packed(&e) as i32), mask, &mut *pk);
                         _mm256_storeu_si256(got.as_mut_ptr() as *mut __m256i, r);
                         pk.flush(&mut wbs);
                     }

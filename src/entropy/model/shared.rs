@@ -112,15 +112,16 @@ pub(super) fn encode_group(
 
 /// The words of a kind-6 payload's stream, in the order made (the payload holds them
 /// reversed): every row, last first, then the 16 final states. The full groups go through
-/// kind 5's AVX-512 group code on `EncPath::Avx512` (`lanes_enc_avx512.rs`), else through
-/// [`encode_group`] (kind 6 has no AVX2 coder): the same words either way.
+/// kind 5's AVX-512 group code on `EncPath::Avx512` (`lanes_enc_avx512.rs`), its AVX2 steps
+/// on `EncPath::Avx2` (`lanes_enc_avx2::encode_run_shared`), else through [`encode_group`]:
+/// the same words either way.
 pub(crate) fn encode_rows<C: ModelCode>(
     plan: &ModelPlan,
     codes: &[C],
     qmin: &[i64],
     path: EncPath,
 ) -> Vec<u16> {
-    #[cfg(not(all(target_arch = "x86_64", alcm_avx512)))]
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = path;
     let cols = plan.cols;
     let tabs = tables();
@@ -154,6 +155,23 @@ pub(crate) fn encode_rows<C: ModelCode>(
                 // multiple of 16 within the row, `wb` has room for a run's words and 16 more.
                 unsafe {
                     super::lanes_enc_avx512::encode_run_shared(
+                        &ctx,
+                        super::lanes::packed_syms(plan.family),
+                        &mut wb,
+                        &mut x,
+                        j0..body,
+                    )
+                };
+                words.extend_from_slice(&wb.buf[..wb.pos]);
+                j1 = j0;
+                continue;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if path == EncPath::Avx2 && super::lanes_enc_avx2::row_fits(ctx.q0) {
+                // SAFETY: the CPU has AVX2 (`path`), the row fits, `body − j0` is a multiple
+                // of 16 within the row, `wb` has room for a run's words and 16 more.
+                unsafe {
+                    super::lanes_enc_avx2::encode_run_shared(
                         &ctx,
                         super::lanes::packed_syms(plan.family),
                         &mut wb,
