@@ -1244,6 +1244,12 @@ pub(super) unsafe fn sink8<T>(
 ) {
     use std::arch::x86_64::*;
     debug_assert!(out.len() == 8);
+    if let Sink::Put = sink {
+        let mut qs = [0i32; 8];
+        _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
+        put_codes(out, &qs, q0, put);
+        return;
+    }
     let lo = _mm256_cvtpd_ps(_mm256_mul_pd(
         _mm256_cvtepi32_pd(_mm256_castsi256_si128(qv)),
         stepv,
@@ -1253,21 +1259,13 @@ pub(super) unsafe fn sink8<T>(
         stepv,
     ));
     let o = out.as_mut_ptr() as *mut f32;
-    match sink {
-        Sink::Store(_) => {
-            _mm_storeu_ps(o, lo);
-            _mm_storeu_ps(o.add(4), hi);
-        }
-        Sink::Add(..) => {
-            _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(scalev, lo)));
-            let o4 = o.add(4);
-            _mm_storeu_ps(o4, _mm_add_ps(_mm_loadu_ps(o4), _mm_mul_ps(scalev, hi)));
-        }
-        Sink::Put => {
-            let mut qs = [0i32; 8];
-            _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
-            put_codes(out, &qs, q0, put);
-        }
+    if let Sink::Add(..) = sink {
+        _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(scalev, lo)));
+        let o4 = o.add(4);
+        _mm_storeu_ps(o4, _mm_add_ps(_mm_loadu_ps(o4), _mm_mul_ps(scalev, hi)));
+    } else {
+        _mm_storeu_ps(o, lo);
+        _mm_storeu_ps(o.add(4), hi);
     }
 }
 
