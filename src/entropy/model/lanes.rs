@@ -944,7 +944,7 @@ struct RowSimd<'a> {
 }
 
 /// Word `min(p + k, maxw)` of each lane from the four words from `q` (`wa`: words q, q + 1;
-/// `wb`: words q + 2, q + 3), where `q ≤ min(p + k, maxw) ≤ q + 3` (`group_avx2`).
+/// `wb`: words q + 2, q + 3), where `q ≤ min(p + k, maxw) ≤ q + 3` ([`groups_avx2`]).
 ///
 /// # Safety
 /// AVX2 must be available (inlined into AVX2 code only; no closures, which would not take

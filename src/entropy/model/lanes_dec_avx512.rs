@@ -1,10 +1,10 @@
 //! Kind-5 rows on AVX-512: one vector holds all 16 lane states of a block, so a row's columns
-//! go 16 at a time through [`group`] (the steps of `value_fast`, as `group_avx2` takes them for
-//! 8 columns), with mask registers where the AVX2 code blends.
+//! go 16 at a time through [`group`] (the steps of `value_fast`, as `groups_avx2` takes them
+//! for 8 columns), with mask registers where the AVX2 code blends.
 //!
-//! Why: the AVX2 decoder is bound by the instructions it issues (dropping its 7 conversion
-//! instructions of ~180 a group made it 5 % faster), and here each instruction does the work
-//! of two. The two words a group can take are read up front (their addresses depend on the
+//! Why: on the Intel Xeon of session 13 the AVX2 decoder was bound by the instructions it
+//! issues (dropping its 7 conversion instructions of ~180 a group made it 5 % faster), and
+//! here each instruction does the work of two. The two words a group can take are read up front (their addresses depend on the
 //! starting positions only), which keeps the gathers off the one chain of states.
 //!
 //! Built only by compilers whose AVX-512 intrinsics are stable (`build.rs` sets `alcm_avx512`
