@@ -893,7 +893,7 @@ fn scalar_run<T, S: FnMut(&mut Lanes, usize) -> Result<i64> + ?Sized>(
 
 /// A vector group's codes `qs` into `out` by `put` (the sink of element types other than f32).
 #[cfg(target_arch = "x86_64")]
-fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u32)) {
+pub(super) fn put_codes<T>(out: &mut [T], qs: &[i32], q0: i64, put: &impl Fn(&mut T, i64, u32)) {
     for (o, &q) in out.iter_mut().zip(qs) {
         let q = q as i64;
         put(o, q, q.wrapping_sub(q0) as u32);
@@ -1027,13 +1027,11 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     debug_assert!(j.iter().all(|&j| j + 8 <= r.b.len()));
     let zero = _mm256_setzero_si256();
     let ones = _mm256_set1_epi32(-1);
-    let slot_mask = _mm256_set1_epi32(M as i32 - 1);
     let sign_bit = _mm256_set1_epi32(i32::MIN);
     let lim = _mm256_set1_epi32(L as i32 ^ i32::MIN);
     let last = (r.w.len() / 2 - 1) as i32;
     let maxw = _mm256_set1_epi32(last);
     let wbase = r.w.as_ptr() as *const i32;
-    let byte = _mm256_set1_epi32(0xFF);
     let v0 = [zero; N];
     // A value takes at most three words (one per step), each lane's next ones in order from
     // its position p: the four words from q = min(p, last − 3) come in by two gathers that
@@ -1049,34 +1047,10 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     let (mut act, mut ti, mut s, mut esc) = (v0, v0, v0, v0);
     let mut wide = zero;
     for k in 0..N {
-        let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j[k]) as *const __m128i));
-        act[k] = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
-        let pk = match r.win16 {
-            // Lane l's pick is entry `a_i + b_j − start` (< 16 for a coded column) of the
-            // window: of its first 8 or its last 8 by that index's bit 3.
-            Some(start) => {
-                let w = r.fl.pick.as_ptr().add(start) as *const __m256i;
-                let idx = _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32 - start as i32));
-                let lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w), idx);
-                let hi = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(w.add(1)), idx);
-                _mm256_castps_si256(_mm256_blendv_ps(
-                    _mm256_castsi256_ps(lo),
-                    _mm256_castsi256_ps(hi),
-                    _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)),
-                ))
-            }
-            None => _mm256_i32gather_epi32::<4>(
-                r.fl.pick.as_ptr() as *const i32,
-                _mm256_add_epi32(bq, _mm256_set1_epi32(r.ai as i32)),
-            ),
-        };
-        ti[k] = _mm256_and_si256(pk, byte);
-        s[k] = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), byte);
-        esc[k] = _mm256_srli_epi32::<16>(pk);
-        wide = _mm256_or_si256(
-            wide,
-            _mm256_and_si256(_mm256_cmpgt_epi32(s[k], _mm256_set1_epi32(8)), act[k]),
-        );
+        (act[k], ti[k], s[k], esc[k]) =
+            steps_avx2::picks(r.fl, r.ai, r.win16, r.b.as_ptr().add(j[k]));
+        let w = _mm256_and_si256(_mm256_cmpgt_epi32(s[k], _mm256_set1_epi32(8)), act[k]);
+        wide = _mm256_or_si256(wide, w);
     }
     if _mm256_movemask_epi8(wide) != 0 {
         return None;
@@ -1085,23 +1059,14 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     // range) by one gather, where the symbol and then its frequency took two in a row.
     let mut e = v0;
     for k in 0..N {
-        let slot = _mm256_and_si256(x[k], slot_mask);
-        e[k] = _mm256_i32gather_epi32::<4>(
-            r.fl.slot.as_ptr() as *const i32,
-            _mm256_add_epi32(_mm256_slli_epi32::<12>(ti[k]), slot),
-        );
+        e[k] = steps_avx2::slot_entries(r.fl, ti[k], x[k]);
     }
     let mut sym = v0;
     let mut bad = zero;
     for k in 0..N {
         sym[k] = _mm256_srli_epi32::<24>(e[k]);
-        bad = _mm256_or_si256(
-            bad,
-            _mm256_and_si256(
-                _mm256_xor_si256(_mm256_cmpgt_epi32(esc[k], sym[k]), ones),
-                act[k],
-            ),
-        );
+        let b = _mm256_xor_si256(_mm256_cmpgt_epi32(esc[k], sym[k]), ones);
+        bad = _mm256_or_si256(bad, _mm256_and_si256(b, act[k]));
     }
     if _mm256_movemask_epi8(bad) != 0 {
         return None;
@@ -1110,66 +1075,26 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
     for k in 0..N {
         w0[k] = window_word(wa[k], wb[k], p[k], q[k], maxw, 0);
         w1[k] = window_word(wa[k], wb[k], p[k], q[k], maxw, 1);
-        let fr = _mm256_add_epi32(_mm256_and_si256(e[k], slot_mask), _mm256_set1_epi32(1));
-        let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e[k]), slot_mask);
-        let vk = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x[k])), off);
+        let vk = steps_avx2::magnitude_state(e[k], x[k]);
         (v[k], n1[k]) = renorm_avx2(vk, w0[k], lim, sign_bit);
         p1[k] = _mm256_sub_epi32(p[k], n1[k]);
     }
-    // s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, no word).
+    // s ≤ 8 low bits.
     let (mut n2, mut p2, mut m) = (v0, v0, v0);
     for k in 0..N {
-        let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s[k]);
-        let slot = _mm256_and_si256(v[k], slot_mask);
-        let low = _mm256_sub_epi32(
-            _mm256_sllv_epi32(_mm256_set1_epi32(1), sh),
-            _mm256_set1_epi32(1),
-        );
-        let vk = _mm256_add_epi32(
-            _mm256_sllv_epi32(_mm256_srli_epi32::<12>(v[k]), sh),
-            _mm256_and_si256(slot, low),
-        );
-        let lo = _mm256_srlv_epi32(slot, sh);
+        let vk;
+        (vk, m[k]) = steps_avx2::low_bits(v[k], s[k], sym[k]);
         let wd = _mm256_blendv_epi8(w0[k], w1[k], n1[k]);
         (v[k], n2[k]) = renorm_avx2(vk, wd, lim, sign_bit);
         p2[k] = _mm256_sub_epi32(p1[k], n2[k]);
-        m[k] = _mm256_or_si256(_mm256_sllv_epi32(sym[k], s[k]), lo);
     }
     let (mut xo, mut po, mut qo) = (v0, v0, v0);
     for k in 0..N {
         let (vf, pf, neg) = if MODE == SIGN_NONE {
             (v[k], p2[k], zero)
         } else {
-            let f = if MODE == SIGN_CLASSES {
-                let frv = _mm256_setr_epi32(
-                    r.fr[0] as i32,
-                    r.fr[1] as i32,
-                    r.fr[2] as i32,
-                    r.fr[3] as i32,
-                    0,
-                    0,
-                    0,
-                    0,
-                );
-                let cl = _mm256_and_si256(
-                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                        r.ccls.as_ptr().add(j[k]) as *const __m128i
-                    )),
-                    _mm256_set1_epi32(3),
-                );
-                _mm256_permutevar8x32_epi32(frv, cl)
-            } else {
-                _mm256_set1_epi32(r.fr[0] as i32)
-            };
-            let slot = _mm256_and_si256(v[k], slot_mask);
-            // slot ≥ f: the opposite of the prediction.
-            let flip = _mm256_xor_si256(_mm256_cmpgt_epi32(f, slot), ones);
-            let frs = _mm256_blendv_epi8(f, _mm256_sub_epi32(_mm256_set1_epi32(M as i32), f), flip);
-            let cs = _mm256_and_si256(f, flip);
-            let v2 = _mm256_sub_epi32(
-                _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v[k])), slot),
-                cs,
-            );
+            let f = steps_avx2::sign_freqs::<MODE>(r.fr, r.ccls.as_ptr().add(j[k]));
+            let (flip, v2) = steps_avx2::sign_state(v[k], f);
             // The third word: w0, w1 or w2 by the words the first two steps took.
             let wd = _mm256_blendv_epi8(
                 _mm256_blendv_epi8(w0[k], w1[k], _mm256_or_si256(n1[k], n2[k])),
@@ -1179,20 +1104,7 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
             let (v2, n3) = renorm_avx2(v2, wd, lim, sign_bit);
             let p3 = _mm256_sub_epi32(p2[k], n3);
             let nz = _mm256_xor_si256(_mm256_cmpeq_epi32(m[k], zero), ones);
-            let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-                // bool is one byte 0 or 1.
-                let cn = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                    r.cneg.as_ptr().add(j[k]) as *const __m128i
-                ));
-                let cn = _mm256_cmpgt_epi32(cn, zero);
-                if r.rneg {
-                    _mm256_xor_si256(cn, ones)
-                } else {
-                    cn
-                }
-            } else {
-                zero
-            };
+            let pred = steps_avx2::predicted_neg::<MODE>(r.cneg.as_ptr().add(j[k]), r.rneg);
             (
                 _mm256_blendv_epi8(v[k], v2, nz),
                 _mm256_blendv_epi8(p2[k], p3, nz),
@@ -1204,69 +1116,6 @@ unsafe fn groups_avx2<const MODE: u8, const N: usize>(
         qo[k] = _mm256_and_si256(_mm256_sub_epi32(_mm256_xor_si256(m[k], neg), neg), act[k]);
     }
     Some((xo, po, qo))
-}
-
-/// The vector sinks' step and scale ([`sink8`]).
-///
-/// # Safety
-/// AVX2 must be available (inlined into AVX2 code only).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(super) unsafe fn sink_consts_avx2(
-    sink: Sink,
-) -> (std::arch::x86_64::__m256d, std::arch::x86_64::__m128) {
-    use std::arch::x86_64::*;
-    let (step, scale) = match sink {
-        Sink::Store(step) => (step, 0.0),
-        Sink::Add(step, scale) => (step, scale),
-        Sink::Put => (0.0, 0.0),
-    };
-    (_mm256_set1_pd(step), _mm_set1_ps(scale))
-}
-
-/// A group's eight codes `qv` into `out` (eight values) by `sink` (`consts` from
-/// [`sink_consts_avx2`]): `(q as f64 * step) as f32` per value (exact i32 → f64, then the
-/// scalar path's IEEE product and rounding), stored or added (`*o += scale * x̂`, an f32
-/// product then an f32 sum), or each through `put`.
-///
-/// # Safety
-/// AVX2 must be available (inlined into AVX2 code only; no closures, which would not take
-/// the caller's features); `out` holds eight values; `sink` is [`Sink::Put`] unless T is f32.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(super) unsafe fn sink8<T>(
-    out: &mut [T],
-    qv: std::arch::x86_64::__m256i,
-    sink: Sink,
-    (stepv, scalev): (std::arch::x86_64::__m256d, std::arch::x86_64::__m128),
-    q0: i64,
-    put: &impl Fn(&mut T, i64, u32),
-) {
-    use std::arch::x86_64::*;
-    debug_assert!(out.len() == 8);
-    if let Sink::Put = sink {
-        let mut qs = [0i32; 8];
-        _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, qv);
-        put_codes(out, &qs, q0, put);
-        return;
-    }
-    let lo = _mm256_cvtpd_ps(_mm256_mul_pd(
-        _mm256_cvtepi32_pd(_mm256_castsi256_si128(qv)),
-        stepv,
-    ));
-    let hi = _mm256_cvtpd_ps(_mm256_mul_pd(
-        _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(qv)),
-        stepv,
-    ));
-    let o = out.as_mut_ptr() as *mut f32;
-    if let Sink::Add(..) = sink {
-        _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), _mm_mul_ps(scalev, lo)));
-        let o4 = o.add(4);
-        _mm_storeu_ps(o4, _mm_add_ps(_mm_loadu_ps(o4), _mm_mul_ps(scalev, hi)));
-    } else {
-        _mm_storeu_ps(o, lo);
-        _mm_storeu_ps(o.add(4), hi);
-    }
 }
 
 /// The vector groups of a row (columns `0..cols / 8 · 8`) with the 16 lane states held in two
@@ -1305,7 +1154,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
             *sp = p as usize;
         }
     };
-    let consts = sink_consts_avx2(sink);
+    let consts = steps_avx2::sink_consts(sink);
     let (mut vlo, mut vhi) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(i32::MIN));
     let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
     let mut any_vector = false;
@@ -1342,7 +1191,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
                 any_vector = true;
                 vlo = _mm256_min_epi32(vlo, qv);
                 vhi = _mm256_max_epi32(vhi, qv);
-                sink8(&mut out[j..j + 8], qv, sink, consts, q0, put);
+                steps_avx2::sink8(&mut out[j..j + 8], qv, sink, consts, q0, put);
                 (x, p)
             }
             None => {
@@ -1357,7 +1206,7 @@ unsafe fn row_avx2<const MODE: u8, T: Copy>(
                     any_vector = true;
                     vlo = _mm256_min_epi32(vlo, qv);
                     vhi = _mm256_max_epi32(vhi, qv);
-                    sink8(&mut out[j + 8..j + 16], qv, sink, consts, q0, put);
+                    steps_avx2::sink8(&mut out[j + 8..j + 16], qv, sink, consts, q0, put);
                     (x, p)
                 }
                 None => {

@@ -141,7 +141,7 @@ static PERM: [[u32; 8]; 256] = {
 
 /// Lanes set in each 8-bit mask (`count_ones` without the POPCNT instruction, which the
 /// AVX2 check does not cover).
-static COUNT: [u8; 256] = {
+pub(super) static COUNT: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut m = 0;
     while m < 256 {
@@ -238,10 +238,47 @@ struct Cols {
     active: __m256i,
     /// The picks (table `0xFFFF`, low bits `s` and escape above).
     p: __m256i,
+    /// The low bits (0 on the lanes not active).
     s: __m256i,
     v: __m256i,
     m: __m256i,
     hi: __m256i,
+    /// The lanes the vector steps cannot code at all: u ≥ 2^30, or an escape (hi ≥ esc).
+    unfit: __m256i,
+}
+
+/// Reads the columns `c .. c + 8`.
+#[inline(always)]
+unsafe fn read_cols(rv: &RowVec, c: usize) -> Cols {
+    let ctx = rv.ctx;
+    let zero = _mm256_setzero_si256();
+    let ones = _mm256_set1_epi32(-1);
+    let bj = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.b.as_ptr().add(c) as *const __m128i));
+    let active = _mm256_xor_si256(_mm256_cmpeq_epi32(bj, zero), ones);
+    let u = _mm256_loadu_si256(ctx.row.as_ptr().add(c) as *const __m256i);
+    // The lanes not active get 0: s = 0 and esc = 0.
+    let p = _mm256_mask_i32gather_epi32::<4>(zero, rv.picks, bj, active);
+    let s = _mm256_and_si256(_mm256_srli_epi32::<16>(p), _mm256_set1_epi32(0xFF));
+    let esc = _mm256_srli_epi32::<24>(p);
+    let v = _mm256_add_epi32(rv.q0, u);
+    let m = _mm256_abs_epi32(v);
+    let hi = _mm256_srlv_epi32(m, s);
+    let escape = _mm256_and_si256(active, _mm256_xor_si256(_mm256_cmpgt_epi32(esc, hi), ones));
+    Cols {
+        active,
+        p,
+        s,
+        v,
+        m,
+        hi,
+        unfit: _mm256_or_si256(_mm256_srli_epi32::<30>(u), escape),
+    }
+}
+
+/// The lanes of `cl` with more than `bits` low bits.
+#[inline(always)]
+unsafe fn low_over(cl: &Cols, bits: i32) -> __m256i {
+    _mm256_cmpgt_epi32(cl.s, _mm256_set1_epi32(bits))
 }
 
 /// Reads the columns `c .. c + 8` for [`column16`]: `None` where [`column8`] codes them
@@ -249,38 +286,10 @@ struct Cols {
 /// more than 8 low bits).
 #[inline(always)]
 unsafe fn cols(rv: &RowVec, c: usize) -> Option<Cols> {
-    let ctx = rv.ctx;
-    let zero = _mm256_setzero_si256();
-    let ones = _mm256_set1_epi32(-1);
-    let bj = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.b.as_ptr().add(c) as *const __m128i));
-    let active = _mm256_xor_si256(_mm256_cmpeq_epi32(bj, zero), ones);
-    let u = _mm256_loadu_si256(ctx.row.as_ptr().add(c) as *const __m256i);
-    let p = _mm256_mask_i32gather_epi32::<4>(zero, rv.picks, bj, active);
-    let s = _mm256_and_si256(_mm256_srli_epi32::<16>(p), _mm256_set1_epi32(0xFF));
-    let esc = _mm256_srli_epi32::<24>(p);
-    let v = _mm256_add_epi32(rv.q0, u);
-    let m = _mm256_abs_epi32(v);
-    let hi = _mm256_srlv_epi32(m, s);
-    // As `column8`'s `bad`, with more than 8 low bits (`wide`) added.
-    let bad = _mm256_or_si256(
-        _mm256_srli_epi32::<30>(u),
-        _mm256_and_si256(
-            active,
-            _mm256_or_si256(
-                _mm256_xor_si256(_mm256_cmpgt_epi32(esc, hi), ones),
-                _mm256_cmpgt_epi32(s, _mm256_set1_epi32(8)),
-            ),
-        ),
-    );
-    let usual = _mm256_testz_si256(bad, bad) != 0 && _mm256_testz_si256(active, active) == 0;
-    usual.then_some(Cols {
-        active,
-        p,
-        s: _mm256_and_si256(s, active),
-        v,
-        m,
-        hi,
-    })
+    let cl = read_cols(rv, c);
+    let bad = _mm256_or_si256(cl.unfit, low_over(&cl, 8));
+    let usual = _mm256_testz_si256(bad, bad) != 0 && _mm256_testz_si256(cl.active, cl.active) == 0;
+    usual.then_some(cl)
 }
 
 /// The sign symbols of the columns `c .. c + 8` ([`column16`]) and the lanes that code one
@@ -501,33 +510,15 @@ pub(super) unsafe fn encode_run_shared(
 unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32], c: usize) {
     let ctx = rv.ctx;
     let zero = _mm256_setzero_si256();
-    let ones = _mm256_set1_epi32(-1);
-    let bj = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.b.as_ptr().add(c) as *const __m128i));
-    let active = _mm256_xor_si256(_mm256_cmpeq_epi32(bj, zero), ones);
-    if _mm256_testz_si256(active, active) != 0 {
+    let cl = read_cols(rv, c);
+    if _mm256_testz_si256(cl.active, cl.active) != 0 {
         return; // eight all-zero columns: nothing coded
     }
     if gr.pk.n > PACK_CAP - GROUP_WORDS {
         gr.pk.flush(wbs);
     }
-    let u = _mm256_loadu_si256(ctx.row.as_ptr().add(c) as *const __m256i);
-    let p = _mm256_mask_i32gather_epi32::<4>(zero, rv.picks, bj, active);
-    let s = _mm256_and_si256(_mm256_srli_epi32::<16>(p), _mm256_set1_epi32(0xFF));
-    let esc = _mm256_srli_epi32::<24>(p);
-    let v = _mm256_add_epi32(rv.q0, u);
-    let m = _mm256_abs_epi32(v);
-    let hi = _mm256_srlv_epi32(m, s);
-    // Lanes the vector path does not code: u ≥ 2^30, an escape (hi ≥ esc), s > 24.
-    let bad = _mm256_or_si256(
-        _mm256_srli_epi32::<30>(u),
-        _mm256_and_si256(
-            active,
-            _mm256_or_si256(
-                _mm256_xor_si256(_mm256_cmpgt_epi32(esc, hi), ones),
-                _mm256_cmpgt_epi32(s, _mm256_set1_epi32(24)),
-            ),
-        ),
-    );
+    // Lanes the vector path does not code: u ≥ 2^30, an escape, s > 24.
+    let bad = _mm256_or_si256(cl.unfit, low_over(&cl, 24));
     if _mm256_testz_si256(bad, bad) == 0 {
         // The scalar code writes straight to the buffers: the queued words go first.
         gr.pk.flush(wbs);
@@ -542,20 +533,14 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
     let mut xs = gr.xs;
     let pk = &mut *gr.pk;
     if ctx.code_sign {
-        // Sign symbol 0 = as predicted: flip = (v < 0) ≠ (rneg ≠ cneg_j).
-        let cn = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.cneg.as_ptr().add(c) as *const __m128i));
-        let flip = _mm256_xor_si256(_mm256_srli_epi32::<31>(v), _mm256_xor_si256(cn, rv.rneg));
-        let cls = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.ccls.as_ptr().add(c) as *const __m128i));
-        let idx = _mm256_add_epi32(_mm256_add_epi32(cls, cls), flip);
-        let mask = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, zero), active);
-        // idx = 2 · class + flip < 8: one permute of the row's table (no gather).
-        xs = step(xs, _mm256_permutevar8x32_epi32(rv.sign, idx), mask, pk);
+        let (f, mask) = sign_sym(rv, &cl, c);
+        xs = step(xs, f, mask, pk);
     }
     // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
     // holds bits sh.. of the low part, sh = 8·(pieces − 1 − t).
-    let s = _mm256_and_si256(s, active);
-    let low = _mm256_andnot_si256(_mm256_sllv_epi32(ones, s), m);
-    let wide = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(8));
+    let s = cl.s;
+    let low = low_bits(&cl);
+    let wide = low_over(&cl, 8);
     if _mm256_testz_si256(wide, wide) != 0 {
         // At most one piece per lane (the usual case): the s low bits at once.
         let mask = _mm256_cmpgt_epi32(s, zero);
@@ -578,10 +563,7 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
             t = _mm256_add_epi32(t, _mm256_set1_epi32(1));
         }
     }
-    let ti = _mm256_and_si256(p, _mm256_set1_epi32(0xFFFF));
-    let idx = _mm256_add_epi32(_mm256_slli_epi32::<8>(ti), hi);
-    let fc = _mm256_mask_i32gather_epi32::<4>(zero, rv.syms, idx, active);
-    gr.xs = step(xs, fc, active, pk);
+    gr.xs = step(xs, magnitude_sym(rv, &cl), cl.active, pk);
 }
 
 /// Where a step's emitted words go.

@@ -117,6 +117,8 @@ mod shared_dec_avx2;
 #[cfg(all(target_arch = "x86_64", alcm_avx512))]
 mod shared_dec_avx512;
 pub mod sign;
+#[cfg(target_arch = "x86_64")]
+mod steps_avx2;
 mod tables;
 #[cfg(test)]
 mod tests;

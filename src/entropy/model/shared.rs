@@ -121,8 +121,6 @@ pub(crate) fn encode_rows<C: ModelCode>(
     qmin: &[i64],
     path: EncPath,
 ) -> Vec<u16> {
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = path;
     let cols = plan.cols;
     let tabs = tables();
     let syms = enc_syms(plan.family);
@@ -149,42 +147,10 @@ pub(crate) fn encode_rows<C: ModelCode>(
             if body < j1 {
                 encode_group(&ctx, &mut wb, &mut x, body, j1 - body);
             }
-            #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-            if path == EncPath::Avx512 && super::lanes_enc_avx2::row_fits(ctx.q0) {
-                // SAFETY: the CPU has the features (`path`), the row fits, `body − j0` is a
-                // multiple of 16 within the row, `wb` has room for a run's words and 16 more.
-                unsafe {
-                    super::lanes_enc_avx512::encode_run_shared(
-                        &ctx,
-                        super::lanes::packed_syms(plan.family),
-                        &mut wb,
-                        &mut x,
-                        j0..body,
-                    )
-                };
-                words.extend_from_slice(&wb.buf[..wb.pos]);
-                j1 = j0;
-                continue;
-            }
-            #[cfg(target_arch = "x86_64")]
-            if path == EncPath::Avx2 && super::lanes_enc_avx2::row_fits(ctx.q0) {
-                // SAFETY: the CPU has AVX2 (`path`), the row fits, `body − j0` is a multiple
-                // of 16 within the row, `wb` has room for a run's words and 16 more.
-                unsafe {
-                    super::lanes_enc_avx2::encode_run_shared(
-                        &ctx,
-                        super::lanes::packed_syms(plan.family),
-                        &mut wb,
-                        &mut x,
-                        j0..body,
-                    )
-                };
-                words.extend_from_slice(&wb.buf[..wb.pos]);
-                j1 = j0;
-                continue;
-            }
-            for c0 in (j0..body).step_by(STATES).rev() {
-                encode_group(&ctx, &mut wb, &mut x, c0, STATES);
+            if !vector_run(&ctx, plan.family, &mut wb, &mut x, j0..body, path) {
+                for c0 in (j0..body).step_by(STATES).rev() {
+                    encode_group(&ctx, &mut wb, &mut x, c0, STATES);
+                }
             }
             words.extend_from_slice(&wb.buf[..wb.pos]);
             j1 = j0;
@@ -192,6 +158,36 @@ pub(crate) fn encode_rows<C: ModelCode>(
     }
     crate::entropy::rans::push_final_states(&x, &mut words);
     words
+}
+
+/// The full groups `run` of a row on the vector path `path`, as [`encode_group`] on each,
+/// last first: whether it took them (a vector path, and the row's codes fit its steps,
+/// `lanes_enc_avx2::row_fits`).
+fn vector_run(
+    ctx: &RowEnc,
+    family: u8,
+    wb: &mut WordBuf,
+    x: &mut [u32; STATES],
+    run: std::ops::Range<usize>,
+    path: EncPath,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if path != EncPath::Scalar && super::lanes_enc_avx2::row_fits(ctx.q0) {
+        let fc = super::lanes::packed_syms(family);
+        // SAFETY: the CPU has the path's features (`path`), the row fits, `run` is a multiple
+        // of 16 within the row, `wb` has room for a run's words and 16 more (`encode_rows`).
+        unsafe {
+            #[cfg(alcm_avx512)]
+            if path == EncPath::Avx512 {
+                super::lanes_enc_avx512::encode_run_shared(ctx, fc, wb, x, run);
+                return true;
+            }
+            super::lanes_enc_avx2::encode_run_shared(ctx, fc, wb, x, run);
+        }
+        return true;
+    }
+    let _ = (ctx, family, wb, x, run, path);
+    false
 }
 
 /// The decoder's states: all 16 and the one word position.
@@ -278,6 +274,31 @@ pub(super) fn decode_group<const MODE: u8>(
         *x = renorm_fast(fr * (v >> SCALE_BITS) + slot - c, w, &mut st.pos);
         let neg = -(((svd && (r.rneg != r.cneg[j])) != flip) as i64);
         q[l] = (q[l] ^ neg) - neg;
+    }
+    Ok(())
+}
+
+/// [`decode_group`] of the columns `c0 .. c0 + out.len()` (at most 16) into `out` by `put`
+/// (row offset `q0`), widening `ext` (lowest, highest) by their codes.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) fn decode_group_into<const MODE: u8, T>(
+    r: &RowDec,
+    w: &[u8],
+    st: &mut Shared,
+    c0: usize,
+    out: &mut [T],
+    q0: i64,
+    put: &impl Fn(&mut T, i64, u32),
+    ext: (&mut i64, &mut i64),
+) -> Result<()> {
+    let mut q = [0i64; STATES];
+    let q = &mut q[..out.len()];
+    decode_group::<MODE>(r, w, st, c0, q)?;
+    for (o, &v) in out.iter_mut().zip(q.iter()) {
+        *ext.0 = (*ext.0).min(v);
+        *ext.1 = (*ext.1).max(v);
+        put(o, v, v.wrapping_sub(q0) as u32);
     }
     Ok(())
 }
@@ -393,7 +414,6 @@ fn rows<const MODE: u8, T: Copy + 'static>(
     let _ = (path, sink);
     let dp = dpicks(h.family);
     let svd = MODE == SIGN_SVD || MODE == SIGN_CLASSES;
-    let mut q = [0i64; STATES];
     for (i, orow) in out.chunks_exact_mut(cols).enumerate() {
         let q0 = qmin[i];
         let ai = h.a[i];
@@ -437,12 +457,8 @@ fn rows<const MODE: u8, T: Copy + 'static>(
         }
         while c0 < cols {
             let n = STATES.min(cols - c0);
-            decode_group::<MODE>(&r, w, st, c0, &mut q[..n])?;
-            for (o, &v) in orow[c0..c0 + n].iter_mut().zip(&q[..n]) {
-                qlo = qlo.min(v);
-                qhi = qhi.max(v);
-                put(o, v, v.wrapping_sub(q0) as u32);
-            }
+            let ext = (&mut qlo, &mut qhi);
+            decode_group_into::<MODE, T>(&r, w, st, c0, &mut orow[c0..c0 + n], q0, put, ext)?;
             c0 += n;
         }
         u_of(qlo, q0, h.max_u)?;

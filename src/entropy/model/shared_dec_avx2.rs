@@ -12,9 +12,14 @@
 //! The two halves' steps run side by side, so their chains of states overlap.
 
 use super::decode::Sink;
-use super::lanes::{sink8, sink_consts_avx2, Flat};
-use super::shared::{decode_group, RowDec, Shared, STATES};
-use super::{L, M, SIGN_CLASSES, SIGN_NONE, SIGN_SVD};
+use super::lanes::Flat;
+use super::lanes_enc_avx2::COUNT;
+use super::shared::{decode_group_into, RowDec, Shared, STATES};
+use super::steps_avx2::{
+    low_bits, magnitude_state, picks, predicted_neg, sign_freqs, sign_state, sink8, sink_consts,
+    slot_entries,
+};
+use super::{L, SIGN_NONE};
 use crate::Result;
 use std::arch::x86_64::*;
 
@@ -33,18 +38,6 @@ static RANK: [[u8; 8]; 256] = {
             k += (m >> l & 1) as u8;
             l += 1;
         }
-        m += 1;
-    }
-    t
-};
-
-/// Lanes set in each 8-bit mask (`count_ones` without the POPCNT instruction, which the
-/// AVX2 check does not cover).
-static COUNT: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut m = 0;
-    while m < 256 {
-        t[m] = (m as u32).count_ones() as u8;
         m += 1;
     }
     t
@@ -91,7 +84,7 @@ unsafe fn below_l(v: __m256i, mask: __m256i) -> __m256i {
 unsafe fn group<const MODE: u8>(
     r: &RowDec,
     fl: &Flat,
-    ai: i32,
+    ai: u8,
     x: [__m256i; 2],
     at: *const u8,
     j: usize,
@@ -99,22 +92,11 @@ unsafe fn group<const MODE: u8>(
     debug_assert!(j + STATES <= r.b.len());
     let zero = _mm256_setzero_si256();
     let ones = _mm256_set1_epi32(-1);
-    let slot_mask = _mm256_set1_epi32(M as i32 - 1);
-    let byte = _mm256_set1_epi32(0xFF);
     let v0 = [zero; 2];
     let (mut act, mut ti, mut s, mut esc) = (v0, v0, v0, v0);
     let mut wide = zero;
     for k in 0..2 {
-        let bq = _mm256_cvtepu8_epi32(_mm_loadl_epi64(r.b.as_ptr().add(j + 8 * k) as *const _));
-        act[k] = _mm256_xor_si256(_mm256_cmpeq_epi32(bq, zero), ones);
-        // SAFETY: a + b ≤ 510, within the 511 picks.
-        let pk = _mm256_i32gather_epi32::<4>(
-            fl.pick.as_ptr() as *const i32,
-            _mm256_add_epi32(bq, _mm256_set1_epi32(ai)),
-        );
-        ti[k] = _mm256_and_si256(pk, byte);
-        s[k] = _mm256_and_si256(_mm256_srli_epi32::<8>(pk), byte);
-        esc[k] = _mm256_srli_epi32::<16>(pk);
+        (act[k], ti[k], s[k], esc[k]) = picks(fl, ai, None, r.b.as_ptr().add(j + 8 * k));
         let w = _mm256_and_si256(_mm256_cmpgt_epi32(s[k], _mm256_set1_epi32(8)), act[k]);
         wide = _mm256_or_si256(wide, w);
     }
@@ -125,13 +107,7 @@ unsafe fn group<const MODE: u8>(
     let (mut e, mut sym) = (v0, v0);
     let mut bad = zero;
     for k in 0..2 {
-        e[k] = _mm256_i32gather_epi32::<4>(
-            fl.slot.as_ptr() as *const i32,
-            _mm256_add_epi32(
-                _mm256_slli_epi32::<12>(ti[k]),
-                _mm256_and_si256(x[k], slot_mask),
-            ),
-        );
+        e[k] = slot_entries(fl, ti[k], x[k]);
     }
     for k in 0..2 {
         sym[k] = _mm256_srli_epi32::<24>(e[k]);
@@ -143,9 +119,7 @@ unsafe fn group<const MODE: u8>(
     }
     let mut v = v0;
     for k in 0..2 {
-        let fr = _mm256_add_epi32(_mm256_and_si256(e[k], slot_mask), _mm256_set1_epi32(1));
-        let off = _mm256_and_si256(_mm256_srli_epi32::<12>(e[k]), slot_mask);
-        v[k] = _mm256_add_epi32(_mm256_mullo_epi32(fr, _mm256_srli_epi32::<12>(x[k])), off);
+        v[k] = magnitude_state(e[k], x[k]);
     }
     let mut taken = 0;
     for k in 0..2 {
@@ -153,21 +127,10 @@ unsafe fn group<const MODE: u8>(
         (v[k], t) = take_words(v[k], below_l(v[k], act[k]), at.add(2 * taken));
         taken += t;
     }
-    // Step 2: s ≤ 8 low bits, frequency 2^(12−s) (s = 0: the identity, which leaves the
-    // state ≥ L, so no word).
+    // Step 2: s ≤ 8 low bits (s = 0: the identity, which leaves the state ≥ L, so no word).
     let mut m = v0;
     for k in 0..2 {
-        let sh = _mm256_sub_epi32(_mm256_set1_epi32(12), s[k]);
-        let slot = _mm256_and_si256(v[k], slot_mask);
-        let low = _mm256_sub_epi32(
-            _mm256_sllv_epi32(_mm256_set1_epi32(1), sh),
-            _mm256_set1_epi32(1),
-        );
-        v[k] = _mm256_add_epi32(
-            _mm256_sllv_epi32(_mm256_srli_epi32::<12>(v[k]), sh),
-            _mm256_and_si256(slot, low),
-        );
-        m[k] = _mm256_or_si256(_mm256_sllv_epi32(sym[k], s[k]), _mm256_srlv_epi32(slot, sh));
+        (v[k], m[k]) = low_bits(v[k], s[k], sym[k]);
     }
     for k in 0..2 {
         let t;
@@ -180,36 +143,8 @@ unsafe fn group<const MODE: u8>(
         // (see `shared_dec_avx512.rs`).
         let (mut flip, mut v2, mut nz) = (v0, v0, v0);
         for k in 0..2 {
-            let f = if MODE == SIGN_CLASSES {
-                let frv = _mm256_setr_epi32(
-                    r.fr[0] as i32,
-                    r.fr[1] as i32,
-                    r.fr[2] as i32,
-                    r.fr[3] as i32,
-                    0,
-                    0,
-                    0,
-                    0,
-                );
-                let c = r.ccls.as_ptr().add(j + 8 * k) as *const __m128i;
-                let cl = _mm256_and_si256(
-                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(c)),
-                    _mm256_set1_epi32(3),
-                );
-                _mm256_permutevar8x32_epi32(frv, cl)
-            } else {
-                _mm256_set1_epi32(r.fr[0] as i32)
-            };
-            let slot = _mm256_and_si256(v[k], slot_mask);
-            // slot ≥ f: the opposite of the prediction.
-            flip[k] = _mm256_xor_si256(_mm256_cmpgt_epi32(f, slot), ones);
-            let frs =
-                _mm256_blendv_epi8(f, _mm256_sub_epi32(_mm256_set1_epi32(M as i32), f), flip[k]);
-            let cs = _mm256_and_si256(f, flip[k]);
-            v2[k] = _mm256_sub_epi32(
-                _mm256_add_epi32(_mm256_mullo_epi32(frs, _mm256_srli_epi32::<12>(v[k])), slot),
-                cs,
-            );
+            let f = sign_freqs::<MODE>(r.fr, r.ccls.as_ptr().add(j + 8 * k));
+            (flip[k], v2[k]) = sign_state(v[k], f);
             nz[k] = _mm256_andnot_si256(_mm256_cmpeq_epi32(m[k], zero), act[k]);
         }
         for k in 0..2 {
@@ -217,18 +152,7 @@ unsafe fn group<const MODE: u8>(
             (v2[k], t) = take_words(v2[k], below_l(v2[k], nz[k]), at.add(2 * taken));
             taken += t;
             v[k] = _mm256_blendv_epi8(v[k], v2[k], nz[k]);
-            let pred = if MODE == SIGN_SVD || MODE == SIGN_CLASSES {
-                // bool is one byte 0 or 1.
-                let c = r.cneg.as_ptr().add(j + 8 * k) as *const __m128i;
-                let cn = _mm256_cmpgt_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(c)), zero);
-                if r.rneg {
-                    _mm256_xor_si256(cn, ones)
-                } else {
-                    cn
-                }
-            } else {
-                zero
-            };
+            let pred = predicted_neg::<MODE>(r.cneg.as_ptr().add(j + 8 * k), r.rneg);
             neg[k] = _mm256_and_si256(_mm256_xor_si256(flip[k], pred), nz[k]);
         }
     }
@@ -263,7 +187,7 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     put: &impl Fn(&mut T, i64, u32),
     sink: Sink,
 ) -> Result<(usize, i64, i64)> {
-    let consts = sink_consts_avx2(sink);
+    let consts = sink_consts(sink);
     let (mut vlo, mut vhi) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(i32::MIN));
     let (mut qlo, mut qhi) = (i64::MAX, i64::MIN);
     let mut any_vector = false;
@@ -280,12 +204,11 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     let mut x = load(st);
     let mut pos = st.pos;
     let cols16 = out.len() / STATES * STATES;
-    let mut q = [0i64; STATES];
     let mut j = 0;
     while j < cols16 {
         if pos + WINDOW <= n_words {
             let at = w.as_ptr().add(2 * pos);
-            if let Some((nx, taken, qv)) = group::<MODE>(r, fl, ai as i32, x, at, j) {
+            if let Some((nx, taken, qv)) = group::<MODE>(r, fl, ai, x, at, j) {
                 any_vector = true;
                 for (k, &qk) in qv.iter().enumerate() {
                     vlo = _mm256_min_epi32(vlo, qk);
@@ -300,12 +223,8 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
         }
         store(st, x);
         st.pos = pos;
-        decode_group::<MODE>(r, w, st, j, &mut q)?;
-        for (o, &v) in out[j..j + STATES].iter_mut().zip(&q) {
-            qlo = qlo.min(v);
-            qhi = qhi.max(v);
-            put(o, v, v.wrapping_sub(q0) as u32);
-        }
+        let o = &mut out[j..j + STATES];
+        decode_group_into::<MODE, T>(r, w, st, j, o, q0, put, (&mut qlo, &mut qhi))?;
         x = load(st);
         pos = st.pos;
         j += STATES;

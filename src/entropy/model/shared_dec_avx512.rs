@@ -20,7 +20,7 @@ use super::lanes::avx512::{
     sink16, sink_consts,
 };
 use super::lanes::Flat;
-use super::shared::{decode_group, RowDec, Shared, STATES};
+use super::shared::{decode_group_into, RowDec, Shared, STATES};
 use super::{L, SIGN_NONE};
 use crate::Result;
 use std::arch::x86_64::*;
@@ -162,7 +162,6 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     let mut x = _mm512_loadu_si512(st.x.as_ptr() as *const _);
     let mut pos = st.pos;
     let cols16 = out.len() / STATES * STATES;
-    let mut q = [0i64; STATES];
     let mut j = 0;
     while j < cols16 {
         if pos + WINDOW <= n_words {
@@ -178,12 +177,8 @@ pub(super) unsafe fn row<const MODE: u8, T: Copy>(
         }
         _mm512_storeu_si512(st.x.as_mut_ptr() as *mut _, x);
         st.pos = pos;
-        decode_group::<MODE>(r, w, st, j, &mut q)?;
-        for (o, &v) in out[j..j + STATES].iter_mut().zip(&q) {
-            qlo = qlo.min(v);
-            qhi = qhi.max(v);
-            put(o, v, v.wrapping_sub(q0) as u32);
-        }
+        let o = &mut out[j..j + STATES];
+        decode_group_into::<MODE, T>(r, w, st, j, o, q0, put, (&mut qlo, &mut qhi))?;
         x = _mm512_loadu_si512(st.x.as_ptr() as *const _);
         pos = st.pos;
         j += STATES;
