@@ -751,7 +751,7 @@ pub(crate) unsafe fn sink_consts(sink: Sink) -> (__m512d, __m256) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::model::decode::{dpicks, value_fast};
+    use crate::entropy::model::lanes::tests::RowCase;
     use crate::entropy::model::lanes::{flat, pick_window, pick_window_base};
     use crate::entropy::model::SIGN_PLAIN;
 
@@ -857,30 +857,18 @@ mod tests {
             }
             let Some([xs, ps, qs]) = g else { continue };
             let qs = qs.map(|q| q as i32);
-            let dp = dpicks(family);
-            let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
+            let case = RowCase {
+                mode,
+                family,
+                ai,
+                b: &b,
+                cneg: &cneg,
+                ccls: &ccls,
+                fr,
+                rneg,
+            };
             for l in 0..LANES {
-                let (mut x, mut pos) = (x0[l], p0[l] as usize);
-                let q = if b[l] == 0 {
-                    0
-                } else {
-                    let f = if mode == SIGN_CLASSES {
-                        fr[ccls[l] as usize & 3]
-                    } else {
-                        fr[0]
-                    };
-                    let pk = &dp[ai as usize + b[l] as usize];
-                    let neg = svd && (rneg != cneg[l]);
-                    match mode {
-                        SIGN_PLAIN => {
-                            value_fast::<SIGN_PLAIN>(&mut x, &words, &mut pos, pk, neg, f)
-                        }
-                        SIGN_NONE => value_fast::<SIGN_NONE>(&mut x, &words, &mut pos, pk, neg, f),
-                        SIGN_SVD => value_fast::<SIGN_SVD>(&mut x, &words, &mut pos, pk, neg, f),
-                        _ => value_fast::<SIGN_CLASSES>(&mut x, &words, &mut pos, pk, neg, f),
-                    }
-                    .unwrap()
-                };
+                let (x, pos, q) = case.scalar(&words, l, x0[l], p0[l] as usize);
                 assert_eq!(
                     (xs[l], ps[l] as usize, qs[l] as i64),
                     (x, pos, q),

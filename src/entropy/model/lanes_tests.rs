@@ -739,6 +739,50 @@ fn paired_blocks_decode_as_blocks_alone() {
     }
 }
 
+/// A random vector-group case's row and columns (the group tests of `lanes_dec_avx512.rs` and
+/// [`avx2_groups_are_eight_scalar_steps_a_lane`]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct RowCase<'a> {
+    pub(crate) mode: u8,
+    pub(crate) family: u8,
+    pub(crate) ai: u8,
+    pub(crate) b: &'a [u8],
+    pub(crate) cneg: &'a [bool],
+    pub(crate) ccls: &'a [u8],
+    pub(crate) fr: [u32; 4],
+    pub(crate) rneg: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl RowCase<'_> {
+    /// Column `l`'s value on its lane by the scalar step (`value_fast`) from state `x` and
+    /// word position `pos`: the new state, position and code.
+    pub(crate) fn scalar(&self, words: &[u8], l: usize, x: u32, pos: usize) -> (u32, usize, i64) {
+        use crate::entropy::model::decode::{dpicks, value_fast};
+        let (mut x, mut pos) = (x, pos);
+        if self.b[l] == 0 {
+            return (x, pos, 0);
+        }
+        let mode = self.mode;
+        let f = if mode == SIGN_CLASSES {
+            self.fr[self.ccls[l] as usize & 3]
+        } else {
+            self.fr[0]
+        };
+        let pk = &dpicks(self.family)[self.ai as usize + self.b[l] as usize];
+        let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
+        let neg = svd && (self.rneg != self.cneg[l]);
+        let q = match mode {
+            SIGN_PLAIN => value_fast::<SIGN_PLAIN>(&mut x, words, &mut pos, pk, neg, f),
+            SIGN_NONE => value_fast::<SIGN_NONE>(&mut x, words, &mut pos, pk, neg, f),
+            SIGN_SVD => value_fast::<SIGN_SVD>(&mut x, words, &mut pos, pk, neg, f),
+            _ => value_fast::<SIGN_CLASSES>(&mut x, words, &mut pos, pk, neg, f),
+        }
+        .unwrap();
+        (x, pos, q)
+    }
+}
+
 /// The AVX2 decoder's groups against 8 scalar steps (`value_fast`) per lane from random
 /// states, positions, words, scale codes and sign classes in every sign mode: two groups side
 /// by side (`groups_avx2::<_, 2>`) give what each gives alone, and both the states,
@@ -750,7 +794,6 @@ fn paired_blocks_decode_as_blocks_alone() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn avx2_groups_are_eight_scalar_steps_a_lane() {
-    use crate::entropy::model::decode::{dpicks, value_fast};
     use std::arch::x86_64::*;
     if !have_avx2() {
         return;
@@ -886,33 +929,21 @@ fn avx2_groups_are_eight_scalar_steps_a_lane() {
                 );
             }
         }
-        let dp = dpicks(family);
-        let svd = mode == SIGN_SVD || mode == SIGN_CLASSES;
+        let case = RowCase {
+            mode,
+            family,
+            ai,
+            b: &b,
+            cneg: &cneg,
+            ccls: &ccls,
+            fr,
+            rneg,
+        };
         for (h, g) in ones.iter().enumerate() {
             let Some([xs, ps, qs]) = g else { continue };
             for k in 0..8 {
                 let l = 8 * h + k;
-                let (mut x, mut pos) = (x0[l], p0[l] as usize);
-                let q = if b[l] == 0 {
-                    0
-                } else {
-                    let f = if mode == SIGN_CLASSES {
-                        fr[ccls[l] as usize & 3]
-                    } else {
-                        fr[0]
-                    };
-                    let pk = &dp[ai as usize + b[l] as usize];
-                    let neg = svd && (rneg != cneg[l]);
-                    match mode {
-                        SIGN_PLAIN => {
-                            value_fast::<SIGN_PLAIN>(&mut x, &words, &mut pos, pk, neg, f)
-                        }
-                        SIGN_NONE => value_fast::<SIGN_NONE>(&mut x, &words, &mut pos, pk, neg, f),
-                        SIGN_SVD => value_fast::<SIGN_SVD>(&mut x, &words, &mut pos, pk, neg, f),
-                        _ => value_fast::<SIGN_CLASSES>(&mut x, &words, &mut pos, pk, neg, f),
-                    }
-                    .unwrap()
-                };
+                let (x, pos, q) = case.scalar(&words, l, x0[l], p0[l] as usize);
                 assert_eq!(
                     (xs[k], ps[k] as usize, qs[k] as i32 as i64),
                     (x, pos, q),
