@@ -168,6 +168,23 @@ struct RowVec<'a> {
     sign: __m256i,
 }
 
+impl<'a> RowVec<'a> {
+    /// The row `ctx`'s vectors, `fc` its magnitude symbols packed.
+    #[inline(always)]
+    unsafe fn new(ctx: &'a RowEnc<'a>, fc: &[u32]) -> Self {
+        // The row's sign symbols, [class][flip] from the row's class on.
+        let sign_fc = sign_table(ctx);
+        RowVec {
+            ctx,
+            q0: _mm256_set1_epi32(ctx.q0 as i32),
+            rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
+            picks: ctx.picks.as_ptr() as *const i32,
+            syms: fc.as_ptr() as *const i32,
+            sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
+        }
+    }
+}
+
 /// Codes the columns `j + g .. j + g + 8` of every `j` in `run.step_by(LANES)`, last
 /// first, for each group `g ∈ {0, 8}` of the lanes in `lanes`, on the states `x` and the word
 /// buffers `wbs` (all sixteen lanes), with `packs` (empty, left empty) as the groups' queues. The two groups' state chains are independent and coded
@@ -193,16 +210,7 @@ pub(super) unsafe fn encode_run(
     debug_assert!(row_fits(ctx.q0) && wbs.len() == LANES && x.len() == LANES);
     debug_assert!(body <= ctx.row.len() && (body - j0) % LANES == 0);
     debug_assert!(fc.len() == ctx.syms.len());
-    // The row's sign symbols, [class][flip] from the row's class on.
-    let sign_fc = sign_table(ctx);
-    let rv = RowVec {
-        ctx,
-        q0: _mm256_set1_epi32(ctx.q0 as i32),
-        rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
-        picks: ctx.picks.as_ptr() as *const i32,
-        syms: fc.as_ptr() as *const i32,
-        sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
-    };
+    let rv = RowVec::new(ctx, fc);
     let (lo, hi) = (lanes.contains(&0), lanes.contains(&8));
     let (wlo, whi) = wbs.split_at_mut(8);
     let (xlo, xhi) = x.split_at_mut(8);
@@ -467,15 +475,7 @@ pub(super) unsafe fn encode_run_shared(
         wb.pos + (body - j0) * super::encode::MAX_WORDS_PER_VALUE + 8 <= wb.buf.len(),
         "kind-6 word buffer too small"
     );
-    let sign_fc = sign_table(ctx);
-    let rv = RowVec {
-        ctx,
-        q0: _mm256_set1_epi32(ctx.q0 as i32),
-        rneg: _mm256_set1_epi32((ctx.code_sign && ctx.rneg) as i32),
-        picks: ctx.picks.as_ptr() as *const i32,
-        syms: fc.as_ptr() as *const i32,
-        sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
-    };
+    let rv = RowVec::new(ctx, fc);
     let mut out = Append {
         buf: wb.buf.as_mut_ptr(),
         pos: wb.pos,
