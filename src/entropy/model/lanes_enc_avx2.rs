@@ -255,7 +255,7 @@ struct Cols {
     unfit: __m256i,
 }
 
-/// Reads the columns `c .. c + 8`.
+/// Reads the columns `c .. c + 8` ([`column8`], [`column16`]).
 #[inline(always)]
 unsafe fn read_cols(rv: &RowVec, c: usize) -> Cols {
     let ctx = rv.ctx;
@@ -300,7 +300,7 @@ unsafe fn cols(rv: &RowVec, c: usize) -> Option<Cols> {
     usual.then_some(cl)
 }
 
-/// The sign symbols of the columns `c .. c + 8` ([`column16`]) and the lanes that code one
+/// The sign symbols of the columns `c .. c + 8` ([`read_cols`]) and the lanes that code one
 /// (a non-zero value): symbol 0 = as predicted, flip = (v < 0) ≠ (rneg ≠ cneg_j); idx =
 /// 2 · class + flip < 8, one permute of the row's table (no gather).
 #[inline(always)]
@@ -314,13 +314,13 @@ unsafe fn sign_sym(rv: &RowVec, cl: &Cols, c: usize) -> (__m256i, __m256i) {
     (_mm256_permutevar8x32_epi32(rv.sign, idx), mask)
 }
 
-/// The `s` low bits of each lane's magnitude ([`column16`]).
+/// The `s` low bits of each lane's magnitude ([`read_cols`]).
 #[inline(always)]
 unsafe fn low_bits(cl: &Cols) -> __m256i {
     _mm256_andnot_si256(_mm256_sllv_epi32(_mm256_set1_epi32(-1), cl.s), cl.m)
 }
 
-/// The magnitude symbols (`hi` under the lane's table) packed, by a gather ([`column16`]).
+/// The magnitude symbols (`hi` under the lane's table) packed, by a gather ([`read_cols`]).
 #[inline(always)]
 unsafe fn magnitude_sym(rv: &RowVec, cl: &Cols) -> __m256i {
     let ti = _mm256_and_si256(cl.p, _mm256_set1_epi32(0xFFFF));
