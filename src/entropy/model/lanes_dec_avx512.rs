@@ -751,7 +751,7 @@ pub(crate) unsafe fn sink_consts(sink: Sink) -> (__m512d, __m256) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::model::lanes::tests::RowCase;
+    use crate::entropy::model::lanes::tests::RandomLanes;
     use crate::entropy::model::lanes::{flat, pick_window, pick_window_base};
     use crate::entropy::model::SIGN_PLAIN;
 
@@ -793,20 +793,8 @@ mod tests {
                     (false, false) => rnd() as u8,
                 })
                 .collect();
-            let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
-            let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
-            let pick_f = |r: u64| match r % 4 {
-                0 => 1 + (r >> 8) as u32 % 16,
-                1 => M - 1 - (r >> 8) as u32 % 16,
-                _ => 1 + (r >> 8) as u32 % (M - 1),
-            };
-            let fr = [pick_f(rnd()), pick_f(rnd()), pick_f(rnd()), pick_f(rnd())];
-            let rneg = rnd() % 2 == 0;
-            let x0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 3 {
-                0 => L + (rnd() % 256) as u32,
-                1 => L + (rnd() % L as u64) as u32,
-                _ => (rnd() as u32).max(L),
-            });
+            let rl = RandomLanes::new(&mut rnd);
+            let (cneg, ccls, fr, rneg, x0) = (&rl.cneg, &rl.ccls, rl.fr, rl.rneg, rl.x0);
             let p0: [u32; LANES] = std::array::from_fn(|_| 2 + (rnd() % 580) as u32);
             let fl = flat(family);
             let win = pick_window_base(&b, 32).map(|lo| pick_window(fl, ai, lo, 32));
@@ -826,8 +814,8 @@ mod tests {
                     win,
                     win16: None,
                     b: &b,
-                    cneg: &cneg,
-                    ccls: &ccls,
+                    cneg,
+                    ccls,
                     fr,
                     rneg,
                 };
@@ -857,16 +845,7 @@ mod tests {
             }
             let Some([xs, ps, qs]) = g else { continue };
             let qs = qs.map(|q| q as i32);
-            let case = RowCase {
-                mode,
-                family,
-                ai,
-                b: &b,
-                cneg: &cneg,
-                ccls: &ccls,
-                fr,
-                rneg,
-            };
+            let case = rl.case(mode, family, ai, &b);
             for l in 0..LANES {
                 let (x, pos, q) = case.scalar(&words, l, x0[l], p0[l] as usize);
                 assert_eq!(

@@ -739,6 +739,60 @@ fn paired_blocks_decode_as_blocks_alone() {
     }
 }
 
+/// A random vector-group case's column signs and classes, the row's sign frequencies and
+/// predicted sign, and the lanes' first states, drawn from `rnd` in that order (states near
+/// `L`, rare and near-certain sign frequencies among them).
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct RandomLanes {
+    pub(crate) cneg: Vec<bool>,
+    pub(crate) ccls: Vec<u8>,
+    pub(crate) fr: [u32; 4],
+    pub(crate) rneg: bool,
+    pub(crate) x0: [u32; LANES],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl RandomLanes {
+    pub(crate) fn new(rnd: &mut impl FnMut() -> u64) -> Self {
+        let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
+        let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
+        let pick_f = |r: u64| match r % 4 {
+            0 => 1 + (r >> 8) as u32 % 16,
+            1 => M - 1 - (r >> 8) as u32 % 16,
+            _ => 1 + (r >> 8) as u32 % (M - 1),
+        };
+        let fr = [pick_f(rnd()), pick_f(rnd()), pick_f(rnd()), pick_f(rnd())];
+        let rneg = rnd() % 2 == 0;
+        let x0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 3 {
+            0 => L + (rnd() % 256) as u32,
+            1 => L + (rnd() % L as u64) as u32,
+            _ => (rnd() as u32).max(L),
+        });
+        RandomLanes {
+            cneg,
+            ccls,
+            fr,
+            rneg,
+            x0,
+        }
+    }
+
+    /// The case of these lanes in sign mode `mode`, family `family`, row scale code `ai` and
+    /// column scale codes `b`.
+    pub(crate) fn case<'a>(&'a self, mode: u8, family: u8, ai: u8, b: &'a [u8]) -> RowCase<'a> {
+        RowCase {
+            mode,
+            family,
+            ai,
+            b,
+            cneg: &self.cneg,
+            ccls: &self.ccls,
+            fr: self.fr,
+            rneg: self.rneg,
+        }
+    }
+}
+
 /// A random vector-group case's row and columns (the group tests of `lanes_dec_avx512.rs` and
 /// [`avx2_groups_are_eight_scalar_steps_a_lane`]).
 #[cfg(target_arch = "x86_64")]
@@ -832,20 +886,8 @@ fn avx2_groups_are_eight_scalar_steps_a_lane() {
                 (false, false) => rnd() as u8,
             })
             .collect();
-        let cneg: Vec<bool> = (0..LANES).map(|_| rnd() % 2 == 0).collect();
-        let ccls: Vec<u8> = (0..LANES).map(|_| rnd() as u8).collect();
-        let pick_f = |r: u64| match r % 4 {
-            0 => 1 + (r >> 8) as u32 % 16,
-            1 => M - 1 - (r >> 8) as u32 % 16,
-            _ => 1 + (r >> 8) as u32 % (M - 1),
-        };
-        let fr = [pick_f(rnd()), pick_f(rnd()), pick_f(rnd()), pick_f(rnd())];
-        let rneg = rnd() % 2 == 0;
-        let x0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 3 {
-            0 => L + (rnd() % 256) as u32,
-            1 => L + (rnd() % L as u64) as u32,
-            _ => (rnd() as u32).max(L),
-        });
+        let rl = RandomLanes::new(&mut rnd);
+        let (cneg, ccls, fr, rneg, x0) = (&rl.cneg, &rl.ccls, rl.fr, rl.rneg, rl.x0);
         // A lane takes at most two words a value: from WORDS − 2 on, its words are all read.
         let p0: [u32; LANES] = std::array::from_fn(|_| match rnd() % 8 {
             0 => (WORDS - 12 + (rnd() % 11) as usize) as u32,
@@ -865,8 +907,8 @@ fn avx2_groups_are_eight_scalar_steps_a_lane() {
                 win: None,
                 win16,
                 b: &b,
-                cneg: &cneg,
-                ccls: &ccls,
+                cneg,
+                ccls,
                 fr,
                 rneg,
             };
@@ -929,16 +971,7 @@ fn avx2_groups_are_eight_scalar_steps_a_lane() {
                 );
             }
         }
-        let case = RowCase {
-            mode,
-            family,
-            ai,
-            b: &b,
-            cneg: &cneg,
-            ccls: &ccls,
-            fr,
-            rneg,
-        };
+        let case = rl.case(mode, family, ai, &b);
         for (h, g) in ones.iter().enumerate() {
             let Some([xs, ps, qs]) = g else { continue };
             for k in 0..8 {
