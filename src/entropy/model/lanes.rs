@@ -442,7 +442,8 @@ pub(crate) fn decode_block_pair<T: Copy + 'static>(
     }
 }
 
-/// Whether the AVX2 decoder runs on this CPU (the scalar one gives the same values).
+/// Whether the AVX2 decoder runs on this CPU (the scalar one gives the same values): AVX2,
+/// and POPCNT, which every AVX2 CPU has and the AVX2 coders count mask bits with.
 pub(crate) fn have_avx2() -> bool {
     #[cfg(test)]
     if SCALAR_ONLY.load(std::sync::atomic::Ordering::SeqCst) {
@@ -450,7 +451,7 @@ pub(crate) fn have_avx2() -> bool {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2")
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -79,7 +79,7 @@ impl Pack {
     }
 
     /// Takes the lanes' positions from their buffers `wbs` (eight).
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     unsafe fn load_pos(&mut self, wbs: &[WordBuf]) {
         debug_assert!(self.n == 0 && wbs.len() == 8);
         let mut p = [0u32; 8];
@@ -94,7 +94,7 @@ impl Pack {
 
     /// Writes the queued words to their lanes' buffers `wbs` (eight), sets the buffers'
     /// positions past them and empties the queue.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     unsafe fn flush(&mut self, wbs: &mut [WordBuf]) {
         let mut p = [0u32; 8];
         _mm256_storeu_si256(p.as_mut_ptr() as *mut __m256i, self.pos);
@@ -134,18 +134,6 @@ static PERM: [[u32; 8]; 256] = {
             }
             l += 1;
         }
-        m += 1;
-    }
-    t
-};
-
-/// Lanes set in each 8-bit mask (`count_ones` without the POPCNT instruction, which the
-/// AVX2 check does not cover).
-pub(super) static COUNT: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut m = 0;
-    while m < 256 {
-        t[m] = (m as u32).count_ones() as u8;
         m += 1;
     }
     t
@@ -195,7 +183,7 @@ impl<'a> RowVec<'a> {
 /// # Safety
 /// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
 /// multiple of [`LANES`]; `wbs` and `x` hold sixteen lanes; `fc` packs `ctx.syms`.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 pub(super) unsafe fn encode_run(
     ctx: &RowEnc,
     fc: &[u32],
@@ -460,7 +448,7 @@ unsafe fn steps16<E: Emit2>(
 /// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
 /// multiple of 16; `fc` packs `ctx.syms`; `wb.buf` has room for the run's words (at most
 /// `MAX_WORDS_PER_VALUE` per value) and 8 more past them.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 pub(super) unsafe fn encode_run_shared(
     ctx: &RowEnc,
     fc: &[u32],
@@ -630,13 +618,13 @@ impl Emit8 for Append {
             self.buf.add(self.pos) as *mut __m128i,
             _mm256_castsi256_si128(packed),
         );
-        self.pos += COUNT[bits] as usize;
+        self.pos += (bits as u32).count_ones() as usize;
     }
 }
 
 /// Queues the low 16 bits of `words` of the lanes set in `emit`, left-packed (see [`Pack`]).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 unsafe fn emit_words(words: __m256i, emit: __m256i, pk: &mut Pack) {
     let bits = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as usize & 0xFF;
     let perm = _mm256_loadu_si256(PERM[bits].as_ptr() as *const __m256i);
@@ -652,12 +640,12 @@ unsafe fn emit_words(words: __m256i, emit: __m256i, pk: &mut Pack) {
         _mm256_permutevar8x32_epi32(pk.pos, perm),
     );
     pk.pos = _mm256_sub_epi32(pk.pos, emit);
-    pk.n += COUNT[bits] as usize;
+    pk.n += (bits as u32).count_ones() as usize;
 }
 
 /// `x ≥ y` as unsigned 32-bit lanes.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 unsafe fn ge_u32(x: __m256i, y: __m256i) -> __m256i {
     _mm256_cmpeq_epi32(_mm256_max_epu32(x, y), x)
 }
@@ -675,7 +663,7 @@ unsafe fn ge_u32(x: __m256i, y: __m256i) -> __m256i {
 /// 2^−12, so adding 2^−14 lands in `[k, k + 1)` either way, and truncation of a non-negative
 /// double is its floor (the test `step_equals_the_scalar_step` checks every frequency).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 unsafe fn step<E: Emit8>(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut E) -> __m256i {
     let freq = _mm256_and_si256(fc, _mm256_set1_epi32((1 << 13) - 1));
     let cum = _mm256_srli_epi32::<13>(fc);
@@ -706,7 +694,7 @@ unsafe fn step<E: Emit8>(x: __m256i, fc: __m256i, mask: __m256i, pk: &mut E) -> 
 
 /// [`WordBuf::put_uniform`] of `bits` (1..=8) bits `val` on the lanes of `mask`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 unsafe fn uniform<E: Emit8>(
     x: __m256i,
     val: __m256i,
@@ -751,7 +739,7 @@ mod tests {
     /// must be the scalar ones.
     #[test]
     fn step_equals_the_scalar_step() {
-        if !std::is_x86_feature_detected!("avx2") {
+        if !super::super::lanes::have_avx2() {
             return;
         }
         let mut n = 0u64;
@@ -802,7 +790,7 @@ mod tests {
     /// as writing each emitted word to its lane directly.
     #[test]
     fn queued_words_equal_direct_writes() {
-        if !std::is_x86_feature_detected!("avx2") {
+        if !super::super::lanes::have_avx2() {
             return;
         }
         let start = [0, 7, 100, 3, 0, 55, 1, 9];

@@ -13,7 +13,6 @@
 
 use super::decode::Sink;
 use super::lanes::Flat;
-use super::lanes_enc_avx2::COUNT;
 use super::shared::{decode_group_into, RowDec, Shared, STATES};
 use super::steps_avx2::{
     low_bits, magnitude_state, picks, predicted_neg, sign_freqs, sign_state, sink8, sink_consts,
@@ -57,7 +56,10 @@ unsafe fn take_words(v: __m256i, need: __m256i, at: *const u8) -> (__m256i, usiz
         _mm256_slli_epi32::<16>(v),
         _mm256_permutevar8x32_epi32(words, rank),
     );
-    (_mm256_blendv_epi8(v, nv, need), COUNT[m] as usize)
+    (
+        _mm256_blendv_epi8(v, nv, need),
+        (m as u32).count_ones() as usize,
+    )
 }
 
 /// The lanes of `v` below L (unsigned) among `mask`.
@@ -174,7 +176,7 @@ unsafe fn group<const MODE: u8>(
 /// # Safety
 /// AVX2 must be available; `sink` is [`Sink::Put`] unless T is f32; `fl` is the tables of
 /// the payload's family and `ai` the row's scale code (≥ 1).
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row<const MODE: u8, T: Copy>(
     r: &RowDec,
