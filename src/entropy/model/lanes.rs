@@ -606,10 +606,14 @@ impl<'a, T: Copy + 'static, P: Fn(&mut T, i64, u32)> RowsCtx<'a, T, P> {
         };
         #[cfg(target_arch = "x86_64")]
         let coded = &h.b[..cols.min(h.b.len())];
+        // Each window only for the decoder that reads it: 32 for the 16-lane one, 16 for the
+        // AVX2 one.
         #[cfg(all(target_arch = "x86_64", alcm_avx512))]
-        let b_lo = pick_window_base(coded, 32);
+        let b_lo = wide.then(|| pick_window_base(coded, 32)).flatten();
         #[cfg(target_arch = "x86_64")]
-        let b_lo16 = pick_window_base(coded, 16);
+        let b_lo16 = (simd && !wide)
+            .then(|| pick_window_base(coded, 16))
+            .flatten();
         RowsCtx {
             h,
             dp: dpicks(h.family),

@@ -377,7 +377,7 @@ fn decode_mode<const MODE: u8, T: Copy + 'static>(
         super::decode::Sink::Put
     };
     // A truncated stream (a needed word missing) is reported as such, whatever error it causes.
-    let rows = rows::<MODE, T>(h, w, &mut st, path, (qmin, out, cols, put, simd, sink));
+    let rows = rows::<MODE, T>(h, w, &mut st, (qmin, out, cols, put, path, sink));
     if st.pos > n_words {
         return Err(Error::truncated("rANS-model word stream ends early"));
     }
@@ -402,13 +402,22 @@ enum Path {
     Avx512,
 }
 
+/// [`Args`] with the decoder of the full groups in place of whether the CPU runs AVX2.
+type RowArgs<'a, T, P> = (
+    &'a [i64],
+    &'a mut [T],
+    usize,
+    &'a P,
+    Path,
+    super::decode::Sink,
+);
+
 /// The rows of [`decode_mode`] (full groups on `path`); `st` is left where decoding stopped.
 fn rows<const MODE: u8, T: Copy + 'static>(
     h: &Head,
     w: &[u8],
     st: &mut Shared,
-    path: Path,
-    (qmin, out, cols, put, _, sink): Args<T, impl Fn(&mut T, i64, u32)>,
+    (qmin, out, cols, put, path, sink): RowArgs<T, impl Fn(&mut T, i64, u32)>,
 ) -> Result<()> {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (path, sink);
