@@ -181,8 +181,9 @@ impl<'a> RowVec<'a> {
 /// `fc` is the magnitude symbols' packed table of the plan's family (`t · 256 + symbol`).
 ///
 /// # Safety
-/// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
-/// multiple of [`LANES`]; `wbs` and `x` hold sixteen lanes; `fc` packs `ctx.syms`.
+/// The CPU must support AVX2 and POPCNT (`lanes::have_avx2`); `row_fits(ctx.q0)`;
+/// `run.end ≤ ctx.row.len()`, `run.len()` a multiple of [`LANES`]; `wbs` and `x` hold sixteen
+/// lanes; `fc` packs `ctx.syms`.
 #[target_feature(enable = "avx2,popcnt")]
 pub(super) unsafe fn encode_run(
     ctx: &RowEnc,
@@ -445,9 +446,9 @@ unsafe fn steps16<E: Emit2>(
 /// do not take (see [`cols`]) goes through the scalar `shared::encode_group`.
 ///
 /// # Safety
-/// The CPU must support AVX2; `row_fits(ctx.q0)`; `run.end ≤ ctx.row.len()`, `run.len()` a
-/// multiple of 16; `fc` packs `ctx.syms`; `wb.buf` has room for the run's words (at most
-/// `MAX_WORDS_PER_VALUE` per value) and 8 more past them.
+/// The CPU must support AVX2 and POPCNT (`lanes::have_avx2`); `row_fits(ctx.q0)`;
+/// `run.end ≤ ctx.row.len()`, `run.len()` a multiple of 16; `fc` packs `ctx.syms`; `wb.buf` has
+/// room for the run's words (at most `MAX_WORDS_PER_VALUE` per value) and 8 more past them.
 #[target_feature(enable = "avx2,popcnt")]
 pub(super) unsafe fn encode_run_shared(
     ctx: &RowEnc,

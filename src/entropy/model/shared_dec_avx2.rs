@@ -43,10 +43,11 @@ static RANK: [[u8; 8]; 256] = {
 };
 
 /// The lanes `need` of `v` shift in the words from `at` on, in lane order: the new states and
-/// the words taken.
+/// the words taken. The count by POPCNT, not a table: the next step's words are read from
+/// after these, so the count is on the chain from one half's step to the next.
 ///
 /// # Safety
-/// AVX2 (inlined into AVX2 code only); `at` points to 8 readable words.
+/// AVX2 and POPCNT (inlined into [`row`] only); `at` points to 8 readable words.
 #[inline(always)]
 unsafe fn take_words(v: __m256i, need: __m256i, at: *const u8) -> (__m256i, usize) {
     let m = _mm256_movemask_ps(_mm256_castsi256_ps(need)) as usize;
@@ -174,8 +175,8 @@ unsafe fn group<const MODE: u8>(
 /// their codes.
 ///
 /// # Safety
-/// AVX2 must be available; `sink` is [`Sink::Put`] unless T is f32; `fl` is the tables of
-/// the payload's family and `ai` the row's scale code (≥ 1).
+/// AVX2 and POPCNT must be available (`lanes::have_avx2`); `sink` is [`Sink::Put`] unless T
+/// is f32; `fl` is the tables of the payload's family and `ai` the row's scale code (≥ 1).
 #[target_feature(enable = "avx2,popcnt")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn row<const MODE: u8, T: Copy>(
