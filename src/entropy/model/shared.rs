@@ -327,15 +327,9 @@ pub(super) fn decode_block<T: Copy + 'static>(
     }
 }
 
-/// The arguments of [`decode_block`] after the head and the words.
-type Args<'a, T, P> = (
-    &'a [i64],
-    &'a mut [T],
-    usize,
-    &'a P,
-    bool,
-    super::decode::Sink,
-);
+/// The arguments of [`decode_block`] after the head and the words; `G`, the vector path: whether
+/// the CPU runs AVX2, then ([`rows`]) the decoder of the full groups.
+type Args<'a, T, P, G = bool> = (&'a [i64], &'a mut [T], usize, &'a P, G, super::decode::Sink);
 
 fn decode_mode<const MODE: u8, T: Copy + 'static>(
     h: &Head,
@@ -402,22 +396,12 @@ enum Path {
     Avx512,
 }
 
-/// [`Args`] with the decoder of the full groups in place of whether the CPU runs AVX2.
-type RowArgs<'a, T, P> = (
-    &'a [i64],
-    &'a mut [T],
-    usize,
-    &'a P,
-    Path,
-    super::decode::Sink,
-);
-
 /// The rows of [`decode_mode`] (full groups on `path`); `st` is left where decoding stopped.
 fn rows<const MODE: u8, T: Copy + 'static>(
     h: &Head,
     w: &[u8],
     st: &mut Shared,
-    (qmin, out, cols, put, path, sink): RowArgs<T, impl Fn(&mut T, i64, u32)>,
+    (qmin, out, cols, put, path, sink): Args<T, impl Fn(&mut T, i64, u32), Path>,
 ) -> Result<()> {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (path, sink);
