@@ -48,6 +48,15 @@ pub(super) fn sign_table(ctx: &RowEnc) -> [u32; 8] {
     t
 }
 
+/// Whether every sign symbol of the table `t` ([`sign_table`]) has probability 1/2: symbol
+/// `flip` is then `(freq, cum) = (M/2, flip · M/2)`, the symbol of one uniform bit of value
+/// `flip` (`WordBuf::put_uniform`: the same state and the same renormalisation).
+fn signs_flat(t: &[u32; 8]) -> bool {
+    let half = M / 2;
+    t.chunks_exact(2)
+        .all(|p| p[0] == half && p[1] == (half << 13 | half))
+}
+
 /// Words a step may queue in a [`Pack`] before it is flushed: a column group codes at most
 /// five steps (sign, three low-bit pieces, magnitude), each one word per lane at most.
 const PACK_CAP: usize = 1024;
@@ -154,6 +163,10 @@ struct RowVec<'a> {
     syms: *const i32,
     /// The row's sign symbols ([`sign_table`]).
     sign: __m256i,
+    /// Whether they are all of probability 1/2 ([`signs_flat`]): the usual groups then code a
+    /// sign as one uniform bit, which needs no division (weights and gradients without sign
+    /// structure are coded so).
+    sign_flat: bool,
 }
 
 impl<'a> RowVec<'a> {
@@ -169,6 +182,7 @@ impl<'a> RowVec<'a> {
             picks: ctx.picks.as_ptr() as *const i32,
             syms: fc.as_ptr() as *const i32,
             sign: _mm256_loadu_si256(sign_fc.as_ptr() as *const __m256i),
+            sign_flat: signs_flat(&sign_fc),
         }
     }
 }
@@ -289,18 +303,19 @@ unsafe fn cols(rv: &RowVec, c: usize) -> Option<Cols> {
     usual.then_some(cl)
 }
 
-/// The sign symbols of the columns `c .. c + 8` ([`read_cols`]) and the lanes that code one
-/// (a non-zero value): symbol 0 = as predicted, flip = (v < 0) ≠ (rneg ≠ cneg_j); idx =
-/// 2 · class + flip < 8, one permute of the row's table (no gather).
+/// The sign symbols of the columns `c .. c + 8` ([`read_cols`]), the lanes that code one
+/// (a non-zero value) and the symbols' values `flip`: symbol 0 = as predicted, flip =
+/// (v < 0) ≠ (rneg ≠ cneg_j); idx = 2 · class + flip < 8, one permute of the row's table (no
+/// gather).
 #[inline(always)]
-unsafe fn sign_sym(rv: &RowVec, cl: &Cols, c: usize) -> (__m256i, __m256i) {
+unsafe fn sign_sym(rv: &RowVec, cl: &Cols, c: usize) -> (__m256i, __m256i, __m256i) {
     let ctx = rv.ctx;
     let cn = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.cneg.as_ptr().add(c) as *const __m128i));
     let flip = _mm256_xor_si256(_mm256_srli_epi32::<31>(cl.v), _mm256_xor_si256(cn, rv.rneg));
     let cls = _mm256_cvtepu8_epi32(_mm_loadl_epi64(ctx.ccls.as_ptr().add(c) as *const __m128i));
     let idx = _mm256_add_epi32(_mm256_add_epi32(cls, cls), flip);
     let mask = _mm256_andnot_si256(_mm256_cmpeq_epi32(cl.m, _mm256_setzero_si256()), cl.active);
-    (_mm256_permutevar8x32_epi32(rv.sign, idx), mask)
+    (_mm256_permutevar8x32_epi32(rv.sign, idx), mask, flip)
 }
 
 /// The `s` low bits of each lane's magnitude ([`read_cols`]).
@@ -419,9 +434,14 @@ unsafe fn steps16<E: Emit2>(
     let [mut xa, mut xb] = xs;
     let [ca, cb] = cl;
     if ctx.code_sign {
-        let ((fa, ma), (fb, mb)) = (sign_sym(rv, ca, c), sign_sym(rv, cb, c + 8));
-        xb = step(xb, fb, mb, &mut Half { e: out, h: 1 });
-        xa = step(xa, fa, ma, &mut Half { e: out, h: 0 });
+        let ((fa, ma, la), (fb, mb, lb)) = (sign_sym(rv, ca, c), sign_sym(rv, cb, c + 8));
+        if rv.sign_flat {
+            xb = one_bit(xb, lb, mb, &mut Half { e: out, h: 1 });
+            xa = one_bit(xa, la, ma, &mut Half { e: out, h: 0 });
+        } else {
+            xb = step(xb, fb, mb, &mut Half { e: out, h: 1 });
+            xa = step(xa, fa, ma, &mut Half { e: out, h: 0 });
+        }
     }
     // At most 8 low bits a lane (`cols`): the s low bits at once.
     let (ka, kb) = (
@@ -522,7 +542,7 @@ unsafe fn column8(rv: &RowVec, gr: &mut Group, wbs: &mut [WordBuf], x: &mut [u32
     let mut xs = gr.xs;
     let pk = &mut *gr.pk;
     if ctx.code_sign {
-        let (f, mask) = sign_sym(rv, &cl, c);
+        let (f, mask, _) = sign_sym(rv, &cl, c);
         xs = step(xs, f, mask, pk);
     }
     // Low bits: pieces of 8 bits, the top (s mod 8 bits, if any) first; piece t of a lane
@@ -719,6 +739,23 @@ unsafe fn uniform<E: Emit8>(
     _mm256_blendv_epi8(x, xn, mask)
 }
 
+/// [`uniform`] of one bit `val` (0 or 1 in each lane) on the lanes of `mask`, with the
+/// shifts fixed: the state renormalises from 2^31 on (its top bit), and the bit goes in at
+/// bit 11, the bits from there on moving up by one: `x + (x & !(2^11 − 1)) + val · 2^11`.
+#[inline]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn one_bit<E: Emit8>(x: __m256i, val: __m256i, mask: __m256i, pk: &mut E) -> __m256i {
+    let emit = _mm256_and_si256(mask, _mm256_srai_epi32::<31>(x));
+    pk.emit(x, emit);
+    let v = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), emit);
+    let high = _mm256_and_si256(v, _mm256_set1_epi32(!((M as i32 / 2) - 1)));
+    let xn = _mm256_add_epi32(
+        _mm256_add_epi32(v, high),
+        _mm256_slli_epi32::<{ SCALE_BITS as i32 - 1 }>(val),
+    );
+    _mm256_blendv_epi8(x, xn, mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,6 +820,89 @@ mod tests {
             }
         }
         assert!(n > 200_000, "{n} steps checked");
+    }
+
+    /// A row's sign table is flat when each of its four classes packs the symbols
+    /// `(M/2, 0)` and `(M/2, M/2)`, by hand and as [`packed`] packs `EncSym`s; not with one
+    /// symbol off by one, a class's pair swapped, or a class missing (zeros).
+    #[test]
+    fn flat_sign_tables_are_those_of_one_half() {
+        let h = M / 2;
+        assert_eq!(packed(&EncSym::new(h, 0)), h);
+        assert_eq!(packed(&EncSym::new(h, h)), h << 13 | h);
+        let flat = [
+            h,
+            h << 13 | h,
+            h,
+            h << 13 | h,
+            h,
+            h << 13 | h,
+            h,
+            h << 13 | h,
+        ];
+        assert!(signs_flat(&flat));
+        let mut t = flat;
+        t[5] = (h - 1) << 13 | (h + 1);
+        assert!(!signs_flat(&t));
+        let mut t = flat;
+        (t[2], t[3]) = (h << 13 | h, h);
+        assert!(!signs_flat(&t));
+        let mut t = flat;
+        (t[6], t[7]) = (0, 0);
+        assert!(!signs_flat(&t));
+    }
+
+    /// [`one_bit`] against [`uniform`] of one bit, on states about the renormalisation bound
+    /// 2^31, the extremes and between, with both bit values and lane 3 masked off: the same
+    /// states and the same words.
+    #[test]
+    fn one_bit_equals_the_uniform_step_of_one_bit() {
+        if !super::super::lanes::have_avx2() {
+            return;
+        }
+        let edges = [
+            L,
+            L + 1,
+            2047,
+            2048,
+            4095,
+            4096,
+            (1 << 31) - 1,
+            1 << 31,
+            u32::MAX,
+        ];
+        let mid = (0..64u32).map(|k| k.wrapping_mul(0x9E37_79B9) | L);
+        let states: Vec<u32> = edges.into_iter().chain(mid).collect();
+        for oct in states.chunks(8) {
+            let mut xv = [L; 8];
+            xv[..oct.len()].copy_from_slice(oct);
+            for bits in [0u32, 0xFF, 0xA5] {
+                let val: [u32; 8] = std::array::from_fn(|l| bits >> l & 1);
+                let mut got = [[0u32; 8]; 2];
+                let mut wbs = [bufs(&[0; 8]), bufs(&[0; 8])];
+                for (k, (g, wb)) in got.iter_mut().zip(&mut wbs).enumerate() {
+                    let mut pk = Box::new(Pack::new());
+                    // SAFETY: AVX2 checked above.
+                    unsafe {
+                        pk.load_pos(wb);
+                        let x = _mm256_loadu_si256(xv.as_ptr() as *const __m256i);
+                        let v = _mm256_loadu_si256(val.as_ptr() as *const __m256i);
+                        let mask = _mm256_setr_epi32(-1, -1, -1, 0, -1, -1, -1, -1);
+                        let r = match k {
+                            0 => uniform(x, v, _mm256_set1_epi32(1), mask, &mut *pk),
+                            _ => one_bit(x, v, mask, &mut *pk),
+                        };
+                        _mm256_storeu_si256(g.as_mut_ptr() as *mut __m256i, r);
+                        pk.flush(wb);
+                    }
+                }
+                assert_eq!(got[0], got[1], "states {xv:?} bits {bits:#x}");
+                for (l, (a, b)) in wbs[0].iter().zip(&wbs[1]).enumerate() {
+                    assert_eq!(a.buf[..a.pos], b.buf[..b.pos], "lane {l} of {xv:?}");
+                }
+                assert_eq!(got[0][3], xv[3], "masked lane");
+            }
+        }
     }
 
     /// Queued words reach each lane's buffer in emission order at the lane's own position,

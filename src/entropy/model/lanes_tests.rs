@@ -390,10 +390,16 @@ fn vector_sign_steps_follow_the_column_classes() {
     let (tabs, syms) = (tables(), enc_syms(plan.family));
     let cneg: Vec<bool> = (0..cols).map(|j| j % 3 == 0).collect();
     let ccls: Vec<u8> = (0..cols).map(|j| (j * 7 / 5 % 4) as u8).collect();
-    let sign_syms: [[EncSym; 2]; BINS] = std::array::from_fn(|k| {
-        let f = 300 + 550 * k as u32;
-        [EncSym::new(f, 0), EncSym::new(M - f, f)]
-    });
+    // Seven distinct pairs; then every pair of probability one half (coded as uniform bits),
+    // and one half in all classes but the last one a row reads.
+    let pairs = |f: &dyn Fn(usize) -> u32| -> [[EncSym; 2]; BINS] {
+        std::array::from_fn(|k| [EncSym::new(f(k), 0), EncSym::new(M - f(k), f(k))])
+    };
+    let tables = [
+        pairs(&|k| 300 + 550 * k as u32),
+        pairs(&|_| M / 2),
+        pairs(&|k| if k == 6 { M / 2 - 1 } else { M / 2 }),
+    ];
     let bufs = || -> Vec<WordBuf> {
         (0..LANES)
             .map(|_| WordBuf {
@@ -403,8 +409,8 @@ fn vector_sign_steps_follow_the_column_classes() {
             .collect()
     };
     let mut checked = 0;
-    for i in 0..rows {
-        let Some(mut ctx) = plan.row_enc(i, &codes, &mut [], &qmin, &cneg, syms, &sign_syms, tabs)
+    for (i, sign_syms) in (0..rows).flat_map(|i| tables.iter().map(move |t| (i, t))) {
+        let Some(mut ctx) = plan.row_enc(i, &codes, &mut [], &qmin, &cneg, syms, sign_syms, tabs)
         else {
             continue;
         };
@@ -449,7 +455,7 @@ fn vector_sign_steps_follow_the_column_classes() {
             checked += 1;
         }
     }
-    assert!(checked >= 16, "{checked} rows coded");
+    assert!(checked >= 48, "{checked} rows coded");
 }
 
 /// [`vector_sign_steps_follow_the_column_classes`] for the kind-3 AVX2 and AVX-512 encoders

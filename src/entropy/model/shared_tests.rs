@@ -143,6 +143,37 @@ fn words_follow_the_documented_order_on_every_path() {
     }
 }
 
+/// Signs of probability one half in every class (which the AVX2 encoder codes as uniform
+/// bits, `lanes_enc_avx2::signs_flat`), and of one half in all classes but one: every path
+/// still writes the documented order's words, and the payload decodes to the codes.
+#[test]
+fn words_with_even_signs_follow_the_documented_order_on_every_path() {
+    for (rows, cols, scale, signed) in cases().into_iter().filter(|c| c.3) {
+        let q = codes(rows, cols, scale, signed, 3 + (rows * cols) as u64);
+        let (mut plan, u, qmin) = shared_plan(&q, rows);
+        if plan.mode == SIGN_NONE {
+            continue;
+        }
+        for odd in [None, Some(2)] {
+            plan.fs = [M / 2; BINS];
+            if let Some(k) = odd {
+                plan.fs[k] = M / 2 + 1;
+            }
+            let want = documented_words(&plan, &u, &qmin);
+            for path in super::super::lanes::enc_paths() {
+                let got = encode_rows(&plan, &u, &qmin, path);
+                assert!(got == want, "{rows}x{cols} scale {scale} {odd:?} {path:?}");
+            }
+            let p = plan.encode(&u, &qmin, 1);
+            let got = decode_all(&p, &qmin, u.len()).unwrap();
+            assert!(
+                got == u,
+                "{rows}x{cols} scale {scale} {odd:?}: decoded codes"
+            );
+        }
+    }
+}
+
 /// Decodes `p` on the default path (AVX-512 where present), without AVX-512 and scalar only;
 /// all three must agree (values or error kind). Returns the default's result.
 fn decode_all(p: &[u8], qmin: &[i64], n: usize) -> Result<Vec<u32>> {
