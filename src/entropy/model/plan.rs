@@ -602,7 +602,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                     v,
                 )
             } else {
-                (SIGN_PLAIN, freq(pos), Vec::new(), Vec::new())
+                (SIGN_PLAIN, plain_sign_freq(pos, nz), Vec::new(), Vec::new())
             }
         }
     };
@@ -897,9 +897,45 @@ impl PiBlock {
     }
 }
 
+/// The plain sign model's frequency (of `M`) of a positive value, `pos` of `nz` non-zero
+/// values: `pos / nz` rounded, or exactly one half where that would save less than about
+/// `nz / 1024` bits (0.1 % of the signs' bits: `nz · 2δ² / ln 2` for `δ = pos / nz − 1/2`,
+/// within 2048 ± 75 of `M`). Signs of probability one half are coded as uniform bits, which
+/// needs no division (`lanes_enc_avx2::signs_flat`).
+fn plain_sign_freq(pos: u64, nz: u64) -> u32 {
+    let d = (2 * pos as i128 - nz as i128).unsigned_abs();
+    // δ² < ln 2 / 2048  ⇔  (2·pos − nz)² · 512 / ln 2 < nz², 512 / ln 2 ≈ 739.
+    if d * d * 739 < (nz as u128) * (nz as u128) {
+        return M / 2;
+    }
+    ((pos as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain sign frequency: one half within the bound, `pos / nz` rounded beyond it. By
+    /// hand for nz = 10^6: 2·pos − nz must stay below 10^6 / √739 = 36 785.5, so pos =
+    /// 518 392 (and 481 608 below one half) is snapped and the next one is not, whose
+    /// frequency is round(0.518393 · 4096) = 2123 (1973 below); where it is snapped, the
+    /// fitted model saves nz · (1 − H(0.518392)) = 976.2 bits, under nz / 1024 = 976.6.
+    #[test]
+    fn plain_sign_frequency_is_one_half_where_it_saves_little() {
+        let nz = 1_000_000;
+        assert_eq!(plain_sign_freq(500_000, nz), M / 2);
+        assert_eq!(plain_sign_freq(518_392, nz), M / 2);
+        assert_eq!(plain_sign_freq(518_393, nz), 2123);
+        assert_eq!(plain_sign_freq(481_608, nz), M / 2);
+        assert_eq!(plain_sign_freq(481_607, nz), 1973);
+        // Ten values: 5 positive is one half; 6 is 0.6 · 4096 = 2457.6 → 2458.
+        assert_eq!(plain_sign_freq(5, 10), M / 2);
+        assert_eq!(plain_sign_freq(6, 10), 2458);
+        // All of one sign stays within 1..M − 1; no values at all as before (frequency 1).
+        assert_eq!(plain_sign_freq(10, 10), M - 1);
+        assert_eq!(plain_sign_freq(0, 10), 1);
+        assert_eq!(plain_sign_freq(0, 0), 1);
+    }
 
     #[test]
     fn scale_codes_are_eighth_octaves_of_the_scale() {
