@@ -231,11 +231,16 @@ pub(super) unsafe fn encode_run(
     let mut j = body;
     while j > j0 {
         j -= LANES;
-        match (lo, hi) {
-            (true, true) => column16(&rv, [&mut a, &mut b], [wlo, whi], [xlo, xhi], j),
-            (true, false) => column8(&rv, &mut a, wlo, xlo, j),
-            (false, true) => column8(&rv, &mut b, whi, xhi, j + 8),
-            (false, false) => {}
+        match (lo, hi, rv.sign_flat) {
+            (true, true, false) => {
+                column16::<false>(&rv, [&mut a, &mut b], [wlo, whi], [xlo, xhi], j)
+            }
+            (true, true, true) => {
+                column16::<true>(&rv, [&mut a, &mut b], [wlo, whi], [xlo, xhi], j)
+            }
+            (true, false, _) => column8(&rv, &mut a, wlo, xlo, j),
+            (false, true, _) => column8(&rv, &mut b, whi, xhi, j + 8),
+            (false, false, _) => {}
         }
     }
     a.pk.flush(wlo);
@@ -343,7 +348,7 @@ unsafe fn magnitude_sym(rv: &RowVec, cl: &Cols) -> __m256i {
 ///
 /// Inlined into [`encode_run`] (hence compiled with AVX2): call it from there only.
 #[inline(always)]
-unsafe fn column16(
+unsafe fn column16<const FLAT: bool>(
     rv: &RowVec,
     gr: [&mut Group; 2],
     wbs: [&mut [WordBuf]; 2],
@@ -368,7 +373,7 @@ unsafe fn column16(
         lo: &mut *ga.pk,
         hi: &mut *gb.pk,
     };
-    [ga.xs, gb.xs] = steps16(rv, [ga.xs, gb.xs], [&ca, &cb], c, &mut two);
+    [ga.xs, gb.xs] = steps16::<_, FLAT>(rv, [ga.xs, gb.xs], [&ca, &cb], c, &mut two);
 }
 
 /// A [`Emit2`] of two [`Pack`]s, one per half of the lanes.
@@ -418,11 +423,13 @@ impl<E: Emit2> Emit8 for Half<'_, E> {
 
 /// The steps of the columns `c .. c + 16` read by [`cols`] (`cl[0]` from `c`, lanes 0–7 on
 /// the states `xs[0]`; `cl[1]` from `c + 8`): each step (sign, low bits, magnitude) on the
-/// upper half, then on the lower, their words to `out`. Returns the new states.
+/// upper half, then on the lower, their words to `out`. Returns the new states. `FLAT`: the
+/// row's signs are all of probability one half (`RowVec::sign_flat`), each coded as one bit;
+/// a parameter of the type so that the other rows' loop is the same code as without it.
 ///
 /// Inlined into AVX2 code only.
 #[inline(always)]
-unsafe fn steps16<E: Emit2>(
+unsafe fn steps16<E: Emit2, const FLAT: bool>(
     rv: &RowVec,
     xs: [__m256i; 2],
     cl: [&Cols; 2],
@@ -435,7 +442,7 @@ unsafe fn steps16<E: Emit2>(
     let [ca, cb] = cl;
     if ctx.code_sign {
         let ((fa, ma, la), (fb, mb, lb)) = (sign_sym(rv, ca, c), sign_sym(rv, cb, c + 8));
-        if rv.sign_flat {
+        if FLAT {
             xb = one_bit(xb, lb, mb, &mut Half { e: out, h: 1 });
             xa = one_bit(xa, la, ma, &mut Half { e: out, h: 0 });
         } else {
@@ -495,7 +502,10 @@ pub(super) unsafe fn encode_run_shared(
     while j > j0 {
         j -= LANES;
         if let (Some(ca), Some(cb)) = (cols(&rv, j), cols(&rv, j + 8)) {
-            xs = steps16(&rv, xs, [&ca, &cb], j, &mut out);
+            xs = match rv.sign_flat {
+                true => steps16::<_, true>(&rv, xs, [&ca, &cb], j, &mut out),
+                false => steps16::<_, false>(&rv, xs, [&ca, &cb], j, &mut out),
+            };
         } else {
             _mm256_storeu_si256(p, xs[0]);
             _mm256_storeu_si256(p.add(1), xs[1]);
