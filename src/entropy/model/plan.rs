@@ -581,8 +581,6 @@ pub(super) fn plan_codes_with<C: ModelCode>(
         None => (SIGN_NONE, 0u32, Vec::new(), Vec::new()),
         Some((uf, agree)) => {
             let h = |k: u64| crate::entropy::model::sign::binary_bits(k, nz);
-            let freq =
-                |k: u64| ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1);
             if h(agree) + (rows + cols) as f64 + 64.0 < h(pos) {
                 let sc = crate::entropy::model::sign::sign_classes(
                     codes, qmin, cols, &uf, &power.v, &r2, &c2, threads,
@@ -597,7 +595,7 @@ pub(super) fn plan_codes_with<C: ModelCode>(
                     } else {
                         SIGN_SVD
                     },
-                    freq(agree),
+                    sign_freq(agree, nz),
                     u,
                     v,
                 )
@@ -908,7 +906,12 @@ fn plain_sign_freq(pos: u64, nz: u64) -> u32 {
     if d * d * 739 < (nz as u128) * (nz as u128) {
         return M / 2;
     }
-    ((pos as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1)
+    sign_freq(pos, nz)
+}
+
+/// A sign model's frequency (of `M`) of `k` of `nz` signs: `k / nz` rounded, within 1..M − 1.
+fn sign_freq(k: u64, nz: u64) -> u32 {
+    ((k as f64 / nz.max(1) as f64 * M as f64).round() as u32).clamp(1, M - 1)
 }
 
 #[cfg(test)]
